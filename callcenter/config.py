@@ -1,0 +1,242 @@
+"""Configuration: one YAML file plus environment overrides, loaded once into a typed, frozen object.
+
+Source order (later wins): built-in defaults < YAML file < environment < command-line overrides.
+Environment variables are ``CALLCENTER_<SECTION>__<KEY>`` (double underscore between levels), e.g.
+``CALLCENTER_ASTERISK__AMI_PORT=15038``. Only this module reads ``os.environ``; everything else is
+handed a :class:`Settings`.
+
+An invalid file stops start-up with :class:`ConfigError`, whose message names the file, the line when
+it is known, the dotted key and the problem.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any, Literal
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, model_validator
+
+ENV_PREFIX = "CALLCENTER_"
+
+
+class ConfigError(Exception):
+    """The configuration cannot be used; the message says where and why."""
+
+
+class _Section(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+
+class AsteriskSettings(_Section):
+    """Where Asterisk is and how we reach it. All ports are configuration so instances can coexist."""
+
+    host: str = "127.0.0.1"
+    sip_port: int = Field(5060, ge=1, le=65535)
+    rtp_port_start: int = Field(10000, ge=1024, le=65535)
+    rtp_port_end: int = Field(10999, ge=1024, le=65535)
+    ami_port: int = Field(5038, ge=1, le=65535)
+    ami_username: str = "callcenter"
+    ami_secret: SecretStr = SecretStr("callcenter-ami-secret")
+    # Test credentials for the sandbox endpoints; production templates its own (see docs).
+    agent_password: SecretStr = SecretStr("agentpass")
+    trunk_username: str = "caller"
+    trunk_password: SecretStr = SecretStr("callerpass")
+    inbound_number: str = "5000"
+    # Sandbox: a Debian sid root with Asterisk, cached outside the clone.
+    sandbox_root: Path = Path("/var/cache/callcenter/asterisk-root")
+    sandbox_instance: str = Field("default", pattern=r"^[a-z0-9][a-z0-9_-]{0,31}$")
+    # AMI connection behaviour.
+    action_timeout: float = Field(10.0, gt=0)
+    reconnect_min_delay: float = Field(0.5, gt=0)
+    reconnect_max_delay: float = Field(30.0, gt=0)
+
+    @model_validator(mode="after")
+    def _rtp_range(self) -> AsteriskSettings:
+        if self.rtp_port_end <= self.rtp_port_start:
+            raise ValueError("rtp_port_end must be greater than rtp_port_start")
+        return self
+
+
+class AgiSettings(_Section):
+    """Our FastAGI server; Asterisk's dialplan connects to it."""
+
+    host: str = "127.0.0.1"
+    port: int = Field(4573, ge=1, le=65535)
+
+
+class HttpSettings(_Section):
+    host: str = "127.0.0.1"
+    port: int = Field(8080, ge=1, le=65535)
+
+
+class DatabaseSettings(_Section):
+    # SQLAlchemy async URL. SQLite file by default; postgresql+asyncpg://... for production.
+    url: str = "sqlite+aiosqlite:///callcenter.db"
+
+
+class LoggingSettings(_Section):
+    level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
+    format: Literal["json", "console"] = "json"
+
+
+class AgentSettings(_Section):
+    """An agent known to the server. ``extension`` is the PJSIP endpoint the agent's phone registers as."""
+
+    id: str = Field(pattern=r"^[A-Za-z0-9_.-]{1,64}$")
+    name: str = ""
+    extension: str = Field(pattern=r"^[A-Za-z0-9_.-]{1,64}$")
+    queues: tuple[str, ...] = ("support",)
+    # Logged in (and available) as soon as the phone registers; otherwise only through the API.
+    auto_login: bool = True
+
+
+class AcdSettings(_Section):
+    ring_timeout: float = Field(20.0, gt=0, le=300)
+    # A fixed IVR for the foundation: digit -> queue. The YAML IVR engine replaces this.
+    menu: Mapping[str, str] = Field(default_factory=lambda: {"1": "support", "2": "sales"})
+    menu_prompt: str = "callcenter/welcome-menu"
+    menu_timeout: float = Field(6.0, gt=0)
+    menu_attempts: int = Field(2, ge=1, le=10)
+
+
+class ApiToken(_Section):
+    name: str
+    role: Literal["agent", "supervisor", "qa", "admin"]
+    token: SecretStr = Field(min_length=16)
+
+
+class SecuritySettings(_Section):
+    api_tokens: tuple[ApiToken, ...] = ()
+    metrics_public: bool = True
+
+
+def _default_agents() -> tuple[AgentSettings, ...]:
+    return tuple(
+        AgentSettings(id=str(n), name=f"Agent {n}", extension=str(n)) for n in range(1001, 1011)
+    )
+
+
+class Settings(_Section):
+    asterisk: AsteriskSettings = AsteriskSettings()
+    agi: AgiSettings = AgiSettings()
+    http: HttpSettings = HttpSettings()
+    database: DatabaseSettings = DatabaseSettings()
+    logging: LoggingSettings = LoggingSettings()
+    acd: AcdSettings = AcdSettings()
+    agents: tuple[AgentSettings, ...] = Field(default_factory=_default_agents)
+    security: SecuritySettings = SecuritySettings()
+
+    @model_validator(mode="after")
+    def _unique_agents(self) -> Settings:
+        seen: set[str] = set()
+        for agent in self.agents:
+            if agent.id in seen:
+                raise ValueError(f"duplicate agent id {agent.id!r}")
+            seen.add(agent.id)
+        return self
+
+
+def _env_overrides(environ: Mapping[str, str]) -> dict[str, Any]:
+    """``CALLCENTER_A__B=v`` -> ``{"a": {"b": "v"}}``. YAML-parsed so lists and numbers work."""
+    tree: dict[str, Any] = {}
+    for name, raw in environ.items():
+        if not name.startswith(ENV_PREFIX) or name == ENV_PREFIX + "CONFIG":
+            continue
+        path = [part.lower() for part in name[len(ENV_PREFIX) :].split("__") if part]
+        if not path:
+            continue
+        node = tree
+        for part in path[:-1]:
+            node = node.setdefault(part, {})
+            if not isinstance(node, dict):
+                raise ConfigError(f"environment {name}: conflicts with another override")
+        try:
+            value = yaml.safe_load(raw) if raw.strip() else ""
+        except yaml.YAMLError:
+            value = raw
+        # Secrets and identifiers stay strings even when they look like numbers.
+        node[path[-1]] = raw if isinstance(value, (int, float)) and path[-1] in _STRING_KEYS else value
+    return tree
+
+
+_STRING_KEYS = {"ami_secret", "agent_password", "trunk_password", "inbound_number", "token", "id",
+                "extension"}
+
+
+def _merge(base: dict[str, Any], extra: Mapping[str, Any]) -> dict[str, Any]:
+    out = dict(base)
+    for key, value in extra.items():
+        if isinstance(value, Mapping) and isinstance(out.get(key), Mapping):
+            out[key] = _merge(dict(out[key]), value)
+        else:
+            out[key] = value
+    return out
+
+
+def _line_of(node: yaml.Node | None, loc: tuple[int | str, ...]) -> int | None:
+    """The 1-based line of the YAML node at ``loc`` (or of its nearest existing parent)."""
+    line = node.start_mark.line + 1 if node is not None else None
+    for part in loc:
+        if isinstance(node, yaml.MappingNode):
+            for key_node, value_node in node.value:
+                if key_node.value == part:
+                    line = key_node.start_mark.line + 1
+                    node = value_node
+                    break
+            else:
+                return line
+        elif isinstance(node, yaml.SequenceNode) and isinstance(part, int) and part < len(node.value):
+            node = node.value[part]
+            line = node.start_mark.line + 1
+        else:
+            return line
+    return line
+
+
+def load_settings(
+    path: str | os.PathLike[str] | None = None,
+    environ: Mapping[str, str] | None = None,
+    overrides: Mapping[str, Any] | None = None,
+) -> Settings:
+    """Load settings from ``path`` (optional), the environment and explicit overrides."""
+    environ = os.environ if environ is None else environ
+    if path is None and environ.get(ENV_PREFIX + "CONFIG"):
+        path = environ[ENV_PREFIX + "CONFIG"]
+    data: dict[str, Any] = {}
+    root_node: yaml.Node | None = None
+    source = "<defaults>"
+    if path is not None:
+        source = str(path)
+        try:
+            text = Path(path).read_text(encoding="utf-8")
+        except OSError as err:
+            raise ConfigError(f"{source}: cannot read configuration: {err.strerror}") from err
+        try:
+            root_node = yaml.compose(text)
+            loaded = yaml.safe_load(text)
+        except yaml.YAMLError as err:
+            mark = getattr(err, "problem_mark", None)
+            where = f"{source}:{mark.line + 1}" if mark else source
+            raise ConfigError(f"{where}: invalid YAML: {getattr(err, 'problem', err)}") from err
+        if loaded is None:
+            loaded = {}
+        if not isinstance(loaded, dict):
+            raise ConfigError(f"{source}:1: the configuration must be a mapping of sections")
+        data = loaded
+    data = _merge(data, _env_overrides(environ))
+    if overrides:
+        data = _merge(data, overrides)
+    try:
+        return Settings.model_validate(data)
+    except ValidationError as err:
+        problems = []
+        for error in err.errors():
+            loc = tuple(error["loc"])
+            key = ".".join(str(p) for p in loc) or "(top level)"
+            line = _line_of(root_node, loc) if root_node is not None else None
+            where = f"{source}:{line}" if line else source
+            problems.append(f"{where}: {key}: {error['msg']}")
+        raise ConfigError("\n".join(problems)) from err

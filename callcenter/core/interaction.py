@@ -1,0 +1,76 @@
+"""Interactions: one customer contact (today a phone call; later a chat, SMS, email) and its record.
+
+An :class:`Interaction` is an immutable snapshot. The core produces a new snapshot at each step of the
+contact's life and hands it out in a :class:`~callcenter.core.commands.SaveInteraction` command; the
+database adapter upserts it, so the stored row is always the latest snapshot. Times are POSIX seconds
+(floats) given to the core by its caller; the core never reads a clock.
+"""
+
+from __future__ import annotations
+
+import enum
+from dataclasses import dataclass, replace
+
+
+class Channel(enum.StrEnum):
+    VOICE = "voice"
+
+
+class Outcome(enum.StrEnum):
+    """How an interaction ended. ``None`` on a snapshot means it has not ended yet."""
+
+    ANSWERED = "answered"  # an agent talked to the caller
+    ABANDONED = "abandoned"  # the caller hung up while waiting in a queue
+    IVR_HANGUP = "ivr_hangup"  # the caller hung up before choosing a queue
+    IVR_NO_INPUT = "ivr_no_input"  # the menu got no valid choice; the call was ended
+    LOST = "lost"  # the call vanished without a hangup we saw (e.g. Asterisk restarted)
+    FAILED = "failed"  # an error on our side ended the call
+
+
+class EndedBy(enum.StrEnum):
+    CALLER = "caller"
+    AGENT = "agent"
+    SYSTEM = "system"
+
+
+@dataclass(frozen=True, slots=True)
+class Interaction:
+    id: str
+    channel: Channel
+    caller_number: str
+    started_at: float
+    caller_name: str = ""
+    dialed_number: str = ""
+    ivr_choice: str | None = None
+    queue: str | None = None
+    queued_at: float | None = None
+    offered_to: str | None = None  # agent currently being rung
+    agent_id: str | None = None  # agent who answered
+    answered_at: float | None = None
+    ended_at: float | None = None
+    outcome: Outcome | None = None
+    ended_by: EndedBy | None = None
+    hangup_cause: str | None = None
+    offer_attempts: int = 0
+    routing_reason: str | None = None  # why this agent got this call, in words
+
+    @property
+    def wait_seconds(self) -> float | None:
+        """Time in queue: until an agent answered, or until the caller left the queue."""
+        if self.queued_at is None:
+            return None
+        end = self.answered_at if self.answered_at is not None else self.ended_at
+        return None if end is None else max(0.0, end - self.queued_at)
+
+    @property
+    def talk_seconds(self) -> float | None:
+        if self.answered_at is None or self.ended_at is None:
+            return None
+        return max(0.0, self.ended_at - self.answered_at)
+
+    @property
+    def is_ended(self) -> bool:
+        return self.outcome is not None
+
+    def with_(self, **changes: object) -> Interaction:
+        return replace(self, **changes)  # type: ignore[arg-type]
