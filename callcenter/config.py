@@ -95,6 +95,7 @@ class AgentSettings(_Section):
 
 class AcdSettings(_Section):
     ring_timeout: float = Field(20.0, gt=0, le=300)
+    wrap_up_seconds: float = Field(0.0, ge=0, le=3600)
     # A fixed IVR for the foundation: digit -> queue. The YAML IVR engine replaces this.
     menu: Mapping[str, str] = Field(default_factory=lambda: {"1": "support", "2": "sales"})
     menu_prompt: str = "callcenter/welcome-menu"
@@ -106,6 +107,8 @@ class ApiToken(_Section):
     name: str
     role: Literal["agent", "supervisor", "qa", "admin"]
     token: SecretStr = Field(min_length=16)
+    # For role "agent": the agent this token acts as (an agent may only change its own state).
+    agent_id: str | None = None
 
 
 class SecuritySettings(_Section):
@@ -158,12 +161,21 @@ def _env_overrides(environ: Mapping[str, str]) -> dict[str, Any]:
         except yaml.YAMLError:
             value = raw
         # Secrets and identifiers stay strings even when they look like numbers.
-        node[path[-1]] = raw if isinstance(value, (int, float)) and path[-1] in _STRING_KEYS else value
+        node[path[-1]] = (
+            raw if isinstance(value, (int, float)) and path[-1] in _STRING_KEYS else value
+        )
     return tree
 
 
-_STRING_KEYS = {"ami_secret", "agent_password", "trunk_password", "inbound_number", "token", "id",
-                "extension"}
+_STRING_KEYS = {
+    "ami_secret",
+    "agent_password",
+    "trunk_password",
+    "inbound_number",
+    "token",
+    "id",
+    "extension",
+}
 
 
 def _merge(base: dict[str, Any], extra: Mapping[str, Any]) -> dict[str, Any]:
@@ -188,7 +200,9 @@ def _line_of(node: yaml.Node | None, loc: tuple[int | str, ...]) -> int | None:
                     break
             else:
                 return line
-        elif isinstance(node, yaml.SequenceNode) and isinstance(part, int) and part < len(node.value):
+        elif (
+            isinstance(node, yaml.SequenceNode) and isinstance(part, int) and part < len(node.value)
+        ):
             node = node.value[part]
             line = node.start_mark.line + 1
         else:

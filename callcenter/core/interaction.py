@@ -40,10 +40,12 @@ class Interaction:
     caller_number: str
     started_at: float
     caller_name: str = ""
+    caller_channel: str | None = None  # Asterisk channel name of the caller's leg
     dialed_number: str = ""
     ivr_choice: str | None = None
     queue: str | None = None
     queued_at: float | None = None
+    priority: int = 0  # higher is served first
     offered_to: str | None = None  # agent currently being rung
     agent_id: str | None = None  # agent who answered
     answered_at: float | None = None

@@ -1,0 +1,230 @@
+"""AMI adapter on panoramisk: login, reconnect with backoff, actions with timeouts, typed events.
+
+panoramisk frames the protocol and matches responses to actions; this module owns the connection's
+life. panoramisk's own reconnect (fixed delay, and re-sending queued actions after a reconnect, which
+could ring an agent twice) is switched off: a lost connection fails every pending action with
+:class:`AmiNotConnected`, and a supervisor task reconnects with exponential backoff. After every
+(re)login ``on_connected`` runs so the caller can rebuild its view of Asterisk from Asterisk itself.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import random
+from collections.abc import Awaitable, Callable, Mapping
+from typing import Any
+
+from panoramisk import Manager
+
+from callcenter.adapters import ami_events
+from callcenter.config import AsteriskSettings
+
+log = logging.getLogger(__name__)
+
+
+class AmiError(Exception):
+    """An AMI action failed."""
+
+
+class AmiNotConnected(AmiError):
+    pass
+
+
+class AmiAuthError(AmiError):
+    pass
+
+
+class AmiTimeout(AmiError):
+    pass
+
+
+class _Manager(Manager):  # type: ignore[misc]
+    """panoramisk's Manager with its auto-reconnect replaced by a callback to our supervisor."""
+
+    def __init__(self, on_lost: Callable[[object], None], **config: Any) -> None:
+        super().__init__(**config)
+        self._on_lost = on_lost
+
+    def connection_lost(self, exc: object) -> None:
+        self._connected = False
+        pinger: asyncio.TimerHandle | None = getattr(self, "pinger", None)
+        if pinger is not None:
+            pinger.cancel()
+            self.pinger = None
+        self.awaiting_actions.clear()
+        self._on_lost(exc)
+
+
+Message = Mapping[str, Any]
+
+
+class AmiClient:
+    def __init__(
+        self,
+        settings: AsteriskSettings,
+        on_event: Callable[[ami_events.AmiEvent], None],
+        on_connected: Callable[[], Awaitable[None]],
+        on_disconnected: Callable[[], None] = lambda: None,
+    ) -> None:
+        self._settings = settings
+        self._on_event = on_event
+        self._on_connected = on_connected
+        self._on_disconnected = on_disconnected
+        self._manager: _Manager | None = None
+        self._lost = asyncio.Event()
+        self._ready = asyncio.Event()
+        self._task: asyncio.Task[None] | None = None
+        self._pending: set[asyncio.Future[Any]] = set()
+        self.connects = 0  # successful logins so far (observable for tests and metrics)
+
+    @property
+    def connected(self) -> bool:
+        return self._ready.is_set()
+
+    async def start(self) -> None:
+        self._task = asyncio.create_task(self._supervise(), name="ami-supervisor")
+
+    async def stop(self) -> None:
+        if self._task is not None:
+            self._task.cancel()
+            try:
+                await self._task
+            except asyncio.CancelledError:
+                pass
+            self._task = None
+        self._drop_connection()
+
+    async def wait_connected(self, timeout: float) -> bool:
+        try:
+            await asyncio.wait_for(self._ready.wait(), timeout)
+        except TimeoutError:
+            return False
+        return True
+
+    async def action(
+        self,
+        fields: Mapping[str, str | list[str]],
+        *,
+        as_list: bool | None = None,
+        timeout: float | None = None,
+    ) -> Any:
+        """Send one action; return its response (a message, or a list for multi-message actions).
+
+        Raises :class:`AmiNotConnected`, :class:`AmiTimeout`, or :class:`AmiError` when Asterisk
+        answers ``Response: Error``.
+        """
+        manager = self._manager
+        if manager is None or not self._ready.is_set():
+            raise AmiNotConnected("not connected to Asterisk AMI")
+        name = fields.get("Action", "?")
+        future: asyncio.Future[Any] = manager.send_action(dict(fields), as_list=as_list)
+        self._pending.add(future)
+        try:
+            result = await asyncio.wait_for(
+                asyncio.shield(future), timeout or self._settings.action_timeout
+            )
+        except TimeoutError as err:
+            future.cancel()
+            raise AmiTimeout(f"AMI action {name} got no answer in time") from err
+        finally:
+            self._pending.discard(future)
+        first = result[0] if isinstance(result, list) and result else result
+        if isinstance(first, Mapping) and str(first.get("Response", "")).lower() == "error":
+            raise AmiError(f"AMI action {name} failed: {first.get('Message', 'error')}")
+        return result
+
+    # -- connection life -------------------------------------------------------------------------
+    async def _supervise(self) -> None:
+        s = self._settings
+        delay = s.reconnect_min_delay
+        while True:
+            try:
+                await self._connect_once()
+            except AmiAuthError as err:
+                log.error("ami.login_refused", extra={"detail": str(err), "user": s.ami_username})
+            except (OSError, AmiError, TimeoutError) as err:
+                log.warning(
+                    "ami.unreachable",
+                    extra={
+                        "host": s.host,
+                        "port": s.ami_port,
+                        "error": str(err) or type(err).__name__,
+                    },
+                )
+            else:
+                delay = s.reconnect_min_delay
+                self.connects += 1
+                log.info("ami.connected", extra={"host": s.host, "port": s.ami_port})
+                try:
+                    await self._on_connected()
+                except Exception:
+                    log.exception("ami.on_connected_failed")
+                await self._lost.wait()
+                log.warning("ami.connection_lost", extra={"host": s.host, "port": s.ami_port})
+            self._drop_connection()
+            # Jitter keeps many servers from reconnecting in lock-step after an Asterisk restart.
+            await asyncio.sleep(delay * (0.8 + 0.4 * random.random()))
+            delay = min(delay * 2, s.reconnect_max_delay)
+
+    async def _connect_once(self) -> None:
+        s = self._settings
+        loop = asyncio.get_running_loop()
+        self._lost = asyncio.Event()
+        manager = _Manager(
+            self._connection_lost,
+            loop=loop,
+            host=s.host,
+            port=s.ami_port,
+            username=s.ami_username,
+            secret=s.ami_secret.get_secret_value(),
+            ping_delay=10,
+            ping_interval=10,
+            log=logging.getLogger("callcenter.adapters.panoramisk"),
+        )
+        manager.register_event("*", self._dispatch)
+        connecting = loop.create_connection(manager.config["protocol_factory"], s.host, s.ami_port)
+        transport, protocol = await asyncio.wait_for(connecting, s.action_timeout)
+        done: asyncio.Future[Any] = loop.create_future()
+        done.set_result((transport, protocol))
+        self._manager = manager
+        manager.connection_made(done)  # panoramisk sends Login here
+        login = manager.authenticated_future
+        if login is None:
+            raise AmiError("AMI login was not sent")
+        try:
+            await asyncio.wait_for(asyncio.shield(login), s.action_timeout)
+        except TimeoutError as err:
+            raise AmiError("AMI login got no answer") from err
+        if not manager.authenticated:
+            raise AmiAuthError(
+                "Asterisk refused the AMI login: check asterisk.ami_username and asterisk.ami_secret"
+            )
+        self._ready.set()
+
+    def _connection_lost(self, exc: object) -> None:
+        self._ready.clear()
+        for future in list(self._pending):
+            if not future.done():
+                future.set_exception(AmiNotConnected("AMI connection lost"))
+        self._lost.set()
+        self._on_disconnected()
+
+    def _drop_connection(self) -> None:
+        self._ready.clear()
+        manager, self._manager = self._manager, None
+        if manager is not None:
+            manager.callbacks.clear()
+            manager.patterns.clear()
+            manager.close()
+
+    def _dispatch(self, _manager: object, message: Message) -> None:
+        try:
+            event = ami_events.parse(message)
+        except Exception:  # garbage from the network must not reach the core
+            log.exception("ami.unparseable_event")
+            return
+        if isinstance(event, ami_events.Shutdown):
+            log.warning("ami.asterisk_shutdown")
+        if event is not None:
+            self._on_event(event)

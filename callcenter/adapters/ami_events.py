@@ -1,0 +1,135 @@
+"""Typed AMI events: raw AMI messages are parsed here, once, at the edge.
+
+Only the events the server uses are typed; anything else parses to ``None`` and is ignored. A message
+with missing or malformed fields also parses to ``None`` (garbage never raises past this module).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True, slots=True)
+class Newchannel:
+    channel: str
+    uniqueid: str
+    linkedid: str
+    context: str
+    exten: str
+
+
+@dataclass(frozen=True, slots=True)
+class Hangup:
+    channel: str
+    uniqueid: str
+    linkedid: str
+    cause: int
+    cause_txt: str
+
+
+@dataclass(frozen=True, slots=True)
+class BridgeEnter:
+    bridge_id: str
+    channel: str
+    uniqueid: str
+
+
+@dataclass(frozen=True, slots=True)
+class BridgeLeave:
+    bridge_id: str
+    channel: str
+    uniqueid: str
+
+
+@dataclass(frozen=True, slots=True)
+class ContactStatus:
+    """A phone's registration changed. ``registered`` folds Asterisk's statuses into yes/no."""
+
+    endpoint: str
+    aor: str
+    status: str
+    registered: bool
+
+
+@dataclass(frozen=True, slots=True)
+class FullyBooted:
+    pass
+
+
+@dataclass(frozen=True, slots=True)
+class Shutdown:
+    pass
+
+
+AmiEvent = Newchannel | Hangup | BridgeEnter | BridgeLeave | ContactStatus | FullyBooted | Shutdown
+
+# Asterisk's ContactStatus values: a contact that exists (whatever its qualify state) is registered.
+_REGISTERED_STATUSES = {"created", "reachable", "unknown", "nonqualified", "unqualified", "updated"}
+
+
+def _get(message: Mapping[str, object], key: str) -> str:
+    value = message.get(key)
+    if not isinstance(value, str):
+        raise KeyError(key)
+    return value
+
+
+def parse(message: Mapping[str, object]) -> AmiEvent | None:
+    """Turn one raw AMI message (case-insensitive mapping) into a typed event, or ``None``."""
+    try:
+        name = _get(message, "Event")
+        match name:
+            case "Newchannel":
+                return Newchannel(
+                    channel=_get(message, "Channel"),
+                    uniqueid=_get(message, "Uniqueid"),
+                    linkedid=str(message.get("Linkedid", "")),
+                    context=str(message.get("Context", "")),
+                    exten=str(message.get("Exten", "")),
+                )
+            case "Hangup":
+                try:
+                    cause = int(str(message.get("Cause", "0")))
+                except ValueError:
+                    cause = 0
+                return Hangup(
+                    channel=_get(message, "Channel"),
+                    uniqueid=_get(message, "Uniqueid"),
+                    linkedid=str(message.get("Linkedid", "")),
+                    cause=cause,
+                    cause_txt=str(message.get("Cause-txt", "")),
+                )
+            case "BridgeEnter" | "BridgeLeave":
+                cls = BridgeEnter if name == "BridgeEnter" else BridgeLeave
+                return cls(
+                    bridge_id=_get(message, "BridgeUniqueid"),
+                    channel=_get(message, "Channel"),
+                    uniqueid=_get(message, "Uniqueid"),
+                )
+            case "ContactStatus":
+                status = _get(message, "ContactStatus")
+                return ContactStatus(
+                    endpoint=str(message.get("EndpointName", "")),
+                    aor=_get(message, "AOR"),
+                    status=status,
+                    registered=status.lower() in _REGISTERED_STATUSES,
+                )
+            case "FullyBooted":
+                return FullyBooted()
+            case "Shutdown":
+                return Shutdown()
+    except KeyError:
+        return None
+    return None
+
+
+# Originate failure reasons (the Reason header of OriginateResponse), in words for logs and records.
+ORIGINATE_REASONS = {
+    "0": "dial failed (no such endpoint, or not registered)",
+    "1": "hung up before answer",
+    "3": "ring no answer",
+    "4": "answered",
+    "5": "busy",
+    "8": "congestion or unavailable",
+}

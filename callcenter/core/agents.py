@@ -1,0 +1,91 @@
+"""Agent states as data.
+
+Everything that moves an agent from one state to another lives in ``TRANSITIONS``: a move not in the
+table raises :class:`IllegalTransition` and leaves the agent unchanged. Being *registered* (the phone
+is reachable) is kept apart from the state: an agent is offered calls only when AVAILABLE and
+registered.
+"""
+
+from __future__ import annotations
+
+import enum
+from dataclasses import dataclass, replace
+
+
+class AgentState(enum.StrEnum):
+    LOGGED_OUT = "logged_out"
+    AVAILABLE = "available"
+    OFFERED = "offered"  # the phone is ringing with a call for this agent
+    BUSY = "busy"
+    WRAP_UP = "wrap_up"
+    PAUSED = "paused"
+
+
+class Move(enum.StrEnum):
+    LOGIN = "login"
+    LOGOUT = "logout"
+    OFFER = "offer"
+    ANSWER = "answer"
+    NO_ANSWER = "no_answer"  # rang without answer / dial failed: paused with a reason
+    WITHDRAW = "withdraw"  # the caller left while the phone rang
+    END = "end"  # the call ended; wrap-up follows
+    END_NO_WRAP = "end_no_wrap"
+    WRAP_DONE = "wrap_done"
+    PAUSE = "pause"
+    RESUME = "resume"
+
+
+S, M = AgentState, Move
+TRANSITIONS: dict[tuple[AgentState, Move], AgentState] = {
+    (S.LOGGED_OUT, M.LOGIN): S.AVAILABLE,
+    (S.AVAILABLE, M.LOGIN): S.AVAILABLE,
+    (S.PAUSED, M.LOGIN): S.PAUSED,
+    (S.AVAILABLE, M.LOGOUT): S.LOGGED_OUT,
+    (S.PAUSED, M.LOGOUT): S.LOGGED_OUT,
+    (S.WRAP_UP, M.LOGOUT): S.LOGGED_OUT,
+    (S.LOGGED_OUT, M.LOGOUT): S.LOGGED_OUT,
+    (S.AVAILABLE, M.OFFER): S.OFFERED,
+    (S.OFFERED, M.ANSWER): S.BUSY,
+    (S.OFFERED, M.NO_ANSWER): S.PAUSED,
+    (S.OFFERED, M.WITHDRAW): S.AVAILABLE,
+    (S.BUSY, M.END): S.WRAP_UP,
+    (S.BUSY, M.END_NO_WRAP): S.AVAILABLE,
+    (S.WRAP_UP, M.WRAP_DONE): S.AVAILABLE,
+    (S.AVAILABLE, M.PAUSE): S.PAUSED,
+    (S.WRAP_UP, M.PAUSE): S.PAUSED,
+    (S.PAUSED, M.PAUSE): S.PAUSED,
+    (S.PAUSED, M.RESUME): S.AVAILABLE,
+    (S.AVAILABLE, M.RESUME): S.AVAILABLE,
+}
+del S, M
+
+
+class IllegalTransition(Exception):
+    def __init__(self, agent_id: str, state: AgentState, move: Move) -> None:
+        super().__init__(f"agent {agent_id}: cannot {move.value} while {state.value}")
+        self.agent_id, self.state, self.move = agent_id, state, move
+
+
+@dataclass(frozen=True, slots=True)
+class Agent:
+    id: str
+    extension: str
+    queues: frozenset[str]
+    state: AgentState = AgentState.LOGGED_OUT
+    reason: str = ""
+    registered: bool = False
+    auto_login: bool = True
+    since: float = 0.0  # when the current state began (idle time for AVAILABLE)
+    interaction_id: str | None = None
+    wrap_up_until: float | None = None
+
+    def moved(self, move: Move, at: float, *, reason: str = "", **changes: object) -> Agent:
+        target = TRANSITIONS.get((self.state, move))
+        if target is None:
+            raise IllegalTransition(self.id, self.state, move)
+        since = self.since if target == self.state else at
+        return replace(self, state=target, reason=reason, since=since, **changes)  # type: ignore[arg-type]
+
+    @property
+    def can_take_call(self) -> bool:
+        return self.state == AgentState.AVAILABLE and self.registered

@@ -1,0 +1,131 @@
+"""Events the core accepts. Adapters translate the outside world (AMI, AGI, HTTP) into these, once.
+
+Every event carries ``at``: the time it happened, in POSIX seconds, as seen by the adapter.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True, slots=True)
+class CallArrived:
+    interaction_id: str
+    caller_number: str
+    caller_name: str
+    dialed_number: str
+    caller_channel: str
+    at: float
+
+
+@dataclass(frozen=True, slots=True)
+class IvrFinished:
+    """The IVR is done with the caller: ``queue`` set means "put in queue", else the call ends."""
+
+    interaction_id: str
+    choice: str | None
+    queue: str | None
+    at: float
+    priority: int = 0
+
+
+@dataclass(frozen=True, slots=True)
+class CallerHungUp:
+    interaction_id: str
+    cause: str
+    at: float
+
+
+@dataclass(frozen=True, slots=True)
+class AgentRegistered:
+    """The agent's phone registered (a contact appeared for its endpoint)."""
+
+    extension: str
+    at: float
+
+
+@dataclass(frozen=True, slots=True)
+class AgentUnregistered:
+    extension: str
+    at: float
+
+
+@dataclass(frozen=True, slots=True)
+class AgentLogin:
+    agent_id: str
+    at: float
+
+
+@dataclass(frozen=True, slots=True)
+class AgentLogout:
+    agent_id: str
+    at: float
+
+
+@dataclass(frozen=True, slots=True)
+class AgentPause:
+    agent_id: str
+    reason: str
+    at: float
+
+
+@dataclass(frozen=True, slots=True)
+class AgentResume:
+    agent_id: str
+    at: float
+
+
+@dataclass(frozen=True, slots=True)
+class AgentAnswered:
+    interaction_id: str
+    agent_id: str
+    at: float
+
+
+@dataclass(frozen=True, slots=True)
+class AgentDialFailed:
+    interaction_id: str
+    agent_id: str
+    reason: str
+    at: float
+
+
+@dataclass(frozen=True, slots=True)
+class AgentHungUp:
+    interaction_id: str
+    agent_id: str
+    at: float
+
+
+@dataclass(frozen=True, slots=True)
+class Tick:
+    """Time passes; timers (ring safety timeout, wrap-up) are checked against ``at``."""
+
+    at: float
+
+
+@dataclass(frozen=True, slots=True)
+class Reconciled:
+    """Asterisk's live state after a (re)connect: which callers still exist, which phones are registered."""
+
+    live_interactions: frozenset[str]
+    registered_extensions: frozenset[str]
+    at: float
+
+
+Event = (
+    CallArrived
+    | IvrFinished
+    | CallerHungUp
+    | AgentRegistered
+    | AgentUnregistered
+    | AgentLogin
+    | AgentLogout
+    | AgentPause
+    | AgentResume
+    | AgentAnswered
+    | AgentDialFailed
+    | AgentHungUp
+    | Tick
+    | Reconciled
+)

@@ -1,0 +1,122 @@
+"""IVR flows as pure step machines: given the result of the last action, return the next action.
+
+A flow never awaits and never touches Asterisk. The FastAGI adapter performs each action and feeds
+the result back. This module holds the seam (:class:`Flow`, the actions and results) and the
+foundation's fixed one-level menu; the YAML flow engine implements the same :class:`Flow` protocol.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Protocol
+
+# -- actions (flow -> adapter) ---------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class Answer:
+    pass
+
+
+@dataclass(frozen=True, slots=True)
+class Play:
+    prompt: str  # a sound name Asterisk knows, e.g. "callcenter/goodbye"
+
+
+@dataclass(frozen=True, slots=True)
+class GetDigit:
+    """Play ``prompt`` (interruptible by a key) then wait up to ``timeout`` seconds for one digit."""
+
+    prompt: str
+    timeout: float
+
+
+@dataclass(frozen=True, slots=True)
+class Finish:
+    """The flow is done: ``queue`` set sends the caller there; ``None`` ends the call."""
+
+    choice: str | None
+    queue: str | None
+    priority: int = 0
+
+
+Action = Answer | Play | GetDigit | Finish
+
+# -- results (adapter -> flow) ---------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class Done:
+    """The action completed (Answer, Play)."""
+
+
+@dataclass(frozen=True, slots=True)
+class Digit:
+    digit: str | None  # None: no key pressed before the timeout
+
+
+Result = Done | Digit
+
+
+class Flow(Protocol):
+    def start(self) -> Action: ...
+
+    def next(self, result: Result) -> Action: ...
+
+
+class FlowError(Exception):
+    """The adapter fed a result the flow did not ask for."""
+
+
+@dataclass(frozen=True, slots=True)
+class MenuConfig:
+    choices: Mapping[str, str]  # digit -> queue
+    prompt: str
+    timeout: float = 6.0
+    attempts: int = 2
+    invalid_prompt: str = "callcenter/invalid"
+    goodbye_prompt: str = "callcenter/goodbye"
+
+
+class MenuFlow:
+    """Answer, offer the menu up to ``attempts`` times, then queue the caller or say goodbye."""
+
+    def __init__(self, config: MenuConfig) -> None:
+        self._config = config
+        self._tries = 0
+        self._last: Action | None = None
+        self._chosen: str | None = None
+
+    def start(self) -> Action:
+        return self._emit(Answer())
+
+    def next(self, result: Result) -> Action:
+        last = self._last
+        if isinstance(last, Answer):
+            return self._ask()
+        if isinstance(last, GetDigit):
+            if not isinstance(result, Digit):
+                raise FlowError(f"expected a digit result, got {result!r}")
+            if result.digit is not None and result.digit in self._config.choices:
+                queue = self._config.choices[result.digit]
+                return self._emit(Finish(choice=result.digit, queue=queue))
+            self._chosen = result.digit
+            if self._tries >= self._config.attempts:
+                return self._emit(Play(self._config.goodbye_prompt))
+            if result.digit is None:
+                return self._ask()
+            return self._emit(Play(self._config.invalid_prompt))
+        if isinstance(last, Play):
+            if last.prompt == self._config.goodbye_prompt:
+                return self._emit(Finish(choice=self._chosen, queue=None))
+            return self._ask()
+        raise FlowError(f"flow already finished or not started (last action {last!r})")
+
+    def _ask(self) -> Action:
+        self._tries += 1
+        return self._emit(GetDigit(self._config.prompt, self._config.timeout))
+
+    def _emit(self, action: Action) -> Action:
+        self._last = action
+        return action

@@ -1,0 +1,35 @@
+"""Prometheus metrics, served at ``/metrics``. Names follow Prometheus conventions (``_total``,
+``_seconds``)."""
+
+from __future__ import annotations
+
+from prometheus_client import Counter, Gauge, Histogram
+
+from callcenter.core.acd import Acd
+from callcenter.core.agents import AgentState
+
+INTERACTIONS = Counter(
+    "callcenter_interactions_ended_total", "Interactions that ended, by outcome", ["outcome"]
+)
+ENGINE_SECONDS = Histogram(
+    "callcenter_engine_event_seconds",
+    "Time the ACD engine took to handle one event",
+    buckets=(0.00001, 0.00005, 0.0001, 0.0005, 0.001, 0.005, 0.01, 0.05),
+)
+WAITING = Gauge("callcenter_queue_waiting", "Callers waiting, by queue", ["queue"])
+AGENTS = Gauge("callcenter_agents", "Agents by state", ["state"])
+AMI_CONNECTED = Gauge("callcenter_ami_connected", "1 when the AMI session is logged in")
+
+
+def observe_engine(engine: Acd) -> None:
+    counts = {state: 0 for state in AgentState}
+    for agent in engine.agents.values():
+        counts[agent.state] += 1
+    for state, n in counts.items():
+        AGENTS.labels(state=state.value).set(n)
+    per_queue: dict[str, int] = {}
+    for interaction_id in engine.waiting:
+        queue = engine.live[interaction_id].queue or ""
+        per_queue[queue] = per_queue.get(queue, 0) + 1
+    for queue in set(per_queue) | {q for a in engine.agents.values() for q in a.queues}:
+        WAITING.labels(queue=queue).set(per_queue.get(queue, 0))

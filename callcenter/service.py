@@ -1,0 +1,155 @@
+"""The service: feeds events into the pure core and hands each command to the adapter that does it.
+
+``handle`` runs the engine synchronously (the event loop makes each call atomic) and returns at once:
+dials run as tasks and report back as events; database writes go through one ordered writer so the
+routing path never waits for the disk, and a failing database delays writes but loses none.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections.abc import Callable, Sequence
+from typing import Protocol
+
+from callcenter import metrics
+from callcenter.core import events as ev
+from callcenter.core.acd import Acd
+from callcenter.core.commands import (
+    AgentStateChanged,
+    CancelDial,
+    Command,
+    DialAgent,
+    RecordEvent,
+    SaveInteraction,
+)
+from callcenter.core.interaction import Interaction
+
+log = logging.getLogger(__name__)
+
+
+class Store(Protocol):
+    async def save_interaction(self, interaction: Interaction) -> None: ...
+
+    async def add_event(
+        self, interaction_id: str, at: float, kind: str, data: dict[str, object]
+    ) -> None: ...
+
+
+class Dialer(Protocol):
+    def execute(self, command: DialAgent | CancelDial) -> None: ...
+
+
+class CallCenter:
+    def __init__(self, engine: Acd, store: Store, clock: Callable[[], float] = time.time) -> None:
+        self.engine = engine
+        self.store = store
+        self.clock = clock
+        self.dialer: Dialer | None = None
+        self.listeners: list[Callable[[Command], None]] = []
+        self._writes: asyncio.Queue[SaveInteraction | RecordEvent] = asyncio.Queue()
+        self._writer: asyncio.Task[None] | None = None
+        self._ticker: asyncio.Task[None] | None = None
+
+    async def start(self) -> None:
+        self._writer = asyncio.create_task(self._write_loop(), name="db-writer")
+        self._ticker = asyncio.create_task(self._tick_loop(), name="acd-ticker")
+
+    async def stop(self) -> None:
+        if self._ticker is not None:
+            self._ticker.cancel()
+        # Let pending writes land before the database closes.
+        try:
+            await asyncio.wait_for(self._writes.join(), 10)
+        except TimeoutError:
+            log.error("service.writes_not_flushed", extra={"pending": self._writes.qsize()})
+        if self._writer is not None:
+            self._writer.cancel()
+        for task in (self._ticker, self._writer):
+            if task is not None:
+                try:
+                    await task
+                except asyncio.CancelledError:
+                    pass
+
+    def handle(self, event: ev.Event) -> list[Command]:
+        """Run one event through the engine; domain errors propagate to the caller."""
+        started = time.perf_counter()
+        commands = self.engine.handle(event)
+        metrics.ENGINE_SECONDS.observe(time.perf_counter() - started)
+        self.dispatch(commands)
+        return commands
+
+    def submit(self, event: ev.Event) -> None:
+        """For adapters: like ``handle``, but errors are logged, never raised into the adapter."""
+        try:
+            self.handle(event)
+        except Exception:
+            log.exception("service.event_failed", extra={"event": type(event).__name__})
+
+    def dispatch(self, commands: Sequence[Command]) -> None:
+        for command in commands:
+            match command:
+                case DialAgent() | CancelDial():
+                    if self.dialer is None:
+                        log.error("service.no_dialer", extra={"command": repr(command)})
+                    else:
+                        self.dialer.execute(command)
+                case SaveInteraction(interaction=i):
+                    if i.outcome is not None:
+                        metrics.INTERACTIONS.labels(outcome=i.outcome.value).inc()
+                        log.info(
+                            "interaction.ended",
+                            extra={
+                                "interaction": i.id,
+                                "outcome": i.outcome.value,
+                                "queue": i.queue,
+                                "agent": i.agent_id,
+                                "wait_s": i.wait_seconds,
+                                "talk_s": i.talk_seconds,
+                            },
+                        )
+                    self._writes.put_nowait(command)
+                case RecordEvent():
+                    self._writes.put_nowait(command)
+                case AgentStateChanged():
+                    log.info(
+                        "agent.state",
+                        extra={
+                            "agent": command.agent_id,
+                            "state": command.state.value,
+                            "reason": command.reason,
+                        },
+                    )
+            for listener in self.listeners:
+                listener(command)
+        metrics.observe_engine(self.engine)
+
+    async def _write_loop(self) -> None:
+        delay = 0.5
+        while True:
+            command = await self._writes.get()
+            while True:
+                try:
+                    if isinstance(command, SaveInteraction):
+                        await self.store.save_interaction(command.interaction)
+                    else:
+                        await self.store.add_event(
+                            command.interaction_id, command.at, command.kind, dict(command.data)
+                        )
+                    delay = 0.5
+                    break
+                except asyncio.CancelledError:
+                    raise
+                except Exception as err:
+                    # Keep the write and retry: a database outage must not lose a call record.
+                    log.error("service.write_failed", extra={"error": str(err), "retry_s": delay})
+                    await asyncio.sleep(delay)
+                    delay = min(delay * 2, 30.0)
+            self._writes.task_done()
+
+    async def _tick_loop(self) -> None:
+        while True:
+            await asyncio.sleep(1.0)
+            self.submit(ev.Tick(self.clock()))

@@ -1,0 +1,307 @@
+"""HTTP API: health, metrics, agents' state, queues and interactions; the OpenAPI document.
+
+Handlers translate HTTP into core events and domain errors into HTTP (404 unknown agent, 409 a move
+the agent's state does not allow); the core knows nothing of HTTP.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Mapping
+from dataclasses import asdict
+from typing import Any, Protocol
+
+from aiohttp import web
+from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+
+from callcenter import __version__
+from callcenter.core import events as ev
+from callcenter.core.acd import UnknownAgent
+from callcenter.core.agents import Agent, IllegalTransition
+from callcenter.core.interaction import Interaction
+from callcenter.service import CallCenter
+from callcenter.web.auth import PRINCIPAL, PUBLIC, allow
+
+SERVICE = web.AppKey("service", CallCenter)
+
+
+class Health(Protocol):
+    async def check(self) -> dict[str, bool]: ...
+
+
+HEALTH = web.AppKey("health", Health)
+MAX_BODY = 16 * 1024
+
+
+def _json(data: Any, status: int = 200) -> web.Response:
+    return web.json_response(data, status=status, dumps=lambda d: json.dumps(d, default=str))
+
+
+def _error(status: int, message: str) -> web.Response:
+    return _json({"error": message}, status)
+
+
+def agent_view(agent: Agent) -> dict[str, Any]:
+    return {
+        "id": agent.id,
+        "extension": agent.extension,
+        "state": agent.state.value,
+        "reason": agent.reason,
+        "registered": agent.registered,
+        "queues": sorted(agent.queues),
+        "since": agent.since,
+        "interaction_id": agent.interaction_id,
+    }
+
+
+def interaction_view(i: Interaction) -> dict[str, Any]:
+    data = asdict(i)
+    data["wait_seconds"] = i.wait_seconds
+    data["talk_seconds"] = i.talk_seconds
+    return data
+
+
+@allow(PUBLIC)
+async def healthz(request: web.Request) -> web.Response:
+    checks = await request.app[HEALTH].check()
+    # The server is healthy while it can record calls; AMI being away is reported, not fatal:
+    # the server keeps serving and reconnects on its own.
+    ok = checks.get("database", False)
+    body = {
+        "status": "ok" if all(checks.values()) else ("degraded" if ok else "failing"),
+        "version": __version__,
+        **checks,
+    }
+    return _json(body, 200 if ok else 503)
+
+
+@allow(PUBLIC)
+async def metrics_view(request: web.Request) -> web.Response:
+    return web.Response(body=generate_latest(), headers={"Content-Type": CONTENT_TYPE_LATEST})
+
+
+@allow("supervisor", "admin")
+async def list_agents(request: web.Request) -> web.Response:
+    engine = request.app[SERVICE].engine
+    return _json(
+        {"agents": [agent_view(a) for a in sorted(engine.agents.values(), key=lambda a: a.id)]}
+    )
+
+
+@allow("agent", "supervisor", "admin")
+async def get_agent(request: web.Request) -> web.Response:
+    agent_id = request.match_info["agent_id"]
+    denied = _check_self(request, agent_id)
+    if denied is not None:
+        return denied
+    try:
+        agent = request.app[SERVICE].engine.agent(agent_id)
+    except UnknownAgent as err:
+        return _error(404, str(err))
+    return _json(agent_view(agent))
+
+
+def _check_self(request: web.Request, agent_id: str) -> web.Response | None:
+    principal = request[PRINCIPAL]
+    if principal.role == "agent" and principal.agent_id != agent_id:
+        return _error(403, "an agent may only act on itself")
+    return None
+
+
+async def _body(request: web.Request) -> Mapping[str, Any]:
+    if request.content_length and request.content_length > MAX_BODY:
+        raise web.HTTPRequestEntityTooLarge(max_size=MAX_BODY, actual_size=request.content_length)
+    if not request.can_read_body:
+        return {}
+    try:
+        data = await request.json()
+    except (json.JSONDecodeError, UnicodeDecodeError) as err:
+        raise web.HTTPBadRequest(
+            text=json.dumps({"error": f"body is not valid JSON: {err}"}),
+            content_type="application/json",
+        ) from err
+    if not isinstance(data, dict):
+        raise web.HTTPBadRequest(
+            text='{"error": "body must be a JSON object"}', content_type="application/json"
+        )
+    return data
+
+
+@allow("agent", "supervisor", "admin")
+async def agent_action(request: web.Request) -> web.Response:
+    agent_id = request.match_info["agent_id"]
+    action = request.match_info["action"]
+    denied = _check_self(request, agent_id)
+    if denied is not None:
+        return denied
+    body = await _body(request)
+    service = request.app[SERVICE]
+    now = service.clock()
+    event: ev.Event
+    if action == "login":
+        event = ev.AgentLogin(agent_id, now)
+    elif action == "logout":
+        event = ev.AgentLogout(agent_id, now)
+    elif action == "pause":
+        reason = body.get("reason", "paused")
+        if not isinstance(reason, str) or not 0 < len(reason) <= 64:
+            return _error(400, "reason must be a string of 1 to 64 characters")
+        event = ev.AgentPause(agent_id, reason, now)
+    elif action == "resume":
+        event = ev.AgentResume(agent_id, now)
+    else:
+        return _error(404, f"unknown action {action[:32]!r}")
+    try:
+        service.handle(event)
+    except UnknownAgent as err:
+        return _error(404, str(err))
+    except IllegalTransition as err:
+        return _error(409, str(err))
+    return _json(agent_view(service.engine.agent(agent_id)))
+
+
+@allow("supervisor", "admin")
+async def list_queues(request: web.Request) -> web.Response:
+    engine = request.app[SERVICE].engine
+    now = time.time()
+    names = sorted(
+        {q for a in engine.agents.values() for q in a.queues}
+        | {i.queue for i in engine.live.values() if i.queue}
+    )
+    queues = []
+    for name in names:
+        waiting = engine.waiting_in(name)
+        queues.append(
+            {
+                "name": name,
+                "waiting": len(waiting),
+                "longest_wait_seconds": max(
+                    (now - (i.queued_at or now) for i in waiting), default=0.0
+                ),
+                "agents_available": sum(
+                    1 for a in engine.agents.values() if name in a.queues and a.can_take_call
+                ),
+            }
+        )
+    return _json({"queues": queues})
+
+
+@allow("supervisor", "admin", "qa")
+async def get_interaction(request: web.Request) -> web.Response:
+    interaction_id = request.match_info["interaction_id"]
+    service = request.app[SERVICE]
+    live = service.engine.live.get(interaction_id)
+    if live is not None:
+        return _json(interaction_view(live))
+    stored = await service.store.get_interaction(interaction_id)  # type: ignore[attr-defined]
+    if stored is None:
+        return _error(404, "no such interaction")
+    return _json(interaction_view(stored))
+
+
+@allow(PUBLIC)
+async def openapi(request: web.Request) -> web.Response:
+    return _json(OPENAPI)
+
+
+def setup_routes(app: web.Application) -> None:
+    app.router.add_get("/healthz", healthz)
+    app.router.add_get("/metrics", metrics_view)
+    app.router.add_get("/api/openapi.json", openapi)
+    app.router.add_get("/api/agents", list_agents)
+    app.router.add_get("/api/agents/{agent_id}", get_agent)
+    app.router.add_post("/api/agents/{agent_id}/{action}", agent_action)
+    app.router.add_get("/api/queues", list_queues)
+    app.router.add_get("/api/interactions/{interaction_id}", get_interaction)
+
+
+_ERR = {"application/json": {"schema": {"$ref": "#/components/schemas/Error"}}}
+
+
+def _op(
+    summary: str,
+    roles: str,
+    ok: str = "OK",
+    *,
+    params: list[str] = (),  # type: ignore[assignment]
+    body: bool = False,
+    errors: tuple[int, ...] = (401, 403),
+) -> dict[str, Any]:
+    op: dict[str, Any] = {
+        "summary": summary,
+        "description": f"Roles: {roles}.",
+        "responses": {"200": {"description": ok}},
+    }
+    if roles != "public":
+        op["security"] = [{"bearer": []}]
+    if params:
+        op["parameters"] = [
+            {"name": p, "in": "path", "required": True, "schema": {"type": "string"}}
+            for p in params
+        ]
+    if body:
+        op["requestBody"] = {
+            "required": False,
+            "content": {
+                "application/json": {
+                    "schema": {
+                        "type": "object",
+                        "properties": {"reason": {"type": "string", "maxLength": 64}},
+                    }
+                }
+            },
+        }
+    for code in errors:
+        op["responses"][str(code)] = {"description": "error", "content": _ERR}
+    return op
+
+
+OPENAPI: dict[str, Any] = {
+    "openapi": "3.1.0",
+    "info": {"title": "callcenter API", "version": __version__},
+    "components": {
+        "securitySchemes": {"bearer": {"type": "http", "scheme": "bearer"}},
+        "schemas": {
+            "Error": {
+                "type": "object",
+                "properties": {"error": {"type": "string"}},
+                "required": ["error"],
+            }
+        },
+    },
+    "paths": {
+        "/healthz": {
+            "get": _op("Health of the server and its dependencies", "public", errors=(503,))
+        },
+        "/metrics": {"get": _op("Prometheus metrics", "public", errors=())},
+        "/api/openapi.json": {"get": _op("This document", "public", errors=())},
+        "/api/agents": {"get": _op("All agents and their state", "supervisor, admin")},
+        "/api/agents/{agent_id}": {
+            "get": _op(
+                "One agent",
+                "agent (itself), supervisor, admin",
+                params=["agent_id"],
+                errors=(401, 403, 404),
+            )
+        },
+        "/api/agents/{agent_id}/{action}": {
+            "post": _op(
+                "Change an agent's state: action is login, logout, pause (body: reason) or resume",
+                "agent (itself), supervisor, admin",
+                params=["agent_id", "action"],
+                body=True,
+                errors=(400, 401, 403, 404, 409),
+            )
+        },
+        "/api/queues": {"get": _op("Live queue figures", "supervisor, admin")},
+        "/api/interactions/{interaction_id}": {
+            "get": _op(
+                "One interaction (live or stored)",
+                "supervisor, admin, qa",
+                params=["interaction_id"],
+                errors=(401, 403, 404),
+            )
+        },
+    },
+}
