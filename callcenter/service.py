@@ -10,7 +10,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from typing import Protocol
 
 from callcenter import metrics
@@ -32,8 +32,12 @@ log = logging.getLogger(__name__)
 class Store(Protocol):
     async def save_interaction(self, interaction: Interaction) -> None: ...
 
+    async def get_interaction(self, interaction_id: str) -> Interaction | None: ...
+
+    async def recent_interactions(self, limit: int = 50) -> list[Interaction]: ...
+
     async def add_event(
-        self, interaction_id: str, at: float, kind: str, data: dict[str, object]
+        self, interaction_id: str, at: float, kind: str, data: Mapping[str, object]
     ) -> None: ...
 
 

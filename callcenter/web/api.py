@@ -188,13 +188,23 @@ async def list_queues(request: web.Request) -> web.Response:
 
 
 @allow("supervisor", "admin", "qa")
+async def list_interactions(request: web.Request) -> web.Response:
+    raw = request.query.get("limit", "50")
+    if not raw.isdigit() or not 1 <= int(raw) <= 500:
+        return _error(400, "limit must be a whole number from 1 to 500")
+    store = request.app[SERVICE].store
+    found = await store.recent_interactions(int(raw))
+    return _json({"interactions": [interaction_view(i) for i in found]})
+
+
+@allow("supervisor", "admin", "qa")
 async def get_interaction(request: web.Request) -> web.Response:
     interaction_id = request.match_info["interaction_id"]
     service = request.app[SERVICE]
     live = service.engine.live.get(interaction_id)
     if live is not None:
         return _json(interaction_view(live))
-    stored = await service.store.get_interaction(interaction_id)  # type: ignore[attr-defined]
+    stored = await service.store.get_interaction(interaction_id)
     if stored is None:
         return _error(404, "no such interaction")
     return _json(interaction_view(stored))
@@ -213,6 +223,7 @@ def setup_routes(app: web.Application) -> None:
     app.router.add_get("/api/agents/{agent_id}", get_agent)
     app.router.add_post("/api/agents/{agent_id}/{action}", agent_action)
     app.router.add_get("/api/queues", list_queues)
+    app.router.add_get("/api/interactions", list_interactions)
     app.router.add_get("/api/interactions/{interaction_id}", get_interaction)
 
 
@@ -295,6 +306,13 @@ OPENAPI: dict[str, Any] = {
             )
         },
         "/api/queues": {"get": _op("Live queue figures", "supervisor, admin")},
+        "/api/interactions": {
+            "get": {
+                **_op("Latest interactions, newest first", "supervisor, admin, qa", errors=(400, 401, 403)),
+                "parameters": [{"name": "limit", "in": "query", "required": False,
+                                "schema": {"type": "integer", "minimum": 1, "maximum": 500}}],
+            }
+        },
         "/api/interactions/{interaction_id}": {
             "get": _op(
                 "One interaction (live or stored)",

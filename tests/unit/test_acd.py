@@ -14,7 +14,10 @@ from callcenter.core.interaction import EndedBy, Outcome
 def make(agents: int = 2, **config: float) -> Acd:
     return Acd(
         AcdConfig(**config),
-        [Agent(id=str(1001 + n), extension=str(1001 + n), queues=frozenset({"support"})) for n in range(agents)],
+        [
+            Agent(id=str(1001 + n), extension=str(1001 + n), queues=frozenset({"support"}))
+            for n in range(agents)
+        ],
     )
 
 

@@ -28,8 +28,10 @@ step = st.one_of(
 def to_event(s: tuple, at: float) -> list[ev.Event]:
     kind = s[0]
     if kind == "arrive":
-        return [ev.CallArrived(s[1], "100", "", "5000", f"PJSIP/{s[1]}", at),
-                ev.IvrFinished(s[1], "1", s[2], at, s[3])]
+        return [
+            ev.CallArrived(s[1], "100", "", "5000", f"PJSIP/{s[1]}", at),
+            ev.IvrFinished(s[1], "1", s[2], at, s[3]),
+        ]
     if kind == "hangup":
         return [ev.CallerHungUp(s[1], "x", at)]
     if kind == "register":
@@ -48,8 +50,10 @@ def to_event(s: tuple, at: float) -> list[ev.Event]:
 @settings(max_examples=300, deadline=None)
 @given(st.lists(step, max_size=60))
 def test_invariants_hold_for_any_sequence(steps: list[tuple]) -> None:
-    acd = Acd(AcdConfig(ring_timeout=10, offer_grace=5, wrap_up_seconds=3),
-              [Agent(id=a, extension=a, queues=frozenset(q)) for a, q in AGENTS.items()])
+    acd = Acd(
+        AcdConfig(ring_timeout=10, offer_grace=5, wrap_up_seconds=3),
+        [Agent(id=a, extension=a, queues=frozenset(q)) for a, q in AGENTS.items()],
+    )
     arrived: set[str] = set()
     ended: dict[str, int] = {}
     at = 0.0
@@ -72,7 +76,6 @@ def test_invariants_hold_for_any_sequence(steps: list[tuple]) -> None:
             dialled: set[str] = set()
             for c in out:
                 if isinstance(c, DialAgent):
-                    mine = acd.live[c.interaction_id]
                     queues = AGENTS[c.agent_id]
                     for other, place in before_waiting.items():
                         if other == c.interaction_id or other in dialled or other not in acd.waiting:

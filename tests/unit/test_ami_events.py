@@ -4,18 +4,38 @@ from callcenter.adapters import ami_events as ae
 
 
 def test_typed_events() -> None:
-    e = ae.parse({"Event": "Hangup", "Channel": "PJSIP/caller-00000001", "Uniqueid": "1.2",
-                  "Linkedid": "1.2", "Cause": "16", "Cause-txt": "Normal Clearing"})
+    e = ae.parse(
+        {
+            "Event": "Hangup",
+            "Channel": "PJSIP/caller-00000001",
+            "Uniqueid": "1.2",
+            "Linkedid": "1.2",
+            "Cause": "16",
+            "Cause-txt": "Normal Clearing",
+        }
+    )
     assert e == ae.Hangup("PJSIP/caller-00000001", "1.2", "1.2", 16, "Normal Clearing")
-    c = ae.parse({"Event": "ContactStatus", "AOR": "1001", "EndpointName": "1001",
-                  "ContactStatus": "Removed", "URI": "sip:x"})
+    c = ae.parse(
+        {
+            "Event": "ContactStatus",
+            "AOR": "1001",
+            "EndpointName": "1001",
+            "ContactStatus": "Removed",
+            "URI": "sip:x",
+        }
+    )
     assert c == ae.ContactStatus("1001", "1001", "Removed", False)
     assert ae.parse({"Event": "ContactStatus", "AOR": "1001", "ContactStatus": "NonQualified"}).registered  # type: ignore[union-attr]
 
 
 def test_garbage_parses_to_none() -> None:
-    for junk in ({}, {"Event": "Hangup"}, {"Event": 3}, {"Event": "Hangup", "Channel": None},
-                 {"Event": "Whatever", "x": "y"}):
+    for junk in (
+        {},
+        {"Event": "Hangup"},
+        {"Event": 3},
+        {"Event": "Hangup", "Channel": None},
+        {"Event": "Whatever", "x": "y"},
+    ):
         assert ae.parse(junk) is None
     bad_cause = ae.parse({"Event": "Hangup", "Channel": "c", "Uniqueid": "u", "Cause": "zz"})
     assert isinstance(bad_cause, ae.Hangup) and bad_cause.cause == 0

@@ -8,8 +8,21 @@ from pathlib import Path
 import callcenter.core
 
 CORE = Path(callcenter.core.__file__).parent
-ALLOWED = {"__future__", "collections", "dataclasses", "enum", "itertools", "typing", "heapq",
-           "bisect", "math", "re", "functools", "abc", "callcenter"}
+ALLOWED = {
+    "__future__",
+    "collections",
+    "dataclasses",
+    "enum",
+    "itertools",
+    "typing",
+    "heapq",
+    "bisect",
+    "math",
+    "re",
+    "functools",
+    "abc",
+    "callcenter",
+}
 
 
 def test_core_imports_only_pure_modules() -> None:

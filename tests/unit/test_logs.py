@@ -7,8 +7,16 @@ from callcenter.logs import JsonFormatter
 
 
 def test_json_lines_mask_secrets() -> None:
-    record = logging.makeLogRecord({"msg": "ami.login", "levelname": "INFO", "name": "x",
-                                    "ami_secret": "hunter2", "user": "cc", "token": "abc"})
+    record = logging.makeLogRecord(
+        {
+            "msg": "ami.login",
+            "levelname": "INFO",
+            "name": "x",
+            "ami_secret": "hunter2",
+            "user": "cc",
+            "token": "abc",
+        }
+    )
     line = JsonFormatter().format(record)
     data = json.loads(line)
     assert data["event"] == "ami.login" and data["user"] == "cc"

@@ -1,0 +1,123 @@
+"""The stored shape of interactions and of their event log (SQLAlchemy declarative models).
+
+Invariants:
+
+- ``interactions`` has one column per field of :class:`~callcenter.core.interaction.Interaction`,
+  of the same name; a test fails when a field is added without a column.
+- Times are timezone-aware UTC datetimes (:class:`UTCDateTime`), never naive and never local time.
+- The schema changes only through a migration in ``callcenter/migrations/versions``; a test compares
+  these models with the migrated schema on SQLite and on PostgreSQL.
+
+Enumerations (channel, outcome, ended_by) are plain strings, not database enum types: adding a
+value in code then needs no migration (and PostgreSQL enum types are awkward to change inside a
+transactional migration), and the adapter turns unknown values into errors on read.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.dialects import postgresql
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+
+# Deterministic constraint and index names, so a later migration can name what it drops or alters.
+NAMING_CONVENTION = {
+    "ix": "ix_%(table_name)s_%(column_0_N_name)s",
+    "uq": "uq_%(table_name)s_%(column_0_N_name)s",
+    "ck": "ck_%(table_name)s_%(constraint_name)s",
+    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+    "pk": "pk_%(table_name)s",
+}
+
+
+class UTCDateTime(sa.TypeDecorator[datetime]):
+    """``TIMESTAMP WITH TIME ZONE`` on PostgreSQL; UTC ISO text on SQLite, which keeps no zone.
+
+    Both directions hand out and take aware datetimes only, so a value read back compares equal to
+    the value written on either backend. SQLite's text form sorts chronologically because every
+    value is UTC in one fixed format.
+    """
+
+    impl = sa.DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value: datetime | None, dialect: sa.Dialect) -> datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            # A naive datetime would be stored as whatever local time it meant: refuse to guess.
+            raise ValueError(f"naive datetime {value!r}: store timezone-aware datetimes only")
+        return value.astimezone(UTC)
+
+    def process_result_value(self, value: datetime | None, dialect: sa.Dialect) -> datetime | None:
+        if value is None:
+            return None
+        # SQLite returns naive values; they were written as UTC (see process_bind_param).
+        return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+
+
+# JSONB on PostgreSQL so reports can index and query event data; JSON text elsewhere.
+JSON_DOCUMENT = sa.JSON().with_variant(postgresql.JSONB(), "postgresql")
+# SQLite only auto-increments an INTEGER PRIMARY KEY (a rowid alias); BIGINT there would not.
+EVENT_ID = sa.BigInteger().with_variant(sa.Integer(), "sqlite")
+
+
+class Base(DeclarativeBase):
+    metadata = sa.MetaData(naming_convention=NAMING_CONVENTION)
+    type_annotation_map = {
+        datetime: UTCDateTime(),
+        float: sa.Double(),
+        str: sa.String(),
+    }
+
+
+class InteractionRow(Base):
+    """The latest snapshot of one interaction, plus derived durations kept for reporting."""
+
+    __tablename__ = "interactions"
+
+    id: Mapped[str] = mapped_column(primary_key=True)
+    channel: Mapped[str]
+    caller_number: Mapped[str]
+    started_at: Mapped[datetime] = mapped_column(index=True)
+    caller_name: Mapped[str]
+    caller_channel: Mapped[str | None]
+    dialed_number: Mapped[str]
+    ivr_choice: Mapped[str | None]
+    queue: Mapped[str | None] = mapped_column(index=True)
+    queued_at: Mapped[datetime | None]
+    priority: Mapped[int]
+    offered_to: Mapped[str | None]
+    agent_id: Mapped[str | None] = mapped_column(index=True)
+    answered_at: Mapped[datetime | None]
+    ended_at: Mapped[datetime | None]
+    outcome: Mapped[str | None] = mapped_column(index=True)
+    ended_by: Mapped[str | None]
+    hangup_cause: Mapped[str | None]
+    offer_attempts: Mapped[int]
+    routing_reason: Mapped[str | None] = mapped_column(sa.Text)
+    # Derived from the times above, stored so reports can sum and average without recomputing.
+    wait_seconds: Mapped[float | None]
+    talk_seconds: Mapped[float | None]
+    # Bookkeeping of the row itself, by the database's clock.
+    created_at: Mapped[datetime] = mapped_column(server_default=sa.func.now())
+    updated_at: Mapped[datetime] = mapped_column(server_default=sa.func.now(), onupdate=sa.func.now())
+
+
+class EventRow(Base):
+    """One entry of the append-only event log; rows are inserted, never updated or deleted.
+
+    ``interaction_id`` is deliberately not a foreign key: an event may be written before the first
+    snapshot of its interaction, and an audit entry must not be lost to the order of two writes.
+    """
+
+    __tablename__ = "events"
+    __table_args__ = (sa.Index("ix_events_interaction_id_id", "interaction_id", "id"),)
+
+    id: Mapped[int] = mapped_column(EVENT_ID, primary_key=True, autoincrement=True)
+    interaction_id: Mapped[str]
+    at: Mapped[datetime]
+    kind: Mapped[str]
+    data: Mapped[dict[str, Any]] = mapped_column(JSON_DOCUMENT)

@@ -1,0 +1,185 @@
+"""A real, throwaway PostgreSQL 15 server on 127.0.0.1 for tests (no fixtures here: wrap it in one).
+
+    server = PostgresServer()
+    url = server.start()   # postgresql+asyncpg://callcenter:...@127.0.0.1:PORT/callcenter
+    ...
+    server.stop()          # stops the server and deletes its files
+
+The cluster lives in a fresh temporary directory, listens on a free TCP port of 127.0.0.1 only and
+on a Unix socket inside that directory, and runs with fsync off: it is fast and loses everything on
+stop, which is the point. TCP logins need the password (scram-sha-256, as in production); the
+superuser ``postgres`` is reached only over the private socket, to create users and databases.
+
+PostgreSQL refuses to run as root, so as root the server runs as the ``postgres`` system user (which
+the Debian package creates). A missing installation raises: tests fail, they never skip.
+"""
+
+from __future__ import annotations
+
+import atexit
+import os
+import pwd
+import secrets
+import shutil
+import socket
+import subprocess
+import tempfile
+from pathlib import Path
+
+BINDIR = Path("/usr/lib/postgresql/15/bin")
+NOT_INSTALLED = "PostgreSQL 15 is not installed: apt-get install postgresql"
+_START_ATTEMPTS = 3  # a free port can be taken between choosing it and binding it
+
+
+class PostgresError(RuntimeError):
+    """The throwaway server could not be set up; the message carries the tool's output."""
+
+
+class PostgresServer:
+    def __init__(
+        self, *, user: str = "callcenter", database: str = "callcenter", bindir: Path = BINDIR
+    ) -> None:
+        self.user = user
+        self.database = database
+        self.password = secrets.token_urlsafe(16)
+        self.port = 0
+        self._bindir = bindir
+        self._root: Path | None = None
+
+    @property
+    def url(self) -> str:
+        return f"postgresql+asyncpg://{self.user}:{self.password}@127.0.0.1:{self.port}/{self.database}"
+
+    def start(self) -> str:
+        """Create and start the cluster, its user and database; return the database's URL."""
+        if self._root is not None:
+            return self.url
+        for tool in ("initdb", "pg_ctl", "postgres", "psql"):
+            if not (self._bindir / tool).is_file():
+                raise PostgresError(NOT_INSTALLED)
+        self._root = Path(tempfile.mkdtemp(prefix="callcenter-pg-"))
+        atexit.register(self.stop)  # a test run that dies half-way still leaves no server behind
+        try:
+            self._init_cluster()
+            self._start_server()
+            # CREATEDB: tests that need an empty schema make their own database with the URL alone.
+            self._psql(f"CREATE ROLE {self.user} LOGIN CREATEDB PASSWORD '{self.password}'")
+            self._psql(f'CREATE DATABASE "{self.database}" OWNER {self.user}')
+        except BaseException:
+            self.stop()
+            raise
+        return self.url
+
+    def stop(self) -> None:
+        """Stop the server (at once: its data is thrown away) and delete its files. Idempotent."""
+        root, self._root = self._root, None
+        if root is None:
+            return
+        atexit.unregister(self.stop)
+        try:
+            if (root / "data" / "postmaster.pid").exists():
+                self._run("pg_ctl", "stop", "-D", str(root / "data"), "-m", "immediate", "-w")
+        finally:
+            shutil.rmtree(root, ignore_errors=True)
+
+    def __enter__(self) -> str:
+        return self.start()
+
+    def __exit__(self, *_exc: object) -> None:
+        self.stop()
+
+    def _init_cluster(self) -> None:
+        assert self._root is not None
+        if os.geteuid() == 0:
+            try:
+                account = pwd.getpwnam("postgres")
+            except KeyError as err:
+                message = f"no 'postgres' system user to run the server as: {NOT_INSTALLED}"
+                raise PostgresError(message) from err
+            os.chown(self._root, account.pw_uid, account.pw_gid)
+        self._run(
+            "initdb",
+            "-D",
+            str(self._root / "data"),
+            "-U",
+            "postgres",
+            "--auth-local=trust",  # only the postgres user can reach the socket directory
+            "--auth-host=scram-sha-256",
+            "--encoding=UTF8",
+            "--locale=C",
+            "--no-sync",
+        )
+
+    def _start_server(self) -> None:
+        assert self._root is not None
+        for attempt in range(1, _START_ATTEMPTS + 1):
+            self.port = _free_port()
+            options = f"-k {self._root} -h 127.0.0.1 -p {self.port} -F"
+            try:
+                self._run(
+                    "pg_ctl",
+                    "start",
+                    "-w",
+                    "-t",
+                    "60",
+                    "-D",
+                    str(self._root / "data"),
+                    "-l",
+                    str(self._root / "server.log"),
+                    "-o",
+                    options,
+                )
+                return
+            except PostgresError:
+                if attempt == _START_ATTEMPTS:
+                    raise
+
+    def _psql(self, sql: str) -> None:
+        assert self._root is not None
+        self._run(
+            "psql",
+            "-X",
+            "-q",
+            "-v",
+            "ON_ERROR_STOP=1",
+            "-h",
+            str(self._root),
+            "-p",
+            str(self.port),
+            "-U",
+            "postgres",
+            "-d",
+            "postgres",
+            "-c",
+            sql,
+        )
+
+    def _run(self, tool: str, *args: str) -> None:
+        command = [str(self._bindir / tool), *args]
+        if os.geteuid() == 0:
+            command = ["runuser", "-u", "postgres", "--", *command]
+        result = subprocess.run(
+            command,
+            cwd=tempfile.gettempdir(),  # postgres may not be allowed into the caller's directory
+            capture_output=True,
+            text=True,
+            check=False,
+        )
+        if result.returncode != 0:
+            raise PostgresError(
+                f"{tool} failed ({result.returncode}): {result.stderr.strip()}{self._log_tail()}"
+            )
+
+    def _log_tail(self) -> str:
+        log = self._root / "server.log" if self._root is not None else None
+        if log is None or not log.exists():
+            return ""
+        lines = log.read_text(errors="replace").splitlines()[-20:]
+        return "\nserver log:\n" + "\n".join(lines)
+
+
+def _free_port() -> int:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
+        probe.bind(("127.0.0.1", 0))
+        port: int = probe.getsockname()[1]
+        return port

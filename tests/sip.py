@@ -1,0 +1,195 @@
+"""Real SIP user agents for tests: pyVoIP phones that register with Asterisk and exchange real RTP.
+
+pyVoIP is threaded and has quirks (see ../shared/notes/environment.md): its incoming-call callback
+fires about 1 s after the INVITE, and a call's state may never reach ENDED after the far end hangs
+up. Every wait here is bounded, and tests judge outcomes by server-side facts.
+
+Audio in pyVoIP is 8 kHz, 8-bit unsigned linear, 160 bytes per 20 ms frame; silence is 0x80.
+"""
+
+from __future__ import annotations
+
+import math
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+from pyVoIP.VoIP import CallState, InvalidStateError, PhoneStatus, VoIPCall, VoIPPhone
+
+RATE = 8000
+FRAME = 160
+# DTMF frequency pairs (low, high).
+DTMF = {
+    "1": (697, 1209),
+    "2": (697, 1336),
+    "3": (697, 1477),
+    "4": (770, 1209),
+    "5": (770, 1336),
+    "6": (770, 1477),
+    "7": (852, 1209),
+    "8": (852, 1336),
+    "9": (852, 1477),
+    "*": (941, 1209),
+    "0": (941, 1336),
+    "#": (941, 1477),
+}
+
+
+def tone(freqs: tuple[float, ...], seconds: float, amplitude: float = 0.35) -> bytes:
+    n = int(RATE * seconds)
+    out = bytearray(n)
+    for k in range(n):
+        v = sum(math.sin(2 * math.pi * f * k / RATE) for f in freqs) / len(freqs)
+        out[k] = max(0, min(255, int(128 + 127 * amplitude * v)))
+    return bytes(out)
+
+
+def silence(seconds: float) -> bytes:
+    return b"\x80" * int(RATE * seconds)
+
+
+def level(frame: bytes) -> float:
+    """RMS deviation from silence, 0..128."""
+    if not frame:
+        return 0.0
+    return math.sqrt(sum((b - 128) ** 2 for b in frame) / len(frame))
+
+
+def goertzel(samples: bytes, freq: float) -> float:
+    """Power of one frequency in 8-bit unsigned audio (normalised by length)."""
+    coeff = 2 * math.cos(2 * math.pi * freq / RATE)
+    s1 = s2 = 0.0
+    for b in samples:
+        s0 = (b - 128) + coeff * s1 - s2
+        s2, s1 = s1, s0
+    return (s1 * s1 + s2 * s2 - coeff * s1 * s2) / max(1, len(samples)) ** 2
+
+
+@dataclass
+class CallAudio:
+    """Plays a fixed tone into a call and keeps what it hears, frame by frame, with timestamps."""
+
+    call: VoIPCall
+    send_freq: float | None
+    heard: list[tuple[float, bytes]] = field(default_factory=list)
+    _pending: bytearray = field(default_factory=bytearray)
+    _stop: threading.Event = field(default_factory=threading.Event)
+    _lock: threading.Lock = field(default_factory=threading.Lock)
+
+    def start(self) -> None:
+        threading.Thread(target=self._run, daemon=True, name="test-audio").start()
+
+    def stop(self) -> None:
+        self._stop.set()
+
+    def send(self, audio: bytes) -> None:
+        """Queue audio to play before the background tone resumes (e.g. DTMF)."""
+        with self._lock:
+            self._pending.extend(audio)
+
+    def _run(self) -> None:
+        background = tone((self.send_freq,), 1.0) if self.send_freq else silence(1.0)
+        offset = 0
+        next_at = time.monotonic()
+        while not self._stop.is_set():
+            if self.call.state != CallState.ANSWERED:
+                time.sleep(0.02)
+                next_at = time.monotonic()
+                continue
+            with self._lock:
+                if self._pending:
+                    frame = bytes(self._pending[:FRAME])
+                    del self._pending[:FRAME]
+                else:
+                    frame = background[offset : offset + FRAME]
+                    offset = (offset + FRAME) % len(background)
+            try:
+                self.call.write_audio(frame)
+                got = self.call.read_audio(FRAME, blocking=False)
+            except (InvalidStateError, OSError, AttributeError):
+                break
+            self.heard.append((time.monotonic(), got))
+            next_at += FRAME / RATE
+            time.sleep(max(0.0, next_at - time.monotonic()))
+
+    def heard_since(self, t0: float) -> bytes:
+        return b"".join(frame for t, frame in list(self.heard) if t >= t0)
+
+
+class Phone:
+    def __init__(
+        self,
+        server_port: int,
+        user: str,
+        password: str,
+        sip_port: int,
+        rtp_low: int,
+        rtp_high: int,
+        *,
+        answer: bool = False,
+        send_freq: float | None = None,
+    ) -> None:
+        self.answer_calls = answer
+        self.send_freq = send_freq
+        self.incoming: list[VoIPCall] = []
+        self.audio: dict[int, CallAudio] = {}
+        self.phone = VoIPPhone(
+            "127.0.0.1",
+            server_port,
+            user,
+            password,
+            myIP="127.0.0.1",
+            callCallback=self._on_call,
+            sipPort=sip_port,
+            rtpPortLow=rtp_low,
+            rtpPortHigh=rtp_high,
+        )
+
+    def start(self, timeout: float = 15.0) -> Phone:
+        self.phone.start()
+        wait_for(lambda: self.phone.get_status() == PhoneStatus.REGISTERED, timeout, "registration")
+        return self
+
+    def stop(self) -> None:
+        for audio in self.audio.values():
+            audio.stop()
+        try:
+            self.phone.stop()
+        except Exception:  # pyVoIP may raise while tearing down half-dead calls
+            pass
+
+    def _on_call(self, call: VoIPCall) -> None:
+        self.incoming.append(call)
+        if self.answer_calls:
+            try:
+                call.answer()
+            except InvalidStateError:
+                return
+            self.audio_for(call).start()
+
+    def audio_for(self, call: VoIPCall) -> CallAudio:
+        key = id(call)
+        if key not in self.audio:
+            self.audio[key] = CallAudio(call, self.send_freq)
+        return self.audio[key]
+
+    def dial(self, number: str, timeout: float = 15.0) -> tuple[VoIPCall, CallAudio]:
+        call = self.phone.call(number)
+        wait_for(lambda: call.state == CallState.ANSWERED, timeout, f"answer of {number}")
+        audio = self.audio_for(call)
+        audio.start()
+        return call, audio
+
+    def press(self, audio: CallAudio, digits: str) -> None:
+        for d in digits:
+            audio.send(tone(DTMF[d], 0.25, amplitude=0.5) + silence(0.15))
+
+
+def wait_for(predicate: Callable[[], object], timeout: float, what: str, interval: float = 0.05) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if predicate():
+            return
+        time.sleep(interval)
+    raise AssertionError(f"timed out after {timeout:.0f} s waiting for {what}")
