@@ -49,9 +49,7 @@ def build_engine(settings: Settings) -> Acd:
         for a in settings.agents
     ]
     return Acd(
-        AcdConfig(
-            ring_timeout=settings.acd.ring_timeout, wrap_up_seconds=settings.acd.wrap_up_seconds
-        ),
+        AcdConfig(ring_timeout=settings.acd.ring_timeout, wrap_up_seconds=settings.acd.wrap_up_seconds),
         agents,
     )
 
@@ -73,7 +71,7 @@ def create_app(settings: Settings) -> web.Application:
     )
     app[SETTINGS] = settings
     app[api.HEALTH] = _Health(app)
-    api.setup_routes(app)
+    api.setup_routes(app, metrics_are_public=settings.security.metrics_public)
     app.cleanup_ctx.append(_database)
     app.cleanup_ctx.append(_service)
     app.cleanup_ctx.append(_voice)
@@ -108,9 +106,17 @@ async def _voice(app: web.Application) -> AsyncIterator[None]:
     menu = menu_flow_factory(settings)
 
     def on_snapshot(snapshot: AsteriskSnapshot) -> None:
-        live = frozenset(
-            i.id for i in service.engine.live.values() if i.caller_channel in snapshot.channels
-        )
+        for agent in settings.agents:
+            if agent.extension not in snapshot.endpoints:
+                log.warning(
+                    "agent.unknown_extension",
+                    extra={
+                        "agent": agent.id,
+                        "extension": agent.extension,
+                        "detail": "Asterisk has no PJSIP endpoint of this name: calls cannot reach it",
+                    },
+                )
+        live = frozenset(i.id for i in service.engine.live.values() if i.caller_channel in snapshot.channels)
         service.submit(ev.Reconciled(live, snapshot.registered, service.clock()))
 
     voice = VoiceAdapter(
@@ -119,9 +125,7 @@ async def _voice(app: web.Application) -> AsyncIterator[None]:
         on_snapshot=on_snapshot,
         flow_factory=lambda: ivr.MenuFlow(menu),
     )
-    voice.adopt_callers(
-        {i.caller_channel: i.id for i in service.engine.live.values() if i.caller_channel}
-    )
+    voice.adopt_callers({i.caller_channel: i.id for i in service.engine.live.values() if i.caller_channel})
     service.dialer = voice
     app[VOICE] = voice
     await voice.start()

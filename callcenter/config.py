@@ -11,13 +11,24 @@ it is known, the dotted key and the problem.
 
 from __future__ import annotations
 
+import ipaddress
 import os
+import re
 from collections.abc import Mapping
 from pathlib import Path
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, model_validator
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    ConfigDict,
+    Field,
+    SecretStr,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
 
 ENV_PREFIX = "CALLCENTER_"
 
@@ -28,6 +39,33 @@ class ConfigError(Exception):
 
 class _Section(BaseModel):
     model_config = ConfigDict(frozen=True, extra="forbid")
+
+
+_HOSTNAME = re.compile(
+    r"(?=.{1,253}\.?$)[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?"
+    r"(?:\.[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?)*\.?"
+)
+
+
+def ip_network(value: str) -> ipaddress.IPv4Network | ipaddress.IPv6Network:
+    """An IPv4/IPv6 network from "10.0.0.0/8", "10.0.0.0/255.0.0.0", "fd00::/8" or an address.
+
+    Raises ValueError with a readable message (also for host bits set: "10.0.0.5/8").
+    """
+    try:
+        return ipaddress.ip_network(value.strip(), strict=True)
+    except ValueError as err:
+        detail = "" if "does not appear to be" in str(err) else f" ({err})"
+        raise ValueError(f"{value!r} is not an IPv4 or IPv6 network{detail}") from None
+
+
+def _check_network(value: str) -> str:
+    ip_network(value)
+    return value.strip()
+
+
+#: A string that :func:`ip_network` accepts (validated item by item: errors name the index).
+_Network = Annotated[str, AfterValidator(_check_network)]
 
 
 class AsteriskSettings(_Section):
@@ -52,6 +90,64 @@ class AsteriskSettings(_Section):
     action_timeout: float = Field(10.0, gt=0)
     reconnect_min_delay: float = Field(0.5, gt=0)
     reconnect_max_delay: float = Field(30.0, gt=0)
+    # --- Asterisk's network configuration (rendered into manager.conf / pjsip.conf) ---------------
+    # The address AMI listens on (manager.conf bindaddr): an IP address, not a name. None: ``host``.
+    # In a container, bind it to the address on the network the server shares with Asterisk only.
+    ami_bind_host: str | None = None
+    # Networks allowed to log in to AMI (manager.conf permit=, after denying everything). Each is an
+    # IPv4/IPv6 address or network: "10.0.0.5", "10.0.0.0/8" or "10.0.0.0/255.0.0.0" (host bits
+    # must be zero). From the environment also as a comma-separated list. At least one.
+    ami_permit: tuple[_Network, ...] = ("127.0.0.1/255.255.255.255",)
+    # NAT (Asterisk in a container, or behind a router): the address phones and carriers reach
+    # Asterisk at (an IP address or a DNS name), rendered into the PJSIP transport as
+    # external_media_address and external_signaling_address; and the networks Asterisk reaches
+    # without that NAT (local_net=: SIP and SDP towards them keep the local address). Each is
+    # rendered only when set.
+    external_address: str | None = None
+    local_nets: tuple[_Network, ...] = ()
+
+    @field_validator("ami_bind_host", "external_address", mode="before")
+    @classmethod
+    def _empty_is_none(cls, value: Any) -> Any:
+        # An empty environment variable (CALLCENTER_ASTERISK__EXTERNAL_ADDRESS=) means "not set".
+        return None if isinstance(value, str) and not value.strip() else value
+
+    @field_validator("ami_permit", "local_nets", mode="before")
+    @classmethod
+    def _split_list(cls, value: Any) -> Any:
+        # "10.0.0.0/8, 192.168.0.0/16" (an environment variable) -> a list.
+        if isinstance(value, str):
+            return [part for part in re.split(r"[,\s]+", value) if part]
+        return value
+
+    @field_validator("ami_bind_host")
+    @classmethod
+    def _ip_address(cls, value: str | None) -> str | None:
+        if value is not None:
+            try:
+                ipaddress.ip_address(value)
+            except ValueError:
+                raise ValueError(f"{value!r} is not an IPv4 or IPv6 address") from None
+        return value
+
+    @field_validator("ami_permit")
+    @classmethod
+    def _some_permit(cls, value: tuple[str, ...]) -> tuple[str, ...]:
+        if not value:
+            raise ValueError("at least one network must be permitted (else no one can log in)")
+        return value
+
+    @field_validator("external_address")
+    @classmethod
+    def _address_or_name(cls, value: str | None) -> str | None:
+        if value is None:
+            return value
+        try:
+            ipaddress.ip_address(value)
+        except ValueError:
+            if not _HOSTNAME.fullmatch(value) or value.rstrip(".").rsplit(".", 1)[-1].isdigit():
+                raise ValueError(f"{value!r} is neither an IP address nor a DNS name") from None
+        return value
 
     @model_validator(mode="after")
     def _rtp_range(self) -> AsteriskSettings:
@@ -160,10 +256,10 @@ def _env_overrides(environ: Mapping[str, str]) -> dict[str, Any]:
             value = yaml.safe_load(raw) if raw.strip() else ""
         except yaml.YAMLError:
             value = raw
-        # Secrets and identifiers stay strings even when they look like numbers.
-        node[path[-1]] = (
-            raw if isinstance(value, (int, float)) and path[-1] in _STRING_KEYS else value
-        )
+        # Secrets, identifiers and addresses stay strings even when they look like numbers (or,
+        # like "::", like YAML mappings).
+        keep_raw = isinstance(value, (int, float, list, dict)) and path[-1] in _STRING_KEYS
+        node[path[-1]] = raw if keep_raw else value
     return tree
 
 
@@ -175,6 +271,9 @@ _STRING_KEYS = {
     "token",
     "id",
     "extension",
+    "host",
+    "ami_bind_host",
+    "external_address",
 }
 
 

@@ -43,7 +43,7 @@ from typing import IO
 
 import yaml
 
-from callcenter.config import AgentSettings, Settings
+from callcenter.config import AgentSettings, Settings, ip_network
 
 __all__ = [
     "ROOT_PACKAGES",
@@ -263,6 +263,9 @@ class AsteriskSandbox:
             "RTP_START": str(ast.rtp_port_start),
             "RTP_END": str(ast.rtp_port_end),
             "AMI_PORT": str(ast.ami_port),
+            "AMI_BIND_HOST": ast.ami_bind_host if ast.ami_bind_host is not None else ast.host,
+            "AMI_PERMIT": "\n".join(f"permit = {_acl_network(n)}" for n in ast.ami_permit),
+            "TRANSPORT_NAT": _transport_nat(ast.external_address, ast.local_nets),
             "AMI_USERNAME": ast.ami_username,
             "AMI_SECRET": _conf_value("asterisk.ami_secret", ast.ami_secret.get_secret_value()),
             "AGI_HOST": s.agi.host,
@@ -689,6 +692,25 @@ def _conf_value(key: str, value: str) -> str:
     if not value or any(c in value for c in "\r\n\0"):
         raise SandboxError(f"{key} must be a non-empty single line")
     return value.replace(";", r"\;")
+
+
+def _acl_network(value: str) -> str:
+    """A network as Asterisk's ACLs (manager.conf permit=, pjsip.conf local_net=) take it:
+    "10.0.0.0/255.0.0.0" for IPv4 (the form of Asterisk's sample files), "fd00::/8" for IPv6."""
+    net = ip_network(value)
+    if net.version == 4:
+        return f"{net.network_address}/{net.netmask}"
+    return f"{net.network_address}/{net.prefixlen}"
+
+
+def _transport_nat(external_address: str | None, local_nets: tuple[str, ...]) -> str:
+    """The NAT lines of the PJSIP transport; only the settings that are set."""
+    lines = []
+    if external_address is not None:
+        address = _conf_value("asterisk.external_address", external_address)
+        lines += [f"external_media_address = {address}", f"external_signaling_address = {address}"]
+    lines += [f"local_net = {_acl_network(net)}" for net in local_nets]
+    return "\n".join(lines) or "; (no NAT: asterisk.external_address and asterisk.local_nets unset)"
 
 
 def _agent_values(agent: AgentSettings) -> dict[str, str]:

@@ -19,9 +19,4 @@ case "${1:-}" in
 esac
 
 cd "$here"
-if [[ -f "$here/callcenter/__main__.py" ]]; then
-  exec "$python" -m callcenter asterisk "$1"
-else
-  # Until the callcenter CLI exists: the sandbox module's own entry point.
-  exec "$python" -m callcenter.sandbox "$1"
-fi
+exec "$python" -m callcenter asterisk "$1"

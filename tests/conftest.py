@@ -60,7 +60,7 @@ def _merge(base: dict[str, Any], extra: dict[str, Any]) -> dict[str, Any]:
     return out
 
 
-def test_config(**overrides: Any) -> dict[str, Any]:
+def config_with(**overrides: Any) -> dict[str, Any]:
     return _merge(TEST_SETTINGS, overrides)
 
 
@@ -73,7 +73,7 @@ def asterisk() -> Iterator[Any]:
     """The test instance of the Asterisk sandbox, up for the whole session."""
     from callcenter.sandbox import AsteriskSandbox
 
-    sandbox = AsteriskSandbox(settings_from(test_config()))
+    sandbox = AsteriskSandbox(settings_from(config_with()))
     sandbox.up(timeout=120)
     yield sandbox
     sandbox.down()
@@ -195,7 +195,7 @@ def server_factory(tmp_path: Path) -> Iterator[Callable[..., ServerProcess]]:
     servers: list[ServerProcess] = []
 
     def make(**overrides: Any) -> ServerProcess:
-        config = test_config(**overrides)
+        config = config_with(**overrides)
         config.setdefault("database", {"url": f"sqlite+aiosqlite:///{tmp_path}/callcenter.db"})
         server = ServerProcess(config, tmp_path)
         servers.append(server)

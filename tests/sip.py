@@ -14,9 +14,11 @@ import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from typing import TypeVar
 
 from pyVoIP.VoIP import CallState, InvalidStateError, PhoneStatus, VoIPCall, VoIPPhone
 
+T = TypeVar("T")
 RATE = 8000
 FRAME = 160
 # DTMF frequency pairs (low, high).
@@ -147,7 +149,8 @@ class Phone:
         )
 
     def start(self, timeout: float = 15.0) -> Phone:
-        self.phone.start()
+        # pyVoIP registers synchronously with blocking socket reads: bound it like every wait.
+        bounded(self.phone.start, timeout, "pyVoIP registration")
         wait_for(lambda: self.phone.get_status() == PhoneStatus.REGISTERED, timeout, "registration")
         return self
 
@@ -155,7 +158,9 @@ class Phone:
         for audio in self.audio.values():
             audio.stop()
         try:
-            self.phone.stop()
+            # Deregistering blocks on a socket read that may never return: bounded, and a phone
+            # that does not stop in time is left to its daemon threads.
+            bounded(self.phone.stop, 5.0, "pyVoIP stop", required=False)
         except Exception:  # pyVoIP may raise while tearing down half-dead calls
             pass
 
@@ -175,7 +180,8 @@ class Phone:
         return self.audio[key]
 
     def dial(self, number: str, timeout: float = 15.0) -> tuple[VoIPCall, CallAudio]:
-        call = self.phone.call(number)
+        # pyVoIP's call() blocks on a socket read until Asterisk answers the INVITE: bound it.
+        call: VoIPCall = bounded(lambda: self.phone.call(number), timeout, f"the INVITE to {number}")
         wait_for(lambda: call.state == CallState.ANSWERED, timeout, f"answer of {number}")
         audio = self.audio_for(call)
         audio.start()
@@ -184,6 +190,27 @@ class Phone:
     def press(self, audio: CallAudio, digits: str) -> None:
         for d in digits:
             audio.send(tone(DTMF[d], 0.25, amplitude=0.5) + silence(0.15))
+
+
+def bounded(fn: Callable[[], T], timeout: float, what: str, *, required: bool = True) -> T:
+    """Run a blocking pyVoIP call in a daemon thread; fail (or give up) after ``timeout``."""
+    result: list[T] = []
+    errors: list[BaseException] = []
+
+    def run() -> None:
+        try:
+            result.append(fn())
+        except BaseException as err:  # re-raised in the test's thread
+            errors.append(err)
+
+    worker = threading.Thread(target=run, daemon=True, name=f"bounded: {what}")
+    worker.start()
+    worker.join(timeout)
+    if errors:
+        raise AssertionError(f"{what} failed: {errors[0]!r}") from errors[0]
+    if not result and required:
+        raise AssertionError(f"{what} did not finish in {timeout:.0f} s")
+    return result[0] if result else None  # type: ignore[return-value]
 
 
 def wait_for(predicate: Callable[[], object], timeout: float, what: str, interval: float = 0.05) -> None:

@@ -29,6 +29,19 @@ class Hangup:
 
 
 @dataclass(frozen=True, slots=True)
+class HangupRequest:
+    """The far end of this channel asked to hang up (e.g. a SIP BYE from that phone).
+
+    Raised before ``Hangup``, and only on the side that hung up: the other side of a bridge gets a
+    ``SoftHangupRequest`` instead. This is how we know who ended a call; the order of the two
+    ``Hangup`` events that follow is not reliable.
+    """
+
+    channel: str
+    uniqueid: str
+
+
+@dataclass(frozen=True, slots=True)
 class BridgeEnter:
     bridge_id: str
     channel: str
@@ -62,7 +75,9 @@ class Shutdown:
     pass
 
 
-AmiEvent = Newchannel | Hangup | BridgeEnter | BridgeLeave | ContactStatus | FullyBooted | Shutdown
+AmiEvent = (
+    Newchannel | Hangup | HangupRequest | BridgeEnter | BridgeLeave | ContactStatus | FullyBooted | Shutdown
+)
 
 # Asterisk's ContactStatus values: a contact that exists (whatever its qualify state) is registered.
 _REGISTERED_STATUSES = {"created", "reachable", "unknown", "nonqualified", "unqualified", "updated"}
@@ -100,6 +115,8 @@ def parse(message: Mapping[str, object]) -> AmiEvent | None:
                     cause=cause,
                     cause_txt=str(message.get("Cause-txt", "")),
                 )
+            case "HangupRequest":
+                return HangupRequest(channel=_get(message, "Channel"), uniqueid=_get(message, "Uniqueid"))
             case "BridgeEnter" | "BridgeLeave":
                 cls = BridgeEnter if name == "BridgeEnter" else BridgeLeave
                 return cls(

@@ -37,6 +37,7 @@ class AsteriskSnapshot:
     channels: frozenset[str]  # channel names
     uniqueids: frozenset[str]
     registered: frozenset[str]  # endpoint names with at least one contact
+    endpoints: frozenset[str]  # every PJSIP endpoint Asterisk knows
 
 
 @dataclass(slots=True)
@@ -133,9 +134,7 @@ class VoiceAdapter:
                 "voice.dial_failed",
                 extra={"interaction": cmd.interaction_id, "agent": cmd.agent_id, "error": str(err)},
             )
-            self._submit(
-                ev.AgentDialFailed(cmd.interaction_id, cmd.agent_id, str(err), self._clock())
-            )
+            self._submit(ev.AgentDialFailed(cmd.interaction_id, cmd.agent_id, str(err), self._clock()))
             return
         final = result[-1] if isinstance(result, list) and result else result
         if str(final.get("Response", "")).lower() == "success":
@@ -214,9 +213,7 @@ class VoiceAdapter:
                         "voice.ivr_finished",
                         extra={"interaction": interaction_id, "choice": choice, "queue": queue},
                     )
-                    self._submit(
-                        ev.IvrFinished(interaction_id, choice, queue, self._clock(), priority)
-                    )
+                    self._submit(ev.IvrFinished(interaction_id, choice, queue, self._clock(), priority))
                     return
             action = flow.next(result)
 
@@ -228,13 +225,17 @@ class VoiceAdapter:
                 leg.channel = name
                 if leg.cancelled:
                     self._spawn(self._hangup(name))
+            case ami_events.HangupRequest(uniqueid=uid):
+                # Who hung up first decides "ended by"; the leg stays known until its Hangup.
+                self._caller_gone(uid, "caller hung up")
+                if uid in self._legs:
+                    leg = self._legs[uid]
+                    self._submit(ev.AgentHungUp(leg.interaction_id, leg.agent_id, self._clock()))
             case ami_events.Hangup(uniqueid=uid):
                 self._caller_gone(uid, event.cause_txt or f"cause {event.cause}")
                 ended = self._legs.pop(uid, None)
                 if ended is not None:
-                    self._submit(
-                        ev.AgentHungUp(ended.interaction_id, ended.agent_id, self._clock())
-                    )
+                    self._submit(ev.AgentHungUp(ended.interaction_id, ended.agent_id, self._clock()))
             case ami_events.ContactStatus(aor=aor, registered=registered):
                 cls = ev.AgentRegistered if registered else ev.AgentUnregistered
                 self._submit(cls(aor, self._clock()))
@@ -262,9 +263,12 @@ class VoiceAdapter:
                     self._callers[uid] = self._adopted.pop(name)
         self._adopted.clear()
         registered: set[str] = set()
+        known: set[str] = set()
         for message in endpoints if isinstance(endpoints, list) else []:
-            if message.get("Event") == "EndpointList" and message.get("Contacts"):
-                registered.add(str(message.get("ObjectName", "")))
+            if message.get("Event") == "EndpointList":
+                known.add(str(message.get("ObjectName", "")))
+                if message.get("Contacts"):
+                    registered.add(str(message.get("ObjectName", "")))
         for uid in [u for u in self._callers if u not in uniqueids]:
             self._callers.pop(uid)
         for uid in [u for u in self._legs if u not in uniqueids]:
@@ -274,5 +278,5 @@ class VoiceAdapter:
             extra={"channels": len(names), "registered": sorted(registered)},
         )
         self._on_snapshot(
-            AsteriskSnapshot(frozenset(names), frozenset(uniqueids), frozenset(registered))
+            AsteriskSnapshot(frozenset(names), frozenset(uniqueids), frozenset(registered), frozenset(known))
         )

@@ -76,17 +76,26 @@ async def healthz(request: web.Request) -> web.Response:
     return _json(body, 200 if ok else 503)
 
 
-@allow(PUBLIC)
-async def metrics_view(request: web.Request) -> web.Response:
+async def _metrics(request: web.Request) -> web.Response:
     return web.Response(body=generate_latest(), headers={"Content-Type": CONTENT_TYPE_LATEST})
+
+
+# Prometheus scrapers usually come without credentials; ``security.metrics_public: false`` makes the
+# endpoint need a supervisor or admin token instead.
+@allow(PUBLIC)
+async def metrics_public(request: web.Request) -> web.Response:
+    return await _metrics(request)
+
+
+@allow("supervisor", "admin")
+async def metrics_private(request: web.Request) -> web.Response:
+    return await _metrics(request)
 
 
 @allow("supervisor", "admin")
 async def list_agents(request: web.Request) -> web.Response:
     engine = request.app[SERVICE].engine
-    return _json(
-        {"agents": [agent_view(a) for a in sorted(engine.agents.values(), key=lambda a: a.id)]}
-    )
+    return _json({"agents": [agent_view(a) for a in sorted(engine.agents.values(), key=lambda a: a.id)]})
 
 
 @allow("agent", "supervisor", "admin")
@@ -176,9 +185,7 @@ async def list_queues(request: web.Request) -> web.Response:
             {
                 "name": name,
                 "waiting": len(waiting),
-                "longest_wait_seconds": max(
-                    (now - (i.queued_at or now) for i in waiting), default=0.0
-                ),
+                "longest_wait_seconds": max((now - (i.queued_at or now) for i in waiting), default=0.0),
                 "agents_available": sum(
                     1 for a in engine.agents.values() if name in a.queues and a.can_take_call
                 ),
@@ -215,9 +222,9 @@ async def openapi(request: web.Request) -> web.Response:
     return _json(OPENAPI)
 
 
-def setup_routes(app: web.Application) -> None:
+def setup_routes(app: web.Application, *, metrics_are_public: bool = True) -> None:
     app.router.add_get("/healthz", healthz)
-    app.router.add_get("/metrics", metrics_view)
+    app.router.add_get("/metrics", metrics_public if metrics_are_public else metrics_private)
     app.router.add_get("/api/openapi.json", openapi)
     app.router.add_get("/api/agents", list_agents)
     app.router.add_get("/api/agents/{agent_id}", get_agent)
@@ -248,8 +255,7 @@ def _op(
         op["security"] = [{"bearer": []}]
     if params:
         op["parameters"] = [
-            {"name": p, "in": "path", "required": True, "schema": {"type": "string"}}
-            for p in params
+            {"name": p, "in": "path", "required": True, "schema": {"type": "string"}} for p in params
         ]
     if body:
         op["requestBody"] = {
@@ -282,9 +288,7 @@ OPENAPI: dict[str, Any] = {
         },
     },
     "paths": {
-        "/healthz": {
-            "get": _op("Health of the server and its dependencies", "public", errors=(503,))
-        },
+        "/healthz": {"get": _op("Health of the server and its dependencies", "public", errors=(503,))},
         "/metrics": {"get": _op("Prometheus metrics", "public", errors=())},
         "/api/openapi.json": {"get": _op("This document", "public", errors=())},
         "/api/agents": {"get": _op("All agents and their state", "supervisor, admin")},
@@ -309,8 +313,14 @@ OPENAPI: dict[str, Any] = {
         "/api/interactions": {
             "get": {
                 **_op("Latest interactions, newest first", "supervisor, admin, qa", errors=(400, 401, 403)),
-                "parameters": [{"name": "limit", "in": "query", "required": False,
-                                "schema": {"type": "integer", "minimum": 1, "maximum": 500}}],
+                "parameters": [
+                    {
+                        "name": "limit",
+                        "in": "query",
+                        "required": False,
+                        "schema": {"type": "integer", "minimum": 1, "maximum": 500},
+                    }
+                ],
             }
         },
         "/api/interactions/{interaction_id}": {

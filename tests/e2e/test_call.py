@@ -11,62 +11,27 @@ from typing import Any
 
 import pytest
 
-from tests.conftest import ServerProcess
-from tests.sip import Phone, goertzel, level, wait_for
+from tests.calls import (
+    AGENT_FREQ,
+    CALLER_FREQ,
+    agent_phone,
+    caller_phone,
+    dominant,
+    latest_interaction,
+    wait_agent,
+)
+from tests.sip import level, wait_for
 
 pytestmark = pytest.mark.asterisk
 
-CALLER_FREQ, AGENT_FREQ = 440.0, 1000.0
 
-
-def agent_phone(asterisk: Any, ext: str, n: int, *, answer: bool = True) -> Phone:
-    s = asterisk.settings.asterisk
-    return Phone(
-        s.sip_port,
-        ext,
-        s.agent_password.get_secret_value(),
-        25100 + n,
-        27000 + 100 * n,
-        27000 + 100 * n + 98,
-        answer=answer,
-        send_freq=AGENT_FREQ,
-    )
-
-
-def caller_phone(asterisk: Any, n: int = 9) -> Phone:
-    s = asterisk.settings.asterisk
-    return Phone(
-        s.sip_port,
-        s.trunk_username,
-        s.trunk_password.get_secret_value(),
-        25100 + n,
-        27000 + 100 * n,
-        27000 + 100 * n + 98,
-        send_freq=CALLER_FREQ,
-    )
-
-
-def latest_interaction(server: ServerProcess) -> dict[str, Any] | None:
-    status, body = server.api("GET", "/api/interactions?limit=1")
-    assert status == 200, body
-    return body["interactions"][0] if body["interactions"] else None
-
-
-def wait_agent(server: ServerProcess, agent_id: str, state: str, timeout: float = 15) -> dict[str, Any]:
-    def check() -> dict[str, Any] | None:
-        status, body = server.api("GET", f"/api/agents/{agent_id}")
-        return body if status == 200 and body["state"] == state else None
-
-    return server.wait_until(check, timeout, f"agent {agent_id} {state}")  # type: ignore[no-any-return]
-
-
-def dominant(audio: bytes, mine: float, theirs: float) -> float:
-    return goertzel(audio, theirs) / max(goertzel(audio, mine), 1e-9)
-
-
-def test_inbound_call_reaches_agent_with_audio_both_ways(asterisk: Any, server_factory: Any) -> None:
-    server = server_factory().start()
-    agent = agent_phone(asterisk, "1001", 1).start()
+@pytest.mark.parametrize("backend", ["sqlite", "postgresql"])
+def test_inbound_call_reaches_agent_with_audio_both_ways(
+    asterisk: Any, server_factory: Any, backend: str, request: pytest.FixtureRequest
+) -> None:
+    database = {"url": request.getfixturevalue("postgres_url")} if backend == "postgresql" else {}
+    server = server_factory(**({"database": database} if database else {})).start()
+    agent = agent_phone(asterisk, "1001").start()
     caller = caller_phone(asterisk).start()
     try:
         wait_agent(server, "1001", "available")

@@ -80,9 +80,12 @@ async def ami(settings: Settings) -> AsyncIterator[tuple[Manager, asyncio.Queue[
     """A logged-in panoramisk Manager and a queue receiving every event."""
     events: asyncio.Queue[Any] = asyncio.Queue()
     manager = Manager(
-        loop=asyncio.get_running_loop(), host=HOST, port=settings.asterisk.ami_port,
+        loop=asyncio.get_running_loop(),
+        host=HOST,
+        port=settings.asterisk.ami_port,
         username=settings.asterisk.ami_username,
-        secret=settings.asterisk.ami_secret.get_secret_value(), ping_delay=3600,
+        secret=settings.asterisk.ami_secret.get_secret_value(),
+        ping_delay=3600,
     )
     manager.register_event("*", lambda _m, message: events.put_nowait(message))
     await asyncio.wait_for(manager.connect(), 10)
@@ -108,11 +111,19 @@ def as_list(response: Any) -> list[Any]:
     return list(response) if isinstance(response, list) else [response]
 
 
-def phone(settings: Settings, user: str, password: str, sip_port: int, rtp_low: int,
-          callback: Any = None) -> VoIPPhone:
+def phone(
+    settings: Settings, user: str, password: str, sip_port: int, rtp_low: int, callback: Any = None
+) -> VoIPPhone:
     return VoIPPhone(
-        HOST, settings.asterisk.sip_port, user, password, myIP=HOST, callCallback=callback,
-        sipPort=sip_port, rtpPortLow=rtp_low, rtpPortHigh=rtp_low + 20,
+        HOST,
+        settings.asterisk.sip_port,
+        user,
+        password,
+        myIP=HOST,
+        callCallback=callback,
+        sipPort=sip_port,
+        rtpPortLow=rtp_low,
+        rtpPortHigh=rtp_low + 20,
     )
 
 
@@ -144,12 +155,22 @@ def test_startup_log_is_clean(sandbox: AsteriskSandbox) -> None:
     bad = [line for line in text.splitlines() if " ERROR[" in line or " WARNING[" in line]
     assert not bad, "start-up logged:\n" + "\n".join(bad)
     # Every module modules.conf asks for is running (autoload=no: a failed one is just missing).
-    wanted = set(re.findall(r"^load => (\S+)", (sandbox.instance_dir / "etc/asterisk/modules.conf")
-                            .read_text(), re.MULTILINE))
+    wanted = set(
+        re.findall(
+            r"^load => (\S+)", (sandbox.instance_dir / "etc/asterisk/modules.conf").read_text(), re.MULTILINE
+        )
+    )
     running = {line.split()[0] for line in sandbox.cli("module show").splitlines()[1:-1]}
     assert wanted and not wanted - running, sorted(wanted - running)
-    for module in ("chan_pjsip.so", "app_queue.so", "res_agi.so", "app_mixmonitor.so",
-                   "app_confbridge.so", "app_audiosocket.so", "res_musiconhold.so"):
+    for module in (
+        "chan_pjsip.so",
+        "app_queue.so",
+        "res_agi.so",
+        "app_mixmonitor.so",
+        "app_confbridge.so",
+        "app_audiosocket.so",
+        "res_musiconhold.so",
+    ):
         assert module in running, module
 
 
@@ -191,15 +212,15 @@ async def test_ami_user_permissions(settings: Settings, sandbox: AsteriskSandbox
         assert "Permission denied" in denied[0].get("Message", "")
         hangup = as_list(await manager.send_action({"Action": "Hangup", "Channel": "PJSIP/nobody-1"}))
         assert "Permission denied" not in hangup[0].get("Message", "")
-        getconfig = as_list(await manager.send_action({"Action": "UpdateConfig",
-                                                       "SrcFilename": "x.conf"}))
+        getconfig = as_list(await manager.send_action({"Action": "UpdateConfig", "SrcFilename": "x.conf"}))
         assert getconfig[0].get("Response") == "Error"
 
 
 @pytest.mark.asyncio
 async def test_phone_registers_as_agent(settings: Settings, sandbox: AsteriskSandbox) -> None:
-    agent = phone(settings, "1001", settings.asterisk.agent_password.get_secret_value(),
-                  AGENT_SIP_PORT, 36200)
+    agent = phone(
+        settings, "1001", settings.asterisk.agent_password.get_secret_value(), AGENT_SIP_PORT, 36200
+    )
     await asyncio.to_thread(agent.start)
     try:
         assert agent.get_status() == PhoneStatus.REGISTERED
@@ -222,7 +243,7 @@ class _AgiServer:
 
     async def handle(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         env: dict[str, str] = {}
-        while (line := (await reader.readline()).decode().strip()):
+        while line := (await reader.readline()).decode().strip():
             key, _, value = line.partition(": ")
             env[key] = value
         self.requests.append(env)
@@ -248,34 +269,50 @@ async def test_dialplan_contract_call_flow(settings: Settings, sandbox: Asterisk
         answered.set()
 
     ast = settings.asterisk
-    agent = phone(settings, "1001", ast.agent_password.get_secret_value(), AGENT_SIP_PORT, 36200,
-                  on_agent_call)
-    caller = phone(settings, ast.trunk_username, ast.trunk_password.get_secret_value(),
-                   CALLER_SIP_PORT, 36300)
+    agent = phone(
+        settings, "1001", ast.agent_password.get_secret_value(), AGENT_SIP_PORT, 36200, on_agent_call
+    )
+    caller = phone(
+        settings, ast.trunk_username, ast.trunk_password.get_secret_value(), CALLER_SIP_PORT, 36300
+    )
     await asyncio.to_thread(agent.start)
     await asyncio.to_thread(caller.start)
     try:
         async with ami(settings) as (manager, events):
             call = await asyncio.to_thread(caller.call, ast.inbound_number)
-            hold = await next_event(events, 20, Event="MusicOnHoldStart",
-                                    Channel=f"PJSIP/{ast.trunk_username}-")
+            hold = await next_event(
+                events, 20, Event="MusicOnHoldStart", Channel=f"PJSIP/{ast.trunk_username}-"
+            )
             caller_channel = hold["Channel"]
             assert agi.requests and agi.requests[0]["agi_network_script"] == "inbound"
             assert agi.replies[0].startswith("200 result=0 endpos="), agi.replies  # prompt found
             assert agi.replies[1] == "200 result=1"
-            variable = as_list(await manager.send_action(
-                {"Action": "Getvar", "Channel": caller_channel, "Variable": "CC_QUEUE"}))
+            variable = as_list(
+                await manager.send_action(
+                    {"Action": "Getvar", "Channel": caller_channel, "Variable": "CC_QUEUE"}
+                )
+            )
             assert variable[0].get("Value") == "support"
 
-            response = as_list(await manager.send_action({
-                "Action": "Originate", "Channel": "PJSIP/1001", "Context": "cc-agent",
-                "Exten": "bridge", "Priority": "1", "Async": "true", "Timeout": "15000",
-                "Variable": f"CC_INTERACTION_ID=t-1,CC_AGENT_ID=1001,CC_CALLER_CHANNEL={caller_channel}",
-            }))
+            response = as_list(
+                await manager.send_action(
+                    {
+                        "Action": "Originate",
+                        "Channel": "PJSIP/1001",
+                        "Context": "cc-agent",
+                        "Exten": "bridge",
+                        "Priority": "1",
+                        "Async": "true",
+                        "Timeout": "15000",
+                        "Variable": (
+                            f"CC_INTERACTION_ID=t-1,CC_AGENT_ID=1001,CC_CALLER_CHANNEL={caller_channel}"
+                        ),
+                    }
+                )
+            )
             assert response[0].get("Response") == "Success", response
             first = await next_event(events, 20, Event="BridgeEnter")
-            second = await next_event(events, 10, Event="BridgeEnter",
-                                      BridgeUniqueid=first["BridgeUniqueid"])
+            second = await next_event(events, 10, Event="BridgeEnter", BridgeUniqueid=first["BridgeUniqueid"])
             channels = {first["Channel"], second["Channel"]}
             assert caller_channel in channels
             assert any(c.startswith("PJSIP/1001-") for c in channels), channels
@@ -283,8 +320,11 @@ async def test_dialplan_contract_call_flow(settings: Settings, sandbox: Asterisk
 
             await asyncio.sleep(1.0)  # media flows; the bridge must stay up
             listing = as_list(await manager.send_action({"Action": "CoreShowChannels"}))
-            bridged = [m for m in listing if m.get("Event") == "CoreShowChannel"
-                       and m.get("BridgeId") == first["BridgeUniqueid"]]
+            bridged = [
+                m
+                for m in listing
+                if m.get("Event") == "CoreShowChannel" and m.get("BridgeId") == first["BridgeUniqueid"]
+            ]
             assert len(bridged) == 2, listing
 
             await asyncio.to_thread(agent_calls[0].hangup)
@@ -317,8 +357,11 @@ def test_port_taken_by_another_program(sandbox: AsteriskSandbox) -> None:
     sandbox.down()
     with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as udp:
         udp.bind((HOST, SIP_PORT))
-        with pytest.raises(SandboxError, match=rf"UDP port {HOST}:{SIP_PORT} \(asterisk.sip_port\) "
-                                               rf"is already in use by pid {os.getpid()}"):
+        with pytest.raises(
+            SandboxError,
+            match=rf"UDP port {HOST}:{SIP_PORT} \(asterisk.sip_port\) "
+            rf"is already in use by pid {os.getpid()}",
+        ):
             sandbox.up(timeout=30)
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as tcp:
         tcp.bind((HOST, AMI_PORT))

@@ -39,3 +39,8 @@ def test_garbage_parses_to_none() -> None:
         assert ae.parse(junk) is None
     bad_cause = ae.parse({"Event": "Hangup", "Channel": "c", "Uniqueid": "u", "Cause": "zz"})
     assert isinstance(bad_cause, ae.Hangup) and bad_cause.cause == 0
+
+
+def test_hangup_request() -> None:
+    e = ae.parse({"Event": "HangupRequest", "Channel": "PJSIP/1001-00000002", "Uniqueid": "abc-1"})
+    assert e == ae.HangupRequest("PJSIP/1001-00000002", "abc-1")

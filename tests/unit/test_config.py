@@ -52,3 +52,8 @@ def test_broken_yaml_has_a_line(tmp_path: Path) -> None:
 def test_secrets_do_not_show_in_repr() -> None:
     s = load_settings(environ={"CALLCENTER_ASTERISK__AMI_SECRET": "topsecretvalue"})
     assert "topsecretvalue" not in repr(s) and "topsecretvalue" not in str(s)
+
+
+def test_example_file_is_valid_and_shows_the_defaults() -> None:
+    example = Path(__file__).parents[2] / "callcenter.example.yaml"
+    assert load_settings(example, environ={}) == load_settings(environ={})

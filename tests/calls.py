@@ -1,0 +1,62 @@
+"""Helpers shared by the end-to-end call tests: phones on the test ports, API polling."""
+
+from __future__ import annotations
+
+import itertools
+from typing import Any
+
+from tests.conftest import ServerProcess
+from tests.sip import Phone, goertzel
+
+CALLER_FREQ, AGENT_FREQ = 440.0, 1000.0
+
+# Every phone of a test session gets SIP and RTP ports no earlier phone had: pyVoIP leaves its
+# sockets to the garbage collector, and a stale socket on a reused port can swallow the replies meant
+# for the new phone.
+_phones = itertools.count()
+
+
+def _ports() -> tuple[int, int, int]:
+    n = next(_phones) % 50
+    return 25100 + n, 27000 + 20 * n, 27000 + 20 * n + 18
+
+
+def agent_phone(asterisk: Any, ext: str, *, answer: bool = True) -> Phone:
+    s = asterisk.settings.asterisk
+    return Phone(
+        s.sip_port,
+        ext,
+        s.agent_password.get_secret_value(),
+        *_ports(),
+        answer=answer,
+        send_freq=AGENT_FREQ,
+    )
+
+
+def caller_phone(asterisk: Any) -> Phone:
+    s = asterisk.settings.asterisk
+    return Phone(
+        s.sip_port,
+        s.trunk_username,
+        s.trunk_password.get_secret_value(),
+        *_ports(),
+        send_freq=CALLER_FREQ,
+    )
+
+
+def latest_interaction(server: ServerProcess) -> dict[str, Any] | None:
+    status, body = server.api("GET", "/api/interactions?limit=1")
+    assert status == 200, body
+    return body["interactions"][0] if body["interactions"] else None
+
+
+def wait_agent(server: ServerProcess, agent_id: str, state: str, timeout: float = 15) -> dict[str, Any]:
+    def check() -> dict[str, Any] | None:
+        status, body = server.api("GET", f"/api/agents/{agent_id}")
+        return body if status == 200 and body["state"] == state else None
+
+    return server.wait_until(check, timeout, f"agent {agent_id} {state}")  # type: ignore[no-any-return]
+
+
+def dominant(audio: bytes, mine: float, theirs: float) -> float:
+    return goertzel(audio, theirs) / max(goertzel(audio, mine), 1e-9)
