@@ -10,6 +10,7 @@ Audio in pyVoIP is 8 kHz, 8-bit unsigned linear, 160 bytes per 20 ms frame; sile
 from __future__ import annotations
 
 import math
+import secrets
 import threading
 import time
 from collections.abc import Callable
@@ -147,6 +148,11 @@ class Phone:
             rtpPortLow=rtp_low,
             rtpPortHigh=rtp_high,
         )
+        # pyVoIP derives Call-IDs and Via branches from a counter starting at 1 in every phone, so
+        # two phones (or two test runs) send the same branch, and Asterisk answers the second
+        # INVITE "400 Retransmission with different CSeq". A random start makes them unique.
+        counter = type(self.phone.sip.callID)
+        self.phone.sip.callID = counter(secrets.randbelow(2**40) + 1)
 
     def start(self, timeout: float = 15.0) -> Phone:
         # pyVoIP registers synchronously with blocking socket reads: bound it like every wait.

@@ -46,6 +46,7 @@ class _AgentLeg:
     agent_id: str
     channel: str | None = None
     cancelled: bool = False
+    ended: bool = False  # its HangupRequest was seen
 
 
 class VoiceAdapter:
@@ -226,26 +227,32 @@ class VoiceAdapter:
                 if leg.cancelled:
                     self._spawn(self._hangup(name))
             case ami_events.HangupRequest(uniqueid=uid):
-                # Who hung up first decides "ended by"; the leg stays known until its Hangup.
+                # Raised only on the side whose person hung up, before any Hangup: it decides
+                # "ended by". A Hangup with no HangupRequest before it was the system's doing.
                 self._caller_gone(uid, "caller hung up")
-                if uid in self._legs:
-                    leg = self._legs[uid]
-                    self._submit(ev.AgentHungUp(leg.interaction_id, leg.agent_id, self._clock()))
+                requested = self._legs.get(uid)
+                if requested is not None and not requested.ended:
+                    requested.ended = True
+                    self._submit(
+                        ev.AgentHungUp(requested.interaction_id, requested.agent_id, self._clock())
+                    )
             case ami_events.Hangup(uniqueid=uid):
-                self._caller_gone(uid, event.cause_txt or f"cause {event.cause}")
+                self._caller_gone(uid, event.cause_txt or f"cause {event.cause}", system=True)
                 ended = self._legs.pop(uid, None)
-                if ended is not None:
-                    self._submit(ev.AgentHungUp(ended.interaction_id, ended.agent_id, self._clock()))
+                if ended is not None and not ended.ended:
+                    self._submit(
+                        ev.AgentHungUp(ended.interaction_id, ended.agent_id, self._clock(), system=True)
+                    )
             case ami_events.ContactStatus(aor=aor, registered=registered):
                 cls = ev.AgentRegistered if registered else ev.AgentUnregistered
                 self._submit(cls(aor, self._clock()))
             case _:
                 pass
 
-    def _caller_gone(self, uniqueid: str, cause: str) -> None:
+    def _caller_gone(self, uniqueid: str, cause: str, *, system: bool = False) -> None:
         interaction_id = self._callers.pop(uniqueid, None)
         if interaction_id is not None:
-            self._submit(ev.CallerHungUp(interaction_id, cause, self._clock()))
+            self._submit(ev.CallerHungUp(interaction_id, cause, self._clock(), system))
 
     async def _reconcile(self) -> None:
         """Rebuild our view from Asterisk after every (re)connect; never trust stale memory."""

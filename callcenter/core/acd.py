@@ -176,7 +176,10 @@ class Acd:
         i = self.live.get(e.interaction_id)
         if i is None:
             return
-        if i.answered_at is not None:
+        if e.system:
+            outcome = Outcome.ANSWERED if i.answered_at is not None else Outcome.LOST
+            self._end(i, outcome, EndedBy.SYSTEM, e.at, e.cause, out)
+        elif i.answered_at is not None:
             self._end(i, Outcome.ANSWERED, EndedBy.CALLER, e.at, e.cause, out)
         elif i.queue is not None:
             self._end(i, Outcome.ABANDONED, EndedBy.CALLER, e.at, e.cause, out)
@@ -217,7 +220,10 @@ class Acd:
         i = self.live.get(e.interaction_id)
         if i is None or i.agent_id != e.agent_id or i.answered_at is None:
             return  # before answer, the dial's own outcome (AgentDialFailed) decides
-        self._end(i, Outcome.ANSWERED, EndedBy.AGENT, e.at, "agent hung up", out)
+        if e.system:
+            self._end(i, Outcome.ANSWERED, EndedBy.SYSTEM, e.at, "agent leg ended by the system", out)
+        else:
+            self._end(i, Outcome.ANSWERED, EndedBy.AGENT, e.at, "agent hung up", out)
 
     def _registered(self, extension: str, registered: bool, at: float, out: list[Command]) -> None:
         agent = self.agent_by_extension(extension)

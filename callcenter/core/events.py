@@ -31,9 +31,13 @@ class IvrFinished:
 
 @dataclass(frozen=True, slots=True)
 class CallerHungUp:
+    """The caller's leg ended. ``system``: not by the caller's own hang-up (Asterisk shut down,
+    the dialplan or the network ended it)."""
+
     interaction_id: str
     cause: str
     at: float
+    system: bool = False
 
 
 @dataclass(frozen=True, slots=True)
@@ -92,9 +96,12 @@ class AgentDialFailed:
 
 @dataclass(frozen=True, slots=True)
 class AgentHungUp:
+    """The agent's leg ended; ``system`` as for :class:`CallerHungUp`."""
+
     interaction_id: str
     agent_id: str
     at: float
+    system: bool = False
 
 
 @dataclass(frozen=True, slots=True)

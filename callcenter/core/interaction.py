@@ -19,11 +19,11 @@ class Channel(enum.StrEnum):
 class Outcome(enum.StrEnum):
     """How an interaction ended. ``None`` on a snapshot means it has not ended yet."""
 
-    ANSWERED = "answered"  # an agent talked to the caller
+    ANSWERED = "answered"  # an agent talked to the caller (ended_by says who ended it)
     ABANDONED = "abandoned"  # the caller hung up while waiting in a queue
     IVR_HANGUP = "ivr_hangup"  # the caller hung up before choosing a queue
     IVR_NO_INPUT = "ivr_no_input"  # the menu got no valid choice; the call was ended
-    LOST = "lost"  # the call vanished without a hangup we saw (e.g. Asterisk restarted)
+    LOST = "lost"  # cut by the system before an agent answered (Asterisk stopped, channel vanished)
     FAILED = "failed"  # an error on our side ended the call
 
 

@@ -198,3 +198,16 @@ def test_pause_resume_and_unregister() -> None:
     acd.handle(ev.CallerHungUp("a", "x", 4.0))
     acd.handle(ev.AgentUnregistered("1001", 5.0))
     assert acd.agents["1001"].state == AgentState.LOGGED_OUT
+
+
+def test_system_hangups_are_not_blamed_on_people() -> None:
+    acd = make(1)
+    arrive(acd, "waiting", 1.0)
+    record = saved(acd.handle(ev.CallerHungUp("waiting", "shutdown", 5.0, system=True)))
+    assert record.outcome == Outcome.LOST and record.ended_by == EndedBy.SYSTEM
+    acd.handle(ev.AgentRegistered("1001", 6.0))
+    arrive(acd, "talking", 7.0)
+    acd.handle(ev.AgentAnswered("talking", "1001", 8.0))
+    record = saved(acd.handle(ev.AgentHungUp("talking", "1001", 20.0, system=True)))
+    assert record.outcome == Outcome.ANSWERED and record.ended_by == EndedBy.SYSTEM
+    assert record.talk_seconds == 12.0
