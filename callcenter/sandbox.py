@@ -483,6 +483,16 @@ class AsteriskSandbox:
                 self._stop(pid, timeout=timeout)
             self._clean_run_dir()
 
+    def forget_state(self) -> None:
+        """Delete the instance's astdb (registrations, device states). Only while it is down.
+
+        Asterisk keeps SIP registrations in astdb across restarts; a test session starts from none.
+        """
+        if self.pid() is not None:
+            raise SandboxError(f"Asterisk instance {self.instance!r} is running: stop it first")
+        for path in (self.instance_dir / "lib").glob("astdb.sqlite3*"):
+            path.unlink()
+
     def status(self) -> SandboxStatus:
         ast = self.settings.asterisk
         pid = self.pid()

@@ -74,6 +74,9 @@ def asterisk() -> Iterator[Any]:
     from callcenter.sandbox import AsteriskSandbox
 
     sandbox = AsteriskSandbox(settings_from(config_with()))
+    # Start from a clean slate: no registrations left over from an earlier run.
+    sandbox.down()
+    sandbox.forget_state()
     sandbox.up(timeout=120)
     yield sandbox
     sandbox.down()

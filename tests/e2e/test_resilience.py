@@ -40,6 +40,7 @@ def resil() -> Iterator[Any]:
 
     sandbox = AsteriskSandbox(settings_from(config_with(**RESIL)))
     sandbox.down()
+    sandbox.forget_state()
     yield sandbox
     sandbox.down()
 
@@ -93,9 +94,23 @@ def test_asterisk_down_at_start_then_restarted_mid_call(resil: Any, server_facto
             lambda: (r := latest_interaction(server)) and r["outcome"] and r, 15, "the lost call's record"
         )
         assert record["outcome"] == "lost" and record["ended_by"] == "system"
-        # The restarted Asterisk has no registrations: reconciliation logged the agent out.
-        wait_agent(server, "1005", "logged_out")
         assert server.health()["asterisk"] is True  # type: ignore[index]
+        # Asterisk keeps registrations across a restart (astdb): reconciliation found the agent's
+        # phone still registered, and the agent still paused.
+        reconciled = events(server, "voice.reconciled")[-1]
+        assert "1005" in reconciled["registered"]
+        wait_agent(server, "1005", "paused")
+        # And calls work again after the restart.
+        helper = agent_phone(resil, "1008").start()
+        try:
+            wait_agent(server, "1008", "available")
+            _call2, heard2 = caller.dial(resil.settings.asterisk.inbound_number)
+            t1 = time.monotonic()
+            wait_for(lambda: level(heard2.heard_since(t1)) > 3, 10, "the menu prompt after restart")
+            caller.press(heard2, "1")
+            wait_agent(server, "1008", "busy", timeout=30)
+        finally:
+            helper.stop()
     finally:
         caller.stop()
         agent.stop()
