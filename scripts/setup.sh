@@ -23,7 +23,7 @@ fi
 # System packages. debootstrap builds the Asterisk root; flite+sox render the voice prompts;
 # postgresql and redis-server are the production stores (the tests start private instances).
 packages=(python3 python3-venv python3-dev gcc debootstrap flite sox postgresql redis-server
-          ca-certificates)
+          sqlite3 ca-certificates)
 missing=()
 for p in "${packages[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "ok installed" || missing+=("$p")

@@ -3,10 +3,13 @@
 from __future__ import annotations
 
 import itertools
+import time
 from typing import Any
 
+from pyVoIP.VoIP import VoIPCall
+
 from tests.conftest import ServerProcess
-from tests.sip import Phone, goertzel
+from tests.sip import CallAudio, Phone, goertzel, level, wait_for
 
 CALLER_FREQ, AGENT_FREQ = 440.0, 1000.0
 
@@ -60,3 +63,33 @@ def wait_agent(server: ServerProcess, agent_id: str, state: str, timeout: float 
 
 def dominant(audio: bytes, mine: float, theirs: float) -> float:
     return goertzel(audio, theirs) / max(goertzel(audio, mine), 1e-9)
+
+
+def call_in(caller: Phone, sandbox: Any, digits: str = "") -> tuple[VoIPCall, CallAudio]:
+    """Dial the inbound number, wait until the menu prompt is heard, then press ``digits``."""
+    call, heard = caller.dial(sandbox.settings.asterisk.inbound_number)
+    answered = time.monotonic()
+    wait_for(lambda: level(heard.heard_since(answered)) > 3, 10, "the menu prompt")
+    if digits:
+        caller.press(heard, digits)
+    return call, heard
+
+
+def ended_record(server: ServerProcess, timeout: float = 20) -> dict[str, Any]:
+    """The latest interaction, once it has an outcome."""
+
+    def ended() -> dict[str, Any] | None:
+        record = latest_interaction(server)
+        return record if record and record["outcome"] else None
+
+    return server.wait_until(ended, timeout, "the call record")  # type: ignore[no-any-return]
+
+
+def queued_record(server: ServerProcess, timeout: float = 15) -> dict[str, Any]:
+    """The latest interaction, once it is waiting in a queue."""
+
+    def queued() -> dict[str, Any] | None:
+        record = latest_interaction(server)
+        return record if record and record["queued_at"] else None
+
+    return server.wait_until(queued, timeout, "the caller in line")  # type: ignore[no-any-return]

@@ -131,6 +131,8 @@ class VoiceAdapter:
         try:
             result = await self.ami.action(fields, as_list=True, timeout=cmd.timeout + 10)
         except AmiError as err:
+            if self._legs.get(leg_id, _AgentLeg("", "")).channel is None:
+                self._legs.pop(leg_id, None)
             log.warning(
                 "voice.dial_failed",
                 extra={"interaction": cmd.interaction_id, "agent": cmd.agent_id, "error": str(err)},
@@ -141,6 +143,9 @@ class VoiceAdapter:
         if str(final.get("Response", "")).lower() == "success":
             self._submit(ev.AgentAnswered(cmd.interaction_id, cmd.agent_id, self._clock()))
             return
+        leg = self._legs.get(leg_id)
+        if leg is not None and leg.channel is None:
+            self._legs.pop(leg_id)  # no channel was created: no Hangup will come to clear it
         code = str(final.get("Reason", ""))
         reason = ami_events.ORIGINATE_REASONS.get(code, f"dial failed (reason {code or '?'})")
         log.warning(

@@ -17,7 +17,7 @@ from tests.calls import (
     agent_phone,
     caller_phone,
     dominant,
-    latest_interaction,
+    ended_record,
     wait_agent,
 )
 from tests.sip import level, wait_for
@@ -53,11 +53,7 @@ def test_inbound_call_reaches_agent_with_audio_both_ways(
         call.hangup()
         hung_up_at = time.monotonic()
 
-        def ended() -> dict[str, Any] | None:
-            record = latest_interaction(server)
-            return record if record and record["outcome"] else None
-
-        record = server.wait_until(ended, 15, "the call record")
+        record = ended_record(server)
         assert record["outcome"] == "answered" and record["ended_by"] == "caller"
         assert record["caller_number"] == asterisk.settings.asterisk.trunk_username
         assert record["dialed_number"] == asterisk.settings.asterisk.inbound_number

@@ -7,35 +7,26 @@ from typing import Any
 
 import pytest
 
-from tests.calls import agent_phone, caller_phone, latest_interaction, wait_agent
-from tests.conftest import ServerProcess
-from tests.sip import level, wait_for
+from tests.calls import (
+    agent_phone,
+    call_in,
+    caller_phone,
+    ended_record,
+    latest_interaction,
+    queued_record,
+    wait_agent,
+)
+from tests.sip import level
 
 pytestmark = pytest.mark.asterisk
-
-
-def ended_record(server: ServerProcess, timeout: float = 20) -> dict[str, Any]:
-    def ended() -> dict[str, Any] | None:
-        record = latest_interaction(server)
-        return record if record and record["outcome"] else None
-
-    return server.wait_until(ended, timeout, "the call record")  # type: ignore[no-any-return]
-
-
-def queued(server: ServerProcess) -> dict[str, Any] | None:
-    record = latest_interaction(server)
-    return record if record and record["queued_at"] else None
 
 
 def test_caller_abandons_while_waiting(asterisk: Any, server_factory: Any) -> None:
     server = server_factory().start()
     caller = caller_phone(asterisk).start()
     try:
-        call, heard = caller.dial(asterisk.settings.asterisk.inbound_number)
-        t0 = time.monotonic()
-        wait_for(lambda: level(heard.heard_since(t0)) > 3, 10, "the menu prompt")
-        caller.press(heard, "2")
-        server.wait_until(lambda: queued(server), 15, "the caller to be queued")
+        call, heard = call_in(caller, asterisk, "2")
+        queued_record(server)
         # On hold: the caller hears music, not silence, while nobody is available.
         t1 = time.monotonic()
         time.sleep(1.5)
@@ -58,9 +49,7 @@ def test_caller_hangs_up_in_the_menu(asterisk: Any, server_factory: Any) -> None
     server = server_factory().start()
     caller = caller_phone(asterisk).start()
     try:
-        call, heard = caller.dial(asterisk.settings.asterisk.inbound_number)
-        t0 = time.monotonic()
-        wait_for(lambda: level(heard.heard_since(t0)) > 3, 10, "the menu prompt")
+        call, _heard = call_in(caller, asterisk)
         call.hangup()
         record = ended_record(server)
         assert record["outcome"] == "ivr_hangup" and record["queue"] is None
@@ -90,10 +79,7 @@ def test_ring_no_answer_pauses_agent_and_next_agent_gets_the_caller(
     awake = None
     try:
         wait_agent(server, "1002", "available")
-        call, heard = caller.dial(asterisk.settings.asterisk.inbound_number)
-        t0 = time.monotonic()
-        wait_for(lambda: level(heard.heard_since(t0)) > 3, 10, "the menu prompt")
-        caller.press(heard, "1")
+        call, _heard = call_in(caller, asterisk, "1")
         paused = wait_agent(server, "1002", "paused", timeout=30)
         assert paused["reason"] == "ring no answer"
         assert sleepy.incoming, "the agent's phone never rang"
@@ -121,10 +107,7 @@ def test_agent_hangs_up_first(asterisk: Any, server_factory: Any) -> None:
     caller = caller_phone(asterisk).start()
     try:
         wait_agent(server, "1004", "available")
-        _call, heard = caller.dial(asterisk.settings.asterisk.inbound_number)
-        t0 = time.monotonic()
-        wait_for(lambda: level(heard.heard_since(t0)) > 3, 10, "the menu prompt")
-        caller.press(heard, "1")
+        _call, _heard = call_in(caller, asterisk, "1")
         wait_agent(server, "1004", "busy", timeout=30)
         time.sleep(1.0)
         agent.incoming[0].hangup()

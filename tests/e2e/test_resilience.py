@@ -8,15 +8,21 @@ and leave the shared "test" instance alone.
 from __future__ import annotations
 
 import signal
-import time
 from collections.abc import Iterator
 from typing import Any
 
 import pytest
 
-from tests.calls import agent_phone, caller_phone, latest_interaction, wait_agent
+from tests.calls import (
+    agent_phone,
+    call_in,
+    caller_phone,
+    ended_record,
+    latest_interaction,
+    queued_record,
+    wait_agent,
+)
 from tests.conftest import ServerProcess, config_with, settings_from
-from tests.sip import level, wait_for
 
 pytestmark = pytest.mark.asterisk
 
@@ -51,8 +57,11 @@ def events(server: ServerProcess, name: str) -> list[dict[str, Any]]:
 
 def test_wrong_ami_credentials_keep_the_server_serving(resil: Any, server_factory: Any) -> None:
     resil.up()
-    server = server_factory(**config_with(asterisk={**RESIL["asterisk"], "ami_secret": "wrong-secret"},
-                                          agi=RESIL["agi"], http=RESIL["http"]))
+    server = server_factory(
+        **config_with(
+            asterisk={**RESIL["asterisk"], "ami_secret": "wrong-secret"}, agi=RESIL["agi"], http=RESIL["http"]
+        )
+    )
     server.start(wait_asterisk=False)
     server.wait_until(lambda: events(server, "ami.login_refused"), 15, "the login refusal in the log")
     health = server.health()
@@ -76,11 +85,8 @@ def test_asterisk_down_at_start_then_restarted_mid_call(resil: Any, server_facto
     try:
         wait_agent(server, "1005", "available")
         server.api("POST", "/api/agents/1005/pause", {"reason": "test"})
-        _call, heard = caller.dial(resil.settings.asterisk.inbound_number)
-        t0 = time.monotonic()
-        wait_for(lambda: level(heard.heard_since(t0)) > 3, 10, "the menu prompt")
-        caller.press(heard, "1")
-        server.wait_until(lambda: (latest_interaction(server) or {}).get("queued_at"), 15, "queued")
+        _call, _heard = call_in(caller, resil, "1")
+        queued_record(server)
 
         # Asterisk dies with the caller on hold, and comes back.
         logins_before = len(events(server, "ami.connected"))
@@ -90,9 +96,7 @@ def test_asterisk_down_at_start_then_restarted_mid_call(resil: Any, server_facto
         server.wait_until(
             lambda: len(events(server, "ami.connected")) > logins_before, 30, "the AMI reconnect"
         )
-        record = server.wait_until(
-            lambda: (r := latest_interaction(server)) and r["outcome"] and r, 15, "the lost call's record"
-        )
+        record = ended_record(server)
         assert record["outcome"] == "lost" and record["ended_by"] == "system"
         assert server.health()["asterisk"] is True  # type: ignore[index]
         # Asterisk keeps registrations across a restart (astdb): reconciliation found the agent's
@@ -104,10 +108,7 @@ def test_asterisk_down_at_start_then_restarted_mid_call(resil: Any, server_facto
         helper = agent_phone(resil, "1008").start()
         try:
             wait_agent(server, "1008", "available")
-            _call2, heard2 = caller.dial(resil.settings.asterisk.inbound_number)
-            t1 = time.monotonic()
-            wait_for(lambda: level(heard2.heard_since(t1)) > 3, 10, "the menu prompt after restart")
-            caller.press(heard2, "1")
+            call_in(caller, resil, "1")
             wait_agent(server, "1008", "busy", timeout=30)
         finally:
             helper.stop()
@@ -122,13 +123,8 @@ def test_server_killed_while_caller_waits_gets_the_caller_back(resil: Any, serve
     caller = caller_phone(resil).start()
     agent = None
     try:
-        _call, heard = caller.dial(resil.settings.asterisk.inbound_number)
-        t0 = time.monotonic()
-        wait_for(lambda: level(heard.heard_since(t0)) > 3, 10, "the menu prompt")
-        caller.press(heard, "1")
-        waiting = server.wait_until(
-            lambda: (r := latest_interaction(server)) and r["queued_at"] and r, 15, "the caller in line"
-        )
+        _call, _heard = call_in(caller, resil, "1")
+        waiting = queued_record(server)
         server.stop(signal.SIGKILL)  # no goodbye, no flush beyond what was already written
         server.start()
         assert events(server, "service.restored"), "the restarted server did not restore the caller"
@@ -138,9 +134,7 @@ def test_server_killed_while_caller_waits_gets_the_caller_back(resil: Any, serve
         assert record is not None and record["id"] == waiting["id"]
         assert record["queued_at"] == waiting["queued_at"], "the caller lost its place in line"
         _call.hangup()
-        record = server.wait_until(
-            lambda: (r := latest_interaction(server)) and r["outcome"] and r, 15, "the record"
-        )
+        record = ended_record(server)
         assert record["outcome"] == "answered" and record["agent_id"] == "1006"
         assert record["ended_by"] == "caller"
     finally:
@@ -165,10 +159,7 @@ def test_unknown_agent_extension_is_reported(resil: Any, server_factory: Any) ->
     caller = caller_phone(resil).start()
     try:
         wait_agent(server, "1007", "available")
-        _call, heard = caller.dial(resil.settings.asterisk.inbound_number)
-        t0 = time.monotonic()
-        wait_for(lambda: level(heard.heard_since(t0)) > 3, 10, "the menu prompt")
-        caller.press(heard, "1")
+        _call, _heard = call_in(caller, resil, "1")
         wait_agent(server, "1007", "busy", timeout=30)
         status, ghost = server.api("GET", "/api/agents/ghost")
         assert ghost["state"] == "available" and ghost["interaction_id"] is None

@@ -46,7 +46,8 @@ def _section(text: str, name: str) -> list[str]:
 
 def _nat_lines(transport: list[str]) -> list[str]:
     return [
-        line for line in transport
+        line
+        for line in transport
         if line.split(" = ")[0] in ("external_media_address", "external_signaling_address", "local_net")
     ]
 
@@ -137,12 +138,14 @@ def test_external_address_may_be_a_dns_name_and_each_setting_renders_alone() -> 
 
 def test_environment_forms() -> None:
     """Lists as comma-separated strings; empty means unset; "::" stays an address."""
-    settings = load_settings(environ={
-        "CALLCENTER_ASTERISK__AMI_PERMIT": "172.29.53.0/28, 127.0.0.1",
-        "CALLCENTER_ASTERISK__LOCAL_NETS": "",
-        "CALLCENTER_ASTERISK__EXTERNAL_ADDRESS": "",
-        "CALLCENTER_ASTERISK__AMI_BIND_HOST": "::",
-    })
+    settings = load_settings(
+        environ={
+            "CALLCENTER_ASTERISK__AMI_PERMIT": "172.29.53.0/28, 127.0.0.1",
+            "CALLCENTER_ASTERISK__LOCAL_NETS": "",
+            "CALLCENTER_ASTERISK__EXTERNAL_ADDRESS": "",
+            "CALLCENTER_ASTERISK__AMI_BIND_HOST": "::",
+        }
+    )
     ast = settings.asterisk
     assert ast.ami_permit == ("172.29.53.0/28", "127.0.0.1")
     assert (ast.local_nets, ast.external_address, ast.ami_bind_host) == ((), None, "::")

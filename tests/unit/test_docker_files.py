@@ -75,15 +75,20 @@ def test_every_service_environment_loads_as_settings() -> None:
     _, asterisk = lint.container_settings(project, "asterisk")
     _, server = lint.container_settings(project, "server")
     assert (asterisk.asterisk.host, asterisk.agi.host, asterisk.asterisk.rtp_port_end) == (
-        "0.0.0.0", "server", 10199
+        "0.0.0.0",
+        "server",
+        10199,
     )
     # AMI on Asterisk's address of the internal pbx network, for that network only; no NAT.
     assert (asterisk.asterisk.ami_bind_host, asterisk.asterisk.ami_permit) == (
-        "172.31.253.2", ("172.31.253.0/28",)
+        "172.31.253.2",
+        ("172.31.253.0/28",),
     )
     assert (asterisk.asterisk.external_address, asterisk.asterisk.local_nets) == (None, ())
     assert (server.asterisk.host, server.http.host, server.agi.host) == (
-        "asterisk", "0.0.0.0", "172.31.253.3"
+        "asterisk",
+        "0.0.0.0",
+        "172.31.253.3",
     )
     assert server.database.url.startswith("postgresql+asyncpg://callcenter:")
     assert server.database.url.endswith("@postgres:5432/callcenter")
@@ -127,46 +132,92 @@ def _mutated_compose(tmp_path: Path, old: str, new: str) -> Path:
     ("old", "new", "expected"),
     [
         ("CALLCENTER_ASTERISK__SIP_PORT:", "CALLCENTER_ASTERISK__SIP_PROT:", "asterisk.sip_prot"),
-        ("CALLCENTER_HTTP__PORT: \"8080\"", "CALLCENTER_HTTP__PORT: \"eighty\"", "http.port"),
+        ('CALLCENTER_HTTP__PORT: "8080"', 'CALLCENTER_HTTP__PORT: "eighty"', "http.port"),
         # AMI and FastAGI across the pbx network.
-        ("CALLCENTER_ASTERISK__HOST: asterisk", "CALLCENTER_ASTERISK__HOST: postgres",
-         "asterisk.host postgres is not Asterisk on network pbx"),
-        ("CALLCENTER_AGI__HOST: server", "CALLCENTER_AGI__HOST: 127.0.0.1",
-         "agi.host 127.0.0.1 is not the server"),
-        ("CALLCENTER_ASTERISK__AMI_PERMIT: ${PBX_SUBNET:-172.31.253.0/28}",
-         "CALLCENTER_ASTERISK__AMI_PERMIT: 127.0.0.1", "does not permit the server"),
-        ("CALLCENTER_ASTERISK__AMI_BIND_HOST: ${PBX_ASTERISK_ADDRESS:-172.31.253.2}",
-         "CALLCENTER_ASTERISK__AMI_BIND_HOST: 172.31.253.9", "AMI binds 172.31.253.9"),
-        ("CALLCENTER_AGI__HOST: ${PBX_SERVER_ADDRESS:-172.31.253.3}", "CALLCENTER_AGI__HOST: 127.0.0.1",
-         "server listens for FastAGI on 127.0.0.1"),
-        ("CALLCENTER_ASTERISK__AMI_PERMIT: ${PBX_SUBNET:-172.31.253.0/28}",
-         "CALLCENTER_ASTERISK__AMI_PERMIT: 172.31.253.0/27", ""),  # wider is allowed
-        ("      pbx:\n        ipv4_address: ${PBX_SERVER_ADDRESS:-172.31.253.3}\n", "",
-         "must share exactly one network"),
+        (
+            "CALLCENTER_ASTERISK__HOST: asterisk",
+            "CALLCENTER_ASTERISK__HOST: postgres",
+            "asterisk.host postgres is not Asterisk on network pbx",
+        ),
+        (
+            "CALLCENTER_AGI__HOST: server",
+            "CALLCENTER_AGI__HOST: 127.0.0.1",
+            "agi.host 127.0.0.1 is not the server",
+        ),
+        (
+            "CALLCENTER_ASTERISK__AMI_PERMIT: ${PBX_SUBNET:-172.31.253.0/28}",
+            "CALLCENTER_ASTERISK__AMI_PERMIT: 127.0.0.1",
+            "does not permit the server",
+        ),
+        (
+            "CALLCENTER_ASTERISK__AMI_BIND_HOST: ${PBX_ASTERISK_ADDRESS:-172.31.253.2}",
+            "CALLCENTER_ASTERISK__AMI_BIND_HOST: 172.31.253.9",
+            "AMI binds 172.31.253.9",
+        ),
+        (
+            "CALLCENTER_AGI__HOST: ${PBX_SERVER_ADDRESS:-172.31.253.3}",
+            "CALLCENTER_AGI__HOST: 127.0.0.1",
+            "server listens for FastAGI on 127.0.0.1",
+        ),
+        (
+            "CALLCENTER_ASTERISK__AMI_PERMIT: ${PBX_SUBNET:-172.31.253.0/28}",
+            "CALLCENTER_ASTERISK__AMI_PERMIT: 172.31.253.0/27",
+            "",
+        ),  # wider is allowed
+        (
+            "      pbx:\n        ipv4_address: ${PBX_SERVER_ADDRESS:-172.31.253.3}\n",
+            "",
+            "must share exactly one network",
+        ),
         ("      web: {}\n", "      web: {}\n      edge: {}\n", "must share exactly one network"),
         ("  pbx:\n    internal: true\n", "  pbx:\n    internal: false\n", "must be internal"),
-        ("        - subnet: ${PBX_SUBNET:-172.31.253.0/28}", "        - subnet: 172.31.254.0/28",
-         "is not in network pbx's subnet"),
-        ("CALLCENTER_ASTERISK__EXTERNAL_ADDRESS: ${EXTERNAL_ADDRESS:-}",
-         "CALLCENTER_ASTERISK__EXTERNAL_ADDRESS: not an address", "asterisk.external_address"),
-        ("CALLCENTER_ASTERISK__LOCAL_NETS: ${LOCAL_NETS:-}",
-         "CALLCENTER_ASTERISK__LOCAL_NETS: 10.0.0.1/8", "asterisk.local_nets.0"),
-        ("    depends_on:\n      asterisk:",
-         "    network_mode: service:asterisk\n    depends_on:\n      asterisk:",
-         "ports/networks conflict with network_mode service:asterisk"),
+        (
+            "        - subnet: ${PBX_SUBNET:-172.31.253.0/28}",
+            "        - subnet: 172.31.254.0/28",
+            "is not in network pbx's subnet",
+        ),
+        (
+            "CALLCENTER_ASTERISK__EXTERNAL_ADDRESS: ${EXTERNAL_ADDRESS:-}",
+            "CALLCENTER_ASTERISK__EXTERNAL_ADDRESS: not an address",
+            "asterisk.external_address",
+        ),
+        (
+            "CALLCENTER_ASTERISK__LOCAL_NETS: ${LOCAL_NETS:-}",
+            "CALLCENTER_ASTERISK__LOCAL_NETS: 10.0.0.1/8",
+            "asterisk.local_nets.0",
+        ),
+        (
+            "    depends_on:\n      asterisk:",
+            "    network_mode: service:asterisk\n    depends_on:\n      asterisk:",
+            "ports/networks conflict with network_mode service:asterisk",
+        ),
         ("${AMI_SECRET:?", "${AMI_SECRETS:?", "AMI_SECRETS"),
-        ('- "${RTP_PORT_START:-10000}-${RTP_PORT_END:-10199}:', '- "${RTP_PORT_START:-10000}-10100:',
-         "RTP udp"),
-        ('- "${HTTP_PUBLISH_ADDRESS:-127.0.0.1}:${HTTP_PORT:-8080}:8080/tcp"',
-         '- "${HTTP_PUBLISH_ADDRESS:-127.0.0.1}:5038:5038/tcp"', "AMI port 5038 is published"),
-        ('- "${HTTP_PUBLISH_ADDRESS:-127.0.0.1}:${HTTP_PORT:-8080}:8080/tcp"',
-         '- "${HTTP_PUBLISH_ADDRESS:-127.0.0.1}:4573:4573/tcp"', "FastAGI port 4573 is published"),
-        ('- "${HTTP_PUBLISH_ADDRESS:-127.0.0.1}:${HTTP_PORT:-8080}:8080/tcp"',
-         '- "${HTTP_PUBLISH_ADDRESS:-127.0.0.1}:8081:8081/tcp"',
-         "HTTP port 8080 is not published (on the server service"),
+        (
+            '- "${RTP_PORT_START:-10000}-${RTP_PORT_END:-10199}:',
+            '- "${RTP_PORT_START:-10000}-10100:',
+            "RTP udp",
+        ),
+        (
+            '- "${HTTP_PUBLISH_ADDRESS:-127.0.0.1}:${HTTP_PORT:-8080}:8080/tcp"',
+            '- "${HTTP_PUBLISH_ADDRESS:-127.0.0.1}:5038:5038/tcp"',
+            "AMI port 5038 is published",
+        ),
+        (
+            '- "${HTTP_PUBLISH_ADDRESS:-127.0.0.1}:${HTTP_PORT:-8080}:8080/tcp"',
+            '- "${HTTP_PUBLISH_ADDRESS:-127.0.0.1}:4573:4573/tcp"',
+            "FastAGI port 4573 is published",
+        ),
+        (
+            '- "${HTTP_PUBLISH_ADDRESS:-127.0.0.1}:${HTTP_PORT:-8080}:8080/tcp"',
+            '- "${HTTP_PUBLISH_ADDRESS:-127.0.0.1}:8081:8081/tcp"',
+            "HTTP port 8080 is not published (on the server service",
+        ),
         ("source: ./callcenter.yaml", "source: ./missing.yaml", "missing.yaml"),
-        ("dockerfile: docker/server/Dockerfile", "dockerfile: docker/server/Dockerfile.nope",
-         "does not exist"),
+        (
+            "dockerfile: docker/server/Dockerfile",
+            "dockerfile: docker/server/Dockerfile.nope",
+            "does not exist",
+        ),
     ],
 )
 def test_compose_mistakes_are_found(tmp_path: Path, old: str, new: str, expected: str) -> None:
@@ -228,17 +279,35 @@ def _mutated_dockerfile(tmp_path: Path, dockerfile: Path, old: str, new: str) ->
     ("dockerfile", "old", "new", "expected"),
     [
         (lint.DOCKERFILES[1], "COPY pyproject.toml", "COPY pyproject.tom", "does not exist"),
-        (lint.DOCKERFILES[1], "COPY callcenter/ /src/callcenter/",
-         "COPY callcenter/ scripts/ /src/callcenter/", "excluded"),
+        (
+            lint.DOCKERFILES[1],
+            "COPY callcenter/ /src/callcenter/",
+            "COPY callcenter/ scripts/ /src/callcenter/",
+            "excluded",
+        ),
         (lint.DOCKERFILES[1], "USER callcenter", "USER root", "non-root USER"),
-        (lint.DOCKERFILES[0], "COPY --from=src /opt/callcenter/ /opt/callcenter/\nCOPY --chmod",
-         "COPY --from=sources /opt/callcenter/ /opt/callcenter/\nCOPY --chmod", "no earlier stage"),
-        (lint.DOCKERFILES[0], "asterisk asterisk-core-sounds-en-wav asterisk-moh-opsound-wav",
-         "asterisk asterisk-core-sounds-en-wav", "asterisk-moh-opsound-wav"),
+        (
+            lint.DOCKERFILES[0],
+            "COPY --from=src /opt/callcenter/ /opt/callcenter/\nCOPY --chmod",
+            "COPY --from=sources /opt/callcenter/ /opt/callcenter/\nCOPY --chmod",
+            "no earlier stage",
+        ),
+        (
+            lint.DOCKERFILES[0],
+            "asterisk asterisk-core-sounds-en-wav asterisk-moh-opsound-wav",
+            "asterisk asterisk-core-sounds-en-wav",
+            "asterisk-moh-opsound-wav",
+        ),
         (lint.DOCKERFILES[0], "HEALTHCHECK", "# HEALTHCHECK", "no HEALTHCHECK"),
     ],
-    ids=["missing-source", "ignored-source", "root-user", "unknown-stage", "sandbox-package",
-         "no-healthcheck"],
+    ids=[
+        "missing-source",
+        "ignored-source",
+        "root-user",
+        "unknown-stage",
+        "sandbox-package",
+        "no-healthcheck",
+    ],
 )
 def test_dockerfile_mistakes_are_found(
     tmp_path: Path, dockerfile: Path, old: str, new: str, expected: str
