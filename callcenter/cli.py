@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import logging
 import sys
 from collections.abc import Sequence
 from typing import Any
@@ -56,6 +57,9 @@ def _serve(settings: Settings) -> int:
 
     from callcenter.app import create_app
 
+    logging.getLogger("callcenter").info(
+        "http.listening", extra={"host": settings.http.host, "port": settings.http.port}
+    )
     web.run_app(
         create_app(settings),
         host=settings.http.host,
