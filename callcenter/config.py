@@ -211,6 +211,7 @@ class IvrSettings(_Section):
     sound_dirs: tuple[Path, ...] = ()
     tts_voice: str = ""  # an espeak-ng voice variant (e.g. "f3"); "" is the language's default
     render_prompts: bool = True  # render missing text-to-speech prompts when flows are (re)loaded
+    check_audio: bool = True  # refuse flows whose prompts have no audio file (see sound_dirs)
     reload_interval: float = Field(1.0, gt=0, le=3600)  # seconds between checks for edited flows
 
 
