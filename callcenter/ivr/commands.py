@@ -24,6 +24,9 @@ def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None
         "paths", nargs="*", type=Path, help="flow files or directories (default: ivr.flows_dir)"
     )
     validate.add_argument("--audio", action="store_true", help="also check that every prompt's audio exists")
+    validate.add_argument(
+        "--render", action="store_true", help="render missing text-to-speech prompts (implies --audio)"
+    )
     sim = actions.add_parser("simulate", help="run a flow without Asterisk and print each step")
     sim.add_argument("flow", help="a flow name, or a flow file (its directory is loaded)")
     sim.add_argument("--caller", default="", help="the caller's number")
@@ -50,7 +53,14 @@ def main(args: argparse.Namespace, settings: Settings, out: TextIO | None = None
     if args.ivr_command == "validate":
         paths = args.paths or [_flows_dir(settings)]
         flows, problems = loader.load(paths, namer)
-        if args.audio and not problems:
+        if args.render and not problems:
+            try:
+                rendered = prompts.render_all(flows, settings.ivr.prompts_dir, settings.ivr.tts_voice)
+            except (prompts.PromptError, OSError) as err:
+                print(f"error: {err}", file=out)
+                return 1
+            print(f"{rendered} prompt(s) rendered into {settings.ivr.prompts_dir}", file=sys.stderr)
+        if (args.audio or args.render) and not problems:
             problems = prompts.missing_audio(flows, settings.ivr.prompts_dir, settings.ivr.sound_dirs)
         for problem in problems:
             print(problem, file=out)

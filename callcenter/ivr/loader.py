@@ -233,9 +233,11 @@ class _Reader:
         f = self._fields(
             node,
             "collect",
-            {"prompt", "variable", "max_digits", "min_digits", "pattern", "next", *self._RETRY},
+            {"prompt", "variable", "max_digits", "min_digits", "pattern", "terminator", "next", *self._RETRY},
             {"prompt", "variable", "max_digits", "next"},
         )
+        if "terminator" in f and self.string(f["terminator"]) != "#":
+            self.fail(f["terminator"], "only '#' can end the input (Asterisk's GET DATA terminator)")
         max_digits = int(self.number(f["max_digits"], 1, 64, whole=True))
         min_digits = int(self.number(f["min_digits"], 1, 64, whole=True)) if "min_digits" in f else 1
         if min_digits > max_digits:

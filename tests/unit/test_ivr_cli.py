@@ -95,3 +95,17 @@ def test_flow_tests_pass_and_a_failing_case_fails_the_run(
     code, out = run(capsys, "test", str(flows / "main.yaml"))
     assert code == 1
     assert "FAIL" in out and "queue: expected 'sales', got 'support'" in out
+
+
+@pytest.mark.skipif(shutil.which("espeak-ng") is None, reason="espeak-ng is not installed")
+def test_validate_render_makes_the_audio_check_pass(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    pytest.importorskip("pyttsx3")
+    flow = tmp_path / "f.yaml"
+    flow.write_text("start: a\nnodes:\n  a: {type: hangup, prompt: Goodbye}\n")
+    argv = ["--set", f"ivr.prompts_dir={tmp_path / 'p'}", "ivr", "validate"]
+    assert cli.main([*argv, "--audio", str(flow)]) == 1
+    assert "text-to-speech for 'Goodbye' not rendered" in capsys.readouterr().out
+    assert cli.main([*argv, "--render", str(flow)]) == 0
+    assert list((tmp_path / "p" / "cc-tts").glob("en-*.wav"))

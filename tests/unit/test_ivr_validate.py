@@ -187,7 +187,8 @@ def test_structural_mistakes_are_all_reported(tmp_path: Path) -> None:
             week: {}
             open: q
             closed: q
-          c: {type: collect, prompt: {file: x}, variable: v, max_digits: ten, next: q, no_input: q}
+          c: {type: collect, prompt: {file: x}, variable: v, max_digits: ten, next: q, no_input: q,
+              terminator: "*"}
           m: {type: menu, prompt: {file: x}, choices: {"12": q}, no_input: q}
           q: {type: queue, queue: support, priority: 1000}
           q: {type: hangup}
@@ -199,10 +200,11 @@ def test_structural_mistakes_are_all_reported(tmp_path: Path) -> None:
         "nodes, start)",
         "a.yaml:6:15: unknown time zone 'Mars/Olympus' (e.g. Europe/Madrid)",
         "a.yaml:10:66: 'ten' is not a whole number",
-        "a.yaml:11:48: choice '12' must be one key: 0-9, * or #",
-        "a.yaml:12:46: 1000 is out of range (-100..100)",
-        "a.yaml:13:3: node 'q' is defined twice",
-        "a.yaml:14:6: queue node needs 'queue'",
+        "a.yaml:11:19: only '#' can end the input (Asterisk's GET DATA terminator)",
+        "a.yaml:12:48: choice '12' must be one key: 0-9, * or #",
+        "a.yaml:13:46: 1000 is out of range (-100..100)",
+        "a.yaml:14:3: node 'q' is defined twice",
+        "a.yaml:15:6: queue node needs 'queue'",
     ]
 
 
