@@ -43,6 +43,10 @@ def _agi_quote(value: str) -> str:
     return value.replace("\\", "\\\\").replace('"', '\\"')
 
 
+def _speaks(action: ivr.Action) -> bool:
+    return isinstance(action, (ivr.Play, ivr.GetDigit, ivr.CollectDigits))
+
+
 def _var_name(name: str) -> str:
     return re.sub(r"[^A-Za-z0-9_]", "_", name).upper()
 
@@ -231,8 +235,13 @@ class VoiceAdapter:
 
     async def _run_flow(self, session: AgiSession, interaction_id: str, flow: ivr.Flow) -> None:
         action = flow.start()
+        language: str | None = None
         while True:
             result: ivr.Result
+            if isinstance(flow, FlowRunner) and flow.language != language and _speaks(action):
+                # Asterisk looks for sound files in the channel language's folder first.
+                language = flow.language
+                await session.set_variable("CHANNEL(language)", language)
             match action:
                 case ivr.Answer():
                     await session.command("ANSWER")

@@ -152,7 +152,7 @@ def _test(args: argparse.Namespace, settings: Settings, namer: loader.SoundNamer
     flows = _load(directories, namer, out)
     if flows is None:
         return 1
-    files = flowtest.test_files(paths)
+    files = flowtest.find_test_files(paths)
     failed = total = 0
     for file in files:
         for case in flowtest.run_file(flows, file):

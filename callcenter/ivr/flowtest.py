@@ -36,7 +36,7 @@ class CaseResult:
         return not self.failures
 
 
-def test_files(paths: Iterable[Path]) -> list[Path]:
+def find_test_files(paths: Iterable[Path]) -> list[Path]:
     out: list[Path] = []
     for path in paths:
         if path.is_dir():

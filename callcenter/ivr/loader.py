@@ -205,6 +205,8 @@ class _Reader:
             key = self.string(key_node)
             if not _KEY.match(key):
                 raise self.fail(key_node, f"choice {key!r} must be one key: 0-9, * or #")
+            if any(key == seen for seen, _ in out):
+                raise self.fail(key_node, f"choice {key!r} is given twice")
             out.append((key, value_node))
         return out
 

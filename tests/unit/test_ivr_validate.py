@@ -216,3 +216,15 @@ def test_two_files_defining_one_flow(tmp_path: Path) -> None:
 
 def test_positions_sort_by_line_then_column() -> None:
     assert sorted([m.Pos("a", 2, 1), m.Pos("a", 1, 9)])[0] == m.Pos("a", 1, 9)
+
+
+def test_a_key_given_twice(tmp_path: Path) -> None:
+    assert problems(
+        tmp_path,
+        a="""
+        start: m
+        nodes:
+          m: {type: menu, prompt: {file: x}, choices: {"1": q, "1": m}, no_input: q}
+          q: {type: hangup}
+        """,
+    ) == ["a.yaml:3:56: choice '1' is given twice"]

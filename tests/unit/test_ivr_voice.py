@@ -127,9 +127,10 @@ async def test_billing_call_with_lookup_reaches_the_engine_with_its_data(
     (tmp_path / (sound + ".wav")).write_bytes(b"RIFF")
     session, events, _ = await run(runner_flows, "billing", ["4729"], tmp_path)
     assert seen == ["/api/accounts/4729?caller=%2B34600111222"]
-    assert session.sent[:3] == [
+    assert session.sent[:4] == [
         "SET CC_INTERACTION_ID=" + events[0].interaction_id,
         "ANSWER",
+        "SET CHANNEL(language)=en",
         f"GET DATA {(tmp_path / sound).resolve()} 8000 8",
     ]
     assert "SET CC_QUEUE=billing" in session.sent and "SET CC_SKILLS=billing,vip" in session.sent
@@ -199,3 +200,11 @@ async def test_voicemail_is_left_through_the_dialplan_application(tmp_path: Path
     session, events, _ = await run(m.FlowSet({"vm": flow}), "vm", [], tmp_path)
     assert 'EXEC VoiceMail "100@default,u"' in session.sent
     assert events[-1].outcome == "voicemail" and events[-1].queue is None
+
+
+async def test_the_channel_language_follows_the_callers_choice(tmp_path: Path) -> None:
+    flows, _ = loader.load([FLOWS])
+    session, events, _ = await run(flows, "main", ["2", "2"], tmp_path)
+    languages = [line for line in session.sent if line.startswith("SET CHANNEL(language)")]
+    assert languages == ["SET CHANNEL(language)=en", "SET CHANNEL(language)=es", "SET CHANNEL(language)=es"]
+    assert events[-1].language == "es" and events[-1].skills == ("technical",)
