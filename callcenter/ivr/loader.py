@@ -200,7 +200,7 @@ class _Reader:
         )
 
     def _keys(self, node: yaml.Node) -> list[tuple[str, yaml.Node]]:
-        out = []
+        out: list[tuple[str, yaml.Node]] = []
         for key_node, value_node in self.pairs(node):
             key = self.string(key_node)
             if not _KEY.match(key):
