@@ -107,3 +107,17 @@ def test_calls_get_the_flows_valid_at_arrival_else_the_fixed_menu(tmp_path: Path
     runner = make(arrived)
     assert isinstance(runner, FlowRunner) and runner.variables["caller"] == "+34600"
     assert runner.position == ("main", "choose_language")
+
+
+@pytest.mark.skipif(shutil.which("espeak-ng") is None, reason="espeak-ng is not installed")
+async def test_reload_off_the_loop_renders_speech_then_loads(tmp_path: Path) -> None:
+    pytest.importorskip("pyttsx3")
+    flows = tmp_path / "flows"
+    flows.mkdir()
+    (flows / "main.yaml").write_text(
+        "start: bye\nnodes:\n  bye: {type: hangup, prompt: {say: 'Thank you for calling.'}}\n"
+    )
+    settings = IvrSettings.model_validate({"prompts_dir": str(tmp_path / "prompts")})
+    s = FlowStore(settings, flows)
+    assert await asyncio.to_thread(s.reload) is True and s.problems == []
+    assert len(list((tmp_path / "prompts" / "cc-tts").glob("*.wav"))) == 1
