@@ -7,9 +7,12 @@ part-way stops exactly what had started. Nothing starts at import time.
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import logging
 import time
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
+from datetime import UTC, datetime
 
 from aiohttp import web
 
@@ -20,6 +23,8 @@ from callcenter.core import events as ev
 from callcenter.core import ivr
 from callcenter.core.acd import Acd, AcdConfig
 from callcenter.core.agents import Agent
+from callcenter.core.ivr_runner import FlowRunner
+from callcenter.ivr.store import FlowStore
 from callcenter.service import CallCenter
 from callcenter.web import api, auth
 
@@ -28,6 +33,7 @@ log = logging.getLogger(__name__)
 SETTINGS = web.AppKey("settings", Settings)
 DATABASE = web.AppKey("database", Database)
 VOICE = web.AppKey("voice", VoiceAdapter)
+FLOWS = web.AppKey("flows", FlowStore)
 
 
 class _Health:
@@ -74,6 +80,8 @@ def create_app(settings: Settings) -> web.Application:
     api.setup_routes(app, metrics_are_public=settings.security.metrics_public)
     app.cleanup_ctx.append(_database)
     app.cleanup_ctx.append(_service)
+    if settings.ivr.flows_dir is not None:
+        app.cleanup_ctx.append(_flows)
     app.cleanup_ctx.append(_voice)
     return app
 
@@ -101,9 +109,46 @@ async def _service(app: web.Application) -> AsyncIterator[None]:
     await service.stop()
 
 
+def flow_factory(settings: Settings, store: FlowStore | None) -> Callable[[ev.CallArrived], ivr.Flow]:
+    """Each call runs the flows valid at its arrival (a reload never changes a call in progress);
+    without YAML flows (none configured, or none valid yet), the fixed menu."""
+    menu = menu_flow_factory(settings)
+
+    def make(arrived: ev.CallArrived) -> ivr.Flow:
+        flows = store.flows if store is not None else None
+        if flows is None:
+            return ivr.MenuFlow(menu)
+        return FlowRunner(
+            flows,
+            store.entry if store is not None else "",
+            now=datetime.fromtimestamp(arrived.at, UTC),
+            caller=arrived.caller_number,
+            caller_name=arrived.caller_name,
+            dialed=arrived.dialed_number,
+        )
+
+    return make
+
+
+async def _flows(app: web.Application) -> AsyncIterator[None]:
+    settings = app[SETTINGS]
+    assert settings.ivr.flows_dir is not None
+    store = FlowStore(settings.ivr, settings.ivr.flows_dir)
+    await asyncio.to_thread(store.reload)
+    if store.flows is None:
+        log.error(
+            "ivr.no_valid_flows", extra={"detail": "calls get the fixed menu until the flows are fixed"}
+        )
+    app[FLOWS] = store
+    watcher = asyncio.get_running_loop().create_task(store.watch())
+    yield
+    watcher.cancel()
+    with contextlib.suppress(asyncio.CancelledError):
+        await watcher
+
+
 async def _voice(app: web.Application) -> AsyncIterator[None]:
     settings, service = app[SETTINGS], app[api.SERVICE]
-    menu = menu_flow_factory(settings)
 
     def on_snapshot(snapshot: AsteriskSnapshot) -> None:
         for agent in settings.agents:
@@ -123,7 +168,7 @@ async def _voice(app: web.Application) -> AsyncIterator[None]:
         settings,
         submit=service.submit,
         on_snapshot=on_snapshot,
-        flow_factory=lambda: ivr.MenuFlow(menu),
+        flow_factory=flow_factory(settings, app.get(FLOWS)),
     )
     voice.adopt_callers({i.caller_channel: i.id for i in service.engine.live.values() if i.caller_channel})
     service.dialer = voice

@@ -49,6 +49,9 @@ def _parser() -> argparse.ArgumentParser:
     db.add_argument("action", choices=["upgrade"])
     config = sub.add_parser("config", help="configuration")
     config.add_argument("action", choices=["check"])
+    from callcenter.ivr import commands as ivr_commands
+
+    ivr_commands.add_parser(sub)
     return parser
 
 
@@ -90,6 +93,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         asyncio.run(upgrade(settings.database.url))
         print("database is at the latest schema")
         return 0
+    if args.command == "ivr":
+        from callcenter.ivr import commands as ivr_commands
+
+        return ivr_commands.main(args, settings)
     if args.command == "config":
         print("configuration is valid")
         return 0

@@ -199,6 +199,22 @@ class AcdSettings(_Section):
     menu_attempts: int = Field(2, ge=1, le=10)
 
 
+class IvrSettings(_Section):
+    """The YAML IVR. Without ``flows_dir`` the server runs the fixed menu of ``acd.menu``."""
+
+    flows_dir: Path | None = None  # directory of flow files (*.yaml); e.g. "ivr_flows"
+    entry_flow: str = Field("main", pattern=r"^[A-Za-z_][A-Za-z0-9_-]*$")  # the flow calls start in
+    # Our prompts: text-to-speech renders under <prompts_dir>/cc-tts/, recorded files beside. Asterisk
+    # must be able to read this directory (sounds found here are played by absolute path).
+    prompts_dir: Path = Path("prompts")
+    # More directories a prompt's sound file may be in (Asterisk's own sounds) for the audio check.
+    sound_dirs: tuple[Path, ...] = ()
+    tts_voice: str = ""  # an espeak-ng voice variant (e.g. "f3"); "" is the language's default
+    render_prompts: bool = True  # render missing text-to-speech prompts when flows are (re)loaded
+    check_audio: bool = True  # refuse flows whose prompts have no audio file (see sound_dirs)
+    reload_interval: float = Field(1.0, gt=0, le=3600)  # seconds between checks for edited flows
+
+
 class ApiToken(_Section):
     name: str
     role: Literal["agent", "supervisor", "qa", "admin"]
@@ -227,6 +243,7 @@ class Settings(_Section):
     acd: AcdSettings = AcdSettings()
     agents: tuple[AgentSettings, ...] = Field(default_factory=_default_agents)
     security: SecuritySettings = SecuritySettings()
+    ivr: IvrSettings = IvrSettings()
 
     @model_validator(mode="after")
     def _unique_agents(self) -> Settings:

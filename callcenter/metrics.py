@@ -19,6 +19,12 @@ ENGINE_SECONDS = Histogram(
 WAITING = Gauge("callcenter_queue_waiting", "Callers waiting, by queue", ["queue"])
 AGENTS = Gauge("callcenter_agents", "Agents by state", ["state"])
 AMI_CONNECTED = Gauge("callcenter_ami_connected", "1 when the AMI session is logged in")
+IVR_OUTCOMES = Counter(
+    "callcenter_ivr_outcomes_total",
+    "How IVR sessions ended, and at which node (where callers dropped out)",
+    ["flow", "node", "outcome"],
+)
+IVR_FLOWS_INVALID = Gauge("callcenter_ivr_flows_invalid", "1 when the flow files on disk have errors")
 
 
 def observe_engine(engine: Acd) -> None:

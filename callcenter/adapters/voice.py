@@ -9,12 +9,16 @@ It owns the mapping between Asterisk's channels and our interactions:
 from __future__ import annotations
 
 import asyncio
+import json
 import logging
+import re
 import time
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
+
+import aiohttp
 
 from callcenter import metrics
 from callcenter.adapters import ami_events
@@ -24,10 +28,27 @@ from callcenter.config import Settings
 from callcenter.core import events as ev
 from callcenter.core import ivr
 from callcenter.core.commands import CancelDial, DialAgent
+from callcenter.core.ivr_runner import FlowRunner
+from callcenter.ivr import prompts
 
 log = logging.getLogger(__name__)
 
 Clock = Callable[[], float]
+
+MAX_LOOKUP_BYTES = 256 * 1024
+_DIGITS = re.compile(r"[0-9*#]*")
+
+
+def _agi_quote(value: str) -> str:
+    return value.replace("\\", "\\\\").replace('"', '\\"')
+
+
+def _speaks(action: ivr.Action) -> bool:
+    return isinstance(action, (ivr.Play, ivr.GetDigit, ivr.CollectDigits))
+
+
+def _var_name(name: str) -> str:
+    return re.sub(r"[^A-Za-z0-9_]", "_", name).upper()
 
 
 @dataclass(frozen=True, slots=True)
@@ -55,8 +76,9 @@ class VoiceAdapter:
         settings: Settings,
         submit: Callable[[ev.Event], None],
         on_snapshot: Callable[[AsteriskSnapshot], None],
-        flow_factory: Callable[[], ivr.Flow],
+        flow_factory: Callable[[ev.CallArrived], ivr.Flow],
         clock: Clock = time.time,
+        http: aiohttp.ClientSession | None = None,
     ) -> None:
         self._settings = settings
         self._submit = submit
@@ -76,14 +98,22 @@ class VoiceAdapter:
         # tells us their uniqueid.
         self._adopted: dict[str, str] = {}
         self._tasks: set[asyncio.Task[None]] = set()
+        # The IVR's lookups to outside systems; ours to close unless it was given.
+        self._http = http
+        self._own_http = http is None
 
     async def start(self) -> None:
+        if self._own_http:
+            self._http = aiohttp.ClientSession(headers={"User-Agent": "callcenter-ivr"})
         await self.agi.start()
         await self.ami.start()
 
     async def stop(self) -> None:
         await self.ami.stop()
         await self.agi.stop()
+        if self._own_http and self._http is not None:
+            await self._http.close()
+            self._http = None
         for task in list(self._tasks):
             task.cancel()
         if self._tasks:
@@ -177,51 +207,158 @@ class VoiceAdapter:
         interaction_id = uuid.uuid4().hex
         h = session.headers
         self._callers[session.uniqueid] = interaction_id
-        self._submit(
-            ev.CallArrived(
-                interaction_id=interaction_id,
-                caller_number=h.get("agi_callerid", "unknown"),
-                caller_name=h.get("agi_calleridname", ""),
-                dialed_number=h.get("agi_extension", ""),
-                caller_channel=session.channel,
-                at=self._clock(),
-            )
+        arrived = ev.CallArrived(
+            interaction_id=interaction_id,
+            caller_number=h.get("agi_callerid", "unknown"),
+            caller_name=h.get("agi_calleridname", ""),
+            dialed_number=h.get("agi_extension", ""),
+            caller_channel=session.channel,
+            at=self._clock(),
         )
+        self._submit(arrived)
+        flow: ivr.Flow | None = None
         try:
             await session.set_variable("CC_INTERACTION_ID", interaction_id)
-            await self._run_flow(session, interaction_id, self._flow_factory())
+            flow = self._flow_factory(arrived)
+            await self._run_flow(session, interaction_id, flow)
         except AgiHangup:
+            where = flow.hung_up() if isinstance(flow, FlowRunner) else ("", "")
+            metrics.IVR_OUTCOMES.labels(flow=where[0], node=where[1], outcome="caller_hangup").inc()
+            log.info(
+                "voice.ivr_abandoned",
+                extra={"interaction": interaction_id, "flow": where[0], "node": where[1]},
+            )
             self._caller_gone(session.uniqueid, "caller hung up in IVR")
         except (AgiError, ivr.FlowError) as err:
-            log.error("voice.ivr_error", extra={"interaction": interaction_id, "error": str(err)})
-            self._submit(ev.IvrFinished(interaction_id, None, None, self._clock()))
+            where = flow.position if isinstance(flow, FlowRunner) else ("", "")
+            metrics.IVR_OUTCOMES.labels(flow=where[0], node=where[1], outcome="error").inc()
+            log.error(
+                "voice.ivr_error",
+                extra={"interaction": interaction_id, "error": str(err), "flow": where[0], "node": where[1]},
+            )
+            self._submit(ev.IvrFinished(interaction_id, None, None, self._clock(), outcome="error"))
 
     async def _run_flow(self, session: AgiSession, interaction_id: str, flow: ivr.Flow) -> None:
         action = flow.start()
+        language: str | None = None
         while True:
             result: ivr.Result
+            if isinstance(flow, FlowRunner) and flow.language != language and _speaks(action):
+                # Asterisk looks for sound files in the channel language's folder first.
+                language = flow.language
+                await session.set_variable("CHANNEL(language)", language)
             match action:
                 case ivr.Answer():
                     await session.command("ANSWER")
                     result = ivr.Done()
                 case ivr.Play(prompt=prompt):
-                    await session.command(f'STREAM FILE {prompt} ""')
+                    await session.command(f'STREAM FILE {self._sound(prompt)} ""')
                     result = ivr.Done()
                 case ivr.GetDigit(prompt=prompt, timeout=timeout):
                     answer = await session.command(
                         f"GET DATA {prompt} {int(timeout * 1000)} 1", timeout=timeout + 60
                     )
                     result = ivr.Digit(answer.result or None)
-                case ivr.Finish(choice=choice, queue=queue, priority=priority):
-                    if queue is not None:
-                        await session.set_variable("CC_QUEUE", queue)
-                    log.info(
-                        "voice.ivr_finished",
-                        extra={"interaction": interaction_id, "choice": choice, "queue": queue},
+                case ivr.CollectDigits(prompt=prompt, max_digits=max_digits, timeout=timeout):
+                    # GET DATA's timeout is per key; '#' ends the input and is not returned.
+                    answer = await session.command(
+                        f"GET DATA {self._sound(prompt)} {int(timeout * 1000)} {max_digits}",
+                        timeout=timeout * (max_digits + 1) + 60,
                     )
-                    self._submit(ev.IvrFinished(interaction_id, choice, queue, self._clock(), priority))
+                    if answer.result == "-1":
+                        raise AgiHangup("GET DATA failed: the channel is gone")
+                    result = ivr.Digits(answer.result if _DIGITS.fullmatch(answer.result) else "")
+                case ivr.HttpLookup():
+                    result = await self._http_lookup(interaction_id, action)
+                case ivr.Voicemail(mailbox=mailbox):
+                    await session.command(f'EXEC VoiceMail "{_agi_quote(mailbox)},u"', timeout=600)
+                    result = ivr.Done()
+                case ivr.Finish():
+                    await self._finish(session, interaction_id, flow, action)
                     return
             action = flow.next(result)
+
+    async def _finish(
+        self, session: AgiSession, interaction_id: str, flow: ivr.Flow, done: ivr.Finish
+    ) -> None:
+        """Tell Asterisk (channel variables, for the dialplan and the agent's screen) and the engine."""
+        if done.queue is not None:
+            await session.set_variable("CC_QUEUE", done.queue)
+        if done.skills:
+            await session.set_variable("CC_SKILLS", ",".join(done.skills))
+        if done.language:
+            await session.set_variable("CHANNEL(language)", done.language)
+        for name, value in done.data.items():
+            await session.set_variable(f"CC_VAR_{_var_name(name)}", value)
+        where = flow.position if isinstance(flow, FlowRunner) else ("", "")
+        outcome = done.outcome or ("queue" if done.queue else "no_input")
+        metrics.IVR_OUTCOMES.labels(flow=where[0], node=where[1], outcome=outcome).inc()
+        log.info(
+            "voice.ivr_finished",
+            extra={
+                "interaction": interaction_id,
+                "choice": done.choice,
+                "queue": done.queue,
+                "outcome": outcome,
+                "flow": where[0],
+                "node": where[1],
+            },
+        )
+        self._submit(
+            ev.IvrFinished(
+                interaction_id,
+                done.choice,
+                done.queue,
+                self._clock(),
+                done.priority,
+                skills=done.skills,
+                language=done.language,
+                data=dict(done.data),
+                outcome=done.outcome,
+            )
+        )
+
+    async def _http_lookup(self, interaction_id: str, lookup: ivr.HttpLookup) -> ivr.HttpResult:
+        """Every failure becomes a result the flow routes on (its failure path); never an exception."""
+        if self._http is None:
+            return ivr.HttpResult(None, None, "the HTTP client is not running")
+        try:
+            async with self._http.request(
+                lookup.method,
+                lookup.url,
+                headers=dict(lookup.headers),
+                json=dict(lookup.body) if lookup.body is not None else None,
+                timeout=aiohttp.ClientTimeout(total=lookup.timeout),
+                allow_redirects=False,
+            ) as response:
+                raw = await response.content.read(MAX_LOOKUP_BYTES + 1)
+                if len(raw) > MAX_LOOKUP_BYTES:
+                    return ivr.HttpResult(None, None, "answer too large")
+                status = response.status
+        except TimeoutError:
+            error = "timeout"
+        except (aiohttp.ClientError, ValueError) as err:
+            error = f"{type(err).__name__}: {err}"[:200]
+        else:
+            try:
+                body = json.loads(raw) if raw.strip() else None
+            except (ValueError, UnicodeDecodeError):
+                if 200 <= status < 300:
+                    return ivr.HttpResult(None, None, "the answer is not JSON")
+                body = None
+            return ivr.HttpResult(status, body)
+        log.warning(
+            "voice.ivr_lookup_failed",
+            extra={"interaction": interaction_id, "url": lookup.url, "error": error},
+        )
+        return ivr.HttpResult(None, None, error)
+
+    def _sound(self, name: str) -> str:
+        """Our prompts are played by absolute path (Asterisk adds the extension); others as named."""
+        found = prompts.find(name, [self._settings.ivr.prompts_dir])
+        if found is None:
+            return name
+        return str(found.resolve().with_suffix(""))
 
     # -- AMI events --------------------------------------------------------------------------------
     def _on_ami_event(self, event: ami_events.AmiEvent) -> None:
@@ -238,9 +375,7 @@ class VoiceAdapter:
                 requested = self._legs.get(uid)
                 if requested is not None and not requested.ended:
                     requested.ended = True
-                    self._submit(
-                        ev.AgentHungUp(requested.interaction_id, requested.agent_id, self._clock())
-                    )
+                    self._submit(ev.AgentHungUp(requested.interaction_id, requested.agent_id, self._clock()))
             case ami_events.Hangup(uniqueid=uid):
                 self._caller_gone(uid, event.cause_txt or f"cause {event.cause}", system=True)
                 ended = self._legs.pop(uid, None)

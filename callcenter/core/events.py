@@ -5,7 +5,8 @@ Every event carries ``at``: the time it happened, in POSIX seconds, as seen by t
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from collections.abc import Mapping
+from dataclasses import dataclass, field
 
 
 @dataclass(frozen=True, slots=True)
@@ -27,6 +28,13 @@ class IvrFinished:
     queue: str | None
     at: float
     priority: int = 0
+    # From YAML flows: what the queue should match, the caller's language, what the flow collected
+    # (caller number, account, CRM answers...) and how the flow ended ("queue", "hangup",
+    # "voicemail", "callback", "error"; "" from the fixed menu).
+    skills: tuple[str, ...] = ()
+    language: str | None = None
+    data: Mapping[str, str] = field(default_factory=dict)
+    outcome: str = ""
 
 
 @dataclass(frozen=True, slots=True)

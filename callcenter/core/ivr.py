@@ -8,7 +8,7 @@ foundation's fixed one-level menu; the YAML flow engine implements the same :cla
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Protocol
 
 # -- actions (flow -> adapter) ---------------------------------------------------------------------
@@ -22,6 +22,7 @@ class Answer:
 @dataclass(frozen=True, slots=True)
 class Play:
     prompt: str  # a sound name Asterisk knows, e.g. "callcenter/goodbye"
+    text: str = ""  # what it says, when known (text-to-speech prompts): for logs and simulation
 
 
 @dataclass(frozen=True, slots=True)
@@ -33,15 +34,52 @@ class GetDigit:
 
 
 @dataclass(frozen=True, slots=True)
+class CollectDigits:
+    """Play ``prompt`` (interruptible) then collect up to ``max_digits`` keys; each key must come
+    within ``timeout`` seconds. ``#`` ends the input early (Asterisk's GET DATA terminator)."""
+
+    prompt: str
+    max_digits: int
+    timeout: float
+    text: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class HttpLookup:
+    """Ask an outside system; the answer comes back as :class:`HttpResult`."""
+
+    method: str
+    url: str
+    timeout: float
+    headers: Mapping[str, str] = field(default_factory=dict)
+    body: Mapping[str, str] | None = None  # sent as JSON when set
+
+
+@dataclass(frozen=True, slots=True)
+class Voicemail:
+    """Let the caller leave a message in ``mailbox`` (``box@context``)."""
+
+    mailbox: str
+
+
+@dataclass(frozen=True, slots=True)
 class Finish:
-    """The flow is done: ``queue`` set sends the caller there; ``None`` ends the call."""
+    """The flow is done: ``queue`` set sends the caller there; ``None`` ends the call.
+
+    ``outcome`` says how the flow ended ("queue", "hangup", "voicemail", "callback", "no_input",
+    "error"); ``data`` is what the flow collected, travelling with the interaction.
+    """
 
     choice: str | None
     queue: str | None
     priority: int = 0
+    skills: tuple[str, ...] = ()
+    language: str | None = None
+    data: Mapping[str, str] = field(default_factory=dict)
+    outcome: str = ""
 
 
-Action = Answer | Play | GetDigit | Finish
+Action = Answer | Play | GetDigit | CollectDigits | HttpLookup | Voicemail | Finish
 
 # -- results (adapter -> flow) ---------------------------------------------------------------------
 
@@ -56,7 +94,21 @@ class Digit:
     digit: str | None  # None: no key pressed before the timeout
 
 
-Result = Done | Digit
+@dataclass(frozen=True, slots=True)
+class Digits:
+    digits: str  # '' : nothing pressed before the timeout
+
+
+@dataclass(frozen=True, slots=True)
+class HttpResult:
+    """``status`` None: no answer (timeout, refused, unreadable); ``error`` says why."""
+
+    status: int | None
+    body: object = None  # the parsed JSON answer
+    error: str = ""
+
+
+Result = Done | Digit | Digits | HttpResult
 
 
 class Flow(Protocol):

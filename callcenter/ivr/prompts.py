@@ -1,0 +1,161 @@
+"""Prompt audio: text-to-speech rendered once, cached by text + voice + language, in the format
+Asterisk plays without transcoding surprises (8 kHz, mono, 16-bit WAV), under ``prompts_dir``.
+
+The sound name of a text prompt (what the flow tells Asterisk to play) is derived from the same key,
+so loading a flow never renders anything and the runner stays pure; rendering is a separate step
+(server start-up and reload, ``callcenter ivr validate --audio``), skipped for prompts already in the
+cache. Speech comes from pyttsx3's espeak driver (espeak-ng); the 22 kHz result is converted with
+sox when it is installed, else resampled here.
+"""
+
+from __future__ import annotations
+
+import array
+import hashlib
+import logging
+import shutil
+import subprocess
+import sys
+import tempfile
+import wave
+from collections.abc import Iterable, Iterator
+from pathlib import Path
+
+from callcenter.core import ivr_model as m
+
+log = logging.getLogger(__name__)
+
+SOUND_DIR = "cc-tts"  # sub-directory of the prompts directory; TTS sound names start with it
+RATE = 8000
+EXTENSIONS = (".wav", ".gsm", ".ulaw", ".alaw", ".sln", ".sln16", ".g722", ".wav16")
+
+
+class PromptError(Exception):
+    """A prompt could not be rendered."""
+
+
+def sound_name(text: str, language: str, voice: str) -> str:
+    key = hashlib.sha256(f"{voice}\x00{language}\x00{text}".encode()).hexdigest()[:20]
+    return f"{SOUND_DIR}/{language}-{key}"
+
+
+def variants(flows: m.FlowSet) -> Iterator[tuple[m.Node, m.Prompt, str | None, m.PromptVariant]]:
+    """Every prompt variant of every node: (node, prompt, language or None for "any", variant)."""
+    for flow in flows.flows.values():
+        for node in flow.nodes.values():
+            for prompt in node.prompts():
+                for language, variant in prompt.variants.items():
+                    yield node, prompt, language, variant
+                if prompt.any is not None:
+                    yield node, prompt, None, prompt.any
+
+
+def find(sound: str, directories: Iterable[Path]) -> Path | None:
+    for directory in directories:
+        for extension in EXTENSIONS:
+            candidate = directory / (sound + extension)
+            if candidate.is_file():
+                return candidate
+    return None
+
+
+def missing_audio(flows: m.FlowSet, prompts_dir: Path, sound_dirs: Iterable[Path] = ()) -> list[m.Problem]:
+    """A problem for each prompt whose audio is nowhere: not rendered (text) or not recorded (file)."""
+    directories = [prompts_dir, *sound_dirs]
+    where = ", ".join(map(str, directories))
+    problems = []
+    for node, prompt, language, variant in variants(flows):
+        if find(variant.sound, directories) is None:
+            what = (
+                f"text-to-speech for {variant.text!r} not rendered"
+                if variant.text
+                else f"sound file {variant.sound!r} not found"
+            )
+            lang = f" ({language})" if language else ""
+            problems.append(
+                m.Problem(
+                    prompt.pos,
+                    f"missing audio in node {node.name!r}{lang}: {what} in {where}",
+                )
+            )
+    return sorted(set(problems), key=lambda p: (p.pos, p.message))
+
+
+def render_all(flows: m.FlowSet, prompts_dir: Path, voice: str = "") -> int:
+    """Render every text prompt not yet in the cache; returns how many were rendered."""
+    rendered = 0
+    for _, _, language, variant in variants(flows):
+        if variant.text and language and find(variant.sound, [prompts_dir]) is None:
+            render(variant.text, language, voice, prompts_dir / (variant.sound + ".wav"))
+            rendered += 1
+    return rendered
+
+
+def render(text: str, language: str, voice: str, target: Path) -> None:
+    """Speak ``text`` into ``target`` as 8 kHz mono 16-bit WAV (written atomically)."""
+    try:
+        import pyttsx3
+    except ImportError as err:
+        raise PromptError("text-to-speech needs pyttsx3 (pip install pyttsx3) and espeak-ng") from err
+    target.parent.mkdir(parents=True, exist_ok=True)
+    with tempfile.TemporaryDirectory(prefix="cc-tts-") as tmp:
+        raw = Path(tmp) / "raw.wav"
+        try:
+            engine = pyttsx3.init("espeak")
+            engine.setProperty("voice", f"{language}+{voice}" if voice else language)
+            engine.save_to_file(text, str(raw))
+            engine.runAndWait()
+        except Exception as err:  # pyttsx3 raises bare RuntimeError/OSError from its drivers
+            raise PromptError(f"text-to-speech failed for {text!r} ({language}): {err}") from err
+        if not raw.is_file() or raw.stat().st_size == 0:
+            raise PromptError(f"text-to-speech produced no audio for {text!r} ({language})")
+        partial = Path(tmp) / "out.wav"
+        convert(raw, partial)
+        shutil.move(str(partial), target)
+    log.info("ivr.prompt_rendered", extra={"sound": str(target), "language": language})
+
+
+def convert(source: Path, target: Path) -> None:
+    """Any WAV -> 8 kHz mono 16-bit WAV: sox when installed, else in Python."""
+    sox = shutil.which("sox")
+    if sox is not None:
+        result = subprocess.run(
+            [sox, str(source), "-r", str(RATE), "-c", "1", "-b", "16", "-e", "signed-integer", str(target)],
+            capture_output=True,
+            timeout=60,
+            check=False,
+        )
+        if result.returncode == 0:
+            return
+        log.warning("ivr.sox_failed", extra={"error": result.stderr.decode(errors="replace")[:300]})
+    resample(source, target)
+
+
+def resample(source: Path, target: Path) -> None:
+    """Pure-Python conversion (no audioop): mix to mono, average each output sample's window of input
+    samples (a crude low-pass against aliasing), 16-bit out."""
+    with wave.open(str(source), "rb") as reader:
+        width, channels, rate = reader.getsampwidth(), reader.getnchannels(), reader.getframerate()
+        frames = reader.readframes(reader.getnframes())
+    if width != 2:
+        raise PromptError(f"cannot convert {width * 8}-bit audio without sox")
+    samples = array.array("h")
+    samples.frombytes(frames)
+    if sys.byteorder == "big":
+        samples.byteswap()
+    mono = [sum(samples[i : i + channels]) / channels for i in range(0, len(samples), channels)]
+    step = rate / RATE
+    out = array.array("h")
+    position = 0.0
+    while position < len(mono):
+        start, end = int(position), max(int(position + step), int(position) + 1)
+        window = mono[start:end]
+        out.append(max(-32768, min(32767, round(sum(window) / len(window)))))
+        position += step
+    if sys.byteorder == "big":
+        out.byteswap()
+    with wave.open(str(target), "wb") as writer:
+        writer.setnchannels(1)
+        writer.setsampwidth(2)
+        writer.setframerate(RATE)
+        writer.writeframes(out.tobytes())

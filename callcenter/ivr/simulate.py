@@ -1,0 +1,118 @@
+"""Running a flow without Asterisk: scripted key presses, mocked HTTP lookups, a given clock.
+
+Each key-press input is consumed by the next question the flow asks (menu, language choice, digit
+collection): ``"1"``, ``"4729#"``; ``""`` is silence (the question times out); ``"hangup"`` is the
+caller hanging up there. When the inputs run out the caller stays silent.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+
+from callcenter.core import ivr
+from callcenter.core import ivr_model as m
+from callcenter.core.ivr_runner import FlowRunner
+
+MAX_ACTIONS = 500
+HANGUP = "hangup"
+
+
+@dataclass(frozen=True, slots=True)
+class HttpMock:
+    url: str
+    method: str = "GET"
+    status: int | None = 200
+    body: object = None
+    error: str = ""  # set: the lookup fails this way (status None), e.g. "timeout"
+
+    def answer(self) -> ivr.HttpResult:
+        if self.error:
+            return ivr.HttpResult(None, None, self.error)
+        return ivr.HttpResult(self.status, self.body)
+
+
+@dataclass(slots=True)
+class Simulation:
+    runner: FlowRunner
+    lines: list[str] = field(default_factory=list)  # what happened, one line each
+    finish: ivr.Finish | None = None
+    dropped_at: tuple[str, str] | None = None  # (flow, node) where the caller hung up
+    unused_inputs: list[str] = field(default_factory=list)
+
+    @property
+    def outcome(self) -> str:
+        if self.dropped_at is not None:
+            return "caller_hangup"
+        return self.finish.outcome if self.finish else "unfinished"
+
+    @property
+    def path(self) -> list[str]:
+        """The nodes visited, in order (repeats while re-asking collapsed)."""
+        out: list[str] = []
+        for step in self.runner.steps:
+            if not out or out[-1] != step.node:
+                out.append(step.node)
+        return out
+
+
+def simulate(
+    flows: m.FlowSet,
+    entry: str,
+    *,
+    now: datetime,
+    caller: str = "",
+    dialed: str = "",
+    inputs: Sequence[str] = (),
+    http: Sequence[HttpMock] = (),
+) -> Simulation:
+    runner = FlowRunner(flows, entry, now=now, caller=caller, dialed=dialed)
+    sim = Simulation(runner)
+    pending = list(inputs)
+    seen_steps = 0
+
+    def note_steps() -> None:
+        nonlocal seen_steps
+        for step in runner.steps[seen_steps:]:
+            sim.lines.append(f"  [{step}]")
+        seen_steps = len(runner.steps)
+
+    action = runner.start()
+    for _ in range(MAX_ACTIONS):
+        note_steps()
+        result: ivr.Result
+        match action:
+            case ivr.Answer():
+                sim.lines.append("answer")
+                result = ivr.Done()
+            case ivr.Play(prompt=prompt, text=text):
+                sim.lines.append(f"play {prompt}" + (f"  “{text}”" if text else ""))
+                result = ivr.Done()
+            case ivr.GetDigit(prompt=prompt) | ivr.CollectDigits(prompt=prompt):
+                text = action.text if isinstance(action, ivr.CollectDigits) else ""
+                sim.lines.append(f"ask {prompt}" + (f"  “{text}”" if text else ""))
+                pressed = pending.pop(0) if pending else ""
+                if pressed == HANGUP:
+                    sim.lines.append("caller hangs up")
+                    sim.dropped_at = runner.hung_up()
+                    break
+                sim.lines.append(f"  caller presses {pressed!r}" if pressed else "  (no input: timeout)")
+                result = ivr.Digits(pressed)
+            case ivr.HttpLookup(method=method, url=url):
+                mock = next((h for h in http if h.url == url and h.method.upper() == method), None)
+                result = mock.answer() if mock else ivr.HttpResult(None, None, "no mock for this request")
+                shown = f"status {result.status}" if result.status is not None else result.error
+                sim.lines.append(f"http {method} {url} -> {shown}")
+            case ivr.Voicemail(mailbox=mailbox):
+                sim.lines.append(f"voicemail {mailbox}")
+                result = ivr.Done()
+            case ivr.Finish():
+                sim.finish = action
+                where = f" to queue {action.queue}" if action.queue else ""
+                sim.lines.append(f"finish: {action.outcome}{where}")
+                break
+        action = runner.next(result)
+    note_steps()
+    sim.unused_inputs = pending
+    return sim

@@ -1,0 +1,273 @@
+"""The YAML flow runner, driven step by step as the adapter drives it: results in, actions out."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from pathlib import Path
+from textwrap import dedent
+
+import pytest
+
+from callcenter.core import ivr
+from callcenter.core import ivr_model as m
+from callcenter.core.ivr_runner import FlowRunner
+from callcenter.ivr import loader, simulate
+
+MONDAY_NOON = datetime(2026, 11, 23, 12, 0, tzinfo=UTC)
+FLOWS = Path(__file__).parents[2] / "ivr_flows"
+
+
+def flow_set(*texts: str) -> m.FlowSet:
+    flows = {}
+    for index, text in enumerate(texts):
+        flow, problems = loader.parse_text(dedent(text), f"f{index}.yaml")
+        assert problems == [] and flow is not None
+        flows[flow.name] = flow
+    assert loader.check(flows) == []
+    return m.FlowSet(flows)
+
+
+MENU = """
+    flow: menu
+    start: menu
+    nodes:
+      menu:
+        type: menu
+        prompt: {file: callcenter/welcome-menu}
+        choices: {"1": support, "2": sales}
+        timeout: 5
+        attempts: 2
+        invalid_prompt: {file: callcenter/invalid}
+        no_input: bye
+      support: {type: queue, queue: support, skills: [tech], priority: 3}
+      sales: {type: queue, queue: sales}
+      bye: {type: hangup, prompt: {file: callcenter/goodbye}}
+"""
+
+
+def test_menu_choice_queues_with_skills_priority_language_and_caller() -> None:
+    runner = FlowRunner(flow_set(MENU), "menu", now=MONDAY_NOON, caller="+15551234")
+    assert runner.start() == ivr.Answer()
+    assert runner.next(ivr.Done()) == ivr.CollectDigits("callcenter/welcome-menu", 1, 5.0)
+    finish = runner.next(ivr.Digits("1"))
+    assert finish == ivr.Finish("1", "support", 3, ("tech",), "en", {"caller": "+15551234"}, "queue")
+    with pytest.raises(ivr.FlowError):
+        runner.next(ivr.Done())
+
+
+def test_invalid_then_silence_uses_attempts_then_the_no_input_path() -> None:
+    runner = FlowRunner(flow_set(MENU), "menu", now=MONDAY_NOON)
+    runner.start()
+    runner.next(ivr.Done())
+    assert runner.next(ivr.Digits("9")) == ivr.Play("callcenter/invalid")
+    assert isinstance(runner.next(ivr.Done()), ivr.CollectDigits)
+    assert runner.next(ivr.Digits("")) == ivr.Play("callcenter/goodbye")
+    finish = runner.next(ivr.Done())
+    assert isinstance(finish, ivr.Finish) and finish.outcome == "hangup" and finish.queue is None
+    assert [s.detail for s in runner.steps][:2] == [
+        "invalid input '9' (attempt 1 of 2)",
+        "no input (attempt 2 of 2)",
+    ]
+
+
+def test_the_old_single_digit_result_is_still_understood() -> None:
+    runner = FlowRunner(flow_set(MENU), "menu", now=MONDAY_NOON)
+    runner.start()
+    runner.next(ivr.Done())
+    assert runner.next(ivr.Digit("2")).queue == "sales"  # type: ignore[union-attr]
+
+
+def test_wrong_result_kind_is_an_error() -> None:
+    runner = FlowRunner(flow_set(MENU), "menu", now=MONDAY_NOON)
+    runner.start()
+    runner.next(ivr.Done())
+    with pytest.raises(ivr.FlowError):
+        runner.next(ivr.Done())
+
+
+def test_now_must_be_aware() -> None:
+    with pytest.raises(ValueError):
+        FlowRunner(flow_set(MENU), "menu", now=datetime(2026, 1, 1))
+
+
+COLLECT = """
+    flow: acct
+    start: account
+    nodes:
+      account:
+        type: collect
+        prompt: "Your account number"
+        variable: account
+        min_digits: 4
+        max_digits: 6
+        pattern: "[1-9][0-9]*"
+        attempts: 2
+        no_input: agent
+        invalid: wrong
+        next: lookup
+      lookup:
+        type: http
+        method: POST
+        url: "https://crm.test/a/{account}?from={caller}"
+        body: {account: "{account}"}
+        timeout: 1.5
+        result: {vip: customer.vip, name: customer.name, first: orders.0.id}
+        next: vip
+        failure: agent
+      vip:
+        type: branch
+        cases:
+          - if: {var: vip, equals: "true"}
+            goto: vip_q
+          - if: {var: caller, starts_with: "+34"}
+            goto: spain
+        else: agent
+      spain: {type: set, variables: {language: es, note: "spain {account}"}, next: agent}
+      vip_q: {type: queue, queue: billing, priority: 9}
+      agent: {type: queue, queue: billing}
+      wrong: {type: hangup}
+"""
+
+
+def _to_lookup(runner: FlowRunner, digits: str) -> ivr.Action:
+    runner.start()
+    ask = runner.next(ivr.Done())
+    assert isinstance(ask, ivr.CollectDigits) and ask.max_digits == 6 and ask.text == "Your account number"
+    return runner.next(ivr.Digits(digits))
+
+
+def test_collect_validates_then_http_lookup_maps_the_answer() -> None:
+    runner = FlowRunner(flow_set(COLLECT), "acct", now=MONDAY_NOON, caller="+1 555")
+    lookup = _to_lookup(runner, "4729#")
+    assert lookup == ivr.HttpLookup(
+        "POST", "https://crm.test/a/4729?from=%2B1%20555", 1.5, {}, {"account": "4729"}
+    )
+    body = {"customer": {"vip": True, "name": "Ana"}, "orders": [{"id": 7}]}
+    finish = runner.next(ivr.HttpResult(200, body))
+    assert isinstance(finish, ivr.Finish)
+    assert finish.queue == "billing" and finish.priority == 9
+    assert finish.data == {"caller": "+1 555", "account": "4729", "vip": "true", "name": "Ana", "first": "7"}
+
+
+@pytest.mark.parametrize("answer", [ivr.HttpResult(None, None, "timeout"), ivr.HttpResult(503)])
+def test_http_failure_takes_the_failure_path(answer: ivr.HttpResult) -> None:
+    runner = FlowRunner(flow_set(COLLECT), "acct", now=MONDAY_NOON, caller="+1")
+    _to_lookup(runner, "4729")
+    finish = runner.next(answer)
+    assert isinstance(finish, ivr.Finish) and finish.priority == 0
+    assert finish.data["http_error"] in ("timeout", "status 503")
+
+
+def test_bad_digits_twice_take_the_invalid_path() -> None:
+    runner = FlowRunner(flow_set(COLLECT), "acct", now=MONDAY_NOON)
+    assert isinstance(_to_lookup(runner, "0123"), ivr.CollectDigits)  # pattern refuses a leading 0
+    finish = runner.next(ivr.Digits("12"))  # too short
+    assert isinstance(finish, ivr.Finish) and finish.outcome == "hangup"
+
+
+def test_branch_on_caller_number_and_set_language() -> None:
+    runner = FlowRunner(flow_set(COLLECT), "acct", now=MONDAY_NOON, caller="+34600")
+    _to_lookup(runner, "5555")
+    finish = runner.next(ivr.HttpResult(200, {"customer": {"vip": False}}))
+    assert isinstance(finish, ivr.Finish)
+    assert finish.language == "es" and finish.data["note"] == "spain 5555"
+
+
+HOURS = """
+    flow: hours
+    start: hours
+    nodes:
+      hours:
+        type: hours
+        timezone: America/New_York
+        week: {mon-fri: ["09:00-12:00", "13:00-17:00"], sun: "10:00-00:00"}
+        holidays: [2026-12-25]
+        open: open
+        closed: closed
+      open: {type: queue, queue: open}
+      closed: {type: queue, queue: closed}
+"""
+
+
+@pytest.mark.parametrize(
+    ("now", "queue"),
+    [
+        (datetime(2026, 11, 23, 14, 0, tzinfo=UTC), "open"),  # Monday 09:00 in New York
+        (datetime(2026, 11, 23, 13, 59, tzinfo=UTC), "closed"),  # 08:59
+        (datetime(2026, 11, 23, 17, 30, tzinfo=UTC), "closed"),  # lunch 12:30
+        (datetime(2026, 11, 23, 21, 59, tzinfo=UTC), "open"),  # 16:59
+        (datetime(2026, 11, 28, 15, 0, tzinfo=UTC), "closed"),  # Saturday
+        (datetime(2026, 11, 30, 4, 59, tzinfo=UTC), "open"),  # Sunday 23:59
+        (datetime(2026, 12, 25, 15, 0, tzinfo=UTC), "closed"),  # a Friday, but Christmas
+    ],
+)
+def test_business_hours_in_the_flows_time_zone(now: datetime, queue: str) -> None:
+    runner = FlowRunner(flow_set(HOURS), "hours", now=now)
+    runner.start()
+    assert runner.next(ivr.Done()).queue == queue  # type: ignore[union-attr]
+
+
+def test_goto_another_flow_and_voicemail_and_callback() -> None:
+    flows = flow_set(
+        """
+        flow: a
+        start: go
+        nodes:
+          go: {type: goto, flow: b}
+        """,
+        """
+        flow: b
+        start: m
+        nodes:
+          m:
+            type: menu
+            prompt: {file: x}
+            choices: {"1": vm, "2": cb}
+            no_input: vm
+          vm: {type: voicemail, mailbox: "100@default", prompt: "Leave a message"}
+          cb: {type: callback, queue: support}
+        """,
+    )
+    runner = FlowRunner(flows, "a", now=MONDAY_NOON, caller="555")
+    runner.start()
+    runner.next(ivr.Done())
+    assert runner.position == ("b", "m")
+    assert isinstance(runner.next(ivr.Digits("1")), ivr.Play)
+    assert runner.next(ivr.Done()) == ivr.Voicemail("100@default")
+    assert runner.next(ivr.Done()).outcome == "voicemail"  # type: ignore[union-attr]
+
+    runner = FlowRunner(flows, "a", now=MONDAY_NOON, caller="555")
+    runner.start()
+    runner.next(ivr.Done())
+    finish = runner.next(ivr.Digits("2"))
+    assert isinstance(finish, ivr.Finish) and finish.outcome == "callback"
+    assert finish.data["callback_number"] == "555" and finish.data["callback_queue"] == "support"
+
+
+def test_a_loop_that_never_asks_ends_as_an_error_not_a_hang() -> None:
+    # The validator refuses this; the guard keeps a call from spinning if one got through.
+    flow, problems = loader.parse_text(
+        "flow: x\nstart: a\nnodes:\n  a: {type: set, variables: {n: '1'}, next: a}\n", "x.yaml"
+    )
+    assert flow is not None and problems == []
+    runner = FlowRunner(m.FlowSet({"x": flow}), "x", now=MONDAY_NOON)
+    runner.start()
+    finish = runner.next(ivr.Done())
+    assert isinstance(finish, ivr.Finish) and finish.outcome == "error"
+
+
+def test_language_choice_switches_prompts() -> None:
+    flows, problems = loader.load([FLOWS])
+    assert problems == []
+    runner = FlowRunner(flows, "main", now=MONDAY_NOON)
+    runner.start()
+    ask = runner.next(ivr.Done())
+    assert isinstance(ask, ivr.CollectDigits) and ask.text == "For English, press 1."
+    welcome = runner.next(ivr.Digits("2"))
+    assert welcome == ivr.Play(welcome.prompt, "Bienvenido a Acme.")  # type: ignore[union-attr]
+
+
+def test_simulation_records_where_the_caller_dropped_out() -> None:
+    flows, _ = loader.load([FLOWS])
+    sim = simulate.simulate(flows, "main", now=MONDAY_NOON, inputs=["1", "hangup"])
+    assert sim.outcome == "caller_hangup" and sim.dropped_at == ("main", "main_menu")
