@@ -15,7 +15,7 @@ import ipaddress
 import os
 import re
 from collections.abc import Mapping
-from pathlib import Path
+from pathlib import Path, PurePosixPath
 from typing import Annotated, Any, Literal
 
 import yaml
@@ -207,6 +207,10 @@ class IvrSettings(_Section):
     # Our prompts: text-to-speech renders under <prompts_dir>/cc-tts/, recorded files beside. Asterisk
     # must be able to read this directory (sounds found here are played by absolute path).
     prompts_dir: Path = Path("prompts")
+    # The same directory as Asterisk sees it, when that differs (the sandbox's chroot, a container):
+    # e.g. prompts_dir /var/cache/callcenter/asterisk-root/var/lib/callcenter/prompts is
+    # /var/lib/callcenter/prompts for the sandbox Asterisk. Unset: the same path.
+    asterisk_prompts_dir: PurePosixPath | None = None
     # More directories a prompt's sound file may be in (Asterisk's own sounds) for the audio check.
     sound_dirs: tuple[Path, ...] = ()
     tts_voice: str = ""  # an espeak-ng voice variant (e.g. "f3"); "" is the language's default

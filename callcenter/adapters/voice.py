@@ -355,10 +355,15 @@ class VoiceAdapter:
 
     def _sound(self, name: str) -> str:
         """Our prompts are played by absolute path (Asterisk adds the extension); others as named."""
-        found = prompts.find(name, [self._settings.ivr.prompts_dir])
+        ivr_settings = self._settings.ivr
+        found = prompts.find(name, [ivr_settings.prompts_dir])
         if found is None:
             return name
-        return str(found.resolve().with_suffix(""))
+        path = found.resolve().with_suffix("")
+        if ivr_settings.asterisk_prompts_dir is None:
+            return str(path)
+        relative = path.relative_to(ivr_settings.prompts_dir.resolve())
+        return str(ivr_settings.asterisk_prompts_dir / relative.as_posix())
 
     # -- AMI events --------------------------------------------------------------------------------
     def _on_ami_event(self, event: ami_events.AmiEvent) -> None:

@@ -1,0 +1,107 @@
+"""Real calls through a YAML flow: in-band DTMF walks the menu, an account number is typed, the
+flow asks a small local HTTP server (the "CRM") about it, and the caller lands with an agent.
+
+Prompts are rendered by text-to-speech into a directory inside the sandbox root, so the chroot's
+Asterisk reads the same files the server rendered (``ivr.asterisk_prompts_dir``).
+"""
+
+from __future__ import annotations
+
+import json
+import threading
+from collections.abc import Iterator
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from tests.calls import agent_phone, call_in, caller_phone, ended_record, queued_record, wait_agent
+
+pytestmark = pytest.mark.asterisk
+
+FLOWS = Path(__file__).parent / "flows"
+CRM_PORT = 28191
+
+
+class Crm(ThreadingHTTPServer):
+    requests: list[str]
+    answers: dict[str, Any]
+
+
+@pytest.fixture
+def crm() -> Iterator[Crm]:
+    class Handler(BaseHTTPRequestHandler):
+        def do_GET(self) -> None:
+            server: Crm = self.server  # type: ignore[assignment]
+            server.requests.append(self.path)
+            account = self.path.split("/accounts/", 1)[-1].split("?", 1)[0]
+            answer = server.answers.get(account)
+            body = json.dumps(answer or {"error": "unknown"}).encode()
+            self.send_response(200 if answer else 404)
+            self.send_header("Content-Type", "application/json")
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+
+        def log_message(self, *args: Any) -> None:
+            pass
+
+    server = Crm(("127.0.0.1", CRM_PORT), Handler)
+    server.requests, server.answers = [], {"4729": {"customer": {"name": "Ana", "vip": True}}}
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    yield server
+    server.shutdown()
+    server.server_close()
+
+
+@pytest.fixture
+def ivr_config(asterisk: Any) -> dict[str, Any]:
+    inside = "/var/lib/callcenter/prompts-e2e"
+    return {
+        "flows_dir": str(FLOWS),
+        "entry_flow": "e2e_main",
+        "prompts_dir": str(asterisk.host_path(inside)),
+        "asterisk_prompts_dir": inside,
+    }
+
+
+def test_menu_account_lookup_and_vip_routing(
+    asterisk: Any, server_factory: Any, crm: Crm, ivr_config: dict[str, Any]
+) -> None:
+    server = server_factory(ivr=ivr_config).start(timeout=90)  # the first start renders speech
+    agent = agent_phone(asterisk, "1001").start()
+    caller = caller_phone(asterisk).start()
+    try:
+        wait_agent(server, "1001", "available")
+        # Wait for the menu prompt, press 1; then the account number, ended by '#'.
+        call, heard = call_in(caller, asterisk, "1")
+        caller.press(heard, "4729#")
+        wait_agent(server, "1001", "busy", timeout=40)
+        assert crm.requests == ["/accounts/4729?caller=caller"]
+        record = queued_record(server)
+        assert record["queue"] == "support" and record["priority"] == 10  # the VIP path
+        call.hangup()
+        record = ended_record(server)
+        assert record["outcome"] == "answered" and record["agent_id"] == "1001"
+    finally:
+        caller.stop()
+        agent.stop()
+
+
+def test_lookup_failure_takes_the_failure_path(
+    asterisk: Any, server_factory: Any, crm: Crm, ivr_config: dict[str, Any]
+) -> None:
+    crm.answers.clear()  # the CRM knows nobody: 404, so the flow goes to the plain billing queue
+    server = server_factory(ivr=ivr_config).start(timeout=90)
+    caller = caller_phone(asterisk).start()
+    try:
+        call, heard = call_in(caller, asterisk, "1")
+        caller.press(heard, "5555#")
+        record = queued_record(server, timeout=30)
+        assert record["queue"] == "support" and record["priority"] == 0
+        assert crm.requests == ["/accounts/5555?caller=caller"]
+        call.hangup()
+        assert ended_record(server)["outcome"] == "abandoned"
+    finally:
+        caller.stop()
