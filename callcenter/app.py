@@ -26,14 +26,14 @@ from callcenter.core.agents import Agent
 from callcenter.core.ivr_runner import FlowRunner
 from callcenter.ivr.store import FlowStore
 from callcenter.service import CallCenter
-from callcenter.web import api, auth
+from callcenter.web import api, auth, ivr_api
 
 log = logging.getLogger(__name__)
 
-SETTINGS = web.AppKey("settings", Settings)
+SETTINGS = api.SETTINGS
 DATABASE = web.AppKey("database", Database)
 VOICE = web.AppKey("voice", VoiceAdapter)
-FLOWS = web.AppKey("flows", FlowStore)
+FLOWS = ivr_api.FLOWS
 
 
 class _Health:
@@ -78,6 +78,7 @@ def create_app(settings: Settings) -> web.Application:
     app[SETTINGS] = settings
     app[api.HEALTH] = _Health(app)
     api.setup_routes(app, metrics_are_public=settings.security.metrics_public)
+    ivr_api.setup_routes(app)
     app.cleanup_ctx.append(_database)
     app.cleanup_ctx.append(_service)
     if settings.ivr.flows_dir is not None:

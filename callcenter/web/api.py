@@ -16,6 +16,7 @@ from aiohttp import web
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
 from callcenter import __version__
+from callcenter.config import Settings
 from callcenter.core import events as ev
 from callcenter.core.acd import UnknownAgent
 from callcenter.core.agents import Agent, IllegalTransition
@@ -24,6 +25,7 @@ from callcenter.service import CallCenter
 from callcenter.web.auth import PRINCIPAL, PUBLIC, allow
 
 SERVICE = web.AppKey("service", CallCenter)
+SETTINGS = web.AppKey("settings", Settings)
 
 
 class Health(Protocol):
@@ -274,6 +276,15 @@ def _op(
     return op
 
 
+_YAML_BODY: dict[str, Any] = {
+    "required": True,
+    "content": {
+        "application/json": {
+            "schema": {"type": "object", "properties": {"yaml": {"type": "string"}}, "required": ["yaml"]}
+        }
+    },
+}
+
 OPENAPI: dict[str, Any] = {
     "openapi": "3.1.0",
     "info": {"title": "callcenter API", "version": __version__},
@@ -321,6 +332,52 @@ OPENAPI: dict[str, Any] = {
                         "schema": {"type": "integer", "minimum": 1, "maximum": 500},
                     }
                 ],
+            }
+        },
+        "/api/ivr/flows": {
+            "get": _op(
+                "The IVR flow files, which are running, the problems of the last load",
+                "supervisor, admin",
+                errors=(401, 403, 404),
+            )
+        },
+        "/api/ivr/flows/{name}": {
+            "get": _op(
+                "One flow: its YAML, its graph (nodes, edges) and parse problems",
+                "supervisor, admin",
+                params=["name"],
+                errors=(400, 401, 403, 404),
+            ),
+            "put": {
+                **_op(
+                    "Save a flow: validated like a load (line:column problems, 422); body {yaml}",
+                    "admin",
+                    params=["name"],
+                    errors=(400, 401, 403, 404, 413, 422),
+                ),
+                "requestBody": _YAML_BODY,
+            },
+        },
+        "/api/ivr/flows/{name}/validate": {
+            "post": {
+                **_op(
+                    "Validate a draft without saving; body {yaml}",
+                    "admin",
+                    params=["name"],
+                    errors=(400, 401, 403, 404, 413),
+                ),
+                "requestBody": _YAML_BODY,
+            }
+        },
+        "/api/ivr/flows/{name}/test": {
+            "post": {
+                **_op(
+                    "Run the flow's tests against the saved flows, or a draft (body {yaml})",
+                    "supervisor, admin",
+                    params=["name"],
+                    errors=(400, 401, 403, 404, 422),
+                ),
+                "requestBody": {**_YAML_BODY, "required": False},
             }
         },
         "/api/interactions/{interaction_id}": {

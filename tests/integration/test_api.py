@@ -74,6 +74,11 @@ MATRIX: dict[tuple[str, str], set[str]] = {
     ("GET", "/api/queues"): {"supervisor", "admin"},
     ("GET", "/api/interactions"): {"supervisor", "admin", "qa"},
     ("GET", "/api/interactions/none"): {"supervisor", "admin", "qa"},
+    ("GET", "/api/ivr/flows"): {"supervisor", "admin"},
+    ("GET", "/api/ivr/flows/main"): {"supervisor", "admin"},
+    ("PUT", "/api/ivr/flows/main"): {"admin"},
+    ("POST", "/api/ivr/flows/main/validate"): {"admin"},
+    ("POST", "/api/ivr/flows/main/test"): {"supervisor", "admin"},
 }
 
 
@@ -96,7 +101,8 @@ async def test_every_route_declares_roles_and_is_in_the_matrix(client: TestClien
             m,
             p.replace("1001/pause", "{agent_id}/{action}")
             .replace("1001", "{agent_id}")
-            .replace("/none", "/{interaction_id}"),
+            .replace("/none", "/{interaction_id}")
+            .replace("flows/main", "flows/{name}"),
         )
         for m, p in MATRIX
     }
@@ -107,7 +113,9 @@ async def test_every_route_declares_roles_and_is_in_the_matrix(client: TestClien
 async def test_role_matrix(client: TestClient[Any, Any], who: str | None) -> None:
     headers = {"Authorization": "Bearer forged-token-0123456789abc"} if who == "forged" else auth(who)
     for (method, path), allowed in MATRIX.items():
-        resp = await client.request(method, path, headers=headers, json={} if method == "POST" else None)
+        resp = await client.request(
+            method, path, headers=headers, json={} if method in ("POST", "PUT") else None
+        )
         if PUBLIC in allowed:
             assert resp.status in (200, 503), (method, path, who, resp.status)
         elif who in (None, "forged"):
