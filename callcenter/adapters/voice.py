@@ -270,8 +270,18 @@ class VoiceAdapter:
                     result = ivr.Digits(answer.result if _DIGITS.fullmatch(answer.result) else "")
                 case ivr.HttpLookup():
                     result = await self._http_lookup(interaction_id, action)
-                case ivr.Voicemail(mailbox=mailbox):
-                    await session.command(f'EXEC VoiceMail "{_agi_quote(mailbox)},u"', timeout=600)
+                case ivr.Voicemail(mailbox=mailbox, greeting=greeting):
+                    # u: Asterisk's "unavailable" greeting; s: only the beep (the flow greeted).
+                    option = "u" if greeting else "s"
+                    try:
+                        await session.command(f'EXEC VoiceMail "{_agi_quote(mailbox)},{option}"', timeout=600)
+                    except AgiHangup:
+                        # Hanging up is how most callers end a message: the voicemail is done.
+                        done = flow.next(ivr.Done())
+                        if not isinstance(done, ivr.Finish):
+                            raise
+                        self._report_finish(interaction_id, flow, done)
+                        return
                     result = ivr.Done()
                 case ivr.Finish():
                     await self._finish(session, interaction_id, flow, action)
@@ -290,6 +300,9 @@ class VoiceAdapter:
             await session.set_variable("CHANNEL(language)", done.language)
         for name, value in done.data.items():
             await session.set_variable(f"CC_VAR_{_var_name(name)}", value)
+        self._report_finish(interaction_id, flow, done)
+
+    def _report_finish(self, interaction_id: str, flow: ivr.Flow, done: ivr.Finish) -> None:
         where = flow.position if isinstance(flow, FlowRunner) else ("", "")
         outcome = done.outcome or ("queue" if done.queue else "no_input")
         metrics.IVR_OUTCOMES.labels(flow=where[0], node=where[1], outcome=outcome).inc()

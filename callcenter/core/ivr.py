@@ -60,6 +60,8 @@ class Voicemail:
     """Let the caller leave a message in ``mailbox`` (``box@context``)."""
 
     mailbox: str
+    # Asterisk's own "the person at ... is unavailable" greeting; off when the flow greeted already.
+    greeting: bool = True
 
 
 @dataclass(frozen=True, slots=True)

@@ -152,7 +152,9 @@ class FlowRunner:
                 finish = self._final("voicemail")
 
                 def leave_message(_: ivr.Result) -> ivr.Action:
-                    return self._emit(ivr.Voicemail(mailbox), lambda _: self._emit(finish, None))
+                    return self._emit(
+                        ivr.Voicemail(mailbox, greeting=prompt is None), lambda _: self._emit(finish, None)
+                    )
 
                 return self._play(prompt, leave_message) if prompt else leave_message(ivr.Done())
             case m.CallbackNode(queue=queue, number=number, prompt=prompt):

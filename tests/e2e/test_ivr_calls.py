@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import json
 import threading
+import time
+import wave
 from collections.abc import Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
@@ -17,6 +19,7 @@ from typing import Any
 import pytest
 
 from tests.calls import agent_phone, call_in, caller_phone, ended_record, queued_record, wait_agent
+from tests.sip import wait_for
 
 pytestmark = pytest.mark.asterisk
 
@@ -103,5 +106,30 @@ def test_lookup_failure_takes_the_failure_path(
         assert crm.requests == ["/accounts/5555?caller=caller"]
         call.hangup()
         assert ended_record(server)["outcome"] == "abandoned"
+    finally:
+        caller.stop()
+
+
+def test_voicemail_keeps_the_callers_message(
+    asterisk: Any, server_factory: Any, ivr_config: dict[str, Any]
+) -> None:
+    inbox = asterisk.instance_dir / "spool" / "voicemail" / "default" / "100" / "INBOX"
+    for old in inbox.glob("msg*"):
+        old.unlink()
+    server = server_factory(ivr={**ivr_config, "entry_flow": "e2e_after_hours"}).start(timeout=90)
+    caller = caller_phone(asterisk).start()
+    try:
+        call, _heard = caller.dial(asterisk.settings.asterisk.inbound_number)
+        # The caller's 440 Hz tone is the "message"; give the greeting and the beep time to play.
+        time.sleep(7)
+        call.hangup()
+        wait_for(lambda: list(inbox.glob("msg*.wav")), 15, "the voicemail message file")
+        message = next(iter(inbox.glob("msg*.wav")))
+        with wave.open(str(message)) as w:
+            audio = w.readframes(w.getnframes())
+            rate, width = w.getframerate(), w.getsampwidth()
+        assert width == 2 and len(audio) > rate * width  # more than a second of sound
+        record = ended_record(server)
+        assert record["outcome"] == "voicemail" and record["queue"] is None
     finally:
         caller.stop()
