@@ -97,6 +97,8 @@ class VoiceAdapter:
         # Callers taken over from before a restart: known by channel name until a reconcile
         # tells us their uniqueid.
         self._adopted: dict[str, str] = {}
+        # Callers in the IVR -> the hang-up Asterisk reported meanwhile (cause, by the system).
+        self._in_ivr: dict[str, tuple[str, bool] | None] = {}
         self._tasks: set[asyncio.Task[None]] = set()
         # The IVR's lookups to outside systems; ours to close unless it was given.
         self._http = http
@@ -216,6 +218,17 @@ class VoiceAdapter:
             at=self._clock(),
         )
         self._submit(arrived)
+        # While the IVR runs, the FastAGI session decides how the call ended (a hang-up during a
+        # voicemail is a voicemail): AMI hang-up events for this caller wait until it is done.
+        self._in_ivr[session.uniqueid] = None
+        try:
+            await self._ivr(session, interaction_id, arrived)
+        finally:
+            deferred = self._in_ivr.pop(session.uniqueid, None)
+            if deferred is not None:
+                self._caller_gone(session.uniqueid, deferred[0], system=deferred[1])
+
+    async def _ivr(self, session: AgiSession, interaction_id: str, arrived: ev.CallArrived) -> None:
         flow: ivr.Flow | None = None
         try:
             await session.set_variable("CC_INTERACTION_ID", interaction_id)
@@ -408,6 +421,10 @@ class VoiceAdapter:
                 pass
 
     def _caller_gone(self, uniqueid: str, cause: str, *, system: bool = False) -> None:
+        if uniqueid in self._in_ivr:
+            if self._in_ivr[uniqueid] is None:  # the first word (HangupRequest) decides who hung up
+                self._in_ivr[uniqueid] = (cause, system)
+            return
         interaction_id = self._callers.pop(uniqueid, None)
         if interaction_id is not None:
             self._submit(ev.CallerHungUp(interaction_id, cause, self._clock(), system))

@@ -11,7 +11,9 @@ sox when it is installed, else resampled here.
 from __future__ import annotations
 
 import array
+import contextlib
 import hashlib
+import io
 import logging
 import shutil
 import subprocess
@@ -92,27 +94,63 @@ def render_all(flows: m.FlowSet, prompts_dir: Path, voice: str = "") -> int:
 
 
 def render(text: str, language: str, voice: str, target: Path) -> None:
-    """Speak ``text`` into ``target`` as 8 kHz mono 16-bit WAV (written atomically)."""
-    try:
-        import pyttsx3
-    except ImportError as err:
-        raise PromptError("text-to-speech needs pyttsx3 (pip install pyttsx3) and espeak-ng") from err
+    """Speak ``text`` into ``target`` as 8 kHz mono 16-bit WAV (written atomically).
+
+    pyttsx3 drives espeak-ng; its espeak driver now and then writes no file (seen when many prompts
+    are rendered in a row from a worker thread). Then the same voice is asked for through the
+    ``espeak-ng`` command, so a flaky driver never leaves a caller in silence.
+    """
     target.parent.mkdir(parents=True, exist_ok=True)
+    espeak_voice = f"{language}+{voice}" if voice else language
     with tempfile.TemporaryDirectory(prefix="cc-tts-") as tmp:
         raw = Path(tmp) / "raw.wav"
-        try:
-            engine = pyttsx3.init("espeak")
-            engine.setProperty("voice", f"{language}+{voice}" if voice else language)
-            engine.save_to_file(text, str(raw))
-            engine.runAndWait()
-        except Exception as err:  # pyttsx3 raises bare RuntimeError/OSError from its drivers
-            raise PromptError(f"text-to-speech failed for {text!r} ({language}): {err}") from err
-        if not raw.is_file() or raw.stat().st_size == 0:
-            raise PromptError(f"text-to-speech produced no audio for {text!r} ({language})")
+        error = _pyttsx3(text, espeak_voice, raw)
+        if error is not None:
+            log.warning("ivr.pyttsx3_failed", extra={"error": error, "fallback": "espeak-ng"})
+            error = _espeak_ng(text, espeak_voice, raw)
+        if error is not None:
+            raise PromptError(f"text-to-speech failed for {text!r} ({language}): {error}")
         partial = Path(tmp) / "out.wav"
         convert(raw, partial)
         shutil.move(str(partial), target)
     log.info("ivr.prompt_rendered", extra={"sound": str(target), "language": language})
+
+
+def _has_audio(path: Path) -> bool:
+    try:
+        with wave.open(str(path)) as w:
+            return bool(w.getnframes() > 0)
+    except (OSError, EOFError, wave.Error):
+        return False
+
+
+def _pyttsx3(text: str, voice: str, raw: Path) -> str | None:
+    """Render with pyttsx3; None on success, else why not."""
+    try:
+        import pyttsx3
+    except ImportError:
+        return "pyttsx3 is not installed"
+    try:
+        engine = pyttsx3.init("espeak")
+        engine.setProperty("voice", voice)
+        with contextlib.redirect_stdout(io.StringIO()):  # the driver prints "Audio saved to ..."
+            engine.save_to_file(text, str(raw))
+            engine.runAndWait()
+    except Exception as err:  # pyttsx3 raises bare RuntimeError/OSError from its drivers
+        return f"pyttsx3: {err}"
+    return None if _has_audio(raw) else "pyttsx3 produced no audio"
+
+
+def _espeak_ng(text: str, voice: str, raw: Path) -> str | None:
+    command = shutil.which("espeak-ng")
+    if command is None:
+        return "espeak-ng is not installed (apt-get install espeak-ng)"
+    result = subprocess.run(
+        [command, "-v", voice, "-w", str(raw), "--", text], capture_output=True, timeout=60, check=False
+    )
+    if result.returncode != 0 or not _has_audio(raw):
+        return f"espeak-ng: {result.stderr.decode(errors='replace')[:200] or 'no audio'}"
+    return None
 
 
 def convert(source: Path, target: Path) -> None:
