@@ -212,7 +212,7 @@ def test_wechat_signed_requests() -> None:
     with pytest.raises(SignatureError):
         wechat.verify({"signature": "x"}, "cc_wechat_token_2024")
     message = wechat.parse(post.body)
-    assert message is not None and message.body == "你好，我的订单还没到"
+    assert message is not None and message.body == "你好，我的订单还没到"  # noqa: RUF001
     assert message.provider_id == "24086087575195331" and message.sender.kind == IdentityKind.WECHAT
 
 
