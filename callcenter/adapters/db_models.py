@@ -121,3 +121,46 @@ class EventRow(Base):
     at: Mapped[datetime]
     kind: Mapped[str]
     data: Mapped[dict[str, Any]] = mapped_column(JSON_DOCUMENT)
+
+
+# --- Omnichannel messaging (migration omni0001) ------------------------------------------------------
+
+
+class MessageRow(Base):
+    """Every message in and out. (channel, provider_id) is unique: a provider's re-delivery after a
+    restart is recognised as a duplicate by the database itself."""
+
+    __tablename__ = "messages"
+    __table_args__ = (
+        sa.UniqueConstraint("channel", "provider_id"),
+        sa.Index("ix_messages_customer_id_at", "customer_id", "at"),
+    )
+
+    id: Mapped[str] = mapped_column(primary_key=True)
+    conversation_id: Mapped[str] = mapped_column(index=True)
+    customer_id: Mapped[str]
+    channel: Mapped[str]
+    direction: Mapped[str]
+    body: Mapped[str] = mapped_column(sa.Text)
+    at: Mapped[datetime]
+    status: Mapped[str]
+    provider_id: Mapped[str | None]
+    email_message_id: Mapped[str | None] = mapped_column(index=True)
+    status_detail: Mapped[str]
+
+
+class OutboxRow(Base):
+    """A reply waiting for its provider. Kept until sent, or until the last attempt failed."""
+
+    __tablename__ = "outbox"
+
+    id: Mapped[str] = mapped_column(primary_key=True)  # the message id
+    channel: Mapped[str]
+    payload: Mapped[dict[str, Any]] = mapped_column(JSON_DOCUMENT)
+    state: Mapped[str] = mapped_column(index=True)  # pending, sent, failed
+    attempts: Mapped[int]
+    next_attempt_at: Mapped[datetime] = mapped_column(index=True)
+    last_error: Mapped[str] = mapped_column(sa.Text)
+    provider_id: Mapped[str | None]
+    created_at: Mapped[datetime] = mapped_column(server_default=sa.func.now())
+    updated_at: Mapped[datetime] = mapped_column(server_default=sa.func.now(), onupdate=sa.func.now())

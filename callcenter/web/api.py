@@ -23,6 +23,7 @@ from callcenter.core.agents import Agent, IllegalTransition
 from callcenter.core.interaction import Interaction
 from callcenter.service import CallCenter
 from callcenter.web.auth import PRINCIPAL, PUBLIC, allow
+from callcenter.web.webhooks_openapi import OPENAPI_PATHS as WEBHOOK_PATHS
 
 SERVICE = web.AppKey("service", CallCenter)
 SETTINGS = web.AppKey("settings", Settings)
@@ -388,5 +389,6 @@ OPENAPI: dict[str, Any] = {
                 errors=(401, 403, 404),
             )
         },
+        **WEBHOOK_PATHS,
     },
 }
