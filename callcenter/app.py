@@ -20,6 +20,7 @@ from aiohttp import web
 from callcenter.adapters.db import Database
 from callcenter.adapters.messaging_store import MessagingStore
 from callcenter.adapters.voice import AsteriskSnapshot, VoiceAdapter
+from callcenter.channels.email import SmtpInbound, SmtpSender
 from callcenter.channels.outbox import Outbox, Sender
 from callcenter.channels.senders import TwilioSender, WeChatSender, WhatsAppSender
 from callcenter.config import Settings
@@ -40,6 +41,7 @@ SETTINGS = api.SETTINGS
 DATABASE = web.AppKey("database", Database)
 VOICE = web.AppKey("voice", VoiceAdapter)
 FLOWS = ivr_api.FLOWS
+SMTP_SERVER = web.AppKey("smtp_server", SmtpInbound)
 
 
 class _Health:
@@ -130,11 +132,14 @@ def build_senders(
         senders[MessagingChannel.WHATSAPP] = WhatsAppSender(session, m.whatsapp, timeout)
     if m.wechat is not None:
         senders[MessagingChannel.WECHAT] = WeChatSender(session, m.wechat, timeout, clock)
+    if m.email is not None:
+        senders[MessagingChannel.EMAIL] = SmtpSender(m.email)
     return senders
 
 
 async def _messaging(app: web.Application) -> AsyncIterator[None]:
-    """Messages and replies: store -> HTTP session -> messaging service -> outbox (stopped in reverse).
+    """Messages and replies: store -> HTTP session -> messaging service -> outbox -> SMTP server
+    (stopped in reverse).
 
     The routing seam (``Messaging.on_opened``) is not connected to the ACD yet: see
     docs/omnichannel.md, "Integration".
@@ -153,10 +158,19 @@ async def _messaging(app: web.Application) -> AsyncIterator[None]:
     )
     messaging.outbox = outbox
     app[webhooks.MESSAGING] = messaging
+    smtp = None
+    if settings.messaging.email is not None:
+        smtp = SmtpInbound(settings.messaging.email, messaging.receive, time.time)
     try:
         await outbox.start()
+        if smtp is not None:
+            await smtp.start()
+            app[SMTP_SERVER] = smtp
+            log.info("email.listening", extra={"port": smtp.port})
         yield
     finally:
+        if smtp is not None:
+            await smtp.stop()
         await outbox.stop()
         await session.close()
         await store.stop()
