@@ -1,8 +1,9 @@
 """The composition root: builds every component from the settings and pairs each start with its stop.
 
 Order of start (reverse on stop): database -> engine restored from the database -> service ->
-voice (FastAGI server, then AMI). Each step is one aiohttp ``cleanup_ctx`` generator, so a failure
-part-way stops exactly what had started. Nothing starts at import time.
+messaging (store, outbox, SMTP server) -> IVR flows -> voice (FastAGI server, then AMI). Each step
+is one aiohttp ``cleanup_ctx`` generator, so a failure part-way stops exactly what had started.
+Nothing starts at import time.
 """
 
 from __future__ import annotations
@@ -33,7 +34,7 @@ from callcenter.core.ivr_runner import FlowRunner
 from callcenter.ivr.store import FlowStore
 from callcenter.messaging import Messaging
 from callcenter.service import CallCenter
-from callcenter.web import api, auth, ivr_api, webhooks
+from callcenter.web import api, auth, customers_api, ivr_api, webhooks
 
 log = logging.getLogger(__name__)
 
@@ -88,6 +89,7 @@ def create_app(settings: Settings) -> web.Application:
     api.setup_routes(app, metrics_are_public=settings.security.metrics_public)
     ivr_api.setup_routes(app)
     webhooks.setup_routes(app)
+    customers_api.setup_routes(app)
     app.cleanup_ctx.append(_database)
     app.cleanup_ctx.append(_service)
     app.cleanup_ctx.append(_messaging)

@@ -79,6 +79,12 @@ MATRIX: dict[tuple[str, str], set[str]] = {
     ("PUT", "/api/ivr/flows/main"): {"admin"},
     ("POST", "/api/ivr/flows/main/validate"): {"admin"},
     ("POST", "/api/ivr/flows/main/test"): {"supervisor", "admin"},
+    ("GET", "/api/customers/none"): {"agent", "supervisor", "admin"},
+    ("POST", "/api/customers/none/attributes"): {"supervisor", "admin"},
+    ("POST", "/api/customers/none/merge"): {"supervisor", "admin"},
+    ("POST", "/api/customer-merges/none/undo"): {"supervisor", "admin"},
+    ("GET", "/api/customer-suggestions"): {"supervisor", "admin"},
+    ("POST", "/api/conversations/none/reply"): {"agent", "supervisor", "admin"},
     # Provider webhooks: no API token is asked for; the provider's signature is (see WEBHOOKS).
     ("POST", "/webhooks/twilio/sms"): {PUBLIC},
     ("GET", "/webhooks/whatsapp"): {PUBLIC},
@@ -110,6 +116,9 @@ async def test_every_route_declares_roles_and_is_in_the_matrix(client: TestClien
             m,
             p.replace("1001/pause", "{agent_id}/{action}")
             .replace("1001", "{agent_id}")
+            .replace("customers/none", "customers/{customer_id}")
+            .replace("merges/none", "merges/{merge_id}")
+            .replace("conversations/none", "conversations/{conversation_id}")
             .replace("/none", "/{interaction_id}")
             .replace("flows/main", "flows/{name}"),
         )

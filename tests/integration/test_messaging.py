@@ -26,7 +26,7 @@ from callcenter.core.customers import IdentityKind
 from callcenter.messaging import Messaging
 from callcenter.web.webhooks import MESSAGING
 from tests.channel_data import http
-from tests.integration.test_api import make_settings
+from tests.integration.test_api import auth, make_settings
 
 PUBLIC_URL = "https://cc.example.com"
 TWILIO_SID = "AC0123456789abcdef0123456789abcdef"
@@ -358,3 +358,82 @@ async def test_sms_and_whatsapp_of_one_number_are_a_suggestion_not_a_fusion(
     )
     timeline = messaging.conversations.timeline(messaging.customers.members(first))
     assert [m.direction for m in timeline] == [Direction.IN]
+
+
+# --- Customers and replies over the API -----------------------------------------------------------
+async def test_customer_api_merge_unmerge_attributes_and_reply(
+    client: TestClient[Any, Any], providers: tuple[FakeProviders, str]
+) -> None:
+    fake, _ = providers
+    sup, agent = auth("supervisor"), auth("agent")
+    sms = [("MessageSid", "SM1"), ("From", "+16505551234"), ("To", "+14155550199"), ("Body", "hi")]
+    await twilio_post(client, "/webhooks/twilio/sms", sms)
+    doc = http("whatsapp/signed_post_example.http")
+    await client.post(
+        "/webhooks/whatsapp",
+        data=doc.body,
+        headers={"X-Hub-Signature-256": doc.headers["X-Hub-Signature-256"]},
+    )
+    messaging = service(client)
+    (sms_open, _), (wa_open, _) = messaging.opened
+    a, b = sms_open.customer_id, wa_open.customer_id
+
+    found = await (await client.get("/api/customer-suggestions", headers=sup)).json()
+    assert found["suggestions"] == [
+        {"customer_id": b, "identity": "phone:+16505551234", "other": a, "reason": "shareable identity"}
+    ]
+    assert (await client.post(f"/api/customers/{b}/merge", headers=sup, json={"into": a})).status == 400
+    assert (
+        await client.post(f"/api/customers/{b}/merge", headers=sup, json={"into": b, "reason": "x"})
+    ).status == 409
+    assert (
+        await client.post("/api/customers/nobody/merge", headers=sup, json={"into": a, "reason": "x"})
+    ).status == 404
+    resp = await client.post(
+        f"/api/customers/{b}/merge", headers=sup, json={"into": a, "reason": "same person, checked"}
+    )
+    assert resp.status == 200
+    merge_id = (await resp.json())["merge_id"]
+    merged = await (await client.get(f"/api/customers/{b}", headers=agent)).json()  # followed to a
+    assert merged["id"] == a and merged["members"] == sorted([a, b])
+    assert [m["channel"] for m in merged["timeline"]] == ["whatsapp", "sms"]  # by time: 2025 < now
+    assert {i["kind"] for i in merged["identities"]} == {"phone", "whatsapp"}
+    assert [(e.kind, e.by) for e in messaging.customers.audit if e.kind == "merged"] == [
+        ("merged", "supervisor")
+    ]
+
+    resp = await client.post(
+        f"/api/customer-merges/{merge_id}/undo", headers=sup, json={"reason": "no, two people"}
+    )
+    assert resp.status == 200 and (await resp.json())["customer"]["id"] == b
+    assert (
+        await client.post(f"/api/customer-merges/{merge_id}/undo", headers=sup, json={"reason": "again"})
+    ).status == 409
+    assert (
+        await client.post("/api/customer-merges/nope/undo", headers=sup, json={"reason": "x"})
+    ).status == 404
+    alone = await (await client.get(f"/api/customers/{a}", headers=agent)).json()
+    assert alone["members"] == [a] and [i["value"] for i in alone["identities"]] == ["+16505551234"]
+
+    resp = await client.post(
+        f"/api/customers/{a}/attributes", headers=sup, json={"vip": True, "language": "es", "tags": ["gold"]}
+    )
+    assert resp.status == 200 and (await resp.json())["vip"] is True
+    assert (
+        await client.post(f"/api/customers/{a}/attributes", headers=sup, json={"vip": "yes"})
+    ).status == 400
+    assert (await client.post(f"/api/customers/{a}/attributes", headers=sup, json={"id": "x"})).status == 400
+
+    resp = await client.post(
+        f"/api/conversations/{sms_open.conversation_id}/reply", headers=agent, json={"body": "Hello!"}
+    )
+    assert resp.status == 202
+    reply_id = (await resp.json())["id"]
+    await eventually(lambda: messaging.conversations.messages[reply_id].status == Delivery.SENT)
+    assert dict(parse_qsl(fake.sends()[-1][3].decode()))["To"] == "+16505551234"
+    assert (
+        await client.post("/api/conversations/none/reply", headers=agent, json={"body": "x"})
+    ).status == 404
+    assert (
+        await client.post(f"/api/conversations/{sms_open.conversation_id}/reply", headers=agent, json={})
+    ).status == 400
