@@ -140,8 +140,8 @@ def build_senders(
 
 
 async def _messaging(app: web.Application) -> AsyncIterator[None]:
-    """Messages and replies: store -> HTTP session -> messaging service -> outbox -> SMTP server
-    (stopped in reverse).
+    """Messages and replies: store -> messaging service (books restored from the store) -> HTTP
+    session -> outbox -> SMTP server (stopped in reverse).
 
     The routing seam (``Messaging.on_opened``) is not connected to the ACD yet: see
     docs/omnichannel.md, "Integration".
@@ -149,8 +149,13 @@ async def _messaging(app: web.Application) -> AsyncIterator[None]:
     settings = app[SETTINGS]
     store = MessagingStore(settings.database.url)
     await store.start()
-    session = aiohttp.ClientSession()
     messaging = Messaging(store, settings.messaging, clock=time.time)
+    try:
+        await messaging.restore()
+    except BaseException:
+        await store.stop()
+        raise
+    session = aiohttp.ClientSession()
     outbox = Outbox(
         store,
         build_senders(settings, session, time.time),

@@ -13,6 +13,7 @@ there (docs/omnichannel.md, "Integration").
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import uuid
 from collections.abc import Callable
@@ -33,7 +34,7 @@ from callcenter.core.conversations import (
     MessagingChannel,
     Received,
 )
-from callcenter.core.customers import Claim, CustomerBook, Identity, Routing, routing_of
+from callcenter.core.customers import Claim, CustomerBook, Identity, MergeRecord, Routing, routing_of
 
 log = logging.getLogger(__name__)
 
@@ -56,9 +57,39 @@ class Messaging:
     outbox: Outbox | None = None
     opened: list[tuple[ConversationOpened, Routing]] = field(default_factory=list)
     addresses: dict[str, str] = field(default_factory=dict)  # conversation -> where replies go
+    _audit_saved: int = 0
+    _save_lock: asyncio.Lock = field(default_factory=asyncio.Lock)
 
     def __post_init__(self) -> None:
         self.conversations.idle_seconds = self.settings.conversation_idle_seconds
+
+    async def restore(self) -> None:
+        """Load customers, conversations and messages saved by earlier runs (at start-up)."""
+        customers, merges, audit = await self.store.customers()
+        self.customers.restore(customers, merges, audit)
+        self._audit_saved = len(self.customers.audit)
+        conversations = await self.store.conversations()
+        messages = [m for m, _ in await self.store.messages()]
+        self.conversations.restore([c for c, _ in conversations], messages)
+        self.addresses.update({c.id: address for c, address in conversations})
+
+    async def save_customers(self, ids: set[str], merges: tuple[MergeRecord, ...] = ()) -> None:
+        """Persist these customers as they are *now*, the merges and the new audit entries.
+
+        Under a lock, and reading the book only once the lock is held: a slower earlier save can
+        never overwrite a newer state with an older one.
+        """
+        async with self._save_lock:
+            records = [self.customers.get(i) for i in sorted(ids)]
+            current = [self.customers.merge_record(m.id) for m in merges]
+            audit = self.customers.audit[self._audit_saved :]
+            await self.store.save_customers(records, current, audit)
+            self._audit_saved += len(audit)
+
+    async def _save_conversation(self, conversation_id: str) -> None:
+        async with self._save_lock:
+            conversation = self.conversations.conversations[conversation_id]
+            await self.store.save_conversation(conversation, self.addresses.get(conversation_id, ""))
 
     async def receive(self, inbound: InboundMessage, *, also: tuple[Claim, ...] = ()) -> Received:
         """Record an inbound message (a duplicate is reported and changes nothing)."""
@@ -93,10 +124,11 @@ class Messaging:
             await self.store.save_message(received.message, customer.id, new=True)
         except DuplicateMessage:
             # Stored before a restart: the provider re-delivered it. Forget this copy.
-            self.conversations.messages.pop(received.message.id, None)
-            if received.opened is not None:
-                self.conversations.conversations.pop(received.conversation.id, None)
+            self.conversations.forget(received.message.id, conversation_too=received.opened is not None)
             return Received(None, None)
+        await self._save_conversation(received.conversation.id)
+        changed = {customer.id, *(m.source.id for m in resolution.merged)}
+        await self.save_customers(changed, resolution.merged)
         if received.opened is not None:
             routing = routing_of(self.customers.current(customer.id))
             self.opened.append((received.opened, routing))
@@ -157,6 +189,7 @@ class Messaging:
             conversation_id, body, self.clock(), message_id=self.ids(), email_id=email_id
         )
         await self.store.save_message(message, conversation.customer_id, new=True)
+        await self._save_conversation(conversation_id)
         reply = Reply(
             message.id,
             channel,

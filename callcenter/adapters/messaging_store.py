@@ -17,9 +17,17 @@ from sqlalchemy.exc import IntegrityError, SQLAlchemyError
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from callcenter.adapters.db import DatabaseError, create_engine, parse_url
-from callcenter.adapters.db_models import MessageRow, OutboxRow
+from callcenter.adapters.db_models import (
+    ConversationRow,
+    CustomerAuditRow,
+    CustomerMergeRow,
+    CustomerRow,
+    MessageRow,
+    OutboxRow,
+)
 from callcenter.channels.base import Reply
-from callcenter.core.conversations import Message
+from callcenter.core.conversations import Conversation, Delivery, Direction, Message, MessagingChannel
+from callcenter.core.customers import AuditEntry, Customer, Identity, IdentityKind, MergeRecord
 
 
 class DuplicateMessage(Exception):
@@ -85,6 +93,90 @@ class MessagingStore:
             if isinstance(err.__cause__, IntegrityError):
                 raise DuplicateMessage(message.provider_id or message.id) from err
             raise
+
+    async def messages(self) -> list[tuple[Message, str]]:
+        """Every stored message with its customer id, oldest first (for restoring the books)."""
+        query = sa.select(MessageRow).order_by(MessageRow.at, MessageRow.id)
+        async with self._transaction("read messages") as session:
+            return [
+                (
+                    Message(
+                        row.id,
+                        row.conversation_id,
+                        MessagingChannel(row.channel),
+                        Direction(row.direction),
+                        row.body,
+                        row.at.timestamp(),
+                        Delivery(row.status),
+                        row.provider_id,
+                        (),
+                        row.email_message_id,
+                        row.status_detail,
+                    ),
+                    row.customer_id,
+                )
+                for row in await session.scalars(query)
+            ]
+
+    # --- conversations ----------------------------------------------------------------------------
+    async def save_conversation(self, c: Conversation, address: str) -> None:
+        values = {
+            "id": c.id,
+            "customer_id": c.customer_id,
+            "channel": c.channel.value,
+            "started_at": _dt(c.started_at),
+            "last_at": _dt(c.last_at),
+            "subject": c.subject,
+            "closed": c.closed,
+            "address": address,
+        }
+        async with self._transaction("save a conversation") as session:
+            await session.merge(ConversationRow(**values))
+
+    async def conversations(self) -> list[tuple[Conversation, str]]:
+        async with self._transaction("read conversations") as session:
+            return [
+                (
+                    Conversation(
+                        row.id,
+                        row.customer_id,
+                        MessagingChannel(row.channel),
+                        row.started_at.timestamp(),
+                        row.last_at.timestamp(),
+                        row.subject,
+                        row.closed,
+                    ),
+                    row.address,
+                )
+                for row in await session.scalars(sa.select(ConversationRow))
+            ]
+
+    # --- customers --------------------------------------------------------------------------------
+    async def save_customers(
+        self, customers: list[Customer], merges: list[MergeRecord], audit: list[AuditEntry]
+    ) -> None:
+        """Upsert records and merges, append audit entries: one transaction."""
+        async with self._transaction("save customers") as session:
+            for c in customers:
+                await session.merge(CustomerRow(id=c.id, record=customer_json(c), merged_into=c.merged_into))
+            for m in merges:
+                await session.merge(CustomerMergeRow(id=m.id, record=merge_json(m), undone=m.undone))
+            for e in audit:
+                session.add(
+                    CustomerAuditRow(
+                        at=_dt(e.at), kind=e.kind, customer_id=e.customer_id, by=e.by, detail=dict(e.detail)
+                    )
+                )
+
+    async def customers(self) -> tuple[list[Customer], list[MergeRecord], list[AuditEntry]]:
+        async with self._transaction("read customers") as session:
+            customers = [customer_from(r.record) for r in await session.scalars(sa.select(CustomerRow))]
+            merges = [merge_from(r.record) for r in await session.scalars(sa.select(CustomerMergeRow))]
+            audit = [
+                AuditEntry(r.at.timestamp(), r.kind, r.customer_id, r.by, dict(r.detail))
+                for r in await session.scalars(sa.select(CustomerAuditRow).order_by(CustomerAuditRow.id))
+            ]
+        return customers, merges, audit
 
     async def message_count(self) -> int:
         async with self._transaction("count messages") as session:
@@ -163,6 +255,66 @@ class MessagingStore:
                 yield session
         except (SQLAlchemyError, OSError) as err:
             raise DatabaseError(f"cannot {action} in {self._safe_url}: {type(err).__name__}") from err
+
+
+def customer_json(c: Customer) -> dict[str, object]:
+    return {
+        "id": c.id,
+        "created_at": c.created_at,
+        "identities": sorted([i.kind.value, i.value] for i in c.identities),
+        "name": c.name,
+        "vip": c.vip,
+        "language": c.language,
+        "business_line": c.business_line,
+        "tags": sorted(c.tags),
+        "merged_into": c.merged_into,
+    }
+
+
+def customer_from(d: dict[str, object]) -> Customer:
+    identities = d["identities"]
+    tags = d["tags"]
+    assert isinstance(identities, list) and isinstance(tags, list)
+    created = d["created_at"]
+    assert isinstance(created, (int, float))
+    language, line, merged = d.get("language"), d.get("business_line"), d.get("merged_into")
+    return Customer(
+        id=str(d["id"]),
+        created_at=float(created),
+        identities=frozenset(Identity(IdentityKind(k), str(v)) for k, v in identities),
+        name=str(d.get("name", "")),
+        vip=bool(d.get("vip", False)),
+        language=None if language is None else str(language),
+        business_line=None if line is None else str(line),
+        tags=frozenset(str(t) for t in tags),
+        merged_into=None if merged is None else str(merged),
+    )
+
+
+def merge_json(m: MergeRecord) -> dict[str, object]:
+    return {
+        "id": m.id,
+        "source": customer_json(m.source),
+        "target_id": m.target_id,
+        "at": m.at,
+        "by": m.by,
+        "reason": m.reason,
+        "undone": m.undone,
+    }
+
+
+def merge_from(d: dict[str, object]) -> MergeRecord:
+    source, at = d["source"], d["at"]
+    assert isinstance(source, dict) and isinstance(at, (int, float))
+    return MergeRecord(
+        str(d["id"]),
+        customer_from(source),
+        str(d["target_id"]),
+        float(at),
+        str(d["by"]),
+        str(d["reason"]),
+        bool(d.get("undone", False)),
+    )
 
 
 def _item(row: OutboxRow) -> OutboxItem:

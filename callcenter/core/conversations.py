@@ -216,6 +216,26 @@ class ConversationBook:
         self._add(updated)
         return updated
 
+    def restore(self, conversations: Iterable[Conversation], messages: Iterable[Message]) -> None:
+        """Load saved conversations and their messages (oldest first)."""
+        for c in conversations:
+            self.conversations[c.id] = c
+        for m in messages:
+            if m.conversation_id in self.conversations:
+                self._add(m)
+
+    def forget(self, message_id: str, *, conversation_too: bool) -> None:
+        """Drop a message just recorded (the database had it already: a re-delivery after a restart)."""
+        message = self.messages.pop(message_id, None)
+        if message is None:
+            return
+        if message.provider_id:
+            self._by_provider.pop((message.channel, message.provider_id), None)
+        if message.message_id:
+            self._by_email_id.pop(message.message_id, None)
+        if conversation_too:
+            self.conversations.pop(message.conversation_id, None)
+
     def by_provider_id(self, channel: MessagingChannel, provider_id: str) -> Message | None:
         found = self._by_provider.get((channel, provider_id))
         return None if found is None else self.messages[found]

@@ -297,12 +297,29 @@ class CustomerBook:
         self._log(at, "updated", customer_id, by, **{k: str(v) for k, v in changes.items()})
         return updated
 
-    def restore(self, customers: Iterable[Customer], merges: Iterable[MergeRecord]) -> None:
-        """Load a saved book (from the database); owners are derived from the active customers."""
+    def restore(
+        self, customers: Iterable[Customer], merges: Iterable[MergeRecord], audit: Iterable[AuditEntry] = ()
+    ) -> None:
+        """Load a saved book (from the database): owners are derived from the active customers,
+        open suggestions from the audit trail."""
         for c in customers:
             self._put(c)
         for m in merges:
             self._merges[m.id] = m
+        for entry in audit:
+            self.audit.append(entry)
+            if entry.kind == "suggested":
+                kind, _, value = entry.detail.get("identity", "").partition(":")
+                if kind in IdentityKind.__members__.values():
+                    other = entry.detail.get("other") or None
+                    suggestion = Suggestion(
+                        entry.customer_id,
+                        Identity(IdentityKind(kind), value),
+                        other,
+                        entry.detail.get("reason", ""),
+                    )
+                    if suggestion not in self.suggestions:
+                        self.suggestions.append(suggestion)
 
     # --- internals ------------------------------------------------------------------------------
     def _put(self, customer: Customer) -> Customer:

@@ -15,7 +15,7 @@ from aiohttp import web
 
 from callcenter.adapters.db import DatabaseError
 from callcenter.core.conversations import Message
-from callcenter.core.customers import Customer, CustomerError, UnknownCustomer
+from callcenter.core.customers import Customer, CustomerError, MergeRecord, UnknownCustomer
 from callcenter.messaging import Messaging
 from callcenter.web.api import _body, _error, _json
 from callcenter.web.auth import PRINCIPAL, allow
@@ -33,6 +33,17 @@ def _messaging(request: web.Request) -> Messaging:
             text='{"error": "messaging is not running"}', content_type="application/json"
         )
     return messaging
+
+
+async def _save(messaging: Messaging, ids: set[str], merge: MergeRecord | None = None) -> None:
+    try:
+        await messaging.save_customers(ids, (merge,) if merge else ())
+    except DatabaseError as err:
+        # The change is made and audited in memory; it is written again with the next change.
+        log.error("customer.save_failed", extra={"detail": str(err)})
+        raise web.HTTPServiceUnavailable(
+            text='{"error": "changed, but not stored yet"}', content_type="application/json"
+        ) from err
 
 
 def customer_view(c: Customer) -> dict[str, Any]:
@@ -106,6 +117,7 @@ async def set_attributes(request: web.Request) -> web.Response:
         return _error(404, str(err))
     except CustomerError as err:
         return _error(409, str(err))
+    await _save(messaging, {customer.id})
     return _json(customer_view(customer))
 
 
@@ -135,6 +147,7 @@ async def merge(request: web.Request) -> web.Response:
         return _error(404, str(err))
     except CustomerError as err:
         return _error(409, str(err))
+    await _save(messaging, {record.source.id, target}, record)
     log.info("customer.merged", extra={"merge": record.id, "by": by})
     return _json({"merge_id": record.id, "customer": customer_view(messaging.customers.get(target))})
 
@@ -156,6 +169,8 @@ async def unmerge(request: web.Request) -> web.Response:
         restored = messaging.customers.unmerge(merge_id, messaging.clock(), by=by, reason=reason)
     except CustomerError as err:
         return _error(409, str(err))
+    record = messaging.customers.merge_record(merge_id)
+    await _save(messaging, {record.source.id, record.target_id}, record)
     log.info("customer.unmerged", extra={"merge": merge_id, "by": by})
     return _json({"customer": customer_view(restored)})
 

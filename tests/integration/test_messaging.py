@@ -437,3 +437,54 @@ async def test_customer_api_merge_unmerge_attributes_and_reply(
     assert (
         await client.post(f"/api/conversations/{sms_open.conversation_id}/reply", headers=agent, json={})
     ).status == 400
+
+
+async def test_customers_conversations_and_merges_survive_a_restart(
+    tmp_path: Path, providers: tuple[FakeProviders, str]
+) -> None:
+    settings = messaging_settings(tmp_path, providers[1])
+    sup = auth("supervisor")
+    sms = [("MessageSid", "SM1"), ("From", "+16505551234"), ("To", "+14155550199"), ("Body", "hi")]
+    doc = http("whatsapp/signed_post_example.http")
+    signed = {"X-Hub-Signature-256": doc.headers["X-Hub-Signature-256"]}
+    async with TestClient(TestServer(create_app(settings))) as first:
+        await twilio_post(first, "/webhooks/twilio/sms", sms)
+        await first.post("/webhooks/whatsapp", data=doc.body, headers=signed)
+        (sms_open, _), (wa_open, _) = service(first).opened
+        a, b = sms_open.customer_id, wa_open.customer_id
+        await first.post(f"/api/customers/{a}/attributes", headers=sup, json={"vip": True})
+        resp = await first.post(
+            f"/api/customers/{b}/merge", headers=sup, json={"into": a, "reason": "checked"}
+        )
+        merge_id = (await resp.json())["merge_id"]
+        before = service(first).customers.state()
+        audit = list(service(first).customers.audit)
+    async with TestClient(TestServer(create_app(settings))) as second:
+        messaging = service(second)
+        assert messaging.customers.state() == before
+        # Times are stored to the microsecond.
+        restored = messaging.customers.audit
+        assert [(e.kind, e.customer_id, e.by, e.detail) for e in restored] == [
+            (e.kind, e.customer_id, e.by, e.detail) for e in audit
+        ]
+        assert all(abs(x.at - y.at) < 1e-5 for x, y in zip(restored, audit, strict=True))
+        assert [s.reason for s in messaging.customers.suggestions] == ["shareable identity"]
+        record = await (await second.get(f"/api/customers/{b}", headers=sup)).json()
+        assert record["id"] == a and record["vip"] is True and len(record["timeline"]) == 2
+        # Re-deliveries after the restart: known, not a new conversation.
+        await twilio_post(second, "/webhooks/twilio/sms", sms)
+        await second.post("/webhooks/whatsapp", data=doc.body, headers=signed)
+        # A new SMS continues the restored conversation; a reply goes to the restored address.
+        await twilio_post(second, "/webhooks/twilio/sms", [*sms[1:], ("MessageSid", "SM2")])
+        assert messaging.opened == []
+        resp = await second.post(
+            f"/api/conversations/{sms_open.conversation_id}/reply", headers=sup, json={"body": "ok"}
+        )
+        assert resp.status == 202
+        undo = await second.post(
+            f"/api/customer-merges/{merge_id}/undo", headers=sup, json={"reason": "two people"}
+        )
+        assert undo.status == 200
+        after_undo = messaging.customers.state()
+    async with TestClient(TestServer(create_app(settings))) as third:
+        assert service(third).customers.state() == after_undo

@@ -110,3 +110,24 @@ def test_status_never_regresses(updates: list[Delivery]) -> None:
         elif now != Delivery.FAILED:
             assert ORDER.index(now) >= ORDER.index(last)
         last = now
+
+
+def test_restore_and_forget() -> None:
+    book = ConversationBook()
+    book.receive(
+        Inbound(EMAIL, "a@x", "hello", 0, message_id="a@x"), "c1", message_id="m1", conversation_id="v1"
+    )
+    copy = ConversationBook()
+    copy.restore(book.conversations.values(), book.messages.values())
+    follow = copy.receive(
+        Inbound(EMAIL, "b@x", "re", 1, message_id="b@x", in_reply_to="a@x"),
+        "c1",
+        message_id="m2",
+        conversation_id="v2",
+    )
+    assert follow.conversation is not None and follow.conversation.id == "v1"
+    assert copy.receive(
+        Inbound(EMAIL, "a@x", "hello", 0, message_id="a@x"), "c1", message_id="m3", conversation_id="v3"
+    ).duplicate
+    copy.forget("m2", conversation_too=False)
+    assert copy.by_provider_id(EMAIL, "b@x") is None and "v1" in copy.conversations

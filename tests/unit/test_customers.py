@@ -181,3 +181,17 @@ def test_no_identity_belongs_to_two_customers_and_unmerge_inverts_merge(steps: l
             except CustomerError:
                 assert book.state() == before
         check_invariants(book)
+
+
+def test_restore_rebuilds_owners_and_open_suggestions() -> None:
+    book = CustomerBook()
+    book.identify(strong(WEB_ANN), 1.0, new_id="ann", also=[strong(PHONE)])
+    book.identify(strong(WEB_BOB), 2.0, new_id="bob", also=[strong(PHONE), strong(EMAIL)])
+    book.identify(strong(WECHAT), 3.0, new_id="c")
+    book.merge("c", "bob", 4.0, merge_id="m1", by="s", reason="r")
+    copy = CustomerBook()
+    customers, _ = book.state()
+    copy.restore(customers.values(), [book.merge_record("m1")], book.audit)
+    assert copy.state() == book.state() and copy.suggestions == book.suggestions
+    copy.unmerge("m1", 5.0, by="s", reason="r")
+    assert copy.owner(WECHAT) == copy.get("c")

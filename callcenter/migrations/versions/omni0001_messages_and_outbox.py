@@ -1,4 +1,5 @@
-"""Omnichannel: messages (deduplicated by provider id) and the outbox of replies.
+"""Omnichannel: customers (records, merges, audit), conversations, messages (deduplicated by
+provider id) and the outbox of replies.
 
 Revision ID: omni0001
 Revises: 0001
@@ -56,8 +57,54 @@ def upgrade() -> None:
     )
     op.create_index(op.f("ix_outbox_state"), "outbox", ["state"])
     op.create_index(op.f("ix_outbox_next_attempt_at"), "outbox", ["next_attempt_at"])
+    op.create_table(
+        "customers",
+        sa.Column("id", sa.String(), nullable=False),
+        sa.Column("record", sa.JSON().with_variant(postgresql.JSONB(), "postgresql"), nullable=False),
+        sa.Column("merged_into", sa.String(), nullable=True),
+        sa.Column("updated_at", sa.DateTime(timezone=True), server_default=sa.func.now(), nullable=False),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_customers")),
+    )
+    op.create_index(op.f("ix_customers_merged_into"), "customers", ["merged_into"])
+    op.create_table(
+        "customer_merges",
+        sa.Column("id", sa.String(), nullable=False),
+        sa.Column("record", sa.JSON().with_variant(postgresql.JSONB(), "postgresql"), nullable=False),
+        sa.Column("undone", sa.Boolean(), nullable=False),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_customer_merges")),
+    )
+    op.create_table(
+        "customer_audit",
+        sa.Column(
+            "id", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), autoincrement=True, nullable=False
+        ),
+        sa.Column("at", sa.DateTime(timezone=True), nullable=False),
+        sa.Column("kind", sa.String(), nullable=False),
+        sa.Column("customer_id", sa.String(), nullable=False),
+        sa.Column("by", sa.String(), nullable=False),
+        sa.Column("detail", sa.JSON().with_variant(postgresql.JSONB(), "postgresql"), nullable=False),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_customer_audit")),
+    )
+    op.create_index("ix_customer_audit_customer_id_id", "customer_audit", ["customer_id", "id"])
+    op.create_table(
+        "conversations",
+        sa.Column("id", sa.String(), nullable=False),
+        sa.Column("customer_id", sa.String(), nullable=False),
+        sa.Column("channel", sa.String(), nullable=False),
+        sa.Column("started_at", sa.DateTime(timezone=True), nullable=False),
+        sa.Column("last_at", sa.DateTime(timezone=True), nullable=False),
+        sa.Column("subject", sa.String(), nullable=False),
+        sa.Column("closed", sa.Boolean(), nullable=False),
+        sa.Column("address", sa.String(), nullable=False),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_conversations")),
+    )
+    op.create_index(op.f("ix_conversations_customer_id"), "conversations", ["customer_id"])
 
 
 def downgrade() -> None:
+    op.drop_table("conversations")
+    op.drop_table("customer_audit")
+    op.drop_table("customer_merges")
+    op.drop_table("customers")
     op.drop_table("outbox")
     op.drop_table("messages")
