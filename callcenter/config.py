@@ -304,7 +304,9 @@ class MessagingSettings(_Section):
 
 
 def _default_agents() -> tuple[AgentSettings, ...]:
-    return tuple(AgentSettings(id=str(n), name=f"Agent {n}", extension=str(n)) for n in range(1001, 1011))
+    return tuple(
+        AgentSettings(id=str(n), name=f"Agent {n}", extension=str(n)) for n in range(1001, 1011)
+    )
 
 
 class Settings(_Section):
@@ -399,7 +401,9 @@ def _line_of(node: yaml.Node | None, loc: tuple[int | str, ...]) -> int | None:
                     break
             else:
                 return line
-        elif isinstance(node, yaml.SequenceNode) and isinstance(part, int) and part < len(node.value):
+        elif (
+            isinstance(node, yaml.SequenceNode) and isinstance(part, int) and part < len(node.value)
+        ):
             node = node.value[part]
             line = node.start_mark.line + 1
         else:

@@ -99,7 +99,9 @@ class Acd:
                 self.waiting[i.id] = _Place(-i.priority, i.queued_at, next(self._seq))
             elif i.agent_id is not None and i.agent_id in self.agents:
                 agent = self.agents[i.agent_id]
-                self.agents[agent.id] = replace(agent, state=AgentState.BUSY, interaction_id=i.id, since=at)
+                self.agents[agent.id] = replace(
+                    agent, state=AgentState.BUSY, interaction_id=i.id, since=at
+                )
         return out
 
     # -- the one entry point ---------------------------------------------------------------------
@@ -256,7 +258,9 @@ class Acd:
     def _reconciled(self, e: ev.Reconciled, out: list[Command]) -> None:
         for i in list(self.live.values()):
             if i.id not in e.live_interactions:
-                self._end(i, Outcome.LOST, EndedBy.SYSTEM, e.at, "channel gone after reconnect", out)
+                self._end(
+                    i, Outcome.LOST, EndedBy.SYSTEM, e.at, "channel gone after reconnect", out
+                )
         for agent in list(self.agents.values()):
             self._registered(agent.extension, agent.extension in e.registered_extensions, e.at, out)
 
@@ -302,7 +306,9 @@ class Acd:
                     self._move(agent, Move.END, at, out, interaction_id=None, wrap_up_until=until)
                 else:
                     self._move(agent, Move.END_NO_WRAP, at, out, interaction_id=None)
-        ended = i.with_(outcome=outcome, ended_by=ended_by, ended_at=at, hangup_cause=cause, offered_to=None)
+        ended = i.with_(
+            outcome=outcome, ended_by=ended_by, ended_at=at, hangup_cause=cause, offered_to=None
+        )
         out.append(SaveInteraction(ended))
         out.append(RecordEvent(i.id, at, "ended", {"outcome": outcome.value, "by": ended_by.value}))
 
@@ -311,7 +317,9 @@ class Acd:
             return
         for _place, interaction_id in sorted((p, i) for i, p in self.waiting.items()):
             i = self.live[interaction_id]
-            candidates = [a for a in self.agents.values() if a.can_take_call and i.queue in a.queues]
+            candidates = [
+                a for a in self.agents.values() if a.can_take_call and i.queue in a.queues
+            ]
             if not candidates:
                 continue
             # Longest-idle agent first; the id breaks ties so decisions are reproducible.
@@ -322,7 +330,9 @@ class Acd:
                 f"longest-idle available agent in queue {i.queue} "
                 f"(idle {at - agent.since:.1f} s, {len(candidates)} candidate(s))"
             )
-            i = i.with_(offered_to=agent.id, offer_attempts=i.offer_attempts + 1, routing_reason=reason)
+            i = i.with_(
+                offered_to=agent.id, offer_attempts=i.offer_attempts + 1, routing_reason=reason
+            )
             self.live[i.id] = i
             self._move(agent, Move.OFFER, at, out, interaction_id=i.id)
             assert i.caller_channel is not None
