@@ -302,6 +302,15 @@ class MessagingSettings(_Section):
     wechat: WeChatSettings | None = None
     email: EmailSettings | None = None
 
+    @field_validator("public_url")
+    @classmethod
+    def _origin(cls, value: str) -> str:
+        if not re.fullmatch(r"https?://[^/\s?#]+/?", value):
+            raise ValueError(
+                f"{value!r} must be scheme://host[:port] with no path (e.g. https://cc.example.com)"
+            )
+        return value.rstrip("/")
+
 
 def _default_agents() -> tuple[AgentSettings, ...]:
     return tuple(
