@@ -17,7 +17,8 @@ Resolution rules, for an identity claimed alongside the sender's own (``identify
 - unowned + strong (verified phone, verified email, signed site identity): linked to the customer;
 - unowned + weak (a number typed into a chat form): only a suggestion;
 - owned by another customer + strong + personal kind (email, site account, WeChat openid) and no
-  conflicting site accounts: merged automatically (audited, reversible);
+  conflicting site accounts: merged automatically, the newer record into the older (audited,
+  reversible);
 - anything else owned by another customer — in particular a phone or a WhatsApp number, which a
   household may share — only a suggestion for a person to decide.
 """
@@ -230,16 +231,18 @@ class CustomerBook:
                 else:
                     suggestions.append(self._suggest(at, by, customer.id, identity, None, "weak claim"))
             elif claim.strong and identity.kind not in SHAREABLE and not self._conflict(customer, owner):
+                # The older record absorbs the newer one, so long-known customers keep their id.
+                source, target = sorted((customer, owner), key=lambda c: (c.created_at, c.id), reverse=True)
                 record = self.merge(
-                    owner.id,
-                    customer.id,
+                    source.id,
+                    target.id,
                     at,
                     merge_id=f"{new_id}/{len(merged)}",
                     by=by,
                     reason=f"strong {identity}",
                 )
                 merged.append(record)
-                customer = self.get(customer.id)
+                customer = self.get(target.id)
             else:
                 why = "shareable identity" if identity.kind in SHAREABLE else "weak claim"
                 if claim.strong and identity.kind not in SHAREABLE:

@@ -48,15 +48,18 @@ def test_strong_claim_links_and_weak_claim_only_suggests() -> None:
     assert [s.reason for s in r.suggestions] == ["weak claim"]
 
 
-def test_strong_personal_identity_of_another_customer_merges() -> None:
+def test_strong_personal_identity_of_another_customer_merges_newer_into_older() -> None:
     book = CustomerBook()
     book.identify(strong(EMAIL), 1.0, new_id="by-email")
     r = book.identify(strong(WEB_ANN), 2.0, new_id="by-web", also=[strong(EMAIL)])
-    assert [m.source.id for m in r.merged] == ["by-email"]
+    assert [(m.source.id, m.target_id) for m in r.merged] == [("by-web", "by-email")]
+    assert r.customer.id == "by-email"
     assert book.owner(EMAIL) == book.owner(WEB_ANN) == r.customer
-    assert book.get("by-email").merged_into == "by-web"
-    assert book.members("by-web") == {"by-web", "by-email"}
-    assert book.current("by-email").id == "by-web"
+    assert book.get("by-web").merged_into == "by-email"
+    assert book.members("by-email") == {"by-web", "by-email"}
+    assert book.current("by-web").id == "by-email"
+    # The same visitor again: found directly.
+    assert book.identify(strong(WEB_ANN), 3.0, new_id="x").customer.id == "by-email"
 
 
 def test_household_phone_is_never_fused_silently() -> None:
