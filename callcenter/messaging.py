@@ -38,6 +38,9 @@ from callcenter.core.customers import Claim, CustomerBook, Identity, MergeRecord
 
 log = logging.getLogger(__name__)
 
+# Delivery reports for ids not known yet, kept (oldest dropped first) until the send returns.
+_EARLY_LIMIT = 1000
+
 OpenedCallback = Callable[[ConversationOpened, Routing], None]
 
 
@@ -58,6 +61,7 @@ class Messaging:
     opened: list[tuple[ConversationOpened, Routing]] = field(default_factory=list)
     addresses: dict[str, str] = field(default_factory=dict)  # conversation -> where replies go
     _audit_saved: int = 0
+    _early: dict[tuple[MessagingChannel, str], StatusUpdate] = field(default_factory=dict)
     _save_lock: asyncio.Lock = field(default_factory=asyncio.Lock)
 
     def __post_init__(self) -> None:
@@ -141,9 +145,15 @@ class Messaging:
         return received
 
     async def status(self, update: StatusUpdate) -> Message | None:
-        """A provider's delivery report; unknown ids (not ours, or from before a restart) are ignored."""
+        """A provider's delivery report. One for an id we do not know yet is kept a while: the
+        provider can report "delivered" before our send request has returned its id."""
         message = self.conversations.by_provider_id(update.channel, update.provider_id)
-        if message is None or message.direction != Direction.OUT:
+        if message is None:
+            self._early[(update.channel, update.provider_id)] = update
+            while len(self._early) > _EARLY_LIMIT:
+                self._early.pop(next(iter(self._early)))
+            return None
+        if message.direction != Direction.OUT:
             return None
         return await self._set_status(message.id, update.status, None, update.detail)
 
@@ -205,7 +215,11 @@ class Messaging:
     async def on_outbox(
         self, message_id: str, status: Delivery, provider_id: str | None, detail: str
     ) -> None:
-        await self._set_status(message_id, status, provider_id or None, detail)
+        updated = await self._set_status(message_id, status, provider_id or None, detail)
+        if updated is not None and updated.provider_id:
+            early = self._early.pop((updated.channel, updated.provider_id), None)
+            if early is not None:
+                await self._set_status(message_id, early.status, None, early.detail)
 
     async def _set_status(
         self, message_id: str, status: Delivery, provider_id: str | None, detail: str

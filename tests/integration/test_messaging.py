@@ -488,3 +488,17 @@ async def test_customers_conversations_and_merges_survive_a_restart(
         after_undo = messaging.customers.state()
     async with TestClient(TestServer(create_app(settings))) as third:
         assert service(third).customers.state() == after_undo
+
+
+async def test_a_delivery_report_before_the_send_returns_is_applied(client: TestClient[Any, Any]) -> None:
+    messaging = service(client)
+    doc = http("twilio/inbound_sms.http")
+    await client.post(doc.path, data=doc.body, headers={k: v for k, v in doc.headers.items() if k != "Host"})
+    [(opened, _)] = messaging.opened
+    # The fake answers with sid SM000...1 for its first send; Twilio reports it delivered "early".
+    sid = f"SM{1:032d}"
+    status = [("MessageSid", sid), ("MessageStatus", "delivered"), ("AccountSid", TWILIO_SID)]
+    assert (await twilio_post(client, "/webhooks/twilio/sms", status)).status == 200
+    reply = await messaging.reply(opened.conversation_id, "fast")
+    await eventually(lambda: messaging.conversations.messages[reply.id].status == Delivery.DELIVERED)
+    assert messaging.conversations.messages[reply.id].provider_id == sid
