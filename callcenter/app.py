@@ -1,8 +1,9 @@
 """The composition root: builds every component from the settings and pairs each start with its stop.
 
 Order of start (reverse on stop): database -> engine restored from the database -> service ->
-voice (FastAGI server, then AMI). Each step is one aiohttp ``cleanup_ctx`` generator, so a failure
-part-way stops exactly what had started. Nothing starts at import time.
+messaging (store, outbox, SMTP server) -> IVR flows -> voice (FastAGI server, then AMI). Each step
+is one aiohttp ``cleanup_ctx`` generator, so a failure part-way stops exactly what had started.
+Nothing starts at import time.
 """
 
 from __future__ import annotations
@@ -14,19 +15,26 @@ import time
 from collections.abc import AsyncIterator, Callable
 from datetime import UTC, datetime
 
+import aiohttp
 from aiohttp import web
 
 from callcenter.adapters.db import Database
+from callcenter.adapters.messaging_store import MessagingStore
 from callcenter.adapters.voice import AsteriskSnapshot, VoiceAdapter
+from callcenter.channels.email import SmtpInbound, SmtpSender
+from callcenter.channels.outbox import Outbox, Sender
+from callcenter.channels.senders import TwilioSender, WeChatSender, WhatsAppSender
 from callcenter.config import Settings
 from callcenter.core import events as ev
 from callcenter.core import ivr
 from callcenter.core.acd import Acd, AcdConfig
 from callcenter.core.agents import Agent
+from callcenter.core.conversations import MessagingChannel
 from callcenter.core.ivr_runner import FlowRunner
 from callcenter.ivr.store import FlowStore
+from callcenter.messaging import Messaging
 from callcenter.service import CallCenter
-from callcenter.web import api, auth, ivr_api
+from callcenter.web import api, auth, customers_api, ivr_api, webhooks
 
 log = logging.getLogger(__name__)
 
@@ -34,6 +42,7 @@ SETTINGS = api.SETTINGS
 DATABASE = web.AppKey("database", Database)
 VOICE = web.AppKey("voice", VoiceAdapter)
 FLOWS = ivr_api.FLOWS
+SMTP_SERVER = web.AppKey("smtp_server", SmtpInbound)
 
 
 class _Health:
@@ -79,8 +88,11 @@ def create_app(settings: Settings) -> web.Application:
     app[api.HEALTH] = _Health(app)
     api.setup_routes(app, metrics_are_public=settings.security.metrics_public)
     ivr_api.setup_routes(app)
+    webhooks.setup_routes(app)
+    customers_api.setup_routes(app)
     app.cleanup_ctx.append(_database)
     app.cleanup_ctx.append(_service)
+    app.cleanup_ctx.append(_messaging)
     if settings.ivr.flows_dir is not None:
         app.cleanup_ctx.append(_flows)
     app.cleanup_ctx.append(_voice)
@@ -108,6 +120,67 @@ async def _service(app: web.Application) -> AsyncIterator[None]:
     await service.start()
     yield
     await service.stop()
+
+
+def build_senders(
+    settings: Settings, session: aiohttp.ClientSession, clock: Callable[[], float]
+) -> dict[MessagingChannel, Sender]:
+    m = settings.messaging
+    timeout = m.outbox.request_timeout
+    senders: dict[MessagingChannel, Sender] = {}
+    if m.twilio is not None:
+        senders[MessagingChannel.SMS] = TwilioSender(session, m.twilio, m.public_url, timeout)
+    if m.whatsapp is not None:
+        senders[MessagingChannel.WHATSAPP] = WhatsAppSender(session, m.whatsapp, timeout)
+    if m.wechat is not None:
+        senders[MessagingChannel.WECHAT] = WeChatSender(session, m.wechat, timeout, clock)
+    if m.email is not None:
+        senders[MessagingChannel.EMAIL] = SmtpSender(m.email)
+    return senders
+
+
+async def _messaging(app: web.Application) -> AsyncIterator[None]:
+    """Messages and replies: store -> messaging service (books restored from the store) -> HTTP
+    session -> outbox -> SMTP server (stopped in reverse).
+
+    The routing seam (``Messaging.on_opened``) is not connected to the ACD yet: see
+    docs/omnichannel.md, "Integration".
+    """
+    settings = app[SETTINGS]
+    store = MessagingStore(settings.database.url)
+    await store.start()
+    messaging = Messaging(store, settings.messaging, clock=time.time)
+    try:
+        await messaging.restore()
+    except BaseException:
+        await store.stop()
+        raise
+    session = aiohttp.ClientSession()
+    outbox = Outbox(
+        store,
+        build_senders(settings, session, time.time),
+        settings.messaging.outbox,
+        time.time,
+        messaging.on_outbox,
+    )
+    messaging.outbox = outbox
+    app[webhooks.MESSAGING] = messaging
+    smtp = None
+    if settings.messaging.email is not None:
+        smtp = SmtpInbound(settings.messaging.email, messaging.receive, time.time)
+    try:
+        await outbox.start()
+        if smtp is not None:
+            await smtp.start()
+            app[SMTP_SERVER] = smtp
+            log.info("email.listening", extra={"port": smtp.port})
+        yield
+    finally:
+        if smtp is not None:
+            await smtp.stop()
+        await outbox.stop()
+        await session.close()
+        await store.stop()
 
 
 def flow_factory(settings: Settings, store: FlowStore | None) -> Callable[[ev.CallArrived], ivr.Flow]:

@@ -121,3 +121,94 @@ class EventRow(Base):
     at: Mapped[datetime]
     kind: Mapped[str]
     data: Mapped[dict[str, Any]] = mapped_column(JSON_DOCUMENT)
+
+
+# --- Omnichannel messaging (migration omni0001) ------------------------------------------------------
+
+
+class MessageRow(Base):
+    """Every message in and out. (channel, provider_id) is unique: a provider's re-delivery after a
+    restart is recognised as a duplicate by the database itself."""
+
+    __tablename__ = "messages"
+    __table_args__ = (
+        sa.UniqueConstraint("channel", "provider_id"),
+        sa.Index("ix_messages_customer_id_at", "customer_id", "at"),
+    )
+
+    id: Mapped[str] = mapped_column(primary_key=True)
+    conversation_id: Mapped[str] = mapped_column(index=True)
+    customer_id: Mapped[str]
+    channel: Mapped[str]
+    direction: Mapped[str]
+    body: Mapped[str] = mapped_column(sa.Text)
+    at: Mapped[datetime]
+    status: Mapped[str]
+    provider_id: Mapped[str | None]
+    email_message_id: Mapped[str | None] = mapped_column(index=True)
+    status_detail: Mapped[str]
+
+
+class OutboxRow(Base):
+    """A reply waiting for its provider. Kept until sent, or until the last attempt failed."""
+
+    __tablename__ = "outbox"
+
+    id: Mapped[str] = mapped_column(primary_key=True)  # the message id
+    channel: Mapped[str]
+    payload: Mapped[dict[str, Any]] = mapped_column(JSON_DOCUMENT)
+    state: Mapped[str] = mapped_column(index=True)  # pending, sent, failed
+    attempts: Mapped[int]
+    next_attempt_at: Mapped[datetime] = mapped_column(index=True)
+    last_error: Mapped[str] = mapped_column(sa.Text)
+    provider_id: Mapped[str | None]
+    created_at: Mapped[datetime] = mapped_column(server_default=sa.func.now())
+    updated_at: Mapped[datetime] = mapped_column(server_default=sa.func.now(), onupdate=sa.func.now())
+
+
+class CustomerRow(Base):
+    """One customer's record as JSON (identities and attributes); merged ones keep their record."""
+
+    __tablename__ = "customers"
+
+    id: Mapped[str] = mapped_column(primary_key=True)
+    record: Mapped[dict[str, Any]] = mapped_column(JSON_DOCUMENT)
+    merged_into: Mapped[str | None] = mapped_column(index=True)
+    updated_at: Mapped[datetime] = mapped_column(server_default=sa.func.now(), onupdate=sa.func.now())
+
+
+class CustomerMergeRow(Base):
+    """A merge, with the source customer exactly as it was (what an undo restores)."""
+
+    __tablename__ = "customer_merges"
+
+    id: Mapped[str] = mapped_column(primary_key=True)
+    record: Mapped[dict[str, Any]] = mapped_column(JSON_DOCUMENT)
+    undone: Mapped[bool]
+
+
+class CustomerAuditRow(Base):
+    """Append-only: who created, linked, suggested, merged, unmerged or changed what, and why."""
+
+    __tablename__ = "customer_audit"
+    __table_args__ = (sa.Index("ix_customer_audit_customer_id_id", "customer_id", "id"),)
+
+    id: Mapped[int] = mapped_column(EVENT_ID, primary_key=True, autoincrement=True)
+    at: Mapped[datetime]
+    kind: Mapped[str]
+    customer_id: Mapped[str]
+    by: Mapped[str]
+    detail: Mapped[dict[str, Any]] = mapped_column(JSON_DOCUMENT)
+
+
+class ConversationRow(Base):
+    __tablename__ = "conversations"
+
+    id: Mapped[str] = mapped_column(primary_key=True)
+    customer_id: Mapped[str] = mapped_column(index=True)
+    channel: Mapped[str]
+    started_at: Mapped[datetime]
+    last_at: Mapped[datetime]
+    subject: Mapped[str]
+    closed: Mapped[bool]
+    address: Mapped[str]  # where replies go: the phone, wa_id, openid or email address

@@ -23,6 +23,7 @@ from callcenter.core.agents import Agent, IllegalTransition
 from callcenter.core.interaction import Interaction
 from callcenter.service import CallCenter
 from callcenter.web.auth import PRINCIPAL, PUBLIC, allow
+from callcenter.web.webhooks_openapi import OPENAPI_PATHS as WEBHOOK_PATHS
 
 SERVICE = web.AppKey("service", CallCenter)
 SETTINGS = web.AppKey("settings", Settings)
@@ -285,6 +286,11 @@ _YAML_BODY: dict[str, Any] = {
     },
 }
 
+_JSON_OBJECT: dict[str, Any] = {
+    "required": True,
+    "content": {"application/json": {"schema": {"type": "object"}}},
+}
+
 OPENAPI: dict[str, Any] = {
     "openapi": "3.1.0",
     "info": {"title": "callcenter API", "version": __version__},
@@ -388,5 +394,65 @@ OPENAPI: dict[str, Any] = {
                 errors=(401, 403, 404),
             )
         },
+        "/api/customers/{customer_id}": {
+            "get": _op(
+                "A customer (followed to the one it was merged into): identities, attributes, the "
+                "customers merged into it, merge suggestions, the timeline of every channel",
+                "agent, supervisor, admin",
+                params=["customer_id"],
+                errors=(401, 403, 404, 503),
+            )
+        },
+        "/api/customers/{customer_id}/attributes": {
+            "post": {
+                **_op(
+                    "Set routing attributes: name, vip, language, business_line, tags (audited)",
+                    "supervisor, admin",
+                    params=["customer_id"],
+                    errors=(400, 401, 403, 404, 409),
+                ),
+                "requestBody": _JSON_OBJECT,
+            }
+        },
+        "/api/customers/{customer_id}/merge": {
+            "post": {
+                **_op(
+                    "Merge this customer into another; body {into, reason}; audited, reversible",
+                    "supervisor, admin",
+                    params=["customer_id"],
+                    errors=(400, 401, 403, 404, 409),
+                ),
+                "requestBody": _JSON_OBJECT,
+            }
+        },
+        "/api/customer-merges/{merge_id}/undo": {
+            "post": {
+                **_op(
+                    "Undo a merge exactly; body {reason}; audited",
+                    "supervisor, admin",
+                    params=["merge_id"],
+                    errors=(400, 401, 403, 404, 409),
+                ),
+                "requestBody": _JSON_OBJECT,
+            }
+        },
+        "/api/customer-suggestions": {
+            "get": _op(
+                "Possible merges for a person to decide (weak or shareable links)", "supervisor, admin"
+            )
+        },
+        "/api/conversations/{conversation_id}/reply": {
+            "post": {
+                **_op(
+                    "Queue a reply (202): stored, then sent by the outbox with retries; body {body}",
+                    "agent, supervisor, admin",
+                    ok="Accepted",
+                    params=["conversation_id"],
+                    errors=(400, 401, 403, 404, 503),
+                ),
+                "requestBody": _JSON_OBJECT,
+            }
+        },
+        **WEBHOOK_PATHS,
     },
 }

@@ -57,3 +57,11 @@ def test_secrets_do_not_show_in_repr() -> None:
 def test_example_file_is_valid_and_shows_the_defaults() -> None:
     example = Path(__file__).parents[2] / "callcenter.example.yaml"
     assert load_settings(example, environ={}) == load_settings(environ={})
+
+
+def test_messaging_public_url_is_an_origin() -> None:
+    assert load_settings(
+        environ={"CALLCENTER_MESSAGING__PUBLIC_URL": "https://cc.example.com/"}
+    ).messaging.public_url == ("https://cc.example.com")
+    with pytest.raises(ConfigError, match=r"messaging\.public_url"):
+        load_settings(environ={"CALLCENTER_MESSAGING__PUBLIC_URL": "https://cc.example.com/hooks"})

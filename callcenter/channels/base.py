@@ -1,0 +1,94 @@
+"""What every messaging adapter produces and consumes (frozen dataclasses crossing the boundary)."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+
+from callcenter.core.conversations import Delivery, Media, MessagingChannel
+from callcenter.core.customers import Identity
+
+# Webhook bodies are small; anything larger is refused before it is read in full.
+MAX_WEBHOOK_BODY = 64 * 1024
+
+
+class WebhookError(ValueError):
+    """The request is malformed or not what the provider documents (HTTP 400)."""
+
+
+class SignatureError(WebhookError):
+    """The request is not signed by the provider (HTTP 403)."""
+
+
+@dataclass(frozen=True, slots=True)
+class InboundMessage:
+    channel: MessagingChannel
+    provider_id: str  # for deduplication: MessageSid, wamid, MsgId, Message-ID
+    sender: Identity  # the identity the provider vouches for
+    recipient: str  # our number / phone-number id / official account
+    body: str
+    at: float
+    media: tuple[Media, ...] = ()
+    name: str = ""  # the sender's display name, if the provider gives one
+    subject: str = ""
+    message_id: str | None = None  # email threading
+    in_reply_to: str | None = None
+    references: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class StatusUpdate:
+    channel: MessagingChannel
+    provider_id: str  # the id the provider gave our outbound message
+    status: Delivery
+    at: float
+    detail: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class OutboundRequest:
+    """One HTTP request to a provider, fully built (the sender only carries it out)."""
+
+    method: str
+    url: str
+    headers: Mapping[str, str]
+    body: bytes
+
+
+@dataclass(frozen=True, slots=True)
+class Reply:
+    """What the outbox must send: channel-neutral, persisted as JSON (``to_json``/``from_json``)."""
+
+    message_id: str
+    channel: MessagingChannel
+    to: str  # E.164 phone, wa_id, openid or email address
+    body: str
+    reply_to: str | None = None  # provider id of the message answered (WhatsApp context)
+    subject: str = ""
+    headers: Mapping[str, str] = field(default_factory=dict)  # email threading headers
+
+    def to_json(self) -> dict[str, object]:
+        return {
+            "message_id": self.message_id,
+            "channel": self.channel.value,
+            "to": self.to,
+            "body": self.body,
+            "reply_to": self.reply_to,
+            "subject": self.subject,
+            "headers": dict(self.headers),
+        }
+
+    @classmethod
+    def from_json(cls, data: Mapping[str, object]) -> Reply:
+        headers = data.get("headers") or {}
+        assert isinstance(headers, Mapping)
+        reply_to = data.get("reply_to")
+        return cls(
+            message_id=str(data["message_id"]),
+            channel=MessagingChannel(str(data["channel"])),
+            to=str(data["to"]),
+            body=str(data["body"]),
+            reply_to=None if reply_to is None else str(reply_to),
+            subject=str(data.get("subject", "")),
+            headers={str(k): str(v) for k, v in headers.items()},
+        )

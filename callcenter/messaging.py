@@ -1,0 +1,241 @@
+"""The messaging service: channel events in, customers resolved, conversations kept, replies queued.
+
+Like ``service.py`` for calls, this is where the pure books (customers, conversations) meet the
+adapters (database, outbox). Each book change happens synchronously between awaits, so on one event
+loop two deliveries of the same message cannot both pass the duplicate check.
+
+The seam to routing: when a message opens a conversation, ``on_opened`` is called with the
+:class:`~callcenter.core.conversations.ConversationOpened` and the customer's
+:class:`~callcenter.core.customers.Routing` (VIP priority, business line and tags as skills,
+language). Today it is logged and kept in ``opened``; integration submits the ACD's arrival event
+there (docs/omnichannel.md, "Integration").
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+from callcenter import identity
+from callcenter.adapters.messaging_store import DuplicateMessage, MessagingStore
+from callcenter.channels.base import InboundMessage, Reply, StatusUpdate
+from callcenter.channels.outbox import Outbox
+from callcenter.config import MessagingSettings
+from callcenter.core.conversations import (
+    ConversationBook,
+    ConversationOpened,
+    Delivery,
+    Direction,
+    Inbound,
+    Message,
+    MessagingChannel,
+    Received,
+)
+from callcenter.core.customers import Claim, CustomerBook, Identity, MergeRecord, Routing, routing_of
+
+log = logging.getLogger(__name__)
+
+# Delivery reports for ids not known yet, kept (oldest dropped first) until the send returns.
+_EARLY_LIMIT = 1000
+
+OpenedCallback = Callable[[ConversationOpened, Routing], None]
+
+
+def _new_id() -> str:
+    return uuid.uuid4().hex
+
+
+@dataclass
+class Messaging:
+    store: MessagingStore
+    settings: MessagingSettings
+    clock: Callable[[], float]
+    on_opened: OpenedCallback | None = None
+    ids: Callable[[], str] = _new_id
+    customers: CustomerBook = field(default_factory=CustomerBook)
+    conversations: ConversationBook = field(default_factory=ConversationBook)
+    outbox: Outbox | None = None
+    opened: list[tuple[ConversationOpened, Routing]] = field(default_factory=list)
+    addresses: dict[str, str] = field(default_factory=dict)  # conversation -> where replies go
+    _audit_saved: int = 0
+    _early: dict[tuple[MessagingChannel, str], StatusUpdate] = field(default_factory=dict)
+    _save_lock: asyncio.Lock = field(default_factory=asyncio.Lock)
+
+    def __post_init__(self) -> None:
+        self.conversations.idle_seconds = self.settings.conversation_idle_seconds
+
+    async def restore(self) -> None:
+        """Load customers, conversations and messages saved by earlier runs (at start-up)."""
+        customers, merges, audit = await self.store.customers()
+        self.customers.restore(customers, merges, audit)
+        self._audit_saved = len(self.customers.audit)
+        conversations = await self.store.conversations()
+        messages = [m for m, _ in await self.store.messages()]
+        self.conversations.restore([c for c, _ in conversations], messages)
+        self.addresses.update({c.id: address for c, address in conversations})
+
+    async def save_customers(self, ids: set[str], merges: tuple[MergeRecord, ...] = ()) -> None:
+        """Persist these customers as they are *now*, the merges and the new audit entries.
+
+        Under a lock, and reading the book only once the lock is held: a slower earlier save can
+        never overwrite a newer state with an older one.
+        """
+        async with self._save_lock:
+            records = [self.customers.get(i) for i in sorted(ids)]
+            current = [self.customers.merge_record(m.id) for m in merges]
+            audit = self.customers.audit[self._audit_saved :]
+            await self.store.save_customers(records, current, audit)
+            self._audit_saved += len(audit)
+
+    async def _save_conversation(self, conversation_id: str) -> None:
+        async with self._save_lock:
+            conversation = self.conversations.conversations[conversation_id]
+            await self.store.save_conversation(conversation, self.addresses.get(conversation_id, ""))
+
+    async def receive(self, inbound: InboundMessage, *, also: tuple[Claim, ...] = ()) -> Received:
+        """Record an inbound message (a duplicate is reported and changes nothing)."""
+        if self.conversations.by_provider_id(inbound.channel, inbound.provider_id) is not None:
+            return Received(None, None)
+        claims = also + _implied_claims(inbound.sender)
+        resolution = self.customers.identify(
+            Claim(inbound.sender, True), inbound.at, new_id=self.ids(), also=claims
+        )
+        if self.conversations.by_provider_id(inbound.channel, inbound.provider_id) is not None:
+            return Received(None, None)
+        customer = resolution.customer
+        received = self.conversations.receive(
+            Inbound(
+                inbound.channel,
+                inbound.provider_id,
+                inbound.body,
+                inbound.at,
+                inbound.media,
+                inbound.subject,
+                inbound.message_id,
+                inbound.in_reply_to,
+                inbound.references,
+            ),
+            customer.id,
+            message_id=self.ids(),
+            conversation_id=self.ids(),
+        )
+        assert received.message is not None and received.conversation is not None
+        self.addresses.setdefault(received.conversation.id, inbound.sender.value)
+        try:
+            await self.store.save_message(received.message, customer.id, new=True)
+        except DuplicateMessage:
+            # Stored before a restart: the provider re-delivered it. Forget this copy.
+            self.conversations.forget(received.message.id, conversation_too=received.opened is not None)
+            return Received(None, None)
+        await self._save_conversation(received.conversation.id)
+        changed = {customer.id, *(m.source.id for m in resolution.merged)}
+        await self.save_customers(changed, resolution.merged)
+        if received.opened is not None:
+            routing = routing_of(self.customers.current(customer.id))
+            self.opened.append((received.opened, routing))
+            log.info(
+                "messaging.conversation_opened",
+                extra={"conversation": received.opened.conversation_id, "channel": inbound.channel.value},
+            )
+            if self.on_opened is not None:
+                self.on_opened(received.opened, routing)
+        return received
+
+    async def status(self, update: StatusUpdate) -> Message | None:
+        """A provider's delivery report. One for an id we do not know yet is kept a while: the
+        provider can report "delivered" before our send request has returned its id."""
+        message = self.conversations.by_provider_id(update.channel, update.provider_id)
+        if message is None:
+            self._early[(update.channel, update.provider_id)] = update
+            while len(self._early) > _EARLY_LIMIT:
+                self._early.pop(next(iter(self._early)))
+            return None
+        if message.direction != Direction.OUT:
+            return None
+        return await self._set_status(message.id, update.status, None, update.detail)
+
+    async def reply(self, conversation_id: str, body: str) -> Message:
+        """Queue an agent's reply: stored, then sent by the outbox (DatabaseError: not accepted)."""
+        if self.outbox is None:
+            raise RuntimeError("the outbox is not running")
+        conversation = self.conversations.conversations[conversation_id]
+        channel = conversation.channel
+        email_id = None
+        headers: dict[str, str] = {}
+        subject = ""
+        if channel == MessagingChannel.EMAIL:
+            assert self.settings.email is not None
+            domain = self.settings.email.address.rpartition("@")[2]
+            email_id = f"{self.ids()}@{domain}"
+            thread = [
+                m.message_id
+                for m in self.conversations.timeline([conversation.customer_id])
+                if m.conversation_id == conversation_id and m.message_id
+            ]
+            inbound = [
+                m.message_id
+                for m in self.conversations.messages.values()
+                if m.conversation_id == conversation_id and m.direction == Direction.IN and m.message_id
+            ]
+            if inbound:
+                headers["In-Reply-To"] = f"<{inbound[-1]}>"
+            if thread:
+                headers["References"] = " ".join(f"<{t}>" for t in thread)
+            headers["Message-ID"] = f"<{email_id}>"
+            subject = (
+                conversation.subject
+                if conversation.subject.lower().startswith("re:")
+                else (f"Re: {conversation.subject}".strip())
+            )
+        last_in = [
+            m
+            for m in self.conversations.messages.values()
+            if m.conversation_id == conversation_id and m.direction == Direction.IN
+        ]
+        message = self.conversations.reply(
+            conversation_id, body, self.clock(), message_id=self.ids(), email_id=email_id
+        )
+        await self.store.save_message(message, conversation.customer_id, new=True)
+        await self._save_conversation(conversation_id)
+        reply = Reply(
+            message.id,
+            channel,
+            self.addresses[conversation_id],
+            body,
+            reply_to=last_in[-1].provider_id if last_in and channel == MessagingChannel.WHATSAPP else None,
+            subject=subject,
+            headers=headers,
+        )
+        await self.outbox.enqueue(reply)
+        return message
+
+    async def on_outbox(
+        self, message_id: str, status: Delivery, provider_id: str | None, detail: str
+    ) -> None:
+        updated = await self._set_status(message_id, status, provider_id or None, detail)
+        if updated is not None and updated.provider_id:
+            early = self._early.pop((updated.channel, updated.provider_id), None)
+            if early is not None:
+                await self._set_status(message_id, early.status, None, early.detail)
+
+    async def _set_status(
+        self, message_id: str, status: Delivery, provider_id: str | None, detail: str
+    ) -> Message | None:
+        if message_id not in self.conversations.messages:
+            return None
+        updated = self.conversations.status(message_id, status, provider_id=provider_id, detail=detail)
+        if updated is not None:
+            customer = self.conversations.conversations[updated.conversation_id].customer_id
+            await self.store.save_message(updated, customer, new=False)
+        return updated
+
+
+def _implied_claims(sender: Identity) -> tuple[Claim, ...]:
+    # A WhatsApp id is a phone number WhatsApp has verified: link it (a shared phone stays a
+    # suggestion: phones are shareable).
+    if sender.kind.value == "whatsapp":
+        return (Claim(identity.whatsapp_phone(sender.value), True),)
+    return ()

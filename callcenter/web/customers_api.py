@@ -1,0 +1,220 @@
+"""Customers and conversations over HTTP: a customer's record and timeline, attributes, explicit
+merge and unmerge (audited with the caller's name), merge suggestions, and agents' replies.
+
+Domain errors map to HTTP here: unknown customer or conversation 404, a merge the book refuses 409,
+storage down 503 (a reply is accepted only once stored).
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import asdict
+from typing import Any
+
+from aiohttp import web
+
+from callcenter.adapters.db import DatabaseError
+from callcenter.core.conversations import Message
+from callcenter.core.customers import Customer, CustomerError, MergeRecord, UnknownCustomer
+from callcenter.messaging import Messaging
+from callcenter.web.api import _body, _error, _json
+from callcenter.web.auth import PRINCIPAL, allow
+from callcenter.web.webhooks import MESSAGING
+
+log = logging.getLogger(__name__)
+MAX_REPLY = 4096
+_ATTRIBUTES = {"name": str, "vip": bool, "language": str, "business_line": str}
+
+
+def _messaging(request: web.Request) -> Messaging:
+    messaging = request.app.get(MESSAGING)
+    if messaging is None:
+        raise web.HTTPServiceUnavailable(
+            text='{"error": "messaging is not running"}', content_type="application/json"
+        )
+    return messaging
+
+
+async def _save(messaging: Messaging, ids: set[str], merge: MergeRecord | None = None) -> None:
+    try:
+        await messaging.save_customers(ids, (merge,) if merge else ())
+    except DatabaseError as err:
+        # The change is made and audited in memory; it is written again with the next change.
+        log.error("customer.save_failed", extra={"detail": str(err)})
+        raise web.HTTPServiceUnavailable(
+            text='{"error": "changed, but not stored yet"}', content_type="application/json"
+        ) from err
+
+
+def customer_view(c: Customer) -> dict[str, Any]:
+    return {
+        "id": c.id,
+        "created_at": c.created_at,
+        "identities": [{"kind": i.kind.value, "value": i.value} for i in sorted(c.identities)],
+        "name": c.name,
+        "vip": c.vip,
+        "language": c.language,
+        "business_line": c.business_line,
+        "tags": sorted(c.tags),
+        "merged_into": c.merged_into,
+    }
+
+
+def message_view(m: Message) -> dict[str, Any]:
+    data = asdict(m)
+    data["media"] = [asdict(x) for x in m.media]
+    return data
+
+
+@allow("agent", "supervisor", "admin")
+async def get_customer(request: web.Request) -> web.Response:
+    messaging = _messaging(request)
+    try:
+        customer = messaging.customers.current(request.match_info["customer_id"])
+    except UnknownCustomer as err:
+        return _error(404, str(err))
+    members = messaging.customers.members(customer.id)
+    return _json(
+        {
+            **customer_view(customer),
+            "members": sorted(members),
+            "suggestions": [
+                {"identity": str(s.identity), "other": s.other, "reason": s.reason}
+                for s in messaging.customers.suggestions
+                if s.customer_id in members or s.other in members
+            ],
+            "timeline": [message_view(m) for m in messaging.conversations.timeline(members)],
+        }
+    )
+
+
+@allow("supervisor", "admin")
+async def set_attributes(request: web.Request) -> web.Response:
+    body = await _body(request)
+    changes: dict[str, object] = {}
+    for key, value in body.items():
+        if key == "tags":
+            if not isinstance(value, list) or not all(isinstance(t, str) and 0 < len(t) <= 64 for t in value):
+                return _error(400, "tags must be a list of strings of 1 to 64 characters")
+            changes["tags"] = frozenset(value)
+        elif key in _ATTRIBUTES:
+            ok = isinstance(value, _ATTRIBUTES[key]) or (
+                value is None and key in ("language", "business_line")
+            )
+            if not ok or (isinstance(value, str) and len(value) > 128):
+                return _error(400, f"{key} has the wrong type or is too long")
+            changes[key] = value
+        else:
+            return _error(400, f"unknown attribute {key[:32]!r}")
+    if not changes:
+        return _error(400, "nothing to change")
+    messaging = _messaging(request)
+    try:
+        customer = messaging.customers.update(
+            request.match_info["customer_id"], messaging.clock(), by=request[PRINCIPAL].name, **changes
+        )
+    except UnknownCustomer as err:
+        return _error(404, str(err))
+    except CustomerError as err:
+        return _error(409, str(err))
+    await _save(messaging, {customer.id})
+    return _json(customer_view(customer))
+
+
+def _reason(body: Any) -> str | None:
+    reason = body.get("reason")
+    return reason if isinstance(reason, str) and 0 < len(reason) <= 256 else None
+
+
+@allow("supervisor", "admin")
+async def merge(request: web.Request) -> web.Response:
+    body = await _body(request)
+    target, reason = body.get("into"), _reason(body)
+    if not isinstance(target, str) or reason is None:
+        return _error(400, 'body must be {"into": customer id, "reason": 1 to 256 characters}')
+    messaging = _messaging(request)
+    by = request[PRINCIPAL].name
+    try:
+        record = messaging.customers.merge(
+            request.match_info["customer_id"],
+            target,
+            messaging.clock(),
+            merge_id=messaging.ids(),
+            by=by,
+            reason=reason,
+        )
+    except UnknownCustomer as err:
+        return _error(404, str(err))
+    except CustomerError as err:
+        return _error(409, str(err))
+    await _save(messaging, {record.source.id, target}, record)
+    log.info("customer.merged", extra={"merge": record.id, "by": by})
+    return _json({"merge_id": record.id, "customer": customer_view(messaging.customers.get(target))})
+
+
+@allow("supervisor", "admin")
+async def unmerge(request: web.Request) -> web.Response:
+    body = await _body(request)
+    reason = _reason(body)
+    if reason is None:
+        return _error(400, 'body must be {"reason": 1 to 256 characters}')
+    messaging = _messaging(request)
+    merge_id = request.match_info["merge_id"]
+    try:
+        messaging.customers.merge_record(merge_id)
+    except CustomerError as err:
+        return _error(404, str(err))
+    by = request[PRINCIPAL].name
+    try:
+        restored = messaging.customers.unmerge(merge_id, messaging.clock(), by=by, reason=reason)
+    except CustomerError as err:
+        return _error(409, str(err))
+    record = messaging.customers.merge_record(merge_id)
+    await _save(messaging, {record.source.id, record.target_id}, record)
+    log.info("customer.unmerged", extra={"merge": merge_id, "by": by})
+    return _json({"customer": customer_view(restored)})
+
+
+@allow("supervisor", "admin")
+async def suggestions(request: web.Request) -> web.Response:
+    book = _messaging(request).customers
+    return _json(
+        {
+            "suggestions": [
+                {
+                    "customer_id": s.customer_id,
+                    "identity": str(s.identity),
+                    "other": s.other,
+                    "reason": s.reason,
+                }
+                for s in book.suggestions
+                if book.get(s.customer_id).active and (s.other is None or book.get(s.other).active)
+            ]
+        }
+    )
+
+
+@allow("agent", "supervisor", "admin")
+async def reply(request: web.Request) -> web.Response:
+    body = await _body(request)
+    text = body.get("body")
+    if not isinstance(text, str) or not 0 < len(text) <= MAX_REPLY:
+        return _error(400, f"body must be a string of 1 to {MAX_REPLY} characters")
+    messaging = _messaging(request)
+    conversation_id = request.match_info["conversation_id"]
+    if conversation_id not in messaging.conversations.conversations:
+        return _error(404, "no such conversation")
+    try:
+        message = await messaging.reply(conversation_id, text)
+    except DatabaseError:
+        return _error(503, "cannot store the reply now; it was not accepted")
+    return _json(message_view(message), 202)
+
+
+def setup_routes(app: web.Application) -> None:
+    app.router.add_get("/api/customer-suggestions", suggestions)
+    app.router.add_get("/api/customers/{customer_id}", get_customer)
+    app.router.add_post("/api/customers/{customer_id}/attributes", set_attributes)
+    app.router.add_post("/api/customers/{customer_id}/merge", merge)
+    app.router.add_post("/api/customer-merges/{merge_id}/undo", unmerge)
+    app.router.add_post("/api/conversations/{conversation_id}/reply", reply)

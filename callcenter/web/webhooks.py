@@ -1,0 +1,193 @@
+"""Provider webhooks: Twilio SMS, WhatsApp Cloud API, WeChat Official Account.
+
+These routes are PUBLIC for our token middleware: providers cannot present our API tokens. Each
+request is authenticated by the provider's own signature instead, checked before anything is
+parsed or stored (Twilio: X-Twilio-Signature; WhatsApp: X-Hub-Signature-256 over the raw body and
+the verify-token handshake; WeChat: the signature query parameter). Unsigned or wrongly signed:
+403. Malformed: 400. Too large: 413. A channel that is not configured: 404. Storage down: 503
+(every provider retries). Duplicates are acknowledged (2xx) and ignored.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Awaitable, Callable
+from urllib.parse import parse_qsl
+
+from aiohttp import web
+
+from callcenter.adapters.db import DatabaseError
+from callcenter.channels import twilio, wechat, whatsapp
+from callcenter.channels.base import (
+    MAX_WEBHOOK_BODY,
+    InboundMessage,
+    SignatureError,
+    StatusUpdate,
+    WebhookError,
+)
+from callcenter.config import Settings
+from callcenter.messaging import Messaging
+from callcenter.web.api import SETTINGS
+from callcenter.web.auth import PUBLIC, allow
+
+log = logging.getLogger(__name__)
+
+MESSAGING = web.AppKey("messaging", Messaging)
+
+
+def _fail(status: int, message: str) -> web.Response:
+    return web.json_response({"error": message}, status=status)
+
+
+async def _raw_body(request: web.Request) -> bytes:
+    if request.content_length is not None and request.content_length > MAX_WEBHOOK_BODY:
+        raise web.HTTPRequestEntityTooLarge(max_size=MAX_WEBHOOK_BODY, actual_size=request.content_length)
+    chunks, size = [], 0
+    async for chunk in request.content.iter_any():
+        size += len(chunk)
+        if size > MAX_WEBHOOK_BODY:
+            raise web.HTTPRequestEntityTooLarge(max_size=MAX_WEBHOOK_BODY, actual_size=size)
+        chunks.append(chunk)
+    return b"".join(chunks)
+
+
+def _messaging(request: web.Request) -> Messaging:
+    messaging = request.app.get(MESSAGING)
+    if messaging is None:
+        raise web.HTTPServiceUnavailable(
+            text='{"error": "messaging is not running"}', content_type="application/json"
+        )
+    return messaging
+
+
+def _settings(request: web.Request) -> Settings:
+    return request.app[SETTINGS]
+
+
+async def _deliver(messaging: Messaging, items: list[InboundMessage | StatusUpdate]) -> None:
+    for item in items:
+        if isinstance(item, InboundMessage):
+            result = await messaging.receive(item)
+            if result.duplicate:
+                log.info("webhook.duplicate", extra={"channel": item.channel.value})
+        else:
+            await messaging.status(item)
+
+
+async def _guard(
+    request: web.Request, handle: Callable[[web.Request], Awaitable[web.StreamResponse]]
+) -> web.StreamResponse:
+    try:
+        return await handle(request)
+    except SignatureError as err:
+        log.warning("webhook.unsigned", extra={"path": request.path, "detail": str(err)})
+        return _fail(403, str(err))
+    except WebhookError as err:
+        log.warning("webhook.malformed", extra={"path": request.path, "detail": str(err)[:200]})
+        return _fail(400, str(err)[:200])
+    except DatabaseError as err:
+        log.error("webhook.storage", extra={"detail": str(err)})
+        return _fail(503, "cannot store the message now; please retry")
+
+
+@allow(PUBLIC)  # authenticated by X-Twilio-Signature
+async def twilio_sms(request: web.Request) -> web.StreamResponse:
+    async def handle(request: web.Request) -> web.StreamResponse:
+        settings = _settings(request).messaging
+        if settings.twilio is None:
+            return _fail(404, "SMS is not configured")
+        body = await _raw_body(request)
+        if request.content_type != "application/x-www-form-urlencoded":
+            raise WebhookError("expected a form-encoded body")
+        try:
+            params = parse_qsl(body.decode(), keep_blank_values=True, strict_parsing=bool(body))
+        except (ValueError, UnicodeDecodeError) as err:
+            raise WebhookError(f"bad form body: {err}") from err
+        url = settings.public_url.rstrip("/") + request.path_qs
+        twilio.verify(
+            url,
+            params,
+            request.headers.get("X-Twilio-Signature"),
+            settings.twilio.auth_token.get_secret_value(),
+        )
+        messaging = _messaging(request)
+        item = twilio.parse(params, messaging.clock(), settings.phone_region)
+        await _deliver(messaging, [item])
+        return web.Response(text=twilio.EMPTY_TWIML, content_type="text/xml")
+
+    return await _guard(request, handle)
+
+
+@allow(PUBLIC)  # authenticated by the verify token
+async def whatsapp_verify(request: web.Request) -> web.StreamResponse:
+    async def handle(request: web.Request) -> web.StreamResponse:
+        settings = _settings(request).messaging.whatsapp
+        if settings is None:
+            return _fail(404, "WhatsApp is not configured")
+        q = request.query
+        challenge = whatsapp.handshake(
+            q.get("hub.mode"),
+            q.get("hub.verify_token"),
+            q.get("hub.challenge"),
+            settings.verify_token.get_secret_value(),
+        )
+        return web.Response(text=challenge, content_type="text/plain")
+
+    return await _guard(request, handle)
+
+
+@allow(PUBLIC)  # authenticated by X-Hub-Signature-256
+async def whatsapp_notify(request: web.Request) -> web.StreamResponse:
+    async def handle(request: web.Request) -> web.StreamResponse:
+        settings = _settings(request).messaging.whatsapp
+        if settings is None:
+            return _fail(404, "WhatsApp is not configured")
+        body = await _raw_body(request)
+        whatsapp.verify(
+            body, request.headers.get("X-Hub-Signature-256"), settings.app_secret.get_secret_value()
+        )
+        items = whatsapp.parse(body)
+        await _deliver(_messaging(request), list(items))
+        return web.json_response({"ok": True})
+
+    return await _guard(request, handle)
+
+
+@allow(PUBLIC)  # authenticated by the signature query parameter
+async def wechat_verify(request: web.Request) -> web.StreamResponse:
+    async def handle(request: web.Request) -> web.StreamResponse:
+        settings = _settings(request).messaging.wechat
+        if settings is None:
+            return _fail(404, "WeChat is not configured")
+        wechat.verify(dict(request.query), settings.token.get_secret_value())
+        echostr = request.query.get("echostr")
+        if not echostr:
+            raise WebhookError("echostr is missing")
+        return web.Response(text=echostr, content_type="text/plain")
+
+    return await _guard(request, handle)
+
+
+@allow(PUBLIC)  # authenticated by the signature query parameter
+async def wechat_notify(request: web.Request) -> web.StreamResponse:
+    async def handle(request: web.Request) -> web.StreamResponse:
+        settings = _settings(request).messaging.wechat
+        if settings is None:
+            return _fail(404, "WeChat is not configured")
+        wechat.verify(dict(request.query), settings.token.get_secret_value())
+        body = await _raw_body(request)
+        message = wechat.parse(body)
+        if message is not None:
+            await _deliver(_messaging(request), [message])
+        # "success" tells WeChat not to retry; the agent answers later through the send API.
+        return web.Response(text=wechat.ACK, content_type="text/plain")
+
+    return await _guard(request, handle)
+
+
+def setup_routes(app: web.Application) -> None:
+    app.router.add_post("/webhooks/twilio/sms", twilio_sms)
+    app.router.add_get("/webhooks/whatsapp", whatsapp_verify)
+    app.router.add_post("/webhooks/whatsapp", whatsapp_notify)
+    app.router.add_get("/webhooks/wechat", wechat_verify)
+    app.router.add_post("/webhooks/wechat", wechat_notify)

@@ -1,0 +1,200 @@
+"""The customer book: resolution rules, merge/unmerge (audited, exactly reversible), routing seam."""
+
+from __future__ import annotations
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from callcenter.core.customers import (
+    Claim,
+    CustomerBook,
+    CustomerError,
+    Identity,
+    IdentityKind,
+    routing_of,
+)
+
+PHONE = Identity(IdentityKind.PHONE, "+14155550100")
+EMAIL = Identity(IdentityKind.EMAIL, "ann@example.com")
+WEB_ANN = Identity(IdentityKind.WEB, "user-ann")
+WEB_BOB = Identity(IdentityKind.WEB, "user-bob")
+WECHAT = Identity(IdentityKind.WECHAT, "oABC")
+
+
+def strong(i: Identity) -> Claim:
+    return Claim(i, True)
+
+
+def weak(i: Identity) -> Claim:
+    return Claim(i, False)
+
+
+def test_unknown_sender_creates_a_customer_and_known_sender_finds_it() -> None:
+    book = CustomerBook()
+    first = book.identify(strong(PHONE), 1.0, new_id="c1")
+    again = book.identify(weak(PHONE), 2.0, new_id="c2")
+    assert first.created and not again.created
+    assert again.customer.id == "c1"
+    assert [e.kind for e in book.audit] == ["created"]
+
+
+def test_strong_claim_links_and_weak_claim_only_suggests() -> None:
+    book = CustomerBook()
+    r = book.identify(strong(WEB_ANN), 1.0, new_id="c1", also=[strong(EMAIL), weak(PHONE)])
+    assert r.linked == (EMAIL,)
+    assert r.customer.identities == {WEB_ANN, EMAIL}
+    assert book.owner(PHONE) is None
+    assert [s.reason for s in r.suggestions] == ["weak claim"]
+
+
+def test_strong_personal_identity_of_another_customer_merges_newer_into_older() -> None:
+    book = CustomerBook()
+    book.identify(strong(EMAIL), 1.0, new_id="by-email")
+    r = book.identify(strong(WEB_ANN), 2.0, new_id="by-web", also=[strong(EMAIL)])
+    assert [(m.source.id, m.target_id) for m in r.merged] == [("by-web", "by-email")]
+    assert r.customer.id == "by-email"
+    assert book.owner(EMAIL) == book.owner(WEB_ANN) == r.customer
+    assert book.get("by-web").merged_into == "by-email"
+    assert book.members("by-email") == {"by-web", "by-email"}
+    assert book.current("by-web").id == "by-email"
+    # The same visitor again: found directly.
+    assert book.identify(strong(WEB_ANN), 3.0, new_id="x").customer.id == "by-email"
+
+
+def test_household_phone_is_never_fused_silently() -> None:
+    book = CustomerBook()
+    book.identify(strong(WEB_ANN), 1.0, new_id="ann", also=[strong(PHONE)])
+    r = book.identify(strong(WEB_BOB), 2.0, new_id="bob", also=[strong(PHONE)])
+    assert r.merged == () and r.customer.id == "bob"
+    assert r.suggestions[0].other == "ann" and r.suggestions[0].reason == "shareable identity"
+    assert book.owner(PHONE) is not None and book.owner(PHONE).id == "ann"  # type: ignore[union-attr]
+
+
+def test_two_site_accounts_sharing_an_email_are_a_suggestion() -> None:
+    book = CustomerBook()
+    book.identify(strong(WEB_ANN), 1.0, new_id="ann", also=[strong(EMAIL)])
+    r = book.identify(strong(WEB_BOB), 2.0, new_id="bob", also=[strong(EMAIL)])
+    assert r.merged == ()
+    assert r.suggestions[0].reason == "conflicting site accounts"
+
+
+def test_merge_then_unmerge_restores_exactly_and_is_audited() -> None:
+    book = CustomerBook()
+    book.identify(strong(PHONE), 1.0, new_id="a")
+    book.update("a", 1.5, by="sup", vip=True, tags=frozenset({"gold"}))
+    book.identify(strong(WECHAT), 2.0, new_id="b", also=[strong(EMAIL)])
+    before = book.state()
+    book.merge("a", "b", 3.0, merge_id="m1", by="sup", reason="same person")
+    assert book.owner(PHONE) == book.get("b")
+    book.unmerge("m1", 4.0, by="sup", reason="mistake")
+    assert book.state() == before
+    assert [(e.kind, e.by) for e in book.audit[-2:]] == [("merged", "sup"), ("unmerged", "sup")]
+    with pytest.raises(CustomerError):
+        book.unmerge("m1", 5.0, by="sup", reason="twice")
+
+
+def test_illegal_merges_change_nothing() -> None:
+    book = CustomerBook()
+    book.identify(strong(PHONE), 1.0, new_id="a")
+    book.identify(strong(EMAIL), 1.0, new_id="b")
+    book.identify(strong(WECHAT), 1.0, new_id="c")
+    before = book.state()
+    with pytest.raises(CustomerError):
+        book.merge("a", "a", 2.0, merge_id="x", by="s", reason="r")
+    book.merge("a", "b", 2.0, merge_id="m1", by="s", reason="r")
+    with pytest.raises(CustomerError):
+        book.merge("c", "a", 2.0, merge_id="m2", by="s", reason="merged source")
+    book.merge("b", "c", 3.0, merge_id="m2", by="s", reason="r")
+    with pytest.raises(CustomerError, match="undo that merge first"):
+        book.unmerge("m1", 4.0, by="s", reason="r")
+    book.unmerge("m2", 5.0, by="s", reason="r")
+    book.unmerge("m1", 6.0, by="s", reason="r")
+    assert book.state() == before
+
+
+def test_routing_from_attributes() -> None:
+    book = CustomerBook()
+    book.identify(strong(PHONE), 1.0, new_id="a")
+    c = book.update("a", 2.0, by="s", vip=True, language="fr", business_line="mobile", tags=frozenset({"x"}))
+    r = routing_of(c)
+    assert (r.priority, r.skills, r.language) == (10, ("line:mobile", "tag:x"), "fr")
+    with pytest.raises(CustomerError):
+        book.update("a", 3.0, by="s", id="evil")
+
+
+IDENTITIES = [
+    Identity(k, v)
+    for k in (IdentityKind.PHONE, IdentityKind.EMAIL, IdentityKind.WEB, IdentityKind.WECHAT)
+    for v in ("1", "2", "3")
+]
+step = st.one_of(
+    st.tuples(
+        st.just("identify"),
+        st.sampled_from(IDENTITIES),
+        st.booleans(),
+        st.lists(st.tuples(st.sampled_from(IDENTITIES), st.booleans()), max_size=3),
+    ),
+    st.tuples(st.just("merge"), st.integers(0, 20), st.integers(0, 20)),
+    st.tuples(st.just("unmerge"), st.integers(0, 20)),
+)
+
+
+def check_invariants(book: CustomerBook) -> None:
+    seen: dict[Identity, str] = {}
+    for c in book.customers():
+        if not c.active:
+            assert c.identities == frozenset()
+            continue
+        for i in c.identities:
+            assert i not in seen, f"{i} owned by {seen[i]} and {c.id}"
+            seen[i] = c.id
+            assert book.owner(i) == c
+    _, owners = book.state()
+    assert owners == seen
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.lists(step, max_size=40))
+def test_no_identity_belongs_to_two_customers_and_unmerge_inverts_merge(steps: list[tuple]) -> None:
+    book = CustomerBook()
+    merges: list[str] = []
+    for n, s in enumerate(steps):
+        ids = sorted(c.id for c in book.customers())
+        if s[0] == "identify":
+            book.identify(Claim(s[1], s[2]), float(n), new_id=f"c{n}", also=[Claim(i, b) for i, b in s[3]])
+        elif s[0] == "merge" and ids:
+            a, b = ids[s[1] % len(ids)], ids[s[2] % len(ids)]
+            before = book.state()
+            try:
+                book.merge(a, b, float(n), merge_id=f"m{n}", by="t", reason="r")
+            except CustomerError:
+                assert book.state() == before
+                continue
+            merges.append(f"m{n}")
+            # Undoing at once always restores exactly.
+            book.unmerge(f"m{n}", float(n), by="t", reason="r")
+            assert book.state() == before
+            book.merge(a, b, float(n), merge_id=f"m{n}b", by="t", reason="r")
+            merges.append(f"m{n}b")
+        elif s[0] == "unmerge" and merges:
+            before = book.state()
+            try:
+                book.unmerge(merges[s[1] % len(merges)], float(n), by="t", reason="r")
+            except CustomerError:
+                assert book.state() == before
+        check_invariants(book)
+
+
+def test_restore_rebuilds_owners_and_open_suggestions() -> None:
+    book = CustomerBook()
+    book.identify(strong(WEB_ANN), 1.0, new_id="ann", also=[strong(PHONE)])
+    book.identify(strong(WEB_BOB), 2.0, new_id="bob", also=[strong(PHONE), strong(EMAIL)])
+    book.identify(strong(WECHAT), 3.0, new_id="c")
+    book.merge("c", "bob", 4.0, merge_id="m1", by="s", reason="r")
+    copy = CustomerBook()
+    customers, _ = book.state()
+    copy.restore(customers.values(), [book.merge_record("m1")], book.audit)
+    assert copy.state() == book.state() and copy.suggestions == book.suggestions
+    copy.unmerge("m1", 5.0, by="s", reason="r")
+    assert copy.owner(WECHAT) == copy.get("c")
