@@ -148,11 +148,7 @@ class Phone:
             rtpPortLow=rtp_low,
             rtpPortHigh=rtp_high,
         )
-        # pyVoIP derives Call-IDs and Via branches from a counter starting at 1 in every phone, so
-        # two phones (or two test runs) send the same branch, and Asterisk answers the second
-        # INVITE "400 Retransmission with different CSeq". A random start makes them unique.
-        counter = type(self.phone.sip.callID)
-        self.phone.sip.callID = counter(secrets.randbelow(2**40) + 1)
+        unique_call_ids(self.phone)
 
     def start(self, timeout: float = 15.0) -> Phone:
         # pyVoIP registers synchronously with blocking socket reads: bound it like every wait.
@@ -196,6 +192,14 @@ class Phone:
     def press(self, audio: CallAudio, digits: str) -> None:
         for d in digits:
             audio.send(tone(DTMF[d], 0.25, amplitude=0.5) + silence(0.15))
+
+
+def unique_call_ids(phone: VoIPPhone) -> None:
+    """pyVoIP derives Call-IDs and Via branches from a counter starting at 1 in every phone, so two
+    phones (or two test runs) send the same branch, and Asterisk answers the second INVITE "400
+    Retransmission with different CSeq" (pyVoIP then waits forever). A random start fixes that."""
+    counter = type(phone.sip.callID)
+    phone.sip.callID = counter(secrets.randbelow(2**40) + 1)
 
 
 def bounded(fn: Callable[[], T], timeout: float, what: str, *, required: bool = True) -> T:

@@ -25,6 +25,7 @@ from pyVoIP.VoIP import CallState, PhoneStatus, VoIPCall, VoIPPhone
 
 from callcenter.config import Settings, load_settings
 from callcenter.sandbox import AsteriskSandbox, SandboxError
+from tests.sip import unique_call_ids
 
 pytestmark = [
     pytest.mark.asterisk,
@@ -114,7 +115,7 @@ def as_list(response: Any) -> list[Any]:
 def phone(
     settings: Settings, user: str, password: str, sip_port: int, rtp_low: int, callback: Any = None
 ) -> VoIPPhone:
-    return VoIPPhone(
+    made = VoIPPhone(
         HOST,
         settings.asterisk.sip_port,
         user,
@@ -125,6 +126,8 @@ def phone(
         rtpPortLow=rtp_low,
         rtpPortHigh=rtp_low + 20,
     )
+    unique_call_ids(made)
+    return made
 
 
 def test_up_is_idempotent(sandbox: AsteriskSandbox) -> None:
