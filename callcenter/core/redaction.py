@@ -9,8 +9,9 @@ Invariants:
   word by word ("four one one one ..."), with "oh"/"o"/"zero"/"nought" for 0, "double"/"triple" for
   repeats, teens ("eleven") and tens ("forty one", "forty" = 40), and fillers ("uh", "um") or
   punctuation between them. A window that starts or ends inside a token masks the whole token.
-- Masking errs on the side of hiding: any digit run that is long (``unverified_run``) is masked
-  even when it fails the check, because speech recognition drops or mishears digits.
+- Masking errs on the side of hiding: any digit run of 14 digits or more (``unverified_run``) is
+  masked even when it fails the check, because speech recognition drops or mishears digits; and
+  the words recognisers write for digits ("for", "to", "won", "ate") count as digits.
 - A mask replaces the whole covered span by ``[LABEL]``; nothing of the masked characters is kept
   in the result (not even their length), so the raw form cannot be recovered from it.
 """
@@ -39,6 +40,14 @@ _UNITS = {
     "seven": "7",
     "eight": "8",
     "nine": "9",
+    # What speech recognition writes for spoken digits ("for one one one..."): inside a long run
+    # of digits they are digits; alone they never make a run long enough to be masked.
+    "for": "4",
+    "fore": "4",
+    "to": "2",
+    "too": "2",
+    "won": "1",
+    "ate": "8",
 }
 _TEENS = {
     "ten": "10",
@@ -63,6 +72,7 @@ _TENS = {
     "eighty": "8",
     "ninety": "9",
 }
+_TENS_UNITS = {"one", "two", "three", "four", "five", "six", "seven", "eight", "nine"}
 _REPEAT = {"double": 2, "triple": 3}
 # Words and characters that may sit between the digits of one number without ending it.
 _FILLERS = {"uh", "um", "er", "erm", "ah", "and"}
@@ -138,7 +148,7 @@ class Redactor:
 
     patterns: tuple[IdentifierPattern, ...] = ()
     cards: bool = True
-    unverified_run: int = 16
+    unverified_run: int = 14
     label: str = field(default=CARD_LABEL)
 
     def redact(self, text: str) -> Redacted:
@@ -195,12 +205,7 @@ def _number_runs(text: str) -> list[list[_NumberToken]]:
         elif word in _TENS:
             # "forty one" is 41, "forty" alone 40 ("forty-one" too: the hyphen is a joiner).
             follow = _next_word(tokens, index)
-            if follow is not None and tokens[follow].group().lower() in _UNITS.keys() - {
-                "zero",
-                "oh",
-                "o",
-                "nought",
-            }:
+            if follow is not None and tokens[follow].group().lower() in _TENS_UNITS:
                 unit = _UNITS[tokens[follow].group().lower()]
                 number = _NumberToken(match.start(), tokens[follow].end(), _TENS[word] + unit)
                 index = follow

@@ -56,6 +56,10 @@ def test_long_digit_runs_that_fail_luhn_are_masked_anyway() -> None:
     no_window_passes = "1111 1111 1111 1111"
     assert "[CARD]" in REDACTOR.redact(no_window_passes).text
     assert Redactor(unverified_run=0).redact(no_window_passes).text == no_window_passes
+    # As recognisers write it: "for" for four.
+    assert REDACTOR.redact("card for one one one one one one one one one one one one one one one").text == (
+        "card [CARD]"
+    )
 
 
 def test_configured_identifiers_are_masked() -> None:
