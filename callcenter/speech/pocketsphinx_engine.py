@@ -57,7 +57,7 @@ class PocketsphinxEngine:
                     text,
                     seg.start_frame / FRAME_RATE,
                     (seg.end_frame + 1) / FRAME_RATE,
-                    round(float(seg.prob), 4),
+                    _confidence(seg.prob),
                 )
             )
         return words
@@ -86,7 +86,7 @@ class PocketsphinxEngine:
                     seg.word.strip(),
                     seg.start_frame / FRAME_RATE,
                     (seg.end_frame + 1) / FRAME_RATE,
-                    round(float(seg.prob), 4),
+                    _confidence(seg.prob),
                 )
                 for seg in self._decoder.seg()
             ]
@@ -113,3 +113,8 @@ def _model_files(model: Path) -> dict[str, str]:
             "a language model (*.lm.bin, *.lm or *.arpa) and a dictionary (*.dict)"
         )
     return {"hmm": str(hmm), "lm": str(lm), "dict": str(dictionary)}
+
+
+def _confidence(prob: float) -> float:
+    # pocketsphinx's posterior is a float computed in log space: it can come out as 1.0003.
+    return round(min(1.0, max(0.0, float(prob))), 4)
