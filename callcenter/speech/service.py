@@ -1,0 +1,142 @@
+"""Transcription as recordings close: the persisted queue, the worker pool, redaction and QA.
+
+``submit()`` persists a job and wakes a consumer; consumers (as many as worker processes) claim
+jobs, have them transcribed (and redacted) in the pool, score them against the QA rules and store
+both. A failed job is retried up to ``max_attempts``. Emergency words found by QA are handed to
+``on_alert`` (the supervisor notification) as soon as the job is scored.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import dataclasses
+import logging
+from collections.abc import Awaitable, Callable
+from pathlib import Path
+from typing import Any
+
+from callcenter.adapters.transcription_jobs import Job, JobStore
+from callcenter.config import TranscriptionSettings
+from callcenter.core.qa import Alert, QaResult, QaRules, score
+from callcenter.core.redaction import IdentifierPattern, Redactor
+from callcenter.speech.pool import TranscriptionPool
+from callcenter.speech.transcribe import EngineSpec, Request, to_json
+
+log = logging.getLogger("callcenter.transcription")
+
+AlertHandler = Callable[[str, Alert], Awaitable[None]]
+POLL_SECONDS = 5.0  # also look for jobs another server queued
+
+
+def redactor_for(settings: TranscriptionSettings) -> Redactor:
+    return Redactor(
+        patterns=tuple(IdentifierPattern.of(p.label, p.regex) for p in settings.redact_patterns),
+        cards=settings.redact_cards,
+    )
+
+
+def request_for(settings: TranscriptionSettings, files: tuple[str, ...]) -> Request:
+    return Request(
+        files=files,
+        engine=EngineSpec(
+            settings.engine, str(settings.model) if settings.model else None, settings.language
+        ),
+        phrases=settings.phrases,
+        redactor=redactor_for(settings),
+    )
+
+
+def qa_json(result: QaResult) -> dict[str, Any]:
+    return {
+        "score": result.score,
+        "checks": [dataclasses.asdict(check) for check in result.checks],
+        "alerts": [dataclasses.asdict(alert) for alert in result.alerts],
+    }
+
+
+class TranscriptionService:
+    def __init__(
+        self,
+        settings: TranscriptionSettings,
+        store: JobStore,
+        pool: TranscriptionPool,
+        rules: QaRules | None = None,
+        on_alert: AlertHandler | None = None,
+    ) -> None:
+        self._settings = settings
+        self._store = store
+        self._pool = pool
+        self._rules = rules
+        self._on_alert = on_alert
+        self._wake = asyncio.Event()
+        self._tasks: list[asyncio.Task[None]] = []
+
+    async def start(self) -> None:
+        requeued = await self._store.start()
+        if requeued:
+            log.info("transcription.requeued", extra={"jobs": requeued})
+        self._pool.start()
+        self._tasks = [
+            asyncio.create_task(self._consume(), name=f"transcription-{n}")
+            for n in range(self._settings.workers)
+        ]
+
+    async def stop(self, kill: bool = False) -> None:
+        """Stop consuming. Jobs being transcribed stay ``running`` in the store and are queued
+        again by the next start."""
+        tasks, self._tasks = self._tasks, []
+        for task in tasks:
+            task.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
+        await asyncio.to_thread(self._pool.stop, kill)
+        await self._store.stop()
+
+    async def submit(self, interaction_id: str, files: tuple[Path, ...]) -> int:
+        """Queue a closed recording (one stereo/mono file, or caller and agent files)."""
+        job_id = await self._store.enqueue(interaction_id, tuple(str(f) for f in files))
+        self._wake.set()
+        return job_id
+
+    async def _consume(self) -> None:
+        while True:
+            job = await self._store.claim()
+            if job is None:
+                self._wake.clear()
+                try:
+                    await asyncio.wait_for(self._wake.wait(), POLL_SECONDS)
+                except TimeoutError:
+                    pass
+                continue
+            await self._run(job)
+
+    async def _run(self, job: Job) -> None:
+        try:
+            transcript = await self._pool.transcribe(request_for(self._settings, job.files))
+        except asyncio.CancelledError:
+            raise
+        except Exception as err:  # any failure of a job is recorded on the job, not fatal
+            # The message names the error type only: a recogniser's message may quote audio text.
+            status = await self._store.fail(job.id, type(err).__name__, self._settings.max_attempts)
+            log.warning(
+                "transcription.failed",
+                extra={
+                    "job": job.id,
+                    "interaction": job.interaction_id,
+                    "error": type(err).__name__,
+                    "status": status,
+                },
+            )
+            return
+        result = score(self._rules, transcript) if self._rules is not None else None
+        await self._store.finish(job.id, to_json(transcript), qa_json(result) if result else None)
+        log.info(
+            "transcription.done",
+            extra={
+                "job": job.id,
+                "interaction": job.interaction_id,
+                "score": None if result is None else result.score,
+            },
+        )
+        if result is not None and self._on_alert is not None:
+            for alert in result.alerts:
+                await self._on_alert(job.interaction_id, alert)

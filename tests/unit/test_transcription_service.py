@@ -1,0 +1,117 @@
+"""The persisted transcription queue and the worker pool: jobs survive a killed pool."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from pathlib import Path
+
+from callcenter.adapters.transcription_jobs import DONE, FAILED, QUEUED, RUNNING, JobStore
+from callcenter.config import TranscriptionSettings
+from callcenter.core.qa import Alert, QaRules
+from callcenter.qa.loader import parse_rules
+from callcenter.speech.pool import TranscriptionPool
+from callcenter.speech.service import TranscriptionService
+from tests.unit.speech_fixtures import say
+
+RULES = """\
+required:
+  greeting: {phrases: ["thank you for calling", "calling"], where: start, within: 5, speaker: any}
+emergency_words: ["ambulance"]
+"""
+
+
+async def test_the_store_claims_in_order_retries_and_requeues(tmp_path: Path) -> None:
+    url = f"sqlite+aiosqlite:///{tmp_path / 'jobs.db'}"
+    store = JobStore(url)
+    assert await store.start() == 0
+    first = await store.enqueue("i-1", ("a.wav",))
+    second = await store.enqueue("i-2", ("b.wav", "c.wav"))
+    job = await store.claim()
+    assert job is not None and (job.id, job.status, job.attempts, job.files) == (
+        first,
+        RUNNING,
+        1,
+        ("a.wav",),
+    )
+    assert await store.fail(first, "AudioError", max_attempts=2) == QUEUED
+    again = await store.claim()
+    assert again is not None and again.id == first and again.attempts == 2
+    assert await store.fail(first, "AudioError", max_attempts=2) == FAILED
+    running = await store.claim()
+    assert running is not None and running.id == second
+    assert await store.claim() is None
+    await store.stop()
+    # A restart: the job that was running is queued again.
+    store = JobStore(url)
+    assert await store.start() == 1
+    assert (await store.counts()) == {QUEUED: 1, FAILED: 1}
+    await store.finish(second, {"text": "hi"}, None)
+    done = await store.get(second)
+    assert done is not None and done.status == DONE and done.transcript == {"text": "hi"}
+    assert [j.id for j in await store.for_interaction("i-2")] == [second]
+    await store.stop()
+
+
+async def _wait_for(store: JobStore, predicate: object, timeout: float = 60.0) -> dict[str, int]:
+    deadline = time.monotonic() + timeout
+    while True:
+        counts = await store.counts()
+        if predicate(counts):  # type: ignore[operator]
+            return counts
+        assert time.monotonic() < deadline, counts
+        await asyncio.sleep(0.05)
+
+
+async def test_jobs_survive_a_killed_pool_and_are_scored(tmp_path: Path) -> None:
+    url = f"sqlite+aiosqlite:///{tmp_path / 'jobs.db'}"
+    files = [
+        say("Thank you for calling support.", tmp_path / "one.wav"),
+        say("Please send an ambulance now.", tmp_path / "two.wav"),
+        say(
+            "Thank you for calling, my card is four one one one one one one one one one one one one one one one",
+            tmp_path / "three.wav",
+        ),
+    ]
+    settings = TranscriptionSettings(enabled=True, workers=1)
+    rules: QaRules = parse_rules(RULES)
+    alerts: list[tuple[str, Alert]] = []
+
+    async def on_alert(interaction_id: str, alert: Alert) -> None:
+        alerts.append((interaction_id, alert))
+
+    first = TranscriptionService(settings, JobStore(url), TranscriptionPool(1), rules, on_alert)
+    await first.start()
+    ids = [await first.submit(f"call-{n}", (path,)) for n, path in enumerate(files)]
+    counts = await _wait_for(first._store, lambda c: c.get(DONE, 0) >= 1)
+    await first.stop(kill=True)
+    assert counts.get(DONE, 0) < 3  # killed with work left
+
+    second = TranscriptionService(settings, JobStore(url), TranscriptionPool(1), rules, on_alert)
+    await second.start()
+    try:
+        await _wait_for(second._store, lambda c: c.get(DONE, 0) == 3)
+        jobs = [await second._store.get(job_id) for job_id in ids]
+    finally:
+        await second.stop()
+    texts = [job.transcript["text"].lower() if job and job.transcript else "" for job in jobs]
+    assert "calling" in texts[0] and "ambulance" in texts[1]
+    assert "[card]" in texts[2] and texts[2].count("one") < 3
+    assert all(job and job.qa and job.qa["checks"][0]["rule"] == "greeting" for job in jobs)
+    assert jobs[0] and jobs[0].qa and jobs[0].qa["score"] == 100.0
+    assert [(i, a.word) for i, a in alerts] == [("call-1", "ambulance")]
+
+
+async def test_a_broken_recording_fails_after_its_attempts(tmp_path: Path) -> None:
+    url = f"sqlite+aiosqlite:///{tmp_path / 'jobs.db'}"
+    bad = tmp_path / "bad.wav"
+    bad.write_bytes(b"garbage")
+    service = TranscriptionService(TranscriptionSettings(max_attempts=2), JobStore(url), TranscriptionPool(1))
+    await service.start()
+    try:
+        job_id = await service.submit("call-x", (bad,))
+        await _wait_for(service._store, lambda c: c.get(FAILED, 0) == 1)
+        job = await service._store.get(job_id)
+    finally:
+        await service.stop()
+    assert job is not None and job.attempts == 2 and job.error == "AudioError"
