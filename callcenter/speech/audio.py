@@ -7,6 +7,7 @@ below 4 kHz that an 8 kHz recording has anyway.
 
 from __future__ import annotations
 
+import io
 import itertools
 import sys
 import wave
@@ -31,10 +32,11 @@ class Track:
         return len(self.pcm) / 2 / self.rate
 
 
-def read_wav(path: str | Path) -> list[Track]:
-    """One :class:`Track` per channel of a PCM WAV file (8/16/32-bit samples)."""
+def read_wav(path: str | Path, data: bytes | None = None) -> list[Track]:
+    """One :class:`Track` per channel of a PCM WAV file (8/16/32-bit samples). ``data``: the
+    file's bytes, already read (and decrypted); ``path`` then only names it in errors."""
     try:
-        with wave.open(str(path), "rb") as wav:
+        with wave.open(io.BytesIO(data) if data is not None else str(path), "rb") as wav:
             channels, width, rate = wav.getnchannels(), wav.getsampwidth(), wav.getframerate()
             frames = wav.readframes(wav.getnframes())
     except (wave.Error, EOFError) as err:

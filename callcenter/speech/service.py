@@ -35,7 +35,9 @@ def redactor_for(settings: TranscriptionSettings) -> Redactor:
     )
 
 
-def request_for(settings: TranscriptionSettings, files: tuple[str, ...]) -> Request:
+def request_for(
+    settings: TranscriptionSettings, files: tuple[str, ...], key: bytes | None = None
+) -> Request:
     return Request(
         files=files,
         engine=EngineSpec(
@@ -43,6 +45,7 @@ def request_for(settings: TranscriptionSettings, files: tuple[str, ...]) -> Requ
         ),
         phrases=settings.phrases,
         redactor=redactor_for(settings),
+        key=key,
     )
 
 
@@ -62,12 +65,15 @@ class TranscriptionService:
         pool: TranscriptionPool,
         rules: QaRules | None = None,
         on_alert: AlertHandler | None = None,
+        key: bytes | None = None,
     ) -> None:
+        """``key``: the recordings' encryption key (RecordingStore.key), to read encrypted files."""
         self._settings = settings
         self._store = store
         self._pool = pool
         self._rules = rules
         self._on_alert = on_alert
+        self._key = key
         self._wake = asyncio.Event()
         self._tasks: list[asyncio.Task[None]] = []
 
@@ -111,7 +117,7 @@ class TranscriptionService:
 
     async def _run(self, job: Job) -> None:
         try:
-            transcript = await self._pool.transcribe(request_for(self._settings, job.files))
+            transcript = await self._pool.transcribe(request_for(self._settings, job.files, self._key))
         except asyncio.CancelledError:
             raise
         except Exception as err:  # any failure of a job is recorded on the job, not fatal

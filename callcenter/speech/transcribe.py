@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, cast
 
+from callcenter.adapters.recordings import read_audio
 from callcenter.core.redaction import Redactor
 from callcenter.core.transcript import (
     Segment,
@@ -21,7 +22,7 @@ from callcenter.core.transcript import (
     redact_transcript,
     segments_from_words,
 )
-from callcenter.speech.audio import Track, read_wav, resample
+from callcenter.speech.audio import AudioError, Track, read_wav, resample
 from callcenter.speech.engine import Engine, EngineError, create_engine, merge_hits
 
 
@@ -43,17 +44,26 @@ class Request:
     engine: EngineSpec = field(default_factory=EngineSpec)
     phrases: tuple[str, ...] = ()
     redactor: Redactor = field(default_factory=Redactor)
+    key: bytes | None = None  # recordings.encryption_key: encrypted files are decrypted in memory
 
 
-def tracks_of(files: Sequence[str]) -> list[tuple[Speaker, Track]]:
+def _read(path: str, key: bytes | None) -> list[Track]:
+    try:
+        data = read_audio(path, key)
+    except OSError as err:
+        raise AudioError(f"{path}: cannot read: {err.strerror}") from err
+    return read_wav(path, data)
+
+
+def tracks_of(files: Sequence[str], key: bytes | None = None) -> list[tuple[Speaker, Track]]:
     if len(files) == 2:
-        caller, agent = (read_wav(path) for path in files)
+        caller, agent = (_read(path, key) for path in files)
         if len(caller) != 1 or len(agent) != 1:
             raise EngineError("two files must both be mono (caller, then agent)")
         return [("caller", caller[0]), ("agent", agent[0])]
     if len(files) != 1:
         raise EngineError(f"a recording is one file or two (caller, agent), not {len(files)}")
-    tracks = read_wav(files[0])
+    tracks = _read(files[0], key)
     if len(tracks) == 1:
         return [("mixed", tracks[0])]
     if len(tracks) == 2:
@@ -63,7 +73,7 @@ def tracks_of(files: Sequence[str]) -> list[tuple[Speaker, Track]]:
 
 def transcribe(request: Request, engine: Engine) -> Transcript:
     segments: list[Segment] = []
-    for speaker, track in tracks_of(request.files):
+    for speaker, track in tracks_of(request.files, request.key):
         audio = resample(track, engine.sample_rate)
         words = engine.recognize(audio)
         if request.phrases:
