@@ -65,7 +65,7 @@ def test_encrypted_at_rest_and_bound_to_its_name(tmp_path: Path) -> None:
         store.read("call-1", "caller")
     with pytest.raises(RecordingCorrupt):
         RecordingStore(tmp_path / "rec", bytes(32)).read("call-2", "caller")
-    with pytest.raises(RecordingError, match="no recordings.encryption_key"):
+    with pytest.raises(RecordingError, match=r"no recordings\.encryption_key"):
         read_audio(two.path, None)
 
 
@@ -120,7 +120,7 @@ def test_settings(tmp_path: Path) -> None:
     store = RecordingStore.from_settings(settings.recordings)
     assert store.key == KEY and store.directory == tmp_path
     assert key not in repr(settings)
-    with pytest.raises(ConfigError, match="recordings.encryption_key: .*16, 24 or 32 bytes"):
+    with pytest.raises(ConfigError, match=r"recordings\.encryption_key: .*16, 24 or 32 bytes"):
         load_settings(environ={"CALLCENTER_RECORDINGS__ENCRYPTION_KEY": base64.b64encode(b"short").decode()})
     with pytest.raises(ConfigError, match="base64"):
         load_settings(environ={"CALLCENTER_RECORDINGS__ENCRYPTION_KEY": "not base64!"})
