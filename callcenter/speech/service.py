@@ -9,52 +9,20 @@ both. A failed job is retried up to ``max_attempts``. Emergency words found by Q
 from __future__ import annotations
 
 import asyncio
-import dataclasses
 import logging
 from collections.abc import Awaitable, Callable
 from pathlib import Path
-from typing import Any
 
 from callcenter.adapters.transcription_jobs import Job, JobStore
 from callcenter.config import TranscriptionSettings
-from callcenter.core.qa import Alert, QaResult, QaRules, score
-from callcenter.core.redaction import IdentifierPattern, Redactor
+from callcenter.core.qa import Alert, QaRules, score
 from callcenter.speech.pool import TranscriptionPool
-from callcenter.speech.transcribe import EngineSpec, Request, to_json
+from callcenter.speech.transcribe import qa_json, request_for, to_json
 
 log = logging.getLogger("callcenter.transcription")
 
 AlertHandler = Callable[[str, Alert], Awaitable[None]]
 POLL_SECONDS = 5.0  # also look for jobs another server queued
-
-
-def redactor_for(settings: TranscriptionSettings) -> Redactor:
-    return Redactor(
-        patterns=tuple(IdentifierPattern.of(p.label, p.regex) for p in settings.redact_patterns),
-        cards=settings.redact_cards,
-    )
-
-
-def request_for(
-    settings: TranscriptionSettings, files: tuple[str, ...], key: bytes | None = None
-) -> Request:
-    return Request(
-        files=files,
-        engine=EngineSpec(
-            settings.engine, str(settings.model) if settings.model else None, settings.language
-        ),
-        phrases=settings.phrases,
-        redactor=redactor_for(settings),
-        key=key,
-    )
-
-
-def qa_json(result: QaResult) -> dict[str, Any]:
-    return {
-        "score": result.score,
-        "checks": [dataclasses.asdict(check) for check in result.checks],
-        "alerts": [dataclasses.asdict(alert) for alert in result.alerts],
-    }
 
 
 class TranscriptionService:
@@ -76,6 +44,10 @@ class TranscriptionService:
         self._key = key
         self._wake = asyncio.Event()
         self._tasks: list[asyncio.Task[None]] = []
+
+    @property
+    def store(self) -> JobStore:
+        return self._store
 
     async def start(self) -> None:
         requeued = await self._store.start()

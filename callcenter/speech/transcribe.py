@@ -7,13 +7,16 @@ transcript never leaves the process that recognised it.
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, cast
 
 from callcenter.adapters.recordings import read_audio
-from callcenter.core.redaction import Redactor
+from callcenter.config import TranscriptionSettings
+from callcenter.core.qa import QaResult
+from callcenter.core.redaction import IdentifierPattern, Redactor
 from callcenter.core.transcript import (
     Segment,
     Speaker,
@@ -93,6 +96,36 @@ def run(request: Request) -> Transcript:
     if engine is None:
         engine = _engines[request.engine] = request.engine.create()
     return transcribe(request, engine)
+
+
+# --- from settings ---------------------------------------------------------------------------
+
+
+def redactor_for(settings: TranscriptionSettings) -> Redactor:
+    return Redactor(
+        patterns=tuple(IdentifierPattern.of(p.label, p.regex) for p in settings.redact_patterns),
+        cards=settings.redact_cards,
+    )
+
+
+def request_for(settings: TranscriptionSettings, files: tuple[str, ...], key: bytes | None = None) -> Request:
+    return Request(
+        files=files,
+        engine=EngineSpec(
+            settings.engine, str(settings.model) if settings.model else None, settings.language
+        ),
+        phrases=settings.phrases,
+        redactor=redactor_for(settings),
+        key=key,
+    )
+
+
+def qa_json(result: QaResult) -> dict[str, Any]:
+    return {
+        "score": result.score,
+        "checks": [dataclasses.asdict(check) for check in result.checks],
+        "alerts": [dataclasses.asdict(alert) for alert in result.alerts],
+    }
 
 
 # --- JSON form (what is stored and printed) ---------------------------------------------------

@@ -83,15 +83,15 @@ async def test_jobs_survive_a_killed_pool_and_are_scored(tmp_path: Path) -> None
     first = TranscriptionService(settings, JobStore(url), TranscriptionPool(1), rules, on_alert)
     await first.start()
     ids = [await first.submit(f"call-{n}", (path,)) for n, path in enumerate(files)]
-    counts = await _wait_for(first._store, lambda c: c.get(DONE, 0) >= 1)
+    counts = await _wait_for(first.store, lambda c: c.get(DONE, 0) >= 1)
     await first.stop(kill=True)
     assert counts.get(DONE, 0) < 3  # killed with work left
 
     second = TranscriptionService(settings, JobStore(url), TranscriptionPool(1), rules, on_alert)
     await second.start()
     try:
-        await _wait_for(second._store, lambda c: c.get(DONE, 0) == 3)
-        jobs = [await second._store.get(job_id) for job_id in ids]
+        await _wait_for(second.store, lambda c: c.get(DONE, 0) == 3)
+        jobs = [await second.store.get(job_id) for job_id in ids]
     finally:
         await second.stop()
     texts = [job.transcript["text"].lower() if job and job.transcript else "" for job in jobs]
@@ -110,8 +110,8 @@ async def test_a_broken_recording_fails_after_its_attempts(tmp_path: Path) -> No
     await service.start()
     try:
         job_id = await service.submit("call-x", (bad,))
-        await _wait_for(service._store, lambda c: c.get(FAILED, 0) == 1)
-        job = await service._store.get(job_id)
+        await _wait_for(service.store, lambda c: c.get(FAILED, 0) == 1)
+        job = await service.store.get(job_id)
     finally:
         await service.stop()
     assert job is not None and job.attempts == 2 and job.error == "AudioError"
