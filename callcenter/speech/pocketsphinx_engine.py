@@ -48,7 +48,7 @@ class PocketsphinxEngine:
         decoder.activate_search(self._default_search)
         self._decode(track)
         words: list[Word] = []
-        for seg in decoder.seg():
+        for seg in decoder.seg() or ():  # None for silence
             if seg.word in _FILLER:
                 continue
             text = seg.word.split("(", 1)[0]  # "for(3)": the third pronunciation of "for"
@@ -88,7 +88,7 @@ class PocketsphinxEngine:
                     (seg.end_frame + 1) / FRAME_RATE,
                     _confidence(seg.prob),
                 )
-                for seg in self._decoder.seg()
+                for seg in self._decoder.seg() or ()  # None when nothing was spotted
             ]
         finally:
             self._decoder.activate_search(self._default_search)

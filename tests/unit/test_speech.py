@@ -114,3 +114,10 @@ def test_engine_errors(tmp_path: Path) -> None:
         create_engine("whisper")
     with pytest.raises(EngineError, match="needs an acoustic model"):
         create_engine("pocketsphinx", tmp_path)
+
+
+def test_silence_gives_no_words_and_no_hits() -> None:
+    engine = create_engine("pocketsphinx")
+    silence = Track(bytes(16000 * 2), 16000)
+    assert engine.recognize(silence) == []
+    assert engine.spot(silence, ["anything else"]) == []
