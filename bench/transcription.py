@@ -82,7 +82,9 @@ def measure(engine: Engine, files: list[tuple[Path, str]], phrases: list[str]) -
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--vosk-model", type=Path, help="a Vosk model directory (default: the Korean one)")
     parser.add_argument("--sentences", type=int, default=len(SENTENCES))
     args = parser.parse_args()
