@@ -135,3 +135,9 @@ def test_load_rules_from_a_file(tmp_path: Path) -> None:
     assert rules.required[1].line == 3
     with pytest.raises(QaRulesError, match="cannot read"):
         load_rules(tmp_path / "missing.yaml")
+
+
+def test_the_example_rules_load() -> None:
+    rules = load_rules(Path(__file__).parents[2] / "qa_rules.example.yaml")
+    assert [r.id for r in rules.required] == ["greeting", "identification", "closing"]
+    assert "ambulance" in rules.emergency_words
