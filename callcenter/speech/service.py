@@ -13,6 +13,7 @@ import logging
 from collections.abc import Awaitable, Callable
 from pathlib import Path
 
+from callcenter.adapters.db import DatabaseError
 from callcenter.adapters.transcription_jobs import Job, JobStore
 from callcenter.config import TranscriptionSettings
 from callcenter.core.qa import Alert, QaRules, score
@@ -77,15 +78,19 @@ class TranscriptionService:
 
     async def _consume(self) -> None:
         while True:
-            job = await self._store.claim()
-            if job is None:
-                self._wake.clear()
-                try:
-                    await asyncio.wait_for(self._wake.wait(), POLL_SECONDS)
-                except TimeoutError:
-                    pass
-                continue
-            await self._run(job)
+            self._wake.clear()  # before looking: a submit from now on is not missed
+            try:
+                job = await self._store.claim()
+                if job is not None:
+                    await self._run(job)
+                    continue
+            except DatabaseError as err:
+                # A job whose result could not be stored stays "running": the next start requeues it.
+                log.warning("transcription.database_error", extra={"error": str(err)})
+            try:
+                await asyncio.wait_for(self._wake.wait(), POLL_SECONDS)
+            except TimeoutError:
+                pass
 
     async def _run(self, job: Job) -> None:
         try:
@@ -117,4 +122,7 @@ class TranscriptionService:
         )
         if result is not None and self._on_alert is not None:
             for alert in result.alerts:
-                await self._on_alert(job.interaction_id, alert)
+                try:
+                    await self._on_alert(job.interaction_id, alert)
+                except Exception:  # a broken notifier must not stop transcription
+                    log.exception("transcription.alert_failed", extra={"interaction": job.interaction_id})

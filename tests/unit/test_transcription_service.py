@@ -102,16 +102,33 @@ async def test_jobs_survive_a_killed_pool_and_are_scored(tmp_path: Path) -> None
     assert [(i, a.word) for i, a in alerts] == [("call-1", "ambulance")]
 
 
-async def test_a_broken_recording_fails_after_its_attempts(tmp_path: Path) -> None:
+async def test_a_broken_recording_fails_and_a_broken_notifier_stops_nothing(tmp_path: Path) -> None:
     url = f"sqlite+aiosqlite:///{tmp_path / 'jobs.db'}"
     bad = tmp_path / "bad.wav"
     bad.write_bytes(b"garbage")
-    service = TranscriptionService(TranscriptionSettings(max_attempts=2), JobStore(url), TranscriptionPool(1))
+    good = say("Please send an ambulance.", tmp_path / "good.wav")
+
+    async def broken_notifier(interaction_id: str, alert: Alert) -> None:
+        raise RuntimeError("notifier down")
+
+    service = TranscriptionService(
+        TranscriptionSettings(max_attempts=2),
+        JobStore(url),
+        TranscriptionPool(1),
+        parse_rules(RULES),
+        broken_notifier,
+    )
     await service.start()
     try:
-        job_id = await service.submit("call-x", (bad,))
-        await _wait_for(service.store, lambda c: c.get(FAILED, 0) == 1)
-        job = await service.store.get(job_id)
+        bad_id = await service.submit("call-x", (bad,))
+        good_id = await service.submit("call-y", (good,))
+        await _wait_for(service.store, lambda c: c.get(FAILED, 0) == 1 and c.get(DONE, 0) == 1)
+        failed, done = await service.store.get(bad_id), await service.store.get(good_id)
+        # Later jobs still run after the notifier failed.
+        again = await service.submit("call-z", (good,))
+        await _wait_for(service.store, lambda c: c.get(DONE, 0) == 2)
     finally:
         await service.stop()
-    assert job is not None and job.attempts == 2 and job.error == "AudioError"
+    assert failed is not None and failed.attempts == 2 and failed.error == "AudioError"
+    assert done is not None and done.qa is not None and done.qa["alerts"][0]["word"] == "ambulance"
+    assert again
