@@ -5,6 +5,8 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from callcenter.core.qa import QaRules, anger, score
 from callcenter.core.transcript import Segment, Speaker, Transcript, Word
@@ -141,3 +143,33 @@ def test_the_example_rules_load() -> None:
     rules = load_rules(Path(__file__).parents[2] / "qa_rules.example.yaml")
     assert [r.id for r in rules.required] == ["greeting", "identification", "closing"]
     assert "ambulance" in rules.emergency_words
+
+
+VOCAB = ["thank", "you", "for", "calling", "anything", "else", "shut", "up", "furious", "ok", "ambulance"]
+
+
+@settings(max_examples=150, deadline=None)
+@given(
+    st.lists(
+        st.tuples(
+            st.sampled_from(["caller", "agent"]),
+            st.floats(0, 60),
+            st.lists(st.sampled_from(VOCAB), min_size=1, max_size=8),
+        ),
+        max_size=8,
+    )
+)
+def test_scores_are_bounded_and_evidence_is_real(parts: list[tuple[Speaker, float, list[str]]]) -> None:
+    transcript = call(*(seg(speaker, start, " ".join(words)) for speaker, start, words in parts))
+    result = score(parse_rules(RULES), transcript)
+    assert 0.0 <= result.score <= 100.0
+    end = max((s.end for s in transcript.segments), default=0.0)
+    for check in result.checks:
+        for evidence in check.evidence:
+            assert 0.0 <= evidence.start <= evidence.end <= end
+    # Phrases are matched inside one segment (one breath of one speaker).
+    rude_said = any("shut up" in f" {s.text} " for s in transcript.segments if s.speaker == "agent")
+    rude = next(c for c in result.checks if c.rule == "rude")
+    assert rude.passed != rude_said
+    assert all(a.word == "ambulance" for a in result.alerts)
+    assert len(result.alerts) == sum(words.count("ambulance") for _, _, words in parts)

@@ -184,3 +184,28 @@ def test_text_without_long_numbers_is_unchanged(words: list[str]) -> None:
     digits = _digits_of(text)
     if max((len(run) for run in digits.split(" ")), default=0) < 8:
         assert REDACTOR.redact(text).text == text
+
+
+@settings(max_examples=150, deadline=None)
+@given(st.data(), cards(), st.lists(FILLER, max_size=5), st.lists(FILLER, max_size=5), st.integers(0, 3))
+def test_a_spoken_card_in_timed_words_never_survives_and_times_are_kept(
+    data: st.DataObject, number: str, before: list[str], after: list[str], split_at: int
+) -> None:
+    """Recognised words, one Word each, over two segments of one speaker: the card is gone, and
+    the masked word covers exactly the times of the words it replaced."""
+    said = data.draw(spoken(number)).split()
+    tokens = [*before, *said, *after]
+    words = [Word(t, i * 0.5, i * 0.5 + 0.4, 0.8) for i, t in enumerate(tokens)]
+    cut = min(len(before) + split_at, len(words) - 1)
+    segments = tuple(
+        Segment("caller", part[0].start, part[-1].end, tuple(part))
+        for part in (words[:cut], words[cut:])
+        if part
+    )
+    redacted = redact_transcript(Transcript("en", "t", segments), REDACTOR)
+    out = [w for s in redacted.segments for w in s.words]
+    assert number not in _digits_of(" ".join(w.text for w in out)).replace(" ", "")
+    masked = [w for w in out if w.text == "[CARD]"]
+    assert masked
+    assert all(w.start in {x.start for x in words} and w.end in {x.end for x in words} for w in masked)
+    assert [w.start for w in out] == sorted(w.start for w in out)
