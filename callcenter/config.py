@@ -259,6 +259,8 @@ class TranscriptionSettings(_Section):
     max_attempts: int = Field(3, ge=1, le=20)  # a job failing this often is marked failed
     phrases: tuple[str, ...] = ()  # domain words and phrases ("acme", "anything else")
     redact_cards: bool = True  # mask Luhn-valid card numbers, written or spoken
+    # Also mask any run of this many digits or more, Luhn or not (recognisers drop digits); 0: off.
+    redact_digit_runs: int = Field(14, ge=0, le=64)
     redact_patterns: tuple[RedactPattern, ...] = ()
     qa_rules: Path | None = None  # QA rules YAML (docs/qa.md); none: transcripts are not scored
 

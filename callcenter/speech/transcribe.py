@@ -105,6 +105,7 @@ def redactor_for(settings: TranscriptionSettings) -> Redactor:
     return Redactor(
         patterns=tuple(IdentifierPattern.of(p.label, p.regex) for p in settings.redact_patterns),
         cards=settings.redact_cards,
+        unverified_run=settings.redact_digit_runs,
     )
 
 

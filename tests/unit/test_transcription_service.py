@@ -6,12 +6,16 @@ import asyncio
 import time
 from pathlib import Path
 
+import pytest
+from pydantic import ValidationError
+
 from callcenter.adapters.transcription_jobs import DONE, FAILED, QUEUED, RUNNING, JobStore
 from callcenter.config import TranscriptionSettings
 from callcenter.core.qa import Alert, QaRules
 from callcenter.qa.loader import parse_rules
 from callcenter.speech.pool import TranscriptionPool
 from callcenter.speech.service import TranscriptionService
+from callcenter.speech.transcribe import redactor_for
 from tests.unit.speech_fixtures import say
 
 RULES = """\
@@ -132,3 +136,33 @@ async def test_a_broken_recording_fails_and_a_broken_notifier_stops_nothing(tmp_
     assert failed is not None and failed.attempts == 2 and failed.error == "AudioError"
     assert done is not None and done.qa is not None and done.qa["alerts"][0]["word"] == "ambulance"
     assert again
+
+
+def test_redaction_from_settings() -> None:
+    settings = TranscriptionSettings.model_validate(
+        {"redact_patterns": [{"label": "member", "regex": r"\bM-\d{6}\b"}], "redact_digit_runs": 0}
+    )
+    redactor = redactor_for(settings)
+    assert redactor.redact("member M-123456 card 4111 1111 1111 1111").text == "member [MEMBER] card [CARD]"
+    assert redactor.redact("1111 1111 1111 1111").text == "1111 1111 1111 1111"  # no Luhn, runs off
+    with pytest.raises(ValidationError, match="invalid regular expression"):
+        TranscriptionSettings.model_validate({"redact_patterns": [{"label": "x", "regex": "("}]})
+
+
+async def test_the_event_loop_keeps_running_while_audio_is_recognised(tmp_path: Path) -> None:
+    url = f"sqlite+aiosqlite:///{tmp_path / 'jobs.db'}"
+    long = say("Thank you for calling. " * 8, tmp_path / "long.wav")
+    service = TranscriptionService(TranscriptionSettings(), JobStore(url), TranscriptionPool(1))
+    await service.start()
+    worst = 0.0
+    try:
+        await service.submit("call-l", (long,))
+        deadline = time.monotonic() + 60
+        while (await service.store.counts()).get(DONE, 0) < 1:
+            assert time.monotonic() < deadline
+            before = time.monotonic()
+            await asyncio.sleep(0.01)
+            worst = max(worst, time.monotonic() - before)
+    finally:
+        await service.stop()
+    assert worst < 0.25  # recognition (seconds of CPU) ran elsewhere
