@@ -155,8 +155,16 @@ class Redactor:
         spans: list[Mask] = []
         if self.cards:
             spans.extend(self._card_spans(text))
-        for pattern in self.patterns:
-            spans.extend(Mask(pattern.label, m.start(), m.end()) for m in pattern.regex.finditer(text))
+        if self.patterns:
+            view, starts, ends = digit_view(text)
+            for pattern in self.patterns:
+                spans.extend(Mask(pattern.label, m.start(), m.end()) for m in pattern.regex.finditer(text))
+                # The same identifier said aloud: "member one two three..." as "member 123...".
+                spans.extend(
+                    Mask(pattern.label, starts[m.start()], ends[m.end() - 1])
+                    for m in pattern.regex.finditer(view)
+                    if m.end() > m.start()
+                )
         merged = _merge(spans)
         out: list[str] = []
         cursor = 0
@@ -232,6 +240,42 @@ def _number_runs(text: str) -> list[list[_NumberToken]]:
     if current:
         runs.append(current)
     return runs
+
+
+def digit_view(text: str) -> tuple[str, list[int], list[int]]:
+    """``text`` with spoken numbers as digits, and the digits of one number run written together
+    ("four one, uh, one two" -> "4112"; "-" and "/" are kept), for identifier regexes.
+
+    Returns the view and, for each of its characters, the start and end offsets in ``text`` of
+    what it came from.
+    """
+    view: list[str] = []
+    starts: list[int] = []
+    ends: list[int] = []
+
+    def emit(chars: str, start: int, end: int) -> None:
+        view.extend(chars)
+        starts.extend([start] * len(chars))
+        ends.extend([end] * len(chars))
+
+    cursor = 0
+    for run in _number_runs(text):
+        for index, token in enumerate(run):
+            gap = text[cursor : token.start]
+            if index == 0:
+                for offset, char in enumerate(gap):
+                    emit(char, cursor + offset, cursor + offset + 1)
+            else:
+                # Between two numbers of a run: keep separators that identifiers are written
+                # with ("078-05-1120"), drop spaces, fillers and pauses (commas).
+                for offset, char in enumerate(gap):
+                    if char in "-/":
+                        emit(char, cursor + offset, cursor + offset + 1)
+            emit(token.digits, token.start, token.end)
+            cursor = token.end
+    for offset, char in enumerate(text[cursor:]):
+        emit(char, cursor + offset, cursor + offset + 1)
+    return "".join(view), starts, ends
 
 
 def _next_word(tokens: Sequence[re.Match[str]], index: int) -> int | None:

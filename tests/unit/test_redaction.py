@@ -10,6 +10,7 @@ from hypothesis import strategies as st
 from callcenter.core.redaction import (
     IdentifierPattern,
     Redactor,
+    digit_view,
     luhn_check_digit,
     luhn_valid,
 )
@@ -209,3 +210,29 @@ def test_a_spoken_card_in_timed_words_never_survives_and_times_are_kept(
     assert masked
     assert all(w.start in {x.start for x in words} and w.end in {x.end for x in words} for w in masked)
     assert [w.start for w in out] == sorted(w.start for w in out)
+
+
+def test_configured_identifiers_are_masked_when_spoken_too() -> None:
+    redactor = Redactor(patterns=(IdentifierPattern.of("member", r"\b\d{6}\b"),))
+    assert redactor.redact("my member number is one two three, uh, four five six thanks").text == (
+        "my member number is [MEMBER] thanks"
+    )
+    assert redactor.redact("member 123 456 ok").text == "member [MEMBER] ok"
+    assert redactor.redact("one moment please, two items").text == "one moment please, two items"
+    ssn = Redactor(patterns=(IdentifierPattern.of("ssn", r"\b\d{3}-\d{2}-\d{4}\b"),))
+    assert ssn.redact("it is oh seven eight - oh five - one one two oh.").text == "it is [SSN]."
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    st.lists(
+        st.sampled_from(["one", "two", "oh", "12", "-", ",", "uh", "hi", "double", "forty", "x"]), max_size=12
+    )
+)
+def test_the_digit_view_maps_back_into_the_text(tokens: list[str]) -> None:
+    text = " ".join(tokens)
+    view, starts, ends = digit_view(text)
+    assert len(view) == len(starts) == len(ends)
+    assert all(0 <= a < b <= len(text) for a, b in zip(starts, ends, strict=True))
+    # Every view character comes from the text, in order.
+    assert starts == sorted(starts)
