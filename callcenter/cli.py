@@ -52,6 +52,9 @@ def _parser() -> argparse.ArgumentParser:
     from callcenter.ivr import commands as ivr_commands
 
     ivr_commands.add_parser(sub)
+    from callcenter.speech import commands as speech_commands
+
+    speech_commands.add_parser(sub)
     return parser
 
 
@@ -97,6 +100,12 @@ def main(argv: Sequence[str] | None = None) -> int:
         from callcenter.ivr import commands as ivr_commands
 
         return ivr_commands.main(args, settings)
+    if args.command in ("transcribe", "recordings"):
+        from callcenter.speech import commands as speech_commands
+
+        if args.command == "transcribe":
+            return speech_commands.main_transcribe(args, settings)
+        return speech_commands.main_recordings(args, settings)
     if args.command == "config":
         print("configuration is valid")
         return 0

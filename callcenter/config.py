@@ -310,6 +310,72 @@ class MessagingSettings(_Section):
                 f"{value!r} must be scheme://host[:port] with no path (e.g. https://cc.example.com)"
             )
         return value.rstrip("/")
+class RedactPattern(_Section):
+    """An identifier masked in transcripts before they are stored, as ``[LABEL]``."""
+
+    label: str = Field(pattern=r"^[A-Za-z][A-Za-z0-9_]{0,31}$")
+    regex: str
+
+    @field_validator("regex")
+    @classmethod
+    def _compiles(cls, value: str) -> str:
+        try:
+            re.compile(value)
+        except re.error as err:
+            raise ValueError(f"invalid regular expression: {err}") from None
+        return value
+
+
+class TranscriptionSettings(_Section):
+    """Offline transcription of recordings (``callcenter transcribe``, the transcription workers)."""
+
+    enabled: bool = False  # transcribe recordings as they close (the server's worker pool)
+    engine: Literal["pocketsphinx", "vosk"] = "pocketsphinx"
+    model: Path | None = None  # a model directory; vosk needs one, pocketsphinx has its own
+    language: str | None = None  # reported in transcripts; default: the engine's/model's
+    workers: int = Field(1, ge=1, le=64)  # worker processes (each holds one engine)
+    max_attempts: int = Field(3, ge=1, le=20)  # a job failing this often is marked failed
+    phrases: tuple[str, ...] = ()  # domain words and phrases ("acme", "anything else")
+    redact_cards: bool = True  # mask Luhn-valid card numbers, written or spoken
+    # Also mask any run of this many digits or more, Luhn or not (recognisers drop digits); 0: off.
+    redact_digit_runs: int = Field(14, ge=0, le=64)
+    redact_patterns: tuple[RedactPattern, ...] = ()
+    qa_rules: Path | None = None  # QA rules YAML (docs/qa.md); none: transcripts are not scored
+
+
+class RecordingSettings(_Section):
+    """Where recordings are kept, encrypted or not, and for how long."""
+
+    directory: Path = Path("recordings")
+    # base64 of a 16, 24 or 32 byte key: recordings are encrypted at rest with AES-GCM.
+    encryption_key: SecretStr | None = None
+    # Days a recording is kept, per business line (the interaction's queue); others: the default.
+    retention_days: Mapping[str, int] = Field(default_factory=dict)
+    default_retention_days: int | None = Field(None, ge=1)  # None: kept until deleted
+
+    @field_validator("encryption_key")
+    @classmethod
+    def _aes_key(cls, value: SecretStr | None) -> SecretStr | None:
+        if value is None or not value.get_secret_value():
+            return None
+        import base64
+        import binascii
+
+        try:
+            key = base64.b64decode(value.get_secret_value(), validate=True)
+        except (binascii.Error, ValueError):
+            raise ValueError("must be base64 (e.g. from: openssl rand -base64 32)") from None
+        if len(key) not in (16, 24, 32):
+            raise ValueError(f"must decode to 16, 24 or 32 bytes, not {len(key)}")
+        return value
+
+    @field_validator("retention_days")
+    @classmethod
+    def _positive_days(cls, value: Mapping[str, int]) -> Mapping[str, int]:
+        for line, days in value.items():
+            if days < 1:
+                raise ValueError(f"{line}: retention must be at least 1 day")
+        return value
 
 
 def _default_agents() -> tuple[AgentSettings, ...]:
@@ -329,6 +395,8 @@ class Settings(_Section):
     security: SecuritySettings = SecuritySettings()
     ivr: IvrSettings = IvrSettings()
     messaging: MessagingSettings = MessagingSettings()
+    transcription: TranscriptionSettings = TranscriptionSettings()
+    recordings: RecordingSettings = RecordingSettings()
 
     @model_validator(mode="after")
     def _unique_agents(self) -> Settings:
@@ -385,6 +453,7 @@ _STRING_KEYS = {
     "from_number",
     "smtp_password",
     "web_identity_secret",
+    "encryption_key",
 }
 
 

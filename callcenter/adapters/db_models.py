@@ -123,7 +123,7 @@ class EventRow(Base):
     data: Mapped[dict[str, Any]] = mapped_column(JSON_DOCUMENT)
 
 
-# --- Omnichannel messaging (migration omni0001) ------------------------------------------------------
+# --- Omnichannel messaging (migration 0003) ------------------------------------------------------
 
 
 class MessageRow(Base):
@@ -212,3 +212,23 @@ class ConversationRow(Base):
     subject: Mapped[str]
     closed: Mapped[bool]
     address: Mapped[str]  # where replies go: the phone, wa_id, openid or email address
+class TranscriptionJobRow(Base):
+    """A recording waiting for (or done with) transcription and QA scoring: the worker queue.
+
+    Rows survive restarts: ``running`` rows found at start-up were cut off and go back to
+    ``queued``. ``transcript`` is stored redacted only (see callcenter.speech.transcribe).
+    """
+
+    __tablename__ = "transcription_jobs"
+    __table_args__ = (sa.Index("ix_transcription_jobs_status_id", "status", "id"),)
+
+    id: Mapped[int] = mapped_column(EVENT_ID, primary_key=True, autoincrement=True)
+    interaction_id: Mapped[str] = mapped_column(index=True)
+    files: Mapped[list[str]] = mapped_column(JSON_DOCUMENT)
+    status: Mapped[str]  # queued, running, done, failed
+    attempts: Mapped[int]
+    error: Mapped[str | None] = mapped_column(sa.Text)
+    transcript: Mapped[dict[str, Any] | None] = mapped_column(JSON_DOCUMENT)
+    qa: Mapped[dict[str, Any] | None] = mapped_column(JSON_DOCUMENT)
+    created_at: Mapped[datetime] = mapped_column(server_default=sa.func.now())
+    updated_at: Mapped[datetime] = mapped_column(server_default=sa.func.now(), onupdate=sa.func.now())

@@ -1,7 +1,7 @@
 """Omnichannel: customers (records, merges, audit), conversations, messages (deduplicated by
 provider id) and the outbox of replies.
 
-Revision ID: omni0001
+Revision ID: 0003
 Revises: 0001
 Create Date: 2026-11-22
 
@@ -15,7 +15,7 @@ import sqlalchemy as sa
 from alembic import op
 from sqlalchemy.dialects import postgresql
 
-revision = "omni0001"
+revision = "0003"
 down_revision = "0001"
 branch_labels = None
 depends_on = None
