@@ -5,7 +5,8 @@ Every event carries ``at``: the time it happened, in POSIX seconds, as seen by t
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from collections.abc import Mapping
+from dataclasses import dataclass, field
 
 
 @dataclass(frozen=True, slots=True)
@@ -27,6 +28,9 @@ class IvrFinished:
     queue: str | None
     at: float
     priority: int = 0
+    # Additive, with defaults (the IVR fills them): the caller's own skill needs and language.
+    skills: Mapping[str, int] = field(default_factory=dict)
+    language: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -120,6 +124,34 @@ class Reconciled:
     at: float
 
 
+@dataclass(frozen=True, slots=True)
+class CallbackRequested:
+    """A waiting caller asked to be called back at ``number``; they keep their place in line."""
+
+    interaction_id: str
+    number: str
+    at: float
+
+
+@dataclass(frozen=True, slots=True)
+class CallbackConnected:
+    """The reserved agent and the called-back customer are talking."""
+
+    interaction_id: str
+    agent_id: str
+    at: float
+
+
+@dataclass(frozen=True, slots=True)
+class CallbackFailed:
+    """The customer could not be reached (no answer, busy, ...); the agent was not at fault."""
+
+    interaction_id: str
+    agent_id: str
+    reason: str
+    at: float
+
+
 Event = (
     CallArrived
     | IvrFinished
@@ -135,4 +167,7 @@ Event = (
     | AgentHungUp
     | Tick
     | Reconciled
+    | CallbackRequested
+    | CallbackConnected
+    | CallbackFailed
 )

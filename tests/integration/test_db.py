@@ -107,6 +107,12 @@ def finished_interaction(interaction_id: str) -> Interaction:
         hangup_cause="16",
         offer_attempts=2,
         routing_reason="longest idle agent in support",
+        skills={"billing": 2, "lang:fr": 1},
+        language="fr",
+        callback_number="+33698765432",
+        callback_attempts=1,
+        callback_due_at=T0 + 12.5,
+        overflowed_from="sales",
     )
 
 
