@@ -240,6 +240,9 @@ class Acd:
                 self._callback_requested(event, out)
             case ev.CallbackFailed():
                 self._callback_failed(event, out)
+        # Every event carries the time: timers due by then fire, whatever the event. After the
+        # handler, so an event refused with an exception leaves the engine untouched.
+        self._run_timers(event.at, out)
         self._dispatch(event.at, out)
         return out
 
@@ -404,6 +407,8 @@ class Acd:
                 assert agent_id is not None
                 out.append(CancelDial(interaction_id, agent_id))
                 self._dial_failed(interaction_id, agent_id, "no dial result", at, out)
+
+    def _run_timers(self, at: float, out: list[Command]) -> None:
         while self._timers and self._timers[0][0] <= at:
             when, _, kind, key = heapq.heappop(self._timers)
             self._fire(kind, key, when, at, out)
@@ -446,7 +451,7 @@ class Acd:
         q = self.queue(i.queue or "")
         if q.max_wait is None or q.exit is None or i.queued_at is None or i.is_callback:
             return
-        if at - i.queued_at < q.max_wait:
+        if at < i.queued_at + q.max_wait:
             return
         channel = i.caller_channel or ""
         data: dict[str, object] = {"queue": q.name, "exit": q.exit.kind.value, "wait": at - i.queued_at}
@@ -564,7 +569,7 @@ class Acd:
 
     def _retarget(self, i: Interaction, at: float) -> None:
         assert i.queue is not None and i.queued_at is not None
-        targets, steps = qs.targets(self.queue(i.queue), at - i.queued_at, i.skills, i.language)
+        targets, steps = qs.targets(self.queue(i.queue), i.queued_at, at, i.skills, i.language)
         old = self._bucket_of.get(i.id)
         self._steps[i.id] = steps
         if old == targets:
@@ -586,11 +591,11 @@ class Acd:
         del bucket[bisect.bisect_left(bucket, place)]
         if not bucket:
             del self._buckets[key]
-            for t in key:
-                pools = self._buckets_by_pool[t.pool]
-                pools.discard(key)
-                if not pools:
-                    del self._buckets_by_pool[t.pool]
+            for pool in {t.pool for t in key}:
+                keys = self._buckets_by_pool[pool]
+                keys.discard(key)
+                if not keys:
+                    del self._buckets_by_pool[pool]
 
     def _schedule(self, i: Interaction, at: float) -> None:
         assert i.queue is not None and i.queued_at is not None
@@ -658,9 +663,7 @@ class Acd:
                     self._move(agent, Move.END_NO_WRAP, at, out, interaction_id=None)
         if i.queue is not None:
             self._count_end(i, outcome, at)
-        ended = i.with_(
-            outcome=outcome, ended_by=ended_by, ended_at=at, hangup_cause=cause, offered_to=None
-        )
+        ended = i.with_(outcome=outcome, ended_by=ended_by, ended_at=at, hangup_cause=cause, offered_to=None)
         out.append(SaveInteraction(ended))
         out.append(RecordEvent(i.id, at, "ended", {"outcome": outcome.value, "by": ended_by.value}))
 
@@ -745,9 +748,7 @@ class Acd:
         found: dict[str, qs.Target] = {}
         for t in key:
             if t.needs:
-                pool = min(
-                    (self._avail_skill.get((t.pool, s), _EMPTY) for s, _ in t.needs), key=len
-                )
+                pool = min((self._avail_skill.get((t.pool, s), _EMPTY) for s, _ in t.needs), key=len)
             else:
                 pool = self._avail.get(t.pool, _EMPTY)
             for agent_id in pool:

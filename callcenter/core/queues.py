@@ -96,11 +96,15 @@ def _requirement(skills: Mapping[str, int], language: str | None) -> Requirement
 
 def targets(
     queue: Queue,
-    wait: float,
+    queued_at: float,
+    at: float,
     skills: Mapping[str, int] | None = None,
     language: str | None = None,
 ) -> tuple[tuple[Target, ...], int]:
-    """The targets of a caller of ``queue`` after ``wait`` seconds, and how many steps applied.
+    """The targets at ``at`` of a caller queued at ``queued_at``, and how many steps applied.
+
+    Step times are compared as points in time (``queued_at + after``), exactly as they are
+    scheduled, so a timer that fires always finds its step applied.
 
     ``skills`` are the caller's own needs (e.g. from the IVR); they add to the queue's. The
     caller's language is always required: an agent who cannot speak it cannot help.
@@ -109,7 +113,7 @@ def targets(
     found = [Target(queue.name, _requirement(base, language))]
     steps = 0
     for step in queue.overflow:
-        if wait < step.after:
+        if at < queued_at + step.after:
             break
         steps += 1
         if step.skills is not None:

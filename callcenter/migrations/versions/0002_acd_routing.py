@@ -32,9 +32,7 @@ def upgrade() -> None:
         )
         batch.add_column(sa.Column("language", sa.String(), nullable=True))
         batch.add_column(sa.Column("callback_number", sa.String(), nullable=True))
-        batch.add_column(
-            sa.Column("callback_attempts", sa.Integer(), nullable=False, server_default="0")
-        )
+        batch.add_column(sa.Column("callback_attempts", sa.Integer(), nullable=False, server_default="0"))
         batch.add_column(sa.Column("callback_due_at", sa.DateTime(timezone=True), nullable=True))
         batch.add_column(sa.Column("overflowed_from", sa.String(), nullable=True))
 
