@@ -87,6 +87,14 @@ def main(argv: Sequence[str] | None = None) -> int:
         print("database is at the latest schema")
         return 0
     if args.command == "config":
+        if settings.acd.queues_file is not None:
+            from callcenter.queues_file import load_queues
+
+            try:
+                load_queues(settings.acd.queues_file)
+            except ConfigError as err:
+                print(f"queue definitions error:\n{err}", file=sys.stderr)
+                return 2
         print("configuration is valid")
         return 0
     return 2

@@ -12,7 +12,7 @@ Definitions (per queue, since the engine started):
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 DEFAULT_HANDLE_SECONDS = 180.0
 
@@ -57,8 +57,7 @@ class QueueSnapshot:
     exited: int
     called_back: int
     callback_failed: int
-    estimated_wait_seconds: float
-    counters: Mapping[str, float] = field(default_factory=dict)
+    estimated_wait_seconds: float  # for a caller arriving now
 
 
 def snapshot(
