@@ -104,7 +104,9 @@ class Acd:
         self._last_offer: dict[tuple[str, str], int] = {}
         self._talk: dict[str, float] = {}
         self._login_at: dict[str, float] = {}
+        self.state_counts: dict[AgentState, int] = {s: 0 for s in AgentState}
         for agent in self.agents.values():
+            self.state_counts[agent.state] += 1
             for q in agent.queues:
                 self._members.setdefault(q, set()).add(agent.id)
             self._reindex(agent)
@@ -125,7 +127,11 @@ class Acd:
         return found if found is not None else qs.Queue(name)
 
     def queue_names(self) -> list[str]:
-        return sorted(set(self.queues) | set(self._members) | set(self._lines) | set(self.stats))
+        names = set(self.queues) | set(self._members) | set(self._lines) | set(self.stats)
+        return sorted(names - {""})
+
+    def waiting_count(self, queue: str) -> int:
+        return len(self._lines.get(queue, ()))
 
     def waiting_in(self, queue: str) -> list[Interaction]:
         return [self.live[p.iid] for p in self._lines.get(queue, [])]
@@ -499,6 +505,8 @@ class Acd:
         return in_channel < agent.capacity.get(channel, 0)
 
     def _put(self, agent: Agent) -> Agent:
+        self.state_counts[self.agents[agent.id].state] -= 1
+        self.state_counts[agent.state] += 1
         self.agents[agent.id] = agent
         self._reindex(agent)
         return agent

@@ -149,6 +149,8 @@ def test_invariants_against_a_naive_oracle(steps: list[tuple]) -> None:
                 assert holders.get(agent.id, 0) <= agent.capacity["voice"]
                 busy = agent.state in (AgentState.OFFERED, AgentState.BUSY)
                 assert busy == (holders.get(agent.id, 0) == 1), (agent, holders)
+            counts = {st: sum(1 for a in acd.agents.values() if a.state == st) for st in AgentState}
+            assert counts == acd.state_counts
             # Internal structures agree: each waiting caller is in exactly one line and one bucket.
             lines = [p.iid for line in acd._lines.values() for p in line]
             buckets = [p.iid for b in acd._buckets.values() for p in b]
