@@ -407,8 +407,9 @@ class Acd:
     def _tick(self, at: float, out: list[Command]) -> None:
         for interaction_id, since in list(self._offered_at.items()):
             i = self.live[interaction_id]
+            # A callback rings the agent, then the customer: both timeouts, then the grace.
             ring = self.queue(i.queue or "").callback.ring_timeout if i.is_callback else 0.0
-            if at - since >= max(ring, self.config.ring_timeout) + self.config.offer_grace:
+            if at - since >= ring + self.config.ring_timeout + self.config.offer_grace:
                 agent_id = i.offered_to
                 assert agent_id is not None
                 out.append(CancelDial(interaction_id, agent_id))
@@ -465,6 +466,9 @@ class Acd:
             out.append(ExitQueue(i.id, channel, q.exit.kind.value))
             out.append(RecordEvent(i.id, at, "max_wait", data))
             self._end(i, Outcome.EXITED, EndedBy.SYSTEM, at, "maximum wait: voicemail", out)
+        elif q.exit.kind == qs.ExitKind.CALLBACK and not i.caller_number:
+            # No number to call back (withheld): the caller stays in line rather than be dropped.
+            out.append(RecordEvent(i.id, at, "max_wait", {**data, "kept": "no number to call back"}))
         elif q.exit.kind == qs.ExitKind.CALLBACK:
             out.append(ExitQueue(i.id, channel, q.exit.kind.value))
             out.append(RecordEvent(i.id, at, "max_wait", data))

@@ -49,6 +49,8 @@ def agent_view(agent: Agent) -> dict[str, Any]:
         "reason": agent.reason,
         "registered": agent.registered,
         "queues": sorted(agent.queues),
+        "skills": dict(agent.skills),
+        "languages": sorted(agent.languages),
         "since": agent.since,
         "interaction_id": agent.interaction_id,
     }

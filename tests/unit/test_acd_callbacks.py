@@ -144,3 +144,11 @@ def test_restore_parks_a_callback_until_its_retry_time() -> None:
     assert "c" not in fresh.waiting
     (dial,) = customer_dials(fresh.handle(ev.Tick(200.0)))
     assert dial.attempt == 2
+
+
+def test_withheld_number_is_not_turned_into_a_callback() -> None:
+    acd = make(max_wait=60, exit=qs.QueueExit(qs.ExitKind.CALLBACK))
+    acd.handle(ev.CallArrived("c", "", "", "5000", "PJSIP/c", 0.0))
+    acd.handle(ev.IvrFinished("c", "1", "s", 0.0))
+    acd.handle(ev.Tick(60.0))
+    assert "c" in acd.waiting and not acd.live["c"].is_callback
