@@ -273,26 +273,36 @@ class Acd:
         i = self.live.get(e.interaction_id)
         if i is None or i.queue is not None:
             return
-        if e.queue is None:
+        queue, callback_number = e.queue, None
+        if queue is None and e.outcome == "callback":
+            # A flow's callback ending: in line now for ``callback_queue``, to be called back.
+            queue = e.data.get("callback_queue") or None
+            callback_number = e.data.get("callback_number") or None
+            if callback_number is None:
+                queue = None
+        if queue is None:
             i = i.with_(ivr_choice=e.choice)
             self.live[i.id] = i
             self._end(i, Outcome.IVR_NO_INPUT, EndedBy.SYSTEM, e.at, "no valid menu choice", out)
             return
         i = i.with_(
             ivr_choice=e.choice,
-            queue=e.queue,
+            queue=queue,
             queued_at=e.at,
             priority=e.priority,
-            skills=dict(e.skills),
+            skills=skill_levels(e.skills),
             language=e.language,
+            callback_number=callback_number,
         )
         self.live[i.id] = i
-        self._counters(e.queue).entered += 1
+        self._counters(queue).entered += 1
         self._enqueue(i, e.at)
         out.append(SaveInteraction(i))
-        data: dict[str, object] = {"queue": e.queue, "choice": e.choice}
+        data: dict[str, object] = {"queue": queue, "choice": e.choice}
         if e.skills or e.language:
-            data.update(skills=dict(e.skills), language=e.language)
+            data.update(skills=dict(i.skills), language=e.language)
+        if callback_number is not None:
+            data.update(callback=callback_number)
         out.append(RecordEvent(i.id, e.at, "queued", data))
 
     def _caller_hung_up(self, e: ev.CallerHungUp, out: list[Command]) -> None:
@@ -851,6 +861,18 @@ class Acd:
                 agent = min(candidates, key=idle)
                 why = f"longest-idle available agent in queue {q.name} (idle {at - agent.since:.1f} s)"
         return agent, why
+
+
+def skill_levels(skills: Iterable[str]) -> dict[str, int]:
+    """The IVR's skills, ``name`` (level 1) or ``name:level``, as a requirement."""
+    levels: dict[str, int] = {}
+    for skill in skills:
+        name, _, level = skill.rpartition(":")
+        if name and level.isdigit() and int(level) > 0:
+            levels[name] = int(level)
+        else:
+            levels[skill] = 1
+    return levels
 
 
 def _qualifies(agent: Agent, target: qs.Target) -> bool:

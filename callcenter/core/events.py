@@ -28,9 +28,13 @@ class IvrFinished:
     queue: str | None
     at: float
     priority: int = 0
-    # Additive, with defaults (the IVR fills them): the caller's own skill needs and language.
-    skills: Mapping[str, int] = field(default_factory=dict)
+    # From YAML flows: what the queue should match, the caller's language, what the flow collected
+    # (caller number, account, CRM answers...) and how the flow ended ("queue", "hangup",
+    # "voicemail", "callback", "error"; "" from the fixed menu).
+    skills: tuple[str, ...] = ()
     language: str | None = None
+    data: Mapping[str, str] = field(default_factory=dict)
+    outcome: str = ""
 
 
 @dataclass(frozen=True, slots=True)

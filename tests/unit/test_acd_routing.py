@@ -59,7 +59,7 @@ def test_caller_skills_and_language_add_to_the_queue_requirement() -> None:
     )
     up(acd, "en", "fr")
     assert dials(arrive(acd, "c", 1.0, "support", language="fr")) == [("c", "fr")]
-    assert not dials(arrive(acd, "d", 2.0, "support", skills={"printers": 3}, language="fr"))
+    assert not dials(arrive(acd, "d", 2.0, "support", skills=("printers:3",), language="fr"))
     assert acd.waiting_in("support")[0].id == "d"
 
 
@@ -217,3 +217,23 @@ def test_voice_capacity_is_one() -> None:
     acd = Acd(AcdConfig(), [zero])
     up(acd, "z")
     assert not dials(arrive(acd, "c", 1.0, "s"))
+
+
+def test_ivr_skills_are_names_with_an_optional_level() -> None:
+    from callcenter.core.acd import skill_levels
+
+    assert skill_levels(("billing", "printers:3", "odd:x")) == {"billing": 1, "printers": 3, "odd:x": 1}
+
+
+def test_ivr_callback_ending_puts_a_callback_in_line() -> None:
+    acd = Acd(AcdConfig(), [agent("a", {"support"})])
+    acd.handle(ev.CallArrived("c", "+1555", "", "5000", "PJSIP/c", 0.0))
+    data = {"callback_number": "+1666", "callback_queue": "support"}
+    acd.handle(ev.IvrFinished("c", None, None, 1.0, outcome="callback", data=data))
+    acd.handle(ev.CallerHungUp("c", "16", 2.0))
+    i = acd.live["c"]
+    assert (i.queue, i.callback_number, i.caller_channel) == ("support", "+1666", None)
+    from callcenter.core.commands import DialCustomer
+
+    out = acd.handle(ev.AgentRegistered("a", 3.0))
+    assert [c.number for c in out if isinstance(c, DialCustomer)] == ["+1666"]

@@ -50,7 +50,7 @@ step = st.one_of(
         st.sampled_from(sorted(QUEUES)),
         st.integers(0, 2),
         st.sampled_from([None, "en", "fr"]),
-        st.sampled_from([{}, {"x": 3}, {"y": 2}]),
+        st.sampled_from([(), ("x:3",), ("y:2",), ("y",)]),
     ),
     st.tuples(st.just("hangup"), st.sampled_from(CALLERS)),
     st.tuples(st.just("register"), st.sampled_from(AGENT_IDS), st.booleans()),
