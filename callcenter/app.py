@@ -33,6 +33,7 @@ from callcenter.core.conversations import MessagingChannel
 from callcenter.core.ivr_runner import FlowRunner
 from callcenter.ivr.store import FlowStore
 from callcenter.messaging import Messaging
+from callcenter.queues_file import QueueWatcher, load_queues
 from callcenter.service import CallCenter
 from callcenter.web import api, auth, customers_api, ivr_api, webhooks
 
@@ -59,13 +60,23 @@ class _Health:
 
 
 def build_engine(settings: Settings) -> Acd:
+    """The engine from the settings; an invalid queue file raises ConfigError (start-up stops)."""
     agents = [
-        Agent(id=a.id, extension=a.extension, queues=frozenset(a.queues), auto_login=a.auto_login)
+        Agent(
+            id=a.id,
+            extension=a.extension,
+            queues=frozenset(a.queues),
+            auto_login=a.auto_login,
+            skills=dict(a.skills),
+            languages=frozenset(a.languages),
+        )
         for a in settings.agents
     ]
+    queues = load_queues(settings.acd.queues_file) if settings.acd.queues_file else {}
     return Acd(
         AcdConfig(ring_timeout=settings.acd.ring_timeout, wrap_up_seconds=settings.acd.wrap_up_seconds),
         agents,
+        queues,
     )
 
 
@@ -118,7 +129,15 @@ async def _service(app: web.Application) -> AsyncIterator[None]:
         log.warning("service.restored", extra={"interactions": len(unfinished)})
     app[api.SERVICE] = service
     await service.start()
+    watcher = None
+    if settings.acd.queues_file is not None:
+        watcher = QueueWatcher(
+            settings.acd.queues_file, service.reload_queues, settings.acd.queues_reload_seconds
+        )
+        await watcher.start()
     yield
+    if watcher is not None:
+        await watcher.stop()
     await service.stop()
 
 

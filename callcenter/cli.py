@@ -107,6 +107,14 @@ def main(argv: Sequence[str] | None = None) -> int:
             return speech_commands.main_transcribe(args, settings)
         return speech_commands.main_recordings(args, settings)
     if args.command == "config":
+        if settings.acd.queues_file is not None:
+            from callcenter.queues_file import load_queues
+
+            try:
+                load_queues(settings.acd.queues_file)
+            except ConfigError as err:
+                print(f"queue definitions error:\n{err}", file=sys.stderr)
+                return 2
         print("configuration is valid")
         return 0
     return 2

@@ -187,6 +187,9 @@ class AgentSettings(_Section):
     queues: tuple[str, ...] = ("support",)
     # Logged in (and available) as soon as the phone registers; otherwise only through the API.
     auto_login: bool = True
+    # Skill -> level (1 to 10) and spoken languages (codes such as "en", "fr"): routing needs.
+    skills: Mapping[str, Annotated[int, Field(ge=1, le=10)]] = Field(default_factory=dict)
+    languages: tuple[str, ...] = ()
 
 
 class AcdSettings(_Section):
@@ -197,6 +200,10 @@ class AcdSettings(_Section):
     menu_prompt: str = "callcenter/welcome-menu"
     menu_timeout: float = Field(6.0, gt=0)
     menu_attempts: int = Field(2, ge=1, le=10)
+    # Queue definitions (skills, strategy, overflow, exits...), reloaded when the file changes.
+    # None: every queue named in the menu or by agents routes longest-idle with no skill needed.
+    queues_file: Path | None = None
+    queues_reload_seconds: float = Field(2.0, gt=0, le=3600)
 
 
 class IvrSettings(_Section):
@@ -467,7 +474,7 @@ def _merge(base: dict[str, Any], extra: Mapping[str, Any]) -> dict[str, Any]:
     return out
 
 
-def _line_of(node: yaml.Node | None, loc: tuple[int | str, ...]) -> int | None:
+def line_of(node: yaml.Node | None, loc: tuple[int | str, ...]) -> int | None:
     """The 1-based line of the YAML node at ``loc`` (or of its nearest existing parent)."""
     line = node.start_mark.line + 1 if node is not None else None
     for part in loc:
@@ -529,7 +536,7 @@ def load_settings(
         for error in err.errors():
             loc = tuple(error["loc"])
             key = ".".join(str(p) for p in loc) or "(top level)"
-            line = _line_of(root_node, loc) if root_node is not None else None
+            line = line_of(root_node, loc) if root_node is not None else None
             where = f"{source}:{line}" if line else source
             problems.append(f"{where}: {key}: {error['msg']}")
         raise ConfigError("\n".join(problems)) from err

@@ -6,7 +6,6 @@ from __future__ import annotations
 from prometheus_client import Counter, Gauge, Histogram
 
 from callcenter.core.acd import Acd
-from callcenter.core.agents import AgentState
 
 INTERACTIONS = Counter(
     "callcenter_interactions_ended_total", "Interactions that ended, by outcome", ["outcome"]
@@ -28,14 +27,8 @@ IVR_FLOWS_INVALID = Gauge("callcenter_ivr_flows_invalid", "1 when the flow files
 
 
 def observe_engine(engine: Acd) -> None:
-    counts = {state: 0 for state in AgentState}
-    for agent in engine.agents.values():
-        counts[agent.state] += 1
-    for state, n in counts.items():
+    """Cheap on purpose (it runs after every event): counts the engine keeps, O(queues + states)."""
+    for state, n in engine.state_counts.items():
         AGENTS.labels(state=state.value).set(n)
-    per_queue: dict[str, int] = {}
-    for interaction_id in engine.waiting:
-        queue = engine.live[interaction_id].queue or ""
-        per_queue[queue] = per_queue.get(queue, 0) + 1
-    for queue in set(per_queue) | {q for a in engine.agents.values() for q in a.queues}:
-        WAITING.labels(queue=queue).set(per_queue.get(queue, 0))
+    for queue in engine.queue_names():
+        WAITING.labels(queue=queue).set(engine.waiting_count(queue))

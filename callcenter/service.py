@@ -11,20 +11,27 @@ import asyncio
 import logging
 import time
 from collections.abc import Callable, Mapping, Sequence
-from typing import Protocol
+from typing import TYPE_CHECKING, Protocol, runtime_checkable
 
 from callcenter import metrics
 from callcenter.core import events as ev
 from callcenter.core.acd import Acd
 from callcenter.core.commands import (
     AgentStateChanged,
+    Announce,
     CancelDial,
     Command,
     DialAgent,
+    DialCustomer,
+    ExitQueue,
     RecordEvent,
     SaveInteraction,
 )
 from callcenter.core.interaction import Interaction
+
+if TYPE_CHECKING:
+    from callcenter.adapters.db import StoredEvent
+from callcenter.core.queues import Queue
 
 log = logging.getLogger(__name__)
 
@@ -40,9 +47,22 @@ class Store(Protocol):
         self, interaction_id: str, at: float, kind: str, data: Mapping[str, object]
     ) -> None: ...
 
+    async def events_for(self, interaction_id: str) -> list[StoredEvent]: ...
+
 
 class Dialer(Protocol):
     def execute(self, command: DialAgent | CancelDial) -> None: ...
+
+
+@runtime_checkable
+class QueueVoice(Protocol):
+    """What a voice adapter does for queue features: callbacks, announcements, max-wait exits.
+
+    TODO(acd): the Asterisk voice adapter does not implement it yet; until it does, these commands
+    are logged (``service.not_wired``) and the caller hears music on hold (see docs/architecture.md).
+    """
+
+    def execute_queue(self, command: DialCustomer | Announce | ExitQueue) -> None: ...
 
 
 class CallCenter:
@@ -85,6 +105,12 @@ class CallCenter:
         self.dispatch(commands)
         return commands
 
+    def reload_queues(self, queues: Mapping[str, Queue]) -> list[Command]:
+        """New queue definitions: waiting callers are re-targeted in place and routed again."""
+        commands = self.engine.set_queues(queues, self.clock())
+        self.dispatch(commands)
+        return commands
+
     def submit(self, event: ev.Event) -> None:
         """For adapters: like ``handle``, but errors are logged, never raised into the adapter."""
         try:
@@ -100,6 +126,11 @@ class CallCenter:
                         log.error("service.no_dialer", extra={"command": repr(command)})
                     else:
                         self.dialer.execute(command)
+                case DialCustomer() | Announce() | ExitQueue():
+                    if isinstance(self.dialer, QueueVoice):
+                        self.dialer.execute_queue(command)
+                    else:
+                        log.warning("service.not_wired", extra={"command": repr(command)})
                 case SaveInteraction(interaction=i):
                     if i.outcome is not None:
                         metrics.INTERACTIONS.labels(outcome=i.outcome.value).inc()

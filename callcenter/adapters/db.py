@@ -314,6 +314,12 @@ def _row_values(i: Interaction) -> dict[str, object]:
         "hangup_cause": i.hangup_cause,
         "offer_attempts": i.offer_attempts,
         "routing_reason": i.routing_reason,
+        "skills": dict(i.skills),
+        "language": i.language,
+        "callback_number": i.callback_number,
+        "callback_attempts": i.callback_attempts,
+        "callback_due_at": _datetime(i.callback_due_at),
+        "overflowed_from": i.overflowed_from,
         "wait_seconds": i.wait_seconds,
         "talk_seconds": i.talk_seconds,
     }
@@ -342,6 +348,12 @@ def _interaction(row: InteractionRow) -> Interaction:
             hangup_cause=row.hangup_cause,
             offer_attempts=row.offer_attempts,
             routing_reason=row.routing_reason,
+            skills={str(k): int(v) for k, v in (row.skills or {}).items()},
+            language=row.language,
+            callback_number=row.callback_number,
+            callback_attempts=row.callback_attempts,
+            callback_due_at=_posix(row.callback_due_at),
+            overflowed_from=row.overflowed_from,
         )
     except ValueError as err:  # an enum value this version does not know
         message = f"interaction {row.id!r} has an unreadable stored value: {err}"

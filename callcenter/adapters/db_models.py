@@ -98,6 +98,13 @@ class InteractionRow(Base):
     hangup_cause: Mapped[str | None]
     offer_attempts: Mapped[int]
     routing_reason: Mapped[str | None] = mapped_column(sa.Text)
+    # Routing needs (0002): the caller's own skills and language; callback in queue.
+    skills: Mapped[dict[str, Any]] = mapped_column(JSON_DOCUMENT, server_default="{}")
+    language: Mapped[str | None]
+    callback_number: Mapped[str | None]
+    callback_attempts: Mapped[int] = mapped_column(server_default="0")
+    callback_due_at: Mapped[datetime | None]
+    overflowed_from: Mapped[str | None]
     # Derived from the times above, stored so reports can sum and average without recomputing.
     wait_seconds: Mapped[float | None]
     talk_seconds: Mapped[float | None]

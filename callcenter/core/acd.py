@@ -1,33 +1,55 @@
-"""The ACD engine: who gets which caller, and when. Pure: ``handle(event)`` returns commands.
+"""The ACD engine: who gets which interaction, and when. Pure: ``handle(event)`` returns commands.
 
 Invariants (checked by tests, including property-based ones):
-- an agent holds at most one interaction (offered or busy) at a time;
-- within a queue, a caller is never offered before an earlier caller of equal or higher priority
-  who could have gone to the same agent;
-- every interaction that arrives ends exactly once, with an outcome, and is saved at each step.
+- an agent never holds more interactions of a channel than its capacity (voice: one);
+- a caller is never offered before an earlier-placed caller (higher priority, then earlier queue
+  time) who could have gone to the same agent — across every queue the agent serves;
+- every interaction that arrives ends exactly once, with an outcome, and is saved at each step;
+- at rest (after each ``handle``) no agent able to take a call matches any waiting caller.
 
-This is the foundation's minimal engine (one skill = one queue name, longest-idle agent). The full ACD
-(skills with levels, strategies, overflow, callbacks) replaces ``_pick_agent`` and the waiting order,
-not the event/command surface.
+How routing stays cheap (see docs/performance.md): waiting callers are grouped in *buckets* by what
+they need right now (their targets: queue pool + minimum skill levels, widened by overflow steps),
+each bucket sorted by place; agents able to take a call are indexed by (queue, skill). An event only
+looks at what it changed: a freed agent scans the heads of the buckets of its queues; a new caller
+looks up the smallest index set of its targets. Timers (overflow steps, maximum wait,
+announcements, callback retries, wrap-up) sit in one heap driven by ``Tick``.
 """
 
 from __future__ import annotations
 
+import bisect
+import heapq
 import itertools
-from collections.abc import Iterable
+import math
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, replace
 
 from callcenter.core import events as ev
+from callcenter.core import queues as qs
 from callcenter.core.agents import Agent, AgentState, Move
 from callcenter.core.commands import (
     AgentStateChanged,
+    Announce,
     CancelDial,
     Command,
     DialAgent,
+    DialCustomer,
+    ExitQueue,
     RecordEvent,
     SaveInteraction,
 )
 from callcenter.core.interaction import Channel, EndedBy, Interaction, Outcome
+from callcenter.core.stats import QueueCounters, QueueSnapshot, snapshot
+
+# How an IVR that did not queue the caller ended (IvrFinished.outcome) -> the interaction's end.
+_IVR_ENDINGS: dict[str, tuple[Outcome, EndedBy, str]] = {
+    "": (Outcome.IVR_NO_INPUT, EndedBy.SYSTEM, "no valid menu choice"),
+    "no_input": (Outcome.IVR_NO_INPUT, EndedBy.SYSTEM, "no valid menu choice"),
+    "voicemail": (Outcome.VOICEMAIL, EndedBy.CALLER, "left a voicemail"),
+    "hangup": (Outcome.IVR_ENDED, EndedBy.SYSTEM, "the flow ended the call"),
+    "callback": (Outcome.IVR_NO_INPUT, EndedBy.SYSTEM, "callback asked without a number or queue"),
+    "error": (Outcome.FAILED, EndedBy.SYSTEM, "the IVR flow failed"),
+}
 
 
 class UnknownAgent(Exception):
@@ -47,22 +69,57 @@ class AcdConfig:
 
 @dataclass(frozen=True, slots=True, order=True)
 class _Place:
-    """A caller's place in line: higher priority first, then earlier arrival, then arrival order."""
+    """A caller's place in line: higher priority first, then earlier queue time, then arrival order."""
 
     neg_priority: int
     queued_at: float
     seq: int
+    iid: str
+
+
+_Key = tuple[qs.Target, ...]
+_EMPTY: frozenset[str] = frozenset()
 
 
 class Acd:
-    def __init__(self, config: AcdConfig, agents: Iterable[Agent]) -> None:
+    def __init__(
+        self,
+        config: AcdConfig,
+        agents: Iterable[Agent],
+        queues: Mapping[str, qs.Queue] | None = None,
+    ) -> None:
         self.config = config
+        self.queues: dict[str, qs.Queue] = dict(queues or {})
         self.agents: dict[str, Agent] = {a.id: a for a in agents}
         self._by_extension = {a.extension: a.id for a in self.agents.values()}
         self.live: dict[str, Interaction] = {}
         self.waiting: dict[str, _Place] = {}
+        self.stats: dict[str, QueueCounters] = {}
         self._offered_at: dict[str, float] = {}
         self._seq = itertools.count()
+        self._lines: dict[str, list[_Place]] = {}  # per queue, for positions
+        self._buckets: dict[_Key, list[_Place]] = {}
+        self._bucket_of: dict[str, _Key] = {}
+        self._buckets_by_pool: dict[str, set[_Key]] = {}
+        self._steps: dict[str, int] = {}
+        self._timers: list[tuple[float, int, str, str]] = []
+        self._announce_at: dict[str, float] = {}
+        self._members: dict[str, set[str]] = {}
+        self._avail: dict[str, set[str]] = {}  # pool -> agents able to take a voice call now
+        self._avail_skill: dict[tuple[str, str], set[str]] = {}
+        self._indexed: set[str] = set()
+        self._held: dict[str, dict[str, str]] = {a: {} for a in self.agents}  # agent -> iid -> channel
+        self._dirty_agents: set[str] = set()
+        self._dirty_callers: set[str] = set()
+        self._last_offer: dict[tuple[str, str], int] = {}
+        self._talk: dict[str, float] = {}
+        self._login_at: dict[str, float] = {}
+        self.state_counts: dict[AgentState, int] = {s: 0 for s in AgentState}
+        for agent in self.agents.values():
+            self.state_counts[agent.state] += 1
+            for q in agent.queues:
+                self._members.setdefault(q, set()).add(agent.id)
+            self._reindex(agent)
 
     # -- queries ---------------------------------------------------------------------------------
     def agent(self, agent_id: str) -> Agent:
@@ -75,20 +132,76 @@ class Acd:
         agent_id = self._by_extension.get(extension)
         return None if agent_id is None else self.agents[agent_id]
 
+    def queue(self, name: str) -> qs.Queue:
+        found = self.queues.get(name)
+        return found if found is not None else qs.Queue(name)
+
+    def queue_names(self) -> list[str]:
+        names = set(self.queues) | set(self._members) | set(self._lines) | set(self.stats)
+        return sorted(names - {""})
+
+    def waiting_count(self, queue: str) -> int:
+        return len(self._lines.get(queue, ()))
+
     def waiting_in(self, queue: str) -> list[Interaction]:
-        ids = sorted((p, i) for i, p in self.waiting.items() if self.live[i].queue == queue)
-        return [self.live[i] for _, i in ids]
+        return [self.live[p.iid] for p in self._lines.get(queue, [])]
+
+    def position(self, interaction_id: str) -> int | None:
+        place = self.waiting.get(interaction_id)
+        if place is None:
+            return None
+        line = self._lines[self.live[interaction_id].queue or ""]
+        return bisect.bisect_left(line, place) + 1
+
+    def estimated_wait(self, queue: str, position: int) -> float:
+        """Position x average handle time / staffed agents, rounded up to 30 s."""
+        staffed = sum(
+            1
+            for a in self._members.get(queue, ())
+            if self.agents[a].state not in (AgentState.LOGGED_OUT, AgentState.PAUSED)
+        )
+        handle = self.stats.get(queue, QueueCounters()).handle_seconds
+        seconds = position * handle / max(1, staffed)
+        return float(math.ceil(seconds / 30.0) * 30)
+
+    def queue_stats(self, name: str, now: float) -> QueueSnapshot:
+        q = self.queue(name)
+        states: dict[str, int] = {s.value: 0 for s in AgentState}
+        for agent_id in self._members.get(name, ()):
+            states[self.agents[agent_id].state.value] += 1
+        waits = [(p.queued_at, self.live[p.iid].is_callback) for p in self._lines.get(name, [])]
+        return snapshot(
+            name,
+            self.stats.get(name, QueueCounters()),
+            waits,
+            states,
+            q.service_level_seconds,
+            q.service_level_target,
+            now,
+            self.estimated_wait(name, len(waits) + 1),
+        )
+
+    # -- configuration ---------------------------------------------------------------------------
+    def set_queues(self, queues: Mapping[str, qs.Queue], at: float) -> list[Command]:
+        """Replace the queue definitions (a reload): waiting callers are re-targeted in place."""
+        self.queues = dict(queues)
+        out: list[Command] = []
+        for iid in list(self.waiting):
+            self._retarget(self.live[iid], at)
+            self._schedule(self.live[iid], at)
+        self._dispatch(at, out)
+        return out
 
     # -- restore after a restart -----------------------------------------------------------------
     def restore(self, interactions: Iterable[Interaction], at: float) -> list[Command]:
         """Take back interactions that were live when the server stopped.
 
         Callers still waiting (or being offered) go back in line with their original queue time, so
-        their order is kept. A later :class:`~callcenter.core.events.Reconciled` ends those whose
-        channel no longer exists in Asterisk.
+        their order is kept; callbacks keep their place (or their retry time). A later
+        :class:`~callcenter.core.events.Reconciled` ends those whose channel no longer exists.
         """
         out: list[Command] = []
-        for i in interactions:
+        for i in sorted(interactions, key=lambda i: (i.queued_at or i.started_at, i.id)):
             if i.is_ended:
                 continue
             if i.answered_at is None and i.offered_to is not None:
@@ -96,12 +209,14 @@ class Acd:
                 out.append(SaveInteraction(i))
             self.live[i.id] = i
             if i.queue is not None and i.queued_at is not None and i.answered_at is None:
-                self.waiting[i.id] = _Place(-i.priority, i.queued_at, next(self._seq))
+                if i.callback_due_at is not None and i.callback_due_at > at:
+                    self._push_timer(i.callback_due_at, "due", i.id)
+                else:
+                    self._enqueue(i, at)
             elif i.agent_id is not None and i.agent_id in self.agents:
                 agent = self.agents[i.agent_id]
-                self.agents[agent.id] = replace(
-                    agent, state=AgentState.BUSY, interaction_id=i.id, since=at
-                )
+                self._held[agent.id][i.id] = i.channel.value
+                self._put(replace(agent, state=AgentState.BUSY, interaction_id=i.id, since=at))
         return out
 
     # -- the one entry point ---------------------------------------------------------------------
@@ -114,7 +229,7 @@ class Acd:
                 self._ivr_finished(event, out)
             case ev.CallerHungUp():
                 self._caller_hung_up(event, out)
-            case ev.AgentAnswered():
+            case ev.AgentAnswered() | ev.CallbackConnected():
                 self._agent_answered(event, out)
             case ev.AgentDialFailed():
                 self._dial_failed(event.interaction_id, event.agent_id, event.reason, event.at, out)
@@ -137,6 +252,13 @@ class Acd:
                 self._tick(event.at, out)
             case ev.Reconciled():
                 self._reconciled(event, out)
+            case ev.CallbackRequested():
+                self._callback_requested(event, out)
+            case ev.CallbackFailed():
+                self._callback_failed(event, out)
+        # Every event carries the time: timers due by then fire, whatever the event. After the
+        # handler, so an event refused with an exception leaves the engine untouched.
+        self._run_timers(event.at, out)
         self._dispatch(event.at, out)
         return out
 
@@ -161,43 +283,86 @@ class Acd:
         i = self.live.get(e.interaction_id)
         if i is None or i.queue is not None:
             return
-        if e.queue is None:
+        queue, callback_number = e.queue, None
+        if queue is None and e.outcome == "callback":
+            # A flow's callback ending: in line now for ``callback_queue``, to be called back.
+            queue = e.data.get("callback_queue") or None
+            callback_number = e.data.get("callback_number") or None
+            if callback_number is None:
+                queue = None
+        if e.outcome or e.data:
+            # What the flow collected and how it ended travel with the interaction (the event log).
+            out.append(
+                RecordEvent(i.id, e.at, "ivr_finished", {"outcome": e.outcome, "data": dict(e.data)})
+            )
+        if queue is None:
             i = i.with_(ivr_choice=e.choice)
             self.live[i.id] = i
-            self._end(i, Outcome.IVR_NO_INPUT, EndedBy.SYSTEM, e.at, "no valid menu choice", out)
+            outcome, by, cause = _IVR_ENDINGS.get(e.outcome, _IVR_ENDINGS[""])
+            self._end(i, outcome, by, e.at, cause, out)
             return
-        i = i.with_(ivr_choice=e.choice, queue=e.queue, queued_at=e.at, priority=e.priority)
+        i = i.with_(
+            ivr_choice=e.choice,
+            queue=queue,
+            queued_at=e.at,
+            priority=e.priority,
+            skills=skill_levels(e.skills),
+            language=e.language,
+            callback_number=callback_number,
+        )
         self.live[i.id] = i
-        self.waiting[i.id] = _Place(-e.priority, e.at, next(self._seq))
+        self._counters(queue).entered += 1
+        self._enqueue(i, e.at)
         out.append(SaveInteraction(i))
-        out.append(RecordEvent(i.id, e.at, "queued", {"queue": e.queue, "choice": e.choice}))
+        data: dict[str, object] = {"queue": queue, "choice": e.choice}
+        if e.skills or e.language:
+            data.update(skills=dict(i.skills), language=e.language)
+        if callback_number is not None:
+            data.update(callback=callback_number)
+        out.append(RecordEvent(i.id, e.at, "queued", data))
 
     def _caller_hung_up(self, e: ev.CallerHungUp, out: list[Command]) -> None:
         i = self.live.get(e.interaction_id)
         if i is None:
             return
+        if i.is_callback and i.answered_at is None and not e.system:
+            # The caller hangs up after asking for a callback: the place is kept, the leg is gone.
+            if i.offered_to is None and i.caller_channel is not None:
+                i = i.with_(caller_channel=None)
+                self.live[i.id] = i
+                out.append(SaveInteraction(i))
+            return
         if e.system:
-            outcome = Outcome.ANSWERED if i.answered_at is not None else Outcome.LOST
+            outcome = self._talked(i) if i.answered_at is not None else Outcome.LOST
             self._end(i, outcome, EndedBy.SYSTEM, e.at, e.cause, out)
         elif i.answered_at is not None:
-            self._end(i, Outcome.ANSWERED, EndedBy.CALLER, e.at, e.cause, out)
+            self._end(i, self._talked(i), EndedBy.CALLER, e.at, e.cause, out)
         elif i.queue is not None:
             self._end(i, Outcome.ABANDONED, EndedBy.CALLER, e.at, e.cause, out)
         else:
             self._end(i, Outcome.IVR_HANGUP, EndedBy.CALLER, e.at, e.cause, out)
 
-    def _agent_answered(self, e: ev.AgentAnswered, out: list[Command]) -> None:
+    def _agent_answered(self, e: ev.AgentAnswered | ev.CallbackConnected, out: list[Command]) -> None:
         i = self.live.get(e.interaction_id)
         if i is None or i.offered_to != e.agent_id:
             # The caller left (or the offer was taken back) while the phone rang: drop the leg.
             out.append(CancelDial(e.interaction_id, e.agent_id))
             return
+        if i.is_callback and isinstance(e, ev.AgentAnswered):
+            return  # the agent picked up; the callback is answered when the customer is connected
         self._offered_at.pop(i.id, None)
         i = i.with_(agent_id=e.agent_id, answered_at=e.at, offered_to=None)
         self.live[i.id] = i
+        if not i.is_callback and i.queue is not None and i.queued_at is not None:
+            c = self._counters(i.queue)
+            wait = e.at - i.queued_at
+            c.answered += 1
+            c.wait_answered += wait
+            c.answered_in_sl += wait <= self.queue(i.queue).service_level_seconds
         self._move(self.agents[e.agent_id], Move.ANSWER, e.at, out, interaction_id=i.id)
         out.append(SaveInteraction(i))
-        out.append(RecordEvent(i.id, e.at, "answered", {"agent": e.agent_id}))
+        kind = "callback_connected" if i.is_callback else "answered"
+        out.append(RecordEvent(i.id, e.at, kind, {"agent": e.agent_id}))
 
     def _dial_failed(
         self, interaction_id: str, agent_id: str, reason: str, at: float, out: list[Command]
@@ -205,32 +370,55 @@ class Acd:
         i = self.live.get(interaction_id)
         if i is None or i.offered_to != agent_id:
             return
-        self._offered_at.pop(i.id, None)
-        i = i.with_(offered_to=None)
-        self.live[i.id] = i
-        assert i.queued_at is not None
-        # Back in line at its original place: the order key is unchanged.
-        self.waiting[i.id] = _Place(-i.priority, i.queued_at, next(self._seq))
+        i = self._take_back(i)
         agent = self.agents[agent_id]
+        # Ring-no-answer: the caller goes back at its original place; the agent is paused.
         self._move(agent, Move.NO_ANSWER, at, out, reason=reason, interaction_id=None)
+        self._enqueue(i, at)
         out.append(SaveInteraction(i))
         out.append(RecordEvent(i.id, at, "offer_failed", {"agent": agent_id, "reason": reason}))
+
+    def _callback_requested(self, e: ev.CallbackRequested, out: list[Command]) -> None:
+        i = self.live.get(e.interaction_id)
+        if i is None or i.id not in self.waiting or i.is_callback:
+            return  # only a caller still in line can ask (not one whose agent is already ringing)
+        i = i.with_(callback_number=e.number)
+        self.live[i.id] = i
+        out.append(SaveInteraction(i))
+        out.append(RecordEvent(i.id, e.at, "callback_requested", {"number": e.number}))
+
+    def _callback_failed(self, e: ev.CallbackFailed, out: list[Command]) -> None:
+        i = self.live.get(e.interaction_id)
+        if i is None or i.offered_to != e.agent_id or not i.is_callback:
+            return
+        i = self._take_back(i).with_(callback_attempts=i.callback_attempts + 1)
+        self._move(self.agents[e.agent_id], Move.WITHDRAW, e.at, out, interaction_id=None)
+        policy = self.queue(i.queue or "").callback
+        data = {"agent": e.agent_id, "reason": e.reason, "attempt": i.callback_attempts}
+        out.append(RecordEvent(i.id, e.at, "callback_failed", data))
+        if i.callback_attempts >= policy.attempts:
+            self.live[i.id] = i
+            self._end(i, Outcome.CALLBACK_FAILED, EndedBy.SYSTEM, e.at, e.reason, out)
+            return
+        i = i.with_(callback_due_at=e.at + policy.retry_delay)
+        self.live[i.id] = i
+        self._push_timer(e.at + policy.retry_delay, "due", i.id)
+        out.append(SaveInteraction(i))
 
     def _agent_hung_up(self, e: ev.AgentHungUp, out: list[Command]) -> None:
         i = self.live.get(e.interaction_id)
         if i is None or i.agent_id != e.agent_id or i.answered_at is None:
             return  # before answer, the dial's own outcome (AgentDialFailed) decides
         if e.system:
-            self._end(i, Outcome.ANSWERED, EndedBy.SYSTEM, e.at, "agent leg ended by the system", out)
+            self._end(i, self._talked(i), EndedBy.SYSTEM, e.at, "agent leg ended by the system", out)
         else:
-            self._end(i, Outcome.ANSWERED, EndedBy.AGENT, e.at, "agent hung up", out)
+            self._end(i, self._talked(i), EndedBy.AGENT, e.at, "agent hung up", out)
 
     def _registered(self, extension: str, registered: bool, at: float, out: list[Command]) -> None:
         agent = self.agent_by_extension(extension)
         if agent is None or agent.registered == registered:
             return
-        agent = replace(agent, registered=registered)
-        self.agents[agent.id] = agent
+        agent = self._put(replace(agent, registered=registered))
         if registered and agent.auto_login and agent.state == AgentState.LOGGED_OUT:
             self._move(agent, Move.LOGIN, at, out, reason="phone registered")
         elif not registered and agent.state in (
@@ -243,28 +431,137 @@ class Acd:
             out.append(AgentStateChanged(agent.id, agent.state, agent.reason, at))
 
     def _tick(self, at: float, out: list[Command]) -> None:
-        limit = self.config.ring_timeout + self.config.offer_grace
         for interaction_id, since in list(self._offered_at.items()):
-            if at - since >= limit:
-                agent_id = self.live[interaction_id].offered_to
+            i = self.live[interaction_id]
+            # A callback rings the agent, then the customer: both timeouts, then the grace.
+            ring = self.queue(i.queue or "").callback.ring_timeout if i.is_callback else 0.0
+            if at - since >= ring + self.config.ring_timeout + self.config.offer_grace:
+                agent_id = i.offered_to
                 assert agent_id is not None
                 out.append(CancelDial(interaction_id, agent_id))
                 self._dial_failed(interaction_id, agent_id, "no dial result", at, out)
-        for agent in list(self.agents.values()):
+
+    def _run_timers(self, at: float, out: list[Command]) -> None:
+        while self._timers and self._timers[0][0] <= at:
+            when, _, kind, key = heapq.heappop(self._timers)
+            self._fire(kind, key, when, at, out)
+
+    def _fire(self, kind: str, key: str, when: float, at: float, out: list[Command]) -> None:
+        if kind == "wrap":
+            agent = self.agents[key]
             if agent.state == AgentState.WRAP_UP and agent.wrap_up_until is not None:
                 if at >= agent.wrap_up_until:
                     self._move(agent, Move.WRAP_DONE, at, out, wrap_up_until=None)
+            return
+        i = self.live.get(key)
+        if i is None:
+            return
+        if kind == "due":
+            if i.callback_due_at is not None and at >= i.callback_due_at and i.offered_to is None:
+                i = i.with_(callback_due_at=None)
+                self.live[i.id] = i
+                self._enqueue(i, at)
+                out.append(SaveInteraction(i))
+            return
+        if i.id not in self.waiting:
+            return  # offered meanwhile: re-enqueueing schedules again
+        if kind == "step":
+            self._retarget(i, at)
+            self._schedule(i, at)
+        elif kind == "exit":
+            self._max_wait(i, at, out)
+        elif kind == "announce" and self._announce_at.get(i.id) == when:
+            q = self.queue(i.queue or "")
+            if not i.is_callback and i.caller_channel is not None:
+                position = self.position(i.id) or 1
+                wait = self.estimated_wait(q.name, position)
+                out.append(Announce(i.id, i.caller_channel, position, wait))
+            if q.announce_every:
+                self._announce_at[i.id] = at + q.announce_every
+                self._push_timer(at + q.announce_every, "announce", i.id)
+
+    def _max_wait(self, i: Interaction, at: float, out: list[Command]) -> None:
+        q = self.queue(i.queue or "")
+        if q.max_wait is None or q.exit is None or i.queued_at is None or i.is_callback:
+            return
+        if at < i.queued_at + q.max_wait:
+            return
+        channel = i.caller_channel or ""
+        data: dict[str, object] = {"queue": q.name, "exit": q.exit.kind.value, "wait": at - i.queued_at}
+        if q.exit.kind == qs.ExitKind.VOICEMAIL:
+            out.append(ExitQueue(i.id, channel, q.exit.kind.value))
+            out.append(RecordEvent(i.id, at, "max_wait", data))
+            self._end(i, Outcome.EXITED, EndedBy.SYSTEM, at, "maximum wait: voicemail", out)
+        elif q.exit.kind == qs.ExitKind.CALLBACK and not i.caller_number:
+            # No number to call back (withheld): the caller stays in line rather than be dropped.
+            out.append(RecordEvent(i.id, at, "max_wait", {**data, "kept": "no number to call back"}))
+        elif q.exit.kind == qs.ExitKind.CALLBACK:
+            out.append(ExitQueue(i.id, channel, q.exit.kind.value))
+            out.append(RecordEvent(i.id, at, "max_wait", data))
+            self._callback_requested(ev.CallbackRequested(i.id, i.caller_number, at), out)
+        elif q.exit.target is not None and q.exit.target != q.name and i.overflowed_from is None:
+            # One move per caller: two queues exiting into each other must not ping-pong.
+            self._dequeue(i.id)
+            self._counters(q.name).overflowed += 1
+            self._counters(q.exit.target).entered += 1
+            i = i.with_(queue=q.exit.target, overflowed_from=q.name)
+            self.live[i.id] = i
+            self._enqueue(i, at)
+            out.append(ExitQueue(i.id, channel, q.exit.kind.value, q.exit.target))
+            out.append(SaveInteraction(i))
+            out.append(RecordEvent(i.id, at, "overflowed", {**data, "to": q.exit.target}))
 
     def _reconciled(self, e: ev.Reconciled, out: list[Command]) -> None:
         for i in list(self.live.values()):
-            if i.id not in e.live_interactions:
-                self._end(
-                    i, Outcome.LOST, EndedBy.SYSTEM, e.at, "channel gone after reconnect", out
-                )
+            if i.id in e.live_interactions:
+                continue
+            if i.is_callback:
+                # A callback needs no caller leg; its own dial legs are the adapter's to reconcile.
+                if i.caller_channel is not None and i.answered_at is None and i.offered_to is None:
+                    i = i.with_(caller_channel=None)
+                    self.live[i.id] = i
+                    out.append(SaveInteraction(i))
+                continue
+            self._end(i, Outcome.LOST, EndedBy.SYSTEM, e.at, "channel gone after reconnect", out)
         for agent in list(self.agents.values()):
             self._registered(agent.extension, agent.extension in e.registered_extensions, e.at, out)
 
-    # -- helpers ---------------------------------------------------------------------------------
+    # -- agents and the availability index -------------------------------------------------------
+    def _can_take(self, agent: Agent, channel: str = Channel.VOICE.value) -> bool:
+        if not agent.can_take_call:
+            return False
+        held = self._held.get(agent.id, {})
+        in_channel = sum(1 for c in held.values() if c == channel)
+        return in_channel < agent.capacity.get(channel, 0)
+
+    def _put(self, agent: Agent) -> Agent:
+        self.state_counts[self.agents[agent.id].state] -= 1
+        self.state_counts[agent.state] += 1
+        self.agents[agent.id] = agent
+        self._reindex(agent)
+        return agent
+
+    def _reindex(self, agent: Agent) -> None:
+        now_in = self._can_take(agent)
+        was_in = agent.id in self._indexed
+        if now_in == was_in:
+            return
+        skills = agent.all_skills
+        for pool in agent.queues:
+            if now_in:
+                self._avail.setdefault(pool, set()).add(agent.id)
+                for s in skills:
+                    self._avail_skill.setdefault((pool, s), set()).add(agent.id)
+            else:
+                self._avail[pool].discard(agent.id)
+                for s in skills:
+                    self._avail_skill[(pool, s)].discard(agent.id)
+        if now_in:
+            self._indexed.add(agent.id)
+            self._dirty_agents.add(agent.id)
+        else:
+            self._indexed.discard(agent.id)
+
     def _move(
         self,
         agent: Agent,
@@ -276,10 +573,98 @@ class Acd:
         **changes: object,
     ) -> Agent:
         new = agent.moved(move, at, reason=reason, **changes)
-        self.agents[agent.id] = new
+        self._put(new)
+        if agent.state == AgentState.LOGGED_OUT and new.state != AgentState.LOGGED_OUT:
+            self._login_at[agent.id] = at
+        if new.state == AgentState.WRAP_UP and new.wrap_up_until is not None:
+            self._push_timer(new.wrap_up_until, "wrap", new.id)
         if (new.state, new.reason) != (agent.state, agent.reason):
             out.append(AgentStateChanged(new.id, new.state, new.reason, at))
         return new
+
+    # -- waiting callers -------------------------------------------------------------------------
+    def _counters(self, queue: str) -> QueueCounters:
+        c = self.stats.get(queue)
+        if c is None:
+            c = self.stats[queue] = QueueCounters()
+        return c
+
+    def _push_timer(self, when: float, kind: str, key: str) -> None:
+        heapq.heappush(self._timers, (when, next(self._seq), kind, key))
+
+    def _enqueue(self, i: Interaction, at: float) -> None:
+        """Put (or put back) a caller in line at the place its priority and queue time give it."""
+        assert i.queue is not None and i.queued_at is not None
+        place = _Place(-i.priority, i.queued_at, next(self._seq), i.id)
+        self.waiting[i.id] = place
+        bisect.insort(self._lines.setdefault(i.queue, []), place)
+        self._retarget(i, at)
+        self._schedule(i, at)
+        q = self.queue(i.queue)
+        if q.announce_every and i.id not in self._announce_at:
+            self._announce_at[i.id] = at + q.announce_every
+            self._push_timer(at + q.announce_every, "announce", i.id)
+
+    def _retarget(self, i: Interaction, at: float) -> None:
+        assert i.queue is not None and i.queued_at is not None
+        targets, steps = qs.targets(self.queue(i.queue), i.queued_at, at, i.skills, i.language)
+        old = self._bucket_of.get(i.id)
+        self._steps[i.id] = steps
+        if old == targets:
+            return
+        place = self.waiting[i.id]
+        if old is not None:
+            self._unbucket(old, place)
+        bucket = self._buckets.get(targets)
+        if bucket is None:
+            bucket = self._buckets[targets] = []
+            for t in targets:
+                self._buckets_by_pool.setdefault(t.pool, set()).add(targets)
+        bisect.insort(bucket, place)
+        self._bucket_of[i.id] = targets
+        self._dirty_callers.add(i.id)
+
+    def _unbucket(self, key: _Key, place: _Place) -> None:
+        bucket = self._buckets[key]
+        del bucket[bisect.bisect_left(bucket, place)]
+        if not bucket:
+            del self._buckets[key]
+            for pool in {t.pool for t in key}:
+                keys = self._buckets_by_pool[pool]
+                keys.discard(key)
+                if not keys:
+                    del self._buckets_by_pool[pool]
+
+    def _schedule(self, i: Interaction, at: float) -> None:
+        assert i.queue is not None and i.queued_at is not None
+        q = self.queue(i.queue)
+        step_at = qs.next_step_at(q, i.queued_at, self._steps[i.id])
+        if step_at is not None:
+            self._push_timer(max(step_at, at), "step", i.id)
+        if q.max_wait is not None and q.exit is not None:
+            self._push_timer(max(i.queued_at + q.max_wait, at), "exit", i.id)
+
+    def _dequeue(self, iid: str) -> None:
+        place = self.waiting.pop(iid, None)
+        if place is None:
+            return
+        line = self._lines[self.live[iid].queue or ""]
+        del line[bisect.bisect_left(line, place)]
+        self._unbucket(self._bucket_of.pop(iid), place)
+        self._steps.pop(iid, None)
+        self._dirty_callers.discard(iid)
+
+    def _take_back(self, i: Interaction) -> Interaction:
+        """An offer did not turn into a conversation: the agent no longer holds the interaction."""
+        self._offered_at.pop(i.id, None)
+        if i.offered_to is not None:
+            self._held.get(i.offered_to, {}).pop(i.id, None)
+        i = i.with_(offered_to=None)
+        self.live[i.id] = i
+        return i
+
+    def _talked(self, i: Interaction) -> Outcome:
+        return Outcome.CALLED_BACK if i.is_callback else Outcome.ANSWERED
 
     def _end(
         self,
@@ -290,51 +675,163 @@ class Acd:
         cause: str,
         out: list[Command],
     ) -> None:
-        self.waiting.pop(i.id, None)
+        self._dequeue(i.id)
         self._offered_at.pop(i.id, None)
+        self._announce_at.pop(i.id, None)
         self.live.pop(i.id, None)
+        for agent_id in {i.offered_to, i.agent_id} - {None}:
+            assert agent_id is not None
+            self._held.get(agent_id, {}).pop(i.id, None)
         if i.offered_to is not None:
             agent = self.agents[i.offered_to]
             out.append(CancelDial(i.id, agent.id))
             if agent.state == AgentState.OFFERED and agent.interaction_id == i.id:
                 self._move(agent, Move.WITHDRAW, at, out, interaction_id=None)
+        q = self.queue(i.queue or "")
         if i.agent_id is not None and i.agent_id in self.agents:
             agent = self.agents[i.agent_id]
+            if i.answered_at is not None:
+                self._talk[agent.id] = self._talk.get(agent.id, 0.0) + (at - i.answered_at)
             if agent.state == AgentState.BUSY and agent.interaction_id == i.id:
-                if self.config.wrap_up_seconds > 0:
-                    until = at + self.config.wrap_up_seconds
+                wrap = self.config.wrap_up_seconds if q.wrap_up_seconds is None else q.wrap_up_seconds
+                if wrap > 0:
+                    until = at + wrap
                     self._move(agent, Move.END, at, out, interaction_id=None, wrap_up_until=until)
                 else:
                     self._move(agent, Move.END_NO_WRAP, at, out, interaction_id=None)
-        ended = i.with_(
-            outcome=outcome, ended_by=ended_by, ended_at=at, hangup_cause=cause, offered_to=None
-        )
+        if i.queue is not None:
+            self._count_end(i, outcome, at)
+        ended = i.with_(outcome=outcome, ended_by=ended_by, ended_at=at, hangup_cause=cause, offered_to=None)
         out.append(SaveInteraction(ended))
         out.append(RecordEvent(i.id, at, "ended", {"outcome": outcome.value, "by": ended_by.value}))
 
+    def _count_end(self, i: Interaction, outcome: Outcome, at: float) -> None:
+        c = self._counters(i.queue or "")
+        if outcome == Outcome.ABANDONED and i.queued_at is not None:
+            c.abandoned += 1
+            c.abandoned_in_sl += at - i.queued_at < self.queue(i.queue or "").service_level_seconds
+        elif outcome == Outcome.EXITED:
+            c.exited += 1
+        elif outcome == Outcome.CALLED_BACK:
+            c.called_back += 1
+        elif outcome == Outcome.CALLBACK_FAILED:
+            c.callback_failed += 1
+        elif outcome == Outcome.LOST and i.answered_at is None:
+            c.lost += 1
+        if i.answered_at is not None:
+            c.talk += at - i.answered_at
+            c.talked += 1
+
+    # -- routing ---------------------------------------------------------------------------------
     def _dispatch(self, at: float, out: list[Command]) -> None:
-        if not self.waiting:
+        """Offer what can be offered, best-placed callers first.
+
+        Candidates are the callers that changed (new, back in line, widened) and the best caller of
+        each agent that became able to take one. They are served in place order; when a caller goes
+        to another agent, the agents that were waiting for it look again (their next caller is
+        placed after it, so the order of the heap holds).
+        """
+        if not self._dirty_agents and not self._dirty_callers:
             return
-        for _place, interaction_id in sorted((p, i) for i, p in self.waiting.items()):
-            i = self.live[interaction_id]
-            candidates = [
-                a for a in self.agents.values() if a.can_take_call and i.queue in a.queues
-            ]
-            if not candidates:
+        heap = [self.waiting[i] for i in self._dirty_callers if i in self.waiting]
+        self._dirty_callers.clear()
+        watchers: dict[str, set[str]] = {}
+        agents = sorted(self._dirty_agents)
+        self._dirty_agents.clear()
+        for agent_id in agents:
+            self._watch(agent_id, heap, watchers)
+        heapq.heapify(heap)
+        done: set[str] = set()
+        while heap:
+            place = heapq.heappop(heap)
+            if place.iid in done or self.waiting.get(place.iid) != place:
                 continue
-            # Longest-idle agent first; the id breaks ties so decisions are reproducible.
-            agent = min(candidates, key=lambda a: (a.since, a.id))
-            del self.waiting[interaction_id]
-            self._offered_at[interaction_id] = at
-            reason = (
-                f"longest-idle available agent in queue {i.queue} "
-                f"(idle {at - agent.since:.1f} s, {len(candidates)} candidate(s))"
+            done.add(place.iid)
+            self._serve(self.live[place.iid], at, out)
+            for agent_id in sorted(watchers.pop(place.iid, ())):
+                self._watch(agent_id, heap, watchers, push=True)
+        # Whatever became dirty while offering (nothing can: offers only make agents unavailable).
+        self._dirty_agents.clear()
+        self._dirty_callers.clear()
+
+    def _watch(
+        self, agent_id: str, heap: list[_Place], watchers: dict[str, set[str]], push: bool = False
+    ) -> None:
+        agent = self.agents[agent_id]
+        if agent_id not in self._indexed:
+            return
+        best = self._best_caller(agent)
+        if best is not None:
+            watchers.setdefault(best.iid, set()).add(agent_id)
+            if push:
+                heapq.heappush(heap, best)
+            else:
+                heap.append(best)
+
+    def _best_caller(self, agent: Agent) -> _Place | None:
+        """The best-placed waiting caller this agent may take, across all its queues."""
+        best: _Place | None = None
+        seen: set[_Key] = set()
+        for pool in agent.queues:
+            for key in self._buckets_by_pool.get(pool, ()):
+                if key in seen:
+                    continue
+                seen.add(key)
+                head = self._buckets[key][0]
+                if (best is None or head < best) and _matches(agent, key):
+                    best = head
+        return best
+
+    def _candidates(self, key: _Key) -> dict[str, qs.Target]:
+        found: dict[str, qs.Target] = {}
+        for t in key:
+            if t.needs:
+                pool = min((self._avail_skill.get((t.pool, s), _EMPTY) for s, _ in t.needs), key=len)
+            else:
+                pool = self._avail.get(t.pool, _EMPTY)
+            for agent_id in pool:
+                if agent_id not in found and _qualifies(self.agents[agent_id], t):
+                    found[agent_id] = t
+        return found
+
+    def _serve(self, i: Interaction, at: float, out: list[Command]) -> None:
+        assert i.queue is not None
+        key = self._bucket_of[i.id]
+        found = self._candidates(key)
+        found = {a: t for a, t in found.items() if self._can_take(self.agents[a], i.channel.value)}
+        if not found:
+            return
+        q = self.queue(i.queue)
+        agent, why = self._pick(q, [self.agents[a] for a in found], key, at)
+        target = found[agent.id]
+        steps = self._steps.get(i.id, 0)
+        wait = at - (i.queued_at or at)
+        reason = (
+            f"{why}; matched {target.describe()}"
+            + (f" (after {steps} overflow step(s))" if steps else "")
+            + f"; {len(found)} candidate(s); caller waited {wait:.1f} s, priority {i.priority},"
+            f" first in line of the callers this agent could take"
+        )
+        self._dequeue(i.id)
+        self._offered_at[i.id] = at
+        self._last_offer[(q.name, agent.id)] = next(self._seq)
+        self._held[agent.id][i.id] = i.channel.value
+        i = i.with_(offered_to=agent.id, offer_attempts=i.offer_attempts + 1, routing_reason=reason)
+        self.live[i.id] = i
+        self._move(agent, Move.OFFER, at, out, interaction_id=i.id)
+        if i.is_callback:
+            assert i.callback_number is not None
+            out.append(
+                DialCustomer(
+                    interaction_id=i.id,
+                    agent_id=agent.id,
+                    extension=agent.extension,
+                    number=i.callback_number,
+                    timeout=q.callback.ring_timeout,
+                    attempt=i.callback_attempts + 1,
+                )
             )
-            i = i.with_(
-                offered_to=agent.id, offer_attempts=i.offer_attempts + 1, routing_reason=reason
-            )
-            self.live[i.id] = i
-            self._move(agent, Move.OFFER, at, out, interaction_id=i.id)
+        else:
             assert i.caller_channel is not None
             out.append(
                 DialAgent(
@@ -347,5 +844,56 @@ class Acd:
                     attempt=i.offer_attempts,
                 )
             )
-            out.append(SaveInteraction(i))
-            out.append(RecordEvent(i.id, at, "offered", {"agent": agent.id, "reason": reason}))
+        out.append(SaveInteraction(i))
+        out.append(RecordEvent(i.id, at, "offered", {"agent": agent.id, "reason": reason}))
+
+    def _pick(self, q: qs.Queue, candidates: list[Agent], key: _Key, at: float) -> tuple[Agent, str]:
+        """The queue's strategy picks among qualified agents; every answer says why, in words."""
+
+        def idle(a: Agent) -> tuple[float, str]:
+            return (a.since, a.id)  # longest idle first; the id makes decisions reproducible
+
+        match q.strategy:
+            case qs.Strategy.LEAST_OCCUPIED:
+
+                def occupancy(a: Agent) -> float:
+                    logged = at - self._login_at.get(a.id, a.since)
+                    return self._talk.get(a.id, 0.0) / logged if logged > 0 else 0.0
+
+                agent = min(candidates, key=lambda a: (occupancy(a), *idle(a)))
+                why = f"least-occupied agent in queue {q.name} (occupancy {occupancy(agent):.0%})"
+            case qs.Strategy.SKILLS_WEIGHTED:
+                skills = {s for t in key for s, _ in t.needs}
+
+                def score(a: Agent) -> int:
+                    return sum(a.level(s) for s in skills)
+
+                agent = min(candidates, key=lambda a: (-score(a), *idle(a)))
+                why = f"best skill match in queue {q.name} (score {score(agent)})"
+            case qs.Strategy.ROUND_ROBIN:
+                agent = min(candidates, key=lambda a: (self._last_offer.get((q.name, a.id), -1), a.id))
+                why = f"round-robin in queue {q.name} (offered a call of this queue longest ago)"
+            case _:
+                agent = min(candidates, key=idle)
+                why = f"longest-idle available agent in queue {q.name} (idle {at - agent.since:.1f} s)"
+        return agent, why
+
+
+def skill_levels(skills: Iterable[str]) -> dict[str, int]:
+    """The IVR's skills, ``name`` (level 1) or ``name:level``, as a requirement."""
+    levels: dict[str, int] = {}
+    for skill in skills:
+        name, _, level = skill.rpartition(":")
+        if name and level.isdigit() and int(level) > 0:
+            levels[name] = int(level)
+        else:
+            levels[skill] = 1
+    return levels
+
+
+def _qualifies(agent: Agent, target: qs.Target) -> bool:
+    return target.pool in agent.queues and all(agent.level(s) >= lvl for s, lvl in target.needs)
+
+
+def _matches(agent: Agent, key: _Key) -> bool:
+    return any(_qualifies(agent, t) for t in key)

@@ -4,12 +4,20 @@ Everything that moves an agent from one state to another lives in ``TRANSITIONS`
 table raises :class:`IllegalTransition` and leaves the agent unchanged. Being *registered* (the phone
 is reachable) is kept apart from the state: an agent is offered calls only when AVAILABLE and
 registered.
+
+Skills are ``name -> level`` (1 lowest); languages are skills too (``lang:fr`` at level 1), so a
+queue or a caller can require one like any other skill. ``capacity`` is how many interactions of
+each channel the agent may hold at once (voice: 1). The state machine itself is per agent: today it
+follows the one voice call; concurrent chats will add self-transitions (BUSY + OFFER -> BUSY) here.
 """
 
 from __future__ import annotations
 
 import enum
-from dataclasses import dataclass, replace
+from collections.abc import Mapping
+from dataclasses import dataclass, field, replace
+
+from callcenter.core.queues import LANGUAGE_PREFIX
 
 
 class AgentState(enum.StrEnum):
@@ -78,6 +86,19 @@ class Agent:
     since: float = 0.0  # when the current state began (idle time for AVAILABLE)
     interaction_id: str | None = None
     wrap_up_until: float | None = None
+    skills: Mapping[str, int] = field(default_factory=dict)
+    languages: frozenset[str] = frozenset()
+    capacity: Mapping[str, int] = field(default_factory=lambda: {"voice": 1})
+
+    def level(self, skill: str) -> int:
+        """The agent's level in ``skill`` (0: none). Languages answer ``lang:<code>`` with 1."""
+        if skill.startswith(LANGUAGE_PREFIX):
+            return 1 if skill[len(LANGUAGE_PREFIX) :] in self.languages else 0
+        return self.skills.get(skill, 0)
+
+    @property
+    def all_skills(self) -> frozenset[str]:
+        return frozenset(self.skills) | {LANGUAGE_PREFIX + lang for lang in self.languages}
 
     def moved(self, move: Move, at: float, *, reason: str = "", **changes: object) -> Agent:
         target = TRANSITIONS.get((self.state, move))

@@ -54,4 +54,50 @@ class AgentStateChanged:
     at: float
 
 
-Command = DialAgent | CancelDial | SaveInteraction | RecordEvent | AgentStateChanged
+@dataclass(frozen=True, slots=True)
+class DialCustomer:
+    """A callback came up: ring the reserved agent, then the customer, and connect them.
+
+    Results come back as ``AgentDialFailed`` (the agent did not answer), ``CallbackFailed`` (the
+    customer did not) or ``CallbackConnected``.
+    """
+
+    interaction_id: str
+    agent_id: str
+    extension: str
+    number: str
+    timeout: float
+    attempt: int
+
+
+@dataclass(frozen=True, slots=True)
+class Announce:
+    """Tell a waiting caller their position and estimated wait (seconds, rounded up to 30)."""
+
+    interaction_id: str
+    caller_channel: str
+    position: int
+    estimated_wait: float
+
+
+@dataclass(frozen=True, slots=True)
+class ExitQueue:
+    """The queue's maximum wait was reached: send the caller to the exit (voicemail, a callback
+    confirmation, or on hold in another queue, ``target``)."""
+
+    interaction_id: str
+    caller_channel: str
+    kind: str
+    target: str | None = None
+
+
+Command = (
+    DialAgent
+    | CancelDial
+    | SaveInteraction
+    | RecordEvent
+    | AgentStateChanged
+    | DialCustomer
+    | Announce
+    | ExitQueue
+)

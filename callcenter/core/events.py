@@ -128,6 +128,34 @@ class Reconciled:
     at: float
 
 
+@dataclass(frozen=True, slots=True)
+class CallbackRequested:
+    """A waiting caller asked to be called back at ``number``; they keep their place in line."""
+
+    interaction_id: str
+    number: str
+    at: float
+
+
+@dataclass(frozen=True, slots=True)
+class CallbackConnected:
+    """The reserved agent and the called-back customer are talking."""
+
+    interaction_id: str
+    agent_id: str
+    at: float
+
+
+@dataclass(frozen=True, slots=True)
+class CallbackFailed:
+    """The customer could not be reached (no answer, busy, ...); the agent was not at fault."""
+
+    interaction_id: str
+    agent_id: str
+    reason: str
+    at: float
+
+
 Event = (
     CallArrived
     | IvrFinished
@@ -143,4 +171,7 @@ Event = (
     | AgentHungUp
     | Tick
     | Reconciled
+    | CallbackRequested
+    | CallbackConnected
+    | CallbackFailed
 )

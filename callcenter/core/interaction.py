@@ -9,7 +9,8 @@ database adapter upserts it, so the stored row is always the latest snapshot. Ti
 from __future__ import annotations
 
 import enum
-from dataclasses import dataclass, replace
+from collections.abc import Mapping
+from dataclasses import dataclass, field, replace
 
 
 class Channel(enum.StrEnum):
@@ -25,6 +26,11 @@ class Outcome(enum.StrEnum):
     IVR_NO_INPUT = "ivr_no_input"  # the menu got no valid choice; the call was ended
     LOST = "lost"  # cut by the system before an agent answered (Asterisk stopped, channel vanished)
     FAILED = "failed"  # an error on our side ended the call
+    EXITED = "exited"  # the queue's maximum wait sent the caller to its exit (voicemail)
+    CALLED_BACK = "called_back"  # a callback reached the customer and an agent talked to them
+    CALLBACK_FAILED = "callback_failed"  # every callback attempt failed
+    VOICEMAIL = "voicemail"  # the IVR took a message (a flow's voicemail node)
+    IVR_ENDED = "ivr_ended"  # the IVR ended the call on purpose (a flow's hangup node)
 
 
 class EndedBy(enum.StrEnum):
@@ -55,6 +61,14 @@ class Interaction:
     hangup_cause: str | None = None
     offer_attempts: int = 0
     routing_reason: str | None = None  # why this agent got this call, in words
+    # What the caller needs beyond the queue's own requirement (e.g. from the IVR), and language.
+    skills: Mapping[str, int] = field(default_factory=dict)
+    language: str | None = None
+    # Callback in queue: the number to call; the caller's leg is gone but the place is kept.
+    callback_number: str | None = None
+    callback_attempts: int = 0  # dials of the customer so far
+    callback_due_at: float | None = None  # not before this time (a retry after a failed attempt)
+    overflowed_from: str | None = None  # the queue this caller left for ``queue`` (max-wait exit)
 
     @property
     def wait_seconds(self) -> float | None:
@@ -69,6 +83,10 @@ class Interaction:
         if self.answered_at is None or self.ended_at is None:
             return None
         return max(0.0, self.ended_at - self.answered_at)
+
+    @property
+    def is_callback(self) -> bool:
+        return self.callback_number is not None
 
     @property
     def is_ended(self) -> bool:

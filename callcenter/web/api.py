@@ -7,7 +7,6 @@ the agent's state does not allow); the core knows nothing of HTTP.
 from __future__ import annotations
 
 import json
-import time
 from collections.abc import Mapping
 from dataclasses import asdict
 from typing import Any, Protocol
@@ -53,6 +52,8 @@ def agent_view(agent: Agent) -> dict[str, Any]:
         "reason": agent.reason,
         "registered": agent.registered,
         "queues": sorted(agent.queues),
+        "skills": dict(agent.skills),
+        "languages": sorted(agent.languages),
         "since": agent.since,
         "interaction_id": agent.interaction_id,
     }
@@ -175,20 +176,16 @@ async def agent_action(request: web.Request) -> web.Response:
 
 @allow("supervisor", "admin")
 async def list_queues(request: web.Request) -> web.Response:
-    engine = request.app[SERVICE].engine
-    now = time.time()
-    names = sorted(
-        {q for a in engine.agents.values() for q in a.queues}
-        | {i.queue for i in engine.live.values() if i.queue}
-    )
+    """Live figures per queue (see core/stats.py for the definitions)."""
+    service = request.app[SERVICE]
+    engine, now = service.engine, service.clock()
     queues = []
-    for name in names:
-        waiting = engine.waiting_in(name)
+    for name in engine.queue_names():
+        s = engine.queue_stats(name, now)
         queues.append(
             {
-                "name": name,
-                "waiting": len(waiting),
-                "longest_wait_seconds": max((now - (i.queued_at or now) for i in waiting), default=0.0),
+                **asdict(s),
+                # Kept from the first version of this endpoint.
                 "agents_available": sum(
                     1 for a in engine.agents.values() if name in a.queues and a.can_take_call
                 ),
@@ -211,13 +208,14 @@ async def list_interactions(request: web.Request) -> web.Response:
 async def get_interaction(request: web.Request) -> web.Response:
     interaction_id = request.match_info["interaction_id"]
     service = request.app[SERVICE]
-    live = service.engine.live.get(interaction_id)
-    if live is not None:
-        return _json(interaction_view(live))
-    stored = await service.store.get_interaction(interaction_id)
-    if stored is None:
+    found = service.engine.live.get(interaction_id) or await service.store.get_interaction(interaction_id)
+    if found is None:
         return _error(404, "no such interaction")
-    return _json(interaction_view(stored))
+    # Its story: arrival, what the IVR collected and how it ended, offers (with the routing reason).
+    events = await service.store.events_for(interaction_id)
+    view = interaction_view(found)
+    view["events"] = [{"at": e.at, "kind": e.kind, "data": dict(e.data)} for e in events]
+    return _json(view)
 
 
 @allow(PUBLIC)
@@ -326,7 +324,13 @@ OPENAPI: dict[str, Any] = {
                 errors=(400, 401, 403, 404, 409),
             )
         },
-        "/api/queues": {"get": _op("Live queue figures", "supervisor, admin")},
+        "/api/queues": {
+            "get": _op(
+                "Live queue figures: waiting, longest wait, agents by state, service level, ASA,"
+                " abandonment rate, outcomes (overflowed, exited, called back), estimated wait",
+                "supervisor, admin",
+            )
+        },
         "/api/interactions": {
             "get": {
                 **_op("Latest interactions, newest first", "supervisor, admin, qa", errors=(400, 401, 403)),

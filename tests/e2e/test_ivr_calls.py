@@ -87,6 +87,13 @@ def test_menu_account_lookup_and_vip_routing(
         call.hangup()
         record = ended_record(server)
         assert record["outcome"] == "answered" and record["agent_id"] == "1001"
+        # What the flow collected travels with the interaction.
+        status, story = server.api("GET", f"/api/interactions/{record['id']}")
+        finished = [e for e in story["events"] if e["kind"] == "ivr_finished"]
+        assert status == 200 and finished[0]["data"]["outcome"] == "queue"
+        collected = finished[0]["data"]["data"]
+        assert collected["account"] == "4729" and collected["customer_name"] == "Ana"
+        assert collected["vip"] == "true"
     finally:
         caller.stop()
         agent.stop()

@@ -221,3 +221,24 @@ async def test_private_metrics(tmp_path: Path) -> None:
         assert (await c.get("/metrics")).status == 401
         assert (await c.get("/metrics", headers=auth("agent"))).status == 403
         assert (await c.get("/metrics", headers=auth("supervisor"))).status == 200
+
+
+async def test_queue_figures(tmp_path: Path) -> None:
+    from callcenter.core import events as ev
+    from callcenter.web import api
+
+    queues = tmp_path / "queues.yaml"
+    queues.write_text("queues:\n  support:\n    service_level: {seconds: 30, target: 0.9}\n")
+    settings = make_settings(tmp_path, acd={"queues_file": str(queues)})
+    async with TestClient(TestServer(create_app(settings))) as c:
+        service = c.app[api.SERVICE]  # type: ignore[index]
+        now = service.clock()
+        service.handle(ev.CallArrived("q-1", "+1555", "", "5000", "PJSIP/x-1", now - 40))
+        service.handle(ev.IvrFinished("q-1", "1", "support", now - 40))
+        resp = await c.get("/api/queues", headers=auth("supervisor"))
+        assert resp.status == 200
+        (support,) = [q for q in (await resp.json())["queues"] if q["name"] == "support"]
+        assert support["waiting"] == 1 and support["longest_wait_seconds"] >= 40
+        assert support["service_level_seconds"] == 30 and support["service_level_target"] == 0.9
+        assert support["agents"]["logged_out"] == 10 and support["service_level"] is None
+        assert {"asa_seconds", "abandonment_rate", "estimated_wait_seconds"} <= set(support)

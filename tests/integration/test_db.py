@@ -107,6 +107,12 @@ def finished_interaction(interaction_id: str) -> Interaction:
         hangup_cause="16",
         offer_attempts=2,
         routing_reason="longest idle agent in support",
+        skills={"billing": 2, "lang:fr": 1},
+        language="fr",
+        callback_number="+33698765432",
+        callback_attempts=1,
+        callback_due_at=T0 + 12.5,
+        overflowed_from="sales",
     )
 
 
@@ -413,3 +419,42 @@ async def test_sqlite_path_that_cannot_be_created_is_a_database_error(tmp_path: 
 
     with pytest.raises(DatabaseError, match="cannot create the directory of SQLite database"):
         await database.start()
+
+
+async def test_crash_with_callers_waiting_restores_order_wait_and_callbacks(db: Database) -> None:
+    """kill -9 while callers wait: what the database holds puts every caller back in its place,
+    callbacks included, and no agent holds two offers."""
+    from callcenter.core import events as ev
+    from callcenter.core.acd import Acd, AcdConfig
+    from callcenter.core.agents import Agent
+    from callcenter.core.commands import DialAgent, DialCustomer, SaveInteraction
+
+    def engine() -> Acd:
+        return Acd(AcdConfig(), [Agent(id=a, extension=a, queues=frozenset({"q"})) for a in ("x", "y")])
+
+    run = new_id()
+    before = engine()
+    commands = [*before.handle(ev.AgentRegistered("x", T0))]
+    for n, iid in enumerate(["ringing", "callback", "waiting"]):
+        commands += before.handle(ev.CallArrived(f"{run}-{iid}", "+1", "", "5000", f"PJSIP/{iid}", T0 + n))
+        commands += before.handle(ev.IvrFinished(f"{run}-{iid}", "1", "q", T0 + n))
+    commands += before.handle(ev.CallbackRequested(f"{run}-callback", "+1999", T0 + 5))
+    commands += before.handle(ev.CallerHungUp(f"{run}-callback", "16", T0 + 6))
+    for c in commands:
+        if isinstance(c, SaveInteraction):
+            await db.save_interaction(c.interaction)
+    # ... kill -9 here ...
+    stored = [i for i in await db.unfinished_interactions() if i.id.startswith(run)]
+    after = engine()
+    restored = after.restore(stored, T0 + 100)
+    for c in restored:
+        assert isinstance(c, SaveInteraction) and c.interaction.offered_to is None
+    assert [i.id.removeprefix(f"{run}-") for i in after.waiting_in("q")] == ["ringing", "callback", "waiting"]
+    assert after.live[f"{run}-callback"].callback_number == "+1999"
+    alive = frozenset({f"{run}-ringing", f"{run}-waiting"})  # the callback's caller hung up
+    out = after.handle(ev.Reconciled(alive, frozenset({"x", "y"}), T0 + 101))
+    offers = [c for c in out if isinstance(c, (DialAgent, DialCustomer))]
+    assert [c.interaction_id.removeprefix(f"{run}-") for c in offers] == ["ringing", "callback"]
+    assert len({c.agent_id for c in offers}) == 2
+    after.handle(ev.AgentAnswered(f"{run}-ringing", offers[0].agent_id, T0 + 102))
+    assert after.live[f"{run}-ringing"].wait_seconds == pytest.approx(102)

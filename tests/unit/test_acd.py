@@ -211,3 +211,23 @@ def test_system_hangups_are_not_blamed_on_people() -> None:
     record = saved(acd.handle(ev.AgentHungUp("talking", "1001", 20.0, system=True)))
     assert record.outcome == Outcome.ANSWERED and record.ended_by == EndedBy.SYSTEM
     assert record.talk_seconds == 12.0
+
+
+def test_ivr_endings_become_outcomes_and_the_flow_data_is_recorded() -> None:
+    from callcenter.core.commands import RecordEvent
+
+    acd = make(1)
+    expected = {
+        "voicemail": (Outcome.VOICEMAIL, EndedBy.CALLER),
+        "hangup": (Outcome.IVR_ENDED, EndedBy.SYSTEM),
+        "error": (Outcome.FAILED, EndedBy.SYSTEM),
+        "": (Outcome.IVR_NO_INPUT, EndedBy.SYSTEM),
+    }
+    for n, (ending, (outcome, by)) in enumerate(expected.items()):
+        iid = f"c{n}"
+        acd.handle(ev.CallArrived(iid, "100", "", "5000", f"PJSIP/caller-{n}", 1.0))
+        out = acd.handle(ev.IvrFinished(iid, "1", None, 2.0, data={"account": "4729"}, outcome=ending))
+        record = saved(out)
+        assert (record.outcome, record.ended_by) == (outcome, by), ending
+        logged = [c for c in out if isinstance(c, RecordEvent) and c.kind == "ivr_finished"]
+        assert logged and logged[0].data == {"outcome": ending, "data": {"account": "4729"}}
