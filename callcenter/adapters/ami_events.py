@@ -63,6 +63,7 @@ class ContactStatus:
     aor: str
     status: str
     registered: bool
+    uri: str = ""  # the contact; an AOR may have several (a new one replaces the old)
 
 
 @dataclass(frozen=True, slots=True)
@@ -130,6 +131,7 @@ def parse(message: Mapping[str, object]) -> AmiEvent | None:
                     endpoint=str(message.get("EndpointName", "")),
                     aor=_get(message, "AOR"),
                     status=status,
+                    uri=str(message.get("URI", "")),
                     registered=status.lower() in _REGISTERED_STATUSES,
                 )
             case "FullyBooted":

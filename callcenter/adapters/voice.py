@@ -99,6 +99,7 @@ class VoiceAdapter:
         self._adopted: dict[str, str] = {}
         # Callers in the IVR -> the hang-up Asterisk reported meanwhile (cause, by the system).
         self._in_ivr: dict[str, tuple[str, bool] | None] = {}
+        self._contacts: dict[str, set[str]] = {}  # AOR -> its registered contact URIs
         self._tasks: set[asyncio.Task[None]] = set()
         # The IVR's lookups to outside systems; ours to close unless it was given.
         self._http = http
@@ -414,9 +415,15 @@ class VoiceAdapter:
                     self._submit(
                         ev.AgentHungUp(ended.interaction_id, ended.agent_id, self._clock(), system=True)
                     )
-            case ami_events.ContactStatus(aor=aor, registered=registered):
-                cls = ev.AgentRegistered if registered else ev.AgentUnregistered
-                self._submit(cls(aor, self._clock()))
+            case ami_events.ContactStatus(aor=aor, registered=registered, uri=uri):
+                # A phone is registered while its AOR has any contact. With remove_existing, a
+                # re-registering phone's new contact may be reported before the old one's removal.
+                contacts = self._contacts.setdefault(aor, set())
+                before = bool(contacts)
+                (contacts.add if registered else contacts.discard)(uri)
+                if bool(contacts) != before or (registered and not before):
+                    cls = ev.AgentRegistered if contacts else ev.AgentUnregistered
+                    self._submit(cls(aor, self._clock()))
             case _:
                 pass
 
@@ -449,8 +456,11 @@ class VoiceAdapter:
         for message in endpoints if isinstance(endpoints, list) else []:
             if message.get("Event") == "EndpointList":
                 known.add(str(message.get("ObjectName", "")))
-                if message.get("Contacts"):
-                    registered.add(str(message.get("ObjectName", "")))
+                name = str(message.get("ObjectName", ""))
+                contacts = {c.split("/", 1)[-1] for c in str(message.get("Contacts", "")).split(",") if c}
+                self._contacts[name] = contacts
+                if contacts:
+                    registered.add(name)
         for uid in [u for u in self._callers if u not in uniqueids]:
             self._callers.pop(uid)
         for uid in [u for u in self._legs if u not in uniqueids]:

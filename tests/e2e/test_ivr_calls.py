@@ -72,7 +72,18 @@ def ivr_config(asterisk: Any) -> dict[str, Any]:
 def test_menu_account_lookup_and_vip_routing(
     asterisk: Any, server_factory: Any, crm: Crm, ivr_config: dict[str, Any]
 ) -> None:
-    server = server_factory(ivr=ivr_config).start(timeout=90)  # the first start renders speech
+    # The flow's VIP queue node asks for the skills billing and vip, and the caller's language is
+    # always required: the agent has them all.
+    skilled = [
+        {
+            "id": "1001",
+            "extension": "1001",
+            "queues": ["support"],
+            "skills": {"billing": 1, "vip": 1},
+            "languages": ["en"],
+        }
+    ]
+    server = server_factory(ivr=ivr_config, agents=skilled).start(timeout=90)  # renders speech
     agent = agent_phone(asterisk, "1001").start()
     caller = caller_phone(asterisk).start()
     try:

@@ -1,0 +1,83 @@
+"""Skills-based routing over real calls: the engine picks the agent whose skills meet the queue's
+requirement (not merely the longest idle), and widens the requirement when the overflow time comes.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from tests.calls import agent_phone, call_in, caller_phone, ended_record, queued_record, wait_agent
+
+pytestmark = pytest.mark.asterisk
+
+QUEUES = """\
+queues:
+  support:
+    skills: {billing: 4}
+    strategy: longest_idle
+    overflow:
+      - {after: 5, skills: {billing: 1}}
+"""
+AGENTS = [
+    {"id": "1001", "extension": "1001", "queues": ["support"], "skills": {"billing": 2}},
+    {"id": "1002", "extension": "1002", "queues": ["support"], "skills": {"billing": 5}},
+]
+
+
+@pytest.fixture
+def queues_file(tmp_path: Path) -> str:
+    path = tmp_path / "queues.yaml"
+    path.write_text(QUEUES)
+    return str(path)
+
+
+def test_the_skilled_agent_gets_the_call_not_the_longest_idle(
+    asterisk: Any, server_factory: Any, queues_file: str
+) -> None:
+    server = server_factory(acd={"queues_file": queues_file}, agents=AGENTS).start()
+    junior = agent_phone(asterisk, "1001").start()
+    senior = None
+    caller = caller_phone(asterisk).start()
+    try:
+        wait_agent(server, "1001", "available")  # idle longest
+        senior = agent_phone(asterisk, "1002").start()
+        wait_agent(server, "1002", "available")
+        call, _heard = call_in(caller, asterisk, "1")
+        wait_agent(server, "1002", "busy", timeout=30)
+        _status, junior_now = server.api("GET", "/api/agents/1001")
+        assert junior_now["state"] == "available" and not junior.incoming
+        record = queued_record(server)
+        assert record["offered_to"] is None and record["agent_id"] == "1002"
+        assert "billing" in record["routing_reason"]
+        call.hangup()
+        assert ended_record(server)["outcome"] == "answered"
+    finally:
+        caller.stop()
+        junior.stop()
+        if senior is not None:
+            senior.stop()
+
+
+def test_overflow_widens_the_requirement_when_its_time_comes(
+    asterisk: Any, server_factory: Any, queues_file: str
+) -> None:
+    server = server_factory(acd={"queues_file": queues_file}, agents=AGENTS).start()
+    junior = agent_phone(asterisk, "1001").start()
+    caller = caller_phone(asterisk).start()
+    try:
+        wait_agent(server, "1001", "available")
+        call, _heard = call_in(caller, asterisk, "1")
+        queued = queued_record(server)
+        assert queued["offered_to"] is None  # level 2 < 4: nobody may take it yet
+        wait_agent(server, "1001", "busy", timeout=30)  # after the 5 s overflow step
+        call.hangup()
+        record = ended_record(server)
+        assert record["outcome"] == "answered" and record["agent_id"] == "1001"
+        assert record["wait_seconds"] >= 5.0  # not offered before the overflow time
+        assert "overflow" in record["routing_reason"]
+    finally:
+        caller.stop()
+        junior.stop()
