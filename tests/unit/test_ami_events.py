@@ -24,7 +24,7 @@ def test_typed_events() -> None:
             "URI": "sip:x",
         }
     )
-    assert c == ae.ContactStatus("1001", "1001", "Removed", False)
+    assert c == ae.ContactStatus("1001", "1001", "Removed", False, uri="sip:x")
     assert ae.parse({"Event": "ContactStatus", "AOR": "1001", "ContactStatus": "NonQualified"}).registered  # type: ignore[union-attr]
 
 
