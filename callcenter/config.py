@@ -496,6 +496,38 @@ def line_of(node: yaml.Node | None, loc: tuple[int | str, ...]) -> int | None:
     return line
 
 
+
+def parse_yaml(text: str, source: str, what: str) -> tuple[dict[str, Any], yaml.Node | None]:
+    """Parse a YAML mapping, keeping its node tree so later errors can name a line.
+
+    Raises ConfigError as ``source:line: invalid YAML: ...`` or ``source:1: <what> must be a mapping``.
+    """
+    try:
+        root = yaml.compose(text)
+        data = yaml.safe_load(text)
+    except yaml.YAMLError as err:
+        mark = getattr(err, "problem_mark", None)
+        where = f"{source}:{mark.line + 1}" if mark else source
+        raise ConfigError(f"{where}: invalid YAML: {getattr(err, 'problem', err)}") from err
+    if data is None:
+        data = {}
+    if not isinstance(data, dict):
+        raise ConfigError(f"{source}:1: {what} must be a mapping")
+    return data, root
+
+
+def validation_problems(err: ValidationError, root: yaml.Node | None, source: str) -> str:
+    """A pydantic error as lines of ``source:line: dotted.key: problem``."""
+    problems = []
+    for error in err.errors():
+        loc = tuple(error["loc"])
+        key = ".".join(str(p) for p in loc) or "(top level)"
+        line = line_of(root, loc) if root is not None else None
+        where = f"{source}:{line}" if line else source
+        problems.append(f"{where}: {key}: {error['msg'].removeprefix('Value error, ')}")
+    return "\n".join(problems)
+
+
 def load_settings(
     path: str | os.PathLike[str] | None = None,
     environ: Mapping[str, str] | None = None,
@@ -514,29 +546,11 @@ def load_settings(
             text = Path(path).read_text(encoding="utf-8")
         except OSError as err:
             raise ConfigError(f"{source}: cannot read configuration: {err.strerror}") from err
-        try:
-            root_node = yaml.compose(text)
-            loaded = yaml.safe_load(text)
-        except yaml.YAMLError as err:
-            mark = getattr(err, "problem_mark", None)
-            where = f"{source}:{mark.line + 1}" if mark else source
-            raise ConfigError(f"{where}: invalid YAML: {getattr(err, 'problem', err)}") from err
-        if loaded is None:
-            loaded = {}
-        if not isinstance(loaded, dict):
-            raise ConfigError(f"{source}:1: the configuration must be a mapping of sections")
-        data = loaded
+        data, root_node = parse_yaml(text, source, "the configuration (sections)")
     data = _merge(data, _env_overrides(environ))
     if overrides:
         data = _merge(data, overrides)
     try:
         return Settings.model_validate(data)
     except ValidationError as err:
-        problems = []
-        for error in err.errors():
-            loc = tuple(error["loc"])
-            key = ".".join(str(p) for p in loc) or "(top level)"
-            line = line_of(root_node, loc) if root_node is not None else None
-            where = f"{source}:{line}" if line else source
-            problems.append(f"{where}: {key}: {error['msg']}")
-        raise ConfigError("\n".join(problems)) from err
+        raise ConfigError(validation_problems(err, root_node, source)) from err

@@ -33,7 +33,7 @@ from typing import Annotated, Literal
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
-from callcenter.config import ConfigError, line_of
+from callcenter.config import ConfigError, line_of, parse_yaml, validation_problems
 from callcenter.core import queues as qs
 
 log = logging.getLogger(__name__)
@@ -139,28 +139,11 @@ def _to_core(name: str, q: _Queue) -> qs.Queue:
 
 
 def parse_queues(text: str, source: str) -> dict[str, qs.Queue]:
-    try:
-        root = yaml.compose(text)
-        data = yaml.safe_load(text)
-    except yaml.YAMLError as err:
-        mark = getattr(err, "problem_mark", None)
-        where = f"{source}:{mark.line + 1}" if mark else source
-        raise ConfigError(f"{where}: invalid YAML: {getattr(err, 'problem', err)}") from err
-    if data is None:
-        data = {}
-    if not isinstance(data, dict):
-        raise ConfigError(f"{source}:1: the file must be a mapping with a 'queues' key")
+    data, root = parse_yaml(text, source, "the file (with a 'queues' key)")
     try:
         parsed = _File.model_validate(data)
     except ValidationError as err:
-        problems = []
-        for error in err.errors():
-            loc = tuple(error["loc"])
-            key = ".".join(str(p) for p in loc) or "(top level)"
-            line = line_of(root, loc)
-            where = f"{source}:{line}" if line else source
-            problems.append(f"{where}: {key}: {error['msg'].removeprefix('Value error, ')}")
-        raise ConfigError("\n".join(problems)) from err
+        raise ConfigError(validation_problems(err, root, source)) from err
     _references(parsed, root, source)
     return {name: _to_core(name, q) for name, q in parsed.queues.items()}
 

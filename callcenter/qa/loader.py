@@ -18,11 +18,11 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
-from typing import Any, Literal
+from typing import Literal
 
-import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
+from callcenter.config import ConfigError, line_of, parse_yaml, validation_problems
 from callcenter.core.qa import PhraseRule, QaRules
 
 
@@ -61,57 +61,24 @@ class _Rules(_Model):
     emergency_words: tuple[str, ...] = ()
 
 
-def _line(node: yaml.Node | None, loc: tuple[int | str, ...]) -> int | None:
-    line = node.start_mark.line + 1 if node is not None else None
-    for part in loc:
-        if isinstance(node, yaml.MappingNode):
-            for key_node, value_node in node.value:
-                if key_node.value == part:
-                    line, node = key_node.start_mark.line + 1, value_node
-                    break
-            else:
-                return line
-        elif isinstance(node, yaml.SequenceNode) and isinstance(part, int) and part < len(node.value):
-            node = node.value[part]
-            line = node.start_mark.line + 1
-        else:
-            return line
-    return line
-
-
 def parse_rules(text: str, source: str = "<rules>") -> QaRules:
     try:
-        root = yaml.compose(text)
-        data: Any = yaml.safe_load(text)
-    except yaml.YAMLError as err:
-        mark = getattr(err, "problem_mark", None)
-        where = f"{source}:{mark.line + 1}" if mark else source
-        raise QaRulesError(f"{where}: invalid YAML: {getattr(err, 'problem', err)}") from err
-    if data is None:
-        data = {}
-    if not isinstance(data, dict):
-        raise QaRulesError(f"{source}:1: QA rules must be a mapping")
+        data, root = parse_yaml(text, source, "QA rules")
+    except ConfigError as err:
+        raise QaRulesError(str(err)) from err
     try:
         model = _Rules.model_validate(data)
     except ValidationError as err:
-        problems = []
-        for error in err.errors():
-            loc = tuple(error["loc"])
-            line = _line(root, loc)
-            key = ".".join(str(p) for p in loc) or "(top level)"
-            problems.append(
-                f"{source}:{line}: {key}: {error['msg']}" if line else f"{source}: {key}: {error['msg']}"
-            )
-        raise QaRulesError("\n".join(problems)) from err
+        raise QaRulesError(validation_problems(err, root, source)) from err
     problems = []
     for section, rules in (("required", model.required), ("forbidden", model.forbidden)):
         for name, rule in rules.items():
             if rule.within is not None and rule.where == "anywhere":
-                line = _line(root, (section, name, "within"))
+                line = line_of(root, (section, name, "within"))
                 problems.append(f"{source}:{line}: {section}.{name}.within: needs where: start or end")
             for index, phrase in enumerate(rule.phrases):
                 if not phrase.strip():
-                    line = _line(root, (section, name, "phrases", index))
+                    line = line_of(root, (section, name, "phrases", index))
                     problems.append(f"{source}:{line}: {section}.{name}.phrases.{index}: empty phrase")
     if problems:
         raise QaRulesError("\n".join(problems))
@@ -125,7 +92,7 @@ def parse_rules(text: str, source: str = "<rules>") -> QaRules:
                 rule.where,
                 rule.within,
                 rule.weight,
-                _line(root, (section, name)),
+                line_of(root, (section, name)),
             )
             for name, rule in rules.items()
         )
