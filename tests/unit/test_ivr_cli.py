@@ -8,6 +8,7 @@ from pathlib import Path
 import pytest
 
 from callcenter import cli
+from tests.tools import require
 
 FLOWS = Path(__file__).parents[2] / "ivr_flows"
 
@@ -97,11 +98,10 @@ def test_flow_tests_pass_and_a_failing_case_fails_the_run(
     assert "FAIL" in out and "queue: expected 'sales', got 'support'" in out
 
 
-@pytest.mark.skipif(shutil.which("espeak-ng") is None, reason="espeak-ng is not installed")
 def test_validate_render_makes_the_audio_check_pass(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    pytest.importorskip("pyttsx3")
+    require("espeak-ng", "espeak-ng")
     flow = tmp_path / "f.yaml"
     flow.write_text("start: a\nnodes:\n  a: {type: hangup, prompt: Goodbye}\n")
     argv = ["--set", f"ivr.prompts_dir={tmp_path / 'p'}", "ivr", "validate"]

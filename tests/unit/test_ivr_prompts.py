@@ -5,17 +5,14 @@ from __future__ import annotations
 
 import array
 import math
-import shutil
 import wave
 from pathlib import Path
 
-import pytest
+import pyttsx3  # noqa: F401  (a test dependency: its absence is an error, not a skip)
 
 from callcenter.core import ivr_model as m
 from callcenter.ivr import loader, prompts
-
-pyttsx3 = pytest.importorskip("pyttsx3")
-needs_espeak = pytest.mark.skipif(shutil.which("espeak-ng") is None, reason="espeak-ng is not installed")
+from tests.tools import require
 
 
 def fmt(path: Path) -> tuple[int, int, int, float]:
@@ -29,8 +26,8 @@ def test_sound_name_is_a_cache_key_of_text_voice_and_language() -> None:
     assert len({a, prompts.sound_name("Hello", "es", ""), prompts.sound_name("Hello", "en", "f3")}) == 3
 
 
-@needs_espeak
 def test_render_a_real_prompt_once(tmp_path: Path) -> None:
+    require("espeak-ng", "espeak-ng")
     flow, problems = loader.parse_text(
         "languages: [en, es]\nstart: a\nnodes:\n"
         '  a: {type: hangup, prompt: {say: {en: "Goodbye.", es: "Adiós."}}}\n',
@@ -42,8 +39,8 @@ def test_render_a_real_prompt_once(tmp_path: Path) -> None:
     assert prompts.render_all(flows, tmp_path) == 2
     assert prompts.missing_audio(flows, tmp_path) == []
     for variant in flow.nodes["a"].prompts()[0].variants.values():
-        rate, channels, width, seconds = fmt(tmp_path / (variant.sound + ".wav"))
-        assert (rate, channels, width) == (8000, 1, 2) and 0.3 < seconds < 5
+        rate, channels, width, audio_seconds = fmt(tmp_path / (variant.sound + ".wav"))
+        assert (rate, channels, width) == (8000, 1, 2) and 0.3 < audio_seconds < 5  # the audio's length
     assert prompts.render_all(flows, tmp_path) == 0  # cached
 
 
@@ -70,8 +67,8 @@ def test_python_resampling_without_sox(tmp_path: Path) -> None:
     assert 8000 < max(out) <= 10000  # the tone survives
 
 
-@pytest.mark.skipif(shutil.which("sox") is None, reason="sox is not installed")
 def test_sox_conversion(tmp_path: Path) -> None:
+    require("sox", "sox")
     _tone(tmp_path / "in.wav", 44100, 1, 0.5)
     prompts.convert(tmp_path / "in.wav", tmp_path / "out.wav")
     assert fmt(tmp_path / "out.wav")[:3] == (8000, 1, 2)

@@ -12,6 +12,7 @@ import pytest
 
 from callcenter.config import IvrSettings
 from callcenter.ivr.store import FlowStore
+from tests.tools import require
 
 FLOWS = Path(__file__).parents[2] / "ivr_flows"
 
@@ -109,9 +110,8 @@ def test_calls_get_the_flows_valid_at_arrival_else_the_fixed_menu(tmp_path: Path
     assert runner.position == ("main", "choose_language")
 
 
-@pytest.mark.skipif(shutil.which("espeak-ng") is None, reason="espeak-ng is not installed")
 async def test_reload_off_the_loop_renders_speech_then_loads(tmp_path: Path) -> None:
-    pytest.importorskip("pyttsx3")
+    require("espeak-ng", "espeak-ng")
     flows = tmp_path / "flows"
     flows.mkdir()
     (flows / "main.yaml").write_text(
