@@ -204,6 +204,10 @@ class AcdSettings(_Section):
     # None: every queue named in the menu or by agents routes longest-idle with no skill needed.
     queues_file: Path | None = None
     queues_reload_seconds: float = Field(2.0, gt=0, le=3600)
+    # How Asterisk dials a customer for a callback: {number} is the number they called from.
+    # The sandbox's callers are its trunk's registered phones; production goes out through the
+    # carrier trunk, e.g. "PJSIP/{number}@carrier".
+    callback_dial: str = Field("PJSIP/{number}", pattern=r"^[A-Za-z0-9/@._:{}+-]+$")
 
 
 class IvrSettings(_Section):

@@ -36,13 +36,15 @@ def agent_phone(asterisk: Any, ext: str, *, answer: bool = True) -> Phone:
     )
 
 
-def caller_phone(asterisk: Any) -> Phone:
+def caller_phone(asterisk: Any, *, answer: bool = False) -> Phone:
+    """The customer's phone, on the sandbox trunk; ``answer``: it picks up calls to it (callbacks)."""
     s = asterisk.settings.asterisk
     return Phone(
         s.sip_port,
         s.trunk_username,
         s.trunk_password.get_secret_value(),
         *_ports(),
+        answer=answer,
         send_freq=CALLER_FREQ,
     )
 

@@ -67,6 +67,15 @@ class ContactStatus:
 
 
 @dataclass(frozen=True, slots=True)
+class UserEvent:
+    """A ``UserEvent()`` from our dialplan (``CC*`` names): the callback contract."""
+
+    name: str
+    uniqueid: str
+    headers: Mapping[str, str]
+
+
+@dataclass(frozen=True, slots=True)
 class FullyBooted:
     pass
 
@@ -77,7 +86,15 @@ class Shutdown:
 
 
 AmiEvent = (
-    Newchannel | Hangup | HangupRequest | BridgeEnter | BridgeLeave | ContactStatus | FullyBooted | Shutdown
+    Newchannel
+    | Hangup
+    | HangupRequest
+    | UserEvent
+    | BridgeEnter
+    | BridgeLeave
+    | ContactStatus
+    | FullyBooted
+    | Shutdown
 )
 
 # Asterisk's ContactStatus values: a contact that exists (whatever its qualify state) is registered.
@@ -134,6 +151,12 @@ def parse(message: Mapping[str, object]) -> AmiEvent | None:
                     uri=str(message.get("URI", "")),
                     registered=status.lower() in _REGISTERED_STATUSES,
                 )
+            case "UserEvent":
+                name = _get(message, "UserEvent")
+                if not name.startswith("CC"):
+                    return None
+                headers = {str(k): str(v) for k, v in message.items() if isinstance(v, str)}
+                return UserEvent(name=name, uniqueid=str(message.get("Uniqueid", "")), headers=headers)
             case "FullyBooted":
                 return FullyBooted()
             case "Shutdown":

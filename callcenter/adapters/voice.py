@@ -27,11 +27,14 @@ from callcenter.adapters.ami import AmiClient, AmiError
 from callcenter.config import Settings
 from callcenter.core import events as ev
 from callcenter.core import ivr
-from callcenter.core.commands import CancelDial, DialAgent
+from callcenter.core.commands import Announce, CancelDial, DialAgent, DialCustomer, ExitQueue
 from callcenter.core.ivr_runner import FlowRunner
 from callcenter.ivr import prompts
 
 log = logging.getLogger(__name__)
+
+# A number we may dial back: digits (optionally +), or a sandbox trunk user name.
+_CALLBACK_NUMBER = re.compile(r"\+?[A-Za-z0-9._-]{1,32}")
 
 Clock = Callable[[], float]
 
@@ -132,6 +135,79 @@ class VoiceAdapter:
             self._spawn(self._dial(command))
         else:
             self._spawn(self._cancel(command))
+
+    def execute_queue(self, command: DialCustomer | Announce | ExitQueue) -> None:
+        """Queue features: callbacks are carried out; announcements and max-wait exits are not yet
+        (the caller stays on hold; see docs/acd.md)."""
+        if isinstance(command, DialCustomer):
+            self._spawn(self._dial_customer(command))
+        else:
+            log.warning(
+                "voice.queue_command_unsupported",
+                extra={"command": type(command).__name__, "interaction": command.interaction_id},
+            )
+
+    async def _dial_customer(self, cmd: DialCustomer) -> None:
+        """Ring the reserved agent; when they answer, the dialplan (cc-callback) dials the customer
+        and reports CCCallbackConnected / CCCallbackFailed as UserEvents."""
+        leg_id = f"{cmd.interaction_id}-cb{cmd.attempt}"
+        self._legs[leg_id] = _AgentLeg(cmd.interaction_id, cmd.agent_id)
+        customer = self._settings.acd.callback_dial.replace("{number}", cmd.number)
+        fields: dict[str, str | list[str]] = {
+            "Action": "Originate",
+            "Channel": f"PJSIP/{cmd.extension}",
+            "Context": "cc-callback",
+            "Exten": "dial",
+            "Priority": "1",
+            "Async": "true",
+            "Timeout": str(int(self._settings.acd.ring_timeout * 1000)),
+            "ChannelId": leg_id,
+            "CallerID": f"Callback <{cmd.number}>",
+            "Variable": [
+                f"CC_INTERACTION_ID={cmd.interaction_id}",
+                f"CC_AGENT_ID={cmd.agent_id}",
+                f"CC_CUSTOMER_DIAL={customer}",
+                f"CC_CUSTOMER_TIMEOUT={max(1, int(cmd.timeout))}",
+            ],
+        }
+        log.info("voice.callback_dial", extra={"interaction": cmd.interaction_id, "agent": cmd.agent_id})
+        try:
+            result = await self.ami.action(fields, as_list=True, timeout=self._settings.acd.ring_timeout + 10)
+        except AmiError as err:
+            self._legs.pop(leg_id, None)
+            self._submit(ev.AgentDialFailed(cmd.interaction_id, cmd.agent_id, str(err), self._clock()))
+            return
+        final = result[-1] if isinstance(result, list) and result else result
+        if str(final.get("Response", "")).lower() == "success":
+            self._submit(ev.AgentAnswered(cmd.interaction_id, cmd.agent_id, self._clock()))
+            return
+        leg = self._legs.get(leg_id)
+        if leg is not None and leg.channel is None:
+            self._legs.pop(leg_id)
+        reason = ami_events.ORIGINATE_REASONS.get(str(final.get("Reason", "")), "dial failed")
+        self._submit(ev.AgentDialFailed(cmd.interaction_id, cmd.agent_id, reason, self._clock()))
+
+    def _on_user_event(self, event: ami_events.UserEvent) -> None:
+        h = event.headers
+        interaction_id = h.get("InteractionId", "")
+        now = self._clock()
+        match event.name:
+            case "CCCallbackRequested":
+                number = h.get("Number", "")
+                if not _CALLBACK_NUMBER.fullmatch(number):
+                    log.warning(
+                        "voice.callback_refused",
+                        extra={"interaction": interaction_id, "why": "no usable caller number"},
+                    )
+                    return
+                self._submit(ev.CallbackRequested(interaction_id, number, now))
+                # The dialplan hangs the caller up after the confirmation: that is their choice.
+                self._caller_gone(event.uniqueid, "hung up after asking for a callback")
+            case "CCCallbackConnected":
+                self._submit(ev.CallbackConnected(interaction_id, h.get("AgentId", ""), now))
+            case "CCCallbackFailed":
+                status = h.get("Status", "") or "no answer"
+                self._submit(ev.CallbackFailed(interaction_id, h.get("AgentId", ""), status.lower(), now))
 
     def _spawn(self, coro: Any) -> None:
         task = asyncio.get_running_loop().create_task(coro)
@@ -415,6 +491,8 @@ class VoiceAdapter:
                     self._submit(
                         ev.AgentHungUp(ended.interaction_id, ended.agent_id, self._clock(), system=True)
                     )
+            case ami_events.UserEvent():
+                self._on_user_event(event)
             case ami_events.ContactStatus(aor=aor, registered=registered, uri=uri):
                 # A phone is registered while its AOR has any contact. With remove_existing, a
                 # re-registering phone's new contact may be reported before the old one's removal.

@@ -81,3 +81,32 @@ def test_overflow_widens_the_requirement_when_its_time_comes(
     finally:
         caller.stop()
         junior.stop()
+
+
+def test_callback_keeps_the_place_and_calls_the_customer_back(asterisk: Any, server_factory: Any) -> None:
+    # Nobody is free: the caller presses * on hold, hears the confirmation and is hung up; when an
+    # agent comes, the server rings the agent first, then calls the customer back.
+    server = server_factory(agents=AGENTS[:1]).start()
+    customer = caller_phone(asterisk, answer=True).start()
+    agent = None
+    try:
+        _call, heard = call_in(customer, asterisk, "1")
+        queued_record(server)
+        customer.press(heard, "*")
+        record = server.wait_until(
+            lambda: (r := queued_record(server)) and r["callback_number"] and r, 20, "the callback request"
+        )
+        assert record["callback_number"] == asterisk.settings.asterisk.trunk_username
+        assert record["outcome"] is None  # still in line, without a phone line
+        agent = agent_phone(asterisk, "1001").start()
+        # The agent answers, then the customer's phone rings and answers (auto-answer).
+        server.wait_until(lambda: customer.incoming, 40, "the call back to the customer")
+        wait_agent(server, "1001", "busy", timeout=20)
+        agent.incoming[0].hangup()
+        record = ended_record(server)
+        assert record["outcome"] == "called_back" and record["agent_id"] == "1001"
+        assert record["queued_at"] == queued_record(server)["queued_at"]
+    finally:
+        customer.stop()
+        if agent is not None:
+            agent.stop()
