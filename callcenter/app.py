@@ -260,6 +260,7 @@ async def _voice(app: web.Application) -> AsyncIterator[None]:
     voice = VoiceAdapter(
         settings,
         submit=service.submit,
+        handle=service.handle,
         on_snapshot=on_snapshot,
         flow_factory=flow_factory(settings, app.get(FLOWS)),
     )

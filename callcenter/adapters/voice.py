@@ -82,9 +82,12 @@ class VoiceAdapter:
         flow_factory: Callable[[ev.CallArrived], ivr.Flow],
         clock: Clock = time.time,
         http: aiohttp.ClientSession | None = None,
+        handle: Callable[[ev.Event], object] | None = None,
     ) -> None:
         self._settings = settings
         self._submit = submit
+        # Like submit, but a refused event raises (the agent's phone then hears an error tone).
+        self._handle = handle
         self._on_snapshot = on_snapshot
         self._flow_factory = flow_factory
         self._clock = clock
@@ -94,7 +97,11 @@ class VoiceAdapter:
             self._reconcile,
             on_disconnected=lambda: metrics.AMI_CONNECTED.set(0),
         )
-        self.agi = AgiServer(settings.agi.host, settings.agi.port, {"inbound": self._inbound})
+        self.agi = AgiServer(
+            settings.agi.host,
+            settings.agi.port,
+            {"inbound": self._inbound, "agent-feature": self._agent_feature},
+        )
         self._callers: dict[str, str] = {}  # caller uniqueid -> interaction id
         self._legs: dict[str, _AgentLeg] = {}  # agent leg uniqueid -> leg
         # Callers taken over from before a restart: known by channel name until a reconcile
@@ -135,6 +142,41 @@ class VoiceAdapter:
             self._spawn(self._dial(command))
         else:
             self._spawn(self._cancel(command))
+
+    async def _agent_feature(self, session: AgiSession) -> None:
+        """An agent's phone dialled a feature code (*21 log in, *22 log out, *23 pause, *24
+        resume): the agent is the one whose extension the calling endpoint is."""
+        extension = session.channel.split("/", 1)[-1].rsplit("-", 1)[0]
+        agent = next((a for a in self._settings.agents if a.extension == extension), None)
+        code = session.headers.get("agi_arg_1", "")
+        now = self._clock()
+        event: ev.Event | None = None
+        if agent is not None:
+            moves: dict[str, ev.Event] = {
+                "*21": ev.AgentLogin(agent.id, now),
+                "*22": ev.AgentLogout(agent.id, now),
+                "*23": ev.AgentPause(agent.id, "phone", now),
+                "*24": ev.AgentResume(agent.id, now),
+            }
+            event = moves.get(code)
+        sound = "beeperr"
+        if event is not None and self._handle is not None:
+            try:
+                self._handle(event)
+            except Exception as err:  # a move the agent's state does not allow: say so
+                log.info(
+                    "voice.feature_refused",
+                    extra={"agent": agent.id if agent else None, "code": code, "why": str(err)},
+                )
+            else:
+                sound = {"*21": "agent-loginok", "*22": "agent-loggedoff"}.get(code, "beep")
+                log.info("voice.feature", extra={"agent": agent.id if agent else None, "code": code})
+        else:
+            log.warning("voice.feature_unknown", extra={"extension": extension, "code": code})
+        try:
+            await session.command(f'STREAM FILE {sound} ""')
+        except (AgiHangup, AgiError):
+            pass
 
     def execute_queue(self, command: DialCustomer | Announce | ExitQueue) -> None:
         """Queue features: callbacks are carried out; announcements and max-wait exits are not yet

@@ -110,3 +110,33 @@ def test_callback_keeps_the_place_and_calls_the_customer_back(asterisk: Any, ser
         customer.stop()
         if agent is not None:
             agent.stop()
+
+
+def test_agents_change_state_from_their_phone(asterisk: Any, server_factory: Any) -> None:
+    server = server_factory(agents=AGENTS[:1]).start()
+    phone = agent_phone(asterisk, "1001").start()
+    try:
+        wait_agent(server, "1001", "available")
+        for code, state in (
+            ("*23", "paused"),
+            ("*24", "available"),
+            ("*22", "logged_out"),
+            ("*21", "available"),
+        ):
+            call, _heard = phone.dial(code)
+            wait_agent(server, "1001", state)
+            call.hangup()
+        _status, agent = server.api("GET", "/api/agents/1001")
+        assert agent["registered"] is True
+        # A move the state does not allow (pause while logged out) is refused and changes nothing.
+        call, _heard = phone.dial("*22")
+        wait_agent(server, "1001", "logged_out")
+        call.hangup()
+        call, _heard = phone.dial("*23")
+        server.wait_until(
+            lambda: any(e.get("event") == "voice.feature_refused" for e in server.logs()), 15, "the refusal"
+        )
+        call.hangup()
+        assert server.api("GET", "/api/agents/1001")[1]["state"] == "logged_out"
+    finally:
+        phone.stop()
