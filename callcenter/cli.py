@@ -58,10 +58,27 @@ def _parser() -> argparse.ArgumentParser:
     return parser
 
 
+def _queues_valid(settings: Settings) -> bool:
+    """The queue file, when one is configured, loads; else its problems are printed."""
+    if settings.acd.queues_file is None:
+        return True
+    from callcenter.queues_file import load_queues
+
+    try:
+        load_queues(settings.acd.queues_file)
+    except ConfigError as err:
+        print(f"queue definitions error:\n{err}", file=sys.stderr)
+        return False
+    return True
+
+
 def _serve(settings: Settings) -> int:
     from aiohttp import web
 
     from callcenter.app import create_app
+
+    if not _queues_valid(settings):  # a clear message, not a traceback from start-up
+        return 2
 
     logging.getLogger("callcenter").info(
         "http.listening", extra={"host": settings.http.host, "port": settings.http.port}
@@ -107,14 +124,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             return speech_commands.main_transcribe(args, settings)
         return speech_commands.main_recordings(args, settings)
     if args.command == "config":
-        if settings.acd.queues_file is not None:
-            from callcenter.queues_file import load_queues
-
-            try:
-                load_queues(settings.acd.queues_file)
-            except ConfigError as err:
-                print(f"queue definitions error:\n{err}", file=sys.stderr)
-                return 2
+        if not _queues_valid(settings):
+            return 2
         print("configuration is valid")
         return 0
     return 2

@@ -208,6 +208,8 @@ class AcdSettings(_Section):
     # The sandbox's callers are its trunk's registered phones; production goes out through the
     # carrier trunk, e.g. "PJSIP/{number}@carrier".
     callback_dial: str = Field("PJSIP/{number}", pattern=r"^[A-Za-z0-9/@._:{}+-]+$")
+    # Where a queue's voicemail exit (max wait reached) leaves the caller's message: box@context.
+    exit_mailbox: str = Field("100@default", pattern=r"^[A-Za-z0-9_-]+@[A-Za-z0-9_-]+$")
 
 
 class IvrSettings(_Section):

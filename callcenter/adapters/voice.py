@@ -183,11 +183,75 @@ class VoiceAdapter:
         (the caller stays on hold; see docs/acd.md)."""
         if isinstance(command, DialCustomer):
             self._spawn(self._dial_customer(command))
+        elif isinstance(command, Announce):
+            self._spawn(self._announce(command))
         else:
-            log.warning(
-                "voice.queue_command_unsupported",
-                extra={"command": type(command).__name__, "interaction": command.interaction_id},
+            self._spawn(self._exit_queue(command))
+
+    async def _redirect(self, channel: str, context: str, exten: str, variables: dict[str, str]) -> bool:
+        """Set channel variables, then send the channel to ``context,exten,1``; False if it failed."""
+        try:
+            for name, value in variables.items():
+                await self.ami.action(
+                    {"Action": "Setvar", "Channel": channel, "Variable": name, "Value": value}
+                )
+            await self.ami.action(
+                {
+                    "Action": "Redirect",
+                    "Channel": channel,
+                    "Context": context,
+                    "Exten": exten,
+                    "Priority": "1",
+                }
             )
+        except AmiError as err:
+            log.info(
+                "voice.redirect_failed", extra={"channel": channel, "context": context, "error": str(err)}
+            )
+            return False
+        return True
+
+    async def _announce(self, cmd: Announce) -> None:
+        """Position and estimated wait (cc-announce), then back to waiting on hold."""
+        minutes = max(1, -(-int(cmd.estimated_wait) // 60))
+        if await self._redirect(
+            cmd.caller_channel,
+            "cc-announce",
+            "s",
+            {"CC_POSITION": str(cmd.position), "CC_WAIT_MINUTES": str(minutes)},
+        ):
+            log.info(
+                "voice.announced",
+                extra={"interaction": cmd.interaction_id, "position": cmd.position, "minutes": minutes},
+            )
+
+    async def _exit_queue(self, cmd: ExitQueue) -> None:
+        """The queue's maximum wait: voicemail, a callback confirmation, or (another queue) nothing
+        to do on Asterisk's side but say which queue the caller is in now."""
+        if not cmd.caller_channel:
+            return
+        if cmd.kind == "queue":
+            try:
+                await self.ami.action(
+                    {
+                        "Action": "Setvar",
+                        "Channel": cmd.caller_channel,
+                        "Variable": "CC_QUEUE",
+                        "Value": cmd.target or "",
+                    }
+                )
+            except AmiError as err:
+                log.info("voice.setvar_failed", extra={"interaction": cmd.interaction_id, "error": str(err)})
+            return
+        if cmd.kind == "callback":
+            # The caller is hung up after the confirmation: that ends only their line, not the
+            # callback (the engine keeps their place).
+            for uid, interaction_id in list(self._callers.items()):
+                if interaction_id == cmd.interaction_id:
+                    self._caller_gone(uid, "hung up after the callback offer")
+        mailbox = self._settings.acd.exit_mailbox
+        if await self._redirect(cmd.caller_channel, "cc-exit", cmd.kind, {"CC_EXIT_MAILBOX": mailbox}):
+            log.info("voice.queue_exit", extra={"interaction": cmd.interaction_id, "kind": cmd.kind})
 
     async def _dial_customer(self, cmd: DialCustomer) -> None:
         """Ring the reserved agent; when they answer, the dialplan (cc-callback) dials the customer

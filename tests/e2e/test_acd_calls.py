@@ -4,6 +4,7 @@ requirement (not merely the longest idle), and widens the requirement when the o
 
 from __future__ import annotations
 
+import time
 from pathlib import Path
 from typing import Any
 
@@ -140,3 +141,79 @@ def test_agents_change_state_from_their_phone(asterisk: Any, server_factory: Any
         assert server.api("GET", "/api/agents/1001")[1]["state"] == "logged_out"
     finally:
         phone.stop()
+
+
+def test_announcements_then_an_agent_still_gets_the_caller(
+    asterisk: Any, server_factory: Any, tmp_path: Path
+) -> None:
+    queues = tmp_path / "announce.yaml"
+    queues.write_text("queues:\n  support:\n    announce_every: 10\n")
+    server = server_factory(acd={"queues_file": str(queues)}, agents=AGENTS[:1]).start()
+    caller = caller_phone(asterisk).start()
+    agent = None
+    try:
+        call, _heard = call_in(caller, asterisk, "1")
+        server.wait_until(
+            lambda: [e for e in server.logs() if e.get("event") == "voice.announced"], 20, "an announcement"
+        )
+        # Asterisk really said it: position, then the estimated wait, back on hold afterwards.
+        server.wait_until(lambda: "queue-minutes" in asterisk.read_log(), 20, "the announcement played")
+        assert queued_record(server)["outcome"] is None
+        agent = agent_phone(asterisk, "1001").start()
+        wait_agent(server, "1001", "busy", timeout=30)
+        call.hangup()
+        assert ended_record(server)["outcome"] == "answered"
+    finally:
+        caller.stop()
+        if agent is not None:
+            agent.stop()
+
+
+def test_max_wait_sends_the_caller_to_voicemail(asterisk: Any, server_factory: Any, tmp_path: Path) -> None:
+    queues = tmp_path / "exit.yaml"
+    queues.write_text("queues:\n  support:\n    max_wait: 4\n    exit: {kind: voicemail}\n")
+    inbox = asterisk.instance_dir / "spool" / "voicemail" / "default" / "100" / "INBOX"
+    for old in inbox.glob("msg*"):
+        old.unlink()
+    server = server_factory(acd={"queues_file": str(queues)}, agents=AGENTS[:1]).start()
+    caller = caller_phone(asterisk).start()
+    try:
+        call, _heard = call_in(caller, asterisk, "1")
+        record = ended_record(server, timeout=30)
+        assert record["outcome"] == "exited" and record["wait_seconds"] >= 4.0
+        server.wait_until(
+            lambda: [e for e in server.logs() if e.get("event") == "voice.queue_exit"], 10, "the redirect"
+        )
+        time.sleep(11)  # our prompt and the beep, then the caller's tone is the message
+        call.hangup()
+        server.wait_until(lambda: list(inbox.glob("msg*.wav")), 15, "the voicemail message")
+    finally:
+        caller.stop()
+
+
+def test_max_wait_offers_a_callback_and_keeps_the_place(
+    asterisk: Any, server_factory: Any, tmp_path: Path
+) -> None:
+    queues = tmp_path / "exit.yaml"
+    queues.write_text("queues:\n  support:\n    max_wait: 4\n    exit: {kind: callback}\n")
+    server = server_factory(acd={"queues_file": str(queues)}, agents=AGENTS[:1]).start()
+    customer = caller_phone(asterisk, answer=True).start()
+    agent = None
+    try:
+        _call, _heard = call_in(customer, asterisk, "1")
+        record = server.wait_until(
+            lambda: (r := queued_record(server)) and r["callback_number"] and r, 30, "the callback"
+        )
+        assert record["outcome"] is None
+        server.wait_until(
+            lambda: [e for e in server.logs() if e.get("event") == "voice.queue_exit"], 10, "the confirmation"
+        )
+        agent = agent_phone(asterisk, "1001").start()
+        server.wait_until(lambda: customer.incoming, 40, "the call back to the customer")
+        wait_agent(server, "1001", "busy", timeout=20)
+        agent.incoming[0].hangup()
+        assert ended_record(server)["outcome"] == "called_back"
+    finally:
+        customer.stop()
+        if agent is not None:
+            agent.stop()

@@ -51,3 +51,11 @@ def test_db_upgrade_creates_the_schema(tmp_path: Path) -> None:
         check=True,
     ).stdout
     assert "interactions" in tables and "events" in tables
+
+
+def test_serve_refuses_a_broken_queue_file_with_file_line_key(tmp_path: Path) -> None:
+    queues = tmp_path / "queues.yaml"
+    queues.write_text("queues:\n  support:\n    announce_every: 3\n")
+    result = run("--set", f"acd.queues_file={queues}", "serve", cwd=tmp_path)
+    assert result.returncode == 2 and "Traceback" not in result.stderr
+    assert f"{queues}:3: queues.support.announce_every:" in result.stderr
