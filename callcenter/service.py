@@ -58,8 +58,8 @@ class Dialer(Protocol):
 class QueueVoice(Protocol):
     """What a voice adapter does for queue features: callbacks, announcements, max-wait exits.
 
-    TODO(acd): the Asterisk voice adapter does not implement it yet; until it does, these commands
-    are logged (``service.not_wired``) and the caller hears music on hold (see docs/architecture.md).
+    The Asterisk voice adapter implements it; a dialer that does not gets these commands logged
+    (``service.not_wired``) and its callers simply stay on hold.
     """
 
     def execute_queue(self, command: DialCustomer | Announce | ExitQueue) -> None: ...
