@@ -256,42 +256,19 @@ class VoiceAdapter:
     async def _dial_customer(self, cmd: DialCustomer) -> None:
         """Ring the reserved agent; when they answer, the dialplan (cc-callback) dials the customer
         and reports CCCallbackConnected / CCCallbackFailed as UserEvents."""
-        leg_id = f"{cmd.interaction_id}-cb{cmd.attempt}"
-        self._legs[leg_id] = _AgentLeg(cmd.interaction_id, cmd.agent_id)
         customer = self._settings.acd.callback_dial.replace("{number}", cmd.number)
-        fields: dict[str, str | list[str]] = {
-            "Action": "Originate",
-            "Channel": f"PJSIP/{cmd.extension}",
-            "Context": "cc-callback",
-            "Exten": "dial",
-            "Priority": "1",
-            "Async": "true",
-            "Timeout": str(int(self._settings.acd.ring_timeout * 1000)),
-            "ChannelId": leg_id,
-            "CallerID": f"Callback <{cmd.number}>",
-            "Variable": [
-                f"CC_INTERACTION_ID={cmd.interaction_id}",
-                f"CC_AGENT_ID={cmd.agent_id}",
-                f"CC_CUSTOMER_DIAL={customer}",
-                f"CC_CUSTOMER_TIMEOUT={max(1, int(cmd.timeout))}",
-            ],
-        }
         log.info("voice.callback_dial", extra={"interaction": cmd.interaction_id, "agent": cmd.agent_id})
-        try:
-            result = await self.ami.action(fields, as_list=True, timeout=self._settings.acd.ring_timeout + 10)
-        except AmiError as err:
-            self._legs.pop(leg_id, None)
-            self._submit(ev.AgentDialFailed(cmd.interaction_id, cmd.agent_id, str(err), self._clock()))
-            return
-        final = result[-1] if isinstance(result, list) and result else result
-        if str(final.get("Response", "")).lower() == "success":
-            self._submit(ev.AgentAnswered(cmd.interaction_id, cmd.agent_id, self._clock()))
-            return
-        leg = self._legs.get(leg_id)
-        if leg is not None and leg.channel is None:
-            self._legs.pop(leg_id)
-        reason = ami_events.ORIGINATE_REASONS.get(str(final.get("Reason", "")), "dial failed")
-        self._submit(ev.AgentDialFailed(cmd.interaction_id, cmd.agent_id, reason, self._clock()))
+        await self._originate_agent(
+            f"{cmd.interaction_id}-cb{cmd.attempt}",
+            cmd.interaction_id,
+            cmd.agent_id,
+            cmd.extension,
+            context="cc-callback",
+            exten="dial",
+            caller_id=f"Callback <{cmd.number}>",
+            ring_timeout=self._settings.acd.ring_timeout,
+            variables=[f"CC_CUSTOMER_DIAL={customer}", f"CC_CUSTOMER_TIMEOUT={max(1, int(cmd.timeout))}"],
+        )
 
     def _on_user_event(self, event: ami_events.UserEvent) -> None:
         h = event.headers
@@ -321,58 +298,69 @@ class VoiceAdapter:
         task.add_done_callback(self._tasks.discard)
 
     async def _dial(self, cmd: DialAgent) -> None:
-        leg_id = f"{cmd.interaction_id}-{cmd.attempt}"
-        self._legs[leg_id] = _AgentLeg(cmd.interaction_id, cmd.agent_id)
-        fields: dict[str, str | list[str]] = {
-            "Action": "Originate",
-            "Channel": f"PJSIP/{cmd.extension}",
-            "Context": "cc-agent",
-            "Exten": "bridge",
-            "Priority": "1",
-            "Async": "true",
-            "Timeout": str(int(cmd.timeout * 1000)),
-            "ChannelId": leg_id,
-            "CallerID": f"<{cmd.caller_id}>",
-            "Variable": [
-                f"CC_INTERACTION_ID={cmd.interaction_id}",
-                f"CC_AGENT_ID={cmd.agent_id}",
-                f"CC_CALLER_CHANNEL={cmd.caller_channel}",
-            ],
-        }
         log.info(
             "voice.dial_agent",
             extra={"interaction": cmd.interaction_id, "agent": cmd.agent_id, "ext": cmd.extension},
         )
+        await self._originate_agent(
+            f"{cmd.interaction_id}-{cmd.attempt}",
+            cmd.interaction_id,
+            cmd.agent_id,
+            cmd.extension,
+            context="cc-agent",
+            exten="bridge",
+            caller_id=f"<{cmd.caller_id}>",
+            ring_timeout=cmd.timeout,
+            variables=[f"CC_CALLER_CHANNEL={cmd.caller_channel}"],
+        )
+
+    async def _originate_agent(
+        self,
+        leg_id: str,
+        interaction_id: str,
+        agent_id: str,
+        extension: str,
+        *,
+        context: str,
+        exten: str,
+        caller_id: str,
+        ring_timeout: float,
+        variables: list[str],
+    ) -> None:
+        """Ring an agent's phone into ``context,exten,1`` (uniqueid ``leg_id``, known in advance)
+        and report the result: AgentAnswered, or AgentDialFailed with the reason in words."""
+        self._legs[leg_id] = _AgentLeg(interaction_id, agent_id)
+        fields: dict[str, str | list[str]] = {
+            "Action": "Originate",
+            "Channel": f"PJSIP/{extension}",
+            "Context": context,
+            "Exten": exten,
+            "Priority": "1",
+            "Async": "true",
+            "Timeout": str(int(ring_timeout * 1000)),
+            "ChannelId": leg_id,
+            "CallerID": caller_id,
+            "Variable": [f"CC_INTERACTION_ID={interaction_id}", f"CC_AGENT_ID={agent_id}", *variables],
+        }
         try:
-            result = await self.ami.action(fields, as_list=True, timeout=cmd.timeout + 10)
+            result = await self.ami.action(fields, as_list=True, timeout=ring_timeout + 10)
         except AmiError as err:
-            if self._legs.get(leg_id, _AgentLeg("", "")).channel is None:
-                self._legs.pop(leg_id, None)
-            log.warning(
-                "voice.dial_failed",
-                extra={"interaction": cmd.interaction_id, "agent": cmd.agent_id, "error": str(err)},
-            )
-            self._submit(ev.AgentDialFailed(cmd.interaction_id, cmd.agent_id, str(err), self._clock()))
-            return
-        final = result[-1] if isinstance(result, list) and result else result
-        if str(final.get("Response", "")).lower() == "success":
-            self._submit(ev.AgentAnswered(cmd.interaction_id, cmd.agent_id, self._clock()))
-            return
+            reason = str(err)
+        else:
+            final = result[-1] if isinstance(result, list) and result else result
+            if str(final.get("Response", "")).lower() == "success":
+                self._submit(ev.AgentAnswered(interaction_id, agent_id, self._clock()))
+                return
+            code = str(final.get("Reason", ""))
+            reason = ami_events.ORIGINATE_REASONS.get(code, f"dial failed (reason {code or '?'})")
         leg = self._legs.get(leg_id)
         if leg is not None and leg.channel is None:
             self._legs.pop(leg_id)  # no channel was created: no Hangup will come to clear it
-        code = str(final.get("Reason", ""))
-        reason = ami_events.ORIGINATE_REASONS.get(code, f"dial failed (reason {code or '?'})")
         log.warning(
             "voice.dial_failed",
-            extra={
-                "interaction": cmd.interaction_id,
-                "agent": cmd.agent_id,
-                "ext": cmd.extension,
-                "reason": reason,
-            },
+            extra={"interaction": interaction_id, "agent": agent_id, "ext": extension, "reason": reason},
         )
-        self._submit(ev.AgentDialFailed(cmd.interaction_id, cmd.agent_id, reason, self._clock()))
+        self._submit(ev.AgentDialFailed(interaction_id, agent_id, reason, self._clock()))
 
     async def _cancel(self, cmd: CancelDial) -> None:
         for leg in self._legs.values():
