@@ -9,7 +9,6 @@ Nothing starts at import time.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 import time
 from collections.abc import AsyncIterator, Callable
@@ -21,6 +20,7 @@ from aiohttp import web
 from callcenter.adapters.db import Database
 from callcenter.adapters.messaging_store import MessagingStore
 from callcenter.adapters.voice import AsteriskSnapshot, VoiceAdapter
+from callcenter.aio import cancel_and_wait
 from callcenter.channels.email import SmtpInbound, SmtpSender
 from callcenter.channels.outbox import Outbox, Sender
 from callcenter.channels.senders import TwilioSender, WeChatSender, WhatsAppSender
@@ -235,9 +235,7 @@ async def _flows(app: web.Application) -> AsyncIterator[None]:
     app[FLOWS] = store
     watcher = asyncio.get_running_loop().create_task(store.watch())
     yield
-    watcher.cancel()
-    with contextlib.suppress(asyncio.CancelledError):
-        await watcher
+    await cancel_and_wait(watcher)
 
 
 async def _voice(app: web.Application) -> AsyncIterator[None]:

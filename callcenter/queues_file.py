@@ -33,6 +33,7 @@ from typing import Annotated, Literal
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
+from callcenter.aio import cancel_and_wait
 from callcenter.config import ConfigError, line_of, parse_yaml, validation_problems
 from callcenter.core import queues as qs
 
@@ -198,12 +199,7 @@ class QueueWatcher:
         self._task = asyncio.create_task(self._loop(), name="queue-watcher")
 
     async def stop(self) -> None:
-        if self._task is not None:
-            self._task.cancel()
-            try:
-                await self._task
-            except asyncio.CancelledError:
-                pass
+        await cancel_and_wait(self._task)
 
     async def _loop(self) -> None:
         while True:

@@ -14,6 +14,7 @@ from collections.abc import Callable, Mapping, Sequence
 from typing import TYPE_CHECKING, Protocol, runtime_checkable
 
 from callcenter import metrics
+from callcenter.aio import cancel_and_wait
 from callcenter.core import events as ev
 from callcenter.core.acd import Acd
 from callcenter.core.commands import (
@@ -81,21 +82,13 @@ class CallCenter:
         self._ticker = asyncio.create_task(self._tick_loop(), name="acd-ticker")
 
     async def stop(self) -> None:
-        if self._ticker is not None:
-            self._ticker.cancel()
+        await cancel_and_wait(self._ticker)
         # Let pending writes land before the database closes.
         try:
             await asyncio.wait_for(self._writes.join(), 10)
         except TimeoutError:
             log.error("service.writes_not_flushed", extra={"pending": self._writes.qsize()})
-        if self._writer is not None:
-            self._writer.cancel()
-        for task in (self._ticker, self._writer):
-            if task is not None:
-                try:
-                    await task
-                except asyncio.CancelledError:
-                    pass
+        await cancel_and_wait(self._writer)
 
     def handle(self, event: ev.Event) -> list[Command]:
         """Run one event through the engine; domain errors propagate to the caller."""

@@ -18,6 +18,7 @@ from typing import Any
 from panoramisk import Manager
 
 from callcenter.adapters import ami_events
+from callcenter.aio import cancel_and_wait
 from callcenter.config import AsteriskSettings
 
 log = logging.getLogger(__name__)
@@ -86,13 +87,8 @@ class AmiClient:
         self._task = asyncio.create_task(self._supervise(), name="ami-supervisor")
 
     async def stop(self) -> None:
-        if self._task is not None:
-            self._task.cancel()
-            try:
-                await self._task
-            except asyncio.CancelledError:
-                pass
-            self._task = None
+        task, self._task = self._task, None
+        await cancel_and_wait(task)
         self._drop_connection()
 
     async def wait_connected(self, timeout: float) -> bool:

@@ -18,6 +18,7 @@ from typing import Protocol
 
 from callcenter.adapters.db import DatabaseError
 from callcenter.adapters.messaging_store import MessagingStore, OutboxItem
+from callcenter.aio import cancel_and_wait
 from callcenter.channels.base import Reply
 from callcenter.config import OutboxSettings
 from callcenter.core.conversations import Delivery, MessagingChannel
@@ -74,10 +75,7 @@ class Outbox:
 
     async def stop(self) -> None:
         task, self._task = self._task, None
-        if task is not None:
-            task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await task
+        await cancel_and_wait(task)
 
     async def run_once(self) -> None:
         """Send every reply that is due now."""

@@ -19,20 +19,11 @@ from callcenter.core.customers import Customer, CustomerError, MergeRecord, Unkn
 from callcenter.messaging import Messaging
 from callcenter.web.api import _body, _error, _json
 from callcenter.web.auth import PRINCIPAL, allow
-from callcenter.web.webhooks import MESSAGING
+from callcenter.web.webhooks import messaging_of
 
 log = logging.getLogger(__name__)
 MAX_REPLY = 4096
 _ATTRIBUTES = {"name": str, "vip": bool, "language": str, "business_line": str}
-
-
-def _messaging(request: web.Request) -> Messaging:
-    messaging = request.app.get(MESSAGING)
-    if messaging is None:
-        raise web.HTTPServiceUnavailable(
-            text='{"error": "messaging is not running"}', content_type="application/json"
-        )
-    return messaging
 
 
 async def _save(messaging: Messaging, ids: set[str], merge: MergeRecord | None = None) -> None:
@@ -68,7 +59,7 @@ def message_view(m: Message) -> dict[str, Any]:
 
 @allow("agent", "supervisor", "admin")
 async def get_customer(request: web.Request) -> web.Response:
-    messaging = _messaging(request)
+    messaging = messaging_of(request)
     try:
         customer = messaging.customers.current(request.match_info["customer_id"])
     except UnknownCustomer as err:
@@ -108,7 +99,7 @@ async def set_attributes(request: web.Request) -> web.Response:
             return _error(400, f"unknown attribute {key[:32]!r}")
     if not changes:
         return _error(400, "nothing to change")
-    messaging = _messaging(request)
+    messaging = messaging_of(request)
     try:
         customer = messaging.customers.update(
             request.match_info["customer_id"], messaging.clock(), by=request[PRINCIPAL].name, **changes
@@ -132,7 +123,7 @@ async def merge(request: web.Request) -> web.Response:
     target, reason = body.get("into"), _reason(body)
     if not isinstance(target, str) or reason is None:
         return _error(400, 'body must be {"into": customer id, "reason": 1 to 256 characters}')
-    messaging = _messaging(request)
+    messaging = messaging_of(request)
     by = request[PRINCIPAL].name
     try:
         record = messaging.customers.merge(
@@ -158,7 +149,7 @@ async def unmerge(request: web.Request) -> web.Response:
     reason = _reason(body)
     if reason is None:
         return _error(400, 'body must be {"reason": 1 to 256 characters}')
-    messaging = _messaging(request)
+    messaging = messaging_of(request)
     merge_id = request.match_info["merge_id"]
     try:
         messaging.customers.merge_record(merge_id)
@@ -177,7 +168,7 @@ async def unmerge(request: web.Request) -> web.Response:
 
 @allow("supervisor", "admin")
 async def suggestions(request: web.Request) -> web.Response:
-    book = _messaging(request).customers
+    book = messaging_of(request).customers
     return _json(
         {
             "suggestions": [
@@ -200,7 +191,7 @@ async def reply(request: web.Request) -> web.Response:
     text = body.get("body")
     if not isinstance(text, str) or not 0 < len(text) <= MAX_REPLY:
         return _error(400, f"body must be a string of 1 to {MAX_REPLY} characters")
-    messaging = _messaging(request)
+    messaging = messaging_of(request)
     conversation_id = request.match_info["conversation_id"]
     if conversation_id not in messaging.conversations.conversations:
         return _error(404, "no such conversation")

@@ -51,7 +51,7 @@ async def _raw_body(request: web.Request) -> bytes:
     return b"".join(chunks)
 
 
-def _messaging(request: web.Request) -> Messaging:
+def messaging_of(request: web.Request) -> Messaging:
     messaging = request.app.get(MESSAGING)
     if messaging is None:
         raise web.HTTPServiceUnavailable(
@@ -110,7 +110,7 @@ async def twilio_sms(request: web.Request) -> web.StreamResponse:
             request.headers.get("X-Twilio-Signature"),
             settings.twilio.auth_token.get_secret_value(),
         )
-        messaging = _messaging(request)
+        messaging = messaging_of(request)
         item = twilio.parse(params, messaging.clock(), settings.phone_region)
         await _deliver(messaging, [item])
         return web.Response(text=twilio.EMPTY_TWIML, content_type="text/xml")
@@ -147,7 +147,7 @@ async def whatsapp_notify(request: web.Request) -> web.StreamResponse:
             body, request.headers.get("X-Hub-Signature-256"), settings.app_secret.get_secret_value()
         )
         items = whatsapp.parse(body)
-        await _deliver(_messaging(request), list(items))
+        await _deliver(messaging_of(request), list(items))
         return web.json_response({"ok": True})
 
     return await _guard(request, handle)
@@ -178,7 +178,7 @@ async def wechat_notify(request: web.Request) -> web.StreamResponse:
         body = await _raw_body(request)
         message = wechat.parse(body)
         if message is not None:
-            await _deliver(_messaging(request), [message])
+            await _deliver(messaging_of(request), [message])
         # "success" tells WeChat not to retry; the agent answers later through the send API.
         return web.Response(text=wechat.ACK, content_type="text/plain")
 
