@@ -91,6 +91,29 @@ class ExitQueue:
     target: str | None = None
 
 
+@dataclass(frozen=True, slots=True)
+class OfferConversation:
+    """Show the agent an offer for a messaging interaction, accepted or declined within ``timeout``
+    (the result comes back as ``OfferAccepted`` / ``OfferDeclined``)."""
+
+    interaction_id: str
+    agent_id: str
+    channel: str
+    conversation_id: str
+    customer_id: str
+    timeout: float
+    attempt: int
+
+
+@dataclass(frozen=True, slots=True)
+class WithdrawOffer:
+    """Take an offer off the agent's screen (timed out, the customer left, someone else took it)."""
+
+    interaction_id: str
+    agent_id: str
+    reason: str
+
+
 Command = (
     DialAgent
     | CancelDial
@@ -100,4 +123,6 @@ Command = (
     | DialCustomer
     | Announce
     | ExitQueue
+    | OfferConversation
+    | WithdrawOffer
 )

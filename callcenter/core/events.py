@@ -156,6 +156,62 @@ class CallbackFailed:
     at: float
 
 
+# --- Messaging interactions (chats, SMS, WhatsApp, WeChat, email) ---------------------------------
+# A conversation needs an agent: it goes straight to its queue (no IVR). Offers are accepted or
+# declined on the agent's screen; an offer not accepted in time passes to the next agent.
+
+
+@dataclass(frozen=True, slots=True)
+class ConversationArrived:
+    interaction_id: str
+    channel: str  # a core.interaction.Channel value other than "voice"
+    customer_id: str
+    conversation_id: str
+    queue: str
+    at: float
+    priority: int = 0
+    skills: tuple[str, ...] = ()
+    language: str | None = None
+    last_agent: str | None = None  # sticky routing: the agent who served this customer last
+    data: Mapping[str, str] = field(default_factory=dict)
+
+
+@dataclass(frozen=True, slots=True)
+class OfferAccepted:
+    interaction_id: str
+    agent_id: str
+    at: float
+
+
+@dataclass(frozen=True, slots=True)
+class OfferDeclined:
+    interaction_id: str
+    agent_id: str
+    at: float
+    reason: str = "declined"
+
+
+@dataclass(frozen=True, slots=True)
+class ConversationEnded:
+    """The agent closed the conversation (``by="agent"``), the customer left (``"customer"``), or
+    it ended otherwise (``"system"``)."""
+
+    interaction_id: str
+    by: str
+    at: float
+
+
+@dataclass(frozen=True, slots=True)
+class ConversationTransferred:
+    """The serving agent hands the conversation to another agent or queue; it keeps its history."""
+
+    interaction_id: str
+    from_agent: str
+    at: float
+    to_agent: str | None = None
+    to_queue: str | None = None
+
+
 Event = (
     CallArrived
     | IvrFinished
@@ -174,4 +230,9 @@ Event = (
     | CallbackRequested
     | CallbackConnected
     | CallbackFailed
+    | ConversationArrived
+    | OfferAccepted
+    | OfferDeclined
+    | ConversationEnded
+    | ConversationTransferred
 )

@@ -15,6 +15,11 @@ from dataclasses import dataclass, field, replace
 
 class Channel(enum.StrEnum):
     VOICE = "voice"
+    WEBCHAT = "webchat"
+    SMS = "sms"
+    WHATSAPP = "whatsapp"
+    WECHAT = "wechat"
+    EMAIL = "email"
 
 
 class Outcome(enum.StrEnum):
