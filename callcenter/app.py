@@ -34,6 +34,7 @@ from callcenter.core.ivr_runner import FlowRunner
 from callcenter.ivr.store import FlowStore
 from callcenter.messaging import Messaging
 from callcenter.queues_file import QueueWatcher, load_queues
+from callcenter.recorder import Recorder
 from callcenter.service import CallCenter
 from callcenter.web import api, auth, customers_api, ivr_api, webhooks
 
@@ -44,6 +45,7 @@ DATABASE = web.AppKey("database", Database)
 VOICE = web.AppKey("voice", VoiceAdapter)
 FLOWS = ivr_api.FLOWS
 SMTP_SERVER = web.AppKey("smtp_server", SmtpInbound)
+RECORDER = api.RECORDER
 
 
 class _Health:
@@ -106,6 +108,7 @@ def create_app(settings: Settings) -> web.Application:
     app.cleanup_ctx.append(_messaging)
     if settings.ivr.flows_dir is not None:
         app.cleanup_ctx.append(_flows)
+    app.cleanup_ctx.append(_recording)
     app.cleanup_ctx.append(_voice)
     return app
 
@@ -238,6 +241,49 @@ async def _flows(app: web.Application) -> AsyncIterator[None]:
     await cancel_and_wait(watcher)
 
 
+async def _recording(app: web.Application) -> AsyncIterator[None]:
+    """Recordings: the store -> transcription (its job queue and worker processes, when enabled) ->
+    the recorder, which takes each recorded call's files in once the call has ended."""
+    from callcenter.adapters.recordings import RecordingStore
+
+    settings, service, database = app[SETTINGS], app[api.SERVICE], app[DATABASE]
+    store = RecordingStore.from_settings(settings.recordings)
+    transcription = None
+    if settings.transcription.enabled:
+        from callcenter.adapters.transcription_jobs import JobStore
+        from callcenter.qa.loader import load_rules
+        from callcenter.speech.pool import TranscriptionPool
+        from callcenter.speech.service import TranscriptionService
+
+        conf = settings.transcription
+        rules = load_rules(conf.qa_rules) if conf.qa_rules is not None else None
+        transcription = TranscriptionService(
+            conf, JobStore(settings.database.url), TranscriptionPool(conf.workers), rules, key=store.key
+        )
+        await transcription.start()
+    recorder = Recorder(
+        settings,
+        service.engine,
+        store,
+        lookup=database.get_interaction,
+        transcribe=transcription.submit if transcription is not None else None,
+    )
+    service.listeners.append(recorder.on_command)
+    app[RECORDER] = recorder
+    try:
+        await recorder.start()
+        log.info(
+            "recording.ready",
+            extra={"enabled": settings.recordings.enabled, "spool": str(recorder.spool)},
+        )
+        yield
+    finally:
+        service.listeners.remove(recorder.on_command)
+        await recorder.stop()
+        if transcription is not None:
+            await transcription.stop()
+
+
 async def _voice(app: web.Application) -> AsyncIterator[None]:
     settings, service = app[SETTINGS], app[api.SERVICE]
 
@@ -261,10 +307,12 @@ async def _voice(app: web.Application) -> AsyncIterator[None]:
         handle=service.handle,
         on_snapshot=on_snapshot,
         flow_factory=flow_factory(settings, app.get(FLOWS)),
+        record_base=app[RECORDER].base_for,
     )
     voice.adopt_callers({i.caller_channel: i.id for i in service.engine.live.values() if i.caller_channel})
     service.dialer = voice
     app[VOICE] = voice
+    app[api.RECORDING_CONTROL] = voice
     await voice.start()
     yield
     service.dialer = None

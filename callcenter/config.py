@@ -360,6 +360,17 @@ class RecordingSettings(_Section):
     """Where recordings are kept, encrypted or not, and for how long."""
 
     directory: Path = Path("recordings")
+    # Record answered calls (MixMonitor, caller and agent as separate tracks plus the mix); a queue
+    # may opt out with ``record: false`` in the queues file.
+    enabled: bool = True
+    # Where Asterisk writes the files while a call is recorded, as this server sees the directory
+    # and as Asterisk sees it (they differ for the sandbox's chroot or a container; the server must
+    # be able to read it: same host or a shared volume). Unset with the sandbox: the instance's
+    # spool/monitor.
+    spool_dir: Path | None = None
+    asterisk_spool_dir: PurePosixPath | None = None
+    # After a call ends, wait until the files have not grown for this long before storing them.
+    settle_seconds: float = Field(1.0, gt=0, le=60)
     # base64 of a 16, 24 or 32 byte key: recordings are encrypted at rest with AES-GCM.
     encryption_key: SecretStr | None = None
     # Days a recording is kept, per business line (the interaction's queue); others: the default.

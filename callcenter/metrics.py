@@ -23,6 +23,14 @@ IVR_OUTCOMES = Counter(
     "How IVR sessions ended, and at which node (where callers dropped out)",
     ["flow", "node", "outcome"],
 )
+RECORDINGS = Counter(
+    "callcenter_recordings_total",
+    "Call recordings taken into the store after the call (stored), not found (missing) or failed",
+    ["result"],
+)
+RECORDING_PAUSES = Counter(
+    "callcenter_recording_pauses_total", "Recordings paused or resumed (e.g. for card data)", ["action"]
+)
 IVR_FLOWS_INVALID = Gauge("callcenter_ivr_flows_invalid", "1 when the flow files on disk have errors")
 
 

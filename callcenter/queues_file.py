@@ -90,6 +90,7 @@ class _Queue(_Model):
     announce_every: float | None = Field(None, ge=10, le=3600)
     wrap_up_seconds: float | None = Field(None, ge=0, le=3600)
     callback: _Callback = _Callback()
+    record: bool = True  # record answered calls of this queue (recordings.enabled must be on too)
 
     @model_validator(mode="after")
     def _coherent(self) -> _Queue:
@@ -136,6 +137,7 @@ def _to_core(name: str, q: _Queue) -> qs.Queue:
         announce_every=q.announce_every,
         wrap_up_seconds=q.wrap_up_seconds,
         callback=qs.CallbackPolicy(q.callback.attempts, q.callback.retry_delay, q.callback.ring_timeout),
+        record=q.record,
     )
 
 

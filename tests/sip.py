@@ -17,9 +17,27 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import TypeVar
 
+from pyVoIP import RTP
 from pyVoIP.VoIP import CallState, InvalidStateError, PhoneStatus, VoIPCall, VoIPPhone
 
 T = TypeVar("T")
+
+
+def _start_once(start: Callable[[RTP.RTPClient], None]) -> Callable[[RTP.RTPClient], None]:
+    """pyVoIP starts a call's RTP client again when a re-INVITE is answered (``gen_ms``): a second
+    transmitter thread then drains the same buffer, and the phone sends twice the packets, every
+    other one padding silence (a recording of it is twice as long, half silence). Start once."""
+
+    def once(client: RTP.RTPClient) -> None:
+        if getattr(client, "_started_once", False):
+            return
+        client._started_once = True  # type: ignore[attr-defined]
+        start(client)
+
+    return once
+
+
+RTP.RTPClient.start = _start_once(RTP.RTPClient.start)  # type: ignore[method-assign]
 RATE = 8000
 FRAME = 160
 # DTMF frequency pairs (low, high).

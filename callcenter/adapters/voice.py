@@ -83,8 +83,12 @@ class VoiceAdapter:
         clock: Clock = time.time,
         http: aiohttp.ClientSession | None = None,
         handle: Callable[[ev.Event], object] | None = None,
+        record_base: Callable[[str], str | None] | None = None,
     ) -> None:
+        """``record_base``: for an interaction id, where Asterisk should record the call (a path
+        without extension, as Asterisk sees it), or None not to record it."""
         self._settings = settings
+        self._record_base = record_base
         self._submit = submit
         # Like submit, but a refused event raises (the agent's phone then hears an error tone).
         self._handle = handle
@@ -330,6 +334,9 @@ class VoiceAdapter:
         """Ring an agent's phone into ``context,exten,1`` (uniqueid ``leg_id``, known in advance)
         and report the result: AgentAnswered, or AgentDialFailed with the reason in words."""
         self._legs[leg_id] = _AgentLeg(interaction_id, agent_id)
+        base = self._record_base(interaction_id) if self._record_base is not None else None
+        if base:
+            variables = [*variables, f"CC_RECORD_BASE={base}"]
         fields: dict[str, str | list[str]] = {
             "Action": "Originate",
             "Channel": f"PJSIP/{extension}",
@@ -368,6 +375,28 @@ class VoiceAdapter:
                 leg.cancelled = True
                 if leg.channel is not None:
                     await self._hangup(leg.channel)
+
+    async def mute_recording(self, interaction_id: str, muted: bool) -> bool:
+        """Pause (``muted``) or resume the recording of a call in progress, e.g. while the customer
+        gives card data: the tracks get silence meanwhile. False when no agent leg of this
+        interaction is up (nothing to pause); AmiError when Asterisk refuses."""
+        channels = [
+            leg.channel
+            for leg in self._legs.values()
+            if leg.interaction_id == interaction_id and leg.channel is not None and not leg.ended
+        ]
+        if not channels:
+            return False
+        for channel in channels:
+            await self.ami.action(
+                {
+                    "Action": "MixMonitorMute",
+                    "Channel": channel,
+                    "Direction": "both",
+                    "State": "1" if muted else "0",
+                }
+            )
+        return True
 
     async def _hangup(self, channel: str) -> None:
         try:

@@ -71,6 +71,7 @@ class Queue:
     announce_every: float | None = None  # position and estimated wait, every so many seconds
     wrap_up_seconds: float | None = None  # None: the engine's default
     callback: CallbackPolicy = CallbackPolicy()
+    record: bool = True  # answered calls are recorded (unless recordings are off altogether)
 
 
 #: Who may take a caller: members of ``pool`` with at least these (skill, level) pairs.

@@ -14,12 +14,15 @@ from typing import Any, Protocol
 from aiohttp import web
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
-from callcenter import __version__
+from callcenter import __version__, metrics
+from callcenter.adapters.ami import AmiError
 from callcenter.config import Settings
 from callcenter.core import events as ev
 from callcenter.core.acd import UnknownAgent
 from callcenter.core.agents import Agent, IllegalTransition
+from callcenter.core.commands import RecordEvent
 from callcenter.core.interaction import Interaction
+from callcenter.recorder import Recorder
 from callcenter.service import CallCenter
 from callcenter.web.auth import PRINCIPAL, PUBLIC, allow
 from callcenter.web.webhooks_openapi import OPENAPI_PATHS as WEBHOOK_PATHS
@@ -33,6 +36,16 @@ class Health(Protocol):
 
 
 HEALTH = web.AppKey("health", Health)
+
+
+class RecordingControl(Protocol):
+    """Pauses and resumes the recording of a call in progress (the voice adapter)."""
+
+    async def mute_recording(self, interaction_id: str, muted: bool) -> bool: ...
+
+
+RECORDING_CONTROL = web.AppKey("recording_control", RecordingControl)
+RECORDER = web.AppKey("recorder", Recorder)
 MAX_BODY = 16 * 1024
 
 
@@ -218,6 +231,47 @@ async def get_interaction(request: web.Request) -> web.Response:
     return _json(view)
 
 
+@allow("agent", "supervisor", "admin")
+async def recording_pause(request: web.Request) -> web.Response:
+    """Pause (``{"paused": true}``) or resume the recording of a call in progress: agents for
+    their own call while the customer gives card data, supervisors for any. Each change is kept in
+    the interaction's events (who, when), so pauses are visible and audited."""
+    interaction_id = request.match_info["interaction_id"]
+    body = await _body(request)
+    paused = body.get("paused")
+    if not isinstance(paused, bool):
+        return _error(400, 'body must be {"paused": true} or {"paused": false}')
+    service = request.app[SERVICE]
+    live = service.engine.live.get(interaction_id)
+    if live is None:
+        return _error(404, "no call in progress with this id")
+    principal = request[PRINCIPAL]
+    if principal.role == "agent" and live.agent_id != principal.agent_id:
+        return _error(403, "an agent may only pause the recording of their own call")
+    control = request.app.get(RECORDING_CONTROL)
+    if control is None:
+        return _error(503, "no connection to Asterisk")
+    try:
+        done = await control.mute_recording(interaction_id, paused)
+    except AmiError as err:
+        return _error(502, f"Asterisk refused: {err}")
+    if not done:
+        return _error(409, "this call has no agent talking yet: nothing is being recorded")
+    action = "paused" if paused else "resumed"
+    service.dispatch(
+        [
+            RecordEvent(
+                interaction_id,
+                service.clock(),
+                f"recording_{action}",
+                {"by": principal.name, "role": principal.role},
+            )
+        ]
+    )
+    metrics.RECORDING_PAUSES.labels(action=action).inc()
+    return _json({"interaction_id": interaction_id, "recording": "paused" if paused else "on"})
+
+
 @allow(PUBLIC)
 async def openapi(request: web.Request) -> web.Response:
     return _json(OPENAPI)
@@ -233,6 +287,7 @@ def setup_routes(app: web.Application, *, metrics_are_public: bool = True) -> No
     app.router.add_get("/api/queues", list_queues)
     app.router.add_get("/api/interactions", list_interactions)
     app.router.add_get("/api/interactions/{interaction_id}", get_interaction)
+    app.router.add_post("/api/interactions/{interaction_id}/recording", recording_pause)
 
 
 _ERR = {"application/json": {"schema": {"$ref": "#/components/schemas/Error"}}}
@@ -396,6 +451,16 @@ OPENAPI: dict[str, Any] = {
                 "supervisor, admin, qa",
                 params=["interaction_id"],
                 errors=(401, 403, 404),
+            )
+        },
+        "/api/interactions/{interaction_id}/recording": {
+            "post": _op(
+                'Pause ({"paused": true}) or resume the recording of a call in progress (card '
+                "data); recorded in the interaction's events",
+                "agent (own call), supervisor, admin",
+                params=["interaction_id"],
+                body=True,
+                errors=(400, 401, 403, 404, 409, 502, 503),
             )
         },
         "/api/customers/{customer_id}": {

@@ -74,6 +74,7 @@ MATRIX: dict[tuple[str, str], set[str]] = {
     ("GET", "/api/queues"): {"supervisor", "admin"},
     ("GET", "/api/interactions"): {"supervisor", "admin", "qa"},
     ("GET", "/api/interactions/none"): {"supervisor", "admin", "qa"},
+    ("POST", "/api/interactions/none/recording"): {"agent", "supervisor", "admin"},
     ("GET", "/api/ivr/flows"): {"supervisor", "admin"},
     ("GET", "/api/ivr/flows/main"): {"supervisor", "admin"},
     ("PUT", "/api/ivr/flows/main"): {"admin"},
