@@ -78,6 +78,7 @@ class Recorder:
         self._recorded: set[str] = set()  # interactions Asterisk was asked to record
         self._tasks: dict[str, asyncio.Task[None]] = {}
         self.stored: dict[str, tuple[Track, ...]] = {}  # what was taken in (for tests and the API)
+        self.appear_seconds = APPEAR_SECONDS
 
     # -- the voice adapter's question ----------------------------------------------------------
     def base_for(self, interaction_id: str) -> str | None:
@@ -126,22 +127,23 @@ class Recorder:
         if i.outcome is None or i.id not in self._recorded:
             return
         self._recorded.discard(i.id)
-        if i.answered_at is None:
-            return  # no agent ever talked: MixMonitor (bridged only) wrote nothing worth keeping
-        self._schedule(i.id, i)
+        # Not answered: MixMonitor (bridged only) may have written nothing; files, if any, are kept.
+        self._schedule(i.id, i, expected=i.answered_at is not None)
 
-    def _schedule(self, interaction_id: str, interaction: Interaction | None) -> None:
+    def _schedule(self, interaction_id: str, interaction: Interaction | None, expected: bool = True) -> None:
         if interaction_id in self._tasks:
             return
         task = asyncio.get_running_loop().create_task(
-            self._take_in(interaction_id, interaction), name=f"recording-{interaction_id}"
+            self._take_in(interaction_id, interaction, expected), name=f"recording-{interaction_id}"
         )
         self._tasks[interaction_id] = task
         task.add_done_callback(lambda _t: self._tasks.pop(interaction_id, None))
 
-    async def _take_in(self, interaction_id: str, interaction: Interaction | None) -> None:
+    async def _take_in(self, interaction_id: str, interaction: Interaction | None, expected: bool) -> None:
         try:
-            files = await self._settled(interaction_id)
+            files = await self._settled(interaction_id, self.appear_seconds if expected else 0.0)
+            if not files and not expected:
+                return
             if not files:
                 log.warning("recording.missing", extra={"interaction": interaction_id})
                 metrics.RECORDINGS.labels(result="missing").inc()
@@ -164,8 +166,9 @@ class Recorder:
             metrics.RECORDINGS.labels(result="failed").inc()
             log.error("recording.store_failed", extra={"interaction": interaction_id, "error": str(err)})
 
-    async def _settled(self, interaction_id: str) -> dict[Track, Path]:
-        """The call's files once none has grown for ``settle_seconds`` (Asterisk has closed them)."""
+    async def _settled(self, interaction_id: str, appear: float) -> dict[Track, Path]:
+        """The call's files once none has grown for ``settle_seconds`` (Asterisk has closed them);
+        none if none has appeared within ``appear`` seconds."""
         settle = self._settings.recordings.settle_seconds
         paths = {t: self.spool / f"{interaction_id}.{t}.wav" for t in TRACK_FILES}
         began = time.monotonic()
@@ -176,7 +179,7 @@ class Recorder:
             if sizes != last:
                 last, stable_since = sizes, time.monotonic()
             waited = time.monotonic() - began
-            if not sizes and waited > APPEAR_SECONDS:
+            if not sizes and waited >= appear:
                 return {}
             if sizes and time.monotonic() - stable_since >= settle:
                 return {t: paths[t] for t in sizes}
@@ -184,4 +187,3 @@ class Recorder:
                 log.warning("recording.still_growing", extra={"interaction": interaction_id})
                 return {t: paths[t] for t in sizes}
             await asyncio.sleep(min(0.25, settle / 2))
-

@@ -1,0 +1,212 @@
+"""The recorder: which calls are recorded, and closed files taken into the store (real files, no
+Asterisk: the spool is a temporary directory written the way MixMonitor writes it)."""
+
+from __future__ import annotations
+
+import asyncio
+import wave
+from dataclasses import replace
+from pathlib import Path, PurePosixPath
+
+import pytest
+
+from callcenter.adapters.recordings import RecordingStore
+from callcenter.core import queues as qs
+from callcenter.core.acd import Acd, AcdConfig
+from callcenter.core.commands import SaveInteraction
+from callcenter.core.interaction import Channel, EndedBy, Interaction, Outcome
+from callcenter.recorder import Recorder, spool_dirs
+from tests.conftest import settings_from
+
+NOW = 1_700_000_000.0
+
+
+def write_wav(path: Path, seconds: float, level: int = 1000) -> None:
+    with wave.open(str(path), "wb") as w:
+        w.setnchannels(1)
+        w.setsampwidth(2)
+        w.setframerate(8000)
+        w.writeframes(int(level).to_bytes(2, "little", signed=True) * int(8000 * seconds))
+
+
+def interaction(iid: str = "call1", queue: str = "support", **changes: object) -> Interaction:
+    base = Interaction(
+        id=iid,
+        channel=Channel.VOICE,
+        caller_number="555",
+        started_at=NOW,
+        queue=queue,
+        queued_at=NOW + 1,
+        agent_id="1001",
+        answered_at=NOW + 5,
+    )
+    return replace(base, **changes)  # type: ignore[arg-type]
+
+
+class Jobs:
+    def __init__(self) -> None:
+        self.submitted: list[tuple[str, tuple[Path, ...]]] = []
+
+    async def submit(self, interaction_id: str, files: tuple[Path, ...]) -> int:
+        self.submitted.append((interaction_id, files))
+        return len(self.submitted)
+
+
+def make(
+    tmp_path: Path,
+    *,
+    enabled: bool = True,
+    queues: dict[str, qs.Queue] | None = None,
+    ended: Interaction | None = None,
+) -> tuple[Recorder, RecordingStore, Jobs, Acd]:
+    spool = tmp_path / "spool"
+    spool.mkdir(exist_ok=True)
+    settings = settings_from(
+        {
+            "recordings": {
+                "enabled": enabled,
+                "directory": str(tmp_path / "store"),
+                "spool_dir": str(spool),
+                "asterisk_spool_dir": "/srv/ast/monitor",
+                "settle_seconds": 0.1,
+            }
+        }
+    )
+    engine = Acd(AcdConfig(), [], queues or {})
+    store = RecordingStore.from_settings(settings.recordings)
+    jobs = Jobs()
+
+    async def lookup(iid: str) -> Interaction | None:
+        return ended if ended is not None and ended.id == iid else None
+
+    recorder = Recorder(settings, engine, store, lookup=lookup, transcribe=jobs.submit, clock=lambda: NOW)
+    recorder.appear_seconds = 0.3
+    return recorder, store, jobs, engine
+
+
+def spooled(tmp_path: Path, iid: str, tracks: tuple[str, ...] = ("mixed", "caller", "agent")) -> None:
+    for track in tracks:
+        write_wav(tmp_path / "spool" / f"{iid}.{track}.wav", 0.5)
+
+
+def test_a_live_call_is_recorded_under_the_spool_as_asterisk_sees_it(tmp_path: Path) -> None:
+    recorder, _, _, engine = make(tmp_path)
+    engine.restore([interaction(answered_at=None, agent_id=None)], NOW)
+    assert recorder.base_for("call1") == "/srv/ast/monitor/call1"
+    assert recorder.base_for("unknown") is None
+
+
+def test_recording_off_or_a_queue_that_opts_out_records_nothing(tmp_path: Path) -> None:
+    recorder, _, _, engine = make(tmp_path, enabled=False)
+    engine.restore([interaction(answered_at=None, agent_id=None)], NOW)
+    assert recorder.base_for("call1") is None
+    recorder, _, _, engine = make(tmp_path, queues={"support": qs.Queue("support", record=False)})
+    engine.restore([interaction(answered_at=None, agent_id=None)], NOW)
+    assert recorder.base_for("call1") is None
+
+
+async def test_an_ended_call_is_stored_encrypted_by_id_and_queued_for_transcription(tmp_path: Path) -> None:
+    recorder, store, jobs, engine = make(tmp_path)
+    engine.restore([interaction(answered_at=None, agent_id=None)], NOW)
+    assert recorder.base_for("call1")
+    spooled(tmp_path, "call1")
+    recorder.on_command(
+        SaveInteraction(interaction(ended_at=NOW + 60, outcome=Outcome.ANSWERED, ended_by=EndedBy.CALLER))
+    )
+    await asyncio.wait_for(recorder.idle(), 10)
+    assert recorder.stored["call1"] == ("mixed", "caller", "agent")
+    assert {r.track for r in store.all()} == {"mixed", "caller", "agent"}
+    assert all(r.business_line == "support" for r in store.all())
+    assert not list((tmp_path / "spool").iterdir()), "the spool is emptied"
+    assert jobs.submitted == [("call1", store.files_of("call1"))]
+    assert [p.name for p in jobs.submitted[0][1]] == ["call1.caller.wav", "call1.agent.wav"]
+
+
+async def test_files_still_growing_are_not_taken_until_they_stop(tmp_path: Path) -> None:
+    recorder, store, _, engine = make(tmp_path)
+    engine.restore([interaction(answered_at=None, agent_id=None)], NOW)
+    recorder.base_for("call1")
+    spooled(tmp_path, "call1", ("caller", "agent"))
+    mixed = tmp_path / "spool" / "call1.mixed.wav"
+    recorder.on_command(SaveInteraction(interaction(ended_at=NOW + 60, outcome=Outcome.ANSWERED)))
+    for _ in range(5):  # Asterisk still writing the mix
+        with mixed.open("ab") as f:
+            f.write(b"\0" * 1600)
+        await asyncio.sleep(0.05)
+        assert "call1" not in recorder.stored
+    await asyncio.wait_for(recorder.idle(), 10)
+    assert store.get("call1", "mixed").size == 1600 * 5
+
+
+async def test_an_unanswered_call_without_files_is_quietly_done(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    recorder, store, jobs, engine = make(tmp_path)
+    engine.restore([interaction(answered_at=None, agent_id=None)], NOW)
+    recorder.base_for("call1")
+    recorder.on_command(
+        SaveInteraction(
+            interaction(answered_at=None, agent_id=None, ended_at=NOW + 9, outcome=Outcome.ABANDONED)
+        )
+    )
+    await asyncio.wait_for(recorder.idle(), 10)
+    assert store.all() == [] and jobs.submitted == []
+    assert "recording.missing" not in caplog.text
+
+
+async def test_an_answered_call_whose_files_never_appear_is_reported(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    recorder, store, _, engine = make(tmp_path)
+    engine.restore([interaction(answered_at=None, agent_id=None)], NOW)
+    recorder.base_for("call1")
+    recorder.on_command(SaveInteraction(interaction(ended_at=NOW + 60, outcome=Outcome.ANSWERED)))
+    await asyncio.wait_for(recorder.idle(), 10)
+    assert store.all() == []
+    assert "recording.missing" in caplog.text
+
+
+async def test_calls_not_recorded_here_are_ignored(tmp_path: Path) -> None:
+    recorder, store, _, _ = make(tmp_path)
+    spooled(tmp_path, "other")  # e.g. another server's call, not ended as far as we know
+    recorder.on_command(SaveInteraction(interaction("other", ended_at=NOW + 60, outcome=Outcome.ANSWERED)))
+    await asyncio.sleep(0.3)
+    assert store.all() == []
+
+
+async def test_files_left_by_a_crash_are_taken_in_at_start(tmp_path: Path) -> None:
+    ended = interaction("gone", queue="billing", ended_at=NOW + 60, outcome=Outcome.ANSWERED)
+    recorder, store, jobs, engine = make(tmp_path, ended=ended)
+    spooled(tmp_path, "gone")
+    spooled(tmp_path, "still")  # a call still going on after the restart: not yet
+    engine.restore([interaction("still", answered_at=NOW + 2)], NOW)
+    (tmp_path / "spool" / "notes.txt").write_text("not a recording")
+    await recorder.start()
+    await asyncio.wait_for(recorder.idle(), 10)
+    assert {r.interaction_id for r in store.all()} == {"gone"}
+    assert {r.business_line for r in store.all()} == {"billing"}
+    assert [i for i, _ in jobs.submitted] == ["gone"]
+    assert sorted(p.name for p in (tmp_path / "spool").iterdir())[0] == "notes.txt"
+    # ... and "still" is taken in when it ends.
+    recorder.on_command(SaveInteraction(interaction("still", ended_at=NOW + 90, outcome=Outcome.ANSWERED)))
+    await asyncio.wait_for(recorder.idle(), 10)
+    assert {r.interaction_id for r in store.all()} == {"gone", "still"}
+
+
+async def test_stop_leaves_pending_files_in_the_spool(tmp_path: Path) -> None:
+    recorder, store, _, engine = make(tmp_path)
+    engine.restore([interaction(answered_at=None, agent_id=None)], NOW)
+    recorder.base_for("call1")
+    recorder.on_command(SaveInteraction(interaction(ended_at=NOW + 60, outcome=Outcome.ANSWERED)))
+    await recorder.stop()
+    spooled(tmp_path, "call1")
+    assert store.all() == [] and len(list((tmp_path / "spool").iterdir())) == 3
+
+
+def test_spool_defaults_to_the_sandbox_instance(tmp_path: Path) -> None:
+    root = tmp_path / "root"
+    root.mkdir()
+    settings = settings_from({"asterisk": {"sandbox_root": str(root), "sandbox_instance": "x1"}})
+    host, inside = spool_dirs(settings)
+    assert inside == PurePosixPath("/srv/callcenter/x1/spool/monitor")
+    assert host == root / "srv/callcenter/x1/spool/monitor"
