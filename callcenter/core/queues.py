@@ -71,6 +71,8 @@ class Queue:
     announce_every: float | None = None  # position and estimated wait, every so many seconds
     wrap_up_seconds: float | None = None  # None: the engine's default
     callback: CallbackPolicy = CallbackPolicy()
+    # The business line the queue belongs to (e.g. "billing"): who may see its figures and calls.
+    line: str | None = None
 
 
 #: Who may take a caller: members of ``pool`` with at least these (skill, level) pairs.
