@@ -69,14 +69,14 @@ async def _run(args: argparse.Namespace, settings: Settings) -> int:
                 print(f"{u.id}\t{u.username}\t{u.role}\t{lines}\t{state}{agent}\t{u.display_name}")
             return 0
         if command == "add":
-            lines = None if args.lines is None else args.lines.split(",")
+            wanted = None if args.lines is None else args.lines.split(",")
             user = await accounts.create(
                 who,
                 username=args.username,
                 password=_password(args.password_stdin),
                 role=args.role,
                 display_name=args.display_name,
-                lines=lines,
+                lines=wanted,
                 agent_id=args.agent_id,
             )
             print(f"user {user.username} created (id {user.id}, role {user.role})")

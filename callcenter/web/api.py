@@ -287,7 +287,8 @@ def _op(
         "responses": {"200": {"description": ok}},
     }
     if roles != "public":
-        op["security"] = [{"bearer": []}]
+        # A bearer API token, or a browser session (then state changes need X-CSRF-Token).
+        op["security"] = [{"bearer": []}, {"session": []}]
     if params:
         op["parameters"] = [
             {"name": p, "in": "path", "required": True, "schema": {"type": "string"}} for p in params
@@ -327,7 +328,10 @@ OPENAPI: dict[str, Any] = {
     "openapi": "3.1.0",
     "info": {"title": "callcenter API", "version": __version__},
     "components": {
-        "securitySchemes": {"bearer": {"type": "http", "scheme": "bearer"}},
+        "securitySchemes": {
+            "bearer": {"type": "http", "scheme": "bearer"},
+            "session": {"type": "apiKey", "in": "cookie", "name": "cc_session"},
+        },
         "schemas": {
             "Error": {
                 "type": "object",
@@ -490,6 +494,93 @@ OPENAPI: dict[str, Any] = {
                 ),
                 "requestBody": _JSON_OBJECT,
             }
+        },
+        "/api/users": {
+            "get": _op("Every account (no password hashes)", "admin"),
+            "post": {
+                **_op(
+                    "Create an account; body {username, password, role, display_name?, lines?, agent_id?}"
+                    " (201; audited)",
+                    "admin",
+                    ok="Created",
+                    errors=(400, 401, 403, 409),
+                ),
+                "requestBody": _JSON_OBJECT,
+            },
+        },
+        "/api/users/{user_id}": {
+            "patch": {
+                **_op(
+                    "Change an account: display_name, role, lines (null: every line), agent_id, disabled,"
+                    " password; disabling or a new password ends its sessions (audited)",
+                    "admin",
+                    params=["user_id"],
+                    errors=(400, 401, 403, 404, 409),
+                ),
+                "requestBody": _JSON_OBJECT,
+            }
+        },
+        "/api/audit": {
+            "get": {
+                **_op(
+                    "The audit log, newest first: sign-ins, logouts, account changes, forced agent"
+                    " states, customer merges, IVR flow saves",
+                    "admin",
+                    errors=(400, 401, 403),
+                ),
+                "parameters": [
+                    {
+                        "name": n,
+                        "in": "query",
+                        "required": False,
+                        "schema": {"type": "string"},
+                        "description": d,
+                    }
+                    for n, d in (
+                        ("action", "exact action, or a prefix such as user.*"),
+                        ("user", "who did it (username, token name, cli:<user>)"),
+                        ("since", "ISO 8601 with a time zone, or POSIX seconds (inclusive)"),
+                        ("until", "ISO 8601 with a time zone, or POSIX seconds (exclusive)"),
+                        ("limit", "1 to 1000 (default 100)"),
+                    )
+                ],
+            }
+        },
+        # Pages (HTML; see docs/security.md). Anonymous GETs are redirected to /login.
+        "/login": {
+            "get": _op("The sign-in form (HTML)", "public", errors=()),
+            "post": _op(
+                "Sign in (form: username, password, login_token, next): 303 with the session cookie;"
+                " 401 wrong username or password, 429 throttled (Retry-After), 403 form token missing",
+                "public",
+                ok="See Other",
+                errors=(401, 403, 429),
+            ),
+        },
+        "/logout": {
+            "post": _op(
+                "Sign out (form field csrf_token): the session ends on the server; 303 to /login",
+                "agent, supervisor, qa, admin",
+                ok="See Other",
+            )
+        },
+        "/": {"get": _op("Home: redirects to the first page of the role", "agent, supervisor, qa, admin")},
+        "/static/{name}": {
+            "get": _op("Stylesheets and scripts of the pages", "public", params=["name"], errors=(404,))
+        },
+        "/admin/users": {
+            "get": _op("Accounts page (HTML)", "admin"),
+            "post": _op(
+                "Create an account from the page's form (csrf_token)", "admin", errors=(400, 401, 403, 409)
+            ),
+        },
+        "/admin/users/{user_id}": {
+            "post": _op(
+                "Change an account from the page's form (csrf_token)",
+                "admin",
+                params=["user_id"],
+                errors=(400, 401, 403, 404, 409),
+            )
         },
         **WEBHOOK_PATHS,
     },

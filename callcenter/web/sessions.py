@@ -41,7 +41,9 @@ def session_key(token: str) -> str:
 
 
 def same_token(expected: str, presented: str | None) -> bool:
-    return presented is not None and hmac.compare_digest(expected.encode(), presented.encode())
+    if not expected or presented is None:  # no token was issued: nothing can match it
+        return False
+    return hmac.compare_digest(expected.encode(), presented.encode())
 
 
 @dataclass(frozen=True, slots=True)
