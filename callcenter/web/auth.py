@@ -135,6 +135,12 @@ class Authenticator:
 
 
 AUTH_KEY = web.AppKey("auth", Authenticator)
+_FORBIDDEN_PAGE = (
+    '<!doctype html><html lang="en"><head><meta charset="utf-8"><title>Not allowed</title>'
+    '<link rel="stylesheet" href="/static/app.css"></head><body><main><section class="card">'
+    '<h1>Not allowed</h1><p>Your role may not open this page. <a href="/">Home</a></p>'
+    "</section></main></body></html>"
+)
 
 
 def is_page(path: str) -> bool:
@@ -181,6 +187,8 @@ def middleware(authenticator: Authenticator) -> Callable[..., Awaitable[web.Stre
                 raise web.HTTPSeeOther(f"/login?next={quote(request.path_qs, safe='')}")
             raise _json_error(web.HTTPUnauthorized, "authentication required", {"WWW-Authenticate": "Bearer"})
         if principal.role not in allowed:  # also covers routes that declared nothing
+            if is_page(request.path) and request.method == "GET":
+                raise web.HTTPForbidden(text=_FORBIDDEN_PAGE, content_type="text/html")
             raise _json_error(web.HTTPForbidden, "your role may not do this")
         if session is not None and request.method not in SAFE_METHODS:
             if not await _csrf_ok(request, session.csrf_token):

@@ -249,8 +249,15 @@ async def reply(request: web.Request) -> web.Response:
         return _error(400, f"body must be a string of 1 to {MAX_REPLY} characters")
     messaging = messaging_of(request)
     conversation_id = request.match_info["conversation_id"]
-    if conversation_id not in messaging.conversations.conversations:
+    conversation = messaging.conversations.conversations.get(conversation_id)
+    if conversation is None:
         return _error(404, "no such conversation")
+    try:
+        denied = _out_of_lines(request, messaging.customers.current(conversation.customer_id))
+    except UnknownCustomer:
+        denied = None  # a conversation whose customer is unknown has no line to hide behind
+    if denied is not None:
+        return denied
     try:
         message = await messaging.reply(conversation_id, text)
     except DatabaseError:
