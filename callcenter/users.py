@@ -120,7 +120,11 @@ class Accounts:
         ok = await asyncio.to_thread(self.passwords.verify, stored, password)
         if not ok or found is None or found[0].disabled:
             return None
-        return found[0]
+        user, stored_hash = found
+        if self.passwords.needs_rehash(stored_hash):  # hashed with older parameters: upgrade it
+            new_hash = await asyncio.to_thread(self.passwords.hash, password)
+            await self.store.update_user(user.id, self.clock(), password_hash=new_hash, keep_sessions=True)
+        return user
 
 
 def _detail(user: User) -> dict[str, Any]:

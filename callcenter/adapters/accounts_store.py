@@ -149,8 +149,10 @@ class AccountStore:
         agent_id: str | None = _UNSET,
         disabled: bool = _UNSET,
         password_hash: str = _UNSET,
+        keep_sessions: bool = False,
     ) -> User:
-        """Change the given fields. Disabling or a new password also ends the user's sessions."""
+        """Change the given fields. Disabling or a new password also ends the user's sessions
+        (``keep_sessions``: not for a rehash of the same password at sign-in)."""
         async with self._transaction(f"update user {user_id}") as session:
             row = await session.get(UserRow, user_id)
             if row is None:
@@ -168,7 +170,7 @@ class AccountStore:
             if password_hash is not _UNSET:
                 row.password_hash = password_hash
             row.updated_at = _dt(now)
-            if disabled is True or password_hash is not _UNSET:
+            if disabled is True or (password_hash is not _UNSET and not keep_sessions):
                 await session.execute(sa.delete(SessionRow).where(SessionRow.user_id == user_id))
             await session.flush()
             return _user(row)

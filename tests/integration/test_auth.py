@@ -409,3 +409,20 @@ def test_queue_line_is_validated(tmp_path: Path) -> None:
     assert parse_queues(QUEUES, "q.yaml")["billing"].line == "billing"
     with pytest.raises(ConfigError, match=r"q.yaml:3: queues.billing.line"):
         parse_queues("queues:\n  billing:\n    line: Not Valid\n", "q.yaml")
+
+
+async def test_an_old_hash_is_upgraded_at_sign_in(client: Client) -> None:
+    from argon2 import PasswordHasher
+
+    from callcenter.accounts import Passwords
+
+    accounts = client.app[ACCOUNTS]  # type: ignore[index]
+    old = Passwords(PasswordHasher(time_cost=1, memory_cost=8, parallelism=1)).hash(PASSWORD)
+    await accounts.store.add_user(
+        username="old", display_name="", role="qa", lines=None, agent_id=None, password_hash=old, now=1.0
+    )
+    assert (await login(client, "old")).status == 303
+    found = await accounts.store.credentials("old")
+    assert found is not None and found[1] != old and not accounts.passwords.needs_rehash(found[1])
+    home = await client.get("/")  # still signed in: the upgrade does not end the new session
+    assert home.status == 200 and "Welcome, old" in await home.text()

@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+from typing import Literal
+
 import pytest
+from argon2 import PasswordHasher
 
 from callcenter.accounts import (
     AccountError,
@@ -174,3 +177,28 @@ def test_redirect_after_login_stays_on_the_site(raw: str | None, expected: str) 
 def test_tokens() -> None:
     assert same_token("abc", "abc") and not same_token("abc", "abd") and not same_token("abc", None)
     assert len(session_key("x")) == 64 and session_key("x") != "x"
+
+
+class CountingHasher(PasswordHasher):
+    verified = 0
+
+    def verify(self, hash: str | bytes, password: str | bytes) -> Literal[True]:
+        CountingHasher.verified += 1
+        return super().verify(hash, password)
+
+
+def test_an_unknown_user_costs_a_hash_verification_too() -> None:
+    hasher = CountingHasher(time_cost=1, memory_cost=8, parallelism=1)
+    p = Passwords(hasher)
+    stored = p.hash("a good long password")
+    before = CountingHasher.verified
+    assert not p.verify(None, "a good long password")
+    assert not p.verify(stored, "another password")
+    assert not p.verify(None, "x" * 5000)
+    assert CountingHasher.verified - before == 3  # every answer spent one verification
+
+
+def test_old_parameters_are_noticed() -> None:
+    old = Passwords(PasswordHasher(time_cost=1, memory_cost=8, parallelism=1)).hash("a good long password")
+    assert Passwords().needs_rehash(old)
+    assert not Passwords().needs_rehash(Passwords().hash("a good long password"))
