@@ -1,9 +1,9 @@
 """The composition root: builds every component from the settings and pairs each start with its stop.
 
-Order of start (reverse on stop): database -> engine restored from the database -> service ->
-messaging (store, outbox, SMTP server) -> IVR flows -> voice (FastAGI server, then AMI). Each step
-is one aiohttp ``cleanup_ctx`` generator, so a failure part-way stops exactly what had started.
-Nothing starts at import time.
+Order of start (reverse on stop): database -> accounts (sessions, audit) -> engine restored from
+the database -> service -> messaging (store, outbox, SMTP server) -> IVR flows -> voice (FastAGI
+server, then AMI). Each step is one aiohttp ``cleanup_ctx`` generator, so a failure part-way stops
+exactly what had started. Nothing starts at import time.
 """
 
 from __future__ import annotations
@@ -17,7 +17,8 @@ from datetime import UTC, datetime
 import aiohttp
 from aiohttp import web
 
-from callcenter.adapters.db import Database
+from callcenter.adapters.accounts_store import AccountStore
+from callcenter.adapters.db import Database, DatabaseError
 from callcenter.adapters.messaging_store import MessagingStore
 from callcenter.adapters.voice import AsteriskSnapshot, VoiceAdapter
 from callcenter.aio import cancel_and_wait
@@ -36,7 +37,10 @@ from callcenter.messaging import Messaging
 from callcenter.queues_file import QueueWatcher, load_queues
 from callcenter.recorder import Recorder
 from callcenter.service import CallCenter
-from callcenter.web import api, auth, customers_api, ivr_api, webhooks
+from callcenter.users import Accounts
+from callcenter.web import admin_pages, api, auth, customers_api, ivr_api, pages, users_api, webhooks
+from callcenter.web.audit import AUDIT, Audit
+from callcenter.web.sessions import LoginThrottle, Sessions
 
 log = logging.getLogger(__name__)
 
@@ -92,18 +96,27 @@ def menu_flow_factory(settings: Settings) -> ivr.MenuConfig:
     )
 
 
+# Clock of sessions, sign-in throttling and the audit log; tests replace it before the app starts.
+AUTH_CLOCK: web.AppKey[Callable[[], float]] = web.AppKey("auth_clock")
+SESSION_SWEEP_SECONDS = 3600.0
+
+
 def create_app(settings: Settings) -> web.Application:
-    app = web.Application(
-        middlewares=[auth.middleware(auth.TokenAuthenticator(settings.security.api_tokens))],
-        client_max_size=api.MAX_BODY,
-    )
+    authenticator = auth.Authenticator(settings.security.api_tokens)
+    app = web.Application(middlewares=[auth.middleware(authenticator)], client_max_size=api.MAX_BODY)
     app[SETTINGS] = settings
+    app[auth.AUTH_KEY] = authenticator
+    app[AUTH_CLOCK] = time.time
     app[api.HEALTH] = _Health(app)
     api.setup_routes(app, metrics_are_public=settings.security.metrics_public)
     ivr_api.setup_routes(app)
     webhooks.setup_routes(app)
     customers_api.setup_routes(app)
+    pages.setup_routes(app, settings)
+    admin_pages.setup_routes(app)
+    users_api.setup_routes(app)
     app.cleanup_ctx.append(_database)
+    app.cleanup_ctx.append(_accounts)
     app.cleanup_ctx.append(_service)
     app.cleanup_ctx.append(_messaging)
     if settings.ivr.flows_dir is not None:
@@ -120,6 +133,37 @@ async def _database(app: web.Application) -> AsyncIterator[None]:
     log.info("database.ready", extra={"url": database.safe_url})
     yield
     await database.stop()
+
+
+async def _accounts(app: web.Application) -> AsyncIterator[None]:
+    """Accounts, sessions (cookie sign-in works from here on), throttling, the audit log."""
+    settings, clock = app[SETTINGS], app[AUTH_CLOCK]
+    store = AccountStore(settings.database.url)
+    await store.start()
+    audit = Audit(store, clock)
+    app[AUDIT] = audit
+    app[pages.ACCOUNTS] = Accounts(store, audit, [a.id for a in settings.agents], clock)
+    app[pages.THROTTLE] = LoginThrottle(settings.security.login_throttle, clock)
+    sessions = Sessions(store, settings.security.sessions, clock)
+    app[auth.AUTH_KEY].sessions = sessions
+
+    async def sweep() -> None:
+        while True:
+            try:
+                removed = await sessions.sweep()
+                if removed:
+                    log.info("sessions.expired", extra={"removed": removed})
+            except DatabaseError as err:
+                log.warning("sessions.sweep_failed", extra={"detail": str(err)})
+            await asyncio.sleep(SESSION_SWEEP_SECONDS)
+
+    sweeper = asyncio.get_running_loop().create_task(sweep())
+    try:
+        yield
+    finally:
+        await cancel_and_wait(sweeper)
+        app[auth.AUTH_KEY].sessions = None
+        await store.stop()
 
 
 async def _service(app: web.Application) -> AsyncIterator[None]:

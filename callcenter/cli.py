@@ -55,6 +55,9 @@ def _parser() -> argparse.ArgumentParser:
     from callcenter.speech import commands as speech_commands
 
     speech_commands.add_parser(sub)
+    from callcenter import users_cli
+
+    users_cli.add_parser(sub)
     return parser
 
 
@@ -123,6 +126,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         if args.command == "transcribe":
             return speech_commands.main_transcribe(args, settings)
         return speech_commands.main_recordings(args, settings)
+    if args.command == "user":
+        from callcenter import users_cli
+
+        return users_cli.main(args, settings)
     if args.command == "config":
         if not _queues_valid(settings):
             return 2

@@ -38,6 +38,8 @@ from callcenter.config import ConfigError, line_of, parse_yaml, validation_probl
 from callcenter.core import queues as qs
 
 log = logging.getLogger(__name__)
+# A business line's name (also in accounts: callcenter.accounts.LINE_PATTERN).
+LINE_PATTERN = r"^[a-z0-9][a-z0-9_-]{0,31}$"
 
 _Level = Annotated[int, Field(ge=1, le=10)]
 
@@ -91,6 +93,7 @@ class _Queue(_Model):
     wrap_up_seconds: float | None = Field(None, ge=0, le=3600)
     callback: _Callback = _Callback()
     record: bool = True  # record answered calls of this queue (recordings.enabled must be on too)
+    line: str | None = Field(None, pattern=LINE_PATTERN)
 
     @model_validator(mode="after")
     def _coherent(self) -> _Queue:
@@ -138,6 +141,7 @@ def _to_core(name: str, q: _Queue) -> qs.Queue:
         wrap_up_seconds=q.wrap_up_seconds,
         callback=qs.CallbackPolicy(q.callback.attempts, q.callback.retry_delay, q.callback.ring_timeout),
         record=q.record,
+        line=q.line,
     )
 
 

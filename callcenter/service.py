@@ -10,7 +10,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Collection, Mapping, Sequence
 from typing import TYPE_CHECKING, Protocol, runtime_checkable
 
 from callcenter import metrics
@@ -42,7 +42,9 @@ class Store(Protocol):
 
     async def get_interaction(self, interaction_id: str) -> Interaction | None: ...
 
-    async def recent_interactions(self, limit: int = 50) -> list[Interaction]: ...
+    async def recent_interactions(
+        self, limit: int = 50, *, queues: Collection[str] | None = None
+    ) -> list[Interaction]: ...
 
     async def add_event(
         self, interaction_id: str, at: float, kind: str, data: Mapping[str, object]

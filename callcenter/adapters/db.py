@@ -18,7 +18,7 @@ from __future__ import annotations
 import asyncio
 import os
 import weakref
-from collections.abc import AsyncIterator, Mapping
+from collections.abc import AsyncIterator, Collection, Mapping
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -168,13 +168,17 @@ class Database:
         async with self._transaction("list unfinished interactions") as session:
             return [_interaction(row) for row in await session.scalars(query)]
 
-    async def recent_interactions(self, limit: int = 50) -> list[Interaction]:
-        """The latest interactions, newest first."""
+    async def recent_interactions(
+        self, limit: int = 50, *, queues: Collection[str] | None = None
+    ) -> list[Interaction]:
+        """The latest interactions, newest first; only those of ``queues`` when given."""
         query = (
             sa.select(InteractionRow)
             .order_by(InteractionRow.started_at.desc(), InteractionRow.id.desc())
             .limit(max(1, min(limit, 500)))
         )
+        if queues is not None:
+            query = query.where(InteractionRow.queue.in_(sorted(queues)))
         async with self._transaction("list recent interactions") as session:
             return [_interaction(row) for row in await session.scalars(query)]
 

@@ -239,3 +239,52 @@ class TranscriptionJobRow(Base):
     qa: Mapped[dict[str, Any] | None] = mapped_column(JSON_DOCUMENT)
     created_at: Mapped[datetime] = mapped_column(server_default=sa.func.now())
     updated_at: Mapped[datetime] = mapped_column(server_default=sa.func.now(), onupdate=sa.func.now())
+
+
+# --- Accounts, sessions and the audit log (migration 0005) ---------------------------------------
+
+
+class UserRow(Base):
+    """A person who signs in. ``lines`` is a JSON list of business lines, or NULL for every line."""
+
+    __tablename__ = "users"
+
+    id: Mapped[int] = mapped_column(EVENT_ID, primary_key=True, autoincrement=True)
+    username: Mapped[str] = mapped_column(unique=True)
+    display_name: Mapped[str]
+    role: Mapped[str]
+    lines: Mapped[list[str] | None] = mapped_column(JSON_DOCUMENT)
+    agent_id: Mapped[str | None]
+    password_hash: Mapped[str]
+    disabled: Mapped[bool]
+    created_at: Mapped[datetime]
+    updated_at: Mapped[datetime]
+
+
+class SessionRow(Base):
+    """A signed-in browser. ``id`` is the SHA-256 of the cookie's value, never the value itself."""
+
+    __tablename__ = "sessions"
+
+    id: Mapped[str] = mapped_column(primary_key=True)
+    user_id: Mapped[int] = mapped_column(EVENT_ID, sa.ForeignKey("users.id", ondelete="CASCADE"), index=True)
+    csrf_token: Mapped[str]
+    created_at: Mapped[datetime]
+    last_seen_at: Mapped[datetime]
+    client: Mapped[str | None]
+
+
+class AuditRow(Base):
+    """Append-only: who did what to what, from where (sign-ins, account changes, forced states...)."""
+
+    __tablename__ = "audit"
+    __table_args__ = (sa.Index("ix_audit_action_at", "action", "at"),)
+
+    id: Mapped[int] = mapped_column(EVENT_ID, primary_key=True, autoincrement=True)
+    at: Mapped[datetime] = mapped_column(index=True)
+    who: Mapped[str] = mapped_column(index=True)
+    role: Mapped[str | None]
+    action: Mapped[str]
+    target: Mapped[str | None]
+    detail: Mapped[dict[str, Any]] = mapped_column(JSON_DOCUMENT)
+    client: Mapped[str | None]

@@ -72,6 +72,8 @@ class Queue:
     wrap_up_seconds: float | None = None  # None: the engine's default
     callback: CallbackPolicy = CallbackPolicy()
     record: bool = True  # answered calls are recorded (unless recordings are off altogether)
+    # The business line the queue belongs to (e.g. "billing"): who may see its figures and calls.
+    line: str | None = None
 
 
 #: Who may take a caller: members of ``pool`` with at least these (skill, level) pairs.

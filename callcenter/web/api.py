@@ -18,13 +18,14 @@ from callcenter import __version__, metrics
 from callcenter.adapters.ami import AmiError
 from callcenter.config import Settings
 from callcenter.core import events as ev
-from callcenter.core.acd import UnknownAgent
+from callcenter.core.acd import Acd, UnknownAgent
 from callcenter.core.agents import Agent, IllegalTransition
 from callcenter.core.commands import RecordEvent
 from callcenter.core.interaction import Interaction
 from callcenter.recorder import Recorder
 from callcenter.service import CallCenter
-from callcenter.web.auth import PRINCIPAL, PUBLIC, allow
+from callcenter.web.audit import record
+from callcenter.web.auth import PRINCIPAL, PUBLIC, Principal, allow
 from callcenter.web.webhooks_openapi import OPENAPI_PATHS as WEBHOOK_PATHS
 
 SERVICE = web.AppKey("service", CallCenter)
@@ -109,10 +110,28 @@ async def metrics_private(request: web.Request) -> web.Response:
     return await _metrics(request)
 
 
+# Business lines (docs/security.md): a queue may belong to one; a scoped principal sees the queues
+# of its lines, the agents serving at least one of them, and the interactions routed to them.
+def queue_line(engine: Acd, queue: str | None) -> str | None:
+    found = engine.queues.get(queue) if queue is not None else None
+    return found.line if found is not None else None
+
+
+def may_see_queue(principal: Principal, engine: Acd, queue: str | None) -> bool:
+    return principal.lines is None or principal.may_see(queue_line(engine, queue))
+
+
+def may_see_agent(principal: Principal, engine: Acd, agent: Agent) -> bool:
+    if principal.lines is None or principal.agent_id == agent.id:
+        return True
+    return any(may_see_queue(principal, engine, q) for q in agent.queues)
+
+
 @allow("supervisor", "admin")
 async def list_agents(request: web.Request) -> web.Response:
-    engine = request.app[SERVICE].engine
-    return _json({"agents": [agent_view(a) for a in sorted(engine.agents.values(), key=lambda a: a.id)]})
+    engine, principal = request.app[SERVICE].engine, request[PRINCIPAL]
+    agents = sorted(engine.agents.values(), key=lambda a: a.id)
+    return _json({"agents": [agent_view(a) for a in agents if may_see_agent(principal, engine, a)]})
 
 
 @allow("agent", "supervisor", "admin")
@@ -132,6 +151,10 @@ def _check_self(request: web.Request, agent_id: str) -> web.Response | None:
     principal = request[PRINCIPAL]
     if principal.role == "agent" and principal.agent_id != agent_id:
         return _error(403, "an agent may only act on itself")
+    engine = request.app[SERVICE].engine
+    agent = engine.agents.get(agent_id)
+    if agent is not None and not may_see_agent(principal, engine, agent):
+        return _error(403, "this agent serves none of your business lines")
     return None
 
 
@@ -184,16 +207,24 @@ async def agent_action(request: web.Request) -> web.Response:
         return _error(404, str(err))
     except IllegalTransition as err:
         return _error(409, str(err))
+    if request[PRINCIPAL].agent_id != agent_id:  # a supervisor or admin forcing someone's state
+        await record(request, "agent.state_forced", agent_id, {"action": action, **body_reason(event)})
     return _json(agent_view(service.engine.agent(agent_id)))
+
+
+def body_reason(event: ev.Event) -> dict[str, str]:
+    return {"reason": event.reason} if isinstance(event, ev.AgentPause) else {}
 
 
 @allow("supervisor", "admin")
 async def list_queues(request: web.Request) -> web.Response:
     """Live figures per queue (see core/stats.py for the definitions)."""
-    service = request.app[SERVICE]
+    service, principal = request.app[SERVICE], request[PRINCIPAL]
     engine, now = service.engine, service.clock()
     queues = []
     for name in engine.queue_names():
+        if not may_see_queue(principal, engine, name):
+            continue
         s = engine.queue_stats(name, now)
         queues.append(
             {
@@ -212,8 +243,11 @@ async def list_interactions(request: web.Request) -> web.Response:
     raw = request.query.get("limit", "50")
     if not raw.isdigit() or not 1 <= int(raw) <= 500:
         return _error(400, "limit must be a whole number from 1 to 500")
-    store = request.app[SERVICE].store
-    found = await store.recent_interactions(int(raw))
+    service, principal = request.app[SERVICE], request[PRINCIPAL]
+    queues = None
+    if principal.lines is not None:
+        queues = [q for q in service.engine.queue_names() if may_see_queue(principal, service.engine, q)]
+    found = await service.store.recent_interactions(int(raw), queues=queues)
     return _json({"interactions": [interaction_view(i) for i in found]})
 
 
@@ -222,7 +256,7 @@ async def get_interaction(request: web.Request) -> web.Response:
     interaction_id = request.match_info["interaction_id"]
     service = request.app[SERVICE]
     found = service.engine.live.get(interaction_id) or await service.store.get_interaction(interaction_id)
-    if found is None:
+    if found is None or not may_see_queue(request[PRINCIPAL], service.engine, found.queue):
         return _error(404, "no such interaction")
     # Its story: arrival, what the IVR collected and how it ended, offers (with the routing reason).
     events = await service.store.events_for(interaction_id)
@@ -308,7 +342,8 @@ def _op(
         "responses": {"200": {"description": ok}},
     }
     if roles != "public":
-        op["security"] = [{"bearer": []}]
+        # A bearer API token, or a browser session (then state changes need X-CSRF-Token).
+        op["security"] = [{"bearer": []}, {"session": []}]
     if params:
         op["parameters"] = [
             {"name": p, "in": "path", "required": True, "schema": {"type": "string"}} for p in params
@@ -348,7 +383,10 @@ OPENAPI: dict[str, Any] = {
     "openapi": "3.1.0",
     "info": {"title": "callcenter API", "version": __version__},
     "components": {
-        "securitySchemes": {"bearer": {"type": "http", "scheme": "bearer"}},
+        "securitySchemes": {
+            "bearer": {"type": "http", "scheme": "bearer"},
+            "session": {"type": "apiKey", "in": "cookie", "name": "cc_session"},
+        },
         "schemas": {
             "Error": {
                 "type": "object",
@@ -521,6 +559,93 @@ OPENAPI: dict[str, Any] = {
                 ),
                 "requestBody": _JSON_OBJECT,
             }
+        },
+        "/api/users": {
+            "get": _op("Every account (no password hashes)", "admin"),
+            "post": {
+                **_op(
+                    "Create an account; body {username, password, role, display_name?, lines?, agent_id?}"
+                    " (201; audited)",
+                    "admin",
+                    ok="Created",
+                    errors=(400, 401, 403, 409),
+                ),
+                "requestBody": _JSON_OBJECT,
+            },
+        },
+        "/api/users/{user_id}": {
+            "patch": {
+                **_op(
+                    "Change an account: display_name, role, lines (null: every line), agent_id, disabled,"
+                    " password; disabling or a new password ends its sessions (audited)",
+                    "admin",
+                    params=["user_id"],
+                    errors=(400, 401, 403, 404, 409),
+                ),
+                "requestBody": _JSON_OBJECT,
+            }
+        },
+        "/api/audit": {
+            "get": {
+                **_op(
+                    "The audit log, newest first: sign-ins, logouts, account changes, forced agent"
+                    " states, customer merges, IVR flow saves",
+                    "admin",
+                    errors=(400, 401, 403),
+                ),
+                "parameters": [
+                    {
+                        "name": n,
+                        "in": "query",
+                        "required": False,
+                        "schema": {"type": "string"},
+                        "description": d,
+                    }
+                    for n, d in (
+                        ("action", "exact action, or a prefix such as user.*"),
+                        ("user", "who did it (username, token name, cli:<user>)"),
+                        ("since", "ISO 8601 with a time zone, or POSIX seconds (inclusive)"),
+                        ("until", "ISO 8601 with a time zone, or POSIX seconds (exclusive)"),
+                        ("limit", "1 to 1000 (default 100)"),
+                    )
+                ],
+            }
+        },
+        # Pages (HTML; see docs/security.md). Anonymous GETs are redirected to /login.
+        "/login": {
+            "get": _op("The sign-in form (HTML)", "public", errors=()),
+            "post": _op(
+                "Sign in (form: username, password, login_token, next): 303 with the session cookie;"
+                " 401 wrong username or password, 429 throttled (Retry-After), 403 form token missing",
+                "public",
+                ok="See Other",
+                errors=(401, 403, 429),
+            ),
+        },
+        "/logout": {
+            "post": _op(
+                "Sign out (form field csrf_token): the session ends on the server; 303 to /login",
+                "agent, supervisor, qa, admin",
+                ok="See Other",
+            )
+        },
+        "/": {"get": _op("Home: redirects to the first page of the role", "agent, supervisor, qa, admin")},
+        "/static/{name}": {
+            "get": _op("Stylesheets and scripts of the pages", "public", params=["name"], errors=(404,))
+        },
+        "/admin/users": {
+            "get": _op("Accounts page (HTML)", "admin"),
+            "post": _op(
+                "Create an account from the page's form (csrf_token)", "admin", errors=(400, 401, 403, 409)
+            ),
+        },
+        "/admin/users/{user_id}": {
+            "post": _op(
+                "Change an account from the page's form (csrf_token)",
+                "admin",
+                params=["user_id"],
+                errors=(400, 401, 403, 404, 409),
+            )
         },
         **WEBHOOK_PATHS,
     },

@@ -1,18 +1,30 @@
 """Who may call what: every route declares the roles it allows; a route that declares none is denied.
 
-Today callers authenticate with API tokens from the configuration (``security.api_tokens``); the web
-issue adds accounts and session cookies behind the same :class:`Principal`.
+Callers authenticate with an API token from the configuration (``Authorization: Bearer``) or with a
+browser session cookie (:mod:`callcenter.web.sessions`); both give the same :class:`Principal`.
+A request authenticated by cookie that changes something (any method but GET, HEAD, OPTIONS) must
+carry its session's CSRF token, in the ``X-CSRF-Token`` header or a ``csrf_token`` form field;
+bearer-token calls need none (a browser never adds that header on its own).
+
+Pages (paths outside ``/api/``, ``/webhooks/`` and the health and metrics endpoints) answer an
+anonymous visitor with a redirect to ``/login`` instead of 401.
 """
 
 from __future__ import annotations
 
 import hmac
+import json
 from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import dataclass
+from http.cookies import CookieError, SimpleCookie
+from urllib.parse import quote
 
 from aiohttp import web
 
+from callcenter.adapters.accounts_store import StoredSession
+from callcenter.adapters.db import DatabaseError
 from callcenter.config import ApiToken
+from callcenter.web.sessions import COOKIE, Sessions, same_token
 
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 
@@ -26,9 +38,23 @@ class Principal:
     name: str
     role: str
     agent_id: str | None = None
+    # Business lines this principal sees; None: every line (admins, unscoped accounts and tokens).
+    lines: frozenset[str] | None = None
+    user_id: int | None = None  # the account, when signed in with one (None for API tokens)
+
+    def may_see(self, line: str | None) -> bool:
+        """Whether data of this business line is visible. Scoped principals see only their lines:
+        data without a line is for unscoped principals only (deny by default)."""
+        if self.lines is None:
+            return True
+        return line is not None and line in self.lines
 
 
 PRINCIPAL = web.RequestKey("principal", Principal)
+SESSION = web.RequestKey("session", StoredSession)
+SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
+CSRF_HEADER = "X-CSRF-Token"
+CSRF_FIELD = "csrf_token"
 
 
 def allow(*roles: str) -> Callable[[Handler], Handler]:
@@ -65,10 +91,81 @@ class TokenAuthenticator:
                 found = token
         if found is None:
             return None
-        return Principal(found.name, found.role, found.agent_id)
+        lines = None if found.lines is None else frozenset(found.lines)
+        return Principal(found.name, found.role, found.agent_id, lines)
 
 
-def middleware(authenticator: TokenAuthenticator) -> Callable[..., Awaitable[web.StreamResponse]]:
+def principal_of(session: StoredSession) -> Principal:
+    user = session.user
+    lines = None if user.role == "admin" else user.lines
+    return Principal(user.username, user.role, user.agent_id, lines, user.id)
+
+
+class Authenticator:
+    """Bearer API tokens, and session cookies once ``sessions`` is set (the database is up)."""
+
+    def __init__(self, tokens: Iterable[ApiToken]) -> None:
+        self.tokens = TokenAuthenticator(tokens)
+        self.sessions: Sessions | None = None
+
+    async def session(self, token: str) -> StoredSession | None:
+        if self.sessions is None or not token:
+            return None
+        try:
+            return await self.sessions.lookup(token)
+        except DatabaseError:
+            raise web.HTTPServiceUnavailable(
+                text='{"error": "sessions cannot be checked now"}', content_type="application/json"
+            ) from None
+
+    async def principal_from_cookie(self, cookie_header: str) -> Principal | None:
+        """For the Socket.IO layer: the principal of a ``Cookie:`` header's session, or None."""
+        try:
+            cookies = SimpleCookie(cookie_header or "")
+        except CookieError:
+            return None
+        morsel = cookies.get(COOKIE)
+        if morsel is None:
+            return None
+        try:
+            found = await self.session(morsel.value)
+        except web.HTTPServiceUnavailable:
+            return None
+        return None if found is None else principal_of(found)
+
+
+AUTH_KEY = web.AppKey("auth", Authenticator)
+_FORBIDDEN_PAGE = (
+    '<!doctype html><html lang="en"><head><meta charset="utf-8"><title>Not allowed</title>'
+    '<link rel="stylesheet" href="/static/app.css"></head><body><main><section class="card">'
+    '<h1>Not allowed</h1><p>Your role may not open this page. <a href="/">Home</a></p>'
+    "</section></main></body></html>"
+)
+
+
+def is_page(path: str) -> bool:
+    return not path.startswith(("/api/", "/webhooks/", "/static/")) and path not in ("/healthz", "/metrics")
+
+
+async def _csrf_ok(request: web.Request, expected: str) -> bool:
+    presented = request.headers.get(CSRF_HEADER)
+    if presented is None and request.content_type in (
+        "application/x-www-form-urlencoded",
+        "multipart/form-data",
+    ):
+        form = await request.post()  # cached: the handler reads it again for free
+        field = form.get(CSRF_FIELD)
+        presented = field if isinstance(field, str) else None
+    return same_token(expected, presented)
+
+
+def _json_error(
+    cls: type[web.HTTPException], message: str, headers: dict[str, str] | None = None
+) -> web.HTTPException:
+    return cls(text=json.dumps({"error": message}), content_type="application/json", headers=headers)
+
+
+def middleware(authenticator: Authenticator) -> Callable[..., Awaitable[web.StreamResponse]]:
     @web.middleware
     async def check(request: web.Request, handler: Handler) -> web.StreamResponse:
         route_handler = request.match_info.handler
@@ -77,17 +174,27 @@ def middleware(authenticator: TokenAuthenticator) -> Callable[..., Awaitable[web
             return await handler(request)  # 404/405 from the router itself
         if PUBLIC in allowed:
             return await handler(request)
-        principal = authenticator.authenticate(request)
+        principal: Principal | None = None
+        session: StoredSession | None = None
+        if "Authorization" in request.headers:
+            # A bad token is refused; it never falls back to a cookie the browser also sent.
+            principal = authenticator.tokens.authenticate(request)
+        else:
+            session = await authenticator.session(request.cookies.get(COOKIE, ""))
+            principal = None if session is None else principal_of(session)
         if principal is None:
-            raise web.HTTPUnauthorized(
-                text='{"error": "authentication required"}',
-                content_type="application/json",
-                headers={"WWW-Authenticate": "Bearer"},
-            )
+            if is_page(request.path) and request.method == "GET":
+                raise web.HTTPSeeOther(f"/login?next={quote(request.path_qs, safe='')}")
+            raise _json_error(web.HTTPUnauthorized, "authentication required", {"WWW-Authenticate": "Bearer"})
         if principal.role not in allowed:  # also covers routes that declared nothing
-            raise web.HTTPForbidden(
-                text='{"error": "your role may not do this"}', content_type="application/json"
-            )
+            if is_page(request.path) and request.method == "GET":
+                raise web.HTTPForbidden(text=_FORBIDDEN_PAGE, content_type="text/html")
+            raise _json_error(web.HTTPForbidden, "your role may not do this")
+        if session is not None and request.method not in SAFE_METHODS:
+            if not await _csrf_ok(request, session.csrf_token):
+                raise _json_error(web.HTTPForbidden, "CSRF token missing or wrong")
+        if session is not None:
+            request[SESSION] = session
         request[PRINCIPAL] = principal
         return await handler(request)
 

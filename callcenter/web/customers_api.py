@@ -18,6 +18,7 @@ from callcenter.core.conversations import Message
 from callcenter.core.customers import Customer, CustomerError, MergeRecord, UnknownCustomer
 from callcenter.messaging import Messaging
 from callcenter.web.api import _body, _error, _json
+from callcenter.web.audit import record
 from callcenter.web.auth import PRINCIPAL, allow
 from callcenter.web.webhooks import messaging_of
 
@@ -35,6 +36,16 @@ async def _save(messaging: Messaging, ids: set[str], merge: MergeRecord | None =
         raise web.HTTPServiceUnavailable(
             text='{"error": "changed, but not stored yet"}', content_type="application/json"
         ) from err
+
+
+def _out_of_lines(request: web.Request, *customers: Customer) -> web.Response | None:
+    """A customer with a business line is seen only by principals of that line (docs/security.md).
+    Customers without a line are everyone's: the line is set as a routing attribute, often late."""
+    principal = request[PRINCIPAL]
+    for c in customers:
+        if c.business_line is not None and not principal.may_see(c.business_line):
+            return _error(403, "this customer belongs to another business line")
+    return None
 
 
 def customer_view(c: Customer) -> dict[str, Any]:
@@ -64,6 +75,9 @@ async def get_customer(request: web.Request) -> web.Response:
         customer = messaging.customers.current(request.match_info["customer_id"])
     except UnknownCustomer as err:
         return _error(404, str(err))
+    denied = _out_of_lines(request, customer)
+    if denied is not None:
+        return denied
     members = messaging.customers.members(customer.id)
     return _json(
         {
@@ -101,6 +115,16 @@ async def set_attributes(request: web.Request) -> web.Response:
         return _error(400, "nothing to change")
     messaging = messaging_of(request)
     try:
+        denied = _out_of_lines(request, messaging.customers.get(request.match_info["customer_id"]))
+    except UnknownCustomer as err:
+        return _error(404, str(err))
+    if denied is not None:
+        return denied
+    if "business_line" in changes and not request[PRINCIPAL].may_see(
+        changes["business_line"]  # type: ignore[arg-type]
+    ):
+        return _error(403, "you cannot move a customer to a business line you do not see")
+    try:
         customer = messaging.customers.update(
             request.match_info["customer_id"], messaging.clock(), by=request[PRINCIPAL].name, **changes
         )
@@ -109,6 +133,7 @@ async def set_attributes(request: web.Request) -> web.Response:
     except CustomerError as err:
         return _error(409, str(err))
     await _save(messaging, {customer.id})
+    await record(request, "customer.changed", customer.id, {k: str(v) for k, v in changes.items()})
     return _json(customer_view(customer))
 
 
@@ -126,7 +151,17 @@ async def merge(request: web.Request) -> web.Response:
     messaging = messaging_of(request)
     by = request[PRINCIPAL].name
     try:
-        record = messaging.customers.merge(
+        denied = _out_of_lines(
+            request,
+            messaging.customers.get(request.match_info["customer_id"]),
+            messaging.customers.get(target),
+        )
+    except UnknownCustomer as err:
+        return _error(404, str(err))
+    if denied is not None:
+        return denied
+    try:
+        merged = messaging.customers.merge(
             request.match_info["customer_id"],
             target,
             messaging.clock(),
@@ -138,9 +173,15 @@ async def merge(request: web.Request) -> web.Response:
         return _error(404, str(err))
     except CustomerError as err:
         return _error(409, str(err))
-    await _save(messaging, {record.source.id, target}, record)
-    log.info("customer.merged", extra={"merge": record.id, "by": by})
-    return _json({"merge_id": record.id, "customer": customer_view(messaging.customers.get(target))})
+    await _save(messaging, {merged.source.id, target}, merged)
+    log.info("customer.merged", extra={"merge": merged.id, "by": by})
+    await record(
+        request,
+        "customer.merged",
+        merged.source.id,
+        {"into": target, "merge_id": merged.id, "reason": reason},
+    )
+    return _json({"merge_id": merged.id, "customer": customer_view(messaging.customers.get(target))})
 
 
 @allow("supervisor", "admin")
@@ -152,23 +193,35 @@ async def unmerge(request: web.Request) -> web.Response:
     messaging = messaging_of(request)
     merge_id = request.match_info["merge_id"]
     try:
-        messaging.customers.merge_record(merge_id)
-    except CustomerError as err:
+        pending = messaging.customers.merge_record(merge_id)
+        denied = _out_of_lines(request, pending.source, messaging.customers.get(pending.target_id))
+    except (CustomerError, UnknownCustomer) as err:
         return _error(404, str(err))
+    if denied is not None:
+        return denied
     by = request[PRINCIPAL].name
     try:
         restored = messaging.customers.unmerge(merge_id, messaging.clock(), by=by, reason=reason)
     except CustomerError as err:
         return _error(409, str(err))
-    record = messaging.customers.merge_record(merge_id)
-    await _save(messaging, {record.source.id, record.target_id}, record)
+    undone = messaging.customers.merge_record(merge_id)
+    await _save(messaging, {undone.source.id, undone.target_id}, undone)
     log.info("customer.unmerged", extra={"merge": merge_id, "by": by})
+    await record(request, "customer.unmerged", undone.source.id, {"merge_id": merge_id, "reason": reason})
     return _json({"customer": customer_view(restored)})
 
 
 @allow("supervisor", "admin")
 async def suggestions(request: web.Request) -> web.Response:
     book = messaging_of(request).customers
+    principal = request[PRINCIPAL]
+
+    def visible(customer_id: str | None) -> bool:
+        if customer_id is None:
+            return True
+        line = book.get(customer_id).business_line
+        return line is None or principal.may_see(line)
+
     return _json(
         {
             "suggestions": [
@@ -179,7 +232,10 @@ async def suggestions(request: web.Request) -> web.Response:
                     "reason": s.reason,
                 }
                 for s in book.suggestions
-                if book.get(s.customer_id).active and (s.other is None or book.get(s.other).active)
+                if book.get(s.customer_id).active
+                and (s.other is None or book.get(s.other).active)
+                and visible(s.customer_id)
+                and visible(s.other)
             ]
         }
     )
@@ -193,8 +249,15 @@ async def reply(request: web.Request) -> web.Response:
         return _error(400, f"body must be a string of 1 to {MAX_REPLY} characters")
     messaging = messaging_of(request)
     conversation_id = request.match_info["conversation_id"]
-    if conversation_id not in messaging.conversations.conversations:
+    conversation = messaging.conversations.conversations.get(conversation_id)
+    if conversation is None:
         return _error(404, "no such conversation")
+    try:
+        denied = _out_of_lines(request, messaging.customers.current(conversation.customer_id))
+    except UnknownCustomer:
+        denied = None  # a conversation whose customer is unknown has no line to hide behind
+    if denied is not None:
+        return denied
     try:
         message = await messaging.reply(conversation_id, text)
     except DatabaseError:

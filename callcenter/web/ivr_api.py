@@ -25,6 +25,7 @@ from callcenter.core import ivr_model as m
 from callcenter.ivr import flowtest, loader, prompts
 from callcenter.ivr.store import FlowStore
 from callcenter.web.api import SETTINGS, _body, _error, _json
+from callcenter.web.audit import record
 from callcenter.web.auth import PRINCIPAL, allow
 
 log = logging.getLogger(__name__)
@@ -191,6 +192,7 @@ async def save_flow(request: web.Request) -> web.Response:
             "sha256": hashlib.sha256(text.encode()).hexdigest()[:16],
         },
     )
+    await record(request, "ivr.flow_saved", name, {"sha256": hashlib.sha256(text.encode()).hexdigest()})
     return _json(
         {
             "saved": True,

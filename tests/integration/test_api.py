@@ -86,6 +86,19 @@ MATRIX: dict[tuple[str, str], set[str]] = {
     ("POST", "/api/customer-merges/none/undo"): {"supervisor", "admin"},
     ("GET", "/api/customer-suggestions"): {"supervisor", "admin"},
     ("POST", "/api/conversations/none/reply"): {"agent", "supervisor", "admin"},
+    ("GET", "/api/users"): {"admin"},
+    ("POST", "/api/users"): {"admin"},
+    ("PATCH", "/api/users/u1"): {"admin"},
+    ("GET", "/api/audit"): {"admin"},
+    # Pages and sign-in (tests/integration/test_auth.py has the details).
+    ("GET", "/login"): {PUBLIC},
+    ("POST", "/login"): {PUBLIC},
+    ("POST", "/logout"): {"agent", "supervisor", "qa", "admin"},
+    ("GET", "/"): {"agent", "supervisor", "qa", "admin"},
+    ("GET", "/static/app.css"): {PUBLIC},
+    ("GET", "/admin/users"): {"admin"},
+    ("POST", "/admin/users"): {"admin"},
+    ("POST", "/admin/users/u1"): {"admin"},
     # Provider webhooks: no API token is asked for; the provider's signature is (see WEBHOOKS).
     ("POST", "/webhooks/twilio/sms"): {PUBLIC},
     ("GET", "/webhooks/whatsapp"): {PUBLIC},
@@ -96,6 +109,10 @@ MATRIX: dict[tuple[str, str], set[str]] = {
 # Public for the token middleware, but refused without the provider's signature (or, when the
 # channel is not configured, not found) whoever calls, bearer token or not.
 WEBHOOKS = {path for _, path in MATRIX if path.startswith("/webhooks/")}
+# Public, but refused without the sign-in form's own token (double-submit cookie).
+FORM_TOKEN = {("POST", "/login")}
+# Pages: an anonymous (or wrongly authenticated) GET is redirected to the sign-in page.
+PAGES = {("GET", "/"), ("GET", "/admin/users")}
 
 
 async def test_every_route_declares_roles_and_is_in_the_matrix(client: TestClient[Any, Any]) -> None:
@@ -121,30 +138,82 @@ async def test_every_route_declares_roles_and_is_in_the_matrix(client: TestClien
             .replace("merges/none", "merges/{merge_id}")
             .replace("conversations/none", "conversations/{conversation_id}")
             .replace("/none", "/{interaction_id}")
-            .replace("flows/main", "flows/{name}"),
+            .replace("flows/main", "flows/{name}")
+            .replace("users/u1", "users/{user_id}")
+            .replace("static/app.css", "static/{name}"),
         )
         for m, p in MATRIX
     }
     assert routes == tested
 
 
-@pytest.mark.parametrize("who", [None, "agent", "supervisor", "qa", "admin", "forged"])
-async def test_role_matrix(client: TestClient[Any, Any], who: str | None) -> None:
-    headers = {"Authorization": "Bearer forged-token-0123456789abc"} if who == "forged" else auth(who)
+async def walk(
+    client: TestClient[Any, Any],
+    who: str | None,
+    headers: dict[str, str],
+    skip: frozenset[tuple[str, str]] = frozenset(),
+) -> None:
     for (method, path), allowed in MATRIX.items():
+        if (method, path) in skip:
+            continue
         resp = await client.request(
-            method, path, headers=headers, json={} if method in ("POST", "PUT") else None
+            method,
+            path,
+            headers=headers,
+            json={} if method in ("POST", "PUT", "PATCH") else None,
+            allow_redirects=False,
         )
-        if path in WEBHOOKS:
+        if path in WEBHOOKS or (method, path) in FORM_TOKEN:
             assert resp.status in (400, 403, 404), (method, path, who, resp.status)
         elif PUBLIC in allowed:
             assert resp.status in (200, 503), (method, path, who, resp.status)
         elif who in (None, "forged"):
-            assert resp.status == 401, (method, path, who, resp.status)
+            expected = 303 if (method, path) in PAGES else 401
+            assert resp.status == expected, (method, path, who, resp.status)
         elif who not in allowed:
             assert resp.status == 403, (method, path, who, resp.status)
         else:
             assert resp.status not in (401, 403), (method, path, who, resp.status)
+
+
+@pytest.mark.parametrize("who", [None, "agent", "supervisor", "qa", "admin", "forged"])
+async def test_role_matrix(client: TestClient[Any, Any], who: str | None) -> None:
+    headers = {"Authorization": "Bearer forged-token-0123456789abc"} if who == "forged" else auth(who)
+    await walk(client, who, headers)
+
+
+@pytest.mark.parametrize("who", [None, "agent", "supervisor", "qa", "admin", "forged"])
+async def test_role_matrix_with_session_cookies(client: TestClient[Any, Any], who: str | None) -> None:
+    """The same matrix signed in through /login: the session cookie plus the X-CSRF-Token header."""
+    import re
+
+    from callcenter.web.pages import ACCOUNTS
+
+    headers: dict[str, str] = {}
+    if who == "forged":
+        headers = {"Cookie": "cc_session=forged-session-value"}
+    elif who is not None:
+        await client.app[ACCOUNTS].create(  # type: ignore[index]
+            "test",
+            username=f"{who}-user",
+            password="correct horse battery",
+            role=who,
+            agent_id="1001" if who == "agent" else None,
+        )
+        form = await (await client.get("/login")).text()
+        token = re.search(r'name="login_token" value="([^"]+)"', form)
+        assert token is not None
+        data = {"username": f"{who}-user", "password": "correct horse battery", "login_token": token.group(1)}
+        signed_in = await client.post("/login", data=data, allow_redirects=False)
+        assert signed_in.status == 303
+        page = await (await client.get("/")).text()
+        csrf = re.search(r'<meta name="csrf-token" content="([^"]+)">', page)
+        assert csrf is not None
+        headers = {"X-CSRF-Token": csrf.group(1)}
+    # Signing out would end the walk: it comes last.
+    await walk(client, who, headers, skip=frozenset({("POST", "/logout")}))
+    logout = await client.post("/logout", headers=headers, allow_redirects=False)
+    assert logout.status == (303 if who not in (None, "forged") else 401)
 
 
 async def test_agent_may_act_only_on_itself(client: TestClient[Any, Any]) -> None:

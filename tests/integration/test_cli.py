@@ -59,3 +59,49 @@ def test_serve_refuses_a_broken_queue_file_with_file_line_key(tmp_path: Path) ->
     result = run("--set", f"acd.queues_file={queues}", "serve", cwd=tmp_path)
     assert result.returncode == 2 and "Traceback" not in result.stderr
     assert f"{queues}:3: queues.support.announce_every:" in result.stderr
+
+
+def test_user_add_list_passwd_disable(tmp_path: Path) -> None:
+    db = f"database.url=sqlite+aiosqlite:///{tmp_path}/users.db"
+    secret = "first-admin-password-42"
+
+    def user(*args: str, password: str | None = None) -> subprocess.CompletedProcess[str]:
+        return subprocess.run(
+            [sys.executable, "-m", "callcenter", "--set", db, "user", *args],
+            input=password,
+            capture_output=True,
+            text=True,
+            cwd=tmp_path,
+            timeout=60,
+            # This checkout's code, whichever one the environment has installed.
+            env={"PATH": "/usr/bin:/bin", "PYTHONPATH": str(Path(__file__).resolve().parents[2])},
+        )
+
+    added = user("add", "root", "--role", "admin", "--password-stdin", password=secret + "\n")
+    assert added.returncode == 0, added.stderr
+    assert "user root created" in added.stdout
+    sup = user(
+        "add", "bea", "--role", "supervisor", "--lines", "billing,sales", "--password-stdin", password=secret
+    )
+    assert sup.returncode == 0, sup.stderr
+    assert user("add", "root", "--role", "qa", "--password-stdin", password=secret).returncode == 1
+    no_agent = user("add", "amy", "--role", "agent", "--password-stdin", password=secret)
+    assert no_agent.returncode == 2 and "agent_id" in no_agent.stderr
+    short = user("add", "amy", "--role", "agent", "--agent-id", "1001", "--password-stdin", password="short")
+    assert short.returncode == 2 and "password must be" in short.stderr
+    # No terminal and no --password-stdin: refused, never a password from the command line.
+    assert "use --password-stdin" in user("add", "zed", "--role", "qa", password="").stderr
+    assert user("passwd", "bea", "--password-stdin", password="another-password-43").returncode == 0
+    assert user("disable", "bea").returncode == 0
+    listed = user("list")
+    assert listed.returncode == 0
+    rows = [line.split("\t") for line in listed.stdout.splitlines()]
+    assert [(r[1], r[2], r[3], r[4]) for r in rows] == [
+        ("bea", "supervisor", "billing,sales", "disabled"),
+        ("root", "admin", "all lines", "active"),
+    ]
+    assert user("disable", "nobody").returncode == 2
+    for result in (added, sup, listed):
+        assert secret not in result.stdout + result.stderr
+    stored = (tmp_path / "users.db").read_bytes()
+    assert secret.encode() not in stored and b"$argon2id$" in stored

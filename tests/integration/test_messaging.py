@@ -502,3 +502,51 @@ async def test_a_delivery_report_before_the_send_returns_is_applied(client: Test
     reply = await messaging.reply(opened.conversation_id, "fast")
     await eventually(lambda: messaging.conversations.messages[reply.id].status == Delivery.DELIVERED)
     assert messaging.conversations.messages[reply.id].provider_id == sid
+
+
+async def test_customers_of_another_business_line_are_hidden_and_changes_audited(
+    client: TestClient[Any, Any], providers: tuple[FakeProviders, str]
+) -> None:
+    from callcenter.web.pages import ACCOUNTS
+    from tests.integration.test_auth import PASSWORD, csrf, login
+
+    sms = [("MessageSid", "SM9"), ("From", "+16505550000"), ("To", "+14155550199"), ("Body", "hi")]
+    await twilio_post(client, "/webhooks/twilio/sms", sms)
+    (opened, _) = service(client).opened[0]
+    customer = opened.customer_id
+    admin = auth("admin")
+    resp = await client.post(
+        f"/api/customers/{customer}/attributes", headers=admin, json={"business_line": "sales"}
+    )
+    assert resp.status == 200
+    await client.app[ACCOUNTS].create(  # type: ignore[index]
+        "test", username="bea", password=PASSWORD, role="supervisor", lines=["billing"]
+    )
+    await client.app[ACCOUNTS].create(  # type: ignore[index]
+        "test", username="sal", password=PASSWORD, role="supervisor", lines=["sales"]
+    )
+    await login(client, "bea")
+    h = {"X-CSRF-Token": await csrf(client)}
+    assert (await client.get(f"/api/customers/{customer}")).status == 403
+    assert (
+        await client.post(f"/api/customers/{customer}/attributes", headers=h, json={"vip": True})
+    ).status == 403
+    reply = await client.post(
+        f"/api/conversations/{opened.conversation_id}/reply", headers=h, json={"body": "x"}
+    )
+    assert reply.status == 403
+    await login(client, "sal")
+    h = {"X-CSRF-Token": await csrf(client)}
+    assert (await client.get(f"/api/customers/{customer}")).status == 200
+    moved = await client.post(
+        f"/api/customers/{customer}/attributes", headers=h, json={"business_line": "billing"}
+    )
+    assert moved.status == 403  # not into a line sal does not see
+    resp = await client.post(f"/api/customers/{customer}/attributes", headers=h, json={"vip": True})
+    assert resp.status == 200
+    entries = (await (await client.get("/api/audit?action=customer.*", headers=admin)).json())["entries"]
+    assert [(e["who"], e["action"], e["target"]) for e in entries] == [
+        ("sal", "customer.changed", customer),
+        ("admin", "customer.changed", customer),
+    ]
+    assert entries[0]["detail"] == {"vip": "True"}

@@ -23,7 +23,7 @@ class MemoryStore:
     async def get_interaction(self, interaction_id: str) -> Interaction | None:
         return None
 
-    async def recent_interactions(self, limit: int = 50) -> list[Interaction]:
+    async def recent_interactions(self, limit: int = 50, *, queues: object = None) -> list[Interaction]:
         return []
 
     async def add_event(self, interaction_id: str, at: float, kind: str, data: Mapping[str, object]) -> None:

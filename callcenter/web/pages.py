@@ -1,0 +1,228 @@
+"""Server-rendered pages: the shared layout, sign-in and sign-out, the home redirect, static files.
+
+Other pages plug into the layout with :func:`render` (it adds the principal, the session's CSRF
+token and the navigation of the principal's role) and :func:`add_nav` (an entry in the navigation,
+shown to the roles given). Templates live in ``callcenter/web/templates`` (Jinja2, autoescaped),
+assets in ``callcenter/web/static`` (served here with cache headers; no CDN).
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlsplit
+
+import jinja2
+from aiohttp import web
+
+from callcenter.accounts import MAX_PASSWORD
+from callcenter.config import Settings
+from callcenter.users import Accounts
+from callcenter.web.audit import AUDIT
+from callcenter.web.auth import AUTH_KEY, PRINCIPAL, PUBLIC, ROLES, SESSION, allow
+from callcenter.web.sessions import COOKIE, LOGIN_COOKIE, LoginThrottle, new_token, same_token
+
+log = logging.getLogger(__name__)
+
+HERE = Path(__file__).parent
+STATIC_DIR = HERE / "static"
+STATIC_MAX_AGE = 3600
+GENERIC_FAILURE = "Wrong username or password."
+
+
+@dataclass(frozen=True, slots=True)
+class NavItem:
+    title: str
+    path: str
+    roles: frozenset[str]
+
+
+ACCOUNTS = web.AppKey("accounts", Accounts)
+THROTTLE = web.AppKey("login_throttle", LoginThrottle)
+NAV = web.AppKey("nav", list[NavItem])
+TEMPLATES = web.AppKey("templates", jinja2.Environment)
+PAGE_SETTINGS = web.AppKey("page_settings", Settings)
+
+
+def templates() -> jinja2.Environment:
+    return jinja2.Environment(
+        loader=jinja2.FileSystemLoader(HERE / "templates"),
+        autoescape=True,
+        undefined=jinja2.StrictUndefined,
+        trim_blocks=True,
+        lstrip_blocks=True,
+    )
+
+
+def add_nav(app: web.Application, title: str, path: str, *roles: str) -> None:
+    """A navigation entry for these roles (in the order added; the first one is a role's home)."""
+    if not roles or set(roles) - set(ROLES):
+        raise ValueError(f"bad roles {roles}")
+    app[NAV].append(NavItem(title, path, frozenset(roles)))
+
+
+def nav_for(app: web.Application, role: str | None) -> list[NavItem]:
+    return [item for item in app[NAV] if role in item.roles]
+
+
+def render(request: web.Request, template: str, *, status: int = 200, **context: Any) -> web.Response:
+    principal = request.get(PRINCIPAL)
+    session = request.get(SESSION)
+    html = (
+        request.app[TEMPLATES]
+        .get_template(template)
+        .render(
+            principal=principal,
+            csrf_token=session.csrf_token if session is not None else "",
+            nav=nav_for(request.app, principal.role if principal else None),
+            path=request.path,
+            **context,
+        )
+    )
+    response = web.Response(text=html, status=status, content_type="text/html")
+    response.headers["Cache-Control"] = "no-store"
+    response.headers["X-Content-Type-Options"] = "nosniff"
+    response.headers["X-Frame-Options"] = "DENY"
+    response.headers["Content-Security-Policy"] = (
+        "default-src 'self'; frame-ancestors 'none'; form-action 'self'; base-uri 'none'"
+    )
+    return response
+
+
+def see_other(location: str) -> web.Response:
+    """A redirect after a form post (303: the browser follows with GET)."""
+    return web.Response(status=303, headers={"Location": location, "Cache-Control": "no-store"})
+
+
+def _secure(request: web.Request) -> bool:
+    mode = request.app[PAGE_SETTINGS].security.sessions.cookie_secure
+    return mode == "always" or (mode == "auto" and request.secure)
+
+
+def _safe_next(raw: str | None) -> str:
+    """Only a path of this site (no scheme, no host, not //evil): else the home page."""
+    if not raw or not raw.startswith("/") or raw.startswith("//") or "\\" in raw:
+        return "/"
+    parts = urlsplit(raw)
+    return "/" if parts.scheme or parts.netloc else raw
+
+
+def _login_form(
+    request: web.Request, *, error: str = "", username: str = "", status: int = 200
+) -> web.Response:
+    token = request.cookies.get(LOGIN_COOKIE, "")
+    if not re.fullmatch(r"[A-Za-z0-9_-]{43}", token):
+        token = new_token()
+    response = render(
+        request,
+        "login.html",
+        status=status,
+        error=error,
+        username=username,
+        login_token=token,
+        next=_safe_next(request.query.get("next")),
+    )
+    response.set_cookie(
+        LOGIN_COOKIE, token, httponly=True, samesite="Lax", secure=_secure(request), path="/login"
+    )
+    return response
+
+
+@allow(PUBLIC)
+async def login_page(request: web.Request) -> web.Response:
+    return _login_form(request)
+
+
+@allow(PUBLIC)
+async def login(request: web.Request) -> web.StreamResponse:
+    form = await request.post()
+    username = str(form.get("username", "")).strip().lower()[:64]
+    password = str(form.get("password", ""))[: MAX_PASSWORD + 1]
+    if not same_token(request.cookies.get(LOGIN_COOKIE, ""), str(form.get("login_token", ""))):
+        return _login_form(request, error="The form expired. Please sign in again.", status=403)
+    client = request.remote
+    throttle, accounts, audit = request.app[THROTTLE], request.app[ACCOUNTS], request.app[AUDIT]
+    wait = throttle.retry_after(username, client)
+    if wait > 0:
+        await audit.record(username or "(empty)", "login.throttled", username, {}, client)
+        response = _login_form(
+            request,
+            error=f"Too many failed attempts. Try again in {int(wait) + 1} seconds.",
+            username=username,
+            status=429,
+        )
+        response.headers["Retry-After"] = str(int(wait) + 1)
+        return response
+    user = await accounts.authenticate(username, password) if username and password else None
+    if user is None:
+        throttle.failed(username, client)
+        await audit.record(username or "(empty)", "login.failed", username, {}, client)
+        return _login_form(request, error=GENERIC_FAILURE, username=username, status=401)
+    throttle.succeeded(username)
+    sessions = request.app[AUTH_KEY].sessions
+    assert sessions is not None  # the accounts component sets it before serving
+    opened = await sessions.open(user.id, client, replacing=request.cookies.get(COOKIE))
+    await audit.record(user.username, "login.succeeded", user.username, {"role": user.role}, client)
+    response = see_other(_safe_next(str(form.get("next", "/"))))
+    response.set_cookie(
+        COOKIE,
+        opened.token,
+        httponly=True,
+        samesite="Lax",
+        secure=_secure(request),
+        path="/",
+        max_age=sessions.max_age,
+    )
+    response.del_cookie(LOGIN_COOKIE, path="/login")
+    return response
+
+
+@allow(*ROLES)
+async def logout(request: web.Request) -> web.StreamResponse:
+    token = request.cookies.get(COOKIE)
+    sessions = request.app[AUTH_KEY].sessions
+    if token and sessions is not None:
+        await sessions.close(token)
+    principal = request[PRINCIPAL]
+    await request.app[AUDIT].record(principal, "logout", principal.name, {}, request.remote)
+    response = see_other("/login")
+    response.del_cookie(COOKIE, path="/")
+    return response
+
+
+@allow(*ROLES)
+async def home(request: web.Request) -> web.StreamResponse:
+    """A role's first page; a role with no page yet gets the home page of the layout."""
+    items = nav_for(request.app, request[PRINCIPAL].role)
+    if items:
+        raise web.HTTPSeeOther(items[0].path)
+    return render(request, "home.html")
+
+
+_STATIC_NAME = re.compile(r"^[a-z0-9][a-z0-9_.-]*\.(css|js|svg|png|ico)$")
+
+
+@allow(PUBLIC)
+async def static(request: web.Request) -> web.StreamResponse:
+    name = request.match_info["name"]
+    path = STATIC_DIR / name
+    if not _STATIC_NAME.match(name) or not path.is_file():
+        raise web.HTTPNotFound(text="no such file")
+    response = web.FileResponse(path)
+    response.headers["Cache-Control"] = f"public, max-age={STATIC_MAX_AGE}"
+    response.headers["X-Content-Type-Options"] = "nosniff"
+    return response
+
+
+def setup_routes(app: web.Application, settings: Settings) -> None:
+    app[TEMPLATES] = templates()
+    app[NAV] = []
+    app[PAGE_SETTINGS] = settings
+    app.router.add_get("/login", login_page)
+    app.router.add_post("/login", login)
+    app.router.add_post("/logout", logout)
+    app.router.add_get("/", home)
+    app.router.add_get("/static/{name}", static)

@@ -1,0 +1,188 @@
+"""Accounts and the audit log over HTTP (admin only): ``/api/users``, ``/api/audit``.
+
+Bodies are validated with pydantic (unknown fields refused); errors are 400 (invalid), 404 (no such
+user), 409 (username taken, or an admin locking themselves out).
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any, Literal
+
+from aiohttp import web
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+from callcenter.accounts import MAX_PASSWORD, AccountError, DuplicateUser, UnknownUser, User
+from callcenter.users import user_view
+from callcenter.web.api import _body, _error, _json
+from callcenter.web.auth import PRINCIPAL, allow
+from callcenter.web.pages import ACCOUNTS
+
+Role = Literal["agent", "supervisor", "qa", "admin"]
+
+
+class _Body(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class NewUser(_Body):
+    username: str = Field(min_length=1, max_length=64)
+    password: str = Field(max_length=MAX_PASSWORD)
+    role: Role
+    display_name: str = Field("", max_length=128)
+    lines: list[str] | None = Field(None, max_length=64)
+    agent_id: str | None = Field(None, max_length=64)
+
+
+class UserChanges(_Body):
+    display_name: str | None = Field(None, max_length=128)
+    role: Role | None = None
+    lines: list[str] | None = Field(None, max_length=64)
+    agent_id: str | None = Field(None, max_length=64)
+    disabled: bool | None = None
+    password: str | None = Field(None, max_length=MAX_PASSWORD)
+
+
+def problems(err: ValidationError) -> str:
+    return "; ".join(f"{'.'.join(str(p) for p in e['loc']) or 'body'}: {e['msg']}" for e in err.errors())
+
+
+def _user_id(request: web.Request) -> int:
+    raw = request.match_info["user_id"]
+    if not raw.isdigit() or len(raw) > 18:
+        raise web.HTTPNotFound(text='{"error": "no such user"}', content_type="application/json")
+    return int(raw)
+
+
+def lockout_problem(request: web.Request, user: User, changes: dict[str, Any]) -> str | None:
+    """An admin may not disable or demote their own account (someone must be able to sign in)."""
+    if request[PRINCIPAL].user_id != user.id:
+        return None
+    if changes.get("disabled") is True:
+        return "you cannot disable your own account"
+    if changes.get("role", "admin") != "admin":
+        return "you cannot take the admin role from your own account"
+    return None
+
+
+@allow("admin")
+async def list_users(request: web.Request) -> web.Response:
+    users = await request.app[ACCOUNTS].store.users()
+    return _json({"users": [user_view(u) for u in users]})
+
+
+@allow("admin")
+async def create_user(request: web.Request) -> web.Response:
+    try:
+        body = NewUser.model_validate(await _body(request))
+    except ValidationError as err:
+        return _error(400, problems(err))
+    try:
+        user = await request.app[ACCOUNTS].create(
+            request[PRINCIPAL],
+            username=body.username,
+            password=body.password,
+            role=body.role,
+            display_name=body.display_name,
+            lines=body.lines,
+            agent_id=body.agent_id,
+            client=request.remote,
+        )
+    except DuplicateUser as err:
+        return _error(409, str(err))
+    except AccountError as err:
+        return _error(400, str(err))
+    return _json(user_view(user), 201)
+
+
+@allow("admin")
+async def update_user(request: web.Request) -> web.Response:
+    user_id = _user_id(request)
+    try:
+        body = UserChanges.model_validate(await _body(request))
+    except ValidationError as err:
+        return _error(400, problems(err))
+    # null clears lines (every line) and agent_id; elsewhere it means "unchanged".
+    changes = {
+        k: v
+        for k, v in body.model_dump(exclude_unset=True).items()
+        if v is not None or k in ("lines", "agent_id")
+    }
+    if not changes:
+        return _error(400, "nothing to change")
+    accounts = request.app[ACCOUNTS]
+    try:
+        current = await accounts.store.user(user_id)
+        problem = lockout_problem(request, current, changes)
+        if problem:
+            return _error(409, problem)
+        user = await accounts.update(request[PRINCIPAL], user_id, changes, request.remote)
+    except UnknownUser as err:
+        return _error(404, str(err))
+    except AccountError as err:
+        return _error(400, str(err))
+    return _json(user_view(user))
+
+
+def _time(raw: str | None, name: str) -> float | None:
+    if raw is None:
+        return None
+    try:
+        return float(raw)
+    except ValueError:
+        pass
+    try:
+        parsed = datetime.fromisoformat(raw)
+    except ValueError:
+        raise web.HTTPBadRequest(
+            text=f'{{"error": "{name} must be ISO 8601 with a time zone or POSIX seconds"}}',
+            content_type="application/json",
+        ) from None
+    if parsed.tzinfo is None:
+        raise web.HTTPBadRequest(
+            text=f'{{"error": "{name} needs a time zone (e.g. 2026-11-22T10:00:00Z)"}}',
+            content_type="application/json",
+        )
+    return parsed.timestamp()
+
+
+@allow("admin")
+async def list_audit(request: web.Request) -> web.Response:
+    q = request.query
+    raw_limit = q.get("limit", "100")
+    if not raw_limit.isdigit() or not 1 <= int(raw_limit) <= 1000:
+        return _error(400, "limit must be a whole number from 1 to 1000")
+    action, who = q.get("action"), q.get("user")
+    if (action and len(action) > 64) or (who and len(who) > 64):
+        return _error(400, "action and user are at most 64 characters")
+    entries = await request.app[ACCOUNTS].store.audit(
+        action=action or None,
+        who=who or None,
+        since=_time(q.get("since"), "since"),
+        until=_time(q.get("until"), "until"),
+        limit=int(raw_limit),
+    )
+    return _json(
+        {
+            "entries": [
+                {
+                    "id": e.id,
+                    "at": e.at,
+                    "who": e.who,
+                    "role": e.role,
+                    "action": e.action,
+                    "target": e.target,
+                    "detail": dict(e.detail),
+                    "client": e.client,
+                }
+                for e in entries
+            ]
+        }
+    )
+
+
+def setup_routes(app: web.Application) -> None:
+    app.router.add_get("/api/users", list_users)
+    app.router.add_post("/api/users", create_user)
+    app.router.add_patch("/api/users/{user_id}", update_user)
+    app.router.add_get("/api/audit", list_audit)
