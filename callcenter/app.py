@@ -19,12 +19,14 @@ from aiohttp import web
 
 from callcenter.adapters.db import Database
 from callcenter.adapters.messaging_store import MessagingStore
+from callcenter.adapters.qa_store import QaStore
+from callcenter.adapters.recordings import RecordingStore
 from callcenter.adapters.voice import AsteriskSnapshot, VoiceAdapter
 from callcenter.aio import cancel_and_wait
 from callcenter.channels.email import SmtpInbound, SmtpSender
 from callcenter.channels.outbox import Outbox, Sender
 from callcenter.channels.senders import TwilioSender, WeChatSender, WhatsAppSender
-from callcenter.config import Settings
+from callcenter.config import ConfigError, Settings
 from callcenter.core import events as ev
 from callcenter.core import ivr
 from callcenter.core.acd import Acd, AcdConfig
@@ -33,9 +35,10 @@ from callcenter.core.conversations import MessagingChannel
 from callcenter.core.ivr_runner import FlowRunner
 from callcenter.ivr.store import FlowStore
 from callcenter.messaging import Messaging
+from callcenter.qa.scorecards import ScorecardError, load_scorecards
 from callcenter.queues_file import QueueWatcher, load_queues
 from callcenter.service import CallCenter
-from callcenter.web import api, auth, customers_api, ivr_api, webhooks
+from callcenter.web import api, auth, customers_api, ivr_api, qa_api, webhooks
 
 log = logging.getLogger(__name__)
 
@@ -101,7 +104,9 @@ def create_app(settings: Settings) -> web.Application:
     ivr_api.setup_routes(app)
     webhooks.setup_routes(app)
     customers_api.setup_routes(app)
+    qa_api.setup_routes(app)
     app.cleanup_ctx.append(_database)
+    app.cleanup_ctx.append(_qa)
     app.cleanup_ctx.append(_service)
     app.cleanup_ctx.append(_messaging)
     if settings.ivr.flows_dir is not None:
@@ -117,6 +122,25 @@ async def _database(app: web.Application) -> AsyncIterator[None]:
     log.info("database.ready", extra={"url": database.safe_url})
     yield
     await database.stop()
+
+
+async def _qa(app: web.Application) -> AsyncIterator[None]:
+    """QA review: the store (transcripts, scores, reviews, playback audit), the recordings to
+    play, the scorecards. The transcription service's ``results`` is this store."""
+    settings = app[SETTINGS]
+    cards = qa_api.Scorecards()
+    if settings.qa.scorecards is not None:
+        try:
+            cards.update(await asyncio.to_thread(load_scorecards, settings.qa.scorecards))
+        except ScorecardError as err:
+            raise ConfigError(str(err)) from err
+    store = QaStore(settings.database.url)
+    await store.start()
+    app[qa_api.QA_STORE] = store
+    app[qa_api.RECORDINGS] = RecordingStore.from_settings(settings.recordings)
+    app[qa_api.SCORECARDS] = cards
+    yield
+    await store.stop()
 
 
 async def _service(app: web.Application) -> AsyncIterator[None]:

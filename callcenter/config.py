@@ -323,6 +323,8 @@ class MessagingSettings(_Section):
                 f"{value!r} must be scheme://host[:port] with no path (e.g. https://cc.example.com)"
             )
         return value.rstrip("/")
+
+
 class RedactPattern(_Section):
     """An identifier masked in transcripts before they are stored, as ``[LABEL]``."""
 
@@ -354,6 +356,12 @@ class TranscriptionSettings(_Section):
     redact_digit_runs: int = Field(14, ge=0, le=64)
     redact_patterns: tuple[RedactPattern, ...] = ()
     qa_rules: Path | None = None  # QA rules YAML (docs/qa.md); none: transcripts are not scored
+
+
+class QaSettings(_Section):
+    """Manual QA review (docs/qa.md)."""
+
+    scorecards: Path | None = None  # scorecards YAML, e.g. scorecards.example.yaml; none: no reviews
 
 
 class RecordingSettings(_Section):
@@ -392,9 +400,7 @@ class RecordingSettings(_Section):
 
 
 def _default_agents() -> tuple[AgentSettings, ...]:
-    return tuple(
-        AgentSettings(id=str(n), name=f"Agent {n}", extension=str(n)) for n in range(1001, 1011)
-    )
+    return tuple(AgentSettings(id=str(n), name=f"Agent {n}", extension=str(n)) for n in range(1001, 1011))
 
 
 class Settings(_Section):
@@ -410,6 +416,7 @@ class Settings(_Section):
     messaging: MessagingSettings = MessagingSettings()
     transcription: TranscriptionSettings = TranscriptionSettings()
     recordings: RecordingSettings = RecordingSettings()
+    qa: QaSettings = QaSettings()
 
     @model_validator(mode="after")
     def _unique_agents(self) -> Settings:
@@ -492,15 +499,12 @@ def line_of(node: yaml.Node | None, loc: tuple[int | str, ...]) -> int | None:
                     break
             else:
                 return line
-        elif (
-            isinstance(node, yaml.SequenceNode) and isinstance(part, int) and part < len(node.value)
-        ):
+        elif isinstance(node, yaml.SequenceNode) and isinstance(part, int) and part < len(node.value):
             node = node.value[part]
             line = node.start_mark.line + 1
         else:
             return line
     return line
-
 
 
 def parse_yaml(text: str, source: str, what: str) -> tuple[dict[str, Any], yaml.Node | None]:
