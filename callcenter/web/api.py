@@ -418,9 +418,18 @@ QA_PATHS: dict[str, Any] = {
                 params=["interaction_id"],
                 errors=(400, 401, 403, 404, 416, 503),
             ),
+            "parameters": [
+                {"name": "interaction_id", "in": "path", "required": True, "schema": {"type": "string"}},
+                _query("track", "string", "which track", enum=["mixed", "caller", "agent"]),
+            ],
         }
     },
 }
+
+# The audio's own responses: the whole file, or the requested bytes.
+_AUDIO = QA_PATHS["/api/recordings/{interaction_id}/audio"]["get"]["responses"]
+_AUDIO["200"] = {"description": "The whole recording", "content": {"audio/wav": {}}}
+_AUDIO["206"] = {"description": "The requested byte range (Content-Range)", "content": {"audio/wav": {}}}
 
 OPENAPI: dict[str, Any] = {
     "openapi": "3.1.0",

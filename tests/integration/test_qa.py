@@ -25,8 +25,11 @@ import pytest
 import sqlalchemy as sa
 from aiohttp import web
 from aiohttp.test_utils import TestClient, TestServer
+from sqlalchemy.dialects import postgresql
+from sqlalchemy.dialects import sqlite as sa_sqlite
 
 from callcenter.adapters.db import DatabaseError, create_engine
+from callcenter.adapters.db_models import QaTranscriptRow
 from callcenter.adapters.qa_store import QaStore
 from callcenter.adapters.recordings import RecordingStore
 from callcenter.adapters.transcription_jobs import DONE, FAILED, JobStore
@@ -558,3 +561,28 @@ async def test_the_store_refuses_use_before_start(database_url: str) -> None:
     await store.start()
     assert await store.reviews("x") == []
     await store.stop()
+
+
+async def test_search_uses_the_full_text_index(database_url: str) -> None:
+    store = QaStore(database_url)
+    await store.start()
+    sqlite = database_url.startswith("sqlite")
+    try:
+        query = sa.select(QaTranscriptRow.interaction_id).where(store._matches(("router", "dropping")))
+        dialect = sa_sqlite.dialect() if sqlite else postgresql.dialect()
+        sql = str(query.compile(dialect=dialect, compile_kwargs={"literal_binds": True}))
+    finally:
+        await store.stop()
+    engine = create_engine(database_url)
+    try:
+        async with engine.connect() as c:
+            if sqlite:
+                rows = await c.execute(sa.text(f"EXPLAIN QUERY PLAN {sql}"))
+                plan = "\n".join(str(row[-1]) for row in rows)
+            else:
+                await c.execute(sa.text("SET enable_seqscan = off"))  # an empty table is scanned
+                plan = "\n".join(row[0] for row in await c.execute(sa.text(f"EXPLAIN {sql}")))
+    finally:
+        await engine.dispose()
+    expected = "SCAN qa_search VIRTUAL TABLE" if sqlite else "ix_qa_transcripts_search"
+    assert expected in plan, plan
