@@ -340,6 +340,15 @@ class QaStore:
         )
         async with self._begin(f"store a review of {interaction_id!r}") as c:
             review_id = int((await c.execute(statement)).scalar_one())
+            # The interaction may have been saved (or finished) after its transcript: its line,
+            # agent, queue and date are taken again for the call being reviewed.
+            meta = await _interaction_meta(c, interaction_id)
+            if meta:
+                await c.execute(
+                    sa.update(QaTranscriptRow)
+                    .where(QaTranscriptRow.interaction_id == interaction_id)
+                    .values(meta)
+                )
         return Review(review_id, interaction_id, reviewer, scorecard, dict(answers), comment, total, at)
 
     async def reviews(self, interaction_id: str) -> list[Review]:

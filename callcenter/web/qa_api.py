@@ -347,17 +347,18 @@ async def recording_audio(request: web.Request) -> web.StreamResponse:
         return web.Response(status=416, headers={**headers, "Content-Range": f"bytes */{size}"})
     principal = request[PRINCIPAL]
     start, end = wanted if wanted is not None else (0, size - 1)
-    await audit_playback(
-        request.app,
-        PlaybackRecord(
-            datetime.now(UTC),
-            principal.name,
-            principal.role,
-            interaction_id,
-            track,
-            "" if wanted is None else f"{start}-{end}/{size}",
-        ),
-    )
+    if request.method != "HEAD":  # a HEAD gets the headers only: nothing is heard
+        await audit_playback(
+            request.app,
+            PlaybackRecord(
+                datetime.now(UTC),
+                principal.name,
+                principal.role,
+                interaction_id,
+                track,
+                "" if wanted is None else f"{start}-{end}/{size}",
+            ),
+        )
     if wanted is None:
         return web.Response(body=audio, headers=headers)
     headers["Content-Range"] = f"bytes {start}-{end}/{size}"

@@ -423,6 +423,33 @@ async def test_reviews_and_calibration(client: TestClient[Any, Any]) -> None:
     detail = await (await client.get(url, headers=auth("qa"))).json()
     assert [r["reviewer"] for r in detail["reviews"]] == ["qa", "supervisor"]
 
+    # A transcript stored before its interaction was saved: the review takes the call's line,
+    # agent, queue and date from the interactions table.
+    early = new_id()
+    await client.app[qa_api.QA_STORE].save_result(early, lines_transcript(GOOD), None, datetime.now(UTC))
+    before = await (await client.get(f"/api/qa/calls/{early}", headers=auth("qa"))).json()
+    assert (before["agent_id"], before["queue"], before["business_line"], before["score"]) == (
+        None,
+        None,
+        None,
+        None,
+    )
+    await client.app[DATABASE].save_interaction(
+        Interaction(
+            id=early, channel=Channel.VOICE, caller_number="1", started_at=DAY, queue="sales", agent_id="1003"
+        )
+    )
+    resp = await client.post(
+        f"/api/qa/calls/{early}/reviews",
+        json={"scorecard": "standard", "answers": answers},
+        headers=auth("qa"),
+    )
+    assert resp.status == 201
+    after = await (await client.get("/api/qa/calls", params={"agent": "1003"}, headers=auth("qa"))).json()
+    assert [c["interaction_id"] for c in after["calls"]] == [early]
+    assert after["calls"][0]["queue"] == "sales" and after["calls"][0]["business_line"] == "sales"
+    assert after["calls"][0]["call_at"].startswith("2026-11-20T09:30")
+
     # Marking for calibration, and finding the marked calls.
     assert (
         await client.post(f"{url}/calibration", json={"calibration": True}, headers=auth("qa"))
@@ -493,6 +520,8 @@ async def test_playback_streams_the_decrypted_recording_with_ranges_and_audits(
     assert tail.status == 206 and await tail.read() == audio[-10:]
     rest = await client.get(url, headers={**auth("qa"), "Range": f"bytes={len(audio) - 5}-"})
     assert rest.status == 206 and await rest.read() == audio[-5:]
+    head = await client.head(url, headers=auth("qa"))
+    assert head.status == 200 and await head.read() == b""
     past = await client.get(url, headers={**auth("qa"), "Range": f"bytes={len(audio)}-"})
     assert past.status == 416 and past.headers["Content-Range"] == f"bytes */{len(audio)}"
 
