@@ -29,7 +29,14 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
-from callcenter.adapters.db import _FOREIGN_ERRORS, DatabaseError, create_engine, parse_url, upgrade
+from callcenter.adapters.db import (
+    _FOREIGN_ERRORS,
+    _SQLITE_IMMEDIATE,
+    DatabaseError,
+    create_engine,
+    parse_url,
+    upgrade,
+)
 from callcenter.adapters.db_models import (
     InteractionRow,
     PlaybackAuditRow,
@@ -162,7 +169,7 @@ class QaStore:
             transcript = redact_transcript(transcript, Redactor())
         data = to_json(transcript)
         duration = max((s.end for s in transcript.segments), default=0.0)
-        async with self._begin(f"store the transcript of {interaction_id!r}") as c:
+        async with self._begin(f"store the transcript of {interaction_id!r}", write=True) as c:
             meta = await _interaction_meta(c, interaction_id)
             values = {
                 "business_line": meta.get("business_line"),
@@ -338,7 +345,7 @@ class QaStore:
             )
             .returning(QaReviewRow.id)
         )
-        async with self._begin(f"store a review of {interaction_id!r}") as c:
+        async with self._begin(f"store a review of {interaction_id!r}", write=True) as c:
             review_id = int((await c.execute(statement)).scalar_one())
             # The interaction may have been saved (or finished) after its transcript: its line,
             # agent, queue and date are taken again for the call being reviewed.
@@ -362,13 +369,13 @@ class QaStore:
             .where(QaTranscriptRow.interaction_id == interaction_id)
             .values(calibration=on)
         )
-        async with self._begin(f"mark {interaction_id!r} for calibration") as c:
+        async with self._begin(f"mark {interaction_id!r} for calibration", write=True) as c:
             return bool((await c.execute(statement)).rowcount)
 
     # --- playback audit -------------------------------------------------------------------------
 
     async def add_playback(self, record: PlaybackRecord) -> None:
-        async with self._begin(f"audit a playback of {record.interaction_id!r}") as c:
+        async with self._begin(f"audit a playback of {record.interaction_id!r}", write=True) as c:
             await c.execute(sa.insert(PlaybackAuditRow).values(dataclasses.asdict(record)))
 
     async def playbacks(self, interaction_id: str) -> list[PlaybackRecord]:
@@ -384,12 +391,16 @@ class QaStore:
             ]
 
     @asynccontextmanager
-    async def _begin(self, what: str) -> AsyncIterator[AsyncConnection]:
+    async def _begin(self, what: str, write: bool = False) -> AsyncIterator[AsyncConnection]:
+        """A transaction; ``write``: on SQLite, BEGIN IMMEDIATE, so a transaction that reads and
+        then writes waits for the lock at its start instead of failing at its first write."""
         if self._engine is None:
             raise DatabaseError(f"cannot {what}: the QA store is not started")
         try:
-            async with self._engine.begin() as connection:
-                yield connection
+            async with self._engine.connect() as connection:
+                await connection.execution_options(**{_SQLITE_IMMEDIATE: write})
+                async with connection.begin():
+                    yield connection
         except _FOREIGN_ERRORS as err:
             raise DatabaseError(f"cannot {what}: {type(err).__name__}") from err
 

@@ -615,3 +615,34 @@ async def test_search_uses_the_full_text_index(database_url: str) -> None:
         await engine.dispose()
     expected = "SCAN qa_search VIRTUAL TABLE" if sqlite else "ix_qa_transcripts_search"
     assert expected in plan, plan
+
+
+async def test_concurrent_playbacks_and_reviews_are_all_kept(
+    client: TestClient[Any, Any], tmp_path: Path
+) -> None:
+    call = new_id()
+    await add_call(client, call, GOOD)
+    audio = wav_bytes(0.3)
+    record(client, tmp_path, call, audio)
+    answers = {"needs": 2, "offer": 3, "compliance": 1}
+
+    async def listen(n: int) -> bytes:
+        resp = await client.get(
+            f"/api/recordings/{call}/audio", headers={**auth("qa"), "Range": f"bytes={n}-{n + 9}"}
+        )
+        assert resp.status == 206
+        return await resp.read()
+
+    async def review() -> int:
+        resp = await client.post(
+            f"/api/qa/calls/{call}/reviews",
+            json={"scorecard": "sales", "answers": answers},
+            headers=auth("supervisor"),
+        )
+        return resp.status
+
+    results = await asyncio.gather(*(listen(n) for n in range(12)), *(review() for _ in range(6)))
+    assert results[:12] == [audio[n : n + 10] for n in range(12)]
+    assert results[12:] == [201] * 6
+    assert len(await client.app[qa_api.QA_STORE].playbacks(call)) == 12
+    assert len(await client.app[qa_api.QA_STORE].reviews(call)) == 6
