@@ -395,7 +395,12 @@ def _page(name: str) -> web.Response:
     return web.Response(
         text=(STATIC / name).read_text(encoding="utf-8"),
         content_type="text/html",
-        headers={"Cache-Control": "no-store"},
+        headers={
+            "Cache-Control": "no-store",
+            # Scripts, styles, audio and API calls from this server only; no framing.
+            "Content-Security-Policy": "default-src 'self'; object-src 'none'; base-uri 'none';"
+            " frame-ancestors 'none'",
+        },
     )
 
 
