@@ -20,25 +20,39 @@ from aiohttp import web
 from callcenter.adapters.accounts_store import AccountStore
 from callcenter.adapters.db import Database, DatabaseError
 from callcenter.adapters.messaging_store import MessagingStore
+from callcenter.adapters.qa_store import QaStore
+from callcenter.adapters.recordings import RecordingStore
 from callcenter.adapters.voice import AsteriskSnapshot, VoiceAdapter
 from callcenter.aio import cancel_and_wait
 from callcenter.channels.email import SmtpInbound, SmtpSender
 from callcenter.channels.outbox import Outbox, Sender
 from callcenter.channels.senders import TwilioSender, WeChatSender, WhatsAppSender
-from callcenter.config import Settings
+from callcenter.config import ConfigError, Settings
 from callcenter.core import events as ev
 from callcenter.core import ivr
 from callcenter.core.acd import Acd, AcdConfig
 from callcenter.core.agents import Agent
 from callcenter.core.conversations import MessagingChannel
 from callcenter.core.ivr_runner import FlowRunner
+from callcenter.core.qa import Alert
 from callcenter.ivr.store import FlowStore
 from callcenter.messaging import Messaging
+from callcenter.qa.scorecards import ScorecardError, load_scorecards
 from callcenter.queues_file import QueueWatcher, load_queues
 from callcenter.recorder import Recorder
 from callcenter.service import CallCenter
 from callcenter.users import Accounts
-from callcenter.web import admin_pages, api, auth, customers_api, ivr_api, pages, users_api, webhooks
+from callcenter.web import (
+    admin_pages,
+    api,
+    auth,
+    customers_api,
+    ivr_api,
+    pages,
+    qa_api,
+    users_api,
+    webhooks,
+)
 from callcenter.web.audit import AUDIT, Audit
 from callcenter.web.sessions import LoginThrottle, Sessions
 
@@ -115,8 +129,10 @@ def create_app(settings: Settings) -> web.Application:
     pages.setup_routes(app, settings)
     admin_pages.setup_routes(app)
     users_api.setup_routes(app)
+    qa_api.setup_routes(app)
     app.cleanup_ctx.append(_database)
     app.cleanup_ctx.append(_accounts)
+    app.cleanup_ctx.append(_qa)
     app.cleanup_ctx.append(_service)
     app.cleanup_ctx.append(_messaging)
     if settings.ivr.flows_dir is not None:
@@ -164,6 +180,23 @@ async def _accounts(app: web.Application) -> AsyncIterator[None]:
         await cancel_and_wait(sweeper)
         app[auth.AUTH_KEY].sessions = None
         await store.stop()
+async def _qa(app: web.Application) -> AsyncIterator[None]:
+    """QA review: the store (transcripts, scores, reviews, playback audit), the recordings to
+    play, the scorecards. The transcription service's ``results`` is this store."""
+    settings = app[SETTINGS]
+    cards = qa_api.Scorecards()
+    if settings.qa.scorecards is not None:
+        try:
+            cards.update(await asyncio.to_thread(load_scorecards, settings.qa.scorecards))
+        except ScorecardError as err:
+            raise ConfigError(str(err)) from err
+    store = QaStore(settings.database.url)
+    await store.start()
+    app[qa_api.QA_STORE] = store
+    app[qa_api.RECORDINGS] = RecordingStore.from_settings(settings.recordings)
+    app[qa_api.SCORECARDS] = cards
+    yield
+    await store.stop()
 
 
 async def _service(app: web.Application) -> AsyncIterator[None]:
@@ -285,13 +318,16 @@ async def _flows(app: web.Application) -> AsyncIterator[None]:
     await cancel_and_wait(watcher)
 
 
+async def _log_alert(interaction_id: str, alert: Alert) -> None:
+    # An emergency word in a call: supervisors are told on their console when it is connected.
+    log.warning("qa.emergency_word", extra={"interaction": interaction_id, "word": alert.word})
+
+
 async def _recording(app: web.Application) -> AsyncIterator[None]:
     """Recordings: the store -> transcription (its job queue and worker processes, when enabled) ->
     the recorder, which takes each recorded call's files in once the call has ended."""
-    from callcenter.adapters.recordings import RecordingStore
-
     settings, service, database = app[SETTINGS], app[api.SERVICE], app[DATABASE]
-    store = RecordingStore.from_settings(settings.recordings)
+    store = app[qa_api.RECORDINGS]  # the same store QA plays recordings from
     transcription = None
     if settings.transcription.enabled:
         from callcenter.adapters.transcription_jobs import JobStore
@@ -302,7 +338,13 @@ async def _recording(app: web.Application) -> AsyncIterator[None]:
         conf = settings.transcription
         rules = load_rules(conf.qa_rules) if conf.qa_rules is not None else None
         transcription = TranscriptionService(
-            conf, JobStore(settings.database.url), TranscriptionPool(conf.workers), rules, key=store.key
+            conf,
+            JobStore(settings.database.url),
+            TranscriptionPool(conf.workers),
+            rules,
+            on_alert=_log_alert,
+            key=store.key,
+            results=app[qa_api.QA_STORE],
         )
         await transcription.start()
     recorder = Recorder(

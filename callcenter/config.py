@@ -379,6 +379,12 @@ class TranscriptionSettings(_Section):
     qa_rules: Path | None = None  # QA rules YAML (docs/qa.md); none: transcripts are not scored
 
 
+class QaSettings(_Section):
+    """Manual QA review (docs/qa.md)."""
+
+    scorecards: Path | None = None  # scorecards YAML, e.g. scorecards.example.yaml; none: no reviews
+
+
 class RecordingSettings(_Section):
     """Where recordings are kept, encrypted or not, and for how long."""
 
@@ -444,6 +450,7 @@ class Settings(_Section):
     messaging: MessagingSettings = MessagingSettings()
     transcription: TranscriptionSettings = TranscriptionSettings()
     recordings: RecordingSettings = RecordingSettings()
+    qa: QaSettings = QaSettings()
 
     @model_validator(mode="after")
     def _unique_agents(self) -> Settings:

@@ -288,3 +288,91 @@ class AuditRow(Base):
     target: Mapped[str | None]
     detail: Mapped[dict[str, Any]] = mapped_column(JSON_DOCUMENT)
     client: Mapped[str | None]
+# --- QA review (migration 0006) --------------------------------------------------------------
+# Full-text search lives beside these tables and is not a model: SQLite's FTS5 table
+# ``qa_search`` (and its shadow tables), PostgreSQL's GIN index ``ix_qa_transcripts_search`` on
+# ``to_tsvector('simple', text)``. See SEARCH_OBJECTS and callcenter/adapters/qa_store.py.
+
+SEARCH_OBJECTS = ("qa_search", "ix_qa_transcripts_search")
+
+
+def is_search_object(name: str | None) -> bool:
+    """Whether a database object belongs to the full-text search (managed by hand, not by models)."""
+    return name is not None and any(name == n or name.startswith(n + "_") for n in SEARCH_OBJECTS)
+
+
+class QaTranscriptRow(Base):
+    """A call's transcript (always redacted) and who/what/when the call was, for filtering.
+
+    ``business_line``, ``agent_id``, ``queue`` and ``call_at`` are copied from ``interactions``
+    when the transcript is stored (and refreshed on a review), so listing never needs a join.
+    """
+
+    __tablename__ = "qa_transcripts"
+
+    interaction_id: Mapped[str] = mapped_column(primary_key=True)
+    business_line: Mapped[str | None] = mapped_column(index=True)
+    agent_id: Mapped[str | None] = mapped_column(index=True)
+    queue: Mapped[str | None] = mapped_column(index=True)
+    call_at: Mapped[datetime] = mapped_column(index=True)
+    language: Mapped[str]
+    engine: Mapped[str]
+    segments: Mapped[list[Any]] = mapped_column(JSON_DOCUMENT)
+    text: Mapped[str] = mapped_column(sa.Text)
+    duration: Mapped[float]
+    calibration: Mapped[bool]
+    stored_at: Mapped[datetime]
+
+
+class QaResultRow(Base):
+    """The automatic score of a transcript: every check with its evidence, and the alerts."""
+
+    __tablename__ = "qa_results"
+
+    interaction_id: Mapped[str] = mapped_column(primary_key=True)
+    score: Mapped[float] = mapped_column(index=True)
+    checks: Mapped[list[Any]] = mapped_column(JSON_DOCUMENT)
+    alerts: Mapped[list[Any]] = mapped_column(JSON_DOCUMENT)
+    scored_at: Mapped[datetime]
+
+
+class QaFlagRow(Base):
+    """One flag of a call (a failed check's rule id, or ``emergency``), for filtering by flag."""
+
+    __tablename__ = "qa_flags"
+    __table_args__ = (sa.Index("ix_qa_flags_flag_interaction_id", "flag", "interaction_id"),)
+
+    interaction_id: Mapped[str] = mapped_column(primary_key=True)
+    flag: Mapped[str] = mapped_column(primary_key=True)
+
+
+class QaReviewRow(Base):
+    """A manual review: a reviewer's answers on a scorecard. Append-only (a new review of the same
+    call by the same reviewer is a new row; calibration takes the latest)."""
+
+    __tablename__ = "qa_reviews"
+    __table_args__ = (sa.Index("ix_qa_reviews_interaction_id_id", "interaction_id", "id"),)
+
+    id: Mapped[int] = mapped_column(EVENT_ID, primary_key=True, autoincrement=True)
+    interaction_id: Mapped[str]
+    reviewer: Mapped[str]
+    scorecard: Mapped[str]
+    answers: Mapped[dict[str, Any]] = mapped_column(JSON_DOCUMENT)
+    comment: Mapped[str] = mapped_column(sa.Text)
+    total: Mapped[float]
+    at: Mapped[datetime]
+
+
+class PlaybackAuditRow(Base):
+    """Append-only: who listened to which call's recording, when, and which bytes."""
+
+    __tablename__ = "playback_audit"
+    __table_args__ = (sa.Index("ix_playback_audit_interaction_id_id", "interaction_id", "id"),)
+
+    id: Mapped[int] = mapped_column(EVENT_ID, primary_key=True, autoincrement=True)
+    at: Mapped[datetime]
+    who: Mapped[str]
+    role: Mapped[str]
+    interaction_id: Mapped[str]
+    track: Mapped[str]
+    byte_range: Mapped[str]  # "0-1023/4096", or "" for the whole file

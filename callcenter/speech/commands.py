@@ -152,6 +152,7 @@ def main_recordings(args: argparse.Namespace, settings: Settings, out: TextIO | 
 
 
 async def _backfill(args: argparse.Namespace, settings: Settings, store: Any, out: TextIO) -> int:
+    from callcenter.adapters.qa_store import QaStore
     from callcenter.adapters.transcription_jobs import DONE, FAILED, JobStore
     from callcenter.speech.pool import TranscriptionPool
     from callcenter.speech.service import TranscriptionService
@@ -173,12 +174,19 @@ async def _backfill(args: argparse.Namespace, settings: Settings, store: Any, ou
         return 0
     conf = settings.transcription
     rules = _rules(conf.qa_rules)
+    results = QaStore(settings.database.url)  # backfilled calls are searchable and reviewable too
     service = TranscriptionService(
-        conf, JobStore(settings.database.url), TranscriptionPool(conf.workers), rules, key=store.key
+        conf,
+        JobStore(settings.database.url),
+        TranscriptionPool(conf.workers),
+        rules,
+        key=store.key,
+        results=results,
     )
     finished_before = before.get(DONE, 0) + before.get(FAILED, 0)
     total = before.get("queued", 0)
     bar = _progress(total, not args.no_progress, unit="recording")
+    await results.start()
     await service.start()
     try:
         seen = 0
@@ -192,5 +200,6 @@ async def _backfill(args: argparse.Namespace, settings: Settings, store: Any, ou
     finally:
         bar.close()
         await service.stop()
+        await results.stop()
     out.write(f"done: {counts.get(DONE, 0)}, failed: {counts.get(FAILED, 0)}\n")
     return 1 if counts.get(FAILED, 0) else 0

@@ -4,6 +4,11 @@
 jobs, have them transcribed (and redacted) in the pool, score them against the QA rules and store
 both. A failed job is retried up to ``max_attempts``. Emergency words found by QA are handed to
 ``on_alert`` (the supervisor notification) as soon as the job is scored.
+
+Where results go: the job row keeps its JSON (the queue's own record), and ``results`` (the QA
+store, :class:`~callcenter.adapters.qa_store.QaStore`) gets the transcript, score, flags and
+evidence for search and review. The job is marked done only after ``results`` has them: if that
+write fails, the job stays ``running`` and the next start queues it again.
 """
 
 from __future__ import annotations
@@ -11,18 +16,31 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import Awaitable, Callable
+from datetime import UTC, datetime
 from pathlib import Path
+from typing import Protocol
 
 from callcenter.adapters.db import DatabaseError
 from callcenter.adapters.transcription_jobs import Job, JobStore
 from callcenter.config import TranscriptionSettings
-from callcenter.core.qa import Alert, QaRules, score
+from callcenter.core.qa import Alert, QaResult, QaRules, score
+from callcenter.core.transcript import Transcript
 from callcenter.speech.pool import TranscriptionPool
 from callcenter.speech.transcribe import qa_json, request_for, to_json
 
 log = logging.getLogger("callcenter.transcription")
 
 AlertHandler = Callable[[str, Alert], Awaitable[None]]
+
+
+class ResultSink(Protocol):
+    """Where finished transcripts and scores are kept (QaStore)."""
+
+    async def save_result(
+        self, interaction_id: str, transcript: Transcript, result: QaResult | None, at: datetime
+    ) -> None: ...
+
+
 POLL_SECONDS = 5.0  # also look for jobs another server queued
 
 
@@ -35,6 +53,7 @@ class TranscriptionService:
         rules: QaRules | None = None,
         on_alert: AlertHandler | None = None,
         key: bytes | None = None,
+        results: ResultSink | None = None,
     ) -> None:
         """``key``: the recordings' encryption key (RecordingStore.key), to read encrypted files."""
         self._settings = settings
@@ -43,6 +62,7 @@ class TranscriptionService:
         self._rules = rules
         self._on_alert = on_alert
         self._key = key
+        self._results = results
         self._wake = asyncio.Event()
         self._tasks: list[asyncio.Task[None]] = []
 
@@ -111,6 +131,8 @@ class TranscriptionService:
             )
             return
         result = score(self._rules, transcript) if self._rules is not None else None
+        if self._results is not None:
+            await self._results.save_result(job.interaction_id, transcript, result, datetime.now(UTC))
         await self._store.finish(job.id, to_json(transcript), qa_json(result) if result else None)
         log.info(
             "transcription.done",

@@ -379,6 +379,148 @@ _JSON_OBJECT: dict[str, Any] = {
     "content": {"application/json": {"schema": {"type": "object"}}},
 }
 
+
+def _query(name: str, kind: str, description: str, **schema: Any) -> dict[str, Any]:
+    return {
+        "name": name,
+        "in": "query",
+        "required": False,
+        "description": description,
+        "schema": {"type": kind, **schema},
+    }
+
+
+_QA = "qa, supervisor, admin (a user limited to business lines sees only theirs)"
+_HTML = {"200": {"description": "An HTML page", "content": {"text/html": {}}}}
+QA_PATHS: dict[str, Any] = {
+    "/qa": {
+        "get": {
+            **_op("The QA page: calls with search, filters, scores and flags", _QA),
+            "responses": {
+                **_HTML,
+                "401": {"description": "error", "content": _ERR},
+                "403": {"description": "error", "content": _ERR},
+            },
+        }
+    },
+    "/qa/calls/{interaction_id}": {
+        "get": {
+            **_op(
+                "The QA page of one call: audio, transcript, flags, review form, calibration",
+                _QA,
+                params=["interaction_id"],
+            ),
+            "responses": {
+                **_HTML,
+                "401": {"description": "error", "content": _ERR},
+                "403": {"description": "error", "content": _ERR},
+            },
+        }
+    },
+    "/static/qa/{name}": {
+        "get": _op(
+            "The QA pages' scripts and styles (qa.js, list.js, call.js, qa.css)",
+            "public",
+            params=["name"],
+            errors=(404,),
+        )
+    },
+    "/api/qa/calls": {
+        "get": {
+            **_op(
+                "Search reviewed and transcribed calls, newest first: {total, limit, offset, calls:"
+                " [{interaction_id, business_line, agent_id, queue, call_at, duration, score, flags,"
+                " reviews, calibration, excerpt}]}",
+                _QA,
+                errors=(400, 401, 403, 503),
+            ),
+            "parameters": [
+                _query(
+                    "q",
+                    "string",
+                    "words that must all be in the transcript (whole words, any case)",
+                    maxLength=500,
+                ),
+                _query("agent", "string", "agent id"),
+                _query("queue", "string", "queue"),
+                _query("from", "string", "from this date (2026-11-22) or ISO date-time"),
+                _query("to", "string", "until this date (inclusive) or ISO date-time (exclusive)"),
+                _query("min_score", "number", "automatic score at least", minimum=0, maximum=100),
+                _query("max_score", "number", "automatic score at most", minimum=0, maximum=100),
+                _query("flag", "string", "a failed check's rule id, or emergency"),
+                _query(
+                    "calibration", "boolean", "only calls marked (true) or not marked (false) for calibration"
+                ),
+                _query("limit", "integer", "page size", minimum=1, maximum=100),
+                _query("offset", "integer", "calls to skip", minimum=0),
+            ],
+        }
+    },
+    "/api/qa/scorecards": {"get": _op("The scorecards reviewers fill in (criteria, weights, scales)", _QA)},
+    "/api/qa/calls/{interaction_id}": {
+        "get": _op(
+            "One call: transcript segments (speaker, times, words), automatic score, checks with"
+            " evidence (speaker, start, end, text), flags, alerts, reviews, the audio URL",
+            _QA,
+            params=["interaction_id"],
+            errors=(401, 403, 404, 503),
+        )
+    },
+    "/api/qa/calls/{interaction_id}/reviews": {
+        "post": {
+            **_op(
+                "Review the call on a scorecard (201): body {scorecard, answers: {criterion: value"
+                " or null for not applicable}, comment}; the total is computed",
+                _QA,
+                ok="Created",
+                params=["interaction_id"],
+                errors=(400, 401, 403, 404, 422, 503),
+            ),
+            "requestBody": _JSON_OBJECT,
+        }
+    },
+    "/api/qa/calls/{interaction_id}/calibration": {
+        "get": _op(
+            "Calibration: each reviewer's latest answers per criterion, spread (max - min, and as"
+            " a share of the scale), mean, differences from the mean; the same for totals."
+            " Query: scorecard (default: that of the latest review)",
+            _QA,
+            params=["interaction_id"],
+            errors=(400, 401, 403, 404, 503),
+        ),
+        "post": {
+            **_op(
+                "Mark or unmark the call for calibration: body {calibration: true|false}",
+                _QA,
+                params=["interaction_id"],
+                errors=(400, 401, 403, 404, 503),
+            ),
+            "requestBody": _JSON_OBJECT,
+        },
+    },
+    "/api/recordings/{interaction_id}/audio": {
+        "get": {
+            **_op(
+                "The call's recording (decrypted), audio/wav; HTTP Range (206, 416) for seeking;"
+                " every request that returns audio is written to the playback audit."
+                " Query: track (mixed, caller, agent; default mixed)",
+                _QA,
+                params=["interaction_id"],
+                errors=(400, 401, 403, 404, 416, 503),
+            ),
+            "parameters": [
+                {"name": "interaction_id", "in": "path", "required": True, "schema": {"type": "string"}},
+                _query("track", "string", "which track", enum=["mixed", "caller", "agent"]),
+            ],
+        }
+    },
+}
+
+# The audio's own responses: the whole file, or the requested bytes.
+_AUDIO = QA_PATHS["/api/recordings/{interaction_id}/audio"]["get"]["responses"]
+_AUDIO["200"] = {"description": "The whole recording", "content": {"audio/wav": {}}}
+_AUDIO["206"] = {"description": "The requested byte range (Content-Range)", "content": {"audio/wav": {}}}
+
 OPENAPI: dict[str, Any] = {
     "openapi": "3.1.0",
     "info": {"title": "callcenter API", "version": __version__},
@@ -648,5 +790,6 @@ OPENAPI: dict[str, Any] = {
             )
         },
         **WEBHOOK_PATHS,
+        **QA_PATHS,
     },
 }

@@ -99,6 +99,17 @@ MATRIX: dict[tuple[str, str], set[str]] = {
     ("GET", "/admin/users"): {"admin"},
     ("POST", "/admin/users"): {"admin"},
     ("POST", "/admin/users/u1"): {"admin"},
+    # QA review (tests/integration/test_qa.py covers what they do).
+    ("GET", "/qa"): {"qa", "supervisor", "admin"},
+    ("GET", "/qa/calls/none"): {"qa", "supervisor", "admin"},
+    ("GET", "/static/qa/qa.js"): {PUBLIC},
+    ("GET", "/api/qa/calls"): {"qa", "supervisor", "admin"},
+    ("GET", "/api/qa/scorecards"): {"qa", "supervisor", "admin"},
+    ("GET", "/api/qa/calls/none"): {"qa", "supervisor", "admin"},
+    ("POST", "/api/qa/calls/none/reviews"): {"qa", "supervisor", "admin"},
+    ("GET", "/api/qa/calls/none/calibration"): {"qa", "supervisor", "admin"},
+    ("POST", "/api/qa/calls/none/calibration"): {"qa", "supervisor", "admin"},
+    ("GET", "/api/recordings/none/audio"): {"qa", "supervisor", "admin"},
     # Provider webhooks: no API token is asked for; the provider's signature is (see WEBHOOKS).
     ("POST", "/webhooks/twilio/sms"): {PUBLIC},
     ("GET", "/webhooks/whatsapp"): {PUBLIC},
@@ -137,6 +148,7 @@ async def test_every_route_declares_roles_and_is_in_the_matrix(client: TestClien
             .replace("customers/none", "customers/{customer_id}")
             .replace("merges/none", "merges/{merge_id}")
             .replace("conversations/none", "conversations/{conversation_id}")
+            .replace("qa/qa.js", "qa/{name}")
             .replace("/none", "/{interaction_id}")
             .replace("flows/main", "flows/{name}")
             .replace("users/u1", "users/{user_id}")

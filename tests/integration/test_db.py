@@ -24,7 +24,7 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import create_async_engine
 
 from callcenter.adapters.db import Database, DatabaseError, StoredEvent, create_engine, upgrade
-from callcenter.adapters.db_models import Base, InteractionRow
+from callcenter.adapters.db_models import Base, InteractionRow, is_search_object
 from callcenter.core.interaction import Channel, EndedBy, Interaction, Outcome
 from callcenter.migrations import alembic_config, head_revision
 from tests.pg import PostgresServer, _free_port
@@ -150,7 +150,13 @@ async def test_migrations_create_exactly_the_models(empty_database_url: str) -> 
 
     def check(connection: sa.Connection) -> None:
         context = MigrationContext.configure(
-            connection, opts={"compare_type": True, "compare_server_default": True}
+            connection,
+            opts={
+                "compare_type": True,
+                "compare_server_default": True,
+                # Full-text search objects are per backend, made by migration 0006, not models.
+                "include_name": lambda name, type_, parents: not is_search_object(name),
+            },
         )
         assert context.get_current_revision() == head_revision()
         assert compare_metadata(context, Base.metadata) == []

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import json
 from datetime import UTC, datetime, timedelta
@@ -10,6 +11,7 @@ from pathlib import Path
 import pytest
 
 from callcenter import cli
+from callcenter.adapters.qa_store import CallFilter, QaStore
 from callcenter.adapters.recordings import RecordingStore, RetentionPolicy
 from tests.unit.speech_fixtures import say
 
@@ -100,6 +102,18 @@ def test_backfill_transcribes_stored_recordings_once(
     assert (code, out.splitlines()) == (0, ["queued 2 recording(s)", "done: 2, failed: 0"])
     code, out, _ = run(capsys, *settings, "recordings", "backfill")
     assert (code, out.splitlines()) == (0, ["queued 0 recording(s)"])
+    # The transcripts are in the QA tables, ready to search and review.
+    assert sorted(asyncio.run(_qa_calls(f"sqlite+aiosqlite:///{tmp_path / 'cc.db'}"))) == ["call-0", "call-1"]
+
+
+async def _qa_calls(url: str) -> list[str]:
+    qa = QaStore(url)
+    await qa.start()
+    try:
+        _, calls = await qa.search(CallFilter())
+    finally:
+        await qa.stop()
+    return [c.interaction_id for c in calls]
 
 
 def test_purge_deletes_what_retention_allows(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:

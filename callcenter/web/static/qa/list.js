@@ -1,0 +1,68 @@
+// The calls list: the filters form drives GET /api/qa/calls; the URL keeps the filters.
+"use strict";
+
+(() => {
+  const form = document.getElementById("filters");
+  const status = document.getElementById("status");
+  const body = document.getElementById("calls");
+  const pageSize = 25;
+  let offset = 0;
+  let total = 0;
+
+  const params = new URLSearchParams(location.search);
+  for (const [key, value] of params) {
+    const field = form.elements.namedItem(key);
+    if (field) field.value = value;
+  }
+  offset = Number(params.get("offset") || 0);
+
+  function query() {
+    const q = new URLSearchParams();
+    for (const field of form.elements) {
+      if (field.name && field.value !== "") q.set(field.name, field.value);
+    }
+    q.set("limit", pageSize);
+    q.set("offset", offset);
+    return q;
+  }
+
+  async function load() {
+    const q = query();
+    history.replaceState(null, "", `/qa?${q}`);
+    status.textContent = "Searching…";
+    try {
+      const data = await qa.api(`/api/qa/calls?${q}`);
+      total = data.total;
+      body.replaceChildren(...data.calls.map(row));
+      const last = Math.min(offset + data.calls.length, total);
+      status.textContent = total ? `Calls ${offset + 1}–${last} of ${total}` : "No calls match.";
+    } catch (err) {
+      status.textContent = `Error: ${err.message}`;
+    }
+    document.getElementById("prev").disabled = offset === 0;
+    document.getElementById("next").disabled = offset + pageSize >= total;
+  }
+
+  function row(call) {
+    const link = qa.el("a", { href: `/qa/calls/${encodeURIComponent(call.interaction_id)}`, text: call.interaction_id });
+    const score = qa.el("span", { class: call.score !== null && call.score < 70 ? "score low" : "score", text: qa.scoreText(call.score) });
+    const flags = qa.el("td");
+    call.flags.forEach((f) => flags.append(qa.flag(f)));
+    if (call.calibration) flags.append(qa.el("span", { class: "flag", text: "calibration" }));
+    return qa.el("tr", {},
+      qa.el("td", {}, link),
+      qa.el("td", { text: new Date(call.call_at).toLocaleString() }),
+      qa.el("td", { text: call.agent_id || "" }),
+      qa.el("td", { text: call.queue || "" }),
+      qa.el("td", { text: call.business_line || "" }),
+      qa.el("td", {}, score),
+      flags,
+      qa.el("td", { text: String(call.reviews) }),
+      qa.el("td", { text: call.excerpt }));
+  }
+
+  form.addEventListener("submit", (event) => { event.preventDefault(); offset = 0; load(); });
+  document.getElementById("prev").addEventListener("click", () => { offset = Math.max(0, offset - pageSize); load(); });
+  document.getElementById("next").addEventListener("click", () => { offset += pageSize; load(); });
+  load();
+})();

@@ -1,0 +1,32 @@
+// Shared helpers of the QA pages. No framework, no build step: text goes in with textContent only.
+"use strict";
+
+const qa = {
+  async api(path, options = {}) {
+    const response = await fetch(path, { credentials: "same-origin", ...options });
+    let body = null;
+    try { body = await response.json(); } catch (err) { body = null; }
+    if (!response.ok) {
+      const message = body && body.error ? body.error : `HTTP ${response.status}`;
+      throw new Error(message);
+    }
+    return body;
+  },
+  el(tag, props = {}, ...children) {
+    const node = document.createElement(tag);
+    for (const [key, value] of Object.entries(props)) {
+      if (key === "class") node.className = value;
+      else if (key === "text") node.textContent = value;
+      else if (key.startsWith("data-") || key.startsWith("aria-") || key === "for" || key === "role") node.setAttribute(key, value);
+      else node[key] = value;
+    }
+    for (const child of children) node.append(child);
+    return node;
+  },
+  time(seconds) {
+    const s = Math.max(0, Math.floor(seconds));
+    return `${Math.floor(s / 60)}:${String(s % 60).padStart(2, "0")}`;
+  },
+  scoreText(score) { return score === null || score === undefined ? "—" : `${score}`; },
+  flag(name) { return qa.el("span", { class: name === "emergency" ? "flag emergency" : "flag", text: name }); },
+};
