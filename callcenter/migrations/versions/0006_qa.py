@@ -9,7 +9,6 @@ SQLite gets an FTS5 table ``qa_search`` (interaction id, text) kept by the adapt
 GIN index on ``to_tsvector('simple', text)`` of ``qa_transcripts``. Both tokenise on words without
 stemming, so one search means the same on both.
 
-Developed beside other branches' 0005: re-chain down_revision at merge so the history stays linear.
 """
 
 from __future__ import annotations
@@ -19,7 +18,7 @@ from alembic import op
 from sqlalchemy.dialects import postgresql
 
 revision = "0006"
-down_revision = "0004"
+down_revision = "0005"
 branch_labels = None
 depends_on = None
 
