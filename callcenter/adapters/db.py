@@ -320,6 +320,10 @@ def _row_values(i: Interaction) -> dict[str, object]:
         "callback_attempts": i.callback_attempts,
         "callback_due_at": _datetime(i.callback_due_at),
         "overflowed_from": i.overflowed_from,
+        "customer_id": i.customer_id,
+        "conversation_id": i.conversation_id,
+        "preferred_agent": i.preferred_agent,
+        "preferred_until": _datetime(i.preferred_until),
         "wait_seconds": i.wait_seconds,
         "talk_seconds": i.talk_seconds,
     }
@@ -354,6 +358,10 @@ def _interaction(row: InteractionRow) -> Interaction:
             callback_attempts=row.callback_attempts,
             callback_due_at=_posix(row.callback_due_at),
             overflowed_from=row.overflowed_from,
+            customer_id=row.customer_id,
+            conversation_id=row.conversation_id,
+            preferred_agent=row.preferred_agent,
+            preferred_until=_posix(row.preferred_until),
         )
     except ValueError as err:  # an enum value this version does not know
         message = f"interaction {row.id!r} has an unreadable stored value: {err}"
