@@ -88,15 +88,20 @@ def parse_url(url: str) -> URL:
     return parsed
 
 
-def create_engine(url: str) -> AsyncEngine:
-    """An engine for ``url`` with our per-backend settings. Creates an SQLite file's directory."""
+def create_engine(url: str, *, immediate: bool = False) -> AsyncEngine:
+    """An engine for ``url`` with our per-backend settings. Creates an SQLite file's directory.
+
+    ``immediate``: SQLite transactions take the write lock when they begin. Needed where a
+    transaction reads before it writes (``session.merge``): a deferred one would fail at once with
+    "database is locked" when another connection wrote in between, busy timeout or not.
+    """
     parsed = parse_url(url)
     if parsed.get_backend_name() == "sqlite":
         _make_sqlite_directory(parsed)
         engine = create_async_engine(parsed)
         event.listen(engine.sync_engine, "connect", _on_sqlite_connect)
         event.listen(engine.sync_engine, "begin", _on_sqlite_begin)
-        return engine
+        return engine.execution_options(**{_SQLITE_IMMEDIATE: True}) if immediate else engine
     # pre_ping: a pooled connection that died with a PostgreSQL restart is replaced, not reused.
     return create_async_engine(parsed, pool_pre_ping=True)
 
@@ -167,6 +172,16 @@ class Database:
         )
         async with self._transaction("list unfinished interactions") as session:
             return [_interaction(row) for row in await session.scalars(query)]
+
+    async def last_agents(self) -> dict[str, str]:
+        """Per customer, the agent of their latest answered conversation (sticky routing)."""
+        query = (
+            sa.select(InteractionRow.customer_id, InteractionRow.agent_id)
+            .where(InteractionRow.customer_id.is_not(None), InteractionRow.agent_id.is_not(None))
+            .order_by(InteractionRow.started_at, InteractionRow.id)
+        )
+        async with self._transaction("read last agents") as session:
+            return {str(c): str(a) for c, a in (await session.execute(query)).all()}
 
     async def recent_interactions(self, limit: int = 50) -> list[Interaction]:
         """The latest interactions, newest first."""
