@@ -389,8 +389,8 @@ class Acd:
 
     def _caller_hung_up(self, e: ev.CallerHungUp, out: list[Command]) -> None:
         i = self.live.get(e.interaction_id)
-        if i is None:
-            return
+        if i is None or i.is_messaging:
+            return  # (voice events never apply to a conversation, whatever id they carry)
         if i.is_callback and i.answered_at is None and not e.system:
             # The caller hangs up after asking for a callback: the place is kept, the leg is gone.
             if i.offered_to is None and i.caller_channel is not None:
@@ -410,6 +410,8 @@ class Acd:
 
     def _agent_answered(self, e: ev.AgentAnswered | ev.CallbackConnected, out: list[Command]) -> None:
         i = self.live.get(e.interaction_id)
+        if i is not None and i.is_messaging:
+            return
         if i is None or i.offered_to != e.agent_id:
             # The caller left (or the offer was taken back) while the phone rang: drop the leg.
             out.append(CancelDial(e.interaction_id, e.agent_id))
@@ -434,7 +436,7 @@ class Acd:
         self, interaction_id: str, agent_id: str, reason: str, at: float, out: list[Command]
     ) -> None:
         i = self.live.get(interaction_id)
-        if i is None or i.offered_to != agent_id:
+        if i is None or i.offered_to != agent_id or i.is_messaging:
             return
         i = self._take_back(i)
         agent = self.agents[agent_id]
@@ -473,7 +475,7 @@ class Acd:
 
     def _agent_hung_up(self, e: ev.AgentHungUp, out: list[Command]) -> None:
         i = self.live.get(e.interaction_id)
-        if i is None or i.agent_id != e.agent_id or i.answered_at is None:
+        if i is None or i.agent_id != e.agent_id or i.answered_at is None or i.is_messaging:
             return  # before answer, the dial's own outcome (AgentDialFailed) decides
         if e.system:
             self._end(i, self._talked(i), EndedBy.SYSTEM, e.at, "agent leg ended by the system", out)
@@ -782,7 +784,7 @@ class Acd:
         """Keep the availability index true for each channel; an agent newly able to take
         something is *dirty*: the next dispatch looks for its best waiting interaction."""
         load = self._load(agent.id)
-        for channel in _CHANNELS:
+        for channel in _CHANNELS if agent.max_chats > 0 else (_VOICE,):
             now_in = self._can_take(agent, channel, load)
             was_in = (agent.id, channel) in self._indexed
             if now_in == was_in:
@@ -1000,8 +1002,10 @@ class Acd:
         Candidates are the callers that changed (new, back in line, widened) and the best caller of
         each agent that became able to take one. They are served in place order; when a caller goes
         to another agent, the agents that were waiting for it look again (their next caller is
-        placed after it, so the order of the heap holds). An agent offered a conversation may still
-        have room for more: it looks again too.
+        placed after it, so the order of the heap holds). An agent offered a conversation may have
+        room for more; it needs no second look: it either watches a caller of the heap already, or
+        was at rest before this event (matching nobody then, and taking more only narrows what it
+        can take).
         """
         if not self._dirty_agents and not self._dirty_callers:
             return
@@ -1019,11 +1023,8 @@ class Acd:
             if place.iid in done or self.waiting.get(place.iid) != place:
                 continue
             done.add(place.iid)
-            taker = self._serve(self.live[place.iid], at, out)
-            again = watchers.pop(place.iid, set())
-            if taker is not None:
-                again.add(taker)
-            for agent_id in sorted(again):
+            self._serve(self.live[place.iid], at, out)
+            for agent_id in sorted(watchers.pop(place.iid, ())):
                 self._watch(agent_id, heap, watchers, push=True)
         # Whatever became dirty while offering (nothing can: offers only make agents unavailable).
         self._dirty_agents.clear()
@@ -1085,14 +1086,14 @@ class Acd:
                         found[agent_id] = t
         return found
 
-    def _serve(self, i: Interaction, at: float, out: list[Command]) -> str | None:
-        """Offer the interaction to the best candidate, if any; the agent chosen."""
+    def _serve(self, i: Interaction, at: float, out: list[Command]) -> None:
+        """Offer the interaction to the best candidate, if any."""
         assert i.queue is not None
         key = self._bucket_of[i.id]
         found = self._candidates(key)
         found = {a: t for a, t in found.items() if self._can_take(self.agents[a], i.channel.value)}
         if not found:
-            return None
+            return
         q = self.queue(i.queue)
         candidates = [self.agents[a] for a in found]
         load_note = ""
@@ -1140,7 +1141,7 @@ class Acd:
             )
             out.append(SaveInteraction(i))
             out.append(RecordEvent(i.id, at, "offered", {"agent": agent.id, "reason": reason}))
-            return agent.id
+            return
         self._offered_at[i.id] = at
         self._move(agent, Move.OFFER, at, out, interaction_id=i.id)
         if i.is_callback:
@@ -1170,7 +1171,6 @@ class Acd:
             )
         out.append(SaveInteraction(i))
         out.append(RecordEvent(i.id, at, "offered", {"agent": agent.id, "reason": reason}))
-        return agent.id
 
     def _pick(self, q: qs.Queue, candidates: list[Agent], key: _Key, at: float) -> tuple[Agent, str]:
         """The queue's strategy picks among qualified agents; every answer says why, in words."""

@@ -382,3 +382,24 @@ def test_restore_keeps_waiting_chats_in_order_and_the_agents_load() -> None:
     assert offers(out) == [("c2", "a2")]  # c4 is held for a1 until 35
     out = fresh.handle(ev.ConversationEnded("c1", "agent", 13.0))
     assert offers(out) == [("c4", "a1")]
+
+
+def test_voice_events_never_apply_to_a_conversation() -> None:
+    acd = Acd(AcdConfig(), [agent("a1", chat_while_on_call=True)])
+    acd.handle(ev.AgentRegistered("a1", 0.0))
+    chat(acd, "c1", 1.0)
+    assert dials(call(acd, "v1", 2.0)) == [("v1", "a1")]
+    for event in (
+        ev.AgentAnswered("c1", "a1", 3.0),
+        ev.AgentDialFailed("c1", "a1", "busy", 3.0),
+        ev.CallerHungUp("c1", "x", 3.0),
+        ev.CallbackRequested("c1", "+1555", 3.0),
+    ):
+        assert acd.handle(event) == []
+    assert acd.live["c1"].offered_to == "a1" and acd.live["c1"].answered_at is None
+    assert acd.agents["a1"].state == AgentState.OFFERED and acd.agents["a1"].interaction_id == "v1"
+    # ...and conversation events never apply to a call.
+    assert acd.handle(ev.OfferDeclined("v1", "a1", 4.0)) == []
+    assert acd.handle(ev.ConversationEnded("v1", "customer", 4.0)) == []
+    assert acd.handle(ev.OfferAccepted("v1", "a1", 4.0)) == [WithdrawOffer("v1", "a1", "no longer offered")]
+    assert "v1" in acd.live
