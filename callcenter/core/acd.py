@@ -186,6 +186,11 @@ class Acd:
         names = set(self.queues) | set(self._members) | set(self._lines) | set(self.stats)
         return sorted(names - {""})
 
+    def conversations_of(self, agent_id: str) -> list[str]:
+        """The messaging interactions the agent holds (offered or accepted), oldest first."""
+        held = self._held.get(agent_id, {})
+        return sorted((i for i, c in held.items() if c != _VOICE), key=lambda i: (self.live[i].started_at, i))
+
     def waiting_count(self, queue: str) -> int:
         return len(self._lines.get(queue, ()))
 

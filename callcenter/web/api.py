@@ -17,7 +17,7 @@ from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from callcenter import __version__
 from callcenter.config import Settings
 from callcenter.core import events as ev
-from callcenter.core.acd import UnknownAgent
+from callcenter.core.acd import Acd, UnknownAgent
 from callcenter.core.agents import Agent, IllegalTransition
 from callcenter.core.interaction import Interaction
 from callcenter.service import CallCenter
@@ -44,7 +44,7 @@ def _error(status: int, message: str) -> web.Response:
     return _json({"error": message}, status)
 
 
-def agent_view(agent: Agent) -> dict[str, Any]:
+def agent_view(agent: Agent, engine: Acd) -> dict[str, Any]:
     return {
         "id": agent.id,
         "extension": agent.extension,
@@ -56,6 +56,8 @@ def agent_view(agent: Agent) -> dict[str, Any]:
         "languages": sorted(agent.languages),
         "since": agent.since,
         "interaction_id": agent.interaction_id,
+        "max_chats": agent.max_chats,
+        "conversations": engine.conversations_of(agent.id),
     }
 
 
@@ -99,7 +101,8 @@ async def metrics_private(request: web.Request) -> web.Response:
 @allow("supervisor", "admin")
 async def list_agents(request: web.Request) -> web.Response:
     engine = request.app[SERVICE].engine
-    return _json({"agents": [agent_view(a) for a in sorted(engine.agents.values(), key=lambda a: a.id)]})
+    agents = sorted(engine.agents.values(), key=lambda a: a.id)
+    return _json({"agents": [agent_view(a, engine) for a in agents]})
 
 
 @allow("agent", "supervisor", "admin")
@@ -108,11 +111,12 @@ async def get_agent(request: web.Request) -> web.Response:
     denied = _check_self(request, agent_id)
     if denied is not None:
         return denied
+    engine = request.app[SERVICE].engine
     try:
-        agent = request.app[SERVICE].engine.agent(agent_id)
+        agent = engine.agent(agent_id)
     except UnknownAgent as err:
         return _error(404, str(err))
-    return _json(agent_view(agent))
+    return _json(agent_view(agent, engine))
 
 
 def _check_self(request: web.Request, agent_id: str) -> web.Response | None:
@@ -171,7 +175,7 @@ async def agent_action(request: web.Request) -> web.Response:
         return _error(404, str(err))
     except IllegalTransition as err:
         return _error(409, str(err))
-    return _json(agent_view(service.engine.agent(agent_id)))
+    return _json(agent_view(service.engine.agent(agent_id), service.engine))
 
 
 @allow("supervisor", "admin")
@@ -306,10 +310,14 @@ OPENAPI: dict[str, Any] = {
         "/healthz": {"get": _op("Health of the server and its dependencies", "public", errors=(503,))},
         "/metrics": {"get": _op("Prometheus metrics", "public", errors=())},
         "/api/openapi.json": {"get": _op("This document", "public", errors=())},
-        "/api/agents": {"get": _op("All agents and their state", "supervisor, admin")},
+        "/api/agents": {
+            "get": _op(
+                "All agents: voice state, max_chats and the conversations each holds", "supervisor, admin"
+            )
+        },
         "/api/agents/{agent_id}": {
             "get": _op(
-                "One agent",
+                "One agent: voice state, max_chats and the conversations it holds (interaction ids)",
                 "agent (itself), supervisor, admin",
                 params=["agent_id"],
                 errors=(401, 403, 404),

@@ -133,6 +133,9 @@ async def test_sms_is_offered_accepted_answered_closed_and_sticky(
             await router.reply("1001", iid, "not accepted yet")
         service.handle(ev.OfferAccepted(iid, "1001", service.clock()))
         assert service.engine.live[iid].agent_id == "1001"
+        resp = await client.get("/api/agents/1001", headers=auth("agent"))
+        view = await resp.json()
+        assert (view["state"], view["max_chats"], view["conversations"]) == ("available", 2, [iid])
         reply = await router.reply("1001", iid, "It ships today.")
         await eventually(lambda: messaging.conversations.messages[reply.id].status == Delivery.SENT)
         [(method, path, _, body)] = fake.sends()
