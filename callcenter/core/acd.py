@@ -496,7 +496,13 @@ class Acd:
             raise ValueError("a conversation arrives on a messaging channel, not voice")
         preferred, until = None, None
         last = self.agents.get(e.last_agent or "")
-        if last is not None and last.state != AgentState.LOGGED_OUT and self.config.sticky_seconds > 0:
+        # Worth waiting for: logged in, and able to hold a conversation of this channel at all.
+        if (
+            last is not None
+            and last.state != AgentState.LOGGED_OUT
+            and last.chat_limit(channel.value) > 0
+            and self.config.sticky_seconds > 0
+        ):
             preferred, until = last.id, e.at + self.config.sticky_seconds
         i = Interaction(
             id=e.interaction_id,

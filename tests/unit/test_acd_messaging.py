@@ -243,11 +243,17 @@ def test_sticky_agent_freed_in_time_gets_the_customer() -> None:
     assert offers(out) == [("c2", "old")]
 
 
-def test_sticky_is_skipped_when_the_last_agent_is_not_logged_in() -> None:
-    acd = Acd(AcdConfig(sticky_seconds=30), [agent("gone"), agent("other")])
-    login(acd, "other")
-    assert offers(chat(acd, "c1", 1.0, last_agent="gone")) == [("c1", "other")]
+def test_sticky_is_skipped_when_the_last_agent_cannot_take_it() -> None:
+    acd = Acd(
+        AcdConfig(sticky_seconds=30),
+        [agent("gone"), agent("other"), agent("no-email", capacity={"voice": 1, "email": 0})],
+    )
+    login(acd, "other", "no-email")
+    acd.handle(ev.AgentPause("other", "x", 0.5))
+    acd.handle(ev.AgentResume("other", 0.6))  # "no-email" is now the longer idle
+    assert offers(chat(acd, "c1", 1.0, last_agent="gone")) == [("c1", "no-email")]
     assert offers(chat(acd, "c2", 1.0, last_agent="nobody-we-know")) == [("c2", "other")]
+    assert offers(chat(acd, "c3", 1.0, channel="email", last_agent="no-email")) == [("c3", "other")]
 
 
 def test_transfer_to_an_agent_keeps_the_interaction_and_frees_the_sender() -> None:
