@@ -58,9 +58,10 @@ class Interaction:
     queue: str | None = None
     queued_at: float | None = None
     priority: int = 0  # higher is served first
-    offered_to: str | None = None  # agent currently being rung
-    agent_id: str | None = None  # agent who answered
-    answered_at: float | None = None
+    offered_to: str | None = None  # agent currently being rung (a call) or shown the offer
+    # Agent who answered (a conversation: who holds it now; None again while a transfer waits).
+    agent_id: str | None = None
+    answered_at: float | None = None  # the first answer (a transfer keeps it)
     ended_at: float | None = None
     outcome: Outcome | None = None
     ended_by: EndedBy | None = None
