@@ -1,9 +1,10 @@
 """The composition root: builds every component from the settings and pairs each start with its stop.
 
-Order of start (reverse on stop): database -> accounts (sessions, audit) -> engine restored from
-the database -> service -> messaging (store, outbox, SMTP server) -> IVR flows -> voice (FastAGI
-server, then AMI). Each step is one aiohttp ``cleanup_ctx`` generator, so a failure part-way stops
-exactly what had started. Nothing starts at import time.
+Order of start (reverse on stop): database -> accounts (sessions, audit) -> QA store -> engine
+restored from the database -> service -> messaging (store, routing of conversations into the
+service, outbox, SMTP server) -> IVR flows -> recordings (store, transcription, recorder) -> voice
+(FastAGI server, then AMI). Each step is one aiohttp ``cleanup_ctx`` generator, so a failure
+part-way stops exactly what had started. Nothing starts at import time.
 """
 
 from __future__ import annotations
@@ -28,6 +29,7 @@ from callcenter.channels.email import SmtpInbound, SmtpSender
 from callcenter.channels.outbox import Outbox, Sender
 from callcenter.channels.senders import TwilioSender, WeChatSender, WhatsAppSender
 from callcenter.config import ConfigError, Settings
+from callcenter.conversation_routing import ConversationRouter
 from callcenter.core import events as ev
 from callcenter.core import ivr
 from callcenter.core.acd import Acd, AcdConfig
@@ -64,6 +66,7 @@ VOICE = web.AppKey("voice", VoiceAdapter)
 FLOWS = ivr_api.FLOWS
 SMTP_SERVER = web.AppKey("smtp_server", SmtpInbound)
 RECORDER = api.RECORDER
+ROUTER = web.AppKey("conversation_router", ConversationRouter)
 
 
 class _Health:
@@ -89,15 +92,26 @@ def build_engine(settings: Settings) -> Acd:
             auto_login=a.auto_login,
             skills=dict(a.skills),
             languages=frozenset(a.languages),
+            capacity={"voice": 1, **{str(c): n for c, n in a.chat_capacity.items()}},
+            max_chats=a.max_chats,
+            chat_while_on_call=a.chat_while_on_call,
+            call_while_chatting=a.call_while_chatting,
         )
         for a in settings.agents
     ]
     queues = load_queues(settings.acd.queues_file) if settings.acd.queues_file else {}
-    return Acd(
-        AcdConfig(ring_timeout=settings.acd.ring_timeout, wrap_up_seconds=settings.acd.wrap_up_seconds),
-        agents,
-        queues,
+    acd = settings.acd
+    config = AcdConfig(
+        ring_timeout=acd.ring_timeout,
+        wrap_up_seconds=acd.wrap_up_seconds,
+        offer_timeout=acd.offer_timeout,
+        pause_on_offer_timeout=acd.pause_on_offer_timeout,
+        decline_seconds=acd.decline_seconds,
+        sticky_seconds=acd.sticky_seconds,
+        transfer_priority=acd.transfer_priority,
+        transfer_agent_seconds=acd.transfer_agent_seconds,
     )
+    return Acd(config, agents, queues)
 
 
 def menu_flow_factory(settings: Settings) -> ivr.MenuConfig:
@@ -239,21 +253,28 @@ def build_senders(
 
 
 async def _messaging(app: web.Application) -> AsyncIterator[None]:
-    """Messages and replies: store -> messaging service (books restored from the store) -> HTTP
-    session -> outbox -> SMTP server (stopped in reverse).
+    """Messages and replies: store -> messaging service (books restored from the store) ->
+    routing of conversations into the ACD -> HTTP session -> outbox -> SMTP server (stopped in
+    reverse).
 
-    The routing seam (``Messaging.on_opened``) is not connected to the ACD yet: see
-    docs/omnichannel.md, "Integration".
+    New conversations become ``ConversationArrived`` in the call center, and an ended interaction
+    closes its conversation (``conversation_routing.py``).
     """
-    settings = app[SETTINGS]
+    settings, service = app[SETTINGS], app[api.SERVICE]
     store = MessagingStore(settings.database.url)
     await store.start()
     messaging = Messaging(store, settings.messaging, clock=time.time)
+    router = ConversationRouter(service, messaging, settings)
     try:
         await messaging.restore()
+        router.last_agent.update(await app[DATABASE].last_agents())
     except BaseException:
         await store.stop()
         raise
+    router.restore(service.engine.live.values())
+    messaging.on_opened = router.on_opened
+    service.listeners.append(router.on_command)
+    app[ROUTER] = router
     session = aiohttp.ClientSession()
     outbox = Outbox(
         store,
@@ -279,6 +300,9 @@ async def _messaging(app: web.Application) -> AsyncIterator[None]:
             await smtp.stop()
         await outbox.stop()
         await session.close()
+        messaging.on_opened = None
+        service.listeners.remove(router.on_command)
+        await router.stop()
         await store.stop()
 
 

@@ -178,6 +178,9 @@ class LoggingSettings(_Section):
     format: Literal["json", "console"] = "json"
 
 
+MessagingChannelName = Literal["webchat", "sms", "whatsapp", "wechat", "email"]
+
+
 class AgentSettings(_Section):
     """An agent known to the server. ``extension`` is the PJSIP endpoint the agent's phone registers as."""
 
@@ -190,6 +193,15 @@ class AgentSettings(_Section):
     # Skill -> level (1 to 10) and spoken languages (codes such as "en", "fr"): routing needs.
     skills: Mapping[str, Annotated[int, Field(ge=1, le=10)]] = Field(default_factory=dict)
     languages: tuple[str, ...] = ()
+    # Messaging (docs/acd.md, "Conversations"): how many conversations the agent holds at once, all
+    # channels together (0: none); a lower limit for some channels (e.g. {email: 1}); whether new
+    # chats are offered during a call, and calls while chats are open.
+    max_chats: int = Field(3, ge=0, le=50)
+    chat_capacity: Mapping[MessagingChannelName, Annotated[int, Field(ge=0, le=50)]] = Field(
+        default_factory=dict
+    )
+    chat_while_on_call: bool = False
+    call_while_chatting: bool = True
 
 
 class AcdSettings(_Section):
@@ -210,6 +222,17 @@ class AcdSettings(_Section):
     callback_dial: str = Field("PJSIP/{number}", pattern=r"^[A-Za-z0-9/@._:{}+-]+$")
     # Where a queue's voicemail exit (max wait reached) leaves the caller's message: box@context.
     exit_mailbox: str = Field("100@default", pattern=r"^[A-Za-z0-9_-]+@[A-Za-z0-9_-]+$")
+    # Conversations (chats, SMS, WhatsApp, WeChat, email): seconds an offer stays on the agent's
+    # screen; whether letting it time out pauses the agent; seconds an agent who declined is not
+    # offered that conversation again; seconds a returning customer waits for their last agent;
+    # the priority of a conversation transferred to a queue, and how long one transferred to an
+    # agent waits for that agent before anyone in its queue may take it.
+    offer_timeout: float = Field(30.0, gt=0, le=3600)
+    pause_on_offer_timeout: bool = True
+    decline_seconds: float = Field(60.0, ge=0, le=86400)
+    sticky_seconds: float = Field(30.0, ge=0, le=86400)
+    transfer_priority: int = Field(100, ge=0)
+    transfer_agent_seconds: float = Field(60.0, ge=0, le=86400)
 
 
 class IvrSettings(_Section):
@@ -332,6 +355,11 @@ class MessagingSettings(_Section):
     # Shared with the company's site: web-chat visitors present HMAC-SHA256(secret, user id).
     web_identity_secret: SecretStr | None = None
     conversation_idle_seconds: float = Field(24 * 3600, gt=0)
+    # Routing: the queue a new conversation goes to, per channel, else ``default_queue``; the
+    # priority of a VIP customer's conversations.
+    default_queue: str = Field("support", min_length=1)
+    queues: Mapping[MessagingChannelName, str] = Field(default_factory=dict)
+    vip_priority: int = Field(10, ge=0)
     outbox: OutboxSettings = OutboxSettings()
     twilio: TwilioSettings | None = None
     whatsapp: WhatsAppSettings | None = None

@@ -7,8 +7,10 @@ loop two deliveries of the same message cannot both pass the duplicate check.
 The seam to routing: when a message opens a conversation, ``on_opened`` is called with the
 :class:`~callcenter.core.conversations.ConversationOpened` and the customer's
 :class:`~callcenter.core.customers.Routing` (VIP priority, business line and tags as skills,
-language). Today it is logged and kept in ``opened``; integration submits the ACD's arrival event
-there (docs/omnichannel.md, "Integration").
+language); it is also kept in ``opened``. The server connects it to the ACD through
+``callcenter/conversation_routing.py`` (a ``ConversationArrived`` per new conversation; further
+messages of an open conversation route nothing); when the interaction ends, ``close`` marks the
+conversation closed, so the customer's next message opens (and routes) a new one.
 """
 
 from __future__ import annotations
@@ -134,7 +136,7 @@ class Messaging:
         changed = {customer.id, *(m.source.id for m in resolution.merged)}
         await self.save_customers(changed, resolution.merged)
         if received.opened is not None:
-            routing = routing_of(self.customers.current(customer.id))
+            routing = routing_of(self.customers.current(customer.id), vip_priority=self.settings.vip_priority)
             self.opened.append((received.opened, routing))
             log.info(
                 "messaging.conversation_opened",
@@ -143,6 +145,16 @@ class Messaging:
             if self.on_opened is not None:
                 self.on_opened(received.opened, routing)
         return received
+
+    async def close(self, conversation_id: str) -> bool:
+        """Close a conversation (its interaction ended); ``False`` if unknown or already closed."""
+        conversation = self.conversations.conversations.get(conversation_id)
+        if conversation is None or conversation.closed:
+            return False
+        self.conversations.close(conversation_id)
+        await self._save_conversation(conversation_id)
+        log.info("messaging.conversation_closed", extra={"conversation": conversation_id})
+        return True
 
     async def status(self, update: StatusUpdate) -> Message | None:
         """A provider's delivery report. One for an id we do not know yet is kept a while: the

@@ -25,8 +25,10 @@ from callcenter.core.commands import (
     DialAgent,
     DialCustomer,
     ExitQueue,
+    OfferConversation,
     RecordEvent,
     SaveInteraction,
+    WithdrawOffer,
 )
 from callcenter.core.interaction import Interaction
 
@@ -143,6 +145,13 @@ class CallCenter:
                     self._writes.put_nowait(command)
                 case RecordEvent():
                     self._writes.put_nowait(command)
+                case OfferConversation() | WithdrawOffer():
+                    # Shown on (or taken off) the agent's screen by the listeners (agent panel).
+                    kind = "offered" if isinstance(command, OfferConversation) else "withdrawn"
+                    log.info(
+                        f"conversation.{kind}",
+                        extra={"interaction": command.interaction_id, "agent": command.agent_id},
+                    )
                 case AgentStateChanged():
                     log.info(
                         "agent.state",

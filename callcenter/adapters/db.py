@@ -88,15 +88,20 @@ def parse_url(url: str) -> URL:
     return parsed
 
 
-def create_engine(url: str) -> AsyncEngine:
-    """An engine for ``url`` with our per-backend settings. Creates an SQLite file's directory."""
+def create_engine(url: str, *, immediate: bool = False) -> AsyncEngine:
+    """An engine for ``url`` with our per-backend settings. Creates an SQLite file's directory.
+
+    ``immediate``: SQLite transactions take the write lock when they begin. Needed where a
+    transaction reads before it writes (``session.merge``): a deferred one would fail at once with
+    "database is locked" when another connection wrote in between, busy timeout or not.
+    """
     parsed = parse_url(url)
     if parsed.get_backend_name() == "sqlite":
         _make_sqlite_directory(parsed)
         engine = create_async_engine(parsed)
         event.listen(engine.sync_engine, "connect", _on_sqlite_connect)
         event.listen(engine.sync_engine, "begin", _on_sqlite_begin)
-        return engine
+        return engine.execution_options(**{_SQLITE_IMMEDIATE: True}) if immediate else engine
     # pre_ping: a pooled connection that died with a PostgreSQL restart is replaced, not reused.
     return create_async_engine(parsed, pool_pre_ping=True)
 
@@ -167,6 +172,16 @@ class Database:
         )
         async with self._transaction("list unfinished interactions") as session:
             return [_interaction(row) for row in await session.scalars(query)]
+
+    async def last_agents(self) -> dict[str, str]:
+        """Per customer, the agent of their latest answered conversation (sticky routing)."""
+        query = (
+            sa.select(InteractionRow.customer_id, InteractionRow.agent_id)
+            .where(InteractionRow.customer_id.is_not(None), InteractionRow.agent_id.is_not(None))
+            .order_by(InteractionRow.started_at, InteractionRow.id)
+        )
+        async with self._transaction("read last agents") as session:
+            return {str(c): str(a) for c, a in (await session.execute(query)).all()}
 
     async def recent_interactions(
         self, limit: int = 50, *, queues: Collection[str] | None = None
@@ -324,6 +339,10 @@ def _row_values(i: Interaction) -> dict[str, object]:
         "callback_attempts": i.callback_attempts,
         "callback_due_at": _datetime(i.callback_due_at),
         "overflowed_from": i.overflowed_from,
+        "customer_id": i.customer_id,
+        "conversation_id": i.conversation_id,
+        "preferred_agent": i.preferred_agent,
+        "preferred_until": _datetime(i.preferred_until),
         "wait_seconds": i.wait_seconds,
         "talk_seconds": i.talk_seconds,
     }
@@ -358,6 +377,10 @@ def _interaction(row: InteractionRow) -> Interaction:
             callback_attempts=row.callback_attempts,
             callback_due_at=_posix(row.callback_due_at),
             overflowed_from=row.overflowed_from,
+            customer_id=row.customer_id,
+            conversation_id=row.conversation_id,
+            preferred_agent=row.preferred_agent,
+            preferred_until=_posix(row.preferred_until),
         )
     except ValueError as err:  # an enum value this version does not know
         message = f"interaction {row.id!r} has an unreadable stored value: {err}"

@@ -105,6 +105,11 @@ class InteractionRow(Base):
     callback_attempts: Mapped[int] = mapped_column(server_default="0")
     callback_due_at: Mapped[datetime | None]
     overflowed_from: Mapped[str | None]
+    # Messaging interactions (0007): the customer and conversation; who is offered it first.
+    customer_id: Mapped[str | None] = mapped_column(index=True)
+    conversation_id: Mapped[str | None] = mapped_column(index=True)
+    preferred_agent: Mapped[str | None]
+    preferred_until: Mapped[datetime | None]
     # Derived from the times above, stored so reports can sum and average without recomputing.
     wait_seconds: Mapped[float | None]
     talk_seconds: Mapped[float | None]

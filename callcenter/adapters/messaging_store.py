@@ -57,7 +57,8 @@ class MessagingStore:
 
     async def start(self) -> None:
         """Open the engine; the schema is migrated by :class:`~callcenter.adapters.db.Database`."""
-        self._engine = create_engine(self._url)
+        # Immediate: its transactions read before they write, beside the interactions' writer.
+        self._engine = create_engine(self._url, immediate=True)
         self._sessions = async_sessionmaker(self._engine, expire_on_commit=False)
 
     async def stop(self) -> None:

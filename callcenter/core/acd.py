@@ -1,18 +1,31 @@
 """The ACD engine: who gets which interaction, and when. Pure: ``handle(event)`` returns commands.
 
+One engine for every channel: calls come in through the IVR (``CallArrived``, ``IvrFinished``);
+messaging interactions (web chat, SMS, WhatsApp, WeChat, email) go straight to their queue
+(``ConversationArrived``). Both wait in the same lines, ordered the same way, and are served by the
+same dispatch; a call is offered by ringing the agent's phone (``DialAgent``), a conversation by an
+offer on the agent's screen (``OfferConversation``) accepted or declined within ``offer_timeout``.
+Chat load is counted beside the voice state machine (see ``agents.py``): an agent with chats open
+stays offerable for more, up to its capacity.
+
 Invariants (checked by tests, including property-based ones):
-- an agent never holds more interactions of a channel than its capacity (voice: one);
+- an agent never holds more interactions of a channel than its capacity (voice: one; messaging:
+  ``Agent.chat_limit``, and ``max_chats`` across messaging channels);
 - a caller is never offered before an earlier-placed caller (higher priority, then earlier queue
   time) who could have gone to the same agent — across every queue the agent serves;
 - every interaction that arrives ends exactly once, with an outcome, and is saved at each step;
-- at rest (after each ``handle``) no agent able to take a call matches any waiting caller.
+- at rest (after each ``handle``) no agent able to take an interaction matches any waiting one of
+  that channel.
 
 How routing stays cheap (see docs/performance.md): waiting callers are grouped in *buckets* by what
 they need right now (their targets: queue pool + minimum skill levels, widened by overflow steps),
-each bucket sorted by place; agents able to take a call are indexed by (queue, skill). An event only
-looks at what it changed: a freed agent scans the heads of the buckets of its queues; a new caller
-looks up the smallest index set of its targets. Timers (overflow steps, maximum wait,
-announcements, callback retries, wrap-up) sit in one heap driven by ``Tick``.
+each bucket sorted by place, one set of buckets per channel (an agent may be able to take a chat
+but not a call); a bucket may also be held for one agent (sticky routing, transfer to an agent) or
+skip agents who declined. Agents able to take an interaction are indexed by (channel, queue,
+skill). An event only looks at what it changed: a freed agent scans the heads of the buckets of its
+queues (and those held for it); a new caller looks up the smallest index set of its targets.
+Timers (overflow steps, maximum wait, announcements, callback retries, wrap-up, offer timeouts,
+sticky and decline windows) sit in one heap driven by ``Tick``.
 """
 
 from __future__ import annotations
@@ -26,7 +39,7 @@ from dataclasses import dataclass, replace
 
 from callcenter.core import events as ev
 from callcenter.core import queues as qs
-from callcenter.core.agents import Agent, AgentState, Move
+from callcenter.core.agents import TRANSITIONS, Agent, AgentState, Move
 from callcenter.core.commands import (
     AgentStateChanged,
     Announce,
@@ -35,8 +48,10 @@ from callcenter.core.commands import (
     DialAgent,
     DialCustomer,
     ExitQueue,
+    OfferConversation,
     RecordEvent,
     SaveInteraction,
+    WithdrawOffer,
 )
 from callcenter.core.interaction import Channel, EndedBy, Interaction, Outcome
 from callcenter.core.stats import QueueCounters, QueueSnapshot, snapshot
@@ -65,6 +80,24 @@ class AcdConfig:
     # If Asterisk never reports the outcome of a dial, the offer is taken back after this much
     # longer than the ring timeout, so a lost AMI event cannot hold a caller forever.
     offer_grace: float = 15.0
+    # Messaging offers: how long an offer stays on the agent's screen; whether letting it time out
+    # pauses the agent (like ring-no-answer; a decline never does); how long an agent who declined
+    # (or let time out) is not offered that same interaction again.
+    offer_timeout: float = 30.0
+    pause_on_offer_timeout: bool = True
+    decline_seconds: float = 60.0
+    # Sticky routing: a returning customer's last agent is the only one offered the conversation
+    # for this long (if logged in), then anyone.
+    sticky_seconds: float = 30.0
+    # Transfers: a conversation sent to a queue goes in line at least at this priority; one sent
+    # to an agent waits for that agent this long, then goes to anyone in its queue.
+    transfer_priority: int = 100
+    transfer_agent_seconds: float = 60.0
+
+
+_CHANNELS = tuple(c.value for c in Channel)
+_VOICE = Channel.VOICE.value
+_ENDED_BY = {"agent": EndedBy.AGENT, "customer": EndedBy.CALLER, "system": EndedBy.SYSTEM}
 
 
 @dataclass(frozen=True, slots=True, order=True)
@@ -77,7 +110,16 @@ class _Place:
     iid: str
 
 
-_Key = tuple[qs.Target, ...]
+@dataclass(frozen=True, slots=True)
+class _Key:
+    """A bucket: who may take its interactions now."""
+
+    channel: str
+    targets: tuple[qs.Target, ...]
+    only: str | None = None  # held for this agent (sticky, transfer to an agent), whatever its queues
+    skip: frozenset[str] = frozenset()  # agents who declined these interactions a moment ago
+
+
 _EMPTY: frozenset[str] = frozenset()
 
 
@@ -101,13 +143,17 @@ class Acd:
         self._buckets: dict[_Key, list[_Place]] = {}
         self._bucket_of: dict[str, _Key] = {}
         self._buckets_by_pool: dict[str, set[_Key]] = {}
+        self._buckets_by_agent: dict[str, set[_Key]] = {}  # keys held for one agent
         self._steps: dict[str, int] = {}
         self._timers: list[tuple[float, int, str, str]] = []
         self._announce_at: dict[str, float] = {}
         self._members: dict[str, set[str]] = {}
-        self._avail: dict[str, set[str]] = {}  # pool -> agents able to take a voice call now
-        self._avail_skill: dict[tuple[str, str], set[str]] = {}
-        self._indexed: set[str] = set()
+        # (channel, pool) -> agents able to take an interaction of that channel now; and by skill.
+        self._avail: dict[tuple[str, str], set[str]] = {}
+        self._avail_skill: dict[tuple[str, str, str], set[str]] = {}
+        self._indexed: set[tuple[str, str]] = set()  # (agent, channel) in the index
+        self._chat_due: dict[str, float] = {}  # messaging offer -> when it times out
+        self._declined: dict[str, dict[str, float]] = {}  # interaction -> agent -> skipped until
         self._held: dict[str, dict[str, str]] = {a: {} for a in self.agents}  # agent -> iid -> channel
         self._dirty_agents: set[str] = set()
         self._dirty_callers: set[str] = set()
@@ -139,6 +185,11 @@ class Acd:
     def queue_names(self) -> list[str]:
         names = set(self.queues) | set(self._members) | set(self._lines) | set(self.stats)
         return sorted(names - {""})
+
+    def conversations_of(self, agent_id: str) -> list[str]:
+        """The messaging interactions the agent holds (offered or accepted), oldest first."""
+        held = self._held.get(agent_id, {})
+        return sorted((i for i, c in held.items() if c != _VOICE), key=lambda i: (self.live[i].started_at, i))
 
     def waiting_count(self, queue: str) -> int:
         return len(self._lines.get(queue, ()))
@@ -197,17 +248,27 @@ class Acd:
         """Take back interactions that were live when the server stopped.
 
         Callers still waiting (or being offered) go back in line with their original queue time, so
-        their order is kept; callbacks keep their place (or their retry time). A later
+        their order is kept; callbacks keep their place (or their retry time). Conversations
+        waiting (or offered, or transferred and not yet taken) go back in line the same way;
+        accepted ones count again in their agent's chat load. A later
         :class:`~callcenter.core.events.Reconciled` ends those whose channel no longer exists.
         """
         out: list[Command] = []
         for i in sorted(interactions, key=lambda i: (i.queued_at or i.started_at, i.id)):
             if i.is_ended:
                 continue
-            if i.answered_at is None and i.offered_to is not None:
+            pending = i.agent_id is None if i.is_messaging else i.answered_at is None
+            if pending and i.offered_to is not None:
                 i = i.with_(offered_to=None)
                 out.append(SaveInteraction(i))
             self.live[i.id] = i
+            if i.is_messaging:
+                if pending and i.queue is not None and i.queued_at is not None:
+                    self._enqueue(i, at)
+                elif i.agent_id is not None and i.agent_id in self.agents:
+                    self._held[i.agent_id][i.id] = i.channel.value
+                    self._reindex(self.agents[i.agent_id])
+                continue
             if i.queue is not None and i.queued_at is not None and i.answered_at is None:
                 if i.callback_due_at is not None and i.callback_due_at > at:
                     self._push_timer(i.callback_due_at, "due", i.id)
@@ -256,6 +317,16 @@ class Acd:
                 self._callback_requested(event, out)
             case ev.CallbackFailed():
                 self._callback_failed(event, out)
+            case ev.ConversationArrived():
+                self._conversation_arrived(event, out)
+            case ev.OfferAccepted():
+                self._offer_accepted(event, out)
+            case ev.OfferDeclined():
+                self._offer_declined(event, out)
+            case ev.ConversationEnded():
+                self._conversation_ended(event, out)
+            case ev.ConversationTransferred():
+                self._transferred(event, out)
         # Every event carries the time: timers due by then fire, whatever the event. After the
         # handler, so an event refused with an exception leaves the engine untouched.
         self._run_timers(event.at, out)
@@ -323,8 +394,8 @@ class Acd:
 
     def _caller_hung_up(self, e: ev.CallerHungUp, out: list[Command]) -> None:
         i = self.live.get(e.interaction_id)
-        if i is None:
-            return
+        if i is None or i.is_messaging:
+            return  # (voice events never apply to a conversation, whatever id they carry)
         if i.is_callback and i.answered_at is None and not e.system:
             # The caller hangs up after asking for a callback: the place is kept, the leg is gone.
             if i.offered_to is None and i.caller_channel is not None:
@@ -344,6 +415,8 @@ class Acd:
 
     def _agent_answered(self, e: ev.AgentAnswered | ev.CallbackConnected, out: list[Command]) -> None:
         i = self.live.get(e.interaction_id)
+        if i is not None and i.is_messaging:
+            return
         if i is None or i.offered_to != e.agent_id:
             # The caller left (or the offer was taken back) while the phone rang: drop the leg.
             out.append(CancelDial(e.interaction_id, e.agent_id))
@@ -368,7 +441,7 @@ class Acd:
         self, interaction_id: str, agent_id: str, reason: str, at: float, out: list[Command]
     ) -> None:
         i = self.live.get(interaction_id)
-        if i is None or i.offered_to != agent_id:
+        if i is None or i.offered_to != agent_id or i.is_messaging:
             return
         i = self._take_back(i)
         agent = self.agents[agent_id]
@@ -380,7 +453,7 @@ class Acd:
 
     def _callback_requested(self, e: ev.CallbackRequested, out: list[Command]) -> None:
         i = self.live.get(e.interaction_id)
-        if i is None or i.id not in self.waiting or i.is_callback:
+        if i is None or i.id not in self.waiting or i.is_callback or i.is_messaging:
             return  # only a caller still in line can ask (not one whose agent is already ringing)
         i = i.with_(callback_number=e.number)
         self.live[i.id] = i
@@ -407,12 +480,159 @@ class Acd:
 
     def _agent_hung_up(self, e: ev.AgentHungUp, out: list[Command]) -> None:
         i = self.live.get(e.interaction_id)
-        if i is None or i.agent_id != e.agent_id or i.answered_at is None:
+        if i is None or i.agent_id != e.agent_id or i.answered_at is None or i.is_messaging:
             return  # before answer, the dial's own outcome (AgentDialFailed) decides
         if e.system:
             self._end(i, self._talked(i), EndedBy.SYSTEM, e.at, "agent leg ended by the system", out)
         else:
             self._end(i, self._talked(i), EndedBy.AGENT, e.at, "agent hung up", out)
+
+    # -- messaging interactions ------------------------------------------------------------------
+    def _conversation_arrived(self, e: ev.ConversationArrived, out: list[Command]) -> None:
+        if e.interaction_id in self.live:
+            return
+        channel = Channel(e.channel)  # ValueError: not a channel
+        if channel == Channel.VOICE:
+            raise ValueError("a conversation arrives on a messaging channel, not voice")
+        preferred, until = None, None
+        last = self.agents.get(e.last_agent or "")
+        # Worth waiting for: logged in, and able to hold a conversation of this channel at all.
+        if (
+            last is not None
+            and last.state != AgentState.LOGGED_OUT
+            and last.chat_limit(channel.value) > 0
+            and self.config.sticky_seconds > 0
+        ):
+            preferred, until = last.id, e.at + self.config.sticky_seconds
+        i = Interaction(
+            id=e.interaction_id,
+            channel=channel,
+            caller_number="",
+            started_at=e.at,
+            queue=e.queue,
+            queued_at=e.at,
+            priority=e.priority,
+            skills=skill_levels(e.skills),
+            language=e.language,
+            customer_id=e.customer_id,
+            conversation_id=e.conversation_id,
+            preferred_agent=preferred,
+            preferred_until=until,
+        )
+        self.live[i.id] = i
+        self._counters(e.queue).entered += 1
+        self._enqueue(i, e.at)
+        out.append(SaveInteraction(i))
+        data: dict[str, object] = {
+            "queue": e.queue,
+            "channel": channel.value,
+            "customer": e.customer_id,
+            "conversation": e.conversation_id,
+        }
+        if e.skills or e.language:
+            data.update(skills=dict(i.skills), language=e.language)
+        if preferred is not None:
+            data.update(sticky=preferred)
+        out.append(RecordEvent(i.id, e.at, "queued", data))
+
+    def _offer_accepted(self, e: ev.OfferAccepted, out: list[Command]) -> None:
+        i = self.live.get(e.interaction_id)
+        if i is None or not i.is_messaging or i.offered_to != e.agent_id:
+            # Too late (timed out, the customer left, someone else has it): clear the screen.
+            out.append(WithdrawOffer(e.interaction_id, e.agent_id, "no longer offered"))
+            return
+        self._chat_due.pop(i.id, None)
+        first = i.answered_at is None
+        i = i.with_(agent_id=e.agent_id, answered_at=i.answered_at if not first else e.at, offered_to=None)
+        self.live[i.id] = i
+        if first and i.queue is not None and i.queued_at is not None:
+            c = self._counters(i.queue)
+            wait = e.at - i.queued_at
+            c.answered += 1
+            c.wait_answered += wait
+            c.answered_in_sl += wait <= self.queue(i.queue).service_level_seconds
+        out.append(SaveInteraction(i))
+        out.append(RecordEvent(i.id, e.at, "answered", {"agent": e.agent_id}))
+
+    def _offer_declined(self, e: ev.OfferDeclined, out: list[Command]) -> None:
+        i = self.live.get(e.interaction_id)
+        if i is None or not i.is_messaging or i.offered_to != e.agent_id:
+            return
+        self._offer_failed(i, e.agent_id, e.reason or "declined", e.at, out, pause=False)
+
+    def _offer_failed(
+        self, i: Interaction, agent_id: str, reason: str, at: float, out: list[Command], *, pause: bool
+    ) -> None:
+        """A conversation's offer was declined or timed out: back to its place, to someone else."""
+        i = self._take_back(i)
+        if i.preferred_agent == agent_id:
+            i = i.with_(preferred_agent=None, preferred_until=None)
+            self.live[i.id] = i
+        if self.config.decline_seconds > 0:
+            until = at + self.config.decline_seconds
+            self._declined.setdefault(i.id, {})[agent_id] = until
+            self._push_timer(until, "skip", i.id)
+        out.append(WithdrawOffer(i.id, agent_id, reason))
+        self._enqueue(i, at)
+        out.append(SaveInteraction(i))
+        out.append(RecordEvent(i.id, at, "offer_failed", {"agent": agent_id, "reason": reason}))
+        agent = self.agents[agent_id]
+        if pause and (agent.state, Move.PAUSE) in TRANSITIONS:
+            self._move(agent, Move.PAUSE, at, out, reason=reason)
+
+    def _conversation_ended(self, e: ev.ConversationEnded, out: list[Command]) -> None:
+        i = self.live.get(e.interaction_id)
+        if i is None or not i.is_messaging:
+            return
+        by = _ENDED_BY.get(e.by)
+        if by is None:
+            raise ValueError(f"ended by {e.by!r}: expected agent, customer or system")
+        if i.answered_at is not None:
+            outcome = Outcome.ANSWERED
+        else:
+            outcome = Outcome.ABANDONED if by == EndedBy.CALLER else Outcome.LOST
+        self._end(i, outcome, by, e.at, f"closed by the {e.by}", out)
+
+    def _transferred(self, e: ev.ConversationTransferred, out: list[Command]) -> None:
+        i = self.live.get(e.interaction_id)
+        if i is None or not i.is_messaging or i.agent_id != e.from_agent:
+            return
+        if e.to_agent is None and e.to_queue is None:
+            raise ValueError("a transfer names an agent, a queue, or both")
+        if e.to_agent is not None and e.to_agent not in self.agents:
+            raise UnknownAgent(e.to_agent)
+        self._held[e.from_agent].pop(i.id, None)
+        self._reindex(self.agents[e.from_agent])
+        queue = e.to_queue or i.queue or ""
+        if queue != i.queue:
+            self._counters(queue).entered += 1
+        until = None if e.to_agent is None else e.at + self.config.transfer_agent_seconds
+        i = i.with_(
+            agent_id=None,
+            queue=queue,
+            queued_at=e.at,
+            priority=max(i.priority, self.config.transfer_priority),
+            preferred_agent=e.to_agent,
+            preferred_until=until,
+        )
+        self.live[i.id] = i
+        self._declined.pop(i.id, None)
+        self._enqueue(i, e.at)
+        out.append(SaveInteraction(i))
+        data = {"from": e.from_agent, "to_agent": e.to_agent, "to_queue": queue}
+        out.append(RecordEvent(i.id, e.at, "transferred", data))
+
+    def _withdraw_offers(self, agent_id: str, at: float, out: list[Command], reason: str) -> None:
+        """The agent stopped taking work (paused, logged out): its open chat offers go to others."""
+        for iid, channel in list(self._held.get(agent_id, {}).items()):
+            i = self.live.get(iid)
+            if channel == _VOICE or i is None or i.offered_to != agent_id:
+                continue
+            i = self._take_back(i)
+            out.append(WithdrawOffer(i.id, agent_id, reason))
+            self._enqueue(i, at)
+            out.append(SaveInteraction(i))
+            out.append(RecordEvent(i.id, at, "offer_failed", {"agent": agent_id, "reason": reason}))
 
     def _registered(self, extension: str, registered: bool, at: float, out: list[Command]) -> None:
         agent = self.agent_by_extension(extension)
@@ -456,6 +676,18 @@ class Acd:
         i = self.live.get(key)
         if i is None:
             return
+        if kind == "offer":
+            if self._chat_due.get(i.id) == when and i.offered_to is not None:
+                pause = self.config.pause_on_offer_timeout
+                self._offer_failed(i, i.offered_to, "offer timed out", at, out, pause=pause)
+            return
+        if kind == "skip":
+            skipped = self._declined.get(i.id, {})
+            for agent_id, until in list(skipped.items()):
+                if until <= at:
+                    del skipped[agent_id]
+            if not skipped:
+                self._declined.pop(i.id, None)
         if kind == "due":
             if i.callback_due_at is not None and at >= i.callback_due_at and i.offered_to is None:
                 i = i.with_(callback_due_at=None)
@@ -468,6 +700,8 @@ class Acd:
         if kind == "step":
             self._retarget(i, at)
             self._schedule(i, at)
+        elif kind in ("prefer", "skip"):
+            self._retarget(i, at)
         elif kind == "exit":
             self._max_wait(i, at, out)
         elif kind == "announce" and self._announce_at.get(i.id) == when:
@@ -488,6 +722,10 @@ class Acd:
             return
         channel = i.caller_channel or ""
         data: dict[str, object] = {"queue": q.name, "exit": q.exit.kind.value, "wait": at - i.queued_at}
+        if i.is_messaging and q.exit.kind != qs.ExitKind.QUEUE:
+            # No voicemail and no callback for a conversation: it keeps its place.
+            out.append(RecordEvent(i.id, at, "max_wait", {**data, "kept": "no such exit for messaging"}))
+            return
         if q.exit.kind == qs.ExitKind.VOICEMAIL:
             out.append(ExitQueue(i.id, channel, q.exit.kind.value))
             out.append(RecordEvent(i.id, at, "max_wait", data))
@@ -507,14 +745,15 @@ class Acd:
             i = i.with_(queue=q.exit.target, overflowed_from=q.name)
             self.live[i.id] = i
             self._enqueue(i, at)
-            out.append(ExitQueue(i.id, channel, q.exit.kind.value, q.exit.target))
+            if not i.is_messaging:
+                out.append(ExitQueue(i.id, channel, q.exit.kind.value, q.exit.target))
             out.append(SaveInteraction(i))
             out.append(RecordEvent(i.id, at, "overflowed", {**data, "to": q.exit.target}))
 
     def _reconciled(self, e: ev.Reconciled, out: list[Command]) -> None:
         for i in list(self.live.values()):
-            if i.id in e.live_interactions:
-                continue
+            if i.id in e.live_interactions or i.is_messaging:
+                continue  # conversations have no Asterisk channel
             if i.is_callback:
                 # A callback needs no caller leg; its own dial legs are the adapter's to reconcile.
                 if i.caller_channel is not None and i.answered_at is None and i.offered_to is None:
@@ -527,12 +766,23 @@ class Acd:
             self._registered(agent.extension, agent.extension in e.registered_extensions, e.at, out)
 
     # -- agents and the availability index -------------------------------------------------------
-    def _can_take(self, agent: Agent, channel: str = Channel.VOICE.value) -> bool:
+    def _load(self, agent_id: str) -> dict[str, int]:
+        """What the agent holds now (offered or accepted), per channel."""
+        counts: dict[str, int] = {}
+        for channel in self._held.get(agent_id, {}).values():
+            counts[channel] = counts.get(channel, 0) + 1
+        return counts
+
+    def _can_take(self, agent: Agent, channel: str = _VOICE, load: dict[str, int] | None = None) -> bool:
+        if load is None:
+            load = self._load(agent.id)
+        if channel != _VOICE:
+            return agent.can_take_chat(channel, load)
         if not agent.can_take_call:
             return False
-        held = self._held.get(agent.id, {})
-        in_channel = sum(1 for c in held.values() if c == channel)
-        return in_channel < agent.capacity.get(channel, 0)
+        if not agent.call_while_chatting and any(c != _VOICE for c in load):
+            return False
+        return load.get(_VOICE, 0) < agent.capacity.get(_VOICE, 0)
 
     def _put(self, agent: Agent) -> Agent:
         self.state_counts[self.agents[agent.id].state] -= 1
@@ -542,25 +792,29 @@ class Acd:
         return agent
 
     def _reindex(self, agent: Agent) -> None:
-        now_in = self._can_take(agent)
-        was_in = agent.id in self._indexed
-        if now_in == was_in:
-            return
-        skills = agent.all_skills
-        for pool in agent.queues:
+        """Keep the availability index true for each channel; an agent newly able to take
+        something is *dirty*: the next dispatch looks for its best waiting interaction."""
+        load = self._load(agent.id)
+        for channel in _CHANNELS if agent.max_chats > 0 else (_VOICE,):
+            now_in = self._can_take(agent, channel, load)
+            was_in = (agent.id, channel) in self._indexed
+            if now_in == was_in:
+                continue
+            skills = agent.all_skills
+            for pool in agent.queues:
+                if now_in:
+                    self._avail.setdefault((channel, pool), set()).add(agent.id)
+                    for s in skills:
+                        self._avail_skill.setdefault((channel, pool, s), set()).add(agent.id)
+                else:
+                    self._avail[(channel, pool)].discard(agent.id)
+                    for s in skills:
+                        self._avail_skill[(channel, pool, s)].discard(agent.id)
             if now_in:
-                self._avail.setdefault(pool, set()).add(agent.id)
-                for s in skills:
-                    self._avail_skill.setdefault((pool, s), set()).add(agent.id)
+                self._indexed.add((agent.id, channel))
+                self._dirty_agents.add(agent.id)
             else:
-                self._avail[pool].discard(agent.id)
-                for s in skills:
-                    self._avail_skill[(pool, s)].discard(agent.id)
-        if now_in:
-            self._indexed.add(agent.id)
-            self._dirty_agents.add(agent.id)
-        else:
-            self._indexed.discard(agent.id)
+                self._indexed.discard((agent.id, channel))
 
     def _move(
         self,
@@ -580,6 +834,8 @@ class Acd:
             self._push_timer(new.wrap_up_until, "wrap", new.id)
         if (new.state, new.reason) != (agent.state, agent.reason):
             out.append(AgentStateChanged(new.id, new.state, new.reason, at))
+        if new.state in (AgentState.PAUSED, AgentState.LOGGED_OUT) and new.state != agent.state:
+            self._withdraw_offers(new.id, at, out, f"agent {new.state.value}")
         return new
 
     # -- waiting callers -------------------------------------------------------------------------
@@ -600,6 +856,8 @@ class Acd:
         bisect.insort(self._lines.setdefault(i.queue, []), place)
         self._retarget(i, at)
         self._schedule(i, at)
+        if i.preferred_until is not None and i.preferred_until > at:
+            self._push_timer(i.preferred_until, "prefer", i.id)
         q = self.queue(i.queue)
         if q.announce_every and i.id not in self._announce_at:
             self._announce_at[i.id] = at + q.announce_every
@@ -607,7 +865,12 @@ class Acd:
 
     def _retarget(self, i: Interaction, at: float) -> None:
         assert i.queue is not None and i.queued_at is not None
-        targets, steps = qs.targets(self.queue(i.queue), i.queued_at, at, i.skills, i.language)
+        found, steps = qs.targets(self.queue(i.queue), i.queued_at, at, i.skills, i.language)
+        only = None
+        if i.preferred_agent in self.agents and i.preferred_until is not None and at < i.preferred_until:
+            only = i.preferred_agent
+        skip = frozenset(a for a, until in self._declined.get(i.id, {}).items() if at < until)
+        targets = _Key(i.channel.value, found, only, skip - {only} if only else skip)
         old = self._bucket_of.get(i.id)
         self._steps[i.id] = steps
         if old == targets:
@@ -618,8 +881,11 @@ class Acd:
         bucket = self._buckets.get(targets)
         if bucket is None:
             bucket = self._buckets[targets] = []
-            for t in targets:
-                self._buckets_by_pool.setdefault(t.pool, set()).add(targets)
+            if only is not None:
+                self._buckets_by_agent.setdefault(only, set()).add(targets)
+            else:
+                for t in found:
+                    self._buckets_by_pool.setdefault(t.pool, set()).add(targets)
         bisect.insort(bucket, place)
         self._bucket_of[i.id] = targets
         self._dirty_callers.add(i.id)
@@ -629,7 +895,13 @@ class Acd:
         del bucket[bisect.bisect_left(bucket, place)]
         if not bucket:
             del self._buckets[key]
-            for pool in {t.pool for t in key}:
+            if key.only is not None:
+                held = self._buckets_by_agent[key.only]
+                held.discard(key)
+                if not held:
+                    del self._buckets_by_agent[key.only]
+                return
+            for pool in {t.pool for t in key.targets}:
                 keys = self._buckets_by_pool[pool]
                 keys.discard(key)
                 if not keys:
@@ -657,8 +929,11 @@ class Acd:
     def _take_back(self, i: Interaction) -> Interaction:
         """An offer did not turn into a conversation: the agent no longer holds the interaction."""
         self._offered_at.pop(i.id, None)
+        self._chat_due.pop(i.id, None)
         if i.offered_to is not None:
             self._held.get(i.offered_to, {}).pop(i.id, None)
+            if i.is_messaging and i.offered_to in self.agents:
+                self._reindex(self.agents[i.offered_to])
         i = i.with_(offered_to=None)
         self.live[i.id] = i
         return i
@@ -678,17 +953,26 @@ class Acd:
         self._dequeue(i.id)
         self._offered_at.pop(i.id, None)
         self._announce_at.pop(i.id, None)
+        self._chat_due.pop(i.id, None)
+        self._declined.pop(i.id, None)
         self.live.pop(i.id, None)
         for agent_id in {i.offered_to, i.agent_id} - {None}:
             assert agent_id is not None
             self._held.get(agent_id, {}).pop(i.id, None)
-        if i.offered_to is not None:
+        if i.is_messaging:
+            # Conversations do not move the voice state: the agents' chat load just went down.
+            if i.offered_to is not None:
+                out.append(WithdrawOffer(i.id, i.offered_to, cause))
+            for agent_id in (i.offered_to, i.agent_id):
+                if agent_id is not None and agent_id in self.agents:
+                    self._reindex(self.agents[agent_id])
+        elif i.offered_to is not None:
             agent = self.agents[i.offered_to]
             out.append(CancelDial(i.id, agent.id))
             if agent.state == AgentState.OFFERED and agent.interaction_id == i.id:
                 self._move(agent, Move.WITHDRAW, at, out, interaction_id=None)
         q = self.queue(i.queue or "")
-        if i.agent_id is not None and i.agent_id in self.agents:
+        if i.agent_id is not None and i.agent_id in self.agents and not i.is_messaging:
             agent = self.agents[i.agent_id]
             if i.answered_at is not None:
                 self._talk[agent.id] = self._talk.get(agent.id, 0.0) + (at - i.answered_at)
@@ -729,7 +1013,10 @@ class Acd:
         Candidates are the callers that changed (new, back in line, widened) and the best caller of
         each agent that became able to take one. They are served in place order; when a caller goes
         to another agent, the agents that were waiting for it look again (their next caller is
-        placed after it, so the order of the heap holds).
+        placed after it, so the order of the heap holds). An agent offered a conversation may have
+        room for more; it needs no second look: it either watches a caller of the heap already, or
+        was at rest before this event (matching nobody then, and taking more only narrows what it
+        can take).
         """
         if not self._dirty_agents and not self._dirty_callers:
             return
@@ -758,7 +1045,7 @@ class Acd:
         self, agent_id: str, heap: list[_Place], watchers: dict[str, set[str]], push: bool = False
     ) -> None:
         agent = self.agents[agent_id]
-        if agent_id not in self._indexed:
+        if not any((agent_id, c) in self._indexed for c in _CHANNELS):
             return
         best = self._best_caller(agent)
         if best is not None:
@@ -772,29 +1059,46 @@ class Acd:
         """The best-placed waiting caller this agent may take, across all its queues."""
         best: _Place | None = None
         seen: set[_Key] = set()
-        for pool in agent.queues:
-            for key in self._buckets_by_pool.get(pool, ()):
+        pools = [self._buckets_by_pool.get(pool, ()) for pool in agent.queues]
+        for keys in (self._buckets_by_agent.get(agent.id, ()), *pools):
+            for key in keys:
                 if key in seen:
                     continue
                 seen.add(key)
                 head = self._buckets[key][0]
-                if (best is None or head < best) and _matches(agent, key):
+                if (best is None or head < best) and self._may(agent, key):
                     best = head
         return best
 
-    def _candidates(self, key: _Key) -> dict[str, qs.Target]:
-        found: dict[str, qs.Target] = {}
-        for t in key:
+    def _may(self, agent: Agent, key: _Key) -> bool:
+        if (agent.id, key.channel) not in self._indexed:
+            return False
+        if key.only is not None:
+            return key.only == agent.id
+        return agent.id not in key.skip and any(_qualifies(agent, t) for t in key.targets)
+
+    def _candidates(self, key: _Key) -> dict[str, qs.Target | None]:
+        """Who may take an interaction of this bucket now, and through which target (``None``:
+        the agent it is held for)."""
+        found: dict[str, qs.Target | None] = {}
+        if key.only is not None:
+            if (key.only, key.channel) in self._indexed:
+                found[key.only] = None
+            return found
+        ch = key.channel
+        for t in key.targets:
             if t.needs:
-                pool = min((self._avail_skill.get((t.pool, s), _EMPTY) for s, _ in t.needs), key=len)
+                pool = min((self._avail_skill.get((ch, t.pool, s), _EMPTY) for s, _ in t.needs), key=len)
             else:
-                pool = self._avail.get(t.pool, _EMPTY)
+                pool = self._avail.get((ch, t.pool), _EMPTY)
             for agent_id in pool:
-                if agent_id not in found and _qualifies(self.agents[agent_id], t):
-                    found[agent_id] = t
+                if agent_id not in found and agent_id not in key.skip:
+                    if _qualifies(self.agents[agent_id], t):
+                        found[agent_id] = t
         return found
 
     def _serve(self, i: Interaction, at: float, out: list[Command]) -> None:
+        """Offer the interaction to the best candidate, if any."""
         assert i.queue is not None
         key = self._bucket_of[i.id]
         found = self._candidates(key)
@@ -802,22 +1106,54 @@ class Acd:
         if not found:
             return
         q = self.queue(i.queue)
-        agent, why = self._pick(q, [self.agents[a] for a in found], key, at)
+        candidates = [self.agents[a] for a in found]
+        load_note = ""
+        if i.is_messaging and len(candidates) > 1:
+            # Conversations spread: the agents holding the fewest come first.
+            loads = {a.id: sum(n for c, n in self._load(a.id).items() if c != _VOICE) for a in candidates}
+            least = min(loads.values())
+            candidates = [a for a in candidates if loads[a.id] == least]
+            load_note = f" among those holding the fewest conversations ({least})"
+        agent, why = self._pick(q, candidates, key, at)
         target = found[agent.id]
+        if target is None:
+            why = f"held for this agent ({'transfer' if i.agent_id is None and i.answered_at else 'sticky'})"
+            matched = f"agent {agent.id}"
+        else:
+            matched = target.describe()
         steps = self._steps.get(i.id, 0)
         wait = at - (i.queued_at or at)
         reason = (
-            f"{why}; matched {target.describe()}"
+            f"{why}{load_note}; matched {matched}"
             + (f" (after {steps} overflow step(s))" if steps else "")
             + f"; {len(found)} candidate(s); caller waited {wait:.1f} s, priority {i.priority},"
             f" first in line of the callers this agent could take"
         )
         self._dequeue(i.id)
-        self._offered_at[i.id] = at
         self._last_offer[(q.name, agent.id)] = next(self._seq)
         self._held[agent.id][i.id] = i.channel.value
         i = i.with_(offered_to=agent.id, offer_attempts=i.offer_attempts + 1, routing_reason=reason)
         self.live[i.id] = i
+        if i.is_messaging:
+            self._reindex(agent)
+            due = at + self.config.offer_timeout
+            self._chat_due[i.id] = due
+            self._push_timer(due, "offer", i.id)
+            out.append(
+                OfferConversation(
+                    interaction_id=i.id,
+                    agent_id=agent.id,
+                    channel=i.channel.value,
+                    conversation_id=i.conversation_id or "",
+                    customer_id=i.customer_id or "",
+                    timeout=self.config.offer_timeout,
+                    attempt=i.offer_attempts,
+                )
+            )
+            out.append(SaveInteraction(i))
+            out.append(RecordEvent(i.id, at, "offered", {"agent": agent.id, "reason": reason}))
+            return
+        self._offered_at[i.id] = at
         self._move(agent, Move.OFFER, at, out, interaction_id=i.id)
         if i.is_callback:
             assert i.callback_number is not None
@@ -863,7 +1199,7 @@ class Acd:
                 agent = min(candidates, key=lambda a: (occupancy(a), *idle(a)))
                 why = f"least-occupied agent in queue {q.name} (occupancy {occupancy(agent):.0%})"
             case qs.Strategy.SKILLS_WEIGHTED:
-                skills = {s for t in key for s, _ in t.needs}
+                skills = {s for t in key.targets for s, _ in t.needs}
 
                 def score(a: Agent) -> int:
                     return sum(a.level(s) for s in skills)
@@ -894,6 +1230,3 @@ def skill_levels(skills: Iterable[str]) -> dict[str, int]:
 def _qualifies(agent: Agent, target: qs.Target) -> bool:
     return target.pool in agent.queues and all(agent.level(s) >= lvl for s, lvl in target.needs)
 
-
-def _matches(agent: Agent, key: _Key) -> bool:
-    return any(_qualifies(agent, t) for t in key)

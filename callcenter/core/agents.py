@@ -6,9 +6,20 @@ is reachable) is kept apart from the state: an agent is offered calls only when 
 registered.
 
 Skills are ``name -> level`` (1 lowest); languages are skills too (``lang:fr`` at level 1), so a
-queue or a caller can require one like any other skill. ``capacity`` is how many interactions of
-each channel the agent may hold at once (voice: 1). The state machine itself is per agent: today it
-follows the one voice call; concurrent chats will add self-transitions (BUSY + OFFER -> BUSY) here.
+queue or a caller can require one like any other skill.
+
+The state machine follows the agent's *voice* work only (one call at a time). Messaging
+interactions (chats, SMS, WhatsApp, WeChat, email) do not move it: the engine counts the ones an
+agent holds (offered or accepted) beside the state, and :meth:`Agent.can_take_chat` says whether one
+more may be offered:
+
+- ``max_chats``: how many messaging interactions, all channels together, the agent holds at once
+  (0: none); ``capacity[channel]`` may lower it for one channel (e.g. ``{"email": 1}``);
+- never while PAUSED, LOGGED_OUT or in WRAP_UP; while on a call (OFFERED/BUSY) only with
+  ``chat_while_on_call``;
+- ``call_while_chatting`` (default true): a call may be offered while chats are open; false makes
+  the channels exclusive ("one call, or up to N chats");
+- no registered phone is needed for messaging, only for voice.
 """
 
 from __future__ import annotations
@@ -89,6 +100,9 @@ class Agent:
     skills: Mapping[str, int] = field(default_factory=dict)
     languages: frozenset[str] = frozenset()
     capacity: Mapping[str, int] = field(default_factory=lambda: {"voice": 1})
+    max_chats: int = 0
+    chat_while_on_call: bool = False
+    call_while_chatting: bool = True
 
     def level(self, skill: str) -> int:
         """The agent's level in ``skill`` (0: none). Languages answer ``lang:<code>`` with 1."""
@@ -110,3 +124,19 @@ class Agent:
     @property
     def can_take_call(self) -> bool:
         return self.state == AgentState.AVAILABLE and self.registered
+
+    def chat_limit(self, channel: str) -> int:
+        """How many interactions of this messaging channel the agent may hold at once."""
+        return min(self.max_chats, self.capacity.get(channel, self.max_chats))
+
+    def can_take_chat(self, channel: str, held: Mapping[str, int]) -> bool:
+        """May one more interaction of ``channel`` be offered, holding ``held`` (channel -> count)?"""
+        if self.state in (AgentState.LOGGED_OUT, AgentState.PAUSED, AgentState.WRAP_UP):
+            return False
+        if self.state != AgentState.AVAILABLE and not self.chat_while_on_call:
+            return False  # offered or busy with a call
+        chats = sum(n for c, n in held.items() if c != VOICE)
+        return chats < self.max_chats and held.get(channel, 0) < self.chat_limit(channel)
+
+
+VOICE = "voice"

@@ -201,6 +201,16 @@ class ConversationBook:
         self.conversations[conversation_id] = replace(conversation, last_at=max(conversation.last_at, at))
         return message
 
+    def close(self, conversation_id: str) -> Conversation:
+        """The conversation is over (its interaction ended): the customer's next message on this
+        channel opens a new one, which is routed again."""
+        conversation = self.conversations.get(conversation_id)
+        if conversation is None:
+            raise ConversationError(f"no conversation {conversation_id!r}")
+        closed = replace(conversation, closed=True)
+        self.conversations[conversation_id] = closed
+        return closed
+
     def status(
         self, message_id: str, status: Delivery, *, provider_id: str | None = None, detail: str = ""
     ) -> Message | None:

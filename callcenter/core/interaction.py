@@ -1,4 +1,5 @@
-"""Interactions: one customer contact (today a phone call; later a chat, SMS, email) and its record.
+"""Interactions: one customer contact (a phone call, a chat, an SMS, WhatsApp, WeChat or email
+conversation) and its record.
 
 An :class:`Interaction` is an immutable snapshot. The core produces a new snapshot at each step of the
 contact's life and hands it out in a :class:`~callcenter.core.commands.SaveInteraction` command; the
@@ -57,9 +58,10 @@ class Interaction:
     queue: str | None = None
     queued_at: float | None = None
     priority: int = 0  # higher is served first
-    offered_to: str | None = None  # agent currently being rung
-    agent_id: str | None = None  # agent who answered
-    answered_at: float | None = None
+    offered_to: str | None = None  # agent currently being rung (a call) or shown the offer
+    # Agent who answered (a conversation: who holds it now; None again while a transfer waits).
+    agent_id: str | None = None
+    answered_at: float | None = None  # the first answer (a transfer keeps it)
     ended_at: float | None = None
     outcome: Outcome | None = None
     ended_by: EndedBy | None = None
@@ -74,6 +76,13 @@ class Interaction:
     callback_attempts: int = 0  # dials of the customer so far
     callback_due_at: float | None = None  # not before this time (a retry after a failed attempt)
     overflowed_from: str | None = None  # the queue this caller left for ``queue`` (max-wait exit)
+    # Messaging: the customer and the conversation this interaction serves (None for calls).
+    customer_id: str | None = None
+    conversation_id: str | None = None
+    # Offered first to this agent (sticky routing, transfer to an agent) until ``preferred_until``;
+    # after that, to anyone the queue allows.
+    preferred_agent: str | None = None
+    preferred_until: float | None = None
 
     @property
     def wait_seconds(self) -> float | None:
@@ -88,6 +97,10 @@ class Interaction:
         if self.answered_at is None or self.ended_at is None:
             return None
         return max(0.0, self.ended_at - self.answered_at)
+
+    @property
+    def is_messaging(self) -> bool:
+        return self.channel != Channel.VOICE
 
     @property
     def is_callback(self) -> bool:

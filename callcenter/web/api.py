@@ -58,7 +58,7 @@ def _error(status: int, message: str) -> web.Response:
     return _json({"error": message}, status)
 
 
-def agent_view(agent: Agent) -> dict[str, Any]:
+def agent_view(agent: Agent, engine: Acd) -> dict[str, Any]:
     return {
         "id": agent.id,
         "extension": agent.extension,
@@ -70,6 +70,8 @@ def agent_view(agent: Agent) -> dict[str, Any]:
         "languages": sorted(agent.languages),
         "since": agent.since,
         "interaction_id": agent.interaction_id,
+        "max_chats": agent.max_chats,
+        "conversations": engine.conversations_of(agent.id),
     }
 
 
@@ -131,7 +133,7 @@ def may_see_agent(principal: Principal, engine: Acd, agent: Agent) -> bool:
 async def list_agents(request: web.Request) -> web.Response:
     engine, principal = request.app[SERVICE].engine, request[PRINCIPAL]
     agents = sorted(engine.agents.values(), key=lambda a: a.id)
-    return _json({"agents": [agent_view(a) for a in agents if may_see_agent(principal, engine, a)]})
+    return _json({"agents": [agent_view(a, engine) for a in agents if may_see_agent(principal, engine, a)]})
 
 
 @allow("agent", "supervisor", "admin")
@@ -140,11 +142,12 @@ async def get_agent(request: web.Request) -> web.Response:
     denied = _check_self(request, agent_id)
     if denied is not None:
         return denied
+    engine = request.app[SERVICE].engine
     try:
-        agent = request.app[SERVICE].engine.agent(agent_id)
+        agent = engine.agent(agent_id)
     except UnknownAgent as err:
         return _error(404, str(err))
-    return _json(agent_view(agent))
+    return _json(agent_view(agent, engine))
 
 
 def _check_self(request: web.Request, agent_id: str) -> web.Response | None:
@@ -209,7 +212,7 @@ async def agent_action(request: web.Request) -> web.Response:
         return _error(409, str(err))
     if request[PRINCIPAL].agent_id != agent_id:  # a supervisor or admin forcing someone's state
         await record(request, "agent.state_forced", agent_id, {"action": action, **body_reason(event)})
-    return _json(agent_view(service.engine.agent(agent_id)))
+    return _json(agent_view(service.engine.agent(agent_id), service.engine))
 
 
 def body_reason(event: ev.Event) -> dict[str, str]:
@@ -541,10 +544,14 @@ OPENAPI: dict[str, Any] = {
         "/healthz": {"get": _op("Health of the server and its dependencies", "public", errors=(503,))},
         "/metrics": {"get": _op("Prometheus metrics", "public", errors=())},
         "/api/openapi.json": {"get": _op("This document", "public", errors=())},
-        "/api/agents": {"get": _op("All agents and their state", "supervisor, admin")},
+        "/api/agents": {
+            "get": _op(
+                "All agents: voice state, max_chats and the conversations each holds", "supervisor, admin"
+            )
+        },
         "/api/agents/{agent_id}": {
             "get": _op(
-                "One agent",
+                "One agent: voice state, max_chats and the conversations it holds (interaction ids)",
                 "agent (itself), supervisor, admin",
                 params=["agent_id"],
                 errors=(401, 403, 404),

@@ -113,6 +113,10 @@ def finished_interaction(interaction_id: str) -> Interaction:
         callback_attempts=1,
         callback_due_at=T0 + 12.5,
         overflowed_from="sales",
+        customer_id="cust-1",
+        conversation_id="conv-1",
+        preferred_agent="1003",
+        preferred_until=T0 + 34.5,
     )
 
 
