@@ -8,7 +8,7 @@ from typing import Any
 
 from pyVoIP.VoIP import VoIPCall
 
-from tests.conftest import ServerProcess
+from tests.conftest import ServerProcess, port
 from tests.sip import CallAudio, Phone, goertzel, level, wait_for
 
 CALLER_FREQ, AGENT_FREQ = 440.0, 1000.0
@@ -21,7 +21,7 @@ _phones = itertools.count()
 
 def _ports() -> tuple[int, int, int]:
     n = next(_phones) % 50
-    return 25100 + n, 27000 + 20 * n, 27000 + 20 * n + 18
+    return port(25100 + n), port(27000 + 20 * n), port(27000 + 20 * n + 18)
 
 
 def agent_phone(asterisk: Any, ext: str, *, answer: bool = True) -> Phone:

@@ -26,20 +26,33 @@ import yaml
 from callcenter.config import Settings, load_settings
 from tests.pg import PostgresServer
 
+# Two test runs on one machine (e.g. two developers' worktrees) each take a slot: slot N adds
+# N * 20000 to every port and N to the sandbox instances' names ("test1", "resil1").
+SLOT = int(os.environ.get("CC_TEST_SLOT", "0"))
+
+
+def port(base: int) -> int:
+    return base + 20000 * SLOT
+
+
+def instance(name: str) -> str:
+    return f"{name}{SLOT}" if SLOT else name
+
+
 ADMIN_TOKEN = "test-admin-token-0123456789abcdef"
 AGENT_TOKEN = "test-agent-1001-token-0123456789"
 
 TEST_SETTINGS: dict[str, Any] = {
     "asterisk": {
-        "sip_port": 25060,
-        "rtp_port_start": 26000,
-        "rtp_port_end": 26999,
-        "ami_port": 25038,
-        "sandbox_instance": "test",
+        "sip_port": port(25060),
+        "rtp_port_start": port(26000),
+        "rtp_port_end": port(26999),
+        "ami_port": port(25038),
+        "sandbox_instance": instance("test"),
         "reconnect_max_delay": 2.0,
     },
-    "agi": {"port": 24573},
-    "http": {"port": 28080},
+    "agi": {"port": port(24573)},
+    "http": {"port": port(28080)},
     "logging": {"level": "DEBUG", "format": "json"},
     "acd": {"ring_timeout": 8},
     "security": {

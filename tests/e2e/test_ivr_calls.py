@@ -19,12 +19,13 @@ from typing import Any
 import pytest
 
 from tests.calls import agent_phone, call_in, caller_phone, ended_record, queued_record, wait_agent
+from tests.conftest import port
 from tests.sip import wait_for
 
 pytestmark = pytest.mark.asterisk
 
 FLOWS = Path(__file__).parent / "flows"
-CRM_PORT = 28191
+CRM_PORT = port(28191)
 
 
 class Crm(ThreadingHTTPServer):

@@ -22,17 +22,17 @@ from tests.calls import (
     queued_record,
     wait_agent,
 )
-from tests.conftest import ServerProcess, config_with, settings_from
+from tests.conftest import ServerProcess, config_with, instance, port, settings_from
 
 pytestmark = pytest.mark.asterisk
 
 RESIL = {
     "asterisk": {
-        "sandbox_instance": "resil",
-        "sip_port": 25460,
-        "ami_port": 25438,
-        "rtp_port_start": 28200,
-        "rtp_port_end": 28399,
+        "sandbox_instance": instance("resil"),
+        "sip_port": port(25460),
+        "ami_port": port(25438),
+        "rtp_port_start": port(28200),
+        "rtp_port_end": port(28399),
         "reconnect_max_delay": 1.0,
     },
     "agi": {"port": 24673},

@@ -25,6 +25,7 @@ from pyVoIP.VoIP import CallState, PhoneStatus, VoIPCall, VoIPPhone
 
 from callcenter.config import Settings, load_settings
 from callcenter.sandbox import AsteriskSandbox, SandboxError
+from tests.conftest import instance, port
 from tests.sip import unique_call_ids
 
 pytestmark = [
@@ -40,11 +41,11 @@ pytestmark = [
 ]
 
 HOST = "127.0.0.1"
-SIP_PORT = 35060
-AMI_PORT = 35038
-AGI_PORT = 34573
-AGENT_SIP_PORT = 35070
-CALLER_SIP_PORT = 35071
+SIP_PORT = port(35060)
+AMI_PORT = port(35038)
+AGI_PORT = port(34573)
+AGENT_SIP_PORT = port(35070)
+CALLER_SIP_PORT = port(35071)
 
 
 def _settings() -> Settings:
@@ -52,11 +53,11 @@ def _settings() -> Settings:
         environ={},
         overrides={
             "asterisk": {
-                "sandbox_instance": "sbxtest",
+                "sandbox_instance": instance("sbxtest"),
                 "sip_port": SIP_PORT,
                 "ami_port": AMI_PORT,
-                "rtp_port_start": 36000,
-                "rtp_port_end": 36099,
+                "rtp_port_start": port(36000),
+                "rtp_port_end": port(36099),
             },
             "agi": {"port": AGI_PORT},
         },
@@ -147,7 +148,8 @@ def test_up_is_idempotent(sandbox: AsteriskSandbox) -> None:
 def test_status_and_cli_version(sandbox: AsteriskSandbox) -> None:
     status = sandbox.status()
     assert status.running
-    assert (status.sip_port, status.ami_port, status.rtp_ports) == (SIP_PORT, AMI_PORT, (36000, 36099))
+    rtp = (port(36000), port(36099))
+    assert (status.sip_port, status.ami_port, status.rtp_ports) == (SIP_PORT, AMI_PORT, rtp)
     assert status.version is not None and status.version.startswith("Asterisk 22."), status.version
     assert sandbox.cli("core show version").startswith("Asterisk 22.")
 
@@ -222,7 +224,7 @@ async def test_ami_user_permissions(settings: Settings, sandbox: AsteriskSandbox
 @pytest.mark.asyncio
 async def test_phone_registers_as_agent(settings: Settings, sandbox: AsteriskSandbox) -> None:
     agent = phone(
-        settings, "1001", settings.asterisk.agent_password.get_secret_value(), AGENT_SIP_PORT, 36200
+        settings, "1001", settings.asterisk.agent_password.get_secret_value(), AGENT_SIP_PORT, port(36200)
     )
     await asyncio.to_thread(agent.start)
     try:
@@ -273,10 +275,10 @@ async def test_dialplan_contract_call_flow(settings: Settings, sandbox: Asterisk
 
     ast = settings.asterisk
     agent = phone(
-        settings, "1001", ast.agent_password.get_secret_value(), AGENT_SIP_PORT, 36200, on_agent_call
+        settings, "1001", ast.agent_password.get_secret_value(), AGENT_SIP_PORT, port(36200), on_agent_call
     )
     caller = phone(
-        settings, ast.trunk_username, ast.trunk_password.get_secret_value(), CALLER_SIP_PORT, 36300
+        settings, ast.trunk_username, ast.trunk_password.get_secret_value(), CALLER_SIP_PORT, port(36300)
     )
     await asyncio.to_thread(agent.start)
     await asyncio.to_thread(caller.start)
