@@ -390,6 +390,13 @@ class RedactPattern(_Section):
         return value
 
 
+class LanguageModel(_Section):
+    """The engine and model for calls in one language (``transcription.languages``)."""
+
+    engine: Literal["pocketsphinx", "vosk"] = "vosk"
+    model: Path | None = None  # vosk needs one; pocketsphinx's own model is US English
+
+
 class TranscriptionSettings(_Section):
     """Offline transcription of recordings (``callcenter transcribe``, the transcription workers)."""
 
@@ -397,6 +404,9 @@ class TranscriptionSettings(_Section):
     engine: Literal["pocketsphinx", "vosk"] = "pocketsphinx"
     model: Path | None = None  # a model directory; vosk needs one, pocketsphinx has its own
     language: str | None = None  # reported in transcripts; default: the engine's/model's
+    # Per call language (the IVR's choice, the customer's record): {ko: {engine: vosk, model: DIR}}.
+    # Calls in other languages, or with none, get the engine and model above.
+    languages: Mapping[str, LanguageModel] = Field(default_factory=dict)
     workers: int = Field(1, ge=1, le=64)  # worker processes (each holds one engine)
     max_attempts: int = Field(3, ge=1, le=20)  # a job failing this often is marked failed
     phrases: tuple[str, ...] = ()  # domain words and phrases ("acme", "anything else")

@@ -37,7 +37,7 @@ _SPOOLED = re.compile(r"^(?P<id>[A-Za-z0-9][A-Za-z0-9_-]{0,127})\.(?P<track>mixe
 APPEAR_SECONDS = 10.0  # a recorded call whose files do not appear by then is reported missing
 MAX_SETTLE_SECONDS = 120.0
 
-Submit = Callable[[str, tuple[Path, ...]], Awaitable[object]]
+Submit = Callable[[str, tuple[Path, ...], str | None], Awaitable[object]]
 Lookup = Callable[[str], Awaitable[Interaction | None]]
 
 
@@ -159,7 +159,8 @@ class Recorder:
             metrics.RECORDINGS.labels(result="stored").inc()
             log.info("recording.stored", extra={"interaction": interaction_id, "tracks": tracks})
             if self._transcribe is not None:
-                await self._transcribe(interaction_id, self._store.files_of(interaction_id))
+                language = interaction.language if interaction is not None else None
+                await self._transcribe(interaction_id, self._store.files_of(interaction_id), language)
         except asyncio.CancelledError:
             raise
         except (RecordingError, OSError) as err:

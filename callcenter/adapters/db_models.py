@@ -237,6 +237,7 @@ class TranscriptionJobRow(Base):
     id: Mapped[int] = mapped_column(EVENT_ID, primary_key=True, autoincrement=True)
     interaction_id: Mapped[str] = mapped_column(index=True)
     files: Mapped[list[str]] = mapped_column(JSON_DOCUMENT)
+    language: Mapped[str | None]  # the call's language (migration 0008): picks the model
     status: Mapped[str]  # queued, running, done, failed
     attempts: Mapped[int]
     error: Mapped[str | None] = mapped_column(sa.Text)

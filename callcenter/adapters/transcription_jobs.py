@@ -38,6 +38,7 @@ class Job:
     error: str | None = None
     transcript: Mapping[str, Any] | None = None
     qa: Mapping[str, Any] | None = None
+    language: str | None = None
 
 
 class JobStore:
@@ -59,10 +60,16 @@ class JobStore:
         if engine is not None:
             await engine.dispose()
 
-    async def enqueue(self, interaction_id: str, files: tuple[str, ...]) -> int:
+    async def enqueue(self, interaction_id: str, files: tuple[str, ...], language: str | None = None) -> int:
         statement = (
             sa.insert(Row)
-            .values(interaction_id=interaction_id, files=list(files), status=QUEUED, attempts=0)
+            .values(
+                interaction_id=interaction_id,
+                files=list(files),
+                language=language,
+                status=QUEUED,
+                attempts=0,
+            )
             .returning(Row.id)
         )
         async with self._begin("enqueue a transcription job") as connection:
@@ -156,4 +163,5 @@ def _job(row: Any) -> Job:
         error=row.error,
         transcript=row.transcript,
         qa=row.qa,
+        language=row.language,
     )

@@ -90,9 +90,12 @@ class TranscriptionService:
         await asyncio.to_thread(self._pool.stop, kill)
         await self._store.stop()
 
-    async def submit(self, interaction_id: str, files: tuple[Path, ...]) -> int:
-        """Queue a closed recording (one stereo/mono file, or caller and agent files)."""
-        job_id = await self._store.enqueue(interaction_id, tuple(str(f) for f in files))
+    async def submit(
+        self, interaction_id: str, files: tuple[Path, ...], language: str | None = None
+    ) -> int:
+        """Queue a closed recording (one stereo/mono file, or caller and agent files); ``language``
+        (the call's, e.g. from the IVR) picks the model (``transcription.languages``)."""
+        job_id = await self._store.enqueue(interaction_id, tuple(str(f) for f in files), language)
         self._wake.set()
         return job_id
 
@@ -114,7 +117,8 @@ class TranscriptionService:
 
     async def _run(self, job: Job) -> None:
         try:
-            transcript = await self._pool.transcribe(request_for(self._settings, job.files, self._key))
+            request = request_for(self._settings, job.files, self._key, job.language)
+            transcript = await self._pool.transcribe(request)
         except asyncio.CancelledError:
             raise
         except Exception as err:  # any failure of a job is recorded on the job, not fatal

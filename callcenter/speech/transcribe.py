@@ -109,12 +109,23 @@ def redactor_for(settings: TranscriptionSettings) -> Redactor:
     )
 
 
-def request_for(settings: TranscriptionSettings, files: tuple[str, ...], key: bytes | None = None) -> Request:
+def engine_for(settings: TranscriptionSettings, language: str | None = None) -> EngineSpec:
+    """The engine for a call in ``language`` (``transcription.languages``), else the default one."""
+    chosen = settings.languages.get(language) if language else None
+    if chosen is not None:
+        return EngineSpec(chosen.engine, str(chosen.model) if chosen.model else None, language)
+    return EngineSpec(settings.engine, str(settings.model) if settings.model else None, settings.language)
+
+
+def request_for(
+    settings: TranscriptionSettings,
+    files: tuple[str, ...],
+    key: bytes | None = None,
+    language: str | None = None,
+) -> Request:
     return Request(
         files=files,
-        engine=EngineSpec(
-            settings.engine, str(settings.model) if settings.model else None, settings.language
-        ),
+        engine=engine_for(settings, language),
         phrases=settings.phrases,
         redactor=redactor_for(settings),
         key=key,

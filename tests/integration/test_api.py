@@ -123,7 +123,7 @@ WEBHOOKS = {path for _, path in MATRIX if path.startswith("/webhooks/")}
 # Public, but refused without the sign-in form's own token (double-submit cookie).
 FORM_TOKEN = {("POST", "/login")}
 # Pages: an anonymous (or wrongly authenticated) GET is redirected to the sign-in page.
-PAGES = {("GET", "/"), ("GET", "/admin/users")}
+PAGES = {("GET", "/"), ("GET", "/admin/users"), ("GET", "/qa"), ("GET", "/qa/calls/none")}
 
 
 async def test_every_route_declares_roles_and_is_in_the_matrix(client: TestClient[Any, Any]) -> None:

