@@ -323,6 +323,8 @@ class MessagingSettings(_Section):
                 f"{value!r} must be scheme://host[:port] with no path (e.g. https://cc.example.com)"
             )
         return value.rstrip("/")
+
+
 class RedactPattern(_Section):
     """An identifier masked in transcripts before they are stored, as ``[LABEL]``."""
 
@@ -391,10 +393,52 @@ class RecordingSettings(_Section):
         return value
 
 
+class RealtimeSettings(_Section):
+    """Socket.IO (web chat and the agent panel): limits, the widget's origins, the node fan-out."""
+
+    # Several server nodes: a Redis URL ("redis://127.0.0.1:6379/0") through which every node
+    # reaches every socket. None: one node.
+    redis_url: str | None = None
+    channel: str = Field("callcenter-socketio", pattern=r"^[A-Za-z0-9_.:-]{1,64}$")  # Redis pub/sub
+    # Sites allowed to open the widget's socket ("https://www.example.com"). Empty: same origin only.
+    cors_origins: tuple[str, ...] = ()
+    max_message_bytes: int = Field(16 * 1024, ge=1024, le=1024 * 1024)  # one Socket.IO packet
+    max_text_chars: int = Field(4000, ge=1, le=100_000)  # one chat message
+    events_per_second: float = Field(5.0, gt=0)  # per socket, sustained...
+    burst: int = Field(20, ge=1, le=10_000)  # ...and in a burst
+    # The widget's look (the embedding tag's data-* attributes override the title).
+    widget_title: str = "Chat with us"
+
+    @field_validator("redis_url", mode="before")
+    @classmethod
+    def _empty_is_none(cls, value: Any) -> Any:
+        return None if isinstance(value, str) and not value.strip() else value
+
+    @field_validator("redis_url")
+    @classmethod
+    def _redis(cls, value: str | None) -> str | None:
+        if value is not None and not re.match(r"^rediss?://", value):
+            raise ValueError(f"{value[:40]!r} must be a redis:// or rediss:// URL")
+        return value
+
+    @field_validator("cors_origins", mode="before")
+    @classmethod
+    def _split_origins(cls, value: Any) -> Any:
+        if isinstance(value, str):
+            return [part for part in re.split(r"[,\s]+", value) if part]
+        return value
+
+    @field_validator("cors_origins")
+    @classmethod
+    def _origins(cls, value: tuple[str, ...]) -> tuple[str, ...]:
+        for origin in value:
+            if origin != "*" and not re.fullmatch(r"https?://[^/\s?#]+", origin):
+                raise ValueError(f"{origin!r} must be scheme://host[:port] with no path, or *")
+        return value
+
+
 def _default_agents() -> tuple[AgentSettings, ...]:
-    return tuple(
-        AgentSettings(id=str(n), name=f"Agent {n}", extension=str(n)) for n in range(1001, 1011)
-    )
+    return tuple(AgentSettings(id=str(n), name=f"Agent {n}", extension=str(n)) for n in range(1001, 1011))
 
 
 class Settings(_Section):
@@ -410,6 +454,7 @@ class Settings(_Section):
     messaging: MessagingSettings = MessagingSettings()
     transcription: TranscriptionSettings = TranscriptionSettings()
     recordings: RecordingSettings = RecordingSettings()
+    realtime: RealtimeSettings = RealtimeSettings()
 
     @model_validator(mode="after")
     def _unique_agents(self) -> Settings:
@@ -467,6 +512,7 @@ _STRING_KEYS = {
     "smtp_password",
     "web_identity_secret",
     "encryption_key",
+    "redis_url",
 }
 
 
@@ -492,15 +538,12 @@ def line_of(node: yaml.Node | None, loc: tuple[int | str, ...]) -> int | None:
                     break
             else:
                 return line
-        elif (
-            isinstance(node, yaml.SequenceNode) and isinstance(part, int) and part < len(node.value)
-        ):
+        elif isinstance(node, yaml.SequenceNode) and isinstance(part, int) and part < len(node.value):
             node = node.value[part]
             line = node.start_mark.line + 1
         else:
             return line
     return line
-
 
 
 def parse_yaml(text: str, source: str, what: str) -> tuple[dict[str, Any], yaml.Node | None]:

@@ -42,6 +42,8 @@ log = logging.getLogger(__name__)
 _EARLY_LIMIT = 1000
 
 OpenedCallback = Callable[[ConversationOpened, Routing], None]
+# Told of every new inbound message once it is stored (the agent panel shows it live).
+ReceivedListener = Callable[[Received, InboundMessage], None]
 
 
 def _new_id() -> str:
@@ -60,6 +62,7 @@ class Messaging:
     outbox: Outbox | None = None
     opened: list[tuple[ConversationOpened, Routing]] = field(default_factory=list)
     addresses: dict[str, str] = field(default_factory=dict)  # conversation -> where replies go
+    listeners: list[ReceivedListener] = field(default_factory=list)
     _audit_saved: int = 0
     _early: dict[tuple[MessagingChannel, str], StatusUpdate] = field(default_factory=dict)
     _save_lock: asyncio.Lock = field(default_factory=asyncio.Lock)
@@ -142,6 +145,11 @@ class Messaging:
             )
             if self.on_opened is not None:
                 self.on_opened(received.opened, routing)
+        for listener in self.listeners:
+            try:
+                listener(received, inbound)
+            except Exception:  # a listener's bug must not undo a stored message
+                log.exception("messaging.listener_failed")
         return received
 
     async def status(self, update: StatusUpdate) -> Message | None:

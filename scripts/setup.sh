@@ -22,9 +22,10 @@ fi
 
 # System packages. debootstrap builds the Asterisk root; flite+sox render the voice prompts;
 # espeak-ng speaks the IVR's text prompts (pyttsx3); postgresql and redis-server are the
-# production stores (the tests start private instances).
+# production stores (the tests start private instances); chromium runs the web-chat widget tests
+# (Playwright drives it; no browser is downloaded).
 packages=(python3 python3-venv python3-dev gcc debootstrap flite sox postgresql redis-server
-          sqlite3 espeak-ng ca-certificates)
+          sqlite3 espeak-ng ca-certificates chromium)
 missing=()
 for p in "${packages[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "ok installed" || missing+=("$p")

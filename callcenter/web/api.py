@@ -23,6 +23,7 @@ from callcenter.core.interaction import Interaction
 from callcenter.service import CallCenter
 from callcenter.web.auth import PRINCIPAL, PUBLIC, allow
 from callcenter.web.webhooks_openapi import OPENAPI_PATHS as WEBHOOK_PATHS
+from callcenter.web.widget_openapi import OPENAPI_PATHS as WIDGET_PATHS
 
 SERVICE = web.AppKey("service", CallCenter)
 SETTINGS = web.AppKey("settings", Settings)
@@ -458,5 +459,6 @@ OPENAPI: dict[str, Any] = {
             }
         },
         **WEBHOOK_PATHS,
+        **WIDGET_PATHS,
     },
 }
