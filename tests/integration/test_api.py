@@ -91,10 +91,19 @@ MATRIX: dict[tuple[str, str], set[str]] = {
     ("POST", "/webhooks/whatsapp"): {PUBLIC},
     ("GET", "/webhooks/wechat"): {PUBLIC},
     ("POST", "/webhooks/wechat"): {PUBLIC},
+    # The web-chat widget's files and demo page (public: any site's visitors load them).
+    ("GET", "/widget.js"): {PUBLIC},
+    ("GET", "/static/widget.css"): {PUBLIC},
+    ("GET", "/chat-demo"): {PUBLIC},
+    # Socket.IO: the transport is public; namespaces and events check roles (test_realtime.py).
+    ("GET", "/socket.io/"): {PUBLIC},
+    ("POST", "/socket.io/"): {PUBLIC},
 }
 # Public for the token middleware, but refused without the provider's signature (or, when the
 # channel is not configured, not found) whoever calls, bearer token or not.
 WEBHOOKS = {path for _, path in MATRIX if path.startswith("/webhooks/")}
+# Engine.IO answers 400 to a request that is not one of its own (no transport, no session).
+SOCKETS = {"/socket.io/"}
 
 
 async def test_every_route_declares_roles_and_is_in_the_matrix(client: TestClient[Any, Any]) -> None:
@@ -120,7 +129,8 @@ async def test_every_route_declares_roles_and_is_in_the_matrix(client: TestClien
             .replace("merges/none", "merges/{merge_id}")
             .replace("conversations/none", "conversations/{conversation_id}")
             .replace("/none", "/{interaction_id}")
-            .replace("flows/main", "flows/{name}"),
+            .replace("flows/main", "flows/{name}")
+            .replace("static/widget.css", "static/{name}"),
         )
         for m, p in MATRIX
     }
@@ -136,6 +146,8 @@ async def test_role_matrix(client: TestClient[Any, Any], who: str | None) -> Non
         )
         if path in WEBHOOKS:
             assert resp.status in (400, 403, 404), (method, path, who, resp.status)
+        elif path in SOCKETS:
+            assert resp.status == 400, (method, path, who, resp.status)
         elif PUBLIC in allowed:
             assert resp.status in (200, 503), (method, path, who, resp.status)
         elif who in (None, "forged"):
