@@ -16,7 +16,7 @@ import sqlalchemy as sa
 from sqlalchemy.exc import IntegrityError, SQLAlchemyError
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
-from callcenter.adapters.db import DatabaseError, create_engine, parse_url
+from callcenter.adapters.db import SQLITE_WRITE_FIRST, DatabaseError, create_engine, parse_url
 from callcenter.adapters.db_models import (
     ConversationRow,
     CustomerAuditRow,
@@ -58,7 +58,10 @@ class MessagingStore:
     async def start(self) -> None:
         """Open the engine; the schema is migrated by :class:`~callcenter.adapters.db.Database`."""
         self._engine = create_engine(self._url)
-        self._sessions = async_sessionmaker(self._engine, expire_on_commit=False)
+        # Concurrent deliveries (web chat, webhooks) each read-then-write: serialise them (SQLite).
+        self._sessions = async_sessionmaker(
+            self._engine.execution_options(**SQLITE_WRITE_FIRST), expire_on_commit=False
+        )
 
     async def stop(self) -> None:
         engine, self._engine, self._sessions = self._engine, None, None

@@ -14,6 +14,7 @@ serves when agents come back (nothing is lost, and it shows in the customer's ti
 
 from __future__ import annotations
 
+import logging
 import re
 import secrets
 import uuid
@@ -36,6 +37,8 @@ from callcenter.web.auth import PUBLIC, Principal
 from callcenter.web.chat_agent import agent_room, conversation_messages
 from callcenter.web.chat_desk import Desk
 from callcenter.web.realtime import Ack, BadRequest, GuardedNamespace, event, flag, secret_id, text
+
+log = logging.getLogger(__name__)
 
 OFFLINE_SUBJECT = "Offline message: callback requested"
 _TOKEN = re.compile(r"^[A-Za-z0-9_-]{32,64}$")
@@ -212,6 +215,7 @@ class CustomerNamespace(GuardedNamespace):
         try:
             received = await self.messaging.receive(inbound, also=visitor.claims)
         except DatabaseError as err:
+            log.warning("webchat.not_stored", extra={"detail": str(err)})
             raise BadRequest("cannot store the message now: try again") from err
         if received.message is None or received.conversation is None:
             return {"ok": True, "duplicate": True}

@@ -399,3 +399,17 @@ async def test_an_emit_on_one_node_reaches_a_socket_on_another(tmp_path: Path) -
         await a.server.close()
         await b.server.close()
         redis.stop()
+
+
+async def test_concurrent_visitors_are_all_stored(node: Node) -> None:
+    # Each message is stored by several read-then-write transactions; on SQLite concurrent ones
+    # used to fail with "database is locked" (the messaging store now takes the write lock first).
+    clients = await asyncio.gather(*(customer(node.url) for _ in range(20)))
+    acks = await asyncio.gather(
+        *(c.call("start", {"name": f"V{i}", "message": f"hello {i}"}) for i, c in enumerate(clients))
+    )
+    assert all("error" not in a for a in acks), [a for a in acks if "error" in a]
+    more = await asyncio.gather(*(c.call("message", {"text": "again"}) for c in clients))
+    assert all(a.get("ok") for a in more), more
+    assert len(await node.messaging.store.messages()) == 40
+    await asyncio.gather(*(c.close() for c in clients))
