@@ -28,7 +28,6 @@ from __future__ import annotations
 import argparse
 import asyncio
 import os
-import secrets
 import statistics
 import subprocess
 import sys
@@ -40,8 +39,8 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-import socketio  # noqa: E402
-from aiohttp import web  # noqa: E402
+import socketio
+from aiohttp import web
 
 CONNECT_BATCH = 50
 
@@ -104,7 +103,8 @@ def serve_ours(port: int, agents: int, workdir: Path, offers: str) -> None:
     app.on_startup.append(wire)
     import logging
 
-    logging.basicConfig(level=logging.WARNING, format="server: %(message)s %(detail)s", force=True)
+    logging.basicConfig(level=logging.WARNING, format="server: %(levelname)s %(message)s", force=True)
+    logging.getLogger("callcenter.adapters.ami").setLevel(logging.ERROR)  # no Asterisk here
     web.run_app(app, host="127.0.0.1", port=port, print=None, access_log=None)
 
 
@@ -169,10 +169,10 @@ class Result:
         return (self.rss_idle - self.rss_before) / max(1, self.sockets)
 
 
-async def wait_port(port: int, proc: subprocess.Popen[bytes]) -> None:
+async def wait_port(port: int, proc: asyncio.subprocess.Process) -> None:
     deadline = time.monotonic() + 60
     while time.monotonic() < deadline:
-        if proc.poll() is not None:
+        if proc.returncode is not None:
             raise RuntimeError("the server exited")
         try:
             _, writer = await asyncio.open_connection("127.0.0.1", port)
@@ -195,7 +195,7 @@ async def run(kind: str, args: argparse.Namespace) -> Result:
     workdir = Path(tempfile.mkdtemp(prefix="bench-chat-"))
     cmd = [sys.executable, __file__, "--serve", kind, "--port", str(port), "--agents", str(args.agents),
            "--workdir", str(workdir), "--offers", args.offers]  # fmt: skip
-    proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL)
+    proc = await asyncio.create_subprocess_exec(*cmd, stdout=subprocess.DEVNULL)
     result = Result("ours" if kind == "ours" else "bare python-socketio relay")
     clients: list[socketio.AsyncClient] = []
     try:
@@ -205,6 +205,8 @@ async def run(kind: str, args: argparse.Namespace) -> Result:
         result.rss_before = rss_kib(proc.pid)
         sent_at: dict[int, float] = {}
         latencies: list[float] = []
+        sending_done = False
+        all_arrived = asyncio.Event()
 
         def on_message(data: Any) -> None:
             body = data.get("body", "")
@@ -213,6 +215,8 @@ async def run(kind: str, args: argparse.Namespace) -> Result:
                 t0 = sent_at.pop(seq, None)
                 if t0 is not None:
                     latencies.append(time.perf_counter() - t0)
+                if sending_done and not sent_at:
+                    all_arrived.set()
 
         accepted = asyncio.Event()
         accepted_count = 0
@@ -262,7 +266,8 @@ async def run(kind: str, args: argparse.Namespace) -> Result:
                 ack = await c.call("start", {"name": f"Visitor {i}", "message": "hello"},
                                    namespace="/customer", timeout=60)  # fmt: skip
             else:
-                ack = await c.call("start", {"agent": f"a{i % args.agents}"}, namespace="/customer", timeout=60)
+                pair = {"agent": f"a{i % args.agents}"}
+                ack = await c.call("start", pair, namespace="/customer", timeout=60)
             assert "error" not in ack, ack
 
         await gather_batches([lambda i=i, c=c: start(i, c) for i, c in enumerate(customers)])
@@ -288,18 +293,24 @@ async def run(kind: str, args: argparse.Namespace) -> Result:
             pending.add(task)
             task.add_done_callback(pending.discard)
         result.sent = total
-        deadline = time.perf_counter() + 10
-        while sent_at and time.perf_counter() < deadline:
-            await asyncio.sleep(0.1)
+        await asyncio.gather(*pending, return_exceptions=True)
+        sending_done = True
+        if sent_at:
+            try:
+                await asyncio.wait_for(all_arrived.wait(), 10)
+            except TimeoutError:
+                pass  # counted as not arrived
         result.latencies = latencies
         return result
     finally:
         await asyncio.gather(*(c.disconnect() for c in clients), return_exceptions=True)
-        proc.terminate()
-        try:
-            proc.wait(20)
-        except subprocess.TimeoutExpired:
-            proc.kill()
+        if proc.returncode is None:
+            proc.terminate()
+            try:
+                await asyncio.wait_for(proc.wait(), 20)
+            except TimeoutError:
+                proc.kill()
+                await proc.wait()
         import shutil
 
         shutil.rmtree(workdir, ignore_errors=True)
@@ -346,7 +357,9 @@ async def main_async(args: argparse.Namespace) -> None:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--customers", type=int, default=2000)
     parser.add_argument("--agents", type=int, default=100)
     parser.add_argument("--rate", type=float, default=500.0, help="customer messages per second, in total")
