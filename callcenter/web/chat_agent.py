@@ -181,7 +181,10 @@ class AgentNamespace(GuardedNamespace):
     def _run(self, make: Callable[[float], ev.Event]) -> None:
         try:
             self.service.handle(make(self.service.clock()))
-        except (UnknownAgent, IllegalTransition, ValueError, KeyError) as err:
+        except (UnknownAgent, IllegalTransition) as err:
+            raise BadRequest(f"refused: {err}") from err
+        except Exception as err:  # the engine's other domain errors (its messaging part is new)
+            log.warning("realtime.engine_refused", extra={"error": repr(err)})
             raise BadRequest(f"refused: {err}") from err
 
     # --- panel -> engine -----------------------------------------------------------------------

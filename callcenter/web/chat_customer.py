@@ -36,7 +36,7 @@ from callcenter.service import CallCenter
 from callcenter.web.auth import PUBLIC, Principal
 from callcenter.web.chat_agent import agent_room, conversation_messages
 from callcenter.web.chat_desk import Desk
-from callcenter.web.realtime import Ack, BadRequest, GuardedNamespace, event, flag, secret_id, text
+from callcenter.web.realtime import Ack, BadRequest, GuardedNamespace, Peer, event, flag, secret_id, text
 
 log = logging.getLogger(__name__)
 
@@ -79,7 +79,7 @@ class CustomerNamespace(GuardedNamespace):
     async def accept(self, sid: str, environ: Mapping[str, Any], auth: object) -> Principal | None:
         return None  # anyone may open the widget; each event checks what it needs
 
-    async def left(self, sid: str, peer: Any) -> None:
+    async def left(self, sid: str, peer: Peer) -> None:
         self.visitors.pop(sid, None)
 
     def online(self) -> bool:

@@ -26,6 +26,7 @@ from typing import Any, TypeVar
 import socketio
 from aiohttp import web
 
+from callcenter.aio import cancel_and_wait
 from callcenter.config import ApiToken, RealtimeSettings
 from callcenter.web.auth import PUBLIC, ROLES, Principal, allow
 
@@ -277,8 +278,6 @@ def server_context(
 
 async def _stop_redis(manager: socketio.AsyncRedisManager) -> None:
     # python-socketio starts a listening task on first use and has no stop: cancel it, close Redis.
-    from callcenter.aio import cancel_and_wait
-
     task = getattr(manager, "thread", None)
     if task is not None and hasattr(task, "cancel"):
         await cancel_and_wait(task)
