@@ -129,12 +129,16 @@ class Messaging:
         assert received.message is not None and received.conversation is not None
         self.addresses.setdefault(received.conversation.id, inbound.sender.value)
         try:
-            await self.store.save_message(received.message, customer.id, new=True)
+            # The message with its conversation as it is when the lock is held (a slower earlier
+            # save never writes an older conversation over a newer one).
+            async with self._save_lock:
+                conversation = self.conversations.conversations[received.conversation.id]
+                address = self.addresses.get(conversation.id, "")
+                await self.store.save_received(received.message, customer.id, conversation, address)
         except DuplicateMessage:
             # Stored before a restart: the provider re-delivered it. Forget this copy.
             self.conversations.forget(received.message.id, conversation_too=received.opened is not None)
             return Received(None, None)
-        await self._save_conversation(received.conversation.id)
         if len(self.customers.audit) > audit_before or resolution.merged:
             # Every change of the book is audited: no new entry, nothing of a customer to save
             # (a known customer writing again costs one transaction less).

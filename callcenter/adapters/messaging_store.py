@@ -71,19 +71,7 @@ class MessagingStore:
     # --- messages -------------------------------------------------------------------------------
     async def save_message(self, message: Message, customer_id: str, *, new: bool) -> None:
         """Insert (``new``) or update a message; a stored provider id raises DuplicateMessage."""
-        values = {
-            "id": message.id,
-            "conversation_id": message.conversation_id,
-            "customer_id": customer_id,
-            "channel": message.channel.value,
-            "direction": message.direction.value,
-            "body": message.body,
-            "at": _dt(message.at),
-            "status": message.status.value,
-            "provider_id": message.provider_id,
-            "email_message_id": message.message_id,
-            "status_detail": message.status_detail,
-        }
+        values = _message_values(message, customer_id)
         try:
             async with self._transaction("save message") as session:
                 if new:
@@ -92,6 +80,20 @@ class MessagingStore:
                     await session.execute(
                         sa.update(MessageRow).where(MessageRow.id == message.id).values(values)
                     )
+        except DatabaseError as err:
+            if isinstance(err.__cause__, IntegrityError):
+                raise DuplicateMessage(message.provider_id or message.id) from err
+            raise
+
+    async def save_received(
+        self, message: Message, customer_id: str, conversation: Conversation, address: str
+    ) -> None:
+        """A new inbound message and its conversation as it is now, in one transaction (one commit
+        per message instead of two); a stored provider id raises DuplicateMessage, saving nothing."""
+        try:
+            async with self._transaction("save a received message") as session:
+                await session.execute(sa.insert(MessageRow).values(_message_values(message, customer_id)))
+                await session.merge(ConversationRow(**_conversation_values(conversation, address)))
         except DatabaseError as err:
             if isinstance(err.__cause__, IntegrityError):
                 raise DuplicateMessage(message.provider_id or message.id) from err
@@ -123,18 +125,8 @@ class MessagingStore:
 
     # --- conversations ----------------------------------------------------------------------------
     async def save_conversation(self, c: Conversation, address: str) -> None:
-        values = {
-            "id": c.id,
-            "customer_id": c.customer_id,
-            "channel": c.channel.value,
-            "started_at": _dt(c.started_at),
-            "last_at": _dt(c.last_at),
-            "subject": c.subject,
-            "closed": c.closed,
-            "address": address,
-        }
         async with self._transaction("save a conversation") as session:
-            await session.merge(ConversationRow(**values))
+            await session.merge(ConversationRow(**_conversation_values(c, address)))
 
     async def conversations(self) -> list[tuple[Conversation, str]]:
         async with self._transaction("read conversations") as session:
@@ -258,6 +250,35 @@ class MessagingStore:
                 yield session
         except (SQLAlchemyError, OSError) as err:
             raise DatabaseError(f"cannot {action} in {self._safe_url}: {type(err).__name__}") from err
+
+
+def _message_values(message: Message, customer_id: str) -> dict[str, object]:
+    return {
+        "id": message.id,
+        "conversation_id": message.conversation_id,
+        "customer_id": customer_id,
+        "channel": message.channel.value,
+        "direction": message.direction.value,
+        "body": message.body,
+        "at": _dt(message.at),
+        "status": message.status.value,
+        "provider_id": message.provider_id,
+        "email_message_id": message.message_id,
+        "status_detail": message.status_detail,
+    }
+
+
+def _conversation_values(c: Conversation, address: str) -> dict[str, object]:
+    return {
+        "id": c.id,
+        "customer_id": c.customer_id,
+        "channel": c.channel.value,
+        "started_at": _dt(c.started_at),
+        "last_at": _dt(c.last_at),
+        "subject": c.subject,
+        "closed": c.closed,
+        "address": address,
+    }
 
 
 def customer_json(c: Customer) -> dict[str, object]:
