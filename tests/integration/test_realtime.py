@@ -23,7 +23,7 @@ from callcenter.app import CHAT, DATABASE, create_app
 from callcenter.channels.base import Reply
 from callcenter.channels.webchat import WebchatSender
 from callcenter.core import events as ev
-from callcenter.core.commands import OfferConversation
+from callcenter.core.commands import OfferConversation, WithdrawOffer
 from callcenter.core.conversations import Delivery, Direction, MessagingChannel
 from callcenter.core.customers import Identity, IdentityKind
 from callcenter.identity import web_token
@@ -33,6 +33,7 @@ from callcenter.web.chat_agent import AgentNamespace
 from callcenter.web.realtime import REALTIME
 from callcenter.web.webhooks import MESSAGING
 from tests.integration.test_api import make_settings
+from tests.integration.test_email import Relay
 from tests.redis_server import RedisServer
 
 WAIT = 10.0  # seconds any expected event may take (never asserted as a duration)
@@ -354,8 +355,6 @@ async def test_agent_connection_roles(node: Node) -> None:
 
 
 async def test_offer_withdrawn_reaches_the_agent(node: Node) -> None:
-    from callcenter.core.commands import WithdrawOffer
-
     a = await agent(node.url, AGENT_1001)
     c = await customer(node.url)
     conversation_id = (await c.call("start", {"message": "anyone?"}))["conversation_id"]
@@ -413,3 +412,73 @@ async def test_concurrent_visitors_are_all_stored(node: Node) -> None:
     assert all(a.get("ok") for a in more), more
     assert len(await node.messaging.store.messages()) == 40
     await asyncio.gather(*(c.close() for c in clients))
+
+
+async def test_transcript_by_email_through_the_outbox(tmp_path: Path) -> None:
+    relay = Relay()
+    await relay.start()
+    settings = make_settings(
+        tmp_path,
+        security={"api_tokens": TOKENS},
+        messaging={
+            "outbox": {"retry_min_delay": 0.05, "retry_max_delay": 0.2},
+            "email": {
+                "address": "support@acme.example",
+                "listen_host": "127.0.0.1",
+                "listen_port": 0,
+                "smtp_host": "127.0.0.1",
+                "smtp_port": relay.port,
+            },
+        },
+    )
+    n = await start_node(settings)
+    try:
+        c = await customer(n.url)
+        no_email = await customer(n.url)
+        await no_email.call("start", {"message": "anonymous"})
+        assert (await no_email.call("transcript"))["error"] == "give an email address in the chat form first"
+        await c.call("start", {"name": "Hal", "email": "hal@example.com", "message": "Need my invoice"})
+        assert (await c.call("transcript")) == {"ok": True}
+        assert (await c.call("transcript")) == {"error": "the transcript was already sent"}
+        for _ in range(200):
+            if relay.received:
+                break
+            await asyncio.sleep(0.05)
+        (mail,) = relay.received
+        assert mail["To"] == "hal@example.com" and mail["Subject"] == "Your chat transcript"
+        assert "You: Need my invoice" in mail.get_payload()
+        await c.close()
+        await no_email.close()
+    finally:
+        await n.server.close()
+        await relay.stop()
+
+
+async def test_only_configured_origins_may_open_sockets(tmp_path: Path) -> None:
+    n = await start_node(chat_settings(tmp_path, cors_origins=["https://shop.example.com"]))
+    try:
+        allowed = Client("/customer")
+        allowed.sio = socketio.AsyncClient(reconnection=False)
+        await allowed.sio.connect(
+            n.url,
+            namespaces=["/customer"],
+            transports=["websocket"],
+            headers={"Origin": "https://shop.example.com"},
+            wait_timeout=WAIT,
+        )
+        assert (await allowed.call("status"))["online"] is False
+        await allowed.close()
+        other = socketio.AsyncClient(reconnection=False)
+        with pytest.raises(socketio.exceptions.ConnectionError):
+            await other.connect(
+                n.url,
+                namespaces=["/customer"],
+                transports=["websocket"],
+                headers={"Origin": "https://evil.example.net"},
+                wait_timeout=WAIT,
+            )
+        # The handshake was refused before any session: the client leaves its HTTP session open.
+        if other.eio.http is not None:
+            await other.eio.http.close()
+    finally:
+        await n.server.close()
