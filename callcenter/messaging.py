@@ -20,6 +20,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from callcenter import identity
+from callcenter.adapters.db import DatabaseError
 from callcenter.adapters.messaging_store import DuplicateMessage, MessagingStore
 from callcenter.channels.base import InboundMessage, Reply, StatusUpdate
 from callcenter.channels.outbox import Outbox
@@ -66,6 +67,8 @@ class Messaging:
     _audit_saved: int = 0
     _early: dict[tuple[MessagingChannel, str], StatusUpdate] = field(default_factory=dict)
     _save_lock: asyncio.Lock = field(default_factory=asyncio.Lock)
+    _pending: list[tuple[Message, str, asyncio.Future[None]]] = field(default_factory=list)
+    _flusher: asyncio.Task[None] | None = None
 
     def __post_init__(self) -> None:
         self.conversations.idle_seconds = self.settings.conversation_idle_seconds
@@ -98,6 +101,55 @@ class Messaging:
             conversation = self.conversations.conversations[conversation_id]
             await self.store.save_conversation(conversation, self.addresses.get(conversation_id, ""))
 
+    async def _store_received(self, message: Message, customer_id: str) -> None:
+        """Store a new inbound message with its conversation. Messages arriving while a write is
+        in flight wait and go together in the next transaction (group commit): under load the
+        database sees one commit per batch, not per message."""
+        done: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        self._pending.append((message, customer_id, done))
+        if self._flusher is None or self._flusher.done():
+            self._flusher = asyncio.get_running_loop().create_task(self._flush())
+        await done
+
+    async def _flush(self) -> None:
+        while self._pending:
+            batch, self._pending = self._pending, []
+            try:
+                await self._write(batch)
+            except BaseException as err:  # cancelled at shutdown: nobody may wait for ever
+                for _, _, done in batch + self._pending:
+                    if not done.done():
+                        done.set_exception(DatabaseError(f"not stored: {type(err).__name__}"))
+                self._pending = []
+                raise
+
+    async def _write(self, batch: list[tuple[Message, str, asyncio.Future[None]]]) -> None:
+        # Under the lock, conversations are read as they are now (a slower earlier save never
+        # writes an older conversation over a newer one).
+        async with self._save_lock:
+            ids = dict.fromkeys(m.conversation_id for m, _, _ in batch)
+            conversations = [(self.conversations.conversations[c], self.addresses.get(c, "")) for c in ids]
+            try:
+                await self.store.save_received_batch([(m, c) for m, c, _ in batch], conversations)
+            except Exception:
+                pass  # one by one below: a duplicate (stored before a restart) fails only itself
+            else:
+                for _, _, done in batch:
+                    if not done.done():
+                        done.set_result(None)
+                return
+            for message, customer_id, done in batch:
+                conversation = self.conversations.conversations[message.conversation_id]
+                address = self.addresses.get(conversation.id, "")
+                try:
+                    await self.store.save_received(message, customer_id, conversation, address)
+                except Exception as err:
+                    if not done.done():
+                        done.set_exception(err)
+                    continue
+                if not done.done():
+                    done.set_result(None)
+
     async def receive(self, inbound: InboundMessage, *, also: tuple[Claim, ...] = ()) -> Received:
         """Record an inbound message (a duplicate is reported and changes nothing)."""
         if self.conversations.by_provider_id(inbound.channel, inbound.provider_id) is not None:
@@ -129,12 +181,7 @@ class Messaging:
         assert received.message is not None and received.conversation is not None
         self.addresses.setdefault(received.conversation.id, inbound.sender.value)
         try:
-            # The message with its conversation as it is when the lock is held (a slower earlier
-            # save never writes an older conversation over a newer one).
-            async with self._save_lock:
-                conversation = self.conversations.conversations[received.conversation.id]
-                address = self.addresses.get(conversation.id, "")
-                await self.store.save_received(received.message, customer.id, conversation, address)
+            await self._store_received(received.message, customer.id)
         except DuplicateMessage:
             # Stored before a restart: the provider re-delivered it. Forget this copy.
             self.conversations.forget(received.message.id, conversation_too=received.opened is not None)

@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 
 import sqlalchemy as sa
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import IntegrityError, SQLAlchemyError
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
@@ -98,6 +99,23 @@ class MessagingStore:
             if isinstance(err.__cause__, IntegrityError):
                 raise DuplicateMessage(message.provider_id or message.id) from err
             raise
+
+    async def save_received_batch(
+        self, messages: list[tuple[Message, str]], conversations: list[tuple[Conversation, str]]
+    ) -> None:
+        """New inbound messages (with their customer ids) and their conversations (with their
+        addresses), all in one transaction: group commit under load. Any stored provider id fails
+        the whole batch (DatabaseError caused by IntegrityError): save them one by one then."""
+        dialect = self._engine.dialect.name if self._engine is not None else ""
+        async with self._transaction("save received messages") as session:
+            await session.execute(sa.insert(MessageRow), [_message_values(m, c) for m, c in messages])
+            rows = [_conversation_values(c, a) for c, a in conversations]
+            insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
+            statement = insert(ConversationRow)
+            updates = {name: statement.excluded[name] for name in rows[0] if name != "id"}
+            await session.execute(
+                statement.on_conflict_do_update(index_elements=[ConversationRow.id], set_=updates), rows
+            )
 
     async def messages(self) -> list[tuple[Message, str]]:
         """Every stored message with its customer id, oldest first (for restoring the books)."""
