@@ -131,6 +131,18 @@ class Peer:
     bucket: TokenBucket
 
 
+def handlers_of(cls: type) -> dict[str, tuple[frozenset[str], _Handler]]:
+    """The events a namespace class declares: name -> (roles, handler)."""
+    found: dict[str, tuple[frozenset[str], _Handler]] = {}
+    for attr in dir(cls):
+        mark = getattr(getattr(cls, attr), _EVENT_ATTR, None)
+        if mark is not None:
+            if mark[0] in found:
+                raise ValueError(f"{cls.__name__}: event {mark[0]!r} declared twice")
+            found[mark[0]] = (mark[1], getattr(cls, attr))
+    return found
+
+
 class GuardedNamespace(socketio.AsyncNamespace):  # type: ignore[misc]
     """Dispatches only declared events, checks roles and the rate, turns errors into acks.
 
@@ -141,11 +153,7 @@ class GuardedNamespace(socketio.AsyncNamespace):  # type: ignore[misc]
         super().__init__(namespace)
         self.settings = settings
         self.peers: dict[str, Peer] = {}
-        self._events: dict[str, tuple[frozenset[str], _Handler]] = {}
-        for attr in dir(type(self)):
-            mark = getattr(getattr(type(self), attr), _EVENT_ATTR, None)
-            if mark is not None:
-                self._events[mark[0]] = (mark[1], getattr(type(self), attr))
+        self._events = handlers_of(type(self))
 
     def declared(self) -> dict[str, frozenset[str]]:
         return {name: roles for name, (roles, _) in self._events.items()}

@@ -70,3 +70,32 @@ def test_authenticate_socket() -> None:
     assert authenticate_socket({}, "agent-token-0123456789", TOKENS) is None
     assert authenticate_socket({}, {"token": "x" * 10_000}, TOKENS) is None
     assert authenticate_socket({}, None, TOKENS) is None
+
+
+def test_every_handler_is_declared_and_documented() -> None:
+    """No ``on_*`` method escapes the role check, and docs/omnichannel.md lists every event with
+    the roles the code declares."""
+    import re
+    from pathlib import Path
+
+    from callcenter.web.chat_agent import AgentNamespace
+    from callcenter.web.chat_customer import CustomerNamespace
+    from callcenter.web.realtime import handlers_of
+
+    doc = (Path(__file__).parents[2] / "docs" / "omnichannel.md").read_text()
+    rows = re.findall(r"^\| `(/\w+)` \| `(\w+)` \| ([a-z, ]+) \|", doc, re.M)
+    known = {"public", "agent", "supervisor", "qa", "admin"}
+    documented = {
+        (ns, name): frozenset(r.strip() for r in roles.split(","))
+        for ns, name, roles in rows
+        if {r.strip() for r in roles.split(",")} <= known  # not the server -> client table
+    }
+    declared = {}
+    for cls, ns in ((CustomerNamespace, "/customer"), (AgentNamespace, "/agent")):
+        handlers = handlers_of(cls)
+        bound = {h for _, h in handlers.values()}
+        for attr in dir(cls):
+            if attr.startswith("on_") and attr not in ("on_command", "on_received"):
+                assert getattr(cls, attr) in bound, f"{cls.__name__}.{attr} declares no roles"
+        declared.update({(ns, name): roles for name, (roles, _) in handlers.items()})
+    assert documented == declared
