@@ -244,7 +244,8 @@ class CustomerNamespace(GuardedNamespace):
         text(data, "name", limit=100)
         text(data, "email", limit=254)
         body = text(data, "text", limit=self.settings.max_text_chars)
-        started = await self.on_start(sid, {k: v for k, v in data.items() if k != "text"})
+        form = {k: v for k, v in data.items() if k in ("name", "email", "identity", "visitor")}
+        started = await self.on_start(sid, form)
         visitor = self._visitor(sid)
         ack = await self._receive(visitor, body, None, OFFLINE_SUBJECT)
         return {**ack, "visitor": started["visitor"]}

@@ -1,4 +1,4 @@
-"""Group commit of inbound messages (``Messaging._store_received``) on a real SQLite database:
+"""Group commit of inbound messages (``Messaging._store_received``) on real SQLite and PostgreSQL:
 concurrent messages share transactions, and a re-delivered one (stored by an earlier run) in a
 batch fails only itself."""
 
@@ -8,6 +8,8 @@ import asyncio
 import time
 from pathlib import Path
 
+import pytest
+
 from callcenter.adapters.db import Database
 from callcenter.adapters.messaging_store import MessagingStore
 from callcenter.channels.base import InboundMessage
@@ -15,6 +17,7 @@ from callcenter.config import MessagingSettings
 from callcenter.core.conversations import MessagingChannel
 from callcenter.core.customers import Identity, IdentityKind
 from callcenter.messaging import Messaging
+from tests.integration.test_db import _create_postgres_database
 
 
 def inbound(provider_id: str, who: str) -> InboundMessage:
@@ -28,8 +31,14 @@ def inbound(provider_id: str, who: str) -> InboundMessage:
     )
 
 
-async def test_concurrent_messages_and_a_redelivery_in_one_batch(tmp_path: Path) -> None:
-    url = f"sqlite+aiosqlite:///{tmp_path}/m.db"
+@pytest.mark.parametrize("backend", ["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)])
+async def test_concurrent_messages_and_a_redelivery_in_one_batch(
+    tmp_path: Path, backend: str, request: pytest.FixtureRequest
+) -> None:
+    if backend == "postgresql":
+        url = await _create_postgres_database(request.getfixturevalue("postgres_url"))
+    else:
+        url = f"sqlite+aiosqlite:///{tmp_path}/m.db"
     database = Database(url)  # runs the migrations
     await database.start()
     store = MessagingStore(url)
