@@ -106,6 +106,9 @@
   function status(text) { statusLine.textContent = text || ""; }
   function show(which) {
     [preForm, offForm, chat, rateForm].forEach(function (n) { n.hidden = n !== which; });
+    // Keyboard and screen-reader users land on the first field of what is now shown.
+    var first = which.querySelector("input, textarea");
+    if (first && !panel.hidden) { first.focus(); }
   }
   function add(from, body, id) {
     if (id && log.querySelector('[data-id="' + id + '"]')) { return; }
