@@ -402,7 +402,8 @@ class RealtimeSettings(_Section):
     channel: str = Field("callcenter-socketio", pattern=r"^[A-Za-z0-9_.:-]{1,64}$")  # Redis pub/sub
     # Sites allowed to open the widget's socket ("https://www.example.com"). Empty: same origin only.
     cors_origins: tuple[str, ...] = ()
-    max_message_bytes: int = Field(16 * 1024, ge=1024, le=1024 * 1024)  # one Socket.IO packet
+    # One event's payload; the transport drops a connection sending a packet over 4x this.
+    max_message_bytes: int = Field(16 * 1024, ge=1024, le=1024 * 1024)
     max_text_chars: int = Field(4000, ge=1, le=100_000)  # one chat message
     events_per_second: float = Field(5.0, gt=0)  # per socket, sustained...
     burst: int = Field(20, ge=1, le=10_000)  # ...and in a burst

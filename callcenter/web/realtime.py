@@ -7,8 +7,9 @@ Invariants:
   :func:`event` and the roles each allows; any other event name gets ``{"error": ...}`` back.
 - A handler never kills a socket: bad input (:class:`BadRequest`) and unexpected errors become an
   ``{"error": ...}`` acknowledgement; nothing is stored for a refused event.
-- Every socket has a rate limit (token bucket) and the transport refuses packets larger than
-  ``realtime.max_message_bytes`` (the connection is dropped: the client reconnects).
+- Every socket has a rate limit (token bucket); an event whose payload is over
+  ``realtime.max_message_bytes`` gets an error ack, and the transport drops a connection that
+  sends a packet over four times that (the client reconnects).
 - Who a socket is comes from ONE function, :func:`authenticate_socket`.
 - With ``realtime.redis_url`` every emit goes through Redis, so a socket on any node gets it.
 """
@@ -17,6 +18,7 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+import json
 import logging
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Mapping
@@ -33,6 +35,7 @@ from callcenter.web.auth import PUBLIC, ROLES, Principal, allow
 log = logging.getLogger(__name__)
 
 SOCKETIO_PATH = "/socket.io/"
+TRANSPORT_FACTOR = 4  # packets up to 4x max_message_bytes are read (and refused with an ack)
 _EVENT_ATTR = "_callcenter_event"
 
 Ack = dict[str, Any]
@@ -64,7 +67,8 @@ def build_server(settings: RealtimeSettings) -> socketio.AsyncServer:
         client_manager=manager,
         # None: python-engineio accepts the server's own origin only.
         cors_allowed_origins=list(settings.cors_origins) or None,
-        max_http_buffer_size=settings.max_message_bytes,
+        # The transport drops a connection over this; up to it, events get an error ack instead.
+        max_http_buffer_size=TRANSPORT_FACTOR * settings.max_message_bytes,
         logger=False,
         engineio_logger=False,
     )
@@ -200,6 +204,8 @@ class GuardedNamespace(socketio.AsyncNamespace):  # type: ignore[misc]
         payload = args[1] if len(args) == 2 else {}
         if not isinstance(payload, dict):
             return {"error": "the payload must be an object"}
+        if _size(payload) > self.settings.max_message_bytes:
+            return {"error": f"the payload is larger than {self.settings.max_message_bytes} bytes"}
         try:
             return await handler(self, sid, payload)
         except BadRequest as err:
@@ -210,6 +216,13 @@ class GuardedNamespace(socketio.AsyncNamespace):  # type: ignore[misc]
 
 
 # --- payload checks -------------------------------------------------------------------------------
+
+
+def _size(payload: object) -> int:
+    try:
+        return len(json.dumps(payload, separators=(",", ":"), ensure_ascii=False).encode())
+    except (TypeError, ValueError):  # binary attachments: refused as too large to read
+        return 1 << 30
 
 
 def text(data: Mapping[str, Any], key: str, *, limit: int, required: bool = True) -> str:

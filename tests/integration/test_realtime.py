@@ -213,10 +213,15 @@ async def test_refused_payloads_store_nothing(node: Node) -> None:
     assert (await c.call("start", {"visitor": "short"}))["error"].startswith("visitor must")
     assert stored_bodies(node) == before
 
-    # Larger than the transport's limit (16 KB): the packet is refused and the socket dropped.
+    # Over realtime.max_message_bytes (16 KB): refused with an ack.
+    assert (await c.call("message", {"text": "y" * 20_000}))["error"] == (
+        "the payload is larger than 16384 bytes"
+    )
+    assert stored_bodies(node) == before
+    # Over the transport's limit (4 x 16 KB): the packet is not even read; the socket is dropped.
     dropped = asyncio.Event()
     c.sio.on("disconnect", lambda *a: dropped.set(), namespace="/customer")
-    await c.sio.emit("message", {"text": "y" * 20_000}, namespace="/customer")
+    await c.sio.emit("message", {"text": "y" * 70_000}, namespace="/customer")
     await asyncio.wait_for(dropped.wait(), WAIT)
     assert stored_bodies(node) == before
     # The server goes on serving others.
