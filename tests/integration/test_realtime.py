@@ -487,3 +487,42 @@ async def test_only_configured_origins_may_open_sockets(tmp_path: Path) -> None:
             await other.eio.http.close()
     finally:
         await n.server.close()
+
+
+async def test_decline_transfer_end_and_other_tabs(node: Node) -> None:
+    a = await agent(node.url, AGENT_1001)
+    tab1 = await customer(node.url)
+    started = await tab1.call("start", {"message": "first"})
+    tab2 = await customer(node.url)
+    assert (await tab2.call("start", {"visitor": started["visitor"]}))["conversation_id"] == (
+        started["conversation_id"]
+    )
+    assert (await tab1.call("typing", {"typing": True})) == {"ok": True, "relayed": False}  # no agent yet
+    await tab1.call("message", {"text": "from tab 1"})
+    echo = await tab2.next("message")  # the visitor's other tab shows it too
+    assert echo["body"] == "from tab 1" and echo["from"] == "customer"
+
+    conversation_id = started["conversation_id"]
+    offer(node, conversation_id, "1001", "chat-a")
+    await a.next("offer")
+    assert (await a.call("decline", {"interaction_id": "chat-a", "reason": "busy"})) == {"ok": True}
+    assert "chat-a" not in node.agents.desk.offers
+    offer(node, conversation_id, "1001", "chat-b")
+    await a.next("offer")
+    assert (await a.call("accept", {"interaction_id": "chat-b"}))["ok"]
+    assert (await a.call("transfer", {"conversation_id": conversation_id, "to_agent": "9999"})) == {
+        "error": "no such agent"
+    }
+    transferred = await a.call("transfer", {"conversation_id": conversation_id, "to_queue": "sales"})
+    assert transferred == {"ok": True} and node.agents.desk.agent_of(conversation_id) is None
+
+    offer(node, conversation_id, "1001", "chat-c")
+    await a.next("offer")
+    assert (await a.call("accept", {"interaction_id": "chat-c"}))["ok"]
+    synced = await a.call("sync")
+    assert [c["conversation_id"] for c in synced["conversations"]] == [conversation_id]
+    assert (await tab1.call("end")) == {"ok": True}
+    assert (await a.next("ended")) == {"conversation_id": conversation_id, "by": "customer"}
+    assert node.agents.desk.agent_of(conversation_id) is None
+    for client in (a, tab1, tab2):
+        await client.close()
