@@ -439,7 +439,9 @@ class RealtimeSettings(_Section):
 
 
 def _default_agents() -> tuple[AgentSettings, ...]:
-    return tuple(AgentSettings(id=str(n), name=f"Agent {n}", extension=str(n)) for n in range(1001, 1011))
+    return tuple(
+        AgentSettings(id=str(n), name=f"Agent {n}", extension=str(n)) for n in range(1001, 1011)
+    )
 
 
 class Settings(_Section):
@@ -539,12 +541,15 @@ def line_of(node: yaml.Node | None, loc: tuple[int | str, ...]) -> int | None:
                     break
             else:
                 return line
-        elif isinstance(node, yaml.SequenceNode) and isinstance(part, int) and part < len(node.value):
+        elif (
+            isinstance(node, yaml.SequenceNode) and isinstance(part, int) and part < len(node.value)
+        ):
             node = node.value[part]
             line = node.start_mark.line + 1
         else:
             return line
     return line
+
 
 
 def parse_yaml(text: str, source: str, what: str) -> tuple[dict[str, Any], yaml.Node | None]:

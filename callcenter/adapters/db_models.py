@@ -219,8 +219,6 @@ class ConversationRow(Base):
     subject: Mapped[str]
     closed: Mapped[bool]
     address: Mapped[str]  # where replies go: the phone, wa_id, openid or email address
-
-
 class TranscriptionJobRow(Base):
     """A recording waiting for (or done with) transcription and QA scoring: the worker queue.
 

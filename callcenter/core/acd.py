@@ -292,7 +292,9 @@ class Acd:
                 queue = None
         if e.outcome or e.data:
             # What the flow collected and how it ended travel with the interaction (the event log).
-            out.append(RecordEvent(i.id, e.at, "ivr_finished", {"outcome": e.outcome, "data": dict(e.data)}))
+            out.append(
+                RecordEvent(i.id, e.at, "ivr_finished", {"outcome": e.outcome, "data": dict(e.data)})
+            )
         if queue is None:
             i = i.with_(ivr_choice=e.choice)
             self.live[i.id] = i
