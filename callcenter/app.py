@@ -1,10 +1,11 @@
 """The composition root: builds every component from the settings and pairs each start with its stop.
 
 Order of start (reverse on stop): database -> accounts (sessions, audit) -> QA store -> engine
-restored from the database -> service -> messaging (store, routing of conversations into the
-service, outbox, SMTP server) -> IVR flows -> recordings (store, transcription, recorder) -> voice
-(FastAGI server, then AMI). Each step is one aiohttp ``cleanup_ctx`` generator, so a failure
-part-way stops exactly what had started. Nothing starts at import time.
+restored from the database -> service -> Socket.IO server -> messaging (store, routing of
+conversations into the service, outbox, SMTP server) -> chat namespaces (/customer, /agent) -> IVR
+flows -> recordings (store, transcription, recorder) -> voice (FastAGI server, then AMI). Each step
+is one aiohttp ``cleanup_ctx`` generator, so a failure part-way stops exactly what had started.
+Nothing starts at import time.
 """
 
 from __future__ import annotations
@@ -28,6 +29,7 @@ from callcenter.aio import cancel_and_wait
 from callcenter.channels.email import SmtpInbound, SmtpSender
 from callcenter.channels.outbox import Outbox, Sender
 from callcenter.channels.senders import TwilioSender, WeChatSender, WhatsAppSender
+from callcenter.channels.webchat import WebchatSender
 from callcenter.config import ConfigError, Settings
 from callcenter.conversation_routing import ConversationRouter
 from callcenter.core import events as ev
@@ -52,10 +54,15 @@ from callcenter.web import (
     ivr_api,
     pages,
     qa_api,
+    realtime,
     users_api,
     webhooks,
+    widget,
 )
 from callcenter.web.audit import AUDIT, Audit
+from callcenter.web.chat_agent import AgentNamespace
+from callcenter.web.chat_customer import CustomerNamespace
+from callcenter.web.chat_desk import Desk
 from callcenter.web.sessions import LoginThrottle, Sessions
 
 log = logging.getLogger(__name__)
@@ -67,6 +74,7 @@ FLOWS = ivr_api.FLOWS
 SMTP_SERVER = web.AppKey("smtp_server", SmtpInbound)
 RECORDER = api.RECORDER
 ROUTER = web.AppKey("conversation_router", ConversationRouter)
+CHAT = web.AppKey("chat", tuple)  # (AgentNamespace, CustomerNamespace): for tests and the bench
 
 
 class _Health:
@@ -144,11 +152,15 @@ def create_app(settings: Settings) -> web.Application:
     admin_pages.setup_routes(app)
     users_api.setup_routes(app)
     qa_api.setup_routes(app)
+    realtime.setup_routes(app)
+    widget.setup_routes(app)
     app.cleanup_ctx.append(_database)
     app.cleanup_ctx.append(_accounts)
     app.cleanup_ctx.append(_qa)
     app.cleanup_ctx.append(_service)
+    app.cleanup_ctx.append(realtime.server_context(settings.realtime, settings.security.api_tokens))
     app.cleanup_ctx.append(_messaging)
+    app.cleanup_ctx.append(_chat)
     if settings.ivr.flows_dir is not None:
         app.cleanup_ctx.append(_flows)
     app.cleanup_ctx.append(_recording)
@@ -236,11 +248,16 @@ async def _service(app: web.Application) -> AsyncIterator[None]:
 
 
 def build_senders(
-    settings: Settings, session: aiohttp.ClientSession, clock: Callable[[], float]
+    settings: Settings,
+    session: aiohttp.ClientSession,
+    clock: Callable[[], float],
+    webchat: Sender | None = None,
 ) -> dict[MessagingChannel, Sender]:
     m = settings.messaging
     timeout = m.outbox.request_timeout
     senders: dict[MessagingChannel, Sender] = {}
+    if webchat is not None:
+        senders[MessagingChannel.WEBCHAT] = webchat
     if m.twilio is not None:
         senders[MessagingChannel.SMS] = TwilioSender(session, m.twilio, m.public_url, timeout)
     if m.whatsapp is not None:
@@ -278,7 +295,7 @@ async def _messaging(app: web.Application) -> AsyncIterator[None]:
     session = aiohttp.ClientSession()
     outbox = Outbox(
         store,
-        build_senders(settings, session, time.time),
+        build_senders(settings, session, time.time, _webchat_sender(app)),
         settings.messaging.outbox,
         time.time,
         messaging.on_outbox,
@@ -304,6 +321,31 @@ async def _messaging(app: web.Application) -> AsyncIterator[None]:
         service.listeners.remove(router.on_command)
         await router.stop()
         await store.stop()
+
+
+def _webchat_sender(app: web.Application) -> Sender | None:
+    rt = app.get(realtime.REALTIME)
+    return None if rt is None else WebchatSender(rt.sio)
+
+
+async def _chat(app: web.Application) -> AsyncIterator[None]:
+    """Web chat and the agent panel: the two Socket.IO namespaces, fed by the engine's commands
+    and by every stored inbound message (listeners removed in reverse)."""
+    settings, service, messaging = app[SETTINGS], app[api.SERVICE], app[webhooks.MESSAGING]
+    rt, database = app[realtime.REALTIME], app[DATABASE]
+    desk = Desk()
+    names = {a.id: a.name or a.id for a in settings.agents}
+    agents = AgentNamespace(settings.realtime, rt.tokens, service, messaging, desk, names)
+    customers = CustomerNamespace(settings.realtime, service, messaging, desk, names, database.add_event)
+    rt.sio.register_namespace(agents)
+    rt.sio.register_namespace(customers)
+    service.listeners.append(agents.on_command)
+    messaging.listeners.append(agents.on_received)
+    app[CHAT] = (agents, customers)
+    yield
+    messaging.listeners.remove(agents.on_received)
+    service.listeners.remove(agents.on_command)
+    await agents.drain()
 
 
 def flow_factory(settings: Settings, store: FlowStore | None) -> Callable[[ev.CallArrived], ivr.Flow]:

@@ -374,6 +374,8 @@ class MessagingSettings(_Section):
                 f"{value!r} must be scheme://host[:port] with no path (e.g. https://cc.example.com)"
             )
         return value.rstrip("/")
+
+
 class RedactPattern(_Section):
     """An identifier masked in transcripts before they are stored, as ``[LABEL]``."""
 
@@ -469,6 +471,51 @@ class RecordingSettings(_Section):
         return value
 
 
+class RealtimeSettings(_Section):
+    """Socket.IO (web chat and the agent panel): limits, the widget's origins, the node fan-out."""
+
+    # Several server nodes: a Redis URL ("redis://127.0.0.1:6379/0") through which every node
+    # reaches every socket. None: one node.
+    redis_url: str | None = None
+    channel: str = Field("callcenter-socketio", pattern=r"^[A-Za-z0-9_.:-]{1,64}$")  # Redis pub/sub
+    # Sites allowed to open the widget's socket ("https://www.example.com"). Empty: same origin only.
+    cors_origins: tuple[str, ...] = ()
+    # One event's payload; the transport drops a connection sending a packet over 4x this.
+    max_message_bytes: int = Field(16 * 1024, ge=1024, le=1024 * 1024)
+    max_text_chars: int = Field(4000, ge=1, le=100_000)  # one chat message
+    events_per_second: float = Field(5.0, gt=0)  # per socket, sustained...
+    burst: int = Field(20, ge=1, le=10_000)  # ...and in a burst
+    # The widget's look (the embedding tag's data-* attributes override the title).
+    widget_title: str = "Chat with us"
+
+    @field_validator("redis_url", mode="before")
+    @classmethod
+    def _empty_is_none(cls, value: Any) -> Any:
+        return None if isinstance(value, str) and not value.strip() else value
+
+    @field_validator("redis_url")
+    @classmethod
+    def _redis(cls, value: str | None) -> str | None:
+        if value is not None and not re.match(r"^rediss?://", value):
+            raise ValueError(f"{value[:40]!r} must be a redis:// or rediss:// URL")
+        return value
+
+    @field_validator("cors_origins", mode="before")
+    @classmethod
+    def _split_origins(cls, value: Any) -> Any:
+        if isinstance(value, str):
+            return [part for part in re.split(r"[,\s]+", value) if part]
+        return value
+
+    @field_validator("cors_origins")
+    @classmethod
+    def _origins(cls, value: tuple[str, ...]) -> tuple[str, ...]:
+        for origin in value:
+            if origin != "*" and not re.fullmatch(r"https?://[^/\s?#]+", origin):
+                raise ValueError(f"{origin!r} must be scheme://host[:port] with no path, or *")
+        return value
+
+
 def _default_agents() -> tuple[AgentSettings, ...]:
     return tuple(
         AgentSettings(id=str(n), name=f"Agent {n}", extension=str(n)) for n in range(1001, 1011)
@@ -489,6 +536,7 @@ class Settings(_Section):
     transcription: TranscriptionSettings = TranscriptionSettings()
     recordings: RecordingSettings = RecordingSettings()
     qa: QaSettings = QaSettings()
+    realtime: RealtimeSettings = RealtimeSettings()
 
     @model_validator(mode="after")
     def _unique_agents(self) -> Settings:
@@ -546,6 +594,7 @@ _STRING_KEYS = {
     "smtp_password",
     "web_identity_secret",
     "encryption_key",
+    "redis_url",
 }
 
 

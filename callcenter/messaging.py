@@ -22,6 +22,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from callcenter import identity
+from callcenter.adapters.db import DatabaseError
 from callcenter.adapters.messaging_store import DuplicateMessage, MessagingStore
 from callcenter.channels.base import InboundMessage, Reply, StatusUpdate
 from callcenter.channels.outbox import Outbox
@@ -44,6 +45,8 @@ log = logging.getLogger(__name__)
 _EARLY_LIMIT = 1000
 
 OpenedCallback = Callable[[ConversationOpened, Routing], None]
+# Told of every new inbound message once it is stored (the agent panel shows it live).
+ReceivedListener = Callable[[Received, InboundMessage], None]
 
 
 def _new_id() -> str:
@@ -62,9 +65,12 @@ class Messaging:
     outbox: Outbox | None = None
     opened: list[tuple[ConversationOpened, Routing]] = field(default_factory=list)
     addresses: dict[str, str] = field(default_factory=dict)  # conversation -> where replies go
+    listeners: list[ReceivedListener] = field(default_factory=list)
     _audit_saved: int = 0
     _early: dict[tuple[MessagingChannel, str], StatusUpdate] = field(default_factory=dict)
     _save_lock: asyncio.Lock = field(default_factory=asyncio.Lock)
+    _pending: list[tuple[Message, str, asyncio.Future[None]]] = field(default_factory=list)
+    _flusher: asyncio.Task[None] | None = None
 
     def __post_init__(self) -> None:
         self.conversations.idle_seconds = self.settings.conversation_idle_seconds
@@ -97,11 +103,61 @@ class Messaging:
             conversation = self.conversations.conversations[conversation_id]
             await self.store.save_conversation(conversation, self.addresses.get(conversation_id, ""))
 
+    async def _store_received(self, message: Message, customer_id: str) -> None:
+        """Store a new inbound message with its conversation. Messages arriving while a write is
+        in flight wait and go together in the next transaction (group commit): under load the
+        database sees one commit per batch, not per message."""
+        done: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        self._pending.append((message, customer_id, done))
+        if self._flusher is None or self._flusher.done():
+            self._flusher = asyncio.get_running_loop().create_task(self._flush())
+        await done
+
+    async def _flush(self) -> None:
+        while self._pending:
+            batch, self._pending = self._pending, []
+            try:
+                await self._write(batch)
+            except BaseException as err:  # cancelled at shutdown: nobody may wait for ever
+                for _, _, done in batch + self._pending:
+                    if not done.done():
+                        done.set_exception(DatabaseError(f"not stored: {type(err).__name__}"))
+                self._pending = []
+                raise
+
+    async def _write(self, batch: list[tuple[Message, str, asyncio.Future[None]]]) -> None:
+        # Under the lock, conversations are read as they are now (a slower earlier save never
+        # writes an older conversation over a newer one).
+        async with self._save_lock:
+            ids = dict.fromkeys(m.conversation_id for m, _, _ in batch)
+            conversations = [(self.conversations.conversations[c], self.addresses.get(c, "")) for c in ids]
+            try:
+                await self.store.save_received_batch([(m, c) for m, c, _ in batch], conversations)
+            except Exception:
+                pass  # one by one below: a duplicate (stored before a restart) fails only itself
+            else:
+                for _, _, done in batch:
+                    if not done.done():
+                        done.set_result(None)
+                return
+            for message, customer_id, done in batch:
+                conversation = self.conversations.conversations[message.conversation_id]
+                address = self.addresses.get(conversation.id, "")
+                try:
+                    await self.store.save_received(message, customer_id, conversation, address)
+                except Exception as err:
+                    if not done.done():
+                        done.set_exception(err)
+                    continue
+                if not done.done():
+                    done.set_result(None)
+
     async def receive(self, inbound: InboundMessage, *, also: tuple[Claim, ...] = ()) -> Received:
         """Record an inbound message (a duplicate is reported and changes nothing)."""
         if self.conversations.by_provider_id(inbound.channel, inbound.provider_id) is not None:
             return Received(None, None)
         claims = also + _implied_claims(inbound.sender)
+        audit_before = len(self.customers.audit)
         resolution = self.customers.identify(
             Claim(inbound.sender, True), inbound.at, new_id=self.ids(), also=claims
         )
@@ -127,14 +183,16 @@ class Messaging:
         assert received.message is not None and received.conversation is not None
         self.addresses.setdefault(received.conversation.id, inbound.sender.value)
         try:
-            await self.store.save_message(received.message, customer.id, new=True)
+            await self._store_received(received.message, customer.id)
         except DuplicateMessage:
             # Stored before a restart: the provider re-delivered it. Forget this copy.
             self.conversations.forget(received.message.id, conversation_too=received.opened is not None)
             return Received(None, None)
-        await self._save_conversation(received.conversation.id)
-        changed = {customer.id, *(m.source.id for m in resolution.merged)}
-        await self.save_customers(changed, resolution.merged)
+        if len(self.customers.audit) > audit_before or resolution.merged:
+            # Every change of the book is audited: no new entry, nothing of a customer to save
+            # (a known customer writing again costs one transaction less).
+            changed = {customer.id, *(m.source.id for m in resolution.merged)}
+            await self.save_customers(changed, resolution.merged)
         if received.opened is not None:
             routing = routing_of(self.customers.current(customer.id), vip_priority=self.settings.vip_priority)
             self.opened.append((received.opened, routing))
@@ -144,6 +202,11 @@ class Messaging:
             )
             if self.on_opened is not None:
                 self.on_opened(received.opened, routing)
+        for listener in self.listeners:
+            try:
+                listener(received, inbound)
+            except Exception:  # a listener's bug must not undo a stored message
+                log.exception("messaging.listener_failed")
         return received
 
     async def close(self, conversation_id: str) -> bool:

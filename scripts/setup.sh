@@ -52,7 +52,8 @@ stamp="$venv/.installed$extras"
 if [[ ! -f "$stamp" || "$here/pyproject.toml" -nt "$stamp" ]]; then
   say "Installing the callcenter package$extras into .venv"
   "$venv/bin/pip" install -q --upgrade pip
-  "$venv/bin/pip" install -q -e "$here$extras"
+  # Playwright (test extra) drives the system's /usr/bin/chromium: never download browsers.
+  PLAYWRIGHT_SKIP_BROWSER_DOWNLOAD=1 "$venv/bin/pip" install -q -e "$here$extras"
   touch "$stamp"
 fi
 

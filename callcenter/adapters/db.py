@@ -50,6 +50,10 @@ URL_EXAMPLES = (
 SQLITE_BUSY_TIMEOUT_MS = 10_000
 # Execution option: begin SQLite transactions with BEGIN IMMEDIATE (the write lock at once).
 _SQLITE_IMMEDIATE = "callcenter_sqlite_immediate"
+# For engines whose transactions read then write (e.g. Session.merge): in WAL mode a deferred
+# transaction that read before another connection committed fails at its first write with
+# "database is locked" at once, busy timeout or not; taking the write lock first makes it wait.
+SQLITE_WRITE_FIRST = {_SQLITE_IMMEDIATE: True}
 # A health check must answer even when the database hangs (e.g. a host that drops packets).
 PING_TIMEOUT = 5.0
 # Errors that mean "the database did not do it". TimeoutError and connection refusals are OSErrors;

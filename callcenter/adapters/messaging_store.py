@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 
 import sqlalchemy as sa
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import IntegrityError, SQLAlchemyError
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
@@ -57,7 +58,8 @@ class MessagingStore:
 
     async def start(self) -> None:
         """Open the engine; the schema is migrated by :class:`~callcenter.adapters.db.Database`."""
-        # Immediate: its transactions read before they write, beside the interactions' writer.
+        # Immediate: concurrent deliveries (web chat, webhooks) each read then write, beside the
+        # interactions' writer: SQLite transactions take the write lock when they begin.
         self._engine = create_engine(self._url, immediate=True)
         self._sessions = async_sessionmaker(self._engine, expire_on_commit=False)
 
@@ -69,19 +71,7 @@ class MessagingStore:
     # --- messages -------------------------------------------------------------------------------
     async def save_message(self, message: Message, customer_id: str, *, new: bool) -> None:
         """Insert (``new``) or update a message; a stored provider id raises DuplicateMessage."""
-        values = {
-            "id": message.id,
-            "conversation_id": message.conversation_id,
-            "customer_id": customer_id,
-            "channel": message.channel.value,
-            "direction": message.direction.value,
-            "body": message.body,
-            "at": _dt(message.at),
-            "status": message.status.value,
-            "provider_id": message.provider_id,
-            "email_message_id": message.message_id,
-            "status_detail": message.status_detail,
-        }
+        values = _message_values(message, customer_id)
         try:
             async with self._transaction("save message") as session:
                 if new:
@@ -94,6 +84,37 @@ class MessagingStore:
             if isinstance(err.__cause__, IntegrityError):
                 raise DuplicateMessage(message.provider_id or message.id) from err
             raise
+
+    async def save_received(
+        self, message: Message, customer_id: str, conversation: Conversation, address: str
+    ) -> None:
+        """A new inbound message and its conversation as it is now, in one transaction (one commit
+        per message instead of two); a stored provider id raises DuplicateMessage, saving nothing."""
+        try:
+            async with self._transaction("save a received message") as session:
+                await session.execute(sa.insert(MessageRow).values(_message_values(message, customer_id)))
+                await session.merge(ConversationRow(**_conversation_values(conversation, address)))
+        except DatabaseError as err:
+            if isinstance(err.__cause__, IntegrityError):
+                raise DuplicateMessage(message.provider_id or message.id) from err
+            raise
+
+    async def save_received_batch(
+        self, messages: list[tuple[Message, str]], conversations: list[tuple[Conversation, str]]
+    ) -> None:
+        """New inbound messages (with their customer ids) and their conversations (with their
+        addresses), all in one transaction: group commit under load. Any stored provider id fails
+        the whole batch (DatabaseError caused by IntegrityError): save them one by one then."""
+        dialect = self._engine.dialect.name if self._engine is not None else ""
+        async with self._transaction("save received messages") as session:
+            await session.execute(sa.insert(MessageRow), [_message_values(m, c) for m, c in messages])
+            rows = [_conversation_values(c, a) for c, a in conversations]
+            insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
+            statement = insert(ConversationRow)
+            updates = {name: statement.excluded[name] for name in rows[0] if name != "id"}
+            await session.execute(
+                statement.on_conflict_do_update(index_elements=[ConversationRow.id], set_=updates), rows
+            )
 
     async def messages(self) -> list[tuple[Message, str]]:
         """Every stored message with its customer id, oldest first (for restoring the books)."""
@@ -121,18 +142,8 @@ class MessagingStore:
 
     # --- conversations ----------------------------------------------------------------------------
     async def save_conversation(self, c: Conversation, address: str) -> None:
-        values = {
-            "id": c.id,
-            "customer_id": c.customer_id,
-            "channel": c.channel.value,
-            "started_at": _dt(c.started_at),
-            "last_at": _dt(c.last_at),
-            "subject": c.subject,
-            "closed": c.closed,
-            "address": address,
-        }
         async with self._transaction("save a conversation") as session:
-            await session.merge(ConversationRow(**values))
+            await session.merge(ConversationRow(**_conversation_values(c, address)))
 
     async def conversations(self) -> list[tuple[Conversation, str]]:
         async with self._transaction("read conversations") as session:
@@ -256,6 +267,35 @@ class MessagingStore:
                 yield session
         except (SQLAlchemyError, OSError) as err:
             raise DatabaseError(f"cannot {action} in {self._safe_url}: {type(err).__name__}") from err
+
+
+def _message_values(message: Message, customer_id: str) -> dict[str, object]:
+    return {
+        "id": message.id,
+        "conversation_id": message.conversation_id,
+        "customer_id": customer_id,
+        "channel": message.channel.value,
+        "direction": message.direction.value,
+        "body": message.body,
+        "at": _dt(message.at),
+        "status": message.status.value,
+        "provider_id": message.provider_id,
+        "email_message_id": message.message_id,
+        "status_detail": message.status_detail,
+    }
+
+
+def _conversation_values(c: Conversation, address: str) -> dict[str, object]:
+    return {
+        "id": c.id,
+        "customer_id": c.customer_id,
+        "channel": c.channel.value,
+        "started_at": _dt(c.started_at),
+        "last_at": _dt(c.last_at),
+        "subject": c.subject,
+        "closed": c.closed,
+        "address": address,
+    }
 
 
 def customer_json(c: Customer) -> dict[str, object]:

@@ -27,6 +27,7 @@ from callcenter.service import CallCenter
 from callcenter.web.audit import record
 from callcenter.web.auth import PRINCIPAL, PUBLIC, Principal, allow
 from callcenter.web.webhooks_openapi import OPENAPI_PATHS as WEBHOOK_PATHS
+from callcenter.web.widget_openapi import OPENAPI_PATHS as WIDGET_PATHS
 
 SERVICE = web.AppKey("service", CallCenter)
 SETTINGS = web.AppKey("settings", Settings)
@@ -798,5 +799,6 @@ OPENAPI: dict[str, Any] = {
         },
         **WEBHOOK_PATHS,
         **QA_PATHS,
+        **WIDGET_PATHS,
     },
 }

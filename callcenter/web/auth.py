@@ -83,12 +83,18 @@ class TokenAuthenticator:
         scheme, _, value = header.partition(" ")
         if scheme.lower() != "bearer" or not value:
             return None
-        presented = value.strip().encode()
+        return self.principal(value.strip())
+
+    def principal(self, presented_token: str) -> Principal | None:
+        """Whose API token this is (HTTP bearer, or a socket's ``auth``), or None."""
+        if not presented_token or len(presented_token) > 512:
+            return None
+        presented = presented_token.encode()
         found: ApiToken | None = None
-        for secret, token in self._tokens:
+        for secret, candidate in self._tokens:
             # Compare against every token so timing does not tell which one nearly matched.
             if hmac.compare_digest(secret, presented):
-                found = token
+                found = candidate
         if found is None:
             return None
         lines = None if found.lines is None else frozenset(found.lines)

@@ -21,6 +21,7 @@ from aiohttp import web
 from callcenter.accounts import MAX_PASSWORD
 from callcenter.config import Settings
 from callcenter.users import Accounts
+from callcenter.web import widget
 from callcenter.web.audit import AUDIT
 from callcenter.web.auth import AUTH_KEY, PRINCIPAL, PUBLIC, ROLES, SESSION, allow
 from callcenter.web.sessions import COOKIE, LOGIN_COOKIE, LoginThrottle, new_token, same_token
@@ -207,7 +208,10 @@ _STATIC_NAME = re.compile(r"^[a-z0-9][a-z0-9_.-]*\.(css|js|svg|png|ico)$")
 
 @allow(PUBLIC)
 async def static(request: web.Request) -> web.StreamResponse:
+    """The pages' assets; the widget's own files (served to other sites too) are the widget's."""
     name = request.match_info["name"]
+    if widget.serves(name):
+        return await widget.static_file(request)
     path = STATIC_DIR / name
     if not _STATIC_NAME.match(name) or not path.is_file():
         raise web.HTTPNotFound(text="no such file")

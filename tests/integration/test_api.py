@@ -116,6 +116,13 @@ MATRIX: dict[tuple[str, str], set[str]] = {
     ("POST", "/webhooks/whatsapp"): {PUBLIC},
     ("GET", "/webhooks/wechat"): {PUBLIC},
     ("POST", "/webhooks/wechat"): {PUBLIC},
+    # The web-chat widget's files and demo page (public: any site's visitors load them).
+    ("GET", "/widget.js"): {PUBLIC},
+    ("GET", "/static/widget.css"): {PUBLIC},
+    ("GET", "/chat-demo"): {PUBLIC},
+    # Socket.IO: the transport is public; namespaces and events check roles (test_realtime.py).
+    ("GET", "/socket.io/"): {PUBLIC},
+    ("POST", "/socket.io/"): {PUBLIC},
 }
 # Public for the token middleware, but refused without the provider's signature (or, when the
 # channel is not configured, not found) whoever calls, bearer token or not.
@@ -124,6 +131,8 @@ WEBHOOKS = {path for _, path in MATRIX if path.startswith("/webhooks/")}
 FORM_TOKEN = {("POST", "/login")}
 # Pages: an anonymous (or wrongly authenticated) GET is redirected to the sign-in page.
 PAGES = {("GET", "/"), ("GET", "/admin/users"), ("GET", "/qa"), ("GET", "/qa/calls/none")}
+# Engine.IO answers 400 to a request that is not one of its own (no transport, no session).
+SOCKETS = {"/socket.io/"}
 
 
 async def test_every_route_declares_roles_and_is_in_the_matrix(client: TestClient[Any, Any]) -> None:
@@ -152,7 +161,8 @@ async def test_every_route_declares_roles_and_is_in_the_matrix(client: TestClien
             .replace("/none", "/{interaction_id}")
             .replace("flows/main", "flows/{name}")
             .replace("users/u1", "users/{user_id}")
-            .replace("static/app.css", "static/{name}"),
+            .replace("static/app.css", "static/{name}")
+            .replace("static/widget.css", "static/{name}"),
         )
         for m, p in MATRIX
     }
@@ -177,6 +187,8 @@ async def walk(
         )
         if path in WEBHOOKS or (method, path) in FORM_TOKEN:
             assert resp.status in (400, 403, 404), (method, path, who, resp.status)
+        elif path in SOCKETS:
+            assert resp.status == 400, (method, path, who, resp.status)
         elif PUBLIC in allowed:
             assert resp.status in (200, 503), (method, path, who, resp.status)
         elif who in (None, "forged"):

@@ -1,0 +1,381 @@
+"""Web chat under load: customer -> agent delivery latency and memory per idle connection, for our
+server and, in the same run, for a bare python-socketio relay on the same machine.
+
+    python bench/chat_sockets.py                                  (2,000 customers, 100 agents, 500 msg/s)
+    python bench/chat_sockets.py --customers 300 --agents 20 --rate 100 --seconds 10   (a quick check)
+
+Each server runs in its own process (its memory is read from /proc); every client runs in this one.
+The scene, for both servers:
+
+1. The server starts; its resident memory is read. ``--agents`` agent sockets and ``--customers``
+   customer sockets connect and stay idle; memory is read again: (after - before) / sockets is the
+   memory per idle connection.
+2. Every customer starts a chat. On ours that is the real path: pre-chat ``start`` with a first
+   message, stored through Messaging (SQLite), an ``OfferConversation`` to an agent (round-robin, by
+   a stand-in for chat routing until it is merged: ``--offers engine`` then leaves it to the ACD),
+   the agent's ``accept``. On the bare relay a customer is simply paired with an agent.
+3. Customers send ``--rate`` messages per second in total for ``--seconds``; each message carries
+   its number and the agent's socket notes when it arrives. Delivery = agent receipt - customer
+   send, on this process's monotonic clock. p50/p99 are over the messages that arrived; the count
+   that did not (within 10 s after the last send) is printed too.
+
+Ours does much more per message than the relay (authorisation, rate limit, storing the message and
+its conversation in SQLite, customer resolution), so the ratio is the cost of all that.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import os
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+import socketio
+from aiohttp import web
+
+CONNECT_BATCH = 50
+
+
+# --- the servers (run with --serve) ---------------------------------------------------------------
+
+
+def agent_token(n: int) -> str:
+    return f"bench-agent-token-{n:04d}-0123456789"
+
+
+def serve_ours(port: int, agents: int, workdir: Path, offers: str) -> None:
+    import itertools
+    import uuid
+
+    from callcenter.app import CHAT, create_app
+    from callcenter.config import load_settings
+    from callcenter.core import events as ev
+    from callcenter.core.commands import OfferConversation
+    from callcenter.web.api import SERVICE
+    from callcenter.web.webhooks import MESSAGING
+
+    settings = load_settings(
+        environ={},
+        overrides={
+            "http": {"host": "127.0.0.1", "port": port},
+            "database": {"url": f"sqlite+aiosqlite:///{workdir}/bench.db"},
+            "asterisk": {"ami_port": 1, "reconnect_min_delay": 30.0, "reconnect_max_delay": 60.0},
+            "agi": {"port": free_port()},
+            "agents": [{"id": f"a{n}", "name": f"Agent {n}", "extension": f"a{n}"} for n in range(agents)],
+            "security": {
+                "api_tokens": [
+                    {"name": f"a{n}", "role": "agent", "token": agent_token(n), "agent_id": f"a{n}"}
+                    for n in range(agents)
+                ]
+            },
+            "realtime": {"events_per_second": 20.0, "burst": 100},
+        },
+    )
+    app = create_app(settings)
+
+    async def wire(app: web.Application) -> None:
+        service, messaging = app[SERVICE], app[MESSAGING]
+        agent_ns = app[CHAT][0]
+        for n in range(agents):
+            service.handle(ev.AgentLogin(f"a{n}", service.clock()))
+        if offers == "stand-in":
+            turn = itertools.cycle([f"a{n}" for n in range(agents)])
+
+            def route(received: Any, inbound: Any) -> None:
+                if received.opened is not None:
+                    c = received.conversation
+                    command = OfferConversation(
+                        uuid.uuid4().hex, next(turn), "webchat", c.id, c.customer_id, 30.0, 1
+                    )
+                    agent_ns.on_command(command)
+
+            messaging.listeners.append(route)
+
+    app.on_startup.append(wire)
+    import logging
+
+    logging.basicConfig(level=logging.WARNING, format="server: %(levelname)s %(message)s", force=True)
+    logging.getLogger("callcenter.adapters.ami").setLevel(logging.ERROR)  # no Asterisk here
+    web.run_app(app, host="127.0.0.1", port=port, print=None, access_log=None)
+
+
+def serve_bare(port: int) -> None:
+    sio = socketio.AsyncServer(async_mode="aiohttp", max_http_buffer_size=16 * 1024)
+    app = web.Application()
+    sio.attach(app)
+    pairs: dict[str, str] = {}
+
+    @sio.on("connect", namespace="/agent")
+    async def agent_connect(sid: str, environ: Any, auth: Any) -> None:
+        await sio.enter_room(sid, f"agent:{auth['agent_id']}", namespace="/agent")
+
+    @sio.on("start", namespace="/customer")
+    async def start(sid: str, data: Any) -> Any:
+        pairs[sid] = data["agent"]
+        return {"ok": True}
+
+    @sio.on("message", namespace="/customer")
+    async def message(sid: str, data: Any) -> Any:
+        await sio.emit("message", {"body": data["text"]}, room=f"agent:{pairs[sid]}", namespace="/agent")
+        return {"ok": True}
+
+    @sio.on("disconnect", namespace="/customer")
+    async def gone(sid: str, reason: Any = None) -> None:
+        pairs.pop(sid, None)
+
+    web.run_app(app, host="127.0.0.1", port=port, print=None, access_log=None)
+
+
+# --- the load (this process) ----------------------------------------------------------------------
+
+
+def rss_kib(pid: int) -> int:
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmRSS:"):
+            return int(line.split()[1])
+    raise RuntimeError("no VmRSS")
+
+
+def free_port() -> int:
+    import socket
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+@dataclass
+class Result:
+    name: str
+    rss_before: int = 0
+    rss_idle: int = 0
+    sockets: int = 0
+    latencies: list[float] = field(default_factory=list)
+    sent: int = 0
+    connect_s: float = 0.0
+    start_s: float = 0.0
+
+    @property
+    def per_connection_kib(self) -> float:
+        return (self.rss_idle - self.rss_before) / max(1, self.sockets)
+
+
+async def wait_port(port: int, proc: asyncio.subprocess.Process) -> None:
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        if proc.returncode is not None:
+            raise RuntimeError("the server exited")
+        try:
+            _, writer = await asyncio.open_connection("127.0.0.1", port)
+            writer.close()
+            return
+        except OSError:
+            await asyncio.sleep(0.1)
+    raise RuntimeError("the server did not start")
+
+
+async def gather_batches(make: list[Any]) -> list[Any]:
+    out: list[Any] = []
+    for i in range(0, len(make), CONNECT_BATCH):
+        out += await asyncio.gather(*(m() for m in make[i : i + CONNECT_BATCH]))
+    return out
+
+
+async def run(kind: str, args: argparse.Namespace) -> Result:
+    port = free_port()
+    workdir = Path(tempfile.mkdtemp(prefix="bench-chat-"))
+    cmd = [sys.executable, __file__, "--serve", kind, "--port", str(port), "--agents", str(args.agents),
+           "--workdir", str(workdir), "--offers", args.offers]  # fmt: skip
+    proc = await asyncio.create_subprocess_exec(*cmd, stdout=subprocess.DEVNULL)
+    result = Result("ours" if kind == "ours" else "bare python-socketio relay")
+    clients: list[socketio.AsyncClient] = []
+    try:
+        await wait_port(port, proc)
+        url = f"http://127.0.0.1:{port}"
+        await asyncio.sleep(1.0)
+        result.rss_before = rss_kib(proc.pid)
+        sent_at: dict[int, float] = {}
+        latencies: list[float] = []
+        sending_done = False
+        all_arrived = asyncio.Event()
+
+        def on_message(data: Any) -> None:
+            body = data.get("body", "")
+            if body.startswith("m:"):
+                seq = int(body.split(":")[1])
+                t0 = sent_at.pop(seq, None)
+                if t0 is not None:
+                    latencies.append(time.perf_counter() - t0)
+                if sending_done and not sent_at:
+                    all_arrived.set()
+
+        accepted = asyncio.Event()
+        accepted_count = 0
+
+        def make_agent(n: int) -> Any:
+            async def connect() -> socketio.AsyncClient:
+                client = socketio.AsyncClient(reconnection=False)
+
+                async def offer(data: Any) -> None:
+                    nonlocal accepted_count
+                    ack = await client.call("accept", {"interaction_id": data["interaction_id"]},
+                                            namespace="/agent", timeout=30)  # fmt: skip
+                    if ack.get("ok"):
+                        accepted_count += 1
+                        if accepted_count >= args.customers:
+                            accepted.set()
+
+                client.on("message", on_message, namespace="/agent")
+                client.on("offer", offer, namespace="/agent")
+                auth = {"token": agent_token(n)} if kind == "ours" else {"agent_id": f"a{n}"}
+                await client.connect(url, namespaces=["/agent"], auth=auth, transports=["websocket"])
+                return client
+
+            return connect
+
+        def make_customer() -> Any:
+            async def connect() -> socketio.AsyncClient:
+                client = socketio.AsyncClient(reconnection=False)
+                await client.connect(url, namespaces=["/customer"], transports=["websocket"])
+                return client
+
+            return connect
+
+        t = time.perf_counter()
+        agents = await gather_batches([make_agent(n) for n in range(args.agents)])
+        customers = await gather_batches([make_customer() for _ in range(args.customers)])
+        clients = agents + customers
+        result.connect_s = time.perf_counter() - t
+        result.sockets = len(clients)
+        await asyncio.sleep(2.0)
+        result.rss_idle = rss_kib(proc.pid)
+
+        t = time.perf_counter()
+
+        async def start(i: int, c: socketio.AsyncClient) -> None:
+            if kind == "ours":
+                ack = await c.call("start", {"name": f"Visitor {i}", "message": "hello"},
+                                   namespace="/customer", timeout=60)  # fmt: skip
+            else:
+                pair = {"agent": f"a{i % args.agents}"}
+                ack = await c.call("start", pair, namespace="/customer", timeout=60)
+            assert "error" not in ack, ack
+
+        await gather_batches([lambda i=i, c=c: start(i, c) for i, c in enumerate(customers)])
+        if kind == "ours" and args.offers == "stand-in":
+            await asyncio.wait_for(accepted.wait(), 120)
+        result.start_s = time.perf_counter() - t
+
+        total = int(args.rate * args.seconds)
+        interval = 1.0 / args.rate
+        begin = time.perf_counter()
+
+        async def send(seq: int, c: socketio.AsyncClient) -> None:
+            sent_at[seq] = time.perf_counter()
+            await c.emit("message", {"text": f"m:{seq}"}, namespace="/customer")
+
+        pending: set[asyncio.Task[None]] = set()
+        for seq in range(total):
+            due = begin + seq * interval
+            delay = due - time.perf_counter()
+            if delay > 0:
+                await asyncio.sleep(delay)
+            task = asyncio.create_task(send(seq, customers[seq % len(customers)]))
+            pending.add(task)
+            task.add_done_callback(pending.discard)
+        result.sent = total
+        await asyncio.gather(*pending, return_exceptions=True)
+        sending_done = True
+        if sent_at:
+            try:
+                await asyncio.wait_for(all_arrived.wait(), 10)
+            except TimeoutError:
+                pass  # counted as not arrived
+        result.latencies = latencies
+        return result
+    finally:
+        await asyncio.gather(*(c.disconnect() for c in clients), return_exceptions=True)
+        if proc.returncode is None:
+            proc.terminate()
+            try:
+                await asyncio.wait_for(proc.wait(), 20)
+            except TimeoutError:
+                proc.kill()
+                await proc.wait()
+        import shutil
+
+        shutil.rmtree(workdir, ignore_errors=True)
+
+
+def pct(values: list[float], q: float) -> float:
+    if not values:
+        return float("nan")
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, int(q * len(ordered)))]
+
+
+def report(r: Result) -> dict[str, float]:
+    ms = [v * 1000 for v in r.latencies]
+    figures = {
+        "p50": pct(ms, 0.50),
+        "p99": pct(ms, 0.99),
+        "mean": statistics.fmean(ms) if ms else float("nan"),
+        "kib": r.per_connection_kib,
+    }
+    print(f"\n{r.name}")
+    print(f"  sockets: {r.sockets} connected in {r.connect_s:.1f} s; chats started in {r.start_s:.1f} s")
+    print(
+        f"  server memory: {r.rss_before / 1024:.1f} MiB before, {r.rss_idle / 1024:.1f} MiB with the idle"
+        f" sockets -> {figures['kib']:.1f} KiB per idle connection"
+    )
+    print(
+        f"  delivery customer -> agent: {len(ms)}/{r.sent} arrived; p50 {figures['p50']:.2f} ms,"
+        f" p99 {figures['p99']:.2f} ms, mean {figures['mean']:.2f} ms"
+    )
+    return figures
+
+
+async def main_async(args: argparse.Namespace) -> None:
+    print(
+        f"{args.customers} customer sockets + {args.agents} agent sockets, {args.rate:g} messages/s for"
+        f" {args.seconds:g} s (cores: {os.cpu_count()})"
+    )
+    ours = report(await run("ours", args))
+    bare = report(await run("bare", args))
+    print("\nours / bare relay:")
+    for key, label in (("p50", "p50 delivery"), ("p99", "p99 delivery"), ("kib", "memory per connection")):
+        print(f"  {label}: {ours[key] / bare[key]:.2f}x")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument("--customers", type=int, default=2000)
+    parser.add_argument("--agents", type=int, default=100)
+    parser.add_argument("--rate", type=float, default=500.0, help="customer messages per second, in total")
+    parser.add_argument("--seconds", type=float, default=10.0)
+    parser.add_argument("--offers", choices=["stand-in", "engine"], default="stand-in")
+    parser.add_argument("--serve", choices=["ours", "bare"], help=argparse.SUPPRESS)
+    parser.add_argument("--port", type=int, help=argparse.SUPPRESS)
+    parser.add_argument("--workdir", type=Path, help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    if args.serve == "ours":
+        serve_ours(args.port, args.agents, args.workdir, args.offers)
+    elif args.serve == "bare":
+        serve_bare(args.port)
+    else:
+        asyncio.run(main_async(args))
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,330 @@
+"""The ``/customer`` Socket.IO namespace: the web-chat widget of the company's site (public).
+
+A visitor is known by a random *visitor token* the widget keeps in localStorage; the server keeps
+only its SHA-256 (the customer identity ``visitor:<hash>``), so a leaked database does not let anyone
+resume a visitor's chat. A site that signs its logged-in users (``messaging.web_identity_secret``,
+``{user_id, signature}``) gets the site account as the identity instead: the chat follows the user
+across devices. Messages are stored through :class:`~callcenter.messaging.Messaging` as
+``webchat`` inbound messages, so customers, conversations and routing are the SMS path's.
+
+Offline form: when no agent is staffed, the widget shows a form whose message is stored like any
+other, in a conversation whose subject is :data:`OFFLINE_SUBJECT`: a callback request the queue
+serves when agents come back (nothing is lost, and it shows in the customer's timeline).
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+import secrets
+import uuid
+from collections.abc import Awaitable, Callable, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from callcenter import identity
+from callcenter.adapters.db import DatabaseError
+from callcenter.channels.base import InboundMessage, Reply
+from callcenter.channels.webchat import NAMESPACE, room_of
+from callcenter.config import RealtimeSettings
+from callcenter.core import events as ev
+from callcenter.core.agents import AgentState
+from callcenter.core.conversations import Conversation, Direction, MessagingChannel
+from callcenter.core.customers import Claim, Identity, IdentityKind
+from callcenter.messaging import Messaging
+from callcenter.service import CallCenter
+from callcenter.web.auth import PUBLIC, Principal
+from callcenter.web.chat_agent import agent_room, conversation_messages
+from callcenter.web.chat_desk import Desk
+from callcenter.web.realtime import Ack, BadRequest, GuardedNamespace, Peer, event, flag, secret_id, text
+
+log = logging.getLogger(__name__)
+
+OFFLINE_SUBJECT = "Offline message: callback requested"
+_TOKEN = re.compile(r"^[A-Za-z0-9_-]{32,64}$")
+_CLIENT_ID = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
+
+# (interaction or conversation id, at, kind, data): the event log of the database.
+RecordEvent = Callable[[str, float, str, Mapping[str, object]], Awaitable[None]]
+
+
+@dataclass
+class Visitor:
+    address: str  # the sender identity's value: replies are emitted to room_of(address)
+    sender: Identity
+    name: str = ""
+    email: str | None = None
+    claims: tuple[Claim, ...] = ()
+    transcripts: set[str] = field(default_factory=set)  # conversations already emailed
+
+
+class CustomerNamespace(GuardedNamespace):
+    def __init__(
+        self,
+        settings: RealtimeSettings,
+        service: CallCenter,
+        messaging: Messaging,
+        desk: Desk,
+        names: Mapping[str, str],
+        record: RecordEvent,
+    ) -> None:
+        super().__init__(NAMESPACE, settings)
+        self.service = service
+        self.messaging = messaging
+        self.desk = desk
+        self.names = names
+        self.record = record
+        self.visitors: dict[str, Visitor] = {}
+
+    async def accept(self, sid: str, environ: Mapping[str, Any], auth: object) -> Principal | None:
+        return None  # anyone may open the widget; each event checks what it needs
+
+    async def left(self, sid: str, peer: Peer) -> None:
+        self.visitors.pop(sid, None)
+
+    def online(self) -> bool:
+        """Some agent is staffed (logged in, not paused): a chat can be answered now."""
+        return any(
+            a.state not in (AgentState.LOGGED_OUT, AgentState.PAUSED)
+            for a in self.service.engine.agents.values()
+        )
+
+    def _visitor(self, sid: str) -> Visitor:
+        visitor = self.visitors.get(sid)
+        if visitor is None:
+            raise BadRequest("start the chat first")
+        return visitor
+
+    def current(self, address: str) -> Conversation | None:
+        """The visitor's open web-chat conversation (the one a new message would continue)."""
+        now = self.service.clock()
+        book = self.messaging.conversations
+        candidates = [
+            c
+            for cid, a in self.messaging.addresses.items()
+            if a == address
+            and (c := book.conversations.get(cid)) is not None
+            and c.channel == MessagingChannel.WEBCHAT
+            and not c.closed
+            and now - c.last_at <= book.idle_seconds
+        ]
+        return max(candidates, key=lambda c: c.last_at, default=None)
+
+    def history(self, conversation: Conversation | None) -> list[dict[str, Any]]:
+        if conversation is None:
+            return []
+        messages = conversation_messages(self.messaging, conversation.id)
+        return [
+            {
+                "id": m.id,
+                "from": "customer" if m.direction == Direction.IN else "agent",
+                "body": m.body,
+                "at": m.at,
+            }
+            for m in messages
+        ]
+
+    # --- events ----------------------------------------------------------------------------------
+
+    @event("status", PUBLIC)
+    async def on_status(self, sid: str, data: dict[str, Any]) -> Ack:
+        return {"online": self.online(), "title": self.settings.widget_title}
+
+    @event("start", PUBLIC)
+    async def on_start(self, sid: str, data: dict[str, Any]) -> Ack:
+        """Pre-chat form, or a return visit: ``{name, email, identity: {user_id, signature},
+        visitor, message}``, all optional. Answers the visitor token to keep and the history."""
+        name = text(data, "name", limit=100, required=False)
+        email_raw = text(data, "email", limit=254, required=False)
+        token = text(data, "visitor", limit=64, required=False)
+        if token and not _TOKEN.match(token):
+            raise BadRequest("visitor must be the token this server gave")
+        token = token or secrets.token_urlsafe(32)
+        claims: list[Claim] = []
+        email = None
+        if email_raw:
+            try:
+                email = identity.email_address(email_raw)
+            except identity.InvalidIdentity as err:
+                raise BadRequest("email is not an email address") from err
+            claims.append(Claim(Identity(IdentityKind.EMAIL, email), False))  # not verified by us
+        signed = data.get("identity")
+        if signed is not None:
+            sender = self._signed(signed)
+        else:
+            sender = Identity(IdentityKind.VISITOR, secret_id(token))
+        visitor = Visitor(sender.value, sender, name, email, tuple(claims))
+        old = self.visitors.get(sid)
+        if old is not None and old.address != visitor.address:
+            await self.leave_room(sid, room_of(old.address))
+        self.visitors[sid] = visitor
+        await self.enter_room(sid, room_of(visitor.address))
+        first = text(data, "message", limit=self.settings.max_text_chars, required=False)
+        if first:
+            await self._receive(visitor, first, None, "")
+        conversation = self.current(visitor.address)
+        held = self.desk.agent_of(conversation.id) if conversation is not None else None
+        return {
+            "visitor": token if signed is None else None,
+            "conversation_id": conversation.id if conversation is not None else None,
+            "history": self.history(conversation),
+            "agent": self.names.get(held.agent_id, held.agent_id) if held is not None else None,
+            "online": self.online(),
+        }
+
+    def _signed(self, signed: object) -> Identity:
+        secret = self.messaging.settings.web_identity_secret
+        if secret is None:
+            raise BadRequest("signed identities are not enabled on this server")
+        if not isinstance(signed, dict):
+            raise BadRequest("identity must be {user_id, signature}")
+        user_id = text(signed, "user_id", limit=256)
+        signature = text(signed, "signature", limit=128)
+        try:
+            return identity.signed_web_identity(user_id, signature, secret.get_secret_value().encode())
+        except identity.InvalidIdentity as err:
+            raise BadRequest("identity signature does not match") from err
+
+    @event("message", PUBLIC)
+    async def on_message(self, sid: str, data: dict[str, Any]) -> Ack:
+        """``{text, id}``; ``id`` (the widget's own, optional) makes a resend after a reconnect
+        harmless: the same id is stored once."""
+        visitor = self._visitor(sid)
+        body = text(data, "text", limit=self.settings.max_text_chars)
+        client_id = text(data, "id", limit=64, required=False)
+        if client_id and not _CLIENT_ID.match(client_id):
+            raise BadRequest("id must be letters, digits, - or _")
+        ack = await self._receive(visitor, body, client_id or None, "")
+        if ack.get("id"):
+            echo = {"id": ack["id"], "from": "customer", "body": body}
+            await self.emit("message", echo, room=room_of(visitor.address), skip_sid=sid)
+        return ack
+
+    async def _receive(self, visitor: Visitor, body: str, client_id: str | None, subject: str) -> Ack:
+        provider_id = f"{visitor.address}:{client_id}" if client_id else f"wc-{uuid.uuid4().hex}"
+        inbound = InboundMessage(
+            MessagingChannel.WEBCHAT,
+            provider_id,
+            visitor.sender,
+            "webchat",
+            body,
+            self.service.clock(),
+            name=visitor.name,
+            subject=subject,
+        )
+        try:
+            received = await self.messaging.receive(inbound, also=visitor.claims)
+        except DatabaseError as err:
+            log.warning("webchat.not_stored", extra={"detail": str(err)})
+            raise BadRequest("cannot store the message now: try again") from err
+        if received.message is None or received.conversation is None:
+            return {"ok": True, "duplicate": True}
+        customer_id = received.conversation.customer_id
+        if visitor.name and not self.messaging.customers.current(customer_id).name:
+            customer = self.messaging.customers.current(customer_id)
+            self.messaging.customers.update(customer.id, inbound.at, by="visitor", name=visitor.name)
+            await self.messaging.save_customers({customer.id})
+        return {"ok": True, "id": received.message.id, "conversation_id": received.conversation.id}
+
+    @event("typing", PUBLIC)
+    async def on_typing(self, sid: str, data: dict[str, Any]) -> Ack:
+        visitor = self._visitor(sid)
+        typing = flag(data, "typing")
+        conversation = self.current(visitor.address)
+        held = self.desk.agent_of(conversation.id) if conversation is not None else None
+        if conversation is None or held is None:
+            return {"ok": True, "relayed": False}
+        payload = {"conversation_id": conversation.id, "typing": typing}
+        await self.emit("typing", payload, room=agent_room(held.agent_id), namespace="/agent")
+        return {"ok": True, "relayed": True}
+
+    @event("offline", PUBLIC)
+    async def on_offline(self, sid: str, data: dict[str, Any]) -> Ack:
+        """The form shown when no agent is staffed: ``{name, email, text}`` (all required)."""
+        text(data, "name", limit=100)
+        text(data, "email", limit=254)
+        body = text(data, "text", limit=self.settings.max_text_chars)
+        form = {k: v for k, v in data.items() if k in ("name", "email", "identity", "visitor")}
+        started = await self.on_start(sid, form)
+        visitor = self._visitor(sid)
+        ack = await self._receive(visitor, body, None, OFFLINE_SUBJECT)
+        return {**ack, "visitor": started["visitor"]}
+
+    @event("transcript", PUBLIC)
+    async def on_transcript(self, sid: str, data: dict[str, Any]) -> Ack:
+        """Email the conversation to the address of the pre-chat form (once per conversation)."""
+        visitor = self._visitor(sid)
+        outbox, email = self.messaging.outbox, self.messaging.settings.email
+        if outbox is None or email is None:
+            raise BadRequest("transcripts by email are not available on this server")
+        if visitor.email is None:
+            raise BadRequest("give an email address in the chat form first")
+        conversation = self.current(visitor.address)
+        if conversation is None:
+            raise BadRequest("there is no conversation to send")
+        if conversation.id in visitor.transcripts:
+            raise BadRequest("the transcript was already sent")
+        lines = [
+            f"{'You' if m['from'] == 'customer' else 'Agent'}: {m['body']}"
+            for m in self.history(conversation)
+        ]
+        reply = Reply(
+            uuid.uuid4().hex,
+            MessagingChannel.EMAIL,
+            visitor.email,
+            "Your chat with us:\n\n" + "\n".join(lines) + "\n",
+            subject="Your chat transcript",
+        )
+        try:
+            await outbox.enqueue(reply)
+        except DatabaseError as err:
+            raise BadRequest("cannot queue the email now: try again") from err
+        visitor.transcripts.add(conversation.id)
+        return {"ok": True}
+
+    @event("rate", PUBLIC)
+    async def on_rate(self, sid: str, data: dict[str, Any]) -> Ack:
+        """Satisfaction at the end: ``{score: 1..5, comment}``, kept in the event log."""
+        visitor = self._visitor(sid)
+        score = data.get("score")
+        if not isinstance(score, int) or isinstance(score, bool) or not 1 <= score <= 5:
+            raise BadRequest("score must be a whole number from 1 to 5")
+        comment = text(data, "comment", limit=1000, required=False)
+        conversation = self._last(visitor.address)
+        if conversation is None:
+            raise BadRequest("there is no conversation to rate")
+        try:
+            await self.record(
+                conversation.id,
+                self.service.clock(),
+                "chat.rating",
+                {"score": score, "comment": comment, "customer_id": conversation.customer_id},
+            )
+        except DatabaseError as err:
+            raise BadRequest("cannot store the rating now: try again") from err
+        return {"ok": True}
+
+    def _last(self, address: str) -> Conversation | None:
+        book = self.messaging.conversations
+        found = [
+            c
+            for cid, a in self.messaging.addresses.items()
+            if a == address and (c := book.conversations.get(cid)) is not None
+        ]
+        return max(found, key=lambda c: c.last_at, default=None)
+
+    @event("end", PUBLIC)
+    async def on_end(self, sid: str, data: dict[str, Any]) -> Ack:
+        """The visitor closes the chat: the agent is told and the interaction ends."""
+        visitor = self._visitor(sid)
+        conversation = self.current(visitor.address)
+        held = self.desk.release(conversation.id) if conversation is not None else None
+        if conversation is not None and held is not None:
+            try:
+                now = self.service.clock()
+                self.service.handle(ev.ConversationEnded(held.interaction_id, "customer", now))
+            except Exception as err:  # the engine may have ended it already: the visitor is gone
+                raise BadRequest(f"refused: {err}") from err
+            payload = {"conversation_id": conversation.id, "by": "customer"}
+            await self.emit("ended", payload, room=agent_room(held.agent_id), namespace="/agent")
+        return {"ok": True}

@@ -1,0 +1,244 @@
+/* Web-chat widget. Embed with one tag on any page:
+ *
+ *   <script src="https://cc.example.com/widget.js" async
+ *           data-title="Chat with us"
+ *           data-user-id="42" data-signature="<hex HMAC-SHA256 of the user id>"></script>
+ *
+ * data-server (default: where this file came from), data-title, data-user-id + data-signature (a
+ * site's logged-in user, signed with messaging.web_identity_secret), data-open="true" (start open).
+ * Loads the Socket.IO client from the same server (no CDN). Keeps the visitor token in localStorage
+ * so a reload or a new tab continues the same conversation.
+ */
+(function () {
+  "use strict";
+  var script = document.currentScript;
+  if (!script || window.__ccWidget) { return; }
+  window.__ccWidget = true;
+  var data = script.dataset;
+  var server = (data.server || new URL(script.src, location.href).origin).replace(/\/+$/, "");
+  var STORE = "cc-visitor:" + server;
+  var state = { socket: null, started: false, online: true, agent: null, typingTimer: null,
+                sentTyping: false, email: "" };
+
+  function el(tag, attrs, children) {
+    var node = document.createElement(tag);
+    Object.keys(attrs || {}).forEach(function (k) {
+      if (k === "text") { node.textContent = attrs[k]; } else { node.setAttribute(k, attrs[k]); }
+    });
+    (children || []).forEach(function (c) { node.appendChild(c); });
+    return node;
+  }
+  function field(id, label, type, required) {
+    var input = el(type === "textarea" ? "textarea" : "input",
+                   { id: id, name: id, autocomplete: type === "email" ? "email" : "on" });
+    if (type !== "textarea") { input.setAttribute("type", type); }
+    if (required) { input.required = true; }
+    return { wrap: el("div", { "class": "cc-field" }, [el("label", { "for": id, text: label }), input]),
+             input: input };
+  }
+  function load(src, done) {
+    if (window.io) { done(); return; }
+    var s = el("script", { src: src });
+    s.onload = done;
+    s.onerror = function () { status("The chat is unavailable right now."); };
+    document.head.appendChild(s);
+  }
+
+  var css = el("link", { rel: "stylesheet", href: server + "/static/widget.css" });
+  document.head.appendChild(css);
+
+  var title = data.title || "Chat with us";
+  var button = el("button", { type: "button", "class": "cc-launch", "aria-expanded": "false",
+                              "aria-controls": "cc-panel", text: title });
+  var heading = el("h2", { id: "cc-title", text: title });
+  var close = el("button", { type: "button", "class": "cc-close", "aria-label": "Close the chat",
+                             text: "\u00d7" });
+  var statusLine = el("p", { "class": "cc-status", role: "status", "aria-live": "polite" });
+
+  // Pre-chat form
+  var pName = field("cc-name", "Your name", "text", true);
+  var pEmail = field("cc-email", "Email (optional, for a transcript)", "email", false);
+  var pMsg = field("cc-first", "How can we help?", "textarea", true);
+  var preForm = el("form", { "class": "cc-form", "aria-label": "Start a chat" },
+                   [pName.wrap, pEmail.wrap, pMsg.wrap,
+                    el("button", { type: "submit", text: "Start chat" })]);
+
+  // Offline form
+  var oName = field("cc-off-name", "Your name", "text", true);
+  var oEmail = field("cc-off-email", "Your email", "email", true);
+  var oMsg = field("cc-off-msg", "Your message", "textarea", true);
+  var offForm = el("form", { "class": "cc-form", "aria-label": "Leave a message", hidden: "" },
+                   [el("p", { text: "No one is available right now. Leave a message and we will get back to you." }),
+                    oName.wrap, oEmail.wrap, oMsg.wrap,
+                    el("button", { type: "submit", text: "Send message" })]);
+
+  // Conversation
+  var log = el("ol", { "class": "cc-log", role: "log", "aria-live": "polite", "aria-label": "Messages" });
+  var typing = el("p", { "class": "cc-typing", "aria-live": "polite" });
+  var input = el("textarea", { id: "cc-input", rows: "2", maxlength: "4000" });
+  var send = el("form", { "class": "cc-send", "aria-label": "Send a message" },
+                [el("label", { "for": "cc-input", "class": "cc-visually-hidden", text: "Your message" }),
+                 input, el("button", { type: "submit", text: "Send" })]);
+  var transcript = el("button", { type: "button", text: "Email me the transcript" });
+  var end = el("button", { type: "button", text: "End chat" });
+  var tools = el("div", { "class": "cc-tools" }, [transcript, end]);
+  var chat = el("section", { "class": "cc-chat", hidden: "", "aria-labelledby": "cc-title" },
+                [log, typing, send, tools]);
+
+  // Rating
+  var stars = el("fieldset", {}, [el("legend", { text: "How was this chat?" })]);
+  [1, 2, 3, 4, 5].forEach(function (n) {
+    var id = "cc-score-" + n;
+    var radio = el("input", { type: "radio", name: "cc-score", id: id, value: String(n) });
+    stars.appendChild(el("span", { "class": "cc-star" },
+                         [radio, el("label", { "for": id, text: n + (n === 1 ? " star" : " stars") })]));
+  });
+  var comment = field("cc-comment", "Comment (optional)", "textarea", false);
+  var rateForm = el("form", { "class": "cc-form", "aria-label": "Rate this chat", hidden: "" },
+                    [stars, comment.wrap, el("button", { type: "submit", text: "Send rating" })]);
+
+  var panel = el("div", { id: "cc-panel", "class": "cc-panel", role: "dialog",
+                          "aria-labelledby": "cc-title", hidden: "" },
+                 [el("header", {}, [heading, close]), statusLine, preForm, offForm, chat, rateForm]);
+  var root = el("div", { "class": "cc-widget" }, [panel, button]);
+  document.body.appendChild(root);
+
+  function status(text) { statusLine.textContent = text || ""; }
+  function show(which) {
+    [preForm, offForm, chat, rateForm].forEach(function (n) { n.hidden = n !== which; });
+    // Keyboard and screen-reader users land on the first field of what is now shown.
+    var first = which.querySelector("input, textarea");
+    if (first && !panel.hidden) { first.focus(); }
+  }
+  function add(from, body, id) {
+    if (id && log.querySelector('[data-id="' + id + '"]')) { return; }
+    var who = from === "customer" ? "You" : (state.agent || "Agent");
+    var item = el("li", { "class": "cc-msg cc-" + from }, [
+      el("span", { "class": "cc-who", text: who + ": " }), el("span", { "class": "cc-body", text: body })]);
+    if (id) { item.setAttribute("data-id", id); }
+    log.appendChild(item);
+    log.scrollTop = log.scrollHeight;
+  }
+  function identity() {
+    return data.userId && data.signature ? { user_id: data.userId, signature: data.signature } : undefined;
+  }
+  function started(ack) {
+    if (!ack || ack.error) { status(ack ? ack.error : "No answer from the server."); return false; }
+    if (ack.visitor) { try { localStorage.setItem(STORE, ack.visitor); } catch (e) { /* private mode */ } }
+    state.started = true;
+    state.agent = ack.agent || state.agent;
+    log.textContent = "";
+    (ack.history || []).forEach(function (m) { add(m.from, m.body, m.id); });
+    if (state.agent) { status(state.agent + " is with you."); }
+    return true;
+  }
+  function emit(name, payload, then) {
+    state.socket.timeout(10000).emit(name, payload, function (err, ack) {
+      if (err) { status("No answer from the server: try again."); return; }
+      if (ack && ack.error) { status(ack.error); }
+      if (then) { then(ack || {}); }
+    });
+  }
+  function newId() {
+    var a = new Uint8Array(12);
+    (window.crypto || window.msCrypto).getRandomValues(a);
+    return Array.prototype.map.call(a, function (b) { return ("0" + b.toString(16)).slice(-2); }).join("");
+  }
+
+  function connect() {
+    var socket = window.io(server + "/customer", { path: "/socket.io/", transports: ["websocket", "polling"] });
+    state.socket = socket;
+    socket.on("connect", function () {
+      var saved = null;
+      try { saved = localStorage.getItem(STORE); } catch (e) { saved = null; }
+      emit("status", {}, function (ack) {
+        state.online = ack.online !== false;
+        if (saved || identity()) {
+          emit("start", { visitor: saved || undefined, identity: identity() }, function (ack2) {
+            if (started(ack2) && ack2.history && ack2.history.length) { show(chat); return; }
+            state.started = false;
+            show(state.online ? preForm : offForm);
+          });
+        } else if (!state.started) {
+          show(state.online ? preForm : offForm);
+        }
+      });
+    });
+    socket.on("disconnect", function () { status("Reconnecting\u2026"); });
+    socket.on("message", function (m) { add(m.from || "agent", m.body, m.id); typing.textContent = ""; });
+    socket.on("typing", function (t) {
+      typing.textContent = t.typing ? (state.agent || "The agent") + " is typing\u2026" : "";
+    });
+    socket.on("agent_joined", function (a) { state.agent = a.name; status(a.name + " joined the chat."); });
+    socket.on("ended", function () { status("The chat has ended."); show(rateForm); });
+  }
+
+  preForm.addEventListener("submit", function (e) {
+    e.preventDefault();
+    state.email = pEmail.input.value.trim();
+    emit("start", { name: pName.input.value, email: state.email || undefined,
+                    identity: identity(), message: pMsg.input.value, visitor: undefined }, function (ack) {
+      if (started(ack)) { show(chat); input.focus(); }
+    });
+  });
+  offForm.addEventListener("submit", function (e) {
+    e.preventDefault();
+    emit("offline", { name: oName.input.value, email: oEmail.input.value, text: oMsg.input.value,
+                      identity: identity() }, function (ack) {
+      if (ack.ok) {
+        if (ack.visitor) { try { localStorage.setItem(STORE, ack.visitor); } catch (x) { /* ignore */ } }
+        offForm.hidden = true;
+        status("Thank you: we will get back to you.");
+      }
+    });
+  });
+  send.addEventListener("submit", function (e) {
+    e.preventDefault();
+    var text = input.value.trim();
+    if (!text) { return; }
+    var id = newId();
+    emit("message", { text: text, id: id }, function (ack) {
+      if (ack.ok) { add("customer", text, ack.id); input.value = ""; status(""); }
+    });
+    stopTyping();
+  });
+  function stopTyping() {
+    clearTimeout(state.typingTimer);
+    if (state.sentTyping) { state.sentTyping = false; state.socket.emit("typing", { typing: false }); }
+  }
+  input.addEventListener("keydown", function (e) {
+    if (e.key === "Enter" && !e.shiftKey) { e.preventDefault(); send.requestSubmit(); }
+  });
+  input.addEventListener("input", function () {
+    if (!state.sentTyping) { state.sentTyping = true; state.socket.emit("typing", { typing: true }); }
+    clearTimeout(state.typingTimer);
+    state.typingTimer = setTimeout(stopTyping, 3000);
+  });
+  transcript.addEventListener("click", function () {
+    emit("transcript", {}, function (ack) { if (ack.ok) { status("The transcript is on its way."); } });
+  });
+  end.addEventListener("click", function () {
+    emit("end", {}, function (ack) { if (ack.ok) { status("The chat has ended."); show(rateForm); } });
+  });
+  rateForm.addEventListener("submit", function (e) {
+    e.preventDefault();
+    var picked = rateForm.querySelector('input[name="cc-score"]:checked');
+    if (!picked) { status("Pick a score from 1 to 5."); return; }
+    emit("rate", { score: Number(picked.value), comment: comment.input.value }, function (ack) {
+      if (ack.ok) { rateForm.hidden = true; status("Thank you for your feedback."); }
+    });
+  });
+
+  function toggle(open) {
+    panel.hidden = !open;
+    button.setAttribute("aria-expanded", String(open));
+    if (open && !state.socket) {
+      status("Connecting\u2026");
+      load(server + "/static/socket.io.min.js?v=4.8.4", function () { status(""); connect(); });
+    }
+  }
+  button.addEventListener("click", function () { toggle(panel.hidden); });
+  close.addEventListener("click", function () { toggle(false); button.focus(); });
+  panel.addEventListener("keydown", function (e) { if (e.key === "Escape") { toggle(false); button.focus(); } });
+  if (data.open === "true") { toggle(true); }
+})();

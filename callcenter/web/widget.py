@@ -1,0 +1,122 @@
+"""The web-chat widget's files, served by us (no CDN): ``/widget.js``, ``/static/<file>`` and the
+demo page ``/chat-demo``. All public: a visitor's browser fetches them from any site.
+
+``/widget.js`` keeps one URL for ever (it is in customers' pages), so it is cached briefly and
+revalidated by ETag; the vendored Socket.IO client is versioned by its ``?v=`` query and cached a day.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import html
+from dataclasses import dataclass
+from pathlib import Path
+
+from aiohttp import web
+
+from callcenter.web.api import SETTINGS
+from callcenter.web.auth import PUBLIC, allow
+
+STATIC = Path(__file__).parent / "static"
+SOCKETIO_CLIENT_VERSION = "4.8.4"
+
+_TYPES = {
+    ".js": "application/javascript",
+    ".css": "text/css",
+    ".html": "text/html",
+    ".LICENSE": "text/plain",
+}
+
+
+@dataclass(frozen=True, slots=True)
+class _File:
+    body: bytes
+    content_type: str
+    etag: str
+    max_age: int
+
+
+def _load(path: Path, max_age: int) -> _File:
+    body = path.read_bytes()
+    return _File(body, _TYPES[path.suffix], '"' + hashlib.sha256(body).hexdigest()[:32] + '"', max_age)
+
+
+# name in the URL -> file; anything else is a 404 (no path is ever joined from the request).
+_SERVED = {
+    "widget.js": ("widget.js", 300),
+    "widget.css": ("widget.css", 300),
+    "socket.io.min.js": ("vendor/socket.io.min.js", 86400),
+    "socket.io-client.LICENSE": ("vendor/socket.io-client.LICENSE", 86400),
+}
+_CACHE: dict[str, _File] = {}
+
+
+def serves(name: str) -> bool:
+    return name in _SERVED
+
+
+def _file(name: str) -> _File:
+    if name not in _CACHE:
+        relative, max_age = _SERVED[name]
+        _CACHE[name] = _load(STATIC / relative, max_age)
+    return _CACHE[name]
+
+
+def _respond(request: web.Request, f: _File) -> web.Response:
+    headers = {
+        "Cache-Control": f"public, max-age={f.max_age}",
+        "ETag": f.etag,
+        "X-Content-Type-Options": "nosniff",
+        # The widget is loaded by other sites' pages: let them (only GET of these files).
+        "Access-Control-Allow-Origin": "*",
+    }
+    if request.headers.get("If-None-Match") == f.etag:
+        return web.Response(status=304, headers=headers)
+    return web.Response(body=f.body, content_type=f.content_type, charset="utf-8", headers=headers)
+
+
+@allow(PUBLIC)
+async def widget_js(request: web.Request) -> web.Response:
+    return _respond(request, _file("widget.js"))
+
+
+@allow(PUBLIC)
+async def static_file(request: web.Request) -> web.Response:
+    name = request.match_info["name"]
+    if name not in _SERVED:
+        raise web.HTTPNotFound(text='{"error": "no such file"}', content_type="application/json")
+    return _respond(request, _file(name))
+
+
+@allow(PUBLIC)
+async def chat_demo(request: web.Request) -> web.Response:
+    """A page embedding the widget exactly as a customer's site would."""
+    title = html.escape(request.app[SETTINGS].realtime.widget_title)
+    page = f"""<!doctype html>
+<html lang="en">
+<head>
+<meta charset="utf-8">
+<meta name="viewport" content="width=device-width, initial-scale=1">
+<title>Web chat demo</title>
+<style>body {{ font: 16px/1.5 system-ui, sans-serif; max-width: 40rem; margin: 2rem auto;
+padding: 0 1rem; }} code {{ background: #f3f3f3; padding: .1rem .3rem; }}</style>
+</head>
+<body>
+<main>
+<h1>Web chat demo</h1>
+<p>This page embeds the chat widget with one tag, as any site would:</p>
+<pre><code>&lt;script src="{html.escape(str(request.url.origin()))}/widget.js" async
+        data-title="{title}"&gt;&lt;/script&gt;</code></pre>
+<p>Open the chat with the button at the bottom right.</p>
+</main>
+<script src="/widget.js" async data-title="{title}"></script>
+</body>
+</html>
+"""
+    return web.Response(text=page, content_type="text/html", headers={"Cache-Control": "no-cache"})
+
+
+def setup_routes(app: web.Application) -> None:
+    """``/static/{name}`` is the pages' route (web/pages.py), which hands the widget's files here."""
+    app.router.add_get("/widget.js", widget_js)
+    app.router.add_get("/chat-demo", chat_demo)

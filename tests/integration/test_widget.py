@@ -1,0 +1,152 @@
+"""The web-chat widget: its files as served, and the widget itself in a real Chromium (Playwright,
+the system's /usr/bin/chromium: no browser is downloaded) talking to a real server, with a real
+python-socketio agent on the other side."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+import aiohttp
+import pytest
+from playwright.async_api import Browser, async_playwright, expect
+
+from callcenter.app import DATABASE
+from callcenter.core import events as ev
+from callcenter.web.api import SERVICE
+from tests.integration.test_realtime import AGENT_1001, WAIT, Node, agent, chat_settings, offer, start_node
+from tests.tools import require
+
+CHROMIUM_ARGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+]
+
+
+@pytest.fixture
+async def node(tmp_path: Path) -> AsyncIterator[Node]:
+    n = await start_node(chat_settings(tmp_path))
+    yield n
+    await n.server.close()
+
+
+async def test_files_are_served_with_types_and_caching(node: Node) -> None:
+    async with aiohttp.ClientSession() as http:
+        async with http.get(node.url + "/widget.js") as resp:
+            assert resp.status == 200
+            assert resp.headers["Content-Type"] == "application/javascript; charset=utf-8"
+            assert resp.headers["Cache-Control"] == "public, max-age=300"
+            assert resp.headers["X-Content-Type-Options"] == "nosniff"
+            etag = resp.headers["ETag"]
+            assert "document.currentScript" in await resp.text()
+        async with http.get(node.url + "/widget.js", headers={"If-None-Match": etag}) as resp:
+            assert resp.status == 304 and await resp.read() == b""
+        async with http.get(node.url + "/static/widget.css") as resp:
+            assert resp.headers["Content-Type"] == "text/css; charset=utf-8"
+        async with http.get(node.url + "/static/socket.io.min.js?v=4.8.4") as resp:
+            assert resp.status == 200 and resp.headers["Cache-Control"] == "public, max-age=86400"
+            assert (await resp.text()).startswith("/*!\n * Socket.IO v4.8.4")
+        async with http.get(node.url + "/static/socket.io-client.LICENSE") as resp:
+            assert resp.headers["Content-Type"] == "text/plain; charset=utf-8"
+            assert "MIT" in await resp.text() or "Permission is hereby granted" in await resp.text()
+        for bad in ("/static/nope.js", "/static/..%2fwidget.py", "/static/vendor%2fsocket.io.min.js"):
+            async with http.get(node.url + bad) as resp:
+                assert resp.status == 404, bad
+        async with http.get(node.url + "/chat-demo") as resp:
+            page = await resp.text()
+            assert resp.headers["Content-Type"].startswith("text/html")
+            assert '<script src="/widget.js" async data-title="Chat with us"></script>' in page
+
+
+@pytest.fixture
+async def browser() -> AsyncIterator[Browser]:
+    executable = require("chromium", "chromium")
+    async with async_playwright() as pw:
+        b = await pw.chromium.launch(executable_path=executable, args=CHROMIUM_ARGS)
+        yield b
+        await b.close()
+
+
+async def test_widget_chat_with_an_agent_in_chromium(node: Node, browser: Browser) -> None:
+    service = node.app[SERVICE]
+    service.handle(ev.AgentLogin("1001", service.clock()))
+    a = await agent(node.url, AGENT_1001)
+    page = await browser.new_page(viewport={"width": 1280, "height": 800})
+    await page.goto(node.url + "/chat-demo")
+    await page.get_by_role("button", name="Chat with us").click()
+    pre_chat = page.get_by_role("form", name="Start a chat")
+    await pre_chat.get_by_label("Your name").fill("Fay Widget")
+    await pre_chat.get_by_label("How can we help?").fill("Hello from the browser")
+    await page.get_by_role("button", name="Start chat").click()
+    log = page.get_by_role("log", name="Messages")
+    await expect(log).to_contain_text("Hello from the browser", timeout=WAIT * 1000)
+
+    # The message is stored as a web-chat message of a customer named in the pre-chat form.
+    (conversation_id,) = [
+        m.conversation_id
+        for m in node.messaging.conversations.messages.values()
+        if m.body == "Hello from the browser"
+    ]
+    customer_id = node.messaging.conversations.conversations[conversation_id].customer_id
+    assert node.messaging.customers.current(customer_id).name == "Fay Widget"
+
+    offer(node, conversation_id, "1001")  # routing merge: the engine offers it
+    shown = await a.next("offer")
+    assert [m["body"] for m in shown["timeline"]] == ["Hello from the browser"]
+    assert (await a.call("accept", {"interaction_id": "chat-1"}))["ok"]
+    await expect(page.get_by_role("status")).to_contain_text("Agent 1001 joined", timeout=WAIT * 1000)
+
+    composer = page.get_by_role("form", name="Send a message").get_by_label("Your message")
+    await composer.fill("Are you there?")
+    await composer.press("Enter")
+    assert (await a.next("typing"))["typing"] is True
+    assert (await a.next("message"))["body"] == "Are you there?"
+    assert (await a.call("reply", {"conversation_id": conversation_id, "text": "Yes, I am here."}))["ok"]
+    await expect(log).to_contain_text("Agent 1001: Yes, I am here.", timeout=WAIT * 1000)
+
+    # A reload keeps the visitor (localStorage) and shows the whole conversation again.
+    await page.reload()
+    await page.get_by_role("button", name="Chat with us").click()
+    await expect(log).to_contain_text("Yes, I am here.", timeout=WAIT * 1000)
+    await expect(log).to_contain_text("Hello from the browser")
+
+    # Phone width: the open panel fits the screen.
+    await page.set_viewport_size({"width": 375, "height": 700})
+    box = await page.get_by_role("dialog").bounding_box()
+    assert box is not None and box["x"] >= 0 and box["x"] + box["width"] <= 375
+
+    # The agent ends the chat: the visitor is asked to rate it, and the rating is stored.
+    assert (await a.call("close", {"conversation_id": conversation_id}))["ok"]
+    await page.get_by_label("4 stars").check()
+    await page.get_by_role("button", name="Send rating").click()
+    await expect(page.get_by_role("status")).to_contain_text("Thank you", timeout=WAIT * 1000)
+    events = await node.app[DATABASE].events_for(conversation_id)
+    assert [(e.kind, e.data["score"]) for e in events] == [("chat.rating", 4)]
+    await a.close()
+    await page.close()
+
+
+async def test_offline_form_when_no_agent_is_staffed(node: Node, browser: Browser) -> None:
+    page = await browser.new_page(viewport={"width": 375, "height": 700})
+    await page.goto(node.url + "/chat-demo")
+    await page.get_by_role("button", name="Chat with us").click()
+    form = page.get_by_role("form", name="Leave a message")
+    await expect(form).to_be_visible(timeout=WAIT * 1000)
+    await form.get_by_label("Your name").fill("Gus")
+    await form.get_by_label("Your email").fill("gus@example.com")
+    await form.get_by_label("Your message").fill("Please call me tomorrow")
+    await page.get_by_role("button", name="Send message").click()
+    await expect(page.get_by_role("status")).to_contain_text("we will get back to you", timeout=WAIT * 1000)
+    for _ in range(50):
+        found = [c for c in node.messaging.conversations.conversations.values() if c.subject]
+        if found:
+            break
+        await asyncio.sleep(0.05)
+    assert [c.subject for c in found] == ["Offline message: callback requested"]
+    await page.close()
