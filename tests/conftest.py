@@ -27,12 +27,12 @@ from callcenter.config import Settings, load_settings
 from tests.pg import PostgresServer
 
 # Two test runs on one machine (e.g. two developers' worktrees) each take a slot: slot N adds
-# N * 20000 to every port and N to the sandbox instances' names ("test1", "resil1").
+# N * 5000 to every port and N to the sandbox instances' names ("test1", "resil1").
 SLOT = int(os.environ.get("CC_TEST_SLOT", "0"))
 
 
 def port(base: int) -> int:
-    return base + 20000 * SLOT
+    return base + 5000 * SLOT
 
 
 def instance(name: str) -> str:

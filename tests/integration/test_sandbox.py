@@ -1,6 +1,6 @@
 """The Asterisk sandbox against a real Asterisk 22 (never skipped: a missing piece fails).
 
-Runs its own instance ("sbxtest", ports 35xxx/36xxx) so it can run beside a developer's
+Runs its own instance ("sbxtest", ports 40xxx-42xxx) so it can run beside a developer's
 "default" instance. The tests share one instance and run in file order: up -> checks -> a phone
 registers -> a call through the dialplan contract -> kill -9 and recover -> port conflicts -> down.
 """
@@ -41,11 +41,11 @@ pytestmark = [
 ]
 
 HOST = "127.0.0.1"
-SIP_PORT = port(35060)
-AMI_PORT = port(35038)
-AGI_PORT = port(34573)
-AGENT_SIP_PORT = port(35070)
-CALLER_SIP_PORT = port(35071)
+SIP_PORT = port(41060)
+AMI_PORT = port(41038)
+AGI_PORT = port(40573)
+AGENT_SIP_PORT = port(41070)
+CALLER_SIP_PORT = port(41071)
 
 
 def _settings() -> Settings:
@@ -56,8 +56,8 @@ def _settings() -> Settings:
                 "sandbox_instance": instance("sbxtest"),
                 "sip_port": SIP_PORT,
                 "ami_port": AMI_PORT,
-                "rtp_port_start": port(36000),
-                "rtp_port_end": port(36099),
+                "rtp_port_start": port(42000),
+                "rtp_port_end": port(42099),
             },
             "agi": {"port": AGI_PORT},
         },
@@ -148,7 +148,7 @@ def test_up_is_idempotent(sandbox: AsteriskSandbox) -> None:
 def test_status_and_cli_version(sandbox: AsteriskSandbox) -> None:
     status = sandbox.status()
     assert status.running
-    rtp = (port(36000), port(36099))
+    rtp = (port(42000), port(42099))
     assert (status.sip_port, status.ami_port, status.rtp_ports) == (SIP_PORT, AMI_PORT, rtp)
     assert status.version is not None and status.version.startswith("Asterisk 22."), status.version
     assert sandbox.cli("core show version").startswith("Asterisk 22.")
@@ -224,7 +224,7 @@ async def test_ami_user_permissions(settings: Settings, sandbox: AsteriskSandbox
 @pytest.mark.asyncio
 async def test_phone_registers_as_agent(settings: Settings, sandbox: AsteriskSandbox) -> None:
     agent = phone(
-        settings, "1001", settings.asterisk.agent_password.get_secret_value(), AGENT_SIP_PORT, port(36200)
+        settings, "1001", settings.asterisk.agent_password.get_secret_value(), AGENT_SIP_PORT, port(42200)
     )
     await asyncio.to_thread(agent.start)
     try:
@@ -275,10 +275,10 @@ async def test_dialplan_contract_call_flow(settings: Settings, sandbox: Asterisk
 
     ast = settings.asterisk
     agent = phone(
-        settings, "1001", ast.agent_password.get_secret_value(), AGENT_SIP_PORT, port(36200), on_agent_call
+        settings, "1001", ast.agent_password.get_secret_value(), AGENT_SIP_PORT, port(42200), on_agent_call
     )
     caller = phone(
-        settings, ast.trunk_username, ast.trunk_password.get_secret_value(), CALLER_SIP_PORT, port(36300)
+        settings, ast.trunk_username, ast.trunk_password.get_secret_value(), CALLER_SIP_PORT, port(42300)
     )
     await asyncio.to_thread(agent.start)
     await asyncio.to_thread(caller.start)
