@@ -118,6 +118,7 @@ def build_engine(settings: Settings) -> Acd:
         sticky_seconds=acd.sticky_seconds,
         transfer_priority=acd.transfer_priority,
         transfer_agent_seconds=acd.transfer_agent_seconds,
+        dispositions=tuple(acd.dispositions),
     )
     return Acd(config, agents, queues)
 

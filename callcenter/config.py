@@ -233,6 +233,12 @@ class AcdSettings(_Section):
     sticky_seconds: float = Field(30.0, ge=0, le=86400)
     transfer_priority: int = Field(100, ge=0)
     transfer_agent_seconds: float = Field(60.0, ge=0, le=86400)
+    # The agent panel: the reasons an agent picks from to pause; the disposition codes of the
+    # wrap-up form (empty: the form asks for none and any code is taken).
+    pause_reasons: tuple[str, ...] = ("break", "lunch", "training", "back office")
+    dispositions: tuple[str, ...] = ("resolved", "follow-up", "escalated", "wrong number")
+    # Blind transfer to an outside number: how Asterisk dials it ({number}), like callback_dial.
+    transfer_dial: str = Field("PJSIP/{number}", pattern=r"^[A-Za-z0-9/@._:{}+-]+$")
 
 
 class IvrSettings(_Section):

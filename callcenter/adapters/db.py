@@ -347,6 +347,9 @@ def _row_values(i: Interaction) -> dict[str, object]:
         "conversation_id": i.conversation_id,
         "preferred_agent": i.preferred_agent,
         "preferred_until": _datetime(i.preferred_until),
+        "transferred_to": i.transferred_to,
+        "disposition": i.disposition,
+        "notes": i.notes or None,
         "wait_seconds": i.wait_seconds,
         "talk_seconds": i.talk_seconds,
     }
@@ -385,6 +388,9 @@ def _interaction(row: InteractionRow) -> Interaction:
             conversation_id=row.conversation_id,
             preferred_agent=row.preferred_agent,
             preferred_until=_posix(row.preferred_until),
+            transferred_to=row.transferred_to,
+            disposition=row.disposition,
+            notes=row.notes or "",
         )
     except ValueError as err:  # an enum value this version does not know
         message = f"interaction {row.id!r} has an unreadable stored value: {err}"

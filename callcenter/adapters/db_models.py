@@ -110,6 +110,10 @@ class InteractionRow(Base):
     conversation_id: Mapped[str | None] = mapped_column(index=True)
     preferred_agent: Mapped[str | None]
     preferred_until: Mapped[datetime | None]
+    # Call controls and wrap-up (0009): the last transfer's target; the agent's disposition, notes.
+    transferred_to: Mapped[str | None]
+    disposition: Mapped[str | None] = mapped_column(index=True)
+    notes: Mapped[str | None] = mapped_column(sa.Text)
     # Derived from the times above, stored so reports can sum and average without recomputing.
     wait_seconds: Mapped[float | None]
     talk_seconds: Mapped[float | None]

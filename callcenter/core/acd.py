@@ -67,6 +67,10 @@ _IVR_ENDINGS: dict[str, tuple[Outcome, EndedBy, str]] = {
 }
 
 
+class NotYourCall(Exception):
+    """A call control or wrap-up on an interaction the agent does not hold (or no longer)."""
+
+
 class UnknownAgent(Exception):
     def __init__(self, agent_id: str) -> None:
         super().__init__(f"unknown agent {agent_id!r}")
@@ -93,6 +97,10 @@ class AcdConfig:
     # to an agent waits for that agent this long, then goes to anyone in its queue.
     transfer_priority: int = 100
     transfer_agent_seconds: float = 60.0
+    # Wrap-up: the disposition codes an agent may give (empty: any code, or none); how many
+    # finished interactions per agent wait for their wrap-up before the oldest is dropped.
+    dispositions: tuple[str, ...] = ()
+    wrap_up_keep: int = 20
 
 
 _CHANNELS = tuple(c.value for c in Channel)
@@ -160,6 +168,8 @@ class Acd:
         self._last_offer: dict[tuple[str, str], int] = {}
         self._talk: dict[str, float] = {}
         self._login_at: dict[str, float] = {}
+        # agent -> interactions it handled whose wrap-up (disposition, notes) is still to come
+        self._to_wrap: dict[str, dict[str, Interaction]] = {}
         self.state_counts: dict[AgentState, int] = {s: 0 for s in AgentState}
         for agent in self.agents.values():
             self.state_counts[agent.state] += 1
@@ -190,6 +200,10 @@ class Acd:
         """The messaging interactions the agent holds (offered or accepted), oldest first."""
         held = self._held.get(agent_id, {})
         return sorted((i for i, c in held.items() if c != _VOICE), key=lambda i: (self.live[i].started_at, i))
+
+    def wrap_ups_of(self, agent_id: str) -> list[Interaction]:
+        """The interactions the agent handled and has not wrapped up yet, oldest first."""
+        return list(self._to_wrap.get(agent_id, {}).values())
 
     def waiting_count(self, queue: str) -> int:
         return len(self._lines.get(queue, ()))
@@ -327,6 +341,12 @@ class Acd:
                 self._conversation_ended(event, out)
             case ev.ConversationTransferred():
                 self._transferred(event, out)
+            case ev.CallTransferred():
+                self._call_transferred(event, out)
+            case ev.CallHeld():
+                self._call_held(event, out)
+            case ev.WrapUpDone():
+                self._wrap_up_done(event, out)
         # Every event carries the time: timers due by then fire, whatever the event. After the
         # handler, so an event refused with an exception leaves the engine untouched.
         self._run_timers(event.at, out)
@@ -363,9 +383,7 @@ class Acd:
                 queue = None
         if e.outcome or e.data:
             # What the flow collected and how it ended travel with the interaction (the event log).
-            out.append(
-                RecordEvent(i.id, e.at, "ivr_finished", {"outcome": e.outcome, "data": dict(e.data)})
-            )
+            out.append(RecordEvent(i.id, e.at, "ivr_finished", {"outcome": e.outcome, "data": dict(e.data)}))
         if queue is None:
             i = i.with_(ivr_choice=e.choice)
             self.live[i.id] = i
@@ -424,7 +442,9 @@ class Acd:
         if i.is_callback and isinstance(e, ev.AgentAnswered):
             return  # the agent picked up; the callback is answered when the customer is connected
         self._offered_at.pop(i.id, None)
-        i = i.with_(agent_id=e.agent_id, answered_at=e.at, offered_to=None)
+        # A transferred call keeps its first answer (its talk time counts from there).
+        answered = e.at if i.answered_at is None else i.answered_at
+        i = i.with_(agent_id=e.agent_id, answered_at=answered, offered_to=None)
         self.live[i.id] = i
         if not i.is_callback and i.queue is not None and i.queued_at is not None:
             c = self._counters(i.queue)
@@ -621,6 +641,78 @@ class Acd:
         out.append(SaveInteraction(i))
         data = {"from": e.from_agent, "to_agent": e.to_agent, "to_queue": queue}
         out.append(RecordEvent(i.id, e.at, "transferred", data))
+
+    # -- call controls and wrap-up ---------------------------------------------------------------
+    def _my_call(self, interaction_id: str, agent_id: str) -> Interaction:
+        i = self.live.get(interaction_id)
+        if i is None or i.is_messaging or i.agent_id != agent_id or i.answered_at is None:
+            raise NotYourCall(f"agent {agent_id} is not on call {interaction_id}")
+        return i
+
+    def _call_held(self, e: ev.CallHeld, out: list[Command]) -> None:
+        i = self._my_call(e.interaction_id, e.agent_id)
+        out.append(RecordEvent(i.id, e.at, "held" if e.held else "resumed", {"agent": e.agent_id}))
+
+    def _call_transferred(self, e: ev.CallTransferred, out: list[Command]) -> None:
+        i = self._my_call(e.interaction_id, e.from_agent)
+        if (e.to_number is None) == (e.to_agent is None and e.to_queue is None):
+            raise ValueError("a call transfer names an agent and/or a queue, or a number")
+        if e.to_agent is not None and e.to_agent not in self.agents:
+            raise UnknownAgent(e.to_agent)
+        if e.to_agent == e.from_agent:
+            raise ValueError("a call cannot be transferred to the agent already on it")
+        if e.to_number is not None:
+            i = i.with_(transferred_to=f"number:{e.to_number}")
+            self.live[i.id] = i
+            data = {"from": e.from_agent, "to_number": e.to_number}
+            out.append(RecordEvent(i.id, e.at, "transferred", data))
+            self._end(i, self._talked(i), EndedBy.AGENT, e.at, f"transferred to {e.to_number}", out)
+            return
+        self._held.get(e.from_agent, {}).pop(i.id, None)
+        agent = self.agents[e.from_agent]
+        self._talk[agent.id] = self._talk.get(agent.id, 0.0) + (e.at - (i.answered_at or e.at))
+        self._release(agent, i, e.at, out)
+        self._reindex(self.agents[e.from_agent])
+        queue = e.to_queue or i.queue or ""
+        if queue != i.queue:
+            self._counters(queue).entered += 1
+        until = None if e.to_agent is None else e.at + self.config.transfer_agent_seconds
+        target = f"agent:{e.to_agent}" if e.to_agent is not None else f"queue:{queue}"
+        self._wrap_later(e.from_agent, i.with_(transferred_to=target))
+        i = i.with_(
+            agent_id=None,
+            queue=queue,
+            queued_at=e.at,
+            priority=max(i.priority, self.config.transfer_priority),
+            preferred_agent=e.to_agent,
+            preferred_until=until,
+            transferred_to=target,
+        )
+        self.live[i.id] = i
+        self._enqueue(i, e.at)
+        out.append(SaveInteraction(i))
+        data = {"from": e.from_agent, "to_agent": e.to_agent, "to_queue": queue}
+        out.append(RecordEvent(i.id, e.at, "transferred", data))
+
+    def _wrap_up_done(self, e: ev.WrapUpDone, out: list[Command]) -> None:
+        pending = self._to_wrap.get(e.agent_id, {})
+        done = pending.get(e.interaction_id)
+        if done is None:
+            raise NotYourCall(f"agent {e.agent_id} has no wrap-up pending for {e.interaction_id}")
+        if self.config.dispositions and e.disposition not in self.config.dispositions:
+            known = ", ".join(self.config.dispositions)
+            raise ValueError(f"disposition {e.disposition!r}: expected one of {known}")
+        del pending[e.interaction_id]
+        current = self.live.get(e.interaction_id, done)
+        i = current.with_(disposition=e.disposition or None, notes=e.notes)
+        if i.id in self.live:
+            self.live[i.id] = i
+        out.append(SaveInteraction(i))
+        data = {"agent": e.agent_id, "disposition": e.disposition, "notes": e.notes}
+        out.append(RecordEvent(i.id, e.at, "wrap_up", data))
+        agent = self.agents.get(e.agent_id)
+        if agent is not None and not done.is_messaging and agent.state == AgentState.WRAP_UP:
+            self._move(agent, Move.WRAP_DONE, e.at, out, wrap_up_until=None)
 
     def _withdraw_offers(self, agent_id: str, at: float, out: list[Command], reason: str) -> None:
         """The agent stopped taking work (paused, logged out): its open chat offers go to others."""
@@ -971,23 +1063,36 @@ class Acd:
             out.append(CancelDial(i.id, agent.id))
             if agent.state == AgentState.OFFERED and agent.interaction_id == i.id:
                 self._move(agent, Move.WITHDRAW, at, out, interaction_id=None)
-        q = self.queue(i.queue or "")
         if i.agent_id is not None and i.agent_id in self.agents and not i.is_messaging:
             agent = self.agents[i.agent_id]
             if i.answered_at is not None:
                 self._talk[agent.id] = self._talk.get(agent.id, 0.0) + (at - i.answered_at)
-            if agent.state == AgentState.BUSY and agent.interaction_id == i.id:
-                wrap = self.config.wrap_up_seconds if q.wrap_up_seconds is None else q.wrap_up_seconds
-                if wrap > 0:
-                    until = at + wrap
-                    self._move(agent, Move.END, at, out, interaction_id=None, wrap_up_until=until)
-                else:
-                    self._move(agent, Move.END_NO_WRAP, at, out, interaction_id=None)
+            self._release(agent, i, at, out)
         if i.queue is not None:
             self._count_end(i, outcome, at)
         ended = i.with_(outcome=outcome, ended_by=ended_by, ended_at=at, hangup_cause=cause, offered_to=None)
+        if ended.agent_id is not None and ended.answered_at is not None:
+            self._wrap_later(ended.agent_id, ended)
         out.append(SaveInteraction(ended))
         out.append(RecordEvent(i.id, at, "ended", {"outcome": outcome.value, "by": ended_by.value}))
+
+    def _release(self, agent: Agent, i: Interaction, at: float, out: list[Command]) -> None:
+        """The agent's call ``i`` is over for it: wrap-up (the queue's, else the engine's) or free."""
+        if agent.state != AgentState.BUSY or agent.interaction_id != i.id:
+            return
+        q = self.queue(i.queue or "")
+        wrap = self.config.wrap_up_seconds if q.wrap_up_seconds is None else q.wrap_up_seconds
+        if wrap > 0:
+            self._move(agent, Move.END, at, out, interaction_id=None, wrap_up_until=at + wrap)
+        else:
+            self._move(agent, Move.END_NO_WRAP, at, out, interaction_id=None)
+
+    def _wrap_later(self, agent_id: str, i: Interaction) -> None:
+        pending = self._to_wrap.setdefault(agent_id, {})
+        pending.pop(i.id, None)
+        pending[i.id] = i
+        while len(pending) > max(1, self.config.wrap_up_keep):
+            del pending[next(iter(pending))]
 
     def _count_end(self, i: Interaction, outcome: Outcome, at: float) -> None:
         c = self._counters(i.queue or "")
@@ -1229,4 +1334,3 @@ def skill_levels(skills: Iterable[str]) -> dict[str, int]:
 
 def _qualifies(agent: Agent, target: qs.Target) -> bool:
     return target.pool in agent.queues and all(agent.level(s) >= lvl for s, lvl in target.needs)
-

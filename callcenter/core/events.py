@@ -212,6 +212,42 @@ class ConversationTransferred:
     to_queue: str | None = None
 
 
+@dataclass(frozen=True, slots=True)
+class CallTransferred:
+    """The agent on a call sends the caller elsewhere (a blind transfer): to another agent or a
+    queue (back in line, at the transfer priority, held for ``to_agent`` for a while), or out to a
+    number (the interaction ends, answered, with ``transferred_to``)."""
+
+    interaction_id: str
+    from_agent: str
+    at: float
+    to_agent: str | None = None
+    to_queue: str | None = None
+    to_number: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class CallHeld:
+    """The agent put the caller on hold (``held``) or took them back; recorded in the events."""
+
+    interaction_id: str
+    agent_id: str
+    held: bool
+    at: float
+
+
+@dataclass(frozen=True, slots=True)
+class WrapUpDone:
+    """The agent submitted the wrap-up of an interaction it handled: the disposition and notes go
+    on the interaction; a call's wrap-up time ends now."""
+
+    agent_id: str
+    interaction_id: str
+    disposition: str
+    notes: str
+    at: float
+
+
 Event = (
     CallArrived
     | IvrFinished
@@ -235,4 +271,7 @@ Event = (
     | OfferDeclined
     | ConversationEnded
     | ConversationTransferred
+    | CallTransferred
+    | CallHeld
+    | WrapUpDone
 )

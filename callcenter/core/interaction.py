@@ -83,6 +83,11 @@ class Interaction:
     # after that, to anyone the queue allows.
     preferred_agent: str | None = None
     preferred_until: float | None = None
+    # Where an agent sent it: "agent:<id>", "queue:<name>" or "number:<dial>" (the last transfer).
+    transferred_to: str | None = None
+    # The agent's wrap-up: a disposition code from ``acd.dispositions`` and free notes.
+    disposition: str | None = None
+    notes: str = ""
 
     @property
     def wait_seconds(self) -> float | None:

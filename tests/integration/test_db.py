@@ -117,6 +117,9 @@ def finished_interaction(interaction_id: str) -> Interaction:
         conversation_id="conv-1",
         preferred_agent="1003",
         preferred_until=T0 + 34.5,
+        transferred_to="agent:1004",
+        disposition="resolved",
+        notes="asked about the invoice",
     )
 
 
