@@ -64,6 +64,10 @@ class AsteriskSnapshot:
     endpoints: frozenset[str]  # every PJSIP endpoint Asterisk knows
 
 
+class CallControlError(Exception):
+    """A call control (hang up, hold, transfer) that cannot be done now; the message says why."""
+
+
 @dataclass(slots=True)
 class _AgentLeg:
     interaction_id: str
@@ -114,6 +118,7 @@ class VoiceAdapter:
         # Callers in the IVR -> the hang-up Asterisk reported meanwhile (cause, by the system).
         self._in_ivr: dict[str, tuple[str, bool] | None] = {}
         self._contacts: dict[str, set[str]] = {}  # AOR -> its registered contact URIs
+        self._on_hold: dict[str, str] = {}  # interaction on hold -> the caller's channel
         self._tasks: set[asyncio.Task[None]] = set()
         # The IVR's lookups to outside systems; ours to close unless it was given.
         self._http = http
@@ -398,6 +403,123 @@ class VoiceAdapter:
             )
         return True
 
+    # -- call controls from the agent panel -------------------------------------------------------
+    # The caller's leg was pulled into the agent leg's Bridge() (cc-agent). Hold and transfer move
+    # both legs at once with one Redirect (Channel + ExtraChannel), so neither is left alone in the
+    # bridge (Bridge() hangs up the pulled caller when the agent leg leaves it by itself).
+
+    def agent_channel(self, interaction_id: str, agent_id: str) -> str | None:
+        """The channel of the agent's live leg on this interaction, if it is up."""
+        for leg in self._legs.values():
+            if (leg.interaction_id, leg.agent_id) == (interaction_id, agent_id):
+                if leg.channel is not None and not leg.ended and not leg.cancelled:
+                    return leg.channel
+        return None
+
+    def _leg_of(self, interaction_id: str, agent_id: str) -> _AgentLeg:
+        for leg in self._legs.values():
+            if (leg.interaction_id, leg.agent_id) == (interaction_id, agent_id):
+                if leg.channel is not None and not leg.ended and not leg.cancelled:
+                    return leg
+        raise CallControlError("the agent's phone is not on this call")
+
+    def is_held(self, interaction_id: str) -> bool:
+        return interaction_id in self._on_hold
+
+    async def hangup_call(self, interaction_id: str, agent_id: str) -> None:
+        """The agent ends the call from the panel: reported as the agent hanging up (an AMI Hangup
+        raises no HangupRequest, which would otherwise say the system ended it)."""
+        leg = self._leg_of(interaction_id, agent_id)
+        assert leg.channel is not None
+        leg.ended = True
+        self._submit(ev.AgentHungUp(interaction_id, agent_id, self._clock()))
+        caller = self._on_hold.pop(interaction_id, None)
+        await self._hangup(leg.channel)
+        if caller is not None:  # on hold: the caller is no longer bridged to the agent's leg
+            await self._hangup(caller)
+
+    async def hold(self, interaction_id: str, agent_id: str, caller_channel: str, held: bool) -> None:
+        """Hold: the caller to ``cc-hold`` (music on hold), the agent's leg to ``cc-held`` (silence);
+        resume: the agent's leg to ``cc-agent,resume``, whose Bridge() pulls the caller back."""
+        leg = self._leg_of(interaction_id, agent_id)
+        assert leg.channel is not None
+        if held == (interaction_id in self._on_hold):
+            raise CallControlError("the call is already on hold" if held else "the call is not on hold")
+        fields = (
+            {
+                "Action": "Redirect",
+                "Channel": caller_channel,
+                "Context": "cc-hold",
+                "Exten": "s",
+                "Priority": "1",
+                "ExtraChannel": leg.channel,
+                "ExtraContext": "cc-held",
+                "ExtraExten": "s",
+                "ExtraPriority": "1",
+            }
+            if held
+            else {
+                "Action": "Redirect",
+                "Channel": leg.channel,
+                "Context": "cc-agent",
+                "Exten": "resume",
+                "Priority": "1",
+            }
+        )
+        await self._control(fields)
+        if held:
+            self._on_hold[interaction_id] = caller_channel
+        else:
+            self._on_hold.pop(interaction_id, None)
+        log.info("voice.hold", extra={"interaction": interaction_id, "agent": agent_id, "held": held})
+
+    async def blind_transfer(
+        self,
+        interaction_id: str,
+        agent_id: str,
+        caller_channel: str,
+        *,
+        queue: str | None = None,
+        number: str | None = None,
+    ) -> None:
+        """Send the caller back to waiting (``cc-wait``, in ``queue``: the engine then rings the
+        target) or out to ``number`` (``cc-transfer``); the agent's leg ends (``cc-transferred``)."""
+        leg = self._leg_of(interaction_id, agent_id)
+        assert leg.channel is not None
+        if number is not None:
+            if not _CALLBACK_NUMBER.fullmatch(number):
+                raise CallControlError("not a number we can dial")
+            dial = self._settings.acd.transfer_dial.replace("{number}", number)
+            variables, context = {"CC_TRANSFER_DIAL": dial}, "cc-transfer"
+        else:
+            variables, context = {"CC_QUEUE": queue or ""}, "cc-wait"
+        for name, value in variables.items():
+            await self._control(
+                {"Action": "Setvar", "Channel": caller_channel, "Variable": name, "Value": value}
+            )
+        leg.ended = True  # its end is the transfer, not a hang-up
+        await self._control(
+            {
+                "Action": "Redirect",
+                "Channel": caller_channel,
+                "Context": context,
+                "Exten": "s",
+                "Priority": "1",
+                "ExtraChannel": leg.channel,
+                "ExtraContext": "cc-transferred",
+                "ExtraExten": "s",
+                "ExtraPriority": "1",
+            }
+        )
+        self._on_hold.pop(interaction_id, None)
+        log.info("voice.transferred", extra={"interaction": interaction_id, "agent": agent_id, "to": context})
+
+    async def _control(self, fields: dict[str, str]) -> None:
+        try:
+            await self.ami.action(fields)
+        except AmiError as err:
+            raise CallControlError(f"Asterisk refused: {err}") from err
+
     async def _hangup(self, channel: str) -> None:
         try:
             await self.ami.action({"Action": "Hangup", "Channel": channel, "Cause": "16"})
@@ -607,6 +729,7 @@ class VoiceAdapter:
                 if requested is not None and not requested.ended:
                     requested.ended = True
                     self._submit(ev.AgentHungUp(requested.interaction_id, requested.agent_id, self._clock()))
+                    self._agent_leg_gone(requested)
             case ami_events.Hangup(uniqueid=uid):
                 self._caller_gone(uid, event.cause_txt or f"cause {event.cause}", system=True)
                 ended = self._legs.pop(uid, None)
@@ -614,6 +737,7 @@ class VoiceAdapter:
                     self._submit(
                         ev.AgentHungUp(ended.interaction_id, ended.agent_id, self._clock(), system=True)
                     )
+                    self._agent_leg_gone(ended)
             case ami_events.UserEvent():
                 self._on_user_event(event)
             case ami_events.ContactStatus(aor=aor, registered=registered, uri=uri):
@@ -636,6 +760,17 @@ class VoiceAdapter:
         interaction_id = self._callers.pop(uniqueid, None)
         if interaction_id is not None:
             self._submit(ev.CallerHungUp(interaction_id, cause, self._clock(), system))
+            if self._on_hold.pop(interaction_id, None) is not None:
+                # The agent's leg waits in cc-held, bridged to nobody: end it too.
+                for leg in self._legs.values():
+                    if leg.interaction_id == interaction_id and leg.channel is not None:
+                        self._spawn(self._hangup(leg.channel))
+
+    def _agent_leg_gone(self, leg: _AgentLeg) -> None:
+        """An agent's leg ended while its caller was on hold: the caller hears music alone; end it."""
+        caller = self._on_hold.pop(leg.interaction_id, None)
+        if caller is not None:
+            self._spawn(self._hangup(caller))
 
     async def _reconcile(self) -> None:
         """Rebuild our view from Asterisk after every (re)connect; never trust stale memory."""
