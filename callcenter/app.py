@@ -48,6 +48,7 @@ from callcenter.service import CallCenter
 from callcenter.users import Accounts
 from callcenter.web import (
     admin_pages,
+    agent_panel,
     api,
     auth,
     customers_api,
@@ -59,8 +60,8 @@ from callcenter.web import (
     webhooks,
     widget,
 )
+from callcenter.web.agent_panel import PanelNamespace
 from callcenter.web.audit import AUDIT, Audit
-from callcenter.web.chat_agent import AgentNamespace
 from callcenter.web.chat_customer import CustomerNamespace
 from callcenter.web.chat_desk import Desk
 from callcenter.web.sessions import LoginThrottle, Sessions
@@ -153,6 +154,7 @@ def create_app(settings: Settings) -> web.Application:
     admin_pages.setup_routes(app)
     users_api.setup_routes(app)
     qa_api.setup_routes(app)
+    agent_panel.setup_routes(app)
     realtime.setup_routes(app)
     widget.setup_routes(app)
     app.cleanup_ctx.append(_database)
@@ -336,7 +338,18 @@ async def _chat(app: web.Application) -> AsyncIterator[None]:
     rt, database = app[realtime.REALTIME], app[DATABASE]
     desk = Desk()
     names = {a.id: a.name or a.id for a in settings.agents}
-    agents = AgentNamespace(settings.realtime, rt.tokens, service, messaging, desk, names)
+    agents = PanelNamespace(
+        settings.realtime,
+        rt.tokens,
+        service,
+        messaging,
+        desk,
+        names,
+        voice=lambda: app.get(VOICE),
+        pause_reasons=tuple(settings.acd.pause_reasons),
+        dispositions=tuple(settings.acd.dispositions),
+        phone_region=settings.messaging.phone_region,
+    )
     customers = CustomerNamespace(settings.realtime, service, messaging, desk, names, database.add_event)
     rt.sio.register_namespace(agents)
     rt.sio.register_namespace(customers)

@@ -664,7 +664,7 @@ class Acd:
         if e.to_number is not None:
             i = i.with_(transferred_to=f"number:{e.to_number}")
             self.live[i.id] = i
-            data = {"from": e.from_agent, "to_number": e.to_number}
+            data: dict[str, object] = {"from": e.from_agent, "to_number": e.to_number}
             out.append(RecordEvent(i.id, e.at, "transferred", data))
             self._end(i, self._talked(i), EndedBy.AGENT, e.at, f"transferred to {e.to_number}", out)
             return
