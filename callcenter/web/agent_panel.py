@@ -42,7 +42,7 @@ from callcenter.core.commands import (
 from callcenter.core.interaction import Interaction
 from callcenter.messaging import Messaging
 from callcenter.service import CallCenter
-from callcenter.web import pages
+from callcenter.web import api, pages
 from callcenter.web.auth import allow
 from callcenter.web.chat_agent import TIMELINE, AgentNamespace, agent_room, message_view
 from callcenter.web.chat_desk import Desk
@@ -376,6 +376,7 @@ async def agent_page(request: web.Request) -> web.Response:
         "pause_reasons": list(settings.acd.pause_reasons),
         "dispositions": list(settings.acd.dispositions),
         "agents": [{"id": a.id, "name": a.name or a.id} for a in settings.agents],
+        "queues": request.app[api.SERVICE].engine.queue_names(),
         "offer_timeout": settings.acd.offer_timeout,
     }
     return pages.render(request, "agent.html", config=json.dumps(config))

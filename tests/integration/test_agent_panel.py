@@ -1,0 +1,175 @@
+"""The agent panel's call side over real Socket.IO: a real aiohttp server on a free port, real
+python-socketio clients, real SQLite. No Asterisk here (tests/e2e/test_agent_panel_calls.py has
+it): the engine is driven with the events the voice adapter would submit, and call controls that
+need Asterisk must fail cleanly and change nothing."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+import aiohttp
+import pytest
+
+from callcenter.channels.base import InboundMessage
+from callcenter.core import events as ev
+from callcenter.core.agents import AgentState
+from callcenter.core.conversations import MessagingChannel
+from callcenter.core.customers import Identity, IdentityKind
+from callcenter.web.api import SERVICE
+from tests.integration.test_realtime import (
+    AGENT_1001,
+    AGENT_1002,
+    SUPERVISOR,
+    Client,
+    Node,
+    chat_settings,
+    start_node,
+)
+
+PANEL_EVENTS = ("me", "call", "call_ended", "wrap_up")
+
+
+@pytest.fixture
+async def node(tmp_path: Path) -> AsyncIterator[Node]:
+    settings = chat_settings(tmp_path)
+    acd = settings.acd.model_copy(
+        update={
+            "wrap_up_seconds": 60.0,
+            "dispositions": ("resolved", "follow-up"),
+            "pause_reasons": ("lunch",),
+        }
+    )
+    n = await start_node(settings.model_copy(update={"acd": acd}))
+    yield n
+    await n.server.close()
+
+
+async def panel(url: str, token: str) -> Client:
+    c = Client("/agent")
+    for name in PANEL_EVENTS:
+        c.sio.on(name, c._keeper(name), namespace="/agent")
+    return await c.connect(url, auth={"token": token})
+
+
+def handle(n: Node, event: ev.Event) -> None:
+    """What the voice adapter would submit."""
+    n.app[SERVICE].handle(event)
+
+
+def now(n: Node) -> float:
+    return n.app[SERVICE].clock()
+
+
+async def test_state_controls_and_pause_reasons(node: Node) -> None:
+    me = await panel(node.url, AGENT_1001)
+    sync = await me.call("panel_sync", {})
+    assert sync["me"]["agent_id"] == "1001" and sync["me"]["extension"] == "1001"
+    assert sync["me"]["state"] == "logged_out" and sync["me"]["registered"] is False
+    assert sync["pause_reasons"] == ["lunch"] and sync["dispositions"] == ["resolved", "follow-up"]
+    assert (await me.call("set_state", {"state": "available"}))["me"]["state"] == "available"
+    assert (await me.next("me"))["state"] == "available"
+    bad = await me.call("set_state", {"state": "paused", "reason": "nap"})
+    assert bad["error"].startswith("pause reason")
+    assert (await me.call("set_state", {"state": "paused", "reason": "lunch"}))["me"]["reason"] == "lunch"
+    assert (await me.call("set_state", {"state": "sleeping"}))["error"].startswith("state:")
+    assert (await me.call("set_state", {"state": "logged_out"}))["me"]["state"] == "logged_out"
+    await me.close()
+
+
+async def test_supervisors_and_other_roles_cannot_use_the_call_events(node: Node) -> None:
+    sup = Client("/agent")
+    await sup.connect(node.url, auth={"token": SUPERVISOR})
+    for name in ("panel_sync", "set_state", "call_hangup", "call_hold", "call_transfer", "wrap_up"):
+        ack = await sup.call(name, {"interaction_id": "x", "state": "available"})
+        assert "error" in ack and "role" in ack["error"], (name, ack)
+    await sup.close()
+
+
+async def test_a_call_pops_up_with_its_customer_and_ivr_data_and_ends_in_a_wrap_up(node: Node) -> None:
+    # The caller wrote an SMS earlier from the number they call from: the screen-pop shows it.
+    phone = Identity(IdentityKind.PHONE, "+12025550143")
+    await node.messaging.receive(
+        InboundMessage(
+            MessagingChannel.SMS, "SM-1", phone, "+15550000", "Where is my parcel?", now(node) - 60
+        )
+    )
+    me = await panel(node.url, AGENT_1001)
+    other = await panel(node.url, AGENT_1002)
+    # No Asterisk: nobody carries the dial out; this test plays the adapter's part (its answers).
+    node.app[SERVICE].dialer = None
+    handle(node, ev.AgentRegistered("1001", now(node)))
+    assert (await me.next("me"))["registered"] is True
+    handle(node, ev.CallArrived("call-1", "+12025550143", "Ann", "5000", "PJSIP/trunk-0001", now(node)))
+    handle(node, ev.IvrFinished("call-1", "1", "support", now(node), data={"account": "A-42"}))
+    ringing = await me.next("call")
+    assert ringing["phase"] == "ringing" and ringing["interaction_id"] == "call-1"
+    assert ringing["ivr"] == {"account": "A-42"}
+    assert ringing["customer"]["identities"] == ["phone:+12025550143"]
+    assert [m["body"] for m in ringing["customer"]["timeline"]] == ["Where is my parcel?"]
+
+    handle(node, ev.AgentAnswered("call-1", "1001", now(node)))
+    talking = await me.next("call")
+    assert talking["phase"] == "talking" and talking["answered_at"] is not None
+    assert (await me.call("panel_sync", {}))["call"]["interaction_id"] == "call-1"
+
+    # Another agent's forged ids: refused, nothing changes.
+    for name, extra in (
+        ("call_hangup", {}),
+        ("call_hold", {"held": True}),
+        ("call_transfer", {"to_queue": "sales"}),
+        ("call_recording", {"paused": True}),
+    ):
+        ack = await other.call(name, {"interaction_id": "call-1", **extra})
+        assert ack == {"error": "not your call"}, (name, ack)
+    # The owner, with no phone leg up (no Asterisk here): a clear error, the call unchanged.
+    ack = await me.call("call_hold", {"interaction_id": "call-1", "held": True})
+    assert "error" in ack
+    ack = await me.call("call_transfer", {"interaction_id": "call-1", "to_agent": "1001"})
+    assert ack == {"error": "no such agent to transfer to"}
+    ack = await me.call("call_transfer", {"interaction_id": "call-1", "to_agent": "1002", "to_queue": "x"})
+    assert ack["error"].startswith("give exactly one")
+    engine = node.app[SERVICE].engine
+    assert engine.live["call-1"].agent_id == "1001" and engine.agents["1001"].state == AgentState.BUSY
+
+    handle(node, ev.CallerHungUp("call-1", "caller hung up", now(node)))
+    assert (await me.next("call_ended"))["interaction_id"] == "call-1"
+    wrap = await me.next("wrap_up")
+    assert wrap["interaction_id"] == "call-1" and wrap["until"] is not None
+    assert wrap["dispositions"] == ["resolved", "follow-up"]
+    assert engine.agents["1001"].state == AgentState.WRAP_UP
+
+    forged = await other.call("wrap_up", {"interaction_id": "call-1", "disposition": "resolved"})
+    assert "error" in forged
+    bad = await me.call("wrap_up", {"interaction_id": "call-1", "disposition": "made-up"})
+    assert "disposition" in bad["error"]
+    missing = await me.call("wrap_up", {"interaction_id": "call-1", "notes": "x"})
+    assert missing["error"] == "disposition is required"
+    assert engine.agents["1001"].state == AgentState.WRAP_UP
+    done = await me.call(
+        "wrap_up", {"interaction_id": "call-1", "disposition": "resolved", "notes": "sent a label"}
+    )
+    assert done["ok"] and done["me"]["state"] == "available"
+    assert (await me.call("panel_sync", {}))["wrap_ups"] == []
+
+    # The record: outcome, who ended it, disposition and notes, and the wrap-up in its events.
+    headers = {"Authorization": f"Bearer {SUPERVISOR}"}
+    async with aiohttp.ClientSession() as http:
+        for _ in range(100):
+            async with http.get(f"{node.url}/api/interactions/call-1", headers=headers) as resp:
+                record = await resp.json()
+            if record.get("disposition") == "resolved" and any(
+                e["kind"] == "wrap_up" for e in record["events"]
+            ):
+                break
+            await asyncio.sleep(0.1)
+    assert record["outcome"] == "answered" and record["ended_by"] == "caller"
+    assert (record["disposition"], record["notes"]) == ("resolved", "sent a label")
+    wrap_event = next(e for e in record["events"] if e["kind"] == "wrap_up")
+    assert wrap_event["data"]["agent"] == "1001"
+    assert any(
+        e["kind"] == "ivr_finished" and e["data"]["data"] == {"account": "A-42"} for e in record["events"]
+    )
+    await me.close()
+    await other.close()
