@@ -101,6 +101,8 @@ MATRIX: dict[tuple[str, str], set[str]] = {
     ("POST", "/admin/users/u1"): {"admin"},
     # QA review (tests/integration/test_qa.py covers what they do).
     ("GET", "/qa"): {"qa", "supervisor", "admin"},
+    # The agent panel (tests/integration/test_agent_panel.py, test_agent_panel_browser.py).
+    ("GET", "/agent"): {"agent"},
     ("GET", "/qa/calls/none"): {"qa", "supervisor", "admin"},
     ("GET", "/static/qa/qa.js"): {PUBLIC},
     ("GET", "/api/qa/calls"): {"qa", "supervisor", "admin"},
@@ -130,7 +132,7 @@ WEBHOOKS = {path for _, path in MATRIX if path.startswith("/webhooks/")}
 # Public, but refused without the sign-in form's own token (double-submit cookie).
 FORM_TOKEN = {("POST", "/login")}
 # Pages: an anonymous (or wrongly authenticated) GET is redirected to the sign-in page.
-PAGES = {("GET", "/"), ("GET", "/admin/users"), ("GET", "/qa"), ("GET", "/qa/calls/none")}
+PAGES = {("GET", "/agent"), ("GET", "/"), ("GET", "/admin/users"), ("GET", "/qa"), ("GET", "/qa/calls/none")}
 # Engine.IO answers 400 to a request that is not one of its own (no transport, no session).
 SOCKETS = {"/socket.io/"}
 
