@@ -164,6 +164,11 @@ class Messaging:
         if self.conversations.by_provider_id(inbound.channel, inbound.provider_id) is not None:
             return Received(None, None)
         customer = resolution.customer
+        if inbound.name and not customer.name:
+            # The sender's display name (pre-chat form, WhatsApp profile...) names a customer who
+            # has none yet, before routing: the agent's offer shows it.
+            by = inbound.channel.value
+            customer = self.customers.update(customer.id, inbound.at, by=by, name=inbound.name)
         received = self.conversations.receive(
             Inbound(
                 inbound.channel,
