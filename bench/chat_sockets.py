@@ -11,9 +11,9 @@ The scene, for both servers:
    customer sockets connect and stay idle; memory is read again: (after - before) / sockets is the
    memory per idle connection.
 2. Every customer starts a chat. On ours that is the real path: pre-chat ``start`` with a first
-   message, stored through Messaging (SQLite), an ``OfferConversation`` to an agent (round-robin, by
-   a stand-in for chat routing until it is merged: ``--offers engine`` then leaves it to the ACD),
-   the agent's ``accept``. On the bare relay a customer is simply paired with an agent.
+   message, stored through Messaging (SQLite), routed by the ACD (each agent may hold
+   customers / agents chats at once), the ``OfferConversation`` to an agent and its ``accept``.
+   On the bare relay a customer is simply paired with an agent.
 3. Customers send ``--rate`` messages per second in total for ``--seconds``; each message carries
    its number and the agent's socket notes when it arrives. Delivery = agent receipt - customer
    send, on this process's monotonic clock. p50/p99 are over the messages that arrived; the count
@@ -52,16 +52,11 @@ def agent_token(n: int) -> str:
     return f"bench-agent-token-{n:04d}-0123456789"
 
 
-def serve_ours(port: int, agents: int, workdir: Path, offers: str) -> None:
-    import itertools
-    import uuid
-
-    from callcenter.app import CHAT, create_app
+def serve_ours(port: int, agents: int, workdir: Path, max_chats: int) -> None:
+    from callcenter.app import create_app
     from callcenter.config import load_settings
     from callcenter.core import events as ev
-    from callcenter.core.commands import OfferConversation
     from callcenter.web.api import SERVICE
-    from callcenter.web.webhooks import MESSAGING
 
     settings = load_settings(
         environ={},
@@ -70,7 +65,10 @@ def serve_ours(port: int, agents: int, workdir: Path, offers: str) -> None:
             "database": {"url": f"sqlite+aiosqlite:///{workdir}/bench.db"},
             "asterisk": {"ami_port": 1, "reconnect_min_delay": 30.0, "reconnect_max_delay": 60.0},
             "agi": {"port": free_port()},
-            "agents": [{"id": f"a{n}", "name": f"Agent {n}", "extension": f"a{n}"} for n in range(agents)],
+            "agents": [
+                {"id": f"a{n}", "name": f"Agent {n}", "extension": f"a{n}", "max_chats": max_chats}
+                for n in range(agents)
+            ],
             "security": {
                 "api_tokens": [
                     {"name": f"a{n}", "role": "agent", "token": agent_token(n), "agent_id": f"a{n}"}
@@ -83,22 +81,9 @@ def serve_ours(port: int, agents: int, workdir: Path, offers: str) -> None:
     app = create_app(settings)
 
     async def wire(app: web.Application) -> None:
-        service, messaging = app[SERVICE], app[MESSAGING]
-        agent_ns = app[CHAT][0]
+        service = app[SERVICE]
         for n in range(agents):
             service.handle(ev.AgentLogin(f"a{n}", service.clock()))
-        if offers == "stand-in":
-            turn = itertools.cycle([f"a{n}" for n in range(agents)])
-
-            def route(received: Any, inbound: Any) -> None:
-                if received.opened is not None:
-                    c = received.conversation
-                    command = OfferConversation(
-                        uuid.uuid4().hex, next(turn), "webchat", c.id, c.customer_id, 30.0, 1
-                    )
-                    agent_ns.on_command(command)
-
-            messaging.listeners.append(route)
 
     app.on_startup.append(wire)
     import logging
@@ -194,7 +179,7 @@ async def run(kind: str, args: argparse.Namespace) -> Result:
     port = free_port()
     workdir = Path(tempfile.mkdtemp(prefix="bench-chat-"))
     cmd = [sys.executable, __file__, "--serve", kind, "--port", str(port), "--agents", str(args.agents),
-           "--workdir", str(workdir), "--offers", args.offers]  # fmt: skip
+           "--workdir", str(workdir), "--max-chats", str(-(-args.customers // args.agents))]  # fmt: skip
     proc = await asyncio.create_subprocess_exec(*cmd, stdout=subprocess.DEVNULL)
     result = Result("ours" if kind == "ours" else "bare python-socketio relay")
     clients: list[socketio.AsyncClient] = []
@@ -271,7 +256,7 @@ async def run(kind: str, args: argparse.Namespace) -> Result:
             assert "error" not in ack, ack
 
         await gather_batches([lambda i=i, c=c: start(i, c) for i, c in enumerate(customers)])
-        if kind == "ours" and args.offers == "stand-in":
+        if kind == "ours":
             await asyncio.wait_for(accepted.wait(), 120)
         result.start_s = time.perf_counter() - t
 
@@ -364,13 +349,13 @@ def main() -> None:
     parser.add_argument("--agents", type=int, default=100)
     parser.add_argument("--rate", type=float, default=500.0, help="customer messages per second, in total")
     parser.add_argument("--seconds", type=float, default=10.0)
-    parser.add_argument("--offers", choices=["stand-in", "engine"], default="stand-in")
+    parser.add_argument("--max-chats", type=int, default=20, help=argparse.SUPPRESS)
     parser.add_argument("--serve", choices=["ours", "bare"], help=argparse.SUPPRESS)
     parser.add_argument("--port", type=int, help=argparse.SUPPRESS)
     parser.add_argument("--workdir", type=Path, help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.serve == "ours":
-        serve_ours(args.port, args.agents, args.workdir, args.offers)
+        serve_ours(args.port, args.agents, args.workdir, args.max_chats)
     elif args.serve == "bare":
         serve_bare(args.port)
     else:

@@ -467,13 +467,20 @@ async def _voice(app: web.Application) -> AsyncIterator[None]:
         live = frozenset(i.id for i in service.engine.live.values() if i.caller_channel in snapshot.channels)
         service.submit(ev.Reconciled(live, snapshot.registered, service.clock()))
 
+    router = app[ROUTER]
+
+    def submit(event: ev.Event) -> None:
+        # The IVR's result, enriched with the caller's customer record (VIP, line, tags, language).
+        service.submit(router.enrich_call(event))
+
     voice = VoiceAdapter(
         settings,
-        submit=service.submit,
+        submit=submit,
         handle=service.handle,
         on_snapshot=on_snapshot,
         flow_factory=flow_factory(settings, app.get(FLOWS)),
         record_base=app[RECORDER].base_for,
+        identify_caller=router.identify_caller,
     )
     voice.adopt_callers({i.caller_channel: i.id for i in service.engine.live.values() if i.caller_channel})
     service.dialer = voice

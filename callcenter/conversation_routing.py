@@ -22,13 +22,15 @@ import asyncio
 import logging
 import uuid
 from collections.abc import Callable, Iterable
+from dataclasses import replace
 
+from callcenter import identity
 from callcenter.aio import cancel_and_wait
 from callcenter.config import Settings
 from callcenter.core import events as ev
 from callcenter.core.commands import Command, SaveInteraction
 from callcenter.core.conversations import ConversationOpened, Message
-from callcenter.core.customers import Routing
+from callcenter.core.customers import Routing, routing_of
 from callcenter.core.interaction import Interaction
 from callcenter.core.queues import LANGUAGE_PREFIX
 from callcenter.messaging import Messaging
@@ -82,11 +84,9 @@ class ConversationRouter:
                 await cancel_and_wait(task)
 
     # -- messaging -> ACD ------------------------------------------------------------------------
-    def on_opened(self, opened: ConversationOpened, routing: Routing) -> None:
-        if opened.conversation_id in self.open:
-            return
-        channel = opened.channel.value
-        queue = opened.queue or self._settings.queues.get(channel) or self._settings.default_queue  # type: ignore[call-overload]
+    def _needs(self, routing: Routing, what: str) -> tuple[tuple[str, ...], str | None]:
+        """The customer's skills and language that some agent has (the rest would hold the
+        interaction forever: dropped and logged)."""
         skills = tuple(s for s in routing.skills if _skill_name(s) in self._skills)
         language = routing.language if routing.language in self._languages else None
         dropped = [s for s in routing.skills if s not in skills]
@@ -96,11 +96,19 @@ class ConversationRouter:
             log.info(
                 "routing.needs_dropped",
                 extra={
-                    "conversation": opened.conversation_id,
+                    "interaction": what,
                     "dropped": dropped,
-                    "detail": "no agent has these skills: requiring them would hold the conversation",
+                    "detail": "no agent has these skills: requiring them would hold the interaction",
                 },
             )
+        return skills, language
+
+    def on_opened(self, opened: ConversationOpened, routing: Routing) -> None:
+        if opened.conversation_id in self.open:
+            return
+        channel = opened.channel.value
+        queue = opened.queue or self._settings.queues.get(channel) or self._settings.default_queue  # type: ignore[call-overload]
+        skills, language = self._needs(routing, opened.conversation_id)
         interaction_id = self.ids()
         self.open[opened.conversation_id] = interaction_id
         self.service.submit(
@@ -116,6 +124,38 @@ class ConversationRouter:
                 language=language,
                 last_agent=self.last_agent.get(opened.customer_id),
             )
+        )
+
+    # -- calls ----------------------------------------------------------------------------------
+    async def identify_caller(self, number: str, at: float) -> str | None:
+        """The customer a caller's number belongs to (a new customer for a new number), like the
+        sender of an SMS: the call lands in the same timeline as the customer's chats and messages.
+        None for what is not a phone number (anonymous, an internal extension)."""
+        try:
+            phone = identity.phone(number, self._settings.phone_region)
+        except identity.InvalidIdentity:
+            return None
+        return await self.messaging.identify(phone, at)
+
+    def enrich_call(self, event: ev.Event) -> ev.Event:
+        """The IVR's result plus what the caller's customer record says: VIP priority, business
+        line and tags as skills (those some agent has), the language unless the IVR chose one."""
+        if not isinstance(event, ev.IvrFinished) or event.queue is None:
+            return event
+        live = self.service.engine.live.get(event.interaction_id)
+        if live is None or live.customer_id is None:
+            return event
+        try:
+            customer = self.messaging.customers.current(live.customer_id)
+        except Exception:  # merged away or unknown: route on what the IVR said
+            return event
+        routing = routing_of(customer, vip_priority=self._settings.vip_priority)
+        skills, language = self._needs(routing, event.interaction_id)
+        return replace(
+            event,
+            priority=max(event.priority, routing.priority),
+            skills=tuple(dict.fromkeys((*event.skills, *skills))),
+            language=event.language or language,
         )
 
     # -- ACD -> messaging ------------------------------------------------------------------------

@@ -72,9 +72,12 @@ def wechat(openid: str) -> Identity:
     return Identity(IdentityKind.WECHAT, openid)
 
 
-def web_token(user_id: str, secret: bytes) -> str:
-    """The token the company's site gives its logged-in visitors: hex HMAC-SHA256 of the user id."""
-    return hmac.new(secret, user_id.encode(), hashlib.sha256).hexdigest()
+def web_token(user_id: str, secret: bytes, phone: str | None = None) -> str:
+    """The token the company's site gives its logged-in visitors: hex HMAC-SHA256 of the user id,
+    or of ``user_id + "\n" + phone`` when the site also vouches for the visitor's (verified) phone
+    number, written in E.164."""
+    message = user_id if phone is None else f"{user_id}\n{phone}"
+    return hmac.new(secret, message.encode(), hashlib.sha256).hexdigest()
 
 
 def signed_web_identity(user_id: str, token: str, secret: bytes) -> Identity:
@@ -82,3 +85,14 @@ def signed_web_identity(user_id: str, token: str, secret: bytes) -> Identity:
     if not user_id or len(user_id) > 256 or not hmac.compare_digest(web_token(user_id, secret), token):
         raise InvalidIdentity("web identity signature does not match")
     return Identity(IdentityKind.WEB, user_id)
+
+
+def signed_web_phone(user_id: str, phone_number: str, token: str, secret: bytes) -> tuple[Identity, Identity]:
+    """The site account and the phone number the site verified for it (both strong identities),
+    if ``token`` signs the two; :class:`InvalidIdentity` otherwise."""
+    if not user_id or len(user_id) > 256 or not phone_number.startswith("+"):
+        raise InvalidIdentity("a signed phone must be in E.164 (+country...)")
+    number = e164(phone_number)
+    if number != phone_number or not hmac.compare_digest(web_token(user_id, secret, number), token):
+        raise InvalidIdentity("web identity signature does not match")
+    return Identity(IdentityKind.WEB, user_id), Identity(IdentityKind.PHONE, number)

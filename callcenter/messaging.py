@@ -152,6 +152,16 @@ class Messaging:
                 if not done.done():
                     done.set_result(None)
 
+    async def identify(self, who: Identity, at: float) -> str:
+        """The customer of a strong identity seen outside messaging (a caller's number), created
+        when new and saved; the id of the customer it now belongs to."""
+        audit_before = len(self.customers.audit)
+        resolution = self.customers.identify(Claim(who, True), at, new_id=self.ids())
+        if len(self.customers.audit) > audit_before or resolution.merged:
+            changed = {resolution.customer.id, *(m.source.id for m in resolution.merged)}
+            await self.save_customers(changed, resolution.merged)
+        return resolution.customer.id
+
     async def receive(self, inbound: InboundMessage, *, also: tuple[Claim, ...] = ()) -> Received:
         """Record an inbound message (a duplicate is reported and changes nothing)."""
         if self.conversations.by_provider_id(inbound.channel, inbound.provider_id) is not None:
@@ -164,6 +174,11 @@ class Messaging:
         if self.conversations.by_provider_id(inbound.channel, inbound.provider_id) is not None:
             return Received(None, None)
         customer = resolution.customer
+        if inbound.name and not customer.name:
+            # The sender's display name (pre-chat form, WhatsApp profile...) names a customer who
+            # has none yet, before routing: the agent's offer shows it.
+            by = inbound.channel.value
+            customer = self.customers.update(customer.id, inbound.at, by=by, name=inbound.name)
         received = self.conversations.receive(
             Inbound(
                 inbound.channel,

@@ -99,14 +99,20 @@ class Recorder:
             left = sorted({m["id"] for p in self.spool.iterdir() if (m := _SPOOLED.match(p.name))})
         except FileNotFoundError:
             left = []
+        recovered = 0
         for interaction_id in left:
             if interaction_id in self._engine.live:
                 self._recorded.add(interaction_id)  # still going on: taken in when it ends
                 continue
             interaction = await self._lookup(interaction_id)
+            if interaction is None or interaction.outcome is None:
+                # Not a call of ours (another server sharing this Asterisk, or a call our
+                # database does not know): its own server takes it in.
+                continue
             self._schedule(interaction_id, interaction)
-        if left:
-            log.info("recording.recovered", extra={"files_of": len(left)})
+            recovered += 1
+        if recovered:
+            log.info("recording.recovered", extra={"calls": recovered})
 
     async def stop(self) -> None:
         """Stop waiting; files not taken in yet stay in the spool for the next start."""

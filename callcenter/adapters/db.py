@@ -201,6 +201,19 @@ class Database:
         async with self._transaction("list recent interactions") as session:
             return [_interaction(row) for row in await session.scalars(query)]
 
+    async def interactions_of_customers(
+        self, customer_ids: Collection[str], limit: int = 100
+    ) -> list[Interaction]:
+        """A customer's calls and conversations (every id of a merged customer), newest first."""
+        query = (
+            sa.select(InteractionRow)
+            .where(InteractionRow.customer_id.in_(sorted(customer_ids)))
+            .order_by(InteractionRow.started_at.desc(), InteractionRow.id.desc())
+            .limit(max(1, min(limit, 500)))
+        )
+        async with self._transaction("list a customer's interactions") as session:
+            return [_interaction(row) for row in await session.scalars(query)]
+
     async def add_event(self, interaction_id: str, at: float, kind: str, data: Mapping[str, object]) -> None:
         """Append to the event log. ``data`` must be JSON-serialisable."""
         row = EventRow(interaction_id=interaction_id, at=_datetime(at), kind=kind, data=dict(data))

@@ -14,7 +14,7 @@ import logging
 import re
 import time
 import uuid
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -39,6 +39,7 @@ _CALLBACK_NUMBER = re.compile(r"\+?[A-Za-z0-9._-]{1,32}")
 Clock = Callable[[], float]
 
 MAX_LOOKUP_BYTES = 256 * 1024
+IDENTIFY_SECONDS = 1.0
 _DIGITS = re.compile(r"[0-9*#]*")
 
 
@@ -88,11 +89,13 @@ class VoiceAdapter:
         http: aiohttp.ClientSession | None = None,
         handle: Callable[[ev.Event], object] | None = None,
         record_base: Callable[[str], str | None] | None = None,
+        identify_caller: Callable[[str, float], Awaitable[str | None]] | None = None,
     ) -> None:
         """``record_base``: for an interaction id, where Asterisk should record the call (a path
         without extension, as Asterisk sees it), or None not to record it."""
         self._settings = settings
         self._record_base = record_base
+        self._identify_caller = identify_caller
         self._submit = submit
         # Like submit, but a refused event raises (the agent's phone then hears an error tone).
         self._handle = handle
@@ -531,13 +534,15 @@ class VoiceAdapter:
         interaction_id = uuid.uuid4().hex
         h = session.headers
         self._callers[session.uniqueid] = interaction_id
+        number, now = h.get("agi_callerid", "unknown"), self._clock()
         arrived = ev.CallArrived(
             interaction_id=interaction_id,
-            caller_number=h.get("agi_callerid", "unknown"),
+            caller_number=number,
             caller_name=h.get("agi_calleridname", ""),
             dialed_number=h.get("agi_extension", ""),
             caller_channel=session.channel,
-            at=self._clock(),
+            at=now,
+            customer_id=await self._customer_of(interaction_id, number, now),
         )
         self._submit(arrived)
         # While the IVR runs, the FastAGI session decides how the call ended (a hang-up during a
@@ -549,6 +554,20 @@ class VoiceAdapter:
             deferred = self._in_ivr.pop(session.uniqueid, None)
             if deferred is not None:
                 self._caller_gone(session.uniqueid, deferred[0], system=deferred[1])
+
+    async def _customer_of(self, interaction_id: str, number: str, at: float) -> str | None:
+        """The caller's customer record (screen-pop, routing by VIP/language/line); never holds
+        the call up for long: unknown after a second."""
+        if self._identify_caller is None:
+            return None
+        try:
+            return await asyncio.wait_for(self._identify_caller(number, at), IDENTIFY_SECONDS)
+        except Exception as err:  # the call goes on without it
+            log.warning(
+                "voice.caller_not_identified",
+                extra={"interaction": interaction_id, "error": type(err).__name__},
+            )
+            return None
 
     async def _ivr(self, session: AgiSession, interaction_id: str, arrived: ev.CallArrived) -> None:
         flow: ivr.Flow | None = None

@@ -365,6 +365,7 @@ class Acd:
             caller_channel=e.caller_channel,
             dialed_number=e.dialed_number,
             started_at=e.at,
+            customer_id=e.customer_id,
         )
         self.live[i.id] = i
         out.append(SaveInteraction(i))

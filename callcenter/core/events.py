@@ -17,6 +17,7 @@ class CallArrived:
     dialed_number: str
     caller_channel: str
     at: float
+    customer_id: str | None = None  # the customer the caller's number belongs to, if known
 
 
 @dataclass(frozen=True, slots=True)

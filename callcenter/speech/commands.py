@@ -7,7 +7,7 @@ import asyncio
 import json
 import multiprocessing
 import sys
-from concurrent.futures import Future, ProcessPoolExecutor
+from concurrent.futures import Future, ProcessPoolExecutor, as_completed
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, TextIO
@@ -99,8 +99,10 @@ def _run_all(requests: list[speech.Request], workers: int, progress: bool) -> li
         context = multiprocessing.get_context("spawn")
         with ProcessPoolExecutor(min(workers, len(requests)), mp_context=context) as pool:
             futures = [pool.submit(speech.run, request) for request in requests]
-            for future in futures:
-                future.add_done_callback(lambda _f: bar.update(1))
+            # Counted here, not in done-callbacks: those may run after the last result is read,
+            # and the bar would close short of its total.
+            for _done in as_completed(futures):
+                bar.update(1)
             return [_outcome(future) for future in futures]
     finally:
         bar.close()

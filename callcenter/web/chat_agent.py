@@ -226,8 +226,10 @@ class AgentNamespace(GuardedNamespace):
         me = self._me(sid)
         offer = self._offer(data, me)
         reason = text(data, "reason", limit=64, required=False) or "declined"
-        self._run(lambda now: ev.OfferDeclined(offer.interaction_id, me, now, reason))
+        # Off the desk first: the engine may offer the same interaction again at once (to this
+        # agent, e.g. when nobody else can take it), and that new offer must stay.
         self.desk.withdrawn(offer.interaction_id, me)
+        self._run(lambda now: ev.OfferDeclined(offer.interaction_id, me, now, reason))
         return {"ok": True}
 
     @event("reply", "agent", "supervisor")

@@ -150,7 +150,9 @@ class CustomerNamespace(GuardedNamespace):
             claims.append(Claim(Identity(IdentityKind.EMAIL, email), False))  # not verified by us
         signed = data.get("identity")
         if signed is not None:
-            sender = self._signed(signed)
+            sender, verified_phone = self._signed(signed)
+            if verified_phone is not None:
+                claims.append(Claim(verified_phone, True))  # vouched for by the site's signature
         else:
             sender = Identity(IdentityKind.VISITOR, secret_id(token))
         visitor = Visitor(sender.value, sender, name, email, tuple(claims))
@@ -172,16 +174,23 @@ class CustomerNamespace(GuardedNamespace):
             "online": self.online(),
         }
 
-    def _signed(self, signed: object) -> Identity:
+    def _signed(self, signed: object) -> tuple[Identity, Identity | None]:
+        """``{user_id, signature}`` or ``{user_id, phone, signature}`` (the site vouches for the
+        phone: calls from that number then reach the same customer)."""
         secret = self.messaging.settings.web_identity_secret
         if secret is None:
             raise BadRequest("signed identities are not enabled on this server")
         if not isinstance(signed, dict):
-            raise BadRequest("identity must be {user_id, signature}")
+            raise BadRequest("identity must be {user_id, signature} or {user_id, phone, signature}")
         user_id = text(signed, "user_id", limit=256)
         signature = text(signed, "signature", limit=128)
+        phone = text(signed, "phone", limit=32, required=False)
+        key = secret.get_secret_value().encode()
         try:
-            return identity.signed_web_identity(user_id, signature, secret.get_secret_value().encode())
+            if phone:
+                account, number = identity.signed_web_phone(user_id, phone, signature, key)
+                return account, number
+            return identity.signed_web_identity(user_id, signature, key), None
         except identity.InvalidIdentity as err:
             raise BadRequest("identity signature does not match") from err
 

@@ -8,16 +8,18 @@ storage down 503 (a reply is accepted only once stored).
 from __future__ import annotations
 
 import logging
+from collections.abc import Collection
 from dataclasses import asdict
-from typing import Any
+from typing import Any, Protocol, runtime_checkable
 
 from aiohttp import web
 
 from callcenter.adapters.db import DatabaseError
 from callcenter.core.conversations import Message
 from callcenter.core.customers import Customer, CustomerError, MergeRecord, UnknownCustomer
+from callcenter.core.interaction import Channel, Interaction
 from callcenter.messaging import Messaging
-from callcenter.web.api import _body, _error, _json
+from callcenter.web.api import SERVICE, _body, _error, _json
 from callcenter.web.audit import record
 from callcenter.web.auth import PRINCIPAL, allow
 from callcenter.web.webhooks import messaging_of
@@ -79,6 +81,10 @@ async def get_customer(request: web.Request) -> web.Response:
     if denied is not None:
         return denied
     members = messaging.customers.members(customer.id)
+    timeline = [{"kind": "message", **message_view(m)} for m in messaging.conversations.timeline(members)]
+    calls = await _calls_of(request, members)
+    timeline += [call_view(i) for i in calls]
+    timeline.sort(key=lambda entry: (entry["at"], str(entry["id"])))
     return _json(
         {
             **customer_view(customer),
@@ -88,9 +94,51 @@ async def get_customer(request: web.Request) -> web.Response:
                 for s in messaging.customers.suggestions
                 if s.customer_id in members or s.other in members
             ],
-            "timeline": [message_view(m) for m in messaging.conversations.timeline(members)],
+            "timeline": timeline,
         }
     )
+
+
+@runtime_checkable
+class _CustomerInteractions(Protocol):
+    async def interactions_of_customers(
+        self, customer_ids: Collection[str], limit: int = 100
+    ) -> list[Interaction]: ...
+
+
+async def _calls_of(request: web.Request, members: Collection[str]) -> list[Interaction]:
+    """The customer's calls, live and stored (conversations are in the timeline as messages)."""
+    service = request.app[SERVICE]
+    found: dict[str, Interaction] = {}
+    store = service.store
+    if isinstance(store, _CustomerInteractions):
+        try:
+            for i in await store.interactions_of_customers(members):
+                found[i.id] = i
+        except DatabaseError:
+            pass  # the timeline still shows the messages and live calls
+    for i in service.engine.live.values():
+        if i.customer_id in members:
+            found[i.id] = i
+    return [i for i in found.values() if i.channel == Channel.VOICE]
+
+
+def call_view(i: Interaction) -> dict[str, Any]:
+    """A call in a customer's timeline: the IVR's choice, queue, agent, outcome, times."""
+    return {
+        "kind": "call",
+        "id": i.id,
+        "at": i.started_at,
+        "channel": i.channel.value,
+        "caller_number": i.caller_number,
+        "ivr_choice": i.ivr_choice,
+        "queue": i.queue,
+        "agent_id": i.agent_id,
+        "outcome": i.outcome.value if i.outcome is not None else None,
+        "wait_seconds": i.wait_seconds,
+        "talk_seconds": i.talk_seconds,
+        "live": i.outcome is None,
+    }
 
 
 @allow("supervisor", "admin")

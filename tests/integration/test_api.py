@@ -36,6 +36,8 @@ def make_settings(tmp_path: Path, **extra: Any) -> Any:
         asterisk={"ami_port": free_port(), "reconnect_min_delay": 5.0},
         agi={"port": free_port()},
         database={"url": f"sqlite+aiosqlite:///{tmp_path}/api.db"},
+        # Never the sandbox's spool: a real server of the e2e tests may be recording there.
+        recordings={"directory": str(tmp_path / "recordings"), "spool_dir": str(tmp_path / "spool")},
         security={
             "api_tokens": [
                 {

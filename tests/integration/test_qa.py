@@ -577,7 +577,8 @@ async def test_pages_are_served_with_roles(client: TestClient[Any, Any]) -> None
     page = await client.get("/qa/calls/anything", headers=auth("supervisor"))
     assert page.status == 200 and "<audio" in await page.text()
     assert (await client.get("/qa", headers=auth("agent"))).status == 403
-    assert (await client.get("/qa")).status == 401
+    anonymous = await client.get("/qa", allow_redirects=False)
+    assert anonymous.status == 303 and anonymous.headers["Location"] == "/login?next=/qa"
     assert (await client.get("/static/qa/call.js")).status == 200
     assert (await client.get("/static/qa/call.html")).status == 404
     assert (await client.get("/static/qa/..%2F..%2Fqa_api.py")).status == 404

@@ -1,8 +1,8 @@
 """Web chat and the agent panel over real Socket.IO: a real aiohttp server on a free port of
 127.0.0.1, real python-socketio clients, real SQLite, and (for two nodes) a real Redis.
 
-Until chat routing is merged, offers are driven by handing the agent namespace the engine's own
-``OfferConversation`` command (what ``CallCenter.listeners`` would deliver); see ``offer()``.
+Offers come from the engine: a chat started by a visitor is routed by the ACD to the agents
+logged in (no phone is needed for chats); see ``available()``.
 """
 
 from __future__ import annotations
@@ -23,7 +23,6 @@ from callcenter.app import CHAT, DATABASE, create_app
 from callcenter.channels.base import Reply
 from callcenter.channels.webchat import WebchatSender
 from callcenter.core import events as ev
-from callcenter.core.commands import OfferConversation, WithdrawOffer
 from callcenter.core.conversations import Delivery, Direction, MessagingChannel
 from callcenter.core.customers import Identity, IdentityKind
 from callcenter.identity import web_token
@@ -57,6 +56,7 @@ def chat_settings(tmp_path: Path, **realtime: Any) -> Any:
         security={"api_tokens": TOKENS},
         messaging={"web_identity_secret": SITE_SECRET},
         realtime={"events_per_second": 50.0, "burst": 50, **realtime},
+        acd={"decline_seconds": 0},
     )
 
 
@@ -139,15 +139,10 @@ async def agent(url: str, token: str, **extra: str) -> Client:
     return await Client("/agent").connect(url, auth={"token": token, **extra})
 
 
-def offer(n: Node, conversation_id: str, agent_id: str, interaction_id: str = "chat-1") -> OfferConversation:
-    """What the engine commands when it routes this conversation to ``agent_id`` (routing merge:
-    replace with submitting ConversationArrived and reading the command from the engine)."""
-    conversation = n.messaging.conversations.conversations[conversation_id]
-    command = OfferConversation(
-        interaction_id, agent_id, "webchat", conversation_id, conversation.customer_id, 30.0, 1
-    )
-    n.agents.on_command(command)
-    return command
+def available(n: Node, agent_id: str) -> None:
+    """Log the agent in: the engine offers it waiting chats (and new ones) from now on."""
+    service = n.app[SERVICE]
+    service.handle(ev.AgentLogin(agent_id, service.clock()))
 
 
 def stored_bodies(n: Node) -> list[str]:
@@ -266,12 +261,12 @@ async def test_agent_accepts_chats_and_replies_reach_the_visitor(node: Node) -> 
     started = await c.call("start", {"name": "Dee", "message": "Where is my parcel?"})
     conversation_id = started["conversation_id"]
 
-    offer(node, conversation_id, "1001")
     shown = await a.next("offer")
-    assert shown["interaction_id"] == "chat-1" and shown["customer"]["name"] == "Dee"
+    interaction_id = shown["interaction_id"]
+    assert shown["conversation_id"] == conversation_id and shown["customer"]["name"] == "Dee"
     assert [m["body"] for m in shown["timeline"]] == ["Where is my parcel?"]
 
-    accepted = await a.call("accept", {"interaction_id": "chat-1"})
+    accepted = await a.call("accept", {"interaction_id": interaction_id})
     assert accepted["ok"] and accepted["conversation_id"] == conversation_id
     assert (await c.next("agent_joined")) == {"name": "Agent 1001"}
 
@@ -317,14 +312,15 @@ async def test_agents_act_only_on_their_own_work(node: Node) -> None:
     other = await agent(node.url, AGENT_1002)
     c = await customer(node.url)
     conversation_id = (await c.call("start", {"message": "help"}))["conversation_id"]
-    offer(node, conversation_id, "1001")
-    await owner.next("offer")
+    available(node, "1001")
+    iid = (await owner.next("offer"))["interaction_id"]
 
     # The other agent forges the interaction and conversation ids: refused, nothing changes.
-    assert (await other.call("accept", {"interaction_id": "chat-1"})) == {"error": "no such offer for you"}
-    assert (await other.call("decline", {"interaction_id": "chat-1"})) == {"error": "no such offer for you"}
-    assert node.agents.desk.offers["chat-1"].agent_id == "1001"
-    assert (await owner.call("accept", {"interaction_id": "chat-1"}))["ok"]
+    assert (await other.call("accept", {"interaction_id": iid})) == {"error": "no such offer for you"}
+    assert (await other.call("decline", {"interaction_id": iid})) == {"error": "no such offer for you"}
+    assert node.agents.desk.offers[iid].agent_id == "1001"
+    assert node.app[SERVICE].engine.live[iid].offered_to == "1001"
+    assert (await owner.call("accept", {"interaction_id": iid}))["ok"]
     before = stored_bodies(node)
     forged = {"conversation_id": conversation_id, "text": "not mine"}
     assert (await other.call("reply", forged)) == {"error": "no such conversation of yours"}
@@ -362,12 +358,15 @@ async def test_agent_connection_roles(node: Node) -> None:
 async def test_offer_withdrawn_reaches_the_agent(node: Node) -> None:
     a = await agent(node.url, AGENT_1001)
     c = await customer(node.url)
-    conversation_id = (await c.call("start", {"message": "anyone?"}))["conversation_id"]
-    offer(node, conversation_id, "1001")
-    await a.next("offer")
-    node.agents.on_command(WithdrawOffer("chat-1", "1001", "timeout"))
-    assert (await a.next("offer_withdrawn")) == {"interaction_id": "chat-1", "reason": "timeout"}
-    assert (await a.call("accept", {"interaction_id": "chat-1"})) == {"error": "no such offer for you"}
+    await c.call("start", {"message": "anyone?"})
+    available(node, "1001")
+    iid = (await a.next("offer"))["interaction_id"]
+    # The agent pauses before accepting: the engine takes the offer back.
+    service = node.app[SERVICE]
+    service.handle(ev.AgentPause("1001", "break", service.clock()))
+    withdrawn = await a.next("offer_withdrawn")
+    assert withdrawn["interaction_id"] == iid and withdrawn["reason"]
+    assert (await a.call("accept", {"interaction_id": iid})) == {"error": "no such offer for you"}
     await a.close()
     await c.close()
 
@@ -503,22 +502,23 @@ async def test_decline_transfer_end_and_other_tabs(node: Node) -> None:
     assert echo["body"] == "from tab 1" and echo["from"] == "customer"
 
     conversation_id = started["conversation_id"]
-    offer(node, conversation_id, "1001", "chat-a")
-    await a.next("offer")
-    assert (await a.call("decline", {"interaction_id": "chat-a", "reason": "busy"})) == {"ok": True}
-    assert "chat-a" not in node.agents.desk.offers
-    offer(node, conversation_id, "1001", "chat-b")
-    await a.next("offer")
-    assert (await a.call("accept", {"interaction_id": "chat-b"}))["ok"]
+    available(node, "1001")
+    iid = (await a.next("offer"))["interaction_id"]
+    assert (await a.call("decline", {"interaction_id": iid, "reason": "busy"})) == {"ok": True}
+    # Declined (not paused): offered again once the decline has been honoured (decline_seconds: 0).
+    assert (await a.next("offer"))["interaction_id"] == iid
+    accepted = await a.call("accept", {"interaction_id": iid})
+    assert accepted.get("ok"), accepted
     assert (await a.call("transfer", {"conversation_id": conversation_id, "to_agent": "9999"})) == {
         "error": "no such agent"
     }
-    transferred = await a.call("transfer", {"conversation_id": conversation_id, "to_queue": "sales"})
+    transferred = await a.call("transfer", {"conversation_id": conversation_id, "to_queue": "support"})
     assert transferred == {"ok": True} and node.agents.desk.agent_of(conversation_id) is None
 
-    offer(node, conversation_id, "1001", "chat-c")
-    await a.next("offer")
-    assert (await a.call("accept", {"interaction_id": "chat-c"}))["ok"]
+    # The same interaction, in line in "support" again: 1001 is its only agent there.
+    assert (await a.next("offer"))["interaction_id"] == iid
+    again = await a.call("accept", {"interaction_id": iid})
+    assert again.get("ok"), again
     synced = await a.call("sync")
     assert [c["conversation_id"] for c in synced["conversations"]] == [conversation_id]
     assert (await tab1.call("end")) == {"ok": True}

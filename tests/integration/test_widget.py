@@ -15,7 +15,7 @@ from playwright.async_api import Browser, async_playwright, expect
 from callcenter.app import DATABASE
 from callcenter.core import events as ev
 from callcenter.web.api import SERVICE
-from tests.integration.test_realtime import AGENT_1001, WAIT, Node, agent, chat_settings, offer, start_node
+from tests.integration.test_realtime import AGENT_1001, WAIT, Node, agent, chat_settings, start_node
 from tests.tools import require
 
 CHROMIUM_ARGS = [
@@ -96,10 +96,10 @@ async def test_widget_chat_with_an_agent_in_chromium(node: Node, browser: Browse
     customer_id = node.messaging.conversations.conversations[conversation_id].customer_id
     assert node.messaging.customers.current(customer_id).name == "Fay Widget"
 
-    offer(node, conversation_id, "1001")  # routing merge: the engine offers it
-    shown = await a.next("offer")
+    shown = await a.next("offer")  # the engine routed the new chat to the one agent logged in
+    assert shown["conversation_id"] == conversation_id and shown["customer"]["name"] == "Fay Widget"
     assert [m["body"] for m in shown["timeline"]] == ["Hello from the browser"]
-    assert (await a.call("accept", {"interaction_id": "chat-1"}))["ok"]
+    assert (await a.call("accept", {"interaction_id": shown["interaction_id"]}))["ok"]
     await expect(page.get_by_role("status")).to_contain_text("Agent 1001 joined", timeout=WAIT * 1000)
 
     composer = page.get_by_role("form", name="Send a message").get_by_label("Your message")

@@ -53,3 +53,22 @@ def test_signed_web_identity() -> None:
     ]:
         with pytest.raises(identity.InvalidIdentity):
             identity.signed_web_identity(user, tok, secret)
+
+
+def test_a_site_can_vouch_for_a_phone_with_the_signed_identity() -> None:
+    from callcenter.identity import signed_web_phone, web_token
+
+    secret = b"site-secret"
+    token = web_token("u-1", secret, "+14155550123")
+    account, phone = signed_web_phone("u-1", "+14155550123", token, secret)
+    assert (account.kind.value, account.value) == ("web", "u-1")
+    assert (phone.kind.value, phone.value) == ("phone", "+14155550123")
+    assert token != web_token("u-1", secret)  # the phone is part of what is signed
+    for user, number, signature in [
+        ("u-1", "+14155550124", token),  # another number
+        ("u-2", "+14155550123", token),  # another account
+        ("u-1", "4155550123", web_token("u-1", secret, "4155550123")),  # not E.164
+        ("u-1", "+1 415 555 0123", web_token("u-1", secret, "+1 415 555 0123")),  # not normalised
+    ]:
+        with pytest.raises(identity.InvalidIdentity):
+            signed_web_phone(user, number, signature, secret)

@@ -184,6 +184,7 @@ async def test_files_left_by_a_crash_are_taken_in_at_start(tmp_path: Path) -> No
     recorder, store, jobs, engine = make(tmp_path, ended=ended)
     spooled(tmp_path, "gone")
     spooled(tmp_path, "still")  # a call still going on after the restart: not yet
+    spooled(tmp_path, "theirs")  # not in our database: another server's, left alone
     engine.restore([interaction("still", answered_at=NOW + 2)], NOW)
     (tmp_path / "spool" / "notes.txt").write_text("not a recording")
     await recorder.start()
@@ -192,6 +193,7 @@ async def test_files_left_by_a_crash_are_taken_in_at_start(tmp_path: Path) -> No
     assert {r.business_line for r in store.all()} == {"billing"}
     assert [i for i, _ in jobs.submitted] == ["gone"]
     assert sorted(p.name for p in (tmp_path / "spool").iterdir())[0] == "notes.txt"
+    assert len(list((tmp_path / "spool").glob("theirs.*.wav"))) == 3
     # ... and "still" is taken in when it ends.
     recorder.on_command(SaveInteraction(interaction("still", ended_at=NOW + 90, outcome=Outcome.ANSWERED)))
     await asyncio.wait_for(recorder.idle(), 10)

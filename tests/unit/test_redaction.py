@@ -147,7 +147,7 @@ def written(draw: st.DrawFn, number: str) -> str:
 
 def _digits_of(text: str) -> str:
     """Every digit the text still says, written or spoken."""
-    words = {name: str(i) for i, name in enumerate(NAMES)} | {"oh": "0"}
+    words = {name: str(i) for i, name in enumerate(NAMES)} | {"oh": "0", "twelve": "12"}
     out = []
     for token in re.findall(r"[a-z]+|\d", text.lower()):
         out.append(words.get(token, token if token.isdigit() else " "))

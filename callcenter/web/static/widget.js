@@ -5,7 +5,8 @@
  *           data-user-id="42" data-signature="<hex HMAC-SHA256 of the user id>"></script>
  *
  * data-server (default: where this file came from), data-title, data-user-id + data-signature (a
- * site's logged-in user, signed with messaging.web_identity_secret), data-open="true" (start open).
+ * site's logged-in user, signed with messaging.web_identity_secret), optionally data-phone (a phone
+ * the site verified, E.164; then the signature is of user id + "\n" + phone), data-open="true".
  * Loads the Socket.IO client from the same server (no CDN). Keeps the visitor token in localStorage
  * so a reload or a new tab continues the same conversation.
  */
@@ -120,7 +121,10 @@
     log.scrollTop = log.scrollHeight;
   }
   function identity() {
-    return data.userId && data.signature ? { user_id: data.userId, signature: data.signature } : undefined;
+    if (!data.userId || !data.signature) return undefined;
+    var signed = { user_id: data.userId, signature: data.signature };
+    if (data.phone) signed.phone = data.phone; // the site signed user_id + "\n" + phone
+    return signed;
   }
   function started(ack) {
     if (!ack || ack.error) { status(ack ? ack.error : "No answer from the server."); return false; }
