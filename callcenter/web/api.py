@@ -396,6 +396,22 @@ def _query(name: str, kind: str, description: str, **schema: Any) -> dict[str, A
 
 _QA = "qa, supervisor, admin (a user limited to business lines sees only theirs)"
 _HTML = {"200": {"description": "An HTML page", "content": {"text/html": {}}}}
+PANEL_PATHS: dict[str, Any] = {
+    "/agent": {
+        "get": {
+            **_op(
+                "The agent panel: state, offers, the call with its screen-pop, chats, wrap-up "
+                "(live over the /agent Socket.IO namespace, docs/agent-panel.md)",
+                "agent",
+            ),
+            "responses": {
+                **_HTML,
+                "401": {"description": "error", "content": _ERR},
+                "403": {"description": "error", "content": _ERR},
+            },
+        }
+    },
+}
 QA_PATHS: dict[str, Any] = {
     "/qa": {
         "get": {
@@ -799,6 +815,7 @@ OPENAPI: dict[str, Any] = {
         },
         **WEBHOOK_PATHS,
         **QA_PATHS,
+        **PANEL_PATHS,
         **WIDGET_PATHS,
     },
 }
