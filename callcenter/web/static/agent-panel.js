@@ -3,7 +3,7 @@
 // Every change comes from the server; after a reconnect, sync + panel_sync rebuild the screen.
 "use strict";
 (() => {
-  const config = JSON.parse(document.getElementById("panel-config").textContent);
+  const config = JSON.parse(document.getElementById("panel").dataset.config);
   const $ = (id) => document.getElementById(id);
   const state = { me: null, offers: new Map(), call: null, chats: new Map(), wrapups: new Map() };
 
@@ -80,7 +80,7 @@
       const name = offer.customer.name || offer.customer.id;
       const card = el("article", { class: "card offer", "aria-label": `Offer: ${offer.channel} from ${name}` },
         el("h3", { text: `${offer.channel} from ${name}` }),
-        el("p", {}, "Answer within ", el("span", { class: "countdown", "data-until": offer.until, text: "" }), " s"),
+        el("p", {}, "Answer within ", el("span", { class: "countdown", "data-until": offer.until, text: "" })),
         timeline(offer.timeline),
         el("div", { class: "row" },
           el("button", { type: "button", "data-accept": offer.interaction_id, onclick: () => accept(offer) }, "Accept ", el("kbd", { text: "a" })),

@@ -1,0 +1,153 @@
+"""The agent panel in a real Chromium (Playwright, the system's /usr/bin/chromium): an agent account
+signs in, goes available, takes a chat from a real python-socketio visitor (keyboard), replies,
+sees a call pop up beside it (the engine driven with the voice adapter's events: no Asterisk
+here), closes the chat and fills in the wrap-ups."""
+
+from __future__ import annotations
+
+import asyncio
+import re
+from pathlib import Path
+
+from playwright.async_api import async_playwright, expect
+
+from callcenter.channels.base import InboundMessage
+from callcenter.core import events as ev
+from callcenter.core.conversations import MessagingChannel
+from callcenter.core.customers import Identity, IdentityKind
+from callcenter.web.api import SERVICE
+from callcenter.web.pages import ACCOUNTS
+from tests.integration.test_login_browser import CHROMIUM_FLAGS, PASSWORD, SCREENSHOTS
+from tests.integration.test_realtime import chat_settings, customer, start_node
+from tests.tools import require
+
+
+async def test_agent_takes_a_chat_and_a_call_and_wraps_up(tmp_path: Path) -> None:
+    chromium = require("chromium", "chromium")
+    settings = chat_settings(tmp_path)
+    acd = settings.acd.model_copy(update={"wrap_up_seconds": 120.0, "pause_reasons": ("lunch", "training")})
+    node = await start_node(settings.model_copy(update={"acd": acd}))
+    service = node.app[SERVICE]
+    service.dialer = None  # no Asterisk: the test answers for the phone
+    visitor = None
+    try:
+        await node.app[ACCOUNTS].create(
+            "test", username="ana", password=PASSWORD, role="agent", agent_id="1001"
+        )
+        async with async_playwright() as pw:
+            browser = await pw.chromium.launch(executable_path=chromium, headless=True, args=CHROMIUM_FLAGS)
+            try:
+                page = await browser.new_page(viewport={"width": 1366, "height": 900})
+                errors: list[str] = []
+                page.on("pageerror", lambda err: errors.append(str(err)))
+                page.on("console", lambda m: errors.append(m.text) if m.type == "error" else None)
+                await page.goto(node.url + "/agent")
+                await page.get_by_label("Username").fill("ana")
+                await page.get_by_label("Password").fill(PASSWORD)
+                await page.get_by_role("button", name="Sign in").click()
+                await expect(page).to_have_url(node.url + "/agent")
+                await expect(page.locator("#conn")).to_have_text("connected"), errors
+                await expect(page.locator("#me-ext")).to_have_text("1001")
+                await expect(page.locator("#me-state")).to_have_text("Logged out")
+
+                # Help overlay with "?", closed with Escape.
+                await page.keyboard.press("?")
+                await expect(page.get_by_role("dialog", name="Keyboard shortcuts")).to_be_visible()
+                await page.keyboard.press("Escape")
+                await expect(page.get_by_role("dialog", name="Keyboard shortcuts")).to_be_hidden()
+
+                await page.keyboard.press("v")
+                await expect(page.locator("#me-state")).to_have_text("Available")
+                await page.get_by_label("Pause reason").select_option("training")
+                await page.keyboard.press("Escape")  # leaves the select: shortcuts work again
+                await page.keyboard.press("p")
+                await expect(page.locator("#me-state")).to_have_text("Paused")
+                await expect(page.locator("#me-reason")).to_have_text("(training)")
+                await page.get_by_role("button", name="Available").click()
+                await expect(page.locator("#me-state")).to_have_text("Available")
+
+                # A visitor writes: the offer pops up with a countdown; "a" accepts it.
+                visitor = await customer(node.url)
+                started = await visitor.call("start", {"name": "Dee", "message": "Where is my parcel?"})
+                assert started.get("conversation_id"), started
+                offer = page.get_by_role("article", name="Offer: webchat from Dee")
+                await expect(offer).to_be_visible()
+                await expect(offer.locator(".countdown")).to_have_text(re.compile(r"^\d+:\d\d$"))
+                await page.keyboard.press("a")
+                chat = page.get_by_role("article", name="Chat with Dee")
+                await expect(chat).to_be_visible()
+                await expect(chat.get_by_text("Where is my parcel?")).to_be_visible()
+
+                await visitor.call("typing", {"typing": True})
+                await expect(chat.locator(".typing")).to_have_text("Dee is typing…")
+                await page.keyboard.press("r")
+                await expect(chat.get_by_label("Reply to Dee")).to_be_focused()
+                await page.keyboard.type("It left our warehouse today.")
+                await page.keyboard.press("Enter")
+                got = await visitor.next("message")
+                assert got["body"] == "It left our warehouse today."
+                await expect(chat.get_by_text("It left our warehouse today.")).to_be_visible()
+
+                # A call beside the chat: the caller's customer (they sent an SMS before: its
+                # offer shows too), their earlier messages, what the IVR collected.
+                now = service.clock()
+                sms = InboundMessage(
+                    MessagingChannel.SMS,
+                    "SM-1",
+                    Identity(IdentityKind.PHONE, "+14155550123"),
+                    "+15550000",
+                    "Is my refund through?",
+                    now - 5,
+                    name="Lou",
+                )
+                await node.messaging.receive(sms)
+                service.handle(ev.AgentRegistered("1001", now))
+                await expect(page.locator("#me-reg")).to_have_text("phone registered")
+                service.handle(ev.CallArrived("call-1", "+14155550123", "Lou", "5000", "PJSIP/trunk-1", now))
+                service.handle(ev.IvrFinished("call-1", "1", "support", now, data={"order": "77-31"}))
+                call = page.get_by_role("article", name="Call from Lou")
+                await expect(call.locator("[data-phase]")).to_have_text("Ringing: answer on your phone")
+                await expect(call.get_by_label("What the IVR collected")).to_contain_text("77-31")
+                await expect(call.get_by_label("Earlier messages")).to_contain_text("Is my refund through?")
+                await expect(call.get_by_text("phone:+14155550123")).to_be_visible()
+                service.handle(ev.AgentAnswered("call-1", "1001", service.clock()))
+                await expect(call.locator("[data-phase]")).to_have_text("Talking")
+                await expect(call.get_by_role("button", name="Hang up")).to_be_visible()
+                SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+                await page.screenshot(path=str(SCREENSHOTS / "agent-panel.png"), full_page=True)
+
+                # The caller hangs up: wrap-up with its timer; the chat is closed: a second one.
+                service.handle(ev.CallerHungUp("call-1", "caller hung up", service.clock()))
+                await expect(call).to_be_hidden()
+                call_wrap = page.get_by_role("form", name="Wrap-up of Lou")
+                await expect(call_wrap).to_be_visible()
+                await expect(call_wrap.locator(".countdown")).not_to_have_text("")
+                await expect(page.locator("#me-state")).to_have_text("Wrap-up")
+                await chat.get_by_role("button", name="Close").click()
+                chat_wrap = page.locator("form[data-wrapup]").filter(has_text="webchat")
+                await expect(chat_wrap).to_be_visible()
+                await chat_wrap.get_by_label("Disposition").select_option("resolved")
+                await chat_wrap.get_by_label("Notes").fill("parcel tracking sent")
+                await chat_wrap.get_by_role("button", name="Done").click()
+                await expect(chat_wrap).to_be_hidden()
+
+                await call_wrap.get_by_label("Disposition").select_option("follow-up")
+                await call_wrap.get_by_role("button", name="Done").click()
+                await expect(call_wrap).to_be_hidden()
+                await expect(page.locator("#me-state")).to_have_text("Available")
+
+                # Nothing left to wrap up; the call's record carries its disposition.
+                assert service.engine.wrap_ups_of("1001") == []
+                store = service.store
+                for _ in range(100):
+                    call_record = await store.get_interaction("call-1")
+                    if call_record is not None and call_record.disposition == "follow-up":
+                        break
+                    await asyncio.sleep(0.05)
+                assert call_record is not None and call_record.disposition == "follow-up"
+            finally:
+                await browser.close()
+    finally:
+        if visitor is not None:
+            await visitor.close()
+        await node.server.close()
