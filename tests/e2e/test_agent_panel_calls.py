@@ -1,0 +1,172 @@
+"""Call controls from the agent panel against the real Asterisk: the panel's Socket.IO actions (a
+real python-socketio client signed in with the agent's token, as the page does with its cookie),
+real SIP phones, real RTP audio. Every action ends with a correct record."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from typing import Any
+
+import pytest
+import socketio
+
+from tests.calls import (
+    AGENT_FREQ,
+    CALLER_FREQ,
+    agent_phone,
+    call_in,
+    caller_phone,
+    dominant,
+    ended_record,
+    latest_interaction,
+    wait_agent,
+)
+from tests.conftest import AGENT_TOKEN, ServerProcess
+from tests.sip import level, wait_for
+
+pytestmark = pytest.mark.asterisk
+
+
+def panel(server: ServerProcess, event: str, data: dict[str, Any], token: str = AGENT_TOKEN) -> Any:
+    """One action from the agent's panel: connect to /agent, emit, return the acknowledgement."""
+
+    async def run() -> Any:
+        sio = socketio.AsyncClient(reconnection=False)
+        await sio.connect(
+            server.url,
+            namespaces=["/agent"],
+            auth={"token": token},
+            transports=["websocket"],
+            wait_timeout=10,
+        )
+        try:
+            return await sio.call(event, data, namespace="/agent", timeout=15)
+        finally:
+            await sio.disconnect()
+
+    return asyncio.run(run())
+
+
+def talking_to(server: ServerProcess, agent_id: str) -> dict[str, Any]:
+    wait_agent(server, agent_id, "busy", timeout=30)
+    record = latest_interaction(server)
+    assert record is not None and record["agent_id"] == agent_id
+    return record
+
+
+def events_of(server: ServerProcess, interaction_id: str) -> list[str]:
+    status, body = server.api("GET", f"/api/interactions/{interaction_id}")
+    assert status == 200, body
+    return [e["kind"] for e in body["events"]]
+
+
+def test_hang_up_from_the_panel(asterisk: Any, server_factory: Any) -> None:
+    server = server_factory().start()
+    agent = agent_phone(asterisk, "1001").start()
+    caller = caller_phone(asterisk).start()
+    try:
+        wait_agent(server, "1001", "available")
+        call_in(caller, asterisk, "1")
+        record = talking_to(server, "1001")
+        time.sleep(1.0)
+        ack = panel(server, "call_hangup", {"interaction_id": record["id"]})
+        assert ack == {"ok": True}, ack
+        record = ended_record(server)
+        assert record["outcome"] == "answered" and record["ended_by"] == "agent"
+        assert record["agent_id"] == "1001" and record["talk_seconds"] >= 1.0
+        wait_agent(server, "1001", "available")
+    finally:
+        caller.stop()
+        agent.stop()
+
+
+def test_hold_plays_music_to_the_caller_and_resume_brings_the_agent_back(
+    asterisk: Any, server_factory: Any
+) -> None:
+    server = server_factory().start()
+    agent = agent_phone(asterisk, "1001").start()
+    caller = caller_phone(asterisk).start()
+    try:
+        wait_agent(server, "1001", "available")
+        call, heard = call_in(caller, asterisk, "1")
+        record = talking_to(server, "1001")
+        iid = record["id"]
+        wait_for(lambda: agent.audio, 10, "the agent's audio")
+        time.sleep(1.5)
+        t0 = time.monotonic() - 1.0
+        assert dominant(heard.heard_since(t0), CALLER_FREQ, AGENT_FREQ) > 5, "caller does not hear the agent"
+
+        ack = panel(server, "call_hold", {"interaction_id": iid, "held": True})
+        assert ack == {"ok": True, "held": True}, ack
+        assert panel(server, "call_hold", {"interaction_id": iid, "held": True})["error"]
+        time.sleep(2.5)
+        held = heard.heard_since(time.monotonic() - 1.5)
+        # Music on hold: sound, and not the agent's tone.
+        assert level(held) > 3, "the held caller hears silence"
+        assert dominant(held, CALLER_FREQ, AGENT_FREQ) < 2, "the held caller still hears the agent"
+
+        ack = panel(server, "call_hold", {"interaction_id": iid, "held": False})
+        assert ack == {"ok": True, "held": False}, ack
+        time.sleep(2.5)
+        back = heard.heard_since(time.monotonic() - 1.5)
+        assert dominant(back, CALLER_FREQ, AGENT_FREQ) > 5, "after resume the caller does not hear the agent"
+        agent_heard = next(iter(agent.audio.values())).heard_since(time.monotonic() - 1.5)
+        assert dominant(agent_heard, AGENT_FREQ, CALLER_FREQ) > 5, "after resume the agent does not hear"
+        wait_agent(server, "1001", "busy")
+
+        call.hangup()
+        record = ended_record(server)
+        assert record["outcome"] == "answered" and record["ended_by"] == "caller"
+        kinds = events_of(server, iid)
+        assert kinds.index("held") < kinds.index("resumed") < kinds.index("ended")
+    finally:
+        caller.stop()
+        agent.stop()
+
+
+def test_blind_transfer_to_another_agent(asterisk: Any, server_factory: Any) -> None:
+    server = server_factory(acd={"wrap_up_seconds": 30}).start()
+    first = agent_phone(asterisk, "1001").start()
+    caller = caller_phone(asterisk).start()
+    second = None
+    try:
+        wait_agent(server, "1001", "available")
+        call, heard = call_in(caller, asterisk, "1")
+        iid = talking_to(server, "1001")["id"]
+        # The second agent signs in only now, so the first one took the call.
+        second = agent_phone(asterisk, "1002").start()
+        wait_agent(server, "1002", "available")
+        time.sleep(1.0)
+
+        ack = panel(server, "call_transfer", {"interaction_id": iid, "to_agent": "1002"})
+        assert ack == {"ok": True}, ack
+        wait_for(lambda: second.incoming and second.audio, 20, "the second agent's phone to ring and answer")
+        wait_agent(server, "1002", "busy", timeout=20)
+        wait_agent(server, "1001", "wrap_up")
+        time.sleep(2.5)
+        since = time.monotonic() - 1.5
+        second_heard = next(iter(second.audio.values())).heard_since(since)
+        assert dominant(second_heard, AGENT_FREQ, CALLER_FREQ) > 5, (
+            "the second agent does not hear the caller"
+        )
+        assert dominant(heard.heard_since(since), CALLER_FREQ, AGENT_FREQ) > 5, "the caller hears nobody"
+
+        # The first agent wraps the call up while the second talks.
+        ack = panel(
+            server, "wrap_up", {"interaction_id": iid, "disposition": "escalated", "notes": "to billing"}
+        )
+        assert ack["ok"] and ack["me"]["state"] == "available", ack
+
+        call.hangup()
+        record = ended_record(server)
+        assert record["outcome"] == "answered" and record["ended_by"] == "caller"
+        assert record["agent_id"] == "1002" and record["transferred_to"] == "agent:1002"
+        assert record["disposition"] == "escalated" and record["notes"] == "to billing"
+        kinds = events_of(server, iid)
+        assert "transferred" in kinds and "wrap_up" in kinds
+    finally:
+        caller.stop()
+        first.stop()
+        if second is not None:
+            second.stop()
