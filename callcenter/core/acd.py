@@ -168,6 +168,7 @@ class Acd:
         self._last_offer: dict[tuple[str, str], int] = {}
         self._talk: dict[str, float] = {}
         self._login_at: dict[str, float] = {}
+        self.consults: dict[str, str] = {}  # call -> the agent consulted (attended transfer)
         # agent -> interactions it handled whose wrap-up (disposition, notes) is still to come
         self._to_wrap: dict[str, dict[str, Interaction]] = {}
         self.state_counts: dict[AgentState, int] = {s: 0 for s in AgentState}
@@ -347,6 +348,10 @@ class Acd:
                 self._call_held(event, out)
             case ev.WrapUpDone():
                 self._wrap_up_done(event, out)
+            case ev.ConsultStarted():
+                self._consult_started(event, out)
+            case ev.ConsultEnded():
+                self._consult_ended(event, out)
         # Every event carries the time: timers due by then fire, whatever the event. After the
         # handler, so an event refused with an exception leaves the engine untouched.
         self._run_timers(event.at, out)
@@ -694,6 +699,57 @@ class Acd:
         out.append(SaveInteraction(i))
         data = {"from": e.from_agent, "to_agent": e.to_agent, "to_queue": queue}
         out.append(RecordEvent(i.id, e.at, "transferred", data))
+
+    def _consult_started(self, e: ev.ConsultStarted, out: list[Command]) -> None:
+        i = self._my_call(e.interaction_id, e.from_agent)
+        if i.id in self.consults:
+            raise ValueError("a consult is already going on for this call")
+        target = self.agents.get(e.to_agent)
+        if target is None:
+            raise UnknownAgent(e.to_agent)
+        if target.id == e.from_agent or not self._can_take(target):
+            raise ValueError(f"agent {e.to_agent} cannot take a call now")
+        self._move(target, Move.OFFER, e.at, out, interaction_id=i.id, reason=f"consult from {e.from_agent}")
+        self._held.setdefault(target.id, {})[i.id] = _VOICE
+        self._reindex(self.agents[target.id])
+        self.consults[i.id] = target.id
+        data = {"from": e.from_agent, "to_agent": target.id}
+        out.append(RecordEvent(i.id, e.at, "consult_started", data))
+
+    def _consult_ended(self, e: ev.ConsultEnded, out: list[Command]) -> None:
+        i = self._my_call(e.interaction_id, e.from_agent)
+        to_agent = self.consults.get(i.id)
+        if to_agent is None:
+            raise NotYourCall(f"no consult going on for call {i.id}")
+        del self.consults[i.id]
+        target = self.agents[to_agent]
+        if not e.completed:
+            self._drop_consult(i.id, to_agent, e.at, out)
+            data: dict[str, object] = {"from": e.from_agent, "to_agent": to_agent, "reason": e.reason}
+            out.append(RecordEvent(i.id, e.at, "consult_cancelled", data))
+            return
+        first = self.agents[e.from_agent]
+        self._held.get(first.id, {}).pop(i.id, None)
+        self._talk[first.id] = self._talk.get(first.id, 0.0) + (e.at - (i.answered_at or e.at))
+        self._release(first, i, e.at, out)
+        self._reindex(self.agents[first.id])
+        target_i = f"agent:{to_agent}"
+        self._wrap_later(first.id, i.with_(transferred_to=target_i))
+        self._move(target, Move.ANSWER, e.at, out, interaction_id=i.id)
+        i = i.with_(agent_id=to_agent, transferred_to=target_i)
+        self.live[i.id] = i
+        out.append(SaveInteraction(i))
+        out.append(
+            RecordEvent(i.id, e.at, "transferred", {"from": first.id, "to_agent": to_agent, "attended": True})
+        )
+
+    def _drop_consult(self, iid: str, to_agent: str, at: float, out: list[Command]) -> None:
+        self._held.get(to_agent, {}).pop(iid, None)
+        target = self.agents[to_agent]
+        if target.state == AgentState.OFFERED and target.interaction_id == iid:
+            self._move(target, Move.WITHDRAW, at, out, interaction_id=None)
+        else:
+            self._reindex(target)
 
     def _wrap_up_done(self, e: ev.WrapUpDone, out: list[Command]) -> None:
         pending = self._to_wrap.get(e.agent_id, {})
@@ -1044,6 +1100,9 @@ class Acd:
         out: list[Command],
     ) -> None:
         self._dequeue(i.id)
+        consulted = self.consults.pop(i.id, None)
+        if consulted is not None:
+            self._drop_consult(i.id, consulted, at, out)
         self._offered_at.pop(i.id, None)
         self._announce_at.pop(i.id, None)
         self._chat_due.pop(i.id, None)

@@ -238,6 +238,30 @@ class CallHeld:
 
 
 @dataclass(frozen=True, slots=True)
+class ConsultStarted:
+    """Attended transfer, first step: the agent on the call (the caller on hold) rings ``to_agent``
+    to talk first. The target is reserved (offered) until the consult ends."""
+
+    interaction_id: str
+    from_agent: str
+    to_agent: str
+    at: float
+
+
+@dataclass(frozen=True, slots=True)
+class ConsultEnded:
+    """The consult is over: ``completed`` hands the caller to the consulted agent (who is on the
+    phone already); otherwise the consulted agent is free again and the caller stays with
+    ``from_agent``."""
+
+    interaction_id: str
+    from_agent: str
+    completed: bool
+    at: float
+    reason: str = ""
+
+
+@dataclass(frozen=True, slots=True)
 class WrapUpDone:
     """The agent submitted the wrap-up of an interaction it handled: the disposition and notes go
     on the interaction; a call's wrap-up time ends now."""
@@ -274,5 +298,7 @@ Event = (
     | ConversationTransferred
     | CallTransferred
     | CallHeld
+    | ConsultStarted
+    | ConsultEnded
     | WrapUpDone
 )

@@ -146,3 +146,40 @@ def test_pending_wrap_ups_are_bounded() -> None:
         assert talking(acd, iid, 30.0 + 10 * n) == me
         acd.handle(ev.CallerHungUp(iid, "bye", 35.0 + 10 * n))
     assert [i.id for i in acd.wrap_ups_of(me)] == ["b", "c"]
+
+
+def test_attended_transfer_reserves_the_target_then_hands_the_call_over() -> None:
+    acd = make(wrap_up_seconds=30.0)
+    first = talking(acd)
+    target = "1003" if first != "1003" else "1002"
+    out = acd.handle(ev.ConsultStarted("a", first, target, 20.0))
+    assert kinds(out) == ["consult_started"]
+    assert acd.agents[target].state == AgentState.OFFERED and acd.consults == {"a": target}
+    # Reserved: a new caller is not offered to the consulted agent.
+    acd.handle(ev.CallArrived("b", "+15550101", "", "5000", "PJSIP/caller-b", 21.0))
+    dials = [c for c in acd.handle(ev.IvrFinished("b", "1", "support", 21.0)) if isinstance(c, DialAgent)]
+    assert all(d.agent_id != target for d in dials)
+    with pytest.raises(ValueError):
+        acd.handle(ev.ConsultStarted("a", first, target, 22.0))
+    out = acd.handle(ev.ConsultEnded("a", first, True, 30.0))
+    assert acd.live["a"].agent_id == target and acd.live["a"].transferred_to == f"agent:{target}"
+    assert acd.agents[target].state == AgentState.BUSY and acd.agents[first].state == AgentState.WRAP_UP
+    assert [i.id for i in acd.wrap_ups_of(first)] == ["a"]
+    (ended,) = saved(acd.handle(ev.AgentHungUp("a", target, 50.0)))
+    assert (ended.ended_by, ended.agent_id, ended.answered_at) == (EndedBy.AGENT, target, 12.0)
+
+
+def test_a_cancelled_consult_frees_the_target_and_the_call_stays() -> None:
+    acd = make()
+    first = talking(acd)
+    target = "1003" if first != "1003" else "1002"
+    acd.handle(ev.ConsultStarted("a", first, target, 20.0))
+    with pytest.raises(NotYourCall):
+        acd.handle(ev.ConsultEnded("a", target, True, 21.0))
+    out = acd.handle(ev.ConsultEnded("a", first, False, 25.0, "no answer"))
+    assert "consult_cancelled" in kinds(out)
+    assert acd.agents[target].state == AgentState.AVAILABLE and acd.live["a"].agent_id == first
+    # The caller hanging up during a consult frees the consulted agent too.
+    acd.handle(ev.ConsultStarted("a", first, target, 30.0))
+    acd.handle(ev.CallerHungUp("a", "bye", 31.0))
+    assert acd.agents[target].state == AgentState.AVAILABLE and acd.consults == {}
