@@ -122,6 +122,9 @@ class VoiceAdapter:
         self._in_ivr: dict[str, tuple[str, bool] | None] = {}
         self._contacts: dict[str, set[str]] = {}  # AOR -> its registered contact URIs
         self._on_hold: dict[str, str] = {}  # interaction on hold -> the caller's channel
+        # interaction -> (the consulted agent's leg id, what to do when the consult fails)
+        self._consulting: dict[str, tuple[str, Callable[[str], None]]] = {}
+        self._consult_seq = 0
         self._tasks: set[asyncio.Task[None]] = set()
         # The IVR's lookups to outside systems; ours to close unless it was given.
         self._http = http
@@ -517,6 +520,134 @@ class VoiceAdapter:
         self._on_hold.pop(interaction_id, None)
         log.info("voice.transferred", extra={"interaction": interaction_id, "agent": agent_id, "to": context})
 
+    # Attended transfer: the caller waits in cc-hold, the agent's leg in cc-held; the consulted
+    # agent's phone is originated into cc-consult, whose Bridge() pulls the first agent's leg in.
+
+    async def consult(
+        self,
+        interaction_id: str,
+        agent_id: str,
+        caller_channel: str,
+        to_agent: str,
+        to_extension: str,
+        on_failed: Callable[[str], None],
+    ) -> None:
+        """Put the caller on hold (if not yet) and ring ``to_agent``; when it answers it talks to
+        ``agent_id``. ``on_failed(reason)`` when its phone does not answer or its leg ends first."""
+        leg = self._leg_of(interaction_id, agent_id)
+        assert leg.channel is not None
+        if interaction_id not in self._on_hold:
+            await self.hold(interaction_id, agent_id, caller_channel, True)
+        self._consult_seq += 1
+        leg_id = f"{interaction_id}-consult{self._consult_seq}"
+        self._consulting[interaction_id] = (leg_id, on_failed)
+        self._spawn(self._originate_consult(leg_id, interaction_id, to_agent, to_extension, leg.channel))
+
+    async def _originate_consult(
+        self, leg_id: str, interaction_id: str, to_agent: str, extension: str, first_leg: str
+    ) -> None:
+        self._legs[leg_id] = _AgentLeg(interaction_id, to_agent)
+        ring = self._settings.acd.ring_timeout
+        fields: dict[str, str | list[str]] = {
+            "Action": "Originate",
+            "Channel": f"PJSIP/{extension}",
+            "Context": "cc-consult",
+            "Exten": "s",
+            "Priority": "1",
+            "Async": "true",
+            "Timeout": str(int(ring * 1000)),
+            "ChannelId": leg_id,
+            "CallerID": "Consult <consult>",
+            "Variable": [
+                f"CC_INTERACTION_ID={interaction_id}",
+                f"CC_AGENT_ID={to_agent}",
+                f"CC_CONSULT_CHANNEL={first_leg}",
+            ],
+        }
+        reason = ""
+        try:
+            result = await self.ami.action(fields, as_list=True, timeout=ring + 10)
+        except AmiError as err:
+            reason = str(err)
+        else:
+            final = result[-1] if isinstance(result, list) and result else result
+            if str(final.get("Response", "")).lower() != "success":
+                code = str(final.get("Reason", ""))
+                reason = ami_events.ORIGINATE_REASONS.get(code, f"dial failed (reason {code or '?'})")
+        if reason:
+            leg = self._legs.get(leg_id)
+            if leg is not None and leg.channel is None:
+                self._legs.pop(leg_id)
+            self._consult_failed(interaction_id, leg_id, reason)
+
+    def _consult_failed(self, interaction_id: str, leg_id: str, reason: str) -> None:
+        pending = self._consulting.get(interaction_id)
+        if pending is None or pending[0] != leg_id:
+            return
+        del self._consulting[interaction_id]
+        log.info("voice.consult_failed", extra={"interaction": interaction_id, "reason": reason})
+        pending[1](reason)
+
+    async def complete_consult(self, interaction_id: str, agent_id: str, caller_channel: str) -> None:
+        """The consulted agent takes the caller (its leg to cc-agent,resume, whose Bridge() pulls the
+        caller out of cc-hold); the first agent's leg ends."""
+        first, consulted = self._consult_legs(interaction_id, agent_id)
+        assert first.channel is not None and consulted.channel is not None
+        await self._control(
+            {
+                "Action": "Setvar",
+                "Channel": consulted.channel,
+                "Variable": "CC_CALLER_CHANNEL",
+                "Value": caller_channel,
+            }
+        )
+        first.ended = True
+        await self._control(
+            {
+                "Action": "Redirect",
+                "Channel": consulted.channel,
+                "Context": "cc-agent",
+                "Exten": "resume",
+                "Priority": "1",
+                "ExtraChannel": first.channel,
+                "ExtraContext": "cc-transferred",
+                "ExtraExten": "s",
+                "ExtraPriority": "1",
+            }
+        )
+        self._consulting.pop(interaction_id, None)
+        self._on_hold.pop(interaction_id, None)
+
+    async def cancel_consult(self, interaction_id: str, agent_id: str) -> None:
+        """Back to the caller: the first agent's leg to cc-agent,resume (the consulted agent, left
+        alone in its Bridge(), is hung up by the dialplan)."""
+        pending = self._consulting.pop(interaction_id, None)
+        if pending is None:
+            raise CallControlError("no consult going on")
+        consulted = self._legs.get(pending[0])
+        if consulted is not None:
+            consulted.ended = True
+            if consulted.channel is not None and consulted.channel != "":
+                await self._hangup(consulted.channel)
+        leg = self._leg_of(interaction_id, agent_id)
+        await self._control(
+            {
+                "Action": "Redirect",
+                "Channel": leg.channel or "",
+                "Context": "cc-agent",
+                "Exten": "resume",
+                "Priority": "1",
+            }
+        )
+        self._on_hold.pop(interaction_id, None)
+
+    def _consult_legs(self, interaction_id: str, agent_id: str) -> tuple[_AgentLeg, _AgentLeg]:
+        pending = self._consulting.get(interaction_id)
+        consulted = self._legs.get(pending[0]) if pending is not None else None
+        if consulted is None or consulted.channel is None or consulted.ended:
+            raise CallControlError("the consulted agent is not on the line")
+        return self._leg_of(interaction_id, agent_id), consulted
+
     async def _control(self, fields: dict[str, str]) -> None:
         try:
             await self.ami.action(fields)
@@ -786,7 +917,12 @@ class VoiceAdapter:
                         self._spawn(self._hangup(leg.channel))
 
     def _agent_leg_gone(self, leg: _AgentLeg) -> None:
-        """An agent's leg ended while its caller was on hold: the caller hears music alone; end it."""
+        """An agent's leg ended while its caller was on hold: the caller hears music alone; end it.
+        A consulted agent hanging up before the transfer completes only ends the consult."""
+        pending = self._consulting.get(leg.interaction_id)
+        if pending is not None and self._legs.get(pending[0], leg) is leg:
+            self._consult_failed(leg.interaction_id, pending[0], "the consulted agent hung up")
+            return
         caller = self._on_hold.pop(leg.interaction_id, None)
         if caller is not None:
             self._spawn(self._hangup(caller))

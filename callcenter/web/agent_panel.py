@@ -75,6 +75,20 @@ class CallControl(Protocol):
 
     def is_held(self, interaction_id: str) -> bool: ...
 
+    async def consult(
+        self,
+        interaction_id: str,
+        agent_id: str,
+        caller_channel: str,
+        to_agent: str,
+        to_extension: str,
+        on_failed: Callable[[str], None],
+    ) -> None: ...
+
+    async def complete_consult(self, interaction_id: str, agent_id: str, caller_channel: str) -> None: ...
+
+    async def cancel_consult(self, interaction_id: str, agent_id: str) -> None: ...
+
 
 class PanelNamespace(AgentNamespace):
     def __init__(
@@ -120,6 +134,16 @@ class PanelNamespace(AgentNamespace):
                 sender = str(command.data.get("from", ""))
                 if self._call_over(sender, command.interaction_id, "transferred"):
                     self._offer_wrap_up(sender, command.interaction_id)
+            case RecordEvent(kind="consult_started"):
+                to_agent = str(command.data.get("to_agent", ""))
+                i = self.service.engine.live.get(command.interaction_id)
+                if i is not None:
+                    self._calls[to_agent] = i.id
+                    self._emit("call", self.call_view(i, "consult"), agent_room(to_agent))
+            case RecordEvent(kind="consult_cancelled"):
+                self._call_over(
+                    str(command.data.get("to_agent", "")), command.interaction_id, "consult ended"
+                )
             case SaveInteraction():
                 self._saved(command.interaction)
             case AgentStateChanged():
@@ -206,6 +230,7 @@ class PanelNamespace(AgentNamespace):
             "ivr": self._ivr.get(i.id, {}),
             "customer": self.customer_view(i),
             "recording_paused": i.id in self._recording_paused,
+            "consulting": self.service.engine.consults.get(i.id),
         }
 
     def wrap_up_view(self, agent_id: str, i: Interaction) -> dict[str, Any]:
@@ -334,6 +359,60 @@ class PanelNamespace(AgentNamespace):
         self._run(
             lambda now: transfer(i.id, me, now, to_agent=to_agent, to_queue=to_queue, to_number=to_number)
         )
+        return {"ok": True}
+
+    @event("call_consult", "agent")
+    async def on_call_consult(self, sid: str, data: dict[str, Any]) -> Ack:
+        """Attended transfer, step one: the caller on hold, ring ``to_agent`` to talk first."""
+        me = self._me(sid)
+        i = self._my_call(data, me)
+        to_agent = text(data, "to_agent", limit=64)
+        target = self.service.engine.agents.get(to_agent)
+        if target is None or to_agent == me:
+            raise BadRequest("no such agent to consult")
+        if i.caller_channel is None:
+            raise BadRequest("this call has no caller leg")
+        self._run(lambda now: ev.ConsultStarted(i.id, me, to_agent, now))  # reserves the target
+
+        def failed(reason: str) -> None:
+            try:
+                self.service.handle(ev.ConsultEnded(i.id, me, False, self.service.clock(), reason))
+            except Exception as err:  # the call ended meanwhile: nothing to undo
+                log.info("panel.consult_end_refused", extra={"interaction": i.id, "error": str(err)})
+            self._emit("consult_failed", {"interaction_id": i.id, "reason": reason}, agent_room(me))
+
+        try:
+            await self._control().consult(i.id, me, i.caller_channel, to_agent, target.extension, failed)
+        except (CallControlError, BadRequest) as err:
+            why = str(err)
+            self._run(lambda now: ev.ConsultEnded(i.id, me, False, now, why))
+            raise BadRequest(why) from err
+        self._emit("call", self.call_view(i, "talking"), agent_room(me))
+        return {"ok": True}
+
+    @event("call_consult_end", "agent")
+    async def on_call_consult_end(self, sid: str, data: dict[str, Any]) -> Ack:
+        """Attended transfer, step two: ``complete`` hands the caller over; otherwise back to them."""
+        me = self._me(sid)
+        i = self._my_call(data, me)
+        complete = flag(data, "complete")
+        if i.id not in self.service.engine.consults:
+            raise BadRequest("no consult going on")
+        voice = self._control()
+        try:
+            if complete:
+                if i.caller_channel is None:
+                    raise BadRequest("this call has no caller leg")
+                await voice.complete_consult(i.id, me, i.caller_channel)
+            else:
+                await voice.cancel_consult(i.id, me)
+        except CallControlError as err:
+            raise BadRequest(str(err)) from err
+        self._run(lambda now: ev.ConsultEnded(i.id, me, complete, now, "" if complete else "cancelled"))
+        if not complete:
+            self._emit(
+                "call", self.call_view(self.service.engine.live.get(i.id, i), "talking"), agent_room(me)
+            )
         return {"ok": True}
 
     @event("call_recording", "agent")

@@ -60,6 +60,16 @@ def hears(audio: CallAudio, mine: float, theirs: float, what: str, timeout: floa
     wait_for(lambda: dominant(audio.heard_since(time.monotonic() - 1.0), mine, theirs) > 5, timeout, what)
 
 
+def on_hold(heard: CallAudio) -> None:
+    """Within 10 s, the caller's last second is music on hold: sound, and not the agent's tone."""
+
+    def music() -> bool:
+        last = heard.heard_since(time.monotonic() - 1.0)
+        return level(last) > 3 and dominant(last, CALLER_FREQ, AGENT_FREQ) < 2
+
+    wait_for(music, 10, "music on hold for the caller")
+
+
 def events_of(server: ServerProcess, interaction_id: str) -> list[str]:
     status, body = server.api("GET", f"/api/interactions/{interaction_id}")
     assert status == 200, body
@@ -103,11 +113,7 @@ def test_hold_plays_music_to_the_caller_and_resume_brings_the_agent_back(
         ack = panel(server, "call_hold", {"interaction_id": iid, "held": True})
         assert ack == {"ok": True, "held": True}, ack
         assert panel(server, "call_hold", {"interaction_id": iid, "held": True})["error"]
-        time.sleep(2.5)
-        held = heard.heard_since(time.monotonic() - 1.5)
-        # Music on hold: sound, and not the agent's tone.
-        assert level(held) > 3, "the held caller hears silence"
-        assert dominant(held, CALLER_FREQ, AGENT_FREQ) < 2, "the held caller still hears the agent"
+        on_hold(heard)
 
         ack = panel(server, "call_hold", {"interaction_id": iid, "held": False})
         assert ack == {"ok": True, "held": False}, ack
@@ -170,6 +176,62 @@ def test_blind_transfer_to_another_agent(asterisk: Any, server_factory: Any) -> 
         assert record["disposition"] == "escalated" and record["notes"] == "to billing"
         kinds = events_of(server, iid)
         assert "transferred" in kinds and "wrap_up" in kinds
+    finally:
+        caller.stop()
+        first.stop()
+        if second is not None:
+            second.stop()
+
+
+def test_attended_transfer_consult_cancel_then_complete(asterisk: Any, server_factory: Any) -> None:
+    server = server_factory().start()
+    first = agent_phone(asterisk, "1001").start()
+    caller = caller_phone(asterisk).start()
+    second = None
+    try:
+        wait_agent(server, "1001", "available")
+        call, heard = call_in(caller, asterisk, "1")
+        iid = talking_to(server, "1001")["id"]
+        second = agent_phone(asterisk, "1002").start()
+        wait_agent(server, "1002", "available")
+        first_audio = next(iter(first.audio.values()))
+
+        # Consult: the caller hears music, the two agents talk (both send the agent tone, so the
+        # first agent hears sound again once the second answered).
+        ack = panel(server, "call_consult", {"interaction_id": iid, "to_agent": "1002"})
+        assert ack == {"ok": True}, ack
+        wait_for(
+            lambda: second.incoming and second.audio, 20, "the consulted agent's phone to ring and answer"
+        )
+        wait_agent(server, "1002", "offered")
+        on_hold(heard)
+        second_audio = next(iter(second.audio.values()))
+        wait_for(lambda: level(second_audio.heard_since(time.monotonic() - 1.0)) > 3, 10, "agents talking")
+
+        # Cancel: back to the caller; the consulted agent is free again.
+        ack = panel(server, "call_consult_end", {"interaction_id": iid, "complete": False})
+        assert ack == {"ok": True}, ack
+        wait_agent(server, "1002", "available")
+        hears(first_audio, AGENT_FREQ, CALLER_FREQ, "the first agent hearing the caller again")
+
+        # Consult again, then complete: the second agent talks to the caller.
+        n = len(second.incoming)
+        assert panel(server, "call_consult", {"interaction_id": iid, "to_agent": "1002"}) == {"ok": True}
+        wait_for(lambda: len(second.incoming) > n and len(second.audio) > n, 20, "the second consult")
+        time.sleep(1.0)
+        ack = panel(server, "call_consult_end", {"interaction_id": iid, "complete": True})
+        assert ack == {"ok": True}, ack
+        wait_agent(server, "1002", "busy")
+        second_audio = list(second.audio.values())[-1]
+        hears(second_audio, AGENT_FREQ, CALLER_FREQ, "the second agent hearing the caller")
+        hears(heard, CALLER_FREQ, AGENT_FREQ, "the caller hearing the second agent")
+
+        call.hangup()
+        record = ended_record(server)
+        assert record["outcome"] == "answered" and record["ended_by"] == "caller"
+        assert record["agent_id"] == "1002" and record["transferred_to"] == "agent:1002"
+        kinds = events_of(server, iid)
+        assert kinds.count("consult_started") == 2 and "consult_cancelled" in kinds and "transferred" in kinds
     finally:
         caller.stop()
         first.stop()
