@@ -279,7 +279,11 @@ class PanelNamespace(AgentNamespace):
         current = self._calls.get(agent.id)
         if current is not None and current in engine.live:
             i = engine.live[current]
-            call = self.call_view(i, "talking" if i.agent_id == agent.id else "ringing")
+            if i.agent_id == agent.id:
+                phase = "talking"
+            else:
+                phase = "consult" if engine.consults.get(i.id) == agent.id else "ringing"
+            call = self.call_view(i, phase)
         return {
             "me": self.me_view(agent),
             "call": call,
@@ -380,6 +384,9 @@ class PanelNamespace(AgentNamespace):
             except Exception as err:  # the call ended meanwhile: nothing to undo
                 log.info("panel.consult_end_refused", extra={"interaction": i.id, "error": str(err)})
             self._emit("consult_failed", {"interaction_id": i.id, "reason": reason}, agent_room(me))
+            current = self.service.engine.live.get(i.id)
+            if current is not None and current.agent_id == me:
+                self._emit("call", self.call_view(current, "talking"), agent_room(me))
 
         try:
             await self._control().consult(i.id, me, i.caller_channel, to_agent, target.extension, failed)

@@ -120,6 +120,8 @@ async def test_a_call_pops_up_with_its_customer_and_ivr_data_and_ends_in_a_wrap_
         ("call_hold", {"held": True}),
         ("call_transfer", {"to_queue": "sales"}),
         ("call_recording", {"paused": True}),
+        ("call_consult", {"to_agent": "1002"}),
+        ("call_consult_end", {"complete": True}),
     ):
         ack = await other.call(name, {"interaction_id": "call-1", **extra})
         assert ack == {"error": "not your call"}, (name, ack)
@@ -130,7 +132,15 @@ async def test_a_call_pops_up_with_its_customer_and_ivr_data_and_ends_in_a_wrap_
     assert ack == {"error": "no such agent to transfer to"}
     ack = await me.call("call_transfer", {"interaction_id": "call-1", "to_agent": "1002", "to_queue": "x"})
     assert ack["error"].startswith("give exactly one")
+    ack = await me.call("call_consult", {"interaction_id": "call-1", "to_agent": "1001"})
+    assert ack == {"error": "no such agent to consult"}
+    ack = await me.call("call_consult_end", {"interaction_id": "call-1", "complete": True})
+    assert ack == {"error": "no consult going on"}
+    # The consulted agent is logged out: the engine refuses, nothing is reserved.
+    ack = await me.call("call_consult", {"interaction_id": "call-1", "to_agent": "1002"})
+    assert "cannot take a call" in ack["error"]
     engine = node.app[SERVICE].engine
+    assert engine.consults == {}
     assert engine.live["call-1"].agent_id == "1001" and engine.agents["1001"].state == AgentState.BUSY
 
     handle(node, ev.CallerHungUp("call-1", "caller hung up", now(node)))

@@ -171,7 +171,10 @@
     const who = call.customer.name || call.caller_name || call.caller_number;
     const ivr = el("dl", { class: "ivr", "aria-label": "What the IVR collected" });
     for (const [k, v] of Object.entries(call.ivr || {})) ivr.append(el("dt", { text: k }), el("dd", { text: v }));
-    const phaseText = { ringing: "Ringing: answer on your phone", talking: "Talking", held: "On hold (the caller hears music)" }[call.phase] || call.phase;
+    const phaseText = {
+      ringing: "Ringing: answer on your phone", talking: "Talking", held: "On hold (the caller hears music)",
+      consult: "A colleague asks you to take this call: answer on your phone",
+    }[call.phase] || call.phase;
     const card = el("article", { class: "card call", "aria-label": `Call from ${who}`, "data-call": call.interaction_id },
       el("h3", {}, `Call from ${who} `, el("span", { class: "badge", role: "status", "data-phase": call.phase, text: phaseText })),
       el("p", {}, el("strong", { text: call.caller_number }), call.queue ? ` · queue ${call.queue}` : "",
@@ -180,7 +183,7 @@
       Object.keys(call.ivr || {}).length ? ivr : null,
       el("h4", { text: "Earlier contacts" }),
       timeline(call.customer.timeline));
-    if (call.phase !== "ringing") {
+    if (call.phase !== "ringing" && call.phase !== "consult") {
       const transferTo = el("select", { "aria-label": "Transfer the call to" },
         el("option", { value: "", text: "Transfer to…" }),
         ...config.agents.filter((a) => !state.me || a.id !== state.me.agent_id).map((a) => el("option", { value: `agent:${a.id}`, text: `agent ${a.name}` })),
@@ -193,6 +196,17 @@
           const ack = await send("call_recording", { interaction_id: call.interaction_id, paused: !call.recording_paused });
           if (ack.ok) { call.recording_paused = ack.paused; renderWork(); }
         } }, call.recording_paused ? "Resume recording" : "Pause recording (card data)")),
+        call.consulting
+          ? el("div", { class: "row", role: "group", "aria-label": "Attended transfer" },
+            el("span", { text: `Consulting agent ${call.consulting}…` }),
+            el("button", { type: "button", onclick: () => send("call_consult_end", { interaction_id: call.interaction_id, complete: true }) }, "Complete transfer"),
+            el("button", { type: "button", class: "secondary", onclick: () => send("call_consult_end", { interaction_id: call.interaction_id, complete: false }) }, "Back to the caller"))
+          : el("div", { class: "row" },
+            el("button", { type: "button", class: "secondary", onclick: async () => {
+              const [kind, target] = transferTo.value.split(":");
+              if (kind !== "agent" || !target) return showError("choose an agent to consult");
+              await send("call_consult", { interaction_id: call.interaction_id, to_agent: target });
+            } }, "Consult agent first")),
         el("div", { class: "row" }, transferTo, number,
           el("button", { type: "button", class: "secondary", onclick: async () => {
             const payload = { interaction_id: call.interaction_id };
@@ -205,11 +219,11 @@
     return card;
   }
   async function hangup() {
-    if (state.call && state.call.phase !== "ringing") await send("call_hangup", { interaction_id: state.call.interaction_id });
+    if (state.call && !["ringing", "consult"].includes(state.call.phase)) await send("call_hangup", { interaction_id: state.call.interaction_id });
   }
   async function toggleHold() {
     const call = state.call;
-    if (!call || call.phase === "ringing") return;
+    if (!call || ["ringing", "consult"].includes(call.phase)) return;
     await send("call_hold", { interaction_id: call.interaction_id, held: call.phase !== "held" });
   }
 
@@ -295,6 +309,7 @@
     if (chat) { chat.messages.push({ from: "customer", channel: chat.channel, at: now(), body: `(the ${e.by} ended the chat)` }); renderWork(); }
   });
   socket.on("call", (call) => { state.call = call; renderWork(); });
+  socket.on("consult_failed", (e) => showError(`The consult ended: ${e.reason}`));
   socket.on("call_ended", (e) => {
     if (state.call && state.call.interaction_id === e.interaction_id) { state.call = null; renderWork(); }
   });
