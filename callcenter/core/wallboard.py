@@ -14,6 +14,7 @@ Definitions (docs/supervisor.md):
 
 from __future__ import annotations
 
+import math
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 
@@ -90,7 +91,7 @@ class RollingSeries:
             if i.queue is None or i.queued_at is None:
                 continue
             self.observe(i, sl_seconds.get(i.queue, 20.0))
-            left = i.answered_at or i.ended_at or now
+            left = i.answered_at or i.ended_at or math.inf  # still waiting
             if left >= first * MINUTE:
                 spans.setdefault(i.queue, []).append((i.queued_at, left))
         for queue, found in spans.items():
