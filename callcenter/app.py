@@ -13,7 +13,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
 from datetime import UTC, datetime
 
 import aiohttp
@@ -55,6 +55,7 @@ from callcenter.web import (
     pages,
     qa_api,
     realtime,
+    supervisor,
     users_api,
     webhooks,
     widget,
@@ -153,6 +154,7 @@ def create_app(settings: Settings) -> web.Application:
     users_api.setup_routes(app)
     qa_api.setup_routes(app)
     realtime.setup_routes(app)
+    supervisor.setup_routes(app)
     widget.setup_routes(app)
     app.cleanup_ctx.append(_database)
     app.cleanup_ctx.append(_accounts)
@@ -161,6 +163,7 @@ def create_app(settings: Settings) -> web.Application:
     app.cleanup_ctx.append(realtime.server_context(settings.realtime, settings.security.api_tokens))
     app.cleanup_ctx.append(_messaging)
     app.cleanup_ctx.append(_chat)
+    app.cleanup_ctx.append(supervisor.context({a.id: a.name or a.id for a in settings.agents}))
     if settings.ivr.flows_dir is not None:
         app.cleanup_ctx.append(_flows)
     app.cleanup_ctx.append(_recording)
@@ -384,9 +387,15 @@ async def _flows(app: web.Application) -> AsyncIterator[None]:
     await cancel_and_wait(watcher)
 
 
-async def _log_alert(interaction_id: str, alert: Alert) -> None:
-    # An emergency word in a call: supervisors are told on their console when it is connected.
-    log.warning("qa.emergency_word", extra={"interaction": interaction_id, "word": alert.word})
+def _alert_supervisors(app: web.Application) -> Callable[[str, Alert], Awaitable[None]]:
+    async def on_alert(interaction_id: str, alert: Alert) -> None:
+        # An emergency word in a call: logged, and shown on the supervisors' consoles.
+        log.warning("qa.emergency_word", extra={"interaction": interaction_id, "word": alert.word})
+        board = app.get(supervisor.WALLBOARD)
+        if board is not None:
+            board.emergency(interaction_id, alert)
+
+    return on_alert
 
 
 async def _recording(app: web.Application) -> AsyncIterator[None]:
@@ -408,7 +417,7 @@ async def _recording(app: web.Application) -> AsyncIterator[None]:
             JobStore(settings.database.url),
             TranscriptionPool(conf.workers),
             rules,
-            on_alert=_log_alert,
+            on_alert=_alert_supervisors(app),
             key=store.key,
             results=app[qa_api.QA_STORE],
         )
@@ -465,6 +474,7 @@ async def _voice(app: web.Application) -> AsyncIterator[None]:
     service.dialer = voice
     app[VOICE] = voice
     app[api.RECORDING_CONTROL] = voice
+    app[supervisor.SPY] = voice
     await voice.start()
     yield
     service.dialer = None

@@ -8,7 +8,9 @@ from callcenter.core.wallboard import RollingSeries, SlAlerts, minute_of
 T0 = 1_800_000_000.0 - (1_800_000_000.0 % 60)  # a minute's start
 
 
-def call(iid: str, queued: float, *, answered: float | None = None, abandoned: float | None = None) -> Interaction:
+def call(
+    iid: str, queued: float, *, answered: float | None = None, abandoned: float | None = None
+) -> Interaction:
     return Interaction(
         id=iid,
         channel=Channel.VOICE,
