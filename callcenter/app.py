@@ -47,6 +47,7 @@ from callcenter.recorder import Recorder
 from callcenter.service import CallCenter
 from callcenter.users import Accounts
 from callcenter.web import (
+    admin_config,
     admin_pages,
     api,
     auth,
@@ -151,6 +152,7 @@ def create_app(settings: Settings) -> web.Application:
     customers_api.setup_routes(app)
     pages.setup_routes(app, settings)
     admin_pages.setup_routes(app)
+    admin_config.setup_routes(app)
     users_api.setup_routes(app)
     qa_api.setup_routes(app)
     realtime.setup_routes(app)
@@ -160,6 +162,7 @@ def create_app(settings: Settings) -> web.Application:
     app.cleanup_ctx.append(_accounts)
     app.cleanup_ctx.append(_qa)
     app.cleanup_ctx.append(_service)
+    app.cleanup_ctx.append(admin_config.agents_context)
     app.cleanup_ctx.append(realtime.server_context(settings.realtime, settings.security.api_tokens))
     app.cleanup_ctx.append(_messaging)
     app.cleanup_ctx.append(_chat)
@@ -244,6 +247,7 @@ async def _service(app: web.Application) -> AsyncIterator[None]:
             settings.acd.queues_file, service.reload_queues, settings.acd.queues_reload_seconds
         )
         await watcher.start()
+        app[admin_config.QUEUE_WATCHER] = watcher
     yield
     if watcher is not None:
         await watcher.stop()
