@@ -113,7 +113,7 @@ async def put_queues(request: web.Request) -> web.Response:
     try:
         queues = parse_queues(text, str(path))
     except ConfigError as err:
-        return _error(422, "the queues were not saved", str(err).splitlines())
+        return _error(422, "The queues were not saved.", str(err).splitlines())
     await asyncio.to_thread(write_atomically, path, text)
     service = request.app[SERVICE]
     watcher = request.app.get(QUEUE_WATCHER)
@@ -206,17 +206,17 @@ async def put_agent(request: web.Request) -> web.Response:
         profile = Profile.model_validate(body)
     except ValidationError as err:
         problems = [f"{'.'.join(str(p) for p in e['loc']) or 'body'}: {e['msg']}" for e in err.errors()]
-        return _error(422, "the agent was not saved", problems)
+        return _error(422, "The agent was not saved.", problems)
     engine = request.app[SERVICE].engine
     unknown = [q for q in profile.queues if q not in engine.queues]
     if engine.queues and unknown:
-        return _error(422, "the agent was not saved", [f"queues: no queue named {q!r}" for q in unknown])
+        return _error(422, "The agent was not saved.", [f"queues: no queue named {q!r}" for q in unknown])
     profiles = {**request.app[PROFILES], agent_id: profile}
     text = dump_agents(profiles)
     try:  # the same loader as a reload: what is written is what will be read back
         parse_agents(text, str(path), [a.id for a in settings.agents])
     except ConfigError as err:
-        return _error(422, "the agent was not saved", str(err).splitlines())
+        return _error(422, "The agent was not saved.", str(err).splitlines())
     await asyncio.to_thread(write_atomically, path, text)
     watcher = request.app.get(AGENTS_WATCHER)
     if watcher is None or not watcher.check():

@@ -178,7 +178,8 @@ class Wallboard:
                     "reason": agent.reason,
                     "registered": agent.registered,
                     "since": agent.since,
-                    "seconds_in_state": max(0.0, now - agent.since),
+                    # None: never changed state since the start (no meaningful time).
+                    "seconds_in_state": max(0.0, now - agent.since) if agent.since > 0 else None,
                     "queues": sorted(q for q in agent.queues if may_see_queue(principal, engine, q)),
                     "interactions": current,
                 }

@@ -39,7 +39,7 @@ queues:
 """
 
 
-def supervisor_settings(tmp_path: Path) -> Any:
+def supervisor_settings(tmp_path: Path, **extra: Any) -> Any:
     queues = tmp_path / "queues.yaml"
     queues.write_text(QUEUES)
     agents = [
@@ -61,6 +61,7 @@ def supervisor_settings(tmp_path: Path) -> Any:
             ]
         },
         realtime={"events_per_second": 50.0, "burst": 50},
+        **extra,
     )
 
 

@@ -100,7 +100,7 @@
     let current = null;
     const showGraph = (graph) => {
       $("#flow-graph").replaceChildren(...(graph ? graph.nodes.map((n) => {
-        const out = graph.edges.filter((e) => e.from === n.id).map((e) => `${e.label || "→"} ${e.to}`).join("; ");
+        const out = graph.edges.filter((e) => e.from === n.id).map((e) => e.to).join(", ");
         return el("li", {}, `${n.id} (${n.type}, line ${n.line})${out ? ` → ${out}` : ""}`);
       }) : []));
     };

@@ -34,26 +34,29 @@
     svg.setAttribute("viewBox", `0 0 ${w} ${h}`);
     svg.setAttribute("role", "img");
     svg.setAttribute("aria-label", `${q.name}: last hour, peak ${peak} waiting, service level ${pct(q.hour_service_level)}`);
-    const path = (cls, value) => {
-      let d = "", pen = false;
-      pts.forEach((p, i) => {
-        const v = value(p);
-        if (v === null || v === undefined) { pen = false; return; }
-        const x = (i / (n - 1 || 1)) * w, y = h - 2 - v * (h - 4);
-        d += `${pen ? "L" : "M"}${x.toFixed(1)},${y.toFixed(1)} `;
-        pen = true;
-      });
-      const node = document.createElementNS(SVG, "path");
-      node.setAttribute("class", cls);
-      node.setAttribute("d", d.trim() || "M0,0");
+    const add = (tag, attrs) => {
+      const node = document.createElementNS(SVG, tag);
+      for (const [k, v] of Object.entries(attrs)) node.setAttribute(k, v);
       svg.append(node);
+      return node;
     };
-    const t = document.createElementNS(SVG, "line");
-    const ty = h - 2 - q.service_level_target * (h - 4);
-    for (const [k, v] of [["x1", 0], ["x2", w], ["y1", ty], ["y2", ty], ["class", "target"]]) t.setAttribute(k, v);
-    svg.append(t);
-    path("waiting", (p) => (p[1] === null ? null : p[1] / peak));
-    path("sl", (p) => p[2]);
+    const slot = w / n, y = (v) => h - 2 - v * (h - 4);
+    // Waiting: one bar per minute, scaled to the hour's peak.
+    pts.forEach((p, i) => {
+      if (!p[1]) return;
+      const top = y(p[1] / peak);
+      add("rect", { class: "waiting", x: (i * slot).toFixed(1), y: top.toFixed(1), width: Math.max(1, slot - 1).toFixed(1), height: (h - 2 - top).toFixed(1) });
+    });
+    add("line", { class: "target", x1: 0, x2: w, y1: y(q.service_level_target), y2: y(q.service_level_target) });
+    // Service level: a line through the minutes that counted calls, a dot on each.
+    let d = "";
+    pts.forEach((p, i) => {
+      if (p[2] === null || p[2] === undefined) return;
+      const cx = (i + 0.5) * slot, cy = y(p[2]);
+      d += `${d ? "L" : "M"}${cx.toFixed(1)},${cy.toFixed(1)} `;
+      add("circle", { class: "sl-dot", cx: cx.toFixed(1), cy: cy.toFixed(1), r: 1.8 });
+    });
+    if (d) add("path", { class: "sl", d: d.trim() });
     return svg;
   }
 
@@ -64,13 +67,13 @@
         .map(([s, n]) => el("span", { class: `badge ${s}` }, `${s.replace("_", " ")} ${n}`));
       return el("tr", { class: q.alert ? "below" : "", "data-queue": q.name },
         el("th", { scope: "row" }, q.name, q.line ? el("small", { class: "muted" }, ` (${q.line})`) : ""),
-        el("td", { class: "waiting" }, q.waiting),
+        el("td", { class: "waiting-count" }, q.waiting),
         el("td", { class: "longest" }, dur(q.longest_wait_seconds)),
         el("td", { class: "sl" }, `${pct(q.hour_service_level)} / ${pct(q.service_level)}`),
         el("td", {}, `${pct(q.service_level_target)} in ${q.service_level_seconds}s`),
         el("td", {}, pct(q.abandonment_rate)),
         el("td", { class: "states" }, ...states),
-        el("td", {}, chart(q), el("div", { class: "legend" }, "— waiting · - - service level")));
+        el("td", {}, chart(q), el("div", { class: "legend" }, "bars: waiting (peak per minute) · line: service level · dotted: target")));
     }));
   }
 
@@ -124,7 +127,7 @@
     body.replaceChildren(...board.agents.map((a) => el("tr", { "data-agent": a.id },
       el("th", { scope: "row" }, a.name, el("small", { class: "muted" }, ` ${a.id} · ext ${a.extension}${a.registered ? "" : " · phone offline"}`)),
       el("td", { class: "state" }, el("span", { class: `badge ${a.state}` }, a.state.replace("_", " ")), a.reason ? ` (${a.reason})` : ""),
-      el("td", { class: "in-state" }, dur(a.seconds_in_state + drift)),
+      el("td", { class: "in-state" }, a.seconds_in_state === null ? "–" : dur(a.seconds_in_state + drift)),
       el("td", {}, el("ul", { class: "work" }, ...a.interactions.map((i) => workItem(a, i)))),
       el("td", {}, agentActions(a)))));
   }
@@ -169,7 +172,7 @@
     const drift = (Date.now() - receivedAt) / 1000;
     for (const a of board.agents) {
       const cell = document.querySelector(`#agents tr[data-agent="${CSS.escape(a.id)}"] .in-state`);
-      if (cell) cell.textContent = dur(a.seconds_in_state + drift);
+      if (cell && a.seconds_in_state !== null) cell.textContent = dur(a.seconds_in_state + drift);
     }
   }, 1000);
 })();
