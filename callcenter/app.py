@@ -1,8 +1,9 @@
 """The composition root: builds every component from the settings and pairs each start with its stop.
 
 Order of start (reverse on stop): database -> accounts (sessions, audit) -> QA store -> engine
-restored from the database -> service -> Socket.IO server -> messaging (store, routing of
-conversations into the service, outbox, SMTP server) -> chat namespaces (/customer, /agent) -> IVR
+restored from the database -> service -> agents file -> Socket.IO server -> messaging (store,
+routing of conversations into the service, outbox, SMTP server) -> chat namespaces (/customer,
+/agent) -> supervisor wallboard (/supervisor) -> IVR
 flows -> recordings (store, transcription, recorder) -> voice (FastAGI server, then AMI). Each step
 is one aiohttp ``cleanup_ctx`` generator, so a failure part-way stops exactly what had started.
 Nothing starts at import time.
