@@ -27,6 +27,7 @@ ADMIN = "admin-token-0123456789abcdefgh"
 SUP_ALL = "sup-all-token-0123456789abcdef"
 SUP_BILLING = "sup-billing-token-0123456789ab"
 AGENT = "agent-1001-token-0123456789abc"
+QA = "qa-token-0123456789abcdefghijkl"
 
 QUEUES = """\
 queues:
@@ -58,6 +59,7 @@ def supervisor_settings(tmp_path: Path, **extra: Any) -> Any:
                 {"name": "sue", "role": "supervisor", "token": SUP_ALL, "agent_id": "1009"},
                 {"name": "bill", "role": "supervisor", "token": SUP_BILLING, "lines": ["billing"]},
                 {"name": "agent-1001", "role": "agent", "token": AGENT, "agent_id": "1001"},
+                {"name": "qa", "role": "qa", "token": QA},
             ]
         },
         realtime={"events_per_second": 50.0, "burst": 50},
@@ -269,3 +271,36 @@ async def test_namespace_roles(node: Node) -> None:
     assert {q["name"] for q in (await admin.call("sync"))["queues"]} == {"sales", "billing"}
     assert (await admin.call("force", {"agent_id": "1001"})) == {"error": "unknown event 'force'"}
     await admin.close()
+
+
+async def test_emergency_words_go_to_the_supervisors_of_the_calls_line(node: Node) -> None:
+    from callcenter.app import _alert_supervisors
+    from callcenter.core.qa import Alert, Evidence
+
+    bill = await console(node, SUP_BILLING)
+    sue = await console(node, SUP_ALL)
+    service = node.app[SERVICE]
+    now = service.clock()
+    for iid, queue_name in (("call-s", "sales"), ("call-b", "billing")):
+        service.handle(ev.CallArrived(iid, "100", "", "5000", f"PJSIP/trunk-{iid}", now))
+        service.handle(ev.IvrFinished(iid, "1", queue_name, now))
+    on_alert = _alert_supervisors(node.app)
+    await on_alert("call-s", Alert("fire", Evidence("caller", 1.0, 2.0, "there is a fire")))
+    await on_alert("call-b", Alert("ambulance", Evidence("caller", 3.0, 4.0, "call an ambulance")))
+    first, second = await sue.next("alert"), await sue.next("alert")
+    assert {(a["interaction_id"], a["word"]) for a in (first, second)} == {
+        ("call-s", "fire"),
+        ("call-b", "ambulance"),
+    }
+    got = await bill.next("alert")
+    assert got == {
+        "kind": "emergency_word",
+        "interaction_id": "call-b",
+        "queue": "billing",
+        "agent_id": None,
+        "word": "ambulance",
+    }
+    await sue.until(lambda b: True)  # a later push: the sales alert had its chance to (wrongly) arrive
+    assert bill.queue("alert").empty()
+    await bill.close()
+    await sue.close()
