@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import AsyncIterator, Callable, Mapping
+from collections.abc import AsyncIterator, Callable, Iterable, Mapping
 from dataclasses import asdict
 from typing import Any, Protocol
 
@@ -31,7 +31,7 @@ from callcenter.core import events as ev
 from callcenter.core.acd import Acd, UnknownAgent
 from callcenter.core.agents import IllegalTransition
 from callcenter.core.commands import Command, SaveInteraction
-from callcenter.core.interaction import Channel
+from callcenter.core.interaction import Channel, Interaction
 from callcenter.core.qa import Alert
 from callcenter.core.wallboard import MINUTE, RollingSeries, SlAlert, SlAlerts
 from callcenter.service import CallCenter
@@ -105,10 +105,13 @@ class Wallboard:
             self.series.observe(i, queue.service_level_seconds if queue is not None else 20.0)
         self._dirty = True
 
-    def restore(self, interactions: list[Any], now: float) -> None:
+    def mark_dirty(self) -> None:
+        self._dirty = True
+
+    def restore(self, interactions: Iterable[Interaction], now: float) -> None:
+        """The last hour's series from stored interactions (older minutes are dropped)."""
         sl = {name: q.service_level_seconds for name, q in self.engine.queues.items()}
-        recent = [i for i in interactions if (i.queued_at or 0.0) >= now - self.series.window * MINUTE]
-        self.series.restore(recent, sl, now)
+        self.series.restore(interactions, sl, now)
 
     def emergency(self, interaction_id: str, alert: Alert) -> None:
         """The transcription service's ``on_alert``: an emergency word heard in a call."""
@@ -262,7 +265,7 @@ class SupervisorNamespace(GuardedNamespace):
         if principal.role not in ("supervisor", "admin"):
             raise Refused("your role may not use the supervisor console")
         await self.enter_room(sid, scope_key(principal.lines))
-        self.board._dirty = True
+        self.board.mark_dirty()  # the newcomer's scope gets a wallboard with the next push
         return principal
 
     def scopes(self) -> dict[str, frozenset[str] | None]:

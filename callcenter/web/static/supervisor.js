@@ -108,13 +108,18 @@
   function workItem(a, i) {
     const item = el("li", {}, `${i.channel} · ${i.customer || "?"} · ${i.queue || ""} · ${dur(board.now - i.since)}`);
     if (i.channel !== "voice" && i.held) {
-      const to = el("input", { "aria-label": `Reassign ${i.interaction_id} to (agent id or queue:name)`, size: "10", placeholder: "agent / queue:name" });
+      // Reassign to another agent of the board, or back to a queue (its line's agents take it).
+      const to = el("select", { "aria-label": `Reassign ${i.channel} of ${a.name} to` },
+        el("option", { value: "" }, "Reassign to…"),
+        el("optgroup", { label: "Agents" }, ...board.agents.filter((b) => b.id !== a.id)
+          .map((b) => el("option", { value: `agent:${b.id}` }, `${b.name} (${b.state.replace("_", " ")})`))),
+        el("optgroup", { label: "Queues" }, ...board.queues.map((q) => el("option", { value: `queue:${q.name}` }, q.name))));
       item.append(" ", to, el("button", {
         type: "button", onclick: () => {
-          const v = to.value.trim();
-          const body = { interaction_id: i.interaction_id };
-          if (v.startsWith("queue:")) body.to_queue = v.slice(6); else body.to_agent = v;
-          act(window.cc.api("POST", "/api/supervisor/reassign", body), `Reassigned to ${v}`);
+          const [kind, name] = to.value.split(/:(.*)/s);
+          if (!name) return;
+          const body = { interaction_id: i.interaction_id, [kind === "queue" ? "to_queue" : "to_agent"]: name };
+          act(window.cc.api("POST", "/api/supervisor/reassign", body), `Reassigned to ${name}`);
         },
       }, "Reassign"));
     }
