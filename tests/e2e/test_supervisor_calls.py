@@ -1,4 +1,4 @@
-"""Listen and whisper on a live call, end to end: a real caller bridged to a real agent phone, and
+"""Listen, whisper and barge on a live call, end to end: a real caller bridged to a real agent phone, and
 the supervisor's own phone (another agent extension, linked to the supervisor's token) rung by
 AMI Originate into ChanSpy on the agent's leg.
 
@@ -33,7 +33,7 @@ def ratio(audio: bytes, wanted: float, other: float) -> float:
     return goertzel(audio, wanted) / max(goertzel(audio, other), 1e-9)
 
 
-def test_listen_then_whisper(asterisk: Any, server_factory: Any) -> None:
+def test_listen_whisper_barge(asterisk: Any, server_factory: Any) -> None:
     server = server_factory(
         agents=[
             {"id": "1001", "name": "Agent", "extension": "1001", "queues": ["support"]},
@@ -60,6 +60,7 @@ def test_listen_then_whisper(asterisk: Any, server_factory: Any) -> None:
         before = time.monotonic()
         time.sleep(1.5)
         agent_before = agent_audio.heard_since(before)
+        caller_before = caller_audio.heard_since(before)
 
         # Listen: the supervisor hears the caller; nobody hears the supervisor.
         status, body = server.api(
@@ -101,12 +102,33 @@ def test_listen_then_whisper(asterisk: Any, server_factory: Any) -> None:
         assert ratio(agent_heard, SUP_FREQ, 2500.0) > 5, "the whisper is not the supervisor's tone"
         assert ratio(caller_heard, AGENT_FREQ, SUP_FREQ) > 5, "the caller hears the whisper"
         whisper_call.hangup()
+        time.sleep(1.0)
+
+        # Barge: the caller hears the supervisor too.
+        status, body = server.api(
+            "POST", "/api/supervisor/listen", {"agent_id": "1001", "mode": "barge"}, token=SUPERVISOR_TOKEN
+        )
+        assert status == 200, body
+        wait_for(lambda: len(sup.audio) >= 3, 20, "the supervisor's phone to ring a third time and answer")
+        barge_call = sup.incoming[-1]
+        time.sleep(1.5)
+        t2 = time.monotonic()
+        time.sleep(2.5)
+        caller_heard = caller_audio.heard_since(t2)
+        agent_heard = agent_audio.heard_since(t2)
+        assert goertzel(caller_heard, SUP_FREQ) > 20 * max(goertzel(caller_before, SUP_FREQ), 1e-9), (
+            "the caller does not hear the barging supervisor"
+        )
+        assert goertzel(agent_heard, SUP_FREQ) > 20 * max(goertzel(agent_before, SUP_FREQ), 1e-9), (
+            "the agent does not hear the barging supervisor"
+        )
+        barge_call.hangup()
         call.hangup()
 
         status, body = server.api("GET", "/api/audit?limit=20")
         assert status == 200
         actions = [e["action"] for e in body["entries"]]
-        assert "call.listen" in actions and "call.whisper" in actions
+        assert {"call.listen", "call.whisper", "call.barge"} <= set(actions)
     finally:
         caller.stop()
         sup.stop()
