@@ -304,3 +304,28 @@ async def test_emergency_words_go_to_the_supervisors_of_the_calls_line(node: Nod
     assert bill.queue("alert").empty()
     await bill.close()
     await sue.close()
+
+
+async def test_the_last_hour_survives_a_restart(tmp_path: Path) -> None:
+    settings = supervisor_settings(tmp_path)
+    first = await start_node(settings)
+    service = first.app[SERVICE]
+    now = service.clock()
+    for n in range(3):  # abandoned after the threshold, then one answered in time below
+        iid = f"call-{n}"
+        service.handle(ev.CallArrived(iid, "100", "", "5000", f"PJSIP/trunk-{n}", now - 100))
+        service.handle(ev.IvrFinished(iid, "1", "sales", now - 95))
+        service.handle(ev.CallerHungUp(iid, "16", now - 30))
+    service.handle(ev.ConversationArrived("chat-1", "webchat", "c", "conv", "sales", now - 20))
+    await first.server.close()  # the service flushes its writes on the way out
+
+    second = await start_node(settings)
+    try:
+        status, body = await http(second, "GET", "/api/supervisor/wallboard", SUP_ALL)
+        assert status == 200
+        sales = queue(body, "sales")
+        assert (sales["hour_service_level"], sales["hour_counted"]) == (0.0, 3)
+        assert max(p[1] or 0 for p in sales["series"]) >= 3  # three waiting at once, a minute or two ago
+        assert sales["waiting"] == 1  # the chat, restored in line
+    finally:
+        await second.server.close()
