@@ -110,7 +110,8 @@ async def test_supervisor_wallboard_and_admin_edits(tmp_path: Path) -> None:
                 await row.get_by_label("Reassign webchat of Sam Sales to").select_option("queue:billing")
                 await row.get_by_role("button", name="Reassign").click()
                 await expect(page.locator("#action-result")).to_have_text("Reassigned to billing")
-                await expect(page.locator('#queues tr[data-queue="billing"] td.waiting-count')).to_have_text("2")
+                billing_waiting = page.locator('#queues tr[data-queue="billing"] td.waiting-count')
+                await expect(billing_waiting).to_have_text("2")
                 await expect(row).not_to_contain_text("webchat")
                 assert service.engine.live["chat-s"].queue == "billing"
 
