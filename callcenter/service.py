@@ -60,7 +60,7 @@ class BatchStore(Protocol):
     async def write_batch(self, items: Sequence[SaveInteraction | RecordEvent]) -> None: ...
 
 
-WRITE_BATCH = 500  # writes per transaction at most
+WRITE_BATCH = 64  # writes per transaction at most: a bigger batch holds the (SQLite) write lock longer
 
 
 class Dialer(Protocol):
