@@ -158,6 +158,7 @@ def create_app(settings: Settings) -> web.Application:
     qa_api.setup_routes(app)
     realtime.setup_routes(app)
     supervisor.setup_routes(app)
+    pages.add_nav(app, "QA review", "/qa", "qa", "supervisor", "admin")  # after each role's home
     widget.setup_routes(app)
     app.cleanup_ctx.append(_database)
     app.cleanup_ctx.append(_accounts)
