@@ -1,8 +1,9 @@
 """The composition root: builds every component from the settings and pairs each start with its stop.
 
 Order of start (reverse on stop): database -> accounts (sessions, audit) -> QA store -> engine
-restored from the database -> service -> Socket.IO server -> messaging (store, routing of
-conversations into the service, outbox, SMTP server) -> chat namespaces (/customer, /agent) -> IVR
+restored from the database -> service -> agents file -> Socket.IO server -> messaging (store,
+routing of conversations into the service, outbox, SMTP server) -> chat namespaces (/customer,
+/agent) -> supervisor wallboard (/supervisor) -> IVR
 flows -> recordings (store, transcription, recorder) -> voice (FastAGI server, then AMI). Each step
 is one aiohttp ``cleanup_ctx`` generator, so a failure part-way stops exactly what had started.
 Nothing starts at import time.
@@ -13,7 +14,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
 from datetime import UTC, datetime
 
 import aiohttp
@@ -47,6 +48,7 @@ from callcenter.recorder import Recorder
 from callcenter.service import CallCenter
 from callcenter.users import Accounts
 from callcenter.web import (
+    admin_config,
     admin_pages,
     agent_panel,
     api,
@@ -56,6 +58,7 @@ from callcenter.web import (
     pages,
     qa_api,
     realtime,
+    supervisor,
     users_api,
     webhooks,
     widget,
@@ -152,18 +155,23 @@ def create_app(settings: Settings) -> web.Application:
     customers_api.setup_routes(app)
     pages.setup_routes(app, settings)
     admin_pages.setup_routes(app)
+    admin_config.setup_routes(app)
     users_api.setup_routes(app)
     qa_api.setup_routes(app)
     agent_panel.setup_routes(app)
     realtime.setup_routes(app)
+    supervisor.setup_routes(app)
+    pages.add_nav(app, "QA review", "/qa", "qa", "supervisor", "admin")  # after each role's home
     widget.setup_routes(app)
     app.cleanup_ctx.append(_database)
     app.cleanup_ctx.append(_accounts)
     app.cleanup_ctx.append(_qa)
     app.cleanup_ctx.append(_service)
+    app.cleanup_ctx.append(admin_config.agents_context)
     app.cleanup_ctx.append(realtime.server_context(settings.realtime, settings.security.api_tokens))
     app.cleanup_ctx.append(_messaging)
     app.cleanup_ctx.append(_chat)
+    app.cleanup_ctx.append(supervisor.context({a.id: a.name or a.id for a in settings.agents}))
     if settings.ivr.flows_dir is not None:
         app.cleanup_ctx.append(_flows)
     app.cleanup_ctx.append(_recording)
@@ -244,6 +252,7 @@ async def _service(app: web.Application) -> AsyncIterator[None]:
             settings.acd.queues_file, service.reload_queues, settings.acd.queues_reload_seconds
         )
         await watcher.start()
+        app[admin_config.QUEUE_WATCHER] = watcher
     yield
     if watcher is not None:
         await watcher.stop()
@@ -398,9 +407,15 @@ async def _flows(app: web.Application) -> AsyncIterator[None]:
     await cancel_and_wait(watcher)
 
 
-async def _log_alert(interaction_id: str, alert: Alert) -> None:
-    # An emergency word in a call: supervisors are told on their console when it is connected.
-    log.warning("qa.emergency_word", extra={"interaction": interaction_id, "word": alert.word})
+def _alert_supervisors(app: web.Application) -> Callable[[str, Alert], Awaitable[None]]:
+    async def on_alert(interaction_id: str, alert: Alert) -> None:
+        # An emergency word in a call: logged, and shown on the supervisors' consoles.
+        log.warning("qa.emergency_word", extra={"interaction": interaction_id, "word": alert.word})
+        board = app.get(supervisor.WALLBOARD)
+        if board is not None:
+            board.emergency(interaction_id, alert)
+
+    return on_alert
 
 
 async def _recording(app: web.Application) -> AsyncIterator[None]:
@@ -422,7 +437,7 @@ async def _recording(app: web.Application) -> AsyncIterator[None]:
             JobStore(settings.database.url),
             TranscriptionPool(conf.workers),
             rules,
-            on_alert=_log_alert,
+            on_alert=_alert_supervisors(app),
             key=store.key,
             results=app[qa_api.QA_STORE],
         )
@@ -486,6 +501,7 @@ async def _voice(app: web.Application) -> AsyncIterator[None]:
     service.dialer = voice
     app[VOICE] = voice
     app[api.RECORDING_CONTROL] = voice
+    app[supervisor.SPY] = voice
     await voice.start()
     yield
     service.dialer = None

@@ -216,6 +216,10 @@ class AcdSettings(_Section):
     # None: every queue named in the menu or by agents routes longest-idle with no skill needed.
     queues_file: Path | None = None
     queues_reload_seconds: float = Field(2.0, gt=0, le=3600)
+    # What agents serve, edited at runtime (docs/admin.md): queues, skills, languages and chat
+    # capacity per agent id, over the values of ``agents``; written by /admin/agents, reloaded when
+    # it changes (same interval as the queues file). None: agents are edited here only.
+    agents_file: Path | None = None
     # How Asterisk dials a customer for a callback: {number} is the number they called from.
     # The sandbox's callers are its trunk's registered phones; production goes out through the
     # carrier trunk, e.g. "PJSIP/{number}@carrier".

@@ -387,6 +387,34 @@ class VoiceAdapter:
                 if leg.channel is not None:
                     await self._hangup(leg.channel)
 
+    # ChanSpy options per mode: q quiet (no beep, no channel name spoken), E end the spy call
+    # when the agent's leg hangs up; w whisper (the agent hears the supervisor), B barge (both do).
+    SPY_OPTIONS = {"listen": "qE", "whisper": "qEw", "barge": "qEB"}
+
+    async def spy(self, agent_id: str, extension: str, mode: str) -> bool:
+        """Ring the supervisor's phone ``extension`` into ChanSpy on the agent's live call leg
+        (docs/supervisor.md). False when the agent has no call leg up; AmiError when refused."""
+        channels = [
+            leg.channel
+            for leg in self._legs.values()
+            if leg.agent_id == agent_id and leg.channel is not None and not leg.ended and not leg.cancelled
+        ]
+        if not channels:
+            return False
+        await self.ami.action(
+            {
+                "Action": "Originate",
+                "Channel": f"PJSIP/{extension}",
+                "Application": "ChanSpy",
+                "Data": f"{channels[-1]},{self.SPY_OPTIONS[mode]}",
+                "Async": "true",
+                "Timeout": "30000",
+                "CallerID": f'"{mode} {agent_id}" <{agent_id}>',
+            }
+        )
+        log.info("voice.spy", extra={"agent": agent_id, "ext": extension, "mode": mode})
+        return True
+
     async def mute_recording(self, interaction_id: str, muted: bool) -> bool:
         """Pause (``muted``) or resume the recording of a call in progress, e.g. while the customer
         gives card data: the tracks get silence meanwhile. False when no agent leg of this

@@ -258,6 +258,47 @@ class Acd:
         self._dispatch(at, out)
         return out
 
+    def set_agent_profile(
+        self,
+        agent_id: str,
+        at: float,
+        *,
+        queues: frozenset[str],
+        skills: Mapping[str, int],
+        languages: frozenset[str],
+        capacity: Mapping[str, int],
+        max_chats: int,
+    ) -> list[Command]:
+        """An administrator's edit of what an agent serves (queues, skills, languages, chat
+        capacity): the state and what the agent holds are kept; the indexes follow, and waiting
+        interactions the agent may now take are routed. Raises UnknownAgent."""
+        old = self.agent(agent_id)
+        # Out of the availability index under the old queues and skills, then in under the new.
+        for channel in _CHANNELS:
+            if (agent_id, channel) in self._indexed:
+                for pool in old.queues:
+                    self._avail.get((channel, pool), set()).discard(agent_id)
+                    for sk in old.all_skills:
+                        self._avail_skill.get((channel, pool, sk), set()).discard(agent_id)
+                self._indexed.discard((agent_id, channel))
+        for q in old.queues:
+            self._members.get(q, set()).discard(agent_id)
+        new = replace(
+            old,
+            queues=frozenset(queues),
+            skills=dict(skills),
+            languages=frozenset(languages),
+            capacity={"voice": 1, **dict(capacity)},
+            max_chats=max_chats,
+        )
+        self.agents[agent_id] = new
+        for q in new.queues:
+            self._members.setdefault(q, set()).add(agent_id)
+        self._reindex(new)
+        out: list[Command] = []
+        self._dispatch(at, out)
+        return out
+
     # -- restore after a restart -----------------------------------------------------------------
     def restore(self, interactions: Iterable[Interaction], at: float) -> list[Command]:
         """Take back interactions that were live when the server stopped.

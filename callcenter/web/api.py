@@ -26,6 +26,7 @@ from callcenter.recorder import Recorder
 from callcenter.service import CallCenter
 from callcenter.web.audit import record
 from callcenter.web.auth import PRINCIPAL, PUBLIC, Principal, allow
+from callcenter.web.console_openapi import OPENAPI_PATHS as CONSOLE_PATHS
 from callcenter.web.webhooks_openapi import OPENAPI_PATHS as WEBHOOK_PATHS
 from callcenter.web.widget_openapi import OPENAPI_PATHS as WIDGET_PATHS
 
@@ -817,5 +818,6 @@ OPENAPI: dict[str, Any] = {
         **QA_PATHS,
         **PANEL_PATHS,
         **WIDGET_PATHS,
+        **CONSOLE_PATHS,
     },
 }

@@ -33,6 +33,7 @@ from callcenter.adapters.recordings import TRACKS, RecordingError, RecordingStor
 from callcenter.core.scorecard import ReviewAnswers, ReviewError, Scorecard, calibrate, check_answers, total
 from callcenter.web.api import _body, _error, _json
 from callcenter.web.auth import PRINCIPAL, PUBLIC, Principal, allow
+from callcenter.web.pages import render
 
 log = logging.getLogger(__name__)
 
@@ -391,27 +392,14 @@ def _byte_range(header: str | None, size: int) -> tuple[int, int] | str | None:
 # --- pages ---------------------------------------------------------------------------------------
 
 
-def _page(name: str) -> web.Response:
-    return web.Response(
-        text=(STATIC / name).read_text(encoding="utf-8"),
-        content_type="text/html",
-        headers={
-            "Cache-Control": "no-store",
-            # Scripts, styles, audio and API calls from this server only; no framing.
-            "Content-Security-Policy": "default-src 'self'; object-src 'none'; base-uri 'none';"
-            " frame-ancestors 'none'",
-        },
-    )
-
-
 @allow(*ROLES)
 async def calls_page(request: web.Request) -> web.Response:
-    return _page("list.html")
+    return render(request, "qa_list.html")
 
 
 @allow(*ROLES)
 async def call_page(request: web.Request) -> web.Response:
-    return _page("call.html")
+    return render(request, "qa_call.html")
 
 
 @allow(PUBLIC)

@@ -114,6 +114,18 @@ MATRIX: dict[tuple[str, str], set[str]] = {
     ("GET", "/api/qa/calls/none/calibration"): {"qa", "supervisor", "admin"},
     ("POST", "/api/qa/calls/none/calibration"): {"qa", "supervisor", "admin"},
     ("GET", "/api/recordings/none/audio"): {"qa", "supervisor", "admin"},
+    # Supervisor console and admin configuration (test_supervisor.py, test_admin_config.py).
+    ("GET", "/supervisor"): {"supervisor", "admin"},
+    ("GET", "/api/supervisor/wallboard"): {"supervisor", "admin"},
+    ("POST", "/api/supervisor/reassign"): {"supervisor", "admin"},
+    ("POST", "/api/supervisor/listen"): {"supervisor", "admin"},
+    ("GET", "/admin/queues"): {"admin"},
+    ("GET", "/admin/agents"): {"admin"},
+    ("GET", "/admin/ivr"): {"admin"},
+    ("GET", "/api/admin/queues"): {"admin"},
+    ("PUT", "/api/admin/queues"): {"admin"},
+    ("GET", "/api/admin/agents"): {"admin"},
+    ("PUT", "/api/admin/agents/1001"): {"admin"},
     # Provider webhooks: no API token is asked for; the provider's signature is (see WEBHOOKS).
     ("POST", "/webhooks/twilio/sms"): {PUBLIC},
     ("GET", "/webhooks/whatsapp"): {PUBLIC},
@@ -134,7 +146,17 @@ WEBHOOKS = {path for _, path in MATRIX if path.startswith("/webhooks/")}
 # Public, but refused without the sign-in form's own token (double-submit cookie).
 FORM_TOKEN = {("POST", "/login")}
 # Pages: an anonymous (or wrongly authenticated) GET is redirected to the sign-in page.
-PAGES = {("GET", "/agent"), ("GET", "/"), ("GET", "/admin/users"), ("GET", "/qa"), ("GET", "/qa/calls/none")}
+PAGES = {
+    ("GET", "/agent"),
+    ("GET", "/"),
+    ("GET", "/admin/users"),
+    ("GET", "/qa"),
+    ("GET", "/qa/calls/none"),
+    ("GET", "/supervisor"),
+    ("GET", "/admin/queues"),
+    ("GET", "/admin/agents"),
+    ("GET", "/admin/ivr"),
+}
 # Engine.IO answers 400 to a request that is not one of its own (no transport, no session).
 SOCKETS = {"/socket.io/"}
 

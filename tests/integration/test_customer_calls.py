@@ -8,16 +8,20 @@ customer's timeline shows the chat and the call. A real server, a real Socket.IO
 from __future__ import annotations
 
 import asyncio
+import json
 from pathlib import Path
 from typing import Any
 
 import aiohttp
 
 from callcenter.app import ROUTER
+from callcenter.channels import whatsapp
+from callcenter.config import WhatsAppSettings
 from callcenter.core import events as ev
 from callcenter.core.customers import Identity, IdentityKind
 from callcenter.identity import web_token
 from callcenter.web.api import SERVICE
+from tests.integration.test_messaging import WA_SECRET
 from tests.integration.test_realtime import SITE_SECRET, SUPERVISOR, Node, chat_settings, customer, start_node
 
 PHONE = "+14155550123"
@@ -88,3 +92,91 @@ async def _post(node: Node, path: str, body: dict[str, Any]) -> int:
     async with aiohttp.ClientSession() as http:
         resp = await http.post(f"{node.url}{path}", json=body, headers=AS_SUPERVISOR)
         return resp.status
+
+
+def _whatsapp(wa_id: str, text: str, message_id: str, at: float) -> bytes:
+    """A WhatsApp Cloud API text-message webhook (the documented shape)."""
+    value = {
+        "messaging_product": "whatsapp",
+        "metadata": {"display_phone_number": "15550001111", "phone_number_id": "106540352242922"},
+        "contacts": [{"profile": {"name": "Gil"}, "wa_id": wa_id}],
+        "messages": [
+            {
+                "from": wa_id,
+                "id": message_id,
+                "timestamp": str(int(at)),
+                "type": "text",
+                "text": {"body": text},
+            }
+        ],
+    }
+    body = {
+        "object": "whatsapp_business_account",
+        "entry": [{"id": "1", "changes": [{"field": "messages", "value": value}]}],
+    }
+    return json.dumps(body).encode()
+
+
+async def test_call_then_whatsapp_then_chat_land_in_one_timeline(tmp_path: Path) -> None:
+    """A phone line may be a household's: the WhatsApp account and the site account that come
+    with the caller's number are suggested, not fused; a supervisor merges them (audited), and
+    the caller's record then has one timeline of all three."""
+    settings = chat_settings(tmp_path)
+    wa = {
+        "verify_token": "v",
+        "app_secret": WA_SECRET,
+        "access_token": "t",
+        "phone_number_id": "106540352242922",
+    }
+    settings = settings.model_copy(
+        update={"messaging": settings.messaging.model_copy(update={"whatsapp": WhatsAppSettings(**wa)})}
+    )
+    node = await start_node(settings)
+    try:
+        router, service = node.app[ROUTER], node.app[SERVICE]
+        now = service.clock()
+        # 1. A call from a number we have never seen: a new customer.
+        owner = await router.identify_caller(PHONE, now)
+        assert owner is not None
+        service.handle(ev.CallArrived("call-9", PHONE, "", "5000", "PJSIP/x-9", now, customer_id=owner))
+        service.handle(ev.CallerHungUp("call-9", "caller hung up", now + 3))
+        # 2. WhatsApp from the same number.
+        raw = _whatsapp(PHONE.lstrip("+"), "Following up on my call", "wamid.CC1", now + 10)
+        headers = {
+            "X-Hub-Signature-256": whatsapp.signature(raw, WA_SECRET),
+            "Content-Type": "application/json",
+        }
+        async with aiohttp.ClientSession() as http:
+            resp = await http.post(f"{node.url}/webhooks/whatsapp", data=raw, headers=headers)
+            assert resp.status == 200, await resp.text()
+        # 3. The web chat of the site's account that verified that number.
+        visitor = await customer(node.url)
+        signed = {
+            "user_id": "u-9",
+            "phone": PHONE,
+            "signature": web_token("u-9", SITE_SECRET.encode(), PHONE),
+        }
+        await visitor.call("start", {"identity": signed, "message": "And now from the website"})
+        await visitor.close()
+
+        async with aiohttp.ClientSession(headers=AS_SUPERVISOR) as http:
+            found = await (await http.get(f"{node.url}/api/customer-suggestions")).json()
+            others = {s["customer_id"] for s in found["suggestions"] if s["other"] == owner}
+            assert len(others) == 2, found  # the WhatsApp sender and the site account
+            for other in sorted(others):
+                merge = {"into": owner, "reason": "same person: confirmed on the phone"}
+                resp = await http.post(f"{node.url}/api/customers/{other}/merge", json=merge)
+                assert resp.status == 200, await resp.text()
+            entries: list[dict[str, Any]] = []
+            for _ in range(100):
+                resp = await http.get(f"{node.url}/api/customers/{owner}")
+                assert resp.status == 200
+                entries = (await resp.json())["timeline"]
+                if len(entries) == 3:
+                    break
+                await asyncio.sleep(0.05)
+        got = sorted((e["kind"], e["channel"]) for e in entries)
+        assert got == [("call", "voice"), ("message", "webchat"), ("message", "whatsapp")], entries
+        assert [e["at"] for e in entries] == sorted(e["at"] for e in entries)  # in time order
+    finally:
+        await node.server.close()

@@ -55,7 +55,7 @@ async def test_sign_in_through_the_form_lands_on_the_role_page(tmp_path: Path) -
                 await expect(page).to_have_url(base + "/admin/users")
                 await expect(page.get_by_role("heading", name="Users", exact=True)).to_be_visible()
                 await expect(page.get_by_role("navigation", name="Main").get_by_role("link")).to_have_text(
-                    ["Users"]
+                    ["Users", "Queues", "Agents", "IVR", "Supervisor", "QA review"]
                 )
                 await page.screenshot(path=str(SCREENSHOTS / "admin-users.png"), full_page=True)
                 cookies = {c["name"]: c for c in await page.context.cookies()}
@@ -67,13 +67,13 @@ async def test_sign_in_through_the_form_lands_on_the_role_page(tmp_path: Path) -
                 await page.goto(base + "/")
                 await expect(page).to_have_url(base + "/login?next=/")
 
-                # A supervisor (no supervisor page yet) lands on the home page of the layout.
+                # A supervisor lands on the supervisor console, with the lines shown by the name.
                 await page.get_by_label("Username").fill("bea")
                 await page.get_by_label("Password").fill(PASSWORD)
                 await page.get_by_role("button", name="Sign in").click()
-                await expect(page).to_have_url(base + "/")
-                await expect(page.get_by_role("heading", name="Welcome, bea")).to_be_visible()
-                await expect(page.get_by_text("You see the business lines billing.")).to_be_visible()
+                await expect(page).to_have_url(base + "/supervisor")
+                await expect(page.get_by_role("heading", name="Supervisor console")).to_be_visible()
+                await expect(page.locator(".who")).to_contain_text("(supervisor: billing)")
             finally:
                 await browser.close()
     finally:

@@ -81,6 +81,7 @@ def test_every_handler_is_declared_and_documented() -> None:
     from callcenter.web.chat_agent import AgentNamespace
     from callcenter.web.chat_customer import CustomerNamespace
     from callcenter.web.realtime import handlers_of
+    from callcenter.web.supervisor import SupervisorNamespace
 
     doc = (Path(__file__).parents[2] / "docs" / "omnichannel.md").read_text()
     rows = re.findall(r"^\| `(/\w+)` \| `(\w+)` \| ([a-z, ]+) \|", doc, re.M)
@@ -91,7 +92,12 @@ def test_every_handler_is_declared_and_documented() -> None:
         if {r.strip() for r in roles.split(",")} <= known  # not the server -> client table
     }
     declared = {}
-    for cls, ns in ((CustomerNamespace, "/customer"), (AgentNamespace, "/agent")):
+    namespaces = (
+        (CustomerNamespace, "/customer"),
+        (AgentNamespace, "/agent"),
+        (SupervisorNamespace, "/supervisor"),
+    )
+    for cls, ns in namespaces:
         handlers = handlers_of(cls)
         bound = {h for _, h in handlers.values()}
         for attr in dir(cls):

@@ -3,7 +3,12 @@
 
 const qa = {
   async api(path, options = {}) {
-    const response = await fetch(path, { credentials: "same-origin", ...options });
+    // Signed in with the session cookie: changes carry the page's CSRF token (docs/security.md).
+    const method = (options.method || "GET").toUpperCase();
+    const headers = { ...(options.headers || {}) };
+    const meta = document.querySelector('meta[name="csrf-token"]');
+    if (method !== "GET" && method !== "HEAD" && meta) headers["X-CSRF-Token"] = meta.content;
+    const response = await fetch(path, { credentials: "same-origin", ...options, headers });
     let body = null;
     try { body = await response.json(); } catch (err) { body = null; }
     if (!response.ok) {

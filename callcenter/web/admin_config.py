@@ -1,0 +1,273 @@
+"""The administrators' configuration pages: queues and business lines (the queues YAML file),
+agents' routing profiles (the agents file) and the IVR flow editor (on ``/api/ivr/flows``).
+
+Invariants (docs/admin.md):
+
+- An edit is validated by the same loader as at start-up (``parse_queues``, ``parse_agents``);
+  refused, it answers 422 with ``file:line: key: problem`` lines and changes nothing — neither the
+  file nor the running definitions.
+- Accepted, the file is replaced atomically (temporary file + rename) and applied at once through
+  the same path as a hot reload (the watchers), so it takes effect without a restart.
+- Every accepted edit is audited.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import AsyncIterator, Mapping
+from pathlib import Path
+from typing import Any
+
+from aiohttp import web
+from pydantic import ValidationError
+
+from callcenter.agents_file import (
+    AgentsWatcher,
+    Profile,
+    dump_agents,
+    load_agents,
+    parse_agents,
+    write_atomically,
+)
+from callcenter.config import AgentSettings, ConfigError, Settings
+from callcenter.queues_file import QueueWatcher, parse_queues
+from callcenter.service import CallCenter
+from callcenter.web.api import SERVICE, SETTINGS
+from callcenter.web.audit import record
+from callcenter.web.auth import allow
+from callcenter.web.pages import add_nav, render
+
+log = logging.getLogger(__name__)
+
+MAX_YAML_BYTES = 256 * 1024
+QUEUE_WATCHER = web.AppKey("queue_watcher", QueueWatcher)
+AGENTS_WATCHER = web.AppKey("agents_watcher", AgentsWatcher)
+PROFILES = web.AppKey("agent_profiles", dict[str, Profile])  # what the agents file holds now
+
+
+def _json(data: Any, status: int = 200) -> web.Response:
+    return web.json_response(data, status=status)
+
+
+def _error(status: int, message: str, problems: list[str] | None = None) -> web.Response:
+    return _json({"error": message, "problems": problems or [message]}, status)
+
+
+async def _body(request: web.Request) -> dict[str, Any]:
+    if request.content_length and request.content_length > MAX_YAML_BYTES:
+        raise web.HTTPRequestEntityTooLarge(max_size=MAX_YAML_BYTES, actual_size=request.content_length)
+    try:
+        data = await request.json() if request.can_read_body else {}
+    except ValueError:
+        raise web.HTTPBadRequest(
+            text='{"error": "body is not valid JSON"}', content_type="application/json"
+        ) from None
+    if not isinstance(data, dict):
+        raise web.HTTPBadRequest(
+            text='{"error": "body must be a JSON object"}', content_type="application/json"
+        )
+    return data
+
+
+# --- queues -----------------------------------------------------------------------------------------
+
+
+@allow("admin")
+async def queues_page(request: web.Request) -> web.Response:
+    return render(request, "admin_queues.html", file_path=str(request.app[SETTINGS].acd.queues_file or ""))
+
+
+@allow("admin")
+async def get_queues(request: web.Request) -> web.Response:
+    path = request.app[SETTINGS].acd.queues_file
+    if path is None:
+        return _error(409, "acd.queues_file is not set: queues are not editable here")
+    try:
+        text = await asyncio.to_thread(path.read_text, encoding="utf-8")
+    except OSError as err:
+        return _error(500, f"{path}: cannot read: {err.strerror}")
+    watcher = request.app.get(QUEUE_WATCHER)
+    engine = request.app[SERVICE].engine
+    return _json(
+        {
+            "path": str(path),
+            "yaml": text,
+            "running": sorted(engine.queues),
+            "lines": sorted({q.line for q in engine.queues.values() if q.line}),
+            "last_error": watcher.last_error if watcher is not None else None,
+        }
+    )
+
+
+@allow("admin")
+async def put_queues(request: web.Request) -> web.Response:
+    path = request.app[SETTINGS].acd.queues_file
+    if path is None:
+        return _error(409, "acd.queues_file is not set: queues are not editable here")
+    text = (await _body(request)).get("yaml")
+    if not isinstance(text, str):
+        return _error(400, 'body must be {"yaml": "..."}')
+    if len(text.encode()) > MAX_YAML_BYTES:
+        return _error(413, f"the file may not be larger than {MAX_YAML_BYTES} bytes")
+    try:
+        queues = parse_queues(text, str(path))
+    except ConfigError as err:
+        return _error(422, "The queues were not saved.", str(err).splitlines())
+    await asyncio.to_thread(write_atomically, path, text)
+    service = request.app[SERVICE]
+    watcher = request.app.get(QUEUE_WATCHER)
+    if watcher is None or not watcher.check():  # the watcher reads back what was just written
+        service.reload_queues(queues)
+    await record(request, "queues.edited", str(path.name), {"queues": sorted(queues)})
+    return _json({"saved": True, "running": sorted(service.engine.queues)})
+
+
+# --- agents -----------------------------------------------------------------------------------------
+
+
+def settings_profile(agent: AgentSettings) -> Profile:
+    return Profile(
+        queues=tuple(agent.queues),
+        skills=dict(agent.skills),
+        languages=tuple(agent.languages),
+        max_chats=agent.max_chats,
+        chat_capacity={k: v for k, v in agent.chat_capacity.items()},
+    )
+
+
+def apply_profiles(service: CallCenter, settings: Settings, profiles: Mapping[str, Profile]) -> None:
+    """Each known agent gets its profile from the file, else from the settings (an agent taken out
+    of the file goes back to its settings)."""
+    now = service.clock()
+    for agent in settings.agents:
+        p = profiles.get(agent.id) or settings_profile(agent)
+        service.dispatch(
+            service.engine.set_agent_profile(
+                agent.id,
+                now,
+                queues=frozenset(p.queues),
+                skills=dict(p.skills),
+                languages=frozenset(p.languages),
+                capacity={str(k): v for k, v in p.chat_capacity.items()},
+                max_chats=p.max_chats,
+            )
+        )
+
+
+@allow("admin")
+async def agents_page(request: web.Request) -> web.Response:
+    return render(request, "admin_agents.html", file_path=str(request.app[SETTINGS].acd.agents_file or ""))
+
+
+@allow("admin")
+async def get_agents(request: web.Request) -> web.Response:
+    settings, engine = request.app[SETTINGS], request.app[SERVICE].engine
+    watcher = request.app.get(AGENTS_WATCHER)
+    agents = []
+    for a in settings.agents:
+        live = engine.agents.get(a.id)
+        if live is None:
+            continue
+        agents.append(
+            {
+                "id": a.id,
+                "name": a.name or a.id,
+                "extension": a.extension,
+                "queues": sorted(live.queues),
+                "skills": dict(live.skills),
+                "languages": sorted(live.languages),
+                "max_chats": live.max_chats,
+                "chat_capacity": {k: v for k, v in live.capacity.items() if k != "voice"},
+            }
+        )
+    return _json(
+        {
+            "path": str(settings.acd.agents_file) if settings.acd.agents_file else None,
+            "editable": settings.acd.agents_file is not None,
+            "queues": sorted(engine.queues),
+            "agents": agents,
+            "last_error": watcher.last_error if watcher is not None else None,
+        }
+    )
+
+
+@allow("admin")
+async def put_agent(request: web.Request) -> web.Response:
+    settings = request.app[SETTINGS]
+    path = settings.acd.agents_file
+    if path is None:
+        return _error(409, "acd.agents_file is not set: agents are edited in the settings file")
+    agent_id = request.match_info["agent_id"]
+    if agent_id not in {a.id for a in settings.agents}:
+        return _error(404, "no such agent")
+    body = await _body(request)
+    try:
+        profile = Profile.model_validate(body)
+    except ValidationError as err:
+        problems = [f"{'.'.join(str(p) for p in e['loc']) or 'body'}: {e['msg']}" for e in err.errors()]
+        return _error(422, "The agent was not saved.", problems)
+    engine = request.app[SERVICE].engine
+    unknown = [q for q in profile.queues if q not in engine.queues]
+    if engine.queues and unknown:
+        return _error(422, "The agent was not saved.", [f"queues: no queue named {q!r}" for q in unknown])
+    profiles = {**request.app[PROFILES], agent_id: profile}
+    text = dump_agents(profiles)
+    try:  # the same loader as a reload: what is written is what will be read back
+        parse_agents(text, str(path), [a.id for a in settings.agents])
+    except ConfigError as err:
+        return _error(422, "The agent was not saved.", str(err).splitlines())
+    await asyncio.to_thread(write_atomically, path, text)
+    watcher = request.app.get(AGENTS_WATCHER)
+    if watcher is None or not watcher.check():
+        request.app[PROFILES].clear()
+        request.app[PROFILES].update(profiles)
+        apply_profiles(request.app[SERVICE], settings, profiles)
+    await record(request, "agent.profile_edited", agent_id, profile.model_dump(mode="json"))
+    return _json({"saved": True, "agent_id": agent_id})
+
+
+# --- IVR --------------------------------------------------------------------------------------------
+
+
+@allow("admin")
+async def ivr_page(request: web.Request) -> web.Response:
+    return render(request, "admin_ivr.html", configured=request.app[SETTINGS].ivr.flows_dir is not None)
+
+
+def setup_routes(app: web.Application) -> None:
+    add_nav(app, "Queues", "/admin/queues", "admin")
+    add_nav(app, "Agents", "/admin/agents", "admin")
+    add_nav(app, "IVR", "/admin/ivr", "admin")
+    app.router.add_get("/admin/queues", queues_page)
+    app.router.add_get("/admin/agents", agents_page)
+    app.router.add_get("/admin/ivr", ivr_page)
+    app.router.add_get("/api/admin/queues", get_queues)
+    app.router.add_put("/api/admin/queues", put_queues)
+    app.router.add_get("/api/admin/agents", get_agents)
+    app.router.add_put("/api/admin/agents/{agent_id}", put_agent)
+
+
+async def agents_context(app: web.Application) -> AsyncIterator[None]:
+    """The agents file: applied at start (after the engine), then watched; a bad file at start
+    stops the start like a bad queues file."""
+    settings, service = app[SETTINGS], app[SERVICE]
+    app[PROFILES] = {}
+    path = settings.acd.agents_file
+    if path is None:
+        yield
+        return
+    known = [a.id for a in settings.agents]
+    await asyncio.to_thread(load_agents, Path(path), known)  # a bad file: ConfigError, start stops
+
+    def on_change(found: Mapping[str, Profile]) -> None:
+        app[PROFILES].clear()
+        app[PROFILES].update(found)
+        apply_profiles(service, settings, found)
+
+    watcher = AgentsWatcher(Path(path), known, on_change, settings.acd.queues_reload_seconds)
+    watcher.check()  # the first check applies the file (when there is one)
+    app[AGENTS_WATCHER] = watcher
+    await watcher.start()
+    yield
+    await watcher.stop()

@@ -1,0 +1,462 @@
+"""The supervisor console: the live wallboard (page ``/supervisor``, Socket.IO namespace
+``/supervisor``), its alerts, and the supervisor's actions (reassign a chat, listen / whisper /
+barge on a call). Figures and definitions: docs/supervisor.md.
+
+Invariants:
+
+- Business lines: every view, push and alert is built for the principal's lines. Sockets join one
+  room per distinct set of lines (``scope:*`` for unscoped principals), and each room gets a view
+  built for exactly that set, so a billing supervisor never receives a sales queue or agent.
+- The namespace accepts supervisors and admins only; its one event (``sync``) declares its roles
+  (deny by default, :mod:`callcenter.web.realtime`). Actions are HTTP routes with their roles, and
+  each one is audited.
+- The :class:`Wallboard` only reads the engine; actions go through ``CallCenter.handle`` as events.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import AsyncIterator, Callable, Iterable, Mapping
+from dataclasses import asdict
+from typing import Any, Protocol
+
+from aiohttp import web
+from socketio.exceptions import ConnectionRefusedError as Refused
+
+from callcenter.adapters.ami import AmiError
+from callcenter.aio import cancel_and_wait
+from callcenter.config import ApiToken, RealtimeSettings
+from callcenter.core import events as ev
+from callcenter.core.acd import Acd, UnknownAgent
+from callcenter.core.agents import IllegalTransition
+from callcenter.core.commands import Command, SaveInteraction
+from callcenter.core.interaction import Channel, Interaction
+from callcenter.core.qa import Alert
+from callcenter.core.wallboard import MINUTE, RollingSeries, SlAlert, SlAlerts
+from callcenter.service import CallCenter
+from callcenter.web.api import SERVICE, may_see_agent, may_see_queue, queue_line
+from callcenter.web.audit import record
+from callcenter.web.auth import PRINCIPAL, Principal, allow
+from callcenter.web.chat_agent import NAMESPACE as AGENT_NAMESPACE
+from callcenter.web.chat_agent import AgentNamespace, agent_room
+from callcenter.web.pages import add_nav, render
+from callcenter.web.realtime import REALTIME, Ack, GuardedNamespace, authenticate_socket, event
+
+log = logging.getLogger(__name__)
+
+NAMESPACE = "/supervisor"
+PUSH_SECONDS = 1.0  # at most one wallboard per scope per second while things change
+IDLE_PUSH_SECONDS = 5.0  # and one every so often anyway (waits grow without events)
+RESTORE_LIMIT = 500  # interactions read back at start to rebuild the last hour's series
+SPY_MODES = ("listen", "whisper", "barge")
+
+
+class Spy(Protocol):
+    """Calls the supervisor's phone into ChanSpy on an agent's live call (the voice adapter)."""
+
+    async def spy(self, agent_id: str, extension: str, mode: str) -> bool: ...
+
+
+SPY = web.AppKey("spy", Spy)
+
+
+def scope_key(lines: frozenset[str] | None) -> str:
+    return "scope:*" if lines is None else "scope:" + ",".join(sorted(lines))
+
+
+def _scoped(lines: frozenset[str] | None) -> Principal:
+    return Principal("wallboard", "supervisor", lines=lines)
+
+
+class Wallboard:
+    """Keeps the rolling series and alert state, and pushes views to the supervisors' rooms."""
+
+    def __init__(
+        self,
+        service: CallCenter,
+        names: Mapping[str, str],
+        *,
+        push_seconds: float = PUSH_SECONDS,
+        idle_push_seconds: float = IDLE_PUSH_SECONDS,
+        min_calls: int = 3,
+    ) -> None:
+        self.service = service
+        self.names = names
+        self.series = RollingSeries()
+        self.alerts = SlAlerts(min_calls=min_calls)
+        self.namespace: SupervisorNamespace | None = None
+        self._push_seconds, self._idle_push_seconds = push_seconds, idle_push_seconds
+        self._dirty = True
+        self._pushed_at = 0.0
+        self._task: asyncio.Task[None] | None = None
+
+    @property
+    def engine(self) -> Acd:
+        return self.service.engine
+
+    # --- inputs --------------------------------------------------------------------------------
+
+    def on_command(self, command: Command) -> None:
+        """A ``CallCenter`` listener: calls leaving queues feed the series; any change marks dirty."""
+        if isinstance(command, SaveInteraction):
+            i = command.interaction
+            queue = self.engine.queues.get(i.queue) if i.queue is not None else None
+            self.series.observe(i, queue.service_level_seconds if queue is not None else 20.0)
+        self._dirty = True
+
+    def mark_dirty(self) -> None:
+        self._dirty = True
+
+    def restore(self, interactions: Iterable[Interaction], now: float) -> None:
+        """The last hour's series from stored interactions (older minutes are dropped)."""
+        sl = {name: q.service_level_seconds for name, q in self.engine.queues.items()}
+        self.series.restore(interactions, sl, now)
+
+    def emergency(self, interaction_id: str, alert: Alert) -> None:
+        """The transcription service's ``on_alert``: an emergency word heard in a call."""
+        found = self.engine.live.get(interaction_id)
+        line = queue_line(self.engine, found.queue if found is not None else None)
+        payload = {
+            "kind": "emergency_word",
+            "interaction_id": interaction_id,
+            "queue": found.queue if found is not None else None,
+            "agent_id": found.agent_id if found is not None else None,
+            "word": alert.word,
+        }
+        if self.namespace is not None:
+            self.namespace.send_alert(payload, line)
+
+    # --- outputs -------------------------------------------------------------------------------
+
+    def view(self, principal: Principal, now: float) -> dict[str, Any]:
+        """The wallboard as ``principal`` may see it."""
+        engine = self.engine
+        queues = []
+        for name in engine.queue_names():
+            if not may_see_queue(principal, engine, name):
+                continue
+            stats = engine.queue_stats(name, now)
+            hour_sl, counted = self.series.hour_service_level(name, now)
+            queues.append(
+                {
+                    **asdict(stats),
+                    "line": queue_line(engine, name),
+                    "hour_service_level": hour_sl,
+                    "hour_counted": counted,
+                    "alert": name in self.alerts.below,
+                    "series": [
+                        [p.minute * MINUTE, p.waiting, p.service_level] for p in self.series.points(name, now)
+                    ],
+                }
+            )
+        agents = []
+        for agent in sorted(engine.agents.values(), key=lambda a: a.id):
+            if not may_see_agent(principal, engine, agent):
+                continue
+            current = []
+            ids = [agent.interaction_id] if agent.interaction_id else []
+            ids += [i for i in engine.conversations_of(agent.id) if i not in ids]
+            for iid in ids:
+                live = engine.live.get(iid)
+                if live is None:
+                    continue
+                current.append(
+                    {
+                        "interaction_id": iid,
+                        "channel": live.channel.value,
+                        "queue": live.queue,
+                        "customer": live.caller_name or live.caller_number or live.customer_id or "",
+                        "conversation_id": live.conversation_id,
+                        "since": live.answered_at or live.started_at,
+                        "held": live.agent_id == agent.id,
+                    }
+                )
+            agents.append(
+                {
+                    "id": agent.id,
+                    "name": self.names.get(agent.id, agent.id),
+                    "extension": agent.extension,
+                    "state": agent.state.value,
+                    "reason": agent.reason,
+                    "registered": agent.registered,
+                    "since": agent.since,
+                    # None: never changed state since the start (no meaningful time).
+                    "seconds_in_state": max(0.0, now - agent.since) if agent.since > 0 else None,
+                    "queues": sorted(q for q in agent.queues if may_see_queue(principal, engine, q)),
+                    "interactions": current,
+                }
+            )
+        return {"now": now, "queues": queues, "agents": agents}
+
+    def tick(self, now: float) -> list[SlAlert]:
+        """Sample the waiting callers and check each queue's hour service level against its target."""
+        fired = []
+        names = self.engine.queue_names()
+        for name in names:
+            self.series.sample(name, self.engine.waiting_count(name), now)
+            queue = self.engine.queues.get(name)
+            if queue is None:
+                continue
+            sl, counted = self.series.hour_service_level(name, now)
+            alert = self.alerts.check(name, sl, queue.service_level_target, counted)
+            if alert is not None:
+                fired.append(alert)
+        self.alerts.forget([q for q in list(self.alerts.below) if q not in names])
+        return fired
+
+    async def push(self) -> None:
+        now = self.service.clock()
+        fired = self.tick(now)
+        ns = self.namespace
+        if ns is None:
+            return
+        for alert in fired:
+            log.warning(
+                "supervisor.service_level_alert",
+                extra={"queue": alert.queue, "below": alert.below, "service_level": alert.service_level},
+            )
+            ns.send_alert(
+                {
+                    "kind": "service_level",
+                    "queue": alert.queue,
+                    "below": alert.below,
+                    "service_level": alert.service_level,
+                    "target": alert.target,
+                    "counted": alert.counted,
+                },
+                queue_line(self.engine, alert.queue),
+            )
+        due = self._dirty or fired or now - self._pushed_at >= self._idle_push_seconds
+        if not due:
+            return
+        self._dirty, self._pushed_at = False, now
+        for key, lines in ns.scopes().items():
+            await ns.emit("wallboard", self.view(_scoped(lines), now), room=key)
+
+    async def start(self) -> None:
+        self._task = asyncio.get_running_loop().create_task(self._loop(), name="wallboard")
+
+    async def stop(self) -> None:
+        await cancel_and_wait(self._task)
+
+    async def _loop(self) -> None:
+        while True:
+            await asyncio.sleep(self._push_seconds)
+            try:
+                await self.push()
+            except Exception:
+                log.exception("supervisor.push_failed")
+
+
+class SupervisorNamespace(GuardedNamespace):
+    """``/supervisor``: out ``wallboard`` (the view of the socket's lines) and ``alert``; in ``sync``."""
+
+    def __init__(self, settings: RealtimeSettings, tokens: tuple[ApiToken, ...], board: Wallboard) -> None:
+        super().__init__(NAMESPACE, settings)
+        self.tokens = tokens
+        self.board = board
+        self._tasks: set[asyncio.Task[None]] = set()
+
+    async def accept(self, sid: str, environ: Mapping[str, Any], auth: object) -> Principal | None:
+        principal = await authenticate_socket(environ, auth, self.tokens)
+        if principal is None:
+            raise Refused("authentication required")
+        if principal.role not in ("supervisor", "admin"):
+            raise Refused("your role may not use the supervisor console")
+        await self.enter_room(sid, scope_key(principal.lines))
+        self.board.mark_dirty()  # the newcomer's scope gets a wallboard with the next push
+        return principal
+
+    def scopes(self) -> dict[str, frozenset[str] | None]:
+        """The distinct line sets of the connected sockets, by room."""
+        found: dict[str, frozenset[str] | None] = {}
+        for peer in self.peers.values():
+            if peer.principal is not None:
+                found[scope_key(peer.principal.lines)] = peer.principal.lines
+        return found
+
+    def send_alert(self, payload: Mapping[str, Any], line: str | None) -> None:
+        for key, lines in self.scopes().items():
+            if lines is None or (line is not None and line in lines):
+                task = asyncio.get_running_loop().create_task(self.emit("alert", dict(payload), room=key))
+                self._tasks.add(task)
+                task.add_done_callback(self._tasks.discard)
+
+    @event("sync", "supervisor", "admin")
+    async def on_sync(self, sid: str, data: dict[str, Any]) -> Ack:
+        """The current wallboard (on connect and after a reconnect)."""
+        principal = self.peers[sid].principal
+        assert principal is not None  # accept() refuses anonymous sockets
+        return self.board.view(principal, self.board.service.clock())
+
+    async def drain(self) -> None:
+        while self._tasks:
+            await asyncio.gather(*list(self._tasks), return_exceptions=True)
+
+
+# --- HTTP: page, wallboard, actions -----------------------------------------------------------------
+
+WALLBOARD = web.AppKey("wallboard", Wallboard)
+AGENT_PANEL = web.AppKey("supervisor_agent_panel", AgentNamespace)
+
+
+def _error(status: int, message: str) -> web.Response:
+    return web.json_response({"error": message}, status=status)
+
+
+async def _body(request: web.Request) -> dict[str, Any]:
+    try:
+        data = await request.json() if request.can_read_body else {}
+    except ValueError:
+        raise web.HTTPBadRequest(
+            text='{"error": "body is not valid JSON"}', content_type="application/json"
+        ) from None
+    if not isinstance(data, dict):
+        raise web.HTTPBadRequest(
+            text='{"error": "body must be a JSON object"}', content_type="application/json"
+        )
+    return data
+
+
+def _name(data: Mapping[str, Any], key: str, *, required: bool = True) -> str | None:
+    value = data.get(key)
+    if value is None and not required:
+        return None
+    if not isinstance(value, str) or not 0 < len(value) <= 128:
+        raise web.HTTPBadRequest(
+            text=f'{{"error": "{key} must be a string of 1 to 128 characters"}}',
+            content_type="application/json",
+        )
+    return value
+
+
+@allow("supervisor", "admin")
+async def console_page(request: web.Request) -> web.Response:
+    return render(request, "supervisor.html", spy_modes=SPY_MODES)
+
+
+@allow("supervisor", "admin")
+async def wallboard(request: web.Request) -> web.Response:
+    board = request.app.get(WALLBOARD)
+    if board is None:
+        return _error(503, "starting")
+    return web.json_response(board.view(request[PRINCIPAL], board.service.clock()))
+
+
+@allow("supervisor", "admin")
+async def reassign(request: web.Request) -> web.Response:
+    """Hand a chat held by an agent to another agent or queue (``ConversationTransferred``)."""
+    body = await _body(request)
+    iid = _name(body, "interaction_id")
+    to_agent = _name(body, "to_agent", required=False)
+    to_queue = _name(body, "to_queue", required=False)
+    if (to_agent is None) == (to_queue is None):
+        return _error(400, "give exactly one of to_agent and to_queue")
+    service, principal = request.app[SERVICE], request[PRINCIPAL]
+    engine = service.engine
+    live = engine.live.get(iid or "")
+    if live is None or not may_see_queue(principal, engine, live.queue):
+        return _error(404, "no such live interaction")
+    if live.channel == Channel.VOICE or live.conversation_id is None:
+        return _error(409, "only chats and messages can be reassigned")
+    if live.agent_id is None:
+        return _error(409, "no agent holds this conversation now")
+    if to_agent is not None:
+        target = engine.agents.get(to_agent)
+        if target is None or not may_see_agent(principal, engine, target):
+            return _error(404, "no such agent")
+    if to_queue is not None and (
+        to_queue not in engine.queues or not may_see_queue(principal, engine, to_queue)
+    ):
+        return _error(404, "no such queue")
+    held_by = live.agent_id
+    try:
+        service.handle(ev.ConversationTransferred(live.id, held_by, service.clock(), to_agent, to_queue))
+    except (UnknownAgent, IllegalTransition) as err:
+        return _error(409, f"refused: {err}")
+    except Exception as err:  # the engine's other domain errors
+        log.warning("supervisor.reassign_refused", extra={"error": repr(err)})
+        return _error(409, f"refused: {err}")
+    panel = request.app.get(AGENT_PANEL)
+    if panel is not None:  # off the former agent's panel (its desk no longer lets it reply)
+        panel.desk.release(live.conversation_id)
+        taken = {"interaction_id": live.id, "conversation_id": live.conversation_id, "by": principal.name}
+        await panel.emit("reassigned", taken, room=agent_room(held_by))
+    await record(
+        request,
+        "conversation.reassigned",
+        live.id,
+        {"from_agent": held_by, "to_agent": to_agent, "to_queue": to_queue},
+    )
+    return web.json_response({"ok": True, "interaction_id": live.id})
+
+
+@allow("supervisor", "admin")
+async def listen(request: web.Request) -> web.Response:
+    """Ring the supervisor's own phone into ChanSpy on the agent's live call: ``listen`` (nobody
+    hears the supervisor), ``whisper`` (only the agent does), ``barge`` (both do)."""
+    body = await _body(request)
+    agent_id = _name(body, "agent_id")
+    mode = body.get("mode", "listen")
+    if mode not in SPY_MODES:
+        return _error(400, f"mode must be one of {', '.join(SPY_MODES)}")
+    service, principal = request.app[SERVICE], request[PRINCIPAL]
+    engine = service.engine
+    agent = engine.agents.get(agent_id or "")
+    if agent is None or not may_see_agent(principal, engine, agent):
+        return _error(404, "no such agent")
+    own = engine.agents.get(principal.agent_id or "")
+    if own is None:
+        return _error(409, "your account has no phone: link it to an agent id (its extension rings)")
+    if own.id == agent.id:
+        return _error(409, "you cannot listen to your own calls")
+    spy = request.app.get(SPY)
+    if spy is None:
+        return _error(503, "no connection to Asterisk")
+    try:
+        started = await spy.spy(agent.id, own.extension, str(mode))
+    except AmiError as err:
+        return _error(502, f"Asterisk refused: {err}")
+    if not started:
+        return _error(409, "this agent has no call in progress")
+    await record(
+        request, f"call.{mode}", agent.id, {"extension": own.extension, "call": agent.interaction_id}
+    )
+    return web.json_response({"ok": True, "agent_id": agent.id, "mode": mode, "extension": own.extension})
+
+
+def setup_routes(app: web.Application) -> None:
+    add_nav(app, "Supervisor", "/supervisor", "supervisor", "admin")
+    app.router.add_get("/supervisor", console_page)
+    app.router.add_get("/api/supervisor/wallboard", wallboard)
+    app.router.add_post("/api/supervisor/reassign", reassign)
+    app.router.add_post("/api/supervisor/listen", listen)
+
+
+def context(names: Mapping[str, str]) -> Callable[[web.Application], AsyncIterator[None]]:
+    """The cleanup_ctx of the wallboard: after the service and the Socket.IO server."""
+
+    async def run(app: web.Application) -> AsyncIterator[None]:
+        service, rt = app[SERVICE], app[REALTIME]
+        board = Wallboard(service, names)
+        store = service.store
+        try:
+            board.restore(await store.recent_interactions(RESTORE_LIMIT), service.clock())
+        except Exception as err:  # the figures start empty instead: never a reason not to start
+            log.warning("supervisor.restore_failed", extra={"error": repr(err)})
+        namespace = SupervisorNamespace(rt.settings, rt.tokens, board)
+        board.namespace = namespace
+        rt.sio.register_namespace(namespace)
+        service.listeners.append(board.on_command)
+        app[WALLBOARD] = board
+        panel = rt.sio.namespace_handlers.get(AGENT_NAMESPACE)
+        if isinstance(panel, AgentNamespace):
+            app[AGENT_PANEL] = panel
+        await board.start()
+        yield
+        await board.stop()
+        service.listeners.remove(board.on_command)
+        await namespace.drain()
+
+    return run

@@ -1,0 +1,73 @@
+"""The service's ordered writer: group commit to a real database, and nothing lost while the
+database is away (closed, then opened again)."""
+
+from __future__ import annotations
+
+import asyncio
+from pathlib import Path
+
+import pytest
+
+from callcenter.adapters.db import Database
+from callcenter.core import events as ev
+from callcenter.core.acd import Acd, AcdConfig
+from callcenter.core.agents import Agent
+from callcenter.core.queues import Queue
+from callcenter.service import CallCenter
+
+NOW = 1_700_000_000.0
+
+
+def engine() -> Acd:
+    agents = [Agent(id="1001", extension="1001", queues=frozenset({"support"}))]
+    return Acd(AcdConfig(), agents, {"support": Queue("support")})
+
+
+async def test_a_burst_is_written_in_order_in_few_transactions(tmp_path: Path) -> None:
+    database = Database(f"sqlite+aiosqlite:///{tmp_path / 'cc.db'}")
+    await database.start()
+    service = CallCenter(engine(), database, clock=lambda: NOW)
+    await service.start()
+    try:
+        for n in range(300):
+            iid = f"call-{n:03}"
+            service.handle(ev.CallArrived(iid, "555", "", "5000", f"PJSIP/c-{n}", NOW + n))
+            service.handle(ev.IvrFinished(iid, "1", "support", NOW + n + 1))
+            service.handle(ev.CallerHungUp(iid, "caller hung up", NOW + n + 2))
+        await asyncio.wait_for(service._writes.join(), 60)
+        stored = await database.recent_interactions(500)
+        assert len(stored) == 300 and all(i.outcome is not None for i in stored)
+        events = await database.events_for("call-150")
+        kinds = [e.kind for e in events]
+        assert kinds[0] == "arrived" and kinds.index("arrived") < kinds.index("queued"), kinds
+    finally:
+        await service.stop()
+        await database.stop()
+
+
+async def test_writes_wait_out_a_database_that_is_away(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    path = tmp_path / "cc.db"
+    database = Database(f"sqlite+aiosqlite:///{path}")
+    await database.start()
+    service = CallCenter(engine(), database, clock=lambda: NOW)
+    await service.start()
+    try:
+        await database.stop()  # the database goes away: every write fails
+        service.handle(ev.CallArrived("c1", "555", "", "5000", "PJSIP/c-1", NOW))
+        service.handle(ev.CallerHungUp("c1", "caller hung up", NOW + 1))
+        for _ in range(100):
+            if "service.write_failed" in caplog.text:
+                break
+            await asyncio.sleep(0.05)
+        assert "service.write_failed" in caplog.text  # tried, failed, kept
+        await database.start()
+        await asyncio.wait_for(service._writes.join(), 30)
+        found = await database.get_interaction("c1")
+        assert found is not None and found.outcome is not None
+        kinds = [e.kind for e in await database.events_for("c1")]
+        assert kinds[0] == "arrived", kinds
+    finally:
+        await service.stop()
+        await database.stop()
