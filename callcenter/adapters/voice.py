@@ -125,6 +125,8 @@ class VoiceAdapter:
         # interaction -> (the consulted agent's leg id, what to do when the consult fails)
         self._consulting: dict[str, tuple[str, Callable[[str], None]]] = {}
         self._consult_seq = 0
+        # interaction -> (the invited agent's leg id, what to do when it leaves, the caller's channel)
+        self._conferences: dict[str, tuple[str, Callable[[str], None] | None, str]] = {}
         self._tasks: set[asyncio.Task[None]] = set()
         # The IVR's lookups to outside systems; ours to close unless it was given.
         self._http = http
@@ -471,6 +473,7 @@ class VoiceAdapter:
         await self._hangup(leg.channel)
         if caller is not None:  # on hold: the caller is no longer bridged to the agent's leg
             await self._hangup(caller)
+        self._end_conference(interaction_id)
 
     async def hold(self, interaction_id: str, agent_id: str, caller_channel: str, held: bool) -> None:
         """Hold: the caller to ``cc-hold`` (music on hold), the agent's leg to ``cc-held`` (silence);
@@ -479,6 +482,7 @@ class VoiceAdapter:
         assert leg.channel is not None
         if held == (interaction_id in self._on_hold):
             raise CallControlError("the call is already on hold" if held else "the call is not on hold")
+        self._leave_room(interaction_id)
         fields = (
             {
                 "Action": "Redirect",
@@ -520,6 +524,7 @@ class VoiceAdapter:
         target) or out to ``number`` (``cc-transfer``); the agent's leg ends (``cc-transferred``)."""
         leg = self._leg_of(interaction_id, agent_id)
         assert leg.channel is not None
+        self._leave_room(interaction_id)
         if number is not None:
             if not _CALLBACK_NUMBER.fullmatch(number):
                 raise CallControlError("not a number we can dial")
@@ -675,6 +680,114 @@ class VoiceAdapter:
         if consulted is None or consulted.channel is None or consulted.ended:
             raise CallControlError("the consulted agent is not on the line")
         return self._leg_of(interaction_id, agent_id), consulted
+
+    # Conference: caller and agent Redirected into ConfBridge(<interaction>) (cc-conference), the
+    # invited agent originated into the same room.
+
+    def in_conference(self, interaction_id: str) -> bool:
+        return interaction_id in self._conferences
+
+    def _leave_room(self, interaction_id: str) -> None:
+        """Before moving the caller and the agent elsewhere (hold, transfer, consult): refused while a
+        third party is in the room (it would be left alone), else the room is forgotten."""
+        room = self._conferences.get(interaction_id)
+        if room is not None and room[1] is not None:
+            raise CallControlError("drop the third party from the conference first")
+        self._conferences.pop(interaction_id, None)
+
+    async def conference(
+        self,
+        interaction_id: str,
+        agent_id: str,
+        caller_channel: str,
+        to_agent: str,
+        to_extension: str,
+        on_joined: Callable[[], None],
+        on_left: Callable[[str], None],
+    ) -> None:
+        leg = self._leg_of(interaction_id, agent_id)
+        assert leg.channel is not None
+        if interaction_id not in self._conferences:
+            await self._control(
+                {
+                    "Action": "Redirect",
+                    "Channel": caller_channel,
+                    "Context": "cc-conference",
+                    "Exten": "s",
+                    "Priority": "1",
+                    "ExtraChannel": leg.channel,
+                    "ExtraContext": "cc-conference",
+                    "ExtraExten": "s",
+                    "ExtraPriority": "1",
+                }
+            )
+            self._on_hold.pop(interaction_id, None)
+        self._consult_seq += 1
+        leg_id = f"{interaction_id}-conf{self._consult_seq}"
+        self._conferences[interaction_id] = (leg_id, on_left, caller_channel)
+        self._spawn(self._originate_conference(leg_id, interaction_id, to_agent, to_extension, on_joined))
+
+    async def _originate_conference(
+        self, leg_id: str, interaction_id: str, to_agent: str, extension: str, on_joined: Callable[[], None]
+    ) -> None:
+        self._legs[leg_id] = _AgentLeg(interaction_id, to_agent)
+        ring = self._settings.acd.ring_timeout
+        fields: dict[str, str | list[str]] = {
+            "Action": "Originate",
+            "Channel": f"PJSIP/{extension}",
+            "Context": "cc-conference",
+            "Exten": "s",
+            "Priority": "1",
+            "Async": "true",
+            "Timeout": str(int(ring * 1000)),
+            "ChannelId": leg_id,
+            "CallerID": "Conference <conference>",
+            "Variable": [f"CC_INTERACTION_ID={interaction_id}", f"CC_AGENT_ID={to_agent}"],
+        }
+        reason = ""
+        try:
+            result = await self.ami.action(fields, as_list=True, timeout=ring + 10)
+        except AmiError as err:
+            reason = str(err)
+        else:
+            final = result[-1] if isinstance(result, list) and result else result
+            if str(final.get("Response", "")).lower() == "success":
+                on_joined()
+                return
+            code = str(final.get("Reason", ""))
+            reason = ami_events.ORIGINATE_REASONS.get(code, f"dial failed (reason {code or '?'})")
+        leg = self._legs.get(leg_id)
+        if leg is not None and leg.channel is None:
+            self._legs.pop(leg_id)
+        self._conference_left(interaction_id, leg_id, reason)
+
+    def _conference_left(self, interaction_id: str, leg_id: str, reason: str) -> None:
+        pending = self._conferences.get(interaction_id)
+        if pending is None or pending[0] != leg_id or pending[1] is None:
+            return
+        on_left = pending[1]
+        self._conferences[interaction_id] = (leg_id, None, pending[2])  # the room stays, without it
+        log.info("voice.conference_left", extra={"interaction": interaction_id, "reason": reason})
+        on_left(reason)
+
+    async def drop_from_conference(self, interaction_id: str) -> None:
+        """Hang up the invited agent's leg; the caller and the agent stay in the room."""
+        pending = self._conferences.get(interaction_id)
+        leg = self._legs.get(pending[0]) if pending is not None else None
+        if leg is None or leg.channel is None or leg.ended:
+            raise CallControlError("nobody else is in the conference")
+        await self._hangup(leg.channel)
+
+    def _end_conference(self, interaction_id: str) -> None:
+        """The caller or the agent left: the room must not go on without them."""
+        pending = self._conferences.pop(interaction_id, None)
+        if pending is None:
+            return
+        for leg in self._legs.values():
+            if leg.interaction_id == interaction_id and leg.channel is not None and not leg.ended:
+                leg.ended = True
+                self._spawn(self._hangup(leg.channel))
+        self._spawn(self._hangup(pending[2]))
 
     async def _control(self, fields: dict[str, str]) -> None:
         try:
@@ -938,6 +1051,8 @@ class VoiceAdapter:
         interaction_id = self._callers.pop(uniqueid, None)
         if interaction_id is not None:
             self._submit(ev.CallerHungUp(interaction_id, cause, self._clock(), system))
+            if interaction_id in self._conferences:
+                self._end_conference(interaction_id)
             if self._on_hold.pop(interaction_id, None) is not None:
                 # The agent's leg waits in cc-held, bridged to nobody: end it too.
                 for leg in self._legs.values():
@@ -950,6 +1065,13 @@ class VoiceAdapter:
         pending = self._consulting.get(leg.interaction_id)
         if pending is not None and self._legs.get(pending[0], leg) is leg:
             self._consult_failed(leg.interaction_id, pending[0], "the consulted agent hung up")
+            return
+        room = self._conferences.get(leg.interaction_id)
+        if room is not None:
+            if self._legs.get(room[0], leg) is leg:
+                self._conference_left(leg.interaction_id, room[0], "the invited agent hung up")
+            else:
+                self._end_conference(leg.interaction_id)
             return
         caller = self._on_hold.pop(leg.interaction_id, None)
         if caller is not None:

@@ -169,6 +169,7 @@ class Acd:
         self._talk: dict[str, float] = {}
         self._login_at: dict[str, float] = {}
         self.consults: dict[str, str] = {}  # call -> the agent consulted (attended transfer)
+        self.conferences: dict[str, str] = {}  # call -> the agent brought in (three parties)
         # agent -> interactions it handled whose wrap-up (disposition, notes) is still to come
         self._to_wrap: dict[str, dict[str, Interaction]] = {}
         self.state_counts: dict[AgentState, int] = {s: 0 for s in AgentState}
@@ -393,6 +394,12 @@ class Acd:
                 self._consult_started(event, out)
             case ev.ConsultEnded():
                 self._consult_ended(event, out)
+            case ev.ConferenceInvited():
+                self._conference_invited(event, out)
+            case ev.ConferenceJoined():
+                self._conference_joined(event, out)
+            case ev.ConferenceLeft():
+                self._conference_left(event, out)
         # Every event carries the time: timers due by then fire, whatever the event. After the
         # handler, so an event refused with an exception leaves the engine untouched.
         self._run_timers(event.at, out)
@@ -743,8 +750,8 @@ class Acd:
 
     def _consult_started(self, e: ev.ConsultStarted, out: list[Command]) -> None:
         i = self._my_call(e.interaction_id, e.from_agent)
-        if i.id in self.consults:
-            raise ValueError("a consult is already going on for this call")
+        if i.id in self.consults or i.id in self.conferences:
+            raise ValueError("another agent is already being brought into this call")
         target = self.agents.get(e.to_agent)
         if target is None:
             raise UnknownAgent(e.to_agent)
@@ -783,6 +790,50 @@ class Acd:
         out.append(
             RecordEvent(i.id, e.at, "transferred", {"from": first.id, "to_agent": to_agent, "attended": True})
         )
+
+    def _conference_invited(self, e: ev.ConferenceInvited, out: list[Command]) -> None:
+        i = self._my_call(e.interaction_id, e.from_agent)
+        if i.id in self.conferences or i.id in self.consults:
+            raise ValueError("another agent is already being brought into this call")
+        target = self.agents.get(e.to_agent)
+        if target is None:
+            raise UnknownAgent(e.to_agent)
+        if target.id == e.from_agent or not self._can_take(target):
+            raise ValueError(f"agent {e.to_agent} cannot take a call now")
+        self._move(
+            target, Move.OFFER, e.at, out, interaction_id=i.id, reason=f"conference with {e.from_agent}"
+        )
+        self._held.setdefault(target.id, {})[i.id] = _VOICE
+        self._reindex(self.agents[target.id])
+        self.conferences[i.id] = target.id
+        out.append(RecordEvent(i.id, e.at, "conference_invited", {"from": e.from_agent, "agent": target.id}))
+
+    def _conference_joined(self, e: ev.ConferenceJoined, out: list[Command]) -> None:
+        if self.conferences.get(e.interaction_id) != e.agent_id:
+            raise NotYourCall(f"agent {e.agent_id} is not invited to {e.interaction_id}")
+        agent = self.agents[e.agent_id]
+        if agent.state == AgentState.OFFERED:
+            self._move(agent, Move.ANSWER, e.at, out, interaction_id=e.interaction_id)
+            out.append(RecordEvent(e.interaction_id, e.at, "conference_joined", {"agent": e.agent_id}))
+
+    def _conference_left(self, e: ev.ConferenceLeft, out: list[Command]) -> None:
+        if self.conferences.get(e.interaction_id) != e.agent_id:
+            raise NotYourCall(f"agent {e.agent_id} is not in the conference of {e.interaction_id}")
+        del self.conferences[e.interaction_id]
+        self._drop_helper(e.interaction_id, e.agent_id, e.at, out)
+        data = {"agent": e.agent_id, "reason": e.reason}
+        out.append(RecordEvent(e.interaction_id, e.at, "conference_left", data))
+
+    def _drop_helper(self, iid: str, agent_id: str, at: float, out: list[Command]) -> None:
+        """A consulted or conference agent is done with this call: free again (no wrap-up)."""
+        self._held.get(agent_id, {}).pop(iid, None)
+        agent = self.agents[agent_id]
+        if agent.interaction_id == iid and agent.state == AgentState.BUSY:
+            self._move(agent, Move.END_NO_WRAP, at, out, interaction_id=None)
+        elif agent.interaction_id == iid and agent.state == AgentState.OFFERED:
+            self._move(agent, Move.WITHDRAW, at, out, interaction_id=None)
+        else:
+            self._reindex(agent)
 
     def _drop_consult(self, iid: str, to_agent: str, at: float, out: list[Command]) -> None:
         self._held.get(to_agent, {}).pop(iid, None)
@@ -1144,6 +1195,9 @@ class Acd:
         consulted = self.consults.pop(i.id, None)
         if consulted is not None:
             self._drop_consult(i.id, consulted, at, out)
+        invited = self.conferences.pop(i.id, None)
+        if invited is not None:
+            self._drop_helper(i.id, invited, at, out)
         self._offered_at.pop(i.id, None)
         self._announce_at.pop(i.id, None)
         self._chat_due.pop(i.id, None)

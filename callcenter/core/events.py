@@ -262,6 +262,34 @@ class ConsultEnded:
 
 
 @dataclass(frozen=True, slots=True)
+class ConferenceInvited:
+    """The agent on the call brings ``to_agent`` in (three parties); the target is reserved while
+    its phone rings."""
+
+    interaction_id: str
+    from_agent: str
+    to_agent: str
+    at: float
+
+
+@dataclass(frozen=True, slots=True)
+class ConferenceJoined:
+    interaction_id: str
+    agent_id: str
+    at: float
+
+
+@dataclass(frozen=True, slots=True)
+class ConferenceLeft:
+    """The invited agent is out of the conference (hung up, did not answer, or was dropped)."""
+
+    interaction_id: str
+    agent_id: str
+    at: float
+    reason: str = ""
+
+
+@dataclass(frozen=True, slots=True)
 class WrapUpDone:
     """The agent submitted the wrap-up of an interaction it handled: the disposition and notes go
     on the interaction; a call's wrap-up time ends now."""
@@ -300,5 +328,8 @@ Event = (
     | CallHeld
     | ConsultStarted
     | ConsultEnded
+    | ConferenceInvited
+    | ConferenceJoined
+    | ConferenceLeft
     | WrapUpDone
 )

@@ -89,6 +89,19 @@ class CallControl(Protocol):
 
     async def cancel_consult(self, interaction_id: str, agent_id: str) -> None: ...
 
+    async def conference(
+        self,
+        interaction_id: str,
+        agent_id: str,
+        caller_channel: str,
+        to_agent: str,
+        to_extension: str,
+        on_joined: Callable[[], None],
+        on_left: Callable[[str], None],
+    ) -> None: ...
+
+    async def drop_from_conference(self, interaction_id: str) -> None: ...
+
 
 class PanelNamespace(AgentNamespace):
     def __init__(
@@ -140,6 +153,16 @@ class PanelNamespace(AgentNamespace):
                 if i is not None:
                     self._calls[to_agent] = i.id
                     self._emit("call", self.call_view(i, "consult"), agent_room(to_agent))
+            case RecordEvent(kind="conference_invited"):
+                to_agent = str(command.data.get("agent", ""))
+                i = self.service.engine.live.get(command.interaction_id)
+                if i is not None:
+                    self._calls[to_agent] = i.id
+                    self._emit("call", self.call_view(i, "conference"), agent_room(to_agent))
+            case RecordEvent(kind="conference_left"):
+                self._call_over(
+                    str(command.data.get("agent", "")), command.interaction_id, "conference ended"
+                )
             case RecordEvent(kind="consult_cancelled"):
                 self._call_over(
                     str(command.data.get("to_agent", "")), command.interaction_id, "consult ended"
@@ -157,6 +180,8 @@ class PanelNamespace(AgentNamespace):
         if i.is_ended:
             self._ivr.pop(i.id, None)
             self._recording_paused.discard(i.id)
+            for agent_id in [a for a, held in self._calls.items() if held == i.id and a != i.agent_id]:
+                self._call_over(agent_id, i.id, "call ended")  # a consulted or conference agent
             if i.agent_id is not None:
                 self._call_over(i.agent_id, i.id, i.outcome.value if i.outcome else "ended")
                 if i.answered_at is not None:
@@ -231,6 +256,7 @@ class PanelNamespace(AgentNamespace):
             "customer": self.customer_view(i),
             "recording_paused": i.id in self._recording_paused,
             "consulting": self.service.engine.consults.get(i.id),
+            "conference_with": self.service.engine.conferences.get(i.id),
         }
 
     def wrap_up_view(self, agent_id: str, i: Interaction) -> dict[str, Any]:
@@ -420,6 +446,59 @@ class PanelNamespace(AgentNamespace):
             self._emit(
                 "call", self.call_view(self.service.engine.live.get(i.id, i), "talking"), agent_room(me)
             )
+        return {"ok": True}
+
+    @event("call_conference", "agent")
+    async def on_call_conference(self, sid: str, data: dict[str, Any]) -> Ack:
+        """Three parties: bring ``to_agent`` into the call (the call stays this agent's)."""
+        me = self._me(sid)
+        i = self._my_call(data, me)
+        to_agent = text(data, "to_agent", limit=64)
+        target = self.service.engine.agents.get(to_agent)
+        if target is None or to_agent == me:
+            raise BadRequest("no such agent to bring in")
+        if i.caller_channel is None:
+            raise BadRequest("this call has no caller leg")
+        self._run(lambda now: ev.ConferenceInvited(i.id, me, to_agent, now))
+        room = agent_room(me)
+
+        def settle(make: Callable[[float], ev.Event]) -> None:
+            try:
+                self.service.handle(make(self.service.clock()))
+            except Exception as err:  # the call ended meanwhile
+                log.info("panel.conference_refused", extra={"interaction": i.id, "error": str(err)})
+            current = self.service.engine.live.get(i.id)
+            if current is not None and current.agent_id == me:
+                self._emit("call", self.call_view(current, "talking"), room)
+
+        def joined() -> None:
+            settle(lambda now: ev.ConferenceJoined(i.id, to_agent, now))
+
+        def left(reason: str) -> None:
+            settle(lambda now: ev.ConferenceLeft(i.id, to_agent, now, reason))
+
+        try:
+            await self._control().conference(
+                i.id, me, i.caller_channel, to_agent, target.extension, joined, left
+            )
+        except (CallControlError, BadRequest) as err:
+            why = str(err)
+            self._run(lambda now: ev.ConferenceLeft(i.id, to_agent, now, why))
+            raise BadRequest(why) from err
+        self._emit("call", self.call_view(i, "talking"), room)
+        return {"ok": True}
+
+    @event("call_conference_end", "agent")
+    async def on_call_conference_end(self, sid: str, data: dict[str, Any]) -> Ack:
+        """Drop the invited agent; the caller and this agent go on talking."""
+        me = self._me(sid)
+        i = self._my_call(data, me)
+        if i.id not in self.service.engine.conferences:
+            raise BadRequest("nobody else is in the conference")
+        try:
+            await self._control().drop_from_conference(i.id)
+        except CallControlError as err:
+            raise BadRequest(str(err)) from err
         return {"ok": True}
 
     @event("call_recording", "agent")

@@ -23,7 +23,7 @@ from tests.calls import (
     wait_agent,
 )
 from tests.conftest import AGENT_TOKEN, ServerProcess
-from tests.sip import CallAudio, level, wait_for
+from tests.sip import CallAudio, goertzel, level, wait_for
 
 pytestmark = pytest.mark.asterisk
 
@@ -232,6 +232,59 @@ def test_attended_transfer_consult_cancel_then_complete(asterisk: Any, server_fa
         assert record["agent_id"] == "1002" and record["transferred_to"] == "agent:1002"
         kinds = events_of(server, iid)
         assert kinds.count("consult_started") == 2 and "consult_cancelled" in kinds and "transferred" in kinds
+    finally:
+        caller.stop()
+        first.stop()
+        if second is not None:
+            second.stop()
+
+
+def test_conference_of_three_then_drop_the_third(asterisk: Any, server_factory: Any) -> None:
+    server = server_factory().start()
+    first = agent_phone(asterisk, "1001").start()
+    caller = caller_phone(asterisk).start()
+    second = None
+    try:
+        wait_agent(server, "1001", "available")
+        call, heard = call_in(caller, asterisk, "1")
+        iid = talking_to(server, "1001")["id"]
+        second = agent_phone(asterisk, "1002").start()
+        wait_agent(server, "1002", "available")
+        first_audio = next(iter(first.audio.values()))
+
+        ack = panel(server, "call_conference", {"interaction_id": iid, "to_agent": "1002"})
+        assert ack == {"ok": True}, ack
+        wait_for(lambda: second.incoming and second.audio, 20, "the invited agent's phone to ring and answer")
+        wait_agent(server, "1002", "busy")
+        second_audio = next(iter(second.audio.values()))
+
+        # Three parties: the invited agent hears the caller's tone (beside the other agent's); the
+        # caller hears the agents; the first agent still hears the caller.
+        def present(audio: CallAudio, freq: float) -> bool:
+            last = audio.heard_since(time.monotonic() - 1.0)
+            return goertzel(last, freq) > 5 * max(goertzel(last, 1700.0), 1e-9)
+
+        wait_for(lambda: present(second_audio, CALLER_FREQ), 10, "the invited agent hearing the caller")
+        wait_for(lambda: present(first_audio, CALLER_FREQ), 10, "the first agent hearing the caller")
+        hears(heard, CALLER_FREQ, AGENT_FREQ, "the caller hearing the agents")
+
+        ack = panel(server, "call_conference_end", {"interaction_id": iid})
+        assert ack == {"ok": True}, ack
+        wait_agent(server, "1002", "available")
+        hears(heard, CALLER_FREQ, AGENT_FREQ, "the caller hearing the first agent")
+        hears(first_audio, AGENT_FREQ, CALLER_FREQ, "the first agent hearing the caller")
+
+        call.hangup()
+        record = ended_record(server)
+        assert record["outcome"] == "answered" and record["ended_by"] == "caller"
+        assert record["agent_id"] == "1001" and record["transferred_to"] is None
+        kinds = events_of(server, iid)
+        assert (
+            kinds.index("conference_invited")
+            < kinds.index("conference_joined")
+            < kinds.index("conference_left")
+        )
+        wait_agent(server, "1001", "available")
     finally:
         caller.stop()
         first.stop()

@@ -183,3 +183,27 @@ def test_a_cancelled_consult_frees_the_target_and_the_call_stays() -> None:
     acd.handle(ev.ConsultStarted("a", first, target, 30.0))
     acd.handle(ev.CallerHungUp("a", "bye", 31.0))
     assert acd.agents[target].state == AgentState.AVAILABLE and acd.consults == {}
+
+
+def test_conference_reserves_then_holds_the_third_party_until_it_leaves_or_the_call_ends() -> None:
+    acd = make(wrap_up_seconds=30.0)
+    first = talking(acd)
+    other = "1003" if first != "1003" else "1002"
+    acd.handle(ev.ConferenceInvited("a", first, other, 20.0))
+    assert acd.agents[other].state == AgentState.OFFERED and acd.conferences == {"a": other}
+    with pytest.raises(ValueError):
+        acd.handle(ev.ConsultStarted("a", first, other, 21.0))
+    out = acd.handle(ev.ConferenceJoined("a", other, 22.0))
+    assert "conference_joined" in kinds(out) and acd.agents[other].state == AgentState.BUSY
+    assert acd.live["a"].agent_id == first  # the call stays the first agent's
+    out = acd.handle(ev.ConferenceLeft("a", other, 30.0, "dropped"))
+    assert "conference_left" in kinds(out) and acd.agents[other].state == AgentState.AVAILABLE
+    # Again, and the caller hangs up: both agents are released (the invited one without wrap-up).
+    acd.handle(ev.ConferenceInvited("a", first, other, 40.0))
+    acd.handle(ev.ConferenceJoined("a", other, 41.0))
+    (ended,) = saved(acd.handle(ev.CallerHungUp("a", "bye", 50.0)))
+    assert ended.agent_id == first and ended.outcome == Outcome.ANSWERED
+    assert acd.agents[other].state == AgentState.AVAILABLE and acd.agents[first].state == AgentState.WRAP_UP
+    assert acd.conferences == {}
+    with pytest.raises(NotYourCall):
+        acd.handle(ev.ConferenceLeft("a", other, 51.0))
