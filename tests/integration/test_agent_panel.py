@@ -81,7 +81,19 @@ async def test_state_controls_and_pause_reasons(node: Node) -> None:
 async def test_supervisors_and_other_roles_cannot_use_the_call_events(node: Node) -> None:
     sup = Client("/agent")
     await sup.connect(node.url, auth={"token": SUPERVISOR})
-    for name in ("panel_sync", "set_state", "call_hangup", "call_hold", "call_transfer", "wrap_up"):
+    for name in (
+        "panel_sync",
+        "set_state",
+        "call_hangup",
+        "call_hold",
+        "call_transfer",
+        "call_consult",
+        "call_consult_end",
+        "call_conference",
+        "call_conference_end",
+        "call_recording",
+        "wrap_up",
+    ):
         ack = await sup.call(name, {"interaction_id": "x", "state": "available"})
         assert "error" in ack and "role" in ack["error"], (name, ack)
     await sup.close()
@@ -122,6 +134,8 @@ async def test_a_call_pops_up_with_its_customer_and_ivr_data_and_ends_in_a_wrap_
         ("call_recording", {"paused": True}),
         ("call_consult", {"to_agent": "1002"}),
         ("call_consult_end", {"complete": True}),
+        ("call_conference", {"to_agent": "1002"}),
+        ("call_conference_end", {}),
     ):
         ack = await other.call(name, {"interaction_id": "call-1", **extra})
         assert ack == {"error": "not your call"}, (name, ack)
@@ -140,7 +154,10 @@ async def test_a_call_pops_up_with_its_customer_and_ivr_data_and_ends_in_a_wrap_
     ack = await me.call("call_consult", {"interaction_id": "call-1", "to_agent": "1002"})
     assert "cannot take a call" in ack["error"]
     engine = node.app[SERVICE].engine
-    assert engine.consults == {}
+    ack = await me.call("call_conference", {"interaction_id": "call-1", "to_agent": "1002"})
+    assert "cannot take a call" in ack["error"]
+    assert (await me.call("call_conference_end", {"interaction_id": "call-1"}))["error"].startswith("nobody")
+    assert engine.consults == {} and engine.conferences == {}
     assert engine.live["call-1"].agent_id == "1001" and engine.agents["1001"].state == AgentState.BUSY
 
     handle(node, ev.CallerHungUp("call-1", "caller hung up", now(node)))

@@ -174,6 +174,7 @@
     const phaseText = {
       ringing: "Ringing: answer on your phone", talking: "Talking", held: "On hold (the caller hears music)",
       consult: "A colleague asks you to take this call: answer on your phone",
+      conference: "A colleague brings you into this call: answer on your phone",
     }[call.phase] || call.phase;
     const card = el("article", { class: "card call", "aria-label": `Call from ${who}`, "data-call": call.interaction_id },
       el("h3", {}, `Call from ${who} `, el("span", { class: "badge", role: "status", "data-phase": call.phase, text: phaseText })),
@@ -183,7 +184,7 @@
       Object.keys(call.ivr || {}).length ? ivr : null,
       el("h4", { text: "Earlier contacts" }),
       timeline(call.customer.timeline));
-    if (call.phase !== "ringing" && call.phase !== "consult") {
+    if (!["ringing", "consult", "conference"].includes(call.phase)) {
       const transferTo = el("select", { "aria-label": "Transfer the call to" },
         el("option", { value: "", text: "Transfer to…" }),
         ...config.agents.filter((a) => !state.me || a.id !== state.me.agent_id).map((a) => el("option", { value: `agent:${a.id}`, text: `agent ${a.name}` })),
@@ -201,12 +202,21 @@
             el("span", { text: `Consulting agent ${call.consulting}…` }),
             el("button", { type: "button", onclick: () => send("call_consult_end", { interaction_id: call.interaction_id, complete: true }) }, "Complete transfer"),
             el("button", { type: "button", class: "secondary", onclick: () => send("call_consult_end", { interaction_id: call.interaction_id, complete: false }) }, "Back to the caller"))
-          : el("div", { class: "row" },
-            el("button", { type: "button", class: "secondary", onclick: async () => {
-              const [kind, target] = transferTo.value.split(":");
-              if (kind !== "agent" || !target) return showError("choose an agent to consult");
-              await send("call_consult", { interaction_id: call.interaction_id, to_agent: target });
-            } }, "Consult agent first")),
+          : call.conference_with
+            ? el("div", { class: "row", role: "group", "aria-label": "Conference" },
+              el("span", { text: `Conference with agent ${call.conference_with}` }),
+              el("button", { type: "button", class: "secondary", onclick: () => send("call_conference_end", { interaction_id: call.interaction_id }) }, "Drop the third party"))
+            : el("div", { class: "row" },
+              el("button", { type: "button", class: "secondary", onclick: async () => {
+                const [kind, target] = transferTo.value.split(":");
+                if (kind !== "agent" || !target) return showError("choose an agent to consult");
+                await send("call_consult", { interaction_id: call.interaction_id, to_agent: target });
+              } }, "Consult agent first"),
+              el("button", { type: "button", class: "secondary", onclick: async () => {
+                const [kind, target] = transferTo.value.split(":");
+                if (kind !== "agent" || !target) return showError("choose an agent to bring in");
+                await send("call_conference", { interaction_id: call.interaction_id, to_agent: target });
+              } }, "Conference agent in")),
         el("div", { class: "row" }, transferTo, number,
           el("button", { type: "button", class: "secondary", onclick: async () => {
             const payload = { interaction_id: call.interaction_id };
@@ -219,11 +229,11 @@
     return card;
   }
   async function hangup() {
-    if (state.call && !["ringing", "consult"].includes(state.call.phase)) await send("call_hangup", { interaction_id: state.call.interaction_id });
+    if (state.call && !["ringing", "consult", "conference"].includes(state.call.phase)) await send("call_hangup", { interaction_id: state.call.interaction_id });
   }
   async function toggleHold() {
     const call = state.call;
-    if (!call || ["ringing", "consult"].includes(call.phase)) return;
+    if (!call || ["ringing", "consult", "conference"].includes(call.phase)) return;
     await send("call_hold", { interaction_id: call.interaction_id, held: call.phase !== "held" });
   }
 
