@@ -198,5 +198,7 @@ async def test_a_call_pops_up_with_its_customer_and_ivr_data_and_ends_in_a_wrap_
     assert any(
         e["kind"] == "ivr_finished" and e["data"]["data"] == {"account": "A-42"} for e in record["events"]
     )
+    # The other agent never received anything of this call.
+    assert all(other.queue(name).empty() for name in ("call", "call_ended", "wrap_up"))
     await me.close()
     await other.close()
