@@ -116,6 +116,16 @@ async def test_agent_takes_a_chat_and_a_call_and_wraps_up(tmp_path: Path) -> Non
                 SCREENSHOTS.mkdir(parents=True, exist_ok=True)
                 await page.screenshot(path=str(SCREENSHOTS / "agent-panel.png"), full_page=True)
 
+                # The connection drops and comes back: the page rebuilds itself without a reload.
+                marker = await page.evaluate("() => (window.__sameDocument = 1)")
+                await page.context.set_offline(True)
+                await expect(page.locator("#conn")).not_to_have_text("connected", timeout=20000)
+                await page.context.set_offline(False)
+                await expect(page.locator("#conn")).to_have_text("connected", timeout=20000)
+                assert await page.evaluate("() => window.__sameDocument") == marker
+                await expect(call.locator("[data-phase]")).to_have_text("Talking")
+                await expect(chat.get_by_text("It left our warehouse today.")).to_be_visible()
+
                 # The caller hangs up: wrap-up with its timer; the chat is closed: a second one.
                 service.handle(ev.CallerHungUp("call-1", "caller hung up", service.clock()))
                 await expect(call).to_be_hidden()
