@@ -1,0 +1,111 @@
+"""The voice adapter's call controls, with a fake of our own AMI client interface: which AMI actions
+each control sends, what it reports to the engine, and how refusals come back.
+(tests/e2e/test_agent_panel_calls.py runs the same controls against the real Asterisk.)"""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Any
+
+import pytest
+
+from callcenter.adapters import ami_events
+from callcenter.adapters.ami import AmiError
+from callcenter.adapters.voice import CallControlError, VoiceAdapter, _AgentLeg
+from callcenter.config import Settings
+from callcenter.core import events as ev
+
+CALLER, AGENT = "PJSIP/trunk-00000001", "PJSIP/1001-00000002"
+
+
+class FakeAmi:
+    def __init__(self) -> None:
+        self.sent: list[dict[str, Any]] = []
+        self.refuse: set[str] = set()
+        self.connected = True
+
+    async def action(
+        self, fields: dict[str, Any], as_list: bool = False, timeout: float | None = None
+    ) -> Any:
+        self.sent.append(dict(fields))
+        if fields["Action"] in self.refuse:
+            raise AmiError(f"{fields['Action']} refused")
+        return [{"Response": "Success"}] if as_list else {"Response": "Success"}
+
+    def actions(self) -> list[str]:
+        return [f["Action"] for f in self.sent]
+
+
+def adapter() -> tuple[VoiceAdapter, FakeAmi, list[ev.Event]]:
+    events: list[ev.Event] = []
+    voice = VoiceAdapter(Settings(), events.append, lambda _: None, lambda _: None, clock=lambda: 50.0)  # type: ignore[arg-type,return-value]
+    ami = FakeAmi()
+    voice.ami = ami  # type: ignore[assignment]
+    voice._callers["caller-uid"] = "i1"
+    voice._legs["i1-1"] = _AgentLeg("i1", "1001", channel=AGENT)
+    return voice, ami, events
+
+
+async def settle() -> None:
+    for _ in range(3):
+        await asyncio.sleep(0)
+
+
+async def test_hold_moves_both_legs_with_one_redirect_and_resume_rebridges_the_agent() -> None:
+    voice, ami, _ = adapter()
+    await voice.hold("i1", "1001", CALLER, True)
+    (redirect,) = ami.sent
+    assert redirect["Channel"] == CALLER and redirect["Context"] == "cc-hold"
+    assert redirect["ExtraChannel"] == AGENT and redirect["ExtraContext"] == "cc-held"
+    assert voice.is_held("i1")
+    with pytest.raises(CallControlError, match="already on hold"):
+        await voice.hold("i1", "1001", CALLER, True)
+    await voice.hold("i1", "1001", CALLER, False)
+    assert ami.sent[-1] == {
+        "Action": "Redirect",
+        "Channel": AGENT,
+        "Context": "cc-agent",
+        "Exten": "resume",
+        "Priority": "1",
+    }
+    assert not voice.is_held("i1")
+
+
+async def test_hang_up_from_the_panel_is_the_agents_and_frees_a_held_caller() -> None:
+    voice, ami, events = adapter()
+    await voice.hold("i1", "1001", CALLER, True)
+    await voice.hangup_call("i1", "1001")
+    assert events == [ev.AgentHungUp("i1", "1001", 50.0)]  # by the agent, not the system
+    assert [f["Channel"] for f in ami.sent if f["Action"] == "Hangup"] == [AGENT, CALLER]
+    # Asterisk's Hangup for that leg afterwards reports nothing more.
+    voice._on_ami_event(ami_events.Hangup(AGENT, "i1-1", "x", 16, "Normal Clearing"))
+    assert events == [ev.AgentHungUp("i1", "1001", 50.0)]
+
+
+async def test_the_caller_hanging_up_on_hold_ends_the_agents_leg_too() -> None:
+    voice, ami, events = adapter()
+    await voice.hold("i1", "1001", CALLER, True)
+    voice._on_ami_event(ami_events.HangupRequest(CALLER, "caller-uid"))
+    await settle()
+    assert isinstance(events[0], ev.CallerHungUp) and not events[0].system
+    assert ami.sent[-1]["Action"] == "Hangup" and ami.sent[-1]["Channel"] == AGENT
+
+
+async def test_blind_transfers_and_refusals() -> None:
+    voice, ami, events = adapter()
+    await voice.blind_transfer("i1", "1001", CALLER, number="+15550199")
+    setvar, redirect = ami.sent
+    assert setvar["Variable"] == "CC_TRANSFER_DIAL" and setvar["Value"] == "PJSIP/+15550199"
+    assert redirect["Context"] == "cc-transfer" and redirect["ExtraContext"] == "cc-transferred"
+    assert events == []  # the engine hears of it from the panel, once Asterisk did it
+    with pytest.raises(CallControlError, match="not on this call"):  # the leg is over now
+        await voice.hangup_call("i1", "1001")
+
+    voice, ami, _ = adapter()
+    with pytest.raises(CallControlError, match="not a number"):
+        await voice.blind_transfer("i1", "1001", CALLER, number="1; Hangup")
+    ami.refuse.add("Redirect")
+    with pytest.raises(CallControlError, match="Asterisk refused"):
+        await voice.blind_transfer("i1", "1001", CALLER, queue="sales")
+    with pytest.raises(CallControlError, match="not on this call"):
+        await voice.hold("i1", "1002", CALLER, True)
