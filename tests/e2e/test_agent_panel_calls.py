@@ -89,7 +89,7 @@ def test_hang_up_from_the_panel(asterisk: Any, server_factory: Any) -> None:
         assert ack == {"ok": True}, ack
         record = ended_record(server)
         assert record["outcome"] == "answered" and record["ended_by"] == "agent"
-        assert record["agent_id"] == "1001" and record["talk_seconds"] >= 1.0
+        assert record["agent_id"] == "1001" and record["talk_seconds"] > 0
         wait_agent(server, "1001", "available")
     finally:
         caller.stop()
@@ -155,13 +155,10 @@ def test_blind_transfer_to_another_agent(asterisk: Any, server_factory: Any) -> 
         wait_for(lambda: second.incoming and second.audio, 20, "the second agent's phone to ring and answer")
         wait_agent(server, "1002", "busy", timeout=20)
         wait_agent(server, "1001", "wrap_up")
-        time.sleep(2.5)
-        since = time.monotonic() - 1.5
-        second_heard = next(iter(second.audio.values())).heard_since(since)
-        assert dominant(second_heard, AGENT_FREQ, CALLER_FREQ) > 5, (
-            "the second agent does not hear the caller"
+        hears(
+            next(iter(second.audio.values())), AGENT_FREQ, CALLER_FREQ, "the second agent hearing the caller"
         )
-        assert dominant(heard.heard_since(since), CALLER_FREQ, AGENT_FREQ) > 5, "the caller hears nobody"
+        hears(heard, CALLER_FREQ, AGENT_FREQ, "the caller hearing the second agent")
 
         # The first agent wraps the call up while the second talks.
         ack = panel(
