@@ -43,6 +43,10 @@ IDENTIFY_SECONDS = 1.0
 _DIGITS = re.compile(r"[0-9*#]*")
 
 
+def _known(value: str) -> str:
+    return "" if value.strip().lower() == "unknown" else value
+
+
 def _agi_quote(value: str) -> str:
     return value.replace("\\", "\\\\").replace('"', '\\"')
 
@@ -810,7 +814,8 @@ class VoiceAdapter:
         arrived = ev.CallArrived(
             interaction_id=interaction_id,
             caller_number=number,
-            caller_name=h.get("agi_calleridname", ""),
+            # Asterisk says "unknown" when the caller sent no name (and no number).
+            caller_name=_known(h.get("agi_calleridname", "")),
             dialed_number=h.get("agi_extension", ""),
             caller_channel=session.channel,
             at=now,

@@ -267,7 +267,7 @@ class PanelNamespace(AgentNamespace):
         return {
             "interaction_id": i.id,
             "channel": i.channel.value,
-            "who": i.caller_name or i.caller_number or (i.customer_id or ""),
+            "who": self.customer_view(i)["name"] or i.caller_name or i.caller_number or (i.customer_id or ""),
             "outcome": i.outcome.value if i.outcome else None,
             "transferred_to": i.transferred_to,
             "until": until,
