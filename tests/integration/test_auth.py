@@ -425,4 +425,5 @@ async def test_an_old_hash_is_upgraded_at_sign_in(client: Client) -> None:
     found = await accounts.store.credentials("old")
     assert found is not None and found[1] != old and not accounts.passwords.needs_rehash(found[1])
     home = await client.get("/")  # still signed in: the upgrade does not end the new session
-    assert home.status == 200 and "Welcome, old" in await home.text()
+    assert home.status == 200 and home.url.path == "/qa"  # a QA user's first page
+    assert "old <small>(qa)</small>" in await home.text()
