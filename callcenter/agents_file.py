@@ -16,7 +16,6 @@ this file only changes the routing profile of known agents::
 
 from __future__ import annotations
 
-import asyncio
 import logging
 import os
 import tempfile
@@ -27,8 +26,8 @@ from typing import Annotated
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
-from callcenter.aio import cancel_and_wait
 from callcenter.config import ConfigError, MessagingChannelName, line_of, parse_yaml, validation_problems
+from callcenter.file_watch import FileWatcher
 
 log = logging.getLogger(__name__)
 
@@ -98,7 +97,7 @@ def write_atomically(path: Path, text: str) -> None:
         raise
 
 
-class AgentsWatcher:
+class AgentsWatcher(FileWatcher[Profile]):
     """Polls the agents file; calls ``on_change`` with the valid profiles, logs bad edits."""
 
     def __init__(
@@ -108,44 +107,7 @@ class AgentsWatcher:
         on_change: Callable[[Mapping[str, Profile]], object],
         interval: float = 2.0,
     ) -> None:
-        self.path, self.known, self._on_change, self._interval = path, known, on_change, interval
-        self._stamp: tuple[float, int] | None = None
-        self._task: asyncio.Task[None] | None = None
-        self.last_error: str | None = None
-
-    def _stat(self) -> tuple[float, int] | None:
-        try:
-            st = self.path.stat()
-        except OSError:
-            return None
-        return (st.st_mtime, st.st_size)
-
-    def check(self) -> bool:
-        stamp = self._stat()
-        if stamp == self._stamp:
-            return False
-        self._stamp = stamp
-        try:
-            profiles = load_agents(self.path, self.known)
-        except ConfigError as err:
-            self.last_error = str(err)
-            log.error("agents.reload_failed", extra={"error": str(err), "kept": "last valid"})
-            return False
-        self.last_error = None
-        self._on_change(profiles)
-        log.info("agents.reloaded", extra={"agents": sorted(profiles)})
-        return True
-
-    async def start(self) -> None:
-        self._task = asyncio.create_task(self._loop(), name="agents-watcher")
-
-    async def stop(self) -> None:
-        await cancel_and_wait(self._task)
-
-    async def _loop(self) -> None:
-        while True:
-            await asyncio.sleep(self._interval)
-            try:
-                self.check()
-            except Exception:
-                log.exception("agents.watch_failed")
+        super().__init__(
+            path, lambda p: load_agents(p, known), on_change, interval, what="agents", loaded=False
+        )
+        self.known = known

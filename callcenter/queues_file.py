@@ -23,7 +23,6 @@ The format (every key but the queue name optional)::
 
 from __future__ import annotations
 
-import asyncio
 import logging
 import os
 from collections.abc import Callable, Mapping
@@ -33,9 +32,9 @@ from typing import Annotated, Literal
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
-from callcenter.aio import cancel_and_wait
 from callcenter.config import ConfigError, line_of, parse_yaml, validation_problems
 from callcenter.core import queues as qs
+from callcenter.file_watch import FileWatcher
 
 log = logging.getLogger(__name__)
 # A business line's name (also in accounts: callcenter.accounts.LINE_PATTERN).
@@ -163,7 +162,7 @@ def load_queues(path: str | os.PathLike[str]) -> dict[str, qs.Queue]:
     return parse_queues(text, str(path))
 
 
-class QueueWatcher:
+class QueueWatcher(FileWatcher[qs.Queue]):
     """Polls the queue file; calls ``on_change`` with new valid definitions, logs bad edits."""
 
     def __init__(
@@ -172,45 +171,4 @@ class QueueWatcher:
         on_change: Callable[[Mapping[str, qs.Queue]], object],
         interval: float = 2.0,
     ) -> None:
-        self.path, self._on_change, self._interval = path, on_change, interval
-        self._stamp = self._stat()
-        self._task: asyncio.Task[None] | None = None
-        self.last_error: str | None = None
-
-    def _stat(self) -> tuple[float, int] | None:
-        try:
-            st = self.path.stat()
-        except OSError:
-            return None
-        return (st.st_mtime, st.st_size)
-
-    def check(self) -> bool:
-        """Reload if the file changed; True when new definitions were applied."""
-        stamp = self._stat()
-        if stamp == self._stamp:
-            return False
-        self._stamp = stamp
-        try:
-            queues = load_queues(self.path)
-        except ConfigError as err:
-            self.last_error = str(err)
-            log.error("queues.reload_failed", extra={"error": str(err), "kept": "last valid"})
-            return False
-        self.last_error = None
-        self._on_change(queues)
-        log.info("queues.reloaded", extra={"queues": sorted(queues)})
-        return True
-
-    async def start(self) -> None:
-        self._task = asyncio.create_task(self._loop(), name="queue-watcher")
-
-    async def stop(self) -> None:
-        await cancel_and_wait(self._task)
-
-    async def _loop(self) -> None:
-        while True:
-            await asyncio.sleep(self._interval)
-            try:
-                self.check()
-            except Exception:
-                log.exception("queues.watch_failed")
+        super().__init__(path, load_queues, on_change, interval, what="queues", loaded=True)
