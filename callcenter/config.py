@@ -452,7 +452,7 @@ class RecordingSettings(_Section):
     settle_seconds: float = Field(1.0, gt=0, le=60)
     # base64 of a 16, 24 or 32 byte key: recordings are encrypted at rest with AES-GCM.
     encryption_key: SecretStr | None = None
-    # Days a recording is kept, per business line (the interaction's queue); others: the default.
+    # Days a recording is kept, per business line (the queue's `line`, else its name); others: the default.
     retention_days: Mapping[str, int] = Field(default_factory=dict)
     default_retention_days: int | None = Field(None, ge=1)  # None: kept until deleted
 

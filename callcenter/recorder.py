@@ -154,7 +154,7 @@ class Recorder:
                 log.warning("recording.missing", extra={"interaction": interaction_id})
                 metrics.RECORDINGS.labels(result="missing").inc()
                 return
-            line = (interaction.queue if interaction is not None else None) or "default"
+            line = self._business_line(interaction)
             started = interaction.answered_at if interaction is not None else None
             recorded_at = datetime.fromtimestamp(started or self._clock(), UTC)
             tracks: list[Track] = []
@@ -172,6 +172,13 @@ class Recorder:
         except (RecordingError, OSError) as err:
             metrics.RECORDINGS.labels(result="failed").inc()
             log.error("recording.store_failed", extra={"interaction": interaction_id, "error": str(err)})
+
+    def _business_line(self, interaction: Interaction | None) -> str:
+        """What the retention policy is per: the queue's business line, else the queue's name."""
+        queue = interaction.queue if interaction is not None else None
+        if queue is None:
+            return "default"
+        return self._engine.queue(queue).line or queue
 
     async def _settled(self, interaction_id: str, appear: float) -> dict[Track, Path]:
         """The call's files once none has grown for ``settle_seconds`` (Asterisk has closed them);

@@ -181,7 +181,8 @@ async def test_calls_not_recorded_here_are_ignored(tmp_path: Path) -> None:
 
 async def test_files_left_by_a_crash_are_taken_in_at_start(tmp_path: Path) -> None:
     ended = interaction("gone", queue="billing", ended_at=NOW + 60, outcome=Outcome.ANSWERED)
-    recorder, store, jobs, engine = make(tmp_path, ended=ended)
+    queues = {"billing": qs.Queue("billing", line="finance")}  # retention is per business line
+    recorder, store, jobs, engine = make(tmp_path, ended=ended, queues=queues)
     spooled(tmp_path, "gone")
     spooled(tmp_path, "still")  # a call still going on after the restart: not yet
     spooled(tmp_path, "theirs")  # not in our database: another server's, left alone
@@ -190,7 +191,7 @@ async def test_files_left_by_a_crash_are_taken_in_at_start(tmp_path: Path) -> No
     await recorder.start()
     await asyncio.wait_for(recorder.idle(), 10)
     assert {r.interaction_id for r in store.all()} == {"gone"}
-    assert {r.business_line for r in store.all()} == {"billing"}
+    assert {r.business_line for r in store.all()} == {"finance"}
     assert [i for i, _ in jobs.submitted] == ["gone"]
     assert sorted(p.name for p in (tmp_path / "spool").iterdir())[0] == "notes.txt"
     assert len(list((tmp_path / "spool").glob("theirs.*.wav"))) == 3
