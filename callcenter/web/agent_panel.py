@@ -25,7 +25,7 @@ from typing import Any, Protocol
 
 from aiohttp import web
 
-from callcenter import identity, metrics
+from callcenter import identity
 from callcenter.adapters.ami import AmiError
 from callcenter.adapters.voice import CallControlError
 from callcenter.config import ApiToken, RealtimeSettings
@@ -391,17 +391,24 @@ class PanelNamespace(AgentNamespace):
         )
         return {"ok": True}
 
+    def _colleague(self, data: Mapping[str, Any], me: str, i: Interaction, unknown: str) -> tuple[Agent, str]:
+        """The other agent ``to_agent`` names (for a consult or a conference) and the caller's
+        channel; ``unknown`` is the refusal when there is no such other agent."""
+        to_agent = text(data, "to_agent", limit=64)
+        target = self.service.engine.agents.get(to_agent)
+        if target is None or to_agent == me:
+            raise BadRequest(unknown)
+        if i.caller_channel is None:
+            raise BadRequest("this call has no caller leg")
+        return target, i.caller_channel
+
     @event("call_consult", "agent")
     async def on_call_consult(self, sid: str, data: dict[str, Any]) -> Ack:
         """Attended transfer, step one: the caller on hold, ring ``to_agent`` to talk first."""
         me = self._me(sid)
         i = self._my_call(data, me)
-        to_agent = text(data, "to_agent", limit=64)
-        target = self.service.engine.agents.get(to_agent)
-        if target is None or to_agent == me:
-            raise BadRequest("no such agent to consult")
-        if i.caller_channel is None:
-            raise BadRequest("this call has no caller leg")
+        target, caller = self._colleague(data, me, i, "no such agent to consult")
+        to_agent = target.id
         self._run(lambda now: ev.ConsultStarted(i.id, me, to_agent, now))  # reserves the target
 
         def failed(reason: str) -> None:
@@ -415,7 +422,7 @@ class PanelNamespace(AgentNamespace):
                 self._emit("call", self.call_view(current, "talking"), agent_room(me))
 
         try:
-            await self._control().consult(i.id, me, i.caller_channel, to_agent, target.extension, failed)
+            await self._control().consult(i.id, me, caller, to_agent, target.extension, failed)
         except (CallControlError, BadRequest) as err:
             why = str(err)
             self._run(lambda now: ev.ConsultEnded(i.id, me, False, now, why))
@@ -453,12 +460,8 @@ class PanelNamespace(AgentNamespace):
         """Three parties: bring ``to_agent`` into the call (the call stays this agent's)."""
         me = self._me(sid)
         i = self._my_call(data, me)
-        to_agent = text(data, "to_agent", limit=64)
-        target = self.service.engine.agents.get(to_agent)
-        if target is None or to_agent == me:
-            raise BadRequest("no such agent to bring in")
-        if i.caller_channel is None:
-            raise BadRequest("this call has no caller leg")
+        target, caller = self._colleague(data, me, i, "no such agent to bring in")
+        to_agent = target.id
         self._run(lambda now: ev.ConferenceInvited(i.id, me, to_agent, now))
         room = agent_room(me)
 
@@ -478,9 +481,7 @@ class PanelNamespace(AgentNamespace):
             settle(lambda now: ev.ConferenceLeft(i.id, to_agent, now, reason))
 
         try:
-            await self._control().conference(
-                i.id, me, i.caller_channel, to_agent, target.extension, joined, left
-            )
+            await self._control().conference(i.id, me, caller, to_agent, target.extension, joined, left)
         except (CallControlError, BadRequest) as err:
             why = str(err)
             self._run(lambda now: ev.ConferenceLeft(i.id, to_agent, now, why))
@@ -514,9 +515,7 @@ class PanelNamespace(AgentNamespace):
         if not done:
             raise BadRequest("no recording leg is up for this call")
         (self._recording_paused.add if paused else self._recording_paused.discard)(i.id)
-        kind = "recording_paused" if paused else "recording_resumed"
-        self.service.dispatch([RecordEvent(i.id, self.service.clock(), kind, {"by": me, "role": "agent"})])
-        metrics.RECORDING_PAUSES.labels(action="paused" if paused else "resumed").inc()
+        api.record_recording_pause(self.service, i.id, paused, me, "agent")
         return {"ok": True, "paused": paused}
 
     @event("wrap_up", "agent")

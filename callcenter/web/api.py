@@ -296,19 +296,19 @@ async def recording_pause(request: web.Request) -> web.Response:
         return _error(502, f"Asterisk refused: {err}")
     if not done:
         return _error(409, "this call has no agent talking yet: nothing is being recorded")
-    action = "paused" if paused else "resumed"
-    service.dispatch(
-        [
-            RecordEvent(
-                interaction_id,
-                service.clock(),
-                f"recording_{action}",
-                {"by": principal.name, "role": principal.role},
-            )
-        ]
-    )
-    metrics.RECORDING_PAUSES.labels(action=action).inc()
+    record_recording_pause(service, interaction_id, paused, principal.name, principal.role)
     return _json({"interaction_id": interaction_id, "recording": "paused" if paused else "on"})
+
+
+def record_recording_pause(
+    service: CallCenter, interaction_id: str, paused: bool, by: str, role: str
+) -> None:
+    """A recording paused or resumed (from here or the agent panel): in the call's events, with
+    who did it, and counted."""
+    action = "paused" if paused else "resumed"
+    data = {"by": by, "role": role}
+    service.dispatch([RecordEvent(interaction_id, service.clock(), f"recording_{action}", data)])
+    metrics.RECORDING_PAUSES.labels(action=action).inc()
 
 
 @allow(PUBLIC)
