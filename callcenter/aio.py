@@ -4,6 +4,14 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
+import inspect
+from collections.abc import Callable, Coroutine
+from typing import Any, ParamSpec, TypeVar
+
+T = TypeVar("T")
+C = TypeVar("C")
+P = ParamSpec("P")
 
 
 async def cancel_and_wait(*tasks: asyncio.Task[object] | asyncio.Task[None] | None) -> None:
@@ -15,3 +23,48 @@ async def cancel_and_wait(*tasks: asyncio.Task[object] | asyncio.Task[None] | No
         if task is not None:
             with contextlib.suppress(asyncio.CancelledError):
                 await task
+
+
+# How long a cancelled caller lets its unit of work finish before tearing it after all.
+# Above SQLite's busy timeout, so a unit queued behind another writer still ends cleanly.
+UNIT_GRACE_SECONDS = 15.0
+
+
+async def finish_before_cancel(coro: Coroutine[Any, Any, T], grace: float = UNIT_GRACE_SECONDS) -> T:
+    """Await ``coro`` in its own task; if the caller is cancelled meanwhile, let it end first.
+
+    A task cancelled halfway through a SQLAlchemy transaction on aiosqlite can leave its
+    connection out of the pool with the transaction open, and so SQLite's write lock held: every
+    other writer of the file then fails with "database is locked". Shielded, the unit of work
+    commits or rolls back and returns its connection; the caller still gets its CancelledError
+    (after ``grace`` seconds at most: then the unit is cancelled after all).
+    """
+    task = asyncio.ensure_future(coro)
+    try:
+        return await asyncio.shield(task)
+    except asyncio.CancelledError:
+        if not task.done():
+            with contextlib.suppress(BaseException):  # its outcome no longer has a taker
+                await asyncio.wait_for(task, grace)
+        elif not task.cancelled():
+            task.exception()  # retrieved, so asyncio does not log it as never retrieved
+        raise
+
+
+def cancel_safe(cls: type[C]) -> type[C]:
+    """Class decorator for database stores: every public coroutine method (but ``start`` and
+    ``stop``) runs through :func:`finish_before_cancel`, so cancelling its caller never tears a
+    transaction in half. New methods are covered without anyone remembering to."""
+    for name, member in list(vars(cls).items()):
+        if name.startswith("_") or name in ("start", "stop") or not inspect.iscoroutinefunction(member):
+            continue
+        setattr(cls, name, _finishing(member))
+    return cls
+
+
+def _finishing(method: Callable[P, Coroutine[Any, Any, T]]) -> Callable[P, Coroutine[Any, Any, T]]:
+    @functools.wraps(method)
+    async def wrapper(*args: P.args, **kwargs: P.kwargs) -> T:
+        return await finish_before_cancel(method(*args, **kwargs))
+
+    return wrapper

@@ -21,6 +21,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 from callcenter.accounts import DuplicateUser, UnknownUser, User
 from callcenter.adapters.db import DatabaseError, create_engine, parse_url
 from callcenter.adapters.db_models import AuditRow, SessionRow, UserRow
+from callcenter.aio import cancel_safe
 
 _UNSET: Any = object()
 
@@ -64,6 +65,7 @@ def _user(row: UserRow) -> User:
     )
 
 
+@cancel_safe
 class AccountStore:
     def __init__(self, url: str) -> None:
         self._url = url

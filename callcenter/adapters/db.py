@@ -38,6 +38,7 @@ from sqlalchemy.ext.asyncio import (
 )
 
 from callcenter.adapters.db_models import EventRow, InteractionRow
+from callcenter.aio import cancel_safe
 from callcenter.core.commands import RecordEvent, SaveInteraction
 from callcenter.core.interaction import Channel, EndedBy, Interaction, Outcome
 from callcenter.migrations import run_upgrade
@@ -120,6 +121,7 @@ async def upgrade(url: str) -> None:
         await engine.dispose()
 
 
+@cancel_safe
 class Database:
     """Interaction and event storage. ``start()`` opens and migrates; ``stop()`` closes.
 

@@ -26,6 +26,7 @@ from callcenter.adapters.db_models import (
     MessageRow,
     OutboxRow,
 )
+from callcenter.aio import cancel_safe
 from callcenter.channels.base import Reply
 from callcenter.core.conversations import Conversation, Delivery, Direction, Message, MessagingChannel
 from callcenter.core.customers import AuditEntry, Customer, Identity, IdentityKind, MergeRecord
@@ -49,6 +50,7 @@ def _dt(t: float) -> datetime:
     return datetime.fromtimestamp(t, UTC)
 
 
+@cancel_safe
 class MessagingStore:
     def __init__(self, url: str) -> None:
         self._url = url

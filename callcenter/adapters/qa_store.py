@@ -45,6 +45,7 @@ from callcenter.adapters.db_models import (
     QaReviewRow,
     QaTranscriptRow,
 )
+from callcenter.aio import cancel_safe
 from callcenter.core.qa import QaResult
 from callcenter.core.redaction import Redactor
 from callcenter.core.transcript import Transcript, redact_transcript
@@ -142,6 +143,7 @@ def business_line_of(queue: str | None, skills: Mapping[str, Any] | None) -> str
     return queue
 
 
+@cancel_safe
 class QaStore:
     def __init__(self, url: str) -> None:
         self._url = url

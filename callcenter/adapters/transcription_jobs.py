@@ -24,6 +24,7 @@ from callcenter.adapters.db import (
     upgrade,
 )
 from callcenter.adapters.db_models import TranscriptionJobRow as Row
+from callcenter.aio import cancel_safe
 
 QUEUED, RUNNING, DONE, FAILED = "queued", "running", "done", "failed"
 
@@ -41,6 +42,7 @@ class Job:
     language: str | None = None
 
 
+@cancel_safe
 class JobStore:
     def __init__(self, url: str) -> None:
         self._url = url

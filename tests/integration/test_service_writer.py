@@ -71,3 +71,35 @@ async def test_writes_wait_out_a_database_that_is_away(
     finally:
         await service.stop()
         await database.stop()
+
+
+async def test_a_server_closed_as_soon_as_it_started_leaves_every_write_stored(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    """Regression: the whole server (outbox, sessions sweep, QA store... each its own connection
+    to the one SQLite file), closed right after it started with writes pending. A background loop
+    cancelled halfway through its transaction used to leave a connection holding SQLite's write
+    lock, so the interactions' writer gave up ("service.writes_not_flushed") and the next start
+    could not migrate ("database is locked"); it happened about one close in three. Six cycles."""
+    from callcenter.web.api import SERVICE
+    from tests.integration.test_realtime import start_node
+    from tests.integration.test_supervisor import supervisor_settings
+
+    settings = supervisor_settings(tmp_path)
+    for cycle in range(6):
+        node = await start_node(settings)
+        service = node.app[SERVICE]
+        now = service.clock()
+        for n in range(3):
+            iid = f"call-{cycle}-{n}"
+            service.handle(ev.CallArrived(iid, "100", "", "5000", f"PJSIP/trunk-{n}", now))
+            service.handle(ev.CallerHungUp(iid, "16", now + 1))
+        await node.server.close()
+        assert "service.writes_not_flushed" not in caplog.text, f"cycle {cycle}"
+    database = Database(settings.database.url)
+    await database.start()  # fails with "database is locked" if a connection kept the lock
+    try:
+        stored = {i.id for i in await database.recent_interactions(100)}
+        assert stored == {f"call-{c}-{n}" for c in range(6) for n in range(3)}
+    finally:
+        await database.stop()

@@ -1,0 +1,68 @@
+"""The asyncio helpers: a unit of work finishes before its caller's cancellation goes on."""
+
+from __future__ import annotations
+
+import asyncio
+
+import pytest
+
+from callcenter.aio import cancel_safe, finish_before_cancel
+
+
+async def test_a_cancelled_caller_waits_for_its_unit_to_end_then_is_cancelled() -> None:
+    steps: list[str] = []
+    release = asyncio.Event()
+
+    async def unit() -> str:
+        steps.append("begin")
+        await release.wait()
+        steps.append("commit")
+        return "done"
+
+    caller = asyncio.create_task(finish_before_cancel(unit()))
+    await asyncio.sleep(0.01)
+    caller.cancel()
+    await asyncio.sleep(0.01)
+    assert not caller.done()  # still waiting for the unit, not torn
+    release.set()
+    with pytest.raises(asyncio.CancelledError):
+        await caller
+    assert steps == ["begin", "commit"]
+
+
+async def test_a_unit_that_outlasts_the_grace_is_cancelled_after_all() -> None:
+    cancelled = asyncio.Event()
+
+    async def stuck() -> None:
+        try:
+            await asyncio.Event().wait()
+        except asyncio.CancelledError:
+            cancelled.set()
+            raise
+
+    caller = asyncio.create_task(finish_before_cancel(stuck(), grace=0.05))
+    await asyncio.sleep(0.01)
+    caller.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await caller
+    assert cancelled.is_set()
+
+
+async def test_results_and_errors_pass_through() -> None:
+    @cancel_safe
+    class Store:
+        async def value(self, x: int) -> int:
+            return x * 2
+
+        async def broken(self) -> None:
+            raise ValueError("no")
+
+        async def stop(self) -> str:
+            return "stop is left alone"
+
+    store = Store()
+    assert await store.value(21) == 42
+    with pytest.raises(ValueError, match="no"):
+        await store.broken()
+    assert Store.value.__name__ == "value" and Store.value.__wrapped__  # type: ignore[attr-defined]
+    assert not hasattr(Store.stop, "__wrapped__")
