@@ -11,6 +11,7 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from typing import cast
 
 import sqlalchemy as sa
 from sqlalchemy.dialects import postgresql, sqlite
@@ -48,6 +49,10 @@ class OutboxItem:
 
 def _dt(t: float) -> datetime:
     return datetime.fromtimestamp(t, UTC)
+
+
+_MESSAGES = cast(sa.Table, MessageRow.__table__)
+_CONVERSATIONS = cast(sa.Table, ConversationRow.__table__)
 
 
 @cancel_safe
@@ -109,13 +114,14 @@ class MessagingStore:
         the whole batch (DatabaseError caused by IntegrityError): save them one by one then."""
         dialect = self._engine.dialect.name if self._engine is not None else ""
         async with self._transaction("save received messages") as session:
-            await session.execute(sa.insert(MessageRow), [_message_values(m, c) for m, c in messages])
+            # On the Core tables: the ORM's bulk machinery costs more than the statements.
+            await session.execute(sa.insert(_MESSAGES), [_message_values(m, c) for m, c in messages])
             rows = [_conversation_values(c, a) for c, a in conversations]
             insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
-            statement = insert(ConversationRow)
+            statement = insert(_CONVERSATIONS)
             updates = {name: statement.excluded[name] for name in rows[0] if name != "id"}
             await session.execute(
-                statement.on_conflict_do_update(index_elements=[ConversationRow.id], set_=updates), rows
+                statement.on_conflict_do_update(index_elements=[_CONVERSATIONS.c.id], set_=updates), rows
             )
 
     async def messages(self) -> list[tuple[Message, str]]:
