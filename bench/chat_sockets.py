@@ -3,6 +3,7 @@ server and, in the same run, for a bare python-socketio relay on the same machin
 
     python bench/chat_sockets.py                                  (2,000 customers, 100 agents, 500 msg/s)
     python bench/chat_sockets.py --customers 300 --agents 20 --rate 100 --seconds 10   (a quick check)
+    python bench/chat_sockets.py --stock-gc      (ours is also run with runtime.gc_freeze: false)
 
 Each server runs in its own process (its memory is read from /proc); every client runs in this one.
 The scene, for both servers:
@@ -52,7 +53,7 @@ def agent_token(n: int) -> str:
     return f"bench-agent-token-{n:04d}-0123456789"
 
 
-def serve_ours(port: int, agents: int, workdir: Path, max_chats: int) -> None:
+def serve_ours(port: int, agents: int, workdir: Path, max_chats: int, gc_freeze: bool = True) -> None:
     from callcenter.app import create_app
     from callcenter.config import load_settings
     from callcenter.core import events as ev
@@ -76,6 +77,7 @@ def serve_ours(port: int, agents: int, workdir: Path, max_chats: int) -> None:
                 ]
             },
             "realtime": {"events_per_second": 20.0, "burst": 100},
+            "runtime": {"gc_freeze": gc_freeze},
         },
     )
     app = create_app(settings)
@@ -181,7 +183,8 @@ async def run(kind: str, args: argparse.Namespace) -> Result:
     cmd = [sys.executable, __file__, "--serve", kind, "--port", str(port), "--agents", str(args.agents),
            "--workdir", str(workdir), "--max-chats", str(-(-args.customers // args.agents))]  # fmt: skip
     proc = await asyncio.create_subprocess_exec(*cmd, stdout=subprocess.DEVNULL)
-    result = Result("ours" if kind == "ours" else "bare python-socketio relay")
+    names = {"ours": "ours", "ours-stock": "ours, stock garbage collector (runtime.gc_freeze: false)"}
+    result = Result(names.get(kind, "bare python-socketio relay"))
     clients: list[socketio.AsyncClient] = []
     try:
         await wait_port(port, proc)
@@ -221,7 +224,7 @@ async def run(kind: str, args: argparse.Namespace) -> Result:
 
                 client.on("message", on_message, namespace="/agent")
                 client.on("offer", offer, namespace="/agent")
-                auth = {"token": agent_token(n)} if kind == "ours" else {"agent_id": f"a{n}"}
+                auth = {"token": agent_token(n)} if kind != "bare" else {"agent_id": f"a{n}"}
                 await client.connect(url, namespaces=["/agent"], auth=auth, transports=["websocket"])
                 return client
 
@@ -247,7 +250,7 @@ async def run(kind: str, args: argparse.Namespace) -> Result:
         t = time.perf_counter()
 
         async def start(i: int, c: socketio.AsyncClient) -> None:
-            if kind == "ours":
+            if kind != "bare":
                 ack = await c.call("start", {"name": f"Visitor {i}", "message": "hello"},
                                    namespace="/customer", timeout=60)  # fmt: skip
             else:
@@ -256,7 +259,7 @@ async def run(kind: str, args: argparse.Namespace) -> Result:
             assert "error" not in ack, ack
 
         await gather_batches([lambda i=i, c=c: start(i, c) for i, c in enumerate(customers)])
-        if kind == "ours":
+        if kind != "bare":
             await asyncio.wait_for(accepted.wait(), 120)
         result.start_s = time.perf_counter() - t
 
@@ -335,10 +338,15 @@ async def main_async(args: argparse.Namespace) -> None:
         f" {args.seconds:g} s (cores: {os.cpu_count()})"
     )
     ours = report(await run("ours", args))
+    stock = report(await run("ours-stock", args)) if args.stock_gc else None
     bare = report(await run("bare", args))
     print("\nours / bare relay:")
     for key, label in (("p50", "p50 delivery"), ("p99", "p99 delivery"), ("kib", "memory per connection")):
         print(f"  {label}: {ours[key] / bare[key]:.2f}x")
+    if stock is not None:
+        print("\nours / ours with the stock garbage collector:")
+        for key, label in (("p50", "p50 delivery"), ("p99", "p99 delivery")):
+            print(f"  {label}: {ours[key] / stock[key]:.2f}x")
 
 
 def main() -> None:
@@ -349,13 +357,16 @@ def main() -> None:
     parser.add_argument("--agents", type=int, default=100)
     parser.add_argument("--rate", type=float, default=500.0, help="customer messages per second, in total")
     parser.add_argument("--seconds", type=float, default=10.0)
+    parser.add_argument(
+        "--stock-gc", action="store_true", help="also run ours with CPython's stock garbage collector policy"
+    )
     parser.add_argument("--max-chats", type=int, default=20, help=argparse.SUPPRESS)
-    parser.add_argument("--serve", choices=["ours", "bare"], help=argparse.SUPPRESS)
+    parser.add_argument("--serve", choices=["ours", "ours-stock", "bare"], help=argparse.SUPPRESS)
     parser.add_argument("--port", type=int, help=argparse.SUPPRESS)
     parser.add_argument("--workdir", type=Path, help=argparse.SUPPRESS)
     args = parser.parse_args()
-    if args.serve == "ours":
-        serve_ours(args.port, args.agents, args.workdir, args.max_chats)
+    if args.serve in ("ours", "ours-stock"):
+        serve_ours(args.port, args.agents, args.workdir, args.max_chats, gc_freeze=args.serve == "ours")
     elif args.serve == "bare":
         serve_bare(args.port)
     else:

@@ -40,6 +40,7 @@ from callcenter.core.agents import Agent
 from callcenter.core.conversations import MessagingChannel
 from callcenter.core.ivr_runner import FlowRunner
 from callcenter.core.qa import Alert
+from callcenter.gc_policy import GcPolicy
 from callcenter.ivr.store import FlowStore
 from callcenter.messaging import Messaging
 from callcenter.qa.scorecards import ScorecardError, load_scorecards
@@ -176,7 +177,15 @@ def create_app(settings: Settings) -> web.Application:
         app.cleanup_ctx.append(_flows)
     app.cleanup_ctx.append(_recording)
     app.cleanup_ctx.append(_voice)
+    app.cleanup_ctx.append(_gc_policy)  # last: it freezes what everything else has built
     return app
+
+
+async def _gc_policy(app: web.Application) -> AsyncIterator[None]:
+    policy = GcPolicy(app[SETTINGS].runtime)
+    await policy.start()
+    yield
+    await policy.stop()
 
 
 async def _database(app: web.Application) -> AsyncIterator[None]:

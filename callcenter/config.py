@@ -526,6 +526,16 @@ class RealtimeSettings(_Section):
         return value
 
 
+class RuntimeSettings(_Section):
+    """The Python runtime under the server (docs/performance.md, "Garbage collector")."""
+
+    # Freeze long-lived objects so full collections scan only new ones (their pauses were the tail
+    # of chat delivery); False: CPython's stock behaviour.
+    gc_freeze: bool = True
+    # With gc_freeze: how often everything is unfrozen and collected once (frees frozen garbage).
+    gc_full_collection_seconds: float = Field(3600.0, ge=10.0)
+
+
 def _default_agents() -> tuple[AgentSettings, ...]:
     return tuple(
         AgentSettings(id=str(n), name=f"Agent {n}", extension=str(n)) for n in range(1001, 1011)
@@ -547,6 +557,7 @@ class Settings(_Section):
     recordings: RecordingSettings = RecordingSettings()
     qa: QaSettings = QaSettings()
     realtime: RealtimeSettings = RealtimeSettings()
+    runtime: RuntimeSettings = RuntimeSettings()
 
     @model_validator(mode="after")
     def _unique_agents(self) -> Settings:

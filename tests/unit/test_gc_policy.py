@@ -1,0 +1,71 @@
+"""The garbage collector's policy, on this process's real collector."""
+
+from __future__ import annotations
+
+import gc
+import weakref
+from collections.abc import AsyncIterator
+
+import pytest
+
+from callcenter.config import RuntimeSettings
+from callcenter.gc_policy import GC_PAUSE, GcPolicy
+
+
+class Cycle:
+    def __init__(self) -> None:
+        self.me = self
+
+
+@pytest.fixture
+async def policy() -> AsyncIterator[GcPolicy]:
+    p = GcPolicy(RuntimeSettings(gc_freeze=True, gc_full_collection_seconds=3600))
+    await p.start()
+    try:
+        yield p
+    finally:
+        await p.stop()
+
+
+def full_pauses() -> float:
+    return GC_PAUSE.labels(generation="2")._sum.get()  # type: ignore[attr-defined,no-any-return]
+
+
+async def test_start_freezes_what_exists_and_stop_unfreezes(policy: GcPolicy) -> None:
+    assert gc.get_freeze_count() > 0
+    assert policy._on_gc in gc.callbacks
+    await policy.stop()
+    assert gc.get_freeze_count() == 0
+    assert policy._on_gc not in gc.callbacks
+
+
+async def test_full_collections_are_measured_and_their_survivors_frozen(policy: GcPolicy) -> None:
+    frozen = gc.get_freeze_count()
+    survivors = [Cycle() for _ in range(1000)]
+    before = full_pauses()
+    gc.collect()
+    assert policy.take_pauses() is True  # a full one was noted by the callback
+    assert full_pauses() > before
+    gc.freeze()  # what the loop task does next
+    assert gc.get_freeze_count() >= frozen + len(survivors)
+
+
+async def test_a_sweep_frees_cycles_that_died_while_frozen(policy: GcPolicy) -> None:
+    cycle = Cycle()
+    alive = weakref.ref(cycle)
+    gc.freeze()
+    del cycle  # garbage now, but frozen: no collection looks at it
+    gc.collect()
+    assert alive() is not None
+    policy.sweep()
+    assert alive() is None
+    assert policy.full_collections == 1 and gc.get_freeze_count() > 0  # frozen again
+
+
+async def test_without_freeze_the_collector_is_left_stock() -> None:
+    p = GcPolicy(RuntimeSettings(gc_freeze=False))
+    await p.start()
+    try:
+        assert gc.get_freeze_count() == 0
+    finally:
+        await p.stop()
