@@ -6,12 +6,21 @@ import asyncio
 import contextlib
 import functools
 import inspect
-from collections.abc import Callable, Coroutine
+from collections.abc import Awaitable, Callable, Coroutine
 from typing import Any, ParamSpec, TypeVar
 
 T = TypeVar("T")
 C = TypeVar("C")
 P = ParamSpec("P")
+
+
+async def within(aw: Awaitable[T], seconds: float | None) -> T:
+    """``asyncio.wait_for`` without Python 3.11's lost cancellation: there, a cancel that lands as
+    the awaited thing completes is swallowed (CPython gh-86296), so a loop that handles the
+    result's errors goes on running after ``stop()`` cancelled it, and ``stop()`` waits for ever.
+    Raises TimeoutError past ``seconds`` (None: no limit), like ``wait_for``."""
+    async with asyncio.timeout(seconds):
+        return await aw
 
 
 async def cancel_and_wait(*tasks: asyncio.Task[object] | asyncio.Task[None] | None) -> None:

@@ -14,7 +14,7 @@ from collections.abc import Callable, Collection, Mapping, Sequence
 from typing import TYPE_CHECKING, Protocol, runtime_checkable
 
 from callcenter import metrics
-from callcenter.aio import cancel_and_wait
+from callcenter.aio import cancel_and_wait, within
 from callcenter.core import events as ev
 from callcenter.core.acd import Acd
 from callcenter.core.commands import (
@@ -97,7 +97,7 @@ class CallCenter:
         await cancel_and_wait(self._ticker)
         # Let pending writes land before the database closes.
         try:
-            await asyncio.wait_for(self._writes.join(), 10)
+            await within(self._writes.join(), 10)
         except TimeoutError:
             log.error("service.writes_not_flushed", extra={"pending": self._writes.qsize()})
         await cancel_and_wait(self._writer)

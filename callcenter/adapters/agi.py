@@ -15,6 +15,8 @@ from dataclasses import dataclass
 
 from panoramisk.utils import parse_agi_result
 
+from callcenter.aio import within
+
 log = logging.getLogger(__name__)
 
 MAX_HEADER_LINES = 100
@@ -65,7 +67,7 @@ class AgiSession:
         try:
             await self._writer.drain()
             while True:
-                raw = await asyncio.wait_for(self._reader.readline(), timeout or self._timeout)
+                raw = await within(self._reader.readline(), timeout or self._timeout)
                 if not raw:
                     raise AgiHangup("Asterisk closed the AGI connection")
                 text = raw.decode("utf-8", "replace").rstrip("\r\n")
@@ -137,7 +139,7 @@ class AgiServer:
         self._sessions.add(task)
         peer = writer.get_extra_info("peername")
         try:
-            headers = await asyncio.wait_for(self._read_headers(reader), HEADER_TIMEOUT)
+            headers = await within(self._read_headers(reader), HEADER_TIMEOUT)
             if headers is None:
                 log.warning("agi.bad_request", extra={"peer": str(peer)})
                 return

@@ -18,7 +18,7 @@ from typing import Any
 from panoramisk import Manager
 
 from callcenter.adapters import ami_events
-from callcenter.aio import cancel_and_wait
+from callcenter.aio import cancel_and_wait, within
 from callcenter.config import AsteriskSettings
 
 log = logging.getLogger(__name__)
@@ -93,7 +93,7 @@ class AmiClient:
 
     async def wait_connected(self, timeout: float) -> bool:
         try:
-            await asyncio.wait_for(self._ready.wait(), timeout)
+            await within(self._ready.wait(), timeout)
         except TimeoutError:
             return False
         return True
@@ -117,7 +117,7 @@ class AmiClient:
         future: asyncio.Future[Any] = manager.send_action(dict(fields), as_list=as_list)
         self._pending.add(future)
         try:
-            result = await asyncio.wait_for(
+            result = await within(
                 asyncio.shield(future), timeout or self._settings.action_timeout
             )
         except TimeoutError as err:
@@ -180,7 +180,7 @@ class AmiClient:
         )
         manager.register_event("*", self._dispatch)
         connecting = loop.create_connection(manager.config["protocol_factory"], s.host, s.ami_port)
-        transport, protocol = await asyncio.wait_for(connecting, s.action_timeout)
+        transport, protocol = await within(connecting, s.action_timeout)
         done: asyncio.Future[Any] = loop.create_future()
         done.set_result((transport, protocol))
         self._manager = manager
@@ -189,7 +189,7 @@ class AmiClient:
         if login is None:
             raise AmiError("AMI login was not sent")
         try:
-            await asyncio.wait_for(asyncio.shield(login), s.action_timeout)
+            await within(asyncio.shield(login), s.action_timeout)
         except TimeoutError as err:
             raise AmiError("AMI login got no answer") from err
         if not manager.authenticated:

@@ -24,6 +24,7 @@ from callcenter import metrics
 from callcenter.adapters import ami_events
 from callcenter.adapters.agi import AgiError, AgiHangup, AgiServer, AgiSession
 from callcenter.adapters.ami import AmiClient, AmiError
+from callcenter.aio import within
 from callcenter.config import Settings
 from callcenter.core import events as ev
 from callcenter.core import ivr
@@ -124,6 +125,7 @@ class VoiceAdapter:
         self._adopted: dict[str, str] = {}
         # Callers in the IVR -> the hang-up Asterisk reported meanwhile (cause, by the system).
         self._in_ivr: dict[str, tuple[str, bool] | None] = {}
+        self._late_identifications: set[asyncio.Task[str | None]] = set()  # over the bound, still running
         self._contacts: dict[str, set[str]] = {}  # AOR -> its registered contact URIs
         self._on_hold: dict[str, str] = {}  # interaction on hold -> the caller's channel
         # interaction -> (the consulted agent's leg id, what to do when the consult fails)
@@ -148,10 +150,11 @@ class VoiceAdapter:
         if self._own_http and self._http is not None:
             await self._http.close()
             self._http = None
-        for task in list(self._tasks):
+        pending = [*self._tasks, *self._late_identifications]
+        for task in pending:
             task.cancel()
-        if self._tasks:
-            await asyncio.gather(*self._tasks, return_exceptions=True)
+        if pending:
+            await asyncio.gather(*pending, return_exceptions=True)
 
     def adopt_callers(self, channels: dict[str, str]) -> None:
         """Track callers restored after a restart: ``{caller channel name: interaction id}``."""
@@ -837,14 +840,25 @@ class VoiceAdapter:
         the call up for long: unknown after a second."""
         if self._identify_caller is None:
             return None
+        task = asyncio.ensure_future(self._identify_caller(number, at))
         try:
-            return await asyncio.wait_for(self._identify_caller(number, at), IDENTIFY_SECONDS)
+            # Shielded: past the bound the call goes on, and the lookup finishes on its own (the
+            # customer record it may create is stored; cancelling it would tear its transaction).
+            return await within(asyncio.shield(task), IDENTIFY_SECONDS)
         except Exception as err:  # the call goes on without it
             log.warning(
                 "voice.caller_not_identified",
                 extra={"interaction": interaction_id, "error": type(err).__name__},
             )
+            if not task.done():
+                self._late_identifications.add(task)
+                task.add_done_callback(self._late_identification_done)
             return None
+
+    def _late_identification_done(self, task: asyncio.Task[str | None]) -> None:
+        self._late_identifications.discard(task)
+        if not task.cancelled() and task.exception() is not None:
+            log.warning("voice.late_identification_failed", extra={"error": type(task.exception()).__name__})
 
     async def _ivr(self, session: AgiSession, interaction_id: str, arrived: ev.CallArrived) -> None:
         flow: ivr.Flow | None = None

@@ -18,7 +18,7 @@ from typing import Protocol
 
 from callcenter.adapters.db import DatabaseError
 from callcenter.adapters.messaging_store import MessagingStore, OutboxItem
-from callcenter.aio import cancel_and_wait
+from callcenter.aio import cancel_and_wait, within
 from callcenter.channels.base import Reply
 from callcenter.config import OutboxSettings
 from callcenter.core.conversations import Delivery, MessagingChannel
@@ -136,4 +136,4 @@ class Outbox:
                 log.exception("outbox.error")
                 wait = self._settings.retry_min_delay
             with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._wake.wait(), wait)
+                await within(self._wake.wait(), wait)

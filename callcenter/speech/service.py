@@ -22,6 +22,7 @@ from typing import Protocol
 
 from callcenter.adapters.db import DatabaseError
 from callcenter.adapters.transcription_jobs import Job, JobStore
+from callcenter.aio import within
 from callcenter.config import TranscriptionSettings
 from callcenter.core.qa import Alert, QaResult, QaRules, score
 from callcenter.core.transcript import Transcript
@@ -111,7 +112,7 @@ class TranscriptionService:
                 # A job whose result could not be stored stays "running": the next start requeues it.
                 log.warning("transcription.database_error", extra={"error": str(err)})
             try:
-                await asyncio.wait_for(self._wake.wait(), POLL_SECONDS)
+                await within(self._wake.wait(), POLL_SECONDS)
             except TimeoutError:
                 pass
 

@@ -6,7 +6,7 @@ import asyncio
 
 import pytest
 
-from callcenter.aio import cancel_safe, finish_before_cancel
+from callcenter.aio import cancel_safe, finish_before_cancel, within
 
 
 async def test_a_cancelled_caller_waits_for_its_unit_to_end_then_is_cancelled() -> None:
@@ -66,3 +66,25 @@ async def test_results_and_errors_pass_through() -> None:
         await store.broken()
     assert Store.value.__name__ == "value" and Store.value.__wrapped__  # type: ignore[attr-defined]
     assert not hasattr(Store.stop, "__wrapped__")
+
+
+async def test_within_never_swallows_a_cancel_that_lands_as_the_result_does() -> None:
+    """Python 3.11's wait_for returns (or raises) the result when a cancel and the result arrive
+    together: a loop that handles the error then runs on after stop() cancelled it (the AMI
+    client's reconnect loop hung three server shutdowns in a CI run that way)."""
+    connecting: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+
+    async def reconnect_loop() -> None:
+        while True:
+            try:
+                await within(connecting, 10)
+            except OSError:
+                pass  # unreachable: try again after a pause
+            await asyncio.sleep(3600)
+
+    task = asyncio.create_task(reconnect_loop())
+    await asyncio.sleep(0)
+    connecting.set_exception(ConnectionRefusedError())
+    task.cancel()
+    done, _ = await asyncio.wait({task}, timeout=5)
+    assert task in done and task.cancelled()

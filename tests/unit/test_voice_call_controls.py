@@ -109,3 +109,29 @@ async def test_blind_transfers_and_refusals() -> None:
         await voice.blind_transfer("i1", "1001", CALLER, queue="sales")
     with pytest.raises(CallControlError, match="not on this call"):
         await voice.hold("i1", "1002", CALLER, True)
+
+
+async def test_a_slow_caller_lookup_does_not_hold_the_call_and_is_not_torn(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Past the bound the call goes on unidentified; the lookup (which may be storing a new
+    customer record) is not cancelled but finishes on its own."""
+    from callcenter.adapters import voice as voice_module
+
+    monkeypatch.setattr(voice_module, "IDENTIFY_SECONDS", 0.05)
+    release = asyncio.Event()
+    finished: list[str] = []
+
+    async def slow_lookup(number: str, at: float) -> str | None:
+        await release.wait()
+        finished.append(number)
+        return "cust-1"
+
+    nothing = lambda _: None  # noqa: E731
+    voice = VoiceAdapter(Settings(), nothing, nothing, nothing, identify_caller=slow_lookup)  # type: ignore[arg-type]
+    assert await voice._customer_of("i1", "+14155550123", 50.0) is None  # the bound passed
+    assert len(voice._late_identifications) == 1 and not finished
+    release.set()
+    for _ in range(5):
+        await asyncio.sleep(0)
+    assert finished == ["+14155550123"] and not voice._late_identifications
