@@ -7,11 +7,16 @@ several times a minute while the heap grew, and it was the whole tail of chat de
 
 - at start-up, once the composition root has loaded everything, a collection and ``gc.freeze()``:
   the long-lived state (customers, conversations, restored interactions) is never scanned again;
-- after each full collection the survivors are frozen too, so the next one scans only what was
-  made since;
+- at most once a second, when the collector has moved objects into the oldest generation since,
+  the young generations are collected (a few milliseconds: they are small by construction) and
+  what survives is frozen: the oldest generation stays nearly empty, so a full collection, when
+  CPython decides on one, has next to nothing to scan. The cyclic garbage of requests that have
+  finished is collected by that young collection, as before; what is alive at that instant (the
+  long-lived state, and a few requests in flight) is frozen, and if some of it later dies in a
+  reference cycle it waits for the sweep below;
 - frozen objects are not collected, so every ``full_collection_seconds`` everything is unfrozen,
   collected once and frozen again: garbage in reference cycles lives at most that long, and that
-  one pause is the price (logged with its length).
+  one pause is the price (logged with its length and what it freed).
 
 Every pause is counted in ``callcenter_gc_pause_seconds`` by generation; full ones over 100 ms are
 logged. The collector's callback runs in whichever thread allocated (database driver threads do),
@@ -55,6 +60,7 @@ class GcPolicy:
         self._started_at = 0.0
         self._task: asyncio.Task[None] | None = None
         self.full_collections = 0  # sweeps done by this policy (for tests and logs)
+        self._old_at_freeze = (-1, -1)
 
     async def start(self) -> None:
         gc.callbacks.append(self._on_gc)
@@ -62,6 +68,7 @@ class GcPolicy:
             started = time.perf_counter()
             collected = gc.collect()
             gc.freeze()
+            self._old_at_freeze = _old_collections()
             log.info(
                 "gc.frozen",
                 extra={
@@ -90,13 +97,24 @@ class GcPolicy:
         next_sweep = time.monotonic() + self._settings.gc_full_collection_seconds
         while True:
             await asyncio.sleep(PUMP_SECONDS)
-            full = self.take_pauses()
+            self.take_pauses()
             if self._settings.gc_freeze:
                 if time.monotonic() >= next_sweep:
                     self.sweep()
                     next_sweep = time.monotonic() + self._settings.gc_full_collection_seconds
-                elif full:
-                    gc.freeze()  # the survivors of that full collection are not scanned again
+                elif self._promoted_since_freeze():
+                    self.freeze_survivors()
+
+    def _promoted_since_freeze(self) -> bool:
+        """Has a generation-1 or a full collection run (moving objects to the oldest) since?"""
+        return _old_collections() != self._old_at_freeze
+
+    def freeze_survivors(self) -> None:
+        """Collect the young generations, then freeze what survived and what was already old."""
+        gc.collect(1)
+        gc.freeze()
+        self._old_at_freeze = _old_collections()
+        self.take_pauses()
 
     def take_pauses(self) -> bool:
         """Record the pauses noted since the last call; True if one was a full collection."""
@@ -118,6 +136,7 @@ class GcPolicy:
         gc.unfreeze()
         collected = gc.collect()
         gc.freeze()
+        self._old_at_freeze = _old_collections()
         self.full_collections += 1
         self.take_pauses()
         log.info(
@@ -128,3 +147,9 @@ class GcPolicy:
                 "pause_s": round(time.perf_counter() - started, 3),
             },
         )
+
+
+def _old_collections() -> tuple[int, int]:
+    """How many generation-1 and generation-2 collections this process has run."""
+    stats = gc.get_stats()
+    return (stats[1]["collections"], stats[2]["collections"])

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import gc
 import weakref
 from collections.abc import AsyncIterator
@@ -46,8 +47,39 @@ async def test_full_collections_are_measured_and_their_survivors_frozen(policy: 
     gc.collect()
     assert policy.take_pauses() is True  # a full one was noted by the callback
     assert full_pauses() > before
-    gc.freeze()  # what the loop task does next
+    policy.freeze_survivors()  # what the loop task does next
     assert gc.get_freeze_count() >= frozen + len(survivors)
+
+
+async def test_young_garbage_is_collected_before_the_survivors_are_frozen(policy: GcPolicy) -> None:
+    dead = Cycle()
+    dead_alive = weakref.ref(dead)
+    del dead  # cyclic garbage, still young
+    live = [Cycle() for _ in range(1000)]
+    frozen = gc.get_freeze_count()
+    policy.freeze_survivors()
+    assert dead_alive() is None  # collected, not frozen with the rest
+    assert gc.get_freeze_count() >= frozen + len(live)
+    assert not policy._promoted_since_freeze()
+    gc.collect(1)  # moves young survivors into the oldest generation
+    assert policy._promoted_since_freeze()
+
+
+async def test_the_loop_freezes_what_the_collector_promoted(
+    policy: GcPolicy, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    await policy.stop()
+    monkeypatch.setattr("callcenter.gc_policy.PUMP_SECONDS", 0.01)
+    await policy.start()
+    await asyncio.sleep(0.05)  # the loop has caught up with what start-up promoted
+    frozen = gc.get_freeze_count()
+    live = [Cycle() for _ in range(1000)]
+    gc.collect(1)
+    for _ in range(500):  # the loop runs every 10 ms; give it up to 5 s on a busy machine
+        if gc.get_freeze_count() >= frozen + len(live):
+            break
+        await asyncio.sleep(0.01)
+    assert gc.get_freeze_count() >= frozen + len(live)
 
 
 async def test_a_sweep_frees_cycles_that_died_while_frozen(policy: GcPolicy) -> None:
