@@ -28,6 +28,7 @@ from callcenter.channels.base import InboundMessage, Reply, StatusUpdate
 from callcenter.channels.outbox import Outbox
 from callcenter.config import MessagingSettings
 from callcenter.core.conversations import (
+    Conversation,
     ConversationBook,
     ConversationOpened,
     Delivery,
@@ -65,6 +66,7 @@ class Messaging:
     outbox: Outbox | None = None
     opened: list[tuple[ConversationOpened, Routing]] = field(default_factory=list)
     addresses: dict[str, str] = field(default_factory=dict)  # conversation -> where replies go
+    _at_address: dict[str, list[str]] = field(default_factory=dict)  # address -> its conversations
     listeners: list[ReceivedListener] = field(default_factory=list)
     _audit_saved: int = 0
     _early: dict[tuple[MessagingChannel, str], StatusUpdate] = field(default_factory=dict)
@@ -83,7 +85,18 @@ class Messaging:
         conversations = await self.store.conversations()
         messages = [m for m, _ in await self.store.messages()]
         self.conversations.restore([c for c, _ in conversations], messages)
-        self.addresses.update({c.id: address for c, address in conversations})
+        for c, address in conversations:
+            self._set_address(c.id, address)
+
+    def conversations_at(self, address: str) -> list[Conversation]:
+        """The conversations whose replies go to this address (a web visitor, a phone number...)."""
+        book = self.conversations.conversations
+        return [c for cid in self._at_address.get(address, ()) if (c := book.get(cid)) is not None]
+
+    def _set_address(self, conversation_id: str, address: str) -> None:
+        if conversation_id not in self.addresses:
+            self.addresses[conversation_id] = address
+            self._at_address.setdefault(address, []).append(conversation_id)
 
     async def save_customers(self, ids: set[str], merges: tuple[MergeRecord, ...] = ()) -> None:
         """Persist these customers as they are *now*, the merges and the new audit entries.
@@ -196,7 +209,7 @@ class Messaging:
             conversation_id=self.ids(),
         )
         assert received.message is not None and received.conversation is not None
-        self.addresses.setdefault(received.conversation.id, inbound.sender.value)
+        self._set_address(received.conversation.id, inbound.sender.value)
         try:
             await self._store_received(received.message, customer.id)
         except DuplicateMessage:

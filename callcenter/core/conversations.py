@@ -138,6 +138,10 @@ class ConversationBook:
     messages: dict[str, Message] = field(default_factory=dict)
     _by_provider: dict[tuple[MessagingChannel, str], str] = field(default_factory=dict)
     _by_email_id: dict[str, str] = field(default_factory=dict)  # Message-ID -> conversation
+    # Indexes, so that threading a message and a customer's timeline cost what that customer has,
+    # not what the whole book holds (ordered sets: dicts with None values).
+    _of_customer: dict[str, dict[str, None]] = field(default_factory=dict)  # -> conversation ids
+    _of_conversation: dict[str, dict[str, None]] = field(default_factory=dict)  # -> message ids
 
     def receive(
         self, inbound: Inbound, customer_id: str, *, message_id: str, conversation_id: str
@@ -155,7 +159,7 @@ class ConversationBook:
             opened = ConversationOpened(conversation_id, customer_id, inbound.channel, inbound.at)
         else:
             conversation = replace(conversation, last_at=max(conversation.last_at, inbound.at))
-        self.conversations[conversation.id] = conversation
+        self._put(conversation)
         message = Message(
             message_id,
             conversation.id,
@@ -198,7 +202,7 @@ class ConversationBook:
             email_id,
         )
         self._add(message)
-        self.conversations[conversation_id] = replace(conversation, last_at=max(conversation.last_at, at))
+        self._put(replace(conversation, last_at=max(conversation.last_at, at)))
         return message
 
     def close(self, conversation_id: str) -> Conversation:
@@ -208,7 +212,7 @@ class ConversationBook:
         if conversation is None:
             raise ConversationError(f"no conversation {conversation_id!r}")
         closed = replace(conversation, closed=True)
-        self.conversations[conversation_id] = closed
+        self._put(closed)
         return closed
 
     def status(
@@ -229,7 +233,7 @@ class ConversationBook:
     def restore(self, conversations: Iterable[Conversation], messages: Iterable[Message]) -> None:
         """Load saved conversations and their messages (oldest first)."""
         for c in conversations:
-            self.conversations[c.id] = c
+            self._put(c)
         for m in messages:
             if m.conversation_id in self.conversations:
                 self._add(m)
@@ -243,21 +247,30 @@ class ConversationBook:
             self._by_provider.pop((message.channel, message.provider_id), None)
         if message.message_id:
             self._by_email_id.pop(message.message_id, None)
+        self._of_conversation.get(message.conversation_id, {}).pop(message_id, None)
         if conversation_too:
-            self.conversations.pop(message.conversation_id, None)
+            conversation = self.conversations.pop(message.conversation_id, None)
+            if conversation is not None:
+                self._of_customer.get(conversation.customer_id, {}).pop(conversation.id, None)
+                self._of_conversation.pop(conversation.id, None)
 
     def by_provider_id(self, channel: MessagingChannel, provider_id: str) -> Message | None:
         found = self._by_provider.get((channel, provider_id))
         return None if found is None else self.messages[found]
 
+    def messages_of(self, conversation_id: str) -> list[Message]:
+        """A conversation's messages, oldest first."""
+        found = map(self.messages.__getitem__, self._of_conversation.get(conversation_id, ()))
+        return sorted(found, key=lambda m: (m.at, m.id))
+
     def timeline(self, customer_ids: Iterable[str]) -> list[Message]:
         """Every message of these customers (a customer and those merged into it), oldest first."""
-        wanted = set(customer_ids)
         return sorted(
             (
-                m
-                for m in self.messages.values()
-                if self.conversations[m.conversation_id].customer_id in wanted
+                self.messages[m]
+                for customer_id in set(customer_ids)
+                for c in self._of_customer.get(customer_id, ())
+                for m in self._of_conversation.get(c, ())
             ),
             key=lambda m: (m.at, m.id),
         )
@@ -270,16 +283,18 @@ class ConversationBook:
             return None
         candidates = [
             c
-            for c in self.conversations.values()
-            if c.customer_id == customer_id
-            and c.channel == inbound.channel
-            and not c.closed
-            and inbound.at - c.last_at <= self.idle_seconds
+            for c in map(self.conversations.__getitem__, self._of_customer.get(customer_id, ()))
+            if c.channel == inbound.channel and not c.closed and inbound.at - c.last_at <= self.idle_seconds
         ]
         return max(candidates, key=lambda c: c.last_at, default=None)
 
+    def _put(self, conversation: Conversation) -> None:
+        self.conversations[conversation.id] = conversation
+        self._of_customer.setdefault(conversation.customer_id, {})[conversation.id] = None
+
     def _add(self, message: Message) -> None:
         self.messages[message.id] = message
+        self._of_conversation.setdefault(message.conversation_id, {})[message.id] = None
         if message.provider_id:
             self._by_provider[(message.channel, message.provider_id)] = message.id
         if message.message_id:

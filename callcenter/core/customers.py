@@ -149,6 +149,7 @@ class CustomerBook:
         self._customers: dict[str, Customer] = {}
         self._owner: dict[Identity, str] = {}
         self._merges: dict[str, MergeRecord] = {}
+        self._merged_from: dict[str, set[str]] = {}  # customer -> those merged into it directly
         self.audit: list[AuditEntry] = []
         self.suggestions: list[Suggestion] = []
 
@@ -173,13 +174,12 @@ class CustomerBook:
     def members(self, customer_id: str) -> frozenset[str]:
         """The customer and every customer merged into it, directly or not (for its timeline)."""
         found = {customer_id}
-        changed = True
-        while changed:
-            changed = False
-            for c in self._customers.values():
-                if c.merged_into in found and c.id not in found:
-                    found.add(c.id)
-                    changed = True
+        todo = [customer_id]
+        while todo:
+            for source in self._merged_from.get(todo.pop(), ()):
+                if source not in found:
+                    found.add(source)
+                    todo.append(source)
         return frozenset(found)
 
     def customers(self) -> Iterator[Customer]:
@@ -326,6 +326,11 @@ class CustomerBook:
 
     # --- internals ------------------------------------------------------------------------------
     def _put(self, customer: Customer) -> Customer:
+        before = self._customers.get(customer.id)
+        if before is not None and before.merged_into is not None:
+            self._merged_from[before.merged_into].discard(customer.id)
+        if customer.merged_into is not None:
+            self._merged_from.setdefault(customer.merged_into, set()).add(customer.id)
         self._customers[customer.id] = customer
         if customer.active:
             for identity in customer.identities:

@@ -46,8 +46,7 @@ def agent_room(agent_id: str) -> str:
 
 
 def conversation_messages(messaging: Messaging, conversation_id: str) -> list[Message]:
-    found = messaging.conversations.messages.values()
-    return sorted((m for m in found if m.conversation_id == conversation_id), key=lambda m: (m.at, m.id))
+    return messaging.conversations.messages_of(conversation_id)
 
 
 def message_view(m: Message) -> dict[str, Any]:

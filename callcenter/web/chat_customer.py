@@ -101,12 +101,8 @@ class CustomerNamespace(GuardedNamespace):
         book = self.messaging.conversations
         candidates = [
             c
-            for cid, a in self.messaging.addresses.items()
-            if a == address
-            and (c := book.conversations.get(cid)) is not None
-            and c.channel == MessagingChannel.WEBCHAT
-            and not c.closed
-            and now - c.last_at <= book.idle_seconds
+            for c in self.messaging.conversations_at(address)
+            if c.channel == MessagingChannel.WEBCHAT and not c.closed and now - c.last_at <= book.idle_seconds
         ]
         return max(candidates, key=lambda c: c.last_at, default=None)
 
@@ -314,13 +310,7 @@ class CustomerNamespace(GuardedNamespace):
         return {"ok": True}
 
     def _last(self, address: str) -> Conversation | None:
-        book = self.messaging.conversations
-        found = [
-            c
-            for cid, a in self.messaging.addresses.items()
-            if a == address and (c := book.conversations.get(cid)) is not None
-        ]
-        return max(found, key=lambda c: c.last_at, default=None)
+        return max(self.messaging.conversations_at(address), key=lambda c: c.last_at, default=None)
 
     @event("end", PUBLIC)
     async def on_end(self, sid: str, data: dict[str, Any]) -> Ack:

@@ -131,3 +131,70 @@ def test_restore_and_forget() -> None:
     ).duplicate
     copy.forget("m2", conversation_too=False)
     assert copy.by_provider_id(EMAIL, "b@x") is None and "v1" in copy.conversations
+
+
+# Operations on a book of three customers over two channels: receive (customer, channel, time),
+# reply to the n-th conversation, close it, forget the n-th message (with its conversation or not).
+operations = st.lists(
+    st.one_of(
+        st.tuples(
+            st.just("receive"),
+            st.sampled_from(["c1", "c2", "c3"]),
+            st.sampled_from([SMS, MessagingChannel.WHATSAPP]),
+            st.integers(0, 300),
+        ),
+        st.tuples(st.just("reply"), st.integers(0, 20)),
+        st.tuples(st.just("close"), st.integers(0, 20)),
+        st.tuples(st.just("forget"), st.integers(0, 40), st.booleans()),
+    ),
+    max_size=60,
+)
+
+
+@settings(max_examples=300, deadline=None)
+@given(operations)
+def test_threading_and_timelines_match_a_scan_of_the_whole_book(ops: list[tuple[object, ...]]) -> None:
+    """The book's indexes by customer and by conversation answer what a scan of everything would."""
+    book = ConversationBook(idle_seconds=100)
+    for n, op in enumerate(ops):
+        if op[0] == "receive":
+            _, customer, channel, at = op
+            assert isinstance(customer, str) and isinstance(channel, MessagingChannel)
+            assert isinstance(at, int)
+            open_ones = [
+                c
+                for c in book.conversations.values()
+                if c.customer_id == customer
+                and c.channel == channel
+                and not c.closed
+                and at - c.last_at <= 100
+            ]
+            expected = max(open_ones, key=lambda c: c.last_at, default=None)
+            got = book.receive(
+                Inbound(channel, f"p{n}", "hi", at), customer, message_id=f"m{n}", conversation_id=f"v{n}"
+            )
+            assert got.conversation is not None
+            assert got.conversation.id == (f"v{n}" if expected is None else expected.id)
+        elif op[0] in ("reply", "close") and book.conversations:
+            index = op[1]
+            assert isinstance(index, int)
+            target = list(book.conversations)[index % len(book.conversations)]
+            if op[0] == "reply":
+                book.reply(target, "ok", 0, message_id=f"m{n}")
+            else:
+                book.close(target)
+        elif op[0] == "forget" and book.messages:
+            index, conversation_too = op[1], op[2]
+            assert isinstance(index, int) and isinstance(conversation_too, bool)
+            book.forget(list(book.messages)[index % len(book.messages)], conversation_too=conversation_too)
+        for group in ({"c1"}, {"c2", "c3"}, {"c1", "c2", "c3"}):
+            scanned = sorted(
+                (
+                    m
+                    for m in book.messages.values()
+                    if m.conversation_id in book.conversations
+                    and book.conversations[m.conversation_id].customer_id in group
+                ),
+                key=lambda m: (m.at, m.id),
+            )
+            assert book.timeline(group) == scanned

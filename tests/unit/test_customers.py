@@ -152,6 +152,12 @@ def check_invariants(book: CustomerBook) -> None:
             assert book.owner(i) == c
     _, owners = book.state()
     assert owners == seen
+    # members() follows an index of merges; a scan of every record must find the same customers.
+    for c in book.customers():
+        scanned = {c.id}
+        while grown := {d.id for d in book.customers() if d.merged_into in scanned} - scanned:
+            scanned |= grown
+        assert book.members(c.id) == scanned
 
 
 @settings(max_examples=300, deadline=None)
