@@ -132,6 +132,12 @@ def rss_kib(pid: int) -> int:
     raise RuntimeError("no VmRSS")
 
 
+def cpu_seconds(pid: int) -> float:
+    """User + system CPU time of a process so far (/proc/<pid>/stat, fields 14 and 15)."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
 def free_port() -> int:
     import socket
 
@@ -145,6 +151,8 @@ class Result:
     name: str
     rss_before: int = 0
     rss_idle: int = 0
+    rss_end: int = 0  # after the timed messages: what the chats and their messages hold
+    cpu_s: float = 0.0  # the server's CPU time during the timed messages
     sockets: int = 0
     latencies: list[float] = field(default_factory=list)
     sent: int = 0
@@ -265,6 +273,7 @@ async def run(kind: str, args: argparse.Namespace) -> Result:
 
         total = int(args.rate * args.seconds)
         interval = 1.0 / args.rate
+        cpu_at_begin = cpu_seconds(proc.pid)
         begin = time.perf_counter()
 
         async def send(seq: int, c: socketio.AsyncClient) -> None:
@@ -289,6 +298,8 @@ async def run(kind: str, args: argparse.Namespace) -> Result:
             except TimeoutError:
                 pass  # counted as not arrived
         result.latencies = latencies
+        result.rss_end = rss_kib(proc.pid)
+        result.cpu_s = cpu_seconds(proc.pid) - cpu_at_begin
         return result
     finally:
         await asyncio.gather(*(c.disconnect() for c in clients), return_exceptions=True)
@@ -323,11 +334,15 @@ def report(r: Result) -> dict[str, float]:
     print(f"  sockets: {r.sockets} connected in {r.connect_s:.1f} s; chats started in {r.start_s:.1f} s")
     print(
         f"  server memory: {r.rss_before / 1024:.1f} MiB before, {r.rss_idle / 1024:.1f} MiB with the idle"
-        f" sockets -> {figures['kib']:.1f} KiB per idle connection"
+        f" sockets -> {figures['kib']:.1f} KiB per idle connection; {r.rss_end / 1024:.1f} MiB after"
+        " the messages"
     )
     print(
         f"  delivery customer -> agent: {len(ms)}/{r.sent} arrived; p50 {figures['p50']:.2f} ms,"
         f" p99 {figures['p99']:.2f} ms, mean {figures['mean']:.2f} ms"
+    )
+    print(
+        f"  server CPU while sending: {r.cpu_s:.1f} s, {1000 * r.cpu_s / max(1, r.sent):.2f} ms per message"
     )
     return figures
 
