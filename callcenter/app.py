@@ -19,6 +19,7 @@ from datetime import UTC, datetime
 
 import aiohttp
 from aiohttp import web
+from redis.asyncio import Redis
 
 from callcenter.adapters.accounts_store import AccountStore
 from callcenter.adapters.db import Database, DatabaseError
@@ -68,7 +69,7 @@ from callcenter.web.agent_panel import PanelNamespace
 from callcenter.web.audit import AUDIT, Audit
 from callcenter.web.chat_customer import CustomerNamespace
 from callcenter.web.chat_desk import Desk
-from callcenter.web.sessions import LoginThrottle, Sessions
+from callcenter.web.sessions import LoginThrottle, RedisCounts, Sessions
 
 log = logging.getLogger(__name__)
 
@@ -205,7 +206,14 @@ async def _accounts(app: web.Application) -> AsyncIterator[None]:
     audit = Audit(store, clock)
     app[AUDIT] = audit
     app[pages.ACCOUNTS] = Accounts(store, audit, [a.id for a in settings.agents], clock)
-    app[pages.THROTTLE] = LoginThrottle(settings.security.login_throttle, clock)
+    # Several nodes share one Redis: they share the failed sign-in counts through it too.
+    redis = (
+        None
+        if settings.realtime.redis_url is None
+        else Redis.from_url(settings.realtime.redis_url, socket_connect_timeout=2)
+    )
+    shared = None if redis is None else RedisCounts(redis)
+    app[pages.THROTTLE] = LoginThrottle(settings.security.login_throttle, clock, shared)
     sessions = Sessions(store, settings.security.sessions, clock)
     app[auth.AUTH_KEY].sessions = sessions
 
@@ -225,7 +233,11 @@ async def _accounts(app: web.Application) -> AsyncIterator[None]:
     finally:
         await cancel_and_wait(sweeper)
         app[auth.AUTH_KEY].sessions = None
+        if redis is not None:
+            await redis.aclose()
         await store.stop()
+
+
 async def _qa(app: web.Application) -> AsyncIterator[None]:
     """QA review: the store (transcripts, scores, reviews, playback audit), the recordings to
     play, the scorecards. The transcription service's ``results`` is this store."""

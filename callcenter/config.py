@@ -485,7 +485,7 @@ class RealtimeSettings(_Section):
     """Socket.IO (web chat and the agent panel): limits, the widget's origins, the node fan-out."""
 
     # Several server nodes: a Redis URL ("redis://127.0.0.1:6379/0") through which every node
-    # reaches every socket. None: one node.
+    # reaches every socket and counts failed sign-ins. None: one node.
     redis_url: str | None = None
     channel: str = Field("callcenter-socketio", pattern=r"^[A-Za-z0-9_.:-]{1,64}$")  # Redis pub/sub
     # Sites allowed to open the widget's socket ("https://www.example.com"). Empty: same origin only.

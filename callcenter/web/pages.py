@@ -146,7 +146,7 @@ async def login(request: web.Request) -> web.StreamResponse:
         return _login_form(request, error="The form expired. Please sign in again.", status=403)
     client = request.remote
     throttle, accounts, audit = request.app[THROTTLE], request.app[ACCOUNTS], request.app[AUDIT]
-    wait = throttle.retry_after(username, client)
+    wait = await throttle.retry_after(username, client)
     if wait > 0:
         await audit.record(username or "(empty)", "login.throttled", username, {}, client)
         response = _login_form(
@@ -159,10 +159,10 @@ async def login(request: web.Request) -> web.StreamResponse:
         return response
     user = await accounts.authenticate(username, password) if username and password else None
     if user is None:
-        throttle.failed(username, client)
+        await throttle.failed(username, client)
         await audit.record(username or "(empty)", "login.failed", username, {}, client)
         return _login_form(request, error=GENERIC_FAILURE, username=username, status=401)
-    throttle.succeeded(username)
+    await throttle.succeeded(username)
     sessions = request.app[AUTH_KEY].sessions
     assert sessions is not None  # the accounts component sets it before serving
     opened = await sessions.open(user.id, client, replacing=request.cookies.get(COOKIE))

@@ -7,22 +7,34 @@
   if the browser had one, is closed): a value planted before sign-in is worth nothing after.
 - Failed sign-ins are counted per username and per client address: after the free attempts, each
   further failure locks that key for twice as long as the last (capped); a quiet spell forgets.
-  The counts live in the process (a restart forgets them; several nodes count separately).
+  With ``realtime.redis_url`` (several nodes) the counts live in Redis, shared by every node, so
+  spreading guesses over the nodes gains nothing; without it, in the process. If Redis cannot be
+  reached, each node counts on its own until it can (sign-in keeps working, the log says so).
 
 Time comes from an injected clock, so expiry and lockouts are tested without sleeping.
 """
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import hmac
+import logging
 import secrets
 from collections import OrderedDict
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
+from typing import Protocol, TypeVar
+
+from redis.asyncio import Redis
+from redis.exceptions import RedisError, WatchError
 
 from callcenter.adapters.accounts_store import AccountStore, StoredSession
+from callcenter.aio import within
 from callcenter.config import LoginThrottleSettings, SessionSettings
+
+log = logging.getLogger(__name__)
+T = TypeVar("T")
 
 COOKIE = "cc_session"
 LOGIN_COOKIE = "cc_login"  # double-submit token of the sign-in form (there is no session yet)
@@ -104,48 +116,147 @@ class _Count:
     locked_until: float = 0.0
 
 
-class LoginThrottle:
-    """Counts failed sign-ins per username and per client address (see the module header)."""
+Change = Callable[[_Count | None], _Count]
 
+
+class _Counts(Protocol):
+    """Where the counts are kept: this process, or Redis for every node."""
+
+    async def read(self, keys: list[str]) -> list[_Count | None]: ...
+    async def change(self, key: str, change: Change, keep_seconds: float) -> None: ...
+    async def forget(self, key: str) -> None: ...
+
+
+class _LocalCounts:
     MAX_KEYS = 100_000  # oldest entries are forgotten first: memory stays bounded under a flood
 
-    def __init__(self, settings: LoginThrottleSettings, clock: Clock) -> None:
-        self._s = settings
-        self.clock = clock
-        self._counts: OrderedDict[tuple[str, str], _Count] = OrderedDict()
+    def __init__(self) -> None:
+        self._counts: OrderedDict[str, _Count] = OrderedDict()
 
-    def _keys(self, username: str, address: str | None) -> list[tuple[tuple[str, str], int]]:
-        keys = [(("user", username), self._s.free_attempts_per_user)]
-        if address:
-            keys.append((("address", address), self._s.free_attempts_per_address))
-        return keys
+    async def read(self, keys: list[str]) -> list[_Count | None]:
+        return [self._counts.get(k) for k in keys]
 
-    def retry_after(self, username: str, address: str | None) -> float:
-        """Seconds until a sign-in may be tried again (0: now)."""
-        now = self.clock()
-        wait = 0.0
-        for key, _ in self._keys(username, address):
-            count = self._counts.get(key)
-            if count is not None:
-                wait = max(wait, count.locked_until - now)
-        return wait
-
-    def failed(self, username: str, address: str | None) -> None:
-        now = self.clock()
-        for key, free in self._keys(username, address):
-            count = self._counts.pop(key, None) or _Count()
-            if now - count.last_failure >= self._s.forget_after_seconds:
-                count = _Count()
-            count.failures += 1
-            count.last_failure = now
-            over = count.failures - free
-            if over > 0:
-                lockout = self._s.first_lockout_seconds * 2 ** min(over - 1, 32)
-                count.locked_until = now + min(lockout, self._s.max_lockout_seconds)
-            self._counts[key] = count
+    async def change(self, key: str, change: Change, keep_seconds: float) -> None:
+        self._counts[key] = change(self._counts.pop(key, None))
         while len(self._counts) > self.MAX_KEYS:
             self._counts.popitem(last=False)
 
-    def succeeded(self, username: str) -> None:
+    async def forget(self, key: str) -> None:
+        self._counts.pop(key, None)
+
+
+class RedisCounts:
+    """The counts in Redis: a hash per key that expires after a quiet spell (so memory is bounded
+    there too). A change is a read-modify-write under WATCH, retried if another node changed the
+    key in between: two nodes counting the same guess at once both count."""
+
+    PREFIX = "callcenter:login-failures:"
+    TIMEOUT = 2.0  # seconds: a Redis that hangs must not hold a sign-in up
+
+    def __init__(self, redis: Redis) -> None:
+        self._redis = redis
+
+    async def read(self, keys: list[str]) -> list[_Count | None]:
+        async def go() -> list[_Count | None]:
+            async with self._redis.pipeline(transaction=False) as pipe:
+                for key in keys:
+                    pipe.hgetall(self.PREFIX + key)
+                return [_parse(raw) for raw in await pipe.execute()]
+
+        return await within(go(), self.TIMEOUT)
+
+    async def change(self, key: str, change: Change, keep_seconds: float) -> None:
+        async def go() -> None:
+            async with self._redis.pipeline() as pipe:
+                while True:
+                    try:
+                        await pipe.watch(self.PREFIX + key)
+                        count = change(_parse(await pipe.hgetall(self.PREFIX + key)))
+                        pipe.multi()  # type: ignore[no-untyped-call]  # (untyped in redis-py)
+                        pipe.hset(
+                            self.PREFIX + key,
+                            mapping={
+                                "failures": count.failures,
+                                "last_failure": repr(count.last_failure),
+                                "locked_until": repr(count.locked_until),
+                            },
+                        )
+                        pipe.pexpire(self.PREFIX + key, max(1, int(keep_seconds * 1000)))
+                        await pipe.execute()
+                        return
+                    except WatchError:
+                        continue  # another node counted in between: count again on top of it
+
+        await within(go(), self.TIMEOUT)
+
+    async def forget(self, key: str) -> None:
+        await within(self._redis.delete(self.PREFIX + key), self.TIMEOUT)
+
+
+def _parse(raw: Mapping[bytes | str, bytes | str]) -> _Count | None:
+    if not raw:
+        return None
+    try:
+        return _Count(int(raw[b"failures"]), float(raw[b"last_failure"]), float(raw[b"locked_until"]))
+    except (KeyError, ValueError):
+        return None  # not ours, or torn: start counting afresh
+
+
+def _changing(key: str, change: Change, keep_seconds: float) -> Callable[[_Counts], Awaitable[None]]:
+    return lambda store: store.change(key, change, keep_seconds)
+
+
+class LoginThrottle:
+    """Counts failed sign-ins per username and per client address (see the module header)."""
+
+    def __init__(
+        self, settings: LoginThrottleSettings, clock: Clock, shared: RedisCounts | None = None
+    ) -> None:
+        self._s = settings
+        self.clock = clock
+        self._local = _LocalCounts()
+        self._shared = shared
+
+    def _keys(self, username: str, address: str | None) -> list[tuple[str, int]]:
+        keys = [(f"user:{username}", self._s.free_attempts_per_user)]
+        if address:
+            keys.append((f"address:{address}", self._s.free_attempts_per_address))
+        return keys
+
+    async def _on_counts(self, use: Callable[[_Counts], Awaitable[T]]) -> T:
+        if self._shared is not None:
+            try:
+                return await use(self._shared)
+            except (RedisError, OSError, TimeoutError) as err:
+                # Counting on this node alone beats refusing every sign-in or not counting at all.
+                log.warning("login_throttle.redis_unavailable", extra={"error": type(err).__name__})
+        return await use(self._local)
+
+    async def retry_after(self, username: str, address: str | None) -> float:
+        """Seconds until a sign-in may be tried again (0: now)."""
+        now = self.clock()
+        keys = [k for k, _ in self._keys(username, address)]
+        counts = await self._on_counts(lambda store: store.read(keys))
+        return max([0.0, *(c.locked_until - now for c in counts if c is not None)])
+
+    async def failed(self, username: str, address: str | None) -> None:
+        now = self.clock()
+        # Kept while it can still lock someone out, or still counts towards a lockout.
+        keep = max(self._s.forget_after_seconds, self._s.max_lockout_seconds)
+        for key, free in self._keys(username, address):
+            await self._on_counts(_changing(key, functools.partial(self._one_more, now=now, free=free), keep))
+
+    def _one_more(self, count: _Count | None, *, now: float, free: int) -> _Count:
+        if count is None or now - count.last_failure >= self._s.forget_after_seconds:
+            count = _Count()
+        count.failures += 1
+        count.last_failure = now
+        over = count.failures - free
+        if over > 0:
+            lockout = self._s.first_lockout_seconds * 2 ** min(over - 1, 32)
+            count.locked_until = now + min(lockout, self._s.max_lockout_seconds)
+        return count
+
+    async def succeeded(self, username: str) -> None:
         # Only the username's count: one valid account must not reset an address that guesses others.
-        self._counts.pop(("user", username), None)
+        await self._on_counts(lambda store: store.forget(f"user:{username}"))

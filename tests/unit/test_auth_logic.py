@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Literal
 
 import pytest
@@ -29,7 +30,10 @@ class Clock:
         return self.now
 
 
-def throttle(clock: Clock, **kw: float) -> LoginThrottle:
+MakeThrottle = Callable[..., LoginThrottle]
+
+
+def throttle_settings(**kw: float) -> LoginThrottleSettings:
     settings = {
         "free_attempts_per_user": 3,
         "free_attempts_per_address": 10,
@@ -38,69 +42,76 @@ def throttle(clock: Clock, **kw: float) -> LoginThrottle:
         "forget_after_seconds": 600.0,
         **kw,
     }
-    return LoginThrottle(LoginThrottleSettings.model_validate(settings), clock)
+    return LoginThrottleSettings.model_validate(settings)
 
 
-def test_free_attempts_then_doubling_lockout_capped() -> None:
+@pytest.fixture
+def throttle() -> MakeThrottle:
+    """Throttles counting in this process (tests/integration/test_login_throttle_redis.py runs the
+    same tests with the counts in a real Redis)."""
+    return lambda clock, **kw: LoginThrottle(throttle_settings(**kw), clock)
+
+
+async def test_free_attempts_then_doubling_lockout_capped(throttle: MakeThrottle) -> None:
     clock = Clock()
     t = throttle(clock)
     for _ in range(3):
-        assert t.retry_after("alice", "10.0.0.1") == 0
-        t.failed("alice", "10.0.0.1")
-    assert t.retry_after("alice", "10.0.0.1") == 0  # three free failures
+        assert await t.retry_after("alice", "10.0.0.1") == 0
+        await t.failed("alice", "10.0.0.1")
+    assert await t.retry_after("alice", "10.0.0.1") == 0  # three free failures
     waits = []
     for _ in range(7):
-        t.failed("alice", "10.0.0.1")
-        waits.append(t.retry_after("alice", "10.0.0.9"))  # locked whatever the address
+        await t.failed("alice", "10.0.0.1")
+        waits.append(await t.retry_after("alice", "10.0.0.9"))  # locked whatever the address
         clock.now += waits[-1]
     assert waits == [2.0, 4.0, 8.0, 16.0, 32.0, 60.0, 60.0]
 
 
-def test_lockout_expires_with_the_clock_and_success_resets_the_user() -> None:
+async def test_lockout_expires_with_the_clock_and_success_resets_the_user(throttle: MakeThrottle) -> None:
     clock = Clock()
     t = throttle(clock)
     for _ in range(4):
-        t.failed("bob", "10.0.0.2")
-    assert t.retry_after("bob", None) == 2.0
+        await t.failed("bob", "10.0.0.2")
+    assert await t.retry_after("bob", None) == 2.0
     clock.now += 1.5
-    assert t.retry_after("bob", None) == pytest.approx(0.5)
+    assert await t.retry_after("bob", None) == pytest.approx(0.5)
     clock.now += 0.5
-    assert t.retry_after("bob", None) == 0
-    t.succeeded("bob")
-    t.failed("bob", "10.0.0.2")
-    assert t.retry_after("bob", None) == 0  # counting starts again
+    assert await t.retry_after("bob", None) == 0
+    await t.succeeded("bob")
+    await t.failed("bob", "10.0.0.2")
+    assert await t.retry_after("bob", None) == 0  # counting starts again
 
 
-def test_a_quiet_spell_forgets_the_failures() -> None:
+async def test_a_quiet_spell_forgets_the_failures(throttle: MakeThrottle) -> None:
     clock = Clock()
     t = throttle(clock)
     for _ in range(3):
-        t.failed("carol", None)
+        await t.failed("carol", None)
     clock.now += 600
-    t.failed("carol", None)
-    assert t.retry_after("carol", None) == 0
+    await t.failed("carol", None)
+    assert await t.retry_after("carol", None) == 0
 
 
-def test_one_address_guessing_many_usernames_is_locked_out() -> None:
+async def test_one_address_guessing_many_usernames_is_locked_out(throttle: MakeThrottle) -> None:
     clock = Clock()
     t = throttle(clock)
     for n in range(10):
-        t.failed(f"user{n}", "192.0.2.7")
-    assert t.retry_after("someone-else", "192.0.2.7") == 0
-    t.failed("user10", "192.0.2.7")
-    assert t.retry_after("someone-else", "192.0.2.7") == 2.0
-    assert t.retry_after("someone-else", "192.0.2.8") == 0  # another address is not affected
-    t.succeeded("user3")  # a valid password for one account does not clear the address
-    assert t.retry_after("someone-else", "192.0.2.7") == 2.0
+        await t.failed(f"user{n}", "192.0.2.7")
+    assert await t.retry_after("someone-else", "192.0.2.7") == 0
+    await t.failed("user10", "192.0.2.7")
+    assert await t.retry_after("someone-else", "192.0.2.7") == 2.0
+    assert await t.retry_after("someone-else", "192.0.2.8") == 0  # another address is not affected
+    await t.succeeded("user3")  # a valid password for one account does not clear the address
+    assert await t.retry_after("someone-else", "192.0.2.7") == 2.0
 
 
-def test_memory_stays_bounded() -> None:
+async def test_memory_stays_bounded(throttle: MakeThrottle) -> None:
     clock = Clock()
     t = throttle(clock)
-    t.MAX_KEYS = 50
+    t._local.MAX_KEYS = 50
     for n in range(200):
-        t.failed(f"u{n}", None)
-    assert len(t._counts) == 50
+        await t.failed(f"u{n}", None)
+    assert len(t._local._counts) == 50
 
 
 def test_passwords_hash_and_verify() -> None:
