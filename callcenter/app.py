@@ -367,6 +367,7 @@ async def _chat(app: web.Application) -> AsyncIterator[None]:
     settings, service, messaging = app[SETTINGS], app[api.SERVICE], app[webhooks.MESSAGING]
     rt, database = app[realtime.REALTIME], app[DATABASE]
     desk = Desk()
+    desk.restore(service.engine.live.values())  # chats accepted before a restart
     names = {a.id: a.name or a.id for a in settings.agents}
     agents = PanelNamespace(
         settings.realtime,

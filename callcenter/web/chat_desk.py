@@ -12,9 +12,11 @@ not at all (no probing of other agents' work).
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 
 from callcenter.core.commands import OfferConversation
+from callcenter.core.interaction import Interaction
 
 
 class NotYours(LookupError):
@@ -34,6 +36,16 @@ class Assignment:
 class Desk:
     offers: dict[str, OfferConversation] = field(default_factory=dict)  # by interaction
     assigned: dict[str, Assignment] = field(default_factory=dict)  # by conversation
+
+    def restore(self, live: Iterable[Interaction]) -> None:
+        """After a restart: the conversations the engine says agents hold (accepted before the
+        restart) are theirs again, so they can answer, and the customer's messages reach them.
+        Offers are not restored: the engine took them back and offers them again."""
+        for i in live:
+            if i.is_messaging and not i.is_ended and i.agent_id is not None and i.conversation_id:
+                self.assigned[i.conversation_id] = Assignment(
+                    i.id, i.conversation_id, i.agent_id, i.customer_id or "", i.channel.value
+                )
 
     def offered(self, offer: OfferConversation) -> None:
         self.offers[offer.interaction_id] = offer

@@ -307,6 +307,49 @@ async def test_agent_accepts_chats_and_replies_reach_the_visitor(node: Node) -> 
     await c.close()
 
 
+async def test_a_restart_keeps_accepted_chats_with_their_agents(tmp_path: Path) -> None:
+    """The server stops while an agent holds a chat: after the restart the agent still holds it,
+    sees its messages on reconnecting, gets the customer's next message and can answer and close."""
+    settings = chat_settings(tmp_path)
+    first = await start_node(settings)
+    try:
+        available(first, "1001")
+        a = await agent(first.url, AGENT_1001)
+        c = await customer(first.url)
+        started = await c.call("start", {"name": "Ray", "message": "Before the restart"})
+        offer = await a.next("offer")
+        assert (await a.call("accept", {"interaction_id": offer["interaction_id"]}))["ok"]
+        await a.close()
+        await c.close()
+    finally:
+        await first.server.close()
+
+    second = await start_node(settings)
+    try:
+        a = await agent(second.url, AGENT_1001)
+        synced = await a.call("sync")
+        assert [
+            (h["conversation_id"], [m["body"] for m in h["messages"]]) for h in synced["conversations"]
+        ] == [(started["conversation_id"], ["Before the restart"])]
+        other = await agent(second.url, AGENT_1002)
+        assert (await other.call("sync"))["conversations"] == []  # nobody else's
+        await other.close()
+        c = await customer(second.url)
+        resumed = await c.call("start", {"visitor": started["visitor"]})
+        assert resumed["conversation_id"] == started["conversation_id"] and resumed["agent"] == "Agent 1001"
+        await c.call("message", {"text": "After the restart"})
+        assert (await a.next("message"))["body"] == "After the restart"
+        sent = await a.call("reply", {"conversation_id": started["conversation_id"], "text": "Still here."})
+        assert sent["ok"], sent
+        assert (await c.next("message"))["body"] == "Still here."
+        assert (await a.call("close", {"conversation_id": started["conversation_id"]}))["ok"]
+        assert (await c.next("ended")) == {"by": "agent"}
+        await a.close()
+        await c.close()
+    finally:
+        await second.server.close()
+
+
 async def test_agents_act_only_on_their_own_work(node: Node) -> None:
     owner = await agent(node.url, AGENT_1001)
     other = await agent(node.url, AGENT_1002)
