@@ -142,6 +142,8 @@ def menu_flow_factory(settings: Settings) -> ivr.MenuConfig:
 # Clock of sessions, sign-in throttling and the audit log; tests replace it before the app starts.
 AUTH_CLOCK: web.AppKey[Callable[[], float]] = web.AppKey("auth_clock")
 SESSION_SWEEP_SECONDS = 3600.0
+# Wrap-up forms still owed when the server stopped are given back for contacts of the last day.
+WRAP_UPS_KEPT_SECONDS = 24 * 3600.0
 
 
 def create_app(settings: Settings) -> web.Application:
@@ -263,6 +265,7 @@ async def _service(app: web.Application) -> AsyncIterator[None]:
     service = CallCenter(engine, database)
     unfinished = await database.unfinished_interactions()
     service.dispatch(engine.restore(unfinished, time.time()))
+    engine.restore_wrap_ups(await database.pending_wrap_ups(since=time.time() - WRAP_UPS_KEPT_SECONDS))
     if unfinished:
         log.warning("service.restored", extra={"interactions": len(unfinished)})
     app[api.SERVICE] = service

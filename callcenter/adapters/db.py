@@ -215,6 +215,28 @@ class Database:
         async with self._transaction("list unfinished interactions") as session:
             return [_interaction(row) for row in await session.scalars(query)]
 
+    async def pending_wrap_ups(self, since: float, limit: int = 5000) -> list[Interaction]:
+        """Answered interactions started since ``since`` that have ended without a ``wrap_up`` event,
+        oldest first (the newest ``limit``): the wrap-up forms agents still owed when the server
+        stopped. (``started_at`` is indexed; the events are found by their interaction's index.)"""
+        wrapped = sa.select(EventRow.id).where(
+            EventRow.interaction_id == InteractionRow.id, EventRow.kind == "wrap_up"
+        )
+        query = (
+            sa.select(InteractionRow)
+            .where(
+                InteractionRow.started_at >= _datetime(since),
+                InteractionRow.outcome.is_not(None),
+                InteractionRow.agent_id.is_not(None),
+                InteractionRow.answered_at.is_not(None),
+                ~sa.exists(wrapped),
+            )
+            .order_by(InteractionRow.ended_at.desc(), InteractionRow.id.desc())
+            .limit(max(1, limit))
+        )
+        async with self._transaction("list pending wrap-ups") as session:
+            return [_interaction(row) for row in reversed((await session.scalars(query)).all())]
+
     async def last_agents(self) -> dict[str, str]:
         """Per customer, the agent of their latest answered conversation (sticky routing)."""
         query = (

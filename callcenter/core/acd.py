@@ -337,6 +337,14 @@ class Acd:
                 self._put(replace(agent, state=AgentState.BUSY, interaction_id=i.id, since=at))
         return out
 
+    def restore_wrap_ups(self, ended: Iterable[Interaction]) -> None:
+        """Give agents back the wrap-ups they owed when the server stopped (oldest first; each
+        agent keeps the newest ``wrap_up_keep``). The agents' states are not touched: a wrap-up
+        timer does not survive a restart, the form does."""
+        for i in ended:
+            if i.is_ended and i.agent_id in self.agents and i.answered_at is not None:
+                self._wrap_later(i.agent_id, i)
+
     # -- the one entry point ---------------------------------------------------------------------
     def handle(self, event: ev.Event) -> list[Command]:
         out: list[Command] = []

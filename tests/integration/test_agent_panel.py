@@ -12,6 +12,7 @@ from pathlib import Path
 import aiohttp
 import pytest
 
+from callcenter.app import DATABASE
 from callcenter.channels.base import InboundMessage
 from callcenter.core import events as ev
 from callcenter.core.agents import AgentState
@@ -202,3 +203,45 @@ async def test_a_call_pops_up_with_its_customer_and_ivr_data_and_ends_in_a_wrap_
     assert all(other.queue(name).empty() for name in ("call", "call_ended", "wrap_up"))
     await me.close()
     await other.close()
+
+
+async def test_a_wrap_up_owed_before_a_restart_is_still_owed_after_it(tmp_path: Path) -> None:
+    settings = chat_settings(tmp_path)
+    acd = settings.acd.model_copy(update={"wrap_up_seconds": 60.0, "dispositions": ("resolved",)})
+    settings = settings.model_copy(update={"acd": acd})
+    first = await start_node(settings)
+    try:
+        first.app[SERVICE].dialer = None  # no Asterisk: this test plays the voice adapter's part
+        handle(first, ev.AgentRegistered("1001", now(first)))
+        handle(first, ev.CallArrived("call-9", "+12025550199", "Bo", "5000", "PJSIP/trunk-0009", now(first)))
+        handle(first, ev.IvrFinished("call-9", "1", "support", now(first)))
+        handle(first, ev.AgentAnswered("call-9", "1001", now(first)))
+        handle(first, ev.CallerHungUp("call-9", "caller hung up", now(first)))
+        assert [i.id for i in first.app[SERVICE].engine.wrap_ups_of("1001")] == ["call-9"]
+    finally:
+        await first.server.close()  # the writer stores what it holds before the server stops
+
+    second = await start_node(settings)
+    try:
+        me = await panel(second.url, AGENT_1001)
+        other = await panel(second.url, AGENT_1002)
+        owed = (await me.call("panel_sync", {}))["wrap_ups"]
+        assert [w["interaction_id"] for w in owed] == ["call-9"]
+        assert (await other.call("panel_sync", {}))["wrap_ups"] == []
+        done = await me.call(
+            "wrap_up", {"interaction_id": "call-9", "disposition": "resolved", "notes": "ok"}
+        )
+        assert done["ok"], done
+        assert (await me.call("panel_sync", {}))["wrap_ups"] == []
+        await me.close()
+        await other.close()
+    finally:
+        await second.server.close()
+
+    third = await start_node(settings)  # wrapped up: not owed again
+    try:
+        assert third.app[SERVICE].engine.wrap_ups_of("1001") == []
+        record = await third.app[DATABASE].get_interaction("call-9")
+        assert record is not None and (record.disposition, record.notes) == ("resolved", "ok")
+    finally:
+        await third.server.close()

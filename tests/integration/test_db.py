@@ -276,6 +276,25 @@ async def test_unfinished_interactions_are_those_without_outcome(db: Database) -
     assert unfinished == [earlier, later]  # oldest first
 
 
+async def test_pending_wrap_ups_are_answered_ended_recent_and_not_wrapped(db: Database) -> None:
+    base = finished_interaction(new_id()).with_(disposition=None, notes="")
+    owed = base.with_(id=new_id(), ended_at=T0 + 200)
+    owed_earlier = base.with_(id=new_id(), ended_at=T0 + 100)
+    wrapped = base.with_(id=new_id())
+    not_answered = base.with_(id=new_id(), answered_at=None, agent_id=None)
+    live = started_interaction(new_id()).with_(agent_id="1001", answered_at=T0 + 5)
+    too_old = base.with_(id=new_id(), started_at=T0 - 90_000)
+    for interaction in (owed, owed_earlier, wrapped, not_answered, live, too_old):
+        await db.save_interaction(interaction)
+    await db.add_event(wrapped.id, T0 + 300, "wrap_up", {"agent": "1001"})
+    await db.add_event(owed.id, T0 + 300, "ended", {})  # other events do not count as a wrap-up
+
+    mine = {i.id for i in (owed, owed_earlier, wrapped, not_answered, live, too_old)}
+    pending = [i for i in await db.pending_wrap_ups(since=T0 - 3600) if i.id in mine]
+
+    assert pending == [owed_earlier, owed]  # oldest first, whole snapshots
+
+
 async def test_concurrent_saves_of_different_interactions(db: Database) -> None:
     interactions = [finished_interaction(new_id()).with_(caller_number=str(n)) for n in range(50)]
 

@@ -207,3 +207,24 @@ def test_conference_reserves_then_holds_the_third_party_until_it_leaves_or_the_c
     assert acd.conferences == {}
     with pytest.raises(NotYourCall):
         acd.handle(ev.ConferenceLeft("a", other, 51.0))
+
+
+def test_wrap_ups_owed_before_a_restart_are_given_back() -> None:
+    before = make(wrap_up_seconds=60.0, wrap_up_keep=2)
+    me = talking(before, "a", 10.0)
+    ended = [saved(before.handle(ev.CallerHungUp("a", "bye", 20.0)))[-1]]
+    assert ended[0].is_ended and ended[0].agent_id == me
+    # A fresh engine (the restarted server) gets the ended interactions the database has.
+    after = make(wrap_up_seconds=60.0, wrap_up_keep=2)
+    never_answered = ended[0].with_(id="x", answered_at=None)
+    unknown_agent = ended[0].with_(id="y", agent_id="9999")
+    still_live = ended[0].with_(id="z", outcome=None, ended_at=None)
+    newer = [ended[0].with_(id=f"n{k}", ended_at=30.0 + k) for k in range(2)]
+    after.restore_wrap_ups([*ended, never_answered, unknown_agent, still_live, *newer])
+    assert [i.id for i in after.wrap_ups_of(me)] == ["n0", "n1"]  # the newest two are kept
+    after.restore_wrap_ups(ended)
+    assert [i.id for i in after.wrap_ups_of(me)] == ["n1", "a"]
+    out = after.handle(ev.WrapUpDone(me, "a", "", "called back", 40.0))
+    assert saved(out)[0].notes == "called back" and "wrap_up" in kinds(out)
+    assert [i.id for i in after.wrap_ups_of(me)] == ["n1"]
+    assert after.agents[me].state == AgentState.AVAILABLE  # the state was not touched
