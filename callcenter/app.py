@@ -370,7 +370,6 @@ async def _chat(app: web.Application) -> AsyncIterator[None]:
     settings, service, messaging = app[SETTINGS], app[api.SERVICE], app[webhooks.MESSAGING]
     rt, database = app[realtime.REALTIME], app[DATABASE]
     desk = Desk()
-    desk.restore(service.engine.live.values())  # chats accepted before a restart
     names = {a.id: a.name or a.id for a in settings.agents}
     agents = PanelNamespace(
         settings.realtime,
@@ -384,6 +383,7 @@ async def _chat(app: web.Application) -> AsyncIterator[None]:
         dispositions=tuple(settings.acd.dispositions),
         phone_region=settings.messaging.phone_region,
     )
+    agents.restore(service.engine.live.values())  # chats and calls agents held before a restart
     customers = CustomerNamespace(settings.realtime, service, messaging, desk, names, database.add_event)
     rt.sio.register_namespace(agents)
     rt.sio.register_namespace(customers)
@@ -522,7 +522,11 @@ async def _voice(app: web.Application) -> AsyncIterator[None]:
         record_base=app[RECORDER].base_for,
         identify_caller=router.identify_caller,
     )
-    voice.adopt_callers({i.caller_channel: i.id for i in service.engine.live.values() if i.caller_channel})
+    live = service.engine.live.values()
+    voice.adopt_callers(
+        {i.caller_channel: i.id for i in live if i.caller_channel},
+        {i.id: i.agent_id for i in live if i.caller_channel and i.agent_id and i.answered_at is not None},
+    )
     service.dialer = voice
     app[VOICE] = voice
     app[api.RECORDING_CONTROL] = voice

@@ -123,6 +123,10 @@ class VoiceAdapter:
         # Callers taken over from before a restart: known by channel name until a reconcile
         # tells us their uniqueid.
         self._adopted: dict[str, str] = {}
+        # Answered calls taken over from before a restart: interaction -> its agent. A reconcile
+        # finds the agent's leg by its uniqueid (<interaction>-<attempt>) and whether the caller
+        # is on hold (in cc-hold), so the panel's call controls work on them again.
+        self._adopted_answered: dict[str, str] = {}
         # Callers in the IVR -> the hang-up Asterisk reported meanwhile (cause, by the system).
         self._in_ivr: dict[str, tuple[str, bool] | None] = {}
         self._late_identifications: set[asyncio.Task[str | None]] = set()  # over the bound, still running
@@ -156,9 +160,11 @@ class VoiceAdapter:
         if pending:
             await asyncio.gather(*pending, return_exceptions=True)
 
-    def adopt_callers(self, channels: dict[str, str]) -> None:
-        """Track callers restored after a restart: ``{caller channel name: interaction id}``."""
+    def adopt_callers(self, channels: dict[str, str], answered: dict[str, str] | None = None) -> None:
+        """Track callers restored after a restart: ``{caller channel name: interaction id}``, and
+        of those an agent was talking to, ``{interaction id: agent id}``."""
         self._adopted.update(channels)
+        self._adopted_answered.update(answered or {})
 
     # -- commands ----------------------------------------------------------------------------------
     def execute(self, command: DialAgent | CancelDial) -> None:
@@ -1096,6 +1102,15 @@ class VoiceAdapter:
         if caller is not None:
             self._spawn(self._hangup(caller))
 
+    def _adopt_leg(self, uid: str, channel: str) -> None:
+        """After a restart: a live channel whose uniqueid is ``<interaction>-<attempt>`` of an
+        answered call we took over is that call's agent leg."""
+        interaction_id, _, attempt = uid.rpartition("-")
+        agent_id = self._adopted_answered.get(interaction_id)
+        if agent_id is not None and attempt.isdigit() and uid not in self._legs:
+            self._legs[uid] = _AgentLeg(interaction_id, agent_id, channel)
+            log.info("voice.leg_adopted", extra={"interaction": interaction_id, "agent": agent_id})
+
     async def _reconcile(self) -> None:
         """Rebuild our view from Asterisk after every (re)connect; never trust stale memory."""
         metrics.AMI_CONNECTED.set(1)
@@ -1103,14 +1118,22 @@ class VoiceAdapter:
         endpoints = await self.ami.action({"Action": "PJSIPShowEndpoints"}, as_list=True)
         names: set[str] = set()
         uniqueids: set[str] = set()
+        held: dict[str, str] = {}  # adopted interaction -> its caller's channel, in cc-hold
         for message in channels if isinstance(channels, list) else []:
             if message.get("Event") == "CoreShowChannel":
                 name, uid = str(message.get("Channel", "")), str(message.get("Uniqueid", ""))
                 names.add(name)
                 uniqueids.add(uid)
                 if name in self._adopted:
-                    self._callers[uid] = self._adopted.pop(name)
+                    self._callers[uid] = iid = self._adopted.pop(name)
+                    if message.get("Context") == "cc-hold":
+                        held[iid] = name
+                self._adopt_leg(uid, name)
+        for iid, caller in held.items():
+            if self.agent_channel(iid, self._adopted_answered.get(iid, "")) is not None:
+                self._on_hold[iid] = caller
         self._adopted.clear()
+        self._adopted_answered.clear()
         registered: set[str] = set()
         known: set[str] = set()
         for message in endpoints if isinstance(endpoints, list) else []:

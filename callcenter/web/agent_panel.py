@@ -20,7 +20,7 @@ from __future__ import annotations
 
 import json
 import logging
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from typing import Any, Protocol
 
 from aiohttp import web
@@ -126,6 +126,15 @@ class PanelNamespace(AgentNamespace):
         self._calls: dict[str, str] = {}  # agent -> the call ringing or in progress on its phone
         self._ivr: dict[str, dict[str, str]] = {}  # interaction -> what the IVR collected
         self._recording_paused: set[str] = set()
+
+    def restore(self, live: Iterable[Interaction]) -> None:
+        """After a restart, from the interactions the engine restored: the chats agents had
+        accepted (the desk) and the calls they were talking on, so panels show them again."""
+        live = list(live)
+        self.desk.restore(live)
+        for i in live:
+            if not i.is_messaging and not i.is_ended and i.agent_id is not None and i.answered_at is not None:
+                self._calls[i.agent_id] = i.id
 
     # --- engine -> panels --------------------------------------------------------------------------
 

@@ -5,6 +5,7 @@ real SIP phones, real RTP audio. Every action ends with a correct record."""
 from __future__ import annotations
 
 import asyncio
+import signal
 import time
 from typing import Any
 
@@ -129,6 +130,42 @@ def test_hold_plays_music_to_the_caller_and_resume_brings_the_agent_back(
         call.hangup()
         record = ended_record(server)
         assert record["outcome"] == "answered" and record["ended_by"] == "caller"
+        kinds = events_of(server, iid)
+        assert kinds.index("held") < kinds.index("resumed") < kinds.index("ended")
+    finally:
+        caller.stop()
+        agent.stop()
+
+
+def test_a_call_on_hold_survives_a_server_restart_and_the_panel_still_controls_it(
+    asterisk: Any, server_factory: Any
+) -> None:
+    """The server dies while the agent has the caller on hold. Asterisk keeps both (music for the
+    caller); the restarted server finds the agent's leg and the hold in Asterisk, so the agent
+    resumes and hangs up from the panel, and the record says the agent ended it."""
+    server = server_factory().start()
+    agent = agent_phone(asterisk, "1001").start()
+    caller = caller_phone(asterisk).start()
+    try:
+        wait_agent(server, "1001", "available")
+        _call, heard = call_in(caller, asterisk, "1")
+        iid = talking_to(server, "1001")["id"]
+        wait_for(lambda: agent.audio, 10, "the agent's audio")
+        assert panel(server, "call_hold", {"interaction_id": iid, "held": True}) == {"ok": True, "held": True}
+        on_hold(heard)
+
+        server.stop(signal.SIGKILL)
+        server.start()
+        on_hold(heard)  # still on hold: nothing of the call depended on the server process
+        wait_agent(server, "1001", "busy")
+        synced = panel(server, "panel_sync", {})
+        assert synced["call"]["interaction_id"] == iid and synced["call"]["phase"] == "held", synced
+        ack = panel(server, "call_hold", {"interaction_id": iid, "held": False})
+        assert ack == {"ok": True, "held": False}, ack
+        hears(heard, CALLER_FREQ, AGENT_FREQ, "the caller hearing the agent after the restart")
+        assert panel(server, "call_hangup", {"interaction_id": iid}) == {"ok": True}
+        record = ended_record(server)
+        assert record["id"] == iid and record["outcome"] == "answered" and record["ended_by"] == "agent"
         kinds = events_of(server, iid)
         assert kinds.index("held") < kinds.index("resumed") < kinds.index("ended")
     finally:

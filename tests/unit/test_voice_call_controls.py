@@ -135,3 +135,66 @@ async def test_a_slow_caller_lookup_does_not_hold_the_call_and_is_not_torn(
     for _ in range(5):
         await asyncio.sleep(0)
     assert finished == ["+14155550123"] and not voice._late_identifications
+
+
+class RestartedAmi(FakeAmi):
+    """Asterisk as a restarted server finds it: the caller on hold, the agent's leg in cc-held."""
+
+    def __init__(self, caller_context: str) -> None:
+        super().__init__()
+        self.caller_context = caller_context
+
+    async def action(
+        self, fields: dict[str, Any], as_list: bool = False, timeout: float | None = None
+    ) -> Any:
+        if fields["Action"] == "CoreShowChannels":
+            return [
+                {"Response": "Success"},
+                {
+                    "Event": "CoreShowChannel",
+                    "Channel": CALLER,
+                    "Uniqueid": "c-uid",
+                    "Context": self.caller_context,
+                },
+                {"Event": "CoreShowChannel", "Channel": AGENT, "Uniqueid": "i1-2", "Context": "cc-held"},
+                {
+                    "Event": "CoreShowChannel",
+                    "Channel": "PJSIP/1003-09",
+                    "Uniqueid": "other-1",
+                    "Context": "x",
+                },
+                {"Event": "CoreShowChannelsComplete"},
+            ]
+        if fields["Action"] == "PJSIPShowEndpoints":
+            return [{"Response": "Success"}, {"Event": "EndpointListComplete"}]
+        return await super().action(fields, as_list, timeout)
+
+
+def restarted(caller_context: str) -> tuple[VoiceAdapter, RestartedAmi, list[ev.Event]]:
+    events: list[ev.Event] = []
+    voice = VoiceAdapter(Settings(), events.append, lambda _: None, lambda _: None, clock=lambda: 50.0)  # type: ignore[arg-type,return-value]
+    ami = RestartedAmi(caller_context)
+    voice.ami = ami  # type: ignore[assignment]
+    voice.adopt_callers({CALLER: "i1", "PJSIP/trunk-gone": "i9"}, {"i1": "1001", "i9": "1002"})
+    return voice, ami, events
+
+
+async def test_after_a_restart_the_agents_leg_and_the_hold_are_found_in_asterisk() -> None:
+    voice, ami, events = restarted("cc-hold")
+    await voice._reconcile()
+    assert voice.agent_channel("i1", "1001") == AGENT and voice.is_held("i1")
+    assert voice.agent_channel("i9", "1002") is None  # its channels are gone
+    await voice.hold("i1", "1001", CALLER, False)  # Resume works on the adopted call
+    assert ami.sent[-1]["Channel"] == AGENT and ami.sent[-1]["Exten"] == "resume"
+    voice._on_ami_event(ami_events.HangupRequest(AGENT, "i1-2"))
+    assert events[-1] == ev.AgentHungUp("i1", "1001", 50.0)  # the agent hung up, not the system
+
+
+async def test_after_a_restart_a_bridged_caller_is_not_on_hold() -> None:
+    voice, _, _ = restarted("cc-wait")
+    await voice._reconcile()
+    assert voice.agent_channel("i1", "1001") == AGENT and not voice.is_held("i1")
+    # Only the first reconcile after the restart adopts: a later one keeps what it knows.
+    voice._legs.clear()
+    await voice._reconcile()
+    assert voice.agent_channel("i1", "1001") is None
