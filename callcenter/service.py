@@ -61,6 +61,7 @@ class BatchStore(Protocol):
 
 
 WRITE_BATCH = 64  # writes per transaction at most: a bigger batch holds the (SQLite) write lock longer
+STORED_WAIT = 5.0  # seconds an acknowledgement waits for its writes (then it goes, the writes later)
 
 
 class Dialer(Protocol):
@@ -86,6 +87,11 @@ class CallCenter:
         self.dialer: Dialer | None = None
         self.listeners: list[Callable[[Command], None]] = []
         self._writes: asyncio.Queue[SaveInteraction | RecordEvent] = asyncio.Queue()
+        # Writes handed to the writer so far, and how many of them (a prefix: the queue is FIFO)
+        # are committed; acknowledgements that must not run ahead of the record wait on them.
+        self.enqueued = 0
+        self._stored = 0
+        self._stored_waiters: list[tuple[int, asyncio.Future[None]]] = []
         self._writer: asyncio.Task[None] | None = None
         self._ticker: asyncio.Task[None] | None = None
 
@@ -150,9 +156,9 @@ class CallCenter:
                                 "talk_s": i.talk_seconds,
                             },
                         )
-                    self._writes.put_nowait(command)
+                    self._write_later(command)
                 case RecordEvent():
-                    self._writes.put_nowait(command)
+                    self._write_later(command)
                 case OfferConversation() | WithdrawOffer():
                     # Shown on (or taken off) the agent's screen by the listeners (agent panel).
                     kind = "offered" if isinstance(command, OfferConversation) else "withdrawn"
@@ -172,6 +178,27 @@ class CallCenter:
             for listener in self.listeners:
                 listener(command)
         metrics.observe_engine(self.engine)
+
+    def _write_later(self, command: SaveInteraction | RecordEvent) -> None:
+        self._writes.put_nowait(command)
+        self.enqueued += 1
+
+    async def stored(self, upto: int, seconds: float = STORED_WAIT) -> bool:
+        """Wait until the first ``upto`` writes are committed (``upto=self.enqueued``: everything
+        handed over so far), at most ``seconds``. False if they are not yet (the database is down,
+        or the writer is not running): they are kept and written later, the caller goes on."""
+        if self._stored >= upto:
+            return True
+        if self._writer is None or self._writer.done():
+            return False
+        done: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        self._stored_waiters.append((upto, done))
+        try:
+            await within(asyncio.shield(done), seconds)
+            return True
+        except TimeoutError:
+            log.warning("service.ack_before_stored", extra={"pending": upto - self._stored})
+            return False
 
     async def _write_loop(self) -> None:
         """Group commit: everything waiting is written in order in one transaction (a store
@@ -196,6 +223,15 @@ class CallCenter:
                     )
                     await asyncio.sleep(delay)
                     delay = min(delay * 2, 30.0)
+            self._stored += len(batch)
+            still = []
+            for upto, done in self._stored_waiters:
+                if upto <= self._stored:
+                    if not done.done():
+                        done.set_result(None)
+                else:
+                    still.append((upto, done))
+            self._stored_waiters = still
             for _ in batch:
                 self._writes.task_done()
 

@@ -297,6 +297,7 @@ async def recording_pause(request: web.Request) -> web.Response:
     if not done:
         return _error(409, "this call has no agent talking yet: nothing is being recorded")
     record_recording_pause(service, interaction_id, paused, principal.name, principal.role)
+    await service.stored(service.enqueued)  # answered once the pause is in the call's record
     return _json({"interaction_id": interaction_id, "recording": "paused" if paused else "on"})
 
 

@@ -79,6 +79,16 @@ class AgentNamespace(GuardedNamespace):
         self.names = names
         self._tasks: set[asyncio.Task[None]] = set()
 
+    async def trigger_event(self, name: str, *args: Any) -> Any:
+        """An agent's action is acknowledged once what it recorded (the interaction's snapshot,
+        its events: a hold, a recording pause, a wrap-up) is committed, so an acknowledged action
+        is never lost to a crash right after it (waiting at most ``STORED_WAIT``)."""
+        before = self.service.enqueued
+        result = await super().trigger_event(name, *args)
+        if self.service.enqueued > before:
+            await self.service.stored(self.service.enqueued)
+        return result
+
     # --- connection ---------------------------------------------------------------------------
 
     async def accept(self, sid: str, environ: Mapping[str, Any], auth: object) -> Principal | None:

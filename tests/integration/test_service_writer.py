@@ -103,3 +103,30 @@ async def test_a_server_closed_as_soon_as_it_started_leaves_every_write_stored(
         assert stored == {f"call-{c}-{n}" for c in range(6) for n in range(3)}
     finally:
         await database.stop()
+
+
+async def test_stored_answers_once_the_writes_handed_over_are_committed(tmp_path: Path) -> None:
+    database = Database(f"sqlite+aiosqlite:///{tmp_path / 'cc.db'}")
+    await database.start()
+    service = CallCenter(engine(), database, clock=lambda: NOW)
+    assert await service.stored(service.enqueued)  # nothing handed over: nothing to wait for
+    service.handle(ev.CallArrived("early", "555", "", "5000", "PJSIP/c-0", NOW))
+    assert not await service.stored(service.enqueued)  # no writer running yet: no waiting
+    await service.start()
+    try:
+        for n in range(50):
+            service.handle(ev.CallArrived(f"c{n}", "555", "", "5000", f"PJSIP/c-{n}", NOW + n))
+            assert await service.stored(service.enqueued)
+            # Acknowledged: the snapshot and its event are in the database, read by another path.
+            assert await database.get_interaction(f"c{n}") is not None
+            assert [e.kind for e in await database.events_for(f"c{n}")] == ["arrived"]
+        await database.stop()  # the database goes away: the next acknowledgement stops waiting
+        service.handle(ev.CallerHungUp("c0", "caller hung up", NOW + 100))
+        assert not await service.stored(service.enqueued, seconds=0.5)
+        await database.start()  # back: the kept write lands, and a new wait sees it
+        assert await service.stored(service.enqueued, seconds=30)
+        stored = await database.get_interaction("c0")
+        assert stored is not None and stored.outcome is not None
+    finally:
+        await service.stop()
+        await database.stop()
