@@ -109,6 +109,23 @@ async def next_event(events: asyncio.Queue[Any], timeout: float, **match: str) -
             return message
 
 
+async def next_events(events: asyncio.Queue[Any], timeout: float, *matches: dict[str, str]) -> list[Any]:
+    """One event for each of ``matches``, in whatever order they come (others are skipped)."""
+    found: list[Any] = [None] * len(matches)
+    deadline = time.monotonic() + timeout
+    while any(f is None for f in found):
+        remaining = deadline - time.monotonic()
+        if remaining <= 0:
+            missing = [m for m, f in zip(matches, found, strict=True) if f is None]
+            raise AssertionError(f"no AMI events {missing} within {timeout} s")
+        message = await asyncio.wait_for(events.get(), remaining)
+        for n, match in enumerate(matches):
+            if found[n] is None and all(str(message.get(k, "")).startswith(v) for k, v in match.items()):
+                found[n] = message
+                break
+    return found
+
+
 def as_list(response: Any) -> list[Any]:
     return list(response) if isinstance(response, list) else [response]
 
@@ -333,10 +350,16 @@ async def test_dialplan_contract_call_flow(settings: Settings, sandbox: Asterisk
             assert len(bridged) == 2, listing
 
             await asyncio.to_thread(agent_calls[0].hangup)
-            ended = await next_event(events, 10, Event="UserEvent", UserEvent="CCBridgeEnded")
+            # The agent's dialplan reports the bridge ended; the caller leaves the bridge and goes
+            # on after MusicOnHold() in cc-wait: Hangup. The two channels run in their own threads,
+            # so the two events come in either order.
+            ended, _ = await next_events(
+                events,
+                10,
+                {"Event": "UserEvent", "UserEvent": "CCBridgeEnded"},
+                {"Event": "Hangup", "Channel": caller_channel},
+            )
             assert (ended["InteractionId"], ended["AgentId"]) == ("t-1", "1001")
-            # The caller leaves the bridge, goes on after MusicOnHold() in cc-wait: Hangup.
-            await next_event(events, 10, Event="Hangup", Channel=caller_channel)
             assert call.state in (CallState.ANSWERED, CallState.ENDED)
     finally:
         server.close()
