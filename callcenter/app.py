@@ -525,7 +525,7 @@ async def _voice(app: web.Application) -> AsyncIterator[None]:
     live = service.engine.live.values()
     voice.adopt_callers(
         {i.caller_channel: i.id for i in live if i.caller_channel},
-        {i.id: i.agent_id for i in live if i.caller_channel and i.agent_id and i.answered_at is not None},
+        {i.id: agent for i in live if i.caller_channel and (agent := i.talking_agent)},
     )
     service.dialer = voice
     app[VOICE] = voice

@@ -115,5 +115,12 @@ class Interaction:
     def is_ended(self) -> bool:
         return self.outcome is not None
 
+    @property
+    def talking_agent(self) -> str | None:
+        """The agent talking on this call now (a voice call answered and not ended), else None."""
+        if self.is_messaging or self.is_ended or self.answered_at is None:
+            return None
+        return self.agent_id
+
     def with_(self, **changes: object) -> Interaction:
         return replace(self, **changes)  # type: ignore[arg-type]

@@ -133,8 +133,8 @@ class PanelNamespace(AgentNamespace):
         live = list(live)
         self.desk.restore(live)
         for i in live:
-            if not i.is_messaging and not i.is_ended and i.agent_id is not None and i.answered_at is not None:
-                self._calls[i.agent_id] = i.id
+            if (agent := i.talking_agent) is not None:
+                self._calls[agent] = i.id
 
     # --- engine -> panels --------------------------------------------------------------------------
 
@@ -196,9 +196,9 @@ class PanelNamespace(AgentNamespace):
                 if i.answered_at is not None:
                     self._offer_wrap_up(i.agent_id, i.id)
             return
-        if not i.is_messaging and i.agent_id is not None and i.answered_at is not None:
-            self._calls[i.agent_id] = i.id
-            self._emit("call", self.call_view(i, "talking"), agent_room(i.agent_id))
+        if (agent := i.talking_agent) is not None:
+            self._calls[agent] = i.id
+            self._emit("call", self.call_view(i, "talking"), agent_room(agent))
 
     def _call_over(self, agent_id: str, interaction_id: str, reason: str) -> bool:
         if self._calls.get(agent_id) != interaction_id:
