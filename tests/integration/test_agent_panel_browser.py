@@ -126,18 +126,22 @@ async def test_agent_takes_a_chat_and_a_call_and_wraps_up(tmp_path: Path) -> Non
                 await expect(call.locator("[data-phase]")).to_have_text("Talking")
                 await expect(chat.get_by_text("It left our warehouse today.")).to_be_visible()
 
-                # The caller hangs up: wrap-up with its timer; the chat is closed: a second one.
+                # The chat is closed: a wrap-up; the agent starts filling it in.
+                await chat.get_by_role("button", name="Close").click()
+                chat_wrap = page.locator("form[data-wrapup]").filter(has_text="webchat")
+                await expect(chat_wrap).to_be_visible()
+                await chat_wrap.get_by_label("Disposition").select_option("resolved")
+                await chat_wrap.get_by_label("Notes").fill("parcel tracking sent")
+                # Meanwhile the caller hangs up: a second wrap-up, with its timer. The form being
+                # filled in keeps what the agent chose and typed.
                 service.handle(ev.CallerHungUp("call-1", "caller hung up", service.clock()))
                 await expect(call).to_be_hidden()
                 call_wrap = page.get_by_role("form", name="Wrap-up of Lou")
                 await expect(call_wrap).to_be_visible()
                 await expect(call_wrap.locator(".countdown")).not_to_have_text("")
                 await expect(page.locator("#me-state")).to_have_text("Wrap-up")
-                await chat.get_by_role("button", name="Close").click()
-                chat_wrap = page.locator("form[data-wrapup]").filter(has_text="webchat")
-                await expect(chat_wrap).to_be_visible()
-                await chat_wrap.get_by_label("Disposition").select_option("resolved")
-                await chat_wrap.get_by_label("Notes").fill("parcel tracking sent")
+                await expect(chat_wrap.get_by_label("Disposition")).to_have_value("resolved")
+                await expect(chat_wrap.get_by_label("Notes")).to_have_value("parcel tracking sent")
                 await chat_wrap.get_by_role("button", name="Done").click()
                 await expect(chat_wrap).to_be_hidden()
 

@@ -266,8 +266,12 @@
     tick();
   }
   function renderWrapups() {
+    // A form already on screen is kept as it is: what the agent has chosen and typed (and the focus)
+    // must survive any other update of the panel. Only forms done elsewhere go, new ones come.
     const box = $("wrapups");
-    box.replaceChildren(...[...state.wrapups.values()].map(wrapCard));
+    const shown = new Map([...box.querySelectorAll("form[data-wrapup]")].map((f) => [f.dataset.wrapup, f]));
+    for (const [id, form] of shown) if (!state.wrapups.has(id)) form.remove();
+    for (const w of state.wrapups.values()) if (!shown.has(w.interaction_id)) box.append(wrapCard(w));
     tick();
   }
   function render() { renderMe(); renderOffers(); renderWork(); renderWrapups(); }
