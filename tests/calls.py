@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import itertools
 import time
+from collections.abc import Callable
 from typing import Any
 
 from pyVoIP.VoIP import VoIPCall
@@ -85,6 +86,19 @@ def ended_record(server: ServerProcess, timeout: float = 20) -> dict[str, Any]:
         return record if record and record["outcome"] else None
 
     return server.wait_until(ended, timeout, "the call record")  # type: ignore[no-any-return]
+
+
+def latest_record_where(
+    server: ServerProcess, check: Callable[[dict[str, Any]], bool], what: str, timeout: float = 10
+) -> dict[str, Any]:
+    """The latest interaction once ``check`` holds for it. The record is read from the database,
+    which the engine's live state (e.g. an agent's "busy") is ahead of by a commit or two."""
+
+    def matches() -> dict[str, Any] | None:
+        record = latest_interaction(server)
+        return record if record is not None and check(record) else None
+
+    return server.wait_until(matches, timeout, what)  # type: ignore[no-any-return]
 
 
 def queued_record(server: ServerProcess, timeout: float = 15) -> dict[str, Any]:

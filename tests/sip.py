@@ -21,6 +21,8 @@ from pyVoIP import RTP
 from pyVoIP.VoIP import CallState, InvalidStateError, PhoneStatus, VoIPCall, VoIPPhone
 
 T = TypeVar("T")
+RATE = 8000
+FRAME = 160
 
 
 def _start_once(start: Callable[[RTP.RTPClient], None]) -> Callable[[RTP.RTPClient], None]:
@@ -38,8 +40,60 @@ def _start_once(start: Callable[[RTP.RTPClient], None]) -> Callable[[RTP.RTPClie
 
 
 RTP.RTPClient.start = _start_once(RTP.RTPClient.start)  # type: ignore[method-assign]
-RATE = 8000
-FRAME = 160
+
+
+class ReceiveBuffer:
+    """What a phone's jitter buffer does, in place of pyVoIP's receive buffer.
+
+    pyVoIP places received audio at its RTP timestamp minus the smallest timestamp it ever saw.
+    When Asterisk hands the call to another source (a new bridge; or, a moment later, the native
+    RTP bridge forwarding the other phone's own packets: new SSRC, new timestamps), the timestamps
+    jump. pyVoIP then writes the new audio behind what it has already read (silence for the rest
+    of the call) or seconds ahead of it, depending on two random starting timestamps. A phone
+    re-synchronises on such a jump, and so does this buffer: audio that would land behind the
+    reader or more than ``MAX_AHEAD`` ahead of it re-anchors the timeline, and plays next.
+
+    Holds only audio not yet read; ``read`` pads with silence (0x80) as pyVoIP's does."""
+
+    MAX_AHEAD = 8000  # 1 s at 8 kHz
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._unread = bytearray()
+        self._head_ts: int | None = None  # the RTP timestamp of _unread[0]
+        self.resyncs = 0
+
+    def write(self, timestamp: int, data: bytes) -> None:
+        with self._lock:
+            if self._head_ts is None:
+                self._head_ts = timestamp
+            at = (timestamp - self._head_ts + 2**31) % 2**32 - 2**31  # signed, across wrap-around
+            if at < 0 or at > len(self._unread) + self.MAX_AHEAD:
+                self.resyncs += 1
+                at = len(self._unread)
+                self._head_ts = (timestamp - at) % 2**32
+            if at > len(self._unread):
+                self._unread.extend(b"\x80" * (at - len(self._unread)))
+            self._unread[at : at + len(data)] = data
+
+    def read(self, length: int = FRAME) -> bytes:
+        with self._lock:
+            out = bytes(self._unread[:length])
+            del self._unread[:length]
+            if self._head_ts is not None:
+                self._head_ts = (self._head_ts + length) % 2**32
+        return out + b"\x80" * (length - len(out))
+
+
+def _with_receive_buffer(init: Callable[..., None]) -> Callable[..., None]:
+    def init_then_replace(client: RTP.RTPClient, *args: object, **kwargs: object) -> None:
+        init(client, *args, **kwargs)
+        client.pmin = ReceiveBuffer()  # type: ignore[assignment]
+
+    return init_then_replace
+
+
+RTP.RTPClient.__init__ = _with_receive_buffer(RTP.RTPClient.__init__)  # type: ignore[method-assign]
 # DTMF frequency pairs (low, high).
 DTMF = {
     "1": (697, 1209),

@@ -20,7 +20,7 @@ from tests.calls import (
     caller_phone,
     dominant,
     ended_record,
-    latest_interaction,
+    latest_record_where,
     wait_agent,
 )
 from tests.conftest import AGENT_TOKEN, ServerProcess
@@ -51,14 +51,22 @@ def panel(server: ServerProcess, event: str, data: dict[str, Any], token: str = 
 
 def talking_to(server: ServerProcess, agent_id: str) -> dict[str, Any]:
     wait_agent(server, agent_id, "busy", timeout=30)
-    record = latest_interaction(server)
-    assert record is not None and record["agent_id"] == agent_id
-    return record
+    return latest_record_where(server, lambda r: r["agent_id"] == agent_id, f"{agent_id} in the record")
 
 
 def hears(audio: CallAudio, mine: float, theirs: float, what: str, timeout: float = 10) -> None:
     """Within ``timeout``, the last second of ``audio`` is dominated by the other side's tone."""
     wait_for(lambda: dominant(audio.heard_since(time.monotonic() - 1.0), mine, theirs) > 5, timeout, what)
+
+
+def keeps_hearing(audio: CallAudio, mine: float, theirs: float, what: str, seconds: int = 4) -> None:
+    """Each of the next ``seconds`` seconds of ``audio`` is dominated by the other side's tone: no
+    silence when Asterisk moves the bridged call to native RTP forwarding (about 2 s after a
+    bridge forms; the phone then gets the other phone's packets, with their timestamps)."""
+    for k in range(seconds):
+        time.sleep(1.0)
+        last = audio.heard_since(time.monotonic() - 1.0)
+        assert dominant(last, mine, theirs) > 5, f"{what}: second {k + 1} of {seconds} was not them"
 
 
 def on_hold(heard: CallAudio) -> None:
@@ -196,6 +204,7 @@ def test_blind_transfer_to_another_agent(asterisk: Any, server_factory: Any) -> 
             next(iter(second.audio.values())), AGENT_FREQ, CALLER_FREQ, "the second agent hearing the caller"
         )
         hears(heard, CALLER_FREQ, AGENT_FREQ, "the caller hearing the second agent")
+        keeps_hearing(heard, CALLER_FREQ, AGENT_FREQ, "the caller hearing the second agent")
 
         # The first agent wraps the call up while the second talks.
         ack = panel(
@@ -259,6 +268,7 @@ def test_attended_transfer_consult_cancel_then_complete(asterisk: Any, server_fa
         second_audio = list(second.audio.values())[-1]
         hears(second_audio, AGENT_FREQ, CALLER_FREQ, "the second agent hearing the caller")
         hears(heard, CALLER_FREQ, AGENT_FREQ, "the caller hearing the second agent")
+        keeps_hearing(heard, CALLER_FREQ, AGENT_FREQ, "the caller hearing the second agent")
 
         call.hangup()
         record = ended_record(server)
