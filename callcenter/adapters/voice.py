@@ -665,27 +665,38 @@ class VoiceAdapter:
         self._on_hold.pop(interaction_id, None)
 
     async def cancel_consult(self, interaction_id: str, agent_id: str) -> None:
-        """Back to the caller: the first agent's leg to cc-agent,resume (the consulted agent, left
-        alone in its Bridge(), is hung up by the dialplan)."""
-        pending = self._consulting.pop(interaction_id, None)
+        """Back to the caller: the first agent's leg to cc-agent,resume, then the consulted leg
+        hung up (if answered, left alone in its Bridge(), the dialplan hangs it up anyway).
+
+        In this order: the first leg is moved while it sits in the consult bridge or in cc-held,
+        where Asterisk can always take it. Hanging up the consulted leg first sends the first leg
+        out of the bridge, and a Redirect arriving while it is on its way back to the dialplan is
+        refused ("Redirect failed"): one cancel in ten failed so on the sandbox."""
+        pending = self._consulting.get(interaction_id)
         if pending is None:
             raise CallControlError("no consult going on")
+        leg = self._leg_of(interaction_id, agent_id)
         consulted = self._legs.get(pending[0])
         if consulted is not None:
-            consulted.ended = True
-            if consulted.channel is not None and consulted.channel != "":
-                await self._hangup(consulted.channel)
-        leg = self._leg_of(interaction_id, agent_id)
-        await self._control(
-            {
-                "Action": "Redirect",
-                "Channel": leg.channel or "",
-                "Context": "cc-agent",
-                "Exten": "resume",
-                "Priority": "1",
-            }
-        )
+            consulted.ended = True  # its end is the cancel's doing, not a failed consult
+        try:
+            await self._control(
+                {
+                    "Action": "Redirect",
+                    "Channel": leg.channel or "",
+                    "Context": "cc-agent",
+                    "Exten": "resume",
+                    "Priority": "1",
+                }
+            )
+        except CallControlError:
+            if consulted is not None:
+                consulted.ended = False
+            raise
+        self._consulting.pop(interaction_id, None)
         self._on_hold.pop(interaction_id, None)
+        if consulted is not None and consulted.channel:
+            await self._hangup(consulted.channel)
 
     def _consult_legs(self, interaction_id: str, agent_id: str) -> tuple[_AgentLeg, _AgentLeg]:
         pending = self._consulting.get(interaction_id)

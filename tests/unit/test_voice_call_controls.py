@@ -91,6 +91,35 @@ async def test_the_caller_hanging_up_on_hold_ends_the_agents_leg_too() -> None:
     assert ami.sent[-1]["Action"] == "Hangup" and ami.sent[-1]["Channel"] == AGENT
 
 
+async def test_cancelling_a_consult_moves_the_first_agent_back_before_ending_the_consulted_leg() -> None:
+    """Hanging up the consulted leg first sends the first agent's leg out of the consult bridge,
+    and Asterisk refuses a Redirect of a channel on its way back to the dialplan."""
+    voice, ami, events = adapter()
+    failed: list[str] = []
+    await voice.consult("i1", "1001", CALLER, "1002", "1002", failed.append)
+    await settle()
+    consulted = "PJSIP/1002-00000003"
+    voice._on_ami_event(ami_events.Newchannel(consulted, "i1-consult1", "caller-uid", "cc-consult", "s"))
+    ami.sent.clear()
+
+    ami.refuse.add("Redirect")
+    with pytest.raises(CallControlError, match="Asterisk refused"):
+        await voice.cancel_consult("i1", "1001")
+    assert ami.actions() == ["Redirect"]  # nothing hung up: the consult goes on
+    assert voice.is_held("i1")
+
+    ami.refuse.clear()
+    ami.sent.clear()
+    await voice.cancel_consult("i1", "1001")
+    assert [(f["Action"], f["Channel"]) for f in ami.sent] == [("Redirect", AGENT), ("Hangup", consulted)]
+    assert not voice.is_held("i1")
+    voice._on_ami_event(ami_events.HangupRequest(consulted, "i1-consult1"))
+    voice._on_ami_event(ami_events.Hangup(consulted, "i1-consult1", "caller-uid", 16, "Normal Clearing"))
+    assert failed == [] and events == []  # the cancel's doing, not a failed consult
+    with pytest.raises(CallControlError, match="no consult"):
+        await voice.cancel_consult("i1", "1001")
+
+
 async def test_blind_transfers_and_refusals() -> None:
     voice, ami, events = adapter()
     await voice.blind_transfer("i1", "1001", CALLER, number="+15550199")
