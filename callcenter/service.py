@@ -91,6 +91,10 @@ class CallCenter:
         # are committed; acknowledgements that must not run ahead of the record wait on them.
         self.enqueued = 0
         self._stored = 0
+        # The newest snapshot of each interaction whose write is not committed yet, with its place
+        # in the queue: an interaction that just ended (or any, while the database is away) is
+        # still found by id until its record is stored.
+        self._unstored: dict[str, tuple[int, Interaction]] = {}
         self._stored_waiters: list[tuple[int, asyncio.Future[None]]] = []
         self._writer: asyncio.Task[None] | None = None
         self._ticker: asyncio.Task[None] | None = None
@@ -182,6 +186,16 @@ class CallCenter:
     def _write_later(self, command: SaveInteraction | RecordEvent) -> None:
         self._writes.put_nowait(command)
         self.enqueued += 1
+        if isinstance(command, SaveInteraction):
+            self._unstored[command.interaction.id] = (self.enqueued, command.interaction)
+
+    async def interaction(self, interaction_id: str) -> Interaction | None:
+        """The interaction as it is now: live in the engine, else its newest snapshot still on its
+        way to the database, else as stored."""
+        found = self.engine.live.get(interaction_id)
+        if found is None and interaction_id in self._unstored:
+            found = self._unstored[interaction_id][1]
+        return found if found is not None else await self.store.get_interaction(interaction_id)
 
     async def stored(self, upto: int, seconds: float = STORED_WAIT) -> bool:
         """Wait until the first ``upto`` writes are committed (``upto=self.enqueued``: everything
@@ -224,6 +238,11 @@ class CallCenter:
                     await asyncio.sleep(delay)
                     delay = min(delay * 2, 30.0)
             self._stored += len(batch)
+            for command in batch:
+                if isinstance(command, SaveInteraction):
+                    pending = self._unstored.get(command.interaction.id)
+                    if pending is not None and pending[0] <= self._stored:
+                        del self._unstored[command.interaction.id]
             still = []
             for upto, done in self._stored_waiters:
                 if upto <= self._stored:

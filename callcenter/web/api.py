@@ -260,7 +260,7 @@ async def list_interactions(request: web.Request) -> web.Response:
 async def get_interaction(request: web.Request) -> web.Response:
     interaction_id = request.match_info["interaction_id"]
     service = request.app[SERVICE]
-    found = service.engine.live.get(interaction_id) or await service.store.get_interaction(interaction_id)
+    found = await service.interaction(interaction_id)
     if found is None or not may_see_queue(request[PRINCIPAL], service.engine, found.queue):
         return _error(404, "no such interaction")
     # Its story: arrival, what the IVR collected and how it ended, offers (with the routing reason).
