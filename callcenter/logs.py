@@ -66,3 +66,9 @@ def configure(level: str = "INFO", fmt: str = "json") -> None:
     logging.getLogger("callcenter.adapters.panoramisk").setLevel(logging.CRITICAL)
     logging.getLogger("panoramisk").setLevel(logging.CRITICAL)
     logging.getLogger("aiohttp.access").setLevel(logging.WARNING)
+    # aiosqlite logs every statement with its parameters at debug level: chat text, customers,
+    # notes and password hashes would reach the logs of a server run at DEBUG.
+    logging.getLogger("aiosqlite").setLevel(logging.WARNING)
+    # aiosmtpd echoes each SMTP command line at info level (senders and recipients), and at debug
+    # its replies and AUTH exchanges; the email channel logs what it received in its own words.
+    logging.getLogger("mail.log").setLevel(logging.WARNING)
