@@ -16,6 +16,7 @@ import array
 import base64
 import io
 import json
+import re
 import sqlite3
 import subprocess
 import time
@@ -40,6 +41,19 @@ required:
 forbidden:
   rude: {phrases: ["shut up"]}
 """
+# The card number as a recogniser writes it (words), or as digit groups: "4111" inside a longer
+# number (a float's 1.0161793231964111, a hex id) is not the card.
+CARD_LEAK = re.compile(
+    r"\b(?:four|one)(?: one){3}\b"  # words
+    r"|(?<![0-9A-Za-z.])(?:4111|1111)(?![0-9A-Za-z])"  # a group on its own
+    r"|4111[\s-]?1111"  # groups run together
+)
+
+
+def card_leaks(text: str) -> list[str]:
+    return CARD_LEAK.findall(text)
+
+
 CARD_SPOKEN = "my card number is four one one one, one one one one, one one one one, one one one one"
 PAUSED_SPOKEN = "the security code is seven three nine"
 
@@ -189,10 +203,9 @@ def test_recorded_call_is_stored_transcribed_redacted_and_scored(
     assert "[CARD]" in text and transcript["redacted"], f"the card number was not masked: {text}"
     assert "security" not in text and "seven three" not in text, "speech during the pause was recorded"
     stored = json.dumps(job)
-    for leak in ("4111", "one one one one one", "1111"):
-        assert leak not in stored, f"card digits reached the database: {leak!r}"
+    assert not card_leaks(stored), f"card digits reached the database: {card_leaks(stored)}"
     log_text = server.log_path.read_text(errors="replace")
-    assert "4111" not in log_text and "one one one one" not in log_text
+    assert not card_leaks(log_text), f"card digits reached the log: {card_leaks(log_text)}"
 
     qa = job["qa"]
     greeting_check = next(c for c in qa["checks"] if c["rule"] == "greeting")
