@@ -14,7 +14,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
 from datetime import UTC, datetime
 
 import aiohttp
@@ -39,6 +39,7 @@ from callcenter.core import ivr
 from callcenter.core.acd import Acd, AcdConfig
 from callcenter.core.agents import Agent
 from callcenter.core.conversations import MessagingChannel
+from callcenter.core.interaction import Channel
 from callcenter.core.ivr_runner import FlowRunner
 from callcenter.core.qa import Alert
 from callcenter.gc_policy import GcPolicy
@@ -383,7 +384,15 @@ async def _chat(app: web.Application) -> AsyncIterator[None]:
         dispositions=tuple(settings.acd.dispositions),
         phone_region=settings.messaging.phone_region,
     )
-    agents.restore(service.engine.live.values())  # chats and calls agents held before a restart
+    # Chats and calls agents held before a restart, and what the IVR collected from those calls.
+    collected: dict[str, Mapping[str, object]] = {}
+    for i in list(service.engine.live.values()):
+        if i.channel is Channel.VOICE:
+            for event in await database.events_for(i.id):
+                data = event.data.get("data")
+                if event.kind == "ivr_finished" and isinstance(data, Mapping):
+                    collected[i.id] = data
+    agents.restore(service.engine.live.values(), collected)
     customers = CustomerNamespace(settings.realtime, service, messaging, desk, names, database.add_event)
     rt.sio.register_namespace(agents)
     rt.sio.register_namespace(customers)

@@ -127,14 +127,24 @@ class PanelNamespace(AgentNamespace):
         self._ivr: dict[str, dict[str, str]] = {}  # interaction -> what the IVR collected
         self._recording_paused: set[str] = set()
 
-    def restore(self, live: Iterable[Interaction]) -> None:
+    def restore(
+        self, live: Iterable[Interaction], ivr: Mapping[str, Mapping[str, object]] | None = None
+    ) -> None:
         """After a restart, from the interactions the engine restored: the chats agents had
-        accepted (the desk) and the calls they were talking on, so panels show them again."""
+        accepted (the desk) and the calls they were talking on, so panels show them again; and
+        what the IVR collected from each call (``ivr``: interaction -> its ``ivr_finished`` data)
+        for their cards."""
         live = list(live)
         self.desk.restore(live)
         for i in live:
             if (agent := i.talking_agent) is not None:
                 self._calls[agent] = i.id
+        for interaction_id, collected in (ivr or {}).items():
+            self._keep_ivr(interaction_id, collected)
+
+    def _keep_ivr(self, interaction_id: str, collected: object) -> None:
+        if isinstance(collected, Mapping) and collected and len(self._ivr) < IVR_KEEP:
+            self._ivr[interaction_id] = {str(k): str(v) for k, v in collected.items()}
 
     # --- engine -> panels --------------------------------------------------------------------------
 
@@ -149,9 +159,7 @@ class PanelNamespace(AgentNamespace):
             case CancelDial():
                 self._call_over(command.agent_id, command.interaction_id, "withdrawn")
             case RecordEvent(kind="ivr_finished"):
-                collected = command.data.get("data")
-                if isinstance(collected, Mapping) and collected and len(self._ivr) < IVR_KEEP:
-                    self._ivr[command.interaction_id] = {str(k): str(v) for k, v in collected.items()}
+                self._keep_ivr(command.interaction_id, command.data.get("data"))
             case RecordEvent(kind="transferred"):
                 sender = str(command.data.get("from", ""))
                 if self._call_over(sender, command.interaction_id, "transferred"):

@@ -245,3 +245,29 @@ async def test_a_wrap_up_owed_before_a_restart_is_still_owed_after_it(tmp_path: 
         assert record is not None and (record.disposition, record.notes) == ("resolved", "ok")
     finally:
         await third.server.close()
+
+
+async def test_a_call_in_progress_keeps_its_ivr_data_on_the_card_after_a_restart(tmp_path: Path) -> None:
+    settings = chat_settings(tmp_path)
+    first = await start_node(settings)
+    try:
+        first.app[SERVICE].dialer = None  # no Asterisk: this test plays the voice adapter's part
+        handle(first, ev.AgentRegistered("1001", now(first)))
+        handle(first, ev.CallArrived("call-8", "+12025550188", "Cy", "5000", "PJSIP/trunk-0008", now(first)))
+        handle(first, ev.IvrFinished("call-8", "1", "support", now(first), data={"account": "A-7"}))
+        handle(first, ev.AgentAnswered("call-8", "1001", now(first)))
+    finally:
+        await first.server.close()
+
+    second = await start_node(settings)  # no Asterisk to say the call is gone: it is still on
+    try:
+        me = await panel(second.url, AGENT_1001)
+        call = (await me.call("panel_sync", {}))["call"]
+        assert (call["interaction_id"], call["phase"]) == ("call-8", "talking")
+        assert call["ivr"] == {"account": "A-7"}  # what the IVR collected, read back from its events
+        other = await panel(second.url, AGENT_1002)
+        assert (await other.call("panel_sync", {}))["call"] is None
+        await me.close()
+        await other.close()
+    finally:
+        await second.server.close()
