@@ -215,27 +215,56 @@ class Database:
         async with self._transaction("list unfinished interactions") as session:
             return [_interaction(row) for row in await session.scalars(query)]
 
-    async def pending_wrap_ups(self, since: float, limit: int = 5000) -> list[Interaction]:
-        """Answered interactions started since ``since`` that have ended without a ``wrap_up`` event,
-        oldest first (the newest ``limit``): the wrap-up forms agents still owed when the server
-        stopped. (``started_at`` is indexed; the events are found by their interaction's index.)"""
-        wrapped = sa.select(EventRow.id).where(
-            EventRow.interaction_id == InteractionRow.id, EventRow.kind == "wrap_up"
-        )
+    async def pending_wrap_ups(self, since: float, limit: int = 5000) -> list[tuple[str, Interaction]]:
+        """The wrap-up forms agents still owed when the server stopped, as (agent, interaction)
+        pairs, oldest first: for each answered interaction started since ``since`` that has ended
+        (the newest ``limit``), its last agent and every agent who transferred it away, unless
+        that agent has a ``wrap_up`` event on it. The interaction is the stored (final) record.
+        (``started_at`` is indexed; the events are found by their interaction's index.)"""
+
+        def has(kind: str) -> sa.Exists:
+            return sa.exists(
+                sa.select(EventRow.id).where(
+                    EventRow.interaction_id == InteractionRow.id, EventRow.kind == kind
+                )
+            )
+
         query = (
             sa.select(InteractionRow)
             .where(
                 InteractionRow.started_at >= _datetime(since),
                 InteractionRow.outcome.is_not(None),
-                InteractionRow.agent_id.is_not(None),
                 InteractionRow.answered_at.is_not(None),
-                ~sa.exists(wrapped),
+                # Never wrapped up, or passed between agents (each owes its own).
+                sa.or_(~has("wrap_up"), has("transferred")),
             )
             .order_by(InteractionRow.ended_at.desc(), InteractionRow.id.desc())
             .limit(max(1, limit))
         )
         async with self._transaction("list pending wrap-ups") as session:
-            return [_interaction(row) for row in reversed((await session.scalars(query)).all())]
+            interactions = [_interaction(row) for row in reversed((await session.scalars(query)).all())]
+            owing: dict[str, list[str]] = {i.id: [] for i in interactions}
+            wrapped: set[tuple[str, str]] = set()
+            ids = list(owing)
+            for start in range(0, len(ids), 500):
+                events = sa.select(EventRow).where(
+                    EventRow.interaction_id.in_(ids[start : start + 500]),
+                    EventRow.kind.in_(("transferred", "wrap_up")),
+                )
+                for row in await session.scalars(events.order_by(EventRow.id)):
+                    agent = row.data.get("from" if row.kind == "transferred" else "agent")
+                    if isinstance(agent, str) and agent:
+                        if row.kind == "wrap_up":
+                            wrapped.add((row.interaction_id, agent))
+                        else:
+                            owing[row.interaction_id].append(agent)
+        pairs = []
+        for i in interactions:
+            agents = owing[i.id] + ([i.agent_id] if i.agent_id is not None else [])
+            for agent in dict.fromkeys(agents):  # in order, once each
+                if (i.id, agent) not in wrapped:
+                    pairs.append((agent, i))
+        return pairs
 
     async def last_agents(self) -> dict[str, str]:
         """Per customer, the agent of their latest answered conversation (sticky routing)."""

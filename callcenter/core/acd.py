@@ -337,13 +337,14 @@ class Acd:
                 self._put(replace(agent, state=AgentState.BUSY, interaction_id=i.id, since=at))
         return out
 
-    def restore_wrap_ups(self, ended: Iterable[Interaction]) -> None:
-        """Give agents back the wrap-ups they owed when the server stopped (oldest first; each
-        agent keeps the newest ``wrap_up_keep``). The agents' states are not touched: a wrap-up
+    def restore_wrap_ups(self, owed: Iterable[tuple[str, Interaction]]) -> None:
+        """Give agents back the wrap-ups they owed when the server stopped: (agent, the ended
+        interaction) pairs, oldest first; each agent keeps the newest ``wrap_up_keep``. The agent
+        may be one who transferred the call away. The agents' states are not touched: a wrap-up
         timer does not survive a restart, the form does."""
-        for i in ended:
-            if i.is_ended and i.agent_id in self.agents and i.answered_at is not None:
-                self._wrap_later(i.agent_id, i)
+        for agent_id, i in owed:
+            if i.is_ended and agent_id in self.agents and i.answered_at is not None:
+                self._wrap_later(agent_id, i)
 
     # -- the one entry point ---------------------------------------------------------------------
     def handle(self, event: ev.Event) -> list[Command]:
@@ -1234,6 +1235,9 @@ class Acd:
         if i.queue is not None:
             self._count_end(i, outcome, at)
         ended = i.with_(outcome=outcome, ended_by=ended_by, ended_at=at, hangup_cause=cause, offered_to=None)
+        for pending in self._to_wrap.values():
+            if i.id in pending:  # an agent who transferred it: its wrap-up now saves the final record
+                pending[i.id] = ended
         if ended.agent_id is not None and ended.answered_at is not None:
             self._wrap_later(ended.agent_id, ended)
         out.append(SaveInteraction(ended))

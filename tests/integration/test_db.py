@@ -289,10 +289,27 @@ async def test_pending_wrap_ups_are_answered_ended_recent_and_not_wrapped(db: Da
     await db.add_event(wrapped.id, T0 + 300, "wrap_up", {"agent": "1001"})
     await db.add_event(owed.id, T0 + 300, "ended", {})  # other events do not count as a wrap-up
 
-    mine = {i.id for i in (owed, owed_earlier, wrapped, not_answered, live, too_old)}
-    pending = [i for i in await db.pending_wrap_ups(since=T0 - 3600) if i.id in mine]
+    # Passed from 1002 to 1001: each owes its own wrap-up; 1002 did its own, 1001 not yet.
+    transferred = base.with_(id=new_id(), ended_at=T0 + 250, transferred_to="agent:1001")
+    await db.save_interaction(transferred)
+    await db.add_event(transferred.id, T0 + 50, "transferred", {"from": "1002", "to_agent": "1001"})
+    await db.add_event(transferred.id, T0 + 60, "wrap_up", {"agent": "1002"})
+    # Passed from 1003 to 1001 and back to the queue, where the caller hung up: nobody wrapped up.
+    bounced = base.with_(id=new_id(), ended_at=T0 + 260, agent_id=None, transferred_to="queue:support")
+    await db.save_interaction(bounced)
+    await db.add_event(bounced.id, T0 + 50, "transferred", {"from": "1003", "to_agent": "1001"})
+    await db.add_event(bounced.id, T0 + 90, "transferred", {"from": "1001", "to_queue": "support"})
 
-    assert pending == [owed_earlier, owed]  # oldest first, whole snapshots
+    mine = {i.id for i in (owed, owed_earlier, wrapped, not_answered, live, too_old, transferred, bounced)}
+    pending = [(a, i) for a, i in await db.pending_wrap_ups(since=T0 - 3600) if i.id in mine]
+
+    assert pending == [  # oldest first, whole (final) records
+        ("1001", owed_earlier),
+        ("1001", owed),
+        ("1001", transferred),
+        ("1003", bounced),
+        ("1001", bounced),
+    ]
 
 
 async def test_concurrent_saves_of_different_interactions(db: Database) -> None:

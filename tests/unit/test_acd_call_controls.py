@@ -220,11 +220,38 @@ def test_wrap_ups_owed_before_a_restart_are_given_back() -> None:
     unknown_agent = ended[0].with_(id="y", agent_id="9999")
     still_live = ended[0].with_(id="z", outcome=None, ended_at=None)
     newer = [ended[0].with_(id=f"n{k}", ended_at=30.0 + k) for k in range(2)]
-    after.restore_wrap_ups([*ended, never_answered, unknown_agent, still_live, *newer])
+    owed = [ended[0], never_answered, unknown_agent, still_live, *newer]
+    after.restore_wrap_ups([(i.agent_id or "", i) for i in owed])
     assert [i.id for i in after.wrap_ups_of(me)] == ["n0", "n1"]  # the newest two are kept
-    after.restore_wrap_ups(ended)
+    after.restore_wrap_ups([(me, ended[0])])
     assert [i.id for i in after.wrap_ups_of(me)] == ["n1", "a"]
     out = after.handle(ev.WrapUpDone(me, "a", "", "called back", 40.0))
     assert saved(out)[0].notes == "called back" and "wrap_up" in kinds(out)
     assert [i.id for i in after.wrap_ups_of(me)] == ["n1"]
     assert after.agents[me].state == AgentState.AVAILABLE  # the state was not touched
+
+
+def test_a_transferring_agent_wrapping_up_after_the_call_ended_keeps_the_final_record() -> None:
+    """The first agent's wrap-up was kept as the call was when it transferred it (not ended, its own
+    agent): wrapped up after the call ended, that stale snapshot overwrote the final record."""
+    acd = make(wrap_up_seconds=60.0)
+    first = talking(acd)
+    target = next(a for a in acd.agents if a != first)
+    acd.handle(ev.CallTransferred("a", first, 20.0, to_agent=target))
+    acd.handle(ev.AgentAnswered("a", target, 23.0))
+    (final,) = saved(acd.handle(ev.CallerHungUp("a", "caller hung up", 60.0)))
+    assert [i.id for i in acd.wrap_ups_of(first)] == ["a"] == [i.id for i in acd.wrap_ups_of(target)]
+    (owed,) = acd.wrap_ups_of(first)
+    assert owed.transferred_to == f"agent:{target}"  # what the wrap-up form shows
+
+    (record,) = saved(acd.handle(ev.WrapUpDone(first, "a", "", "passed to billing", 61.0)))
+    assert record == final.with_(notes="passed to billing")  # ended, the target's: not rolled back
+    (record,) = saved(acd.handle(ev.WrapUpDone(target, "a", "", "refunded", 62.0)))
+    assert record == final.with_(notes="refunded")
+
+    # Restored after a restart, the transferring agent's form saves the final record too.
+    after = make(wrap_up_seconds=60.0)
+    after.restore_wrap_ups([(first, final), (target, final)])
+    assert [i.id for i in after.wrap_ups_of(first)] == ["a"] == [i.id for i in after.wrap_ups_of(target)]
+    (record,) = saved(after.handle(ev.WrapUpDone(first, "a", "", "passed on", 70.0)))
+    assert record == final.with_(notes="passed on")
