@@ -496,31 +496,23 @@ class VoiceAdapter:
         if held == (interaction_id in self._on_hold):
             raise CallControlError("the call is already on hold" if held else "the call is not on hold")
         self._leave_room(interaction_id)
-        fields = (
-            {
-                "Action": "Redirect",
-                "Channel": caller_channel,
-                "Context": "cc-hold",
-                "Exten": "s",
-                "Priority": "1",
-                "ExtraChannel": leg.channel,
-                "ExtraContext": "cc-held",
-                "ExtraExten": "s",
-                "ExtraPriority": "1",
-            }
-            if held
-            else {
-                "Action": "Redirect",
-                "Channel": leg.channel,
-                "Context": "cc-agent",
-                "Exten": "resume",
-                "Priority": "1",
-            }
-        )
-        await self._control(fields)
         if held:
+            await self._control(
+                {
+                    "Action": "Redirect",
+                    "Channel": caller_channel,
+                    "Context": "cc-hold",
+                    "Exten": "s",
+                    "Priority": "1",
+                    "ExtraChannel": leg.channel,
+                    "ExtraContext": "cc-held",
+                    "ExtraExten": "s",
+                    "ExtraPriority": "1",
+                }
+            )
             self._on_hold[interaction_id] = caller_channel
         else:
+            await self._back_to_caller(leg.channel)
             self._on_hold.pop(interaction_id, None)
         log.info("voice.hold", extra={"interaction": interaction_id, "agent": agent_id, "held": held})
 
@@ -680,15 +672,7 @@ class VoiceAdapter:
         if consulted is not None:
             consulted.ended = True  # its end is the cancel's doing, not a failed consult
         try:
-            await self._control(
-                {
-                    "Action": "Redirect",
-                    "Channel": leg.channel or "",
-                    "Context": "cc-agent",
-                    "Exten": "resume",
-                    "Priority": "1",
-                }
-            )
+            await self._back_to_caller(leg.channel or "")
         except CallControlError:
             if consulted is not None:
                 consulted.ended = False
@@ -812,6 +796,19 @@ class VoiceAdapter:
                 leg.ended = True
                 self._spawn(self._hangup(leg.channel))
         self._spawn(self._hangup(pending[2]))
+
+    async def _back_to_caller(self, agent_channel: str) -> None:
+        """The agent's leg to cc-agent,resume, whose Bridge() pulls the waiting caller back (out of
+        cc-hold): resume after a hold, and a cancelled consult."""
+        await self._control(
+            {
+                "Action": "Redirect",
+                "Channel": agent_channel,
+                "Context": "cc-agent",
+                "Exten": "resume",
+                "Priority": "1",
+            }
+        )
 
     async def _control(self, fields: dict[str, str]) -> None:
         try:
