@@ -26,6 +26,7 @@ from typing import Annotated
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
+from callcenter import textfile
 from callcenter.config import ConfigError, MessagingChannelName, line_of, parse_yaml, validation_problems
 from callcenter.file_watch import FileWatcher
 
@@ -69,11 +70,11 @@ def parse_agents(text: str, source: str, known: Collection[str]) -> dict[str, Pr
 
 def load_agents(path: Path, known: Collection[str]) -> dict[str, Profile]:
     try:
-        text = path.read_text(encoding="utf-8")
-    except FileNotFoundError:
-        return {}
-    except OSError as err:
-        raise ConfigError(f"{path}: cannot read agents: {err.strerror}") from err
+        text = textfile.read_text(path, "agents")
+    except textfile.TextFileError as err:
+        if isinstance(err.__cause__, FileNotFoundError):
+            return {}
+        raise ConfigError(str(err)) from err
     return parse_agents(text, str(path), known)
 
 

@@ -30,6 +30,8 @@ from pydantic import (
     model_validator,
 )
 
+from callcenter import textfile
+
 ENV_PREFIX = "CALLCENTER_"
 
 
@@ -664,11 +666,32 @@ def parse_yaml(text: str, source: str, what: str) -> tuple[dict[str, Any], yaml.
         mark = getattr(err, "problem_mark", None)
         where = f"{source}:{mark.line + 1}" if mark else source
         raise ConfigError(f"{where}: invalid YAML: {getattr(err, 'problem', err)}") from err
+    except (ValueError, OverflowError) as err:  # a scalar YAML resolves but Python cannot hold
+        raise ConfigError(f"{source}:{_bad_scalar_line(root)}: invalid value: {err}") from err
     if data is None:
         data = {}
     if not isinstance(data, dict):
         raise ConfigError(f"{source}:1: {what} must be a mapping")
     return data, root
+
+
+def _bad_scalar_line(root: yaml.Node | None) -> int:
+    """The line of the first scalar the safe constructor refuses (an integer of more than 4,300
+    digits, a date like 2026-02-30): safe_load says what, not where."""
+    constructor = yaml.constructor.SafeConstructor()
+    pending = [root] if root is not None else []
+    while pending:
+        node = pending.pop(0)
+        if isinstance(node, yaml.ScalarNode):
+            try:
+                constructor.construct_object(node, deep=True)
+            except (ValueError, OverflowError, yaml.YAMLError):
+                return int(node.start_mark.line) + 1
+        elif isinstance(node, yaml.SequenceNode):
+            pending.extend(node.value)
+        elif isinstance(node, yaml.MappingNode):
+            pending.extend(part for pair in node.value for part in pair)
+    return 1
 
 
 def validation_problems(err: ValidationError, root: yaml.Node | None, source: str) -> str:
@@ -698,9 +721,9 @@ def load_settings(
     if path is not None:
         source = str(path)
         try:
-            text = Path(path).read_text(encoding="utf-8")
-        except OSError as err:
-            raise ConfigError(f"{source}: cannot read configuration: {err.strerror}") from err
+            text = textfile.read_text(path, "configuration")
+        except textfile.TextFileError as err:
+            raise ConfigError(str(err)) from err
         data, root_node = parse_yaml(text, source, "the configuration (sections)")
     data = _merge(data, _env_overrides(environ))
     if overrides:

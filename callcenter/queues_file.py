@@ -32,6 +32,7 @@ from typing import Annotated, Literal
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
+from callcenter import textfile
 from callcenter.config import ConfigError, line_of, parse_yaml, validation_problems
 from callcenter.core import queues as qs
 from callcenter.file_watch import FileWatcher
@@ -156,9 +157,9 @@ def parse_queues(text: str, source: str) -> dict[str, qs.Queue]:
 
 def load_queues(path: str | os.PathLike[str]) -> dict[str, qs.Queue]:
     try:
-        text = Path(path).read_text(encoding="utf-8")
-    except OSError as err:
-        raise ConfigError(f"{path}: cannot read queues: {err.strerror}") from err
+        text = textfile.read_text(path, "queues")
+    except textfile.TextFileError as err:
+        raise ConfigError(str(err)) from err
     return parse_queues(text, str(path))
 
 

@@ -15,6 +15,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import yaml
 
+from callcenter import textfile
 from callcenter.core import ivr_check
 from callcenter.core import ivr_model as m
 from callcenter.ivr import prompts
@@ -98,9 +99,9 @@ class _Reader:
     # -- the file ----------------------------------------------------------------------------------
     def read_file(self, path: Path) -> m.FlowDef | None:
         try:
-            text = path.read_text(encoding="utf-8")
-        except (OSError, UnicodeDecodeError) as err:
-            self.problems.append(m.Problem(m.Pos(self.file, 1, 1), f"cannot read the flow file: {err}"))
+            text = textfile.read_text(path, "the flow file")
+        except textfile.TextFileError as err:
+            self.problems.append(m.Problem(m.Pos(self.file, err.line or 1, 1), err.problem))
             return None
         return self.read_text(text, default_name=path.name.split(".")[0])
 

@@ -17,11 +17,11 @@ Example::
 from __future__ import annotations
 
 import os
-from pathlib import Path
 from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
+from callcenter import textfile
 from callcenter.config import ConfigError, line_of, parse_yaml, validation_problems
 from callcenter.core.qa import PhraseRule, QaRules
 
@@ -112,7 +112,7 @@ def parse_rules(text: str, source: str = "<rules>") -> QaRules:
 
 def load_rules(path: str | os.PathLike[str]) -> QaRules:
     try:
-        text = Path(path).read_text(encoding="utf-8")
-    except OSError as err:
-        raise QaRulesError(f"{path}: cannot read QA rules: {err.strerror}") from err
+        text = textfile.read_text(path, "QA rules")
+    except textfile.TextFileError as err:
+        raise QaRulesError(str(err)) from err
     return parse_rules(text, str(path))

@@ -15,10 +15,10 @@ from __future__ import annotations
 
 import os
 import re
-from pathlib import Path
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
+from callcenter import textfile
 from callcenter.config import ConfigError, line_of, parse_yaml, validation_problems
 from callcenter.core.scorecard import Criterion, Scorecard
 
@@ -102,7 +102,7 @@ def parse_scorecards(text: str, source: str = "<scorecards>") -> dict[str, Score
 
 def load_scorecards(path: str | os.PathLike[str]) -> dict[str, Scorecard]:
     try:
-        text = Path(path).read_text(encoding="utf-8")
-    except OSError as err:
-        raise ScorecardError(f"{path}: cannot read scorecards: {err.strerror}") from err
+        text = textfile.read_text(path, "scorecards")
+    except textfile.TextFileError as err:
+        raise ScorecardError(str(err)) from err
     return parse_scorecards(text, str(path))

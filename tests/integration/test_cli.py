@@ -105,3 +105,27 @@ def test_user_add_list_passwd_disable(tmp_path: Path) -> None:
         assert secret not in result.stdout + result.stderr
     stored = (tmp_path / "users.db").read_bytes()
     assert secret.encode() not in stored and b"$argon2id$" in stored
+
+
+def test_unreadable_files_are_refused_with_file_line_not_a_traceback(tmp_path: Path) -> None:
+    """Issue 13 item 9: each of these gave a traceback (or exhausted memory) before."""
+    cases = {
+        "utf8.yaml": (b"http:\n  port: 8080\n  host: caf\xe9\n", ":3: not UTF-8 text"),
+        "bigint.yaml": (b"http:\n  port: " + b"9" * 5000 + b"\n", ":2: invalid value"),
+        "date.yaml": (b"asterisk:\n  ami_port: 5038\nrecordings:\n  key: 2026-02-30\n", ":4: invalid value"),
+        "control.yaml": (b"http:\n  host: \x07bell\n", ":2: control character U+0007"),
+    }
+    for name, (content, expected) in cases.items():
+        path = tmp_path / name
+        path.write_bytes(content)
+        result = run("--config", str(path), "config", "check", cwd=tmp_path)
+        assert result.returncode == 2, (name, result.stderr)
+        assert f"{path}{expected}" in result.stderr, (name, result.stderr)
+        assert "Traceback" not in result.stderr, name
+    result = run("--config", "/dev/zero", "config", "check", cwd=tmp_path)
+    assert result.returncode == 2
+    assert "/dev/zero: cannot read configuration: not a regular file" in result.stderr
+    queues = tmp_path / "queues.yaml"
+    queues.write_bytes(b"queues:\n  support:\n    max_wait: " + b"1" * 4400 + b"\n")
+    result = run("--set", f"acd.queues_file={queues}", "config", "check", cwd=tmp_path)
+    assert result.returncode == 2 and f"{queues}:3: invalid value" in result.stderr, result.stderr
