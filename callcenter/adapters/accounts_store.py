@@ -19,6 +19,7 @@ from sqlalchemy.exc import IntegrityError, SQLAlchemyError
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from callcenter.accounts import DuplicateUser, UnknownUser, User
+from callcenter.adapters import audit_chain
 from callcenter.adapters.db import DatabaseError, create_engine, parse_url
 from callcenter.adapters.db_models import AuditRow, SessionRow, UserRow
 from callcenter.aio import cancel_safe
@@ -237,11 +238,12 @@ class AccountStore:
         detail: Mapping[str, Any],
         client: str | None,
     ) -> None:
-        row = AuditRow(
-            at=_dt(at), who=who, role=role, action=action, target=target, detail=dict(detail), client=client
-        )
+        row = {
+            "at": _dt(at), "who": who, "role": role, "action": action, "target": target,
+            "detail": dict(detail), "client": client,
+        }
         async with self._transaction(f"write audit {action!r}") as session:
-            session.add(row)
+            await audit_chain.append(await session.connection(), AuditRow, row)
 
     async def audit(
         self,

@@ -207,7 +207,10 @@ class CustomerAuditRow(Base):
     """Append-only: who created, linked, suggested, merged, unmerged or changed what, and why."""
 
     __tablename__ = "customer_audit"
-    __table_args__ = (sa.Index("ix_customer_audit_customer_id_id", "customer_id", "id"),)
+    __table_args__ = (
+        sa.Index("ix_customer_audit_customer_id_id", "customer_id", "id"),
+        sa.Index("ix_customer_audit_prev_hash", "prev_hash", unique=True),
+    )
 
     id: Mapped[int] = mapped_column(EVENT_ID, primary_key=True, autoincrement=True)
     at: Mapped[datetime]
@@ -215,6 +218,8 @@ class CustomerAuditRow(Base):
     customer_id: Mapped[str]
     by: Mapped[str]
     detail: Mapped[dict[str, Any]] = mapped_column(JSON_DOCUMENT)
+    prev_hash: Mapped[str] = mapped_column(sa.String(64))  # the hash chain: adapters/audit_chain.py
+    row_hash: Mapped[str] = mapped_column(sa.String(64))
 
 
 class ConversationRow(Base):
@@ -288,7 +293,10 @@ class AuditRow(Base):
     """Append-only: who did what to what, from where (sign-ins, account changes, forced states...)."""
 
     __tablename__ = "audit"
-    __table_args__ = (sa.Index("ix_audit_action_at", "action", "at"),)
+    __table_args__ = (
+        sa.Index("ix_audit_action_at", "action", "at"),
+        sa.Index("ix_audit_prev_hash", "prev_hash", unique=True),
+    )
 
     id: Mapped[int] = mapped_column(EVENT_ID, primary_key=True, autoincrement=True)
     at: Mapped[datetime] = mapped_column(index=True)
@@ -298,6 +306,8 @@ class AuditRow(Base):
     target: Mapped[str | None]
     detail: Mapped[dict[str, Any]] = mapped_column(JSON_DOCUMENT)
     client: Mapped[str | None]
+    prev_hash: Mapped[str] = mapped_column(sa.String(64))  # the hash chain: adapters/audit_chain.py
+    row_hash: Mapped[str] = mapped_column(sa.String(64))
 # --- QA review (migration 0006) --------------------------------------------------------------
 # Full-text search lives beside these tables and is not a model: SQLite's FTS5 table
 # ``qa_search`` (and its shadow tables), PostgreSQL's GIN index ``ix_qa_transcripts_search`` on
@@ -377,7 +387,10 @@ class PlaybackAuditRow(Base):
     """Append-only: who listened to which call's recording, when, and which bytes."""
 
     __tablename__ = "playback_audit"
-    __table_args__ = (sa.Index("ix_playback_audit_interaction_id_id", "interaction_id", "id"),)
+    __table_args__ = (
+        sa.Index("ix_playback_audit_interaction_id_id", "interaction_id", "id"),
+        sa.Index("ix_playback_audit_prev_hash", "prev_hash", unique=True),
+    )
 
     id: Mapped[int] = mapped_column(EVENT_ID, primary_key=True, autoincrement=True)
     at: Mapped[datetime]
@@ -386,3 +399,15 @@ class PlaybackAuditRow(Base):
     interaction_id: Mapped[str]
     track: Mapped[str]
     byte_range: Mapped[str]  # "0-1023/4096", or "" for the whole file
+    prev_hash: Mapped[str] = mapped_column(sa.String(64))  # the hash chain: adapters/audit_chain.py
+    row_hash: Mapped[str] = mapped_column(sa.String(64))
+
+
+class AuditHeadRow(Base):
+    """The newest hash of each chained audit table (adapters/audit_chain.py), one row per table."""
+
+    __tablename__ = "audit_heads"
+
+    name: Mapped[str] = mapped_column(primary_key=True)
+    head: Mapped[str] = mapped_column(sa.String(64))
+    rows: Mapped[int] = mapped_column(sa.BigInteger())

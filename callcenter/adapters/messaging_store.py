@@ -18,6 +18,7 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import IntegrityError, SQLAlchemyError
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
+from callcenter.adapters import audit_chain
 from callcenter.adapters.db import DatabaseError, create_engine, parse_url
 from callcenter.adapters.db_models import (
     ConversationRow,
@@ -182,11 +183,9 @@ class MessagingStore:
             for m in merges:
                 await session.merge(CustomerMergeRow(id=m.id, record=merge_json(m), undone=m.undone))
             for e in audit:
-                session.add(
-                    CustomerAuditRow(
-                        at=_dt(e.at), kind=e.kind, customer_id=e.customer_id, by=e.by, detail=dict(e.detail)
-                    )
-                )
+                row = {"at": _dt(e.at), "kind": e.kind, "customer_id": e.customer_id, "by": e.by,
+                       "detail": dict(e.detail)}
+                await audit_chain.append(await session.connection(), CustomerAuditRow, row)
 
     async def customers(self) -> tuple[list[Customer], list[MergeRecord], list[AuditEntry]]:
         async with self._transaction("read customers") as session:

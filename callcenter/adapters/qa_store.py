@@ -29,6 +29,7 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
+from callcenter.adapters import audit_chain
 from callcenter.adapters.db import (
     _FOREIGN_ERRORS,
     _SQLITE_IMMEDIATE,
@@ -378,7 +379,7 @@ class QaStore:
 
     async def add_playback(self, record: PlaybackRecord) -> None:
         async with self._begin(f"audit a playback of {record.interaction_id!r}", write=True) as c:
-            await c.execute(sa.insert(PlaybackAuditRow).values(dataclasses.asdict(record)))
+            await audit_chain.append(c, PlaybackAuditRow, dataclasses.asdict(record))
 
     async def playbacks(self, interaction_id: str) -> list[PlaybackRecord]:
         query = (
