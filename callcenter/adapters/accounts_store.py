@@ -18,21 +18,12 @@ import sqlalchemy as sa
 from sqlalchemy.exc import IntegrityError, SQLAlchemyError
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
-from callcenter.accounts import DuplicateUser, UnknownUser, User
+from callcenter.accounts import DuplicateUser, StoredSession, UnknownUser, User
 from callcenter.adapters.db import DatabaseError, create_engine, parse_url
 from callcenter.adapters.db_models import AuditRow, SessionRow, UserRow
 from callcenter.aio import cancel_safe
 
 _UNSET: Any = object()
-
-
-@dataclass(frozen=True, slots=True)
-class StoredSession:
-    key: str  # SHA-256 of the cookie value
-    user: User
-    csrf_token: str
-    created_at: float
-    last_seen_at: float
 
 
 @dataclass(frozen=True, slots=True)

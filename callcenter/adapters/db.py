@@ -42,6 +42,7 @@ from callcenter.adapters.db_models import EventRow, InteractionRow
 from callcenter.aio import cancel_safe
 from callcenter.core.commands import RecordEvent, SaveInteraction
 from callcenter.core.interaction import Channel, EndedBy, Interaction, Outcome
+from callcenter.errors import StorageError
 from callcenter.migrations import run_upgrade
 
 SUPPORTED_DRIVERS = ("sqlite+aiosqlite", "postgresql+asyncpg")
@@ -67,7 +68,7 @@ PING_TIMEOUT = 5.0
 _FOREIGN_ERRORS = (SQLAlchemyError, OSError)
 
 
-class DatabaseError(Exception):
+class DatabaseError(StorageError):
     """The database could not be opened, read or written; the message says what and why."""
 
 

@@ -13,6 +13,7 @@ from multidict import MultiDictProxy
 
 from callcenter.accounts import ROLES, AccountError, DuplicateUser, UnknownUser
 from callcenter.web.auth import PRINCIPAL, allow
+from callcenter.web.openapi import doc
 from callcenter.web.pages import ACCOUNTS, add_nav, render, see_other
 from callcenter.web.users_api import lockout_problem
 
@@ -43,11 +44,18 @@ def _text(form: MultiDictProxy[Any], name: str, limit: int = 1024) -> str:
     return value[:limit] if isinstance(value, str) else ""
 
 
+@doc("Accounts page (HTML)", content="text/html")
 @allow("admin")
 async def users_page(request: web.Request) -> web.Response:
     return await _page(request)
 
 
+@doc(
+    "Create an account from the page's form (csrf_token); 303 back to the page",
+    ok=303,
+    content=None,
+    errors=(400, 409),
+)
 @allow("admin")
 async def create_from_form(request: web.Request) -> web.Response:
     form = await request.post()
@@ -69,6 +77,12 @@ async def create_from_form(request: web.Request) -> web.Response:
     return see_other("/admin/users?done=created")
 
 
+@doc(
+    "Change an account from the page's form (csrf_token); 303 back to the page",
+    ok=303,
+    content=None,
+    errors=(400, 404, 409),
+)
 @allow("admin")
 async def edit_from_form(request: web.Request) -> web.Response:
     raw_id = request.match_info["user_id"]
