@@ -82,7 +82,7 @@ DATABASE = web.AppKey("database", Database)
 VOICE = web.AppKey("voice", VoiceAdapter)
 FLOWS = ivr_api.FLOWS
 SMTP_SERVER = web.AppKey("smtp_server", SmtpInbound)
-RECORDER = api.RECORDER
+RECORDER = web.AppKey("recorder", Recorder)
 ROUTER = web.AppKey("conversation_router", ConversationRouter)
 CHAT = web.AppKey("chat", tuple)  # (AgentNamespace, CustomerNamespace): for tests and the bench
 

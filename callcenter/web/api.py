@@ -21,7 +21,6 @@ from callcenter.core.agents import Agent
 from callcenter.core.commands import RecordEvent
 from callcenter.core.interaction import Interaction
 from callcenter.principal import Principal
-from callcenter.recorder import Recorder
 from callcenter.service import CallCenter
 from callcenter.web import openapi as oas
 from callcenter.web.auth import PUBLIC, allow
@@ -49,7 +48,6 @@ class RecordingControl(Protocol):
 
 
 RECORDING_CONTROL = web.AppKey("recording_control", RecordingControl)
-RECORDER = web.AppKey("recorder", Recorder)
 
 
 def agent_view(agent: Agent, engine: Acd) -> dict[str, Any]:
