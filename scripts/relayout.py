@@ -169,19 +169,28 @@ def absolute_imports(path: Path) -> None:
     path.write_text("".join(lines))
 
 
-def rewrite_from_imports(text: str, mapping: dict[str, str]) -> str:
-    """``from callcenter.core import ivr`` where callcenter.core.ivr moved: import it from its new parent."""
+def map_module(name: str, mapping: dict[str, str]) -> str:
+    parts = name.split(".")
+    for n in range(len(parts), 1, -1):
+        head = ".".join(parts[:n])
+        if head in mapping:
+            return ".".join([mapping[head], *parts[n:]])
+    return name
+
+
+def rewrite_python(text: str, mapping: dict[str, str], paths: dict[str, str]) -> str:
+    """Imports ``from callcenter...`` rewritten whole (``from callcenter.core import ivr`` where that
+    module moved imports it from its new parent); every other line through :func:`rewrite_text`."""
     try:
         tree = ast.parse(text)
     except SyntaxError:
-        return text
+        return rewrite_text(text, mapping, paths, short=False)
     lines = text.splitlines(keepends=True)
-    edits = []
+    edits: dict[int, tuple[int, str]] = {}
     for node in ast.walk(tree):
         if not (isinstance(node, ast.ImportFrom) and node.module and node.level == 0):
             continue
-        moved = [a for a in node.names if f"{node.module}.{a.name}" in mapping]
-        if not moved:
+        if node.module != PKG and not node.module.startswith(PKG + "."):
             continue
         indent = re.match(r"\s*", lines[node.lineno - 1]).group(0)  # type: ignore[union-attr]
         out = []
@@ -193,24 +202,27 @@ def rewrite_from_imports(text: str, mapping: dict[str, str]) -> str:
                 out.append(f"{indent}from {parent} import {name}" + (f" as {local}" if local != name else ""))
             else:
                 rest = f"{alias.name} as {alias.asname}" if alias.asname else alias.name
-                out.append(f"{indent}from {node.module} import {rest}")
-        edits.append((node.lineno, node.end_lineno or node.lineno, "\n".join(out) + "\n"))
-    for start, end, new in sorted(edits, reverse=True):
-        lines[start - 1 : end] = [new]
-    return "".join(lines)
+                out.append(f"{indent}from {map_module(node.module, mapping)} import {rest}")
+        changed = map_module(node.module, mapping) != node.module or any(
+            f"{node.module}.{a.name}" in mapping for a in node.names
+        )
+        if changed:
+            edits[node.lineno - 1] = ((node.end_lineno or node.lineno) - 1, "\n".join(out) + "\n")
+    result = []
+    i = 0
+    while i < len(lines):
+        if i in edits:
+            end, new = edits[i]
+            result.append(new)
+            i = end + 1
+        else:
+            result.append(rewrite_text(lines[i], mapping, paths, short=False))
+            i += 1
+    return "".join(result)
 
 
 def rewrite_text(text: str, mapping: dict[str, str], paths: dict[str, str], short: bool) -> str:
-    def module(m: re.Match[str]) -> str:
-        name = m.group(0)
-        parts = name.split(".")
-        for n in range(len(parts), 1, -1):
-            head = ".".join(parts[:n])
-            if head in mapping:
-                return ".".join([mapping[head], *parts[n:]])
-        return name
-
-    text = re.sub(r"(?<![\w.])callcenter(?:\.\w+)+", module, text)
+    text = re.sub(r"(?<![\w.])callcenter(?:\.\w+)+", lambda m: map_module(m.group(0), mapping), text)
 
     def path(m: re.Match[str]) -> str:
         rel = m.group(1)
@@ -265,8 +277,12 @@ def main() -> None:
         if path.suffix not in TEXT_SUFFIXES or not path.is_file():
             continue
         text = path.read_text(encoding="utf-8", errors="surrogateescape")
-        new = rewrite_from_imports(text, mapping) if path.suffix == ".py" else text
-        new = rewrite_text(new, mapping, paths, short=path.suffix == ".md")
+        if line == "scripts/relayout.py":
+            continue  # its own table names the old layout
+        if path.suffix == ".py":
+            new = rewrite_python(text, mapping, paths)
+        else:
+            new = rewrite_text(text, mapping, paths, short=path.suffix == ".md")
         if line == "pyproject.toml":  # package data, relative to callcenter/
             new = re.sub(r'"migrations/', '"storage/migrations/', new)
         if new != text:
