@@ -206,6 +206,9 @@ def rewrite_python(text: str, mapping: dict[str, str], paths: dict[str, str]) ->
         changed = map_module(node.module, mapping) != node.module or any(
             f"{node.module}.{a.name}" in mapping for a in node.names
         )
+        comment = re.search(r"\s+#.*$", lines[(node.end_lineno or node.lineno) - 1].rstrip("\n"))
+        if comment and out:  # keep "# noqa: E402" and the like
+            out[-1] += comment.group(0)
         if changed:
             edits[node.lineno - 1] = ((node.end_lineno or node.lineno) - 1, "\n".join(out) + "\n")
     result = []
