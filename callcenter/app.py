@@ -212,7 +212,7 @@ async def _database(app: web.Application) -> AsyncIterator[None]:
 async def _accounts(app: web.Application) -> AsyncIterator[None]:
     """Accounts, sessions (cookie sign-in works from here on), throttling, the audit log."""
     settings, clock = app[SETTINGS], app[AUTH_CLOCK]
-    store = AccountStore(settings.database.url)
+    store = AccountStore(settings.database.url, app[DATABASE].engine)
     await store.start()
     audit = Audit(store, clock)
     app[AUDIT] = audit
@@ -259,7 +259,7 @@ async def _qa(app: web.Application) -> AsyncIterator[None]:
             cards.update(await asyncio.to_thread(load_scorecards, settings.qa.scorecards))
         except ScorecardError as err:
             raise ConfigError(str(err)) from err
-    store = QaStore(settings.database.url)
+    store = QaStore(settings.database.url, app[DATABASE].engine)
     await store.start()
     recordings = RecordingStore.from_settings(settings.recordings)
     app[QA_STORE] = app[qa_api.QA_STORE] = store
@@ -324,7 +324,7 @@ async def _messaging(app: web.Application) -> AsyncIterator[None]:
     closes its conversation (``conversation_routing.py``).
     """
     settings, service = app[SETTINGS], app[api.SERVICE]
-    store = MessagingStore(settings.database.url)
+    store = MessagingStore(settings.database.url, app[DATABASE].engine)
     await store.start()
     messaging = Messaging(store, settings.messaging, clock=time.time)
     router = ConversationRouter(service, messaging, settings)
@@ -477,7 +477,7 @@ async def _recording(app: web.Application) -> AsyncIterator[None]:
         rules = load_rules(conf.qa_rules) if conf.qa_rules is not None else None
         transcription = TranscriptionService(
             conf,
-            JobStore(settings.database.url),
+            JobStore(settings.database.url, database.engine),
             TranscriptionPool(conf.workers),
             rules,
             on_alert=_alert_supervisors(app),

@@ -99,6 +99,7 @@ NEW_PACKAGES = {
     "core/omni": "Omnichannel: customers and conversations.",
     "core/qa": "Quality: redaction, transcripts, scoring and scorecards.",
 }
+LINE_LENGTH = 110  # ruff's, in pyproject.toml
 TEXT_SUFFIXES = {".py", ".md", ".toml", ".ini", ".cfg", ".yaml", ".yml", ".sh", ".txt", ".mako", ".json"}
 
 
@@ -275,6 +276,7 @@ def main() -> None:
         gone = pkg / rel
         if gone.exists() and not any(p.name != "__init__.py" for p in gone.parent.glob("*.py")):
             git("rm", "-q", "-r", str(gone.parent))
+    long_lines: list[str] = []
     for line in git("ls-files").splitlines():
         path = root / line
         if path.suffix not in TEXT_SUFFIXES or not path.is_file():
@@ -290,6 +292,15 @@ def main() -> None:
             new = re.sub(r'"migrations/', '"storage/migrations/', new)
         if new != text:
             path.write_text(new, encoding="utf-8", errors="surrogateescape")
+            before = set(text.splitlines())
+            long_lines += [
+                f"{line}:{n}: {len(row)} characters"
+                for n, row in enumerate(new.splitlines(), 1)
+                if len(row) > LINE_LENGTH and row not in before
+            ]
+    if long_lines:
+        print("lines the new module paths made longer than the limit (wrap them by hand):")
+        print("\n".join(f"  {x}" for x in long_lines))
     print(f"moved {len(moves)} files; now run: ruff check --fix . && ruff format --check, mypy, the tests")
 
 

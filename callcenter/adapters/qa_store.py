@@ -32,7 +32,7 @@ from callcenter.adapters.db import (
     _FOREIGN_ERRORS,
     _SQLITE_IMMEDIATE,
     DatabaseError,
-    create_engine,
+    open_engine,
     parse_url,
     upgrade,
 )
@@ -80,19 +80,23 @@ def business_line_of(queue: str | None, skills: Mapping[str, Any] | None) -> str
 
 @cancel_safe
 class QaStore:
-    def __init__(self, url: str) -> None:
+    def __init__(self, url: str, engine: AsyncEngine | None = None) -> None:
         self._url = url
         self._dialect = parse_url(url).get_backend_name()
+        self._shared = engine
         self._engine: AsyncEngine | None = None
+        self._owned = False
 
     async def start(self) -> None:
+        """Open (migrating the schema) its own engine, or take the shared one (already migrated)."""
         if self._engine is None:
-            await upgrade(self._url)
-            self._engine = create_engine(self._url)
+            if self._shared is None:
+                await upgrade(self._url)
+            self._engine, self._owned = open_engine(self._url, self._shared)
 
     async def stop(self) -> None:
         engine, self._engine = self._engine, None
-        if engine is not None:
+        if engine is not None and self._owned:
             await engine.dispose()
 
     # --- the pipeline's end: recording -> transcription -> here ---------------------------------
