@@ -208,7 +208,7 @@ def rewrite_python(text: str, mapping: dict[str, str], paths: dict[str, str]) ->
             f"{node.module}.{a.name}" in mapping for a in node.names
         )
         comment = re.search(r"\s+#.*$", lines[(node.end_lineno or node.lineno) - 1].rstrip("\n"))
-        if comment and out:  # keep "# noqa: E402" and the like
+        if comment and out:  # keep trailing comments (lint directives)
             out[-1] += comment.group(0)
         if changed:
             edits[node.lineno - 1] = ((node.end_lineno or node.lineno) - 1, "\n".join(out) + "\n")
