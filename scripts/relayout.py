@@ -194,22 +194,25 @@ def rewrite_python(text: str, mapping: dict[str, str], paths: dict[str, str]) ->
         if node.module != PKG and not node.module.startswith(PKG + "."):
             continue
         indent = re.match(r"\s*", lines[node.lineno - 1]).group(0)  # type: ignore[union-attr]
-        out = []
+        groups: dict[str, list[str]] = {}  # new module -> what is imported from it, in order
         for alias in node.names:
             full = f"{node.module}.{alias.name}"
             if full in mapping:
                 parent, _, name = mapping[full].rpartition(".")
                 local = alias.asname or alias.name
-                out.append(f"{indent}from {parent} import {name}" + (f" as {local}" if local != name else ""))
+                groups.setdefault(parent, []).append(name + (f" as {local}" if local != name else ""))
             else:
                 rest = f"{alias.name} as {alias.asname}" if alias.asname else alias.name
-                out.append(f"{indent}from {map_module(node.module, mapping)} import {rest}")
+                groups.setdefault(map_module(node.module, mapping), []).append(rest)
         changed = map_module(node.module, mapping) != node.module or any(
             f"{node.module}.{a.name}" in mapping for a in node.names
         )
-        comment = re.search(r"\s+#.*$", lines[(node.end_lineno or node.lineno) - 1].rstrip("\n"))
-        if comment and out:  # keep trailing comments (lint directives)
-            out[-1] += comment.group(0)
+        # Trailing comments (lint directives such as noqa) go on every statement made from this one.
+        found = re.search(r"\s+#.*$", lines[(node.end_lineno or node.lineno) - 1].rstrip("\n"))
+        comment = found.group(0) if found else ""
+        out = [
+            f"{indent}from {module} import {', '.join(names)}{comment}" for module, names in groups.items()
+        ]
         if changed:
             edits[node.lineno - 1] = ((node.end_lineno or node.lineno) - 1, "\n".join(out) + "\n")
     result = []
@@ -296,7 +299,7 @@ def main() -> None:
             long_lines += [
                 f"{line}:{n}: {len(row)} characters"
                 for n, row in enumerate(new.splitlines(), 1)
-                if len(row) > LINE_LENGTH and row not in before
+                if path.suffix == ".py" and len(row) > LINE_LENGTH and row not in before
             ]
     if long_lines:
         print("lines the new module paths made longer than the limit (wrap them by hand):")
