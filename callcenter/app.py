@@ -59,6 +59,7 @@ from callcenter.web import (
     api,
     auth,
     customers_api,
+    http,
     interactions_api,
     ivr_api,
     pages,
@@ -155,7 +156,7 @@ WRAP_UPS_KEPT_SECONDS = 24 * 3600.0
 
 def create_app(settings: Settings) -> web.Application:
     authenticator = auth.Authenticator(settings.security.api_tokens)
-    app = web.Application(middlewares=[auth.middleware(authenticator)], client_max_size=api.MAX_BODY)
+    app = web.Application(middlewares=[auth.middleware(authenticator)], client_max_size=http.MAX_BODY)
     app[SETTINGS] = settings
     app[auth.AUTH_KEY] = authenticator
     app[AUTH_CLOCK] = time.time

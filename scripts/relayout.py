@@ -24,6 +24,7 @@ from __future__ import annotations
 import argparse
 import ast
 import re
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -275,6 +276,13 @@ def main() -> None:
         if (pkg / folder).is_dir() and not init.exists():
             init.write_text(f'"""{doc}"""\n')
             git("add", str(init))
+    # Folders the moves emptied (left holding caches at most): gone, or they would import as
+    # namespace packages and hide a stale reference.
+    tracked = set(git("ls-files", PKG).splitlines())
+    for folder in sorted({str(Path(old).parent) for old, _ in moves} | set(MOVES), key=len, reverse=True):
+        path = pkg / folder
+        if folder != "." and path.is_dir() and not any(t.startswith(f"{PKG}/{folder}/") for t in tracked):
+            shutil.rmtree(path)
     for rel in EMPTIED:
         gone = pkg / rel
         if gone.exists() and not any(p.name != "__init__.py" for p in gone.parent.glob("*.py")):

@@ -56,10 +56,6 @@ def _error(status: int, message: str, problems: list[str] | None = None) -> web.
     return _json({"error": message, "problems": problems or [message]}, status)
 
 
-async def _body(request: web.Request) -> dict[str, Any]:
-    return await read_object(request, MAX_YAML_BYTES)
-
-
 class QueuesText(BaseModel):
     yaml: str = Field(description="the whole queues file")
 
@@ -110,7 +106,7 @@ async def put_queues(request: web.Request) -> web.Response:
     path = request.app[SETTINGS].acd.queues_file
     if path is None:
         return _error(409, "acd.queues_file is not set: queues are not editable here")
-    text = (await _body(request)).get("yaml")
+    text = (await read_object(request, MAX_YAML_BYTES)).get("yaml")
     if not isinstance(text, str):
         return _error(400, 'body must be {"yaml": "..."}')
     if len(text.encode()) > MAX_YAML_BYTES:
@@ -214,7 +210,7 @@ async def put_agent(request: web.Request) -> web.Response:
     agent_id = request.match_info["agent_id"]
     if agent_id not in {a.id for a in settings.agents}:
         return _error(404, "no such agent")
-    body = await _body(request)
+    body = await read_object(request, MAX_YAML_BYTES)
     try:
         profile = Profile.model_validate(body)
     except ValidationError as err:

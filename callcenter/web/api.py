@@ -24,10 +24,8 @@ from callcenter.principal import Principal
 from callcenter.service import CallCenter
 from callcenter.web import openapi as oas
 from callcenter.web.auth import PUBLIC, allow
-from callcenter.web.http import MAX_BODY, json_response
+from callcenter.web.http import json_response
 from callcenter.web.openapi import doc
-
-__all__ = ["MAX_BODY"]
 
 SERVICE = web.AppKey("service", CallCenter)
 SETTINGS = web.AppKey("settings", Settings)

@@ -113,7 +113,7 @@ def _query_parameters(model: type[BaseModel]) -> list[dict[str, Any]]:
 
 def _roles_text(roles: frozenset[str], who: str) -> str:
     if PUBLIC in roles:
-        return "Roles: public." + (f" {who}." if who else "")
+        return "Roles: public" + (f" ({who})" if who else "") + "."
     named = ", ".join(r for r in ROLES if r in roles) or "none (denied)"
     return f"Roles: {named}" + (f" ({who})" if who else "") + "."
 
@@ -151,10 +151,10 @@ def operation(
         op["requestBody"] = {"required": d.body_required, "content": {d.body_type: {"schema": refs[d.body]}}}
         errors.add(400)
     responses = {str(d.ok): _response(d.ok, _STATUS_TEXT.get(d.ok, "OK"), d.content)}
-    for code, text in d.responses.items():
-        responses[str(code)] = _response(code, text, d.content)
     for code in sorted(errors):
         responses[str(code)] = _response(code, _STATUS_TEXT.get(code, "error"), None)
+    for code, text in d.responses.items():  # the handler's own words win
+        responses[str(code)] = _response(code, text, d.content)
     op["responses"] = dict(sorted(responses.items()))
     return op
 

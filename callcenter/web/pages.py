@@ -17,6 +17,7 @@ from urllib.parse import urlsplit
 
 import jinja2
 from aiohttp import web
+from pydantic import BaseModel, Field
 
 from callcenter.accounts import MAX_PASSWORD
 from callcenter.config import Settings
@@ -133,6 +134,22 @@ def _login_form(
     return response
 
 
+FORM = "application/x-www-form-urlencoded"
+
+
+class LoginForm(BaseModel):
+    """The sign-in form's fields (read from the form by ``login``)."""
+
+    username: str = Field(max_length=64)
+    password: str
+    login_token: str = Field(description="the form's token, from its cookie")
+    next: str = Field("/", description="where to go after signing in (a local path)")
+
+
+class CsrfForm(BaseModel):
+    csrf_token: str = Field(description="the session's CSRF token")
+
+
 @doc("The sign-in form (HTML)", content="text/html")
 @allow(PUBLIC)
 async def login_page(request: web.Request) -> web.Response:
@@ -142,6 +159,8 @@ async def login_page(request: web.Request) -> web.Response:
 @doc(
     "Sign in (form: username, password, login_token, next): 303 with the session cookie;"
     " 401 wrong username or password, 429 throttled (Retry-After), 403 form token missing",
+    body=LoginForm,
+    body_type=FORM,
     ok=303,
     content=None,
     errors=(401, 403, 429),
@@ -191,7 +210,11 @@ async def login(request: web.Request) -> web.StreamResponse:
 
 
 @doc(
-    "Sign out (form field csrf_token): the session ends on the server; 303 to /login", ok=303, content=None
+    "Sign out (form field csrf_token): the session ends on the server; 303 to /login",
+    body=CsrfForm,
+    body_type=FORM,
+    ok=303,
+    content=None,
 )
 @allow(*ROLES)
 async def logout(request: web.Request) -> web.StreamResponse:

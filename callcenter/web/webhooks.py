@@ -32,9 +32,14 @@ from callcenter.web.auth import PUBLIC, allow
 from callcenter.web.openapi import doc
 
 log = logging.getLogger(__name__)
-# Signed provider routes: 403 unsigned or wrongly signed, 404 channel not configured, 503 storage
-# unavailable (the provider retries).
-_HOOK_ERRORS = (400, 403, 404, 413, 503)
+# What the signed provider routes answer besides 200 (the provider retries on a 503).
+_HOOK_ERRORS = {
+    400: "malformed",
+    403: "signature missing or wrong",
+    404: "channel not configured",
+    413: "body too large",
+    503: "storage unavailable: the provider retries",
+}
 
 MESSAGING = web.AppKey("messaging", Messaging)
 
@@ -97,7 +102,7 @@ async def _guard(
 @doc(
     "Twilio inbound SMS/MMS and status callbacks (form-encoded)",
     who="authenticated by X-Twilio-Signature",
-    errors=_HOOK_ERRORS,
+    responses=_HOOK_ERRORS,
 )
 @allow(PUBLIC)  # authenticated by X-Twilio-Signature
 async def twilio_sms(request: web.Request) -> web.StreamResponse:
@@ -131,7 +136,7 @@ async def twilio_sms(request: web.Request) -> web.StreamResponse:
     "WhatsApp verify-token handshake: echoes hub.challenge",
     who="authenticated by hub.verify_token",
     content="text/plain",
-    errors=_HOOK_ERRORS,
+    responses=_HOOK_ERRORS,
 )
 @allow(PUBLIC)  # authenticated by the verify token
 async def whatsapp_verify(request: web.Request) -> web.StreamResponse:
@@ -154,7 +159,7 @@ async def whatsapp_verify(request: web.Request) -> web.StreamResponse:
 @doc(
     "WhatsApp Cloud API notifications (messages, statuses)",
     who="authenticated by X-Hub-Signature-256",
-    errors=_HOOK_ERRORS,
+    responses=_HOOK_ERRORS,
 )
 @allow(PUBLIC)  # authenticated by X-Hub-Signature-256
 async def whatsapp_notify(request: web.Request) -> web.StreamResponse:
@@ -177,7 +182,7 @@ async def whatsapp_notify(request: web.Request) -> web.StreamResponse:
     "WeChat server URL check: echoes echostr",
     who="authenticated by signature, timestamp, nonce",
     content="text/plain",
-    errors=_HOOK_ERRORS,
+    responses=_HOOK_ERRORS,
 )
 @allow(PUBLIC)  # authenticated by the signature query parameter
 async def wechat_verify(request: web.Request) -> web.StreamResponse:
@@ -198,7 +203,7 @@ async def wechat_verify(request: web.Request) -> web.StreamResponse:
     "WeChat Official Account pushes (XML, plaintext mode)",
     who="authenticated by signature, timestamp, nonce",
     content="text/plain",
-    errors=_HOOK_ERRORS,
+    responses=_HOOK_ERRORS,
 )
 @allow(PUBLIC)  # authenticated by the signature query parameter
 async def wechat_notify(request: web.Request) -> web.StreamResponse:
