@@ -15,8 +15,9 @@ Hashing is CPU-bound (tens of milliseconds by design): callers on the event loop
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
+from typing import Any, Protocol
 
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError, VerifyMismatchError
@@ -118,3 +119,44 @@ class Passwords:
 
     def needs_rehash(self, stored_hash: str) -> bool:
         return self._hasher.check_needs_rehash(stored_hash)
+
+
+@dataclass(frozen=True, slots=True)
+class StoredSession:
+    key: str  # SHA-256 of the cookie value
+    user: User
+    csrf_token: str
+    created_at: float
+    last_seen_at: float
+
+
+class SessionStore(Protocol):
+    """Where browser sessions are kept (``adapters/accounts_store.py``'s ``AccountStore``)."""
+
+    async def add_session(
+        self, key: str, user_id: int, csrf_token: str, now: float, client: str | None
+    ) -> None: ...
+
+    async def session(self, key: str) -> StoredSession | None: ...
+
+    async def touch_session(self, key: str, now: float) -> None: ...
+
+    async def delete_session(self, key: str) -> None: ...
+
+    async def delete_sessions_before(self, *, created: float, last_seen: float) -> int: ...
+
+
+class AuditStore(Protocol):
+    """Where the audit log is written (``AccountStore`` too)."""
+
+    async def add_audit(
+        self,
+        *,
+        at: float,
+        who: str,
+        role: str | None,
+        action: str,
+        target: str | None,
+        detail: Mapping[str, Any],
+        client: str | None,
+    ) -> None: ...

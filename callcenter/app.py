@@ -28,6 +28,7 @@ from callcenter.adapters.qa_store import QaStore
 from callcenter.adapters.recordings import RecordingStore
 from callcenter.adapters.voice import AsteriskSnapshot, VoiceAdapter
 from callcenter.aio import cancel_and_wait
+from callcenter.audit import Audit
 from callcenter.channels.email import SmtpInbound, SmtpSender
 from callcenter.channels.outbox import Outbox, Sender
 from callcenter.channels.senders import TwilioSender, WeChatSender, WhatsAppSender
@@ -54,9 +55,12 @@ from callcenter.web import (
     admin_config,
     admin_pages,
     agent_panel,
+    agents_api,
     api,
     auth,
     customers_api,
+    http,
+    interactions_api,
     ivr_api,
     pages,
     qa_api,
@@ -67,7 +71,7 @@ from callcenter.web import (
     widget,
 )
 from callcenter.web.agent_panel import PanelNamespace
-from callcenter.web.audit import AUDIT, Audit
+from callcenter.web.audit import AUDIT
 from callcenter.web.chat_customer import CustomerNamespace
 from callcenter.web.chat_desk import Desk
 from callcenter.web.sessions import LoginThrottle, RedisCounts, Sessions
@@ -79,7 +83,7 @@ DATABASE = web.AppKey("database", Database)
 VOICE = web.AppKey("voice", VoiceAdapter)
 FLOWS = ivr_api.FLOWS
 SMTP_SERVER = web.AppKey("smtp_server", SmtpInbound)
-RECORDER = api.RECORDER
+RECORDER = web.AppKey("recorder", Recorder)
 ROUTER = web.AppKey("conversation_router", ConversationRouter)
 CHAT = web.AppKey("chat", tuple)  # (AgentNamespace, CustomerNamespace): for tests and the bench
 
@@ -143,18 +147,23 @@ def menu_flow_factory(settings: Settings) -> ivr.MenuConfig:
 # Clock of sessions, sign-in throttling and the audit log; tests replace it before the app starts.
 AUTH_CLOCK: web.AppKey[Callable[[], float]] = web.AppKey("auth_clock")
 SESSION_SWEEP_SECONDS = 3600.0
+# The stores themselves (the web layer sees them through the ports of callcenter/qa/records.py).
+QA_STORE = web.AppKey("qa_store_impl", QaStore)
+RECORDING_STORE = web.AppKey("recording_store_impl", RecordingStore)
 # Wrap-up forms still owed when the server stopped are given back for contacts of the last day.
 WRAP_UPS_KEPT_SECONDS = 24 * 3600.0
 
 
 def create_app(settings: Settings) -> web.Application:
     authenticator = auth.Authenticator(settings.security.api_tokens)
-    app = web.Application(middlewares=[auth.middleware(authenticator)], client_max_size=api.MAX_BODY)
+    app = web.Application(middlewares=[auth.middleware(authenticator)], client_max_size=http.MAX_BODY)
     app[SETTINGS] = settings
     app[auth.AUTH_KEY] = authenticator
     app[AUTH_CLOCK] = time.time
     app[api.HEALTH] = _Health(app)
     api.setup_routes(app, metrics_are_public=settings.security.metrics_public)
+    agents_api.setup_routes(app)
+    interactions_api.setup_routes(app)
     ivr_api.setup_routes(app)
     webhooks.setup_routes(app)
     customers_api.setup_routes(app)
@@ -204,7 +213,7 @@ async def _database(app: web.Application) -> AsyncIterator[None]:
 async def _accounts(app: web.Application) -> AsyncIterator[None]:
     """Accounts, sessions (cookie sign-in works from here on), throttling, the audit log."""
     settings, clock = app[SETTINGS], app[AUTH_CLOCK]
-    store = AccountStore(settings.database.url)
+    store = AccountStore(settings.database.url, app[DATABASE].engine)
     await store.start()
     audit = Audit(store, clock)
     app[AUDIT] = audit
@@ -251,10 +260,11 @@ async def _qa(app: web.Application) -> AsyncIterator[None]:
             cards.update(await asyncio.to_thread(load_scorecards, settings.qa.scorecards))
         except ScorecardError as err:
             raise ConfigError(str(err)) from err
-    store = QaStore(settings.database.url)
+    store = QaStore(settings.database.url, app[DATABASE].engine)
     await store.start()
-    app[qa_api.QA_STORE] = store
-    app[qa_api.RECORDINGS] = RecordingStore.from_settings(settings.recordings)
+    recordings = RecordingStore.from_settings(settings.recordings)
+    app[QA_STORE] = app[qa_api.QA_STORE] = store
+    app[RECORDING_STORE] = app[qa_api.RECORDINGS] = recordings
     app[qa_api.SCORECARDS] = cards
     yield
     await store.stop()
@@ -315,7 +325,7 @@ async def _messaging(app: web.Application) -> AsyncIterator[None]:
     closes its conversation (``conversation_routing.py``).
     """
     settings, service = app[SETTINGS], app[api.SERVICE]
-    store = MessagingStore(settings.database.url)
+    store = MessagingStore(settings.database.url, app[DATABASE].engine)
     await store.start()
     messaging = Messaging(store, settings.messaging, clock=time.time)
     router = ConversationRouter(service, messaging, settings)
@@ -456,7 +466,7 @@ async def _recording(app: web.Application) -> AsyncIterator[None]:
     """Recordings: the store -> transcription (its job queue and worker processes, when enabled) ->
     the recorder, which takes each recorded call's files in once the call has ended."""
     settings, service, database = app[SETTINGS], app[api.SERVICE], app[DATABASE]
-    store = app[qa_api.RECORDINGS]  # the same store QA plays recordings from
+    store = app[RECORDING_STORE]  # the same store QA plays recordings from
     transcription = None
     if settings.transcription.enabled:
         from callcenter.adapters.transcription_jobs import JobStore
@@ -468,12 +478,12 @@ async def _recording(app: web.Application) -> AsyncIterator[None]:
         rules = load_rules(conf.qa_rules) if conf.qa_rules is not None else None
         transcription = TranscriptionService(
             conf,
-            JobStore(settings.database.url),
+            JobStore(settings.database.url, database.engine),
             TranscriptionPool(conf.workers),
             rules,
             on_alert=_alert_supervisors(app),
             key=store.key,
-            results=app[qa_api.QA_STORE],
+            results=app[QA_STORE],
         )
         await transcription.start()
     recorder = Recorder(

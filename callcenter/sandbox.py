@@ -68,7 +68,10 @@ MARKER_NAME = ".callcenter-root"
 INSTANCES_DIR = PurePosixPath("/srv/callcenter")
 ASTERISK_BIN = "/usr/sbin/asterisk"
 #: The repository's configuration templates and prompt list (asterisk_conf/ beside the package).
-DEFAULT_CONF_DIR = Path(__file__).resolve().parent.parent / "asterisk_conf"
+# Beside the package's root (found from this file's folders, so the module may move inside it).
+DEFAULT_CONF_DIR = next(p for p in Path(__file__).resolve().parents if p.name == "callcenter").parent / (
+    "asterisk_conf"
+)
 #: Parts (not whole configuration files) repeated per agent / per queue.
 _AGENT_TEMPLATE = "pjsip-agent.tmpl"
 _QUEUE_TEMPLATE = "queues-queue.tmpl"

@@ -17,8 +17,8 @@ from callcenter.accounts import (
     check_username,
 )
 from callcenter.adapters.accounts_store import AccountStore
-from callcenter.web.audit import Audit
-from callcenter.web.auth import Principal
+from callcenter.audit import Audit
+from callcenter.principal import Principal
 
 Who = Principal | str
 

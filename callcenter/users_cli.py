@@ -16,9 +16,9 @@ import time
 from callcenter.accounts import ROLES, AccountError, DuplicateUser, UnknownUser
 from callcenter.adapters.accounts_store import AccountStore
 from callcenter.adapters.db import Database, DatabaseError
+from callcenter.audit import Audit
 from callcenter.config import Settings
 from callcenter.users import Accounts
-from callcenter.web.audit import Audit
 
 
 def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:

@@ -18,22 +18,13 @@ import sqlalchemy as sa
 from sqlalchemy.exc import IntegrityError, SQLAlchemyError
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
-from callcenter.accounts import DuplicateUser, UnknownUser, User
+from callcenter.accounts import DuplicateUser, StoredSession, UnknownUser, User
 from callcenter.adapters import audit_chain
-from callcenter.adapters.db import DatabaseError, create_engine, parse_url
+from callcenter.adapters.db import DatabaseError, open_engine, parse_url
 from callcenter.adapters.db_models import AuditRow, SessionRow, UserRow
 from callcenter.aio import cancel_safe
 
 _UNSET: Any = object()
-
-
-@dataclass(frozen=True, slots=True)
-class StoredSession:
-    key: str  # SHA-256 of the cookie value
-    user: User
-    csrf_token: str
-    created_at: float
-    last_seen_at: float
 
 
 @dataclass(frozen=True, slots=True)
@@ -68,20 +59,23 @@ def _user(row: UserRow) -> User:
 
 @cancel_safe
 class AccountStore:
-    def __init__(self, url: str) -> None:
+    def __init__(self, url: str, engine: AsyncEngine | None = None) -> None:
         self._url = url
         self._safe_url = parse_url(url).render_as_string(hide_password=True)
+        self._shared = engine
         self._engine: AsyncEngine | None = None
+        self._owned = False
         self._sessions: async_sessionmaker[AsyncSession] | None = None
 
     async def start(self) -> None:
-        """Open the engine; the schema is migrated by :class:`~callcenter.adapters.db.Database`."""
-        self._engine = create_engine(self._url)
+        """Open (or take the shared) engine; the schema is migrated by
+        :class:`~callcenter.adapters.db.Database`."""
+        self._engine, self._owned = open_engine(self._url, self._shared)
         self._sessions = async_sessionmaker(self._engine, expire_on_commit=False)
 
     async def stop(self) -> None:
         engine, self._engine, self._sessions = self._engine, None, None
-        if engine is not None:
+        if engine is not None and self._owned:
             await engine.dispose()
 
     # --- users ------------------------------------------------------------------------------------

@@ -20,11 +20,12 @@ from panoramisk import Manager
 from callcenter.adapters import ami_events
 from callcenter.aio import cancel_and_wait, within
 from callcenter.config import AsteriskSettings
+from callcenter.errors import AsteriskError
 
 log = logging.getLogger(__name__)
 
 
-class AmiError(Exception):
+class AmiError(AsteriskError):
     """An AMI action failed."""
 
 

@@ -42,6 +42,7 @@ from callcenter.adapters.db_models import EventRow, InteractionRow
 from callcenter.aio import cancel_safe
 from callcenter.core.commands import RecordEvent, SaveInteraction
 from callcenter.core.interaction import Channel, EndedBy, Interaction, Outcome
+from callcenter.errors import StorageError
 from callcenter.migrations import run_upgrade
 
 SUPPORTED_DRIVERS = ("sqlite+aiosqlite", "postgresql+asyncpg")
@@ -67,7 +68,7 @@ PING_TIMEOUT = 5.0
 _FOREIGN_ERRORS = (SQLAlchemyError, OSError)
 
 
-class DatabaseError(Exception):
+class DatabaseError(StorageError):
     """The database could not be opened, read or written; the message says what and why."""
 
 
@@ -116,6 +117,19 @@ def create_engine(url: str, *, immediate: bool = False) -> AsyncEngine:
     return create_async_engine(parsed, pool_pre_ping=True)
 
 
+def open_engine(url: str, shared: AsyncEngine | None, *, immediate: bool = False) -> tuple[AsyncEngine, bool]:
+    """A store's engine: the server's shared one (created, migrated and disposed once by
+    :class:`Database`, in the composition root), or its own for ``url`` when none is given (the
+    command line, tests); the flag says whether the store owns it (and disposes of it).
+
+    One engine means one connection pool and one set of SQLite connection settings for every store;
+    ``immediate`` only changes how this store's SQLite transactions begin (see :func:`create_engine`).
+    """
+    if shared is None:
+        return create_engine(url, immediate=immediate), True
+    return (shared.execution_options(**SQLITE_WRITE_FIRST) if immediate else shared), False
+
+
 async def upgrade(url: str) -> None:
     """Bring the schema at ``url`` to the newest migration (``callcenter db upgrade``)."""
     engine = create_engine(url)
@@ -140,6 +154,13 @@ class Database:
         self._dialect = parsed.get_backend_name()
         self._engine: AsyncEngine | None = None
         self._sessions: async_sessionmaker[AsyncSession] | None = None
+
+    @property
+    def engine(self) -> AsyncEngine:
+        """The engine every store of the server shares (after ``start()``)."""
+        if self._engine is None:
+            raise DatabaseError(f"{self._safe_url}: not started")
+        return self._engine
 
     @property
     def safe_url(self) -> str:

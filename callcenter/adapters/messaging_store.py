@@ -19,7 +19,7 @@ from sqlalchemy.exc import IntegrityError, SQLAlchemyError
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from callcenter.adapters import audit_chain
-from callcenter.adapters.db import DatabaseError, create_engine, parse_url
+from callcenter.adapters.db import DatabaseError, open_engine, parse_url
 from callcenter.adapters.db_models import (
     ConversationRow,
     CustomerAuditRow,
@@ -58,22 +58,25 @@ _CONVERSATIONS = cast(sa.Table, ConversationRow.__table__)
 
 @cancel_safe
 class MessagingStore:
-    def __init__(self, url: str) -> None:
+    def __init__(self, url: str, engine: AsyncEngine | None = None) -> None:
         self._url = url
         self._safe_url = parse_url(url).render_as_string(hide_password=True)
+        self._shared = engine
         self._engine: AsyncEngine | None = None
+        self._owned = False
         self._sessions: async_sessionmaker[AsyncSession] | None = None
 
     async def start(self) -> None:
-        """Open the engine; the schema is migrated by :class:`~callcenter.adapters.db.Database`."""
+        """Open (or take the shared) engine; the schema is migrated by
+        :class:`~callcenter.adapters.db.Database`."""
         # Immediate: concurrent deliveries (web chat, webhooks) each read then write, beside the
         # interactions' writer: SQLite transactions take the write lock when they begin.
-        self._engine = create_engine(self._url, immediate=True)
+        self._engine, self._owned = open_engine(self._url, self._shared, immediate=True)
         self._sessions = async_sessionmaker(self._engine, expire_on_commit=False)
 
     async def stop(self) -> None:
         engine, self._engine, self._sessions = self._engine, None, None
-        if engine is not None:
+        if engine is not None and self._owned:
             await engine.dispose()
 
     # --- messages -------------------------------------------------------------------------------

@@ -22,7 +22,6 @@ import dataclasses
 import re
 from collections.abc import AsyncIterator, Iterable, Mapping
 from contextlib import asynccontextmanager
-from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
@@ -34,7 +33,7 @@ from callcenter.adapters.db import (
     _FOREIGN_ERRORS,
     _SQLITE_IMMEDIATE,
     DatabaseError,
-    create_engine,
+    open_engine,
     parse_url,
     upgrade,
 )
@@ -50,76 +49,12 @@ from callcenter.aio import cancel_safe
 from callcenter.core.qa import QaResult
 from callcenter.core.redaction import Redactor
 from callcenter.core.transcript import Transcript, redact_transcript
+from callcenter.qa.records import CallDetail, CallFilter, CallSummary, PlaybackRecord, Review
 from callcenter.speech.transcribe import qa_json, to_json
 
 EMERGENCY = "emergency"  # the flag of a call where an emergency word was said
 _WORDS = re.compile(r"[^\W_]+")
 MAX_QUERY_WORDS = 16
-
-
-@dataclass(frozen=True, slots=True)
-class CallFilter:
-    """What ``GET /api/qa/calls`` filters on; ``None`` means "any"."""
-
-    words: str | None = None
-    agent: str | None = None
-    queue: str | None = None
-    since: datetime | None = None
-    until: datetime | None = None
-    min_score: float | None = None
-    max_score: float | None = None
-    flag: str | None = None
-    calibration: bool | None = None
-    limit: int = 25
-    offset: int = 0
-
-
-@dataclass(frozen=True, slots=True)
-class CallSummary:
-    interaction_id: str
-    business_line: str | None
-    agent_id: str | None
-    queue: str | None
-    call_at: datetime
-    duration: float
-    score: float | None
-    flags: tuple[str, ...]
-    reviews: int
-    calibration: bool
-    excerpt: str
-
-
-@dataclass(frozen=True, slots=True)
-class Review:
-    id: int
-    interaction_id: str
-    reviewer: str
-    scorecard: str
-    answers: Mapping[str, int | None]
-    comment: str
-    total: float
-    at: datetime
-
-
-@dataclass(frozen=True, slots=True)
-class CallDetail:
-    summary: CallSummary
-    language: str
-    engine: str
-    segments: list[dict[str, Any]]
-    checks: list[dict[str, Any]]
-    alerts: list[dict[str, Any]]
-    reviews: tuple[Review, ...] = field(default=())
-
-
-@dataclass(frozen=True, slots=True)
-class PlaybackRecord:
-    at: datetime
-    who: str
-    role: str
-    interaction_id: str
-    track: str
-    byte_range: str
 
 
 def search_words(text: str) -> tuple[str, ...]:
@@ -146,19 +81,23 @@ def business_line_of(queue: str | None, skills: Mapping[str, Any] | None) -> str
 
 @cancel_safe
 class QaStore:
-    def __init__(self, url: str) -> None:
+    def __init__(self, url: str, engine: AsyncEngine | None = None) -> None:
         self._url = url
         self._dialect = parse_url(url).get_backend_name()
+        self._shared = engine
         self._engine: AsyncEngine | None = None
+        self._owned = False
 
     async def start(self) -> None:
+        """Open (migrating the schema) its own engine, or take the shared one (already migrated)."""
         if self._engine is None:
-            await upgrade(self._url)
-            self._engine = create_engine(self._url)
+            if self._shared is None:
+                await upgrade(self._url)
+            self._engine, self._owned = open_engine(self._url, self._shared)
 
     async def stop(self) -> None:
         engine, self._engine = self._engine, None
-        if engine is not None:
+        if engine is not None and self._owned:
             await engine.dispose()
 
     # --- the pipeline's end: recording -> transcription -> here ---------------------------------

@@ -32,19 +32,15 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from pathlib import Path
-from typing import Literal
 
 from callcenter.config import RecordingSettings
+from callcenter.errors import RecordingError as RecordingError  # re-exported: its users predate errors.py
+from callcenter.qa.records import TRACKS as TRACKS
+from callcenter.qa.records import Track as Track
 
-Track = Literal["mixed", "caller", "agent"]
-TRACKS: tuple[Track, ...] = ("mixed", "caller", "agent")
 _ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,127}$")
 MAGIC = b"CCREC1"  # encrypted file: MAGIC, 12-byte nonce, AES-GCM ciphertext with its tag
 NONCE_BYTES = 12
-
-
-class RecordingError(Exception):
-    """A recording cannot be stored or read (bad id, missing file, no key)."""
 
 
 class RecordingCorrupt(RecordingError):

@@ -20,7 +20,7 @@ from callcenter.adapters.db import (
     _FOREIGN_ERRORS,
     _SQLITE_IMMEDIATE,
     DatabaseError,
-    create_engine,
+    open_engine,
     upgrade,
 )
 from callcenter.adapters.db_models import TranscriptionJobRow as Row
@@ -44,22 +44,26 @@ class Job:
 
 @cancel_safe
 class JobStore:
-    def __init__(self, url: str) -> None:
+    def __init__(self, url: str, engine: AsyncEngine | None = None) -> None:
         self._url = url
+        self._shared = engine
         self._engine: AsyncEngine | None = None
+        self._owned = False
 
     async def start(self) -> int:
-        """Open (migrating the schema) and requeue interrupted jobs; returns how many."""
+        """Open (migrating the schema; or take the shared engine, already migrated) and requeue
+        interrupted jobs; returns how many."""
         if self._engine is None:
-            await upgrade(self._url)
-            self._engine = create_engine(self._url)
+            if self._shared is None:
+                await upgrade(self._url)
+            self._engine, self._owned = open_engine(self._url, self._shared)
         return await self._execute(
             sa.update(Row).where(Row.status == RUNNING).values(status=QUEUED), "requeue running jobs"
         )
 
     async def stop(self) -> None:
         engine, self._engine = self._engine, None
-        if engine is not None:
+        if engine is not None and self._owned:
             await engine.dispose()
 
     async def enqueue(self, interaction_id: str, files: tuple[str, ...], language: str | None = None) -> int:

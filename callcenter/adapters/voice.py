@@ -30,6 +30,7 @@ from callcenter.core import events as ev
 from callcenter.core import ivr
 from callcenter.core.commands import Announce, CancelDial, DialAgent, DialCustomer, ExitQueue
 from callcenter.core.ivr_runner import FlowRunner
+from callcenter.errors import CallControlError
 from callcenter.ivr import prompts
 
 log = logging.getLogger(__name__)
@@ -68,10 +69,6 @@ class AsteriskSnapshot:
     uniqueids: frozenset[str]
     registered: frozenset[str]  # endpoint names with at least one contact
     endpoints: frozenset[str]  # every PJSIP endpoint Asterisk knows
-
-
-class CallControlError(Exception):
-    """A call control (hang up, hold, transfer) that cannot be done now; the message says why."""
 
 
 @dataclass(slots=True)

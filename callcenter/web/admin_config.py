@@ -20,7 +20,7 @@ from pathlib import Path
 from typing import Any
 
 from aiohttp import web
-from pydantic import ValidationError
+from pydantic import BaseModel, Field, ValidationError
 
 from callcenter.agents_file import (
     AgentsWatcher,
@@ -36,6 +36,8 @@ from callcenter.service import CallCenter
 from callcenter.web.api import SERVICE, SETTINGS
 from callcenter.web.audit import record
 from callcenter.web.auth import allow
+from callcenter.web.http import read_object
+from callcenter.web.openapi import doc
 from callcenter.web.pages import add_nav, render
 
 log = logging.getLogger(__name__)
@@ -54,30 +56,23 @@ def _error(status: int, message: str, problems: list[str] | None = None) -> web.
     return _json({"error": message, "problems": problems or [message]}, status)
 
 
-async def _body(request: web.Request) -> dict[str, Any]:
-    if request.content_length and request.content_length > MAX_YAML_BYTES:
-        raise web.HTTPRequestEntityTooLarge(max_size=MAX_YAML_BYTES, actual_size=request.content_length)
-    try:
-        data = await request.json() if request.can_read_body else {}
-    except ValueError:
-        raise web.HTTPBadRequest(
-            text='{"error": "body is not valid JSON"}', content_type="application/json"
-        ) from None
-    if not isinstance(data, dict):
-        raise web.HTTPBadRequest(
-            text='{"error": "body must be a JSON object"}', content_type="application/json"
-        )
-    return data
+class QueuesText(BaseModel):
+    yaml: str = Field(description="the whole queues file")
 
 
 # --- queues -----------------------------------------------------------------------------------------
 
 
+@doc("The queues and business lines editor (HTML)", content="text/html")
 @allow("admin")
 async def queues_page(request: web.Request) -> web.Response:
     return render(request, "admin_queues.html", file_path=str(request.app[SETTINGS].acd.queues_file or ""))
 
 
+@doc(
+    "The queues file (acd.queues_file) as text, the running queues, the last reload error",
+    errors=(409,),
+)
 @allow("admin")
 async def get_queues(request: web.Request) -> web.Response:
     path = request.app[SETTINGS].acd.queues_file
@@ -100,12 +95,18 @@ async def get_queues(request: web.Request) -> web.Response:
     )
 
 
+@doc(
+    "Replace the queues file: validated by the start-up loader (422 with file:line problems,"
+    " nothing changed), written atomically, applied at once; audited",
+    body=QueuesText,
+    errors=(409, 413, 422),
+)
 @allow("admin")
 async def put_queues(request: web.Request) -> web.Response:
     path = request.app[SETTINGS].acd.queues_file
     if path is None:
         return _error(409, "acd.queues_file is not set: queues are not editable here")
-    text = (await _body(request)).get("yaml")
+    text = (await read_object(request, MAX_YAML_BYTES)).get("yaml")
     if not isinstance(text, str):
         return _error(400, 'body must be {"yaml": "..."}')
     if len(text.encode()) > MAX_YAML_BYTES:
@@ -155,11 +156,13 @@ def apply_profiles(service: CallCenter, settings: Settings, profiles: Mapping[st
         )
 
 
+@doc("The agents' queues, skills, languages and chat capacity (HTML)", content="text/html")
 @allow("admin")
 async def agents_page(request: web.Request) -> web.Response:
     return render(request, "admin_agents.html", file_path=str(request.app[SETTINGS].acd.agents_file or ""))
 
 
+@doc("Every agent's routing profile as running, and whether acd.agents_file makes it editable")
 @allow("admin")
 async def get_agents(request: web.Request) -> web.Response:
     settings, engine = request.app[SETTINGS], request.app[SERVICE].engine
@@ -192,6 +195,12 @@ async def get_agents(request: web.Request) -> web.Response:
     )
 
 
+@doc(
+    "Change an agent's queues, skills, languages and chat capacity (acd.agents_file): validated"
+    " (422), written atomically, applied at once keeping the agent's state; audited",
+    body=Profile,
+    errors=(404, 409, 422),
+)
 @allow("admin")
 async def put_agent(request: web.Request) -> web.Response:
     settings = request.app[SETTINGS]
@@ -201,7 +210,7 @@ async def put_agent(request: web.Request) -> web.Response:
     agent_id = request.match_info["agent_id"]
     if agent_id not in {a.id for a in settings.agents}:
         return _error(404, "no such agent")
-    body = await _body(request)
+    body = await read_object(request, MAX_YAML_BYTES)
     try:
         profile = Profile.model_validate(body)
     except ValidationError as err:
@@ -230,6 +239,7 @@ async def put_agent(request: web.Request) -> web.Response:
 # --- IVR --------------------------------------------------------------------------------------------
 
 
+@doc("The IVR flow editor (HTML, on /api/ivr/flows)", content="text/html")
 @allow("admin")
 async def ivr_page(request: web.Request) -> web.Response:
     return render(request, "admin_ivr.html", configured=request.app[SETTINGS].ivr.flows_dir is not None)

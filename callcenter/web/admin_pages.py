@@ -10,10 +10,12 @@ from typing import Any
 
 from aiohttp import web
 from multidict import MultiDictProxy
+from pydantic import Field
 
 from callcenter.accounts import ROLES, AccountError, DuplicateUser, UnknownUser
 from callcenter.web.auth import PRINCIPAL, allow
-from callcenter.web.pages import ACCOUNTS, add_nav, render, see_other
+from callcenter.web.openapi import doc
+from callcenter.web.pages import ACCOUNTS, FORM, CsrfForm, add_nav, render, see_other
 from callcenter.web.users_api import lockout_problem
 
 NOTICES = {"created": "Account created.", "saved": "Changes saved."}
@@ -43,11 +45,38 @@ def _text(form: MultiDictProxy[Any], name: str, limit: int = 1024) -> str:
     return value[:limit] if isinstance(value, str) else ""
 
 
+@doc("Accounts page (HTML)", content="text/html")
 @allow("admin")
 async def users_page(request: web.Request) -> web.Response:
     return await _page(request)
 
 
+class NewUserForm(CsrfForm):
+    username: str = Field(max_length=64)
+    password: str
+    role: str = Field(description="agent, supervisor, qa or admin")
+    display_name: str = ""
+    lines: str = Field("", description="business lines, comma-separated; empty: every line")
+    agent_id: str = ""
+
+
+class UserForm(CsrfForm):
+    display_name: str = ""
+    role: str = Field(description="agent, supervisor, qa or admin")
+    lines: str = Field("", description="business lines, comma-separated; empty: every line")
+    agent_id: str = ""
+    disabled: str = Field("", description='"on" disables the account')
+    password: str = Field("", description="a new password; empty: unchanged")
+
+
+@doc(
+    "Create an account from the page's form (csrf_token); 303 back to the page",
+    body=NewUserForm,
+    body_type=FORM,
+    ok=303,
+    content=None,
+    errors=(400, 409),
+)
 @allow("admin")
 async def create_from_form(request: web.Request) -> web.Response:
     form = await request.post()
@@ -69,6 +98,14 @@ async def create_from_form(request: web.Request) -> web.Response:
     return see_other("/admin/users?done=created")
 
 
+@doc(
+    "Change an account from the page's form (csrf_token); 303 back to the page",
+    body=UserForm,
+    body_type=FORM,
+    ok=303,
+    content=None,
+    errors=(400, 404, 409),
+)
 @allow("admin")
 async def edit_from_form(request: web.Request) -> web.Response:
     raw_id = request.match_info["user_id"]

@@ -26,8 +26,6 @@ from typing import Any, Protocol
 from aiohttp import web
 
 from callcenter import identity
-from callcenter.adapters.ami import AmiError
-from callcenter.adapters.voice import CallControlError
 from callcenter.config import ApiToken, RealtimeSettings
 from callcenter.core import events as ev
 from callcenter.core.agents import Agent, AgentState
@@ -40,12 +38,15 @@ from callcenter.core.commands import (
     SaveInteraction,
 )
 from callcenter.core.interaction import Interaction
+from callcenter.errors import AsteriskError as AmiError
+from callcenter.errors import CallControlError
 from callcenter.messaging import Messaging
 from callcenter.service import CallCenter
 from callcenter.web import api, pages
 from callcenter.web.auth import allow
 from callcenter.web.chat_agent import TIMELINE, AgentNamespace, agent_room, message_view
 from callcenter.web.chat_desk import Desk
+from callcenter.web.openapi import doc
 from callcenter.web.realtime import Ack, BadRequest, event, flag, text
 
 log = logging.getLogger(__name__)
@@ -549,6 +550,11 @@ class PanelNamespace(AgentNamespace):
 # --- the page --------------------------------------------------------------------------------------
 
 
+@doc(
+    "The agent panel: state, offers, the call with its screen-pop, chats, wrap-up (live over the"
+    " /agent Socket.IO namespace, docs/agent-panel.md)",
+    content="text/html",
+)
 @allow("agent")
 async def agent_page(request: web.Request) -> web.Response:
     """The agent panel. Agents only: a supervisor follows agents on the supervisor console."""

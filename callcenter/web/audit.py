@@ -1,4 +1,5 @@
-"""The audit log: who did what to what, when, from where (table ``audit``, ``GET /api/audit``).
+"""The audit log seen from a request: ``record`` notes an action of the request's principal
+(:class:`callcenter.audit.Audit` does the writing).
 
 ``record`` never fails the action it records: the action has happened by then. A write the
 database refuses is logged (``audit.write_failed``, with the entry) instead.
@@ -7,47 +8,16 @@ database refuses is logged (``audit.write_failed``, with the entry) instead.
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from typing import Any
 
 from aiohttp import web
 
-from callcenter.adapters.accounts_store import AccountStore
-from callcenter.adapters.db import DatabaseError
-from callcenter.web.auth import PRINCIPAL, Principal
+from callcenter.audit import Audit
+from callcenter.principal import Principal
+from callcenter.web.auth import PRINCIPAL
 
 log = logging.getLogger(__name__)
-
-
-class Audit:
-    def __init__(self, store: AccountStore, clock: Callable[[], float]) -> None:
-        self._store = store
-        self._clock = clock
-
-    async def record(
-        self,
-        who: Principal | str,
-        action: str,
-        target: str | None = None,
-        detail: Mapping[str, Any] | None = None,
-        client: str | None = None,
-    ) -> None:
-        name, role = (who.name, who.role) if isinstance(who, Principal) else (who, None)
-        try:
-            await self._store.add_audit(
-                at=self._clock(),
-                who=name,
-                role=role,
-                action=action,
-                target=target,
-                detail=dict(detail or {}),
-                client=client,
-            )
-        except DatabaseError as err:
-            log.error(
-                "audit.write_failed",
-                extra={"who": name, "action": action, "target": target, "detail": str(err)},
-            )
 
 
 AUDIT = web.AppKey("audit", Audit)

@@ -15,15 +15,15 @@ from __future__ import annotations
 import hmac
 import json
 from collections.abc import Awaitable, Callable, Iterable
-from dataclasses import dataclass
 from http.cookies import CookieError, SimpleCookie
 from urllib.parse import quote
 
 from aiohttp import web
 
-from callcenter.adapters.accounts_store import StoredSession
-from callcenter.adapters.db import DatabaseError
+from callcenter.accounts import StoredSession
 from callcenter.config import ApiToken
+from callcenter.errors import StorageError
+from callcenter.principal import Principal
 from callcenter.web.sessions import COOKIE, Sessions, same_token
 
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
@@ -31,23 +31,6 @@ Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 ROLES = ("agent", "supervisor", "qa", "admin")
 PUBLIC = "public"
 _ATTR = "_callcenter_roles"
-
-
-@dataclass(frozen=True, slots=True)
-class Principal:
-    name: str
-    role: str
-    agent_id: str | None = None
-    # Business lines this principal sees; None: every line (admins, unscoped accounts and tokens).
-    lines: frozenset[str] | None = None
-    user_id: int | None = None  # the account, when signed in with one (None for API tokens)
-
-    def may_see(self, line: str | None) -> bool:
-        """Whether data of this business line is visible. Scoped principals see only their lines:
-        data without a line is for unscoped principals only (deny by default)."""
-        if self.lines is None:
-            return True
-        return line is not None and line in self.lines
 
 
 PRINCIPAL = web.RequestKey("principal", Principal)
@@ -119,7 +102,7 @@ class Authenticator:
             return None
         try:
             return await self.sessions.lookup(token)
-        except DatabaseError:
+        except StorageError:
             raise web.HTTPServiceUnavailable(
                 text='{"error": "sessions cannot be checked now"}', content_type="application/json"
             ) from None

@@ -18,7 +18,6 @@ from typing import Any
 
 from socketio.exceptions import ConnectionRefusedError as Refused
 
-from callcenter.adapters.db import DatabaseError
 from callcenter.channels.base import InboundMessage
 from callcenter.channels.webchat import NAMESPACE as CUSTOMER_NAMESPACE
 from callcenter.channels.webchat import room_of
@@ -28,9 +27,10 @@ from callcenter.core.acd import UnknownAgent
 from callcenter.core.agents import IllegalTransition
 from callcenter.core.commands import AgentStateChanged, Command, OfferConversation, WithdrawOffer
 from callcenter.core.conversations import Direction, Message, MessagingChannel, Received
+from callcenter.errors import StorageError
 from callcenter.messaging import Messaging
+from callcenter.principal import Principal
 from callcenter.service import CallCenter
-from callcenter.web.auth import Principal
 from callcenter.web.chat_desk import Assignment, Desk, NotYours
 from callcenter.web.realtime import Ack, BadRequest, GuardedNamespace, authenticate_socket, event, flag, text
 
@@ -247,7 +247,7 @@ class AgentNamespace(GuardedNamespace):
         body = text(data, "text", limit=self.settings.max_text_chars)
         try:
             message = await self.messaging.reply(held.conversation_id, body)
-        except DatabaseError as err:
+        except StorageError as err:
             raise BadRequest("cannot store the reply now: try again") from err
         return {"ok": True, "message": message_view(message)}
 

@@ -23,7 +23,6 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from callcenter import identity
-from callcenter.adapters.db import DatabaseError
 from callcenter.channels.base import InboundMessage, Reply
 from callcenter.channels.webchat import NAMESPACE, room_of
 from callcenter.config import RealtimeSettings
@@ -31,9 +30,11 @@ from callcenter.core import events as ev
 from callcenter.core.agents import AgentState
 from callcenter.core.conversations import Conversation, Direction, MessagingChannel
 from callcenter.core.customers import Claim, Identity, IdentityKind
+from callcenter.errors import StorageError
 from callcenter.messaging import Messaging
+from callcenter.principal import Principal
 from callcenter.service import CallCenter
-from callcenter.web.auth import PUBLIC, Principal
+from callcenter.web.auth import PUBLIC
 from callcenter.web.chat_agent import agent_room, conversation_messages
 from callcenter.web.chat_desk import Desk
 from callcenter.web.realtime import Ack, BadRequest, GuardedNamespace, Peer, event, flag, secret_id, text
@@ -219,7 +220,7 @@ class CustomerNamespace(GuardedNamespace):
         )
         try:
             received = await self.messaging.receive(inbound, also=visitor.claims)
-        except DatabaseError as err:
+        except StorageError as err:
             log.warning("webchat.not_stored", extra={"detail": str(err)})
             raise BadRequest("cannot store the message now: try again") from err
         if received.message is None or received.conversation is None:
@@ -282,7 +283,7 @@ class CustomerNamespace(GuardedNamespace):
         )
         try:
             await outbox.enqueue(reply)
-        except DatabaseError as err:
+        except StorageError as err:
             raise BadRequest("cannot queue the email now: try again") from err
         visitor.transcripts.add(conversation.id)
         return {"ok": True}
@@ -305,7 +306,7 @@ class CustomerNamespace(GuardedNamespace):
                 "chat.rating",
                 {"score": score, "comment": comment, "customer_id": conversation.customer_id},
             )
-        except DatabaseError as err:
+        except StorageError as err:
             raise BadRequest("cannot store the rating now: try again") from err
         return {"ok": True}
 

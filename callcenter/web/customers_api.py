@@ -13,26 +13,55 @@ from dataclasses import asdict
 from typing import Any, Protocol, runtime_checkable
 
 from aiohttp import web
+from pydantic import BaseModel, Field
 
-from callcenter.adapters.db import DatabaseError
 from callcenter.core.conversations import Message
 from callcenter.core.customers import Customer, CustomerError, MergeRecord, UnknownCustomer
 from callcenter.core.interaction import Channel, Interaction
+from callcenter.errors import StorageError
 from callcenter.messaging import Messaging
-from callcenter.web.api import SERVICE, _body, _error, _json
+from callcenter.web.api import SERVICE
 from callcenter.web.audit import record
 from callcenter.web.auth import PRINCIPAL, allow
+from callcenter.web.http import error as _error
+from callcenter.web.http import json_response as _json
+from callcenter.web.http import read_json, read_object
+from callcenter.web.openapi import doc
 from callcenter.web.webhooks import messaging_of
 
 log = logging.getLogger(__name__)
 MAX_REPLY = 4096
 _ATTRIBUTES = {"name": str, "vip": bool, "language": str, "business_line": str}
+_SCOPED = "a user limited to business lines only for customers of theirs"
+
+
+class CustomerAttributes(BaseModel):
+    """What ``set_attributes`` accepts (it checks each key itself, to name the wrong one)."""
+
+    name: str | None = Field(None, max_length=128)
+    vip: bool | None = None
+    language: str | None = Field(None, max_length=128)
+    business_line: str | None = Field(None, max_length=128)
+    tags: list[str] | None = Field(None, description="strings of 1 to 64 characters")
+
+
+class MergeBody(BaseModel):
+    into: str = Field(min_length=1, description="the customer this one is merged into")
+    reason: str = Field(min_length=1, max_length=256)
+
+
+class UnmergeBody(BaseModel):
+    reason: str = Field(min_length=1, max_length=256)
+
+
+class ReplyBody(BaseModel):
+    body: str = Field(min_length=1, max_length=MAX_REPLY)
 
 
 async def _save(messaging: Messaging, ids: set[str], merge: MergeRecord | None = None) -> None:
     try:
         await messaging.save_customers(ids, (merge,) if merge else ())
-    except DatabaseError as err:
+    except StorageError as err:
         # The change is made and audited in memory; it is written again with the next change.
         log.error("customer.save_failed", extra={"detail": str(err)})
         raise web.HTTPServiceUnavailable(
@@ -70,6 +99,12 @@ def message_view(m: Message) -> dict[str, Any]:
     return data
 
 
+@doc(
+    "A customer (followed to the one it was merged into): identities, attributes, the customers"
+    " merged into it, merge suggestions, the timeline of every channel",
+    errors=(404, 503),
+    who=_SCOPED,
+)
 @allow("agent", "supervisor", "admin")
 async def get_customer(request: web.Request) -> web.Response:
     messaging = messaging_of(request)
@@ -115,7 +150,7 @@ async def _calls_of(request: web.Request, members: Collection[str]) -> list[Inte
         try:
             for i in await store.interactions_of_customers(members):
                 found[i.id] = i
-        except DatabaseError:
+        except StorageError:
             pass  # the timeline still shows the messages and live calls
     for i in service.engine.live.values():
         if i.customer_id in members:
@@ -141,9 +176,15 @@ def call_view(i: Interaction) -> dict[str, Any]:
     }
 
 
+@doc(
+    "Set routing attributes: name, vip, language, business_line, tags (audited)",
+    body=CustomerAttributes,
+    errors=(404, 409),
+    who=_SCOPED,
+)
 @allow("supervisor", "admin")
 async def set_attributes(request: web.Request) -> web.Response:
-    body = await _body(request)
+    body = await read_object(request)
     changes: dict[str, object] = {}
     for key, value in body.items():
         if key == "tags":
@@ -185,17 +226,16 @@ async def set_attributes(request: web.Request) -> web.Response:
     return _json(customer_view(customer))
 
 
-def _reason(body: Any) -> str | None:
-    reason = body.get("reason")
-    return reason if isinstance(reason, str) and 0 < len(reason) <= 256 else None
-
-
+@doc(
+    "Merge this customer into another; audited, reversible",
+    body=MergeBody,
+    errors=(404, 409),
+    who=_SCOPED,
+)
 @allow("supervisor", "admin")
 async def merge(request: web.Request) -> web.Response:
-    body = await _body(request)
-    target, reason = body.get("into"), _reason(body)
-    if not isinstance(target, str) or reason is None:
-        return _error(400, 'body must be {"into": customer id, "reason": 1 to 256 characters}')
+    body = await read_json(request, MergeBody)
+    target, reason = body.into, body.reason
     messaging = messaging_of(request)
     by = request[PRINCIPAL].name
     try:
@@ -232,12 +272,10 @@ async def merge(request: web.Request) -> web.Response:
     return _json({"merge_id": merged.id, "customer": customer_view(messaging.customers.get(target))})
 
 
+@doc("Undo a merge exactly; audited", body=UnmergeBody, errors=(404, 409), who=_SCOPED)
 @allow("supervisor", "admin")
 async def unmerge(request: web.Request) -> web.Response:
-    body = await _body(request)
-    reason = _reason(body)
-    if reason is None:
-        return _error(400, 'body must be {"reason": 1 to 256 characters}')
+    reason = (await read_json(request, UnmergeBody)).reason
     messaging = messaging_of(request)
     merge_id = request.match_info["merge_id"]
     try:
@@ -259,6 +297,7 @@ async def unmerge(request: web.Request) -> web.Response:
     return _json({"customer": customer_view(restored)})
 
 
+@doc("Possible merges for a person to decide (weak or shareable links)", who=_SCOPED)
 @allow("supervisor", "admin")
 async def suggestions(request: web.Request) -> web.Response:
     book = messaging_of(request).customers
@@ -289,12 +328,16 @@ async def suggestions(request: web.Request) -> web.Response:
     )
 
 
+@doc(
+    "Queue a reply (202): stored, then sent by the outbox with retries",
+    body=ReplyBody,
+    ok=202,
+    errors=(404, 503),
+    who=_SCOPED,
+)
 @allow("agent", "supervisor", "admin")
 async def reply(request: web.Request) -> web.Response:
-    body = await _body(request)
-    text = body.get("body")
-    if not isinstance(text, str) or not 0 < len(text) <= MAX_REPLY:
-        return _error(400, f"body must be a string of 1 to {MAX_REPLY} characters")
+    text = (await read_json(request, ReplyBody)).body
     messaging = messaging_of(request)
     conversation_id = request.match_info["conversation_id"]
     conversation = messaging.conversations.conversations.get(conversation_id)
@@ -308,7 +351,7 @@ async def reply(request: web.Request) -> web.Response:
         return denied
     try:
         message = await messaging.reply(conversation_id, text)
-    except DatabaseError:
+    except StorageError:
         return _error(503, "cannot store the reply now; it was not accepted")
     return _json(message_view(message), 202)
 

@@ -19,14 +19,19 @@ from pathlib import Path
 from typing import Any
 
 from aiohttp import web
+from pydantic import BaseModel, Field
 
 from callcenter.config import Settings
 from callcenter.core import ivr_model as m
 from callcenter.ivr import flowtest, loader, prompts
 from callcenter.ivr.store import FlowStore
-from callcenter.web.api import SETTINGS, _body, _error, _json
+from callcenter.web.api import SETTINGS
 from callcenter.web.audit import record
 from callcenter.web.auth import PRINCIPAL, allow
+from callcenter.web.http import error as _error
+from callcenter.web.http import json_response as _json
+from callcenter.web.http import read_object
+from callcenter.web.openapi import doc
 
 log = logging.getLogger(__name__)
 
@@ -102,8 +107,12 @@ def _candidate(request: web.Request, name: str, text: str) -> tuple[m.FlowSet, l
     return flow_set, problems, path
 
 
+class FlowText(BaseModel):
+    yaml: str = Field(min_length=1, description="the flow file's YAML")
+
+
 async def _text(request: web.Request) -> str:
-    return _yaml_of(await _body(request))
+    return _yaml_of(await read_object(request))
 
 
 def _yaml_of(body: Mapping[str, Any]) -> str:
@@ -117,6 +126,7 @@ def _yaml_of(body: Mapping[str, Any]) -> str:
     return text
 
 
+@doc("The IVR flow files, which are running, the problems of the last load", errors=(404,))
 @allow("supervisor", "admin")
 async def list_flows(request: web.Request) -> web.Response:
     directory = _directory(request)
@@ -135,6 +145,7 @@ async def list_flows(request: web.Request) -> web.Response:
     return _json({"entry": store.entry, "flows": files, "problems": [_problem(p) for p in store.problems]})
 
 
+@doc("One flow: its YAML, its graph (nodes, edges) and parse problems", errors=(404,))
 @allow("supervisor", "admin")
 async def get_flow(request: web.Request) -> web.Response:
     name = _name(request)
@@ -157,6 +168,7 @@ async def get_flow(request: web.Request) -> web.Response:
     )
 
 
+@doc("Validate a draft without saving", body=FlowText, errors=(404, 413))
 @allow("admin")
 async def validate_flow(request: web.Request) -> web.Response:
     name = _name(request)
@@ -172,6 +184,11 @@ async def validate_flow(request: web.Request) -> web.Response:
     )
 
 
+@doc(
+    "Save a flow: validated like a load (line:column problems, 422)",
+    body=FlowText,
+    errors=(404, 413, 422),
+)
 @allow("admin")
 async def save_flow(request: web.Request) -> web.Response:
     name = _name(request)
@@ -202,6 +219,12 @@ async def save_flow(request: web.Request) -> web.Response:
     )
 
 
+@doc(
+    "Run the flow's tests against the saved flows, or a draft (body {yaml})",
+    body=FlowText,
+    body_required=False,
+    errors=(404, 422),
+)
 @allow("supervisor", "admin")
 async def test_flow(request: web.Request) -> web.Response:
     """Run the flow's tests (``<name>.test.yaml``) against the saved flows, or against a draft."""
@@ -210,7 +233,7 @@ async def test_flow(request: web.Request) -> web.Response:
     tests = directory / f"{name}{loader.TEST_SUFFIX}"
     if not tests.is_file():
         return _error(404, f"flow {name!r} has no tests ({tests.name})")
-    body = await _body(request)
+    body = await read_object(request)
     draft = body.get("yaml")
     if draft is not None:
         flow_set, problems, _ = await asyncio.to_thread(_candidate, request, name, _yaml_of(body))

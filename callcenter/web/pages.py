@@ -17,6 +17,7 @@ from urllib.parse import urlsplit
 
 import jinja2
 from aiohttp import web
+from pydantic import BaseModel, Field
 
 from callcenter.accounts import MAX_PASSWORD
 from callcenter.config import Settings
@@ -24,6 +25,7 @@ from callcenter.users import Accounts
 from callcenter.web import widget
 from callcenter.web.audit import AUDIT
 from callcenter.web.auth import AUTH_KEY, PRINCIPAL, PUBLIC, ROLES, SESSION, allow
+from callcenter.web.openapi import doc
 from callcenter.web.sessions import COOKIE, LOGIN_COOKIE, LoginThrottle, new_token, same_token
 
 log = logging.getLogger(__name__)
@@ -132,11 +134,37 @@ def _login_form(
     return response
 
 
+FORM = "application/x-www-form-urlencoded"
+
+
+class LoginForm(BaseModel):
+    """The sign-in form's fields (read from the form by ``login``)."""
+
+    username: str = Field(max_length=64)
+    password: str
+    login_token: str = Field(description="the form's token, from its cookie")
+    next: str = Field("/", description="where to go after signing in (a local path)")
+
+
+class CsrfForm(BaseModel):
+    csrf_token: str = Field(description="the session's CSRF token")
+
+
+@doc("The sign-in form (HTML)", content="text/html")
 @allow(PUBLIC)
 async def login_page(request: web.Request) -> web.Response:
     return _login_form(request)
 
 
+@doc(
+    "Sign in (form: username, password, login_token, next): 303 with the session cookie;"
+    " 401 wrong username or password, 429 throttled (Retry-After), 403 form token missing",
+    body=LoginForm,
+    body_type=FORM,
+    ok=303,
+    content=None,
+    errors=(401, 403, 429),
+)
 @allow(PUBLIC)
 async def login(request: web.Request) -> web.StreamResponse:
     form = await request.post()
@@ -181,6 +209,13 @@ async def login(request: web.Request) -> web.StreamResponse:
     return response
 
 
+@doc(
+    "Sign out (form field csrf_token): the session ends on the server; 303 to /login",
+    body=CsrfForm,
+    body_type=FORM,
+    ok=303,
+    content=None,
+)
 @allow(*ROLES)
 async def logout(request: web.Request) -> web.StreamResponse:
     token = request.cookies.get(COOKIE)
@@ -194,6 +229,7 @@ async def logout(request: web.Request) -> web.StreamResponse:
     return response
 
 
+@doc("Home: redirects to the first page of the role", ok=303, content=None)
 @allow(*ROLES)
 async def home(request: web.Request) -> web.StreamResponse:
     """A role's first page; a role with no page yet gets the home page of the layout."""
@@ -206,6 +242,12 @@ async def home(request: web.Request) -> web.StreamResponse:
 _STATIC_NAME = re.compile(r"^[a-z0-9][a-z0-9_.-]*\.(css|js|svg|png|ico)$")
 
 
+@doc(
+    "Stylesheets and scripts of the pages and the widget (widget.css, socket.io.min.js, its licence)",
+    content="text/plain",
+    responses={304: "Not modified (ETag)"},
+    errors=(404,),
+)
 @allow(PUBLIC)
 async def static(request: web.Request) -> web.StreamResponse:
     """The pages' assets; the widget's own files (served to other sites too) are the widget's."""

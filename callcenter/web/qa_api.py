@@ -7,7 +7,7 @@ absent means all lines) only ever sees calls of those lines; another line's call
 as a call that does not exist. Read through :func:`lines_of`, which works with principals that do
 not have the attribute yet (API tokens).
 
-Playback: the file is found by :class:`~callcenter.adapters.recordings.RecordingStore` from the
+Playback: the file is found by :class:`~callcenter.qa.records.RecordingFiles` from the
 interaction id in the URL, which it checks against a strict pattern before any file is touched; no
 path is ever taken from the request. Every request that returns audio bytes is written to the
 playback audit first (:func:`audit_playback`): no audit, no audio.
@@ -22,23 +22,36 @@ import re
 from dataclasses import asdict
 from datetime import UTC, datetime, time, timedelta
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 from aiohttp import web
-from pydantic import BaseModel, ConfigDict, Field, StrictInt, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, StrictInt
 
-from callcenter.adapters.db import DatabaseError
-from callcenter.adapters.qa_store import CallDetail, CallFilter, CallSummary, PlaybackRecord, QaStore, Review
-from callcenter.adapters.recordings import TRACKS, RecordingError, RecordingStore, Track
 from callcenter.core.scorecard import ReviewAnswers, ReviewError, Scorecard, calibrate, check_answers, total
-from callcenter.web.api import _body, _error, _json
-from callcenter.web.auth import PRINCIPAL, PUBLIC, Principal, allow
+from callcenter.errors import RecordingError, StorageError
+from callcenter.principal import Principal
+from callcenter.qa.records import (
+    TRACKS,
+    CallDetail,
+    CallFilter,
+    CallSummary,
+    PlaybackRecord,
+    QaReviews,
+    RecordingFiles,
+    Review,
+    Track,
+)
+from callcenter.web.auth import PRINCIPAL, PUBLIC, allow
+from callcenter.web.http import error as _error
+from callcenter.web.http import json_response as _json
+from callcenter.web.http import read_json, read_query
+from callcenter.web.openapi import doc
 from callcenter.web.pages import render
 
 log = logging.getLogger(__name__)
 
-QA_STORE = web.AppKey("qa_store", QaStore)
-RECORDINGS = web.AppKey("recordings", RecordingStore)
+QA_STORE = web.AppKey("qa_store", QaReviews)
+RECORDINGS = web.AppKey("recordings", RecordingFiles)
 
 
 class Scorecards(dict[str, Scorecard]):
@@ -55,6 +68,7 @@ STATIC_FILES = {
     "call.js": "text/javascript",
 }
 MAX_PAGE = 100
+_SCOPED = "a user limited to business lines sees only theirs"
 _RANGE = re.compile(r"^bytes=(\d*)-(\d*)$")
 
 
@@ -100,12 +114,12 @@ class _CalibrationBody(_Strict):
     calibration: bool
 
 
-def _problems(err: ValidationError) -> str:
-    out = []
-    for e in err.errors():
-        where = ".".join(str(p) for p in e["loc"]) or "(body)"
-        out.append(f"{where}: {e['msg']}")
-    return "; ".join(out)
+class _CalibrationQuery(_Strict):
+    scorecard: str | None = Field(None, description="default: that of the latest review")
+
+
+class _AudioQuery(_Strict):
+    track: Literal["mixed", "caller", "agent"] = Field("mixed", description="which track")
 
 
 def _when(value: str | None, name: str, end: bool) -> datetime | None:
@@ -179,12 +193,17 @@ def scorecard_view(card: Scorecard) -> dict[str, Any]:
 # --- handlers ------------------------------------------------------------------------------------
 
 
+@doc(
+    "Search reviewed and transcribed calls, newest first: {total, limit, offset, calls:"
+    " [{interaction_id, business_line, agent_id, queue, call_at, duration, score, flags,"
+    " reviews, calibration, excerpt}]}",
+    query=_Query,
+    errors=(503,),
+    who=_SCOPED,
+)
 @allow(*ROLES)
 async def list_calls(request: web.Request) -> web.Response:
-    try:
-        query = _Query.model_validate(dict(request.query))
-    except ValidationError as err:
-        return _error(400, _problems(err))
+    query = read_query(request, _Query)
     if query.min_score is not None and query.max_score is not None and query.min_score > query.max_score:
         return _error(400, "min_score is above max_score")
     since, until = _when(query.from_, "from", False), _when(query.to, "to", True)
@@ -214,6 +233,12 @@ async def list_calls(request: web.Request) -> web.Response:
     )
 
 
+@doc(
+    "One call: transcript segments (speaker, times, words), automatic score, checks with"
+    " evidence (speaker, start, end, text), flags, alerts, reviews, the audio URL",
+    errors=(404, 503),
+    who=_SCOPED,
+)
 @allow(*ROLES)
 async def get_call(request: web.Request) -> web.Response:
     detail = await request.app[QA_STORE].call(_interaction_id(request), lines_of(request[PRINCIPAL]))
@@ -222,19 +247,25 @@ async def get_call(request: web.Request) -> web.Response:
     return _json(detail_view(detail))
 
 
+@doc("The scorecards reviewers fill in (criteria, weights, scales)", errors=(503,))
 @allow(*ROLES)
 async def list_scorecards(request: web.Request) -> web.Response:
     cards = request.app[SCORECARDS]
     return _json({"scorecards": [scorecard_view(c) for c in cards.values()]})
 
 
+@doc(
+    "Review the call on a scorecard (201): answers per criterion (null: not applicable);"
+    " the total is computed",
+    body=_ReviewBody,
+    ok=201,
+    errors=(404, 422, 503),
+    who=_SCOPED,
+)
 @allow(*ROLES)
 async def add_review(request: web.Request) -> web.Response:
     interaction_id = _interaction_id(request)
-    try:
-        body = _ReviewBody.model_validate(await _body(request))
-    except ValidationError as err:
-        return _error(400, _problems(err))
+    body = await read_json(request, _ReviewBody)
     cards: Scorecards = request.app[SCORECARDS]
     card = cards.get(body.scorecard)
     if card is None:
@@ -260,6 +291,13 @@ async def add_review(request: web.Request) -> web.Response:
     return _json(review_view(review), 201)
 
 
+@doc(
+    "Calibration: each reviewer's latest answers per criterion, spread (max - min, and as a share"
+    " of the scale), mean, differences from the mean; the same for totals",
+    query=_CalibrationQuery,
+    errors=(404, 503),
+    who=_SCOPED,
+)
 @allow(*ROLES)
 async def get_calibration(request: web.Request) -> web.Response:
     interaction_id = _interaction_id(request)
@@ -305,13 +343,16 @@ async def get_calibration(request: web.Request) -> web.Response:
     )
 
 
+@doc(
+    "Mark or unmark the call for calibration",
+    body=_CalibrationBody,
+    errors=(404, 503),
+    who=_SCOPED,
+)
 @allow(*ROLES)
 async def mark_calibration(request: web.Request) -> web.Response:
     interaction_id = _interaction_id(request)
-    try:
-        body = _CalibrationBody.model_validate(await _body(request))
-    except ValidationError as err:
-        return _error(400, _problems(err))
+    body = await read_json(request, _CalibrationBody)
     store = request.app[QA_STORE]
     if await store.call(interaction_id, lines_of(request[PRINCIPAL])) is None:
         return _error(404, "no transcript for this call")
@@ -319,6 +360,15 @@ async def mark_calibration(request: web.Request) -> web.Response:
     return _json({"interaction_id": interaction_id, "calibration": body.calibration})
 
 
+@doc(
+    "The call's recording (decrypted), audio/wav; HTTP Range (206, 416) for seeking; every"
+    " request that returns audio is written to the playback audit",
+    query=_AudioQuery,
+    content="audio/wav",
+    responses={206: "The requested byte range (Content-Range)"},
+    errors=(404, 416, 503),
+    who=_SCOPED,
+)
 @allow(*ROLES)
 async def recording_audio(request: web.Request) -> web.StreamResponse:
     interaction_id = _interaction_id(request)
@@ -392,16 +442,25 @@ def _byte_range(header: str | None, size: int) -> tuple[int, int] | str | None:
 # --- pages ---------------------------------------------------------------------------------------
 
 
+@doc("The QA page: calls with search, filters, scores and flags", content="text/html")
 @allow(*ROLES)
 async def calls_page(request: web.Request) -> web.Response:
     return render(request, "qa_list.html")
 
 
+@doc(
+    "The QA page of one call: audio, transcript, flags, review form, calibration", content="text/html"
+)
 @allow(*ROLES)
 async def call_page(request: web.Request) -> web.Response:
     return render(request, "qa_call.html")
 
 
+@doc(
+    "The QA pages' scripts and styles (qa.js, list.js, call.js, qa.css)",
+    content="text/plain",
+    errors=(404,),
+)
 @allow(PUBLIC)
 async def static_file(request: web.Request) -> web.Response:
     """The pages' scripts and styles (no data in them): a fixed list of names, nothing else."""
@@ -419,7 +478,7 @@ def _guarded(handler: Any) -> Any:
     async def run(request: web.Request) -> web.StreamResponse:
         try:
             response: web.StreamResponse = await handler(request)
-        except DatabaseError as err:
+        except StorageError as err:
             log.warning("qa.database_error", extra={"error": str(err)})
             return _error(503, "the QA database is not available")
         return response

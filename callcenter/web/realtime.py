@@ -29,7 +29,9 @@ from aiohttp import web
 
 from callcenter.aio import cancel_and_wait
 from callcenter.config import ApiToken, RealtimeSettings
-from callcenter.web.auth import AUTH_KEY, PUBLIC, ROLES, Principal, TokenAuthenticator, allow
+from callcenter.principal import Principal
+from callcenter.web.auth import AUTH_KEY, PUBLIC, ROLES, TokenAuthenticator, allow
+from callcenter.web.openapi import doc
 
 log = logging.getLogger(__name__)
 
@@ -252,6 +254,12 @@ def secret_id(value: str) -> str:
 # --- the HTTP side and the lifecycle ---------------------------------------------------------------
 
 
+@doc(
+    "Socket.IO (Engine.IO polling and WebSocket): namespaces /customer, /agent and /supervisor;"
+    " see docs/omnichannel.md for the events and their roles",
+    who="a public transport; each namespace authenticates its sockets and checks their roles",
+    errors=(400,),
+)
 @allow(PUBLIC)
 async def socketio_endpoint(request: web.Request) -> web.StreamResponse:
     """Engine.IO's polling and WebSocket endpoint; who may do what is checked per namespace/event."""

@@ -29,7 +29,7 @@ from typing import Protocol, TypeVar
 from redis.asyncio import Redis
 from redis.exceptions import RedisError, WatchError
 
-from callcenter.adapters.accounts_store import AccountStore, StoredSession
+from callcenter.accounts import SessionStore, StoredSession
 from callcenter.aio import within
 from callcenter.config import LoginThrottleSettings, SessionSettings
 
@@ -65,7 +65,7 @@ class OpenedSession:
 
 
 class Sessions:
-    def __init__(self, store: AccountStore, settings: SessionSettings, clock: Clock) -> None:
+    def __init__(self, store: SessionStore, settings: SessionSettings, clock: Clock) -> None:
         self._store = store
         self._idle = settings.idle_minutes * 60
         self._absolute = settings.absolute_hours * 3600

@@ -19,12 +19,12 @@ import asyncio
 import logging
 from collections.abc import AsyncIterator, Callable, Iterable, Mapping
 from dataclasses import asdict
-from typing import Any, Protocol
+from typing import Any, Literal, Protocol
 
 from aiohttp import web
+from pydantic import BaseModel, Field
 from socketio.exceptions import ConnectionRefusedError as Refused
 
-from callcenter.adapters.ami import AmiError
 from callcenter.aio import cancel_and_wait
 from callcenter.config import ApiToken, RealtimeSettings
 from callcenter.core import events as ev
@@ -34,15 +34,20 @@ from callcenter.core.commands import Command, SaveInteraction
 from callcenter.core.interaction import Channel, Interaction
 from callcenter.core.qa import Alert
 from callcenter.core.wallboard import MINUTE, RollingSeries, SlAlert, SlAlerts
+from callcenter.errors import AsteriskError as AmiError
+from callcenter.principal import Principal
 from callcenter.service import CallCenter
 from callcenter.web.api import SERVICE, may_see_agent, may_see_queue, queue_line
 from callcenter.web.audit import record
-from callcenter.web.auth import PRINCIPAL, Principal, allow
+from callcenter.web.auth import PRINCIPAL, allow
 from callcenter.web.chat_agent import NAMESPACE as AGENT_NAMESPACE
 from callcenter.web.chat_agent import AgentNamespace, agent_room
+from callcenter.web.http import read_object
+from callcenter.web.openapi import doc
 from callcenter.web.pages import add_nav, render
 from callcenter.web.realtime import REALTIME, Ack, GuardedNamespace, authenticate_socket, event
 
+_SCOPE = "a user limited to business lines sees and acts on only theirs"
 log = logging.getLogger(__name__)
 
 NAMESPACE = "/supervisor"
@@ -306,17 +311,18 @@ def _error(status: int, message: str) -> web.Response:
 
 
 async def _body(request: web.Request) -> dict[str, Any]:
-    try:
-        data = await request.json() if request.can_read_body else {}
-    except ValueError:
-        raise web.HTTPBadRequest(
-            text='{"error": "body is not valid JSON"}', content_type="application/json"
-        ) from None
-    if not isinstance(data, dict):
-        raise web.HTTPBadRequest(
-            text='{"error": "body must be a JSON object"}', content_type="application/json"
-        )
-    return data
+    return await read_object(request)
+
+
+class ReassignBody(BaseModel):
+    interaction_id: str
+    to_agent: str | None = Field(None, description="exactly one of to_agent and to_queue")
+    to_queue: str | None = None
+
+
+class ListenBody(BaseModel):
+    agent_id: str
+    mode: Literal["listen", "whisper", "barge"] = "listen"
 
 
 def _name(data: Mapping[str, Any], key: str, *, required: bool = True) -> str | None:
@@ -331,11 +337,18 @@ def _name(data: Mapping[str, Any], key: str, *, required: bool = True) -> str | 
     return value
 
 
+@doc("The supervisor console: live wallboard, alerts, actions", content="text/html", who=_SCOPE)
 @allow("supervisor", "admin")
 async def console_page(request: web.Request) -> web.Response:
     return render(request, "supervisor.html", spy_modes=SPY_MODES)
 
 
+@doc(
+    "The wallboard now: per queue figures and the last hour per minute; per agent state, time in"
+    " state and current interactions (what the /supervisor namespace pushes)",
+    errors=(503,),
+    who=_SCOPE,
+)
 @allow("supervisor", "admin")
 async def wallboard(request: web.Request) -> web.Response:
     board = request.app.get(WALLBOARD)
@@ -344,6 +357,12 @@ async def wallboard(request: web.Request) -> web.Response:
     return web.json_response(board.view(request[PRINCIPAL], board.service.clock()))
 
 
+@doc(
+    "Hand a chat held by an agent to another agent or a queue (audited)",
+    body=ReassignBody,
+    errors=(404, 409),
+    who=_SCOPE,
+)
 @allow("supervisor", "admin")
 async def reassign(request: web.Request) -> web.Response:
     """Hand a chat held by an agent to another agent or queue (``ConversationTransferred``)."""
@@ -392,6 +411,13 @@ async def reassign(request: web.Request) -> web.Response:
     return web.json_response({"ok": True, "interaction_id": live.id})
 
 
+@doc(
+    "Ring the supervisor's own phone (the extension of the account's agent id) into ChanSpy on the"
+    " agent's live call: listen, whisper (the agent hears you) or barge (both do); audited",
+    body=ListenBody,
+    errors=(404, 409, 502, 503),
+    who=_SCOPE,
+)
 @allow("supervisor", "admin")
 async def listen(request: web.Request) -> web.Response:
     """Ring the supervisor's own phone into ChanSpy on the agent's live call: ``listen`` (nobody

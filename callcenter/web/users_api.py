@@ -10,12 +10,15 @@ from datetime import datetime
 from typing import Any, Literal
 
 from aiohttp import web
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field
 
 from callcenter.accounts import MAX_PASSWORD, AccountError, DuplicateUser, UnknownUser, User
 from callcenter.users import user_view
-from callcenter.web.api import _body, _error, _json
 from callcenter.web.auth import PRINCIPAL, allow
+from callcenter.web.http import error as _error
+from callcenter.web.http import json_response as _json
+from callcenter.web.http import read_json, read_query
+from callcenter.web.openapi import doc
 from callcenter.web.pages import ACCOUNTS
 
 Role = Literal["agent", "supervisor", "qa", "admin"]
@@ -43,8 +46,12 @@ class UserChanges(_Body):
     password: str | None = Field(None, max_length=MAX_PASSWORD)
 
 
-def problems(err: ValidationError) -> str:
-    return "; ".join(f"{'.'.join(str(p) for p in e['loc']) or 'body'}: {e['msg']}" for e in err.errors())
+class AuditQuery(BaseModel):
+    action: str | None = Field(None, max_length=64, description="exact action, or a prefix such as user.*")
+    user: str | None = Field(None, max_length=64, description="who did it (username, token name, cli:<user>)")
+    since: str | None = Field(None, description="ISO 8601 with a time zone, or POSIX seconds (inclusive)")
+    until: str | None = Field(None, description="ISO 8601 with a time zone, or POSIX seconds (exclusive)")
+    limit: int = Field(100, ge=1, le=1000)
 
 
 def _user_id(request: web.Request) -> int:
@@ -65,18 +72,17 @@ def lockout_problem(request: web.Request, user: User, changes: dict[str, Any]) -
     return None
 
 
+@doc("Every account (no password hashes)")
 @allow("admin")
 async def list_users(request: web.Request) -> web.Response:
     users = await request.app[ACCOUNTS].store.users()
     return _json({"users": [user_view(u) for u in users]})
 
 
+@doc("Create an account (201; audited)", body=NewUser, ok=201, errors=(409,))
 @allow("admin")
 async def create_user(request: web.Request) -> web.Response:
-    try:
-        body = NewUser.model_validate(await _body(request))
-    except ValidationError as err:
-        return _error(400, problems(err))
+    body = await read_json(request, NewUser)
     try:
         user = await request.app[ACCOUNTS].create(
             request[PRINCIPAL],
@@ -95,13 +101,16 @@ async def create_user(request: web.Request) -> web.Response:
     return _json(user_view(user), 201)
 
 
+@doc(
+    "Change an account: display_name, role, lines (null: every line), agent_id, disabled,"
+    " password; disabling or a new password ends its sessions (audited)",
+    body=UserChanges,
+    errors=(404, 409),
+)
 @allow("admin")
 async def update_user(request: web.Request) -> web.Response:
     user_id = _user_id(request)
-    try:
-        body = UserChanges.model_validate(await _body(request))
-    except ValidationError as err:
-        return _error(400, problems(err))
+    body = await read_json(request, UserChanges)
     # null clears lines (every line) and agent_id; elsewhere it means "unchanged".
     changes = {
         k: v
@@ -146,21 +155,20 @@ def _time(raw: str | None, name: str) -> float | None:
     return parsed.timestamp()
 
 
+@doc(
+    "The audit log, newest first: sign-ins, logouts, account changes, forced agent states,"
+    " customer merges, IVR flow saves",
+    query=AuditQuery,
+)
 @allow("admin")
 async def list_audit(request: web.Request) -> web.Response:
-    q = request.query
-    raw_limit = q.get("limit", "100")
-    if not raw_limit.isdigit() or not 1 <= int(raw_limit) <= 1000:
-        return _error(400, "limit must be a whole number from 1 to 1000")
-    action, who = q.get("action"), q.get("user")
-    if (action and len(action) > 64) or (who and len(who) > 64):
-        return _error(400, "action and user are at most 64 characters")
+    q = read_query(request, AuditQuery)
     entries = await request.app[ACCOUNTS].store.audit(
-        action=action or None,
-        who=who or None,
-        since=_time(q.get("since"), "since"),
-        until=_time(q.get("until"), "until"),
-        limit=int(raw_limit),
+        action=q.action or None,
+        who=q.user or None,
+        since=_time(q.since, "since"),
+        until=_time(q.until, "until"),
+        limit=q.limit,
     )
     return _json(
         {

@@ -16,7 +16,6 @@ from urllib.parse import parse_qsl
 
 from aiohttp import web
 
-from callcenter.adapters.db import DatabaseError
 from callcenter.channels import twilio, wechat, whatsapp
 from callcenter.channels.base import (
     MAX_WEBHOOK_BODY,
@@ -26,11 +25,21 @@ from callcenter.channels.base import (
     WebhookError,
 )
 from callcenter.config import Settings
+from callcenter.errors import StorageError
 from callcenter.messaging import Messaging
 from callcenter.web.api import SETTINGS
 from callcenter.web.auth import PUBLIC, allow
+from callcenter.web.openapi import doc
 
 log = logging.getLogger(__name__)
+# What the signed provider routes answer besides 200 (the provider retries on a 503).
+_HOOK_ERRORS = {
+    400: "malformed",
+    403: "signature missing or wrong",
+    404: "channel not configured",
+    413: "body too large",
+    503: "storage unavailable: the provider retries",
+}
 
 MESSAGING = web.AppKey("messaging", Messaging)
 
@@ -85,11 +94,16 @@ async def _guard(
     except WebhookError as err:
         log.warning("webhook.malformed", extra={"path": request.path, "detail": str(err)[:200]})
         return _fail(400, str(err)[:200])
-    except DatabaseError as err:
+    except StorageError as err:
         log.error("webhook.storage", extra={"detail": str(err)})
         return _fail(503, "cannot store the message now; please retry")
 
 
+@doc(
+    "Twilio inbound SMS/MMS and status callbacks (form-encoded)",
+    who="authenticated by X-Twilio-Signature",
+    responses=_HOOK_ERRORS,
+)
 @allow(PUBLIC)  # authenticated by X-Twilio-Signature
 async def twilio_sms(request: web.Request) -> web.StreamResponse:
     async def handle(request: web.Request) -> web.StreamResponse:
@@ -118,6 +132,12 @@ async def twilio_sms(request: web.Request) -> web.StreamResponse:
     return await _guard(request, handle)
 
 
+@doc(
+    "WhatsApp verify-token handshake: echoes hub.challenge",
+    who="authenticated by hub.verify_token",
+    content="text/plain",
+    responses=_HOOK_ERRORS,
+)
 @allow(PUBLIC)  # authenticated by the verify token
 async def whatsapp_verify(request: web.Request) -> web.StreamResponse:
     async def handle(request: web.Request) -> web.StreamResponse:
@@ -136,6 +156,11 @@ async def whatsapp_verify(request: web.Request) -> web.StreamResponse:
     return await _guard(request, handle)
 
 
+@doc(
+    "WhatsApp Cloud API notifications (messages, statuses)",
+    who="authenticated by X-Hub-Signature-256",
+    responses=_HOOK_ERRORS,
+)
 @allow(PUBLIC)  # authenticated by X-Hub-Signature-256
 async def whatsapp_notify(request: web.Request) -> web.StreamResponse:
     async def handle(request: web.Request) -> web.StreamResponse:
@@ -153,6 +178,12 @@ async def whatsapp_notify(request: web.Request) -> web.StreamResponse:
     return await _guard(request, handle)
 
 
+@doc(
+    "WeChat server URL check: echoes echostr",
+    who="authenticated by signature, timestamp, nonce",
+    content="text/plain",
+    responses=_HOOK_ERRORS,
+)
 @allow(PUBLIC)  # authenticated by the signature query parameter
 async def wechat_verify(request: web.Request) -> web.StreamResponse:
     async def handle(request: web.Request) -> web.StreamResponse:
@@ -168,6 +199,12 @@ async def wechat_verify(request: web.Request) -> web.StreamResponse:
     return await _guard(request, handle)
 
 
+@doc(
+    "WeChat Official Account pushes (XML, plaintext mode)",
+    who="authenticated by signature, timestamp, nonce",
+    content="text/plain",
+    responses=_HOOK_ERRORS,
+)
 @allow(PUBLIC)  # authenticated by the signature query parameter
 async def wechat_notify(request: web.Request) -> web.StreamResponse:
     async def handle(request: web.Request) -> web.StreamResponse:

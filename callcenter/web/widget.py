@@ -16,6 +16,7 @@ from aiohttp import web
 
 from callcenter.web.api import SETTINGS
 from callcenter.web.auth import PUBLIC, allow
+from callcenter.web.openapi import doc
 
 STATIC = Path(__file__).parent / "static"
 SOCKETIO_CLIENT_VERSION = "4.8.4"
@@ -75,11 +76,17 @@ def _respond(request: web.Request, f: _File) -> web.Response:
     return web.Response(body=f.body, content_type=f.content_type, charset="utf-8", headers=headers)
 
 
+@doc(
+    "The embeddable web-chat widget (JavaScript)",
+    content="text/javascript",
+    responses={304: "Not modified (ETag)"},
+)
 @allow(PUBLIC)
 async def widget_js(request: web.Request) -> web.Response:
     return _respond(request, _file("widget.js"))
 
 
+@doc("Widget files", content="text/plain", errors=(404,))
 @allow(PUBLIC)
 async def static_file(request: web.Request) -> web.Response:
     name = request.match_info["name"]
@@ -88,6 +95,7 @@ async def static_file(request: web.Request) -> web.Response:
     return _respond(request, _file(name))
 
 
+@doc("A demo page embedding the widget", content="text/html")
 @allow(PUBLIC)
 async def chat_demo(request: web.Request) -> web.Response:
     """A page embedding the widget exactly as a customer's site would."""

@@ -33,7 +33,7 @@ from callcenter.adapters.db_models import QaTranscriptRow
 from callcenter.adapters.qa_store import QaStore
 from callcenter.adapters.recordings import RecordingStore
 from callcenter.adapters.transcription_jobs import DONE, FAILED, JobStore
-from callcenter.app import DATABASE, create_app
+from callcenter.app import DATABASE, QA_STORE, RECORDING_STORE, create_app
 from callcenter.config import TranscriptionSettings
 from callcenter.core.interaction import Channel, Interaction
 from callcenter.core.qa import score
@@ -41,7 +41,6 @@ from callcenter.core.transcript import Segment, Speaker, Transcript, Word
 from callcenter.qa.loader import load_rules
 from callcenter.speech.pool import TranscriptionPool
 from callcenter.speech.service import TranscriptionService
-from callcenter.web import qa_api
 from callcenter.web.auth import PRINCIPAL
 from tests.conftest import config_with, settings_from
 from tests.integration.test_api import TOKENS, auth, free_port
@@ -167,7 +166,7 @@ async def add_call(
     )
     await client.app[DATABASE].save_interaction(interaction)
     transcript = lines_transcript(lines)
-    await client.app[qa_api.QA_STORE].save_result(
+    await client.app[QA_STORE].save_result(
         interaction_id, transcript, score(RULES, transcript), datetime.now(UTC)
     )
 
@@ -188,7 +187,7 @@ def wav_bytes(seconds: float, rate: int = 8000) -> bytes:
 
 
 def record(client: TestClient[Any, Any], tmp_path: Path, interaction_id: str, audio: bytes) -> RecordingStore:
-    store = client.app[qa_api.RECORDINGS]
+    store = client.app[RECORDING_STORE]
     source = tmp_path / f"{interaction_id}-mixmonitor.wav"
     source.write_bytes(audio)
     store.store(interaction_id, source, "support", datetime.now(UTC))
@@ -234,7 +233,7 @@ async def test_a_spoken_card_number_never_reaches_the_database(
         "Thank you for calling, my card number is four" + " one" * 15 + ". Thank you.",
         tmp_path / "mixmonitor.wav",
     )
-    recordings = client.app[qa_api.RECORDINGS]
+    recordings = client.app[RECORDING_STORE]
     recordings.store(call, spoken, "support", datetime.now(UTC))
     service = TranscriptionService(
         TranscriptionSettings(workers=1),
@@ -242,7 +241,7 @@ async def test_a_spoken_card_number_never_reaches_the_database(
         TranscriptionPool(1),
         RULES,
         key=recordings.key,
-        results=client.app[qa_api.QA_STORE],  # the one call the server makes
+        results=client.app[QA_STORE],  # the one call the server makes
     )
     await service.start()
     try:
@@ -371,7 +370,7 @@ async def test_users_limited_to_lines_see_only_theirs(client: TestClient[Any, An
     both = {**auth("qa"), "X-Test-Lines": "sales,support"}
     listed = await (await client.get("/api/qa/calls", params={"q": "router"}, headers=both)).json()
     assert {c["interaction_id"] for c in listed["calls"]} == {sales, support}
-    assert await client.app[qa_api.QA_STORE].playbacks(support) == []
+    assert await client.app[QA_STORE].playbacks(support) == []
 
 
 # --- review and calibration ----------------------------------------------------------------------
@@ -426,7 +425,7 @@ async def test_reviews_and_calibration(client: TestClient[Any, Any]) -> None:
     # A transcript stored before its interaction was saved: the review takes the call's line,
     # agent, queue and date from the interactions table.
     early = new_id()
-    await client.app[qa_api.QA_STORE].save_result(early, lines_transcript(GOOD), None, datetime.now(UTC))
+    await client.app[QA_STORE].save_result(early, lines_transcript(GOOD), None, datetime.now(UTC))
     before = await (await client.get(f"/api/qa/calls/{early}", headers=auth("qa"))).json()
     assert (before["agent_id"], before["queue"], before["business_line"], before["score"]) == (
         None,
@@ -494,7 +493,7 @@ async def test_reviews_and_calibration(client: TestClient[Any, Any]) -> None:
         "/api/qa/calls/nope/reviews", json={"scorecard": "standard", "answers": answers}, headers=auth("qa")
     )
     assert resp.status == 404
-    assert len(await client.app[qa_api.QA_STORE].reviews(call)) == 2
+    assert len(await client.app[QA_STORE].reviews(call)) == 2
 
 
 # --- playback --------------------------------------------------------------------------------------
@@ -525,7 +524,7 @@ async def test_playback_streams_the_decrypted_recording_with_ranges_and_audits(
     past = await client.get(url, headers={**auth("qa"), "Range": f"bytes={len(audio)}-"})
     assert past.status == 416 and past.headers["Content-Range"] == f"bytes */{len(audio)}"
 
-    audits = await client.app[qa_api.QA_STORE].playbacks(call)
+    audits = await client.app[QA_STORE].playbacks(call)
     assert [(a.who, a.role, a.byte_range) for a in audits] == [
         ("qa", "qa", ""),
         ("supervisor", "supervisor", f"100-199/{len(audio)}"),
@@ -538,7 +537,7 @@ async def test_playback_streams_the_decrypted_recording_with_ranges_and_audits(
     assert (await client.get(url, headers=auth("agent"))).status == 403
     assert (await client.get(url)).status == 401
     assert (await client.get(url, params={"track": "../x"}, headers=auth("qa"))).status == 400
-    assert len(await client.app[qa_api.QA_STORE].playbacks(call)) == 4
+    assert len(await client.app[QA_STORE].playbacks(call)) == 4
 
 
 async def test_crafted_ids_get_404_and_touch_nothing_outside_the_store(
@@ -566,7 +565,7 @@ async def test_crafted_ids_get_404_and_touch_nothing_outside_the_store(
         assert b"SECRET" not in await resp.read()
     assert (await client.get("/api/recordings/unknown-call/audio", headers=auth("qa"))).status == 404
     # Only the stored recording's own files were ever there to read.
-    assert sorted(p.name for p in client.app[qa_api.RECORDINGS].directory.iterdir()) == sorted(
+    assert sorted(p.name for p in client.app[RECORDING_STORE].directory.iterdir()) == sorted(
         [f"{call}.mixed.wav.enc", f"{call}.mixed.json"]
     )
 
@@ -645,5 +644,5 @@ async def test_concurrent_playbacks_and_reviews_are_all_kept(
     results = await asyncio.gather(*(listen(n) for n in range(12)), *(review() for _ in range(6)))
     assert results[:12] == [audio[n : n + 10] for n in range(12)]
     assert results[12:] == [201] * 6
-    assert len(await client.app[qa_api.QA_STORE].playbacks(call)) == 12
-    assert len(await client.app[qa_api.QA_STORE].reviews(call)) == 6
+    assert len(await client.app[QA_STORE].playbacks(call)) == 12
+    assert len(await client.app[QA_STORE].reviews(call)) == 6

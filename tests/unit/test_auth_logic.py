@@ -17,7 +17,7 @@ from callcenter.accounts import (
     check_username,
 )
 from callcenter.config import LoginThrottleSettings
-from callcenter.web.auth import Principal
+from callcenter.principal import Principal
 from callcenter.web.pages import _safe_next
 from callcenter.web.sessions import LoginThrottle, same_token, session_key
 

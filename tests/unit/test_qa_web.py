@@ -8,7 +8,7 @@ import pytest
 
 from callcenter.adapters.qa_store import EMERGENCY, business_line_of, excerpt, flags_of, search_words
 from callcenter.core.qa import Alert, Check, Evidence, QaResult
-from callcenter.web.auth import Principal
+from callcenter.principal import Principal
 from callcenter.web.qa_api import _byte_range, lines_of
 
 

@@ -8,7 +8,8 @@ from pydantic import SecretStr
 
 from callcenter.config import ApiToken
 from callcenter.core.commands import OfferConversation
-from callcenter.web.auth import PUBLIC, Principal
+from callcenter.principal import Principal
+from callcenter.web.auth import PUBLIC
 from callcenter.web.chat_desk import Desk, NotYours
 from callcenter.web.realtime import TokenBucket, authenticate_socket, event
 
