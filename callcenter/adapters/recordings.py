@@ -4,7 +4,16 @@ Layout under the configured directory::
 
     <interaction_id>.<track>.wav[.enc]     the audio (AES-GCM encrypted when a key is configured)
     <interaction_id>.<track>.json          metadata: sha256 of the audio, size, business line,
-                                           recorded and expiry times, encrypted or not
+                                           recorded and expiry times, encrypted or not, key id
+
+Encryption is by envelope: each recording has its own random data key, which encrypts the audio;
+the data key is stored in the file's header wrapped (AES-GCM) by a key-encryption key named by an
+id (``recordings.encryption_keys``). Rotating keys: add the new key and make it
+``encryption_key_id``; new recordings are wrapped with it, old ones stay readable while their key is
+configured, and ``callcenter recordings rewrap`` re-wraps them with the current key (only the
+header changes) so the old key can go. Files of the first format (``CCREC1``: the audio encrypted
+directly with ``recordings.encryption_key``) are read with the key of id ``default`` and moved to
+the envelope format by ``rewrap``.
 
 Invariants:
 
@@ -28,10 +37,11 @@ import os
 import re
 import secrets
 import tempfile
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 from callcenter.config import RecordingSettings
 from callcenter.errors import RecordingError as RecordingError  # re-exported: its users predate errors.py
@@ -39,8 +49,13 @@ from callcenter.qa.records import TRACKS as TRACKS
 from callcenter.qa.records import Track as Track
 
 _ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,127}$")
-MAGIC = b"CCREC1"  # encrypted file: MAGIC, 12-byte nonce, AES-GCM ciphertext with its tag
+MAGIC = b"CCREC1"  # first format: MAGIC, 12-byte nonce, AES-GCM ciphertext with its tag
+# Envelope format: MAGIC2, key id length (1 byte), key id (ASCII), 12-byte nonce and the data key
+# wrapped by that key (32 + 16 bytes), 12-byte nonce, the audio's AES-GCM ciphertext with its tag.
+MAGIC2 = b"CCREC2"
 NONCE_BYTES = 12
+_WRAPPED = 32 + 16
+LEGACY_KEY_ID = "default"
 
 
 class RecordingCorrupt(RecordingError):
@@ -70,60 +85,152 @@ class RetentionPolicy:
         return None if days is None else recorded_at + timedelta(days=days)
 
 
-def encrypt(data: bytes, key: bytes, name: str) -> bytes:
+@dataclass(frozen=True, slots=True)
+class Keyring:
+    """The key-encryption keys by id, and the id new recordings are wrapped with. Picklable: the
+    transcription workers get it to read encrypted tracks."""
+
+    keys: Mapping[str, bytes]
+    current: str
+
+    def key(self, key_id: str, name: str) -> bytes:
+        try:
+            return self.keys[key_id]
+        except KeyError:
+            raise RecordingError(
+                f"{name}: wrapped with key {key_id!r}, which is not in recordings.encryption_keys"
+            ) from None
+
+
+def _aes(key: bytes) -> Any:
     from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
-    nonce = secrets.token_bytes(NONCE_BYTES)
-    return MAGIC + nonce + AESGCM(key).encrypt(nonce, data, name.encode())
+    return AESGCM(key)
 
 
-def decrypt(blob: bytes, key: bytes, name: str) -> bytes:
+def _open(key: bytes, nonce: bytes, sealed: bytes, aad: bytes, name: str) -> bytes:
     from cryptography.exceptions import InvalidTag
-    from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
-    if not blob.startswith(MAGIC):
-        raise RecordingCorrupt(f"{name}: not an encrypted recording")
-    nonce = blob[len(MAGIC) : len(MAGIC) + NONCE_BYTES]
     try:
-        return AESGCM(key).decrypt(nonce, blob[len(MAGIC) + NONCE_BYTES :], name.encode())
+        opened: bytes = _aes(key).decrypt(nonce, sealed, aad)
+        return opened
     except InvalidTag as err:
         raise RecordingCorrupt(
             f"{name}: encryption tag does not match (tampered, renamed or wrong key)"
         ) from err
 
 
-def read_audio(path: str | Path, key: bytes | None) -> bytes:
+def _header(key_id: str, wrap_nonce: bytes, wrapped: bytes) -> bytes:
+    raw_id = key_id.encode("ascii")
+    return MAGIC2 + bytes([len(raw_id)]) + raw_id + wrap_nonce + wrapped
+
+
+def _wrap(keyring: Keyring, data_key: bytes, name: str) -> bytes:
+    nonce = secrets.token_bytes(NONCE_BYTES)
+    aad = f"{name}|{keyring.current}".encode()
+    return _header(
+        keyring.current, nonce, _aes(keyring.key(keyring.current, name)).encrypt(nonce, data_key, aad)
+    )
+
+
+def encrypt(data: bytes, keyring: Keyring, name: str) -> bytes:
+    """The audio under a fresh data key, wrapped with the keyring's current key."""
+    data_key = secrets.token_bytes(32)
+    nonce = secrets.token_bytes(NONCE_BYTES)
+    return _wrap(keyring, data_key, name) + nonce + bytes(_aes(data_key).encrypt(nonce, data, name.encode()))
+
+
+@dataclass(frozen=True, slots=True)
+class _Envelope:
+    key_id: str
+    data_key: bytes
+    body: bytes  # nonce + ciphertext of the audio
+
+
+def _unwrap(blob: bytes, keyring: Keyring, name: str) -> _Envelope:
+    at = len(MAGIC2)
+    if len(blob) < at + 1:
+        raise RecordingCorrupt(f"{name}: truncated header")
+    size = blob[at]
+    key_id = blob[at + 1 : at + 1 + size].decode("ascii", "replace")
+    at += 1 + size
+    wrap_nonce, wrapped = blob[at : at + NONCE_BYTES], blob[at + NONCE_BYTES : at + NONCE_BYTES + _WRAPPED]
+    if len(wrapped) != _WRAPPED:
+        raise RecordingCorrupt(f"{name}: truncated header")
+    data_key = _open(keyring.key(key_id, name), wrap_nonce, wrapped, f"{name}|{key_id}".encode(), name)
+    return _Envelope(key_id, data_key, blob[at + NONCE_BYTES + _WRAPPED :])
+
+
+def key_id_of(blob: bytes) -> str | None:
+    """Which key a stored file needs: its key id, ``default`` for the first format, None if clear."""
+    if blob.startswith(MAGIC2) and len(blob) > len(MAGIC2):
+        size = blob[len(MAGIC2)]
+        return blob[len(MAGIC2) + 1 : len(MAGIC2) + 1 + size].decode("ascii", "replace")
+    return LEGACY_KEY_ID if blob.startswith(MAGIC) else None
+
+
+def decrypt(blob: bytes, keyring: Keyring, name: str) -> bytes:
+    if blob.startswith(MAGIC2):
+        envelope = _unwrap(blob, keyring, name)
+        body = envelope.body
+        return _open(envelope.data_key, body[:NONCE_BYTES], body[NONCE_BYTES:], name.encode(), name)
+    if blob.startswith(MAGIC):
+        nonce = blob[len(MAGIC) : len(MAGIC) + NONCE_BYTES]
+        sealed = blob[len(MAGIC) + NONCE_BYTES :]
+        return _open(keyring.key(LEGACY_KEY_ID, name), nonce, sealed, name.encode(), name)
+    raise RecordingCorrupt(f"{name}: not an encrypted recording")
+
+
+def rewrap(blob: bytes, keyring: Keyring, name: str) -> bytes | None:
+    """The file wrapped with the current key, or None when it already is (or is not encrypted).
+    An envelope file keeps its data key and ciphertext: only the header changes."""
+    key_id = key_id_of(blob)
+    if key_id is None or (blob.startswith(MAGIC2) and key_id == keyring.current):
+        return None
+    if blob.startswith(MAGIC2):
+        envelope = _unwrap(blob, keyring, name)
+        return _wrap(keyring, envelope.data_key, name) + envelope.body
+    return encrypt(decrypt(blob, keyring, name), keyring, name)
+
+
+def read_audio(path: str | Path, keyring: Keyring | None) -> bytes:
     """A recording file's audio bytes, decrypted in memory when it is encrypted."""
     path = Path(path)
     blob = path.read_bytes()
-    if blob.startswith(MAGIC):
-        if key is None:
+    if blob.startswith((MAGIC, MAGIC2)):
+        if keyring is None:
             raise RecordingError(f"{path.name}: encrypted, and no recordings.encryption_key is configured")
-        return decrypt(blob, key, path.name)
+        return decrypt(blob, keyring, path.name)
     return blob
 
 
+def keyring_of(settings: RecordingSettings) -> Keyring | None:
+    keys = {key_id: base64.b64decode(k.get_secret_value()) for key_id, k in settings.encryption_keys.items()}
+    if settings.encryption_key is not None:
+        keys[LEGACY_KEY_ID] = base64.b64decode(settings.encryption_key.get_secret_value())
+    if not keys:
+        return None
+    return Keyring(keys, settings.encryption_key_id or next(iter(keys)))
+
+
 class RecordingStore:
-    def __init__(self, directory: Path, key: bytes | None = None, retention: RetentionPolicy | None = None):
+    def __init__(
+        self, directory: Path, key: Keyring | None = None, retention: RetentionPolicy | None = None
+    ) -> None:
         self.directory = directory
         self._key = key
         self._retention = retention or RetentionPolicy({})
 
     @classmethod
     def from_settings(cls, settings: RecordingSettings) -> RecordingStore:
-        key = (
-            base64.b64decode(settings.encryption_key.get_secret_value())
-            if settings.encryption_key is not None
-            else None
-        )
         return cls(
             settings.directory,
-            key,
+            keyring_of(settings),
             RetentionPolicy(dict(settings.retention_days), settings.default_retention_days),
         )
 
     @property
-    def key(self) -> bytes | None:
+    def key(self) -> Keyring | None:
         return self._key
 
     def path_for(self, interaction_id: str, track: Track = "mixed") -> Path:
@@ -210,6 +317,22 @@ class RecordingStore:
         for record in gone:
             self.delete(record.interaction_id, record.track)
         return gone
+
+    def rewrap(self, on_file: Callable[[StoredRecording, bool], None] | None = None) -> int:
+        """Wrap every encrypted recording with the current key (``callcenter recordings rewrap``);
+        returns how many files changed. A recording stored in clear stays as it is."""
+        if self._key is None:
+            raise RecordingError("no recordings.encryption_key(s) configured: nothing to wrap with")
+        changed = 0
+        for record in self.all():
+            blob = record.path.read_bytes()
+            new = rewrap(blob, self._key, record.path.name)
+            if new is not None:
+                _write_atomic(record.path, new)
+                changed += 1
+            if on_file is not None:
+                on_file(record, new is not None)
+        return changed
 
     def delete(self, interaction_id: str, track: Track = "mixed") -> None:
         record = self.get(interaction_id, track)

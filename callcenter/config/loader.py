@@ -68,6 +68,8 @@ _STRING_KEYS = {
     "smtp_password",
     "web_identity_secret",
     "encryption_key",
+    "encryption_keys",
+    "encryption_key_id",
     "redis_url",
 }
 

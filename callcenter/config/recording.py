@@ -7,9 +7,23 @@ from collections.abc import Mapping
 from pathlib import Path, PurePosixPath
 from typing import Literal
 
-from pydantic import Field, SecretStr, field_validator
+from pydantic import Field, SecretStr, field_validator, model_validator
 
 from callcenter.config.base import Section
+
+_KEY_ID = re.compile(r"^[A-Za-z0-9_.-]{1,64}$")
+
+
+def _check_aes_key(value: SecretStr) -> None:
+    import base64
+    import binascii
+
+    try:
+        key = base64.b64decode(value.get_secret_value(), validate=True)
+    except (binascii.Error, ValueError):
+        raise ValueError("must be base64 (e.g. from: openssl rand -base64 32)") from None
+    if len(key) not in (16, 24, 32):
+        raise ValueError(f"must decode to 16, 24 or 32 bytes, not {len(key)}")
 
 
 class RedactPattern(Section):
@@ -76,8 +90,13 @@ class RecordingSettings(Section):
     asterisk_spool_dir: PurePosixPath | None = None
     # After a call ends, wait until the files have not grown for this long before storing them.
     settle_seconds: float = Field(1.0, gt=0, le=60)
-    # base64 of a 16, 24 or 32 byte key: recordings are encrypted at rest with AES-GCM.
+    # base64 of a 16, 24 or 32 byte key: recordings are encrypted at rest with AES-GCM. Its key id
+    # is "default". For rotation, name the keys instead (encryption_keys) and say which one wraps
+    # new recordings (encryption_key_id); every key a stored recording names must stay listed until
+    # `callcenter recordings rewrap` has moved those recordings to the current key.
     encryption_key: SecretStr | None = None
+    encryption_keys: Mapping[str, SecretStr] = Field(default_factory=dict)
+    encryption_key_id: str | None = None
     # Days a recording is kept, per business line (the queue's `line`, else its name); others: the default.
     retention_days: Mapping[str, int] = Field(default_factory=dict)
     default_retention_days: int | None = Field(None, ge=1)  # None: kept until deleted
@@ -87,16 +106,37 @@ class RecordingSettings(Section):
     def _aes_key(cls, value: SecretStr | None) -> SecretStr | None:
         if value is None or not value.get_secret_value():
             return None
-        import base64
-        import binascii
-
-        try:
-            key = base64.b64decode(value.get_secret_value(), validate=True)
-        except (binascii.Error, ValueError):
-            raise ValueError("must be base64 (e.g. from: openssl rand -base64 32)") from None
-        if len(key) not in (16, 24, 32):
-            raise ValueError(f"must decode to 16, 24 or 32 bytes, not {len(key)}")
+        _check_aes_key(value)
         return value
+
+    @field_validator("encryption_keys")
+    @classmethod
+    def _named_keys(cls, value: Mapping[str, SecretStr]) -> Mapping[str, SecretStr]:
+        for key_id, key in value.items():
+            if not _KEY_ID.fullmatch(key_id):
+                raise ValueError(f"{key_id[:40]!r}: a key id is 1-64 letters, digits, '_', '.' or '-'")
+            try:
+                _check_aes_key(key)
+            except ValueError as err:
+                raise ValueError(f"{key_id}: {err}") from None
+        return value
+
+    @model_validator(mode="after")
+    def _current_key(self) -> RecordingSettings:
+        ids = set(self.encryption_keys)
+        if self.encryption_key is not None:
+            if "default" in ids:
+                raise ValueError("encryption_keys.default: 'default' is the id of encryption_key; rename one")
+            ids.add("default")
+        if self.encryption_key_id is not None and self.encryption_key_id not in ids:
+            raise ValueError(
+                f"encryption_key_id: {self.encryption_key_id!r} is not among the configured keys"
+            )
+        if self.encryption_key_id is None and len(ids) > 1:
+            raise ValueError(
+                "encryption_key_id: several keys are configured; name the one for new recordings"
+            )
+        return self
 
     @field_validator("retention_days")
     @classmethod

@@ -1,4 +1,4 @@
-"""``callcenter transcribe FILE...`` and ``callcenter recordings backfill | purge``."""
+"""``callcenter transcribe FILE...`` and ``callcenter recordings backfill | purge | rewrap``."""
 
 from __future__ import annotations
 
@@ -38,6 +38,10 @@ def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None
     backfill.add_argument("--no-progress", action="store_true")
     purge = actions.add_parser("purge", help="delete recordings past their retention")
     purge.add_argument("--dry-run", action="store_true")
+    rewrap = actions.add_parser(
+        "rewrap", help="wrap every encrypted recording with the current key (after adding a new one)"
+    )
+    rewrap.add_argument("--no-progress", action="store_true")
 
 
 def main_transcribe(args: argparse.Namespace, settings: Settings, out: TextIO | None = None) -> int:
@@ -143,6 +147,21 @@ def main_recordings(args: argparse.Namespace, settings: Settings, out: TextIO | 
     from callcenter.adapters.recordings import RecordingStore
 
     store = RecordingStore.from_settings(settings.recordings)
+    if args.recordings_command == "rewrap":
+        from callcenter.adapters.recordings import RecordingError
+
+        records = store.all()
+        bar = _progress(len(records), not args.no_progress, unit="file")
+        try:
+            changed = store.rewrap(lambda _record, _changed: bar.update(1))
+        except RecordingError as err:
+            print(f"rewrap: {err}", file=sys.stderr)
+            return 1
+        finally:
+            bar.close()
+        current = store.key.current if store.key is not None else "-"
+        out.write(f"rewrapped {changed} of {len(records)} file(s) with key {current!r}\n")
+        return 0
     if args.recordings_command == "purge":
         now = datetime.now(UTC)
         expired = store.expired(now) if args.dry_run else store.purge(now)

@@ -18,7 +18,7 @@ import logging
 from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Protocol
+from typing import TYPE_CHECKING, Protocol
 
 from callcenter.adapters.db import DatabaseError
 from callcenter.adapters.transcription_jobs import Job, JobStore
@@ -28,6 +28,9 @@ from callcenter.core.qa import Alert, QaResult, QaRules, score
 from callcenter.core.transcript import Transcript
 from callcenter.speech.pool import TranscriptionPool
 from callcenter.speech.transcribe import qa_json, request_for, to_json
+
+if TYPE_CHECKING:
+    from callcenter.adapters.recordings import Keyring
 
 log = logging.getLogger("callcenter.transcription")
 
@@ -53,7 +56,7 @@ class TranscriptionService:
         pool: TranscriptionPool,
         rules: QaRules | None = None,
         on_alert: AlertHandler | None = None,
-        key: bytes | None = None,
+        key: Keyring | None = None,
         results: ResultSink | None = None,
     ) -> None:
         """``key``: the recordings' encryption key (RecordingStore.key), to read encrypted files."""

@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, cast
 
-from callcenter.adapters.recordings import read_audio
+from callcenter.adapters.recordings import Keyring, read_audio
 from callcenter.config import TranscriptionSettings
 from callcenter.core.qa import QaResult
 from callcenter.core.redaction import IdentifierPattern, Redactor
@@ -47,10 +47,10 @@ class Request:
     engine: EngineSpec = field(default_factory=EngineSpec)
     phrases: tuple[str, ...] = ()
     redactor: Redactor = field(default_factory=Redactor)
-    key: bytes | None = None  # recordings.encryption_key: encrypted files are decrypted in memory
+    key: Keyring | None = None  # recordings.encryption_key: encrypted files are decrypted in memory
 
 
-def _read(path: str, key: bytes | None) -> list[Track]:
+def _read(path: str, key: Keyring | None) -> list[Track]:
     try:
         data = read_audio(path, key)
     except OSError as err:
@@ -58,7 +58,7 @@ def _read(path: str, key: bytes | None) -> list[Track]:
     return read_wav(path, data)
 
 
-def tracks_of(files: Sequence[str], key: bytes | None = None) -> list[tuple[Speaker, Track]]:
+def tracks_of(files: Sequence[str], key: Keyring | None = None) -> list[tuple[Speaker, Track]]:
     if len(files) == 2:
         caller, agent = (_read(path, key) for path in files)
         if len(caller) != 1 or len(agent) != 1:
@@ -120,7 +120,7 @@ def engine_for(settings: TranscriptionSettings, language: str | None = None) -> 
 def request_for(
     settings: TranscriptionSettings,
     files: tuple[str, ...],
-    key: bytes | None = None,
+    key: Keyring | None = None,
     language: str | None = None,
 ) -> Request:
     return Request(

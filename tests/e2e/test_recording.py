@@ -26,7 +26,7 @@ from typing import Any
 
 import pytest
 
-from callcenter.adapters.recordings import RecordingStore
+from callcenter.adapters.recordings import Keyring, RecordingStore
 from tests.calls import agent_phone, call_in, caller_phone, ended_record, latest_interaction, wait_agent
 from tests.conftest import AGENT_TOKEN
 from tests.sip import level, wait_for
@@ -152,7 +152,7 @@ def test_recorded_call_is_stored_transcribed_redacted_and_scored(
     )
     assert status == 404
 
-    store = RecordingStore(tmp_path / "recordings", base64.b64decode(KEY))
+    store = RecordingStore(tmp_path / "recordings", Keyring({"default": base64.b64decode(KEY)}, "default"))
     wait_for(
         lambda: (tmp_path / "recordings" / f"{interaction_id}.agent.json").exists(),
         30,

@@ -12,7 +12,7 @@ import pytest
 
 from callcenter import cli
 from callcenter.adapters.qa_store import CallFilter, QaStore
-from callcenter.adapters.recordings import RecordingStore, RetentionPolicy
+from callcenter.adapters.recordings import Keyring, RecordingStore, RetentionPolicy
 from tests.unit.speech_fixtures import say
 
 KEY = base64.b64encode(bytes(range(32))).decode()
@@ -84,7 +84,7 @@ def test_vosk_needs_a_model(wavs: list[Path], capsys: pytest.CaptureFixture[str]
 def test_backfill_transcribes_stored_recordings_once(
     wavs: list[Path], tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    store = RecordingStore(tmp_path / "rec", base64.b64decode(KEY))
+    store = RecordingStore(tmp_path / "rec", Keyring({"default": base64.b64decode(KEY)}, "default"))
     now = datetime.now(UTC)
     for n, wav in enumerate(wavs):
         copy = tmp_path / f"in{n}.wav"
@@ -126,3 +126,26 @@ def test_purge_deletes_what_retention_allows(tmp_path: Path, capsys: pytest.Capt
     assert code == 0 and out.startswith("would delete old-1.mixed.wav (sales")
     code, out, _ = run(capsys, *settings, "recordings", "purge")
     assert out.startswith("deleted old-1.mixed.wav") and store.all() == []
+
+
+def test_rewrap_moves_recordings_to_the_current_key(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    old, new = bytes(range(32)), bytes(range(1, 33))
+    store = RecordingStore(tmp_path / "rec", Keyring({"old": old}, "old"))
+    for n in range(3):
+        source = tmp_path / f"{n}.wav"
+        source.write_bytes(b"audio %d" % n)
+        store.store(f"call-{n}", source, "sales", datetime.now(UTC))
+    keys = [
+        "--set", f"recordings.directory={tmp_path / 'rec'}",
+        "--set", f"recordings.encryption_keys.old={base64.b64encode(old).decode()}",
+        "--set", f"recordings.encryption_keys.new={base64.b64encode(new).decode()}",
+        "--set", "recordings.encryption_key_id=new",
+    ]  # fmt: skip
+    code, out, _ = run(capsys, *keys, "recordings", "rewrap", "--no-progress")
+    assert code == 0 and out.strip() == "rewrapped 3 of 3 file(s) with key 'new'"
+    only_new = RecordingStore(tmp_path / "rec", Keyring({"new": new}, "new"))
+    assert [only_new.read(f"call-{n}") for n in range(3)] == [b"audio 0", b"audio 1", b"audio 2"]
+    code, _, err = run(capsys, "--set", f"recordings.directory={tmp_path / 'rec'}", "recordings", "rewrap")
+    assert code == 1 and "nothing to wrap with" in err
