@@ -49,6 +49,7 @@ from callcenter.messaging import Messaging
 from callcenter.qa.scorecards import ScorecardError, load_scorecards
 from callcenter.queues_file import QueueWatcher, load_queues
 from callcenter.recorder import Recorder
+from callcenter.retention import RetentionSweeper
 from callcenter.service import CallCenter
 from callcenter.users import Accounts
 from callcenter.web import (
@@ -495,14 +496,19 @@ async def _recording(app: web.Application) -> AsyncIterator[None]:
     )
     service.listeners.append(recorder.on_command)
     app[RECORDER] = recorder
+    sweeper = RetentionSweeper(
+        store, app[QA_STORE], store.retention, time.time, settings.recordings.retention_sweep_seconds
+    )
     try:
         await recorder.start()
+        await sweeper.start()
         log.info(
             "recording.ready",
             extra={"enabled": settings.recordings.enabled, "spool": str(recorder.spool)},
         )
         yield
     finally:
+        await sweeper.stop()
         service.listeners.remove(recorder.on_command)
         await recorder.stop()
         if transcription is not None:

@@ -28,6 +28,11 @@ RECORDINGS = Counter(
     "Call recordings taken into the store after the call (stored), not found (missing) or failed",
     ["result"],
 )
+RETENTION_DELETED = Counter(
+    "callcenter_retention_deleted_total",
+    "Stored data deleted by the retention sweep, by kind (recording files, transcripts)",
+    ["kind"],
+)
 RECORDING_PAUSES = Counter(
     "callcenter_recording_pauses_total", "Recordings paused or resumed (e.g. for card data)", ["action"]
 )

@@ -20,7 +20,7 @@ from __future__ import annotations
 
 import dataclasses
 import re
-from collections.abc import AsyncIterator, Iterable, Mapping
+from collections.abc import AsyncIterator, Callable, Iterable, Mapping
 from contextlib import asynccontextmanager
 from datetime import UTC, datetime
 from typing import Any
@@ -162,6 +162,35 @@ class QaStore:
                     await c.execute(
                         sa.insert(QaFlagRow), [{"interaction_id": interaction_id, "flag": f} for f in flags]
                     )
+
+    async def purge(self, expiry: Callable[[str, datetime], datetime | None], now: datetime) -> list[str]:
+        """Delete the transcripts (with their scores, flags and search entries) whose call is past
+        ``expiry(line, call_at)``, the line being the call's business line, else its queue.
+        Reviews and the playback audit stay: they are the reviewers' work and the audit trail."""
+        query = sa.select(
+            QaTranscriptRow.interaction_id,
+            QaTranscriptRow.business_line,
+            QaTranscriptRow.queue,
+            QaTranscriptRow.call_at,
+        ).where(QaTranscriptRow.call_at < now)
+        async with self._begin("purge expired transcripts", write=True) as c:
+            gone = []
+            for row in await c.execute(query):
+                ends = expiry(row.business_line or row.queue or "", row.call_at)
+                if ends is not None and ends <= now:
+                    gone.append(row.interaction_id)
+            for start in range(0, len(gone), 500):
+                ids = gone[start : start + 500]
+                for table in (QaTranscriptRow, QaResultRow, QaFlagRow):
+                    await c.execute(sa.delete(table).where(table.interaction_id.in_(ids)))
+                if self._dialect == "sqlite":
+                    await c.execute(
+                        sa.text("DELETE FROM qa_search WHERE interaction_id IN :ids").bindparams(
+                            sa.bindparam("ids", expanding=True)
+                        ),
+                        {"ids": ids},
+                    )
+        return gone
 
     # --- reading --------------------------------------------------------------------------------
 

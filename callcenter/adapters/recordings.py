@@ -233,6 +233,10 @@ class RecordingStore:
     def key(self) -> Keyring | None:
         return self._key
 
+    @property
+    def retention(self) -> RetentionPolicy:
+        return self._retention
+
     def path_for(self, interaction_id: str, track: Track = "mixed") -> Path:
         """Where the audio of ``interaction_id``'s ``track`` is (or will be) stored."""
         suffix = ".wav.enc" if self._key is not None else ".wav"

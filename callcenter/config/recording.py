@@ -100,6 +100,9 @@ class RecordingSettings(Section):
     # Days a recording is kept, per business line (the queue's `line`, else its name); others: the default.
     retention_days: Mapping[str, int] = Field(default_factory=dict)
     default_retention_days: int | None = Field(None, ge=1)  # None: kept until deleted
+    # The server deletes what is past its retention (recordings, then their transcripts) this often;
+    # 0: only by hand (`callcenter recordings purge`).
+    retention_sweep_seconds: float = Field(3600.0, ge=0)
 
     @field_validator("encryption_key")
     @classmethod
