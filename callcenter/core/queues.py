@@ -1,6 +1,7 @@
 """Queues as data: what a caller in a queue needs from an agent, and how that widens as the wait grows.
 
-A :class:`Queue` is immutable and validated at the edge (``callcenter/queues_file.py`` reads the YAML).
+A :class:`Queue` is immutable and validated at the edge
+(``callcenter/queues_file.py`` reads the YAML).
 The engine only asks it one question, :func:`targets`: which agents may take this caller *now*.
 
 Invariants:

@@ -2,11 +2,12 @@
 """Render the repository's Asterisk configuration for the container, with the sandbox's own code.
 
 The container runs the same templates as the development sandbox: ``asterisk_conf/*.conf`` filled
-from :class:`callcenter.config.Settings` by :meth:`callcenter.sandbox.AsteriskSandbox.render_config`
-(public API; it writes files and needs no root and no chroot). The container's file system plays the
-part of the sandbox root (``asterisk.sandbox_root`` is forced to ``/``), so the layout is the
-sandbox's: ``/srv/callcenter/<instance>/{etc/asterisk,lib,log,run,spool,keys,cache}``, with
-modules, sounds and music on hold where the Debian packages put them.
+from :class:`callcenter.config.Settings` by
+:meth:`callcenter.sandbox.AsteriskSandbox.render_config` (public API; it writes files and needs
+no root and no chroot). The container's file system plays the part of the sandbox root
+(``asterisk.sandbox_root`` is forced to ``/``), so the layout is the sandbox's:
+``/srv/callcenter/<instance>/{etc/asterisk,lib,log,run,spool,keys,cache}``, with modules, sounds
+and music on hold where the Debian packages put them.
 
 Commands::
 
