@@ -12,7 +12,7 @@ from typing import Any
 
 import pytest
 from aiohttp.test_utils import TestClient, TestServer
-from playwright.async_api import async_playwright
+from playwright.async_api import Locator, async_playwright
 
 from callcenter.app import create_app
 from callcenter.web import qa_api
@@ -39,6 +39,34 @@ CALL: list[tuple[Any, float, str]] = [
     ("agent", 14.0, "is there anything else have a nice day"),
 ]
 SCREENSHOT = Path(__file__).parents[2] / "docs" / "screenshots" / "qa.png"
+
+# WCAG contrast of an element's text against the first opaque background behind it (its own or an
+# ancestor's): what a reader sees, not what one stylesheet meant (app.css's button colours once
+# made the transcript white on white).
+CONTRAST = """(node) => {
+  const rgb = (c) => {
+    const m = c.match(/[\\d.]+/g).map(Number);
+    return { v: m.slice(0, 3), a: m.length > 3 ? m[3] : 1 };
+  };
+  const lum = ([r, g, b]) => {
+    const f = (x) => { x /= 255; return x <= 0.03928 ? x / 12.92 : ((x + 0.055) / 1.055) ** 2.4; };
+    return 0.2126 * f(r) + 0.7152 * f(g) + 0.0722 * f(b);
+  };
+  let bg = node;
+  while (bg && rgb(getComputedStyle(bg).backgroundColor).a === 0) bg = bg.parentElement;
+  const back = bg ? rgb(getComputedStyle(bg).backgroundColor).v : [255, 255, 255];
+  const [hi, lo] = [lum(rgb(getComputedStyle(node).color).v), lum(back)].sort((x, y) => y - x);
+  return (hi + 0.05) / (lo + 0.05);
+}"""
+
+
+async def contrasts(lines: Locator) -> list[tuple[str, float]]:
+    """Each transcript line's words and the contrast of its text (the button) to what is behind."""
+    out = []
+    for n in range(await lines.count()):
+        button = lines.nth(n).get_by_role("button")
+        out.append(((await button.text_content()) or "", float(await button.evaluate(CONTRAST))))
+    return out
 
 
 @pytest.fixture
@@ -79,6 +107,9 @@ async def test_the_call_page_plays_follows_the_transcript_and_takes_a_review(
             lines = page.locator("#transcript li")
             await lines.nth(len(CALL) - 1).wait_for()
             assert await lines.count() == len(CALL)
+            # Readable: every line's text stands out from its background (WCAG AA: 4.5:1).
+            for text, ratio in await contrasts(lines):
+                assert ratio >= 4.5, (text, ratio)
             await page.wait_for_function("document.getElementById('player').readyState >= 1")
             duration = await page.evaluate("document.getElementById('player').duration")
             assert 19.9 < duration < 20.1
@@ -93,6 +124,8 @@ async def test_the_call_page_plays_follows_the_transcript_and_takes_a_review(
                 "(t => t >= 3.9 && t < 7.5)(document.getElementById('player').currentTime)"
             )
             await page.locator("#transcript li.current").filter(has_text="router").wait_for()
+            for text, ratio in await contrasts(lines):  # the current line's highlight too
+                assert ratio >= 4.5, (text, ratio)
 
             # The automatic score and the flag are shown, the flagged line marked, the evidence
             # a button that jumps to it.
