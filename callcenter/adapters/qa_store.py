@@ -87,6 +87,7 @@ class CallSummary:
     reviews: int
     calibration: bool
     excerpt: str
+    caller: str = ""  # the caller's name, else number (from ``interactions``); "" when unknown
 
 
 @dataclass(frozen=True, slots=True)
@@ -250,6 +251,8 @@ class QaStore:
             conditions.append(t.calibration == query.calibration)
         base = sa.select(t, r.score).outerjoin(r, r.interaction_id == t.interaction_id).where(*conditions)
         count = sa.select(sa.func.count()).select_from(base.subquery())
+        i = InteractionRow
+        base = base.add_columns(i.caller_name, i.caller_number).outerjoin(i, i.id == t.interaction_id)
         page = base.order_by(t.call_at.desc(), t.interaction_id).limit(query.limit).offset(query.offset)
         async with self._begin("search QA calls") as c:
             found = int((await c.execute(count)).scalar_one())
@@ -280,10 +283,11 @@ class QaStore:
         return vector.op("@@")(query)
 
     async def call(self, interaction_id: str, lines: frozenset[str] | None = None) -> CallDetail | None:
-        t, r = QaTranscriptRow, QaResultRow
+        t, r, i = QaTranscriptRow, QaResultRow, InteractionRow
         query = (
-            sa.select(t, r.score, r.checks, r.alerts)
+            sa.select(t, r.score, r.checks, r.alerts, i.caller_name, i.caller_number)
             .outerjoin(r, r.interaction_id == t.interaction_id)
+            .outerjoin(i, i.id == t.interaction_id)
             .where(t.interaction_id == interaction_id)
         )
         async with self._begin(f"read QA call {interaction_id!r}") as c:
@@ -475,6 +479,7 @@ def _summary(
         reviews,
         bool(row.calibration),
         excerpt(row.text, words),
+        row.caller_name or row.caller_number or "",
     )
 
 

@@ -453,7 +453,7 @@ QA_PATHS: dict[str, Any] = {
             **_op(
                 "Search reviewed and transcribed calls, newest first: {total, limit, offset, calls:"
                 " [{interaction_id, business_line, agent_id, queue, call_at, duration, score, flags,"
-                " reviews, calibration, excerpt}]}",
+                " reviews, calibration, excerpt, caller}]}",
                 _QA,
                 errors=(400, 401, 403, 503),
             ),

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import asyncio
 import functools
+import json
 import logging
 import re
 from dataclasses import asdict
@@ -31,7 +32,7 @@ from callcenter.adapters.db import DatabaseError
 from callcenter.adapters.qa_store import CallDetail, CallFilter, CallSummary, PlaybackRecord, QaStore, Review
 from callcenter.adapters.recordings import TRACKS, RecordingError, RecordingStore, Track
 from callcenter.core.scorecard import ReviewAnswers, ReviewError, Scorecard, calibrate, check_answers, total
-from callcenter.web.api import _body, _error, _json
+from callcenter.web.api import SERVICE, SETTINGS, _body, _error, _json, may_see_agent
 from callcenter.web.auth import PRINCIPAL, PUBLIC, Principal, allow
 from callcenter.web.pages import render
 
@@ -394,7 +395,16 @@ def _byte_range(header: str | None, size: int) -> tuple[int, int] | str | None:
 
 @allow(*ROLES)
 async def calls_page(request: web.Request) -> web.Response:
-    return render(request, "qa_list.html")
+    """The list; it is given the names of the agents the principal may see (the rows show names)."""
+    names: dict[str, str] = {}
+    service, settings = request.app.get(SERVICE), request.app.get(SETTINGS)
+    if service is not None and settings is not None:
+        engine, principal = service.engine, request[PRINCIPAL]
+        for a in settings.agents:
+            agent = engine.agents.get(a.id)
+            if agent is not None and may_see_agent(principal, engine, agent):
+                names[a.id] = a.name or a.id
+    return render(request, "qa_list.html", agent_names=json.dumps(names))
 
 
 @allow(*ROLES)

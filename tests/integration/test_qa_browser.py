@@ -14,6 +14,7 @@ import pytest
 from aiohttp.test_utils import TestClient, TestServer
 from playwright.async_api import Locator, async_playwright
 
+from callcenter.adapters.qa_store import CallFilter
 from callcenter.app import create_app
 from callcenter.web import qa_api
 from tests.integration.test_api import auth
@@ -178,3 +179,48 @@ def _legend(criterion: str) -> str:
         "empathy": "Showed empathy",
         "closing": "Summarised and closed",
     }[criterion]
+
+
+async def test_the_calls_list_reads_at_1024_px(tmp_path: Path) -> None:
+    """The list shows who called, the agent by name, how long and when, and fits a 1024 px screen
+    (the page itself never scrolls sideways). Keyboard only: search, then follow a call's link."""
+    chromium = require("chromium", "chromium")
+    agents = [{"id": "1001", "name": "Ana Lima", "extension": "1001", "queues": ["support"]}]
+    settings = qa_settings(tmp_path, f"sqlite+aiosqlite:///{tmp_path / 'qa.db'}", agents=agents)
+    async with TestClient(TestServer(create_app(settings))) as client:
+        call = new_id()
+        await add_call(client, call, CALL)
+        async with async_playwright() as p:
+            browser = await p.chromium.launch(executable_path=chromium, args=CHROMIUM_FLAGS)
+            try:
+                context = await browser.new_context(
+                    extra_http_headers=auth("qa"), viewport={"width": 1024, "height": 768}
+                )
+                page = await context.new_page()
+                await page.goto(str(client.make_url("/qa")))
+                await page.get_by_label("Words in the transcript").focus()
+                await page.keyboard.type("router")
+                await page.keyboard.press("Enter")
+                await page.get_by_role("status").filter(has_text="Calls 1\u20131 of 1").wait_for()
+                row = page.locator("#calls tr").first
+                cells = [(await c.text_content() or "").strip() for c in await row.locator("td").all()]
+                assert cells[1] == "+441234567890", cells  # the caller
+                assert cells[2] == "Ana Lima 1001", cells  # the agent by name (and id)
+                _, (stored,) = await client.app[qa_api.QA_STORE].search(CallFilter())
+                seconds = int(stored.duration)
+                assert seconds > 10 and cells[3] == f"{seconds // 60}:{seconds % 60:02d}", cells  # duration
+                assert "2026" in cells[0] and call in cells[0], cells  # the date, then the call's id
+                width = await page.evaluate("document.documentElement.scrollWidth")
+                assert width <= 1024, width
+                table = page.locator(".table-scroll")  # nor does the table: every column is seen
+                assert await table.evaluate("t => t.scrollWidth <= t.clientWidth"), await table.evaluate(
+                    "t => [t.scrollWidth, t.clientWidth]"
+                )
+                SCREENSHOT.parent.mkdir(parents=True, exist_ok=True)
+                await page.screenshot(path=str(SCREENSHOT.parent / "qa-list.png"), full_page=True)
+                link = page.get_by_role("link", name=call)
+                await link.focus()
+                await page.keyboard.press("Enter")
+                await page.wait_for_url(f"**/qa/calls/{call}")
+            finally:
+                await browser.close()
