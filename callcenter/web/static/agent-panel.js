@@ -450,6 +450,15 @@
     const chat = state.chats.get(e.conversation_id);
     if (chat) { chat.messages.push({ from: "customer", channel: chat.channel, at: now(), body: `(the ${e.by} ended the chat)` }); renderWork(); }
   });
+  socket.on("reassigned", (r) => {
+    // A supervisor handed the chat to someone else: it leaves this panel (the server no longer lets
+    // this agent reply to it), with a word of why.
+    const chat = state.chats.get(r.conversation_id);
+    if (!chat) return;
+    state.chats.delete(r.conversation_id);
+    renderWork();
+    showError(`${r.by} reassigned your chat with ${chat.customer.name || "the customer"}`);
+  });
   socket.on("call", (call) => { state.call = call; renderWork(); alertOffers(); });
   socket.on("consult_failed", (e) => showError(`The consult ended: ${e.reason}`));
   socket.on("call_ended", (e) => {
