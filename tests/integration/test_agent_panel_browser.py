@@ -9,6 +9,7 @@ import asyncio
 import re
 from pathlib import Path
 
+import aiohttp
 from playwright.async_api import async_playwright, expect
 
 from callcenter.channels.base import InboundMessage
@@ -18,7 +19,7 @@ from callcenter.core.customers import Identity, IdentityKind
 from callcenter.web.api import SERVICE
 from callcenter.web.pages import ACCOUNTS
 from tests.integration.test_login_browser import CHROMIUM_FLAGS, PASSWORD, SCREENSHOTS
-from tests.integration.test_realtime import chat_settings, customer, start_node
+from tests.integration.test_realtime import SUPERVISOR, chat_settings, customer, start_node
 from tests.tools import require
 
 
@@ -259,6 +260,19 @@ async def test_typing_a_reply_survives_messages_and_offers_and_never_changes_sta
                 state = service.engine.agents["1001"].state.value
                 assert state != "paused", state
                 await expect(page.locator("#me-state")).not_to_have_text("Paused")
+
+                # A supervisor hands the chat to a queue: it leaves the panel, with a word of why.
+                live = next(i for i in service.engine.live.values() if i.agent_id == "1001")
+                service.handle(ev.AgentLogin("1002", service.clock()))
+                async with aiohttp.ClientSession() as s:
+                    async with s.post(
+                        node.url + "/api/supervisor/reassign",
+                        json={"interaction_id": live.id, "to_agent": "1002"},
+                        headers={"Authorization": f"Bearer {SUPERVISOR}"},
+                    ) as resp:
+                        assert resp.status == 200, await resp.text()
+                await expect(chat).to_be_hidden()
+                await expect(page.locator("#panel-error")).to_have_text("sup reassigned your chat with Dee")
                 assert not errors, errors
             finally:
                 await browser.close()
