@@ -393,9 +393,8 @@ def _byte_range(header: str | None, size: int) -> tuple[int, int] | str | None:
 # --- pages ---------------------------------------------------------------------------------------
 
 
-@allow(*ROLES)
-async def calls_page(request: web.Request) -> web.Response:
-    """The list; it is given the names of the agents the principal may see (the rows show names)."""
+def _agent_names(request: web.Request) -> str:
+    """JSON: the names of the agents the principal may see, by id (the pages show names)."""
     names: dict[str, str] = {}
     service, settings = request.app.get(SERVICE), request.app.get(SETTINGS)
     if service is not None and settings is not None:
@@ -404,12 +403,17 @@ async def calls_page(request: web.Request) -> web.Response:
             agent = engine.agents.get(a.id)
             if agent is not None and may_see_agent(principal, engine, agent):
                 names[a.id] = a.name or a.id
-    return render(request, "qa_list.html", agent_names=json.dumps(names))
+    return json.dumps(names)
+
+
+@allow(*ROLES)
+async def calls_page(request: web.Request) -> web.Response:
+    return render(request, "qa_list.html", agent_names=_agent_names(request))
 
 
 @allow(*ROLES)
 async def call_page(request: web.Request) -> web.Response:
-    return render(request, "qa_call.html")
+    return render(request, "qa_call.html", agent_names=_agent_names(request))
 
 
 @allow(PUBLIC)

@@ -12,7 +12,7 @@ from typing import Any
 
 import pytest
 from aiohttp.test_utils import TestClient, TestServer
-from playwright.async_api import Locator, async_playwright
+from playwright.async_api import Locator, async_playwright, expect
 
 from callcenter.adapters.qa_store import CallFilter
 from callcenter.app import create_app
@@ -222,5 +222,12 @@ async def test_the_calls_list_reads_at_1024_px(tmp_path: Path) -> None:
                 await link.focus()
                 await page.keyboard.press("Enter")
                 await page.wait_for_url(f"**/qa/calls/{call}")
+                lines = page.locator("#transcript li")
+                await lines.nth(len(CALL) - 1).wait_for()
+                for text, ratio in await contrasts(lines):
+                    assert ratio >= 4.5, (text, ratio)
+                meta = page.locator("#meta")
+                await expect(meta).to_contain_text("caller +441234567890 \u00b7 agent Ana Lima (1001)")
+                await page.screenshot(path=str(tmp_path / "qa-call-1024.png"), full_page=True)
             finally:
                 await browser.close()
