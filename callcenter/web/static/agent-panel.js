@@ -134,7 +134,7 @@
   function beep() {
     try {
       audio = audio || new AudioContext();
-      if (audio.state === "suspended") audio.resume();
+      if (audio.state === "suspended") audio.resume().catch(() => {});
       const t = audio.currentTime;
       for (const [start, freq] of [[0, 880], [0.18, 660]]) {
         const osc = audio.createOscillator(), gain = audio.createGain();
@@ -149,7 +149,7 @@
     } catch (err) { /* no audio device: the title and the notification remain */ }
   }
   // Browsers start audio only after a user gesture: the first click or key of the day unlocks it.
-  const unlock = () => { try { audio = audio || new AudioContext(); audio.resume(); } catch (err) { /* none */ } };
+  const unlock = () => { try { audio = audio || new AudioContext(); audio.resume().catch(() => {}); } catch (err) { /* none */ } };
   document.addEventListener("pointerdown", unlock, { once: true });
   document.addEventListener("keydown", unlock, { once: true });
   function ringing() {
@@ -161,11 +161,11 @@
     return out;
   }
   function alertOffers() {
-    const now = ringing();
-    document.title = now.length ? `(${now.length}) Ringing: ${now[0].text} · ${baseTitle}` : baseTitle;
-    document.body.dataset.ringing = String(now.length);
-    const fresh = now.filter((o) => !alerted.has(o.id));
-    for (const id of [...alerted]) if (!now.some((o) => o.id === id)) alerted.delete(id);
+    const rings = ringing();
+    document.title = rings.length ? `(${rings.length}) Ringing: ${rings[0].text} · ${baseTitle}` : baseTitle;
+    document.body.dataset.ringing = String(rings.length);
+    const fresh = rings.filter((o) => !alerted.has(o.id));
+    for (const id of [...alerted]) if (!rings.some((o) => o.id === id)) alerted.delete(id);
     if (!fresh.length) return;
     for (const o of fresh) alerted.add(o.id);
     beep();
