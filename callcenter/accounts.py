@@ -25,6 +25,7 @@ from argon2.exceptions import InvalidHashError, VerificationError, VerifyMismatc
 from callcenter.queues_file import LINE_PATTERN
 
 ROLES = ("agent", "supervisor", "qa", "admin")
+PHONE_ROLES = ("agent", "supervisor", "admin")  # roles whose account may name an agent id (a phone)
 USERNAME_PATTERN = r"^[a-z0-9][a-z0-9_.@-]{0,63}$"
 MIN_PASSWORD = 10
 MAX_PASSWORD = 1024  # argon2 takes any length; this bounds the work one request can cause
@@ -88,13 +89,13 @@ def check_account(
         raise AccountError(f"role must be one of {', '.join(ROLES)}")
     if role == "admin" and lines is not None:
         raise AccountError("an admin sees every business line: give no lines")
-    if role == "agent":
-        if not agent_id:
-            raise AccountError("an agent account needs agent_id (the ACD agent it acts as)")
-        if agent_id not in set(known_agents):
-            raise AccountError(f"agent_id {agent_id[:64]!r} is not an agent of the configuration")
-    elif agent_id:
-        raise AccountError("only agent accounts have an agent_id")
+    if role == "agent" and not agent_id:
+        raise AccountError("an agent account needs agent_id (the ACD agent it acts as)")
+    if agent_id and role not in PHONE_ROLES:
+        raise AccountError("only agent, supervisor and admin accounts have an agent_id")
+    # A supervisor's or admin's agent id is their desk phone (listen, whisper, barge ring it).
+    if agent_id and agent_id not in set(known_agents):
+        raise AccountError(f"agent_id {agent_id[:64]!r} is not an agent of the configuration")
 
 
 class Passwords:

@@ -251,6 +251,13 @@ async def _accounts(app: web.Application) -> AsyncIterator[None]:
         await store.stop()
 
 
+def _configured_line(app: web.Application, queue: str) -> str | None:
+    """The ``line:`` of ``queue`` in the engine's queues (None without one, or before the engine)."""
+    service = app.get(api.SERVICE)
+    found = service.engine.queues.get(queue) if service is not None else None
+    return found.line if found is not None else None
+
+
 async def _qa(app: web.Application) -> AsyncIterator[None]:
     """QA review: the store (transcripts, scores, reviews, playback audit), the recordings to
     play, the scorecards. The transcription service's ``results`` is this store."""
@@ -261,7 +268,9 @@ async def _qa(app: web.Application) -> AsyncIterator[None]:
             cards.update(await asyncio.to_thread(load_scorecards, settings.qa.scorecards))
         except ScorecardError as err:
             raise ConfigError(str(err)) from err
-    store = QaStore(settings.database.url, app[DATABASE].engine)
+    store = QaStore(
+        settings.database.url, app[DATABASE].engine, queue_lines=lambda queue: _configured_line(app, queue)
+    )
     await store.start()
     recordings = RecordingStore.from_settings(settings.recordings)
     app[QA_STORE] = app[qa_api.QA_STORE] = store

@@ -29,6 +29,7 @@ from callcenter.config import Settings
 from callcenter.core.acd import Acd
 from callcenter.core.commands import Command, SaveInteraction
 from callcenter.core.interaction import Channel, Interaction
+from callcenter.lines import queue_line
 
 log = logging.getLogger(__name__)
 
@@ -178,7 +179,7 @@ class Recorder:
         queue = interaction.queue if interaction is not None else None
         if queue is None:
             return "default"
-        return self._engine.queue(queue).line or queue
+        return queue_line(queue, self._engine.queue(queue).line) or "default"
 
     async def _settled(self, interaction_id: str, appear: float) -> dict[Track, Path]:
         """The call's files once none has grown for ``settle_seconds`` (Asterisk has closed them);

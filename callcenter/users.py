@@ -8,6 +8,7 @@ from collections.abc import Callable, Collection
 from typing import Any
 
 from callcenter.accounts import (
+    PHONE_ROLES,
     AccountError,
     Passwords,
     User,
@@ -92,8 +93,8 @@ class Accounts:
         if role == "admin" and "lines" not in changes:
             lines = None
         agent_id = changes.get("agent_id", current.agent_id) or None
-        if role != "agent" and "agent_id" not in changes:
-            agent_id = None
+        if role not in PHONE_ROLES and "agent_id" not in changes:
+            agent_id = None  # a QA account has no phone: a role change to qa drops it
         check_account(role, lines, agent_id, self.known_agents)
         fields: dict[str, Any] = {"role": role, "lines": lines, "agent_id": agent_id}
         if "display_name" in changes:

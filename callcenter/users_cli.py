@@ -28,7 +28,12 @@ def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None
     add.add_argument("username")
     add.add_argument("--role", required=True, choices=ROLES)
     add.add_argument("--lines", default=None, help="business lines, comma-separated (default: all)")
-    add.add_argument("--agent-id", default=None, help="for agents: the ACD agent id (settings' agents)")
+    add.add_argument(
+        "--agent-id",
+        default=None,
+        help="the ACD agent id (settings' agents): required for agents; for a supervisor or admin, "
+        "the desk phone that listen, whisper and barge ring",
+    )
     add.add_argument("--display-name", default="")
     add.add_argument("--password-stdin", action="store_true", help="read the password from stdin")
     actions.add_parser("list", help="list the accounts")

@@ -49,6 +49,7 @@ from callcenter.aio import cancel_safe
 from callcenter.core.qa import QaResult
 from callcenter.core.redaction import Redactor
 from callcenter.core.transcript import Transcript, redact_transcript
+from callcenter.lines import call_line
 from callcenter.qa.records import CallDetail, CallFilter, CallSummary, PlaybackRecord, Review
 from callcenter.speech.transcribe import qa_json, to_json
 
@@ -70,19 +71,19 @@ def flags_of(result: QaResult) -> tuple[str, ...]:
     return tuple(dict.fromkeys(flags))
 
 
-def business_line_of(queue: str | None, skills: Mapping[str, Any] | None) -> str | None:
-    """A call's business line: its ``line:<name>`` skill (set from the customer's business line)
-    when it has one, else its queue (as recording retention counts it)."""
-    for skill in skills or {}:
-        if str(skill).startswith("line:"):
-            return str(skill)[5:]
-    return queue
-
-
 @cancel_safe
 class QaStore:
-    def __init__(self, url: str, engine: AsyncEngine | None = None) -> None:
+    def __init__(
+        self,
+        url: str,
+        engine: AsyncEngine | None = None,
+        queue_lines: Callable[[str], str | None] | None = None,
+    ) -> None:
+        """``engine``: the server's shared engine (else its own). ``queue_lines``: a queue's ``line:``
+        from the queues file (the engine's), so a call's business line is decided by
+        :func:`callcenter.lines.call_line` as everywhere else."""
         self._url = url
+        self._queue_lines = queue_lines
         self._dialect = parse_url(url).get_backend_name()
         self._shared = engine
         self._engine: AsyncEngine | None = None
@@ -112,7 +113,7 @@ class QaStore:
         data = to_json(transcript)
         duration = max((s.end for s in transcript.segments), default=0.0)
         async with self._begin(f"store the transcript of {interaction_id!r}", write=True) as c:
-            meta = await _interaction_meta(c, interaction_id)
+            meta = await _interaction_meta(c, interaction_id, self._queue_lines)
             values = {
                 "business_line": meta.get("business_line"),
                 "agent_id": meta.get("agent_id"),
@@ -224,6 +225,8 @@ class QaStore:
             conditions.append(t.calibration == query.calibration)
         base = sa.select(t, r.score).outerjoin(r, r.interaction_id == t.interaction_id).where(*conditions)
         count = sa.select(sa.func.count()).select_from(base.subquery())
+        i = InteractionRow
+        base = base.add_columns(i.caller_name, i.caller_number).outerjoin(i, i.id == t.interaction_id)
         page = base.order_by(t.call_at.desc(), t.interaction_id).limit(query.limit).offset(query.offset)
         async with self._begin("search QA calls") as c:
             found = int((await c.execute(count)).scalar_one())
@@ -254,10 +257,11 @@ class QaStore:
         return vector.op("@@")(query)
 
     async def call(self, interaction_id: str, lines: frozenset[str] | None = None) -> CallDetail | None:
-        t, r = QaTranscriptRow, QaResultRow
+        t, r, i = QaTranscriptRow, QaResultRow, InteractionRow
         query = (
-            sa.select(t, r.score, r.checks, r.alerts)
+            sa.select(t, r.score, r.checks, r.alerts, i.caller_name, i.caller_number)
             .outerjoin(r, r.interaction_id == t.interaction_id)
+            .outerjoin(i, i.id == t.interaction_id)
             .where(t.interaction_id == interaction_id)
         )
         async with self._begin(f"read QA call {interaction_id!r}") as c:
@@ -288,7 +292,7 @@ class QaStore:
             ).one_or_none()
             if line is not None:
                 return True, line[0]
-            meta = await _interaction_meta(c, interaction_id)
+            meta = await _interaction_meta(c, interaction_id, self._queue_lines)
         return bool(meta), meta.get("business_line")
 
     # --- manual review --------------------------------------------------------------------------
@@ -320,7 +324,7 @@ class QaStore:
             review_id = int((await c.execute(statement)).scalar_one())
             # The interaction may have been saved (or finished) after its transcript: its line,
             # agent, queue and date are taken again for the call being reviewed.
-            meta = await _interaction_meta(c, interaction_id)
+            meta = await _interaction_meta(c, interaction_id, self._queue_lines)
             if meta:
                 await c.execute(
                     sa.update(QaTranscriptRow)
@@ -376,15 +380,18 @@ class QaStore:
             raise DatabaseError(f"cannot {what}: {type(err).__name__}") from err
 
 
-async def _interaction_meta(c: AsyncConnection, interaction_id: str) -> dict[str, Any]:
+async def _interaction_meta(
+    c: AsyncConnection, interaction_id: str, queue_lines: Callable[[str], str | None] | None
+) -> dict[str, Any]:
     i = InteractionRow
     row = (
         await c.execute(sa.select(i.queue, i.agent_id, i.skills, i.started_at).where(i.id == interaction_id))
     ).one_or_none()
     if row is None:
         return {}
+    configured = queue_lines(row.queue) if queue_lines is not None and row.queue is not None else None
     return {
-        "business_line": business_line_of(row.queue, row.skills),
+        "business_line": call_line(row.queue, configured, row.skills),
         "agent_id": row.agent_id,
         "queue": row.queue,
         "call_at": row.started_at,
@@ -446,6 +453,7 @@ def _summary(
         reviews,
         bool(row.calibration),
         excerpt(row.text, words),
+        row.caller_name or row.caller_number or "",
     )
 
 

@@ -45,6 +45,7 @@ class CallSummary:
     reviews: int
     calibration: bool
     excerpt: str
+    caller: str = ""  # the caller's name, else number (from ``interactions``); "" when unknown
 
 
 @dataclass(frozen=True, slots=True)

@@ -175,6 +175,7 @@ def main_recordings(args: argparse.Namespace, settings: Settings, out: TextIO | 
 async def _backfill(args: argparse.Namespace, settings: Settings, store: Any, out: TextIO) -> int:
     from callcenter.adapters.qa_store import QaStore
     from callcenter.adapters.transcription_jobs import DONE, FAILED, JobStore
+    from callcenter.queues_file import load_queues
     from callcenter.speech.pool import TranscriptionPool
     from callcenter.speech.service import TranscriptionService
 
@@ -195,7 +196,10 @@ async def _backfill(args: argparse.Namespace, settings: Settings, store: Any, ou
         return 0
     conf = settings.transcription
     rules = _rules(conf.qa_rules)
-    results = QaStore(settings.database.url)  # backfilled calls are searchable and reviewable too
+    # Backfilled calls are searchable and reviewable too, filed under the same business lines as
+    # the server files them (the queues file's line:, see callcenter/lines.py).
+    queues = load_queues(settings.acd.queues_file) if settings.acd.queues_file else {}
+    results = QaStore(settings.database.url, queue_lines=lambda q: queues[q].line if q in queues else None)
     service = TranscriptionService(
         conf,
         JobStore(settings.database.url),

@@ -14,7 +14,7 @@ from typing import Any, Protocol
 from aiohttp import web
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
-from callcenter import __version__, metrics
+from callcenter import __version__, lines, metrics
 from callcenter.config import Settings
 from callcenter.core.acd import Acd
 from callcenter.core.agents import Agent
@@ -75,8 +75,9 @@ def interaction_view(i: Interaction) -> dict[str, Any]:
 # Business lines (docs/security.md): a queue may belong to one; a scoped principal sees the queues
 # of its lines, the agents serving at least one of them, and the interactions routed to them.
 def queue_line(engine: Acd, queue: str | None) -> str | None:
+    """The business line of ``queue`` (:func:`callcenter.lines.queue_line`: its ``line:``, else its name)."""
     found = engine.queues.get(queue) if queue is not None else None
-    return found.line if found is not None else None
+    return lines.queue_line(queue, found.line if found is not None else None)
 
 
 def may_see_queue(principal: Principal, engine: Acd, queue: str | None) -> bool:

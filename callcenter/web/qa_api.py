@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import asyncio
 import functools
+import json
 import logging
 import re
 from dataclasses import asdict
@@ -41,6 +42,7 @@ from callcenter.qa.records import (
     Review,
     Track,
 )
+from callcenter.web.api import SERVICE, SETTINGS, may_see_agent
 from callcenter.web.auth import PRINCIPAL, PUBLIC, allow
 from callcenter.web.http import error as _error
 from callcenter.web.http import json_response as _json
@@ -442,10 +444,23 @@ def _byte_range(header: str | None, size: int) -> tuple[int, int] | str | None:
 # --- pages ---------------------------------------------------------------------------------------
 
 
+def _agent_names(request: web.Request) -> str:
+    """JSON: the names of the agents the principal may see, by id (the pages show names)."""
+    names: dict[str, str] = {}
+    service, settings = request.app.get(SERVICE), request.app.get(SETTINGS)
+    if service is not None and settings is not None:
+        engine, principal = service.engine, request[PRINCIPAL]
+        for a in settings.agents:
+            agent = engine.agents.get(a.id)
+            if agent is not None and may_see_agent(principal, engine, agent):
+                names[a.id] = a.name or a.id
+    return json.dumps(names)
+
+
 @doc("The QA page: calls with search, filters, scores and flags", content="text/html")
 @allow(*ROLES)
 async def calls_page(request: web.Request) -> web.Response:
-    return render(request, "qa_list.html")
+    return render(request, "qa_list.html", agent_names=_agent_names(request))
 
 
 @doc(
@@ -453,7 +468,7 @@ async def calls_page(request: web.Request) -> web.Response:
 )
 @allow(*ROLES)
 async def call_page(request: web.Request) -> web.Response:
-    return render(request, "qa_call.html")
+    return render(request, "qa_call.html", agent_names=_agent_names(request))
 
 
 @doc(

@@ -35,6 +35,7 @@ from callcenter.core.interaction import Channel, Interaction
 from callcenter.core.qa import Alert
 from callcenter.core.wallboard import MINUTE, RollingSeries, SlAlert, SlAlerts
 from callcenter.errors import AsteriskError as AmiError
+from callcenter.lines import call_line
 from callcenter.principal import Principal
 from callcenter.service import CallCenter
 from callcenter.web.api import SERVICE, may_see_agent, may_see_queue, queue_line
@@ -121,7 +122,10 @@ class Wallboard:
     def emergency(self, interaction_id: str, alert: Alert) -> None:
         """The transcription service's ``on_alert``: an emergency word heard in a call."""
         found = self.engine.live.get(interaction_id)
-        line = queue_line(self.engine, found.queue if found is not None else None)
+        line = None
+        if found is not None:  # the call's line, as /qa files it (the customer's line first)
+            queue = self.engine.queues.get(found.queue) if found.queue is not None else None
+            line = call_line(found.queue, queue.line if queue is not None else None, found.skills)
         payload = {
             "kind": "emergency_word",
             "interaction_id": interaction_id,
@@ -340,7 +344,16 @@ def _name(data: Mapping[str, Any], key: str, *, required: bool = True) -> str | 
 @doc("The supervisor console: live wallboard, alerts, actions", content="text/html", who=_SCOPE)
 @allow("supervisor", "admin")
 async def console_page(request: web.Request) -> web.Response:
-    return render(request, "supervisor.html", spy_modes=SPY_MODES)
+    """The console; it is told the principal's lines (to explain an empty board) and phone."""
+    principal = request[PRINCIPAL]
+    own = request.app[SERVICE].engine.agents.get(principal.agent_id or "")
+    return render(
+        request,
+        "supervisor.html",
+        spy_modes=SPY_MODES,
+        scope_lines=", ".join(sorted(principal.lines)) if principal.lines is not None else "",
+        phone=own.extension if own is not None else "",
+    )
 
 
 @doc(

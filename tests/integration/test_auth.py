@@ -427,3 +427,29 @@ async def test_an_old_hash_is_upgraded_at_sign_in(client: Client) -> None:
     home = await client.get("/")  # still signed in: the upgrade does not end the new session
     assert home.status == 200 and home.url.path == "/qa"  # a QA user's first page
     assert "old <small>(qa)</small>" in await home.text()
+
+
+async def test_a_supervisor_may_have_a_phone_by_page_and_api(client: Client) -> None:
+    """docs/supervisor.md: the supervisor's desk phone is the agent id on the account (listen,
+    whisper and barge ring it); the users page and the API accept it, and check it is an agent."""
+    await add_user(client, "root", "admin")
+    sam = await add_user(client, "sam", "supervisor", lines=["support"], agent_id="1001")
+    await login(client, "root")
+    token = await csrf(client)
+    form = {"csrf_token": token, "display_name": "Sam", "role": "supervisor", "lines": "support"}
+    resp = await client.post(f"/admin/users/{sam}", data={**form, "agent_id": "1002"}, allow_redirects=False)
+    assert resp.status == 303
+    assert (await client.app[ACCOUNTS].store.user(sam)).agent_id == "1002"  # type: ignore[index]
+    bad = await client.post(f"/admin/users/{sam}", data={**form, "agent_id": "9999"})
+    assert bad.status == 400 and "not an agent of the configuration" in await bad.text()
+    h = {"X-CSRF-Token": token}
+    resp = await client.patch(f"/api/users/{sam}", json={"agent_id": None}, headers=h)
+    assert resp.status == 200 and (await resp.json())["agent_id"] is None
+    resp = await client.patch(f"/api/users/{sam}", json={"agent_id": "1001"}, headers=h)
+    assert resp.status == 200 and (await resp.json())["agent_id"] == "1001"
+    qa = await client.post(
+        "/api/users",
+        json={"username": "quinn", "password": PASSWORD, "role": "qa", "agent_id": "1001"},
+        headers=h,
+    )
+    assert qa.status == 400 and "only agent, supervisor and admin" in (await qa.json())["error"]

@@ -86,9 +86,10 @@ async def lines_middleware(
     return await handler(request)
 
 
-def qa_settings(tmp_path: Path, url: str) -> Any:
+def qa_settings(tmp_path: Path, url: str, **extra: Any) -> Any:
     return settings_from(
         config_with(
+            **extra,
             asterisk={"ami_port": free_port(), "reconnect_min_delay": 5.0},
             agi={"port": free_port()},
             database={"url": url},

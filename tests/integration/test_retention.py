@@ -44,7 +44,7 @@ async def client(tmp_path: Path, database_url: str) -> AsyncIterator[TestClient[
 
 async def eventually(check: Callable[[], Any], timeout: float = 15.0) -> None:
     async with asyncio.timeout(timeout):
-        while not await check():
+        while not await check():  # noqa: ASYNC110 - the server's sweep task changes it
             await asyncio.sleep(0.1)
 
 
@@ -57,7 +57,8 @@ async def test_the_server_deletes_what_is_past_retention_and_nothing_else(
     await add_call(client, new_support, GOOD, queue="support", started=now - 10 * DAY)
     await add_call(client, old_sales, GOOD, queue="sales", started=now - 40 * DAY)
     store = client.app[RECORDING_STORE]
-    for iid, line, age in ((old_support, "support", 40), (new_support, "support", 10), (old_sales, "sales", 40)):
+    calls = ((old_support, "support", 40), (new_support, "support", 10), (old_sales, "sales", 40))
+    for iid, line, age in calls:
         source = tmp_path / f"{iid}.wav"
         source.write_bytes(b"RIFF audio of " + iid.encode())
         store.store(iid, source, line, datetime.fromtimestamp(now - age * DAY, UTC))

@@ -40,10 +40,12 @@ queues:
 """
 
 
-def supervisor_settings(tmp_path: Path, **extra: Any) -> Any:
+def supervisor_settings(
+    tmp_path: Path, *, queues_yaml: str = QUEUES, agents: list[dict[str, Any]] | None = None, **extra: Any
+) -> Any:
     queues = tmp_path / "queues.yaml"
-    queues.write_text(QUEUES)
-    agents = [
+    queues.write_text(queues_yaml)
+    agents = agents or [
         {"id": "1001", "name": "Sam Sales", "extension": "1001", "queues": ["sales"], "max_chats": 2},
         {"id": "1002", "name": "Bea Billing", "extension": "1002", "queues": ["billing"], "max_chats": 2},
         {"id": "1003", "name": "Bob Billing", "extension": "1003", "queues": ["billing"], "max_chats": 2},

@@ -150,3 +150,109 @@ async def test_supervisor_wallboard_and_admin_edits(tmp_path: Path) -> None:
                 await browser.close()
     finally:
         await server.close()
+
+
+SUPPORT_QUEUES = """\
+queues:
+  support:
+    service_level: {seconds: 20, target: 0.8}
+  sales:
+    line: sales
+    service_level: {seconds: 20, target: 0.8}
+"""
+
+
+async def test_the_readme_support_supervisor_sees_support_and_why_not(tmp_path: Path) -> None:
+    """The README's supervisor (`--lines support`, the queue `support` has no `line:`) sees the
+    support queue and its agent, the below-target marker, and his phone; a supervisor whose lines
+    match nothing is told why, and that listen/whisper/barge need a phone. 1024 px, keyboard."""
+    chromium = require("chromium", "chromium")
+    agents = [
+        {"id": "1001", "name": "Sam Sales", "extension": "1001", "queues": ["sales"]},
+        {"id": "1004", "name": "Pat Support", "extension": "1004", "queues": ["support"]},
+        {"id": "1009", "name": "Sam Visor", "extension": "1009", "queues": [], "auto_login": False},
+    ]
+    settings = supervisor_settings(tmp_path, queues_yaml=SUPPORT_QUEUES, agents=agents)
+    server = TestServer(create_app(settings), host="127.0.0.1")
+    await server.start_server()
+    try:
+        app = server.app
+        accounts = app[ACCOUNTS]
+        # As `callcenter user add sam --role supervisor --lines support --agent-id 1009` does.
+        await accounts.create(
+            "test", username="sam", password=PASSWORD, role="supervisor", lines=["support"], agent_id="1009"
+        )
+        await accounts.create("test", username="max", password=PASSWORD, role="supervisor", lines=["retail"])
+        base = str(server.make_url("")).rstrip("/")
+        service = app[SERVICE]
+        async with async_playwright() as pw:
+            browser = await pw.chromium.launch(executable_path=chromium, headless=True, args=CHROMIUM_FLAGS)
+            try:
+                page = await browser.new_page(viewport={"width": 1024, "height": 768})
+                await keyboard_sign_in(page, base, "sam")
+                await expect(page).to_have_url(base + "/supervisor")
+                await expect(page.locator("#connection")).to_have_text("Live")
+                await expect(page.locator('#queues tr[data-queue="support"]')).to_be_visible()
+                await expect(page.locator('#queues tr[data-queue="sales"]')).to_have_count(0)
+                await expect(page.locator('#agents tr[data-agent="1004"]')).to_be_visible()
+                await expect(page.locator('#agents tr[data-agent="1001"]')).to_have_count(0)
+                await expect(page.locator("#empty-board")).to_be_hidden()
+                await expect(page.locator("#phone-info")).to_contain_text("extension 1009")
+
+                # Pat takes a support call: "Call me" rings sam's phone (1009).
+                now = service.clock()
+                service.dialer = None  # no Asterisk: the test answers for the phone
+                service.handle(ev.AgentRegistered("1004", now))
+                service.handle(ev.AgentLogin("1004", now))
+                service.handle(ev.CallArrived("call-p", "200", "", "5000", "PJSIP/trunk-p", now))
+                service.handle(ev.IvrFinished("call-p", "1", "support", now))
+                service.handle(ev.AgentAnswered("call-p", "1004", now))
+                pat = page.locator('#agents tr[data-agent="1004"]')
+                await expect(pat.get_by_role("button", name="Call me (1009)")).to_be_enabled()
+
+                # Three support callers give up past the threshold: below target, marked on the row.
+                for n in range(3):
+                    service.handle(
+                        ev.CallArrived(f"call-{n}", "100", "", "5000", f"PJSIP/trunk-{n}", now - 100)
+                    )
+                    service.handle(ev.IvrFinished(f"call-{n}", "1", "support", now - 95 + n * 10))
+                    service.handle(ev.CallerHungUp(f"call-{n}", "16", now))
+                support = page.locator('#queues tr[data-queue="support"]')
+                await expect(support).to_have_class("below")
+                mark = support.locator("th .below-mark")
+                await expect(mark).to_be_visible()
+                await expect(mark).to_have_text("below target")
+                edge = await support.locator("th").evaluate("th => getComputedStyle(th).borderLeftWidth")
+                assert edge == "4px", edge
+                await page.screenshot(path=str(tmp_path / "supervisor-support-1024.png"), full_page=True)
+
+                # A supervisor whose lines match no queue is told why; no phone, no listening.
+                await page.get_by_role("button", name="Sign out").focus()
+                await page.keyboard.press("Enter")
+                await expect(page.get_by_role("button", name="Sign in")).to_be_visible()
+                await keyboard_sign_in(page, base, "max")
+                await expect(page.locator("#connection")).to_have_text("Live")
+                empty = page.locator("#empty-board")
+                await expect(empty).to_be_visible()
+                await expect(empty).to_contain_text("Your business lines (retail) match no queue")
+                await expect(page.locator("#queues td.empty")).to_have_text(
+                    "No queues on your business lines (retail)."
+                )
+                await expect(page.locator("#agents td.empty")).to_have_text(
+                    "No agents on your business lines (retail)."
+                )
+                await expect(page.locator("#phone-info")).to_contain_text("your account has no phone")
+                await page.screenshot(path=str(tmp_path / "supervisor-empty-1024.png"), full_page=True)
+            finally:
+                await browser.close()
+    finally:
+        await server.close()
+
+
+async def keyboard_sign_in(page: Page, base: str, username: str) -> None:
+    await page.goto(base + "/login")
+    await page.get_by_label("Username").focus()
+    await page.keyboard.type(username)
+    await page.keyboard.press("Tab")
+    await page.keyboard.type(PASSWORD)
+    await page.keyboard.press("Enter")

@@ -147,12 +147,15 @@ def test_lines_and_account_coherence() -> None:
     agents = ["1001", "1002"]
     check_account("supervisor", frozenset({"billing"}), None, agents)
     check_account("agent", None, "1001", agents)
+    check_account("supervisor", frozenset({"support"}), "1002", agents)  # the supervisor's desk phone
+    check_account("admin", None, "1001", agents)
     for role, lines, agent, message in [
         ("boss", None, None, "role must be"),
         ("admin", frozenset({"billing"}), None, "admin sees every"),
         ("agent", None, None, "needs agent_id"),
         ("agent", None, "9999", "not an agent"),
-        ("qa", None, "1001", "only agent accounts"),
+        ("qa", None, "1001", "only agent, supervisor and admin accounts"),
+        ("supervisor", None, "9999", "not an agent"),
     ]:
         with pytest.raises(AccountError, match=message):
             check_account(role, lines, agent, agents)

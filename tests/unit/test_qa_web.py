@@ -6,7 +6,7 @@ from dataclasses import dataclass
 
 import pytest
 
-from callcenter.adapters.qa_store import EMERGENCY, business_line_of, excerpt, flags_of, search_words
+from callcenter.adapters.qa_store import EMERGENCY, excerpt, flags_of, search_words
 from callcenter.core.qa import Alert, Check, Evidence, QaResult
 from callcenter.principal import Principal
 from callcenter.web.qa_api import _byte_range, lines_of
@@ -40,12 +40,6 @@ def test_search_words_are_plain_lower_case_words() -> None:
     assert search_words("Zoë's 4111 café") == ("zoë", "s", "4111", "café")
     assert len(search_words("w " * 100)) == 16
     assert search_words("  ,;  ") == ()
-
-
-def test_business_line_is_the_line_skill_else_the_queue() -> None:
-    assert business_line_of("support", {"line:mobile": 1, "billing": 2}) == "mobile"
-    assert business_line_of("support", {"billing": 2}) == "support"
-    assert business_line_of(None, None) is None
 
 
 def test_flags_are_failed_rules_and_emergency() -> None:

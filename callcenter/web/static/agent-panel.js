@@ -1,6 +1,12 @@
 // The agent panel (/agent): one Socket.IO connection to /agent (the session cookie signs it in).
 // State: my status, chat offers, the call on my phone, the chats I hold, wrap-ups to fill in.
 // Every change comes from the server; after a reconnect, sync + panel_sync rebuild the screen.
+//
+// Invariant: an update never rebuilds what the agent may be typing in or has focused. Chat cards,
+// offer cards and wrap-up forms are keyed and updated in place (new messages are appended to the
+// log; the reply box, its draft and the focus stay); the call card is rebuilt only when the call
+// changes, carrying its fields' values and the focus over. Shortcuts need Alt+Shift, so no key
+// typed into a text box (or typed after the focus was lost) can act on the agent's state.
 "use strict";
 (() => {
   const config = JSON.parse(document.getElementById("panel").dataset.config);
@@ -58,6 +64,8 @@
     reg.textContent = me.registered ? "phone registered" : "phone not registered";
     reg.className = "badge " + (me.registered ? "ok" : "bad");
     $("me-state").textContent = stateNames[me.state] || me.state;
+    // Available with no phone registered: calls cannot reach the agent (chats still can).
+    $("me-warning").hidden = !(me.state === "available" && !me.registered);
     $("me-reason").textContent = me.reason ? `(${me.reason})` : "";
     $("go-available").disabled = me.state === "available";
     $("go-logout").disabled = me.state === "logged_out";
@@ -69,24 +77,29 @@
   $("go-logout").addEventListener("click", () => setState("logged_out"));
   async function setState(wanted, reason) {
     const ack = await send("set_state", { state: wanted, reason: reason || "" });
-    if (ack.me) { state.me = ack.me; renderMe(); }
+    if (ack.me) { state.me = ack.me; renderMe(); tick(); }
   }
 
   // --- offers (chats) ---------------------------------------------------------------------------
+  const shortcut = (key) => el("kbd", { text: `Alt+Shift+${key}` });
   function renderOffers() {
+    // Keyed: a card already shown stays (its buttons may have the focus); gone ones go, new ones come.
     const box = $("offers");
-    box.replaceChildren();
+    const shown = new Map([...box.querySelectorAll("[data-offer]")].map((c) => [c.dataset.offer, c]));
+    for (const [id, card] of shown) if (!state.offers.has(id)) card.remove();
     for (const offer of state.offers.values()) {
+      if (shown.has(offer.interaction_id)) continue;
       const name = offer.customer.name || offer.customer.id;
-      const card = el("article", { class: "card offer", "aria-label": `Offer: ${offer.channel} from ${name}` },
+      const card = el("article", { class: "card offer", "data-offer": offer.interaction_id, "aria-label": `Offer: ${offer.channel} from ${name}` },
         el("h3", { text: `${offer.channel} from ${name}` }),
         el("p", {}, "Answer within ", el("span", { class: "countdown", "data-until": offer.until, text: "" })),
         timeline(offer.timeline),
         el("div", { class: "row" },
-          el("button", { type: "button", "data-accept": offer.interaction_id, onclick: () => accept(offer) }, "Accept ", el("kbd", { text: "a" })),
-          el("button", { type: "button", class: "secondary", onclick: () => decline(offer) }, "Decline ", el("kbd", { text: "d" }))));
+          el("button", { type: "button", "data-accept": offer.interaction_id, "aria-keyshortcuts": "Alt+Shift+A", onclick: () => accept(offer) }, "Accept ", shortcut("A")),
+          el("button", { type: "button", class: "secondary", "aria-keyshortcuts": "Alt+Shift+D", onclick: () => decline(offer) }, "Decline ", shortcut("D"))));
       box.append(card);
     }
+    alertOffers();
     tick();
   }
   function timeline(messages) {
@@ -111,6 +124,63 @@
     render();
   }
 
+  // --- getting the agent's attention ------------------------------------------------------------
+  // An offer that is not answered in time pauses the agent, so it must be noticed from another tab
+  // or window: the page title changes while something rings, a short tone plays (WebAudio) and,
+  // when the agent allowed it, a desktop notification shows. Each offer alerts once.
+  const baseTitle = document.title;
+  const alerted = new Set();
+  let audio = null;
+  function beep() {
+    try {
+      audio = audio || new AudioContext();
+      if (audio.state === "suspended") audio.resume().catch(() => {});
+      const t = audio.currentTime;
+      for (const [start, freq] of [[0, 880], [0.18, 660]]) {
+        const osc = audio.createOscillator(), gain = audio.createGain();
+        osc.frequency.value = freq;
+        gain.gain.setValueAtTime(0.0001, t + start);
+        gain.gain.exponentialRampToValueAtTime(0.2, t + start + 0.02);
+        gain.gain.exponentialRampToValueAtTime(0.0001, t + start + 0.15);
+        osc.connect(gain).connect(audio.destination);
+        osc.start(t + start);
+        osc.stop(t + start + 0.16);
+      }
+    } catch (err) { /* no audio device: the title and the notification remain */ }
+  }
+  // Browsers start audio only after a user gesture: the first click or key of the day unlocks it.
+  const unlock = () => { try { audio = audio || new AudioContext(); audio.resume().catch(() => {}); } catch (err) { /* none */ } };
+  document.addEventListener("pointerdown", unlock, { once: true });
+  document.addEventListener("keydown", unlock, { once: true });
+  function ringing() {
+    const out = [...state.offers.values()].map((o) => ({ id: o.interaction_id, text: `${o.channel} from ${o.customer.name || o.customer.id}` }));
+    const c = state.call;
+    if (c && ["ringing", "consult", "conference"].includes(c.phase)) {
+      out.push({ id: `${c.interaction_id}:${c.phase}`, text: `call from ${c.customer.name || c.caller_name || c.caller_number}` });
+    }
+    return out;
+  }
+  function alertOffers() {
+    const rings = ringing();
+    document.title = rings.length ? `(${rings.length}) Ringing: ${rings[0].text} · ${baseTitle}` : baseTitle;
+    document.body.dataset.ringing = String(rings.length);
+    const fresh = rings.filter((o) => !alerted.has(o.id));
+    for (const id of [...alerted]) if (!rings.some((o) => o.id === id)) alerted.delete(id);
+    if (!fresh.length) return;
+    for (const o of fresh) alerted.add(o.id);
+    beep();
+    if ("Notification" in window && Notification.permission === "granted" && document.visibilityState !== "visible") {
+      try { new Notification("Incoming: answer it", { body: fresh.map((o) => o.text).join("\n"), tag: "callcenter-offer" }); } catch (err) { /* not allowed here */ }
+    }
+  }
+  const notifyButton = $("notify");
+  function renderNotify() {
+    const supported = "Notification" in window;
+    notifyButton.hidden = !supported || Notification.permission !== "default";
+  }
+  notifyButton.addEventListener("click", async () => { await Notification.requestPermission(); renderNotify(); });
+  renderNotify();
+
   // --- chats ------------------------------------------------------------------------------------
   function addChat(held, customer) {
     const previous = state.chats.get(held.conversation_id);
@@ -121,45 +191,71 @@
     });
   }
   function chatCard(chat) {
+    // Built once per conversation; updateChat() keeps it current. Handlers look the chat up by id,
+    // so a reconnect (which replaces the chat objects) leaves the card and its reply box as they are.
+    const id = chat.conversation_id;
+    const current = () => state.chats.get(id) || chat;
     const name = chat.customer.name || chat.customer.id || "customer";
-    const input = el("input", { type: "text", "aria-label": `Reply to ${name}`, "data-reply": chat.conversation_id, value: chat.draft || "", autocomplete: "off" });
+    const input = el("input", { type: "text", "aria-label": `Reply to ${name}`, "data-reply": id, value: chat.draft || "", autocomplete: "off" });
     let typingSent = false;
     input.addEventListener("input", () => {
-      chat.draft = input.value;
-      if (!typingSent) { typingSent = true; send("typing", { conversation_id: chat.conversation_id, typing: true }); setTimeout(() => { typingSent = false; }, 3000); }
+      current().draft = input.value;
+      if (!typingSent) { typingSent = true; send("typing", { conversation_id: id, typing: true }); setTimeout(() => { typingSent = false; }, 3000); }
     });
     const form = el("form", { class: "reply", onsubmit: async (e) => {
       e.preventDefault();
       const body = input.value.trim();
       if (!body) return;
-      const ack = await send("reply", { conversation_id: chat.conversation_id, text: body });
-      if (ack.ok) { chat.draft = ""; chat.messages.push(ack.message); renderWork(); focusReply(chat.conversation_id); }
+      const ack = await send("reply", { conversation_id: id, text: body });
+      if (!ack.ok) return;
+      const c = current();
+      c.messages.push(ack.message);
+      // Only what was sent goes: the agent may have typed on while the reply travelled.
+      if (input.value.trim() === body) input.value = "";
+      c.draft = input.value;
+      renderWork();
     } }, input, el("button", { type: "submit", text: "Send" }));
     const targets = el("select", { "aria-label": "Transfer to" },
       el("option", { value: "", text: "Transfer to…" }),
       ...config.agents.filter((a) => !state.me || a.id !== state.me.agent_id).map((a) => el("option", { value: `agent:${a.id}`, text: `agent ${a.name}` })),
       ...(config.queues || []).map((q) => el("option", { value: `queue:${q}`, text: `queue ${q}` })));
     const log = el("ol", { class: "log", "aria-label": `Conversation with ${name}`, "aria-live": "polite" });
-    for (const m of chat.messages) log.append(message(m));
-    const card = el("article", { class: "card chat", "data-conversation": chat.conversation_id, "aria-label": `Chat with ${name}` },
+    const card = el("article", { class: "card chat", "data-conversation": id, "aria-label": `Chat with ${name}` },
       el("h3", { text: `${chat.channel}: ${name}` }),
       log,
-      el("div", { class: "typing", "aria-live": "polite", text: chat.typing ? `${name} is typing…` : "" }),
+      el("div", { class: "typing", "aria-live": "polite", text: "" }),
       form,
       el("div", { class: "row" },
         targets,
         el("button", { type: "button", class: "secondary", onclick: async () => {
           const [kind, target] = targets.value.split(":");
           if (!target) return showError("choose where to transfer");
-          const ack = await send("transfer", { conversation_id: chat.conversation_id, [`to_${kind}`]: target });
-          if (ack.ok) { state.chats.delete(chat.conversation_id); render(); }
+          const ack = await send("transfer", { conversation_id: id, [`to_${kind}`]: target });
+          if (ack.ok) { state.chats.delete(id); render(); }
         } }, "Transfer"),
         el("button", { type: "button", class: "danger", onclick: async () => {
-          const ack = await send("close", { conversation_id: chat.conversation_id });
-          if (ack.ok) { state.chats.delete(chat.conversation_id); render(); }
+          const ack = await send("close", { conversation_id: id });
+          if (ack.ok) { state.chats.delete(id); render(); }
         } }, "Close")));
-    setTimeout(() => { log.scrollTop = log.scrollHeight; }, 0);
+    card.shown = { chat: null, count: 0 };
+    updateChat(card, chat);
     return card;
+  }
+  function updateChat(card, chat) {
+    // Appends the messages not shown yet (the whole log again only when the chat object changed,
+    // after a reconnect); the reply box is never touched.
+    const log = card.querySelector("ol.log");
+    const atBottom = log.scrollHeight - log.scrollTop - log.clientHeight < 40;
+    if (card.shown.chat !== chat || chat.messages.length < card.shown.count) {
+      log.replaceChildren();
+      card.shown = { chat, count: 0 };
+    }
+    for (const m of chat.messages.slice(card.shown.count)) log.append(message(m));
+    const added = chat.messages.length - card.shown.count;
+    card.shown.count = chat.messages.length;
+    const name = chat.customer.name || "customer";
+    card.querySelector(".typing").textContent = chat.typing ? `${name} is typing…` : "";
+    if (added > 0 && (atBottom || log.children.length === added)) log.scrollTop = log.scrollHeight;
   }
   function focusReply(conversationId) {
     const box = document.querySelector(conversationId ? `[data-reply="${CSS.escape(conversationId)}"]` : "[data-reply]");
@@ -185,14 +281,14 @@
       el("h4", { text: "Earlier contacts" }),
       timeline(call.customer.timeline));
     if (!["ringing", "consult", "conference"].includes(call.phase)) {
-      const transferTo = el("select", { "aria-label": "Transfer the call to" },
+      const transferTo = el("select", { "aria-label": "Transfer the call to", "data-field": "transfer-to" },
         el("option", { value: "", text: "Transfer to…" }),
         ...config.agents.filter((a) => !state.me || a.id !== state.me.agent_id).map((a) => el("option", { value: `agent:${a.id}`, text: `agent ${a.name}` })),
         ...(config.queues || []).map((q) => el("option", { value: `queue:${q}`, text: `queue ${q}` })));
-      const number = el("input", { type: "tel", "aria-label": "or an outside number", placeholder: "or number", size: 12 });
+      const number = el("input", { type: "tel", "aria-label": "or an outside number", "data-field": "number", placeholder: "or number", size: 12 });
       card.append(el("div", { class: "row" },
-        el("button", { type: "button", class: "danger", onclick: hangup, "aria-keyshortcuts": "h" }, "Hang up ", el("kbd", { text: "h" })),
-        el("button", { type: "button", onclick: toggleHold, "aria-keyshortcuts": "o" }, call.phase === "held" ? "Resume " : "Hold ", el("kbd", { text: "o" })),
+        el("button", { type: "button", class: "danger", "data-field": "hangup", onclick: hangup, "aria-keyshortcuts": "Alt+Shift+H" }, "Hang up ", shortcut("H")),
+        el("button", { type: "button", "data-field": "hold", onclick: toggleHold, "aria-keyshortcuts": "Alt+Shift+O" }, call.phase === "held" ? "Resume " : "Hold ", shortcut("O")),
         el("button", { type: "button", class: "secondary", "aria-pressed": call.recording_paused ? "true" : "false", onclick: async () => {
           const ack = await send("call_recording", { interaction_id: call.interaction_id, paused: !call.recording_paused });
           if (ack.ok) { call.recording_paused = ack.paused; renderWork(); }
@@ -258,12 +354,43 @@
 
   // --- rendering and timers ---------------------------------------------------------------------
   function renderWork() {
+    // In place (see the header): nodes already on screen are never moved or rebuilt needlessly,
+    // since moving or replacing a node that holds the focus drops it onto <body>.
     const work = $("work");
-    work.replaceChildren();
-    if (state.call) work.append(callCard(state.call));
-    for (const chat of state.chats.values()) work.append(chatCard(chat));
-    if (!work.children.length) work.append(el("p", { class: "muted", id: "idle", text: "No call or chat in progress." }));
+    renderCall(work);
+    const shown = new Map([...work.querySelectorAll("[data-conversation]")].map((c) => [c.dataset.conversation, c]));
+    for (const [id, card] of shown) if (!state.chats.has(id)) card.remove();
+    for (const chat of state.chats.values()) {
+      const card = shown.get(chat.conversation_id);
+      if (card) { updateChat(card, chat); continue; }
+      const fresh = chatCard(chat);
+      work.append(fresh);
+      const log = fresh.querySelector("ol.log");
+      log.scrollTop = log.scrollHeight;
+    }
+    const idle = $("idle");
+    const empty = !state.call && !state.chats.size;
+    if (empty && !idle) work.append(el("p", { class: "muted", id: "idle", text: "No call or chat in progress." }));
+    if (!empty && idle) idle.remove();
     tick();
+  }
+  function renderCall(work) {
+    const old = work.querySelector("[data-call]");
+    const signature = state.call ? JSON.stringify(state.call) : "";
+    if (old && old.dataset.signature === signature) return;
+    if (!state.call) { if (old) old.remove(); return; }
+    const card = callCard(state.call);
+    card.dataset.signature = signature;
+    if (!old) { work.prepend(card); return; }
+    // The same fields on the new card get what the agent had chosen or typed, and the focus.
+    const focused = old.contains(document.activeElement) ? document.activeElement.dataset.field : null;
+    for (const field of old.querySelectorAll("input[data-field], select[data-field]")) {
+      const twin = card.querySelector(`[data-field="${field.dataset.field}"]`);
+      if (twin) twin.value = field.value;
+    }
+    old.replaceWith(card);
+    const target = focused && card.querySelector(`[data-field="${focused}"]`);
+    if (target) target.focus();
   }
   function renderWrapups() {
     // A form already on screen is kept as it is: what the agent has chosen and typed (and the focus)
@@ -276,7 +403,8 @@
   }
   function render() { renderMe(); renderOffers(); renderWork(); renderWrapups(); }
   function tick() {
-    if (state.me) $("me-timer").textContent = clock(now() - state.me.since);
+    // since 0: no state change since the server started (not 1970): no time to show.
+    if (state.me) $("me-timer").textContent = state.me.since > 0 ? clock(now() - state.me.since) : "–";
     for (const node of document.querySelectorAll("[data-until]")) node.textContent = clock(Number(node.dataset.until) - now());
     for (const node of document.querySelectorAll("[data-since]")) node.textContent = clock(now() - Number(node.dataset.since));
   }
@@ -322,10 +450,19 @@
     const chat = state.chats.get(e.conversation_id);
     if (chat) { chat.messages.push({ from: "customer", channel: chat.channel, at: now(), body: `(the ${e.by} ended the chat)` }); renderWork(); }
   });
-  socket.on("call", (call) => { state.call = call; renderWork(); });
+  socket.on("reassigned", (r) => {
+    // A supervisor handed the chat to someone else: it leaves this panel (the server no longer lets
+    // this agent reply to it), with a word of why.
+    const chat = state.chats.get(r.conversation_id);
+    if (!chat) return;
+    state.chats.delete(r.conversation_id);
+    renderWork();
+    showError(`${r.by} reassigned your chat with ${chat.customer.name || "the customer"}`);
+  });
+  socket.on("call", (call) => { state.call = call; renderWork(); alertOffers(); });
   socket.on("consult_failed", (e) => showError(`The consult ended: ${e.reason}`));
   socket.on("call_ended", (e) => {
-    if (state.call && state.call.interaction_id === e.interaction_id) { state.call = null; renderWork(); }
+    if (state.call && state.call.interaction_id === e.interaction_id) { state.call = null; renderWork(); alertOffers(); }
   });
   socket.on("wrap_up", (w) => {
     state.wrapups.set(w.interaction_id, w);
@@ -340,28 +477,28 @@
   function closeHelp() { help.hidden = true; $("help-open").focus(); }
   $("help-open").addEventListener("click", openHelp);
   $("help-close").addEventListener("click", closeHelp);
+  // Every shortcut is Alt+Shift+key (by physical key, so any layout and Caps Lock work): plain keys
+  // always type, whether or not a text box has the focus.
+  const actions = {
+    KeyA: () => { const first = state.offers.values().next().value; if (first) accept(first); },
+    KeyD: () => { const first = state.offers.values().next().value; if (first) decline(first); },
+    KeyV: () => setState("available"),
+    KeyP: () => setState("paused", $("pause-reason").value),
+    KeyH: hangup,
+    KeyO: toggleHold,
+    KeyR: () => focusReply(null),
+    KeyW: () => { const f = document.querySelector("[data-wrapup] select"); if (f) f.focus(); },
+    Slash: () => (help.hidden ? openHelp() : closeHelp()),
+  };
   document.addEventListener("keydown", (e) => {
-    if (e.ctrlKey || e.metaKey || e.altKey) return;
-    const typing = ["INPUT", "TEXTAREA", "SELECT"].includes(document.activeElement && document.activeElement.tagName);
+    if (e.isComposing) return;
     if (e.key === "Escape") {
       if (!help.hidden) closeHelp();
-      else if (typing) document.activeElement.blur();
+      else if (["INPUT", "TEXTAREA", "SELECT"].includes(document.activeElement && document.activeElement.tagName)) document.activeElement.blur();
       return;
     }
-    if (typing) return;
-    const first = state.offers.values().next().value;
-    const actions = {
-      "?": () => (help.hidden ? openHelp() : closeHelp()),
-      a: () => first && accept(first),
-      d: () => first && decline(first),
-      v: () => setState("available"),
-      p: () => setState("paused", $("pause-reason").value),
-      h: hangup,
-      o: toggleHold,
-      r: () => focusReply(null),
-      w: () => { const f = document.querySelector("[data-wrapup] select"); if (f) f.focus(); },
-    };
-    const action = actions[e.key];
+    if (!e.altKey || !e.shiftKey || e.ctrlKey || e.metaKey) return;
+    const action = actions[e.code];
     if (action) { e.preventDefault(); action(); }
   });
 })();

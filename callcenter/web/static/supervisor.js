@@ -22,6 +22,27 @@
   let board = { now: 0, queues: [], agents: [] };
   let receivedAt = Date.now();
   const spyModes = [...$("#spy-modes").content.querySelectorAll("option")].map((o) => o.value);
+  // Who is looking: their business lines ("" = every line) and their desk phone ("" = none).
+  const scope = $("#scope").dataset;
+
+  // An empty table says why: scoped lines that match no queue, or simply nothing configured.
+  function emptyRow(columns, what) {
+    const why = scope.lines
+      ? `No ${what} on your business lines (${scope.lines}).`
+      : `No ${what} configured.`;
+    return el("tr", {}, el("td", { colspan: String(columns), class: "empty" }, why));
+  }
+  function explainEmpty() {
+    const box = $("#empty-board");
+    const empty = !board.queues.length && !board.agents.length;
+    box.hidden = !empty;
+    if (!empty) return;
+    box.textContent = scope.lines
+      ? `Your business lines (${scope.lines}) match no queue, so the tables below are empty. `
+        + "A queue belongs to a line when the queues file says so (line: ...) or when it is named after the line. "
+        + "An admin can change your lines on the Users page."
+      : "No queue or agent is configured yet.";
+  }
 
   // An inline SVG chart: waiting (solid, scaled to the hour's peak) and service level (dashed, 0..1)
   // per minute over the last hour, with the target as a line.
@@ -62,11 +83,13 @@
 
   function renderQueues() {
     const body = $("#queues tbody");
+    if (!board.queues.length) { body.replaceChildren(emptyRow(8, "queues")); return; }
     body.replaceChildren(...board.queues.map((q) => {
       const states = Object.entries(q.agents).filter(([, n]) => n > 0)
         .map(([s, n]) => el("span", { class: `badge ${s}` }, `${s.replace("_", " ")} ${n}`));
       return el("tr", { class: q.alert ? "below" : "", "data-queue": q.name },
-        el("th", { scope: "row" }, q.name, q.line ? el("small", { class: "muted" }, ` (${q.line})`) : ""),
+        el("th", { scope: "row" }, q.name, q.line && q.line !== q.name ? el("small", { class: "muted" }, ` (${q.line})`) : "",
+          q.alert ? el("span", { class: "below-mark" }, "below target") : ""),
         el("td", { class: "waiting-count" }, q.waiting),
         el("td", { class: "longest" }, dur(q.longest_wait_seconds)),
         el("td", { class: "sl" }, `${pct(q.hour_service_level)} / ${pct(q.service_level)}`),
@@ -97,10 +120,14 @@
     if (a.interactions.some((i) => i.channel === "voice")) {
       const mode = el("select", { "aria-label": `Listen mode for ${a.name}` },
         ...spyModes.map((m) => el("option", { value: m }, m)));
-      box.append(mode, el("button", {
-        type: "button", onclick: () => act(window.cc.api("POST", "/api/supervisor/listen",
-          { agent_id: a.id, mode: mode.value }), `Your phone rings: ${mode.value} on ${a.name}`),
-      }, "Call me"));
+      // Without a phone on the account the button says so (and why, through #phone-info).
+      const call = el("button", {
+        type: "button", "aria-describedby": "phone-info",
+        onclick: () => act(window.cc.api("POST", "/api/supervisor/listen",
+          { agent_id: a.id, mode: mode.value }), `Your phone (${scope.phone}) rings: ${mode.value} on ${a.name}`),
+      }, scope.phone ? `Call me (${scope.phone})` : "Call me: no phone set");
+      if (!scope.phone) { call.disabled = true; mode.disabled = true; }
+      box.append(mode, call);
     }
     return box;
   }
@@ -129,6 +156,7 @@
   function renderAgents() {
     const body = $("#agents tbody");
     const drift = (Date.now() - receivedAt) / 1000;
+    if (!board.agents.length) { body.replaceChildren(emptyRow(5, "agents")); return; }
     body.replaceChildren(...board.agents.map((a) => el("tr", { "data-agent": a.id },
       el("th", { scope: "row" }, a.name, el("small", { class: "muted" }, ` ${a.id} · ext ${a.extension}${a.registered ? "" : " · phone offline"}`)),
       el("td", { class: "state" }, el("span", { class: `badge ${a.state}` }, a.state.replace("_", " ")), a.reason ? ` (${a.reason})` : ""),
@@ -146,6 +174,7 @@
     board = data;
     receivedAt = Date.now();
     renderQueues();
+    explainEmpty();
     if (busy()) pending = true; else renderAgents();
   }
 

@@ -162,8 +162,10 @@
   async function start() {
     try {
       const data = await qa.api(`/api/qa/calls/${encodeURIComponent(id)}`);
+      const names = JSON.parse(document.getElementById("meta").dataset.agents || "{}");
+      const agent = data.agent_id ? (names[data.agent_id] ? `${names[data.agent_id]} (${data.agent_id})` : data.agent_id) : "?";
       document.getElementById("meta").textContent =
-        `${new Date(data.call_at).toLocaleString()} · agent ${data.agent_id || "?"} · queue ${data.queue || "?"} · line ${data.business_line || "?"} · ${data.engine} (${data.language})`;
+        `${new Date(data.call_at).toLocaleString()} · ${data.caller ? `caller ${data.caller} · ` : ""}agent ${agent} · queue ${data.queue || "?"} · line ${data.business_line || "?"} · ${data.engine} (${data.language})`;
       player.src = data.audio;
       renderTranscript(data);
       renderScore(data);

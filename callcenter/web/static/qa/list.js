@@ -43,22 +43,33 @@
     document.getElementById("next").disabled = offset + pageSize >= total;
   }
 
+  // Agents by name (the page is given the names of the agents this login may see).
+  const agentNames = JSON.parse(document.querySelector("table.calls").dataset.agents || "{}");
+  const when = (iso) => new Date(iso).toLocaleString([], { dateStyle: "medium", timeStyle: "short" });
+
   function row(call) {
-    const link = qa.el("a", { href: `/qa/calls/${encodeURIComponent(call.interaction_id)}`, text: call.interaction_id });
+    // The call's link reads as its date and time; its id follows, smaller (still the link's name).
+    const link = qa.el("a", { href: `/qa/calls/${encodeURIComponent(call.interaction_id)}` },
+      qa.el("span", { class: "when", text: when(call.call_at) }), " ",
+      qa.el("small", { class: "id", text: call.interaction_id }));
     const score = qa.el("span", { class: call.score !== null && call.score < 70 ? "score low" : "score", text: qa.scoreText(call.score) });
     const flags = qa.el("td");
     call.flags.forEach((f) => flags.append(qa.flag(f)));
     if (call.calibration) flags.append(qa.el("span", { class: "flag", text: "calibration" }));
+    const agent = qa.el("td", { text: call.agent_id ? (agentNames[call.agent_id] || call.agent_id) : "" });
+    if (call.agent_id && agentNames[call.agent_id]) agent.append(" ", qa.el("small", { class: "id", text: call.agent_id }));
+    const queue = qa.el("td", { text: call.queue || "" });
+    if (call.business_line && call.business_line !== call.queue) queue.append(" ", qa.el("small", { class: "id", text: `line ${call.business_line}` }));
     return qa.el("tr", {},
-      qa.el("td", {}, link),
-      qa.el("td", { text: new Date(call.call_at).toLocaleString() }),
-      qa.el("td", { text: call.agent_id || "" }),
-      qa.el("td", { text: call.queue || "" }),
-      qa.el("td", { text: call.business_line || "" }),
-      qa.el("td", {}, score),
+      qa.el("td", { class: "call" }, link),
+      qa.el("td", { text: call.caller || "" }),
+      agent,
+      qa.el("td", { class: "num", text: qa.time(call.duration) }),
+      queue,
+      qa.el("td", { class: "num" }, score),
       flags,
-      qa.el("td", { text: String(call.reviews) }),
-      qa.el("td", { text: call.excerpt }));
+      qa.el("td", { class: "num", text: String(call.reviews) }),
+      qa.el("td", { class: "excerpt", text: call.excerpt }));
   }
 
   form.addEventListener("submit", (event) => { event.preventDefault(); offset = 0; load(); });
