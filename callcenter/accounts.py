@@ -147,6 +147,19 @@ class SessionStore(Protocol):
     async def delete_sessions_before(self, *, created: float, last_seen: float) -> int: ...
 
 
+@dataclass(frozen=True, slots=True)
+class AuditWrite:
+    """One entry of the audit log, to write (``detail`` is JSON-able)."""
+
+    at: float
+    who: str
+    role: str | None
+    action: str
+    target: str | None
+    detail: Mapping[str, Any]
+    client: str | None
+
+
 class AuditStore(Protocol):
     """Where the audit log is written (``AccountStore`` too)."""
 

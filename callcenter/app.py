@@ -72,7 +72,7 @@ from callcenter.web import (
     widget,
 )
 from callcenter.web.agent_panel import PanelNamespace
-from callcenter.web.audit import AUDIT
+from callcenter.web.audit import AUDIT, refusals
 from callcenter.web.chat_customer import CustomerNamespace
 from callcenter.web.chat_desk import Desk
 from callcenter.web.sessions import LoginThrottle, RedisCounts, Sessions
@@ -157,7 +157,9 @@ WRAP_UPS_KEPT_SECONDS = 24 * 3600.0
 
 def create_app(settings: Settings) -> web.Application:
     authenticator = auth.Authenticator(settings.security.api_tokens)
-    app = web.Application(middlewares=[auth.middleware(authenticator)], client_max_size=http.MAX_BODY)
+    app = web.Application(
+        middlewares=[refusals, auth.middleware(authenticator)], client_max_size=http.MAX_BODY
+    )
     app[SETTINGS] = settings
     app[auth.AUTH_KEY] = authenticator
     app[AUTH_CLOCK] = time.time

@@ -13,6 +13,12 @@ class StorageError(Exception):
     """The database could not be opened, read or written; the message says what and why."""
 
 
+class AuditUnavailable(StorageError):
+    """The audit record of an action cannot be written, so the action is refused (not done).
+
+    The web layer answers it with 503 in one place (:func:`callcenter.web.audit.refusals`)."""
+
+
 class AsteriskError(Exception):
     """Asterisk refused an action, or could not be asked (no connection)."""
 

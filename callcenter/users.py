@@ -1,5 +1,9 @@
 """Account management shared by the web (``/api/users``, the admin page) and the command line:
-validation, password hashing (in a thread: it is slow by design), storage and the audit entry."""
+validation, password hashing (in a thread: it is slow by design), storage and the audit entry.
+
+A change and its audit entry are stored in one transaction (:class:`AccountStore` writes both):
+when the entry cannot be written, :class:`~callcenter.errors.AuditUnavailable` leaves and the
+account is as it was."""
 
 from __future__ import annotations
 
@@ -10,6 +14,7 @@ from typing import Any
 from callcenter.accounts import (
     PHONE_ROLES,
     AccountError,
+    AuditWrite,
     Passwords,
     User,
     check_account,
@@ -78,8 +83,8 @@ class Accounts:
             agent_id=agent_id or None,
             password_hash=password_hash,
             now=self.clock(),
+            audit=lambda new: self.audit.entry(by, "user.created", new.username, _detail(new), client),
         )
-        await self.audit.record(by, "user.created", user.username, _detail(user), client)
         return user
 
     async def update(self, by: Who, user_id: int, changes: dict[str, Any], client: str | None = None) -> User:
@@ -104,15 +109,17 @@ class Accounts:
         if changes.get("password") is not None:
             check_password(changes["password"])
             fields["password_hash"] = await asyncio.to_thread(self.passwords.hash, changes["password"])
-        user = await self.store.update_user(user_id, self.clock(), **fields)
-        detail = {k: v for k, v in _detail(user).items() if k in changes}
-        if "password" in changes:
-            detail["password"] = "changed"
         action = (
             "user.disabled" if changes.get("disabled") is True and not current.disabled else "user.changed"
         )
-        await self.audit.record(by, action, user.username, detail, client)
-        return user
+
+        def entry(user: User) -> AuditWrite:
+            detail = {k: v for k, v in _detail(user).items() if k in changes}
+            if "password" in changes:
+                detail["password"] = "changed"
+            return self.audit.entry(by, action, user.username, detail, client)
+
+        return await self.store.update_user(user_id, self.clock(), audit=entry, **fields)
 
     async def authenticate(self, username: str, password: str) -> User | None:
         """The user whose password this is, if enabled; None otherwise, in about the same time."""

@@ -2,7 +2,8 @@
 
 Passwords come from a prompt (typed twice, not echoed) or, for scripts, one line on standard input
 with ``--password-stdin``; never from an argument (it would be in the shell history and ``ps``).
-Every change is in the audit log as done by ``cli:<user of the machine>``.
+Every change is in the audit log as done by ``cli:<user of the machine>``, written with the change in
+one transaction: if the audit row cannot be written, nothing changes and the command exits 1.
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ from callcenter.adapters.accounts_store import AccountStore
 from callcenter.adapters.db import Database, DatabaseError
 from callcenter.audit import Audit
 from callcenter.config import Settings
+from callcenter.errors import AuditUnavailable
 from callcenter.users import Accounts
 
 
@@ -107,6 +109,9 @@ def main(args: argparse.Namespace, settings: Settings) -> int:
     except (AccountError, UnknownUser) as err:
         print(f"error: {err}", file=sys.stderr)
         return 2
+    except AuditUnavailable as err:  # written with the change in one transaction: neither is stored
+        print(f"refused, nothing changed: {err}", file=sys.stderr)
+        return 1
     except DatabaseError as err:
         print(f"database error: {err}", file=sys.stderr)
         return 1

@@ -4,11 +4,15 @@ Sessions are stored under the SHA-256 of the cookie's value: someone who reads t
 in with what they read. Every SQLAlchemy or driver failure leaves as
 :class:`~callcenter.adapters.db.DatabaseError`; a second account with a taken username as
 :class:`~callcenter.accounts.DuplicateUser`.
+
+An account change is written with its audit row (``audit``: the row, given the changed user) in one
+transaction: if the row cannot be written, :class:`~callcenter.errors.AuditUnavailable` leaves and
+the change is rolled back with it.
 """
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Mapping
+from collections.abc import AsyncIterator, Callable, Mapping
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -18,13 +22,15 @@ import sqlalchemy as sa
 from sqlalchemy.exc import IntegrityError, SQLAlchemyError
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
-from callcenter.accounts import DuplicateUser, StoredSession, UnknownUser, User
+from callcenter.accounts import AuditWrite, DuplicateUser, StoredSession, UnknownUser, User
 from callcenter.adapters import audit_chain
 from callcenter.adapters.db import DatabaseError, open_engine, parse_url
 from callcenter.adapters.db_models import AuditRow, SessionRow, UserRow
 from callcenter.aio import cancel_safe
+from callcenter.errors import AuditUnavailable
 
 _UNSET: Any = object()
+AuditOf = Callable[[User], AuditWrite]
 
 
 @dataclass(frozen=True, slots=True)
@@ -89,6 +95,7 @@ class AccountStore:
         agent_id: str | None,
         password_hash: str,
         now: float,
+        audit: AuditOf | None = None,
     ) -> User:
         row = UserRow(
             username=username,
@@ -105,6 +112,8 @@ class AccountStore:
             async with self._transaction(f"add user {username!r}") as session:
                 session.add(row)
                 await session.flush()
+                if audit is not None:
+                    await _chain(session, audit(_user(row)))
         except DatabaseError as err:
             if isinstance(err.__cause__, IntegrityError):
                 raise DuplicateUser(f"username {username!r} is taken") from err
@@ -147,6 +156,7 @@ class AccountStore:
         disabled: bool = _UNSET,
         password_hash: str = _UNSET,
         keep_sessions: bool = False,
+        audit: AuditOf | None = None,
     ) -> User:
         """Change the given fields. Disabling or a new password also ends the user's sessions
         (``keep_sessions``: not for a rehash of the same password at sign-in)."""
@@ -170,7 +180,10 @@ class AccountStore:
             if disabled is True or (password_hash is not _UNSET and not keep_sessions):
                 await session.execute(sa.delete(SessionRow).where(SessionRow.user_id == user_id))
             await session.flush()
-            return _user(row)
+            user = _user(row)
+            if audit is not None:
+                await _chain(session, audit(user))
+            return user
 
     # --- sessions ---------------------------------------------------------------------------------
     async def add_session(
@@ -232,12 +245,8 @@ class AccountStore:
         detail: Mapping[str, Any],
         client: str | None,
     ) -> None:
-        row = {
-            "at": _dt(at), "who": who, "role": role, "action": action, "target": target,
-            "detail": dict(detail), "client": client,
-        }
         async with self._transaction(f"write audit {action!r}") as session:
-            await audit_chain.append(await session.connection(), AuditRow, row)
+            await _chain(session, AuditWrite(at, who, role, action, target, detail, client))
 
     async def audit(
         self,
@@ -277,3 +286,22 @@ class AccountStore:
                 yield session
         except (SQLAlchemyError, OSError) as err:
             raise DatabaseError(f"cannot {action} in {self._safe_url}: {type(err).__name__}") from err
+
+
+async def _chain(session: AsyncSession, entry: AuditWrite) -> None:
+    """Append ``entry`` to the chained ``audit`` table in the session's transaction."""
+    row = {
+        "at": _dt(entry.at),
+        "who": entry.who,
+        "role": entry.role,
+        "action": entry.action,
+        "target": entry.target,
+        "detail": dict(entry.detail),
+        "client": entry.client,
+    }
+    try:
+        await audit_chain.append(await session.connection(), AuditRow, row)
+    except (SQLAlchemyError, OSError) as err:
+        raise AuditUnavailable(
+            f"the audit log cannot be written ({entry.action} refused): {type(err).__name__}"
+        ) from err

@@ -8,7 +8,7 @@ Invariants (docs/admin.md):
   file nor the running definitions.
 - Accepted, the file is replaced atomically (temporary file + rename) and applied at once through
   the same path as a hot reload (the watchers), so it takes effect without a restart.
-- Every accepted edit is audited.
+- Every accepted edit is audited before it is written: no audit row, no edit (503).
 """
 
 from __future__ import annotations
@@ -99,7 +99,7 @@ async def get_queues(request: web.Request) -> web.Response:
     "Replace the queues file: validated by the start-up loader (422 with file:line problems,"
     " nothing changed), written atomically, applied at once; audited",
     body=QueuesText,
-    errors=(409, 413, 422),
+    errors=(409, 413, 422, 503),
 )
 @allow("admin")
 async def put_queues(request: web.Request) -> web.Response:
@@ -115,12 +115,13 @@ async def put_queues(request: web.Request) -> web.Response:
         queues = parse_queues(text, str(path))
     except ConfigError as err:
         return _error(422, "The queues were not saved.", str(err).splitlines())
+    # Audited before the file is written: no row, no edit (AuditUnavailable: 503).
+    await record(request, "queues.edited", str(path.name), {"queues": sorted(queues)})
     await asyncio.to_thread(write_atomically, path, text)
     service = request.app[SERVICE]
     watcher = request.app.get(QUEUE_WATCHER)
     if watcher is None or not watcher.check():  # the watcher reads back what was just written
         service.reload_queues(queues)
-    await record(request, "queues.edited", str(path.name), {"queues": sorted(queues)})
     return _json({"saved": True, "running": sorted(service.engine.queues)})
 
 
@@ -199,7 +200,7 @@ async def get_agents(request: web.Request) -> web.Response:
     "Change an agent's queues, skills, languages and chat capacity (acd.agents_file): validated"
     " (422), written atomically, applied at once keeping the agent's state; audited",
     body=Profile,
-    errors=(404, 409, 422),
+    errors=(404, 409, 422, 503),
 )
 @allow("admin")
 async def put_agent(request: web.Request) -> web.Response:
@@ -226,13 +227,13 @@ async def put_agent(request: web.Request) -> web.Response:
         parse_agents(text, str(path), [a.id for a in settings.agents])
     except ConfigError as err:
         return _error(422, "The agent was not saved.", str(err).splitlines())
+    await record(request, "agent.profile_edited", agent_id, profile.model_dump(mode="json"))  # first
     await asyncio.to_thread(write_atomically, path, text)
     watcher = request.app.get(AGENTS_WATCHER)
     if watcher is None or not watcher.check():
         request.app[PROFILES].clear()
         request.app[PROFILES].update(profiles)
         apply_profiles(request.app[SERVICE], settings, profiles)
-    await record(request, "agent.profile_edited", agent_id, profile.model_dump(mode="json"))
     return _json({"saved": True, "agent_id": agent_id})
 
 

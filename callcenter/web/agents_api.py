@@ -13,7 +13,7 @@ from pydantic import BaseModel, Field
 
 from callcenter.core import events as ev
 from callcenter.core.acd import UnknownAgent
-from callcenter.core.agents import IllegalTransition
+from callcenter.core.agents import IllegalTransition, Move
 from callcenter.web.api import SERVICE, agent_view, may_see_agent, may_see_queue
 from callcenter.web.audit import record
 from callcenter.web.auth import PRINCIPAL, allow
@@ -71,7 +71,7 @@ def _check_self(request: web.Request, agent_id: str) -> web.Response | None:
     "Change an agent's state: action is login, logout, pause (body: reason) or resume",
     body=AgentActionBody,
     body_required=False,
-    errors=(404, 409),
+    errors=(404, 409, 503),
     who=_SELF,
     params={"action": "login, logout, pause or resume"},
 )
@@ -96,14 +96,22 @@ async def agent_action(request: web.Request) -> web.Response:
         event = ev.AgentResume(agent_id, now)
     else:
         return error(404, f"unknown action {action[:32]!r}")
+    if request[PRINCIPAL].agent_id != agent_id:  # a supervisor or admin forcing someone's state
+        agent = service.engine.agents.get(agent_id)
+        if agent is None:
+            return error(404, f"unknown agent {agent_id[:64]!r}")
+        try:  # the engine's own check, without the move: a refused move is not audited as done
+            agent.moved(Move(action), now)
+        except IllegalTransition as err:
+            return error(409, str(err))
+        # Audited before the move: no row, no move (AuditUnavailable: 503).
+        await record(request, "agent.state_forced", agent_id, {"action": action, **body_reason(event)})
     try:
         service.handle(event)
     except UnknownAgent as err:
         return error(404, str(err))
     except IllegalTransition as err:
         return error(409, str(err))
-    if request[PRINCIPAL].agent_id != agent_id:  # a supervisor or admin forcing someone's state
-        await record(request, "agent.state_forced", agent_id, {"action": action, **body_reason(event)})
     return json_response(agent_view(service.engine.agent(agent_id), service.engine))
 
 

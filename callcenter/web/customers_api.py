@@ -179,7 +179,7 @@ def call_view(i: Interaction) -> dict[str, Any]:
 @doc(
     "Set routing attributes: name, vip, language, business_line, tags (audited)",
     body=CustomerAttributes,
-    errors=(404, 409),
+    errors=(404, 409, 503),
     who=_SCOPED,
 )
 @allow("supervisor", "admin")
@@ -204,15 +204,20 @@ async def set_attributes(request: web.Request) -> web.Response:
         return _error(400, "nothing to change")
     messaging = messaging_of(request)
     try:
-        denied = _out_of_lines(request, messaging.customers.get(request.match_info["customer_id"]))
+        current = messaging.customers.get(request.match_info["customer_id"])
     except UnknownCustomer as err:
         return _error(404, str(err))
+    denied = _out_of_lines(request, current)
     if denied is not None:
         return denied
     if "business_line" in changes and not request[PRINCIPAL].may_see(
         changes["business_line"]  # type: ignore[arg-type]
     ):
         return _error(403, "you cannot move a customer to a business line you do not see")
+    if not current.active:  # the core's refusal, checked before the audit row is written
+        return _error(409, f"{current.id!r} was merged into {current.merged_into!r}")
+    # Audited before the change: no row, no change (AuditUnavailable: 503).
+    await record(request, "customer.changed", current.id, {k: str(v) for k, v in changes.items()})
     try:
         customer = messaging.customers.update(
             request.match_info["customer_id"], messaging.clock(), by=request[PRINCIPAL].name, **changes
@@ -222,14 +227,13 @@ async def set_attributes(request: web.Request) -> web.Response:
     except CustomerError as err:
         return _error(409, str(err))
     await _save(messaging, {customer.id})
-    await record(request, "customer.changed", customer.id, {k: str(v) for k, v in changes.items()})
     return _json(customer_view(customer))
 
 
 @doc(
     "Merge this customer into another; audited, reversible",
     body=MergeBody,
-    errors=(404, 409),
+    errors=(404, 409, 503),
     who=_SCOPED,
 )
 @allow("supervisor", "admin")
@@ -239,21 +243,26 @@ async def merge(request: web.Request) -> web.Response:
     messaging = messaging_of(request)
     by = request[PRINCIPAL].name
     try:
-        denied = _out_of_lines(
-            request,
-            messaging.customers.get(request.match_info["customer_id"]),
-            messaging.customers.get(target),
-        )
+        source = messaging.customers.get(request.match_info["customer_id"])
+        denied = _out_of_lines(request, source, messaging.customers.get(target))
     except UnknownCustomer as err:
         return _error(404, str(err))
     if denied is not None:
         return denied
+    if source.id == target:  # the core's refusals, checked before the audit row is written
+        return _error(409, "a customer cannot be merged into itself")
+    if not source.active or not messaging.customers.get(target).active:
+        return _error(409, "only active customers can be merged")
+    merge_id = messaging.ids()
+    # Audited before the merge: no row, no merge (AuditUnavailable: 503).
+    detail = {"into": target, "merge_id": merge_id, "reason": reason}
+    await record(request, "customer.merged", source.id, detail)
     try:
         merged = messaging.customers.merge(
-            request.match_info["customer_id"],
+            source.id,
             target,
             messaging.clock(),
-            merge_id=messaging.ids(),
+            merge_id=merge_id,
             by=by,
             reason=reason,
         )
@@ -263,16 +272,10 @@ async def merge(request: web.Request) -> web.Response:
         return _error(409, str(err))
     await _save(messaging, {merged.source.id, target}, merged)
     log.info("customer.merged", extra={"merge": merged.id, "by": by})
-    await record(
-        request,
-        "customer.merged",
-        merged.source.id,
-        {"into": target, "merge_id": merged.id, "reason": reason},
-    )
     return _json({"merge_id": merged.id, "customer": customer_view(messaging.customers.get(target))})
 
 
-@doc("Undo a merge exactly; audited", body=UnmergeBody, errors=(404, 409), who=_SCOPED)
+@doc("Undo a merge exactly; audited", body=UnmergeBody, errors=(404, 409, 503), who=_SCOPED)
 @allow("supervisor", "admin")
 async def unmerge(request: web.Request) -> web.Response:
     reason = (await read_json(request, UnmergeBody)).reason
@@ -285,7 +288,11 @@ async def unmerge(request: web.Request) -> web.Response:
         return _error(404, str(err))
     if denied is not None:
         return denied
+    if pending.undone:  # the core's refusal, checked before the audit row is written
+        return _error(409, f"merge {merge_id!r} is already undone")
     by = request[PRINCIPAL].name
+    # Audited before the unmerge: no row, no unmerge (AuditUnavailable: 503).
+    await record(request, "customer.unmerged", pending.source.id, {"merge_id": merge_id, "reason": reason})
     try:
         restored = messaging.customers.unmerge(merge_id, messaging.clock(), by=by, reason=reason)
     except CustomerError as err:
@@ -293,7 +300,6 @@ async def unmerge(request: web.Request) -> web.Response:
     undone = messaging.customers.merge_record(merge_id)
     await _save(messaging, {undone.source.id, undone.target_id}, undone)
     log.info("customer.unmerged", extra={"merge": merge_id, "by": by})
-    await record(request, "customer.unmerged", undone.source.id, {"merge_id": merge_id, "reason": reason})
     return _json({"customer": customer_view(restored)})
 
 

@@ -4,7 +4,7 @@ save, and run a flow's tests.
 Saving validates first, the same way the server loads flows (parse, check against the other flows,
 prompt audio): an invalid flow is refused with every problem as line:column and the file on disk is
 not touched. File names come from the flow name in the URL, checked against a strict pattern, never
-from a path the client sends. Every save is logged as an audit entry.
+from a path the client sends. Every save is audited before the file is written (no row, no save: 503).
 """
 
 from __future__ import annotations
@@ -187,7 +187,7 @@ async def validate_flow(request: web.Request) -> web.Response:
 @doc(
     "Save a flow: validated like a load (line:column problems, 422)",
     body=FlowText,
-    errors=(404, 413, 422),
+    errors=(404, 413, 422, 503),
 )
 @allow("admin")
 async def save_flow(request: web.Request) -> web.Response:
@@ -196,6 +196,8 @@ async def save_flow(request: web.Request) -> web.Response:
     _, problems, path = await asyncio.to_thread(_candidate, request, name, text)
     if problems:
         return _json({"saved": False, "problems": [_problem(p) for p in problems]}, 422)
+    # Audited before the file is written: no row, no save (AuditUnavailable: 503).
+    await record(request, "ivr.flow_saved", name, {"sha256": hashlib.sha256(text.encode()).hexdigest()})
     temporary = path.with_name(f".{name}.yaml.tmp")
     temporary.write_text(text, encoding="utf-8")
     os.replace(temporary, path)  # atomic: the watcher never sees half a file
@@ -209,7 +211,6 @@ async def save_flow(request: web.Request) -> web.Response:
             "sha256": hashlib.sha256(text.encode()).hexdigest()[:16],
         },
     )
-    await record(request, "ivr.flow_saved", name, {"sha256": hashlib.sha256(text.encode()).hexdigest()})
     return _json(
         {
             "saved": True,

@@ -158,12 +158,13 @@ async def login_page(request: web.Request) -> web.Response:
 
 @doc(
     "Sign in (form: username, password, login_token, next): 303 with the session cookie;"
-    " 401 wrong username or password, 429 throttled (Retry-After), 403 form token missing",
+    " 401 wrong username or password, 429 throttled (Retry-After), 403 form token missing,"
+    " 503 the audit log cannot be written (no session)",
     body=LoginForm,
     body_type=FORM,
     ok=303,
     content=None,
-    errors=(401, 403, 429),
+    errors=(401, 403, 429, 503),
 )
 @allow(PUBLIC)
 async def login(request: web.Request) -> web.StreamResponse:
@@ -176,7 +177,8 @@ async def login(request: web.Request) -> web.StreamResponse:
     throttle, accounts, audit = request.app[THROTTLE], request.app[ACCOUNTS], request.app[AUDIT]
     wait = await throttle.retry_after(username, client)
     if wait > 0:
-        await audit.record(username or "(empty)", "login.throttled", username, {}, client)
+        # A refusal stands whether or not its row can be written (try_record logs a failed write).
+        await audit.try_record(username or "(empty)", "login.throttled", username, {}, client)
         response = _login_form(
             request,
             error=f"Too many failed attempts. Try again in {int(wait) + 1} seconds.",
@@ -188,13 +190,14 @@ async def login(request: web.Request) -> web.StreamResponse:
     user = await accounts.authenticate(username, password) if username and password else None
     if user is None:
         await throttle.failed(username, client)
-        await audit.record(username or "(empty)", "login.failed", username, {}, client)
+        await audit.try_record(username or "(empty)", "login.failed", username, {}, client)
         return _login_form(request, error=GENERIC_FAILURE, username=username, status=401)
-    await throttle.succeeded(username)
     sessions = request.app[AUTH_KEY].sessions
     assert sessions is not None  # the accounts component sets it before serving
-    opened = await sessions.open(user.id, client, replacing=request.cookies.get(COOKIE))
+    # Audited first: no row, no session (AuditUnavailable: 503 from web.audit.refusals).
     await audit.record(user.username, "login.succeeded", user.username, {"role": user.role}, client)
+    await throttle.succeeded(username)
+    opened = await sessions.open(user.id, client, replacing=request.cookies.get(COOKIE))
     response = see_other(_safe_next(str(form.get("next", "/"))))
     response.set_cookie(
         COOKIE,
@@ -210,20 +213,23 @@ async def login(request: web.Request) -> web.StreamResponse:
 
 
 @doc(
-    "Sign out (form field csrf_token): the session ends on the server; 303 to /login",
+    "Sign out (form field csrf_token): the session ends on the server; 303 to /login;"
+    " 503 the audit log cannot be written (the session stays)",
     body=CsrfForm,
     body_type=FORM,
     ok=303,
     content=None,
+    errors=(503,),
 )
 @allow(*ROLES)
 async def logout(request: web.Request) -> web.StreamResponse:
     token = request.cookies.get(COOKIE)
     sessions = request.app[AUTH_KEY].sessions
+    principal = request[PRINCIPAL]
+    # Audited first: no row, the session stays (503; it still ends at its expiry).
+    await request.app[AUDIT].record(principal, "logout", principal.name, {}, request.remote)
     if token and sessions is not None:
         await sessions.close(token)
-    principal = request[PRINCIPAL]
-    await request.app[AUDIT].record(principal, "logout", principal.name, {}, request.remote)
     response = see_other("/login")
     response.del_cookie(COOKIE, path="/")
     return response

@@ -403,6 +403,13 @@ async def reassign(request: web.Request) -> web.Response:
     ):
         return _error(404, "no such queue")
     held_by = live.agent_id
+    # Audited before the handover: no row, no handover (AuditUnavailable: 503).
+    await record(
+        request,
+        "conversation.reassigned",
+        live.id,
+        {"from_agent": held_by, "to_agent": to_agent, "to_queue": to_queue},
+    )
     try:
         service.handle(ev.ConversationTransferred(live.id, held_by, service.clock(), to_agent, to_queue))
     except (UnknownAgent, IllegalTransition) as err:
@@ -415,12 +422,6 @@ async def reassign(request: web.Request) -> web.Response:
         panel.desk.release(live.conversation_id)
         taken = {"interaction_id": live.id, "conversation_id": live.conversation_id, "by": principal.name}
         await panel.emit("reassigned", taken, room=agent_room(held_by))
-    await record(
-        request,
-        "conversation.reassigned",
-        live.id,
-        {"from_agent": held_by, "to_agent": to_agent, "to_queue": to_queue},
-    )
     return web.json_response({"ok": True, "interaction_id": live.id})
 
 
