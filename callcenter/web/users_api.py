@@ -79,7 +79,7 @@ async def list_users(request: web.Request) -> web.Response:
     return _json({"users": [user_view(u) for u in users]})
 
 
-@doc("Create an account (201; audited)", body=NewUser, ok=201, errors=(409,))
+@doc("Create an account (201; audited)", body=NewUser, ok=201, errors=(409, 503))
 @allow("admin")
 async def create_user(request: web.Request) -> web.Response:
     body = await read_json(request, NewUser)
@@ -105,7 +105,7 @@ async def create_user(request: web.Request) -> web.Response:
     "Change an account: display_name, role, lines (null: every line), agent_id, disabled,"
     " password; disabling or a new password ends its sessions (audited)",
     body=UserChanges,
-    errors=(404, 409),
+    errors=(404, 409, 503),
 )
 @allow("admin")
 async def update_user(request: web.Request) -> web.Response:
