@@ -454,15 +454,18 @@ async def listen(request: web.Request) -> web.Response:
     spy = request.app.get(SPY)
     if spy is None:
         return _error(503, "no connection to Asterisk")
+    if agent.interaction_id is None:
+        return _error(409, "this agent has no call in progress")
+    # Audited before the phone rings: no row, no listening (AuditUnavailable: 503).
+    await record(
+        request, f"call.{mode}", agent.id, {"extension": own.extension, "call": agent.interaction_id}
+    )
     try:
         started = await spy.spy(agent.id, own.extension, str(mode))
     except AmiError as err:
         return _error(502, f"Asterisk refused: {err}")
     if not started:
         return _error(409, "this agent has no call in progress")
-    await record(
-        request, f"call.{mode}", agent.id, {"extension": own.extension, "call": agent.interaction_id}
-    )
     return web.json_response({"ok": True, "agent_id": agent.id, "mode": mode, "extension": own.extension})
 
 
