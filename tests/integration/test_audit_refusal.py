@@ -6,6 +6,7 @@ state, no queue or agent edit. Healthy again, every action works and has its cha
 from __future__ import annotations
 
 import re
+import shutil
 import sqlite3
 import subprocess
 import sys
@@ -18,17 +19,23 @@ import aiohttp
 import pytest
 import sqlalchemy as sa
 import yaml
+from aiohttp.test_utils import TestClient, TestServer
 
 from callcenter.accounts import Passwords
 from callcenter.adapters.accounts_store import AccountStore
 from callcenter.adapters.db import Database, create_engine
+from callcenter.app import FLOWS, create_app
 from callcenter.audit import Audit
+from callcenter.core.customers import Identity, IdentityKind
 from callcenter.errors import AuditUnavailable
 from callcenter.users import Accounts
 from callcenter.web.api import SERVICE, SETTINGS
 from callcenter.web.sessions import COOKIE
+from callcenter.web.webhooks import MESSAGING
+from tests.integration.test_api import auth, make_settings
 from tests.integration.test_audit_chain import reports
 from tests.integration.test_db import _create_postgres_database
+from tests.integration.test_ivr_api import EXAMPLES
 from tests.integration.test_realtime import Node, start_node
 from tests.integration.test_supervisor import ADMIN, QUEUES, SUP_ALL, http, supervisor_settings
 
@@ -245,6 +252,61 @@ def test_with_the_audit_refused_the_user_command_changes_nothing(tmp_path: Path)
     assert run_cli("user", "disable", "root", url=url, cwd=tmp_path).returncode == 0
     verify = run_cli("audit", "verify", url=url, cwd=tmp_path)
     assert verify.returncode == 0 and "audit: 2 rows, chain intact" in verify.stdout, verify.stdout
+
+
+async def test_with_the_audit_refused_customers_and_ivr_flows_do_not_change(tmp_path: Path) -> None:
+    flows = tmp_path / "flows"
+    shutil.copytree(EXAMPLES, flows)
+    settings = make_settings(
+        tmp_path,
+        ivr={
+            "flows_dir": str(flows),
+            "prompts_dir": str(tmp_path / "prompts"),
+            "render_prompts": False,
+            "check_audio": False,
+        },
+    )
+    db = sqlite_file(settings.database.url)
+    async with TestClient(TestServer(create_app(settings))) as c:
+        messaging = c.app[MESSAGING]
+        now = messaging.clock()
+        ann = await messaging.identify(Identity(IdentityKind.PHONE, "+15550000001"), now)
+        bob = await messaging.identify(Identity(IdentityKind.PHONE, "+15550000002"), now)
+        billing = flows / "billing.yaml"
+        before, edited = read(billing), read(billing).replace("priority: 10", "priority: 20")
+        admin = auth("admin")
+
+        audit_down(db, True)
+        changed = await c.post(f"/api/customers/{ann}/attributes", headers=admin, json={"vip": True})
+        assert changed.status == 503 and REFUSED in (await changed.json())["error"]
+        merged = await c.post(
+            f"/api/customers/{ann}/merge", headers=admin, json={"into": bob, "reason": "same"}
+        )
+        assert merged.status == 503
+        assert not messaging.customers.get(ann).vip and messaging.customers.get(ann).active
+        saved = await c.put("/api/ivr/flows/billing", headers=admin, json={"yaml": edited})
+        assert saved.status == 503 and read(billing) == before
+        assert c.app[FLOWS].flows.flows["billing"].nodes["vip_billing"].priority == 10
+        assert count(db, "audit") == 0
+
+        audit_down(db, False)
+        assert (
+            await c.post(f"/api/customers/{ann}/attributes", headers=admin, json={"vip": True})
+        ).status == 200
+        merged = await c.post(
+            f"/api/customers/{ann}/merge", headers=admin, json={"into": bob, "reason": "same"}
+        )
+        assert merged.status == 200 and not messaging.customers.get(ann).active
+        assert (await c.put("/api/ivr/flows/billing", headers=admin, json={"yaml": edited})).status == 200
+        assert read(billing) == edited
+        entries = (await (await c.get("/api/audit", headers=admin)).json())["entries"]
+        assert [e["action"] for e in reversed(entries)] == [
+            "customer.changed",
+            "customer.merged",
+            "ivr.flow_saved",
+        ]
+    verify = run_cli("audit", "verify", url=settings.database.url, cwd=tmp_path)
+    assert verify.returncode == 0 and "audit: 3 rows, chain intact" in verify.stdout, verify.stdout
 
 
 PG_TRIGGER = (
