@@ -75,7 +75,7 @@ class UserForm(CsrfForm):
     body_type=FORM,
     ok=303,
     content=None,
-    errors=(400, 409),
+    errors=(400, 409, 503),
 )
 @allow("admin")
 async def create_from_form(request: web.Request) -> web.Response:
@@ -104,7 +104,7 @@ async def create_from_form(request: web.Request) -> web.Response:
     body_type=FORM,
     ok=303,
     content=None,
-    errors=(400, 404, 409),
+    errors=(400, 404, 409, 503),
 )
 @allow("admin")
 async def edit_from_form(request: web.Request) -> web.Response:

@@ -30,6 +30,7 @@ from callcenter.core.customers import Identity, IdentityKind
 from callcenter.errors import AuditUnavailable
 from callcenter.users import Accounts
 from callcenter.web.api import SERVICE, SETTINGS
+from callcenter.web.pages import ACCOUNTS
 from callcenter.web.sessions import COOKIE
 from callcenter.web.webhooks import MESSAGING
 from tests.integration.test_api import auth, make_settings
@@ -379,3 +380,27 @@ async def test_an_account_change_and_its_row_are_one_transaction(url: str) -> No
     finally:
         await engine.dispose()
     assert [tuple(r) for r in rows] == [("user.created", "amy"), ("user.disabled", "amy")]
+
+
+async def test_with_the_audit_refused_the_users_page_changes_nothing(tmp_path: Path) -> None:
+    """The admin's page (HTML forms, cookie session): a 503 page that says why, the account as it was."""
+    from tests.integration.test_auth import Clock, add_user, build, csrf, login
+
+    async with TestClient(TestServer(build(tmp_path, Clock()))) as c:
+        await add_user(c, "root", "admin")
+        amy = await add_user(c, "amy", "qa")
+        assert (await login(c, "root")).status == 303
+        token = await csrf(c)
+        db = sqlite_file(c.app[SETTINGS].database.url)
+        audit_down(db, True)
+        edit = {"csrf_token": token, "display_name": "Amy", "role": "qa", "disabled": "on"}
+        refused = await c.post(f"/admin/users/{amy}", data=edit, allow_redirects=False)
+        assert refused.status == 503 and REFUSED in await refused.text()
+        new = {"csrf_token": token, "username": "zed", "password": PASSWORD, "role": "qa"}
+        created = await c.post("/admin/users", data=new, allow_redirects=False)
+        assert created.status == 503 and REFUSED in await created.text()
+        store = c.app[ACCOUNTS].store
+        assert not (await store.user(amy)).disabled and await store.credentials("zed") is None
+        audit_down(db, False)
+        assert (await c.post(f"/admin/users/{amy}", data=edit, allow_redirects=False)).status == 303
+        assert (await store.user(amy)).disabled
