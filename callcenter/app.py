@@ -34,6 +34,7 @@ from callcenter.channels.senders import TwilioSender, WeChatSender, WhatsAppSend
 from callcenter.channels.webchat import WebchatSender
 from callcenter.config import ConfigError, Settings
 from callcenter.conversation_routing import ConversationRouter
+from callcenter.core import calls as cl
 from callcenter.core import events as ev
 from callcenter.core import ivr
 from callcenter.core.acd import Acd, AcdConfig
@@ -379,7 +380,7 @@ async def _chat(app: web.Application) -> AsyncIterator[None]:
         messaging,
         desk,
         names,
-        voice=lambda: app.get(VOICE),
+        voice=lambda: voice.calls if (voice := app.get(VOICE)) is not None else None,
         pause_reasons=tuple(settings.acd.pause_reasons),
         dispositions=tuple(settings.acd.dispositions),
         phone_region=settings.messaging.phone_region,
@@ -518,7 +519,10 @@ async def _voice(app: web.Application) -> AsyncIterator[None]:
 
     router = app[ROUTER]
 
-    def submit(event: ev.Event) -> None:
+    def submit(event: ev.Event | cl.CallEvent) -> None:
+        if isinstance(event, (*cl.REQUESTS, *cl.RESULTS)):
+            service.submit(event)  # a call control's result
+            return
         # The IVR's result, enriched with the caller's customer record (VIP, line, tags, language).
         service.submit(router.enrich_call(event))
 
@@ -537,10 +541,12 @@ async def _voice(app: web.Application) -> AsyncIterator[None]:
         {i.id: agent for i in live if i.caller_channel and (agent := i.talking_agent)},
     )
     service.dialer = voice
+    service.call_control = voice.calls
     app[VOICE] = voice
-    app[api.RECORDING_CONTROL] = voice
-    app[supervisor.SPY] = voice
+    app[api.RECORDING_CONTROL] = voice.calls
+    app[supervisor.SPY] = voice.calls
     await voice.start()
     yield
     service.dialer = None
+    service.call_control = None
     await voice.stop()

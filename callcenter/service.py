@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING, Protocol, runtime_checkable
 
 from callcenter import metrics
 from callcenter.aio import cancel_and_wait, within
+from callcenter.core import calls as cl
 from callcenter.core import events as ev
 from callcenter.core.acd import Acd
 from callcenter.core.commands import (
@@ -68,6 +69,13 @@ class Dialer(Protocol):
     def execute(self, command: DialAgent | CancelDial) -> None: ...
 
 
+class CallControl(Protocol):
+    """Carries out the core's call commands (adapters/call_control.py). The task's result is None,
+    or why the command could not be done (reported to the core as a result event either way)."""
+
+    def execute(self, command: cl.CallCommand) -> asyncio.Task[str | None]: ...
+
+
 @runtime_checkable
 class QueueVoice(Protocol):
     """What a voice adapter does for queue features: callbacks, announcements, max-wait exits.
@@ -85,6 +93,8 @@ class CallCenter:
         self.store = store
         self.clock = clock
         self.dialer: Dialer | None = None
+        self.call_control: CallControl | None = None
+        self._controls: list[asyncio.Task[str | None]] | None = None  # those of the current request
         self.listeners: list[Callable[[Command], None]] = []
         self._writes: asyncio.Queue[SaveInteraction | RecordEvent] = asyncio.Queue()
         # Writes handed to the writer so far, and how many of them (a prefix: the queue is FIFO)
@@ -112,7 +122,7 @@ class CallCenter:
             log.error("service.writes_not_flushed", extra={"pending": self._writes.qsize()})
         await cancel_and_wait(self._writer)
 
-    def handle(self, event: ev.Event) -> list[Command]:
+    def handle(self, event: ev.Event | cl.CallEvent) -> list[Command]:
         """Run one event through the engine; domain errors propagate to the caller."""
         started = time.perf_counter()
         commands = self.engine.handle(event)
@@ -126,7 +136,22 @@ class CallCenter:
         self.dispatch(commands)
         return commands
 
-    def submit(self, event: ev.Event) -> None:
+    async def request(self, event: cl.Request) -> None:
+        """A call control asked for (the agent panel): the core checks it (a refusal raises its
+        :class:`~callcenter.core.errors.DomainError` and changes nothing), the call-control adapter
+        carries out the core's commands, and this returns once Asterisk did (or raises
+        :class:`~callcenter.core.calls.ControlRefused` with why not; the core heard of it too)."""
+        self._controls = []
+        try:
+            self.handle(event)
+        finally:
+            tasks, self._controls = self._controls, None
+        for task in tasks:
+            why = await task
+            if why is not None:
+                raise cl.ControlRefused(why)
+
+    def submit(self, event: ev.Event | cl.CallEvent) -> None:
         """For adapters: like ``handle``, but errors are logged, never raised into the adapter."""
         try:
             self.handle(event)
@@ -146,6 +171,15 @@ class CallCenter:
                         self.dialer.execute_queue(command)
                     else:
                         log.warning("service.not_wired", extra={"command": repr(command)})
+                case cl.HoldCall() | cl.ResumeCall() | cl.HangupCall() | cl.TransferCall() | cl.DropGuest():
+                    self._control(command)
+                case (
+                    cl.OriginateConsult() | cl.BridgeConsult() | cl.CancelConsult() | cl.OriginateConference()
+                ):
+                    self._control(command)
+                case cl.HeldNotice() | cl.TransferNotice() | cl.ConsultNotice() | cl.ConferenceNotice():
+                    kind, data = command.row()
+                    self._write_later(RecordEvent(command.interaction_id, command.at, kind, data))
                 case SaveInteraction(interaction=i):
                     if i.outcome is not None:
                         metrics.INTERACTIONS.labels(outcome=i.outcome.value).inc()
@@ -182,6 +216,19 @@ class CallCenter:
             for listener in self.listeners:
                 listener(command)
         metrics.observe_engine(self.engine)
+
+    def _control(self, command: cl.CallCommand) -> None:
+        if self.call_control is not None:
+            task = self.call_control.execute(command)
+        else:
+            task = asyncio.get_running_loop().create_task(self._no_control(command))
+        if self._controls is not None:
+            self._controls.append(task)
+
+    async def _no_control(self, command: cl.CallCommand) -> str:
+        why = "no connection to Asterisk"
+        self.submit(cl.failed(command, why, self.clock()))
+        return why
 
     def _write_later(self, command: SaveInteraction | RecordEvent) -> None:
         self._writes.put_nowait(command)

@@ -37,6 +37,7 @@ import math
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, replace
 
+from callcenter.core import calls as cl
 from callcenter.core import events as ev
 from callcenter.core import queues as qs
 from callcenter.core.agents import TRANSITIONS, Agent, AgentState, Move
@@ -53,6 +54,8 @@ from callcenter.core.commands import (
     SaveInteraction,
     WithdrawOffer,
 )
+from callcenter.core.errors import NotYourCall as NotYourCall
+from callcenter.core.errors import UnknownAgent as UnknownAgent
 from callcenter.core.interaction import Channel, EndedBy, Interaction, Outcome
 from callcenter.core.stats import QueueCounters, QueueSnapshot, snapshot
 
@@ -65,16 +68,6 @@ _IVR_ENDINGS: dict[str, tuple[Outcome, EndedBy, str]] = {
     "callback": (Outcome.IVR_NO_INPUT, EndedBy.SYSTEM, "callback asked without a number or queue"),
     "error": (Outcome.FAILED, EndedBy.SYSTEM, "the IVR flow failed"),
 }
-
-
-class NotYourCall(Exception):
-    """A call control or wrap-up on an interaction the agent does not hold (or no longer)."""
-
-
-class UnknownAgent(Exception):
-    def __init__(self, agent_id: str) -> None:
-        super().__init__(f"unknown agent {agent_id!r}")
-        self.agent_id = agent_id
 
 
 @dataclass(frozen=True, slots=True)
@@ -168,8 +161,7 @@ class Acd:
         self._last_offer: dict[tuple[str, str], int] = {}
         self._talk: dict[str, float] = {}
         self._login_at: dict[str, float] = {}
-        self.consults: dict[str, str] = {}  # call -> the agent consulted (attended transfer)
-        self.conferences: dict[str, str] = {}  # call -> the agent brought in (three parties)
+        self.calls = cl.Calls()  # answered calls' control state (hold, consult, conference)
         # agent -> interactions it handled whose wrap-up (disposition, notes) is still to come
         self._to_wrap: dict[str, dict[str, Interaction]] = {}
         self.state_counts: dict[AgentState, int] = {s: 0 for s in AgentState}
@@ -347,9 +339,11 @@ class Acd:
                 self._wrap_later(agent_id, i)
 
     # -- the one entry point ---------------------------------------------------------------------
-    def handle(self, event: ev.Event) -> list[Command]:
+    def handle(self, event: ev.Event | cl.CallEvent) -> list[Command]:
         out: list[Command] = []
         match event:
+            case _ if isinstance(event, (*cl.REQUESTS, *cl.RESULTS)):
+                self.calls.handle(event, _CallRouting(self, out), out)  # type: ignore[arg-type]
             case ev.CallArrived():
                 self._arrived(event, out)
             case ev.IvrFinished():
@@ -393,22 +387,8 @@ class Acd:
                 self._conversation_ended(event, out)
             case ev.ConversationTransferred():
                 self._transferred(event, out)
-            case ev.CallTransferred():
-                self._call_transferred(event, out)
-            case ev.CallHeld():
-                self._call_held(event, out)
             case ev.WrapUpDone():
                 self._wrap_up_done(event, out)
-            case ev.ConsultStarted():
-                self._consult_started(event, out)
-            case ev.ConsultEnded():
-                self._consult_ended(event, out)
-            case ev.ConferenceInvited():
-                self._conference_invited(event, out)
-            case ev.ConferenceJoined():
-                self._conference_joined(event, out)
-            case ev.ConferenceLeft():
-                self._conference_left(event, out)
         # Every event carries the time: timers due by then fire, whatever the event. After the
         # handler, so an event refused with an exception leaves the engine untouched.
         self._run_timers(event.at, out)
@@ -705,134 +685,7 @@ class Acd:
         data = {"from": e.from_agent, "to_agent": e.to_agent, "to_queue": queue}
         out.append(RecordEvent(i.id, e.at, "transferred", data))
 
-    # -- call controls and wrap-up ---------------------------------------------------------------
-    def _my_call(self, interaction_id: str, agent_id: str) -> Interaction:
-        i = self.live.get(interaction_id)
-        if i is None or i.is_messaging or i.agent_id != agent_id or i.answered_at is None:
-            raise NotYourCall(f"agent {agent_id} is not on call {interaction_id}")
-        return i
-
-    def _call_held(self, e: ev.CallHeld, out: list[Command]) -> None:
-        i = self._my_call(e.interaction_id, e.agent_id)
-        out.append(RecordEvent(i.id, e.at, "held" if e.held else "resumed", {"agent": e.agent_id}))
-
-    def _call_transferred(self, e: ev.CallTransferred, out: list[Command]) -> None:
-        i = self._my_call(e.interaction_id, e.from_agent)
-        if (e.to_number is None) == (e.to_agent is None and e.to_queue is None):
-            raise ValueError("a call transfer names an agent and/or a queue, or a number")
-        if e.to_agent is not None and e.to_agent not in self.agents:
-            raise UnknownAgent(e.to_agent)
-        if e.to_agent == e.from_agent:
-            raise ValueError("a call cannot be transferred to the agent already on it")
-        if e.to_number is not None:
-            i = i.with_(transferred_to=f"number:{e.to_number}")
-            self.live[i.id] = i
-            data: dict[str, object] = {"from": e.from_agent, "to_number": e.to_number}
-            out.append(RecordEvent(i.id, e.at, "transferred", data))
-            self._end(i, self._talked(i), EndedBy.AGENT, e.at, f"transferred to {e.to_number}", out)
-            return
-        self._held.get(e.from_agent, {}).pop(i.id, None)
-        agent = self.agents[e.from_agent]
-        self._talk[agent.id] = self._talk.get(agent.id, 0.0) + (e.at - (i.answered_at or e.at))
-        self._release(agent, i, e.at, out)
-        self._reindex(self.agents[e.from_agent])
-        queue = e.to_queue or i.queue or ""
-        if queue != i.queue:
-            self._counters(queue).entered += 1
-        until = None if e.to_agent is None else e.at + self.config.transfer_agent_seconds
-        target = f"agent:{e.to_agent}" if e.to_agent is not None else f"queue:{queue}"
-        self._wrap_later(e.from_agent, i.with_(transferred_to=target))
-        i = i.with_(
-            agent_id=None,
-            queue=queue,
-            queued_at=e.at,
-            priority=max(i.priority, self.config.transfer_priority),
-            preferred_agent=e.to_agent,
-            preferred_until=until,
-            transferred_to=target,
-        )
-        self.live[i.id] = i
-        self._enqueue(i, e.at)
-        out.append(SaveInteraction(i))
-        data = {"from": e.from_agent, "to_agent": e.to_agent, "to_queue": queue}
-        out.append(RecordEvent(i.id, e.at, "transferred", data))
-
-    def _consult_started(self, e: ev.ConsultStarted, out: list[Command]) -> None:
-        i = self._my_call(e.interaction_id, e.from_agent)
-        if i.id in self.consults or i.id in self.conferences:
-            raise ValueError("another agent is already being brought into this call")
-        target = self.agents.get(e.to_agent)
-        if target is None:
-            raise UnknownAgent(e.to_agent)
-        if target.id == e.from_agent or not self._can_take(target):
-            raise ValueError(f"agent {e.to_agent} cannot take a call now")
-        self._move(target, Move.OFFER, e.at, out, interaction_id=i.id, reason=f"consult from {e.from_agent}")
-        self._held.setdefault(target.id, {})[i.id] = _VOICE
-        self._reindex(self.agents[target.id])
-        self.consults[i.id] = target.id
-        data = {"from": e.from_agent, "to_agent": target.id}
-        out.append(RecordEvent(i.id, e.at, "consult_started", data))
-
-    def _consult_ended(self, e: ev.ConsultEnded, out: list[Command]) -> None:
-        i = self._my_call(e.interaction_id, e.from_agent)
-        to_agent = self.consults.get(i.id)
-        if to_agent is None:
-            raise NotYourCall(f"no consult going on for call {i.id}")
-        del self.consults[i.id]
-        target = self.agents[to_agent]
-        if not e.completed:
-            self._drop_consult(i.id, to_agent, e.at, out)
-            data: dict[str, object] = {"from": e.from_agent, "to_agent": to_agent, "reason": e.reason}
-            out.append(RecordEvent(i.id, e.at, "consult_cancelled", data))
-            return
-        first = self.agents[e.from_agent]
-        self._held.get(first.id, {}).pop(i.id, None)
-        self._talk[first.id] = self._talk.get(first.id, 0.0) + (e.at - (i.answered_at or e.at))
-        self._release(first, i, e.at, out)
-        self._reindex(self.agents[first.id])
-        target_i = f"agent:{to_agent}"
-        self._wrap_later(first.id, i.with_(transferred_to=target_i))
-        self._move(target, Move.ANSWER, e.at, out, interaction_id=i.id)
-        i = i.with_(agent_id=to_agent, transferred_to=target_i)
-        self.live[i.id] = i
-        out.append(SaveInteraction(i))
-        out.append(
-            RecordEvent(i.id, e.at, "transferred", {"from": first.id, "to_agent": to_agent, "attended": True})
-        )
-
-    def _conference_invited(self, e: ev.ConferenceInvited, out: list[Command]) -> None:
-        i = self._my_call(e.interaction_id, e.from_agent)
-        if i.id in self.conferences or i.id in self.consults:
-            raise ValueError("another agent is already being brought into this call")
-        target = self.agents.get(e.to_agent)
-        if target is None:
-            raise UnknownAgent(e.to_agent)
-        if target.id == e.from_agent or not self._can_take(target):
-            raise ValueError(f"agent {e.to_agent} cannot take a call now")
-        self._move(
-            target, Move.OFFER, e.at, out, interaction_id=i.id, reason=f"conference with {e.from_agent}"
-        )
-        self._held.setdefault(target.id, {})[i.id] = _VOICE
-        self._reindex(self.agents[target.id])
-        self.conferences[i.id] = target.id
-        out.append(RecordEvent(i.id, e.at, "conference_invited", {"from": e.from_agent, "agent": target.id}))
-
-    def _conference_joined(self, e: ev.ConferenceJoined, out: list[Command]) -> None:
-        if self.conferences.get(e.interaction_id) != e.agent_id:
-            raise NotYourCall(f"agent {e.agent_id} is not invited to {e.interaction_id}")
-        agent = self.agents[e.agent_id]
-        if agent.state == AgentState.OFFERED:
-            self._move(agent, Move.ANSWER, e.at, out, interaction_id=e.interaction_id)
-            out.append(RecordEvent(e.interaction_id, e.at, "conference_joined", {"agent": e.agent_id}))
-
-    def _conference_left(self, e: ev.ConferenceLeft, out: list[Command]) -> None:
-        if self.conferences.get(e.interaction_id) != e.agent_id:
-            raise NotYourCall(f"agent {e.agent_id} is not in the conference of {e.interaction_id}")
-        del self.conferences[e.interaction_id]
-        self._drop_helper(e.interaction_id, e.agent_id, e.at, out)
-        data = {"agent": e.agent_id, "reason": e.reason}
-        out.append(RecordEvent(e.interaction_id, e.at, "conference_left", data))
-
+    # -- call controls (core/calls.py decides; _CallRouting does the routing side) and wrap-up ------
     def _drop_helper(self, iid: str, agent_id: str, at: float, out: list[Command]) -> None:
         """A consulted or conference agent is done with this call: free again (no wrap-up)."""
         self._held.get(agent_id, {}).pop(iid, None)
@@ -844,13 +697,14 @@ class Acd:
         else:
             self._reindex(agent)
 
-    def _drop_consult(self, iid: str, to_agent: str, at: float, out: list[Command]) -> None:
-        self._held.get(to_agent, {}).pop(iid, None)
-        target = self.agents[to_agent]
-        if target.state == AgentState.OFFERED and target.interaction_id == iid:
-            self._move(target, Move.WITHDRAW, at, out, interaction_id=None)
-        else:
-            self._reindex(target)
+    def _hand_off(self, i: Interaction, from_agent: str, at: float, target: str, out: list[Command]) -> None:
+        """The call leaves ``from_agent`` (transferred): its talk time counts, its wrap-up is owed."""
+        self._held.get(from_agent, {}).pop(i.id, None)
+        agent = self.agents[from_agent]
+        self._talk[agent.id] = self._talk.get(agent.id, 0.0) + (at - (i.answered_at or at))
+        self._release(agent, i, at, out)
+        self._reindex(self.agents[from_agent])
+        self._wrap_later(from_agent, i.with_(transferred_to=target))
 
     def _wrap_up_done(self, e: ev.WrapUpDone, out: list[Command]) -> None:
         pending = self._to_wrap.get(e.agent_id, {})
@@ -1201,12 +1055,7 @@ class Acd:
         out: list[Command],
     ) -> None:
         self._dequeue(i.id)
-        consulted = self.consults.pop(i.id, None)
-        if consulted is not None:
-            self._drop_consult(i.id, consulted, at, out)
-        invited = self.conferences.pop(i.id, None)
-        if invited is not None:
-            self._drop_helper(i.id, invited, at, out)
+        self.calls.ended(i.id, at, _CallRouting(self, out))
         self._offered_at.pop(i.id, None)
         self._announce_at.pop(i.id, None)
         self._chat_due.pop(i.id, None)
@@ -1501,3 +1350,81 @@ def skill_levels(skills: Iterable[str]) -> dict[str, int]:
 
 def _qualifies(agent: Agent, target: qs.Target) -> bool:
     return target.pool in agent.queues and all(agent.level(s) >= lvl for s, lvl in target.needs)
+
+
+class _CallRouting:
+    """The routing side of a call's control (:class:`~callcenter.core.calls.Routing`), for one
+    ``handle``: agents reserved, seated, freed; a transferred call back in line or handed over."""
+
+    def __init__(self, acd: Acd, out: list[Command]) -> None:
+        self._acd = acd
+        self._out = out
+
+    def live_call(self, interaction_id: str) -> Interaction | None:
+        return self._acd.live.get(interaction_id)
+
+    def extension_of(self, agent_id: str) -> str | None:
+        agent = self._acd.agents.get(agent_id)
+        return agent.extension if agent is not None else None
+
+    def can_take_call(self, agent_id: str) -> bool:
+        return self._acd._can_take(self._acd.agents[agent_id])
+
+    def reserve(self, agent_id: str, interaction_id: str, at: float, reason: str) -> None:
+        acd = self._acd
+        acd._move(
+            acd.agents[agent_id], Move.OFFER, at, self._out, interaction_id=interaction_id, reason=reason
+        )
+        acd._held.setdefault(agent_id, {})[interaction_id] = _VOICE
+        acd._reindex(acd.agents[agent_id])
+
+    def seat(self, agent_id: str, interaction_id: str, at: float) -> None:
+        agent = self._acd.agents[agent_id]
+        if agent.state == AgentState.OFFERED and agent.interaction_id == interaction_id:
+            self._acd._move(agent, Move.ANSWER, at, self._out, interaction_id=interaction_id)
+
+    def free_helper(self, agent_id: str, interaction_id: str, at: float) -> None:
+        self._acd._drop_helper(interaction_id, agent_id, at, self._out)
+
+    def hand_over(self, interaction_id: str, from_agent: str, to_agent: str, at: float) -> None:
+        """Attended transfer completed: the consulted agent (on the phone already) has the call."""
+        acd, i = self._acd, self._acd.live[interaction_id]
+        target = f"agent:{to_agent}"
+        acd._hand_off(i, from_agent, at, target, self._out)
+        self.seat(to_agent, interaction_id, at)
+        i = i.with_(agent_id=to_agent, transferred_to=target)
+        acd.live[i.id] = i
+        self._out.append(SaveInteraction(i))
+
+    def requeue(
+        self, interaction_id: str, from_agent: str, at: float, to_agent: str | None, to_queue: str | None
+    ) -> str:
+        """Blind transfer to an agent and/or a queue: back in line at the transfer priority, held
+        for ``to_agent`` for a while. Returns the queue."""
+        acd, i = self._acd, self._acd.live[interaction_id]
+        queue = to_queue or i.queue or ""
+        target = f"agent:{to_agent}" if to_agent is not None else f"queue:{queue}"
+        acd._hand_off(i, from_agent, at, target, self._out)
+        if queue != i.queue:
+            acd._counters(queue).entered += 1
+        until = None if to_agent is None else at + acd.config.transfer_agent_seconds
+        i = i.with_(
+            agent_id=None,
+            queue=queue,
+            queued_at=at,
+            priority=max(i.priority, acd.config.transfer_priority),
+            preferred_agent=to_agent,
+            preferred_until=until,
+            transferred_to=target,
+        )
+        acd.live[i.id] = i
+        acd._enqueue(i, at)
+        self._out.append(SaveInteraction(i))
+        return queue
+
+    def transfer_out(self, interaction_id: str, from_agent: str, number: str, at: float) -> None:
+        """Blind transfer to a number: the interaction ends here, answered."""
+        acd = self._acd
+        i = acd.live[interaction_id].with_(transferred_to=f"number:{number}")
+        acd.live[i.id] = i
+        acd._end(i, acd._talked(i), EndedBy.AGENT, at, f"transferred to {number}", self._out)

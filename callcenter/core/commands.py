@@ -7,6 +7,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 
 from callcenter.core.agents import AgentState
+from callcenter.core.calls import CallOutput
 from callcenter.core.interaction import Interaction
 
 
@@ -125,4 +126,5 @@ Command = (
     | ExitQueue
     | OfferConversation
     | WithdrawOffer
+    | CallOutput  # call control: core/calls.py
 )

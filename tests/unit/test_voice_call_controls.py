@@ -1,6 +1,7 @@
-"""The voice adapter's call controls, with a fake of our own AMI client interface: which AMI actions
-each control sends, what it reports to the engine, and how refusals come back.
-(tests/e2e/test_agent_panel_calls.py runs the same controls against the real Asterisk.)"""
+"""The call-control adapter (adapters/call_control.py, inside the voice adapter), with a fake of our own
+AMI client interface: which AMI actions each of the core's call commands sends, which result events
+it reports, and how refusals come back. (tests/e2e/test_agent_panel_calls.py runs the same controls
+against the real Asterisk.)"""
 
 from __future__ import annotations
 
@@ -11,8 +12,10 @@ import pytest
 
 from callcenter.adapters import ami_events
 from callcenter.adapters.ami import AmiError
-from callcenter.adapters.voice import CallControlError, VoiceAdapter, _AgentLeg
+from callcenter.adapters.call_control import AgentLeg
+from callcenter.adapters.voice import VoiceAdapter
 from callcenter.config import Settings
+from callcenter.core import calls as cl
 from callcenter.core import events as ev
 
 CALLER, AGENT = "PJSIP/trunk-00000001", "PJSIP/1001-00000002"
@@ -36,13 +39,16 @@ class FakeAmi:
         return [f["Action"] for f in self.sent]
 
 
-def adapter() -> tuple[VoiceAdapter, FakeAmi, list[ev.Event]]:
-    events: list[ev.Event] = []
+Reported = ev.Event | cl.CallEvent
+
+
+def adapter() -> tuple[VoiceAdapter, FakeAmi, list[Reported]]:
+    events: list[Reported] = []
     voice = VoiceAdapter(Settings(), events.append, lambda _: None, lambda _: None, clock=lambda: 50.0)  # type: ignore[arg-type,return-value]
     ami = FakeAmi()
     voice.ami = ami  # type: ignore[assignment]
     voice._callers["caller-uid"] = "i1"
-    voice._legs["i1-1"] = _AgentLeg("i1", "1001", channel=AGENT)
+    voice._legs["i1-1"] = AgentLeg("i1", "1001", channel=AGENT)
     return voice, ami, events
 
 
@@ -51,16 +57,23 @@ async def settle() -> None:
         await asyncio.sleep(0)
 
 
+async def run(voice: VoiceAdapter, command: cl.CallCommand) -> str | None:
+    """Carry one of the core's commands out; None, or why it could not be done."""
+    return await voice.calls.execute(command)
+
+
+def hold(held: bool, agent: str = "1001") -> cl.CallCommand:
+    return cl.HoldCall("i1", agent, CALLER) if held else cl.ResumeCall("i1", agent)
+
+
 async def test_hold_moves_both_legs_with_one_redirect_and_resume_rebridges_the_agent() -> None:
-    voice, ami, _ = adapter()
-    await voice.hold("i1", "1001", CALLER, True)
+    voice, ami, events = adapter()
+    assert await run(voice, hold(True)) is None
     (redirect,) = ami.sent
     assert redirect["Channel"] == CALLER and redirect["Context"] == "cc-hold"
     assert redirect["ExtraChannel"] == AGENT and redirect["ExtraContext"] == "cc-held"
-    assert voice.is_held("i1")
-    with pytest.raises(CallControlError, match="already on hold"):
-        await voice.hold("i1", "1001", CALLER, True)
-    await voice.hold("i1", "1001", CALLER, False)
+    assert voice.calls.is_held("i1") and events == [cl.HoldConfirmed("i1", True, 50.0)]
+    assert await run(voice, hold(False)) is None
     assert ami.sent[-1] == {
         "Action": "Redirect",
         "Channel": AGENT,
@@ -68,13 +81,14 @@ async def test_hold_moves_both_legs_with_one_redirect_and_resume_rebridges_the_a
         "Exten": "resume",
         "Priority": "1",
     }
-    assert not voice.is_held("i1")
+    assert not voice.calls.is_held("i1") and events[-1] == cl.HoldConfirmed("i1", False, 50.0)
 
 
 async def test_hang_up_from_the_panel_is_the_agents_and_frees_a_held_caller() -> None:
     voice, ami, events = adapter()
-    await voice.hold("i1", "1001", CALLER, True)
-    await voice.hangup_call("i1", "1001")
+    await run(voice, hold(True))
+    events.clear()
+    assert await run(voice, cl.HangupCall("i1", "1001")) is None
     assert events == [ev.AgentHungUp("i1", "1001", 50.0)]  # by the agent, not the system
     assert [f["Channel"] for f in ami.sent if f["Action"] == "Hangup"] == [AGENT, CALLER]
     # Asterisk's Hangup for that leg afterwards reports nothing more.
@@ -84,7 +98,8 @@ async def test_hang_up_from_the_panel_is_the_agents_and_frees_a_held_caller() ->
 
 async def test_the_caller_hanging_up_on_hold_ends_the_agents_leg_too() -> None:
     voice, ami, events = adapter()
-    await voice.hold("i1", "1001", CALLER, True)
+    await run(voice, hold(True))
+    events.clear()
     voice._on_ami_event(ami_events.HangupRequest(CALLER, "caller-uid"))
     await settle()
     assert isinstance(events[0], ev.CallerHungUp) and not events[0].system
@@ -95,49 +110,70 @@ async def test_cancelling_a_consult_moves_the_first_agent_back_before_ending_the
     """Hanging up the consulted leg first sends the first agent's leg out of the consult bridge,
     and Asterisk refuses a Redirect of a channel on its way back to the dialplan."""
     voice, ami, events = adapter()
-    failed: list[str] = []
-    await voice.consult("i1", "1001", CALLER, "1002", "1002", failed.append)
+    assert await run(voice, cl.OriginateConsult("i1", "1001", CALLER, "1002", "1002", True)) is None
     await settle()
+    assert events == [cl.ConsultAnswered("i1", "1002", 50.0)]  # the fake answers at once
     consulted = "PJSIP/1002-00000003"
     voice._on_ami_event(ami_events.Newchannel(consulted, "i1-consult1", "caller-uid", "cc-consult", "s"))
     ami.sent.clear()
+    events.clear()
 
     ami.refuse.add("Redirect")
-    with pytest.raises(CallControlError, match="Asterisk refused"):
-        await voice.cancel_consult("i1", "1001")
+    assert "Asterisk refused" in (await run(voice, cl.CancelConsult("i1", "1001")) or "")
     assert ami.actions() == ["Redirect"]  # nothing hung up: the consult goes on
-    assert voice.is_held("i1")
+    assert voice.calls.is_held("i1") and events == [
+        cl.ControlFailed("i1", "Asterisk refused: Redirect refused", 50.0)
+    ]
 
     ami.refuse.clear()
     ami.sent.clear()
-    await voice.cancel_consult("i1", "1001")
+    events.clear()
+    assert await run(voice, cl.CancelConsult("i1", "1001")) is None
     assert [(f["Action"], f["Channel"]) for f in ami.sent] == [("Redirect", AGENT), ("Hangup", consulted)]
-    assert not voice.is_held("i1")
+    assert not voice.calls.is_held("i1")
     voice._on_ami_event(ami_events.HangupRequest(consulted, "i1-consult1"))
     voice._on_ami_event(ami_events.Hangup(consulted, "i1-consult1", "caller-uid", 16, "Normal Clearing"))
-    assert failed == [] and events == []  # the cancel's doing, not a failed consult
-    with pytest.raises(CallControlError, match="no consult"):
-        await voice.cancel_consult("i1", "1001")
+    assert events == [cl.ConsultCancelled("i1", 50.0)]  # the cancel's doing, not a failed consult
+    assert await run(voice, cl.CancelConsult("i1", "1001")) == "no consult going on"
+
+
+async def test_a_consult_the_colleague_does_not_answer_is_reported_and_the_caller_stays_on_hold() -> None:
+    voice, ami, events = adapter()
+    ami.refuse.add("Originate")
+    assert await run(voice, cl.OriginateConsult("i1", "1001", CALLER, "1002", "1002", True)) is None
+    await settle()
+    assert events[0] == cl.ConsultFailed("i1", "1002", "Originate refused", 50.0)
+    assert voice.calls.is_held("i1")
+    # The hold itself refused: reported as a consult that never left the caller.
+    voice, ami, events = adapter()
+    ami.refuse.add("Redirect")
+    assert await run(voice, cl.OriginateConsult("i1", "1001", CALLER, "1002", "1002", True))
+    assert events == [
+        cl.ConsultFailed("i1", "1002", "Asterisk refused: Redirect refused", 50.0, on_hold=False)
+    ]
 
 
 async def test_blind_transfers_and_refusals() -> None:
     voice, ami, events = adapter()
-    await voice.blind_transfer("i1", "1001", CALLER, number="+15550199")
+    assert await run(voice, cl.TransferCall("i1", "1001", CALLER, number="+15550199")) is None
     setvar, redirect = ami.sent
     assert setvar["Variable"] == "CC_TRANSFER_DIAL" and setvar["Value"] == "PJSIP/+15550199"
     assert redirect["Context"] == "cc-transfer" and redirect["ExtraContext"] == "cc-transferred"
-    assert events == []  # the engine hears of it from the panel, once Asterisk did it
-    with pytest.raises(CallControlError, match="not on this call"):  # the leg is over now
-        await voice.hangup_call("i1", "1001")
+    assert events == [cl.TransferConfirmed("i1", 50.0)]  # the core hears of it once Asterisk did it
+    assert await run(voice, cl.HangupCall("i1", "1001")) == "the agent's phone is not on this call"
 
-    voice, ami, _ = adapter()
-    with pytest.raises(CallControlError, match="not a number"):
-        await voice.blind_transfer("i1", "1001", CALLER, number="1; Hangup")
+    voice, ami, events = adapter()
+    assert (
+        await run(voice, cl.TransferCall("i1", "1001", CALLER, number="1; Hangup"))
+        == "not a number we can dial"
+    )
+    assert ami.sent == []
     ami.refuse.add("Redirect")
-    with pytest.raises(CallControlError, match="Asterisk refused"):
-        await voice.blind_transfer("i1", "1001", CALLER, queue="sales")
-    with pytest.raises(CallControlError, match="not on this call"):
-        await voice.hold("i1", "1002", CALLER, True)
+    assert "Asterisk refused" in (
+        await run(voice, cl.TransferCall("i1", "1001", CALLER, queue="sales")) or ""
+    )
+    assert "not on this call" in (await run(voice, hold(True, agent="1002")) or "")
+    assert all(isinstance(e, cl.ControlFailed) for e in events) and len(events) == 3
 
 
 async def test_a_slow_caller_lookup_does_not_hold_the_call_and_is_not_torn(
@@ -199,8 +235,8 @@ class RestartedAmi(FakeAmi):
         return await super().action(fields, as_list, timeout)
 
 
-def restarted(caller_context: str) -> tuple[VoiceAdapter, RestartedAmi, list[ev.Event]]:
-    events: list[ev.Event] = []
+def restarted(caller_context: str) -> tuple[VoiceAdapter, RestartedAmi, list[Reported]]:
+    events: list[Reported] = []
     voice = VoiceAdapter(Settings(), events.append, lambda _: None, lambda _: None, clock=lambda: 50.0)  # type: ignore[arg-type,return-value]
     ami = RestartedAmi(caller_context)
     voice.ami = ami  # type: ignore[assignment]
@@ -211,19 +247,21 @@ def restarted(caller_context: str) -> tuple[VoiceAdapter, RestartedAmi, list[ev.
 async def test_after_a_restart_the_agents_leg_and_the_hold_are_found_in_asterisk() -> None:
     voice, ami, events = restarted("cc-hold")
     await voice._reconcile()
-    assert voice.agent_channel("i1", "1001") == AGENT and voice.is_held("i1")
-    assert voice.agent_channel("i9", "1002") is None  # its channels are gone
-    await voice.hold("i1", "1001", CALLER, False)  # Resume works on the adopted call
+    assert voice.calls.agent_channel("i1", "1001") == AGENT and voice.calls.is_held("i1")
+    assert cl.HoldFound("i1", 50.0) in events  # the core hears the call is on hold
+    assert voice.calls.agent_channel("i9", "1002") is None  # its channels are gone
+    assert await run(voice, hold(False)) is None  # Resume works on the adopted call
     assert ami.sent[-1]["Channel"] == AGENT and ami.sent[-1]["Exten"] == "resume"
     voice._on_ami_event(ami_events.HangupRequest(AGENT, "i1-2"))
     assert events[-1] == ev.AgentHungUp("i1", "1001", 50.0)  # the agent hung up, not the system
 
 
 async def test_after_a_restart_a_bridged_caller_is_not_on_hold() -> None:
-    voice, _, _ = restarted("cc-wait")
+    voice, _, events = restarted("cc-wait")
     await voice._reconcile()
-    assert voice.agent_channel("i1", "1001") == AGENT and not voice.is_held("i1")
+    assert voice.calls.agent_channel("i1", "1001") == AGENT and not voice.calls.is_held("i1")
+    assert not any(isinstance(e, cl.HoldFound) for e in events)
     # Only the first reconcile after the restart adopts: a later one keeps what it knows.
     voice._legs.clear()
     await voice._reconcile()
-    assert voice.agent_channel("i1", "1001") is None
+    assert voice.calls.agent_channel("i1", "1001") is None
