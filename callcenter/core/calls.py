@@ -765,7 +765,7 @@ class Calls:
                 if isinstance(call.pending, BlindTransferRequested):
                     self._transferred(call, call.pending, e.at, routing, out)
             case ConsultAnswered() if call.colleague == e.to_agent and call.state == CallState.CONSULTING:
-                routing.seat(e.to_agent, call.interaction_id, e.at)
+                # The colleague stays reserved (offered) until the caller is handed over.
                 self._set(call.moved(CallMove.CONSULT_ANSWERED), e.at, out)
             case ConsultFailed() if call.colleague == e.to_agent and call.state in (
                 CallState.CONSULTING,

@@ -228,7 +228,7 @@ def test_attended_transfer_reserves_the_target_then_hands_the_call_over() -> Non
     with pytest.raises(cl.CallRefused, match="not on the line"):  # still ringing
         acd.handle(cl.ConsultCompleteRequested("a", first, 22.0))
     acd.handle(cl.ConsultAnswered("a", target, 23.0))
-    assert acd.agents[target].state == AgentState.BUSY
+    assert acd.agents[target].state == AgentState.OFFERED  # reserved until the hand-over
     out = end_consult(acd, "a", first, True, 30.0)
     assert kinds(out) == ["transferred"] and acd.calls.get("a") == cl.Call("a", target)
     assert acd.live["a"].agent_id == target and acd.live["a"].transferred_to == f"agent:{target}"
