@@ -22,6 +22,7 @@ from aiohttp import web
 from redis.asyncio import Redis
 
 from callcenter.adapters.accounts_store import AccountStore
+from callcenter.adapters.ami import AmiClient
 from callcenter.adapters.db import Database, DatabaseError
 from callcenter.adapters.messaging_store import MessagingStore
 from callcenter.adapters.qa_store import QaStore
@@ -93,7 +94,7 @@ class _Health:
         voice = self._app.get(VOICE)
         return {
             "database": bool(database is not None and await database.ping()),
-            "asterisk": bool(voice is not None and voice.ami.connected),
+            "asterisk": bool(voice is not None and voice.port.connected),
         }
 
 
@@ -522,8 +523,10 @@ async def _voice(app: web.Application) -> AsyncIterator[None]:
         # The IVR's result, enriched with the caller's customer record (VIP, line, tags, language).
         service.submit(router.enrich_call(event))
 
+    port = AmiClient(settings.asterisk)
     voice = VoiceAdapter(
         settings,
+        port=port,
         submit=submit,
         handle=service.handle,
         on_snapshot=on_snapshot,
@@ -540,7 +543,11 @@ async def _voice(app: web.Application) -> AsyncIterator[None]:
     app[VOICE] = voice
     app[api.RECORDING_CONTROL] = voice
     app[supervisor.SPY] = voice
-    await voice.start()
-    yield
-    service.dialer = None
-    await voice.stop()
+    await voice.start()  # FastAGI first: a call may arrive as soon as AMI is up
+    try:
+        await port.start()
+        yield
+    finally:
+        service.dialer = None
+        await port.stop()
+        await voice.stop()

@@ -5,42 +5,29 @@ each control sends, what it reports to the engine, and how refusals come back.
 from __future__ import annotations
 
 import asyncio
-from typing import Any
 
 import pytest
 
 from callcenter.adapters import ami_events
-from callcenter.adapters.ami import AmiError
+from callcenter.adapters.asterisk_port import ChannelInfo
 from callcenter.adapters.voice import CallControlError, VoiceAdapter, _AgentLeg
 from callcenter.config import Settings
 from callcenter.core import events as ev
+from tests.fake_port import FakePort
 
 CALLER, AGENT = "PJSIP/trunk-00000001", "PJSIP/1001-00000002"
 
 
-class FakeAmi:
-    def __init__(self) -> None:
-        self.sent: list[dict[str, Any]] = []
-        self.refuse: set[str] = set()
-        self.connected = True
-
-    async def action(
-        self, fields: dict[str, Any], as_list: bool = False, timeout: float | None = None
-    ) -> Any:
-        self.sent.append(dict(fields))
-        if fields["Action"] in self.refuse:
-            raise AmiError(f"{fields['Action']} refused")
-        return [{"Response": "Success"}] if as_list else {"Response": "Success"}
-
-    def actions(self) -> list[str]:
-        return [f["Action"] for f in self.sent]
+class FakeAmi(FakePort):
+    """The port; the call-control section sends raw actions through it (``sent``)."""
 
 
 def adapter() -> tuple[VoiceAdapter, FakeAmi, list[ev.Event]]:
     events: list[ev.Event] = []
-    voice = VoiceAdapter(Settings(), events.append, lambda _: None, lambda _: None, clock=lambda: 50.0)  # type: ignore[arg-type,return-value]
     ami = FakeAmi()
-    voice.ami = ami  # type: ignore[assignment]
+    voice = VoiceAdapter(
+        Settings(), events.append, lambda _: None, lambda _: None, port=ami, clock=lambda: 50.0  # type: ignore[arg-type,return-value]
+    )
     voice._callers["caller-uid"] = "i1"
     voice._legs["i1-1"] = _AgentLeg("i1", "1001", channel=AGENT)
     return voice, ami, events
@@ -78,14 +65,14 @@ async def test_hang_up_from_the_panel_is_the_agents_and_frees_a_held_caller() ->
     assert events == [ev.AgentHungUp("i1", "1001", 50.0)]  # by the agent, not the system
     assert [f["Channel"] for f in ami.sent if f["Action"] == "Hangup"] == [AGENT, CALLER]
     # Asterisk's Hangup for that leg afterwards reports nothing more.
-    voice._on_ami_event(ami_events.Hangup(AGENT, "i1-1", "x", 16, "Normal Clearing"))
+    ami.emit(ami_events.Hangup(AGENT, "i1-1", "x", 16, "Normal Clearing"))
     assert events == [ev.AgentHungUp("i1", "1001", 50.0)]
 
 
 async def test_the_caller_hanging_up_on_hold_ends_the_agents_leg_too() -> None:
     voice, ami, events = adapter()
     await voice.hold("i1", "1001", CALLER, True)
-    voice._on_ami_event(ami_events.HangupRequest(CALLER, "caller-uid"))
+    ami.emit(ami_events.HangupRequest(CALLER, "caller-uid"))
     await settle()
     assert isinstance(events[0], ev.CallerHungUp) and not events[0].system
     assert ami.sent[-1]["Action"] == "Hangup" and ami.sent[-1]["Channel"] == AGENT
@@ -99,7 +86,7 @@ async def test_cancelling_a_consult_moves_the_first_agent_back_before_ending_the
     await voice.consult("i1", "1001", CALLER, "1002", "1002", failed.append)
     await settle()
     consulted = "PJSIP/1002-00000003"
-    voice._on_ami_event(ami_events.Newchannel(consulted, "i1-consult1", "caller-uid", "cc-consult", "s"))
+    ami.emit(ami_events.Newchannel(consulted, "i1-consult1", "caller-uid", "cc-consult", "s"))
     ami.sent.clear()
 
     ami.refuse.add("Redirect")
@@ -113,8 +100,8 @@ async def test_cancelling_a_consult_moves_the_first_agent_back_before_ending_the
     await voice.cancel_consult("i1", "1001")
     assert [(f["Action"], f["Channel"]) for f in ami.sent] == [("Redirect", AGENT), ("Hangup", consulted)]
     assert not voice.is_held("i1")
-    voice._on_ami_event(ami_events.HangupRequest(consulted, "i1-consult1"))
-    voice._on_ami_event(ami_events.Hangup(consulted, "i1-consult1", "caller-uid", 16, "Normal Clearing"))
+    ami.emit(ami_events.HangupRequest(consulted, "i1-consult1"))
+    ami.emit(ami_events.Hangup(consulted, "i1-consult1", "caller-uid", 16, "Normal Clearing"))
     assert failed == [] and events == []  # the cancel's doing, not a failed consult
     with pytest.raises(CallControlError, match="no consult"):
         await voice.cancel_consult("i1", "1001")
@@ -145,9 +132,9 @@ async def test_a_slow_caller_lookup_does_not_hold_the_call_and_is_not_torn(
 ) -> None:
     """Past the bound the call goes on unidentified; the lookup (which may be storing a new
     customer record) is not cancelled but finishes on its own."""
-    from callcenter.adapters import voice as voice_module
+    from callcenter.adapters import voice_inbound
 
-    monkeypatch.setattr(voice_module, "IDENTIFY_SECONDS", 0.05)
+    monkeypatch.setattr(voice_inbound, "IDENTIFY_SECONDS", 0.05)
     release = asyncio.Event()
     finished: list[str] = []
 
@@ -157,13 +144,13 @@ async def test_a_slow_caller_lookup_does_not_hold_the_call_and_is_not_torn(
         return "cust-1"
 
     nothing = lambda _: None  # noqa: E731
-    voice = VoiceAdapter(Settings(), nothing, nothing, nothing, identify_caller=slow_lookup)  # type: ignore[arg-type]
-    assert await voice._customer_of("i1", "+14155550123", 50.0) is None  # the bound passed
-    assert len(voice._late_identifications) == 1 and not finished
+    voice = VoiceAdapter(Settings(), nothing, nothing, nothing, port=FakePort(), identify_caller=slow_lookup)  # type: ignore[arg-type]
+    assert await voice.inbound._customer_of("i1", "+14155550123", 50.0) is None  # the bound passed
+    assert len(voice.inbound._late_identifications) == 1 and not finished
     release.set()
     for _ in range(5):
         await asyncio.sleep(0)
-    assert finished == ["+14155550123"] and not voice._late_identifications
+    assert finished == ["+14155550123"] and not voice.inbound._late_identifications
 
 
 class RestartedAmi(FakeAmi):
@@ -171,59 +158,39 @@ class RestartedAmi(FakeAmi):
 
     def __init__(self, caller_context: str) -> None:
         super().__init__()
-        self.caller_context = caller_context
-
-    async def action(
-        self, fields: dict[str, Any], as_list: bool = False, timeout: float | None = None
-    ) -> Any:
-        if fields["Action"] == "CoreShowChannels":
-            return [
-                {"Response": "Success"},
-                {
-                    "Event": "CoreShowChannel",
-                    "Channel": CALLER,
-                    "Uniqueid": "c-uid",
-                    "Context": self.caller_context,
-                },
-                {"Event": "CoreShowChannel", "Channel": AGENT, "Uniqueid": "i1-2", "Context": "cc-held"},
-                {
-                    "Event": "CoreShowChannel",
-                    "Channel": "PJSIP/1003-09",
-                    "Uniqueid": "other-1",
-                    "Context": "x",
-                },
-                {"Event": "CoreShowChannelsComplete"},
-            ]
-        if fields["Action"] == "PJSIPShowEndpoints":
-            return [{"Response": "Success"}, {"Event": "EndpointListComplete"}]
-        return await super().action(fields, as_list, timeout)
+        self.live = [
+            ChannelInfo(CALLER, "c-uid", context=caller_context),
+            ChannelInfo(AGENT, "i1-2", context="cc-held"),
+            ChannelInfo("PJSIP/1003-09", "other-1", context="x"),
+        ]
 
 
 def restarted(caller_context: str) -> tuple[VoiceAdapter, RestartedAmi, list[ev.Event]]:
     events: list[ev.Event] = []
-    voice = VoiceAdapter(Settings(), events.append, lambda _: None, lambda _: None, clock=lambda: 50.0)  # type: ignore[arg-type,return-value]
     ami = RestartedAmi(caller_context)
-    voice.ami = ami  # type: ignore[assignment]
+    voice = VoiceAdapter(
+        Settings(), events.append, lambda _: None, lambda _: None, port=ami, clock=lambda: 50.0  # type: ignore[arg-type,return-value]
+    )
     voice.adopt_callers({CALLER: "i1", "PJSIP/trunk-gone": "i9"}, {"i1": "1001", "i9": "1002"})
     return voice, ami, events
 
 
 async def test_after_a_restart_the_agents_leg_and_the_hold_are_found_in_asterisk() -> None:
     voice, ami, events = restarted("cc-hold")
-    await voice._reconcile()
+    await ami.start()  # logged in: the reconcile runs
     assert voice.agent_channel("i1", "1001") == AGENT and voice.is_held("i1")
     assert voice.agent_channel("i9", "1002") is None  # its channels are gone
     await voice.hold("i1", "1001", CALLER, False)  # Resume works on the adopted call
     assert ami.sent[-1]["Channel"] == AGENT and ami.sent[-1]["Exten"] == "resume"
-    voice._on_ami_event(ami_events.HangupRequest(AGENT, "i1-2"))
+    ami.emit(ami_events.HangupRequest(AGENT, "i1-2"))
     assert events[-1] == ev.AgentHungUp("i1", "1001", 50.0)  # the agent hung up, not the system
 
 
 async def test_after_a_restart_a_bridged_caller_is_not_on_hold() -> None:
-    voice, _, _ = restarted("cc-wait")
-    await voice._reconcile()
+    voice, ami, _ = restarted("cc-wait")
+    await ami.start()  # logged in: the reconcile runs
     assert voice.agent_channel("i1", "1001") == AGENT and not voice.is_held("i1")
     # Only the first reconcile after the restart adopts: a later one keeps what it knows.
     voice._legs.clear()
-    await voice._reconcile()
+    await ami.start()  # logged in: the reconcile runs
     assert voice.agent_channel("i1", "1001") is None
