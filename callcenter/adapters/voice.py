@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import logging
 import time
+import uuid
 from collections.abc import Awaitable, Callable
 from typing import Any
 
@@ -25,7 +26,6 @@ import aiohttp
 
 from callcenter import metrics
 from callcenter.adapters import ami_events
-from callcenter.adapters.agi import AgiServer
 from callcenter.adapters.asterisk_port import AmiError, LegacyAsteriskPort, RawActions
 from callcenter.adapters.voice_dialer import VoiceDialer
 from callcenter.adapters.voice_events import CALLBACK_NUMBER as _CALLBACK_NUMBER
@@ -64,9 +64,11 @@ class VoiceAdapter:
         handle: Callable[[ev.Event], object] | None = None,
         record_base: Callable[[str], str | None] | None = None,
         identify_caller: Callable[[str, float], Awaitable[str | None]] | None = None,
+        new_id: Callable[[], str] = lambda: uuid.uuid4().hex,
     ) -> None:
-        """``port``: Asterisk (started and stopped by the composition root). ``record_base``: for an
-        interaction id, where Asterisk should record the call, or None not to record it."""
+        """``port``: Asterisk, started and stopped by the composition root, as is the FastAGI server
+        serving ``self.inbound.routes``. ``record_base``: for an interaction id, where Asterisk
+        should record the call, or None not to record it. ``new_id``: a new interaction's id."""
         self._settings = settings
         self._submit = submit
         self._on_snapshot = on_snapshot
@@ -87,6 +89,7 @@ class VoiceAdapter:
             self._caller_gone,
             handle=handle,
             identify_caller=identify_caller,
+            new_id=new_id,
         )
         self.dialer = VoiceDialer(
             settings, port, self._state, self._background, submit, clock, self._caller_gone, record_base
@@ -102,7 +105,6 @@ class VoiceAdapter:
             self._agent_leg_gone,
         )
         self.reconciler = Reconciler(port, self._state)
-        self.agi = AgiServer(settings.agi.host, settings.agi.port, self.inbound.routes)
         port.subscribe(
             self.events.on_event,
             on_connected=self._reconcile,
@@ -119,13 +121,10 @@ class VoiceAdapter:
         self._own_http = http is None
 
     async def start(self) -> None:
-        """The FastAGI server (the port is started by the composition root, after this)."""
         if self._own_http:
             self.inbound.http = aiohttp.ClientSession(headers={"User-Agent": "callcenter-ivr"})
-        await self.agi.start()
 
     async def stop(self) -> None:
-        await self.agi.stop()
         if self._own_http and self.inbound.http is not None:
             await self.inbound.http.close()
             self.inbound.http = None

@@ -62,9 +62,11 @@ class InboundCalls:
         caller_gone: Callable[[str, str, bool], None],
         handle: Callable[[ev.Event], object] | None = None,
         identify_caller: Callable[[str, float], Awaitable[str | None]] | None = None,
+        new_id: Callable[[], str] = lambda: uuid.uuid4().hex,
     ) -> None:
         """``caller_gone(uniqueid, cause, system)``: the caller's line ended. ``handle``: like
-        ``submit``, but a refused event raises (the agent's phone then hears an error tone)."""
+        ``submit``, but a refused event raises (the agent's phone then hears an error tone).
+        ``new_id``: a new interaction's id (a recorded session's ids, when replaying)."""
         self._settings = settings
         self._state = state
         self._submit = submit
@@ -73,6 +75,7 @@ class InboundCalls:
         self._caller_gone = caller_gone
         self._handle = handle
         self._identify_caller = identify_caller
+        self._new_id = new_id
         # Callers in the IVR -> the hang-up Asterisk reported meanwhile (cause, by the system).
         self._in_ivr: dict[str, tuple[str, bool] | None] = {}
         self._late_identifications: set[asyncio.Task[str | None]] = set()  # over the bound, still running
@@ -134,7 +137,7 @@ class InboundCalls:
             pass
 
     async def inbound(self, session: AgiChannel) -> None:
-        interaction_id = uuid.uuid4().hex
+        interaction_id = self._new_id()
         h = session.headers
         self._state.callers[session.uniqueid] = interaction_id
         number, now = h.get("agi_callerid", "unknown"), self._clock()
