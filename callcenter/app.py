@@ -31,7 +31,8 @@ from callcenter.adapters.messaging_store import MessagingStore
 from callcenter.adapters.qa_store import QaStore
 from callcenter.adapters.recordings import RecordingStore
 from callcenter.adapters.session_record import SessionRecorder
-from callcenter.adapters.voice import AsteriskSnapshot, VoiceAdapter
+from callcenter.adapters.voice import VoiceAdapter
+from callcenter.adapters.voice_state import AsteriskSnapshot
 from callcenter.aio import cancel_and_wait
 from callcenter.channels.email import SmtpInbound, SmtpSender
 from callcenter.channels.outbox import Outbox, Sender

@@ -21,7 +21,8 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from callcenter.adapters.session_replay import RecordingError, ReplayDivergence, ReplayPort
-from callcenter.adapters.voice import AsteriskSnapshot, VoiceAdapter
+from callcenter.adapters.voice import VoiceAdapter
+from callcenter.adapters.voice_state import AsteriskSnapshot
 from callcenter.config import Settings
 from callcenter.core import events as ev
 from callcenter.core.acd import Acd
@@ -105,9 +106,9 @@ async def replay_session(
     service.listeners.append(listen)
 
     def on_snapshot(snapshot: AsteriskSnapshot) -> None:
-        engine = replayed.engine
-        live = frozenset(i.id for i in engine.live.values() if i.caller_channel in snapshot.channels)
-        service.submit(ev.Reconciled(live, snapshot.registered, port.clock()))
+        live = replayed.engine.live.values()
+        found = frozenset(i.id for i in live if i.caller_channel in snapshot.channels)
+        service.submit(ev.Reconciled(found, snapshot.registered, port.clock()))
 
     voice = VoiceAdapter(
         settings,
@@ -121,18 +122,25 @@ async def replay_session(
         record_base=lambda iid: record_base(settings, replayed.engine, spool_dirs(settings)[1], iid),
     )
     service.dialer = voice
-    if restored:
-        service.dispatch(replayed.engine.restore(restored, port.clock()))
-        voice.adopt_callers(
-            {i.caller_channel: i.id for i in restored if i.caller_channel},
-            {i.id: a for i in restored if i.caller_channel and (a := i.talking_agent)},
-        )
+    _restore(service, voice, restored, port.clock())
     try:
         await port.run(voice.inbound.routes)
     finally:
         await voice.stop()
         replayed.calls_matched = port.calls_matched
     return replayed
+
+
+def _restore(
+    service: CallCenter, voice: VoiceAdapter, restored: Sequence[Interaction], at: float
+) -> None:
+    """As a restarted server does: the engine takes them back, the adapter looks for their calls."""
+    if restored:
+        service.dispatch(service.engine.restore(restored, at))
+        voice.adopt_callers(
+            {i.caller_channel: i.id for i in restored if i.caller_channel},
+            {i.id: a for i in restored if i.caller_channel and (a := i.talking_agent)},
+        )
 
 
 def _flows(settings: Settings) -> Any:

@@ -1,17 +1,9 @@
 """The voice adapter: Asterisk (the port + FastAGI) in, core events out; voice commands carried out.
 
-It composes the parts, one job each, around one shared :class:`VoiceState`:
-- ``voice_inbound.py``: FastAGI sessions, the caller's IVR flow, agents' feature codes;
-- ``voice_dialer.py``: the engine's dialling commands (agents' legs, callbacks, announcements,
-  queue exits);
-- ``voice_events.py``: typed AMI events mapped to core events;
-- ``voice_reconcile.py``: our view rebuilt from Asterisk after every (re)connect, restart adoption;
-- the agent panel's call controls, below (moving to ``call_control.py``).
-
-It owns the mapping between Asterisk's channels and our interactions:
-- the caller's leg is known from the FastAGI request (``agi_uniqueid``);
-- each agent leg is originated with ``ChannelId=<interaction>-<attempt>``, so its uniqueid is known
-  before Asterisk creates it, and its Hangup maps back without guessing.
+It composes parts with one job each around one :class:`VoiceState` (the mapping between Asterisk's
+channels and our interactions): ``voice_inbound`` (FastAGI, the IVR flow, feature codes),
+``voice_dialer`` (the engine's dialling commands), ``voice_events`` (AMI events to core events),
+``voice_reconcile`` (after every (re)connect), and the agent panel's call controls below.
 """
 
 from __future__ import annotations
@@ -38,11 +30,8 @@ from callcenter.core import events as ev
 from callcenter.core import ivr
 from callcenter.core.commands import Announce, CancelDial, DialAgent, DialCustomer, ExitQueue
 
-__all__ = ["AsteriskSnapshot", "CallControlError", "VoiceAdapter"]
-
 log = logging.getLogger(__name__)
 
-Clock = Callable[[], float]
 _AgentLeg = AgentLeg  # the name the call-control section uses
 
 
@@ -59,16 +48,15 @@ class VoiceAdapter:
         flow_factory: Callable[[ev.CallArrived], ivr.Flow],
         *,
         port: LegacyAsteriskPort,
-        clock: Clock = time.time,
+        clock: Callable[[], float] = time.time,
         http: aiohttp.ClientSession | None = None,
         handle: Callable[[ev.Event], object] | None = None,
         record_base: Callable[[str], str | None] | None = None,
         identify_caller: Callable[[str, float], Awaitable[str | None]] | None = None,
         new_id: Callable[[], str] = lambda: uuid.uuid4().hex,
     ) -> None:
-        """``port``: Asterisk, started and stopped by the composition root, as is the FastAGI server
-        serving ``self.inbound.routes``. ``record_base``: for an interaction id, where Asterisk
-        should record the call, or None not to record it. ``new_id``: a new interaction's id."""
+        """``port`` and the FastAGI server of ``self.inbound.routes`` are started by the composition
+        root. ``record_base``: where Asterisk records a call (None: not recorded)."""
         self._settings = settings
         self._submit = submit
         self._on_snapshot = on_snapshot
@@ -77,7 +65,6 @@ class VoiceAdapter:
         # The call-control section below still sends raw AMI actions (until it moves to the port).
         self.ami: RawActions = port
         self._state = VoiceState()
-        self._callers = self._state.callers  # caller uniqueid -> interaction id
         self._legs = self._state.legs  # agent leg uniqueid -> leg
         self._background = Tasks()
         self.inbound = InboundCalls(
@@ -94,22 +81,8 @@ class VoiceAdapter:
         self.dialer = VoiceDialer(
             settings, port, self._state, self._background, submit, clock, self._caller_gone, record_base
         )
-        self.events = EventMapper(
-            self._state,
-            self._background,
-            submit,
-            clock,
-            self.dialer.hangup,
-            self.inbound.hold_back,
-            self._call_ended,
-            self._agent_leg_gone,
-        )
+        self.events = self._listen(port)
         self.reconciler = Reconciler(port, self._state)
-        port.subscribe(
-            self.events.on_event,
-            on_connected=self._reconcile,
-            on_disconnected=lambda: metrics.AMI_CONNECTED.set(0),
-        )
         self._on_hold: dict[str, str] = {}  # interaction on hold -> the caller's channel
         # interaction -> (the consulted agent's leg id, what to do when the consult fails)
         self._consulting: dict[str, tuple[str, Callable[[str], None]]] = {}
@@ -119,6 +92,25 @@ class VoiceAdapter:
         # The IVR's lookups to outside systems; ours to close unless it was given.
         self.inbound.http = http
         self._own_http = http is None
+
+    def _listen(self, port: LegacyAsteriskPort) -> EventMapper:
+        """AMI events mapped to core events; our view rebuilt after every (re)connect."""
+        events = EventMapper(
+            self._state,
+            self._background,
+            self._submit,
+            self._clock,
+            self.dialer.hangup,
+            self.inbound.hold_back,
+            self._call_ended,
+            self._agent_leg_gone,
+        )
+        port.subscribe(
+            events.on_event,
+            on_connected=self._reconcile,
+            on_disconnected=lambda: metrics.AMI_CONNECTED.set(0),
+        )
+        return events
 
     async def start(self) -> None:
         if self._own_http:
@@ -141,7 +133,6 @@ class VoiceAdapter:
         self.dialer.execute(command)
 
     def execute_queue(self, command: DialCustomer | Announce | ExitQueue) -> None:
-        """Queue features: callbacks, announcements, max-wait exits."""
         self.dialer.execute_queue(command)
 
     def _spawn(self, coro: Any) -> None:
@@ -186,9 +177,6 @@ class VoiceAdapter:
             if self.agent_channel(iid, agent_id) is not None:
                 self._on_hold[iid] = caller
         self._on_snapshot(found.snapshot)
-
-    def _on_ami_event(self, event: ami_events.AmiEvent) -> None:
-        self.events.on_event(event)
 
     # ChanSpy options per mode: q quiet (no beep, no channel name spoken), E end the spy call
     # when the agent's leg hangs up; w whisper (the agent hears the supervisor), B barge (both do).

@@ -28,7 +28,7 @@ def adapter() -> tuple[VoiceAdapter, FakeAmi, list[ev.Event]]:
     voice = VoiceAdapter(
         Settings(), events.append, lambda _: None, lambda _: None, port=ami, clock=lambda: 50.0  # type: ignore[arg-type,return-value]
     )
-    voice._callers["caller-uid"] = "i1"
+    voice._state.callers["caller-uid"] = "i1"
     voice._legs["i1-1"] = _AgentLeg("i1", "1001", channel=AGENT)
     return voice, ami, events
 
