@@ -14,6 +14,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
+import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
 from datetime import UTC, datetime
 
@@ -22,11 +23,16 @@ from aiohttp import web
 from redis.asyncio import Redis
 
 from callcenter.adapters.accounts_store import AccountStore
+from callcenter.adapters.agi import AgiServer
+from callcenter.adapters.ami import AmiClient
+from callcenter.adapters.asterisk_port import LegacyAsteriskPort
 from callcenter.adapters.db import Database, DatabaseError
 from callcenter.adapters.messaging_store import MessagingStore
 from callcenter.adapters.qa_store import QaStore
 from callcenter.adapters.recordings import RecordingStore
-from callcenter.adapters.voice import AsteriskSnapshot, VoiceAdapter
+from callcenter.adapters.session_record import SessionRecorder
+from callcenter.adapters.voice import VoiceAdapter
+from callcenter.adapters.voice_state import AsteriskSnapshot
 from callcenter.aio import cancel_and_wait
 from callcenter.channels.email import SmtpInbound, SmtpSender
 from callcenter.channels.outbox import Outbox, Sender
@@ -94,7 +100,7 @@ class _Health:
         voice = self._app.get(VOICE)
         return {
             "database": bool(database is not None and await database.ping()),
-            "asterisk": bool(voice is not None and voice.ami.connected),
+            "asterisk": bool(voice is not None and voice.port.connected),
         }
 
 
@@ -526,8 +532,16 @@ async def _voice(app: web.Application) -> AsyncIterator[None]:
         # The IVR's result, enriched with the caller's customer record (VIP, line, tags, language).
         service.submit(router.enrich_call(event))
 
+    port: LegacyAsteriskPort = AmiClient(settings.asterisk)
+    recording: SessionRecorder | None = None
+    if settings.asterisk.session_recordings is not None:
+        recording = SessionRecorder.in_directory(settings.asterisk.session_recordings)
+        port = recording.wrap(port)
+        log.info("asterisk.recording_session", extra={"file": str(recording.path)})
     voice = VoiceAdapter(
         settings,
+        port=port,
+        new_id=recording.new_id if recording is not None else lambda: uuid.uuid4().hex,
         submit=submit,
         handle=service.handle,
         on_snapshot=on_snapshot,
@@ -545,8 +559,22 @@ async def _voice(app: web.Application) -> AsyncIterator[None]:
     app[VOICE] = voice
     app[api.RECORDING_CONTROL] = voice.calls
     app[supervisor.SPY] = voice.calls
+    routes = voice.inbound.routes
+    agi = AgiServer(
+        settings.agi.host, settings.agi.port, recording.wrap_routes(routes) if recording else routes
+    )
     await voice.start()
-    yield
-    service.dialer = None
-    service.call_control = None
-    await voice.stop()
+    try:
+        await agi.start()  # FastAGI first: a call may arrive as soon as AMI is up
+        try:
+            await port.start()
+            yield
+        finally:
+            service.dialer = None
+            service.call_control = None
+            await port.stop()
+            await agi.stop()
+    finally:
+        await voice.stop()
+        if recording is not None:
+            recording.close()

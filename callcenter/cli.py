@@ -58,6 +58,9 @@ def _parser() -> argparse.ArgumentParser:
     from callcenter import users_cli
 
     users_cli.add_parser(sub)
+    from callcenter import replay
+
+    replay.add_parser(sub)
     return parser
 
 
@@ -130,6 +133,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         from callcenter import users_cli
 
         return users_cli.main(args, settings)
+    if args.command == "replay":
+        from callcenter import replay
+
+        return replay.main(args, settings)
     if args.command == "config":
         if not _queues_valid(settings):
             return 2

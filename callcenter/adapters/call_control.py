@@ -11,8 +11,7 @@ into cc-consult, whose Bridge() pulls the first agent's leg in. Conference: call
 Redirected into ConfBridge(<interaction>) (cc-conference), the invited agent originated into the
 same room.
 
-Every AMI action goes through one small private method (``_redirect``, ``_setvar``, ``_originate``,
-``_hangup``, ``_mute``), the seam for the typed Asterisk port.
+Asterisk is reached through the typed port (adapters/asterisk_port.py): no raw AMI action here.
 """
 
 from __future__ import annotations
@@ -22,10 +21,16 @@ import logging
 import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any
 
-from callcenter.adapters import ami_events
-from callcenter.adapters.ami import AmiClient, AmiError
+from callcenter.adapters.asterisk_port import (
+    AmiError,
+    Application,
+    AsteriskPort,
+    Dialplan,
+    Move,
+    OriginateRequest,
+)
+from callcenter.adapters.voice_state import AgentLeg, Tasks
 from callcenter.config import Settings
 from callcenter.core import calls as cl
 from callcenter.core import events as ev
@@ -42,17 +47,6 @@ SPY_OPTIONS = {"listen": "qE", "whisper": "qEw", "barge": "qEB"}
 
 class CallControlError(Exception):
     """A call control that cannot be done now; the message says why."""
-
-
-@dataclass(slots=True)
-class AgentLeg:
-    """An agent's call leg, by its uniqueid (known in advance: ``ChannelId``)."""
-
-    interaction_id: str
-    agent_id: str
-    channel: str | None = None
-    cancelled: bool = False
-    ended: bool = False  # its HangupRequest was seen, or its end is a control's doing
 
 
 @dataclass(slots=True)
@@ -75,19 +69,21 @@ class CallControl:
     def __init__(
         self,
         settings: Settings,
-        ami: Callable[[], AmiClient],
+        port: AsteriskPort,
         legs: dict[str, AgentLeg],
         submit: Callable[[cl.CallEvent | ev.Event], None],
         clock: Callable[[], float],
-        spawn: Callable[[Any], None],
+        tasks: Tasks,
     ) -> None:
-        """``legs``: the agents' legs, shared with the voice adapter (which sees them come and go)."""
+        """``legs``: the agents' legs, shared with the voice adapter (which sees them come and go);
+        ``tasks``: the voice adapter's background tasks (cancelled when it stops)."""
         self._settings = settings
-        self._ami = ami
+        self._port = port
         self._legs = legs
         self._submit = submit
         self._clock = clock
-        self._spawn = spawn
+        self._tasks = tasks
+        self._spawn = tasks.spawn
         self._facts = _Facts()
         self._seq = 0
 
@@ -95,7 +91,9 @@ class CallControl:
     def execute(self, command: cl.CallCommand) -> asyncio.Task[str | None]:
         """Carry ``command`` out; the task's result is None, or why it could not be done (the
         failure is reported to the core as an event either way)."""
-        return asyncio.get_running_loop().create_task(self._run(command))
+        task = asyncio.get_running_loop().create_task(self._run(command))
+        self._tasks.add(task)
+        return task
 
     async def _run(self, command: cl.CallCommand) -> str | None:
         try:
@@ -194,16 +192,14 @@ class CallControl:
         ]
         if not channels:
             return False
-        await self._ami().action(
-            {
-                "Action": "Originate",
-                "Channel": f"PJSIP/{extension}",
-                "Application": "ChanSpy",
-                "Data": f"{channels[-1]},{SPY_OPTIONS[mode]}",
-                "Async": "true",
-                "Timeout": "30000",
-                "CallerID": f'"{mode} {agent_id}" <{agent_id}>',
-            }
+        await self._port.originate(
+            OriginateRequest(
+                f"PJSIP/{extension}",
+                Application("ChanSpy", f"{channels[-1]},{SPY_OPTIONS[mode]}"),
+                ring_timeout=30.0,
+                caller_id=f'"{mode} {agent_id}" <{agent_id}>',
+                wait=False,
+            )
         )
         log.info("calls.spy", extra={"agent": agent_id, "ext": extension, "mode": mode})
         return True
@@ -295,7 +291,7 @@ class CallControl:
         self._spawn(self._ring_consulted(leg_id, cmd, leg.channel))
 
     async def _ring_consulted(self, leg_id: str, cmd: cl.OriginateConsult, first_leg: str) -> None:
-        variables = [f"CC_CONSULT_CHANNEL={first_leg}"]
+        variables = {"CC_CONSULT_CHANNEL": first_leg}
         reason = await self._originate(
             leg_id,
             cmd.interaction_id,
@@ -394,7 +390,7 @@ class CallControl:
             cmd.to_extension,
             "cc-conference",
             "Conference <conference>",
-            [],
+            {},
         )
         if reason:
             self._guest_left(cmd.interaction_id, leg_id, reason)
@@ -433,32 +429,20 @@ class CallControl:
         cc-hold): resume after a hold, and a cancelled consult."""
         await self._redirect(leg.channel or "", "cc-agent", "resume")
 
-    # -- one method per AMI action -----------------------------------------------------------------
+    # -- Asterisk, through the port ----------------------------------------------------------------
     async def _redirect(
         self, channel: str, context: str, exten: str, *, extra: tuple[str, str, str] | None = None
     ) -> None:
-        fields = {
-            "Action": "Redirect",
-            "Channel": channel,
-            "Context": context,
-            "Exten": exten,
-            "Priority": "1",
-        }
-        if extra is not None:
-            fields |= {
-                "ExtraChannel": extra[0],
-                "ExtraContext": extra[1],
-                "ExtraExten": extra[2],
-                "ExtraPriority": "1",
-            }
-        await self._control(fields)
+        """One Redirect; with ``extra`` (channel, context, exten) both channels move at once."""
+        also = Move(extra[0], Dialplan(extra[1], extra[2])) if extra is not None else None
+        try:
+            await self._port.redirect(Move(channel, Dialplan(context, exten)), also)
+        except AmiError as err:
+            raise CallControlError(f"Asterisk refused: {err}") from err
 
     async def _setvar(self, channel: str, name: str, value: str) -> None:
-        await self._control({"Action": "Setvar", "Channel": channel, "Variable": name, "Value": value})
-
-    async def _control(self, fields: dict[str, str]) -> None:
         try:
-            await self._ami().action(fields)
+            await self._port.set_var(channel, name, value)
         except AmiError as err:
             raise CallControlError(f"Asterisk refused: {err}") from err
 
@@ -470,34 +454,24 @@ class CallControl:
         extension: str,
         context: str,
         caller_id: str,
-        variables: list[str],
+        variables: dict[str, str],
     ) -> str:
         """Ring an agent's phone into ``context,s,1`` (uniqueid ``leg_id``); '' once it answered,
         else why not."""
         self._legs[leg_id] = AgentLeg(interaction_id, agent_id)
-        ring = self._settings.acd.ring_timeout
-        fields: dict[str, str | list[str]] = {
-            "Action": "Originate",
-            "Channel": f"PJSIP/{extension}",
-            "Context": context,
-            "Exten": "s",
-            "Priority": "1",
-            "Async": "true",
-            "Timeout": str(int(ring * 1000)),
-            "ChannelId": leg_id,
-            "CallerID": caller_id,
-            "Variable": [f"CC_INTERACTION_ID={interaction_id}", f"CC_AGENT_ID={agent_id}", *variables],
-        }
-        reason = ""
+        request = OriginateRequest(
+            f"PJSIP/{extension}",
+            Dialplan(context),
+            ring_timeout=self._settings.acd.ring_timeout,
+            channel_id=leg_id,
+            caller_id=caller_id,
+            variables={"CC_INTERACTION_ID": interaction_id, "CC_AGENT_ID": agent_id, **variables},
+        )
         try:
-            result = await self._ami().action(fields, as_list=True, timeout=ring + 10)
+            result = await self._port.originate(request)
+            reason = "" if result.answered else result.reason or "dial failed"
         except AmiError as err:
             reason = str(err)
-        else:
-            final = result[-1] if isinstance(result, list) and result else result
-            if str(final.get("Response", "")).lower() != "success":
-                code = str(final.get("Reason", ""))
-                reason = ami_events.ORIGINATE_REASONS.get(code, f"dial failed (reason {code or '?'})")
         if reason:
             leg = self._legs.get(leg_id)
             if leg is not None and leg.channel is None:
@@ -505,17 +479,10 @@ class CallControl:
         return reason
 
     async def _mute(self, channel: str, muted: bool) -> None:
-        await self._ami().action(
-            {
-                "Action": "MixMonitorMute",
-                "Channel": channel,
-                "Direction": "both",
-                "State": "1" if muted else "0",
-            }
-        )
+        await self._port.mix_monitor_mute(channel, muted)
 
     async def _hangup(self, channel: str) -> None:
         try:
-            await self._ami().action({"Action": "Hangup", "Channel": channel, "Cause": "16"})
+            await self._port.hangup(channel)
         except AmiError as err:
             log.info("calls.hangup_failed", extra={"channel": channel, "error": str(err)})

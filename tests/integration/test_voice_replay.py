@@ -1,0 +1,70 @@
+"""The voice path replayed from recordings of real sandbox calls (tests/data/voice): the real voice
+adapter (FastAGI IVR, dialer, AMI event mapping, reconcile) and the real engine, on the recording's
+clock, without Asterisk. Each action the adapter sends must be the recorded one, in order.
+
+After a change that makes the adapter send other actions, re-record them against the sandbox:
+``CC_TEST_SLOT=1 .venv/bin/python -m tests.record_voice_scenarios`` (docs/asterisk.md).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from callcenter.adapters import session_replay
+from callcenter.config import Settings
+from callcenter.core.agents import AgentState
+from callcenter.core.commands import AgentStateChanged, DialAgent
+from callcenter.core.interaction import EndedBy, Outcome
+from callcenter.replay import ReplayDivergence, describe, replay_session
+from tests.conftest import config_with, settings_from
+
+DATA = Path(__file__).parents[1] / "data" / "voice"
+
+
+def recorded_settings() -> Settings:
+    """The configuration the scenarios ran with (tests/record_voice_scenarios.py)."""
+    return settings_from(config_with(recordings={"enabled": False}))
+
+
+async def test_inbound_call_through_the_menu_and_the_queue_to_an_agent() -> None:
+    replayed = await replay_session(recorded_settings(), DATA / "inbound_answer.jsonl")
+    (call,) = replayed.interactions().values()
+    assert call.outcome == Outcome.ANSWERED and call.ended_by == EndedBy.CALLER
+    assert (call.caller_number, call.dialed_number) == ("caller", "5000")
+    assert (call.ivr_choice, call.queue, call.agent_id) == ("1", "support", "1001")
+    assert call.wait_seconds is not None and call.wait_seconds > 0
+    assert call.talk_seconds is not None and call.talk_seconds > 1.0  # the scenario talked 1.5 s
+    dials = [c for c in replayed.commands if isinstance(c, DialAgent)]
+    assert [(d.agent_id, d.interaction_id, d.attempt) for d in dials] == [("1001", call.id, 1)]
+    states = [c.state for c in replayed.commands if isinstance(c, AgentStateChanged) and c.agent_id == "1001"]
+    assert AgentState.BUSY in states and states[-1] != AgentState.BUSY  # freed when the caller hung up
+    # The 2 AMI lists after the login, the IVR's 4 commands, the Originate.
+    assert replayed.calls_matched == 7
+    lines = [line for c in replayed.commands if (line := describe(c)) is not None]
+    assert any(line.startswith("DialAgent") and "agent_id=1001" in line for line in lines)
+
+
+async def test_a_restarted_server_finds_its_waiting_caller_in_asterisk_and_answers_it() -> None:
+    settings = recorded_settings()
+    before = await replay_session(settings, DATA / "restart_reconcile.1.jsonl")
+    waiting = list(before.engine.live.values())  # what the database held when the server died
+    assert len(waiting) == 1 and waiting[0].queued_at is not None and waiting[0].outcome is None
+
+    after = await replay_session(settings, DATA / "restart_reconcile.2.jsonl", restored=waiting)
+    ended = [i for i in after.interactions().values() if i.outcome is not None]
+    assert [i.id for i in ended] == [waiting[0].id]
+    call = ended[0]
+    assert call.outcome == Outcome.ANSWERED and call.agent_id == "1001"
+    assert call.queued_at == waiting[0].queued_at  # its place in line kept across the restart
+
+
+async def test_a_restart_that_forgets_the_waiting_caller_diverges_at_the_agents_dial(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """What the replay catches: without the restored caller, no agent is rung where the recording
+    rang one."""
+    monkeypatch.setattr(session_replay, "CALL_WAIT", 0.5)
+    with pytest.raises(ReplayDivergence, match=r"restart_reconcile.2.jsonl:\d+: expected originate\("):
+        await replay_session(recorded_settings(), DATA / "restart_reconcile.2.jsonl")
