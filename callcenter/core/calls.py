@@ -30,8 +30,110 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field, replace
 from typing import Protocol
 
+from callcenter.core.call_messages import (
+    CALL_COMMANDS,
+    CALL_NOTICES,
+    REQUESTS,
+    RESULTS,
+    BlindTransferRequested,
+    BridgeConsult,
+    CallCommand,
+    CallEvent,
+    CallNotice,
+    CancelConsult,
+    ConferenceDropRequested,
+    ConferenceNotice,
+    ConferenceRequested,
+    ConsultAnswered,
+    ConsultCancelled,
+    ConsultCancelRequested,
+    ConsultCompleted,
+    ConsultCompleteRequested,
+    ConsultFailed,
+    ConsultNotice,
+    ConsultRequested,
+    ControlFailed,
+    DropGuest,
+    GuestJoined,
+    GuestLeft,
+    HangupCall,
+    HangupRequested,
+    HeldNotice,
+    HoldCall,
+    HoldConfirmed,
+    HoldFound,
+    HoldRequested,
+    OriginateConference,
+    OriginateConsult,
+    Request,
+    Result,
+    ResumeCall,
+    ResumeRequested,
+    TransferCall,
+    TransferConfirmed,
+    TransferNotice,
+    failed,
+)
 from callcenter.core.errors import DomainError, NotYourCall
 from callcenter.core.interaction import Interaction
+
+__all__ = [
+    "CALL_COMMANDS",
+    "CALL_NOTICES",
+    "REQUESTS",
+    "RESULTS",
+    "TRANSITIONS",
+    "WITH_COLLEAGUE",
+    "BlindTransferRequested",
+    "BridgeConsult",
+    "Call",
+    "CallChanged",
+    "CallCommand",
+    "CallEvent",
+    "CallMove",
+    "CallNotice",
+    "CallOutput",
+    "CallRefused",
+    "CallState",
+    "Calls",
+    "CancelConsult",
+    "ConferenceDropRequested",
+    "ConferenceNotice",
+    "ConferenceRequested",
+    "ConsultAnswered",
+    "ConsultCancelRequested",
+    "ConsultCancelled",
+    "ConsultCompleteRequested",
+    "ConsultCompleted",
+    "ConsultFailed",
+    "ConsultNotice",
+    "ConsultRequested",
+    "ControlFailed",
+    "ControlInProgress",
+    "ControlRefused",
+    "DropGuest",
+    "GuestJoined",
+    "GuestLeft",
+    "HangupCall",
+    "HangupRequested",
+    "HeldNotice",
+    "HoldCall",
+    "HoldConfirmed",
+    "HoldFound",
+    "HoldRequested",
+    "IllegalCallMove",
+    "OriginateConference",
+    "OriginateConsult",
+    "Request",
+    "Result",
+    "ResumeCall",
+    "ResumeRequested",
+    "Routing",
+    "TransferCall",
+    "TransferConfirmed",
+    "TransferNotice",
+    "failed",
+]
 
 
 class CallState(enum.StrEnum):
@@ -149,404 +251,6 @@ class Call:
         return replace(self, state=TRANSITIONS[(self.state, move)], pending=None, **changes)  # type: ignore[arg-type]
 
 
-# --- requests (from the agent panel) -----------------------------------------------------------------
-
-
-@dataclass(frozen=True, slots=True)
-class HoldRequested:
-    interaction_id: str
-    agent_id: str
-    at: float
-
-
-@dataclass(frozen=True, slots=True)
-class ResumeRequested:
-    interaction_id: str
-    agent_id: str
-    at: float
-
-
-@dataclass(frozen=True, slots=True)
-class HangupRequested:
-    interaction_id: str
-    agent_id: str
-    at: float
-
-
-@dataclass(frozen=True, slots=True)
-class BlindTransferRequested:
-    """To another agent or a queue (back in line, held for ``to_agent`` for a while), or out to a
-    number (the interaction then ends, answered)."""
-
-    interaction_id: str
-    agent_id: str
-    at: float
-    to_agent: str | None = None
-    to_queue: str | None = None
-    to_number: str | None = None
-
-
-@dataclass(frozen=True, slots=True)
-class ConsultRequested:
-    """Attended transfer, step one: the caller on hold, ring ``to_agent`` to talk first."""
-
-    interaction_id: str
-    agent_id: str
-    to_agent: str
-    at: float
-
-
-@dataclass(frozen=True, slots=True)
-class ConsultCompleteRequested:
-    interaction_id: str
-    agent_id: str
-    at: float
-
-
-@dataclass(frozen=True, slots=True)
-class ConsultCancelRequested:
-    interaction_id: str
-    agent_id: str
-    at: float
-
-
-@dataclass(frozen=True, slots=True)
-class ConferenceRequested:
-    """Three parties: bring ``to_agent`` in; the call stays this agent's."""
-
-    interaction_id: str
-    agent_id: str
-    to_agent: str
-    at: float
-
-
-@dataclass(frozen=True, slots=True)
-class ConferenceDropRequested:
-    interaction_id: str
-    agent_id: str
-    at: float
-
-
-Request = (
-    HoldRequested
-    | ResumeRequested
-    | HangupRequested
-    | BlindTransferRequested
-    | ConsultRequested
-    | ConsultCompleteRequested
-    | ConsultCancelRequested
-    | ConferenceRequested
-    | ConferenceDropRequested
-)
-REQUESTS = (
-    HoldRequested,
-    ResumeRequested,
-    HangupRequested,
-    BlindTransferRequested,
-    ConsultRequested,
-    ConsultCompleteRequested,
-    ConsultCancelRequested,
-    ConferenceRequested,
-    ConferenceDropRequested,
-)
-
-
-# --- results (from the call-control adapter) ---------------------------------------------------------
-
-
-@dataclass(frozen=True, slots=True)
-class HoldConfirmed:
-    """Asterisk moved the legs: on hold (``held``) or back together."""
-
-    interaction_id: str
-    held: bool
-    at: float
-
-
-@dataclass(frozen=True, slots=True)
-class HoldFound:
-    """After a restart: Asterisk has this call's caller waiting on hold (in cc-hold)."""
-
-    interaction_id: str
-    at: float
-
-
-@dataclass(frozen=True, slots=True)
-class TransferConfirmed:
-    """The caller was sent on (blind transfer); the agent's leg ended."""
-
-    interaction_id: str
-    at: float
-
-
-@dataclass(frozen=True, slots=True)
-class ConsultAnswered:
-    interaction_id: str
-    to_agent: str
-    at: float
-
-
-@dataclass(frozen=True, slots=True)
-class ConsultFailed:
-    """The consult is over without a transfer: the colleague did not answer, hung up, or Asterisk
-    refused. ``on_hold``: the caller waits on hold (false: the hold itself failed)."""
-
-    interaction_id: str
-    to_agent: str
-    reason: str
-    at: float
-    on_hold: bool = True
-
-
-@dataclass(frozen=True, slots=True)
-class ConsultCompleted:
-    interaction_id: str
-    at: float
-
-
-@dataclass(frozen=True, slots=True)
-class ConsultCancelled:
-    interaction_id: str
-    at: float
-
-
-@dataclass(frozen=True, slots=True)
-class GuestJoined:
-    interaction_id: str
-    agent_id: str
-    at: float
-
-
-@dataclass(frozen=True, slots=True)
-class GuestLeft:
-    """The invited agent is out of the conference (hung up, did not answer, or was dropped)."""
-
-    interaction_id: str
-    agent_id: str
-    reason: str
-    at: float
-
-
-@dataclass(frozen=True, slots=True)
-class ControlFailed:
-    """Asterisk refused the pending control (hold, resume, transfer, complete, cancel, hang-up,
-    drop): the call stays as it was."""
-
-    interaction_id: str
-    reason: str
-    at: float
-
-
-Result = (
-    HoldConfirmed
-    | HoldFound
-    | TransferConfirmed
-    | ConsultAnswered
-    | ConsultFailed
-    | ConsultCompleted
-    | ConsultCancelled
-    | GuestJoined
-    | GuestLeft
-    | ControlFailed
-)
-RESULTS = (
-    HoldConfirmed,
-    HoldFound,
-    TransferConfirmed,
-    ConsultAnswered,
-    ConsultFailed,
-    ConsultCompleted,
-    ConsultCancelled,
-    GuestJoined,
-    GuestLeft,
-    ControlFailed,
-)
-CallEvent = Request | Result
-
-
-# --- commands (to the call-control adapter) ----------------------------------------------------------
-
-
-@dataclass(frozen=True, slots=True)
-class HoldCall:
-    interaction_id: str
-    agent_id: str
-    caller_channel: str
-
-
-@dataclass(frozen=True, slots=True)
-class ResumeCall:
-    interaction_id: str
-    agent_id: str
-
-
-@dataclass(frozen=True, slots=True)
-class HangupCall:
-    interaction_id: str
-    agent_id: str
-
-
-@dataclass(frozen=True, slots=True)
-class TransferCall:
-    """The caller back to waiting in ``queue`` (the engine then rings the target), or out to
-    ``number``; the agent's leg ends."""
-
-    interaction_id: str
-    agent_id: str
-    caller_channel: str
-    queue: str | None = None
-    number: str | None = None
-
-
-@dataclass(frozen=True, slots=True)
-class OriginateConsult:
-    interaction_id: str
-    agent_id: str
-    caller_channel: str
-    to_agent: str
-    to_extension: str
-    hold_first: bool  # the caller is still bridged to the agent: hold them first
-
-
-@dataclass(frozen=True, slots=True)
-class BridgeConsult:
-    """Complete the consult: the colleague's leg takes the caller, the first agent's leg ends."""
-
-    interaction_id: str
-    agent_id: str
-    caller_channel: str
-
-
-@dataclass(frozen=True, slots=True)
-class CancelConsult:
-    interaction_id: str
-    agent_id: str
-
-
-@dataclass(frozen=True, slots=True)
-class OriginateConference:
-    interaction_id: str
-    agent_id: str
-    caller_channel: str
-    to_agent: str
-    to_extension: str
-
-
-@dataclass(frozen=True, slots=True)
-class DropGuest:
-    interaction_id: str
-
-
-CallCommand = (
-    HoldCall
-    | ResumeCall
-    | HangupCall
-    | TransferCall
-    | OriginateConsult
-    | BridgeConsult
-    | CancelConsult
-    | OriginateConference
-    | DropGuest
-)
-CALL_COMMANDS = (
-    HoldCall,
-    ResumeCall,
-    HangupCall,
-    TransferCall,
-    OriginateConsult,
-    BridgeConsult,
-    CancelConsult,
-    OriginateConference,
-    DropGuest,
-)
-
-
-def failed(command: CallCommand, reason: str, at: float) -> Result:
-    """What to report when ``command`` could not be carried out at all (Asterisk refused its first
-    step, or there is no connection to Asterisk): a reserved colleague is then freed."""
-    match command:
-        case OriginateConsult():
-            return ConsultFailed(command.interaction_id, command.to_agent, reason, at, not command.hold_first)
-        case OriginateConference():
-            return GuestLeft(command.interaction_id, command.to_agent, reason, at)
-        case _:
-            return ControlFailed(command.interaction_id, reason, at)
-
-
-# --- notices (to the event log and the panels) -------------------------------------------------------
-
-
-@dataclass(frozen=True, slots=True)
-class HeldNotice:
-    interaction_id: str
-    agent_id: str
-    held: bool
-    at: float
-
-    def row(self) -> tuple[str, dict[str, object]]:
-        return ("held" if self.held else "resumed"), {"agent": self.agent_id}
-
-
-@dataclass(frozen=True, slots=True)
-class TransferNotice:
-    """The call left ``from_agent``: blind (to an agent and/or queue, or a number) or attended."""
-
-    interaction_id: str
-    from_agent: str
-    at: float
-    to_agent: str | None = None
-    to_queue: str | None = None
-    to_number: str | None = None
-    attended: bool = False
-
-    def row(self) -> tuple[str, dict[str, object]]:
-        if self.to_number is not None:
-            return "transferred", {"from": self.from_agent, "to_number": self.to_number}
-        if self.attended:
-            return "transferred", {"from": self.from_agent, "to_agent": self.to_agent, "attended": True}
-        return "transferred", {"from": self.from_agent, "to_agent": self.to_agent, "to_queue": self.to_queue}
-
-
-@dataclass(frozen=True, slots=True)
-class ConsultNotice:
-    """A consult began (``started``) or ended without a transfer."""
-
-    interaction_id: str
-    from_agent: str
-    to_agent: str
-    started: bool
-    at: float
-    reason: str = ""
-
-    def row(self) -> tuple[str, dict[str, object]]:
-        if self.started:
-            return "consult_started", {"from": self.from_agent, "to_agent": self.to_agent}
-        return "consult_cancelled", {
-            "from": self.from_agent,
-            "to_agent": self.to_agent,
-            "reason": self.reason,
-        }
-
-
-@dataclass(frozen=True, slots=True)
-class ConferenceNotice:
-    """The colleague was invited, joined, or left the conference."""
-
-    interaction_id: str
-    agent_id: str  # the colleague
-    step: str  # "invited", "joined" or "left"
-    at: float
-    from_agent: str = ""
-    reason: str = ""
-
-    def row(self) -> tuple[str, dict[str, object]]:
-        if self.step == "invited":
-            return "conference_invited", {"from": self.from_agent, "agent": self.agent_id}
-        if self.step == "joined":
-            return "conference_joined", {"agent": self.agent_id}
-        return "conference_left", {"agent": self.agent_id, "reason": self.reason}
-
-
 @dataclass(frozen=True, slots=True)
 class CallChanged:
     """The call's control state changed (for the panels; not stored). ``call`` is None once it is
@@ -558,8 +262,6 @@ class CallChanged:
     at: float
 
 
-CallNotice = HeldNotice | TransferNotice | ConsultNotice | ConferenceNotice
-CALL_NOTICES = (HeldNotice, TransferNotice, ConsultNotice, ConferenceNotice)
 CallOutput = CallCommand | CallNotice | CallChanged
 
 
@@ -744,11 +446,7 @@ class Calls:
     def _result(self, e: Result, routing: Routing, out: list[CallOutput]) -> None:
         call = self._calls.get(e.interaction_id)
         if isinstance(e, HoldFound):
-            i = routing.live_call(e.interaction_id)
-            if call is None and i is not None and i.agent_id is not None and i.answered_at is not None:
-                call = Call(e.interaction_id, i.agent_id)
-            if call is not None and call.state == CallState.TALKING and call.pending is None:
-                self._set(call.moved(CallMove.HOLD), e.at, out)
+            self._hold_found(e, call, routing, out)
             return
         if call is None:
             return  # the call ended meanwhile
@@ -764,38 +462,8 @@ class Calls:
             case TransferConfirmed():
                 if isinstance(call.pending, BlindTransferRequested):
                     self._transferred(call, call.pending, e.at, routing, out)
-            case ConsultAnswered() if call.colleague == e.to_agent and call.state == CallState.CONSULTING:
-                # The colleague stays reserved (offered) until the caller is handed over.
-                self._set(call.moved(CallMove.CONSULT_ANSWERED), e.at, out)
-            case ConsultFailed() if call.colleague == e.to_agent and call.state in (
-                CallState.CONSULTING,
-                CallState.CONSULTED,
-            ):
-                refused = not e.on_hold and call.can(CallMove.CONSULT_REFUSED)
-                moved = call.moved(
-                    CallMove.CONSULT_REFUSED if refused else CallMove.CONSULT_FAILED, colleague=None
-                )
-                self._consult_over(call, moved, e.reason, e.at, routing, out)
-            case ConsultCancelled():
-                if isinstance(call.pending, ConsultCancelRequested):
-                    moved = call.moved(CallMove.CONSULT_CANCEL, colleague=None)
-                    self._consult_over(call, moved, "cancelled", e.at, routing, out)
-            case ConsultCompleted():
-                if isinstance(call.pending, ConsultCompleteRequested) and call.colleague is not None:
-                    to_agent = call.colleague
-                    self._calls[call.interaction_id] = call.moved(
-                        CallMove.CONSULT_COMPLETE, agent_id=to_agent, colleague=None
-                    )
-                    routing.hand_over(call.interaction_id, call.agent_id, to_agent, e.at)
-                    out.append(
-                        TransferNotice(
-                            call.interaction_id, call.agent_id, e.at, to_agent=to_agent, attended=True
-                        )
-                    )
-                    out.append(CallChanged(call.interaction_id, call.agent_id, None, e.at))
-                    out.append(
-                        CallChanged(call.interaction_id, to_agent, self._calls[call.interaction_id], e.at)
-                    )
+            case ConsultAnswered() | ConsultFailed() | ConsultCancelled() | ConsultCompleted():
+                self._consult_result(e, call, routing, out)
             case GuestJoined() if call.colleague == e.agent_id and call.state == CallState.INVITING:
                 routing.seat(e.agent_id, call.interaction_id, e.at)
                 self._set(call.moved(CallMove.GUEST_JOINED), e.at, out)
@@ -806,6 +474,45 @@ class Calls:
                 out.append(ConferenceNotice(call.interaction_id, e.agent_id, "left", e.at, reason=e.reason))
             case _:
                 pass  # a stale result: the call moved on meanwhile
+
+    def _hold_found(self, e: HoldFound, call: Call | None, routing: Routing, out: list[CallOutput]) -> None:
+        i = routing.live_call(e.interaction_id)
+        if call is None and i is not None and i.agent_id is not None and i.answered_at is not None:
+            call = Call(e.interaction_id, i.agent_id)
+        if call is not None and call.state == CallState.TALKING and call.pending is None:
+            self._set(call.moved(CallMove.HOLD), e.at, out)
+
+    def _consult_result(
+        self,
+        e: ConsultAnswered | ConsultFailed | ConsultCancelled | ConsultCompleted,
+        call: Call,
+        routing: Routing,
+        out: list[CallOutput],
+    ) -> None:
+        match e:
+            case ConsultAnswered() if call.colleague == e.to_agent and call.state == CallState.CONSULTING:
+                # The colleague stays reserved (offered) until the caller is handed over.
+                self._set(call.moved(CallMove.CONSULT_ANSWERED), e.at, out)
+            case ConsultFailed() if call.colleague == e.to_agent and call.state in (
+                CallState.CONSULTING,
+                CallState.CONSULTED,
+            ):
+                refused = not e.on_hold and call.can(CallMove.CONSULT_REFUSED)
+                move = CallMove.CONSULT_REFUSED if refused else CallMove.CONSULT_FAILED
+                self._consult_over(call, call.moved(move, colleague=None), e.reason, e.at, routing, out)
+            case ConsultCancelled() if isinstance(call.pending, ConsultCancelRequested):
+                moved = call.moved(CallMove.CONSULT_CANCEL, colleague=None)
+                self._consult_over(call, moved, "cancelled", e.at, routing, out)
+            case ConsultCompleted() if isinstance(call.pending, ConsultCompleteRequested):
+                assert call.colleague is not None  # CONSULTED has one
+                to_agent, iid = call.colleague, call.interaction_id
+                self._calls[iid] = call.moved(CallMove.CONSULT_COMPLETE, agent_id=to_agent, colleague=None)
+                routing.hand_over(iid, call.agent_id, to_agent, e.at)
+                out.append(TransferNotice(iid, call.agent_id, e.at, to_agent=to_agent, attended=True))
+                out.append(CallChanged(iid, call.agent_id, None, e.at))
+                out.append(CallChanged(iid, to_agent, self._calls[iid], e.at))
+            case _:
+                pass  # stale: another consult, or the call moved on
 
     def _set(self, call: Call, at: float, out: list[CallOutput]) -> None:
         self._calls[call.interaction_id] = call
