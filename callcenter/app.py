@@ -64,6 +64,7 @@ from callcenter.web import (
     api,
     auth,
     customers_api,
+    domain_errors,
     ivr_api,
     pages,
     qa_api,
@@ -156,7 +157,8 @@ WRAP_UPS_KEPT_SECONDS = 24 * 3600.0
 
 def create_app(settings: Settings) -> web.Application:
     authenticator = auth.Authenticator(settings.security.api_tokens)
-    app = web.Application(middlewares=[auth.middleware(authenticator)], client_max_size=api.MAX_BODY)
+    middlewares = [auth.middleware(authenticator), domain_errors.middleware]
+    app = web.Application(middlewares=middlewares, client_max_size=api.MAX_BODY)
     app[SETTINGS] = settings
     app[auth.AUTH_KEY] = authenticator
     app[AUTH_CLOCK] = time.time

@@ -30,6 +30,7 @@ from aiohttp import web
 from callcenter.aio import cancel_and_wait
 from callcenter.config import ApiToken, RealtimeSettings
 from callcenter.core.errors import DomainError
+from callcenter.web import domain_errors
 from callcenter.web.auth import AUTH_KEY, PUBLIC, ROLES, Principal, TokenAuthenticator, allow
 
 log = logging.getLogger(__name__)
@@ -209,8 +210,10 @@ class GuardedNamespace(socketio.AsyncNamespace):  # type: ignore[misc]
             return {"error": f"the payload is larger than {self.settings.max_message_bytes} bytes"}
         try:
             return await handler(self, sid, payload)
-        except (BadRequest, DomainError) as err:  # bad input; a request the core refused
+        except BadRequest as err:
             return {"error": str(err)}
+        except DomainError as err:  # a request the core refused: mapped in one place
+            return {"error": domain_errors.message_of(err)}
         except Exception:
             log.exception("realtime.event_failed", extra={"namespace": self.namespace, "event": name})
             return {"error": "internal error"}

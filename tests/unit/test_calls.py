@@ -253,3 +253,16 @@ def test_random_requests_never_reach_an_illegal_state_and_refusals_change_nothin
         check(acd)
         if IID not in acd.live:
             break  # the call is over: the rest would only be refused
+
+
+def test_the_web_maps_each_domain_error_to_one_response() -> None:
+    from callcenter.core.errors import NotYourCall, UnknownAgent
+    from callcenter.web import domain_errors
+
+    assert domain_errors.status_of(NotYourCall("not your call")) == 403
+    assert domain_errors.status_of(UnknownAgent("x")) == 404
+    assert domain_errors.status_of(cl.ControlRefused("Asterisk refused: x")) == 502
+    assert domain_errors.status_of(cl.ControlInProgress("busy")) == 409
+    assert domain_errors.status_of(cl.IllegalCallMove(S.HELD, M.HOLD)) == 409
+    assert domain_errors.status_of(DomainError("other")) == 400
+    assert domain_errors.message_of(cl.IllegalCallMove(S.HELD, M.HOLD)) == "the call is already on hold"
