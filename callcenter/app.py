@@ -36,6 +36,7 @@ from callcenter.config import ConfigError, Settings
 from callcenter.conversation_routing import ConversationRouter
 from callcenter.core import events as ev
 from callcenter.core import ivr
+from callcenter.core import notices as nt
 from callcenter.core.acd import Acd, AcdConfig
 from callcenter.core.agents import Agent
 from callcenter.core.conversations import MessagingChannel
@@ -389,11 +390,11 @@ async def _chat(app: web.Application) -> AsyncIterator[None]:
     for i in list(service.engine.live.values()):
         if i.channel is Channel.VOICE:
             for event in await database.events_for(i.id):
-                data = event.data.get("data")
-                if event.kind == "ivr_finished" and isinstance(data, Mapping):
-                    collected[i.id] = data
+                match event.notice:
+                    case nt.IvrFinished(data=data):
+                        collected[i.id] = data
     agents.restore(service.engine.live.values(), collected)
-    customers = CustomerNamespace(settings.realtime, service, messaging, desk, names, database.add_event)
+    customers = CustomerNamespace(settings.realtime, service, messaging, desk, names, database.add_notice)
     rt.sio.register_namespace(agents)
     rt.sio.register_namespace(customers)
     service.listeners.append(agents.on_command)

@@ -31,6 +31,7 @@ from callcenter.core.commands import (
     WithdrawOffer,
 )
 from callcenter.core.interaction import Interaction
+from callcenter.core.notices import Notice
 
 if TYPE_CHECKING:
     from callcenter.adapters.db import StoredEvent
@@ -48,16 +49,14 @@ class Store(Protocol):
         self, limit: int = 50, *, queues: Collection[str] | None = None
     ) -> list[Interaction]: ...
 
-    async def add_event(
-        self, interaction_id: str, at: float, kind: str, data: Mapping[str, object]
-    ) -> None: ...
+    async def add_notice(self, notice: Notice | RecordEvent) -> None: ...
 
     async def events_for(self, interaction_id: str) -> list[StoredEvent]: ...
 
 
 @runtime_checkable
 class BatchStore(Protocol):
-    async def write_batch(self, items: Sequence[SaveInteraction | RecordEvent]) -> None: ...
+    async def write_batch(self, items: Sequence[SaveInteraction | Notice | RecordEvent]) -> None: ...
 
 
 WRITE_BATCH = 64  # writes per transaction at most: a bigger batch holds the (SQLite) write lock longer
@@ -86,7 +85,7 @@ class CallCenter:
         self.clock = clock
         self.dialer: Dialer | None = None
         self.listeners: list[Callable[[Command], None]] = []
-        self._writes: asyncio.Queue[SaveInteraction | RecordEvent] = asyncio.Queue()
+        self._writes: asyncio.Queue[SaveInteraction | Notice | RecordEvent] = asyncio.Queue()
         # Writes handed to the writer so far, and how many of them (a prefix: the queue is FIFO)
         # are committed; acknowledgements that must not run ahead of the record wait on them.
         self.enqueued = 0
@@ -161,7 +160,7 @@ class CallCenter:
                             },
                         )
                     self._write_later(command)
-                case RecordEvent():
+                case Notice() | RecordEvent():
                     self._write_later(command)
                 case OfferConversation() | WithdrawOffer():
                     # Shown on (or taken off) the agent's screen by the listeners (agent panel).
@@ -183,7 +182,7 @@ class CallCenter:
                 listener(command)
         metrics.observe_engine(self.engine)
 
-    def _write_later(self, command: SaveInteraction | RecordEvent) -> None:
+    def _write_later(self, command: SaveInteraction | Notice | RecordEvent) -> None:
         self._writes.put_nowait(command)
         self.enqueued += 1
         if isinstance(command, SaveInteraction):
@@ -254,7 +253,7 @@ class CallCenter:
             for _ in batch:
                 self._writes.task_done()
 
-    async def _write(self, batch: list[SaveInteraction | RecordEvent]) -> None:
+    async def _write(self, batch: list[SaveInteraction | Notice | RecordEvent]) -> None:
         if isinstance(self.store, BatchStore):
             await self.store.write_batch(batch)
             return
@@ -262,8 +261,7 @@ class CallCenter:
             if isinstance(command, SaveInteraction):
                 await self.store.save_interaction(command.interaction)
             else:
-                data = dict(command.data)
-                await self.store.add_event(command.interaction_id, command.at, command.kind, data)
+                await self.store.add_notice(command)
 
     async def _tick_loop(self) -> None:
         while True:

@@ -38,6 +38,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, replace
 
 from callcenter.core import events as ev
+from callcenter.core import notices as nt
 from callcenter.core import queues as qs
 from callcenter.core.agents import TRANSITIONS, Agent, AgentState, Move
 from callcenter.core.commands import (
@@ -53,8 +54,12 @@ from callcenter.core.commands import (
     SaveInteraction,
     WithdrawOffer,
 )
+from callcenter.core.errors import InvalidRequest, NotYourCall, UnknownAgent
 from callcenter.core.interaction import Channel, EndedBy, Interaction, Outcome
 from callcenter.core.stats import QueueCounters, QueueSnapshot, snapshot
+
+# The domain errors used to live here; importers of these names keep working.
+__all__ = ["Acd", "AcdConfig", "NotYourCall", "UnknownAgent", "skill_levels"]
 
 # How an IVR that did not queue the caller ended (IvrFinished.outcome) -> the interaction's end.
 _IVR_ENDINGS: dict[str, tuple[Outcome, EndedBy, str]] = {
@@ -65,16 +70,6 @@ _IVR_ENDINGS: dict[str, tuple[Outcome, EndedBy, str]] = {
     "callback": (Outcome.IVR_NO_INPUT, EndedBy.SYSTEM, "callback asked without a number or queue"),
     "error": (Outcome.FAILED, EndedBy.SYSTEM, "the IVR flow failed"),
 }
-
-
-class NotYourCall(Exception):
-    """A call control or wrap-up on an interaction the agent does not hold (or no longer)."""
-
-
-class UnknownAgent(Exception):
-    def __init__(self, agent_id: str) -> None:
-        super().__init__(f"unknown agent {agent_id!r}")
-        self.agent_id = agent_id
 
 
 @dataclass(frozen=True, slots=True)
@@ -431,7 +426,7 @@ class Acd:
         )
         self.live[i.id] = i
         out.append(SaveInteraction(i))
-        out.append(RecordEvent(i.id, e.at, "arrived", {"caller": e.caller_number}))
+        out.append(nt.Arrived(i.id, e.at, e.caller_number))
 
     def _ivr_finished(self, e: ev.IvrFinished, out: list[Command]) -> None:
         i = self.live.get(e.interaction_id)
@@ -446,7 +441,7 @@ class Acd:
                 queue = None
         if e.outcome or e.data:
             # What the flow collected and how it ended travel with the interaction (the event log).
-            out.append(RecordEvent(i.id, e.at, "ivr_finished", {"outcome": e.outcome, "data": dict(e.data)}))
+            out.append(nt.IvrFinished(i.id, e.at, e.outcome, dict(e.data)))
         if queue is None:
             i = i.with_(ivr_choice=e.choice)
             self.live[i.id] = i
@@ -466,12 +461,18 @@ class Acd:
         self._counters(queue).entered += 1
         self._enqueue(i, e.at)
         out.append(SaveInteraction(i))
-        data: dict[str, object] = {"queue": queue, "choice": e.choice}
-        if e.skills or e.language:
-            data.update(skills=dict(i.skills), language=e.language)
-        if callback_number is not None:
-            data.update(callback=callback_number)
-        out.append(RecordEvent(i.id, e.at, "queued", data))
+        needs = bool(e.skills or e.language)
+        out.append(
+            nt.Queued(
+                i.id,
+                e.at,
+                queue,
+                e.choice,
+                skills=dict(i.skills) if needs else None,
+                language=e.language if needs else None,
+                callback=callback_number,
+            )
+        )
 
     def _caller_hung_up(self, e: ev.CallerHungUp, out: list[Command]) -> None:
         i = self.live.get(e.interaction_id)
@@ -517,8 +518,8 @@ class Acd:
             c.answered_in_sl += wait <= self.queue(i.queue).service_level_seconds
         self._move(self.agents[e.agent_id], Move.ANSWER, e.at, out, interaction_id=i.id)
         out.append(SaveInteraction(i))
-        kind = "callback_connected" if i.is_callback else "answered"
-        out.append(RecordEvent(i.id, e.at, kind, {"agent": e.agent_id}))
+        notice = nt.CallbackConnected if i.is_callback else nt.Answered
+        out.append(notice(i.id, e.at, e.agent_id))
 
     def _dial_failed(
         self, interaction_id: str, agent_id: str, reason: str, at: float, out: list[Command]
@@ -532,7 +533,7 @@ class Acd:
         self._move(agent, Move.NO_ANSWER, at, out, reason=reason, interaction_id=None)
         self._enqueue(i, at)
         out.append(SaveInteraction(i))
-        out.append(RecordEvent(i.id, at, "offer_failed", {"agent": agent_id, "reason": reason}))
+        out.append(nt.OfferFailed(i.id, at, agent_id, reason))
 
     def _callback_requested(self, e: ev.CallbackRequested, out: list[Command]) -> None:
         i = self.live.get(e.interaction_id)
@@ -541,7 +542,7 @@ class Acd:
         i = i.with_(callback_number=e.number)
         self.live[i.id] = i
         out.append(SaveInteraction(i))
-        out.append(RecordEvent(i.id, e.at, "callback_requested", {"number": e.number}))
+        out.append(nt.CallbackRequested(i.id, e.at, e.number))
 
     def _callback_failed(self, e: ev.CallbackFailed, out: list[Command]) -> None:
         i = self.live.get(e.interaction_id)
@@ -550,8 +551,7 @@ class Acd:
         i = self._take_back(i).with_(callback_attempts=i.callback_attempts + 1)
         self._move(self.agents[e.agent_id], Move.WITHDRAW, e.at, out, interaction_id=None)
         policy = self.queue(i.queue or "").callback
-        data = {"agent": e.agent_id, "reason": e.reason, "attempt": i.callback_attempts}
-        out.append(RecordEvent(i.id, e.at, "callback_failed", data))
+        out.append(nt.CallbackFailed(i.id, e.at, e.agent_id, e.reason, i.callback_attempts))
         if i.callback_attempts >= policy.attempts:
             self.live[i.id] = i
             self._end(i, Outcome.CALLBACK_FAILED, EndedBy.SYSTEM, e.at, e.reason, out)
@@ -574,9 +574,12 @@ class Acd:
     def _conversation_arrived(self, e: ev.ConversationArrived, out: list[Command]) -> None:
         if e.interaction_id in self.live:
             return
-        channel = Channel(e.channel)  # ValueError: not a channel
+        try:
+            channel = Channel(e.channel)
+        except ValueError as err:
+            raise InvalidRequest(f"{e.channel!r} is not a channel") from err
         if channel == Channel.VOICE:
-            raise ValueError("a conversation arrives on a messaging channel, not voice")
+            raise InvalidRequest("a conversation arrives on a messaging channel, not voice")
         preferred, until = None, None
         last = self.agents.get(e.last_agent or "")
         # Worth waiting for: logged in, and able to hold a conversation of this channel at all.
@@ -606,17 +609,20 @@ class Acd:
         self._counters(e.queue).entered += 1
         self._enqueue(i, e.at)
         out.append(SaveInteraction(i))
-        data: dict[str, object] = {
-            "queue": e.queue,
-            "channel": channel.value,
-            "customer": e.customer_id,
-            "conversation": e.conversation_id,
-        }
-        if e.skills or e.language:
-            data.update(skills=dict(i.skills), language=e.language)
-        if preferred is not None:
-            data.update(sticky=preferred)
-        out.append(RecordEvent(i.id, e.at, "queued", data))
+        needs = bool(e.skills or e.language)
+        out.append(
+            nt.ConversationQueued(
+                i.id,
+                e.at,
+                e.queue,
+                channel.value,
+                e.customer_id,
+                e.conversation_id,
+                skills=dict(i.skills) if needs else None,
+                language=e.language if needs else None,
+                sticky=preferred,
+            )
+        )
 
     def _offer_accepted(self, e: ev.OfferAccepted, out: list[Command]) -> None:
         i = self.live.get(e.interaction_id)
@@ -635,7 +641,7 @@ class Acd:
             c.wait_answered += wait
             c.answered_in_sl += wait <= self.queue(i.queue).service_level_seconds
         out.append(SaveInteraction(i))
-        out.append(RecordEvent(i.id, e.at, "answered", {"agent": e.agent_id}))
+        out.append(nt.Answered(i.id, e.at, e.agent_id))
 
     def _offer_declined(self, e: ev.OfferDeclined, out: list[Command]) -> None:
         i = self.live.get(e.interaction_id)
@@ -658,7 +664,7 @@ class Acd:
         out.append(WithdrawOffer(i.id, agent_id, reason))
         self._enqueue(i, at)
         out.append(SaveInteraction(i))
-        out.append(RecordEvent(i.id, at, "offer_failed", {"agent": agent_id, "reason": reason}))
+        out.append(nt.OfferFailed(i.id, at, agent_id, reason))
         agent = self.agents[agent_id]
         if pause and (agent.state, Move.PAUSE) in TRANSITIONS:
             self._move(agent, Move.PAUSE, at, out, reason=reason)
@@ -669,7 +675,7 @@ class Acd:
             return
         by = _ENDED_BY.get(e.by)
         if by is None:
-            raise ValueError(f"ended by {e.by!r}: expected agent, customer or system")
+            raise InvalidRequest(f"ended by {e.by!r}: expected agent, customer or system")
         if i.answered_at is not None:
             outcome = Outcome.ANSWERED
         else:
@@ -681,7 +687,7 @@ class Acd:
         if i is None or not i.is_messaging or i.agent_id != e.from_agent:
             return
         if e.to_agent is None and e.to_queue is None:
-            raise ValueError("a transfer names an agent, a queue, or both")
+            raise InvalidRequest("a transfer names an agent, a queue, or both")
         if e.to_agent is not None and e.to_agent not in self.agents:
             raise UnknownAgent(e.to_agent)
         self._held[e.from_agent].pop(i.id, None)
@@ -702,8 +708,7 @@ class Acd:
         self._declined.pop(i.id, None)
         self._enqueue(i, e.at)
         out.append(SaveInteraction(i))
-        data = {"from": e.from_agent, "to_agent": e.to_agent, "to_queue": queue}
-        out.append(RecordEvent(i.id, e.at, "transferred", data))
+        out.append(nt.Transferred(i.id, e.at, e.from_agent, e.to_agent, queue))
 
     # -- call controls and wrap-up ---------------------------------------------------------------
     def _my_call(self, interaction_id: str, agent_id: str) -> Interaction:
@@ -859,15 +864,14 @@ class Acd:
             raise NotYourCall(f"agent {e.agent_id} has no wrap-up pending for {e.interaction_id}")
         if self.config.dispositions and e.disposition not in self.config.dispositions:
             known = ", ".join(self.config.dispositions)
-            raise ValueError(f"disposition {e.disposition!r}: expected one of {known}")
+            raise InvalidRequest(f"disposition {e.disposition!r}: expected one of {known}")
         del pending[e.interaction_id]
         current = self.live.get(e.interaction_id, done)
         i = current.with_(disposition=e.disposition or None, notes=e.notes)
         if i.id in self.live:
             self.live[i.id] = i
         out.append(SaveInteraction(i))
-        data = {"agent": e.agent_id, "disposition": e.disposition, "notes": e.notes}
-        out.append(RecordEvent(i.id, e.at, "wrap_up", data))
+        out.append(nt.WrappedUp(i.id, e.at, e.agent_id, e.disposition, e.notes))
         agent = self.agents.get(e.agent_id)
         if agent is not None and not done.is_messaging and agent.state == AgentState.WRAP_UP:
             self._move(agent, Move.WRAP_DONE, e.at, out, wrap_up_until=None)
@@ -882,7 +886,7 @@ class Acd:
             out.append(WithdrawOffer(i.id, agent_id, reason))
             self._enqueue(i, at)
             out.append(SaveInteraction(i))
-            out.append(RecordEvent(i.id, at, "offer_failed", {"agent": agent_id, "reason": reason}))
+            out.append(nt.OfferFailed(i.id, at, agent_id, reason))
 
     def _registered(self, extension: str, registered: bool, at: float, out: list[Command]) -> None:
         agent = self.agent_by_extension(extension)
@@ -971,21 +975,21 @@ class Acd:
         if at < i.queued_at + q.max_wait:
             return
         channel = i.caller_channel or ""
-        data: dict[str, object] = {"queue": q.name, "exit": q.exit.kind.value, "wait": at - i.queued_at}
+        exit_kind, wait = q.exit.kind.value, at - i.queued_at
         if i.is_messaging and q.exit.kind != qs.ExitKind.QUEUE:
             # No voicemail and no callback for a conversation: it keeps its place.
-            out.append(RecordEvent(i.id, at, "max_wait", {**data, "kept": "no such exit for messaging"}))
+            out.append(nt.MaxWait(i.id, at, q.name, exit_kind, wait, kept="no such exit for messaging"))
             return
         if q.exit.kind == qs.ExitKind.VOICEMAIL:
             out.append(ExitQueue(i.id, channel, q.exit.kind.value))
-            out.append(RecordEvent(i.id, at, "max_wait", data))
+            out.append(nt.MaxWait(i.id, at, q.name, exit_kind, wait))
             self._end(i, Outcome.EXITED, EndedBy.SYSTEM, at, "maximum wait: voicemail", out)
         elif q.exit.kind == qs.ExitKind.CALLBACK and not i.caller_number:
             # No number to call back (withheld): the caller stays in line rather than be dropped.
-            out.append(RecordEvent(i.id, at, "max_wait", {**data, "kept": "no number to call back"}))
+            out.append(nt.MaxWait(i.id, at, q.name, exit_kind, wait, kept="no number to call back"))
         elif q.exit.kind == qs.ExitKind.CALLBACK:
             out.append(ExitQueue(i.id, channel, q.exit.kind.value))
-            out.append(RecordEvent(i.id, at, "max_wait", data))
+            out.append(nt.MaxWait(i.id, at, q.name, exit_kind, wait))
             self._callback_requested(ev.CallbackRequested(i.id, i.caller_number, at), out)
         elif q.exit.target is not None and q.exit.target != q.name and i.overflowed_from is None:
             # One move per caller: two queues exiting into each other must not ping-pong.
@@ -998,7 +1002,7 @@ class Acd:
             if not i.is_messaging:
                 out.append(ExitQueue(i.id, channel, q.exit.kind.value, q.exit.target))
             out.append(SaveInteraction(i))
-            out.append(RecordEvent(i.id, at, "overflowed", {**data, "to": q.exit.target}))
+            out.append(nt.Overflowed(i.id, at, q.name, exit_kind, wait, q.exit.target))
 
     def _reconciled(self, e: ev.Reconciled, out: list[Command]) -> None:
         for i in list(self.live.values()):
@@ -1241,7 +1245,7 @@ class Acd:
         if ended.agent_id is not None and ended.answered_at is not None:
             self._wrap_later(ended.agent_id, ended)
         out.append(SaveInteraction(ended))
-        out.append(RecordEvent(i.id, at, "ended", {"outcome": outcome.value, "by": ended_by.value}))
+        out.append(nt.Ended(i.id, at, outcome, ended_by))
 
     def _release(self, agent: Agent, i: Interaction, at: float, out: list[Command]) -> None:
         """The agent's call ``i`` is over for it: wrap-up (the queue's, else the engine's) or free."""
@@ -1423,7 +1427,7 @@ class Acd:
                 )
             )
             out.append(SaveInteraction(i))
-            out.append(RecordEvent(i.id, at, "offered", {"agent": agent.id, "reason": reason}))
+            out.append(nt.Offered(i.id, at, agent.id, reason))
             return
         self._offered_at[i.id] = at
         self._move(agent, Move.OFFER, at, out, interaction_id=i.id)
@@ -1453,7 +1457,7 @@ class Acd:
                 )
             )
         out.append(SaveInteraction(i))
-        out.append(RecordEvent(i.id, at, "offered", {"agent": agent.id, "reason": reason}))
+        out.append(nt.Offered(i.id, at, agent.id, reason))
 
     def _pick(self, q: qs.Queue, candidates: list[Agent], key: _Key, at: float) -> tuple[Agent, str]:
         """The queue's strategy picks among qualified agents; every answer says why, in words."""

@@ -30,6 +30,7 @@ from callcenter.adapters.ami import AmiError
 from callcenter.adapters.voice import CallControlError
 from callcenter.config import ApiToken, RealtimeSettings
 from callcenter.core import events as ev
+from callcenter.core import notices as nt
 from callcenter.core.agents import Agent, AgentState
 from callcenter.core.commands import (
     AgentStateChanged,
@@ -158,8 +159,11 @@ class PanelNamespace(AgentNamespace):
                     self._emit("call", self.call_view(i, "ringing"), agent_room(command.agent_id))
             case CancelDial():
                 self._call_over(command.agent_id, command.interaction_id, "withdrawn")
-            case RecordEvent(kind="ivr_finished"):
-                self._keep_ivr(command.interaction_id, command.data.get("data"))
+            case nt.IvrFinished():
+                self._keep_ivr(command.interaction_id, command.data)
+            case nt.Transferred():
+                if self._call_over(command.from_agent, command.interaction_id, "transferred"):
+                    self._offer_wrap_up(command.from_agent, command.interaction_id)
             case RecordEvent(kind="transferred"):
                 sender = str(command.data.get("from", ""))
                 if self._call_over(sender, command.interaction_id, "transferred"):

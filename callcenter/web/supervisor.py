@@ -28,9 +28,10 @@ from callcenter.adapters.ami import AmiError
 from callcenter.aio import cancel_and_wait
 from callcenter.config import ApiToken, RealtimeSettings
 from callcenter.core import events as ev
-from callcenter.core.acd import Acd, UnknownAgent
+from callcenter.core.acd import Acd
 from callcenter.core.agents import IllegalTransition
 from callcenter.core.commands import Command, SaveInteraction
+from callcenter.core.errors import UnknownAgent
 from callcenter.core.interaction import Channel, Interaction
 from callcenter.core.qa import Alert
 from callcenter.core.wallboard import MINUTE, RollingSeries, SlAlert, SlAlerts

@@ -5,9 +5,11 @@ from __future__ import annotations
 import pytest
 
 from callcenter.core import events as ev
-from callcenter.core.acd import Acd, AcdConfig, UnknownAgent
+from callcenter.core import notices as nt
+from callcenter.core.acd import Acd, AcdConfig
 from callcenter.core.agents import Agent, AgentState, IllegalTransition
 from callcenter.core.commands import CancelDial, DialAgent, SaveInteraction
+from callcenter.core.errors import UnknownAgent
 from callcenter.core.interaction import EndedBy, Outcome
 
 
@@ -214,8 +216,6 @@ def test_system_hangups_are_not_blamed_on_people() -> None:
 
 
 def test_ivr_endings_become_outcomes_and_the_flow_data_is_recorded() -> None:
-    from callcenter.core.commands import RecordEvent
-
     acd = make(1)
     expected = {
         "voicemail": (Outcome.VOICEMAIL, EndedBy.CALLER),
@@ -229,5 +229,5 @@ def test_ivr_endings_become_outcomes_and_the_flow_data_is_recorded() -> None:
         out = acd.handle(ev.IvrFinished(iid, "1", None, 2.0, data={"account": "4729"}, outcome=ending))
         record = saved(out)
         assert (record.outcome, record.ended_by) == (outcome, by), ending
-        logged = [c for c in out if isinstance(c, RecordEvent) and c.kind == "ivr_finished"]
-        assert logged and logged[0].data == {"outcome": ending, "data": {"account": "4729"}}
+        logged = [c for c in out if isinstance(c, nt.IvrFinished)]
+        assert logged == [nt.IvrFinished(iid, 2.0, ending, {"account": "4729"})]

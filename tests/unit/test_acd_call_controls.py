@@ -9,6 +9,7 @@ from callcenter.core.acd import Acd, AcdConfig, NotYourCall, UnknownAgent
 from callcenter.core.agents import Agent, AgentState
 from callcenter.core.commands import Command, DialAgent, RecordEvent, SaveInteraction
 from callcenter.core.interaction import EndedBy, Outcome
+from callcenter.core.notices import Notice
 
 
 def make(**config: object) -> Acd:
@@ -32,7 +33,7 @@ def saved(out: list[Command]) -> list:
 
 
 def kinds(out: list[Command]) -> list[str]:
-    return [c.kind for c in out if isinstance(c, RecordEvent)]
+    return [c.kind for c in out if isinstance(c, RecordEvent | Notice)]
 
 
 def test_blind_transfer_to_an_agent_rings_only_that_agent_and_keeps_the_first_answer() -> None:

@@ -4,13 +4,13 @@ offers accepted, declined or timed out, sticky routing, transfers, restore."""
 from __future__ import annotations
 
 from callcenter.core import events as ev
+from callcenter.core import notices as nt
 from callcenter.core import queues as qs
 from callcenter.core.acd import Acd, AcdConfig
 from callcenter.core.agents import Agent, AgentState
 from callcenter.core.commands import (
     DialAgent,
     OfferConversation,
-    RecordEvent,
     SaveInteraction,
     WithdrawOffer,
 )
@@ -274,7 +274,7 @@ def test_transfer_to_an_agent_keeps_the_interaction_and_frees_the_sender() -> No
     out = acd.handle(ev.OfferAccepted("c1", "expert", 12.0))
     i = saved(out, "c1")
     assert (i.agent_id, i.answered_at) == ("expert", 2.0)  # first answer kept
-    assert any(isinstance(c, RecordEvent) and c.kind == "answered" for c in out)
+    assert nt.Answered("c1", 12.0, "expert") in out
 
 
 def test_transfer_to_an_agent_falls_back_to_the_queue_after_the_wait() -> None:
