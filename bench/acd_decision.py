@@ -154,7 +154,7 @@ def run(n_agents: int, n_waiting: int, decisions: int, naive: int, seed: int = 1
         "arr50": pct(arrivals, 0.5) * 1e6,
         "arr99": pct(arrivals, 0.99) * 1e6,
         "naive50": statistics.median(naive_t) * 1e6 if naive_t else float("nan"),
-        "buckets": len(acd._buckets),
+        "buckets": len(acd._lines.buckets),
     }
 
 

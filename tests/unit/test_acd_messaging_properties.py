@@ -137,8 +137,8 @@ def check(acd: Acd, out: list, at: float) -> None:
             for agent in acd.agents.values():
                 assert not oracle_may_offer(acd, agent, i, at), (agent.id, iid)
     # The line is whole.
-    lines = sorted(p.iid for line in acd._lines.values() for p in line)
-    buckets = sorted(p.iid for b in acd._buckets.values() for p in b)
+    lines = sorted(p.iid for line in acd._lines.by_queue.values() for p in line)
+    buckets = sorted(p.iid for b in acd._lines.buckets.values() for p in b)
     assert lines == buckets == sorted(acd.waiting)
 
 

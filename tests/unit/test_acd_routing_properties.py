@@ -152,8 +152,8 @@ def test_invariants_against_a_naive_oracle(steps: list[tuple]) -> None:
             counts = {st: sum(1 for a in acd.agents.values() if a.state == st) for st in AgentState}
             assert counts == acd.state_counts
             # Internal structures agree: each waiting caller is in exactly one line and one bucket.
-            lines = [p.iid for line in acd._lines.values() for p in line]
-            buckets = [p.iid for b in acd._buckets.values() for p in b]
+            lines = [p.iid for line in acd._lines.by_queue.values() for p in line]
+            buckets = [p.iid for b in acd._lines.buckets.values() for p in b]
             assert sorted(lines) == sorted(buckets) == sorted(acd.waiting)
     for iid in arrived:
         assert (iid in acd.live) != (ended.get(iid, 0) == 1), iid
