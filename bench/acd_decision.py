@@ -84,7 +84,7 @@ def naive_choice(acd: Acd, freed: Agent, at: float) -> str | None:
     """The foundation's dispatch: every waiting caller in order, every agent scanned for each."""
     first: str | None = None
     for _place, iid in sorted((p, i) for i, p in acd.waiting.items()):
-        i = acd.live[iid]
+        i = acd.interactions[iid]
         assert i.queue is not None and i.queued_at is not None
         targets, _ = qs.targets(acd.queue(i.queue), i.queued_at, at, i.skills, i.language)
         candidates = [

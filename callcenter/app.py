@@ -326,7 +326,7 @@ async def _messaging(app: web.Application) -> AsyncIterator[None]:
     except BaseException:
         await store.stop()
         raise
-    router.restore(service.engine.live.values())
+    router.restore(service.engine.interactions.values())
     messaging.on_opened = router.on_opened
     service.listeners.append(router.on_command)
     app[ROUTER] = router
@@ -387,13 +387,13 @@ async def _chat(app: web.Application) -> AsyncIterator[None]:
     )
     # Chats and calls agents held before a restart, and what the IVR collected from those calls.
     collected: dict[str, Mapping[str, object]] = {}
-    for i in list(service.engine.live.values()):
+    for i in list(service.engine.interactions.values()):
         if i.channel is Channel.VOICE:
             for event in await database.events_for(i.id):
                 match event.notice:
                     case nt.IvrFinished(data=data):
                         collected[i.id] = data
-    agents.restore(service.engine.live.values(), collected)
+    agents.restore(service.engine.interactions.values(), collected)
     customers = CustomerNamespace(settings.realtime, service, messaging, desk, names, database.add_notice)
     rt.sio.register_namespace(agents)
     rt.sio.register_namespace(customers)
@@ -514,7 +514,8 @@ async def _voice(app: web.Application) -> AsyncIterator[None]:
                         "detail": "Asterisk has no PJSIP endpoint of this name: calls cannot reach it",
                     },
                 )
-        live = frozenset(i.id for i in service.engine.live.values() if i.caller_channel in snapshot.channels)
+        calls = service.engine.interactions.values()
+        live = frozenset(i.id for i in calls if i.caller_channel in snapshot.channels)
         service.submit(ev.Reconciled(live, snapshot.registered, service.clock()))
 
     router = app[ROUTER]
@@ -532,7 +533,7 @@ async def _voice(app: web.Application) -> AsyncIterator[None]:
         record_base=app[RECORDER].base_for,
         identify_caller=router.identify_caller,
     )
-    live = service.engine.live.values()
+    live = service.engine.interactions.values()
     voice.adopt_callers(
         {i.caller_channel: i.id for i in live if i.caller_channel},
         {i.id: agent for i in live if i.caller_channel and (agent := i.talking_agent)},

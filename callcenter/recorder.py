@@ -84,7 +84,7 @@ class Recorder:
     def base_for(self, interaction_id: str) -> str | None:
         if not self._settings.recordings.enabled:
             return None
-        interaction = self._engine.live.get(interaction_id)
+        interaction = self._engine.interactions.get(interaction_id)
         if interaction is None or interaction.channel != Channel.VOICE:
             return None
         if interaction.queue is not None and not self._engine.queue(interaction.queue).record:
@@ -101,7 +101,7 @@ class Recorder:
             left = []
         recovered = 0
         for interaction_id in left:
-            if interaction_id in self._engine.live:
+            if interaction_id in self._engine.interactions:
                 self._recorded.add(interaction_id)  # still going on: taken in when it ends
                 continue
             interaction = await self._lookup(interaction_id)

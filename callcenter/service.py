@@ -191,7 +191,7 @@ class CallCenter:
     async def interaction(self, interaction_id: str) -> Interaction | None:
         """The interaction as it is now: live in the engine, else its newest snapshot still on its
         way to the database, else as stored."""
-        found = self.engine.live.get(interaction_id)
+        found = self.engine.interactions.get(interaction_id)
         if found is None and interaction_id in self._unstored:
             found = self._unstored[interaction_id][1]
         return found if found is not None else await self.store.get_interaction(interaction_id)

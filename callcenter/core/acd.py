@@ -61,6 +61,11 @@ from callcenter.core.stats import QueueCounters, QueueSnapshot, snapshot
 __all__ = ["Acd", "AcdConfig", "NotYourCall", "UnknownAgent", "skill_levels"]
 
 _VOICE = VOICE
+_MOVES: dict[type[ev.Event], Move] = {
+    ev.AgentLogin: Move.LOGIN,
+    ev.AgentLogout: Move.LOGOUT,
+    ev.AgentResume: Move.RESUME,
+}
 
 
 @dataclass(frozen=True, slots=True)
@@ -268,19 +273,12 @@ class Acd:
                 acd_voice.dial_failed(self, event.interaction_id, event.agent_id, event.reason, event.at, out)
             case ev.AgentHungUp():
                 acd_voice.agent_hung_up(self, event, out)
-            case ev.AgentRegistered():
-                self._registered(event.extension, True, event.at, out)
-            case ev.AgentUnregistered():
-                self._registered(event.extension, False, event.at, out)
-            case ev.AgentLogin():
-                self._move(self.agent(event.agent_id), Move.LOGIN, event.at, out)
-            case ev.AgentLogout():
-                self._move(self.agent(event.agent_id), Move.LOGOUT, event.at, out)
+            case ev.AgentRegistered() | ev.AgentUnregistered():
+                self._registered(event.extension, isinstance(event, ev.AgentRegistered), event.at, out)
+            case ev.AgentLogin() | ev.AgentLogout() | ev.AgentResume():
+                self._move(self.agent(event.agent_id), _MOVES[type(event)], event.at, out)
             case ev.AgentPause():
-                agent = self.agent(event.agent_id)
-                self._move(agent, Move.PAUSE, event.at, out, reason=event.reason)
-            case ev.AgentResume():
-                self._move(self.agent(event.agent_id), Move.RESUME, event.at, out)
+                self._move(self.agent(event.agent_id), Move.PAUSE, event.at, out, reason=event.reason)
             case ev.Tick():
                 timers.dial_overdue(self, event.at, out)
             case ev.Reconciled():

@@ -154,7 +154,7 @@ class PanelNamespace(AgentNamespace):
         match command:
             case DialAgent():
                 self._calls[command.agent_id] = command.interaction_id
-                i = self.service.engine.live.get(command.interaction_id)
+                i = self.service.engine.interactions.get(command.interaction_id)
                 if i is not None:
                     self._emit("call", self.call_view(i, "ringing"), agent_room(command.agent_id))
             case CancelDial():
@@ -170,13 +170,13 @@ class PanelNamespace(AgentNamespace):
                     self._offer_wrap_up(sender, command.interaction_id)
             case RecordEvent(kind="consult_started"):
                 to_agent = str(command.data.get("to_agent", ""))
-                i = self.service.engine.live.get(command.interaction_id)
+                i = self.service.engine.interactions.get(command.interaction_id)
                 if i is not None:
                     self._calls[to_agent] = i.id
                     self._emit("call", self.call_view(i, "consult"), agent_room(to_agent))
             case RecordEvent(kind="conference_invited"):
                 to_agent = str(command.data.get("agent", ""))
-                i = self.service.engine.live.get(command.interaction_id)
+                i = self.service.engine.interactions.get(command.interaction_id)
                 if i is not None:
                     self._calls[to_agent] = i.id
                     self._emit("call", self.call_view(i, "conference"), agent_room(to_agent))
@@ -306,7 +306,7 @@ class PanelNamespace(AgentNamespace):
 
     def _my_call(self, data: Mapping[str, Any], me: str) -> Interaction:
         interaction_id = text(data, "interaction_id", limit=128)
-        i = self.service.engine.live.get(interaction_id)
+        i = self.service.engine.interactions.get(interaction_id)
         if i is None or i.is_messaging or i.agent_id != me or i.answered_at is None:
             raise BadRequest("not your call")
         return i
@@ -324,8 +324,8 @@ class PanelNamespace(AgentNamespace):
         engine = self.service.engine
         call = None
         current = self._calls.get(agent.id)
-        if current is not None and current in engine.live:
-            i = engine.live[current]
+        if current is not None and current in engine.interactions:
+            i = engine.interactions[current]
             if i.agent_id == agent.id:
                 phase = "talking"
             else:
@@ -383,7 +383,8 @@ class PanelNamespace(AgentNamespace):
         except CallControlError as err:
             raise BadRequest(str(err)) from err
         self._run(lambda now: ev.CallHeld(i.id, me, held, now))
-        self._emit("call", self.call_view(self.service.engine.live.get(i.id, i), "talking"), agent_room(me))
+        current = self.service.engine.interactions.get(i.id, i)
+        self._emit("call", self.call_view(current, "talking"), agent_room(me))
         return {"ok": True, "held": held}
 
     @event("call_transfer", "agent")
@@ -438,7 +439,7 @@ class PanelNamespace(AgentNamespace):
             except Exception as err:  # the call ended meanwhile: nothing to undo
                 log.info("panel.consult_end_refused", extra={"interaction": i.id, "error": str(err)})
             self._emit("consult_failed", {"interaction_id": i.id, "reason": reason}, agent_room(me))
-            current = self.service.engine.live.get(i.id)
+            current = self.service.engine.interactions.get(i.id)
             if current is not None and current.agent_id == me:
                 self._emit("call", self.call_view(current, "talking"), agent_room(me))
 
@@ -471,9 +472,8 @@ class PanelNamespace(AgentNamespace):
             raise BadRequest(str(err)) from err
         self._run(lambda now: ev.ConsultEnded(i.id, me, complete, now, "" if complete else "cancelled"))
         if not complete:
-            self._emit(
-                "call", self.call_view(self.service.engine.live.get(i.id, i), "talking"), agent_room(me)
-            )
+            current = self.service.engine.interactions.get(i.id, i)
+            self._emit("call", self.call_view(current, "talking"), agent_room(me))
         return {"ok": True}
 
     @event("call_conference", "agent")
@@ -491,7 +491,7 @@ class PanelNamespace(AgentNamespace):
                 self.service.handle(make(self.service.clock()))
             except Exception as err:  # the call ended meanwhile
                 log.info("panel.conference_refused", extra={"interaction": i.id, "error": str(err)})
-            current = self.service.engine.live.get(i.id)
+            current = self.service.engine.interactions.get(i.id)
             if current is not None and current.agent_id == me:
                 self._emit("call", self.call_view(current, "talking"), room)
 

@@ -282,7 +282,7 @@ async def recording_pause(request: web.Request) -> web.Response:
     if not isinstance(paused, bool):
         return _error(400, 'body must be {"paused": true} or {"paused": false}')
     service = request.app[SERVICE]
-    live = service.engine.live.get(interaction_id)
+    live = service.engine.interactions.get(interaction_id)
     if live is None:
         return _error(404, "no call in progress with this id")
     principal = request[PRINCIPAL]

@@ -159,7 +159,7 @@ async def test_a_call_pops_up_with_its_customer_and_ivr_data_and_ends_in_a_wrap_
     assert "cannot take a call" in ack["error"]
     assert (await me.call("call_conference_end", {"interaction_id": "call-1"}))["error"].startswith("nobody")
     assert engine.consults == {} and engine.conferences == {}
-    assert engine.live["call-1"].agent_id == "1001" and engine.agents["1001"].state == AgentState.BUSY
+    assert engine.interactions["call-1"].agent_id == "1001" and engine.agents["1001"].state == AgentState.BUSY
 
     handle(node, ev.CallerHungUp("call-1", "caller hung up", now(node)))
     assert (await me.next("call_ended"))["interaction_id"] == "call-1"

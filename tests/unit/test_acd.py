@@ -58,7 +58,7 @@ def test_answer_then_caller_hangs_up_records_wait_and_talk() -> None:
     assert record.wait_seconds == 4.0 and record.talk_seconds == 60.0
     assert record.agent_id == "1001"
     assert acd.agents["1001"].state == AgentState.AVAILABLE
-    assert "a" not in acd.live
+    assert "a" not in acd.interactions
 
 
 def test_longest_idle_agent_wins_and_ties_break_by_id() -> None:
@@ -169,13 +169,13 @@ def test_restore_keeps_order_and_original_wait() -> None:
     acd = make(1)
     arrive(acd, "a", 1.0)
     arrive(acd, "b", 2.0)
-    snapshots = list(acd.live.values())
+    snapshots = list(acd.interactions.values())
     fresh = make(1)
     fresh.restore(reversed(snapshots), at=100.0)
     (dial,) = dials(fresh.handle(ev.AgentRegistered("1001", 101.0)))
     assert dial.interaction_id == "a"
     fresh.handle(ev.AgentAnswered("a", "1001", 102.0))
-    assert fresh.live["a"].wait_seconds == 101.0
+    assert fresh.interactions["a"].wait_seconds == 101.0
 
 
 def test_api_errors() -> None:
