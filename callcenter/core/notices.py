@@ -7,7 +7,8 @@ say how they map to the row's keys (``row_key`` for a key that is not the field'
 ``from``; ``omit`` for a key written only when set; a ``group`` of keys written together). The one
 conversion to and from rows is storage's (``adapters/event_log.py``), driven by that description,
 so a new notice class (in this module or another core module) plugs in by subclassing
-:class:`Notice` and nothing else. Stored rows keep their historic kinds and keys: old databases
+:class:`Notice` (frozen, slots) and nothing else; classes sharing a kind must differ in their keys
+(a row is read back as the first class, by name, whose keys fit it). Stored rows keep their historic kinds and keys: old databases
 stay readable.
 """
 
@@ -185,7 +186,8 @@ class CallbackFailed(Notice):
 # -- after the answer -----------------------------------------------------------------------------
 @dataclass(frozen=True, slots=True)
 class Transferred(Notice):
-    """A conversation sent to an agent (``to_agent``) and/or a queue by the agent holding it."""
+    """An interaction sent to an agent (``to_agent``) and/or a queue by the agent holding it (the
+    row of a conversation's transfer; a call's transfer to an agent or a queue has the same keys)."""
 
     kind: ClassVar[str] = "transferred"
     from_agent: str = field(metadata=row_key("from"))
