@@ -43,6 +43,7 @@ from callcenter.conversation_routing import ConversationRouter
 from callcenter.core import calls as cl
 from callcenter.core import events as ev
 from callcenter.core import ivr
+from callcenter.core import notices as nt
 from callcenter.core.acd import Acd, AcdConfig
 from callcenter.core.agents import Agent
 from callcenter.core.conversations import MessagingChannel
@@ -334,7 +335,7 @@ async def _messaging(app: web.Application) -> AsyncIterator[None]:
     except BaseException:
         await store.stop()
         raise
-    router.restore(service.engine.live.values())
+    router.restore(service.engine.interactions.values())
     messaging.on_opened = router.on_opened
     service.listeners.append(router.on_command)
     app[ROUTER] = router
@@ -395,14 +396,14 @@ async def _chat(app: web.Application) -> AsyncIterator[None]:
     )
     # Chats and calls agents held before a restart, and what the IVR collected from those calls.
     collected: dict[str, Mapping[str, object]] = {}
-    for i in list(service.engine.live.values()):
+    for i in list(service.engine.interactions.values()):
         if i.channel is Channel.VOICE:
             for event in await database.events_for(i.id):
-                data = event.data.get("data")
-                if event.kind == "ivr_finished" and isinstance(data, Mapping):
-                    collected[i.id] = data
-    agents.restore(service.engine.live.values(), collected)
-    customers = CustomerNamespace(settings.realtime, service, messaging, desk, names, database.add_event)
+                match event.notice:
+                    case nt.IvrFinished(data=data):
+                        collected[i.id] = data
+    agents.restore(service.engine.interactions.values(), collected)
+    customers = CustomerNamespace(settings.realtime, service, messaging, desk, names, database.add_notice)
     rt.sio.register_namespace(agents)
     rt.sio.register_namespace(customers)
     service.listeners.append(agents.on_command)
@@ -522,7 +523,8 @@ async def _voice(app: web.Application) -> AsyncIterator[None]:
                         "detail": "Asterisk has no PJSIP endpoint of this name: calls cannot reach it",
                     },
                 )
-        live = frozenset(i.id for i in service.engine.live.values() if i.caller_channel in snapshot.channels)
+        calls = service.engine.interactions.values()
+        live = frozenset(i.id for i in calls if i.caller_channel in snapshot.channels)
         service.submit(ev.Reconciled(live, snapshot.registered, service.clock()))
 
     router = app[ROUTER]
@@ -551,7 +553,7 @@ async def _voice(app: web.Application) -> AsyncIterator[None]:
         record_base=app[RECORDER].base_for,
         identify_caller=router.identify_caller,
     )
-    live = service.engine.live.values()
+    live = service.engine.interactions.values()
     voice.adopt_callers(
         {i.caller_channel: i.id for i in live if i.caller_channel},
         {i.id: agent for i in live if i.caller_channel and (agent := i.talking_agent)},

@@ -64,7 +64,7 @@ def record_base(
     when it is not recorded (recording off, not a call, or its queue says not to)."""
     if not settings.recordings.enabled:
         return None
-    interaction = engine.live.get(interaction_id)
+    interaction = engine.interactions.get(interaction_id)
     if interaction is None or interaction.channel != Channel.VOICE:
         return None
     if interaction.queue is not None and not engine.queue(interaction.queue).record:
@@ -111,7 +111,7 @@ class Recorder:
             left = []
         recovered = 0
         for interaction_id in left:
-            if interaction_id in self._engine.live:
+            if interaction_id in self._engine.interactions:
                 self._recorded.add(interaction_id)  # still going on: taken in when it ends
                 continue
             interaction = await self._lookup(interaction_id)

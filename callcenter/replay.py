@@ -15,7 +15,7 @@ import argparse
 import asyncio
 import logging
 import sys
-from collections.abc import Callable, Collection, Mapping, Sequence
+from collections.abc import Callable, Collection, Sequence
 from dataclasses import dataclass, field, fields, is_dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -28,6 +28,7 @@ from callcenter.core import events as ev
 from callcenter.core.acd import Acd
 from callcenter.core.commands import Command, RecordEvent, SaveInteraction
 from callcenter.core.interaction import Interaction
+from callcenter.core.notices import Notice
 from callcenter.service import CallCenter
 
 if TYPE_CHECKING:
@@ -53,9 +54,7 @@ class _MemoryStore:
     ) -> list[Interaction]:
         return list(self.interactions.values())[-limit:]
 
-    async def add_event(
-        self, interaction_id: str, at: float, kind: str, data: Mapping[str, object]
-    ) -> None:
+    async def add_notice(self, notice: Notice | RecordEvent) -> None:
         pass
 
     async def events_for(self, interaction_id: str) -> list[StoredEvent]:

@@ -32,6 +32,7 @@ from callcenter.core.commands import (
     WithdrawOffer,
 )
 from callcenter.core.interaction import Interaction
+from callcenter.core.notices import Notice
 
 if TYPE_CHECKING:
     from callcenter.adapters.db import StoredEvent
@@ -49,16 +50,14 @@ class Store(Protocol):
         self, limit: int = 50, *, queues: Collection[str] | None = None
     ) -> list[Interaction]: ...
 
-    async def add_event(
-        self, interaction_id: str, at: float, kind: str, data: Mapping[str, object]
-    ) -> None: ...
+    async def add_notice(self, notice: Notice | RecordEvent) -> None: ...
 
     async def events_for(self, interaction_id: str) -> list[StoredEvent]: ...
 
 
 @runtime_checkable
 class BatchStore(Protocol):
-    async def write_batch(self, items: Sequence[SaveInteraction | RecordEvent]) -> None: ...
+    async def write_batch(self, items: Sequence[SaveInteraction | Notice | RecordEvent]) -> None: ...
 
 
 WRITE_BATCH = 64  # writes per transaction at most: a bigger batch holds the (SQLite) write lock longer
@@ -96,7 +95,7 @@ class CallCenter:
         self.call_control: CallControl | None = None
         self._controls: list[asyncio.Task[str | None]] | None = None  # those of the current request
         self.listeners: list[Callable[[Command], None]] = []
-        self._writes: asyncio.Queue[SaveInteraction | RecordEvent] = asyncio.Queue()
+        self._writes: asyncio.Queue[SaveInteraction | Notice | RecordEvent] = asyncio.Queue()
         # Writes handed to the writer so far, and how many of them (a prefix: the queue is FIFO)
         # are committed; acknowledgements that must not run ahead of the record wait on them.
         self.enqueued = 0
@@ -177,9 +176,6 @@ class CallCenter:
                     cl.OriginateConsult() | cl.BridgeConsult() | cl.CancelConsult() | cl.OriginateConference()
                 ):
                     self._control(command)
-                case cl.HeldNotice() | cl.TransferNotice() | cl.ConsultNotice() | cl.ConferenceNotice():
-                    kind, data = command.row()
-                    self._write_later(RecordEvent(command.interaction_id, command.at, kind, data))
                 case SaveInteraction(interaction=i):
                     if i.outcome is not None:
                         metrics.INTERACTIONS.labels(outcome=i.outcome.value).inc()
@@ -195,7 +191,7 @@ class CallCenter:
                             },
                         )
                     self._write_later(command)
-                case RecordEvent():
+                case Notice() | RecordEvent():
                     self._write_later(command)
                 case OfferConversation() | WithdrawOffer():
                     # Shown on (or taken off) the agent's screen by the listeners (agent panel).
@@ -230,7 +226,7 @@ class CallCenter:
         self.submit(cl.failed(command, why, self.clock()))
         return why
 
-    def _write_later(self, command: SaveInteraction | RecordEvent) -> None:
+    def _write_later(self, command: SaveInteraction | Notice | RecordEvent) -> None:
         self._writes.put_nowait(command)
         self.enqueued += 1
         if isinstance(command, SaveInteraction):
@@ -239,7 +235,7 @@ class CallCenter:
     async def interaction(self, interaction_id: str) -> Interaction | None:
         """The interaction as it is now: live in the engine, else its newest snapshot still on its
         way to the database, else as stored."""
-        found = self.engine.live.get(interaction_id)
+        found = self.engine.interactions.get(interaction_id)
         if found is None and interaction_id in self._unstored:
             found = self._unstored[interaction_id][1]
         return found if found is not None else await self.store.get_interaction(interaction_id)
@@ -301,7 +297,7 @@ class CallCenter:
             for _ in batch:
                 self._writes.task_done()
 
-    async def _write(self, batch: list[SaveInteraction | RecordEvent]) -> None:
+    async def _write(self, batch: list[SaveInteraction | Notice | RecordEvent]) -> None:
         if isinstance(self.store, BatchStore):
             await self.store.write_batch(batch)
             return
@@ -309,8 +305,7 @@ class CallCenter:
             if isinstance(command, SaveInteraction):
                 await self.store.save_interaction(command.interaction)
             else:
-                data = dict(command.data)
-                await self.store.add_event(command.interaction_id, command.at, command.kind, data)
+                await self.store.add_notice(command)
 
     async def _tick_loop(self) -> None:
         while True:

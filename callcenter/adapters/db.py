@@ -39,9 +39,11 @@ from sqlalchemy.ext.asyncio import (
 )
 
 from callcenter.adapters.db_models import EventRow, InteractionRow
+from callcenter.adapters.event_log import event_row, notice_of
 from callcenter.aio import cancel_safe
 from callcenter.core.commands import RecordEvent, SaveInteraction
 from callcenter.core.interaction import Channel, EndedBy, Interaction, Outcome
+from callcenter.core.notices import Notice
 from callcenter.migrations import run_upgrade
 
 SUPPORTED_DRIVERS = ("sqlite+aiosqlite", "postgresql+asyncpg")
@@ -80,6 +82,11 @@ class StoredEvent:
     at: float
     kind: str
     data: Mapping[str, object]
+
+    @property
+    def notice(self) -> Notice | None:
+        """The typed notice this row records (``None``: a kind or keys no notice class has)."""
+        return notice_of(self.interaction_id, self.at, self.kind, self.data)
 
 
 def parse_url(url: str) -> URL:
@@ -169,7 +176,7 @@ class Database:
             values = _row_values(interaction)
             await session.execute(_upsert(self._dialect, tuple(values)), [values])
 
-    async def write_batch(self, items: Sequence[SaveInteraction | RecordEvent]) -> None:
+    async def write_batch(self, items: Sequence[SaveInteraction | Notice | RecordEvent]) -> None:
         """Snapshots and events in one transaction (the service's group commit): one commit for
         everything that was waiting, instead of one each.
 
@@ -185,12 +192,13 @@ class Database:
                 snapshots.pop(item.interaction.id, None)  # keep first-seen order of the newest
                 snapshots[item.interaction.id] = _row_values(item.interaction)
             else:
+                entry = event_row(item)
                 events.append(
                     {
-                        "interaction_id": item.interaction_id,
-                        "at": _datetime(item.at),
-                        "kind": item.kind,
-                        "data": dict(item.data),
+                        "interaction_id": entry.interaction_id,
+                        "at": _datetime(entry.at),
+                        "kind": entry.kind,
+                        "data": dict(entry.data),
                     }
                 )
         async with self._transaction(f"write {len(items)} interaction snapshot(s) and event(s)") as session:
@@ -308,6 +316,11 @@ class Database:
         row = EventRow(interaction_id=interaction_id, at=_datetime(at), kind=kind, data=dict(data))
         async with self._transaction(f"add {kind!r} event of {interaction_id!r}") as session:
             session.add(row)
+
+    async def add_notice(self, notice: Notice | RecordEvent) -> None:
+        """Append a notice to the event log, as its row."""
+        entry = event_row(notice)
+        await self.add_event(entry.interaction_id, entry.at, entry.kind, entry.data)
 
     async def events_for(self, interaction_id: str) -> list[StoredEvent]:
         """The interaction's events in the order they were added."""

@@ -4,7 +4,10 @@ event-log row the engine wrote before calls had a module: same ``kind`` and data
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from typing import ClassVar
+
+from callcenter.core.notices import Notice, Transferred, row_key
 
 # --- requests (from the agent panel) -----------------------------------------------------------------
 
@@ -331,78 +334,100 @@ def failed(command: CallCommand, reason: str, at: float) -> Result:
 
 
 # --- notices (to the event log and the panels) -------------------------------------------------------
+# Typed like the engine's (core/notices.py): storage turns each into the row the engine wrote before
+# calls had a module (same kind, same keys). A blind transfer to an agent or a queue is the engine's
+# own ``notices.Transferred``; the two other transfers have their own keys.
 
 
 @dataclass(frozen=True, slots=True)
-class HeldNotice:
-    interaction_id: str
-    agent_id: str
-    held: bool
-    at: float
-
-    def row(self) -> tuple[str, dict[str, object]]:
-        return ("held" if self.held else "resumed"), {"agent": self.agent_id}
+class CallHeld(Notice):
+    kind: ClassVar[str] = "held"
+    agent: str
 
 
 @dataclass(frozen=True, slots=True)
-class TransferNotice:
-    """The call left ``from_agent``: blind (to an agent and/or queue, or a number) or attended."""
-
-    interaction_id: str
-    from_agent: str
-    at: float
-    to_agent: str | None = None
-    to_queue: str | None = None
-    to_number: str | None = None
-    attended: bool = False
-
-    def row(self) -> tuple[str, dict[str, object]]:
-        if self.to_number is not None:
-            return "transferred", {"from": self.from_agent, "to_number": self.to_number}
-        if self.attended:
-            return "transferred", {"from": self.from_agent, "to_agent": self.to_agent, "attended": True}
-        return "transferred", {"from": self.from_agent, "to_agent": self.to_agent, "to_queue": self.to_queue}
+class CallResumed(Notice):
+    kind: ClassVar[str] = "resumed"
+    agent: str
 
 
 @dataclass(frozen=True, slots=True)
-class ConsultNotice:
-    """A consult began (``started``) or ended without a transfer."""
+class TransferredOut(Notice):
+    """A blind transfer to a number: the interaction ends here."""
 
-    interaction_id: str
-    from_agent: str
+    kind: ClassVar[str] = "transferred"
+    from_agent: str = field(metadata=row_key("from"))
+    to_number: str
+
+
+@dataclass(frozen=True, slots=True)
+class TransferredAttended(Notice):
+    """A consult completed: the consulted agent has the call."""
+
+    kind: ClassVar[str] = "transferred"
+    from_agent: str = field(metadata=row_key("from"))
     to_agent: str
-    started: bool
-    at: float
-    reason: str = ""
-
-    def row(self) -> tuple[str, dict[str, object]]:
-        if self.started:
-            return "consult_started", {"from": self.from_agent, "to_agent": self.to_agent}
-        return "consult_cancelled", {
-            "from": self.from_agent,
-            "to_agent": self.to_agent,
-            "reason": self.reason,
-        }
+    attended: bool = True
 
 
 @dataclass(frozen=True, slots=True)
-class ConferenceNotice:
-    """The colleague was invited, joined, or left the conference."""
-
-    interaction_id: str
-    agent_id: str  # the colleague
-    step: str  # "invited", "joined" or "left"
-    at: float
-    from_agent: str = ""
-    reason: str = ""
-
-    def row(self) -> tuple[str, dict[str, object]]:
-        if self.step == "invited":
-            return "conference_invited", {"from": self.from_agent, "agent": self.agent_id}
-        if self.step == "joined":
-            return "conference_joined", {"agent": self.agent_id}
-        return "conference_left", {"agent": self.agent_id, "reason": self.reason}
+class ConsultStarted(Notice):
+    kind: ClassVar[str] = "consult_started"
+    from_agent: str = field(metadata=row_key("from"))
+    to_agent: str
 
 
-CallNotice = HeldNotice | TransferNotice | ConsultNotice | ConferenceNotice
-CALL_NOTICES = (HeldNotice, TransferNotice, ConsultNotice, ConferenceNotice)
+@dataclass(frozen=True, slots=True)
+class ConsultEnded(Notice):
+    """The consult is over without a transfer (cancelled, not answered, hung up...)."""
+
+    kind: ClassVar[str] = "consult_cancelled"
+    from_agent: str = field(metadata=row_key("from"))
+    to_agent: str
+    reason: str
+
+
+@dataclass(frozen=True, slots=True)
+class ConferenceInvited(Notice):
+    kind: ClassVar[str] = "conference_invited"
+    from_agent: str = field(metadata=row_key("from"))
+    agent: str
+
+
+@dataclass(frozen=True, slots=True)
+class ConferenceJoined(Notice):
+    kind: ClassVar[str] = "conference_joined"
+    agent: str
+
+
+@dataclass(frozen=True, slots=True)
+class ConferenceLeft(Notice):
+    kind: ClassVar[str] = "conference_left"
+    agent: str
+    reason: str
+
+
+CallNotice = (
+    CallHeld
+    | CallResumed
+    | Transferred
+    | TransferredOut
+    | TransferredAttended
+    | ConsultStarted
+    | ConsultEnded
+    | ConferenceInvited
+    | ConferenceJoined
+    | ConferenceLeft
+)
+CALL_NOTICES = (
+    CallHeld,
+    CallResumed,
+    Transferred,
+    TransferredOut,
+    TransferredAttended,
+    ConsultStarted,
+    ConsultEnded,
+    ConferenceInvited,
+    ConferenceJoined,
+    ConferenceLeft,
+)

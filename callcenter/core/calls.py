@@ -39,26 +39,30 @@ from callcenter.core.call_messages import (
     BridgeConsult,
     CallCommand,
     CallEvent,
+    CallHeld,
     CallNotice,
+    CallResumed,
     CancelConsult,
     ConferenceDropRequested,
-    ConferenceNotice,
+    ConferenceInvited,
+    ConferenceJoined,
+    ConferenceLeft,
     ConferenceRequested,
     ConsultAnswered,
     ConsultCancelled,
     ConsultCancelRequested,
     ConsultCompleted,
     ConsultCompleteRequested,
+    ConsultEnded,
     ConsultFailed,
-    ConsultNotice,
     ConsultRequested,
+    ConsultStarted,
     ControlFailed,
     DropGuest,
     GuestJoined,
     GuestLeft,
     HangupCall,
     HangupRequested,
-    HeldNotice,
     HoldCall,
     HoldConfirmed,
     HoldFound,
@@ -71,11 +75,13 @@ from callcenter.core.call_messages import (
     ResumeRequested,
     TransferCall,
     TransferConfirmed,
-    TransferNotice,
+    TransferredAttended,
+    TransferredOut,
     failed,
 )
 from callcenter.core.errors import DomainError, NotYourCall
 from callcenter.core.interaction import Interaction
+from callcenter.core.notices import Transferred
 
 __all__ = [
     "CALL_COMMANDS",
@@ -90,24 +96,29 @@ __all__ = [
     "CallChanged",
     "CallCommand",
     "CallEvent",
+    "CallHeld",
     "CallMove",
     "CallNotice",
     "CallOutput",
     "CallRefused",
+    "CallResumed",
     "CallState",
     "Calls",
     "CancelConsult",
     "ConferenceDropRequested",
-    "ConferenceNotice",
+    "ConferenceInvited",
+    "ConferenceJoined",
+    "ConferenceLeft",
     "ConferenceRequested",
     "ConsultAnswered",
     "ConsultCancelRequested",
     "ConsultCancelled",
     "ConsultCompleteRequested",
     "ConsultCompleted",
+    "ConsultEnded",
     "ConsultFailed",
-    "ConsultNotice",
     "ConsultRequested",
+    "ConsultStarted",
     "ControlFailed",
     "ControlInProgress",
     "ControlRefused",
@@ -116,7 +127,6 @@ __all__ = [
     "GuestLeft",
     "HangupCall",
     "HangupRequested",
-    "HeldNotice",
     "HoldCall",
     "HoldConfirmed",
     "HoldFound",
@@ -131,7 +141,8 @@ __all__ = [
     "Routing",
     "TransferCall",
     "TransferConfirmed",
-    "TransferNotice",
+    "TransferredAttended",
+    "TransferredOut",
     "failed",
 ]
 
@@ -419,11 +430,11 @@ class Calls:
         moved = call.moved(move, colleague=e.to_agent)
         self._calls[iid] = moved
         if consult:
-            out.append(ConsultNotice(iid, e.agent_id, e.to_agent, True, e.at))
+            out.append(ConsultStarted(iid, e.at, e.agent_id, e.to_agent))
             hold_first = call.state == CallState.TALKING
             out.append(OriginateConsult(iid, e.agent_id, caller, e.to_agent, extension, hold_first))
         else:
-            out.append(ConferenceNotice(iid, e.to_agent, "invited", e.at, from_agent=e.agent_id))
+            out.append(ConferenceInvited(iid, e.at, e.agent_id, e.to_agent))
             out.append(OriginateConference(iid, e.agent_id, caller, e.to_agent, extension))
         out.append(CallChanged(iid, e.agent_id, moved, e.at))
 
@@ -458,7 +469,7 @@ class Calls:
                 wanted = HoldRequested if held else ResumeRequested
                 if isinstance(call.pending, wanted):
                     self._set(call.moved(CallMove.HOLD if held else CallMove.RESUME), e.at, out)
-                    out.append(HeldNotice(call.interaction_id, call.agent_id, held, e.at))
+                    out.append((CallHeld if held else CallResumed)(call.interaction_id, e.at, call.agent_id))
             case TransferConfirmed():
                 if isinstance(call.pending, BlindTransferRequested):
                     self._transferred(call, call.pending, e.at, routing, out)
@@ -467,11 +478,11 @@ class Calls:
             case GuestJoined() if call.colleague == e.agent_id and call.state == CallState.INVITING:
                 routing.seat(e.agent_id, call.interaction_id, e.at)
                 self._set(call.moved(CallMove.GUEST_JOINED), e.at, out)
-                out.append(ConferenceNotice(call.interaction_id, e.agent_id, "joined", e.at))
+                out.append(ConferenceJoined(call.interaction_id, e.at, e.agent_id))
             case GuestLeft() if call.colleague == e.agent_id and call.can(CallMove.GUEST_LEFT):
                 self._set(call.moved(CallMove.GUEST_LEFT, colleague=None), e.at, out)
                 routing.free_helper(e.agent_id, call.interaction_id, e.at)
-                out.append(ConferenceNotice(call.interaction_id, e.agent_id, "left", e.at, reason=e.reason))
+                out.append(ConferenceLeft(call.interaction_id, e.at, e.agent_id, e.reason))
             case _:
                 pass  # a stale result: the call moved on meanwhile
 
@@ -508,7 +519,7 @@ class Calls:
                 to_agent, iid = call.colleague, call.interaction_id
                 self._calls[iid] = call.moved(CallMove.CONSULT_COMPLETE, agent_id=to_agent, colleague=None)
                 routing.hand_over(iid, call.agent_id, to_agent, e.at)
-                out.append(TransferNotice(iid, call.agent_id, e.at, to_agent=to_agent, attended=True))
+                out.append(TransferredAttended(iid, e.at, call.agent_id, to_agent))
                 out.append(CallChanged(iid, call.agent_id, None, e.at))
                 out.append(CallChanged(iid, to_agent, self._calls[iid], e.at))
             case _:
@@ -524,7 +535,7 @@ class Calls:
         assert before.colleague is not None
         self._set(moved, at, out)
         routing.free_helper(before.colleague, before.interaction_id, at)
-        out.append(ConsultNotice(before.interaction_id, before.agent_id, before.colleague, False, at, reason))
+        out.append(ConsultEnded(before.interaction_id, at, before.agent_id, before.colleague, reason))
 
     def _transferred(
         self, call: Call, e: BlindTransferRequested, at: float, routing: Routing, out: list[CallOutput]
@@ -533,10 +544,8 @@ class Calls:
         self._calls.pop(call.interaction_id, None)
         out.append(CallChanged(call.interaction_id, call.agent_id, None, at))
         if e.to_number is not None:
-            out.append(TransferNotice(call.interaction_id, call.agent_id, at, to_number=e.to_number))
+            out.append(TransferredOut(call.interaction_id, at, call.agent_id, e.to_number))
             routing.transfer_out(call.interaction_id, call.agent_id, e.to_number, at)
             return
         queue = routing.requeue(call.interaction_id, call.agent_id, at, e.to_agent, e.to_queue)
-        out.append(
-            TransferNotice(call.interaction_id, call.agent_id, at, to_agent=e.to_agent, to_queue=queue)
-        )
+        out.append(Transferred(call.interaction_id, at, call.agent_id, e.to_agent, queue))

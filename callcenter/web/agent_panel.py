@@ -32,13 +32,13 @@ from callcenter.adapters.ami import AmiError
 from callcenter.config import ApiToken, RealtimeSettings
 from callcenter.core import calls as cl
 from callcenter.core import events as ev
+from callcenter.core import notices as nt
 from callcenter.core.agents import Agent, AgentState
 from callcenter.core.commands import (
     AgentStateChanged,
     CancelDial,
     Command,
     DialAgent,
-    RecordEvent,
     SaveInteraction,
 )
 from callcenter.core.interaction import Interaction
@@ -112,32 +112,36 @@ class PanelNamespace(AgentNamespace):
         match command:
             case DialAgent():
                 self._calls[command.agent_id] = command.interaction_id
-                i = self.service.engine.live.get(command.interaction_id)
+                i = self.service.engine.interactions.get(command.interaction_id)
                 if i is not None:
                     self._emit("call", self.call_view(i, "ringing"), agent_room(command.agent_id))
             case CancelDial():
                 self._call_over(command.agent_id, command.interaction_id, "withdrawn")
-            case RecordEvent(kind="ivr_finished"):
-                self._keep_ivr(command.interaction_id, command.data.get("data"))
-            case cl.TransferNotice(from_agent=sender):
-                if self._call_over(sender, command.interaction_id, "transferred"):
-                    self._offer_wrap_up(sender, command.interaction_id)
-            case cl.ConsultNotice(started=True) | cl.ConferenceNotice(step="invited"):
-                to_agent = command.to_agent if isinstance(command, cl.ConsultNotice) else command.agent_id
-                i = self.service.engine.live.get(command.interaction_id)
+            case nt.IvrFinished():
+                self._keep_ivr(command.interaction_id, command.data)
+            case nt.Transferred() | cl.TransferredOut() | cl.TransferredAttended():
+                if self._call_over(command.from_agent, command.interaction_id, "transferred"):
+                    self._offer_wrap_up(command.from_agent, command.interaction_id)
+            case cl.ConsultStarted() | cl.ConferenceInvited():
+                consult = isinstance(command, cl.ConsultStarted)
+                to_agent = command.to_agent if isinstance(command, cl.ConsultStarted) else command.agent
+                i = self.service.engine.interactions.get(command.interaction_id)
                 if i is not None:
                     self._calls[to_agent] = i.id
-                    phase = "consult" if isinstance(command, cl.ConsultNotice) else "conference"
-                    self._emit("call", self.call_view(i, phase), agent_room(to_agent))
-            case cl.ConsultNotice(started=False):
+                    self._emit(
+                        "call",
+                        self.call_view(i, "consult" if consult else "conference"),
+                        agent_room(to_agent),
+                    )
+            case cl.ConsultEnded():
                 self._call_over(command.to_agent, command.interaction_id, "consult ended")
                 if command.reason != "cancelled":
                     payload = {"interaction_id": command.interaction_id, "reason": command.reason}
                     self._emit("consult_failed", payload, agent_room(command.from_agent))
-            case cl.ConferenceNotice(step="left"):
-                self._call_over(command.agent_id, command.interaction_id, "conference ended")
+            case cl.ConferenceLeft():
+                self._call_over(command.agent, command.interaction_id, "conference ended")
             case cl.CallChanged(call=cl.Call(agent_id=owner)):
-                i = self.service.engine.live.get(command.interaction_id)
+                i = self.service.engine.interactions.get(command.interaction_id)
                 if i is not None and i.agent_id == owner:
                     self._calls[owner] = i.id
                     self._emit("call", self.call_view(i, "talking"), agent_room(owner))
@@ -263,7 +267,7 @@ class PanelNamespace(AgentNamespace):
 
     def _my_call(self, data: Mapping[str, Any], me: str) -> Interaction:
         interaction_id = text(data, "interaction_id", limit=128)
-        i = self.service.engine.live.get(interaction_id)
+        i = self.service.engine.interactions.get(interaction_id)
         if i is None or i.is_messaging or i.agent_id != me or i.answered_at is None:
             raise BadRequest("not your call")
         return i
@@ -279,8 +283,8 @@ class PanelNamespace(AgentNamespace):
         engine = self.service.engine
         call = None
         current = self._calls.get(agent.id)
-        if current is not None and current in engine.live:
-            i = engine.live[current]
+        if current is not None and current in engine.interactions:
+            i = engine.interactions[current]
             helped = engine.calls.get(i.id)
             if i.agent_id == agent.id:
                 phase = "talking"

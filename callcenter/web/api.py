@@ -18,9 +18,10 @@ from callcenter import __version__, metrics
 from callcenter.adapters.ami import AmiError
 from callcenter.config import Settings
 from callcenter.core import events as ev
-from callcenter.core.acd import Acd, UnknownAgent
+from callcenter.core import notices as nt
+from callcenter.core.acd import Acd
 from callcenter.core.agents import Agent, IllegalTransition
-from callcenter.core.commands import RecordEvent
+from callcenter.core.errors import UnknownAgent
 from callcenter.core.interaction import Interaction
 from callcenter.recorder import Recorder
 from callcenter.service import CallCenter
@@ -281,7 +282,7 @@ async def recording_pause(request: web.Request) -> web.Response:
     if not isinstance(paused, bool):
         return _error(400, 'body must be {"paused": true} or {"paused": false}')
     service = request.app[SERVICE]
-    live = service.engine.live.get(interaction_id)
+    live = service.engine.interactions.get(interaction_id)
     if live is None:
         return _error(404, "no call in progress with this id")
     principal = request[PRINCIPAL]
@@ -307,8 +308,8 @@ def record_recording_pause(
     """A recording paused or resumed (from here or the agent panel): in the call's events, with
     who did it, and counted."""
     action = "paused" if paused else "resumed"
-    data = {"by": by, "role": role}
-    service.dispatch([RecordEvent(interaction_id, service.clock(), f"recording_{action}", data)])
+    notice = nt.RecordingPaused if paused else nt.RecordingResumed
+    service.dispatch([notice(interaction_id, service.clock(), by, role)])
     metrics.RECORDING_PAUSES.labels(action=action).inc()
 
 

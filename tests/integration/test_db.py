@@ -499,11 +499,11 @@ async def test_crash_with_callers_waiting_restores_order_wait_and_callbacks(db: 
     for c in restored:
         assert isinstance(c, SaveInteraction) and c.interaction.offered_to is None
     assert [i.id.removeprefix(f"{run}-") for i in after.waiting_in("q")] == ["ringing", "callback", "waiting"]
-    assert after.live[f"{run}-callback"].callback_number == "+1999"
+    assert after.interactions[f"{run}-callback"].callback_number == "+1999"
     alive = frozenset({f"{run}-ringing", f"{run}-waiting"})  # the callback's caller hung up
     out = after.handle(ev.Reconciled(alive, frozenset({"x", "y"}), T0 + 101))
     offers = [c for c in out if isinstance(c, (DialAgent, DialCustomer))]
     assert [c.interaction_id.removeprefix(f"{run}-") for c in offers] == ["ringing", "callback"]
     assert len({c.agent_id for c in offers}) == 2
     after.handle(ev.AgentAnswered(f"{run}-ringing", offers[0].agent_id, T0 + 102))
-    assert after.live[f"{run}-ringing"].wait_seconds == pytest.approx(102)
+    assert after.interactions[f"{run}-ringing"].wait_seconds == pytest.approx(102)

@@ -12,6 +12,7 @@ from callcenter.core.acd import Acd, AcdConfig, NotYourCall
 from callcenter.core.agents import Agent, AgentState
 from callcenter.core.commands import Command, DialAgent, RecordEvent, SaveInteraction
 from callcenter.core.interaction import EndedBy, Outcome
+from callcenter.core.notices import Notice
 
 
 def make(**config: object) -> Acd:
@@ -35,12 +36,8 @@ def saved(out: list[Command]) -> list:
 
 
 def kinds(out: list[Command]) -> list[str]:
-    """The event-log rows, the call notices' included (kinds as stored before calls had a module)."""
-    return [
-        c.row()[0] if isinstance(c, cl.CALL_NOTICES) else c.kind
-        for c in out
-        if isinstance(c, (RecordEvent, *cl.CALL_NOTICES))
-    ]
+    """The event-log rows' kinds (as stored before calls had a module)."""
+    return [c.kind for c in out if isinstance(c, RecordEvent | Notice)]
 
 
 def transfer(acd: Acd, iid: str, agent: str, at: float, **target: str) -> list[Command]:

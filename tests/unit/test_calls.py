@@ -81,30 +81,6 @@ def test_a_command_that_could_not_be_done_frees_what_it_reserved() -> None:
     assert cl.failed(cl.ResumeCall("i1", "1001"), "down", 5.0) == cl.ControlFailed("i1", "down", 5.0)
 
 
-def test_notices_become_the_event_log_rows_stored_before() -> None:
-    assert cl.HeldNotice("i", "a", True, 1.0).row() == ("held", {"agent": "a"})
-    assert cl.HeldNotice("i", "a", False, 1.0).row() == ("resumed", {"agent": "a"})
-    blind = cl.TransferNotice("i", "a", 1.0, to_agent="b", to_queue="q").row()
-    assert blind == ("transferred", {"from": "a", "to_agent": "b", "to_queue": "q"})
-    out = cl.TransferNotice("i", "a", 1.0, to_number="+1555").row()
-    assert out == ("transferred", {"from": "a", "to_number": "+1555"})
-    attended = cl.TransferNotice("i", "a", 1.0, to_agent="b", attended=True).row()
-    assert attended == ("transferred", {"from": "a", "to_agent": "b", "attended": True})
-    assert cl.ConsultNotice("i", "a", "b", True, 1.0).row() == (
-        "consult_started",
-        {"from": "a", "to_agent": "b"},
-    )
-    ended = cl.ConsultNotice("i", "a", "b", False, 1.0, "no answer").row()
-    assert ended == ("consult_cancelled", {"from": "a", "to_agent": "b", "reason": "no answer"})
-    invited = cl.ConferenceNotice("i", "b", "invited", 1.0, from_agent="a").row()
-    assert invited == ("conference_invited", {"from": "a", "agent": "b"})
-    assert cl.ConferenceNotice("i", "b", "joined", 1.0).row() == ("conference_joined", {"agent": "b"})
-    assert cl.ConferenceNotice("i", "b", "left", 1.0, reason="x").row() == (
-        "conference_left",
-        {"agent": "b", "reason": "x"},
-    )
-
-
 # --- property: random requests and results through the engine --------------------------------------
 
 AGENTS = ("1001", "1002", "1003")
