@@ -19,8 +19,9 @@ Invariants (checked by tests, including a property test over random request sequ
 
 The engine (:class:`~callcenter.core.acd.Acd`) keeps what routing needs — which agent holds which
 interaction, queues, wrap-ups — and does the routing side of each step through :class:`Routing`.
-Notices are typed (``HeldNotice``...); each turns into the event-log row the engine wrote before
-(same ``kind`` and data keys: the stored history and the restart recovery read them).
+Notices are typed (``CallHeld``, ``ConsultStarted``... in core/call_messages.py); storage turns
+each into the row the engine wrote before (same ``kind`` and data keys: the stored history and the
+restart recovery read them).
 """
 
 from __future__ import annotations
