@@ -86,6 +86,8 @@ class CallCenter:
         self.clock = clock
         self.dialer: Dialer | None = None
         self.listeners: list[Callable[[Command], None]] = []
+        # Told of every event before the engine sees it (the session recorder, for replays).
+        self.observers: list[Callable[[ev.Event], None]] = []
         self._writes: asyncio.Queue[SaveInteraction | RecordEvent] = asyncio.Queue()
         # Writes handed to the writer so far, and how many of them (a prefix: the queue is FIFO)
         # are committed; acknowledgements that must not run ahead of the record wait on them.
@@ -114,6 +116,8 @@ class CallCenter:
 
     def handle(self, event: ev.Event) -> list[Command]:
         """Run one event through the engine; domain errors propagate to the caller."""
+        for observe in self.observers:
+            observe(event)
         started = time.perf_counter()
         commands = self.engine.handle(event)
         metrics.ENGINE_SECONDS.observe(time.perf_counter() - started)
