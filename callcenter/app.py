@@ -16,7 +16,9 @@ import logging
 import time
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
+from contextvars import ContextVar
 from datetime import UTC, datetime
+from typing import TypeVar
 
 import aiohttp
 from aiohttp import web
@@ -509,6 +511,41 @@ async def _recording(app: web.Application) -> AsyncIterator[None]:
             await transcription.stop()
 
 
+# Set while an event from Asterisk (the voice adapter) is handled: a session recording keeps the
+# others (the panel's, the API's...) as its ``input`` records, since a replay re-creates these.
+_FROM_ASTERISK: ContextVar[bool] = ContextVar("from_asterisk", default=False)
+T = TypeVar("T")
+
+
+def _from_asterisk(handler: Callable[[T], object]) -> Callable[[T], None]:
+    def handle(value: T) -> None:
+        token = _FROM_ASTERISK.set(True)
+        try:
+            handler(value)
+        finally:
+            _FROM_ASTERISK.reset(token)
+
+    return handle
+
+
+def _asterisk_port(
+    settings: Settings, service: CallCenter
+) -> tuple[LegacyAsteriskPort, SessionRecorder | None]:
+    """The AMI client; recorded with the engine's other inputs when ``asterisk.session_recordings``."""
+    port: LegacyAsteriskPort = AmiClient(settings.asterisk)
+    if settings.asterisk.session_recordings is None:
+        return port, None
+    recording = SessionRecorder.in_directory(settings.asterisk.session_recordings)
+
+    def observe(event: ev.Event | cl.CallEvent) -> None:
+        if not _FROM_ASTERISK.get() and not isinstance(event, ev.Tick):  # a replay ticks itself
+            recording.input(event)
+
+    service.observers.append(observe)
+    log.info("asterisk.recording_session", extra={"file": str(recording.path)})
+    return recording.wrap(port), recording
+
+
 async def _voice(app: web.Application) -> AsyncIterator[None]:
     settings, service = app[SETTINGS], app[api.SERVICE]
 
@@ -536,19 +573,14 @@ async def _voice(app: web.Application) -> AsyncIterator[None]:
         # The IVR's result, enriched with the caller's customer record (VIP, line, tags, language).
         service.submit(router.enrich_call(event))
 
-    port: LegacyAsteriskPort = AmiClient(settings.asterisk)
-    recording: SessionRecorder | None = None
-    if settings.asterisk.session_recordings is not None:
-        recording = SessionRecorder.in_directory(settings.asterisk.session_recordings)
-        port = recording.wrap(port)
-        log.info("asterisk.recording_session", extra={"file": str(recording.path)})
+    port, recording = _asterisk_port(settings, service)
     voice = VoiceAdapter(
         settings,
         port=port,
         new_id=recording.new_id if recording is not None else lambda: uuid.uuid4().hex,
-        submit=submit,
-        handle=service.handle,
-        on_snapshot=on_snapshot,
+        submit=_from_asterisk(submit),
+        handle=_from_asterisk(service.handle),
+        on_snapshot=_from_asterisk(on_snapshot),
         flow_factory=flow_factory(settings, app.get(FLOWS)),
         record_base=app[RECORDER].base_for,
         identify_caller=router.identify_caller,
@@ -563,10 +595,8 @@ async def _voice(app: web.Application) -> AsyncIterator[None]:
     app[VOICE] = voice
     app[api.RECORDING_CONTROL] = voice.calls
     app[supervisor.SPY] = voice.calls
-    routes = voice.inbound.routes
-    agi = AgiServer(
-        settings.agi.host, settings.agi.port, recording.wrap_routes(routes) if recording else routes
-    )
+    routes = recording.wrap_routes(voice.inbound.routes) if recording else voice.inbound.routes
+    agi = AgiServer(settings.agi.host, settings.agi.port, routes)
     await voice.start()
     try:
         await agi.start()  # FastAGI first: a call may arrive as soon as AMI is up

@@ -94,7 +94,7 @@ async def replay_session(
             ticks.append(ticks[-1] + 1.0)
             service.submit(ev.Tick(ticks[-1]))
 
-    port = ReplayPort.from_file(path, on_time=tick)
+    port = ReplayPort.from_file(path, on_time=tick, on_input=lambda event: service.submit(event))
     service = CallCenter(replayed.engine, _MemoryStore(), clock=port.clock)
 
     def listen(command: Command) -> None:

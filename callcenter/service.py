@@ -95,6 +95,8 @@ class CallCenter:
         self.call_control: CallControl | None = None
         self._controls: list[asyncio.Task[str | None]] | None = None  # those of the current request
         self.listeners: list[Callable[[Command], None]] = []
+        # Told of every event before the engine sees it (the session recorder, for replays).
+        self.observers: list[Callable[[ev.Event | cl.CallEvent], None]] = []
         self._writes: asyncio.Queue[SaveInteraction | Notice | RecordEvent] = asyncio.Queue()
         # Writes handed to the writer so far, and how many of them (a prefix: the queue is FIFO)
         # are committed; acknowledgements that must not run ahead of the record wait on them.
@@ -123,6 +125,8 @@ class CallCenter:
 
     def handle(self, event: ev.Event | cl.CallEvent) -> list[Command]:
         """Run one event through the engine; domain errors propagate to the caller."""
+        for observe in self.observers:
+            observe(event)
         started = time.perf_counter()
         commands = self.engine.handle(event)
         metrics.ENGINE_SECONDS.observe(time.perf_counter() - started)

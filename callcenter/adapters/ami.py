@@ -1,10 +1,13 @@
-"""AMI adapter on panoramisk: login, reconnect with backoff, actions with timeouts, typed events.
+"""The Asterisk port (``asterisk_port.py``) over AMI, on panoramisk: login, reconnect with backoff,
+actions with timeouts, typed events. Raw AMI messages stop here: typed requests become AMI fields and
+answers become typed results in the pure functions at the end of this module.
 
 panoramisk frames the protocol and matches responses to actions; this module owns the connection's
 life. panoramisk's own reconnect (fixed delay, and re-sending queued actions after a reconnect, which
 could ring an agent twice) is switched off: a lost connection fails every pending action with
 :class:`AmiNotConnected`, and a supervisor task reconnects with exponential backoff. After every
-(re)login ``on_connected`` runs so the caller can rebuild its view of Asterisk from Asterisk itself.
+(re)login the subscribers' ``on_connected`` run, so they can rebuild their view of Asterisk from
+Asterisk itself.
 """
 
 from __future__ import annotations

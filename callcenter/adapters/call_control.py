@@ -91,9 +91,9 @@ class CallControl:
     def execute(self, command: cl.CallCommand) -> asyncio.Task[str | None]:
         """Carry ``command`` out; the task's result is None, or why it could not be done (the
         failure is reported to the core as an event either way)."""
-        task = asyncio.get_running_loop().create_task(self._run(command))
-        self._tasks.add(task)
-        return task
+        # Awaited by the request that caused it (CallCenter.request): not one of the background
+        # tasks, which are cancelled without waiting when the adapter stops.
+        return asyncio.get_running_loop().create_task(self._run(command))
 
     async def _run(self, command: cl.CallCommand) -> str | None:
         try:

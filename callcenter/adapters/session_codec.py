@@ -10,7 +10,9 @@ start, monotonic) and ``at`` (wall-clock time), and a ``kind``:
   ``error``): one action on the port (lane ``ami``) or one command of a FastAGI session (lane
   ``agi<n>``), written when it is made and when it is answered;
 - ``agi_start`` (``session``, ``route``, ``headers``) / ``agi_end``: a FastAGI session;
-- ``id``: an interaction id minted by the voice adapter.
+- ``id``: an interaction id minted by the voice adapter;
+- ``input``: an event the engine got from elsewhere than Asterisk (the agent panel, the API...),
+  so a replay gives the engine what the live one had.
 
 Values are typed dataclasses encoded as ``{"__type__": name, field: value...}`` (sets as
 ``{"__set__": [...]}``). What is scrubbed, at encoding, by key: anything that looks like a secret
@@ -31,6 +33,8 @@ from typing import Any
 from callcenter.adapters import ami_events
 from callcenter.adapters import asterisk_port as port
 from callcenter.adapters.agi import AgiError, AgiHangup, AgiResult
+from callcenter.core import calls
+from callcenter.core import events as core_events
 from callcenter.core.redaction import Redactor
 
 FORMAT = "callcenter-asterisk-session"
@@ -58,6 +62,16 @@ _TYPES: dict[str, type[Any]] = {
         ami_events.Shutdown,
     )
 }
+# The engine's events that came from elsewhere than Asterisk (``input`` records).
+_CORE_EVENTS: dict[str, type[Any]] = {
+    name: cls
+    for name, cls in vars(core_events).items()
+    if isinstance(cls, type) and dataclasses.is_dataclass(cls) and cls.__module__ == core_events.__name__
+}
+# ... and the agent panel's call-control requests (core/calls.py), which are engine inputs too.
+_CORE_EVENTS.update({cls.__name__: cls for cls in calls.REQUESTS})
+assert not _TYPES.keys() & _CORE_EVENTS.keys(), "a type name would be ambiguous in a recording"
+_TYPES.update(_CORE_EVENTS)
 _ERRORS: dict[str, type[Exception]] = {
     cls.__name__: cls
     for cls in (
@@ -101,6 +115,13 @@ IDENTIFIERS = frozenset(
         "code",
         "priority",
         "interactionid",
+        "interaction_id",
+        "agent_id",
+        "conversation_id",
+        "customer_id",
+        "extension",
+        "caller_channel",
+        "queue",
         "timestamp",
         "agi_channel",
         "agi_uniqueid",
@@ -151,7 +172,8 @@ def decode(value: Any) -> Any:
             cls = _TYPES.get(str(value["__type__"]))
             if cls is None:
                 raise ValueError(f"unknown type {value['__type__']!r}")
-            fields = {k: decode(v) for k, v in value.items() if k != "__type__"}
+            # Sequences inside our frozen dataclasses are tuples.
+            fields = {k: _tuples(decode(v)) for k, v in value.items() if k != "__type__"}
             return cls(**fields)
         if "__set__" in value:
             return frozenset(decode(v) for v in value["__set__"])
@@ -159,6 +181,10 @@ def decode(value: Any) -> Any:
     if isinstance(value, list):
         return [decode(v) for v in value]
     return value
+
+
+def _tuples(value: Any) -> Any:
+    return tuple(value) if isinstance(value, list) else value
 
 
 def encode_error(err: BaseException) -> dict[str, str]:

@@ -82,6 +82,10 @@ class SessionRecorder:
         self.record("return", id=number, result=codec.encode(result))
         return result
 
+    def input(self, event: object) -> None:
+        """An engine event that did not come from Asterisk (replayed as such)."""
+        self.record("input", event=codec.encode(event))
+
     def new_id(self) -> str:
         value = uuid.uuid4().hex
         self.record("id", value=value)

@@ -111,11 +111,14 @@ class ReplayPort:
         records: list[tuple[int, dict[str, Any]]],
         source: str = "recording",
         on_time: Callable[[float], None] | None = None,
+        on_input: Callable[[Any], None] | None = None,
     ) -> None:
-        """``on_time(at)``: called before each record with its time (e.g. to tick the engine)."""
+        """``on_time(at)``: called before each record with its time (e.g. to tick the engine);
+        ``on_input(event)``: an engine event that did not come from Asterisk (``input`` records)."""
         self._records = records
         self._source = source
         self._on_time = on_time
+        self._on_input = on_input
         self._now = float(records[0][1]["at"]) if records else 0.0
         self._ids = deque(str(r["value"]) for _, r in records if r["kind"] == "id")
         self._connected = False
@@ -130,9 +133,14 @@ class ReplayPort:
         self.calls_matched = 0
 
     @classmethod
-    def from_file(cls, path: Path, on_time: Callable[[float], None] | None = None) -> ReplayPort:
+    def from_file(
+        cls,
+        path: Path,
+        on_time: Callable[[float], None] | None = None,
+        on_input: Callable[[Any], None] | None = None,
+    ) -> ReplayPort:
         _, records = load(path)
-        return cls(records, str(path), on_time)
+        return cls(records, str(path), on_time, on_input)
 
     # -- time and ids ------------------------------------------------------------------------------
     def clock(self) -> float:
@@ -272,6 +280,9 @@ class ReplayPort:
                 self._sessions[number] = self._spawn(route(session))
             case "agi_end":
                 await self._session_ended(where, int(record["session"]))
+            case "input":
+                if self._on_input is not None:
+                    self._on_input(codec.decode(record["event"]))
             case "id":
                 pass
             case other:

@@ -53,10 +53,6 @@ class Tasks:
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)
 
-    def add(self, task: asyncio.Task[Any]) -> None:
-        self._tasks.add(task)
-        task.add_done_callback(self._tasks.discard)
-
     async def cancel_all(self) -> None:
         pending = list(self._tasks)
         for task in pending:

@@ -8,12 +8,15 @@ After a change that makes the adapter send other actions, re-record them against
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import pytest
 
 from callcenter.adapters import session_replay
+from callcenter.adapters.session_codec import encode
 from callcenter.config import Settings
+from callcenter.core import events as ev
 from callcenter.core.agents import AgentState
 from callcenter.core.commands import AgentStateChanged, DialAgent
 from callcenter.core.interaction import EndedBy, Outcome
@@ -68,3 +71,21 @@ async def test_a_restart_that_forgets_the_waiting_caller_diverges_at_the_agents_
     monkeypatch.setattr(session_replay, "CALL_WAIT", 0.5)
     with pytest.raises(ReplayDivergence, match=r"restart_reconcile.2.jsonl:\d+: expected originate\("):
         await replay_session(recorded_settings(), DATA / "restart_reconcile.2.jsonl")
+
+
+async def test_the_agents_pause_from_the_panel_is_replayed_and_changes_the_decision(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """An ``input`` record (an event the engine got from the panel, not from Asterisk) is given to
+    the engine at its place: agent 1001 paused before the call, nobody is rung where the recording
+    rang 1001, and the replay says so."""
+    monkeypatch.setattr(session_replay, "CALL_WAIT", 0.5)
+    lines = (DATA / "inbound_answer.jsonl").read_text().splitlines()
+    registered = next(i for i, line in enumerate(lines) if '"aor":"1001"' in line)
+    at = json.loads(lines[registered])["at"]
+    pause = {"t": 0, "at": at, "kind": "input", "event": encode(ev.AgentPause("1001", "lunch", at))}
+    lines.insert(registered + 1, json.dumps(pause))
+    paused = tmp_path / "paused.jsonl"
+    paused.write_text("\n".join(lines) + "\n")
+    with pytest.raises(ReplayDivergence, match=r"paused.jsonl:\d+: expected originate\("):
+        await replay_session(recorded_settings(), paused)

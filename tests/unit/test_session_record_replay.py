@@ -6,6 +6,7 @@ from __future__ import annotations
 import io
 import json
 from collections.abc import Awaitable, Callable
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -25,6 +26,7 @@ from callcenter.adapters.asterisk_port import (
 )
 from callcenter.adapters.session_record import SessionRecorder
 from callcenter.adapters.session_replay import RecordingError, ReplayDivergence, ReplayPort, load
+from callcenter.core import events as ev
 from tests.fake_port import FakePort
 
 CARD = "4111111111111111"
@@ -222,3 +224,31 @@ def test_what_is_not_a_recording_is_refused_with_file_and_line(tmp_path: Path) -
     bad.write_text(json.dumps(header) + '\n{"kind": "event"}\n')
     with pytest.raises(RecordingError, match=r"bad.jsonl:2: a record needs a kind and a time"):
         load(bad)
+
+
+async def test_the_engines_other_inputs_are_recorded_and_given_back_scrubbed() -> None:
+    """Events from elsewhere than Asterisk (the panel, the API) are ``input`` records."""
+    out = io.StringIO()
+    recorder = SessionRecorder(out)
+    pause = ev.AgentPause("1001", "lunch", 1796283235.5)
+    finished = ev.IvrFinished("i1", "2", "billing", 1.8e9, skills=("billing", "vip"), data={"card": CARD})
+    recorder.input(pause)
+    recorder.input(finished)
+    assert CARD not in out.getvalue()
+    records = [(n, json.loads(line)) for n, line in enumerate(out.getvalue().splitlines()[1:], 2)]
+    given: list[object] = []
+    await ReplayPort(records, on_input=given.append).run()
+    assert given == [pause, replace(finished, data={"card": "[CARD]"})]
+    assert isinstance(given[1], ev.IvrFinished) and given[1].skills == ("billing", "vip")  # a tuple again
+
+
+def test_the_panels_call_control_requests_are_inputs_a_recording_can_give_back() -> None:
+    from callcenter.adapters import session_codec
+    from callcenter.core import calls
+
+    for request in (
+        calls.HoldRequested("i1", "1001", 5.0),
+        calls.BlindTransferRequested("i1", "1001", 5.0, to_queue="sales"),
+        calls.ConsultRequested("i1", "1001", "1002", 5.0),
+    ):
+        assert session_codec.decode(session_codec.encode(request)) == request
