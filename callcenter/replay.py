@@ -20,6 +20,7 @@ from dataclasses import dataclass, field, fields, is_dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from callcenter.adapters.event_log import event_row
 from callcenter.adapters.session_replay import RecordingError, ReplayDivergence, ReplayPort
 from callcenter.adapters.voice import VoiceAdapter
 from callcenter.adapters.voice_state import AsteriskSnapshot
@@ -157,11 +158,12 @@ def describe(command: Command) -> str | None:
     if isinstance(command, SaveInteraction):
         return None
     name = type(command).__name__
-    if isinstance(command, RecordEvent):
-        data = dict(command.data)
+    if isinstance(command, (RecordEvent, Notice)):
+        row = event_row(command)  # a notice as its event-log row: kind and data
+        data = dict(row.data)
         reason = data.pop("reason", None)
         details = " ".join(f"{k}={v}" for k, v in data.items())
-        return f"{command.kind} [{command.interaction_id}] {details}".rstrip() + (
+        return f"{row.kind} [{row.interaction_id}] {details}".rstrip() + (
             f" — {reason}" if reason else ""
         )
     values = {f.name: getattr(command, f.name) for f in fields(command)} if is_dataclass(command) else {}
