@@ -122,6 +122,7 @@ async def replay_session(
         record_base=lambda iid: record_base(settings, replayed.engine, spool_dirs(settings)[1], iid),
     )
     service.dialer = voice
+    service.call_control = voice.calls
     _restore(service, voice, restored, port.clock())
     try:
         await port.run(voice.inbound.routes)

@@ -16,6 +16,7 @@ import pytest
 from callcenter.adapters import session_replay
 from callcenter.adapters.session_codec import encode
 from callcenter.config import Settings
+from callcenter.core import calls as cl
 from callcenter.core import events as ev
 from callcenter.core.agents import AgentState
 from callcenter.core.commands import AgentStateChanged, DialAgent
@@ -89,3 +90,53 @@ async def test_the_agents_pause_from_the_panel_is_replayed_and_changes_the_decis
     paused.write_text("\n".join(lines) + "\n")
     with pytest.raises(ReplayDivergence, match=r"paused.jsonl:\d+: expected originate\("):
         await replay_session(recorded_settings(), paused)
+
+
+# --- the agent panel's call controls: requests are `input` records, the core's commands carried out
+# by adapters/call_control.py on the replayed port (every Redirect, Originate and Hangup as recorded).
+
+
+def kinds(commands: list[object]) -> list[type]:
+    return [type(c) for c in commands]
+
+
+async def test_hold_and_resume_from_the_panel() -> None:
+    replayed = await replay_session(recorded_settings(), DATA / "hold_resume.jsonl")
+    (call,) = replayed.interactions().values()
+    assert call.outcome == Outcome.ANSWERED and call.agent_id == "1001"
+    done = kinds(replayed.commands)
+    assert done.count(cl.HoldCall) == 1 and done.count(cl.ResumeCall) == 1
+    assert done.index(cl.CallHeld) < done.index(cl.CallResumed)  # confirmed by Asterisk, in order
+    assert replayed.engine.calls.get(call.id) is None  # forgotten once the call ended
+
+
+async def test_blind_transfer_from_the_panel_rings_the_other_agent() -> None:
+    replayed = await replay_session(recorded_settings(), DATA / "blind_transfer.jsonl")
+    (call,) = replayed.interactions().values()
+    assert call.outcome == Outcome.ANSWERED and call.agent_id == "1002"
+    assert call.transferred_to == "agent:1002"
+    dials = [c.agent_id for c in replayed.commands if isinstance(c, DialAgent)]
+    assert dials == ["1001", "1002"]
+    assert any(isinstance(c, cl.Transferred) and c.to_agent == "1002" for c in replayed.commands)
+
+
+async def test_attended_transfer_from_the_panel_hands_the_caller_over() -> None:
+    replayed = await replay_session(recorded_settings(), DATA / "attended_transfer.jsonl")
+    (call,) = replayed.interactions().values()
+    assert call.outcome == Outcome.ANSWERED and call.agent_id == "1002"
+    done = kinds(replayed.commands)
+    assert done.index(cl.OriginateConsult) < done.index(cl.BridgeConsult) < done.index(cl.TransferredAttended)
+    assert [c.agent_id for c in replayed.commands if isinstance(c, DialAgent)] == [
+        "1001"
+    ]  # consulted, not dialled
+
+
+async def test_a_conference_from_the_panel_and_the_third_party_dropped() -> None:
+    replayed = await replay_session(recorded_settings(), DATA / "conference.jsonl")
+    (call,) = replayed.interactions().values()
+    assert call.outcome == Outcome.ANSWERED and call.agent_id == "1001"  # the call stayed the first agent's
+    done = kinds(replayed.commands)
+    order = [
+        done.index(k) for k in (cl.OriginateConference, cl.ConferenceJoined, cl.DropGuest, cl.ConferenceLeft)
+    ]
+    assert order == sorted(order)
