@@ -41,6 +41,7 @@ from sqlalchemy.ext.asyncio import (
 from callcenter.adapters.db_models import EventRow, InteractionRow
 from callcenter.adapters.event_log import event_row, notice_of
 from callcenter.aio import cancel_safe
+from callcenter.core import notices as nt
 from callcenter.core.commands import RecordEvent, SaveInteraction
 from callcenter.core.interaction import Channel, EndedBy, Interaction, Outcome
 from callcenter.core.notices import Notice
@@ -244,7 +245,7 @@ class Database:
                 InteractionRow.outcome.is_not(None),
                 InteractionRow.answered_at.is_not(None),
                 # Never wrapped up, or passed between agents (each owes its own).
-                sa.or_(~has("wrap_up"), has("transferred")),
+                sa.or_(~has(nt.WrappedUp.kind), has(nt.Transferred.kind)),
             )
             .order_by(InteractionRow.ended_at.desc(), InteractionRow.id.desc())
             .limit(max(1, limit))
@@ -257,12 +258,13 @@ class Database:
             for start in range(0, len(ids), 500):
                 events = sa.select(EventRow).where(
                     EventRow.interaction_id.in_(ids[start : start + 500]),
-                    EventRow.kind.in_(("transferred", "wrap_up")),
+                    EventRow.kind.in_((nt.Transferred.kind, nt.WrappedUp.kind)),
                 )
                 for row in await session.scalars(events.order_by(EventRow.id)):
-                    agent = row.data.get("from" if row.kind == "transferred" else "agent")
+                    # Read as rows: a call's transfer (attended, to a number) has no notice class yet.
+                    agent = row.data.get("from" if row.kind == nt.Transferred.kind else "agent")
                     if isinstance(agent, str) and agent:
-                        if row.kind == "wrap_up":
+                        if row.kind == nt.WrappedUp.kind:
                             wrapped.add((row.interaction_id, agent))
                         else:
                             owing[row.interaction_id].append(agent)

@@ -8,8 +8,8 @@ say how they map to the row's keys (``row_key`` for a key that is not the field'
 conversion to and from rows is storage's (``adapters/event_log.py``), driven by that description,
 so a new notice class (in this module or another core module) plugs in by subclassing
 :class:`Notice` (frozen, slots) and nothing else; classes sharing a kind must differ in their keys
-(a row is read back as the first class, by name, whose keys fit it). Stored rows keep their historic kinds and keys: old databases
-stay readable.
+(a row is read back as the first class, by name, whose keys fit it). Stored rows keep their
+historic kinds and keys: old databases stay readable.
 """
 
 from __future__ import annotations

@@ -25,6 +25,8 @@ from sqlalchemy.ext.asyncio import create_async_engine
 
 from callcenter.adapters.db import Database, DatabaseError, StoredEvent, create_engine, upgrade
 from callcenter.adapters.db_models import Base, InteractionRow, is_search_object
+from callcenter.core import notices as nt
+from callcenter.core.commands import RecordEvent
 from callcenter.core.interaction import Channel, EndedBy, Interaction, Outcome
 from callcenter.migrations import alembic_config, head_revision
 from tests.pg import PostgresServer, _free_port
@@ -361,6 +363,30 @@ async def test_events_are_listed_in_the_order_they_were_added(db: Database) -> N
     assert all(isinstance(e, StoredEvent) and e.interaction_id == interaction_id for e in events)
     assert [e.id for e in events] == sorted(e.id for e in events)
     assert await db.events_for(new_id()) == []
+
+
+async def test_notices_are_stored_as_their_rows_and_read_back(db: Database) -> None:
+    iid = new_id()
+    notices: list[nt.Notice] = [
+        nt.IvrFinished(iid, T0, "", {"account": "4729"}),
+        nt.Queued(iid, T0 + 1, "support", "1", skills={"billing": 2}, language="fr"),
+        nt.Transferred(iid, T0 + 2, "1001", None, "sales"),
+        nt.Ended(iid, T0 + 3, Outcome.ANSWERED, EndedBy.AGENT),
+    ]
+    await db.write_batch([*notices[:3], RecordEvent(iid, T0 + 2.5, "held", {"agent": "1002"})])
+    await db.add_notice(notices[3])
+    # A row written before notices were typed reads back as a notice too.
+    await db.add_event(iid, T0 + 4, "wrap_up", {"agent": "1001", "disposition": "sale", "notes": ""})
+
+    events = await db.events_for(iid)
+
+    assert [e.kind for e in events] == ["ivr_finished", "queued", "transferred", "held", "ended", "wrap_up"]
+    assert events[2].data == {"from": "1001", "to_agent": None, "to_queue": "sales"}
+    assert events[3].notice is None  # untyped (a call control's): kept as given
+    assert [e.notice for e in events if e.kind != "held"] == [
+        *notices,
+        nt.WrappedUp(iid, T0 + 4, "1001", "sale", ""),
+    ]
 
 
 async def test_concurrent_events_are_all_kept(db: Database) -> None:
