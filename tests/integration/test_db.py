@@ -26,6 +26,7 @@ from sqlalchemy.ext.asyncio import create_async_engine
 from callcenter.adapters.db import Database, DatabaseError, StoredEvent, create_engine, upgrade
 from callcenter.adapters.db_models import Base, InteractionRow, is_search_object
 from callcenter.core import notices as nt
+from callcenter.core.calls import CallHeld
 from callcenter.core.commands import RecordEvent
 from callcenter.core.interaction import Channel, EndedBy, Interaction, Outcome
 from callcenter.migrations import alembic_config, head_revision
@@ -382,7 +383,8 @@ async def test_notices_are_stored_as_their_rows_and_read_back(db: Database) -> N
 
     assert [e.kind for e in events] == ["ivr_finished", "queued", "transferred", "held", "ended", "wrap_up"]
     assert events[2].data == {"from": "1001", "to_agent": None, "to_queue": "sales"}
-    assert events[3].notice is None  # untyped (a call control's): kept as given
+    # An untyped entry is stored as given; its row reads back as the call control's notice.
+    assert events[3].notice == CallHeld(iid, T0 + 2.5, "1002")
     assert [e.notice for e in events if e.kind != "held"] == [
         *notices,
         nt.WrappedUp(iid, T0 + 4, "1001", "sale", ""),
