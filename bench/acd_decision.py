@@ -84,7 +84,7 @@ def naive_choice(acd: Acd, freed: Agent, at: float) -> str | None:
     """The foundation's dispatch: every waiting caller in order, every agent scanned for each."""
     first: str | None = None
     for _place, iid in sorted((p, i) for i, p in acd.waiting.items()):
-        i = acd.live[iid]
+        i = acd.interactions[iid]
         assert i.queue is not None and i.queued_at is not None
         targets, _ = qs.targets(acd.queue(i.queue), i.queued_at, at, i.skills, i.language)
         candidates = [
@@ -154,7 +154,7 @@ def run(n_agents: int, n_waiting: int, decisions: int, naive: int, seed: int = 1
         "arr50": pct(arrivals, 0.5) * 1e6,
         "arr99": pct(arrivals, 0.99) * 1e6,
         "naive50": statistics.median(naive_t) * 1e6 if naive_t else float("nan"),
-        "buckets": len(acd._buckets),
+        "buckets": len(acd._lines.buckets),
     }
 
 

@@ -14,19 +14,27 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
+import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
+from contextvars import ContextVar
 from datetime import UTC, datetime
+from typing import TypeVar
 
 import aiohttp
 from aiohttp import web
 from redis.asyncio import Redis
 
 from callcenter.adapters.accounts_store import AccountStore
+from callcenter.adapters.agi import AgiServer
+from callcenter.adapters.ami import AmiClient
+from callcenter.adapters.asterisk_port import LegacyAsteriskPort
 from callcenter.adapters.db import Database, DatabaseError
 from callcenter.adapters.messaging_store import MessagingStore
 from callcenter.adapters.qa_store import QaStore
 from callcenter.adapters.recordings import RecordingStore
-from callcenter.adapters.voice import AsteriskSnapshot, VoiceAdapter
+from callcenter.adapters.session_record import SessionRecorder
+from callcenter.adapters.voice import VoiceAdapter
+from callcenter.adapters.voice_state import AsteriskSnapshot
 from callcenter.aio import cancel_and_wait
 from callcenter.audit import Audit
 from callcenter.channels.email import SmtpInbound, SmtpSender
@@ -35,8 +43,10 @@ from callcenter.channels.senders import TwilioSender, WeChatSender, WhatsAppSend
 from callcenter.channels.webchat import WebchatSender
 from callcenter.config import ConfigError, Settings
 from callcenter.conversation_routing import ConversationRouter
+from callcenter.core import calls as cl
 from callcenter.core import events as ev
 from callcenter.core import ivr
+from callcenter.core import notices as nt
 from callcenter.core.acd import Acd, AcdConfig
 from callcenter.core.agents import Agent
 from callcenter.core.conversations import MessagingChannel
@@ -60,6 +70,7 @@ from callcenter.web import (
     api,
     auth,
     customers_api,
+    domain_errors,
     http,
     interactions_api,
     ivr_api,
@@ -98,7 +109,7 @@ class _Health:
         voice = self._app.get(VOICE)
         return {
             "database": bool(database is not None and await database.ping()),
-            "asterisk": bool(voice is not None and voice.ami.connected),
+            "asterisk": bool(voice is not None and voice.port.connected),
         }
 
 
@@ -157,9 +168,8 @@ WRAP_UPS_KEPT_SECONDS = 24 * 3600.0
 
 def create_app(settings: Settings) -> web.Application:
     authenticator = auth.Authenticator(settings.security.api_tokens)
-    app = web.Application(
-        middlewares=[refusals, auth.middleware(authenticator)], client_max_size=http.MAX_BODY
-    )
+    middlewares = [refusals, auth.middleware(authenticator), domain_errors.middleware]
+    app = web.Application(middlewares=middlewares, client_max_size=http.MAX_BODY)
     app[SETTINGS] = settings
     app[auth.AUTH_KEY] = authenticator
     app[AUTH_CLOCK] = time.time
@@ -347,7 +357,7 @@ async def _messaging(app: web.Application) -> AsyncIterator[None]:
     except BaseException:
         await store.stop()
         raise
-    router.restore(service.engine.live.values())
+    router.restore(service.engine.interactions.values())
     messaging.on_opened = router.on_opened
     service.listeners.append(router.on_command)
     app[ROUTER] = router
@@ -401,21 +411,21 @@ async def _chat(app: web.Application) -> AsyncIterator[None]:
         messaging,
         desk,
         names,
-        voice=lambda: app.get(VOICE),
+        voice=lambda: voice.calls if (voice := app.get(VOICE)) is not None else None,
         pause_reasons=tuple(settings.acd.pause_reasons),
         dispositions=tuple(settings.acd.dispositions),
         phone_region=settings.messaging.phone_region,
     )
     # Chats and calls agents held before a restart, and what the IVR collected from those calls.
     collected: dict[str, Mapping[str, object]] = {}
-    for i in list(service.engine.live.values()):
+    for i in list(service.engine.interactions.values()):
         if i.channel is Channel.VOICE:
             for event in await database.events_for(i.id):
-                data = event.data.get("data")
-                if event.kind == "ivr_finished" and isinstance(data, Mapping):
-                    collected[i.id] = data
-    agents.restore(service.engine.live.values(), collected)
-    customers = CustomerNamespace(settings.realtime, service, messaging, desk, names, database.add_event)
+                match event.notice:
+                    case nt.IvrFinished(data=data):
+                        collected[i.id] = data
+    agents.restore(service.engine.interactions.values(), collected)
+    customers = CustomerNamespace(settings.realtime, service, messaging, desk, names, database.add_notice)
     rt.sio.register_namespace(agents)
     rt.sio.register_namespace(customers)
     service.listeners.append(agents.on_command)
@@ -526,6 +536,41 @@ async def _recording(app: web.Application) -> AsyncIterator[None]:
             await transcription.stop()
 
 
+# Set while an event from Asterisk (the voice adapter) is handled: a session recording keeps the
+# others (the panel's, the API's...) as its ``input`` records, since a replay re-creates these.
+_FROM_ASTERISK: ContextVar[bool] = ContextVar("from_asterisk", default=False)
+T = TypeVar("T")
+
+
+def _from_asterisk(handler: Callable[[T], object]) -> Callable[[T], None]:
+    def handle(value: T) -> None:
+        token = _FROM_ASTERISK.set(True)
+        try:
+            handler(value)
+        finally:
+            _FROM_ASTERISK.reset(token)
+
+    return handle
+
+
+def _asterisk_port(
+    settings: Settings, service: CallCenter
+) -> tuple[LegacyAsteriskPort, SessionRecorder | None]:
+    """The AMI client; recorded with the engine's other inputs when ``asterisk.session_recordings``."""
+    port: LegacyAsteriskPort = AmiClient(settings.asterisk)
+    if settings.asterisk.session_recordings is None:
+        return port, None
+    recording = SessionRecorder.in_directory(settings.asterisk.session_recordings)
+
+    def observe(event: ev.Event | cl.CallEvent) -> None:
+        if not _FROM_ASTERISK.get() and not isinstance(event, ev.Tick):  # a replay ticks itself
+            recording.input(event)
+
+    service.observers.append(observe)
+    log.info("asterisk.recording_session", extra={"file": str(recording.path)})
+    return recording.wrap(port), recording
+
+
 async def _voice(app: web.Application) -> AsyncIterator[None]:
     settings, service = app[SETTINGS], app[api.SERVICE]
 
@@ -540,34 +585,55 @@ async def _voice(app: web.Application) -> AsyncIterator[None]:
                         "detail": "Asterisk has no PJSIP endpoint of this name: calls cannot reach it",
                     },
                 )
-        live = frozenset(i.id for i in service.engine.live.values() if i.caller_channel in snapshot.channels)
+        calls = service.engine.interactions.values()
+        live = frozenset(i.id for i in calls if i.caller_channel in snapshot.channels)
         service.submit(ev.Reconciled(live, snapshot.registered, service.clock()))
 
     router = app[ROUTER]
 
-    def submit(event: ev.Event) -> None:
+    def submit(event: ev.Event | cl.CallEvent) -> None:
+        if isinstance(event, (*cl.REQUESTS, *cl.RESULTS)):
+            service.submit(event)  # a call control's result
+            return
         # The IVR's result, enriched with the caller's customer record (VIP, line, tags, language).
         service.submit(router.enrich_call(event))
 
+    port, recording = _asterisk_port(settings, service)
     voice = VoiceAdapter(
         settings,
-        submit=submit,
-        handle=service.handle,
-        on_snapshot=on_snapshot,
+        port=port,
+        new_id=recording.new_id if recording is not None else lambda: uuid.uuid4().hex,
+        submit=_from_asterisk(submit),
+        handle=_from_asterisk(service.handle),
+        on_snapshot=_from_asterisk(on_snapshot),
         flow_factory=flow_factory(settings, app.get(FLOWS)),
         record_base=app[RECORDER].base_for,
         identify_caller=router.identify_caller,
     )
-    live = service.engine.live.values()
+    live = service.engine.interactions.values()
     voice.adopt_callers(
         {i.caller_channel: i.id for i in live if i.caller_channel},
         {i.id: agent for i in live if i.caller_channel and (agent := i.talking_agent)},
     )
     service.dialer = voice
+    service.call_control = voice.calls
     app[VOICE] = voice
-    app[api.RECORDING_CONTROL] = voice
-    app[supervisor.SPY] = voice
+    app[api.RECORDING_CONTROL] = voice.calls
+    app[supervisor.SPY] = voice.calls
+    routes = recording.wrap_routes(voice.inbound.routes) if recording else voice.inbound.routes
+    agi = AgiServer(settings.agi.host, settings.agi.port, routes)
     await voice.start()
-    yield
-    service.dialer = None
-    await voice.stop()
+    try:
+        await agi.start()  # FastAGI first: a call may arrive as soon as AMI is up
+        try:
+            await port.start()
+            yield
+        finally:
+            service.dialer = None
+            service.call_control = None
+            await port.stop()
+            await agi.stop()
+    finally:
+        await voice.stop()
+        if recording is not None:
+            recording.close()

@@ -61,6 +61,9 @@ def _parser() -> argparse.ArgumentParser:
     from callcenter import audit_cli
 
     audit_cli.add_parser(sub)
+    from callcenter import replay
+
+    replay.add_parser(sub)
     return parser
 
 
@@ -137,6 +140,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         from callcenter import audit_cli
 
         return audit_cli.main(args, settings)
+    if args.command == "replay":
+        from callcenter import replay
+
+        return replay.main(args, settings)
     if args.command == "config":
         if not _queues_valid(settings):
             return 2

@@ -142,7 +142,7 @@ class ConversationRouter:
         line and tags as skills (those some agent has), the language unless the IVR chose one."""
         if not isinstance(event, ev.IvrFinished) or event.queue is None:
             return event
-        live = self.service.engine.live.get(event.interaction_id)
+        live = self.service.engine.interactions.get(event.interaction_id)
         if live is None or live.customer_id is None:
             return event
         try:
@@ -190,7 +190,7 @@ class ConversationRouter:
     # -- for the agent's screen ------------------------------------------------------------------
     def holder(self, interaction_id: str) -> Interaction:
         """The live messaging interaction (KeyError: none such)."""
-        i = self.service.engine.live.get(interaction_id)
+        i = self.service.engine.interactions.get(interaction_id)
         if i is None or not i.is_messaging:
             raise KeyError(interaction_id)
         return i

@@ -58,6 +58,21 @@ def spool_dirs(settings: Settings) -> tuple[Path, PurePosixPath]:
     return Path(str(default)), rec.asterisk_spool_dir or default
 
 
+def record_base(
+    settings: Settings, engine: Acd, asterisk_spool: PurePosixPath, interaction_id: str
+) -> str | None:
+    """Where Asterisk records this call (a path without extension, as Asterisk sees it), or None
+    when it is not recorded (recording off, not a call, or its queue says not to)."""
+    if not settings.recordings.enabled:
+        return None
+    interaction = engine.interactions.get(interaction_id)
+    if interaction is None or interaction.channel != Channel.VOICE:
+        return None
+    if interaction.queue is not None and not engine.queue(interaction.queue).record:
+        return None
+    return str(asterisk_spool / interaction_id)
+
+
 class Recorder:
     def __init__(
         self,
@@ -83,15 +98,10 @@ class Recorder:
 
     # -- the voice adapter's question ----------------------------------------------------------
     def base_for(self, interaction_id: str) -> str | None:
-        if not self._settings.recordings.enabled:
-            return None
-        interaction = self._engine.live.get(interaction_id)
-        if interaction is None or interaction.channel != Channel.VOICE:
-            return None
-        if interaction.queue is not None and not self._engine.queue(interaction.queue).record:
-            return None
-        self._recorded.add(interaction_id)
-        return str(self.asterisk_spool / interaction_id)
+        base = record_base(self._settings, self._engine, self.asterisk_spool, interaction_id)
+        if base is not None:
+            self._recorded.add(interaction_id)
+        return base
 
     # -- life ----------------------------------------------------------------------------------
     async def start(self) -> None:
@@ -102,7 +112,7 @@ class Recorder:
             left = []
         recovered = 0
         for interaction_id in left:
-            if interaction_id in self._engine.live:
+            if interaction_id in self._engine.interactions:
                 self._recorded.add(interaction_id)  # still going on: taken in when it ends
                 continue
             interaction = await self._lookup(interaction_id)

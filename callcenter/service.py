@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING, Protocol, runtime_checkable
 
 from callcenter import metrics
 from callcenter.aio import cancel_and_wait, within
+from callcenter.core import calls as cl
 from callcenter.core import events as ev
 from callcenter.core.acd import Acd
 from callcenter.core.commands import (
@@ -31,6 +32,7 @@ from callcenter.core.commands import (
     WithdrawOffer,
 )
 from callcenter.core.interaction import Interaction
+from callcenter.core.notices import Notice
 
 if TYPE_CHECKING:
     from callcenter.adapters.db import StoredEvent
@@ -48,16 +50,14 @@ class Store(Protocol):
         self, limit: int = 50, *, queues: Collection[str] | None = None
     ) -> list[Interaction]: ...
 
-    async def add_event(
-        self, interaction_id: str, at: float, kind: str, data: Mapping[str, object]
-    ) -> None: ...
+    async def add_notice(self, notice: Notice | RecordEvent) -> None: ...
 
     async def events_for(self, interaction_id: str) -> list[StoredEvent]: ...
 
 
 @runtime_checkable
 class BatchStore(Protocol):
-    async def write_batch(self, items: Sequence[SaveInteraction | RecordEvent]) -> None: ...
+    async def write_batch(self, items: Sequence[SaveInteraction | Notice | RecordEvent]) -> None: ...
 
 
 WRITE_BATCH = 64  # writes per transaction at most: a bigger batch holds the (SQLite) write lock longer
@@ -66,6 +66,13 @@ STORED_WAIT = 5.0  # seconds an acknowledgement waits for its writes (then it go
 
 class Dialer(Protocol):
     def execute(self, command: DialAgent | CancelDial) -> None: ...
+
+
+class CallControl(Protocol):
+    """Carries out the core's call commands (adapters/call_control.py). The task's result is None,
+    or why the command could not be done (reported to the core as a result event either way)."""
+
+    def execute(self, command: cl.CallCommand) -> asyncio.Task[str | None]: ...
 
 
 @runtime_checkable
@@ -85,8 +92,12 @@ class CallCenter:
         self.store = store
         self.clock = clock
         self.dialer: Dialer | None = None
+        self.call_control: CallControl | None = None
+        self._controls: list[asyncio.Task[str | None]] | None = None  # those of the current request
         self.listeners: list[Callable[[Command], None]] = []
-        self._writes: asyncio.Queue[SaveInteraction | RecordEvent] = asyncio.Queue()
+        # Told of every event before the engine sees it (the session recorder, for replays).
+        self.observers: list[Callable[[ev.Event | cl.CallEvent], None]] = []
+        self._writes: asyncio.Queue[SaveInteraction | Notice | RecordEvent] = asyncio.Queue()
         # Writes handed to the writer so far, and how many of them (a prefix: the queue is FIFO)
         # are committed; acknowledgements that must not run ahead of the record wait on them.
         self.enqueued = 0
@@ -112,8 +123,10 @@ class CallCenter:
             log.error("service.writes_not_flushed", extra={"pending": self._writes.qsize()})
         await cancel_and_wait(self._writer)
 
-    def handle(self, event: ev.Event) -> list[Command]:
+    def handle(self, event: ev.Event | cl.CallEvent) -> list[Command]:
         """Run one event through the engine; domain errors propagate to the caller."""
+        for observe in self.observers:
+            observe(event)
         started = time.perf_counter()
         commands = self.engine.handle(event)
         metrics.ENGINE_SECONDS.observe(time.perf_counter() - started)
@@ -126,7 +139,22 @@ class CallCenter:
         self.dispatch(commands)
         return commands
 
-    def submit(self, event: ev.Event) -> None:
+    async def request(self, event: cl.Request) -> None:
+        """A call control asked for (the agent panel): the core checks it (a refusal raises its
+        :class:`~callcenter.core.errors.DomainError` and changes nothing), the call-control adapter
+        carries out the core's commands, and this returns once Asterisk did (or raises
+        :class:`~callcenter.core.calls.ControlRefused` with why not; the core heard of it too)."""
+        self._controls = []
+        try:
+            self.handle(event)
+        finally:
+            tasks, self._controls = self._controls, None
+        for task in tasks:
+            why = await task
+            if why is not None:
+                raise cl.ControlRefused(why)
+
+    def submit(self, event: ev.Event | cl.CallEvent) -> None:
         """For adapters: like ``handle``, but errors are logged, never raised into the adapter."""
         try:
             self.handle(event)
@@ -146,6 +174,12 @@ class CallCenter:
                         self.dialer.execute_queue(command)
                     else:
                         log.warning("service.not_wired", extra={"command": repr(command)})
+                case cl.HoldCall() | cl.ResumeCall() | cl.HangupCall() | cl.TransferCall() | cl.DropGuest():
+                    self._control(command)
+                case (
+                    cl.OriginateConsult() | cl.BridgeConsult() | cl.CancelConsult() | cl.OriginateConference()
+                ):
+                    self._control(command)
                 case SaveInteraction(interaction=i):
                     if i.outcome is not None:
                         metrics.INTERACTIONS.labels(outcome=i.outcome.value).inc()
@@ -161,7 +195,7 @@ class CallCenter:
                             },
                         )
                     self._write_later(command)
-                case RecordEvent():
+                case Notice() | RecordEvent():
                     self._write_later(command)
                 case OfferConversation() | WithdrawOffer():
                     # Shown on (or taken off) the agent's screen by the listeners (agent panel).
@@ -183,7 +217,20 @@ class CallCenter:
                 listener(command)
         metrics.observe_engine(self.engine)
 
-    def _write_later(self, command: SaveInteraction | RecordEvent) -> None:
+    def _control(self, command: cl.CallCommand) -> None:
+        if self.call_control is not None:
+            task = self.call_control.execute(command)
+        else:
+            task = asyncio.get_running_loop().create_task(self._no_control(command))
+        if self._controls is not None:
+            self._controls.append(task)
+
+    async def _no_control(self, command: cl.CallCommand) -> str:
+        why = "no connection to Asterisk"
+        self.submit(cl.failed(command, why, self.clock()))
+        return why
+
+    def _write_later(self, command: SaveInteraction | Notice | RecordEvent) -> None:
         self._writes.put_nowait(command)
         self.enqueued += 1
         if isinstance(command, SaveInteraction):
@@ -192,7 +239,7 @@ class CallCenter:
     async def interaction(self, interaction_id: str) -> Interaction | None:
         """The interaction as it is now: live in the engine, else its newest snapshot still on its
         way to the database, else as stored."""
-        found = self.engine.live.get(interaction_id)
+        found = self.engine.interactions.get(interaction_id)
         if found is None and interaction_id in self._unstored:
             found = self._unstored[interaction_id][1]
         return found if found is not None else await self.store.get_interaction(interaction_id)
@@ -254,7 +301,7 @@ class CallCenter:
             for _ in batch:
                 self._writes.task_done()
 
-    async def _write(self, batch: list[SaveInteraction | RecordEvent]) -> None:
+    async def _write(self, batch: list[SaveInteraction | Notice | RecordEvent]) -> None:
         if isinstance(self.store, BatchStore):
             await self.store.write_batch(batch)
             return
@@ -262,8 +309,7 @@ class CallCenter:
             if isinstance(command, SaveInteraction):
                 await self.store.save_interaction(command.interaction)
             else:
-                data = dict(command.data)
-                await self.store.add_event(command.interaction_id, command.at, command.kind, data)
+                await self.store.add_notice(command)
 
     async def _tick_loop(self) -> None:
         while True:

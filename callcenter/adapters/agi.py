@@ -12,6 +12,7 @@ import asyncio
 import logging
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
+from typing import Protocol
 
 from panoramisk.utils import parse_agi_result
 
@@ -37,6 +38,24 @@ class AgiResult:
     code: int
     result: str  # the value after ``result=`` ('' on timeouts)
     data: str  # the parenthesised extra, e.g. 'timeout'
+
+
+class AgiChannel(Protocol):
+    """One FastAGI session as the voice adapter uses it (live: :class:`AgiSession`; recorded or
+    replayed: ``adapters/session_record.py``, ``adapters/session_replay.py``)."""
+
+    @property
+    def headers(self) -> Mapping[str, str]: ...
+
+    @property
+    def channel(self) -> str: ...
+
+    @property
+    def uniqueid(self) -> str: ...
+
+    async def command(self, line: str, timeout: float | None = None) -> AgiResult: ...
+
+    async def set_variable(self, name: str, value: str) -> None: ...
 
 
 class AgiSession:
@@ -97,7 +116,7 @@ class AgiSession:
         await self.command(f'SET VARIABLE {name} "{escaped}"')
 
 
-Route = Callable[[AgiSession], Awaitable[None]]
+Route = Callable[[AgiChannel], Awaitable[None]]
 
 
 class AgiServer:

@@ -1,10 +1,13 @@
-"""AMI adapter on panoramisk: login, reconnect with backoff, actions with timeouts, typed events.
+"""The Asterisk port (``asterisk_port.py``) over AMI, on panoramisk: login, reconnect with backoff,
+actions with timeouts, typed events. Raw AMI messages stop here: typed requests become AMI fields and
+answers become typed results in the pure functions at the end of this module.
 
 panoramisk frames the protocol and matches responses to actions; this module owns the connection's
 life. panoramisk's own reconnect (fixed delay, and re-sending queued actions after a reconnect, which
 could ring an agent twice) is switched off: a lost connection fails every pending action with
 :class:`AmiNotConnected`, and a supervisor task reconnects with exponential backoff. After every
-(re)login ``on_connected`` runs so the caller can rebuild its view of Asterisk from Asterisk itself.
+(re)login the subscribers' ``on_connected`` run, so they can rebuild their view of Asterisk from
+Asterisk itself.
 """
 
 from __future__ import annotations
@@ -12,33 +15,31 @@ from __future__ import annotations
 import asyncio
 import logging
 import random
-from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 from panoramisk import Manager
 
 from callcenter.adapters import ami_events
+from callcenter.adapters.asterisk_port import (
+    AmiAuthError,
+    AmiError,
+    AmiNotConnected,
+    AmiTimeout,
+    Application,
+    ChannelInfo,
+    ConnectedHandler,
+    DisconnectedHandler,
+    EndpointInfo,
+    EventHandler,
+    Move,
+    OriginateRequest,
+    OriginateResult,
+)
 from callcenter.aio import cancel_and_wait, within
 from callcenter.config import AsteriskSettings
-from callcenter.errors import AsteriskError
 
 log = logging.getLogger(__name__)
-
-
-class AmiError(AsteriskError):
-    """An AMI action failed."""
-
-
-class AmiNotConnected(AmiError):
-    pass
-
-
-class AmiAuthError(AmiError):
-    pass
-
-
-class AmiTimeout(AmiError):
-    pass
 
 
 class _Manager(Manager):  # type: ignore[misc]
@@ -61,18 +62,17 @@ class _Manager(Manager):  # type: ignore[misc]
 Message = Mapping[str, Any]
 
 
+__all__ = ["AmiAuthError", "AmiClient", "AmiError", "AmiNotConnected", "AmiTimeout"]
+
+
 class AmiClient:
-    def __init__(
-        self,
-        settings: AsteriskSettings,
-        on_event: Callable[[ami_events.AmiEvent], None],
-        on_connected: Callable[[], Awaitable[None]],
-        on_disconnected: Callable[[], None] = lambda: None,
-    ) -> None:
+    """The :class:`~callcenter.adapters.asterisk_port.AsteriskPort` over AMI."""
+
+    def __init__(self, settings: AsteriskSettings) -> None:
         self._settings = settings
-        self._on_event = on_event
-        self._on_connected = on_connected
-        self._on_disconnected = on_disconnected
+        self._on_event: list[EventHandler] = []
+        self._on_connected: list[ConnectedHandler] = []
+        self._on_disconnected: list[DisconnectedHandler] = []
         self._manager: _Manager | None = None
         self._lost = asyncio.Event()
         self._ready = asyncio.Event()
@@ -99,6 +99,58 @@ class AmiClient:
             return False
         return True
 
+    def subscribe(
+        self,
+        on_event: EventHandler,
+        on_connected: ConnectedHandler | None = None,
+        on_disconnected: DisconnectedHandler | None = None,
+    ) -> None:
+        self._on_event.append(on_event)
+        if on_connected is not None:
+            self._on_connected.append(on_connected)
+        if on_disconnected is not None:
+            self._on_disconnected.append(on_disconnected)
+
+    # -- the typed port ----------------------------------------------------------------------------
+    async def originate(self, request: OriginateRequest) -> OriginateResult:
+        fields = originate_fields(request)
+        if not request.wait:
+            await self.action(fields, as_list=False)
+            return OriginateResult("queued")
+        result = await self.action(fields, as_list=True, timeout=request.ring_timeout + 10)
+        return originate_result(result)
+
+    async def redirect(self, move: Move, extra: Move | None = None) -> None:
+        await self.action(redirect_fields(move, extra))
+
+    async def hangup(self, channel: str, cause: int = 16) -> None:
+        await self.action({"Action": "Hangup", "Channel": channel, "Cause": str(cause)})
+
+    async def set_var(self, channel: str, name: str, value: str) -> None:
+        await self.action({"Action": "Setvar", "Channel": channel, "Variable": name, "Value": value})
+
+    async def get_var(self, channel: str, name: str) -> str | None:
+        answer = await self.action({"Action": "Getvar", "Channel": channel, "Variable": name})
+        value = answer.get("Value") if isinstance(answer, Mapping) else None
+        return None if value is None or value == "(null)" else str(value)
+
+    async def mix_monitor_mute(self, channel: str, muted: bool, direction: str = "both") -> None:
+        await self.action(
+            {
+                "Action": "MixMonitorMute",
+                "Channel": channel,
+                "Direction": direction,
+                "State": "1" if muted else "0",
+            }
+        )
+
+    async def channels(self) -> list[ChannelInfo]:
+        return parse_channels(await self.action({"Action": "CoreShowChannels"}, as_list=True))
+
+    async def endpoints(self) -> list[EndpointInfo]:
+        return parse_endpoints(await self.action({"Action": "PJSIPShowEndpoints"}, as_list=True))
+
+    # -- raw actions (the typed methods above, and the call-control section until it moves) ------
     async def action(
         self,
         fields: Mapping[str, str | list[str]],
@@ -153,10 +205,11 @@ class AmiClient:
                 delay = s.reconnect_min_delay
                 self.connects += 1
                 log.info("ami.connected", extra={"host": s.host, "port": s.ami_port})
-                try:
-                    await self._on_connected()
-                except Exception:
-                    log.exception("ami.on_connected_failed")
+                for on_connected in list(self._on_connected):
+                    try:
+                        await on_connected()
+                    except Exception:
+                        log.exception("ami.on_connected_failed")
                 await self._lost.wait()
                 log.warning("ami.connection_lost", extra={"host": s.host, "port": s.ami_port})
             self._drop_connection()
@@ -205,7 +258,8 @@ class AmiClient:
             if not future.done():
                 future.set_exception(AmiNotConnected("AMI connection lost"))
         self._lost.set()
-        self._on_disconnected()
+        for on_disconnected in list(self._on_disconnected):
+            on_disconnected()
 
     def _drop_connection(self) -> None:
         self._ready.clear()
@@ -224,4 +278,96 @@ class AmiClient:
         if isinstance(event, ami_events.Shutdown):
             log.warning("ami.asterisk_shutdown")
         if event is not None:
-            self._on_event(event)
+            for on_event in list(self._on_event):
+                on_event(event)
+
+
+# -- raw AMI <-> typed values (pure, unit-tested) ------------------------------------------------
+
+
+def originate_fields(request: OriginateRequest) -> dict[str, str | list[str]]:
+    fields: dict[str, str | list[str]] = {
+        "Action": "Originate",
+        "Channel": request.endpoint,
+        "Async": "true",
+        "Timeout": str(int(request.ring_timeout * 1000)),
+    }
+    target = request.target
+    if isinstance(target, Application):
+        fields.update({"Application": target.name, "Data": target.data})
+    else:
+        fields.update({"Context": target.context, "Exten": target.exten, "Priority": str(target.priority)})
+    if request.channel_id is not None:
+        fields["ChannelId"] = request.channel_id
+    if request.caller_id:
+        fields["CallerID"] = request.caller_id
+    if request.variables:
+        fields["Variable"] = [f"{name}={value}" for name, value in request.variables.items()]
+    return fields
+
+
+def originate_result(answer: object) -> OriginateResult:
+    """The last message of an async Originate is its ``OriginateResponse``."""
+    final = answer[-1] if isinstance(answer, list) and answer else answer
+    if not isinstance(final, Mapping):
+        return OriginateResult("failed", "no answer from Asterisk")
+    if str(final.get("Response", "")).lower() == "success":
+        return OriginateResult("answered", code=str(final.get("Reason", "4")))
+    code = str(final.get("Reason", ""))
+    reason = ami_events.ORIGINATE_REASONS.get(code, f"dial failed (reason {code or '?'})")
+    return OriginateResult("failed", reason, code)
+
+
+def redirect_fields(move: Move, extra: Move | None = None) -> dict[str, str | list[str]]:
+    fields: dict[str, str | list[str]] = {
+        "Action": "Redirect",
+        "Channel": move.channel,
+        "Context": move.to.context,
+        "Exten": move.to.exten,
+        "Priority": str(move.to.priority),
+    }
+    if extra is not None:
+        fields.update(
+            {
+                "ExtraChannel": extra.channel,
+                "ExtraContext": extra.to.context,
+                "ExtraExten": extra.to.exten,
+                "ExtraPriority": str(extra.to.priority),
+            }
+        )
+    return fields
+
+
+def _messages(answer: object) -> Sequence[Mapping[str, object]]:
+    items = answer if isinstance(answer, list) else []
+    return [m for m in items if isinstance(m, Mapping)]
+
+
+def parse_channels(answer: object) -> list[ChannelInfo]:
+    """``CoreShowChannels``' list: one ``CoreShowChannel`` event per live channel."""
+    return [
+        ChannelInfo(
+            channel=str(m.get("Channel", "")),
+            uniqueid=str(m.get("Uniqueid", "")),
+            context=str(m.get("Context", "")),
+            exten=str(m.get("Exten", "")),
+            linkedid=str(m.get("Linkedid", "")),
+            state=str(m.get("ChannelStateDesc", "")),
+            application=str(m.get("Application", "")),
+        )
+        for m in _messages(answer)
+        if m.get("Event") == "CoreShowChannel" and m.get("Channel") and m.get("Uniqueid")
+    ]
+
+
+def parse_endpoints(answer: object) -> list[EndpointInfo]:
+    """``PJSIPShowEndpoints``' list: one ``EndpointList`` event per endpoint; ``Contacts`` is
+    ``aor/uri,aor/uri,...``."""
+    return [
+        EndpointInfo(
+            name=str(m.get("ObjectName", "")),
+            contacts=frozenset(c.split("/", 1)[-1] for c in str(m.get("Contacts", "")).split(",") if c),
+        )
+        for m in _messages(answer)
+        if m.get("Event") == "EndpointList" and m.get("ObjectName")
+    ]

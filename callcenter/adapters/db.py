@@ -39,10 +39,13 @@ from sqlalchemy.ext.asyncio import (
 )
 
 from callcenter.adapters.db_models import EventRow, InteractionRow
+from callcenter.adapters.event_log import event_row, notice_of
 from callcenter.aio import cancel_safe
+from callcenter.core import notices as nt
 from callcenter.core.commands import RecordEvent, SaveInteraction
 from callcenter.core.interaction import Channel, EndedBy, Interaction, Outcome
 from callcenter.errors import StorageError
+from callcenter.core.notices import Notice
 from callcenter.migrations import run_upgrade
 
 SUPPORTED_DRIVERS = ("sqlite+aiosqlite", "postgresql+asyncpg")
@@ -81,6 +84,11 @@ class StoredEvent:
     at: float
     kind: str
     data: Mapping[str, object]
+
+    @property
+    def notice(self) -> Notice | None:
+        """The typed notice this row records (``None``: a kind or keys no notice class has)."""
+        return notice_of(self.interaction_id, self.at, self.kind, self.data)
 
 
 def parse_url(url: str) -> URL:
@@ -190,7 +198,7 @@ class Database:
             values = _row_values(interaction)
             await session.execute(_upsert(self._dialect, tuple(values)), [values])
 
-    async def write_batch(self, items: Sequence[SaveInteraction | RecordEvent]) -> None:
+    async def write_batch(self, items: Sequence[SaveInteraction | Notice | RecordEvent]) -> None:
         """Snapshots and events in one transaction (the service's group commit): one commit for
         everything that was waiting, instead of one each.
 
@@ -206,12 +214,13 @@ class Database:
                 snapshots.pop(item.interaction.id, None)  # keep first-seen order of the newest
                 snapshots[item.interaction.id] = _row_values(item.interaction)
             else:
+                entry = event_row(item)
                 events.append(
                     {
-                        "interaction_id": item.interaction_id,
-                        "at": _datetime(item.at),
-                        "kind": item.kind,
-                        "data": dict(item.data),
+                        "interaction_id": entry.interaction_id,
+                        "at": _datetime(entry.at),
+                        "kind": entry.kind,
+                        "data": dict(entry.data),
                     }
                 )
         async with self._transaction(f"write {len(items)} interaction snapshot(s) and event(s)") as session:
@@ -257,7 +266,7 @@ class Database:
                 InteractionRow.outcome.is_not(None),
                 InteractionRow.answered_at.is_not(None),
                 # Never wrapped up, or passed between agents (each owes its own).
-                sa.or_(~has("wrap_up"), has("transferred")),
+                sa.or_(~has(nt.WrappedUp.kind), has(nt.Transferred.kind)),
             )
             .order_by(InteractionRow.ended_at.desc(), InteractionRow.id.desc())
             .limit(max(1, limit))
@@ -270,12 +279,13 @@ class Database:
             for start in range(0, len(ids), 500):
                 events = sa.select(EventRow).where(
                     EventRow.interaction_id.in_(ids[start : start + 500]),
-                    EventRow.kind.in_(("transferred", "wrap_up")),
+                    EventRow.kind.in_((nt.Transferred.kind, nt.WrappedUp.kind)),
                 )
                 for row in await session.scalars(events.order_by(EventRow.id)):
-                    agent = row.data.get("from" if row.kind == "transferred" else "agent")
+                    # Read as rows: a call's transfer (attended, to a number) has no notice class yet.
+                    agent = row.data.get("from" if row.kind == nt.Transferred.kind else "agent")
                     if isinstance(agent, str) and agent:
-                        if row.kind == "wrap_up":
+                        if row.kind == nt.WrappedUp.kind:
                             wrapped.add((row.interaction_id, agent))
                         else:
                             owing[row.interaction_id].append(agent)
@@ -329,6 +339,11 @@ class Database:
         row = EventRow(interaction_id=interaction_id, at=_datetime(at), kind=kind, data=dict(data))
         async with self._transaction(f"add {kind!r} event of {interaction_id!r}") as session:
             session.add(row)
+
+    async def add_notice(self, notice: Notice | RecordEvent) -> None:
+        """Append a notice to the event log, as its row."""
+        entry = event_row(notice)
+        await self.add_event(entry.interaction_id, entry.at, entry.kind, entry.data)
 
     async def events_for(self, interaction_id: str) -> list[StoredEvent]:
         """The interaction's events in the order they were added."""

@@ -1,1162 +1,147 @@
-"""The voice adapter: Asterisk (AMI + FastAGI) in, core events out; voice commands carried out.
+"""The voice adapter: Asterisk (the port + FastAGI) in, core events out; voice commands carried out.
 
-It owns the mapping between Asterisk's channels and our interactions:
-- the caller's leg is known from the FastAGI request (``agi_uniqueid``);
-- each agent leg is originated with ``ChannelId=<interaction>-<attempt>``, so its uniqueid is known
-  before Asterisk creates it, and its Hangup maps back without guessing.
+It composes parts with one job each around one :class:`VoiceState` (the mapping between Asterisk's
+channels and our interactions): ``voice_inbound`` (FastAGI, the IVR flow, feature codes),
+``voice_dialer`` (the engine's dialling commands), ``voice_events`` (AMI events to core events),
+``voice_reconcile`` (after every (re)connect) and ``call_control`` (the core's call commands: hold,
+transfers, consults, conferences; supervisor spy; recording pause).
 """
 
 from __future__ import annotations
 
-import asyncio
-import json
 import logging
-import re
 import time
 import uuid
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass
 from typing import Any
 
 import aiohttp
 
 from callcenter import metrics
-from callcenter.adapters import ami_events
-from callcenter.adapters.agi import AgiError, AgiHangup, AgiServer, AgiSession
-from callcenter.adapters.ami import AmiClient, AmiError
-from callcenter.aio import within
+from callcenter.adapters.asterisk_port import AsteriskPort
+from callcenter.adapters.call_control import CallControl
+from callcenter.adapters.voice_dialer import VoiceDialer
+from callcenter.adapters.voice_events import EventMapper
+from callcenter.adapters.voice_inbound import InboundCalls
+from callcenter.adapters.voice_reconcile import Reconciler
+from callcenter.adapters.voice_state import AgentLeg, AsteriskSnapshot, Tasks, VoiceState
 from callcenter.config import Settings
+from callcenter.core import calls as cl
 from callcenter.core import events as ev
 from callcenter.core import ivr
 from callcenter.core.commands import Announce, CancelDial, DialAgent, DialCustomer, ExitQueue
-from callcenter.core.ivr_runner import FlowRunner
-from callcenter.errors import CallControlError
-from callcenter.ivr import prompts
 
 log = logging.getLogger(__name__)
-
-# A number we may dial back: digits (optionally +), or a sandbox trunk user name.
-_CALLBACK_NUMBER = re.compile(r"\+?[A-Za-z0-9._-]{1,32}")
-
-Clock = Callable[[], float]
-
-MAX_LOOKUP_BYTES = 256 * 1024
-IDENTIFY_SECONDS = 1.0
-_DIGITS = re.compile(r"[0-9*#]*")
-
-
-def _known(value: str) -> str:
-    return "" if value.strip().lower() == "unknown" else value
-
-
-def _agi_quote(value: str) -> str:
-    return value.replace("\\", "\\\\").replace('"', '\\"')
-
-
-def _speaks(action: ivr.Action) -> bool:
-    return isinstance(action, (ivr.Play, ivr.GetDigit, ivr.CollectDigits))
-
-
-def _var_name(name: str) -> str:
-    return re.sub(r"[^A-Za-z0-9_]", "_", name).upper()
-
-
-@dataclass(frozen=True, slots=True)
-class AsteriskSnapshot:
-    """What Asterisk says is live right now (after a (re)connect)."""
-
-    channels: frozenset[str]  # channel names
-    uniqueids: frozenset[str]
-    registered: frozenset[str]  # endpoint names with at least one contact
-    endpoints: frozenset[str]  # every PJSIP endpoint Asterisk knows
-
-
-@dataclass(slots=True)
-class _AgentLeg:
-    interaction_id: str
-    agent_id: str
-    channel: str | None = None
-    cancelled: bool = False
-    ended: bool = False  # its HangupRequest was seen
 
 
 class VoiceAdapter:
     def __init__(
         self,
         settings: Settings,
-        submit: Callable[[ev.Event], None],
+        submit: Callable[[ev.Event | cl.CallEvent], None],
         on_snapshot: Callable[[AsteriskSnapshot], None],
         flow_factory: Callable[[ev.CallArrived], ivr.Flow],
-        clock: Clock = time.time,
+        *,
+        port: AsteriskPort,
+        clock: Callable[[], float] = time.time,
         http: aiohttp.ClientSession | None = None,
         handle: Callable[[ev.Event], object] | None = None,
         record_base: Callable[[str], str | None] | None = None,
         identify_caller: Callable[[str, float], Awaitable[str | None]] | None = None,
+        new_id: Callable[[], str] = lambda: uuid.uuid4().hex,
     ) -> None:
-        """``record_base``: for an interaction id, where Asterisk should record the call (a path
-        without extension, as Asterisk sees it), or None not to record it."""
+        """``port`` and the FastAGI server of ``self.inbound.routes`` are started by the composition
+        root. ``record_base``: where Asterisk records a call (None: not recorded)."""
         self._settings = settings
-        self._record_base = record_base
-        self._identify_caller = identify_caller
         self._submit = submit
-        # Like submit, but a refused event raises (the agent's phone then hears an error tone).
-        self._handle = handle
         self._on_snapshot = on_snapshot
-        self._flow_factory = flow_factory
         self._clock = clock
-        self.ami = AmiClient(
-            settings.asterisk,
-            self._on_ami_event,
-            self._reconcile,
+        self.port = port
+        self._state = VoiceState()
+        self._legs = self._state.legs  # agent leg uniqueid -> leg
+        self._background = Tasks()
+        self.inbound = InboundCalls(
+            settings,
+            self._state,
+            submit,
+            clock,
+            flow_factory,
+            self._caller_gone,
+            handle=handle,
+            identify_caller=identify_caller,
+            new_id=new_id,
+        )
+        self.dialer = VoiceDialer(
+            settings, port, self._state, self._background, submit, clock, self._caller_gone, record_base
+        )
+        self.events = self._listen(port)
+        self.reconciler = Reconciler(port, self._state)
+        # Hold, transfers, consults, conferences: the core's call commands, carried out.
+        self.calls = CallControl(settings, port, self._legs, submit, clock, self._background)
+        # The IVR's lookups to outside systems; ours to close unless it was given.
+        self.inbound.http = http
+        self._own_http = http is None
+
+    def _listen(self, port: AsteriskPort) -> EventMapper:
+        """AMI events mapped to core events; our view rebuilt after every (re)connect."""
+        events = EventMapper(
+            self._state,
+            self._background,
+            self._submit,
+            self._clock,
+            self.dialer.hangup,
+            self.inbound.hold_back,
+            self._call_ended,
+            self._agent_leg_gone,
+        )
+        port.subscribe(
+            events.on_event,
+            on_connected=self._reconcile,
             on_disconnected=lambda: metrics.AMI_CONNECTED.set(0),
         )
-        self.agi = AgiServer(
-            settings.agi.host,
-            settings.agi.port,
-            {"inbound": self._inbound, "agent-feature": self._agent_feature},
-        )
-        self._callers: dict[str, str] = {}  # caller uniqueid -> interaction id
-        self._legs: dict[str, _AgentLeg] = {}  # agent leg uniqueid -> leg
-        # Callers taken over from before a restart: known by channel name until a reconcile
-        # tells us their uniqueid.
-        self._adopted: dict[str, str] = {}
-        # Answered calls taken over from before a restart: interaction -> its agent. A reconcile
-        # finds the agent's leg by its uniqueid (<interaction>-<attempt>) and whether the caller
-        # is on hold (in cc-hold), so the panel's call controls work on them again.
-        self._adopted_answered: dict[str, str] = {}
-        # Callers in the IVR -> the hang-up Asterisk reported meanwhile (cause, by the system).
-        self._in_ivr: dict[str, tuple[str, bool] | None] = {}
-        self._late_identifications: set[asyncio.Task[str | None]] = set()  # over the bound, still running
-        self._contacts: dict[str, set[str]] = {}  # AOR -> its registered contact URIs
-        self._on_hold: dict[str, str] = {}  # interaction on hold -> the caller's channel
-        # interaction -> (the consulted agent's leg id, what to do when the consult fails)
-        self._consulting: dict[str, tuple[str, Callable[[str], None]]] = {}
-        self._consult_seq = 0
-        # interaction -> (the invited agent's leg id, what to do when it leaves, the caller's channel)
-        self._conferences: dict[str, tuple[str, Callable[[str], None] | None, str]] = {}
-        self._tasks: set[asyncio.Task[None]] = set()
-        # The IVR's lookups to outside systems; ours to close unless it was given.
-        self._http = http
-        self._own_http = http is None
+        return events
 
     async def start(self) -> None:
         if self._own_http:
-            self._http = aiohttp.ClientSession(headers={"User-Agent": "callcenter-ivr"})
-        await self.agi.start()
-        await self.ami.start()
+            self.inbound.http = aiohttp.ClientSession(headers={"User-Agent": "callcenter-ivr"})
 
     async def stop(self) -> None:
-        await self.ami.stop()
-        await self.agi.stop()
-        if self._own_http and self._http is not None:
-            await self._http.close()
-            self._http = None
-        pending = [*self._tasks, *self._late_identifications]
-        for task in pending:
-            task.cancel()
-        if pending:
-            await asyncio.gather(*pending, return_exceptions=True)
+        if self._own_http and self.inbound.http is not None:
+            await self.inbound.http.close()
+            self.inbound.http = None
+        await self._background.cancel_all()
+        await self.inbound.stop()
 
     def adopt_callers(self, channels: dict[str, str], answered: dict[str, str] | None = None) -> None:
         """Track callers restored after a restart: ``{caller channel name: interaction id}``, and
         of those an agent was talking to, ``{interaction id: agent id}``."""
-        self._adopted.update(channels)
-        self._adopted_answered.update(answered or {})
+        self.reconciler.adopt(channels, answered)
 
-    # -- commands ----------------------------------------------------------------------------------
+    # -- commands (service.Dialer, service.QueueVoice) ---------------------------------------------
     def execute(self, command: DialAgent | CancelDial) -> None:
-        if isinstance(command, DialAgent):
-            self._spawn(self._dial(command))
-        else:
-            self._spawn(self._cancel(command))
-
-    async def _agent_feature(self, session: AgiSession) -> None:
-        """An agent's phone dialled a feature code (*21 log in, *22 log out, *23 pause, *24
-        resume): the agent is the one whose extension the calling endpoint is."""
-        extension = session.channel.split("/", 1)[-1].rsplit("-", 1)[0]
-        agent = next((a for a in self._settings.agents if a.extension == extension), None)
-        code = session.headers.get("agi_arg_1", "")
-        now = self._clock()
-        event: ev.Event | None = None
-        if agent is not None:
-            moves: dict[str, ev.Event] = {
-                "*21": ev.AgentLogin(agent.id, now),
-                "*22": ev.AgentLogout(agent.id, now),
-                "*23": ev.AgentPause(agent.id, "phone", now),
-                "*24": ev.AgentResume(agent.id, now),
-            }
-            event = moves.get(code)
-        sound = "beeperr"
-        if event is not None and self._handle is not None:
-            try:
-                self._handle(event)
-            except Exception as err:  # a move the agent's state does not allow: say so
-                log.info(
-                    "voice.feature_refused",
-                    extra={"agent": agent.id if agent else None, "code": code, "why": str(err)},
-                )
-            else:
-                sound = {"*21": "agent-loginok", "*22": "agent-loggedoff"}.get(code, "beep")
-                log.info("voice.feature", extra={"agent": agent.id if agent else None, "code": code})
-        else:
-            log.warning("voice.feature_unknown", extra={"extension": extension, "code": code})
-        try:
-            await session.command(f'STREAM FILE {sound} ""')
-        except (AgiHangup, AgiError):
-            pass
+        self.dialer.execute(command)
 
     def execute_queue(self, command: DialCustomer | Announce | ExitQueue) -> None:
-        """Queue features: callbacks are carried out; announcements and max-wait exits are not yet
-        (the caller stays on hold; see docs/acd.md)."""
-        if isinstance(command, DialCustomer):
-            self._spawn(self._dial_customer(command))
-        elif isinstance(command, Announce):
-            self._spawn(self._announce(command))
-        else:
-            self._spawn(self._exit_queue(command))
-
-    async def _redirect(self, channel: str, context: str, exten: str, variables: dict[str, str]) -> bool:
-        """Set channel variables, then send the channel to ``context,exten,1``; False if it failed."""
-        try:
-            for name, value in variables.items():
-                await self.ami.action(
-                    {"Action": "Setvar", "Channel": channel, "Variable": name, "Value": value}
-                )
-            await self.ami.action(
-                {
-                    "Action": "Redirect",
-                    "Channel": channel,
-                    "Context": context,
-                    "Exten": exten,
-                    "Priority": "1",
-                }
-            )
-        except AmiError as err:
-            log.info(
-                "voice.redirect_failed", extra={"channel": channel, "context": context, "error": str(err)}
-            )
-            return False
-        return True
-
-    async def _announce(self, cmd: Announce) -> None:
-        """Position and estimated wait (cc-announce), then back to waiting on hold."""
-        minutes = max(1, -(-int(cmd.estimated_wait) // 60))
-        if await self._redirect(
-            cmd.caller_channel,
-            "cc-announce",
-            "s",
-            {"CC_POSITION": str(cmd.position), "CC_WAIT_MINUTES": str(minutes)},
-        ):
-            log.info(
-                "voice.announced",
-                extra={"interaction": cmd.interaction_id, "position": cmd.position, "minutes": minutes},
-            )
-
-    async def _exit_queue(self, cmd: ExitQueue) -> None:
-        """The queue's maximum wait: voicemail, a callback confirmation, or (another queue) nothing
-        to do on Asterisk's side but say which queue the caller is in now."""
-        if not cmd.caller_channel:
-            return
-        if cmd.kind == "queue":
-            try:
-                await self.ami.action(
-                    {
-                        "Action": "Setvar",
-                        "Channel": cmd.caller_channel,
-                        "Variable": "CC_QUEUE",
-                        "Value": cmd.target or "",
-                    }
-                )
-            except AmiError as err:
-                log.info("voice.setvar_failed", extra={"interaction": cmd.interaction_id, "error": str(err)})
-            return
-        if cmd.kind == "callback":
-            # The caller is hung up after the confirmation: that ends only their line, not the
-            # callback (the engine keeps their place).
-            for uid, interaction_id in list(self._callers.items()):
-                if interaction_id == cmd.interaction_id:
-                    self._caller_gone(uid, "hung up after the callback offer")
-        mailbox = self._settings.acd.exit_mailbox
-        if await self._redirect(cmd.caller_channel, "cc-exit", cmd.kind, {"CC_EXIT_MAILBOX": mailbox}):
-            log.info("voice.queue_exit", extra={"interaction": cmd.interaction_id, "kind": cmd.kind})
-
-    async def _dial_customer(self, cmd: DialCustomer) -> None:
-        """Ring the reserved agent; when they answer, the dialplan (cc-callback) dials the customer
-        and reports CCCallbackConnected / CCCallbackFailed as UserEvents."""
-        customer = self._settings.acd.callback_dial.replace("{number}", cmd.number)
-        log.info("voice.callback_dial", extra={"interaction": cmd.interaction_id, "agent": cmd.agent_id})
-        await self._originate_agent(
-            f"{cmd.interaction_id}-cb{cmd.attempt}",
-            cmd.interaction_id,
-            cmd.agent_id,
-            cmd.extension,
-            context="cc-callback",
-            exten="dial",
-            caller_id=f"Callback <{cmd.number}>",
-            ring_timeout=self._settings.acd.ring_timeout,
-            variables=[f"CC_CUSTOMER_DIAL={customer}", f"CC_CUSTOMER_TIMEOUT={max(1, int(cmd.timeout))}"],
-        )
-
-    def _on_user_event(self, event: ami_events.UserEvent) -> None:
-        h = event.headers
-        interaction_id = h.get("InteractionId", "")
-        now = self._clock()
-        match event.name:
-            case "CCCallbackRequested":
-                number = h.get("Number", "")
-                if not _CALLBACK_NUMBER.fullmatch(number):
-                    log.warning(
-                        "voice.callback_refused",
-                        extra={"interaction": interaction_id, "why": "no usable caller number"},
-                    )
-                    return
-                self._submit(ev.CallbackRequested(interaction_id, number, now))
-                # The dialplan hangs the caller up after the confirmation: that is their choice.
-                self._caller_gone(event.uniqueid, "hung up after asking for a callback")
-            case "CCCallbackConnected":
-                self._submit(ev.CallbackConnected(interaction_id, h.get("AgentId", ""), now))
-            case "CCCallbackFailed":
-                status = h.get("Status", "") or "no answer"
-                self._submit(ev.CallbackFailed(interaction_id, h.get("AgentId", ""), status.lower(), now))
+        self.dialer.execute_queue(command)
 
     def _spawn(self, coro: Any) -> None:
-        task = asyncio.get_running_loop().create_task(coro)
-        self._tasks.add(task)
-        task.add_done_callback(self._tasks.discard)
+        self._background.spawn(coro)
 
-    async def _dial(self, cmd: DialAgent) -> None:
-        log.info(
-            "voice.dial_agent",
-            extra={"interaction": cmd.interaction_id, "agent": cmd.agent_id, "ext": cmd.extension},
-        )
-        await self._originate_agent(
-            f"{cmd.interaction_id}-{cmd.attempt}",
-            cmd.interaction_id,
-            cmd.agent_id,
-            cmd.extension,
-            context="cc-agent",
-            exten="bridge",
-            caller_id=f"<{cmd.caller_id}>",
-            ring_timeout=cmd.timeout,
-            variables=[f"CC_CALLER_CHANNEL={cmd.caller_channel}"],
-        )
+    # -- what a line's end means for call control --------------------------------------------------
+    def _caller_gone(self, uniqueid: str, cause: str, system: bool = False) -> None:
+        self.events.caller_gone(uniqueid, cause, system)
 
-    async def _originate_agent(
-        self,
-        leg_id: str,
-        interaction_id: str,
-        agent_id: str,
-        extension: str,
-        *,
-        context: str,
-        exten: str,
-        caller_id: str,
-        ring_timeout: float,
-        variables: list[str],
-    ) -> None:
-        """Ring an agent's phone into ``context,exten,1`` (uniqueid ``leg_id``, known in advance)
-        and report the result: AgentAnswered, or AgentDialFailed with the reason in words."""
-        self._legs[leg_id] = _AgentLeg(interaction_id, agent_id)
-        base = self._record_base(interaction_id) if self._record_base is not None else None
-        if base:
-            variables = [*variables, f"CC_RECORD_BASE={base}"]
-        fields: dict[str, str | list[str]] = {
-            "Action": "Originate",
-            "Channel": f"PJSIP/{extension}",
-            "Context": context,
-            "Exten": exten,
-            "Priority": "1",
-            "Async": "true",
-            "Timeout": str(int(ring_timeout * 1000)),
-            "ChannelId": leg_id,
-            "CallerID": caller_id,
-            "Variable": [f"CC_INTERACTION_ID={interaction_id}", f"CC_AGENT_ID={agent_id}", *variables],
-        }
-        try:
-            result = await self.ami.action(fields, as_list=True, timeout=ring_timeout + 10)
-        except AmiError as err:
-            reason = str(err)
-        else:
-            final = result[-1] if isinstance(result, list) and result else result
-            if str(final.get("Response", "")).lower() == "success":
-                self._submit(ev.AgentAnswered(interaction_id, agent_id, self._clock()))
-                return
-            code = str(final.get("Reason", ""))
-            reason = ami_events.ORIGINATE_REASONS.get(code, f"dial failed (reason {code or '?'})")
-        leg = self._legs.get(leg_id)
-        if leg is not None and leg.channel is None:
-            self._legs.pop(leg_id)  # no channel was created: no Hangup will come to clear it
-        log.warning(
-            "voice.dial_failed",
-            extra={"interaction": interaction_id, "agent": agent_id, "ext": extension, "reason": reason},
-        )
-        self._submit(ev.AgentDialFailed(interaction_id, agent_id, reason, self._clock()))
+    def _call_ended(self, interaction_id: str) -> None:
+        """The caller's line ended: a conference must not go on, a held agent is left alone."""
+        self.calls.caller_gone(interaction_id)
 
-    async def _cancel(self, cmd: CancelDial) -> None:
-        for leg in self._legs.values():
-            if leg.interaction_id == cmd.interaction_id and leg.agent_id == cmd.agent_id:
-                leg.cancelled = True
-                if leg.channel is not None:
-                    await self._hangup(leg.channel)
-
-    # ChanSpy options per mode: q quiet (no beep, no channel name spoken), E end the spy call
-    # when the agent's leg hangs up; w whisper (the agent hears the supervisor), B barge (both do).
-    SPY_OPTIONS = {"listen": "qE", "whisper": "qEw", "barge": "qEB"}
-
-    async def spy(self, agent_id: str, extension: str, mode: str) -> bool:
-        """Ring the supervisor's phone ``extension`` into ChanSpy on the agent's live call leg
-        (docs/supervisor.md). False when the agent has no call leg up; AmiError when refused."""
-        channels = [
-            leg.channel
-            for leg in self._legs.values()
-            if leg.agent_id == agent_id and leg.channel is not None and not leg.ended and not leg.cancelled
-        ]
-        if not channels:
-            return False
-        await self.ami.action(
-            {
-                "Action": "Originate",
-                "Channel": f"PJSIP/{extension}",
-                "Application": "ChanSpy",
-                "Data": f"{channels[-1]},{self.SPY_OPTIONS[mode]}",
-                "Async": "true",
-                "Timeout": "30000",
-                "CallerID": f'"{mode} {agent_id}" <{agent_id}>',
-            }
-        )
-        log.info("voice.spy", extra={"agent": agent_id, "ext": extension, "mode": mode})
-        return True
-
-    async def mute_recording(self, interaction_id: str, muted: bool) -> bool:
-        """Pause (``muted``) or resume the recording of a call in progress, e.g. while the customer
-        gives card data: the tracks get silence meanwhile. False when no agent leg of this
-        interaction is up (nothing to pause); AmiError when Asterisk refuses."""
-        channels = [
-            leg.channel
-            for leg in self._legs.values()
-            if leg.interaction_id == interaction_id and leg.channel is not None and not leg.ended
-        ]
-        if not channels:
-            return False
-        for channel in channels:
-            await self.ami.action(
-                {
-                    "Action": "MixMonitorMute",
-                    "Channel": channel,
-                    "Direction": "both",
-                    "State": "1" if muted else "0",
-                }
-            )
-        return True
-
-    # -- call controls from the agent panel -------------------------------------------------------
-    # The caller's leg was pulled into the agent leg's Bridge() (cc-agent). Hold and transfer move
-    # both legs at once with one Redirect (Channel + ExtraChannel), so neither is left alone in the
-    # bridge (Bridge() hangs up the pulled caller when the agent leg leaves it by itself).
-
-    def agent_channel(self, interaction_id: str, agent_id: str) -> str | None:
-        """The channel of the agent's live leg on this interaction, if it is up."""
-        for leg in self._legs.values():
-            if (leg.interaction_id, leg.agent_id) == (interaction_id, agent_id):
-                if leg.channel is not None and not leg.ended and not leg.cancelled:
-                    return leg.channel
-        return None
-
-    def _leg_of(self, interaction_id: str, agent_id: str) -> _AgentLeg:
-        for leg in self._legs.values():
-            if (leg.interaction_id, leg.agent_id) == (interaction_id, agent_id):
-                if leg.channel is not None and not leg.ended and not leg.cancelled:
-                    return leg
-        raise CallControlError("the agent's phone is not on this call")
-
-    def is_held(self, interaction_id: str) -> bool:
-        return interaction_id in self._on_hold
-
-    async def hangup_call(self, interaction_id: str, agent_id: str) -> None:
-        """The agent ends the call from the panel: reported as the agent hanging up (an AMI Hangup
-        raises no HangupRequest, which would otherwise say the system ended it)."""
-        leg = self._leg_of(interaction_id, agent_id)
-        assert leg.channel is not None
-        leg.ended = True
-        self._submit(ev.AgentHungUp(interaction_id, agent_id, self._clock()))
-        caller = self._on_hold.pop(interaction_id, None)
-        await self._hangup(leg.channel)
-        if caller is not None:  # on hold: the caller is no longer bridged to the agent's leg
-            await self._hangup(caller)
-        self._end_conference(interaction_id)
-
-    async def hold(self, interaction_id: str, agent_id: str, caller_channel: str, held: bool) -> None:
-        """Hold: the caller to ``cc-hold`` (music on hold), the agent's leg to ``cc-held`` (silence);
-        resume: the agent's leg to ``cc-agent,resume``, whose Bridge() pulls the caller back."""
-        leg = self._leg_of(interaction_id, agent_id)
-        assert leg.channel is not None
-        if held == (interaction_id in self._on_hold):
-            raise CallControlError("the call is already on hold" if held else "the call is not on hold")
-        self._leave_room(interaction_id)
-        if held:
-            await self._control(
-                {
-                    "Action": "Redirect",
-                    "Channel": caller_channel,
-                    "Context": "cc-hold",
-                    "Exten": "s",
-                    "Priority": "1",
-                    "ExtraChannel": leg.channel,
-                    "ExtraContext": "cc-held",
-                    "ExtraExten": "s",
-                    "ExtraPriority": "1",
-                }
-            )
-            self._on_hold[interaction_id] = caller_channel
-        else:
-            await self._back_to_caller(leg.channel)
-            self._on_hold.pop(interaction_id, None)
-        log.info("voice.hold", extra={"interaction": interaction_id, "agent": agent_id, "held": held})
-
-    async def blind_transfer(
-        self,
-        interaction_id: str,
-        agent_id: str,
-        caller_channel: str,
-        *,
-        queue: str | None = None,
-        number: str | None = None,
-    ) -> None:
-        """Send the caller back to waiting (``cc-wait``, in ``queue``: the engine then rings the
-        target) or out to ``number`` (``cc-transfer``); the agent's leg ends (``cc-transferred``)."""
-        leg = self._leg_of(interaction_id, agent_id)
-        assert leg.channel is not None
-        self._leave_room(interaction_id)
-        if number is not None:
-            if not _CALLBACK_NUMBER.fullmatch(number):
-                raise CallControlError("not a number we can dial")
-            dial = self._settings.acd.transfer_dial.replace("{number}", number)
-            variables, context = {"CC_TRANSFER_DIAL": dial}, "cc-transfer"
-        else:
-            variables, context = {"CC_QUEUE": queue or ""}, "cc-wait"
-        for name, value in variables.items():
-            await self._control(
-                {"Action": "Setvar", "Channel": caller_channel, "Variable": name, "Value": value}
-            )
-        leg.ended = True  # its end is the transfer, not a hang-up
-        await self._control(
-            {
-                "Action": "Redirect",
-                "Channel": caller_channel,
-                "Context": context,
-                "Exten": "s",
-                "Priority": "1",
-                "ExtraChannel": leg.channel,
-                "ExtraContext": "cc-transferred",
-                "ExtraExten": "s",
-                "ExtraPriority": "1",
-            }
-        )
-        self._on_hold.pop(interaction_id, None)
-        log.info("voice.transferred", extra={"interaction": interaction_id, "agent": agent_id, "to": context})
-
-    # Attended transfer: the caller waits in cc-hold, the agent's leg in cc-held; the consulted
-    # agent's phone is originated into cc-consult, whose Bridge() pulls the first agent's leg in.
-
-    async def consult(
-        self,
-        interaction_id: str,
-        agent_id: str,
-        caller_channel: str,
-        to_agent: str,
-        to_extension: str,
-        on_failed: Callable[[str], None],
-    ) -> None:
-        """Put the caller on hold (if not yet) and ring ``to_agent``; when it answers it talks to
-        ``agent_id``. ``on_failed(reason)`` when its phone does not answer or its leg ends first."""
-        leg = self._leg_of(interaction_id, agent_id)
-        assert leg.channel is not None
-        if interaction_id not in self._on_hold:
-            await self.hold(interaction_id, agent_id, caller_channel, True)
-        self._consult_seq += 1
-        leg_id = f"{interaction_id}-consult{self._consult_seq}"
-        self._consulting[interaction_id] = (leg_id, on_failed)
-        self._spawn(self._originate_consult(leg_id, interaction_id, to_agent, to_extension, leg.channel))
-
-    async def _originate_consult(
-        self, leg_id: str, interaction_id: str, to_agent: str, extension: str, first_leg: str
-    ) -> None:
-        self._legs[leg_id] = _AgentLeg(interaction_id, to_agent)
-        ring = self._settings.acd.ring_timeout
-        fields: dict[str, str | list[str]] = {
-            "Action": "Originate",
-            "Channel": f"PJSIP/{extension}",
-            "Context": "cc-consult",
-            "Exten": "s",
-            "Priority": "1",
-            "Async": "true",
-            "Timeout": str(int(ring * 1000)),
-            "ChannelId": leg_id,
-            "CallerID": "Consult <consult>",
-            "Variable": [
-                f"CC_INTERACTION_ID={interaction_id}",
-                f"CC_AGENT_ID={to_agent}",
-                f"CC_CONSULT_CHANNEL={first_leg}",
-            ],
-        }
-        reason = ""
-        try:
-            result = await self.ami.action(fields, as_list=True, timeout=ring + 10)
-        except AmiError as err:
-            reason = str(err)
-        else:
-            final = result[-1] if isinstance(result, list) and result else result
-            if str(final.get("Response", "")).lower() != "success":
-                code = str(final.get("Reason", ""))
-                reason = ami_events.ORIGINATE_REASONS.get(code, f"dial failed (reason {code or '?'})")
-        if reason:
-            leg = self._legs.get(leg_id)
-            if leg is not None and leg.channel is None:
-                self._legs.pop(leg_id)
-            self._consult_failed(interaction_id, leg_id, reason)
-
-    def _consult_failed(self, interaction_id: str, leg_id: str, reason: str) -> None:
-        pending = self._consulting.get(interaction_id)
-        if pending is None or pending[0] != leg_id:
-            return
-        del self._consulting[interaction_id]
-        log.info("voice.consult_failed", extra={"interaction": interaction_id, "reason": reason})
-        pending[1](reason)
-
-    async def complete_consult(self, interaction_id: str, agent_id: str, caller_channel: str) -> None:
-        """The consulted agent takes the caller (its leg to cc-agent,resume, whose Bridge() pulls the
-        caller out of cc-hold); the first agent's leg ends."""
-        first, consulted = self._consult_legs(interaction_id, agent_id)
-        assert first.channel is not None and consulted.channel is not None
-        await self._control(
-            {
-                "Action": "Setvar",
-                "Channel": consulted.channel,
-                "Variable": "CC_CALLER_CHANNEL",
-                "Value": caller_channel,
-            }
-        )
-        first.ended = True
-        await self._control(
-            {
-                "Action": "Redirect",
-                "Channel": consulted.channel,
-                "Context": "cc-agent",
-                "Exten": "resume",
-                "Priority": "1",
-                "ExtraChannel": first.channel,
-                "ExtraContext": "cc-transferred",
-                "ExtraExten": "s",
-                "ExtraPriority": "1",
-            }
-        )
-        self._consulting.pop(interaction_id, None)
-        self._on_hold.pop(interaction_id, None)
-
-    async def cancel_consult(self, interaction_id: str, agent_id: str) -> None:
-        """Back to the caller: the first agent's leg to cc-agent,resume, then the consulted leg
-        hung up (if answered, left alone in its Bridge(), the dialplan hangs it up anyway).
-
-        In this order: the first leg is moved while it sits in the consult bridge or in cc-held,
-        where Asterisk can always take it. Hanging up the consulted leg first sends the first leg
-        out of the bridge, and a Redirect arriving while it is on its way back to the dialplan is
-        refused ("Redirect failed"): one cancel in ten failed so on the sandbox."""
-        pending = self._consulting.get(interaction_id)
-        if pending is None:
-            raise CallControlError("no consult going on")
-        leg = self._leg_of(interaction_id, agent_id)
-        consulted = self._legs.get(pending[0])
-        if consulted is not None:
-            consulted.ended = True  # its end is the cancel's doing, not a failed consult
-        try:
-            await self._back_to_caller(leg.channel or "")
-        except CallControlError:
-            if consulted is not None:
-                consulted.ended = False
-            raise
-        self._consulting.pop(interaction_id, None)
-        self._on_hold.pop(interaction_id, None)
-        if consulted is not None and consulted.channel:
-            await self._hangup(consulted.channel)
-
-    def _consult_legs(self, interaction_id: str, agent_id: str) -> tuple[_AgentLeg, _AgentLeg]:
-        pending = self._consulting.get(interaction_id)
-        consulted = self._legs.get(pending[0]) if pending is not None else None
-        if consulted is None or consulted.channel is None or consulted.ended:
-            raise CallControlError("the consulted agent is not on the line")
-        return self._leg_of(interaction_id, agent_id), consulted
-
-    # Conference: caller and agent Redirected into ConfBridge(<interaction>) (cc-conference), the
-    # invited agent originated into the same room.
-
-    def in_conference(self, interaction_id: str) -> bool:
-        return interaction_id in self._conferences
-
-    def _leave_room(self, interaction_id: str) -> None:
-        """Before moving the caller and the agent elsewhere (hold, transfer, consult): refused while a
-        third party is in the room (it would be left alone), else the room is forgotten."""
-        room = self._conferences.get(interaction_id)
-        if room is not None and room[1] is not None:
-            raise CallControlError("drop the third party from the conference first")
-        self._conferences.pop(interaction_id, None)
-
-    async def conference(
-        self,
-        interaction_id: str,
-        agent_id: str,
-        caller_channel: str,
-        to_agent: str,
-        to_extension: str,
-        on_joined: Callable[[], None],
-        on_left: Callable[[str], None],
-    ) -> None:
-        leg = self._leg_of(interaction_id, agent_id)
-        assert leg.channel is not None
-        if interaction_id not in self._conferences:
-            await self._control(
-                {
-                    "Action": "Redirect",
-                    "Channel": caller_channel,
-                    "Context": "cc-conference",
-                    "Exten": "s",
-                    "Priority": "1",
-                    "ExtraChannel": leg.channel,
-                    "ExtraContext": "cc-conference",
-                    "ExtraExten": "s",
-                    "ExtraPriority": "1",
-                }
-            )
-            self._on_hold.pop(interaction_id, None)
-        self._consult_seq += 1
-        leg_id = f"{interaction_id}-conf{self._consult_seq}"
-        self._conferences[interaction_id] = (leg_id, on_left, caller_channel)
-        self._spawn(self._originate_conference(leg_id, interaction_id, to_agent, to_extension, on_joined))
-
-    async def _originate_conference(
-        self, leg_id: str, interaction_id: str, to_agent: str, extension: str, on_joined: Callable[[], None]
-    ) -> None:
-        self._legs[leg_id] = _AgentLeg(interaction_id, to_agent)
-        ring = self._settings.acd.ring_timeout
-        fields: dict[str, str | list[str]] = {
-            "Action": "Originate",
-            "Channel": f"PJSIP/{extension}",
-            "Context": "cc-conference",
-            "Exten": "s",
-            "Priority": "1",
-            "Async": "true",
-            "Timeout": str(int(ring * 1000)),
-            "ChannelId": leg_id,
-            "CallerID": "Conference <conference>",
-            "Variable": [f"CC_INTERACTION_ID={interaction_id}", f"CC_AGENT_ID={to_agent}"],
-        }
-        reason = ""
-        try:
-            result = await self.ami.action(fields, as_list=True, timeout=ring + 10)
-        except AmiError as err:
-            reason = str(err)
-        else:
-            final = result[-1] if isinstance(result, list) and result else result
-            if str(final.get("Response", "")).lower() == "success":
-                on_joined()
-                return
-            code = str(final.get("Reason", ""))
-            reason = ami_events.ORIGINATE_REASONS.get(code, f"dial failed (reason {code or '?'})")
-        leg = self._legs.get(leg_id)
-        if leg is not None and leg.channel is None:
-            self._legs.pop(leg_id)
-        self._conference_left(interaction_id, leg_id, reason)
-
-    def _conference_left(self, interaction_id: str, leg_id: str, reason: str) -> None:
-        pending = self._conferences.get(interaction_id)
-        if pending is None or pending[0] != leg_id or pending[1] is None:
-            return
-        on_left = pending[1]
-        self._conferences[interaction_id] = (leg_id, None, pending[2])  # the room stays, without it
-        log.info("voice.conference_left", extra={"interaction": interaction_id, "reason": reason})
-        on_left(reason)
-
-    async def drop_from_conference(self, interaction_id: str) -> None:
-        """Hang up the invited agent's leg; the caller and the agent stay in the room."""
-        pending = self._conferences.get(interaction_id)
-        leg = self._legs.get(pending[0]) if pending is not None else None
-        if leg is None or leg.channel is None or leg.ended:
-            raise CallControlError("nobody else is in the conference")
-        await self._hangup(leg.channel)
-
-    def _end_conference(self, interaction_id: str) -> None:
-        """The caller or the agent left: the room must not go on without them."""
-        pending = self._conferences.pop(interaction_id, None)
-        if pending is None:
-            return
-        for leg in self._legs.values():
-            if leg.interaction_id == interaction_id and leg.channel is not None and not leg.ended:
-                leg.ended = True
-                self._spawn(self._hangup(leg.channel))
-        self._spawn(self._hangup(pending[2]))
-
-    async def _back_to_caller(self, agent_channel: str) -> None:
-        """The agent's leg to cc-agent,resume, whose Bridge() pulls the waiting caller back (out of
-        cc-hold): resume after a hold, and a cancelled consult."""
-        await self._control(
-            {
-                "Action": "Redirect",
-                "Channel": agent_channel,
-                "Context": "cc-agent",
-                "Exten": "resume",
-                "Priority": "1",
-            }
-        )
-
-    async def _control(self, fields: dict[str, str]) -> None:
-        try:
-            await self.ami.action(fields)
-        except AmiError as err:
-            raise CallControlError(f"Asterisk refused: {err}") from err
-
-    async def _hangup(self, channel: str) -> None:
-        try:
-            await self.ami.action({"Action": "Hangup", "Channel": channel, "Cause": "16"})
-        except AmiError as err:
-            log.info("voice.hangup_failed", extra={"channel": channel, "error": str(err)})
-
-    # -- FastAGI: the inbound call -----------------------------------------------------------------
-    async def _inbound(self, session: AgiSession) -> None:
-        interaction_id = uuid.uuid4().hex
-        h = session.headers
-        self._callers[session.uniqueid] = interaction_id
-        number, now = h.get("agi_callerid", "unknown"), self._clock()
-        arrived = ev.CallArrived(
-            interaction_id=interaction_id,
-            caller_number=number,
-            # Asterisk says "unknown" when the caller sent no name (and no number).
-            caller_name=_known(h.get("agi_calleridname", "")),
-            dialed_number=h.get("agi_extension", ""),
-            caller_channel=session.channel,
-            at=now,
-            customer_id=await self._customer_of(interaction_id, number, now),
-        )
-        self._submit(arrived)
-        # While the IVR runs, the FastAGI session decides how the call ended (a hang-up during a
-        # voicemail is a voicemail): AMI hang-up events for this caller wait until it is done.
-        self._in_ivr[session.uniqueid] = None
-        try:
-            await self._ivr(session, interaction_id, arrived)
-        finally:
-            deferred = self._in_ivr.pop(session.uniqueid, None)
-            if deferred is not None:
-                self._caller_gone(session.uniqueid, deferred[0], system=deferred[1])
-
-    async def _customer_of(self, interaction_id: str, number: str, at: float) -> str | None:
-        """The caller's customer record (screen-pop, routing by VIP/language/line); never holds
-        the call up for long: unknown after a second."""
-        if self._identify_caller is None:
-            return None
-        task = asyncio.ensure_future(self._identify_caller(number, at))
-        try:
-            # Shielded: past the bound the call goes on, and the lookup finishes on its own (the
-            # customer record it may create is stored; cancelling it would tear its transaction).
-            return await within(asyncio.shield(task), IDENTIFY_SECONDS)
-        except Exception as err:  # the call goes on without it
-            log.warning(
-                "voice.caller_not_identified",
-                extra={"interaction": interaction_id, "error": type(err).__name__},
-            )
-            if not task.done():
-                self._late_identifications.add(task)
-                task.add_done_callback(self._late_identification_done)
-            return None
-
-    def _late_identification_done(self, task: asyncio.Task[str | None]) -> None:
-        self._late_identifications.discard(task)
-        if not task.cancelled() and task.exception() is not None:
-            log.warning("voice.late_identification_failed", extra={"error": type(task.exception()).__name__})
-
-    async def _ivr(self, session: AgiSession, interaction_id: str, arrived: ev.CallArrived) -> None:
-        flow: ivr.Flow | None = None
-        try:
-            await session.set_variable("CC_INTERACTION_ID", interaction_id)
-            flow = self._flow_factory(arrived)
-            await self._run_flow(session, interaction_id, flow)
-        except AgiHangup:
-            where = flow.hung_up() if isinstance(flow, FlowRunner) else ("", "")
-            metrics.IVR_OUTCOMES.labels(flow=where[0], node=where[1], outcome="caller_hangup").inc()
-            log.info(
-                "voice.ivr_abandoned",
-                extra={"interaction": interaction_id, "flow": where[0], "node": where[1]},
-            )
-            self._caller_gone(session.uniqueid, "caller hung up in IVR")
-        except (AgiError, ivr.FlowError) as err:
-            where = flow.position if isinstance(flow, FlowRunner) else ("", "")
-            metrics.IVR_OUTCOMES.labels(flow=where[0], node=where[1], outcome="error").inc()
-            log.error(
-                "voice.ivr_error",
-                extra={"interaction": interaction_id, "error": str(err), "flow": where[0], "node": where[1]},
-            )
-            self._submit(ev.IvrFinished(interaction_id, None, None, self._clock(), outcome="error"))
-
-    async def _run_flow(self, session: AgiSession, interaction_id: str, flow: ivr.Flow) -> None:
-        action = flow.start()
-        language: str | None = None
-        while True:
-            result: ivr.Result
-            if isinstance(flow, FlowRunner) and flow.language != language and _speaks(action):
-                # Asterisk looks for sound files in the channel language's folder first.
-                language = flow.language
-                await session.set_variable("CHANNEL(language)", language)
-            match action:
-                case ivr.Answer():
-                    await session.command("ANSWER")
-                    result = ivr.Done()
-                case ivr.Play(prompt=prompt):
-                    await session.command(f'STREAM FILE {self._sound(prompt)} ""')
-                    result = ivr.Done()
-                case ivr.GetDigit(prompt=prompt, timeout=timeout):
-                    answer = await session.command(
-                        f"GET DATA {prompt} {int(timeout * 1000)} 1", timeout=timeout + 60
-                    )
-                    result = ivr.Digit(answer.result or None)
-                case ivr.CollectDigits(prompt=prompt, max_digits=max_digits, timeout=timeout):
-                    # GET DATA's timeout is per key; '#' ends the input and is not returned.
-                    answer = await session.command(
-                        f"GET DATA {self._sound(prompt)} {int(timeout * 1000)} {max_digits}",
-                        timeout=timeout * (max_digits + 1) + 60,
-                    )
-                    if answer.result == "-1":
-                        raise AgiHangup("GET DATA failed: the channel is gone")
-                    result = ivr.Digits(answer.result if _DIGITS.fullmatch(answer.result) else "")
-                case ivr.HttpLookup():
-                    result = await self._http_lookup(interaction_id, action)
-                case ivr.Voicemail(mailbox=mailbox, greeting=greeting):
-                    # u: Asterisk's "unavailable" greeting; s: only the beep (the flow greeted).
-                    option = "u" if greeting else "s"
-                    try:
-                        await session.command(f'EXEC VoiceMail "{_agi_quote(mailbox)},{option}"', timeout=600)
-                    except AgiHangup:
-                        # Hanging up is how most callers end a message: the voicemail is done.
-                        done = flow.next(ivr.Done())
-                        if not isinstance(done, ivr.Finish):
-                            raise
-                        self._report_finish(interaction_id, flow, done)
-                        return
-                    result = ivr.Done()
-                case ivr.Finish():
-                    await self._finish(session, interaction_id, flow, action)
-                    return
-            action = flow.next(result)
-
-    async def _finish(
-        self, session: AgiSession, interaction_id: str, flow: ivr.Flow, done: ivr.Finish
-    ) -> None:
-        """Tell Asterisk (channel variables, for the dialplan and the agent's screen) and the engine."""
-        if done.queue is not None:
-            await session.set_variable("CC_QUEUE", done.queue)
-        if done.skills:
-            await session.set_variable("CC_SKILLS", ",".join(done.skills))
-        if done.language:
-            await session.set_variable("CHANNEL(language)", done.language)
-        for name, value in done.data.items():
-            await session.set_variable(f"CC_VAR_{_var_name(name)}", value)
-        self._report_finish(interaction_id, flow, done)
-
-    def _report_finish(self, interaction_id: str, flow: ivr.Flow, done: ivr.Finish) -> None:
-        where = flow.position if isinstance(flow, FlowRunner) else ("", "")
-        outcome = done.outcome or ("queue" if done.queue else "no_input")
-        metrics.IVR_OUTCOMES.labels(flow=where[0], node=where[1], outcome=outcome).inc()
-        log.info(
-            "voice.ivr_finished",
-            extra={
-                "interaction": interaction_id,
-                "choice": done.choice,
-                "queue": done.queue,
-                "outcome": outcome,
-                "flow": where[0],
-                "node": where[1],
-            },
-        )
-        self._submit(
-            ev.IvrFinished(
-                interaction_id,
-                done.choice,
-                done.queue,
-                self._clock(),
-                done.priority,
-                skills=done.skills,
-                language=done.language,
-                data=dict(done.data),
-                outcome=done.outcome,
-            )
-        )
-
-    async def _http_lookup(self, interaction_id: str, lookup: ivr.HttpLookup) -> ivr.HttpResult:
-        """Every failure becomes a result the flow routes on (its failure path); never an exception."""
-        if self._http is None:
-            return ivr.HttpResult(None, None, "the HTTP client is not running")
-        try:
-            async with self._http.request(
-                lookup.method,
-                lookup.url,
-                headers=dict(lookup.headers),
-                json=dict(lookup.body) if lookup.body is not None else None,
-                timeout=aiohttp.ClientTimeout(total=lookup.timeout),
-                allow_redirects=False,
-            ) as response:
-                raw = await response.content.read(MAX_LOOKUP_BYTES + 1)
-                if len(raw) > MAX_LOOKUP_BYTES:
-                    return ivr.HttpResult(None, None, "answer too large")
-                status = response.status
-        except TimeoutError:
-            error = "timeout"
-        except (aiohttp.ClientError, ValueError) as err:
-            error = f"{type(err).__name__}: {err}"[:200]
-        else:
-            try:
-                body = json.loads(raw) if raw.strip() else None
-            except (ValueError, UnicodeDecodeError):
-                if 200 <= status < 300:
-                    return ivr.HttpResult(None, None, "the answer is not JSON")
-                body = None
-            return ivr.HttpResult(status, body)
-        log.warning(
-            "voice.ivr_lookup_failed",
-            extra={"interaction": interaction_id, "url": lookup.url, "error": error},
-        )
-        return ivr.HttpResult(None, None, error)
-
-    def _sound(self, name: str) -> str:
-        """Our prompts are played by absolute path (Asterisk adds the extension); others as named."""
-        ivr_settings = self._settings.ivr
-        found = prompts.find(name, [ivr_settings.prompts_dir])
-        if found is None:
-            return name
-        path = found.resolve().with_suffix("")
-        if ivr_settings.asterisk_prompts_dir is None:
-            return str(path)
-        relative = path.relative_to(ivr_settings.prompts_dir.resolve())
-        return str(ivr_settings.asterisk_prompts_dir / relative.as_posix())
-
-    # -- AMI events --------------------------------------------------------------------------------
-    def _on_ami_event(self, event: ami_events.AmiEvent) -> None:
-        match event:
-            case ami_events.Newchannel(uniqueid=uid, channel=name) if uid in self._legs:
-                leg = self._legs[uid]
-                leg.channel = name
-                if leg.cancelled:
-                    self._spawn(self._hangup(name))
-            case ami_events.HangupRequest(uniqueid=uid):
-                # Raised only on the side whose person hung up, before any Hangup: it decides
-                # "ended by". A Hangup with no HangupRequest before it was the system's doing.
-                self._caller_gone(uid, "caller hung up")
-                requested = self._legs.get(uid)
-                if requested is not None and not requested.ended:
-                    requested.ended = True
-                    self._submit(ev.AgentHungUp(requested.interaction_id, requested.agent_id, self._clock()))
-                    self._agent_leg_gone(requested)
-            case ami_events.Hangup(uniqueid=uid):
-                self._caller_gone(uid, event.cause_txt or f"cause {event.cause}", system=True)
-                ended = self._legs.pop(uid, None)
-                if ended is not None and not ended.ended:
-                    self._submit(
-                        ev.AgentHungUp(ended.interaction_id, ended.agent_id, self._clock(), system=True)
-                    )
-                    self._agent_leg_gone(ended)
-            case ami_events.UserEvent():
-                self._on_user_event(event)
-            case ami_events.ContactStatus(aor=aor, registered=registered, uri=uri):
-                # A phone is registered while its AOR has any contact. With remove_existing, a
-                # re-registering phone's new contact may be reported before the old one's removal.
-                contacts = self._contacts.setdefault(aor, set())
-                before = bool(contacts)
-                (contacts.add if registered else contacts.discard)(uri)
-                if bool(contacts) != before or (registered and not before):
-                    cls = ev.AgentRegistered if contacts else ev.AgentUnregistered
-                    self._submit(cls(aor, self._clock()))
-            case _:
-                pass
-
-    def _caller_gone(self, uniqueid: str, cause: str, *, system: bool = False) -> None:
-        if uniqueid in self._in_ivr:
-            if self._in_ivr[uniqueid] is None:  # the first word (HangupRequest) decides who hung up
-                self._in_ivr[uniqueid] = (cause, system)
-            return
-        interaction_id = self._callers.pop(uniqueid, None)
-        if interaction_id is not None:
-            self._submit(ev.CallerHungUp(interaction_id, cause, self._clock(), system))
-            if interaction_id in self._conferences:
-                self._end_conference(interaction_id)
-            if self._on_hold.pop(interaction_id, None) is not None:
-                # The agent's leg waits in cc-held, bridged to nobody: end it too.
-                for leg in self._legs.values():
-                    if leg.interaction_id == interaction_id and leg.channel is not None:
-                        self._spawn(self._hangup(leg.channel))
-
-    def _agent_leg_gone(self, leg: _AgentLeg) -> None:
-        """An agent's leg ended while its caller was on hold: the caller hears music alone; end it.
-        A consulted agent hanging up before the transfer completes only ends the consult."""
-        pending = self._consulting.get(leg.interaction_id)
-        if pending is not None and self._legs.get(pending[0], leg) is leg:
-            self._consult_failed(leg.interaction_id, pending[0], "the consulted agent hung up")
-            return
-        room = self._conferences.get(leg.interaction_id)
-        if room is not None:
-            if self._legs.get(room[0], leg) is leg:
-                self._conference_left(leg.interaction_id, room[0], "the invited agent hung up")
-            else:
-                self._end_conference(leg.interaction_id)
-            return
-        caller = self._on_hold.pop(leg.interaction_id, None)
-        if caller is not None:
-            self._spawn(self._hangup(caller))
-
-    def _adopt_leg(self, uid: str, channel: str) -> None:
-        """After a restart: a live channel whose uniqueid is ``<interaction>-<attempt>`` of an
-        answered call we took over is that call's agent leg."""
-        interaction_id, _, attempt = uid.rpartition("-")
-        agent_id = self._adopted_answered.get(interaction_id)
-        if agent_id is not None and attempt.isdigit() and uid not in self._legs:
-            self._legs[uid] = _AgentLeg(interaction_id, agent_id, channel)
-            log.info("voice.leg_adopted", extra={"interaction": interaction_id, "agent": agent_id})
+    def _agent_leg_gone(self, leg: AgentLeg) -> None:
+        self.calls.leg_gone(leg)
 
     async def _reconcile(self) -> None:
-        """Rebuild our view from Asterisk after every (re)connect; never trust stale memory."""
-        metrics.AMI_CONNECTED.set(1)
-        channels = await self.ami.action({"Action": "CoreShowChannels"}, as_list=True)
-        endpoints = await self.ami.action({"Action": "PJSIPShowEndpoints"}, as_list=True)
-        names: set[str] = set()
-        uniqueids: set[str] = set()
-        held: dict[str, str] = {}  # adopted interaction -> its caller's channel, in cc-hold
-        for message in channels if isinstance(channels, list) else []:
-            if message.get("Event") == "CoreShowChannel":
-                name, uid = str(message.get("Channel", "")), str(message.get("Uniqueid", ""))
-                names.add(name)
-                uniqueids.add(uid)
-                if name in self._adopted:
-                    self._callers[uid] = iid = self._adopted.pop(name)
-                    if message.get("Context") == "cc-hold":
-                        held[iid] = name
-                self._adopt_leg(uid, name)
-        for iid, caller in held.items():
-            if self.agent_channel(iid, self._adopted_answered.get(iid, "")) is not None:
-                self._on_hold[iid] = caller
-        self._adopted.clear()
-        self._adopted_answered.clear()
-        registered: set[str] = set()
-        known: set[str] = set()
-        for message in endpoints if isinstance(endpoints, list) else []:
-            if message.get("Event") == "EndpointList":
-                known.add(str(message.get("ObjectName", "")))
-                name = str(message.get("ObjectName", ""))
-                contacts = {c.split("/", 1)[-1] for c in str(message.get("Contacts", "")).split(",") if c}
-                self._contacts[name] = contacts
-                if contacts:
-                    registered.add(name)
-        for uid in [u for u in self._callers if u not in uniqueids]:
-            self._callers.pop(uid)
-        for uid in [u for u in self._legs if u not in uniqueids]:
-            self._legs.pop(uid)
-        log.info(
-            "voice.reconciled",
-            extra={"channels": len(names), "registered": sorted(registered)},
-        )
-        self._on_snapshot(
-            AsteriskSnapshot(frozenset(names), frozenset(uniqueids), frozenset(registered), frozenset(known))
-        )
+        """After every (re)connect; adopted calls found on hold are on hold again."""
+        found = await self.reconciler.run()
+        for iid, (caller, agent_id) in found.held.items():
+            if self.calls.agent_channel(iid, agent_id) is not None:
+                self.calls.found_on_hold(iid, caller)
+        self._on_snapshot(found.snapshot)

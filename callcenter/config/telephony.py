@@ -35,6 +35,9 @@ class AsteriskSettings(Section):
     action_timeout: float = Field(10.0, gt=0)
     reconnect_min_delay: float = Field(0.5, gt=0)
     reconnect_max_delay: float = Field(30.0, gt=0)
+    # Record every AMI event and action, FastAGI session and minted id to a new JSON-lines file in
+    # this directory at each start (docs/asterisk.md, "Record and replay"). None: not recorded.
+    session_recordings: Path | None = None
     # --- Asterisk's network configuration (rendered into manager.conf / pjsip.conf) ---------------
     # The address AMI listens on (manager.conf bindaddr): an IP address, not a name. None: ``host``.
     # In a container, bind it to the address on the network the server shares with Asterisk only.

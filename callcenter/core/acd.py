@@ -17,64 +17,56 @@ Invariants (checked by tests, including property-based ones):
 - at rest (after each ``handle``) no agent able to take an interaction matches any waiting one of
   that channel.
 
-How routing stays cheap (see docs/performance.md): waiting callers are grouped in *buckets* by what
-they need right now (their targets: queue pool + minimum skill levels, widened by overflow steps),
-each bucket sorted by place, one set of buckets per channel (an agent may be able to take a chat
-but not a call); a bucket may also be held for one agent (sticky routing, transfer to an agent) or
-skip agents who declined. Agents able to take an interaction are indexed by (channel, queue,
-skill). An event only looks at what it changed: a freed agent scans the heads of the buckets of its
-queues (and those held for it); a new caller looks up the smallest index set of its targets.
-Timers (overflow steps, maximum wait, announcements, callback retries, wrap-up, offer timeouts,
-sticky and decline windows) sit in one heap driven by ``Tick``.
+The engine is split by idea: ``lines.py`` (waiting places, buckets by what callers need now),
+``roster.py`` (agents, what each holds, the availability index by channel, queue and skill),
+``selection.py`` (dispatch in place order, the queue's strategy, the reason in words),
+``timers.py`` (one heap driven by the time every event carries: overflow steps, maximum wait,
+announcements, callback retries, wrap-up, offer timeouts, sticky and decline windows), the event
+handlers (``acd_voice.py``, ``acd_messaging.py``; the call controls below), offers
+(``acd_offers.py``), endings (``acd_endings.py``) and the restart (``acd_restore.py``). This class
+holds the state, the one entry point and read-only views for outsiders. An event only looks at
+what it changed: see docs/performance.md.
 """
 
 from __future__ import annotations
 
-import bisect
-import heapq
 import itertools
 import math
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, replace
+from types import MappingProxyType
 
-from callcenter.core import events as ev
-from callcenter.core import queues as qs
-from callcenter.core.agents import TRANSITIONS, Agent, AgentState, Move
-from callcenter.core.commands import (
-    AgentStateChanged,
-    Announce,
-    CancelDial,
-    Command,
-    DialAgent,
-    DialCustomer,
-    ExitQueue,
-    OfferConversation,
-    RecordEvent,
-    SaveInteraction,
-    WithdrawOffer,
+from callcenter.core import (
+    acd_endings,
+    acd_messaging,
+    acd_offers,
+    acd_restore,
+    acd_voice,
+    selection,
+    timers,
 )
-from callcenter.core.interaction import Channel, EndedBy, Interaction, Outcome
+from callcenter.core import calls as cl
+from callcenter.core import events as ev
+from callcenter.core import notices as nt
+from callcenter.core import queues as qs
+from callcenter.core.acd_voice import skill_levels
+from callcenter.core.agents import Agent, AgentState, Move
+from callcenter.core.commands import AgentStateChanged, Command, SaveInteraction
+from callcenter.core.errors import InvalidRequest, NotYourCall, UnknownAgent
+from callcenter.core.interaction import EndedBy, Interaction, Outcome
+from callcenter.core.lines import Key, Lines, Place
+from callcenter.core.roster import VOICE, Roster
 from callcenter.core.stats import QueueCounters, QueueSnapshot, snapshot
 
-# How an IVR that did not queue the caller ended (IvrFinished.outcome) -> the interaction's end.
-_IVR_ENDINGS: dict[str, tuple[Outcome, EndedBy, str]] = {
-    "": (Outcome.IVR_NO_INPUT, EndedBy.SYSTEM, "no valid menu choice"),
-    "no_input": (Outcome.IVR_NO_INPUT, EndedBy.SYSTEM, "no valid menu choice"),
-    "voicemail": (Outcome.VOICEMAIL, EndedBy.CALLER, "left a voicemail"),
-    "hangup": (Outcome.IVR_ENDED, EndedBy.SYSTEM, "the flow ended the call"),
-    "callback": (Outcome.IVR_NO_INPUT, EndedBy.SYSTEM, "callback asked without a number or queue"),
-    "error": (Outcome.FAILED, EndedBy.SYSTEM, "the IVR flow failed"),
+# The domain errors (and skill_levels) used to live here; importers of these names keep working.
+__all__ = ["Acd", "AcdConfig", "NotYourCall", "UnknownAgent", "skill_levels"]
+
+_VOICE = VOICE
+_MOVES: dict[type[ev.Event], Move] = {
+    ev.AgentLogin: Move.LOGIN,
+    ev.AgentLogout: Move.LOGOUT,
+    ev.AgentResume: Move.RESUME,
 }
-
-
-class NotYourCall(Exception):
-    """A call control or wrap-up on an interaction the agent does not hold (or no longer)."""
-
-
-class UnknownAgent(Exception):
-    def __init__(self, agent_id: str) -> None:
-        super().__init__(f"unknown agent {agent_id!r}")
-        self.agent_id = agent_id
 
 
 @dataclass(frozen=True, slots=True)
@@ -103,34 +95,6 @@ class AcdConfig:
     wrap_up_keep: int = 20
 
 
-_CHANNELS = tuple(c.value for c in Channel)
-_VOICE = Channel.VOICE.value
-_ENDED_BY = {"agent": EndedBy.AGENT, "customer": EndedBy.CALLER, "system": EndedBy.SYSTEM}
-
-
-@dataclass(frozen=True, slots=True, order=True)
-class _Place:
-    """A caller's place in line: higher priority first, then earlier queue time, then arrival order."""
-
-    neg_priority: int
-    queued_at: float
-    seq: int
-    iid: str
-
-
-@dataclass(frozen=True, slots=True)
-class _Key:
-    """A bucket: who may take its interactions now."""
-
-    channel: str
-    targets: tuple[qs.Target, ...]
-    only: str | None = None  # held for this agent (sticky, transfer to an agent), whatever its queues
-    skip: frozenset[str] = frozenset()  # agents who declined these interactions a moment ago
-
-
-_EMPTY: frozenset[str] = frozenset()
-
-
 class Acd:
     def __init__(
         self,
@@ -139,123 +103,118 @@ class Acd:
         queues: Mapping[str, qs.Queue] | None = None,
     ) -> None:
         self.config = config
-        self.queues: dict[str, qs.Queue] = dict(queues or {})
-        self.agents: dict[str, Agent] = {a.id: a for a in agents}
-        self._by_extension = {a.extension: a.id for a in self.agents.values()}
-        self.live: dict[str, Interaction] = {}
-        self.waiting: dict[str, _Place] = {}
-        self.stats: dict[str, QueueCounters] = {}
-        self._offered_at: dict[str, float] = {}
-        self._seq = itertools.count()
-        self._lines: dict[str, list[_Place]] = {}  # per queue, for positions
-        self._buckets: dict[_Key, list[_Place]] = {}
-        self._bucket_of: dict[str, _Key] = {}
-        self._buckets_by_pool: dict[str, set[_Key]] = {}
-        self._buckets_by_agent: dict[str, set[_Key]] = {}  # keys held for one agent
-        self._steps: dict[str, int] = {}
-        self._timers: list[tuple[float, int, str, str]] = []
+        self._queues: dict[str, qs.Queue] = dict(queues or {})
+        self._roster = Roster(agents)
+        self._lines = Lines()
+        self._timers = timers.Timers()
+        self._live: dict[str, Interaction] = {}
+        self._stats: dict[str, QueueCounters] = {}
+        self._places = itertools.count()  # arrival order among equal places
+        self._offers = itertools.count()  # offer order (round robin)
+        self._offered_at: dict[str, float] = {}  # call being offered -> since (lost dial results)
         self._announce_at: dict[str, float] = {}
-        self._members: dict[str, set[str]] = {}
-        # (channel, pool) -> agents able to take an interaction of that channel now; and by skill.
-        self._avail: dict[tuple[str, str], set[str]] = {}
-        self._avail_skill: dict[tuple[str, str, str], set[str]] = {}
-        self._indexed: set[tuple[str, str]] = set()  # (agent, channel) in the index
         self._chat_due: dict[str, float] = {}  # messaging offer -> when it times out
         self._declined: dict[str, dict[str, float]] = {}  # interaction -> agent -> skipped until
-        self._held: dict[str, dict[str, str]] = {a: {} for a in self.agents}  # agent -> iid -> channel
-        self._dirty_agents: set[str] = set()
-        self._dirty_callers: set[str] = set()
-        self._last_offer: dict[tuple[str, str], int] = {}
-        self._talk: dict[str, float] = {}
-        self._login_at: dict[str, float] = {}
-        self.consults: dict[str, str] = {}  # call -> the agent consulted (attended transfer)
-        self.conferences: dict[str, str] = {}  # call -> the agent brought in (three parties)
         # agent -> interactions it handled whose wrap-up (disposition, notes) is still to come
         self._to_wrap: dict[str, dict[str, Interaction]] = {}
-        self.state_counts: dict[AgentState, int] = {s: 0 for s in AgentState}
-        for agent in self.agents.values():
-            self.state_counts[agent.state] += 1
-            for q in agent.queues:
-                self._members.setdefault(q, set()).add(agent.id)
-            self._reindex(agent)
+        # The routing side of call controls (_CallRouting) uses these names.
+        self.live = self._live
+        self._held = self._roster.held
+        self._talk = self._roster.talk
+        self.calls = cl.Calls()  # answered calls' control state (hold, consult, conference)
+        self._views = (
+            MappingProxyType(self._roster.agents),
+            MappingProxyType(self._live),
+            MappingProxyType(self._lines.waiting),
+            MappingProxyType(self._roster.state_counts),
+        )
+
+    # -- read-only views for outsiders ------------------------------------------------------------
+    @property
+    def agents(self) -> Mapping[str, Agent]:
+        """Every agent's current snapshot, by id."""
+        return self._views[0]
+
+    @property
+    def interactions(self) -> Mapping[str, Interaction]:
+        """The live interactions (not ended yet), by id."""
+        return self._views[1]
+
+    @property
+    def waiting(self) -> Mapping[str, Place]:
+        """The interactions waiting in line, with their place."""
+        return self._views[2]
+
+    @property
+    def state_counts(self) -> Mapping[AgentState, int]:
+        return self._views[3]
+
+    @property
+    def queues(self) -> Mapping[str, qs.Queue]:
+        """The queue definitions in force."""
+        return MappingProxyType(self._queues)
 
     # -- queries ---------------------------------------------------------------------------------
     def agent(self, agent_id: str) -> Agent:
         try:
-            return self.agents[agent_id]
+            return self._roster.agents[agent_id]
         except KeyError:
             raise UnknownAgent(agent_id) from None
 
     def agent_by_extension(self, extension: str) -> Agent | None:
-        agent_id = self._by_extension.get(extension)
-        return None if agent_id is None else self.agents[agent_id]
+        agent_id = self._roster.by_extension.get(extension)
+        return None if agent_id is None else self._roster.agents[agent_id]
 
     def queue(self, name: str) -> qs.Queue:
-        found = self.queues.get(name)
+        found = self._queues.get(name)
         return found if found is not None else qs.Queue(name)
 
     def queue_names(self) -> list[str]:
-        names = set(self.queues) | set(self._members) | set(self._lines) | set(self.stats)
-        return sorted(names - {""})
+        names = set(self._queues) | set(self._roster.members) | set(self._lines.by_queue)
+        return sorted((names | set(self._stats)) - {""})
 
     def conversations_of(self, agent_id: str) -> list[str]:
         """The messaging interactions the agent holds (offered or accepted), oldest first."""
-        held = self._held.get(agent_id, {})
-        return sorted((i for i, c in held.items() if c != _VOICE), key=lambda i: (self.live[i].started_at, i))
+        chats = [i for i, c in self._roster.held.get(agent_id, {}).items() if c != _VOICE]
+        return sorted(chats, key=lambda i: (self._live[i].started_at, i))
 
     def wrap_ups_of(self, agent_id: str) -> list[Interaction]:
         """The interactions the agent handled and has not wrapped up yet, oldest first."""
         return list(self._to_wrap.get(agent_id, {}).values())
 
     def waiting_count(self, queue: str) -> int:
-        return len(self._lines.get(queue, ()))
+        return self._lines.count(queue)
 
     def waiting_in(self, queue: str) -> list[Interaction]:
-        return [self.live[p.iid] for p in self._lines.get(queue, [])]
+        return [self._live[p.iid] for p in self._lines.places(queue)]
 
     def position(self, interaction_id: str) -> int | None:
-        place = self.waiting.get(interaction_id)
-        if place is None:
-            return None
-        line = self._lines[self.live[interaction_id].queue or ""]
-        return bisect.bisect_left(line, place) + 1
+        i = self._live.get(interaction_id)
+        return None if i is None else self._lines.position(interaction_id, i.queue or "")
 
     def estimated_wait(self, queue: str, position: int) -> float:
         """Position x average handle time / staffed agents, rounded up to 30 s."""
-        staffed = sum(
-            1
-            for a in self._members.get(queue, ())
-            if self.agents[a].state not in (AgentState.LOGGED_OUT, AgentState.PAUSED)
-        )
-        handle = self.stats.get(queue, QueueCounters()).handle_seconds
-        seconds = position * handle / max(1, staffed)
+        handle = self._stats.get(queue, QueueCounters()).handle_seconds
+        seconds = position * handle / max(1, self._roster.staffed(queue))
         return float(math.ceil(seconds / 30.0) * 30)
 
     def queue_stats(self, name: str, now: float) -> QueueSnapshot:
         q = self.queue(name)
-        states: dict[str, int] = {s.value: 0 for s in AgentState}
-        for agent_id in self._members.get(name, ()):
-            states[self.agents[agent_id].state.value] += 1
-        waits = [(p.queued_at, self.live[p.iid].is_callback) for p in self._lines.get(name, [])]
-        return snapshot(
-            name,
-            self.stats.get(name, QueueCounters()),
-            waits,
-            states,
-            q.service_level_seconds,
-            q.service_level_target,
-            now,
-            self.estimated_wait(name, len(waits) + 1),
-        )
+        waits = [(p.queued_at, self._live[p.iid].is_callback) for p in self._lines.places(name)]
+        counters = self._stats.get(name, QueueCounters())
+        states = self._roster.states_in(name)
+        sl_seconds, sl_target = q.service_level_seconds, q.service_level_target
+        wait = self.estimated_wait(name, len(waits) + 1)
+        return snapshot(name, counters, waits, states, sl_seconds, sl_target, now, wait)
 
     # -- configuration ---------------------------------------------------------------------------
     def set_queues(self, queues: Mapping[str, qs.Queue], at: float) -> list[Command]:
         """Replace the queue definitions (a reload): waiting callers are re-targeted in place."""
-        self.queues = dict(queues)
+        self._queues = dict(queues)
         out: list[Command] = []
-        for iid in list(self.waiting):
-            self._retarget(self.live[iid], at)
-            self._schedule(self.live[iid], at)
+        for iid in list(self._lines.waiting):
+            self._retarget(self._live[iid], at)
+            timers.schedule(self, self._live[iid], at)
         self._dispatch(at, out)
         return out
 
@@ -273,622 +232,87 @@ class Acd:
         """An administrator's edit of what an agent serves (queues, skills, languages, chat
         capacity): the state and what the agent holds are kept; the indexes follow, and waiting
         interactions the agent may now take are routed. Raises UnknownAgent."""
-        old = self.agent(agent_id)
-        # Out of the availability index under the old queues and skills, then in under the new.
-        for channel in _CHANNELS:
-            if (agent_id, channel) in self._indexed:
-                for pool in old.queues:
-                    self._avail.get((channel, pool), set()).discard(agent_id)
-                    for sk in old.all_skills:
-                        self._avail_skill.get((channel, pool, sk), set()).discard(agent_id)
-                self._indexed.discard((agent_id, channel))
-        for q in old.queues:
-            self._members.get(q, set()).discard(agent_id)
         new = replace(
-            old,
+            self.agent(agent_id),
             queues=frozenset(queues),
             skills=dict(skills),
             languages=frozenset(languages),
             capacity={"voice": 1, **dict(capacity)},
             max_chats=max_chats,
         )
-        self.agents[agent_id] = new
-        for q in new.queues:
-            self._members.setdefault(q, set()).add(agent_id)
-        self._reindex(new)
+        self._roster.replace_profile(new)
         out: list[Command] = []
         self._dispatch(at, out)
         return out
 
     # -- restore after a restart -----------------------------------------------------------------
     def restore(self, interactions: Iterable[Interaction], at: float) -> list[Command]:
-        """Take back interactions that were live when the server stopped.
-
-        Callers still waiting (or being offered) go back in line with their original queue time, so
-        their order is kept; callbacks keep their place (or their retry time). Conversations
-        waiting (or offered, or transferred and not yet taken) go back in line the same way;
-        accepted ones count again in their agent's chat load. A later
-        :class:`~callcenter.core.events.Reconciled` ends those whose channel no longer exists.
-        """
-        out: list[Command] = []
-        for i in sorted(interactions, key=lambda i: (i.queued_at or i.started_at, i.id)):
-            if i.is_ended:
-                continue
-            pending = i.agent_id is None if i.is_messaging else i.answered_at is None
-            if pending and i.offered_to is not None:
-                i = i.with_(offered_to=None)
-                out.append(SaveInteraction(i))
-            self.live[i.id] = i
-            if i.is_messaging:
-                if pending and i.queue is not None and i.queued_at is not None:
-                    self._enqueue(i, at)
-                elif i.agent_id is not None and i.agent_id in self.agents:
-                    self._held[i.agent_id][i.id] = i.channel.value
-                    self._reindex(self.agents[i.agent_id])
-                continue
-            if i.queue is not None and i.queued_at is not None and i.answered_at is None:
-                if i.callback_due_at is not None and i.callback_due_at > at:
-                    self._push_timer(i.callback_due_at, "due", i.id)
-                else:
-                    self._enqueue(i, at)
-            elif i.agent_id is not None and i.agent_id in self.agents:
-                agent = self.agents[i.agent_id]
-                self._held[agent.id][i.id] = i.channel.value
-                self._put(replace(agent, state=AgentState.BUSY, interaction_id=i.id, since=at))
-        return out
+        """Take back interactions that were live when the server stopped (see ``acd_restore``)."""
+        return acd_restore.restore(self, interactions, at)
 
     def restore_wrap_ups(self, owed: Iterable[tuple[str, Interaction]]) -> None:
         """Give agents back the wrap-ups they owed when the server stopped: (agent, the ended
         interaction) pairs, oldest first; each agent keeps the newest ``wrap_up_keep``. The agent
         may be one who transferred the call away. The agents' states are not touched: a wrap-up
         timer does not survive a restart, the form does."""
-        for agent_id, i in owed:
-            if i.is_ended and agent_id in self.agents and i.answered_at is not None:
-                self._wrap_later(agent_id, i)
+        acd_restore.restore_wrap_ups(self, owed)
 
     # -- the one entry point ---------------------------------------------------------------------
-    def handle(self, event: ev.Event) -> list[Command]:
+    def handle(self, event: ev.Event | cl.CallEvent) -> list[Command]:
         out: list[Command] = []
         match event:
+            case _ if isinstance(event, (*cl.REQUESTS, *cl.RESULTS)):
+                self.calls.handle(event, _CallRouting(self, out), out)  # type: ignore[arg-type]
             case ev.CallArrived():
-                self._arrived(event, out)
+                acd_voice.arrived(self, event, out)
             case ev.IvrFinished():
-                self._ivr_finished(event, out)
+                acd_voice.ivr_finished(self, event, out)
             case ev.CallerHungUp():
-                self._caller_hung_up(event, out)
+                acd_voice.caller_hung_up(self, event, out)
             case ev.AgentAnswered() | ev.CallbackConnected():
-                self._agent_answered(event, out)
+                acd_voice.agent_answered(self, event, out)
             case ev.AgentDialFailed():
-                self._dial_failed(event.interaction_id, event.agent_id, event.reason, event.at, out)
+                acd_voice.dial_failed(self, event.interaction_id, event.agent_id, event.reason, event.at, out)
             case ev.AgentHungUp():
-                self._agent_hung_up(event, out)
-            case ev.AgentRegistered():
-                self._registered(event.extension, True, event.at, out)
-            case ev.AgentUnregistered():
-                self._registered(event.extension, False, event.at, out)
-            case ev.AgentLogin():
-                self._move(self.agent(event.agent_id), Move.LOGIN, event.at, out)
-            case ev.AgentLogout():
-                self._move(self.agent(event.agent_id), Move.LOGOUT, event.at, out)
+                acd_voice.agent_hung_up(self, event, out)
+            case ev.AgentRegistered() | ev.AgentUnregistered():
+                self._registered(event.extension, isinstance(event, ev.AgentRegistered), event.at, out)
+            case ev.AgentLogin() | ev.AgentLogout() | ev.AgentResume():
+                self._move(self.agent(event.agent_id), _MOVES[type(event)], event.at, out)
             case ev.AgentPause():
-                agent = self.agent(event.agent_id)
-                self._move(agent, Move.PAUSE, event.at, out, reason=event.reason)
-            case ev.AgentResume():
-                self._move(self.agent(event.agent_id), Move.RESUME, event.at, out)
+                self._move(self.agent(event.agent_id), Move.PAUSE, event.at, out, reason=event.reason)
             case ev.Tick():
-                self._tick(event.at, out)
+                timers.dial_overdue(self, event.at, out)
             case ev.Reconciled():
-                self._reconciled(event, out)
+                acd_voice.reconciled(self, event, out)
             case ev.CallbackRequested():
-                self._callback_requested(event, out)
+                acd_voice.callback_requested(self, event, out)
             case ev.CallbackFailed():
-                self._callback_failed(event, out)
+                acd_voice.callback_failed(self, event, out)
             case ev.ConversationArrived():
-                self._conversation_arrived(event, out)
+                acd_messaging.arrived(self, event, out)
             case ev.OfferAccepted():
-                self._offer_accepted(event, out)
+                acd_messaging.accepted(self, event, out)
             case ev.OfferDeclined():
-                self._offer_declined(event, out)
+                acd_messaging.declined(self, event, out)
             case ev.ConversationEnded():
-                self._conversation_ended(event, out)
+                acd_messaging.ended(self, event, out)
             case ev.ConversationTransferred():
-                self._transferred(event, out)
-            case ev.CallTransferred():
-                self._call_transferred(event, out)
-            case ev.CallHeld():
-                self._call_held(event, out)
+                acd_messaging.transferred(self, event, out)
             case ev.WrapUpDone():
                 self._wrap_up_done(event, out)
-            case ev.ConsultStarted():
-                self._consult_started(event, out)
-            case ev.ConsultEnded():
-                self._consult_ended(event, out)
-            case ev.ConferenceInvited():
-                self._conference_invited(event, out)
-            case ev.ConferenceJoined():
-                self._conference_joined(event, out)
-            case ev.ConferenceLeft():
-                self._conference_left(event, out)
         # Every event carries the time: timers due by then fire, whatever the event. After the
         # handler, so an event refused with an exception leaves the engine untouched.
-        self._run_timers(event.at, out)
+        timers.run(self, event.at, out)
         self._dispatch(event.at, out)
         return out
 
-    # -- handlers --------------------------------------------------------------------------------
-    def _arrived(self, e: ev.CallArrived, out: list[Command]) -> None:
-        if e.interaction_id in self.live:
-            return
-        i = Interaction(
-            id=e.interaction_id,
-            channel=Channel.VOICE,
-            caller_number=e.caller_number,
-            caller_name=e.caller_name,
-            caller_channel=e.caller_channel,
-            dialed_number=e.dialed_number,
-            started_at=e.at,
-            customer_id=e.customer_id,
-        )
-        self.live[i.id] = i
-        out.append(SaveInteraction(i))
-        out.append(RecordEvent(i.id, e.at, "arrived", {"caller": e.caller_number}))
-
-    def _ivr_finished(self, e: ev.IvrFinished, out: list[Command]) -> None:
-        i = self.live.get(e.interaction_id)
-        if i is None or i.queue is not None:
-            return
-        queue, callback_number = e.queue, None
-        if queue is None and e.outcome == "callback":
-            # A flow's callback ending: in line now for ``callback_queue``, to be called back.
-            queue = e.data.get("callback_queue") or None
-            callback_number = e.data.get("callback_number") or None
-            if callback_number is None:
-                queue = None
-        if e.outcome or e.data:
-            # What the flow collected and how it ended travel with the interaction (the event log).
-            out.append(RecordEvent(i.id, e.at, "ivr_finished", {"outcome": e.outcome, "data": dict(e.data)}))
-        if queue is None:
-            i = i.with_(ivr_choice=e.choice)
-            self.live[i.id] = i
-            outcome, by, cause = _IVR_ENDINGS.get(e.outcome, _IVR_ENDINGS[""])
-            self._end(i, outcome, by, e.at, cause, out)
-            return
-        i = i.with_(
-            ivr_choice=e.choice,
-            queue=queue,
-            queued_at=e.at,
-            priority=e.priority,
-            skills=skill_levels(e.skills),
-            language=e.language,
-            callback_number=callback_number,
-        )
-        self.live[i.id] = i
-        self._counters(queue).entered += 1
-        self._enqueue(i, e.at)
-        out.append(SaveInteraction(i))
-        data: dict[str, object] = {"queue": queue, "choice": e.choice}
-        if e.skills or e.language:
-            data.update(skills=dict(i.skills), language=e.language)
-        if callback_number is not None:
-            data.update(callback=callback_number)
-        out.append(RecordEvent(i.id, e.at, "queued", data))
-
-    def _caller_hung_up(self, e: ev.CallerHungUp, out: list[Command]) -> None:
-        i = self.live.get(e.interaction_id)
-        if i is None or i.is_messaging:
-            return  # (voice events never apply to a conversation, whatever id they carry)
-        if i.is_callback and i.answered_at is None and not e.system:
-            # The caller hangs up after asking for a callback: the place is kept, the leg is gone.
-            if i.offered_to is None and i.caller_channel is not None:
-                i = i.with_(caller_channel=None)
-                self.live[i.id] = i
-                out.append(SaveInteraction(i))
-            return
-        if e.system:
-            outcome = self._talked(i) if i.answered_at is not None else Outcome.LOST
-            self._end(i, outcome, EndedBy.SYSTEM, e.at, e.cause, out)
-        elif i.answered_at is not None:
-            self._end(i, self._talked(i), EndedBy.CALLER, e.at, e.cause, out)
-        elif i.queue is not None:
-            self._end(i, Outcome.ABANDONED, EndedBy.CALLER, e.at, e.cause, out)
-        else:
-            self._end(i, Outcome.IVR_HANGUP, EndedBy.CALLER, e.at, e.cause, out)
-
-    def _agent_answered(self, e: ev.AgentAnswered | ev.CallbackConnected, out: list[Command]) -> None:
-        i = self.live.get(e.interaction_id)
-        if i is not None and i.is_messaging:
-            return
-        if i is None or i.offered_to != e.agent_id:
-            # The caller left (or the offer was taken back) while the phone rang: drop the leg.
-            out.append(CancelDial(e.interaction_id, e.agent_id))
-            return
-        if i.is_callback and isinstance(e, ev.AgentAnswered):
-            return  # the agent picked up; the callback is answered when the customer is connected
-        self._offered_at.pop(i.id, None)
-        # A transferred call keeps its first answer (its talk time counts from there).
-        answered = e.at if i.answered_at is None else i.answered_at
-        i = i.with_(agent_id=e.agent_id, answered_at=answered, offered_to=None)
-        self.live[i.id] = i
-        if not i.is_callback and i.queue is not None and i.queued_at is not None:
-            c = self._counters(i.queue)
-            wait = e.at - i.queued_at
-            c.answered += 1
-            c.wait_answered += wait
-            c.answered_in_sl += wait <= self.queue(i.queue).service_level_seconds
-        self._move(self.agents[e.agent_id], Move.ANSWER, e.at, out, interaction_id=i.id)
-        out.append(SaveInteraction(i))
-        kind = "callback_connected" if i.is_callback else "answered"
-        out.append(RecordEvent(i.id, e.at, kind, {"agent": e.agent_id}))
-
-    def _dial_failed(
-        self, interaction_id: str, agent_id: str, reason: str, at: float, out: list[Command]
-    ) -> None:
-        i = self.live.get(interaction_id)
-        if i is None or i.offered_to != agent_id or i.is_messaging:
-            return
-        i = self._take_back(i)
-        agent = self.agents[agent_id]
-        # Ring-no-answer: the caller goes back at its original place; the agent is paused.
-        self._move(agent, Move.NO_ANSWER, at, out, reason=reason, interaction_id=None)
-        self._enqueue(i, at)
-        out.append(SaveInteraction(i))
-        out.append(RecordEvent(i.id, at, "offer_failed", {"agent": agent_id, "reason": reason}))
-
-    def _callback_requested(self, e: ev.CallbackRequested, out: list[Command]) -> None:
-        i = self.live.get(e.interaction_id)
-        if i is None or i.id not in self.waiting or i.is_callback or i.is_messaging:
-            return  # only a caller still in line can ask (not one whose agent is already ringing)
-        i = i.with_(callback_number=e.number)
-        self.live[i.id] = i
-        out.append(SaveInteraction(i))
-        out.append(RecordEvent(i.id, e.at, "callback_requested", {"number": e.number}))
-
-    def _callback_failed(self, e: ev.CallbackFailed, out: list[Command]) -> None:
-        i = self.live.get(e.interaction_id)
-        if i is None or i.offered_to != e.agent_id or not i.is_callback:
-            return
-        i = self._take_back(i).with_(callback_attempts=i.callback_attempts + 1)
-        self._move(self.agents[e.agent_id], Move.WITHDRAW, e.at, out, interaction_id=None)
-        policy = self.queue(i.queue or "").callback
-        data = {"agent": e.agent_id, "reason": e.reason, "attempt": i.callback_attempts}
-        out.append(RecordEvent(i.id, e.at, "callback_failed", data))
-        if i.callback_attempts >= policy.attempts:
-            self.live[i.id] = i
-            self._end(i, Outcome.CALLBACK_FAILED, EndedBy.SYSTEM, e.at, e.reason, out)
-            return
-        i = i.with_(callback_due_at=e.at + policy.retry_delay)
-        self.live[i.id] = i
-        self._push_timer(e.at + policy.retry_delay, "due", i.id)
-        out.append(SaveInteraction(i))
-
-    def _agent_hung_up(self, e: ev.AgentHungUp, out: list[Command]) -> None:
-        i = self.live.get(e.interaction_id)
-        if i is None or i.agent_id != e.agent_id or i.answered_at is None or i.is_messaging:
-            return  # before answer, the dial's own outcome (AgentDialFailed) decides
-        if e.system:
-            self._end(i, self._talked(i), EndedBy.SYSTEM, e.at, "agent leg ended by the system", out)
-        else:
-            self._end(i, self._talked(i), EndedBy.AGENT, e.at, "agent hung up", out)
-
-    # -- messaging interactions ------------------------------------------------------------------
-    def _conversation_arrived(self, e: ev.ConversationArrived, out: list[Command]) -> None:
-        if e.interaction_id in self.live:
-            return
-        channel = Channel(e.channel)  # ValueError: not a channel
-        if channel == Channel.VOICE:
-            raise ValueError("a conversation arrives on a messaging channel, not voice")
-        preferred, until = None, None
-        last = self.agents.get(e.last_agent or "")
-        # Worth waiting for: logged in, and able to hold a conversation of this channel at all.
-        if (
-            last is not None
-            and last.state != AgentState.LOGGED_OUT
-            and last.chat_limit(channel.value) > 0
-            and self.config.sticky_seconds > 0
-        ):
-            preferred, until = last.id, e.at + self.config.sticky_seconds
-        i = Interaction(
-            id=e.interaction_id,
-            channel=channel,
-            caller_number="",
-            started_at=e.at,
-            queue=e.queue,
-            queued_at=e.at,
-            priority=e.priority,
-            skills=skill_levels(e.skills),
-            language=e.language,
-            customer_id=e.customer_id,
-            conversation_id=e.conversation_id,
-            preferred_agent=preferred,
-            preferred_until=until,
-        )
-        self.live[i.id] = i
-        self._counters(e.queue).entered += 1
-        self._enqueue(i, e.at)
-        out.append(SaveInteraction(i))
-        data: dict[str, object] = {
-            "queue": e.queue,
-            "channel": channel.value,
-            "customer": e.customer_id,
-            "conversation": e.conversation_id,
-        }
-        if e.skills or e.language:
-            data.update(skills=dict(i.skills), language=e.language)
-        if preferred is not None:
-            data.update(sticky=preferred)
-        out.append(RecordEvent(i.id, e.at, "queued", data))
-
-    def _offer_accepted(self, e: ev.OfferAccepted, out: list[Command]) -> None:
-        i = self.live.get(e.interaction_id)
-        if i is None or not i.is_messaging or i.offered_to != e.agent_id:
-            # Too late (timed out, the customer left, someone else has it): clear the screen.
-            out.append(WithdrawOffer(e.interaction_id, e.agent_id, "no longer offered"))
-            return
-        self._chat_due.pop(i.id, None)
-        first = i.answered_at is None
-        i = i.with_(agent_id=e.agent_id, answered_at=i.answered_at if not first else e.at, offered_to=None)
-        self.live[i.id] = i
-        if first and i.queue is not None and i.queued_at is not None:
-            c = self._counters(i.queue)
-            wait = e.at - i.queued_at
-            c.answered += 1
-            c.wait_answered += wait
-            c.answered_in_sl += wait <= self.queue(i.queue).service_level_seconds
-        out.append(SaveInteraction(i))
-        out.append(RecordEvent(i.id, e.at, "answered", {"agent": e.agent_id}))
-
-    def _offer_declined(self, e: ev.OfferDeclined, out: list[Command]) -> None:
-        i = self.live.get(e.interaction_id)
-        if i is None or not i.is_messaging or i.offered_to != e.agent_id:
-            return
-        self._offer_failed(i, e.agent_id, e.reason or "declined", e.at, out, pause=False)
-
-    def _offer_failed(
-        self, i: Interaction, agent_id: str, reason: str, at: float, out: list[Command], *, pause: bool
-    ) -> None:
-        """A conversation's offer was declined or timed out: back to its place, to someone else."""
-        i = self._take_back(i)
-        if i.preferred_agent == agent_id:
-            i = i.with_(preferred_agent=None, preferred_until=None)
-            self.live[i.id] = i
-        if self.config.decline_seconds > 0:
-            until = at + self.config.decline_seconds
-            self._declined.setdefault(i.id, {})[agent_id] = until
-            self._push_timer(until, "skip", i.id)
-        out.append(WithdrawOffer(i.id, agent_id, reason))
-        self._enqueue(i, at)
-        out.append(SaveInteraction(i))
-        out.append(RecordEvent(i.id, at, "offer_failed", {"agent": agent_id, "reason": reason}))
-        agent = self.agents[agent_id]
-        if pause and (agent.state, Move.PAUSE) in TRANSITIONS:
-            self._move(agent, Move.PAUSE, at, out, reason=reason)
-
-    def _conversation_ended(self, e: ev.ConversationEnded, out: list[Command]) -> None:
-        i = self.live.get(e.interaction_id)
-        if i is None or not i.is_messaging:
-            return
-        by = _ENDED_BY.get(e.by)
-        if by is None:
-            raise ValueError(f"ended by {e.by!r}: expected agent, customer or system")
-        if i.answered_at is not None:
-            outcome = Outcome.ANSWERED
-        else:
-            outcome = Outcome.ABANDONED if by == EndedBy.CALLER else Outcome.LOST
-        self._end(i, outcome, by, e.at, f"closed by the {e.by}", out)
-
-    def _transferred(self, e: ev.ConversationTransferred, out: list[Command]) -> None:
-        i = self.live.get(e.interaction_id)
-        if i is None or not i.is_messaging or i.agent_id != e.from_agent:
-            return
-        if e.to_agent is None and e.to_queue is None:
-            raise ValueError("a transfer names an agent, a queue, or both")
-        if e.to_agent is not None and e.to_agent not in self.agents:
-            raise UnknownAgent(e.to_agent)
-        self._held[e.from_agent].pop(i.id, None)
-        self._reindex(self.agents[e.from_agent])
-        queue = e.to_queue or i.queue or ""
-        if queue != i.queue:
-            self._counters(queue).entered += 1
-        until = None if e.to_agent is None else e.at + self.config.transfer_agent_seconds
-        i = i.with_(
-            agent_id=None,
-            queue=queue,
-            queued_at=e.at,
-            priority=max(i.priority, self.config.transfer_priority),
-            preferred_agent=e.to_agent,
-            preferred_until=until,
-        )
-        self.live[i.id] = i
-        self._declined.pop(i.id, None)
-        self._enqueue(i, e.at)
-        out.append(SaveInteraction(i))
-        data = {"from": e.from_agent, "to_agent": e.to_agent, "to_queue": queue}
-        out.append(RecordEvent(i.id, e.at, "transferred", data))
-
-    # -- call controls and wrap-up ---------------------------------------------------------------
-    def _my_call(self, interaction_id: str, agent_id: str) -> Interaction:
-        i = self.live.get(interaction_id)
-        if i is None or i.is_messaging or i.agent_id != agent_id or i.answered_at is None:
-            raise NotYourCall(f"agent {agent_id} is not on call {interaction_id}")
-        return i
-
-    def _call_held(self, e: ev.CallHeld, out: list[Command]) -> None:
-        i = self._my_call(e.interaction_id, e.agent_id)
-        out.append(RecordEvent(i.id, e.at, "held" if e.held else "resumed", {"agent": e.agent_id}))
-
-    def _call_transferred(self, e: ev.CallTransferred, out: list[Command]) -> None:
-        i = self._my_call(e.interaction_id, e.from_agent)
-        if (e.to_number is None) == (e.to_agent is None and e.to_queue is None):
-            raise ValueError("a call transfer names an agent and/or a queue, or a number")
-        if e.to_agent is not None and e.to_agent not in self.agents:
-            raise UnknownAgent(e.to_agent)
-        if e.to_agent == e.from_agent:
-            raise ValueError("a call cannot be transferred to the agent already on it")
-        if e.to_number is not None:
-            i = i.with_(transferred_to=f"number:{e.to_number}")
-            self.live[i.id] = i
-            data: dict[str, object] = {"from": e.from_agent, "to_number": e.to_number}
-            out.append(RecordEvent(i.id, e.at, "transferred", data))
-            self._end(i, self._talked(i), EndedBy.AGENT, e.at, f"transferred to {e.to_number}", out)
-            return
-        self._held.get(e.from_agent, {}).pop(i.id, None)
-        agent = self.agents[e.from_agent]
-        self._talk[agent.id] = self._talk.get(agent.id, 0.0) + (e.at - (i.answered_at or e.at))
-        self._release(agent, i, e.at, out)
-        self._reindex(self.agents[e.from_agent])
-        queue = e.to_queue or i.queue or ""
-        if queue != i.queue:
-            self._counters(queue).entered += 1
-        until = None if e.to_agent is None else e.at + self.config.transfer_agent_seconds
-        target = f"agent:{e.to_agent}" if e.to_agent is not None else f"queue:{queue}"
-        self._wrap_later(e.from_agent, i.with_(transferred_to=target))
-        i = i.with_(
-            agent_id=None,
-            queue=queue,
-            queued_at=e.at,
-            priority=max(i.priority, self.config.transfer_priority),
-            preferred_agent=e.to_agent,
-            preferred_until=until,
-            transferred_to=target,
-        )
-        self.live[i.id] = i
-        self._enqueue(i, e.at)
-        out.append(SaveInteraction(i))
-        data = {"from": e.from_agent, "to_agent": e.to_agent, "to_queue": queue}
-        out.append(RecordEvent(i.id, e.at, "transferred", data))
-
-    def _consult_started(self, e: ev.ConsultStarted, out: list[Command]) -> None:
-        i = self._my_call(e.interaction_id, e.from_agent)
-        if i.id in self.consults or i.id in self.conferences:
-            raise ValueError("another agent is already being brought into this call")
-        target = self.agents.get(e.to_agent)
-        if target is None:
-            raise UnknownAgent(e.to_agent)
-        if target.id == e.from_agent or not self._can_take(target):
-            raise ValueError(f"agent {e.to_agent} cannot take a call now")
-        self._move(target, Move.OFFER, e.at, out, interaction_id=i.id, reason=f"consult from {e.from_agent}")
-        self._held.setdefault(target.id, {})[i.id] = _VOICE
-        self._reindex(self.agents[target.id])
-        self.consults[i.id] = target.id
-        data = {"from": e.from_agent, "to_agent": target.id}
-        out.append(RecordEvent(i.id, e.at, "consult_started", data))
-
-    def _consult_ended(self, e: ev.ConsultEnded, out: list[Command]) -> None:
-        i = self._my_call(e.interaction_id, e.from_agent)
-        to_agent = self.consults.get(i.id)
-        if to_agent is None:
-            raise NotYourCall(f"no consult going on for call {i.id}")
-        del self.consults[i.id]
-        target = self.agents[to_agent]
-        if not e.completed:
-            self._drop_consult(i.id, to_agent, e.at, out)
-            data: dict[str, object] = {"from": e.from_agent, "to_agent": to_agent, "reason": e.reason}
-            out.append(RecordEvent(i.id, e.at, "consult_cancelled", data))
-            return
-        first = self.agents[e.from_agent]
-        self._held.get(first.id, {}).pop(i.id, None)
-        self._talk[first.id] = self._talk.get(first.id, 0.0) + (e.at - (i.answered_at or e.at))
-        self._release(first, i, e.at, out)
-        self._reindex(self.agents[first.id])
-        target_i = f"agent:{to_agent}"
-        self._wrap_later(first.id, i.with_(transferred_to=target_i))
-        self._move(target, Move.ANSWER, e.at, out, interaction_id=i.id)
-        i = i.with_(agent_id=to_agent, transferred_to=target_i)
-        self.live[i.id] = i
-        out.append(SaveInteraction(i))
-        out.append(
-            RecordEvent(i.id, e.at, "transferred", {"from": first.id, "to_agent": to_agent, "attended": True})
-        )
-
-    def _conference_invited(self, e: ev.ConferenceInvited, out: list[Command]) -> None:
-        i = self._my_call(e.interaction_id, e.from_agent)
-        if i.id in self.conferences or i.id in self.consults:
-            raise ValueError("another agent is already being brought into this call")
-        target = self.agents.get(e.to_agent)
-        if target is None:
-            raise UnknownAgent(e.to_agent)
-        if target.id == e.from_agent or not self._can_take(target):
-            raise ValueError(f"agent {e.to_agent} cannot take a call now")
-        self._move(
-            target, Move.OFFER, e.at, out, interaction_id=i.id, reason=f"conference with {e.from_agent}"
-        )
-        self._held.setdefault(target.id, {})[i.id] = _VOICE
-        self._reindex(self.agents[target.id])
-        self.conferences[i.id] = target.id
-        out.append(RecordEvent(i.id, e.at, "conference_invited", {"from": e.from_agent, "agent": target.id}))
-
-    def _conference_joined(self, e: ev.ConferenceJoined, out: list[Command]) -> None:
-        if self.conferences.get(e.interaction_id) != e.agent_id:
-            raise NotYourCall(f"agent {e.agent_id} is not invited to {e.interaction_id}")
-        agent = self.agents[e.agent_id]
-        if agent.state == AgentState.OFFERED:
-            self._move(agent, Move.ANSWER, e.at, out, interaction_id=e.interaction_id)
-            out.append(RecordEvent(e.interaction_id, e.at, "conference_joined", {"agent": e.agent_id}))
-
-    def _conference_left(self, e: ev.ConferenceLeft, out: list[Command]) -> None:
-        if self.conferences.get(e.interaction_id) != e.agent_id:
-            raise NotYourCall(f"agent {e.agent_id} is not in the conference of {e.interaction_id}")
-        del self.conferences[e.interaction_id]
-        self._drop_helper(e.interaction_id, e.agent_id, e.at, out)
-        data = {"agent": e.agent_id, "reason": e.reason}
-        out.append(RecordEvent(e.interaction_id, e.at, "conference_left", data))
-
-    def _drop_helper(self, iid: str, agent_id: str, at: float, out: list[Command]) -> None:
-        """A consulted or conference agent is done with this call: free again (no wrap-up)."""
-        self._held.get(agent_id, {}).pop(iid, None)
-        agent = self.agents[agent_id]
-        if agent.interaction_id == iid and agent.state == AgentState.BUSY:
-            self._move(agent, Move.END_NO_WRAP, at, out, interaction_id=None)
-        elif agent.interaction_id == iid and agent.state == AgentState.OFFERED:
-            self._move(agent, Move.WITHDRAW, at, out, interaction_id=None)
-        else:
-            self._reindex(agent)
-
-    def _drop_consult(self, iid: str, to_agent: str, at: float, out: list[Command]) -> None:
-        self._held.get(to_agent, {}).pop(iid, None)
-        target = self.agents[to_agent]
-        if target.state == AgentState.OFFERED and target.interaction_id == iid:
-            self._move(target, Move.WITHDRAW, at, out, interaction_id=None)
-        else:
-            self._reindex(target)
-
-    def _wrap_up_done(self, e: ev.WrapUpDone, out: list[Command]) -> None:
-        pending = self._to_wrap.get(e.agent_id, {})
-        done = pending.get(e.interaction_id)
-        if done is None:
-            raise NotYourCall(f"agent {e.agent_id} has no wrap-up pending for {e.interaction_id}")
-        if self.config.dispositions and e.disposition not in self.config.dispositions:
-            known = ", ".join(self.config.dispositions)
-            raise ValueError(f"disposition {e.disposition!r}: expected one of {known}")
-        del pending[e.interaction_id]
-        current = self.live.get(e.interaction_id, done)
-        i = current.with_(disposition=e.disposition or None, notes=e.notes)
-        if i.id in self.live:
-            self.live[i.id] = i
-        out.append(SaveInteraction(i))
-        data = {"agent": e.agent_id, "disposition": e.disposition, "notes": e.notes}
-        out.append(RecordEvent(i.id, e.at, "wrap_up", data))
-        agent = self.agents.get(e.agent_id)
-        if agent is not None and not done.is_messaging and agent.state == AgentState.WRAP_UP:
-            self._move(agent, Move.WRAP_DONE, e.at, out, wrap_up_until=None)
-
-    def _withdraw_offers(self, agent_id: str, at: float, out: list[Command], reason: str) -> None:
-        """The agent stopped taking work (paused, logged out): its open chat offers go to others."""
-        for iid, channel in list(self._held.get(agent_id, {}).items()):
-            i = self.live.get(iid)
-            if channel == _VOICE or i is None or i.offered_to != agent_id:
-                continue
-            i = self._take_back(i)
-            out.append(WithdrawOffer(i.id, agent_id, reason))
-            self._enqueue(i, at)
-            out.append(SaveInteraction(i))
-            out.append(RecordEvent(i.id, at, "offer_failed", {"agent": agent_id, "reason": reason}))
-
+    # -- agents ----------------------------------------------------------------------------------
     def _registered(self, extension: str, registered: bool, at: float, out: list[Command]) -> None:
         agent = self.agent_by_extension(extension)
         if agent is None or agent.registered == registered:
             return
-        agent = self._put(replace(agent, registered=registered))
+        agent = self._roster.put(replace(agent, registered=registered))
         if registered and agent.auto_login and agent.state == AgentState.LOGGED_OUT:
             self._move(agent, Move.LOGIN, at, out, reason="phone registered")
         elif not registered and agent.state in (
@@ -899,172 +323,6 @@ class Acd:
             self._move(agent, Move.LOGOUT, at, out, reason="phone unregistered")
         else:
             out.append(AgentStateChanged(agent.id, agent.state, agent.reason, at))
-
-    def _tick(self, at: float, out: list[Command]) -> None:
-        for interaction_id, since in list(self._offered_at.items()):
-            i = self.live[interaction_id]
-            # A callback rings the agent, then the customer: both timeouts, then the grace.
-            ring = self.queue(i.queue or "").callback.ring_timeout if i.is_callback else 0.0
-            if at - since >= ring + self.config.ring_timeout + self.config.offer_grace:
-                agent_id = i.offered_to
-                assert agent_id is not None
-                out.append(CancelDial(interaction_id, agent_id))
-                self._dial_failed(interaction_id, agent_id, "no dial result", at, out)
-
-    def _run_timers(self, at: float, out: list[Command]) -> None:
-        while self._timers and self._timers[0][0] <= at:
-            when, _, kind, key = heapq.heappop(self._timers)
-            self._fire(kind, key, when, at, out)
-
-    def _fire(self, kind: str, key: str, when: float, at: float, out: list[Command]) -> None:
-        if kind == "wrap":
-            agent = self.agents[key]
-            if agent.state == AgentState.WRAP_UP and agent.wrap_up_until is not None:
-                if at >= agent.wrap_up_until:
-                    self._move(agent, Move.WRAP_DONE, at, out, wrap_up_until=None)
-            return
-        i = self.live.get(key)
-        if i is None:
-            return
-        if kind == "offer":
-            if self._chat_due.get(i.id) == when and i.offered_to is not None:
-                pause = self.config.pause_on_offer_timeout
-                self._offer_failed(i, i.offered_to, "offer timed out", at, out, pause=pause)
-            return
-        if kind == "skip":
-            skipped = self._declined.get(i.id, {})
-            for agent_id, until in list(skipped.items()):
-                if until <= at:
-                    del skipped[agent_id]
-            if not skipped:
-                self._declined.pop(i.id, None)
-        if kind == "due":
-            if i.callback_due_at is not None and at >= i.callback_due_at and i.offered_to is None:
-                i = i.with_(callback_due_at=None)
-                self.live[i.id] = i
-                self._enqueue(i, at)
-                out.append(SaveInteraction(i))
-            return
-        if i.id not in self.waiting:
-            return  # offered meanwhile: re-enqueueing schedules again
-        if kind == "step":
-            self._retarget(i, at)
-            self._schedule(i, at)
-        elif kind in ("prefer", "skip"):
-            self._retarget(i, at)
-        elif kind == "exit":
-            self._max_wait(i, at, out)
-        elif kind == "announce" and self._announce_at.get(i.id) == when:
-            q = self.queue(i.queue or "")
-            if not i.is_callback and i.caller_channel is not None:
-                position = self.position(i.id) or 1
-                wait = self.estimated_wait(q.name, position)
-                out.append(Announce(i.id, i.caller_channel, position, wait))
-            if q.announce_every:
-                self._announce_at[i.id] = at + q.announce_every
-                self._push_timer(at + q.announce_every, "announce", i.id)
-
-    def _max_wait(self, i: Interaction, at: float, out: list[Command]) -> None:
-        q = self.queue(i.queue or "")
-        if q.max_wait is None or q.exit is None or i.queued_at is None or i.is_callback:
-            return
-        if at < i.queued_at + q.max_wait:
-            return
-        channel = i.caller_channel or ""
-        data: dict[str, object] = {"queue": q.name, "exit": q.exit.kind.value, "wait": at - i.queued_at}
-        if i.is_messaging and q.exit.kind != qs.ExitKind.QUEUE:
-            # No voicemail and no callback for a conversation: it keeps its place.
-            out.append(RecordEvent(i.id, at, "max_wait", {**data, "kept": "no such exit for messaging"}))
-            return
-        if q.exit.kind == qs.ExitKind.VOICEMAIL:
-            out.append(ExitQueue(i.id, channel, q.exit.kind.value))
-            out.append(RecordEvent(i.id, at, "max_wait", data))
-            self._end(i, Outcome.EXITED, EndedBy.SYSTEM, at, "maximum wait: voicemail", out)
-        elif q.exit.kind == qs.ExitKind.CALLBACK and not i.caller_number:
-            # No number to call back (withheld): the caller stays in line rather than be dropped.
-            out.append(RecordEvent(i.id, at, "max_wait", {**data, "kept": "no number to call back"}))
-        elif q.exit.kind == qs.ExitKind.CALLBACK:
-            out.append(ExitQueue(i.id, channel, q.exit.kind.value))
-            out.append(RecordEvent(i.id, at, "max_wait", data))
-            self._callback_requested(ev.CallbackRequested(i.id, i.caller_number, at), out)
-        elif q.exit.target is not None and q.exit.target != q.name and i.overflowed_from is None:
-            # One move per caller: two queues exiting into each other must not ping-pong.
-            self._dequeue(i.id)
-            self._counters(q.name).overflowed += 1
-            self._counters(q.exit.target).entered += 1
-            i = i.with_(queue=q.exit.target, overflowed_from=q.name)
-            self.live[i.id] = i
-            self._enqueue(i, at)
-            if not i.is_messaging:
-                out.append(ExitQueue(i.id, channel, q.exit.kind.value, q.exit.target))
-            out.append(SaveInteraction(i))
-            out.append(RecordEvent(i.id, at, "overflowed", {**data, "to": q.exit.target}))
-
-    def _reconciled(self, e: ev.Reconciled, out: list[Command]) -> None:
-        for i in list(self.live.values()):
-            if i.id in e.live_interactions or i.is_messaging:
-                continue  # conversations have no Asterisk channel
-            if i.is_callback:
-                # A callback needs no caller leg; its own dial legs are the adapter's to reconcile.
-                if i.caller_channel is not None and i.answered_at is None and i.offered_to is None:
-                    i = i.with_(caller_channel=None)
-                    self.live[i.id] = i
-                    out.append(SaveInteraction(i))
-                continue
-            self._end(i, Outcome.LOST, EndedBy.SYSTEM, e.at, "channel gone after reconnect", out)
-        for agent in list(self.agents.values()):
-            self._registered(agent.extension, agent.extension in e.registered_extensions, e.at, out)
-
-    # -- agents and the availability index -------------------------------------------------------
-    def _load(self, agent_id: str) -> dict[str, int]:
-        """What the agent holds now (offered or accepted), per channel."""
-        counts: dict[str, int] = {}
-        for channel in self._held.get(agent_id, {}).values():
-            counts[channel] = counts.get(channel, 0) + 1
-        return counts
-
-    def _can_take(self, agent: Agent, channel: str = _VOICE, load: dict[str, int] | None = None) -> bool:
-        if load is None:
-            load = self._load(agent.id)
-        if channel != _VOICE:
-            return agent.can_take_chat(channel, load)
-        if not agent.can_take_call:
-            return False
-        if not agent.call_while_chatting and any(c != _VOICE for c in load):
-            return False
-        return load.get(_VOICE, 0) < agent.capacity.get(_VOICE, 0)
-
-    def _put(self, agent: Agent) -> Agent:
-        self.state_counts[self.agents[agent.id].state] -= 1
-        self.state_counts[agent.state] += 1
-        self.agents[agent.id] = agent
-        self._reindex(agent)
-        return agent
-
-    def _reindex(self, agent: Agent) -> None:
-        """Keep the availability index true for each channel; an agent newly able to take
-        something is *dirty*: the next dispatch looks for its best waiting interaction."""
-        load = self._load(agent.id)
-        for channel in _CHANNELS if agent.max_chats > 0 else (_VOICE,):
-            now_in = self._can_take(agent, channel, load)
-            was_in = (agent.id, channel) in self._indexed
-            if now_in == was_in:
-                continue
-            skills = agent.all_skills
-            for pool in agent.queues:
-                if now_in:
-                    self._avail.setdefault((channel, pool), set()).add(agent.id)
-                    for s in skills:
-                        self._avail_skill.setdefault((channel, pool, s), set()).add(agent.id)
-                else:
-                    self._avail[(channel, pool)].discard(agent.id)
-                    for s in skills:
-                        self._avail_skill[(channel, pool, s)].discard(agent.id)
-            if now_in:
-                self._indexed.add((agent.id, channel))
-                self._dirty_agents.add(agent.id)
-            else:
-                self._indexed.discard((agent.id, channel))
 
     def _move(
         self,
@@ -1077,171 +335,67 @@ class Acd:
         **changes: object,
     ) -> Agent:
         new = agent.moved(move, at, reason=reason, **changes)
-        self._put(new)
+        self._roster.put(new)
         if agent.state == AgentState.LOGGED_OUT and new.state != AgentState.LOGGED_OUT:
-            self._login_at[agent.id] = at
+            self._roster.login_at[agent.id] = at
         if new.state == AgentState.WRAP_UP and new.wrap_up_until is not None:
-            self._push_timer(new.wrap_up_until, "wrap", new.id)
+            self._timers.push(new.wrap_up_until, "wrap", new.id)
         if (new.state, new.reason) != (agent.state, agent.reason):
             out.append(AgentStateChanged(new.id, new.state, new.reason, at))
         if new.state in (AgentState.PAUSED, AgentState.LOGGED_OUT) and new.state != agent.state:
-            self._withdraw_offers(new.id, at, out, f"agent {new.state.value}")
+            acd_messaging.withdraw_offers(self, new.id, at, out, f"agent {new.state.value}")
         return new
 
-    # -- waiting callers -------------------------------------------------------------------------
-    def _counters(self, queue: str) -> QueueCounters:
-        c = self.stats.get(queue)
-        if c is None:
-            c = self.stats[queue] = QueueCounters()
-        return c
+    def _can_take(self, agent: Agent, channel: str = _VOICE) -> bool:
+        return self._roster.can_take(agent, channel)
 
-    def _push_timer(self, when: float, kind: str, key: str) -> None:
-        heapq.heappush(self._timers, (when, next(self._seq), kind, key))
+    def _reindex(self, agent: Agent) -> None:
+        self._roster.reindex(agent)
 
-    def _enqueue(self, i: Interaction, at: float) -> None:
-        """Put (or put back) a caller in line at the place its priority and queue time give it."""
-        assert i.queue is not None and i.queued_at is not None
-        place = _Place(-i.priority, i.queued_at, next(self._seq), i.id)
-        self.waiting[i.id] = place
-        bisect.insort(self._lines.setdefault(i.queue, []), place)
-        self._retarget(i, at)
-        self._schedule(i, at)
-        if i.preferred_until is not None and i.preferred_until > at:
-            self._push_timer(i.preferred_until, "prefer", i.id)
-        q = self.queue(i.queue)
-        if q.announce_every and i.id not in self._announce_at:
-            self._announce_at[i.id] = at + q.announce_every
-            self._push_timer(at + q.announce_every, "announce", i.id)
+    # -- call controls (core/calls.py decides; _CallRouting does the routing side) ---------------
+    def _drop_helper(self, iid: str, agent_id: str, at: float, out: list[Command]) -> None:
+        """A consulted or conference agent is done with this call: free again (no wrap-up)."""
+        self._held.get(agent_id, {}).pop(iid, None)
+        agent = self.agents[agent_id]
+        if agent.interaction_id == iid and agent.state == AgentState.BUSY:
+            self._move(agent, Move.END_NO_WRAP, at, out, interaction_id=None)
+        elif agent.interaction_id == iid and agent.state == AgentState.OFFERED:
+            self._move(agent, Move.WITHDRAW, at, out, interaction_id=None)
+        else:
+            self._reindex(agent)
 
-    def _retarget(self, i: Interaction, at: float) -> None:
-        assert i.queue is not None and i.queued_at is not None
-        found, steps = qs.targets(self.queue(i.queue), i.queued_at, at, i.skills, i.language)
-        only = None
-        if i.preferred_agent in self.agents and i.preferred_until is not None and at < i.preferred_until:
-            only = i.preferred_agent
-        skip = frozenset(a for a, until in self._declined.get(i.id, {}).items() if at < until)
-        targets = _Key(i.channel.value, found, only, skip - {only} if only else skip)
-        old = self._bucket_of.get(i.id)
-        self._steps[i.id] = steps
-        if old == targets:
-            return
-        place = self.waiting[i.id]
-        if old is not None:
-            self._unbucket(old, place)
-        bucket = self._buckets.get(targets)
-        if bucket is None:
-            bucket = self._buckets[targets] = []
-            if only is not None:
-                self._buckets_by_agent.setdefault(only, set()).add(targets)
-            else:
-                for t in found:
-                    self._buckets_by_pool.setdefault(t.pool, set()).add(targets)
-        bisect.insort(bucket, place)
-        self._bucket_of[i.id] = targets
-        self._dirty_callers.add(i.id)
+    def _hand_off(self, i: Interaction, from_agent: str, at: float, target: str, out: list[Command]) -> None:
+        """The call leaves ``from_agent`` (transferred): its talk time counts, its wrap-up is owed."""
+        self._held.get(from_agent, {}).pop(i.id, None)
+        agent = self.agents[from_agent]
+        self._talk[agent.id] = self._talk.get(agent.id, 0.0) + (at - (i.answered_at or at))
+        self._release(agent, i, at, out)
+        self._reindex(self.agents[from_agent])
+        self._wrap_later(from_agent, i.with_(transferred_to=target))
 
-    def _unbucket(self, key: _Key, place: _Place) -> None:
-        bucket = self._buckets[key]
-        del bucket[bisect.bisect_left(bucket, place)]
-        if not bucket:
-            del self._buckets[key]
-            if key.only is not None:
-                held = self._buckets_by_agent[key.only]
-                held.discard(key)
-                if not held:
-                    del self._buckets_by_agent[key.only]
-                return
-            for pool in {t.pool for t in key.targets}:
-                keys = self._buckets_by_pool[pool]
-                keys.discard(key)
-                if not keys:
-                    del self._buckets_by_pool[pool]
+    def _let_helpers_go(self, iid: str, at: float, out: list[Command]) -> None:
+        """The call ended: an agent consulted or brought into a conference on it is let go."""
+        self.calls.ended(iid, at, _CallRouting(self, out))
 
-    def _schedule(self, i: Interaction, at: float) -> None:
-        assert i.queue is not None and i.queued_at is not None
-        q = self.queue(i.queue)
-        step_at = qs.next_step_at(q, i.queued_at, self._steps[i.id])
-        if step_at is not None:
-            self._push_timer(max(step_at, at), "step", i.id)
-        if q.max_wait is not None and q.exit is not None:
-            self._push_timer(max(i.queued_at + q.max_wait, at), "exit", i.id)
-
-    def _dequeue(self, iid: str) -> None:
-        place = self.waiting.pop(iid, None)
-        if place is None:
-            return
-        line = self._lines[self.live[iid].queue or ""]
-        del line[bisect.bisect_left(line, place)]
-        self._unbucket(self._bucket_of.pop(iid), place)
-        self._steps.pop(iid, None)
-        self._dirty_callers.discard(iid)
-
-    def _take_back(self, i: Interaction) -> Interaction:
-        """An offer did not turn into a conversation: the agent no longer holds the interaction."""
-        self._offered_at.pop(i.id, None)
-        self._chat_due.pop(i.id, None)
-        if i.offered_to is not None:
-            self._held.get(i.offered_to, {}).pop(i.id, None)
-            if i.is_messaging and i.offered_to in self.agents:
-                self._reindex(self.agents[i.offered_to])
-        i = i.with_(offered_to=None)
-        self.live[i.id] = i
-        return i
-
-    def _talked(self, i: Interaction) -> Outcome:
-        return Outcome.CALLED_BACK if i.is_callback else Outcome.ANSWERED
-
-    def _end(
-        self,
-        i: Interaction,
-        outcome: Outcome,
-        ended_by: EndedBy,
-        at: float,
-        cause: str,
-        out: list[Command],
-    ) -> None:
-        self._dequeue(i.id)
-        consulted = self.consults.pop(i.id, None)
-        if consulted is not None:
-            self._drop_consult(i.id, consulted, at, out)
-        invited = self.conferences.pop(i.id, None)
-        if invited is not None:
-            self._drop_helper(i.id, invited, at, out)
-        self._offered_at.pop(i.id, None)
-        self._announce_at.pop(i.id, None)
-        self._chat_due.pop(i.id, None)
-        self._declined.pop(i.id, None)
-        self.live.pop(i.id, None)
-        for agent_id in {i.offered_to, i.agent_id} - {None}:
-            assert agent_id is not None
-            self._held.get(agent_id, {}).pop(i.id, None)
-        if i.is_messaging:
-            # Conversations do not move the voice state: the agents' chat load just went down.
-            if i.offered_to is not None:
-                out.append(WithdrawOffer(i.id, i.offered_to, cause))
-            for agent_id in (i.offered_to, i.agent_id):
-                if agent_id is not None and agent_id in self.agents:
-                    self._reindex(self.agents[agent_id])
-        elif i.offered_to is not None:
-            agent = self.agents[i.offered_to]
-            out.append(CancelDial(i.id, agent.id))
-            if agent.state == AgentState.OFFERED and agent.interaction_id == i.id:
-                self._move(agent, Move.WITHDRAW, at, out, interaction_id=None)
-        if i.agent_id is not None and i.agent_id in self.agents and not i.is_messaging:
-            agent = self.agents[i.agent_id]
-            if i.answered_at is not None:
-                self._talk[agent.id] = self._talk.get(agent.id, 0.0) + (at - i.answered_at)
-            self._release(agent, i, at, out)
-        if i.queue is not None:
-            self._count_end(i, outcome, at)
-        ended = i.with_(outcome=outcome, ended_by=ended_by, ended_at=at, hangup_cause=cause, offered_to=None)
-        for pending in self._to_wrap.values():
-            if i.id in pending:  # an agent who transferred it: its wrap-up now saves the final record
-                pending[i.id] = ended
-        if ended.agent_id is not None and ended.answered_at is not None:
-            self._wrap_later(ended.agent_id, ended)
-        out.append(SaveInteraction(ended))
-        out.append(RecordEvent(i.id, at, "ended", {"outcome": outcome.value, "by": ended_by.value}))
+    # -- wrap-up ---------------------------------------------------------------------------------
+    def _wrap_up_done(self, e: ev.WrapUpDone, out: list[Command]) -> None:
+        pending = self._to_wrap.get(e.agent_id, {})
+        done = pending.get(e.interaction_id)
+        if done is None:
+            raise NotYourCall(f"agent {e.agent_id} has no wrap-up pending for {e.interaction_id}")
+        if self.config.dispositions and e.disposition not in self.config.dispositions:
+            known = ", ".join(self.config.dispositions)
+            raise InvalidRequest(f"disposition {e.disposition!r}: expected one of {known}")
+        del pending[e.interaction_id]
+        current = self._live.get(e.interaction_id, done)
+        i = current.with_(disposition=e.disposition or None, notes=e.notes)
+        if i.id in self._live:
+            self._live[i.id] = i
+        out.append(SaveInteraction(i))
+        out.append(nt.WrappedUp(i.id, e.at, e.agent_id, e.disposition, e.notes))
+        agent = self._roster.agents.get(e.agent_id)
+        if agent is not None and not done.is_messaging and agent.state == AgentState.WRAP_UP:
+            self._move(agent, Move.WRAP_DONE, e.at, out, wrap_up_until=None)
 
     def _release(self, agent: Agent, i: Interaction, at: float, out: list[Command]) -> None:
         """The agent's call ``i`` is over for it: wrap-up (the queue's, else the engine's) or free."""
@@ -1261,243 +415,137 @@ class Acd:
         while len(pending) > max(1, self.config.wrap_up_keep):
             del pending[next(iter(pending))]
 
-    def _count_end(self, i: Interaction, outcome: Outcome, at: float) -> None:
-        c = self._counters(i.queue or "")
-        if outcome == Outcome.ABANDONED and i.queued_at is not None:
-            c.abandoned += 1
-            c.abandoned_in_sl += at - i.queued_at < self.queue(i.queue or "").service_level_seconds
-        elif outcome == Outcome.EXITED:
-            c.exited += 1
-        elif outcome == Outcome.CALLED_BACK:
-            c.called_back += 1
-        elif outcome == Outcome.CALLBACK_FAILED:
-            c.callback_failed += 1
-        elif outcome == Outcome.LOST and i.answered_at is None:
-            c.lost += 1
-        if i.answered_at is not None:
-            c.talk += at - i.answered_at
-            c.talked += 1
+    # -- interactions: in line, counted, ended -----------------------------------------------------
+    def _counters(self, queue: str) -> QueueCounters:
+        c = self._stats.get(queue)
+        if c is None:
+            c = self._stats[queue] = QueueCounters()
+        return c
 
-    # -- routing ---------------------------------------------------------------------------------
-    def _dispatch(self, at: float, out: list[Command]) -> None:
-        """Offer what can be offered, best-placed callers first.
+    def _count_answer(self, i: Interaction, at: float) -> None:
+        if i.queue is not None and i.queued_at is not None:
+            c = self._counters(i.queue)
+            wait = at - i.queued_at
+            c.answered += 1
+            c.wait_answered += wait
+            c.answered_in_sl += wait <= self.queue(i.queue).service_level_seconds
 
-        Candidates are the callers that changed (new, back in line, widened) and the best caller of
-        each agent that became able to take one. They are served in place order; when a caller goes
-        to another agent, the agents that were waiting for it look again (their next caller is
-        placed after it, so the order of the heap holds). An agent offered a conversation may have
-        room for more; it needs no second look: it either watches a caller of the heap already, or
-        was at rest before this event (matching nobody then, and taking more only narrows what it
-        can take).
-        """
-        if not self._dirty_agents and not self._dirty_callers:
-            return
-        heap = [self.waiting[i] for i in self._dirty_callers if i in self.waiting]
-        self._dirty_callers.clear()
-        watchers: dict[str, set[str]] = {}
-        agents = sorted(self._dirty_agents)
-        self._dirty_agents.clear()
-        for agent_id in agents:
-            self._watch(agent_id, heap, watchers)
-        heapq.heapify(heap)
-        done: set[str] = set()
-        while heap:
-            place = heapq.heappop(heap)
-            if place.iid in done or self.waiting.get(place.iid) != place:
-                continue
-            done.add(place.iid)
-            self._serve(self.live[place.iid], at, out)
-            for agent_id in sorted(watchers.pop(place.iid, ())):
-                self._watch(agent_id, heap, watchers, push=True)
-        # Whatever became dirty while offering (nothing can: offers only make agents unavailable).
-        self._dirty_agents.clear()
-        self._dirty_callers.clear()
-
-    def _watch(
-        self, agent_id: str, heap: list[_Place], watchers: dict[str, set[str]], push: bool = False
-    ) -> None:
-        agent = self.agents[agent_id]
-        if not any((agent_id, c) in self._indexed for c in _CHANNELS):
-            return
-        best = self._best_caller(agent)
-        if best is not None:
-            watchers.setdefault(best.iid, set()).add(agent_id)
-            if push:
-                heapq.heappush(heap, best)
-            else:
-                heap.append(best)
-
-    def _best_caller(self, agent: Agent) -> _Place | None:
-        """The best-placed waiting caller this agent may take, across all its queues."""
-        best: _Place | None = None
-        seen: set[_Key] = set()
-        pools = [self._buckets_by_pool.get(pool, ()) for pool in agent.queues]
-        for keys in (self._buckets_by_agent.get(agent.id, ()), *pools):
-            for key in keys:
-                if key in seen:
-                    continue
-                seen.add(key)
-                head = self._buckets[key][0]
-                if (best is None or head < best) and self._may(agent, key):
-                    best = head
-        return best
-
-    def _may(self, agent: Agent, key: _Key) -> bool:
-        if (agent.id, key.channel) not in self._indexed:
-            return False
-        if key.only is not None:
-            return key.only == agent.id
-        return agent.id not in key.skip and any(_qualifies(agent, t) for t in key.targets)
-
-    def _candidates(self, key: _Key) -> dict[str, qs.Target | None]:
-        """Who may take an interaction of this bucket now, and through which target (``None``:
-        the agent it is held for)."""
-        found: dict[str, qs.Target | None] = {}
-        if key.only is not None:
-            if (key.only, key.channel) in self._indexed:
-                found[key.only] = None
-            return found
-        ch = key.channel
-        for t in key.targets:
-            if t.needs:
-                pool = min((self._avail_skill.get((ch, t.pool, s), _EMPTY) for s, _ in t.needs), key=len)
-            else:
-                pool = self._avail.get((ch, t.pool), _EMPTY)
-            for agent_id in pool:
-                if agent_id not in found and agent_id not in key.skip:
-                    if _qualifies(self.agents[agent_id], t):
-                        found[agent_id] = t
-        return found
-
-    def _serve(self, i: Interaction, at: float, out: list[Command]) -> None:
-        """Offer the interaction to the best candidate, if any."""
-        assert i.queue is not None
-        key = self._bucket_of[i.id]
-        found = self._candidates(key)
-        found = {a: t for a, t in found.items() if self._can_take(self.agents[a], i.channel.value)}
-        if not found:
-            return
+    def _enqueue(self, i: Interaction, at: float) -> None:
+        """Put (or put back) a caller in line at the place its priority and queue time give it."""
+        assert i.queue is not None and i.queued_at is not None
+        self._lines.put(i.queue, Place(-i.priority, i.queued_at, next(self._places), i.id))
+        self._retarget(i, at)
+        timers.schedule(self, i, at)
+        if i.preferred_until is not None and i.preferred_until > at:
+            self._timers.push(i.preferred_until, "prefer", i.id)
         q = self.queue(i.queue)
-        candidates = [self.agents[a] for a in found]
-        load_note = ""
-        if i.is_messaging and len(candidates) > 1:
-            # Conversations spread: the agents holding the fewest come first.
-            loads = {a.id: sum(n for c, n in self._load(a.id).items() if c != _VOICE) for a in candidates}
-            least = min(loads.values())
-            candidates = [a for a in candidates if loads[a.id] == least]
-            load_note = f" among those holding the fewest conversations ({least})"
-        agent, why = self._pick(q, candidates, key, at)
-        target = found[agent.id]
-        if target is None:
-            why = f"held for this agent ({'transfer' if i.agent_id is None and i.answered_at else 'sticky'})"
-            matched = f"agent {agent.id}"
-        else:
-            matched = target.describe()
-        steps = self._steps.get(i.id, 0)
-        wait = at - (i.queued_at or at)
-        reason = (
-            f"{why}{load_note}; matched {matched}"
-            + (f" (after {steps} overflow step(s))" if steps else "")
-            + f"; {len(found)} candidate(s); caller waited {wait:.1f} s, priority {i.priority},"
-            f" first in line of the callers this agent could take"
+        if q.announce_every and i.id not in self._announce_at:
+            self._announce_at[i.id] = at + q.announce_every
+            self._timers.push(at + q.announce_every, "announce", i.id)
+
+    def _retarget(self, i: Interaction, at: float) -> None:
+        """The bucket of what the waiting interaction needs now (overflow steps, held for an agent,
+        agents who declined it)."""
+        assert i.queue is not None and i.queued_at is not None
+        found, steps = qs.targets(self.queue(i.queue), i.queued_at, at, i.skills, i.language)
+        only = None
+        if i.preferred_until is not None and at < i.preferred_until:
+            only = i.preferred_agent if i.preferred_agent in self._roster.agents else None
+        skip = frozenset(a for a, until in self._declined.get(i.id, {}).items() if at < until)
+        self._lines.rebucket(i.id, Key(i.channel.value, found, only, skip - {only} if only else skip), steps)
+
+    def _dequeue(self, iid: str) -> None:
+        if iid in self._lines.waiting:
+            self._lines.remove(iid, self._live[iid].queue or "")
+
+    def _take_back(self, i: Interaction) -> Interaction:
+        return acd_offers.take_back(self, i)
+
+    def _talked(self, i: Interaction) -> Outcome:
+        return Outcome.CALLED_BACK if i.is_callback else Outcome.ANSWERED
+
+    def _end(
+        self, i: Interaction, outcome: Outcome, ended_by: EndedBy, at: float, cause: str, out: list[Command]
+    ) -> None:
+        acd_endings.end(self, i, outcome, ended_by, at, cause, out)
+
+    def _dispatch(self, at: float, out: list[Command]) -> None:
+        selection.dispatch(self._lines, self._roster, lambda iid: acd_offers.serve(self, iid, at, out))
+
+
+class _CallRouting:
+    """The routing side of a call's control (:class:`~callcenter.core.calls.Routing`), for one
+    ``handle``: agents reserved, seated, freed; a transferred call back in line or handed over."""
+
+    def __init__(self, acd: Acd, out: list[Command]) -> None:
+        self._acd = acd
+        self._out = out
+
+    def live_call(self, interaction_id: str) -> Interaction | None:
+        return self._acd.live.get(interaction_id)
+
+    def extension_of(self, agent_id: str) -> str | None:
+        agent = self._acd.agents.get(agent_id)
+        return agent.extension if agent is not None else None
+
+    def can_take_call(self, agent_id: str) -> bool:
+        return self._acd._can_take(self._acd.agents[agent_id])
+
+    def reserve(self, agent_id: str, interaction_id: str, at: float, reason: str) -> None:
+        acd = self._acd
+        acd._move(
+            acd.agents[agent_id], Move.OFFER, at, self._out, interaction_id=interaction_id, reason=reason
         )
-        self._dequeue(i.id)
-        self._last_offer[(q.name, agent.id)] = next(self._seq)
-        self._held[agent.id][i.id] = i.channel.value
-        i = i.with_(offered_to=agent.id, offer_attempts=i.offer_attempts + 1, routing_reason=reason)
-        self.live[i.id] = i
-        if i.is_messaging:
-            self._reindex(agent)
-            due = at + self.config.offer_timeout
-            self._chat_due[i.id] = due
-            self._push_timer(due, "offer", i.id)
-            out.append(
-                OfferConversation(
-                    interaction_id=i.id,
-                    agent_id=agent.id,
-                    channel=i.channel.value,
-                    conversation_id=i.conversation_id or "",
-                    customer_id=i.customer_id or "",
-                    timeout=self.config.offer_timeout,
-                    attempt=i.offer_attempts,
-                )
-            )
-            out.append(SaveInteraction(i))
-            out.append(RecordEvent(i.id, at, "offered", {"agent": agent.id, "reason": reason}))
-            return
-        self._offered_at[i.id] = at
-        self._move(agent, Move.OFFER, at, out, interaction_id=i.id)
-        if i.is_callback:
-            assert i.callback_number is not None
-            out.append(
-                DialCustomer(
-                    interaction_id=i.id,
-                    agent_id=agent.id,
-                    extension=agent.extension,
-                    number=i.callback_number,
-                    timeout=q.callback.ring_timeout,
-                    attempt=i.callback_attempts + 1,
-                )
-            )
-        else:
-            assert i.caller_channel is not None
-            out.append(
-                DialAgent(
-                    interaction_id=i.id,
-                    agent_id=agent.id,
-                    extension=agent.extension,
-                    caller_channel=i.caller_channel,
-                    caller_id=i.caller_number,
-                    timeout=self.config.ring_timeout,
-                    attempt=i.offer_attempts,
-                )
-            )
-        out.append(SaveInteraction(i))
-        out.append(RecordEvent(i.id, at, "offered", {"agent": agent.id, "reason": reason}))
+        acd._held.setdefault(agent_id, {})[interaction_id] = VOICE
+        acd._reindex(acd.agents[agent_id])
 
-    def _pick(self, q: qs.Queue, candidates: list[Agent], key: _Key, at: float) -> tuple[Agent, str]:
-        """The queue's strategy picks among qualified agents; every answer says why, in words."""
+    def seat(self, agent_id: str, interaction_id: str, at: float) -> None:
+        agent = self._acd.agents[agent_id]
+        if agent.state == AgentState.OFFERED and agent.interaction_id == interaction_id:
+            self._acd._move(agent, Move.ANSWER, at, self._out, interaction_id=interaction_id)
 
-        def idle(a: Agent) -> tuple[float, str]:
-            return (a.since, a.id)  # longest idle first; the id makes decisions reproducible
+    def free_helper(self, agent_id: str, interaction_id: str, at: float) -> None:
+        self._acd._drop_helper(interaction_id, agent_id, at, self._out)
 
-        match q.strategy:
-            case qs.Strategy.LEAST_OCCUPIED:
+    def hand_over(self, interaction_id: str, from_agent: str, to_agent: str, at: float) -> None:
+        """Attended transfer completed: the consulted agent (on the phone already) has the call."""
+        acd, i = self._acd, self._acd.live[interaction_id]
+        target = f"agent:{to_agent}"
+        acd._hand_off(i, from_agent, at, target, self._out)
+        self.seat(to_agent, interaction_id, at)
+        i = i.with_(agent_id=to_agent, transferred_to=target)
+        acd.live[i.id] = i
+        self._out.append(SaveInteraction(i))
 
-                def occupancy(a: Agent) -> float:
-                    logged = at - self._login_at.get(a.id, a.since)
-                    return self._talk.get(a.id, 0.0) / logged if logged > 0 else 0.0
+    def requeue(
+        self, interaction_id: str, from_agent: str, at: float, to_agent: str | None, to_queue: str | None
+    ) -> str:
+        """Blind transfer to an agent and/or a queue: back in line at the transfer priority, held
+        for ``to_agent`` for a while. Returns the queue."""
+        acd, i = self._acd, self._acd.live[interaction_id]
+        queue = to_queue or i.queue or ""
+        target = f"agent:{to_agent}" if to_agent is not None else f"queue:{queue}"
+        acd._hand_off(i, from_agent, at, target, self._out)
+        if queue != i.queue:
+            acd._counters(queue).entered += 1
+        until = None if to_agent is None else at + acd.config.transfer_agent_seconds
+        i = i.with_(
+            agent_id=None,
+            queue=queue,
+            queued_at=at,
+            priority=max(i.priority, acd.config.transfer_priority),
+            preferred_agent=to_agent,
+            preferred_until=until,
+            transferred_to=target,
+        )
+        acd.live[i.id] = i
+        acd._enqueue(i, at)
+        self._out.append(SaveInteraction(i))
+        return queue
 
-                agent = min(candidates, key=lambda a: (occupancy(a), *idle(a)))
-                why = f"least-occupied agent in queue {q.name} (occupancy {occupancy(agent):.0%})"
-            case qs.Strategy.SKILLS_WEIGHTED:
-                skills = {s for t in key.targets for s, _ in t.needs}
-
-                def score(a: Agent) -> int:
-                    return sum(a.level(s) for s in skills)
-
-                agent = min(candidates, key=lambda a: (-score(a), *idle(a)))
-                why = f"best skill match in queue {q.name} (score {score(agent)})"
-            case qs.Strategy.ROUND_ROBIN:
-                agent = min(candidates, key=lambda a: (self._last_offer.get((q.name, a.id), -1), a.id))
-                why = f"round-robin in queue {q.name} (offered a call of this queue longest ago)"
-            case _:
-                agent = min(candidates, key=idle)
-                why = f"longest-idle available agent in queue {q.name} (idle {at - agent.since:.1f} s)"
-        return agent, why
-
-
-def skill_levels(skills: Iterable[str]) -> dict[str, int]:
-    """The IVR's skills, ``name`` (level 1) or ``name:level``, as a requirement."""
-    levels: dict[str, int] = {}
-    for skill in skills:
-        name, _, level = skill.rpartition(":")
-        if name and level.isdigit() and int(level) > 0:
-            levels[name] = int(level)
-        else:
-            levels[skill] = 1
-    return levels
-
-
-def _qualifies(agent: Agent, target: qs.Target) -> bool:
-    return target.pool in agent.queues and all(agent.level(s) >= lvl for s, lvl in target.needs)
+    def transfer_out(self, interaction_id: str, from_agent: str, number: str, at: float) -> None:
+        """Blind transfer to a number: the interaction ends here, answered."""
+        acd = self._acd
+        i = acd.live[interaction_id].with_(transferred_to=f"number:{number}")
+        acd.live[i.id] = i
+        acd._end(i, acd._talked(i), EndedBy.AGENT, at, f"transferred to {number}", self._out)

@@ -28,6 +28,7 @@ import enum
 from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 
+from callcenter.core.errors import DomainError
 from callcenter.core.queues import LANGUAGE_PREFIX
 
 
@@ -79,7 +80,7 @@ TRANSITIONS: dict[tuple[AgentState, Move], AgentState] = {
 del S, M
 
 
-class IllegalTransition(Exception):
+class IllegalTransition(DomainError):
     def __init__(self, agent_id: str, state: AgentState, move: Move) -> None:
         super().__init__(f"agent {agent_id}: cannot {move.value} while {state.value}")
         self.agent_id, self.state, self.move = agent_id, state, move

@@ -7,7 +7,9 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 
 from callcenter.core.agents import AgentState
+from callcenter.core.calls import CallOutput
 from callcenter.core.interaction import Interaction
+from callcenter.core.notices import Notice
 
 
 @dataclass(frozen=True, slots=True)
@@ -38,7 +40,9 @@ class SaveInteraction:
 
 @dataclass(frozen=True, slots=True)
 class RecordEvent:
-    """An entry for the interaction's event log (audit, reporting, explanation of routing)."""
+    """An untyped entry for the interaction's event log: what the call controls still emit until
+    they have their own :class:`~callcenter.core.notices.Notice` classes (every other notice is
+    typed). Stored as given."""
 
     interaction_id: str
     at: float
@@ -118,6 +122,7 @@ Command = (
     DialAgent
     | CancelDial
     | SaveInteraction
+    | Notice
     | RecordEvent
     | AgentStateChanged
     | DialCustomer
@@ -125,4 +130,5 @@ Command = (
     | ExitQueue
     | OfferConversation
     | WithdrawOffer
+    | CallOutput  # call control: core/calls.py
 )

@@ -20,6 +20,8 @@ import enum
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field, replace
 
+from callcenter.core.errors import DomainError
+
 
 class MessagingChannel(enum.StrEnum):
     SMS = "sms"
@@ -127,8 +129,8 @@ class Received:
         return self.message is None
 
 
-class ConversationError(Exception):
-    pass
+class ConversationError(DomainError):
+    """A message or change the conversation book does not allow."""
 
 
 @dataclass

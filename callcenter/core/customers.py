@@ -29,6 +29,8 @@ import enum
 from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field, replace
 
+from callcenter.core.errors import DomainError
+
 
 class IdentityKind(enum.StrEnum):
     PHONE = "phone"  # E.164
@@ -134,7 +136,7 @@ class Resolution:
     suggestions: tuple[Suggestion, ...] = ()
 
 
-class CustomerError(Exception):
+class CustomerError(DomainError):
     """A merge or change the book does not allow; nothing was changed."""
 
 

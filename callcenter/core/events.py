@@ -214,82 +214,6 @@ class ConversationTransferred:
 
 
 @dataclass(frozen=True, slots=True)
-class CallTransferred:
-    """The agent on a call sends the caller elsewhere (a blind transfer): to another agent or a
-    queue (back in line, at the transfer priority, held for ``to_agent`` for a while), or out to a
-    number (the interaction ends, answered, with ``transferred_to``)."""
-
-    interaction_id: str
-    from_agent: str
-    at: float
-    to_agent: str | None = None
-    to_queue: str | None = None
-    to_number: str | None = None
-
-
-@dataclass(frozen=True, slots=True)
-class CallHeld:
-    """The agent put the caller on hold (``held``) or took them back; recorded in the events."""
-
-    interaction_id: str
-    agent_id: str
-    held: bool
-    at: float
-
-
-@dataclass(frozen=True, slots=True)
-class ConsultStarted:
-    """Attended transfer, first step: the agent on the call (the caller on hold) rings ``to_agent``
-    to talk first. The target is reserved (offered) until the consult ends."""
-
-    interaction_id: str
-    from_agent: str
-    to_agent: str
-    at: float
-
-
-@dataclass(frozen=True, slots=True)
-class ConsultEnded:
-    """The consult is over: ``completed`` hands the caller to the consulted agent (who is on the
-    phone already); otherwise the consulted agent is free again and the caller stays with
-    ``from_agent``."""
-
-    interaction_id: str
-    from_agent: str
-    completed: bool
-    at: float
-    reason: str = ""
-
-
-@dataclass(frozen=True, slots=True)
-class ConferenceInvited:
-    """The agent on the call brings ``to_agent`` in (three parties); the target is reserved while
-    its phone rings."""
-
-    interaction_id: str
-    from_agent: str
-    to_agent: str
-    at: float
-
-
-@dataclass(frozen=True, slots=True)
-class ConferenceJoined:
-    interaction_id: str
-    agent_id: str
-    at: float
-
-
-@dataclass(frozen=True, slots=True)
-class ConferenceLeft:
-    """The invited agent is out of the conference (hung up, did not answer, or was dropped)."""
-
-    interaction_id: str
-    agent_id: str
-    at: float
-    reason: str = ""
-
-
-@dataclass(frozen=True, slots=True)
 class WrapUpDone:
     """The agent submitted the wrap-up of an interaction it handled: the disposition and notes go
     on the interaction; a call's wrap-up time ends now."""
@@ -324,12 +248,5 @@ Event = (
     | OfferDeclined
     | ConversationEnded
     | ConversationTransferred
-    | CallTransferred
-    | CallHeld
-    | ConsultStarted
-    | ConsultEnded
-    | ConferenceInvited
-    | ConferenceJoined
-    | ConferenceLeft
     | WrapUpDone
 )

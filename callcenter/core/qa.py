@@ -105,6 +105,15 @@ def normalise(text: str) -> tuple[str, ...]:
 
 def score(rules: QaRules, transcript: Transcript) -> QaResult:
     segments = transcript.by_time()
+    checks = _phrase_checks(rules, segments) + _delivery_checks(rules, segments)
+    total_weight = sum(check.weight for check in checks)
+    kept = sum(check.weight for check in checks if check.passed)
+    value = 100.0 if total_weight == 0 else round(100.0 * kept / total_weight, 1)
+    return QaResult(value, tuple(checks), emergencies(rules.emergency_words, segments))
+
+
+def _phrase_checks(rules: QaRules, segments: Sequence[Segment]) -> list[Check]:
+    """Phrases that must be said (in their window) and phrases that must not."""
     end_of_call = max((segment.end for segment in segments), default=0.0)
     checks: list[Check] = []
     for rule in rules.required:
@@ -133,6 +142,12 @@ def score(rules: QaRules, transcript: Transcript) -> QaResult:
                 tuple(hits),
             )
         )
+    return checks
+
+
+def _delivery_checks(rules: QaRules, segments: Sequence[Segment]) -> list[Check]:
+    """How the call went: silences, talking over each other, the caller's anger."""
+    checks: list[Check] = []
     if rules.max_silence is not None:
         gaps = silences(segments, rules.max_silence)
         longest = max((gap.end - gap.start for gap in gaps), default=0.0)
@@ -175,10 +190,7 @@ def score(rules: QaRules, transcript: Transcript) -> QaResult:
                 evidence,
             )
         )
-    total_weight = sum(check.weight for check in checks)
-    kept = sum(check.weight for check in checks if check.passed)
-    value = 100.0 if total_weight == 0 else round(100.0 * kept / total_weight, 1)
-    return QaResult(value, tuple(checks), emergencies(rules.emergency_words, segments))
+    return checks
 
 
 def _window(rule: PhraseRule) -> str:

@@ -19,6 +19,8 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from math import sqrt
 
+from callcenter.core.errors import DomainError
+
 
 @dataclass(frozen=True, slots=True)
 class Criterion:
@@ -45,7 +47,7 @@ class Scorecard:
         return next((c for c in self.criteria if c.id == criterion_id), None)
 
 
-class ReviewError(ValueError):
+class ReviewError(DomainError, ValueError):
     """Answers that do not fit the scorecard; the message names every problem."""
 
 

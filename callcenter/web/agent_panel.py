@@ -12,8 +12,10 @@ collected), ``call_ended``, ``wrap_up`` (an interaction waiting for its disposit
 In (role agent): ``panel_sync``, ``set_state``, ``call_hangup``, ``call_hold``, ``call_transfer``,
 ``call_recording``, ``wrap_up``.
 
-Call controls go to Asterisk first (the voice adapter), then the engine hears what happened, so a
-refused AMI action leaves the record as it was.
+Call controls are requests to the core (``CallCenter.request``): the core checks them and answers
+with commands that the call-control adapter carries out against Asterisk; the ack comes once Asterisk
+did. A refusal is a domain error, turned into the error ack in one place (``realtime``). The call's
+state (held, consulting, in conference...) is the core's (``engine.calls``): the cards render it.
 """
 
 from __future__ import annotations
@@ -27,14 +29,15 @@ from aiohttp import web
 
 from callcenter import identity
 from callcenter.config import ApiToken, RealtimeSettings
+from callcenter.core import calls as cl
 from callcenter.core import events as ev
+from callcenter.core import notices as nt
 from callcenter.core.agents import Agent, AgentState
 from callcenter.core.commands import (
     AgentStateChanged,
     CancelDial,
     Command,
     DialAgent,
-    RecordEvent,
     SaveInteraction,
 )
 from callcenter.core.interaction import Interaction
@@ -55,53 +58,10 @@ MAX_NOTES = 2000
 IVR_KEEP = 5000  # IVR data kept for interactions not ended yet (bounded against a flood)
 
 
-class CallControl(Protocol):
-    """What the panel asks of the voice adapter."""
-
-    async def hangup_call(self, interaction_id: str, agent_id: str) -> None: ...
-
-    async def hold(self, interaction_id: str, agent_id: str, caller_channel: str, held: bool) -> None: ...
-
-    async def blind_transfer(
-        self,
-        interaction_id: str,
-        agent_id: str,
-        caller_channel: str,
-        *,
-        queue: str | None = None,
-        number: str | None = None,
-    ) -> None: ...
+class RecordingControl(Protocol):
+    """Pauses the recording of a call in progress (the call-control adapter)."""
 
     async def mute_recording(self, interaction_id: str, muted: bool) -> bool: ...
-
-    def is_held(self, interaction_id: str) -> bool: ...
-
-    async def consult(
-        self,
-        interaction_id: str,
-        agent_id: str,
-        caller_channel: str,
-        to_agent: str,
-        to_extension: str,
-        on_failed: Callable[[str], None],
-    ) -> None: ...
-
-    async def complete_consult(self, interaction_id: str, agent_id: str, caller_channel: str) -> None: ...
-
-    async def cancel_consult(self, interaction_id: str, agent_id: str) -> None: ...
-
-    async def conference(
-        self,
-        interaction_id: str,
-        agent_id: str,
-        caller_channel: str,
-        to_agent: str,
-        to_extension: str,
-        on_joined: Callable[[], None],
-        on_left: Callable[[str], None],
-    ) -> None: ...
-
-    async def drop_from_conference(self, interaction_id: str) -> None: ...
 
 
 class PanelNamespace(AgentNamespace):
@@ -114,7 +74,7 @@ class PanelNamespace(AgentNamespace):
         desk: Desk,
         names: Mapping[str, str],
         *,
-        voice: Callable[[], CallControl | None],
+        voice: Callable[[], RecordingControl | None],
         pause_reasons: tuple[str, ...],
         dispositions: tuple[str, ...],
         phone_region: str = "US",
@@ -154,37 +114,39 @@ class PanelNamespace(AgentNamespace):
         match command:
             case DialAgent():
                 self._calls[command.agent_id] = command.interaction_id
-                i = self.service.engine.live.get(command.interaction_id)
+                i = self.service.engine.interactions.get(command.interaction_id)
                 if i is not None:
                     self._emit("call", self.call_view(i, "ringing"), agent_room(command.agent_id))
             case CancelDial():
                 self._call_over(command.agent_id, command.interaction_id, "withdrawn")
-            case RecordEvent(kind="ivr_finished"):
-                self._keep_ivr(command.interaction_id, command.data.get("data"))
-            case RecordEvent(kind="transferred"):
-                sender = str(command.data.get("from", ""))
-                if self._call_over(sender, command.interaction_id, "transferred"):
-                    self._offer_wrap_up(sender, command.interaction_id)
-            case RecordEvent(kind="consult_started"):
-                to_agent = str(command.data.get("to_agent", ""))
-                i = self.service.engine.live.get(command.interaction_id)
+            case nt.IvrFinished():
+                self._keep_ivr(command.interaction_id, command.data)
+            case nt.Transferred() | cl.TransferredOut() | cl.TransferredAttended():
+                if self._call_over(command.from_agent, command.interaction_id, "transferred"):
+                    self._offer_wrap_up(command.from_agent, command.interaction_id)
+            case cl.ConsultStarted() | cl.ConferenceInvited():
+                consult = isinstance(command, cl.ConsultStarted)
+                to_agent = command.to_agent if isinstance(command, cl.ConsultStarted) else command.agent
+                i = self.service.engine.interactions.get(command.interaction_id)
                 if i is not None:
                     self._calls[to_agent] = i.id
-                    self._emit("call", self.call_view(i, "consult"), agent_room(to_agent))
-            case RecordEvent(kind="conference_invited"):
-                to_agent = str(command.data.get("agent", ""))
-                i = self.service.engine.live.get(command.interaction_id)
-                if i is not None:
-                    self._calls[to_agent] = i.id
-                    self._emit("call", self.call_view(i, "conference"), agent_room(to_agent))
-            case RecordEvent(kind="conference_left"):
-                self._call_over(
-                    str(command.data.get("agent", "")), command.interaction_id, "conference ended"
-                )
-            case RecordEvent(kind="consult_cancelled"):
-                self._call_over(
-                    str(command.data.get("to_agent", "")), command.interaction_id, "consult ended"
-                )
+                    self._emit(
+                        "call",
+                        self.call_view(i, "consult" if consult else "conference"),
+                        agent_room(to_agent),
+                    )
+            case cl.ConsultEnded():
+                self._call_over(command.to_agent, command.interaction_id, "consult ended")
+                if command.reason != "cancelled":
+                    payload = {"interaction_id": command.interaction_id, "reason": command.reason}
+                    self._emit("consult_failed", payload, agent_room(command.from_agent))
+            case cl.ConferenceLeft():
+                self._call_over(command.agent, command.interaction_id, "conference ended")
+            case cl.CallChanged(call=cl.Call(agent_id=owner)):
+                i = self.service.engine.interactions.get(command.interaction_id)
+                if i is not None and i.agent_id == owner:
+                    self._calls[owner] = i.id
+                    self._emit("call", self.call_view(i, "talking"), agent_room(owner))
             case SaveInteraction():
                 self._saved(command.interaction)
             case AgentStateChanged():
@@ -259,9 +221,11 @@ class PanelNamespace(AgentNamespace):
         }
 
     def call_view(self, i: Interaction, phase: str) -> dict[str, Any]:
-        voice = self.voice()
-        if phase == "talking" and voice is not None and voice.is_held(i.id):
+        call = self.service.engine.calls.get(i.id)
+        state = call.state if call is not None and call.agent_id == i.agent_id else None
+        if phase == "talking" and state == cl.CallState.HELD:
             phase = "held"
+        colleague = call.colleague if call is not None else None
         return {
             "interaction_id": i.id,
             "phase": phase,
@@ -273,8 +237,10 @@ class PanelNamespace(AgentNamespace):
             "ivr": self._ivr.get(i.id, {}),
             "customer": self.customer_view(i),
             "recording_paused": i.id in self._recording_paused,
-            "consulting": self.service.engine.consults.get(i.id),
-            "conference_with": self.service.engine.conferences.get(i.id),
+            "consulting": colleague if state in (cl.CallState.CONSULTING, cl.CallState.CONSULTED) else None,
+            "conference_with": colleague
+            if state in (cl.CallState.INVITING, cl.CallState.CONFERENCE)
+            else None,
         }
 
     def wrap_up_view(self, agent_id: str, i: Interaction) -> dict[str, Any]:
@@ -303,16 +269,14 @@ class PanelNamespace(AgentNamespace):
 
     def _my_call(self, data: Mapping[str, Any], me: str) -> Interaction:
         interaction_id = text(data, "interaction_id", limit=128)
-        i = self.service.engine.live.get(interaction_id)
+        i = self.service.engine.interactions.get(interaction_id)
         if i is None or i.is_messaging or i.agent_id != me or i.answered_at is None:
             raise BadRequest("not your call")
         return i
 
-    def _control(self) -> CallControl:
-        voice = self.voice()
-        if voice is None:
-            raise BadRequest("no connection to Asterisk")
-        return voice
+    def _request(self, data: Mapping[str, Any]) -> tuple[str, float]:
+        """The interaction a call control names, and now."""
+        return text(data, "interaction_id", limit=128), self.service.clock()
 
     @event("panel_sync", "agent")
     async def on_panel_sync(self, sid: str, data: dict[str, Any]) -> Ack:
@@ -321,12 +285,17 @@ class PanelNamespace(AgentNamespace):
         engine = self.service.engine
         call = None
         current = self._calls.get(agent.id)
-        if current is not None and current in engine.live:
-            i = engine.live[current]
+        if current is not None and current in engine.interactions:
+            i = engine.interactions[current]
+            helped = engine.calls.get(i.id)
             if i.agent_id == agent.id:
                 phase = "talking"
+            elif helped is None or helped.colleague != agent.id:
+                phase = "ringing"
+            elif helped.state in (cl.CallState.CONSULTING, cl.CallState.CONSULTED):
+                phase = "consult"
             else:
-                phase = "consult" if engine.consults.get(i.id) == agent.id else "ringing"
+                phase = "conference"
             call = self.call_view(i, phase)
         return {
             "me": self.me_view(agent),
@@ -358,166 +327,72 @@ class PanelNamespace(AgentNamespace):
         self._run(make)
         return {"ok": True, "me": self.me_view(self.service.engine.agents[agent.id])}
 
+    # Call controls: requests to the core; a refusal (a DomainError) becomes the error ack in
+    # realtime.GuardedNamespace, for every handler at once.
+
     @event("call_hangup", "agent")
     async def on_call_hangup(self, sid: str, data: dict[str, Any]) -> Ack:
         me = self._me(sid)
-        i = self._my_call(data, me)
-        try:
-            await self._control().hangup_call(i.id, me)
-        except CallControlError as err:
-            raise BadRequest(str(err)) from err
+        iid, now = self._request(data)
+        await self.service.request(cl.HangupRequested(iid, me, now))
         return {"ok": True}
 
     @event("call_hold", "agent")
     async def on_call_hold(self, sid: str, data: dict[str, Any]) -> Ack:
         me = self._me(sid)
-        i = self._my_call(data, me)
+        iid, now = self._request(data)
         held = flag(data, "held")
-        if i.caller_channel is None:
-            raise BadRequest("this call has no caller leg to hold")
-        try:
-            await self._control().hold(i.id, me, i.caller_channel, held)
-        except CallControlError as err:
-            raise BadRequest(str(err)) from err
-        self._run(lambda now: ev.CallHeld(i.id, me, held, now))
-        self._emit("call", self.call_view(self.service.engine.live.get(i.id, i), "talking"), agent_room(me))
+        make = cl.HoldRequested if held else cl.ResumeRequested
+        await self.service.request(make(iid, me, now))
         return {"ok": True, "held": held}
 
     @event("call_transfer", "agent")
     async def on_call_transfer(self, sid: str, data: dict[str, Any]) -> Ack:
         me = self._me(sid)
-        i = self._my_call(data, me)
+        iid, now = self._request(data)
         to_agent = text(data, "to_agent", limit=64, required=False) or None
         to_queue = text(data, "to_queue", limit=64, required=False) or None
         to_number = text(data, "to_number", limit=32, required=False) or None
         if sum(x is not None for x in (to_agent, to_queue, to_number)) != 1:
             raise BadRequest("give exactly one of to_agent, to_queue and to_number")
-        if to_agent is not None and (to_agent not in self.service.engine.agents or to_agent == me):
-            raise BadRequest("no such agent to transfer to")
-        if i.caller_channel is None:
-            raise BadRequest("this call has no caller leg to transfer")
-        queue = to_queue or i.queue
-        try:
-            await self._control().blind_transfer(
-                i.id, me, i.caller_channel, queue=None if to_number else queue, number=to_number
-            )
-        except CallControlError as err:
-            raise BadRequest(str(err)) from err
-        transfer = ev.CallTransferred
-        self._run(
-            lambda now: transfer(i.id, me, now, to_agent=to_agent, to_queue=to_queue, to_number=to_number)
+        await self.service.request(
+            cl.BlindTransferRequested(iid, me, now, to_agent=to_agent, to_queue=to_queue, to_number=to_number)
         )
         return {"ok": True}
-
-    def _colleague(self, data: Mapping[str, Any], me: str, i: Interaction, unknown: str) -> tuple[Agent, str]:
-        """The other agent ``to_agent`` names (for a consult or a conference) and the caller's
-        channel; ``unknown`` is the refusal when there is no such other agent."""
-        to_agent = text(data, "to_agent", limit=64)
-        target = self.service.engine.agents.get(to_agent)
-        if target is None or to_agent == me:
-            raise BadRequest(unknown)
-        if i.caller_channel is None:
-            raise BadRequest("this call has no caller leg")
-        return target, i.caller_channel
 
     @event("call_consult", "agent")
     async def on_call_consult(self, sid: str, data: dict[str, Any]) -> Ack:
         """Attended transfer, step one: the caller on hold, ring ``to_agent`` to talk first."""
         me = self._me(sid)
-        i = self._my_call(data, me)
-        target, caller = self._colleague(data, me, i, "no such agent to consult")
-        to_agent = target.id
-        self._run(lambda now: ev.ConsultStarted(i.id, me, to_agent, now))  # reserves the target
-
-        def failed(reason: str) -> None:
-            try:
-                self.service.handle(ev.ConsultEnded(i.id, me, False, self.service.clock(), reason))
-            except Exception as err:  # the call ended meanwhile: nothing to undo
-                log.info("panel.consult_end_refused", extra={"interaction": i.id, "error": str(err)})
-            self._emit("consult_failed", {"interaction_id": i.id, "reason": reason}, agent_room(me))
-            current = self.service.engine.live.get(i.id)
-            if current is not None and current.agent_id == me:
-                self._emit("call", self.call_view(current, "talking"), agent_room(me))
-
-        try:
-            await self._control().consult(i.id, me, caller, to_agent, target.extension, failed)
-        except (CallControlError, BadRequest) as err:
-            why = str(err)
-            self._run(lambda now: ev.ConsultEnded(i.id, me, False, now, why))
-            raise BadRequest(why) from err
-        self._emit("call", self.call_view(i, "talking"), agent_room(me))
+        iid, now = self._request(data)
+        to_agent = text(data, "to_agent", limit=64)
+        await self.service.request(cl.ConsultRequested(iid, me, to_agent, now))
         return {"ok": True}
 
     @event("call_consult_end", "agent")
     async def on_call_consult_end(self, sid: str, data: dict[str, Any]) -> Ack:
         """Attended transfer, step two: ``complete`` hands the caller over; otherwise back to them."""
         me = self._me(sid)
-        i = self._my_call(data, me)
-        complete = flag(data, "complete")
-        if i.id not in self.service.engine.consults:
-            raise BadRequest("no consult going on")
-        voice = self._control()
-        try:
-            if complete:
-                if i.caller_channel is None:
-                    raise BadRequest("this call has no caller leg")
-                await voice.complete_consult(i.id, me, i.caller_channel)
-            else:
-                await voice.cancel_consult(i.id, me)
-        except CallControlError as err:
-            raise BadRequest(str(err)) from err
-        self._run(lambda now: ev.ConsultEnded(i.id, me, complete, now, "" if complete else "cancelled"))
-        if not complete:
-            self._emit(
-                "call", self.call_view(self.service.engine.live.get(i.id, i), "talking"), agent_room(me)
-            )
+        iid, now = self._request(data)
+        make = cl.ConsultCompleteRequested if flag(data, "complete") else cl.ConsultCancelRequested
+        await self.service.request(make(iid, me, now))
         return {"ok": True}
 
     @event("call_conference", "agent")
     async def on_call_conference(self, sid: str, data: dict[str, Any]) -> Ack:
         """Three parties: bring ``to_agent`` into the call (the call stays this agent's)."""
         me = self._me(sid)
-        i = self._my_call(data, me)
-        target, caller = self._colleague(data, me, i, "no such agent to bring in")
-        to_agent = target.id
-        self._run(lambda now: ev.ConferenceInvited(i.id, me, to_agent, now))
-        room = agent_room(me)
-
-        def settle(make: Callable[[float], ev.Event]) -> None:
-            try:
-                self.service.handle(make(self.service.clock()))
-            except Exception as err:  # the call ended meanwhile
-                log.info("panel.conference_refused", extra={"interaction": i.id, "error": str(err)})
-            current = self.service.engine.live.get(i.id)
-            if current is not None and current.agent_id == me:
-                self._emit("call", self.call_view(current, "talking"), room)
-
-        def joined() -> None:
-            settle(lambda now: ev.ConferenceJoined(i.id, to_agent, now))
-
-        def left(reason: str) -> None:
-            settle(lambda now: ev.ConferenceLeft(i.id, to_agent, now, reason))
-
-        try:
-            await self._control().conference(i.id, me, caller, to_agent, target.extension, joined, left)
-        except (CallControlError, BadRequest) as err:
-            why = str(err)
-            self._run(lambda now: ev.ConferenceLeft(i.id, to_agent, now, why))
-            raise BadRequest(why) from err
-        self._emit("call", self.call_view(i, "talking"), room)
+        iid, now = self._request(data)
+        to_agent = text(data, "to_agent", limit=64)
+        await self.service.request(cl.ConferenceRequested(iid, me, to_agent, now))
         return {"ok": True}
 
     @event("call_conference_end", "agent")
     async def on_call_conference_end(self, sid: str, data: dict[str, Any]) -> Ack:
         """Drop the invited agent; the caller and this agent go on talking."""
         me = self._me(sid)
-        i = self._my_call(data, me)
-        if i.id not in self.service.engine.conferences:
-            raise BadRequest("nobody else is in the conference")
-        try:
-            await self._control().drop_from_conference(i.id)
-        except CallControlError as err:
-            raise BadRequest(str(err)) from err
+        iid, now = self._request(data)
+        await self.service.request(cl.ConferenceDropRequested(iid, me, now))
         return {"ok": True}
 
     @event("call_recording", "agent")
@@ -527,7 +402,10 @@ class PanelNamespace(AgentNamespace):
         i = self._my_call(data, me)
         paused = flag(data, "paused")
         try:
-            done = await self._control().mute_recording(i.id, paused)
+            control = self.voice()
+            if control is None:
+                raise BadRequest("no connection to Asterisk")
+            done = await control.mute_recording(i.id, paused)
         except AmiError as err:
             raise BadRequest(f"Asterisk refused: {err}") from err
         if not done:

@@ -18,7 +18,7 @@ from callcenter import __version__, lines, metrics
 from callcenter.config import Settings
 from callcenter.core.acd import Acd
 from callcenter.core.agents import Agent
-from callcenter.core.commands import RecordEvent
+from callcenter.core import notices as nt
 from callcenter.core.interaction import Interaction
 from callcenter.principal import Principal
 from callcenter.service import CallCenter
@@ -96,8 +96,8 @@ def record_recording_pause(
     """A recording paused or resumed (over HTTP or from the agent panel): in the call's events, with
     who did it, and counted."""
     action = "paused" if paused else "resumed"
-    data = {"by": by, "role": role}
-    service.dispatch([RecordEvent(interaction_id, service.clock(), f"recording_{action}", data)])
+    notice = nt.RecordingPaused if paused else nt.RecordingResumed
+    service.dispatch([notice(interaction_id, service.clock(), by, role)])
     metrics.RECORDING_PAUSES.labels(action=action).inc()
 
 

@@ -23,11 +23,11 @@ from callcenter.channels.webchat import NAMESPACE as CUSTOMER_NAMESPACE
 from callcenter.channels.webchat import room_of
 from callcenter.config import ApiToken, RealtimeSettings
 from callcenter.core import events as ev
-from callcenter.core.acd import UnknownAgent
 from callcenter.core.agents import IllegalTransition
 from callcenter.core.commands import AgentStateChanged, Command, OfferConversation, WithdrawOffer
 from callcenter.core.conversations import Direction, Message, MessagingChannel, Received
 from callcenter.errors import StorageError
+from callcenter.core.errors import UnknownAgent
 from callcenter.messaging import Messaging
 from callcenter.principal import Principal
 from callcenter.service import CallCenter

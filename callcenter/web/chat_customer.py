@@ -31,6 +31,7 @@ from callcenter.core.agents import AgentState
 from callcenter.core.conversations import Conversation, Direction, MessagingChannel
 from callcenter.core.customers import Claim, Identity, IdentityKind
 from callcenter.errors import StorageError
+from callcenter.core.notices import ChatRated, Notice
 from callcenter.messaging import Messaging
 from callcenter.principal import Principal
 from callcenter.service import CallCenter
@@ -45,8 +46,8 @@ OFFLINE_SUBJECT = "Offline message: callback requested"
 _TOKEN = re.compile(r"^[A-Za-z0-9_-]{32,64}$")
 _CLIENT_ID = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
 
-# (interaction or conversation id, at, kind, data): the event log of the database.
-RecordEvent = Callable[[str, float, str, Mapping[str, object]], Awaitable[None]]
+# The event log of the database.
+RecordNotice = Callable[[Notice], Awaitable[None]]
 
 
 @dataclass
@@ -67,7 +68,7 @@ class CustomerNamespace(GuardedNamespace):
         messaging: Messaging,
         desk: Desk,
         names: Mapping[str, str],
-        record: RecordEvent,
+        record: RecordNotice,
     ) -> None:
         super().__init__(NAMESPACE, settings)
         self.service = service
@@ -300,12 +301,8 @@ class CustomerNamespace(GuardedNamespace):
         if conversation is None:
             raise BadRequest("there is no conversation to rate")
         try:
-            await self.record(
-                conversation.id,
-                self.service.clock(),
-                "chat.rating",
-                {"score": score, "comment": comment, "customer_id": conversation.customer_id},
-            )
+            rated = ChatRated(conversation.id, self.service.clock(), score, comment, conversation.customer_id)
+            await self.record(rated)
         except StorageError as err:
             raise BadRequest("cannot store the rating now: try again") from err
         return {"ok": True}

@@ -152,7 +152,7 @@ async def _calls_of(request: web.Request, members: Collection[str]) -> list[Inte
                 found[i.id] = i
         except StorageError:
             pass  # the timeline still shows the messages and live calls
-    for i in service.engine.live.values():
+    for i in service.engine.interactions.values():
         if i.customer_id in members:
             found[i.id] = i
     return [i for i in found.values() if i.channel == Channel.VOICE]

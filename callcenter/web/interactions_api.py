@@ -77,7 +77,7 @@ async def recording_pause(request: web.Request) -> web.Response:
     interaction_id = request.match_info["interaction_id"]
     paused = (await read_json(request, RecordingBody)).paused
     service = request.app[SERVICE]
-    live = service.engine.live.get(interaction_id)
+    live = service.engine.interactions.get(interaction_id)
     if live is None:
         return error(404, "no call in progress with this id")
     principal = request[PRINCIPAL]

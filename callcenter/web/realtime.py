@@ -29,7 +29,9 @@ from aiohttp import web
 
 from callcenter.aio import cancel_and_wait
 from callcenter.config import ApiToken, RealtimeSettings
+from callcenter.core.errors import DomainError
 from callcenter.principal import Principal
+from callcenter.web import domain_errors
 from callcenter.web.auth import AUTH_KEY, PUBLIC, ROLES, TokenAuthenticator, allow
 from callcenter.web.openapi import doc
 
@@ -212,6 +214,8 @@ class GuardedNamespace(socketio.AsyncNamespace):  # type: ignore[misc]
             return await handler(self, sid, payload)
         except BadRequest as err:
             return {"error": str(err)}
+        except DomainError as err:  # a request the core refused: mapped in one place
+            return {"error": domain_errors.message_of(err)}
         except Exception:
             log.exception("realtime.event_failed", extra={"namespace": self.namespace, "event": name})
             return {"error": "internal error"}

@@ -28,9 +28,10 @@ from socketio.exceptions import ConnectionRefusedError as Refused
 from callcenter.aio import cancel_and_wait
 from callcenter.config import ApiToken, RealtimeSettings
 from callcenter.core import events as ev
-from callcenter.core.acd import Acd, UnknownAgent
+from callcenter.core.acd import Acd
 from callcenter.core.agents import IllegalTransition
 from callcenter.core.commands import Command, SaveInteraction
+from callcenter.core.errors import UnknownAgent
 from callcenter.core.interaction import Channel, Interaction
 from callcenter.core.qa import Alert
 from callcenter.core.wallboard import MINUTE, RollingSeries, SlAlert, SlAlerts
@@ -121,7 +122,7 @@ class Wallboard:
 
     def emergency(self, interaction_id: str, alert: Alert) -> None:
         """The transcription service's ``on_alert``: an emergency word heard in a call."""
-        found = self.engine.live.get(interaction_id)
+        found = self.engine.interactions.get(interaction_id)
         line = None
         if found is not None:  # the call's line, as /qa files it (the customer's line first)
             queue = self.engine.queues.get(found.queue) if found.queue is not None else None
@@ -167,7 +168,7 @@ class Wallboard:
             ids = [agent.interaction_id] if agent.interaction_id else []
             ids += [i for i in engine.conversations_of(agent.id) if i not in ids]
             for iid in ids:
-                live = engine.live.get(iid)
+                live = engine.interactions.get(iid)
                 if live is None:
                     continue
                 current.append(
@@ -387,7 +388,7 @@ async def reassign(request: web.Request) -> web.Response:
         return _error(400, "give exactly one of to_agent and to_queue")
     service, principal = request.app[SERVICE], request[PRINCIPAL]
     engine = service.engine
-    live = engine.live.get(iid or "")
+    live = engine.interactions.get(iid or "")
     if live is None or not may_see_queue(principal, engine, live.queue):
         return _error(404, "no such live interaction")
     if live.channel == Channel.VOICE or live.conversation_id is None:

@@ -60,10 +60,16 @@ def crm() -> Iterator[Crm]:
 
 
 @pytest.fixture
-def ivr_config(asterisk: Any) -> dict[str, Any]:
+def ivr_config(asterisk: Any, tmp_path: Path) -> dict[str, Any]:
     inside = "/var/lib/callcenter/prompts-e2e"
+    # The flows name the CRM at the slot-0 port; this test slot's CRM listens elsewhere.
+    flows = tmp_path / "flows"
+    flows.mkdir()
+    for source in FLOWS.glob("*.yaml"):
+        text = source.read_text().replace("127.0.0.1:28191", f"127.0.0.1:{CRM_PORT}")
+        (flows / source.name).write_text(text)
     return {
-        "flows_dir": str(FLOWS),
+        "flows_dir": str(flows),
         "entry_flow": "e2e_main",
         "prompts_dir": str(asterisk.host_path(inside)),
         "asterisk_prompts_dir": inside,

@@ -87,7 +87,7 @@ async def test_an_agent_edit_routes_live_and_a_bad_one_changes_nothing(node: Nod
     # A sales chat waits; 1002 (billing only) is logged in and cannot take it.
     await http(node, "POST", "/api/agents/1002/login", ADMIN)
     service.handle(ev.ConversationArrived("chat-s", "webchat", "cust-s", "conv-s", "sales", service.clock()))
-    assert engine.live["chat-s"].offered_to is None
+    assert engine.interactions["chat-s"].offered_to is None
 
     bad = {"queues": ["billing"], "skills": {"billing": 11}, "languages": ["en"], "max_chats": 2}
     status, body = await http(node, "PUT", "/api/admin/agents/1002", ADMIN, bad)
@@ -109,7 +109,7 @@ async def test_an_agent_edit_routes_live_and_a_bad_one_changes_nothing(node: Nod
     agent = engine.agents["1002"]
     assert agent.queues == frozenset({"billing", "sales"}) and agent.skills == {"billing": 3}
     assert agent.state.value == "available"  # the state is kept
-    assert engine.live["chat-s"].offered_to == "1002"  # routed at once
+    assert engine.interactions["chat-s"].offered_to == "1002"  # routed at once
     saved = yaml.safe_load(agents_path(node).read_text())
     assert saved["agents"]["1002"]["queues"] == ["billing", "sales"]
     listed = (await http(node, "GET", "/api/admin/agents", ADMIN))[1]

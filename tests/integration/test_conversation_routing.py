@@ -132,7 +132,7 @@ async def test_sms_is_offered_accepted_answered_closed_and_sticky(
         with pytest.raises(NotYourConversation):
             await router.reply("1001", iid, "not accepted yet")
         service.handle(ev.OfferAccepted(iid, "1001", service.clock()))
-        assert service.engine.live[iid].agent_id == "1001"
+        assert service.engine.interactions[iid].agent_id == "1001"
         resp = await client.get("/api/agents/1001", headers=auth("agent"))
         view = await resp.json()
         assert (view["state"], view["max_chats"], view["conversations"]) == ("available", 2, [iid])
@@ -172,7 +172,7 @@ async def test_sms_is_offered_accepted_answered_closed_and_sticky(
         second = seen.offers()[-1]
         assert second.agent_id == "1001" and second.interaction_id != iid
         assert second.conversation_id == messaging.opened[1][0].conversation_id
-        assert "sticky" in (service.engine.live[second.interaction_id].routing_reason or "")
+        assert "sticky" in (service.engine.interactions[second.interaction_id].routing_reason or "")
 
 
 async def test_whatsapp_conversation_waits_through_a_restart(

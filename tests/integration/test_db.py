@@ -25,6 +25,9 @@ from sqlalchemy.ext.asyncio import create_async_engine
 
 from callcenter.adapters.db import Database, DatabaseError, StoredEvent, create_engine, upgrade
 from callcenter.adapters.db_models import Base, InteractionRow, is_search_object
+from callcenter.core import notices as nt
+from callcenter.core.calls import CallHeld
+from callcenter.core.commands import RecordEvent
 from callcenter.core.interaction import Channel, EndedBy, Interaction, Outcome
 from callcenter.migrations import alembic_config, head_revision
 from tests.pg import PostgresServer, _free_port
@@ -363,6 +366,31 @@ async def test_events_are_listed_in_the_order_they_were_added(db: Database) -> N
     assert await db.events_for(new_id()) == []
 
 
+async def test_notices_are_stored_as_their_rows_and_read_back(db: Database) -> None:
+    iid = new_id()
+    notices: list[nt.Notice] = [
+        nt.IvrFinished(iid, T0, "", {"account": "4729"}),
+        nt.Queued(iid, T0 + 1, "support", "1", skills={"billing": 2}, language="fr"),
+        nt.Transferred(iid, T0 + 2, "1001", None, "sales"),
+        nt.Ended(iid, T0 + 3, Outcome.ANSWERED, EndedBy.AGENT),
+    ]
+    await db.write_batch([*notices[:3], RecordEvent(iid, T0 + 2.5, "held", {"agent": "1002"})])
+    await db.add_notice(notices[3])
+    # A row written before notices were typed reads back as a notice too.
+    await db.add_event(iid, T0 + 4, "wrap_up", {"agent": "1001", "disposition": "sale", "notes": ""})
+
+    events = await db.events_for(iid)
+
+    assert [e.kind for e in events] == ["ivr_finished", "queued", "transferred", "held", "ended", "wrap_up"]
+    assert events[2].data == {"from": "1001", "to_agent": None, "to_queue": "sales"}
+    # An untyped entry is stored as given; its row reads back as the call control's notice.
+    assert events[3].notice == CallHeld(iid, T0 + 2.5, "1002")
+    assert [e.notice for e in events if e.kind != "held"] == [
+        *notices,
+        nt.WrappedUp(iid, T0 + 4, "1001", "sale", ""),
+    ]
+
+
 async def test_concurrent_events_are_all_kept(db: Database) -> None:
     interaction_id = new_id()
 
@@ -499,11 +527,11 @@ async def test_crash_with_callers_waiting_restores_order_wait_and_callbacks(db: 
     for c in restored:
         assert isinstance(c, SaveInteraction) and c.interaction.offered_to is None
     assert [i.id.removeprefix(f"{run}-") for i in after.waiting_in("q")] == ["ringing", "callback", "waiting"]
-    assert after.live[f"{run}-callback"].callback_number == "+1999"
+    assert after.interactions[f"{run}-callback"].callback_number == "+1999"
     alive = frozenset({f"{run}-ringing", f"{run}-waiting"})  # the callback's caller hung up
     out = after.handle(ev.Reconciled(alive, frozenset({"x", "y"}), T0 + 101))
     offers = [c for c in out if isinstance(c, (DialAgent, DialCustomer))]
     assert [c.interaction_id.removeprefix(f"{run}-") for c in offers] == ["ringing", "callback"]
     assert len({c.agent_id for c in offers}) == 2
     after.handle(ev.AgentAnswered(f"{run}-ringing", offers[0].agent_id, T0 + 102))
-    assert after.live[f"{run}-ringing"].wait_seconds == pytest.approx(102)
+    assert after.interactions[f"{run}-ringing"].wait_seconds == pytest.approx(102)

@@ -362,7 +362,7 @@ async def test_agents_act_only_on_their_own_work(node: Node) -> None:
     assert (await other.call("accept", {"interaction_id": iid})) == {"error": "no such offer for you"}
     assert (await other.call("decline", {"interaction_id": iid})) == {"error": "no such offer for you"}
     assert node.agents.desk.offers[iid].agent_id == "1001"
-    assert node.app[SERVICE].engine.live[iid].offered_to == "1001"
+    assert node.app[SERVICE].engine.interactions[iid].offered_to == "1001"
     assert (await owner.call("accept", {"interaction_id": iid}))["ok"]
     before = stored_bodies(node)
     forged = {"conversation_id": conversation_id, "text": "not mine"}

@@ -124,7 +124,7 @@ async def test_stored_answers_once_the_writes_handed_over_are_committed(tmp_path
         service.handle(ev.CallerHungUp("c0", "caller hung up", NOW + 100))
         assert not await service.stored(service.enqueued, seconds=0.5)
         # Ended, so no longer live, and not stored: still found by id, as it ended.
-        assert "c0" not in service.engine.live
+        assert "c0" not in service.engine.interactions
         pending = await service.interaction("c0")
         assert pending is not None and pending.outcome is not None
         await database.start()  # back: the kept write lands, and a new wait sees it
@@ -132,7 +132,7 @@ async def test_stored_answers_once_the_writes_handed_over_are_committed(tmp_path
         stored = await database.get_interaction("c0")
         assert stored is not None and stored.outcome is not None
         assert await service.interaction("c0") == stored and not service._unstored  # only kept until stored
-        assert await service.interaction("c1") == service.engine.live["c1"]
+        assert await service.interaction("c1") == service.engine.interactions["c1"]
         assert await service.interaction("nobody") is None
     finally:
         await service.stop()

@@ -187,7 +187,7 @@ async def test_forced_state_and_reassigned_chat_are_audited(node: Node) -> None:
     service.handle(
         ev.ConversationArrived("chat-r", "webchat", "cust-2", "conv-r", "billing", service.clock())
     )
-    offered = service.engine.live["chat-r"].offered_to
+    offered = service.engine.interactions["chat-r"].offered_to
     assert offered in ("1002", "1003")
     service.handle(ev.OfferAccepted("chat-r", offered, service.clock()))
     other = "1003" if offered == "1002" else "1002"
@@ -210,7 +210,7 @@ async def test_forced_state_and_reassigned_chat_are_audited(node: Node) -> None:
         node, "POST", "/api/supervisor/reassign", SUP_BILLING, {"interaction_id": "chat-r", "to_agent": other}
     )
     assert status == 200, body
-    assert service.engine.live["chat-r"].offered_to == other
+    assert service.engine.interactions["chat-r"].offered_to == other
     assert "chat-r" not in service.engine.conversations_of(offered)
 
     status, _ = await http(node, "POST", f"/api/agents/{other}/pause", SUP_BILLING, {"reason": "meeting"})

@@ -113,7 +113,7 @@ async def test_supervisor_wallboard_and_admin_edits(tmp_path: Path) -> None:
                 billing_waiting = page.locator('#queues tr[data-queue="billing"] td.waiting-count')
                 await expect(billing_waiting).to_have_text("2")
                 await expect(row).not_to_contain_text("webchat")
-                assert service.engine.live["chat-s"].queue == "billing"
+                assert service.engine.interactions["chat-s"].queue == "billing"
 
                 await page.get_by_role("button", name="Sign out").click()
                 await sign_in(page, base, "root")

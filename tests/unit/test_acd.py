@@ -5,9 +5,11 @@ from __future__ import annotations
 import pytest
 
 from callcenter.core import events as ev
-from callcenter.core.acd import Acd, AcdConfig, UnknownAgent
+from callcenter.core import notices as nt
+from callcenter.core.acd import Acd, AcdConfig
 from callcenter.core.agents import Agent, AgentState, IllegalTransition
 from callcenter.core.commands import CancelDial, DialAgent, SaveInteraction
+from callcenter.core.errors import UnknownAgent
 from callcenter.core.interaction import EndedBy, Outcome
 
 
@@ -56,7 +58,7 @@ def test_answer_then_caller_hangs_up_records_wait_and_talk() -> None:
     assert record.wait_seconds == 4.0 and record.talk_seconds == 60.0
     assert record.agent_id == "1001"
     assert acd.agents["1001"].state == AgentState.AVAILABLE
-    assert "a" not in acd.live
+    assert "a" not in acd.interactions
 
 
 def test_longest_idle_agent_wins_and_ties_break_by_id() -> None:
@@ -167,13 +169,13 @@ def test_restore_keeps_order_and_original_wait() -> None:
     acd = make(1)
     arrive(acd, "a", 1.0)
     arrive(acd, "b", 2.0)
-    snapshots = list(acd.live.values())
+    snapshots = list(acd.interactions.values())
     fresh = make(1)
     fresh.restore(reversed(snapshots), at=100.0)
     (dial,) = dials(fresh.handle(ev.AgentRegistered("1001", 101.0)))
     assert dial.interaction_id == "a"
     fresh.handle(ev.AgentAnswered("a", "1001", 102.0))
-    assert fresh.live["a"].wait_seconds == 101.0
+    assert fresh.interactions["a"].wait_seconds == 101.0
 
 
 def test_api_errors() -> None:
@@ -214,8 +216,6 @@ def test_system_hangups_are_not_blamed_on_people() -> None:
 
 
 def test_ivr_endings_become_outcomes_and_the_flow_data_is_recorded() -> None:
-    from callcenter.core.commands import RecordEvent
-
     acd = make(1)
     expected = {
         "voicemail": (Outcome.VOICEMAIL, EndedBy.CALLER),
@@ -229,5 +229,5 @@ def test_ivr_endings_become_outcomes_and_the_flow_data_is_recorded() -> None:
         out = acd.handle(ev.IvrFinished(iid, "1", None, 2.0, data={"account": "4729"}, outcome=ending))
         record = saved(out)
         assert (record.outcome, record.ended_by) == (outcome, by), ending
-        logged = [c for c in out if isinstance(c, RecordEvent) and c.kind == "ivr_finished"]
-        assert logged and logged[0].data == {"outcome": ending, "data": {"account": "4729"}}
+        logged = [c for c in out if isinstance(c, nt.IvrFinished)]
+        assert logged == [nt.IvrFinished(iid, 2.0, ending, {"account": "4729"})]

@@ -1,14 +1,18 @@
-"""Call controls (blind transfer, hold) and the wrap-up, in the pure engine."""
+"""Call controls (blind transfer, hold, consult, conference) and the wrap-up, in the pure engine: the
+panel's requests go in, the engine answers with commands for the call-control adapter, whose results
+come back as events (core/calls.py; its own table and property tests are in test_calls.py)."""
 
 from __future__ import annotations
 
 import pytest
 
+from callcenter.core import calls as cl
 from callcenter.core import events as ev
-from callcenter.core.acd import Acd, AcdConfig, NotYourCall, UnknownAgent
+from callcenter.core.acd import Acd, AcdConfig, NotYourCall
 from callcenter.core.agents import Agent, AgentState
 from callcenter.core.commands import Command, DialAgent, RecordEvent, SaveInteraction
 from callcenter.core.interaction import EndedBy, Outcome
+from callcenter.core.notices import Notice
 
 
 def make(**config: object) -> Acd:
@@ -32,14 +36,48 @@ def saved(out: list[Command]) -> list:
 
 
 def kinds(out: list[Command]) -> list[str]:
-    return [c.kind for c in out if isinstance(c, RecordEvent)]
+    """The event-log rows' kinds (as stored before calls had a module)."""
+    return [c.kind for c in out if isinstance(c, RecordEvent | Notice)]
+
+
+def transfer(acd: Acd, iid: str, agent: str, at: float, **target: str) -> list[Command]:
+    """A blind transfer asked for, and Asterisk doing it."""
+    (command,) = [
+        c
+        for c in acd.handle(cl.BlindTransferRequested(iid, agent, at, **target))
+        if isinstance(c, cl.TransferCall)
+    ]
+    assert command.interaction_id == iid
+    return acd.handle(cl.TransferConfirmed(iid, at))
+
+
+def hold(acd: Acd, iid: str, agent: str, held: bool, at: float) -> list[Command]:
+    request = cl.HoldRequested(iid, agent, at) if held else cl.ResumeRequested(iid, agent, at)
+    assert any(isinstance(c, (cl.HoldCall, cl.ResumeCall)) for c in acd.handle(request))
+    return acd.handle(cl.HoldConfirmed(iid, held, at))
+
+
+def consult(acd: Acd, iid: str, agent: str, to: str, at: float, *, answered: bool = True) -> list[Command]:
+    out = acd.handle(cl.ConsultRequested(iid, agent, to, at))
+    assert any(isinstance(c, cl.OriginateConsult) for c in out)
+    if answered:
+        out += acd.handle(cl.ConsultAnswered(iid, to, at + 1))
+    return out
+
+
+def end_consult(acd: Acd, iid: str, agent: str, complete: bool, at: float) -> list[Command]:
+    if complete:
+        acd.handle(cl.ConsultCompleteRequested(iid, agent, at))
+        return acd.handle(cl.ConsultCompleted(iid, at))
+    acd.handle(cl.ConsultCancelRequested(iid, agent, at))
+    return acd.handle(cl.ConsultCancelled(iid, at))
 
 
 def test_blind_transfer_to_an_agent_rings_only_that_agent_and_keeps_the_first_answer() -> None:
     acd = make(wrap_up_seconds=30.0)
     first = talking(acd)
     target = "1003" if first != "1003" else "1002"
-    out = acd.handle(ev.CallTransferred("a", first, 20.0, to_agent=target))
+    out = transfer(acd, "a", first, 20.0, to_agent=target)
     dials = [c for c in out if isinstance(c, DialAgent)]
     assert [d.agent_id for d in dials] == [target]
     assert dials[0].caller_channel == "PJSIP/caller-a"
@@ -60,11 +98,11 @@ def test_blind_transfer_to_an_agent_rings_only_that_agent_and_keeps_the_first_an
 def test_blind_transfer_to_a_queue_and_to_a_number() -> None:
     acd = make()
     first = talking(acd, "a")
-    out = acd.handle(ev.CallTransferred("a", first, 20.0, to_queue="sales"))
+    transfer(acd, "a", first, 20.0, to_queue="sales")
     assert acd.live["a"].queue == "sales" and acd.live["a"].transferred_to == "queue:sales"
     assert acd.agents[first].state == AgentState.AVAILABLE
     second = talking(acd, "b", 30.0)
-    out = acd.handle(ev.CallTransferred("b", second, 40.0, to_number="+15550199"))
+    out = transfer(acd, "b", second, 40.0, to_number="+15550199")
     (ended,) = saved(out)
     assert ended.outcome == Outcome.ANSWERED and ended.ended_by == EndedBy.AGENT
     assert ended.transferred_to == "number:+15550199" and "b" not in acd.live
@@ -76,23 +114,44 @@ def test_only_the_agent_on_the_call_controls_it() -> None:
     other = next(a for a in acd.agents if a != me)
     before = acd.live["a"]
     with pytest.raises(NotYourCall):
-        acd.handle(ev.CallTransferred("a", other, 20.0, to_queue="sales"))
+        acd.handle(cl.BlindTransferRequested("a", other, 20.0, to_queue="sales"))
     with pytest.raises(NotYourCall):
-        acd.handle(ev.CallHeld("a", other, True, 20.0))
-    with pytest.raises(UnknownAgent):
-        acd.handle(ev.CallTransferred("a", me, 20.0, to_agent="nobody"))
-    with pytest.raises(ValueError):
-        acd.handle(ev.CallTransferred("a", me, 20.0))
-    with pytest.raises(ValueError):
-        acd.handle(ev.CallTransferred("a", me, 20.0, to_agent=me))
+        acd.handle(cl.HoldRequested("a", other, 20.0))
+    with pytest.raises(cl.CallRefused, match="no such agent"):
+        acd.handle(cl.BlindTransferRequested("a", me, 20.0, to_agent="nobody"))
+    with pytest.raises(cl.CallRefused, match="names an agent"):
+        acd.handle(cl.BlindTransferRequested("a", me, 20.0))
+    with pytest.raises(cl.CallRefused, match="no such agent"):
+        acd.handle(cl.BlindTransferRequested("a", me, 20.0, to_agent=me))
+    with pytest.raises(cl.CallRefused, match="not on hold"):
+        acd.handle(cl.ResumeRequested("a", me, 20.0))
     assert acd.live["a"] == before and acd.agents[me].state == AgentState.BUSY
+    assert acd.calls.get("a") is None  # nothing was started
+
+
+def test_asterisk_refusing_a_control_leaves_the_call_as_it_was_and_one_at_a_time() -> None:
+    acd = make()
+    me = talking(acd)
+    acd.handle(cl.HoldRequested("a", me, 20.0))
+    with pytest.raises(cl.ControlInProgress):
+        acd.handle(cl.BlindTransferRequested("a", me, 20.5, to_queue="sales"))
+    assert kinds(acd.handle(cl.ControlFailed("a", "Asterisk refused", 21.0))) == []
+    call = acd.calls.get("a")
+    assert call is not None and call.state == cl.CallState.TALKING and call.pending is None
+    # A confirmation nobody asked for changes nothing either.
+    assert kinds(acd.handle(cl.HoldConfirmed("a", True, 22.0))) == []
+    assert acd.calls.get("a") == call
 
 
 def test_hold_and_resume_are_recorded() -> None:
     acd = make()
     me = talking(acd)
-    assert kinds(acd.handle(ev.CallHeld("a", me, True, 20.0))) == ["held"]
-    assert kinds(acd.handle(ev.CallHeld("a", me, False, 30.0))) == ["resumed"]
+    assert kinds(hold(acd, "a", me, True, 20.0)) == ["held"]
+    call = acd.calls.get("a")
+    assert call is not None and call.state == cl.CallState.HELD
+    with pytest.raises(cl.IllegalCallMove, match="already on hold"):
+        acd.handle(cl.HoldRequested("a", me, 25.0))
+    assert kinds(hold(acd, "a", me, False, 30.0)) == ["resumed"]
 
 
 def test_wrap_up_stores_disposition_and_notes_and_ends_the_wrap_up_early() -> None:
@@ -152,16 +211,23 @@ def test_attended_transfer_reserves_the_target_then_hands_the_call_over() -> Non
     acd = make(wrap_up_seconds=30.0)
     first = talking(acd)
     target = "1003" if first != "1003" else "1002"
-    out = acd.handle(ev.ConsultStarted("a", first, target, 20.0))
+    out = consult(acd, "a", first, target, 20.0, answered=False)
     assert kinds(out) == ["consult_started"]
-    assert acd.agents[target].state == AgentState.OFFERED and acd.consults == {"a": target}
+    assert acd.agents[target].state == AgentState.OFFERED and acd.calls.colleague_of("a") == target
+    (originate,) = [c for c in out if isinstance(c, cl.OriginateConsult)]
+    assert originate.hold_first and originate.caller_channel == "PJSIP/caller-a"
     # Reserved: a new caller is not offered to the consulted agent.
     acd.handle(ev.CallArrived("b", "+15550101", "", "5000", "PJSIP/caller-b", 21.0))
     dials = [c for c in acd.handle(ev.IvrFinished("b", "1", "support", 21.0)) if isinstance(c, DialAgent)]
     assert all(d.agent_id != target for d in dials)
-    with pytest.raises(ValueError):
-        acd.handle(ev.ConsultStarted("a", first, target, 22.0))
-    out = acd.handle(ev.ConsultEnded("a", first, True, 30.0))
+    with pytest.raises(cl.CallRefused, match="already being brought"):
+        acd.handle(cl.ConsultRequested("a", first, target, 22.0))
+    with pytest.raises(cl.CallRefused, match="not on the line"):  # still ringing
+        acd.handle(cl.ConsultCompleteRequested("a", first, 22.0))
+    acd.handle(cl.ConsultAnswered("a", target, 23.0))
+    assert acd.agents[target].state == AgentState.OFFERED  # reserved until the hand-over
+    out = end_consult(acd, "a", first, True, 30.0)
+    assert kinds(out) == ["transferred"] and acd.calls.get("a") == cl.Call("a", target)
     assert acd.live["a"].agent_id == target and acd.live["a"].transferred_to == f"agent:{target}"
     assert acd.agents[target].state == AgentState.BUSY and acd.agents[first].state == AgentState.WRAP_UP
     assert [i.id for i in acd.wrap_ups_of(first)] == ["a"]
@@ -173,40 +239,49 @@ def test_a_cancelled_consult_frees_the_target_and_the_call_stays() -> None:
     acd = make()
     first = talking(acd)
     target = "1003" if first != "1003" else "1002"
-    acd.handle(ev.ConsultStarted("a", first, target, 20.0))
+    consult(acd, "a", first, target, 20.0, answered=False)
     with pytest.raises(NotYourCall):
-        acd.handle(ev.ConsultEnded("a", target, True, 21.0))
-    out = acd.handle(ev.ConsultEnded("a", first, False, 25.0, "no answer"))
+        acd.handle(cl.ConsultCompleteRequested("a", target, 21.0))
+    out = acd.handle(cl.ConsultFailed("a", target, "no answer", 25.0))
     assert "consult_cancelled" in kinds(out)
     assert acd.agents[target].state == AgentState.AVAILABLE and acd.live["a"].agent_id == first
+    call = acd.calls.get("a")
+    assert call is not None and call.state == cl.CallState.HELD and call.colleague is None  # still waiting
+    # Cancelled after the colleague answered: back to the caller, the colleague free (no wrap-up).
+    consult(acd, "a", first, target, 26.0)
+    out = end_consult(acd, "a", first, False, 28.0)
+    assert kinds(out) == ["consult_cancelled"] and acd.agents[target].state == AgentState.AVAILABLE
+    assert acd.calls.get("a") == cl.Call("a", first)
     # The caller hanging up during a consult frees the consulted agent too.
-    acd.handle(ev.ConsultStarted("a", first, target, 30.0))
+    consult(acd, "a", first, target, 30.0)
     acd.handle(ev.CallerHungUp("a", "bye", 31.0))
-    assert acd.agents[target].state == AgentState.AVAILABLE and acd.consults == {}
+    assert acd.agents[target].state == AgentState.AVAILABLE and acd.calls.get("a") is None
 
 
 def test_conference_reserves_then_holds_the_third_party_until_it_leaves_or_the_call_ends() -> None:
     acd = make(wrap_up_seconds=30.0)
     first = talking(acd)
     other = "1003" if first != "1003" else "1002"
-    acd.handle(ev.ConferenceInvited("a", first, other, 20.0))
-    assert acd.agents[other].state == AgentState.OFFERED and acd.conferences == {"a": other}
-    with pytest.raises(ValueError):
-        acd.handle(ev.ConsultStarted("a", first, other, 21.0))
-    out = acd.handle(ev.ConferenceJoined("a", other, 22.0))
+    acd.handle(cl.ConferenceRequested("a", first, other, 20.0))
+    assert acd.agents[other].state == AgentState.OFFERED and acd.calls.colleague_of("a") == other
+    with pytest.raises(cl.CallRefused):
+        acd.handle(cl.ConsultRequested("a", first, other, 21.0))
+    with pytest.raises(cl.IllegalCallMove, match="drop the third party"):
+        acd.handle(cl.HoldRequested("a", first, 21.0))
+    out = acd.handle(cl.GuestJoined("a", other, 22.0))
     assert "conference_joined" in kinds(out) and acd.agents[other].state == AgentState.BUSY
     assert acd.live["a"].agent_id == first  # the call stays the first agent's
-    out = acd.handle(ev.ConferenceLeft("a", other, 30.0, "dropped"))
+    assert [type(c) for c in acd.handle(cl.ConferenceDropRequested("a", first, 29.0))] == [cl.DropGuest]
+    out = acd.handle(cl.GuestLeft("a", other, "dropped", 30.0))
     assert "conference_left" in kinds(out) and acd.agents[other].state == AgentState.AVAILABLE
     # Again, and the caller hangs up: both agents are released (the invited one without wrap-up).
-    acd.handle(ev.ConferenceInvited("a", first, other, 40.0))
-    acd.handle(ev.ConferenceJoined("a", other, 41.0))
+    acd.handle(cl.ConferenceRequested("a", first, other, 40.0))
+    acd.handle(cl.GuestJoined("a", other, 41.0))
     (ended,) = saved(acd.handle(ev.CallerHungUp("a", "bye", 50.0)))
     assert ended.agent_id == first and ended.outcome == Outcome.ANSWERED
     assert acd.agents[other].state == AgentState.AVAILABLE and acd.agents[first].state == AgentState.WRAP_UP
-    assert acd.conferences == {}
-    with pytest.raises(NotYourCall):
-        acd.handle(ev.ConferenceLeft("a", other, 51.0))
+    assert acd.calls.get("a") is None
+    assert acd.handle(cl.GuestLeft("a", other, "late", 51.0)) == []  # stale: ignored
 
 
 def test_wrap_ups_owed_before_a_restart_are_given_back() -> None:
@@ -237,7 +312,7 @@ def test_a_transferring_agent_wrapping_up_after_the_call_ended_keeps_the_final_r
     acd = make(wrap_up_seconds=60.0)
     first = talking(acd)
     target = next(a for a in acd.agents if a != first)
-    acd.handle(ev.CallTransferred("a", first, 20.0, to_agent=target))
+    transfer(acd, "a", first, 20.0, to_agent=target)
     acd.handle(ev.AgentAnswered("a", target, 23.0))
     (final,) = saved(acd.handle(ev.CallerHungUp("a", "caller hung up", 60.0)))
     assert [i.id for i in acd.wrap_ups_of(first)] == ["a"] == [i.id for i in acd.wrap_ups_of(target)]

@@ -37,7 +37,7 @@ def test_callback_keeps_the_place_and_reserves_an_agent() -> None:
     arrive(acd, "second", 1.0)
     acd.handle(ev.CallbackRequested("first", "+15550199", 5.0))
     acd.handle(ev.CallerHungUp("first", "Normal Clearing", 6.0))
-    assert "first" in acd.waiting and acd.live["first"].caller_channel is None
+    assert "first" in acd.waiting and acd.interactions["first"].caller_channel is None
     out = acd.handle(ev.AgentRegistered("a0", 7.0))
     (dial,) = customer_dials(out)
     assert (dial.interaction_id, dial.agent_id, dial.number, dial.timeout, dial.attempt) == (
@@ -49,7 +49,7 @@ def test_callback_keeps_the_place_and_reserves_an_agent() -> None:
     )
     assert acd.agents["a0"].state == AgentState.OFFERED
     acd.handle(ev.AgentAnswered("first", "a0", 9.0))  # the agent picked up: still reserved
-    assert acd.live["first"].answered_at is None
+    assert acd.interactions["first"].answered_at is None
     acd.handle(ev.CallbackConnected("first", "a0", 15.0))
     assert acd.agents["a0"].state == AgentState.BUSY
     out = acd.handle(ev.AgentHungUp("first", "a0", 75.0))
@@ -70,13 +70,13 @@ def test_failed_callback_retries_then_gives_up() -> None:
     assert customer_dials(acd.handle(ev.AgentResume("a0", 4.0)))
     acd.handle(ev.CallbackFailed("c", "a0", "no answer", 30.0))
     assert acd.agents["a0"].state == AgentState.AVAILABLE  # not the agent's fault: not paused
-    assert "c" not in acd.waiting and acd.live["c"].callback_due_at == 90.0
+    assert "c" not in acd.waiting and acd.interactions["c"].callback_due_at == 90.0
     assert not customer_dials(acd.handle(ev.Tick(89.0)))
     (dial,) = customer_dials(acd.handle(ev.Tick(90.0)))
     assert dial.attempt == 2
     out = acd.handle(ev.CallbackFailed("c", "a0", "busy", 100.0))
     record = [c.interaction for c in out if isinstance(c, SaveInteraction)][-1]
-    assert record.outcome == Outcome.CALLBACK_FAILED and "c" not in acd.live
+    assert record.outcome == Outcome.CALLBACK_FAILED and "c" not in acd.interactions
 
 
 def test_agent_not_answering_a_callback_pauses_the_agent_and_keeps_the_place() -> None:
@@ -87,7 +87,7 @@ def test_agent_not_answering_a_callback_pauses_the_agent_and_keeps_the_place() -
     acd.handle(ev.CallbackRequested("c", "+1999", 2.0))
     acd.handle(ev.AgentResume("a0", 3.0))
     acd.handle(ev.AgentDialFailed("c", "a0", "ring no answer", 20.0))
-    assert acd.agents["a0"].state == AgentState.PAUSED and acd.live["c"].callback_attempts == 0
+    assert acd.agents["a0"].state == AgentState.PAUSED and acd.interactions["c"].callback_attempts == 0
     (dial,) = customer_dials(acd.handle(ev.AgentRegistered("a1", 21.0)))
     assert dial.agent_id == "a1" and dial.attempt == 1
 
@@ -97,7 +97,7 @@ def test_max_wait_exit_to_callback_uses_the_caller_number() -> None:
     arrive(acd, "c", 0.0)
     out = acd.handle(ev.Tick(60.0))
     assert any(isinstance(c, ExitQueue) and c.kind == "callback" for c in out)
-    assert acd.live["c"].callback_number == "+1555c"
+    assert acd.interactions["c"].callback_number == "+1555c"
     acd.handle(ev.CallerHungUp("c", "x", 65.0))
     assert "c" in acd.waiting
 
@@ -108,7 +108,7 @@ def test_reconcile_keeps_callbacks() -> None:
     arrive(acd, "gone", 1.0)
     acd.handle(ev.CallbackRequested("cb", "+1", 2.0))
     acd.handle(ev.Reconciled(frozenset(), frozenset(), 10.0))
-    assert "cb" in acd.waiting and "gone" not in acd.live
+    assert "cb" in acd.waiting and "gone" not in acd.interactions
 
 
 def test_restart_restores_order_wait_callbacks_and_offers_nobody_twice() -> None:
@@ -120,8 +120,8 @@ def test_restart_restores_order_wait_callbacks_and_offers_nobody_twice() -> None
     acd.handle(ev.CallbackRequested("cb", "+1", 4.0))
     acd.handle(ev.CallerHungUp("cb", "x", 5.0))
     arrive(acd, "retry", 0.5)
-    snapshots = list(acd.live.values())  # what the database holds
-    assert acd.live["ringing"].offered_to == "a0"
+    snapshots = list(acd.interactions.values())  # what the database holds
+    assert acd.interactions["ringing"].offered_to == "a0"
 
     fresh = make(2)
     fresh.restore(reversed(snapshots), at=100.0)
@@ -130,14 +130,14 @@ def test_restart_restores_order_wait_callbacks_and_offers_nobody_twice() -> None
     offers = [(c.interaction_id, c.agent_id) for c in out if isinstance(c, (DialAgent, DialCustomer))]
     assert [i for i, _ in offers] == ["retry", "ringing"] and len({a for _, a in offers}) == 2
     fresh.handle(ev.AgentAnswered("retry", offers[0][1], 102.0))
-    assert fresh.live["retry"].wait_seconds == 101.5
+    assert fresh.interactions["retry"].wait_seconds == 101.5
 
 
 def test_restore_parks_a_callback_until_its_retry_time() -> None:
     acd = make()
     arrive(acd, "c", 0.0)
     acd.handle(ev.CallbackRequested("c", "+1", 1.0))
-    snap = acd.live["c"].with_(callback_due_at=200.0, callback_attempts=1)
+    snap = acd.interactions["c"].with_(callback_due_at=200.0, callback_attempts=1)
     fresh = make()
     fresh.restore([snap], at=100.0)
     fresh.handle(ev.AgentRegistered("a0", 101.0))
@@ -151,4 +151,4 @@ def test_withheld_number_is_not_turned_into_a_callback() -> None:
     acd.handle(ev.CallArrived("c", "", "", "5000", "PJSIP/c", 0.0))
     acd.handle(ev.IvrFinished("c", "1", "s", 0.0))
     acd.handle(ev.Tick(60.0))
-    assert "c" in acd.waiting and not acd.live["c"].is_callback
+    assert "c" in acd.waiting and not acd.interactions["c"].is_callback

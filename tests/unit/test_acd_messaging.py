@@ -4,13 +4,13 @@ offers accepted, declined or timed out, sticky routing, transfers, restore."""
 from __future__ import annotations
 
 from callcenter.core import events as ev
+from callcenter.core import notices as nt
 from callcenter.core import queues as qs
 from callcenter.core.acd import Acd, AcdConfig
 from callcenter.core.agents import Agent, AgentState
 from callcenter.core.commands import (
     DialAgent,
     OfferConversation,
-    RecordEvent,
     SaveInteraction,
     WithdrawOffer,
 )
@@ -189,7 +189,7 @@ def test_an_offer_not_accepted_in_time_goes_to_the_next_agent_and_pauses_the_fir
     # A late click on the old offer changes nothing but clears that screen.
     out = acd.handle(ev.OfferAccepted("c1", "a1", 22.0))
     assert withdrawn(out) == [("c1", "a1", "no longer offered")]
-    assert acd.live["c1"].offered_to == "a2"
+    assert acd.interactions["c1"].offered_to == "a2"
 
 
 def test_without_pausing_a_timed_out_agent_is_skipped_for_that_interaction_a_while() -> None:
@@ -224,7 +224,7 @@ def test_sticky_routing_waits_for_the_last_agent_then_anyone() -> None:
     acd = Acd(AcdConfig(sticky_seconds=30), [agent("old", max_chats=1), agent("other")])
     login(acd, "other", "old")  # "other" has been idle longer
     assert offers(chat(acd, "c1", 1.0, last_agent="old")) == [("c1", "old")]
-    assert "sticky" in (acd.live["c1"].routing_reason or "")
+    assert "sticky" in (acd.interactions["c1"].routing_reason or "")
     acd.handle(ev.OfferAccepted("c1", "old", 1.5))
     # "old" is full now: the next returning customer waits for them, no longer than 30 s.
     assert offers(chat(acd, "c2", 2.0, last_agent="old")) == []
@@ -274,7 +274,7 @@ def test_transfer_to_an_agent_keeps_the_interaction_and_frees_the_sender() -> No
     out = acd.handle(ev.OfferAccepted("c1", "expert", 12.0))
     i = saved(out, "c1")
     assert (i.agent_id, i.answered_at) == ("expert", 2.0)  # first answer kept
-    assert any(isinstance(c, RecordEvent) and c.kind == "answered" for c in out)
+    assert nt.Answered("c1", 12.0, "expert") in out
 
 
 def test_transfer_to_an_agent_falls_back_to_the_queue_after_the_wait() -> None:
@@ -327,7 +327,7 @@ def test_pausing_withdraws_open_offers_but_keeps_accepted_chats() -> None:
     chat(acd, "c2", 3.0)
     out = acd.handle(ev.AgentPause("a1", "break", 4.0))
     assert withdrawn(out) == [("c2", "a1", "agent paused")]
-    assert acd.live["c1"].agent_id == "a1" and acd.position("c2") == 1
+    assert acd.interactions["c1"].agent_id == "a1" and acd.position("c2") == 1
     assert offers(chat(acd, "c3", 5.0)) == []
     out = acd.handle(ev.AgentResume("a1", 6.0))
     assert offers(out) == [("c2", "a1"), ("c3", "a1")]
@@ -337,7 +337,7 @@ def test_reconciling_asterisk_leaves_conversations_alone() -> None:
     acd = Acd(AcdConfig(), [agent("a1")])
     chat(acd, "c1", 1.0)
     acd.handle(ev.Reconciled(frozenset(), frozenset(), 2.0))
-    assert "c1" in acd.live and acd.position("c1") == 1
+    assert "c1" in acd.interactions and acd.position("c1") == 1
 
 
 def test_a_conversation_never_gets_a_voicemail_exit_but_may_move_queue() -> None:
@@ -351,8 +351,8 @@ def test_a_conversation_never_gets_a_voicemail_exit_but_may_move_queue() -> None
     chat(acd, "c1", 1.0, queue="vm")
     chat(acd, "c2", 1.0, queue="spill")
     out = acd.handle(ev.Tick(20.0))
-    assert "c1" in acd.live and acd.live["c1"].queue == "vm"
-    assert acd.live["c2"].queue == "other"
+    assert "c1" in acd.interactions and acd.interactions["c1"].queue == "vm"
+    assert acd.interactions["c2"].queue == "other"
     assert not [c for c in out if type(c).__name__ == "ExitQueue"]
 
 
@@ -380,7 +380,7 @@ def test_restore_keeps_waiting_chats_in_order_and_the_agents_load() -> None:
     out = fresh.restore(reversed(unfinished), 10.0)
     assert saved(out, "c2").offered_to is None
     assert [i.id for i in fresh.waiting_in("support")] == ["c3", "c2", "c4"]
-    assert fresh.live["c4"].preferred_agent == "a1"  # still within its sticky window
+    assert fresh.interactions["c4"].preferred_agent == "a1"  # still within its sticky window
     out = fresh.handle(ev.AgentLogin("a1", 11.0))
     # a1 holds c1 again (restored), so one more fits: the best placed, c3.
     assert offers(out) == [("c3", "a1")]
@@ -402,10 +402,10 @@ def test_voice_events_never_apply_to_a_conversation() -> None:
         ev.CallbackRequested("c1", "+1555", 3.0),
     ):
         assert acd.handle(event) == []
-    assert acd.live["c1"].offered_to == "a1" and acd.live["c1"].answered_at is None
+    assert acd.interactions["c1"].offered_to == "a1" and acd.interactions["c1"].answered_at is None
     assert acd.agents["a1"].state == AgentState.OFFERED and acd.agents["a1"].interaction_id == "v1"
     # ...and conversation events never apply to a call.
     assert acd.handle(ev.OfferDeclined("v1", "a1", 4.0)) == []
     assert acd.handle(ev.ConversationEnded("v1", "customer", 4.0)) == []
     assert acd.handle(ev.OfferAccepted("v1", "a1", 4.0)) == [WithdrawOffer("v1", "a1", "no longer offered")]
-    assert "v1" in acd.live
+    assert "v1" in acd.interactions

@@ -90,7 +90,7 @@ def to_events(s: tuple, at: float) -> list[ev.Event]:
 
 def chat_load(acd: Acd, agent_id: str) -> dict[str, int]:
     load: dict[str, int] = {}
-    for i in acd.live.values():
+    for i in acd.interactions.values():
         if i.is_messaging and agent_id in (i.offered_to, i.agent_id):
             load[i.channel.value] = load.get(i.channel.value, 0) + 1
         elif not i.is_messaging and (
@@ -129,23 +129,23 @@ def check(acd: Acd, out: list, at: float) -> None:
                 continue
             state = acd.agents[c.agent_id].state
             assert state not in (AgentState.PAUSED, AgentState.LOGGED_OUT, AgentState.WRAP_UP), c
-            assert acd.live[c.interaction_id].offered_to == c.agent_id
+            assert acd.interactions[c.interaction_id].offered_to == c.agent_id
     # At rest: no agent able to take a waiting conversation is left without it.
     for iid in acd.waiting:
-        i = acd.live[iid]
+        i = acd.interactions[iid]
         if i.is_messaging:
             for agent in acd.agents.values():
                 assert not oracle_may_offer(acd, agent, i, at), (agent.id, iid)
     # The line is whole.
-    lines = sorted(p.iid for line in acd._lines.values() for p in line)
-    buckets = sorted(p.iid for b in acd._buckets.values() for p in b)
+    lines = sorted(p.iid for line in acd._lines.by_queue.values() for p in line)
+    buckets = sorted(p.iid for b in acd._lines.buckets.values() for p in b)
     assert lines == buckets == sorted(acd.waiting)
 
 
 def drain(acd: Acd, at: float) -> float:
     """Everyone comes back and works: every interaction is offered, taken and ended."""
     for _ in range(60):
-        if not acd.live:
+        if not acd.interactions:
             break
         at += 20.0  # past every timer: offers, sticky and decline windows, wrap-up
         acd.handle(ev.Tick(at))
@@ -155,8 +155,8 @@ def drain(acd: Acd, at: float) -> float:
                     acd.handle(event)
                 except IllegalTransition:
                     pass
-        for i in list(acd.live.values()):
-            if i.id not in acd.live:
+        for i in list(acd.interactions.values()):
+            if i.id not in acd.interactions:
                 continue
             if i.is_messaging and i.offered_to is not None:
                 acd.handle(ev.OfferAccepted(i.id, i.offered_to, at))
@@ -195,7 +195,7 @@ def test_calls_and_conversations_share_the_engine_safely(steps: list[tuple]) -> 
             check(acd, out, at)
     # Every waiting interaction is offered (and so served) once capacity frees.
     drain(acd, at)
-    assert not acd.live, acd.live
+    assert not acd.interactions, acd.interactions
     assert all(n == 1 for n in ended.values())
 
 
@@ -219,14 +219,17 @@ def test_restart_keeps_every_waiting_conversation(steps: list[tuple]) -> None:
                 seen.add(event.interaction_id)
             db.update({c.interaction.id: c.interaction for c in out if isinstance(c, SaveInteraction)})
     unfinished = [i for i in db.values() if i.outcome is None]
-    assert {i.id: i for i in unfinished} == acd.live
+    assert {i.id: i for i in unfinished} == acd.interactions
     fresh = Acd(CONFIG, AGENTS)
     fresh.restore(reversed(unfinished), at + 1)
-    pending = {i.id for i in acd.live.values() if i.is_messaging and i.agent_id is None}
+    pending = {i.id for i in acd.interactions.values() if i.is_messaging and i.agent_id is None}
     assert pending <= set(fresh.waiting)
     for agent in AGENTS:
-        held = {i.id for i in acd.live.values() if i.is_messaging and i.agent_id == agent.id}
-        assert held == {i.id for i in fresh.live.values() if i.is_messaging and i.agent_id == agent.id}
+        assert chats_of(acd, agent.id) == chats_of(fresh, agent.id)
     # Voice callers are not reconciled here (no Reconciled event): they stay live as before.
     drain(fresh, at + 1)
-    assert not fresh.live
+    assert not fresh.interactions
+
+
+def chats_of(engine: Acd, agent_id: str) -> set[str]:
+    return {i.id for i in engine.interactions.values() if i.is_messaging and i.agent_id == agent_id}

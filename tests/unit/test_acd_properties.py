@@ -63,7 +63,7 @@ def test_invariants_hold_for_any_sequence(steps: list[tuple]) -> None:
             continue  # interaction ids are never reused
         for event in to_event(s, at):
             before_waiting = {i: acd.waiting[i] for i in acd.waiting}
-            before_live = dict(acd.live)
+            before_live = dict(acd.interactions)
             try:
                 out = acd.handle(event)
             except IllegalTransition:
@@ -80,7 +80,7 @@ def test_invariants_hold_for_any_sequence(steps: list[tuple]) -> None:
                     for other, place in before_waiting.items():
                         if other == c.interaction_id or other in dialled or other not in acd.waiting:
                             continue
-                        if acd.live[other].queue in queues:
+                        if acd.interactions[other].queue in queues:
                             assert place > before_waiting.get(c.interaction_id, place), (other, c)
                     dialled.add(c.interaction_id)
             for c in out:
@@ -88,7 +88,7 @@ def test_invariants_hold_for_any_sequence(steps: list[tuple]) -> None:
                     ended[c.interaction.id] = ended.get(c.interaction.id, 0) + 1
             # Capacity: an agent holds at most one interaction, and the books agree both ways.
             holders: dict[str, int] = {}
-            for i in acd.live.values():
+            for i in acd.interactions.values():
                 for agent_id in {i.offered_to, i.agent_id if i.answered_at is not None else None} - {None}:
                     holders[agent_id] = holders.get(agent_id, 0) + 1
             for agent in acd.agents.values():
@@ -97,5 +97,5 @@ def test_invariants_hold_for_any_sequence(steps: list[tuple]) -> None:
                 assert busy == (holders.get(agent.id, 0) == 1), (agent, holders)
     # No call is lost: every arrival is either still live or ended exactly once.
     for iid in arrived:
-        assert (iid in acd.live) != (ended.get(iid, 0) == 1), iid
+        assert (iid in acd.interactions) != (ended.get(iid, 0) == 1), iid
     assert all(n == 1 for n in ended.values())

@@ -80,7 +80,7 @@ def test_overflow_widens_by_wait_time_driven_by_tick() -> None:
     assert not dials(acd.handle(ev.Tick(59.0)))
     out = acd.handle(ev.Tick(60.0))
     assert dials(out) == [("c", "mid")]
-    reason = acd.live["c"].routing_reason or ""
+    reason = acd.interactions["c"].routing_reason or ""
     assert "billing{billing>=2}" in reason and "1 overflow step" in reason
     acd.handle(ev.AgentAnswered("c", "mid", 61.0))
     assert not dials(acd.handle(ev.Tick(120.0)))  # d queued at 1.0: its second step is at 121
@@ -115,7 +115,7 @@ def test_strategies() -> None:
         acd.handle(ev.AgentRegistered("a2", 2.0))
         # a3 talks 50 s of its 100 s; the others never talked.
         arrive(acd, "warm", 3.0, "s")
-        first = acd.live["warm"].offered_to
+        first = acd.interactions["warm"].offered_to
         assert first is not None
         acd.handle(ev.AgentAnswered("warm", first, 10.0))
         acd.handle(ev.CallerHungUp("warm", "x", 60.0))
@@ -148,7 +148,7 @@ def test_max_wait_exits_to_voicemail() -> None:
     out = acd.handle(ev.Tick(30.0))
     assert any(isinstance(c, ExitQueue) and c.kind == "voicemail" for c in out)
     (record,) = [c.interaction for c in out if isinstance(c, SaveInteraction)]
-    assert record.outcome == Outcome.EXITED and "c" not in acd.live
+    assert record.outcome == Outcome.EXITED and "c" not in acd.interactions
     assert acd.queue_stats("s", 31.0).exited == 1
 
 
@@ -159,7 +159,7 @@ def test_max_wait_moves_to_another_queue_once_keeping_the_wait() -> None:
     arrive(acd, "c", 0.0, "a")
     acd.handle(ev.Tick(30.0))
     acd.handle(ev.Tick(60.0))
-    i = acd.live["c"]
+    i = acd.interactions["c"]
     assert (i.queue, i.overflowed_from, i.queued_at) == ("b", "a", 0.0)
     assert acd.queue_stats("a", 61).overflowed == 1
     assert dials(acd.handle(ev.AgentRegistered("x", 61.0))) == [("c", "x")]
@@ -231,7 +231,7 @@ def test_ivr_callback_ending_puts_a_callback_in_line() -> None:
     data = {"callback_number": "+1666", "callback_queue": "support"}
     acd.handle(ev.IvrFinished("c", None, None, 1.0, outcome="callback", data=data))
     acd.handle(ev.CallerHungUp("c", "16", 2.0))
-    i = acd.live["c"]
+    i = acd.interactions["c"]
     assert (i.queue, i.callback_number, i.caller_channel) == ("support", "+1666", None)
     from callcenter.core.commands import DialCustomer
 

@@ -125,23 +125,23 @@ def test_invariants_against_a_naive_oracle(steps: list[tuple]) -> None:
             # agent could take.
             for c in out:
                 if isinstance(c, (DialAgent, DialCustomer)):
-                    offered = acd.live[c.interaction_id]
+                    offered = acd.interactions[c.interaction_id]
                     agent = acd.agents[c.agent_id]
                     for other_id in acd.waiting:
-                        other = acd.live[other_id]
+                        other = acd.interactions[other_id]
                         if could_take(acd, agent, other, now):
                             assert not key(other) < key(offered), (other, offered)
             # At rest: nobody able to take a call matches anyone waiting (index == oracle).
             for agent in acd.agents.values():
                 free = agent.can_take_call and not any(
                     i.offered_to == agent.id or (i.agent_id == agent.id and i.answered_at)
-                    for i in acd.live.values()
+                    for i in acd.interactions.values()
                 )
                 for iid in acd.waiting:
-                    assert not (free and could_take(acd, agent, acd.live[iid], now)), (agent.id, iid)
+                    assert not (free and could_take(acd, agent, acd.interactions[iid], now)), (agent.id, iid)
             # Capacity, and the books agree both ways.
             holders: dict[str, int] = {}
-            for i in acd.live.values():
+            for i in acd.interactions.values():
                 for agent_id in {i.offered_to, i.agent_id if i.answered_at is not None else None} - {None}:
                     assert agent_id is not None
                     holders[agent_id] = holders.get(agent_id, 0) + 1
@@ -152,11 +152,11 @@ def test_invariants_against_a_naive_oracle(steps: list[tuple]) -> None:
             counts = {st: sum(1 for a in acd.agents.values() if a.state == st) for st in AgentState}
             assert counts == acd.state_counts
             # Internal structures agree: each waiting caller is in exactly one line and one bucket.
-            lines = [p.iid for line in acd._lines.values() for p in line]
-            buckets = [p.iid for b in acd._buckets.values() for p in b]
+            lines = [p.iid for line in acd._lines.by_queue.values() for p in line]
+            buckets = [p.iid for b in acd._lines.buckets.values() for p in b]
             assert sorted(lines) == sorted(buckets) == sorted(acd.waiting)
     for iid in arrived:
-        assert (iid in acd.live) != (ended.get(iid, 0) == 1), iid
+        assert (iid in acd.interactions) != (ended.get(iid, 0) == 1), iid
     assert all(n == 1 for n in ended.values())
 
 
@@ -184,7 +184,7 @@ def test_restart_puts_every_waiting_caller_back_in_order(steps: list[tuple]) -> 
                     saved[c.interaction.id] = c.interaction
     unfinished = [i for i in saved.values() if i.outcome is None]
     # Everything not ended is in the database exactly as the engine holds it.
-    assert {i.id: i for i in unfinished} == acd.live
+    assert {i.id: i for i in unfinished} == acd.interactions
     fresh = Acd(AcdConfig(ring_timeout=10, offer_grace=5, wrap_up_seconds=3), AGENTS, QUEUES)
     fresh.restore(reversed(unfinished), at + 1)
     # The line: every caller waiting or being offered, in (priority, queue time) order, per queue.
@@ -192,7 +192,7 @@ def test_restart_puts_every_waiting_caller_back_in_order(steps: list[tuple]) -> 
         expected = sorted(
             (
                 i
-                for i in acd.live.values()
+                for i in acd.interactions.values()
                 if i.queue == q and i.answered_at is None and (i.callback_due_at or 0) <= at + 1
             ),
             key=lambda i: (key(i), i.id),
@@ -200,5 +200,5 @@ def test_restart_puts_every_waiting_caller_back_in_order(steps: list[tuple]) -> 
         got = fresh.waiting_in(q)
         assert [key(i) for i in got] == [key(i) for i in expected]
         assert {i.id for i in got} == {i.id for i in expected}
-    assert all(i.offered_to is None for i in fresh.live.values())
+    assert all(i.offered_to is None for i in fresh.interactions.values())
     assert all(a.state != AgentState.OFFERED for a in fresh.agents.values())

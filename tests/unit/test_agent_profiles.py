@@ -10,9 +10,10 @@ import pytest
 from callcenter.agents_file import Profile, dump_agents, load_agents, parse_agents, write_atomically
 from callcenter.config import ConfigError
 from callcenter.core import events as ev
-from callcenter.core.acd import Acd, AcdConfig, UnknownAgent
+from callcenter.core.acd import Acd, AcdConfig
 from callcenter.core.agents import Agent, AgentState
 from callcenter.core.commands import OfferConversation
+from callcenter.core.errors import UnknownAgent
 from callcenter.core.queues import Queue
 
 

@@ -24,6 +24,7 @@ ALLOWED = {
     "enum",
     "itertools",
     "typing",
+    "types",  # MappingProxyType: read-only views of the engine
     "heapq",
     "bisect",
     "math",

@@ -54,22 +54,22 @@ def opened(conversation: str, channel: MessagingChannel = MessagingChannel.SMS) 
 async def test_queue_priority_and_only_the_needs_some_agent_can_meet() -> None:
     service, router, _ = make()
     router.on_opened(opened("v1"), Routing(10, ("line:gold", "tag:angry"), "de"))
-    i = service.engine.live["i1"]
+    i = service.engine.interactions["i1"]
     assert (i.queue, i.priority, dict(i.skills), i.language) == ("support", 10, {"line:gold": 1}, None)
     assert (i.conversation_id, i.customer_id, i.channel.value) == ("v1", "cust-1", "sms")
     router.on_opened(opened("v2", MessagingChannel.EMAIL), Routing(0, (), "fr"))
-    i = service.engine.live["i2"]
+    i = service.engine.interactions["i2"]
     assert (i.queue, i.language) == ("mail", "fr")
     # The same conversation opened twice (a replayed seam) routes once.
     router.on_opened(opened("v1"), Routing(0, (), None))
-    assert set(service.engine.live) == {"i1", "i2"} and router.open == {"v1": "i1", "v2": "i2"}
+    assert set(service.engine.interactions) == {"i1", "i2"} and router.open == {"v1": "i1", "v2": "i2"}
 
 
 async def test_last_agent_is_remembered_and_an_ended_interaction_closes_its_conversation() -> None:
     service, router, closing = make()
     service.handle(ev.AgentLogin("a1", 50.0))
     router.on_opened(opened("v1"), Routing(0, (), None))
-    assert service.engine.live["i1"].offered_to == "a1"
+    assert service.engine.interactions["i1"].offered_to == "a1"
     service.handle(ev.OfferAccepted("i1", "a1", 101.0))
     assert router.last_agent == {"cust-1": "a1"}
     service.handle(ev.ConversationEnded("i1", "agent", 102.0))
@@ -79,7 +79,7 @@ async def test_last_agent_is_remembered_and_an_ended_interaction_closes_its_conv
     # The customer's next conversation names a1 as the last agent: sticky.
     service.handle(ev.AgentLogin("a2", 103.0))
     router.on_opened(opened("v3"), Routing(0, (), None))
-    i = service.engine.live["i2"]
+    i = service.engine.interactions["i2"]
     assert i.preferred_agent == "a1" and i.offered_to == "a1"
 
 
@@ -89,5 +89,5 @@ def test_restore_learns_open_conversations_and_last_agents() -> None:
     service.handle(ev.AgentLogin("a1", 2.0))
     service.handle(ev.OfferAccepted("x1", "a1", 3.0))
     fresh: Any = ConversationRouter(service, Closing(), settings_from(config_with()))  # type: ignore[arg-type]
-    fresh.restore(service.engine.live.values())
+    fresh.restore(service.engine.interactions.values())
     assert fresh.open == {"v9": "x1"} and fresh.last_agent == {"cust-9": "a1"}

@@ -23,6 +23,7 @@ from callcenter.core import ivr
 from callcenter.core import ivr_model as m
 from callcenter.core.ivr_runner import FlowRunner
 from callcenter.ivr import loader
+from tests.fake_port import FakePort
 
 FLOWS = Path(__file__).parents[2] / "ivr_flows"
 
@@ -110,9 +111,11 @@ async def run(
         return runner
 
     async with aiohttp.ClientSession() as http:
-        voice = VoiceAdapter(settings, events.append, lambda _: None, factory, clock=lambda: 100.0, http=http)
+        voice = VoiceAdapter(
+            settings, events.append, lambda _: None, factory, port=FakePort(), clock=lambda: 100.0, http=http
+        )
         session = FakeSession(keys)
-        await voice._inbound(session)  # type: ignore[arg-type]
+        await voice.inbound.inbound(session)
     return session, events, made[0] if made else None
 
 

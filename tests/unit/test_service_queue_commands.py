@@ -3,8 +3,6 @@ do them, and only logs them otherwise; a queue reload re-routes waiting callers.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
-
 import pytest
 
 from callcenter.core import events as ev
@@ -26,7 +24,7 @@ class MemoryStore:
     async def recent_interactions(self, limit: int = 50, *, queues: object = None) -> list[Interaction]:
         return []
 
-    async def add_event(self, interaction_id: str, at: float, kind: str, data: Mapping[str, object]) -> None:
+    async def add_notice(self, notice: object) -> None:
         pass
 
 

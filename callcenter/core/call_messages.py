@@ -1,0 +1,433 @@
+"""The call-control messages of core/calls.py: the agent panel's requests, the call-control
+adapter's results, the commands the core answers with, and the typed notices (each one becomes the
+event-log row the engine wrote before calls had a module: same ``kind`` and data keys)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import ClassVar
+
+from callcenter.core.notices import Notice, Transferred, row_key
+
+# --- requests (from the agent panel) -----------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class HoldRequested:
+    interaction_id: str
+    agent_id: str
+    at: float
+
+
+@dataclass(frozen=True, slots=True)
+class ResumeRequested:
+    interaction_id: str
+    agent_id: str
+    at: float
+
+
+@dataclass(frozen=True, slots=True)
+class HangupRequested:
+    interaction_id: str
+    agent_id: str
+    at: float
+
+
+@dataclass(frozen=True, slots=True)
+class BlindTransferRequested:
+    """To another agent or a queue (back in line, held for ``to_agent`` for a while), or out to a
+    number (the interaction then ends, answered)."""
+
+    interaction_id: str
+    agent_id: str
+    at: float
+    to_agent: str | None = None
+    to_queue: str | None = None
+    to_number: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class ConsultRequested:
+    """Attended transfer, step one: the caller on hold, ring ``to_agent`` to talk first."""
+
+    interaction_id: str
+    agent_id: str
+    to_agent: str
+    at: float
+
+
+@dataclass(frozen=True, slots=True)
+class ConsultCompleteRequested:
+    interaction_id: str
+    agent_id: str
+    at: float
+
+
+@dataclass(frozen=True, slots=True)
+class ConsultCancelRequested:
+    interaction_id: str
+    agent_id: str
+    at: float
+
+
+@dataclass(frozen=True, slots=True)
+class ConferenceRequested:
+    """Three parties: bring ``to_agent`` in; the call stays this agent's."""
+
+    interaction_id: str
+    agent_id: str
+    to_agent: str
+    at: float
+
+
+@dataclass(frozen=True, slots=True)
+class ConferenceDropRequested:
+    interaction_id: str
+    agent_id: str
+    at: float
+
+
+Request = (
+    HoldRequested
+    | ResumeRequested
+    | HangupRequested
+    | BlindTransferRequested
+    | ConsultRequested
+    | ConsultCompleteRequested
+    | ConsultCancelRequested
+    | ConferenceRequested
+    | ConferenceDropRequested
+)
+REQUESTS = (
+    HoldRequested,
+    ResumeRequested,
+    HangupRequested,
+    BlindTransferRequested,
+    ConsultRequested,
+    ConsultCompleteRequested,
+    ConsultCancelRequested,
+    ConferenceRequested,
+    ConferenceDropRequested,
+)
+
+
+# --- results (from the call-control adapter) ---------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class HoldConfirmed:
+    """Asterisk moved the legs: on hold (``held``) or back together."""
+
+    interaction_id: str
+    held: bool
+    at: float
+
+
+@dataclass(frozen=True, slots=True)
+class HoldFound:
+    """After a restart: Asterisk has this call's caller waiting on hold (in cc-hold)."""
+
+    interaction_id: str
+    at: float
+
+
+@dataclass(frozen=True, slots=True)
+class TransferConfirmed:
+    """The caller was sent on (blind transfer); the agent's leg ended."""
+
+    interaction_id: str
+    at: float
+
+
+@dataclass(frozen=True, slots=True)
+class ConsultAnswered:
+    interaction_id: str
+    to_agent: str
+    at: float
+
+
+@dataclass(frozen=True, slots=True)
+class ConsultFailed:
+    """The consult is over without a transfer: the colleague did not answer, hung up, or Asterisk
+    refused. ``on_hold``: the caller waits on hold (false: the hold itself failed)."""
+
+    interaction_id: str
+    to_agent: str
+    reason: str
+    at: float
+    on_hold: bool = True
+
+
+@dataclass(frozen=True, slots=True)
+class ConsultCompleted:
+    interaction_id: str
+    at: float
+
+
+@dataclass(frozen=True, slots=True)
+class ConsultCancelled:
+    interaction_id: str
+    at: float
+
+
+@dataclass(frozen=True, slots=True)
+class GuestJoined:
+    interaction_id: str
+    agent_id: str
+    at: float
+
+
+@dataclass(frozen=True, slots=True)
+class GuestLeft:
+    """The invited agent is out of the conference (hung up, did not answer, or was dropped)."""
+
+    interaction_id: str
+    agent_id: str
+    reason: str
+    at: float
+
+
+@dataclass(frozen=True, slots=True)
+class ControlFailed:
+    """Asterisk refused the pending control (hold, resume, transfer, complete, cancel, hang-up,
+    drop): the call stays as it was."""
+
+    interaction_id: str
+    reason: str
+    at: float
+
+
+Result = (
+    HoldConfirmed
+    | HoldFound
+    | TransferConfirmed
+    | ConsultAnswered
+    | ConsultFailed
+    | ConsultCompleted
+    | ConsultCancelled
+    | GuestJoined
+    | GuestLeft
+    | ControlFailed
+)
+RESULTS = (
+    HoldConfirmed,
+    HoldFound,
+    TransferConfirmed,
+    ConsultAnswered,
+    ConsultFailed,
+    ConsultCompleted,
+    ConsultCancelled,
+    GuestJoined,
+    GuestLeft,
+    ControlFailed,
+)
+CallEvent = Request | Result
+
+
+# --- commands (to the call-control adapter) ----------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class HoldCall:
+    interaction_id: str
+    agent_id: str
+    caller_channel: str
+
+
+@dataclass(frozen=True, slots=True)
+class ResumeCall:
+    interaction_id: str
+    agent_id: str
+
+
+@dataclass(frozen=True, slots=True)
+class HangupCall:
+    interaction_id: str
+    agent_id: str
+
+
+@dataclass(frozen=True, slots=True)
+class TransferCall:
+    """The caller back to waiting in ``queue`` (the engine then rings the target), or out to
+    ``number``; the agent's leg ends."""
+
+    interaction_id: str
+    agent_id: str
+    caller_channel: str
+    queue: str | None = None
+    number: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class OriginateConsult:
+    interaction_id: str
+    agent_id: str
+    caller_channel: str
+    to_agent: str
+    to_extension: str
+    hold_first: bool  # the caller is still bridged to the agent: hold them first
+
+
+@dataclass(frozen=True, slots=True)
+class BridgeConsult:
+    """Complete the consult: the colleague's leg takes the caller, the first agent's leg ends."""
+
+    interaction_id: str
+    agent_id: str
+    caller_channel: str
+
+
+@dataclass(frozen=True, slots=True)
+class CancelConsult:
+    interaction_id: str
+    agent_id: str
+
+
+@dataclass(frozen=True, slots=True)
+class OriginateConference:
+    interaction_id: str
+    agent_id: str
+    caller_channel: str
+    to_agent: str
+    to_extension: str
+
+
+@dataclass(frozen=True, slots=True)
+class DropGuest:
+    interaction_id: str
+
+
+CallCommand = (
+    HoldCall
+    | ResumeCall
+    | HangupCall
+    | TransferCall
+    | OriginateConsult
+    | BridgeConsult
+    | CancelConsult
+    | OriginateConference
+    | DropGuest
+)
+CALL_COMMANDS = (
+    HoldCall,
+    ResumeCall,
+    HangupCall,
+    TransferCall,
+    OriginateConsult,
+    BridgeConsult,
+    CancelConsult,
+    OriginateConference,
+    DropGuest,
+)
+
+
+def failed(command: CallCommand, reason: str, at: float) -> Result:
+    """What to report when ``command`` could not be carried out at all (Asterisk refused its first
+    step, or there is no connection to Asterisk): a reserved colleague is then freed."""
+    match command:
+        case OriginateConsult():
+            return ConsultFailed(command.interaction_id, command.to_agent, reason, at, not command.hold_first)
+        case OriginateConference():
+            return GuestLeft(command.interaction_id, command.to_agent, reason, at)
+        case _:
+            return ControlFailed(command.interaction_id, reason, at)
+
+
+# --- notices (to the event log and the panels) -------------------------------------------------------
+# Typed like the engine's (core/notices.py): storage turns each into the row the engine wrote before
+# calls had a module (same kind, same keys). A blind transfer to an agent or a queue is the engine's
+# own ``notices.Transferred``; the two other transfers have their own keys.
+
+
+@dataclass(frozen=True, slots=True)
+class CallHeld(Notice):
+    kind: ClassVar[str] = "held"
+    agent: str
+
+
+@dataclass(frozen=True, slots=True)
+class CallResumed(Notice):
+    kind: ClassVar[str] = "resumed"
+    agent: str
+
+
+@dataclass(frozen=True, slots=True)
+class TransferredOut(Notice):
+    """A blind transfer to a number: the interaction ends here."""
+
+    kind: ClassVar[str] = "transferred"
+    from_agent: str = field(metadata=row_key("from"))
+    to_number: str
+
+
+@dataclass(frozen=True, slots=True)
+class TransferredAttended(Notice):
+    """A consult completed: the consulted agent has the call."""
+
+    kind: ClassVar[str] = "transferred"
+    from_agent: str = field(metadata=row_key("from"))
+    to_agent: str
+    attended: bool = True
+
+
+@dataclass(frozen=True, slots=True)
+class ConsultStarted(Notice):
+    kind: ClassVar[str] = "consult_started"
+    from_agent: str = field(metadata=row_key("from"))
+    to_agent: str
+
+
+@dataclass(frozen=True, slots=True)
+class ConsultEnded(Notice):
+    """The consult is over without a transfer (cancelled, not answered, hung up...)."""
+
+    kind: ClassVar[str] = "consult_cancelled"
+    from_agent: str = field(metadata=row_key("from"))
+    to_agent: str
+    reason: str
+
+
+@dataclass(frozen=True, slots=True)
+class ConferenceInvited(Notice):
+    kind: ClassVar[str] = "conference_invited"
+    from_agent: str = field(metadata=row_key("from"))
+    agent: str
+
+
+@dataclass(frozen=True, slots=True)
+class ConferenceJoined(Notice):
+    kind: ClassVar[str] = "conference_joined"
+    agent: str
+
+
+@dataclass(frozen=True, slots=True)
+class ConferenceLeft(Notice):
+    kind: ClassVar[str] = "conference_left"
+    agent: str
+    reason: str
+
+
+CallNotice = (
+    CallHeld
+    | CallResumed
+    | Transferred
+    | TransferredOut
+    | TransferredAttended
+    | ConsultStarted
+    | ConsultEnded
+    | ConferenceInvited
+    | ConferenceJoined
+    | ConferenceLeft
+)
+CALL_NOTICES = (
+    CallHeld,
+    CallResumed,
+    Transferred,
+    TransferredOut,
+    TransferredAttended,
+    ConsultStarted,
+    ConsultEnded,
+    ConferenceInvited,
+    ConferenceJoined,
+    ConferenceLeft,
+)
