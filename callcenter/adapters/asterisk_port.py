@@ -16,8 +16,8 @@ from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, Literal, Protocol
 
-from callcenter.errors import AsteriskError
 from callcenter.adapters.ami_events import AmiEvent
+from callcenter.errors import AsteriskError
 
 
 class AmiError(AsteriskError):

@@ -22,7 +22,6 @@ import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
-from callcenter.errors import CallControlError
 from callcenter.adapters.asterisk_port import (
     AmiError,
     Application,
@@ -35,6 +34,7 @@ from callcenter.adapters.voice_state import AgentLeg, Tasks
 from callcenter.config import Settings
 from callcenter.core import calls as cl
 from callcenter.core import events as ev
+from callcenter.errors import CallControlError
 
 log = logging.getLogger(__name__)
 

@@ -44,8 +44,8 @@ from callcenter.aio import cancel_safe
 from callcenter.core import notices as nt
 from callcenter.core.commands import RecordEvent, SaveInteraction
 from callcenter.core.interaction import Channel, EndedBy, Interaction, Outcome
-from callcenter.errors import StorageError
 from callcenter.core.notices import Notice
+from callcenter.errors import StorageError
 from callcenter.migrations import run_upgrade
 
 SUPPORTED_DRIVERS = ("sqlite+aiosqlite", "postgresql+asyncpg")

@@ -42,7 +42,6 @@ from callcenter.core.commands import (
 )
 from callcenter.core.interaction import Interaction
 from callcenter.errors import AsteriskError as AmiError
-from callcenter.errors import CallControlError
 from callcenter.messaging import Messaging
 from callcenter.service import CallCenter
 from callcenter.web import api, pages

@@ -16,9 +16,9 @@ from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
 from callcenter import __version__, lines, metrics
 from callcenter.config import Settings
+from callcenter.core import notices as nt
 from callcenter.core.acd import Acd
 from callcenter.core.agents import Agent
-from callcenter.core import notices as nt
 from callcenter.core.interaction import Interaction
 from callcenter.principal import Principal
 from callcenter.service import CallCenter

@@ -26,8 +26,8 @@ from callcenter.core import events as ev
 from callcenter.core.agents import IllegalTransition
 from callcenter.core.commands import AgentStateChanged, Command, OfferConversation, WithdrawOffer
 from callcenter.core.conversations import Direction, Message, MessagingChannel, Received
-from callcenter.errors import StorageError
 from callcenter.core.errors import UnknownAgent
+from callcenter.errors import StorageError
 from callcenter.messaging import Messaging
 from callcenter.principal import Principal
 from callcenter.service import CallCenter

@@ -30,8 +30,8 @@ from callcenter.core import events as ev
 from callcenter.core.agents import AgentState
 from callcenter.core.conversations import Conversation, Direction, MessagingChannel
 from callcenter.core.customers import Claim, Identity, IdentityKind
-from callcenter.errors import StorageError
 from callcenter.core.notices import ChatRated, Notice
+from callcenter.errors import StorageError
 from callcenter.messaging import Messaging
 from callcenter.principal import Principal
 from callcenter.service import CallCenter
