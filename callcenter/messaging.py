@@ -24,7 +24,7 @@ from dataclasses import dataclass, field
 from callcenter import identity
 from callcenter.adapters.db import DatabaseError
 from callcenter.adapters.messaging_store import DuplicateMessage, MessagingStore
-from callcenter.channels.base import InboundMessage, Reply, StatusUpdate
+from callcenter.channels.base import InboundMessage, Reply, StatusUpdate, WebhookError, sane_time
 from callcenter.channels.outbox import Outbox
 from callcenter.config import MessagingSettings
 from callcenter.core.conversations import (
@@ -107,9 +107,18 @@ class Messaging:
         async with self._save_lock:
             records = [self.customers.get(i) for i in sorted(ids)]
             current = [self.customers.merge_record(m.id) for m in merges]
-            audit = self.customers.audit[self._audit_saved :]
+            pending = self.customers.audit[self._audit_saved :]
+            # Entries not saved yet are retried with the next save, whoever's it is: one the
+            # database can never take (an impossible time) would fail every later save, for every
+            # customer. Such a record is dropped (logged) instead; the edge refuses those times.
+            bad = [(r.id, r.created_at) for r in records if not sane_time(r.created_at)]
+            bad += [(e.customer_id, e.at) for e in pending if not sane_time(e.at)]
+            for customer_id, at in bad:
+                log.error("messaging.unstorable_time", extra={"customer": customer_id, "at": repr(at)})
+            records = [r for r in records if sane_time(r.created_at)]
+            audit = [e for e in pending if sane_time(e.at)]
             await self.store.save_customers(records, current, audit)
-            self._audit_saved += len(audit)
+            self._audit_saved += len(pending)
 
     async def _save_conversation(self, conversation_id: str) -> None:
         async with self._save_lock:
@@ -176,7 +185,10 @@ class Messaging:
         return resolution.customer.id
 
     async def receive(self, inbound: InboundMessage, *, also: tuple[Claim, ...] = ()) -> Received:
-        """Record an inbound message (a duplicate is reported and changes nothing)."""
+        """Record an inbound message (a duplicate is reported and changes nothing). WebhookError:
+        its time could not be stored (the adapters refuse such times first)."""
+        if not sane_time(inbound.at):
+            raise WebhookError(f"the message's time is out of range: {inbound.at!r}")
         if self.conversations.by_provider_id(inbound.channel, inbound.provider_id) is not None:
             return Received(None, None)
         claims = also + _implied_claims(inbound.sender)

@@ -15,7 +15,14 @@ import xml.etree.ElementTree as ET
 from urllib.parse import urlencode
 
 from callcenter import identity
-from callcenter.channels.base import InboundMessage, OutboundRequest, Reply, SignatureError, WebhookError
+from callcenter.channels.base import (
+    InboundMessage,
+    OutboundRequest,
+    Reply,
+    SignatureError,
+    WebhookError,
+    provider_time,
+)
 from callcenter.core.conversations import Media, MessagingChannel
 
 ACK = "success"
@@ -57,9 +64,9 @@ def parse(body: bytes) -> InboundMessage | None:
         raise WebhookError("MsgId is missing or not a number")
     try:
         sender = identity.wechat(openid)
-        at = float(created)
-    except (identity.InvalidIdentity, ValueError) as err:
-        raise WebhookError(f"bad FromUserName or CreateTime: {err}") from err
+    except identity.InvalidIdentity as err:
+        raise WebhookError(f"bad FromUserName: {err}") from err
+    at = provider_time(created, "CreateTime")
     body_text = ""
     media: tuple[Media, ...] = ()
     if kind == "text":

@@ -20,6 +20,7 @@ from callcenter.channels.base import (
     SignatureError,
     StatusUpdate,
     WebhookError,
+    provider_time,
 )
 from callcenter.core.conversations import Delivery, Media, MessagingChannel
 
@@ -73,10 +74,7 @@ def _str(value: Any, what: str) -> str:
 
 
 def _time(value: Any) -> float:
-    try:
-        return float(_str(value, "timestamp"))
-    except ValueError as err:
-        raise WebhookError("timestamp is not a number") from err
+    return provider_time(_str(value, "timestamp"), "timestamp")
 
 
 def parse(body: bytes) -> list[InboundMessage | StatusUpdate]:
