@@ -69,10 +69,15 @@ class Messaging:
     _at_address: dict[str, list[str]] = field(default_factory=dict)  # address -> its conversations
     listeners: list[ReceivedListener] = field(default_factory=list)
     _audit_saved: int = 0
+    # Customers and merges changed in the book whose save failed: written with the next save.
+    _unsaved: set[str] = field(default_factory=set)
+    _unsaved_merges: set[str] = field(default_factory=set)
     _early: dict[tuple[MessagingChannel, str], StatusUpdate] = field(default_factory=dict)
     _save_lock: asyncio.Lock = field(default_factory=asyncio.Lock)
     _pending: list[tuple[Message, str, asyncio.Future[None]]] = field(default_factory=list)
     _flusher: asyncio.Task[None] | None = None
+    # Messages being written, by (channel, provider id): whether the write committed.
+    _in_flight: dict[tuple[MessagingChannel, str], asyncio.Future[bool]] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         self.conversations.idle_seconds = self.settings.conversation_idle_seconds
@@ -105,8 +110,11 @@ class Messaging:
         never overwrite a newer state with an older one.
         """
         async with self._save_lock:
+            # With those an earlier save failed to write (they would be lost otherwise).
+            ids = ids | self._unsaved
+            merge_ids = {m.id for m in merges} | self._unsaved_merges
             records = [self.customers.get(i) for i in sorted(ids)]
-            current = [self.customers.merge_record(m.id) for m in merges]
+            current = [self.customers.merge_record(m) for m in sorted(merge_ids)]
             pending = self.customers.audit[self._audit_saved :]
             # Entries not saved yet are retried with the next save, whoever's it is: one the
             # database can never take (an impossible time) would fail every later save, for every
@@ -117,7 +125,12 @@ class Messaging:
                 log.error("messaging.unstorable_time", extra={"customer": customer_id, "at": repr(at)})
             records = [r for r in records if sane_time(r.created_at)]
             audit = [e for e in pending if sane_time(e.at)]
-            await self.store.save_customers(records, current, audit)
+            try:
+                await self.store.save_customers(records, current, audit)
+            except BaseException:
+                self._unsaved, self._unsaved_merges = ids, merge_ids
+                raise
+            self._unsaved, self._unsaved_merges = set(), set()
             self._audit_saved += len(pending)
 
     async def _save_conversation(self, conversation_id: str) -> None:
@@ -186,9 +199,16 @@ class Messaging:
 
     async def receive(self, inbound: InboundMessage, *, also: tuple[Claim, ...] = ()) -> Received:
         """Record an inbound message (a duplicate is reported and changes nothing). WebhookError:
-        its time could not be stored (the adapters refuse such times first)."""
+        its time could not be stored (the adapters refuse such times first). DatabaseError: not
+        stored (nor remembered: the provider's retry is a new delivery)."""
         if not sane_time(inbound.at):
             raise WebhookError(f"the message's time is out of range: {inbound.at!r}")
+        first = self._in_flight.get((inbound.channel, inbound.provider_id))
+        if first is not None:
+            # An earlier delivery of this message is being written: its outcome is this one's.
+            if not await asyncio.shield(first):
+                raise DatabaseError("the message could not be stored; retry")
+            return Received(None, None)
         if self.conversations.by_provider_id(inbound.channel, inbound.provider_id) is not None:
             return Received(None, None)
         claims = also + _implied_claims(inbound.sender)
@@ -222,13 +242,30 @@ class Messaging:
         )
         assert received.message is not None and received.conversation is not None
         self._set_address(received.conversation.id, inbound.sender.value)
+        key = (inbound.channel, inbound.provider_id)
+        stored: asyncio.Future[bool] = asyncio.get_running_loop().create_future()
+        self._in_flight[key] = stored
         try:
             await self._store_received(received.message, customer.id)
         except DuplicateMessage:
             # Stored before a restart: the provider re-delivered it. Forget this copy.
-            self.conversations.forget(received.message.id, conversation_too=received.opened is not None)
+            self._forget(received)
+            stored.set_result(True)
             return Received(None, None)
-        if len(self.customers.audit) > audit_before or resolution.merged:
+        except BaseException:
+            # Not stored (503 to the provider): forget it, so the provider's retry is stored and
+            # not taken for a duplicate. Deduplication follows the commit. The customer it
+            # created or changed stays in the book: saved with the next save.
+            self._forget(received)
+            stored.set_result(False)
+            if len(self.customers.audit) > audit_before or resolution.merged:
+                self._unsaved |= {customer.id, *(m.source.id for m in resolution.merged)}
+                self._unsaved_merges |= {m.id for m in resolution.merged}
+            raise
+        finally:
+            del self._in_flight[key]
+        stored.set_result(True)
+        if len(self.customers.audit) > audit_before or resolution.merged or self._unsaved:
             # Every change of the book is audited: no new entry, nothing of a customer to save
             # (a known customer writing again costs one transaction less).
             changed = {customer.id, *(m.source.id for m in resolution.merged)}
@@ -248,6 +285,14 @@ class Messaging:
             except Exception:  # a listener's bug must not undo a stored message
                 log.exception("messaging.listener_failed")
         return received
+
+    def _forget(self, received: Received) -> None:
+        """Drop a message recorded in the books but not stored, and the conversation it opened
+        unless another message went into that conversation meanwhile."""
+        assert received.message is not None
+        message = received.message
+        others = [m for m in self.conversations.messages_of(message.conversation_id) if m.id != message.id]
+        self.conversations.forget(message.id, conversation_too=received.opened is not None and not others)
 
     async def close(self, conversation_id: str) -> bool:
         """Close a conversation (its interaction ended); ``False`` if unknown or already closed."""
