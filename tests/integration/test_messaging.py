@@ -424,8 +424,14 @@ async def test_customer_api_merge_unmerge_attributes_and_reply(
     ).status == 400
     assert (await client.post(f"/api/customers/{a}/attributes", headers=sup, json={"id": "x"})).status == 400
 
+    # An agent replies only into a conversation it holds (test_reply_authorization.py); a
+    # supervisor of the conversation's line (here unscoped) may reply to any.
     resp = await client.post(
         f"/api/conversations/{sms_open.conversation_id}/reply", headers=agent, json={"body": "Hello!"}
+    )
+    assert resp.status == 403
+    resp = await client.post(
+        f"/api/conversations/{sms_open.conversation_id}/reply", headers=sup, json={"body": "Hello!"}
     )
     assert resp.status == 202
     reply_id = (await resp.json())["id"]
