@@ -17,8 +17,12 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import TypeVar
 
-from pyVoIP import RTP, SIP
+# isort: off
+# pyVoIP.VoIP first: importing pyVoIP.SIP before it fails on pyVoIP's own circular import.
+from pyVoIP import RTP
 from pyVoIP.VoIP import CallState, InvalidStateError, PhoneStatus, VoIPCall, VoIPPhone
+from pyVoIP import SIP
+# isort: on
 
 T = TypeVar("T")
 RATE = 8000

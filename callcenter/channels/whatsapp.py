@@ -12,7 +12,7 @@ import hmac
 import json
 from typing import Any
 
-from callcenter import identity
+from callcenter import bounded_json, identity
 from callcenter.channels.base import (
     InboundMessage,
     OutboundRequest,
@@ -80,7 +80,7 @@ def _time(value: Any) -> float:
 def parse(body: bytes) -> list[InboundMessage | StatusUpdate]:
     """Every message and status of a notification; unknown message types become a note."""
     try:
-        doc = json.loads(body)
+        doc = bounded_json.loads(body)
     except (ValueError, UnicodeDecodeError) as err:
         raise WebhookError(f"body is not JSON: {err}") from err
     doc = _obj(doc, "body")

@@ -22,6 +22,7 @@ from typing import Any
 from aiohttp import web
 from pydantic import ValidationError
 
+from callcenter import bounded_json
 from callcenter.agents_file import (
     AgentsWatcher,
     Profile,
@@ -58,7 +59,7 @@ async def _body(request: web.Request) -> dict[str, Any]:
     if request.content_length and request.content_length > MAX_YAML_BYTES:
         raise web.HTTPRequestEntityTooLarge(max_size=MAX_YAML_BYTES, actual_size=request.content_length)
     try:
-        data = await request.json() if request.can_read_body else {}
+        data = await request.json(loads=bounded_json.loads) if request.can_read_body else {}
     except ValueError:
         raise web.HTTPBadRequest(
             text='{"error": "body is not valid JSON"}', content_type="application/json"

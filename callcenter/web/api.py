@@ -14,7 +14,7 @@ from typing import Any, Protocol
 from aiohttp import web
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
-from callcenter import __version__, metrics
+from callcenter import __version__, bounded_json, metrics
 from callcenter.adapters.ami import AmiError
 from callcenter.config import Settings
 from callcenter.core import events as ev
@@ -169,7 +169,7 @@ async def _body(request: web.Request) -> Mapping[str, Any]:
     if not request.can_read_body:
         return {}
     try:
-        data = await request.json()
+        data = await request.json(loads=bounded_json.loads)
     except (json.JSONDecodeError, UnicodeDecodeError) as err:
         raise web.HTTPBadRequest(
             text=json.dumps({"error": f"body is not valid JSON: {err}"}),

@@ -24,6 +24,7 @@ from typing import Any, Protocol
 from aiohttp import web
 from socketio.exceptions import ConnectionRefusedError as Refused
 
+from callcenter import bounded_json
 from callcenter.adapters.ami import AmiError
 from callcenter.aio import cancel_and_wait
 from callcenter.config import ApiToken, RealtimeSettings
@@ -307,7 +308,7 @@ def _error(status: int, message: str) -> web.Response:
 
 async def _body(request: web.Request) -> dict[str, Any]:
     try:
-        data = await request.json() if request.can_read_body else {}
+        data = await request.json(loads=bounded_json.loads) if request.can_read_body else {}
     except ValueError:
         raise web.HTTPBadRequest(
             text='{"error": "body is not valid JSON"}', content_type="application/json"
