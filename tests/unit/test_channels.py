@@ -293,6 +293,11 @@ def test_wechat_text_and_image() -> None:
         b"<xml><MsgType>text</MsgType></xml>",
         b'<!DOCTYPE x [<!ENTITY a "aaaa">]><xml><MsgType>&a;</MsgType></xml>',
         b"<xml><MsgType>text</MsgType><MsgId>1</MsgId><FromUserName>o</FromUserName><CreateTime>x</CreateTime></xml>",
+        # The same entity trick in UTF-16: it slipped past a byte search for "<!DOCTYPE".
+        '<?xml version="1.0" encoding="UTF-16"?><!DOCTYPE x [<!ENTITY a "text">]><xml><MsgType>&a;</MsgType>'
+        "<MsgId>1</MsgId><FromUserName>oABCDEFGHIJKLMNOPQRSTUVWXYZ</FromUserName><CreateTime>1</CreateTime>"
+        "</xml>".encode("utf-16"),
+        '<!DOCTYPE x SYSTEM "file:///etc/passwd"><xml/>'.encode("utf-16-le"),
     ],
 )
 def test_wechat_malformed(body: bytes) -> None:
