@@ -203,6 +203,7 @@ class Messaging:
         stored (nor remembered: the provider's retry is a new delivery)."""
         if not sane_time(inbound.at):
             raise WebhookError(f"the message's time is out of range: {inbound.at!r}")
+        _check_text(inbound)
         first = self._in_flight.get((inbound.channel, inbound.provider_id))
         if first is not None:
             # An earlier delivery of this message is being written: its outcome is this one's.
@@ -391,6 +392,24 @@ class Messaging:
             customer = self.conversations.conversations[updated.conversation_id].customer_id
             await self.store.save_message(updated, customer, new=False)
         return updated
+
+
+# Ids from outside (provider ids, e-mail Message-IDs) longer than this are refused, not stored.
+MAX_ID = 512
+
+
+def _check_text(inbound: InboundMessage) -> None:
+    """What is stored as it came must be storable and sane: no NUL character anywhere (PostgreSQL
+    refuses it in text: the write would fail at every retry), no id over ``MAX_ID`` characters."""
+    ids = (inbound.provider_id, inbound.sender.value, inbound.message_id or "", *inbound.references)
+    ids += (inbound.in_reply_to or "",)
+    for value in ids:
+        if len(value) > MAX_ID:
+            raise WebhookError(f"an id is longer than {MAX_ID} characters")
+    texts = (*ids, inbound.body, inbound.name, inbound.subject, inbound.recipient)
+    texts += tuple(part for m in inbound.media for part in (m.kind, m.ref, m.mime_type, m.caption))
+    if any("\x00" in value for value in texts):
+        raise WebhookError("NUL characters are not accepted")
 
 
 def _implied_claims(sender: Identity) -> tuple[Claim, ...]:

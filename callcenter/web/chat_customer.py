@@ -24,7 +24,7 @@ from typing import Any
 
 from callcenter import identity
 from callcenter.adapters.db import DatabaseError
-from callcenter.channels.base import InboundMessage, Reply
+from callcenter.channels.base import InboundMessage, Reply, WebhookError
 from callcenter.channels.webchat import NAMESPACE, room_of
 from callcenter.config import RealtimeSettings
 from callcenter.core import events as ev
@@ -222,6 +222,8 @@ class CustomerNamespace(GuardedNamespace):
         except DatabaseError as err:
             log.warning("webchat.not_stored", extra={"detail": str(err)})
             raise BadRequest("cannot store the message now: try again") from err
+        except WebhookError as err:  # not storable as it came (a NUL character...)
+            raise BadRequest(str(err)) from err
         if received.message is None or received.conversation is None:
             return {"ok": True, "duplicate": True}
         customer_id = received.conversation.customer_id

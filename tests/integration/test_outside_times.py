@@ -178,3 +178,30 @@ async def test_the_service_refuses_an_unstorable_time_and_never_retries_one(node
         who = email_identity(f"next{n}@ok.example")
         await messaging.identify(who, time.time())
         assert await customers_with(messaging, IdentityKind.EMAIL, who.value) == 1
+
+
+async def test_nul_characters_and_huge_ids_are_refused_not_stored(node: Node) -> None:
+    """Issue 13, 8: NUL bytes and 20 KB ids were stored as they came (PostgreSQL refuses NUL in
+    text: such a write fails at every retry)."""
+    messaging = node.messaging
+    async with ClientSession() as http_client:
+        for body in (
+            whatsapp_body(str(int(time.time())), "wamid." + "x" * 20_000, "16505550003"),
+            whatsapp_body(str(int(time.time())), "wamid.nul", "16505550003").replace(b"color", b"co\\u0000l"),
+        ):
+            headers = {"X-Hub-Signature-256": whatsapp.signature(body, WA_SECRET)}
+            async with http_client.post(f"{node.url}/webhooks/whatsapp", data=body, headers=headers) as resp:
+                assert resp.status == 400, await resp.text()
+    with pytest.raises(aiosmtplib.SMTPDataError) as refused:
+        nul = mail("nul@late.example", "Fri, 1 Jan 2027 10:00:00 +0000", "nul@x") + b"\x00!"
+        await send_mail(node, nul, "nul@late.example")
+    assert refused.value.code == 554
+    visitor = socketio.AsyncClient(reconnection=False)
+    await visitor.connect(node.url, namespaces=["/customer"], transports=["websocket"], wait_timeout=WAIT)
+    try:
+        form = {"name": "N\x00ul", "message": "hi"}
+        ack = await visitor.call("start", form, namespace="/customer", timeout=WAIT)
+        assert "NUL" in ack.get("error", ""), ack
+    finally:
+        await visitor.disconnect()
+    assert await messaging.store.message_count() == 0
