@@ -28,6 +28,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from callcenter.config import ConfigError, MessagingChannelName, line_of, parse_yaml, validation_problems
 from callcenter.file_watch import FileWatcher
+from callcenter.text_files import TextFileError, read_text_file
 
 log = logging.getLogger(__name__)
 
@@ -69,11 +70,11 @@ def parse_agents(text: str, source: str, known: Collection[str]) -> dict[str, Pr
 
 def load_agents(path: Path, known: Collection[str]) -> dict[str, Profile]:
     try:
-        text = path.read_text(encoding="utf-8")
-    except FileNotFoundError:
-        return {}
-    except OSError as err:
-        raise ConfigError(f"{path}: cannot read agents: {err.strerror}") from err
+        text = read_text_file(path, "the agents")
+    except TextFileError as err:
+        if err.missing:
+            return {}
+        raise ConfigError(str(err)) from err
     return parse_agents(text, str(path), known)
 
 

@@ -30,6 +30,8 @@ from pydantic import (
     model_validator,
 )
 
+from callcenter.text_files import TextFileError, read_text_file
+
 ENV_PREFIX = "CALLCENTER_"
 
 
@@ -677,6 +679,24 @@ def parse_yaml(text: str, source: str, what: str) -> tuple[dict[str, Any], yaml.
         mark = getattr(err, "problem_mark", None)
         where = f"{source}:{mark.line + 1}" if mark else source
         raise ConfigError(f"{where}: invalid YAML: {getattr(err, 'problem', err)}") from err
+    except (ValueError, OverflowError, RecursionError) as err:
+        # A scalar YAML cannot turn into a value (an integer over 4,300 digits, 2024-02-30, a
+        # nesting too deep): name the first such node's line.
+        line, stack = 1, [root] if isinstance(root, yaml.Node) else []
+        while stack:
+            node = stack.pop()
+            if isinstance(node, yaml.ScalarNode):
+                try:
+                    yaml.SafeLoader("").construct_object(node)
+                except (ValueError, OverflowError, yaml.YAMLError):
+                    line = node.start_mark.line + 1
+                    break
+            elif isinstance(node, yaml.MappingNode):
+                stack.extend(n for pair in reversed(node.value) for n in reversed(pair))
+            elif isinstance(node, yaml.SequenceNode):
+                stack.extend(reversed(node.value))
+        problem = str(err).split("\n")[0][:120] or type(err).__name__
+        raise ConfigError(f"{source}:{line}: invalid value: {problem}") from err
     if data is None:
         data = {}
     if not isinstance(data, dict):
@@ -711,9 +731,9 @@ def load_settings(
     if path is not None:
         source = str(path)
         try:
-            text = Path(path).read_text(encoding="utf-8")
-        except OSError as err:
-            raise ConfigError(f"{source}: cannot read configuration: {err.strerror}") from err
+            text = read_text_file(path, "the configuration")
+        except TextFileError as err:
+            raise ConfigError(str(err)) from err
         data, root_node = parse_yaml(text, source, "the configuration (sections)")
     data = _merge(data, _env_overrides(environ))
     if overrides:

@@ -35,6 +35,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_valida
 from callcenter.config import ConfigError, line_of, parse_yaml, validation_problems
 from callcenter.core import queues as qs
 from callcenter.file_watch import FileWatcher
+from callcenter.text_files import TextFileError, read_text_file
 
 log = logging.getLogger(__name__)
 # A business line's name (also in accounts: callcenter.accounts.LINE_PATTERN).
@@ -156,9 +157,9 @@ def parse_queues(text: str, source: str) -> dict[str, qs.Queue]:
 
 def load_queues(path: str | os.PathLike[str]) -> dict[str, qs.Queue]:
     try:
-        text = Path(path).read_text(encoding="utf-8")
-    except OSError as err:
-        raise ConfigError(f"{path}: cannot read queues: {err.strerror}") from err
+        text = read_text_file(path, "the queues")
+    except TextFileError as err:
+        raise ConfigError(str(err)) from err
     return parse_queues(text, str(path))
 
 

@@ -18,6 +18,7 @@ import yaml
 from callcenter.core import ivr_check
 from callcenter.core import ivr_model as m
 from callcenter.ivr import prompts
+from callcenter.text_files import TextFileError, read_text_file
 
 TEST_SUFFIX = ".test.yaml"
 #: text, language -> the sound name the text-to-speech prompt will be rendered to
@@ -98,9 +99,10 @@ class _Reader:
     # -- the file ----------------------------------------------------------------------------------
     def read_file(self, path: Path) -> m.FlowDef | None:
         try:
-            text = path.read_text(encoding="utf-8")
-        except (OSError, UnicodeDecodeError) as err:
-            self.problems.append(m.Problem(m.Pos(self.file, 1, 1), f"cannot read the flow file: {err}"))
+            text = read_text_file(path, "the flow file")
+        except TextFileError as err:
+            message = str(err).split(": ", 1)[-1]  # the position goes into the Problem
+            self.problems.append(m.Problem(m.Pos(self.file, err.line, 1), message))
             return None
         return self.read_text(text, default_name=path.name.split(".")[0])
 
