@@ -45,3 +45,24 @@ def test_ivr_validate_names_the_line(tmp_path: Path) -> None:
     assert result.returncode != 0
     output = result.stdout + result.stderr
     assert "main.yaml:4:" in output and "not valid UTF-8" in output and "Traceback" not in output
+
+
+@pytest.mark.parametrize(
+    ("yaml_text", "line", "problem"),
+    [
+        ("database:\n  url: mysql://cc:secret@db/cc\n", 2, "database.url: unsupported database URL scheme"),
+        ("realtime:\n  redis_url: redis://cache:notaport/0\n", 2, "realtime.redis_url: not a usable URL"),
+        ("realtime:\n  redis_url: redis:///x\n", 2, "realtime.redis_url: not a usable URL"),
+        ("ivr:\n  flows_dir: /nonexistent/flows\n", 2, "ivr.flows_dir: /nonexistent/flows is not a dir"),
+        ("messaging:\n  web_identity_secret: x\n", 2, "messaging.web_identity_secret: too short"),
+    ],
+)
+def test_config_check_refuses_what_cannot_work(
+    tmp_path: Path, yaml_text: str, line: int, problem: str
+) -> None:
+    path = tmp_path / "cc.yaml"
+    path.write_text(yaml_text)
+    result = run("--config", str(path), "config", "check", cwd=tmp_path)
+    assert result.returncode == 2, result.stdout
+    assert f"{path}:{line}: {problem}" in result.stderr, result.stderr
+    assert "secret@" not in result.stderr  # the database password is not echoed
