@@ -38,6 +38,7 @@ from callcenter.adapters.voice_state import AsteriskSnapshot
 from callcenter.aio import cancel_and_wait
 from callcenter.audit import Audit
 from callcenter.channels.email import SmtpInbound, SmtpSender
+from callcenter.channels.nonces import LocalNonces, RedisNonces
 from callcenter.channels.outbox import Outbox, Sender
 from callcenter.channels.senders import TwilioSender, WeChatSender, WhatsAppSender
 from callcenter.channels.webchat import WebchatSender
@@ -371,6 +372,12 @@ async def _messaging(app: web.Application) -> AsyncIterator[None]:
     )
     messaging.outbox = outbox
     app[webhooks.MESSAGING] = messaging
+    redis = (
+        None
+        if settings.realtime.redis_url is None
+        else Redis.from_url(settings.realtime.redis_url, socket_connect_timeout=2)
+    )
+    app[webhooks.WECHAT_NONCES] = LocalNonces() if redis is None else RedisNonces(redis)
     smtp = None
     if settings.messaging.email is not None:
         smtp = SmtpInbound(settings.messaging.email, messaging.receive, time.time)
@@ -386,6 +393,8 @@ async def _messaging(app: web.Application) -> AsyncIterator[None]:
             await smtp.stop()
         await outbox.stop()
         await session.close()
+        if redis is not None:
+            await redis.aclose()
         messaging.on_opened = None
         service.listeners.remove(router.on_command)
         await router.stop()

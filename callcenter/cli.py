@@ -81,6 +81,51 @@ def _queues_valid(settings: Settings) -> bool:
     return True
 
 
+def _unusable(settings: Settings, path: str | None) -> list[str]:
+    """What validates but cannot work, for ``config check``: a database URL of a backend we do
+    not drive (``mysql://``), a Redis URL that does not parse, an IVR flows directory that is not
+    there, a web identity secret anyone could guess. As ``file:line: key: problem``."""
+    from urllib.parse import urlsplit
+
+    from callcenter.adapters.db import DatabaseError, parse_url
+    from callcenter.config import line_of, parse_yaml
+    from callcenter.textfile import TextFileError, read_text
+
+    found: list[tuple[tuple[str, ...], str]] = []
+    try:
+        parse_url(settings.database.url)
+    except DatabaseError as err:
+        found.append((("database", "url"), str(err)))
+    redis = settings.realtime.redis_url
+    if redis is not None:
+        try:
+            parts = urlsplit(redis)
+            _port = parts.port  # ValueError when it is not a number in 0-65535
+            db = parts.path.lstrip("/")
+            if not parts.hostname or (db and not db.isdigit()):
+                raise ValueError
+        except ValueError:
+            found.append((("realtime", "redis_url"), "not a usable URL: redis://HOST[:PORT][/DB]"))
+    flows = settings.ivr.flows_dir
+    if flows is not None and not flows.is_dir():
+        found.append((("ivr", "flows_dir"), f"{flows} is not a directory"))
+    secret = settings.messaging.web_identity_secret
+    if secret is not None and len(secret.get_secret_value()) < 16:
+        found.append((("messaging", "web_identity_secret"), "too short: at least 16 random characters"))
+    root = None
+    if path is not None and found:
+        try:
+            root = parse_yaml(read_text(path, "configuration"), path, "the configuration")[1]
+        except (TextFileError, ConfigError):
+            root = None
+    problems = []
+    for loc, problem in found:
+        line = line_of(root, loc) if root is not None else None
+        where = f"{path}:{line}: " if path and line else (f"{path}: " if path else "")
+        problems.append(f"{where}{'.'.join(loc)}: {problem}")
+    return problems
+
+
 def _serve(settings: Settings) -> int:
     from aiohttp import web
 
@@ -146,6 +191,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         return replay.main(args, settings)
     if args.command == "config":
         if not _queues_valid(settings):
+            return 2
+        unusable = _unusable(settings, args.config)
+        if unusable:
+            print("configuration error:\n" + "\n".join(unusable), file=sys.stderr)
             return 2
         print("configuration is valid")
         return 0

@@ -24,7 +24,7 @@ from dataclasses import dataclass, field
 from callcenter import identity
 from callcenter.adapters.db import DatabaseError
 from callcenter.adapters.messaging_store import DuplicateMessage, MessagingStore
-from callcenter.channels.base import InboundMessage, Reply, StatusUpdate
+from callcenter.channels.base import InboundMessage, Reply, StatusUpdate, WebhookError, sane_time
 from callcenter.channels.outbox import Outbox
 from callcenter.config import MessagingSettings
 from callcenter.core.conversations import (
@@ -69,10 +69,15 @@ class Messaging:
     _at_address: dict[str, list[str]] = field(default_factory=dict)  # address -> its conversations
     listeners: list[ReceivedListener] = field(default_factory=list)
     _audit_saved: int = 0
+    # Customers and merges changed in the book whose save failed: written with the next save.
+    _unsaved: set[str] = field(default_factory=set)
+    _unsaved_merges: set[str] = field(default_factory=set)
     _early: dict[tuple[MessagingChannel, str], StatusUpdate] = field(default_factory=dict)
     _save_lock: asyncio.Lock = field(default_factory=asyncio.Lock)
     _pending: list[tuple[Message, str, asyncio.Future[None]]] = field(default_factory=list)
     _flusher: asyncio.Task[None] | None = None
+    # Messages being written, by (channel, provider id): whether the write committed.
+    _in_flight: dict[tuple[MessagingChannel, str], asyncio.Future[bool]] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         self.conversations.idle_seconds = self.settings.conversation_idle_seconds
@@ -105,11 +110,28 @@ class Messaging:
         never overwrite a newer state with an older one.
         """
         async with self._save_lock:
+            # With those an earlier save failed to write (they would be lost otherwise).
+            ids = ids | self._unsaved
+            merge_ids = {m.id for m in merges} | self._unsaved_merges
             records = [self.customers.get(i) for i in sorted(ids)]
-            current = [self.customers.merge_record(m.id) for m in merges]
-            audit = self.customers.audit[self._audit_saved :]
-            await self.store.save_customers(records, current, audit)
-            self._audit_saved += len(audit)
+            current = [self.customers.merge_record(m) for m in sorted(merge_ids)]
+            pending = self.customers.audit[self._audit_saved :]
+            # Entries not saved yet are retried with the next save, whoever's it is: one the
+            # database can never take (an impossible time) would fail every later save, for every
+            # customer. Such a record is dropped (logged) instead; the edge refuses those times.
+            bad = [(r.id, r.created_at) for r in records if not sane_time(r.created_at)]
+            bad += [(e.customer_id, e.at) for e in pending if not sane_time(e.at)]
+            for customer_id, at in bad:
+                log.error("messaging.unstorable_time", extra={"customer": customer_id, "at": repr(at)})
+            records = [r for r in records if sane_time(r.created_at)]
+            audit = [e for e in pending if sane_time(e.at)]
+            try:
+                await self.store.save_customers(records, current, audit)
+            except BaseException:
+                self._unsaved, self._unsaved_merges = ids, merge_ids
+                raise
+            self._unsaved, self._unsaved_merges = set(), set()
+            self._audit_saved += len(pending)
 
     async def _save_conversation(self, conversation_id: str) -> None:
         async with self._save_lock:
@@ -176,7 +198,18 @@ class Messaging:
         return resolution.customer.id
 
     async def receive(self, inbound: InboundMessage, *, also: tuple[Claim, ...] = ()) -> Received:
-        """Record an inbound message (a duplicate is reported and changes nothing)."""
+        """Record an inbound message (a duplicate is reported and changes nothing). WebhookError:
+        its time could not be stored (the adapters refuse such times first). DatabaseError: not
+        stored (nor remembered: the provider's retry is a new delivery)."""
+        if not sane_time(inbound.at):
+            raise WebhookError(f"the message's time is out of range: {inbound.at!r}")
+        _check_text(inbound)
+        first = self._in_flight.get((inbound.channel, inbound.provider_id))
+        if first is not None:
+            # An earlier delivery of this message is being written: its outcome is this one's.
+            if not await asyncio.shield(first):
+                raise DatabaseError("the message could not be stored; retry")
+            return Received(None, None)
         if self.conversations.by_provider_id(inbound.channel, inbound.provider_id) is not None:
             return Received(None, None)
         claims = also + _implied_claims(inbound.sender)
@@ -210,13 +243,30 @@ class Messaging:
         )
         assert received.message is not None and received.conversation is not None
         self._set_address(received.conversation.id, inbound.sender.value)
+        key = (inbound.channel, inbound.provider_id)
+        stored: asyncio.Future[bool] = asyncio.get_running_loop().create_future()
+        self._in_flight[key] = stored
         try:
             await self._store_received(received.message, customer.id)
         except DuplicateMessage:
             # Stored before a restart: the provider re-delivered it. Forget this copy.
-            self.conversations.forget(received.message.id, conversation_too=received.opened is not None)
+            self._forget(received)
+            stored.set_result(True)
             return Received(None, None)
-        if len(self.customers.audit) > audit_before or resolution.merged:
+        except BaseException:
+            # Not stored (503 to the provider): forget it, so the provider's retry is stored and
+            # not taken for a duplicate. Deduplication follows the commit. The customer it
+            # created or changed stays in the book: saved with the next save.
+            self._forget(received)
+            stored.set_result(False)
+            if len(self.customers.audit) > audit_before or resolution.merged:
+                self._unsaved |= {customer.id, *(m.source.id for m in resolution.merged)}
+                self._unsaved_merges |= {m.id for m in resolution.merged}
+            raise
+        finally:
+            del self._in_flight[key]
+        stored.set_result(True)
+        if len(self.customers.audit) > audit_before or resolution.merged or self._unsaved:
             # Every change of the book is audited: no new entry, nothing of a customer to save
             # (a known customer writing again costs one transaction less).
             changed = {customer.id, *(m.source.id for m in resolution.merged)}
@@ -236,6 +286,14 @@ class Messaging:
             except Exception:  # a listener's bug must not undo a stored message
                 log.exception("messaging.listener_failed")
         return received
+
+    def _forget(self, received: Received) -> None:
+        """Drop a message recorded in the books but not stored, and the conversation it opened
+        unless another message went into that conversation meanwhile."""
+        assert received.message is not None
+        message = received.message
+        others = [m for m in self.conversations.messages_of(message.conversation_id) if m.id != message.id]
+        self.conversations.forget(message.id, conversation_too=received.opened is not None and not others)
 
     async def close(self, conversation_id: str) -> bool:
         """Close a conversation (its interaction ended); ``False`` if unknown or already closed."""
@@ -334,6 +392,24 @@ class Messaging:
             customer = self.conversations.conversations[updated.conversation_id].customer_id
             await self.store.save_message(updated, customer, new=False)
         return updated
+
+
+# Ids from outside (provider ids, e-mail Message-IDs) longer than this are refused, not stored.
+MAX_ID = 512
+
+
+def _check_text(inbound: InboundMessage) -> None:
+    """What is stored as it came must be storable and sane: no NUL character anywhere (PostgreSQL
+    refuses it in text: the write would fail at every retry), no id over ``MAX_ID`` characters."""
+    ids = (inbound.provider_id, inbound.sender.value, inbound.message_id or "", *inbound.references)
+    ids += (inbound.in_reply_to or "",)
+    for value in ids:
+        if len(value) > MAX_ID:
+            raise WebhookError(f"an id is longer than {MAX_ID} characters")
+    texts = (*ids, inbound.body, inbound.name, inbound.subject, inbound.recipient)
+    texts += tuple(part for m in inbound.media for part in (m.kind, m.ref, m.mime_type, m.caption))
+    if any("\x00" in value for value in texts):
+        raise WebhookError("NUL characters are not accepted")
 
 
 def _implied_claims(sender: Identity) -> tuple[Claim, ...]:

@@ -26,6 +26,8 @@ fi
 # (Playwright drives /usr/bin/chromium; it never downloads a browser).
 packages=(python3 python3-venv python3-dev gcc debootstrap flite sox postgresql redis-server
           sqlite3 espeak-ng ca-certificates chromium)
+# The tests' second, independent SIP user agent (RFC 4733 DTMF, as real softphones send it).
+[[ -n "$extras" ]] && packages+=(baresip-core)
 missing=()
 for p in "${packages[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "ok installed" || missing+=("$p")

@@ -17,8 +17,12 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import TypeVar
 
+# isort: off
+# pyVoIP.VoIP first: importing pyVoIP.SIP before it fails on pyVoIP's own circular import.
 from pyVoIP import RTP
 from pyVoIP.VoIP import CallState, InvalidStateError, PhoneStatus, VoIPCall, VoIPPhone
+from pyVoIP import SIP
+# isort: on
 
 T = TypeVar("T")
 RATE = 8000
@@ -94,6 +98,29 @@ def _with_receive_buffer(init: Callable[..., None]) -> Callable[..., None]:
 
 
 RTP.RTPClient.__init__ = _with_receive_buffer(RTP.RTPClient.__init__)  # type: ignore[method-assign]
+
+
+def _without_telephone_event(gen: Callable[..., str]) -> Callable[..., str]:
+    """pyVoIP offers and accepts RFC 4733 telephone-event in its SDP, yet sends its keys as audio
+    tones (``Phone.press``). A phone that offers telephone-event gets RFC 4733 from Asterisk
+    (``dtmf_mode = auto``, as real softphones and carriers need) and its tones are not listened
+    for. So the test phone says what it does: no telephone-event, and Asterisk detects its tones."""
+
+    def gen_without(
+        self: SIP.SIPClient, request: object, sess_id: str, ms: dict[int, dict[int, RTP.PayloadType]],
+        *args: object,
+    ) -> str:
+        audio_only = {
+            port: {pt: kind for pt, kind in codecs.items() if kind != RTP.PayloadType.EVENT}
+            for port, codecs in ms.items()
+        }
+        return gen(self, request, sess_id, audio_only, *args)
+
+    return gen_without
+
+
+SIP.SIPClient.gen_answer = _without_telephone_event(SIP.SIPClient.gen_answer)  # type: ignore[method-assign]
+SIP.SIPClient.gen_invite = _without_telephone_event(SIP.SIPClient.gen_invite)  # type: ignore[method-assign]
 # DTMF frequency pairs (low, high).
 DTMF = {
     "1": (697, 1209),

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 
@@ -11,6 +12,12 @@ from callcenter.core.customers import Identity
 # Webhook bodies are small; anything larger is refused before it is read in full.
 MAX_WEBHOOK_BODY = 64 * 1024
 
+# Times from outside (a provider's timestamp, an e-mail's Date) are kept only between these bounds
+# (1970-01-01 and 2100-01-01 UTC): a time the database cannot store (year 10000, NaN) must never
+# reach the books, where it would fail every later save of the records saved with it.
+EARLIEST_TIME = 0.0
+LATEST_TIME = 4_102_444_800.0
+
 
 class WebhookError(ValueError):
     """The request is malformed or not what the provider documents (HTTP 400)."""
@@ -18,6 +25,23 @@ class WebhookError(ValueError):
 
 class SignatureError(WebhookError):
     """The request is not signed by the provider (HTTP 403)."""
+
+
+def sane_time(at: float) -> bool:
+    """A finite time between ``EARLIEST_TIME`` and ``LATEST_TIME`` (seconds since the epoch)."""
+    return math.isfinite(at) and EARLIEST_TIME <= at < LATEST_TIME
+
+
+def provider_time(value: str, what: str) -> float:
+    """A provider's timestamp (seconds since the epoch, as text); WebhookError if it is not a
+    number or not a sane time (``nan``, ``inf``, year 10000...)."""
+    try:
+        at = float(value)
+    except ValueError as err:
+        raise WebhookError(f"{what} is not a number") from err
+    if not sane_time(at):
+        raise WebhookError(f"{what} is out of range (1970-2099)")
+    return at
 
 
 @dataclass(frozen=True, slots=True)

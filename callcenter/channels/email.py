@@ -7,7 +7,9 @@ a Message-ID of our domain, so the customer's answer to them threads back.
 
 The SMTP server runs on the server's own event loop (``loop.create_server``), not in aiosmtpd's
 thread-based Controller. Answers: 550 for recipients that are not our mailbox, 554 for a message
-we cannot parse, 451 when storage is down (the sending server retries: nothing is lost).
+we cannot parse, 451 when storage is down (the sending server retries: nothing is lost). A Date
+header we cannot use (unparsable, out of 1970-2099) gives way to the time of receipt (logged as
+``email.bad_date``): the sender's clock is not a reason to refuse its mail.
 """
 
 from __future__ import annotations
@@ -15,6 +17,7 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import logging
+import math
 import re
 from collections.abc import Awaitable, Callable
 from email import policy
@@ -28,7 +31,7 @@ from aiosmtpd.smtp import SMTP, Envelope, Session
 
 from callcenter import identity
 from callcenter.adapters.db import DatabaseError
-from callcenter.channels.base import InboundMessage, Reply, WebhookError
+from callcenter.channels.base import InboundMessage, Reply, WebhookError, sane_time
 from callcenter.channels.outbox import SendFailed
 from callcenter.config import EmailSettings
 from callcenter.core.conversations import Media, MessagingChannel
@@ -58,9 +61,14 @@ def parse(raw: bytes, at: float) -> InboundMessage:
     references = message_ids(str(msg.get("References", "")))
     when = at
     if msg.get("Date"):
+        # The sender's clock: a Date we cannot use (unparsable, before 1970, after 2099) is
+        # replaced by the time we received the mail, and the mail is kept.
         try:
             when = parsedate_to_datetime(str(msg["Date"])).timestamp()
-        except (TypeError, ValueError):
+        except (TypeError, ValueError, OverflowError):
+            when = math.nan
+        if not sane_time(when):
+            log.warning("email.bad_date", extra={"date": str(msg["Date"])[:64]})
             when = at
     body_part = msg.get_body(preferencelist=("plain", "html"))
     body = ""

@@ -5,7 +5,9 @@ provider, the network or this process goes down: the loop picks pending rows up 
 after a restart. A provider that refuses a message for good (a 4xx other than 408/429: bad number,
 window closed) fails it at once; anything else is retried up to ``max_attempts``, each delay
 doubling from ``retry_min_delay`` to ``retry_max_delay``. Each outcome is reported to
-``on_status`` (sent with the provider's id, or failed with the reason).
+``on_status`` (sent with the provider's id, or failed with the reason), which sets the message's
+delivery status: the API shows what the row says. Log records name the reply ``reply`` (``message``
+is a reserved attribute of a LogRecord: ``extra={"message": ...}`` raises KeyError).
 """
 
 from __future__ import annotations
@@ -78,10 +80,16 @@ class Outbox:
         await cancel_and_wait(task)
 
     async def run_once(self) -> None:
-        """Send every reply that is due now."""
+        """Send every reply that is due now. One reply's trouble (other than the database going
+        away) is logged and does not stop the others."""
         s = self._settings
         for item in await self._store.due(self._clock(), s.batch):
-            await self._attempt(item)
+            try:
+                await self._attempt(item)
+            except DatabaseError:
+                raise  # the rows are kept: the loop tries again later
+            except Exception:
+                log.exception("outbox.error", extra={"reply": item.reply.message_id})
 
     async def _attempt(self, item: OutboxItem) -> None:
         s = self._settings
@@ -90,14 +98,20 @@ class Outbox:
         try:
             if sender is None:
                 raise SendFailed(f"channel {reply.channel.value} is not configured")
-            provider_id = await sender.send(reply)
+            try:
+                provider_id = await sender.send(reply)
+            except (SendFailed, DatabaseError):
+                raise
+            except Exception as bug:  # a sender's bug: an attempt that failed, retried with backoff
+                log.exception("outbox.sender_error", extra={"reply": reply.message_id})
+                raise SendFailed(f"{type(bug).__name__}: {bug}") from bug
         except SendFailed as err:
             now = self._clock()
             if err.permanent or attempts >= s.max_attempts:
                 await self._store.update(
                     reply.message_id, state="failed", attempts=attempts, next_attempt_at=now, error=str(err)
                 )
-                log.warning("outbox.failed", extra={"message": reply.message_id, "detail": str(err)})
+                log.warning("outbox.failed", extra={"reply": reply.message_id, "detail": str(err)})
                 await self._on_status(reply.message_id, Delivery.FAILED, None, str(err))
                 return
             delay = backoff(attempts, s.retry_min_delay, s.retry_max_delay)
@@ -108,7 +122,7 @@ class Outbox:
                 next_attempt_at=now + delay,
                 error=str(err),
             )
-            log.info("outbox.retry", extra={"message": reply.message_id, "delay": delay, "detail": str(err)})
+            log.info("outbox.retry", extra={"reply": reply.message_id, "delay": delay, "detail": str(err)})
             return
         await self._store.update(
             reply.message_id,

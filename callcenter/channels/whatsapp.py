@@ -12,7 +12,7 @@ import hmac
 import json
 from typing import Any
 
-from callcenter import identity
+from callcenter import bounded_json, identity
 from callcenter.channels.base import (
     InboundMessage,
     OutboundRequest,
@@ -20,6 +20,7 @@ from callcenter.channels.base import (
     SignatureError,
     StatusUpdate,
     WebhookError,
+    provider_time,
 )
 from callcenter.core.conversations import Delivery, Media, MessagingChannel
 
@@ -73,16 +74,13 @@ def _str(value: Any, what: str) -> str:
 
 
 def _time(value: Any) -> float:
-    try:
-        return float(_str(value, "timestamp"))
-    except ValueError as err:
-        raise WebhookError("timestamp is not a number") from err
+    return provider_time(_str(value, "timestamp"), "timestamp")
 
 
 def parse(body: bytes) -> list[InboundMessage | StatusUpdate]:
     """Every message and status of a notification; unknown message types become a note."""
     try:
-        doc = json.loads(body)
+        doc = bounded_json.loads(body)
     except (ValueError, UnicodeDecodeError) as err:
         raise WebhookError(f"body is not JSON: {err}") from err
     doc = _obj(doc, "body")

@@ -68,6 +68,7 @@ _STRING_KEYS = {
     "smtp_password",
     "web_identity_secret",
     "encryption_key",
+    "encoding_aes_key",
     "encryption_keys",
     "encryption_key_id",
     "redis_url",
@@ -135,7 +136,7 @@ def parse_yaml(text: str, source: str, what: str) -> tuple[dict[str, Any], yaml.
         mark = getattr(err, "problem_mark", None)
         where = f"{source}:{mark.line + 1}" if mark else source
         raise ConfigError(f"{where}: invalid YAML: {getattr(err, 'problem', err)}") from err
-    except (ValueError, OverflowError) as err:  # a scalar YAML resolves but Python cannot hold
+    except (ValueError, OverflowError, RecursionError) as err:  # a value Python cannot hold; too deep
         raise ConfigError(f"{source}:{_bad_scalar_line(root)}: invalid value: {err}") from err
     if data is None:
         data = {}

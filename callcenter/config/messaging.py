@@ -33,12 +33,24 @@ class WhatsAppSettings(Section):
 
 
 class WeChatSettings(Section):
-    """WeChat Official Account, plaintext mode. Webhook: GET/POST <public_url>/webhooks/wechat."""
+    """WeChat Official Account. Webhook: GET/POST <public_url>/webhooks/wechat."""
 
     token: SecretStr  # the Token of the account's server configuration
     app_id: str
     app_secret: SecretStr
     base_url: str = "https://api.weixin.qq.com"
+    # The account's EncodingAESKey (43 characters): encrypted ("safe") mode, whose signature
+    # covers the body; then plaintext pushes are refused. None: plaintext mode.
+    encoding_aes_key: SecretStr | None = None
+    # A push whose signed timestamp is further than this from our clock is refused (replays).
+    max_clock_skew: float = Field(300.0, gt=0, le=86400)
+
+    @field_validator("encoding_aes_key")
+    @classmethod
+    def _encoding_aes_key(cls, value: SecretStr | None) -> SecretStr | None:
+        if value is not None and not re.fullmatch(r"[A-Za-z0-9+/]{43}", value.get_secret_value()):
+            raise ValueError("an EncodingAESKey is 43 characters of base64 (letters, digits, + and /)")
+        return value
 
 
 class EmailSettings(Section):

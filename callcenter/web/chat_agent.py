@@ -31,6 +31,7 @@ from callcenter.errors import StorageError
 from callcenter.messaging import Messaging
 from callcenter.principal import Principal
 from callcenter.service import CallCenter
+from callcenter.web.api import queue_line
 from callcenter.web.chat_desk import Assignment, Desk, NotYours
 from callcenter.web.realtime import Ack, BadRequest, GuardedNamespace, authenticate_socket, event, flag, text
 
@@ -43,6 +44,12 @@ TIMELINE = 20  # messages of the customer's history sent with an offer
 
 def agent_room(agent_id: str) -> str:
     return f"agent:{agent_id}"
+
+
+def supervisor_rooms(lines: frozenset[str] | None) -> list[str]:
+    """The rooms of a supervisor's socket: every agent's state (``SUPERVISORS``) when unscoped,
+    else one room per business line it sees (docs/security.md)."""
+    return [SUPERVISORS] if lines is None else [f"{SUPERVISORS}:{line}" for line in sorted(lines)]
 
 
 def conversation_messages(messaging: Messaging, conversation_id: str) -> list[Message]:
@@ -103,7 +110,8 @@ class AgentNamespace(GuardedNamespace):
         if principal.agent_id is not None:
             await self.enter_room(sid, agent_room(principal.agent_id))
         if principal.role == "supervisor":
-            await self.enter_room(sid, SUPERVISORS)
+            for room in supervisor_rooms(principal.lines):
+                await self.enter_room(sid, room)
         return principal
 
     def _me(self, sid: str) -> str:
@@ -132,7 +140,13 @@ class AgentNamespace(GuardedNamespace):
                     "at": command.at,
                 }
                 self._emit("state", state, agent_room(command.agent_id))
-                self._emit("state", state, SUPERVISORS)
+                # Supervisors who may see the agent: unscoped ones, and those of a line of one of
+                # the agent's queues (one emit over the rooms: a socket in several gets it once).
+                agent = self.service.engine.agents.get(command.agent_id)
+                queues = agent.queues if agent is not None else frozenset[str]()
+                engine = self.service.engine
+                lines = frozenset(line for q in queues if (line := queue_line(engine, q)) is not None)
+                self._emit("state", state, [SUPERVISORS, *supervisor_rooms(lines)])
             case _:
                 pass
 
@@ -163,7 +177,9 @@ class AgentNamespace(GuardedNamespace):
             "timeline": [message_view(m) for m in timeline],
         }
 
-    def _emit(self, name: str, payload: Mapping[str, Any], room: str, namespace: str = NAMESPACE) -> None:
+    def _emit(
+        self, name: str, payload: Mapping[str, Any], room: str | list[str], namespace: str = NAMESPACE
+    ) -> None:
         self._spawn(self.emit(name, dict(payload), room=room, namespace=namespace))
 
     def _spawn(self, work: Coroutine[Any, Any, None]) -> None:

@@ -23,7 +23,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from callcenter import identity
-from callcenter.channels.base import InboundMessage, Reply
+from callcenter.channels.base import InboundMessage, Reply, WebhookError
 from callcenter.channels.webchat import NAMESPACE, room_of
 from callcenter.config import RealtimeSettings
 from callcenter.core import events as ev
@@ -224,6 +224,8 @@ class CustomerNamespace(GuardedNamespace):
         except StorageError as err:
             log.warning("webchat.not_stored", extra={"detail": str(err)})
             raise BadRequest("cannot store the message now: try again") from err
+        except WebhookError as err:  # not storable as it came (a NUL character...)
+            raise BadRequest(str(err)) from err
         if received.message is None or received.conversation is None:
             return {"ok": True, "duplicate": True}
         customer_id = received.conversation.customer_id
@@ -259,7 +261,10 @@ class CustomerNamespace(GuardedNamespace):
 
     @event("transcript", PUBLIC)
     async def on_transcript(self, sid: str, data: dict[str, Any]) -> Ack:
-        """Email the conversation to the address of the pre-chat form (once per conversation)."""
+        """Email the conversation to the address of the pre-chat form: once per conversation
+        (whatever the socket, node or restart: the outbox row is keyed by the conversation), and
+        only once an agent has answered in it. The address is not verified: this keeps our
+        mailbox from mailing a visitor's own text to anyone, again and again."""
         visitor = self._visitor(sid)
         outbox, email = self.messaging.outbox, self.messaging.settings.email
         if outbox is None or email is None:
@@ -269,14 +274,19 @@ class CustomerNamespace(GuardedNamespace):
         conversation = self.current(visitor.address)
         if conversation is None:
             raise BadRequest("there is no conversation to send")
-        if conversation.id in visitor.transcripts:
+        history = self.history(conversation)
+        if not any(m["from"] != "customer" for m in history):
+            raise BadRequest("a transcript can be sent once an agent has answered")
+        message_id = f"transcript-{conversation.id}"
+        try:
+            sent = conversation.id in visitor.transcripts or await self.messaging.store.get(message_id)
+        except StorageError as err:
+            raise BadRequest("cannot queue the email now: try again") from err
+        if sent:
             raise BadRequest("the transcript was already sent")
-        lines = [
-            f"{'You' if m['from'] == 'customer' else 'Agent'}: {m['body']}"
-            for m in self.history(conversation)
-        ]
+        lines = [f"{'You' if m['from'] == 'customer' else 'Agent'}: {m['body']}" for m in history]
         reply = Reply(
-            uuid.uuid4().hex,
+            message_id,
             MessagingChannel.EMAIL,
             visitor.email,
             "Your chat with us:\n\n" + "\n".join(lines) + "\n",

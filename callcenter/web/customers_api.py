@@ -20,7 +20,7 @@ from callcenter.core.customers import Customer, CustomerError, MergeRecord, Unkn
 from callcenter.core.interaction import Channel, Interaction
 from callcenter.errors import StorageError
 from callcenter.messaging import Messaging
-from callcenter.web.api import SERVICE
+from callcenter.web.api import SERVICE, queue_line
 from callcenter.web.audit import record
 from callcenter.web.auth import PRINCIPAL, allow
 from callcenter.web.http import error as _error
@@ -334,6 +334,30 @@ async def suggestions(request: web.Request) -> web.Response:
     )
 
 
+def _may_reply(request: web.Request, conversation_id: str, customer: Customer | None) -> web.Response | None:
+    """A reply belongs to the conversation's holder, the agent its live interaction is with, or
+    to a supervisor (admin) of the conversation's line: the line of its interaction's queue, else
+    its customer's. A scoped supervisor may not reply where there is no line (deny by default)."""
+    principal = request[PRINCIPAL]
+    engine = request.app[SERVICE].engine
+    live = next(
+        (i for i in engine.interactions.values() if i.is_messaging and i.conversation_id == conversation_id),
+        None,
+    )
+    if principal.role == "agent":
+        if live is None or principal.agent_id is None or live.agent_id != principal.agent_id:
+            return _error(403, "only the agent holding this conversation may reply")
+        return None
+    if principal.lines is None:
+        return None
+    line = queue_line(engine, live.queue) if live is not None else None
+    if line is None and customer is not None:
+        line = customer.business_line
+    if not principal.may_see(line):
+        return _error(403, "this conversation belongs to another business line")
+    return None
+
+
 @doc(
     "Queue a reply (202): stored, then sent by the outbox with retries",
     body=ReplyBody,
@@ -350,9 +374,12 @@ async def reply(request: web.Request) -> web.Response:
     if conversation is None:
         return _error(404, "no such conversation")
     try:
-        denied = _out_of_lines(request, messaging.customers.current(conversation.customer_id))
+        customer: Customer | None = messaging.customers.current(conversation.customer_id)
     except UnknownCustomer:
-        denied = None  # a conversation whose customer is unknown has no line to hide behind
+        customer = None  # a conversation whose customer is unknown has no line to hide behind
+    denied = (_out_of_lines(request, customer) if customer is not None else None) or _may_reply(
+        request, conversation_id, customer
+    )
     if denied is not None:
         return denied
     try:

@@ -13,6 +13,8 @@ from typing import Any, TypeVar
 from aiohttp import web
 from pydantic import BaseModel, ValidationError
 
+from callcenter import bounded_json
+
 MAX_BODY = 16 * 1024
 M = TypeVar("M", bound=BaseModel)
 
@@ -54,7 +56,7 @@ async def read_object(request: web.Request, max_size: int = MAX_BODY) -> dict[st
     if len(raw) > max_size:
         raise web.HTTPRequestEntityTooLarge(max_size=max_size, actual_size=len(raw))
     try:
-        data = json.loads(raw)
+        data = bounded_json.loads(raw)  # nested deeper than it allows: a 400, not a RecursionError
     except (json.JSONDecodeError, UnicodeDecodeError) as err:
         raise _bad_request(f"body is not valid JSON: {err}") from err
     if not isinstance(data, dict):

@@ -106,8 +106,12 @@ def _secure(request: web.Request) -> bool:
 
 
 def _safe_next(raw: str | None) -> str:
-    """Only a path of this site (no scheme, no host, not //evil): else the home page."""
+    """Only a path of this site (no scheme, no host, not //evil): else the home page. Control
+    characters (a CRLF would end the Location header and drop the connection) and over-long
+    values also give the home page."""
     if not raw or not raw.startswith("/") or raw.startswith("//") or "\\" in raw:
+        return "/"
+    if len(raw) > 2048 or any(ord(c) < 0x20 or ord(c) == 0x7F for c in raw):
         return "/"
     parts = urlsplit(raw)
     return "/" if parts.scheme or parts.netloc else raw

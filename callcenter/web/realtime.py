@@ -27,6 +27,7 @@ from typing import Any, TypeVar
 import socketio
 from aiohttp import web
 
+from callcenter import bounded_json
 from callcenter.aio import cancel_and_wait
 from callcenter.config import ApiToken, RealtimeSettings
 from callcenter.core.errors import DomainError
@@ -61,11 +62,24 @@ class Realtime:
 REALTIME = web.AppKey("realtime", Realtime)
 
 
+class _Server(socketio.AsyncServer):  # type: ignore[misc]  # (python-socketio is untyped)
+    """A packet that does not decode (bad JSON, nested deeper than ``bounded_json.MAX_DEPTH``)
+    closes its connection with a logged warning, not a traceback."""
+
+    async def _handle_eio_message(self, eio_sid: str, data: Any) -> None:
+        try:
+            await super()._handle_eio_message(eio_sid, data)
+        except (ValueError, RecursionError) as err:
+            log.warning("realtime.bad_packet", extra={"detail": str(err)[:120]})
+            await self.eio.disconnect(eio_sid)
+
+
 def build_server(settings: RealtimeSettings) -> socketio.AsyncServer:
     manager = None
     if settings.redis_url is not None:
         manager = socketio.AsyncRedisManager(settings.redis_url, channel=settings.channel)
-    return socketio.AsyncServer(
+    return _Server(
+        json=bounded_json,
         async_mode="aiohttp",
         client_manager=manager,
         # None: python-engineio accepts the server's own origin only.

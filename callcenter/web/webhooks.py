@@ -3,13 +3,15 @@
 These routes are PUBLIC for our token middleware: providers cannot present our API tokens. Each
 request is authenticated by the provider's own signature instead, checked before anything is
 parsed or stored (Twilio: X-Twilio-Signature; WhatsApp: X-Hub-Signature-256 over the raw body and
-the verify-token handshake; WeChat: the signature query parameter). Unsigned or wrongly signed:
+the verify-token handshake; WeChat: the signature query parameter, fresh and used once with one
+body, and ``msg_signature`` over the encrypted body in safe mode). Unsigned or wrongly signed:
 403. Malformed: 400. Too large: 413. A channel that is not configured: 404. Storage down: 503
 (every provider retries). Duplicates are acknowledged (2xx) and ignored.
 """
 
 from __future__ import annotations
 
+import hashlib
 import logging
 from collections.abc import Awaitable, Callable
 from urllib.parse import parse_qsl
@@ -24,6 +26,7 @@ from callcenter.channels.base import (
     StatusUpdate,
     WebhookError,
 )
+from callcenter.channels.nonces import Nonces
 from callcenter.config import Settings
 from callcenter.errors import StorageError
 from callcenter.messaging import Messaging
@@ -42,6 +45,8 @@ _HOOK_ERRORS = {
 }
 
 MESSAGING = web.AppKey("messaging", Messaging)
+# Nonces of WeChat pushes already used (in Redis when several nodes share one).
+WECHAT_NONCES = web.AppKey("wechat_nonces", Nonces)
 
 
 def _fail(status: int, message: str) -> web.Response:
@@ -200,22 +205,37 @@ async def wechat_verify(request: web.Request) -> web.StreamResponse:
 
 
 @doc(
-    "WeChat Official Account pushes (XML, plaintext mode)",
+    "WeChat Official Account pushes (XML, plaintext or encrypted safe mode)",
     who="authenticated by signature, timestamp, nonce",
     content="text/plain",
     responses=_HOOK_ERRORS,
 )
-@allow(PUBLIC)  # authenticated by the signature query parameter
+@allow(PUBLIC)  # authenticated by the signature query parameter (and msg_signature in safe mode)
 async def wechat_notify(request: web.Request) -> web.StreamResponse:
     async def handle(request: web.Request) -> web.StreamResponse:
         settings = _settings(request).messaging.wechat
         if settings is None:
             return _fail(404, "WeChat is not configured")
-        wechat.verify(dict(request.query), settings.token.get_secret_value())
+        query, token = dict(request.query), settings.token.get_secret_value()
+        wechat.verify(query, token)
+        messaging = messaging_of(request)
+        wechat.check_fresh(query, messaging.clock(), settings.max_clock_skew)
         body = await _raw_body(request)
-        message = wechat.parse(body)
-        if message is not None:
-            await _deliver(messaging_of(request), [message])
+        if settings.encoding_aes_key is not None:
+            key = wechat.aes_key(settings.encoding_aes_key.get_secret_value())
+            body = wechat.open_safe(query, body, token, key, settings.app_id)
+        # A signed query is usable once, with one body: WeChat's own retry (the same body) passes.
+        nonces = request.app[WECHAT_NONCES]
+        used = f"wechat:{query['timestamp']}:{query['nonce']}"
+        if not await nonces.claim(used, hashlib.sha256(body).hexdigest(), 2 * settings.max_clock_skew):
+            raise SignatureError("this signed query was already used with another body")
+        try:
+            message = wechat.parse(body)
+            if message is not None:
+                await _deliver(messaging, [message])
+        except StorageError:
+            await nonces.release(used)  # not stored: WeChat's retry must get through
+            raise
         # "success" tells WeChat not to retry; the agent answers later through the send API.
         return web.Response(text=wechat.ACK, content_type="text/plain")
 

@@ -103,6 +103,14 @@ async def test_sign_in_sets_a_safe_cookie_and_lands_on_the_role_page(client: Cli
     assert [(e["who"], e["target"], e["client"]) for e in entries] == [("root", "root", "127.0.0.1")]
 
 
+async def test_a_crlf_in_next_still_signs_in_and_lands_home(client: Client) -> None:
+    """Issue 13, 8: a CRLF in the login form's ``next`` dropped the connection after the sign-in."""
+    await add_user(client, "crlf", "admin")
+    resp = await login(client, "crlf", next="/admin/users\r\nSet-Cookie: evil=1")
+    assert resp.status == 303 and resp.headers["Location"] == "/"
+    assert "evil" not in resp.cookies
+
+
 async def test_cookie_is_secure_when_configured(tmp_path: Path, clock: Clock) -> None:
     app = build(tmp_path, clock, security={"sessions": {"cookie_secure": "always"}})
     async with TestClient(TestServer(app)) as c:

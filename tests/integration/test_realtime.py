@@ -484,7 +484,11 @@ async def test_transcript_by_email_through_the_outbox(tmp_path: Path) -> None:
         no_email = await customer(n.url)
         await no_email.call("start", {"message": "anonymous"})
         assert (await no_email.call("transcript"))["error"] == "give an email address in the chat form first"
-        await c.call("start", {"name": "Hal", "email": "hal@example.com", "message": "Need my invoice"})
+        form = {"name": "Hal", "email": "hal@example.com", "message": "Need my invoice"}
+        started = await c.call("start", form)
+        # Not before an agent answered (test_chat_transcript.py): then once.
+        assert "once an agent has answered" in (await c.call("transcript"))["error"]
+        await n.messaging.reply(started["conversation_id"], "Here it is.")
         assert (await c.call("transcript")) == {"ok": True}
         assert (await c.call("transcript")) == {"error": "the transcript was already sent"}
         for _ in range(200):
@@ -493,7 +497,7 @@ async def test_transcript_by_email_through_the_outbox(tmp_path: Path) -> None:
             await asyncio.sleep(0.05)
         (mail,) = relay.received
         assert mail["To"] == "hal@example.com" and mail["Subject"] == "Your chat transcript"
-        assert "You: Need my invoice" in mail.get_payload()
+        assert "You: Need my invoice\r\nAgent: Here it is." in mail.get_payload()
         await c.close()
         await no_email.close()
     finally:

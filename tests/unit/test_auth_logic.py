@@ -182,6 +182,9 @@ def test_business_line_visibility() -> None:
         ("//evil.example/", "/"),
         ("/\\evil.example", "/"),
         ("admin", "/"),
+        ("/agent\r\nSet-Cookie: x=1", "/"),  # a CRLF would end the Location header
+        ("/a\x00b", "/"),
+        ("/" + "a" * 3000, "/"),
     ],
 )
 def test_redirect_after_login_stays_on_the_site(raw: str | None, expected: str) -> None:

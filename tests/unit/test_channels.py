@@ -216,6 +216,59 @@ def test_wechat_signed_requests() -> None:
     assert message.provider_id == "24086087575195331" and message.sender.kind == IdentityKind.WECHAT
 
 
+def test_wechat_safe_mode_official_vector() -> None:
+    """Tencent's own encrypted push: its msg_signature and its message, with our code."""
+    v = load("wechat/safe_mode_vector.json")
+    assert wechat.signature(v["token"], v["timestamp"], v["nonce"], v["encrypt"]) == v["msg_signature"]
+    key = wechat.aes_key(v["encoding_aes_key"])
+    message = wechat.decrypt(v["encrypt"], key, v["app_id"]).decode()
+    assert all(part in message for part in v["message_contains"])
+    query = {"timestamp": v["timestamp"], "nonce": v["nonce"], "encrypt_type": "aes",
+             "msg_signature": v["msg_signature"]}
+    body = f"<xml><ToUserName>gh_10f6c3c3ac5a</ToUserName><Encrypt><![CDATA[{v['encrypt']}]]></Encrypt></xml>"
+    opened = wechat.open_safe(query, body.encode(), v["token"], key, v["app_id"])
+    parsed = wechat.parse(opened)
+    assert parsed is not None and parsed.provider_id == "6054768590064713728" and parsed.body == "abcdteT"
+    with pytest.raises(SignatureError):  # another account's AppID
+        wechat.decrypt(v["encrypt"], key, "wx0000000000000000")
+    with pytest.raises(SignatureError):  # the body changed under the signature
+        wechat.open_safe(query, body.replace("hyzA", "hyzB").encode(), v["token"], key, v["app_id"])
+    with pytest.raises(SignatureError):  # a plaintext push where encrypted ones are expected
+        wechat.open_safe({k: q for k, q in query.items() if k != "encrypt_type"}, body.encode(), v["token"],
+                         key, v["app_id"])
+
+
+def test_wechat_encrypt_round_trip_and_bad_keys() -> None:
+    key = wechat.aes_key("abcdefghijklmnopqrstuvwxyz0123456789ABCDEFG")
+    for plain in (b"", b"x" * 15, "你好".encode() * 40):
+        assert wechat.decrypt(wechat.encrypt(plain, key, "wxAPP"), key, "wxAPP") == plain
+    other = wechat.aes_key("0123456789abcdefghijklmnopqrstuvwxyzABCDEFG")
+    with pytest.raises(WebhookError):
+        wechat.decrypt(wechat.encrypt(b"<xml/>", key, "wxAPP"), other, "wxAPP")
+    for bad in ("", "not base64!", "QUJD"):
+        with pytest.raises(WebhookError):
+            wechat.decrypt(bad, key, "wxAPP")
+    for bad_key in ("short", "!" * 43):
+        with pytest.raises(ValueError):
+            wechat.aes_key(bad_key)
+
+
+def test_wechat_pushes_must_be_fresh() -> None:
+    now = 1_800_000_000.0
+    wechat.check_fresh({"timestamp": str(int(now) - 299), "nonce": "42"}, now, 300)
+    wechat.check_fresh({"timestamp": str(int(now) + 299), "nonce": "42"}, now, 300)
+    for query in (
+        {"timestamp": "978307200", "nonce": "42"},  # 2001
+        {"timestamp": str(int(now) + 301), "nonce": "42"},
+        {"timestamp": "nan", "nonce": "42"},
+        {"timestamp": "soon", "nonce": "42"},
+        {"timestamp": str(int(now)), "nonce": ""},
+        {"timestamp": str(int(now)), "nonce": "x" * 65},
+    ):
+        with pytest.raises(SignatureError):
+            wechat.check_fresh(query, now, 300)
+
+
 def test_wechat_text_and_image() -> None:
     text = wechat.parse(raw("wechat/inbound_text.xml"))
     assert text is not None and (text.body, text.sender.value, text.at) == (
@@ -240,6 +293,11 @@ def test_wechat_text_and_image() -> None:
         b"<xml><MsgType>text</MsgType></xml>",
         b'<!DOCTYPE x [<!ENTITY a "aaaa">]><xml><MsgType>&a;</MsgType></xml>',
         b"<xml><MsgType>text</MsgType><MsgId>1</MsgId><FromUserName>o</FromUserName><CreateTime>x</CreateTime></xml>",
+        # The same entity trick in UTF-16: it slipped past a byte search for "<!DOCTYPE".
+        '<?xml version="1.0" encoding="UTF-16"?><!DOCTYPE x [<!ENTITY a "text">]><xml><MsgType>&a;</MsgType>'
+        "<MsgId>1</MsgId><FromUserName>oABCDEFGHIJKLMNOPQRSTUVWXYZ</FromUserName><CreateTime>1</CreateTime>"
+        "</xml>".encode("utf-16"),
+        '<!DOCTYPE x SYSTEM "file:///etc/passwd"><xml/>'.encode("utf-16-le"),
     ],
 )
 def test_wechat_malformed(body: bytes) -> None:
