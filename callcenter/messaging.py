@@ -203,7 +203,7 @@ class Messaging:
         stored (nor remembered: the provider's retry is a new delivery)."""
         if not sane_time(inbound.at):
             raise WebhookError(f"the message's time is out of range: {inbound.at!r}")
-        _check_text(inbound)
+        check_storable(inbound)
         first = self._in_flight.get((inbound.channel, inbound.provider_id))
         if first is not None:
             # An earlier delivery of this message is being written: its outcome is this one's.
@@ -398,7 +398,7 @@ class Messaging:
 MAX_ID = 512
 
 
-def _check_text(inbound: InboundMessage) -> None:
+def check_storable(inbound: InboundMessage) -> None:
     """What is stored as it came must be storable and sane: no NUL character anywhere (PostgreSQL
     refuses it in text: the write would fail at every retry), no id over ``MAX_ID`` characters."""
     ids = (inbound.provider_id, inbound.sender.value, inbound.message_id or "", *inbound.references)

@@ -143,6 +143,8 @@ def _root(body: bytes) -> ET.Element:
         raise WebhookError("DTDs and entities are not accepted") from err
     except ET.ParseError as err:
         raise WebhookError(f"body is not XML: {err}") from err
+    except ValueError as err:  # expat: a declared encoding it cannot read (utf-16-le...)
+        raise WebhookError(f"body is not XML we can read: {err}") from err
     if root.tag != "xml":
         raise WebhookError("root element must be <xml>")
     return root

@@ -316,3 +316,10 @@ def test_wechat_send_request() -> None:
     wechat.check_response(load("wechat/custom_send_response_ok.json"))
     with pytest.raises(WebhookError):
         wechat.check_response({"errcode": 45015, "errmsg": "response out of time limit"})
+
+
+def test_wechat_body_in_an_encoding_expat_cannot_read_is_a_400_not_a_crash() -> None:
+    """Found by the fuzzer (tests/fuzz): a UTF-16-LE body declaring its encoding raised ValueError."""
+    body = '<?xml version="1.0" encoding="utf-16-le"?><xml><MsgType>text</MsgType></xml>'.encode("utf-16-le")
+    with pytest.raises(WebhookError, match="not XML we can read"):
+        wechat.parse(body)
