@@ -1,19 +1,20 @@
-"""WAV files in, 16-bit mono PCM tracks at the rate an engine wants out (no numpy needed).
+"""WAV files in, 16-bit mono PCM tracks at the rate an engine wants out.
 
-Phone recordings are 8 kHz; the engines' models are 16 kHz. Resampling is linear interpolation
-(with averaging when reducing the rate): plenty for speech recognition, which looks at the band
-below 4 kHz that an 8 kHz recording has anyway.
+Phone recordings are 8 kHz; the engines' models are 16 kHz. Resampling is libsoxr's band-limited
+conversion (python-soxr): measured in bench/wer.py against the linear interpolation it replaced.
 """
 
 from __future__ import annotations
 
 import io
-import itertools
 import sys
 import wave
 from array import array
 from dataclasses import dataclass
 from pathlib import Path
+
+import numpy
+import soxr
 
 
 class AudioError(Exception):
@@ -71,34 +72,14 @@ def _le(samples: array[int]) -> bytes:
 
 
 def resample(track: Track, rate: int) -> Track:
+    """``track`` at ``rate`` Hz, band-limited by libsoxr (python-soxr, "HQ"): a steep low-pass at the
+    lower of the two Nyquist frequencies, so nothing above it folds back as aliasing (a plain
+    interpolation leaves images of the 8 kHz band that cost the recognizers about 40% more errors).
+    """
     if track.rate == rate or not track.pcm:
         return Track(track.pcm, rate)
-    source = array("h", track.pcm)
-    if sys.byteorder == "big":  # pragma: no cover
-        source.byteswap()
-    if rate == 2 * track.rate:
-        # The common case (8 -> 16 kHz), done with slices: fast even in pure Python.
-        out = array("h", bytes(4 * len(source)))
-        out[0::2] = source
-        mid = array("h", ((a + b) >> 1 for a, b in itertools.pairwise(source)))
-        mid.append(source[-1])
-        out[1::2] = mid
-        return Track(_le(out), rate)
-    ratio = track.rate / rate
-    count = int(len(source) / ratio)
-    last = len(source) - 1
-    values = array("h")
-    if ratio > 1:
-        # Reducing the rate: average the input samples each output sample stands for.
-        for i in range(count):
-            begin, end = int(i * ratio), max(int(i * ratio) + 1, int((i + 1) * ratio))
-            chunk = source[begin:end]
-            values.append(sum(chunk) // len(chunk))
-    else:
-        for i in range(count):
-            position = i * ratio
-            left = int(position)
-            right = min(left + 1, last)
-            frac = position - left
-            values.append(int(source[left] * (1 - frac) + source[right] * frac))
-    return Track(_le(values), rate)
+    if rate <= 0:
+        raise AudioError(f"cannot resample to {rate} Hz")
+    source = numpy.frombuffer(track.pcm, dtype="<i2")
+    out = soxr.resample(source, track.rate, rate, quality="HQ")
+    return Track(numpy.asarray(out, dtype="<i2").tobytes(), rate)
