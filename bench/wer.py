@@ -9,6 +9,7 @@ after the linear-interpolation resampler the project used before libsoxr (kept h
 comparison), so one run prints before and after, per voice, per speaking rate and overall.
 
     .venv/bin/python bench/wer.py [--jobs 2] [--voices kal16,awb,rms,slt] [--stretch 0.8,1.0,1.25]
+                                  [--sentences N] (the first N only; all 17 by default)
                                   [--audio DIR]  (keep and reuse the generated audio)
 """
 
@@ -30,7 +31,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 import jiwer
-from wer_set import STRETCHES, VOICES, Utterance, generate
+from wer_set import STRETCHES, VOICES, Utterance, generate, sentences
 
 from callcenter.config import TranscriptionSettings
 from callcenter.speech.audio import Track, read_wav
@@ -107,6 +108,7 @@ def main() -> None:
     parser.add_argument("--jobs", type=int, default=1, help="worker processes (one engine each)")
     parser.add_argument("--voices", default=",".join(VOICES))
     parser.add_argument("--stretch", default=",".join(str(s) for s in STRETCHES))
+    parser.add_argument("--sentences", type=int, help="only the first N sentences of the set")
     parser.add_argument("--audio", type=Path, help="directory for the generated audio (kept, reused)")
     parser.add_argument("--show", action="store_true", help="print every hypothesis beside its reference")
     args = parser.parse_args()
@@ -116,7 +118,7 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as scratch:
         directory = args.audio or Path(scratch)
         started = time.perf_counter()
-        utterances = generate(directory, voices, stretches)
+        utterances = generate(directory, voices, stretches, sentences()[: args.sentences])
         seconds = sum(read_wav(u.path)[0].seconds for u in utterances)
         print(
             f"{len(utterances)} utterances, {seconds:.0f} s of 8 kHz G.711 speech "
