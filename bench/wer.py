@@ -9,7 +9,7 @@ after the linear-interpolation resampler the project used before libsoxr (kept h
 comparison), so one run prints before and after, per voice, per speaking rate and overall.
 
     .venv/bin/python bench/wer.py [--jobs 2] [--voices kal16,awb,rms,slt] [--stretch 0.8,1.0,1.25]
-                                  [--sentences N] (the first N only; all 17 by default)
+                                  [--runs linear,soxr] [--sentences N] (the first N only; all 17 by default)
                                   [--audio DIR]  (keep and reuse the generated audio)
 """
 
@@ -81,6 +81,7 @@ def after(path: Path) -> str:
 
 
 RUNS: dict[str, Callable[[Path], str]] = {"linear (before)": before, "soxr (now)": after}
+RUN_NAMES = {"linear": "linear (before)", "soxr": "soxr (now)"}
 
 
 def score(
@@ -110,6 +111,7 @@ def main() -> None:
     parser.add_argument("--stretch", default=",".join(str(s) for s in STRETCHES))
     parser.add_argument("--sentences", type=int, help="only the first N sentences of the set")
     parser.add_argument("--audio", type=Path, help="directory for the generated audio (kept, reused)")
+    parser.add_argument("--runs", default="linear,soxr", help="which resamplers to compare")
     parser.add_argument("--show", action="store_true", help="print every hypothesis beside its reference")
     args = parser.parse_args()
     voices = tuple(args.voices.split(","))
@@ -126,7 +128,8 @@ def main() -> None:
         )
         results: dict[str, list[str]] = {}
         with ProcessPoolExecutor(args.jobs) as pool:
-            for name, function in RUNS.items():
+            for name in (RUN_NAMES[run] for run in args.runs.split(",")):
+                function = RUNS[name]
                 started = time.perf_counter()
                 results[name] = list(pool.map(function, [u.path for u in utterances]))
                 print(f"{name}: transcribed in {time.perf_counter() - started:.0f} s")
