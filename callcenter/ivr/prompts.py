@@ -24,8 +24,7 @@ from pathlib import Path
 import numpy
 
 from callcenter.core import ivr_model as m
-from callcenter.speech.audio import AudioError, Track, read_wav
-from callcenter.speech.audio import resample as speech_resample
+from callcenter.speech.audio import AudioError, Track, read_wav, resample_hq
 
 log = logging.getLogger(__name__)
 
@@ -185,4 +184,4 @@ def resample(source: Path, target: Path) -> None:
         writer.setnchannels(1)
         writer.setsampwidth(2)
         writer.setframerate(RATE)
-        writer.writeframes(speech_resample(mono, RATE).pcm)
+        writer.writeframes(resample_hq(mono, RATE).pcm)

@@ -7,7 +7,8 @@ import math
 import numpy
 import pytest
 
-from callcenter.speech.audio import AudioError, Track, resample
+from callcenter.speech.audio import AudioError, Track
+from callcenter.speech.audio import resample_hq as resample
 
 
 def tone(frequency: float, rate: int, seconds: float, amplitude: float = 10000.0) -> Track:
