@@ -6,15 +6,17 @@ Scoring: every check has a weight (points); a failed check loses its weight; the
 ``100 * kept / total`` (100 when no check applies). Every check, passed or failed, carries the
 evidence it was decided on: transcript spans with speaker, times and text.
 
-Sentiment is a small lexicon scorer, not a model: a caller segment's anger is the share of its
-words found in the anger lexicon (plus a boost for a few strong words), minus polite words; it
-catches obvious anger ("this is ridiculous, I am furious") and misses sarcasm and context.
+Sentiment is a seam (:data:`AngerMeasure`, one per language, chosen by the caller of :func:`score`;
+callcenter/qa/sentiment.py picks VADER for English). The default here, for languages without a
+library, is a small lexicon scorer, not a model: a caller segment's anger is the share of its words
+found in the anger lexicon (plus a boost for a few strong words), minus polite words; it catches
+obvious anger ("this is ridiculous, I am furious") and misses sarcasm and context.
 """
 
 from __future__ import annotations
 
 import re
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Literal
 
@@ -103,7 +105,9 @@ def normalise(text: str) -> tuple[str, ...]:
     return tuple(_WORD.findall(text.lower()))
 
 
-def score(rules: QaRules, transcript: Transcript) -> QaResult:
+def score(rules: QaRules, transcript: Transcript, anger_of: AngerMeasure | None = None) -> QaResult:
+    """``anger_of``: the sentiment measure for the transcript's language (default: :func:`anger`)."""
+    measure = anger_of or anger
     segments = transcript.by_time()
     checks = _phrase_checks(rules, segments) + _delivery_checks(rules, segments)
     total_weight = sum(check.weight for check in checks)
@@ -177,7 +181,7 @@ def _delivery_checks(rules: QaRules, segments: Sequence[Segment]) -> list[Check]
             )
         )
     if rules.max_anger is not None:
-        angry = [(anger(segment), segment) for segment in segments if segment.speaker != "agent"]
+        angry = [(measure(segment), segment) for segment in segments if segment.speaker != "agent"]
         worst = max((value for value, _ in angry), default=0.0)
         evidence = tuple(_evidence(segment) for value, segment in angry if value > rules.max_anger)
         checks.append(
@@ -273,6 +277,10 @@ def _speech(segments: Sequence[Segment]) -> list[tuple[float, float]]:
         else:
             intervals.append((segment.start, segment.end))
     return intervals
+
+
+AngerMeasure = Callable[[Segment], float]
+"""A caller segment in, 0 (calm) .. 1 (furious) out."""
 
 
 def anger(segment: Segment) -> float:

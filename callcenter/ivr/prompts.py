@@ -5,25 +5,26 @@ The sound name of a text prompt (what the flow tells Asterisk to play) is derive
 so loading a flow never renders anything and the runner stays pure; rendering is a separate step
 (server start-up and reload, ``callcenter ivr validate --audio``), skipped for prompts already in the
 cache. Speech comes from pyttsx3's espeak driver (espeak-ng); the 22 kHz result is converted with
-sox when it is installed, else resampled here.
+sox when it is installed, else resampled here with libsoxr (python-soxr).
 """
 
 from __future__ import annotations
 
-import array
 import contextlib
 import hashlib
 import io
 import logging
 import shutil
 import subprocess
-import sys
 import tempfile
 import wave
 from collections.abc import Iterable, Iterator
 from pathlib import Path
 
+import numpy
+
 from callcenter.core import ivr_model as m
+from callcenter.speech.audio import AudioError, Track, read_wav, resample_hq
 
 log = logging.getLogger(__name__)
 
@@ -170,30 +171,17 @@ def convert(source: Path, target: Path) -> None:
 
 
 def resample(source: Path, target: Path) -> None:
-    """Pure-Python conversion (no audioop): mix to mono, average each output sample's window of input
-    samples (a crude low-pass against aliasing), 16-bit out."""
-    with wave.open(str(source), "rb") as reader:
-        width, channels, rate = reader.getsampwidth(), reader.getnchannels(), reader.getframerate()
-        frames = reader.readframes(reader.getnframes())
-    if width != 2:
-        raise PromptError(f"cannot convert {width * 8}-bit audio without sox")
-    samples = array.array("h")
-    samples.frombytes(frames)
-    if sys.byteorder == "big":
-        samples.byteswap()
-    mono = [sum(samples[i : i + channels]) / channels for i in range(0, len(samples), channels)]
-    step = rate / RATE
-    out = array.array("h")
-    position = 0.0
-    while position < len(mono):
-        start, end = int(position), max(int(position + step), int(position) + 1)
-        window = mono[start:end]
-        out.append(max(-32768, min(32767, round(sum(window) / len(window)))))
-        position += step
-    if sys.byteorder == "big":
-        out.byteswap()
+    """In-process conversion without sox: mix to mono, then libsoxr's band-limited resampler."""
+    try:
+        tracks = read_wav(source)
+    except AudioError as err:
+        raise PromptError(str(err)) from err
+    mono = tracks[0]
+    if len(tracks) > 1:
+        mixed = numpy.mean([numpy.frombuffer(t.pcm, dtype="<i2") for t in tracks], axis=0)
+        mono = Track(numpy.round(mixed).astype("<i2").tobytes(), mono.rate)
     with wave.open(str(target), "wb") as writer:
         writer.setnchannels(1)
         writer.setsampwidth(2)
         writer.setframerate(RATE)
-        writer.writeframes(out.tobytes())
+        writer.writeframes(resample_hq(mono, RATE).pcm)

@@ -15,6 +15,7 @@ from typing import Any, TextIO
 from callcenter.config import Settings
 from callcenter.core.qa import QaRules, score
 from callcenter.core.transcript import Transcript
+from callcenter.qa.sentiment import anger_measure
 from callcenter.speech import transcribe as speech
 from callcenter.speech.engine import ENGINES
 
@@ -65,7 +66,7 @@ def main_transcribe(args: argparse.Namespace, settings: Settings, out: TextIO | 
             if isinstance(result, Transcript):
                 item: dict[str, Any] = {"file": str(path), **speech.to_json(result)}
                 if rules is not None:
-                    item["qa"] = speech.qa_json(score(rules, result))
+                    item["qa"] = speech.qa_json(score(rules, result, anger_measure(result.language)))
             else:
                 failed += 1
                 item = {"file": str(path), "text": None, "error": result}

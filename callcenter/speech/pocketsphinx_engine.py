@@ -19,7 +19,9 @@ from callcenter.speech.audio import Track
 from callcenter.speech.engine import EngineError, split_phrase
 
 FRAME_RATE = 100  # pocketsphinx frames per second
-_FILLER = {"<s>", "</s>", "<sil>", "[NOISE]", "[BREATH]", "[COUGH]", "[SMACK]", "[UH]", "[UM]"}
+# Filler "words" of the models' noisedict: not speech. [SPEECH] is the bundled model's spoken noise
+# (it used to reach transcripts, where it looked like a redaction mask).
+_FILLER = {"<s>", "</s>", "<sil>", "[NOISE]", "[SPEECH]", "[BREATH]", "[COUGH]", "[SMACK]", "[UH]", "[UM]"}
 # Keyword-spotting threshold: lower finds more (and more false hits). Per word of the phrase.
 KWS_THRESHOLD = 1e-10
 

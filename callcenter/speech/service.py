@@ -26,6 +26,7 @@ from callcenter.aio import within
 from callcenter.config import TranscriptionSettings
 from callcenter.core.qa import Alert, QaResult, QaRules, score
 from callcenter.core.transcript import Transcript
+from callcenter.qa.sentiment import anger_measure
 from callcenter.speech.pool import TranscriptionPool
 from callcenter.speech.transcribe import qa_json, request_for, to_json
 
@@ -138,7 +139,9 @@ class TranscriptionService:
                 },
             )
             return
-        result = score(self._rules, transcript) if self._rules is not None else None
+        result = None
+        if self._rules is not None:
+            result = score(self._rules, transcript, anger_measure(transcript.language))
         if self._results is not None:
             await self._results.save_result(job.interaction_id, transcript, result, datetime.now(UTC))
         await self._store.finish(job.id, to_json(transcript), qa_json(result) if result else None)

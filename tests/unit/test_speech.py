@@ -84,6 +84,16 @@ def test_domain_phrases_are_spotted_and_merged(tmp_path: Path) -> None:
     assert "thank" in hinted.text.lower().split()
 
 
+def test_the_bundled_models_fillers_never_reach_a_transcript() -> None:
+    import pocketsphinx
+
+    from callcenter.speech.pocketsphinx_engine import _FILLER
+
+    noisedict = Path(pocketsphinx.get_model_path()) / "en-us" / "en-us" / "noisedict"
+    fillers = {line.split()[0] for line in noisedict.read_text().splitlines() if line.strip()}
+    assert fillers and fillers <= _FILLER
+
+
 def test_merge_hits_replaces_overlapped_words() -> None:
     words = [Word("thank", 0, 0.3, 0.9), Word("acne", 0.4, 0.8, 0.2), Word("bye", 1.0, 1.2, 0.9)]
     hit = (Word("acme", 0.35, 0.85, 0.8),)
