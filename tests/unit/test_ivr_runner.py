@@ -196,6 +196,10 @@ HOURS = """
         (datetime(2026, 11, 23, 13, 59, tzinfo=UTC), "closed"),  # 08:59
         (datetime(2026, 11, 23, 17, 30, tzinfo=UTC), "closed"),  # lunch 12:30
         (datetime(2026, 11, 23, 21, 59, tzinfo=UTC), "open"),  # 16:59
+        (datetime(2026, 11, 23, 22, 0, tzinfo=UTC), "closed"),  # 17:00: the closing minute is closed
+        (datetime(2026, 11, 23, 17, 0, tzinfo=UTC), "closed"),  # 12:00, lunch begins
+        (datetime(2026, 11, 23, 17, 59, tzinfo=UTC), "closed"),  # 12:59
+        (datetime(2026, 11, 23, 18, 0, tzinfo=UTC), "open"),  # 13:00
         (datetime(2026, 11, 28, 15, 0, tzinfo=UTC), "closed"),  # Saturday
         (datetime(2026, 11, 30, 4, 59, tzinfo=UTC), "open"),  # Sunday 23:59
         (datetime(2026, 12, 25, 15, 0, tzinfo=UTC), "closed"),  # a Friday, but Christmas
@@ -272,3 +276,91 @@ def test_simulation_records_where_the_caller_dropped_out() -> None:
     flows, _ = loader.load([FLOWS])
     sim = simulate.simulate(flows, "main", now=MONDAY_NOON, inputs=["1", "hangup"])
     assert sim.outcome == "caller_hangup" and sim.dropped_at == ("main", "main_menu")
+
+
+def _branch(condition: str, caller: str) -> tuple[str, FlowRunner]:
+    flows = flow_set(
+        f"""
+        flow: b
+        start: pick
+        nodes:
+          pick:
+            type: branch
+            cases:
+              - if: {condition}
+                goto: yes_q
+            else: no_q
+          yes_q: {{type: queue, queue: "yes"}}
+          no_q: {{type: queue, queue: "no"}}
+        """
+    )
+    runner = FlowRunner(flows, "b", now=MONDAY_NOON, caller=caller)
+    runner.start()
+    finish = runner.next(ivr.Done())
+    assert isinstance(finish, ivr.Finish) and finish.queue is not None
+    return finish.queue, runner
+
+
+@pytest.mark.parametrize(
+    ("condition", "caller", "queue"),
+    [
+        ("{var: caller, equals: '+1'}", "+1", "yes"),
+        ("{var: caller, equals: '+1'}", "+2", "no"),
+        ("{var: caller, not_equals: '+1'}", "+2", "yes"),
+        ("{var: caller, not_equals: '+1'}", "+1", "no"),
+        ("{var: caller, exists: true}", "+1", "yes"),
+        ("{var: caller, exists: true}", "", "no"),
+        ("{var: caller, exists: false}", "", "yes"),
+        ("{var: caller, exists: false}", "+1", "no"),
+        ("{var: nothing, exists: true}", "+1", "no"),
+        ("{var: nothing, exists: false}", "+1", "yes"),
+        ("{var: caller, in: ['+1', '+2']}", "+2", "yes"),
+        ("{var: caller, in: ['+1', '+2']}", "+3", "no"),
+        ("{var: nothing, in: ['+1']}", "+1", "no"),
+        ("{var: caller, starts_with: '+34'}", "+34600", "yes"),
+        ("{var: caller, starts_with: '+34'}", "+1346", "no"),
+        ("{var: nothing, starts_with: '+34'}", "+34", "no"),
+        ("{var: caller, matches: '9[0-9]+'}", "912", "yes"),
+        ("{var: caller, matches: '9[0-9]+'}", "9", "no"),
+        ("{var: caller, matches: '9[0-9]+'}", "9123x", "no"),  # the whole value must match
+        ("{var: nothing, matches: '[0-9]*'}", "+1", "yes"),  # unset reads as ""
+        ("{var: nothing, matches: '.+'}", "+1", "no"),
+    ],
+)
+def test_every_branch_condition_both_ways(condition: str, caller: str, queue: str) -> None:
+    got, runner = _branch(condition, caller)
+    assert got == queue
+    op = condition.split(",")[1].split(":")[0].strip()
+    expected = (
+        f"case 1 (caller {op}) -> yes_q" if "caller" in condition else f"case 1 (nothing {op}) -> yes_q"
+    )
+    assert str(runner.steps[0]) == (
+        f"b.pick: {expected}" if queue == "yes" else "b.pick: else -> no_q"
+    )
+
+
+def test_collect_takes_exactly_max_digits_and_min_digits() -> None:
+    for digits in ("1234", "123456"):
+        runner = FlowRunner(flow_set(COLLECT), "acct", now=MONDAY_NOON)
+        assert isinstance(_to_lookup(runner, digits), ivr.HttpLookup), digits
+        assert runner.variables["account"] == digits
+    for digits in ("123", "1234567"):
+        runner = FlowRunner(flow_set(COLLECT), "acct", now=MONDAY_NOON)
+        again = _to_lookup(runner, digits)
+        assert isinstance(again, ivr.CollectDigits), digits
+        assert "account" not in runner.variables
+        assert str(runner.steps[-1]) == f"acct.account: invalid input {digits!r} (attempt 1 of 2)"
+
+
+@pytest.mark.parametrize(
+    ("status", "ok"), [(200, True), (299, True), (300, False), (302, False), (199, False)]
+)
+def test_only_2xx_is_a_successful_lookup(status: int, ok: bool) -> None:
+    runner = FlowRunner(flow_set(COLLECT), "acct", now=MONDAY_NOON, caller="+1")
+    _to_lookup(runner, "4729")
+    finish = runner.next(ivr.HttpResult(status, {"customer": {"vip": True}}))
+    assert isinstance(finish, ivr.Finish)
+    assert (finish.priority == 9) is ok
+    assert ("http_error" in finish.data) is not ok
+    if not ok:
+        assert finish.data["http_error"] == f"status {status}"
