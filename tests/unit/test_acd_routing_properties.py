@@ -91,10 +91,28 @@ def to_events(s: tuple, at: float) -> list[ev.Event]:
 
 
 def could_take(acd: Acd, agent: Agent, i: Interaction, at: float) -> bool:
-    """The oracle: straight from the queue definitions, no index."""
+    """The oracle: straight from the queue definitions, with no index and without calling
+    ``qs.targets`` (the code under test): the queue's skills with the caller's own on top, each
+    overflow step reached so far in order, and the caller's language always."""
     assert i.queue is not None and i.queued_at is not None
-    targets, _ = qs.targets(acd.queue(i.queue), i.queued_at, at, i.skills, i.language)
-    return any(t.pool in agent.queues and all(agent.level(s) >= lvl for s, lvl in t.needs) for t in targets)
+    queue = QUEUES[i.queue]
+    speaks = i.language is None or i.language in agent.languages
+
+    def has(skills: dict[str, int]) -> bool:
+        return all(agent.skills.get(s, 0) >= lvl for s, lvl in skills.items() if lvl > 0)
+
+    if not speaks:
+        return False
+    if i.queue in agent.queues and has({**queue.skills, **i.skills}):
+        return True
+    for step in queue.overflow:
+        if at < i.queued_at + step.after:  # as points in time, like the scheduled timers
+            break
+        if step.skills is not None and i.queue in agent.queues and has(dict(step.skills)):
+            return True
+        if step.queue is not None and step.queue in agent.queues:
+            return True
+    return False
 
 
 def key(i: Interaction) -> tuple[int, float]:
