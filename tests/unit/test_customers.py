@@ -307,3 +307,62 @@ def test_restore_ignores_suggestions_of_unknown_kinds() -> None:
     assert copy.suggestions == book.suggestions
     assert copy.suggestions[0].other is None and copy.suggestions[0].reason == "weak claim"
     assert len(copy.audit) == len(audit) + 2
+
+
+def test_the_audit_trail_says_who_did_what() -> None:
+    book = CustomerBook()
+    book.identify(strong(WEB_ANN), 1.0, new_id="ann", also=[strong(EMAIL), weak(PHONE)], by="bot")
+    book.identify(strong(WECHAT), 2.0, new_id="w", also=[strong(EMAIL)], by="bot")
+    book.unmerge("w/0", 3.0, by="sup", reason="oops")
+    book.update("ann", 4.0, by="sup", vip=True)
+    assert [(e.at, e.kind, e.customer_id, e.by, dict(e.detail)) for e in book.audit] == [
+        (1.0, "created", "ann", "bot", {"identity": "web:user-ann"}),
+        (1.0, "linked", "ann", "bot", {"identity": "email:ann@example.com"}),
+        (
+            1.0,
+            "suggested",
+            "ann",
+            "bot",
+            {"identity": "phone:+14155550100", "other": "", "reason": "weak claim"},
+        ),
+        (2.0, "created", "w", "bot", {"identity": "wechat:oABC"}),
+        (
+            2.0,
+            "merged",
+            "ann",
+            "bot",
+            {"source": "w", "merge": "w/0", "reason": "strong email:ann@example.com"},
+        ),
+        (3.0, "unmerged", "ann", "sup", {"source": "w", "merge": "w/0", "reason": "oops"}),
+        (4.0, "updated", "ann", "sup", {"vip": "True"}),
+    ]
+    # A suggestion already open is not suggested (nor audited) twice.
+    book.identify(strong(WEB_ANN), 5.0, new_id="x", also=[weak(PHONE)])
+    assert len(book.suggestions) == 1 and len(book.audit) == 7
+    assert str(PHONE) == "phone:+14155550100"
+
+
+def test_refusals_say_why() -> None:
+    book = CustomerBook()
+    book.identify(strong(WEB_ANN), 1.0, new_id="ann")
+    book.identify(strong(WECHAT), 2.0, new_id="w", also=[strong(WEB_ANN)])
+    for call, message in (
+        (
+            lambda: book.merge("ann", "ann", 3.0, merge_id="x", by="s", reason="r"),
+            "cannot be merged into itself",
+        ),
+        (lambda: book.merge("w", "ann", 3.0, merge_id="x", by="s", reason="r"), "only active customers"),
+        (lambda: book.update("ann", 3.0, by="s", id="x", name="n"), r"cannot change \['id'\]"),
+        (lambda: book.identify(strong(EMAIL), 3.0, new_id="w"), "customer id 'w' is taken"),
+        (lambda: book.get("zz"), "no customer 'zz'"),
+        (lambda: book.merge_record("zz"), "no merge 'zz'"),
+    ):
+        with pytest.raises(CustomerError, match=message):
+            call()
+    book.unmerge("w/0", 4.0, by="s", reason="r")
+    with pytest.raises(CustomerError, match="merge 'w/0' is already undone"):
+        book.unmerge("w/0", 5.0, by="s", reason="r")
+    book.identify(strong(EMAIL), 6.0, new_id="e")
+    book.merge("w", "ann", 7.0, merge_id="m", by="s", reason="r")
+    with pytest.raises(CustomerError, match="merge id 'm' is taken"):
+        book.merge("e", "ann", 8.0, merge_id="m", by="s", reason="r")

@@ -10,7 +10,7 @@ import pytest
 
 from callcenter.core import ivr
 from callcenter.core import ivr_model as m
-from callcenter.core.ivr_runner import FlowRunner
+from callcenter.core.ivr_runner import FlowRunner, _lookup
 from callcenter.ivr import loader, simulate
 
 MONDAY_NOON = datetime(2026, 11, 23, 12, 0, tzinfo=UTC)
@@ -334,9 +334,7 @@ def test_every_branch_condition_both_ways(condition: str, caller: str, queue: st
     expected = (
         f"case 1 (caller {op}) -> yes_q" if "caller" in condition else f"case 1 (nothing {op}) -> yes_q"
     )
-    assert str(runner.steps[0]) == (
-        f"b.pick: {expected}" if queue == "yes" else "b.pick: else -> no_q"
-    )
+    assert str(runner.steps[0]) == (f"b.pick: {expected}" if queue == "yes" else "b.pick: else -> no_q")
 
 
 def test_collect_takes_exactly_max_digits_and_min_digits() -> None:
@@ -364,3 +362,178 @@ def test_only_2xx_is_a_successful_lookup(status: int, ok: bool) -> None:
     assert ("http_error" in finish.data) is not ok
     if not ok:
         assert finish.data["http_error"] == f"status {status}"
+
+
+# --- what the runner records, step by step (shown by `callcenter ivr simulate` and flow tests) ----
+
+
+def test_the_steps_of_a_lookup_flow() -> None:
+    runner = FlowRunner(flow_set(COLLECT), "acct", now=MONDAY_NOON, caller="+34600")
+    runner.start()
+    runner.next(ivr.Done())
+    runner.next(ivr.Digits("0123"))
+    runner.next(ivr.Digits("5555#"))
+    body = {"customer": {"vip": False, "name": "Ana"}, "orders": [{"id": 7}]}
+    finish = runner.next(ivr.HttpResult(200, body))
+    assert finish == ivr.Finish(
+        None,
+        "billing",
+        0,
+        (),
+        "es",
+        {
+            "caller": "+34600",
+            "account": "5555",
+            "vip": "false",
+            "name": "Ana",
+            "first": "7",
+            "note": "spain 5555",
+        },
+        "queue",
+    )
+    assert [str(s) for s in runner.steps] == [
+        "acct.account: invalid input '0123' (attempt 1 of 2)",
+        "acct.account: collected account=5555",
+        "acct.lookup: POST https://crm.test/a/5555?from=%2B34600",
+        "acct.lookup: lookup ok: vip=false, name=Ana, first=7",
+        "acct.vip: case 2 (caller starts_with) -> spain",
+        "acct.spain: set language=es, note=spain 5555",
+        "acct.agent: queue billing",
+    ]
+    assert runner.position == ("acct", "agent")
+
+
+def test_the_steps_of_a_menu_that_fails_twice() -> None:
+    runner = FlowRunner(flow_set(MENU), "menu", now=MONDAY_NOON)
+    runner.start()
+    ask = ivr.CollectDigits("callcenter/welcome-menu", 1, 5.0)
+    assert runner.next(ivr.Done()) == ask
+    assert runner.next(ivr.Digits("9")) == ivr.Play("callcenter/invalid")
+    assert runner.next(ivr.Done()) == ask
+    assert runner.next(ivr.Digits("")) == ivr.Play("callcenter/goodbye")
+    finish = runner.next(ivr.Done())
+    assert finish == ivr.Finish(None, None, language="en", data={"caller": ""}, outcome="hangup")
+    assert runner.finished == finish
+    assert [str(s) for s in runner.steps] == [
+        "menu.menu: invalid input '9' (attempt 1 of 2)",
+        "menu.menu: no input (attempt 2 of 2)",
+        "menu.bye: hang up",
+    ]
+
+
+def test_the_last_invalid_menu_choice_is_kept_for_the_agent() -> None:
+    runner = FlowRunner(flow_set(MENU), "menu", now=MONDAY_NOON)
+    runner.start()
+    runner.next(ivr.Done())
+    runner.next(ivr.Digits("7"))
+    runner.next(ivr.Done())
+    runner.next(ivr.Digit("8"))  # the last attempt, as the old single-digit result
+    finish = runner.next(ivr.Done())
+    assert isinstance(finish, ivr.Finish) and finish.choice == "8" and finish.outcome == "hangup"
+
+
+def test_a_retry_without_prompt_asks_again_at_once() -> None:
+    flows = flow_set(
+        """
+        flow: r
+        start: ask
+        nodes:
+          ask:
+            type: collect
+            prompt: "Number?"
+            variable: n
+            max_digits: 3
+            attempts: 3
+            timeout: 2
+            no_input: out
+            next: out
+          out: {type: queue, queue: q}
+        """
+    )
+    runner = FlowRunner(flows, "r", now=MONDAY_NOON)
+    runner.start()
+    first = runner.next(ivr.Done())
+    assert isinstance(first, ivr.CollectDigits) and (first.max_digits, first.timeout) == (3, 2.0)
+    assert runner.next(ivr.Digits("")) == first
+    assert runner.next(ivr.Digits("")) == first
+    finish = runner.next(ivr.Digits(""))
+    assert isinstance(finish, ivr.Finish) and finish.queue == "q" and "n" not in finish.data
+    assert [str(s) for s in runner.steps][-1] == "r.out: queue q"
+    assert str(runner.steps[2]) == "r.ask: no input (attempt 3 of 3)"
+
+
+def test_voicemail_without_a_prompt_and_hangups() -> None:
+    flows = flow_set(
+        """
+        flow: v
+        start: vm
+        nodes:
+          vm: {type: voicemail, mailbox: "200@default"}
+        """
+    )
+    runner = FlowRunner(flows, "v", now=MONDAY_NOON, caller="555", caller_name="Ann", dialed="100")
+    runner.start()
+    assert runner.next(ivr.Done()) == ivr.Voicemail("200@default", greeting=True)
+    finish = runner.next(ivr.Done())
+    assert finish == ivr.Finish(
+        None,
+        None,
+        language="en",
+        data={"caller": "555", "caller_name": "Ann", "dialed": "100"},
+        outcome="voicemail",
+    )
+    assert [str(s) for s in runner.steps] == ["v.vm: voicemail 200@default"]
+    with pytest.raises(ivr.FlowError):
+        runner.next(ivr.Done())
+
+
+def test_hung_up_records_where() -> None:
+    runner = FlowRunner(flow_set(MENU), "menu", now=MONDAY_NOON)
+    runner.start()
+    runner.next(ivr.Done())
+    assert runner.hung_up() == ("menu", "menu")
+    assert str(runner.steps[-1]) == "menu.menu: caller hung up"
+    with pytest.raises(ivr.FlowError, match="finished or not started"):
+        runner.next(ivr.Digits("1"))
+
+
+def test_unknown_entry_flow_and_missing_targets() -> None:
+    with pytest.raises(ivr.FlowError, match="no flow named 'nope'"):
+        FlowRunner(flow_set(MENU), "nope", now=MONDAY_NOON)
+    with pytest.raises(ivr.FlowError):
+        FlowRunner(flow_set(MENU), "menu", now=MONDAY_NOON).next(ivr.Done())
+    for text, why in (
+        ("flow: x\nstart: a\nnodes:\n  a: {type: goto, flow: elsewhere}\n", "no flow 'elsewhere'"),
+        ("flow: x\nstart: a\nnodes:\n  a: {type: set, variables: {n: '1'}, next: b}\n", "no node 'b'"),
+    ):
+        flow, problems = loader.parse_text(text, "x.yaml")
+        assert flow is not None and problems == []
+        runner = FlowRunner(m.FlowSet({"x": flow}), "x", now=MONDAY_NOON)
+        runner.start()
+        finish = runner.next(ivr.Done())
+        assert isinstance(finish, ivr.Finish) and finish.outcome == "error"
+        assert finish.data["ivr_error"] == why
+        assert str(runner.steps[-1]).endswith(f"error: {why}")
+
+
+def test_hours_steps_and_goto_steps() -> None:
+    runner = FlowRunner(flow_set(HOURS), "hours", now=datetime(2026, 11, 23, 14, 0, tzinfo=UTC))
+    runner.start()
+    runner.next(ivr.Done())
+    assert [str(s) for s in runner.steps] == ["hours.hours: open", "hours.open: queue open"]
+    runner = FlowRunner(flow_set(HOURS), "hours", now=datetime(2026, 11, 28, 15, 0, tzinfo=UTC))
+    runner.start()
+    runner.next(ivr.Done())
+    assert [str(s) for s in runner.steps] == ["hours.hours: closed", "hours.closed: queue closed"]
+
+
+def test_lookup_paths() -> None:
+    body = {"a": {"b": [10, {"c": None}, True], "d": 1.5}, "e": "x"}
+    assert _lookup(body, "a.b.0") == "10"
+    assert _lookup(body, "a.b.2") == "true"
+    assert _lookup(body, "a.d") == "1.5"
+    assert _lookup(body, "e") == "x"
+    assert _lookup({"f": False}, "f") == "false"
+    for missing in ("a.b.3", "a.b.x", "a.b.1.c", "a.b", "a", "z", "e.f", "a.b.-1"):
+        assert _lookup(body, missing) is None, missing
+    assert _lookup([5, 6], "1") == "6"
