@@ -44,13 +44,17 @@ AGENT_MOVES: dict[type, Move] = {
 }
 
 
-def handle_checked(acd: Acd, event: ev.Event) -> list[Command] | None:
+def handle_checked(acd: Acd, event: ev.Event) -> list[Command]:
     """``acd.handle(event)``, checking an agent's own move against :data:`EXPECTED`: a legal move
     lands where the table says (or, from AVAILABLE, on a call offered at once), an illegal one
-    raises and changes nothing (then None is returned). No other event may raise."""
+    raises and changes nothing. No other event may raise.
+
+    The timers due at the event's time fire first (a Tick at that time, its commands returned
+    too), so that what the move itself did is what gets checked."""
     move = AGENT_MOVES.get(type(event))
     if move is None:
         return acd.handle(event)
+    out = acd.handle(ev.Tick(event.at))
     agent_id = event.agent_id  # type: ignore[union-attr]
     before = acd.agents[agent_id]
     expected = EXPECTED.get((before.state, move))
@@ -58,13 +62,13 @@ def handle_checked(acd: Acd, event: ev.Event) -> list[Command] | None:
         with pytest.raises(IllegalTransition):
             acd.handle(event)
         assert acd.agents[agent_id] == before
-        return None
-    out = acd.handle(event)
+        return out
+    moved = acd.handle(event)
     after = acd.agents[agent_id]
-    offered = any(isinstance(c, (DialAgent, DialCustomer)) and c.agent_id == agent_id for c in out)
+    offered = any(isinstance(c, (DialAgent, DialCustomer)) and c.agent_id == agent_id for c in moved)
     assert after.state == expected or (
         expected == AgentState.AVAILABLE and after.state == AgentState.OFFERED and offered
     ), (before, move, after)
     if isinstance(event, ev.AgentPause):
         assert after.reason == event.reason
-    return out
+    return out + moved

@@ -34,9 +34,10 @@ def test_every_pair_of_state_and_move(state: AgentState, move: Move) -> None:
     assert before.state == state and before.reason == "was"  # frozen: the old value is untouched
 
 
-def test_moved_carries_changes() -> None:
+def test_moved_carries_changes_and_clears_the_reason() -> None:
     after = agent(AgentState.AVAILABLE).moved(Move.OFFER, 1.0, interaction_id="c1")
     assert after.interaction_id == "c1"
+    assert agent(AgentState.PAUSED, reason="lunch").moved(Move.RESUME, 2.0).reason == ""
 
 
 def test_a_second_login_a_logout_and_a_pause_through_the_engine() -> None:
