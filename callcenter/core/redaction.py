@@ -21,7 +21,6 @@ Invariants:
 from __future__ import annotations
 
 import re
-import unicodedata
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
@@ -295,7 +294,7 @@ def digit_view(text: str) -> tuple[str, list[int], list[int]]:
 
 def _ascii_digits(word: str) -> str:
     """Decimal digits of any script (fullwidth, Arabic-Indic...) as ASCII."""
-    return word if word.isascii() else "".join(str(unicodedata.decimal(char)) for char in word)
+    return word if word.isascii() else "".join(str(int(char)) for char in word)
 
 
 def _next_word(tokens: Sequence[re.Match[str]], index: int) -> int | None:
