@@ -366,3 +366,27 @@ def test_refusals_say_why() -> None:
     book.merge("w", "ann", 7.0, merge_id="m", by="s", reason="r")
     with pytest.raises(CustomerError, match="merge id 'm' is taken"):
         book.merge("e", "ann", 8.0, merge_id="m", by="s", reason="r")
+
+
+def test_the_default_actor_is_the_system() -> None:
+    book = CustomerBook()
+    book.identify(strong(PHONE), 1.0, new_id="a")
+    assert [e.by for e in book.audit] == ["system"]
+
+
+def test_restored_suggestions_without_a_reason_and_inconsistent_merges() -> None:
+    book = CustomerBook()
+    book.identify(strong(PHONE), 1.0, new_id="a")
+    book.identify(strong(EMAIL), 2.0, new_id="b")
+    record = book.merge("a", "b", 3.0, merge_id="m", by="s", reason="r")
+    copy = CustomerBook()
+    customers, _ = book.state()
+    # The saved target lost the identity the merge brought (a damaged database): refused, with why.
+    damaged = [
+        c if c.id != "b" else type(c)(c.id, c.created_at, frozenset({EMAIL})) for c in customers.values()
+    ]
+    suggested = type(book.audit[0])(4.0, "suggested", "b", "s", {"identity": str(WECHAT)})
+    copy.restore(damaged, [record], [suggested])
+    assert copy.suggestions[0].reason == "" and copy.suggestions[0].other is None
+    with pytest.raises(CustomerError, match=r"'b' no longer holds \['phone:\+14155550100'\]"):
+        copy.unmerge("m", 5.0, by="s", reason="r")
