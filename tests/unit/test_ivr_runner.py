@@ -537,3 +537,50 @@ def test_lookup_paths() -> None:
     for missing in ("a.b.3", "a.b.x", "a.b.1.c", "a.b", "a", "z", "e.f", "a.b.-1"):
         assert _lookup(body, missing) is None, missing
     assert _lookup([5, 6], "1") == "6"
+
+
+def test_error_messages_and_a_second_wrong_result() -> None:
+    with pytest.raises(ValueError, match="now must be an aware datetime"):
+        FlowRunner(flow_set(MENU), "menu", now=datetime(2026, 11, 23, 12, 0))
+    runner = FlowRunner(flow_set(COLLECT), "acct", now=MONDAY_NOON)
+    _to_lookup(runner, "4729")
+    with pytest.raises(ivr.FlowError, match="expected an HTTP result, got Done"):
+        runner.next(ivr.Done())
+    with pytest.raises(ivr.FlowError, match="finished or not started"):
+        runner.next(ivr.Done())
+    flow, _ = loader.parse_text(
+        "flow: x\nstart: a\nnodes:\n  a: {type: set, variables: {n: '1'}, next: a}\n", "x.yaml"
+    )
+    assert flow is not None
+    looping = FlowRunner(m.FlowSet({"x": flow}), "x", now=MONDAY_NOON)
+    looping.start()
+    finish = looping.next(ivr.Done())
+    assert isinstance(finish, ivr.Finish)
+    assert finish.data["ivr_error"] == "the flow went round in a loop without asking the caller"
+
+
+def test_lookup_headers_failure_step_and_callback_prompt() -> None:
+    flows = flow_set(
+        """
+        flow: h
+        start: look
+        nodes:
+          look:
+            type: http
+            url: "https://crm.test/c"
+            headers: {X-Caller: "{caller}"}
+            result: {name: name}
+            next: cb
+            failure: cb
+          cb: {type: callback, queue: support, prompt: "We will call you back"}
+        """
+    )
+    runner = FlowRunner(flows, "h", now=MONDAY_NOON, caller="555")
+    runner.start()
+    lookup = runner.next(ivr.Done())
+    assert isinstance(lookup, ivr.HttpLookup) and lookup.headers == {"X-Caller": "555"}
+    play = runner.next(ivr.HttpResult(404))
+    assert isinstance(play, ivr.Play) and play.text == "We will call you back"
+    assert str(runner.steps[1]) == "h.look: lookup failed: status 404 -> cb"
+    finish = runner.next(ivr.Done())
+    assert isinstance(finish, ivr.Finish) and finish.outcome == "callback"
