@@ -9,6 +9,8 @@ Invariants:
   word by word ("four one one one ..."), with "oh"/"o"/"zero"/"nought" for 0, "double"/"triple" for
   repeats, teens ("eleven") and tens ("forty one", "forty" = 40), and fillers ("uh", "um") or
   punctuation between them. A window that starts or ends inside a token masks the whole token.
+  A tens word before a unit is read both ways ("forty three" as 43 and as 40 3): a span is masked
+  when either reading holds a card. Digits of other scripts (fullwidth, Arabic-Indic...) count as digits.
 - Masking errs on the side of hiding: any digit run of 14 digits or more (``unverified_run``) is
   masked even when it fails the check, because speech recognition drops or mishears digits; and
   the words recognisers write for digits ("for", "to", "won", "ate") count as digits.
@@ -72,7 +74,15 @@ _TENS = {
     "eighty": "8",
     "ninety": "9",
 }
-_TENS_UNITS = {"one", "two", "three", "four", "five", "six", "seven", "eight", "nine"}
+# Unit words that may complete a tens word ("forty one", "forty for" as recognisers write it).
+_TENS_UNITS = {"one", "two", "three", "four", "five", "six", "seven", "eight", "nine"} | {
+    "for",
+    "fore",
+    "to",
+    "too",
+    "won",
+    "ate",
+}
 _REPEAT = {"double": 2, "triple": 3}
 # Words and characters that may sit between the digits of one number without ending it.
 _FILLERS = {"uh", "um", "er", "erm", "ah", "and"}
@@ -177,7 +187,8 @@ class Redactor:
 
     def _card_spans(self, text: str) -> list[Mask]:
         masks: list[Mask] = []
-        for run in _number_runs(text):
+        runs = _number_runs(text) + _number_runs(text, split_tens=True)
+        for run in runs:
             digits = "".join(token.digits for token in run)
             # owner[i]: the index in ``run`` of the token that produced digit i.
             owner = [i for i, token in enumerate(run) for _ in token.digits]
@@ -193,8 +204,11 @@ class Redactor:
         return masks
 
 
-def _number_runs(text: str) -> list[list[_NumberToken]]:
-    """Maximal runs of number tokens, separated only by joiners and fillers."""
+def _number_runs(text: str, *, split_tens: bool = False) -> list[list[_NumberToken]]:
+    """Maximal runs of number tokens, separated only by joiners and fillers.
+
+    ``split_tens``: read "forty three" as 40 3 rather than 43.
+    """
     runs: list[list[_NumberToken]] = []
     current: list[_NumberToken] = []
     pending_repeat: tuple[int, int] | None = None  # (start, times) of a "double"/"triple"
@@ -204,8 +218,8 @@ def _number_runs(text: str) -> list[list[_NumberToken]]:
         match = tokens[index]
         word = match.group().lower()
         number: _NumberToken | None = None
-        if word.isdigit() and word.isascii():
-            number = _NumberToken(match.start(), match.end(), word)
+        if word.isdecimal():
+            number = _NumberToken(match.start(), match.end(), _ascii_digits(word))
         elif word in _UNITS:
             number = _NumberToken(match.start(), match.end(), _UNITS[word])
         elif word in _TEENS:
@@ -213,7 +227,7 @@ def _number_runs(text: str) -> list[list[_NumberToken]]:
         elif word in _TENS:
             # "forty one" is 41, "forty" alone 40 ("forty-one" too: the hyphen is a joiner).
             follow = _next_word(tokens, index)
-            if follow is not None and tokens[follow].group().lower() in _TENS_UNITS:
+            if not split_tens and follow is not None and tokens[follow].group().lower() in _TENS_UNITS:
                 unit = _UNITS[tokens[follow].group().lower()]
                 number = _NumberToken(match.start(), tokens[follow].end(), _TENS[word] + unit)
                 index = follow
@@ -276,6 +290,11 @@ def digit_view(text: str) -> tuple[str, list[int], list[int]]:
     for offset, char in enumerate(text[cursor:]):
         emit(char, cursor + offset, cursor + offset + 1)
     return "".join(view), starts, ends
+
+
+def _ascii_digits(word: str) -> str:
+    """Decimal digits of any script (fullwidth, Arabic-Indic...) as ASCII."""
+    return word if word.isascii() else "".join(str(int(char)) for char in word)
 
 
 def _next_word(tokens: Sequence[re.Match[str]], index: int) -> int | None:

@@ -7,8 +7,9 @@ from hypothesis import strategies as st
 
 from callcenter.core import events as ev
 from callcenter.core.acd import Acd, AcdConfig
-from callcenter.core.agents import Agent, AgentState, IllegalTransition
+from callcenter.core.agents import Agent, AgentState
 from callcenter.core.commands import DialAgent, SaveInteraction
+from tests.unit.agent_table import handle_checked
 
 AGENTS = {"a1": {"q1"}, "a2": {"q1", "q2"}, "a3": {"q2"}}
 CALLERS = [f"c{n}" for n in range(8)]
@@ -21,6 +22,7 @@ step = st.one_of(
     st.tuples(st.just("fail"), st.sampled_from(CALLERS), st.sampled_from(sorted(AGENTS))),
     st.tuples(st.just("agent_hangup"), st.sampled_from(CALLERS), st.sampled_from(sorted(AGENTS))),
     st.tuples(st.just("pause"), st.sampled_from(sorted(AGENTS)), st.booleans()),
+    st.tuples(st.just("login"), st.sampled_from(sorted(AGENTS)), st.booleans()),
     st.tuples(st.just("tick"), st.floats(0, 40)),
 )
 
@@ -44,6 +46,8 @@ def to_event(s: tuple, at: float) -> list[ev.Event]:
         return [ev.AgentHungUp(s[1], s[2], at)]
     if kind == "pause":
         return [ev.AgentPause(s[1], "r", at) if s[2] else ev.AgentResume(s[1], at)]
+    if kind == "login":
+        return [ev.AgentLogin(s[1], at) if s[2] else ev.AgentLogout(s[1], at)]
     return [ev.Tick(at + s[1])]
 
 
@@ -64,10 +68,7 @@ def test_invariants_hold_for_any_sequence(steps: list[tuple]) -> None:
         for event in to_event(s, at):
             before_waiting = {i: acd.waiting[i] for i in acd.waiting}
             before_live = dict(acd.interactions)
-            try:
-                out = acd.handle(event)
-            except IllegalTransition:
-                continue
+            out = handle_checked(acd, event)
             if isinstance(event, ev.CallArrived) and event.interaction_id not in before_live:
                 if event.interaction_id not in ended:
                     arrived.add(event.interaction_id)

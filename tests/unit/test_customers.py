@@ -204,3 +204,189 @@ def test_restore_rebuilds_owners_and_open_suggestions() -> None:
     assert copy.state() == book.state() and copy.suggestions == book.suggestions
     copy.unmerge("m1", 5.0, by="s", reason="r")
     assert copy.owner(WECHAT) == copy.get("c")
+
+
+WHATSAPP = Identity(IdentityKind.WHATSAPP, "14155550100")
+VISITOR = Identity(IdentityKind.VISITOR, "cookie-1")
+
+
+def test_routing_of_an_ordinary_customer_and_the_vip_priority() -> None:
+    book = CustomerBook()
+    plain = book.identify(strong(PHONE), 1.0, new_id="a").customer
+    assert routing_of(plain) == routing_of(plain, vip_priority=50)
+    r = routing_of(plain)
+    assert (r.priority, r.skills, r.language) == (0, (), None)
+    vip = book.update("a", 2.0, by="s", vip=True)
+    assert routing_of(vip, vip_priority=50).priority == 50
+    tagged = book.update("a", 3.0, by="s", vip=False, tags=frozenset({"b", "a"}))
+    assert routing_of(tagged) == type(r)(0, ("tag:a", "tag:b"), None)
+
+
+@pytest.mark.parametrize("shared", [PHONE, WHATSAPP, VISITOR])
+def test_shareable_kinds_are_only_suggested_even_when_strong(shared: Identity) -> None:
+    """A household's number (phone or WhatsApp) or a shared browser never merges two customers."""
+    book = CustomerBook()
+    book.identify(strong(WEB_ANN), 1.0, new_id="ann", also=[strong(shared)])
+    r = book.identify(strong(EMAIL), 2.0, new_id="bob", also=[strong(shared)])
+    assert r.merged == () and r.customer.id == "bob"
+    assert [(s.other, s.reason) for s in r.suggestions] == [("ann", "shareable identity")]
+    assert book.get("bob").active and book.owner(shared) == book.get("ann")
+
+
+@pytest.mark.parametrize("personal", [EMAIL, WECHAT, WEB_BOB])
+def test_personal_kinds_merge_when_strong(personal: Identity) -> None:
+    book = CustomerBook()
+    book.identify(strong(personal), 1.0, new_id="old")
+    r = book.identify(strong(PHONE), 2.0, new_id="new", also=[strong(personal)])
+    assert [(m.id, m.source.id, m.target_id, m.reason) for m in r.merged] == [
+        ("new/0", "new", "old", f"strong {personal}")
+    ]
+    assert r.created and r.customer.id == "old"
+    assert r.customer.identities == {personal, PHONE}
+    # A weak claim of the same kind only suggests.
+    book.identify(strong(WEB_ANN), 3.0, new_id="third")
+    weakly = book.identify(strong(WEB_ANN), 4.0, new_id="x", also=[weak(personal)])
+    assert weakly.merged == () and [s.reason for s in weakly.suggestions] == ["weak claim"]
+
+
+def test_the_older_record_absorbs_the_newer_and_ties_go_by_id() -> None:
+    book = CustomerBook()
+    book.identify(strong(WEB_ANN), 5.0, new_id="b")
+    r = book.identify(strong(EMAIL), 5.0, new_id="a", also=[strong(WEB_ANN)])
+    assert [(m.source.id, m.target_id) for m in r.merged] == [("b", "a")]
+    book2 = CustomerBook()
+    book2.identify(strong(WEB_ANN), 1.0, new_id="z")
+    r2 = book2.identify(strong(EMAIL), 9.0, new_id="a", also=[strong(WEB_ANN)])
+    assert [(m.source.id, m.target_id) for m in r2.merged] == [("a", "z")]
+
+
+def test_a_taken_id_and_bad_updates_are_refused() -> None:
+    book = CustomerBook()
+    book.identify(strong(PHONE), 1.0, new_id="a")
+    with pytest.raises(CustomerError, match="taken"):
+        book.identify(strong(EMAIL), 2.0, new_id="a")
+    assert book.owner(EMAIL) is None
+    book.identify(strong(EMAIL), 2.0, new_id="b")
+    book.identify(strong(WECHAT), 2.0, new_id="c")
+    book.merge("a", "b", 3.0, merge_id="m", by="s", reason="r")
+    with pytest.raises(CustomerError, match="taken"):
+        book.merge("c", "b", 3.0, merge_id="m", by="s", reason="r")
+    assert book.get("c").active
+    with pytest.raises(CustomerError, match="merged into 'b'"):
+        book.update("a", 4.0, by="s", name="x")
+    with pytest.raises(CustomerError, match="no merge"):
+        book.merge_record("nope")
+    with pytest.raises(CustomerError, match="no customer"):
+        book.get("nope")
+    updated = book.update("b", 5.0, by="sup", name="Bea")
+    assert updated.name == "Bea" and book.get("b").name == "Bea"
+    assert book.audit[-1] == type(book.audit[-1])(5.0, "updated", "b", "sup", {"name": "Bea"})
+
+
+def test_unmerge_marks_the_record_and_gives_identities_back() -> None:
+    book = CustomerBook()
+    book.identify(strong(PHONE), 1.0, new_id="a")
+    book.identify(strong(EMAIL), 2.0, new_id="b")
+    book.merge("a", "b", 3.0, merge_id="m1", by="s", reason="r")
+    record = book.merge_record("m1")
+    assert not record.undone
+    book.unmerge("m1", 5.0, by="s", reason="r")
+    assert book.merge_record("m1").undone
+    assert book.owner(PHONE) == book.get("a") and book.owner(EMAIL) == book.get("b")
+    assert book.members("b") == {"b"} and book.current("a").id == "a"
+
+
+def test_restore_ignores_suggestions_of_unknown_kinds() -> None:
+    book = CustomerBook()
+    book.identify(strong(WEB_ANN), 1.0, new_id="ann", also=[weak(PHONE)])
+    audit = list(book.audit)
+    bad = type(audit[0])(2.0, "suggested", "ann", "s", {"identity": "fax:123", "other": "", "reason": "r"})
+    copy = CustomerBook()
+    customers, _ = book.state()
+    copy.restore(customers.values(), [], [*audit, bad, audit[-1]])
+    assert copy.suggestions == book.suggestions
+    assert copy.suggestions[0].other is None and copy.suggestions[0].reason == "weak claim"
+    assert len(copy.audit) == len(audit) + 2
+
+
+def test_the_audit_trail_says_who_did_what() -> None:
+    book = CustomerBook()
+    book.identify(strong(WEB_ANN), 1.0, new_id="ann", also=[strong(EMAIL), weak(PHONE)], by="bot")
+    book.identify(strong(WECHAT), 2.0, new_id="w", also=[strong(EMAIL)], by="bot")
+    book.unmerge("w/0", 3.0, by="sup", reason="oops")
+    book.update("ann", 4.0, by="sup", vip=True)
+    assert [(e.at, e.kind, e.customer_id, e.by, dict(e.detail)) for e in book.audit] == [
+        (1.0, "created", "ann", "bot", {"identity": "web:user-ann"}),
+        (1.0, "linked", "ann", "bot", {"identity": "email:ann@example.com"}),
+        (
+            1.0,
+            "suggested",
+            "ann",
+            "bot",
+            {"identity": "phone:+14155550100", "other": "", "reason": "weak claim"},
+        ),
+        (2.0, "created", "w", "bot", {"identity": "wechat:oABC"}),
+        (
+            2.0,
+            "merged",
+            "ann",
+            "bot",
+            {"source": "w", "merge": "w/0", "reason": "strong email:ann@example.com"},
+        ),
+        (3.0, "unmerged", "ann", "sup", {"source": "w", "merge": "w/0", "reason": "oops"}),
+        (4.0, "updated", "ann", "sup", {"vip": "True"}),
+    ]
+    # A suggestion already open is not suggested (nor audited) twice.
+    book.identify(strong(WEB_ANN), 5.0, new_id="x", also=[weak(PHONE)])
+    assert len(book.suggestions) == 1 and len(book.audit) == 7
+    assert str(PHONE) == "phone:+14155550100"
+
+
+def test_refusals_say_why() -> None:
+    book = CustomerBook()
+    book.identify(strong(WEB_ANN), 1.0, new_id="ann")
+    book.identify(strong(WECHAT), 2.0, new_id="w", also=[strong(WEB_ANN)])
+    for call, message in (
+        (
+            lambda: book.merge("ann", "ann", 3.0, merge_id="x", by="s", reason="r"),
+            "cannot be merged into itself",
+        ),
+        (lambda: book.merge("w", "ann", 3.0, merge_id="x", by="s", reason="r"), "only active customers"),
+        (lambda: book.update("ann", 3.0, by="s", id="x", name="n"), r"cannot change \['id'\]"),
+        (lambda: book.identify(strong(EMAIL), 3.0, new_id="w"), "customer id 'w' is taken"),
+        (lambda: book.get("zz"), "no customer 'zz'"),
+        (lambda: book.merge_record("zz"), "no merge 'zz'"),
+    ):
+        with pytest.raises(CustomerError, match=message):
+            call()
+    book.unmerge("w/0", 4.0, by="s", reason="r")
+    with pytest.raises(CustomerError, match="merge 'w/0' is already undone"):
+        book.unmerge("w/0", 5.0, by="s", reason="r")
+    book.identify(strong(EMAIL), 6.0, new_id="e")
+    book.merge("w", "ann", 7.0, merge_id="m", by="s", reason="r")
+    with pytest.raises(CustomerError, match="merge id 'm' is taken"):
+        book.merge("e", "ann", 8.0, merge_id="m", by="s", reason="r")
+
+
+def test_the_default_actor_is_the_system() -> None:
+    book = CustomerBook()
+    book.identify(strong(PHONE), 1.0, new_id="a")
+    assert [e.by for e in book.audit] == ["system"]
+
+
+def test_restored_suggestions_without_a_reason_and_inconsistent_merges() -> None:
+    book = CustomerBook()
+    book.identify(strong(PHONE), 1.0, new_id="a")
+    book.identify(strong(EMAIL), 2.0, new_id="b")
+    record = book.merge("a", "b", 3.0, merge_id="m", by="s", reason="r")
+    copy = CustomerBook()
+    customers, _ = book.state()
+    # The saved target lost the identity the merge brought (a damaged database): refused, with why.
+    damaged = [
+        c if c.id != "b" else type(c)(c.id, c.created_at, frozenset({EMAIL})) for c in customers.values()
+    ]
+    suggested = type(book.audit[0])(4.0, "suggested", "b", "s", {"identity": str(WECHAT)})
+    copy.restore(damaged, [record], [suggested])
+    assert copy.suggestions[0].reason == "" and copy.suggestions[0].other is None
+    with pytest.raises(CustomerError, match=r"'b' no longer holds \['phone:\+14155550100'\]"):
+        copy.unmerge("m", 5.0, by="s", reason="r")

@@ -10,7 +10,7 @@ import pytest
 
 from callcenter.core import ivr
 from callcenter.core import ivr_model as m
-from callcenter.core.ivr_runner import FlowRunner
+from callcenter.core.ivr_runner import FlowRunner, _lookup
 from callcenter.ivr import loader, simulate
 
 MONDAY_NOON = datetime(2026, 11, 23, 12, 0, tzinfo=UTC)
@@ -196,6 +196,10 @@ HOURS = """
         (datetime(2026, 11, 23, 13, 59, tzinfo=UTC), "closed"),  # 08:59
         (datetime(2026, 11, 23, 17, 30, tzinfo=UTC), "closed"),  # lunch 12:30
         (datetime(2026, 11, 23, 21, 59, tzinfo=UTC), "open"),  # 16:59
+        (datetime(2026, 11, 23, 22, 0, tzinfo=UTC), "closed"),  # 17:00: the closing minute is closed
+        (datetime(2026, 11, 23, 17, 0, tzinfo=UTC), "closed"),  # 12:00, lunch begins
+        (datetime(2026, 11, 23, 17, 59, tzinfo=UTC), "closed"),  # 12:59
+        (datetime(2026, 11, 23, 18, 0, tzinfo=UTC), "open"),  # 13:00
         (datetime(2026, 11, 28, 15, 0, tzinfo=UTC), "closed"),  # Saturday
         (datetime(2026, 11, 30, 4, 59, tzinfo=UTC), "open"),  # Sunday 23:59
         (datetime(2026, 12, 25, 15, 0, tzinfo=UTC), "closed"),  # a Friday, but Christmas
@@ -272,3 +276,311 @@ def test_simulation_records_where_the_caller_dropped_out() -> None:
     flows, _ = loader.load([FLOWS])
     sim = simulate.simulate(flows, "main", now=MONDAY_NOON, inputs=["1", "hangup"])
     assert sim.outcome == "caller_hangup" and sim.dropped_at == ("main", "main_menu")
+
+
+def _branch(condition: str, caller: str) -> tuple[str, FlowRunner]:
+    flows = flow_set(
+        f"""
+        flow: b
+        start: pick
+        nodes:
+          pick:
+            type: branch
+            cases:
+              - if: {condition}
+                goto: yes_q
+            else: no_q
+          yes_q: {{type: queue, queue: "yes"}}
+          no_q: {{type: queue, queue: "no"}}
+        """
+    )
+    runner = FlowRunner(flows, "b", now=MONDAY_NOON, caller=caller)
+    runner.start()
+    finish = runner.next(ivr.Done())
+    assert isinstance(finish, ivr.Finish) and finish.queue is not None
+    return finish.queue, runner
+
+
+@pytest.mark.parametrize(
+    ("condition", "caller", "queue"),
+    [
+        ("{var: caller, equals: '+1'}", "+1", "yes"),
+        ("{var: caller, equals: '+1'}", "+2", "no"),
+        ("{var: caller, not_equals: '+1'}", "+2", "yes"),
+        ("{var: caller, not_equals: '+1'}", "+1", "no"),
+        ("{var: caller, exists: true}", "+1", "yes"),
+        ("{var: caller, exists: true}", "", "no"),
+        ("{var: caller, exists: false}", "", "yes"),
+        ("{var: caller, exists: false}", "+1", "no"),
+        ("{var: nothing, exists: true}", "+1", "no"),
+        ("{var: nothing, exists: false}", "+1", "yes"),
+        ("{var: caller, in: ['+1', '+2']}", "+2", "yes"),
+        ("{var: caller, in: ['+1', '+2']}", "+3", "no"),
+        ("{var: nothing, in: ['+1']}", "+1", "no"),
+        ("{var: caller, starts_with: '+34'}", "+34600", "yes"),
+        ("{var: caller, starts_with: '+34'}", "+1346", "no"),
+        ("{var: nothing, starts_with: '+34'}", "+34", "no"),
+        ("{var: caller, matches: '9[0-9]+'}", "912", "yes"),
+        ("{var: caller, matches: '9[0-9]+'}", "9", "no"),
+        ("{var: caller, matches: '9[0-9]+'}", "9123x", "no"),  # the whole value must match
+        ("{var: nothing, matches: '[0-9]*'}", "+1", "yes"),  # unset reads as ""
+        ("{var: nothing, matches: '.+'}", "+1", "no"),
+    ],
+)
+def test_every_branch_condition_both_ways(condition: str, caller: str, queue: str) -> None:
+    got, runner = _branch(condition, caller)
+    assert got == queue
+    op = condition.split(",")[1].split(":")[0].strip()
+    expected = (
+        f"case 1 (caller {op}) -> yes_q" if "caller" in condition else f"case 1 (nothing {op}) -> yes_q"
+    )
+    assert str(runner.steps[0]) == (f"b.pick: {expected}" if queue == "yes" else "b.pick: else -> no_q")
+
+
+def test_collect_takes_exactly_max_digits_and_min_digits() -> None:
+    for digits in ("1234", "123456"):
+        runner = FlowRunner(flow_set(COLLECT), "acct", now=MONDAY_NOON)
+        assert isinstance(_to_lookup(runner, digits), ivr.HttpLookup), digits
+        assert runner.variables["account"] == digits
+    for digits in ("123", "1234567"):
+        runner = FlowRunner(flow_set(COLLECT), "acct", now=MONDAY_NOON)
+        again = _to_lookup(runner, digits)
+        assert isinstance(again, ivr.CollectDigits), digits
+        assert "account" not in runner.variables
+        assert str(runner.steps[-1]) == f"acct.account: invalid input {digits!r} (attempt 1 of 2)"
+
+
+@pytest.mark.parametrize(
+    ("status", "ok"), [(200, True), (299, True), (300, False), (302, False), (199, False)]
+)
+def test_only_2xx_is_a_successful_lookup(status: int, ok: bool) -> None:
+    runner = FlowRunner(flow_set(COLLECT), "acct", now=MONDAY_NOON, caller="+1")
+    _to_lookup(runner, "4729")
+    finish = runner.next(ivr.HttpResult(status, {"customer": {"vip": True}}))
+    assert isinstance(finish, ivr.Finish)
+    assert (finish.priority == 9) is ok
+    assert ("http_error" in finish.data) is not ok
+    if not ok:
+        assert finish.data["http_error"] == f"status {status}"
+
+
+# --- what the runner records, step by step (shown by `callcenter ivr simulate` and flow tests) ----
+
+
+def test_the_steps_of_a_lookup_flow() -> None:
+    runner = FlowRunner(flow_set(COLLECT), "acct", now=MONDAY_NOON, caller="+34600")
+    runner.start()
+    runner.next(ivr.Done())
+    runner.next(ivr.Digits("0123"))
+    runner.next(ivr.Digits("5555#"))
+    body = {"customer": {"vip": False, "name": "Ana"}, "orders": [{"id": 7}]}
+    finish = runner.next(ivr.HttpResult(200, body))
+    assert finish == ivr.Finish(
+        None,
+        "billing",
+        0,
+        (),
+        "es",
+        {
+            "caller": "+34600",
+            "account": "5555",
+            "vip": "false",
+            "name": "Ana",
+            "first": "7",
+            "note": "spain 5555",
+        },
+        "queue",
+    )
+    assert [str(s) for s in runner.steps] == [
+        "acct.account: invalid input '0123' (attempt 1 of 2)",
+        "acct.account: collected account=5555",
+        "acct.lookup: POST https://crm.test/a/5555?from=%2B34600",
+        "acct.lookup: lookup ok: vip=false, name=Ana, first=7",
+        "acct.vip: case 2 (caller starts_with) -> spain",
+        "acct.spain: set language=es, note=spain 5555",
+        "acct.agent: queue billing",
+    ]
+    assert runner.position == ("acct", "agent")
+
+
+def test_the_steps_of_a_menu_that_fails_twice() -> None:
+    runner = FlowRunner(flow_set(MENU), "menu", now=MONDAY_NOON)
+    runner.start()
+    ask = ivr.CollectDigits("callcenter/welcome-menu", 1, 5.0)
+    assert runner.next(ivr.Done()) == ask
+    assert runner.next(ivr.Digits("9")) == ivr.Play("callcenter/invalid")
+    assert runner.next(ivr.Done()) == ask
+    assert runner.next(ivr.Digits("")) == ivr.Play("callcenter/goodbye")
+    finish = runner.next(ivr.Done())
+    assert finish == ivr.Finish(None, None, language="en", data={"caller": ""}, outcome="hangup")
+    assert runner.finished == finish
+    assert [str(s) for s in runner.steps] == [
+        "menu.menu: invalid input '9' (attempt 1 of 2)",
+        "menu.menu: no input (attempt 2 of 2)",
+        "menu.bye: hang up",
+    ]
+
+
+def test_the_last_invalid_menu_choice_is_kept_for_the_agent() -> None:
+    runner = FlowRunner(flow_set(MENU), "menu", now=MONDAY_NOON)
+    runner.start()
+    runner.next(ivr.Done())
+    runner.next(ivr.Digits("7"))
+    runner.next(ivr.Done())
+    runner.next(ivr.Digit("8"))  # the last attempt, as the old single-digit result
+    finish = runner.next(ivr.Done())
+    assert isinstance(finish, ivr.Finish) and finish.choice == "8" and finish.outcome == "hangup"
+
+
+def test_a_retry_without_prompt_asks_again_at_once() -> None:
+    flows = flow_set(
+        """
+        flow: r
+        start: ask
+        nodes:
+          ask:
+            type: collect
+            prompt: "Number?"
+            variable: n
+            max_digits: 3
+            attempts: 3
+            timeout: 2
+            no_input: out
+            next: out
+          out: {type: queue, queue: q}
+        """
+    )
+    runner = FlowRunner(flows, "r", now=MONDAY_NOON)
+    runner.start()
+    first = runner.next(ivr.Done())
+    assert isinstance(first, ivr.CollectDigits) and (first.max_digits, first.timeout) == (3, 2.0)
+    assert runner.next(ivr.Digits("")) == first
+    assert runner.next(ivr.Digits("")) == first
+    finish = runner.next(ivr.Digits(""))
+    assert isinstance(finish, ivr.Finish) and finish.queue == "q" and "n" not in finish.data
+    assert [str(s) for s in runner.steps][-1] == "r.out: queue q"
+    assert str(runner.steps[2]) == "r.ask: no input (attempt 3 of 3)"
+
+
+def test_voicemail_without_a_prompt_and_hangups() -> None:
+    flows = flow_set(
+        """
+        flow: v
+        start: vm
+        nodes:
+          vm: {type: voicemail, mailbox: "200@default"}
+        """
+    )
+    runner = FlowRunner(flows, "v", now=MONDAY_NOON, caller="555", caller_name="Ann", dialed="100")
+    runner.start()
+    assert runner.next(ivr.Done()) == ivr.Voicemail("200@default", greeting=True)
+    finish = runner.next(ivr.Done())
+    assert finish == ivr.Finish(
+        None,
+        None,
+        language="en",
+        data={"caller": "555", "caller_name": "Ann", "dialed": "100"},
+        outcome="voicemail",
+    )
+    assert [str(s) for s in runner.steps] == ["v.vm: voicemail 200@default"]
+    with pytest.raises(ivr.FlowError):
+        runner.next(ivr.Done())
+
+
+def test_hung_up_records_where() -> None:
+    runner = FlowRunner(flow_set(MENU), "menu", now=MONDAY_NOON)
+    runner.start()
+    runner.next(ivr.Done())
+    assert runner.hung_up() == ("menu", "menu")
+    assert str(runner.steps[-1]) == "menu.menu: caller hung up"
+    with pytest.raises(ivr.FlowError, match="finished or not started"):
+        runner.next(ivr.Digits("1"))
+
+
+def test_unknown_entry_flow_and_missing_targets() -> None:
+    with pytest.raises(ivr.FlowError, match="no flow named 'nope'"):
+        FlowRunner(flow_set(MENU), "nope", now=MONDAY_NOON)
+    with pytest.raises(ivr.FlowError):
+        FlowRunner(flow_set(MENU), "menu", now=MONDAY_NOON).next(ivr.Done())
+    for text, why in (
+        ("flow: x\nstart: a\nnodes:\n  a: {type: goto, flow: elsewhere}\n", "no flow 'elsewhere'"),
+        ("flow: x\nstart: a\nnodes:\n  a: {type: set, variables: {n: '1'}, next: b}\n", "no node 'b'"),
+    ):
+        flow, problems = loader.parse_text(text, "x.yaml")
+        assert flow is not None and problems == []
+        runner = FlowRunner(m.FlowSet({"x": flow}), "x", now=MONDAY_NOON)
+        runner.start()
+        finish = runner.next(ivr.Done())
+        assert isinstance(finish, ivr.Finish) and finish.outcome == "error"
+        assert finish.data["ivr_error"] == why
+        assert str(runner.steps[-1]).endswith(f"error: {why}")
+
+
+def test_hours_steps_and_goto_steps() -> None:
+    runner = FlowRunner(flow_set(HOURS), "hours", now=datetime(2026, 11, 23, 14, 0, tzinfo=UTC))
+    runner.start()
+    runner.next(ivr.Done())
+    assert [str(s) for s in runner.steps] == ["hours.hours: open", "hours.open: queue open"]
+    runner = FlowRunner(flow_set(HOURS), "hours", now=datetime(2026, 11, 28, 15, 0, tzinfo=UTC))
+    runner.start()
+    runner.next(ivr.Done())
+    assert [str(s) for s in runner.steps] == ["hours.hours: closed", "hours.closed: queue closed"]
+
+
+def test_lookup_paths() -> None:
+    body = {"a": {"b": [10, {"c": None}, True], "d": 1.5}, "e": "x"}
+    assert _lookup(body, "a.b.0") == "10"
+    assert _lookup(body, "a.b.2") == "true"
+    assert _lookup(body, "a.d") == "1.5"
+    assert _lookup(body, "e") == "x"
+    assert _lookup({"f": False}, "f") == "false"
+    for missing in ("a.b.3", "a.b.x", "a.b.1.c", "a.b", "a", "z", "e.f", "a.b.-1"):
+        assert _lookup(body, missing) is None, missing
+    assert _lookup([5, 6], "1") == "6"
+
+
+def test_error_messages_and_a_second_wrong_result() -> None:
+    with pytest.raises(ValueError, match="now must be an aware datetime"):
+        FlowRunner(flow_set(MENU), "menu", now=datetime(2026, 11, 23, 12, 0))
+    runner = FlowRunner(flow_set(COLLECT), "acct", now=MONDAY_NOON)
+    _to_lookup(runner, "4729")
+    with pytest.raises(ivr.FlowError, match="expected an HTTP result, got Done"):
+        runner.next(ivr.Done())
+    with pytest.raises(ivr.FlowError, match="finished or not started"):
+        runner.next(ivr.Done())
+    flow, _ = loader.parse_text(
+        "flow: x\nstart: a\nnodes:\n  a: {type: set, variables: {n: '1'}, next: a}\n", "x.yaml"
+    )
+    assert flow is not None
+    looping = FlowRunner(m.FlowSet({"x": flow}), "x", now=MONDAY_NOON)
+    looping.start()
+    finish = looping.next(ivr.Done())
+    assert isinstance(finish, ivr.Finish)
+    assert finish.data["ivr_error"] == "the flow went round in a loop without asking the caller"
+
+
+def test_lookup_headers_failure_step_and_callback_prompt() -> None:
+    flows = flow_set(
+        """
+        flow: h
+        start: look
+        nodes:
+          look:
+            type: http
+            url: "https://crm.test/c"
+            headers: {X-Caller: "{caller}"}
+            result: {name: name}
+            next: cb
+            failure: cb
+          cb: {type: callback, queue: support, prompt: "We will call you back"}
+        """
+    )
+    runner = FlowRunner(flows, "h", now=MONDAY_NOON, caller="555")
+    runner.start()
+    lookup = runner.next(ivr.Done())
+    assert isinstance(lookup, ivr.HttpLookup) and lookup.headers == {"X-Caller": "555"}
+    play = runner.next(ivr.HttpResult(404))
+    assert isinstance(play, ivr.Play) and play.text == "We will call you back"
+    assert str(runner.steps[1]) == "h.look: lookup failed: status 404 -> cb"
+    finish = runner.next(ivr.Done())
+    assert isinstance(finish, ivr.Finish) and finish.outcome == "callback"
