@@ -109,7 +109,7 @@ def score(rules: QaRules, transcript: Transcript, anger_of: AngerMeasure | None 
     """``anger_of``: the sentiment measure for the transcript's language (default: :func:`anger`)."""
     measure = anger_of or anger
     segments = transcript.by_time()
-    checks = _phrase_checks(rules, segments) + _delivery_checks(rules, segments)
+    checks = _phrase_checks(rules, segments) + _delivery_checks(rules, segments, measure)
     total_weight = sum(check.weight for check in checks)
     kept = sum(check.weight for check in checks if check.passed)
     value = 100.0 if total_weight == 0 else round(100.0 * kept / total_weight, 1)
@@ -149,7 +149,7 @@ def _phrase_checks(rules: QaRules, segments: Sequence[Segment]) -> list[Check]:
     return checks
 
 
-def _delivery_checks(rules: QaRules, segments: Sequence[Segment]) -> list[Check]:
+def _delivery_checks(rules: QaRules, segments: Sequence[Segment], measure: AngerMeasure) -> list[Check]:
     """How the call went: silences, talking over each other, the caller's anger."""
     checks: list[Check] = []
     if rules.max_silence is not None:
