@@ -70,6 +70,21 @@ MOVES: dict[str, str] = {
     "core/transcript.py": "core/qa/transcript.py",
     "core/qa.py": "core/qa/scoring.py",
     "core/scorecard.py": "core/qa/scorecard.py",
+    "core/lines.py": "core/acd/lines.py",
+    "core/roster.py": "core/acd/roster.py",
+    "core/selection.py": "core/acd/selection.py",
+    "core/timers.py": "core/acd/timers.py",
+    "core/wallboard.py": "core/acd/wallboard.py",
+    "core/calls.py": "core/calls/machine.py",
+    "core/call_messages.py": "core/calls/messages.py",
+    "lines.py": "core/business_lines.py",
+    # more storage, accounts and settings
+    "adapters/audit_chain.py": "storage/audit_chain.py",
+    "adapters/event_log.py": "storage/event_log.py",
+    "retention.py": "storage/retention.py",
+    "audit_cli.py": "accounts/audit_cli.py",
+    "textfile.py": "settings/textfile.py",
+    "replay.py": "asterisk/replay.py",
 }
 
 # (pattern on the path relative to callcenter/, replacement) for files the table does not name.
@@ -79,7 +94,7 @@ RULES: list[tuple[str, str]] = [
         r"asterisk/\1.py",
     ),
     (
-        r"^adapters/(voice_\w+|ami_\w+|agi_\w+|asterisk_\w+|replay\w*|record_replay\w*)\.py$",
+        r"^adapters/(voice_\w+|ami_\w+|agi_\w+|asterisk_\w+|replay\w*|record_replay\w*|session_\w+)\.py$",
         r"asterisk/\1.py",
     ),
     (r"^adapters/(db|db_models|recordings|transcription_jobs|storage_errors|engine)\.py$", r"storage/\1.py"),
@@ -99,6 +114,7 @@ NEW_PACKAGES = {
     "core/ivr": "The IVR: flows as step machines, the YAML model, its checks and runner.",
     "core/omni": "Omnichannel: customers and conversations.",
     "core/qa": "Quality: redaction, transcripts, scoring and scorecards.",
+    "core/calls": "Answered calls: the state machine of call control and its messages.",
 }
 LINE_LENGTH = 110  # ruff's, in pyproject.toml
 TEXT_SUFFIXES = {".py", ".md", ".toml", ".ini", ".cfg", ".yaml", ".yml", ".sh", ".txt", ".mako", ".json"}
