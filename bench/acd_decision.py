@@ -28,9 +28,9 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from callcenter.core import events as ev
-from callcenter.core import queues as qs
-from callcenter.core.acd import Acd, AcdConfig
-from callcenter.core.agents import Agent, AgentState
+from callcenter.core.acd import queues as qs
+from callcenter.core.acd.agents import Agent, AgentState
+from callcenter.core.acd.engine import Acd, AcdConfig
 from callcenter.core.commands import DialAgent
 
 SKILLS = [f"s{k}" for k in range(50)]

@@ -30,7 +30,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from panoramisk import Manager
 
-from callcenter.sandbox import AsteriskSandbox
+from callcenter.asterisk.sandbox import AsteriskSandbox
 from tests.conftest import ServerProcess, config_with, settings_from
 from tests.sip import Phone, level, wait_for
 

@@ -55,8 +55,8 @@ def agent_token(n: int) -> str:
 
 def serve_ours(port: int, agents: int, workdir: Path, max_chats: int, gc_freeze: bool = True) -> None:
     from callcenter.app import create_app
-    from callcenter.config import load_settings
     from callcenter.core import events as ev
+    from callcenter.settings import load_settings
     from callcenter.web.api import SERVICE
 
     settings = load_settings(
@@ -91,7 +91,7 @@ def serve_ours(port: int, agents: int, workdir: Path, max_chats: int, gc_freeze:
     import logging
 
     logging.basicConfig(level=logging.WARNING, format="server: %(levelname)s %(message)s", force=True)
-    logging.getLogger("callcenter.adapters.ami").setLevel(logging.ERROR)  # no Asterisk here
+    logging.getLogger("callcenter.asterisk.ami").setLevel(logging.ERROR)  # no Asterisk here
     web.run_app(app, host="127.0.0.1", port=port, print=None, access_log=None)
 
 

@@ -60,14 +60,14 @@ class Target:
 UNIT = "tests/unit/"
 TARGETS: dict[str, Target] = {
     "agents": Target(
-        "callcenter/core/agents.py",
+        "callcenter/core/acd/agents.py",
         (UNIT + "test_agents.py", UNIT + "test_acd.py", UNIT + "test_acd_properties.py"),
     ),
-    "redaction": Target("callcenter/core/redaction.py", (UNIT + "test_redaction.py",)),
-    "ivr_runner": Target("callcenter/core/ivr_runner.py", (UNIT + "test_ivr_runner.py",)),
-    "customers": Target("callcenter/core/customers.py", (UNIT + "test_customers.py",)),
+    "redaction": Target("callcenter/core/qa/redaction.py", (UNIT + "test_redaction.py",)),
+    "ivr_runner": Target("callcenter/core/ivr/runner.py", (UNIT + "test_ivr_runner.py",)),
+    "customers": Target("callcenter/core/omni/customers.py", (UNIT + "test_customers.py",)),
     "queues": Target(
-        "callcenter/core/queues.py",
+        "callcenter/core/acd/queues.py",
         (UNIT + "test_queues.py", UNIT + "test_acd_routing.py", UNIT + "test_acd_routing_properties.py"),
     ),
 }
@@ -128,11 +128,11 @@ def _next_digits(digits: str) -> list[str]:
 
 def table_mutants(name: str) -> list[TableMutant]:
     if name == "agents":
-        agents = importlib.import_module("callcenter.core.agents")
+        agents = importlib.import_module("callcenter.core.acd.agents")
         states = list(agents.AgentState)
         return _dict_mutants(agents, "TRANSITIONS", lambda target: [s for s in states if s != target])
     if name == "redaction":
-        red = importlib.import_module("callcenter.core.redaction")
+        red = importlib.import_module("callcenter.core.qa.redaction")
         return [
             *_dict_mutants(red, "_UNITS", _next_digits),
             *_dict_mutants(red, "_TEENS", lambda d: [d[0] + str((int(d[1]) + 1) % 10)]),
@@ -144,7 +144,7 @@ def table_mutants(name: str) -> list[TableMutant]:
             *_constant_mutants(red, "MIN_CARD_DIGITS", "MAX_CARD_DIGITS"),
         ]
     if name == "customers":
-        return _set_mutants(importlib.import_module("callcenter.core.customers"), "SHAREABLE")
+        return _set_mutants(importlib.import_module("callcenter.core.omni.customers"), "SHAREABLE")
     return []
 
 
@@ -231,7 +231,7 @@ def _warm_up() -> None:
     import hypothesis  # noqa: F401
     import pytest  # noqa: F401
 
-    import tests.conftest  # noqa: F401  (yaml, pydantic, SQLAlchemy... through callcenter.config)
+    import tests.conftest  # noqa: F401  (yaml, pydantic, SQLAlchemy... through callcenter.settings)
 
     _forget_our_modules()
 

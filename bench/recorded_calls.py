@@ -33,14 +33,14 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 import jiwer
 
 from bench.transcription import SENTENCES, normalise
-from callcenter.adapters.recordings import RecordingStore, read_audio
-from callcenter.adapters.transcription_jobs import DONE, FAILED, JobStore
-from callcenter.config import TranscriptionSettings
-from callcenter.sandbox import AsteriskSandbox
+from callcenter.asterisk.sandbox import AsteriskSandbox
+from callcenter.settings import TranscriptionSettings
 from callcenter.speech.audio import read_wav
 from callcenter.speech.pool import TranscriptionPool
 from callcenter.speech.service import TranscriptionService
 from callcenter.speech.transcribe import request_for, transcribe
+from callcenter.storage.recordings import RecordingStore, read_audio
+from callcenter.storage.transcription_jobs import DONE, FAILED, JobStore
 from tests.conftest import ServerProcess, config_with, settings_from
 from tests.sip import Phone, level, wait_for
 

@@ -31,7 +31,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 import jiwer
 from wer_set import STRETCHES, VOICES, Utterance, generate, sentences
 
-from callcenter.config import TranscriptionSettings
+from callcenter.settings import TranscriptionSettings
 from callcenter.speech.audio import read_wav, resample_hq
 from callcenter.speech.transcribe import request_for, run
 

@@ -24,45 +24,45 @@ import aiohttp
 from aiohttp import web
 from redis.asyncio import Redis
 
-from callcenter.adapters.accounts_store import AccountStore
-from callcenter.adapters.agi import AgiServer
-from callcenter.adapters.ami import AmiClient
-from callcenter.adapters.asterisk_port import LegacyAsteriskPort
-from callcenter.adapters.db import Database, DatabaseError
-from callcenter.adapters.messaging_store import MessagingStore
-from callcenter.adapters.qa_store import QaStore
-from callcenter.adapters.recordings import RecordingStore
-from callcenter.adapters.session_record import SessionRecorder
-from callcenter.adapters.voice import VoiceAdapter
-from callcenter.adapters.voice_state import AsteriskSnapshot
+from callcenter.accounts.audit import Audit
+from callcenter.accounts.service import Accounts
 from callcenter.aio import cancel_and_wait
-from callcenter.audit import Audit
-from callcenter.channels.email import SmtpInbound, SmtpSender
-from callcenter.channels.nonces import LocalNonces, RedisNonces
-from callcenter.channels.outbox import Outbox, Sender
-from callcenter.channels.senders import TwilioSender, WeChatSender, WhatsAppSender
-from callcenter.channels.webchat import WebchatSender
-from callcenter.config import ConfigError, Settings
-from callcenter.conversation_routing import ConversationRouter
-from callcenter.core import calls as cl
+from callcenter.asterisk.agi import AgiServer
+from callcenter.asterisk.ami import AmiClient
+from callcenter.asterisk.asterisk_port import LegacyAsteriskPort
+from callcenter.asterisk.recorder import Recorder
+from callcenter.asterisk.session_record import SessionRecorder
+from callcenter.asterisk.voice import VoiceAdapter
+from callcenter.asterisk.voice_state import AsteriskSnapshot
 from callcenter.core import events as ev
-from callcenter.core import ivr
 from callcenter.core import notices as nt
-from callcenter.core.acd import Acd, AcdConfig
-from callcenter.core.agents import Agent
-from callcenter.core.conversations import MessagingChannel
+from callcenter.core.acd.agents import Agent
+from callcenter.core.acd.engine import Acd, AcdConfig
+from callcenter.core.calls import machine as cl
 from callcenter.core.interaction import Channel
-from callcenter.core.ivr_runner import FlowRunner
-from callcenter.core.qa import Alert
+from callcenter.core.ivr import flow as ivr
+from callcenter.core.ivr.runner import FlowRunner
+from callcenter.core.omni.conversations import MessagingChannel
+from callcenter.core.qa.scoring import Alert
 from callcenter.gc_policy import GcPolicy
 from callcenter.ivr.store import FlowStore
-from callcenter.messaging import Messaging
+from callcenter.messaging.channels.email import SmtpInbound, SmtpSender
+from callcenter.messaging.channels.nonces import LocalNonces, RedisNonces
+from callcenter.messaging.channels.senders import TwilioSender, WeChatSender, WhatsAppSender
+from callcenter.messaging.channels.webchat import WebchatSender
+from callcenter.messaging.outbox import Outbox, Sender
+from callcenter.messaging.routing import ConversationRouter
+from callcenter.messaging.service import Messaging
 from callcenter.qa.scorecards import ScorecardError, load_scorecards
-from callcenter.queues_file import QueueWatcher, load_queues
-from callcenter.recorder import Recorder
-from callcenter.retention import RetentionSweeper
 from callcenter.service import CallCenter
-from callcenter.users import Accounts
+from callcenter.settings import ConfigError, Settings
+from callcenter.settings.queues_file import QueueWatcher, load_queues
+from callcenter.storage.accounts_store import AccountStore
+from callcenter.storage.db import Database, DatabaseError
+from callcenter.storage.messaging_store import MessagingStore
+from callcenter.storage.qa_store import QaStore
+from callcenter.storage.recordings import RecordingStore
+from callcenter.storage.retention import RetentionSweeper
 from callcenter.web import (
     admin_config,
     admin_pages,
@@ -500,10 +500,10 @@ async def _recording(app: web.Application) -> AsyncIterator[None]:
     store = app[RECORDING_STORE]  # the same store QA plays recordings from
     transcription = None
     if settings.transcription.enabled:
-        from callcenter.adapters.transcription_jobs import JobStore
         from callcenter.qa.loader import load_rules
         from callcenter.speech.pool import TranscriptionPool
         from callcenter.speech.service import TranscriptionService
+        from callcenter.storage.transcription_jobs import JobStore
 
         conf = settings.transcription
         rules = load_rules(conf.qa_rules) if conf.qa_rules is not None else None

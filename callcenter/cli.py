@@ -10,7 +10,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from callcenter import __version__, logs
-from callcenter.config import ConfigError, Settings, load_settings
+from callcenter.settings import ConfigError, Settings, load_settings
 
 
 def _overrides(pairs: Sequence[str]) -> dict[str, Any]:
@@ -55,13 +55,13 @@ def _parser() -> argparse.ArgumentParser:
     from callcenter.speech import commands as speech_commands
 
     speech_commands.add_parser(sub)
-    from callcenter import users_cli
+    from callcenter.accounts import cli as users_cli
 
     users_cli.add_parser(sub)
-    from callcenter import audit_cli
+    from callcenter.accounts import audit_cli
 
     audit_cli.add_parser(sub)
-    from callcenter import replay
+    from callcenter.asterisk import replay
 
     replay.add_parser(sub)
     return parser
@@ -71,7 +71,7 @@ def _queues_valid(settings: Settings) -> bool:
     """The queue file, when one is configured, loads; else its problems are printed."""
     if settings.acd.queues_file is None:
         return True
-    from callcenter.queues_file import load_queues
+    from callcenter.settings.queues_file import load_queues
 
     try:
         load_queues(settings.acd.queues_file)
@@ -87,9 +87,9 @@ def _unusable(settings: Settings, path: str | None) -> list[str]:
     there, a web identity secret anyone could guess. As ``file:line: key: problem``."""
     from urllib.parse import urlsplit
 
-    from callcenter.adapters.db import DatabaseError, parse_url
-    from callcenter.config import line_of, parse_yaml
-    from callcenter.textfile import TextFileError, read_text
+    from callcenter.settings import line_of, parse_yaml
+    from callcenter.settings.textfile import TextFileError, read_text
+    from callcenter.storage.db import DatabaseError, parse_url
 
     found: list[tuple[tuple[str, ...], str]] = []
     try:
@@ -158,11 +158,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     if args.command == "serve":
         return _serve(settings)
     if args.command == "asterisk":
-        from callcenter import sandbox
+        from callcenter.asterisk import sandbox
 
         return sandbox.main(args.action, settings)
     if args.command == "db":
-        from callcenter.adapters.db import upgrade
+        from callcenter.storage.db import upgrade
 
         asyncio.run(upgrade(settings.database.url))
         print("database is at the latest schema")
@@ -178,15 +178,15 @@ def main(argv: Sequence[str] | None = None) -> int:
             return speech_commands.main_transcribe(args, settings)
         return speech_commands.main_recordings(args, settings)
     if args.command == "user":
-        from callcenter import users_cli
+        from callcenter.accounts import cli as users_cli
 
         return users_cli.main(args, settings)
     if args.command == "audit":
-        from callcenter import audit_cli
+        from callcenter.accounts import audit_cli
 
         return audit_cli.main(args, settings)
     if args.command == "replay":
-        from callcenter import replay
+        from callcenter.asterisk import replay
 
         return replay.main(args, settings)
     if args.command == "config":

@@ -35,7 +35,7 @@ from typing import Any
 from prometheus_client import Histogram
 
 from callcenter.aio import cancel_and_wait
-from callcenter.config import RuntimeSettings
+from callcenter.settings import RuntimeSettings
 
 log = logging.getLogger(__name__)
 

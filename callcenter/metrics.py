@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from prometheus_client import Counter, Gauge, Histogram
 
-from callcenter.core.acd import Acd
+from callcenter.core.acd.engine import Acd
 
 INTERACTIONS = Counter(
     "callcenter_interactions_ended_total", "Interactions that ended, by outcome", ["outcome"]

@@ -15,9 +15,9 @@ from typing import TYPE_CHECKING, Protocol, runtime_checkable
 
 from callcenter import metrics
 from callcenter.aio import cancel_and_wait, within
-from callcenter.core import calls as cl
 from callcenter.core import events as ev
-from callcenter.core.acd import Acd
+from callcenter.core.acd.engine import Acd
+from callcenter.core.calls import machine as cl
 from callcenter.core.commands import (
     AgentStateChanged,
     Announce,
@@ -35,8 +35,8 @@ from callcenter.core.interaction import Interaction
 from callcenter.core.notices import Notice
 
 if TYPE_CHECKING:
-    from callcenter.adapters.db import StoredEvent
-from callcenter.core.queues import Queue
+    from callcenter.storage.db import StoredEvent
+from callcenter.core.acd.queues import Queue
 
 log = logging.getLogger(__name__)
 
@@ -143,7 +143,7 @@ class CallCenter:
         """A call control asked for (the agent panel): the core checks it (a refusal raises its
         :class:`~callcenter.core.errors.DomainError` and changes nothing), the call-control adapter
         carries out the core's commands, and this returns once Asterisk did (or raises
-        :class:`~callcenter.core.calls.ControlRefused` with why not; the core heard of it too)."""
+        :class:`~callcenter.core.calls.machine.ControlRefused` with why not; the core heard of it too)."""
         self._controls = []
         try:
             self.handle(event)

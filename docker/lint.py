@@ -7,7 +7,7 @@ CI has no Docker engine, so the images are never built there; this keeps the fil
   .env.example and every variable there is used; the services, build contexts and Dockerfiles exist.
 * Each service's ``CALLCENTER_*`` variables, interpolated with .env.example and with the YAML file
   that ``CALLCENTER_CONFIG`` names mapped to its bind-mount source, load through
-  :func:`callcenter.config.load_settings` (unknown keys and bad values fail, as they would in the
+  :func:`callcenter.settings.load_settings` (unknown keys and bad values fail, as they would in the
   container), and the asterisk container's settings render the asterisk_conf/ templates.
 * Asterisk and the server agree on AMI (port, user, secret) and FastAGI and can reach each other:
   either over one internal network with a fixed subnet (compose.yaml: each side names the other,
@@ -17,7 +17,7 @@ CI has no Docker engine, so the images are never built there; this keeps the fil
 * Every COPY/ADD source of the Dockerfiles exists in the repository and is not dropped by the
   Dockerfile's .dockerignore; ``--from`` names a stage; the final stage has a non-root USER, a
   HEALTHCHECK and an ENTRYPOINT; the Asterisk image installs the sandbox's packages.
-* callcenter.config and callcenter.sandbox (the Asterisk image's renderer) import only the standard
+* callcenter.settings and callcenter.asterisk.sandbox (the Asterisk image's renderer) import only the standard
   library, PyYAML and pydantic: the image provides those from Debian, not the package's other
   dependencies.
 
@@ -49,7 +49,7 @@ REPO = DOCKER.parent
 if str(REPO) not in sys.path:
     sys.path.insert(0, str(REPO))
 
-from callcenter.config import ConfigError, Settings, load_settings  # noqa: E402
+from callcenter.settings import ConfigError, Settings, load_settings  # noqa: E402
 
 COMPOSE = DOCKER / "compose.yaml"
 HOST_NETWORK = DOCKER / "compose.host-network.yaml"
@@ -61,16 +61,16 @@ SERVICES = ("asterisk", "server", "postgres", "redis")
 CONFIG_VAR = "CALLCENTER_CONFIG"
 # Imports the Asterisk image can satisfy (Debian's python3, python3-yaml, python3-pydantic).
 RENDERER_MODULES = (
-    "callcenter/config/__init__.py",
-    "callcenter/config/base.py",
-    "callcenter/config/loader.py",
-    "callcenter/config/messaging.py",
-    "callcenter/config/recording.py",
-    "callcenter/config/security.py",
-    "callcenter/config/server.py",
-    "callcenter/config/settings.py",
-    "callcenter/config/telephony.py",
-    "callcenter/sandbox.py",
+    "callcenter/settings/__init__.py",
+    "callcenter/settings/base.py",
+    "callcenter/settings/loader.py",
+    "callcenter/settings/messaging.py",
+    "callcenter/settings/recording.py",
+    "callcenter/settings/security.py",
+    "callcenter/settings/server.py",
+    "callcenter/settings/settings.py",
+    "callcenter/settings/telephony.py",
+    "callcenter/asterisk/sandbox.py",
 )
 RENDERER_THIRD_PARTY = {"yaml", "pydantic", "callcenter"}
 
@@ -718,7 +718,7 @@ def check_dockerfile(path: Path, context: Path = REPO) -> list[str]:
         if needed not in keywords:
             problems.append(f"{label}: the final stage has no {needed}")
     if path.parent.name == "asterisk":
-        from callcenter.sandbox import ROOT_PACKAGES
+        from callcenter.asterisk.sandbox import ROOT_PACKAGES
 
         installs = " ".join(i.raw for i in final if i.keyword == "RUN" and "apt-get install" in i.raw)
         for package in ROOT_PACKAGES:
@@ -732,7 +732,7 @@ def check_dockerfile(path: Path, context: Path = REPO) -> list[str]:
 
 
 def check_renderer_imports() -> list[str]:
-    """callcenter.config and callcenter.sandbox need only what the Asterisk image has."""
+    """callcenter.settings and callcenter.asterisk.sandbox need only what the Asterisk image has."""
     problems = []
     stdlib = set(sys.stdlib_module_names)
     for rel in RENDERER_MODULES:
@@ -747,11 +747,11 @@ def check_renderer_imports() -> list[str]:
                 top = name.split(".")[0]
                 if top in stdlib or top == "__future__":
                     continue
-                settings = name == "callcenter.config" or name.startswith("callcenter.config.")
+                settings = name == "callcenter.settings" or name.startswith("callcenter.settings.")
                 if top not in RENDERER_THIRD_PARTY or (top == "callcenter" and not settings):
                     problems.append(
                         f"{rel}: imports {name}; the Asterisk image has only the standard library, "
-                        "PyYAML, pydantic and callcenter.config (update docker/asterisk/Dockerfile)"
+                        "PyYAML, pydantic and callcenter.settings (update docker/asterisk/Dockerfile)"
                     )
     return problems
 

@@ -23,7 +23,7 @@ from typing import Any
 import pytest
 import yaml
 
-from callcenter.config import Settings, load_settings
+from callcenter.settings import Settings, load_settings
 from tests.pg import PostgresServer
 
 # Two test runs on one machine (e.g. two developers' worktrees) each take a slot: slot N adds
@@ -84,7 +84,7 @@ def settings_from(data: dict[str, Any]) -> Settings:
 @pytest.fixture(scope="session")
 def asterisk() -> Iterator[Any]:
     """The test instance of the Asterisk sandbox, up for the whole session."""
-    from callcenter.sandbox import AsteriskSandbox
+    from callcenter.asterisk.sandbox import AsteriskSandbox
 
     sandbox = AsteriskSandbox(settings_from(config_with()))
     # Start from a clean slate: no registrations left over from an earlier run.

@@ -1,4 +1,4 @@
-"""A fake of our own Asterisk port (callcenter/adapters/asterisk_port.py) for unit tests: it keeps
+"""A fake of our own Asterisk port (callcenter/asterisk/asterisk_port.py) for unit tests: it keeps
 what it was asked, answers from what the test put in, and refuses what the test says to refuse."""
 
 from __future__ import annotations
@@ -6,8 +6,8 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from callcenter.adapters.ami_events import AmiEvent
-from callcenter.adapters.asterisk_port import (
+from callcenter.asterisk.ami_events import AmiEvent
+from callcenter.asterisk.asterisk_port import (
     AmiError,
     ChannelInfo,
     ConnectedHandler,

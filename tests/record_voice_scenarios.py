@@ -228,7 +228,7 @@ SCENARIOS: dict[str, Callable[[Scenario], None]] = {
 
 @contextmanager
 def sandbox_up() -> Iterator[Any]:
-    from callcenter.sandbox import AsteriskSandbox
+    from callcenter.asterisk.sandbox import AsteriskSandbox
 
     sandbox = AsteriskSandbox(settings_from(config_with()))
     sandbox.down()

@@ -6,8 +6,8 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 
-from callcenter.core.agents import AgentState
-from callcenter.core.calls import CallOutput
+from callcenter.core.acd.agents import AgentState
+from callcenter.core.calls.machine import CallOutput
 from callcenter.core.interaction import Interaction
 from callcenter.core.notices import Notice
 

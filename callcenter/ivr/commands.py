@@ -10,10 +10,10 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import TextIO
 
-from callcenter.config import Settings
-from callcenter.core import ivr_model as m
+from callcenter.core.ivr import model as m
 from callcenter.ivr import flowtest, loader, prompts
 from callcenter.ivr.simulate import HttpMock, simulate
+from callcenter.settings import Settings
 
 
 def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:

@@ -15,7 +15,7 @@ from typing import Any
 
 import yaml
 
-from callcenter.core import ivr_model as m
+from callcenter.core.ivr import model as m
 from callcenter.ivr import loader
 from callcenter.ivr.simulate import HttpMock, Simulation, simulate
 

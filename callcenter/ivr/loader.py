@@ -1,7 +1,7 @@
-"""YAML flow files -> :class:`~callcenter.core.ivr_model.FlowSet`, every problem with file:line:column.
+"""YAML flow files -> :class:`~callcenter.core.ivr.model.FlowSet`, every problem with file:line:column.
 
 PyYAML's composer gives nodes with their marks, so each model piece keeps its position; the pure
-validator (:mod:`callcenter.core.ivr_check`) then reports against them. A file that cannot be
+validator (:mod:`callcenter.core.ivr.check`) then reports against them. A file that cannot be
 read or parsed is reported and left out; the rest are still checked.
 """
 
@@ -15,10 +15,10 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import yaml
 
-from callcenter import textfile
-from callcenter.core import ivr_check
-from callcenter.core import ivr_model as m
+from callcenter.core.ivr import check as ivr_check
+from callcenter.core.ivr import model as m
 from callcenter.ivr import prompts
+from callcenter.settings import textfile
 
 TEST_SUFFIX = ".test.yaml"
 #: text, language -> the sound name the text-to-speech prompt will be rendered to

@@ -23,7 +23,7 @@ from pathlib import Path
 
 import numpy
 
-from callcenter.core import ivr_model as m
+from callcenter.core.ivr import model as m
 from callcenter.speech.audio import AudioError, Track, read_wav, resample_hq
 
 log = logging.getLogger(__name__)

@@ -11,9 +11,9 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 
-from callcenter.core import ivr
-from callcenter.core import ivr_model as m
-from callcenter.core.ivr_runner import FlowRunner
+from callcenter.core.ivr import flow as ivr
+from callcenter.core.ivr import model as m
+from callcenter.core.ivr.runner import FlowRunner
 
 MAX_ACTIONS = 500
 HANGUP = "hangup"

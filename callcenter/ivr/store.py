@@ -15,9 +15,9 @@ import logging
 from pathlib import Path
 
 from callcenter import metrics
-from callcenter.config import IvrSettings
-from callcenter.core import ivr_model as m
+from callcenter.core.ivr import model as m
 from callcenter.ivr import loader, prompts
+from callcenter.settings import IvrSettings
 
 log = logging.getLogger(__name__)
 

@@ -1,1 +1,1 @@
-"""Quality review around the pure scorer in :mod:`callcenter.core.qa`: loading rules from YAML."""
+"""Quality review around the pure scorer in :mod:`callcenter.core.qa.scoring`: loading rules from YAML."""

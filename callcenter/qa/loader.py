@@ -21,9 +21,8 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
-from callcenter import textfile
-from callcenter.config import ConfigError, line_of, parse_yaml, validation_problems
-from callcenter.core.qa import PhraseRule, QaRules
+from callcenter.core.qa.scoring import PhraseRule, QaRules
+from callcenter.settings import ConfigError, line_of, parse_yaml, textfile, validation_problems
 
 
 class QaRulesError(Exception):

@@ -18,9 +18,8 @@ import re
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
-from callcenter import textfile
-from callcenter.config import ConfigError, line_of, parse_yaml, validation_problems
-from callcenter.core.scorecard import Criterion, Scorecard
+from callcenter.core.qa.scorecard import Criterion, Scorecard
+from callcenter.settings import ConfigError, line_of, parse_yaml, textfile, validation_problems
 
 NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_-]{0,63}$")
 

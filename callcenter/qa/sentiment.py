@@ -3,7 +3,7 @@
 English uses VADER (vaderSentiment: a rule-based valence model with negation, intensifiers, "but"
 and caps handling, tuned on social-media text): a segment's anger is its negative compound valence,
 so "I am not happy, this is ridiculous" scores and "not bad at all, thanks" does not. Other languages
-fall back to :func:`callcenter.core.qa.anger` (the small English lexicon: it simply finds nothing in
+fall back to :func:`callcenter.core.qa.scoring.anger` (the small English lexicon: it simply finds nothing in
 other languages) until a library is registered for them in :data:`MEASURES`.
 """
 
@@ -12,8 +12,8 @@ from __future__ import annotations
 import functools
 from collections.abc import Callable
 
-from callcenter.core.qa import AngerMeasure, anger
-from callcenter.core.transcript import Segment
+from callcenter.core.qa.scoring import AngerMeasure, anger
+from callcenter.core.qa.transcript import Segment
 
 
 class VaderAnger:

@@ -12,10 +12,10 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, TextIO
 
-from callcenter.config import Settings
-from callcenter.core.qa import QaRules, score
-from callcenter.core.transcript import Transcript
+from callcenter.core.qa.scoring import QaRules, score
+from callcenter.core.qa.transcript import Transcript
 from callcenter.qa.sentiment import anger_measure
+from callcenter.settings import Settings
 from callcenter.speech import transcribe as speech
 from callcenter.speech.engine import ENGINES
 
@@ -145,11 +145,11 @@ def _progress(total: int, enabled: bool, unit: str = "file") -> Any:
 
 def main_recordings(args: argparse.Namespace, settings: Settings, out: TextIO | None = None) -> int:
     out = out or sys.stdout
-    from callcenter.adapters.recordings import RecordingStore
+    from callcenter.storage.recordings import RecordingStore
 
     store = RecordingStore.from_settings(settings.recordings)
     if args.recordings_command == "rewrap":
-        from callcenter.adapters.recordings import RecordingError
+        from callcenter.storage.recordings import RecordingError
 
         records = store.all()
         bar = _progress(len(records), not args.no_progress, unit="file")
@@ -174,11 +174,11 @@ def main_recordings(args: argparse.Namespace, settings: Settings, out: TextIO | 
 
 
 async def _backfill(args: argparse.Namespace, settings: Settings, store: Any, out: TextIO) -> int:
-    from callcenter.adapters.qa_store import QaStore
-    from callcenter.adapters.transcription_jobs import DONE, FAILED, JobStore
-    from callcenter.queues_file import load_queues
+    from callcenter.settings.queues_file import load_queues
     from callcenter.speech.pool import TranscriptionPool
     from callcenter.speech.service import TranscriptionService
+    from callcenter.storage.qa_store import QaStore
+    from callcenter.storage.transcription_jobs import DONE, FAILED, JobStore
 
     jobs = JobStore(settings.database.url)
     await jobs.start()
@@ -198,7 +198,7 @@ async def _backfill(args: argparse.Namespace, settings: Settings, store: Any, ou
     conf = settings.transcription
     rules = _rules(conf.qa_rules)
     # Backfilled calls are searchable and reviewable too, filed under the same business lines as
-    # the server files them (the queues file's line:, see callcenter/lines.py).
+    # the server files them (the queues file's line:, see callcenter/core/business_lines.py).
     queues = load_queues(settings.acd.queues_file) if settings.acd.queues_file else {}
     results = QaStore(settings.database.url, queue_lines=lambda q: queues[q].line if q in queues else None)
     service = TranscriptionService(

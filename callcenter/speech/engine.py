@@ -13,7 +13,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Protocol
 
-from callcenter.core.transcript import Word
+from callcenter.core.qa.transcript import Word
 from callcenter.speech.audio import Track
 
 

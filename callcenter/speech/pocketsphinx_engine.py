@@ -14,7 +14,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from callcenter.core.transcript import Word
+from callcenter.core.qa.transcript import Word
 from callcenter.speech.audio import Track
 from callcenter.speech.engine import EngineError, split_phrase
 

@@ -10,7 +10,7 @@ import asyncio
 import multiprocessing
 from concurrent.futures import ProcessPoolExecutor
 
-from callcenter.core.transcript import Transcript
+from callcenter.core.qa.transcript import Transcript
 from callcenter.speech import transcribe
 from callcenter.speech.transcribe import Request
 

@@ -6,7 +6,7 @@ both. A failed job is retried up to ``max_attempts``. Emergency words found by Q
 ``on_alert`` (the supervisor notification) as soon as the job is scored.
 
 Where results go: the job row keeps its JSON (the queue's own record), and ``results`` (the QA
-store, :class:`~callcenter.adapters.qa_store.QaStore`) gets the transcript, score, flags and
+store, :class:`~callcenter.storage.qa_store.QaStore`) gets the transcript, score, flags and
 evidence for search and review. The job is marked done only after ``results`` has them: if that
 write fails, the job stays ``running`` and the next start queues it again.
 """
@@ -20,18 +20,18 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Protocol
 
-from callcenter.adapters.db import DatabaseError
-from callcenter.adapters.transcription_jobs import Job, JobStore
 from callcenter.aio import within
-from callcenter.config import TranscriptionSettings
-from callcenter.core.qa import Alert, QaResult, QaRules, score
-from callcenter.core.transcript import Transcript
+from callcenter.core.qa.scoring import Alert, QaResult, QaRules, score
+from callcenter.core.qa.transcript import Transcript
 from callcenter.qa.sentiment import anger_measure
+from callcenter.settings import TranscriptionSettings
 from callcenter.speech.pool import TranscriptionPool
 from callcenter.speech.transcribe import qa_json, request_for, to_json
+from callcenter.storage.db import DatabaseError
+from callcenter.storage.transcription_jobs import Job, JobStore
 
 if TYPE_CHECKING:
-    from callcenter.adapters.recordings import Keyring
+    from callcenter.storage.recordings import Keyring
 
 log = logging.getLogger("callcenter.transcription")
 

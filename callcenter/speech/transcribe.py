@@ -13,11 +13,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, cast
 
-from callcenter.adapters.recordings import Keyring, read_audio
-from callcenter.config import TranscriptionSettings
-from callcenter.core.qa import QaResult
-from callcenter.core.redaction import IdentifierPattern, Redactor
-from callcenter.core.transcript import (
+from callcenter.core.qa.redaction import IdentifierPattern, Redactor
+from callcenter.core.qa.scoring import QaResult
+from callcenter.core.qa.transcript import (
     Segment,
     Speaker,
     Transcript,
@@ -25,8 +23,10 @@ from callcenter.core.transcript import (
     redact_transcript,
     segments_from_words,
 )
+from callcenter.settings import TranscriptionSettings
 from callcenter.speech.audio import AudioError, Track, read_wav, resample
 from callcenter.speech.engine import Engine, EngineError, create_engine, merge_hits
+from callcenter.storage.recordings import Keyring, read_audio
 
 
 @dataclass(frozen=True, slots=True)

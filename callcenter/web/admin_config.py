@@ -22,7 +22,9 @@ from typing import Any
 from aiohttp import web
 from pydantic import BaseModel, Field, ValidationError
 
-from callcenter.agents_file import (
+from callcenter.service import CallCenter
+from callcenter.settings import AgentSettings, ConfigError, Settings
+from callcenter.settings.agents_file import (
     AgentsWatcher,
     Profile,
     dump_agents,
@@ -30,9 +32,7 @@ from callcenter.agents_file import (
     parse_agents,
     write_atomically,
 )
-from callcenter.config import AgentSettings, ConfigError, Settings
-from callcenter.queues_file import QueueWatcher, parse_queues
-from callcenter.service import CallCenter
+from callcenter.settings.queues_file import QueueWatcher, parse_queues
 from callcenter.web.api import SERVICE, SETTINGS
 from callcenter.web.audit import record
 from callcenter.web.auth import allow

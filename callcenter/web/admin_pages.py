@@ -12,7 +12,7 @@ from aiohttp import web
 from multidict import MultiDictProxy
 from pydantic import Field
 
-from callcenter.accounts import ROLES, AccountError, DuplicateUser, UnknownUser
+from callcenter.accounts.model import ROLES, AccountError, DuplicateUser, UnknownUser
 from callcenter.web.auth import PRINCIPAL, allow
 from callcenter.web.openapi import doc
 from callcenter.web.pages import ACCOUNTS, FORM, CsrfForm, add_nav, render, see_other

@@ -27,12 +27,10 @@ from typing import Any, Protocol
 
 from aiohttp import web
 
-from callcenter import identity
-from callcenter.config import ApiToken, RealtimeSettings
-from callcenter.core import calls as cl
 from callcenter.core import events as ev
 from callcenter.core import notices as nt
-from callcenter.core.agents import Agent, AgentState
+from callcenter.core.acd.agents import Agent, AgentState
+from callcenter.core.calls import machine as cl
 from callcenter.core.commands import (
     AgentStateChanged,
     CancelDial,
@@ -42,8 +40,10 @@ from callcenter.core.commands import (
 )
 from callcenter.core.interaction import Interaction
 from callcenter.errors import AsteriskError as AmiError
-from callcenter.messaging import Messaging
+from callcenter.messaging import identity
+from callcenter.messaging.service import Messaging
 from callcenter.service import CallCenter
+from callcenter.settings import ApiToken, RealtimeSettings
 from callcenter.web import api, pages
 from callcenter.web.auth import allow
 from callcenter.web.chat_agent import TIMELINE, AgentNamespace, agent_room, message_view

@@ -12,7 +12,7 @@ from aiohttp import web
 from pydantic import BaseModel, Field
 
 from callcenter.core import events as ev
-from callcenter.core.agents import IllegalTransition, Move
+from callcenter.core.acd.agents import IllegalTransition, Move
 from callcenter.core.errors import UnknownAgent
 from callcenter.web.api import SERVICE, agent_view, may_see_agent, may_see_queue
 from callcenter.web.audit import record

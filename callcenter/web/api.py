@@ -14,14 +14,15 @@ from typing import Any, Protocol
 from aiohttp import web
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
-from callcenter import __version__, lines, metrics
-from callcenter.config import Settings
+from callcenter import __version__, metrics
+from callcenter.accounts.principal import Principal
+from callcenter.core import business_lines as lines
 from callcenter.core import notices as nt
-from callcenter.core.acd import Acd
-from callcenter.core.agents import Agent
+from callcenter.core.acd.agents import Agent
+from callcenter.core.acd.engine import Acd
 from callcenter.core.interaction import Interaction
-from callcenter.principal import Principal
 from callcenter.service import CallCenter
+from callcenter.settings import Settings
 from callcenter.web import openapi as oas
 from callcenter.web.auth import PUBLIC, allow
 from callcenter.web.http import json_response
@@ -75,7 +76,7 @@ def interaction_view(i: Interaction) -> dict[str, Any]:
 # Business lines (docs/security.md): a queue may belong to one; a scoped principal sees the queues
 # of its lines, the agents serving at least one of them, and the interactions routed to them.
 def queue_line(engine: Acd, queue: str | None) -> str | None:
-    """The business line of ``queue`` (:func:`callcenter.lines.queue_line`: its ``line:``, else its name)."""
+    """The business line of ``queue``: its ``line:``, else its name (:func:`business_lines.queue_line`)."""
     found = engine.queues.get(queue) if queue is not None else None
     return lines.queue_line(queue, found.line if found is not None else None)
 

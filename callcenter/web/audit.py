@@ -1,5 +1,5 @@
 """The audit log seen from a request: ``record`` notes an action of the request's principal
-(:class:`callcenter.audit.Audit` does the writing), and ``refusals`` answers an action whose
+(:class:`callcenter.accounts.audit.Audit` does the writing), and ``refusals`` answers an action whose
 record cannot be written.
 
 A handler calls ``record`` *before* its action takes effect (after the checks that can refuse it):
@@ -17,9 +17,9 @@ from typing import Any
 
 from aiohttp import web
 
-from callcenter.audit import Audit
+from callcenter.accounts.audit import Audit
+from callcenter.accounts.principal import Principal
 from callcenter.errors import AuditUnavailable
-from callcenter.principal import Principal
 from callcenter.web.auth import PRINCIPAL, is_page
 
 log = logging.getLogger(__name__)

@@ -20,10 +20,10 @@ from urllib.parse import quote
 
 from aiohttp import web
 
-from callcenter.accounts import StoredSession
-from callcenter.config import ApiToken
+from callcenter.accounts.model import StoredSession
+from callcenter.accounts.principal import Principal
 from callcenter.errors import StorageError
-from callcenter.principal import Principal
+from callcenter.settings import ApiToken
 from callcenter.web.sessions import COOKIE, Sessions, same_token
 
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]

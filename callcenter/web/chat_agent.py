@@ -18,19 +18,19 @@ from typing import Any
 
 from socketio.exceptions import ConnectionRefusedError as Refused
 
-from callcenter.channels.base import InboundMessage
-from callcenter.channels.webchat import NAMESPACE as CUSTOMER_NAMESPACE
-from callcenter.channels.webchat import room_of
-from callcenter.config import ApiToken, RealtimeSettings
+from callcenter.accounts.principal import Principal
 from callcenter.core import events as ev
-from callcenter.core.agents import IllegalTransition
+from callcenter.core.acd.agents import IllegalTransition
 from callcenter.core.commands import AgentStateChanged, Command, OfferConversation, WithdrawOffer
-from callcenter.core.conversations import Direction, Message, MessagingChannel, Received
 from callcenter.core.errors import UnknownAgent
+from callcenter.core.omni.conversations import Direction, Message, MessagingChannel, Received
 from callcenter.errors import StorageError
-from callcenter.messaging import Messaging
-from callcenter.principal import Principal
+from callcenter.messaging.channels.base import InboundMessage
+from callcenter.messaging.channels.webchat import NAMESPACE as CUSTOMER_NAMESPACE
+from callcenter.messaging.channels.webchat import room_of
+from callcenter.messaging.service import Messaging
 from callcenter.service import CallCenter
+from callcenter.settings import ApiToken, RealtimeSettings
 from callcenter.web.api import queue_line
 from callcenter.web.chat_desk import Assignment, Desk, NotYours
 from callcenter.web.realtime import Ack, BadRequest, GuardedNamespace, authenticate_socket, event, flag, text

@@ -4,7 +4,7 @@ A visitor is known by a random *visitor token* the widget keeps in localStorage;
 only its SHA-256 (the customer identity ``visitor:<hash>``), so a leaked database does not let anyone
 resume a visitor's chat. A site that signs its logged-in users (``messaging.web_identity_secret``,
 ``{user_id, signature}``) gets the site account as the identity instead: the chat follows the user
-across devices. Messages are stored through :class:`~callcenter.messaging.Messaging` as
+across devices. Messages are stored through :class:`~callcenter.messaging.service.Messaging` as
 ``webchat`` inbound messages, so customers, conversations and routing are the SMS path's.
 
 Offline form: when no agent is staffed, the widget shows a form whose message is stored like any
@@ -22,19 +22,19 @@ from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from callcenter import identity
-from callcenter.channels.base import InboundMessage, Reply, WebhookError
-from callcenter.channels.webchat import NAMESPACE, room_of
-from callcenter.config import RealtimeSettings
+from callcenter.accounts.principal import Principal
 from callcenter.core import events as ev
-from callcenter.core.agents import AgentState
-from callcenter.core.conversations import Conversation, Direction, MessagingChannel
-from callcenter.core.customers import Claim, Identity, IdentityKind
+from callcenter.core.acd.agents import AgentState
 from callcenter.core.notices import ChatRated, Notice
+from callcenter.core.omni.conversations import Conversation, Direction, MessagingChannel
+from callcenter.core.omni.customers import Claim, Identity, IdentityKind
 from callcenter.errors import StorageError
-from callcenter.messaging import Messaging
-from callcenter.principal import Principal
+from callcenter.messaging import identity
+from callcenter.messaging.channels.base import InboundMessage, Reply, WebhookError
+from callcenter.messaging.channels.webchat import NAMESPACE, room_of
+from callcenter.messaging.service import Messaging
 from callcenter.service import CallCenter
+from callcenter.settings import RealtimeSettings
 from callcenter.web.auth import PUBLIC
 from callcenter.web.chat_agent import agent_room, conversation_messages
 from callcenter.web.chat_desk import Desk

@@ -15,11 +15,11 @@ from typing import Any, Protocol, runtime_checkable
 from aiohttp import web
 from pydantic import BaseModel, Field
 
-from callcenter.core.conversations import Message
-from callcenter.core.customers import Customer, CustomerError, MergeRecord, UnknownCustomer
 from callcenter.core.interaction import Channel, Interaction
+from callcenter.core.omni.conversations import Message
+from callcenter.core.omni.customers import Customer, CustomerError, MergeRecord, UnknownCustomer
 from callcenter.errors import StorageError
-from callcenter.messaging import Messaging
+from callcenter.messaging.service import Messaging
 from callcenter.web.api import SERVICE, queue_line
 from callcenter.web.audit import record
 from callcenter.web.auth import PRINCIPAL, allow

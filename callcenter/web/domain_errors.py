@@ -12,7 +12,7 @@ from collections.abc import Awaitable, Callable
 
 from aiohttp import web
 
-from callcenter.core.calls import CallRefused, ControlInProgress, ControlRefused
+from callcenter.core.calls.machine import CallRefused, ControlInProgress, ControlRefused
 from callcenter.core.errors import DomainError, NotYourCall, UnknownAgent
 
 # Most specific first: the first class the error is an instance of gives the status.

@@ -21,10 +21,10 @@ from typing import Any
 from aiohttp import web
 from pydantic import BaseModel, Field
 
-from callcenter.config import Settings
-from callcenter.core import ivr_model as m
+from callcenter.core.ivr import model as m
 from callcenter.ivr import flowtest, loader, prompts
 from callcenter.ivr.store import FlowStore
+from callcenter.settings import Settings
 from callcenter.web.api import SETTINGS
 from callcenter.web.audit import record
 from callcenter.web.auth import PRINCIPAL, allow

@@ -19,9 +19,9 @@ import jinja2
 from aiohttp import web
 from pydantic import BaseModel, Field
 
-from callcenter.accounts import MAX_PASSWORD
-from callcenter.config import Settings
-from callcenter.users import Accounts
+from callcenter.accounts.model import MAX_PASSWORD
+from callcenter.accounts.service import Accounts
+from callcenter.settings import Settings
 from callcenter.web import widget
 from callcenter.web.audit import AUDIT
 from callcenter.web.auth import AUTH_KEY, PRINCIPAL, PUBLIC, ROLES, SESSION, allow

@@ -28,9 +28,16 @@ from typing import Annotated, Any, Literal
 from aiohttp import web
 from pydantic import BaseModel, ConfigDict, Field, StrictInt
 
-from callcenter.core.scorecard import ReviewAnswers, ReviewError, Scorecard, calibrate, check_answers, total
+from callcenter.accounts.principal import Principal
+from callcenter.core.qa.scorecard import (
+    ReviewAnswers,
+    ReviewError,
+    Scorecard,
+    calibrate,
+    check_answers,
+    total,
+)
 from callcenter.errors import RecordingError, StorageError
-from callcenter.principal import Principal
 from callcenter.qa.records import (
     TRACKS,
     CallDetail,

@@ -28,10 +28,10 @@ import socketio
 from aiohttp import web
 
 from callcenter import bounded_json
+from callcenter.accounts.principal import Principal
 from callcenter.aio import cancel_and_wait
-from callcenter.config import ApiToken, RealtimeSettings
 from callcenter.core.errors import DomainError
-from callcenter.principal import Principal
+from callcenter.settings import ApiToken, RealtimeSettings
 from callcenter.web import domain_errors
 from callcenter.web.auth import AUTH_KEY, PUBLIC, ROLES, TokenAuthenticator, allow
 from callcenter.web.openapi import doc

@@ -29,9 +29,9 @@ from typing import Protocol, TypeVar
 from redis.asyncio import Redis
 from redis.exceptions import RedisError, WatchError
 
-from callcenter.accounts import SessionStore, StoredSession
+from callcenter.accounts.model import SessionStore, StoredSession
 from callcenter.aio import within
-from callcenter.config import LoginThrottleSettings, SessionSettings
+from callcenter.settings import LoginThrottleSettings, SessionSettings
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")

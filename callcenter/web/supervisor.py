@@ -25,20 +25,20 @@ from aiohttp import web
 from pydantic import BaseModel, Field
 from socketio.exceptions import ConnectionRefusedError as Refused
 
+from callcenter.accounts.principal import Principal
 from callcenter.aio import cancel_and_wait
-from callcenter.config import ApiToken, RealtimeSettings
 from callcenter.core import events as ev
-from callcenter.core.acd import Acd
-from callcenter.core.agents import IllegalTransition
+from callcenter.core.acd.agents import IllegalTransition
+from callcenter.core.acd.engine import Acd
+from callcenter.core.acd.wallboard import MINUTE, RollingSeries, SlAlert, SlAlerts
+from callcenter.core.business_lines import call_line
 from callcenter.core.commands import Command, SaveInteraction
 from callcenter.core.errors import UnknownAgent
 from callcenter.core.interaction import Channel, Interaction
-from callcenter.core.qa import Alert
-from callcenter.core.wallboard import MINUTE, RollingSeries, SlAlert, SlAlerts
+from callcenter.core.qa.scoring import Alert
 from callcenter.errors import AsteriskError as AmiError
-from callcenter.lines import call_line
-from callcenter.principal import Principal
 from callcenter.service import CallCenter
+from callcenter.settings import ApiToken, RealtimeSettings
 from callcenter.web.api import SERVICE, may_see_agent, may_see_queue, queue_line
 from callcenter.web.audit import record
 from callcenter.web.auth import PRINCIPAL, allow

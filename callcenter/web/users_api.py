@@ -12,8 +12,8 @@ from typing import Any, Literal
 from aiohttp import web
 from pydantic import BaseModel, ConfigDict, Field
 
-from callcenter.accounts import MAX_PASSWORD, AccountError, DuplicateUser, UnknownUser, User
-from callcenter.users import user_view
+from callcenter.accounts.model import MAX_PASSWORD, AccountError, DuplicateUser, UnknownUser, User
+from callcenter.accounts.service import user_view
 from callcenter.web.auth import PRINCIPAL, allow
 from callcenter.web.http import error as _error
 from callcenter.web.http import json_response as _json

@@ -18,18 +18,18 @@ from urllib.parse import parse_qsl
 
 from aiohttp import web
 
-from callcenter.channels import twilio, wechat, whatsapp
-from callcenter.channels.base import (
+from callcenter.errors import StorageError
+from callcenter.messaging.channels import twilio, wechat, whatsapp
+from callcenter.messaging.channels.base import (
     MAX_WEBHOOK_BODY,
     InboundMessage,
     SignatureError,
     StatusUpdate,
     WebhookError,
 )
-from callcenter.channels.nonces import Nonces
-from callcenter.config import Settings
-from callcenter.errors import StorageError
-from callcenter.messaging import Messaging
+from callcenter.messaging.channels.nonces import Nonces
+from callcenter.messaging.service import Messaging
+from callcenter.settings import Settings
 from callcenter.web.api import SETTINGS
 from callcenter.web.auth import PUBLIC, allow
 from callcenter.web.openapi import doc

@@ -2,8 +2,8 @@
 """Render the repository's Asterisk configuration for the container, with the sandbox's own code.
 
 The container runs the same templates as the development sandbox: ``asterisk_conf/*.conf`` filled
-from :class:`callcenter.config.Settings` by
-:meth:`callcenter.sandbox.AsteriskSandbox.render_config` (public API; it writes files and needs
+from :class:`callcenter.settings.Settings` by
+:meth:`callcenter.asterisk.sandbox.AsteriskSandbox.render_config` (public API; it writes files and needs
 no root and no chroot). The container's file system plays the part of the sandbox root
 (``asterisk.sandbox_root`` is forced to ``/``), so the layout is the sandbox's:
 ``/srv/callcenter/<instance>/{etc/asterisk,lib,log,run,spool,keys,cache}``, with modules, sounds
@@ -36,8 +36,8 @@ import sys
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 
-from callcenter.config import ENV_PREFIX, AsteriskSettings, ConfigError, Settings, load_settings
-from callcenter.sandbox import AsteriskSandbox, SandboxError
+from callcenter.asterisk.sandbox import AsteriskSandbox, SandboxError
+from callcenter.settings import ENV_PREFIX, AsteriskSettings, ConfigError, Settings, load_settings
 
 #: Where the Dockerfile puts asterisk_conf/ (beside the callcenter package, as in the repository).
 IMAGE_CONF_DIR = Path("/opt/callcenter/asterisk_conf")

@@ -12,7 +12,7 @@ import sys
 import urllib.error
 import urllib.request
 
-from callcenter.config import ConfigError, load_settings
+from callcenter.settings import ConfigError, load_settings
 
 TIMEOUT = 4.0
 

@@ -24,8 +24,8 @@ import socketio
 import yaml
 from playwright.async_api import Page, async_playwright, expect
 
-from callcenter.identity import web_token
-from callcenter.sandbox import AsteriskSandbox
+from callcenter.asterisk.sandbox import AsteriskSandbox
+from callcenter.messaging.identity import web_token
 from tests.calls import agent_phone, call_in, caller_phone, ended_record
 from tests.conftest import ServerProcess, config_with, instance, port, settings_from
 from tests.integration.test_login_browser import CHROMIUM_FLAGS

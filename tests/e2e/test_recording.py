@@ -26,7 +26,7 @@ from typing import Any
 
 import pytest
 
-from callcenter.adapters.recordings import Keyring, RecordingStore
+from callcenter.storage.recordings import Keyring, RecordingStore
 from tests.calls import agent_phone, call_in, caller_phone, ended_record, latest_interaction, wait_agent
 from tests.conftest import AGENT_TOKEN
 from tests.sip import level, wait_for

@@ -42,7 +42,7 @@ RESIL = {
 
 @pytest.fixture(scope="module")
 def resil() -> Iterator[Any]:
-    from callcenter.sandbox import AsteriskSandbox
+    from callcenter.asterisk.sandbox import AsteriskSandbox
 
     sandbox = AsteriskSandbox(settings_from(config_with(**RESIL)))
     sandbox.down()

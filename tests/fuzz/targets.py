@@ -24,9 +24,9 @@ from typing import Any
 
 from hypothesis import strategies as st
 
-from callcenter.channels import email, twilio, wechat, whatsapp
-from callcenter.channels.base import InboundMessage, StatusUpdate, WebhookError
-from callcenter.messaging import check_storable
+from callcenter.messaging.channels import email, twilio, wechat, whatsapp
+from callcenter.messaging.channels.base import InboundMessage, StatusUpdate, WebhookError
+from callcenter.messaging.service import check_storable
 from tests.channel_data import DATA, http, raw
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -362,9 +362,10 @@ class _IvrProblems(Exception):
 
 
 def _loaders() -> list[Target]:
-    from callcenter import agents_file, config, queues_file
+    from callcenter import settings as config
     from callcenter.qa import loader as qa_loader
     from callcenter.qa import scorecards
+    from callcenter.settings import agents_file, queues_file
 
     agents_example = ROOT / "tests" / "fuzz" / "agents.example.yaml"
     return [
@@ -454,7 +455,7 @@ def _ami_message(draw: Callable[[st.SearchStrategy[Any]], Any]) -> dict[str, obj
 
 
 def _ami_check(message: dict[str, object]) -> str:
-    from callcenter.adapters import ami_events
+    from callcenter.asterisk import ami_events
 
     try:
         parsed = ami_events.parse(message)

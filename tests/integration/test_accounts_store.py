@@ -8,10 +8,10 @@ from pathlib import Path
 
 import pytest
 
-from callcenter.accounts import DuplicateUser, UnknownUser
-from callcenter.adapters.accounts_store import AccountStore
-from callcenter.adapters.db import Database, DatabaseError
-from callcenter.config import SessionSettings
+from callcenter.accounts.model import DuplicateUser, UnknownUser
+from callcenter.settings import SessionSettings
+from callcenter.storage.accounts_store import AccountStore
+from callcenter.storage.db import Database, DatabaseError
 from callcenter.web.sessions import Sessions, session_key
 
 NOW = 1_900_000_000.0

@@ -13,11 +13,11 @@ import aiohttp
 import pytest
 
 from callcenter.app import DATABASE
-from callcenter.channels.base import InboundMessage
 from callcenter.core import events as ev
-from callcenter.core.agents import AgentState
-from callcenter.core.conversations import MessagingChannel
-from callcenter.core.customers import Identity, IdentityKind
+from callcenter.core.acd.agents import AgentState
+from callcenter.core.omni.conversations import MessagingChannel
+from callcenter.core.omni.customers import Identity, IdentityKind
+from callcenter.messaging.channels.base import InboundMessage
 from callcenter.web.api import SERVICE
 from tests.integration.test_realtime import (
     AGENT_1001,

@@ -12,10 +12,10 @@ from pathlib import Path
 import aiohttp
 from playwright.async_api import async_playwright, expect
 
-from callcenter.channels.base import InboundMessage
 from callcenter.core import events as ev
-from callcenter.core.conversations import MessagingChannel
-from callcenter.core.customers import Identity, IdentityKind
+from callcenter.core.omni.conversations import MessagingChannel
+from callcenter.core.omni.customers import Identity, IdentityKind
+from callcenter.messaging.channels.base import InboundMessage
 from callcenter.web.api import SERVICE
 from callcenter.web.pages import ACCOUNTS
 from tests.integration.test_login_browser import CHROMIUM_FLAGS, PASSWORD, SCREENSHOTS

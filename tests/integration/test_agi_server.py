@@ -7,7 +7,7 @@ from collections.abc import AsyncIterator
 
 import pytest
 
-from callcenter.adapters.agi import AgiHangup, AgiServer, AgiSession
+from callcenter.asterisk.agi import AgiHangup, AgiServer, AgiSession
 
 HEADERS = (
     b"agi_network: yes\nagi_network_script: inbound\nagi_channel: PJSIP/caller-00000001\n"

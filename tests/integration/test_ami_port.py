@@ -11,17 +11,11 @@ from collections.abc import AsyncIterator, Callable, Iterator
 
 import pytest
 
-from callcenter.adapters import ami_events
-from callcenter.adapters.ami import AmiClient
-from callcenter.adapters.asterisk_port import (
-    AmiError,
-    Application,
-    Dialplan,
-    Move,
-    OriginateRequest,
-)
-from callcenter.config import Settings, load_settings
-from callcenter.sandbox import AsteriskSandbox
+from callcenter.asterisk import ami_events
+from callcenter.asterisk.ami import AmiClient
+from callcenter.asterisk.asterisk_port import AmiError, Application, Dialplan, Move, OriginateRequest
+from callcenter.asterisk.sandbox import AsteriskSandbox
+from callcenter.settings import Settings, load_settings
 from tests.conftest import instance, port
 
 pytestmark = pytest.mark.asterisk

@@ -13,14 +13,14 @@ import pytest
 import sqlalchemy as sa
 from alembic import command
 
-from callcenter.adapters import audit_chain
-from callcenter.adapters.accounts_store import AccountStore
-from callcenter.adapters.db import Database, create_engine
-from callcenter.adapters.db_models import AuditRow, Base
-from callcenter.adapters.messaging_store import MessagingStore
-from callcenter.adapters.qa_store import PlaybackRecord, QaStore
-from callcenter.core.customers import AuditEntry
-from callcenter.migrations import alembic_config
+from callcenter.core.omni.customers import AuditEntry
+from callcenter.storage import audit_chain
+from callcenter.storage.accounts_store import AccountStore
+from callcenter.storage.db import Database, create_engine
+from callcenter.storage.db_models import AuditRow, Base
+from callcenter.storage.messaging_store import MessagingStore
+from callcenter.storage.migrations import alembic_config
+from callcenter.storage.qa_store import PlaybackRecord, QaStore
 from tests.integration.test_db import _create_postgres_database
 
 NOW = 1_900_000_000.0

@@ -21,14 +21,14 @@ import sqlalchemy as sa
 import yaml
 from aiohttp.test_utils import TestClient, TestServer
 
-from callcenter.accounts import Passwords
-from callcenter.adapters.accounts_store import AccountStore
-from callcenter.adapters.db import Database, create_engine
+from callcenter.accounts.audit import Audit
+from callcenter.accounts.model import Passwords
+from callcenter.accounts.service import Accounts
 from callcenter.app import FLOWS, create_app
-from callcenter.audit import Audit
-from callcenter.core.customers import Identity, IdentityKind
+from callcenter.core.omni.customers import Identity, IdentityKind
 from callcenter.errors import AuditUnavailable
-from callcenter.users import Accounts
+from callcenter.storage.accounts_store import AccountStore
+from callcenter.storage.db import Database, create_engine
 from callcenter.web.api import SERVICE, SETTINGS
 from callcenter.web.pages import ACCOUNTS
 from callcenter.web.sessions import COOKIE

@@ -411,8 +411,8 @@ async def test_a_supervisor_of_billing_does_not_see_sales(tmp_path: Path, clock:
 
 
 def test_queue_line_is_validated(tmp_path: Path) -> None:
-    from callcenter.config import ConfigError
-    from callcenter.queues_file import parse_queues
+    from callcenter.settings import ConfigError
+    from callcenter.settings.queues_file import parse_queues
 
     assert parse_queues(QUEUES, "q.yaml")["billing"].line == "billing"
     with pytest.raises(ConfigError, match=r"q.yaml:3: queues.billing.line"):
@@ -422,7 +422,7 @@ def test_queue_line_is_validated(tmp_path: Path) -> None:
 async def test_an_old_hash_is_upgraded_at_sign_in(client: Client) -> None:
     from argon2 import PasswordHasher
 
-    from callcenter.accounts import Passwords
+    from callcenter.accounts.model import Passwords
 
     accounts = client.app[ACCOUNTS]  # type: ignore[index]
     old = Passwords(PasswordHasher(time_cost=1, memory_cost=8, parallelism=1)).hash(PASSWORD)

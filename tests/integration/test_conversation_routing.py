@@ -15,13 +15,13 @@ import pytest
 from aiohttp.test_utils import TestClient, TestServer
 
 from callcenter.app import ROUTER, create_app
-from callcenter.channels import whatsapp
-from callcenter.conversation_routing import ConversationRouter, NotYourConversation
 from callcenter.core import events as ev
 from callcenter.core.commands import Command, OfferConversation, SaveInteraction
-from callcenter.core.conversations import Delivery
 from callcenter.core.interaction import Channel, EndedBy, Outcome
-from callcenter.messaging import Messaging
+from callcenter.core.omni.conversations import Delivery
+from callcenter.messaging.channels import whatsapp
+from callcenter.messaging.routing import ConversationRouter, NotYourConversation
+from callcenter.messaging.service import Messaging
 from callcenter.service import CallCenter
 from callcenter.web.api import SERVICE
 from callcenter.web.webhooks import MESSAGING

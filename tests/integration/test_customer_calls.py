@@ -15,11 +15,11 @@ from typing import Any
 import aiohttp
 
 from callcenter.app import ROUTER
-from callcenter.channels import whatsapp
-from callcenter.config import WhatsAppSettings
 from callcenter.core import events as ev
-from callcenter.core.customers import Identity, IdentityKind
-from callcenter.identity import web_token
+from callcenter.core.omni.customers import Identity, IdentityKind
+from callcenter.messaging.channels import whatsapp
+from callcenter.messaging.identity import web_token
+from callcenter.settings import WhatsAppSettings
 from callcenter.web.api import SERVICE
 from tests.integration.test_messaging import WA_SECRET
 from tests.integration.test_realtime import SITE_SECRET, SUPERVISOR, Node, chat_settings, customer, start_node

@@ -23,13 +23,13 @@ from alembic.migration import MigrationContext
 from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import create_async_engine
 
-from callcenter.adapters.db import Database, DatabaseError, StoredEvent, create_engine, upgrade
-from callcenter.adapters.db_models import Base, InteractionRow, is_search_object
 from callcenter.core import notices as nt
-from callcenter.core.calls import CallHeld
+from callcenter.core.calls.machine import CallHeld
 from callcenter.core.commands import RecordEvent
 from callcenter.core.interaction import Channel, EndedBy, Interaction, Outcome
-from callcenter.migrations import alembic_config, head_revision
+from callcenter.storage.db import Database, DatabaseError, StoredEvent, create_engine, upgrade
+from callcenter.storage.db_models import Base, InteractionRow, is_search_object
+from callcenter.storage.migrations import alembic_config, head_revision
 from tests.pg import PostgresServer, _free_port
 
 BACKENDS = ["sqlite", "postgresql"]
@@ -181,7 +181,7 @@ async def test_migrations_create_exactly_the_models(empty_database_url: str) -> 
 
 async def test_servers_starting_together_take_turns_to_migrate(empty_database_url: str) -> None:
     # Separate processes, as with two servers, or `callcenter db upgrade` beside a running one.
-    script = "import asyncio, sys; from callcenter.adapters.db import upgrade; "
+    script = "import asyncio, sys; from callcenter.storage.db import upgrade; "
     script += "asyncio.run(upgrade(sys.argv[1]))"
     processes = [
         await asyncio.create_subprocess_exec(
@@ -502,8 +502,8 @@ async def test_crash_with_callers_waiting_restores_order_wait_and_callbacks(db: 
     """kill -9 while callers wait: what the database holds puts every caller back in its place,
     callbacks included, and no agent holds two offers."""
     from callcenter.core import events as ev
-    from callcenter.core.acd import Acd, AcdConfig
-    from callcenter.core.agents import Agent
+    from callcenter.core.acd.agents import Agent
+    from callcenter.core.acd.engine import Acd, AcdConfig
     from callcenter.core.commands import DialAgent, DialCustomer, SaveInteraction
 
     def engine() -> Acd:

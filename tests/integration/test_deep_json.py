@@ -15,7 +15,7 @@ import socketio
 from aiohttp import ClientSession
 
 from callcenter import bounded_json
-from callcenter.channels import whatsapp
+from callcenter.messaging.channels import whatsapp
 from tests.integration.test_api import TOKENS, make_settings
 from tests.integration.test_messaging import WA_SECRET
 from tests.integration.test_realtime import start_node

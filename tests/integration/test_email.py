@@ -16,7 +16,7 @@ from aiohttp.test_utils import TestClient, TestServer
 from aiosmtpd.smtp import SMTP, Envelope, Session
 
 from callcenter.app import SMTP_SERVER, create_app
-from callcenter.core.conversations import Delivery, MessagingChannel
+from callcenter.core.omni.conversations import Delivery, MessagingChannel
 from callcenter.web.webhooks import MESSAGING
 from tests.channel_data import raw
 from tests.integration.test_api import make_settings

@@ -23,8 +23,8 @@ from aiohttp.test_utils import TestClient
 from hypothesis import HealthCheck, Phase, given, settings
 from hypothesis import strategies as st
 
-from callcenter.adapters.agi import AgiServer, AgiSession
-from callcenter.channels import twilio, whatsapp
+from callcenter.asterisk.agi import AgiServer, AgiSession
+from callcenter.messaging.channels import twilio, whatsapp
 from callcenter.web.webhooks import MESSAGING
 from tests.channel_data import http
 from tests.fuzz import targets as fz

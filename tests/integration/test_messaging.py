@@ -21,10 +21,10 @@ from aiohttp import web
 from aiohttp.test_utils import TestClient, TestServer
 
 from callcenter.app import create_app
-from callcenter.channels import twilio, wechat, whatsapp
-from callcenter.core.conversations import Delivery, Direction, MessagingChannel
-from callcenter.core.customers import IdentityKind
-from callcenter.messaging import Messaging
+from callcenter.core.omni.conversations import Delivery, Direction, MessagingChannel
+from callcenter.core.omni.customers import IdentityKind
+from callcenter.messaging.channels import twilio, wechat, whatsapp
+from callcenter.messaging.service import Messaging
 from callcenter.web.webhooks import MESSAGING
 from tests.channel_data import http
 from tests.integration.test_api import auth, make_settings
@@ -339,7 +339,7 @@ async def test_pending_replies_survive_a_restart(
 
 
 async def _pending(settings: Any, message_id: str) -> Any:
-    from callcenter.adapters.messaging_store import MessagingStore
+    from callcenter.storage.messaging_store import MessagingStore
 
     store = MessagingStore(settings.database.url)
     await store.start()

@@ -10,13 +10,13 @@ from pathlib import Path
 
 import pytest
 
-from callcenter.adapters.db import Database
-from callcenter.adapters.messaging_store import MessagingStore
-from callcenter.channels.base import InboundMessage
-from callcenter.config import MessagingSettings
-from callcenter.core.conversations import MessagingChannel
-from callcenter.core.customers import Identity, IdentityKind
-from callcenter.messaging import Messaging
+from callcenter.core.omni.conversations import MessagingChannel
+from callcenter.core.omni.customers import Identity, IdentityKind
+from callcenter.messaging.channels.base import InboundMessage
+from callcenter.messaging.service import Messaging
+from callcenter.settings import MessagingSettings
+from callcenter.storage.db import Database
+from callcenter.storage.messaging_store import MessagingStore
 from tests.integration.test_db import _create_postgres_database
 
 

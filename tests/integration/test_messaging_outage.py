@@ -17,9 +17,9 @@ from typing import Any
 
 from aiohttp.test_utils import TestClient
 
-from callcenter.adapters.db import DatabaseError
-from callcenter.channels import whatsapp
-from callcenter.messaging import Messaging
+from callcenter.messaging.channels import whatsapp
+from callcenter.messaging.service import Messaging
+from callcenter.storage.db import DatabaseError
 from tests.channel_data import http
 from tests.integration.test_messaging import WA_SECRET, client, providers, service
 

@@ -18,13 +18,13 @@ import pytest
 from aiohttp import web
 from aiohttp.test_utils import TestClient, TestServer
 
-from callcenter.adapters.db import Database
-from callcenter.adapters.messaging_store import MessagingStore
 from callcenter.app import create_app
-from callcenter.channels.base import Reply
-from callcenter.channels.outbox import Outbox
-from callcenter.config import OutboxSettings
-from callcenter.core.conversations import Delivery, MessagingChannel
+from callcenter.core.omni.conversations import Delivery, MessagingChannel
+from callcenter.messaging.channels.base import Reply
+from callcenter.messaging.outbox import Outbox
+from callcenter.settings import OutboxSettings
+from callcenter.storage.db import Database
+from callcenter.storage.messaging_store import MessagingStore
 from tests.channel_data import http
 from tests.integration.test_api import auth
 from tests.integration.test_messaging import messaging_settings, service

@@ -23,12 +23,12 @@ import socketio
 from aiohttp import ClientSession
 
 from callcenter.app import SMTP_SERVER
-from callcenter.channels import wechat, whatsapp
-from callcenter.channels.base import InboundMessage, WebhookError
-from callcenter.core.conversations import MessagingChannel
-from callcenter.core.customers import Claim, IdentityKind
-from callcenter.identity import email as email_identity
-from callcenter.messaging import Messaging
+from callcenter.core.omni.conversations import MessagingChannel
+from callcenter.core.omni.customers import Claim, IdentityKind
+from callcenter.messaging.channels import wechat, whatsapp
+from callcenter.messaging.channels.base import InboundMessage, WebhookError
+from callcenter.messaging.identity import email as email_identity
+from callcenter.messaging.service import Messaging
 from tests.channel_data import http, raw
 from tests.integration.test_api import make_settings
 from tests.integration.test_messaging import PUBLIC_URL, TWILIO_SID, TWILIO_TOKEN, WA_SECRET, WECHAT_TOKEN

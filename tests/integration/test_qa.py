@@ -28,19 +28,19 @@ from aiohttp.test_utils import TestClient, TestServer
 from sqlalchemy.dialects import postgresql
 from sqlalchemy.dialects import sqlite as sa_sqlite
 
-from callcenter.adapters.db import DatabaseError, create_engine
-from callcenter.adapters.db_models import QaTranscriptRow
-from callcenter.adapters.qa_store import QaStore
-from callcenter.adapters.recordings import RecordingStore
-from callcenter.adapters.transcription_jobs import DONE, FAILED, JobStore
 from callcenter.app import DATABASE, QA_STORE, RECORDING_STORE, create_app
-from callcenter.config import TranscriptionSettings
 from callcenter.core.interaction import Channel, Interaction
-from callcenter.core.qa import score
-from callcenter.core.transcript import Segment, Speaker, Transcript, Word
+from callcenter.core.qa.scoring import score
+from callcenter.core.qa.transcript import Segment, Speaker, Transcript, Word
 from callcenter.qa.loader import load_rules
+from callcenter.settings import TranscriptionSettings
 from callcenter.speech.pool import TranscriptionPool
 from callcenter.speech.service import TranscriptionService
+from callcenter.storage.db import DatabaseError, create_engine
+from callcenter.storage.db_models import QaTranscriptRow
+from callcenter.storage.qa_store import QaStore
+from callcenter.storage.recordings import RecordingStore
+from callcenter.storage.transcription_jobs import DONE, FAILED, JobStore
 from callcenter.web.auth import PRINCIPAL
 from tests.conftest import config_with, settings_from
 from tests.integration.test_api import TOKENS, auth, free_port

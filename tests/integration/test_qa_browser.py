@@ -14,8 +14,8 @@ import pytest
 from aiohttp.test_utils import TestClient, TestServer
 from playwright.async_api import Locator, async_playwright, expect
 
-from callcenter.adapters.qa_store import CallFilter
 from callcenter.app import create_app
+from callcenter.storage.qa_store import CallFilter
 from callcenter.web import qa_api
 from tests.integration.test_api import auth
 from tests.integration.test_qa import add_call, new_id, qa_settings, record, wav_bytes

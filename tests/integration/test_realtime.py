@@ -20,13 +20,13 @@ from aiohttp import web
 from aiohttp.test_utils import TestServer
 
 from callcenter.app import CHAT, DATABASE, create_app
-from callcenter.channels.base import Reply
-from callcenter.channels.webchat import WebchatSender
 from callcenter.core import events as ev
-from callcenter.core.conversations import Delivery, Direction, MessagingChannel
-from callcenter.core.customers import Identity, IdentityKind
-from callcenter.identity import web_token
-from callcenter.messaging import Messaging
+from callcenter.core.omni.conversations import Delivery, Direction, MessagingChannel
+from callcenter.core.omni.customers import Identity, IdentityKind
+from callcenter.messaging.channels.base import Reply
+from callcenter.messaging.channels.webchat import WebchatSender
+from callcenter.messaging.identity import web_token
+from callcenter.messaging.service import Messaging
 from callcenter.web.api import SERVICE
 from callcenter.web.chat_agent import AgentNamespace
 from callcenter.web.realtime import REALTIME

@@ -23,8 +23,8 @@ import pytest
 from panoramisk import Manager
 from pyVoIP.VoIP import CallState, PhoneStatus, VoIPCall, VoIPPhone
 
-from callcenter.config import Settings, load_settings
-from callcenter.sandbox import AsteriskSandbox, SandboxError
+from callcenter.asterisk.sandbox import AsteriskSandbox, SandboxError
+from callcenter.settings import Settings, load_settings
 from tests.conftest import instance, port
 from tests.sip import unique_call_ids
 

@@ -8,12 +8,12 @@ from pathlib import Path
 
 import pytest
 
-from callcenter.adapters.db import Database
 from callcenter.core import events as ev
-from callcenter.core.acd import Acd, AcdConfig
-from callcenter.core.agents import Agent
-from callcenter.core.queues import Queue
+from callcenter.core.acd.agents import Agent
+from callcenter.core.acd.engine import Acd, AcdConfig
+from callcenter.core.acd.queues import Queue
 from callcenter.service import CallCenter
+from callcenter.storage.db import Database
 
 NOW = 1_700_000_000.0
 

@@ -277,7 +277,7 @@ async def test_namespace_roles(node: Node) -> None:
 
 async def test_emergency_words_go_to_the_supervisors_of_the_calls_line(node: Node) -> None:
     from callcenter.app import _alert_supervisors
-    from callcenter.core.qa import Alert, Evidence
+    from callcenter.core.qa.scoring import Alert, Evidence
 
     bill = await console(node, SUP_BILLING)
     sue = await console(node, SUP_ALL)

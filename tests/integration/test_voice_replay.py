@@ -13,15 +13,15 @@ from pathlib import Path
 
 import pytest
 
-from callcenter.adapters import session_replay
-from callcenter.adapters.session_codec import encode
-from callcenter.config import Settings
-from callcenter.core import calls as cl
+from callcenter.asterisk import session_replay
+from callcenter.asterisk.replay import ReplayDivergence, describe, replay_session
+from callcenter.asterisk.session_codec import encode
 from callcenter.core import events as ev
-from callcenter.core.agents import AgentState
+from callcenter.core.acd.agents import AgentState
+from callcenter.core.calls import machine as cl
 from callcenter.core.commands import AgentStateChanged, DialAgent
 from callcenter.core.interaction import EndedBy, Outcome
-from callcenter.replay import ReplayDivergence, describe, replay_session
+from callcenter.settings import Settings
 from tests.conftest import config_with, settings_from
 
 DATA = Path(__file__).parents[1] / "data" / "voice"

@@ -17,7 +17,7 @@ from typing import Any
 import pytest
 from aiohttp import ClientSession
 
-from callcenter.channels import wechat
+from callcenter.messaging.channels import wechat
 from tests.integration.test_api import make_settings
 from tests.integration.test_realtime import Node, start_node
 from tests.redis_server import RedisServer

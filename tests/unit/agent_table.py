@@ -1,13 +1,13 @@
 """The agents' transition table as the tests expect it, written out independently of
-``callcenter/core/agents.py``, and a checked ``Acd.handle`` for property tests."""
+``callcenter/core/acd/agents.py``, and a checked ``Acd.handle`` for property tests."""
 
 from __future__ import annotations
 
 import pytest
 
 from callcenter.core import events as ev
-from callcenter.core.acd import Acd
-from callcenter.core.agents import AgentState, IllegalTransition, Move
+from callcenter.core.acd.agents import AgentState, IllegalTransition, Move
+from callcenter.core.acd.engine import Acd
 from callcenter.core.commands import Command, DialAgent, DialCustomer
 
 S, M = AgentState, Move

@@ -6,8 +6,8 @@ import pytest
 
 from callcenter.core import events as ev
 from callcenter.core import notices as nt
-from callcenter.core.acd import Acd, AcdConfig
-from callcenter.core.agents import Agent, AgentState, IllegalTransition
+from callcenter.core.acd.agents import Agent, AgentState, IllegalTransition
+from callcenter.core.acd.engine import Acd, AcdConfig
 from callcenter.core.commands import CancelDial, DialAgent, SaveInteraction
 from callcenter.core.errors import UnknownAgent
 from callcenter.core.interaction import EndedBy, Outcome

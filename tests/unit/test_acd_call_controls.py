@@ -6,10 +6,10 @@ from __future__ import annotations
 
 import pytest
 
-from callcenter.core import calls as cl
 from callcenter.core import events as ev
-from callcenter.core.acd import Acd, AcdConfig, NotYourCall
-from callcenter.core.agents import Agent, AgentState
+from callcenter.core.acd.agents import Agent, AgentState
+from callcenter.core.acd.engine import Acd, AcdConfig, NotYourCall
+from callcenter.core.calls import machine as cl
 from callcenter.core.commands import Command, DialAgent, RecordEvent, SaveInteraction
 from callcenter.core.interaction import EndedBy, Outcome
 from callcenter.core.notices import Notice

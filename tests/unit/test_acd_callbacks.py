@@ -4,9 +4,9 @@ crash safety (restore) of waiting callers and callbacks."""
 from __future__ import annotations
 
 from callcenter.core import events as ev
-from callcenter.core import queues as qs
-from callcenter.core.acd import Acd, AcdConfig
-from callcenter.core.agents import Agent, AgentState
+from callcenter.core.acd import queues as qs
+from callcenter.core.acd.agents import Agent, AgentState
+from callcenter.core.acd.engine import Acd, AcdConfig
 from callcenter.core.commands import DialAgent, DialCustomer, ExitQueue, SaveInteraction
 from callcenter.core.interaction import Outcome
 

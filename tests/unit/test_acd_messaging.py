@@ -5,9 +5,9 @@ from __future__ import annotations
 
 from callcenter.core import events as ev
 from callcenter.core import notices as nt
-from callcenter.core import queues as qs
-from callcenter.core.acd import Acd, AcdConfig
-from callcenter.core.agents import Agent, AgentState
+from callcenter.core.acd import queues as qs
+from callcenter.core.acd.agents import Agent, AgentState
+from callcenter.core.acd.engine import Acd, AcdConfig
 from callcenter.core.commands import (
     DialAgent,
     OfferConversation,

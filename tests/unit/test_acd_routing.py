@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 from callcenter.core import events as ev
-from callcenter.core import queues as qs
-from callcenter.core.acd import Acd, AcdConfig
-from callcenter.core.agents import Agent, AgentState
+from callcenter.core.acd import queues as qs
+from callcenter.core.acd.agents import Agent, AgentState
+from callcenter.core.acd.engine import Acd, AcdConfig
 from callcenter.core.commands import Announce, DialAgent, ExitQueue, SaveInteraction
 from callcenter.core.interaction import Outcome
 
@@ -220,7 +220,7 @@ def test_voice_capacity_is_one() -> None:
 
 
 def test_ivr_skills_are_names_with_an_optional_level() -> None:
-    from callcenter.core.acd import skill_levels
+    from callcenter.core.acd.engine import skill_levels
 
     assert skill_levels(("billing", "printers:3", "odd:x")) == {"billing": 1, "printers": 3, "odd:x": 1}
 

@@ -5,13 +5,13 @@ from __future__ import annotations
 import pytest
 
 from callcenter.core import events as ev
-from callcenter.core import queues as qs
-from callcenter.core.acd import Acd, AcdConfig
-from callcenter.core.agents import Agent, AgentState, IllegalTransition, Move
-from callcenter.core.conversations import ConversationError
-from callcenter.core.customers import CustomerError, UnknownCustomer
+from callcenter.core.acd import queues as qs
+from callcenter.core.acd.agents import Agent, AgentState, IllegalTransition, Move
+from callcenter.core.acd.engine import Acd, AcdConfig
 from callcenter.core.errors import DomainError, InvalidRequest, NotYourCall, UnknownAgent
-from callcenter.core.scorecard import ReviewError
+from callcenter.core.omni.conversations import ConversationError
+from callcenter.core.omni.customers import CustomerError, UnknownCustomer
+from callcenter.core.qa.scorecard import ReviewError
 
 
 def make() -> Acd:

@@ -7,14 +7,14 @@ from pathlib import Path
 
 import pytest
 
-from callcenter.agents_file import Profile, dump_agents, load_agents, parse_agents, write_atomically
-from callcenter.config import ConfigError
 from callcenter.core import events as ev
-from callcenter.core.acd import Acd, AcdConfig
-from callcenter.core.agents import Agent, AgentState
+from callcenter.core.acd.agents import Agent, AgentState
+from callcenter.core.acd.engine import Acd, AcdConfig
+from callcenter.core.acd.queues import Queue
 from callcenter.core.commands import OfferConversation
 from callcenter.core.errors import UnknownAgent
-from callcenter.core.queues import Queue
+from callcenter.settings import ConfigError
+from callcenter.settings.agents_file import Profile, dump_agents, load_agents, parse_agents, write_atomically
 
 
 def engine() -> Acd:

@@ -5,8 +5,8 @@ from __future__ import annotations
 import pytest
 
 from callcenter.core import events as ev
-from callcenter.core.acd import Acd, AcdConfig
-from callcenter.core.agents import Agent, AgentState, IllegalTransition, Move
+from callcenter.core.acd.agents import Agent, AgentState, IllegalTransition, Move
+from callcenter.core.acd.engine import Acd, AcdConfig
 from callcenter.core.commands import AgentStateChanged
 from tests.unit.agent_table import EXPECTED
 

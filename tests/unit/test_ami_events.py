@@ -1,6 +1,6 @@
 from __future__ import annotations
 
-from callcenter.adapters import ami_events as ae
+from callcenter.asterisk import ami_events as ae
 
 
 def test_typed_events() -> None:

@@ -40,8 +40,8 @@ STORAGE_AND_ASTERISK = (
     "callcenter.adapters",
     "callcenter.storage",
     "callcenter.asterisk",
-    "callcenter.migrations",
-    "callcenter.sandbox",
+    "callcenter.storage.migrations",
+    "callcenter.asterisk.sandbox",
 )
 # The web layer may not import these libraries either: they belong to the adapters.
 ADAPTER_LIBRARIES = ("sqlalchemy", "panoramisk", "alembic", "aiosqlite", "asyncpg")

@@ -3,14 +3,14 @@ tests/integration/test_sandbox.py and tests/e2e/ run the same port against the r
 
 from __future__ import annotations
 
-from callcenter.adapters.ami import (
+from callcenter.asterisk.ami import (
     originate_fields,
     originate_result,
     parse_channels,
     parse_endpoints,
     redirect_fields,
 )
-from callcenter.adapters.asterisk_port import (
+from callcenter.asterisk.asterisk_port import (
     Application,
     ChannelInfo,
     Dialplan,

@@ -12,8 +12,8 @@ from typing import Any
 
 import pytest
 
-from callcenter.config import ConfigError, Settings, load_settings
-from callcenter.sandbox import AsteriskSandbox
+from callcenter.asterisk.sandbox import AsteriskSandbox
+from callcenter.settings import ConfigError, Settings, load_settings
 
 
 def _settings(**asterisk: Any) -> Settings:

@@ -8,7 +8,7 @@ from typing import Literal
 import pytest
 from argon2 import PasswordHasher
 
-from callcenter.accounts import (
+from callcenter.accounts.model import (
     AccountError,
     Passwords,
     check_account,
@@ -16,8 +16,8 @@ from callcenter.accounts import (
     check_password,
     check_username,
 )
-from callcenter.config import LoginThrottleSettings
-from callcenter.principal import Principal
+from callcenter.accounts.principal import Principal
+from callcenter.settings import LoginThrottleSettings
 from callcenter.web.pages import _safe_next
 from callcenter.web.sessions import LoginThrottle, same_token, session_key
 

@@ -7,10 +7,10 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from callcenter.core import calls as cl
 from callcenter.core import events as ev
-from callcenter.core.acd import Acd, AcdConfig
-from callcenter.core.agents import Agent, AgentState
+from callcenter.core.acd.agents import Agent, AgentState
+from callcenter.core.acd.engine import Acd, AcdConfig
+from callcenter.core.calls import machine as cl
 from callcenter.core.commands import DialAgent
 from callcenter.core.errors import DomainError
 

@@ -7,10 +7,16 @@ from urllib.parse import parse_qsl
 
 import pytest
 
-from callcenter.channels import twilio, wechat, whatsapp
-from callcenter.channels.base import InboundMessage, Reply, SignatureError, StatusUpdate, WebhookError
-from callcenter.core.conversations import Delivery, MessagingChannel
-from callcenter.core.customers import IdentityKind
+from callcenter.core.omni.conversations import Delivery, MessagingChannel
+from callcenter.core.omni.customers import IdentityKind
+from callcenter.messaging.channels import twilio, wechat, whatsapp
+from callcenter.messaging.channels.base import (
+    InboundMessage,
+    Reply,
+    SignatureError,
+    StatusUpdate,
+    WebhookError,
+)
 from tests.channel_data import http, load, raw
 
 TW = load("twilio/signature_vectors.json")["vectors"]

@@ -4,7 +4,7 @@ from pathlib import Path
 
 import pytest
 
-from callcenter.config import ConfigError, load_settings
+from callcenter.settings import ConfigError, load_settings
 
 
 def test_defaults_load_without_a_file() -> None:

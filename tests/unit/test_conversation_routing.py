@@ -8,10 +8,10 @@ import asyncio
 from typing import Any
 
 from callcenter.app import build_engine
-from callcenter.conversation_routing import ConversationRouter
 from callcenter.core import events as ev
-from callcenter.core.conversations import ConversationOpened, MessagingChannel
-from callcenter.core.customers import Routing
+from callcenter.core.omni.conversations import ConversationOpened, MessagingChannel
+from callcenter.core.omni.customers import Routing
+from callcenter.messaging.routing import ConversationRouter
 from callcenter.service import CallCenter
 from tests.conftest import config_with, settings_from
 from tests.unit.test_service_queue_commands import MemoryStore

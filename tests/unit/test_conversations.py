@@ -5,7 +5,7 @@ from __future__ import annotations
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from callcenter.core.conversations import (
+from callcenter.core.omni.conversations import (
     ConversationBook,
     Delivery,
     Direction,

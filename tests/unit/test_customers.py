@@ -6,7 +6,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from callcenter.core.customers import (
+from callcenter.core.omni.customers import (
     Claim,
     CustomerBook,
     CustomerError,

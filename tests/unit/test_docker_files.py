@@ -318,7 +318,7 @@ def test_dockerfile_mistakes_are_found(
 
 def test_dockerignore_follows_dockers_rules() -> None:
     rules = lint.read_dockerignore(DOCKER / "asterisk" / "Dockerfile.dockerignore")
-    assert not lint.ignored("callcenter/sandbox.py", rules)
+    assert not lint.ignored("callcenter/asterisk/sandbox.py", rules)
     assert not lint.ignored("asterisk_conf/prompts.yaml", rules)
     assert not lint.ignored("docker/asterisk/render_config.py", rules)
     assert lint.ignored("callcenter/__pycache__/sandbox.cpython-311.pyc", rules)

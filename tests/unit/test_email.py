@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import pytest
 
-from callcenter.channels import email
-from callcenter.channels.base import Reply, WebhookError
-from callcenter.config import EmailSettings
-from callcenter.core.conversations import ConversationBook, Inbound, MessagingChannel
+from callcenter.core.omni.conversations import ConversationBook, Inbound, MessagingChannel
+from callcenter.messaging.channels import email
+from callcenter.messaging.channels.base import Reply, WebhookError
+from callcenter.settings import EmailSettings
 from tests.channel_data import DATA, raw
 
 

@@ -7,11 +7,11 @@ import json
 
 import pytest
 
-from callcenter.adapters.event_log import event_row, notice_of
-from callcenter.core import calls as cl
 from callcenter.core import notices as nt
+from callcenter.core.calls import machine as cl
 from callcenter.core.commands import RecordEvent
 from callcenter.core.interaction import EndedBy, Outcome
+from callcenter.storage.event_log import event_row, notice_of
 
 IID, AT = "i-1", 12.5
 

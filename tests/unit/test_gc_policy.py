@@ -9,8 +9,8 @@ from collections.abc import AsyncIterator
 
 import pytest
 
-from callcenter.config import RuntimeSettings
 from callcenter.gc_policy import GC_PAUSE, GcPolicy
+from callcenter.settings import RuntimeSettings
 
 
 class Cycle:

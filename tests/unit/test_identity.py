@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from callcenter import identity
-from callcenter.core.customers import IdentityKind
+from callcenter.core.omni.customers import IdentityKind
+from callcenter.messaging import identity
 
 
 @pytest.mark.parametrize(
@@ -56,7 +56,7 @@ def test_signed_web_identity() -> None:
 
 
 def test_a_site_can_vouch_for_a_phone_with_the_signed_identity() -> None:
-    from callcenter.identity import signed_web_phone, web_token
+    from callcenter.messaging.identity import signed_web_phone, web_token
 
     secret = b"site-secret"
     token = web_token("u-1", secret, "+14155550123")

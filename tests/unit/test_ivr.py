@@ -2,7 +2,7 @@ from __future__ import annotations
 
 import pytest
 
-from callcenter.core import ivr
+from callcenter.core.ivr import flow as ivr
 
 
 def flow(**kw: object) -> ivr.MenuFlow:

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pyttsx3  # noqa: F401  (a test dependency: its absence is an error, not a skip)
 
-from callcenter.core import ivr_model as m
+from callcenter.core.ivr import model as m
 from callcenter.ivr import loader, prompts
 from tests.tools import require
 

@@ -8,9 +8,9 @@ from textwrap import dedent
 
 import pytest
 
-from callcenter.core import ivr
-from callcenter.core import ivr_model as m
-from callcenter.core.ivr_runner import FlowRunner, _lookup
+from callcenter.core.ivr import flow as ivr
+from callcenter.core.ivr import model as m
+from callcenter.core.ivr.runner import FlowRunner, _lookup
 from callcenter.ivr import loader, simulate
 
 MONDAY_NOON = datetime(2026, 11, 23, 12, 0, tzinfo=UTC)

@@ -10,8 +10,8 @@ from pathlib import Path
 
 import pytest
 
-from callcenter.config import IvrSettings
 from callcenter.ivr.store import FlowStore
+from callcenter.settings import IvrSettings
 from tests.tools import require
 
 FLOWS = Path(__file__).parents[2] / "ivr_flows"
@@ -94,10 +94,10 @@ async def test_watch_picks_up_an_edit(tmp_path: Path) -> None:
 
 def test_calls_get_the_flows_valid_at_arrival_else_the_fixed_menu(tmp_path: Path) -> None:
     from callcenter.app import flow_factory
-    from callcenter.config import Settings
     from callcenter.core import events as ev
-    from callcenter.core import ivr
-    from callcenter.core.ivr_runner import FlowRunner
+    from callcenter.core.ivr import flow as ivr
+    from callcenter.core.ivr.runner import FlowRunner
+    from callcenter.settings import Settings
 
     arrived = ev.CallArrived("i", "+34600", "Ana", "5000", "PJSIP/x", 1_795_000_000.0)
     assert isinstance(flow_factory(Settings(), None)(arrived), ivr.MenuFlow)

@@ -8,7 +8,7 @@ from textwrap import dedent
 
 import pytest
 
-from callcenter.core import ivr_model as m
+from callcenter.core.ivr import model as m
 from callcenter.ivr import loader
 
 FLOWS = Path(__file__).parents[2] / "ivr_flows"

@@ -15,14 +15,14 @@ import pytest
 from aiohttp import web
 from prometheus_client import REGISTRY
 
-from callcenter.adapters.agi import AgiError, AgiHangup, AgiResult
-from callcenter.adapters.voice import VoiceAdapter
-from callcenter.config import Settings
+from callcenter.asterisk.agi import AgiError, AgiHangup, AgiResult
+from callcenter.asterisk.voice import VoiceAdapter
 from callcenter.core import events as ev
-from callcenter.core import ivr
-from callcenter.core import ivr_model as m
-from callcenter.core.ivr_runner import FlowRunner
+from callcenter.core.ivr import flow as ivr
+from callcenter.core.ivr import model as m
+from callcenter.core.ivr.runner import FlowRunner
 from callcenter.ivr import loader
+from callcenter.settings import Settings
 from tests.fake_port import FakePort
 
 FLOWS = Path(__file__).parents[2] / "ivr_flows"

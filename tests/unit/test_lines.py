@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from callcenter.lines import call_line, queue_line
+from callcenter.core.business_lines import call_line, queue_line
 
 
 def test_a_queue_is_its_configured_line_else_its_name() -> None:

@@ -8,8 +8,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from callcenter.core.qa import QaRules, anger, score
-from callcenter.core.transcript import Segment, Speaker, Transcript, Word
+from callcenter.core.qa.scoring import QaRules, anger, score
+from callcenter.core.qa.transcript import Segment, Speaker, Transcript, Word
 from callcenter.qa.loader import QaRulesError, load_rules, parse_rules
 
 RULES = """\

@@ -6,9 +6,9 @@ from dataclasses import dataclass
 
 import pytest
 
-from callcenter.adapters.qa_store import EMERGENCY, excerpt, flags_of, search_words
-from callcenter.core.qa import Alert, Check, Evidence, QaResult
-from callcenter.principal import Principal
+from callcenter.accounts.principal import Principal
+from callcenter.core.qa.scoring import Alert, Check, Evidence, QaResult
+from callcenter.storage.qa_store import EMERGENCY, excerpt, flags_of, search_words
 from callcenter.web.qa_api import _byte_range, lines_of
 
 

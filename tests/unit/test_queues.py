@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from callcenter.core import queues as qs
-from callcenter.core.queues import Overflow, Queue, Target, next_step_at, targets
+from callcenter.core.acd import queues as qs
+from callcenter.core.acd.queues import Overflow, Queue, Target, next_step_at, targets
 
 BILLING = Queue(
     "billing",

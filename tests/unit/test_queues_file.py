@@ -6,9 +6,9 @@ from pathlib import Path
 
 import pytest
 
-from callcenter.config import ConfigError, load_settings
-from callcenter.core import queues as qs
-from callcenter.queues_file import QueueWatcher, load_queues, parse_queues
+from callcenter.core.acd import queues as qs
+from callcenter.settings import ConfigError, load_settings
+from callcenter.settings.queues_file import QueueWatcher, load_queues, parse_queues
 
 GOOD = """\
 queues:

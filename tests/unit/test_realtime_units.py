@@ -6,9 +6,9 @@ from __future__ import annotations
 import pytest
 from pydantic import SecretStr
 
-from callcenter.config import ApiToken
+from callcenter.accounts.principal import Principal
 from callcenter.core.commands import OfferConversation
-from callcenter.principal import Principal
+from callcenter.settings import ApiToken
 from callcenter.web.auth import PUBLIC
 from callcenter.web.chat_desk import Desk, NotYours
 from callcenter.web.realtime import TokenBucket, authenticate_socket, event

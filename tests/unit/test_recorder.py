@@ -10,12 +10,12 @@ from pathlib import Path, PurePosixPath
 
 import pytest
 
-from callcenter.adapters.recordings import RecordingStore
-from callcenter.core import queues as qs
-from callcenter.core.acd import Acd, AcdConfig
+from callcenter.asterisk.recorder import Recorder, spool_dirs
+from callcenter.core.acd import queues as qs
+from callcenter.core.acd.engine import Acd, AcdConfig
 from callcenter.core.commands import SaveInteraction
 from callcenter.core.interaction import Channel, EndedBy, Interaction, Outcome
-from callcenter.recorder import Recorder, spool_dirs
+from callcenter.storage.recordings import RecordingStore
 from tests.conftest import settings_from
 
 NOW = 1_700_000_000.0

@@ -9,7 +9,9 @@ from pathlib import Path
 
 import pytest
 
-from callcenter.adapters.recordings import (
+from callcenter.settings import ConfigError, RecordingSettings, load_settings
+from callcenter.speech.transcribe import Request, run
+from callcenter.storage.recordings import (
     MAGIC,
     MAGIC2,
     Keyring,
@@ -20,8 +22,6 @@ from callcenter.adapters.recordings import (
     key_id_of,
     read_audio,
 )
-from callcenter.config import ConfigError, RecordingSettings, load_settings
-from callcenter.speech.transcribe import Request, run
 from tests.unit.speech_fixtures import say
 
 KEY = bytes(range(32))

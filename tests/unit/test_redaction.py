@@ -7,14 +7,8 @@ import re
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from callcenter.core.redaction import (
-    IdentifierPattern,
-    Redactor,
-    digit_view,
-    luhn_check_digit,
-    luhn_valid,
-)
-from callcenter.core.transcript import Segment, Transcript, Word, redact_transcript, redact_words
+from callcenter.core.qa.redaction import IdentifierPattern, Redactor, digit_view, luhn_check_digit, luhn_valid
+from callcenter.core.qa.transcript import Segment, Transcript, Word, redact_transcript, redact_words
 
 NAMES = ["zero", "one", "two", "three", "four", "five", "six", "seven", "eight", "nine"]
 REDACTOR = Redactor()

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from callcenter.core.scorecard import (
+from callcenter.core.qa.scorecard import (
     Criterion,
     ReviewAnswers,
     ReviewError,

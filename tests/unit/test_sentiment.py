@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from callcenter.core.qa import QaRules, anger, score
-from callcenter.core.transcript import Segment, Speaker, Transcript, Word
+from callcenter.core.qa.scoring import QaRules, anger, score
+from callcenter.core.qa.transcript import Segment, Speaker, Transcript, Word
 from callcenter.qa.sentiment import VaderAnger, anger_measure
 
 

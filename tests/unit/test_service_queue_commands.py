@@ -6,9 +6,9 @@ from __future__ import annotations
 import pytest
 
 from callcenter.core import events as ev
-from callcenter.core import queues as qs
-from callcenter.core.acd import Acd, AcdConfig
-from callcenter.core.agents import Agent
+from callcenter.core.acd import queues as qs
+from callcenter.core.acd.agents import Agent
+from callcenter.core.acd.engine import Acd, AcdConfig
 from callcenter.core.commands import Announce, CancelDial, DialAgent, DialCustomer, ExitQueue
 from callcenter.core.interaction import Interaction
 from callcenter.service import CallCenter

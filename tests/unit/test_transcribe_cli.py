@@ -11,8 +11,8 @@ from pathlib import Path
 import pytest
 
 from callcenter import cli
-from callcenter.adapters.qa_store import CallFilter, QaStore
-from callcenter.adapters.recordings import Keyring, RecordingStore, RetentionPolicy
+from callcenter.storage.qa_store import CallFilter, QaStore
+from callcenter.storage.recordings import Keyring, RecordingStore, RetentionPolicy
 from tests.unit.speech_fixtures import say
 
 KEY = base64.b64encode(bytes(range(32))).decode()

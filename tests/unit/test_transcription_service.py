@@ -9,13 +9,13 @@ from pathlib import Path
 import pytest
 from pydantic import ValidationError
 
-from callcenter.adapters.transcription_jobs import DONE, FAILED, QUEUED, RUNNING, JobStore
-from callcenter.config import TranscriptionSettings
-from callcenter.core.qa import Alert, QaRules
+from callcenter.core.qa.scoring import Alert, QaRules
 from callcenter.qa.loader import parse_rules
+from callcenter.settings import TranscriptionSettings
 from callcenter.speech.pool import TranscriptionPool
 from callcenter.speech.service import TranscriptionService
 from callcenter.speech.transcribe import EngineSpec, redactor_for
+from callcenter.storage.transcription_jobs import DONE, FAILED, QUEUED, RUNNING, JobStore
 from tests.unit.speech_fixtures import say
 
 RULES = """\

@@ -10,13 +10,13 @@ from typing import Any
 
 import pytest
 
-from callcenter.adapters import ami_events
-from callcenter.adapters.asterisk_port import Application, ChannelInfo, Dialplan, Move, OriginateResult
-from callcenter.adapters.voice import VoiceAdapter
-from callcenter.adapters.voice_state import AgentLeg
-from callcenter.config import Settings
-from callcenter.core import calls as cl
+from callcenter.asterisk import ami_events
+from callcenter.asterisk.asterisk_port import Application, ChannelInfo, Dialplan, Move, OriginateResult
+from callcenter.asterisk.voice import VoiceAdapter
+from callcenter.asterisk.voice_state import AgentLeg
 from callcenter.core import events as ev
+from callcenter.core.calls import machine as cl
+from callcenter.settings import Settings
 from tests.fake_port import FakePort
 
 CALLER, AGENT = "PJSIP/trunk-00000001", "PJSIP/1001-00000002"
@@ -202,7 +202,7 @@ async def test_a_slow_caller_lookup_does_not_hold_the_call_and_is_not_torn(
 ) -> None:
     """Past the bound the call goes on unidentified; the lookup (which may be storing a new
     customer record) is not cancelled but finishes on its own."""
-    from callcenter.adapters import voice_inbound
+    from callcenter.asterisk import voice_inbound
 
     monkeypatch.setattr(voice_inbound, "IDENTIFY_SECONDS", 0.05)
     release = asyncio.Event()

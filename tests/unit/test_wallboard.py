@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
+from callcenter.core.acd.wallboard import RollingSeries, SlAlerts, minute_of
 from callcenter.core.interaction import Channel, Interaction, Outcome
-from callcenter.core.wallboard import RollingSeries, SlAlerts, minute_of
 
 T0 = 1_800_000_000.0 - (1_800_000_000.0 % 60)  # a minute's start
 

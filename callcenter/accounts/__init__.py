@@ -1,0 +1,1 @@
+"""Accounts: users, sessions' records, principals and the audit log."""

@@ -1,0 +1,179 @@
+"""The Asterisk port: what the voice path asks of Asterisk, and what it hears back, typed.
+
+Everything that crosses it is a frozen dataclass; raw AMI messages stop at its implementations:
+:class:`callcenter.asterisk.ami.AmiClient` (live, over panoramisk),
+:class:`callcenter.asterisk.session_record.RecordingPort` (live, and written to a file) and
+:class:`callcenter.asterisk.session_replay.ReplayPort` (a recorded session played back, no Asterisk).
+
+Errors: every method raises :class:`AmiError` (or a subclass) when Asterisk refuses or cannot be
+reached; a call that Asterisk dialled and that was not answered is not an error but an
+:class:`OriginateResult` with its reason.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable, Mapping
+from dataclasses import dataclass, field
+from typing import Any, Literal, Protocol
+
+from callcenter.asterisk.ami_events import AmiEvent
+from callcenter.errors import AsteriskError
+
+
+class AmiError(AsteriskError):
+    """An action failed: Asterisk refused it, or could not be asked."""
+
+
+class AmiNotConnected(AmiError):
+    pass
+
+
+class AmiAuthError(AmiError):
+    pass
+
+
+class AmiTimeout(AmiError):
+    pass
+
+
+@dataclass(frozen=True, slots=True)
+class Dialplan:
+    """A place in the dialplan: ``context,exten,priority``."""
+
+    context: str
+    exten: str = "s"
+    priority: int = 1
+
+
+@dataclass(frozen=True, slots=True)
+class Application:
+    """A dialplan application run on the answered channel (e.g. ``ChanSpy``)."""
+
+    name: str
+    data: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class OriginateRequest:
+    """Ring ``endpoint`` (e.g. ``PJSIP/1001``) and, once answered, run ``target`` on it.
+
+    ``channel_id``: the new channel's uniqueid, chosen by us, so its events map back without
+    guessing. ``wait``: True waits for the outcome (answered, or why not); False returns as soon as
+    Asterisk has queued the call.
+    """
+
+    endpoint: str
+    target: Dialplan | Application
+    ring_timeout: float
+    channel_id: str | None = None
+    caller_id: str = ""
+    variables: Mapping[str, str] = field(default_factory=dict)
+    wait: bool = True
+
+
+OriginateStatus = Literal["answered", "failed", "queued"]
+
+
+@dataclass(frozen=True, slots=True)
+class OriginateResult:
+    status: OriginateStatus
+    reason: str = ""  # why it failed, in words
+    code: str = ""  # Asterisk's Reason code of the OriginateResponse
+
+    @property
+    def answered(self) -> bool:
+        return self.status == "answered"
+
+
+@dataclass(frozen=True, slots=True)
+class Move:
+    """One channel sent to a place in the dialplan (half of a Redirect)."""
+
+    channel: str
+    to: Dialplan
+
+
+@dataclass(frozen=True, slots=True)
+class ChannelInfo:
+    """A live channel, as ``CoreShowChannels`` lists it."""
+
+    channel: str
+    uniqueid: str
+    context: str = ""
+    exten: str = ""
+    linkedid: str = ""
+    state: str = ""
+    application: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class EndpointInfo:
+    """A PJSIP endpoint, as ``PJSIPShowEndpoints`` lists it; ``contacts``: its registered URIs."""
+
+    name: str
+    contacts: frozenset[str] = frozenset()
+
+    @property
+    def registered(self) -> bool:
+        return bool(self.contacts)
+
+
+EventHandler = Callable[[AmiEvent], None]
+ConnectedHandler = Callable[[], Awaitable[None]]
+DisconnectedHandler = Callable[[], None]
+
+
+class AsteriskPort(Protocol):
+    """What the server needs of Asterisk. Implementations call the subscribers' ``on_connected``
+    after every (re)login, so they can rebuild their view from Asterisk itself."""
+
+    @property
+    def connected(self) -> bool: ...
+
+    async def start(self) -> None: ...
+
+    async def stop(self) -> None: ...
+
+    async def wait_connected(self, timeout: float) -> bool: ...
+
+    def subscribe(
+        self,
+        on_event: EventHandler,
+        on_connected: ConnectedHandler | None = None,
+        on_disconnected: DisconnectedHandler | None = None,
+    ) -> None: ...
+
+    async def originate(self, request: OriginateRequest) -> OriginateResult: ...
+
+    async def redirect(self, move: Move, extra: Move | None = None) -> None:
+        """One Redirect; with ``extra``, both channels move at once (neither is left alone in a
+        bridge)."""
+
+    async def hangup(self, channel: str, cause: int = 16) -> None: ...
+
+    async def set_var(self, channel: str, name: str, value: str) -> None: ...
+
+    async def get_var(self, channel: str, name: str) -> str | None: ...
+
+    async def mix_monitor_mute(self, channel: str, muted: bool, direction: str = "both") -> None: ...
+
+    async def channels(self) -> list[ChannelInfo]: ...
+
+    async def endpoints(self) -> list[EndpointInfo]: ...
+
+
+class RawActions(Protocol):
+    """The untyped AMI action, kept only while the call-control section of ``adapters/voice.py``
+    still sends raw actions (it moves to ``adapters/call_control.py`` on the typed port)."""
+
+    async def action(
+        self,
+        fields: Mapping[str, str | list[str]],
+        *,
+        as_list: bool | None = None,
+        timeout: float | None = None,
+    ) -> Any: ...
+
+
+class LegacyAsteriskPort(AsteriskPort, RawActions, Protocol):
+    """The port plus the raw action (temporary, see :class:`RawActions`)."""

@@ -1,0 +1,79 @@
+"""After every (re)connect: our view of Asterisk rebuilt from Asterisk itself, never from memory.
+
+Callers and agents' legs whose channels are gone are forgotten; the snapshot (live channels,
+registered and known endpoints) goes to the engine, which ends what vanished as ``lost``. After a
+restart, the callers the engine restored are adopted: known by channel name until the first reconcile
+tells us their uniqueid, and of answered calls, the agent's leg (uniqueid ``<interaction>-<attempt>``)
+and whether the caller is on hold (in ``cc-hold``).
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+
+from callcenter import metrics
+from callcenter.asterisk.asterisk_port import AsteriskPort, ChannelInfo
+from callcenter.asterisk.voice_state import AgentLeg, AsteriskSnapshot, VoiceState
+
+log = logging.getLogger("callcenter.asterisk.voice")
+
+
+@dataclass(frozen=True, slots=True)
+class Reconciled:
+    snapshot: AsteriskSnapshot
+    # adopted interaction -> (its caller's channel, waiting in cc-hold; the agent it was talking to)
+    held: dict[str, tuple[str, str]]
+
+
+class Reconciler:
+    def __init__(self, port: AsteriskPort, state: VoiceState) -> None:
+        self._port = port
+        self._state = state
+        self._adopted: dict[str, str] = {}  # caller channel name -> interaction id
+        self._adopted_answered: dict[str, str] = {}  # interaction id -> the agent talking on it
+
+    def adopt(self, channels: dict[str, str], answered: dict[str, str] | None = None) -> None:
+        """Track callers restored after a restart: ``{caller channel name: interaction id}``, and
+        of those an agent was talking to, ``{interaction id: agent id}``."""
+        self._adopted.update(channels)
+        self._adopted_answered.update(answered or {})
+
+    async def run(self) -> Reconciled:
+        metrics.AMI_CONNECTED.set(1)
+        channels = await self._port.channels()
+        endpoints = await self._port.endpoints()
+        held = self._adopt(channels)
+        self._adopted.clear()
+        self._adopted_answered.clear()
+        uniqueids = {c.uniqueid for c in channels}
+        for endpoint in endpoints:
+            self._state.contacts[endpoint.name] = set(endpoint.contacts)
+        for uid in [u for u in self._state.callers if u not in uniqueids]:
+            self._state.callers.pop(uid)
+        for uid in [u for u in self._state.legs if u not in uniqueids]:
+            self._state.legs.pop(uid)
+        registered = frozenset(e.name for e in endpoints if e.registered)
+        log.info("voice.reconciled", extra={"channels": len(channels), "registered": sorted(registered)})
+        snapshot = AsteriskSnapshot(
+            frozenset(c.channel for c in channels),
+            frozenset(uniqueids),
+            registered,
+            frozenset(e.name for e in endpoints),
+        )
+        return Reconciled(snapshot, held)
+
+    def _adopt(self, channels: list[ChannelInfo]) -> dict[str, tuple[str, str]]:
+        """Restored callers get their uniqueid; answered calls their agent's leg."""
+        held: dict[str, tuple[str, str]] = {}
+        for info in channels:
+            if info.channel in self._adopted:
+                self._state.callers[info.uniqueid] = iid = self._adopted.pop(info.channel)
+                if info.context == "cc-hold":
+                    held[iid] = (info.channel, self._adopted_answered.get(iid, ""))
+            interaction_id, _, attempt = info.uniqueid.rpartition("-")
+            agent_id = self._adopted_answered.get(interaction_id)
+            if agent_id is not None and attempt.isdigit() and info.uniqueid not in self._state.legs:
+                self._state.legs[info.uniqueid] = AgentLeg(interaction_id, agent_id, info.channel)
+                log.info("voice.leg_adopted", extra={"interaction": interaction_id, "agent": agent_id})
+        return held

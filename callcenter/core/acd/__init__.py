@@ -1,0 +1,1 @@
+"""The ACD: agents, queues, the engine and its figures."""

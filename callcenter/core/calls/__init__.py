@@ -1,0 +1,1 @@
+"""Answered calls: the state machine of call control and its messages."""

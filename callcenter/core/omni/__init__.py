@@ -1,0 +1,1 @@
+"""Omnichannel: customers and conversations."""

@@ -1,0 +1,303 @@
+"""Conversations: the messages exchanged with a customer on one messaging channel, and their status.
+
+Invariants:
+
+- A provider message id (WeChat MsgId, WhatsApp wamid, Twilio MessageSid, email Message-ID) is
+  recorded once per channel: a re-delivery is reported as a duplicate and changes nothing.
+- An outbound message's delivery status only moves forward along ``_NEXT`` (a late "sent" after
+  "delivered" is ignored); an inbound message is ``received`` for ever.
+- Email threads by ``In-Reply-To``, then ``References`` (newest first): a reply lands in the
+  conversation of the message it answers, whoever sends it. Other channels continue the customer's
+  open conversation on that channel while it has been active within ``idle_seconds``.
+
+A new conversation is the moment routing must hear of: ``receive`` returns a
+:class:`ConversationOpened`, the seam towards the ACD (see docs/omnichannel.md).
+"""
+
+from __future__ import annotations
+
+import enum
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field, replace
+
+from callcenter.core.errors import DomainError
+
+
+class MessagingChannel(enum.StrEnum):
+    SMS = "sms"
+    WHATSAPP = "whatsapp"
+    WECHAT = "wechat"
+    EMAIL = "email"
+    WEBCHAT = "webchat"
+
+
+class Direction(enum.StrEnum):
+    IN = "in"
+    OUT = "out"
+
+
+class Delivery(enum.StrEnum):
+    RECEIVED = "received"  # inbound
+    QUEUED = "queued"  # in our outbox, not yet accepted by the provider
+    SENT = "sent"  # the provider accepted it
+    DELIVERED = "delivered"
+    READ = "read"
+    FAILED = "failed"  # the provider gave up, or we did after the last retry
+
+
+# Forward moves of an outbound message's status. Anything else is ignored (out-of-order callbacks).
+_NEXT: Mapping[Delivery, frozenset[Delivery]] = {
+    Delivery.QUEUED: frozenset({Delivery.SENT, Delivery.DELIVERED, Delivery.READ, Delivery.FAILED}),
+    Delivery.SENT: frozenset({Delivery.DELIVERED, Delivery.READ, Delivery.FAILED}),
+    Delivery.DELIVERED: frozenset({Delivery.READ}),
+    Delivery.READ: frozenset(),
+    Delivery.FAILED: frozenset(),
+    Delivery.RECEIVED: frozenset(),
+}
+
+
+@dataclass(frozen=True, slots=True)
+class Media:
+    kind: str  # image, audio, video, document
+    ref: str  # provider media id or URL
+    mime_type: str = ""
+    caption: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class Inbound:
+    """A message as an adapter parsed it (customer already resolved by the caller)."""
+
+    channel: MessagingChannel
+    provider_id: str
+    body: str
+    at: float
+    media: tuple[Media, ...] = ()
+    subject: str = ""
+    # Email threading headers (angle brackets stripped).
+    message_id: str | None = None
+    in_reply_to: str | None = None
+    references: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class Message:
+    id: str
+    conversation_id: str
+    channel: MessagingChannel
+    direction: Direction
+    body: str
+    at: float
+    status: Delivery
+    provider_id: str | None = None
+    media: tuple[Media, ...] = ()
+    message_id: str | None = None  # email Message-ID
+    status_detail: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class Conversation:
+    id: str
+    customer_id: str
+    channel: MessagingChannel
+    started_at: float
+    last_at: float
+    subject: str = ""
+    closed: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class ConversationOpened:
+    """Seam to the ACD: a new messaging interaction wants an agent. The service turns it (with the
+    customer's :class:`~callcenter.core.omni.customers.Routing`) into the engine's arrival event."""
+
+    conversation_id: str
+    customer_id: str
+    channel: MessagingChannel
+    at: float
+    queue: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Received:
+    message: Message | None  # None: a duplicate
+    conversation: Conversation | None
+    opened: ConversationOpened | None = None
+
+    @property
+    def duplicate(self) -> bool:
+        return self.message is None
+
+
+class ConversationError(DomainError):
+    """A message or change the conversation book does not allow."""
+
+
+@dataclass
+class ConversationBook:
+    idle_seconds: float = 24 * 3600
+    conversations: dict[str, Conversation] = field(default_factory=dict)
+    messages: dict[str, Message] = field(default_factory=dict)
+    _by_provider: dict[tuple[MessagingChannel, str], str] = field(default_factory=dict)
+    _by_email_id: dict[str, str] = field(default_factory=dict)  # Message-ID -> conversation
+    # Indexes, so that threading a message and a customer's timeline cost what that customer has,
+    # not what the whole book holds (ordered sets: dicts with None values).
+    _of_customer: dict[str, dict[str, None]] = field(default_factory=dict)  # -> conversation ids
+    _of_conversation: dict[str, dict[str, None]] = field(default_factory=dict)  # -> message ids
+
+    def receive(
+        self, inbound: Inbound, customer_id: str, *, message_id: str, conversation_id: str
+    ) -> Received:
+        """Record an inbound message; ``message_id``/``conversation_id`` are fresh ids to use."""
+        key = (inbound.channel, inbound.provider_id)
+        if key in self._by_provider:
+            return Received(None, None)
+        conversation = self._thread(inbound, customer_id)
+        opened = None
+        if conversation is None:
+            conversation = Conversation(
+                conversation_id, customer_id, inbound.channel, inbound.at, inbound.at, inbound.subject
+            )
+            opened = ConversationOpened(conversation_id, customer_id, inbound.channel, inbound.at)
+        else:
+            conversation = replace(conversation, last_at=max(conversation.last_at, inbound.at))
+        self._put(conversation)
+        message = Message(
+            message_id,
+            conversation.id,
+            inbound.channel,
+            Direction.IN,
+            inbound.body,
+            inbound.at,
+            Delivery.RECEIVED,
+            inbound.provider_id,
+            inbound.media,
+            inbound.message_id,
+        )
+        self._add(message)
+        return Received(message, conversation, opened)
+
+    def reply(
+        self,
+        conversation_id: str,
+        body: str,
+        at: float,
+        *,
+        message_id: str,
+        email_id: str | None = None,
+        media: tuple[Media, ...] = (),
+    ) -> Message:
+        """A queued outbound message (the outbox sends it and reports its status)."""
+        conversation = self.conversations.get(conversation_id)
+        if conversation is None:
+            raise ConversationError(f"no conversation {conversation_id!r}")
+        message = Message(
+            message_id,
+            conversation_id,
+            conversation.channel,
+            Direction.OUT,
+            body,
+            at,
+            Delivery.QUEUED,
+            None,
+            media,
+            email_id,
+        )
+        self._add(message)
+        self._put(replace(conversation, last_at=max(conversation.last_at, at)))
+        return message
+
+    def close(self, conversation_id: str) -> Conversation:
+        """The conversation is over (its interaction ended): the customer's next message on this
+        channel opens a new one, which is routed again."""
+        conversation = self.conversations.get(conversation_id)
+        if conversation is None:
+            raise ConversationError(f"no conversation {conversation_id!r}")
+        closed = replace(conversation, closed=True)
+        self._put(closed)
+        return closed
+
+    def status(
+        self, message_id: str, status: Delivery, *, provider_id: str | None = None, detail: str = ""
+    ) -> Message | None:
+        """Move an outbound message's status forward; ``None`` if the move is not forward."""
+        message = self.messages.get(message_id)
+        if message is None:
+            raise ConversationError(f"no message {message_id!r}")
+        if status not in _NEXT[message.status]:
+            return None
+        updated = replace(
+            message, status=status, provider_id=provider_id or message.provider_id, status_detail=detail
+        )
+        self._add(updated)
+        return updated
+
+    def restore(self, conversations: Iterable[Conversation], messages: Iterable[Message]) -> None:
+        """Load saved conversations and their messages (oldest first)."""
+        for c in conversations:
+            self._put(c)
+        for m in messages:
+            if m.conversation_id in self.conversations:
+                self._add(m)
+
+    def forget(self, message_id: str, *, conversation_too: bool) -> None:
+        """Drop a message just recorded (the database had it already: a re-delivery after a restart)."""
+        message = self.messages.pop(message_id, None)
+        if message is None:
+            return
+        if message.provider_id:
+            self._by_provider.pop((message.channel, message.provider_id), None)
+        if message.message_id:
+            self._by_email_id.pop(message.message_id, None)
+        self._of_conversation.get(message.conversation_id, {}).pop(message_id, None)
+        if conversation_too:
+            conversation = self.conversations.pop(message.conversation_id, None)
+            if conversation is not None:
+                self._of_customer.get(conversation.customer_id, {}).pop(conversation.id, None)
+                self._of_conversation.pop(conversation.id, None)
+
+    def by_provider_id(self, channel: MessagingChannel, provider_id: str) -> Message | None:
+        found = self._by_provider.get((channel, provider_id))
+        return None if found is None else self.messages[found]
+
+    def messages_of(self, conversation_id: str) -> list[Message]:
+        """A conversation's messages, oldest first."""
+        found = map(self.messages.__getitem__, self._of_conversation.get(conversation_id, ()))
+        return sorted(found, key=lambda m: (m.at, m.id))
+
+    def timeline(self, customer_ids: Iterable[str]) -> list[Message]:
+        """Every message of these customers (a customer and those merged into it), oldest first."""
+        return sorted(
+            (
+                self.messages[m]
+                for customer_id in set(customer_ids)
+                for c in self._of_customer.get(customer_id, ())
+                for m in self._of_conversation.get(c, ())
+            ),
+            key=lambda m: (m.at, m.id),
+        )
+
+    def _thread(self, inbound: Inbound, customer_id: str) -> Conversation | None:
+        if inbound.channel == MessagingChannel.EMAIL:
+            for parent in (inbound.in_reply_to, *reversed(inbound.references)):
+                if parent and parent in self._by_email_id:
+                    return self.conversations[self._by_email_id[parent]]
+            return None
+        candidates = [
+            c
+            for c in map(self.conversations.__getitem__, self._of_customer.get(customer_id, ()))
+            if c.channel == inbound.channel and not c.closed and inbound.at - c.last_at <= self.idle_seconds
+        ]
+        return max(candidates, key=lambda c: c.last_at, default=None)
+
+    def _put(self, conversation: Conversation) -> None:
+        self.conversations[conversation.id] = conversation
+        self._of_customer.setdefault(conversation.customer_id, {})[conversation.id] = None
+
+    def _add(self, message: Message) -> None:
+        self.messages[message.id] = message
+        self._of_conversation.setdefault(message.conversation_id, {})[message.id] = None
+        if message.provider_id:
+            self._by_provider[(message.channel, message.provider_id)] = message.id
+        if message.message_id:
+            self._by_email_id[message.message_id] = message.conversation_id

@@ -1,0 +1,1 @@
+"""Quality: redaction, transcripts, scoring and scorecards."""

@@ -1,0 +1,1 @@
+"""Messaging: the service, conversation routing, the channels and the outbox."""

@@ -1,0 +1,420 @@
+"""The messaging service: channel events in, customers resolved, conversations kept, replies queued.
+
+Like ``service.py`` for calls, this is where the pure books (customers, conversations) meet the
+adapters (database, outbox). Each book change happens synchronously between awaits, so on one event
+loop two deliveries of the same message cannot both pass the duplicate check.
+
+The seam to routing: when a message opens a conversation, ``on_opened`` is called with the
+:class:`~callcenter.core.omni.conversations.ConversationOpened` and the customer's
+:class:`~callcenter.core.omni.customers.Routing` (VIP priority, business line and tags as skills,
+language); it is also kept in ``opened``. The server connects it to the ACD through
+``callcenter/messaging/routing.py`` (a ``ConversationArrived`` per new conversation; further
+messages of an open conversation route nothing); when the interaction ends, ``close`` marks the
+conversation closed, so the customer's next message opens (and routes) a new one.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+from callcenter.core.omni.conversations import (
+    Conversation,
+    ConversationBook,
+    ConversationOpened,
+    Delivery,
+    Direction,
+    Inbound,
+    Message,
+    MessagingChannel,
+    Received,
+)
+from callcenter.core.omni.customers import Claim, CustomerBook, Identity, MergeRecord, Routing, routing_of
+from callcenter.messaging import identity
+from callcenter.messaging.channels.base import InboundMessage, Reply, StatusUpdate, WebhookError, sane_time
+from callcenter.messaging.outbox import Outbox
+from callcenter.settings import MessagingSettings
+from callcenter.storage.db import DatabaseError
+from callcenter.storage.messaging_store import DuplicateMessage, MessagingStore
+
+log = logging.getLogger(__name__)
+
+# Delivery reports for ids not known yet, kept (oldest dropped first) until the send returns.
+_EARLY_LIMIT = 1000
+
+OpenedCallback = Callable[[ConversationOpened, Routing], None]
+# Told of every new inbound message once it is stored (the agent panel shows it live).
+ReceivedListener = Callable[[Received, InboundMessage], None]
+
+
+def _new_id() -> str:
+    return uuid.uuid4().hex
+
+
+@dataclass
+class Messaging:
+    store: MessagingStore
+    settings: MessagingSettings
+    clock: Callable[[], float]
+    on_opened: OpenedCallback | None = None
+    ids: Callable[[], str] = _new_id
+    customers: CustomerBook = field(default_factory=CustomerBook)
+    conversations: ConversationBook = field(default_factory=ConversationBook)
+    outbox: Outbox | None = None
+    opened: list[tuple[ConversationOpened, Routing]] = field(default_factory=list)
+    addresses: dict[str, str] = field(default_factory=dict)  # conversation -> where replies go
+    _at_address: dict[str, list[str]] = field(default_factory=dict)  # address -> its conversations
+    listeners: list[ReceivedListener] = field(default_factory=list)
+    _audit_saved: int = 0
+    # Customers and merges changed in the book whose save failed: written with the next save.
+    _unsaved: set[str] = field(default_factory=set)
+    _unsaved_merges: set[str] = field(default_factory=set)
+    _early: dict[tuple[MessagingChannel, str], StatusUpdate] = field(default_factory=dict)
+    _save_lock: asyncio.Lock = field(default_factory=asyncio.Lock)
+    _pending: list[tuple[Message, str, asyncio.Future[None]]] = field(default_factory=list)
+    _flusher: asyncio.Task[None] | None = None
+    # Messages being written, by (channel, provider id): whether the write committed.
+    _in_flight: dict[tuple[MessagingChannel, str], asyncio.Future[bool]] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        self.conversations.idle_seconds = self.settings.conversation_idle_seconds
+
+    async def restore(self) -> None:
+        """Load customers, conversations and messages saved by earlier runs (at start-up)."""
+        customers, merges, audit = await self.store.customers()
+        self.customers.restore(customers, merges, audit)
+        self._audit_saved = len(self.customers.audit)
+        conversations = await self.store.conversations()
+        messages = [m for m, _ in await self.store.messages()]
+        self.conversations.restore([c for c, _ in conversations], messages)
+        for c, address in conversations:
+            self._set_address(c.id, address)
+
+    def conversations_at(self, address: str) -> list[Conversation]:
+        """The conversations whose replies go to this address (a web visitor, a phone number...)."""
+        book = self.conversations.conversations
+        return [c for cid in self._at_address.get(address, ()) if (c := book.get(cid)) is not None]
+
+    def _set_address(self, conversation_id: str, address: str) -> None:
+        if conversation_id not in self.addresses:
+            self.addresses[conversation_id] = address
+            self._at_address.setdefault(address, []).append(conversation_id)
+
+    async def save_customers(self, ids: set[str], merges: tuple[MergeRecord, ...] = ()) -> None:
+        """Persist these customers as they are *now*, the merges and the new audit entries.
+
+        Under a lock, and reading the book only once the lock is held: a slower earlier save can
+        never overwrite a newer state with an older one.
+        """
+        async with self._save_lock:
+            # With those an earlier save failed to write (they would be lost otherwise).
+            ids = ids | self._unsaved
+            merge_ids = {m.id for m in merges} | self._unsaved_merges
+            records = [self.customers.get(i) for i in sorted(ids)]
+            current = [self.customers.merge_record(m) for m in sorted(merge_ids)]
+            pending = self.customers.audit[self._audit_saved :]
+            # Entries not saved yet are retried with the next save, whoever's it is: one the
+            # database can never take (an impossible time) would fail every later save, for every
+            # customer. Such a record is dropped (logged) instead; the edge refuses those times.
+            bad = [(r.id, r.created_at) for r in records if not sane_time(r.created_at)]
+            bad += [(e.customer_id, e.at) for e in pending if not sane_time(e.at)]
+            for customer_id, at in bad:
+                log.error("messaging.unstorable_time", extra={"customer": customer_id, "at": repr(at)})
+            records = [r for r in records if sane_time(r.created_at)]
+            audit = [e for e in pending if sane_time(e.at)]
+            try:
+                await self.store.save_customers(records, current, audit)
+            except BaseException:
+                self._unsaved, self._unsaved_merges = ids, merge_ids
+                raise
+            self._unsaved, self._unsaved_merges = set(), set()
+            self._audit_saved += len(pending)
+
+    async def _save_conversation(self, conversation_id: str) -> None:
+        async with self._save_lock:
+            conversation = self.conversations.conversations[conversation_id]
+            await self.store.save_conversation(conversation, self.addresses.get(conversation_id, ""))
+
+    async def _store_received(self, message: Message, customer_id: str) -> None:
+        """Store a new inbound message with its conversation. Messages arriving while a write is
+        in flight wait and go together in the next transaction (group commit): under load the
+        database sees one commit per batch, not per message."""
+        done: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        self._pending.append((message, customer_id, done))
+        if self._flusher is None or self._flusher.done():
+            self._flusher = asyncio.get_running_loop().create_task(self._flush())
+        await done
+
+    async def _flush(self) -> None:
+        while self._pending:
+            batch, self._pending = self._pending, []
+            try:
+                await self._write(batch)
+            except BaseException as err:  # cancelled at shutdown: nobody may wait for ever
+                for _, _, done in batch + self._pending:
+                    if not done.done():
+                        done.set_exception(DatabaseError(f"not stored: {type(err).__name__}"))
+                self._pending = []
+                raise
+
+    async def _write(self, batch: list[tuple[Message, str, asyncio.Future[None]]]) -> None:
+        # Under the lock, conversations are read as they are now (a slower earlier save never
+        # writes an older conversation over a newer one).
+        async with self._save_lock:
+            ids = dict.fromkeys(m.conversation_id for m, _, _ in batch)
+            conversations = [(self.conversations.conversations[c], self.addresses.get(c, "")) for c in ids]
+            try:
+                await self.store.save_received_batch([(m, c) for m, c, _ in batch], conversations)
+            except Exception:
+                pass  # one by one below: a duplicate (stored before a restart) fails only itself
+            else:
+                for _, _, done in batch:
+                    if not done.done():
+                        done.set_result(None)
+                return
+            for message, customer_id, done in batch:
+                conversation = self.conversations.conversations[message.conversation_id]
+                address = self.addresses.get(conversation.id, "")
+                try:
+                    await self.store.save_received(message, customer_id, conversation, address)
+                except Exception as err:
+                    if not done.done():
+                        done.set_exception(err)
+                    continue
+                if not done.done():
+                    done.set_result(None)
+
+    async def identify(self, who: Identity, at: float) -> str:
+        """The customer of a strong identity seen outside messaging (a caller's number), created
+        when new and saved; the id of the customer it now belongs to."""
+        audit_before = len(self.customers.audit)
+        resolution = self.customers.identify(Claim(who, True), at, new_id=self.ids())
+        if len(self.customers.audit) > audit_before or resolution.merged:
+            changed = {resolution.customer.id, *(m.source.id for m in resolution.merged)}
+            await self.save_customers(changed, resolution.merged)
+        return resolution.customer.id
+
+    async def receive(self, inbound: InboundMessage, *, also: tuple[Claim, ...] = ()) -> Received:
+        """Record an inbound message (a duplicate is reported and changes nothing). WebhookError:
+        its time could not be stored (the adapters refuse such times first). DatabaseError: not
+        stored (nor remembered: the provider's retry is a new delivery)."""
+        if not sane_time(inbound.at):
+            raise WebhookError(f"the message's time is out of range: {inbound.at!r}")
+        check_storable(inbound)
+        first = self._in_flight.get((inbound.channel, inbound.provider_id))
+        if first is not None:
+            # An earlier delivery of this message is being written: its outcome is this one's.
+            if not await asyncio.shield(first):
+                raise DatabaseError("the message could not be stored; retry")
+            return Received(None, None)
+        if self.conversations.by_provider_id(inbound.channel, inbound.provider_id) is not None:
+            return Received(None, None)
+        claims = also + _implied_claims(inbound.sender)
+        audit_before = len(self.customers.audit)
+        resolution = self.customers.identify(
+            Claim(inbound.sender, True), inbound.at, new_id=self.ids(), also=claims
+        )
+        if self.conversations.by_provider_id(inbound.channel, inbound.provider_id) is not None:
+            return Received(None, None)
+        customer = resolution.customer
+        if inbound.name and not customer.name:
+            # The sender's display name (pre-chat form, WhatsApp profile...) names a customer who
+            # has none yet, before routing: the agent's offer shows it.
+            by = inbound.channel.value
+            customer = self.customers.update(customer.id, inbound.at, by=by, name=inbound.name)
+        received = self.conversations.receive(
+            Inbound(
+                inbound.channel,
+                inbound.provider_id,
+                inbound.body,
+                inbound.at,
+                inbound.media,
+                inbound.subject,
+                inbound.message_id,
+                inbound.in_reply_to,
+                inbound.references,
+            ),
+            customer.id,
+            message_id=self.ids(),
+            conversation_id=self.ids(),
+        )
+        assert received.message is not None and received.conversation is not None
+        self._set_address(received.conversation.id, inbound.sender.value)
+        key = (inbound.channel, inbound.provider_id)
+        stored: asyncio.Future[bool] = asyncio.get_running_loop().create_future()
+        self._in_flight[key] = stored
+        try:
+            await self._store_received(received.message, customer.id)
+        except DuplicateMessage:
+            # Stored before a restart: the provider re-delivered it. Forget this copy.
+            self._forget(received)
+            stored.set_result(True)
+            return Received(None, None)
+        except BaseException:
+            # Not stored (503 to the provider): forget it, so the provider's retry is stored and
+            # not taken for a duplicate. Deduplication follows the commit. The customer it
+            # created or changed stays in the book: saved with the next save.
+            self._forget(received)
+            stored.set_result(False)
+            if len(self.customers.audit) > audit_before or resolution.merged:
+                self._unsaved |= {customer.id, *(m.source.id for m in resolution.merged)}
+                self._unsaved_merges |= {m.id for m in resolution.merged}
+            raise
+        finally:
+            del self._in_flight[key]
+        stored.set_result(True)
+        if len(self.customers.audit) > audit_before or resolution.merged or self._unsaved:
+            # Every change of the book is audited: no new entry, nothing of a customer to save
+            # (a known customer writing again costs one transaction less).
+            changed = {customer.id, *(m.source.id for m in resolution.merged)}
+            await self.save_customers(changed, resolution.merged)
+        if received.opened is not None:
+            routing = routing_of(self.customers.current(customer.id), vip_priority=self.settings.vip_priority)
+            self.opened.append((received.opened, routing))
+            log.info(
+                "messaging.conversation_opened",
+                extra={"conversation": received.opened.conversation_id, "channel": inbound.channel.value},
+            )
+            if self.on_opened is not None:
+                self.on_opened(received.opened, routing)
+        for listener in self.listeners:
+            try:
+                listener(received, inbound)
+            except Exception:  # a listener's bug must not undo a stored message
+                log.exception("messaging.listener_failed")
+        return received
+
+    def _forget(self, received: Received) -> None:
+        """Drop a message recorded in the books but not stored, and the conversation it opened
+        unless another message went into that conversation meanwhile."""
+        assert received.message is not None
+        message = received.message
+        others = [m for m in self.conversations.messages_of(message.conversation_id) if m.id != message.id]
+        self.conversations.forget(message.id, conversation_too=received.opened is not None and not others)
+
+    async def close(self, conversation_id: str) -> bool:
+        """Close a conversation (its interaction ended); ``False`` if unknown or already closed."""
+        conversation = self.conversations.conversations.get(conversation_id)
+        if conversation is None or conversation.closed:
+            return False
+        self.conversations.close(conversation_id)
+        await self._save_conversation(conversation_id)
+        log.info("messaging.conversation_closed", extra={"conversation": conversation_id})
+        return True
+
+    async def status(self, update: StatusUpdate) -> Message | None:
+        """A provider's delivery report. One for an id we do not know yet is kept a while: the
+        provider can report "delivered" before our send request has returned its id."""
+        message = self.conversations.by_provider_id(update.channel, update.provider_id)
+        if message is None:
+            self._early[(update.channel, update.provider_id)] = update
+            while len(self._early) > _EARLY_LIMIT:
+                self._early.pop(next(iter(self._early)))
+            return None
+        if message.direction != Direction.OUT:
+            return None
+        return await self._set_status(message.id, update.status, None, update.detail)
+
+    async def reply(self, conversation_id: str, body: str) -> Message:
+        """Queue an agent's reply: stored, then sent by the outbox (DatabaseError: not accepted)."""
+        if self.outbox is None:
+            raise RuntimeError("the outbox is not running")
+        conversation = self.conversations.conversations[conversation_id]
+        channel = conversation.channel
+        email_id = None
+        headers: dict[str, str] = {}
+        subject = ""
+        if channel == MessagingChannel.EMAIL:
+            assert self.settings.email is not None
+            domain = self.settings.email.address.rpartition("@")[2]
+            email_id = f"{self.ids()}@{domain}"
+            thread = [
+                m.message_id
+                for m in self.conversations.timeline([conversation.customer_id])
+                if m.conversation_id == conversation_id and m.message_id
+            ]
+            inbound = [
+                m.message_id
+                for m in self.conversations.messages.values()
+                if m.conversation_id == conversation_id and m.direction == Direction.IN and m.message_id
+            ]
+            if inbound:
+                headers["In-Reply-To"] = f"<{inbound[-1]}>"
+            if thread:
+                headers["References"] = " ".join(f"<{t}>" for t in thread)
+            headers["Message-ID"] = f"<{email_id}>"
+            subject = (
+                conversation.subject
+                if conversation.subject.lower().startswith("re:")
+                else (f"Re: {conversation.subject}".strip())
+            )
+        last_in = [
+            m
+            for m in self.conversations.messages.values()
+            if m.conversation_id == conversation_id and m.direction == Direction.IN
+        ]
+        message = self.conversations.reply(
+            conversation_id, body, self.clock(), message_id=self.ids(), email_id=email_id
+        )
+        await self.store.save_message(message, conversation.customer_id, new=True)
+        await self._save_conversation(conversation_id)
+        reply = Reply(
+            message.id,
+            channel,
+            self.addresses[conversation_id],
+            body,
+            reply_to=last_in[-1].provider_id if last_in and channel == MessagingChannel.WHATSAPP else None,
+            subject=subject,
+            headers=headers,
+        )
+        await self.outbox.enqueue(reply)
+        return message
+
+    async def on_outbox(
+        self, message_id: str, status: Delivery, provider_id: str | None, detail: str
+    ) -> None:
+        updated = await self._set_status(message_id, status, provider_id or None, detail)
+        if updated is not None and updated.provider_id:
+            early = self._early.pop((updated.channel, updated.provider_id), None)
+            if early is not None:
+                await self._set_status(message_id, early.status, None, early.detail)
+
+    async def _set_status(
+        self, message_id: str, status: Delivery, provider_id: str | None, detail: str
+    ) -> Message | None:
+        if message_id not in self.conversations.messages:
+            return None
+        updated = self.conversations.status(message_id, status, provider_id=provider_id, detail=detail)
+        if updated is not None:
+            customer = self.conversations.conversations[updated.conversation_id].customer_id
+            await self.store.save_message(updated, customer, new=False)
+        return updated
+
+
+# Ids from outside (provider ids, e-mail Message-IDs) longer than this are refused, not stored.
+MAX_ID = 512
+
+
+def check_storable(inbound: InboundMessage) -> None:
+    """What is stored as it came must be storable and sane: no NUL character anywhere (PostgreSQL
+    refuses it in text: the write would fail at every retry), no id over ``MAX_ID`` characters."""
+    ids = (inbound.provider_id, inbound.sender.value, inbound.message_id or "", *inbound.references)
+    ids += (inbound.in_reply_to or "",)
+    for value in ids:
+        if len(value) > MAX_ID:
+            raise WebhookError(f"an id is longer than {MAX_ID} characters")
+    texts = (*ids, inbound.body, inbound.name, inbound.subject, inbound.recipient)
+    texts += tuple(part for m in inbound.media for part in (m.kind, m.ref, m.mime_type, m.caption))
+    if any("\x00" in value for value in texts):
+        raise WebhookError("NUL characters are not accepted")
+
+
+def _implied_claims(sender: Identity) -> tuple[Claim, ...]:
+    # A WhatsApp id is a phone number WhatsApp has verified: link it (a shared phone stays a
+    # suggestion: phones are shareable).
+    if sender.kind.value == "whatsapp":
+        return (Claim(identity.whatsapp_phone(sender.value), True),)
+    return ()

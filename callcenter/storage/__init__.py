@@ -1,0 +1,1 @@
+"""Storage: the database (one shared engine), its models and migrations, the stores."""

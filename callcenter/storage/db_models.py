@@ -1,0 +1,413 @@
+"""The stored shape of interactions and of their event log (SQLAlchemy declarative models).
+
+Invariants:
+
+- ``interactions`` has one column per field of :class:`~callcenter.core.interaction.Interaction`,
+  of the same name; a test fails when a field is added without a column.
+- Times are timezone-aware UTC datetimes (:class:`UTCDateTime`), never naive and never local time.
+- The schema changes only through a migration in ``callcenter/storage/migrations/versions``; a test compares
+  these models with the migrated schema on SQLite and on PostgreSQL.
+
+Enumerations (channel, outcome, ended_by) are plain strings, not database enum types: adding a
+value in code then needs no migration (and PostgreSQL enum types are awkward to change inside a
+transactional migration), and the adapter turns unknown values into errors on read.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.dialects import postgresql
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+
+# Deterministic constraint and index names, so a later migration can name what it drops or alters.
+NAMING_CONVENTION = {
+    "ix": "ix_%(table_name)s_%(column_0_N_name)s",
+    "uq": "uq_%(table_name)s_%(column_0_N_name)s",
+    "ck": "ck_%(table_name)s_%(constraint_name)s",
+    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+    "pk": "pk_%(table_name)s",
+}
+
+
+class UTCDateTime(sa.TypeDecorator[datetime]):
+    """``TIMESTAMP WITH TIME ZONE`` on PostgreSQL; UTC ISO text on SQLite, which keeps no zone.
+
+    Both directions hand out and take aware datetimes only, so a value read back compares equal to
+    the value written on either backend. SQLite's text form sorts chronologically because every
+    value is UTC in one fixed format.
+    """
+
+    impl = sa.DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value: datetime | None, dialect: sa.Dialect) -> datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            # A naive datetime would be stored as whatever local time it meant: refuse to guess.
+            raise ValueError(f"naive datetime {value!r}: store timezone-aware datetimes only")
+        return value.astimezone(UTC)
+
+    def process_result_value(self, value: datetime | None, dialect: sa.Dialect) -> datetime | None:
+        if value is None:
+            return None
+        # SQLite returns naive values; they were written as UTC (see process_bind_param).
+        return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+
+
+# JSONB on PostgreSQL so reports can index and query event data; JSON text elsewhere.
+JSON_DOCUMENT = sa.JSON().with_variant(postgresql.JSONB(), "postgresql")
+# SQLite only auto-increments an INTEGER PRIMARY KEY (a rowid alias); BIGINT there would not.
+EVENT_ID = sa.BigInteger().with_variant(sa.Integer(), "sqlite")
+
+
+class Base(DeclarativeBase):
+    metadata = sa.MetaData(naming_convention=NAMING_CONVENTION)
+    type_annotation_map = {
+        datetime: UTCDateTime(),
+        float: sa.Double(),
+        str: sa.String(),
+    }
+
+
+class InteractionRow(Base):
+    """The latest snapshot of one interaction, plus derived durations kept for reporting."""
+
+    __tablename__ = "interactions"
+
+    id: Mapped[str] = mapped_column(primary_key=True)
+    channel: Mapped[str]
+    caller_number: Mapped[str]
+    started_at: Mapped[datetime] = mapped_column(index=True)
+    caller_name: Mapped[str]
+    caller_channel: Mapped[str | None]
+    dialed_number: Mapped[str]
+    ivr_choice: Mapped[str | None]
+    queue: Mapped[str | None] = mapped_column(index=True)
+    queued_at: Mapped[datetime | None]
+    priority: Mapped[int]
+    offered_to: Mapped[str | None]
+    agent_id: Mapped[str | None] = mapped_column(index=True)
+    answered_at: Mapped[datetime | None]
+    ended_at: Mapped[datetime | None]
+    outcome: Mapped[str | None] = mapped_column(index=True)
+    ended_by: Mapped[str | None]
+    hangup_cause: Mapped[str | None]
+    offer_attempts: Mapped[int]
+    routing_reason: Mapped[str | None] = mapped_column(sa.Text)
+    # Routing needs (0002): the caller's own skills and language; callback in queue.
+    skills: Mapped[dict[str, Any]] = mapped_column(JSON_DOCUMENT, server_default="{}")
+    language: Mapped[str | None]
+    callback_number: Mapped[str | None]
+    callback_attempts: Mapped[int] = mapped_column(server_default="0")
+    callback_due_at: Mapped[datetime | None]
+    overflowed_from: Mapped[str | None]
+    # Messaging interactions (0007): the customer and conversation; who is offered it first.
+    customer_id: Mapped[str | None] = mapped_column(index=True)
+    conversation_id: Mapped[str | None] = mapped_column(index=True)
+    preferred_agent: Mapped[str | None]
+    preferred_until: Mapped[datetime | None]
+    # Call controls and wrap-up (0009): the last transfer's target; the agent's disposition, notes.
+    transferred_to: Mapped[str | None]
+    disposition: Mapped[str | None] = mapped_column(index=True)
+    notes: Mapped[str | None] = mapped_column(sa.Text)
+    # Derived from the times above, stored so reports can sum and average without recomputing.
+    wait_seconds: Mapped[float | None]
+    talk_seconds: Mapped[float | None]
+    # Bookkeeping of the row itself, by the database's clock.
+    created_at: Mapped[datetime] = mapped_column(server_default=sa.func.now())
+    updated_at: Mapped[datetime] = mapped_column(server_default=sa.func.now(), onupdate=sa.func.now())
+
+
+class EventRow(Base):
+    """One entry of the append-only event log; rows are inserted, never updated or deleted.
+
+    ``interaction_id`` is deliberately not a foreign key: an event may be written before the first
+    snapshot of its interaction, and an audit entry must not be lost to the order of two writes.
+    """
+
+    __tablename__ = "events"
+    __table_args__ = (sa.Index("ix_events_interaction_id_id", "interaction_id", "id"),)
+
+    id: Mapped[int] = mapped_column(EVENT_ID, primary_key=True, autoincrement=True)
+    interaction_id: Mapped[str]
+    at: Mapped[datetime]
+    kind: Mapped[str]
+    data: Mapped[dict[str, Any]] = mapped_column(JSON_DOCUMENT)
+
+
+# --- Omnichannel messaging (migration 0003) ------------------------------------------------------
+
+
+class MessageRow(Base):
+    """Every message in and out. (channel, provider_id) is unique: a provider's re-delivery after a
+    restart is recognised as a duplicate by the database itself."""
+
+    __tablename__ = "messages"
+    __table_args__ = (
+        sa.UniqueConstraint("channel", "provider_id"),
+        sa.Index("ix_messages_customer_id_at", "customer_id", "at"),
+    )
+
+    id: Mapped[str] = mapped_column(primary_key=True)
+    conversation_id: Mapped[str] = mapped_column(index=True)
+    customer_id: Mapped[str]
+    channel: Mapped[str]
+    direction: Mapped[str]
+    body: Mapped[str] = mapped_column(sa.Text)
+    at: Mapped[datetime]
+    status: Mapped[str]
+    provider_id: Mapped[str | None]
+    email_message_id: Mapped[str | None] = mapped_column(index=True)
+    status_detail: Mapped[str]
+
+
+class OutboxRow(Base):
+    """A reply waiting for its provider. Kept until sent, or until the last attempt failed."""
+
+    __tablename__ = "outbox"
+
+    id: Mapped[str] = mapped_column(primary_key=True)  # the message id
+    channel: Mapped[str]
+    payload: Mapped[dict[str, Any]] = mapped_column(JSON_DOCUMENT)
+    state: Mapped[str] = mapped_column(index=True)  # pending, sent, failed
+    attempts: Mapped[int]
+    next_attempt_at: Mapped[datetime] = mapped_column(index=True)
+    last_error: Mapped[str] = mapped_column(sa.Text)
+    provider_id: Mapped[str | None]
+    created_at: Mapped[datetime] = mapped_column(server_default=sa.func.now())
+    updated_at: Mapped[datetime] = mapped_column(server_default=sa.func.now(), onupdate=sa.func.now())
+
+
+class CustomerRow(Base):
+    """One customer's record as JSON (identities and attributes); merged ones keep their record."""
+
+    __tablename__ = "customers"
+
+    id: Mapped[str] = mapped_column(primary_key=True)
+    record: Mapped[dict[str, Any]] = mapped_column(JSON_DOCUMENT)
+    merged_into: Mapped[str | None] = mapped_column(index=True)
+    updated_at: Mapped[datetime] = mapped_column(server_default=sa.func.now(), onupdate=sa.func.now())
+
+
+class CustomerMergeRow(Base):
+    """A merge, with the source customer exactly as it was (what an undo restores)."""
+
+    __tablename__ = "customer_merges"
+
+    id: Mapped[str] = mapped_column(primary_key=True)
+    record: Mapped[dict[str, Any]] = mapped_column(JSON_DOCUMENT)
+    undone: Mapped[bool]
+
+
+class CustomerAuditRow(Base):
+    """Append-only: who created, linked, suggested, merged, unmerged or changed what, and why."""
+
+    __tablename__ = "customer_audit"
+    __table_args__ = (
+        sa.Index("ix_customer_audit_customer_id_id", "customer_id", "id"),
+        sa.Index("ix_customer_audit_prev_hash", "prev_hash", unique=True),
+    )
+
+    id: Mapped[int] = mapped_column(EVENT_ID, primary_key=True, autoincrement=True)
+    at: Mapped[datetime]
+    kind: Mapped[str]
+    customer_id: Mapped[str]
+    by: Mapped[str]
+    detail: Mapped[dict[str, Any]] = mapped_column(JSON_DOCUMENT)
+    prev_hash: Mapped[str] = mapped_column(sa.String(64))  # the hash chain: adapters/audit_chain.py
+    row_hash: Mapped[str] = mapped_column(sa.String(64))
+
+
+class ConversationRow(Base):
+    __tablename__ = "conversations"
+
+    id: Mapped[str] = mapped_column(primary_key=True)
+    customer_id: Mapped[str] = mapped_column(index=True)
+    channel: Mapped[str]
+    started_at: Mapped[datetime]
+    last_at: Mapped[datetime]
+    subject: Mapped[str]
+    closed: Mapped[bool]
+    address: Mapped[str]  # where replies go: the phone, wa_id, openid or email address
+class TranscriptionJobRow(Base):
+    """A recording waiting for (or done with) transcription and QA scoring: the worker queue.
+
+    Rows survive restarts: ``running`` rows found at start-up were cut off and go back to
+    ``queued``. ``transcript`` is stored redacted only (see callcenter.speech.transcribe).
+    """
+
+    __tablename__ = "transcription_jobs"
+    __table_args__ = (sa.Index("ix_transcription_jobs_status_id", "status", "id"),)
+
+    id: Mapped[int] = mapped_column(EVENT_ID, primary_key=True, autoincrement=True)
+    interaction_id: Mapped[str] = mapped_column(index=True)
+    files: Mapped[list[str]] = mapped_column(JSON_DOCUMENT)
+    language: Mapped[str | None]  # the call's language (migration 0008): picks the model
+    status: Mapped[str]  # queued, running, done, failed
+    attempts: Mapped[int]
+    error: Mapped[str | None] = mapped_column(sa.Text)
+    transcript: Mapped[dict[str, Any] | None] = mapped_column(JSON_DOCUMENT)
+    qa: Mapped[dict[str, Any] | None] = mapped_column(JSON_DOCUMENT)
+    created_at: Mapped[datetime] = mapped_column(server_default=sa.func.now())
+    updated_at: Mapped[datetime] = mapped_column(server_default=sa.func.now(), onupdate=sa.func.now())
+
+
+# --- Accounts, sessions and the audit log (migration 0005) ---------------------------------------
+
+
+class UserRow(Base):
+    """A person who signs in. ``lines`` is a JSON list of business lines, or NULL for every line."""
+
+    __tablename__ = "users"
+
+    id: Mapped[int] = mapped_column(EVENT_ID, primary_key=True, autoincrement=True)
+    username: Mapped[str] = mapped_column(unique=True)
+    display_name: Mapped[str]
+    role: Mapped[str]
+    lines: Mapped[list[str] | None] = mapped_column(JSON_DOCUMENT)
+    agent_id: Mapped[str | None]
+    password_hash: Mapped[str]
+    disabled: Mapped[bool]
+    created_at: Mapped[datetime]
+    updated_at: Mapped[datetime]
+
+
+class SessionRow(Base):
+    """A signed-in browser. ``id`` is the SHA-256 of the cookie's value, never the value itself."""
+
+    __tablename__ = "sessions"
+
+    id: Mapped[str] = mapped_column(primary_key=True)
+    user_id: Mapped[int] = mapped_column(EVENT_ID, sa.ForeignKey("users.id", ondelete="CASCADE"), index=True)
+    csrf_token: Mapped[str]
+    created_at: Mapped[datetime]
+    last_seen_at: Mapped[datetime]
+    client: Mapped[str | None]
+
+
+class AuditRow(Base):
+    """Append-only: who did what to what, from where (sign-ins, account changes, forced states...)."""
+
+    __tablename__ = "audit"
+    __table_args__ = (
+        sa.Index("ix_audit_action_at", "action", "at"),
+        sa.Index("ix_audit_prev_hash", "prev_hash", unique=True),
+    )
+
+    id: Mapped[int] = mapped_column(EVENT_ID, primary_key=True, autoincrement=True)
+    at: Mapped[datetime] = mapped_column(index=True)
+    who: Mapped[str] = mapped_column(index=True)
+    role: Mapped[str | None]
+    action: Mapped[str]
+    target: Mapped[str | None]
+    detail: Mapped[dict[str, Any]] = mapped_column(JSON_DOCUMENT)
+    client: Mapped[str | None]
+    prev_hash: Mapped[str] = mapped_column(sa.String(64))  # the hash chain: adapters/audit_chain.py
+    row_hash: Mapped[str] = mapped_column(sa.String(64))
+# --- QA review (migration 0006) --------------------------------------------------------------
+# Full-text search lives beside these tables and is not a model: SQLite's FTS5 table
+# ``qa_search`` (and its shadow tables), PostgreSQL's GIN index ``ix_qa_transcripts_search`` on
+# ``to_tsvector('simple', text)``. See SEARCH_OBJECTS and callcenter/storage/qa_store.py.
+
+SEARCH_OBJECTS = ("qa_search", "ix_qa_transcripts_search")
+
+
+def is_search_object(name: str | None) -> bool:
+    """Whether a database object belongs to the full-text search (managed by hand, not by models)."""
+    return name is not None and any(name == n or name.startswith(n + "_") for n in SEARCH_OBJECTS)
+
+
+class QaTranscriptRow(Base):
+    """A call's transcript (always redacted) and who/what/when the call was, for filtering.
+
+    ``business_line``, ``agent_id``, ``queue`` and ``call_at`` are copied from ``interactions``
+    when the transcript is stored (and refreshed on a review), so listing never needs a join.
+    """
+
+    __tablename__ = "qa_transcripts"
+
+    interaction_id: Mapped[str] = mapped_column(primary_key=True)
+    business_line: Mapped[str | None] = mapped_column(index=True)
+    agent_id: Mapped[str | None] = mapped_column(index=True)
+    queue: Mapped[str | None] = mapped_column(index=True)
+    call_at: Mapped[datetime] = mapped_column(index=True)
+    language: Mapped[str]
+    engine: Mapped[str]
+    segments: Mapped[list[Any]] = mapped_column(JSON_DOCUMENT)
+    text: Mapped[str] = mapped_column(sa.Text)
+    duration: Mapped[float]
+    calibration: Mapped[bool]
+    stored_at: Mapped[datetime]
+
+
+class QaResultRow(Base):
+    """The automatic score of a transcript: every check with its evidence, and the alerts."""
+
+    __tablename__ = "qa_results"
+
+    interaction_id: Mapped[str] = mapped_column(primary_key=True)
+    score: Mapped[float] = mapped_column(index=True)
+    checks: Mapped[list[Any]] = mapped_column(JSON_DOCUMENT)
+    alerts: Mapped[list[Any]] = mapped_column(JSON_DOCUMENT)
+    scored_at: Mapped[datetime]
+
+
+class QaFlagRow(Base):
+    """One flag of a call (a failed check's rule id, or ``emergency``), for filtering by flag."""
+
+    __tablename__ = "qa_flags"
+    __table_args__ = (sa.Index("ix_qa_flags_flag_interaction_id", "flag", "interaction_id"),)
+
+    interaction_id: Mapped[str] = mapped_column(primary_key=True)
+    flag: Mapped[str] = mapped_column(primary_key=True)
+
+
+class QaReviewRow(Base):
+    """A manual review: a reviewer's answers on a scorecard. Append-only (a new review of the same
+    call by the same reviewer is a new row; calibration takes the latest)."""
+
+    __tablename__ = "qa_reviews"
+    __table_args__ = (sa.Index("ix_qa_reviews_interaction_id_id", "interaction_id", "id"),)
+
+    id: Mapped[int] = mapped_column(EVENT_ID, primary_key=True, autoincrement=True)
+    interaction_id: Mapped[str]
+    reviewer: Mapped[str]
+    scorecard: Mapped[str]
+    answers: Mapped[dict[str, Any]] = mapped_column(JSON_DOCUMENT)
+    comment: Mapped[str] = mapped_column(sa.Text)
+    total: Mapped[float]
+    at: Mapped[datetime]
+
+
+class PlaybackAuditRow(Base):
+    """Append-only: who listened to which call's recording, when, and which bytes."""
+
+    __tablename__ = "playback_audit"
+    __table_args__ = (
+        sa.Index("ix_playback_audit_interaction_id_id", "interaction_id", "id"),
+        sa.Index("ix_playback_audit_prev_hash", "prev_hash", unique=True),
+    )
+
+    id: Mapped[int] = mapped_column(EVENT_ID, primary_key=True, autoincrement=True)
+    at: Mapped[datetime]
+    who: Mapped[str]
+    role: Mapped[str]
+    interaction_id: Mapped[str]
+    track: Mapped[str]
+    byte_range: Mapped[str]  # "0-1023/4096", or "" for the whole file
+    prev_hash: Mapped[str] = mapped_column(sa.String(64))  # the hash chain: adapters/audit_chain.py
+    row_hash: Mapped[str] = mapped_column(sa.String(64))
+
+
+class AuditHeadRow(Base):
+    """The newest hash of each chained audit table (adapters/audit_chain.py), one row per table."""
+
+    __tablename__ = "audit_heads"
+
+    name: Mapped[str] = mapped_column(primary_key=True)
+    head: Mapped[str] = mapped_column(sa.String(64))
+    rows: Mapped[int] = mapped_column(sa.BigInteger())

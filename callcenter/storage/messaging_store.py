@@ -1,0 +1,379 @@
+"""Storage of messages and of the outbox (same database as the interactions, its own engine).
+
+The database enforces deduplication: (channel, provider_id) is unique in ``messages``, so a
+provider's re-delivery is recognised even after a restart (:class:`DuplicateMessage`). Every
+SQLAlchemy or driver failure leaves as :class:`~callcenter.storage.db.DatabaseError`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import cast
+
+import sqlalchemy as sa
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.exc import IntegrityError, SQLAlchemyError
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
+
+from callcenter.aio import cancel_safe
+from callcenter.core.omni.conversations import Conversation, Delivery, Direction, Message, MessagingChannel
+from callcenter.core.omni.customers import AuditEntry, Customer, Identity, IdentityKind, MergeRecord
+from callcenter.messaging.channels.base import Reply
+from callcenter.storage import audit_chain
+from callcenter.storage.db import DatabaseError, open_engine, parse_url
+from callcenter.storage.db_models import (
+    ConversationRow,
+    CustomerAuditRow,
+    CustomerMergeRow,
+    CustomerRow,
+    MessageRow,
+    OutboxRow,
+)
+
+
+class DuplicateMessage(Exception):
+    """A message with this provider id is already stored."""
+
+
+@dataclass(frozen=True, slots=True)
+class OutboxItem:
+    reply: Reply
+    attempts: int
+    next_attempt_at: float
+    state: str
+    last_error: str = ""
+    provider_id: str | None = None
+
+
+def _dt(t: float) -> datetime:
+    return datetime.fromtimestamp(t, UTC)
+
+
+_MESSAGES = cast(sa.Table, MessageRow.__table__)
+_CONVERSATIONS = cast(sa.Table, ConversationRow.__table__)
+
+
+@cancel_safe
+class MessagingStore:
+    def __init__(self, url: str, engine: AsyncEngine | None = None) -> None:
+        self._url = url
+        self._safe_url = parse_url(url).render_as_string(hide_password=True)
+        self._shared = engine
+        self._engine: AsyncEngine | None = None
+        self._owned = False
+        self._sessions: async_sessionmaker[AsyncSession] | None = None
+
+    async def start(self) -> None:
+        """Open (or take the shared) engine; the schema is migrated by
+        :class:`~callcenter.storage.db.Database`."""
+        # Immediate: concurrent deliveries (web chat, webhooks) each read then write, beside the
+        # interactions' writer: SQLite transactions take the write lock when they begin.
+        self._engine, self._owned = open_engine(self._url, self._shared, immediate=True)
+        self._sessions = async_sessionmaker(self._engine, expire_on_commit=False)
+
+    async def stop(self) -> None:
+        engine, self._engine, self._sessions = self._engine, None, None
+        if engine is not None and self._owned:
+            await engine.dispose()
+
+    # --- messages -------------------------------------------------------------------------------
+    async def save_message(self, message: Message, customer_id: str, *, new: bool) -> None:
+        """Insert (``new``) or update a message; a stored provider id raises DuplicateMessage."""
+        values = _message_values(message, customer_id)
+        try:
+            async with self._transaction("save message") as session:
+                if new:
+                    await session.execute(sa.insert(MessageRow).values(values))
+                else:
+                    await session.execute(
+                        sa.update(MessageRow).where(MessageRow.id == message.id).values(values)
+                    )
+        except DatabaseError as err:
+            if isinstance(err.__cause__, IntegrityError):
+                raise DuplicateMessage(message.provider_id or message.id) from err
+            raise
+
+    async def save_received(
+        self, message: Message, customer_id: str, conversation: Conversation, address: str
+    ) -> None:
+        """A new inbound message and its conversation as it is now, in one transaction (one commit
+        per message instead of two); a stored provider id raises DuplicateMessage, saving nothing."""
+        try:
+            async with self._transaction("save a received message") as session:
+                await session.execute(sa.insert(MessageRow).values(_message_values(message, customer_id)))
+                await session.merge(ConversationRow(**_conversation_values(conversation, address)))
+        except DatabaseError as err:
+            if isinstance(err.__cause__, IntegrityError):
+                raise DuplicateMessage(message.provider_id or message.id) from err
+            raise
+
+    async def save_received_batch(
+        self, messages: list[tuple[Message, str]], conversations: list[tuple[Conversation, str]]
+    ) -> None:
+        """New inbound messages (with their customer ids) and their conversations (with their
+        addresses), all in one transaction: group commit under load. Any stored provider id fails
+        the whole batch (DatabaseError caused by IntegrityError): save them one by one then."""
+        dialect = self._engine.dialect.name if self._engine is not None else ""
+        async with self._transaction("save received messages") as session:
+            # On the Core tables: the ORM's bulk machinery costs more than the statements.
+            await session.execute(sa.insert(_MESSAGES), [_message_values(m, c) for m, c in messages])
+            rows = [_conversation_values(c, a) for c, a in conversations]
+            insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
+            statement = insert(_CONVERSATIONS)
+            updates = {name: statement.excluded[name] for name in rows[0] if name != "id"}
+            await session.execute(
+                statement.on_conflict_do_update(index_elements=[_CONVERSATIONS.c.id], set_=updates), rows
+            )
+
+    async def messages(self) -> list[tuple[Message, str]]:
+        """Every stored message with its customer id, oldest first (for restoring the books)."""
+        query = sa.select(MessageRow).order_by(MessageRow.at, MessageRow.id)
+        async with self._transaction("read messages") as session:
+            return [
+                (
+                    Message(
+                        row.id,
+                        row.conversation_id,
+                        MessagingChannel(row.channel),
+                        Direction(row.direction),
+                        row.body,
+                        row.at.timestamp(),
+                        Delivery(row.status),
+                        row.provider_id,
+                        (),
+                        row.email_message_id,
+                        row.status_detail,
+                    ),
+                    row.customer_id,
+                )
+                for row in await session.scalars(query)
+            ]
+
+    # --- conversations ----------------------------------------------------------------------------
+    async def save_conversation(self, c: Conversation, address: str) -> None:
+        async with self._transaction("save a conversation") as session:
+            await session.merge(ConversationRow(**_conversation_values(c, address)))
+
+    async def conversations(self) -> list[tuple[Conversation, str]]:
+        async with self._transaction("read conversations") as session:
+            return [
+                (
+                    Conversation(
+                        row.id,
+                        row.customer_id,
+                        MessagingChannel(row.channel),
+                        row.started_at.timestamp(),
+                        row.last_at.timestamp(),
+                        row.subject,
+                        row.closed,
+                    ),
+                    row.address,
+                )
+                for row in await session.scalars(sa.select(ConversationRow))
+            ]
+
+    # --- customers --------------------------------------------------------------------------------
+    async def save_customers(
+        self, customers: list[Customer], merges: list[MergeRecord], audit: list[AuditEntry]
+    ) -> None:
+        """Upsert records and merges, append audit entries: one transaction."""
+        async with self._transaction("save customers") as session:
+            for c in customers:
+                await session.merge(CustomerRow(id=c.id, record=customer_json(c), merged_into=c.merged_into))
+            for m in merges:
+                await session.merge(CustomerMergeRow(id=m.id, record=merge_json(m), undone=m.undone))
+            for e in audit:
+                row = {"at": _dt(e.at), "kind": e.kind, "customer_id": e.customer_id, "by": e.by,
+                       "detail": dict(e.detail)}
+                await audit_chain.append(await session.connection(), CustomerAuditRow, row)
+
+    async def customers(self) -> tuple[list[Customer], list[MergeRecord], list[AuditEntry]]:
+        async with self._transaction("read customers") as session:
+            customers = [customer_from(r.record) for r in await session.scalars(sa.select(CustomerRow))]
+            merges = [merge_from(r.record) for r in await session.scalars(sa.select(CustomerMergeRow))]
+            audit = [
+                AuditEntry(r.at.timestamp(), r.kind, r.customer_id, r.by, dict(r.detail))
+                for r in await session.scalars(sa.select(CustomerAuditRow).order_by(CustomerAuditRow.id))
+            ]
+        return customers, merges, audit
+
+    async def message_count(self) -> int:
+        async with self._transaction("count messages") as session:
+            return int(await session.scalar(sa.select(sa.func.count()).select_from(MessageRow)) or 0)
+
+    # --- outbox ---------------------------------------------------------------------------------
+    async def add(self, reply: Reply, now: float) -> None:
+        row = OutboxRow(
+            id=reply.message_id,
+            channel=reply.channel.value,
+            payload=reply.to_json(),
+            state="pending",
+            attempts=0,
+            next_attempt_at=_dt(now),
+            last_error="",
+            provider_id=None,
+        )
+        async with self._transaction("queue a reply") as session:
+            session.add(row)
+
+    async def due(self, now: float, limit: int) -> list[OutboxItem]:
+        query = (
+            sa.select(OutboxRow)
+            .where(OutboxRow.state == "pending", OutboxRow.next_attempt_at <= _dt(now))
+            .order_by(OutboxRow.next_attempt_at, OutboxRow.id)
+            .limit(limit)
+        )
+        async with self._transaction("read the outbox") as session:
+            return [_item(row) for row in await session.scalars(query)]
+
+    async def next_due(self) -> float | None:
+        query = sa.select(sa.func.min(OutboxRow.next_attempt_at)).where(OutboxRow.state == "pending")
+        async with self._transaction("read the outbox") as session:
+            found = await session.scalar(query)
+        if found is None:
+            return None
+        if isinstance(found, str):  # SQLite's min() of the text form
+            found = datetime.fromisoformat(found)
+        return (found if found.tzinfo else found.replace(tzinfo=UTC)).timestamp()
+
+    async def get(self, message_id: str) -> OutboxItem | None:
+        async with self._transaction("read the outbox") as session:
+            row = await session.get(OutboxRow, message_id)
+            return None if row is None else _item(row)
+
+    async def update(
+        self,
+        message_id: str,
+        *,
+        state: str,
+        attempts: int,
+        next_attempt_at: float,
+        error: str = "",
+        provider_id: str | None = None,
+    ) -> None:
+        async with self._transaction("update the outbox") as session:
+            await session.execute(
+                sa.update(OutboxRow)
+                .where(OutboxRow.id == message_id)
+                .values(
+                    state=state,
+                    attempts=attempts,
+                    next_attempt_at=_dt(next_attempt_at),
+                    last_error=error[:1000],
+                    provider_id=provider_id,
+                    updated_at=sa.func.now(),
+                )
+            )
+
+    @asynccontextmanager
+    async def _transaction(self, action: str) -> AsyncIterator[AsyncSession]:
+        if self._sessions is None:
+            raise DatabaseError(f"cannot {action}: the messaging store is not started")
+        try:
+            async with self._sessions.begin() as session:
+                yield session
+        except (SQLAlchemyError, OSError) as err:
+            raise DatabaseError(f"cannot {action} in {self._safe_url}: {type(err).__name__}") from err
+
+
+def _message_values(message: Message, customer_id: str) -> dict[str, object]:
+    return {
+        "id": message.id,
+        "conversation_id": message.conversation_id,
+        "customer_id": customer_id,
+        "channel": message.channel.value,
+        "direction": message.direction.value,
+        "body": message.body,
+        "at": _dt(message.at),
+        "status": message.status.value,
+        "provider_id": message.provider_id,
+        "email_message_id": message.message_id,
+        "status_detail": message.status_detail,
+    }
+
+
+def _conversation_values(c: Conversation, address: str) -> dict[str, object]:
+    return {
+        "id": c.id,
+        "customer_id": c.customer_id,
+        "channel": c.channel.value,
+        "started_at": _dt(c.started_at),
+        "last_at": _dt(c.last_at),
+        "subject": c.subject,
+        "closed": c.closed,
+        "address": address,
+    }
+
+
+def customer_json(c: Customer) -> dict[str, object]:
+    return {
+        "id": c.id,
+        "created_at": c.created_at,
+        "identities": sorted([i.kind.value, i.value] for i in c.identities),
+        "name": c.name,
+        "vip": c.vip,
+        "language": c.language,
+        "business_line": c.business_line,
+        "tags": sorted(c.tags),
+        "merged_into": c.merged_into,
+    }
+
+
+def customer_from(d: dict[str, object]) -> Customer:
+    identities = d["identities"]
+    tags = d["tags"]
+    assert isinstance(identities, list) and isinstance(tags, list)
+    created = d["created_at"]
+    assert isinstance(created, (int, float))
+    language, line, merged = d.get("language"), d.get("business_line"), d.get("merged_into")
+    return Customer(
+        id=str(d["id"]),
+        created_at=float(created),
+        identities=frozenset(Identity(IdentityKind(k), str(v)) for k, v in identities),
+        name=str(d.get("name", "")),
+        vip=bool(d.get("vip", False)),
+        language=None if language is None else str(language),
+        business_line=None if line is None else str(line),
+        tags=frozenset(str(t) for t in tags),
+        merged_into=None if merged is None else str(merged),
+    )
+
+
+def merge_json(m: MergeRecord) -> dict[str, object]:
+    return {
+        "id": m.id,
+        "source": customer_json(m.source),
+        "target_id": m.target_id,
+        "at": m.at,
+        "by": m.by,
+        "reason": m.reason,
+        "undone": m.undone,
+    }
+
+
+def merge_from(d: dict[str, object]) -> MergeRecord:
+    source, at = d["source"], d["at"]
+    assert isinstance(source, dict) and isinstance(at, (int, float))
+    return MergeRecord(
+        str(d["id"]),
+        customer_from(source),
+        str(d["target_id"]),
+        float(at),
+        str(d["by"]),
+        str(d["reason"]),
+        bool(d.get("undone", False)),
+    )
+
+
+def _item(row: OutboxRow) -> OutboxItem:
+    return OutboxItem(
+        Reply.from_json(row.payload),
+        row.attempts,
+        row.next_attempt_at.timestamp(),
+        row.state,
+        row.last_error,
+        row.provider_id,
+    )
