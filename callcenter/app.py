@@ -580,8 +580,9 @@ def _asterisk_port(
     return recording.wrap(port), recording
 
 
-async def _voice(app: web.Application) -> AsyncIterator[None]:
-    settings, service = app[SETTINGS], app[api.SERVICE]
+def _on_snapshot(settings: Settings, service: CallCenter) -> Callable[[AsteriskSnapshot], None]:
+    """What Asterisk reported after a (re)connect: agents' phones it does not know are logged, and
+    the engine reconciles its interactions and registrations with it."""
 
     def on_snapshot(snapshot: AsteriskSnapshot) -> None:
         for agent in settings.agents:
@@ -598,6 +599,12 @@ async def _voice(app: web.Application) -> AsyncIterator[None]:
         live = frozenset(i.id for i in calls if i.caller_channel in snapshot.channels)
         service.submit(ev.Reconciled(live, snapshot.registered, service.clock()))
 
+    return on_snapshot
+
+
+async def _voice(app: web.Application) -> AsyncIterator[None]:
+    settings, service = app[SETTINGS], app[api.SERVICE]
+    on_snapshot = _on_snapshot(settings, service)
     router = app[ROUTER]
 
     def submit(event: ev.Event | cl.CallEvent) -> None:

@@ -225,24 +225,8 @@ class Messaging:
             # has none yet, before routing: the agent's offer shows it.
             by = inbound.channel.value
             customer = self.customers.update(customer.id, inbound.at, by=by, name=inbound.name)
-        received = self.conversations.receive(
-            Inbound(
-                inbound.channel,
-                inbound.provider_id,
-                inbound.body,
-                inbound.at,
-                inbound.media,
-                inbound.subject,
-                inbound.message_id,
-                inbound.in_reply_to,
-                inbound.references,
-            ),
-            customer.id,
-            message_id=self.ids(),
-            conversation_id=self.ids(),
-        )
-        assert received.message is not None and received.conversation is not None
-        self._set_address(received.conversation.id, inbound.sender.value)
+        received = self._file(inbound, customer.id)
+        assert received.message is not None
         key = (inbound.channel, inbound.provider_id)
         stored: asyncio.Future[bool] = asyncio.get_running_loop().create_future()
         self._in_flight[key] = stored
@@ -271,8 +255,35 @@ class Messaging:
             # (a known customer writing again costs one transaction less).
             changed = {customer.id, *(m.source.id for m in resolution.merged)}
             await self.save_customers(changed, resolution.merged)
+        self._announce(received, inbound, customer.id)
+        return received
+
+    def _file(self, inbound: InboundMessage, customer_id: str) -> Received:
+        """The message in the conversation book (threaded, or opening a conversation)."""
+        received = self.conversations.receive(
+            Inbound(
+                inbound.channel,
+                inbound.provider_id,
+                inbound.body,
+                inbound.at,
+                inbound.media,
+                inbound.subject,
+                inbound.message_id,
+                inbound.in_reply_to,
+                inbound.references,
+            ),
+            customer_id,
+            message_id=self.ids(),
+            conversation_id=self.ids(),
+        )
+        assert received.message is not None and received.conversation is not None
+        self._set_address(received.conversation.id, inbound.sender.value)
+        return received
+
+    def _announce(self, received: Received, inbound: InboundMessage, customer_id: str) -> None:
+        """A stored message: a conversation it opened goes to routing; listeners are told."""
         if received.opened is not None:
-            routing = routing_of(self.customers.current(customer.id), vip_priority=self.settings.vip_priority)
+            routing = routing_of(self.customers.current(customer_id), vip_priority=self.settings.vip_priority)
             self.opened.append((received.opened, routing))
             log.info(
                 "messaging.conversation_opened",
@@ -285,7 +296,6 @@ class Messaging:
                 listener(received, inbound)
             except Exception:  # a listener's bug must not undo a stored message
                 log.exception("messaging.listener_failed")
-        return received
 
     def _forget(self, received: Received) -> None:
         """Drop a message recorded in the books but not stored, and the conversation it opened
