@@ -317,12 +317,15 @@ def code_mutants(path: str) -> list[tuple[str, str]]:
     return out
 
 
+EVERY = [1]  # --every N: only every Nth code mutant (a sample, when there is no time for all)
+
+
 def run_code(name: str) -> Score:
     score = Score()
     target = TARGETS[name]
     module_name = target.path.removesuffix(".py").replace("/", ".")
     limit = _baseline(name)
-    for describe, mutated in code_mutants(target.path):
+    for describe, mutated in code_mutants(target.path)[:: EVERY[0]]:
 
         def prepare(source: str = mutated) -> None:
             _install(module_name, ROOT / target.path, source)
@@ -338,7 +341,9 @@ def main() -> None:
     parser.add_argument("--module", action="append", choices=sorted(TARGETS), help="default: every module")
     parser.add_argument("--code", action="store_true", help="only mutmut's code mutants")
     parser.add_argument("--tables", action="store_true", help="only the table mutants")
+    parser.add_argument("--every", type=int, default=1, help="a sample: every Nth code mutant only")
     args = parser.parse_args()
+    EVERY[0] = args.every
     os.chdir(ROOT)
     sys.path[:0] = [str(ROOT / "bench"), str(ROOT)]
     _warm_up()

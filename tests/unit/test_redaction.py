@@ -424,3 +424,11 @@ def test_touching_masks_merge_and_keep_the_first_label() -> None:
     assert [(m.label, m.start, m.end) for m in result.masks] == [("REF", 0, 20)]
     apart = redactor.redact(f"REF-1 is {number} end")
     assert apart.text == "[REF] is [CARD] end"
+
+
+def test_hyphenated_tens_and_luhn_of_other_scripts() -> None:
+    number = _card("41")
+    assert EXACT.redact(f"card forty-one {_say(number[2:])} ok").text == "card [CARD] ok"
+    # Only ASCII digits are checked (other scripts are converted before): never valid as such.
+    assert luhn_valid("4111111111111111")
+    assert not luhn_valid("".join(chr(0xFF10 + int(d)) for d in "4111111111111111"))
