@@ -21,6 +21,7 @@ import aiohttp
 from aiohttp import web
 from redis.asyncio import Redis
 
+from callcenter import metrics
 from callcenter.adapters.accounts_store import AccountStore
 from callcenter.adapters.db import Database, DatabaseError
 from callcenter.adapters.messaging_store import MessagingStore
@@ -550,6 +551,7 @@ async def _voice(app: web.Application) -> AsyncIterator[None]:
     app[VOICE] = voice
     app[api.RECORDING_CONTROL] = voice
     app[supervisor.SPY] = voice
+    metrics.AMI_CONNECTED.set(0)  # until this server's session logs in (not a previous one's value)
     await voice.start()
     yield
     service.dialer = None
