@@ -24,6 +24,7 @@ import aiohttp
 from aiohttp import web
 from redis.asyncio import Redis
 
+from callcenter import metrics
 from callcenter.accounts.audit import Audit
 from callcenter.accounts.service import Accounts
 from callcenter.aio import cancel_and_wait
@@ -638,6 +639,7 @@ async def _voice(app: web.Application) -> AsyncIterator[None]:
     app[supervisor.SPY] = voice.calls
     routes = recording.wrap_routes(voice.inbound.routes) if recording else voice.inbound.routes
     agi = AgiServer(settings.agi.host, settings.agi.port, routes)
+    metrics.AMI_CONNECTED.set(0)  # until this server's session logs in (not a previous one's value)
     await voice.start()
     try:
         await agi.start()  # FastAGI first: a call may arrive as soon as AMI is up

@@ -148,9 +148,16 @@ def plan(root: Path) -> list[tuple[str, str]]:
             moves.append((rel, new))
         elif rel.startswith("adapters/") and rel not in EMPTIED and rel.endswith(".py"):
             unknown.append(rel)
+    targets: dict[str, str] = {}
+    sources = {old for old, _ in moves}
+    for old, new in moves:
+        if new in targets or ((root / PKG / new).exists() and new not in sources):
+            unknown.append(f"{old} -> {new}: that place is taken (by {targets.get(new, new)})")
+        targets[new] = old
     if unknown:
         sys.exit(
-            "relayout: no rule places these modules (add them to MOVES or RULES):\n  " + "\n  ".join(unknown)
+            "relayout: these modules have no place, or a taken one (edit MOVES or RULES):\n  "
+            + "\n  ".join(unknown)
         )
     return moves
 
