@@ -117,6 +117,10 @@ class _Reader:
         if root is None:
             self.problems.append(m.Problem(m.Pos(self.file, 1, 1), "the flow file is empty"))
             return None
+        bad = textfile.unencodable_line(root)
+        if bad is not None:
+            self.problems.append(m.Problem(m.Pos(self.file, bad, 1), "an escaped surrogate is not text"))
+            return None
         try:
             return self._flow(root, default_name)
         except _Invalid:

@@ -109,19 +109,15 @@ def _bad_scalar_line(root: yaml.Node | None) -> int:
     """The line of the first scalar the safe constructor refuses (an integer of more than 4,300
     digits, a date like 2026-02-30): safe_load says what, not where."""
     constructor = yaml.constructor.SafeConstructor()
-    pending = [root] if root is not None else []
-    while pending:
-        node = pending.pop(0)
-        if isinstance(node, yaml.ScalarNode):
-            try:
-                constructor.construct_object(node, deep=True)
-            except (ValueError, OverflowError, yaml.YAMLError):
-                return int(node.start_mark.line) + 1
-        elif isinstance(node, yaml.SequenceNode):
-            pending.extend(node.value)
-        elif isinstance(node, yaml.MappingNode):
-            pending.extend(part for pair in node.value for part in pair)
-    return 1
+
+    def refused(node: yaml.ScalarNode) -> bool:
+        try:
+            constructor.construct_object(node, deep=True)
+        except (ValueError, OverflowError, yaml.YAMLError):
+            return True
+        return False
+
+    return textfile.scalar_line(root, refused) or 1
 
 
 def parse_yaml(text: str, source: str, what: str) -> tuple[dict[str, Any], yaml.Node | None]:
@@ -138,6 +134,9 @@ def parse_yaml(text: str, source: str, what: str) -> tuple[dict[str, Any], yaml.
         raise ConfigError(f"{where}: invalid YAML: {getattr(err, 'problem', err)}") from err
     except (ValueError, OverflowError, RecursionError) as err:  # a value Python cannot hold; too deep
         raise ConfigError(f"{source}:{_bad_scalar_line(root)}: invalid value: {err}") from err
+    bad = textfile.unencodable_line(root)
+    if bad is not None:
+        raise ConfigError(f"{source}:{bad}: invalid value: an escaped surrogate is not text")
     if data is None:
         data = {}
     if not isinstance(data, dict):

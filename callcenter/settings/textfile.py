@@ -11,6 +11,9 @@ from __future__ import annotations
 import os
 import re
 import stat
+from collections.abc import Callable
+
+import yaml
 
 MAX_BYTES = 4 * 1024 * 1024  # the largest example file is ~11 KB; a flow set of a big center, ~1 MB
 
@@ -52,3 +55,27 @@ def read_text(path: str | os.PathLike[str], what: str) -> str:
         line = text.count("\n", 0, bad.start()) + 1
         raise TextFileError(source, line, f"control character U+{ord(bad.group()):04X} is not allowed")
     return text
+
+
+_SURROGATE = re.compile("[\ud800-\udfff]")
+
+
+def scalar_line(root: yaml.Node | None, bad: Callable[[yaml.ScalarNode], bool]) -> int | None:
+    """The line of the first scalar of a composed YAML document that ``bad`` refuses, if any."""
+    pending = [root] if root is not None else []
+    while pending:
+        node = pending.pop(0)
+        if isinstance(node, yaml.ScalarNode):
+            if bad(node):
+                return int(node.start_mark.line) + 1
+        elif isinstance(node, yaml.SequenceNode):
+            pending.extend(node.value)
+        elif isinstance(node, yaml.MappingNode):
+            pending.extend(part for pair in node.value for part in pair)
+    return None
+
+
+def unencodable_line(root: yaml.Node | None) -> int | None:
+    """The line of the first YAML string that is not Unicode text: a lone surrogate written as an
+    escape (``"\\ud800"``) loads as a Python string no file, database or socket can encode."""
+    return scalar_line(root, lambda node: _SURROGATE.search(node.value) is not None)

@@ -114,6 +114,7 @@ def test_unreadable_files_are_refused_with_file_line_not_a_traceback(tmp_path: P
         "bigint.yaml": (b"http:\n  port: " + b"9" * 5000 + b"\n", ":2: invalid value"),
         "date.yaml": (b"asterisk:\n  ami_port: 5038\nrecordings:\n  key: 2026-02-30\n", ":4: invalid value"),
         "control.yaml": (b"http:\n  host: \x07bell\n", ":2: control character U+0007"),
+        "surrogate.yaml": (b'http:\n  host: "\\ud800"\n', ":2: invalid value: an escaped surrogate is not text"),
     }
     for name, (content, expected) in cases.items():
         path = tmp_path / name
