@@ -63,8 +63,12 @@ _SURROGATE = re.compile("[\ud800-\udfff]")
 def scalar_line(root: yaml.Node | None, bad: Callable[[yaml.ScalarNode], bool]) -> int | None:
     """The line of the first scalar of a composed YAML document that ``bad`` refuses, if any."""
     pending = [root] if root is not None else []
+    seen: set[int] = set()  # an alias can make the tree a graph with cycles (&a [*a])
     while pending:
         node = pending.pop(0)
+        if id(node) in seen:
+            continue
+        seen.add(id(node))
         if isinstance(node, yaml.ScalarNode):
             if bad(node):
                 return int(node.start_mark.line) + 1

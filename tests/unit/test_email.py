@@ -80,3 +80,10 @@ def test_reply_carries_the_threading_headers() -> None:
         "<a@x>",
         "<a@x>",
     )
+
+
+def test_a_header_that_fails_when_read_is_refused_not_a_crash() -> None:
+    """Found by the fuzzer: the lenient parser accepted the message; reading Message-ID raised."""
+    raw = b'From: "Ana" <ana@example.com>\r\nTo: support@cc.example.com\r\nMessage-ID: <>>\r\n\r\nhi\r\n'
+    with pytest.raises(WebhookError, match="unreadable headers"):
+        email.parse(raw, 1764745200.0)

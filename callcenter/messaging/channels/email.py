@@ -21,6 +21,7 @@ import math
 import re
 from collections.abc import Awaitable, Callable
 from email import policy
+from email.errors import MessageError
 from email.message import EmailMessage
 from email.parser import BytesParser
 from email.utils import formatdate, parsedate_to_datetime
@@ -46,7 +47,18 @@ def message_ids(value: str | None) -> tuple[str, ...]:
 
 
 def parse(raw: bytes, at: float) -> InboundMessage:
-    """An email as an inbound message; WebhookError when it has no usable sender."""
+    """An email as an inbound message; WebhookError when it has no usable sender or its headers
+    cannot be read (the parser is lenient: header objects fail only when read, e.g. a Message-ID
+    of ``<>>`` raised HeaderParseError — found by the fuzzer)."""
+    try:
+        return _parse(raw, at)
+    except WebhookError:
+        raise
+    except (MessageError, ValueError, LookupError, TypeError, AttributeError, IndexError) as err:
+        raise WebhookError(f"unreadable headers: {type(err).__name__}") from err
+
+
+def _parse(raw: bytes, at: float) -> InboundMessage:
     try:
         msg = BytesParser(policy=policy.default).parsebytes(raw)
         sender = identity.email(str(msg.get("From", "")))
