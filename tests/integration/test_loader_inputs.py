@@ -11,7 +11,7 @@ import pytest
 from tests.integration.test_cli import run
 
 BAD = {
-    "utf8": (b"http:\n  port: 8080\nasterisk:\n  host: caf\xe9\n", 4, "not valid UTF-8"),
+    "utf8": (b"http:\n  port: 8080\nasterisk:\n  host: caf\xe9\n", 4, "not UTF-8 text"),
     "huge_int": (b"http:\n  port: " + b"9" * 5000 + b"\n", 2, "invalid value"),
     "impossible_date": (b"http:\n  port: 8080\n  since: 2024-02-30\n", 3, "invalid value"),
     "control": (b"http:\n  port: 8080\nasterisk:\n  host: a\x07b\n", 4, "control character U+0007"),
@@ -32,9 +32,10 @@ def test_config_check_names_the_line(tmp_path: Path, name: str) -> None:
 def test_a_device_is_not_read(tmp_path: Path) -> None:
     result = run("--config", "/dev/zero", "config", "check", cwd=tmp_path)
     assert result.returncode == 2
-    assert "/dev/zero:1: cannot read the configuration: not a regular file" in result.stderr
+    assert "/dev/zero: cannot read configuration: not a regular file" in result.stderr
     queues = run("--set", "acd.queues_file=/dev/zero", "config", "check", cwd=tmp_path)
-    assert queues.returncode == 2 and "/dev/zero:1:" in queues.stderr and "Traceback" not in queues.stderr
+    assert queues.returncode == 2 and "Traceback" not in queues.stderr
+    assert "/dev/zero: cannot read queues: not a regular file" in queues.stderr
 
 
 def test_ivr_validate_names_the_line(tmp_path: Path) -> None:
@@ -44,7 +45,7 @@ def test_ivr_validate_names_the_line(tmp_path: Path) -> None:
     result = run("ivr", "validate", str(flows), cwd=tmp_path)
     assert result.returncode != 0
     output = result.stdout + result.stderr
-    assert "main.yaml:4:" in output and "not valid UTF-8" in output and "Traceback" not in output
+    assert "main.yaml:4:" in output and "not UTF-8 text" in output and "Traceback" not in output
 
 
 @pytest.mark.parametrize(

@@ -507,7 +507,7 @@ async def test_playback_streams_the_decrypted_recording_with_ranges_and_audits(
     await add_call(client, call, GOOD)
     audio = wav_bytes(1.0)
     store = record(client, tmp_path, call, audio)
-    assert store.path_for(call).read_bytes()[:6] == b"CCREC1"  # encrypted at rest
+    assert store.path_for(call).read_bytes()[:6] == b"CCREC2"  # encrypted at rest (envelope format)
     url = f"/api/recordings/{call}/audio"
 
     whole = await client.get(url, headers=auth("qa"))
