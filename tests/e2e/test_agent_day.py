@@ -152,11 +152,11 @@ async def _day(
             assert started.get("conversation_id"), started
             offer = panel.get_by_role("article", name="Offer: webchat from Lou")
             await expect(offer).to_be_visible(timeout=WAIT)
-            await panel.keyboard.press("a")
+            await panel.keyboard.press("Alt+Shift+A")
             chat = panel.get_by_role("article", name="Chat with Lou")
             await expect(chat).to_be_visible(timeout=WAIT)
             await expect(row).to_contain_text("webchat", timeout=WAIT)  # the supervisor sees the chat
-            await panel.keyboard.press("r")
+            await panel.keyboard.press("Alt+Shift+R")
             await panel.keyboard.type("It ships today.")
             await panel.keyboard.press("Enter")
             got = await asyncio.wait_for(replies.get(), 10)
