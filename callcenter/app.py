@@ -63,7 +63,7 @@ from callcenter.storage.db import Database, DatabaseError
 from callcenter.storage.messaging_store import MessagingStore
 from callcenter.storage.qa_store import QaStore
 from callcenter.storage.recordings import RecordingStore
-from callcenter.storage.retention import RetentionSweeper
+from callcenter.storage.retention import RetentionSweeper, recording_purges
 from callcenter.web import (
     admin_config,
     admin_pages,
@@ -382,14 +382,19 @@ async def _messaging(app: web.Application) -> AsyncIterator[None]:
     smtp = None
     if settings.messaging.email is not None:
         smtp = SmtpInbound(settings.messaging.email, messaging.receive, time.time)
+    sweeper = RetentionSweeper(
+        {"message": messaging.purge}, time.time, settings.recordings.retention_sweep_seconds
+    )
     try:
         await outbox.start()
         if smtp is not None:
             await smtp.start()
             app[SMTP_SERVER] = smtp
             log.info("email.listening", extra={"port": smtp.port})
+        await sweeper.start()
         yield
     finally:
+        await sweeper.stop()
         if smtp is not None:
             await smtp.stop()
         await outbox.stop()
@@ -528,7 +533,9 @@ async def _recording(app: web.Application) -> AsyncIterator[None]:
     service.listeners.append(recorder.on_command)
     app[RECORDER] = recorder
     sweeper = RetentionSweeper(
-        store, app[QA_STORE], store.retention, time.time, settings.recordings.retention_sweep_seconds
+        recording_purges(store, app[QA_STORE], store.retention),
+        time.time,
+        settings.recordings.retention_sweep_seconds,
     )
     try:
         await recorder.start()

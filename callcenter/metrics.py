@@ -30,7 +30,7 @@ RECORDINGS = Counter(
 )
 RETENTION_DELETED = Counter(
     "callcenter_retention_deleted_total",
-    "Stored data deleted by the retention sweep, by kind (recording files, transcripts)",
+    "Stored data deleted by the retention sweep, by kind (recording files, transcripts, messages)",
     ["kind"],
 )
 RECORDING_PAUSES = Counter(

@@ -20,6 +20,7 @@ import logging
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from datetime import datetime
 
 from callcenter.core.omni.conversations import (
     Conversation,
@@ -32,7 +33,15 @@ from callcenter.core.omni.conversations import (
     MessagingChannel,
     Received,
 )
-from callcenter.core.omni.customers import Claim, CustomerBook, Identity, MergeRecord, Routing, routing_of
+from callcenter.core.omni.customers import (
+    Claim,
+    CustomerBook,
+    Identity,
+    MergeRecord,
+    Routing,
+    UnknownCustomer,
+    routing_of,
+)
 from callcenter.messaging import identity
 from callcenter.messaging.channels.base import InboundMessage, Reply, StatusUpdate, WebhookError, sane_time
 from callcenter.messaging.outbox import Outbox
@@ -314,6 +323,35 @@ class Messaging:
         await self._save_conversation(conversation_id)
         log.info("messaging.conversation_closed", extra={"conversation": conversation_id})
         return True
+
+    def _kept_seconds(self, conversation: Conversation) -> float | None:
+        """How long a closed conversation is kept after its last message: the retention of its
+        customer's business line (``messaging.retention_days``), else the default."""
+        try:
+            line = self.customers.current(conversation.customer_id).business_line
+        except UnknownCustomer:
+            line = None
+        days = self.settings.retention_days.get(line or "default", self.settings.default_retention_days)
+        return None if days is None else days * 86400.0
+
+    async def purge(self, now: datetime) -> int:
+        """Retention: delete closed conversations past their business line's retention, with their
+        messages (attachments are the providers' references, stored with them). The database
+        first, then the books; a failed delete leaves both as they were. How many messages went."""
+        async with self._save_lock:
+            expired = self.conversations.expired(self._kept_seconds, now.timestamp())
+            if not expired:
+                return 0
+            ids = [c.id for c in expired]
+            deleted = await self.store.delete_conversations(ids)
+            for conversation_id in ids:
+                self.conversations.drop(conversation_id)
+                address = self.addresses.pop(conversation_id, None)
+                at = self._at_address.get(address or "", [])
+                if conversation_id in at:
+                    at.remove(conversation_id)
+        log.info("messaging.purged", extra={"conversations": len(ids), "messages": deleted})
+        return deleted
 
     async def status(self, update: StatusUpdate) -> Message | None:
         """A provider's delivery report. One for an id we do not know yet is kept a while: the

@@ -33,6 +33,8 @@ from callcenter.storage.db_models import (
     OutboxRow,
 )
 
+_DELETE_BATCH = 500  # conversations per statement: well under every driver's bound-parameter limit
+
 
 class DuplicateMessage(Exception):
     """A message with this provider id is already stored."""
@@ -174,6 +176,24 @@ class MessagingStore:
                 )
                 for row in await session.scalars(sa.select(ConversationRow))
             ]
+
+    async def delete_conversations(self, conversation_ids: list[str]) -> int:
+        """Retention: these conversations, their messages and their finished outbox rows go, in
+        one transaction per batch; how many messages were deleted. A reply still pending in the
+        outbox is kept (its sender would not find it): the caller leaves out such conversations."""
+        deleted = 0
+        for start in range(0, len(conversation_ids), _DELETE_BATCH):
+            batch = conversation_ids[start : start + _DELETE_BATCH]
+            async with self._transaction("delete expired conversations") as session:
+                of_batch = sa.select(MessageRow.id).where(MessageRow.conversation_id.in_(batch))
+                await session.execute(
+                    sa.delete(OutboxRow).where(OutboxRow.id.in_(of_batch), OutboxRow.state != "pending")
+                )
+                of_conversations = MessageRow.conversation_id.in_(batch)
+                result = await session.execute(sa.delete(MessageRow).where(of_conversations))
+                await session.execute(sa.delete(ConversationRow).where(ConversationRow.id.in_(batch)))
+                deleted += cast(sa.CursorResult[object], result).rowcount or 0
+        return deleted
 
     # --- customers --------------------------------------------------------------------------------
     async def save_customers(

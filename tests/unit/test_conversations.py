@@ -6,6 +6,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from callcenter.core.omni.conversations import (
+    Conversation,
     ConversationBook,
     Delivery,
     Direction,
@@ -198,3 +199,45 @@ def test_threading_and_timelines_match_a_scan_of_the_whole_book(ops: list[tuple[
                 key=lambda m: (m.at, m.id),
             )
             assert book.timeline(group) == scanned
+
+
+def test_retention_takes_closed_conversations_past_their_time_and_keeps_the_rest() -> None:
+    """``expired``: closed, last message older than the conversation's retention, no reply still
+    queued; the boundary second is kept. ``drop`` removes it with every message and index."""
+    book = ConversationBook(idle_seconds=10)
+    for n, customer in enumerate(("old", "boundary", "open", "forever", "pending", "other-line")):
+        book.receive(sms(f"SM{n}", 100), customer, message_id=f"m{n}", conversation_id=customer)
+        book.receive(sms(f"SM{n}b", 100), customer, message_id=f"m{n}b", conversation_id="unused")
+        if customer != "open":
+            book.close(customer)
+    book.reply("pending", "wait", 100, message_id="reply")  # queued: its sender still needs it
+    kept = {"forever": None, "other-line": 1_000.0}
+
+    def retention(c: Conversation) -> float | None:
+        return kept.get(c.customer_id, 50.0)
+
+    assert book.expired(retention, now=150) == []  # 50 s after the last message: the boundary
+    found = book.expired(retention, now=150.5)
+    assert sorted(c.id for c in found) == ["boundary", "old"]
+    book.status("reply", Delivery.SENT, provider_id="SMr")
+    assert sorted(c.id for c in book.expired(retention, now=151)) == ["boundary", "old", "pending"]
+
+    assert book.drop("old") == 2
+    assert "old" not in book.conversations and {"m0", "m0b"}.isdisjoint(book.messages)
+    assert book.by_provider_id(SMS, "SM0") is None and book.timeline(["old"]) == []
+    assert book.messages_of("old") == []
+    # Gone for good: the same provider id is a new message now, opening a new conversation.
+    again = book.receive(sms("SM0", 200), "old", message_id="m-new", conversation_id="old-2")
+    assert again.opened is not None
+    assert book.drop("unknown") == 0
+    assert book.timeline(["boundary"]) != [] and book.messages_of("pending") != []
+
+
+def test_email_threading_forgets_a_dropped_conversation() -> None:
+    book = ConversationBook()
+    first = Inbound(EMAIL, "<a@x>", "hello", 0, subject="s", message_id="a@x")
+    book.receive(first, "c1", message_id="m1", conversation_id="v1")
+    book.close("v1")
+    book.drop("v1")
+    answer = Inbound(EMAIL, "<b@x>", "re", 5, subject="Re: s", message_id="b@x", in_reply_to="a@x")
+    assert book.receive(answer, "c1", message_id="m2", conversation_id="v2").opened is not None

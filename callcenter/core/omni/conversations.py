@@ -17,7 +17,7 @@ A new conversation is the moment routing must hear of: ``receive`` returns a
 from __future__ import annotations
 
 import enum
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field, replace
 
 from callcenter.core.errors import DomainError
@@ -255,6 +255,31 @@ class ConversationBook:
             if conversation is not None:
                 self._of_customer.get(conversation.customer_id, {}).pop(conversation.id, None)
                 self._of_conversation.pop(conversation.id, None)
+
+    def expired(self, kept_seconds: Callable[[Conversation], float | None], now: float) -> list[Conversation]:
+        """Closed conversations whose last message is older than their retention (``kept_seconds``:
+        how long a conversation is kept after its last message; None: kept until deleted), and none
+        of whose replies is still waiting for its provider. Open ones are kept: someone holds them."""
+        found = []
+        for c in self.conversations.values():
+            kept = kept_seconds(c) if c.closed else None
+            if kept is None or now - c.last_at <= kept:
+                continue
+            messages = self._of_conversation.get(c.id, ())
+            if not any(self.messages[m].status == Delivery.QUEUED for m in messages):
+                found.append(c)
+        return found
+
+    def drop(self, conversation_id: str) -> int:
+        """Remove a conversation and all its messages (retention); how many messages went."""
+        message_ids = list(self._of_conversation.get(conversation_id, ()))
+        for message_id in message_ids:
+            self.forget(message_id, conversation_too=False)
+        conversation = self.conversations.pop(conversation_id, None)
+        if conversation is not None:
+            self._of_customer.get(conversation.customer_id, {}).pop(conversation_id, None)
+        self._of_conversation.pop(conversation_id, None)
+        return len(message_ids)
 
     def by_provider_id(self, channel: MessagingChannel, provider_id: str) -> Message | None:
         found = self._by_provider.get((channel, provider_id))
