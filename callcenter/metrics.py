@@ -25,8 +25,14 @@ IVR_OUTCOMES = Counter(
 )
 RECORDINGS = Counter(
     "callcenter_recordings_total",
-    "Call recordings taken into the store after the call (stored), not found (missing) or failed",
+    "Call recordings taken into the store after the call (stored), not found (missing) or failed;"
+    " orphan: a spooled file of a call no database of ours knows, deleted when old",
     ["result"],
+)
+SPOOL_ENDED = Gauge(
+    "callcenter_recording_spool_ended_files",
+    "Recording files still in Asterisk's spool (unencrypted) whose call has ended, at the last look;"
+    " stays above 0 when the store keeps failing",
 )
 RETENTION_DELETED = Counter(
     "callcenter_retention_deleted_total",

@@ -8,8 +8,10 @@ and ``<id>.agent.wav`` in the spool directory.
 When the interaction ends (a ``SaveInteraction`` with an outcome, after an agent answered) the
 recorder waits until the files stop growing (Asterisk closes them after the hang-up), moves them into
 the :class:`~callcenter.storage.recordings.RecordingStore` (checksummed, encrypted when a key is
-set) and queues them for transcription. Nothing is lost across a restart: at start, files left in
-the spool by calls that have ended are taken in the same way.
+set) and queues them for transcription. Nothing is lost across a restart: at start, and every
+``spool_sweep_seconds`` after, files left in the spool by calls that have ended are taken in the
+same way (a store that failed is tried again). The spool copy is unencrypted: it does not outlive
+the call, and files of calls no database of ours knows are deleted after ``spool_orphan_hours``.
 """
 
 from __future__ import annotations
@@ -28,6 +30,7 @@ from callcenter.core.acd.engine import Acd
 from callcenter.core.business_lines import queue_line
 from callcenter.core.commands import Command, SaveInteraction
 from callcenter.core.interaction import Channel, Interaction
+from callcenter.errors import StorageError
 from callcenter.settings import Settings
 from callcenter.storage.recordings import RecordingError, RecordingStore, Track
 
@@ -93,6 +96,7 @@ class Recorder:
         self.spool, self.asterisk_spool = spool_dirs(settings)
         self._recorded: set[str] = set()  # interactions Asterisk was asked to record
         self._tasks: dict[str, asyncio.Task[None]] = {}
+        self._sweeper: asyncio.Task[None] | None = None
         self.stored: dict[str, tuple[Track, ...]] = {}  # what was taken in (for tests and the API)
         self.appear_seconds = APPEAR_SECONDS
 
@@ -105,28 +109,71 @@ class Recorder:
 
     # -- life ----------------------------------------------------------------------------------
     async def start(self) -> None:
-        """Take in what an earlier run left in the spool (calls that ended meanwhile)."""
+        """Take in what an earlier run left in the spool (calls that ended meanwhile), then look
+        again every ``recordings.spool_sweep_seconds``."""
+        recovered = await self.sweep_spool()
+        if recovered:
+            log.info("recording.recovered", extra={"calls": recovered})
+        every = self._settings.recordings.spool_sweep_seconds
+        if every > 0:
+            self._sweeper = asyncio.get_running_loop().create_task(self._sweep_every(every))
+
+    async def sweep_spool(self) -> int:
+        """The spool holds unencrypted audio: it must not outlive the call. Files of ended calls
+        not being taken in (left by a crash, or by a store that failed) are taken in; files of
+        calls our database does not know are deleted once older than ``spool_orphan_hours``
+        (younger ones may be another server's, which takes them in). How many calls were
+        scheduled."""
         try:
-            left = sorted({m["id"] for p in self.spool.iterdir() if (m := _SPOOLED.match(p.name))})
+            spooled: dict[str, list[Path]] = {}
+            for p in self.spool.iterdir():
+                if m := _SPOOLED.match(p.name):
+                    spooled.setdefault(m["id"], []).append(p)
         except FileNotFoundError:
-            left = []
-        recovered = 0
-        for interaction_id in left:
+            spooled = {}
+        scheduled = ended_files = 0
+        orphan_age = self._settings.recordings.spool_orphan_hours * 3600
+        for interaction_id, paths in sorted(spooled.items()):
+            if interaction_id in self._tasks:
+                continue
             if interaction_id in self._engine.interactions:
                 self._recorded.add(interaction_id)  # still going on: taken in when it ends
                 continue
             interaction = await self._lookup(interaction_id)
-            if interaction is None or interaction.outcome is None:
-                # Not a call of ours (another server sharing this Asterisk, or a call our
-                # database does not know): its own server takes it in.
-                continue
-            self._schedule(interaction_id, interaction)
-            recovered += 1
-        if recovered:
-            log.info("recording.recovered", extra={"calls": recovered})
+            if interaction is None:
+                self._delete_if_old(interaction_id, paths, orphan_age)
+            elif interaction.outcome is not None:
+                ended_files += len(paths)
+                self._schedule(interaction_id, interaction)
+                scheduled += 1
+        metrics.SPOOL_ENDED.set(ended_files)
+        return scheduled
+
+    def _delete_if_old(self, interaction_id: str, paths: list[Path], age: float) -> None:
+        now = time.time()
+        try:
+            if all(now - p.stat().st_mtime > age for p in paths):
+                for p in paths:
+                    p.unlink(missing_ok=True)
+                extra = {"interaction": interaction_id, "files": len(paths)}
+                log.warning("recording.orphan_deleted", extra=extra)
+                metrics.RECORDINGS.labels(result="orphan").inc()
+        except FileNotFoundError:
+            pass  # taken in or deleted meanwhile
+
+    async def _sweep_every(self, every: float) -> None:
+        while True:
+            await asyncio.sleep(every)
+            try:
+                await self.sweep_spool()
+            except (OSError, StorageError) as err:
+                log.warning("recording.spool_sweep_failed", extra={"detail": str(err)})
 
     async def stop(self) -> None:
         """Stop waiting; files not taken in yet stay in the spool for the next start."""
+        if self._sweeper is not None:
+            await cancel_and_wait(self._sweeper)
+            self._sweeper = None
         tasks, self._tasks = list(self._tasks.values()), {}
         for task in tasks:
             await cancel_and_wait(task)

@@ -90,6 +90,11 @@ class RecordingSettings(Section):
     asterisk_spool_dir: PurePosixPath | None = None
     # After a call ends, wait until the files have not grown for this long before storing them.
     settle_seconds: float = Field(1.0, gt=0, le=60)
+    # The spool holds each call's audio unencrypted while it is recorded: it must not outlive the
+    # call. This often the server looks for files of ended calls not taken in (a failed store is
+    # tried again) and deletes files of calls no database of ours knows once they are this old.
+    spool_sweep_seconds: float = Field(60.0, ge=0)
+    spool_orphan_hours: float = Field(24.0, gt=0)
     # base64 of a 16, 24 or 32 byte key: recordings are encrypted at rest with AES-GCM. Its key id
     # is "default". For rotation, name the keys instead (encryption_keys) and say which one wraps
     # new recordings (encryption_key_id); every key a stored recording names must stay listed until

@@ -4,6 +4,8 @@ Asterisk: the spool is a temporary directory written the way MixMonitor writes i
 from __future__ import annotations
 
 import asyncio
+import os
+import time
 import wave
 from dataclasses import replace
 from pathlib import Path, PurePosixPath
@@ -60,6 +62,7 @@ def make(
     enabled: bool = True,
     queues: dict[str, qs.Queue] | None = None,
     ended: Interaction | None = None,
+    sweep_every: float = 0.0,
 ) -> tuple[Recorder, RecordingStore, Jobs, Acd]:
     spool = tmp_path / "spool"
     spool.mkdir(exist_ok=True)
@@ -71,6 +74,7 @@ def make(
                 "spool_dir": str(spool),
                 "asterisk_spool_dir": "/srv/ast/monitor",
                 "settle_seconds": 0.1,
+                "spool_sweep_seconds": sweep_every,
             }
         }
     )
@@ -209,6 +213,58 @@ async def test_stop_leaves_pending_files_in_the_spool(tmp_path: Path) -> None:
     await recorder.stop()
     spooled(tmp_path, "call1")
     assert store.all() == [] and len(list((tmp_path / "spool").iterdir())) == 3
+
+
+async def test_a_failed_store_is_tried_again_by_the_spool_sweep(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    """The spool's copy is unencrypted: a store that failed (here its directory cannot be made)
+    must not leave it there until the next restart. The running recorder looks again by itself."""
+    ended = interaction(ended_at=NOW + 60, outcome=Outcome.ANSWERED)
+    recorder, store, jobs, _ = make(tmp_path, ended=ended, sweep_every=0.2)
+    (tmp_path / "store").write_text("a file where the store's directory should be")
+    spooled(tmp_path, "call1")  # the call ended (the database says so): taken in at start...
+    await recorder.start()
+    try:
+        await asyncio.wait_for(recorder.idle(), 10)
+        assert "recording.store_failed" in caplog.text and "call1" not in recorder.stored
+        assert len(list((tmp_path / "spool").iterdir())) == 3
+        (tmp_path / "store").unlink()  # the disk is back
+        async with asyncio.timeout(10):
+            while "call1" not in recorder.stored:  # noqa: ASYNC110 - the recorder's own sweep
+                await asyncio.sleep(0.05)
+        await asyncio.wait_for(recorder.idle(), 10)
+    finally:
+        await recorder.stop()
+    assert {r.track for r in store.all()} == {"mixed", "caller", "agent"}
+    assert list((tmp_path / "spool").iterdir()) == []
+    assert [i for i, _ in jobs.submitted] == ["call1"]
+
+
+async def test_old_files_of_calls_nobody_knows_are_deleted_and_the_rest_kept(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    ended = interaction("gone", ended_at=NOW + 60, outcome=Outcome.ANSWERED)
+    recorder, store, _, engine = make(tmp_path, ended=ended)
+    for iid in ("gone", "live", "old-orphan", "young-orphan"):
+        spooled(tmp_path, iid)
+    engine.restore([interaction("live", answered_at=NOW + 2)], NOW)
+    day_ago = time.time() - 24 * 3600 - 60  # spool_orphan_hours: 24 by default
+    for iid in ("old-orphan", "live", "gone"):
+        for path in (tmp_path / "spool").glob(f"{iid}.*.wav"):
+            os.utime(path, (day_ago, day_ago))
+    assert await recorder.sweep_spool() == 1  # "gone"
+    await asyncio.wait_for(recorder.idle(), 10)
+    left = sorted({p.name.split(".")[0] for p in (tmp_path / "spool").iterdir()})
+    assert left == ["live", "young-orphan"]
+    assert {r.interaction_id for r in store.all()} == {"gone"}
+    deleted = [r for r in caplog.records if r.getMessage() == "recording.orphan_deleted"]
+    assert [(r.__dict__["interaction"], r.__dict__["files"]) for r in deleted] == [("old-orphan", 3)]
+    # A young orphan's files are kept while any of them is young.
+    old_one = next((tmp_path / "spool").glob("young-orphan.mixed.wav"))
+    os.utime(old_one, (day_ago, day_ago))
+    await recorder.sweep_spool()
+    assert len(list((tmp_path / "spool").glob("young-orphan.*.wav"))) == 3
 
 
 def test_spool_defaults_to_the_sandbox_instance(tmp_path: Path) -> None:
