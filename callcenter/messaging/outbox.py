@@ -8,6 +8,14 @@ doubling from ``retry_min_delay`` to ``retry_max_delay``. Each outcome is report
 ``on_status`` (sent with the provider's id, or failed with the reason), which sets the message's
 delivery status: the API shows what the row says. Log records name the reply ``reply`` (``message``
 is a reserved attribute of a LogRecord: ``extra={"message": ...}`` raises KeyError).
+
+Several nodes share the outbox table and each reply is sent by one of them: a node *claims* due
+rows (``MessagingStore.claim``: ``FOR UPDATE SKIP LOCKED`` on PostgreSQL, one writer at a time on
+SQLite) for a lease longer than a send can take, and writes the outcome only while its claim holds
+the row. A node that dies mid-send leaves its claim to lapse; another node then sends those replies
+again, flagged ``outbox.reclaimed``: the one window where a customer may get a reply twice (none of
+the providers takes an idempotency key; e-mail clients fold the repeat by its Message-ID). A node
+that stops gives back what it has not sent.
 """
 
 from __future__ import annotations
@@ -66,6 +74,9 @@ class Outbox:
         self._on_status = on_status
         self._wake = asyncio.Event()
         self._task: asyncio.Task[None] | None = None
+        # How long a claimed reply stays ours: longer than one send can take (its timeout), so a
+        # live node's claim never lapses; a dead node's replies are due again after it.
+        self.lease = max(60.0, 4 * settings.request_timeout)
 
     async def enqueue(self, reply: Reply) -> None:
         """Store the reply (DatabaseError if that fails: then it was not accepted) and wake the loop."""
@@ -83,17 +94,31 @@ class Outbox:
         """Send every reply that is due now. One reply's trouble (other than the database going
         away) is logged and does not stop the others."""
         s = self._settings
-        for item in await self._store.due(self._clock(), s.batch):
-            try:
-                await self._attempt(item)
-            except DatabaseError:
-                raise  # the rows are kept: the loop tries again later
-            except Exception:
-                log.exception("outbox.error", extra={"reply": item.reply.message_id})
+        claimed = await self._store.claim(self._clock(), s.batch, self.lease)
+        try:
+            for item in claimed:
+                try:
+                    await self._attempt(item)
+                except DatabaseError:
+                    raise  # the rows are kept: due again when the claim lapses
+                except Exception:
+                    log.exception("outbox.error", extra={"reply": item.reply.message_id})
+        except asyncio.CancelledError:
+            # Stopping: what is not sent yet is given back for the next node or start, now rather
+            # than when the lease lapses (one cut off mid-send may reach the customer twice).
+            if claimed and claimed[0].claim is not None:
+                with contextlib.suppress(DatabaseError):
+                    await asyncio.shield(self._store.release(claimed[0].claim, self._clock()))
+            raise
 
     async def _attempt(self, item: OutboxItem) -> None:
         s = self._settings
         reply, attempts = item.reply, item.attempts + 1
+        if item.reclaimed:
+            # Its node died while sending (or took longer than the lease): the provider may have
+            # it. Sent again (at least once), flagged; providers' own ids let the customer's side
+            # show one message where they deduplicate (e-mail by Message-ID).
+            log.warning("outbox.reclaimed", extra={"reply": reply.message_id, "attempts": attempts})
         sender = self._senders.get(reply.channel)
         try:
             if sender is None:
@@ -108,30 +133,45 @@ class Outbox:
         except SendFailed as err:
             now = self._clock()
             if err.permanent or attempts >= s.max_attempts:
-                await self._store.update(
-                    reply.message_id, state="failed", attempts=attempts, next_attempt_at=now, error=str(err)
-                )
+                if not await self._store.update(
+                    reply.message_id,
+                    state="failed",
+                    attempts=attempts,
+                    next_attempt_at=now,
+                    error=str(err),
+                    claim=item.claim,
+                ):
+                    return self._lost(item)
                 log.warning("outbox.failed", extra={"reply": reply.message_id, "detail": str(err)})
                 await self._on_status(reply.message_id, Delivery.FAILED, None, str(err))
                 return
             delay = backoff(attempts, s.retry_min_delay, s.retry_max_delay)
-            await self._store.update(
+            if not await self._store.update(
                 reply.message_id,
                 state="pending",
                 attempts=attempts,
                 next_attempt_at=now + delay,
                 error=str(err),
-            )
+                claim=item.claim,
+            ):
+                return self._lost(item)
             log.info("outbox.retry", extra={"reply": reply.message_id, "delay": delay, "detail": str(err)})
             return
-        await self._store.update(
+        if not await self._store.update(
             reply.message_id,
             state="sent",
             attempts=attempts,
             next_attempt_at=self._clock(),
             provider_id=provider_id,
-        )
+            claim=item.claim,
+        ):
+            return self._lost(item)
         await self._on_status(reply.message_id, Delivery.SENT, provider_id, "")
+
+    def _lost(self, item: OutboxItem) -> None:
+        """Our claim lapsed while we sent and another node took the reply over: its outcome is
+        the one kept (the reply may reach the customer twice: the lease is too short)."""
+        log.warning("outbox.claim_lost", extra={"reply": item.reply.message_id})
 
     async def _run(self) -> None:
         while True:

@@ -173,11 +173,12 @@ class OutboxRow(Base):
     id: Mapped[str] = mapped_column(primary_key=True)  # the message id
     channel: Mapped[str]
     payload: Mapped[dict[str, Any]] = mapped_column(JSON_DOCUMENT)
-    state: Mapped[str] = mapped_column(index=True)  # pending, sent, failed
+    state: Mapped[str] = mapped_column(index=True)  # pending, sending (claimed by a node), sent, failed
     attempts: Mapped[int]
     next_attempt_at: Mapped[datetime] = mapped_column(index=True)
     last_error: Mapped[str] = mapped_column(sa.Text)
     provider_id: Mapped[str | None]
+    claim: Mapped[str | None]  # the sending node's claim token (migration 0011)
     created_at: Mapped[datetime] = mapped_column(server_default=sa.func.now())
     updated_at: Mapped[datetime] = mapped_column(server_default=sa.func.now(), onupdate=sa.func.now())
 

@@ -7,9 +7,10 @@ SQLAlchemy or driver failure leaves as :class:`~callcenter.storage.db.DatabaseEr
 
 from __future__ import annotations
 
+import uuid
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from typing import cast
 
@@ -33,6 +34,7 @@ from callcenter.storage.db_models import (
     OutboxRow,
 )
 
+_DUE_STATES = ("pending", "sending")  # sending: claimed by a node (due again once its lease lapses)
 _DELETE_BATCH = 500  # conversations per statement: well under every driver's bound-parameter limit
 
 
@@ -48,6 +50,8 @@ class OutboxItem:
     state: str
     last_error: str = ""
     provider_id: str | None = None
+    claim: str | None = None  # the token of this node's claim (``claim``)
+    reclaimed: bool = False  # its earlier claim lapsed mid-send: the provider may have it already
 
 
 def _dt(t: float) -> datetime:
@@ -186,9 +190,8 @@ class MessagingStore:
             batch = conversation_ids[start : start + _DELETE_BATCH]
             async with self._transaction("delete expired conversations") as session:
                 of_batch = sa.select(MessageRow.id).where(MessageRow.conversation_id.in_(batch))
-                await session.execute(
-                    sa.delete(OutboxRow).where(OutboxRow.id.in_(of_batch), OutboxRow.state != "pending")
-                )
+                finished = OutboxRow.state.not_in(_DUE_STATES)
+                await session.execute(sa.delete(OutboxRow).where(OutboxRow.id.in_(of_batch), finished))
                 of_conversations = MessageRow.conversation_id.in_(batch)
                 result = await session.execute(sa.delete(MessageRow).where(of_conversations))
                 await session.execute(sa.delete(ConversationRow).where(ConversationRow.id.in_(batch)))
@@ -239,18 +242,42 @@ class MessagingStore:
         async with self._transaction("queue a reply") as session:
             session.add(row)
 
-    async def due(self, now: float, limit: int) -> list[OutboxItem]:
+    async def claim(self, now: float, limit: int, lease: float) -> list[OutboxItem]:
+        """Claim due replies for ``lease`` seconds, so that one node sends each: pending ones whose
+        time has come, and ones being sent whose claim has lapsed (their node died while sending:
+        ``reclaimed``, the provider may have them already). PostgreSQL: rows another node is
+        claiming are skipped (``FOR UPDATE SKIP LOCKED``); SQLite: one writer at a time (the
+        store's transactions begin IMMEDIATE) makes the claim atomic. Each claim has its token."""
+        token = uuid.uuid4().hex
         query = (
             sa.select(OutboxRow)
-            .where(OutboxRow.state == "pending", OutboxRow.next_attempt_at <= _dt(now))
+            .where(OutboxRow.state.in_(_DUE_STATES), OutboxRow.next_attempt_at <= _dt(now))
             .order_by(OutboxRow.next_attempt_at, OutboxRow.id)
             .limit(limit)
+            .with_for_update(skip_locked=True)
         )
-        async with self._transaction("read the outbox") as session:
-            return [_item(row) for row in await session.scalars(query)]
+        async with self._transaction("claim due replies") as session:
+            rows = list(await session.scalars(query))
+            items = [replace(_item(row), claim=token, reclaimed=row.state == "sending") for row in rows]
+            if rows:
+                await session.execute(
+                    sa.update(OutboxRow)
+                    .where(OutboxRow.id.in_([row.id for row in rows]))
+                    .values(state="sending", claim=token, next_attempt_at=_dt(now + lease))
+                )
+        return items
+
+    async def release(self, claim: str, now: float) -> None:
+        """Give back what is left of a claim (the node is stopping): due again at once."""
+        async with self._transaction("release claimed replies") as session:
+            await session.execute(
+                sa.update(OutboxRow)
+                .where(OutboxRow.claim == claim, OutboxRow.state == "sending")
+                .values(state="pending", claim=None, next_attempt_at=_dt(now))
+            )
 
     async def next_due(self) -> float | None:
-        query = sa.select(sa.func.min(OutboxRow.next_attempt_at)).where(OutboxRow.state == "pending")
+        query = sa.select(sa.func.min(OutboxRow.next_attempt_at)).where(OutboxRow.state.in_(_DUE_STATES))
         async with self._transaction("read the outbox") as session:
             found = await session.scalar(query)
         if found is None:
@@ -273,20 +300,26 @@ class MessagingStore:
         next_attempt_at: float,
         error: str = "",
         provider_id: str | None = None,
-    ) -> None:
+        claim: str | None = None,
+    ) -> bool:
+        """Write an attempt's outcome; with ``claim``, only while that claim holds the row (False:
+        another node took it over after the lease lapsed, and its outcome is the one kept)."""
+        query = sa.update(OutboxRow).where(OutboxRow.id == message_id)
+        if claim is not None:
+            query = query.where(OutboxRow.claim == claim, OutboxRow.state == "sending")
         async with self._transaction("update the outbox") as session:
-            await session.execute(
-                sa.update(OutboxRow)
-                .where(OutboxRow.id == message_id)
-                .values(
+            result = await session.execute(
+                query.values(
                     state=state,
                     attempts=attempts,
                     next_attempt_at=_dt(next_attempt_at),
                     last_error=error[:1000],
                     provider_id=provider_id,
+                    claim=None,
                     updated_at=sa.func.now(),
                 )
             )
+        return (cast(sa.CursorResult[object], result).rowcount or 0) > 0
 
     @asynccontextmanager
     async def _transaction(self, action: str) -> AsyncIterator[AsyncSession]:
