@@ -412,3 +412,15 @@ class AuditHeadRow(Base):
     name: Mapped[str] = mapped_column(primary_key=True)
     head: Mapped[str] = mapped_column(sa.String(64))
     rows: Mapped[int] = mapped_column(sa.BigInteger())
+
+
+class RoutingOwnerRow(Base):
+    """The node that runs the routing engine and its fencing token (one row, id 1; migration 0012,
+    storage/leadership.py)."""
+
+    __tablename__ = "routing_owner"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    token: Mapped[int] = mapped_column(sa.BigInteger())
+    node: Mapped[str]
+    since: Mapped[datetime | None]
