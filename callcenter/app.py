@@ -12,6 +12,7 @@ Nothing starts at import time.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import time
 import uuid
@@ -379,24 +380,16 @@ async def _messaging(app: web.Application) -> AsyncIterator[None]:
         else Redis.from_url(settings.realtime.redis_url, socket_connect_timeout=2)
     )
     app[webhooks.WECHAT_NONCES] = LocalNonces() if redis is None else RedisNonces(redis)
-    smtp = None
-    if settings.messaging.email is not None:
-        smtp = SmtpInbound(settings.messaging.email, messaging.receive, time.time)
     sweeper = RetentionSweeper(
         {"message": messaging.purge}, time.time, settings.recordings.retention_sweep_seconds
     )
     try:
         await outbox.start()
-        if smtp is not None:
-            await smtp.start()
-            app[SMTP_SERVER] = smtp
-            log.info("email.listening", extra={"port": smtp.port})
-        await sweeper.start()
-        yield
+        async with _smtp(app, messaging):
+            await sweeper.start()
+            yield
     finally:
         await sweeper.stop()
-        if smtp is not None:
-            await smtp.stop()
         await outbox.stop()
         await session.close()
         if redis is not None:
@@ -405,6 +398,23 @@ async def _messaging(app: web.Application) -> AsyncIterator[None]:
         service.listeners.remove(router.on_command)
         await router.stop()
         await store.stop()
+
+
+@contextlib.asynccontextmanager
+async def _smtp(app: web.Application, messaging: Messaging) -> AsyncIterator[None]:
+    """Our SMTP server for inbound e-mail, when the channel is configured."""
+    email = app[SETTINGS].messaging.email
+    if email is None:
+        yield
+        return
+    smtp = SmtpInbound(email, messaging.receive, time.time)
+    await smtp.start()
+    app[SMTP_SERVER] = smtp
+    log.info("email.listening", extra={"port": smtp.port})
+    try:
+        yield
+    finally:
+        await smtp.stop()
 
 
 def _webchat_sender(app: web.Application) -> Sender | None:
