@@ -31,7 +31,7 @@ from callcenter.accounts.service import Accounts
 from callcenter.aio import cancel_and_wait
 from callcenter.asterisk.agi import AgiServer
 from callcenter.asterisk.ami import AmiClient
-from callcenter.asterisk.asterisk_port import LegacyAsteriskPort
+from callcenter.asterisk.asterisk_port import AsteriskPort
 from callcenter.asterisk.recorder import Recorder
 from callcenter.asterisk.session_record import SessionRecorder
 from callcenter.asterisk.voice import VoiceAdapter
@@ -582,9 +582,9 @@ def _from_asterisk(handler: Callable[[T], object]) -> Callable[[T], None]:
 
 def _asterisk_port(
     settings: Settings, service: CallCenter
-) -> tuple[LegacyAsteriskPort, SessionRecorder | None]:
+) -> tuple[AsteriskPort, SessionRecorder | None]:
     """The AMI client; recorded with the engine's other inputs when ``asterisk.session_recordings``."""
-    port: LegacyAsteriskPort = AmiClient(settings.asterisk)
+    port: AsteriskPort = AmiClient(settings.asterisk)
     if settings.asterisk.session_recordings is None:
         return port, None
     recording = SessionRecorder.in_directory(settings.asterisk.session_recordings)

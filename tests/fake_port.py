@@ -3,35 +3,29 @@ what it was asked, answers from what the test put in, and refuses what the test 
 
 from __future__ import annotations
 
-from collections.abc import Mapping
 from typing import Any
 
 from callcenter.asterisk.ami_events import AmiEvent
 from callcenter.asterisk.asterisk_port import (
     AmiError,
     ChannelInfo,
-    ConnectedHandler,
-    DisconnectedHandler,
     EndpointInfo,
-    EventHandler,
     Move,
     OriginateRequest,
     OriginateResult,
+    Subscribers,
 )
 
 
-class FakePort:
+class FakePort(Subscribers):
     def __init__(self) -> None:
+        super().__init__()
         self.calls: list[tuple[str, Any]] = []  # (method, arguments) of the typed methods
-        self.sent: list[dict[str, Any]] = []  # raw actions (the call-control section)
-        self.refuse: set[str] = set()  # method names, or raw action names, that raise AmiError
+        self.refuse: set[str] = set()  # method names that raise AmiError
         self.live: list[ChannelInfo] = []
         self.known: list[EndpointInfo] = []
         self.originated = OriginateResult("answered")
         self.connected = True
-        self.on_event: list[EventHandler] = []
-        self.on_connected: list[ConnectedHandler] = []
-        self.on_disconnected: list[DisconnectedHandler] = []
 
     def _call(self, method: str, args: Any) -> None:
         self.calls.append((method, args))
@@ -39,11 +33,10 @@ class FakePort:
             raise AmiError(f"{method} refused")
 
     def emit(self, event: AmiEvent) -> None:
-        for handler in self.on_event:
-            handler(event)
+        self._deliver(event)
 
     async def start(self) -> None:
-        for handler in self.on_connected:
+        for handler in self._on_connected:
             await handler()
 
     async def stop(self) -> None:
@@ -51,18 +44,6 @@ class FakePort:
 
     async def wait_connected(self, timeout: float) -> bool:
         return self.connected
-
-    def subscribe(
-        self,
-        on_event: EventHandler,
-        on_connected: ConnectedHandler | None = None,
-        on_disconnected: DisconnectedHandler | None = None,
-    ) -> None:
-        self.on_event.append(on_event)
-        if on_connected is not None:
-            self.on_connected.append(on_connected)
-        if on_disconnected is not None:
-            self.on_disconnected.append(on_disconnected)
 
     async def originate(self, request: OriginateRequest) -> OriginateResult:
         self._call("originate", request)
@@ -91,18 +72,3 @@ class FakePort:
     async def endpoints(self) -> list[EndpointInfo]:
         self._call("endpoints", None)
         return list(self.known)
-
-    async def action(
-        self,
-        fields: Mapping[str, str | list[str]],
-        *,
-        as_list: bool | None = None,
-        timeout: float | None = None,
-    ) -> Any:
-        self.sent.append(dict(fields))
-        if fields["Action"] in self.refuse:
-            raise AmiError(f"{fields['Action']} refused")
-        return [{"Response": "Success"}] if as_list else {"Response": "Success"}
-
-    def actions(self) -> list[str]:
-        return [str(f["Action"]) for f in self.sent]

@@ -51,15 +51,7 @@ class Audit:
         """Write the row of an action about to happen; :class:`AuditUnavailable` if it cannot be."""
         entry = self.entry(who, action, target, detail, client)
         try:
-            await self._store.add_audit(
-                at=entry.at,
-                who=entry.who,
-                role=entry.role,
-                action=entry.action,
-                target=entry.target,
-                detail=entry.detail,
-                client=entry.client,
-            )
+            await self._store.add_audit(entry)
         except StorageError as err:
             log.error(
                 "audit.write_failed",

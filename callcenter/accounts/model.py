@@ -163,14 +163,4 @@ class AuditWrite:
 class AuditStore(Protocol):
     """Where the audit log is written (``AccountStore`` too)."""
 
-    async def add_audit(
-        self,
-        *,
-        at: float,
-        who: str,
-        role: str | None,
-        action: str,
-        target: str | None,
-        detail: Mapping[str, Any],
-        client: str | None,
-    ) -> None: ...
+    async def add_audit(self, entry: AuditWrite) -> None: ...

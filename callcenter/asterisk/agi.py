@@ -58,7 +58,21 @@ class AgiChannel(Protocol):
     async def set_variable(self, name: str, value: str) -> None: ...
 
 
-class AgiSession:
+class AgiHeaders:
+    """``channel`` and ``uniqueid``, read from the headers Asterisk sent at the session's start."""
+
+    headers: Mapping[str, str]
+
+    @property
+    def channel(self) -> str:
+        return self.headers.get("agi_channel", "")
+
+    @property
+    def uniqueid(self) -> str:
+        return self.headers.get("agi_uniqueid", "")
+
+
+class AgiSession(AgiHeaders):
     def __init__(
         self,
         headers: Mapping[str, str],
@@ -70,14 +84,6 @@ class AgiSession:
         self._reader = reader
         self._writer = writer
         self._timeout = command_timeout
-
-    @property
-    def channel(self) -> str:
-        return self.headers.get("agi_channel", "")
-
-    @property
-    def uniqueid(self) -> str:
-        return self.headers.get("agi_uniqueid", "")
 
     async def command(self, line: str, timeout: float | None = None) -> AgiResult:
         if "\n" in line or "\r" in line:

@@ -29,13 +29,11 @@ from callcenter.asterisk.asterisk_port import (
     AmiTimeout,
     Application,
     ChannelInfo,
-    ConnectedHandler,
-    DisconnectedHandler,
     EndpointInfo,
-    EventHandler,
     Move,
     OriginateRequest,
     OriginateResult,
+    Subscribers,
 )
 from callcenter.settings import AsteriskSettings
 
@@ -65,14 +63,12 @@ Message = Mapping[str, Any]
 __all__ = ["AmiAuthError", "AmiClient", "AmiError", "AmiNotConnected", "AmiTimeout"]
 
 
-class AmiClient:
+class AmiClient(Subscribers):
     """The :class:`~callcenter.asterisk.asterisk_port.AsteriskPort` over AMI."""
 
     def __init__(self, settings: AsteriskSettings) -> None:
+        super().__init__()
         self._settings = settings
-        self._on_event: list[EventHandler] = []
-        self._on_connected: list[ConnectedHandler] = []
-        self._on_disconnected: list[DisconnectedHandler] = []
         self._manager: _Manager | None = None
         self._lost = asyncio.Event()
         self._ready = asyncio.Event()
@@ -98,18 +94,6 @@ class AmiClient:
         except TimeoutError:
             return False
         return True
-
-    def subscribe(
-        self,
-        on_event: EventHandler,
-        on_connected: ConnectedHandler | None = None,
-        on_disconnected: DisconnectedHandler | None = None,
-    ) -> None:
-        self._on_event.append(on_event)
-        if on_connected is not None:
-            self._on_connected.append(on_connected)
-        if on_disconnected is not None:
-            self._on_disconnected.append(on_disconnected)
 
     # -- the typed port ----------------------------------------------------------------------------
     async def originate(self, request: OriginateRequest) -> OriginateResult:
@@ -150,7 +134,7 @@ class AmiClient:
     async def endpoints(self) -> list[EndpointInfo]:
         return parse_endpoints(await self.action({"Action": "PJSIPShowEndpoints"}, as_list=True))
 
-    # -- raw actions (the typed methods above, and the call-control section until it moves) ------
+    # -- raw actions (the typed methods above are written on it) -----------------------------------
     async def action(
         self,
         fields: Mapping[str, str | list[str]],
@@ -258,8 +242,7 @@ class AmiClient:
             if not future.done():
                 future.set_exception(AmiNotConnected("AMI connection lost"))
         self._lost.set()
-        for on_disconnected in list(self._on_disconnected):
-            on_disconnected()
+        self._disconnected()
 
     def _drop_connection(self) -> None:
         self._ready.clear()
@@ -278,8 +261,7 @@ class AmiClient:
         if isinstance(event, ami_events.Shutdown):
             log.warning("ami.asterisk_shutdown")
         if event is not None:
-            for on_event in list(self._on_event):
-                on_event(event)
+            self._deliver(event)
 
 
 # -- raw AMI <-> typed values (pure, unit-tested) ------------------------------------------------

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
-from typing import Any, Literal, Protocol
+from typing import Literal, Protocol
 
 from callcenter.asterisk.ami_events import AmiEvent
 from callcenter.errors import AsteriskError
@@ -162,18 +162,33 @@ class AsteriskPort(Protocol):
     async def endpoints(self) -> list[EndpointInfo]: ...
 
 
-class RawActions(Protocol):
-    """The untyped AMI action, kept only while the call-control section of ``adapters/voice.py``
-    still sends raw actions (it moves to ``adapters/call_control.py`` on the typed port)."""
+class Subscribers:
+    """The subscriber lists every implementation of the port keeps, and their ``subscribe``.
 
-    async def action(
+    Each implementation delivers connection changes its own way (the AMI client awaits
+    ``on_connected`` after a login, the replay spawns it at the recorded moment)."""
+
+    def __init__(self) -> None:
+        self._on_event: list[EventHandler] = []
+        self._on_connected: list[ConnectedHandler] = []
+        self._on_disconnected: list[DisconnectedHandler] = []
+
+    def subscribe(
         self,
-        fields: Mapping[str, str | list[str]],
-        *,
-        as_list: bool | None = None,
-        timeout: float | None = None,
-    ) -> Any: ...
+        on_event: EventHandler,
+        on_connected: ConnectedHandler | None = None,
+        on_disconnected: DisconnectedHandler | None = None,
+    ) -> None:
+        self._on_event.append(on_event)
+        if on_connected is not None:
+            self._on_connected.append(on_connected)
+        if on_disconnected is not None:
+            self._on_disconnected.append(on_disconnected)
 
+    def _deliver(self, event: AmiEvent) -> None:
+        for on_event in list(self._on_event):
+            on_event(event)
 
-class LegacyAsteriskPort(AsteriskPort, RawActions, Protocol):
-    """The port plus the raw action (temporary, see :class:`RawActions`)."""
+    def _disconnected(self) -> None:
+        for on_disconnected in list(self._on_disconnected):
+            on_disconnected()

@@ -20,12 +20,12 @@ from callcenter.asterisk import session_codec as codec
 from callcenter.asterisk.agi import AgiChannel, AgiResult, Route
 from callcenter.asterisk.ami_events import AmiEvent
 from callcenter.asterisk.asterisk_port import (
+    AsteriskPort,
     ChannelInfo,
     ConnectedHandler,
     DisconnectedHandler,
     EndpointInfo,
     EventHandler,
-    LegacyAsteriskPort,
     Move,
     OriginateRequest,
     OriginateResult,
@@ -91,7 +91,7 @@ class SessionRecorder:
         self.record("id", value=value)
         return value
 
-    def wrap(self, port: LegacyAsteriskPort) -> RecordingPort:
+    def wrap(self, port: AsteriskPort) -> RecordingPort:
         return RecordingPort(port, self)
 
     def wrap_routes(self, routes: Mapping[str, Route]) -> dict[str, Route]:
@@ -140,7 +140,7 @@ class RecordingAgiSession:
 class RecordingPort:
     """The port, with every event, connection change and action written to the recorder."""
 
-    def __init__(self, inner: LegacyAsteriskPort, recorder: SessionRecorder) -> None:
+    def __init__(self, inner: AsteriskPort, recorder: SessionRecorder) -> None:
         self._inner = inner
         self._rec = recorder
         # Subscribed first, so each event is written before anyone acts on it.
@@ -205,14 +205,3 @@ class RecordingPort:
 
     async def endpoints(self) -> list[EndpointInfo]:
         return await self._ami("endpoints", {}, self._inner.endpoints())
-
-    async def action(
-        self,
-        fields: Mapping[str, str | list[str]],
-        *,
-        as_list: bool | None = None,
-        timeout: float | None = None,
-    ) -> Any:
-        answer = self._inner.action(fields, as_list=as_list, timeout=timeout)
-        return await self._ami("action", {"fields": fields, "as_list": as_list}, answer)
-

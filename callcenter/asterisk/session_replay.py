@@ -21,16 +21,14 @@ from pathlib import Path
 from typing import Any
 
 from callcenter.asterisk import session_codec as codec
-from callcenter.asterisk.agi import AgiResult, Route
+from callcenter.asterisk.agi import AgiHeaders, AgiResult, Route
 from callcenter.asterisk.asterisk_port import (
     ChannelInfo,
-    ConnectedHandler,
-    DisconnectedHandler,
     EndpointInfo,
-    EventHandler,
     Move,
     OriginateRequest,
     OriginateResult,
+    Subscribers,
 )
 
 CALL_WAIT = 5.0  # how long a recorded call waits for the code to make it
@@ -82,19 +80,11 @@ def load(path: Path) -> tuple[dict[str, Any], list[tuple[int, dict[str, Any]]]]:
     return header, records
 
 
-class ReplayAgiSession:
+class ReplayAgiSession(AgiHeaders):
     def __init__(self, replay: ReplayPort, lane: str, headers: Mapping[str, str]) -> None:
         self._replay = replay
         self._lane = lane
         self.headers = dict(headers)
-
-    @property
-    def channel(self) -> str:
-        return self.headers.get("agi_channel", "")
-
-    @property
-    def uniqueid(self) -> str:
-        return self.headers.get("agi_uniqueid", "")
 
     async def command(self, line: str, timeout: float | None = None) -> AgiResult:
         result = await self._replay.made(self._lane, "command", {"line": line, "timeout": timeout})
@@ -105,7 +95,7 @@ class ReplayAgiSession:
         await self._replay.made(self._lane, "set_variable", {"name": name, "value": value})
 
 
-class ReplayPort:
+class ReplayPort(Subscribers):
     def __init__(
         self,
         records: list[tuple[int, dict[str, Any]]],
@@ -115,6 +105,7 @@ class ReplayPort:
     ) -> None:
         """``on_time(at)``: called before each record with its time (e.g. to tick the engine);
         ``on_input(event)``: an engine event that did not come from Asterisk (``input`` records)."""
+        super().__init__()
         self._records = records
         self._source = source
         self._on_time = on_time
@@ -122,9 +113,6 @@ class ReplayPort:
         self._now = float(records[0][1]["at"]) if records else 0.0
         self._ids = deque(str(r["value"]) for _, r in records if r["kind"] == "id")
         self._connected = False
-        self._on_event: list[EventHandler] = []
-        self._on_connected: list[ConnectedHandler] = []
-        self._on_disconnected: list[DisconnectedHandler] = []
         self._made: dict[str, deque[_Made]] = {}
         self._arrived = asyncio.Event()
         self._open: dict[int, _Made] = {}
@@ -165,18 +153,6 @@ class ReplayPort:
     async def wait_connected(self, timeout: float) -> bool:
         return self._connected
 
-    def subscribe(
-        self,
-        on_event: EventHandler,
-        on_connected: ConnectedHandler | None = None,
-        on_disconnected: DisconnectedHandler | None = None,
-    ) -> None:
-        self._on_event.append(on_event)
-        if on_connected is not None:
-            self._on_connected.append(on_connected)
-        if on_disconnected is not None:
-            self._on_disconnected.append(on_disconnected)
-
     async def originate(self, request: OriginateRequest) -> OriginateResult:
         result = await self.made("ami", "originate", {"request": request})
         assert isinstance(result, OriginateResult)
@@ -204,15 +180,6 @@ class ReplayPort:
 
     async def endpoints(self) -> list[EndpointInfo]:
         return list(await self.made("ami", "endpoints", {}))
-
-    async def action(
-        self,
-        fields: Mapping[str, str | list[str]],
-        *,
-        as_list: bool | None = None,
-        timeout: float | None = None,
-    ) -> Any:
-        return await self.made("ami", "action", {"fields": fields, "as_list": as_list})
 
     async def made(self, lane: str, method: str, args: Mapping[str, object]) -> Any:
         """The code under replay makes a call: it waits for the recording's answer."""
@@ -255,12 +222,9 @@ class ReplayPort:
                     self._spawn(on_connected())
             case "disconnected":
                 self._connected = False
-                for on_disconnected in self._on_disconnected:
-                    on_disconnected()
+                self._disconnected()
             case "event":
-                event = codec.decode(record["event"])
-                for on_event in self._on_event:
-                    on_event(event)
+                self._deliver(codec.decode(record["event"]))
             case "call":
                 self._open[int(record["id"])] = await self._expect(where, record)
             case "return":

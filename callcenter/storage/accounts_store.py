@@ -12,21 +12,20 @@ the change is rolled back with it.
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Callable, Mapping
-from contextlib import asynccontextmanager
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy.exc import IntegrityError, SQLAlchemyError
-from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from callcenter.accounts.model import AuditWrite, DuplicateUser, StoredSession, UnknownUser, User
 from callcenter.aio import cancel_safe
 from callcenter.errors import AuditUnavailable
 from callcenter.storage import audit_chain
-from callcenter.storage.db import DatabaseError, open_engine, parse_url
+from callcenter.storage.db import DatabaseError, SessionStore
 from callcenter.storage.db_models import AuditRow, SessionRow, UserRow
 
 _UNSET: Any = object()
@@ -64,25 +63,8 @@ def _user(row: UserRow) -> User:
 
 
 @cancel_safe
-class AccountStore:
-    def __init__(self, url: str, engine: AsyncEngine | None = None) -> None:
-        self._url = url
-        self._safe_url = parse_url(url).render_as_string(hide_password=True)
-        self._shared = engine
-        self._engine: AsyncEngine | None = None
-        self._owned = False
-        self._sessions: async_sessionmaker[AsyncSession] | None = None
-
-    async def start(self) -> None:
-        """Open (or take the shared) engine; the schema is migrated by
-        :class:`~callcenter.storage.db.Database`."""
-        self._engine, self._owned = open_engine(self._url, self._shared)
-        self._sessions = async_sessionmaker(self._engine, expire_on_commit=False)
-
-    async def stop(self) -> None:
-        engine, self._engine, self._sessions = self._engine, None, None
-        if engine is not None and self._owned:
-            await engine.dispose()
+class AccountStore(SessionStore):
+    _name = "account store"
 
     # --- users ------------------------------------------------------------------------------------
     async def add_user(
@@ -234,19 +216,9 @@ class AccountStore:
             return int(getattr(result, "rowcount", 0) or 0)
 
     # --- audit ------------------------------------------------------------------------------------
-    async def add_audit(
-        self,
-        *,
-        at: float,
-        who: str,
-        role: str | None,
-        action: str,
-        target: str | None,
-        detail: Mapping[str, Any],
-        client: str | None,
-    ) -> None:
-        async with self._transaction(f"write audit {action!r}") as session:
-            await _chain(session, AuditWrite(at, who, role, action, target, detail, client))
+    async def add_audit(self, entry: AuditWrite) -> None:
+        async with self._transaction(f"write audit {entry.action!r}") as session:
+            await _chain(session, entry)
 
     async def audit(
         self,
@@ -276,16 +248,6 @@ class AccountStore:
                 AuditEntry(r.id, r.at.timestamp(), r.who, r.role, r.action, r.target, r.detail, r.client)
                 for r in await session.scalars(query)
             ]
-
-    @asynccontextmanager
-    async def _transaction(self, action: str) -> AsyncIterator[AsyncSession]:
-        if self._sessions is None:
-            raise DatabaseError(f"cannot {action}: the account store is not started")
-        try:
-            async with self._sessions.begin() as session:
-                yield session
-        except (SQLAlchemyError, OSError) as err:
-            raise DatabaseError(f"cannot {action} in {self._safe_url}: {type(err).__name__}") from err
 
 
 async def _chain(session: AsyncSession, entry: AuditWrite) -> None:

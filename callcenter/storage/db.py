@@ -138,6 +138,44 @@ def open_engine(url: str, shared: AsyncEngine | None, *, immediate: bool = False
     return (shared.execution_options(**SQLITE_WRITE_FIRST) if immediate else shared), False
 
 
+
+class SessionStore:
+    """The engine and ORM sessions of a store beside :class:`Database` (accounts, messaging): the
+    shared engine, or its own (:func:`open_engine`); the schema is migrated by :class:`Database`.
+
+    Subclasses name themselves in errors (``_name``) and say whether their transactions take the
+    SQLite write lock when they begin (``_immediate``, for transactions that read then write)."""
+
+    _name = "store"
+    _immediate = False
+
+    def __init__(self, url: str, engine: AsyncEngine | None = None) -> None:
+        self._url = url
+        self._safe_url = parse_url(url).render_as_string(hide_password=True)
+        self._shared = engine
+        self._engine: AsyncEngine | None = None
+        self._owned = False
+        self._sessions: async_sessionmaker[AsyncSession] | None = None
+
+    async def start(self) -> None:
+        self._engine, self._owned = open_engine(self._url, self._shared, immediate=self._immediate)
+        self._sessions = async_sessionmaker(self._engine, expire_on_commit=False)
+
+    async def stop(self) -> None:
+        engine, self._engine, self._sessions = self._engine, None, None
+        if engine is not None and self._owned:
+            await engine.dispose()
+
+    @asynccontextmanager
+    async def _transaction(self, action: str) -> AsyncIterator[AsyncSession]:
+        if self._sessions is None:
+            raise DatabaseError(f"cannot {action}: the {self._name} is not started")
+        try:
+            async with self._sessions.begin() as session:
+                yield session
+        except _FOREIGN_ERRORS as err:
+            raise DatabaseError(f"cannot {action} in {self._safe_url}: {type(err).__name__}") from err
+
 async def upgrade(url: str) -> None:
     """Bring the schema at ``url`` to the newest migration (``callcenter db upgrade``)."""
     engine = create_engine(url)

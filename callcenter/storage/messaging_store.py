@@ -8,23 +8,20 @@ SQLAlchemy or driver failure leaves as :class:`~callcenter.storage.db.DatabaseEr
 from __future__ import annotations
 
 import uuid
-from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from typing import cast
 
 import sqlalchemy as sa
 from sqlalchemy.dialects import postgresql, sqlite
-from sqlalchemy.exc import IntegrityError, SQLAlchemyError
-from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
+from sqlalchemy.exc import IntegrityError
 
 from callcenter.aio import cancel_safe
 from callcenter.core.omni.conversations import Conversation, Delivery, Direction, Message, MessagingChannel
 from callcenter.core.omni.customers import AuditEntry, Customer, Identity, IdentityKind, MergeRecord
 from callcenter.messaging.channels.base import Reply
 from callcenter.storage import audit_chain
-from callcenter.storage.db import DatabaseError, open_engine, parse_url
+from callcenter.storage.db import DatabaseError, SessionStore
 from callcenter.storage.db_models import (
     ConversationRow,
     CustomerAuditRow,
@@ -63,27 +60,11 @@ _CONVERSATIONS = cast(sa.Table, ConversationRow.__table__)
 
 
 @cancel_safe
-class MessagingStore:
-    def __init__(self, url: str, engine: AsyncEngine | None = None) -> None:
-        self._url = url
-        self._safe_url = parse_url(url).render_as_string(hide_password=True)
-        self._shared = engine
-        self._engine: AsyncEngine | None = None
-        self._owned = False
-        self._sessions: async_sessionmaker[AsyncSession] | None = None
-
-    async def start(self) -> None:
-        """Open (or take the shared) engine; the schema is migrated by
-        :class:`~callcenter.storage.db.Database`."""
-        # Immediate: concurrent deliveries (web chat, webhooks) each read then write, beside the
-        # interactions' writer: SQLite transactions take the write lock when they begin.
-        self._engine, self._owned = open_engine(self._url, self._shared, immediate=True)
-        self._sessions = async_sessionmaker(self._engine, expire_on_commit=False)
-
-    async def stop(self) -> None:
-        engine, self._engine, self._sessions = self._engine, None, None
-        if engine is not None and self._owned:
-            await engine.dispose()
+class MessagingStore(SessionStore):
+    _name = "messaging store"
+    # Immediate: concurrent deliveries (web chat, webhooks) each read then write, beside the
+    # interactions' writer: SQLite transactions take the write lock when they begin.
+    _immediate = True
 
     # --- messages -------------------------------------------------------------------------------
     async def save_message(self, message: Message, customer_id: str, *, new: bool) -> None:
@@ -320,16 +301,6 @@ class MessagingStore:
                 )
             )
         return (cast(sa.CursorResult[object], result).rowcount or 0) > 0
-
-    @asynccontextmanager
-    async def _transaction(self, action: str) -> AsyncIterator[AsyncSession]:
-        if self._sessions is None:
-            raise DatabaseError(f"cannot {action}: the messaging store is not started")
-        try:
-            async with self._sessions.begin() as session:
-                yield session
-        except (SQLAlchemyError, OSError) as err:
-            raise DatabaseError(f"cannot {action} in {self._safe_url}: {type(err).__name__}") from err
 
 
 def _message_values(message: Message, customer_id: str) -> dict[str, object]:

@@ -8,7 +8,7 @@ storage down 503 (a reply is accepted only once stored).
 from __future__ import annotations
 
 import logging
-from collections.abc import Collection
+from collections.abc import Callable, Collection
 from dataclasses import asdict
 from typing import Any, Protocol, runtime_checkable
 
@@ -79,6 +79,16 @@ def _out_of_lines(request: web.Request, *customers: Customer) -> web.Response | 
     return None
 
 
+def _named_customer(request: web.Request, find: Callable[[str], Customer]) -> Customer | web.Response:
+    """The customer the route names, found with ``find``, or the answer to give instead (404, or
+    403 when it belongs to another business line)."""
+    try:
+        customer = find(request.match_info["customer_id"])
+    except UnknownCustomer as err:
+        return _error(404, str(err))
+    return _out_of_lines(request, customer) or customer
+
+
 def customer_view(c: Customer) -> dict[str, Any]:
     return {
         "id": c.id,
@@ -108,13 +118,9 @@ def message_view(m: Message) -> dict[str, Any]:
 @allow("agent", "supervisor", "admin")
 async def get_customer(request: web.Request) -> web.Response:
     messaging = messaging_of(request)
-    try:
-        customer = messaging.customers.current(request.match_info["customer_id"])
-    except UnknownCustomer as err:
-        return _error(404, str(err))
-    denied = _out_of_lines(request, customer)
-    if denied is not None:
-        return denied
+    customer = _named_customer(request, messaging.customers.current)
+    if isinstance(customer, web.Response):
+        return customer
     members = messaging.customers.members(customer.id)
     timeline = [{"kind": "message", **message_view(m)} for m in messaging.conversations.timeline(members)]
     calls = await _calls_of(request, members)
@@ -203,13 +209,9 @@ async def set_attributes(request: web.Request) -> web.Response:
     if not changes:
         return _error(400, "nothing to change")
     messaging = messaging_of(request)
-    try:
-        current = messaging.customers.get(request.match_info["customer_id"])
-    except UnknownCustomer as err:
-        return _error(404, str(err))
-    denied = _out_of_lines(request, current)
-    if denied is not None:
-        return denied
+    current = _named_customer(request, messaging.customers.get)
+    if isinstance(current, web.Response):
+        return current
     if "business_line" in changes and not request[PRINCIPAL].may_see(
         changes["business_line"]  # type: ignore[arg-type]
     ):

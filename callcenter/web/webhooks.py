@@ -88,158 +88,145 @@ async def _deliver(messaging: Messaging, items: list[InboundMessage | StatusUpda
             await messaging.status(item)
 
 
-async def _guard(
-    request: web.Request, handle: Callable[[web.Request], Awaitable[web.StreamResponse]]
-) -> web.StreamResponse:
-    try:
-        return await handle(request)
-    except SignatureError as err:
-        log.warning("webhook.unsigned", extra={"path": request.path, "detail": str(err)})
-        return _fail(403, str(err))
-    except WebhookError as err:
-        log.warning("webhook.malformed", extra={"path": request.path, "detail": str(err)[:200]})
-        return _fail(400, str(err)[:200])
-    except StorageError as err:
-        log.error("webhook.storage", extra={"detail": str(err)})
-        return _fail(503, "cannot store the message now; please retry")
+Hook = Callable[[web.Request], Awaitable[web.StreamResponse]]
 
 
-@doc(
+def _hook(summary: str, who: str, content: str | None = None) -> Callable[[Hook], Hook]:
+    """A provider's webhook route: PUBLIC for our token middleware (``who``: the provider's own
+    signature, which the handler checks before it parses or stores anything), documented with the
+    answers every hook shares, and its errors mapped: unsigned 403, malformed 400, storage 503."""
+    details = {"content": content} if content is not None else {}
+
+    def wrap(handle: Hook) -> Hook:
+        async def route(request: web.Request) -> web.StreamResponse:
+            try:
+                return await handle(request)
+            except SignatureError as err:
+                log.warning("webhook.unsigned", extra={"path": request.path, "detail": str(err)})
+                return _fail(403, str(err))
+            except WebhookError as err:
+                log.warning("webhook.malformed", extra={"path": request.path, "detail": str(err)[:200]})
+                return _fail(400, str(err)[:200])
+            except StorageError as err:
+                log.error("webhook.storage", extra={"detail": str(err)})
+                return _fail(503, "cannot store the message now; please retry")
+
+        return allow(PUBLIC)(doc(summary, who=who, responses=_HOOK_ERRORS, **details)(route))
+
+    return wrap
+
+
+@_hook(
     "Twilio inbound SMS/MMS and status callbacks (form-encoded)",
     who="authenticated by X-Twilio-Signature",
-    responses=_HOOK_ERRORS,
 )
-@allow(PUBLIC)  # authenticated by X-Twilio-Signature
 async def twilio_sms(request: web.Request) -> web.StreamResponse:
-    async def handle(request: web.Request) -> web.StreamResponse:
-        settings = _settings(request).messaging
-        if settings.twilio is None:
-            return _fail(404, "SMS is not configured")
-        body = await _raw_body(request)
-        if request.content_type != "application/x-www-form-urlencoded":
-            raise WebhookError("expected a form-encoded body")
-        try:
-            params = parse_qsl(body.decode(), keep_blank_values=True, strict_parsing=bool(body))
-        except (ValueError, UnicodeDecodeError) as err:
-            raise WebhookError(f"bad form body: {err}") from err
-        url = settings.public_url.rstrip("/") + request.path_qs
-        twilio.verify(
-            url,
-            params,
-            request.headers.get("X-Twilio-Signature"),
-            settings.twilio.auth_token.get_secret_value(),
-        )
-        messaging = messaging_of(request)
-        item = twilio.parse(params, messaging.clock(), settings.phone_region)
-        await _deliver(messaging, [item])
-        return web.Response(text=twilio.EMPTY_TWIML, content_type="text/xml")
-
-    return await _guard(request, handle)
+    settings = _settings(request).messaging
+    if settings.twilio is None:
+        return _fail(404, "SMS is not configured")
+    body = await _raw_body(request)
+    if request.content_type != "application/x-www-form-urlencoded":
+        raise WebhookError("expected a form-encoded body")
+    try:
+        params = parse_qsl(body.decode(), keep_blank_values=True, strict_parsing=bool(body))
+    except (ValueError, UnicodeDecodeError) as err:
+        raise WebhookError(f"bad form body: {err}") from err
+    url = settings.public_url.rstrip("/") + request.path_qs
+    twilio.verify(
+        url,
+        params,
+        request.headers.get("X-Twilio-Signature"),
+        settings.twilio.auth_token.get_secret_value(),
+    )
+    messaging = messaging_of(request)
+    item = twilio.parse(params, messaging.clock(), settings.phone_region)
+    await _deliver(messaging, [item])
+    return web.Response(text=twilio.EMPTY_TWIML, content_type="text/xml")
 
 
-@doc(
+@_hook(
     "WhatsApp verify-token handshake: echoes hub.challenge",
     who="authenticated by hub.verify_token",
     content="text/plain",
-    responses=_HOOK_ERRORS,
 )
-@allow(PUBLIC)  # authenticated by the verify token
 async def whatsapp_verify(request: web.Request) -> web.StreamResponse:
-    async def handle(request: web.Request) -> web.StreamResponse:
-        settings = _settings(request).messaging.whatsapp
-        if settings is None:
-            return _fail(404, "WhatsApp is not configured")
-        q = request.query
-        challenge = whatsapp.handshake(
-            q.get("hub.mode"),
-            q.get("hub.verify_token"),
-            q.get("hub.challenge"),
-            settings.verify_token.get_secret_value(),
-        )
-        return web.Response(text=challenge, content_type="text/plain")
-
-    return await _guard(request, handle)
+    settings = _settings(request).messaging.whatsapp
+    if settings is None:
+        return _fail(404, "WhatsApp is not configured")
+    q = request.query
+    challenge = whatsapp.handshake(
+        q.get("hub.mode"),
+        q.get("hub.verify_token"),
+        q.get("hub.challenge"),
+        settings.verify_token.get_secret_value(),
+    )
+    return web.Response(text=challenge, content_type="text/plain")
 
 
-@doc(
+@_hook(
     "WhatsApp Cloud API notifications (messages, statuses)",
     who="authenticated by X-Hub-Signature-256",
-    responses=_HOOK_ERRORS,
 )
-@allow(PUBLIC)  # authenticated by X-Hub-Signature-256
 async def whatsapp_notify(request: web.Request) -> web.StreamResponse:
-    async def handle(request: web.Request) -> web.StreamResponse:
-        settings = _settings(request).messaging.whatsapp
-        if settings is None:
-            return _fail(404, "WhatsApp is not configured")
-        body = await _raw_body(request)
-        whatsapp.verify(
-            body, request.headers.get("X-Hub-Signature-256"), settings.app_secret.get_secret_value()
-        )
-        items = whatsapp.parse(body)
-        await _deliver(messaging_of(request), list(items))
-        return web.json_response({"ok": True})
-
-    return await _guard(request, handle)
+    settings = _settings(request).messaging.whatsapp
+    if settings is None:
+        return _fail(404, "WhatsApp is not configured")
+    body = await _raw_body(request)
+    whatsapp.verify(
+        body, request.headers.get("X-Hub-Signature-256"), settings.app_secret.get_secret_value()
+    )
+    items = whatsapp.parse(body)
+    await _deliver(messaging_of(request), list(items))
+    return web.json_response({"ok": True})
 
 
-@doc(
+@_hook(
     "WeChat server URL check: echoes echostr",
     who="authenticated by signature, timestamp, nonce",
     content="text/plain",
-    responses=_HOOK_ERRORS,
 )
-@allow(PUBLIC)  # authenticated by the signature query parameter
 async def wechat_verify(request: web.Request) -> web.StreamResponse:
-    async def handle(request: web.Request) -> web.StreamResponse:
-        settings = _settings(request).messaging.wechat
-        if settings is None:
-            return _fail(404, "WeChat is not configured")
-        wechat.verify(dict(request.query), settings.token.get_secret_value())
-        echostr = request.query.get("echostr")
-        if not echostr:
-            raise WebhookError("echostr is missing")
-        return web.Response(text=echostr, content_type="text/plain")
-
-    return await _guard(request, handle)
+    settings = _settings(request).messaging.wechat
+    if settings is None:
+        return _fail(404, "WeChat is not configured")
+    wechat.verify(dict(request.query), settings.token.get_secret_value())
+    echostr = request.query.get("echostr")
+    if not echostr:
+        raise WebhookError("echostr is missing")
+    return web.Response(text=echostr, content_type="text/plain")
 
 
-@doc(
+@_hook(
     "WeChat Official Account pushes (XML, plaintext or encrypted safe mode)",
     who="authenticated by signature, timestamp, nonce",
     content="text/plain",
-    responses=_HOOK_ERRORS,
 )
-@allow(PUBLIC)  # authenticated by the signature query parameter (and msg_signature in safe mode)
 async def wechat_notify(request: web.Request) -> web.StreamResponse:
-    async def handle(request: web.Request) -> web.StreamResponse:
-        settings = _settings(request).messaging.wechat
-        if settings is None:
-            return _fail(404, "WeChat is not configured")
-        query, token = dict(request.query), settings.token.get_secret_value()
-        wechat.verify(query, token)
-        messaging = messaging_of(request)
-        wechat.check_fresh(query, messaging.clock(), settings.max_clock_skew)
-        body = await _raw_body(request)
-        if settings.encoding_aes_key is not None:
-            key = wechat.aes_key(settings.encoding_aes_key.get_secret_value())
-            body = wechat.open_safe(query, body, token, key, settings.app_id)
-        # A signed query is usable once, with one body: WeChat's own retry (the same body) passes.
-        nonces = request.app[WECHAT_NONCES]
-        used = f"wechat:{query['timestamp']}:{query['nonce']}"
-        if not await nonces.claim(used, hashlib.sha256(body).hexdigest(), 2 * settings.max_clock_skew):
-            raise SignatureError("this signed query was already used with another body")
-        try:
-            message = wechat.parse(body)
-            if message is not None:
-                await _deliver(messaging, [message])
-        except StorageError:
-            await nonces.release(used)  # not stored: WeChat's retry must get through
-            raise
-        # "success" tells WeChat not to retry; the agent answers later through the send API.
-        return web.Response(text=wechat.ACK, content_type="text/plain")
-
-    return await _guard(request, handle)
+    settings = _settings(request).messaging.wechat
+    if settings is None:
+        return _fail(404, "WeChat is not configured")
+    query, token = dict(request.query), settings.token.get_secret_value()
+    wechat.verify(query, token)
+    messaging = messaging_of(request)
+    wechat.check_fresh(query, messaging.clock(), settings.max_clock_skew)
+    body = await _raw_body(request)
+    if settings.encoding_aes_key is not None:
+        key = wechat.aes_key(settings.encoding_aes_key.get_secret_value())
+        body = wechat.open_safe(query, body, token, key, settings.app_id)
+    # A signed query is usable once, with one body: WeChat's own retry (the same body) passes.
+    nonces = request.app[WECHAT_NONCES]
+    used = f"wechat:{query['timestamp']}:{query['nonce']}"
+    if not await nonces.claim(used, hashlib.sha256(body).hexdigest(), 2 * settings.max_clock_skew):
+        raise SignatureError("this signed query was already used with another body")
+    try:
+        message = wechat.parse(body)
+        if message is not None:
+            await _deliver(messaging, [message])
+    except StorageError:
+        await nonces.release(used)  # not stored: WeChat's retry must get through
+        raise
+    # "success" tells WeChat not to retry; the agent answers later through the send API.
+    return web.Response(text=wechat.ACK, content_type="text/plain")
 
 
 def setup_routes(app: web.Application) -> None:

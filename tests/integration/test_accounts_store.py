@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from callcenter.accounts.model import DuplicateUser, UnknownUser
+from callcenter.accounts.model import AuditWrite, DuplicateUser, UnknownUser
 from callcenter.settings import SessionSettings
 from callcenter.storage.accounts_store import AccountStore
 from callcenter.storage.db import Database, DatabaseError
@@ -101,9 +101,7 @@ async def test_sessions_expire_and_end_with_the_user(store: AccountStore) -> Non
 async def test_audit_filters(store: AccountStore) -> None:
     who = name()
     for n, action in enumerate(["user.created", "user.changed", "login.failed"]):
-        await store.add_audit(
-            at=NOW + n, who=who, role="admin", action=action, target="x", detail={"n": n}, client="::1"
-        )
+        await store.add_audit(AuditWrite(NOW + n, who, "admin", action, "x", {"n": n}, "::1"))
     entries = await store.audit(who=who)
     assert [e.action for e in entries] == ["login.failed", "user.changed", "user.created"]
     assert [e.detail["n"] for e in await store.audit(who=who, action="user.*")] == [1, 0]

@@ -13,6 +13,7 @@ import pytest
 import sqlalchemy as sa
 from alembic import command
 
+from callcenter.accounts.model import AuditWrite
 from callcenter.core.omni.customers import AuditEntry
 from callcenter.storage import audit_chain
 from callcenter.storage.accounts_store import AccountStore
@@ -70,15 +71,9 @@ async def fill(url: str) -> None:
     await qa.start()
     try:
         for n in range(3):
-            await accounts.add_audit(
-                at=NOW + n,
-                who="ann",
-                role="admin",
-                action="user.created",
-                target=f"u{n}",
-                detail={"role": "agent", "lines": ["sales"], "n": n},
-                client="127.0.0.1",
-            )
+            detail = {"role": "agent", "lines": ["sales"], "n": n}
+            entry = AuditWrite(NOW + n, "ann", "admin", "user.created", f"u{n}", detail, "127.0.0.1")
+            await accounts.add_audit(entry)
         await messaging.save_customers(
             [], [], [AuditEntry(NOW, "merged", "c1", "sam", {"into": "c2", "why": "同一人"})]
         )
@@ -137,15 +132,7 @@ async def test_concurrent_writers_on_two_nodes_keep_one_chain(url: str) -> None:
     try:
         await asyncio.gather(
             *(
-                nodes[n % 2].add_audit(
-                    at=NOW + n,
-                    who=f"w{n}",
-                    role=None,
-                    action="login.succeeded",
-                    target=None,
-                    detail={},
-                    client=None,
-                )
+                nodes[n % 2].add_audit(AuditWrite(NOW + n, f"w{n}", None, "login.succeeded", None, {}, None))
                 for n in range(30)
             )
         )
@@ -179,9 +166,7 @@ async def test_rows_stored_before_the_chain_are_chained_by_the_migration(tmp_pat
     store = AccountStore(url)
     await store.start()
     try:
-        await store.add_audit(
-            at=NOW, who="new", role="admin", action="user.created", target="new", detail={}, client=None
-        )
+        await store.add_audit(AuditWrite(NOW, "new", "admin", "user.created", "new", {}, None))
     finally:
         await store.stop()
     report = (await reports(url))["audit"]

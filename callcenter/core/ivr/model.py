@@ -113,6 +113,18 @@ def _retry_targets(retry: Retry) -> tuple[Target, ...]:
     return (retry.no_input,) + ((retry.invalid,) if retry.invalid is not None else ())
 
 
+class _Asks:
+    """What an input node (menu, language menu, collect) shares: its prompt, said again with the
+    retry prompts under ``retry``."""
+
+    __slots__ = ()
+    prompt: Prompt
+    retry: Retry
+
+    def prompts(self) -> tuple[Prompt, ...]:
+        return _prompts(self.prompt, self.retry.invalid_prompt, self.retry.no_input_prompt)
+
+
 @dataclass(frozen=True, slots=True)
 class PlayNode(Node):
     prompt: Prompt
@@ -126,7 +138,7 @@ class PlayNode(Node):
 
 
 @dataclass(frozen=True, slots=True)
-class MenuNode(Node):
+class MenuNode(_Asks, Node):
     prompt: Prompt
     choices: Mapping[str, Target]  # one key -> target
     retry: Retry
@@ -134,12 +146,9 @@ class MenuNode(Node):
     def targets(self) -> tuple[Target, ...]:
         return (*self.choices.values(), *_retry_targets(self.retry))
 
-    def prompts(self) -> tuple[Prompt, ...]:
-        return _prompts(self.prompt, self.retry.invalid_prompt, self.retry.no_input_prompt)
-
 
 @dataclass(frozen=True, slots=True)
-class LanguageNode(Node):
+class LanguageNode(_Asks, Node):
     """A menu whose choices set the language; no choice keeps the flow's default."""
 
     prompt: Prompt
@@ -150,12 +159,9 @@ class LanguageNode(Node):
     def targets(self) -> tuple[Target, ...]:
         return (self.next, *_retry_targets(self.retry))
 
-    def prompts(self) -> tuple[Prompt, ...]:
-        return _prompts(self.prompt, self.retry.invalid_prompt, self.retry.no_input_prompt)
-
 
 @dataclass(frozen=True, slots=True)
-class CollectNode(Node):
+class CollectNode(_Asks, Node):
     prompt: Prompt
     variable: str
     max_digits: int
@@ -167,9 +173,6 @@ class CollectNode(Node):
 
     def targets(self) -> tuple[Target, ...]:
         return (self.next, *_retry_targets(self.retry))
-
-    def prompts(self) -> tuple[Prompt, ...]:
-        return _prompts(self.prompt, self.retry.invalid_prompt, self.retry.no_input_prompt)
 
 
 @dataclass(frozen=True, slots=True)
