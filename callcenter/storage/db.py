@@ -32,6 +32,7 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import URL, make_url
 from sqlalchemy.exc import ArgumentError, DBAPIError, SQLAlchemyError
 from sqlalchemy.ext.asyncio import (
+    AsyncConnection,
     AsyncEngine,
     AsyncSession,
     async_sessionmaker,
@@ -189,6 +190,48 @@ class SessionStore:
     @staticmethod
     def _why(err: BaseException) -> str:
         return type(err).__name__
+
+
+class ConnectionStore:
+    """The engine of a store on Core connections (QA, transcription jobs): the shared engine
+    (migrated by :class:`Database`), or its own, migrated when it starts.
+
+    Subclasses name themselves in errors (``_name``); ``_immediate``: every transaction takes the
+    SQLite write lock when it begins (else only those opened with ``write=True``)."""
+
+    _name = "store"
+    _immediate = False
+
+    def __init__(self, url: str, engine: AsyncEngine | None = None) -> None:
+        self._url = url
+        self._shared = engine
+        self._engine: AsyncEngine | None = None
+        self._owned = False
+
+    async def _open(self) -> None:
+        if self._engine is None:
+            if self._shared is None:
+                await upgrade(self._url)
+            self._engine, self._owned = open_engine(self._url, self._shared)
+
+    async def stop(self) -> None:
+        engine, self._engine = self._engine, None
+        if engine is not None and self._owned:
+            await engine.dispose()
+
+    @asynccontextmanager
+    async def _begin(self, what: str, write: bool = False) -> AsyncIterator[AsyncConnection]:
+        """A transaction; ``write``: on SQLite, BEGIN IMMEDIATE, so a transaction that reads and
+        then writes waits for the lock at its start instead of failing at its first write."""
+        if self._engine is None:
+            raise DatabaseError(f"cannot {what}: the {self._name} is not started")
+        try:
+            async with self._engine.connect() as connection:
+                await connection.execution_options(**{_SQLITE_IMMEDIATE: write or self._immediate})
+                async with connection.begin():
+                    yield connection
+        except _FOREIGN_ERRORS as err:
+            raise DatabaseError(f"cannot {what}: {type(err).__name__}") from err
 
 
 async def upgrade(url: str) -> None:
