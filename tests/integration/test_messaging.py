@@ -75,7 +75,8 @@ class FakeProviders:
         ]
 
 
-def messaging_settings(tmp_path: Path, base_url: str) -> Any:
+def messaging_settings(tmp_path: Path, base_url: str, **sections: Any) -> Any:
+    """Settings with every provider configured against the fake providers at ``base_url``."""
     return make_settings(
         tmp_path,
         messaging={
@@ -101,6 +102,7 @@ def messaging_settings(tmp_path: Path, base_url: str) -> Any:
                 "base_url": base_url,
             },
         },
+        **sections,
     )
 
 
