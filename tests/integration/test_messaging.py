@@ -568,3 +568,17 @@ async def test_customers_of_another_business_line_are_hidden_and_changes_audited
         ("admin", "customer.changed", customer),
     ]
     assert entries[0]["detail"] == {"vip": "True"}
+
+
+async def test_the_webhooks_of_channels_not_configured_are_404(tmp_path: Path) -> None:
+    async with TestClient(TestServer(create_app(make_settings(tmp_path)))) as c:
+        for method, path, channel in [
+            ("POST", "/webhooks/twilio/sms", "SMS"),
+            ("GET", "/webhooks/whatsapp", "WhatsApp"),
+            ("POST", "/webhooks/whatsapp", "WhatsApp"),
+            ("GET", "/webhooks/wechat", "WeChat"),
+            ("POST", "/webhooks/wechat", "WeChat"),
+        ]:
+            resp = await c.request(method, path, data=b"x")
+            assert resp.status == 404, (method, path)
+            assert await resp.json() == {"error": f"{channel} is not configured"}
