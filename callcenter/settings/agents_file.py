@@ -17,8 +17,6 @@ this file only changes the routing profile of known agents::
 from __future__ import annotations
 
 import logging
-import os
-import tempfile
 from collections.abc import Callable, Collection, Mapping
 from pathlib import Path
 from typing import Annotated
@@ -87,21 +85,6 @@ def load_agents(path: Path, known: Collection[str]) -> dict[str, Profile]:
 def dump_agents(profiles: Mapping[str, Profile]) -> str:
     data = {"agents": {a: p.model_dump(mode="json") for a, p in sorted(profiles.items())}}
     return yaml.safe_dump(data, sort_keys=False, allow_unicode=True)
-
-
-def write_atomically(path: Path, text: str) -> None:
-    """Replace ``path`` with ``text`` in one step (a temporary file in the same directory, then
-    rename): a reader sees the old file or the new one, never half of it."""
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as out:
-            out.write(text)
-            out.flush()
-            os.fsync(out.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
 
 
 class AgentsWatcher(FileWatcher[Profile]):

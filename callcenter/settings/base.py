@@ -1,5 +1,5 @@
 """What every settings section shares: frozen models that refuse unknown keys, the error type,
-network validation."""
+network validation, lists given as one string."""
 
 from __future__ import annotations
 
@@ -24,6 +24,13 @@ HOSTNAME = re.compile(
     r"(?=.{1,253}\.?$)[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?"
     r"(?:\.[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?)*\.?"
 )
+
+
+def split_list(value: object) -> object:
+    """A list given as one string (an environment variable: "a, b c") -> its items; a list, as is."""
+    if isinstance(value, str):
+        return [part for part in re.split(r"[,\s]+", value) if part]
+    return value
 
 
 def ip_network(value: str) -> ipaddress.IPv4Network | ipaddress.IPv6Network:

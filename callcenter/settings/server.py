@@ -7,7 +7,7 @@ from typing import Any, Literal
 
 from pydantic import Field, field_validator
 
-from callcenter.settings.base import Section
+from callcenter.settings.base import Section, split_list
 
 
 class HttpSettings(Section):
@@ -57,9 +57,7 @@ class RealtimeSettings(Section):
     @field_validator("cors_origins", mode="before")
     @classmethod
     def _split_origins(cls, value: Any) -> Any:
-        if isinstance(value, str):
-            return [part for part in re.split(r"[,\s]+", value) if part]
-        return value
+        return split_list(value)
 
     @field_validator("cors_origins")
     @classmethod

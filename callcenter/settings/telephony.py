@@ -3,14 +3,13 @@
 from __future__ import annotations
 
 import ipaddress
-import re
 from collections.abc import Mapping
 from pathlib import Path, PurePosixPath
 from typing import Annotated, Any, Literal
 
 from pydantic import Field, SecretStr, field_validator, model_validator
 
-from callcenter.settings.base import HOSTNAME, Network, Section
+from callcenter.settings.base import HOSTNAME, Network, Section, split_list
 
 
 class AsteriskSettings(Section):
@@ -63,10 +62,7 @@ class AsteriskSettings(Section):
     @field_validator("ami_permit", "local_nets", mode="before")
     @classmethod
     def _split_list(cls, value: Any) -> Any:
-        # "10.0.0.0/8, 192.168.0.0/16" (an environment variable) -> a list.
-        if isinstance(value, str):
-            return [part for part in re.split(r"[,\s]+", value) if part]
-        return value
+        return split_list(value)  # "10.0.0.0/8, 192.168.0.0/16" (an environment variable) -> a list
 
     @field_validator("ami_bind_host")
     @classmethod

@@ -32,6 +32,7 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import URL, make_url
 from sqlalchemy.exc import ArgumentError, DBAPIError, SQLAlchemyError
 from sqlalchemy.ext.asyncio import (
+    AsyncConnection,
     AsyncEngine,
     AsyncSession,
     async_sessionmaker,
@@ -138,10 +139,20 @@ def open_engine(url: str, shared: AsyncEngine | None, *, immediate: bool = False
     return (shared.execution_options(**SQLITE_WRITE_FIRST) if immediate else shared), False
 
 
+def _reason(err: BaseException) -> str:
+    if isinstance(err, DBAPIError) and err.orig is not None:
+        # The driver's own words, without SQLAlchemy's dump of the statement and its parameters.
+        err = err.orig
+    if isinstance(err, OSError) and err.errno and err.strerror != os.strerror(err.errno):
+        # asyncpg says "Connect call failed"; the system's words say why.
+        return f"{os.strerror(err.errno)} ({err})"
+    lines = str(err).strip().splitlines()
+    return lines[0] if lines else type(err).__name__
+
 
 class SessionStore:
-    """The engine and ORM sessions of a store beside :class:`Database` (accounts, messaging): the
-    shared engine, or its own (:func:`open_engine`); the schema is migrated by :class:`Database`.
+    """The engine and ORM sessions of a store (accounts, messaging): the shared engine, or its own
+    (:func:`open_engine`); the schema is migrated by :class:`Database`, which builds on it too.
 
     Subclasses name themselves in errors (``_name``) and say whether their transactions take the
     SQLite write lock when they begin (``_immediate``, for transactions that read then write)."""
@@ -174,7 +185,54 @@ class SessionStore:
             async with self._sessions.begin() as session:
                 yield session
         except _FOREIGN_ERRORS as err:
-            raise DatabaseError(f"cannot {action} in {self._safe_url}: {type(err).__name__}") from err
+            raise DatabaseError(f"cannot {action} in {self._safe_url}: {self._why(err)}") from err
+
+    @staticmethod
+    def _why(err: BaseException) -> str:
+        return type(err).__name__
+
+
+class ConnectionStore:
+    """The engine of a store on Core connections (QA, transcription jobs): the shared engine
+    (migrated by :class:`Database`), or its own, migrated when it starts.
+
+    Subclasses name themselves in errors (``_name``); ``_immediate``: every transaction takes the
+    SQLite write lock when it begins (else only those opened with ``write=True``)."""
+
+    _name = "store"
+    _immediate = False
+
+    def __init__(self, url: str, engine: AsyncEngine | None = None) -> None:
+        self._url = url
+        self._shared = engine
+        self._engine: AsyncEngine | None = None
+        self._owned = False
+
+    async def _open(self) -> None:
+        if self._engine is None:
+            if self._shared is None:
+                await upgrade(self._url)
+            self._engine, self._owned = open_engine(self._url, self._shared)
+
+    async def stop(self) -> None:
+        engine, self._engine = self._engine, None
+        if engine is not None and self._owned:
+            await engine.dispose()
+
+    @asynccontextmanager
+    async def _begin(self, what: str, write: bool = False) -> AsyncIterator[AsyncConnection]:
+        """A transaction; ``write``: on SQLite, BEGIN IMMEDIATE, so a transaction that reads and
+        then writes waits for the lock at its start instead of failing at its first write."""
+        if self._engine is None:
+            raise DatabaseError(f"cannot {what}: the {self._name} is not started")
+        try:
+            async with self._engine.connect() as connection:
+                await connection.execution_options(**{_SQLITE_IMMEDIATE: write or self._immediate})
+                async with connection.begin():
+                    yield connection
+        except _FOREIGN_ERRORS as err:
+            raise DatabaseError(f"cannot {what}: {type(err).__name__}") from err
+
 
 async def upgrade(url: str) -> None:
     """Bring the schema at ``url`` to the newest migration (``callcenter db upgrade``)."""
@@ -186,20 +244,19 @@ async def upgrade(url: str) -> None:
 
 
 @cancel_safe
-class Database:
+class Database(SessionStore):
     """Interaction and event storage. ``start()`` opens and migrates; ``stop()`` closes.
 
     The URL is checked when the object is made (no I/O); a database that cannot be reached or
     migrated fails ``start()``. Calls are safe to make concurrently: each is its own transaction.
     """
 
+    _name = "database"
+    _why = staticmethod(_reason)  # the driver's own words (the stores beside it give the type)
+
     def __init__(self, url: str) -> None:
-        self._url = url
-        parsed = parse_url(url)
-        self._safe_url = parsed.render_as_string(hide_password=True)
-        self._dialect = parsed.get_backend_name()
-        self._engine: AsyncEngine | None = None
-        self._sessions: async_sessionmaker[AsyncSession] | None = None
+        super().__init__(url)
+        self._dialect = parse_url(url).get_backend_name()
 
     @property
     def engine(self) -> AsyncEngine:
@@ -409,16 +466,6 @@ class Database:
             return False
         return True
 
-    @asynccontextmanager
-    async def _transaction(self, action: str) -> AsyncIterator[AsyncSession]:
-        if self._sessions is None:
-            raise DatabaseError(f"cannot {action}: the database is not started")
-        try:
-            async with self._sessions.begin() as session:
-                yield session
-        except _FOREIGN_ERRORS as err:
-            raise DatabaseError(f"cannot {action} in {self._safe_url}: {_reason(err)}") from err
-
 
 # Alembic keeps the running migration's context in module globals, so two upgrades in one process
 # must not interleave; between processes the database's own lock orders them (see run_upgrade).
@@ -439,17 +486,6 @@ async def _upgrade(engine: AsyncEngine) -> None:
     except _FOREIGN_ERRORS as err:
         url = engine.url.render_as_string(hide_password=True)
         raise DatabaseError(f"cannot open and migrate database {url}: {_reason(err)}") from err
-
-
-def _reason(err: BaseException) -> str:
-    if isinstance(err, DBAPIError) and err.orig is not None:
-        # The driver's own words, without SQLAlchemy's dump of the statement and its parameters.
-        err = err.orig
-    if isinstance(err, OSError) and err.errno and err.strerror != os.strerror(err.errno):
-        # asyncpg says "Connect call failed"; the system's words say why.
-        return f"{os.strerror(err.errno)} ({err})"
-    lines = str(err).strip().splitlines()
-    return lines[0] if lines else type(err).__name__
 
 
 def _make_sqlite_directory(url: URL) -> None:

@@ -20,8 +20,7 @@ from __future__ import annotations
 
 import dataclasses
 import re
-from collections.abc import AsyncIterator, Callable, Iterable, Mapping
-from contextlib import asynccontextmanager
+from collections.abc import Callable, Iterable, Mapping
 from datetime import UTC, datetime
 from typing import Any
 
@@ -36,14 +35,7 @@ from callcenter.core.qa.transcript import Transcript, redact_transcript
 from callcenter.qa.records import CallDetail, CallFilter, CallSummary, PlaybackRecord, Review
 from callcenter.speech.transcribe import qa_json, to_json
 from callcenter.storage import audit_chain
-from callcenter.storage.db import (
-    _FOREIGN_ERRORS,
-    _SQLITE_IMMEDIATE,
-    DatabaseError,
-    open_engine,
-    parse_url,
-    upgrade,
-)
+from callcenter.storage.db import ConnectionStore, parse_url
 from callcenter.storage.db_models import (
     InteractionRow,
     PlaybackAuditRow,
@@ -72,7 +64,9 @@ def flags_of(result: QaResult) -> tuple[str, ...]:
 
 
 @cancel_safe
-class QaStore:
+class QaStore(ConnectionStore):
+    _name = "QA store"
+
     def __init__(
         self,
         url: str,
@@ -82,24 +76,13 @@ class QaStore:
         """``engine``: the server's shared engine (else its own). ``queue_lines``: a queue's ``line:``
         from the queues file (the engine's), so a call's business line is decided by
         :func:`callcenter.core.business_lines.call_line` as everywhere else."""
-        self._url = url
+        super().__init__(url, engine)
         self._queue_lines = queue_lines
         self._dialect = parse_url(url).get_backend_name()
-        self._shared = engine
-        self._engine: AsyncEngine | None = None
-        self._owned = False
 
     async def start(self) -> None:
         """Open (migrating the schema) its own engine, or take the shared one (already migrated)."""
-        if self._engine is None:
-            if self._shared is None:
-                await upgrade(self._url)
-            self._engine, self._owned = open_engine(self._url, self._shared)
-
-    async def stop(self) -> None:
-        engine, self._engine = self._engine, None
-        if engine is not None and self._owned:
-            await engine.dispose()
+        await self._open()
 
     # --- the pipeline's end: recording -> transcription -> here ---------------------------------
 
@@ -364,20 +347,6 @@ class QaStore:
                 PlaybackRecord(row.at, row.who, row.role, row.interaction_id, row.track, row.byte_range)
                 for row in await c.execute(query)
             ]
-
-    @asynccontextmanager
-    async def _begin(self, what: str, write: bool = False) -> AsyncIterator[AsyncConnection]:
-        """A transaction; ``write``: on SQLite, BEGIN IMMEDIATE, so a transaction that reads and
-        then writes waits for the lock at its start instead of failing at its first write."""
-        if self._engine is None:
-            raise DatabaseError(f"cannot {what}: the QA store is not started")
-        try:
-            async with self._engine.connect() as connection:
-                await connection.execution_options(**{_SQLITE_IMMEDIATE: write})
-                async with connection.begin():
-                    yield connection
-        except _FOREIGN_ERRORS as err:
-            raise DatabaseError(f"cannot {what}: {type(err).__name__}") from err
 
 
 async def _interaction_meta(

@@ -33,10 +33,8 @@ from __future__ import annotations
 import base64
 import hashlib
 import json
-import os
 import re
 import secrets
-import tempfile
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -44,6 +42,7 @@ from pathlib import Path
 from typing import Any
 
 from callcenter.errors import RecordingError as RecordingError  # re-exported: its users predate errors.py
+from callcenter.files import write_atomically
 from callcenter.qa.records import TRACKS as TRACKS
 from callcenter.qa.records import Track as Track
 from callcenter.settings import RecordingSettings
@@ -260,7 +259,7 @@ class RecordingStore:
         self.directory.mkdir(parents=True, exist_ok=True)
         target = self.path_for(interaction_id, track)
         blob = encrypt(audio, self._key, target.name) if self._key is not None else audio
-        _write_atomic(target, blob)
+        write_atomically(target, blob)
         record = StoredRecording(
             interaction_id,
             track,
@@ -272,7 +271,7 @@ class RecordingStore:
             recorded_at,
             self._retention.expiry(business_line, recorded_at),
         )
-        _write_atomic(self._meta_path(interaction_id, track), json.dumps(_meta(record)).encode())
+        write_atomically(self._meta_path(interaction_id, track), json.dumps(_meta(record)).encode())
         source.unlink()
         return record
 
@@ -332,7 +331,7 @@ class RecordingStore:
             blob = record.path.read_bytes()
             new = rewrap(blob, self._key, record.path.name)
             if new is not None:
-                _write_atomic(record.path, new)
+                write_atomically(record.path, new)
                 changed += 1
             if on_file is not None:
                 on_file(record, new is not None)
@@ -359,19 +358,6 @@ def _checked(interaction_id: str, track: str) -> str:
     if track not in TRACKS:
         raise RecordingError(f"invalid track {track!r}")
     return f"{interaction_id}.{track}"
-
-
-def _write_atomic(path: Path, data: bytes) -> None:
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".tmp-")
-    try:
-        with os.fdopen(fd, "wb") as handle:
-            handle.write(data)
-            handle.flush()
-            os.fsync(handle.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
 
 
 def _meta(record: StoredRecording) -> dict[str, object]:

@@ -8,16 +8,14 @@ process go back to ``queued``: the queue survives restarts.
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Mapping
-from contextlib import asynccontextmanager
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
 import sqlalchemy as sa
-from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from callcenter.aio import cancel_safe
-from callcenter.storage.db import _FOREIGN_ERRORS, _SQLITE_IMMEDIATE, DatabaseError, open_engine, upgrade
+from callcenter.storage.db import ConnectionStore
 from callcenter.storage.db_models import TranscriptionJobRow as Row
 
 QUEUED, RUNNING, DONE, FAILED = "queued", "running", "done", "failed"
@@ -37,28 +35,17 @@ class Job:
 
 
 @cancel_safe
-class JobStore:
-    def __init__(self, url: str, engine: AsyncEngine | None = None) -> None:
-        self._url = url
-        self._shared = engine
-        self._engine: AsyncEngine | None = None
-        self._owned = False
+class JobStore(ConnectionStore):
+    _name = "job store"
+    _immediate = True  # a claim's read and write hold the lock together
 
     async def start(self) -> int:
         """Open (migrating the schema; or take the shared engine, already migrated) and requeue
         interrupted jobs; returns how many."""
-        if self._engine is None:
-            if self._shared is None:
-                await upgrade(self._url)
-            self._engine, self._owned = open_engine(self._url, self._shared)
+        await self._open()
         return await self._execute(
             sa.update(Row).where(Row.status == RUNNING).values(status=QUEUED), "requeue running jobs"
         )
-
-    async def stop(self) -> None:
-        engine, self._engine = self._engine, None
-        if engine is not None and self._owned:
-            await engine.dispose()
 
     async def enqueue(self, interaction_id: str, files: tuple[str, ...], language: str | None = None) -> int:
         statement = (
@@ -137,20 +124,6 @@ class JobStore:
         async with self._begin(what) as connection:
             result = await connection.execute(statement)
             return int(getattr(result, "rowcount", 0) or 0)
-
-    @asynccontextmanager
-    async def _begin(self, what: str) -> AsyncIterator[AsyncConnection]:
-        """A connection in a transaction (SQLite: BEGIN IMMEDIATE, so a claim's read and write
-        hold the lock together); foreign errors become :class:`DatabaseError`."""
-        if self._engine is None:
-            raise DatabaseError(f"cannot {what}: the job store is not started")
-        try:
-            async with self._engine.connect() as connection:
-                await connection.execution_options(**{_SQLITE_IMMEDIATE: True})
-                async with connection.begin():
-                    yield connection
-        except _FOREIGN_ERRORS as err:
-            raise DatabaseError(f"cannot {what}: {type(err).__name__}") from err
 
 
 def _job(row: Any) -> Job:

@@ -22,6 +22,7 @@ from typing import Any
 from aiohttp import web
 from pydantic import BaseModel, Field, ValidationError
 
+from callcenter.files import write_atomically
 from callcenter.service import CallCenter
 from callcenter.settings import AgentSettings, ConfigError, Settings
 from callcenter.settings.agents_file import (
@@ -30,7 +31,6 @@ from callcenter.settings.agents_file import (
     dump_agents,
     load_agents,
     parse_agents,
-    write_atomically,
 )
 from callcenter.settings.queues_file import QueueWatcher, parse_queues
 from callcenter.web.api import SERVICE, SETTINGS

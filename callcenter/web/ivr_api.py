@@ -12,7 +12,6 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import logging
-import os
 import re
 from collections.abc import Mapping
 from pathlib import Path
@@ -22,6 +21,7 @@ from aiohttp import web
 from pydantic import BaseModel, Field
 
 from callcenter.core.ivr import model as m
+from callcenter.files import write_atomically
 from callcenter.ivr import flowtest, loader, prompts
 from callcenter.ivr.store import FlowStore
 from callcenter.settings import Settings
@@ -198,9 +198,7 @@ async def save_flow(request: web.Request) -> web.Response:
         return _json({"saved": False, "problems": [_problem(p) for p in problems]}, 422)
     # Audited before the file is written: no row, no save (AuditUnavailable: 503).
     await record(request, "ivr.flow_saved", name, {"sha256": hashlib.sha256(text.encode()).hexdigest()})
-    temporary = path.with_name(f".{name}.yaml.tmp")
-    temporary.write_text(text, encoding="utf-8")
-    os.replace(temporary, path)  # atomic: the watcher never sees half a file
+    await asyncio.to_thread(write_atomically, path, text)  # the watcher never sees half a file
     store = request.app[FLOWS]
     await asyncio.to_thread(store.reload)
     log.info(

@@ -14,6 +14,7 @@ from __future__ import annotations
 import hashlib
 import logging
 from collections.abc import Awaitable, Callable
+from typing import TypeVar
 from urllib.parse import parse_qsl
 
 from aiohttp import web
@@ -89,12 +90,24 @@ async def _deliver(messaging: Messaging, items: list[InboundMessage | StatusUpda
 
 
 Hook = Callable[[web.Request], Awaitable[web.StreamResponse]]
+S = TypeVar("S")
+
+
+class _NotConfigured(Exception):
+    """A provider calls the webhook of a channel this server has not configured (404)."""
+
+
+def _configured(section: S | None, channel: str) -> S:
+    if section is None:
+        raise _NotConfigured(f"{channel} is not configured")
+    return section
 
 
 def _hook(summary: str, who: str, content: str | None = None) -> Callable[[Hook], Hook]:
     """A provider's webhook route: PUBLIC for our token middleware (``who``: the provider's own
     signature, which the handler checks before it parses or stores anything), documented with the
-    answers every hook shares, and its errors mapped: unsigned 403, malformed 400, storage 503."""
+    answers every hook shares, and its errors mapped: unsigned 403, malformed 400, channel not
+    configured 404, storage 503."""
     details = {"content": content} if content is not None else {}
 
     def wrap(handle: Hook) -> Hook:
@@ -104,6 +117,8 @@ def _hook(summary: str, who: str, content: str | None = None) -> Callable[[Hook]
             except SignatureError as err:
                 log.warning("webhook.unsigned", extra={"path": request.path, "detail": str(err)})
                 return _fail(403, str(err))
+            except _NotConfigured as err:
+                return _fail(404, str(err))
             except WebhookError as err:
                 log.warning("webhook.malformed", extra={"path": request.path, "detail": str(err)[:200]})
                 return _fail(400, str(err)[:200])
@@ -122,8 +137,7 @@ def _hook(summary: str, who: str, content: str | None = None) -> Callable[[Hook]
 )
 async def twilio_sms(request: web.Request) -> web.StreamResponse:
     settings = _settings(request).messaging
-    if settings.twilio is None:
-        return _fail(404, "SMS is not configured")
+    sms = _configured(settings.twilio, "SMS")
     body = await _raw_body(request)
     if request.content_type != "application/x-www-form-urlencoded":
         raise WebhookError("expected a form-encoded body")
@@ -136,7 +150,7 @@ async def twilio_sms(request: web.Request) -> web.StreamResponse:
         url,
         params,
         request.headers.get("X-Twilio-Signature"),
-        settings.twilio.auth_token.get_secret_value(),
+        sms.auth_token.get_secret_value(),
     )
     messaging = messaging_of(request)
     item = twilio.parse(params, messaging.clock(), settings.phone_region)
@@ -150,9 +164,7 @@ async def twilio_sms(request: web.Request) -> web.StreamResponse:
     content="text/plain",
 )
 async def whatsapp_verify(request: web.Request) -> web.StreamResponse:
-    settings = _settings(request).messaging.whatsapp
-    if settings is None:
-        return _fail(404, "WhatsApp is not configured")
+    settings = _configured(_settings(request).messaging.whatsapp, "WhatsApp")
     q = request.query
     challenge = whatsapp.handshake(
         q.get("hub.mode"),
@@ -168,9 +180,7 @@ async def whatsapp_verify(request: web.Request) -> web.StreamResponse:
     who="authenticated by X-Hub-Signature-256",
 )
 async def whatsapp_notify(request: web.Request) -> web.StreamResponse:
-    settings = _settings(request).messaging.whatsapp
-    if settings is None:
-        return _fail(404, "WhatsApp is not configured")
+    settings = _configured(_settings(request).messaging.whatsapp, "WhatsApp")
     body = await _raw_body(request)
     whatsapp.verify(
         body, request.headers.get("X-Hub-Signature-256"), settings.app_secret.get_secret_value()
@@ -186,9 +196,7 @@ async def whatsapp_notify(request: web.Request) -> web.StreamResponse:
     content="text/plain",
 )
 async def wechat_verify(request: web.Request) -> web.StreamResponse:
-    settings = _settings(request).messaging.wechat
-    if settings is None:
-        return _fail(404, "WeChat is not configured")
+    settings = _configured(_settings(request).messaging.wechat, "WeChat")
     wechat.verify(dict(request.query), settings.token.get_secret_value())
     echostr = request.query.get("echostr")
     if not echostr:
@@ -202,9 +210,7 @@ async def wechat_verify(request: web.Request) -> web.StreamResponse:
     content="text/plain",
 )
 async def wechat_notify(request: web.Request) -> web.StreamResponse:
-    settings = _settings(request).messaging.wechat
-    if settings is None:
-        return _fail(404, "WeChat is not configured")
+    settings = _configured(_settings(request).messaging.wechat, "WeChat")
     query, token = dict(request.query), settings.token.get_secret_value()
     wechat.verify(query, token)
     messaging = messaging_of(request)

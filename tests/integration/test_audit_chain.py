@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import subprocess
-import sys
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime
 from pathlib import Path
@@ -23,6 +21,7 @@ from callcenter.storage.messaging_store import MessagingStore
 from callcenter.storage.migrations import alembic_config
 from callcenter.storage.qa_store import PlaybackRecord, QaStore
 from tests.integration.test_db import _create_postgres_database
+from tests.tools import run_callcenter as run_cli
 
 NOW = 1_900_000_000.0
 
@@ -171,17 +170,6 @@ async def test_rows_stored_before_the_chain_are_chained_by_the_migration(tmp_pat
         await store.stop()
     report = (await reports(url))["audit"]
     assert report.ok and report.rows == 5
-
-
-def run_cli(*args: str, cwd: Path) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "callcenter", *args],
-        capture_output=True,
-        text=True,
-        cwd=cwd,
-        timeout=120,
-        env={"PATH": "/usr/bin:/bin"},
-    )
 
 
 async def test_audit_verify_command(tmp_path: Path) -> None:

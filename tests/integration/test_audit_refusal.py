@@ -6,10 +6,8 @@ state, no queue or agent edit. Healthy again, every action works and has its cha
 from __future__ import annotations
 
 import re
-import shutil
 import sqlite3
 import subprocess
-import sys
 from collections.abc import AsyncIterator
 from contextlib import closing
 from pathlib import Path
@@ -36,9 +34,10 @@ from callcenter.web.webhooks import MESSAGING
 from tests.integration.test_api import auth, make_settings
 from tests.integration.test_audit_chain import reports
 from tests.integration.test_db import _create_postgres_database
-from tests.integration.test_ivr_api import EXAMPLES
+from tests.integration.test_ivr_api import example_flows
 from tests.integration.test_realtime import Node, start_node
 from tests.integration.test_supervisor import ADMIN, QUEUES, SUP_ALL, http, supervisor_settings
+from tests.tools import run_callcenter
 
 PASSWORD = "correct horse battery"
 REFUSED = "The audit log cannot be written now"
@@ -66,15 +65,7 @@ def count(db: Path, table: str) -> int:
 
 
 def run_cli(*args: str, url: str, cwd: Path, password: str | None = None) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "callcenter", "--set", f"database.url={url}", *args],
-        input=password,
-        capture_output=True,
-        text=True,
-        cwd=cwd,
-        timeout=120,
-        env={"PATH": "/usr/bin:/bin", "PYTHONPATH": str(Path(__file__).resolve().parents[2])},
-    )
+    return run_callcenter("--set", f"database.url={url}", *args, cwd=cwd, stdin=password)
 
 
 @pytest.fixture
@@ -256,17 +247,8 @@ def test_with_the_audit_refused_the_user_command_changes_nothing(tmp_path: Path)
 
 
 async def test_with_the_audit_refused_customers_and_ivr_flows_do_not_change(tmp_path: Path) -> None:
+    settings = make_settings(tmp_path, ivr=example_flows(tmp_path))
     flows = tmp_path / "flows"
-    shutil.copytree(EXAMPLES, flows)
-    settings = make_settings(
-        tmp_path,
-        ivr={
-            "flows_dir": str(flows),
-            "prompts_dir": str(tmp_path / "prompts"),
-            "render_prompts": False,
-            "check_audio": False,
-        },
-    )
     db = sqlite_file(settings.database.url)
     async with TestClient(TestServer(create_app(settings))) as c:
         messaging = c.app[MESSAGING]

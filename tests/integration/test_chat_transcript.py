@@ -18,7 +18,7 @@ import pytest
 from callcenter.core import events as ev
 from callcenter.web.api import SERVICE
 from tests.integration.test_api import make_settings
-from tests.integration.test_email import Relay
+from tests.integration.test_email import Relay, email_messaging
 from tests.integration.test_realtime import AGENT_1001, TOKENS, Node, agent, customer, start_node
 
 
@@ -35,16 +35,7 @@ async def node(tmp_path: Path, relay: Relay) -> AsyncIterator[Node]:
     settings = make_settings(
         tmp_path,
         security={"api_tokens": TOKENS},
-        messaging={
-            "outbox": {"retry_min_delay": 0.05, "retry_max_delay": 0.2},
-            "email": {
-                "address": "support@acme.example",
-                "listen_host": "127.0.0.1",
-                "listen_port": 0,
-                "smtp_host": "127.0.0.1",
-                "smtp_port": relay.port,
-            },
-        },
+        messaging=email_messaging(relay),
         realtime={"events_per_second": 50.0, "burst": 50},
         acd={"decline_seconds": 0},
     )

@@ -6,16 +6,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-
-def run(*args: str, cwd: Path) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "callcenter", *args],
-        capture_output=True,
-        text=True,
-        cwd=cwd,
-        timeout=60,
-        env={"PATH": "/usr/bin:/bin"},
-    )
+from tests.tools import run_callcenter as run
 
 
 def test_invalid_configuration_stops_serve_with_file_line_key(tmp_path: Path) -> None:
@@ -66,16 +57,7 @@ def test_user_add_list_passwd_disable(tmp_path: Path) -> None:
     secret = "first-admin-password-42"
 
     def user(*args: str, password: str | None = None) -> subprocess.CompletedProcess[str]:
-        return subprocess.run(
-            [sys.executable, "-m", "callcenter", "--set", db, "user", *args],
-            input=password,
-            capture_output=True,
-            text=True,
-            cwd=tmp_path,
-            timeout=60,
-            # This checkout's code, whichever one the environment has installed.
-            env={"PATH": "/usr/bin:/bin", "PYTHONPATH": str(Path(__file__).resolve().parents[2])},
-        )
+        return run("--set", db, "user", *args, cwd=tmp_path, stdin=password)
 
     added = user("add", "root", "--role", "admin", "--password-stdin", password=secret + "\n")
     assert added.returncode == 0, added.stderr

@@ -26,14 +26,13 @@ from callcenter.service import CallCenter
 from callcenter.web.api import SERVICE
 from callcenter.web.webhooks import MESSAGING
 from tests.channel_data import http
-from tests.integration.test_api import auth, make_settings
+from tests.integration.test_api import auth
 from tests.integration.test_messaging import (
-    PUBLIC_URL,
     TWILIO_SID,
-    TWILIO_TOKEN,
     WA_SECRET,
     FakeProviders,
     eventually,
+    messaging_settings,
     twilio_post,
 )
 
@@ -41,25 +40,9 @@ CUSTOMER = "+14155550111"
 
 
 def settings(tmp_path: Path, base_url: str) -> Any:
-    return make_settings(
+    return messaging_settings(
         tmp_path,
-        messaging={
-            "public_url": PUBLIC_URL,
-            "outbox": {"retry_min_delay": 0.05, "retry_max_delay": 0.2},
-            "twilio": {
-                "account_sid": TWILIO_SID,
-                "auth_token": TWILIO_TOKEN,
-                "from_number": "+14155550199",
-                "base_url": base_url,
-            },
-            "whatsapp": {
-                "verify_token": "cc-verify-token-123",
-                "app_secret": WA_SECRET,
-                "access_token": "WA-ACCESS",
-                "phone_number_id": "106540352242922",
-                "base_url": base_url,
-            },
-        },
+        base_url,
         acd={"offer_timeout": 30, "sticky_seconds": 60},
         agents=[
             {"id": "1001", "extension": "1001", "queues": ["support"], "max_chats": 2},

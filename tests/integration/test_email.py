@@ -50,6 +50,20 @@ class Relay:
             await self._server.wait_closed()
 
 
+def email_messaging(relay: Relay) -> dict[str, Any]:
+    """The messaging section of an e-mail channel that sends through ``relay``."""
+    return {
+        "outbox": {"retry_min_delay": 0.05, "retry_max_delay": 0.2},
+        "email": {
+            "address": "support@acme.example",
+            "listen_host": "127.0.0.1",
+            "listen_port": 0,
+            "smtp_host": "127.0.0.1",
+            "smtp_port": relay.port,
+        },
+    }
+
+
 @pytest.fixture
 async def relay() -> AsyncIterator[Relay]:
     r = Relay()
@@ -62,16 +76,7 @@ async def relay() -> AsyncIterator[Relay]:
 async def client(tmp_path: Path, relay: Relay) -> AsyncIterator[TestClient[Any, Any]]:
     settings = make_settings(
         tmp_path,
-        messaging={
-            "outbox": {"retry_min_delay": 0.05, "retry_max_delay": 0.2},
-            "email": {
-                "address": "support@acme.example",
-                "listen_host": "127.0.0.1",
-                "listen_port": 0,
-                "smtp_host": "127.0.0.1",
-                "smtp_port": relay.port,
-            },
-        },
+        messaging=email_messaging(relay),
     )
     async with TestClient(TestServer(create_app(settings))) as c:
         yield c

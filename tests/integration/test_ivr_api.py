@@ -16,19 +16,22 @@ from tests.integration.test_api import auth, make_settings
 EXAMPLES = Path(__file__).parents[2] / "ivr_flows"
 
 
-@pytest.fixture
-async def client(tmp_path: Path) -> AsyncIterator[TestClient[Any, Any]]:
+def example_flows(tmp_path: Path) -> dict[str, Any]:
+    """The ``ivr`` settings of a server on a copy of the example flows (``tmp_path/flows``),
+    rendering no prompts."""
     flows = tmp_path / "flows"
     shutil.copytree(EXAMPLES, flows)
-    settings = make_settings(
-        tmp_path,
-        ivr={
-            "flows_dir": str(flows),
-            "prompts_dir": str(tmp_path / "prompts"),
-            "render_prompts": False,
-            "check_audio": False,
-        },
-    )
+    return {
+        "flows_dir": str(flows),
+        "prompts_dir": str(tmp_path / "prompts"),
+        "render_prompts": False,
+        "check_audio": False,
+    }
+
+
+@pytest.fixture
+async def client(tmp_path: Path) -> AsyncIterator[TestClient[Any, Any]]:
+    settings = make_settings(tmp_path, ivr=example_flows(tmp_path))
     async with TestClient(TestServer(create_app(settings))) as c:
         yield c
 

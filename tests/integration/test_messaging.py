@@ -75,7 +75,8 @@ class FakeProviders:
         ]
 
 
-def messaging_settings(tmp_path: Path, base_url: str) -> Any:
+def messaging_settings(tmp_path: Path, base_url: str, **sections: Any) -> Any:
+    """Settings with every provider configured against the fake providers at ``base_url``."""
     return make_settings(
         tmp_path,
         messaging={
@@ -101,6 +102,7 @@ def messaging_settings(tmp_path: Path, base_url: str) -> Any:
                 "base_url": base_url,
             },
         },
+        **sections,
     )
 
 
@@ -566,3 +568,17 @@ async def test_customers_of_another_business_line_are_hidden_and_changes_audited
         ("admin", "customer.changed", customer),
     ]
     assert entries[0]["detail"] == {"vip": "True"}
+
+
+async def test_the_webhooks_of_channels_not_configured_are_404(tmp_path: Path) -> None:
+    async with TestClient(TestServer(create_app(make_settings(tmp_path)))) as c:
+        for method, path, channel in [
+            ("POST", "/webhooks/twilio/sms", "SMS"),
+            ("GET", "/webhooks/whatsapp", "WhatsApp"),
+            ("POST", "/webhooks/whatsapp", "WhatsApp"),
+            ("GET", "/webhooks/wechat", "WeChat"),
+            ("POST", "/webhooks/wechat", "WeChat"),
+        ]:
+            resp = await c.request(method, path, data=b"x")
+            assert resp.status == 404, (method, path)
+            assert await resp.json() == {"error": f"{channel} is not configured"}

@@ -32,7 +32,7 @@ from callcenter.web.chat_agent import AgentNamespace
 from callcenter.web.realtime import REALTIME
 from callcenter.web.webhooks import MESSAGING
 from tests.integration.test_api import make_settings
-from tests.integration.test_email import Relay
+from tests.integration.test_email import Relay, email_messaging
 from tests.redis_server import RedisServer
 
 WAIT = 10.0  # seconds any expected event may take (never asserted as a duration)
@@ -467,16 +467,7 @@ async def test_transcript_by_email_through_the_outbox(tmp_path: Path) -> None:
     settings = make_settings(
         tmp_path,
         security={"api_tokens": TOKENS},
-        messaging={
-            "outbox": {"retry_min_delay": 0.05, "retry_max_delay": 0.2},
-            "email": {
-                "address": "support@acme.example",
-                "listen_host": "127.0.0.1",
-                "listen_port": 0,
-                "smtp_host": "127.0.0.1",
-                "smtp_port": relay.port,
-            },
-        },
+        messaging=email_messaging(relay),
     )
     n = await start_node(settings)
     try:

@@ -2,24 +2,13 @@
 
 from __future__ import annotations
 
-import subprocess
-import sys
 from pathlib import Path
+
+from tests.tools import run_callcenter as replay
 
 RECORDING = Path(__file__).parents[1] / "data" / "voice" / "inbound_answer.jsonl"
 # The configuration the scenario ran with (tests/record_voice_scenarios.py).
 AS_RECORDED = ("--set", "acd.ring_timeout=8", "--set", "recordings.enabled=false")
-
-
-def replay(*args: str, cwd: Path) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "callcenter", *args],
-        capture_output=True,
-        text=True,
-        cwd=cwd,
-        timeout=120,
-        env={"PATH": "/usr/bin:/bin"},
-    )
 
 
 def test_replay_prints_each_decision_with_its_reason(tmp_path: Path) -> None:

@@ -13,8 +13,9 @@ from callcenter.core.acd.engine import Acd, AcdConfig
 from callcenter.core.acd.queues import Queue
 from callcenter.core.commands import OfferConversation
 from callcenter.core.errors import UnknownAgent
+from callcenter.files import write_atomically
 from callcenter.settings import ConfigError
-from callcenter.settings.agents_file import Profile, dump_agents, load_agents, parse_agents, write_atomically
+from callcenter.settings.agents_file import Profile, dump_agents, load_agents, parse_agents
 
 
 def engine() -> Acd:

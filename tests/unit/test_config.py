@@ -65,3 +65,14 @@ def test_messaging_public_url_is_an_origin() -> None:
     ).messaging.public_url == ("https://cc.example.com")
     with pytest.raises(ConfigError, match=r"messaging\.public_url"):
         load_settings(environ={"CALLCENTER_MESSAGING__PUBLIC_URL": "https://cc.example.com/hooks"})
+
+
+def test_lists_come_from_one_environment_variable() -> None:
+    s = load_settings(
+        environ={
+            "CALLCENTER_REALTIME__CORS_ORIGINS": "https://a.example.com, https://b.example.com",
+            "CALLCENTER_ASTERISK__AMI_PERMIT": "10.0.0.0/8 192.168.0.0/16",
+        }
+    )
+    assert s.realtime.cors_origins == ("https://a.example.com", "https://b.example.com")
+    assert s.asterisk.ami_permit == ("10.0.0.0/8", "192.168.0.0/16")

@@ -15,7 +15,7 @@ import pytest
 from aiohttp import web
 from prometheus_client import REGISTRY
 
-from callcenter.asterisk.agi import AgiError, AgiHangup, AgiResult
+from callcenter.asterisk.agi import AgiError, AgiHangup, AgiHeaders, AgiResult
 from callcenter.asterisk.voice import VoiceAdapter
 from callcenter.core import events as ev
 from callcenter.core.ivr import flow as ivr
@@ -28,7 +28,7 @@ from tests.fake_port import FakePort
 FLOWS = Path(__file__).parents[2] / "ivr_flows"
 
 
-class FakeSession:
+class FakeSession(AgiHeaders):
     """Answers GET DATA with the scripted keys in order; "HANGUP" or an exception ends the call."""
 
     def __init__(self, keys: list[str | BaseException]) -> None:
@@ -40,14 +40,6 @@ class FakeSession:
         }
         self.keys = keys
         self.sent: list[str] = []
-
-    @property
-    def channel(self) -> str:
-        return self.headers["agi_channel"]
-
-    @property
-    def uniqueid(self) -> str:
-        return self.headers["agi_uniqueid"]
 
     async def command(self, line: str, timeout: float | None = None) -> AgiResult:
         self.sent.append(line)

@@ -13,7 +13,7 @@ from typing import Any
 import pytest
 
 from callcenter.asterisk import ami_events
-from callcenter.asterisk.agi import AgiChannel, AgiHangup, AgiResult
+from callcenter.asterisk.agi import AgiChannel, AgiHangup, AgiHeaders, AgiResult
 from callcenter.asterisk.asterisk_port import (
     AmiTimeout,
     AsteriskPort,
@@ -33,7 +33,7 @@ CARD = "4111111111111111"
 UNIQUEID = "1764745673.12345678"  # 18 digits: an identifier, not a card
 
 
-class Session:
+class Session(AgiHeaders):
     """An AGI session answering GET DATA with what a caller keyed (a card number)."""
 
     def __init__(self) -> None:
@@ -43,14 +43,6 @@ class Session:
             "agi_callerid": "+34600111222",
             "agi_network_script": "inbound",
         }
-
-    @property
-    def channel(self) -> str:
-        return self.headers["agi_channel"]
-
-    @property
-    def uniqueid(self) -> str:
-        return self.headers["agi_uniqueid"]
 
     async def command(self, line: str, timeout: float | None = None) -> AgiResult:
         if line == "HANGUP":

@@ -2,25 +2,8 @@
 // server come as "file:line: key: problem" lines and are shown as a list.
 "use strict";
 (() => {
-  const $ = (sel) => document.querySelector(sel);
-  const el = (tag, attrs = {}, ...children) => {
-    const node = document.createElement(tag);
-    for (const [k, v] of Object.entries(attrs)) {
-      if (k === "class") node.className = v; else if (k.startsWith("on")) node.addEventListener(k.slice(2), v);
-      else node.setAttribute(k, v);
-    }
-    for (const c of children) node.append(c instanceof Node ? c : document.createTextNode(String(c)));
-    return node;
-  };
-
-  // fetch() that keeps the body of a refusal (its problems) instead of throwing it away.
-  async function call(method, path, body) {
-    const headers = { "X-CSRF-Token": window.cc.csrfToken() };
-    if (body !== undefined) headers["Content-Type"] = "application/json";
-    const resp = await fetch(path, { method, headers, credentials: "same-origin", body: body === undefined ? undefined : JSON.stringify(body) });
-    const data = await resp.json().catch(() => ({}));
-    return { ok: resp.ok, status: resp.status, data };
-  }
+  // call(): a refusal keeps its body (its problems) instead of throwing it away.
+  const { $, el, request: call } = window.cc;
 
   function status(box, ok, message, problems = []) {
     box.replaceChildren(el("p", { class: ok ? "notice" : "error", role: ok ? "status" : "alert" }, message));

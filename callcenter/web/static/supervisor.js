@@ -3,16 +3,7 @@
 // again ("sync"), so the page never needs a reload.
 "use strict";
 (() => {
-  const $ = (sel) => document.querySelector(sel);
-  const el = (tag, attrs = {}, ...children) => {
-    const node = document.createElement(tag);
-    for (const [k, v] of Object.entries(attrs)) {
-      if (k === "class") node.className = v; else if (k.startsWith("on")) node.addEventListener(k.slice(2), v);
-      else node.setAttribute(k, v);
-    }
-    for (const c of children) node.append(c instanceof Node ? c : document.createTextNode(String(c)));
-    return node;
-  };
+  const { $, el } = window.cc;
   const pct = (x) => (x === null || x === undefined ? "–" : `${Math.round(x * 100)} %`);
   const dur = (s) => {
     s = Math.max(0, Math.round(s));
