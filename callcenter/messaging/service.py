@@ -144,7 +144,9 @@ class Messaging:
 
     async def _save_conversation(self, conversation_id: str) -> None:
         async with self._save_lock:
-            conversation = self.conversations.conversations[conversation_id]
+            conversation = self.conversations.conversations.get(conversation_id)
+            if conversation is None:
+                return  # closed, then deleted by the retention sweep while this save waited
             await self.store.save_conversation(conversation, self.addresses.get(conversation_id, ""))
 
     async def _store_received(self, message: Message, customer_id: str) -> None:

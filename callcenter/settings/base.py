@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import ipaddress
 import re
+from collections.abc import Mapping
 from typing import Annotated
 
 from pydantic import AfterValidator, BaseModel, ConfigDict
@@ -52,3 +53,14 @@ def _check_network(value: str) -> str:
 
 #: A string that :func:`ip_network` accepts (validated item by item: errors name the index).
 Network = Annotated[str, AfterValidator(_check_network)]
+
+
+def _positive_days(value: Mapping[str, int]) -> Mapping[str, int]:
+    for line, days in value.items():
+        if days < 1:
+            raise ValueError(f"{line}: retention must be at least 1 day")
+    return value
+
+
+# Days something is kept, per business line: at least one.
+RetentionDays = Annotated[Mapping[str, int], AfterValidator(_positive_days)]

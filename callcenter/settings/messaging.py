@@ -7,7 +7,7 @@ from collections.abc import Mapping
 
 from pydantic import Field, SecretStr, field_validator
 
-from callcenter.settings.base import Section
+from callcenter.settings.base import RetentionDays, Section
 from callcenter.settings.telephony import MessagingChannelName
 
 
@@ -96,20 +96,12 @@ class MessagingSettings(Section):
     # Retention (days after a closed conversation's last message) per customer's business line,
     # "default" for customers without one, else default_retention_days (None: kept until deleted).
     # Applied by the server's retention sweep (recordings.retention_sweep_seconds).
-    retention_days: Mapping[str, int] = Field(default_factory=dict)
+    retention_days: RetentionDays = Field(default_factory=dict)
     default_retention_days: int | None = Field(None, ge=1)
     twilio: TwilioSettings | None = None
     whatsapp: WhatsAppSettings | None = None
     wechat: WeChatSettings | None = None
     email: EmailSettings | None = None
-
-    @field_validator("retention_days")
-    @classmethod
-    def _positive_days(cls, value: Mapping[str, int]) -> Mapping[str, int]:
-        for line, days in value.items():
-            if days < 1:
-                raise ValueError(f"{line}: retention must be at least 1 day")
-        return value
 
     @field_validator("public_url")
     @classmethod

@@ -9,7 +9,7 @@ from typing import Literal
 
 from pydantic import Field, SecretStr, field_validator, model_validator
 
-from callcenter.settings.base import Section
+from callcenter.settings.base import RetentionDays, Section
 
 _KEY_ID = re.compile(r"^[A-Za-z0-9_.-]{1,64}$")
 
@@ -103,7 +103,7 @@ class RecordingSettings(Section):
     encryption_keys: Mapping[str, SecretStr] = Field(default_factory=dict)
     encryption_key_id: str | None = None
     # Days a recording is kept, per business line (the queue's `line`, else its name); others: the default.
-    retention_days: Mapping[str, int] = Field(default_factory=dict)
+    retention_days: RetentionDays = Field(default_factory=dict)
     default_retention_days: int | None = Field(None, ge=1)  # None: kept until deleted
     # The server deletes what is past its retention (recordings, then their transcripts) this often;
     # 0: only by hand (`callcenter recordings purge`).

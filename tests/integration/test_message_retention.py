@@ -26,25 +26,18 @@ from callcenter.storage.messaging_store import MessagingStore
 from callcenter.web.webhooks import MESSAGING
 from tests.conftest import config_with, settings_from
 from tests.integration.test_api import free_port
-from tests.integration.test_db import _create_postgres_database
+from tests.integration.test_db import empty_database_url  # noqa: F401 - a fixture (SQLite, PostgreSQL)
 
 DAY = 86400.0
 WEBCHAT = MessagingChannel.WEBCHAT
 SETTINGS = MessagingSettings(retention_days={"sales": 30}, default_retention_days=365)
 
 
-@pytest.fixture(params=["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)])
-async def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
-    if request.param == "postgresql":
-        return await _create_postgres_database(request.getfixturevalue("postgres_url"))
-    return f"sqlite+aiosqlite:///{tmp_path / 'messages.db'}"
-
-
 @pytest.fixture
-async def store(database_url: str) -> AsyncIterator[MessagingStore]:
-    database = Database(database_url)  # runs the migrations
+async def store(empty_database_url: str) -> AsyncIterator[MessagingStore]:  # noqa: F811 - the fixture
+    database = Database(empty_database_url)  # runs the migrations
     await database.start()
-    store = MessagingStore(database_url)
+    store = MessagingStore(empty_database_url)
     await store.start()
     try:
         yield store
@@ -116,12 +109,14 @@ async def test_a_conversation_whose_line_changes_follows_the_new_retention(store
     assert await store.conversations() == []
 
 
-async def test_the_running_server_sweeps_messages(tmp_path: Path, database_url: str) -> None:
+async def test_the_running_server_sweeps_messages(
+    tmp_path: Path, empty_database_url: str  # noqa: F811 - the fixture
+) -> None:
     settings = settings_from(
         config_with(
             asterisk={"ami_port": free_port(), "reconnect_min_delay": 5.0},
             agi={"port": free_port()},
-            database={"url": database_url},
+            database={"url": empty_database_url},
             recordings={"directory": str(tmp_path / "recordings"), "retention_sweep_seconds": 0.2},
             messaging={"retention_days": {"sales": 30}},
         )
@@ -144,3 +139,22 @@ async def deleted_messages(client: TestClient[Any, Any]) -> float:
     text = await (await client.get("/metrics")).text()
     found = re.search(r'^callcenter_retention_deleted_total\{kind="message"\} (\S+)$', text, re.MULTILINE)
     return 0.0 if found is None else float(found[1])
+
+
+async def test_a_sweep_between_closing_and_saving_the_close(store: MessagingStore) -> None:
+    """``close`` marks the conversation closed, then waits for the save lock; a sweep holding that
+    lock may delete the conversation first. The late save finds nothing to save (it used to raise
+    KeyError), and nothing of the conversation is left."""
+    messaging = Messaging(store, SETTINGS, clock=time.time)
+    old = await conversation(messaging, "late", 40, line="sales", closed=False)
+    async with messaging._save_lock:  # the sweep's hold on it, made visible
+        closing = asyncio.create_task(messaging.close(old))
+        await asyncio.sleep(0)
+        assert messaging.conversations.conversations[old].closed
+        # The sweep's body, under the lock it already holds:
+        expired = messaging.conversations.expired(messaging._kept_seconds, time.time())
+        assert [c.id for c in expired] == [old]
+        await store.delete_conversations([old])
+        messaging.conversations.drop(old)
+    assert await closing is True
+    assert await store.conversations() == []
