@@ -421,7 +421,6 @@ async def _chat(app: web.Application) -> AsyncIterator[None]:
         messaging,
         desk,
         names,
-        voice=lambda: voice.calls if (voice := app.get(VOICE)) is not None else None,
         pause_reasons=tuple(settings.acd.pause_reasons),
         dispositions=tuple(settings.acd.dispositions),
         phone_region=settings.messaging.phone_region,
@@ -635,8 +634,6 @@ async def _voice(app: web.Application) -> AsyncIterator[None]:
     service.dialer = voice
     service.call_control = voice.calls
     app[VOICE] = voice
-    app[api.RECORDING_CONTROL] = voice.calls
-    app[supervisor.SPY] = voice.calls
     routes = recording.wrap_routes(voice.inbound.routes) if recording else voice.inbound.routes
     agi = AgiServer(settings.agi.host, settings.agi.port, routes)
     metrics.AMI_CONNECTED.set(0)  # until this server's session logs in (not a previous one's value)
