@@ -294,6 +294,18 @@ async def _qa(app: web.Application) -> AsyncIterator[None]:
     await store.stop()
 
 
+async def _recording_paused(database: Database, interaction_id: str) -> bool:
+    """Whether the call's events say its recording was paused last (Asterisk kept the mute)."""
+    paused = False
+    for event in await database.events_for(interaction_id):
+        match event.notice:
+            case nt.RecordingPaused():
+                paused = True
+            case nt.RecordingResumed():
+                paused = False
+    return paused
+
+
 async def _service(app: web.Application) -> AsyncIterator[None]:
     settings, database = app[SETTINGS], app[DATABASE]
     engine = build_engine(settings)
@@ -301,6 +313,9 @@ async def _service(app: web.Application) -> AsyncIterator[None]:
     unfinished = await database.unfinished_interactions()
     service.dispatch(engine.restore(unfinished, time.time()))
     engine.restore_wrap_ups(await database.pending_wrap_ups(since=time.time() - WRAP_UPS_KEPT_SECONDS))
+    for i in list(engine.interactions.values()):  # calls whose recording an agent had paused
+        if i.talking_agent is not None and await _recording_paused(database, i.id):
+            service.handle(cl.RecordingFound(i.id, time.time()))
     if unfinished:
         log.warning("service.restored", extra={"interactions": len(unfinished)})
     app[api.SERVICE] = service

@@ -337,3 +337,34 @@ async def test_a_call_in_progress_keeps_its_ivr_data_on_the_card_after_a_restart
         await other.close()
     finally:
         await second.server.close()
+
+
+async def test_a_paused_recording_is_still_paused_on_the_card_after_a_restart(tmp_path: Path) -> None:
+    """Asterisk keeps a MixMonitor muted while the server restarts: the core takes the pause back
+    from the call's events, so the card does not claim the call is being recorded."""
+    settings = chat_settings(tmp_path)
+    first = await start_node(settings)
+    try:
+        service = first.app[SERVICE]
+        service.dialer = None  # no Asterisk: this test plays the voice adapter's part
+        handle(first, ev.AgentRegistered("1001", now(first)))
+        handle(first, ev.CallArrived("call-6", "+12025550166", "Ed", "5000", "PJSIP/trunk-0006", now(first)))
+        handle(first, ev.IvrFinished("call-6", "1", "support", now(first)))
+        handle(first, ev.AgentAnswered("call-6", "1001", now(first)))
+        service.handle(
+            cl.RecordingPauseRequested("call-6", True, "1001", "agent", now(first), agent_id="1001")
+        )
+        service.handle(cl.RecordingConfirmed("call-6", True, now(first)))
+    finally:
+        await first.server.close()
+
+    second = await start_node(settings)
+    try:
+        me = await panel(second.url, AGENT_1001)
+        call = (await me.call("panel_sync", {}))["call"]
+        assert (call["interaction_id"], call["recording_paused"]) == ("call-6", True)
+        ack = await me.call("call_recording", {"interaction_id": "call-6", "paused": True})
+        assert ack["error"] == "the recording is already paused"
+        await me.close()
+    finally:
+        await second.server.close()

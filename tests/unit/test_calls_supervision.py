@@ -239,6 +239,24 @@ def test_a_blind_transfer_leaves_the_next_agent_a_recording_that_is_on() -> None
     assert acd.calls.get(IID) is None  # the next agent's leg records anew
 
 
+def test_after_a_restart_a_pause_found_in_the_calls_events_is_the_calls_again() -> None:
+    acd, owner = engine()
+    out = acd.handle(cl.RecordingFound(IID, 5.0))
+    call = acd.calls.get(IID)
+    assert call is not None and call.recording_paused and call.state == S.TALKING
+    assert changed(out) == [cl.CallChanged(IID, owner, call, 5.0)] and notices(out) == []
+    assert acd.handle(cl.RecordingFound(IID, 6.0)) == []  # already known
+    assert acd.handle(pause(owner, False, 7.0)) == [cl.ResumeRecording(IID)]
+    assert acd.handle(cl.RecordingFound(IID, 8.0)) == []  # a resume under way wins
+    call = acd.calls.get(IID)
+    assert call is not None and call.recording_paused and call.recording_pending is not None
+    # Not a live answered call: nothing.
+    assert acd.handle(cl.RecordingFound("nope", 9.0)) == []
+    acd.handle(ev.CallArrived("c2", "+15550101", "", "5000", "PJSIP/caller2", 10.0))
+    acd.handle(ev.IvrFinished("c2", "1", "support", 10.0))
+    assert acd.handle(cl.RecordingFound("c2", 11.0)) == [] and acd.calls.get("c2") is None
+
+
 # --- listen, whisper, barge ----------------------------------------------------------------------------
 
 
@@ -376,6 +394,7 @@ extra = st.one_of(
     st.builds(lambda a, p, sup: ("pause", a, p, sup), anyone, st.booleans(), st.booleans()),
     st.builds(lambda p: ("paused", p), st.booleans()),
     st.just(("pause_failed",)),
+    st.just(("pause_found",)),
     st.builds(lambda s, a, m: ("spy", s, a, m), anyone, anyone, st.sampled_from((*cl.SPY_MODES, "x"))),
     st.builds(lambda a: ("spied", a), anyone),
 )
@@ -396,6 +415,8 @@ def make_extra(acd: Acd, step: tuple[object, ...], at: float) -> object:
             return cl.RecordingConfirmed(IID, bool(who[0]), at)
         case "pause_failed":
             return cl.RecordingFailed(IID, "refused", at)
+        case "pause_found":
+            return cl.RecordingFound(IID, at)
         case "spy":
             return cl.SpyRequested(str(who[0]), str(who[1]), str(who[2]), at)
         case _:
@@ -428,7 +449,9 @@ def test_random_sequences_keep_the_recording_flag_and_spies_honest(steps: list[t
             assert all(isinstance(c, cl.SpyCall) for c in out)
         paused_before = was is not None and was.recording_paused
         paused_now = now is not None and now.recording_paused
-        if paused_now != paused_before and now is not None:
+        if paused_now != paused_before and now is not None and isinstance(event, cl.RecordingFound):
+            assert paused_now and (was is None or was.recording_pending is None)  # found paused
+        elif paused_now != paused_before and now is not None:
             # Only Asterisk's confirmation of what was asked moves the flag, with its notice.
             assert was is not None and isinstance(event, cl.RecordingConfirmed) and event.paused == paused_now
             assert isinstance(was.recording_pending, cl.RecordingPauseRequested)

@@ -81,6 +81,7 @@ from callcenter.core.calls.messages import (
     PauseRecording,
     RecordingConfirmed,
     RecordingFailed,
+    RecordingFound,
     RecordingPauseRequested,
     Request,
     Result,
@@ -159,6 +160,7 @@ __all__ = [
     "PauseRecording",
     "RecordingConfirmed",
     "RecordingFailed",
+    "RecordingFound",
     "RecordingPauseRequested",
     "Request",
     "Result",
@@ -569,6 +571,9 @@ class Calls:
         if isinstance(e, HoldFound):
             self._hold_found(e, call, routing, out)
             return
+        if isinstance(e, RecordingFound):
+            self._recording_found(e, call, routing, out)
+            return
         if isinstance(e, SpyRinging):
             if routing.live_call(e.interaction_id) is not None:
                 out.append(Supervised(e.interaction_id, e.at, e.supervisor, e.agent_id, e.mode))
@@ -608,6 +613,17 @@ class Calls:
             call = Call(e.interaction_id, i.agent_id)
         if call is not None and call.state == CallState.TALKING and call.pending is None:
             self._set(call.moved(CallMove.HOLD), e.at, out)
+
+    def _recording_found(
+        self, e: RecordingFound, call: Call | None, routing: Routing, out: list[CallOutput]
+    ) -> None:
+        i = routing.live_call(e.interaction_id)
+        if i is None or i.is_messaging or i.agent_id is None or i.answered_at is None:
+            return
+        if call is None or call.agent_id != i.agent_id:
+            call = Call(i.id, i.agent_id)
+        if call.recording_pending is None and not call.recording_paused:
+            self._set(replace(call, recording_paused=True), e.at, out)
 
     def _consult_result(
         self,

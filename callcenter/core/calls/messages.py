@@ -252,6 +252,15 @@ class RecordingFailed:
 
 
 @dataclass(frozen=True, slots=True)
+class RecordingFound:
+    """After a restart: the call's events say its recording was paused last (Asterisk keeps the
+    mute while the server is away; it cannot be asked whether a MixMonitor is muted)."""
+
+    interaction_id: str
+    at: float
+
+
+@dataclass(frozen=True, slots=True)
 class SpyRinging:
     """The supervisor's phone is being rung into ChanSpy on the agent's leg of this call."""
 
@@ -285,6 +294,7 @@ Result = (
     | ControlFailed
     | RecordingConfirmed
     | RecordingFailed
+    | RecordingFound
     | SpyRinging
     | SpyFailed
 )
@@ -301,6 +311,7 @@ RESULTS = (
     ControlFailed,
     RecordingConfirmed,
     RecordingFailed,
+    RecordingFound,
     SpyRinging,
     SpyFailed,
 )
