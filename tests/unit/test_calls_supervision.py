@@ -353,6 +353,8 @@ def test_a_supervisor_on_the_call_does_not_listen_to_it() -> None:
     acd.handle(cl.ConferenceRequested(IID, owner, SUPERVISOR, 3.0))
     acd.handle(cl.GuestJoined(IID, SUPERVISOR, 3.5))
     refused(acd, spy(owner), cl.CallRefused, "you are on this call yourself")
+    # ... and the other way round: the supervisor's phone has the call, an agent is brought in.
+    refused(acd, spy(SUPERVISOR, supervisor=owner), cl.CallRefused, "you are on this call yourself")
 
 
 def test_a_spy_does_not_wait_for_a_control_under_way_nor_holds_one_up() -> None:
