@@ -279,6 +279,15 @@ async def test_listen_is_checked_by_the_core_and_audited_before_the_phone_rings(
     assert status == 409 and "your own calls" in body["error"]
 
 
+async def test_the_recording_pause_of_a_call_is_scoped_to_the_supervisors_lines(node: Node) -> None:
+    answered(node, "call-p", "1001")  # a sales call
+    path = "/api/interactions/call-p/recording"
+    status, body = await http(node, "POST", path, SUP_BILLING, {"paused": True})
+    assert status == 404 and body["error"] == "no call in progress with this id"
+    status, body = await http(node, "POST", path, SUP_ALL, {"paused": True})
+    assert status == 502 and "no recording leg" in body["error"]  # the core agreed; no Asterisk here
+
+
 async def test_service_level_alert_reaches_the_lines_that_may_see_it(node: Node) -> None:
     bill = await console(node, SUP_BILLING)
     sue = await console(node, SUP_ALL)
