@@ -65,6 +65,7 @@ class _Facts:
     on_hold: dict[str, str] = field(default_factory=dict)  # interaction -> the caller's channel
     consulting: dict[str, tuple[str, str]] = field(default_factory=dict)  # -> (leg id, agent)
     rooms: dict[str, _Room] = field(default_factory=dict)  # interaction -> its conference room
+    unrecorded: set[str] = field(default_factory=set)  # leg ids originated here (no MixMonitor)
 
 
 class CallControl:
@@ -221,11 +222,16 @@ class CallControl:
 
     async def _mute_recording(self, interaction_id: str, muted: bool) -> None:
         """Pause (``muted``) or resume the recording of a call in progress, e.g. while the customer
-        gives card data: the tracks get silence meanwhile. Every agent leg of the call that is up."""
+        gives card data: the tracks get silence meanwhile. Every recorded agent leg of the call
+        that is up: the dialer's (cc-record); the consult and conference legs originated here have
+        no MixMonitor, and MixMonitorMute on one fails (after the recorded leg was muted)."""
         channels = [
             leg.channel
-            for leg in self._legs.values()
-            if leg.interaction_id == interaction_id and leg.channel is not None and not leg.ended
+            for leg_id, leg in self._legs.items()
+            if leg.interaction_id == interaction_id
+            and leg.channel is not None
+            and not leg.ended
+            and leg_id not in self._facts.unrecorded
         ]
         if not channels:
             raise CallControlError("no recording leg is up for this call")
@@ -475,6 +481,9 @@ class CallControl:
         """Ring an agent's phone into ``context,s,1`` (uniqueid ``leg_id``); '' once it answered,
         else why not."""
         self._legs[leg_id] = AgentLeg(interaction_id, agent_id)
+        # Consult and conference legs: no cc-record. Ids of legs gone meanwhile are let go here.
+        self._facts.unrecorded.intersection_update(self._legs)
+        self._facts.unrecorded.add(leg_id)
         request = OriginateRequest(
             f"PJSIP/{extension}",
             Dialplan(context),

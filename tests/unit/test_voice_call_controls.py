@@ -215,6 +215,25 @@ async def test_supervisor_spy_and_the_recording_pause_go_through_the_port() -> N
     assert isinstance(events[-1], cl.RecordingFailed)
 
 
+async def test_the_recording_pause_mutes_only_the_recorded_leg_during_a_consult_or_conference() -> None:
+    """Only the dialer's agent leg runs MixMonitor (cc-record); a consulted or invited colleague's
+    leg has none, and MixMonitorMute on it would fail after the recorded leg was muted."""
+    voice, port, events = adapter()
+    assert await run(voice, cl.OriginateConsult("i1", "1001", CALLER, "1002", "1002", True)) is None
+    await settle()
+    port.emit(ami_events.Newchannel("PJSIP/1002-00000003", "i1-consult1", "caller-uid", "cc-consult", "s"))
+    events.clear()
+    assert await run(voice, cl.PauseRecording("i1")) is None
+    assert made(port, "mix_monitor_mute") == [(AGENT, True)]
+    assert events == [cl.RecordingConfirmed("i1", True, 50.0)]
+    assert await run(voice, cl.CancelConsult("i1", "1001")) is None
+    assert await run(voice, cl.OriginateConference("i1", "1001", CALLER, "1003", "1003")) is None
+    await settle()
+    port.emit(ami_events.Newchannel("PJSIP/1003-00000004", "i1-conf2", "caller-uid", "cc-conference", "s"))
+    assert await run(voice, cl.ResumeRecording("i1")) is None
+    assert made(port, "mix_monitor_mute")[1:] == [(AGENT, False)]
+
+
 async def test_a_slow_caller_lookup_does_not_hold_the_call_and_is_not_torn(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
