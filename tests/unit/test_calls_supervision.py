@@ -250,6 +250,11 @@ def test_after_a_restart_a_pause_found_in_the_calls_events_is_the_calls_again() 
     assert acd.handle(cl.RecordingFound(IID, 8.0)) == []  # a resume under way wins
     call = acd.calls.get(IID)
     assert call is not None and call.recording_paused and call.recording_pending is not None
+    acd.handle(cl.RecordingConfirmed(IID, False, 8.5))
+    acd.handle(pause(owner, True, 8.6))
+    assert acd.handle(cl.RecordingFound(IID, 8.7)) == []  # a pause under way: Asterisk says when
+    call = acd.calls.get(IID)
+    assert call is not None and not call.recording_paused and call.recording_pending is not None
     # Not a live answered call: nothing.
     assert acd.handle(cl.RecordingFound("nope", 9.0)) == []
     acd.handle(ev.CallArrived("c2", "+15550101", "", "5000", "PJSIP/caller2", 10.0))
