@@ -295,6 +295,18 @@ async def _qa(app: web.Application) -> AsyncIterator[None]:
     await store.stop()
 
 
+async def _recording_paused(database: Database, interaction_id: str) -> bool:
+    """Whether the call's events say its recording was paused last (Asterisk kept the mute)."""
+    paused = False
+    for event in await database.events_for(interaction_id):
+        match event.notice:
+            case nt.RecordingPaused():
+                paused = True
+            case nt.RecordingResumed():
+                paused = False
+    return paused
+
+
 async def _service(app: web.Application) -> AsyncIterator[None]:
     settings, database = app[SETTINGS], app[DATABASE]
     engine = build_engine(settings)
@@ -302,6 +314,9 @@ async def _service(app: web.Application) -> AsyncIterator[None]:
     unfinished = await database.unfinished_interactions()
     service.dispatch(engine.restore(unfinished, time.time()))
     engine.restore_wrap_ups(await database.pending_wrap_ups(since=time.time() - WRAP_UPS_KEPT_SECONDS))
+    for i in list(engine.interactions.values()):  # calls whose recording an agent had paused
+        if i.talking_agent is not None and await _recording_paused(database, i.id):
+            service.handle(cl.RecordingFound(i.id, time.time()))
     if unfinished:
         log.warning("service.restored", extra={"interactions": len(unfinished)})
     app[api.SERVICE] = service
@@ -436,7 +451,6 @@ async def _chat(app: web.Application) -> AsyncIterator[None]:
         messaging,
         desk,
         names,
-        voice=lambda: voice.calls if (voice := app.get(VOICE)) is not None else None,
         pause_reasons=tuple(settings.acd.pause_reasons),
         dispositions=tuple(settings.acd.dispositions),
         phone_region=settings.messaging.phone_region,
@@ -652,8 +666,6 @@ async def _voice(app: web.Application) -> AsyncIterator[None]:
     service.dialer = voice
     service.call_control = voice.calls
     app[VOICE] = voice
-    app[api.RECORDING_CONTROL] = voice.calls
-    app[supervisor.SPY] = voice.calls
     routes = recording.wrap_routes(voice.inbound.routes) if recording else voice.inbound.routes
     agi = AgiServer(settings.agi.host, settings.agi.port, routes)
     metrics.AMI_CONNECTED.set(0)  # until this server's session logs in (not a previous one's value)

@@ -10,7 +10,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections.abc import Callable, Collection, Mapping, Sequence
+from collections.abc import Awaitable, Callable, Collection, Mapping, Sequence
 from typing import TYPE_CHECKING, Protocol, runtime_checkable
 
 from callcenter import metrics
@@ -32,7 +32,7 @@ from callcenter.core.commands import (
     WithdrawOffer,
 )
 from callcenter.core.interaction import Interaction
-from callcenter.core.notices import Notice
+from callcenter.core.notices import Notice, RecordingPaused, RecordingResumed
 
 if TYPE_CHECKING:
     from callcenter.storage.db import StoredEvent
@@ -125,12 +125,16 @@ class CallCenter:
 
     def handle(self, event: ev.Event | cl.CallEvent) -> list[Command]:
         """Run one event through the engine; domain errors propagate to the caller."""
+        commands = self._decide(event)
+        self.dispatch(commands)
+        return commands
+
+    def _decide(self, event: ev.Event | cl.CallEvent) -> list[Command]:
         for observe in self.observers:
             observe(event)
         started = time.perf_counter()
         commands = self.engine.handle(event)
         metrics.ENGINE_SECONDS.observe(time.perf_counter() - started)
-        self.dispatch(commands)
         return commands
 
     def reload_queues(self, queues: Mapping[str, Queue]) -> list[Command]:
@@ -139,14 +143,34 @@ class CallCenter:
         self.dispatch(commands)
         return commands
 
-    async def request(self, event: cl.Request) -> None:
-        """A call control asked for (the agent panel): the core checks it (a refusal raises its
-        :class:`~callcenter.core.errors.DomainError` and changes nothing), the call-control adapter
-        carries out the core's commands, and this returns once Asterisk did (or raises
-        :class:`~callcenter.core.calls.machine.ControlRefused` with why not; the core heard of it too)."""
+    async def request(
+        self,
+        event: cl.Request,
+        *,
+        before: Callable[[Sequence[Command]], Awaitable[None]] | None = None,
+    ) -> None:
+        """A call control asked for (the agent panel, a supervisor): the core checks it (a refusal
+        raises its :class:`~callcenter.core.errors.DomainError` and changes nothing), the
+        call-control adapter carries out the core's commands, and this returns once Asterisk did (or
+        raises :class:`~callcenter.core.calls.machine.ControlRefused` with why not; the core heard of
+        it too).
+
+        ``before`` runs once the core accepted, given its commands, and before any of them is
+        carried out (the supervisor's audit row: no row, no listening). If it raises, no call
+        command is carried out (the core hears that each one failed) and its error propagates."""
+        commands = self._decide(event)
+        if before is not None:
+            try:
+                await before(commands)
+            except BaseException:
+                self.dispatch([c for c in commands if not isinstance(c, cl.CALL_COMMANDS)])
+                for command in commands:
+                    if isinstance(command, cl.CALL_COMMANDS):
+                        self.submit(cl.failed(command, "not carried out", self.clock()))
+                raise
         self._controls = []
         try:
-            self.handle(event)
+            self.dispatch(commands)
         finally:
             tasks, self._controls = self._controls, None
         for task in tasks:
@@ -180,6 +204,8 @@ class CallCenter:
                     cl.OriginateConsult() | cl.BridgeConsult() | cl.CancelConsult() | cl.OriginateConference()
                 ):
                     self._control(command)
+                case cl.PauseRecording() | cl.ResumeRecording() | cl.SpyCall():
+                    self._control(command)
                 case SaveInteraction(interaction=i):
                     if i.outcome is not None:
                         metrics.INTERACTIONS.labels(outcome=i.outcome.value).inc()
@@ -194,6 +220,10 @@ class CallCenter:
                                 "talk_s": i.talk_seconds,
                             },
                         )
+                    self._write_later(command)
+                case RecordingPaused() | RecordingResumed():
+                    action = "paused" if isinstance(command, RecordingPaused) else "resumed"
+                    metrics.RECORDING_PAUSES.labels(action=action).inc()
                     self._write_later(command)
                 case Notice() | RecordEvent():
                     self._write_later(command)

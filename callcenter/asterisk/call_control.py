@@ -11,6 +11,11 @@ into cc-consult, whose Bridge() pulls the first agent's leg in. Conference: call
 Redirected into ConfBridge(<interaction>) (cc-conference), the invited agent originated into the
 same room.
 
+The supervisor's listen / whisper / barge (``SpyCall``: the supervisor's phone originated into
+ChanSpy on the agent's leg) and the PCI recording pause (``PauseRecording`` / ``ResumeRecording``:
+MixMonitorMute on the call's agent legs) are core commands too, reported back as ``SpyRinging`` and
+``RecordingConfirmed``.
+
 Asterisk is reached through the typed port (adapters/asterisk_port.py): no raw AMI action here.
 """
 
@@ -60,6 +65,7 @@ class _Facts:
     on_hold: dict[str, str] = field(default_factory=dict)  # interaction -> the caller's channel
     consulting: dict[str, tuple[str, str]] = field(default_factory=dict)  # -> (leg id, agent)
     rooms: dict[str, _Room] = field(default_factory=dict)  # interaction -> its conference room
+    unrecorded: set[str] = field(default_factory=set)  # leg ids originated here (no MixMonitor)
 
 
 class CallControl:
@@ -136,6 +142,15 @@ class CallControl:
                 await self._conference(command)
             case cl.DropGuest():
                 await self._drop_guest(iid)
+            case cl.PauseRecording() | cl.ResumeRecording():
+                paused = isinstance(command, cl.PauseRecording)
+                await self._mute_recording(iid, paused)
+                self._submit(cl.RecordingConfirmed(iid, paused, self._clock()))
+            case cl.SpyCall():
+                await self._spy(command)
+                self._submit(
+                    cl.SpyRinging(iid, command.supervisor, command.agent_id, command.mode, self._clock())
+                )
 
     # -- what the voice adapter tells us -----------------------------------------------------------
     def is_held(self, interaction_id: str) -> bool:
@@ -179,42 +194,52 @@ class CallControl:
         self._facts.on_hold.pop(interaction_id, None)
 
     # -- supervisor and PCI ------------------------------------------------------------------------
-    async def spy(self, agent_id: str, extension: str, mode: str) -> bool:
-        """Ring the supervisor's phone ``extension`` into ChanSpy on the agent's live call leg
-        (docs/supervisor.md). False when the agent has no call leg up; AmiError when refused."""
-        channels = [
-            leg.channel
-            for leg in self._legs.values()
-            if leg.agent_id == agent_id and leg.channel is not None and not leg.ended and not leg.cancelled
-        ]
-        if not channels:
-            return False
-        await self._port.originate(
-            OriginateRequest(
-                f"PJSIP/{extension}",
-                Application("ChanSpy", f"{channels[-1]},{SPY_OPTIONS[mode]}"),
-                ring_timeout=30.0,
-                caller_id=f'"{mode} {agent_id}" <{agent_id}>',
-                wait=False,
+    async def _spy(self, cmd: cl.SpyCall) -> None:
+        """Ring the supervisor's phone into ChanSpy on the agent's leg of the call
+        (docs/supervisor.md); the answer starts spying."""
+        leg = self._leg_of(cmd.interaction_id, cmd.agent_id)
+        try:
+            await self._port.originate(
+                OriginateRequest(
+                    f"PJSIP/{cmd.extension}",
+                    Application("ChanSpy", f"{leg.channel},{SPY_OPTIONS[cmd.mode]}"),
+                    ring_timeout=30.0,
+                    caller_id=f'"{cmd.mode} {cmd.agent_id}" <{cmd.agent_id}>',
+                    wait=False,
+                )
             )
+        except AmiError as err:
+            raise CallControlError(f"Asterisk refused: {err}") from err
+        log.info(
+            "calls.spy",
+            extra={
+                "interaction": cmd.interaction_id,
+                "agent": cmd.agent_id,
+                "ext": cmd.extension,
+                "mode": cmd.mode,
+            },
         )
-        log.info("calls.spy", extra={"agent": agent_id, "ext": extension, "mode": mode})
-        return True
 
-    async def mute_recording(self, interaction_id: str, muted: bool) -> bool:
+    async def _mute_recording(self, interaction_id: str, muted: bool) -> None:
         """Pause (``muted``) or resume the recording of a call in progress, e.g. while the customer
-        gives card data: the tracks get silence meanwhile. False when no agent leg of this
-        interaction is up (nothing to pause); AmiError when Asterisk refuses."""
+        gives card data: the tracks get silence meanwhile. Every recorded agent leg of the call
+        that is up: the dialer's (cc-record); the consult and conference legs originated here have
+        no MixMonitor, and MixMonitorMute on one fails (after the recorded leg was muted)."""
         channels = [
             leg.channel
-            for leg in self._legs.values()
-            if leg.interaction_id == interaction_id and leg.channel is not None and not leg.ended
+            for leg_id, leg in self._legs.items()
+            if leg.interaction_id == interaction_id
+            and leg.channel is not None
+            and not leg.ended
+            and leg_id not in self._facts.unrecorded
         ]
         if not channels:
-            return False
+            raise CallControlError("no recording leg is up for this call")
         for channel in channels:
-            await self._mute(channel, muted)
-        return True
+            try:
+                await self._port.mix_monitor_mute(channel, muted)
+            except AmiError as err:
+                raise CallControlError(f"Asterisk refused: {err}") from err
 
     def agent_channel(self, interaction_id: str, agent_id: str) -> str | None:
         """The channel of the agent's live leg on this interaction, if it is up."""
@@ -456,6 +481,9 @@ class CallControl:
         """Ring an agent's phone into ``context,s,1`` (uniqueid ``leg_id``); '' once it answered,
         else why not."""
         self._legs[leg_id] = AgentLeg(interaction_id, agent_id)
+        # Consult and conference legs: no cc-record. Ids of legs gone meanwhile are let go here.
+        self._facts.unrecorded.intersection_update(self._legs)
+        self._facts.unrecorded.add(leg_id)
         request = OriginateRequest(
             f"PJSIP/{extension}",
             Dialplan(context),
@@ -474,9 +502,6 @@ class CallControl:
             if leg is not None and leg.channel is None:
                 self._legs.pop(leg_id)  # no channel was created: no Hangup will come to clear it
         return reason
-
-    async def _mute(self, channel: str, muted: bool) -> None:
-        await self._port.mix_monitor_mute(channel, muted)
 
     async def _hangup(self, channel: str) -> None:
         try:

@@ -210,10 +210,11 @@ class Ended(Notice):
     by: EndedBy = field(metadata=row_key(decode=EndedBy))
 
 
-# -- from outside the engine ----------------------------------------------------------------------
+# -- from call control (core/calls/machine.py) and from outside the engine --------------------------
 @dataclass(frozen=True, slots=True)
 class RecordingPaused(Notice):
-    """The call's recording was paused (PCI), by whom (``by``: a user name; ``role``)."""
+    """The call's recording was paused (PCI), by whom (``by``: a user name; ``role``). Emitted by
+    core/calls/machine.py once Asterisk muted it."""
 
     kind: ClassVar[str] = "recording_paused"
     by: str

@@ -15,7 +15,8 @@ In (role agent): ``panel_sync``, ``set_state``, ``call_hangup``, ``call_hold``, 
 Call controls are requests to the core (``CallCenter.request``): the core checks them and answers
 with commands that the call-control adapter carries out against Asterisk; the ack comes once Asterisk
 did. A refusal is a domain error, turned into the error ack in one place (``realtime``). The call's
-state (held, consulting, in conference...) is the core's (``engine.calls``): the cards render it.
+state (held, consulting, in conference, the recording paused) is the core's (``engine.calls``): the
+cards render it.
 """
 
 from __future__ import annotations
@@ -23,7 +24,7 @@ from __future__ import annotations
 import json
 import logging
 from collections.abc import Callable, Iterable, Mapping
-from typing import Any, Protocol
+from typing import Any
 
 from aiohttp import web
 
@@ -39,7 +40,6 @@ from callcenter.core.commands import (
     SaveInteraction,
 )
 from callcenter.core.interaction import Interaction
-from callcenter.errors import AsteriskError as AmiError
 from callcenter.messaging import identity
 from callcenter.messaging.service import Messaging
 from callcenter.service import CallCenter
@@ -57,12 +57,6 @@ MAX_NOTES = 2000
 IVR_KEEP = 5000  # IVR data kept for interactions not ended yet (bounded against a flood)
 
 
-class RecordingControl(Protocol):
-    """Pauses the recording of a call in progress (the call-control adapter)."""
-
-    async def mute_recording(self, interaction_id: str, muted: bool) -> bool: ...
-
-
 class PanelNamespace(AgentNamespace):
     def __init__(
         self,
@@ -73,19 +67,16 @@ class PanelNamespace(AgentNamespace):
         desk: Desk,
         names: Mapping[str, str],
         *,
-        voice: Callable[[], RecordingControl | None],
         pause_reasons: tuple[str, ...],
         dispositions: tuple[str, ...],
         phone_region: str = "US",
     ) -> None:
         super().__init__(settings, tokens, service, messaging, desk, names)
-        self.voice = voice
         self.pause_reasons = pause_reasons
         self.dispositions = dispositions
         self.phone_region = phone_region
         self._calls: dict[str, str] = {}  # agent -> the call ringing or in progress on its phone
         self._ivr: dict[str, dict[str, str]] = {}  # interaction -> what the IVR collected
-        self._recording_paused: set[str] = set()
 
     def restore(
         self, live: Iterable[Interaction], ivr: Mapping[str, Mapping[str, object]] | None = None
@@ -158,7 +149,6 @@ class PanelNamespace(AgentNamespace):
     def _saved(self, i: Interaction) -> None:
         if i.is_ended:
             self._ivr.pop(i.id, None)
-            self._recording_paused.discard(i.id)
             for agent_id in [a for a, held in self._calls.items() if held == i.id and a != i.agent_id]:
                 self._call_over(agent_id, i.id, "call ended")  # a consulted or conference agent
             if i.agent_id is not None:
@@ -235,7 +225,7 @@ class PanelNamespace(AgentNamespace):
             "transferred_to": i.transferred_to,
             "ivr": self._ivr.get(i.id, {}),
             "customer": self.customer_view(i),
-            "recording_paused": i.id in self._recording_paused,
+            "recording_paused": call is not None and call.recording_paused,
             "consulting": colleague if state in (cl.CallState.CONSULTING, cl.CallState.CONSULTED) else None,
             "conference_with": colleague
             if state in (cl.CallState.INVITING, cl.CallState.CONFERENCE)
@@ -265,13 +255,6 @@ class PanelNamespace(AgentNamespace):
         if agent is None:
             raise BadRequest("this agent is not configured")
         return agent
-
-    def _my_call(self, data: Mapping[str, Any], me: str) -> Interaction:
-        interaction_id = text(data, "interaction_id", limit=128)
-        i = self.service.engine.interactions.get(interaction_id)
-        if i is None or i.is_messaging or i.agent_id != me or i.answered_at is None:
-            raise BadRequest("not your call")
-        return i
 
     def _request(self, data: Mapping[str, Any]) -> tuple[str, float]:
         """The interaction a call control names, and now."""
@@ -398,19 +381,9 @@ class PanelNamespace(AgentNamespace):
     async def on_call_recording(self, sid: str, data: dict[str, Any]) -> Ack:
         """PCI pause: the recording of the agent's own call stops (silence) until resumed."""
         me = self._me(sid)
-        i = self._my_call(data, me)
+        iid, now = self._request(data)
         paused = flag(data, "paused")
-        try:
-            control = self.voice()
-            if control is None:
-                raise BadRequest("no connection to Asterisk")
-            done = await control.mute_recording(i.id, paused)
-        except AmiError as err:
-            raise BadRequest(f"Asterisk refused: {err}") from err
-        if not done:
-            raise BadRequest("no recording leg is up for this call")
-        (self._recording_paused.add if paused else self._recording_paused.discard)(i.id)
-        api.record_recording_pause(self.service, i.id, paused, me, "agent")
+        await self.service.request(cl.RecordingPauseRequested(iid, paused, me, "agent", now, agent_id=me))
         return {"ok": True, "paused": paused}
 
     @event("wrap_up", "agent")

@@ -14,10 +14,9 @@ from typing import Any, Protocol
 from aiohttp import web
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
-from callcenter import __version__, metrics
+from callcenter import __version__
 from callcenter.accounts.principal import Principal
 from callcenter.core import business_lines as lines
-from callcenter.core import notices as nt
 from callcenter.core.acd.agents import Agent
 from callcenter.core.acd.engine import Acd
 from callcenter.core.interaction import Interaction
@@ -38,15 +37,6 @@ class Health(Protocol):
 
 
 HEALTH = web.AppKey("health", Health)
-
-
-class RecordingControl(Protocol):
-    """Pauses and resumes the recording of a call in progress (the voice adapter)."""
-
-    async def mute_recording(self, interaction_id: str, muted: bool) -> bool: ...
-
-
-RECORDING_CONTROL = web.AppKey("recording_control", RecordingControl)
 
 
 def agent_view(agent: Agent, engine: Acd) -> dict[str, Any]:
@@ -89,17 +79,6 @@ def may_see_agent(principal: Principal, engine: Acd, agent: Agent) -> bool:
     if principal.lines is None or principal.agent_id == agent.id:
         return True
     return any(may_see_queue(principal, engine, q) for q in agent.queues)
-
-
-def record_recording_pause(
-    service: CallCenter, interaction_id: str, paused: bool, by: str, role: str
-) -> None:
-    """A recording paused or resumed (over HTTP or from the agent panel): in the call's events, with
-    who did it, and counted."""
-    action = "paused" if paused else "resumed"
-    notice = nt.RecordingPaused if paused else nt.RecordingResumed
-    service.dispatch([notice(interaction_id, service.clock(), by, role)])
-    metrics.RECORDING_PAUSES.labels(action=action).inc()
 
 
 @doc("Health of the server and its dependencies", errors=(503,))

@@ -6,14 +6,8 @@ from __future__ import annotations
 from aiohttp import web
 from pydantic import BaseModel, Field, StrictBool
 
-from callcenter.errors import AsteriskError
-from callcenter.web.api import (
-    RECORDING_CONTROL,
-    SERVICE,
-    interaction_view,
-    may_see_queue,
-    record_recording_pause,
-)
+from callcenter.core.calls import machine as cl
+from callcenter.web.api import SERVICE, interaction_view, may_see_queue
 from callcenter.web.auth import PRINCIPAL, allow
 from callcenter.web.http import error, json_response, read_json, read_query
 from callcenter.web.openapi import doc
@@ -66,33 +60,34 @@ async def get_interaction(request: web.Request) -> web.Response:
     'Pause ({"paused": true}) or resume the recording of a call in progress (card data);'
     " recorded in the interaction's events",
     body=RecordingBody,
-    errors=(404, 409, 502, 503),
-    who="an agent only for its own call",
+    errors=(403, 404, 409, 502, 503),
+    who="an agent only for its own call; a user limited to business lines only for theirs",
 )
 @allow("agent", "supervisor", "admin")
 async def recording_pause(request: web.Request) -> web.Response:
     """Pause (``{"paused": true}``) or resume the recording of a call in progress: agents for
-    their own call while the customer gives card data, supervisors for any. Each change is kept in
-    the interaction's events (who, when), so pauses are visible and audited."""
+    their own call while the customer gives card data, supervisors for any of their lines. A
+    request to the core (``RecordingPauseRequested``), which owns whether the recording is paused
+    and refuses what does not fit (not the agent's call: 403; no agent talking yet, already paused,
+    not paused: 409); each change is kept in the interaction's events (who, when), so pauses are
+    visible and audited."""
     interaction_id = request.match_info["interaction_id"]
     paused = (await read_json(request, RecordingBody)).paused
-    service = request.app[SERVICE]
+    service, principal = request.app[SERVICE], request[PRINCIPAL]
     live = service.engine.interactions.get(interaction_id)
-    if live is None:
+    if live is None or (
+        principal.role != "agent" and not may_see_queue(principal, service.engine, live.queue)
+    ):
         return error(404, "no call in progress with this id")
-    principal = request[PRINCIPAL]
-    if principal.role == "agent" and live.agent_id != principal.agent_id:
-        return error(403, "an agent may only pause the recording of their own call")
-    control = request.app.get(RECORDING_CONTROL)
-    if control is None:
+    if service.call_control is None:
         return error(503, "no connection to Asterisk")
-    try:
-        done = await control.mute_recording(interaction_id, paused)
-    except AsteriskError as err:
-        return error(502, f"Asterisk refused: {err}")
-    if not done:
-        return error(409, "this call has no agent talking yet: nothing is being recorded")
-    record_recording_pause(service, interaction_id, paused, principal.name, principal.role)
+    asking = (principal.agent_id or "") if principal.role == "agent" else None
+    now = service.clock()
+    await service.request(
+        cl.RecordingPauseRequested(
+            interaction_id, paused, principal.name, principal.role, now, agent_id=asking
+        )
+    )
     await service.stored(service.enqueued)  # answered once the pause is in the call's record
     return json_response({"interaction_id": interaction_id, "recording": "paused" if paused else "on"})
 

@@ -10,16 +10,19 @@ Invariants:
 - The namespace accepts supervisors and admins only; its one event (``sync``) declares its roles
   (deny by default, :mod:`callcenter.web.realtime`). Actions are HTTP routes with their roles, and
   each one is audited.
-- The :class:`Wallboard` only reads the engine; actions go through ``CallCenter.handle`` as events.
+- The :class:`Wallboard` only reads the engine; actions go through ``CallCenter.handle`` as events,
+  and listen / whisper / barge through ``CallCenter.request`` (``SpyRequested``): the core checks it
+  against the call's state, the audit row is written, then the call-control adapter rings the
+  supervisor's phone.
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import AsyncIterator, Callable, Iterable, Mapping
+from collections.abc import AsyncIterator, Callable, Iterable, Mapping, Sequence
 from dataclasses import asdict
-from typing import Any, Literal, Protocol
+from typing import Any, Literal
 
 from aiohttp import web
 from pydantic import BaseModel, Field
@@ -32,11 +35,11 @@ from callcenter.core.acd.agents import IllegalTransition
 from callcenter.core.acd.engine import Acd
 from callcenter.core.acd.wallboard import MINUTE, RollingSeries, SlAlert, SlAlerts
 from callcenter.core.business_lines import call_line
+from callcenter.core.calls import machine as cl
 from callcenter.core.commands import Command, SaveInteraction
 from callcenter.core.errors import UnknownAgent
 from callcenter.core.interaction import Channel, Interaction
 from callcenter.core.qa.scoring import Alert
-from callcenter.errors import AsteriskError as AmiError
 from callcenter.service import CallCenter
 from callcenter.settings import ApiToken, RealtimeSettings
 from callcenter.web.api import SERVICE, may_see_agent, may_see_queue, queue_line
@@ -56,16 +59,7 @@ NAMESPACE = "/supervisor"
 PUSH_SECONDS = 1.0  # at most one wallboard per scope per second while things change
 IDLE_PUSH_SECONDS = 5.0  # and one every so often anyway (waits grow without events)
 RESTORE_LIMIT = 500  # interactions read back at start to rebuild the last hour's series
-SPY_MODES = ("listen", "whisper", "barge")
-
-
-class Spy(Protocol):
-    """Calls the supervisor's phone into ChanSpy on an agent's live call (the voice adapter)."""
-
-    async def spy(self, agent_id: str, extension: str, mode: str) -> bool: ...
-
-
-SPY = web.AppKey("spy", Spy)
+SPY_MODES = cl.SPY_MODES
 
 
 def scope_key(lines: frozenset[str] | None) -> str:
@@ -436,38 +430,36 @@ async def reassign(request: web.Request) -> web.Response:
 @allow("supervisor", "admin")
 async def listen(request: web.Request) -> web.Response:
     """Ring the supervisor's own phone into ChanSpy on the agent's live call: ``listen`` (nobody
-    hears the supervisor), ``whisper`` (only the agent does), ``barge`` (both do)."""
+    hears the supervisor), ``whisper`` (only the agent does), ``barge`` (both do). The core decides
+    (``SpyRequested``: the agent's call, its state, the mode); this handler scopes the agent to the
+    supervisor's lines and writes the audit row before the phone rings."""
     body = await _body(request)
     agent_id = _name(body, "agent_id")
     mode = body.get("mode", "listen")
-    if mode not in SPY_MODES:
-        return _error(400, f"mode must be one of {', '.join(SPY_MODES)}")
     service, principal = request.app[SERVICE], request[PRINCIPAL]
     engine = service.engine
     agent = engine.agents.get(agent_id or "")
     if agent is None or not may_see_agent(principal, engine, agent):
         return _error(404, "no such agent")
-    own = engine.agents.get(principal.agent_id or "")
-    if own is None:
-        return _error(409, "your account has no phone: link it to an agent id (its extension rings)")
-    if own.id == agent.id:
-        return _error(409, "you cannot listen to your own calls")
-    spy = request.app.get(SPY)
-    if spy is None:
+    if service.call_control is None:
         return _error(503, "no connection to Asterisk")
-    if agent.interaction_id is None:
-        return _error(409, "this agent has no call in progress")
-    # Audited before the phone rings: no row, no listening (AuditUnavailable: 503).
-    await record(
-        request, f"call.{mode}", agent.id, {"extension": own.extension, "call": agent.interaction_id}
-    )
-    try:
-        started = await spy.spy(agent.id, own.extension, str(mode))
-    except AmiError as err:
-        return _error(502, f"Asterisk refused: {err}")
-    if not started:
-        return _error(409, "this agent has no call in progress")
-    return web.json_response({"ok": True, "agent_id": agent.id, "mode": mode, "extension": own.extension})
+    rung: list[cl.SpyCall] = []
+
+    async def audit(commands: Sequence[Command]) -> None:
+        # Audited before the phone rings: no row, no listening (AuditUnavailable: 503).
+        rung.extend(c for c in commands if isinstance(c, cl.SpyCall))
+        for spy in rung:
+            await record(
+                request,
+                f"call.{spy.mode}",
+                spy.agent_id,
+                {"extension": spy.extension, "call": spy.interaction_id},
+            )
+
+    asked = cl.SpyRequested(principal.agent_id, agent.id, str(mode)[:32], service.clock())
+    await service.request(asked, before=audit)
+    extension = rung[0].extension if rung else None
+    return web.json_response({"ok": True, "agent_id": agent.id, "mode": asked.mode, "extension": extension})
 
 
 def setup_routes(app: web.Application) -> None:

@@ -15,6 +15,7 @@ import pytest
 from callcenter.app import DATABASE
 from callcenter.core import events as ev
 from callcenter.core.acd.agents import AgentState
+from callcenter.core.calls import machine as cl
 from callcenter.core.omni.conversations import MessagingChannel
 from callcenter.core.omni.customers import Identity, IdentityKind
 from callcenter.messaging.channels.base import InboundMessage
@@ -206,6 +207,70 @@ async def test_a_call_pops_up_with_its_customer_and_ivr_data_and_ends_in_a_wrap_
     await other.close()
 
 
+async def http_json(node: Node, method: str, path: str, token: str, body: object) -> tuple[int, dict]:
+    async with aiohttp.ClientSession() as http:
+        headers = {"Authorization": f"Bearer {token}"}
+        async with http.request(method, node.url + path, json=body, headers=headers) as resp:
+            return resp.status, await resp.json()
+
+
+async def test_the_recording_pause_is_the_cores_and_every_card_shows_it(node: Node) -> None:
+    """The panel submits the pause and renders the core's flag; a pause over HTTP (a supervisor)
+    reaches the agent's card too. No Asterisk: a pause fails cleanly, then this test plays the
+    adapter's part (its RecordingConfirmed)."""
+    me = await panel(node.url, AGENT_1001)
+    service = node.app[SERVICE]
+    service.dialer = None
+    handle(node, ev.AgentRegistered("1001", now(node)))
+    handle(node, ev.CallArrived("call-7", "+12025550177", "Di", "5000", "PJSIP/trunk-0007", now(node)))
+    handle(node, ev.IvrFinished("call-7", "1", "support", now(node)))
+    handle(node, ev.AgentAnswered("call-7", "1001", now(node)))
+    while (card := await me.next("call"))["phase"] != "talking":
+        pass
+    assert card["recording_paused"] is False
+
+    # No recording leg up (no Asterisk): a clear error, the recording as it was.
+    ack = await me.call("call_recording", {"interaction_id": "call-7", "paused": True})
+    assert "no recording leg" in ack["error"], ack
+    call = service.engine.calls.get("call-7")
+    assert call is not None and not call.recording_paused and call.recording_pending is None
+    assert (await me.call("call_recording", {"interaction_id": "call-7", "paused": False}))["error"] == (
+        "the recording is on"
+    )
+
+    # Asterisk muting it: the core's flag, on the card.
+    service.handle(cl.RecordingPauseRequested("call-7", True, "1001", "agent", now(node), agent_id="1001"))
+    service.handle(cl.RecordingConfirmed("call-7", True, now(node)))
+    while not (card := await me.next("call"))["recording_paused"]:
+        pass
+    assert (await me.call("panel_sync", {}))["call"]["recording_paused"] is True
+    ack = await me.call("call_recording", {"interaction_id": "call-7", "paused": True})
+    assert ack["error"] == "the recording is already paused"
+    status, body = await http_json(
+        node, "POST", "/api/interactions/call-7/recording", SUPERVISOR, {"paused": True}
+    )
+    assert status == 409 and body["error"] == "the recording is already paused"
+    status, body = await http_json(
+        node, "POST", "/api/interactions/call-7/recording", AGENT_1002, {"paused": False}
+    )
+    assert status == 403 and body["error"] == "not your call"
+
+    # A supervisor resumes it over HTTP: the agent's card follows.
+    service.handle(cl.RecordingPauseRequested("call-7", False, "sup", "supervisor", now(node)))
+    service.handle(cl.RecordingConfirmed("call-7", False, now(node)))
+    while (card := await me.next("call"))["recording_paused"]:
+        pass
+    status, body = await http_json(
+        node, "POST", "/api/interactions/call-7/recording", SUPERVISOR, {"paused": True}
+    )
+    assert status == 502 and "no recording leg" in body["error"]  # the core agreed; Asterisk could not
+    await service.stored(service.enqueued)
+    events = await node.app[DATABASE].events_for("call-7")
+    kinds = [(e.kind, e.data.get("by")) for e in events if e.kind.startswith("recording_")]
+    assert kinds == [("recording_paused", "1001"), ("recording_resumed", "sup")]
+    await me.close()
+
+
 async def test_a_wrap_up_owed_before_a_restart_is_still_owed_after_it(tmp_path: Path) -> None:
     settings = chat_settings(tmp_path)
     acd = settings.acd.model_copy(update={"wrap_up_seconds": 60.0, "dispositions": ("resolved",)})
@@ -270,5 +335,36 @@ async def test_a_call_in_progress_keeps_its_ivr_data_on_the_card_after_a_restart
         assert (await other.call("panel_sync", {}))["call"] is None
         await me.close()
         await other.close()
+    finally:
+        await second.server.close()
+
+
+async def test_a_paused_recording_is_still_paused_on_the_card_after_a_restart(tmp_path: Path) -> None:
+    """Asterisk keeps a MixMonitor muted while the server restarts: the core takes the pause back
+    from the call's events, so the card does not claim the call is being recorded."""
+    settings = chat_settings(tmp_path)
+    first = await start_node(settings)
+    try:
+        service = first.app[SERVICE]
+        service.dialer = None  # no Asterisk: this test plays the voice adapter's part
+        handle(first, ev.AgentRegistered("1001", now(first)))
+        handle(first, ev.CallArrived("call-6", "+12025550166", "Ed", "5000", "PJSIP/trunk-0006", now(first)))
+        handle(first, ev.IvrFinished("call-6", "1", "support", now(first)))
+        handle(first, ev.AgentAnswered("call-6", "1001", now(first)))
+        service.handle(
+            cl.RecordingPauseRequested("call-6", True, "1001", "agent", now(first), agent_id="1001")
+        )
+        service.handle(cl.RecordingConfirmed("call-6", True, now(first)))
+    finally:
+        await first.server.close()
+
+    second = await start_node(settings)
+    try:
+        me = await panel(second.url, AGENT_1001)
+        call = (await me.call("panel_sync", {}))["call"]
+        assert (call["interaction_id"], call["recording_paused"]) == ("call-6", True)
+        ack = await me.call("call_recording", {"interaction_id": "call-6", "paused": True})
+        assert ack["error"] == "the recording is already paused"
+        await me.close()
     finally:
         await second.server.close()

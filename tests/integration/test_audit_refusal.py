@@ -23,6 +23,7 @@ from callcenter.accounts.audit import Audit
 from callcenter.accounts.model import Passwords
 from callcenter.accounts.service import Accounts
 from callcenter.app import FLOWS, create_app
+from callcenter.core.calls import machine as cl
 from callcenter.core.omni.customers import Identity, IdentityKind
 from callcenter.errors import AuditUnavailable
 from callcenter.storage.accounts_store import AccountStore
@@ -36,7 +37,7 @@ from tests.integration.test_audit_chain import reports
 from tests.integration.test_db import _create_postgres_database
 from tests.integration.test_ivr_api import example_flows
 from tests.integration.test_realtime import Node, start_node
-from tests.integration.test_supervisor import ADMIN, QUEUES, SUP_ALL, http, supervisor_settings
+from tests.integration.test_supervisor import ADMIN, QUEUES, SUP_ALL, answered, http, supervisor_settings
 from tests.tools import run_callcenter
 
 PASSWORD = "correct horse battery"
@@ -203,6 +204,31 @@ async def test_with_the_audit_refused_no_audited_action_happens_over_http(node: 
     assert verify.returncode == 0 and "audit: 9 rows, chain intact" in verify.stdout, (
         verify.stdout + verify.stderr
     )
+
+
+async def test_with_the_audit_refused_nobody_listens_in(node: Node) -> None:
+    """Listen / whisper / barge: the core accepts, the audit row is refused, and the supervisor's
+    phone is not rung (the call-control adapter is never asked; the core hears it was not done)."""
+    db = sqlite_file(node.app[SETTINGS].database.url)
+    service = node.app[SERVICE]
+    seen: list[object] = []
+    service.observers.append(seen.append)
+    answered(node, "call-a", "1001")
+    assert await service.stored(service.enqueued)  # the server's writes done: the file is free
+    rows = count(db, "audit")
+    audit_down(db, True)
+    status, body = await http(node, "POST", "/api/supervisor/listen", SUP_ALL, {"agent_id": "1001"})
+    assert status == 503 and REFUSED in body["error"]
+    assert count(db, "audit") == rows
+    assert [e.reason for e in seen if isinstance(e, cl.SpyFailed)] == ["not carried out"]
+    assert await service.stored(service.enqueued)
+    audit_down(db, False)
+    status, body = await http(node, "POST", "/api/supervisor/listen", SUP_ALL, {"agent_id": "1001"})
+    assert status == 502  # audited, then the adapter asked: no leg of a real phone here
+    assert count(db, "audit") == rows + 1
+    assert [e.reason for e in seen if isinstance(e, cl.SpyFailed)][1:] == [
+        "the agent's phone is not on this call"
+    ]
 
 
 def test_with_the_audit_refused_the_user_command_changes_nothing(tmp_path: Path) -> None:

@@ -18,6 +18,7 @@ import pytest
 import socketio
 
 from callcenter.core import events as ev
+from callcenter.core.calls import machine as cl
 from callcenter.web.api import SERVICE
 from callcenter.web.supervisor import WALLBOARD
 from tests.integration.test_api import make_settings
@@ -232,6 +233,59 @@ async def test_listen_refusals(node: Node) -> None:
     status, body = await http(node, "POST", "/api/supervisor/listen", SUP_ALL, {"agent_id": "1001"})
     assert status == 409 and "no call" in body["error"]
     assert not [a for a in await audit_actions(node) if a[1].startswith("call.")]
+
+
+def answered(node: Node, iid: str, agent: str, queue: str = "sales") -> None:
+    """A call answered by ``agent``: the events the voice adapter would submit (no Asterisk here)."""
+    service = node.app[SERVICE]
+    service.dialer = None
+    service.handle(ev.AgentLogin(agent, service.clock()))
+    service.handle(ev.AgentRegistered(agent, service.clock()))
+    service.handle(ev.CallArrived(iid, "+15550100", "", "5000", f"PJSIP/trunk-{iid}", service.clock()))
+    service.handle(ev.IvrFinished(iid, "1", queue, service.clock()))
+    service.handle(ev.AgentAnswered(iid, agent, service.clock()))
+    assert node.app[SERVICE].engine.agents[agent].interaction_id == iid
+
+
+async def test_listen_is_checked_by_the_core_and_audited_before_the_phone_rings(node: Node) -> None:
+    service = node.app[SERVICE]
+    seen: list[object] = []
+    service.observers.append(seen.append)
+    answered(node, "call-s", "1001")
+    # The core accepted: the audit row, then the adapter, which finds no agent leg (no Asterisk).
+    status, body = await http(node, "POST", "/api/supervisor/listen", SUP_ALL, {"agent_id": "1001"})
+    assert status == 502 and "not on this call" in body["error"], body
+    assert ("sue", "call.listen", "1001") in await audit_actions(node)
+    assert [e.reason for e in seen if isinstance(e, cl.SpyFailed)] == [
+        "the agent's phone is not on this call"
+    ]
+
+    # On hold: listen and whisper yes, barge no (nobody but the agent would hear it).
+    service.handle(cl.HoldRequested("call-s", "1001", service.clock()))
+    service.handle(cl.HoldConfirmed("call-s", True, service.clock()))
+    rows = len(await audit_actions(node))
+    status, body = await http(
+        node, "POST", "/api/supervisor/listen", SUP_ALL, {"agent_id": "1001", "mode": "barge"}
+    )
+    assert status == 409 and "on hold" in body["error"]
+    assert len(await audit_actions(node)) == rows  # refused by the core: not audited
+    status, body = await http(
+        node, "POST", "/api/supervisor/listen", SUP_ALL, {"agent_id": "1001", "mode": "whisper"}
+    )
+    assert status == 502
+    assert ("sue", "call.whisper", "1001") in await audit_actions(node)
+    # Its own phone: refused.
+    status, body = await http(node, "POST", "/api/supervisor/listen", SUP_ALL, {"agent_id": "1009"})
+    assert status == 409 and "your own calls" in body["error"]
+
+
+async def test_the_recording_pause_of_a_call_is_scoped_to_the_supervisors_lines(node: Node) -> None:
+    answered(node, "call-p", "1001")  # a sales call
+    path = "/api/interactions/call-p/recording"
+    status, body = await http(node, "POST", path, SUP_BILLING, {"paused": True})
+    assert status == 404 and body["error"] == "no call in progress with this id"
+    status, body = await http(node, "POST", path, SUP_ALL, {"paused": True})
+    assert status == 502 and "no recording leg" in body["error"]  # the core agreed; no Asterisk here
 
 
 async def test_service_level_alert_reaches_the_lines_that_may_see_it(node: Node) -> None:

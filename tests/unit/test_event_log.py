@@ -98,6 +98,11 @@ CASES: list[tuple[nt.Notice, str, dict[str, object]]] = [
         {"score": 5, "comment": "quick", "customer_id": "cust-1"},
     ),
     # The call controls' notices (core/call_messages.py).
+    (
+        cl.Supervised(IID, AT, "1009", "a1", "whisper"),
+        "supervised",
+        {"supervisor": "1009", "agent": "a1", "mode": "whisper"},
+    ),
     (cl.CallHeld(IID, AT, "a1"), "held", {"agent": "a1"}),
     (cl.CallResumed(IID, AT, "a1"), "resumed", {"agent": "a1"}),
     (cl.TransferredOut(IID, AT, "a1", "+1555"), "transferred", {"from": "a1", "to_number": "+1555"}),

@@ -187,14 +187,51 @@ async def test_blind_transfers_and_refusals() -> None:
 
 
 async def test_supervisor_spy_and_the_recording_pause_go_through_the_port() -> None:
-    voice, port, _ = adapter()
-    assert await voice.calls.spy("1001", "2001", "whisper")
+    voice, port, events = adapter()
+    assert await run(voice, cl.SpyCall("i1", "1001", "2001", "2001", "whisper")) is None
     (spy,) = made(port, "originate")
     assert spy.endpoint == "PJSIP/2001" and spy.target == Application("ChanSpy", f"{AGENT},qEw")
-    assert not await voice.calls.spy("1002", "2001", "listen")  # no leg up
-    assert await voice.calls.mute_recording("i1", True)
+    assert not spy.wait and spy.caller_id == '"whisper 1001" <1001>'
+    assert events == [cl.SpyRinging("i1", "2001", "1001", "whisper", 50.0)]
+    # No leg of that agent up on the call: reported, nothing rung.
+    assert "not on this call" in (await run(voice, cl.SpyCall("i1", "1002", "2001", "2001", "listen")) or "")
+    assert len(made(port, "originate")) == 1
+    assert events[-1] == cl.SpyFailed("i1", "2001", "the agent's phone is not on this call", 50.0)
+    port.refuse.add("originate")
+    assert "Asterisk refused" in (await run(voice, cl.SpyCall("i1", "1001", "2001", "2001", "barge")) or "")
+    assert isinstance(events[-1], cl.SpyFailed)
+
+    events.clear()
+    assert await run(voice, cl.PauseRecording("i1")) is None
     assert made(port, "mix_monitor_mute") == [(AGENT, True)]
-    assert not await voice.calls.mute_recording("i9", True)
+    assert events == [cl.RecordingConfirmed("i1", True, 50.0)]
+    assert await run(voice, cl.ResumeRecording("i1")) is None
+    assert made(port, "mix_monitor_mute")[-1] == (AGENT, False)
+    assert events[-1] == cl.RecordingConfirmed("i1", False, 50.0)
+    assert "no recording leg" in (await run(voice, cl.PauseRecording("i9")) or "")
+    assert events[-1] == cl.RecordingFailed("i9", "no recording leg is up for this call", 50.0)
+    port.refuse.add("mix_monitor_mute")
+    assert "Asterisk refused" in (await run(voice, cl.PauseRecording("i1")) or "")
+    assert isinstance(events[-1], cl.RecordingFailed)
+
+
+async def test_the_recording_pause_mutes_only_the_recorded_leg_during_a_consult_or_conference() -> None:
+    """Only the dialer's agent leg runs MixMonitor (cc-record); a consulted or invited colleague's
+    leg has none, and MixMonitorMute on it would fail after the recorded leg was muted."""
+    voice, port, events = adapter()
+    assert await run(voice, cl.OriginateConsult("i1", "1001", CALLER, "1002", "1002", True)) is None
+    await settle()
+    port.emit(ami_events.Newchannel("PJSIP/1002-00000003", "i1-consult1", "caller-uid", "cc-consult", "s"))
+    events.clear()
+    assert await run(voice, cl.PauseRecording("i1")) is None
+    assert made(port, "mix_monitor_mute") == [(AGENT, True)]
+    assert events == [cl.RecordingConfirmed("i1", True, 50.0)]
+    assert await run(voice, cl.CancelConsult("i1", "1001")) is None
+    assert await run(voice, cl.OriginateConference("i1", "1001", CALLER, "1003", "1003")) is None
+    await settle()
+    port.emit(ami_events.Newchannel("PJSIP/1003-00000004", "i1-conf2", "caller-uid", "cc-conference", "s"))
+    assert await run(voice, cl.ResumeRecording("i1")) is None
+    assert made(port, "mix_monitor_mute")[1:] == [(AGENT, False)]
 
 
 async def test_a_slow_caller_lookup_does_not_hold_the_call_and_is_not_torn(

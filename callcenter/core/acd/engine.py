@@ -481,6 +481,10 @@ class _CallRouting:
     def live_call(self, interaction_id: str) -> Interaction | None:
         return self._acd.live.get(interaction_id)
 
+    def call_of(self, agent_id: str) -> str | None:
+        agent = self._acd.agents.get(agent_id)
+        return agent.interaction_id if agent is not None else None
+
     def extension_of(self, agent_id: str) -> str | None:
         agent = self._acd.agents.get(agent_id)
         return agent.extension if agent is not None else None

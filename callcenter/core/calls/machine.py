@@ -8,6 +8,13 @@ commands (``HoldCall``, ``OriginateConsult``...) that the call-control adapter c
 Asterisk; the adapter reports what happened as result events (``HoldConfirmed``, ``ConsultAnswered``,
 ``ControlFailed``...). Asterisk's facts (channel names, leg ids) stay in the adapter.
 
+Two requests do not move the control state: the PCI recording pause (``RecordingPauseRequested``:
+the call's ``recording_paused`` flag, moved by ``RecordingConfirmed``, with its own pending request,
+so a pause is never held up by a hold under way, nor the reverse) and a supervisor joining the call
+(``SpyRequested``: listen and whisper in any state in which the agent is on the line, barge only
+while the caller is with the agent — on hold, during a consult, nobody would hear the barge but the
+agent; the supervisor's phone ringing is the ``Supervised`` notice).
+
 Invariants (checked by tests, including a property test over random request sequences):
 - a call has at most one control under way (``pending``); another request meanwhile is refused;
 - a refused request (a :class:`CallRefused`, a domain error) changes nothing;
@@ -36,6 +43,7 @@ from callcenter.core.calls.messages import (
     CALL_NOTICES,
     REQUESTS,
     RESULTS,
+    SPY_MODES,
     BlindTransferRequested,
     BridgeConsult,
     CallCommand,
@@ -70,25 +78,39 @@ from callcenter.core.calls.messages import (
     HoldRequested,
     OriginateConference,
     OriginateConsult,
+    PauseRecording,
+    RecordingConfirmed,
+    RecordingFailed,
+    RecordingFound,
+    RecordingPauseRequested,
     Request,
     Result,
     ResumeCall,
+    ResumeRecording,
     ResumeRequested,
+    SpyCall,
+    SpyFailed,
+    SpyRequested,
+    SpyRinging,
+    Supervised,
     TransferCall,
     TransferConfirmed,
     TransferredAttended,
     TransferredOut,
     failed,
 )
-from callcenter.core.errors import DomainError, NotYourCall
+from callcenter.core.errors import DomainError, InvalidRequest, NotYourCall, UnknownAgent
 from callcenter.core.interaction import Interaction
-from callcenter.core.notices import Transferred
+from callcenter.core.notices import RecordingPaused, RecordingResumed, Transferred
 
 __all__ = [
     "CALL_COMMANDS",
     "CALL_NOTICES",
+    "COLLEAGUE_ON_LINE",
+    "NO_BARGE",
     "REQUESTS",
     "RESULTS",
+    "SPY_MODES",
     "TRANSITIONS",
     "WITH_COLLEAGUE",
     "BlindTransferRequested",
@@ -135,11 +157,22 @@ __all__ = [
     "IllegalCallMove",
     "OriginateConference",
     "OriginateConsult",
+    "PauseRecording",
+    "RecordingConfirmed",
+    "RecordingFailed",
+    "RecordingFound",
+    "RecordingPauseRequested",
     "Request",
     "Result",
     "ResumeCall",
+    "ResumeRecording",
     "ResumeRequested",
     "Routing",
+    "SpyCall",
+    "SpyFailed",
+    "SpyRequested",
+    "SpyRinging",
+    "Supervised",
     "TransferCall",
     "TransferConfirmed",
     "TransferredAttended",
@@ -197,6 +230,10 @@ TRANSITIONS: dict[tuple[CallState, CallMove], CallState] = {
     **{(s, M.HANG_UP): S.GONE for s in S if s != S.GONE},
 }
 WITH_COLLEAGUE = frozenset({S.CONSULTING, S.CONSULTED, S.INVITING, S.CONFERENCE})
+# The caller waits on hold, away from the agent: a barge would reach the agent only.
+NO_BARGE = frozenset({S.HELD, S.CONSULTING, S.CONSULTED})
+# A consulted or invited colleague is on the line (its phone is not just ringing).
+COLLEAGUE_ON_LINE = frozenset({S.CONSULTED, S.CONFERENCE})
 del S, M
 
 
@@ -250,6 +287,8 @@ class Call:
     state: CallState = CallState.TALKING
     colleague: str | None = None  # the agent consulted or invited
     pending: Request | None = None  # the control being carried out
+    recording_paused: bool = False  # PCI: the recording is muted
+    recording_pending: RecordingPauseRequested | None = None  # a pause or resume being carried out
 
     def can(self, move: CallMove) -> bool:
         return (self.state, move) in TRANSITIONS
@@ -284,6 +323,10 @@ class Routing(Protocol):
     """What a call's control asks of the engine (agents' states, queues, wrap-ups)."""
 
     def live_call(self, interaction_id: str) -> Interaction | None: ...
+
+    def call_of(self, agent_id: str) -> str | None:
+        """The call the agent's phone is on (ringing, talking, consulted, invited), if any."""
+        ...
 
     def extension_of(self, agent_id: str) -> str | None: ...
 
@@ -341,6 +384,10 @@ class Calls:
                 if call.state not in (CallState.INVITING, CallState.CONFERENCE):
                     raise CallRefused("nobody else is in the conference")
                 out.append(DropGuest(call.interaction_id))
+            case RecordingPauseRequested():
+                self._recording(event, routing, out)
+            case SpyRequested():
+                self._spy(event, routing, out)
             case _:
                 self._result(event, routing, out)
 
@@ -453,16 +500,89 @@ class Calls:
         self._calls[call.interaction_id] = replace(call, pending=e)
         out.append(command)
 
+    def _recording(self, e: RecordingPauseRequested, routing: Routing, out: list[CallOutput]) -> None:
+        """The PCI pause: an agent for its own call, a supervisor (``agent_id`` None) for any; in
+        every control state (the recorded legs are muted wherever they are)."""
+        i = routing.live_call(e.interaction_id)
+        if e.agent_id is not None and (i is None or i.is_messaging or i.agent_id != e.agent_id):
+            raise NotYourCall("not your call")
+        if i is None or i.is_messaging:
+            raise CallRefused("no call in progress with this id")
+        if i.agent_id is None or i.answered_at is None:
+            raise CallRefused("this call has no agent talking yet: nothing is being recorded")
+        call = self._calls.get(i.id)
+        if call is None or call.agent_id != i.agent_id:
+            call = Call(i.id, i.agent_id)
+        if call.recording_pending is not None:
+            raise ControlInProgress("the recording is being paused or resumed already")
+        if e.paused == call.recording_paused:
+            raise CallRefused("the recording is already paused" if e.paused else "the recording is on")
+        self._calls[i.id] = replace(call, recording_pending=e)
+        out.append(PauseRecording(i.id) if e.paused else ResumeRecording(i.id))
+
+    def _spy(self, e: SpyRequested, routing: Routing, out: list[CallOutput]) -> None:
+        """A supervisor's phone into the agent's call. Listen and whisper whenever the agent is on
+        the line (talking, holding, consulting, in a conference; a consulted or invited colleague
+        once it answered); barge only while the caller is with the agent."""
+        if e.mode not in SPY_MODES:
+            raise InvalidRequest(f"mode must be one of {', '.join(SPY_MODES)}")
+        if routing.extension_of(e.agent_id) is None:
+            raise UnknownAgent(e.agent_id)
+        extension = routing.extension_of(e.supervisor) if e.supervisor is not None else None
+        if e.supervisor is None or extension is None:
+            raise CallRefused("your account has no phone: link it to an agent id (its extension rings)")
+        if e.supervisor == e.agent_id:
+            raise CallRefused("you cannot listen to your own calls")
+        iid = routing.call_of(e.agent_id)
+        i = routing.live_call(iid) if iid is not None else None
+        if i is None or i.is_messaging or i.agent_id is None or i.answered_at is None:
+            raise CallRefused("this agent has no call in progress")
+        call = self._calls.get(i.id)
+        if call is None or call.agent_id != i.agent_id:
+            call = Call(i.id, i.agent_id)
+        on_line = i.agent_id == e.agent_id or (
+            call.colleague == e.agent_id and call.state in COLLEAGUE_ON_LINE
+        )
+        if not on_line:
+            raise CallRefused("this agent has no call in progress")
+        if e.supervisor in (call.agent_id, call.colleague):
+            raise CallRefused("you are on this call yourself")
+        if e.mode == "barge" and call.state in NO_BARGE:
+            raise CallRefused("the caller is on hold: barge in once the agent is back with the caller")
+        out.append(SpyCall(i.id, e.agent_id, e.supervisor, extension, e.mode))
+
     # -- results -----------------------------------------------------------------------------------
+
+    def _recording_result(
+        self, e: RecordingConfirmed | RecordingFailed, call: Call, out: list[CallOutput]
+    ) -> None:
+        asked = call.recording_pending
+        if asked is None:
+            return  # stale: the call changed hands meanwhile
+        if isinstance(e, RecordingFailed):
+            self._set(replace(call, recording_pending=None), e.at, out)
+        elif e.paused == asked.paused:
+            self._set(replace(call, recording_paused=e.paused, recording_pending=None), e.at, out)
+            notice = RecordingPaused if e.paused else RecordingResumed
+            out.append(notice(call.interaction_id, e.at, asked.by, asked.role))
 
     def _result(self, e: Result, routing: Routing, out: list[CallOutput]) -> None:
         call = self._calls.get(e.interaction_id)
         if isinstance(e, HoldFound):
             self._hold_found(e, call, routing, out)
             return
+        if isinstance(e, RecordingFound):
+            self._recording_found(e, call, routing, out)
+            return
+        if isinstance(e, SpyRinging):
+            if routing.live_call(e.interaction_id) is not None:
+                out.append(Supervised(e.interaction_id, e.at, e.supervisor, e.agent_id, e.mode))
+            return
         if call is None:
             return  # the call ended meanwhile
         match e:
+            case RecordingConfirmed() | RecordingFailed():
+                self._recording_result(e, call, out)
             case ControlFailed():
                 if call.pending is not None:
                     self._set(replace(call, pending=None), e.at, out)
@@ -485,7 +605,7 @@ class Calls:
                 routing.free_helper(e.agent_id, call.interaction_id, e.at)
                 out.append(ConferenceLeft(call.interaction_id, e.at, e.agent_id, e.reason))
             case _:
-                pass  # a stale result: the call moved on meanwhile
+                pass  # a stale result (the call moved on meanwhile), or SpyFailed: nothing to undo
 
     def _hold_found(self, e: HoldFound, call: Call | None, routing: Routing, out: list[CallOutput]) -> None:
         i = routing.live_call(e.interaction_id)
@@ -493,6 +613,17 @@ class Calls:
             call = Call(e.interaction_id, i.agent_id)
         if call is not None and call.state == CallState.TALKING and call.pending is None:
             self._set(call.moved(CallMove.HOLD), e.at, out)
+
+    def _recording_found(
+        self, e: RecordingFound, call: Call | None, routing: Routing, out: list[CallOutput]
+    ) -> None:
+        i = routing.live_call(e.interaction_id)
+        if i is None or i.is_messaging or i.agent_id is None or i.answered_at is None:
+            return
+        if call is None or call.agent_id != i.agent_id:
+            call = Call(i.id, i.agent_id)
+        if call.recording_pending is None and not call.recording_paused:
+            self._set(replace(call, recording_paused=True), e.at, out)
 
     def _consult_result(
         self,

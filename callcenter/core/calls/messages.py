@@ -1,13 +1,18 @@
-"""The call-control messages of core/calls.py: the agent panel's requests, the call-control
-adapter's results, the commands the core answers with, and the typed notices (each one becomes the
-event-log row the engine wrote before calls had a module: same ``kind`` and data keys)."""
+"""The call-control messages of core/calls/machine.py: the agent panel's and the supervisor's
+requests, the call-control adapter's results, the commands the core answers with, and the typed
+notices (each one becomes the event-log row the engine wrote before calls had a module: same
+``kind`` and data keys)."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
 from typing import ClassVar
 
-from callcenter.core.notices import Notice, Transferred, row_key
+from callcenter.core.notices import Notice, RecordingPaused, RecordingResumed, Transferred, row_key
+
+# How a supervisor joins an agent's call: ``listen`` (nobody hears the supervisor), ``whisper``
+# (the agent does), ``barge`` (the agent and the caller do).
+SPY_MODES = ("listen", "whisper", "barge")
 
 # --- requests (from the agent panel) -----------------------------------------------------------------
 
@@ -87,6 +92,32 @@ class ConferenceDropRequested:
     at: float
 
 
+@dataclass(frozen=True, slots=True)
+class RecordingPauseRequested:
+    """Pause (``paused``) or resume the recording of a call in progress (PCI: while the customer
+    gives card data). ``agent_id``: the agent asking, for its own call only; None for a supervisor
+    (any live call). ``by`` and ``role``: who asked, for the call's record."""
+
+    interaction_id: str
+    paused: bool
+    by: str
+    role: str
+    at: float
+    agent_id: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class SpyRequested:
+    """A supervisor asks to listen to, whisper to or barge into ``agent_id``'s call (``mode``, one
+    of :data:`SPY_MODES`): their own phone rings. ``supervisor``: the agent id linked to the
+    supervisor's account (its extension is the phone), None when the account has none."""
+
+    supervisor: str | None
+    agent_id: str
+    mode: str
+    at: float
+
+
 Request = (
     HoldRequested
     | ResumeRequested
@@ -97,6 +128,8 @@ Request = (
     | ConsultCancelRequested
     | ConferenceRequested
     | ConferenceDropRequested
+    | RecordingPauseRequested
+    | SpyRequested
 )
 REQUESTS = (
     HoldRequested,
@@ -108,6 +141,8 @@ REQUESTS = (
     ConsultCancelRequested,
     ConferenceRequested,
     ConferenceDropRequested,
+    RecordingPauseRequested,
+    SpyRequested,
 )
 
 
@@ -197,6 +232,55 @@ class ControlFailed:
     at: float
 
 
+@dataclass(frozen=True, slots=True)
+class RecordingConfirmed:
+    """Asterisk muted (``paused``) or unmuted the call's recording."""
+
+    interaction_id: str
+    paused: bool
+    at: float
+
+
+@dataclass(frozen=True, slots=True)
+class RecordingFailed:
+    """The recording could not be paused or resumed (no recording leg up, Asterisk refused): it
+    stays as it was."""
+
+    interaction_id: str
+    reason: str
+    at: float
+
+
+@dataclass(frozen=True, slots=True)
+class RecordingFound:
+    """After a restart: the call's events say its recording was paused last (Asterisk keeps the
+    mute while the server is away; it cannot be asked whether a MixMonitor is muted)."""
+
+    interaction_id: str
+    at: float
+
+
+@dataclass(frozen=True, slots=True)
+class SpyRinging:
+    """The supervisor's phone is being rung into ChanSpy on the agent's leg of this call."""
+
+    interaction_id: str
+    supervisor: str
+    agent_id: str
+    mode: str
+    at: float
+
+
+@dataclass(frozen=True, slots=True)
+class SpyFailed:
+    """The supervisor's phone could not be rung (the agent's leg is gone, Asterisk refused)."""
+
+    interaction_id: str
+    supervisor: str
+    reason: str
+    at: float
+
+
 Result = (
     HoldConfirmed
     | HoldFound
@@ -208,6 +292,11 @@ Result = (
     | GuestJoined
     | GuestLeft
     | ControlFailed
+    | RecordingConfirmed
+    | RecordingFailed
+    | RecordingFound
+    | SpyRinging
+    | SpyFailed
 )
 RESULTS = (
     HoldConfirmed,
@@ -220,6 +309,11 @@ RESULTS = (
     GuestJoined,
     GuestLeft,
     ControlFailed,
+    RecordingConfirmed,
+    RecordingFailed,
+    RecordingFound,
+    SpyRinging,
+    SpyFailed,
 )
 CallEvent = Request | Result
 
@@ -297,6 +391,29 @@ class DropGuest:
     interaction_id: str
 
 
+@dataclass(frozen=True, slots=True)
+class PauseRecording:
+    """Mute the call's recording (every recorded leg of it): its tracks get silence meanwhile."""
+
+    interaction_id: str
+
+
+@dataclass(frozen=True, slots=True)
+class ResumeRecording:
+    interaction_id: str
+
+
+@dataclass(frozen=True, slots=True)
+class SpyCall:
+    """Ring the supervisor's phone (``extension``) into ChanSpy on ``agent_id``'s leg of the call."""
+
+    interaction_id: str
+    agent_id: str
+    supervisor: str
+    extension: str
+    mode: str
+
+
 CallCommand = (
     HoldCall
     | ResumeCall
@@ -307,6 +424,9 @@ CallCommand = (
     | CancelConsult
     | OriginateConference
     | DropGuest
+    | PauseRecording
+    | ResumeRecording
+    | SpyCall
 )
 CALL_COMMANDS = (
     HoldCall,
@@ -318,6 +438,9 @@ CALL_COMMANDS = (
     CancelConsult,
     OriginateConference,
     DropGuest,
+    PauseRecording,
+    ResumeRecording,
+    SpyCall,
 )
 
 
@@ -329,6 +452,10 @@ def failed(command: CallCommand, reason: str, at: float) -> Result:
             return ConsultFailed(command.interaction_id, command.to_agent, reason, at, not command.hold_first)
         case OriginateConference():
             return GuestLeft(command.interaction_id, command.to_agent, reason, at)
+        case PauseRecording() | ResumeRecording():
+            return RecordingFailed(command.interaction_id, reason, at)
+        case SpyCall():
+            return SpyFailed(command.interaction_id, command.supervisor, reason, at)
         case _:
             return ControlFailed(command.interaction_id, reason, at)
 
@@ -407,6 +534,17 @@ class ConferenceLeft(Notice):
     reason: str
 
 
+@dataclass(frozen=True, slots=True)
+class Supervised(Notice):
+    """A supervisor's phone was rung to listen to, whisper to or barge into the call (``mode``) on
+    ``agent``'s leg."""
+
+    kind: ClassVar[str] = "supervised"
+    supervisor: str
+    agent: str
+    mode: str
+
+
 CallNotice = (
     CallHeld
     | CallResumed
@@ -418,6 +556,9 @@ CallNotice = (
     | ConferenceInvited
     | ConferenceJoined
     | ConferenceLeft
+    | RecordingPaused
+    | RecordingResumed
+    | Supervised
 )
 CALL_NOTICES = (
     CallHeld,
@@ -430,4 +571,7 @@ CALL_NOTICES = (
     ConferenceInvited,
     ConferenceJoined,
     ConferenceLeft,
+    RecordingPaused,
+    RecordingResumed,
+    Supervised,
 )
