@@ -167,9 +167,9 @@ class Ami:
                 continue
             if "Response" in message:
                 key = message.get("ActionID", "")
-                future = self._pending.pop(key) if key in self._pending else None
-                if future is not None and not future.done():
-                    future.set_result(message)
+                waiter = self._pending.pop(key) if key in self._pending else None
+                if waiter is not None and not waiter.done():
+                    waiter.set_result(message)
             elif "Event" in message:
                 self.on_event(message)
             message = {}
