@@ -68,7 +68,7 @@ def server_config(agents: int, workdir: Path, log_level: str) -> dict[str, Any]:
             "sip_port": BASE + 60,
             "ami_port": BASE + 38,
             "rtp_port_start": BASE + 100,
-            "rtp_port_end": BASE + 1099,
+            "rtp_port_end": BASE + 2099,
         },
         agi={"port": BASE + 573},
         http={"port": BASE + 80},
@@ -92,8 +92,8 @@ def generator_config(server: dict[str, Any]) -> dict[str, Any]:
             "sandbox_instance": f"loadgen{SLOT}" if SLOT else "loadgen",
             "sip_port": BASE + 61,
             "ami_port": BASE + 39,
-            "rtp_port_start": BASE + 1100,
-            "rtp_port_end": BASE + 2099,
+            "rtp_port_start": BASE + 2100,
+            "rtp_port_end": BASE + 4099,
             "ami_username": "load",
             "ami_secret": base64.b16encode(os.urandom(12)).decode(),
         },
@@ -115,6 +115,9 @@ class Rig:
     generator: GeneratorSandbox
     calls: LoadCalls
     db: Path
+    health_interval: float
+    #: CPU seconds per second of the server and its Asterisk with no call (the /healthz sampler on).
+    idle: tuple[float, float] = (0.0, 0.0)
 
     def pids(self) -> tuple[int | None, int | None, int | None]:
         return (
@@ -140,6 +143,7 @@ class StepFigures:
     open_records: int
     closed_records: int
     missing_records: int
+    open_anywhere: int  # every interaction of the database without an outcome
     load: tuple[float, float]  # 1-minute load average at the start and the end
     noise_ms: int
 
@@ -153,15 +157,36 @@ class StepFigures:
 
     @property
     def ok(self) -> bool:
-        return self.failed == 0 and self.leaked == 0 and self.open_records == 0 and self.missing_records == 0
+        return (
+            self.failed == 0
+            and self.leaked == 0
+            and self.open_records == 0
+            and self.missing_records == 0
+            and self.open_anywhere == 0
+        )
 
 
-def records(db: Path, ids: set[str]) -> tuple[int, int]:
-    """(open, closed) interaction records of these calls (by caller name) in the server's SQLite."""
+def records(db: Path, ids: set[str]) -> tuple[int, int, int]:
+    """(open, closed) interaction records of these calls (by caller name) in the server's SQLite,
+    and how many records of any call are open."""
     with sqlite3.connect(f"file:{db}?mode=ro", uri=True, timeout=10) as conn:
-        rows = conn.execute("SELECT caller_name, outcome FROM interactions WHERE caller_name LIKE 'load-%'")
-        found = [(name, outcome) for name, outcome in rows if name in ids]
-    return sum(o is None for _, o in found), sum(o is not None for _, o in found)
+        rows = conn.execute("SELECT caller_name, outcome FROM interactions").fetchall()
+    found = [(name, outcome) for name, outcome in rows if name in ids]
+    anywhere = sum(outcome is None for _, outcome in rows)
+    return sum(o is None for _, o in found), sum(o is not None for _, o in found), anywhere
+
+
+async def idle_cpu(rig: Rig, seconds: float) -> tuple[float, float]:
+    """CPU seconds per second of the server and its Asterisk with no call, the sampler on."""
+    pids = rig.pids()
+    with HealthSampler(rig.server.url + "/healthz", rig.health_interval):
+        before = [proc_sample(p) for p in pids[:2]]
+        await asyncio.sleep(seconds)
+        after = [proc_sample(p) for p in pids[:2]]
+    return (
+        (after[0].cpu_seconds - before[0].cpu_seconds) / seconds,
+        (after[1].cpu_seconds - before[1].cpu_seconds) / seconds,
+    )
 
 
 async def run(rig: Rig, label: str, concurrent: int, rate: float, minutes: float | None) -> StepFigures:
@@ -172,7 +197,7 @@ async def run(rig: Rig, label: str, concurrent: int, rate: float, minutes: float
     load_start = os.getloadavg()[0]
     started = time.monotonic()
     traces: list[CallTrace] = []
-    with HealthSampler(rig.server.url + "/healthz") as health:
+    with HealthSampler(rig.server.url + "/healthz", rig.health_interval) as health:
         in_flight: set[asyncio.Task[None]] = set()
 
         async def one() -> None:
@@ -203,11 +228,11 @@ async def run(rig: Rig, label: str, concurrent: int, rate: float, minutes: float
     ids = {t.id for t in traces if t.srv_channel is not None}
 
     async def all_closed() -> bool:
-        opened, closed = await asyncio.to_thread(records, rig.db, ids)
-        return opened == 0 and closed == len(ids)
+        opened, closed, anywhere = await asyncio.to_thread(records, rig.db, ids)
+        return opened == 0 and closed == len(ids) and anywhere == 0
 
     await wait_until(all_closed, 30)
-    opened, closed = await asyncio.to_thread(records, rig.db, ids)
+    opened, closed, anywhere = await asyncio.to_thread(records, rig.db, ids)
     return StepFigures(
         label=label,
         concurrent=concurrent,
@@ -227,6 +252,7 @@ async def run(rig: Rig, label: str, concurrent: int, rate: float, minutes: float
         open_records=opened,
         closed_records=closed,
         missing_records=len(ids) - opened - closed,
+        open_anywhere=anywhere,
         load=(load_start, load_end),
         noise_ms=rig.calls.plan.noise_ms,
     )
@@ -236,13 +262,17 @@ def ms(values: tuple[float, float, float] | None) -> str:
     return "-" if values is None else " / ".join(f"{v * 1000:.0f}" for v in values)
 
 
-def report(f: StepFigures) -> None:
+def report(f: StepFigures, idle: tuple[float, float]) -> None:
     air = percentiles([d for t in f.traces if (d := dead_air(t, f.noise_ms)) is not None])
     dial = percentiles([d for t in f.traces if (d := key_to_dial(t)) is not None])
     health = percentiles(f.health)
     n = max(1, len(f.traces))
     server_ms, asterisk_ms = f.cpu[0] / n * 1000, f.cpu[1] / n * 1000
     ratio = f.cpu[1] / f.cpu[0] if f.cpu[0] else math.inf
+    # Less what each would have used idle over the same time (timers, the /healthz sampler).
+    server_net = max(0.0, f.cpu[0] - idle[0] * f.seconds) / n * 1000
+    asterisk_net = max(0.0, f.cpu[1] - idle[1] * f.seconds) / n * 1000
+    net_ratio = asterisk_net / server_net if server_net else math.inf
     print(
         f"\n== {f.label}: {f.concurrent} concurrent, {len(f.traces)} calls in {f.seconds:.0f} s "
         f"(load average {f.load[0]:.2f} -> {f.load[1]:.2f})"
@@ -264,8 +294,13 @@ def report(f: StepFigures) -> None:
         f"Asterisk used {ratio:.1f}x the server's CPU"
     )
     print(
+        f"  less idle    server {server_net:.0f} ms, Asterisk {asterisk_net:.0f} ms per call: "
+        f"{net_ratio:.1f}x"
+    )
+    print(
         f"  after        channels left: server's Asterisk {f.leaked}, generator {f.leaked_generator}; "
-        f"records open {f.open_records}, closed {f.closed_records}, missing {f.missing_records}"
+        f"records open {f.open_records}, closed {f.closed_records}, missing {f.missing_records}; "
+        f"open in the database {f.open_anywhere}"
     )
     print(
         f"  memory (RSS) server {f.rss_start[0] / 1024:.1f} -> {f.rss_end[0] / 1024:.1f} MiB, "
@@ -284,10 +319,16 @@ def report(f: StepFigures) -> None:
 async def bench(args: argparse.Namespace, rig: Rig, steps: list[int]) -> int:
     await rig.calls.start()
     try:
+        rig.idle = await idle_cpu(rig, args.idle_seconds)
+        print(
+            f"idle for {args.idle_seconds:g} s: server {rig.idle[0] * 1000:.1f} ms of CPU per second, "
+            f"its Asterisk {rig.idle[1] * 1000:.1f} ms (/healthz sampled every {rig.health_interval:g} s)",
+            flush=True,
+        )
         last_ok: int | None = None
         for n in steps:
             figures = await run(rig, f"step {n}", n, args.rate, None)
-            report(figures)
+            report(figures, rig.idle)
             if figures.ok:
                 last_ok = n
             elif not args.keep_going:
@@ -297,7 +338,7 @@ async def bench(args: argparse.Namespace, rig: Rig, steps: list[int]) -> int:
         if args.soak_minutes:
             n = args.soak_calls or last_ok or steps[0]
             figures = await run(rig, f"soak {args.soak_minutes:g} min", n, args.rate, args.soak_minutes)
-            report(figures)
+            report(figures, rig.idle)
             grew = figures.rss_end[0] - figures.rss_start[0]
             print(
                 f"  soak         server memory grew {grew / 1024:+.1f} MiB over {len(figures.traces)} calls"
@@ -332,6 +373,8 @@ def main() -> int:
     parser.add_argument("--pause", type=float, default=5.0, help="seconds between steps")
     parser.add_argument("--keep-going", action="store_true", help="run every step even after a failure")
     parser.add_argument("--log-level", default="INFO", help="the server's log level")
+    parser.add_argument("--health-interval", type=float, default=0.5, help="seconds between /healthz samples")
+    parser.add_argument("--idle-seconds", type=float, default=10.0, help="idle CPU measured this long first")
     args = parser.parse_args()
     try:
         steps = [int(s) for s in args.steps.split(",") if s.strip()]
@@ -385,7 +428,7 @@ def main() -> int:
             calls = LoadCalls(
                 ami_of(generator), ami_of(server_asterisk), plan, [a["extension"] for a in config["agents"]]
             )
-            rig = Rig(server, server_asterisk, generator, calls, workdir / "load.db")
+            rig = Rig(server, server_asterisk, generator, calls, workdir / "load.db", args.health_interval)
             return asyncio.run(bench(args, rig, steps))
         finally:
             server.stop()
