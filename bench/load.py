@@ -47,6 +47,7 @@ from bench.load_generator import (
     HealthSampler,
     LoadCalls,
     channel_count,
+    channels,
     contact_count,
     dead_air,
     key_to_dial,
@@ -140,6 +141,7 @@ class StepFigures:
     rss_end: tuple[int, int]
     leaked: int  # channels left on the server's Asterisk
     leaked_generator: int
+    leftovers: list[str]  # the server's Asterisk's channels left, as `core show channels concise`
     open_records: int
     closed_records: int
     missing_records: int
@@ -225,6 +227,7 @@ async def run(rig: Rig, label: str, concurrent: int, rate: float, minutes: float
     await wait_until(quiet, 30)
     leaked = await asyncio.to_thread(channel_count, rig.server_asterisk)
     leaked_gen = await asyncio.to_thread(channel_count, rig.generator)
+    leftovers = await asyncio.to_thread(channels, rig.server_asterisk) if leaked else []
     ids = {t.id for t in traces if t.srv_channel is not None}
 
     async def all_closed() -> bool:
@@ -249,6 +252,7 @@ async def run(rig: Rig, label: str, concurrent: int, rate: float, minutes: float
         rss_end=(after[0].rss_kib, after[1].rss_kib),
         leaked=leaked,
         leaked_generator=leaked_gen,
+        leftovers=leftovers,
         open_records=opened,
         closed_records=closed,
         missing_records=len(ids) - opened - closed,
@@ -306,6 +310,8 @@ def report(f: StepFigures, idle: tuple[float, float]) -> None:
         f"  memory (RSS) server {f.rss_start[0] / 1024:.1f} -> {f.rss_end[0] / 1024:.1f} MiB, "
         f"Asterisk {f.rss_start[1] / 1024:.1f} -> {f.rss_end[1] / 1024:.1f} MiB"
     )
+    for line in f.leftovers[:10]:
+        print(f"  left         {line}")
     failures: dict[str, int] = {}
     for t in f.traces:
         if not t.completed:

@@ -88,6 +88,12 @@ def channel_count(sandbox: AsteriskSandbox) -> int:
     return int(found.group(1)) if found else -1
 
 
+def channels(sandbox: AsteriskSandbox) -> list[str]:
+    """The active channels, one line each: name, context, extension, state, application."""
+    out = sandbox.cli("core show channels concise", timeout=10)
+    return [":".join(line.split("!")[:6]) for line in out.splitlines() if "!" in line]
+
+
 def contact_count(sandbox: AsteriskSandbox) -> int:
     found = re.search(r"Objects found: (\d+)", sandbox.cli("pjsip show contacts", timeout=10))
     return int(found.group(1)) if found else 0
