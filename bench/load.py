@@ -202,13 +202,20 @@ async def run(rig: Rig, label: str, concurrent: int, rate: float, minutes: float
     with HealthSampler(rig.server.url + "/healthz", rig.health_interval) as health:
         in_flight: set[asyncio.Task[None]] = set()
 
-        async def one() -> None:
+        plan = rig.calls.plan
+        longest = plan.agent_timeout + plan.talk_seconds + 60
+
+        async def one(delay: float) -> None:
+            await asyncio.sleep(delay)  # a replacement waits its turn: failing calls do not spin
             trace = await rig.calls.call()
             traces.append(trace)
-            await trace.done.wait()
+            try:
+                await asyncio.wait_for(trace.done.wait(), longest)
+            except TimeoutError:
+                trace.failure = trace.failure or f"not over after {longest:g} s"
 
         for _ in range(concurrent):
-            task = asyncio.create_task(one())
+            task = asyncio.create_task(one(0.0))
             in_flight.add(task)
             await asyncio.sleep(1 / rate)
         deadline = started + minutes * 60 if minutes else None
@@ -216,7 +223,7 @@ async def run(rig: Rig, label: str, concurrent: int, rate: float, minutes: float
             done, in_flight = await asyncio.wait(in_flight, return_when=asyncio.FIRST_COMPLETED)
             if deadline is not None and time.monotonic() < deadline:
                 for _ in done:
-                    in_flight.add(asyncio.create_task(one()))
+                    in_flight.add(asyncio.create_task(one(1 / rate)))
     seconds = time.monotonic() - started
     after = [proc_sample(p) for p in pids]
     load_end = os.getloadavg()[0]
