@@ -126,6 +126,7 @@ class Rig:
     generator: GeneratorSandbox
     calls: LoadCalls
     db: Path
+    recordings: Path
     health_interval: float
     #: CPU seconds per second of the server and its Asterisk with no call (the /healthz sampler on).
     idle: tuple[float, float] = (0.0, 0.0)
@@ -156,6 +157,8 @@ class StepFigures:
     closed_records: int
     missing_records: int
     open_anywhere: int  # every interaction of the database without an outcome
+    answered: int  # the step's records closed as answered
+    recorded: int  # ... of which the recording is stored
     load: tuple[float, float]  # 1-minute load average at the start and the end
     noise_ms: int
 
@@ -175,17 +178,35 @@ class StepFigures:
             and self.open_records == 0
             and self.missing_records == 0
             and self.open_anywhere == 0
+            and self.answered == self.completed
+            and self.recorded == self.answered
         )
 
 
-def records(db: Path, ids: set[str]) -> tuple[int, int, int]:
-    """(open, closed) interaction records of these calls (by caller name) in the server's SQLite,
-    and how many records of any call are open."""
+@dataclass(frozen=True)
+class Records:
+    """The server's interaction records of a step's calls (found by caller name)."""
+
+    opened: int
+    closed: int
+    anywhere: int  # records of any call without an outcome
+    answered: frozenset[str]  # interaction ids
+
+    def recorded(self, directory: Path) -> int:
+        """How many answered calls have their recording stored (the mix's metadata file)."""
+        return sum((directory / f"{i}.mixed.json").exists() for i in self.answered)
+
+
+def records(db: Path, ids: set[str]) -> Records:
     with sqlite3.connect(f"file:{db}?mode=ro", uri=True, timeout=10) as conn:
-        rows = conn.execute("SELECT caller_name, outcome FROM interactions").fetchall()
-    found = [(name, outcome) for name, outcome in rows if name in ids]
-    anywhere = sum(outcome is None for _, outcome in rows)
-    return sum(o is None for _, o in found), sum(o is not None for _, o in found), anywhere
+        rows = conn.execute("SELECT id, caller_name, outcome FROM interactions").fetchall()
+    found = [(i, outcome) for i, name, outcome in rows if name in ids]
+    return Records(
+        opened=sum(o is None for _, o in found),
+        closed=sum(o is not None for _, o in found),
+        anywhere=sum(outcome is None for _, _, outcome in rows),
+        answered=frozenset(i for i, o in found if o == "answered"),
+    )
 
 
 async def idle_cpu(rig: Rig, seconds: float) -> tuple[float, float]:
@@ -248,11 +269,12 @@ async def run(rig: Rig, label: str, concurrent: int, rate: float, minutes: float
     ids = {t.id for t in traces if t.srv_channel is not None}
 
     async def all_closed() -> bool:
-        opened, closed, anywhere = await asyncio.to_thread(records, rig.db, ids)
-        return opened == 0 and closed == len(ids) and anywhere == 0
+        found = await asyncio.to_thread(records, rig.db, ids)
+        done = found.opened == 0 and found.closed == len(ids) and found.anywhere == 0
+        return done and found.recorded(rig.recordings) == len(found.answered)
 
     await wait_until(all_closed, 30)
-    opened, closed, anywhere = await asyncio.to_thread(records, rig.db, ids)
+    found = await asyncio.to_thread(records, rig.db, ids)
     return StepFigures(
         label=label,
         concurrent=concurrent,
@@ -270,10 +292,12 @@ async def run(rig: Rig, label: str, concurrent: int, rate: float, minutes: float
         leaked=leaked,
         leaked_generator=leaked_gen,
         leftovers=leftovers,
-        open_records=opened,
-        closed_records=closed,
-        missing_records=len(ids) - opened - closed,
-        open_anywhere=anywhere,
+        open_records=found.opened,
+        closed_records=found.closed,
+        missing_records=len(ids) - found.opened - found.closed,
+        open_anywhere=found.anywhere,
+        answered=len(found.answered),
+        recorded=found.recorded(rig.recordings),
         load=(load_start, load_end),
         noise_ms=rig.calls.plan.noise_ms,
     )
@@ -321,7 +345,7 @@ def report(f: StepFigures, idle: tuple[float, float]) -> None:
     print(
         f"  after        channels left: server's Asterisk {f.leaked}, generator {f.leaked_generator}; "
         f"records open {f.open_records}, closed {f.closed_records}, missing {f.missing_records}; "
-        f"open in the database {f.open_anywhere}"
+        f"open in the database {f.open_anywhere}; answered {f.answered}, recordings stored {f.recorded}"
     )
     print(
         f"  memory (RSS) server {f.rss_start[0] / 1024:.1f} -> {f.rss_end[0] / 1024:.1f} MiB, "
@@ -459,7 +483,15 @@ def main() -> int:
             calls = LoadCalls(
                 ami_of(generator), ami_of(server_asterisk), plan, [a["extension"] for a in config["agents"]]
             )
-            rig = Rig(server, server_asterisk, generator, calls, workdir / "load.db", args.health_interval)
+            rig = Rig(
+                server,
+                server_asterisk,
+                generator,
+                calls,
+                workdir / "load.db",
+                workdir / "recordings",
+                args.health_interval,
+            )
             return asyncio.run(bench(args, rig, steps))
         finally:
             server.stop()

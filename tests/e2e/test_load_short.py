@@ -3,7 +3,8 @@ bench/load.py) through the menu, the queue, an agent and recording, and nothing 
 
 The generator's callers dial over a loopback trunk and press 1 as RFC 4733 telephone events; it
 also registers as every agent's phone and answers. Behaviour only (bench/load.py measures speed):
-every call reached its own agent, every record is closed as answered, no channel is left.
+every call reached its own agent, was recorded (three tracks stored), every record is closed as
+answered, no channel is left.
 """
 
 from __future__ import annotations
@@ -12,6 +13,7 @@ import asyncio
 import re
 import time
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -22,6 +24,7 @@ from tests.conftest import config_with, instance, port, settings_from
 pytestmark = pytest.mark.asterisk
 
 CALLS = 5
+TRACKS = ("mixed", "caller", "agent")
 AGENTS = [{"id": f"{1001 + n}", "extension": f"{1001 + n}", "queues": ["support"]} for n in range(CALLS)]
 
 
@@ -60,7 +63,7 @@ def ami(sandbox: Any) -> tuple[str, int, str, str]:
 
 
 async def test_concurrent_generated_calls_reach_agents_and_leave_nothing_open(
-    asterisk: Any, generator: GeneratorSandbox, server_factory: Any
+    asterisk: Any, generator: GeneratorSandbox, server_factory: Any, tmp_path: Path
 ) -> None:
     server = server_factory(agents=AGENTS, recordings={"settle_seconds": 0.5}).start()
     server.wait_until(lambda: contact_count(asterisk) >= CALLS, 60, "the generator's agent registrations")
@@ -96,6 +99,12 @@ async def test_concurrent_generated_calls_reach_agents_and_leave_nothing_open(
     assert sorted(r["outcome"] for r in records()) == ["answered"] * CALLS
     assert {r["caller_channel"] for r in records()} == {t.srv_channel for t in traces}
     assert {r["agent_id"] for r in records()} == {a["id"] for a in AGENTS}
+    stored = tmp_path / "recordings"  # the server's working directory is tmp_path
+    server.wait_until(
+        lambda: all((stored / f"{r['id']}.{track}.json").exists() for r in records() for track in TRACKS),
+        30,
+        "every call's recording stored",
+    )
 
     server.wait_until(lambda: channel_count(asterisk) == 0, 30, "no channel left on the server's Asterisk")
     assert channel_count(generator) == 0
