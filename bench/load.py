@@ -39,6 +39,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import yaml
+
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from bench.load_generator import (
@@ -423,6 +425,13 @@ def main() -> int:
     parser.add_argument("--health-interval", type=float, default=0.5, help="seconds between /healthz samples")
     parser.add_argument("--idle-seconds", type=float, default=10.0, help="idle CPU measured this long first")
     parser.add_argument(
+        "--server-set",
+        action="append",
+        default=[],
+        metavar="SECTION.KEY=VALUE",
+        help="a setting of the server (YAML value), e.g. runtime.gc_full_collection_seconds=60; repeatable",
+    )
+    parser.add_argument(
         "--generator-nice",
         type=int,
         default=0,
@@ -442,6 +451,12 @@ def main() -> int:
     with tempfile.TemporaryDirectory(prefix="cc-bench-load-") as tmp:
         workdir = Path(tmp)
         config = server_config(agents, workdir, args.log_level)
+        for item in args.server_set:
+            path, sep, value = item.partition("=")
+            section, dot, key = path.partition(".")
+            if not (sep and dot and section and key):
+                parser.error(f"--server-set: SECTION.KEY=VALUE, not {item!r}")
+            config.setdefault(section, {})[key] = yaml.safe_load(value)
         server_asterisk = AsteriskSandbox(settings_from(config))
         generator = GeneratorSandbox(
             settings_from(generator_config(config)),
