@@ -9,11 +9,13 @@ from __future__ import annotations
 
 import hashlib
 import html
+import json
 from dataclasses import dataclass
 from pathlib import Path
 
 from aiohttp import web
 
+from callcenter.web import i18n
 from callcenter.web.api import SETTINGS
 from callcenter.web.auth import PUBLIC, allow
 from callcenter.web.openapi import doc
@@ -37,8 +39,21 @@ class _File:
     max_age: int
 
 
+_CATALOGUES = b"var CATALOGUES = {};"
+
+
+def _with_catalogues(script: bytes) -> bytes:
+    """widget.js with every language's messages in place of its empty CATALOGUES."""
+    if script.count(_CATALOGUES) != 1:
+        raise RuntimeError("widget.js must declare `var CATALOGUES = {};` exactly once")
+    text = json.dumps(i18n.widget_catalogues(), ensure_ascii=True, sort_keys=True)
+    return script.replace(_CATALOGUES, f"var CATALOGUES = {text};".encode())
+
+
 def _load(path: Path, max_age: int) -> _File:
     body = path.read_bytes()
+    if path.name == "widget.js":
+        body = _with_catalogues(body)
     return _File(body, _TYPES[path.suffix], '"' + hashlib.sha256(body).hexdigest()[:32] + '"', max_age)
 
 
