@@ -301,6 +301,7 @@ async def static(request: web.Request) -> web.StreamResponse:
 
 
 def setup_routes(app: web.Application, settings: Settings) -> None:
+    i18n.load_all()  # a broken catalogue stops the start, not a page later
     app[TEMPLATES] = templates()
     app[NAV] = []
     app[PAGE_SETTINGS] = settings

@@ -1,0 +1,155 @@
+"""The pages and the widget in Chinese and in English, in a real Chromium (Playwright,
+/usr/bin/chromium): an account's language wins over the browser's, an account without one gets
+the browser's (Accept-Language), the scripts' texts follow the page's, the widget takes its
+data-language. Screenshots at 1024 px go to docs/screenshots/ (*-1024-en.png, *-1024-zh-CN.png).
+"""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+from aiohttp.test_utils import TestServer
+from playwright.async_api import Browser, Page, async_playwright, expect
+
+from callcenter.app import create_app
+from callcenter.web.pages import ACCOUNTS
+from tests.integration.test_login_browser import CHROMIUM_FLAGS, PASSWORD, SCREENSHOTS
+from tests.integration.test_supervisor import supervisor_settings
+from tests.tools import require
+
+VIEWPORT = {"width": 1024, "height": 768}
+
+
+async def sign_in(page: Page, base: str, username: str) -> None:
+    """By the fields' ids: the labels are in the page's language."""
+    await page.goto(base + "/login")
+    await page.locator("#username").fill(username)
+    await page.locator("#password").fill(PASSWORD)
+    await page.locator('form[action="/login"] button[type="submit"]').click()
+
+
+async def new_page(browser: Browser, locale: str) -> Page:
+    context = await browser.new_context(locale=locale, viewport=VIEWPORT)  # sets Accept-Language
+    return await context.new_page()
+
+
+async def shot(page: Page, name: str) -> None:
+    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+    await page.screenshot(path=str(SCREENSHOTS / name), full_page=True)
+
+
+async def test_pages_and_widget_in_chinese_and_english(tmp_path: Path) -> None:
+    chromium = require("chromium", "chromium")
+    server = TestServer(create_app(supervisor_settings(tmp_path)), host="127.0.0.1")
+    await server.start_server()
+    try:
+        accounts = server.app[ACCOUNTS]
+        await accounts.create(
+            "test", username="li", password=PASSWORD, role="agent", agent_id="1001", language="zh-CN"
+        )
+        await accounts.create(
+            "test", username="ann", password=PASSWORD, role="agent", agent_id="1002", language="en"
+        )
+        await accounts.create("test", username="wang", password=PASSWORD, role="supervisor", language="zh-CN")
+        await accounts.create("test", username="sue", password=PASSWORD, role="supervisor")
+        await accounts.create("test", username="root", password=PASSWORD, role="admin")
+        base = str(server.make_url("")).rstrip("/")
+        async with async_playwright() as pw:
+            browser = await pw.chromium.launch(executable_path=chromium, headless=True, args=CHROMIUM_FLAGS)
+            try:
+                # The sign-in page follows the browser: Chinese for a Chinese browser.
+                page = await new_page(browser, "zh-CN")
+                await page.goto(base + "/login")
+                await expect(page.locator("html")).to_have_attribute("lang", "zh-CN")
+                await expect(page.get_by_label("用户名")).to_be_visible()
+                await expect(page.get_by_role("button", name="登录")).to_be_visible()
+                await shot(page, "login-1024-zh-CN.png")
+                # A wrong password is told in Chinese too (a message of the pages' Python).
+                await page.locator("#username").fill("li")
+                await page.locator("#password").fill("not the password")
+                await page.locator('form[action="/login"] button[type="submit"]').click()
+                await expect(page.locator("#login-error")).to_have_text("用户名或密码错误。")
+
+                # A zh-CN agent in an English browser: the account's language wins.
+                page = await new_page(browser, "en-US")
+                await sign_in(page, base, "li")
+                await expect(page).to_have_url(base + "/agent")
+                await expect(page.locator("html")).to_have_attribute("lang", "zh-CN")
+                await expect(page).to_have_title("坐席工作台 · callcenter")
+                await expect(page.locator("#conn")).to_have_text("已连接")  # the script's t()
+                await expect(page.locator("#go-available")).to_contain_text("示闲")
+                await expect(page.locator("#me-reg")).to_have_text("话机未注册")
+                await expect(page.locator("#me-state")).to_have_text(re.compile("^(示闲|示忙|已签出)$"))
+                await expect(page.get_by_role("link", name="坐席工作台")).to_be_visible()
+                await expect(page.get_by_role("button", name="退出登录")).to_be_visible()
+                await page.locator("#help-open").click()
+                await expect(page.locator("#help-title")).to_have_text("键盘快捷键")
+                await page.keyboard.press("Escape")
+                await shot(page, "agent-panel-1024-zh-CN.png")
+
+                # An English agent in a Chinese browser: English.
+                page = await new_page(browser, "zh-CN")
+                await sign_in(page, base, "ann")
+                await expect(page).to_have_url(base + "/agent")
+                await expect(page.locator("html")).to_have_attribute("lang", "en")
+                await expect(page.locator("#conn")).to_have_text("connected")
+                await expect(page.locator("#go-available")).to_contain_text("Available")
+                await expect(page.locator("#me-reg")).to_have_text("phone not registered")
+                await shot(page, "agent-panel-1024-en.png")
+
+                # A zh-CN supervisor: the console and its script in Chinese.
+                page = await new_page(browser, "en-US")
+                await sign_in(page, base, "wang")
+                await expect(page).to_have_url(base + "/supervisor")
+                await expect(page.get_by_role("heading", name="班长监控台")).to_be_visible()
+                await expect(page.locator("#connection")).to_have_text("实时")
+                row = page.locator('#agents tr[data-agent="1009"]')
+                await expect(row.locator(".state")).to_have_text("已签出")
+                await expect(page.get_by_role("columnheader", name="最长等待")).to_be_visible()
+                await shot(page, "supervisor-1024-zh-CN.png")
+
+                # A supervisor without a language, English browser: English.
+                page = await new_page(browser, "en-US")
+                await sign_in(page, base, "sue")
+                await expect(page.get_by_role("heading", name="Supervisor console")).to_be_visible()
+                await expect(page.locator("#connection")).to_have_text("Live")
+                await expect(page.locator('#agents tr[data-agent="1009"] .state')).to_have_text("logged out")
+                await shot(page, "supervisor-1024-en.png")
+
+                # An admin without a language in a Chinese browser: the users page in Chinese; the
+                # language is set there and then wins over the browser.
+                page = await new_page(browser, "zh-CN")
+                await sign_in(page, base, "root")
+                await page.goto(base + "/admin/users")
+                await expect(page.get_by_role("heading", name="用户", exact=True)).to_be_visible()
+                form = page.get_by_role("form", name="编辑 root")
+                await form.locator('select[name="language"]').select_option("en")
+                await form.locator('button[type="submit"]').click()
+                await expect(page.locator("p.notice")).to_have_text("Changes saved.")
+                await expect(page.locator("html")).to_have_attribute("lang", "en")
+                await expect(
+                    page.get_by_role("form", name="Edit root").locator('select[name="language"]')
+                ).to_have_value("en")
+
+                # The widget: data-language="zh-CN" on an English browser's page.
+                page = await new_page(browser, "en-US")
+                await page.goto(base + "/chat-demo?language=zh-CN")
+                await page.get_by_role("button", name="在线咨询").click()
+                # The pre-chat form, or the offline one when no agent is there: both ask the name.
+                shown = page.locator(".cc-form:not([hidden])")
+                await expect(shown.locator("label").first).to_have_text("您的姓名")
+                await expect(shown.locator('button[type="submit"]')).to_have_text(
+                    re.compile("^(开始咨询|提交留言)$")
+                )
+                await shot(page, "widget-1024-zh-CN.png")
+                page = await new_page(browser, "en-US")
+                await page.goto(base + "/chat-demo")
+                await page.get_by_role("button", name="Chat with us").click()
+                shown = page.locator(".cc-form:not([hidden])")
+                await expect(shown.locator("label").first).to_have_text("Your name")
+                await shot(page, "widget-1024-en.png")
+            finally:
+                await browser.close()
+    finally:
+        await server.close()
