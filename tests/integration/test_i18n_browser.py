@@ -123,6 +123,7 @@ async def test_pages_and_widget_in_chinese_and_english(tmp_path: Path) -> None:
                 await sign_in(page, base, "root")
                 await page.goto(base + "/admin/users")
                 await expect(page.get_by_role("heading", name="用户", exact=True)).to_be_visible()
+                await shot(page, "admin-users-1024-zh-CN.png")
                 form = page.get_by_role("form", name="编辑 root")
                 await form.locator('select[name="language"]').select_option("en")
                 await form.locator('button[type="submit"]').click()
