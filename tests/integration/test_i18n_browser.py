@@ -13,8 +13,14 @@ from aiohttp.test_utils import TestServer
 from playwright.async_api import Browser, Page, async_playwright, expect
 
 from callcenter.app import create_app
+from callcenter.core import events as ev
+from callcenter.core.omni.conversations import MessagingChannel
+from callcenter.core.omni.customers import Identity, IdentityKind
+from callcenter.messaging.channels.base import InboundMessage
+from callcenter.web.api import SERVICE
 from callcenter.web.pages import ACCOUNTS
 from tests.integration.test_login_browser import CHROMIUM_FLAGS, PASSWORD, SCREENSHOTS
+from tests.integration.test_realtime import chat_settings, customer, start_node
 from tests.integration.test_supervisor import supervisor_settings
 from tests.tools import require
 
@@ -154,3 +160,74 @@ async def test_pages_and_widget_in_chinese_and_english(tmp_path: Path) -> None:
                 await browser.close()
     finally:
         await server.close()
+
+
+async def test_a_chinese_agent_takes_a_chat_and_a_call(tmp_path: Path) -> None:
+    """The panel's script in Chinese through a working day's moments: an offer, a chat with a
+    visitor typing, a call popping up beside it with the caller's earlier messages, answered."""
+    chromium = require("chromium", "chromium")
+    node = await start_node(chat_settings(tmp_path))
+    service = node.app[SERVICE]
+    service.dialer = None  # no Asterisk: the test answers for the phone
+    visitor = None
+    try:
+        await node.app[ACCOUNTS].create(
+            "test", username="li", password=PASSWORD, role="agent", agent_id="1001", language="zh-CN"
+        )
+        async with async_playwright() as pw:
+            browser = await pw.chromium.launch(executable_path=chromium, headless=True, args=CHROMIUM_FLAGS)
+            try:
+                page = await new_page(browser, "en-US")
+                errors: list[str] = []
+                page.on("pageerror", lambda err: errors.append(str(err)))
+                await sign_in(page, node.url, "li")
+                await expect(page.locator("#conn")).to_have_text("已连接")
+                await expect(page.locator("#me-state")).to_have_text("已签出")
+                await page.keyboard.press("Alt+Shift+V")
+                await expect(page.locator("#me-state")).to_have_text("示闲")
+
+                visitor = await customer(node.url)
+                started = await visitor.call("start", {"name": "Dee", "message": "我的包裹到哪儿了？"})
+                assert started.get("conversation_id"), started
+                offer = page.get_by_role("article", name="新分配：来自 Dee 的网页聊天")
+                await expect(offer).to_be_visible()
+                await expect(offer.get_by_role("button", name="接受 Alt+Shift+A")).to_be_visible()
+                await page.keyboard.press("Alt+Shift+A")
+                chat = page.get_by_role("article", name="与 Dee 的会话")
+                await expect(chat).to_be_visible()
+                await visitor.call("typing", {"typing": True})
+                await expect(chat.locator(".typing")).to_have_text("Dee 正在输入…")
+                await expect(chat.get_by_label("回复 Dee")).to_be_visible()
+
+                now = service.clock()
+                sms = InboundMessage(
+                    MessagingChannel.SMS,
+                    "SM-1",
+                    Identity(IdentityKind.PHONE, "+14155550123"),
+                    "+15550000",
+                    "退款到账了吗？",
+                    now - 5,
+                    name="Lou",
+                )
+                await node.messaging.receive(sms)
+                service.handle(ev.AgentRegistered("1001", now))
+                await expect(page.locator("#me-reg")).to_have_text("话机已注册")
+                service.handle(ev.CallArrived("call-1", "+14155550123", "Lou", "5000", "PJSIP/trunk-1", now))
+                service.handle(ev.IvrFinished("call-1", "1", "support", now, data={"order": "77-31"}))
+                call = page.get_by_role("article", name="来自 Lou 的来电")
+                await expect(call.locator("[data-phase]")).to_have_text("振铃中：请在话机上接听")
+                await expect(call.get_by_label("IVR 收集的信息")).to_contain_text("77-31")
+                await expect(call.get_by_label("历史消息")).to_contain_text("短信")
+                await expect(page).to_have_title(re.compile("振铃："))  # the title calls for attention
+                service.handle(ev.AgentAnswered("call-1", "1001", service.clock()))
+                await expect(call.locator("[data-phase]")).to_have_text("通话中")
+                await expect(call.get_by_role("button", name="挂断 Alt+Shift+H")).to_be_visible()
+                await expect(call.get_by_role("button", name="保持 Alt+Shift+O")).to_be_visible()
+                await shot(page, "agent-panel-call-1024-zh-CN.png")
+                assert not errors, errors
+            finally:
+                await browser.close()
+    finally:
+        if visitor is not None:
+            await visitor.close()
+        await node.server.close()

@@ -33,6 +33,12 @@
   let skew = 0;
   const now = () => Date.now() / 1000 + skew;
 
+  // Channel names as people read them (the data says "webchat", "sms"...; English shows those).
+  const channelNames = {
+    webchat: t("webchat"), sms: t("sms"), whatsapp: t("whatsapp"), wechat: t("wechat"), email: t("email"), voice: t("voice"),
+  };
+  const channel = (name) => channelNames[name] || name;
+
   function showError(message) {
     const box = $("panel-error");
     box.textContent = message;
@@ -90,7 +96,7 @@
     for (const offer of state.offers.values()) {
       if (shown.has(offer.interaction_id)) continue;
       const name = offer.customer.name || offer.customer.id;
-      const from = t("{channel} from {customer}", { channel: offer.channel, customer: name });
+      const from = t("{channel} from {customer}", { channel: channel(offer.channel), customer: name });
       const card = el("article", { class: "card offer", "data-offer": offer.interaction_id, "aria-label": t("Offer: {what}", { what: from }) },
         el("h3", { text: from }),
         el("p", {}, t("Answer within") + " ", el("span", { class: "countdown", "data-until": offer.until, text: "" })),
@@ -112,7 +118,7 @@
   function message(m) {
     const when = window.ccLocale.time(m.at);
     const from = { customer: t("customer"), agent: t("agent") }[m.from] || m.from;
-    return el("li", { class: m.from }, el("small", { text: `${from} · ${m.channel} · ${when}` }), el("div", { text: m.body }));
+    return el("li", { class: m.from }, el("small", { text: `${from} · ${channel(m.channel)} · ${when}` }), el("div", { text: m.body }));
   }
   async function accept(offer) {
     const ack = await send("accept", { interaction_id: offer.interaction_id });
@@ -155,7 +161,7 @@
   document.addEventListener("pointerdown", unlock, { once: true });
   document.addEventListener("keydown", unlock, { once: true });
   function ringing() {
-    const out = [...state.offers.values()].map((o) => ({ id: o.interaction_id, text: t("{channel} from {customer}", { channel: o.channel, customer: o.customer.name || o.customer.id }) }));
+    const out = [...state.offers.values()].map((o) => ({ id: o.interaction_id, text: t("{channel} from {customer}", { channel: channel(o.channel), customer: o.customer.name || o.customer.id }) }));
     const c = state.call;
     if (c && ["ringing", "consult", "conference"].includes(c.phase)) {
       out.push({ id: `${c.interaction_id}:${c.phase}`, text: t("call from {caller}", { caller: c.customer.name || c.caller_name || c.caller_number }) });
@@ -223,7 +229,7 @@
       ...(config.queues || []).map((q) => el("option", { value: `queue:${q}`, text: t("queue {queue}", { queue: q }) })));
     const log = el("ol", { class: "log", "aria-label": t("Conversation with {customer}", { customer: name }), "aria-live": "polite" });
     const card = el("article", { class: "card chat", "data-conversation": id, "aria-label": t("Chat with {customer}", { customer: name }) },
-      el("h3", { text: `${chat.channel}: ${name}` }),
+      el("h3", { text: t("{channel}: {customer}", { channel: channel(chat.channel), customer: name }) }),
       log,
       el("div", { class: "typing", "aria-live": "polite", text: "" }),
       form,
@@ -346,7 +352,7 @@
       const ack = await send("wrap_up", { interaction_id: w.interaction_id, disposition: select.value, notes: notes.value });
       if (ack.ok) { state.wrapups.delete(w.interaction_id); if (ack.me) state.me = ack.me; render(); }
     } },
-      el("h3", { text: t("Wrap-up: {channel} with {who}", { channel: w.channel, who: w.who }) }),
+      el("h3", { text: t("Wrap-up: {channel} with {who}", { channel: channel(w.channel), who: w.who }) }),
       w.until ? el("p", {}, t("Wrap-up time left:") + " ", el("span", { class: "countdown", "data-until": w.until, text: "" })) : null,
       w.transferred_to ? el("p", { class: "muted", text: t("Transferred to {target}", { target: w.transferred_to }) }) : null,
       el("label", {}, t("Disposition") + " ", select),

@@ -26,6 +26,10 @@
   };
   const stateName = (s) => stateNames[s] || s.replace("_", " ");
   const spyNames = { listen: t("listen"), whisper: t("whisper"), barge: t("barge") };
+  const channelNames = {
+    webchat: t("webchat"), sms: t("sms"), whatsapp: t("whatsapp"), wechat: t("wechat"), email: t("email"), voice: t("voice"),
+  };
+  const channel = (name) => channelNames[name] || name;
   let board = { now: 0, queues: [], agents: [] };
   let receivedAt = Date.now();
   const spyModes = [...$("#spy-modes").content.querySelectorAll("option")].map((o) => o.value);
@@ -140,10 +144,10 @@
   }
 
   function workItem(a, i) {
-    const item = el("li", {}, `${i.channel} · ${i.customer || "?"} · ${i.queue || ""} · ${dur(board.now - i.since)}`);
+    const item = el("li", {}, `${channel(i.channel)} · ${i.customer || "?"} · ${i.queue || ""} · ${dur(board.now - i.since)}`);
     if (i.channel !== "voice" && i.held) {
       // Reassign to another agent of the board, or back to a queue (its line's agents take it).
-      const to = el("select", { "aria-label": t("Reassign {channel} of {agent} to", { channel: i.channel, agent: a.name }) },
+      const to = el("select", { "aria-label": t("Reassign {channel} of {agent} to", { channel: channel(i.channel), agent: a.name }) },
         el("option", { value: "" }, t("Reassign to…")),
         el("optgroup", { label: t("Agents") }, ...board.agents.filter((b) => b.id !== a.id)
           .map((b) => el("option", { value: `agent:${b.id}` }, `${b.name} (${stateName(b.state)})`))),
