@@ -79,7 +79,10 @@ async def _run(args: argparse.Namespace, settings: Settings) -> int:
                 lines = "all lines" if u.lines is None else ",".join(sorted(u.lines))
                 state = "disabled" if u.disabled else "active"
                 agent = f" agent {u.agent_id}" if u.agent_id else ""
-                print(f"{u.id}\t{u.username}\t{u.role}\t{lines}\t{state}{agent}\t{u.display_name}")
+                language = u.language or "browser"
+                print(
+                    f"{u.id}\t{u.username}\t{u.role}\t{lines}\t{state}{agent}\t{u.display_name}\t{language}"
+                )
             return 0
         if command == "add":
             wanted = None if args.lines is None else args.lines.split(",")
