@@ -9,6 +9,7 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
+import aiohttp
 from aiohttp.test_utils import TestServer
 from playwright.async_api import Browser, Page, async_playwright, expect
 
@@ -21,7 +22,7 @@ from callcenter.web.api import SERVICE
 from callcenter.web.pages import ACCOUNTS
 from tests.integration.test_login_browser import CHROMIUM_FLAGS, PASSWORD, SCREENSHOTS
 from tests.integration.test_realtime import chat_settings, customer, start_node
-from tests.integration.test_supervisor import supervisor_settings
+from tests.integration.test_supervisor import ADMIN, supervisor_settings
 from tests.tools import require
 
 VIEWPORT = {"width": 1024, "height": 768}
@@ -61,6 +62,18 @@ async def test_pages_and_widget_in_chinese_and_english(tmp_path: Path) -> None:
         await accounts.create("test", username="sue", password=PASSWORD, role="supervisor")
         await accounts.create("test", username="root", password=PASSWORD, role="admin")
         base = str(server.make_url("")).rstrip("/")
+        # The API sets an account's language; one the pages do not have is a 400 that says why.
+        sue = await accounts.store.by_username("sue")
+        headers = {"Authorization": f"Bearer {ADMIN}"}
+        async with aiohttp.ClientSession(headers=headers) as http:
+            async with http.patch(f"{base}/api/users/{sue.id}", json={"language": "fr"}) as resp:
+                assert (
+                    resp.status == 400 and "language must be one of en, zh-CN" in (await resp.json())["error"]
+                )
+            async with http.patch(f"{base}/api/users/{sue.id}", json={"language": "zh-CN"}) as resp:
+                assert resp.status == 200 and (await resp.json())["language"] == "zh-CN"
+            async with http.patch(f"{base}/api/users/{sue.id}", json={"language": None}) as resp:
+                assert resp.status == 200 and (await resp.json())["language"] is None
         async with async_playwright() as pw:
             browser = await pw.chromium.launch(executable_path=chromium, headless=True, args=CHROMIUM_FLAGS)
             try:
@@ -114,6 +127,12 @@ async def test_pages_and_widget_in_chinese_and_english(tmp_path: Path) -> None:
                 await expect(row.locator(".state")).to_have_text("已签出")
                 await expect(page.get_by_role("columnheader", name="最长等待")).to_be_visible()
                 await shot(page, "supervisor-1024-zh-CN.png")
+                # QA review, in Chinese as well (no calls yet: the script says so).
+                await page.get_by_role("link", name="质检").click()
+                await expect(page.get_by_role("heading", name="质检")).to_be_visible()
+                await expect(page.locator("#status")).to_have_text("没有符合条件的通话。")
+                await expect(page.get_by_role("columnheader", name="来电者")).to_be_visible()
+                await shot(page, "qa-list-1024-zh-CN.png")
 
                 # A supervisor without a language, English browser: English.
                 page = await new_page(browser, "en-US")
