@@ -13,6 +13,7 @@ Invariants:
 
 from __future__ import annotations
 
+import datetime
 import json
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -152,8 +153,6 @@ def negotiate(accept_language: str | None) -> str:
 
 def format_datetime(language: str, when: float | int, fmt: str = "medium") -> str:
     """A POSIX time as the language writes dates (server side; the scripts use Intl)."""
-    import datetime
-
     moment = datetime.datetime.fromtimestamp(when, tz=datetime.UTC)
     return babel.dates.format_datetime(moment, fmt, locale=_babel_name(language))
 
