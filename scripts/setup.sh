@@ -28,6 +28,9 @@ packages=(python3 python3-venv python3-dev gcc debootstrap flite sox postgresql 
           sqlite3 espeak-ng ca-certificates chromium)
 # The tests' second, independent SIP user agent (RFC 4733 DTMF, as real softphones send it).
 [[ -n "$extras" ]] && packages+=(baresip-core)
+# A CJK font: without one Chromium draws the Chinese pages' text as empty boxes (browser tests,
+# screenshots).
+[[ -n "$extras" ]] && packages+=(fonts-wqy-microhei)
 missing=()
 for p in "${packages[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "ok installed" || missing+=("$p")

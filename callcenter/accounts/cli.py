@@ -15,7 +15,7 @@ import sys
 import time
 
 from callcenter.accounts.audit import Audit
-from callcenter.accounts.model import ROLES, AccountError, DuplicateUser, UnknownUser
+from callcenter.accounts.model import LANGUAGES, ROLES, AccountError, DuplicateUser, UnknownUser
 from callcenter.accounts.service import Accounts
 from callcenter.errors import AuditUnavailable
 from callcenter.settings import Settings
@@ -24,7 +24,7 @@ from callcenter.storage.db import Database, DatabaseError
 
 
 def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
-    user = sub.add_parser("user", help="accounts: add, list, passwd, disable, enable")
+    user = sub.add_parser("user", help="accounts: add, list, passwd, disable, enable, language")
     actions = user.add_subparsers(dest="user_command", required=True)
     add = actions.add_parser("add", help="create an account")
     add.add_argument("username")
@@ -37,6 +37,9 @@ def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None
         "the desk phone that listen, whisper and barge ring",
     )
     add.add_argument("--display-name", default="")
+    add.add_argument(
+        "--language", default=None, choices=LANGUAGES, help="the pages' language (default: the browser's)"
+    )
     add.add_argument("--password-stdin", action="store_true", help="read the password from stdin")
     actions.add_parser("list", help="list the accounts")
     passwd = actions.add_parser("passwd", help="set a new password (ends the user's sessions)")
@@ -45,6 +48,9 @@ def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None
     for name, text in (("disable", "refuse sign-in (ends the user's sessions)"), ("enable", "allow again")):
         p = actions.add_parser(name, help=text)
         p.add_argument("username")
+    language = actions.add_parser("language", help="set the pages' language of an account")
+    language.add_argument("username")
+    language.add_argument("language", choices=(*LANGUAGES, "browser"), help="browser: the browser's")
 
 
 def _password(from_stdin: bool) -> str:
@@ -73,7 +79,10 @@ async def _run(args: argparse.Namespace, settings: Settings) -> int:
                 lines = "all lines" if u.lines is None else ",".join(sorted(u.lines))
                 state = "disabled" if u.disabled else "active"
                 agent = f" agent {u.agent_id}" if u.agent_id else ""
-                print(f"{u.id}\t{u.username}\t{u.role}\t{lines}\t{state}{agent}\t{u.display_name}")
+                language = u.language or "browser"
+                print(
+                    f"{u.id}\t{u.username}\t{u.role}\t{lines}\t{state}{agent}\t{u.display_name}\t{language}"
+                )
             return 0
         if command == "add":
             wanted = None if args.lines is None else args.lines.split(",")
@@ -85,10 +94,16 @@ async def _run(args: argparse.Namespace, settings: Settings) -> int:
                 display_name=args.display_name,
                 lines=wanted,
                 agent_id=args.agent_id,
+                language=args.language,
             )
             print(f"user {user.username} created (id {user.id}, role {user.role})")
             return 0
         user = await store.by_username(args.username)
+        if command == "language":
+            chosen = None if args.language == "browser" else args.language
+            await accounts.update(who, user.id, {"language": chosen})
+            print(f"language of {user.username}: {chosen or 'the browser'}")
+            return 0
         if command == "passwd":
             await accounts.update(who, user.id, {"password": _password(args.password_stdin)})
             print(f"password of {user.username} changed")

@@ -25,6 +25,8 @@ from argon2.exceptions import InvalidHashError, VerificationError, VerifyMismatc
 from callcenter.settings.queues_file import LINE_PATTERN
 
 ROLES = ("agent", "supervisor", "qa", "admin")
+# The languages of the pages (callcenter/locale); an account without one gets its browser's.
+LANGUAGES = ("en", "zh-CN")
 PHONE_ROLES = ("agent", "supervisor", "admin")  # roles whose account may name an agent id (a phone)
 USERNAME_PATTERN = r"^[a-z0-9][a-z0-9_.@-]{0,63}$"
 MIN_PASSWORD = 10
@@ -54,6 +56,15 @@ class User:
     disabled: bool
     created_at: float
     updated_at: float
+    language: str | None = None  # the pages' language (None: the browser's)
+
+
+def check_language(language: str | None) -> str | None:
+    if not language:
+        return None
+    if language not in LANGUAGES:
+        raise AccountError(f"language must be one of {', '.join(LANGUAGES)} (or none: the browser's)")
+    return language
 
 
 def check_username(username: str) -> str:

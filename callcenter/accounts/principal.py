@@ -15,6 +15,7 @@ class Principal:
     # Business lines this principal sees; None: every line (admins, unscoped accounts and tokens).
     lines: frozenset[str] | None = None
     user_id: int | None = None  # the account, when signed in with one (None for API tokens)
+    language: str | None = None  # the account's language (None: the browser's)
 
     def may_see(self, line: str | None) -> bool:
         """Whether data of this business line is visible. Scoped principals see only their lines:

@@ -19,6 +19,7 @@ from callcenter.accounts.model import (
     Passwords,
     User,
     check_account,
+    check_language,
     check_lines,
     check_password,
     check_username,
@@ -38,6 +39,7 @@ def user_view(user: User) -> dict[str, Any]:
         "lines": None if user.lines is None else sorted(user.lines),
         "agent_id": user.agent_id,
         "disabled": user.disabled,
+        "language": user.language,
         "created_at": user.created_at,
         "updated_at": user.updated_at,
     }
@@ -68,9 +70,11 @@ class Accounts:
         display_name: str = "",
         lines: Collection[str] | None = None,
         agent_id: str | None = None,
+        language: str | None = None,
         client: str | None = None,
     ) -> User:
         username = check_username(username)
+        language = check_language(language)
         checked_lines = check_lines(lines)
         check_account(role, checked_lines, agent_id or None, self.known_agents)
         check_password(password)
@@ -83,14 +87,16 @@ class Accounts:
             agent_id=agent_id or None,
             password_hash=password_hash,
             now=self.clock(),
+            language=language,
             audit=lambda new: self.audit.entry(by, "user.created", new.username, _detail(new), client),
         )
         return user
 
     async def update(self, by: Who, user_id: int, changes: dict[str, Any], client: str | None = None) -> User:
-        """Apply ``changes`` (display_name, role, lines, agent_id, disabled, password)."""
+        """Apply ``changes`` (display_name, role, lines, agent_id, disabled, password, language)."""
         current = await self.store.user(user_id)
-        unknown = set(changes) - {"display_name", "role", "lines", "agent_id", "disabled", "password"}
+        known = {"display_name", "role", "lines", "agent_id", "disabled", "password", "language"}
+        unknown = set(changes) - known
         if unknown:
             raise AccountError(f"unknown fields: {', '.join(sorted(unknown))}")
         role = changes.get("role", current.role)
@@ -106,6 +112,8 @@ class Accounts:
             fields["display_name"] = str(changes["display_name"]).strip()[:128] or current.username
         if "disabled" in changes:
             fields["disabled"] = bool(changes["disabled"])
+        if "language" in changes:
+            fields["language"] = check_language(changes["language"])
         if changes.get("password") is not None:
             check_password(changes["password"])
             fields["password_hash"] = await asyncio.to_thread(self.passwords.hash, changes["password"])
@@ -137,4 +145,4 @@ class Accounts:
 
 def _detail(user: User) -> dict[str, Any]:
     view = user_view(user)
-    return {k: view[k] for k in ("display_name", "role", "lines", "agent_id", "disabled")}
+    return {k: view[k] for k in ("display_name", "role", "lines", "agent_id", "disabled", "language")}

@@ -59,6 +59,7 @@ def _user(row: UserRow) -> User:
         disabled=row.disabled,
         created_at=row.created_at.timestamp(),
         updated_at=row.updated_at.timestamp(),
+        language=row.language,
     )
 
 
@@ -77,9 +78,11 @@ class AccountStore(SessionStore):
         agent_id: str | None,
         password_hash: str,
         now: float,
+        language: str | None = None,
         audit: AuditOf | None = None,
     ) -> User:
         row = UserRow(
+            language=language,
             username=username,
             display_name=display_name,
             role=role,
@@ -137,6 +140,7 @@ class AccountStore(SessionStore):
         agent_id: str | None = _UNSET,
         disabled: bool = _UNSET,
         password_hash: str = _UNSET,
+        language: str | None = _UNSET,
         keep_sessions: bool = False,
         audit: AuditOf | None = None,
     ) -> User:
@@ -158,6 +162,8 @@ class AccountStore(SessionStore):
                 row.disabled = disabled
             if password_hash is not _UNSET:
                 row.password_hash = password_hash
+            if language is not _UNSET:
+                row.language = language
             row.updated_at = _dt(now)
             if disabled is True or (password_hash is not _UNSET and not keep_sessions):
                 await session.execute(sa.delete(SessionRow).where(SessionRow.user_id == user_id))

@@ -275,6 +275,7 @@ class UserRow(Base):
     disabled: Mapped[bool]
     created_at: Mapped[datetime]
     updated_at: Mapped[datetime]
+    language: Mapped[str | None]  # the pages' language; NULL: the browser's (migration 0013)
 
 
 class SessionRow(Base):

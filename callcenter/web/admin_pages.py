@@ -58,6 +58,7 @@ class NewUserForm(CsrfForm):
     display_name: str = ""
     lines: str = Field("", description="business lines, comma-separated; empty: every line")
     agent_id: str = ""
+    language: str = Field("", description="en or zh-CN; empty: the browser's")
 
 
 class UserForm(CsrfForm):
@@ -66,6 +67,7 @@ class UserForm(CsrfForm):
     lines: str = Field("", description="business lines, comma-separated; empty: every line")
     agent_id: str = ""
     disabled: str = Field("", description='"on" disables the account')
+    language: str = Field("", description="en or zh-CN; empty: the browser's")
     password: str = Field("", description="a new password; empty: unchanged")
 
 
@@ -89,6 +91,7 @@ async def create_from_form(request: web.Request) -> web.Response:
             display_name=_text(form, "display_name", 128),
             lines=_lines(_text(form, "lines")),
             agent_id=_text(form, "agent_id", 64) or None,
+            language=_text(form, "language", 16) or None,
             client=request.remote,
         )
     except DuplicateUser as err:
@@ -118,6 +121,7 @@ async def edit_from_form(request: web.Request) -> web.Response:
         "lines": _lines(_text(form, "lines")),
         "agent_id": _text(form, "agent_id", 64) or None,
         "disabled": form.get("disabled") == "on",
+        "language": _text(form, "language", 16) or None,
     }
     if _text(form, "password", 1025):
         changes["password"] = _text(form, "password", 1025)

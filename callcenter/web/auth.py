@@ -87,7 +87,7 @@ class TokenAuthenticator:
 def principal_of(session: StoredSession) -> Principal:
     user = session.user
     lines = None if user.role == "admin" else user.lines
-    return Principal(user.username, user.role, user.agent_id, lines, user.id)
+    return Principal(user.username, user.role, user.agent_id, lines, user.id, user.language)
 
 
 class Authenticator:

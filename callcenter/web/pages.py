@@ -22,7 +22,7 @@ from pydantic import BaseModel, Field
 from callcenter.accounts.model import MAX_PASSWORD
 from callcenter.accounts.service import Accounts
 from callcenter.settings import Settings
-from callcenter.web import widget
+from callcenter.web import i18n, widget
 from callcenter.web.audit import AUDIT
 from callcenter.web.auth import AUTH_KEY, PRINCIPAL, PUBLIC, ROLES, SESSION, allow
 from callcenter.web.openapi import doc
@@ -33,7 +33,6 @@ log = logging.getLogger(__name__)
 HERE = Path(__file__).parent
 STATIC_DIR = HERE / "static"
 STATIC_MAX_AGE = 3600
-GENERIC_FAILURE = "Wrong username or password."
 
 
 @dataclass(frozen=True, slots=True)
@@ -51,13 +50,31 @@ PAGE_SETTINGS = web.AppKey("page_settings", Settings)
 
 
 def templates() -> jinja2.Environment:
-    return jinja2.Environment(
+    env = jinja2.Environment(
         loader=jinja2.FileSystemLoader(HERE / "templates"),
         autoescape=True,
         undefined=jinja2.StrictUndefined,
         trim_blocks=True,
         lstrip_blocks=True,
+        extensions=["jinja2.ext.i18n"],
     )
+    # {% trans %} blocks' whitespace is normalised: the message ids stay one line however wrapped.
+    env.policies["ext.i18n.trimmed"] = True
+    i18n.install(env)
+    return env
+
+
+def language(request: web.Request) -> str:
+    """The request's language: the account's choice, else the browser's (Accept-Language)."""
+    principal = request.get(PRINCIPAL)
+    chosen = i18n.known(principal.language) if principal is not None else None
+    return chosen or i18n.negotiate(request.headers.get("Accept-Language"))
+
+
+def tr(request: web.Request, message: str, **values: Any) -> str:
+    """A message of Python code in the request's language (``%(name)s`` placeholders)."""
+    text = i18n.gettext(language(request), message)
+    return text % values if values else text
 
 
 def add_nav(app: web.Application, title: str, path: str, *roles: str) -> None:
@@ -74,6 +91,7 @@ def nav_for(app: web.Application, role: str | None) -> list[NavItem]:
 def render(request: web.Request, template: str, *, status: int = 200, **context: Any) -> web.Response:
     principal = request.get(PRINCIPAL)
     session = request.get(SESSION)
+    chosen = language(request)
     html = (
         request.app[TEMPLATES]
         .get_template(template)
@@ -82,10 +100,13 @@ def render(request: web.Request, template: str, *, status: int = 200, **context:
             csrf_token=session.csrf_token if session is not None else "",
             nav=nav_for(request.app, principal.role if principal else None),
             path=request.path,
+            **i18n.context(chosen),
             **context,
         )
     )
     response = web.Response(text=html, status=status, content_type="text/html")
+    response.headers["Content-Language"] = chosen
+    response.headers["Vary"] = "Accept-Language, Cookie"
     response.headers["Cache-Control"] = "no-store"
     response.headers["X-Content-Type-Options"] = "nosniff"
     response.headers["X-Frame-Options"] = "DENY"
@@ -176,7 +197,7 @@ async def login(request: web.Request) -> web.StreamResponse:
     username = str(form.get("username", "")).strip().lower()[:64]
     password = str(form.get("password", ""))[: MAX_PASSWORD + 1]
     if not same_token(request.cookies.get(LOGIN_COOKIE, ""), str(form.get("login_token", ""))):
-        return _login_form(request, error="The form expired. Please sign in again.", status=403)
+        return _login_form(request, error=tr(request, "The form expired. Please sign in again."), status=403)
     client = request.remote
     throttle, accounts, audit = request.app[THROTTLE], request.app[ACCOUNTS], request.app[AUDIT]
     wait = await throttle.retry_after(username, client)
@@ -185,7 +206,11 @@ async def login(request: web.Request) -> web.StreamResponse:
         await audit.try_record(username or "(empty)", "login.throttled", username, {}, client)
         response = _login_form(
             request,
-            error=f"Too many failed attempts. Try again in {int(wait) + 1} seconds.",
+            error=tr(
+                request,
+                "Too many failed attempts. Try again in %(seconds)s seconds.",
+                seconds=int(wait) + 1,
+            ),
             username=username,
             status=429,
         )
@@ -195,7 +220,9 @@ async def login(request: web.Request) -> web.StreamResponse:
     if user is None:
         await throttle.failed(username, client)
         await audit.try_record(username or "(empty)", "login.failed", username, {}, client)
-        return _login_form(request, error=GENERIC_FAILURE, username=username, status=401)
+        return _login_form(
+            request, error=tr(request, "Wrong username or password."), username=username, status=401
+        )
     sessions = request.app[AUTH_KEY].sessions
     assert sessions is not None  # the accounts component sets it before serving
     # Audited first: no row, no session (AuditUnavailable: 503 from web.audit.refusals).
@@ -274,6 +301,7 @@ async def static(request: web.Request) -> web.StreamResponse:
 
 
 def setup_routes(app: web.Application, settings: Settings) -> None:
+    i18n.load_all()  # a broken catalogue stops the start, not a page later
     app[TEMPLATES] = templates()
     app[NAV] = []
     app[PAGE_SETTINGS] = settings

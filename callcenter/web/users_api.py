@@ -35,6 +35,7 @@ class NewUser(_Body):
     display_name: str = Field("", max_length=128)
     lines: list[str] | None = Field(None, max_length=64)
     agent_id: str | None = Field(None, max_length=64)
+    language: str | None = Field(None, max_length=16, description="en or zh-CN; null: the browser's")
 
 
 class UserChanges(_Body):
@@ -44,6 +45,7 @@ class UserChanges(_Body):
     agent_id: str | None = Field(None, max_length=64)
     disabled: bool | None = None
     password: str | None = Field(None, max_length=MAX_PASSWORD)
+    language: str | None = Field(None, max_length=16, description="en or zh-CN; null: the browser's")
 
 
 class AuditQuery(BaseModel):
@@ -92,6 +94,7 @@ async def create_user(request: web.Request) -> web.Response:
             display_name=body.display_name,
             lines=body.lines,
             agent_id=body.agent_id,
+            language=body.language,
             client=request.remote,
         )
     except DuplicateUser as err:
@@ -103,7 +106,7 @@ async def create_user(request: web.Request) -> web.Response:
 
 @doc(
     "Change an account: display_name, role, lines (null: every line), agent_id, disabled,"
-    " password; disabling or a new password ends its sessions (audited)",
+    " password, language (null: the browser's); disabling or a new password ends its sessions (audited)",
     body=UserChanges,
     errors=(404, 409, 503),
 )
@@ -115,7 +118,7 @@ async def update_user(request: web.Request) -> web.Response:
     changes = {
         k: v
         for k, v in body.model_dump(exclude_unset=True).items()
-        if v is not None or k in ("lines", "agent_id")
+        if v is not None or k in ("lines", "agent_id", "language")
     }
     if not changes:
         return _error(400, "nothing to change")

@@ -9,16 +9,19 @@ from __future__ import annotations
 
 import hashlib
 import html
+import json
 from dataclasses import dataclass
 from pathlib import Path
 
 from aiohttp import web
 
+from callcenter.web import i18n
 from callcenter.web.api import SETTINGS
 from callcenter.web.auth import PUBLIC, allow
 from callcenter.web.openapi import doc
 
 STATIC = Path(__file__).parent / "static"
+DEFAULT_TITLE = "Chat with us"  # the settings' default (realtime.widget_title), widget.js's own
 SOCKETIO_CLIENT_VERSION = "4.8.4"
 
 _TYPES = {
@@ -37,8 +40,21 @@ class _File:
     max_age: int
 
 
+_CATALOGUES = b"var CATALOGUES = {};"
+
+
+def _with_catalogues(script: bytes) -> bytes:
+    """widget.js with every language's messages in place of its empty CATALOGUES."""
+    if script.count(_CATALOGUES) != 1:
+        raise RuntimeError("widget.js must declare `var CATALOGUES = {};` exactly once")
+    text = json.dumps(i18n.widget_catalogues(), ensure_ascii=True, sort_keys=True)
+    return script.replace(_CATALOGUES, f"var CATALOGUES = {text};".encode())
+
+
 def _load(path: Path, max_age: int) -> _File:
     body = path.read_bytes()
+    if path.name == "widget.js":
+        body = _with_catalogues(body)
     return _File(body, _TYPES[path.suffix], '"' + hashlib.sha256(body).hexdigest()[:32] + '"', max_age)
 
 
@@ -98,26 +114,40 @@ async def static_file(request: web.Request) -> web.Response:
 @doc("A demo page embedding the widget", content="text/html")
 @allow(PUBLIC)
 async def chat_demo(request: web.Request) -> web.Response:
-    """A page embedding the widget exactly as a customer's site would."""
-    title = html.escape(request.app[SETTINGS].realtime.widget_title)
+    """A page embedding the widget exactly as a customer's site would, in the language asked for
+    (``?language=zh-CN``, else the browser's), given to the widget as ``data-language``."""
+    language = i18n.known(request.query.get("language")) or i18n.negotiate(
+        request.headers.get("Accept-Language")
+    )
+
+    def _(message: str) -> str:
+        return html.escape(i18n.gettext(language, message))
+
+    configured = request.app[SETTINGS].realtime.widget_title
+    # The default title is the widget's own, translated by it; a site's own title is shown as set.
+    title = "" if configured == DEFAULT_TITLE else html.escape(configured)
+    attributes = f'data-language="{language}"' + (f' data-title="{title}"' if title else "")
+    heading = _("Web chat demo")
+    embeds = _("This page embeds the chat widget with one tag, as any site would:")
+    open_it = _("Open the chat with the button at the bottom right.")
     page = f"""<!doctype html>
-<html lang="en">
+<html lang="{language}">
 <head>
 <meta charset="utf-8">
 <meta name="viewport" content="width=device-width, initial-scale=1">
-<title>Web chat demo</title>
+<title>{heading}</title>
 <style>body {{ font: 16px/1.5 system-ui, sans-serif; max-width: 40rem; margin: 2rem auto;
 padding: 0 1rem; }} code {{ background: #f3f3f3; padding: .1rem .3rem; }}</style>
 </head>
 <body>
 <main>
-<h1>Web chat demo</h1>
-<p>This page embeds the chat widget with one tag, as any site would:</p>
+<h1>{heading}</h1>
+<p>{embeds}</p>
 <pre><code>&lt;script src="{html.escape(str(request.url.origin()))}/widget.js" async
-        data-title="{title}"&gt;&lt;/script&gt;</code></pre>
-<p>Open the chat with the button at the bottom right.</p>
+        {html.escape(attributes)}&gt;&lt;/script&gt;</code></pre>
+<p>{open_it}</p>
 </main>
-<script src="/widget.js" async data-title="{title}"></script>
+<script src="/widget.js" async {attributes}></script>
 </body>
 </html>
 """

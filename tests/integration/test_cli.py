@@ -83,6 +83,19 @@ def test_user_add_list_passwd_disable(tmp_path: Path) -> None:
         ("root", "admin", "all lines", "active"),
     ]
     assert user("disable", "nobody").returncode == 2
+    # The pages' language: at creation, changed later, back to the browser's; a language the pages
+    # do not have is refused.
+    li = user("add", "li", "--role", "qa", "--language", "zh-CN", "--password-stdin", password=secret)
+    assert li.returncode == 0, li.stderr
+    assert user("language", "root", "en").returncode == 0
+    assert user("language", "li", "browser").stdout.strip() == "language of li: the browser"
+    assert user("language", "li", "fr").returncode == 2
+    assert (
+        user("add", "zoe", "--role", "qa", "--language", "fr", "--password-stdin", password=secret).returncode
+        == 2
+    )
+    languages = {r[1]: r[-1] for r in (line.split("\t") for line in user("list").stdout.splitlines())}
+    assert languages == {"bea": "browser", "li": "browser", "root": "en"}
     for result in (added, sup, listed):
         assert secret not in result.stdout + result.stderr
     stored = (tmp_path / "users.db").read_bytes()

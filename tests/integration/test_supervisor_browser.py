@@ -96,7 +96,7 @@ async def test_supervisor_wallboard_and_admin_edits(tmp_path: Path) -> None:
                     service.handle(ev.IvrFinished(f"call-{n}", "1", "sales", now - 95 + n * 10))
                     service.handle(ev.CallerHungUp(f"call-{n}", "16", now))
                 await expect(page.get_by_role("alert").first).to_contain_text(
-                    "Queue sales: service level 25 % is below"
+                    "Queue sales: service level 25% is below"
                 )
                 await expect(page.locator('#queues tr[data-queue="sales"] svg.chart circle')).to_have_count(1)
                 SCREENSHOTS.mkdir(parents=True, exist_ok=True)

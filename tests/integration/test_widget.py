@@ -61,7 +61,17 @@ async def test_files_are_served_with_types_and_caching(node: Node) -> None:
         async with http.get(node.url + "/chat-demo") as resp:
             page = await resp.text()
             assert resp.headers["Content-Type"].startswith("text/html")
-            assert '<script src="/widget.js" async data-title="Chat with us"></script>' in page
+            assert '<script src="/widget.js" async data-language="en"></script>' in page
+        # The page's language: asked for, else the browser's; handed to the widget.
+        async with http.get(node.url + "/chat-demo", headers={"Accept-Language": "zh-CN,zh;q=0.9"}) as resp:
+            page = await resp.text()
+            assert '<html lang="zh-CN">' in page and "网页聊天演示" in page
+            assert '<script src="/widget.js" async data-language="zh-CN"></script>' in page
+        async with http.get(node.url + "/chat-demo?language=en", headers={"Accept-Language": "zh"}) as resp:
+            assert 'data-language="en"' in await resp.text()
+        async with http.get(node.url + "/widget.js") as resp:
+            script = await resp.text()
+            assert '"zh-CN": {' in script and "\\u5728\\u7ebf\\u54a8\\u8be2" in script  # 在线咨询
 
 
 @pytest.fixture

@@ -19,14 +19,14 @@
       const r = await call("GET", "/api/admin/queues");
       if (!r.ok) { status(box, false, r.data.error || `HTTP ${r.status}`); return; }
       text.value = r.data.yaml;
-      $("#queues-running").textContent = `Running: ${r.data.running.join(", ") || "none"}` +
-        (r.data.lines.length ? ` · lines: ${r.data.lines.join(", ")}` : "");
-      if (r.data.last_error) status(box, false, "The file on disk has a problem; the running queues are the last valid ones.", r.data.last_error.split("\n"));
+      $("#queues-running").textContent = t("Running: {queues}", { queues: r.data.running.join(", ") || t("none") }) +
+        (r.data.lines.length ? " · " + t("lines: {lines}", { lines: r.data.lines.join(", ") }) : "");
+      if (r.data.last_error) status(box, false, t("The file on disk has a problem; the running queues are the last valid ones."), r.data.last_error.split("\n"));
     };
     $("#queues-form").addEventListener("submit", async (e) => {
       e.preventDefault();
       const r = await call("PUT", "/api/admin/queues", { yaml: text.value });
-      if (r.ok) { await load(); status(box, true, `Saved and applied. Running: ${r.data.running.join(", ")}`); }
+      if (r.ok) { await load(); status(box, true, t("Saved and applied. Running: {queues}", { queues: r.data.running.join(", ") })); }
       else status(box, false, r.data.error || `HTTP ${r.status}`, r.data.problems || []);
     });
     await load();
@@ -47,15 +47,15 @@
     const box = $("#agents-status");
     const r = await call("GET", "/api/admin/agents");
     if (!r.ok) { status(box, false, r.data.error || `HTTP ${r.status}`); return; }
-    if (r.data.last_error) status(box, false, "The agents file has a problem; the last valid profiles run.", r.data.last_error.split("\n"));
+    if (r.data.last_error) status(box, false, t("The agents file has a problem; the last valid profiles run."), r.data.last_error.split("\n"));
     const rows = r.data.agents.map((a) => {
-      const f = (name, value, label) => el("input", { name, value, "aria-label": `${label} of ${a.name}`, ...(r.data.editable ? {} : { readonly: "" }) });
+      const f = (name, value, label) => el("input", { name, value, "aria-label": t("{field} of {agent}", { field: label, agent: a.name }), ...(r.data.editable ? {} : { readonly: "" }) });
       const inputs = {
-        queues: f("queues", a.queues.join(", "), "Queues"),
-        skills: f("skills", pairs(a.skills), "Skills"),
-        languages: f("languages", a.languages.join(", "), "Languages"),
-        max_chats: f("max_chats", a.max_chats, "Chats at once"),
-        chat_capacity: f("chat_capacity", pairs(a.chat_capacity), "Chat capacity per channel"),
+        queues: f("queues", a.queues.join(", "), t("Queues")),
+        skills: f("skills", pairs(a.skills), t("Skills")),
+        languages: f("languages", a.languages.join(", "), t("Languages")),
+        max_chats: f("max_chats", a.max_chats, t("Chats at once")),
+        chat_capacity: f("chat_capacity", pairs(a.chat_capacity), t("Chat capacity per channel")),
       };
       const save = el("button", {
         type: "button", onclick: async () => {
@@ -65,10 +65,10 @@
             chat_capacity: parsePairs(inputs.chat_capacity.value),
           };
           const res = await call("PUT", `/api/admin/agents/${encodeURIComponent(a.id)}`, body);
-          if (res.ok) status(box, true, `${a.name}: saved and applied.`);
+          if (res.ok) status(box, true, t("{agent}: saved and applied.", { agent: a.name }));
           else status(box, false, `${a.name}: ${res.data.error || `HTTP ${res.status}`}`, res.data.problems || []);
         },
-      }, "Save");
+      }, t("Save"));
       if (!r.data.editable) save.disabled = true;
       return el("tr", { "data-agent": a.id },
         el("th", { scope: "row" }, a.name, el("small", { class: "muted" }, ` ${a.id}`)),
@@ -84,17 +84,17 @@
     const showGraph = (graph) => {
       $("#flow-graph").replaceChildren(...(graph ? graph.nodes.map((n) => {
         const out = graph.edges.filter((e) => e.from === n.id).map((e) => e.to).join(", ");
-        return el("li", {}, `${n.id} (${n.type}, line ${n.line})${out ? ` → ${out}` : ""}`);
+        return el("li", {}, t("{node} ({type}, line {line})", { node: n.id, type: n.type, line: n.line }) + (out ? ` → ${out}` : ""));
       }) : []));
     };
     const open = async (name) => {
       const r = await call("GET", `/api/ivr/flows/${encodeURIComponent(name)}`);
       if (!r.ok) { status(box, false, r.data.error || `HTTP ${r.status}`); return; }
       current = name;
-      $("#flow-name").textContent = name + (r.data.running ? " (running)" : " (not running)");
+      $("#flow-name").textContent = name + " " + (r.data.running ? t("(running)") : t("(not running)"));
       text.value = r.data.yaml;
       showGraph(r.data.graph);
-      if (r.data.problems.length) status(box, false, "This file has problems:", r.data.problems.map(problemText));
+      if (r.data.problems.length) status(box, false, t("This file has problems:"), r.data.problems.map(problemText));
       else box.replaceChildren();
     };
     const listFlows = async () => {
@@ -102,20 +102,20 @@
       if (!r.ok) { status(box, false, r.data.error || `HTTP ${r.status}`); return; }
       $("#flows").replaceChildren(...r.data.flows.map((f) => el("li", {},
         el("button", { type: "button", onclick: () => open(f.name) }, f.name),
-        el("small", { class: "muted" }, `${f.name === r.data.entry ? " · entry" : ""}${f.running ? "" : " · not running"}${f.tests ? " · tests" : ""}`))));
-      $("#flows-problems").textContent = r.data.problems.length ? `${r.data.problems.length} problem(s) in the saved flows` : "";
+        el("small", { class: "muted" }, (f.name === r.data.entry ? " · " + t("entry") : "") + (f.running ? "" : " · " + t("not running")) + (f.tests ? " · " + t("tests") : "")))));
+      $("#flows-problems").textContent = r.data.problems.length ? t("Problems in the saved flows: {count}", { count: r.data.problems.length }) : "";
     };
     $("#flow-validate").addEventListener("click", async () => {
       if (!current) return;
       const r = await call("POST", `/api/ivr/flows/${encodeURIComponent(current)}/validate`, { yaml: text.value });
-      if (r.ok && r.data.valid) { status(box, true, "Valid."); showGraph(r.data.graph); }
-      else status(box, false, r.data.error || "Not valid:", (r.data.problems || []).map(problemText));
+      if (r.ok && r.data.valid) { status(box, true, t("Valid.")); showGraph(r.data.graph); }
+      else status(box, false, r.data.error || t("Not valid:"), (r.data.problems || []).map(problemText));
     });
     $("#flow-test").addEventListener("click", async () => {
       if (!current) return;
       const r = await call("POST", `/api/ivr/flows/${encodeURIComponent(current)}/test`, { yaml: text.value });
-      if (r.ok && r.data.passed) status(box, true, `Tests passed: ${r.data.cases.map((c) => c.name).join(", ")}`);
-      else status(box, false, r.data.error || "Tests failed:", [
+      if (r.ok && r.data.passed) status(box, true, t("Tests passed: {cases}", { cases: r.data.cases.map((c) => c.name).join(", ") }));
+      else status(box, false, r.data.error || t("Tests failed:"), [
         ...(r.data.problems || []).map(problemText),
         ...(r.data.cases || []).filter((c) => !c.passed).flatMap((c) => c.failures.map((f) => `${c.name}: ${f}`)),
       ]);
@@ -123,8 +123,8 @@
     $("#flow-save").addEventListener("click", async () => {
       if (!current) return;
       const r = await call("PUT", `/api/ivr/flows/${encodeURIComponent(current)}`, { yaml: text.value });
-      if (r.ok && r.data.saved) { status(box, true, r.data.running ? "Saved; calls from now on use it." : "Saved."); await listFlows(); }
-      else status(box, false, r.data.error || "Not saved:", (r.data.problems || []).map(problemText));
+      if (r.ok && r.data.saved) { status(box, true, r.data.running ? t("Saved; calls from now on use it.") : t("Saved.")); await listFlows(); }
+      else status(box, false, r.data.error || t("Not saved:"), (r.data.problems || []).map(problemText));
     });
     await listFlows();
   }

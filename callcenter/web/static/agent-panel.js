@@ -33,6 +33,12 @@
   let skew = 0;
   const now = () => Date.now() / 1000 + skew;
 
+  // Channel names as people read them (the data says "webchat", "sms"...; English shows those).
+  const channelNames = {
+    webchat: t("webchat"), sms: t("sms"), whatsapp: t("whatsapp"), wechat: t("wechat"), email: t("email"), voice: t("voice"),
+  };
+  const channel = (name) => channelNames[name] || name;
+
   function showError(message) {
     const box = $("panel-error");
     box.textContent = message;
@@ -43,7 +49,7 @@
   function send(name, payload) {
     return new Promise((resolve) => {
       socket.timeout(10000).emit(name, payload || {}, (err, ack) => {
-        if (err) ack = { error: "no answer from the server" };
+        if (err) ack = { error: t("no answer from the server") };
         if (ack && ack.error) showError(`${name}: ${ack.error}`);
         else showError("");
         resolve(ack || {});
@@ -53,15 +59,15 @@
 
   // --- my state ---------------------------------------------------------------------------------
   const stateNames = {
-    available: "Available", offered: "Ringing", busy: "On a call", wrap_up: "Wrap-up",
-    paused: "Paused", logged_out: "Logged out",
+    available: t("Available"), offered: t("Ringing"), busy: t("On a call"), wrap_up: t("Wrap-up"),
+    paused: t("Paused"), logged_out: t("Logged out"),
   };
   function renderMe() {
     const me = state.me;
     if (!me) return;
     $("me-ext").textContent = me.extension;
     const reg = $("me-reg");
-    reg.textContent = me.registered ? "phone registered" : "phone not registered";
+    reg.textContent = me.registered ? t("phone registered") : t("phone not registered");
     reg.className = "badge " + (me.registered ? "ok" : "bad");
     $("me-state").textContent = stateNames[me.state] || me.state;
     // Available with no phone registered: calls cannot reach the agent (chats still can).
@@ -90,27 +96,29 @@
     for (const offer of state.offers.values()) {
       if (shown.has(offer.interaction_id)) continue;
       const name = offer.customer.name || offer.customer.id;
-      const card = el("article", { class: "card offer", "data-offer": offer.interaction_id, "aria-label": `Offer: ${offer.channel} from ${name}` },
-        el("h3", { text: `${offer.channel} from ${name}` }),
-        el("p", {}, "Answer within ", el("span", { class: "countdown", "data-until": offer.until, text: "" })),
+      const from = t("{channel} from {customer}", { channel: channel(offer.channel), customer: name });
+      const card = el("article", { class: "card offer", "data-offer": offer.interaction_id, "aria-label": t("Offer: {what}", { what: from }) },
+        el("h3", { text: from }),
+        el("p", {}, t("Answer within") + " ", el("span", { class: "countdown", "data-until": offer.until, text: "" })),
         timeline(offer.timeline),
         el("div", { class: "row" },
-          el("button", { type: "button", "data-accept": offer.interaction_id, "aria-keyshortcuts": "Alt+Shift+A", onclick: () => accept(offer) }, "Accept ", shortcut("A")),
-          el("button", { type: "button", class: "secondary", "aria-keyshortcuts": "Alt+Shift+D", onclick: () => decline(offer) }, "Decline ", shortcut("D"))));
+          el("button", { type: "button", "data-accept": offer.interaction_id, "aria-keyshortcuts": "Alt+Shift+A", onclick: () => accept(offer) }, t("Accept") + " ", shortcut("A")),
+          el("button", { type: "button", class: "secondary", "aria-keyshortcuts": "Alt+Shift+D", onclick: () => decline(offer) }, t("Decline") + " ", shortcut("D"))));
       box.append(card);
     }
     alertOffers();
     tick();
   }
   function timeline(messages) {
-    const list = el("ol", { class: "log", "aria-label": "Earlier messages" });
+    const list = el("ol", { class: "log", "aria-label": t("Earlier messages") });
     for (const m of messages || []) list.append(message(m));
-    if (!messages || !messages.length) list.append(el("li", { class: "muted", text: "No earlier messages." }));
+    if (!messages || !messages.length) list.append(el("li", { class: "muted", text: t("No earlier messages.") }));
     return list;
   }
   function message(m) {
-    const when = new Date(m.at * 1000).toLocaleTimeString();
-    return el("li", { class: m.from }, el("small", { text: `${m.from} · ${m.channel} · ${when}` }), el("div", { text: m.body }));
+    const when = window.ccLocale.time(m.at);
+    const from = { customer: t("customer"), agent: t("agent") }[m.from] || m.from;
+    return el("li", { class: m.from }, el("small", { text: `${from} · ${channel(m.channel)} · ${when}` }), el("div", { text: m.body }));
   }
   async function accept(offer) {
     const ack = await send("accept", { interaction_id: offer.interaction_id });
@@ -135,16 +143,16 @@
     try {
       audio = audio || new AudioContext();
       if (audio.state === "suspended") audio.resume().catch(() => {});
-      const t = audio.currentTime;
+      const at = audio.currentTime;
       for (const [start, freq] of [[0, 880], [0.18, 660]]) {
         const osc = audio.createOscillator(), gain = audio.createGain();
         osc.frequency.value = freq;
-        gain.gain.setValueAtTime(0.0001, t + start);
-        gain.gain.exponentialRampToValueAtTime(0.2, t + start + 0.02);
-        gain.gain.exponentialRampToValueAtTime(0.0001, t + start + 0.15);
+        gain.gain.setValueAtTime(0.0001, at + start);
+        gain.gain.exponentialRampToValueAtTime(0.2, at + start + 0.02);
+        gain.gain.exponentialRampToValueAtTime(0.0001, at + start + 0.15);
         osc.connect(gain).connect(audio.destination);
-        osc.start(t + start);
-        osc.stop(t + start + 0.16);
+        osc.start(at + start);
+        osc.stop(at + start + 0.16);
       }
     } catch (err) { /* no audio device: the title and the notification remain */ }
   }
@@ -153,16 +161,16 @@
   document.addEventListener("pointerdown", unlock, { once: true });
   document.addEventListener("keydown", unlock, { once: true });
   function ringing() {
-    const out = [...state.offers.values()].map((o) => ({ id: o.interaction_id, text: `${o.channel} from ${o.customer.name || o.customer.id}` }));
+    const out = [...state.offers.values()].map((o) => ({ id: o.interaction_id, text: t("{channel} from {customer}", { channel: channel(o.channel), customer: o.customer.name || o.customer.id }) }));
     const c = state.call;
     if (c && ["ringing", "consult", "conference"].includes(c.phase)) {
-      out.push({ id: `${c.interaction_id}:${c.phase}`, text: `call from ${c.customer.name || c.caller_name || c.caller_number}` });
+      out.push({ id: `${c.interaction_id}:${c.phase}`, text: t("call from {caller}", { caller: c.customer.name || c.caller_name || c.caller_number }) });
     }
     return out;
   }
   function alertOffers() {
     const rings = ringing();
-    document.title = rings.length ? `(${rings.length}) Ringing: ${rings[0].text} · ${baseTitle}` : baseTitle;
+    document.title = rings.length ? `(${rings.length}) ` + t("Ringing: {what}", { what: rings[0].text }) + ` · ${baseTitle}` : baseTitle;
     document.body.dataset.ringing = String(rings.length);
     const fresh = rings.filter((o) => !alerted.has(o.id));
     for (const id of [...alerted]) if (!rings.some((o) => o.id === id)) alerted.delete(id);
@@ -170,7 +178,7 @@
     for (const o of fresh) alerted.add(o.id);
     beep();
     if ("Notification" in window && Notification.permission === "granted" && document.visibilityState !== "visible") {
-      try { new Notification("Incoming: answer it", { body: fresh.map((o) => o.text).join("\n"), tag: "callcenter-offer" }); } catch (err) { /* not allowed here */ }
+      try { new Notification(t("Incoming: answer it"), { body: fresh.map((o) => o.text).join("\n"), tag: "callcenter-offer" }); } catch (err) { /* not allowed here */ }
     }
   }
   const notifyButton = $("notify");
@@ -195,8 +203,8 @@
     // so a reconnect (which replaces the chat objects) leaves the card and its reply box as they are.
     const id = chat.conversation_id;
     const current = () => state.chats.get(id) || chat;
-    const name = chat.customer.name || chat.customer.id || "customer";
-    const input = el("input", { type: "text", "aria-label": `Reply to ${name}`, "data-reply": id, value: chat.draft || "", autocomplete: "off" });
+    const name = chat.customer.name || chat.customer.id || t("customer");
+    const input = el("input", { type: "text", "aria-label": t("Reply to {customer}", { customer: name }), "data-reply": id, value: chat.draft || "", autocomplete: "off" });
     let typingSent = false;
     input.addEventListener("input", () => {
       current().draft = input.value;
@@ -214,14 +222,14 @@
       if (input.value.trim() === body) input.value = "";
       c.draft = input.value;
       renderWork();
-    } }, input, el("button", { type: "submit", text: "Send" }));
-    const targets = el("select", { "aria-label": "Transfer to" },
-      el("option", { value: "", text: "Transfer to…" }),
-      ...config.agents.filter((a) => !state.me || a.id !== state.me.agent_id).map((a) => el("option", { value: `agent:${a.id}`, text: `agent ${a.name}` })),
-      ...(config.queues || []).map((q) => el("option", { value: `queue:${q}`, text: `queue ${q}` })));
-    const log = el("ol", { class: "log", "aria-label": `Conversation with ${name}`, "aria-live": "polite" });
-    const card = el("article", { class: "card chat", "data-conversation": id, "aria-label": `Chat with ${name}` },
-      el("h3", { text: `${chat.channel}: ${name}` }),
+    } }, input, el("button", { type: "submit", text: t("Send") }));
+    const targets = el("select", { "aria-label": t("Transfer to") },
+      el("option", { value: "", text: t("Transfer to…") }),
+      ...config.agents.filter((a) => !state.me || a.id !== state.me.agent_id).map((a) => el("option", { value: `agent:${a.id}`, text: t("agent {agent}", { agent: a.name }) })),
+      ...(config.queues || []).map((q) => el("option", { value: `queue:${q}`, text: t("queue {queue}", { queue: q }) })));
+    const log = el("ol", { class: "log", "aria-label": t("Conversation with {customer}", { customer: name }), "aria-live": "polite" });
+    const card = el("article", { class: "card chat", "data-conversation": id, "aria-label": t("Chat with {customer}", { customer: name }) },
+      el("h3", { text: t("{channel}: {customer}", { channel: channel(chat.channel), customer: name }) }),
       log,
       el("div", { class: "typing", "aria-live": "polite", text: "" }),
       form,
@@ -229,14 +237,14 @@
         targets,
         el("button", { type: "button", class: "secondary", onclick: async () => {
           const [kind, target] = targets.value.split(":");
-          if (!target) return showError("choose where to transfer");
+          if (!target) return showError(t("choose where to transfer"));
           const ack = await send("transfer", { conversation_id: id, [`to_${kind}`]: target });
           if (ack.ok) { state.chats.delete(id); render(); }
-        } }, "Transfer"),
+        } }, t("Transfer")),
         el("button", { type: "button", class: "danger", onclick: async () => {
           const ack = await send("close", { conversation_id: id });
           if (ack.ok) { state.chats.delete(id); render(); }
-        } }, "Close")));
+        } }, t("Close"))));
     card.shown = { chat: null, count: 0 };
     updateChat(card, chat);
     return card;
@@ -253,8 +261,8 @@
     for (const m of chat.messages.slice(card.shown.count)) log.append(message(m));
     const added = chat.messages.length - card.shown.count;
     card.shown.count = chat.messages.length;
-    const name = chat.customer.name || "customer";
-    card.querySelector(".typing").textContent = chat.typing ? `${name} is typing…` : "";
+    const name = chat.customer.name || t("customer");
+    card.querySelector(".typing").textContent = chat.typing ? t("{customer} is typing…", { customer: name }) : "";
     if (added > 0 && (atBottom || log.children.length === added)) log.scrollTop = log.scrollHeight;
   }
   function focusReply(conversationId) {
@@ -265,62 +273,62 @@
   // --- the call ---------------------------------------------------------------------------------
   function callCard(call) {
     const who = call.customer.name || call.caller_name || call.caller_number;
-    const ivr = el("dl", { class: "ivr", "aria-label": "What the IVR collected" });
+    const ivr = el("dl", { class: "ivr", "aria-label": t("What the IVR collected") });
     for (const [k, v] of Object.entries(call.ivr || {})) ivr.append(el("dt", { text: k }), el("dd", { text: v }));
     const phaseText = {
-      ringing: "Ringing: answer on your phone", talking: "Talking", held: "On hold (the caller hears music)",
-      consult: "A colleague asks you to take this call: answer on your phone",
-      conference: "A colleague brings you into this call: answer on your phone",
+      ringing: t("Ringing: answer on your phone"), talking: t("Talking"), held: t("On hold (the caller hears music)"),
+      consult: t("A colleague asks you to take this call: answer on your phone"),
+      conference: t("A colleague brings you into this call: answer on your phone"),
     }[call.phase] || call.phase;
-    const card = el("article", { class: "card call", "aria-label": `Call from ${who}`, "data-call": call.interaction_id },
-      el("h3", {}, `Call from ${who} `, el("span", { class: "badge", role: "status", "data-phase": call.phase, text: phaseText })),
-      el("p", {}, el("strong", { text: call.caller_number }), call.queue ? ` · queue ${call.queue}` : "",
+    const card = el("article", { class: "card call", "aria-label": t("Call from {caller}", { caller: who }), "data-call": call.interaction_id },
+      el("h3", {}, t("Call from {caller}", { caller: who }) + " ", el("span", { class: "badge", role: "status", "data-phase": call.phase, text: phaseText })),
+      el("p", {}, el("strong", { text: call.caller_number }), call.queue ? " · " + t("queue {queue}", { queue: call.queue }) : "",
         call.answered_at ? el("span", {}, " · ", el("span", { "data-since": call.answered_at, text: "" })) : ""),
-      call.customer.identities.length ? el("p", { class: "muted", text: call.customer.identities.join(", ") }) : el("p", { class: "muted", text: "Not a known customer." }),
+      call.customer.identities.length ? el("p", { class: "muted", text: call.customer.identities.join(", ") }) : el("p", { class: "muted", text: t("Not a known customer.") }),
       Object.keys(call.ivr || {}).length ? ivr : null,
-      el("h4", { text: "Earlier contacts" }),
+      el("h4", { text: t("Earlier contacts") }),
       timeline(call.customer.timeline));
     if (!["ringing", "consult", "conference"].includes(call.phase)) {
-      const transferTo = el("select", { "aria-label": "Transfer the call to", "data-field": "transfer-to" },
-        el("option", { value: "", text: "Transfer to…" }),
-        ...config.agents.filter((a) => !state.me || a.id !== state.me.agent_id).map((a) => el("option", { value: `agent:${a.id}`, text: `agent ${a.name}` })),
-        ...(config.queues || []).map((q) => el("option", { value: `queue:${q}`, text: `queue ${q}` })));
-      const number = el("input", { type: "tel", "aria-label": "or an outside number", "data-field": "number", placeholder: "or number", size: 12 });
+      const transferTo = el("select", { "aria-label": t("Transfer the call to"), "data-field": "transfer-to" },
+        el("option", { value: "", text: t("Transfer to…") }),
+        ...config.agents.filter((a) => !state.me || a.id !== state.me.agent_id).map((a) => el("option", { value: `agent:${a.id}`, text: t("agent {agent}", { agent: a.name }) })),
+        ...(config.queues || []).map((q) => el("option", { value: `queue:${q}`, text: t("queue {queue}", { queue: q }) })));
+      const number = el("input", { type: "tel", "aria-label": t("or an outside number"), "data-field": "number", placeholder: t("or number"), size: 12 });
       card.append(el("div", { class: "row" },
-        el("button", { type: "button", class: "danger", "data-field": "hangup", onclick: hangup, "aria-keyshortcuts": "Alt+Shift+H" }, "Hang up ", shortcut("H")),
-        el("button", { type: "button", "data-field": "hold", onclick: toggleHold, "aria-keyshortcuts": "Alt+Shift+O" }, call.phase === "held" ? "Resume " : "Hold ", shortcut("O")),
+        el("button", { type: "button", class: "danger", "data-field": "hangup", onclick: hangup, "aria-keyshortcuts": "Alt+Shift+H" }, t("Hang up") + " ", shortcut("H")),
+        el("button", { type: "button", "data-field": "hold", onclick: toggleHold, "aria-keyshortcuts": "Alt+Shift+O" }, (call.phase === "held" ? t("Resume") : t("Hold")) + " ", shortcut("O")),
         el("button", { type: "button", class: "secondary", "aria-pressed": call.recording_paused ? "true" : "false", onclick: async () => {
           const ack = await send("call_recording", { interaction_id: call.interaction_id, paused: !call.recording_paused });
           if (ack.ok) { call.recording_paused = ack.paused; renderWork(); }
-        } }, call.recording_paused ? "Resume recording" : "Pause recording (card data)")),
+        } }, call.recording_paused ? t("Resume recording") : t("Pause recording (card data)"))),
         call.consulting
-          ? el("div", { class: "row", role: "group", "aria-label": "Attended transfer" },
-            el("span", { text: `Consulting agent ${call.consulting}…` }),
-            el("button", { type: "button", onclick: () => send("call_consult_end", { interaction_id: call.interaction_id, complete: true }) }, "Complete transfer"),
-            el("button", { type: "button", class: "secondary", onclick: () => send("call_consult_end", { interaction_id: call.interaction_id, complete: false }) }, "Back to the caller"))
+          ? el("div", { class: "row", role: "group", "aria-label": t("Attended transfer") },
+            el("span", { text: t("Consulting agent {agent}…", { agent: call.consulting }) }),
+            el("button", { type: "button", onclick: () => send("call_consult_end", { interaction_id: call.interaction_id, complete: true }) }, t("Complete transfer")),
+            el("button", { type: "button", class: "secondary", onclick: () => send("call_consult_end", { interaction_id: call.interaction_id, complete: false }) }, t("Back to the caller")))
           : call.conference_with
-            ? el("div", { class: "row", role: "group", "aria-label": "Conference" },
-              el("span", { text: `Conference with agent ${call.conference_with}` }),
-              el("button", { type: "button", class: "secondary", onclick: () => send("call_conference_end", { interaction_id: call.interaction_id }) }, "Drop the third party"))
+            ? el("div", { class: "row", role: "group", "aria-label": t("Conference") },
+              el("span", { text: t("Conference with agent {agent}", { agent: call.conference_with }) }),
+              el("button", { type: "button", class: "secondary", onclick: () => send("call_conference_end", { interaction_id: call.interaction_id }) }, t("Drop the third party")))
             : el("div", { class: "row" },
               el("button", { type: "button", class: "secondary", onclick: async () => {
                 const [kind, target] = transferTo.value.split(":");
-                if (kind !== "agent" || !target) return showError("choose an agent to consult");
+                if (kind !== "agent" || !target) return showError(t("choose an agent to consult"));
                 await send("call_consult", { interaction_id: call.interaction_id, to_agent: target });
-              } }, "Consult agent first"),
+              } }, t("Consult agent first")),
               el("button", { type: "button", class: "secondary", onclick: async () => {
                 const [kind, target] = transferTo.value.split(":");
-                if (kind !== "agent" || !target) return showError("choose an agent to bring in");
+                if (kind !== "agent" || !target) return showError(t("choose an agent to bring in"));
                 await send("call_conference", { interaction_id: call.interaction_id, to_agent: target });
-              } }, "Conference agent in")),
+              } }, t("Conference agent in"))),
         el("div", { class: "row" }, transferTo, number,
           el("button", { type: "button", class: "secondary", onclick: async () => {
             const payload = { interaction_id: call.interaction_id };
             if (number.value.trim()) payload.to_number = number.value.trim();
             else if (transferTo.value) { const [kind, target] = transferTo.value.split(":"); payload[`to_${kind}`] = target; }
-            else return showError("choose an agent, a queue or a number");
+            else return showError(t("choose an agent, a queue or a number"));
             await send("call_transfer", payload);
-          } }, "Transfer")));
+          } }, t("Transfer"))));
     }
     return card;
   }
@@ -337,19 +345,19 @@
   function wrapCard(w) {
     const dispositions = w.dispositions || config.dispositions;
     const select = el("select", { name: "disposition", required: dispositions.length > 0 },
-      el("option", { value: "", text: "Choose…" }), ...dispositions.map((d) => el("option", { value: d, text: d })));
+      el("option", { value: "", text: t("Choose…") }), ...dispositions.map((d) => el("option", { value: d, text: d })));
     const notes = el("textarea", { name: "notes", maxlength: "2000" });
-    return el("form", { class: "card wrapup", "aria-label": `Wrap-up of ${w.who}`, "data-wrapup": w.interaction_id, onsubmit: async (e) => {
+    return el("form", { class: "card wrapup", "aria-label": t("Wrap-up of {who}", { who: w.who }), "data-wrapup": w.interaction_id, onsubmit: async (e) => {
       e.preventDefault();
       const ack = await send("wrap_up", { interaction_id: w.interaction_id, disposition: select.value, notes: notes.value });
       if (ack.ok) { state.wrapups.delete(w.interaction_id); if (ack.me) state.me = ack.me; render(); }
     } },
-      el("h3", { text: `Wrap-up: ${w.channel} with ${w.who}` }),
-      w.until ? el("p", {}, "Wrap-up time left: ", el("span", { class: "countdown", "data-until": w.until, text: "" })) : null,
-      w.transferred_to ? el("p", { class: "muted", text: `Transferred to ${w.transferred_to}` }) : null,
-      el("label", {}, "Disposition ", select),
-      el("label", { class: "stack" }, "Notes", notes),
-      el("div", { class: "row" }, el("button", { type: "submit", text: "Done" })));
+      el("h3", { text: t("Wrap-up: {channel} with {who}", { channel: channel(w.channel), who: w.who }) }),
+      w.until ? el("p", {}, t("Wrap-up time left:") + " ", el("span", { class: "countdown", "data-until": w.until, text: "" })) : null,
+      w.transferred_to ? el("p", { class: "muted", text: t("Transferred to {target}", { target: w.transferred_to }) }) : null,
+      el("label", {}, t("Disposition") + " ", select),
+      el("label", { class: "stack" }, t("Notes"), notes),
+      el("div", { class: "row" }, el("button", { type: "submit", text: t("Done") })));
   }
 
   // --- rendering and timers ---------------------------------------------------------------------
@@ -370,7 +378,7 @@
     }
     const idle = $("idle");
     const empty = !state.call && !state.chats.size;
-    if (empty && !idle) work.append(el("p", { class: "muted", id: "idle", text: "No call or chat in progress." }));
+    if (empty && !idle) work.append(el("p", { class: "muted", id: "idle", text: t("No call or chat in progress.") }));
     if (!empty && idle) idle.remove();
     tick();
   }
@@ -412,7 +420,7 @@
 
   // --- server -> panel --------------------------------------------------------------------------
   socket.on("connect", async () => {
-    $("conn").textContent = "connected";
+    $("conn").textContent = t("connected");
     $("conn").className = "badge ok";
     const [chats, panel] = await Promise.all([send("sync"), send("panel_sync")]);
     if (panel.me) {
@@ -429,8 +437,8 @@
     }
     render();
   });
-  socket.on("disconnect", () => { $("conn").textContent = "reconnecting…"; $("conn").className = "badge bad"; });
-  socket.on("connect_error", (err) => { $("conn").textContent = `not connected: ${err.message}`; $("conn").className = "badge bad"; });
+  socket.on("disconnect", () => { $("conn").textContent = t("reconnecting…"); $("conn").className = "badge bad"; });
+  socket.on("connect_error", (err) => { $("conn").textContent = t("not connected: {error}", { error: err.message }); $("conn").className = "badge bad"; });
   function withDeadline(offer) { return { ...offer, until: offer.until || now() + offer.timeout }; }
   socket.on("me", (me) => { state.me = me; renderMe(); tick(); });
   socket.on("offer", (offer) => { state.offers.set(offer.interaction_id, withDeadline(offer)); renderOffers(); });
@@ -439,16 +447,16 @@
     const chat = state.chats.get(m.conversation_id);
     if (chat) { chat.messages.push(m); chat.typing = false; renderWork(); }
   });
-  socket.on("typing", (t) => {
-    const chat = state.chats.get(t.conversation_id);
+  socket.on("typing", (typing) => {
+    const chat = state.chats.get(typing.conversation_id);
     if (!chat) return;
-    chat.typing = t.typing;
-    const node = document.querySelector(`[data-conversation="${CSS.escape(t.conversation_id)}"] .typing`);
-    if (node) node.textContent = t.typing ? `${chat.customer.name || "customer"} is typing…` : "";
+    chat.typing = typing.typing;
+    const node = document.querySelector(`[data-conversation="${CSS.escape(typing.conversation_id)}"] .typing`);
+    if (node) node.textContent = typing.typing ? t("{customer} is typing…", { customer: chat.customer.name || t("customer") }) : "";
   });
   socket.on("ended", (e) => {
     const chat = state.chats.get(e.conversation_id);
-    if (chat) { chat.messages.push({ from: "customer", channel: chat.channel, at: now(), body: `(the ${e.by} ended the chat)` }); renderWork(); }
+    if (chat) { chat.messages.push({ from: "customer", channel: chat.channel, at: now(), body: e.by === "customer" ? t("(the customer ended the chat)") : e.by === "agent" ? t("(the agent ended the chat)") : t("(the {who} ended the chat)", { who: e.by }) }); renderWork(); }
   });
   socket.on("reassigned", (r) => {
     // A supervisor handed the chat to someone else: it leaves this panel (the server no longer lets
@@ -457,10 +465,10 @@
     if (!chat) return;
     state.chats.delete(r.conversation_id);
     renderWork();
-    showError(`${r.by} reassigned your chat with ${chat.customer.name || "the customer"}`);
+    showError(chat.customer.name ? t("{by} reassigned your chat with {customer}", { by: r.by, customer: chat.customer.name }) : t("{by} reassigned your chat with the customer", { by: r.by }));
   });
   socket.on("call", (call) => { state.call = call; renderWork(); alertOffers(); });
-  socket.on("consult_failed", (e) => showError(`The consult ended: ${e.reason}`));
+  socket.on("consult_failed", (e) => showError(t("The consult ended: {reason}", { reason: e.reason })));
   socket.on("call_ended", (e) => {
     if (state.call && state.call.interaction_id === e.interaction_id) { state.call = null; renderWork(); alertOffers(); }
   });

@@ -4,12 +4,23 @@
 "use strict";
 (() => {
   const { $, el } = window.cc;
-  const pct = (x) => (x === null || x === undefined ? "–" : `${Math.round(x * 100)} %`);
+  const pct = (x) => (x === null || x === undefined ? "–" : window.ccLocale.percent(x));
   const dur = (s) => {
     s = Math.max(0, Math.round(s));
     const m = Math.floor(s / 60), h = Math.floor(m / 60);
-    return h ? `${h}h${String(m % 60).padStart(2, "0")}` : m ? `${m}m${String(s % 60).padStart(2, "0")}s` : `${s}s`;
+    const two = (n) => String(n).padStart(2, "0");
+    return h ? `${h}:${two(m % 60)}:${two(s % 60)}` : `${m}:${two(s % 60)}`;
   };
+  const stateNames = {
+    available: t("available"), offered: t("ringing"), busy: t("busy"), wrap_up: t("wrap-up"),
+    paused: t("paused"), logged_out: t("logged out"),
+  };
+  const stateName = (s) => stateNames[s] || s.replace("_", " ");
+  const spyNames = { listen: t("listen"), whisper: t("whisper"), barge: t("barge") };
+  const channelNames = {
+    webchat: t("webchat"), sms: t("sms"), whatsapp: t("whatsapp"), wechat: t("wechat"), email: t("email"), voice: t("voice"),
+  };
+  const channel = (name) => channelNames[name] || name;
   let board = { now: 0, queues: [], agents: [] };
   let receivedAt = Date.now();
   const spyModes = [...$("#spy-modes").content.querySelectorAll("option")].map((o) => o.value);
@@ -18,9 +29,9 @@
 
   // An empty table says why: scoped lines that match no queue, or simply nothing configured.
   function emptyRow(columns, what) {
-    const why = scope.lines
-      ? `No ${what} on your business lines (${scope.lines}).`
-      : `No ${what} configured.`;
+    const why = what === "queues"
+      ? (scope.lines ? t("No queues on your business lines ({lines}).", { lines: scope.lines }) : t("No queues configured."))
+      : (scope.lines ? t("No agents on your business lines ({lines}).", { lines: scope.lines }) : t("No agents configured."));
     return el("tr", {}, el("td", { colspan: String(columns), class: "empty" }, why));
   }
   function explainEmpty() {
@@ -29,10 +40,10 @@
     box.hidden = !empty;
     if (!empty) return;
     box.textContent = scope.lines
-      ? `Your business lines (${scope.lines}) match no queue, so the tables below are empty. `
-        + "A queue belongs to a line when the queues file says so (line: ...) or when it is named after the line. "
-        + "An admin can change your lines on the Users page."
-      : "No queue or agent is configured yet.";
+      ? t("Your business lines ({lines}) match no queue, so the tables below are empty.", { lines: scope.lines }) + " "
+        + t("A queue belongs to a line when the queues file says so (line: ...) or when it is named after the line.") + " "
+        + t("An admin can change your lines on the Users page.")
+      : t("No queue or agent is configured yet.");
   }
 
   // An inline SVG chart: waiting (solid, scaled to the hour's peak) and service level (dashed, 0..1)
@@ -45,7 +56,7 @@
     svg.setAttribute("class", "chart");
     svg.setAttribute("viewBox", `0 0 ${w} ${h}`);
     svg.setAttribute("role", "img");
-    svg.setAttribute("aria-label", `${q.name}: last hour, peak ${peak} waiting, service level ${pct(q.hour_service_level)}`);
+    svg.setAttribute("aria-label", t("{queue}: last hour, peak {peak} waiting, service level {level}", { queue: q.name, peak, level: pct(q.hour_service_level) }));
     const add = (tag, attrs) => {
       const node = document.createElementNS(SVG, tag);
       for (const [k, v] of Object.entries(attrs)) node.setAttribute(k, v);
@@ -77,17 +88,17 @@
     if (!board.queues.length) { body.replaceChildren(emptyRow(8, "queues")); return; }
     body.replaceChildren(...board.queues.map((q) => {
       const states = Object.entries(q.agents).filter(([, n]) => n > 0)
-        .map(([s, n]) => el("span", { class: `badge ${s}` }, `${s.replace("_", " ")} ${n}`));
+        .map(([s, n]) => el("span", { class: `badge ${s}` }, `${stateName(s)} ${n}`));
       return el("tr", { class: q.alert ? "below" : "", "data-queue": q.name },
         el("th", { scope: "row" }, q.name, q.line && q.line !== q.name ? el("small", { class: "muted" }, ` (${q.line})`) : "",
-          q.alert ? el("span", { class: "below-mark" }, "below target") : ""),
-        el("td", { class: "waiting-count" }, q.waiting),
+          q.alert ? el("span", { class: "below-mark" }, t("below target")) : ""),
+        el("td", { class: "waiting-count" }, window.ccLocale.number(q.waiting)),
         el("td", { class: "longest" }, dur(q.longest_wait_seconds)),
         el("td", { class: "sl" }, `${pct(q.hour_service_level)} / ${pct(q.service_level)}`),
-        el("td", {}, `${pct(q.service_level_target)} in ${q.service_level_seconds}s`),
+        el("td", {}, t("{level} in {seconds} s", { level: pct(q.service_level_target), seconds: q.service_level_seconds })),
         el("td", {}, pct(q.abandonment_rate)),
         el("td", { class: "states" }, ...states),
-        el("td", {}, chart(q), el("div", { class: "legend" }, "bars: waiting (peak per minute) · line: service level · dotted: target")));
+        el("td", {}, chart(q), el("div", { class: "legend" }, t("bars: waiting (peak per minute) · line: service level · dotted: target"))));
     }));
   }
 
@@ -100,23 +111,23 @@
   function agentActions(a) {
     const box = el("div", { class: "actions" });
     const force = (action, label) => el("button", {
-      type: "button", "data-action": action, "aria-label": `${label} ${a.name}`,
+      type: "button", "data-action": action, "aria-label": t("{action} {agent}", { action: label, agent: a.name }),
       onclick: () => act(window.cc.api("POST", `/api/agents/${encodeURIComponent(a.id)}/${action}`,
-        action === "pause" ? { reason: "supervisor" } : undefined), `${a.name}: ${label.toLowerCase()} done`),
+        action === "pause" ? { reason: "supervisor" } : undefined), t("{agent}: {action} done", { agent: a.name, action: label.toLowerCase() })),
     }, label);
-    if (a.state === "logged_out") box.append(force("login", "Log in"));
-    else box.append(force("logout", "Log out"));
-    if (a.state === "paused") box.append(force("resume", "Resume"));
-    else if (a.state !== "logged_out") box.append(force("pause", "Pause"));
+    if (a.state === "logged_out") box.append(force("login", t("Log in")));
+    else box.append(force("logout", t("Log out")));
+    if (a.state === "paused") box.append(force("resume", t("Resume")));
+    else if (a.state !== "logged_out") box.append(force("pause", t("Pause")));
     if (a.interactions.some((i) => i.channel === "voice")) {
-      const mode = el("select", { "aria-label": `Listen mode for ${a.name}` },
-        ...spyModes.map((m) => el("option", { value: m }, m)));
+      const mode = el("select", { "aria-label": t("Listen mode for {agent}", { agent: a.name }) },
+        ...spyModes.map((m) => el("option", { value: m }, spyNames[m] || m)));
       // Without a phone on the account the button says so (and why, through #phone-info).
       const call = el("button", {
         type: "button", "aria-describedby": "phone-info",
         onclick: () => act(window.cc.api("POST", "/api/supervisor/listen",
-          { agent_id: a.id, mode: mode.value }), `Your phone (${scope.phone}) rings: ${mode.value} on ${a.name}`),
-      }, scope.phone ? `Call me (${scope.phone})` : "Call me: no phone set");
+          { agent_id: a.id, mode: mode.value }), t("Your phone ({phone}) rings: {mode} on {agent}", { phone: scope.phone, mode: spyNames[mode.value] || mode.value, agent: a.name })),
+      }, scope.phone ? t("Call me ({phone})", { phone: scope.phone }) : t("Call me: no phone set"));
       if (!scope.phone) { call.disabled = true; mode.disabled = true; }
       box.append(mode, call);
     }
@@ -124,22 +135,22 @@
   }
 
   function workItem(a, i) {
-    const item = el("li", {}, `${i.channel} · ${i.customer || "?"} · ${i.queue || ""} · ${dur(board.now - i.since)}`);
+    const item = el("li", {}, `${channel(i.channel)} · ${i.customer || "?"} · ${i.queue || ""} · ${dur(board.now - i.since)}`);
     if (i.channel !== "voice" && i.held) {
       // Reassign to another agent of the board, or back to a queue (its line's agents take it).
-      const to = el("select", { "aria-label": `Reassign ${i.channel} of ${a.name} to` },
-        el("option", { value: "" }, "Reassign to…"),
-        el("optgroup", { label: "Agents" }, ...board.agents.filter((b) => b.id !== a.id)
-          .map((b) => el("option", { value: `agent:${b.id}` }, `${b.name} (${b.state.replace("_", " ")})`))),
-        el("optgroup", { label: "Queues" }, ...board.queues.map((q) => el("option", { value: `queue:${q.name}` }, q.name))));
+      const to = el("select", { "aria-label": t("Reassign {channel} of {agent} to", { channel: channel(i.channel), agent: a.name }) },
+        el("option", { value: "" }, t("Reassign to…")),
+        el("optgroup", { label: t("Agents") }, ...board.agents.filter((b) => b.id !== a.id)
+          .map((b) => el("option", { value: `agent:${b.id}` }, `${b.name} (${stateName(b.state)})`))),
+        el("optgroup", { label: t("Queues") }, ...board.queues.map((q) => el("option", { value: `queue:${q.name}` }, q.name))));
       item.append(" ", to, el("button", {
         type: "button", onclick: () => {
           const [kind, name] = to.value.split(/:(.*)/s);
           if (!name) return;
           const body = { interaction_id: i.interaction_id, [kind === "queue" ? "to_queue" : "to_agent"]: name };
-          act(window.cc.api("POST", "/api/supervisor/reassign", body), `Reassigned to ${name}`);
+          act(window.cc.api("POST", "/api/supervisor/reassign", body), t("Reassigned to {target}", { target: name }));
         },
-      }, "Reassign"));
+      }, t("Reassign")));
     }
     return item;
   }
@@ -149,8 +160,8 @@
     const drift = (Date.now() - receivedAt) / 1000;
     if (!board.agents.length) { body.replaceChildren(emptyRow(5, "agents")); return; }
     body.replaceChildren(...board.agents.map((a) => el("tr", { "data-agent": a.id },
-      el("th", { scope: "row" }, a.name, el("small", { class: "muted" }, ` ${a.id} · ext ${a.extension}${a.registered ? "" : " · phone offline"}`)),
-      el("td", { class: "state" }, el("span", { class: `badge ${a.state}` }, a.state.replace("_", " ")), a.reason ? ` (${a.reason})` : ""),
+      el("th", { scope: "row" }, a.name, el("small", { class: "muted" }, " " + t("{id} · ext {extension}", { id: a.id, extension: a.extension }) + (a.registered ? "" : " · " + t("phone offline")))),
+      el("td", { class: "state" }, el("span", { class: `badge ${a.state}` }, stateName(a.state)), a.reason ? ` (${a.reason})` : ""),
       el("td", { class: "in-state" }, a.seconds_in_state === null ? "–" : dur(a.seconds_in_state + drift)),
       el("td", {}, el("ul", { class: "work" }, ...a.interactions.map((i) => workItem(a, i)))),
       el("td", {}, agentActions(a)))));
@@ -171,25 +182,26 @@
 
   function banner(text, good) {
     const b = el("div", { class: `banner ${good ? "good" : "bad"}`, role: "alert" }, text,
-      el("button", { type: "button", onclick: () => b.remove() }, "Dismiss"));
+      el("button", { type: "button", onclick: () => b.remove() }, t("Dismiss")));
     $("#alerts").prepend(b);
   }
 
   const socket = io("/supervisor", { transports: ["websocket"] });
   const status = $("#connection");
   socket.on("connect", () => {
-    status.textContent = "Live";
+    status.textContent = t("Live");
     socket.emit("sync", {}, (data) => { if (data && !data.error) show(data); });
   });
-  socket.on("disconnect", () => { status.textContent = "Reconnecting…"; });
-  socket.on("connect_error", (err) => { status.textContent = `Not connected: ${err.message}`; });
+  socket.on("disconnect", () => { status.textContent = t("Reconnecting…"); });
+  socket.on("connect_error", (err) => { status.textContent = t("Not connected: {error}", { error: err.message }); });
   socket.on("wallboard", show);
   socket.on("alert", (a) => {
     if (a.kind === "service_level") {
-      banner(a.below ? `Queue ${a.queue}: service level ${pct(a.service_level)} is below its target ${pct(a.target)}`
-        : `Queue ${a.queue}: service level back to ${pct(a.service_level)}`, !a.below);
+      banner(a.below ? t("Queue {queue}: service level {level} is below its target {target}", { queue: a.queue, level: pct(a.service_level), target: pct(a.target) })
+        : t("Queue {queue}: service level back to {level}", { queue: a.queue, level: pct(a.service_level) }), !a.below);
     } else if (a.kind === "emergency_word") {
-      banner(`Emergency word "${a.word}" heard in a call${a.agent_id ? ` of agent ${a.agent_id}` : ""}${a.queue ? ` (${a.queue})` : ""}`, false);
+      banner((a.agent_id ? t("Emergency word \"{word}\" heard in a call of agent {agent}", { word: a.word, agent: a.agent_id })
+        : t("Emergency word \"{word}\" heard in a call", { word: a.word })) + (a.queue ? ` (${a.queue})` : ""), false);
     }
   });
   // Time in state keeps counting between pushes.

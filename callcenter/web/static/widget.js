@@ -6,7 +6,8 @@
  *
  * data-server (default: where this file came from), data-title, data-user-id + data-signature (a
  * site's logged-in user, signed with messaging.web_identity_secret), optionally data-phone (a phone
- * the site verified, E.164; then the signature is of user id + "\n" + phone), data-open="true".
+ * the site verified, E.164; then the signature is of user id + "\n" + phone), data-open="true",
+ * data-language (en, zh-CN; default: the visitor's browser language).
  * Loads the Socket.IO client from the same server (no CDN). Keeps the visitor token in localStorage
  * so a reload or a new tab continues the same conversation.
  */
@@ -18,6 +19,26 @@
   var data = script.dataset;
   var server = (data.server || new URL(script.src, location.href).origin).replace(/\/+$/, "");
   var STORE = "cc-visitor:" + server;
+  // Translations: the server fills CATALOGUES (language -> English text -> translation) when it
+  // serves this file, so the widget needs no second request and no inline script.
+  var CATALOGUES = {};
+  function pickLanguage() {
+    var asked = [data.language].concat(navigator.languages || [navigator.language]);
+    for (var i = 0; i < asked.length; i += 1) {
+      var tag = String(asked[i] || "").toLowerCase();
+      if (tag.indexOf("zh") === 0) { return "zh-CN"; }
+      if (tag.indexOf("en") === 0) { return "en"; }
+    }
+    return "en";
+  }
+  var language = pickLanguage();
+  var messages = CATALOGUES[language] || {};
+  function t(message, values) {
+    var text = Object.prototype.hasOwnProperty.call(messages, message) ? messages[message] : message;
+    return text.replace(/\{(\w+)\}/g, function (all, name) {
+      return values && name in values ? String(values[name]) : all;
+    });
+  }
   var state = { socket: null, started: false, online: true, agent: null, typingTimer: null,
                 sentTyping: false, email: "" };
 
@@ -41,67 +62,67 @@
     if (window.io) { done(); return; }
     var s = el("script", { src: src });
     s.onload = done;
-    s.onerror = function () { status("The chat is unavailable right now."); };
+    s.onerror = function () { status(t("The chat is unavailable right now.")); };
     document.head.appendChild(s);
   }
 
   var css = el("link", { rel: "stylesheet", href: server + "/static/widget.css" });
   document.head.appendChild(css);
 
-  var title = data.title || "Chat with us";
+  var title = data.title || t("Chat with us");
   var button = el("button", { type: "button", "class": "cc-launch", "aria-expanded": "false",
                               "aria-controls": "cc-panel", text: title });
   var heading = el("h2", { id: "cc-title", text: title });
-  var close = el("button", { type: "button", "class": "cc-close", "aria-label": "Close the chat",
+  var close = el("button", { type: "button", "class": "cc-close", "aria-label": t("Close the chat"),
                              text: "\u00d7" });
   var statusLine = el("p", { "class": "cc-status", role: "status", "aria-live": "polite" });
 
   // Pre-chat form
-  var pName = field("cc-name", "Your name", "text", true);
-  var pEmail = field("cc-email", "Email (optional, for a transcript)", "email", false);
-  var pMsg = field("cc-first", "How can we help?", "textarea", true);
-  var preForm = el("form", { "class": "cc-form", "aria-label": "Start a chat" },
+  var pName = field("cc-name", t("Your name"), "text", true);
+  var pEmail = field("cc-email", t("Email (optional, for a transcript)"), "email", false);
+  var pMsg = field("cc-first", t("How can we help?"), "textarea", true);
+  var preForm = el("form", { "class": "cc-form", "aria-label": t("Start a chat") },
                    [pName.wrap, pEmail.wrap, pMsg.wrap,
-                    el("button", { type: "submit", text: "Start chat" })]);
+                    el("button", { type: "submit", text: t("Start chat") })]);
 
   // Offline form
-  var oName = field("cc-off-name", "Your name", "text", true);
-  var oEmail = field("cc-off-email", "Your email", "email", true);
-  var oMsg = field("cc-off-msg", "Your message", "textarea", true);
-  var offForm = el("form", { "class": "cc-form", "aria-label": "Leave a message", hidden: "" },
-                   [el("p", { text: "No one is available right now. Leave a message and we will get back to you." }),
+  var oName = field("cc-off-name", t("Your name"), "text", true);
+  var oEmail = field("cc-off-email", t("Your email"), "email", true);
+  var oMsg = field("cc-off-msg", t("Your message"), "textarea", true);
+  var offForm = el("form", { "class": "cc-form", "aria-label": t("Leave a message"), hidden: "" },
+                   [el("p", { text: t("No one is available right now. Leave a message and we will get back to you.") }),
                     oName.wrap, oEmail.wrap, oMsg.wrap,
-                    el("button", { type: "submit", text: "Send message" })]);
+                    el("button", { type: "submit", text: t("Send message") })]);
 
   // Conversation
-  var log = el("ol", { "class": "cc-log", role: "log", "aria-live": "polite", "aria-label": "Messages" });
+  var log = el("ol", { "class": "cc-log", role: "log", "aria-live": "polite", "aria-label": t("Messages") });
   var typing = el("p", { "class": "cc-typing", "aria-live": "polite" });
   var input = el("textarea", { id: "cc-input", rows: "2", maxlength: "4000" });
-  var send = el("form", { "class": "cc-send", "aria-label": "Send a message" },
-                [el("label", { "for": "cc-input", "class": "cc-visually-hidden", text: "Your message" }),
-                 input, el("button", { type: "submit", text: "Send" })]);
-  var transcript = el("button", { type: "button", text: "Email me the transcript" });
-  var end = el("button", { type: "button", text: "End chat" });
+  var send = el("form", { "class": "cc-send", "aria-label": t("Send a message") },
+                [el("label", { "for": "cc-input", "class": "cc-visually-hidden", text: t("Your message") }),
+                 input, el("button", { type: "submit", text: t("Send") })]);
+  var transcript = el("button", { type: "button", text: t("Email me the transcript") });
+  var end = el("button", { type: "button", text: t("End chat") });
   var tools = el("div", { "class": "cc-tools" }, [transcript, end]);
   var chat = el("section", { "class": "cc-chat", hidden: "", "aria-labelledby": "cc-title" },
                 [log, typing, send, tools]);
 
   // Rating
-  var stars = el("fieldset", {}, [el("legend", { text: "How was this chat?" })]);
+  var stars = el("fieldset", {}, [el("legend", { text: t("How was this chat?") })]);
   [1, 2, 3, 4, 5].forEach(function (n) {
     var id = "cc-score-" + n;
     var radio = el("input", { type: "radio", name: "cc-score", id: id, value: String(n) });
     stars.appendChild(el("span", { "class": "cc-star" },
-                         [radio, el("label", { "for": id, text: n + (n === 1 ? " star" : " stars") })]));
+                         [radio, el("label", { "for": id, text: n === 1 ? t("1 star") : t("{count} stars", { count: n }) })]));
   });
-  var comment = field("cc-comment", "Comment (optional)", "textarea", false);
-  var rateForm = el("form", { "class": "cc-form", "aria-label": "Rate this chat", hidden: "" },
-                    [stars, comment.wrap, el("button", { type: "submit", text: "Send rating" })]);
+  var comment = field("cc-comment", t("Comment (optional)"), "textarea", false);
+  var rateForm = el("form", { "class": "cc-form", "aria-label": t("Rate this chat"), hidden: "" },
+                    [stars, comment.wrap, el("button", { type: "submit", text: t("Send rating") })]);
 
   var panel = el("div", { id: "cc-panel", "class": "cc-panel", role: "dialog",
                           "aria-labelledby": "cc-title", hidden: "" },
                  [el("header", {}, [heading, close]), statusLine, preForm, offForm, chat, rateForm]);
-  var root = el("div", { "class": "cc-widget" }, [panel, button]);
+  var root = el("div", { "class": "cc-widget", lang: language }, [panel, button]);
   document.body.appendChild(root);
 
   function status(text) { statusLine.textContent = text || ""; }
@@ -113,9 +134,9 @@
   }
   function add(from, body, id) {
     if (id && log.querySelector('[data-id="' + id + '"]')) { return; }
-    var who = from === "customer" ? "You" : (state.agent || "Agent");
+    var who = from === "customer" ? t("You") : (state.agent || t("Agent"));
     var item = el("li", { "class": "cc-msg cc-" + from }, [
-      el("span", { "class": "cc-who", text: who + ": " }), el("span", { "class": "cc-body", text: body })]);
+      el("span", { "class": "cc-who", text: t("{who}: ", { who: who }) }), el("span", { "class": "cc-body", text: body })]);
     if (id) { item.setAttribute("data-id", id); }
     log.appendChild(item);
     log.scrollTop = log.scrollHeight;
@@ -127,18 +148,18 @@
     return signed;
   }
   function started(ack) {
-    if (!ack || ack.error) { status(ack ? ack.error : "No answer from the server."); return false; }
+    if (!ack || ack.error) { status(ack ? ack.error : t("No answer from the server.")); return false; }
     if (ack.visitor) { try { localStorage.setItem(STORE, ack.visitor); } catch (e) { /* private mode */ } }
     state.started = true;
     state.agent = ack.agent || state.agent;
     log.textContent = "";
     (ack.history || []).forEach(function (m) { add(m.from, m.body, m.id); });
-    if (state.agent) { status(state.agent + " is with you."); }
+    if (state.agent) { status(t("{agent} is with you.", { agent: state.agent })); }
     return true;
   }
   function emit(name, payload, then) {
     state.socket.timeout(10000).emit(name, payload, function (err, ack) {
-      if (err) { status("No answer from the server: try again."); return; }
+      if (err) { status(t("No answer from the server: try again.")); return; }
       if (ack && ack.error) { status(ack.error); }
       if (then) { then(ack || {}); }
     });
@@ -168,13 +189,13 @@
         }
       });
     });
-    socket.on("disconnect", function () { status("Reconnecting\u2026"); });
+    socket.on("disconnect", function () { status(t("Reconnecting\u2026")); });
     socket.on("message", function (m) { add(m.from || "agent", m.body, m.id); typing.textContent = ""; });
-    socket.on("typing", function (t) {
-      typing.textContent = t.typing ? (state.agent || "The agent") + " is typing\u2026" : "";
+    socket.on("typing", function (event) {
+      typing.textContent = event.typing ? t("{agent} is typing\u2026", { agent: state.agent || t("The agent") }) : "";
     });
-    socket.on("agent_joined", function (a) { state.agent = a.name; status(a.name + " joined the chat."); });
-    socket.on("ended", function () { status("The chat has ended."); show(rateForm); });
+    socket.on("agent_joined", function (a) { state.agent = a.name; status(t("{agent} joined the chat.", { agent: a.name })); });
+    socket.on("ended", function () { status(t("The chat has ended.")); show(rateForm); });
   }
 
   preForm.addEventListener("submit", function (e) {
@@ -192,7 +213,7 @@
       if (ack.ok) {
         if (ack.visitor) { try { localStorage.setItem(STORE, ack.visitor); } catch (x) { /* ignore */ } }
         offForm.hidden = true;
-        status("Thank you: we will get back to you.");
+        status(t("Thank you: we will get back to you."));
       }
     });
   });
@@ -219,17 +240,17 @@
     state.typingTimer = setTimeout(stopTyping, 3000);
   });
   transcript.addEventListener("click", function () {
-    emit("transcript", {}, function (ack) { if (ack.ok) { status("The transcript is on its way."); } });
+    emit("transcript", {}, function (ack) { if (ack.ok) { status(t("The transcript is on its way.")); } });
   });
   end.addEventListener("click", function () {
-    emit("end", {}, function (ack) { if (ack.ok) { status("The chat has ended."); show(rateForm); } });
+    emit("end", {}, function (ack) { if (ack.ok) { status(t("The chat has ended.")); show(rateForm); } });
   });
   rateForm.addEventListener("submit", function (e) {
     e.preventDefault();
     var picked = rateForm.querySelector('input[name="cc-score"]:checked');
-    if (!picked) { status("Pick a score from 1 to 5."); return; }
+    if (!picked) { status(t("Pick a score from 1 to 5.")); return; }
     emit("rate", { score: Number(picked.value), comment: comment.input.value }, function (ack) {
-      if (ack.ok) { rateForm.hidden = true; status("Thank you for your feedback."); }
+      if (ack.ok) { rateForm.hidden = true; status(t("Thank you for your feedback.")); }
     });
   });
 
@@ -237,7 +258,7 @@
     panel.hidden = !open;
     button.setAttribute("aria-expanded", String(open));
     if (open && !state.socket) {
-      status("Connecting\u2026");
+      status(t("Connecting\u2026"));
       load(server + "/static/socket.io.min.js?v=4.8.4", function () { status(""); connect(); });
     }
   }

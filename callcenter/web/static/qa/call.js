@@ -20,9 +20,9 @@
   }
 
   function follow() {
-    const t = player.currentTime;
+    const at = player.currentTime;
     let found = -1;
-    segments.forEach((s, i) => { if (s.start <= t + 0.05 && t < s.end + 0.3) found = i; });
+    segments.forEach((s, i) => { if (s.start <= at + 0.05 && at < s.end + 0.3) found = i; });
     if (found === current) return;
     if (current >= 0) { items[current].classList.remove("current"); items[current].firstChild.removeAttribute("aria-current"); }
     current = found;
@@ -44,13 +44,13 @@
     const spans = flaggedTimes(data.checks);
     items = segments.map((s, i) => {
       const rules = spans.filter(([a, b]) => a < s.end && b > s.start).map(([, , r]) => r);
-      const button = qa.el("button", { type: "button", "data-start": String(s.start), "aria-label": `${s.speaker} at ${qa.time(s.start)}: ${s.text}${rules.length ? ` (flagged: ${rules.join(", ")})` : ""}` },
+      const button = qa.el("button", { type: "button", "data-start": String(s.start), "aria-label": t("{speaker} at {time}: {text}", { speaker: qa.speaker(s.speaker), time: qa.time(s.start), text: s.text }) + (rules.length ? " " + t("(flagged: {rules})", { rules: rules.join(", ") }) : "") },
         qa.el("span", { class: "time", text: qa.time(s.start) }),
-        qa.el("span", { class: "speaker", text: s.speaker }),
+        qa.el("span", { class: "speaker", text: qa.speaker(s.speaker) }),
         qa.el("span", { class: "text", text: s.text }));
       button.addEventListener("click", () => jump(s.start));
       const item = qa.el("li", { class: `${s.speaker}${rules.length ? " flagged" : ""}`, "data-index": String(i) }, button);
-      if (rules.length) item.title = `Flagged: ${rules.join(", ")}`;
+      if (rules.length) item.title = t("Flagged: {rules}", { rules: rules.join(", ") });
       return item;
     });
     list.replaceChildren(...items);
@@ -64,11 +64,11 @@
     flags.replaceChildren(...data.flags.map(qa.flag));
     const checks = data.checks.map((c) => {
       const li = qa.el("li", { class: c.passed ? "passed" : "failed" },
-        qa.el("strong", { text: `${c.passed ? "✓" : "✗"} ${c.rule}` }), ` (${c.weight} points): ${c.detail}`);
+        qa.el("strong", { text: `${c.passed ? "✓" : "✗"} ${c.rule}` }), " " + t("({weight} points): {detail}", { weight: c.weight, detail: c.detail }));
       if (c.evidence.length) {
         const ev = qa.el("ul");
         c.evidence.forEach((e) => {
-          const b = qa.el("button", { type: "button", class: "evidence", text: `${qa.time(e.start)}–${qa.time(e.end)} ${e.speaker}${e.text ? `: “${e.text}”` : ""}` });
+          const b = qa.el("button", { type: "button", class: "evidence", text: `${qa.time(e.start)}–${qa.time(e.end)} ${qa.speaker(e.speaker)}${e.text ? `: “${e.text}”` : ""}` });
           b.addEventListener("click", () => jump(e.start));
           ev.append(qa.el("li", {}, b));
         });
@@ -77,7 +77,7 @@
       return li;
     });
     data.alerts.forEach((a) => {
-      const b = qa.el("button", { type: "button", text: `${qa.time(a.evidence.start)} emergency word “${a.word}”` });
+      const b = qa.el("button", { type: "button", text: `${qa.time(a.evidence.start)} ` + t("emergency word “{word}”", { word: a.word }) });
       b.addEventListener("click", () => jump(a.evidence.start));
       checks.push(qa.el("li", { class: "failed" }, b));
     });
@@ -86,19 +86,19 @@
 
   function renderReviews(reviews) {
     document.getElementById("reviews").replaceChildren(...reviews.map((r) =>
-      qa.el("li", { text: `${r.reviewer} — ${r.scorecard}: ${r.total} (${new Date(r.at).toLocaleString()})${r.comment ? ` — ${r.comment}` : ""}` })));
+      qa.el("li", { text: `${r.reviewer} — ${r.scorecard}: ${r.total} (${window.ccLocale.date(r.at)})${r.comment ? ` — ${r.comment}` : ""}` })));
   }
 
   function renderForm() {
     const select = document.getElementById("scorecard");
     const card = scorecards.find((c) => c.id === select.value) || scorecards[0];
     const box = document.getElementById("criteria");
-    if (!card) { box.textContent = "No scorecards are configured (qa.scorecards)."; return; }
+    if (!card) { box.textContent = t("No scorecards are configured (qa.scorecards)."); return; }
     box.replaceChildren(...card.criteria.map((c) => {
-      const set = qa.el("fieldset", {}, qa.el("legend", { text: `${c.label} (weight ${c.weight})` }));
+      const set = qa.el("fieldset", {}, qa.el("legend", { text: t("{criterion} (weight {weight})", { criterion: c.label, weight: c.weight }) }));
       const choices = [];
       for (let v = c.low; v <= c.high; v += 1) choices.push([String(v), String(v)]);
-      if (c.not_applicable) choices.push(["na", "not applicable"]);
+      if (c.not_applicable) choices.push(["na", t("not applicable")]);
       choices.forEach(([value, text]) => {
         const input = qa.el("input", { type: "radio", name: `c-${c.id}`, value, required: true });
         set.append(qa.el("label", {}, input, ` ${text}`));
@@ -123,11 +123,11 @@
         body: JSON.stringify({ scorecard: card.id, answers, comment: document.getElementById("comment").value }),
       });
       out.className = "status";
-      out.textContent = `Saved: total ${review.total}`;
+      out.textContent = t("Saved: total {total}", { total: review.total });
       await refresh();
     } catch (err) {
       out.className = "status error";
-      out.textContent = `Not saved: ${err.message}`;
+      out.textContent = t("Not saved: {error}", { error: err.message });
     }
   }
 
@@ -136,17 +136,19 @@
     document.getElementById("calibration-mark").checked = data.calibration;
     const summary = document.getElementById("calibration-summary");
     const table = document.getElementById("calibration-table");
-    if (!data.scorecard || !data.reviewers.length) { summary.textContent = "No reviews yet."; table.replaceChildren(); return; }
+    if (!data.scorecard || !data.reviewers.length) { summary.textContent = t("No reviews yet."); table.replaceChildren(); return; }
     summary.textContent = data.complete
-      ? `${data.reviewers.length} reviewers on ${data.scorecard}; totals spread ${data.total.spread} points${data.worst ? `; largest disagreement: ${data.worst}` : ""}.`
-      : `One reviewer so far on ${data.scorecard}: calibration needs a second.`;
-    const head = qa.el("tr", {}, qa.el("th", { scope: "col", text: "Criterion" }),
+      ? (data.worst
+        ? t("{count} reviewers on {scorecard}; totals spread {spread} points; largest disagreement: {criterion}.", { count: data.reviewers.length, scorecard: data.scorecard, spread: data.total.spread, criterion: data.worst })
+        : t("{count} reviewers on {scorecard}; totals spread {spread} points.", { count: data.reviewers.length, scorecard: data.scorecard, spread: data.total.spread }))
+      : t("One reviewer so far on {scorecard}: calibration needs a second.", { scorecard: data.scorecard });
+    const head = qa.el("tr", {}, qa.el("th", { scope: "col", text: t("Criterion") }),
       ...data.reviewers.map((r) => qa.el("th", { scope: "col", text: r })),
-      qa.el("th", { scope: "col", text: "Spread" }), qa.el("th", { scope: "col", text: "Mean" }));
+      qa.el("th", { scope: "col", text: t("Spread") }), qa.el("th", { scope: "col", text: t("Mean") }));
     const rows = data.criteria.map((c) => qa.el("tr", {}, qa.el("th", { scope: "row", text: c.label }),
-      ...data.reviewers.map((r) => qa.el("td", { text: c.values[r] === null ? "n/a" : String(c.values[r]) })),
+      ...data.reviewers.map((r) => qa.el("td", { text: c.values[r] === null ? t("n/a") : String(c.values[r]) })),
       qa.el("td", { text: String(c.spread) }), qa.el("td", { text: c.mean === null ? "—" : String(c.mean) })));
-    rows.push(qa.el("tr", {}, qa.el("th", { scope: "row", text: "Total" }),
+    rows.push(qa.el("tr", {}, qa.el("th", { scope: "row", text: t("Total") }),
       ...data.reviewers.map((r) => qa.el("td", { text: String(data.total.values[r]) })),
       qa.el("td", { text: String(data.total.spread) }), qa.el("td", { text: String(data.total.mean) })));
     table.replaceChildren(qa.el("thead", {}, head), qa.el("tbody", {}, ...rows));
@@ -165,7 +167,9 @@
       const names = JSON.parse(document.getElementById("meta").dataset.agents || "{}");
       const agent = data.agent_id ? (names[data.agent_id] ? `${names[data.agent_id]} (${data.agent_id})` : data.agent_id) : "?";
       document.getElementById("meta").textContent =
-        `${new Date(data.call_at).toLocaleString()} · ${data.caller ? `caller ${data.caller} · ` : ""}agent ${agent} · queue ${data.queue || "?"} · line ${data.business_line || "?"} · ${data.engine} (${data.language})`;
+        [window.ccLocale.date(data.call_at), data.caller ? t("caller {caller}", { caller: data.caller }) : null,
+          t("agent {agent}", { agent }), t("queue {queue}", { queue: data.queue || "?" }),
+          t("line {line}", { line: data.business_line || "?" }), `${data.engine} (${data.language})`].filter(Boolean).join(" · ");
       player.src = data.audio;
       renderTranscript(data);
       renderScore(data);
@@ -178,7 +182,7 @@
       await renderCalibration();
       status.textContent = "";
     } catch (err) {
-      status.textContent = `Error: ${err.message}`;
+      status.textContent = t("Error: {error}", { error: err.message });
     }
   }
 
@@ -193,7 +197,7 @@
         body: JSON.stringify({ calibration: event.target.checked }),
       });
     } catch (err) {
-      status.textContent = `Error: ${err.message}`;
+      status.textContent = t("Error: {error}", { error: err.message });
     }
   });
   start();

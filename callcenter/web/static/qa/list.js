@@ -29,15 +29,15 @@
   async function load() {
     const q = query();
     history.replaceState(null, "", `/qa?${q}`);
-    status.textContent = "Searching…";
+    status.textContent = t("Searching…");
     try {
       const data = await qa.api(`/api/qa/calls?${q}`);
       total = data.total;
       body.replaceChildren(...data.calls.map(row));
       const last = Math.min(offset + data.calls.length, total);
-      status.textContent = total ? `Calls ${offset + 1}–${last} of ${total}` : "No calls match.";
+      status.textContent = total ? t("Calls {from}–{to} of {total}", { from: offset + 1, to: last, total }) : t("No calls match.");
     } catch (err) {
-      status.textContent = `Error: ${err.message}`;
+      status.textContent = t("Error: {error}", { error: err.message });
     }
     document.getElementById("prev").disabled = offset === 0;
     document.getElementById("next").disabled = offset + pageSize >= total;
@@ -45,7 +45,7 @@
 
   // Agents by name (the page is given the names of the agents this login may see).
   const agentNames = JSON.parse(document.querySelector("table.calls").dataset.agents || "{}");
-  const when = (iso) => new Date(iso).toLocaleString([], { dateStyle: "medium", timeStyle: "short" });
+  const when = (iso) => window.ccLocale.date(iso);
 
   function row(call) {
     // The call's link reads as its date and time; its id follows, smaller (still the link's name).
@@ -55,11 +55,11 @@
     const score = qa.el("span", { class: call.score !== null && call.score < 70 ? "score low" : "score", text: qa.scoreText(call.score) });
     const flags = qa.el("td");
     call.flags.forEach((f) => flags.append(qa.flag(f)));
-    if (call.calibration) flags.append(qa.el("span", { class: "flag", text: "calibration" }));
+    if (call.calibration) flags.append(qa.el("span", { class: "flag", text: t("calibration") }));
     const agent = qa.el("td", { text: call.agent_id ? (agentNames[call.agent_id] || call.agent_id) : "" });
     if (call.agent_id && agentNames[call.agent_id]) agent.append(" ", qa.el("small", { class: "id", text: call.agent_id }));
     const queue = qa.el("td", { text: call.queue || "" });
-    if (call.business_line && call.business_line !== call.queue) queue.append(" ", qa.el("small", { class: "id", text: `line ${call.business_line}` }));
+    if (call.business_line && call.business_line !== call.queue) queue.append(" ", qa.el("small", { class: "id", text: t("line {line}", { line: call.business_line }) }));
     return qa.el("tr", {},
       qa.el("td", { class: "call" }, link),
       qa.el("td", { text: call.caller || "" }),

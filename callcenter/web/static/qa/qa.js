@@ -32,6 +32,8 @@ const qa = {
     const s = Math.max(0, Math.floor(seconds));
     return `${Math.floor(s / 60)}:${String(s % 60).padStart(2, "0")}`;
   },
+  // Speaker labels of the transcript (the data says "agent" / "caller").
+  speaker(name) { return { agent: t("agent"), caller: t("caller") }[name] || name; },
   scoreText(score) { return score === null || score === undefined ? "—" : `${score}`; },
   flag(name) { return qa.el("span", { class: name === "emergency" ? "flag emergency" : "flag", text: name }); },
 };
