@@ -208,18 +208,7 @@ class CallCenter:
                     self._control(command)
                 case SaveInteraction(interaction=i):
                     if i.outcome is not None:
-                        metrics.INTERACTIONS.labels(outcome=i.outcome.value).inc()
-                        log.info(
-                            "interaction.ended",
-                            extra={
-                                "interaction": i.id,
-                                "outcome": i.outcome.value,
-                                "queue": i.queue,
-                                "agent": i.agent_id,
-                                "wait_s": i.wait_seconds,
-                                "talk_s": i.talk_seconds,
-                            },
-                        )
+                        _ended(i)
                     self._write_later(command)
                 case RecordingPaused() | RecordingResumed():
                     action = "paused" if isinstance(command, RecordingPaused) else "resumed"
@@ -345,3 +334,19 @@ class CallCenter:
         while True:
             await asyncio.sleep(1.0)
             self.submit(ev.Tick(self.clock()))
+
+
+def _ended(i: Interaction) -> None:
+    assert i.outcome is not None
+    metrics.INTERACTIONS.labels(outcome=i.outcome.value).inc()
+    log.info(
+        "interaction.ended",
+        extra={
+            "interaction": i.id,
+            "outcome": i.outcome.value,
+            "queue": i.queue,
+            "agent": i.agent_id,
+            "wait_s": i.wait_seconds,
+            "talk_s": i.talk_seconds,
+        },
+    )
