@@ -314,10 +314,7 @@ class PanelNamespace(AgentNamespace):
 
     @event("call_hangup", "agent")
     async def on_call_hangup(self, sid: str, data: dict[str, Any]) -> Ack:
-        me = self._me(sid)
-        iid, now = self._request(data)
-        await self.service.request(cl.HangupRequested(iid, me, now))
-        return {"ok": True}
+        return await self._simple(sid, data, cl.HangupRequested)
 
     @event("call_hold", "agent")
     async def on_call_hold(self, sid: str, data: dict[str, Any]) -> Ack:
@@ -345,36 +342,40 @@ class PanelNamespace(AgentNamespace):
     @event("call_consult", "agent")
     async def on_call_consult(self, sid: str, data: dict[str, Any]) -> Ack:
         """Attended transfer, step one: the caller on hold, ring ``to_agent`` to talk first."""
-        me = self._me(sid)
-        iid, now = self._request(data)
-        to_agent = text(data, "to_agent", limit=64)
-        await self.service.request(cl.ConsultRequested(iid, me, to_agent, now))
-        return {"ok": True}
+        return await self._bring_in(sid, data, cl.ConsultRequested)
 
     @event("call_consult_end", "agent")
     async def on_call_consult_end(self, sid: str, data: dict[str, Any]) -> Ack:
         """Attended transfer, step two: ``complete`` hands the caller over; otherwise back to them."""
-        me = self._me(sid)
-        iid, now = self._request(data)
         make = cl.ConsultCompleteRequested if flag(data, "complete") else cl.ConsultCancelRequested
-        await self.service.request(make(iid, me, now))
-        return {"ok": True}
+        return await self._simple(sid, data, make)
 
     @event("call_conference", "agent")
     async def on_call_conference(self, sid: str, data: dict[str, Any]) -> Ack:
         """Three parties: bring ``to_agent`` into the call (the call stays this agent's)."""
-        me = self._me(sid)
-        iid, now = self._request(data)
-        to_agent = text(data, "to_agent", limit=64)
-        await self.service.request(cl.ConferenceRequested(iid, me, to_agent, now))
-        return {"ok": True}
+        return await self._bring_in(sid, data, cl.ConferenceRequested)
 
     @event("call_conference_end", "agent")
     async def on_call_conference_end(self, sid: str, data: dict[str, Any]) -> Ack:
         """Drop the invited agent; the caller and this agent go on talking."""
+        return await self._simple(sid, data, cl.ConferenceDropRequested)
+
+    async def _bring_in(
+        self, sid: str, data: dict[str, Any], make: Callable[[str, str, str, float], cl.Request]
+    ) -> Ack:
+        """A request that brings a colleague (``to_agent``) to the agent's call."""
         me = self._me(sid)
         iid, now = self._request(data)
-        await self.service.request(cl.ConferenceDropRequested(iid, me, now))
+        await self.service.request(make(iid, me, text(data, "to_agent", limit=64), now))
+        return {"ok": True}
+
+    async def _simple(
+        self, sid: str, data: dict[str, Any], make: Callable[[str, str, float], cl.Request]
+    ) -> Ack:
+        """A request about the agent's call that takes nothing else."""
+        me = self._me(sid)
+        iid, now = self._request(data)
+        await self.service.request(make(iid, me, now))
         return {"ok": True}
 
     @event("call_recording", "agent")
