@@ -151,7 +151,8 @@ class AsteriskPort(Protocol):
 
     async def hangup(self, channel: str, cause: int = 16) -> None: ...
 
-    async def set_var(self, channel: str, name: str, value: str) -> None: ...
+    async def set_var(self, channel: str, name: str, value: str) -> None:
+        """A channel variable; with ``channel`` "", a global variable of the dialplan."""
 
     async def get_var(self, channel: str, name: str) -> str | None: ...
 
