@@ -104,6 +104,8 @@ class ChannelInfo:
     linkedid: str = ""
     state: str = ""
     application: str = ""
+    duration: float = 0.0  # seconds since the channel was created
+    bridge_id: str = ""  # the bridge it is in; "" when in none
 
 
 @dataclass(frozen=True, slots=True)

@@ -9,6 +9,7 @@ transfers, consults, conferences; supervisor spy; recording pause).
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import time
 import uuid
@@ -80,7 +81,7 @@ class VoiceAdapter:
             settings, port, self._state, self._background, submit, clock, self._caller_gone, record_base
         )
         self.events = self._listen(port)
-        self.reconciler = Reconciler(port, self._state)
+        self.reconciler = Reconciler(port, self._state, settings.asterisk.leftover_seconds)
         # Hold, transfers, consults, conferences: the core's call commands, carried out.
         self.calls = CallControl(settings, port, self._legs, submit, clock, self._background)
         # The IVR's lookups to outside systems; ours to close unless it was given.
@@ -109,6 +110,19 @@ class VoiceAdapter:
     async def start(self) -> None:
         if self._own_http:
             self.inbound.http = aiohttp.ClientSession(headers={"User-Agent": "callcenter-ivr"})
+        if self._settings.asterisk.leftover_sweep_seconds > 0:
+            self._spawn(self._sweep_leftovers(self._settings.asterisk.leftover_sweep_seconds))
+
+    async def _sweep_leftovers(self, every: float) -> None:
+        """Leftover channels are found at each reconcile, and between them here (voice_reconcile)."""
+        while True:
+            await asyncio.sleep(every)
+            if not self.port.connected:
+                continue
+            try:
+                await self.reconciler.sweep()
+            except AmiError as err:
+                log.warning("voice.leftover_sweep_failed", extra={"error": str(err)})
 
     async def stop(self) -> None:
         if self._own_http and self.inbound.http is not None:

@@ -5,6 +5,13 @@ registered and known endpoints) goes to the engine, which ends what vanished as 
 restart, the callers the engine restored are adopted: known by channel name until the first reconcile
 tells us their uniqueid, and of answered calls, the agent's leg (uniqueid ``<interaction>-<attempt>``)
 and whether the caller is on hold (in ``cc-hold``).
+
+Leftovers (issue 13 #11): Asterisk has been seen to leave a ``Surrogate/PJSIP/caller-...`` channel
+in ``cc-wait`` after the Bridge() that takes a caller off hold, with nothing attached, until it
+restarts. A channel that is a Surrogate, or sits in one of our waiting contexts without being a call
+of ours, in no bridge, for longer than ``asterisk.leftover_seconds``, is hung up at every reconcile
+and every ``asterisk.leftover_sweep_seconds`` (:meth:`Reconciler.sweep`), logged
+(``voice.leftover_hung_up``) and counted (``callcenter_asterisk_leftovers_hung_up_total``).
 """
 
 from __future__ import annotations
@@ -13,10 +20,32 @@ import logging
 from dataclasses import dataclass
 
 from callcenter import metrics
-from callcenter.asterisk.asterisk_port import AsteriskPort, ChannelInfo
+from callcenter.asterisk.asterisk_port import AmiError, AsteriskPort, ChannelInfo
 from callcenter.asterisk.voice_state import AgentLeg, AsteriskSnapshot, VoiceState
 
 log = logging.getLogger("callcenter.asterisk.voice")
+
+# Where only our calls wait: a channel here that is not ours has nobody to take it out.
+WAITING_CONTEXTS = frozenset({"cc-wait", "cc-hold", "cc-held"})
+
+
+def leftovers(channels: list[ChannelInfo], state: VoiceState, older_than: float) -> list[ChannelInfo]:
+    """The channels nobody will ever take out: Surrogates, and channels of our waiting contexts
+    that are no call of ours, in no bridge, older than ``older_than`` seconds. Ours: a caller or
+    agent leg we track, or any leg named after an interaction we know (``<interaction>-...``)."""
+    interactions = set(state.callers.values()) | {leg.interaction_id for leg in state.legs.values()}
+
+    def ours(uniqueid: str) -> bool:
+        tracked = uniqueid in state.callers or uniqueid in state.legs
+        return tracked or uniqueid.rpartition("-")[0] in interactions
+
+    return [
+        c
+        for c in channels
+        if not c.bridge_id
+        and c.duration >= older_than
+        and (c.channel.startswith("Surrogate/") or (c.context in WAITING_CONTEXTS and not ours(c.uniqueid)))
+    ]
 
 
 @dataclass(frozen=True, slots=True)
@@ -27,9 +56,10 @@ class Reconciled:
 
 
 class Reconciler:
-    def __init__(self, port: AsteriskPort, state: VoiceState) -> None:
+    def __init__(self, port: AsteriskPort, state: VoiceState, leftover_seconds: float = 120.0) -> None:
         self._port = port
         self._state = state
+        self._leftover_seconds = leftover_seconds
         self._adopted: dict[str, str] = {}  # caller channel name -> interaction id
         self._adopted_answered: dict[str, str] = {}  # interaction id -> the agent talking on it
 
@@ -55,6 +85,7 @@ class Reconciler:
             self._state.legs.pop(uid)
         registered = frozenset(e.name for e in endpoints if e.registered)
         log.info("voice.reconciled", extra={"channels": len(channels), "registered": sorted(registered)})
+        await self._hang_up_leftovers(channels)
         snapshot = AsteriskSnapshot(
             frozenset(c.channel for c in channels),
             frozenset(uniqueids),
@@ -62,6 +93,32 @@ class Reconciler:
             frozenset(e.name for e in endpoints),
         )
         return Reconciled(snapshot, held)
+
+    async def sweep(self) -> int:
+        """Between reconciles: hang up the leftovers found now; returns how many."""
+        return await self._hang_up_leftovers(await self._port.channels())
+
+    async def _hang_up_leftovers(self, channels: list[ChannelInfo]) -> int:
+        found = leftovers(channels, self._state, self._leftover_seconds)
+        for info in found:
+            kind = "surrogate" if info.channel.startswith("Surrogate/") else "unowned"
+            try:
+                await self._port.hangup(info.channel)
+            except AmiError as err:  # gone meanwhile, or Asterisk refused: the next sweep sees it
+                log.warning("voice.leftover_not_hung_up", extra={"channel": info.channel, "error": str(err)})
+                continue
+            metrics.LEFTOVER_CHANNELS.labels(kind=kind).inc()
+            log.warning(
+                "voice.leftover_hung_up",
+                extra={
+                    "channel": info.channel,
+                    "kind": kind,
+                    "context": info.context,
+                    "application": info.application,
+                    "seconds": info.duration,
+                },
+            )
+        return len(found)
 
     def _adopt(self, channels: list[ChannelInfo]) -> dict[str, tuple[str, str]]:
         """Restored callers get their uniqueid; answered calls their agent's leg."""
