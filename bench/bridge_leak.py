@@ -81,6 +81,8 @@ async def _context(ami: AmiClient, channel: str, wanted: str, seconds: float = 5
     raise RuntimeError(f"{channel} never reached {wanted}")
 
 
+SETTLE = 0.0
+TALK = 0.0
 BRIDGED: dict[str, int] = {}  # uniqueid -> BridgeEnter events seen
 
 
@@ -97,7 +99,8 @@ async def _bridged(uniqueid: str, times: int, seconds: float = 5.0) -> None:
         await asyncio.sleep(0.02)
 
 
-async def one_round(ami: AmiClient, n: int, bridge: str) -> None:
+async def one_round(ami: AmiClient, n: int, bridge: str) -> str:
+    """One call through answer, hold and resume; returns the caller's channel name."""
     caller_id, agent_id = f"leakc-{n}", f"leaka-{n}"
     # The ;2 halves answer with Playback() in cc-held (the phones); the ;1 halves run our dialplan.
     await ami.action(
@@ -146,6 +149,7 @@ async def one_round(ami: AmiClient, n: int, bridge: str) -> None:
     )
     await _context(ami, caller, "cc-hold")
     await _context(ami, agent, "cc-held")
+    await asyncio.sleep(SETTLE)  # how long the caller is on hold before the resume
     # Resume: the Bridge() that pulls the caller off hold.
     if bridge == "app":
         await ami.action(
@@ -162,6 +166,7 @@ async def one_round(ami: AmiClient, n: int, bridge: str) -> None:
     await _bridged(caller_id, 2)
     # Odd rounds the caller hangs up first, even rounds the agent (then the server hangs the
     # caller up, as call control does when the agent leg ends).
+    await asyncio.sleep(TALK)
     first, then = (caller_id, agent_id) if n % 2 else (agent_id, caller_id)
     await ami.hangup(first)
     await asyncio.sleep(0.05)
@@ -169,6 +174,7 @@ async def one_round(ami: AmiClient, n: int, bridge: str) -> None:
         await ami.hangup(then)
     except AmiError:
         pass  # already gone with the other
+    return caller
 
 
 async def leftovers(ami: AmiClient) -> list[str]:
@@ -182,8 +188,12 @@ async def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--rounds", type=int, default=500)
     parser.add_argument("--parallel", type=int, default=8)
     parser.add_argument("--bridge", choices=["app", "action"], default="app")
+    parser.add_argument("--settle", type=float, default=0.0, help="seconds on hold before the resume")
+    parser.add_argument("--talk", type=float, default=0.0, help="seconds bridged before the hang-up")
     parser.add_argument("--keep", action="store_true", help="leave the sandbox instance running")
     args = parser.parse_args(argv)
+    global SETTLE, TALK
+    SETTLE, TALK = args.settle, args.talk
 
     sandbox = AsteriskSandbox(settings())
     sandbox.down()
@@ -219,8 +229,12 @@ async def main(argv: list[str] | None = None) -> int:
         print(f"channels left after the rounds: {len(left)}")
         for line in left[:20]:
             print("  " + line)
-        surrogates = [line for line in left if line.startswith("Surrogate/")]
-        print(f"Surrogate channels left: {len(surrogates)}")
+        # AMI's CoreShowChannels does not list Surrogates: Asterisk's CLI does.
+        concise = sandbox.cli("core show channels concise").splitlines()
+        surrogates = [line.split("!")[:4] for line in concise if line.startswith("Surrogate/")]
+        print(f"Surrogate channels left (core show channels): {len(surrogates)}")
+        for name, context, exten, priority in surrogates[:20]:
+            print(f"  {name} at {exten}@{context}:{priority}")
         print(sandbox.cli("core show channels count").strip())
         warnings = [
             line

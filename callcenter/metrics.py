@@ -23,6 +23,10 @@ LEFTOVER_CHANNELS = Counter(
     "Asterisk channels no call of ours owned, left alone in a waiting context, hung up by reconcile",
     ["kind"],  # surrogate | unowned
 )
+SURROGATES_FOUND = Counter(
+    "callcenter_asterisk_surrogates_found_total",
+    "Surrogate/... channels Asterisk left behind a caller of ours (only a restart removes them)",
+)
 IVR_OUTCOMES = Counter(
     "callcenter_ivr_outcomes_total",
     "How IVR sessions ended, and at which node (where callers dropped out)",

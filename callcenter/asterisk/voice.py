@@ -19,6 +19,7 @@ from typing import Any
 import aiohttp
 
 from callcenter import metrics
+from callcenter.asterisk.ami_events import AmiEvent, Hangup, HangupRequest
 from callcenter.asterisk.asterisk_port import AmiError, AsteriskPort
 from callcenter.asterisk.call_control import CallControl
 from callcenter.asterisk.voice_dialer import VoiceDialer
@@ -100,8 +101,17 @@ class VoiceAdapter:
             self._call_ended,
             self._agent_leg_gone,
         )
+        callers = self._state.callers
+
+        def on_event(event: AmiEvent) -> None:
+            # A caller of ours ending (HangupRequest, or Hangup when the system ended it): the sweep
+            # looks for the Surrogate a Bridge() may have left of it.
+            if isinstance(event, (HangupRequest, Hangup)) and event.uniqueid in callers:
+                self.reconciler.caller_ended(event.channel)
+            events.on_event(event)
+
         port.subscribe(
-            events.on_event,
+            on_event,
             on_connected=self._reconcile,
             on_disconnected=lambda: metrics.AMI_CONNECTED.set(0),
         )

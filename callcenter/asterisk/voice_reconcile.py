@@ -12,11 +12,19 @@ restarts. A channel that is a Surrogate, or sits in one of our waiting contexts 
 of ours, in no bridge, for longer than ``asterisk.leftover_seconds``, is hung up at every reconcile
 and every ``asterisk.leftover_sweep_seconds`` (:meth:`Reconciler.sweep`), logged
 (``voice.leftover_hung_up``) and counted (``callcenter_asterisk_leftovers_hung_up_total``).
+
+Surrogates need more: AMI's CoreShowChannels does not list them (only the CLI's ``core show
+channels`` does), and on Asterisk 22.10 they have no thread, so an AMI Hangup is accepted but never
+carried out (a Redirect or Bridge of one is refused). The sweep therefore looks each ended caller's
+``Surrogate/<channel>`` up by name, asks for its hang-up anyway, and reports what it found
+(``voice.surrogate_left``, ``callcenter_asterisk_surrogates_found_total``): only a restart of
+Asterisk removes them (bench/bridge_leak.py reproduces them; docs/asterisk.md).
 """
 
 from __future__ import annotations
 
 import logging
+from collections import deque
 from dataclasses import dataclass
 
 from callcenter import metrics
@@ -24,6 +32,8 @@ from callcenter.asterisk.asterisk_port import AmiError, AsteriskPort, ChannelInf
 from callcenter.asterisk.voice_state import AgentLeg, AsteriskSnapshot, VoiceState
 
 log = logging.getLogger("callcenter.asterisk.voice")
+
+ENDED_KEPT = 5000  # ended callers whose Surrogate the next sweep looks for
 
 # Where only our calls wait: a channel here that is not ours has nobody to take it out.
 WAITING_CONTEXTS = frozenset({"cc-wait", "cc-hold", "cc-held"})
@@ -60,6 +70,7 @@ class Reconciler:
         self._port = port
         self._state = state
         self._leftover_seconds = leftover_seconds
+        self._ended: deque[str] = deque(maxlen=ENDED_KEPT)
         self._adopted: dict[str, str] = {}  # caller channel name -> interaction id
         self._adopted_answered: dict[str, str] = {}  # interaction id -> the agent talking on it
 
@@ -94,9 +105,38 @@ class Reconciler:
         )
         return Reconciled(snapshot, held)
 
+    def caller_ended(self, channel: str) -> None:
+        """A caller of ours hung up: the next sweep looks for a Surrogate it left behind."""
+        if channel and not channel.startswith("Surrogate/"):
+            self._ended.append(channel)
+
     async def sweep(self) -> int:
-        """Between reconciles: hang up the leftovers found now; returns how many."""
-        return await self._hang_up_leftovers(await self._port.channels())
+        """Between reconciles: hang up the leftovers found now, and look for the Surrogates of the
+        callers that ended since the last sweep; returns how many leftovers were found."""
+        found = await self._hang_up_leftovers(await self._port.channels())
+        return found + await self._surrogates()
+
+    async def _surrogates(self) -> int:
+        found = 0
+        while self._ended:
+            name = "Surrogate/" + self._ended.popleft()
+            try:
+                state = await self._port.get_var(name, "CHANNEL(state)")
+            except AmiError:  # no such channel: nothing was left
+                continue
+            if state is None:
+                continue
+            found += 1
+            metrics.SURROGATES_FOUND.inc()
+            try:
+                await self._port.hangup(name)  # accepted; Asterisk 22.10 never carries it out
+            except AmiError:
+                pass
+            log.warning(
+                "voice.surrogate_left",
+                extra={"channel": name, "state": state, "remedy": "restart Asterisk when convenient"},
+            )
+        return found
 
     async def _hang_up_leftovers(self, channels: list[ChannelInfo]) -> int:
         found = leftovers(channels, self._state, self._leftover_seconds)
