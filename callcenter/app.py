@@ -497,6 +497,23 @@ def flow_factory(settings: Settings, store: FlowStore | None) -> Callable[[ev.Ca
     return make
 
 
+def flow_opening(settings: Settings, store: FlowStore | None) -> Callable[[], ivr.Opening]:
+    """What calls start with under the flows valid now (the fixed menu without YAML flows)."""
+    menu = ivr.MenuFlow(menu_flow_factory(settings))
+
+    def current() -> ivr.Opening:
+        flows = store.flows if store is not None else None
+        if flows is None:
+            return menu.opening()
+        try:
+            runner = FlowRunner(flows, store.entry if store is not None else "", now=datetime.now(UTC))
+        except ivr.FlowError:
+            return ivr.Opening()  # each call reports the broken entry on its own
+        return runner.opening()
+
+    return current
+
+
 async def _flows(app: web.Application) -> AsyncIterator[None]:
     settings = app[SETTINGS]
     assert settings.ivr.flows_dir is not None
@@ -655,6 +672,7 @@ async def _voice(app: web.Application) -> AsyncIterator[None]:
         handle=_from_asterisk(service.handle),
         on_snapshot=_from_asterisk(on_snapshot),
         flow_factory=flow_factory(settings, app.get(FLOWS)),
+        opening=flow_opening(settings, app.get(FLOWS)),
         record_base=app[RECORDER].base_for,
         identify_caller=router.identify_caller,
     )

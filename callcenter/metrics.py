@@ -18,6 +18,15 @@ ENGINE_SECONDS = Histogram(
 WAITING = Gauge("callcenter_queue_waiting", "Callers waiting, by queue", ["queue"])
 AGENTS = Gauge("callcenter_agents", "Agents by state", ["state"])
 AMI_CONNECTED = Gauge("callcenter_ami_connected", "1 when the AMI session is logged in")
+LEFTOVER_CHANNELS = Counter(
+    "callcenter_asterisk_leftovers_hung_up_total",
+    "Asterisk channels no call of ours owned, left alone in a waiting context, hung up by reconcile",
+    ["kind"],  # surrogate | unowned
+)
+SURROGATES_FOUND = Counter(
+    "callcenter_asterisk_surrogates_found_total",
+    "Surrogate/... channels Asterisk left behind a caller of ours (only a restart removes them)",
+)
 IVR_OUTCOMES = Counter(
     "callcenter_ivr_outcomes_total",
     "How IVR sessions ended, and at which node (where callers dropped out)",

@@ -336,10 +336,20 @@ def parse_channels(answer: object) -> list[ChannelInfo]:
             linkedid=str(m.get("Linkedid", "")),
             state=str(m.get("ChannelStateDesc", "")),
             application=str(m.get("Application", "")),
+            duration=_seconds(str(m.get("Duration", ""))),
+            bridge_id=str(m.get("BridgeId", "")),
         )
         for m in _messages(answer)
         if m.get("Event") == "CoreShowChannel" and m.get("Channel") and m.get("Uniqueid")
     ]
+
+
+def _seconds(duration: str) -> float:
+    """``HH:MM:SS`` (CoreShowChannel's Duration) -> seconds; 0 when unreadable."""
+    parts = duration.split(":")
+    if not 1 <= len(parts) <= 3 or not all(p.isdigit() for p in parts):
+        return 0.0
+    return float(sum(int(p) * 60**i for i, p in enumerate(reversed(parts))))
 
 
 def parse_endpoints(answer: object) -> list[EndpointInfo]:

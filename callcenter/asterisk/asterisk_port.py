@@ -104,6 +104,8 @@ class ChannelInfo:
     linkedid: str = ""
     state: str = ""
     application: str = ""
+    duration: float = 0.0  # seconds since the channel was created
+    bridge_id: str = ""  # the bridge it is in; "" when in none
 
 
 @dataclass(frozen=True, slots=True)
@@ -151,7 +153,8 @@ class AsteriskPort(Protocol):
 
     async def hangup(self, channel: str, cause: int = 16) -> None: ...
 
-    async def set_var(self, channel: str, name: str, value: str) -> None: ...
+    async def set_var(self, channel: str, name: str, value: str) -> None:
+        """A channel variable; with ``channel`` "", a global variable of the dialplan."""
 
     async def get_var(self, channel: str, name: str) -> str | None: ...
 

@@ -82,7 +82,7 @@ async def replay_session(
 ) -> Replayed:
     """Play ``path`` through a new engine; ``restored``: the unfinished interactions a restarted
     server read back from its database (a recording made after a restart)."""
-    from callcenter.app import build_engine, flow_factory
+    from callcenter.app import build_engine, flow_factory, flow_opening
     from callcenter.asterisk.recorder import record_base, spool_dirs
 
     replayed = Replayed(build_engine(settings))
@@ -115,7 +115,8 @@ async def replay_session(
         submit=service.submit,
         handle=service.handle,
         on_snapshot=on_snapshot,
-        flow_factory=flow_factory(settings, _flows(settings)),
+        flow_factory=flow_factory(settings, flows := _flows(settings)),
+        opening=flow_opening(settings, flows),
         port=port,
         clock=port.clock,
         new_id=port.new_id,

@@ -9,6 +9,7 @@ transfers, consults, conferences; supervisor spy; recording pause).
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import time
 import uuid
@@ -18,11 +19,12 @@ from typing import Any
 import aiohttp
 
 from callcenter import metrics
-from callcenter.asterisk.asterisk_port import AsteriskPort
+from callcenter.asterisk.ami_events import AmiEvent, Hangup, HangupRequest
+from callcenter.asterisk.asterisk_port import AmiError, AsteriskPort
 from callcenter.asterisk.call_control import CallControl
 from callcenter.asterisk.voice_dialer import VoiceDialer
 from callcenter.asterisk.voice_events import EventMapper
-from callcenter.asterisk.voice_inbound import InboundCalls
+from callcenter.asterisk.voice_inbound import OPENING_VARIABLE, InboundCalls
 from callcenter.asterisk.voice_reconcile import Reconciler
 from callcenter.asterisk.voice_state import AgentLeg, AsteriskSnapshot, Tasks, VoiceState
 from callcenter.core import events as ev
@@ -49,9 +51,11 @@ class VoiceAdapter:
         record_base: Callable[[str], str | None] | None = None,
         identify_caller: Callable[[str, float], Awaitable[str | None]] | None = None,
         new_id: Callable[[], str] = lambda: uuid.uuid4().hex,
+        opening: Callable[[], ivr.Opening] = ivr.Opening,
     ) -> None:
         """``port`` and the FastAGI server of ``self.inbound.routes`` are started by the composition
-        root. ``record_base``: where Asterisk records a call (None: not recorded)."""
+        root. ``record_base``: where Asterisk records a call (None: not recorded). ``opening``:
+        what the current IVR flows start with, played by the dialplan itself (voice_inbound)."""
         self._settings = settings
         self._submit = submit
         self._on_snapshot = on_snapshot
@@ -70,12 +74,15 @@ class VoiceAdapter:
             handle=handle,
             identify_caller=identify_caller,
             new_id=new_id,
+            opening=opening,
         )
+        # A flow reload that changed the opening is published with the next call.
+        self.inbound.on_opening_changed = lambda: self._spawn(self.publish_opening())
         self.dialer = VoiceDialer(
             settings, port, self._state, self._background, submit, clock, self._caller_gone, record_base
         )
         self.events = self._listen(port)
-        self.reconciler = Reconciler(port, self._state)
+        self.reconciler = Reconciler(port, self._state, settings.asterisk.leftover_seconds)
         # Hold, transfers, consults, conferences: the core's call commands, carried out.
         self.calls = CallControl(settings, port, self._legs, submit, clock, self._background)
         # The IVR's lookups to outside systems; ours to close unless it was given.
@@ -94,8 +101,17 @@ class VoiceAdapter:
             self._call_ended,
             self._agent_leg_gone,
         )
+        callers = self._state.callers
+
+        def on_event(event: AmiEvent) -> None:
+            # A caller of ours ending (HangupRequest, or Hangup when the system ended it): the sweep
+            # looks for the Surrogate a Bridge() may have left of it.
+            if isinstance(event, (HangupRequest, Hangup)) and event.uniqueid in callers:
+                self.reconciler.caller_ended(event.channel)
+            events.on_event(event)
+
         port.subscribe(
-            events.on_event,
+            on_event,
             on_connected=self._reconcile,
             on_disconnected=lambda: metrics.AMI_CONNECTED.set(0),
         )
@@ -104,6 +120,19 @@ class VoiceAdapter:
     async def start(self) -> None:
         if self._own_http:
             self.inbound.http = aiohttp.ClientSession(headers={"User-Agent": "callcenter-ivr"})
+        if self._settings.asterisk.leftover_sweep_seconds > 0:
+            self._spawn(self._sweep_leftovers(self._settings.asterisk.leftover_sweep_seconds))
+
+    async def _sweep_leftovers(self, every: float) -> None:
+        """Leftover channels are found at each reconcile, and between them here (voice_reconcile)."""
+        while True:
+            await asyncio.sleep(every)
+            if not self.port.connected:
+                continue
+            try:
+                await self.reconciler.sweep()
+            except AmiError as err:
+                log.warning("voice.leftover_sweep_failed", extra={"error": str(err)})
 
     async def stop(self) -> None:
         if self._own_http and self.inbound.http is not None:
@@ -138,8 +167,20 @@ class VoiceAdapter:
     def _agent_leg_gone(self, leg: AgentLeg) -> None:
         self.calls.leg_gone(leg)
 
+    async def publish_opening(self) -> None:
+        """Tell the dialplan what the flows start with (the global variable ``CC_OPENING``)."""
+        text = self.inbound.opening_text()
+        try:
+            await self.port.set_var("", OPENING_VARIABLE, text)
+        except AmiError as err:
+            log.warning("voice.opening_not_published", extra={"error": str(err)})
+            return
+        self.inbound.published_opening = text
+        log.info("voice.opening_published", extra={"opening": text})
+
     async def _reconcile(self) -> None:
         """After every (re)connect; adopted calls found on hold are on hold again."""
+        await self.publish_opening()
         found = await self.reconciler.run()
         for iid, (caller, agent_id) in found.held.items():
             if self.calls.agent_channel(iid, agent_id) is not None:

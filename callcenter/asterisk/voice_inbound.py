@@ -5,6 +5,13 @@ core): each action the flow returns is carried out on the AGI session, and its r
 While the flow runs, the AGI session decides how the call ended (a hang-up during a voicemail is a
 voicemail), so AMI hang-up events for that caller are held back (:meth:`InboundCalls.hold_back`).
 Also the agents' feature codes (``*21``..``*24``), which arrive the same way.
+
+The opening menu: the flows' :class:`~callcenter.core.ivr.flow.Opening` is published to Asterisk as
+the global variable ``CC_OPENING`` (``digits|timeout|language|sound&sound``); the dialplan plays it
+with ``Read()`` before the FastAGI session starts and hands over what it played and the keys
+pressed (``agi_arg_1``..``3``). ``_run_flow`` then skips the actions the dialplan carried out and
+feeds the keys to the flow as the answer to its first question, so nothing is said twice and no
+key is lost, however late the server answers.
 """
 
 from __future__ import annotations
@@ -14,7 +21,8 @@ import json
 import logging
 import re
 import uuid
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Mapping
+from dataclasses import dataclass
 
 import aiohttp
 
@@ -33,6 +41,8 @@ log = logging.getLogger("callcenter.asterisk.voice")
 MAX_LOOKUP_BYTES = 256 * 1024
 IDENTIFY_SECONDS = 1.0
 _DIGITS = re.compile(r"[0-9*#]*")
+_SOUND = re.compile(r"[A-Za-z0-9_./-]+")  # what the dialplan's Read() and the AGI arguments carry
+OPENING_VARIABLE = "CC_OPENING"
 
 
 def _known(value: str) -> str:
@@ -51,6 +61,28 @@ def _var_name(name: str) -> str:
     return re.sub(r"[^A-Za-z0-9_]", "_", name).upper()
 
 
+@dataclass(slots=True)
+class _Early:
+    """What the dialplan played before the session started (``CC_OPENING``) and what it heard."""
+
+    sounds: list[str]
+    max_digits: str
+    timeout: str
+    language: str | None
+    digits: str
+    status: str  # Read()'s READSTATUS: OK, TIMEOUT, HANGUP, ERROR...
+
+    @classmethod
+    def of(cls, headers: Mapping[str, str]) -> _Early | None:
+        fields = headers.get("agi_arg_1", "").split("|")
+        if len(fields) != 4 or not fields[3]:
+            return None
+        max_digits, timeout, language, sounds = fields
+        digits = headers.get("agi_arg_2", "")
+        status = headers.get("agi_arg_3", "")
+        return cls(sounds.split("&"), max_digits, timeout, language or None, digits, status)
+
+
 class InboundCalls:
     def __init__(
         self,
@@ -63,10 +95,12 @@ class InboundCalls:
         handle: Callable[[ev.Event], object] | None = None,
         identify_caller: Callable[[str, float], Awaitable[str | None]] | None = None,
         new_id: Callable[[], str] = lambda: uuid.uuid4().hex,
+        opening: Callable[[], ivr.Opening] = ivr.Opening,
     ) -> None:
         """``caller_gone(uniqueid, cause, system)``: the caller's line ended. ``handle``: like
         ``submit``, but a refused event raises (the agent's phone then hears an error tone).
-        ``new_id``: a new interaction's id (a recorded session's ids, when replaying)."""
+        ``new_id``: a new interaction's id (a recorded session's ids, when replaying).
+        ``opening``: what the current flows start with (published to the dialplan)."""
         self._settings = settings
         self._state = state
         self._submit = submit
@@ -76,6 +110,9 @@ class InboundCalls:
         self._handle = handle
         self._identify_caller = identify_caller
         self._new_id = new_id
+        self._opening = opening
+        self.published_opening: str | None = None  # CC_OPENING as last set in Asterisk
+        self.on_opening_changed: Callable[[], None] | None = None
         # Callers in the IVR -> the hang-up Asterisk reported meanwhile (cause, by the system).
         self._in_ivr: dict[str, tuple[str, bool] | None] = {}
         self._late_identifications: set[asyncio.Task[str | None]] = set()  # over the bound, still running
@@ -136,7 +173,27 @@ class InboundCalls:
         except (AgiHangup, AgiError):
             pass
 
+    def opening_text(self) -> str:
+        """``CC_OPENING`` for the current flows: ``digits|timeout|language|sound&sound``; empty
+        (no opening menu: the server plays everything) when the flows start otherwise."""
+        opening = self._opening()
+        if not opening.actions:
+            return ""
+        question = opening.actions[-1]
+        if not isinstance(question, (ivr.GetDigit, ivr.CollectDigits)):
+            return ""
+        sounds = [self._asterisk_sound(action) for action in opening.actions]
+        if not all(_SOUND.fullmatch(sound) for sound in sounds):
+            return ""  # a character the dialplan would read as a separator: not worth the risk
+        digits = question.max_digits if isinstance(question, ivr.CollectDigits) else 1
+        return f"{digits}|{question.timeout:g}|{opening.language or ''}|{'&'.join(sounds)}"
+
+    def opening_changed(self) -> bool:
+        return self.opening_text() != self.published_opening
+
     async def inbound(self, session: AgiChannel) -> None:
+        if self.on_opening_changed is not None and self.opening_changed():
+            self.on_opening_changed()
         interaction_id = self._new_id()
         h = session.headers
         self._state.callers[session.uniqueid] = interaction_id
@@ -190,8 +247,8 @@ class InboundCalls:
     async def _ivr(self, session: AgiChannel, interaction_id: str, arrived: ev.CallArrived) -> None:
         flow: ivr.Flow | None = None
         try:
-            await session.set_variable("CC_INTERACTION_ID", interaction_id)
             flow = self._flow_factory(arrived)
+            await session.set_variable("CC_INTERACTION_ID", interaction_id)
             await self._run_flow(session, interaction_id, flow)
         except AgiHangup:
             where = flow.hung_up() if isinstance(flow, FlowRunner) else ("", "")
@@ -210,11 +267,52 @@ class InboundCalls:
             )
             self._submit(ev.IvrFinished(interaction_id, None, None, self._clock(), outcome="error"))
 
+    def _asterisk_sound(self, action: ivr.Play | ivr.GetDigit | ivr.CollectDigits) -> str:
+        """The sound Asterisk plays for a speaking action (as ``_run_flow`` sends it)."""
+        return action.prompt if isinstance(action, ivr.GetDigit) else self._sound(action.prompt)
+
+    def _early_result(self, early: _Early, action: ivr.Action) -> ivr.Result | None:
+        """The result of ``action`` if the dialplan carried it out already (the opening menu);
+        None when the flow went elsewhere (the opening changed since the call began)."""
+        match action:
+            case ivr.Answer():
+                return ivr.Done()
+            case ivr.Play() if early.sounds[:-1] and early.sounds[0] == self._asterisk_sound(action):
+                early.sounds.pop(0)
+                return ivr.Done()
+            case ivr.GetDigit() | ivr.CollectDigits() if early.sounds == [self._asterisk_sound(action)]:
+                max_digits = action.max_digits if isinstance(action, ivr.CollectDigits) else 1
+                if early.max_digits != str(max_digits) or early.timeout != f"{action.timeout:g}":
+                    return None
+                if early.status == "HANGUP":
+                    raise AgiHangup("the caller hung up during the opening menu")
+                if early.status not in ("OK", "TIMEOUT"):
+                    return None
+                digits = early.digits if _DIGITS.fullmatch(early.digits) else ""
+                if isinstance(action, ivr.GetDigit):
+                    return ivr.Digit(digits[:1] or None)
+                return ivr.Digits(digits)
+        return None
+
     async def _run_flow(self, session: AgiChannel, interaction_id: str, flow: ivr.Flow) -> None:
         action = flow.start()
-        language: str | None = None
+        early = _Early.of(session.headers)
+        # The dialplan set the opening's language before playing it.
+        language: str | None = early.language if early is not None else None
         while True:
             result: ivr.Result
+            if early is not None:
+                answered = self._early_result(early, action)
+                if answered is None:
+                    early = None  # the flow went elsewhere: carried out as usual from here
+                else:
+                    if isinstance(answered, (ivr.Digit, ivr.Digits)):
+                        early = None  # the opening is over: the flow goes on from its answer
+                        pressed = bool(answered.digit if isinstance(answered, ivr.Digit) else answered.digits)
+                        extra = {"interaction": interaction_id, "pressed": pressed}
+                        log.info("voice.ivr_opening", extra=extra)
+                    action = flow.next(answered)
+                    continue
             if isinstance(flow, FlowRunner) and flow.language != language and _speaks(action):
                 # Asterisk looks for sound files in the channel language's folder first.
                 language = flow.language

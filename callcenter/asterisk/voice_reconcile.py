@@ -5,18 +5,57 @@ registered and known endpoints) goes to the engine, which ends what vanished as 
 restart, the callers the engine restored are adopted: known by channel name until the first reconcile
 tells us their uniqueid, and of answered calls, the agent's leg (uniqueid ``<interaction>-<attempt>``)
 and whether the caller is on hold (in ``cc-hold``).
+
+Leftovers (issue 13 #11): Asterisk has been seen to leave a ``Surrogate/PJSIP/caller-...`` channel
+in ``cc-wait`` after the Bridge() that takes a caller off hold, with nothing attached, until it
+restarts. A channel that is a Surrogate, or sits in one of our waiting contexts without being a call
+of ours, in no bridge, for longer than ``asterisk.leftover_seconds``, is hung up at every reconcile
+and every ``asterisk.leftover_sweep_seconds`` (:meth:`Reconciler.sweep`), logged
+(``voice.leftover_hung_up``) and counted (``callcenter_asterisk_leftovers_hung_up_total``).
+
+Surrogates need more: AMI's CoreShowChannels does not list them (only the CLI's ``core show
+channels`` does), and on Asterisk 22.10 they have no thread, so an AMI Hangup is accepted but never
+carried out (a Redirect or Bridge of one is refused). The sweep therefore looks each ended caller's
+``Surrogate/<channel>`` up by name, asks for its hang-up anyway, and reports what it found
+(``voice.surrogate_left``, ``callcenter_asterisk_surrogates_found_total``): only a restart of
+Asterisk removes them (bench/bridge_leak.py reproduces them; docs/asterisk.md).
 """
 
 from __future__ import annotations
 
 import logging
+from collections import deque
 from dataclasses import dataclass
 
 from callcenter import metrics
-from callcenter.asterisk.asterisk_port import AsteriskPort, ChannelInfo
+from callcenter.asterisk.asterisk_port import AmiError, AsteriskPort, ChannelInfo
 from callcenter.asterisk.voice_state import AgentLeg, AsteriskSnapshot, VoiceState
 
 log = logging.getLogger("callcenter.asterisk.voice")
+
+ENDED_KEPT = 5000  # ended callers whose Surrogate the next sweep looks for
+
+# Where only our calls wait: a channel here that is not ours has nobody to take it out.
+WAITING_CONTEXTS = frozenset({"cc-wait", "cc-hold", "cc-held"})
+
+
+def leftovers(channels: list[ChannelInfo], state: VoiceState, older_than: float) -> list[ChannelInfo]:
+    """The channels nobody will ever take out: Surrogates, and channels of our waiting contexts
+    that are no call of ours, in no bridge, older than ``older_than`` seconds. Ours: a caller or
+    agent leg we track, or any leg named after an interaction we know (``<interaction>-...``)."""
+    interactions = set(state.callers.values()) | {leg.interaction_id for leg in state.legs.values()}
+
+    def ours(uniqueid: str) -> bool:
+        tracked = uniqueid in state.callers or uniqueid in state.legs
+        return tracked or uniqueid.rpartition("-")[0] in interactions
+
+    return [
+        c
+        for c in channels
+        if not c.bridge_id
+        and c.duration >= older_than
+        and (c.channel.startswith("Surrogate/") or (c.context in WAITING_CONTEXTS and not ours(c.uniqueid)))
+    ]
 
 
 @dataclass(frozen=True, slots=True)
@@ -27,9 +66,11 @@ class Reconciled:
 
 
 class Reconciler:
-    def __init__(self, port: AsteriskPort, state: VoiceState) -> None:
+    def __init__(self, port: AsteriskPort, state: VoiceState, leftover_seconds: float = 120.0) -> None:
         self._port = port
         self._state = state
+        self._leftover_seconds = leftover_seconds
+        self._ended: deque[str] = deque(maxlen=ENDED_KEPT)
         self._adopted: dict[str, str] = {}  # caller channel name -> interaction id
         self._adopted_answered: dict[str, str] = {}  # interaction id -> the agent talking on it
 
@@ -55,6 +96,7 @@ class Reconciler:
             self._state.legs.pop(uid)
         registered = frozenset(e.name for e in endpoints if e.registered)
         log.info("voice.reconciled", extra={"channels": len(channels), "registered": sorted(registered)})
+        await self._hang_up_leftovers(channels)
         snapshot = AsteriskSnapshot(
             frozenset(c.channel for c in channels),
             frozenset(uniqueids),
@@ -62,6 +104,61 @@ class Reconciler:
             frozenset(e.name for e in endpoints),
         )
         return Reconciled(snapshot, held)
+
+    def caller_ended(self, channel: str) -> None:
+        """A caller of ours hung up: the next sweep looks for a Surrogate it left behind."""
+        if channel and not channel.startswith("Surrogate/"):
+            self._ended.append(channel)
+
+    async def sweep(self) -> int:
+        """Between reconciles: hang up the leftovers found now, and look for the Surrogates of the
+        callers that ended since the last sweep; returns how many leftovers were found."""
+        found = await self._hang_up_leftovers(await self._port.channels())
+        return found + await self._surrogates()
+
+    async def _surrogates(self) -> int:
+        found = 0
+        while self._ended:
+            name = "Surrogate/" + self._ended.popleft()
+            try:
+                state = await self._port.get_var(name, "CHANNEL(state)")
+            except AmiError:  # no such channel: nothing was left
+                continue
+            if state is None:
+                continue
+            found += 1
+            metrics.SURROGATES_FOUND.inc()
+            try:
+                await self._port.hangup(name)  # accepted; Asterisk 22.10 never carries it out
+            except AmiError:
+                pass
+            log.warning(
+                "voice.surrogate_left",
+                extra={"channel": name, "state": state, "remedy": "restart Asterisk when convenient"},
+            )
+        return found
+
+    async def _hang_up_leftovers(self, channels: list[ChannelInfo]) -> int:
+        found = leftovers(channels, self._state, self._leftover_seconds)
+        for info in found:
+            kind = "surrogate" if info.channel.startswith("Surrogate/") else "unowned"
+            try:
+                await self._port.hangup(info.channel)
+            except AmiError as err:  # gone meanwhile, or Asterisk refused: the next sweep sees it
+                log.warning("voice.leftover_not_hung_up", extra={"channel": info.channel, "error": str(err)})
+                continue
+            metrics.LEFTOVER_CHANNELS.labels(kind=kind).inc()
+            log.warning(
+                "voice.leftover_hung_up",
+                extra={
+                    "channel": info.channel,
+                    "kind": kind,
+                    "context": info.context,
+                    "application": info.application,
+                    "seconds": info.duration,
+                },
+            )
+        return len(found)
 
     def _adopt(self, channels: list[ChannelInfo]) -> dict[str, tuple[str, str]]:
         """Restored callers get their uniqueid; answered calls their agent's leg."""

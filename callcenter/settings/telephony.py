@@ -34,6 +34,12 @@ class AsteriskSettings(Section):
     action_timeout: float = Field(10.0, gt=0)
     reconnect_min_delay: float = Field(0.5, gt=0)
     reconnect_max_delay: float = Field(30.0, gt=0)
+    # Leftover channels (issue 13 #11): a channel in our waiting contexts (cc-wait, cc-hold,
+    # cc-held) that no call of ours owns, or a Surrogate/... channel, in no bridge and older than
+    # leftover_seconds, is hung up at every reconcile and every leftover_sweep_seconds (0: only at
+    # reconcile).
+    leftover_seconds: float = Field(120.0, gt=0)
+    leftover_sweep_seconds: float = Field(300.0, ge=0)
     # Record every AMI event and action, FastAGI session and minted id to a new JSON-lines file in
     # this directory at each start (docs/asterisk.md, "Record and replay"). None: not recorded.
     session_recordings: Path | None = None

@@ -18,7 +18,8 @@ def test_replay_prints_each_decision_with_its_reason(tmp_path: Path) -> None:
     offered = [line for line in lines if " offered [" in line]
     assert len(offered) == 1 and "agent=1001 — longest-idle available agent in queue support" in offered[0]
     assert any("state=available — phone registered" in line for line in lines)
-    assert lines[-2].endswith("7 actions matched, 1 interaction(s) ended")
+    # The opening published, 2 AMI lists, the IVR's 2 commands (the dialplan asked the menu), the Originate.
+    assert lines[-2].endswith("6 actions matched, 1 interaction(s) ended")
     assert "answered queue=support agent=1001 ended_by=caller" in lines[-1]
     assert not list(tmp_path.iterdir())  # nothing written: no database, no recording
 

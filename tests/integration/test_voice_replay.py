@@ -44,8 +44,9 @@ async def test_inbound_call_through_the_menu_and_the_queue_to_an_agent() -> None
     assert [(d.agent_id, d.interaction_id, d.attempt) for d in dials] == [("1001", call.id, 1)]
     states = [c.state for c in replayed.commands if isinstance(c, AgentStateChanged) and c.agent_id == "1001"]
     assert AgentState.BUSY in states and states[-1] != AgentState.BUSY  # freed when the caller hung up
-    # The 2 AMI lists after the login, the IVR's 4 commands, the Originate.
-    assert replayed.calls_matched == 7
+    # After the login the opening menu published (CC_OPENING) and the 2 AMI lists; the IVR's 2
+    # commands (the dialplan answered and asked the menu: no ANSWER, no GET DATA); the Originate.
+    assert replayed.calls_matched == 6
     lines = [line for c in replayed.commands if (line := describe(c)) is not None]
     assert any(line.startswith("DialAgent") and "agent_id=1001" in line for line in lines)
 

@@ -351,7 +351,7 @@ def test_entrypoint_renders_the_compose_environment(tmp_path: Path) -> None:
     assert "bind = 0.0.0.0:5060" in pjsip
     assert "external_media_address" not in pjsip and "local_net" not in pjsip.replace("local_nets", "")
     assert "rtpend = 10199" in (etc / "rtp.conf").read_text()
-    assert "AGI(agi://server:4573/inbound)" in (etc / "extensions.conf").read_text()
+    assert "AGI(agi://server:4573/inbound,${CC_EARLY}," in (etc / "extensions.conf").read_text()
     assert "astetcdir => /srv/callcenter/pbx1/etc/asterisk" in (etc / "asterisk.conf").read_text()
     assert stat.S_IMODE((etc / "manager.conf").stat().st_mode) == 0o640  # holds the AMI secret
     for sub in ("lib", "log", "run", "spool/monitor", "keys", "cache"):

@@ -113,6 +113,20 @@ class HttpResult:
 Result = Done | Digit | Digits | HttpResult
 
 
+@dataclass(frozen=True, slots=True)
+class Opening:
+    """What every call of a flow starts with, whatever its caller and its time: the prompts played
+    (``Play``) and then the first question (``CollectDigits`` or ``GetDigit``), in ``language``.
+
+    Asterisk's dialplan plays it itself, at once, and keeps the keys pressed during it, so the
+    caller's first seconds do not wait for the server (docs/ivr.md, "The opening menu"). Empty when
+    the start depends on the caller, the time or an outside system (a branch, hours, a lookup).
+    """
+
+    actions: tuple[Play | CollectDigits | GetDigit, ...] = ()
+    language: str | None = None
+
+
 class Flow(Protocol):
     def start(self) -> Action: ...
 
@@ -166,6 +180,10 @@ class MenuFlow:
                 return self._emit(Finish(choice=self._chosen, queue=None))
             return self._ask()
         raise FlowError(f"flow already finished or not started (last action {last!r})")
+
+    def opening(self) -> Opening:
+        """Every call starts with the menu (the first of its attempts)."""
+        return Opening((GetDigit(self._config.prompt, self._config.timeout),))
 
     def _ask(self) -> Action:
         self._tries += 1

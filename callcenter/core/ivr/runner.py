@@ -72,6 +72,26 @@ class FlowRunner:
         self._then = None
         return then(result)
 
+    def opening(self) -> ivr.Opening:
+        """The plays and the first question every call of the entry flow starts with, when its
+        start reaches a question through play nodes only (anything else may differ per call)."""
+        actions: list[ivr.Play | ivr.CollectDigits | ivr.GetDigit] = []
+        target = self._flow.start
+        for _ in range(MAX_PASS_THROUGH):
+            if target.flow is not None and target.flow != self._flow.name:
+                break
+            match self._flow.nodes.get(target.node):
+                case m.PlayNode(prompt=prompt, next=following):
+                    variant = self._variant(prompt)
+                    actions.append(ivr.Play(variant.sound, variant.text))
+                    target = following
+                case m.MenuNode() | m.LanguageNode() | m.CollectNode() as node:
+                    actions.append(self._question(node))
+                    return ivr.Opening(tuple(actions), self.language)
+                case _:
+                    break
+        return ivr.Opening()
+
     def hung_up(self) -> tuple[str, str]:
         """The caller hung up: record it; returns where (flow, node). The flow is over."""
         self._then = None
@@ -169,10 +189,12 @@ class FlowRunner:
 
     # -- input nodes -------------------------------------------------------------------------------
     def _ask(self, node: m.MenuNode | m.LanguageNode | m.CollectNode, attempt: int) -> ivr.Action:
+        return self._emit(self._question(node), lambda result: self._answered(node, attempt, result))
+
+    def _question(self, node: m.MenuNode | m.LanguageNode | m.CollectNode) -> ivr.CollectDigits:
         variant = self._variant(node.prompt)
         max_digits = node.max_digits if isinstance(node, m.CollectNode) else 1
-        action = ivr.CollectDigits(variant.sound, max_digits, node.retry.timeout, variant.text)
-        return self._emit(action, lambda result: self._answered(node, attempt, result))
+        return ivr.CollectDigits(variant.sound, max_digits, node.retry.timeout, variant.text)
 
     def _answered(
         self, node: m.MenuNode | m.LanguageNode | m.CollectNode, attempt: int, result: ivr.Result
