@@ -294,25 +294,29 @@ class InboundCalls:
                 return ivr.Digits(digits)
         return None
 
-    async def _run_flow(self, session: AgiChannel, interaction_id: str, flow: ivr.Flow) -> None:
+    def _after_opening(self, flow: ivr.Flow, early: _Early | None, interaction_id: str) -> ivr.Action:
+        """Start the flow and feed it what the dialplan's opening already did (prompts played, the
+        caller's keys); the first action the server must carry out itself."""
         action = flow.start()
+        while early is not None:
+            answered = self._early_result(early, action)
+            if answered is None:
+                break  # the flow went elsewhere: carried out as usual from here
+            action = flow.next(answered)
+            if isinstance(answered, (ivr.Digit, ivr.Digits)):
+                # The opening is over: the flow goes on from its answer.
+                pressed = bool(answered.digit if isinstance(answered, ivr.Digit) else answered.digits)
+                log.info("voice.ivr_opening", extra={"interaction": interaction_id, "pressed": pressed})
+                break
+        return action
+
+    async def _run_flow(self, session: AgiChannel, interaction_id: str, flow: ivr.Flow) -> None:
         early = _Early.of(session.headers)
+        action = self._after_opening(flow, early, interaction_id)
         # The dialplan set the opening's language before playing it.
         language: str | None = early.language if early is not None else None
         while True:
             result: ivr.Result
-            if early is not None:
-                answered = self._early_result(early, action)
-                if answered is None:
-                    early = None  # the flow went elsewhere: carried out as usual from here
-                else:
-                    if isinstance(answered, (ivr.Digit, ivr.Digits)):
-                        early = None  # the opening is over: the flow goes on from its answer
-                        pressed = bool(answered.digit if isinstance(answered, ivr.Digit) else answered.digits)
-                        extra = {"interaction": interaction_id, "pressed": pressed}
-                        log.info("voice.ivr_opening", extra=extra)
-                    action = flow.next(answered)
-                    continue
             if isinstance(flow, FlowRunner) and flow.language != language and _speaks(action):
                 # Asterisk looks for sound files in the channel language's folder first.
                 language = flow.language
