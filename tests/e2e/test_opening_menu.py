@@ -76,6 +76,7 @@ def test_silence_in_the_opening_menu_then_a_key_in_the_servers_retry(
         wait_for(lambda: level(heard.heard_since(asked_again)) > 3, 10, "the menu asked again")
         caller.press(heard, "1")
         wait_for(lambda: agent.incoming and agent.audio, 20, "the agent's phone to ring and answer")
+        wait_agent(server, "1001", "busy")  # the server has seen the bridge: the call is answered
         call.hangup()
         record = ended_record(server)
         assert record["ivr_choice"] == "1" and record["outcome"] == "answered"

@@ -5,6 +5,7 @@ state, no queue or agent edit. Healthy again, every action works and has its cha
 
 from __future__ import annotations
 
+import asyncio
 import re
 import sqlite3
 import subprocess
@@ -54,6 +55,16 @@ def audit_down(db: Path, down: bool) -> None:
     with closing(sqlite3.connect(db, timeout=30)) as conn:
         conn.execute(TRIGGER if down else "DROP TRIGGER audit_down")
         conn.commit()
+
+
+async def set_audit(db: Path, down: bool) -> None:
+    """audit_down from a thread: the server in this process finishes what it holds meanwhile (a
+    blocking call here would keep the event loop, and with it the server's open transaction)."""
+    await asyncio.to_thread(audit_down, db, down)
+
+
+async def rows_in(db: Path, table: str) -> int:
+    return await asyncio.to_thread(count, db, table)
 
 
 def read(path: Path) -> str:
@@ -130,7 +141,11 @@ async def test_with_the_audit_refused_no_audited_action_happens_over_http(node: 
     assert status == 201, sam
     async with browser() as kept, browser() as fresh:
         assert (await sign_in(node, kept, "sam")).status == 303 and await signed_in(node, kept)
-        rows, sessions, state = count(db, "audit"), count(db, "sessions"), await agent_state(node, "1001")
+        rows, sessions, state = (
+            await rows_in(db, "audit"),
+            await rows_in(db, "sessions"),
+            await agent_state(node, "1001"),
+        )
         edited = QUEUES + "  vip:\n    line: sales\n"
         profile = {
             "queues": ["sales", "billing"],
@@ -139,7 +154,7 @@ async def test_with_the_audit_refused_no_audited_action_happens_over_http(node: 
             "max_chats": 3,
         }
 
-        audit_down(db, True)
+        await set_audit(db, True)
         # Account changes: the change and its row are one transaction: neither is stored.
         status, body = await http(
             node, "POST", "/api/users", ADMIN, {"username": "amy", "password": PASSWORD, "role": "qa"}
@@ -170,9 +185,9 @@ async def test_with_the_audit_refused_no_audited_action_happens_over_http(node: 
         status, body = await http(node, "PUT", "/api/admin/agents/1001", ADMIN, profile)
         assert status == 503 and not read(agents_file)
         assert engine.agents["1001"].skills == {}
-        assert (count(db, "audit"), count(db, "sessions")) == (rows, sessions)
+        assert (await rows_in(db, "audit"), await rows_in(db, "sessions")) == (rows, sessions)
 
-        audit_down(db, False)
+        await set_audit(db, False)
         assert (await http(node, "POST", "/api/agents/1001/login", SUP_ALL))[0] == 200
         assert await agent_state(node, "1001") != state
         assert (await http(node, "PUT", "/api/admin/queues", ADMIN, {"yaml": edited}))[0] == 200
@@ -215,17 +230,17 @@ async def test_with_the_audit_refused_nobody_listens_in(node: Node) -> None:
     service.observers.append(seen.append)
     answered(node, "call-a", "1001")
     assert await service.stored(service.enqueued)  # the server's writes done: the file is free
-    rows = count(db, "audit")
-    audit_down(db, True)
+    rows = await rows_in(db, "audit")
+    await set_audit(db, True)
     status, body = await http(node, "POST", "/api/supervisor/listen", SUP_ALL, {"agent_id": "1001"})
     assert status == 503 and REFUSED in body["error"]
-    assert count(db, "audit") == rows
+    assert await rows_in(db, "audit") == rows
     assert [e.reason for e in seen if isinstance(e, cl.SpyFailed)] == ["not carried out"]
     assert await service.stored(service.enqueued)
-    audit_down(db, False)
+    await set_audit(db, False)
     status, body = await http(node, "POST", "/api/supervisor/listen", SUP_ALL, {"agent_id": "1001"})
     assert status == 502  # audited, then the adapter asked: no leg of a real phone here
-    assert count(db, "audit") == rows + 1
+    assert await rows_in(db, "audit") == rows + 1
     assert [e.reason for e in seen if isinstance(e, cl.SpyFailed)][1:] == [
         "the agent's phone is not on this call"
     ]
@@ -285,7 +300,7 @@ async def test_with_the_audit_refused_customers_and_ivr_flows_do_not_change(tmp_
         before, edited = read(billing), read(billing).replace("priority: 10", "priority: 20")
         admin = auth("admin")
 
-        audit_down(db, True)
+        await set_audit(db, True)
         changed = await c.post(f"/api/customers/{ann}/attributes", headers=admin, json={"vip": True})
         assert changed.status == 503 and REFUSED in (await changed.json())["error"]
         merged = await c.post(
@@ -296,9 +311,9 @@ async def test_with_the_audit_refused_customers_and_ivr_flows_do_not_change(tmp_
         saved = await c.put("/api/ivr/flows/billing", headers=admin, json={"yaml": edited})
         assert saved.status == 503 and read(billing) == before
         assert c.app[FLOWS].flows.flows["billing"].nodes["vip_billing"].priority == 10
-        assert count(db, "audit") == 0
+        assert await rows_in(db, "audit") == 0
 
-        audit_down(db, False)
+        await set_audit(db, False)
         assert (
             await c.post(f"/api/customers/{ann}/attributes", headers=admin, json={"vip": True})
         ).status == 200
@@ -400,7 +415,7 @@ async def test_with_the_audit_refused_the_users_page_changes_nothing(tmp_path: P
         assert (await login(c, "root")).status == 303
         token = await csrf(c)
         db = sqlite_file(c.app[SETTINGS].database.url)
-        audit_down(db, True)
+        await set_audit(db, True)
         edit = {"csrf_token": token, "display_name": "Amy", "role": "qa", "disabled": "on"}
         refused = await c.post(f"/admin/users/{amy}", data=edit, allow_redirects=False)
         assert refused.status == 503 and REFUSED in await refused.text()
@@ -409,6 +424,6 @@ async def test_with_the_audit_refused_the_users_page_changes_nothing(tmp_path: P
         assert created.status == 503 and REFUSED in await created.text()
         store = c.app[ACCOUNTS].store
         assert not (await store.user(amy)).disabled and await store.credentials("zed") is None
-        audit_down(db, False)
+        await set_audit(db, False)
         assert (await c.post(f"/admin/users/{amy}", data=edit, allow_redirects=False)).status == 303
         assert (await store.user(amy)).disabled
