@@ -154,10 +154,12 @@ def pytest_collection_modifyitems(items: list[Any]) -> None:
     examples the suite asks for would take hours on two shared cores); the failing examples that
     Hypothesis keeps in its database are replayed first, so a mutant killed once stays killed.
     A failure is not shrunk (the smallest example changes nothing to "killed", and shrinking can
-    take longer than the whole run)."""
+    take longer than the whole run). The plain tests run first, the property tests last."""
     from hypothesis import Phase, settings
 
     phases = [Phase.explicit, Phase.reuse, Phase.generate]
+    # Property tests last: most mutants fail a plain test first, and ``-x`` stops there.
+    items.sort(key=lambda item: hasattr(getattr(item, "obj", None), "_hypothesis_internal_use_settings"))
     for item in items:
         test = getattr(item, "obj", None)
         current = getattr(test, "_hypothesis_internal_use_settings", None)
