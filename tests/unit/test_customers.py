@@ -390,3 +390,13 @@ def test_restored_suggestions_without_a_reason_and_inconsistent_merges() -> None
     assert copy.suggestions[0].reason == "" and copy.suggestions[0].other is None
     with pytest.raises(CustomerError, match=r"'b' no longer holds \['phone:\+14155550100'\]"):
         copy.unmerge("m", 5.0, by="s", reason="r")
+
+
+def test_a_claim_the_customer_already_owns_does_not_stop_the_next_claims() -> None:
+    book = CustomerBook()
+    book.identify(strong(WEB_ANN), 1.0, new_id="ann", also=[strong(EMAIL)])
+    r = book.identify(strong(WEB_ANN), 2.0, new_id="x", also=[strong(EMAIL), strong(WECHAT), weak(PHONE)])
+    assert r.customer.id == "ann" and not r.created
+    assert r.linked == (WECHAT,)
+    assert r.customer.identities == {WEB_ANN, EMAIL, WECHAT}
+    assert [(s.identity, s.reason) for s in r.suggestions] == [(PHONE, "weak claim")]
