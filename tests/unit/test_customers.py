@@ -7,6 +7,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from callcenter.core.omni.customers import (
+    AuditEntry,
     Claim,
     Customer,
     CustomerBook,
@@ -479,3 +480,18 @@ def test_merge_records_and_suggestions_of_owned_identities_say_when_who_and_whom
         "bot",
         {"identity": str(PHONE), "other": "b", "reason": "shareable identity"},
     )
+
+
+def test_restore_keeps_the_audit_and_reads_identities_with_a_colon() -> None:
+    book = CustomerBook()
+    web_colon = Identity(IdentityKind.WEB, "user:ann")
+    book.identify(strong(PHONE), 1.0, new_id="a", also=[weak(web_colon)])
+    assert str(web_colon) == "web:user:ann"
+    audit = list(book.audit)
+    # A suggestion row without an identity (a damaged row) is kept in the trail and skipped.
+    no_identity = AuditEntry(2.0, "suggested", "a", "s", {"reason": "r"})
+    copy = CustomerBook()
+    customers, _ = book.state()
+    copy.restore(customers.values(), [], [*audit, no_identity])
+    assert copy.audit == [*audit, no_identity]
+    assert copy.suggestions == [Suggestion("a", web_colon, None, "weak claim")]
