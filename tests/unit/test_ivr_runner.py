@@ -584,3 +584,30 @@ def test_lookup_headers_failure_step_and_callback_prompt() -> None:
     assert str(runner.steps[1]) == "h.look: lookup failed: status 404 -> cb"
     finish = runner.next(ivr.Done())
     assert isinstance(finish, ivr.Finish) and finish.outcome == "callback"
+
+
+def test_a_new_runner_is_at_the_start_and_not_finished() -> None:
+    runner = FlowRunner(flow_set(MENU), "menu", now=MONDAY_NOON)
+    assert runner.position == ("menu", "menu")
+    assert runner.finished is None
+    runner.start()
+    runner.next(ivr.Done())
+    assert runner.finished is None
+    finish = runner.next(ivr.Digits("2"))
+    assert runner.finished == finish
+    # A caller who hangs up before the flow even started is recorded at the start node.
+    early = FlowRunner(flow_set(MENU), "menu", now=MONDAY_NOON)
+    assert early.hung_up() == ("menu", "menu")
+    assert [str(s) for s in early.steps] == ["menu.menu: caller hung up"]
+
+
+def test_refusal_messages_are_exact() -> None:
+    with pytest.raises(ValueError) as refused:
+        FlowRunner(flow_set(MENU), "menu", now=datetime(2026, 11, 23, 12, 0))
+    assert str(refused.value) == "now must be an aware datetime"
+    with pytest.raises(ivr.FlowError) as unknown:
+        FlowRunner(flow_set(MENU), "nope", now=MONDAY_NOON)
+    assert str(unknown.value) == "no flow named 'nope'"
+    with pytest.raises(ivr.FlowError) as not_started:
+        FlowRunner(flow_set(MENU), "menu", now=MONDAY_NOON).next(ivr.Done())
+    assert str(not_started.value) == "flow already finished or not started"
