@@ -611,3 +611,45 @@ def test_refusal_messages_are_exact() -> None:
     with pytest.raises(ivr.FlowError) as not_started:
         FlowRunner(flow_set(MENU), "menu", now=MONDAY_NOON).next(ivr.Done())
     assert str(not_started.value) == "flow already finished or not started"
+
+
+def test_the_steps_of_goto_play_voicemail_and_callback() -> None:
+    flows = flow_set(
+        """
+        flow: a
+        start: go
+        nodes:
+          go: {type: goto, flow: b}
+        """,
+        """
+        flow: b
+        start: hello
+        nodes:
+          hello: {type: play, prompt: "Hello", next: m}
+          m:
+            type: menu
+            prompt: {file: x}
+            choices: {"1": vm, "2": cb}
+            no_input: vm
+          vm: {type: voicemail, mailbox: "100@default"}
+          cb: {type: callback, queue: support}
+        """,
+    )
+    runner = FlowRunner(flows, "a", now=MONDAY_NOON, caller="555")
+    runner.start()
+    hello = runner.next(ivr.Done())
+    assert isinstance(hello, ivr.Play) and hello.text == "Hello"
+    runner.next(ivr.Done())
+    runner.next(ivr.Digits("2"))
+    assert [str(s) for s in runner.steps] == [
+        "a.go: go to flow b",
+        "b.hello: play",
+        "b.m: pressed 2 -> cb",
+        "b.cb: callback 555 via support",
+    ]
+    runner = FlowRunner(flows, "a", now=MONDAY_NOON, caller="555")
+    runner.start()
+    runner.next(ivr.Done())
+    runner.next(ivr.Done())
+    assert runner.next(ivr.Digits("1")) == ivr.Voicemail("100@default", greeting=True)
+    assert [str(s) for s in runner.steps][-1] == "b.vm: voicemail 100@default"
