@@ -653,3 +653,21 @@ def test_the_steps_of_goto_play_voicemail_and_callback() -> None:
     runner.next(ivr.Done())
     assert runner.next(ivr.Digits("1")) == ivr.Voicemail("100@default", greeting=True)
     assert [str(s) for s in runner.steps][-1] == "b.vm: voicemail 100@default"
+
+
+def test_a_queue_prompt_plays_before_the_caller_is_queued() -> None:
+    flows = flow_set(
+        """
+        flow: q
+        start: in
+        nodes:
+          in: {type: queue, queue: support, prompt: "Please hold"}
+        """
+    )
+    runner = FlowRunner(flows, "q", now=MONDAY_NOON)
+    runner.start()
+    hold = runner.next(ivr.Done())
+    assert isinstance(hold, ivr.Play) and hold.text == "Please hold"
+    assert runner.finished is None
+    finish = runner.next(ivr.Done())
+    assert isinstance(finish, ivr.Finish) and finish.queue == "support" and finish.outcome == "queue"
