@@ -671,3 +671,23 @@ def test_a_queue_prompt_plays_before_the_caller_is_queued() -> None:
     assert runner.finished is None
     finish = runner.next(ivr.Done())
     assert isinstance(finish, ivr.Finish) and finish.queue == "support" and finish.outcome == "queue"
+
+
+def test_a_node_the_runner_cannot_run_ends_the_flow_as_an_error() -> None:
+    # The loader never lets a flow set with an unparsed node run; the guard keeps a call that
+    # reached one anyway (a node type added to the model only) from crashing.
+    broken = m.FlowDef("x", m.NOWHERE, m.Target("a", m.NOWHERE), {"a": m.UnparsedNode("a", m.NOWHERE)})
+    runner = FlowRunner(m.FlowSet({"x": broken}), "x", now=MONDAY_NOON)
+    runner.start()
+    finish = runner.next(ivr.Done())
+    assert isinstance(finish, ivr.Finish) and finish.outcome == "error"
+    assert finish.data["ivr_error"] == "cannot run node type UnparsedNode"
+    assert [str(s) for s in runner.steps] == ["x.a: error: cannot run node type UnparsedNode"]
+
+
+def test_a_single_digit_timeout_is_no_input() -> None:
+    runner = FlowRunner(flow_set(MENU), "menu", now=MONDAY_NOON)
+    runner.start()
+    runner.next(ivr.Done())
+    assert isinstance(runner.next(ivr.Digit(None)), ivr.CollectDigits)
+    assert [s.detail for s in runner.steps] == ["no input (attempt 1 of 2)"]
