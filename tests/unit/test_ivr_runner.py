@@ -691,3 +691,23 @@ def test_a_single_digit_timeout_is_no_input() -> None:
     runner.next(ivr.Done())
     assert isinstance(runner.next(ivr.Digit(None)), ivr.CollectDigits)
     assert [s.detail for s in runner.steps] == ["no input (attempt 1 of 2)"]
+
+
+def test_only_a_trailing_hash_is_dropped_from_the_digits() -> None:
+    runner = FlowRunner(flow_set(MENU), "menu", now=MONDAY_NOON)
+    runner.start()
+    runner.next(ivr.Done())
+    # Anything else the channel reports after the choice is part of the input: not a choice.
+    assert runner.next(ivr.Digits("2X")) == ivr.Play("callcenter/invalid")
+    assert [s.detail for s in runner.steps] == ["invalid input '2X' (attempt 1 of 2)"]
+    runner.next(ivr.Done())
+    assert runner.next(ivr.Digits("2##")).queue == "sales"  # type: ignore[union-attr]
+
+
+def test_a_result_of_the_wrong_kind_says_what_came() -> None:
+    runner = FlowRunner(flow_set(MENU), "menu", now=MONDAY_NOON)
+    runner.start()
+    runner.next(ivr.Done())
+    with pytest.raises(ivr.FlowError) as refused:
+        runner.next(ivr.Done())
+    assert str(refused.value) == "expected digits, got Done()"
