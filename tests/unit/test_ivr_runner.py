@@ -711,3 +711,26 @@ def test_a_result_of_the_wrong_kind_says_what_came() -> None:
     with pytest.raises(ivr.FlowError) as refused:
         runner.next(ivr.Done())
     assert str(refused.value) == "expected digits, got Done()"
+
+
+def test_a_prompt_missing_in_both_languages_plays_its_first_variant_or_silence() -> None:
+    # The validator refuses such flows; built by hand, the call goes on instead of failing.
+    def play_flow(prompt: m.Prompt) -> m.FlowSet:
+        nodes: dict[str, m.Node] = {
+            "p": m.PlayNode("p", m.NOWHERE, prompt, m.Target("bye", m.NOWHERE)),
+            "bye": m.HangupNode("bye", m.NOWHERE),
+        }
+        return m.FlowSet({"x": m.FlowDef("x", m.NOWHERE, m.Target("p", m.NOWHERE), nodes)})
+
+    french_only = m.Prompt(
+        {"fr": m.PromptVariant("fr/bonjour", "Bonjour"), "de": m.PromptVariant("de/hallo")}, m.NOWHERE
+    )
+    for prompt, played in (
+        (french_only, ivr.Play("fr/bonjour", "Bonjour")),
+        (m.Prompt({}, m.NOWHERE), ivr.Play("silence/1", "")),
+    ):
+        runner = FlowRunner(play_flow(prompt), "x", now=MONDAY_NOON)
+        runner.start()
+        assert runner.next(ivr.Done()) == played
+        finish = runner.next(ivr.Done())
+        assert isinstance(finish, ivr.Finish) and finish.outcome == "hangup"
