@@ -734,3 +734,79 @@ def test_a_prompt_missing_in_both_languages_plays_its_first_variant_or_silence()
         assert runner.next(ivr.Done()) == played
         finish = runner.next(ivr.Done())
         assert isinstance(finish, ivr.Finish) and finish.outcome == "hangup"
+
+
+def _hand_built(start: str, *nodes: m.Node, language: str = "en") -> m.FlowSet:
+    """A flow set built without the loader (and its validator): what the runner's guards are for."""
+    flow = m.FlowDef("x", m.NOWHERE, m.Target(start, m.NOWHERE), {n.name: n for n in nodes}, language)
+    return m.FlowSet({"x": flow})
+
+
+def _to(node: str) -> m.Target:
+    return m.Target(node, m.NOWHERE)
+
+
+def test_a_language_choice_is_recorded_and_prompts_fall_back_to_the_flows_language() -> None:
+    ask = m.Prompt({"en": m.PromptVariant("en/lang")}, m.NOWHERE)
+    # No Spanish variant: the flow's language (en) is played, not the first variant (fr).
+    hello = m.Prompt({"fr": m.PromptVariant("fr/bonjour"), "en": m.PromptVariant("en/hello")}, m.NOWHERE)
+    flows = _hand_built(
+        "lang",
+        m.LanguageNode(
+            "lang", m.NOWHERE, ask, {"1": "en", "2": "es"}, m.Retry(5.0, 1, _to("bye")), _to("hi")
+        ),
+        m.PlayNode("hi", m.NOWHERE, hello, _to("bye")),
+        m.HangupNode("bye", m.NOWHERE),
+    )
+    runner = FlowRunner(flows, "x", now=MONDAY_NOON)
+    runner.start()
+    assert runner.next(ivr.Done()) == ivr.CollectDigits("en/lang", 1, 5.0)
+    assert runner.next(ivr.Digits("2")) == ivr.Play("en/hello")
+    assert runner.language == "es"
+    assert [str(s) for s in runner.steps] == ["x.lang: pressed 2: language es", "x.hi: play"]
+
+
+def test_in_needs_a_list_and_an_unset_variable_starts_with_nothing() -> None:
+    def branch(op: str, value: str | tuple[str, ...]) -> str | None:
+        case = m.Case(m.Condition("v", op, value, m.NOWHERE), _to("yes"))
+        flows = _hand_built(
+            "b",
+            m.SetNode("b", m.NOWHERE, {"w": "abc"}, _to("c")),
+            m.BranchNode("c", m.NOWHERE, (case,), _to("no")),
+            m.QueueNode("yes", m.NOWHERE, "yes"),
+            m.QueueNode("no", m.NOWHERE, "no"),
+        )
+        runner = FlowRunner(flows, "x", now=MONDAY_NOON)
+        runner.start()
+        finish = runner.next(ivr.Done())
+        assert isinstance(finish, ivr.Finish)
+        return finish.queue
+
+    # "in" with a single string (the validator wants a list): never holds, not even for a substring.
+    assert branch("in", "abc") == "no"
+    assert branch("in", ("", "x")) == "no"  # v is unset: None is in no list
+    assert branch("starts_with", "X") == "no"
+    assert branch("starts_with", "") == "yes"
+
+
+def test_a_lookup_that_finds_nothing_records_empty_values() -> None:
+    flows = flow_set(
+        """
+        flow: h
+        start: look
+        nodes:
+          look:
+            type: http
+            url: "https://crm.test/c"
+            result: {name: customer.name, tier: tier}
+            next: bye
+            failure: bye
+          bye: {type: hangup}
+        """
+    )
+    runner = FlowRunner(flows, "h", now=MONDAY_NOON)
+    runner.start()
+    runner.next(ivr.Done())
+    finish = runner.next(ivr.HttpResult(200, {"tier": "gold"}))
+    assert isinstance(finish, ivr.Finish) and finish.data == {"caller": "", "tier": "gold"}
+    assert str(runner.steps[1]) == "h.look: lookup ok: name=, tier=gold"
