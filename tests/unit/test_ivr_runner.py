@@ -766,7 +766,7 @@ def test_a_language_choice_is_recorded_and_prompts_fall_back_to_the_flows_langua
     assert [str(s) for s in runner.steps] == ["x.lang: pressed 2: language es", "x.hi: play"]
 
 
-def test_in_needs_a_list_and_an_unset_variable_starts_with_nothing() -> None:
+def test_in_needs_a_list_an_unset_variable_starts_with_nothing_and_unknown_operators_never_hold() -> None:
     def branch(op: str, value: str | tuple[str, ...]) -> str | None:
         case = m.Case(m.Condition("v", op, value, m.NOWHERE), _to("yes"))
         flows = _hand_built(
@@ -787,6 +787,7 @@ def test_in_needs_a_list_and_an_unset_variable_starts_with_nothing() -> None:
     assert branch("in", ("", "x")) == "no"  # v is unset: None is in no list
     assert branch("starts_with", "X") == "no"
     assert branch("starts_with", "") == "yes"
+    assert branch("no_such_operator", "abc") == "no"  # an operator the runner does not know never holds
 
 
 def test_a_lookup_that_finds_nothing_records_empty_values() -> None:
