@@ -368,6 +368,11 @@ def test_digits_of_other_scripts_are_digits() -> None:
     number = _card("4")
     fullwidth = "".join(chr(0xFF10 + int(d)) for d in number)
     assert REDACTOR.redact(f"card {fullwidth} ok").text == "card [CARD] ok"
+    # Without the long-run net: the digits themselves are read (a 13-digit card, Arabic-Indic too).
+    assert EXACT.redact(f"card {fullwidth} ok").text == "card [CARD] ok"
+    arabic = "".join(chr(0x0660 + int(d)) for d in number)
+    assert EXACT.redact(f"card {arabic} ok").text == "card [CARD] ok"
+    assert digit_view("x \uff14\uff12 y")[0] == "x 42 y"
 
 
 def test_the_mask_covers_exactly_the_card_window() -> None:
