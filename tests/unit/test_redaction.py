@@ -481,3 +481,12 @@ def test_of_masks_starting_together_the_widest_gives_its_label() -> None:
     number = _card("4", 16)
     result = Redactor(patterns=(IdentifierPattern.of("id", r"\d{4}"),)).redact(f"{number} x")
     assert result.text == "[CARD] x"
+
+
+def test_a_pattern_that_can_match_nothing_masks_only_what_it_matches() -> None:
+    # "(AC\d{4})?" matches the empty string at every position, in the text and in the digit view.
+    redactor = Redactor(patterns=(IdentifierPattern.of("acct", r"(AC\d{4})?"),), cards=False)
+    result = redactor.redact("pay double four now AC1234 ok")
+    assert result.text == "pay double four now [ACCT] ok"
+    assert [(m.label, m.start, m.end) for m in result.masks] == [("ACCT", 20, 26)]
+    assert redactor.redact("nothing here").text == "nothing here"
