@@ -14,8 +14,9 @@ Two kinds of mutants, each run against the unit tests that cover its module (not
   changed, a limit one more and one less).
 
 A mutant is killed when the tests fail (or cannot even import it); Hypothesis tests run at most
-``CC_MUTATION_EXAMPLES`` (60) examples per mutant. A mutant that runs ten times longer than the
-clean run is stopped and counted killed (it hung the tests), and listed.
+``CC_MUTATION_EXAMPLES`` (60) examples per mutant, without shrinking a failure. A mutant that
+runs ten times longer than the clean run is stopped and counted killed (it hung the tests), and
+listed.
 
 Run (from the repository root; two shared cores: nice it, and pick modules):
 
@@ -151,14 +152,22 @@ def table_mutants(name: str) -> list[TableMutant]:
 def pytest_collection_modifyitems(items: list[Any]) -> None:
     """Property tests run at most ``EXAMPLES`` examples per mutant (hundreds of mutants x the
     examples the suite asks for would take hours on two shared cores); the failing examples that
-    Hypothesis keeps in its database are replayed first, so a mutant killed once stays killed."""
-    from hypothesis import settings
+    Hypothesis keeps in its database are replayed first, so a mutant killed once stays killed.
+    A failure is not shrunk (the smallest example changes nothing to "killed", and shrinking can
+    take longer than the whole run). The plain tests run first, the property tests last."""
+    from hypothesis import Phase, settings
 
+    phases = [Phase.explicit, Phase.reuse, Phase.generate]
+    # Property tests last: most mutants fail a plain test first, and ``-x`` stops there.
+    items.sort(key=lambda item: hasattr(getattr(item, "obj", None), "_hypothesis_internal_use_settings"))
     for item in items:
         test = getattr(item, "obj", None)
         current = getattr(test, "_hypothesis_internal_use_settings", None)
-        if current is not None and current.max_examples > EXAMPLES:
-            test._hypothesis_internal_use_settings = settings(current, max_examples=EXAMPLES)  # type: ignore[union-attr]
+        if current is not None:
+            examples = min(current.max_examples, EXAMPLES)
+            test._hypothesis_internal_use_settings = settings(  # type: ignore[union-attr]
+                current, max_examples=examples, phases=phases
+            )
 
 
 # --- running the tests against one mutant ----------------------------------------------------------
@@ -255,6 +264,7 @@ class Score:
         self.total += 1
         if outcome == "survived":
             self.survivors.append(describe)
+            print(f"  [{self.total}] survived (so far): {describe}", flush=True)
         else:
             self.killed += 1
             if outcome == "timeout":
@@ -270,6 +280,8 @@ def run_tables(name: str) -> Score:
     limit = _baseline(name)
     for index in range(count):
         describe = table_mutants(name)[index].describe
+        if ONLY and not any(text in describe for text in ONLY):
+            continue
 
         def prepare(i: int = index) -> None:
             table_mutants(name)[i].apply()
@@ -318,6 +330,7 @@ def code_mutants(path: str) -> list[tuple[str, str]]:
 
 
 EVERY = [1]  # --every N: only every Nth code mutant (a sample, when there is no time for all)
+ONLY: list[str] = []  # --only TEXT: only the mutants whose description contains TEXT (to recheck survivors)
 
 
 def run_code(name: str) -> Score:
@@ -325,7 +338,8 @@ def run_code(name: str) -> Score:
     target = TARGETS[name]
     module_name = target.path.removesuffix(".py").replace("/", ".")
     limit = _baseline(name)
-    for describe, mutated in code_mutants(target.path)[:: EVERY[0]]:
+    mutants = [m for m in code_mutants(target.path) if not ONLY or any(text in m[0] for text in ONLY)]
+    for describe, mutated in mutants[:: EVERY[0]]:
 
         def prepare(source: str = mutated) -> None:
             _install(module_name, ROOT / target.path, source)
@@ -342,8 +356,16 @@ def main() -> None:
     parser.add_argument("--code", action="store_true", help="only mutmut's code mutants")
     parser.add_argument("--tables", action="store_true", help="only the table mutants")
     parser.add_argument("--every", type=int, default=1, help="a sample: every Nth code mutant only")
+    parser.add_argument(
+        "--only",
+        action="append",
+        default=[],
+        metavar="TEXT",
+        help="only the mutants whose description has TEXT (repeatable: any of them)",
+    )
     args = parser.parse_args()
     EVERY[0] = args.every
+    ONLY[:] = args.only
     os.chdir(ROOT)
     sys.path[:0] = [str(ROOT / "bench"), str(ROOT)]
     _warm_up()

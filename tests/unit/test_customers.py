@@ -7,11 +7,14 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from callcenter.core.omni.customers import (
+    AuditEntry,
     Claim,
+    Customer,
     CustomerBook,
     CustomerError,
     Identity,
     IdentityKind,
+    Suggestion,
     routing_of,
 )
 
@@ -390,3 +393,105 @@ def test_restored_suggestions_without_a_reason_and_inconsistent_merges() -> None
     assert copy.suggestions[0].reason == "" and copy.suggestions[0].other is None
     with pytest.raises(CustomerError, match=r"'b' no longer holds \['phone:\+14155550100'\]"):
         copy.unmerge("m", 5.0, by="s", reason="r")
+
+
+def test_a_claim_the_customer_already_owns_does_not_stop_the_next_claims() -> None:
+    book = CustomerBook()
+    book.identify(strong(WEB_ANN), 1.0, new_id="ann", also=[strong(EMAIL)])
+    r = book.identify(strong(WEB_ANN), 2.0, new_id="x", also=[strong(EMAIL), strong(WECHAT), weak(PHONE)])
+    assert r.customer.id == "ann" and not r.created
+    assert r.linked == (WECHAT,)
+    assert r.customer.identities == {WEB_ANN, EMAIL, WECHAT}
+    assert [(s.identity, s.reason) for s in r.suggestions] == [(PHONE, "weak claim")]
+
+
+def test_refusal_messages_are_exact() -> None:
+    book = CustomerBook()
+    book.identify(strong(WEB_ANN), 1.0, new_id="ann")
+    book.identify(strong(WECHAT), 2.0, new_id="w", also=[strong(WEB_ANN)])
+    for call, message in (
+        (
+            lambda: book.merge("ann", "ann", 3.0, merge_id="x", by="s", reason="r"),
+            "a customer cannot be merged into itself",
+        ),
+        (
+            lambda: book.merge("w", "ann", 3.0, merge_id="x", by="s", reason="r"),
+            "only active customers can be merged",
+        ),
+        (lambda: book.update("ann", 3.0, by="s", id="x", name="n"), "cannot change ['id']"),
+        (lambda: book.update("w", 3.0, by="s", name="n"), "'w' was merged into 'ann'"),
+        (lambda: book.identify(strong(EMAIL), 3.0, new_id="w"), "customer id 'w' is taken"),
+        (lambda: book.get("zz"), "no customer 'zz'"),
+        (lambda: book.merge_record("zz"), "no merge 'zz'"),
+        (
+            lambda: book.merge("ann", "w", 3.0, merge_id="w/0", by="s", reason="r"),
+            "only active customers can be merged",
+        ),
+    ):
+        with pytest.raises(CustomerError) as refused:
+            call()
+        assert str(refused.value) == message
+    book.unmerge("w/0", 4.0, by="s", reason="r")
+    with pytest.raises(CustomerError) as refused:
+        book.unmerge("w/0", 5.0, by="s", reason="r")
+    assert str(refused.value) == "merge 'w/0' is already undone"
+    book.merge("w", "ann", 6.0, merge_id="m", by="s", reason="r")
+    book.identify(strong(EMAIL), 7.0, new_id="e")
+    with pytest.raises(CustomerError) as refused:
+        book.merge("e", "ann", 8.0, merge_id="m", by="s", reason="r")
+    assert str(refused.value) == "merge id 'm' is taken"
+    book.merge("ann", "e", 9.0, merge_id="m2", by="s", reason="r")
+    with pytest.raises(CustomerError) as refused:
+        book.unmerge("m", 10.0, by="s", reason="r")
+    assert str(refused.value) == "'ann' was merged since: undo that merge first"
+
+
+def test_merge_records_and_suggestions_of_owned_identities_say_when_who_and_whom() -> None:
+    book = CustomerBook()
+    book.identify(strong(PHONE), 1.0, new_id="a")
+    book.identify(strong(EMAIL), 2.0, new_id="b")
+    record = book.merge("a", "b", 3.0, merge_id="m1", by="sup", reason="same person")
+    assert (
+        record.id,
+        record.source,
+        record.target_id,
+        record.at,
+        record.by,
+        record.reason,
+        record.undone,
+    ) == (
+        "m1",
+        Customer("a", 1.0, frozenset({PHONE})),
+        "b",
+        3.0,
+        "sup",
+        "same person",
+        False,
+    )
+    # A strong claim of a shareable identity someone else owns: a suggestion, audited.
+    r = book.identify(strong(WEB_BOB), 4.0, new_id="bob", also=[strong(PHONE)], by="bot")
+    assert r.suggestions == (Suggestion("bob", PHONE, "b", "shareable identity"),)
+    assert book.suggestions == list(r.suggestions)
+    last = book.audit[-1]
+    assert (last.at, last.kind, last.customer_id, last.by, dict(last.detail)) == (
+        4.0,
+        "suggested",
+        "bob",
+        "bot",
+        {"identity": str(PHONE), "other": "b", "reason": "shareable identity"},
+    )
+
+
+def test_restore_keeps_the_audit_and_reads_identities_with_a_colon() -> None:
+    book = CustomerBook()
+    web_colon = Identity(IdentityKind.WEB, "user:ann")
+    book.identify(strong(PHONE), 1.0, new_id="a", also=[weak(web_colon)])
+    assert str(web_colon) == "web:user:ann"
+    audit = list(book.audit)
+    # A suggestion row without an identity (a damaged row) is kept in the trail and skipped.
+    no_identity = AuditEntry(2.0, "suggested", "a", "s", {"reason": "r"})
+    copy = CustomerBook()
+    customers, _ = book.state()
+    copy.restore(customers.values(), [], [*audit, no_identity])
+    assert copy.audit == [*audit, no_identity]
+    assert copy.suggestions == [Suggestion("a", web_colon, None, "weak claim")]

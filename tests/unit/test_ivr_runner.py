@@ -584,3 +584,230 @@ def test_lookup_headers_failure_step_and_callback_prompt() -> None:
     assert str(runner.steps[1]) == "h.look: lookup failed: status 404 -> cb"
     finish = runner.next(ivr.Done())
     assert isinstance(finish, ivr.Finish) and finish.outcome == "callback"
+
+
+def test_a_new_runner_is_at_the_start_and_not_finished() -> None:
+    runner = FlowRunner(flow_set(MENU), "menu", now=MONDAY_NOON)
+    assert runner.position == ("menu", "menu")
+    assert runner.finished is None
+    runner.start()
+    runner.next(ivr.Done())
+    assert runner.finished is None
+    finish = runner.next(ivr.Digits("2"))
+    assert runner.finished == finish
+    # A caller who hangs up before the flow even started is recorded at the start node.
+    early = FlowRunner(flow_set(MENU), "menu", now=MONDAY_NOON)
+    assert early.hung_up() == ("menu", "menu")
+    assert [str(s) for s in early.steps] == ["menu.menu: caller hung up"]
+
+
+def test_refusal_messages_are_exact() -> None:
+    with pytest.raises(ValueError) as refused:
+        FlowRunner(flow_set(MENU), "menu", now=datetime(2026, 11, 23, 12, 0))
+    assert str(refused.value) == "now must be an aware datetime"
+    with pytest.raises(ivr.FlowError) as unknown:
+        FlowRunner(flow_set(MENU), "nope", now=MONDAY_NOON)
+    assert str(unknown.value) == "no flow named 'nope'"
+    with pytest.raises(ivr.FlowError) as not_started:
+        FlowRunner(flow_set(MENU), "menu", now=MONDAY_NOON).next(ivr.Done())
+    assert str(not_started.value) == "flow already finished or not started"
+
+
+def test_the_steps_of_goto_play_voicemail_and_callback() -> None:
+    flows = flow_set(
+        """
+        flow: a
+        start: go
+        nodes:
+          go: {type: goto, flow: b}
+        """,
+        """
+        flow: b
+        start: hello
+        nodes:
+          hello: {type: play, prompt: "Hello", next: m}
+          m:
+            type: menu
+            prompt: {file: x}
+            choices: {"1": vm, "2": cb}
+            no_input: vm
+          vm: {type: voicemail, mailbox: "100@default"}
+          cb: {type: callback, queue: support}
+        """,
+    )
+    runner = FlowRunner(flows, "a", now=MONDAY_NOON, caller="555")
+    runner.start()
+    hello = runner.next(ivr.Done())
+    assert isinstance(hello, ivr.Play) and hello.text == "Hello"
+    runner.next(ivr.Done())
+    runner.next(ivr.Digits("2"))
+    assert [str(s) for s in runner.steps] == [
+        "a.go: go to flow b",
+        "b.hello: play",
+        "b.m: pressed 2 -> cb",
+        "b.cb: callback 555 via support",
+    ]
+    runner = FlowRunner(flows, "a", now=MONDAY_NOON, caller="555")
+    runner.start()
+    runner.next(ivr.Done())
+    runner.next(ivr.Done())
+    assert runner.next(ivr.Digits("1")) == ivr.Voicemail("100@default", greeting=True)
+    assert [str(s) for s in runner.steps][-1] == "b.vm: voicemail 100@default"
+
+
+def test_a_queue_prompt_plays_before_the_caller_is_queued() -> None:
+    flows = flow_set(
+        """
+        flow: q
+        start: in
+        nodes:
+          in: {type: queue, queue: support, prompt: "Please hold"}
+        """
+    )
+    runner = FlowRunner(flows, "q", now=MONDAY_NOON)
+    runner.start()
+    hold = runner.next(ivr.Done())
+    assert isinstance(hold, ivr.Play) and hold.text == "Please hold"
+    assert runner.finished is None
+    finish = runner.next(ivr.Done())
+    assert isinstance(finish, ivr.Finish) and finish.queue == "support" and finish.outcome == "queue"
+
+
+def test_a_node_the_runner_cannot_run_ends_the_flow_as_an_error() -> None:
+    # The loader never lets a flow set with an unparsed node run; the guard keeps a call that
+    # reached one anyway (a node type added to the model only) from crashing.
+    broken = m.FlowDef("x", m.NOWHERE, m.Target("a", m.NOWHERE), {"a": m.UnparsedNode("a", m.NOWHERE)})
+    runner = FlowRunner(m.FlowSet({"x": broken}), "x", now=MONDAY_NOON)
+    runner.start()
+    finish = runner.next(ivr.Done())
+    assert isinstance(finish, ivr.Finish) and finish.outcome == "error"
+    assert finish.data["ivr_error"] == "cannot run node type UnparsedNode"
+    assert [str(s) for s in runner.steps] == ["x.a: error: cannot run node type UnparsedNode"]
+
+
+def test_a_single_digit_timeout_is_no_input() -> None:
+    runner = FlowRunner(flow_set(MENU), "menu", now=MONDAY_NOON)
+    runner.start()
+    runner.next(ivr.Done())
+    assert isinstance(runner.next(ivr.Digit(None)), ivr.CollectDigits)
+    assert [s.detail for s in runner.steps] == ["no input (attempt 1 of 2)"]
+
+
+def test_only_a_trailing_hash_is_dropped_from_the_digits() -> None:
+    runner = FlowRunner(flow_set(MENU), "menu", now=MONDAY_NOON)
+    runner.start()
+    runner.next(ivr.Done())
+    # Anything else the channel reports after the choice is part of the input: not a choice.
+    assert runner.next(ivr.Digits("2X")) == ivr.Play("callcenter/invalid")
+    assert [s.detail for s in runner.steps] == ["invalid input '2X' (attempt 1 of 2)"]
+    runner.next(ivr.Done())
+    assert runner.next(ivr.Digits("2##")).queue == "sales"  # type: ignore[union-attr]
+
+
+def test_a_result_of_the_wrong_kind_says_what_came() -> None:
+    runner = FlowRunner(flow_set(MENU), "menu", now=MONDAY_NOON)
+    runner.start()
+    runner.next(ivr.Done())
+    with pytest.raises(ivr.FlowError) as refused:
+        runner.next(ivr.Done())
+    assert str(refused.value) == "expected digits, got Done()"
+
+
+def test_a_prompt_missing_in_both_languages_plays_its_first_variant_or_silence() -> None:
+    # The validator refuses such flows; built by hand, the call goes on instead of failing.
+    def play_flow(prompt: m.Prompt) -> m.FlowSet:
+        nodes: dict[str, m.Node] = {
+            "p": m.PlayNode("p", m.NOWHERE, prompt, m.Target("bye", m.NOWHERE)),
+            "bye": m.HangupNode("bye", m.NOWHERE),
+        }
+        return m.FlowSet({"x": m.FlowDef("x", m.NOWHERE, m.Target("p", m.NOWHERE), nodes)})
+
+    french_only = m.Prompt(
+        {"fr": m.PromptVariant("fr/bonjour", "Bonjour"), "de": m.PromptVariant("de/hallo")}, m.NOWHERE
+    )
+    for prompt, played in (
+        (french_only, ivr.Play("fr/bonjour", "Bonjour")),
+        (m.Prompt({}, m.NOWHERE), ivr.Play("silence/1", "")),
+    ):
+        runner = FlowRunner(play_flow(prompt), "x", now=MONDAY_NOON)
+        runner.start()
+        assert runner.next(ivr.Done()) == played
+        finish = runner.next(ivr.Done())
+        assert isinstance(finish, ivr.Finish) and finish.outcome == "hangup"
+
+
+def _hand_built(start: str, *nodes: m.Node, language: str = "en") -> m.FlowSet:
+    """A flow set built without the loader (and its validator): what the runner's guards are for."""
+    flow = m.FlowDef("x", m.NOWHERE, m.Target(start, m.NOWHERE), {n.name: n for n in nodes}, language)
+    return m.FlowSet({"x": flow})
+
+
+def _to(node: str) -> m.Target:
+    return m.Target(node, m.NOWHERE)
+
+
+def test_a_language_choice_is_recorded_and_prompts_fall_back_to_the_flows_language() -> None:
+    ask = m.Prompt({"en": m.PromptVariant("en/lang")}, m.NOWHERE)
+    # No Spanish variant: the flow's language (en) is played, not the first variant (fr).
+    hello = m.Prompt({"fr": m.PromptVariant("fr/bonjour"), "en": m.PromptVariant("en/hello")}, m.NOWHERE)
+    flows = _hand_built(
+        "lang",
+        m.LanguageNode(
+            "lang", m.NOWHERE, ask, {"1": "en", "2": "es"}, m.Retry(5.0, 1, _to("bye")), _to("hi")
+        ),
+        m.PlayNode("hi", m.NOWHERE, hello, _to("bye")),
+        m.HangupNode("bye", m.NOWHERE),
+    )
+    runner = FlowRunner(flows, "x", now=MONDAY_NOON)
+    runner.start()
+    assert runner.next(ivr.Done()) == ivr.CollectDigits("en/lang", 1, 5.0)
+    assert runner.next(ivr.Digits("2")) == ivr.Play("en/hello")
+    assert runner.language == "es"
+    assert [str(s) for s in runner.steps] == ["x.lang: pressed 2: language es", "x.hi: play"]
+
+
+def test_in_needs_a_list_an_unset_variable_starts_with_nothing_and_unknown_operators_never_hold() -> None:
+    def branch(op: str, value: str | tuple[str, ...]) -> str | None:
+        case = m.Case(m.Condition("v", op, value, m.NOWHERE), _to("yes"))
+        flows = _hand_built(
+            "b",
+            m.SetNode("b", m.NOWHERE, {"w": "abc"}, _to("c")),
+            m.BranchNode("c", m.NOWHERE, (case,), _to("no")),
+            m.QueueNode("yes", m.NOWHERE, "yes"),
+            m.QueueNode("no", m.NOWHERE, "no"),
+        )
+        runner = FlowRunner(flows, "x", now=MONDAY_NOON)
+        runner.start()
+        finish = runner.next(ivr.Done())
+        assert isinstance(finish, ivr.Finish)
+        return finish.queue
+
+    # "in" with a single string (the validator wants a list): never holds, not even for a substring.
+    assert branch("in", "abc") == "no"
+    assert branch("in", ("", "x")) == "no"  # v is unset: None is in no list
+    assert branch("starts_with", "X") == "no"
+    assert branch("starts_with", "") == "yes"
+    assert branch("no_such_operator", "abc") == "no"  # an operator the runner does not know never holds
+
+
+def test_a_lookup_that_finds_nothing_records_empty_values() -> None:
+    flows = flow_set(
+        """
+        flow: h
+        start: look
+        nodes:
+          look:
+            type: http
+            url: "https://crm.test/c"
+            result: {name: customer.name, tier: tier}
+            next: bye
+            failure: bye
+          bye: {type: hangup}
+        """
+    )
+    runner = FlowRunner(flows, "h", now=MONDAY_NOON)
+    runner.start()
+    runner.next(ivr.Done())
+    finish = runner.next(ivr.HttpResult(200, {"tier": "gold"}))
+    assert isinstance(finish, ivr.Finish) and finish.data == {"caller": "", "tier": "gold"}
+    assert str(runner.steps[1]) == "h.look: lookup ok: name=, tier=gold"

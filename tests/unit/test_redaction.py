@@ -368,6 +368,11 @@ def test_digits_of_other_scripts_are_digits() -> None:
     number = _card("4")
     fullwidth = "".join(chr(0xFF10 + int(d)) for d in number)
     assert REDACTOR.redact(f"card {fullwidth} ok").text == "card [CARD] ok"
+    # Without the long-run net: the digits themselves are read (a 13-digit card, Arabic-Indic too).
+    assert EXACT.redact(f"card {fullwidth} ok").text == "card [CARD] ok"
+    arabic = "".join(chr(0x0660 + int(d)) for d in number)
+    assert EXACT.redact(f"card {arabic} ok").text == "card [CARD] ok"
+    assert digit_view("x \uff14\uff12 y")[0] == "x 42 y"
 
 
 def test_the_mask_covers_exactly_the_card_window() -> None:
@@ -432,3 +437,56 @@ def test_hyphenated_tens_and_luhn_of_other_scripts() -> None:
     # Only ASCII digits are checked (other scripts are converted before): never valid as such.
     assert luhn_valid("4111111111111111")
     assert not luhn_valid("".join(chr(0xFF10 + int(d)) for d in "4111111111111111"))
+
+
+def test_the_digit_view_offsets_of_kept_characters_and_numbers() -> None:
+    # Text before a run, "-" and "/" between its numbers (spaces dropped), text between two runs
+    # and after the last: each kept character maps to itself, each number to its whole word.
+    text = "id one-two / three x 12 y"
+    view, starts, ends = digit_view(text)
+    assert view == "id 1-2/3 x 12 y"
+    assert starts == [0, 1, 2, 3, 6, 7, 11, 13, 18, 19, 20, 21, 21, 23, 24]
+    assert ends == [1, 2, 3, 6, 7, 10, 12, 18, 19, 20, 21, 23, 23, 24, 25]
+    # Only "-" and "/" survive between the numbers of a run; spaces, fillers, commas, dots do not.
+    assert digit_view("one uh, two . three _ four - five / six")[0] == "1234-5/6"
+
+
+def test_identifier_masks_end_where_the_matched_characters_end() -> None:
+    # A spoken match ending on a kept character: the mask ends right after that character.
+    redactor = Redactor(patterns=(IdentifierPattern.of("id", r"1-2/3 x"),), cards=False)
+    result = redactor.redact("id one-two / three x 12 y")
+    assert [(m.label, m.start, m.end) for m in result.masks] == [("ID", 3, 20)]
+    assert result.text == "id [ID] 12 y"
+    ending_on_dash = Redactor(patterns=(IdentifierPattern.of("id", r"\d-"),), cards=False)
+    result = ending_on_dash.redact("one - two")
+    assert [(m.label, m.start, m.end) for m in result.masks] == [("ID", 0, 5)]
+    assert result.text == "[ID] two"
+
+
+def test_masks_that_only_touch_merge_into_one() -> None:
+    redactor = Redactor(patterns=(IdentifierPattern.of("ref", r"REF-"),))
+    number = _card("4", 16)
+    result = redactor.redact(f"REF-{number} end")
+    # [REF] is 0-4, the card 4-20: they touch, so one mask (no "[REF][CARD]").
+    assert result.text == "[REF] end"
+    assert [(m.label, m.start, m.end) for m in result.masks] == [("REF", 0, 20)]
+
+
+def test_of_masks_starting_together_the_widest_gives_its_label() -> None:
+    both = (IdentifierPattern.of("short", r"AB"), IdentifierPattern.of("long", r"ABCD"))
+    result = Redactor(patterns=both, cards=False).redact("x ABCD y")
+    assert result.text == "x [LONG] y"
+    assert [(m.label, m.start, m.end) for m in result.masks] == [("LONG", 2, 6)]
+    # The card (0-16) is wider than the first 4-digit identifier at 0: it keeps its label.
+    number = _card("4", 16)
+    result = Redactor(patterns=(IdentifierPattern.of("id", r"\d{4}"),)).redact(f"{number} x")
+    assert result.text == "[CARD] x"
+
+
+def test_a_pattern_that_can_match_nothing_masks_only_what_it_matches() -> None:
+    # "(AC\d{4})?" matches the empty string at every position, in the text and in the digit view.
+    redactor = Redactor(patterns=(IdentifierPattern.of("acct", r"(AC\d{4})?"),), cards=False)
+    result = redactor.redact("pay double four now AC1234 ok")
+    assert result.text == "pay double four now [ACCT] ok"
+    assert [(m.label, m.start, m.end) for m in result.masks] == [("ACCT", 20, 26)]
+    assert redactor.redact("nothing here").text == "nothing here"

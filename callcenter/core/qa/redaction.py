@@ -168,7 +168,14 @@ class Redactor:
         if self.patterns:
             view, starts, ends = digit_view(text)
             for pattern in self.patterns:
-                spans.extend(Mask(pattern.label, m.start(), m.end()) for m in pattern.regex.finditer(text))
+                # A pattern that can match nothing ("(AC\d{6})?") matches everywhere: only a match
+                # of at least one character is masked (an empty one would put a label between
+                # every two characters).
+                spans.extend(
+                    Mask(pattern.label, m.start(), m.end())
+                    for m in pattern.regex.finditer(text)
+                    if m.end() > m.start()
+                )
                 # The same identifier said aloud: "member one two three..." as "member 123...".
                 spans.extend(
                     Mask(pattern.label, starts[m.start()], ends[m.end() - 1])
