@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 
+import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -490,3 +491,22 @@ def test_a_pattern_that_can_match_nothing_masks_only_what_it_matches() -> None:
     assert result.text == "pay double four now [ACCT] ok"
     assert [(m.label, m.start, m.end) for m in result.masks] == [("ACCT", 20, 26)]
     assert redactor.redact("nothing here").text == "nothing here"
+
+
+# Written out here, not read from the module: typed or pasted separators between a card's digits.
+TYPED_JOINERS = (
+    "\u2010", "\u2011", "\u2012", "\u2013", "\u2014", "\u2015", "\u2212", "\ufe58", "\ufe63",
+    "\uff0d", "\uff0c", "\uff0e", "\uff0f", "\uff3f", "\u3001", "\u3002",
+    "\u200b", "\u200c", "\u200d", "\u2060", "\ufeff",
+)  # fmt: skip
+
+
+@pytest.mark.parametrize("joiner", TYPED_JOINERS, ids=lambda c: f"U+{ord(c):04X}")
+def test_cards_typed_with_unicode_dashes_fullwidth_or_invisible_separators(joiner: str) -> None:
+    """Dashes other than "-", the minus sign, fullwidth punctuation and zero-width characters
+    between groups used to end the number: four short runs, each kept. With the 14-digit safety
+    net off, so that only the card logic can mask them."""
+    fullwidth = "".join(chr(0xFF10 + int(d)) for d in "4111111111111111")
+    for card in ("4111111111111111", fullwidth):
+        text = "card " + joiner.join(card[i : i + 4] for i in range(0, 16, 4)) + " thanks"
+        assert Redactor(unverified_run=0).redact(text).text == "card [CARD] thanks", text

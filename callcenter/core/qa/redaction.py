@@ -86,7 +86,14 @@ _TENS_UNITS = {"one", "two", "three", "four", "five", "six", "seven", "eight", "
 _REPEAT = {"double": 2, "triple": 3}
 # Words and characters that may sit between the digits of one number without ending it.
 _FILLERS = {"uh", "um", "er", "erm", "ah", "and"}
-_JOINERS = {"-", ",", ".", "/", "_"}
+_JOINERS = {
+    "-", ",", ".", "/", "_",
+    # The same typed or pasted: Unicode dashes and the minus sign, fullwidth punctuation (Chinese
+    # and Japanese input), and invisible characters that pasted text carries between digits.
+    "\u2010", "\u2011", "\u2012", "\u2013", "\u2014", "\u2015", "\u2212", "\ufe58", "\ufe63",
+    "\uff0d", "\uff0c", "\uff0e", "\uff0f", "\uff3f", "\u3001", "\u3002",
+    "\u200b", "\u200c", "\u200d", "\u2060", "\ufeff",
+}  # fmt: skip
 
 _TOKEN = re.compile(r"[A-Za-z]+|\d+|\S")
 
