@@ -71,6 +71,15 @@ TARGETS: dict[str, Target] = {
         "callcenter/core/acd/queues.py",
         (UNIT + "test_queues.py", UNIT + "test_acd_routing.py", UNIT + "test_acd_routing_properties.py"),
     ),
+    "calls": Target(
+        "callcenter/core/calls/machine.py",
+        (
+            UNIT + "test_calls.py",
+            UNIT + "test_calls_commands.py",
+            UNIT + "test_calls_supervision.py",
+            UNIT + "test_acd_call_controls.py",
+        ),
+    ),
 }
 
 

@@ -1,0 +1,96 @@
+"""The call machine's exact answers, through the engine: each command with every field the
+adapter needs, each refusal with its words, and who may ask (pinned for bench/mutation.py's
+``calls`` target: the table and property tests check kinds and states, not the fields)."""
+
+from __future__ import annotations
+
+import pytest
+
+from callcenter.core import events as ev
+from callcenter.core.acd.agents import AgentState
+from callcenter.core.acd.engine import Acd
+from callcenter.core.calls import machine as cl
+from callcenter.core.commands import Command
+from callcenter.core.errors import DomainError
+from callcenter.core.interaction import Channel, Interaction
+from tests.unit.test_acd_call_controls import make, talking
+
+
+def calls(out: list[Command]) -> list[object]:
+    return [c for c in out if isinstance(c, cl.CALL_COMMANDS)]
+
+
+def refused(acd: Acd, request: object) -> DomainError:
+    with pytest.raises(DomainError) as err:
+        acd.handle(request)  # type: ignore[arg-type]
+    return err.value
+
+
+def test_hold_resume_and_hang_up_name_the_call_the_agent_and_the_caller_leg() -> None:
+    acd = make()
+    agent = talking(acd, "a", 10.0)
+    held = calls(acd.handle(cl.HoldRequested("a", agent, 11.0)))
+    assert held == [cl.HoldCall("a", agent, "PJSIP/caller-a")]
+    assert [c.interaction_id for c in acd.calls] == ["a"]  # the call is known while a control runs
+    acd.handle(cl.HoldConfirmed("a", True, 12.0))
+    assert calls(acd.handle(cl.ResumeRequested("a", agent, 13.0))) == [cl.ResumeCall("a", agent)]
+    acd.handle(cl.HoldConfirmed("a", False, 14.0))
+    assert calls(acd.handle(cl.HangupRequested("a", agent, 15.0))) == [cl.HangupCall("a", agent)]
+
+
+def test_who_may_ask_and_the_words_of_each_refusal() -> None:
+    acd = make()
+    agent = talking(acd, "a", 10.0)
+    other = next(a for a in ("1001", "1002", "1003") if a != agent)
+    assert str(refused(acd, cl.HoldRequested("a", other, 11.0))) == "not your call"
+    assert str(refused(acd, cl.HoldRequested("nobody", agent, 11.0))) == "not your call"
+    acd.handle(cl.HoldRequested("a", agent, 11.0))
+    busy = refused(acd, cl.ResumeRequested("a", agent, 11.5))
+    assert isinstance(busy, cl.ControlInProgress)
+    assert str(busy) == "another control of this call is under way"
+    acd.handle(cl.HoldConfirmed("a", True, 12.0))
+    nobody = refused(acd, cl.ConferenceDropRequested("a", agent, 13.0))
+    assert isinstance(nobody, cl.CallRefused) and str(nobody) == "nobody else is in the conference"
+
+
+def test_a_chat_or_a_call_not_answered_is_not_a_call_to_control() -> None:
+    acd = make()
+    ringing = Interaction(
+        "r", Channel.VOICE, "+15550100", 1.0, queue="support", agent_id="1002", caller_channel="PJSIP/c-r"
+    )
+    acd.restore([ringing], 2.0)
+    assert acd.live["r"].answered_at is None
+    assert str(refused(acd, cl.HoldRequested("r", "1002", 2.5))) == "not your call"
+    chat = Interaction(
+        "chat-1", Channel.WEBCHAT, "visitor", 1.0, queue="support", agent_id="1003", answered_at=2.0
+    )
+    acd.restore([chat], 3.0)
+    assert acd.live["chat-1"].is_messaging
+    assert str(refused(acd, cl.HoldRequested("chat-1", "1003", 4.0))) == "not your call"
+
+
+def test_a_call_without_a_caller_leg_cannot_be_held() -> None:
+    """A call taken back after a restart before its caller's channel was known."""
+    acd = make()
+    legless = Interaction(
+        "n", Channel.VOICE, "+15550100", 1.0, queue="support", agent_id="1001", answered_at=2.0
+    )
+    acd.restore([legless], 3.0)
+    assert acd.live["n"].caller_channel is None
+    no_leg = refused(acd, cl.HoldRequested("n", "1001", 4.0))
+    assert isinstance(no_leg, cl.CallRefused) and str(no_leg) == "this call has no caller leg to hold"
+
+
+def test_dropping_the_guest_and_the_colleague_freed_at_the_end() -> None:
+    acd = make()
+    agent = talking(acd, "a", 10.0)
+    guest = next(a for a in ("1001", "1002", "1003") if a != agent)
+    (invite,) = calls(acd.handle(cl.ConferenceRequested("a", agent, guest, 11.0)))
+    assert isinstance(invite, cl.OriginateConference) and invite.interaction_id == "a"
+    acd.handle(cl.GuestJoined("a", guest, 12.0))
+    assert acd.agents[guest].state == AgentState.BUSY
+    assert calls(acd.handle(cl.ConferenceDropRequested("a", agent, 13.0))) == [cl.DropGuest("a")]
+    # The caller hangs up while the guest is still on: the guest is free, from that moment.
+    acd.handle(ev.CallerHungUp("a", "normal", 20.0))
+    assert acd.agents[guest].state != AgentState.BUSY
+    assert acd.agents[guest].since == 20.0
