@@ -94,3 +94,41 @@ def test_dropping_the_guest_and_the_colleague_freed_at_the_end() -> None:
     acd.handle(ev.CallerHungUp("a", "normal", 20.0))
     assert acd.agents[guest].state != AgentState.BUSY
     assert acd.agents[guest].since == 20.0
+
+
+def test_blind_transfers_name_their_target_and_refuse_what_cannot_be() -> None:
+    acd = make()
+    agent = talking(acd, "a", 10.0)
+    to_self = refused(acd, cl.BlindTransferRequested("a", agent, 11.0, to_agent=agent))
+    assert isinstance(to_self, cl.CallRefused) and str(to_self) == "no such agent to transfer to"
+    assert str(refused(acd, cl.BlindTransferRequested("a", agent, 11.0, to_agent="9999"))) == (
+        "no such agent to transfer to"
+    )
+    both = refused(acd, cl.BlindTransferRequested("a", agent, 11.0, to_queue="support", to_number="+1555"))
+    assert str(both) == "a call transfer names an agent and/or a queue, or a number"
+    assert str(refused(acd, cl.BlindTransferRequested("a", agent, 11.0))) == (
+        "a call transfer names an agent and/or a queue, or a number"
+    )
+    out = calls(acd.handle(cl.BlindTransferRequested("a", agent, 11.0, to_number="+15550199")))
+    assert out == [cl.TransferCall("a", agent, "PJSIP/caller-a", queue=None, number="+15550199")]
+
+    acd2 = make()
+    agent2 = talking(acd2, "b", 10.0)
+    other2 = next(a for a in ("1001", "1002", "1003") if a != agent2)
+    out = calls(acd2.handle(cl.BlindTransferRequested("b", agent2, 11.0, to_agent=other2)))
+    # To an agent: the caller waits in the call's own queue for that agent.
+    assert out == [cl.TransferCall("b", agent2, "PJSIP/caller-b", queue="support", number=None)]
+
+
+def test_consult_and_conference_ring_the_colleagues_extension_and_end_exactly() -> None:
+    acd = make()
+    agent = talking(acd, "a", 10.0)
+    colleague = next(a for a in ("1001", "1002", "1003") if a != agent)
+    assert str(refused(acd, cl.ConsultRequested("a", agent, agent, 11.0))) == "no such agent to consult"
+    assert str(refused(acd, cl.ConferenceRequested("a", agent, "9999", 11.0))) == "no such agent to bring in"
+    out = calls(acd.handle(cl.ConsultRequested("a", agent, colleague, 11.0)))
+    assert out == [cl.OriginateConsult("a", agent, "PJSIP/caller-a", colleague, colleague, hold_first=True)]
+    again = refused(acd, cl.ConferenceRequested("a", agent, colleague, 11.5))
+    assert str(again) == "another agent is already being brought into this call"
+    acd.handle(cl.ConsultAnswered("a", colleague, 12.0))
+    assert calls(acd.handle(cl.ConsultCancelRequested("a", agent, 13.0))) == [cl.CancelConsult("a", agent)]
