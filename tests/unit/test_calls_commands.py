@@ -132,3 +132,44 @@ def test_consult_and_conference_ring_the_colleagues_extension_and_end_exactly() 
     assert str(again) == "another agent is already being brought into this call"
     acd.handle(cl.ConsultAnswered("a", colleague, 12.0))
     assert calls(acd.handle(cl.ConsultCancelRequested("a", agent, 13.0))) == [cl.CancelConsult("a", agent)]
+
+
+def test_a_consult_reserves_the_colleague_with_why_and_when_and_says_so() -> None:
+    acd = make()
+    agent = talking(acd, "a", 10.0)
+    colleague = next(a for a in ("1001", "1002", "1003") if a != agent)
+    out = acd.handle(cl.ConsultRequested("a", agent, colleague, 11.0))
+    assert cl.ConsultStarted("a", 11.0, agent, colleague) in out
+    reserved = acd.agents[colleague]
+    assert (reserved.state, reserved.reason, reserved.since) == (
+        AgentState.OFFERED,
+        f"consult from {agent}",
+        11.0,
+    )
+
+
+def test_a_conference_invites_with_its_own_words() -> None:
+    acd = make()
+    agent = talking(acd, "a", 10.0)
+    guest = next(a for a in ("1001", "1002", "1003") if a != agent)
+    out = acd.handle(cl.ConferenceRequested("a", agent, guest, 11.0))
+    assert cl.ConferenceInvited("a", 11.0, agent, guest) in out
+    assert acd.agents[guest].reason == f"conference with {agent}"
+
+
+def test_a_busy_colleague_or_a_legless_call_is_refused_in_words() -> None:
+    acd = make()
+    agent = talking(acd, "a", 10.0)
+    colleague = next(a for a in ("1001", "1002", "1003") if a != agent)
+    acd.handle(ev.AgentPause(colleague, "lunch", 10.5))
+    busy = refused(acd, cl.ConsultRequested("a", agent, colleague, 11.0))
+    assert str(busy) == f"agent {colleague} cannot take a call now"
+    legless = Interaction(
+        "n", Channel.VOICE, "+15550100", 1.0, queue="support", agent_id="1003", answered_at=2.0
+    )
+    acd2 = make()
+    acd2.restore([legless], 3.0)
+    assert str(refused(acd2, cl.ConsultRequested("n", "1003", "1001", 4.0))) == "this call has no caller leg"
+    assert str(refused(acd2, cl.BlindTransferRequested("n", "1003", 4.0, to_queue="support"))) == (
+        "this call has no caller leg to transfer"
+    )
