@@ -13,6 +13,7 @@ from callcenter.core.calls import machine as cl
 from callcenter.core.commands import Command
 from callcenter.core.errors import DomainError
 from callcenter.core.interaction import Channel, Interaction
+from tests.unit import test_calls_supervision as sup
 from tests.unit.test_acd_call_controls import make, talking
 
 
@@ -172,4 +173,52 @@ def test_a_busy_colleague_or_a_legless_call_is_refused_in_words() -> None:
     assert str(refused(acd2, cl.ConsultRequested("n", "1003", "1001", 4.0))) == "this call has no caller leg"
     assert str(refused(acd2, cl.BlindTransferRequested("n", "1003", 4.0, to_queue="support"))) == (
         "this call has no caller leg to transfer"
+    )
+
+
+# --- the recording pause and the supervisor's spy: exact words (test_calls_supervision matches parts)
+
+
+def test_recording_pause_refusals_word_for_word() -> None:
+    acd, owner = sup.engine()
+    helper = next(a for a in ("1001", "1002", "1003") if a != owner)
+
+    def pause(paused: bool, agent: str | None = owner, iid: str = sup.IID) -> cl.RecordingPauseRequested:
+        return cl.RecordingPauseRequested(iid, paused, "who", "agent" if agent else "supervisor", 5.0, agent)
+
+    assert str(refused(acd, pause(True, helper))) == "not your call"
+    assert str(refused(acd, pause(True, None, "nope"))) == "no call in progress with this id"
+    assert str(refused(acd, pause(False))) == "the recording is on"
+    assert calls(acd.handle(pause(True))) == [cl.PauseRecording(sup.IID)]
+    assert str(refused(acd, pause(False))) == "the recording is being paused or resumed already"
+    acd.handle(cl.RecordingConfirmed(sup.IID, True, 6.0))
+    assert str(refused(acd, pause(True))) == "the recording is already paused"
+    assert calls(acd.handle(pause(False))) == [cl.ResumeRecording(sup.IID)]
+    # A call an agent was given but has not answered: nothing is being recorded yet.
+    unanswered = Interaction(
+        "u", Channel.VOICE, "+1555", 1.0, queue="support", agent_id=helper, caller_channel="PJSIP/u"
+    )
+    acd.restore([unanswered], 7.0)
+    assert str(refused(acd, pause(True, None, "u"))) == (
+        "this call has no agent talking yet: nothing is being recorded"
+    )
+
+
+def test_spy_refusals_word_for_word_and_the_command() -> None:
+    acd, owner = sup.engine()
+    free = next(a for a in ("1001", "1002", "1003") if a != owner)
+
+    def spy(agent: str, mode: str = "listen", supervisor: str | None = sup.SUPERVISOR) -> cl.SpyRequested:
+        return cl.SpyRequested(supervisor, agent, mode, 5.0)
+
+    assert str(refused(acd, spy(owner, supervisor=None))) == (
+        "your account has no phone: link it to an agent id (its extension rings)"
+    )
+    assert str(refused(acd, spy(owner, supervisor=owner))) == "you cannot listen to your own calls"
+    assert str(refused(acd, spy(free))) == "this agent has no call in progress"
+    whisper = cl.SpyCall(sup.IID, owner, sup.SUPERVISOR, "2009", "whisper")
+    assert calls(acd.handle(spy(owner, "whisper"))) == [whisper]
+    sup.into(acd, owner, cl.CallState.HELD)
+    assert str(refused(acd, spy(owner, "barge"))) == (
+        "the caller is on hold: barge in once the agent is back with the caller"
     )
