@@ -222,3 +222,22 @@ def test_spy_refusals_word_for_word_and_the_command() -> None:
     assert str(refused(acd, spy(owner, "barge"))) == (
         "the caller is on hold: barge in once the agent is back with the caller"
     )
+
+
+def test_conference_and_consult_complete_commands_and_the_calls_change() -> None:
+    acd = make()
+    agent = talking(acd, "a", 10.0)
+    guest = next(a for a in ("1001", "1002", "1003") if a != agent)
+    out = acd.handle(cl.ConferenceRequested("a", agent, guest, 11.0))
+    assert calls(out) == [cl.OriginateConference("a", agent, "PJSIP/caller-a", guest, guest)]
+    (changed,) = [c for c in out if isinstance(c, cl.CallChanged)]
+    assert (changed.interaction_id, changed.agent_id, changed.at) == ("a", agent, 11.0)
+    assert (changed.call.state, changed.call.colleague) == (cl.CallState.INVITING, guest)
+
+    acd2 = make()
+    agent2 = talking(acd2, "b", 10.0)
+    colleague = next(a for a in ("1001", "1002", "1003") if a != agent2)
+    acd2.handle(cl.ConsultRequested("b", agent2, colleague, 11.0))
+    acd2.handle(cl.ConsultAnswered("b", colleague, 12.0))
+    done = calls(acd2.handle(cl.ConsultCompleteRequested("b", agent2, 13.0)))
+    assert done == [cl.BridgeConsult("b", agent2, "PJSIP/caller-b")]
