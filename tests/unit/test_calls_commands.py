@@ -241,3 +241,39 @@ def test_conference_and_consult_complete_commands_and_the_calls_change() -> None
     acd2.handle(cl.ConsultAnswered("b", colleague, 12.0))
     done = calls(acd2.handle(cl.ConsultCompleteRequested("b", agent2, 13.0)))
     assert done == [cl.BridgeConsult("b", agent2, "PJSIP/caller-b")]
+
+
+def changes(out: list[Command]) -> list[tuple[str, str, cl.CallState | None, float]]:
+    return [
+        (c.interaction_id, c.agent_id, c.call.state if c.call else None, c.at)
+        for c in out
+        if isinstance(c, cl.CallChanged)
+    ]
+
+
+def test_results_say_what_changed_and_when() -> None:
+    acd = make()
+    agent = talking(acd, "a", 10.0)
+    acd.handle(cl.HoldRequested("a", agent, 11.0))
+    refused_by_asterisk = acd.handle(cl.ControlFailed("a", "no such channel", 11.5))
+    assert changes(refused_by_asterisk) == [("a", agent, cl.CallState.TALKING, 11.5)]
+    acd.handle(cl.HoldRequested("a", agent, 12.0))
+    out = acd.handle(cl.HoldConfirmed("a", True, 12.5))
+    assert changes(out) == [("a", agent, cl.CallState.HELD, 12.5)]
+    assert cl.CallHeld("a", 12.5, agent) in out
+    acd.handle(cl.ResumeRequested("a", agent, 13.0))
+    out = acd.handle(cl.HoldConfirmed("a", False, 13.5))
+    assert cl.CallResumed("a", 13.5, agent) in out
+    assert changes(out) == [("a", agent, cl.CallState.TALKING, 13.5)]
+
+
+def test_a_caller_found_on_hold_after_a_restart_is_held_again() -> None:
+    acd = make()
+    restored = Interaction(
+        "h", Channel.VOICE, "+1555", 1.0, queue="support", agent_id="1002", answered_at=2.0,
+        caller_channel="PJSIP/h",
+    )  # fmt: skip
+    acd.restore([restored], 3.0)
+    out = acd.handle(cl.HoldFound("h", 4.0))
+    assert changes(out) == [("h", "1002", cl.CallState.HELD, 4.0)]
+    assert calls(acd.handle(cl.ResumeRequested("h", "1002", 5.0))) == [cl.ResumeCall("h", "1002")]
