@@ -140,8 +140,8 @@ class PostgresElection:
         try:
             connection = await connection.execution_options(isolation_level="AUTOCOMMIT")
             return await self._campaign(connection)
-        except (SQLAlchemyError, OSError, TimeoutError) as err:
-            return type(err).__name__
+        except (SQLAlchemyError, OSError, TimeoutError, StorageError) as err:
+            return f"{type(err).__name__}: {err}"
         finally:
             with contextlib.suppress(Exception):
                 await connection.invalidate()  # no goodbye needed: the lock goes with the session
