@@ -277,3 +277,23 @@ def test_a_caller_found_on_hold_after_a_restart_is_held_again() -> None:
     out = acd.handle(cl.HoldFound("h", 4.0))
     assert changes(out) == [("h", "1002", cl.CallState.HELD, 4.0)]
     assert calls(acd.handle(cl.ResumeRequested("h", "1002", 5.0))) == [cl.ResumeCall("h", "1002")]
+
+
+def test_spy_on_a_colleague_not_yet_on_the_line_or_from_inside_the_call() -> None:
+    acd, owner = sup.engine()
+    colleague = next(a for a in ("1001", "1002", "1003") if a != owner)
+    acd.handle(cl.ConsultRequested(sup.IID, owner, colleague, 3.0))  # the colleague's phone rings
+    ringing = refused(acd, cl.SpyRequested(sup.SUPERVISOR, colleague, "listen", 4.0))
+    assert str(ringing) == "this agent has no call in progress"
+    acd.handle(cl.ConsultAnswered(sup.IID, colleague, 5.0))
+    # The colleague, now on the line, asks to listen to the agent who consulted them.
+    inside = refused(acd, cl.SpyRequested(colleague, owner, "listen", 6.0))
+    assert str(inside) == "you are on this call yourself"
+
+
+def test_a_hold_found_while_a_control_is_under_way_changes_nothing() -> None:
+    acd = make()
+    agent = talking(acd, "a", 10.0)
+    acd.handle(cl.HoldRequested("a", agent, 11.0))  # Asterisk has not answered yet
+    assert changes(acd.handle(cl.HoldFound("a", 11.5))) == []
+    assert acd.calls.get("a") is not None and acd.calls.get("a").state == cl.CallState.TALKING  # type: ignore[union-attr]
