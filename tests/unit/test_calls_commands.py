@@ -297,3 +297,20 @@ def test_a_hold_found_while_a_control_is_under_way_changes_nothing() -> None:
     acd.handle(cl.HoldRequested("a", agent, 11.0))  # Asterisk has not answered yet
     assert changes(acd.handle(cl.HoldFound("a", 11.5))) == []
     assert acd.calls.get("a") is not None and acd.calls.get("a").state == cl.CallState.TALKING  # type: ignore[union-attr]
+
+
+def test_a_guest_joins_and_leaves_the_conference_at_their_times() -> None:
+    acd = make()
+    agent = talking(acd, "a", 10.0)
+    guest, stranger = [a for a in ("1001", "1002", "1003") if a != agent]
+    acd.handle(cl.ConferenceRequested("a", agent, guest, 11.0))
+    assert changes(acd.handle(cl.GuestJoined("a", stranger, 11.5))) == []  # not the one invited
+    joined = acd.handle(cl.GuestJoined("a", guest, 12.0))
+    assert cl.ConferenceJoined("a", 12.0, guest) in joined
+    assert changes(joined) == [("a", agent, cl.CallState.CONFERENCE, 12.0)]
+    assert (acd.agents[guest].state, acd.agents[guest].since) == (AgentState.BUSY, 12.0)
+    left = acd.handle(cl.GuestLeft("a", guest, "hung up", 20.0))
+    assert cl.ConferenceLeft("a", 20.0, guest, "hung up") in left
+    assert changes(left) == [("a", agent, cl.CallState.TALKING, 20.0)]
+    assert acd.calls.get("a") is not None and acd.calls.get("a").colleague is None  # type: ignore[union-attr]
+    assert acd.agents[guest].state != AgentState.BUSY and acd.agents[guest].since == 20.0
