@@ -314,3 +314,29 @@ def test_a_guest_joins_and_leaves_the_conference_at_their_times() -> None:
     assert changes(left) == [("a", agent, cl.CallState.TALKING, 20.0)]
     assert acd.calls.get("a") is not None and acd.calls.get("a").colleague is None  # type: ignore[union-attr]
     assert acd.agents[guest].state != AgentState.BUSY and acd.agents[guest].since == 20.0
+
+
+def test_a_consult_answered_refused_failed_or_cancelled_at_its_time() -> None:
+    acd = make()
+    agent = talking(acd, "a", 10.0)
+    colleague, stranger = [a for a in ("1001", "1002", "1003") if a != agent]
+    acd.handle(cl.ConsultRequested("a", agent, colleague, 11.0))
+    assert changes(acd.handle(cl.ConsultFailed("a", stranger, "busy", 11.2))) == []  # not this consult
+    assert changes(acd.handle(cl.ConsultAnswered("a", colleague, 12.0))) == [
+        ("a", agent, cl.CallState.CONSULTED, 12.0)
+    ]
+    acd.handle(cl.ConsultCancelRequested("a", agent, 13.0))
+    over = acd.handle(cl.ConsultCancelled("a", 13.5))
+    assert cl.ConsultEnded("a", 13.5, agent, colleague, "cancelled") in over
+    assert changes(over) == [("a", agent, cl.CallState.TALKING, 13.5)]
+    assert acd.agents[colleague].since == 13.5
+
+    # Refused before the caller was put on hold: the agent is still with the caller (talking).
+    acd.handle(cl.ConsultRequested("a", agent, colleague, 14.0))
+    refusal = acd.handle(cl.ConsultFailed("a", colleague, "declined", 14.5, on_hold=False))
+    assert cl.ConsultEnded("a", 14.5, agent, colleague, "declined") in refusal
+    assert changes(refusal) == [("a", agent, cl.CallState.TALKING, 14.5)]
+    # Failed once the caller was on hold: back on hold.
+    acd.handle(cl.ConsultRequested("a", agent, colleague, 15.0))
+    failed = acd.handle(cl.ConsultFailed("a", colleague, "no answer", 15.5, on_hold=True))
+    assert changes(failed) == [("a", agent, cl.CallState.HELD, 15.5)]
