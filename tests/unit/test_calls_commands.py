@@ -340,3 +340,18 @@ def test_a_consult_answered_refused_failed_or_cancelled_at_its_time() -> None:
     acd.handle(cl.ConsultRequested("a", agent, colleague, 15.0))
     failed = acd.handle(cl.ConsultFailed("a", colleague, "no answer", 15.5, on_hold=True))
     assert changes(failed) == [("a", agent, cl.CallState.HELD, 15.5)]
+
+
+def test_a_completed_consult_hands_the_call_over_and_both_panels_hear_it() -> None:
+    acd = make()
+    agent = talking(acd, "a", 10.0)
+    colleague = next(a for a in ("1001", "1002", "1003") if a != agent)
+    acd.handle(cl.ConsultRequested("a", agent, colleague, 11.0))
+    acd.handle(cl.ConsultAnswered("a", colleague, 12.0))
+    acd.handle(cl.ConsultCompleteRequested("a", agent, 13.0))
+    done = acd.handle(cl.ConsultCompleted("a", 13.5))
+    assert cl.TransferredAttended("a", 13.5, agent, colleague) in done
+    assert changes(done) == [("a", agent, None, 13.5), ("a", colleague, cl.CallState.TALKING, 13.5)]
+    call = acd.calls.get("a")
+    assert call is not None and (call.agent_id, call.colleague) == (colleague, None)
+    assert acd.live["a"].agent_id == colleague
