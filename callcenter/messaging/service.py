@@ -83,6 +83,8 @@ class Messaging:
     _unsaved_merges: set[str] = field(default_factory=set)
     _early: dict[tuple[MessagingChannel, str], StatusUpdate] = field(default_factory=dict)
     _save_lock: asyncio.Lock = field(default_factory=asyncio.Lock)
+    # Resolved when the customers noted in _unsaved by then are written (group commit).
+    _customers_written: asyncio.Future[None] | None = None
     _pending: list[tuple[Message, str, asyncio.Future[None]]] = field(default_factory=list)
     _flusher: asyncio.Task[None] | None = None
     # Messages being written, by (channel, provider id): whether the write committed.
@@ -116,31 +118,50 @@ class Messaging:
         """Persist these customers as they are *now*, the merges and the new audit entries.
 
         Under a lock, and reading the book only once the lock is held: a slower earlier save can
-        never overwrite a newer state with an older one.
+        never overwrite a newer state with an older one. Saves asked for while one is written go
+        together in the next transaction (group commit: a burst of new chats is one commit per
+        batch, not per customer); each caller returns once its customers are written.
         """
+        self._unsaved |= ids
+        self._unsaved_merges |= {m.id for m in merges}
+        if self._customers_written is None:
+            self._customers_written = asyncio.get_running_loop().create_future()
+        written = self._customers_written
         async with self._save_lock:
-            # With those an earlier save failed to write (they would be lost otherwise).
-            ids = ids | self._unsaved
-            merge_ids = {m.id for m in merges} | self._unsaved_merges
-            records = [self.customers.get(i) for i in sorted(ids)]
-            current = [self.customers.merge_record(m) for m in sorted(merge_ids)]
-            pending = self.customers.audit[self._audit_saved :]
-            # Entries not saved yet are retried with the next save, whoever's it is: one the
-            # database can never take (an impossible time) would fail every later save, for every
-            # customer. Such a record is dropped (logged) instead; the edge refuses those times.
-            bad = [(r.id, r.created_at) for r in records if not sane_time(r.created_at)]
-            bad += [(e.customer_id, e.at) for e in pending if not sane_time(e.at)]
-            for customer_id, at in bad:
-                log.error("messaging.unstorable_time", extra={"customer": customer_id, "at": repr(at)})
-            records = [r for r in records if sane_time(r.created_at)]
-            audit = [e for e in pending if sane_time(e.at)]
+            if written.done():  # a save that began after this call's ids were noted wrote them
+                return written.result()
+            self._customers_written = asyncio.get_running_loop().create_future()
             try:
-                await self.store.save_customers(records, current, audit)
-            except BaseException:
-                self._unsaved, self._unsaved_merges = ids, merge_ids
+                await self._write_customers()
+            except BaseException as err:
+                written.set_exception(err)
+                written.exception()  # retrieved: this caller raises it, the others too
                 raise
-            self._unsaved, self._unsaved_merges = set(), set()
-            self._audit_saved += len(pending)
+            written.set_result(None)
+
+    async def _write_customers(self) -> None:
+        # With those an earlier save failed to write (they would be lost otherwise).
+        ids, merge_ids = self._unsaved, self._unsaved_merges
+        self._unsaved, self._unsaved_merges = set(), set()
+        records = [self.customers.get(i) for i in sorted(ids)]
+        current = [self.customers.merge_record(m) for m in sorted(merge_ids)]
+        pending = self.customers.audit[self._audit_saved :]
+        # Entries not saved yet are retried with the next save, whoever's it is: one the
+        # database can never take (an impossible time) would fail every later save, for every
+        # customer. Such a record is dropped (logged) instead; the edge refuses those times.
+        bad = [(r.id, r.created_at) for r in records if not sane_time(r.created_at)]
+        bad += [(e.customer_id, e.at) for e in pending if not sane_time(e.at)]
+        for customer_id, at in bad:
+            log.error("messaging.unstorable_time", extra={"customer": customer_id, "at": repr(at)})
+        records = [r for r in records if sane_time(r.created_at)]
+        audit = [e for e in pending if sane_time(e.at)]
+        try:
+            await self.store.save_customers(records, current, audit)
+        except BaseException:
+            self._unsaved |= ids
+            self._unsaved_merges |= merge_ids
+            raise
+        self._audit_saved += len(pending)
 
     async def _save_conversation(self, conversation_id: str) -> None:
         async with self._save_lock:

@@ -10,11 +10,12 @@ from __future__ import annotations
 import uuid
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime
-from typing import cast
+from typing import Any, cast
 
 import sqlalchemy as sa
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import IntegrityError
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from callcenter.aio import cancel_safe
 from callcenter.core.omni.conversations import Conversation, Delivery, Direction, Message, MessagingChannel
@@ -57,6 +58,8 @@ def _dt(t: float) -> datetime:
 
 _MESSAGES = cast(sa.Table, MessageRow.__table__)
 _CONVERSATIONS = cast(sa.Table, ConversationRow.__table__)
+_CUSTOMERS = cast(sa.Table, CustomerRow.__table__)
+_MERGES = cast(sa.Table, CustomerMergeRow.__table__)
 
 
 @cancel_safe
@@ -103,17 +106,25 @@ class MessagingStore(SessionStore):
         """New inbound messages (with their customer ids) and their conversations (with their
         addresses), all in one transaction: group commit under load. Any stored provider id fails
         the whole batch (DatabaseError caused by IntegrityError): save them one by one then."""
-        dialect = self._engine.dialect.name if self._engine is not None else ""
         async with self._transaction("save received messages") as session:
             # On the Core tables: the ORM's bulk machinery costs more than the statements.
             await session.execute(sa.insert(_MESSAGES), [_message_values(m, c) for m, c in messages])
             rows = [_conversation_values(c, a) for c, a in conversations]
-            insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
-            statement = insert(_CONVERSATIONS)
-            updates = {name: statement.excluded[name] for name in rows[0] if name != "id"}
-            await session.execute(
-                statement.on_conflict_do_update(index_elements=[_CONVERSATIONS.c.id], set_=updates), rows
-            )
+            await self._upsert(session, _CONVERSATIONS, rows)
+
+    async def _upsert(
+        self, session: AsyncSession, table: sa.Table, rows: list[dict[str, Any]], touch: tuple[str, ...] = ()
+    ) -> None:
+        """Insert rows or update them by id, in one statement; ``touch``: columns set to now()."""
+        if not rows:
+            return
+        dialect = self._engine.dialect.name if self._engine is not None else ""
+        insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
+        statement = insert(table)
+        updates: dict[str, Any] = {name: statement.excluded[name] for name in rows[0] if name != "id"}
+        updates.update({name: sa.func.now() for name in touch})
+        upsert = statement.on_conflict_do_update(index_elements=[table.c.id], set_=updates)
+        await session.execute(upsert, rows)
 
     async def messages(self) -> list[tuple[Message, str]]:
         """Every stored message with its customer id, oldest first (for restoring the books)."""
@@ -185,14 +196,19 @@ class MessagingStore(SessionStore):
     ) -> None:
         """Upsert records and merges, append audit entries: one transaction."""
         async with self._transaction("save customers") as session:
-            for c in customers:
-                await session.merge(CustomerRow(id=c.id, record=customer_json(c), merged_into=c.merged_into))
-            for m in merges:
-                await session.merge(CustomerMergeRow(id=m.id, record=merge_json(m), undone=m.undone))
-            for e in audit:
-                row = {"at": _dt(e.at), "kind": e.kind, "customer_id": e.customer_id, "by": e.by,
-                       "detail": dict(e.detail)}
-                await audit_chain.append(await session.connection(), CustomerAuditRow, row)
+            records = [
+                {"id": c.id, "record": customer_json(c), "merged_into": c.merged_into} for c in customers
+            ]
+            await self._upsert(session, _CUSTOMERS, records, touch=("updated_at",))
+            done = [{"id": m.id, "record": merge_json(m), "undone": m.undone} for m in merges]
+            await self._upsert(session, _MERGES, done)
+            rows = [
+                {"at": _dt(e.at), "kind": e.kind, "customer_id": e.customer_id, "by": e.by}
+                | {"detail": dict(e.detail)}
+                for e in audit
+            ]
+            if rows:
+                await audit_chain.append_many(await session.connection(), CustomerAuditRow, rows)
 
     async def customers(self) -> tuple[list[Customer], list[MergeRecord], list[AuditEntry]]:
         async with self._transaction("read customers") as session:

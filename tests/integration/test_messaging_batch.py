@@ -60,3 +60,50 @@ async def test_concurrent_messages_and_a_redelivery_in_one_batch(
     finally:
         await store.stop()
         await database.stop()
+
+
+class CountingStore(MessagingStore):
+    """The real store, counting its customer transactions; ``fail`` makes the next one fail."""
+
+    def __init__(self, url: str) -> None:
+        super().__init__(url)
+        self.customer_saves = 0
+        self.fail = False
+
+    async def save_customers(self, *args, **kwargs) -> None:  # type: ignore[no-untyped-def]
+        self.customer_saves += 1
+        if self.fail:
+            self.fail = False
+            raise RuntimeError("the database went away")
+        await super().save_customers(*args, **kwargs)
+
+
+async def test_new_customers_saved_together_and_a_failed_save_retried(tmp_path: Path) -> None:
+    """A burst of new chats writes its customers in a few transactions, each caller returning once
+    its customer is written; a failed transaction fails every caller in it, and the next save
+    writes what it held."""
+    url = f"sqlite+aiosqlite:///{tmp_path}/m.db"
+    database = Database(url)
+    await database.start()
+    store = CountingStore(url)
+    await store.start()
+    try:
+        messaging = Messaging(store, MessagingSettings(), clock=time.time)
+        results = await asyncio.gather(*(messaging.receive(inbound(f"p{i}", f"v{i}")) for i in range(40)))
+        customers, _, audit = await store.customers()
+        assert len(customers) == 40 and len(audit) == len(messaging.customers.audit) >= 40
+        assert {c.id for c in customers} == {r.conversation.customer_id for r in results if r.conversation}
+        assert store.customer_saves < 40
+
+        store.fail = True
+        saves = store.customer_saves
+        more = [messaging.receive(inbound(f"q{i}", f"w{i}")) for i in range(5)]
+        outcomes = await asyncio.gather(*more, return_exceptions=True)
+        assert any(isinstance(o, Exception) for o in outcomes)
+        assert store.customer_saves > saves
+        await messaging.save_customers(set())  # the next save, whoever's: writes what failed
+        customers, _, audit = await store.customers()
+        assert len(customers) == 45 and len(audit) == len(messaging.customers.audit)
+    finally:
+        await store.stop()
+        await database.stop()
