@@ -15,7 +15,7 @@ from typing import Any, cast
 import sqlalchemy as sa
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import IntegrityError
-from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 
 from callcenter.aio import cancel_safe
 from callcenter.core.omni.conversations import Conversation, Delivery, Direction, Message, MessagingChannel
@@ -69,6 +69,10 @@ class MessagingStore(SessionStore):
     # interactions' writer: SQLite transactions take the write lock when they begin.
     _immediate = True
 
+    def __init__(self, url: str, engine: AsyncEngine | None = None) -> None:
+        super().__init__(url, engine)
+        self._upserts: dict[tuple[str, tuple[str, ...], tuple[str, ...]], Any] = {}
+
     # --- messages -------------------------------------------------------------------------------
     async def save_message(self, message: Message, customer_id: str, *, new: bool) -> None:
         """Insert (``new``) or update a message; a stored provider id raises DuplicateMessage."""
@@ -118,13 +122,21 @@ class MessagingStore(SessionStore):
         """Insert rows or update them by id, in one statement; ``touch``: columns set to now()."""
         if not rows:
             return
-        dialect = self._engine.dialect.name if self._engine is not None else ""
-        insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
-        statement = insert(table)
-        updates: dict[str, Any] = {name: statement.excluded[name] for name in rows[0] if name != "id"}
-        updates.update({name: sa.func.now() for name in touch})
-        upsert = statement.on_conflict_do_update(index_elements=[table.c.id], set_=updates)
-        await session.execute(upsert, rows)
+        await session.execute(self._upsert_statement(table, tuple(rows[0]), touch), rows)
+
+    def _upsert_statement(self, table: sa.Table, columns: tuple[str, ...], touch: tuple[str, ...]) -> Any:
+        # Built once per shape: building ``excluded`` costs more than running the statement.
+        key = (table.name, columns, touch)
+        statement = self._upserts.get(key)
+        if statement is None:
+            dialect = self._engine.dialect.name if self._engine is not None else ""
+            insert = (postgresql.insert if dialect == "postgresql" else sqlite.insert)(table)
+            updates: dict[str, Any] = {name: insert.excluded[name] for name in columns if name != "id"}
+            updates.update({name: sa.func.now() for name in touch})
+            statement = self._upserts[key] = insert.on_conflict_do_update(
+                index_elements=[table.c.id], set_=updates
+            )
+        return statement
 
     async def messages(self) -> list[tuple[Message, str]]:
         """Every stored message with its customer id, oldest first (for restoring the books)."""
