@@ -47,7 +47,7 @@ from callcenter.messaging.channels.base import InboundMessage, Reply, StatusUpda
 from callcenter.messaging.outbox import Outbox
 from callcenter.settings import MessagingSettings
 from callcenter.storage.db import DatabaseError
-from callcenter.storage.messaging_store import DuplicateMessage, MessagingStore
+from callcenter.storage.messaging_store import CustomerChanges, DuplicateMessage, MessagingStore
 
 log = logging.getLogger(__name__)
 
@@ -57,6 +57,16 @@ _EARLY_LIMIT = 1000
 OpenedCallback = Callable[[ConversationOpened, Routing], None]
 # Told of every new inbound message once it is stored (the agent panel shows it live).
 ReceivedListener = Callable[[Received, InboundMessage], None]
+
+
+@dataclass(frozen=True, slots=True)
+class _Taken:
+    """Customers' changes taken for one write, and what to give back if it fails."""
+
+    changes: CustomerChanges
+    ids: set[str]
+    merge_ids: set[str]
+    audited: int  # audit entries it covers (those with impossible times are dropped, not retried)
 
 
 def _new_id() -> str:
@@ -140,7 +150,19 @@ class Messaging:
             written.set_result(None)
 
     async def _write_customers(self) -> None:
-        # With those an earlier save failed to write (they would be lost otherwise).
+        taken = self._take_customers()
+        if taken.changes:
+            try:
+                changes = taken.changes
+                await self.store.save_customers(changes.customers, changes.merges, changes.audit)
+            except BaseException:
+                self._give_back(taken)
+                raise
+        self._audit_saved += taken.audited
+
+    def _take_customers(self) -> _Taken:
+        """What of the customers' book is not written yet (under the save lock): customers noted
+        in ``_unsaved`` (with those an earlier save failed to write), merges, new audit entries."""
         ids, merge_ids = self._unsaved, self._unsaved_merges
         self._unsaved, self._unsaved_merges = set(), set()
         records = [self.customers.get(i) for i in sorted(ids)]
@@ -155,13 +177,12 @@ class Messaging:
             log.error("messaging.unstorable_time", extra={"customer": customer_id, "at": repr(at)})
         records = [r for r in records if sane_time(r.created_at)]
         audit = [e for e in pending if sane_time(e.at)]
-        try:
-            await self.store.save_customers(records, current, audit)
-        except BaseException:
-            self._unsaved |= ids
-            self._unsaved_merges |= merge_ids
-            raise
-        self._audit_saved += len(pending)
+        return _Taken(CustomerChanges(records, current, audit), ids, merge_ids, len(pending))
+
+    def _give_back(self, taken: _Taken) -> None:
+        """A write of what ``_take_customers`` took failed: the next save writes it."""
+        self._unsaved |= taken.ids
+        self._unsaved_merges |= taken.merge_ids
 
     async def _save_conversation(self, conversation_id: str) -> None:
         async with self._save_lock:
@@ -198,11 +219,17 @@ class Messaging:
         async with self._save_lock:
             ids = dict.fromkeys(m.conversation_id for m, _, _ in batch)
             conversations = [(self.conversations.conversations[c], self.addresses.get(c, "")) for c in ids]
+            # The customers these messages created or changed go in the same transaction.
+            customers = self._take_customers()
             try:
-                await self.store.save_received_batch([(m, c) for m, c, _ in batch], conversations)
+                await self.store.save_received_batch(
+                    [(m, c) for m, c, _ in batch], conversations, customers.changes or None
+                )
             except Exception:
-                pass  # one by one below: a duplicate (stored before a restart) fails only itself
+                self._give_back(customers)  # saved by the receivers' own save_customers
+                # One by one below: a duplicate (stored before a restart) fails only itself.
             else:
+                self._audit_saved += customers.audited
                 for _, _, done in batch:
                     if not done.done():
                         done.set_result(None)
@@ -259,6 +286,13 @@ class Messaging:
             customer = self.customers.update(customer.id, inbound.at, by=by, name=inbound.name)
         received = self._file(inbound, customer.id)
         assert received.message is not None
+        changed = {customer.id, *(m.source.id for m in resolution.merged)}
+        merged = {m.id for m in resolution.merged}
+        if len(self.customers.audit) > audit_before or resolution.merged:
+            # Written with the message (group commit), else by save_customers below; a customer
+            # whose message is not stored stays in the book, saved with the next save.
+            self._unsaved |= changed
+            self._unsaved_merges |= merged
         key = (inbound.channel, inbound.provider_id)
         stored: asyncio.Future[bool] = asyncio.get_running_loop().create_future()
         self._in_flight[key] = stored
@@ -275,17 +309,12 @@ class Messaging:
             # created or changed stays in the book: saved with the next save.
             self._forget(received)
             stored.set_result(False)
-            if len(self.customers.audit) > audit_before or resolution.merged:
-                self._unsaved |= {customer.id, *(m.source.id for m in resolution.merged)}
-                self._unsaved_merges |= {m.id for m in resolution.merged}
             raise
         finally:
             del self._in_flight[key]
         stored.set_result(True)
-        if len(self.customers.audit) > audit_before or resolution.merged or self._unsaved:
-            # Every change of the book is audited: no new entry, nothing of a customer to save
-            # (a known customer writing again costs one transaction less).
-            changed = {customer.id, *(m.source.id for m in resolution.merged)}
+        if changed & self._unsaved or merged & self._unsaved_merges:
+            # Not written with the message (its batch was saved one by one): saved now.
             await self.save_customers(changed, resolution.merged)
         self._announce(received, inbound, customer.id)
         return received

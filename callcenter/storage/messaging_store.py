@@ -63,6 +63,18 @@ _MERGES = cast(sa.Table, CustomerMergeRow.__table__)
 
 
 @cancel_safe
+@dataclass(frozen=True, slots=True)
+class CustomerChanges:
+    """Customers as they are now, merges, and audit entries not written yet."""
+
+    customers: list[Customer]
+    merges: list[MergeRecord]
+    audit: list[AuditEntry]
+
+    def __bool__(self) -> bool:
+        return bool(self.customers or self.merges or self.audit)
+
+
 class MessagingStore(SessionStore):
     _name = "messaging store"
     # Immediate: concurrent deliveries (web chat, webhooks) each read then write, beside the
@@ -105,16 +117,22 @@ class MessagingStore(SessionStore):
             raise
 
     async def save_received_batch(
-        self, messages: list[tuple[Message, str]], conversations: list[tuple[Conversation, str]]
+        self,
+        messages: list[tuple[Message, str]],
+        conversations: list[tuple[Conversation, str]],
+        customers: CustomerChanges | None = None,
     ) -> None:
         """New inbound messages (with their customer ids) and their conversations (with their
-        addresses), all in one transaction: group commit under load. Any stored provider id fails
-        the whole batch (DatabaseError caused by IntegrityError): save them one by one then."""
+        addresses), and the customers they created or changed, all in one transaction: group
+        commit under load. Any stored provider id fails the whole batch (DatabaseError caused by
+        IntegrityError): save them one by one then."""
         async with self._transaction("save received messages") as session:
             # On the Core tables: the ORM's bulk machinery costs more than the statements.
             await session.execute(sa.insert(_MESSAGES), [_message_values(m, c) for m, c in messages])
             rows = [_conversation_values(c, a) for c, a in conversations]
             await self._upsert(session, _CONVERSATIONS, rows)
+            if customers is not None:
+                await self._write_customers(session, customers)
 
     async def _upsert(
         self, session: AsyncSession, table: sa.Table, rows: list[dict[str, Any]], touch: tuple[str, ...] = ()
@@ -208,19 +226,22 @@ class MessagingStore(SessionStore):
     ) -> None:
         """Upsert records and merges, append audit entries: one transaction."""
         async with self._transaction("save customers") as session:
-            records = [
-                {"id": c.id, "record": customer_json(c), "merged_into": c.merged_into} for c in customers
-            ]
-            await self._upsert(session, _CUSTOMERS, records, touch=("updated_at",))
-            done = [{"id": m.id, "record": merge_json(m), "undone": m.undone} for m in merges]
-            await self._upsert(session, _MERGES, done)
-            rows = [
-                {"at": _dt(e.at), "kind": e.kind, "customer_id": e.customer_id, "by": e.by}
-                | {"detail": dict(e.detail)}
-                for e in audit
-            ]
-            if rows:
-                await audit_chain.append_many(await session.connection(), CustomerAuditRow, rows)
+            await self._write_customers(session, CustomerChanges(customers, merges, audit))
+
+    async def _write_customers(self, session: AsyncSession, changes: CustomerChanges) -> None:
+        records = [
+            {"id": c.id, "record": customer_json(c), "merged_into": c.merged_into} for c in changes.customers
+        ]
+        await self._upsert(session, _CUSTOMERS, records, touch=("updated_at",))
+        done = [{"id": m.id, "record": merge_json(m), "undone": m.undone} for m in changes.merges]
+        await self._upsert(session, _MERGES, done)
+        rows = [
+            {"at": _dt(e.at), "kind": e.kind, "customer_id": e.customer_id, "by": e.by}
+            | {"detail": dict(e.detail)}
+            for e in changes.audit
+        ]
+        if rows:
+            await audit_chain.append_many(await session.connection(), CustomerAuditRow, rows)
 
     async def customers(self) -> tuple[list[Customer], list[MergeRecord], list[AuditEntry]]:
         async with self._transaction("read customers") as session:

@@ -9,6 +9,7 @@ import time
 from pathlib import Path
 
 import pytest
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from callcenter.core.omni.conversations import MessagingChannel
 from callcenter.core.omni.customers import Identity, IdentityKind
@@ -16,7 +17,7 @@ from callcenter.messaging.channels.base import InboundMessage
 from callcenter.messaging.service import Messaging
 from callcenter.settings import MessagingSettings
 from callcenter.storage.db import Database
-from callcenter.storage.messaging_store import MessagingStore
+from callcenter.storage.messaging_store import CustomerChanges, MessagingStore
 from tests.integration.test_db import _create_postgres_database
 
 
@@ -63,25 +64,26 @@ async def test_concurrent_messages_and_a_redelivery_in_one_batch(
 
 
 class CountingStore(MessagingStore):
-    """The real store, counting its customer transactions; ``fail`` makes the next one fail."""
+    """The real store, counting the transactions that write customers; the next ``fail`` of
+    them fail."""
 
     def __init__(self, url: str) -> None:
         super().__init__(url)
-        self.customer_saves = 0
-        self.fail = False
+        self.customer_writes = 0
+        self.fail = 0
 
-    async def save_customers(self, *args, **kwargs) -> None:  # type: ignore[no-untyped-def]
-        self.customer_saves += 1
+    async def _write_customers(self, session: AsyncSession, changes: CustomerChanges) -> None:
+        self.customer_writes += 1
         if self.fail:
-            self.fail = False
+            self.fail -= 1
             raise RuntimeError("the database went away")
-        await super().save_customers(*args, **kwargs)
+        await super()._write_customers(session, changes)
 
 
 async def test_new_customers_saved_together_and_a_failed_save_retried(tmp_path: Path) -> None:
-    """A burst of new chats writes its customers in a few transactions, each caller returning once
-    its customer is written; a failed transaction fails every caller in it, and the next save
-    writes what it held."""
+    """A burst of new chats writes its customers with the messages, in a few transactions; when
+    that fails the messages are stored one by one and the customers by a save of their own; a
+    customer whose save fails is written by the next save, whoever's."""
     url = f"sqlite+aiosqlite:///{tmp_path}/m.db"
     database = Database(url)
     await database.start()
@@ -93,17 +95,25 @@ async def test_new_customers_saved_together_and_a_failed_save_retried(tmp_path: 
         customers, _, audit = await store.customers()
         assert len(customers) == 40 and len(audit) == len(messaging.customers.audit) >= 40
         assert {c.id for c in customers} == {r.conversation.customer_id for r in results if r.conversation}
-        assert store.customer_saves < 40
+        assert 0 < store.customer_writes < 40
 
-        store.fail = True
-        saves = store.customer_saves
-        more = [messaging.receive(inbound(f"q{i}", f"w{i}")) for i in range(5)]
-        outcomes = await asyncio.gather(*more, return_exceptions=True)
-        assert any(isinstance(o, Exception) for o in outcomes)
-        assert store.customer_saves > saves
-        await messaging.save_customers(set())  # the next save, whoever's: writes what failed
+        store.fail = 1  # the batch's customer write: messages one by one, customers on their own
+        more = await asyncio.gather(*(messaging.receive(inbound(f"q{i}", f"w{i}")) for i in range(5)))
+        assert all(r.message is not None for r in more)
         customers, _, audit = await store.customers()
         assert len(customers) == 45 and len(audit) == len(messaging.customers.audit)
+        assert len(await store.messages()) == 45
+
+        store.fail = 1_000  # every customer write fails: the messages are stored, the receivers told
+        outcomes = await asyncio.gather(
+            *(messaging.receive(inbound(f"r{i}", f"x{i}")) for i in range(5)), return_exceptions=True
+        )
+        assert any(isinstance(o, Exception) for o in outcomes)
+        assert len((await store.customers())[0]) == 45
+        store.fail = 0
+        await messaging.save_customers(set())  # the next save, whoever's: writes what failed
+        customers, _, audit = await store.customers()
+        assert len(customers) == 50 and len(audit) == len(messaging.customers.audit)
     finally:
         await store.stop()
         await database.stop()
