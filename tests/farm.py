@@ -42,9 +42,21 @@ AGI_PORT = 24474
 HTTP_PORT = 24480
 
 
+def servers() -> list[dict[str, Any]]:
+    """``asterisk.servers`` of the farm: each named after its sandbox instance, so its uniqueids
+    start with the sandbox's systemname, "callcenter-<instance>"."""
+    return [
+        {"name": instance("farma"), "sip_port": port(A_SIP), "ami_port": port(A_AMI)},
+        {"name": instance("farmb"), "sip_port": port(B_SIP), "ami_port": port(B_AMI)},
+    ]
+
+
 def sandbox_settings(name: str, sip: int, ami: int, rtp: tuple[int, int], **extra: Any) -> dict[str, Any]:
-    """The configuration of one farm server (``config_with`` overrides)."""
+    """The configuration of one farm server (``config_with`` overrides): one of ``servers()``,
+    with the trunks to the other."""
     asterisk = {
+        "servers": servers(),
+        "server_name": instance(name),
         "sandbox_instance": instance(name),
         "sip_port": port(sip),
         "ami_port": port(ami),

@@ -16,8 +16,21 @@ from typing import Any
 
 import pytest
 
-from tests.conftest import ServerProcess, config_with, port
-from tests.farm import A_AMI, A_RTP, A_SIP, HTTP_PORT, PHONE_RTP, PHONE_SIP, Farm, channels, sandbox_settings
+from tests.calls import AGENT_FREQ, CALLER_FREQ, dominant, ended_record, wait_agent
+from tests.conftest import ServerProcess, config_with, instance, port
+from tests.farm import (
+    A_AMI,
+    A_RTP,
+    A_SIP,
+    AGI_PORT,
+    HTTP_PORT,
+    PHONE_RTP,
+    PHONE_SIP,
+    Farm,
+    channels,
+    sandbox_settings,
+    servers,
+)
 from tests.sip import Phone, level, wait_for
 
 pytestmark = pytest.mark.asterisk
@@ -36,7 +49,7 @@ def farm_caller(farm: Farm) -> Phone:
         port(PHONE_SIP + n),
         port(PHONE_RTP + 10 * n),
         port(PHONE_RTP + 10 * n + 8),
-        send_freq=440.0,
+        send_freq=CALLER_FREQ,
     )
     return phone
 
@@ -50,10 +63,13 @@ def farm(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Farm]:
 
 @pytest.fixture
 def ivr_server(farm: Farm, tmp_path: Path) -> Iterator[ServerProcess]:
-    """The server on A's AMI, serving FastAGI to both (the port both dialplans call)."""
+    """The server on A's AMI only (one server, as before), serving FastAGI to both (the port both
+    dialplans call)."""
     config = config_with(
         **sandbox_settings("farma", A_SIP, A_AMI, A_RTP, http={"port": port(HTTP_PORT)})
     )
+    config["asterisk"].pop("servers")
+    config["asterisk"].pop("server_name")
     config["database"] = {"url": f"sqlite+aiosqlite:///{tmp_path}/callcenter.db"}
     server = ServerProcess(config, tmp_path).start()
     yield server
@@ -104,3 +120,77 @@ def test_calls_reach_both_servers_and_avoid_a_dead_one(farm: Farm, ivr_server: A
         assert sorted(landed) == ["a", "b"], landed
     finally:
         caller.stop()
+
+
+@pytest.fixture
+def farm_server(farm: Farm, tmp_path: Path) -> Iterator[ServerProcess]:
+    """The server driving both Asterisk servers (asterisk.servers), one AMI connection each."""
+    config = config_with(
+        asterisk={"servers": servers()}, agi={"port": port(AGI_PORT)}, http={"port": port(HTTP_PORT)}
+    )
+    config["database"] = {"url": f"sqlite+aiosqlite:///{tmp_path}/callcenter.db"}
+    server = ServerProcess(config, tmp_path).start()
+    yield server
+    server.stop()
+
+
+def test_an_agent_on_one_server_answers_callers_arriving_on_either(
+    farm: Farm, farm_server: ServerProcess
+) -> None:
+    """Agent 1001 registers on B. Two callers come in through Kamailio, one lands on A and one on
+    B: the server sees both (one AMI connection each), runs their IVR, and rings 1001 on B, for
+    the caller on A over the PJSIP trunk A -> B. Each call has audio both ways."""
+    for box in (farm.a, farm.b):
+        if box.pid() is None:
+            box.up(timeout=120)
+    s = farm.b.settings.asterisk
+    agent = Phone(
+        s.sip_port,
+        "1001",
+        s.agent_password.get_secret_value(),
+        port(PHONE_SIP + 40),
+        port(PHONE_RTP + 250),
+        port(PHONE_RTP + 258),
+        answer=True,
+        send_freq=AGENT_FREQ,
+    ).start()
+    caller = farm_caller(farm)
+    caller.start()
+    try:
+        wait_agent(farm_server, "1001", "available")
+        landed = [answered_call(farm, farm_server, caller, agent) for _ in range(2)]
+        assert sorted(landed) == ["a", "b"], landed
+    finally:
+        caller.stop()
+        agent.stop()
+
+
+def answered_call(farm: Farm, server: ServerProcess, caller: Phone, agent: Phone) -> str:
+    """One call through Kamailio, queued by the IVR, answered by agent 1001 with audio both ways,
+    hung up by the caller; returns the server it landed on ("a" or "b")."""
+    answered_calls = len(agent.audio)
+    call, heard = caller.dial(farm.a.settings.asterisk.inbound_number, timeout=20)
+    answered_at = time.monotonic()
+    wait_for(lambda: level(heard.heard_since(answered_at)) > 3, 10, "the menu prompt")
+    caller.press(heard, "1")
+    wait_for(lambda: len(agent.audio) > answered_calls, 20, "the agent's phone to ring and answer")
+    wait_agent(server, "1001", "busy")
+    on_a = [c for c in channels(farm.a) if c.startswith("PJSIP/caller-")]
+    on_b = [c for c in channels(farm.b) if c.startswith("PJSIP/caller-")]
+    assert len(on_a) + len(on_b) == 1, (on_a, on_b)
+    if on_a:  # the agent leg crossed the trunk: A rang peer-b, B rang the phone
+        assert any(c.startswith(f"PJSIP/peer-{instance('farmb')}-") for c in channels(farm.a))
+        assert any(c.startswith(f"PJSIP/peer-{instance('farma')}-") for c in channels(farm.b))
+    agent_audio = list(agent.audio.values())[-1]
+    time.sleep(2.5)  # talk
+    since = time.monotonic() - 2.0
+    caller_heard, agent_heard = heard.heard_since(since), agent_audio.heard_since(since)
+    assert level(caller_heard) > 3 and level(agent_heard) > 3, "silence on a bridged call"
+    assert dominant(caller_heard, CALLER_FREQ, AGENT_FREQ) > 5, "caller does not hear the agent"
+    assert dominant(agent_heard, AGENT_FREQ, CALLER_FREQ) > 5, "agent does not hear the caller"
+    call.hangup()
+    heard.stop()
+    record = ended_record(server)
+    assert record["outcome"] == "answered" and record["agent_id"] == "1001", record
+    wait_agent(server, "1001", "available")
+    return "a" if on_a else "b"
