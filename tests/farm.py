@@ -35,7 +35,7 @@ KAMAILIO_HOST = "127.0.0.1"
 # Base ports (slot 0); port() adds 5000 per slot. They stay in 23600-24499, which no other test uses.
 A_SIP, A_AMI, A_RTP = 23660, 23638, (23700, 23799)
 B_SIP, B_AMI, B_RTP = 23860, 23838, (23900, 23999)
-KAMAILIO_PORT = 23670
+KAMAILIO_PORT = 23670  # and 23671 for a second one
 PHONE_SIP = 24000  # test phones: 24000-24099
 PHONE_RTP = 24100  # their RTP: 24100-24399
 AGI_PORT = 24474
@@ -75,6 +75,7 @@ class Kamailio:
     servers: list[tuple[str, int]]
     host: str = KAMAILIO_HOST
     port: int = field(default_factory=lambda: port(KAMAILIO_PORT))
+    defines: dict[str, str] = field(default_factory=dict)  # more -A NAME=value (kamailio.cfg)
     proc: subprocess.Popen[bytes] | None = None
 
     @property
@@ -98,6 +99,7 @@ class Kamailio:
             "-A", f"LISTEN=udp:{self.host}:{self.port}",
             "-A", f'DISPATCHER_LIST="{self.write_list()}"',
             "-A", "AUTO_INV_100=0",  # pyVoIP needs the 401 challenge as the first reply
+            *(arg for name, value in self.defines.items() for arg in ("-A", f"{name}={value}")),
         ]
 
     def start(self, timeout: float = 15.0) -> Kamailio:

@@ -24,9 +24,11 @@ from tests.farm import (
     A_SIP,
     AGI_PORT,
     HTTP_PORT,
+    KAMAILIO_PORT,
     PHONE_RTP,
     PHONE_SIP,
     Farm,
+    Kamailio,
     channels,
     sandbox_settings,
     servers,
@@ -38,12 +40,12 @@ pytestmark = pytest.mark.asterisk
 _phones = itertools.count()
 
 
-def farm_caller(farm: Farm) -> Phone:
+def farm_caller(farm: Farm, kamailio: Kamailio | None = None) -> Phone:
     """A customer's phone on the trunk, whose only server is Kamailio."""
     n = next(_phones) % 30
     s = farm.a.settings.asterisk
     phone = Phone(
-        farm.kamailio.port,
+        (kamailio or farm.kamailio).port,
         s.trunk_username,
         s.trunk_password.get_secret_value(),
         port(PHONE_SIP + n),
@@ -120,6 +122,31 @@ def test_calls_reach_both_servers_and_avoid_a_dead_one(farm: Farm, ivr_server: A
         assert sorted(landed) == ["a", "b"], landed
     finally:
         caller.stop()
+
+
+def test_a_call_sent_to_a_dead_server_before_any_ping_goes_to_the_next(
+    farm: Farm, ivr_server: Any, tmp_path: Path
+) -> None:
+    """With pings off, Kamailio does not know A is down: the call it sends there gets no answer
+    within FR_TIMER, and its failure route sends it to B, where it is answered."""
+    quiet = Kamailio(
+        tmp_path / "kamailio-quiet",
+        farm.kamailio.servers,
+        port=port(KAMAILIO_PORT + 1),
+        defines={"PING_INTERVAL": "0"},
+    ).start()
+    farm.a.down()
+    caller = farm_caller(farm, quiet)
+    try:
+        caller.start()
+        landed = [call_once(farm, caller) for _ in range(2)]  # round robin: one of them tried A first
+        assert landed == ["b", "b"], landed
+        failed = quiet.wait_log(r"dispatcher: (\S+) failed for INVITE", 5)
+        assert f":{farm.a.settings.asterisk.sip_port}" in failed.group(1)
+    finally:
+        caller.stop()
+        quiet.stop()
+        farm.a.up(timeout=120)
 
 
 @pytest.fixture
