@@ -141,7 +141,8 @@ class FarmPort:
         self._first = servers[0].name
         # extension -> the servers its phone is registered on (from endpoints() and ContactStatus)
         self._registered: dict[str, set[str]] = {}
-        self._on_event: list[EventHandler] = []
+        for server in servers:
+            server.port.subscribe(self._noter(server.name))
 
     # -- the port ----------------------------------------------------------------------------------
     @property
@@ -173,25 +174,28 @@ class FarmPort:
         on_connected: ConnectedHandler | None = None,
         on_disconnected: DisconnectedHandler | None = None,
     ) -> None:
-        self._on_event.append(on_event)
         for name, server in self.servers.items():
             server.port.subscribe(self._events_of(name, on_event), on_connected, on_disconnected)
 
     def _events_of(self, server: str, on_event: EventHandler) -> EventHandler:
         def deliver(event: AmiEvent) -> None:
-            if on_event is self._on_event[0]:
-                self._note(server, event)
             on_event(self.event_from(server, event))
 
         return deliver
 
-    def _note(self, server: str, event: AmiEvent) -> None:
-        if isinstance(event, ContactStatus) and event.endpoint:
-            where = self._registered.setdefault(event.endpoint, set())
-            if event.registered:
-                where.add(server)
-            else:
-                where.discard(server)
+    def _noter(self, server: str) -> EventHandler:
+        """Where phones register, from one server's ContactStatus events (before any subscriber
+        hears of them)."""
+
+        def note(event: AmiEvent) -> None:
+            if isinstance(event, ContactStatus) and event.endpoint:
+                where = self._registered.setdefault(event.endpoint, set())
+                if event.registered:
+                    where.add(server)
+                else:
+                    where.discard(server)
+
+        return note
 
     def event_from(self, server: str, event: AmiEvent) -> AmiEvent:
         """An event of one server, its channel names made the farm's."""

@@ -88,7 +88,6 @@ async def test_what_cannot_be_done_across_servers_is_refused_not_sent() -> None:
 
 async def test_an_agent_leg_rings_on_the_callers_server_over_the_trunk_when_registered_elsewhere() -> None:
     port, a, b = farm()
-    port.subscribe(lambda event: None)
     b.emit(ContactStatus("1001", "1001", "Reachable", True, "sip:1001@127.0.0.1:5100"))
     a.emit(ContactStatus("1002", "1002", "Reachable", True, "sip:1002@127.0.0.1:5101"))
 
