@@ -9,6 +9,8 @@ OPTIONS pings take A out and every new call reaches B; when A is back, calls rea
 from __future__ import annotations
 
 import itertools
+import os
+import signal
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -166,7 +168,9 @@ def test_an_agent_on_one_server_answers_callers_arriving_on_either(
 ) -> None:
     """Agent 1001 registers on B. Two callers come in through Kamailio, one lands on A and one on
     B: the server sees both (one AMI connection each), runs their IVR, and rings 1001 on B, for
-    the caller on A over the PJSIP trunk A -> B. Each call has audio both ways."""
+    the caller on A over the PJSIP trunk A -> B. Each call has audio both ways. Then A is killed
+    (-9): the next call lands on B and is answered; A is started again: the server logs in to it
+    again and callers landing on either are answered again."""
     for box in (farm.a, farm.b):
         if box.pid() is None:
             box.up(timeout=120)
@@ -185,6 +189,31 @@ def test_an_agent_on_one_server_answers_callers_arriving_on_either(
     caller.start()
     try:
         wait_agent(farm_server, "1001", "available")
+        landed = [answered_call(farm, farm_server, caller, agent) for _ in range(2)]
+        assert sorted(landed) == ["a", "b"], landed
+
+        # A is killed: Kamailio takes it out, the server keeps driving B, new calls are answered.
+        mark = len(farm.kamailio.log())
+        a_pid = farm.a.pid()
+        assert a_pid is not None
+        os.kill(a_pid, signal.SIGKILL)
+        farm.kamailio.wait_log(r"destination down: ", 15, after=mark)
+        assert answered_call(farm, farm_server, caller, agent) == "b"
+        assert (farm_server.health() or {}).get("asterisk"), "the server lost Asterisk with one of two up"
+
+        # A is back: the server logs in to it again, and a caller landing there reaches 1001 on B.
+        ami_a = f'"port": {farm.a.settings.asterisk.ami_port}'
+        logins = sum(1 for line in farm_server.log_path.read_text().splitlines()
+                     if '"ami.connected"' in line and ami_a in line)
+        mark = len(farm.kamailio.log())
+        farm.a.up(timeout=120)
+        farm.kamailio.wait_log(r"destination up: ", 15, after=mark)
+        farm_server.wait_until(
+            lambda: sum(1 for line in farm_server.log_path.read_text().splitlines()
+                        if '"ami.connected"' in line and ami_a in line) > logins,
+            20,
+            "the server's AMI login to A again",
+        )
         landed = [answered_call(farm, farm_server, caller, agent) for _ in range(2)]
         assert sorted(landed) == ["a", "b"], landed
     finally:
