@@ -15,7 +15,8 @@ live) and the voice adapter sees them as one port:
   originated on A to ``PJSIP/<extension>@peer-b``: the PJSIP trunk between the servers
   (``pjsip-peer.tmpl``), whose ``from-peer`` context on B rings the phone.
 * **Each server on its own**: its own AMI connection and reconnects; ``on_connected`` runs after
-  each one's login (the voice adapter's reconcile then lists every connected server); a global
+  each one's login (the voice adapter's reconcile then lists every connected server), and once
+  more when a server stays away ``lost_after`` seconds (reconciling without it); a global
   variable is set on every connected server; ``channels()`` lists the connected servers (a server
   that is down has no calls of ours left: its callers are gone with it).
 * **FastAGI sessions** come from any server: :func:`farm_routes` gives the voice adapter
@@ -31,6 +32,7 @@ import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
+from callcenter.aio import cancel_and_wait
 from callcenter.asterisk.agi import AgiChannel, AgiResult, Route
 from callcenter.asterisk.ami import AmiClient
 from callcenter.asterisk.ami_events import (
@@ -135,10 +137,14 @@ class FarmNames:
 class FarmPort:
     """:class:`AsteriskPort` over several servers; see the module's documentation."""
 
-    def __init__(self, servers: Sequence[FarmServer]) -> None:
+    def __init__(self, servers: Sequence[FarmServer], lost_after: float = 10.0) -> None:
+        """``lost_after``: seconds a server may stay disconnected before the subscribers reconcile
+        without it (its callers are then gone)."""
         self.names = FarmNames([(server.name, server.uniqueid_prefix) for server in servers])
         self.servers = {server.name: server for server in servers}
         self._first = servers[0].name
+        self._lost_after = lost_after
+        self._tasks: set[asyncio.Task[None]] = set()
         # extension -> the servers its phone is registered on (from endpoints() and ContactStatus)
         self._registered: dict[str, set[str]] = {}
         for server in servers:
@@ -158,6 +164,8 @@ class FarmPort:
             await server.port.start()
 
     async def stop(self) -> None:
+        for task in list(self._tasks):
+            await cancel_and_wait(task)
         for server in self.servers.values():
             await server.port.stop()
 
@@ -175,7 +183,38 @@ class FarmPort:
         on_disconnected: DisconnectedHandler | None = None,
     ) -> None:
         for name, server in self.servers.items():
-            server.port.subscribe(self._events_of(name, on_event), on_connected, on_disconnected)
+            server.port.subscribe(
+                self._events_of(name, on_event), on_connected, self._lost(name, on_connected, on_disconnected)
+            )
+
+    def _lost(
+        self, server: str, on_connected: ConnectedHandler | None, on_disconnected: DisconnectedHandler | None
+    ) -> DisconnectedHandler:
+        """A server's AMI connection is lost: the subscriber is told at once, and if the server is
+        still away after ``lost_after`` while another one is connected, the subscriber reconciles
+        with the servers left (a dead Asterisk's callers are gone; a mere AMI hiccup costs
+        nothing, the reconnect reconciles as always)."""
+
+        def lost() -> None:
+            if on_disconnected is not None:
+                on_disconnected()
+            if on_connected is None:
+                return
+            task = asyncio.get_running_loop().create_task(self._reconcile_without(server, on_connected))
+            self._tasks.add(task)
+            task.add_done_callback(self._tasks.discard)
+
+        return lost
+
+    async def _reconcile_without(self, server: str, on_connected: ConnectedHandler) -> None:
+        await asyncio.sleep(self._lost_after)
+        if self.servers[server].port.connected or not self.connected:
+            return
+        log.warning("voice.farm_server_lost", extra={"server": server, "after": self._lost_after})
+        try:
+            await on_connected()
+        except AmiError as err:
+            log.warning("voice.farm_reconcile_failed", extra={"server": server, "error": str(err)})
 
     def _events_of(self, server: str, on_event: EventHandler) -> EventHandler:
         def deliver(event: AmiEvent) -> None:
@@ -358,7 +397,8 @@ def build_asterisk_port(settings: AsteriskSettings) -> AsteriskPort:
                 AmiClient(settings.model_copy(update={"host": server.host, "ami_port": server.ami_port})),
             )
             for server in settings.servers
-        ]
+        ],
+        lost_after=settings.server_lost_seconds,
     )
 
 

@@ -86,6 +86,9 @@ class AsteriskSettings(Section):
     # Which of ``servers`` this Asterisk is, when rendering its configuration (the sandbox).
     server_name: str | None = None
     peer_secret: SecretStr = SecretStr("callcenter-peer-secret")
+    # A server whose AMI connection stays lost this long (while another is up) is reconciled away:
+    # the callers it carried are gone (a dead Asterisk ends its calls).
+    server_lost_seconds: float = Field(10.0, gt=0)
 
     @field_validator("ami_bind_host", "external_address", mode="before")
     @classmethod

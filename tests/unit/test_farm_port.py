@@ -3,6 +3,7 @@ our own port. The real thing, two sandbox Asterisk servers and Kamailio: tests/i
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Mapping
 
 import pytest
@@ -223,3 +224,30 @@ def test_bad_server_lists_are_refused_with_the_reason(
 ) -> None:
     with pytest.raises(ConfigError, match=message):
         load_settings(environ={}, overrides={"asterisk": {"servers": servers, **extra}})
+
+
+async def test_a_server_that_stays_away_is_reconciled_without_one_that_comes_back_is_not() -> None:
+    a, b = FakePort(), FakePort()
+    servers = [FarmServer("a", "callcenter-a-", a), FarmServer("b", "callcenter-b-", b)]
+    port = FarmPort(servers, lost_after=0.01)
+    told: list[str] = []
+
+    async def reconcile() -> None:
+        told.append("reconcile")
+
+    port.subscribe(lambda event: None, reconcile, lambda: told.append("lost"))
+    a.connected = False
+    a._disconnected()  # a is dead: still away after lost_after, b is up
+    for _ in range(200):
+        if "reconcile" in told:
+            break
+        await asyncio.sleep(0.01)
+    assert told == ["lost", "reconcile"]
+
+    told.clear()
+    b.connected = False
+    b._disconnected()
+    b.connected = True  # an AMI hiccup: back before lost_after
+    await asyncio.sleep(0.05)
+    assert told == ["lost"]
+    await port.stop()
