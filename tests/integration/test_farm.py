@@ -18,7 +18,15 @@ from typing import Any
 
 import pytest
 
-from tests.calls import AGENT_FREQ, CALLER_FREQ, dominant, ended_record, wait_agent
+from tests.calls import (
+    AGENT_FREQ,
+    CALLER_FREQ,
+    call_in,
+    dominant,
+    ended_record,
+    queued_record,
+    wait_agent,
+)
 from tests.conftest import ServerProcess, config_with, instance, port
 from tests.farm import (
     A_AMI,
@@ -155,7 +163,9 @@ def test_a_call_sent_to_a_dead_server_before_any_ping_goes_to_the_next(
 def farm_server(farm: Farm, tmp_path: Path) -> Iterator[ServerProcess]:
     """The server driving both Asterisk servers (asterisk.servers), one AMI connection each."""
     config = config_with(
-        asterisk={"servers": servers()}, agi={"port": port(AGI_PORT)}, http={"port": port(HTTP_PORT)}
+        asterisk={"servers": servers(), "server_lost_seconds": 3},
+        agi={"port": port(AGI_PORT)},
+        http={"port": port(HTTP_PORT)},
     )
     config["database"] = {"url": f"sqlite+aiosqlite:///{tmp_path}/callcenter.db"}
     server = ServerProcess(config, tmp_path).start()
@@ -250,3 +260,55 @@ def answered_call(farm: Farm, server: ServerProcess, caller: Phone, agent: Phone
     assert record["outcome"] == "answered" and record["agent_id"] == "1001", record
     wait_agent(server, "1001", "available")
     return "a" if on_a else "b"
+
+
+def test_a_caller_waiting_on_a_killed_asterisk_is_ended_not_offered(
+    farm: Farm, farm_server: ServerProcess
+) -> None:
+    """A caller waits in the queue on A (agent 1001, on B, paused); A is killed (-9). After
+    asterisk.server_lost_seconds the server reconciles without A: the call ends, and 1001, back
+    from the pause, is offered nothing."""
+    for box in (farm.a, farm.b):
+        if box.pid() is None:
+            box.up(timeout=120)
+    s = farm.b.settings.asterisk
+    agent = Phone(
+        s.sip_port, "1001", s.agent_password.get_secret_value(),
+        port(PHONE_SIP + 41), port(PHONE_RTP + 270), port(PHONE_RTP + 278),
+        answer=True, send_freq=AGENT_FREQ,
+    ).start()
+    caller = farm_caller(farm)
+    caller.start()
+    try:
+        wait_agent(farm_server, "1001", "available")
+        status, body = farm_server.api("POST", "/api/agents/1001/pause", {"reason": "break"})
+        assert status == 200, body
+        for _ in range(4):  # round robin: one of the first calls lands on A
+            call, heard = call_in(caller, farm.b)  # the menu heard
+            if any(c.startswith("PJSIP/caller-") for c in channels(farm.a)):
+                break
+            call.hangup()
+            heard.stop()
+            ended_record(farm_server)
+        else:
+            raise AssertionError("no call landed on A in four")
+        caller.press(heard, "1")
+        queued = queued_record(farm_server)
+        assert queued["outcome"] is None
+
+        a_pid = farm.a.pid()
+        assert a_pid is not None
+        os.kill(a_pid, signal.SIGKILL)
+        ended = ended_record(farm_server, timeout=20)
+        assert ended["id"] == queued["id"] and ended["outcome"] == "lost", ended
+        assert '"voice.farm_server_lost"' in farm_server.log_path.read_text()
+
+        status, body = farm_server.api("POST", "/api/agents/1001/resume")
+        assert status == 200, body
+        wait_agent(farm_server, "1001", "available")
+        time.sleep(2)  # an offer for the gone caller would ring 1001 now
+        assert agent.incoming == [], "the agent was offered a caller of the dead server"
+    finally:
+        caller.stop()
+        agent.stop()
+        farm.a.up(timeout=120)
