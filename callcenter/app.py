@@ -30,8 +30,8 @@ from callcenter.accounts.audit import Audit
 from callcenter.accounts.service import Accounts
 from callcenter.aio import cancel_and_wait
 from callcenter.asterisk.agi import AgiServer
-from callcenter.asterisk.ami import AmiClient
 from callcenter.asterisk.asterisk_port import AsteriskPort
+from callcenter.asterisk.farm_port import build_asterisk_port, farm_routes
 from callcenter.asterisk.recorder import Recorder
 from callcenter.asterisk.session_record import SessionRecorder
 from callcenter.asterisk.voice import VoiceAdapter
@@ -614,8 +614,9 @@ def _from_asterisk(handler: Callable[[T], object]) -> Callable[[T], None]:
 def _asterisk_port(
     settings: Settings, service: CallCenter
 ) -> tuple[AsteriskPort, SessionRecorder | None]:
-    """The AMI client; recorded with the engine's other inputs when ``asterisk.session_recordings``."""
-    port: AsteriskPort = AmiClient(settings.asterisk)
+    """The AMI client (one per server with ``asterisk.servers``: farm_port.py); recorded with the
+    engine's other inputs when ``asterisk.session_recordings``."""
+    port: AsteriskPort = build_asterisk_port(settings.asterisk)
     if settings.asterisk.session_recordings is None:
         return port, None
     recording = SessionRecorder.in_directory(settings.asterisk.session_recordings)
@@ -685,6 +686,7 @@ async def _voice(app: web.Application) -> AsyncIterator[None]:
     service.call_control = voice.calls
     app[VOICE] = voice
     routes = recording.wrap_routes(voice.inbound.routes) if recording else voice.inbound.routes
+    routes = farm_routes(settings.asterisk, routes)  # sessions from several servers: named apart
     agi = AgiServer(settings.agi.host, settings.agi.port, routes)
     metrics.AMI_CONNECTED.set(0)  # until this server's session logs in (not a previous one's value)
     await voice.start()

@@ -28,6 +28,9 @@ packages=(python3 python3-venv python3-dev gcc debootstrap flite sox postgresql 
           sqlite3 espeak-ng ca-certificates chromium)
 # The tests' second, independent SIP user agent (RFC 4733 DTMF, as real softphones send it).
 [[ -n "$extras" ]] && packages+=(baresip-core)
+# Kamailio (SIP proxy, dispatcher module): the tests put it in front of two sandbox Asterisk
+# instances (several Asterisk servers, docs/asterisk.md); the binary only, never started as a service.
+[[ -n "$extras" ]] && packages+=(kamailio)
 # A CJK font: without one Chromium draws the Chinese pages' text as empty boxes (browser tests,
 # screenshots).
 [[ -n "$extras" ]] && packages+=(fonts-wqy-microhei)

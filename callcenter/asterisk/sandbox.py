@@ -75,6 +75,7 @@ DEFAULT_CONF_DIR = next(p for p in Path(__file__).resolve().parents if p.name ==
 #: Parts (not whole configuration files) repeated per agent / per queue.
 _AGENT_TEMPLATE = "pjsip-agent.tmpl"
 _QUEUE_TEMPLATE = "queues-queue.tmpl"
+_PEER_TEMPLATE = "pjsip-peer.tmpl"
 #: Rendered configuration files in which a leftover ``${...}`` is legal (Asterisk variables).
 _DIALPLAN_FILES = frozenset({"extensions.conf"})
 _PROMPT_VOICE = "slt"
@@ -296,7 +297,28 @@ class AsteriskSandbox:
             for agent in s.agents
         )
         values["QUEUES"] = self._queues()
+        values["PEER_ENDPOINTS"] = self._peer_endpoints()
         return values
+
+    def _peer_endpoints(self) -> str:
+        """pjsip.conf trunks to the other servers of ``asterisk.servers``, when this instance is one
+        of them (``asterisk.server_name``)."""
+        ast = self.settings.asterisk
+        if ast.server_name is None:
+            return "; (none: this Asterisk is not one of asterisk.servers)"
+        template = _Template(self._read_template(_PEER_TEMPLATE))
+        secret = _conf_value("asterisk.peer_secret", ast.peer_secret.get_secret_value())
+        return "\n".join(
+            template.substitute(
+                PEER=peer.name,
+                ME=ast.server_name,
+                PEER_HOST=peer.host,
+                PEER_SIP_PORT=str(peer.sip_port),
+                PEER_SECRET=secret,
+            )
+            for peer in ast.servers
+            if peer.name != ast.server_name
+        )
 
     def _queues(self) -> str:
         """queues.conf sections: one per queue named by an agent, its agents as members."""

@@ -12,6 +12,25 @@ from pydantic import Field, SecretStr, field_validator, model_validator
 from callcenter.settings.base import HOSTNAME, Network, Section, split_list
 
 
+class AsteriskServer(Section):
+    """One Asterisk server of several (``asterisk.servers``; docs/asterisk.md, "Several Asterisk
+    servers behind Kamailio"). AMI login and timeouts are ``asterisk.*``'s, shared by all."""
+
+    # Also the name of the PJSIP trunk to it on the others ("peer-<name>").
+    name: str = Field(pattern=r"^[a-z0-9][a-z0-9_-]{0,31}$")
+    host: str = "127.0.0.1"  # where its SIP and AMI listen
+    sip_port: int = Field(5060, ge=1, le=65535)
+    ami_port: int = Field(5038, ge=1, le=65535)
+    # Its asterisk.conf systemname: Asterisk starts every uniqueid it mints with "<system_name>-",
+    # which keeps them apart across servers and tells the server which one a FastAGI session came
+    # from. None: "callcenter-<name>" (the sandbox's, whose instance is the server's name).
+    system_name: str | None = Field(None, pattern=r"^[A-Za-z0-9_.-]{1,64}$")
+
+    @property
+    def uniqueid_prefix(self) -> str:
+        return f"{self.system_name or 'callcenter-' + self.name}-"
+
+
 class AsteriskSettings(Section):
     """Where Asterisk is and how we reach it. All ports are configuration so instances can coexist."""
 
@@ -58,6 +77,18 @@ class AsteriskSettings(Section):
     # rendered only when set.
     external_address: str | None = None
     local_nets: tuple[Network, ...] = ()
+    # --- Several Asterisk servers (docs/asterisk.md) ------------------------------------------------
+    # Empty: one server, the one above (host, sip_port, ami_port). Otherwise the server drives each
+    # of these over its own AMI connection (host and ami_port above are then not used for AMI), and
+    # each Asterisk gets a PJSIP trunk to every other ("peer-<name>", authenticated by peer_secret)
+    # for an agent registered on one to answer a caller on another.
+    servers: tuple[AsteriskServer, ...] = ()
+    # Which of ``servers`` this Asterisk is, when rendering its configuration (the sandbox).
+    server_name: str | None = None
+    peer_secret: SecretStr = SecretStr("callcenter-peer-secret")
+    # A server whose AMI connection stays lost this long (while another is up) is reconciled away:
+    # the callers it carried are gone (a dead Asterisk ends its calls).
+    server_lost_seconds: float = Field(10.0, gt=0)
 
     @field_validator("ami_bind_host", "external_address", mode="before")
     @classmethod
@@ -104,6 +135,23 @@ class AsteriskSettings(Section):
         if self.rtp_port_end <= self.rtp_port_start:
             raise ValueError("rtp_port_end must be greater than rtp_port_start")
         return self
+
+    @model_validator(mode="after")
+    def _servers(self) -> AsteriskSettings:
+        names = [server.name for server in self.servers]
+        for name in names:
+            if names.count(name) > 1:
+                raise ValueError(f"servers: the name {name!r} is used twice")
+        prefixes = [server.uniqueid_prefix for server in self.servers]
+        for prefix in prefixes:
+            if prefixes.count(prefix) > 1:
+                raise ValueError(f"servers: the system name {prefix[:-1]!r} is used twice")
+        if self.server_name is not None and self.server_name not in names:
+            raise ValueError(f"server_name {self.server_name!r} is none of servers ({', '.join(names)})")
+        return self
+
+    def server(self, name: str) -> AsteriskServer:
+        return next(s for s in self.servers if s.name == name)
 
 
 class AgiSettings(Section):
