@@ -35,6 +35,7 @@ from callcenter.core.omni.conversations import (
 )
 from callcenter.core.omni.customers import (
     Claim,
+    Customer,
     CustomerBook,
     Identity,
     MergeRecord,
@@ -271,24 +272,12 @@ class Messaging:
             return Received(None, None)
         if self.conversations.by_provider_id(inbound.channel, inbound.provider_id) is not None:
             return Received(None, None)
-        claims = also + _implied_claims(inbound.sender)
-        audit_before = len(self.customers.audit)
-        resolution = self.customers.identify(
-            Claim(inbound.sender, True), inbound.at, new_id=self.ids(), also=claims
-        )
-        if self.conversations.by_provider_id(inbound.channel, inbound.provider_id) is not None:
-            return Received(None, None)
-        customer = resolution.customer
-        if inbound.name and not customer.name:
-            # The sender's display name (pre-chat form, WhatsApp profile...) names a customer who
-            # has none yet, before routing: the agent's offer shows it.
-            by = inbound.channel.value
-            customer = self.customers.update(customer.id, inbound.at, by=by, name=inbound.name)
+        customer, merges, book_changed = self._sender(inbound, also)
         received = self._file(inbound, customer.id)
         assert received.message is not None
-        changed = {customer.id, *(m.source.id for m in resolution.merged)}
-        merged = {m.id for m in resolution.merged}
-        if len(self.customers.audit) > audit_before or resolution.merged:
+        changed = {customer.id, *(m.source.id for m in merges)}
+        merged = {m.id for m in merges}
+        if book_changed:
             # Written with the message (group commit), else by save_customers below; a customer
             # whose message is not stored stays in the book, saved with the next save.
             self._unsaved |= changed
@@ -315,9 +304,28 @@ class Messaging:
         stored.set_result(True)
         if changed & self._unsaved or merged & self._unsaved_merges:
             # Not written with the message (its batch was saved one by one): saved now.
-            await self.save_customers(changed, resolution.merged)
+            await self.save_customers(changed, merges)
         self._announce(received, inbound, customer.id)
         return received
+
+    def _sender(
+        self, inbound: InboundMessage, also: tuple[Claim, ...]
+    ) -> tuple[Customer, tuple[MergeRecord, ...], bool]:
+        """The sender's customer (found, created or merged as the claims say) and the merges;
+        whether the book changed (every change is audited: no new entry, nothing to save)."""
+        audit_before = len(self.customers.audit)
+        claims = also + _implied_claims(inbound.sender)
+        resolution = self.customers.identify(
+            Claim(inbound.sender, True), inbound.at, new_id=self.ids(), also=claims
+        )
+        customer = resolution.customer
+        if inbound.name and not customer.name:
+            # The sender's display name (pre-chat form, WhatsApp profile...) names a customer who
+            # has none yet, before routing: the agent's offer shows it.
+            by = inbound.channel.value
+            customer = self.customers.update(customer.id, inbound.at, by=by, name=inbound.name)
+        merges = tuple(resolution.merged)
+        return customer, merges, len(self.customers.audit) > audit_before or bool(merges)
 
     def _file(self, inbound: InboundMessage, customer_id: str) -> Received:
         """The message in the conversation book (threaded, or opening a conversation)."""
