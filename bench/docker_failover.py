@@ -16,9 +16,10 @@ What it does (scripts/docker_check.sh is the same with the build first, for CI):
    heard), the caller presses 1 (in-band DTMF), agent 1001's phone rings and answers, and each side
    hears the other's tone. The call record (``/api/interactions``) must say ``answered``.
 4. ``docker kill`` of one server node: the routing owner when a node tells its role (``/healthz``
-   or ``/metrics``); while no node does (the election is not wired in yet, docs/cluster.md), the
-   node the dialplan's FastAGI does not point at. The other node must keep answering ``/healthz``
-   and carry a second real call the same way.
+   or ``/metrics``; exactly one owner, waited for up to 30 s); while no node does (the election
+   not wired in, docs/cluster.md), the node the dialplan's FastAGI does not point at. The other
+   node must keep answering ``/healthz``, become the owner (when roles are told), see agent 1001
+   available, and carry a second real call the same way.
 
 Printed: the build time, start-up to both nodes healthy, per call the time from dialling to the
 IVR's prompt and from the key press to the agent's phone ringing, the kill and what /healthz said
@@ -186,16 +187,39 @@ def role_of(port: int) -> str | None:
     return None
 
 
-def choose_victim() -> tuple[str, str]:
-    roles = {name: role_of(port) for name, port in NODES.items()}
-    owners = [name for name, role in roles.items() if role == "owner"]
-    if len(owners) == 1:
-        return owners[0], f"the routing owner (roles: {roles})"
-    if len(owners) > 1:
-        raise Failed(f"two routing owners at once: {roles}")
+def wait_owner(names: list[str], timeout: float) -> str | None:
+    """The one routing owner among ``names`` once there is one; None when no node tells its role
+    (the election is not wired in). Two owners at once fail."""
+    deadline = time.monotonic() + timeout
+    roles: dict[str, str | None] = {}
+    while True:
+        roles = {name: role_of(NODES[name]) for name in names}
+        owners = [name for name, role in roles.items() if role == "owner"]
+        if len(owners) > 1:
+            raise Failed(f"two routing owners at once: {roles}")
+        if owners:
+            return owners[0]
+        if all(role is None for role in roles.values()):
+            return None
+        if time.monotonic() > deadline:
+            raise Failed(f"no routing owner within {timeout:.0f} s: {roles}")
+        time.sleep(0.2)
+
+
+def choose_victim(owner: str | None) -> tuple[str, str]:
+    if owner is not None:
+        return owner, "the routing owner"
     victim = next(name for name in NODES if name != FASTAGI_NODE)
     return victim, ("no node tells its role (the election is not wired in): the node the "
                     "dialplan's FastAGI does not use")
+
+
+def wait_available(name: str, token: str, timeout: float = 20) -> None:
+    deadline = time.monotonic() + timeout
+    while (state := agent_state(NODES[name], token)) != "available":
+        if time.monotonic() > deadline:
+            raise Failed(f"agent {AGENT} not 'available' on {name} within {timeout:.0f} s: {state}")
+        time.sleep(0.2)
 
 
 def agent_state(port: int, token: str) -> str | None:
@@ -306,20 +330,20 @@ def scenario(args: argparse.Namespace) -> dict[str, Any]:
     agent = phone(ASTERISK_SIP, AGENT, secrets_["AGENT_PASSWORD"], answer=True, freq=AGENT_FREQ)
     caller = phone(KAMAILIO_SIP, "caller", secrets_["TRUNK_PASSWORD"], answer=False, freq=CALLER_FREQ)
     try:
+        # The node that routes answers for the agents: the owner once the election tells it,
+        # else the one the dialplan's FastAGI reaches (then both route, on one Asterisk).
+        owner = wait_owner(list(NODES), 30)
+        results["routing owner"] = owner or "(no node tells its role)"
+        routing = owner or FASTAGI_NODE
         agent.start(timeout=20)
-        for name, port in NODES.items():
-            deadline = time.monotonic() + 20
-            while agent_state(port, token) != "available":
-                if time.monotonic() > deadline:
-                    raise Failed(f"agent {AGENT} not 'available' on {name}: {agent_state(port, token)}")
-                time.sleep(0.3)
+        wait_available(routing, token)
         caller.start(timeout=20)
 
-        say("call 1")
-        first = real_call("call 1", NODES[FASTAGI_NODE], token, agent, caller)
+        say(f"call 1 (routing: {routing})")
+        first = real_call("call 1", NODES[routing], token, agent, caller)
         results.update({f"call 1: {k}": v for k, v in first.items()})
 
-        victim, why = choose_victim()
+        victim, why = choose_victim(owner)
         survivor = next(n for n in NODES if n != victim)
         say(f"docker kill {victim}: {why}")
         ident = container(victim)
@@ -331,8 +355,12 @@ def scenario(args: argparse.Namespace) -> dict[str, Any]:
         print(f"    {survivor}: {json.dumps(body)}")
         if healthz(NODES[victim]) is not None:
             raise Failed(f"{victim} still answers /healthz after docker kill")
-        wait_for(lambda: agent_state(NODES[survivor], token) == "available", 20,
-                 f"agent {AGENT} available on {survivor}")
+        if owner is not None:
+            if wait_owner([survivor], 30) != survivor:
+                raise Failed(f"{survivor} did not become the routing owner")
+            results[f"{survivor} routing owner after the kill (s)"] = clock.seconds()
+        wait_available(survivor, token)
+        results[f"agent available on {survivor} after the kill (s)"] = clock.seconds()
 
         say(f"call 2, {victim} dead")
         second = real_call("call 2", NODES[survivor], token, agent, caller)
