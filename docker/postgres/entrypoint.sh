@@ -4,8 +4,8 @@
 # `postgres` (the default command): on an empty $PGDATA, create the cluster (UTF-8, scram-sha-256
 # for TCP, peer for the socket), the role $POSTGRES_USER with $POSTGRES_PASSWORD and the database
 # $POSTGRES_DB owned by it; then replace this shell with the server, listening on
-# $POSTGRES_LISTEN (127.0.0.1 by default) port $PGPORT. The password goes to psql on standard
-# input, never on a command line.
+# $POSTGRES_LISTEN (127.0.0.1 by default) port $PGPORT. The password reaches psql through its
+# environment (\getenv), never a command line.
 set -eu
 
 if [ "${1:-}" = "postgres" ]; then
@@ -18,8 +18,10 @@ if [ "${1:-}" = "postgres" ]; then
         initdb -D "$PGDATA" -U postgres -E UTF8 --locale=C.UTF-8 \
             --auth-local=peer --auth-host=scram-sha-256 >/dev/null
         pg_ctl -D "$PGDATA" -o "-c listen_addresses='' -p $PGPORT" -w -s start
-        psql -X -q -v ON_ERROR_STOP=1 -U postgres -d postgres \
-            -v user="$user" -v db="$db" -v pw="$POSTGRES_PASSWORD" <<'SQL'
+        # \getenv (psql 15): the password from the environment into a psql variable, quoted by
+        # psql (:'pw'), never on a command line.
+        psql -X -q -v ON_ERROR_STOP=1 -U postgres -d postgres -v user="$user" -v db="$db" <<'SQL'
+\getenv pw POSTGRES_PASSWORD
 CREATE ROLE :"user" LOGIN PASSWORD :'pw';
 CREATE DATABASE :"db" OWNER :"user";
 SQL
