@@ -7,7 +7,8 @@ What it does (scripts/docker_check.sh is the same with the build first, for CI):
 
 1. ``scripts/docker_build.sh`` (unless ``--no-build``): base images from debootstrap roots, the
    project's images FROM them.
-2. ``docker-compose -p cccluster -f docker/compose.cluster.yml up -d`` on fresh volumes, with the
+2. ``docker-compose -p cccluster -f docker/compose.cluster.yml up -d`` on fresh volumes (``down -v``
+   first: whatever the cccluster project held is wiped), with the
    secrets in an env file outside the repository (made once, mode 0600:
    /var/cache/callcenter/docker/cluster.env). Waits for ``/healthz`` to say ``ok`` (database and
    Asterisk) on both server nodes.
