@@ -54,9 +54,16 @@ from callcenter.settings import ConfigError, Settings, load_settings  # noqa: E4
 COMPOSE = DOCKER / "compose.yaml"
 HOST_NETWORK = DOCKER / "compose.host-network.yaml"
 ENV_EXAMPLE = DOCKER / ".env.example"
-DOCKERFILES = (DOCKER / "asterisk" / "Dockerfile", DOCKER / "server" / "Dockerfile")
+IMAGES = ("asterisk", "server", "postgres", "redis", "kamailio")
+DOCKERFILES = tuple(DOCKER / name / "Dockerfile" for name in IMAGES)
 RENDER_SCRIPT = DOCKER / "asterisk" / "render_config.py"
-SHELL_SCRIPTS = (DOCKER / "asterisk" / "entrypoint.sh", DOCKER / "server" / "entrypoint.sh")
+SHELL_SCRIPTS = tuple(DOCKER / name / "entrypoint.sh" for name in IMAGES)
+# The cluster deployment (host networking, images from scripts/docker_build.sh).
+CLUSTER = DOCKER / "compose.cluster.yml"
+BUILD_SCRIPT = REPO / "scripts" / "docker_build.sh"
+CLUSTER_SERVICES = ("postgres", "redis", "asterisk", "kamailio", "node1", "node2")
+CLUSTER_NODES = ("node1", "node2")
+CLUSTER_PORTS = range(17000, 18000)
 SERVICES = ("asterisk", "server", "postgres", "redis")
 CONFIG_VAR = "CALLCENTER_CONFIG"
 # Imports the Asterisk image can satisfy (Debian's python3, python3-yaml, python3-pydantic).
@@ -539,6 +546,109 @@ def check_compose(
     return problems
 
 
+def _url_port(url: str) -> int | None:
+    match = re.search(r"@[^/:@]+:(\d+)/", url)
+    return int(match.group(1)) if match else None
+
+
+def check_cluster(path: Path = CLUSTER, base: Path = DOCKER) -> list[str]:
+    """docker/compose.cluster.yml: every service on the host's network with an image that
+    scripts/docker_build.sh builds; Asterisk and both nodes load their settings and agree (AMI
+    over loopback, the dialplan's FastAGI is a node's); every port is distinct and in the
+    documented 17000 range; the nodes reach PostgreSQL, Redis and Asterisk where they listen."""
+    label = path.name
+    secrets = {name: "lint-secret-0123456789abcdef" for name in re.findall(
+        r"\$\{([A-Z_]+):\?", path.read_text(encoding="utf-8"))}
+    try:
+        project = load_project([path], secrets, base)
+    except (OSError, ValueError, yaml.YAMLError) as err:
+        return [f"{label}: {err}"]
+    problems: list[str] = []
+    services = project.services
+    missing = [name for name in CLUSTER_SERVICES if name not in services]
+    if missing:
+        return [f"{label}: no service {name!r}" for name in missing]
+    built = set(re.findall(r"^build (callcenter-[a-z]+) ", BUILD_SCRIPT.read_text(encoding="utf-8"),
+                           re.MULTILINE))
+    for name, service in services.items():
+        if service.get("network_mode") != "host":
+            problems.append(f"{label}: {name}: not on the host's network (network_mode: host)")
+        if service.get("build") or service.get("ports") or service.get("networks"):
+            problems.append(f"{label}: {name}: build/ports/networks have no place here")
+        image = str(service.get("image", "")).split(":")[0]
+        if image not in built:
+            problems.append(f"{label}: {name}: image {image or '(none)'} is not built by "
+                            f"{BUILD_SCRIPT.name}")
+        for target in bind_mounts(service, base).values():
+            if not target.exists() and "kamailio" not in target.parts:
+                problems.append(f"{label}: {name}: bind-mount source {target} does not exist")
+
+    loaded: dict[str, Settings] = {}
+    for name in ("asterisk", *CLUSTER_NODES):
+        try:
+            loaded[name] = container_settings(project, name)[1]
+        except (ConfigError, ValueError) as err:
+            problems.append(f"{label}: {name}: CALLCENTER_* environment does not load: {err}")
+    if len(loaded) < 3:
+        return problems
+    ast = loaded["asterisk"]
+    ports: dict[str, int] = {
+        "asterisk SIP": ast.asterisk.sip_port,
+        "asterisk AMI": ast.asterisk.ami_port,
+        "asterisk RTP start": ast.asterisk.rtp_port_start,
+        "asterisk RTP end": ast.asterisk.rtp_port_end,
+    }
+    for name in CLUSTER_NODES:
+        node = loaded[name]
+        problems += _check_loopback(f"{label}: {name}", ast, node, True)
+        a, s = ast.asterisk, node.asterisk
+        for key in ("ami_port", "ami_username"):
+            if getattr(a, key) != getattr(s, key):
+                problems.append(f"{label}: asterisk.{key} differs between asterisk and {name}")
+        if a.ami_secret.get_secret_value() != s.ami_secret.get_secret_value():
+            problems.append(f"{label}: asterisk.ami_secret differs between asterisk and {name}")
+        if ast.agents != node.agents:
+            problems.append(f"{label}: asterisk and {name} see different agents")
+        ports[f"{name} HTTP"] = node.http.port
+        ports[f"{name} FastAGI"] = node.agi.port
+        env = service_environment(services[name])
+        pg = service_environment(services["postgres"]).get("PGPORT")
+        if _url_port(node.database.url) != (int(pg) if pg else None):
+            problems.append(f"{label}: {name}: database.url does not name PostgreSQL's PGPORT {pg}")
+        redis = service_environment(services["redis"]).get("REDIS_PORT")
+        if _url_port(env.get("CALLCENTER_REALTIME__REDIS_URL", "")) != (int(redis) if redis else None):
+            problems.append(f"{label}: {name}: realtime.redis_url does not name REDIS_PORT {redis}")
+    if ast.agi.port not in (loaded[n].agi.port for n in CLUSTER_NODES):
+        problems.append(f"{label}: the dialplan's FastAGI port {ast.agi.port} is no node's")
+    for what, service, key in (("PostgreSQL", "postgres", "PGPORT"), ("Redis", "redis", "REDIS_PORT")):
+        value = service_environment(services[service]).get(key, "")
+        if value.isdigit():
+            ports[what] = int(value)
+        else:
+            problems.append(f"{label}: {service}: {key} is not set")
+    kamailio = service_environment(services["kamailio"])
+    listen = re.fullmatch(r"udp:127\.0\.0\.1:(\d+)", kamailio.get("KAMAILIO_LISTEN", ""))
+    if listen:
+        ports["Kamailio SIP"] = int(listen.group(1))
+    else:
+        problems.append(f"{label}: kamailio: KAMAILIO_LISTEN must be udp:127.0.0.1:PORT")
+    if f"sip:127.0.0.1:{ast.asterisk.sip_port}" not in kamailio.get("ASTERISK_SERVERS", "").split():
+        problems.append(f"{label}: kamailio: ASTERISK_SERVERS does not name Asterisk's SIP port "
+                        f"{ast.asterisk.sip_port}")
+    seen: dict[int, str] = {}
+    rtp = range(ast.asterisk.rtp_port_start, ast.asterisk.rtp_port_end + 1)
+    for what, number in ports.items():
+        if number not in CLUSTER_PORTS:
+            problems.append(f"{label}: {what} port {number} is outside {CLUSTER_PORTS.start}-"
+                            f"{CLUSTER_PORTS.stop - 1} (docs/deployment.md)")
+        if number in seen:
+            problems.append(f"{label}: {what} and {seen[number]} both use port {number}")
+        seen.setdefault(number, what)
+        if number in rtp and not what.startswith("asterisk RTP"):
+            problems.append(f"{label}: {what} port {number} is inside Asterisk's RTP range")
+    return problems
+
+
 def check_env_example(env_file: Path = ENV_EXAMPLE) -> list[str]:
     """Every variable of .env.example is used by compose.yaml or its override (none is stale);
     that every used one is defined is checked by :func:`check_compose` (interpolation)."""
@@ -773,6 +883,7 @@ def check_all() -> list[str]:
         *check_compose([COMPOSE]),
         *check_compose([COMPOSE, HOST_NETWORK]),
         *check_env_example(),
+        *check_cluster(),
         *(p for dockerfile in DOCKERFILES for p in check_dockerfile(dockerfile)),
         *check_renderer_imports(),
         *check_shell_scripts(),

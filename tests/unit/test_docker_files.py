@@ -384,3 +384,54 @@ def test_build_renders_the_prompts(tmp_path: Path) -> None:
     prompts = tmp_path / "build" / "usr/share/asterisk/sounds/en/callcenter"
     names = render.prompt_names(REPO / "asterisk_conf" / "prompts.yaml")
     assert names and all((prompts / f"{name}.wav").stat().st_size > 1000 for name in names)
+
+
+# ------------------------------------------------------------------------------ compose.cluster.yml
+
+
+def test_cluster_compose_is_valid() -> None:
+    assert lint.check_cluster() == []
+
+
+def test_cluster_nodes_share_asterisk_and_stores_on_distinct_ports() -> None:
+    secrets = {name: "lint-secret-0123456789abcdef" for name in (
+        "AMI_SECRET", "AGENT_PASSWORD", "TRUNK_PASSWORD", "POSTGRES_PASSWORD", "REDIS_PASSWORD",
+        "ADMIN_API_TOKEN")}
+    project = lint.load_project([lint.CLUSTER], secrets)
+    _, asterisk = lint.container_settings(project, "asterisk")
+    nodes = [lint.container_settings(project, name)[1] for name in lint.CLUSTER_NODES]
+    assert [(n.http.port, n.agi.port) for n in nodes] == [(17080, 17573), (17081, 17574)]
+    assert asterisk.agi.port == 17573 and asterisk.asterisk.ami_bind_host == "127.0.0.1"
+    assert all(n.database.url.endswith("@127.0.0.1:17432/callcenter") for n in nodes)
+    assert {s.get("network_mode") for s in project.services.values()} == {"host"}
+
+
+def _mutated_cluster(tmp_path: Path, old: str, new: str) -> Path:
+    text = lint.CLUSTER.read_text(encoding="utf-8")
+    assert old in text
+    path = tmp_path / "compose.cluster.yml"
+    path.write_text(text.replace(old, new, 1), encoding="utf-8")
+    return path
+
+
+@pytest.mark.parametrize(
+    ("old", "new", "expected"),
+    [
+        # node2 on node1's HTTP port.
+        ('CALLCENTER_HTTP__PORT: "17081"', 'CALLCENTER_HTTP__PORT: "17080"',
+         "node2 HTTP and node1 HTTP both use port 17080"),
+        # The test suite's slot-0 HTTP port.
+        ('CALLCENTER_HTTP__PORT: "17081"', 'CALLCENTER_HTTP__PORT: "28080"', "outside 17000-17999"),
+        # Redis inside Asterisk's RTP range.
+        ('REDIS_PORT: "17479"', 'REDIS_PORT: "17300"', "inside Asterisk's RTP range"),
+        # The dialplan's FastAGI on a port no node listens on.
+        ("CALLCENTER_AGI__PORT: ${AGI_PORT:-17573}", "CALLCENTER_AGI__PORT: ${AGI_PORT:-17575}",
+         "FastAGI port 17575 is no node's"),
+        # An image nobody builds.
+        ("image: callcenter-redis:", "image: redis:", "image redis is not built"),
+        ("PGPORT: \"17432\"", "PGPORT: \"17433\"", "database.url does not name PostgreSQL's PGPORT"),
+    ],
+)
+def test_cluster_mistakes_are_found(tmp_path: Path, old: str, new: str, expected: str) -> None:
+    problems = lint.check_cluster(_mutated_cluster(tmp_path, old, new), base=DOCKER)
+    assert any(expected in p for p in problems), problems
