@@ -150,12 +150,15 @@ async def test_pages_and_widget_in_chinese_and_english(tmp_path: Path) -> None:
                 await sign_in(page, base, "root")
                 await page.goto(base + "/admin/users")
                 await expect(page.get_by_role("heading", name="用户", exact=True)).to_be_visible()
-                await shot(page, "admin-users-1024-zh-CN.png")
+                await page.get_by_role("link", name="编辑 root").click()  # the one edit form
                 form = page.get_by_role("form", name="编辑 root")
+                await expect(form).to_be_visible()
+                await shot(page, "admin-users-1024-zh-CN.png")
                 await form.locator('select[name="language"]').select_option("en")
                 await form.locator('button[type="submit"]').click()
                 await expect(page.locator("p.notice")).to_have_text("Changes saved.")
                 await expect(page.locator("html")).to_have_attribute("lang", "en")
+                await page.get_by_role("link", name="Edit root").click()
                 await expect(
                     page.get_by_role("form", name="Edit root").locator('select[name="language"]')
                 ).to_have_value("en")
