@@ -76,6 +76,10 @@ PROFILE_WORDS = {
 }
 
 
+NOT_THIS = N_("(%(value)s is not)")
+NO_CHANNEL = N_("no channel named %(name)s; channels: %(channels)s")
+
+
 def profile_problems(
     err: ValidationError, translate: Callable[[str], str] = lambda m: m
 ) -> tuple[list[str], dict[str, str]]:
@@ -88,9 +92,12 @@ def profile_problems(
         words = translate(PROFILE_WORDS[field]) if field in PROFILE_WORDS else str(e["msg"])
         where = ".".join(loc) or "body"
         value = e.get("input")
-        shown = f" ({value!r} is not)" if isinstance(value, (str, int)) and len(str(value)) <= 40 else ""
+        shown = ""
+        if isinstance(value, (str, int)) and len(str(value)) <= 40:
+            shown = " " + translate(NOT_THIS) % {"value": repr(value)}
         if field == "chat_capacity" and len(loc) > 1 and loc[1] not in CHANNELS:
-            words, shown = "no channel named " + repr(loc[1])[:42] + "; channels: " + ", ".join(CHANNELS), ""
+            words = translate(NO_CHANNEL) % {"name": repr(loc[1])[:42], "channels": ", ".join(CHANNELS)}
+            shown = ""
         lines.append(f"{where}: {words}{shown}")
         fields.setdefault(field, f"{words}{shown}")
     return lines, fields

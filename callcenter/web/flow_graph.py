@@ -41,7 +41,7 @@ TITLE = N_("%(flow)s: %(count)s nodes, start %(start)s")
 @dataclass(frozen=True, slots=True)
 class Exit:
     label: str
-    to: str  # a node of this flow, or "flow:node" / "flow" for another flow
+    to: str  # a node of this flow, or "flow:node" ("flow:" its start) in another flow
 
 
 def _retry(retry: m.Retry) -> list[tuple[str, m.Target]]:
@@ -82,7 +82,7 @@ def exits(flow: m.FlowDef, node: m.Node) -> list[Exit]:
         if target.flow in (None, flow.name):
             to = target.node
         else:
-            to = f"{target.flow}:{target.node}" if target.node else target.flow or ""
+            to = f"{target.flow}:{target.node}"  # "flow:" for its start; never a name of this flow
         found.append(Exit(label, to))
     return found
 
@@ -143,7 +143,11 @@ def flow_svg(flow: m.FlowDef, tr: Translate = _untranslated) -> str:
         if name not in where:
             continue
         x, y, row = where[name]
-        outs = exits(flow, node)
+        # One arrow per target: exits that lead to the same node share it (labels joined).
+        merged: dict[str, list[str]] = {}
+        for e in exits(flow, node):
+            merged.setdefault(e.to, []).append(e.label)
+        outs = [Exit(", ".join(label for label in labels if label), to) for to, labels in merged.items()]
         for i, e in enumerate(outs):
             if e.to not in where:
                 continue

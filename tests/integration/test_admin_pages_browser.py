@@ -217,3 +217,48 @@ async def test_admin_pages_with_200_agents_by_keyboard(tmp_path: Path) -> None:
                 await browser.close()
     finally:
         await server.close()
+
+
+async def test_admin_pages_in_chinese(tmp_path: Path) -> None:
+    """A zh-CN admin: the agents form, the queues editor and the IVR drawing in Chinese (the
+    server's words too: a refusal next to its field, the drawing's labels); screenshots."""
+    chromium = require("chromium", "chromium")
+    server = TestServer(create_app(floor(tmp_path)), host="127.0.0.1")
+    await server.start_server()
+    try:
+        await server.app[ACCOUNTS].create(
+            "test", username="wang", password=PASSWORD, role="admin", language="zh-CN"
+        )
+        base = str(server.make_url("")).rstrip("/")
+        async with async_playwright() as pw:
+            browser = await pw.chromium.launch(executable_path=chromium, headless=True, args=CHROMIUM_FLAGS)
+            try:
+                page = await browser.new_page(viewport={"width": 1024, "height": 768})
+                await keyboard_sign_in(page, base, "wang")
+                await expect(page.get_by_role("button", name="退出登录")).to_be_visible()
+                await page.goto(base + "/admin/agents")
+                await page.locator("#agent-search").fill("2042")
+                await page.keyboard.press("Enter")
+                edit = page.locator("#agent-edit")
+                heading = "编辑 Agent 2042（2042，分机 2042）"  # noqa: RUF001
+                await expect(edit.get_by_role("heading")).to_have_text(heading)
+                await edit.locator('input[name="skill:billing"]').fill("0")
+                await page.keyboard.press("Enter")
+                await expect(edit.locator('fieldset[data-field="skills"] .field-error')).to_have_text(
+                    "技能名为 1 到 64 个字母、数字、_ . : 或 -；其等级为 1 到 10 的整数 （0 不符合）"  # noqa: RUF001
+                )
+                await page.screenshot(path=str(SCREENSHOTS / "admin-agents-1024-zh-CN.png"), full_page=False)
+                await page.goto(base + "/admin/queues")
+                await expect(page.locator(".editor .gutter span").first).to_have_text("1")
+                await page.screenshot(path=str(SCREENSHOTS / "admin-queues-1024-zh-CN.png"), full_page=True)
+                await page.goto(base + "/admin/ivr")
+                await page.get_by_role("button", name="main").click()
+                drawing = page.locator("#flow-drawing svg")
+                label = re.compile(r"^main：\d+ 个节点，起点 ")  # noqa: RUF001
+                await expect(drawing).to_have_attribute("aria-label", label)
+                await expect(drawing.locator("text.kind").first).to_contain_text("第 ")
+                await page.screenshot(path=str(SCREENSHOTS / "ivr-editor-1024-zh-CN.png"), full_page=True)
+            finally:
+                await browser.close()
+    finally:
+        await server.close()

@@ -56,7 +56,7 @@ def test_exits_are_labelled_with_the_files_keys() -> None:
         ("caller equals <b>&", "away"),
         ("otherwise", "welcome"),
     ]
-    assert [(e.label, e.to) for e in exits(flow, flow.nodes["away"])] == [("goto", "billing")]
+    assert [(e.label, e.to) for e in exits(flow, flow.nodes["away"])] == [("goto", "billing:")]
 
 
 def test_the_drawing_has_a_box_per_node_an_edge_per_exit_and_escapes_texts() -> None:
