@@ -124,66 +124,84 @@ def _text(x: float, y: float, text: str, cls: str, anchor: str = "middle") -> st
     return f'<text x="{x:.0f}" y="{y:.0f}" class="{cls}" text-anchor="{anchor}">{escape(text)}</text>'
 
 
-def flow_svg(flow: m.FlowDef, tr: Translate = _untranslated) -> str:
-    """The flow as an ``<svg>`` element (a string), scaled by its ``viewBox``."""
-    layers = _layers(flow)
+Place = dict[str, tuple[float, float, int]]  # name -> (x, y) of the box's top left, its layer
+
+
+def _place(layers: list[list[str]]) -> tuple[Place, float, float]:
+    """Where each box goes (centred layer by layer), and the drawing's width and height."""
     widest = max((len(layer) for layer in layers), default=1)
     width = MARGIN * 2 + widest * BOX_W + (widest - 1) * GAP_X + 60  # room for loops on the right
     height = MARGIN * 2 + len(layers) * BOX_H + max(0, len(layers) - 1) * GAP_Y
-    where: dict[str, tuple[float, float, int]] = {}  # name -> (x, y) of the box's top left, layer
+    where: Place = {}
     for row, layer in enumerate(layers):
         used = len(layer) * BOX_W + (len(layer) - 1) * GAP_X
         left = MARGIN + (widest * BOX_W + (widest - 1) * GAP_X - used) / 2
         for col, name in enumerate(layer):
             where[name] = (left + col * (BOX_W + GAP_X), MARGIN + row * (BOX_H + GAP_Y), row)
+    return where, width, height
+
+
+def _arrow(
+    source: tuple[float, float, int], target: tuple[float, float, int], i: int, count: int, right: float
+) -> tuple[str, float, float]:
+    """The path of the ``i``-th of ``count`` arrows leaving a box, and where its label goes."""
+    (x, y, row), (tx, ty, trow) = source, target
+    if trow > row:  # downwards: from the box's bottom (spread by exit) to the target's top
+        sx = x + BOX_W * (i + 1) / (count + 1)
+        sy, ex, ey = y + BOX_H, tx + BOX_W / 2, ty
+        mid = (sy + ey) / 2
+        return (
+            f"M{sx:.0f},{sy:.0f} C{sx:.0f},{mid:.0f} {ex:.0f},{mid:.0f} {ex:.0f},{ey - 2:.0f}",
+            (sx + ex) / 2,
+            mid,
+        )
+    if trow == row:  # sideways in a layer: straight, from the facing sides
+        to_right = tx > x
+        sx, sy = (x + BOX_W, y + BOX_H / 2) if to_right else (x, y + BOX_H / 2)
+        ex = tx if to_right else tx + BOX_W
+        return f"M{sx:.0f},{sy:.0f} L{ex + (-2 if to_right else 2):.0f},{sy:.0f}", (sx + ex) / 2, sy - 8
+    # back (a loop, a retry): around the right
+    sx, sy = x + BOX_W, y + BOX_H / 2 + 6 * (i - count / 2)
+    ex, ey = tx + BOX_W, ty + BOX_H / 2
+    return (
+        f"M{sx:.0f},{sy:.0f} C{right:.0f},{sy:.0f} {right:.0f},{ey:.0f} {ex + 2:.0f},{ey:.0f}",
+        right - 30,
+        (sy + ey) / 2,
+    )
+
+
+def _box(flow: m.FlowDef, name: str, x: float, y: float, tr: Translate) -> str:
+    drawn = flow.nodes.get(name)
+    cls = "node start" if name == flow.start.node else "node" if drawn is not None else "node external"
+    line = " · " + tr(LINE, line=drawn.pos.line) if drawn is not None else ""
+    return (
+        f'<g class="{cls}" data-node="{escape(name)}">'
+        f'<rect x="{x:.0f}" y="{y:.0f}" width="{BOX_W}" height="{BOX_H}" rx="6"/>'
+        + _text(x + BOX_W / 2, y + 19, name if len(name) <= 22 else name[:21] + "…", "name")
+        + _text(x + BOX_W / 2, y + 36, _kind(drawn, tr) + line, "kind")
+        + "</g>"
+    )
+
+
+def flow_svg(flow: m.FlowDef, tr: Translate = _untranslated) -> str:
+    """The flow as an ``<svg>`` element (a string), scaled by its ``viewBox``."""
+    where, width, height = _place(_layers(flow))
     edges: list[str] = []
     labels: list[str] = []
-    right = width - 12
     for name, node in flow.nodes.items():
         if name not in where:
             continue
-        x, y, row = where[name]
-        # One arrow per target: exits that lead to the same node share it (labels joined).
+        # One arrow per target: exits that lead to the same node share it (their keys joined).
         merged: dict[str, list[str]] = {}
         for e in exits(flow, node):
             merged.setdefault(e.to, []).append(e.label)
-        outs = [Exit(", ".join(label for label in labels if label), to) for to, labels in merged.items()]
+        outs = [Exit(", ".join(k for k in keys if k), to) for to, keys in merged.items() if to in where]
         for i, e in enumerate(outs):
-            if e.to not in where:
-                continue
-            tx, ty, trow = where[e.to]
-            if trow > row:  # downwards: from the box's bottom (spread by exit) to the target's top
-                sx = x + BOX_W * (i + 1) / (len(outs) + 1)
-                sy, ex, ey = y + BOX_H, tx + BOX_W / 2, ty
-                mid = (sy + ey) / 2
-                path = f"M{sx:.0f},{sy:.0f} C{sx:.0f},{mid:.0f} {ex:.0f},{mid:.0f} {ex:.0f},{ey - 2:.0f}"
-                lx, ly = (sx + ex) / 2, mid
-            elif trow == row:  # sideways in a layer: straight, from the facing sides
-                to_right = tx > x
-                sx, sy = (x + BOX_W, y + BOX_H / 2) if to_right else (x, y + BOX_H / 2)
-                ex, ey = (tx, ty + BOX_H / 2) if to_right else (tx + BOX_W, ty + BOX_H / 2)
-                path = f"M{sx:.0f},{sy:.0f} L{ex + (-2 if to_right else 2):.0f},{ey:.0f}"
-                lx, ly = (sx + ex) / 2, sy - 8
-            else:  # back (a loop, a retry): around the right
-                sx, sy = x + BOX_W, y + BOX_H / 2 + 6 * (i - len(outs) / 2)
-                ex, ey = tx + BOX_W, ty + BOX_H / 2
-                path = f"M{sx:.0f},{sy:.0f} C{right:.0f},{sy:.0f} {right:.0f},{ey:.0f} {ex + 2:.0f},{ey:.0f}"
-                lx, ly = right - 30, (sy + ey) / 2
+            path, lx, ly = _arrow(where[name], where[e.to], i, len(outs), width - 12)
             edges.append(f'<path class="edge" d="{path}" marker-end="url(#arrow)"/>')
             if e.label:
                 labels.append(_text(lx, ly + 4, e.label, "exit"))
-    boxes: list[str] = []
-    for name, (x, y, _) in where.items():
-        drawn = flow.nodes.get(name)
-        cls = "node start" if name == flow.start.node else "node" if drawn is not None else "node external"
-        line = " · " + tr(LINE, line=drawn.pos.line) if drawn is not None else ""
-        boxes.append(
-            f'<g class="{cls}" data-node="{escape(name)}">'
-            f'<rect x="{x:.0f}" y="{y:.0f}" width="{BOX_W}" height="{BOX_H}" rx="6"/>'
-            + _text(x + BOX_W / 2, y + 19, name if len(name) <= 22 else name[:21] + "…", "name")
-            + _text(x + BOX_W / 2, y + 36, _kind(drawn, tr) + line, "kind")
-            + "</g>"
-        )
+    boxes = [_box(flow, name, x, y, tr) for name, (x, y, _) in where.items()]
     title = tr(TITLE, flow=flow.name, count=len(flow.nodes), start=flow.start.node)
     return (
         f'<svg xmlns="http://www.w3.org/2000/svg" class="flow-graph" viewBox="0 0 {width:.0f} {height:.0f}"'
