@@ -212,7 +212,7 @@ async def test_admin_pages_with_200_agents_by_keyboard(tmp_path: Path) -> None:
                 edges = await drawing.locator("path.edge").count()
                 assert edges >= 5 and edges == await drawing.locator("text.exit").count()
                 await expect(page.locator(".editor .gutter span").first).to_have_text("1")
-                await page.screenshot(path=str(SCREENSHOTS / "ivr-editor.png"), full_page=True)
+                await page.screenshot(path=str(SCREENSHOTS / "ivr-editor-1024-en.png"), full_page=True)
             finally:
                 await browser.close()
     finally:
