@@ -34,7 +34,12 @@ MAX_PASSWORD = 1024  # argon2 takes any length; this bounds the work one request
 
 
 class AccountError(ValueError):
-    """An account change that is not valid; the message says why (shown to the admin)."""
+    """An account change that is not valid; the message says why (shown to the admin), ``field``
+    which field it is about (the admin page shows the message next to it), when it is one."""
+
+    def __init__(self, message: str, field: str | None = None) -> None:
+        super().__init__(message)
+        self.field = field
 
 
 class UnknownUser(AccountError):
@@ -63,7 +68,9 @@ def check_language(language: str | None) -> str | None:
     if not language:
         return None
     if language not in LANGUAGES:
-        raise AccountError(f"language must be one of {', '.join(LANGUAGES)} (or none: the browser's)")
+        raise AccountError(
+            f"language must be one of {', '.join(LANGUAGES)} (or none: the browser's)", "language"
+        )
     return language
 
 
@@ -71,14 +78,15 @@ def check_username(username: str) -> str:
     if not re.fullmatch(USERNAME_PATTERN, username):
         raise AccountError(
             "username must be 1 to 64 characters: lower-case letters, digits and _ . @ -, "
-            "starting with a letter or digit"
+            "starting with a letter or digit",
+            "username",
         )
     return username
 
 
 def check_password(password: str) -> str:
     if not MIN_PASSWORD <= len(password) <= MAX_PASSWORD:
-        raise AccountError(f"password must be {MIN_PASSWORD} to {MAX_PASSWORD} characters")
+        raise AccountError(f"password must be {MIN_PASSWORD} to {MAX_PASSWORD} characters", "password")
     return password
 
 
@@ -88,7 +96,9 @@ def check_lines(lines: Iterable[str] | None) -> frozenset[str] | None:
     found = frozenset(line.strip() for line in lines if line.strip())
     for line in found:
         if not re.fullmatch(LINE_PATTERN, line):
-            raise AccountError(f"business line {line[:40]!r}: 1 to 32 lower-case letters, digits, _ or -")
+            raise AccountError(
+                f"business line {line[:40]!r}: 1 to 32 lower-case letters, digits, _ or -", "lines"
+            )
     return found or None
 
 
@@ -97,16 +107,16 @@ def check_account(
 ) -> None:
     """The combination of role, lines and agent id is coherent (raises :class:`AccountError`)."""
     if role not in ROLES:
-        raise AccountError(f"role must be one of {', '.join(ROLES)}")
+        raise AccountError(f"role must be one of {', '.join(ROLES)}", "role")
     if role == "admin" and lines is not None:
-        raise AccountError("an admin sees every business line: give no lines")
+        raise AccountError("an admin sees every business line: give no lines", "lines")
     if role == "agent" and not agent_id:
-        raise AccountError("an agent account needs agent_id (the ACD agent it acts as)")
+        raise AccountError("an agent account needs agent_id (the ACD agent it acts as)", "agent_id")
     if agent_id and role not in PHONE_ROLES:
-        raise AccountError("only agent, supervisor and admin accounts have an agent_id")
+        raise AccountError("only agent, supervisor and admin accounts have an agent_id", "agent_id")
     # A supervisor's or admin's agent id is their desk phone (listen, whisper, barge ring it).
     if agent_id and agent_id not in set(known_agents):
-        raise AccountError(f"agent_id {agent_id[:64]!r} is not an agent of the configuration")
+        raise AccountError(f"agent_id {agent_id[:64]!r} is not an agent of the configuration", "agent_id")
 
 
 class Passwords:

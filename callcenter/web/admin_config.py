@@ -15,16 +15,16 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import AsyncIterator, Mapping
+from collections.abc import AsyncIterator, Callable, Mapping
 from pathlib import Path
-from typing import Any
+from typing import Any, get_args
 
 from aiohttp import web
 from pydantic import BaseModel, Field, ValidationError
 
 from callcenter.files import write_atomically
 from callcenter.service import CallCenter
-from callcenter.settings import AgentSettings, ConfigError, Settings
+from callcenter.settings import AgentSettings, ConfigError, MessagingChannelName, Settings
 from callcenter.settings.agents_file import (
     AgentsWatcher,
     Profile,
@@ -37,8 +37,9 @@ from callcenter.web.api import SERVICE, SETTINGS
 from callcenter.web.audit import record
 from callcenter.web.auth import allow
 from callcenter.web.http import read_object
+from callcenter.web.i18n import N_
 from callcenter.web.openapi import doc
-from callcenter.web.pages import add_nav, render
+from callcenter.web.pages import add_nav, render, tr
 
 log = logging.getLogger(__name__)
 
@@ -52,8 +53,54 @@ def _json(data: Any, status: int = 200) -> web.Response:
     return web.json_response(data, status=status)
 
 
-def _error(status: int, message: str, problems: list[str] | None = None) -> web.Response:
-    return _json({"error": message, "problems": problems or [message]}, status)
+def _error(
+    status: int, message: str, problems: list[str] | None = None, fields: Mapping[str, str] | None = None
+) -> web.Response:
+    """``fields``: a problem per form field, in words (the page shows each next to its field)."""
+    return _json({"error": message, "problems": problems or [message], "fields": dict(fields or {})}, status)
+
+
+CHANNELS: tuple[str, ...] = get_args(MessagingChannelName)
+
+# What a profile's fields take, said in words instead of a pattern (the page shows it by the field).
+PROFILE_WORDS = {
+    "queues": N_("a queue name is 1 to 64 letters, digits, _ . : or -"),
+    "skills": N_(
+        "a skill name is 1 to 64 letters, digits, _ . : or -; its level a whole number from 1 to 10"
+    ),
+    "languages": N_(
+        "a language is a code of 2 or 3 lower-case letters, with a region if needed (en, fr, pt-BR)"
+    ),
+    "max_chats": N_("a whole number from 0 to 50"),
+    "chat_capacity": N_("a whole number from 0 to 50 per channel"),
+}
+
+
+NOT_THIS = N_("(%(value)s is not)")
+NO_CHANNEL = N_("no channel named %(name)s; channels: %(channels)s")
+
+
+def profile_problems(
+    err: ValidationError, translate: Callable[[str], str] = lambda m: m
+) -> tuple[list[str], dict[str, str]]:
+    """A refused profile: the problem lines (``field.key: ...``) and one sentence per field."""
+    lines: list[str] = []
+    fields: dict[str, str] = {}
+    for e in err.errors():
+        loc = [str(p) for p in e["loc"]]
+        field = loc[0] if loc else "body"
+        words = translate(PROFILE_WORDS[field]) if field in PROFILE_WORDS else str(e["msg"])
+        where = ".".join(loc) or "body"
+        value = e.get("input")
+        shown = ""
+        if isinstance(value, (str, int)) and len(str(value)) <= 40:
+            shown = " " + translate(NOT_THIS) % {"value": repr(value)}
+        if field == "chat_capacity" and len(loc) > 1 and loc[1] not in CHANNELS:
+            words = translate(NO_CHANNEL) % {"name": repr(loc[1])[:42], "channels": ", ".join(CHANNELS)}
+            shown = ""
+        lines.append(f"{where}: {words}{shown}")
+        fields.setdefault(field, f"{words}{shown}")
+    return lines, fields
 
 
 class QueuesText(BaseModel):
@@ -185,11 +232,23 @@ async def get_agents(request: web.Request) -> web.Response:
                 "chat_capacity": {k: v for k, v in live.capacity.items() if k != "voice"},
             }
         )
+    # The lists the form picks from: skills the queues ask for or agents have, languages agents speak.
+    skills = {s for a in settings.agents if a.id in engine.agents for s in engine.agents[a.id].skills}
+    for q in engine.queues.values():
+        skills |= set(q.skills)
+        for step in q.overflow:
+            skills |= set(step.skills or {})
+    languages = {
+        lang for a in settings.agents if a.id in engine.agents for lang in engine.agents[a.id].languages
+    }
     return _json(
         {
             "path": str(settings.acd.agents_file) if settings.acd.agents_file else None,
             "editable": settings.acd.agents_file is not None,
             "queues": sorted(engine.queues),
+            "skills": sorted(skills),
+            "languages": sorted(languages),
+            "channels": list(CHANNELS),
             "agents": agents,
             "last_error": watcher.last_error if watcher is not None else None,
         }
@@ -215,12 +274,13 @@ async def put_agent(request: web.Request) -> web.Response:
     try:
         profile = Profile.model_validate(body)
     except ValidationError as err:
-        problems = [f"{'.'.join(str(p) for p in e['loc']) or 'body'}: {e['msg']}" for e in err.errors()]
-        return _error(422, "The agent was not saved.", problems)
+        problems, fields = profile_problems(err, lambda message: tr(request, message))
+        return _error(422, "The agent was not saved.", problems, fields)
     engine = request.app[SERVICE].engine
     unknown = [q for q in profile.queues if q not in engine.queues]
     if engine.queues and unknown:
-        return _error(422, "The agent was not saved.", [f"queues: no queue named {q!r}" for q in unknown])
+        problems = [f"queues: no queue named {q!r}" for q in unknown]
+        return _error(422, "The agent was not saved.", problems, {"queues": "; ".join(problems)})
     profiles = {**request.app[PROFILES], agent_id: profile}
     text = dump_agents(profiles)
     try:  # the same loader as a reload: what is written is what will be read back

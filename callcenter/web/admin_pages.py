@@ -1,7 +1,11 @@
 """The admin's page of accounts: list, create, change role, lines, agent, name, password, disable.
 
-Plain HTML forms (each with the session's CSRF token, checked by the middleware), posted back here
-and answered with a redirect (303) and a notice, or the page again with the problem (400/409).
+Built for hundreds of accounts: one searchable table (a row per account, filtered as the admin
+types) and one edit form, for the account picked (``?edit=ID``). Agent ids and business lines are
+picked from lists (the configured agents, by name; the queues' lines). Plain HTML forms (each with
+the session's CSRF token, checked by the middleware), posted back here and answered with a redirect
+(303) and a notice, or the page again with the problem next to its field and what was typed kept
+(400/404/409).
 """
 
 from __future__ import annotations
@@ -12,7 +16,8 @@ from aiohttp import web
 from multidict import MultiDictProxy
 from pydantic import Field
 
-from callcenter.accounts.model import ROLES, AccountError, DuplicateUser, UnknownUser
+from callcenter.accounts.model import ROLES, AccountError, DuplicateUser, UnknownUser, User
+from callcenter.web.api import SERVICE, SETTINGS, queue_line
 from callcenter.web.auth import PRINCIPAL, allow
 from callcenter.web.openapi import doc
 from callcenter.web.pages import ACCOUNTS, FORM, CsrfForm, add_nav, render, see_other
@@ -26,16 +31,72 @@ def _lines(raw: str) -> list[str] | None:
     return found or None
 
 
-async def _page(request: web.Request, *, error: str = "", status: int = 200) -> web.Response:
+def _draft(form: MultiDictProxy[Any]) -> dict[str, Any]:
+    """What the admin typed, to fill the form again after a refusal (never the password)."""
+    return {
+        "username": _text(form, "username", 64),
+        "display_name": _text(form, "display_name", 128),
+        "role": _text(form, "role", 16),
+        "lines": sorted(set(_checked_lines(form) or [])),
+        "agent_id": _text(form, "agent_id", 64),
+        "language": _text(form, "language", 16),
+        "disabled": form.get("disabled") == "on",
+    }
+
+
+def _user_draft(user: User) -> dict[str, Any]:
+    return {
+        "username": user.username,
+        "display_name": user.display_name,
+        "role": user.role,
+        "lines": sorted(user.lines or []),
+        "agent_id": user.agent_id or "",
+        "language": user.language or "",
+        "disabled": user.disabled,
+    }
+
+
+async def _page(
+    request: web.Request,
+    *,
+    error: str = "",
+    status: int = 200,
+    field: str | None = None,
+    form: str = "",
+    draft: dict[str, Any] | None = None,
+    edit_id: int | None = None,
+) -> web.Response:
+    """The page; ``form`` ("new" or "edit") is the form a refusal is about: its ``field`` gets the
+    message, and ``draft`` fills it again."""
     accounts = request.app[ACCOUNTS]
+    users = await accounts.store.users()
+    if edit_id is None and request.query.get("edit", "").isdigit():
+        edit_id = int(request.query["edit"][:18])
+    editing = next((u for u in users if u.id == edit_id), None)
+    settings = request.app[SETTINGS]
+    names = {a.id: a.name or a.id for a in settings.agents}
+    linked = {u.agent_id: u.username for u in users if u.agent_id}
+    engine = request.app[SERVICE].engine
+    lines = {queue_line(engine, q) for q in engine.queue_names()}
+    for u in users:
+        lines |= set(u.lines or [])
+    edit_draft = draft if form == "edit" and draft is not None else None
+    if editing is not None and edit_draft is None:
+        edit_draft = _user_draft(editing)
     return render(
         request,
         "admin_users.html",
         status=status,
-        users=await accounts.store.users(),
+        users=users,
         roles=ROLES,
-        agents=sorted(accounts.known_agents),
+        agents=[(a, names.get(a, a), linked.get(a)) for a in sorted(accounts.known_agents)],
+        business_lines=sorted(line for line in lines if line),
+        editing=editing,
+        edit=edit_draft,
+        new=draft if form == "new" and draft is not None else {},
         error=error,
+        error_field=field or "",
+        error_form=form,
         notice=NOTICES.get(request.query.get("done", ""), ""),
     )
 
@@ -43,6 +104,12 @@ async def _page(request: web.Request, *, error: str = "", status: int = 200) -> 
 def _text(form: MultiDictProxy[Any], name: str, limit: int = 1024) -> str:
     value = form.get(name, "")
     return value[:limit] if isinstance(value, str) else ""
+
+
+def _checked_lines(form: MultiDictProxy[Any]) -> list[str] | None:
+    """The business lines ticked (``line`` checkboxes) plus any typed (``lines``, comma-separated)."""
+    ticked = [v[:64] for v in form.getall("line", [])[:200] if isinstance(v, str)]
+    return _lines(",".join([*ticked, _text(form, "lines")]))
 
 
 @doc("Accounts page (HTML)", content="text/html")
@@ -57,6 +124,7 @@ class NewUserForm(CsrfForm):
     role: str = Field(description="agent, supervisor, qa or admin")
     display_name: str = ""
     lines: str = Field("", description="business lines, comma-separated; empty: every line")
+    line: list[str] = Field([], description="business lines ticked (one field each); with lines")
     agent_id: str = ""
     language: str = Field("", description="en or zh-CN; empty: the browser's")
 
@@ -65,6 +133,7 @@ class UserForm(CsrfForm):
     display_name: str = ""
     role: str = Field(description="agent, supervisor, qa or admin")
     lines: str = Field("", description="business lines, comma-separated; empty: every line")
+    line: list[str] = Field([], description="business lines ticked (one field each); with lines")
     agent_id: str = ""
     disabled: str = Field("", description='"on" disables the account')
     language: str = Field("", description="en or zh-CN; empty: the browser's")
@@ -89,15 +158,19 @@ async def create_from_form(request: web.Request) -> web.Response:
             password=_text(form, "password", 1025),
             role=_text(form, "role", 16),
             display_name=_text(form, "display_name", 128),
-            lines=_lines(_text(form, "lines")),
+            lines=_checked_lines(form),
             agent_id=_text(form, "agent_id", 64) or None,
             language=_text(form, "language", 16) or None,
             client=request.remote,
         )
     except DuplicateUser as err:
-        return await _page(request, error=str(err), status=409)
+        return await _page(
+            request, error=str(err), status=409, field="username", form="new", draft=_draft(form)
+        )
     except AccountError as err:
-        return await _page(request, error=str(err), status=400)
+        return await _page(
+            request, error=str(err), status=400, field=err.field, form="new", draft=_draft(form)
+        )
     return see_other("/admin/users?done=created")
 
 
@@ -118,7 +191,7 @@ async def edit_from_form(request: web.Request) -> web.Response:
     changes: dict[str, Any] = {
         "display_name": _text(form, "display_name", 128),
         "role": _text(form, "role", 16),
-        "lines": _lines(_text(form, "lines")),
+        "lines": _checked_lines(form),
         "agent_id": _text(form, "agent_id", 64) or None,
         "disabled": form.get("disabled") == "on",
         "language": _text(form, "language", 16) or None,
@@ -126,16 +199,34 @@ async def edit_from_form(request: web.Request) -> web.Response:
     if _text(form, "password", 1025):
         changes["password"] = _text(form, "password", 1025)
     accounts = request.app[ACCOUNTS]
+    user_id = int(raw_id)
     try:
-        current = await accounts.store.user(int(raw_id))
+        current = await accounts.store.user(user_id)
         problem = lockout_problem(request, current, changes)
         if problem:
-            return await _page(request, error=problem, status=409)
-        await accounts.update(request[PRINCIPAL], int(raw_id), changes, request.remote)
+            field = "disabled" if changes["disabled"] else "role"
+            return await _page(
+                request,
+                error=problem,
+                status=409,
+                field=field,
+                form="edit",
+                draft=_draft(form),
+                edit_id=user_id,
+            )
+        await accounts.update(request[PRINCIPAL], user_id, changes, request.remote)
     except UnknownUser as err:
         return await _page(request, error=str(err), status=404)
     except AccountError as err:
-        return await _page(request, error=str(err), status=400)
+        return await _page(
+            request,
+            error=str(err),
+            status=400,
+            field=err.field,
+            form="edit",
+            draft=_draft(form),
+            edit_id=user_id,
+        )
     return see_other("/admin/users?done=saved")
 
 

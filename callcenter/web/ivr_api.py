@@ -25,6 +25,7 @@ from callcenter.files import write_atomically
 from callcenter.ivr import flowtest, loader, prompts
 from callcenter.ivr.store import FlowStore
 from callcenter.settings import Settings
+from callcenter.web import flow_graph
 from callcenter.web.api import SETTINGS
 from callcenter.web.audit import record
 from callcenter.web.auth import PRINCIPAL, allow
@@ -32,6 +33,7 @@ from callcenter.web.http import error as _error
 from callcenter.web.http import json_response as _json
 from callcenter.web.http import read_object
 from callcenter.web.openapi import doc
+from callcenter.web.pages import tr
 
 log = logging.getLogger(__name__)
 
@@ -62,18 +64,28 @@ def _problem(p: m.Problem) -> dict[str, Any]:
     return {"file": Path(p.pos.file).name, "line": p.pos.line, "column": p.pos.column, "message": p.message}
 
 
-def graph(flow: m.FlowDef) -> dict[str, Any]:
-    """Nodes and edges for drawing: an edge per target, labelled by what leads there."""
+def graph(flow: m.FlowDef, request: web.Request | None = None) -> dict[str, Any]:
+    """Nodes and edges for drawing: an edge per target, labelled by what leads there (the flow
+    file's key); ``svg``: the drawing itself (:mod:`callcenter.web.flow_graph`)."""
     nodes = [
         {"id": n.name, "type": type(n).__name__.removesuffix("Node").lower(), "line": n.pos.line}
         for n in flow.nodes.values()
     ]
-    edges = []
-    for node in flow.nodes.values():
-        for target in node.targets():
-            to = target.node if target.flow in (None, flow.name) else f"{target.flow}:{target.node}"
-            edges.append({"from": node.name, "to": to})
-    return {"start": flow.start.node, "nodes": nodes, "edges": edges}
+    edges = [
+        {"from": node.name, "to": e.to, "label": e.label}
+        for node in flow.nodes.values()
+        for e in flow_graph.exits(flow, node)
+    ]
+
+    def translate(message: str, **values: Any) -> str:
+        return tr(request, message, **values) if request is not None else message % values
+
+    return {
+        "start": flow.start.node,
+        "nodes": nodes,
+        "edges": edges,
+        "svg": flow_graph.flow_svg(flow, translate),
+    }
 
 
 def _namer(settings: Settings) -> loader.SoundNamer:
@@ -162,7 +174,7 @@ async def get_flow(request: web.Request) -> web.Response:
             "name": name,
             "yaml": text,
             "running": running is not None,
-            "graph": graph(shown) if shown is not None else None,
+            "graph": graph(shown, request) if shown is not None else None,
             "problems": [_problem(p) for p in problems],
         }
     )
@@ -179,7 +191,7 @@ async def validate_flow(request: web.Request) -> web.Response:
         {
             "valid": not problems,
             "problems": [_problem(p) for p in problems],
-            "graph": graph(flow) if flow is not None and not problems else None,
+            "graph": graph(flow, request) if flow is not None and not problems else None,
         }
     )
 

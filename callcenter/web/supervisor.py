@@ -37,8 +37,9 @@ from callcenter.core.acd.wallboard import MINUTE, RollingSeries, SlAlert, SlAler
 from callcenter.core.business_lines import call_line
 from callcenter.core.calls import machine as cl
 from callcenter.core.commands import Command, SaveInteraction
-from callcenter.core.errors import UnknownAgent
+from callcenter.core.errors import DomainError, UnknownAgent
 from callcenter.core.interaction import Channel, Interaction
+from callcenter.core.omni.customers import CustomerBook, IdentityKind
 from callcenter.core.qa.scoring import Alert
 from callcenter.service import CallCenter
 from callcenter.settings import ApiToken, RealtimeSettings
@@ -51,6 +52,7 @@ from callcenter.web.http import read_object
 from callcenter.web.openapi import doc
 from callcenter.web.pages import add_nav, render
 from callcenter.web.realtime import REALTIME, Ack, GuardedNamespace, authenticate_socket, event
+from callcenter.web.webhooks import MESSAGING
 
 _SCOPE = "a user limited to business lines sees and acts on only theirs"
 log = logging.getLogger(__name__)
@@ -60,6 +62,8 @@ PUSH_SECONDS = 1.0  # at most one wallboard per scope per second while things ch
 IDLE_PUSH_SECONDS = 5.0  # and one every so often anyway (waits grow without events)
 RESTORE_LIMIT = 500  # interactions read back at start to rebuild the last hour's series
 SPY_MODES = cl.SPY_MODES
+# A chat customer without a name is shown by the first of these identities it has.
+_TELLING = (IdentityKind.EMAIL, IdentityKind.PHONE, IdentityKind.WHATSAPP, IdentityKind.WEB)
 
 
 def scope_key(lines: frozenset[str] | None) -> str:
@@ -81,9 +85,11 @@ class Wallboard:
         push_seconds: float = PUSH_SECONDS,
         idle_push_seconds: float = IDLE_PUSH_SECONDS,
         min_calls: int = 3,
+        customers: Callable[[], CustomerBook | None] = lambda: None,
     ) -> None:
         self.service = service
         self.names = names
+        self.customers = customers  # the messaging's book, when it runs: names instead of ids
         self.series = RollingSeries()
         self.alerts = SlAlerts(min_calls=min_calls)
         self.namespace: SupervisorNamespace | None = None
@@ -126,6 +132,9 @@ class Wallboard:
             "interaction_id": interaction_id,
             "queue": found.queue if found is not None else None,
             "agent_id": found.agent_id if found is not None else None,
+            "agent_name": self.names.get(found.agent_id, found.agent_id)
+            if found is not None and found.agent_id
+            else None,
             "word": alert.word,
         }
         if self.namespace is not None:
@@ -170,7 +179,7 @@ class Wallboard:
                         "interaction_id": iid,
                         "channel": live.channel.value,
                         "queue": live.queue,
-                        "customer": live.caller_name or live.caller_number or live.customer_id or "",
+                        "customer": self.customer_label(live),
                         "conversation_id": live.conversation_id,
                         "since": live.answered_at or live.started_at,
                         "held": live.agent_id == agent.id,
@@ -192,6 +201,26 @@ class Wallboard:
                 }
             )
         return {"now": now, "queues": queues, "agents": agents}
+
+    def customer_label(self, live: Interaction) -> str:
+        """Who the customer is, for a person: the book's name, else a caller's name or number, else
+        the customer's most telling identity (an email, a phone); never a bare customer id."""
+        if live.caller_name or live.caller_number:
+            return live.caller_name or live.caller_number
+        book = self.customers()
+        if book is None or live.customer_id is None:
+            return ""
+        try:
+            customer = book.current(live.customer_id)
+        except (KeyError, DomainError):
+            return ""
+        if customer.name:
+            return customer.name
+        for kind in _TELLING:
+            found = sorted(i.value for i in customer.identities if i.kind == kind)
+            if found:
+                return found[0]
+        return ""
 
     def tick(self, now: float) -> list[SlAlert]:
         """Sample the waiting callers and check each queue's hour service level against its target."""
@@ -475,7 +504,12 @@ def context(names: Mapping[str, str]) -> Callable[[web.Application], AsyncIterat
 
     async def run(app: web.Application) -> AsyncIterator[None]:
         service, rt = app[SERVICE], app[REALTIME]
-        board = Wallboard(service, names)
+
+        def customers() -> CustomerBook | None:
+            messaging = app.get(MESSAGING)
+            return messaging.customers if messaging is not None else None
+
+        board = Wallboard(service, names, customers=customers)
         store = service.store
         try:
             board.restore(await store.recent_interactions(RESTORE_LIMIT), service.clock())

@@ -130,7 +130,7 @@ async def _day(
             board = await (await browser.new_context(viewport={"width": 1366, "height": 900})).new_page()
             await sign_in(panel, base, "ana", "/agent")
             await sign_in(board, base, "sue", "/supervisor")
-            row = board.locator('#agents tr[data-agent="1001"]')
+            row = board.locator('#agents-section tr[data-agent="1001"]')
             await expect(panel.locator("#me-reg")).to_have_text("phone registered", timeout=WAIT)
             await panel.get_by_role("button", name="Available").click()
             await expect(panel.locator("#me-state")).to_have_text("Available", timeout=WAIT)

@@ -91,7 +91,11 @@ async def test_an_agent_edit_routes_live_and_a_bad_one_changes_nothing(node: Nod
 
     bad = {"queues": ["billing"], "skills": {"billing": 11}, "languages": ["en"], "max_chats": 2}
     status, body = await http(node, "PUT", "/api/admin/agents/1002", ADMIN, bad)
-    assert status == 422 and body["problems"] == ["skills.billing: Input should be less than or equal to 10"]
+    assert status == 422 and body["problems"] == [
+        "skills.billing: a skill name is 1 to 64 letters, digits, _ . : or -; its level a whole number"
+        " from 1 to 10 (11 is not)"
+    ]
+    assert body["fields"] == {"skills": body["problems"][0].removeprefix("skills.billing: ")}
     status, body = await http(
         node, "PUT", "/api/admin/agents/1002", ADMIN, {**bad, "skills": {}, "queues": ["nope"]}
     )

@@ -123,9 +123,9 @@ async def test_pages_and_widget_in_chinese_and_english(tmp_path: Path) -> None:
                 await expect(page).to_have_url(base + "/supervisor")
                 await expect(page.get_by_role("heading", name="班长监控台")).to_be_visible()
                 await expect(page.locator("#connection")).to_have_text("实时")
-                row = page.locator('#agents tr[data-agent="1009"]')
+                row = page.locator('#agents-section tr[data-agent="1009"]')
                 await expect(row.locator(".state")).to_have_text("已签出")
-                await expect(page.get_by_role("columnheader", name="最长等待")).to_be_visible()
+                await expect(page.locator("#queues .figure.longest .label").first).to_have_text("最长等待")
                 await shot(page, "supervisor-1024-zh-CN.png")
                 # QA review, in Chinese as well (no calls yet: the script says so).
                 await page.get_by_role("link", name="质检").click()
@@ -139,7 +139,9 @@ async def test_pages_and_widget_in_chinese_and_english(tmp_path: Path) -> None:
                 await sign_in(page, base, "sue")
                 await expect(page.get_by_role("heading", name="Supervisor console")).to_be_visible()
                 await expect(page.locator("#connection")).to_have_text("Live")
-                await expect(page.locator('#agents tr[data-agent="1009"] .state')).to_have_text("logged out")
+                await expect(page.locator('#agents-section tr[data-agent="1009"] .state')).to_have_text(
+                    "logged out"
+                )
                 await shot(page, "supervisor-1024-en.png")
 
                 # An admin without a language in a Chinese browser: the users page in Chinese; the
@@ -148,12 +150,15 @@ async def test_pages_and_widget_in_chinese_and_english(tmp_path: Path) -> None:
                 await sign_in(page, base, "root")
                 await page.goto(base + "/admin/users")
                 await expect(page.get_by_role("heading", name="用户", exact=True)).to_be_visible()
-                await shot(page, "admin-users-1024-zh-CN.png")
+                await page.get_by_role("link", name="编辑 root").click()  # the one edit form
                 form = page.get_by_role("form", name="编辑 root")
+                await expect(form).to_be_visible()
+                await shot(page, "admin-users-1024-zh-CN.png")
                 await form.locator('select[name="language"]').select_option("en")
                 await form.locator('button[type="submit"]').click()
                 await expect(page.locator("p.notice")).to_have_text("Changes saved.")
                 await expect(page.locator("html")).to_have_attribute("lang", "en")
+                await page.get_by_role("link", name="Edit root").click()
                 await expect(
                     page.get_by_role("form", name="Edit root").locator('select[name="language"]')
                 ).to_have_value("en")

@@ -43,7 +43,8 @@ async def test_list_and_read_with_graph(client: TestClient[Any, Any]) -> None:
     assert all(f["running"] and f["tests"] for f in names.values()) and listing["problems"] == []
     flow = await (await client.get("/api/ivr/flows/billing", headers=auth("admin"))).json()
     assert flow["yaml"].startswith("# Billing") and flow["running"]
-    assert {"from": "account", "to": "lookup"} in flow["graph"]["edges"]
+    assert {"from": "account", "to": "lookup", "label": "next"} in flow["graph"]["edges"]
+    assert flow["graph"]["svg"].startswith("<svg") and 'data-node="lookup"' in flow["graph"]["svg"]
     assert flow["graph"]["start"] == "account"
     assert (await client.get("/api/ivr/flows/nope", headers=auth("admin"))).status == 404
 

@@ -354,6 +354,7 @@ async def test_emergency_words_go_to_the_supervisors_of_the_calls_line(node: Nod
         "interaction_id": "call-b",
         "queue": "billing",
         "agent_id": None,
+        "agent_name": None,
         "word": "ambulance",
     }
     await sue.until(lambda b: True)  # a later push: the sales alert had its chance to (wrongly) arrive

@@ -4,6 +4,7 @@ with a bad value (sees the file:line error), then a good one; the IVR editor val
 
 from __future__ import annotations
 
+import re
 import shutil
 from pathlib import Path
 
@@ -13,8 +14,12 @@ from playwright.async_api import Page, async_playwright, expect
 
 from callcenter.app import create_app
 from callcenter.core import events as ev
+from callcenter.core.omni.customers import Claim, Identity, IdentityKind
+from callcenter.core.qa.scoring import Alert, Evidence
 from callcenter.web.api import SERVICE
 from callcenter.web.pages import ACCOUNTS
+from callcenter.web.supervisor import WALLBOARD
+from callcenter.web.webhooks import MESSAGING
 from tests.integration.test_login_browser import CHROMIUM_FLAGS, PASSWORD, SCREENSHOTS
 from tests.integration.test_supervisor import AGENT, supervisor_settings
 from tests.tools import require
@@ -55,7 +60,7 @@ async def test_supervisor_wallboard_and_admin_edits(tmp_path: Path) -> None:
                 await sign_in(page, base, "sue")
                 await expect(page).to_have_url(base + "/supervisor")
                 await expect(page.locator("#connection")).to_have_text("Live")
-                row = page.locator('#agents tr[data-agent="1001"]')
+                row = page.locator('#agents-section tr[data-agent="1001"]')
                 await expect(row.locator(".state")).to_have_text("logged out")
 
                 # The agent signs in on its own (its token): the board follows without a reload.
@@ -66,7 +71,7 @@ async def test_supervisor_wallboard_and_admin_edits(tmp_path: Path) -> None:
                     ) as resp:
                         assert resp.status == 200
                 await expect(row.locator(".state")).to_have_text("available")
-                await expect(page.locator('#queues tr[data-queue="sales"] .states')).to_contain_text(
+                await expect(page.locator('#queues [data-queue="sales"] .states')).to_contain_text(
                     "available 1"
                 )
 
@@ -76,10 +81,10 @@ async def test_supervisor_wallboard_and_admin_edits(tmp_path: Path) -> None:
                         "chat-b", "webchat", "cust-b", "conv-b", "billing", service.clock()
                     )
                 )
-                await expect(page.locator('#queues tr[data-queue="billing"] td.waiting-count')).to_have_text(
-                    "1"
-                )
-                await expect(page.locator('#queues tr[data-queue="billing"] svg.chart')).to_be_visible()
+                await expect(
+                    page.locator('#queues [data-queue="billing"] .waiting-count .value')
+                ).to_have_text("1")
+                await expect(page.locator('#queues [data-queue="billing"] svg.chart')).to_be_visible()
                 # 1001 takes a sales chat: it shows as the agent's current work.
                 service.handle(
                     ev.ConversationArrived("chat-s", "webchat", "cust-s", "conv-s", "sales", service.clock())
@@ -98,7 +103,7 @@ async def test_supervisor_wallboard_and_admin_edits(tmp_path: Path) -> None:
                 await expect(page.get_by_role("alert").first).to_contain_text(
                     "Queue sales: service level 25% is below"
                 )
-                await expect(page.locator('#queues tr[data-queue="sales"] svg.chart circle')).to_have_count(1)
+                await expect(page.locator('#queues [data-queue="sales"] svg.chart circle')).to_have_count(1)
                 SCREENSHOTS.mkdir(parents=True, exist_ok=True)
                 await page.screenshot(path=str(SCREENSHOTS / "supervisor.png"), full_page=True)
 
@@ -110,7 +115,7 @@ async def test_supervisor_wallboard_and_admin_edits(tmp_path: Path) -> None:
                 await row.get_by_label("Reassign webchat of Sam Sales to").select_option("queue:billing")
                 await row.get_by_role("button", name="Reassign").click()
                 await expect(page.locator("#action-result")).to_have_text("Reassigned to billing")
-                billing_waiting = page.locator('#queues tr[data-queue="billing"] td.waiting-count')
+                billing_waiting = page.locator('#queues [data-queue="billing"] .waiting-count .value')
                 await expect(billing_waiting).to_have_text("2")
                 await expect(row).not_to_contain_text("webchat")
                 assert service.engine.interactions["chat-s"].queue == "billing"
@@ -192,10 +197,12 @@ async def test_the_readme_support_supervisor_sees_support_and_why_not(tmp_path: 
                 await keyboard_sign_in(page, base, "sam")
                 await expect(page).to_have_url(base + "/supervisor")
                 await expect(page.locator("#connection")).to_have_text("Live")
-                await expect(page.locator('#queues tr[data-queue="support"]')).to_be_visible()
-                await expect(page.locator('#queues tr[data-queue="sales"]')).to_have_count(0)
-                await expect(page.locator('#agents tr[data-agent="1004"]')).to_be_visible()
-                await expect(page.locator('#agents tr[data-agent="1001"]')).to_have_count(0)
+                await expect(page.locator('#queues [data-queue="support"]')).to_be_visible()
+                await expect(page.locator('#queues [data-queue="sales"]')).to_have_count(0)
+                await expect(
+                    page.locator('#agents-section tr[data-agent="1004"]')
+                ).to_be_attached()  # logged out: folded away
+                await expect(page.locator('#agents-section tr[data-agent="1001"]')).to_have_count(0)
                 await expect(page.locator("#empty-board")).to_be_hidden()
                 await expect(page.locator("#phone-info")).to_contain_text("extension 1009")
 
@@ -207,7 +214,7 @@ async def test_the_readme_support_supervisor_sees_support_and_why_not(tmp_path: 
                 service.handle(ev.CallArrived("call-p", "200", "", "5000", "PJSIP/trunk-p", now))
                 service.handle(ev.IvrFinished("call-p", "1", "support", now))
                 service.handle(ev.AgentAnswered("call-p", "1004", now))
-                pat = page.locator('#agents tr[data-agent="1004"]')
+                pat = page.locator('#agents-section tr[data-agent="1004"]')
                 await expect(pat.get_by_role("button", name="Call me (1009)")).to_be_enabled()
 
                 # Three support callers give up past the threshold: below target, marked on the row.
@@ -217,13 +224,14 @@ async def test_the_readme_support_supervisor_sees_support_and_why_not(tmp_path: 
                     )
                     service.handle(ev.IvrFinished(f"call-{n}", "1", "support", now - 95 + n * 10))
                     service.handle(ev.CallerHungUp(f"call-{n}", "16", now))
-                support = page.locator('#queues tr[data-queue="support"]')
-                await expect(support).to_have_class("below")
-                mark = support.locator("th .below-mark")
+                support = page.locator('#queues [data-queue="support"]')
+                await expect(support).to_have_class(re.compile(r"\bbelow\b"))
+                await expect(support).to_have_attribute("data-state", "bad")
+                mark = support.locator("h3 .below-mark")
                 await expect(mark).to_be_visible()
                 await expect(mark).to_have_text("below target")
-                edge = await support.locator("th").evaluate("th => getComputedStyle(th).borderLeftWidth")
-                assert edge == "4px", edge
+                edge = await support.evaluate("t => getComputedStyle(t).borderLeftColor")
+                assert edge == "rgb(179, 38, 30)", edge  # --err
                 await page.screenshot(path=str(tmp_path / "supervisor-support-1024.png"), full_page=True)
 
                 # A supervisor whose lines match no queue is told why; no phone, no listening.
@@ -235,7 +243,7 @@ async def test_the_readme_support_supervisor_sees_support_and_why_not(tmp_path: 
                 empty = page.locator("#empty-board")
                 await expect(empty).to_be_visible()
                 await expect(empty).to_contain_text("Your business lines (retail) match no queue")
-                await expect(page.locator("#queues td.empty")).to_have_text(
+                await expect(page.locator("#queues .empty")).to_have_text(
                     "No queues on your business lines (retail)."
                 )
                 await expect(page.locator("#agents td.empty")).to_have_text(
@@ -256,3 +264,98 @@ async def keyboard_sign_in(page: Page, base: str, username: str) -> None:
     await page.keyboard.press("Tab")
     await page.keyboard.type(PASSWORD)
     await page.keyboard.press("Enter")
+
+
+async def test_the_console_reads_at_a_glance(tmp_path: Path) -> None:
+    """Tiles per queue coloured by their thresholds (with the words), agents coloured by time in
+    state, logged-out agents folded away, a chat customer by email instead of the customer id, and
+    an emergency alert that names the agent, shows its row and opens the call. 1024 px."""
+    chromium = require("chromium", "chromium")
+    server = TestServer(create_app(supervisor_settings(tmp_path)), host="127.0.0.1")
+    await server.start_server()
+    try:
+        app = server.app
+        await app[ACCOUNTS].create("test", username="sue", password=PASSWORD, role="supervisor")
+        base = str(server.make_url("")).rstrip("/")
+        service = app[SERVICE]
+        async with async_playwright() as pw:
+            browser = await pw.chromium.launch(executable_path=chromium, headless=True, args=CHROMIUM_FLAGS)
+            try:
+                page = await browser.new_page(viewport={"width": 1024, "height": 768})
+                await sign_in(page, base, "sue")
+                await expect(page.locator("#connection")).to_have_text("Live")
+                # Everybody is logged out: folded away, counted, the table says nobody is in.
+                fold = page.locator("#logged-out")
+                await expect(fold.locator("summary")).to_have_text("Logged out (4)")
+                await expect(page.locator("#agents td.empty")).to_have_text("Nobody is signed in.")
+                await expect(page.locator('#agents-out tr[data-agent="1001"]')).to_be_hidden()
+                await fold.locator("summary").click()
+                await expect(page.locator('#agents-out tr[data-agent="1001"]')).to_be_visible()
+
+                now = service.clock()
+                for agent in ("1001", "1002"):
+                    service.handle(ev.AgentRegistered(agent, now - 2000))
+                    service.handle(ev.AgentLogin(agent, now - 2000))
+                # Bea paused 12 minutes ago (amber), Sam available (never coloured).
+                service.handle(ev.AgentPause("1002", "lunch", now - 720))
+                await expect(fold.locator("summary")).to_have_text("Logged out (2)")
+                bea = page.locator('#agents tr[data-agent="1002"]')
+                await expect(bea.locator(".in-state")).to_have_class(re.compile(r"\bwarn\b"))
+                await expect(bea.locator(".age-mark")).to_have_text("long")
+                sam = page.locator('#agents tr[data-agent="1001"]')
+                await expect(sam.locator(".in-state")).not_to_have_class(re.compile(r"warn|bad"))
+
+                # A chat from a customer known by email only: shown by the email, not the id.
+                book = app[MESSAGING].customers
+                book.identify(
+                    Claim(Identity(IdentityKind.EMAIL, "lou@example.com"), True), now, new_id="c0ffee01"
+                )
+                service.handle(
+                    ev.ConversationArrived("chat-l", "webchat", "c0ffee01", "conv-l", "sales", now)
+                )
+                service.handle(ev.OfferAccepted("chat-l", "1001", now))
+                await expect(sam.locator("ul.work")).to_contain_text("lou@example.com")
+                await expect(sam.locator("ul.work")).not_to_contain_text("c0ffee01")
+
+                # Billing: a chat waiting 30 s against 20 s: amber; sales: callers gave up: red.
+                service.handle(
+                    ev.ConversationArrived("chat-b", "webchat", "cust-b", "conv-b", "billing", now - 30)
+                )
+                billing = page.locator('#queues [data-queue="billing"]')
+                await expect(billing).to_have_attribute("data-state", "warn")
+                await expect(billing.locator(".figure.longest .word")).to_have_text("near the limit")
+                for n in range(3):
+                    service.handle(
+                        ev.CallArrived(f"call-{n}", "100", "", "5000", f"PJSIP/trunk-{n}", now - 100)
+                    )
+                    service.handle(ev.IvrFinished(f"call-{n}", "1", "sales", now - 95 + n * 10))
+                    service.handle(ev.CallerHungUp(f"call-{n}", "16", now))
+                sales = page.locator('#queues [data-queue="sales"]')
+                await expect(sales).to_have_attribute("data-state", "bad")
+                await expect(sales.locator(".figure.sl .word")).to_have_text("over the limit")
+                colours = await page.evaluate(
+                    """() => [...document.querySelectorAll('#queues .tile')].map(
+                        (t) => [t.dataset.queue, getComputedStyle(t).borderLeftColor])"""
+                )
+                assert dict(colours) == {"sales": "rgb(179, 38, 30)", "billing": "rgb(191, 135, 0)"}, colours
+                # The chart is large enough to read: as wide as the tile, axes labelled.
+                box = await sales.locator("svg.chart").bounding_box()
+                assert box is not None and box["width"] >= 280 and box["height"] >= 110, box
+                await expect(sales.locator("svg.chart text.axis").first).to_be_visible()
+
+                # An emergency word in Sam's call: the banner names Sam, shows his row, opens the call.
+                app[WALLBOARD].emergency(
+                    "chat-l", Alert("fire", Evidence("customer", 1.0, 2.0, "there is a fire"))
+                )
+                banner = page.get_by_role("alert").filter(has_text="Emergency word")
+                await expect(banner).to_contain_text('Emergency word "fire" heard in a call of Sam Sales')
+                await expect(banner.get_by_role("link", name="Open the call")).to_have_attribute(
+                    "href", "/qa/calls/chat-l"
+                )
+                await page.screenshot(path=str(SCREENSHOTS / "supervisor-tiles-1024-en.png"), full_page=True)
+                await banner.get_by_role("button", name="Show Sam Sales").click()
+                await expect(sam).to_be_focused()
+            finally:
+                await browser.close()
+    finally:
+        await server.close()

@@ -15,6 +15,7 @@ from playwright.async_api import Browser, async_playwright, expect
 from callcenter.app import DATABASE
 from callcenter.core import events as ev
 from callcenter.web.api import SERVICE
+from tests.integration.test_login_browser import SCREENSHOTS
 from tests.integration.test_realtime import AGENT_1001, WAIT, Node, agent, chat_settings, start_node
 from tests.tools import require
 
@@ -131,11 +132,23 @@ async def test_widget_chat_with_an_agent_in_chromium(node: Node, browser: Browse
     box = await page.get_by_role("dialog").bounding_box()
     assert box is not None and box["x"] >= 0 and box["x"] + box["width"] <= 375
 
-    # The agent ends the chat: the visitor is asked to rate it, and the rating is stored.
+    # The agent ends the chat: the conversation stays on screen (read only), the visitor is asked
+    # to rate it under it, and the rating is stored; the conversation is still there after.
+    await page.set_viewport_size({"width": 1024, "height": 768})
     assert (await a.call("close", {"conversation_id": conversation_id}))["ok"]
+    await expect(log.locator(".cc-ended")).to_have_text("The chat has ended.", timeout=WAIT * 1000)
+    await expect(log).to_be_visible()
+    await expect(log).to_contain_text("Agent 1001: Yes, I am here.")
+    await expect(page.get_by_role("form", name="Send a message")).to_be_hidden()
+    await expect(page.get_by_role("button", name="Email me the transcript")).to_be_visible()
+    await expect(page.get_by_label("1 star", exact=True)).to_be_focused()
+    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+    await page.screenshot(path=str(SCREENSHOTS / "widget-ended-1024-en.png"))
     await page.get_by_label("4 stars").check()
     await page.get_by_role("button", name="Send rating").click()
     await expect(page.get_by_role("status")).to_contain_text("Thank you", timeout=WAIT * 1000)
+    await expect(page.get_by_role("form", name="Rate this chat")).to_be_hidden()
+    await expect(log).to_contain_text("Hello from the browser")  # still readable after the rating
     events = await node.app[DATABASE].events_for(conversation_id)
     assert [(e.kind, e.data["score"]) for e in events] == [("chat.rating", 4)]
     await a.close()
@@ -159,4 +172,41 @@ async def test_offline_form_when_no_agent_is_staffed(node: Node, browser: Browse
             break
         await asyncio.sleep(0.05)
     assert [c.subject for c in found] == ["Offline message: callback requested"]
+    await page.close()
+
+
+HOST_PAGE = """<!doctype html><html lang="en"><head><meta charset="utf-8"><title>A shop</title>
+<style>.cc-widget {{ --cc-agent-bubble: #fff3cd; --cc-radius: 0px; }}</style></head>
+<body><main><h1>A shop</h1></main>
+<script src="{url}/widget.js" async data-accent="#8a1538" data-accent-text="#fffdf5"
+        data-font="Georgia, serif" data-position="left" data-radius="not a length"></script>
+</body></html>"""
+
+
+async def test_a_site_restyles_the_widget(node: Node, browser: Browser) -> None:
+    """The script tag's data-accent / data-accent-text / data-font / data-position and the site's
+    own CSS custom properties restyle the widget; a value CSS does not accept is ignored."""
+    page = await browser.new_page(viewport={"width": 1024, "height": 768})
+    # The site's page, served by the browser itself at the widget's origin (its socket, its storage).
+    shop = node.url + "/a-shop"
+    await page.route(
+        shop, lambda route: route.fulfill(content_type="text/html", body=HOST_PAGE.format(url=node.url))
+    )
+    await page.goto(shop)
+    launch = page.get_by_role("button", name="Chat with us")
+    await expect(launch).to_be_visible()
+    style = await launch.evaluate(
+        """b => {
+            const s = getComputedStyle(b), w = b.closest('.cc-widget');
+            const radius = getComputedStyle(w).getPropertyValue('--cc-radius');
+            return [s.backgroundColor, s.color, s.fontFamily, w.getBoundingClientRect().left, radius];
+        }"""
+    )
+    assert style[:3] == ["rgb(138, 21, 56)", "rgb(255, 253, 245)", "Georgia, serif"], style
+    assert style[3] < 100  # on the left
+    assert style[4].strip() == "0px"  # the site's own property; data-radius="not a length" ignored
+    await launch.click()
+    header = page.get_by_role("dialog").locator("header")
+    assert await header.evaluate("h => getComputedStyle(h).backgroundColor") == "rgb(138, 21, 56)"
+    await page.screenshot(path=str(SCREENSHOTS / "widget-restyled-1024-en.png"))
     await page.close()

@@ -8,6 +8,10 @@
  * site's logged-in user, signed with messaging.web_identity_secret), optionally data-phone (a phone
  * the site verified, E.164; then the signature is of user id + "\n" + phone), data-open="true",
  * data-language (en, zh-CN; default: the visitor's browser language).
+ * Look: data-accent (a CSS colour: header, buttons), data-accent-text (the text on it), data-font,
+ * data-radius (a CSS length) and data-position ("left"; default right); or CSS custom properties
+ * on .cc-widget in the site's stylesheet: --cc-accent, --cc-accent-text, --cc-text, --cc-background,
+ * --cc-customer-bubble, --cc-agent-bubble, --cc-focus, --cc-font, --cc-radius (docs/omnichannel.md).
  * Loads the Socket.IO client from the same server (no CDN). Keeps the visitor token in localStorage
  * so a reload or a new tab continues the same conversation.
  */
@@ -116,20 +120,44 @@
                          [radio, el("label", { "for": id, text: n === 1 ? t("1 star") : t("{count} stars", { count: n }) })]));
   });
   var comment = field("cc-comment", t("Comment (optional)"), "textarea", false);
-  var rateForm = el("form", { "class": "cc-form", "aria-label": t("Rate this chat"), hidden: "" },
+  var rateForm = el("form", { "class": "cc-form cc-rate", "aria-label": t("Rate this chat"), hidden: "" },
                     [stars, comment.wrap, el("button", { type: "submit", text: t("Send rating") })]);
 
   var panel = el("div", { id: "cc-panel", "class": "cc-panel", role: "dialog",
                           "aria-labelledby": "cc-title", hidden: "" },
                  [el("header", {}, [heading, close]), statusLine, preForm, offForm, chat, rateForm]);
-  var root = el("div", { "class": "cc-widget", lang: language }, [panel, button]);
+  var root = el("div", { "class": "cc-widget" + (data.position === "left" ? " cc-left" : ""), lang: language },
+                [panel, button]);
+  // The site's look from the script tag: only values CSS accepts for that property are applied.
+  [["accent", "--cc-accent", "color"], ["accentText", "--cc-accent-text", "color"],
+   ["font", "--cc-font", "font-family"], ["radius", "--cc-radius", "border-radius"]].forEach(function (p) {
+    var value = data[p[0]];
+    if (value && window.CSS && CSS.supports(p[2], value)) { root.style.setProperty(p[1], value); }
+  });
   document.body.appendChild(root);
 
   function status(text) { statusLine.textContent = text || ""; }
   function show(which) {
+    panel.classList.remove("cc-over");
+    send.hidden = false; end.hidden = false;
     [preForm, offForm, chat, rateForm].forEach(function (n) { n.hidden = n !== which; });
     // Keyboard and screen-reader users land on the first field of what is now shown.
     var first = which.querySelector("input, textarea");
+    if (first && !panel.hidden) { first.focus(); }
+  }
+  // The end keeps the conversation on screen (read only, with the transcript button) and puts the
+  // rating form under it; rated, the form goes and the conversation stays.
+  function ended() {
+    status(t("The chat has ended."));
+    [preForm, offForm].forEach(function (n) { n.hidden = true; });
+    chat.hidden = false; send.hidden = true; end.hidden = true; typing.textContent = "";
+    if (!log.querySelector(".cc-ended")) {
+      log.appendChild(el("li", { "class": "cc-ended", text: t("The chat has ended.") }));
+      log.scrollTop = log.scrollHeight;
+    }
+    panel.classList.add("cc-over");
+    rateForm.hidden = false;
+    var first = rateForm.querySelector("input");
     if (first && !panel.hidden) { first.focus(); }
   }
   function add(from, body, id) {
@@ -195,7 +223,7 @@
       typing.textContent = event.typing ? t("{agent} is typing\u2026", { agent: state.agent || t("The agent") }) : "";
     });
     socket.on("agent_joined", function (a) { state.agent = a.name; status(t("{agent} joined the chat.", { agent: a.name })); });
-    socket.on("ended", function () { status(t("The chat has ended.")); show(rateForm); });
+    socket.on("ended", function () { ended(); });
   }
 
   preForm.addEventListener("submit", function (e) {
@@ -243,7 +271,7 @@
     emit("transcript", {}, function (ack) { if (ack.ok) { status(t("The transcript is on its way.")); } });
   });
   end.addEventListener("click", function () {
-    emit("end", {}, function (ack) { if (ack.ok) { status(t("The chat has ended.")); show(rateForm); } });
+    emit("end", {}, function (ack) { if (ack.ok) { ended(); } });
   });
   rateForm.addEventListener("submit", function (e) {
     e.preventDefault();
