@@ -79,7 +79,7 @@
   function onSession(e) {
     const s = e.session;
     if (session && session !== s) {  // one call at a time: a second one is refused as busy
-      s.terminate({ status_code: 486, reason_phrase: "Busy Here" });
+      s.terminate({ status_code: 486 });
       return;
     }
     session = s;
@@ -165,7 +165,7 @@
   }
   function endCall() {
     if (!session) return;
-    if (session.direction === "incoming" && !session.isEstablished()) session.terminate({ status_code: 486, reason_phrase: "Busy Here" });
+    if (session.direction === "incoming" && !session.isEstablished()) session.terminate({ status_code: 486 });
     else session.terminate();
   }
   answerBtn.addEventListener("click", answer);
