@@ -4,7 +4,9 @@ an agent, turns the softphone on (JsSIP registers 1001-web over Asterisk's WebSo
 caller (its 440 Hz tone) goes through the menu; the browser rings instead of the desk phone, the
 agent answers with the keyboard, and each side hears the other: the caller's audio is checked as
 the SIP tests check it (Goertzel), the browser's with Web Audio on the call's remote stream. The
-agent hangs up from the softphone; turning it off unregisters the agent."""
+keypad's DTMF, hold and mute are heard (or not) by the caller; the agent hangs up from the
+softphone; turning it off unregisters the agent, and the next call goes to another agent's browser,
+in Chinese. Screenshots at 1024 px in both languages go to docs/screenshots/."""
 
 from __future__ import annotations
 
@@ -84,6 +86,7 @@ def test_the_browser_answers_a_caller_and_both_hear_each_other(
     chromium = require("chromium", "chromium")
     server = server_factory().start()
     add_user(server, "ana", "--role", "agent", "--agent-id", "1001")
+    add_user(server, "li", "--role", "agent", "--agent-id", "1002", "--language", "zh-CN")
     microphone = tone_wav(tmp_path / "agent-tone.wav", AGENT_FREQ)
     caller = caller_phone(asterisk).start()
     try:
@@ -178,7 +181,7 @@ async def _call(server: ServerProcess, sandbox: Any, caller: Any, chromium: str,
             await expect(phone.get_by_role("button", name="Mute")).to_have_attribute("aria-pressed", "false")
 
             SCREENSHOTS.mkdir(parents=True, exist_ok=True)
-            await _shot(page, "agent-softphone.png")
+            await _shot(page, "agent-softphone-1024-en.png")
 
             await page.keyboard.press("Alt+Shift+X")  # hang up from the softphone
             record = await asyncio.to_thread(ended_record, server)
@@ -192,8 +195,29 @@ async def _call(server: ServerProcess, sandbox: Any, caller: Any, chromium: str,
             await asyncio.to_thread(
                 wait_for, lambda: "1001-web" not in sandbox.cli("pjsip show contacts"), 10, "unregistration"
             )
+
+            # Another agent, whose pages are in Chinese, uses the browser: the next caller goes to
+            # that browser (1001 is unreachable now), answered in the Chinese panel.
+            li = await (await browser.new_context(viewport={"width": 1024, "height": 900})).new_page()
+            li.on("pageerror", lambda err: errors.append(str(err)))
+            await sign_in(li, server.url, "li", "/agent")
+            zh_phone = li.locator("#softphone")
+            await expect(zh_phone.locator("h2")).to_have_text("软电话")
+            await zh_phone.locator("#sp-enable").check()
+            await expect(zh_phone.locator("#sp-status")).to_have_text("就绪：来电在此振铃", timeout=WAIT)  # noqa: RUF001
+            await asyncio.to_thread(wait_agent, server, "1002", "available")
+            second, _ = await asyncio.to_thread(call_in, caller, sandbox, "1")
+            await expect(zh_phone.locator("#sp-state")).to_have_text("振铃中", timeout=WAIT)
+            await li.keyboard.press("Alt+Shift+N")
+            await expect(zh_phone.locator("#sp-state")).to_have_text("通话中", timeout=WAIT)
+            await asyncio.to_thread(wait_agent, server, "1002", "busy")
+            await _shot(li, "agent-softphone-1024-zh-CN.png")
+            await li.keyboard.press("Alt+Shift+X")
+            record = await asyncio.to_thread(ended_record, server)
+            assert record["agent_id"] == "1002" and record["ended_by"] == "agent", record
+            await zh_phone.locator("#sp-enable").uncheck()
             assert not errors, errors
-            del call
+            del call, second
         finally:
             await browser.close()
 
