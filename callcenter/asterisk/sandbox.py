@@ -43,8 +43,7 @@ from typing import IO
 
 import yaml
 
-from callcenter.asterisk import devices
-from callcenter.settings import AgentSettings, Settings, ip_network
+from callcenter.settings import AgentSettings, Settings, ip_network, phones
 
 __all__ = [
     "ROOT_PACKAGES",
@@ -296,7 +295,7 @@ class AsteriskSandbox:
         values["AGENT_ENDPOINTS"] = self._agent_endpoints(values)
         values["AGENT_DIAL_EXTENSIONS"] = "\n".join(
             # The desk phone and the browser softphone both ring; an unregistered one is skipped.
-            f"exten => {agent.extension},1,Dial(PJSIP/${{EXTEN}}&PJSIP/${{EXTEN}}{devices.WEB_SUFFIX},30)"
+            f"exten => {agent.extension},1,Dial(PJSIP/${{EXTEN}}&PJSIP/${{EXTEN}}{phones.WEB_SUFFIX},30)"
             "\n same => n,Hangup()"
             for agent in s.agents
         )
@@ -332,7 +331,7 @@ class AsteriskSandbox:
         blocks = []
         password = self.settings.asterisk.agent_password.get_secret_value()
         for agent in self.settings.agents:
-            web = devices.web_password(password, agent.extension)
+            web = phones.web_password(password, agent.extension)
             blocks.append(template.safe_substitute(values, **_agent_values(agent), WEB_PASSWORD=web))
         return "\n".join(blocks)
 

@@ -140,7 +140,7 @@ class AgentSettings(Section):
 
     id: str = Field(pattern=r"^[A-Za-z0-9_.-]{1,64}$")
     name: str = ""
-    # Not ending in "-web": <extension>-web is the agent's browser softphone (asterisk/devices.py).
+    # Not ending in "-web": <extension>-web is the agent's browser softphone (settings/phones.py).
     extension: str = Field(pattern=r"^[A-Za-z0-9_.-]{1,60}$")
     queues: tuple[str, ...] = ("support",)
     # Logged in (and available) as soon as the phone registers; otherwise only through the API.

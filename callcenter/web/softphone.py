@@ -2,7 +2,7 @@
 
 The agent panel and the supervisor console carry a softphone (``static/softphone.js``, JsSIP over a
 WebSocket to Asterisk, WebRTC media; docs/agent-panel.md). It registers as the browser endpoint of
-the account's own extension (``<ext>-web``, asterisk/devices.py), with that endpoint's password. The
+the account's own extension (``<ext>-web``, settings/phones.py), with that endpoint's password. The
 password is given here only: to the signed-in account (or token) whose agent id owns the extension,
 never in a page, a log or another account's answer; ``Cache-Control: no-store``.
 """
@@ -14,7 +14,7 @@ from urllib.parse import urlsplit
 
 from aiohttp import web
 
-from callcenter.asterisk import devices
+from callcenter.settings import phones
 from callcenter.web import pages
 from callcenter.web.api import SERVICE
 from callcenter.web.auth import PRINCIPAL, allow
@@ -60,14 +60,14 @@ async def softphone_credentials(request: web.Request) -> web.Response:
         )
         return error(404, message)
     asterisk = request.app[pages.PAGE_SETTINGS].asterisk
-    user = devices.web_endpoint(extension)
+    user = phones.web_endpoint(extension)
     domain = asterisk.external_address or asterisk.host
     response = json_response(
         {
             "websocket": asterisk.softphone_url,
             "uri": f"sip:{user}@{domain}",
             "username": user,
-            "password": devices.web_password(asterisk.agent_password.get_secret_value(), extension),
+            "password": phones.web_password(asterisk.agent_password.get_secret_value(), extension),
             "extension": extension,
             "display_name": request[PRINCIPAL].name,
         }

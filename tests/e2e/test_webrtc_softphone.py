@@ -21,7 +21,16 @@ from typing import Any
 import pytest
 from playwright.async_api import Page, async_playwright, expect
 
-from tests.calls import AGENT_FREQ, CALLER_FREQ, call_in, caller_phone, dominant, ended_record, wait_agent
+from tests.calls import (
+    AGENT_FREQ,
+    CALLER_FREQ,
+    agent_phone,
+    call_in,
+    caller_phone,
+    dominant,
+    ended_record,
+    wait_agent,
+)
 from tests.conftest import ServerProcess
 from tests.e2e.test_agent_day import add_user, sign_in
 from tests.integration.test_login_browser import CHROMIUM_FLAGS, SCREENSHOTS
@@ -31,6 +40,7 @@ from tests.tools import require
 pytestmark = pytest.mark.asterisk
 
 WAIT = 20_000  # ms, for the browser's expectations
+SUP_FREQ = 1700.0  # the supervisor's microphone (tests/e2e/test_supervisor_calls.py's tone)
 
 # What the browser hears: the power at each frequency of the call's remote stream, through Web
 # Audio (an analyser on the <audio> element's stream), summed over two seconds.
@@ -95,14 +105,19 @@ def test_the_browser_answers_a_caller_and_both_hear_each_other(
         caller.stop()
 
 
-async def _call(server: ServerProcess, sandbox: Any, caller: Any, chromium: str, microphone: Path) -> None:
-    flags = [
+def browser_flags(microphone: Path) -> list[str]:
+    """Headless Chromium whose microphone plays ``microphone`` (and asks no permission)."""
+    return [
         *CHROMIUM_FLAGS,
         "--use-fake-ui-for-media-stream",
         "--use-fake-device-for-media-stream",
         f"--use-file-for-fake-audio-capture={microphone}",
         "--autoplay-policy=no-user-gesture-required",
     ]
+
+
+async def _call(server: ServerProcess, sandbox: Any, caller: Any, chromium: str, microphone: Path) -> None:
+    flags = browser_flags(microphone)
     async with async_playwright() as pw:
         browser = await pw.chromium.launch(executable_path=chromium, headless=True, args=flags)
         try:
@@ -218,6 +233,73 @@ async def _call(server: ServerProcess, sandbox: Any, caller: Any, chromium: str,
             await zh_phone.locator("#sp-enable").uncheck()
             assert not errors, errors
             del call, second
+        finally:
+            await browser.close()
+
+
+def test_a_supervisor_listens_from_the_consoles_softphone(
+    asterisk: Any, server_factory: Any, tmp_path: Path
+) -> None:
+    """Listen rings the supervisor's browser (1009-web) instead of a desk phone: it hears the caller
+    and the agent, and neither hears it."""
+    chromium = require("chromium", "chromium")
+    server = server_factory(
+        agents=[
+            {"id": "1001", "name": "Agent", "extension": "1001", "queues": ["support"]},
+            {"id": "1009", "name": "Supervisor", "extension": "1009", "queues": [], "auto_login": False},
+        ]
+    ).start()
+    add_user(server, "sue", "--role", "supervisor", "--agent-id", "1009")
+    microphone = tone_wav(tmp_path / "supervisor-tone.wav", SUP_FREQ)
+    agent = agent_phone(asterisk, "1001").start()
+    caller = caller_phone(asterisk).start()
+    try:
+        asyncio.run(_listen(server, asterisk, agent, caller, chromium, microphone))
+    finally:
+        caller.stop()
+        agent.stop()
+
+
+async def _listen(
+    server: ServerProcess, sandbox: Any, agent: Any, caller: Any, chromium: str, microphone: Path
+) -> None:
+    async with async_playwright() as pw:
+        flags = browser_flags(microphone)
+        browser = await pw.chromium.launch(executable_path=chromium, headless=True, args=flags)
+        try:
+            page = await (await browser.new_context(viewport={"width": 1024, "height": 900})).new_page()
+            errors: list[str] = []
+            page.on("pageerror", lambda err: errors.append(str(err)))
+            await sign_in(page, server.url, "sue", "/supervisor")
+            phone = page.get_by_role("region", name="Softphone")
+            await phone.get_by_label("Use this browser as my phone").check()
+            await expect(phone.locator("#sp-status")).to_have_text("ready: calls ring here", timeout=WAIT)
+
+            await asyncio.to_thread(wait_agent, server, "1001", "available")
+            _, heard = await asyncio.to_thread(call_in, caller, sandbox, "1")
+            await asyncio.to_thread(
+                wait_for, lambda: agent.incoming and agent.audio, 20, "the agent's phone to ring and answer"
+            )
+            await asyncio.to_thread(wait_agent, server, "1001", "busy")
+            agent_heard = next(iter(agent.audio.values()))
+
+            await page.get_by_role("button", name="Call me (1009)").click()  # listen, the default mode
+            await expect(phone.locator("#sp-state")).to_have_text("Ringing", timeout=WAIT)
+            await page.keyboard.press("Alt+Shift+N")
+            await expect(phone.locator("#sp-state")).to_have_text("Connected", timeout=WAIT)
+            await page.wait_for_timeout(1000)
+            listening = time.monotonic()
+            for other in (CALLER_FREQ, AGENT_FREQ):
+                got = await page.evaluate(HEARD_JS, [SUP_FREQ, other])
+                assert got is not None and got["theirs"] > 5 * got["mine"], f"no {other} Hz heard: {got}"
+            for who, audio in (("caller", heard), ("agent", agent_heard)):
+                said = audio.heard_since(listening)
+                others = goertzel(said, CALLER_FREQ) + goertzel(said, AGENT_FREQ)
+                assert goertzel(said, SUP_FREQ) * 5 < others, f"the {who} hears the listening supervisor"
+            await page.keyboard.press("Alt+Shift+X")
+            await expect(phone.locator("#sp-call")).to_be_hidden(timeout=WAIT)
+            await phone.get_by_label("Use this browser as my phone").uncheck()
+            assert not errors, errors
         finally:
             await browser.close()
 

@@ -13,7 +13,7 @@ import pytest
 from aiohttp.test_utils import TestClient, TestServer
 
 from callcenter.app import create_app
-from callcenter.asterisk import devices
+from callcenter.settings import phones
 from callcenter.web.pages import ACCOUNTS
 from tests.conftest import port
 from tests.integration.test_api import auth, make_settings
@@ -48,7 +48,7 @@ async def test_an_agent_gets_its_own_browser_endpoint_and_nothing_else(
     resp = await client.get("/api/softphone", headers=auth("agent"))  # the token of agent 1001
     assert resp.status == 200 and resp.headers["Cache-Control"] == "no-store"
     body = await resp.json()
-    secret = devices.web_password("agentpass", "1001")
+    secret = phones.web_password("agentpass", "1001")
     assert body == {
         "websocket": WEBSOCKET + "/ws",
         "uri": "sip:1001-web@127.0.0.1",
@@ -76,7 +76,7 @@ async def test_the_panel_carries_no_secret_and_may_reach_only_asterisks_websocke
     page = await client.get("/agent")
     html = await page.text()
     assert 'id="softphone"' in html and "/static/jssip.min.js" in html
-    assert devices.web_password("agentpass", "1001") not in html
+    assert phones.web_password("agentpass", "1001") not in html
     csp = page.headers["Content-Security-Policy"]
     assert f"connect-src 'self' {WEBSOCKET}" in csp and "default-src 'self'" in csp
     session = await (await client.get("/api/softphone")).json()  # the session cookie suffices

@@ -10,7 +10,7 @@ from typing import Any
 
 import pytest
 
-from callcenter.asterisk import ami_events, devices
+from callcenter.asterisk import ami_events
 from callcenter.asterisk.asterisk_port import EndpointInfo, OriginateRequest
 from callcenter.asterisk.sandbox import AsteriskSandbox
 from callcenter.asterisk.voice import VoiceAdapter
@@ -18,7 +18,7 @@ from callcenter.asterisk.voice_state import AgentLeg
 from callcenter.core import events as ev
 from callcenter.core.calls import machine as cl
 from callcenter.core.commands import DialAgent
-from callcenter.settings import ConfigError, Settings, load_settings
+from callcenter.settings import ConfigError, Settings, load_settings, phones
 from tests.fake_port import FakePort
 
 
@@ -57,11 +57,11 @@ async def dialled(voice: VoiceAdapter, port: FakePort, extension: str = "1001") 
 
 
 def test_the_browser_password_is_per_extension_and_secret() -> None:
-    one = devices.web_password("agentpass", "1001")
+    one = phones.web_password("agentpass", "1001")
     assert len(one) == 32 and int(one, 16) >= 0
-    assert one == devices.web_password("agentpass", "1001")  # stable across restarts
-    assert one != devices.web_password("agentpass", "1002")
-    assert one != devices.web_password("another-secret", "1001")
+    assert one == phones.web_password("agentpass", "1001")  # stable across restarts
+    assert one != phones.web_password("agentpass", "1002")
+    assert one != phones.web_password("another-secret", "1001")
     assert "agentpass" not in one
 
 
@@ -117,7 +117,7 @@ def test_the_sandbox_renders_a_webrtc_endpoint_beside_each_phone() -> None:
     assert settings.asterisk.softphone_url == "ws://127.0.0.1:15088/ws"
     pjsip = conf["pjsip.conf"]
     assert "[1001-web](agent-web-endpoint)" in pjsip and "webrtc = yes" in pjsip
-    assert f"password = {devices.web_password('agentpass', '1001')}" in pjsip
+    assert f"password = {phones.web_password('agentpass', '1001')}" in pjsip
     assert "protocol = ws" in pjsip
     modules = conf["modules.conf"]
     for module in ("res_http_websocket.so", "res_pjsip_transport_websocket.so", "res_srtp.so"):
