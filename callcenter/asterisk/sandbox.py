@@ -294,9 +294,12 @@ class AsteriskSandbox:
                 )
         values["AGENT_ENDPOINTS"] = self._agent_endpoints(values)
         values["AGENT_DIAL_EXTENSIONS"] = "\n".join(
-            # The desk phone and the browser softphone both ring; an unregistered one is skipped.
-            f"exten => {agent.extension},1,Dial(PJSIP/${{EXTEN}}&PJSIP/${{EXTEN}}{phones.WEB_SUFFIX},30)"
-            "\n same => n,Hangup()"
+            # The server's rule (asterisk/devices.py): the browser softphone while it is registered,
+            # else the desk phone.
+            f"exten => {agent.extension},1,"
+            f"Set(CC_WEB=${{PJSIP_DIAL_CONTACTS(${{EXTEN}}{phones.WEB_SUFFIX})}})\n"
+            ' same => n,Dial(${IF($["${CC_WEB}" = ""]?PJSIP/${EXTEN}:${CC_WEB})},30)\n'
+            " same => n,Hangup()"
             for agent in s.agents
         )
         values["QUEUES"] = self._queues()

@@ -122,7 +122,9 @@ def test_the_sandbox_renders_a_webrtc_endpoint_beside_each_phone() -> None:
     modules = conf["modules.conf"]
     for module in ("res_http_websocket.so", "res_pjsip_transport_websocket.so", "res_srtp.so"):
         assert f"load => {module}" in modules
-    assert "Dial(PJSIP/${EXTEN}&PJSIP/${EXTEN}-web,30)" in conf["extensions.conf"]
+    # Agents calling each other follow the same rule: the browser while registered, else the desk.
+    assert "exten => 1001,1,Set(CC_WEB=${PJSIP_DIAL_CONTACTS(${EXTEN}-web)})" in conf["extensions.conf"]
+    assert 'Dial(${IF($["${CC_WEB}" = ""]?PJSIP/${EXTEN}:${CC_WEB})},30)' in conf["extensions.conf"]
 
 
 def test_an_extension_may_not_take_a_browser_endpoints_name() -> None:
