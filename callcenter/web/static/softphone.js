@@ -202,5 +202,6 @@
   render();
   let remembered = "";
   try { remembered = localStorage.getItem(STORE) || ""; } catch (err) { /* private mode */ }
-  if (remembered) { enable.checked = true; start(); }
+  // On if it was on in this browser, or if the box was ticked before this script ran.
+  if (remembered || enable.checked) { enable.checked = true; start(); }
 })();
