@@ -298,6 +298,8 @@ async def _listen(
                 said = audio.heard_since(listening)
                 others = goertzel(said, CALLER_FREQ) + goertzel(said, AGENT_FREQ)
                 assert goertzel(said, SUP_FREQ) * 5 < others, f"the {who} hears the listening supervisor"
+            SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+            await _shot(page, "supervisor-softphone-1024-en.png")
             await page.keyboard.press("Alt+Shift+X")
             await expect(phone.locator("#sp-call")).to_be_hidden(timeout=WAIT)
             await phone.get_by_label("Use this browser as my phone").uncheck()
