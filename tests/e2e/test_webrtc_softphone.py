@@ -4,7 +4,8 @@ an agent, turns the softphone on (JsSIP registers 1001-web over Asterisk's WebSo
 caller (its 440 Hz tone) goes through the menu; the browser rings instead of the desk phone, the
 agent answers with the keyboard, and each side hears the other: the caller's audio is checked as
 the SIP tests check it (Goertzel), the browser's with Web Audio on the call's remote stream. The
-keypad's DTMF, hold and mute are heard (or not) by the caller; the agent hangs up from the
+keypad's DTMF, the softphone's hold and mute, the call card's (the server's) hold and resume are
+heard (or not) by the caller; the agent hangs up from the
 softphone; turning it off unregisters the agent, and the next call goes to another agent's browser,
 in Chinese. Screenshots at 1024 px in both languages go to docs/screenshots/."""
 
@@ -196,6 +197,25 @@ async def _call(server: ServerProcess, sandbox: Any, caller: Any, chromium: str,
             assert goertzel(muted, AGENT_FREQ) * 10 < talking, "mute let the tone through"
             await page.keyboard.press("Alt+Shift+M")
             await expect(phone.get_by_role("button", name="Mute")).to_have_attribute("aria-pressed", "false")
+
+            # The call card's controls are the server's and work on the browser's leg as on a desk
+            # phone's: its Hold puts the caller in cc-hold (music), Resume brings the agent back.
+            card = page.get_by_role("article", name="Call from caller")
+            await page.keyboard.press("Alt+Shift+O")
+            await expect(card.locator("[data-phase]")).to_have_text("On hold (the caller hears music)")
+            await page.wait_for_timeout(600)
+            card_held = time.monotonic()
+            await page.wait_for_timeout(1500)
+            on_card_hold = heard.heard_since(card_held)
+            assert goertzel(on_card_hold, AGENT_FREQ) * 10 < talking, "the caller hears the agent on hold"
+            await page.keyboard.press("Alt+Shift+O")
+            await expect(card.locator("[data-phase]")).to_have_text("Talking")
+            await expect(phone.locator("#sp-state")).to_have_text("Connected")
+            await page.wait_for_timeout(800)
+            resumed = time.monotonic()
+            await page.wait_for_timeout(1500)
+            back = heard.heard_since(resumed)
+            assert dominant(back, CALLER_FREQ, AGENT_FREQ) > 5, "the caller does not hear the agent again"
 
             SCREENSHOTS.mkdir(parents=True, exist_ok=True)
             await _shot(page, "agent-softphone-1024-en.png")
