@@ -5,9 +5,9 @@ caller (its 440 Hz tone) goes through the menu; the browser rings instead of the
 agent answers with the keyboard, and each side hears the other: the caller's audio is checked as
 the SIP tests check it (Goertzel), the browser's with Web Audio on the call's remote stream. The
 keypad's DTMF, the softphone's hold and mute, the call card's (the server's) hold and resume are
-heard (or not) by the caller; the agent hangs up from the
-softphone; turning it off unregisters the agent, and the next call goes to another agent's browser,
-in Chinese. Screenshots at 1024 px in both languages go to docs/screenshots/."""
+heard (or not) by the caller; the agent hangs up from the softphone; turning it off unregisters the
+agent, and the next call goes to another agent's browser, in Chinese. Screenshots at 1024 px in
+both languages go to docs/screenshots/. A supervisor listens from the console's softphone."""
 
 from __future__ import annotations
 
