@@ -80,6 +80,7 @@ from callcenter.web import (
     pages,
     qa_api,
     realtime,
+    softphone,
     supervisor,
     users_api,
     webhooks,
@@ -189,6 +190,7 @@ def create_app(settings: Settings) -> web.Application:
     users_api.setup_routes(app)
     qa_api.setup_routes(app)
     agent_panel.setup_routes(app)
+    softphone.setup_routes(app)
     realtime.setup_routes(app)
     supervisor.setup_routes(app)
     pages.add_nav(app, "QA review", "/qa", "qa", "supervisor", "admin")  # after each role's home

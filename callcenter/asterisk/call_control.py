@@ -24,9 +24,10 @@ from __future__ import annotations
 import asyncio
 import logging
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Mapping, Set
 from dataclasses import dataclass, field
 
+from callcenter.asterisk import devices
 from callcenter.asterisk.asterisk_port import (
     AmiError,
     Application,
@@ -77,12 +78,16 @@ class CallControl:
         submit: Callable[[cl.CallEvent | ev.Event], None],
         clock: Callable[[], float],
         tasks: Tasks,
+        contacts: Mapping[str, Set[str]] | None = None,
     ) -> None:
         """``legs``: the agents' legs, shared with the voice adapter (which sees them come and go);
-        ``tasks``: the voice adapter's background tasks (cancelled when it stops)."""
+        ``tasks``: the voice adapter's background tasks (cancelled when it stops); ``contacts``: the
+        registered contacts per endpoint (the voice adapter's), which say whether an agent's
+        browser or desk phone rings (asterisk/devices.py)."""
         self._settings = settings
         self._port = port
         self._legs = legs
+        self._contacts: Mapping[str, Set[str]] = contacts if contacts is not None else {}
         self._submit = submit
         self._clock = clock
         self._tasks = tasks
@@ -201,7 +206,7 @@ class CallControl:
         try:
             await self._port.originate(
                 OriginateRequest(
-                    f"PJSIP/{cmd.extension}",
+                    devices.dial_endpoint(self._contacts, cmd.extension),
                     Application("ChanSpy", f"{leg.channel},{SPY_OPTIONS[cmd.mode]}"),
                     ring_timeout=30.0,
                     caller_id=f'"{cmd.mode} {cmd.agent_id}" <{cmd.agent_id}>',
@@ -485,7 +490,7 @@ class CallControl:
         self._facts.unrecorded.intersection_update(self._legs)
         self._facts.unrecorded.add(leg_id)
         request = OriginateRequest(
-            f"PJSIP/{extension}",
+            devices.dial_endpoint(self._contacts, extension),
             Dialplan(context),
             ring_timeout=self._settings.acd.ring_timeout,
             channel_id=leg_id,

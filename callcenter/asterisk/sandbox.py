@@ -43,7 +43,7 @@ from typing import IO
 
 import yaml
 
-from callcenter.settings import AgentSettings, Settings, ip_network
+from callcenter.settings import AgentSettings, Settings, ip_network, phones
 
 __all__ = [
     "ROOT_PACKAGES",
@@ -268,6 +268,8 @@ class AsteriskSandbox:
             "RTP_END": str(ast.rtp_port_end),
             "AMI_PORT": str(ast.ami_port),
             "AMI_BIND_HOST": ast.ami_bind_host if ast.ami_bind_host is not None else ast.host,
+            "WEBRTC_PORT": str(ast.http_port),
+            "WEBRTC_BIND_HOST": ast.webrtc_bind_host if ast.webrtc_bind_host is not None else ast.host,
             "AMI_PERMIT": "\n".join(f"permit = {_acl_network(n)}" for n in ast.ami_permit),
             "TRANSPORT_NAT": _transport_nat(ast.external_address, ast.local_nets),
             "AMI_USERNAME": ast.ami_username,
@@ -293,7 +295,12 @@ class AsteriskSandbox:
                 )
         values["AGENT_ENDPOINTS"] = self._agent_endpoints(values)
         values["AGENT_DIAL_EXTENSIONS"] = "\n".join(
-            f"exten => {agent.extension},1,Dial(PJSIP/${{EXTEN}},30)\n same => n,Hangup()"
+            # The server's rule (asterisk/devices.py): the browser softphone while it is registered,
+            # else the desk phone.
+            f"exten => {agent.extension},1,"
+            f"Set(CC_WEB=${{PJSIP_DIAL_CONTACTS(${{EXTEN}}{phones.WEB_SUFFIX})}})\n"
+            ' same => n,Dial(${IF($["${CC_WEB}" = ""]?PJSIP/${EXTEN}:${CC_WEB})},30)\n'
+            " same => n,Hangup()"
             for agent in s.agents
         )
         values["QUEUES"] = self._queues()
@@ -347,8 +354,10 @@ class AsteriskSandbox:
     def _agent_endpoints(self, values: Mapping[str, str]) -> str:
         template = _Template(self._read_template(_AGENT_TEMPLATE))
         blocks = []
+        password = self.settings.asterisk.agent_password.get_secret_value()
         for agent in self.settings.agents:
-            blocks.append(template.safe_substitute(values, **_agent_values(agent)))
+            web = phones.web_password(password, agent.extension)
+            blocks.append(template.safe_substitute(values, **_agent_values(agent), WEB_PASSWORD=web))
         return "\n".join(blocks)
 
     def _read_template(self, name: str) -> str:
@@ -653,6 +662,7 @@ class AsteriskSandbox:
         checks = (
             ("udp", socket.SOCK_DGRAM, ast.sip_port, "asterisk.sip_port"),
             ("tcp", socket.SOCK_STREAM, ast.ami_port, "asterisk.ami_port"),
+            ("tcp", socket.SOCK_STREAM, ast.http_port, "asterisk.webrtc_port"),
         )
         for proto, kind, port, key in checks:
             with socket.socket(socket.AF_INET, kind) as sock:

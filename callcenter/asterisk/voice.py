@@ -84,7 +84,9 @@ class VoiceAdapter:
         self.events = self._listen(port)
         self.reconciler = Reconciler(port, self._state, settings.asterisk.leftover_seconds)
         # Hold, transfers, consults, conferences: the core's call commands, carried out.
-        self.calls = CallControl(settings, port, self._legs, submit, clock, self._background)
+        self.calls = CallControl(
+            settings, port, self._legs, submit, clock, self._background, self._state.contacts
+        )
         # The IVR's lookups to outside systems; ours to close unless it was given.
         self.inbound.http = http
         self._own_http = http is None

@@ -11,6 +11,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable
 
+from callcenter.asterisk import devices
 from callcenter.asterisk.asterisk_port import AmiError, AsteriskPort, Dialplan, Move, OriginateRequest
 from callcenter.asterisk.voice_state import AgentLeg, Tasks, VoiceState
 from callcenter.core import events as ev
@@ -113,7 +114,7 @@ class VoiceDialer:
         self._state.legs[leg_id] = AgentLeg(interaction_id, agent_id)
         base = self._record_base(interaction_id) if self._record_base is not None else None
         request = OriginateRequest(
-            endpoint=f"PJSIP/{cmd.extension}",
+            endpoint=devices.dial_endpoint(self._state.contacts, cmd.extension),
             target=target,
             ring_timeout=ring_timeout,
             channel_id=leg_id,

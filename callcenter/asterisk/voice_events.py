@@ -13,7 +13,7 @@ import re
 from collections.abc import Callable, Coroutine
 from typing import Any
 
-from callcenter.asterisk import ami_events
+from callcenter.asterisk import ami_events, devices
 from callcenter.asterisk.voice_state import AgentLeg, Tasks, VoiceState
 from callcenter.core import events as ev
 
@@ -87,13 +87,15 @@ class EventMapper:
 
     def _contact(self, aor: str, registered: bool, uri: str) -> None:
         # A phone is registered while its AOR has any contact. With remove_existing, a
-        # re-registering phone's new contact may be reported before the old one's removal.
+        # re-registering phone's new contact may be reported before the old one's removal. The
+        # agent is reachable while its desk phone or its browser is (asterisk/devices.py).
+        extension = devices.extension_of(aor)
+        before = devices.is_registered(self._state.contacts, extension)
         contacts = self._state.contacts.setdefault(aor, set())
-        before = bool(contacts)
         (contacts.add if registered else contacts.discard)(uri)
-        if bool(contacts) != before or (registered and not before):
-            cls = ev.AgentRegistered if contacts else ev.AgentUnregistered
-            self._submit(cls(aor, self._clock()))
+        if devices.is_registered(self._state.contacts, extension) != before:
+            cls = ev.AgentRegistered if not before else ev.AgentUnregistered
+            self._submit(cls(extension, self._clock()))
 
     def _on_user_event(self, event: ami_events.UserEvent) -> None:
         h = event.headers

@@ -28,6 +28,7 @@ from collections import deque
 from dataclasses import dataclass
 
 from callcenter import metrics
+from callcenter.asterisk import devices
 from callcenter.asterisk.asterisk_port import AmiError, AsteriskPort, ChannelInfo
 from callcenter.asterisk.voice_state import AgentLeg, AsteriskSnapshot, VoiceState
 
@@ -94,7 +95,8 @@ class Reconciler:
             self._state.callers.pop(uid)
         for uid in [u for u in self._state.legs if u not in uniqueids]:
             self._state.legs.pop(uid)
-        registered = frozenset(e.name for e in endpoints if e.registered)
+        # An agent is registered while its desk phone or its browser is (asterisk/devices.py).
+        registered = frozenset(devices.extension_of(e.name) for e in endpoints if e.registered)
         log.info("voice.reconciled", extra={"channels": len(channels), "registered": sorted(registered)})
         await self._hang_up_leftovers(channels)
         snapshot = AsteriskSnapshot(

@@ -89,8 +89,17 @@ class AsteriskSettings(Section):
     # A server whose AMI connection stays lost this long (while another is up) is reconciled away:
     # the callers it carried are gone (a dead Asterisk ends its calls).
     server_lost_seconds: float = Field(10.0, gt=0)
+    # The agent panel's softphone (WebRTC, docs/agent-panel.md): Asterisk's HTTP server carries SIP
+    # over a WebSocket at /ws on this address and port (http.conf; None: sip_port + 28, 5088 by
+    # default, so instances with their own SIP port never share it). ``webrtc_url`` is what
+    # browsers open; None: ws://<host>:<port>/ws, which Chromium and Firefox accept from a page on
+    # http://127.0.0.1 or localhost only. Pages served over https must use wss:// (Asterisk's TLS
+    # listener in http.conf, or a TLS proxy in front of it), e.g. "wss://pbx.example.com:8089/ws".
+    webrtc_port: int | None = Field(None, ge=1, le=65535)
+    webrtc_bind_host: str | None = None  # None: ``host``
+    webrtc_url: str | None = Field(None, pattern=r"^wss?://[^\s]+$")
 
-    @field_validator("ami_bind_host", "external_address", mode="before")
+    @field_validator("ami_bind_host", "external_address", "webrtc_bind_host", "webrtc_url", mode="before")
     @classmethod
     def _empty_is_none(cls, value: Any) -> Any:
         # An empty environment variable (CALLCENTER_ASTERISK__EXTERNAL_ADDRESS=) means "not set".
@@ -101,7 +110,7 @@ class AsteriskSettings(Section):
     def _split_list(cls, value: Any) -> Any:
         return split_list(value)  # "10.0.0.0/8, 192.168.0.0/16" (an environment variable) -> a list
 
-    @field_validator("ami_bind_host")
+    @field_validator("ami_bind_host", "webrtc_bind_host")
     @classmethod
     def _ip_address(cls, value: str | None) -> str | None:
         if value is not None:
@@ -152,6 +161,15 @@ class AsteriskSettings(Section):
 
     def server(self, name: str) -> AsteriskServer:
         return next(s for s in self.servers if s.name == name)
+    @property
+    def http_port(self) -> int:
+        """The port of Asterisk's HTTP server (the softphones' WebSocket)."""
+        return self.webrtc_port if self.webrtc_port is not None else min(self.sip_port + 28, 65535)
+
+    @property
+    def softphone_url(self) -> str:
+        """The WebSocket URL browsers register the softphone over."""
+        return self.webrtc_url or f"ws://{self.host}:{self.http_port}/ws"
 
 
 class AgiSettings(Section):
@@ -169,7 +187,8 @@ class AgentSettings(Section):
 
     id: str = Field(pattern=r"^[A-Za-z0-9_.-]{1,64}$")
     name: str = ""
-    extension: str = Field(pattern=r"^[A-Za-z0-9_.-]{1,64}$")
+    # Not ending in "-web": <extension>-web is the agent's browser softphone (settings/phones.py).
+    extension: str = Field(pattern=r"^[A-Za-z0-9_.-]{1,60}$")
     queues: tuple[str, ...] = ("support",)
     # Logged in (and available) as soon as the phone registers; otherwise only through the API.
     auto_login: bool = True
@@ -185,6 +204,13 @@ class AgentSettings(Section):
     )
     chat_while_on_call: bool = False
     call_while_chatting: bool = True
+
+    @field_validator("extension")
+    @classmethod
+    def _not_a_browser_endpoint(cls, value: str) -> str:
+        if value.endswith("-web"):
+            raise ValueError(f"{value!r} ends in -web, the name of an agent's browser softphone")
+        return value
 
 
 class AcdSettings(Section):

@@ -44,7 +44,7 @@ from callcenter.messaging import identity
 from callcenter.messaging.service import Messaging
 from callcenter.service import CallCenter
 from callcenter.settings import ApiToken, RealtimeSettings
-from callcenter.web import api, pages
+from callcenter.web import api, pages, softphone
 from callcenter.web.auth import allow
 from callcenter.web.chat_agent import TIMELINE, AgentNamespace, agent_room, message_view
 from callcenter.web.chat_desk import Desk
@@ -417,7 +417,14 @@ async def agent_page(request: web.Request) -> web.Response:
         "queues": request.app[api.SERVICE].engine.queue_names(),
         "offer_timeout": settings.acd.offer_timeout,
     }
-    return pages.render(request, "agent.html", config=json.dumps(config))
+    phone = softphone.page_config(request)
+    return pages.render(
+        request,
+        "agent.html",
+        config=json.dumps(config),
+        softphone=json.dumps(phone) if phone else "",
+        connect=softphone.connect_sources(request) if phone else (),
+    )
 
 
 def setup_routes(app: web.Application) -> None:

@@ -88,7 +88,11 @@ def nav_for(app: web.Application, role: str | None) -> list[NavItem]:
     return [item for item in app[NAV] if role in item.roles]
 
 
-def render(request: web.Request, template: str, *, status: int = 200, **context: Any) -> web.Response:
+def render(
+    request: web.Request, template: str, *, status: int = 200, connect: tuple[str, ...] = (), **context: Any
+) -> web.Response:
+    """The page; ``connect``: origins beyond this site's its scripts may open connections to (the
+    softphone's WebSocket to Asterisk)."""
     principal = request.get(PRINCIPAL)
     session = request.get(SESSION)
     chosen = language(request)
@@ -112,6 +116,7 @@ def render(request: web.Request, template: str, *, status: int = 200, **context:
     response.headers["X-Frame-Options"] = "DENY"
     response.headers["Content-Security-Policy"] = (
         "default-src 'self'; frame-ancestors 'none'; form-action 'self'; base-uri 'none'"
+        + (f"; connect-src 'self' {' '.join(connect)}" if connect else "")
     )
     return response
 
@@ -279,8 +284,13 @@ async def home(request: web.Request) -> web.StreamResponse:
 _STATIC_NAME = re.compile(r"^[a-z0-9][a-z0-9_.-]*\.(css|js|svg|png|ico)$")
 
 
+# Vendored libraries of the pages (not the widget's), by their name in the URL.
+_VENDORED = {"jssip.min.js": "vendor/jssip.min.js"}  # its licence: vendor/jssip.LICENSE
+
+
 @doc(
-    "Stylesheets and scripts of the pages and the widget (widget.css, socket.io.min.js, its licence)",
+    "Stylesheets and scripts of the pages and the widget (widget.css, socket.io.min.js, jssip.min.js,"
+    " the licence of socket.io)",
     content="text/plain",
     responses={304: "Not modified (ETag)"},
     errors=(404,),
@@ -291,7 +301,7 @@ async def static(request: web.Request) -> web.StreamResponse:
     name = request.match_info["name"]
     if widget.serves(name):
         return await widget.static_file(request)
-    path = STATIC_DIR / name
+    path = STATIC_DIR / _VENDORED.get(name, name)
     if not _STATIC_NAME.match(name) or not path.is_file():
         raise web.HTTPNotFound(text="no such file")
     response = web.FileResponse(path)

@@ -19,6 +19,7 @@ Invariants:
 from __future__ import annotations
 
 import asyncio
+import json
 import logging
 from collections.abc import AsyncIterator, Callable, Iterable, Mapping, Sequence
 from dataclasses import asdict
@@ -43,6 +44,7 @@ from callcenter.core.omni.customers import CustomerBook, IdentityKind
 from callcenter.core.qa.scoring import Alert
 from callcenter.service import CallCenter
 from callcenter.settings import ApiToken, RealtimeSettings
+from callcenter.web import softphone
 from callcenter.web.api import SERVICE, may_see_agent, may_see_queue, queue_line
 from callcenter.web.audit import record
 from callcenter.web.auth import PRINCIPAL, allow
@@ -371,12 +373,15 @@ async def console_page(request: web.Request) -> web.Response:
     """The console; it is told the principal's lines (to explain an empty board) and phone."""
     principal = request[PRINCIPAL]
     own = request.app[SERVICE].engine.agents.get(principal.agent_id or "")
+    phone = softphone.page_config(request)  # the browser softphone rings for listen/whisper/barge too
     return render(
         request,
         "supervisor.html",
         spy_modes=SPY_MODES,
         scope_lines=", ".join(sorted(principal.lines)) if principal.lines is not None else "",
         phone=own.extension if own is not None else "",
+        softphone=json.dumps(phone) if phone else "",
+        connect=softphone.connect_sources(request) if phone else (),
     )
 
 

@@ -107,6 +107,7 @@ MATRIX: dict[tuple[str, str], set[str]] = {
     ("GET", "/qa"): {"qa", "supervisor", "admin"},
     # The agent panel (tests/integration/test_agent_panel.py, test_agent_panel_browser.py).
     ("GET", "/agent"): {"agent"},
+    ("GET", "/api/softphone"): {"agent", "supervisor", "admin"},  # test_softphone_api.py
     ("GET", "/qa/calls/none"): {"qa", "supervisor", "admin"},
     ("GET", "/static/qa/qa.js"): {PUBLIC},
     ("GET", "/api/qa/calls"): {"qa", "supervisor", "admin"},
