@@ -25,7 +25,7 @@ import aiohttp
 from aiohttp import web
 from redis.asyncio import Redis
 
-from callcenter import metrics
+from callcenter import cluster, metrics
 from callcenter.accounts.audit import Audit
 from callcenter.accounts.service import Accounts
 from callcenter.aio import cancel_and_wait
@@ -109,11 +109,16 @@ class _Health:
 
     async def check(self) -> dict[str, bool]:
         database = self._app.get(DATABASE)
-        voice = self._app.get(VOICE)
-        return {
-            "database": bool(database is not None and await database.ping()),
-            "asterisk": bool(voice is not None and voice.port.connected),
-        }
+        checks = {"database": bool(database is not None and await database.ping())}
+        half = self._app.get(cluster.HALF)
+        if half is None or half.owner:  # only the routing owner drives Asterisk
+            voice = self._app.get(VOICE)
+            checks["asterisk"] = bool(voice is not None and voice.port.connected)
+        return checks
+
+    def role(self) -> str:
+        half = self._app.get(cluster.HALF)
+        return "owner" if half is not None and half.owner else "follower"
 
 
 def build_engine(settings: Settings) -> Acd:
@@ -171,7 +176,8 @@ WRAP_UPS_KEPT_SECONDS = 24 * 3600.0
 
 def create_app(settings: Settings) -> web.Application:
     authenticator = auth.Authenticator(settings.security.api_tokens)
-    middlewares = [refusals, auth.middleware(authenticator), domain_errors.middleware]
+    middlewares = [refusals, auth.middleware(authenticator), cluster.follower_refusal]
+    middlewares.append(domain_errors.middleware)
     app = web.Application(middlewares=middlewares, client_max_size=http.MAX_BODY)
     app[SETTINGS] = settings
     app[auth.AUTH_KEY] = authenticator
@@ -196,16 +202,13 @@ def create_app(settings: Settings) -> web.Application:
     app.cleanup_ctx.append(_database)
     app.cleanup_ctx.append(_accounts)
     app.cleanup_ctx.append(_qa)
-    app.cleanup_ctx.append(_service)
-    app.cleanup_ctx.append(admin_config.agents_context)
     app.cleanup_ctx.append(realtime.server_context(settings.realtime, settings.security.api_tokens))
-    app.cleanup_ctx.append(_messaging)
-    app.cleanup_ctx.append(_chat)
-    app.cleanup_ctx.append(supervisor.context({a.id: a.name or a.id for a in settings.agents}))
     if settings.ivr.flows_dir is not None:
         app.cleanup_ctx.append(_flows)
-    app.cleanup_ctx.append(_recording)
-    app.cleanup_ctx.append(_voice)
+    # The routing half: started when this node is (elected) the routing owner, stopped when not.
+    routing: list[cluster.Context] = [_service, admin_config.agents_context, _messaging, _chat]
+    routing += [supervisor.context({a.id: a.name or a.id for a in settings.agents}), _recording, _voice]
+    app.cleanup_ctx.append(cluster.context(routing, DATABASE))
     app.cleanup_ctx.append(_gc_policy)  # last: it freezes what everything else has built
     return app
 
