@@ -273,6 +273,7 @@ class AsteriskSandbox:
             "AMI_SECRET": _conf_value("asterisk.ami_secret", ast.ami_secret.get_secret_value()),
             "AGI_HOST": s.agi.host,
             "AGI_PORT": str(s.agi.port),
+            "AGI_NODES": "|".join([f"{s.agi.host}:{s.agi.port}", *s.agi.nodes]),
             "AGENT_PASSWORD": _conf_value(
                 "asterisk.agent_password", ast.agent_password.get_secret_value()
             ),
