@@ -27,7 +27,7 @@ from tests.conftest import ServerProcess, config_with, instance, port, settings_
 from tests.integration.test_api import free_port
 from tests.integration.test_db import _create_postgres_database
 from tests.redis_server import RedisServer
-from tests.sip import Phone
+from tests.sip import Phone, level, wait_for
 
 pytestmark = pytest.mark.asterisk
 
@@ -112,9 +112,7 @@ def calls_on(server: ServerProcess) -> list[dict[str, Any]]:
     """Voice interactions, oldest arrival first."""
     status, body = server.api("GET", "/api/interactions?limit=50")
     assert status == 200, body
-    return sorted(
-        (i for i in body["interactions"] if i["channel"] == "voice"), key=lambda i: i["started_at"]
-    )
+    return sorted((i for i in body["interactions"] if i["channel"] == "voice"), key=lambda i: i["started_at"])
 
 
 def queue_callers(caller: Phone, sandbox: Any, owner: ServerProcess, n: int) -> list[VoIPCall]:
@@ -226,6 +224,46 @@ def test_terminated_backend_stops_the_owner_before_the_other_starts(
         serve_in_order(b, calls, waiting)
         time.sleep(4 * CHECK)
         assert role(a) == "follower" and role(b) == "owner"
+    finally:
+        caller.stop()
+        if agent is not None:
+            agent.stop()
+
+
+def test_a_caller_in_the_ivr_of_a_dead_node_is_served_by_the_next(
+    sandbox: Any, nodes: dict[str, ServerProcess]
+) -> None:
+    a, b = nodes["a"], nodes["b"]
+    start_owner(a)
+    start_follower(b, "a")
+    caller = caller_phone(sandbox).start()
+    agent = None
+    try:
+        call, heard = call_in(caller, sandbox)  # no choice in the opening: the menu goes on over FastAGI
+        a.wait_until(lambda: calls_on(a), 20, "the FastAGI session on a")
+        a.stop(signal.SIGKILL)
+        b.wait_until(lambda: role(b) == "owner", 30, "the follower taking over")
+        # The dialplan found b's FastAGI: the caller hears the menu again and chooses.
+        b.wait_until(
+            lambda: [
+                i
+                for i in calls_on(b)
+                if i["caller_channel"] and not i["queue"] and i["started_at"] > 0 and not i["outcome"]
+            ],
+            30,
+            "the caller's session on b",
+        )
+        since = time.monotonic()
+        wait_for(lambda: level(heard.heard_since(since)) > 3, 15, "the menu from b")
+        caller.press(heard, "1")
+        b.wait_until(
+            lambda: [i for i in calls_on(b) if i["queued_at"] and not i["outcome"]], 20, "in line on b"
+        )
+        agent = agent_phone(sandbox, AGENT).start()
+        waiting = [i for i in calls_on(b) if i["queued_at"] and not i["outcome"]]
+        serve_in_order(b, [call], waiting)
+        # Nothing is left behind of the session a was running: every record of the call ended.
+        b.wait_until(lambda: all(i["outcome"] for i in calls_on(b)), 20, "every record of the call ended")
     finally:
         caller.stop()
         if agent is not None:
