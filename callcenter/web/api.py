@@ -36,7 +36,7 @@ class Health(Protocol):
     async def check(self) -> dict[str, bool]: ...
 
     def role(self) -> str:
-        """"owner" while this node routes (docs/cluster.md), else "follower"."""
+        """This node's part: "owner" while it routes (docs/cluster.md), else "follower"."""
         ...
 
 
