@@ -26,9 +26,11 @@ from collections.abc import AsyncIterator, Callable, Iterator, Sequence
 from typing import Any
 
 from aiohttp import web
+from redis.asyncio import Redis
 
 from callcenter import metrics
 from callcenter.errors import StorageError
+from callcenter.forwarding import FORWARDED, Consumer, Forwarder
 from callcenter.storage.db import Database, parse_url
 from callcenter.storage.leadership import Leadership, PostgresElection, SoleOwner
 
@@ -49,6 +51,7 @@ class RoutingHalf:
         self.token: int | None = None
         self.leadership: Leadership | None = None
         self.database: Database | None = None
+        self.forwarder: Forwarder | None = None  # with Redis: a follower's way to the owner
 
     @property
     def owner(self) -> bool:
@@ -126,54 +129,104 @@ def elects(url: str, election: str) -> bool:
 
 def context(contexts: Sequence[Context], database: web.AppKey[Database]) -> Context:
     """The cleanup_ctx of the election: SoleOwner on SQLite (the half starts within start-up, as
-    before), a PostgreSQL candidacy otherwise (the half starts when this node wins)."""
+    before), a PostgreSQL candidacy otherwise (the half starts when this node wins). With Redis,
+    the half ends with the ``cc:requests`` consumer, and a follower forwards to it."""
 
     async def run(app: web.Application) -> AsyncIterator[None]:
         from callcenter.web.api import SETTINGS
 
-        settings = app[SETTINGS].database
-        half = RoutingHalf(app, contexts)
+        settings = app[SETTINGS]
+        redis = None
+        if settings.realtime.redis_url is not None:
+            redis = Redis.from_url(settings.realtime.redis_url, socket_connect_timeout=2)
+        half = RoutingHalf(app, [*contexts, _consumer(redis)])
         half.database = app[database]
+        half.forwarder = None if redis is None else Forwarder(redis)
         app[HALF] = half
-        leadership: Leadership
-        metrics.ROUTING_OWNER.set(0)
-        if elects(settings.url, settings.election):
-            leadership = PostgresElection(
-                settings.url,
-                node_name(app),
-                half.start,
-                half.stop,
-                check_every=settings.election_check_seconds,
-            )
-            app[database].fencing = half.fencing_token
-            log.info("routing.candidate", extra={"node": node_name(app)})
-        else:
-            leadership = SoleOwner(half.start, half.stop)
-        half.leadership = leadership
-        await leadership.start()
+        try:
+            async with _leadership(app, half, settings.database) as leadership:
+                half.leadership = leadership
+                yield
+        finally:
+            if redis is not None:
+                await redis.aclose()
+
+    return run
+
+
+@contextlib.asynccontextmanager
+async def _leadership(app: web.Application, half: RoutingHalf, settings: Any) -> AsyncIterator[Leadership]:
+    leadership: Leadership
+    metrics.ROUTING_OWNER.set(0)
+    if elects(settings.url, settings.election):
+        leadership = PostgresElection(
+            settings.url, node_name(app), half.start, half.stop, check_every=settings.election_check_seconds
+        )
+        assert half.database is not None
+        half.database.fencing = half.fencing_token
+        log.info("routing.candidate", extra={"node": node_name(app)})
+    else:
+        leadership = SoleOwner(half.start, half.stop)
+    half.leadership = leadership
+    await leadership.start()
+    try:
+        yield leadership
+    finally:
+        await leadership.stop()
+        await half.stop("stopping")
+        if half.database is not None:
+            half.database.fencing = None
+
+
+def _consumer(redis: Redis | None) -> Context:
+    async def run(app: web.Application) -> AsyncIterator[None]:
+        if redis is None:
+            yield
+            return
+        from callcenter.web.api import SETTINGS
+
+        http = app[SETTINGS].http
+        host = "127.0.0.1" if http.host in ("0.0.0.0", "::", "") else http.host
+        consumer = Consumer(redis, node_name(app), f"http://{host}:{http.port}")
+        await consumer.start()
         try:
             yield
         finally:
-            await leadership.stop()
-            await half.stop("stopping")
-            app[database].fencing = None
+            await consumer.stop()
 
     return run
 
 
 @web.middleware
 async def follower_refusal(request: web.Request, handler: Handler) -> web.StreamResponse:
-    """503 (not 500) for what only the routing owner serves, while this node is not it."""
+    """What only the routing owner serves, while this node is not it: forwarded to the owner
+    through ``cc:requests`` (with Redis), else (or when nobody answers in time) 503."""
+    half = request.app.get(HALF)
+    forward = (
+        half is not None
+        and not half.owner
+        and half.forwarder is not None
+        and FORWARDED not in request.headers
+        and not request.path.startswith("/socket.io")
+    )
+    body = await request.read() if forward else b""  # kept: the handler reads the same bytes
     try:
         response: web.StreamResponse = await handler(request)
         return response
     except KeyError as err:
-        half = request.app.get(HALF)
         if half is None or half.owner or not err.args or not isinstance(err.args[0], web.AppKey):
             raise
-        body = {"error": "this node does not route now: try the routing owner", "owner": await _owner(half)}
+        if forward and half.forwarder is not None:
+            answer = await half.forwarder.forward(request, body)
+            if answer is not None:
+                return answer
+        refusal = {"error": "this node does not route now: try the routing owner"}
+        refusal["owner"] = await _owner(half) or ""
         return web.Response(
-            status=503, text=json.dumps(body), content_type="application/json", headers={"Retry-After": "1"}
+            status=503,
+            text=json.dumps(refusal),
+            content_type="application/json",
+            headers={"Retry-After": "1"},
         )
 
 

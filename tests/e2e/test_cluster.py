@@ -2,7 +2,8 @@
 one Redis, the sandbox Asterisk, SIP phones. One node routes (the owner); when it dies (kill -9) or
 loses its database session (its backend terminated), the other takes over: callers waiting keep
 their order and reach the agent, the agent is never offered two contacts, and a caller who was in
-the IVR of the dead node is served by the next one.
+the IVR of the dead node is served by the next one. A follower serves the routing API through the
+owner (cc:requests), also while nobody owns.
 
 These tests kill servers and point the dialplan at both nodes' FastAGI ports, so they use their own
 sandbox instance ("cluster", ports 255xx).
@@ -11,8 +12,11 @@ sandbox instance ("cluster", ports 255xx).
 from __future__ import annotations
 
 import asyncio
+import json
 import signal
 import time
+import urllib.error
+import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -23,7 +27,7 @@ from pyVoIP.VoIP import VoIPCall
 from sqlalchemy.ext.asyncio import create_async_engine
 
 from tests.calls import agent_phone, call_in, caller_phone
-from tests.conftest import ServerProcess, config_with, instance, port, settings_from
+from tests.conftest import ADMIN_TOKEN, ServerProcess, config_with, instance, port, settings_from
 from tests.integration.test_api import free_port
 from tests.integration.test_db import _create_postgres_database
 from tests.redis_server import RedisServer
@@ -102,10 +106,21 @@ def start_owner(server: ServerProcess) -> None:
 
 def start_follower(server: ServerProcess, owner: str) -> None:
     server.start(wait_asterisk=False)
-    status, body = server.api("GET", f"/api/agents/{AGENT}")
     assert role(server) == "follower"
-    assert status == 503 and body["owner"] == owner, (status, body)
     assert "asterisk" not in (server.health() or {}), "a follower does not drive Asterisk"
+    follows(server, owner)
+
+
+def follows(server: ServerProcess, owner: str) -> None:
+    """The follower serves the routing API through the owner (cc:requests); a request that may
+    not be forwarded again is refused 503 with the owner's name."""
+    status, body = server.api("GET", f"/api/agents/{AGENT}")
+    assert status == 200 and body["id"] == AGENT, (status, body)
+    request = urllib.request.Request(server.url + f"/api/agents/{AGENT}", headers={"X-CC-Forwarded": "1"})
+    request.add_header("Authorization", f"Bearer {ADMIN_TOKEN}")
+    with pytest.raises(urllib.error.HTTPError) as refused:
+        urllib.request.urlopen(request, timeout=10)
+    assert refused.value.code == 503 and json.loads(refused.value.read())["owner"] == owner
 
 
 def calls_on(server: ServerProcess) -> list[dict[str, Any]]:
@@ -166,11 +181,12 @@ def test_kill_9_of_the_owner_with_callers_waiting(sandbox: Any, nodes: dict[str,
         calls = queue_callers(caller, sandbox, a, 3)
         waiting = [i for i in calls_on(a) if i["queued_at"]]
         a.stop(signal.SIGKILL)
-        b.wait_until(lambda: role(b) == "owner", 30, "the follower taking over")
-        b.wait_until(lambda: (b.health() or {}).get("asterisk"), 30, "the new owner's AMI login")
+        # Asked of b while nobody owns: it waits in cc:requests and is served once b owns.
         assert [i["id"] for i in calls_on(b) if i["queued_at"] and not i["outcome"]] == [
             i["id"] for i in waiting
         ]
+        assert role(b) == "owner"
+        b.wait_until(lambda: (b.health() or {}).get("asterisk"), 30, "the new owner's AMI login")
         agent = agent_phone(sandbox, AGENT).start()
         serve_in_order(b, calls, waiting)
     finally:
@@ -217,8 +233,7 @@ def test_terminated_backend_stops_the_owner_before_the_other_starts(
         assert stopped and started, "no routing.stopped on a, or no routing.starting on b"
         assert stopped[0]["ts"] < started[0]["ts"], "b routed while a still did"
         assert role(a) == "follower" and "asterisk" not in (a.health() or {})
-        status, body = a.api("GET", f"/api/agents/{AGENT}")
-        assert status == 503 and body["owner"] == "b"
+        follows(a, "b")
         b.wait_until(lambda: (b.health() or {}).get("asterisk"), 30, "the new owner's AMI login")
         agent = agent_phone(sandbox, AGENT).start()
         serve_in_order(b, calls, waiting)
