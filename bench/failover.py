@@ -63,7 +63,7 @@ def node(name: str, url: str, redis_url: str, root: Path, check: float) -> Serve
         realtime={"redis_url": redis_url},
         recordings={"spool_dir": str(workdir / "spool")},
         logging={"level": "INFO", "format": "json"},
-        acd={"ring_timeout": 600},  # the agent never answers: one offer rings through a round
+        acd={"ring_timeout": 300},  # the agent never answers: one offer rings through a round
     )
     return ServerProcess(config, workdir)
 

@@ -632,6 +632,21 @@ def _asterisk_port(
     return recording.wrap(port), recording
 
 
+def _waiting_callers(service: CallCenter, snapshot: AsteriskSnapshot) -> None:
+    """Callers Asterisk has waiting that the engine does not know as queued: a previous owner
+    decided and died before storing it (docs/cluster.md). Asterisk's word is taken."""
+    now = service.clock()
+    for iid, caller in snapshot.waiting.items():
+        known = service.engine.interactions.get(iid)
+        if known is not None and known.queue is not None:
+            continue
+        log.warning("voice.waiting_caller_taken_back", extra={"interaction": iid, "queue": caller.queue})
+        if known is None:
+            arrived = now - caller.since
+            service.submit(ev.CallArrived(iid, caller.caller_number, "", "", caller.channel, arrived))
+        service.submit(ev.IvrFinished(iid, None, caller.queue, now, outcome="queue"))
+
+
 def _on_snapshot(settings: Settings, service: CallCenter) -> Callable[[AsteriskSnapshot], None]:
     """What Asterisk reported after a (re)connect: agents' phones it does not know are logged, and
     the engine reconciles its interactions and registrations with it."""
@@ -647,6 +662,7 @@ def _on_snapshot(settings: Settings, service: CallCenter) -> Callable[[AsteriskS
                         "detail": "Asterisk has no PJSIP endpoint of this name: calls cannot reach it",
                     },
                 )
+        _waiting_callers(service, snapshot)
         calls = service.engine.interactions.values()
         live = frozenset(i.id for i in calls if i.caller_channel in snapshot.channels)
         service.submit(ev.Reconciled(live, snapshot.registered, service.clock()))

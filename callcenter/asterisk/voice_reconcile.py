@@ -29,7 +29,7 @@ from dataclasses import dataclass
 
 from callcenter import metrics
 from callcenter.asterisk.asterisk_port import AmiError, AsteriskPort, ChannelInfo
-from callcenter.asterisk.voice_state import AgentLeg, AsteriskSnapshot, VoiceState
+from callcenter.asterisk.voice_state import AgentLeg, AsteriskSnapshot, VoiceState, WaitingCaller
 
 log = logging.getLogger("callcenter.asterisk.voice")
 
@@ -85,6 +85,7 @@ class Reconciler:
         channels = await self._port.channels()
         endpoints = await self._port.endpoints()
         held = self._adopt(channels)
+        waiting = await self._waiting(channels)
         self._adopted.clear()
         self._adopted_answered.clear()
         uniqueids = {c.uniqueid for c in channels}
@@ -102,8 +103,29 @@ class Reconciler:
             frozenset(uniqueids),
             registered,
             frozenset(e.name for e in endpoints),
+            waiting,
         )
         return Reconciled(snapshot, held)
+
+    async def _waiting(self, channels: list[ChannelInfo]) -> dict[str, WaitingCaller]:
+        """Callers in cc-wait, by the interaction id their FastAGI session set (CC_INTERACTION_ID),
+        with the queue it chose (CC_QUEUE); one not adopted yet is from now on."""
+        waiting: dict[str, WaitingCaller] = {}
+        for info in channels:
+            if info.context != "cc-wait":
+                continue
+            try:
+                iid = self._state.callers.get(info.uniqueid) or await self._port.get_var(
+                    info.channel, "CC_INTERACTION_ID"
+                )
+                queue = await self._port.get_var(info.channel, "CC_QUEUE")
+                number = await self._port.get_var(info.channel, "CALLERID(num)")
+            except AmiError:  # gone meanwhile
+                continue
+            if iid and queue:
+                self._state.callers.setdefault(info.uniqueid, iid)
+                waiting[iid] = WaitingCaller(queue, info.channel, number or "unknown", info.duration)
+        return waiting
 
     def caller_ended(self, channel: str) -> None:
         """A caller of ours hung up: the next sweep looks for a Surrogate it left behind."""
