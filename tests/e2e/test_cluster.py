@@ -283,3 +283,51 @@ def test_a_caller_in_the_ivr_of_a_dead_node_is_served_by_the_next(
         caller.stop()
         if agent is not None:
             agent.stop()
+
+
+async def _hold_interactions(url: str, held: asyncio.Event, release: asyncio.Event) -> None:
+    """Lock the interactions table until ``release``: the owner decides but cannot store."""
+    engine = create_async_engine(url)
+    try:
+        async with engine.begin() as c:
+            await c.execute(sa.text("LOCK TABLE interactions IN ACCESS EXCLUSIVE MODE"))
+            held.set()
+            await release.wait()
+    finally:
+        await engine.dispose()
+
+
+def test_a_caller_queued_but_not_stored_by_the_dead_owner_is_taken_back(
+    sandbox: Any, nodes: dict[str, ServerProcess]
+) -> None:
+    """The owner's writes come after its decisions: killed in between, it leaves a caller waiting
+    in Asterisk that the database does not have. The new owner takes Asterisk's word for it."""
+    a, b = nodes["a"], nodes["b"]
+    start_owner(a)
+    start_follower(b, "a")
+    caller = caller_phone(sandbox).start()
+    agent = None
+    loop = asyncio.new_event_loop()
+    held, release = asyncio.Event(), asyncio.Event()
+    locker = loop.create_task(_hold_interactions(a.config["database"]["url"], held, release))
+    try:
+        loop.run_until_complete(asyncio.wait_for(held.wait(), 10))
+        call, _heard = call_in(caller, sandbox, "1")
+        a.wait_until(lambda: events(a, "voice.ivr_finished"), 20, "the caller queued on a")
+        a.stop(signal.SIGKILL)
+        release.set()
+        loop.run_until_complete(locker)
+        b.wait_until(lambda: role(b) == "owner", 30, "the follower taking over")
+        b.wait_until(lambda: events(b, "voice.waiting_caller_taken_back"), 30, "the caller taken back")
+        waiting = [i for i in calls_on(b) if i["queued_at"] and not i["outcome"]]
+        assert len(waiting) == 1 and waiting[0]["caller_channel"], waiting
+        agent = agent_phone(sandbox, AGENT).start()
+        serve_in_order(b, [call], waiting)
+    finally:
+        release.set()
+        if not locker.done():
+            loop.run_until_complete(locker)
+        loop.close()
+        caller.stop()
+        if agent is not None:
+            agent.stop()
