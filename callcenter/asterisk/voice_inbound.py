@@ -58,13 +58,6 @@ def _speaks(action: ivr.Action) -> bool:
     return isinstance(action, (ivr.Play, ivr.GetDigit, ivr.CollectDigits))
 
 
-async def _done(session: AgiChannel) -> None:
-    """Tell the dialplan the session ended here, not with its node: without CC_IVR_DONE it tries
-    the next node (a FastAGI server that dies mid-session still ends it with AGISTATUS=SUCCESS)."""
-    with contextlib.suppress(AgiError):  # the caller hung up meanwhile: nothing to tell
-        await session.set_variable("CC_IVR_DONE", "1")
-
-
 def _var_name(name: str) -> str:
     return re.sub(r"[^A-Za-z0-9_]", "_", name).upper()
 
@@ -262,7 +255,7 @@ class InboundCalls:
             flow = self._flow_factory(arrived)
             await session.set_variable("CC_INTERACTION_ID", interaction_id)
             await self._run_flow(session, interaction_id, flow)
-            await _done(session)
+            await self._done(session)
         except AgiHangup:
             where = flow.hung_up() if isinstance(flow, FlowRunner) else ("", "")
             metrics.IVR_OUTCOMES.labels(flow=where[0], node=where[1], outcome="caller_hangup").inc()
@@ -279,7 +272,16 @@ class InboundCalls:
                 extra={"interaction": interaction_id, "error": str(err), "flow": where[0], "node": where[1]},
             )
             self._submit(ev.IvrFinished(interaction_id, None, None, self._clock(), outcome="error"))
-            await _done(session)
+            await self._done(session)
+
+    async def _done(self, session: AgiChannel) -> None:
+        """Several nodes (``agi.nodes``): tell the dialplan the session ended here, not with its
+        node — without CC_IVR_DONE it tries the next node (a FastAGI server that dies mid-session
+        still ends it with AGISTATUS=SUCCESS). One node: nothing to tell (and nothing sent)."""
+        if not self._settings.agi.nodes:
+            return
+        with contextlib.suppress(AgiError):  # the caller hung up meanwhile: nothing to tell
+            await session.set_variable("CC_IVR_DONE", "1")
 
     def _asterisk_sound(self, action: ivr.Play | ivr.GetDigit | ivr.CollectDigits) -> str:
         """The sound Asterisk plays for a speaking action (as ``_run_flow`` sends it)."""

@@ -66,8 +66,11 @@ class Reconciled:
 
 
 class Reconciler:
-    def __init__(self, port: AsteriskPort, state: VoiceState, leftover_seconds: float = 120.0) -> None:
+    def __init__(
+        self, port: AsteriskPort, state: VoiceState, leftover_seconds: float = 120.0, take_back: bool = False
+    ) -> None:
         self._port = port
+        self._take_back = take_back  # several nodes: callers waiting unstored are taken back
         self._state = state
         self._leftover_seconds = leftover_seconds
         self._ended: deque[str] = deque(maxlen=ENDED_KEPT)
@@ -85,7 +88,7 @@ class Reconciler:
         channels = await self._port.channels()
         endpoints = await self._port.endpoints()
         held = self._adopt(channels)
-        waiting = await self._waiting(channels)
+        waiting = await self._waiting(channels) if self._take_back else {}
         self._adopted.clear()
         self._adopted_answered.clear()
         uniqueids = {c.uniqueid for c in channels}
