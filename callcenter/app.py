@@ -25,7 +25,7 @@ import aiohttp
 from aiohttp import web
 from redis.asyncio import Redis
 
-from callcenter import metrics
+from callcenter import cluster, metrics
 from callcenter.accounts.audit import Audit
 from callcenter.accounts.service import Accounts
 from callcenter.aio import cancel_and_wait
@@ -110,11 +110,16 @@ class _Health:
 
     async def check(self) -> dict[str, bool]:
         database = self._app.get(DATABASE)
-        voice = self._app.get(VOICE)
-        return {
-            "database": bool(database is not None and await database.ping()),
-            "asterisk": bool(voice is not None and voice.port.connected),
-        }
+        checks = {"database": bool(database is not None and await database.ping())}
+        half = self._app.get(cluster.HALF)
+        if half is None or half.owner:  # only the routing owner drives Asterisk
+            voice = self._app.get(VOICE)
+            checks["asterisk"] = bool(voice is not None and voice.port.connected)
+        return checks
+
+    def role(self) -> str:
+        half = self._app.get(cluster.HALF)
+        return "owner" if half is not None and half.owner else "follower"
 
 
 def build_engine(settings: Settings) -> Acd:
@@ -172,7 +177,8 @@ WRAP_UPS_KEPT_SECONDS = 24 * 3600.0
 
 def create_app(settings: Settings) -> web.Application:
     authenticator = auth.Authenticator(settings.security.api_tokens)
-    middlewares = [refusals, auth.middleware(authenticator), domain_errors.middleware]
+    middlewares = [refusals, auth.middleware(authenticator), cluster.follower_refusal]
+    middlewares.append(domain_errors.middleware)
     app = web.Application(middlewares=middlewares, client_max_size=http.MAX_BODY)
     app[SETTINGS] = settings
     app[auth.AUTH_KEY] = authenticator
@@ -198,16 +204,13 @@ def create_app(settings: Settings) -> web.Application:
     app.cleanup_ctx.append(_database)
     app.cleanup_ctx.append(_accounts)
     app.cleanup_ctx.append(_qa)
-    app.cleanup_ctx.append(_service)
-    app.cleanup_ctx.append(admin_config.agents_context)
     app.cleanup_ctx.append(realtime.server_context(settings.realtime, settings.security.api_tokens))
-    app.cleanup_ctx.append(_messaging)
-    app.cleanup_ctx.append(_chat)
-    app.cleanup_ctx.append(supervisor.context({a.id: a.name or a.id for a in settings.agents}))
     if settings.ivr.flows_dir is not None:
         app.cleanup_ctx.append(_flows)
-    app.cleanup_ctx.append(_recording)
-    app.cleanup_ctx.append(_voice)
+    # The routing half: started when this node is (elected) the routing owner, stopped when not.
+    routing: list[cluster.Context] = [_service, admin_config.agents_context, _messaging, _chat]
+    routing += [supervisor.context({a.id: a.name or a.id for a in settings.agents}), _recording, _voice]
+    app.cleanup_ctx.append(cluster.context(routing, DATABASE))
     app.cleanup_ctx.append(_gc_policy)  # last: it freezes what everything else has built
     return app
 
@@ -632,6 +635,21 @@ def _asterisk_port(
     return recording.wrap(port), recording
 
 
+def _waiting_callers(service: CallCenter, snapshot: AsteriskSnapshot) -> None:
+    """Callers Asterisk has waiting that the engine does not know as queued: a previous owner
+    decided and died before storing it (docs/cluster.md). Asterisk's word is taken."""
+    now = service.clock()
+    for iid, caller in snapshot.waiting.items():
+        known = service.engine.interactions.get(iid)
+        if known is not None and known.queue is not None:
+            continue
+        log.warning("voice.waiting_caller_taken_back", extra={"interaction": iid, "queue": caller.queue})
+        if known is None:
+            arrived = now - caller.since
+            service.submit(ev.CallArrived(iid, caller.caller_number, "", "", caller.channel, arrived))
+        service.submit(ev.IvrFinished(iid, None, caller.queue, now, outcome="queue"))
+
+
 def _on_snapshot(settings: Settings, service: CallCenter) -> Callable[[AsteriskSnapshot], None]:
     """What Asterisk reported after a (re)connect: agents' phones it does not know are logged, and
     the engine reconciles its interactions and registrations with it."""
@@ -647,6 +665,7 @@ def _on_snapshot(settings: Settings, service: CallCenter) -> Callable[[AsteriskS
                         "detail": "Asterisk has no PJSIP endpoint of this name: calls cannot reach it",
                     },
                 )
+        _waiting_callers(service, snapshot)
         calls = service.engine.interactions.values()
         live = frozenset(i.id for i in calls if i.caller_channel in snapshot.channels)
         service.submit(ev.Reconciled(live, snapshot.registered, service.clock()))

@@ -17,6 +17,7 @@ ENGINE_SECONDS = Histogram(
 )
 WAITING = Gauge("callcenter_queue_waiting", "Callers waiting, by queue", ["queue"])
 AGENTS = Gauge("callcenter_agents", "Agents by state", ["state"])
+ROUTING_OWNER = Gauge("callcenter_routing_owner", "1 while this node is the routing owner (docs/cluster.md)")
 AMI_CONNECTED = Gauge("callcenter_ami_connected", "1 when the AMI session is logged in")
 LEFTOVER_CHANNELS = Counter(
     "callcenter_asterisk_leftovers_hung_up_total",

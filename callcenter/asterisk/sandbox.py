@@ -276,6 +276,8 @@ class AsteriskSandbox:
             "AMI_SECRET": _conf_value("asterisk.ami_secret", ast.ami_secret.get_secret_value()),
             "AGI_HOST": s.agi.host,
             "AGI_PORT": str(s.agi.port),
+            "AGI_NODES": "|".join([f"{s.agi.host}:{s.agi.port}", *s.agi.nodes]),
+            "AGI_RETRY": "1" if s.agi.nodes else "0",
             "AGENT_PASSWORD": _conf_value(
                 "asterisk.agent_password", ast.agent_password.get_secret_value()
             ),

@@ -82,7 +82,9 @@ class VoiceAdapter:
             settings, port, self._state, self._background, submit, clock, self._caller_gone, record_base
         )
         self.events = self._listen(port)
-        self.reconciler = Reconciler(port, self._state, settings.asterisk.leftover_seconds)
+        self.reconciler = Reconciler(
+            port, self._state, settings.asterisk.leftover_seconds, take_back=bool(settings.agi.nodes)
+        )
         # Hold, transfers, consults, conferences: the core's call commands, carried out.
         self.calls = CallControl(
             settings, port, self._legs, submit, clock, self._background, self._state.contacts

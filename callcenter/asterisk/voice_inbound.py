@@ -17,6 +17,7 @@ key is lost, however late the server answers.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import logging
 import re
@@ -194,7 +195,10 @@ class InboundCalls:
     async def inbound(self, session: AgiChannel) -> None:
         if self.on_opening_changed is not None and self.opening_changed():
             self.on_opening_changed()
-        interaction_id = self._new_id()
+        # A caller already known here came back from the IVR of a node that died (the dialplan
+        # tries the next node, docs/cluster.md): the interaction restored from the database goes on.
+        known = self._state.callers.get(session.uniqueid)
+        interaction_id = known if known is not None else self._new_id()
         h = session.headers
         self._state.callers[session.uniqueid] = interaction_id
         number, now = h.get("agi_callerid", "unknown"), self._clock()
@@ -208,7 +212,8 @@ class InboundCalls:
             at=now,
             customer_id=await self._customer_of(interaction_id, number, now),
         )
-        self._submit(arrived)
+        if known is None:
+            self._submit(arrived)
         # While the IVR runs, the FastAGI session decides how the call ended (a hang-up during a
         # voicemail is a voicemail): AMI hang-up events for this caller wait until it is done.
         self._in_ivr[session.uniqueid] = None
@@ -250,6 +255,7 @@ class InboundCalls:
             flow = self._flow_factory(arrived)
             await session.set_variable("CC_INTERACTION_ID", interaction_id)
             await self._run_flow(session, interaction_id, flow)
+            await self._done(session)
         except AgiHangup:
             where = flow.hung_up() if isinstance(flow, FlowRunner) else ("", "")
             metrics.IVR_OUTCOMES.labels(flow=where[0], node=where[1], outcome="caller_hangup").inc()
@@ -266,6 +272,16 @@ class InboundCalls:
                 extra={"interaction": interaction_id, "error": str(err), "flow": where[0], "node": where[1]},
             )
             self._submit(ev.IvrFinished(interaction_id, None, None, self._clock(), outcome="error"))
+            await self._done(session)
+
+    async def _done(self, session: AgiChannel) -> None:
+        """Several nodes (``agi.nodes``): tell the dialplan the session ended here, not with its
+        node — without CC_IVR_DONE it tries the next node (a FastAGI server that dies mid-session
+        still ends it with AGISTATUS=SUCCESS). One node: nothing to tell (and nothing sent)."""
+        if not self._settings.agi.nodes:
+            return
+        with contextlib.suppress(AgiError):  # the caller hung up meanwhile: nothing to tell
+            await session.set_variable("CC_IVR_DONE", "1")
 
     def _asterisk_sound(self, action: ivr.Play | ivr.GetDigit | ivr.CollectDigits) -> str:
         """The sound Asterisk plays for a speaking action (as ``_run_flow`` sends it)."""

@@ -30,7 +30,7 @@ from dataclasses import dataclass
 from callcenter import metrics
 from callcenter.asterisk import devices
 from callcenter.asterisk.asterisk_port import AmiError, AsteriskPort, ChannelInfo
-from callcenter.asterisk.voice_state import AgentLeg, AsteriskSnapshot, VoiceState
+from callcenter.asterisk.voice_state import AgentLeg, AsteriskSnapshot, VoiceState, WaitingCaller
 
 log = logging.getLogger("callcenter.asterisk.voice")
 
@@ -67,8 +67,11 @@ class Reconciled:
 
 
 class Reconciler:
-    def __init__(self, port: AsteriskPort, state: VoiceState, leftover_seconds: float = 120.0) -> None:
+    def __init__(
+        self, port: AsteriskPort, state: VoiceState, leftover_seconds: float = 120.0, take_back: bool = False
+    ) -> None:
         self._port = port
+        self._take_back = take_back  # several nodes: callers waiting unstored are taken back
         self._state = state
         self._leftover_seconds = leftover_seconds
         self._ended: deque[str] = deque(maxlen=ENDED_KEPT)
@@ -86,6 +89,7 @@ class Reconciler:
         channels = await self._port.channels()
         endpoints = await self._port.endpoints()
         held = self._adopt(channels)
+        waiting = await self._waiting(channels) if self._take_back else {}
         self._adopted.clear()
         self._adopted_answered.clear()
         uniqueids = {c.uniqueid for c in channels}
@@ -104,8 +108,29 @@ class Reconciler:
             frozenset(uniqueids),
             registered,
             frozenset(e.name for e in endpoints),
+            waiting,
         )
         return Reconciled(snapshot, held)
+
+    async def _waiting(self, channels: list[ChannelInfo]) -> dict[str, WaitingCaller]:
+        """Callers in cc-wait, by the interaction id their FastAGI session set (CC_INTERACTION_ID),
+        with the queue it chose (CC_QUEUE); one not adopted yet is from now on."""
+        waiting: dict[str, WaitingCaller] = {}
+        for info in channels:
+            if info.context != "cc-wait":
+                continue
+            try:
+                iid = self._state.callers.get(info.uniqueid) or await self._port.get_var(
+                    info.channel, "CC_INTERACTION_ID"
+                )
+                queue = await self._port.get_var(info.channel, "CC_QUEUE")
+                number = await self._port.get_var(info.channel, "CALLERID(num)")
+            except AmiError:  # gone meanwhile
+                continue
+            if iid and queue:
+                self._state.callers.setdefault(info.uniqueid, iid)
+                waiting[iid] = WaitingCaller(queue, info.channel, number or "unknown", info.duration)
+        return waiting
 
     def caller_ended(self, channel: str) -> None:
         """A caller of ours hung up: the next sweep looks for a Surrogate it left behind."""

@@ -8,7 +8,7 @@ by the uniqueid we chose for it when originating it (``<interaction>-<attempt>``
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Coroutine
+from collections.abc import Coroutine, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -21,6 +21,18 @@ class AsteriskSnapshot:
     uniqueids: frozenset[str]
     registered: frozenset[str]  # endpoint names with at least one contact
     endpoints: frozenset[str]  # every PJSIP endpoint Asterisk knows
+    # Callers Asterisk has waiting for an agent (cc-wait) by the interaction id their FastAGI session
+    # set: after a failover the new owner may know them unqueued, or not at all (the old owner died
+    # before storing them). Each with what Asterisk knows of it.
+    waiting: Mapping[str, WaitingCaller] = field(default_factory=dict)
+
+
+@dataclass(frozen=True, slots=True)
+class WaitingCaller:
+    queue: str  # CC_QUEUE, as the IVR set it
+    channel: str
+    caller_number: str
+    since: float  # seconds the channel has been up
 
 
 @dataclass(slots=True)

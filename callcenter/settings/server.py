@@ -18,6 +18,11 @@ class HttpSettings(Section):
 class DatabaseSettings(Section):
     # SQLAlchemy async URL. SQLite file by default; postgresql+asyncpg://... for production.
     url: str = "sqlite+aiosqlite:///callcenter.db"
+    # Several nodes on one PostgreSQL: "auto" makes this node a candidate for routing owner
+    # (docs/cluster.md); "off": it routes from the start, alone. SQLite: always its own owner.
+    election: Literal["auto", "off"] = "auto"
+    election_check_seconds: float = Field(1.0, ge=0.1, le=30.0)  # a slower check deposes the owner
+    node: str = Field("", max_length=200)  # this node's name for the others; "" = host:http port
 
 
 class LoggingSettings(Section):

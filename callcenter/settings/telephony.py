@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import ipaddress
+import re
 from collections.abc import Mapping
 from pathlib import Path, PurePosixPath
 from typing import Annotated, Any, Literal
@@ -177,6 +178,17 @@ class AgiSettings(Section):
 
     host: str = "127.0.0.1"
     port: int = Field(4573, ge=1, le=65535)
+    # Several nodes: the other nodes' FastAGI addresses ("host:port"), which the generated
+    # dialplan tries in turn when this one fails (docs/cluster.md).
+    nodes: tuple[str, ...] = ()
+
+    @field_validator("nodes")
+    @classmethod
+    def _addresses(cls, nodes: tuple[str, ...]) -> tuple[str, ...]:
+        for node in nodes:
+            if not re.fullmatch(r"[A-Za-z0-9_.-]{1,200}:[0-9]{1,5}", node):
+                raise ValueError(f"{node!r} is not host:port")
+        return nodes
 
 
 MessagingChannelName = Literal["webchat", "sms", "whatsapp", "wechat", "email"]

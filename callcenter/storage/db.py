@@ -19,7 +19,7 @@ import asyncio
 import functools
 import os
 import weakref
-from collections.abc import AsyncIterator, Collection, Mapping, Sequence
+from collections.abc import AsyncIterator, Callable, Collection, Mapping, Sequence
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -45,7 +45,7 @@ from callcenter.core.commands import RecordEvent, SaveInteraction
 from callcenter.core.interaction import Channel, EndedBy, Interaction, Outcome
 from callcenter.core.notices import Notice
 from callcenter.errors import StorageError
-from callcenter.storage.db_models import EventRow, InteractionRow
+from callcenter.storage.db_models import EventRow, InteractionRow, RoutingOwnerRow
 from callcenter.storage.event_log import event_row, notice_of
 from callcenter.storage.migrations import run_upgrade
 
@@ -257,6 +257,9 @@ class Database(SessionStore):
     def __init__(self, url: str) -> None:
         super().__init__(url)
         self._dialect = parse_url(url).get_backend_name()
+        # With an election (docs/cluster.md): the routing owner's fencing token, None while this
+        # node is not the owner; each batch of routing writes is fenced by it.
+        self.fencing: Callable[[], int | None] | None = None
 
     @property
     def engine(self) -> AsyncEngine:
@@ -319,6 +322,8 @@ class Database(SessionStore):
                     }
                 )
         async with self._transaction(f"write {len(items)} interaction snapshot(s) and event(s)") as session:
+            if self.fencing is not None:
+                await _fence(await session.connection(), self.fencing())
             if snapshots:
                 rows = list(snapshots.values())
                 await session.execute(_upsert(self._dialect, tuple(rows[0])), rows)
@@ -455,6 +460,12 @@ class Database(SessionStore):
                 for row in await session.scalars(query)
             ]
 
+    async def routing_owner(self) -> str:
+        """The name of the node that won the routing election last ("" before any)."""
+        async with self._transaction("read the routing owner") as session:
+            node = await session.scalar(sa.select(RoutingOwnerRow.node).where(RoutingOwnerRow.id == 1))
+            return str(node or "")
+
     async def ping(self) -> bool:
         """Whether the database answers a trivial query, within PING_TIMEOUT (for /healthz)."""
         if self._engine is None:
@@ -465,6 +476,14 @@ class Database(SessionStore):
         except _FOREIGN_ERRORS:
             return False
         return True
+
+
+async def _fence(connection: AsyncConnection, token: int | None) -> None:
+    from callcenter.storage.leadership import Deposed, fence  # it builds on this module
+
+    if token is None:
+        raise Deposed("a routing write while this node is not the routing owner")
+    await fence(connection, token)
 
 
 # Alembic keeps the running migration's context in module globals, so two upgrades in one process

@@ -35,6 +35,10 @@ OPENAPI_CACHE = web.AppKey("openapi_cache", dict[str, Any])
 class Health(Protocol):
     async def check(self) -> dict[str, bool]: ...
 
+    def role(self) -> str:
+        """This node's part: "owner" while it routes (docs/cluster.md), else "follower"."""
+        ...
+
 
 HEALTH = web.AppKey("health", Health)
 
@@ -91,6 +95,7 @@ async def healthz(request: web.Request) -> web.Response:
     body = {
         "status": "ok" if all(checks.values()) else ("degraded" if ok else "failing"),
         "version": __version__,
+        "role": request.app[HEALTH].role(),
         **checks,
     }
     return json_response(body, 200 if ok else 503)

@@ -1,0 +1,189 @@
+"""``cc:requests``: a follower hands what only the routing owner can decide to the owner, through
+a Redis stream (docs/cluster.md).
+
+A request a follower cannot serve (it needs the routing half: an agent's state change over the
+API, a webhook opening a conversation...) is added to the stream ``cc:requests`` with its method,
+path, headers and body, and the follower waits for the answer on ``cc:reply:<id>``. The owner reads
+the stream in a consumer group, one entry at a time in order, replays each request against its own
+HTTP server (so authentication, roles and validation are exactly those of a direct request),
+pushes the answer and acknowledges the entry. Invariants:
+
+- Nothing is lost to a failover: an entry read by an owner that died before acknowledging it stays
+  pending, and the next owner claims it (``XAUTOCLAIM``) before it reads new ones.
+- An entry whose follower stopped waiting (past its deadline) is acknowledged without being
+  carried out: a person who was told 503 does not find the action done later.
+- A request already forwarded once (``X-CC-Forwarded``) is never forwarded again.
+- The stream holds credentials (the request's own headers) only until the owner takes the entry:
+  it is deleted once answered; nothing of an entry is logged.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import json
+import logging
+import time
+import uuid
+from collections.abc import Mapping
+from typing import Any
+
+import aiohttp
+from aiohttp import web
+from redis.asyncio import Redis
+from redis.exceptions import RedisError, ResponseError
+
+from callcenter.aio import cancel_and_wait
+
+log = logging.getLogger(__name__)
+
+STREAM = "cc:requests"
+GROUP = "owners"
+REPLY = "cc:reply:"
+FORWARDED = "X-CC-Forwarded"
+WAIT_SECONDS = 15.0  # how long a follower waits for the owner (a failover takes a few seconds)
+_HOP = {"host", "content-length", "connection", "keep-alive", "transfer-encoding", "upgrade"}
+
+
+def _entry(request: web.Request, body: bytes, deadline: float) -> dict[str, str]:
+    headers = {k: v for k, v in request.headers.items() if k.lower() not in _HOP}
+    return {
+        "method": request.method,
+        "path": request.path_qs,
+        "headers": json.dumps(headers),
+        "body": base64.b64encode(body).decode(),
+        "deadline": repr(deadline),
+    }
+
+
+class Forwarder:
+    """The follower's side: one request to the owner, its answer back (None: nobody answered)."""
+
+    def __init__(self, redis: Redis, wait: float = WAIT_SECONDS) -> None:
+        self._redis = redis
+        self._wait = wait
+
+    async def forward(self, request: web.Request, body: bytes) -> web.Response | None:
+        request_id = uuid.uuid4().hex
+        deadline = time.time() + self._wait
+        try:
+            fields: dict[Any, Any] = {"id": request_id, **_entry(request, body, deadline)}
+            await self._redis.xadd(STREAM, fields)
+            got = await self._redis.blpop([REPLY + request_id], timeout=self._wait)
+        except RedisError as err:
+            log.warning("forwarding.redis_failed", extra={"error": type(err).__name__})
+            return None
+        if got is None:
+            return None
+        answer = json.loads(got[1])
+        return web.Response(
+            status=int(answer["status"]),
+            body=base64.b64decode(answer["body"]),
+            headers={k: v for k, v in answer["headers"].items() if k.lower() not in _HOP},
+        )
+
+
+class Consumer:
+    """The owner's side: claims what an earlier owner left, then reads new entries, in order."""
+
+    def __init__(self, redis: Redis, node: str, base_url: str) -> None:
+        self._redis = redis
+        self._node = node
+        self._base = base_url
+        self._task: asyncio.Task[None] | None = None
+        self._session: aiohttp.ClientSession | None = None
+        self._stopping = False
+
+    async def start(self) -> None:
+        try:
+            await self._redis.xgroup_create(STREAM, GROUP, id="0", mkstream=True)
+        except ResponseError as err:
+            if "BUSYGROUP" not in str(err):
+                raise
+        self._session = aiohttp.ClientSession()
+        self._task = asyncio.get_running_loop().create_task(self._run(), name="cc-requests")
+
+    async def stop(self) -> None:
+        # redis-py may turn the cancellation of a blocking read into a RedisError: the flag ends
+        # the loop all the same (its reads block one second at most).
+        self._stopping = True
+        await cancel_and_wait(self._task)
+        self._task = None
+        if self._session is not None:
+            await self._session.close()
+            self._session = None
+
+    async def _run(self) -> None:
+        while not self._stopping:
+            try:
+                await self._claim_left()
+                while not self._stopping:
+                    await self._read_new()
+            except RedisError as err:
+                if self._stopping:
+                    return
+                log.warning("forwarding.consumer_failed", extra={"error": type(err).__name__})
+                await asyncio.sleep(1.0)
+
+    async def _read_new(self) -> None:
+        batch: Any = await self._redis.xreadgroup(GROUP, self._node, {STREAM: ">"}, count=16, block=1000)
+        for _stream, entries in batch or []:
+            for entry_id, fields in entries:
+                await self._serve(entry_id, fields)
+
+    async def _claim_left(self) -> None:
+        """Entries read by an owner that died before answering them: ours now, oldest first."""
+        start = "0-0"
+        while True:
+            reply = await self._redis.xautoclaim(STREAM, GROUP, self._node, min_idle_time=0, start_id=start)
+            start, entries = reply[0], reply[1]
+            for entry_id, fields in entries:
+                if fields:  # a deleted entry comes back empty
+                    await self._serve(entry_id, fields)
+                else:
+                    await self._redis.xack(STREAM, GROUP, entry_id)
+            if start in ("0-0", b"0-0"):
+                return
+
+    async def _serve(self, entry_id: Any, fields: Mapping[Any, Any]) -> None:
+        f = {_text(k): _text(v) for k, v in fields.items()}
+        try:
+            if float(f.get("deadline", "0")) >= time.time():
+                answer = await self._replay(f)
+                key = REPLY + f["id"]
+                await self._redis.rpush(key, json.dumps(answer))
+                await self._redis.expire(key, 60)
+            else:
+                log.info("forwarding.expired")  # nothing of the entry: its path may carry a token
+        except (KeyError, ValueError) as err:
+            log.warning("forwarding.bad_entry", extra={"error": type(err).__name__})
+        await self._redis.xack(STREAM, GROUP, entry_id)
+        await self._redis.xdel(STREAM, entry_id)
+
+    async def _replay(self, f: Mapping[str, str]) -> dict[str, Any]:
+        assert self._session is not None
+        headers = {**json.loads(f["headers"]), FORWARDED: "1"}
+        try:
+            async with self._session.request(
+                f["method"],
+                self._base + f["path"],
+                headers=headers,
+                data=base64.b64decode(f["body"]),
+                allow_redirects=False,
+                timeout=aiohttp.ClientTimeout(total=WAIT_SECONDS),
+            ) as resp:
+                body = await resp.read()
+                kept = {k: v for k, v in resp.headers.items() if k.lower() not in _HOP}
+                return {"status": resp.status, "headers": kept, "body": base64.b64encode(body).decode()}
+        except (aiohttp.ClientError, TimeoutError) as err:
+            log.warning("forwarding.replay_failed", extra={"error": type(err).__name__})
+            error = json.dumps({"error": "the routing owner could not serve this request"}).encode()
+            return {
+                "status": 503,
+                "headers": {"Content-Type": "application/json"},
+                "body": base64.b64encode(error).decode(),
+            }
+
+
+def _text(value: Any) -> str:
+    return value.decode() if isinstance(value, bytes) else str(value)
