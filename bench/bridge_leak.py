@@ -142,8 +142,13 @@ async def one_round(ami: AmiClient, n: int, bridge: str, wait: str = "dialplan")
         }
     )
     caller = await _name(ami, caller_id)
+    # Each wait in a holding bridge (BridgeWait: cc-wait as shipped, cc-hold) is a BridgeEnter of
+    # the caller's own: count them, so that the round goes on only once the caller is where a real
+    # call would be (a person takes seconds to answer or to press resume).
+    waits = 0
     if wait == "dialplan":
-        await _context(ami, caller, "cc-wait")
+        waits += 1
+        await _bridged(caller_id, waits)
     else:
         await _state_up(ami, caller)
     await ami.action(
@@ -160,7 +165,8 @@ async def one_round(ami: AmiClient, n: int, bridge: str, wait: str = "dialplan")
         }
     )
     agent = await _name(ami, agent_id)
-    await _bridged(caller_id, 1)
+    await _bridged(agent_id, 1)
+    await _bridged(caller_id, waits + 1)
     # Hold: both leave the bridge with one Redirect.
     await ami.action(
         {
@@ -175,8 +181,9 @@ async def one_round(ami: AmiClient, n: int, bridge: str, wait: str = "dialplan")
             "ExtraPriority": "1",
         }
     )
-    await _context(ami, caller, "cc-hold")
     await _context(ami, agent, "cc-held")
+    waits += 1
+    await _bridged(caller_id, waits + 1)  # in cc-hold's holding bridge
     await asyncio.sleep(SETTLE)  # how long the caller is on hold before the resume
     # Resume: the Bridge() that pulls the caller off hold.
     if bridge == "app":
@@ -191,7 +198,8 @@ async def one_round(ami: AmiClient, n: int, bridge: str, wait: str = "dialplan")
         )
     else:
         await ami.action({"Action": "Bridge", "Channel1": agent, "Channel2": caller, "Tone": "no"})
-    await _bridged(caller_id, 2)
+    await _bridged(agent_id, 2)
+    await _bridged(caller_id, waits + 2)
     # Odd rounds the caller hangs up first, even rounds the agent (then the server hangs the
     # caller up, as call control does when the agent leg ends).
     await asyncio.sleep(TALK)
