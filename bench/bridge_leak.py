@@ -4,7 +4,8 @@ path of a call, looped quickly on the sandbox with Local channels, no phones and
 One round, as the server drives a real call (docs/asterisk.md, "Call controls"):
 
 1. the caller: a Local channel whose ``;1`` half waits in ``cc-wait`` with music on hold, as a real
-   caller after the IVR (its ``;2`` half, the caller's phone, plays silence);
+   caller after the IVR (its ``;2`` half, the caller's phone, plays silence); ``--wait yank``: in
+   ``MusicOnHold()`` run directly instead;
 2. the agent leg: a Local channel whose ``;1`` half runs ``cc-agent,bridge`` with
    ``CC_CALLER_CHANNEL`` = the caller: its ``Bridge()`` pulls the caller out of ``cc-wait`` (the
    Bridge() of every answered call);
@@ -15,6 +16,11 @@ One round, as the server drives a real call (docs/asterisk.md, "Call controls"):
    channels is left, Surrogates included.
 
     .venv/bin/python bench/bridge_leak.py [--rounds 500] [--parallel 8] [--bridge app|action]
+        [--wait dialplan|yank]
+
+Since the fix (cc-wait and cc-hold wait in holding bridges, BridgeWait) the shipped dialplan
+leaves none; ``--wait yank`` makes the caller wait in ``MusicOnHold()`` as before, which still
+does (the reconciler's Surrogate sweep is tested that way: tests/integration/test_surrogate_leftovers.py).
 
 Needs root; starts its own sandbox instance ("leak", SIP/AMI ports 19060/19038 moved by
 CC_TEST_SLOT like the tests'). Prints the rounds run, the leftovers found (with ``core show channels``)
@@ -99,17 +105,36 @@ async def _bridged(uniqueid: str, times: int, seconds: float = 5.0) -> None:
         await asyncio.sleep(0.02)
 
 
-async def one_round(ami: AmiClient, n: int, bridge: str) -> str:
-    """One call through answer, hold and resume; returns the caller's channel name."""
+async def _state_up(ami: AmiClient, channel: str, seconds: float = 5.0) -> None:
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        try:
+            if await ami.get_var(channel, "CHANNEL(state)") == "Up":
+                return
+        except AmiError:
+            pass
+        await asyncio.sleep(0.02)
+    raise RuntimeError(f"{channel} never answered")
+
+
+async def one_round(ami: AmiClient, n: int, bridge: str, wait: str = "dialplan") -> str:
+    """One call through answer, hold and resume; returns the caller's channel name.
+
+    ``wait="dialplan"``: the caller waits in ``cc-wait`` as shipped (a holding bridge);
+    ``wait="yank"``: it waits in ``MusicOnHold()`` run directly, as ``cc-wait`` did before issue 13
+    #11's fix, so the answer's ``Bridge()`` yanks it (what makes Surrogates)."""
     caller_id, agent_id = f"leakc-{n}", f"leaka-{n}"
     # The ;2 halves answer with Playback() in cc-held (the phones); the ;1 halves run our dialplan.
+    where: dict[str, str] = (
+        {"Context": "cc-wait", "Exten": "s", "Priority": "1"}
+        if wait == "dialplan"
+        else {"Application": "MusicOnHold", "Data": "default,3600"}
+    )
     await ami.action(
         {
             "Action": "Originate",
             "Channel": "Local/s@cc-held/n",
-            "Context": "cc-wait",
-            "Exten": "s",
-            "Priority": "1",
+            **where,
             "ChannelId": caller_id,
             "OtherChannelId": caller_id + "-2",
             "Variable": f"CC_INTERACTION_ID=leak{n}",
@@ -117,7 +142,15 @@ async def one_round(ami: AmiClient, n: int, bridge: str) -> str:
         }
     )
     caller = await _name(ami, caller_id)
-    await _context(ami, caller, "cc-wait")
+    # Each wait in a holding bridge (BridgeWait: cc-wait as shipped, cc-hold) is a BridgeEnter of
+    # the caller's own: count them, so that the round goes on only once the caller is where a real
+    # call would be (a person takes seconds to answer or to press resume).
+    waits = 0
+    if wait == "dialplan":
+        waits += 1
+        await _bridged(caller_id, waits)
+    else:
+        await _state_up(ami, caller)
     await ami.action(
         {
             "Action": "Originate",
@@ -132,7 +165,8 @@ async def one_round(ami: AmiClient, n: int, bridge: str) -> str:
         }
     )
     agent = await _name(ami, agent_id)
-    await _bridged(caller_id, 1)
+    await _bridged(agent_id, 1)
+    await _bridged(caller_id, waits + 1)
     # Hold: both leave the bridge with one Redirect.
     await ami.action(
         {
@@ -147,8 +181,9 @@ async def one_round(ami: AmiClient, n: int, bridge: str) -> str:
             "ExtraPriority": "1",
         }
     )
-    await _context(ami, caller, "cc-hold")
     await _context(ami, agent, "cc-held")
+    waits += 1
+    await _bridged(caller_id, waits + 1)  # in cc-hold's holding bridge
     await asyncio.sleep(SETTLE)  # how long the caller is on hold before the resume
     # Resume: the Bridge() that pulls the caller off hold.
     if bridge == "app":
@@ -163,7 +198,8 @@ async def one_round(ami: AmiClient, n: int, bridge: str) -> str:
         )
     else:
         await ami.action({"Action": "Bridge", "Channel1": agent, "Channel2": caller, "Tone": "no"})
-    await _bridged(caller_id, 2)
+    await _bridged(agent_id, 2)
+    await _bridged(caller_id, waits + 2)
     # Odd rounds the caller hangs up first, even rounds the agent (then the server hangs the
     # caller up, as call control does when the agent leg ends).
     await asyncio.sleep(TALK)
@@ -188,6 +224,12 @@ async def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--rounds", type=int, default=500)
     parser.add_argument("--parallel", type=int, default=8)
     parser.add_argument("--bridge", choices=["app", "action"], default="app")
+    parser.add_argument(
+        "--wait",
+        choices=["dialplan", "yank"],
+        default="dialplan",
+        help="the caller waits in cc-wait as shipped, or in MusicOnHold() as before the fix",
+    )
     parser.add_argument("--settle", type=float, default=0.0, help="seconds on hold before the resume")
     parser.add_argument("--talk", type=float, default=0.0, help="seconds bridged before the hang-up")
     parser.add_argument("--keep", action="store_true", help="leave the sandbox instance running")
@@ -212,16 +254,24 @@ async def main(argv: list[str] | None = None) -> int:
         async def worker() -> None:
             for n in numbers:
                 try:
-                    await one_round(ami, n, args.bridge)
+                    await one_round(ami, n, args.bridge, args.wait)
                 except (RuntimeError, AmiError) as err:
                     failures.append(f"round {n}: {err}")
+                    # A round that failed a step (e.g. a Redirect refused under load) is not a
+                    # leak: end its channels so that "channels left" counts only what leaked.
+                    for uid in (f"leakc-{n}", f"leaka-{n}", f"leakc-{n}-2", f"leaka-{n}-2"):
+                        try:
+                            await ami.hangup(uid)
+                        except AmiError:
+                            pass
 
         await asyncio.gather(*(worker() for _ in range(args.parallel)))
         elapsed = time.monotonic() - started
         await asyncio.sleep(3.0)  # hang-ups settle
         left = await leftovers(ami)
         print(
-            f"rounds: {args.rounds} ({args.parallel} at a time, bridge by {args.bridge}) in {elapsed:.0f} s"
+            f"rounds: {args.rounds} ({args.parallel} at a time, bridge by {args.bridge}, wait {args.wait})"
+            f" in {elapsed:.0f} s"
         )
         print(f"rounds that failed a step: {len(failures)}")
         for line in failures[:10]:

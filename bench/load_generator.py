@@ -275,18 +275,24 @@ class LoadCalls:
             "LOAD_SILENCE_MS": str(plan.silence_ms),
             "LOAD_WAIT": str(plan.menu_wait),
         }
-        reply = await self.gen.action(
-            "Originate",
-            [("Variable", f"{k}={v}") for k, v in variables.items()],
-            Channel=f"PJSIP/{plan.inbound_number}@server",
-            Context="load-caller",
-            Exten="s",
-            Priority="1",
-            CallerID=f'"{trace.id}" <{plan.trunk_username}>',
-            ChannelId=trace.id,
-            Timeout="30000",
-            Async="true",
-        )
+        try:
+            reply = await self.gen.action(
+                "Originate",
+                [("Variable", f"{k}={v}") for k, v in variables.items()],
+                Channel=f"PJSIP/{plan.inbound_number}@server",
+                Context="load-caller",
+                Exten="s",
+                Priority="1",
+                CallerID=f'"{trace.id}" <{plan.trunk_username}>',
+                ChannelId=trace.id,
+                Timeout="30000",
+                Async="true",
+            )
+        except TimeoutError:
+            # The generator's Asterisk did not even answer (a starved machine): a failed call of the
+            # step, not an exception that silently drops the call from the figures.
+            self._fail(trace, "the generator's Asterisk did not answer the Originate within 10 s")
+            return trace
         if reply.get("Response") != "Success":
             self._fail(trace, f"originate refused: {reply.get('Message')}")
             return trace

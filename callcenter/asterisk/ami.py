@@ -16,6 +16,7 @@ import asyncio
 import logging
 import random
 from collections.abc import Callable, Mapping, Sequence
+from dataclasses import replace
 from typing import Any
 
 from panoramisk import Manager
@@ -129,7 +130,13 @@ class AmiClient(Subscribers):
         )
 
     async def channels(self) -> list[ChannelInfo]:
-        return parse_channels(await self.action({"Action": "CoreShowChannels"}, as_list=True))
+        channels = parse_channels(await self.action({"Action": "CoreShowChannels"}, as_list=True))
+        if not any(c.bridge_id for c in channels):
+            return channels
+        # A caller waiting in cc-wait/cc-hold is in a holding bridge (BridgeWait): say which
+        # bridges are those, so that a waiting channel is not taken for one in a conversation.
+        holding = parse_holding_bridges(await self.action({"Action": "BridgeList"}, as_list=True))
+        return [replace(c, holding=True) if c.bridge_id in holding else c for c in channels]
 
     async def endpoints(self) -> list[EndpointInfo]:
         return parse_endpoints(await self.action({"Action": "PJSIPShowEndpoints"}, as_list=True))
@@ -342,6 +349,15 @@ def parse_channels(answer: object) -> list[ChannelInfo]:
         for m in _messages(answer)
         if m.get("Event") == "CoreShowChannel" and m.get("Channel") and m.get("Uniqueid")
     ]
+
+
+def parse_holding_bridges(answer: object) -> frozenset[str]:
+    """``BridgeList``'s list: the ids of the bridges whose technology is ``holding_bridge``."""
+    return frozenset(
+        str(m.get("BridgeUniqueid", ""))
+        for m in _messages(answer)
+        if m.get("Event") == "BridgeListItem" and m.get("BridgeTechnology") == "holding_bridge"
+    )
 
 
 def _seconds(duration: str) -> float:

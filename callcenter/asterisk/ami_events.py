@@ -76,6 +76,19 @@ class UserEvent:
 
 
 @dataclass(frozen=True, slots=True)
+class DtmfEnd:
+    """A key pressed on a channel ended (``DTMFEnd``), RFC 4733 or in-band alike. ``received``: it
+    came from the channel's far end (the caller's phone), not sent to it. This is how the server
+    hears keys of a caller waiting in a holding bridge, where the dialplan hears none."""
+
+    channel: str
+    uniqueid: str
+    digit: str
+    received: bool
+    caller_number: str = ""
+
+
+@dataclass(frozen=True, slots=True)
 class FullyBooted:
     pass
 
@@ -90,6 +103,7 @@ AmiEvent = (
     | Hangup
     | HangupRequest
     | UserEvent
+    | DtmfEnd
     | BridgeEnter
     | BridgeLeave
     | ContactStatus
@@ -157,6 +171,8 @@ def parse(message: Mapping[str, object]) -> AmiEvent | None:
                     return None
                 headers = {str(k): str(v) for k, v in message.items() if isinstance(v, str)}
                 return UserEvent(name=name, uniqueid=str(message.get("Uniqueid", "")), headers=headers)
+            case "DTMFEnd":
+                return _dtmf_end(message)
             case "FullyBooted":
                 return FullyBooted()
             case "Shutdown":
@@ -164,6 +180,19 @@ def parse(message: Mapping[str, object]) -> AmiEvent | None:
     except KeyError:
         return None
     return None
+
+
+def _dtmf_end(message: Mapping[str, object]) -> DtmfEnd | None:
+    digit = _get(message, "Digit")
+    if len(digit) != 1:
+        return None
+    return DtmfEnd(
+        channel=_get(message, "Channel"),
+        uniqueid=_get(message, "Uniqueid"),
+        digit=digit,
+        received=_get(message, "Direction").lower() == "received",
+        caller_number=str(message.get("CallerIDNum", "")),
+    )
 
 
 # Originate failure reasons (the Reason header of OriginateResponse), in words for logs and records.

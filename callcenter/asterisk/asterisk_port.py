@@ -106,6 +106,7 @@ class ChannelInfo:
     application: str = ""
     duration: float = 0.0  # seconds since the channel was created
     bridge_id: str = ""  # the bridge it is in; "" when in none
+    holding: bool = False  # that bridge is a holding bridge (BridgeWait: waiting, talking to nobody)
 
 
 @dataclass(frozen=True, slots=True)

@@ -40,6 +40,7 @@ TRACK_FILES: tuple[Track, ...] = ("mixed", "caller", "agent")
 _SPOOLED = re.compile(r"^(?P<id>[A-Za-z0-9][A-Za-z0-9_-]{0,127})\.(?P<track>mixed|caller|agent)\.wav$")
 APPEAR_SECONDS = 10.0  # a recorded call whose files do not appear by then is reported missing
 MAX_SETTLE_SECONDS = 120.0
+STORED_KEPT = 1000  # the latest recordings taken in, remembered (``Recorder.stored``); older ones forgotten
 
 Submit = Callable[[str, tuple[Path, ...], str | None], Awaitable[object]]
 Lookup = Callable[[str], Awaitable[Interaction | None]]
@@ -97,7 +98,10 @@ class Recorder:
         self._recorded: set[str] = set()  # interactions Asterisk was asked to record
         self._tasks: dict[str, asyncio.Task[None]] = {}
         self._sweeper: asyncio.Task[None] | None = None
-        self.stored: dict[str, tuple[Track, ...]] = {}  # what was taken in (for tests and the API)
+        # The latest recordings taken in (for tests and logs), at most STORED_KEPT: a dict that kept
+        # every call grew the server's memory with each recorded call (the soak's growth).
+        self.stored: dict[str, tuple[Track, ...]] = {}
+        self.stored_kept = STORED_KEPT
         self.appear_seconds = APPEAR_SECONDS
 
     # -- the voice adapter's question ----------------------------------------------------------
@@ -220,6 +224,8 @@ class Recorder:
                 await asyncio.to_thread(self._store.store, interaction_id, path, line, recorded_at, track)
                 tracks.append(track)
             self.stored[interaction_id] = tuple(tracks)
+            while len(self.stored) > self.stored_kept:
+                del self.stored[next(iter(self.stored))]
             metrics.RECORDINGS.labels(result="stored").inc()
             log.info("recording.stored", extra={"interaction": interaction_id, "tracks": tracks})
             if self._transcribe is not None:

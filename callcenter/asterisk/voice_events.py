@@ -72,6 +72,8 @@ class EventMapper:
                     self._leg_gone(ended)
             case ami_events.UserEvent():
                 self._on_user_event(event)
+            case ami_events.DtmfEnd(uniqueid=uid, digit="*", received=True) if uid in self._state.callers:
+                self._callback_key(self._state.callers[uid], event.caller_number)
             case ami_events.ContactStatus(aor=aor, registered=registered, uri=uri):
                 self._contact(aor, registered, uri)
             case _:
@@ -97,12 +99,23 @@ class EventMapper:
             cls = ev.AgentRegistered if not before else ev.AgentUnregistered
             self._submit(cls(extension, self._clock()))
 
+    def _callback_key(self, interaction_id: str, number: str) -> None:
+        # The caller waits in a holding bridge (cc-wait's BridgeWait), where the dialplan hears no
+        # key: its ``*`` comes from AMI, and the engine decides whether it is a callback request.
+        if not CALLBACK_NUMBER.fullmatch(number):
+            log.warning(
+                "voice.callback_refused",
+                extra={"interaction": interaction_id, "why": "no usable caller number"},
+            )
+            return
+        self._submit(ev.CallbackKeyPressed(interaction_id, number, self._clock()))
+
     def _on_user_event(self, event: ami_events.UserEvent) -> None:
         h = event.headers
         interaction_id = h.get("InteractionId", "")
         now = self._clock()
         match event.name:
-            case "CCCallbackRequested":
+            case "CCCallbackRequested":  # from a dialplan of one's own (ours takes ``*`` from AMI)
                 number = h.get("Number", "")
                 if not CALLBACK_NUMBER.fullmatch(number):
                     log.warning(

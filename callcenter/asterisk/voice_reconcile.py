@@ -8,9 +8,10 @@ and whether the caller is on hold (in ``cc-hold``).
 
 Leftovers (issue 13 #11): Asterisk has been seen to leave a ``Surrogate/PJSIP/caller-...`` channel
 in ``cc-wait`` after the Bridge() that takes a caller off hold, with nothing attached, until it
-restarts. A channel that is a Surrogate, or sits in one of our waiting contexts without being a call
-of ours, in no bridge, for longer than ``asterisk.leftover_seconds``, is hung up at every reconcile
-and every ``asterisk.leftover_sweep_seconds`` (:meth:`Reconciler.sweep`), logged
+restarts (the waits are holding bridges since, which the Bridge() moves callers out of without a
+Surrogate). A channel that is a Surrogate, or sits in one of our waiting contexts without being a
+call of ours, in no bridge but a holding one, for longer than ``asterisk.leftover_seconds``, is
+hung up at every reconcile and every ``asterisk.leftover_sweep_seconds`` (:meth:`Reconciler.sweep`), logged
 (``voice.leftover_hung_up``) and counted (``callcenter_asterisk_leftovers_hung_up_total``).
 
 Surrogates need more: AMI's CoreShowChannels does not list them (only the CLI's ``core show
@@ -42,7 +43,8 @@ WAITING_CONTEXTS = frozenset({"cc-wait", "cc-hold", "cc-held"})
 
 def leftovers(channels: list[ChannelInfo], state: VoiceState, older_than: float) -> list[ChannelInfo]:
     """The channels nobody will ever take out: Surrogates, and channels of our waiting contexts
-    that are no call of ours, in no bridge, older than ``older_than`` seconds. Ours: a caller or
+    that are no call of ours, in no bridge but a holding one (cc-wait's and cc-hold's BridgeWait),
+    older than ``older_than`` seconds. Ours: a caller or
     agent leg we track, or any leg named after an interaction we know (``<interaction>-...``)."""
     interactions = set(state.callers.values()) | {leg.interaction_id for leg in state.legs.values()}
 
@@ -53,7 +55,7 @@ def leftovers(channels: list[ChannelInfo], state: VoiceState, older_than: float)
     return [
         c
         for c in channels
-        if not c.bridge_id
+        if (not c.bridge_id or c.holding)
         and c.duration >= older_than
         and (c.channel.startswith("Surrogate/") or (c.context in WAITING_CONTEXTS and not ours(c.uniqueid)))
     ]

@@ -86,8 +86,8 @@ class Announce:
 
 @dataclass(frozen=True, slots=True)
 class ExitQueue:
-    """The queue's maximum wait was reached: send the caller to the exit (voicemail, a callback
-    confirmation, or on hold in another queue, ``target``)."""
+    """The queue's maximum wait was reached, or the caller pressed ``*`` (``callback``): send the
+    caller to the exit (voicemail, a callback confirmation, or on hold in another queue, ``target``)."""
 
     interaction_id: str
     caller_channel: str

@@ -130,6 +130,16 @@ class Reconciled:
 
 
 @dataclass(frozen=True, slots=True)
+class CallbackKeyPressed:
+    """A caller pressed the callback key (``*``) while its call was up: a request to be called back
+    at ``number`` if, and only if, it is waiting in line (the ACD decides; elsewhere it is a key)."""
+
+    interaction_id: str
+    number: str
+    at: float
+
+
+@dataclass(frozen=True, slots=True)
 class CallbackRequested:
     """A waiting caller asked to be called back at ``number``; they keep their place in line."""
 
@@ -240,6 +250,7 @@ Event = (
     | AgentHungUp
     | Tick
     | Reconciled
+    | CallbackKeyPressed
     | CallbackRequested
     | CallbackConnected
     | CallbackFailed

@@ -97,3 +97,36 @@ def test_agent_feature_codes_from_a_softphone(asterisk: Any, server_factory: Any
             phone.hangup()
     finally:
         phone.stop()
+
+
+def test_a_softphone_caller_asks_for_a_callback_with_star(
+    asterisk: Any, server_factory: Any, tmp_path: Path
+) -> None:
+    """Issue 13 #11: callers wait in a holding bridge (BridgeWait), where the dialplan hears no key;
+    the RFC 4733 ``*`` reaches the server over AMI (DTMFEnd), which confirms and hangs up. (The
+    pyVoIP test phones' in-band ``*``: tests/e2e/test_acd_calls.py.)"""
+    ast = asterisk.settings.asterisk
+    server = server_factory().start()  # no agent phone registered: nobody takes the call
+    caller = _baresip(asterisk, tmp_path, ast.trunk_username, ast.trunk_password.get_secret_value())
+    caller.start()
+    try:
+        caller.dial(ast.inbound_number)
+        time.sleep(2.0)
+        caller.press("1")
+        record = latest_record_where(
+            server, lambda r: r["queue"] == "support" or bool(r["outcome"]), "the menu's choice", timeout=15
+        )
+        assert record["queue"] == "support" and record["outcome"] is None, record
+        time.sleep(1.0)  # in cc-wait's holding bridge, music on hold
+        caller.press("*")
+        record = latest_record_where(
+            server, lambda r: bool(r["callback_number"]), "the callback request", timeout=15
+        )
+        assert record["callback_number"] == ast.trunk_username and record["outcome"] is None, record
+        # The confirmation is played, then Asterisk hangs the caller up (cc-exit,callback).
+        caller.wait(lambda: caller.event("CALL_CLOSED", since=0), 20, "the hang-up after the confirmation")
+        _status, queues = server.api("GET", "/api/queues")
+        support = next(q for q in queues["queues"] if q["name"] == "support")
+        assert support["waiting"] == 1  # the place in line is kept for the callback
+    finally:
+        caller.stop()

@@ -333,7 +333,9 @@ async def test_dialplan_contract_call_flow(settings: Settings, sandbox: Asterisk
                 )
             )
             assert response[0].get("Response") == "Success", response
-            first = await next_event(events, 20, Event="BridgeEnter")
+            # The caller waits in a holding bridge of its own (BridgeWait, type "base"); the
+            # agent's Bridge() moves it into a basic bridge with the agent.
+            first = await next_event(events, 20, Event="BridgeEnter", BridgeType="basic")
             second = await next_event(events, 10, Event="BridgeEnter", BridgeUniqueid=first["BridgeUniqueid"])
             channels = {first["Channel"], second["Channel"]}
             assert caller_channel in channels
@@ -351,7 +353,7 @@ async def test_dialplan_contract_call_flow(settings: Settings, sandbox: Asterisk
 
             await asyncio.to_thread(agent_calls[0].hangup)
             # The agent's dialplan reports the bridge ended; the caller leaves the bridge and goes
-            # on after MusicOnHold() in cc-wait: Hangup. The two channels run in their own threads,
+            # on after BridgeWait() in cc-wait: Hangup. The two channels run in their own threads,
             # so the two events come in either order.
             ended, _ = await next_events(
                 events,

@@ -152,3 +152,31 @@ def test_withheld_number_is_not_turned_into_a_callback() -> None:
     acd.handle(ev.IvrFinished("c", "1", "s", 0.0))
     acd.handle(ev.Tick(60.0))
     assert "c" in acd.waiting and not acd.interactions["c"].is_callback
+
+
+def test_the_callback_key_counts_only_for_a_caller_waiting_in_line() -> None:
+    # Issue 13 #11: callers wait in a holding bridge, where the dialplan hears no key; the `*` comes
+    # from AMI (DTMFEnd) and the engine decides: in line -> the confirmation exit and a callback.
+    acd = make()
+    acd.handle(ev.CallArrived("menu", "+1555menu", "", "5000", "PJSIP/menu", 0.0))
+    assert acd.handle(ev.CallbackKeyPressed("menu", "+1555menu", 1.0)) == []  # still in the IVR
+    arrive(acd, "c", 2.0)
+    out = acd.handle(ev.CallbackKeyPressed("c", "+15550177", 3.0))
+    assert [c for c in out if isinstance(c, ExitQueue)] == [ExitQueue("c", "PJSIP/c", "callback")]
+    assert acd.interactions["c"].callback_number == "+15550177" and "c" in acd.waiting
+    assert acd.handle(ev.CallbackKeyPressed("c", "+15550177", 4.0)) == []  # once is enough
+    acd.handle(ev.CallerHungUp("c", "hung up after the callback offer", 5.0))
+    assert "c" in acd.waiting  # the place is kept
+    # An agent ringing for a caller: the key is just a key (the caller stays on the line).
+    arrive(acd, "r", 6.0)
+    out = acd.handle(ev.AgentRegistered("a0", 7.0))
+    assert [c for c in customer_dials(out)]  # the callback "c" goes first
+    acd2 = make()
+    acd2.handle(ev.AgentRegistered("a0", 0.0))
+    arrive(acd2, "ringing", 1.0)
+    assert acd2.agents["a0"].state == AgentState.OFFERED
+    assert acd2.handle(ev.CallbackKeyPressed("ringing", "+1", 2.0)) == []
+    acd2.handle(ev.AgentAnswered("ringing", "a0", 3.0))
+    assert acd2.handle(ev.CallbackKeyPressed("ringing", "+1", 4.0)) == []  # talking
+    assert acd2.interactions["ringing"].callback_number is None
+    assert acd2.handle(ev.CallbackKeyPressed("nobody", "+1", 5.0)) == []

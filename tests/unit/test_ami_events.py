@@ -44,3 +44,26 @@ def test_garbage_parses_to_none() -> None:
 def test_hangup_request() -> None:
     e = ae.parse({"Event": "HangupRequest", "Channel": "PJSIP/1001-00000002", "Uniqueid": "abc-1"})
     assert e == ae.HangupRequest("PJSIP/1001-00000002", "abc-1")
+
+
+def test_dtmf_end_is_typed_with_its_direction() -> None:
+    e = ae.parse(
+        {
+            "Event": "DTMFEnd",
+            "Channel": "PJSIP/caller-00000003",
+            "Uniqueid": "1.3",
+            "Digit": "*",
+            "DurationMs": "240",
+            "Direction": "Received",
+            "CallerIDNum": "+15550100",
+        }
+    )
+    assert e == ae.DtmfEnd("PJSIP/caller-00000003", "1.3", "*", True, "+15550100")
+    sent = ae.parse({"Event": "DTMFEnd", "Channel": "c", "Uniqueid": "u", "Digit": "5", "Direction": "Sent"})
+    assert isinstance(sent, ae.DtmfEnd) and not sent.received and sent.caller_number == ""
+    for junk in (
+        {"Event": "DTMFEnd", "Channel": "c", "Uniqueid": "u", "Digit": "", "Direction": "Received"},
+        {"Event": "DTMFEnd", "Channel": "c", "Uniqueid": "u", "Digit": "**", "Direction": "Received"},
+        {"Event": "DTMFEnd", "Channel": "c", "Uniqueid": "u", "Digit": "*"},
+    ):
+        assert ae.parse(junk) is None

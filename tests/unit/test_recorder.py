@@ -274,3 +274,19 @@ def test_spool_defaults_to_the_sandbox_instance(tmp_path: Path) -> None:
     host, inside = spool_dirs(settings)
     assert inside == PurePosixPath("/srv/callcenter/x1/spool/monitor")
     assert host == root / "srv/callcenter/x1/spool/monitor"
+
+
+async def test_only_the_latest_recordings_taken_in_are_remembered(tmp_path: Path) -> None:
+    # The soak's memory growth: every recorded call stayed in ``stored`` for the server's life.
+    recorder, store, _, engine = make(tmp_path)
+    recorder.stored_kept = 2
+    calls = ("c1", "c2", "c3")
+    engine.restore([interaction(iid, answered_at=None, agent_id=None) for iid in calls], NOW)
+    for iid in calls:
+        assert recorder.base_for(iid)
+        spooled(tmp_path, iid, ("mixed",))
+        ended = interaction(iid, ended_at=NOW + 60, outcome=Outcome.ANSWERED, ended_by=EndedBy.CALLER)
+        recorder.on_command(SaveInteraction(ended))
+        await asyncio.wait_for(recorder.idle(), 10)
+    assert list(recorder.stored) == ["c2", "c3"]
+    assert {r.interaction_id for r in store.all()} == set(calls)  # forgotten here, kept in the store

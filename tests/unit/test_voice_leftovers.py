@@ -3,7 +3,7 @@ as CoreShowChannels gives it; the real leftover on the sandbox: tests/e2e/test_l
 
 from __future__ import annotations
 
-from callcenter.asterisk.ami import parse_channels
+from callcenter.asterisk.ami import parse_channels, parse_holding_bridges
 from callcenter.asterisk.asterisk_port import ChannelInfo
 from callcenter.asterisk.voice_reconcile import leftovers
 from callcenter.asterisk.voice_state import AgentLeg, VoiceState
@@ -41,3 +41,43 @@ def test_only_old_lonely_channels_that_are_not_ours_are_leftovers() -> None:
     ]
     found = [c.channel for c in leftovers(channels, state, older_than=120)]
     assert found == ["Surrogate/PJSIP/caller-0001", "PJSIP/caller-0004", "PJSIP/caller-0009"]
+
+
+def test_a_waiting_channel_in_a_holding_bridge_is_a_leftover_but_not_one_in_a_conversation() -> None:
+    # Since cc-wait and cc-hold wait in BridgeWait, a stray caller there is in a (holding) bridge.
+    state = VoiceState(callers={"c-ours": "i1"})
+    channels = [
+        ChannelInfo("PJSIP/caller-1", "stray", context="cc-wait", duration=300, bridge_id="h1", holding=True),
+        ChannelInfo("PJSIP/caller-2", "talking", context="cc-wait", duration=300, bridge_id="b1"),
+        ChannelInfo(
+            "PJSIP/caller-3", "c-ours", context="cc-wait", duration=300, bridge_id="h2", holding=True
+        ),
+        ChannelInfo(
+            "PJSIP/caller-4", "stray2", context="cc-hold", duration=300, bridge_id="h3", holding=True
+        ),
+        ChannelInfo("PJSIP/caller-5", "young", context="cc-wait", duration=5, bridge_id="h4", holding=True),
+    ]
+    found = [c.channel for c in leftovers(channels, state, older_than=120)]
+    assert found == ["PJSIP/caller-1", "PJSIP/caller-4"]
+
+
+def test_bridgelist_names_the_holding_bridges() -> None:
+    answer = [
+        {"Response": "Success", "EventList": "start"},
+        {
+            "Event": "BridgeListItem",
+            "BridgeUniqueid": "h1",
+            "BridgeType": "base",
+            "BridgeTechnology": "holding_bridge",
+        },
+        {
+            "Event": "BridgeListItem",
+            "BridgeUniqueid": "b1",
+            "BridgeType": "basic",
+            "BridgeTechnology": "simple_bridge",
+        },
+        {"Event": "BridgeListItem", "BridgeUniqueid": "b2", "BridgeTechnology": "native_rtp"},
+        {"Event": "BridgeListComplete", "ListItems": "3"},
+    ]
+    assert parse_holding_bridges(answer) == frozenset({"h1"})
+    assert parse_holding_bridges({"Response": "Error"}) == frozenset()

@@ -282,6 +282,8 @@ class Acd:
                 timers.dial_overdue(self, event.at, out)
             case ev.Reconciled():
                 acd_voice.reconciled(self, event, out)
+            case ev.CallbackKeyPressed():
+                acd_voice.callback_key_pressed(self, event, out)
             case ev.CallbackRequested():
                 acd_voice.callback_requested(self, event, out)
             case ev.CallbackFailed():

@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING
 from callcenter.core import events as ev
 from callcenter.core import notices as nt
 from callcenter.core.acd.agents import Move
-from callcenter.core.commands import CancelDial, Command, SaveInteraction
+from callcenter.core.commands import CancelDial, Command, ExitQueue, SaveInteraction
 from callcenter.core.interaction import Channel, EndedBy, Interaction, Outcome
 
 if TYPE_CHECKING:
@@ -162,6 +162,19 @@ def callback_requested(acd: Acd, e: ev.CallbackRequested, out: list[Command]) ->
     acd._live[i.id] = i
     out.append(SaveInteraction(i))
     out.append(nt.CallbackRequested(i.id, e.at, e.number))
+
+
+def callback_key_pressed(acd: Acd, e: ev.CallbackKeyPressed, out: list[Command]) -> None:
+    """``*`` from a caller waiting in line: the confirmation (the ``callback`` exit: the caller hears
+    it and is hung up), and the callback keeps the place in line. Anywhere else (the menu, ringing
+    an agent, talking, on hold) the key means nothing here."""
+    i = acd._live.get(e.interaction_id)
+    if i is None or i.id not in acd._lines.waiting or i.is_callback or i.is_messaging:
+        return
+    if i.caller_channel is None:
+        return
+    out.append(ExitQueue(i.id, i.caller_channel, "callback"))
+    callback_requested(acd, ev.CallbackRequested(i.id, e.number, e.at), out)
 
 
 def callback_failed(acd: Acd, e: ev.CallbackFailed, out: list[Command]) -> None:
