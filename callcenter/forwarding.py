@@ -107,6 +107,10 @@ class Consumer:
         # redis-py may turn the cancellation of a blocking read into a RedisError: the flag ends
         # the loop all the same (its reads block one second at most).
         self._stopping = True
+        if self._task is not None:
+            # The request being carried out is finished and acknowledged (a read blocks one
+            # second at most); entries read but not started stay for the next owner.
+            await asyncio.wait({self._task}, timeout=WAIT_SECONDS + 2)
         await cancel_and_wait(self._task)
         self._task = None
         if self._session is not None:
@@ -129,6 +133,8 @@ class Consumer:
         batch: Any = await self._redis.xreadgroup(GROUP, self._node, {STREAM: ">"}, count=16, block=1000)
         for _stream, entries in batch or []:
             for entry_id, fields in entries:
+                if self._stopping:
+                    return
                 await self._serve(entry_id, fields)
 
     async def _claim_left(self) -> None:
@@ -138,6 +144,8 @@ class Consumer:
             reply = await self._redis.xautoclaim(STREAM, GROUP, self._node, min_idle_time=0, start_id=start)
             start, entries = reply[0], reply[1]
             for entry_id, fields in entries:
+                if self._stopping:
+                    return
                 if fields:  # a deleted entry comes back empty
                     await self._serve(entry_id, fields)
                 else:
@@ -146,19 +154,24 @@ class Consumer:
                 return
 
     async def _serve(self, entry_id: Any, fields: Mapping[Any, Any]) -> None:
+        # Carried out, then acknowledged, then answered: an owner that dies after carrying a
+        # request out but before acknowledging it leaves it to the next one (done twice); one
+        # that dies before answering leaves the asker a 503, never a request done twice.
         f = {_text(k): _text(v) for k, v in fields.items()}
+        answer: dict[str, Any] | None = None
         try:
             if float(f.get("deadline", "0")) >= time.time():
                 answer = await self._replay(f)
-                key = REPLY + f["id"]
-                await self._redis.rpush(key, json.dumps(answer))
-                await self._redis.expire(key, 60)
             else:
                 log.info("forwarding.expired")  # nothing of the entry: its path may carry a token
         except (KeyError, ValueError) as err:
             log.warning("forwarding.bad_entry", extra={"error": type(err).__name__})
         await self._redis.xack(STREAM, GROUP, entry_id)
         await self._redis.xdel(STREAM, entry_id)
+        if answer is not None:
+            key = REPLY + f["id"]
+            await self._redis.rpush(key, json.dumps(answer))
+            await self._redis.expire(key, 60)
 
     async def _replay(self, f: Mapping[str, str]) -> dict[str, Any]:
         assert self._session is not None
