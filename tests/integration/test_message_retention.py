@@ -123,6 +123,9 @@ async def test_the_running_server_sweeps_messages(
     )
     client: TestClient[Any, Any]
     async with TestClient(TestServer(create_app(settings))) as client:
+        async with asyncio.timeout(15):  # on PostgreSQL, once the node is elected routing owner
+            while MESSAGING not in client.app:  # noqa: ASYNC110 - the election's start-up
+                await asyncio.sleep(0.1)
         messaging: Messaging = client.app[MESSAGING]
         before = await deleted_messages(client)
         old = await conversation(messaging, "old", 40, line="sales", closed=True)
