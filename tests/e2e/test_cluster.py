@@ -142,6 +142,11 @@ def queue_callers(caller: Phone, sandbox: Any, owner: ServerProcess, n: int) -> 
     return calls
 
 
+def _in_line(sandbox: Any) -> bool:
+    out = sandbox.cli("core show channels concise", timeout=10)
+    return any("!cc-wait!" in line and "!BridgeWait!" in line for line in out.splitlines())
+
+
 def serve_in_order(owner: ServerProcess, calls: list[VoIPCall], waiting: list[dict[str, Any]]) -> None:
     """The agent answers the callers one by one: each must be the earliest still waiting, with its
     place kept, and the agent never holds (or is rung for) two contacts at once."""
@@ -314,6 +319,9 @@ def test_a_caller_queued_but_not_stored_by_the_dead_owner_is_taken_back(
         loop.run_until_complete(asyncio.wait_for(held.wait(), 10))
         call, _heard = call_in(caller, sandbox, "1")
         a.wait_until(lambda: events(a, "voice.ivr_finished"), 20, "the caller queued on a")
+        # Killed once the caller waits in Asterisk's line (cc-wait), not while its FastAGI session
+        # is still closing: a kill then is the IVR failover's case (the next node runs the menu).
+        a.wait_until(lambda: _in_line(sandbox), 20, "the caller in cc-wait")
         a.stop(signal.SIGKILL)
         release.set()
         loop.run_until_complete(locker)
