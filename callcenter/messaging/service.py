@@ -154,8 +154,7 @@ class Messaging:
         taken = self._take_customers()
         if taken.changes:
             try:
-                changes = taken.changes
-                await self.store.save_customers(changes.customers, changes.merges, changes.audit)
+                await self.store.save_customers(taken.changes)
             except BaseException:
                 self._give_back(taken)
                 raise

@@ -221,12 +221,10 @@ class MessagingStore(SessionStore):
         return deleted
 
     # --- customers --------------------------------------------------------------------------------
-    async def save_customers(
-        self, customers: list[Customer], merges: list[MergeRecord], audit: list[AuditEntry]
-    ) -> None:
+    async def save_customers(self, changes: CustomerChanges) -> None:
         """Upsert records and merges, append audit entries: one transaction."""
         async with self._transaction("save customers") as session:
-            await self._write_customers(session, CustomerChanges(customers, merges, audit))
+            await self._write_customers(session, changes)
 
     async def _write_customers(self, session: AsyncSession, changes: CustomerChanges) -> None:
         records = [
