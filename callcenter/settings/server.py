@@ -81,3 +81,7 @@ class RuntimeSettings(Section):
     gc_freeze: bool = True
     # With gc_freeze: how often everything is unfrozen and collected once (frees frozen garbage).
     gc_full_collection_seconds: float = Field(3600.0, ge=10.0)
+    # With gc_freeze: a sweep also runs, at most once a minute, when the frozen objects have grown by
+    # this fraction since the last one (garbage frozen in reference cycles stays proportional to
+    # the live heap, as CPython's own full-collection rule keeps it).
+    gc_sweep_growth: float = Field(0.25, gt=0.0)

@@ -101,3 +101,32 @@ async def test_without_freeze_the_collector_is_left_stock() -> None:
         assert gc.get_freeze_count() == 0
     finally:
         await p.stop()
+
+
+async def test_the_loop_sweeps_once_the_frozen_objects_have_grown_by_the_fraction(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setattr("callcenter.gc_policy.PUMP_SECONDS", 0.01)
+    monkeypatch.setattr("callcenter.gc_policy.SWEEP_SPACING", 0.0)
+    p = GcPolicy(RuntimeSettings(gc_freeze=True, gc_full_collection_seconds=3600, gc_sweep_growth=0.2))
+    await p.start()
+    try:
+        start = gc.get_freeze_count()
+        few = [Cycle() for _ in range(start // 20)]  # ~10 % more frozen objects (a Cycle and its dict)
+        p.freeze_survivors()
+        await asyncio.sleep(0.2)  # twenty turns of the loop
+        assert p.full_collections == 0 and not p.grown()
+        many = [Cycle() for _ in range(start // 5)]
+        dead = weakref.ref(many[0])
+        p.freeze_survivors()
+        del many  # cyclic garbage, frozen: only a sweep frees it
+        for _ in range(500):  # up to 5 s on a busy machine
+            if p.full_collections:
+                break
+            await asyncio.sleep(0.01)
+        assert p.full_collections == 1
+        assert dead() is None
+        assert not p.grown()  # measured again from the sweep
+        del few
+    finally:
+        await p.stop()
