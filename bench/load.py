@@ -70,6 +70,7 @@ from bench.load_generator import (
     channels,
     contact_count,
     dead_air,
+    detail,
     key_to_dial,
     p99,
     percentiles,
@@ -503,6 +504,8 @@ def report(f: StepFigures, idle: tuple[float, float]) -> None:
         print("  blamed on    " + ", ".join(f"{side} {count}" for side, count in sorted(by_side.items())))
     for (side, why), count in sorted(failures.items(), key=lambda kv: -kv[1])[:12]:
         print(f"  failed       {count} x [{side}] {why}")
+    for t in [t for t in f.traces if not t.completed][:40]:
+        print(f"    {detail(t)}")
     print("  verdict      " + ("OK" if f.ok else "FAILED"), flush=True)
 
 

@@ -517,10 +517,11 @@ async def wait_until(check: Callable[[], Awaitable[bool]], timeout: float, inter
 def blame(trace: CallTrace, plan: CallPlan) -> tuple[str, str]:
     """Whose a failed call is: ("server" | "generator" | "unclear", why), from both Asterisks'
     AMI timestamps (the two run on one host: one clock). Needs the dialplan events (``srv_menu``,
-    ``offers``); without them a menu or agent failure is "unclear"."""
+    ``offers``); without them a menu or agent failure is "unclear". ``why`` has no figures of the
+    call, so that failures group; ``detail`` gives them."""
     why = trace.failure or "not hung up by its caller"
     if trace.failure is None:
-        return "server", f"{why}: cut off (server cause {trace.srv_hangup_cause or '?'})"
+        return "server", "cut off after its agent, not hung up by its caller"
     if why.startswith("the generator's Asterisk did not answer the Originate"):
         return "generator", why
     if why.startswith("no menu heard"):
@@ -531,26 +532,38 @@ def blame(trace: CallTrace, plan: CallPlan) -> tuple[str, str]:
         late = trace.srv_menu - (trace.answered or trace.srv_menu)
         if late < plan.menu_wait - plan.noise_ms / 1000:
             return "generator", (
-                f"no menu heard within {plan.menu_wait} s although the server's Asterisk started it"
-                f" {'after' if late >= 0 else 'before'} the answer ({late:+.0f} s): starved generator"
+                f"no menu heard within {plan.menu_wait} s although the server's Asterisk had started"
+                " it in time: the generator's caller did not hear it (starved generator)"
             )
-        return "server", f"{why}; the server's Asterisk started the menu {late:.0f} s after the answer"
+        return "server", f"{why}; the server's Asterisk started the menu too late"
     if why.startswith("no agent within"):
         if trace.key_at is None:
             if trace.heard is not None and trace.pressed is None:
                 return "generator", f"{why}: the generator's caller never pressed its key"
             return "unclear", why
         if trace.offers and trace.offers_unanswered == trace.offers:
-            return "generator", (
-                f"{why}: the server dialled {trace.offers} agent leg(s) for it and the generator's"
-                f" agent phones answered none"
-            )
+            return "generator", f"{why}: the server dialled agents; the generator's phones answered none"
         if trace.offers == 0 and trace.srv_menu is not None:
             return "server", f"{why}: the server dialled no agent for it"
-        return "unclear", f"{why} ({trace.offers} agent leg(s), {trace.offers_unanswered} unanswered)"
+        return "unclear", f"{why}: some agent legs for it were answered, yet it was never bridged"
     if why.startswith("hung up before an agent"):
         return "server", why
     return "unclear", why
+
+
+def detail(trace: CallTrace) -> str:
+    """One failed call's figures, times relative to the generator's answer (or the originate)."""
+    zero = trace.answered or trace.originated
+
+    def at(t: float | None) -> str:
+        return "-" if t is None else f"{t - zero:+.1f}s"
+
+    return (
+        f"{trace.id}: server menu {at(trace.srv_menu)}, heard {at(trace.heard)}, key sent"
+        f" {at(trace.pressed)}, key at server {at(trace.key_at)}, agent legs {trace.offers}"
+        f" ({trace.offers_unanswered} unanswered), bridged {at(trace.bridged)},"
+        f" server cause {trace.srv_hangup_cause or '-'}"
+    )
 
 
 def dead_air(trace: CallTrace, noise_ms: int) -> float | None:
