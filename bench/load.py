@@ -46,6 +46,7 @@ import contextlib
 import json
 import math
 import os
+import shutil
 import signal
 import sqlite3
 import sys
@@ -515,11 +516,15 @@ def report_memory(samples: list[dict[str, Any]], calls: int) -> None:
         print("  memory       no samples from the server's probe")
         return
     first, last = samples[0], samples[-1]
-    print("  memory       minute: RSS / traced Python objects / malloc in use + free / mmapped (MiB)")
+    print(
+        "  memory       minute: RSS (anonymous) / traced Python objects / malloc in use + free"
+        " / mmapped (MiB)"
+    )
     for s in samples:
         m = s.get("malloc", {})
         print(
             f"               {(s['time'] - first['time']) / 60:5.1f}: {s['rss_kib'] / 1024:7.1f}"
+            f" ({s.get('rss_anon_kib', 0) / 1024:.1f})"
             f" / {s['traced'] / 2**20:6.1f}"
             f" / {m.get('in_use', 0) / 2**20:.1f} + {m.get('free', 0) / 2**20:.1f}"
             f" / {m.get('mmapped', 0) / 2**20:.1f} (sample took {s['seconds'] * 1000:.0f} ms)"
@@ -614,6 +619,9 @@ def main() -> int:
     )
     parser.add_argument("--memory", action="store_true", help="follow the server's memory (tracemalloc)")
     parser.add_argument("--memory-out", type=Path, help="keep the memory samples (JSON lines) here")
+    parser.add_argument(
+        "--keep-logs", type=Path, help="copy the server's log and its Asterisk's log into this directory"
+    )
     parser.add_argument("--pause", type=float, default=5.0, help="seconds between steps")
     parser.add_argument("--keep-going", action="store_true", help="run every step even after a failure")
     parser.add_argument("--log-level", default="INFO", help="the server's log level")
@@ -719,6 +727,12 @@ def main() -> int:
             return asyncio.run(bench(args, rig, steps))
         finally:
             server.stop()
+            if args.keep_logs:
+                args.keep_logs.mkdir(parents=True, exist_ok=True)
+                with contextlib.suppress(OSError):
+                    shutil.copy(server.log_path, args.keep_logs / "server.log")
+                with contextlib.suppress(Exception):
+                    (args.keep_logs / "asterisk.log").write_text(server_asterisk.read_log())
             generator.down()
             server_asterisk.down()
 

@@ -57,8 +57,8 @@ def _mallinfo() -> dict[str, int]:
     }
 
 
-def _rss_kib() -> int:
-    found = re.search(r"^VmRSS:\s+(\d+) kB", Path("/proc/self/status").read_text(), re.MULTILINE)
+def _status_kib(field: str, status: str) -> int:
+    found = re.search(rf"^{field}:\s+(\d+) kB", status, re.MULTILINE)
     return int(found.group(1)) if found else 0
 
 
@@ -76,9 +76,12 @@ def _sample(signum: int, frame: FrameType | None) -> None:
     gc.collect()
     snapshot = tracemalloc.take_snapshot().filter_traces([tracemalloc.Filter(False, tracemalloc.__file__)])
     current, peak = tracemalloc.get_traced_memory()
+    status = Path("/proc/self/status").read_text()
     line: dict[str, object] = {
         "time": time.time(),
-        "rss_kib": _rss_kib(),
+        "rss_kib": _status_kib("VmRSS", status),
+        "rss_anon_kib": _status_kib("RssAnon", status),  # the heap(s), pymalloc's arenas, stacks
+        "rss_file_kib": _status_kib("RssFile", status),  # mapped files: the interpreter, libraries
         "traced": current,
         "traced_peak": peak,
         "tracemalloc_overhead": tracemalloc.get_tracemalloc_memory(),
