@@ -157,9 +157,10 @@ class MemoryProbe:
         self.server, self.path = server, path
         self.tracing = False
 
-    def signal(self) -> None:
+    def signal(self, full: bool = False) -> None:
+        """A sample (SIGUSR1); ``full``: with a snapshot of the allocation sites (SIGUSR2)."""
         if self.server.proc is not None:
-            os.kill(self.server.proc.pid, signal.SIGUSR1)
+            os.kill(self.server.proc.pid, signal.SIGUSR2 if full else signal.SIGUSR1)
 
     def start_tracing(self) -> None:
         if not self.tracing:
@@ -173,7 +174,7 @@ class MemoryProbe:
 
     async def sample(self) -> None:
         before = len(self.samples())
-        self.signal()
+        self.signal(full=True)
 
         async def written() -> bool:
             return len(self.samples()) > before

@@ -3,8 +3,10 @@
 bench/load.py puts this directory on the server's PYTHONPATH with ``CC_BENCH_MEMORY`` naming a
 file. The first SIGUSR1 starts ``tracemalloc`` (one frame per allocation); every later one takes a
 full collection and appends a JSON line to that file: the process's RSS, the Python objects traced
-(``tracemalloc``), glibc malloc's own figures (``mallinfo2``: arena bytes in use and free, mmapped
-blocks) and, from the second sample on, the allocation sites that grew most since the first.
+(``tracemalloc``) and glibc malloc's own figures (``mallinfo2``: arena bytes in use and free, mmapped
+blocks). SIGUSR2 does the same and also takes a snapshot of the traced objects (slower: a
+second or more of the event loop): the first is the baseline, later ones list the allocation
+sites that grew most since it.
 The handler runs on the main thread between bytecodes (Python's signal handling), like any
 callback of the server's event loop.
 """
@@ -74,7 +76,6 @@ def _sample(signum: int, frame: FrameType | None) -> None:
         return
     started = time.perf_counter()
     gc.collect()
-    snapshot = tracemalloc.take_snapshot().filter_traces([tracemalloc.Filter(False, tracemalloc.__file__)])
     current, peak = tracemalloc.get_traced_memory()
     status = Path("/proc/self/status").read_text()
     line: dict[str, object] = {
@@ -88,9 +89,14 @@ def _sample(signum: int, frame: FrameType | None) -> None:
         "blocks": sys.getallocatedblocks(),
         "malloc": _mallinfo(),
     }
-    if _first is None:
-        _first = snapshot
+    if signum != signal.SIGUSR2:
+        pass
+    elif _first is None:
+        _first = tracemalloc.take_snapshot().filter_traces([tracemalloc.Filter(False, tracemalloc.__file__)])
     else:
+        snapshot = tracemalloc.take_snapshot().filter_traces(
+            [tracemalloc.Filter(False, tracemalloc.__file__)]
+        )
         line["grew"] = [
             {"where": str(s.traceback), "size_diff": s.size_diff, "count_diff": s.count_diff}
             for s in snapshot.compare_to(_first, "lineno")[:15]
@@ -102,3 +108,4 @@ def _sample(signum: int, frame: FrameType | None) -> None:
 
 if _out:
     signal.signal(signal.SIGUSR1, _sample)
+    signal.signal(signal.SIGUSR2, _sample)
