@@ -521,6 +521,10 @@ def blame(trace: CallTrace, plan: CallPlan) -> tuple[str, str]:
     call, so that failures group; ``detail`` gives them."""
     why = trace.failure or "not hung up by its caller"
     if trace.failure is None:
+        if trace.srv_hangup_cause in ("No user responding", "18"):
+            # The server's Asterisk ended the call because a SIP request of it went unanswered:
+            # the far end is the generator.
+            return "generator", "cut off after its agent: the generator stopped answering SIP (408)"
         return "server", "cut off after its agent, not hung up by its caller"
     if why.startswith("the generator's Asterisk did not answer the Originate"):
         return "generator", why

@@ -83,3 +83,8 @@ def test_a_call_cut_off_after_its_agent_is_the_servers() -> None:
 def test_an_originate_the_generator_never_answered_is_the_generators() -> None:
     t = trace(failure="the generator's Asterisk did not answer the Originate within 10 s")
     assert blame(t, PLAN)[0] == "generator"
+
+
+def test_a_call_cut_off_because_the_generator_stopped_answering_sip_is_the_generators() -> None:
+    t = trace(srv_channel="PJSIP/trunk-1", bridged=1010.0, srv_hangup_cause="No user responding")
+    assert blame(t, PLAN)[0] == "generator"
