@@ -539,6 +539,19 @@ def report_memory(samples: list[dict[str, Any]], calls: int) -> None:
     )
     for g in last.get("grew", [])[:10]:
         print(f"    {g['size_diff'] / 1024:+9.1f} KiB {g['count_diff']:+7d} blocks  {g['where']}")
+    if "traced_after_sweep" in last:
+        swept = last["traced"] - last["traced_after_sweep"]
+        rss_after = (last["rss_after_sweep_kib"] - first["rss_kib"]) * 1024
+        kept = last["traced_after_sweep"] - first["traced"]
+        m = last.get("malloc_after_sweep", {})
+        print(
+            f"  after sweep  (unfreeze + full collection, as the hourly gc sweep): {last['swept_objects']}"
+            f" objects, {swept / 2**20:.2f} MiB freed; Python objects {kept / 2**20:+.2f} MiB, RSS"
+            f" {rss_after / 2**20:+.2f} MiB since the soak's start; malloc in use + free"
+            f" {m.get('in_use', 0) / 2**20:.1f} + {m.get('free', 0) / 2**20:.1f} MiB"
+        )
+        for g in last.get("grew_after_sweep", [])[:10]:
+            print(f"    {g['size_diff'] / 1024:+9.1f} KiB {g['count_diff']:+7d} blocks  {g['where']}")
 
 
 async def bench(args: argparse.Namespace, rig: Rig, steps: list[int]) -> int:

@@ -6,7 +6,8 @@ full collection and appends a JSON line to that file: the process's RSS, the Pyt
 (``tracemalloc``) and glibc malloc's own figures (``mallinfo2``: arena bytes in use and free, mmapped
 blocks). SIGUSR2 does the same and also takes a snapshot of the traced objects (slower: a
 second or more of the event loop): the first is the baseline, later ones list the allocation
-sites that grew most since it.
+sites that grew most since it, then does what the server's hourly sweep does (unfreeze, collect,
+freeze: ``callcenter/gc_policy.py``) and measures again: the garbage the collector policy had frozen.
 The handler runs on the main thread between bytecodes (Python's signal handling), like any
 callback of the server's event loop.
 """
@@ -100,6 +101,20 @@ def _sample(signum: int, frame: FrameType | None) -> None:
         line["grew"] = [
             {"where": str(s.traceback), "size_diff": s.size_diff, "count_diff": s.count_diff}
             for s in snapshot.compare_to(_first, "lineno")[:15]
+        ]
+        del snapshot
+        # What the server's hourly sweep (gc_policy.GcPolicy.sweep) would free now: the garbage in
+        # reference cycles that the policy froze while it was still alive.
+        gc.unfreeze()
+        line["swept_objects"] = gc.collect()
+        gc.freeze()
+        after = tracemalloc.take_snapshot().filter_traces([tracemalloc.Filter(False, tracemalloc.__file__)])
+        line["traced_after_sweep"] = tracemalloc.get_traced_memory()[0]
+        line["rss_after_sweep_kib"] = _status_kib("VmRSS", Path("/proc/self/status").read_text())
+        line["malloc_after_sweep"] = _mallinfo()
+        line["grew_after_sweep"] = [
+            {"where": str(s.traceback), "size_diff": s.size_diff, "count_diff": s.count_diff}
+            for s in after.compare_to(_first, "lineno")[:15]
         ]
     line["seconds"] = time.perf_counter() - started
     with open(_out, "a", encoding="utf-8") as f:
