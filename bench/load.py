@@ -105,12 +105,14 @@ class ServerSandbox(AsteriskSandbox):
 
 
 class AgentFloor:
-    """The agents at their panels: every ``interval`` seconds, each paused agent (the server pauses
-    an agent whose offer rang out) resumes itself through the API, as a person back at the panel
-    would. Counts the resumes by the pause's reason."""
+    """The agents at their panels: every ``interval`` seconds they look at their state; an agent
+    seen paused (the server pauses an agent whose offer rang out) for ``resume_after`` seconds
+    resumes itself through the API, as a person back at the panel would. Counts the resumes by the
+    pause's reason."""
 
-    def __init__(self, server: ServerProcess, interval: float) -> None:
-        self.server, self.interval = server, interval
+    def __init__(self, server: ServerProcess, interval: float, resume_after: float = 0.0) -> None:
+        self.server, self.interval, self.resume_after = server, interval, resume_after
+        self._paused_seen: dict[tuple[str, Any], float] = {}  # (agent, since) -> first seen paused
         self.resumed: dict[str, int] = {}
         self.errors = 0
         self._task: asyncio.Task[None] | None = None
@@ -135,8 +137,11 @@ class AgentFloor:
                 if status != 200:
                     self.errors += 1
                     continue
-                for agent in body["agents"]:
-                    if agent["state"] != "paused":
+                now = time.monotonic()
+                paused = {(a["id"], a.get("since")): a for a in body["agents"] if a["state"] == "paused"}
+                self._paused_seen = {k: self._paused_seen.get(k, now) for k in paused}
+                for key, agent in paused.items():
+                    if now - self._paused_seen[key] < self.resume_after:
                         continue
                     status, _ = await asyncio.to_thread(
                         self.server.api, "POST", f"/api/agents/{agent['id']}/resume"
@@ -631,6 +636,12 @@ def main() -> int:
         default=2.0,
         help="seconds between the agents' looks at their state (a paused agent resumes itself)",
     )
+    parser.add_argument(
+        "--resume-after",
+        type=float,
+        default=0.0,
+        help="seconds an agent stays paused (as seen by its look) before it resumes itself",
+    )
     parser.add_argument("--memory", action="store_true", help="follow the server's memory (tracemalloc)")
     parser.add_argument("--memory-out", type=Path, help="keep the memory samples (JSON lines) here")
     parser.add_argument(
@@ -735,7 +746,7 @@ def main() -> int:
                 workdir / "load.db",
                 workdir / "recordings",
                 args.health_interval,
-                AgentFloor(server, args.floor_interval),
+                AgentFloor(server, args.floor_interval, args.resume_after),
                 MemoryProbe(server, memory_file) if args.memory else None,
             )
             return asyncio.run(bench(args, rig, steps))
