@@ -20,6 +20,20 @@ minutes (a new call as soon as one ends) and reports the same figures, with the 
 Asterisk's memory (RSS) at the start and the end; a soak passes with 0 failed calls, 0 leaked
 channels and 0 open interactions.
 
+The agents behave like a floor of people at their panels: an agent whose offer rang out is paused
+by the server (as a production ACD does); the bench sees it (``GET /api/agents`` every
+``--floor-interval`` seconds) and resumes it (``POST /api/agents/<id>/resume``), and reports those
+offers apart from the calls. The server rings an agent for ``--ring-timeout`` seconds (30 by
+default; the generator's phones answer after ``--agent-answer-seconds``, but a starved generator
+may take far longer). Every failed call is blamed on the server or the generator
+(``load_generator.blame``), from both Asterisks' AMI timestamps: the bench logs in to the server's
+Asterisk as a user of its own that also reads dialplan events (``Newexten``, ``VarSet``).
+
+``--memory`` follows the server's memory over the soak: tracemalloc starts in the server at the
+first step (bench/load_memory/sitecustomize.py, not part of the server), and at the soak's start,
+every minute and its end the bench asks for a sample (RSS, Python objects traced, malloc's figures,
+the allocation sites that grew), printed after the soak and kept in ``--memory-out``.
+
 Ports: 31000 + 5000 * CC_TEST_SLOT upwards (SIP, AMI, FastAGI, HTTP, RTP 31100-33099). Needs root.
 """
 
@@ -29,8 +43,11 @@ import argparse
 import asyncio
 import base64
 import contextlib
+import json
 import math
 import os
+import shutil
+import signal
 import sqlite3
 import sys
 import tempfile
@@ -49,10 +66,12 @@ from bench.load_generator import (
     GeneratorSandbox,
     HealthSampler,
     LoadCalls,
+    blame,
     channel_count,
     channels,
     contact_count,
     dead_air,
+    detail,
     key_to_dial,
     p99,
     percentiles,
@@ -63,9 +82,112 @@ from callcenter.asterisk.sandbox import AsteriskSandbox
 from tests.conftest import SLOT, ServerProcess, config_with, settings_from
 
 BASE = 31000 + 5000 * SLOT
+MEMORY_PROBE = Path(__file__).resolve().parent / "load_memory"
 
 
-def server_config(agents: int, workdir: Path, log_level: str) -> dict[str, Any]:
+class ServerSandbox(AsteriskSandbox):
+    """The server's Asterisk with one more AMI user, the bench's own: it also reads dialplan
+    events (which the server's user does not: the server needs none of them)."""
+
+    def __init__(self, settings: Any, bench_user: tuple[str, str]) -> None:
+        super().__init__(settings)
+        self.bench_user = bench_user
+
+    def render(self) -> dict[str, str]:
+        out = super().render()
+        name, secret = self.bench_user
+        out["manager.conf"] += (
+            f"\n; bench/load.py: the bench's own user (dialplan events to blame failed calls)\n"
+            f"[{name}]\nsecret = {secret}\ndeny = 0.0.0.0/0.0.0.0\npermit = 127.0.0.1/255.255.255.255\n"
+            "read = call,dialplan,dtmf,user\nwrite = system\nwritetimeout = 5000\n"
+        )
+        return out
+
+
+class AgentFloor:
+    """The agents at their panels: every ``interval`` seconds they look at their state; an agent
+    seen paused (the server pauses an agent whose offer rang out) for ``resume_after`` seconds
+    resumes itself through the API, as a person back at the panel would. Counts the resumes by the
+    pause's reason."""
+
+    def __init__(self, server: ServerProcess, interval: float, resume_after: float = 0.0) -> None:
+        self.server, self.interval, self.resume_after = server, interval, resume_after
+        self._paused_seen: dict[tuple[str, Any], float] = {}  # (agent, since) -> first seen paused
+        self.resumed: dict[str, int] = {}
+        self.errors = 0
+        self._task: asyncio.Task[None] | None = None
+
+    def start(self) -> None:
+        self._task = asyncio.create_task(self._run())
+
+    async def stop(self) -> None:
+        if self._task is not None:
+            self._task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._task
+
+    def total(self) -> int:
+        return sum(self.resumed.values())
+
+    async def _run(self) -> None:
+        while True:
+            await asyncio.sleep(self.interval)
+            try:
+                status, body = await asyncio.to_thread(self.server.api, "GET", "/api/agents")
+                if status != 200:
+                    self.errors += 1
+                    continue
+                now = time.monotonic()
+                paused = {(a["id"], a.get("since")): a for a in body["agents"] if a["state"] == "paused"}
+                self._paused_seen = {k: self._paused_seen.get(k, now) for k in paused}
+                for key, agent in paused.items():
+                    if now - self._paused_seen[key] < self.resume_after:
+                        continue
+                    status, _ = await asyncio.to_thread(
+                        self.server.api, "POST", f"/api/agents/{agent['id']}/resume"
+                    )
+                    if status == 200:
+                        why = agent.get("reason") or "?"
+                        self.resumed[why] = self.resumed.get(why, 0) + 1
+                    else:
+                        self.errors += 1
+            except (OSError, ValueError, KeyError):
+                self.errors += 1
+
+
+class MemoryProbe:
+    """Asks the server's memory probe (bench/load_memory/sitecustomize.py) for samples."""
+
+    def __init__(self, server: ServerProcess, path: Path) -> None:
+        self.server, self.path = server, path
+        self.tracing = False
+
+    def signal(self, full: bool = False) -> None:
+        """A sample (SIGUSR1); ``full``: with a snapshot of the allocation sites (SIGUSR2)."""
+        if self.server.proc is not None:
+            os.kill(self.server.proc.pid, signal.SIGUSR2 if full else signal.SIGUSR1)
+
+    def start_tracing(self) -> None:
+        if not self.tracing:
+            self.signal()
+            self.tracing = True
+
+    def samples(self) -> list[dict[str, Any]]:
+        if not self.path.exists():
+            return []
+        return [json.loads(line) for line in self.path.read_text().splitlines() if line.strip()]
+
+    async def sample(self) -> None:
+        before = len(self.samples())
+        self.signal(full=True)
+
+        async def written() -> bool:
+            return len(self.samples()) > before
+
+        await wait_until(written, 60)
+
+
+def server_config(agents: int, workdir: Path, log_level: str, ring_timeout: float) -> dict[str, Any]:
     return config_with(
         asterisk={
             "sandbox_instance": f"loadsrv{SLOT}" if SLOT else "loadsrv",
@@ -77,7 +199,7 @@ def server_config(agents: int, workdir: Path, log_level: str) -> dict[str, Any]:
         agi={"port": BASE + 573},
         http={"port": BASE + 80},
         logging={"level": log_level, "format": "json"},
-        acd={"ring_timeout": 15},
+        acd={"ring_timeout": ring_timeout},
         agents=[
             {"id": f"{1001 + n}", "extension": f"{1001 + n}", "queues": ["support"]} for n in range(agents)
         ],
@@ -130,6 +252,8 @@ class Rig:
     db: Path
     recordings: Path
     health_interval: float
+    floor: AgentFloor
+    memory: MemoryProbe | None = None
     #: CPU seconds per second of the server and its Asterisk with no call (the /healthz sampler on).
     idle: tuple[float, float] = (0.0, 0.0)
 
@@ -162,7 +286,8 @@ class StepFigures:
     answered: int  # the step's records closed as answered
     recorded: int  # ... of which the recording is stored
     load: tuple[float, float]  # 1-minute load average at the start and the end
-    noise_ms: int
+    plan: CallPlan
+    resumed: dict[str, int]  # agents resumed after an offer rang out, by the pause's reason
 
     @property
     def completed(self) -> int:
@@ -227,6 +352,7 @@ async def idle_cpu(rig: Rig, seconds: float) -> tuple[float, float]:
 async def run(rig: Rig, label: str, concurrent: int, rate: float, minutes: float | None) -> StepFigures:
     """``concurrent`` calls started at ``rate`` per second; with ``minutes``, each ended call is
     replaced by a new one until then (soak)."""
+    resumed_before = dict(rig.floor.resumed)
     pids = rig.pids()
     before = [proc_sample(p) for p in pids]
     load_start = os.getloadavg()[0]
@@ -252,8 +378,14 @@ async def run(rig: Rig, label: str, concurrent: int, rate: float, minutes: float
             in_flight.add(task)
             await asyncio.sleep(1 / rate)
         deadline = started + minutes * 60 if minutes else None
+        next_sample = time.monotonic() + 60
         while in_flight:
-            done, in_flight = await asyncio.wait(in_flight, return_when=asyncio.FIRST_COMPLETED)
+            done, in_flight = await asyncio.wait(
+                in_flight, return_when=asyncio.FIRST_COMPLETED, timeout=5 if rig.memory else None
+            )
+            if rig.memory and minutes and time.monotonic() >= next_sample:
+                next_sample += 60
+                rig.memory.signal()  # a sample every minute of the soak
             if deadline is not None and time.monotonic() < deadline:
                 for _ in done:
                     in_flight.add(asyncio.create_task(one(1 / rate)))
@@ -301,7 +433,12 @@ async def run(rig: Rig, label: str, concurrent: int, rate: float, minutes: float
         answered=len(found.answered),
         recorded=found.recorded(rig.recordings),
         load=(load_start, load_end),
-        noise_ms=rig.calls.plan.noise_ms,
+        plan=rig.calls.plan,
+        resumed={
+            why: count - resumed_before.get(why, 0)
+            for why, count in rig.floor.resumed.items()
+            if count > resumed_before.get(why, 0)
+        },
     )
 
 
@@ -310,7 +447,7 @@ def ms(values: tuple[float, float, float] | None) -> str:
 
 
 def report(f: StepFigures, idle: tuple[float, float]) -> None:
-    air = percentiles([d for t in f.traces if (d := dead_air(t, f.noise_ms)) is not None])
+    air = percentiles([d for t in f.traces if (d := dead_air(t, f.plan.noise_ms)) is not None])
     dial = percentiles([d for t in f.traces if (d := key_to_dial(t)) is not None])
     health = percentiles(f.health)
     n = max(1, len(f.traces))
@@ -353,20 +490,78 @@ def report(f: StepFigures, idle: tuple[float, float]) -> None:
         f"  memory (RSS) server {f.rss_start[0] / 1024:.1f} -> {f.rss_end[0] / 1024:.1f} MiB, "
         f"Asterisk {f.rss_start[1] / 1024:.1f} -> {f.rss_end[1] / 1024:.1f} MiB"
     )
+    offers = sum(t.offers for t in f.traces)
+    unanswered = sum(t.offers_unanswered for t in f.traces)
+    print(
+        f"  offers       {offers} agent legs dialled, {unanswered} not answered; agents resumed after"
+        f" a pause: {sum(f.resumed.values())}"
+        + "".join(f", {count} x {why!r}" for why, count in sorted(f.resumed.items()))
+    )
     for line in f.leftovers[:10]:
         print(f"  left         {line}")
-    failures: dict[str, int] = {}
+    failures: dict[tuple[str, str], int] = {}
     for t in f.traces:
         if not t.completed:
-            why = t.failure or "not hung up by its caller"
-            failures[why] = failures.get(why, 0) + 1
-    for why, count in sorted(failures.items(), key=lambda kv: -kv[1])[:8]:
-        print(f"  failed       {count} x {why}")
+            key = blame(t, f.plan)
+            failures[key] = failures.get(key, 0) + 1
+    by_side: dict[str, int] = {}
+    for (side, _), count in failures.items():
+        by_side[side] = by_side.get(side, 0) + count
+    if by_side:
+        print("  blamed on    " + ", ".join(f"{side} {count}" for side, count in sorted(by_side.items())))
+    for (side, why), count in sorted(failures.items(), key=lambda kv: -kv[1])[:12]:
+        print(f"  failed       {count} x [{side}] {why}")
+    for t in [t for t in f.traces if not t.completed][:40]:
+        print(f"    {detail(t)}")
     print("  verdict      " + ("OK" if f.ok else "FAILED"), flush=True)
+
+
+def report_memory(samples: list[dict[str, Any]], calls: int) -> None:
+    """The soak's memory samples: RSS against the Python objects traced, and what grew."""
+    if len(samples) < 2:
+        print("  memory       no samples from the server's probe")
+        return
+    first, last = samples[0], samples[-1]
+    print(
+        "  memory       minute: RSS (anonymous) / traced Python objects / malloc in use + free"
+        " / mmapped (MiB)"
+    )
+    for s in samples:
+        m = s.get("malloc", {})
+        print(
+            f"               {(s['time'] - first['time']) / 60:5.1f}: {s['rss_kib'] / 1024:7.1f}"
+            f" ({s.get('rss_anon_kib', 0) / 1024:.1f})"
+            f" / {s['traced'] / 2**20:6.1f}"
+            f" / {m.get('in_use', 0) / 2**20:.1f} + {m.get('free', 0) / 2**20:.1f}"
+            f" / {m.get('mmapped', 0) / 2**20:.1f} (sample took {s['seconds'] * 1000:.0f} ms)"
+        )
+    rss = (last["rss_kib"] - first["rss_kib"]) * 1024
+    traced = last["traced"] - first["traced"]
+    print(
+        f"  memory grew  RSS {rss / 2**20:+.2f} MiB, Python objects {traced / 2**20:+.2f} MiB over"
+        f" {calls} calls ({rss / max(1, calls) / 1024:+.2f} / {traced / max(1, calls) / 1024:+.2f}"
+        " KiB per call)"
+    )
+    for g in last.get("grew", [])[:10]:
+        print(f"    {g['size_diff'] / 1024:+9.1f} KiB {g['count_diff']:+7d} blocks  {g['where']}")
+    if "traced_after_sweep" in last:
+        swept = last["traced"] - last["traced_after_sweep"]
+        rss_after = (last["rss_after_sweep_kib"] - first["rss_kib"]) * 1024
+        kept = last["traced_after_sweep"] - first["traced"]
+        m = last.get("malloc_after_sweep", {})
+        print(
+            f"  after sweep  (unfreeze + full collection, as the hourly gc sweep): {last['swept_objects']}"
+            f" objects, {swept / 2**20:.2f} MiB freed; Python objects {kept / 2**20:+.2f} MiB, RSS"
+            f" {rss_after / 2**20:+.2f} MiB since the soak's start; malloc in use + free"
+            f" {m.get('in_use', 0) / 2**20:.1f} + {m.get('free', 0) / 2**20:.1f} MiB"
+        )
+        for g in last.get("grew_after_sweep", [])[:10]:
+            print(f"    {g['size_diff'] / 1024:+9.1f} KiB {g['count_diff']:+7d} blocks  {g['where']}")
 
 
 async def bench(args: argparse.Namespace, rig: Rig, steps: list[int]) -> int:
     await rig.calls.start()
+    rig.floor.start()
     try:
         rig.idle = await idle_cpu(rig, args.idle_seconds)
         print(
@@ -374,6 +569,8 @@ async def bench(args: argparse.Namespace, rig: Rig, steps: list[int]) -> int:
             f"its Asterisk {rig.idle[1] * 1000:.1f} ms (/healthz sampled every {rig.health_interval:g} s)",
             flush=True,
         )
+        if rig.memory:
+            rig.memory.start_tracing()
         last_ok: int | None = None
         for n in steps:
             figures = await run(rig, f"step {n}", n, args.rate, None)
@@ -386,8 +583,14 @@ async def bench(args: argparse.Namespace, rig: Rig, steps: list[int]) -> int:
             await asyncio.sleep(args.pause)
         if args.soak_minutes:
             n = args.soak_calls or last_ok or steps[0]
+            if rig.memory:
+                await rig.memory.sample()  # the baseline
             figures = await run(rig, f"soak {args.soak_minutes:g} min", n, args.rate, args.soak_minutes)
+            if rig.memory:
+                await rig.memory.sample()  # after every call of the soak has ended and been stored
             report(figures, rig.idle)
+            if rig.memory:
+                report_memory(rig.memory.samples(), len(figures.traces))
             grew = figures.rss_end[0] - figures.rss_start[0]
             print(
                 f"  soak         server memory grew {grew / 1024:+.1f} MiB over {len(figures.traces)} calls"
@@ -396,6 +599,7 @@ async def bench(args: argparse.Namespace, rig: Rig, steps: list[int]) -> int:
             return 0 if figures.ok else 1
         return 0 if last_ok == steps[-1] else 1
     finally:
+        await rig.floor.stop()
         await rig.calls.stop()
 
 
@@ -419,6 +623,30 @@ def main() -> int:
     parser.add_argument("--agent-answer-seconds", type=float, default=1.0)
     parser.add_argument("--rate", type=float, default=10.0, help="new calls per second at a step's start")
     parser.add_argument("--dtmf", choices=("rfc4733", "inband"), default="rfc4733")
+    parser.add_argument(
+        "--ring-timeout",
+        type=float,
+        default=30.0,
+        help="seconds the server rings an agent (acd.ring_timeout) before pausing it; the generator's"
+        " phones answer after --agent-answer-seconds, a starved generator later",
+    )
+    parser.add_argument(
+        "--floor-interval",
+        type=float,
+        default=2.0,
+        help="seconds between the agents' looks at their state (a paused agent resumes itself)",
+    )
+    parser.add_argument(
+        "--resume-after",
+        type=float,
+        default=0.0,
+        help="seconds an agent stays paused (as seen by its look) before it resumes itself",
+    )
+    parser.add_argument("--memory", action="store_true", help="follow the server's memory (tracemalloc)")
+    parser.add_argument("--memory-out", type=Path, help="keep the memory samples (JSON lines) here")
+    parser.add_argument(
+        "--keep-logs", type=Path, help="copy the server's log and its Asterisk's log into this directory"
+    )
     parser.add_argument("--pause", type=float, default=5.0, help="seconds between steps")
     parser.add_argument("--keep-going", action="store_true", help="run every step even after a failure")
     parser.add_argument("--log-level", default="INFO", help="the server's log level")
@@ -450,14 +678,15 @@ def main() -> int:
 
     with tempfile.TemporaryDirectory(prefix="cc-bench-load-") as tmp:
         workdir = Path(tmp)
-        config = server_config(agents, workdir, args.log_level)
+        config = server_config(agents, workdir, args.log_level, args.ring_timeout)
         for item in args.server_set:
             path, sep, value = item.partition("=")
             section, dot, key = path.partition(".")
             if not (sep and dot and section and key):
                 parser.error(f"--server-set: SECTION.KEY=VALUE, not {item!r}")
             config.setdefault(section, {})[key] = yaml.safe_load(value)
-        server_asterisk = AsteriskSandbox(settings_from(config))
+        bench_user = ("loadbench", base64.b16encode(os.urandom(12)).decode())
+        server_asterisk = ServerSandbox(settings_from(config), bench_user)
         generator = GeneratorSandbox(
             settings_from(generator_config(config)),
             server_sip_port=config["asterisk"]["sip_port"],
@@ -469,6 +698,13 @@ def main() -> int:
             sandbox.forget_state()
         server_asterisk.up(timeout=120)
         server = ServerProcess(config, workdir)
+        memory_file = args.memory_out or workdir / "memory.jsonl"
+        if args.memory:
+            memory_file.unlink(missing_ok=True)
+            os.environ["CC_BENCH_MEMORY"] = str(memory_file.resolve())
+            os.environ["PYTHONPATH"] = os.pathsep.join(
+                p for p in (str(MEMORY_PROBE), os.environ.get("PYTHONPATH")) if p
+            )
         try:
             server.start()
             generator.up(timeout=120)
@@ -495,8 +731,12 @@ def main() -> int:
                 talk_seconds=args.talk_seconds,
                 agent_timeout=60 + args.calls_per_agent * (args.talk_seconds + args.agent_answer_seconds + 5),
             )
+            srv = server_asterisk.settings.asterisk
             calls = LoadCalls(
-                ami_of(generator), ami_of(server_asterisk), plan, [a["extension"] for a in config["agents"]]
+                ami_of(generator),
+                (srv.host, srv.ami_port, *bench_user),
+                plan,
+                [a["extension"] for a in config["agents"]],
             )
             rig = Rig(
                 server,
@@ -506,10 +746,18 @@ def main() -> int:
                 workdir / "load.db",
                 workdir / "recordings",
                 args.health_interval,
+                AgentFloor(server, args.floor_interval, args.resume_after),
+                MemoryProbe(server, memory_file) if args.memory else None,
             )
             return asyncio.run(bench(args, rig, steps))
         finally:
             server.stop()
+            if args.keep_logs:
+                args.keep_logs.mkdir(parents=True, exist_ok=True)
+                with contextlib.suppress(OSError):
+                    shutil.copy(server.log_path, args.keep_logs / "server.log")
+                with contextlib.suppress(Exception):
+                    (args.keep_logs / "asterisk.log").write_text(server_asterisk.read_log())
             generator.down()
             server_asterisk.down()
 

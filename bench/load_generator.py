@@ -14,6 +14,14 @@ What is measured comes from the two Asterisks' own AMI event timestamps (``times
 * **keypress to agent dial**: on the server's Asterisk, the caller's key (``DTMFEnd``) until the
   agent's channel was created (``Newchannel`` of the leg bridged with that caller).
 
+With an AMI user of the server's Asterisk that also reads ``dialplan`` events (bench/load.py adds
+one), each call also records when the server's Asterisk started playing the opening menu
+(``Newexten`` of ``Read`` in ``cc-opening``) and every agent leg the server dialled for it
+(``VarSet`` of ``CC_CALLER_CHANNEL`` on the agent's channel), so that a failed call is blamed on
+the server or on the generator (``blame``): e.g. "no menu heard within 20 s" while the server's
+Asterisk had started the menu 0.5 s after the answer is the generator's caller not hearing it
+(a starved generator), not a slow server.
+
 The caller presses its key once the menu has gone quiet, stays with the agent for ``talk_seconds``
 and hangs up. A call *completed* when it was bridged with an agent and hung up by its caller; a
 step is then checked from outside: channels left on either Asterisk (``core show channels``) and the
@@ -204,6 +212,9 @@ class CallTrace:
     agent_channel: str | None = None
     agent_dialed: float | None = None  # the server's Newchannel of the agent leg
     bridged: float | None = None
+    srv_menu: float | None = None  # the server's Newexten of Read in cc-opening (the menu starts)
+    offers: int = 0  # agent legs the server dialled for this caller (VarSet CC_CALLER_CHANNEL)
+    offers_unanswered: int = 0  # ... that hung up without being bridged with it
     hung_up_by_caller: bool = False
     srv_hangup_cause: str | None = None
     failure: str | None = None
@@ -246,6 +257,7 @@ class LoadCalls:
         self._by_srv_channel: dict[str, CallTrace] = {}
         self._agent_prefixes = tuple(f"PJSIP/{ext}-" for ext in agent_extensions)
         self._agent_created: dict[str, float] = {}
+        self._offered: dict[str, CallTrace] = {}  # agent channel -> the caller it was dialled for
         self._bridges: dict[str, set[str]] = {}
         self._run = secrets.token_hex(3)
         self._numbers = itertools.count(1)
@@ -370,6 +382,21 @@ class LoadCalls:
                 self._by_srv_channel[channel] = trace
             elif name == "Newchannel" and channel.startswith(self._agent_prefixes):
                 self._agent_created[channel] = stamp(event)
+        elif name == "Newexten":
+            trace = self._by_srv_channel.get(channel)
+            if (
+                trace is not None
+                and trace.srv_menu is None
+                and event.get("Context") == "cc-opening"
+                and event.get("Application") == "Read"
+            ):
+                trace.srv_menu = stamp(event)
+        elif name == "VarSet":
+            if event.get("Variable") == "CC_CALLER_CHANNEL" and channel.startswith(self._agent_prefixes):
+                trace = self._by_srv_channel.get(event.get("Value", ""))
+                if trace is not None and channel not in self._offered:
+                    self._offered[channel] = trace
+                    trace.offers += 1
         elif name == "DTMFEnd":
             trace = self._by_srv_channel.get(channel)
             if trace is not None and trace.key_at is None and event.get("Direction") == "Received":
@@ -385,6 +412,9 @@ class LoadCalls:
             if trace is not None:
                 trace.srv_hangup_cause = event.get("Cause-txt") or event.get("Cause")
             self._agent_created.pop(channel, None)
+            offered = self._offered.pop(channel, None)
+            if offered is not None and offered.agent_channel != channel:
+                offered.offers_unanswered += 1
 
     def _match_bridge(self, members: set[str], at: float) -> None:
         callers = [self._by_srv_channel[c] for c in members if c in self._by_srv_channel]
@@ -482,6 +512,62 @@ async def wait_until(check: Callable[[], Awaitable[bool]], timeout: float, inter
         if time.monotonic() >= deadline:
             return False
         await asyncio.sleep(interval)
+
+
+def blame(trace: CallTrace, plan: CallPlan) -> tuple[str, str]:
+    """Whose a failed call is: ("server" | "generator" | "unclear", why), from both Asterisks'
+    AMI timestamps (the two run on one host: one clock). Needs the dialplan events (``srv_menu``,
+    ``offers``); without them a menu or agent failure is "unclear". ``why`` has no figures of the
+    call, so that failures group; ``detail`` gives them."""
+    why = trace.failure or "not hung up by its caller"
+    if trace.failure is None:
+        if trace.srv_hangup_cause in ("No user responding", "18"):
+            # The server's Asterisk ended the call because a SIP request of it went unanswered:
+            # the far end is the generator.
+            return "generator", "cut off after its agent: the generator stopped answering SIP (408)"
+        return "server", "cut off after its agent, not hung up by its caller"
+    if why.startswith("the generator's Asterisk did not answer the Originate"):
+        return "generator", why
+    if why.startswith("no menu heard"):
+        if trace.srv_menu is None:
+            if trace.srv_channel is None:
+                return "unclear", f"{why}; the server's Asterisk never saw the call"
+            return "server", f"{why}; the server's Asterisk never started the menu"
+        late = trace.srv_menu - (trace.answered or trace.srv_menu)
+        if late < plan.menu_wait - plan.noise_ms / 1000:
+            return "generator", (
+                f"no menu heard within {plan.menu_wait} s although the server's Asterisk had started"
+                " it in time: the generator's caller did not hear it (starved generator)"
+            )
+        return "server", f"{why}; the server's Asterisk started the menu too late"
+    if why.startswith("no agent within"):
+        if trace.key_at is None:
+            if trace.heard is not None and trace.pressed is None:
+                return "generator", f"{why}: the generator's caller never pressed its key"
+            return "unclear", why
+        if trace.offers and trace.offers_unanswered == trace.offers:
+            return "generator", f"{why}: the server dialled agents; the generator's phones answered none"
+        if trace.offers == 0 and trace.srv_menu is not None:
+            return "server", f"{why}: the server dialled no agent for it"
+        return "unclear", f"{why}: some agent legs for it were answered, yet it was never bridged"
+    if why.startswith("hung up before an agent"):
+        return "server", why
+    return "unclear", why
+
+
+def detail(trace: CallTrace) -> str:
+    """One failed call's figures, times relative to the generator's answer (or the originate)."""
+    zero = trace.answered or trace.originated
+
+    def at(t: float | None) -> str:
+        return "-" if t is None else f"{t - zero:+.1f}s"
+
+    return (
+        f"{trace.id}: server menu {at(trace.srv_menu)}, heard {at(trace.heard)}, key sent"
+        f" {at(trace.pressed)}, key at server {at(trace.key_at)}, agent legs {trace.offers}"
+        f" ({trace.offers_unanswered} unanswered), bridged {at(trace.bridged)},"
+        f" server cause {trace.srv_hangup_cause or '-'}"
+    )
 
 
 def dead_air(trace: CallTrace, noise_ms: int) -> float | None:
