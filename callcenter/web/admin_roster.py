@@ -32,8 +32,8 @@ from pydantic import Field, ValidationError
 
 from callcenter.core import events as ev
 from callcenter.core.acd.engine import Acd
-from callcenter.core.commands import Command
-from callcenter.core.errors import AgentExists, AgentInUse
+from callcenter.core.commands import AgentStateChanged, Command, SaveInteraction
+from callcenter.core.errors import AgentExists, AgentInUse, UnknownAgent
 from callcenter.errors import AsteriskError
 from callcenter.files import write_atomically
 from callcenter.service import CallCenter
@@ -155,6 +155,8 @@ class Applier:
         self.deferred: set[str] = set()  # removals refused while the agent was busy
         self._again = False
         self.last_sync: asyncio.Task[str] | None = None
+        # The added agents whose endpoints Asterisk has (a leaving agent keeps its phone until it leaves).
+        self._phones: dict[str, AgentSettings] = {}
 
     def apply(self) -> None:
         self._again = False
@@ -186,16 +188,43 @@ class Applier:
         self.sync()
 
     def on_command(self, command: Command) -> None:
-        """A deferred removal is tried again once something changed (its call ended)."""
-        if self.deferred and not self._again:
-            self._again = True
-            asyncio.get_running_loop().call_soon(self.apply)
+        """A deferred removal is tried again when its agent's work moves (a call or a chat ended)."""
+        if not self.deferred or self._again:
+            return
+        match command:
+            case AgentStateChanged(agent_id=agent_id) if agent_id in self.deferred:
+                pass
+            case SaveInteraction(interaction=i) if i.agent_id in self.deferred:
+                pass
+            case _:
+                return
+        self._again = True
+        asyncio.get_running_loop().call_soon(self._retry)
+
+    def _retry(self) -> None:
+        self._again = False
+        engine = self._service.engine
+        for agent_id in list(self.deferred):
+            try:
+                engine.check_removable(agent_id)
+            except AgentInUse:
+                continue
+            except UnknownAgent:
+                self.deferred.discard(agent_id)
+                continue
+            self.apply()  # removes it now, adds what waited for its extension, syncs the phones
+            return
 
     def sync(self) -> asyncio.Task[str] | None:
         endpoints = self._app.get(ENDPOINTS)
         if endpoints is None:
             return None
-        self.last_sync = asyncio.get_running_loop().create_task(_sync(endpoints, added_agents(self._app)))
+        phones = {a.id: a for a in added_agents(self._app)}
+        for agent_id in self.deferred & set(self._phones):  # still on its call: keep its phone
+            phones.setdefault(agent_id, self._phones[agent_id])
+        self._phones = phones
+        task = _sync(endpoints, sorted(phones.values(), key=lambda a: a.id))
+        self.last_sync = asyncio.get_running_loop().create_task(task)
         return self.last_sync
 
 
