@@ -16,7 +16,7 @@ from playwright.async_api import Page, async_playwright, expect
 from callcenter.app import create_app
 from callcenter.web.api import DIRECTORY, SERVICE
 from callcenter.web.pages import ACCOUNTS
-from tests.integration.test_login_browser import CHROMIUM_FLAGS, PASSWORD
+from tests.integration.test_login_browser import CHROMIUM_FLAGS, PASSWORD, SCREENSHOTS
 from tests.integration.test_supervisor import supervisor_settings
 from tests.integration.test_supervisor_browser import keyboard_sign_in
 from tests.tools import require
@@ -74,6 +74,7 @@ async def test_an_admin_adds_and_removes_an_agent_by_keyboard(tmp_path: Path) ->
                 await expect(page.locator("#new-extension")).to_be_focused()
                 assert "2001" not in engine.agents and not agents_file.exists()  # nothing changed
                 await expect(page.locator("#new-name")).to_have_value("Ann Added")  # kept
+                await page.screenshot(path=str(SCREENSHOTS / "admin-agents-add-1024-en.png"), full_page=False)
                 await press(page, "Backspace", 4)
                 await page.keyboard.type("2001")
                 await press(page, "Enter")
