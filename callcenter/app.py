@@ -16,7 +16,7 @@ import contextlib
 import logging
 import time
 import uuid
-from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Mapping
 from contextvars import ContextVar
 from datetime import UTC, datetime
 from typing import TypeVar
@@ -29,6 +29,7 @@ from callcenter import cluster, metrics
 from callcenter.accounts.audit import Audit
 from callcenter.accounts.service import Accounts
 from callcenter.aio import cancel_and_wait
+from callcenter.asterisk.added_agents import AddedEndpoints
 from callcenter.asterisk.agi import AgiServer
 from callcenter.asterisk.asterisk_port import AsteriskPort
 from callcenter.asterisk.farm_port import build_asterisk_port, farm_routes
@@ -57,7 +58,8 @@ from callcenter.messaging.routing import ConversationRouter
 from callcenter.messaging.service import Messaging
 from callcenter.qa.scorecards import ScorecardError, load_scorecards
 from callcenter.service import CallCenter
-from callcenter.settings import ConfigError, Settings
+from callcenter.settings import AgentSettings, ConfigError, Settings
+from callcenter.settings.agents_file import Directory
 from callcenter.settings.queues_file import QueueWatcher, load_queues
 from callcenter.storage.accounts_store import AccountStore
 from callcenter.storage.db import Database, DatabaseError
@@ -68,6 +70,7 @@ from callcenter.storage.retention import RetentionSweeper, recording_purges
 from callcenter.web import (
     admin_config,
     admin_pages,
+    admin_roster,
     agent_panel,
     agents_api,
     api,
@@ -122,8 +125,9 @@ class _Health:
         return "owner" if half is not None and half.owner else "follower"
 
 
-def build_engine(settings: Settings) -> Acd:
-    """The engine from the settings; an invalid queue file raises ConfigError (start-up stops)."""
+def build_engine(settings: Settings, roster: Iterable[AgentSettings] | None = None) -> Acd:
+    """The engine from the settings (``roster``: the agents running now, the settings' when None);
+    an invalid queue file raises ConfigError (start-up stops)."""
     agents = [
         Agent(
             id=a.id,
@@ -137,7 +141,7 @@ def build_engine(settings: Settings) -> Acd:
             chat_while_on_call=a.chat_while_on_call,
             call_while_chatting=a.call_while_chatting,
         )
-        for a in settings.agents
+        for a in (settings.agents if roster is None else roster)
     ]
     queues = load_queues(settings.acd.queues_file) if settings.acd.queues_file else {}
     acd = settings.acd
@@ -181,6 +185,7 @@ def create_app(settings: Settings) -> web.Application:
     middlewares.append(domain_errors.middleware)
     app = web.Application(middlewares=middlewares, client_max_size=http.MAX_BODY)
     app[SETTINGS] = settings
+    directory = app[api.DIRECTORY] = Directory(settings.agents)  # the agents file updates it
     app[auth.AUTH_KEY] = authenticator
     app[AUTH_CLOCK] = time.time
     app[api.HEALTH] = _Health(app)
@@ -193,6 +198,7 @@ def create_app(settings: Settings) -> web.Application:
     pages.setup_routes(app, settings)
     admin_pages.setup_routes(app)
     admin_config.setup_routes(app)
+    admin_roster.setup_routes(app)
     users_api.setup_routes(app)
     qa_api.setup_routes(app)
     agent_panel.setup_routes(app)
@@ -202,14 +208,15 @@ def create_app(settings: Settings) -> web.Application:
     pages.add_nav(app, "QA review", "/qa", "qa", "supervisor", "admin")  # after each role's home
     widget.setup_routes(app)
     app.cleanup_ctx.append(_database)
+    app.cleanup_ctx.append(admin_roster.directory_context)
     app.cleanup_ctx.append(_accounts)
     app.cleanup_ctx.append(_qa)
     app.cleanup_ctx.append(realtime.server_context(settings.realtime, settings.security.api_tokens))
     if settings.ivr.flows_dir is not None:
         app.cleanup_ctx.append(_flows)
     # The routing half: started when this node is (elected) the routing owner, stopped when not.
-    routing: list[cluster.Context] = [_service, admin_config.agents_context, _messaging, _chat]
-    routing += [supervisor.context({a.id: a.name or a.id for a in settings.agents}), _recording, _voice]
+    routing: list[cluster.Context] = [_service, admin_roster.agents_context, _messaging, _chat]
+    routing += [supervisor.context(directory.names), _recording, _voice]
     app.cleanup_ctx.append(cluster.context(routing, DATABASE))
     app.cleanup_ctx.append(_gc_policy)  # last: it freezes what everything else has built
     return app
@@ -238,7 +245,7 @@ async def _accounts(app: web.Application) -> AsyncIterator[None]:
     await store.start()
     audit = Audit(store, clock)
     app[AUDIT] = audit
-    app[pages.ACCOUNTS] = Accounts(store, audit, [a.id for a in settings.agents], clock)
+    app[pages.ACCOUNTS] = Accounts(store, audit, app[api.DIRECTORY].names, clock)
     # Several nodes share one Redis: they share the failed sign-in counts through it too.
     redis = (
         None
@@ -314,7 +321,7 @@ async def _recording_paused(database: Database, interaction_id: str) -> bool:
 
 async def _service(app: web.Application) -> AsyncIterator[None]:
     settings, database = app[SETTINGS], app[DATABASE]
-    engine = build_engine(settings)
+    engine = build_engine(settings, app[api.DIRECTORY].agents.values())
     service = CallCenter(engine, database)
     unfinished = await database.unfinished_interactions()
     service.dispatch(engine.restore(unfinished, time.time()))
@@ -448,7 +455,7 @@ async def _chat(app: web.Application) -> AsyncIterator[None]:
     settings, service, messaging = app[SETTINGS], app[api.SERVICE], app[webhooks.MESSAGING]
     rt, database = app[realtime.REALTIME], app[DATABASE]
     desk = Desk()
-    names = {a.id: a.name or a.id for a in settings.agents}
+    names = app[api.DIRECTORY].names
     agents = PanelNamespace(
         settings.realtime,
         rt.tokens,
@@ -650,12 +657,12 @@ def _waiting_callers(service: CallCenter, snapshot: AsteriskSnapshot) -> None:
         service.submit(ev.IvrFinished(iid, None, caller.queue, now, outcome="queue"))
 
 
-def _on_snapshot(settings: Settings, service: CallCenter) -> Callable[[AsteriskSnapshot], None]:
+def _on_snapshot(directory: Directory, service: CallCenter) -> Callable[[AsteriskSnapshot], None]:
     """What Asterisk reported after a (re)connect: agents' phones it does not know are logged, and
     the engine reconciles its interactions and registrations with it."""
 
     def on_snapshot(snapshot: AsteriskSnapshot) -> None:
-        for agent in settings.agents:
+        for agent in directory.agents.values():
             if agent.extension not in snapshot.endpoints:
                 log.warning(
                     "agent.unknown_extension",
@@ -673,9 +680,19 @@ def _on_snapshot(settings: Settings, service: CallCenter) -> Callable[[AsteriskS
     return on_snapshot
 
 
+def _follow_roster(app: web.Application, voice: VoiceAdapter, port: AsteriskPort) -> None:
+    """Agents added and removed at runtime: feature codes find them in the engine, their phones'
+    endpoints are written and loaded (asterisk.config_dir), a phone already up is seen."""
+    settings, engine = app[SETTINGS], app[api.SERVICE].engine
+    voice.inbound.agent_of = lambda ext: (a.id if (a := engine.agent_by_extension(ext)) else None)
+    if settings.asterisk.config_dir is not None:
+        app[admin_roster.ENDPOINTS] = AddedEndpoints(settings, settings.asterisk.config_dir, port)
+    app[admin_roster.REGISTERED] = voice.registered
+
+
 async def _voice(app: web.Application) -> AsyncIterator[None]:
     settings, service = app[SETTINGS], app[api.SERVICE]
-    on_snapshot = _on_snapshot(settings, service)
+    on_snapshot = _on_snapshot(app[api.DIRECTORY], service)
     router = app[ROUTER]
 
     def submit(event: ev.Event | cl.CallEvent) -> None:
@@ -706,6 +723,7 @@ async def _voice(app: web.Application) -> AsyncIterator[None]:
     service.dialer = voice
     service.call_control = voice.calls
     app[VOICE] = voice
+    _follow_roster(app, voice, port)
     routes = recording.wrap_routes(voice.inbound.routes) if recording else voice.inbound.routes
     routes = farm_routes(settings.asterisk, routes)  # sessions from several servers: named apart
     agi = AgiServer(settings.agi.host, settings.agi.port, routes)
@@ -715,8 +733,12 @@ async def _voice(app: web.Application) -> AsyncIterator[None]:
         await agi.start()  # FastAGI first: a call may arrive as soon as AMI is up
         try:
             await port.start()
+            synced = app[admin_roster.APPLIER].sync()  # waits for AMI, reloads if the file changed
             yield
+            if synced is not None:
+                await cancel_and_wait(synced)
         finally:
+            app.pop(admin_roster.ENDPOINTS, None)
             service.dialer = None
             service.call_control = None
             await port.stop()

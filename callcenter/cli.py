@@ -58,6 +58,9 @@ def _parser() -> argparse.ArgumentParser:
     from callcenter.accounts import cli as users_cli
 
     users_cli.add_parser(sub)
+    from callcenter.accounts import agents_cli
+
+    agents_cli.add_parser(sub)
     from callcenter.accounts import audit_cli
 
     audit_cli.add_parser(sub)
@@ -181,6 +184,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         from callcenter.accounts import cli as users_cli
 
         return users_cli.main(args, settings)
+    if args.command == "agent":
+        from callcenter.accounts import agents_cli
+
+        return agents_cli.main(args, settings)
     if args.command == "audit":
         from callcenter.accounts import audit_cli
 

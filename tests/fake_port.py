@@ -65,6 +65,9 @@ class FakePort(Subscribers):
     async def mix_monitor_mute(self, channel: str, muted: bool, direction: str = "both") -> None:
         self._call("mix_monitor_mute", (channel, muted))
 
+    async def reload(self, module: str) -> None:
+        self._call("reload", module)
+
     async def channels(self) -> list[ChannelInfo]:
         self._call("channels", None)
         return list(self.live)

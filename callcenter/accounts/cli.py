@@ -19,6 +19,7 @@ from callcenter.accounts.model import LANGUAGES, ROLES, AccountError, DuplicateU
 from callcenter.accounts.service import Accounts
 from callcenter.errors import AuditUnavailable
 from callcenter.settings import Settings
+from callcenter.settings.agents_file import load_agents, roster
 from callcenter.storage.accounts_store import AccountStore
 from callcenter.storage.db import Database, DatabaseError
 
@@ -64,6 +65,15 @@ def _password(from_stdin: bool) -> str:
     return first
 
 
+def _agent_ids(settings: Settings) -> list[str]:
+    """The agents running now: the settings', and those the agents file adds (less the disabled)."""
+    path = settings.acd.agents_file
+    if path is None:
+        return [a.id for a in settings.agents]
+    entries = load_agents(path, {a.id: a.extension for a in settings.agents})
+    return [a.id for a in roster(settings.agents, entries)]
+
+
 async def _run(args: argparse.Namespace, settings: Settings) -> int:
     database = Database(settings.database.url)
     await database.start()  # creates or migrates the schema
@@ -71,7 +81,7 @@ async def _run(args: argparse.Namespace, settings: Settings) -> int:
     store = AccountStore(settings.database.url)
     await store.start()
     try:
-        accounts = Accounts(store, Audit(store, time.time), [a.id for a in settings.agents], time.time)
+        accounts = Accounts(store, Audit(store, time.time), _agent_ids(settings), time.time)
         who = f"cli:{getpass.getuser()}"
         command = args.user_command
         if command == "list":

@@ -56,7 +56,7 @@ class Accounts:
     ) -> None:
         self.store = store
         self.audit = audit
-        self.known_agents = frozenset(known_agents)
+        self.known_agents = known_agents  # a live view: agents are added and removed at runtime
         self.clock = clock
         self.passwords = passwords or Passwords()
 

@@ -129,6 +129,9 @@ class AmiClient(Subscribers):
             }
         )
 
+    async def reload(self, module: str) -> None:
+        await self.action({"Action": "Reload", "Module": module})
+
     async def channels(self) -> list[ChannelInfo]:
         channels = parse_channels(await self.action({"Action": "CoreShowChannels"}, as_list=True))
         if not any(c.bridge_id for c in channels):

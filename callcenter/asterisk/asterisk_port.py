@@ -165,6 +165,10 @@ class AsteriskPort(Protocol):
 
     async def endpoints(self) -> list[EndpointInfo]: ...
 
+    async def reload(self, module: str) -> None:
+        """Reload one module's configuration (``res_pjsip.so``: endpoints added or removed while
+        calls and other registrations go on)."""
+
 
 class Subscribers:
     """The subscriber lists every implementation of the port keeps, and their ``subscribe``.

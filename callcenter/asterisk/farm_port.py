@@ -324,6 +324,14 @@ class FarmPort:
         local, server = self.names.split(channel)
         await self._port(server).mix_monitor_mute(local, muted, direction)
 
+    async def reload(self, module: str) -> None:
+        """On every connected server (each reads its own copy of the configuration)."""
+        connected = self.connected_servers()
+        if not connected:
+            raise AmiNotConnected("no Asterisk server is connected")
+        for server in connected:
+            await self._port(server).reload(module)
+
     async def channels(self) -> list[ChannelInfo]:
         out: list[ChannelInfo] = []
         connected = self.connected_servers()

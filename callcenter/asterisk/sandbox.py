@@ -36,7 +36,7 @@ import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 from typing import IO
@@ -354,13 +354,7 @@ class AsteriskSandbox:
         )
 
     def _agent_endpoints(self, values: Mapping[str, str]) -> str:
-        template = _Template(self._read_template(_AGENT_TEMPLATE))
-        blocks = []
-        password = self.settings.asterisk.agent_password.get_secret_value()
-        for agent in self.settings.agents:
-            web = phones.web_password(password, agent.extension)
-            blocks.append(template.safe_substitute(values, **_agent_values(agent), WEB_PASSWORD=web))
-        return "\n".join(blocks)
+        return agent_endpoints(self._read_template(_AGENT_TEMPLATE), self.settings, self.settings.agents)
 
     def _read_template(self, name: str) -> str:
         try:
@@ -758,6 +752,26 @@ def _transport_nat(external_address: str | None, local_nets: tuple[str, ...]) ->
         lines += [f"external_media_address = {address}", f"external_signaling_address = {address}"]
     lines += [f"local_net = {_acl_network(net)}" for net in local_nets]
     return "\n".join(lines) or "; (no NAT: asterisk.external_address and asterisk.local_nets unset)"
+
+
+def agent_endpoints(template: str, settings: Settings, agents: Iterable[AgentSettings]) -> str:
+    """The PJSIP sections of ``agents`` (desk phone and ``<ext>-web``) from ``pjsip-agent.tmpl``:
+    the sandbox's pjsip.conf and the agents added at runtime (asterisk/added_agents.py)."""
+    ast = settings.asterisk
+    password = ast.agent_password.get_secret_value()
+    shared = {"AGENT_PASSWORD": _conf_value("asterisk.agent_password", password)}
+    blocks = []
+    for agent in agents:
+        web = phones.web_password(password, agent.extension)
+        blocks.append(_Template(template).safe_substitute(shared, **_agent_values(agent), WEB_PASSWORD=web))
+    return "\n".join(blocks)
+
+
+def read_agent_template(conf_dir: Path = DEFAULT_CONF_DIR) -> str:
+    try:
+        return (conf_dir / _AGENT_TEMPLATE).read_text(encoding="utf-8")
+    except OSError as err:
+        raise SandboxError(f"cannot read template {conf_dir / _AGENT_TEMPLATE}: {err.strerror}") from err
 
 
 def _agent_values(agent: AgentSettings) -> dict[str, str]:

@@ -200,6 +200,9 @@ class RecordingPort:
         args = {"channel": channel, "muted": muted, "direction": direction}
         await self._ami("mix_monitor_mute", args, self._inner.mix_monitor_mute(channel, muted, direction))
 
+    async def reload(self, module: str) -> None:
+        await self._ami("reload", {"module": module}, self._inner.reload(module))
+
     async def channels(self) -> list[ChannelInfo]:
         return await self._ami("channels", {}, self._inner.channels())
 

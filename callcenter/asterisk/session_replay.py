@@ -175,6 +175,9 @@ class ReplayPort(Subscribers):
         args = {"channel": channel, "muted": muted, "direction": direction}
         await self.made("ami", "mix_monitor_mute", args)
 
+    async def reload(self, module: str) -> None:
+        await self.made("ami", "reload", {"module": module})
+
     async def channels(self) -> list[ChannelInfo]:
         return list(await self.made("ami", "channels", {}))
 

@@ -19,6 +19,7 @@ from typing import Any
 import aiohttp
 
 from callcenter import metrics
+from callcenter.asterisk import devices
 from callcenter.asterisk.ami_events import AmiEvent, Hangup, HangupRequest
 from callcenter.asterisk.asterisk_port import AmiError, AsteriskPort
 from callcenter.asterisk.call_control import CallControl
@@ -144,6 +145,10 @@ class VoiceAdapter:
             self.inbound.http = None
         await self._background.cancel_all()
         await self.inbound.stop()
+
+    def registered(self, extension: str) -> bool:
+        """Whether Asterisk reported a contact for the extension's desk phone or browser."""
+        return devices.is_registered(self._state.contacts, extension)
 
     def adopt_callers(self, channels: dict[str, str], answered: dict[str, str] | None = None) -> None:
         """Track callers restored after a restart: ``{caller channel name: interaction id}``, and

@@ -103,6 +103,11 @@ class InboundCalls:
         ``new_id``: a new interaction's id (a recorded session's ids, when replaying).
         ``opening``: what the current flows start with (published to the dialplan)."""
         self._settings = settings
+        # The agent whose phone an extension is (feature codes). The composition root points it at
+        # the engine's roster, which follows agents added and removed at runtime.
+        self.agent_of: Callable[[str], str | None] = lambda ext: next(
+            (a.id for a in settings.agents if a.extension == ext), None
+        )
         self._state = state
         self._submit = submit
         self._clock = clock
@@ -143,16 +148,16 @@ class InboundCalls:
         """An agent's phone dialled a feature code (*21 log in, *22 log out, *23 pause, *24
         resume): the agent is the one whose extension the calling endpoint is."""
         extension = session.channel.split("/", 1)[-1].rsplit("-", 1)[0]
-        agent = next((a for a in self._settings.agents if a.extension == extension), None)
+        agent_id = self.agent_of(extension)
         code = session.headers.get("agi_arg_1", "")
         now = self._clock()
         event: ev.Event | None = None
-        if agent is not None:
+        if agent_id is not None:
             moves: dict[str, ev.Event] = {
-                "*21": ev.AgentLogin(agent.id, now),
-                "*22": ev.AgentLogout(agent.id, now),
-                "*23": ev.AgentPause(agent.id, "phone", now),
-                "*24": ev.AgentResume(agent.id, now),
+                "*21": ev.AgentLogin(agent_id, now),
+                "*22": ev.AgentLogout(agent_id, now),
+                "*23": ev.AgentPause(agent_id, "phone", now),
+                "*24": ev.AgentResume(agent_id, now),
             }
             event = moves.get(code)
         sound = "beeperr"
@@ -162,11 +167,11 @@ class InboundCalls:
             except Exception as err:  # a move the agent's state does not allow: say so
                 log.info(
                     "voice.feature_refused",
-                    extra={"agent": agent.id if agent else None, "code": code, "why": str(err)},
+                    extra={"agent": agent_id, "code": code, "why": str(err)},
                 )
             else:
                 sound = {"*21": "agent-loginok", "*22": "agent-loggedoff"}.get(code, "beep")
-                log.info("voice.feature", extra={"agent": agent.id if agent else None, "code": code})
+                log.info("voice.feature", extra={"agent": agent_id, "code": code})
         else:
             log.warning("voice.feature_unknown", extra={"extension": extension, "code": code})
         try:

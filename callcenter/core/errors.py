@@ -23,6 +23,23 @@ class UnknownAgent(DomainError):
         self.agent_id = agent_id
 
 
+class AgentExists(DomainError):
+    """An agent added with an id or an extension another agent has."""
+
+    def __init__(self, agent_id: str, detail: str) -> None:
+        super().__init__(f"agent {agent_id!r}: {detail}")
+        self.agent_id = agent_id
+
+
+class AgentInUse(DomainError):
+    """An agent removed while it holds an interaction (a call offered or answered, a chat) or owes
+    a wrap-up: refused, nothing changed."""
+
+    def __init__(self, agent_id: str, detail: str) -> None:
+        super().__init__(f"agent {agent_id!r} {detail}")
+        self.agent_id = agent_id
+
+
 class NotYourCall(DomainError):
     """A call control or wrap-up on an interaction the agent does not hold (or no longer)."""
 

@@ -235,6 +235,33 @@ class WrapUpDone:
     at: float
 
 
+@dataclass(frozen=True, slots=True)
+class AgentAdded:
+    """An administrator added an agent while the server runs (docs/admin.md, "Adding and removing
+    agents"): the engine knows it from now on, logged out until its phone registers (or it logs in)."""
+
+    agent_id: str
+    extension: str
+    at: float
+    queues: frozenset[str] = frozenset()
+    skills: Mapping[str, int] = field(default_factory=dict)
+    languages: frozenset[str] = frozenset()
+    capacity: Mapping[str, int] = field(default_factory=dict)  # per messaging channel
+    max_chats: int = 3
+    auto_login: bool = True
+    chat_while_on_call: bool = False
+    call_while_chatting: bool = True
+
+
+@dataclass(frozen=True, slots=True)
+class AgentRemoved:
+    """An administrator removed (or disabled) an agent. Refused (``AgentInUse``) while the agent
+    holds an interaction or owes a wrap-up: the customer is never cut off by an edit."""
+
+    agent_id: str
+    at: float
+
+
 Event = (
     CallArrived
     | IvrFinished
@@ -260,4 +287,6 @@ Event = (
     | ConversationEnded
     | ConversationTransferred
     | WrapUpDone
+    | AgentAdded
+    | AgentRemoved
 )

@@ -78,6 +78,12 @@ class AsteriskSettings(Section):
     # rendered only when set.
     external_address: str | None = None
     local_nets: tuple[Network, ...] = ()
+    # Agents added while the server runs (docs/admin.md, "Adding and removing agents"): Asterisk's
+    # configuration directory as this server sees it (the sandbox instance's etc/asterisk; a volume
+    # shared with the Asterisk container). The routing owner writes their PJSIP endpoints to
+    # pjsip_added_agents.inc there (pjsip.conf #tryincludes it) and reloads res_pjsip over AMI.
+    # None: an added agent gets no endpoint from the server (write it into pjsip.conf yourself).
+    config_dir: Path | None = None
     # --- Several Asterisk servers (docs/asterisk.md) ------------------------------------------------
     # Empty: one server, the one above (host, sip_port, ami_port). Otherwise the server drives each
     # of these over its own AMI connection (host and ami_port above are then not used for AMI), and

@@ -15,8 +15,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import AsyncIterator, Callable, Mapping
-from pathlib import Path
+from collections.abc import Callable, Iterable, Mapping
 from typing import Any, get_args
 
 from aiohttp import web
@@ -24,16 +23,10 @@ from pydantic import BaseModel, Field, ValidationError
 
 from callcenter.files import write_atomically
 from callcenter.service import CallCenter
-from callcenter.settings import AgentSettings, ConfigError, MessagingChannelName, Settings
-from callcenter.settings.agents_file import (
-    AgentsWatcher,
-    Profile,
-    dump_agents,
-    load_agents,
-    parse_agents,
-)
+from callcenter.settings import AgentSettings, ConfigError, MessagingChannelName
+from callcenter.settings.agents_file import AgentsWatcher, Entry, Profile, dump_agents, parse_agents
 from callcenter.settings.queues_file import QueueWatcher, parse_queues
-from callcenter.web.api import SERVICE, SETTINGS
+from callcenter.web.api import DIRECTORY, SERVICE, SETTINGS
 from callcenter.web.audit import record
 from callcenter.web.auth import allow
 from callcenter.web.http import read_object
@@ -46,7 +39,9 @@ log = logging.getLogger(__name__)
 MAX_YAML_BYTES = 256 * 1024
 QUEUE_WATCHER = web.AppKey("queue_watcher", QueueWatcher)
 AGENTS_WATCHER = web.AppKey("agents_watcher", AgentsWatcher)
-PROFILES = web.AppKey("agent_profiles", dict[str, Profile])  # what the agents file holds now
+PROFILES = web.AppKey("agent_profiles", dict[str, Entry])  # what the agents file holds now
+# Apply entries as if the watcher had read them (an edit whose file stamp did not change).
+REAPPLY: web.AppKey[Callable[[Mapping[str, Entry]], None]] = web.AppKey("agents_reapply")
 
 
 def _json(data: Any, status: int = 200) -> web.Response:
@@ -175,25 +170,13 @@ async def put_queues(request: web.Request) -> web.Response:
 # --- agents -----------------------------------------------------------------------------------------
 
 
-def settings_profile(agent: AgentSettings) -> Profile:
-    return Profile(
-        queues=tuple(agent.queues),
-        skills=dict(agent.skills),
-        languages=tuple(agent.languages),
-        max_chats=agent.max_chats,
-        chat_capacity={k: v for k, v in agent.chat_capacity.items()},
-    )
-
-
-def apply_profiles(service: CallCenter, settings: Settings, profiles: Mapping[str, Profile]) -> None:
-    """Each known agent gets its profile from the file, else from the settings (an agent taken out
-    of the file goes back to its settings)."""
+def apply_profiles(service: CallCenter, agents: Iterable[AgentSettings]) -> None:
+    """Each agent gets its profile as the directory has it (the file's entry, else the settings')."""
     now = service.clock()
-    for agent in settings.agents:
-        p = profiles.get(agent.id) or settings_profile(agent)
+    for p in agents:
         service.dispatch(
             service.engine.set_agent_profile(
-                agent.id,
+                p.id,
                 now,
                 queues=frozenset(p.queues),
                 skills=dict(p.skills),
@@ -214,9 +197,10 @@ async def agents_page(request: web.Request) -> web.Response:
 @allow("admin")
 async def get_agents(request: web.Request) -> web.Response:
     settings, engine = request.app[SETTINGS], request.app[SERVICE].engine
+    directory, entries = request.app[DIRECTORY], request.app[PROFILES]
     watcher = request.app.get(AGENTS_WATCHER)
     agents = []
-    for a in settings.agents:
+    for a in directory.agents.values():
         live = engine.agents.get(a.id)
         if live is None:
             continue
@@ -225,6 +209,7 @@ async def get_agents(request: web.Request) -> web.Response:
                 "id": a.id,
                 "name": a.name or a.id,
                 "extension": a.extension,
+                "added": a.id in entries and entries[a.id].added,  # else: from the settings file
                 "queues": sorted(live.queues),
                 "skills": dict(live.skills),
                 "languages": sorted(live.languages),
@@ -232,15 +217,14 @@ async def get_agents(request: web.Request) -> web.Response:
                 "chat_capacity": {k: v for k, v in live.capacity.items() if k != "voice"},
             }
         )
+    agents.sort(key=lambda a: str(a["id"]))
     # The lists the form picks from: skills the queues ask for or agents have, languages agents speak.
-    skills = {s for a in settings.agents if a.id in engine.agents for s in engine.agents[a.id].skills}
+    skills = {s for a in engine.agents.values() for s in a.skills}
     for q in engine.queues.values():
         skills |= set(q.skills)
         for step in q.overflow:
             skills |= set(step.skills or {})
-    languages = {
-        lang for a in settings.agents if a.id in engine.agents for lang in engine.agents[a.id].languages
-    }
+    languages = {lang for a in engine.agents.values() for lang in a.languages}
     return _json(
         {
             "path": str(settings.acd.agents_file) if settings.acd.agents_file else None,
@@ -250,6 +234,7 @@ async def get_agents(request: web.Request) -> web.Response:
             "languages": sorted(languages),
             "channels": list(CHANNELS),
             "agents": agents,
+            "disabled": sorted(a for a, e in entries.items() if e.disabled),
             "last_error": watcher.last_error if watcher is not None else None,
         }
     )
@@ -268,7 +253,8 @@ async def put_agent(request: web.Request) -> web.Response:
     if path is None:
         return _error(409, "acd.agents_file is not set: agents are edited in the settings file")
     agent_id = request.match_info["agent_id"]
-    if agent_id not in {a.id for a in settings.agents}:
+    engine = request.app[SERVICE].engine
+    if agent_id not in request.app[DIRECTORY].agents:
         return _error(404, "no such agent")
     body = await read_object(request, MAX_YAML_BYTES)
     try:
@@ -276,24 +262,24 @@ async def put_agent(request: web.Request) -> web.Response:
     except ValidationError as err:
         problems, fields = profile_problems(err, lambda message: tr(request, message))
         return _error(422, "The agent was not saved.", problems, fields)
-    engine = request.app[SERVICE].engine
     unknown = [q for q in profile.queues if q not in engine.queues]
     if engine.queues and unknown:
         problems = [f"queues: no queue named {q!r}" for q in unknown]
         return _error(422, "The agent was not saved.", problems, {"queues": "; ".join(problems)})
-    profiles = {**request.app[PROFILES], agent_id: profile}
-    text = dump_agents(profiles)
+    old = request.app[PROFILES].get(agent_id)
+    identity = {"name": old.name, "extension": old.extension} if old is not None else {}
+    entries = {**request.app[PROFILES], agent_id: Entry(**identity, **profile.model_dump())}
+    text = dump_agents(entries)
+    known = {a.id: a.extension for a in settings.agents}
     try:  # the same loader as a reload: what is written is what will be read back
-        parse_agents(text, str(path), [a.id for a in settings.agents])
+        parse_agents(text, str(path), known)
     except ConfigError as err:
         return _error(422, "The agent was not saved.", str(err).splitlines())
     await record(request, "agent.profile_edited", agent_id, profile.model_dump(mode="json"))  # first
     await asyncio.to_thread(write_atomically, path, text)
     watcher = request.app.get(AGENTS_WATCHER)
     if watcher is None or not watcher.check():
-        request.app[PROFILES].clear()
-        request.app[PROFILES].update(profiles)
-        apply_profiles(request.app[SERVICE], settings, profiles)
+        request.app[REAPPLY](entries)
     return _json({"saved": True, "agent_id": agent_id})
 
 
@@ -317,28 +303,3 @@ def setup_routes(app: web.Application) -> None:
     app.router.add_put("/api/admin/queues", put_queues)
     app.router.add_get("/api/admin/agents", get_agents)
     app.router.add_put("/api/admin/agents/{agent_id}", put_agent)
-
-
-async def agents_context(app: web.Application) -> AsyncIterator[None]:
-    """The agents file: applied at start (after the engine), then watched; a bad file at start
-    stops the start like a bad queues file."""
-    settings, service = app[SETTINGS], app[SERVICE]
-    app[PROFILES] = {}
-    path = settings.acd.agents_file
-    if path is None:
-        yield
-        return
-    known = [a.id for a in settings.agents]
-    await asyncio.to_thread(load_agents, Path(path), known)  # a bad file: ConfigError, start stops
-
-    def on_change(found: Mapping[str, Profile]) -> None:
-        app[PROFILES].clear()
-        app[PROFILES].update(found)
-        apply_profiles(service, settings, found)
-
-    watcher = AgentsWatcher(Path(path), known, on_change, settings.acd.queues_reload_seconds)
-    watcher.check()  # the first check applies the file (when there is one)
-    app[AGENTS_WATCHER] = watcher
-    await watcher.start()
-    yield
-    await watcher.stop()

@@ -17,7 +17,7 @@ from multidict import MultiDictProxy
 from pydantic import Field
 
 from callcenter.accounts.model import ROLES, AccountError, DuplicateUser, UnknownUser, User
-from callcenter.web.api import SERVICE, SETTINGS, queue_line
+from callcenter.web.api import DIRECTORY, SERVICE, queue_line
 from callcenter.web.auth import PRINCIPAL, allow
 from callcenter.web.openapi import doc
 from callcenter.web.pages import ACCOUNTS, FORM, CsrfForm, add_nav, render, see_other
@@ -73,8 +73,7 @@ async def _page(
     if edit_id is None and request.query.get("edit", "").isdigit():
         edit_id = int(request.query["edit"][:18])
     editing = next((u for u in users if u.id == edit_id), None)
-    settings = request.app[SETTINGS]
-    names = {a.id: a.name or a.id for a in settings.agents}
+    names = dict(request.app[DIRECTORY].names)
     linked = {u.agent_id: u.username for u in users if u.agent_id}
     engine = request.app[SERVICE].engine
     lines = {queue_line(engine, q) for q in engine.queue_names()}

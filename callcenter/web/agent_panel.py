@@ -413,7 +413,7 @@ async def agent_page(request: web.Request) -> web.Response:
     config = {
         "pause_reasons": list(settings.acd.pause_reasons),
         "dispositions": list(settings.acd.dispositions),
-        "agents": [{"id": a.id, "name": a.name or a.id} for a in settings.agents],
+        "agents": [{"id": a, "name": n} for a, n in request.app[api.DIRECTORY].names.items()],
         "queues": request.app[api.SERVICE].engine.queue_names(),
         "offer_timeout": settings.acd.offer_timeout,
     }

@@ -22,6 +22,7 @@ from callcenter.core.acd.engine import Acd
 from callcenter.core.interaction import Interaction
 from callcenter.service import CallCenter
 from callcenter.settings import Settings
+from callcenter.settings.agents_file import Directory
 from callcenter.web import openapi as oas
 from callcenter.web.auth import PUBLIC, allow
 from callcenter.web.http import json_response
@@ -29,6 +30,8 @@ from callcenter.web.openapi import doc
 
 SERVICE = web.AppKey("service", CallCenter)
 SETTINGS = web.AppKey("settings", Settings)
+# Every agent this node knows now: the settings' and those added at runtime (settings/agents_file.py).
+DIRECTORY = web.AppKey("agents_directory", Directory)
 OPENAPI_CACHE = web.AppKey("openapi_cache", dict[str, Any])
 
 

@@ -50,7 +50,9 @@ async def read_object(request: web.Request, max_size: int = MAX_BODY) -> dict[st
     """The body as a JSON object (``{}`` when there is none); 413 over ``max_size``, 400 otherwise bad."""
     if request.content_length and request.content_length > max_size:
         raise web.HTTPRequestEntityTooLarge(max_size=max_size, actual_size=request.content_length)
-    if not request.can_read_body:
+    # body_exists, not can_read_body: on a follower the forwarding middleware (cluster.py) has read
+    # the body already (request.read() keeps it), and a body read is not a body absent.
+    if not request.body_exists:
         return {}
     raw = await request.read()  # bounded by the application's client_max_size too
     if len(raw) > max_size:

@@ -49,7 +49,7 @@ from callcenter.qa.records import (
     Review,
     Track,
 )
-from callcenter.web.api import SERVICE, SETTINGS, may_see_agent
+from callcenter.web.api import DIRECTORY, SERVICE, may_see_agent
 from callcenter.web.auth import PRINCIPAL, PUBLIC, allow
 from callcenter.web.http import error as _error
 from callcenter.web.http import json_response as _json
@@ -454,13 +454,13 @@ def _byte_range(header: str | None, size: int) -> tuple[int, int] | str | None:
 def _agent_names(request: web.Request) -> str:
     """JSON: the names of the agents the principal may see, by id (the pages show names)."""
     names: dict[str, str] = {}
-    service, settings = request.app.get(SERVICE), request.app.get(SETTINGS)
-    if service is not None and settings is not None:
+    service, directory = request.app.get(SERVICE), request.app.get(DIRECTORY)
+    if service is not None and directory is not None:
         engine, principal = service.engine, request[PRINCIPAL]
-        for a in settings.agents:
-            agent = engine.agents.get(a.id)
+        for agent_id, name in directory.names.items():
+            agent = engine.agents.get(agent_id)
             if agent is not None and may_see_agent(principal, engine, agent):
-                names[a.id] = a.name or a.id
+                names[agent_id] = name
     return json.dumps(names)
 
 

@@ -15,7 +15,7 @@ from callcenter.core.commands import OfferConversation
 from callcenter.core.errors import UnknownAgent
 from callcenter.files import write_atomically
 from callcenter.settings import ConfigError
-from callcenter.settings.agents_file import Profile, dump_agents, load_agents, parse_agents
+from callcenter.settings.agents_file import Entry, dump_agents, load_agents, parse_agents
 
 
 def engine() -> Acd:
@@ -84,7 +84,9 @@ def test_agents_file_errors_name_file_and_line(tmp_path: Path) -> None:
     assert str(err.value).startswith("agents.yaml:4: agents.1001.skills.billing:")
     with pytest.raises(ConfigError) as err:
         parse_agents("agents:\n  '9999': {}\n", "agents.yaml", ["1001"])
-    assert str(err.value) == "agents.yaml:2: agents.9999: no agent with this id in the settings"
+    expected = "agents.yaml:2: agents.9999: no agent with this id in the settings"
+    expected += " (an added one has an extension)"
+    assert str(err.value) == expected
     with pytest.raises(ConfigError, match=r"agents\.yaml:1: invalid YAML"):
         parse_agents("agents: [", "agents.yaml", ["1001"])
 
@@ -92,7 +94,7 @@ def test_agents_file_errors_name_file_and_line(tmp_path: Path) -> None:
 def test_agents_file_round_trip_and_missing_file(tmp_path: Path) -> None:
     path = tmp_path / "agents.yaml"
     assert load_agents(path, ["1001"]) == {}
-    profiles = {"1001": Profile(queues=("sales",), skills={"sales": 3}, languages=("en",), max_chats=1)}
+    profiles = {"1001": Entry(queues=("sales",), skills={"sales": 3}, languages=("en",), max_chats=1)}
     write_atomically(path, dump_agents(profiles))
     assert load_agents(path, ["1001"]) == profiles
     assert [p.name for p in tmp_path.iterdir()] == ["agents.yaml"]  # no temporary file left

@@ -52,7 +52,7 @@ from callcenter.core.acd.stats import QueueCounters, QueueSnapshot, snapshot
 from callcenter.core.acd.voice import skill_levels
 from callcenter.core.calls import machine as cl
 from callcenter.core.commands import AgentStateChanged, Command, SaveInteraction
-from callcenter.core.errors import InvalidRequest, NotYourCall, UnknownAgent
+from callcenter.core.errors import AgentExists, AgentInUse, InvalidRequest, NotYourCall, UnknownAgent
 from callcenter.core.interaction import EndedBy, Interaction, Outcome
 
 # The domain errors (and skill_levels) used to live here; importers of these names keep working.
@@ -300,6 +300,10 @@ class Acd:
                 acd_messaging.transferred(self, event, out)
             case ev.WrapUpDone():
                 self._wrap_up_done(event, out)
+            case ev.AgentAdded():
+                self._add_agent(event, out)
+            case ev.AgentRemoved():
+                self._remove_agent(event, out)
         # Every event carries the time: timers due by then fire, whatever the event. After the
         # handler, so an event refused with an exception leaves the engine untouched.
         timers.run(self, event.at, out)
@@ -307,6 +311,44 @@ class Acd:
         return out
 
     # -- agents ----------------------------------------------------------------------------------
+    def _add_agent(self, event: ev.AgentAdded, out: list[Command]) -> None:
+        if event.agent_id in self._roster.agents:
+            raise AgentExists(event.agent_id, "an agent with this id exists")
+        if event.extension in self._roster.by_extension:
+            other = self._roster.by_extension[event.extension]
+            raise AgentExists(event.agent_id, f"extension {event.extension} is agent {other}'s")
+        agent = Agent(
+            id=event.agent_id,
+            extension=event.extension,
+            queues=frozenset(event.queues),
+            auto_login=event.auto_login,
+            since=event.at,
+            skills=dict(event.skills),
+            languages=frozenset(event.languages),
+            capacity={"voice": 1, **dict(event.capacity)},
+            max_chats=event.max_chats,
+            chat_while_on_call=event.chat_while_on_call,
+            call_while_chatting=event.call_while_chatting,
+        )
+        self._roster.add(agent)
+        out.append(AgentStateChanged(agent.id, agent.state, "added", event.at))
+
+    def check_removable(self, agent_id: str) -> None:
+        """Raises AgentInUse when the agent may not be removed now (UnknownAgent: no such agent)."""
+        agent = self.agent(agent_id)
+        if agent.state in (AgentState.OFFERED, AgentState.BUSY) or agent.interaction_id is not None:
+            raise AgentInUse(agent.id, "is on a call: remove it once the call has ended")
+        if self._roster.held.get(agent.id):
+            raise AgentInUse(agent.id, "holds conversations: remove it once they are closed or moved")
+        if any(agent.id in (c.agent_id, c.colleague) for c in self.calls):
+            raise AgentInUse(agent.id, "takes part in a call: remove it once the call has ended")
+
+    def _remove_agent(self, event: ev.AgentRemoved, out: list[Command]) -> None:
+        self.check_removable(event.agent_id)
+        agent = self._roster.remove(event.agent_id)
+        self._to_wrap.pop(agent.id, None)
+        out.append(AgentStateChanged(agent.id, AgentState.LOGGED_OUT, "removed", event.at))
+
     def _registered(self, extension: str, registered: bool, at: float, out: list[Command]) -> None:
         agent = self.agent_by_extension(extension)
         if agent is None or agent.registered == registered:

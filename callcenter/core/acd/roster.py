@@ -115,6 +115,40 @@ class Roster:
             self.members.setdefault(q, set()).add(new.id)
         self.reindex(new)
 
+    def add(self, agent: Agent) -> None:
+        """A new agent (an administrator's addition): counted, a member of its queues, indexed."""
+        self.agents[agent.id] = agent
+        self.by_extension[agent.extension] = agent.id
+        self.held[agent.id] = {}
+        self.state_counts[agent.state] += 1
+        for q in agent.queues:
+            self.members.setdefault(q, set()).add(agent.id)
+        self.reindex(agent)
+
+    def remove(self, agent_id: str) -> Agent:
+        """Forget an agent that holds nothing: out of every index, count and member set."""
+        agent = self.agents[agent_id]
+        for channel in CHANNELS:
+            if (agent_id, channel) in self.indexed:
+                for pool in agent.queues:
+                    self.avail.get((channel, pool), set()).discard(agent_id)
+                    for sk in agent.all_skills:
+                        self.avail_skill.get((channel, pool, sk), set()).discard(agent_id)
+                self.indexed.discard((agent_id, channel))
+        for q in agent.queues:
+            self.members.get(q, set()).discard(agent_id)
+        self.state_counts[agent.state] -= 1
+        del self.agents[agent_id]
+        if self.by_extension.get(agent.extension) == agent_id:
+            del self.by_extension[agent.extension]
+        self.held.pop(agent_id, None)
+        self.dirty.discard(agent_id)
+        self.login_at.pop(agent_id, None)
+        self.talk.pop(agent_id, None)
+        for key in [k for k in self.last_offer if k[1] == agent_id]:
+            del self.last_offer[key]
+        return agent
+
     def may(self, agent: Agent, key: Key) -> bool:
         """May the agent take an interaction of this bucket now?"""
         if (agent.id, key.channel) not in self.indexed:

@@ -113,9 +113,17 @@
         f.querySelector(".field-error")?.remove();
       }
     }
-    function open(a, row) {
-      current = a; opener = row;
-      $("#agent-form-title").textContent = t("Edit {agent} ({id}, extension {extension})", { agent: a.name, id: a.id, extension: a.extension });
+    // A new agent: the same form, with its identity (id, name, extension) first; saved by POST.
+    const blank = { id: "", name: "", extension: "", queues: [], skills: {}, languages: [], max_chats: 3, chat_capacity: {} };
+    let adding = false, removing = false;
+    function open(a, row, isNew = false) {
+      current = a; opener = row; adding = isNew; removing = false;
+      $("#agent-identity").hidden = !isNew;
+      $("#agent-remove").hidden = isNew;
+      $("#agent-remove").textContent = t("Remove this agent");
+      for (const id of ["#new-id", "#new-name", "#new-extension"]) $(id).value = "";
+      $("#agent-form-title").textContent = isNew ? t("Add an agent")
+        : t("Edit {agent} ({id}, extension {extension})", { agent: a.name, id: a.id, extension: a.extension });
       const skills = [...new Set([...data.skills, ...Object.keys(a.skills)])].sort();
       const languages = [...new Set([...data.languages, ...a.languages])].sort();
       $("#pick-queues").replaceChildren(...data.queues.map((q) => check("queue", q, a.queues.includes(q), q)));
@@ -128,11 +136,12 @@
       for (const input of form.querySelectorAll("input, button")) input.disabled = !data.editable;
       section.hidden = false;
       section.scrollIntoView({ block: "start" });
-      form.querySelector("input").focus();
+      (isNew ? $("#new-id") : form.querySelector("#pick-queues input, #pick-skills input, input:not(#new-id):not(#new-name):not(#new-extension)")).focus();
     }
     function close() {
       section.hidden = true;
       if (opener) opener.querySelector("button").focus();
+      else $("#agent-add").focus();
     }
     function body() {
       const skills = {};
@@ -159,7 +168,16 @@
       e.preventDefault();
       if (!current) return;
       clearProblems();
-      const res = await call("PUT", `/api/admin/agents/${encodeURIComponent(current.id)}`, body());
+      const identity = { id: $("#new-id").value.trim(), name: $("#new-name").value.trim(), extension: $("#new-extension").value.trim() };
+      const res = adding ? await call("POST", "/api/admin/agents", { ...identity, ...body() })
+        : await call("PUT", `/api/admin/agents/${encodeURIComponent(current.id)}`, body());
+      if (res.ok && adding) {
+        current = { ...blank, ...identity, name: identity.name || identity.id };
+        status(box, true, t("{agent} added: phone {extension} can register now.", { agent: current.name, extension: identity.extension }));
+        await reload();
+        close();
+        return;
+      }
       if (res.ok) {
         status(box, true, t("{agent}: saved and applied.", { agent: current.name }));
         await reload();
@@ -178,10 +196,29 @@
         set.append(el("span", { class: "field-error", id }, message));
         first = first || set;
       }
-      status(box, false, `${current.name}: ${res.data.error || `HTTP ${res.status}`}`, Object.keys(fields).length ? [] : res.data.problems || []);
-      (first?.querySelector("input") || form.querySelector("input")).focus();
+      status(box, false, `${current.name || t("New agent")}: ${res.data.error || `HTTP ${res.status}`}`, Object.keys(fields).length ? [] : res.data.problems || []);
+      (first?.querySelector("input") || (adding ? $("#new-id") : form.querySelector("#pick-queues input, input:not([id^=new-])"))).focus();
     });
     $("#agent-cancel").addEventListener("click", close);
+    $("#agent-add").addEventListener("click", (e) => open({ ...blank }, null, true));
+    // Removing asks twice (the button says what a second press does); an agent on a call is refused.
+    $("#agent-remove").addEventListener("click", async () => {
+      if (!current) return;
+      if (!removing) {
+        removing = true;
+        $("#agent-remove").textContent = t("Press again to remove {agent}", { agent: current.name });
+        return;
+      }
+      removing = false;
+      const res = await call("DELETE", `/api/admin/agents/${encodeURIComponent(current.id)}`);
+      $("#agent-remove").textContent = t("Remove this agent");
+      if (!res.ok) { status(box, false, res.data.error || `HTTP ${res.status}`); $("#agent-remove").focus(); return; }
+      status(box, true, t("{agent} removed.", { agent: current.name }));
+      current = null; opener = null;
+      await reload();
+      section.hidden = true;
+      search.focus();
+    });
     form.addEventListener("keydown", (e) => { if (e.key === "Escape") close(); });
 
     const search = $("#agent-search");
@@ -201,6 +238,7 @@
       if (again.ok) { data.agents = again.data.agents; data.skills = again.data.skills; data.languages = again.data.languages; draw(data.agents); }
       const row = current && document.querySelector(`#agents-table tr[data-agent="${CSS.escape(current.id)}"]`);
       opener = row || opener;
+      $("#agent-add").disabled = !data.editable;
     }
     search.addEventListener("input", () => filterRows(search, rows, $("#agents-shown")));
     search.addEventListener("keydown", (e) => {
@@ -211,6 +249,7 @@
       else if (found.length) found[0].querySelector("button").focus();
     });
     draw(data.agents);
+    $("#agent-add").disabled = !data.editable;
   }
   const channelNames = { webchat: t("webchat"), sms: t("sms"), whatsapp: t("whatsapp"), wechat: t("wechat"), email: t("email") };
   const channel = (name) => channelNames[name] || name;
