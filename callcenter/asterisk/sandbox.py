@@ -354,7 +354,8 @@ class AsteriskSandbox:
         )
 
     def _agent_endpoints(self, values: Mapping[str, str]) -> str:
-        return agent_endpoints(self._read_template(_AGENT_TEMPLATE), self.settings, self.settings.agents)
+        template = self._read_template(_AGENT_TEMPLATE)
+        return agent_endpoints(template, self.settings, self.settings.agents, values)
 
     def _read_template(self, name: str) -> str:
         try:
@@ -754,12 +755,19 @@ def _transport_nat(external_address: str | None, local_nets: tuple[str, ...]) ->
     return "\n".join(lines) or "; (no NAT: asterisk.external_address and asterisk.local_nets unset)"
 
 
-def agent_endpoints(template: str, settings: Settings, agents: Iterable[AgentSettings]) -> str:
+def agent_endpoints(
+    template: str,
+    settings: Settings,
+    agents: Iterable[AgentSettings],
+    values: Mapping[str, str] | None = None,
+) -> str:
     """The PJSIP sections of ``agents`` (desk phone and ``<ext>-web``) from ``pjsip-agent.tmpl``:
-    the sandbox's pjsip.conf and the agents added at runtime (asterisk/added_agents.py)."""
+    the sandbox's pjsip.conf (``values``: all its placeholders, which other configurations' agent
+    templates use, e.g. bench/load_asterisk's ${HOST}) and the agents added at runtime
+    (asterisk/added_agents.py)."""
     ast = settings.asterisk
     password = ast.agent_password.get_secret_value()
-    shared = {"AGENT_PASSWORD": _conf_value("asterisk.agent_password", password)}
+    shared = {**(values or {}), "AGENT_PASSWORD": _conf_value("asterisk.agent_password", password)}
     blocks = []
     for agent in agents:
         web = phones.web_password(password, agent.extension)
