@@ -30,6 +30,10 @@ class Filters:
     lines: frozenset[str] | None = None
 
 
+#: No filter: every row.
+EVERYTHING = Filters()
+
+
 def _ratio(a: float, b: float) -> float | None:
     return a / b if b else None
 
@@ -76,7 +80,11 @@ class QueueFigures:
 
 
 def queue_report(
-    rows: Iterable[QueueRow], granularity: Granularity, filters: Filters = Filters(), *, by_queue: bool = True
+    rows: Iterable[QueueRow],
+    granularity: Granularity,
+    filters: Filters = EVERYTHING,
+    *,
+    by_queue: bool = True,
 ) -> list[QueueFigures]:
     """The rows rolled up to ``granularity``, per queue (or all queues together), filtered."""
     sums: dict[tuple[int, str], QueueRow] = {}
@@ -146,7 +154,7 @@ def agent_report(
     states: Iterable[AgentStateRow],
     contacts: Iterable[AgentContactRow],
     granularity: Granularity,
-    filters: Filters = Filters(),
+    filters: Filters = EVERYTHING,
     agent_lines: Callable[[str], frozenset[str] | None] = lambda _: None,
 ) -> list[AgentFigures]:
     """Agents' rows rolled up to ``granularity``. ``agent_lines``: the lines an agent works for
