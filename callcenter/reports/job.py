@@ -25,9 +25,6 @@ from callcenter.web.reports_api import REPORTS
 
 log = logging.getLogger(__name__)
 
-#: How often the owner brings the tables up to date (seconds); tests may set it lower.
-PERIOD: web.AppKey[float] = web.AppKey("reports_period", float)
-DEFAULT_PERIOD = 60.0
 STORE = web.AppKey("reports_store", ReportsStore)
 
 
@@ -52,7 +49,7 @@ def store_context(database: web.AppKey[Database]) -> Callable[[web.Application],
 
 
 async def job_context(app: web.Application) -> AsyncIterator[None]:
-    store, period = app[STORE], app.get(PERIOD, DEFAULT_PERIOD)
+    store, period = app[STORE], app[api.SETTINGS].database.reports_update_seconds
 
     async def loop() -> None:
         while True:
