@@ -9,7 +9,9 @@ Invariants (docs/reports.md):
   it processed, plus the last ``REREAD`` ids again, because PostgreSQL may make rows of concurrent
   transactions visible out of id order), finds the intervals they change (where the legs of
   their interactions began; for agents' states, from the earliest new state to now) and
-  recomputes only those.
+  recomputes only those. The first run, and a run after more than ``BACKLOG`` events piled up
+  (a long stop), rebuild instead from the earliest interval the new events can change up to now,
+  a day at a time: following a long backlog event by event would redo the same days many times.
 - It runs on the routing owner only (``cluster.py`` starts it in the routing half), so two nodes
   do not replace the same range at once; were they to, each would write the same rows, because
   every row is a function of the log alone.
@@ -53,6 +55,8 @@ LEG_KINDS = ("queued", "overflowed", "transferred", "answered", "callback_connec
 AGENT_KIND = nt.AgentStateLogged.kind
 #: Ids below the watermark read again each run (rows of concurrent transactions seen late).
 REREAD = 200
+#: More new events than this: one rebuild from the earliest interval they change (``_catch_up_whole``).
+BACKLOG = 20000
 #: Events read per query, and interactions per ``IN (...)`` list.
 BATCH = 5000
 CHUNK = 500
@@ -102,9 +106,11 @@ class ReportsStore(ConnectionStore):
         url: str,
         engine: AsyncEngine | None = None,
         settings: Callable[[], Mapping[str, QueueSettings]] = dict,
+        backlog: int = BACKLOG,
     ) -> None:
         super().__init__(url, engine)
         self._settings = settings
+        self._backlog = backlog
 
     async def start(self) -> None:
         await self._open()
@@ -191,10 +197,18 @@ class ReportsStore(ConnectionStore):
         async with self._begin("read the report watermark") as db:
             mark = (await db.execute(sa.select(WATERMARK.c.last_event_id, WATERMARK.c.until))).one()
         last_id, until = int(mark[0]), mark[1]
+        seen = max(0, last_id - REREAD)
+        async with self._begin("count new events") as db:
+            newer = EVENTS.c.id > seen
+            backlog, top = (
+                await db.execute(sa.select(sa.func.count(), sa.func.max(EVENTS.c.id)).where(newer))
+            ).one()
+        if until is None or backlog > self._backlog:
+            return await self._catch_up_whole(seen, int(top or last_id), until, now, int(backlog))
         dirty: set[int] = set()
         interactions: set[str] = set()
         earliest_agent: float | None = None
-        read, seen = 0, max(0, last_id - REREAD)
+        read = 0
         while True:
             async with self._begin("read new events") as db:
                 query = (
@@ -227,6 +241,32 @@ class ReportsStore(ConnectionStore):
         async with self._begin("save the report watermark", write=True) as db:
             await db.execute(sa.update(WATERMARK).values(last_event_id=max(seen, last_id), until=_dt(now)))
         return CatchUp(read, len(dirty), max(seen, last_id))
+
+    async def _catch_up_whole(
+        self, seen: int, top: int, until: datetime | None, now: float, count: int
+    ) -> CatchUp:
+        """The first run, or a backlog too long to follow event by event (after a long stop): one
+        rebuild from the earliest interval the new events can change up to now, a day at a time."""
+        newer = EVENTS.c.id > seen
+        async with self._begin("read the backlog's span") as db:
+            first_new = await db.scalar(
+                sa.select(sa.func.min(EVENTS.c.at)).where(newer & (EVENTS.c.id <= top))
+            )
+            touched = sa.select(EVENTS.c.interaction_id).where(newer & (EVENTS.c.id <= top))
+            first_leg = await db.scalar(
+                sa.select(sa.func.min(EVENTS.c.at)).where(
+                    EVENTS.c.kind.in_(LEG_KINDS) & EVENTS.c.interaction_id.in_(touched)
+                )
+            )
+        starts = [d.timestamp() for d in (first_new, first_leg, until) if d is not None]
+        intervals = 0
+        if starts:
+            start, end = quarter(min(starts)), quarter(now) + QUARTER
+            await self.rebuild(start, end, now)
+            intervals = (end - start) // QUARTER
+        async with self._begin("save the report watermark", write=True) as db:
+            await db.execute(sa.update(WATERMARK).values(last_event_id=top, until=_dt(now)))
+        return CatchUp(count, intervals, top)
 
     # -- reading the tables -----------------------------------------------------------------------
     async def queue_rows(self, start: int, end: int) -> list[QueueRow]:
