@@ -20,7 +20,7 @@ Invariants (docs/reports.md):
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Mapping, Sequence
-from dataclasses import astuple, dataclass, fields
+from dataclasses import dataclass, fields
 from datetime import UTC, datetime
 from typing import Any, cast
 
@@ -38,13 +38,14 @@ from callcenter.core.reports.aggregate import (
     leg_starts,
 )
 from callcenter.core.reports.intervals import QUARTER, quarter
-from callcenter.storage.db import EVENTS, ConnectionStore, StoredEvent
+from callcenter.storage.db import EVENTS, ConnectionStore
 from callcenter.storage.db_models import (
     ReportAgentContactRow,
     ReportAgentStateRow,
     ReportQueueRow,
     ReportWatermarkRow,
 )
+from callcenter.storage.event_log import notice_reader
 
 QUEUES = cast(sa.Table, ReportQueueRow.__table__)
 STATES = cast(sa.Table, ReportAgentStateRow.__table__)
@@ -117,12 +118,11 @@ class ReportsStore(ConnectionStore):
 
     # -- reading the log --------------------------------------------------------------------------
     @staticmethod
-    def _notices(
-        rows: Iterable[Sequence[Any]],
-    ) -> list[nt.Notice]:
+    def _notices(rows: Iterable[Sequence[Any]]) -> list[nt.Notice]:
+        read = notice_reader()
         found = []
         for row in rows:
-            notice = StoredEvent(row[0], row[1], row[2].timestamp(), row[3], row[4]).notice
+            notice = read(row[1], row[2].timestamp(), row[3], row[4])
             if notice is not None:
                 found.append(notice)
         return found
@@ -185,11 +185,8 @@ class ReportsStore(ConnectionStore):
             (CONTACTS, rows.agent_contacts),
         ):
             if items:
-                names = [f.name for f in fields(items[0])]
-                values = [
-                    dict(zip(names, astuple(item), strict=True)) | {"start": _dt(item.start)}
-                    for item in items
-                ]
+                names = [f.name for f in fields(items[0]) if f.name != "start"]
+                values = [{"start": _dt(i.start)} | {n: getattr(i, n) for n in names} for i in items]
                 await db.execute(sa.insert(table), values)
 
     async def catch_up(self, now: float) -> CatchUp:
