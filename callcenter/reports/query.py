@@ -182,11 +182,18 @@ async def agents_report(
     return agent_table(agent_report(states, contacts, query.granularity, query.filters, agent_lines))
 
 
+def _cell(value: Cell) -> Cell:
+    # A text cell a spreadsheet would run as a formula (=, +, -, @) is written as text.
+    if isinstance(value, str) and value[:1] in ("=", "+", "-", "@", "\t", "\r"):
+        return "'" + value
+    return "" if value is None else value
+
+
 def to_csv(columns: Sequence[str], rows: Sequence[Sequence[Cell]]) -> str:
     out = io.StringIO()
     writer = csv.writer(out, lineterminator="\n")
-    writer.writerow(columns)
-    writer.writerows(["" if c is None else c for c in row] for row in rows)
+    writer.writerow([_cell(c) for c in columns])
+    writer.writerows([_cell(c) for c in row] for row in rows)
     return out.getvalue()
 
 

@@ -161,3 +161,12 @@ expected_fields = (
     "talk_seconds",
     "hold_seconds",
 )
+
+
+def test_csv_cells_are_never_spreadsheet_formulas() -> None:
+    from callcenter.reports.query import to_csv
+
+    text = to_csv(
+        ["start", "queue", "offered"], [["2026-12-01T00:00Z", "=HYPERLINK(1)", -1], ["x", None, 2.5]]
+    )
+    assert text.splitlines() == ["start,queue,offered", "2026-12-01T00:00Z,'=HYPERLINK(1),-1", "x,,2.5"]
