@@ -59,6 +59,9 @@ async def job_context(app: web.Application) -> AsyncIterator[None]:
                     log.debug("reports.updated", extra={"events": done.events, "intervals": done.intervals})
             except StorageError as err:
                 log.warning("reports.update_failed", extra={"detail": str(err)})
+            except Exception:
+                # A row the core cannot read must not stop the tables for good: logged, tried again.
+                log.exception("reports.update_crashed")
             await asyncio.sleep(period)
 
     task = asyncio.get_running_loop().create_task(loop())
