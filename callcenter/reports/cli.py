@@ -16,7 +16,7 @@ from typing import Any
 
 from callcenter.core.reports.aggregate import QueueSettings, queue_settings
 from callcenter.core.reports.intervals import QUARTER, Granularity
-from callcenter.core.reports.rollup import Filters
+from callcenter.core.reports.rollup import GROUPS, Filters
 from callcenter.errors import StorageError
 from callcenter.reports.query import BadQuery, ReportQuery, agents_report, queues_report, to_csv, to_text
 from callcenter.settings import ConfigError, Settings
@@ -40,6 +40,10 @@ def add_parser(sub: Any) -> None:
         shown.add_argument("--agent", action="append", help="only this agent (repeatable)")
         shown.add_argument("--channel", action="append", help="only this channel (repeatable)")
         shown.add_argument("--line", action="append", help="only this business line (repeatable)")
+        if name == "queues":
+            shown.add_argument(
+                "--by", default="queue", choices=list(GROUPS), help="rows per queue, channel, line"
+            )
 
 
 def _set(values: list[str] | None) -> frozenset[str] | None:
@@ -59,7 +63,7 @@ def main(args: argparse.Namespace, settings: Settings) -> int:
         if args.report_action == "backfill":
             return asyncio.run(_backfill(args, settings))
         filters = Filters(_set(args.queue), _set(args.agent), _set(args.channel), _set(args.line))
-        query = ReportQuery.parse(args.start, args.end, args.interval, filters)
+        query = ReportQuery.parse(args.start, args.end, args.interval, filters, getattr(args, "by", "queue"))
         return asyncio.run(_show(args, settings, query))
     except (BadQuery, ConfigError) as err:
         print(f"report: {err}", file=sys.stderr)

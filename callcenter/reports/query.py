@@ -19,6 +19,7 @@ from callcenter.core.reports.aggregate import AgentContactRow, AgentStateRow, Qu
 from callcenter.core.reports.intervals import Granularity
 from callcenter.core.reports.rollup import (
     EVERYTHING,
+    GROUPS,
     AgentFigures,
     Filters,
     QueueFigures,
@@ -64,6 +65,7 @@ class ReportQuery:
     end: int
     granularity: Granularity
     filters: Filters = EVERYTHING
+    by: str = "queue"  # a queue report's groups: queue, channel, line or all
 
     @classmethod
     def parse(
@@ -72,6 +74,7 @@ class ReportQuery:
         end: str,
         interval: str = "15m",
         filters: Filters = EVERYTHING,
+        by: str = "queue",
     ) -> ReportQuery:
         a, b = parse_time(start, "from"), parse_time(end, "to", end=True)
         if b <= a:
@@ -83,7 +86,9 @@ class ReportQuery:
         except ValueError as err:
             choices = ", ".join(g.value for g in Granularity)
             raise BadQuery(f"interval: {interval!r} is not one of {choices}") from err
-        return cls(a, b, granularity, filters)
+        if by not in GROUPS:
+            raise BadQuery(f"by: {by!r} is not one of {', '.join(GROUPS)}")
+        return cls(a, b, granularity, filters, by)
 
 
 def _iso(t: int) -> str:
@@ -118,14 +123,14 @@ QUEUE_COLUMNS = (
 )
 
 
-def queue_table(figures: Sequence[QueueFigures]) -> tuple[list[str], list[list[Cell]]]:
+def queue_table(figures: Sequence[QueueFigures], by: str = "queue") -> tuple[list[str], list[list[Cell]]]:
     rows: list[list[Cell]] = []
     for f in figures:
         t = f.totals
         rows.append(
             [
                 _iso(f.start),
-                f.queue,
+                f.group,
                 t.offered,
                 t.answered,
                 t.answered_in_sl,
@@ -146,7 +151,7 @@ def queue_table(figures: Sequence[QueueFigures]) -> tuple[list[str], list[list[C
                 t.exited,
             ]
         )
-    return list(QUEUE_COLUMNS), rows
+    return ["start", by, *QUEUE_COLUMNS[2:]], rows
 
 
 AGENT_STATES = ("available", "offered", "busy", "wrap_up", "paused")
@@ -170,7 +175,7 @@ def agent_table(figures: Sequence[AgentFigures]) -> tuple[list[str], list[list[C
 
 async def queues_report(source: ReportRows, query: ReportQuery) -> tuple[list[str], list[list[Cell]]]:
     rows = await source.queue_rows(query.start, query.end)
-    return queue_table(queue_report(rows, query.granularity, query.filters))
+    return queue_table(queue_report(rows, query.granularity, query.filters, by=query.by), query.by)
 
 
 async def agents_report(

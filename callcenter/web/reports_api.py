@@ -48,6 +48,9 @@ class ReportParams(BaseModel):
     agent: str | None = Field(None, pattern=_NAME, description="only these agents (comma-separated)")
     channel: str | None = Field(None, pattern=_NAME, description="only these channels (comma-separated)")
     line: str | None = Field(None, pattern=_NAME, description="only these business lines (comma-separated)")
+    by: Literal["queue", "channel", "line", "all"] = Field(
+        "queue", description="queue reports: a row per queue, channel, line, or all together"
+    )
     format: Literal["json", "csv"] = Field("json", description="json (columns, rows) or csv")
 
 
@@ -65,7 +68,7 @@ def _query(request: web.Request) -> ReportQuery | web.Response:
         lines = lines if lines is not None else principal.lines
     filters = Filters(_names(params.queue), _names(params.agent), _names(params.channel), lines)
     try:
-        return ReportQuery.parse(params.from_, params.to, params.interval, filters)
+        return ReportQuery.parse(params.from_, params.to, params.interval, filters, params.by)
     except BadQuery as err:
         return error(400, str(err))
 

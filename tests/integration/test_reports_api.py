@@ -85,6 +85,9 @@ async def test_queue_figures_for_the_day(client: TestClient[Any, Any]) -> None:
     assert (billing["asa"], billing["average_talk"], billing["longest_wait"]) == (25.0, 90.0, 40.0)
     assert billing["start"] == "2026-12-01T00:00Z"
     assert [r["queue"] for r in rows] == ["billing", "support"]
+    by_line = await client.get("/api/reports/queues", params={**params, "by": "line"}, headers=auth("admin"))
+    lines = {r[1]: r[2] for r in (await by_line.json())["rows"]}
+    assert lines == {"money": 3, "support": 1} and (await by_line.json())["columns"][1] == "line"
     hourly = await client.get(
         "/api/reports/queues", params={**params, "interval": "hour"}, headers=auth("admin")
     )

@@ -90,7 +90,9 @@ def test_agent_state_time_is_split_at_interval_boundaries() -> None:
 def test_reports_roll_up_and_derive_ratios_from_sums() -> None:
     rows = compute(_example(), H10, H10 + 7200, H10 + 7200, SETTINGS)
     [hour] = queue_report(rows.queues, Granularity.HOUR)
-    assert (hour.start, hour.queue, hour.totals.offered) == (H10, "billing", 3)
+    assert (hour.start, hour.group, hour.totals.offered) == (H10, "billing", 3)
+    by_line = queue_report(rows.queues, Granularity.DAY, by="line")
+    assert [(f.group, f.totals.offered) for f in by_line] == [("money", 2), ("vip", 1)]
     assert hour.service_level == 1 / (1 + 2 - 1)  # answered in SL / (answered + abandoned - short)
     assert hour.asa == 15.0 and hour.aht == 265 + 30 + 20
     assert (

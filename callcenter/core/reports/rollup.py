@@ -30,6 +30,8 @@ class Filters:
     lines: frozenset[str] | None = None
 
 
+#: What a queue report may be grouped by.
+GROUPS = ("queue", "channel", "line", "all")
 #: No filter: every row.
 EVERYTHING = Filters()
 
@@ -40,10 +42,11 @@ def _ratio(a: float, b: float) -> float | None:
 
 @dataclass(frozen=True, slots=True)
 class QueueFigures:
-    """One queue's (or every queue's: ``queue`` "*") figures over one interval of a report."""
+    """The figures of one group (a queue, a channel or a line; "*": everything) over one interval
+    of a report."""
 
     start: int
-    queue: str
+    group: str
     totals: QueueRow
 
     @property
@@ -84,15 +87,19 @@ def queue_report(
     granularity: Granularity,
     filters: Filters = EVERYTHING,
     *,
-    by_queue: bool = True,
+    by: str = "queue",
 ) -> list[QueueFigures]:
-    """The rows rolled up to ``granularity``, per queue (or all queues together), filtered."""
+    """The rows rolled up to ``granularity`` and grouped ``by`` queue, channel or line (``all``:
+    everything together), filtered."""
+    if by not in GROUPS:
+        raise ValueError(f"by: {by!r} is not one of {', '.join(GROUPS)}")
     sums: dict[tuple[int, str], QueueRow] = {}
     for row in rows:
         if not _keep(filters, queue=row.queue, channel=row.channel, line=row.line):
             continue
-        key = (bucket(row.start, granularity), row.queue if by_queue else "*")
-        moved = replace(row, start=key[0], queue=key[1], channel="*", line="*")
+        group = "*" if by == "all" else str(getattr(row, by))
+        key = (bucket(row.start, granularity), group)
+        moved = replace(row, start=key[0], queue=group, channel="*", line="*")
         old = sums.get(key)
         sums[key] = moved if old is None else add_queue_rows(old, moved)
     return [QueueFigures(k[0], k[1], sums[k]) for k in sorted(sums)]

@@ -6,7 +6,7 @@
   const { $, el } = window.cc;
   const form = $("#filters");
   const headings = {
-    start: t("Interval"), queue: t("Queue"), agent: t("Agent"), offered: t("Offered"), answered: t("Answered"),
+    start: t("Interval"), queue: t("Queue"), channel: t("Channel"), line: t("Line"), all: t("All"), agent: t("Agent"), offered: t("Offered"), answered: t("Answered"),
     answered_in_sl: t("Answered in SL"), service_level: t("Service level"), abandoned: t("Abandoned"),
     short_abandoned: t("Short abandons"), abandon_rate: t("Abandon rate"), asa: t("ASA (s)"),
     longest_wait: t("Longest wait (s)"), average_talk: t("Avg talk (s)"), average_hold: t("Avg hold (s)"),
@@ -27,7 +27,7 @@
 
   function params() {
     const data = new FormData(form), query = new URLSearchParams();
-    for (const name of ["from", "to", "interval", "queue", "agent", "channel", "line"]) {
+    for (const name of ["from", "to", "interval", "queue", "agent", "channel", "line"].concat($("#report").value === "queues" ? ["by"] : [])) {
       const value = String(data.get(name) || "").trim();
       if (value) query.set(name, value);
     }
