@@ -27,6 +27,7 @@ from typing import Any, cast
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
+from callcenter.aio import cancel_safe
 from callcenter.core import notices as nt
 from callcenter.core.reports.aggregate import (
     AgentContactRow,
@@ -94,8 +95,13 @@ def ranges(starts: Iterable[int], longest: int = MAX_RANGE) -> list[tuple[int, i
     return found
 
 
+@cancel_safe
 class ReportsStore(ConnectionStore):
     """The report tables over the shared engine (or its own, for the command line and tests).
+
+    Cancel-safe like the other stores: cancelling a caller lets the running call finish first (a
+    transaction torn in half left an SQLite connection holding the write lock), so a node that
+    stops waits for the job's current run (seconds; a first run over a long history, longer).
 
     ``settings``: the queues' line and thresholds now (the queues file is reloaded at runtime).
     """
