@@ -57,6 +57,7 @@ from callcenter.messaging.outbox import Outbox, Sender
 from callcenter.messaging.routing import ConversationRouter
 from callcenter.messaging.service import Messaging
 from callcenter.qa.scorecards import ScorecardError, load_scorecards
+from callcenter.reports import job as report_job
 from callcenter.service import CallCenter
 from callcenter.settings import AgentSettings, ConfigError, Settings
 from callcenter.settings.agents_file import Directory
@@ -83,6 +84,7 @@ from callcenter.web import (
     pages,
     qa_api,
     realtime,
+    reports_api,
     softphone,
     supervisor,
     users_api,
@@ -206,17 +208,20 @@ def create_app(settings: Settings) -> web.Application:
     realtime.setup_routes(app)
     supervisor.setup_routes(app)
     pages.add_nav(app, "QA review", "/qa", "qa", "supervisor", "admin")  # after each role's home
+    reports_api.setup_routes(app)
     widget.setup_routes(app)
     app.cleanup_ctx.append(_database)
     app.cleanup_ctx.append(admin_roster.directory_context)
     app.cleanup_ctx.append(_accounts)
     app.cleanup_ctx.append(_qa)
+    app.cleanup_ctx.append(report_job.store_context(DATABASE))
     app.cleanup_ctx.append(realtime.server_context(settings.realtime, settings.security.api_tokens))
     if settings.ivr.flows_dir is not None:
         app.cleanup_ctx.append(_flows)
     # The routing half: started when this node is (elected) the routing owner, stopped when not.
     routing: list[cluster.Context] = [_service, admin_roster.agents_context, _messaging, _chat]
     routing += [supervisor.context(directory.names), _recording, _voice]
+    routing.append(report_job.job_context)  # the report tables: one writer, the owner
     app.cleanup_ctx.append(cluster.context(routing, DATABASE))
     app.cleanup_ctx.append(_gc_policy)  # last: it freezes what everything else has built
     return app

@@ -67,6 +67,9 @@ def _parser() -> argparse.ArgumentParser:
     from callcenter.asterisk import replay
 
     replay.add_parser(sub)
+    from callcenter.reports import cli as report_cli
+
+    report_cli.add_parser(sub)
     return parser
 
 
@@ -192,6 +195,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         from callcenter.accounts import audit_cli
 
         return audit_cli.main(args, settings)
+    if args.command == "report":
+        from callcenter.reports import cli as report_cli
+
+        return report_cli.main(args, settings)
     if args.command == "replay":
         from callcenter.asterisk import replay
 

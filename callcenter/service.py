@@ -32,7 +32,13 @@ from callcenter.core.commands import (
     WithdrawOffer,
 )
 from callcenter.core.interaction import Interaction
-from callcenter.core.notices import Notice, RecordingPaused, RecordingResumed
+from callcenter.core.notices import (
+    AGENT_LOG_PREFIX,
+    AgentStateLogged,
+    Notice,
+    RecordingPaused,
+    RecordingResumed,
+)
 
 if TYPE_CHECKING:
     from callcenter.storage.db import StoredEvent
@@ -224,6 +230,16 @@ class CallCenter:
                         extra={"interaction": command.interaction_id, "agent": command.agent_id},
                     )
                 case AgentStateChanged():
+                    # Logged for the historical reports (time per state and pause reason).
+                    self._write_later(
+                        AgentStateLogged(
+                            AGENT_LOG_PREFIX + command.agent_id,
+                            command.at,
+                            command.agent_id,
+                            command.state.value,
+                            command.reason,
+                        )
+                    )
                     log.info(
                         "agent.state",
                         extra={

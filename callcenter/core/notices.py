@@ -236,3 +236,20 @@ class ChatRated(Notice):
     score: int
     comment: str
     customer_id: str
+
+
+# -- agents (for reports) ---------------------------------------------------------------------------
+#: The event log's interaction id for an agent's own rows: ``agent:<agent id>``.
+AGENT_LOG_PREFIX = "agent:"
+
+
+@dataclass(frozen=True, slots=True)
+class AgentStateLogged(Notice):
+    """An agent's state changed (the engine's ``AgentStateChanged``), kept in the event log for the
+    historical reports. ``interaction_id`` is ``agent:<agent>``; ``state`` an ``AgentState`` value,
+    ``reason`` the pause reason (or why the state changed)."""
+
+    kind: ClassVar[str] = "agent_state"
+    agent: str
+    state: str
+    reason: str

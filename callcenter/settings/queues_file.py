@@ -11,6 +11,7 @@ The format (every key but the queue name optional)::
         skills: {billing: 3}                      # minimum level per skill
         strategy: longest_idle                    # least_occupied, skills_weighted, round_robin
         service_level: {seconds: 20, target: 0.8} # 80 % answered within 20 s
+        short_abandon_seconds: 5                  # reports: hang-ups this quick (docs/reports.md)
         max_wait: 600                             # then the exit:
         exit: {kind: queue, target: general}      # voicemail | callback | queue (+ target)
         overflow:                                 # widen as the wait grows (total wait)
@@ -85,6 +86,7 @@ class _Queue(_Model):
     skills: dict[str, _Level] = Field(default_factory=dict)
     strategy: qs.Strategy = qs.Strategy.LONGEST_IDLE
     service_level: _ServiceLevel = _ServiceLevel()
+    short_abandon_seconds: float = Field(5.0, ge=0, le=600)  # reports: abandons this quick
     max_wait: float | None = Field(None, gt=0, le=86400)
     exit: _Exit | None = None
     overflow: tuple[_Overflow, ...] = ()
@@ -133,6 +135,7 @@ def _to_core(name: str, q: _Queue) -> qs.Queue:
         strategy=q.strategy,
         service_level_seconds=q.service_level.seconds,
         service_level_target=q.service_level.target,
+        short_abandon_seconds=q.short_abandon_seconds,
         max_wait=q.max_wait,
         exit=None if q.exit is None else qs.QueueExit(qs.ExitKind(q.exit.kind), q.exit.target),
         overflow=tuple(qs.Overflow(s.after, s.skills, s.queue) for s in q.overflow),

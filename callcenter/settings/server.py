@@ -23,6 +23,8 @@ class DatabaseSettings(Section):
     election: Literal["auto", "off"] = "auto"
     election_check_seconds: float = Field(1.0, ge=0.1, le=30.0)  # a slower check deposes the owner
     node: str = Field("", max_length=200)  # this node's name for the others; "" = host:http port
+    # How often the routing owner brings the report tables up to date from the event log (docs/reports.md).
+    reports_update_seconds: float = Field(60.0, ge=0.5, le=3600.0)
 
 
 class LoggingSettings(Section):

@@ -130,7 +130,11 @@ class EventRow(Base):
     """
 
     __tablename__ = "events"
-    __table_args__ = (sa.Index("ix_events_interaction_id_id", "interaction_id", "id"),)
+    __table_args__ = (
+        sa.Index("ix_events_interaction_id_id", "interaction_id", "id"),
+        # The reports read the log by kind and time (migration 0014).
+        sa.Index("ix_events_kind_at", "kind", "at"),
+    )
 
     id: Mapped[int] = mapped_column(EVENT_ID, primary_key=True, autoincrement=True)
     interaction_id: Mapped[str]
@@ -234,6 +238,8 @@ class ConversationRow(Base):
     subject: Mapped[str]
     closed: Mapped[bool]
     address: Mapped[str]  # where replies go: the phone, wa_id, openid or email address
+
+
 class TranscriptionJobRow(Base):
     """A recording waiting for (or done with) transcription and QA scoring: the worker queue.
 
@@ -310,6 +316,8 @@ class AuditRow(Base):
     client: Mapped[str | None]
     prev_hash: Mapped[str] = mapped_column(sa.String(64))  # the hash chain: adapters/audit_chain.py
     row_hash: Mapped[str] = mapped_column(sa.String(64))
+
+
 # --- QA review (migration 0006) --------------------------------------------------------------
 # Full-text search lives beside these tables and is not a model: SQLite's FTS5 table
 # ``qa_search`` (and its shadow tables), PostgreSQL's GIN index ``ix_qa_transcripts_search`` on
@@ -425,3 +433,69 @@ class RoutingOwnerRow(Base):
     token: Mapped[int] = mapped_column(sa.BigInteger())
     node: Mapped[str]
     since: Mapped[datetime | None]
+
+
+# --- Historical reports (migration 0014, storage/reports_store.py, docs/reports.md) ---------------
+
+
+class ReportQueueRow(Base):
+    """One queue's figures for the legs that began in one 15-minute interval, per channel and line
+    (core/reports/aggregate.py). Recomputed whole from the event log, never updated in place."""
+
+    __tablename__ = "report_queue_intervals"
+
+    start: Mapped[datetime] = mapped_column(primary_key=True)
+    queue: Mapped[str] = mapped_column(primary_key=True)
+    channel: Mapped[str] = mapped_column(primary_key=True)
+    line: Mapped[str] = mapped_column(primary_key=True)
+    offered: Mapped[int]
+    answered: Mapped[int]
+    answered_in_sl: Mapped[int]
+    abandoned: Mapped[int]
+    short_abandoned: Mapped[int]
+    exited: Mapped[int]
+    overflowed: Mapped[int]
+    transfers: Mapped[int]
+    callbacks_requested: Mapped[int]
+    callbacks_completed: Mapped[int]
+    wait_seconds: Mapped[float]
+    answered_wait_seconds: Mapped[float]
+    wait_max: Mapped[float]
+    talk_seconds: Mapped[float]
+    hold_seconds: Mapped[float]
+    wrap_up_seconds: Mapped[float]
+
+
+class ReportAgentStateRow(Base):
+    """Seconds an agent spent in a state (and pause reason) within one 15-minute interval."""
+
+    __tablename__ = "report_agent_states"
+
+    start: Mapped[datetime] = mapped_column(primary_key=True)
+    agent: Mapped[str] = mapped_column(primary_key=True)
+    state: Mapped[str] = mapped_column(primary_key=True)
+    reason: Mapped[str] = mapped_column(primary_key=True)
+    seconds: Mapped[float]
+
+
+class ReportAgentContactRow(Base):
+    """Contacts an agent answered in one 15-minute interval, per channel, with their talk time."""
+
+    __tablename__ = "report_agent_contacts"
+
+    start: Mapped[datetime] = mapped_column(primary_key=True)
+    agent: Mapped[str] = mapped_column(primary_key=True)
+    channel: Mapped[str] = mapped_column(primary_key=True)
+    handled: Mapped[int]
+    talk_seconds: Mapped[float]
+
+
+class ReportWatermarkRow(Base):
+    """How far the incremental report job has read the event log (one row, id 1): the last event id
+    processed and the time the tables are complete up to."""
+
+    __tablename__ = "report_watermark"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    last_event_id: Mapped[int] = mapped_column(sa.BigInteger())
+    until: Mapped[datetime | None]

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import dataclasses
 import enum
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -99,3 +99,20 @@ def notice_of(interaction_id: str, at: float, kind: str, data: Mapping[str, obje
             if found is not None:
                 return found
     return None
+
+
+def notice_reader() -> Callable[[str, float, str, Mapping[str, object]], nt.Notice | None]:
+    """:func:`notice_of` for many rows: the notice classes looked up once, by kind (reading a long
+    log row by row spent most of its time finding the classes again)."""
+    by_kind: dict[str, list[type[nt.Notice]]] = {}
+    for cls in nt.notice_types():
+        by_kind.setdefault(cls.kind, []).append(cls)
+
+    def read(interaction_id: str, at: float, kind: str, data: Mapping[str, object]) -> nt.Notice | None:
+        for cls in by_kind.get(kind, ()):
+            found = _read(cls, interaction_id, at, data)
+            if found is not None:
+                return found
+        return None
+
+    return read

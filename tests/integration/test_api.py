@@ -129,6 +129,10 @@ MATRIX: dict[tuple[str, str], set[str]] = {
     ("PUT", "/api/admin/queues"): {"admin"},
     ("GET", "/api/admin/agents"): {"admin"},
     ("PUT", "/api/admin/agents/1001"): {"admin"},
+    # Historical reports (test_reports_api.py).
+    ("GET", "/reports"): {"supervisor", "admin"},
+    ("GET", "/api/reports/queues"): {"supervisor", "admin"},
+    ("GET", "/api/reports/agents"): {"supervisor", "admin"},
     # Provider webhooks: no API token is asked for; the provider's signature is (see WEBHOOKS).
     ("POST", "/webhooks/twilio/sms"): {PUBLIC},
     ("GET", "/webhooks/whatsapp"): {PUBLIC},
@@ -159,6 +163,7 @@ PAGES = {
     ("GET", "/admin/queues"),
     ("GET", "/admin/agents"),
     ("GET", "/admin/ivr"),
+    ("GET", "/reports"),
 }
 # Engine.IO answers 400 to a request that is not one of its own (no transport, no session).
 SOCKETS = {"/socket.io/"}

@@ -93,6 +93,11 @@ CASES: list[tuple[nt.Notice, str, dict[str, object]]] = [
     (nt.RecordingPaused(IID, AT, "ann", "agent"), "recording_paused", {"by": "ann", "role": "agent"}),
     (nt.RecordingResumed(IID, AT, "ann", "agent"), "recording_resumed", {"by": "ann", "role": "agent"}),
     (
+        nt.AgentStateLogged(IID, AT, "a1", "paused", "lunch"),
+        "agent_state",
+        {"agent": "a1", "state": "paused", "reason": "lunch"},
+    ),
+    (
         nt.ChatRated(IID, AT, 5, "quick", "cust-1"),
         "chat.rating",
         {"score": 5, "comment": "quick", "customer_id": "cust-1"},

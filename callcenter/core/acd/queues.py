@@ -66,6 +66,8 @@ class Queue:
     strategy: Strategy = Strategy.LONGEST_IDLE
     service_level_seconds: float = 20.0
     service_level_target: float = 0.8  # e.g. 80 % answered within service_level_seconds
+    # Reports: a caller who hangs up within this many seconds of entering is a short abandon.
+    short_abandon_seconds: float = 5.0
     max_wait: float | None = None
     exit: QueueExit | None = None
     overflow: tuple[Overflow, ...] = ()

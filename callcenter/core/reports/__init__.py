@@ -1,0 +1,2 @@
+"""Historical reports, pure: the event log into 15-minute interval rows, and their roll-ups
+(docs/reports.md)."""

@@ -1,0 +1,218 @@
+"""A report request (period, interval, filters) and its answer as a table: shared by
+``callcenter report`` and ``/api/reports/...``, so both give the same columns and figures.
+
+The stored 15-minute rows come through :class:`ReportRows` (implemented by
+``storage/reports_store.py``); rolling up and the derived figures are the pure core's
+(``core/reports/rollup.py``). Times are UTC. A period's ``to`` given as a date includes that day.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from datetime import UTC, date, datetime, timedelta
+from typing import Protocol
+
+from callcenter.core.reports.aggregate import AgentContactRow, AgentStateRow, QueueRow
+from callcenter.core.reports.intervals import Granularity
+from callcenter.core.reports.rollup import (
+    EVERYTHING,
+    GROUPS,
+    AgentFigures,
+    Filters,
+    QueueFigures,
+    agent_report,
+    queue_report,
+)
+
+Cell = str | int | float | None
+#: The longest period one request may cover (the rows of a year of 15-minute intervals).
+MAX_DAYS = 400
+
+
+class ReportRows(Protocol):
+    """The stored 15-minute rows of the intervals beginning in ``[start, end)``."""
+
+    async def queue_rows(self, start: int, end: int) -> list[QueueRow]: ...
+
+    async def agent_rows(self, start: int, end: int) -> tuple[list[AgentStateRow], list[AgentContactRow]]: ...
+
+
+class BadQuery(ValueError):
+    """A report request that cannot be answered; the message says which parameter and why."""
+
+
+def parse_time(text: str, name: str, *, end: bool = False) -> int:
+    """``2026-12-01`` (a day: its start, or for ``end`` the start of the next day) or an ISO time
+    (``2026-12-01T10:00``, UTC unless it carries an offset) → epoch seconds."""
+    try:
+        if len(text) == 10:
+            day = date.fromisoformat(text)
+            moment = datetime(day.year, day.month, day.day, tzinfo=UTC) + timedelta(days=1 if end else 0)
+        else:
+            moment = datetime.fromisoformat(text)
+            moment = moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment
+    except ValueError as err:
+        raise BadQuery(f"{name}: {text!r} is not a date (YYYY-MM-DD) or a time (YYYY-MM-DDTHH:MM)") from err
+    return int(moment.timestamp())
+
+
+@dataclass(frozen=True, slots=True)
+class ReportQuery:
+    start: int
+    end: int
+    granularity: Granularity
+    filters: Filters = EVERYTHING
+    by: str = "queue"  # a queue report's groups: queue, channel, line or all
+
+    @classmethod
+    def parse(
+        cls,
+        start: str,
+        end: str,
+        interval: str = "15m",
+        filters: Filters = EVERYTHING,
+        by: str = "queue",
+    ) -> ReportQuery:
+        a, b = parse_time(start, "from"), parse_time(end, "to", end=True)
+        if b <= a:
+            raise BadQuery("to: must be after from")
+        if b - a > MAX_DAYS * 86400:
+            raise BadQuery(f"to: at most {MAX_DAYS} days after from")
+        try:
+            granularity = Granularity(interval)
+        except ValueError as err:
+            choices = ", ".join(g.value for g in Granularity)
+            raise BadQuery(f"interval: {interval!r} is not one of {choices}") from err
+        if by not in GROUPS:
+            raise BadQuery(f"by: {by!r} is not one of {', '.join(GROUPS)}")
+        return cls(a, b, granularity, filters, by)
+
+
+def _iso(t: int) -> str:
+    return datetime.fromtimestamp(t, UTC).strftime("%Y-%m-%dT%H:%MZ")
+
+
+def _r(value: float | None, digits: int = 1) -> float | None:
+    return None if value is None else round(value, digits)
+
+
+QUEUE_COLUMNS = (
+    "start",
+    "queue",
+    "offered",
+    "answered",
+    "answered_in_sl",
+    "service_level",
+    "abandoned",
+    "short_abandoned",
+    "abandon_rate",
+    "asa",
+    "longest_wait",
+    "average_talk",
+    "average_hold",
+    "average_wrap_up",
+    "aht",
+    "transfers",
+    "callbacks_requested",
+    "callbacks_completed",
+    "overflowed",
+    "exited",
+)
+
+
+def queue_table(figures: Sequence[QueueFigures], by: str = "queue") -> tuple[list[str], list[list[Cell]]]:
+    rows: list[list[Cell]] = []
+    for f in figures:
+        t = f.totals
+        rows.append(
+            [
+                _iso(f.start),
+                f.group,
+                t.offered,
+                t.answered,
+                t.answered_in_sl,
+                _r(f.service_level, 3),
+                t.abandoned,
+                t.short_abandoned,
+                _r(f.abandon_rate, 3),
+                _r(f.asa),
+                _r(t.wait_max),
+                _r(f.average_talk),
+                _r(f.average_hold),
+                _r(f.average_wrap_up),
+                _r(f.aht),
+                t.transfers,
+                t.callbacks_requested,
+                t.callbacks_completed,
+                t.overflowed,
+                t.exited,
+            ]
+        )
+    return ["start", by, *QUEUE_COLUMNS[2:]], rows
+
+
+AGENT_STATES = ("available", "offered", "busy", "wrap_up", "paused")
+
+
+def agent_table(figures: Sequence[AgentFigures]) -> tuple[list[str], list[list[Cell]]]:
+    reasons = sorted({r for f in figures for r, _ in f.pauses})
+    channels = sorted({c for f in figures for c, _ in f.handled})
+    columns = ["start", "agent", "logged_in", *AGENT_STATES, "occupancy", "utilization", "contacts", "talk"]
+    columns += [f"pause:{r or '-'}" for r in reasons] + [f"handled:{c}" for c in channels]
+    rows: list[list[Cell]] = []
+    for f in figures:
+        pauses, handled = dict(f.pauses), dict(f.handled)
+        row: list[Cell] = [_iso(f.start), f.agent, _r(f.logged_in)]
+        row += [_r(f.seconds(s)) for s in AGENT_STATES]
+        row += [_r(f.occupancy, 3), _r(f.utilization, 3), f.contacts, _r(f.talk_seconds)]
+        row += [_r(pauses.get(r, 0.0)) for r in reasons] + [handled.get(c, 0) for c in channels]
+        rows.append(row)
+    return columns, rows
+
+
+async def queues_report(source: ReportRows, query: ReportQuery) -> tuple[list[str], list[list[Cell]]]:
+    rows = await source.queue_rows(query.start, query.end)
+    return queue_table(queue_report(rows, query.granularity, query.filters, by=query.by), query.by)
+
+
+async def agents_report(
+    source: ReportRows,
+    query: ReportQuery,
+    agent_lines: Callable[[str], frozenset[str] | None] = lambda _: None,
+) -> tuple[list[str], list[list[Cell]]]:
+    states, contacts = await source.agent_rows(query.start, query.end)
+    return agent_table(agent_report(states, contacts, query.granularity, query.filters, agent_lines))
+
+
+def _cell(value: Cell) -> Cell:
+    # A text cell a spreadsheet would run as a formula (=, +, -, @) is written as text.
+    if isinstance(value, str) and value[:1] in ("=", "+", "-", "@", "\t", "\r"):
+        return "'" + value
+    return "" if value is None else value
+
+
+def to_csv(columns: Sequence[str], rows: Sequence[Sequence[Cell]]) -> str:
+    out = io.StringIO()
+    writer = csv.writer(out, lineterminator="\n")
+    writer.writerow([_cell(c) for c in columns])
+    writer.writerows([_cell(c) for c in row] for row in rows)
+    return out.getvalue()
+
+
+def to_text(columns: Sequence[str], rows: Sequence[Sequence[Cell]]) -> str:
+    """An aligned plain-text table (numbers to the right, "-" for no value)."""
+    cells = [list(columns)] + [["-" if c is None else str(c) for c in row] for row in rows]
+    widths = [max(len(r[n]) for r in cells) for n in range(len(columns))]
+    numeric = [
+        all(isinstance(row[n], int | float) or row[n] is None for row in rows) for n in range(len(columns))
+    ]
+    lines = [
+        "  ".join(
+            c.rjust(w) if numeric[n] else c.ljust(w) for n, (c, w) in enumerate(zip(r, widths, strict=True))
+        )
+        for r in cells
+    ]
+    return "\n".join(line.rstrip() for line in lines) + "\n"

@@ -1,0 +1,152 @@
+"""``/api/reports/queues``, ``/api/reports/agents`` and the ``/reports`` page (docs/reports.md).
+
+Supervisors and admins only; a user limited to business lines gets the rows of those lines (queue
+rows by the call's line, agents by the lines of the queues they serve) and a 403 for asking for
+another line. JSON (columns and rows) or CSV, the same table as ``callcenter report``.
+"""
+
+from __future__ import annotations
+
+import functools
+import logging
+from typing import Any, Literal
+
+from aiohttp import web
+from pydantic import BaseModel, ConfigDict, Field
+
+from callcenter.accounts.principal import Principal
+from callcenter.core.reports.rollup import Filters
+from callcenter.errors import StorageError
+from callcenter.reports.query import (
+    BadQuery,
+    ReportQuery,
+    ReportRows,
+    agents_report,
+    queues_report,
+    to_csv,
+)
+from callcenter.web.api import SERVICE, queue_line
+from callcenter.web.auth import PRINCIPAL, allow
+from callcenter.web.http import error, json_response, read_query
+from callcenter.web.openapi import doc
+from callcenter.web.pages import add_nav, render
+
+log = logging.getLogger(__name__)
+
+REPORTS = web.AppKey("reports", ReportRows)
+_NAME = r"^[A-Za-z0-9_.:@+-]{1,64}(,[A-Za-z0-9_.:@+-]{1,64}){0,49}$"
+_SCOPED = "a user limited to business lines gets only the rows of those lines"
+
+
+class ReportParams(BaseModel):
+    model_config = ConfigDict(extra="forbid", populate_by_name=True)
+
+    from_: str = Field(alias="from", max_length=25, description="first day (YYYY-MM-DD) or time, UTC")
+    to: str = Field(max_length=25, description="last day (included) or time (excluded), UTC")
+    interval: Literal["15m", "hour", "day", "week", "month"] = Field("15m", description="rows per")
+    queue: str | None = Field(None, pattern=_NAME, description="only these queues (comma-separated)")
+    agent: str | None = Field(None, pattern=_NAME, description="only these agents (comma-separated)")
+    channel: str | None = Field(None, pattern=_NAME, description="only these channels (comma-separated)")
+    line: str | None = Field(None, pattern=_NAME, description="only these business lines (comma-separated)")
+    by: Literal["queue", "channel", "line", "all"] = Field(
+        "queue", description="queue reports: a row per queue, channel, line, or all together"
+    )
+    format: Literal["json", "csv"] = Field("json", description="json (columns, rows) or csv")
+
+
+def _names(text: str | None) -> frozenset[str] | None:
+    return None if text is None else frozenset(text.split(","))
+
+
+def _query(request: web.Request) -> ReportQuery | web.Response:
+    params = read_query(request, ReportParams)
+    principal: Principal = request[PRINCIPAL]
+    lines = _names(params.line)
+    if principal.lines is not None:
+        if lines is not None and not lines <= principal.lines:
+            return error(403, "line: not one of your business lines")
+        lines = lines if lines is not None else principal.lines
+    filters = Filters(_names(params.queue), _names(params.agent), _names(params.channel), lines)
+    try:
+        return ReportQuery.parse(params.from_, params.to, params.interval, filters, params.by)
+    except BadQuery as err:
+        return error(400, str(err))
+
+
+def _answer(request: web.Request, name: str, columns: list[str], rows: list[list[Any]]) -> web.Response:
+    if request.query.get("format") == "csv":
+        filename = f"{name}-{request.query.get('from', '')}-{request.query.get('to', '')}.csv"
+        return web.Response(
+            text=to_csv(columns, rows),
+            content_type="text/csv",
+            headers={"Content-Disposition": f'attachment; filename="{filename}"'},
+        )
+    return json_response({"columns": columns, "rows": rows})
+
+
+def _guarded(handler: Any) -> Any:
+    """Database failures as 503 (``wraps`` keeps the handler's declared roles and documentation)."""
+
+    @functools.wraps(handler)
+    async def run(request: web.Request) -> web.StreamResponse:
+        try:
+            response: web.StreamResponse = await handler(request)
+        except StorageError as err:
+            log.warning("reports.database_error", extra={"error": str(err)})
+            return error(503, "the report tables are not available")
+        return response
+
+    return run
+
+
+@doc(
+    "Queue report: offered, answered, service level, abandons, ASA, AHT... per queue and interval",
+    query=ReportParams,
+    errors=(400, 503),
+    who=_SCOPED,
+)
+@allow("supervisor", "admin")
+async def queues(request: web.Request) -> web.Response:
+    query = _query(request)
+    if isinstance(query, web.Response):
+        return query
+    columns, rows = await queues_report(request.app[REPORTS], query)
+    return _answer(request, "queues", columns, rows)
+
+
+@doc(
+    "Agent report: logged-in time, time per state and pause reason, occupancy, contacts per channel",
+    query=ReportParams,
+    errors=(400, 503),
+    who=_SCOPED,
+)
+@allow("supervisor", "admin")
+async def agents(request: web.Request) -> web.Response:
+    query = _query(request)
+    if isinstance(query, web.Response):
+        return query
+    service = request.app.get(SERVICE)
+
+    def agent_lines(agent_id: str) -> frozenset[str] | None:
+        if service is None:
+            return frozenset()  # not known on this node: only for users who see every line
+        agent = service.engine.agents.get(agent_id)
+        if agent is None:
+            return frozenset()
+        return frozenset(line for q in agent.queues if (line := queue_line(service.engine, q)) is not None)
+
+    columns, rows = await agents_report(request.app[REPORTS], query, agent_lines)
+    return _answer(request, "agents", columns, rows)
+
+
+@doc("The reports page: period, interval, filters, a chart and the table, CSV export", content="text/html")
+@allow("supervisor", "admin")
+async def page(request: web.Request) -> web.Response:
+    return render(request, "reports.html")
+
+
+def setup_routes(app: web.Application) -> None:
+    app.router.add_get("/reports", page)
+    app.router.add_get("/api/reports/queues", _guarded(queues))
+    app.router.add_get("/api/reports/agents", _guarded(agents))
+    add_nav(app, "Reports", "/reports", "supervisor", "admin")

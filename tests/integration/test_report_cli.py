@@ -1,0 +1,84 @@
+"""``callcenter report backfill|queues|agents`` as a user runs it, on an SQLite event log."""
+
+from __future__ import annotations
+
+import asyncio
+import csv
+import io
+from pathlib import Path
+
+from callcenter.core import notices as nt
+from callcenter.core.interaction import EndedBy, Outcome
+from callcenter.storage.db import Database
+from tests.tools import run_callcenter as run
+
+DAY = 1_796_083_200  # 2026-12-01 00:00 UTC
+
+
+async def _log(url: str) -> None:
+    database = Database(url)
+    await database.start()
+    try:
+        await database.write_batch(
+            [
+                nt.Queued("c1", DAY + 3600, "support", "1", None, None),  # 01:00
+                nt.Answered("c1", DAY + 3612, "1001"),
+                nt.Ended("c1", DAY + 3700, Outcome.ANSWERED, EndedBy.AGENT),
+                nt.Queued("c2", DAY + 86400 + 7200, "support", "1", None, None),  # the next day, 02:00
+                nt.Ended("c2", DAY + 86400 + 7230, Outcome.ABANDONED, EndedBy.CALLER),
+                nt.AgentStateLogged("agent:1001", DAY + 3000, "1001", "available", ""),
+                nt.AgentStateLogged("agent:1001", DAY + 6600, "1001", "logged_out", ""),
+            ]
+        )
+    finally:
+        await database.stop()
+
+
+def test_backfill_then_reports_as_table_and_csv(tmp_path: Path) -> None:
+    url = f"sqlite+aiosqlite:///{tmp_path}/cc.db"
+    db = f"database.url={url}"
+    asyncio.run(_log(url))
+    result = run(
+        "--set", db, "report", "backfill", "--from", "2026-12-01", "--to", "2026-12-02", cwd=tmp_path
+    )
+    assert result.returncode == 0, result.stderr
+    assert "2 day(s): 2 queue rows" in result.stdout and "backfill" in result.stderr  # the progress bar
+    args = ["report", "queues", "--from", "2026-12-01", "--to", "2026-12-02", "--interval", "day"]
+    table = run("--set", db, *args, cwd=tmp_path)
+    assert table.returncode == 0, table.stderr
+    lines = table.stdout.splitlines()
+    assert lines[0].split()[:4] == ["start", "queue", "offered", "answered"]
+    assert [line.split()[:4] for line in lines[1:]] == [
+        ["2026-12-01T00:00Z", "support", "1", "1"],
+        ["2026-12-02T00:00Z", "support", "1", "0"],
+    ]
+    rows = list(csv.DictReader(io.StringIO(run("--set", db, *args, "--format", "csv", cwd=tmp_path).stdout)))
+    assert [(r["start"], r["asa"], r["abandoned"]) for r in rows] == [
+        ("2026-12-01T00:00Z", "12.0", "0"),
+        ("2026-12-02T00:00Z", "", "1"),
+    ]
+    agents = run(
+        "--set",
+        db,
+        "report",
+        "agents",
+        "--from",
+        "2026-12-01",
+        "--to",
+        "2026-12-01",
+        "--interval",
+        "hour",
+        "--format",
+        "csv",
+        cwd=tmp_path,
+    )
+    seconds = {r["start"]: float(r["logged_in"]) for r in csv.DictReader(io.StringIO(agents.stdout))}
+    assert seconds == {"2026-12-01T00:00Z": 600.0, "2026-12-01T01:00Z": 3000.0}  # 00:50 to 01:50
+
+
+def test_bad_arguments_exit_2_with_the_reason(tmp_path: Path) -> None:
+    db = f"database.url=sqlite+aiosqlite:///{tmp_path}/cc.db"
+    result = run("--set", db, "report", "queues", "--from", "2026-13-01", "--to", "2026-12-01", cwd=tmp_path)
+    assert result.returncode == 2 and "from:" in result.stderr and "Traceback" not in result.stderr
+    result = run("--set", db, "report", "backfill", cwd=tmp_path)  # an empty log: nothing to do
+    assert result.returncode == 0 and "empty" in result.stdout
