@@ -45,6 +45,8 @@ log = logging.getLogger(__name__)
 
 ROUTING_LOCK = 0x43430001  # "CC" 1: the advisory lock key every node of one database contends for
 
+STOPPING = "stopping"  # the reason given to on_deposed when this node stops (it still holds the lock)
+
 OnElected = Callable[[int], Awaitable[None]]
 OnDeposed = Callable[[str], Awaitable[None]]
 
@@ -82,7 +84,7 @@ class SoleOwner:
     async def stop(self) -> None:
         if self._token is not None:
             self._token = None
-            await self._on_deposed("stopping")
+            await self._on_deposed(STOPPING)
 
 
 class PostgresElection:
@@ -122,7 +124,7 @@ class PostgresElection:
         and stop contending: routing has stopped before another node can win the lock."""
         task, self._task = self._task, None
         token, connection = self._token, self._connection
-        await self._step_down("stopping")
+        await self._step_down(STOPPING)
         if task is not None and token is not None and connection is not None:
             try:
                 await self._query(
@@ -137,7 +139,7 @@ class PostgresElection:
                 )
         if task is not None:
             await cancel_and_wait(task)
-        await self._step_down("stopping")
+        await self._step_down(STOPPING)
 
     async def _run(self) -> None:
         # Its own engine without a pool: the lock lives and dies with this one connection.

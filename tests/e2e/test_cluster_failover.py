@@ -318,6 +318,10 @@ def test_a_rolling_restart_of_every_node_during_calls(sandbox: Any, postgres_url
         assert stopped["ts"] < started["ts"], "b routed while a still did"
         won = events(b, "election.won")
         assert won[0]["grace_s"] == 0, won
+        # Each stopping node flushed what it had decided, under its own term, before letting go.
+        for server in (a, b):
+            lost = events(server, "service.write_failed") + events(server, "service.writes_not_flushed")
+            assert not lost, lost
 
         # Caller 1 still talks to the agent, on the record b restored.
         assert [i["id"] for i in talking(b)] == [in_call["id"]]
