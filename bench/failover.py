@@ -115,7 +115,7 @@ def one_kill(owner: ServerProcess, follower: ServerProcess, sig: int = signal.SI
         if role(follower) != "owner" or waiting(follower):
             raise
         offered = None
-    owner.start(wait_asterisk=False)
+    owner.start(wait_asterisk=False, timeout=90)
     owner.wait_until(lambda: role(owner) == "follower", 30, "the restarted node as follower")
     return None if offered is None else offered - killed_at
 
@@ -140,9 +140,9 @@ def run(kills: int, check: float, sig: int = signal.SIGKILL) -> list[float]:
         redis_url = redis.start()
         nodes = {name: node(name, url, redis_url, root, check) for name in AGI}
         owner, follower = nodes["a"], nodes["b"]
-        owner.start(wait_asterisk=False)
+        owner.start(wait_asterisk=False, timeout=90)
         owner.wait_until(lambda: (owner.health() or {}).get("asterisk"), 60, "the first owner")
-        follower.start(wait_asterisk=False)
+        follower.start(wait_asterisk=False, timeout=90)
         phones.append(agent_phone(sandbox, "1006", answer=False).start())
         caller = caller_phone(sandbox).start()
         phones.append(caller)
@@ -248,6 +248,8 @@ def line(callers: int, agents: int, check: float, talk: float) -> int:
                 f"-> last offer {seconds(offered[-1]) - killed_at:.2f} s"
                 + (f", -> last call ended {max(ended) - killed_at:.2f} s" if ended else "")
             )
+        terms = [e for e in b.logs()[seen:] if e.get("event") == "election.won"]
+        print(f"terms of b after the kill: {len(terms)} (more than 1: a check too slow deposed it)")
         failures = (served != callers) + (order != line_ids) + bool(double)
     finally:
         for phone in phones:
@@ -261,8 +263,18 @@ def line(callers: int, agents: int, check: float, talk: float) -> int:
 
 
 def interactions(server: ServerProcess) -> list[dict[str, Any]]:
-    """Voice interactions, oldest first (every one: the API's largest page)."""
-    status, body = server.api("GET", "/api/interactions?limit=500")
+    """Voice interactions, oldest first (every one: the API's largest page). A machine busy with
+    50 calls may answer late (a socket timeout), or a node may be between terms (503: a check
+    too slow deposed it, see the terms printed): asked again for 60 s at most."""
+    deadline = time.monotonic() + 60
+    while True:
+        try:
+            status, body = server.api("GET", "/api/interactions?limit=500")
+        except OSError:
+            status, body = 0, "timed out"
+        if status == 200 or time.monotonic() > deadline:
+            break
+        time.sleep(0.5)
     assert status == 200, body
     return sorted((i for i in body["interactions"] if i["channel"] == "voice"), key=lambda i: i["started_at"])
 

@@ -223,6 +223,10 @@ def caught_up(primary: PostgresServer, replica: PostgresServer, database: str) -
 
 
 def test_the_primary_database_replaced_by_a_promoted_replica(sandbox: Any, nodes: Nodes) -> None:
+    """Site A's PostgreSQL dies (SIGKILL of all its processes) with callers waiting; nobody routes
+    until the streaming replica is promoted (pg_ctl promote); then the nodes, on a multi-host URL,
+    elect exactly one owner there, the fencing token goes on from the lost primary's, and the
+    callers reach the agent in their order."""
     primary = PostgresServer()
     replica = None
     caller = agent = None
