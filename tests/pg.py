@@ -5,6 +5,10 @@
     ...
     server.stop()          # stops the server and deletes its files
 
+    replica = server.standby()   # a streaming replica on its own port (the second site)
+    server.kill()                # SIGKILL of every process of the primary (the site is lost)
+    replica.promote()            # pg_ctl promote: the replica takes writes
+
 The cluster lives in a fresh temporary directory, listens on a free TCP port of 127.0.0.1 only and
 on a Unix socket inside that directory, and runs with fsync off: it is fast and loses everything on
 stop, which is the point. TCP logins need the password (scram-sha-256, as in production); the
