@@ -115,6 +115,7 @@ class PostgresServer:
                 "-R",  # standby.signal + primary_conninfo: it streams from this server
                 "-X",
                 "stream",
+                "--checkpoint=fast",  # the default, spread, made it wait minutes for the checkpoint
                 "--no-sync",
             )
             replica._start_server()
