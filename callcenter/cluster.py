@@ -32,7 +32,7 @@ from callcenter import metrics
 from callcenter.errors import StorageError
 from callcenter.forwarding import FORWARDED, Consumer, Forwarder
 from callcenter.storage.db import Database, parse_url
-from callcenter.storage.leadership import Leadership, PostgresElection, SoleOwner
+from callcenter.storage.leadership import STOPPING, Leadership, PostgresElection, SoleOwner
 
 log = logging.getLogger(__name__)
 
@@ -79,13 +79,22 @@ class RoutingHalf:
         log.info("routing.started", extra={"token": token})
 
     async def stop(self, reason: str) -> None:
+        """Leave the routing contexts. Deposed (any ``reason`` but "stopping"): the token goes at
+        once, so nothing more is written in this term. Stopping (the node shuts down and still holds
+        the lock: the election lets it go only after this): the token stays until the contexts are
+        closed, so the writer flushes what routing decided last instead of dropping it."""
         stack, self._stack = self._stack, None
-        self.token = None
+        if reason != STOPPING:
+            self.token = None
         metrics.ROUTING_OWNER.set(0)
         if stack is None:
+            self.token = None
             return
         log.warning("routing.stopping", extra={"reason": reason})
-        await self._close(stack)
+        try:
+            await self._close(stack)
+        finally:
+            self.token = None
         log.info("routing.stopped")
 
     async def _close(self, stack: contextlib.AsyncExitStack) -> None:
@@ -173,7 +182,7 @@ async def _leadership(app: web.Application, half: RoutingHalf, settings: Any) ->
         yield leadership
     finally:
         await leadership.stop()
-        await half.stop("stopping")
+        await half.stop(STOPPING)
         if half.database is not None:
             half.database.fencing = None
 

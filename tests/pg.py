@@ -5,6 +5,10 @@
     ...
     server.stop()          # stops the server and deletes its files
 
+    replica = server.standby()   # a streaming replica on its own port (the second site)
+    server.kill()                # SIGKILL of every process of the primary (the site is lost)
+    replica.promote()            # pg_ctl promote: the replica takes writes
+
 The cluster lives in a fresh temporary directory, listens on a free TCP port of 127.0.0.1 only and
 on a Unix socket inside that directory, and runs with fsync off: it is fast and loses everything on
 stop, which is the point. TCP logins need the password (scram-sha-256, as in production); the
@@ -17,10 +21,12 @@ the Debian package creates). A missing installation raises: tests fail, they nev
 from __future__ import annotations
 
 import atexit
+import contextlib
 import os
 import pwd
 import secrets
 import shutil
+import signal
 import socket
 import subprocess
 import tempfile
@@ -81,6 +87,61 @@ class PostgresServer:
                 self._run("pg_ctl", "stop", "-D", str(root / "data"), "-m", "immediate", "-w")
         finally:
             shutil.rmtree(root, ignore_errors=True)
+
+    def standby(self) -> PostgresServer:
+        """A streaming replica of this server (pg_basebackup over the private socket, standby.signal
+        and primary_conninfo written by ``-R``), started on a free port of its own: the second
+        site's database. Same user, password and databases; read-only until :meth:`promote`."""
+        if self._root is None:
+            raise PostgresError("start the primary first")
+        replica = PostgresServer(user=self.user, database=self.database, bindir=self._bindir)
+        replica.password = self.password
+        replica._root = Path(tempfile.mkdtemp(prefix="callcenter-pg-replica-"))
+        atexit.register(replica.stop)
+        try:
+            if os.geteuid() == 0:
+                account = pwd.getpwnam("postgres")
+                os.chown(replica._root, account.pw_uid, account.pw_gid)
+            replica._run(
+                "pg_basebackup",
+                "-h",
+                str(self._root),
+                "-p",
+                str(self.port),
+                "-U",
+                "postgres",
+                "-D",
+                str(replica._root / "data"),
+                "-R",  # standby.signal + primary_conninfo: it streams from this server
+                "-X",
+                "stream",
+                "--checkpoint=fast",  # the default, spread, made it wait minutes for the checkpoint
+                "--no-sync",
+            )
+            replica._start_server()
+        except BaseException:
+            replica.stop()
+            raise
+        return replica
+
+    def promote(self) -> None:
+        """Make this standby a primary (``pg_ctl promote``; it waits until writes are accepted)."""
+        assert self._root is not None
+        self._run("pg_ctl", "promote", "-w", "-t", "60", "-D", str(self._root / "data"))
+
+    def kill(self) -> None:
+        """SIGKILL the postmaster and all its processes, as if the machine died; the files stay
+        (``stop`` deletes them)."""
+        assert self._root is not None
+        pid_file = self._root / "data" / "postmaster.pid"
+        postmaster = int(pid_file.read_text().split()[0])
+        children = [
+            int(stat.parent.name) for stat in Path("/proc").glob("[0-9]*/stat") if _parent(stat) == postmaster
+        ]
+        for pid in [postmaster, *children]:
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(pid, signal.SIGKILL)
+        pid_file.unlink()
 
     def __enter__(self) -> str:
         return self.start()
@@ -183,3 +244,12 @@ def _free_port() -> int:
         probe.bind(("127.0.0.1", 0))
         port: int = probe.getsockname()[1]
         return port
+
+
+def _parent(stat: Path) -> int | None:
+    """The parent pid in /proc/PID/stat (None: the process is gone)."""
+    try:
+        text = stat.read_text()
+    except OSError:
+        return None
+    return int(text.rsplit(")", 1)[1].split()[1])

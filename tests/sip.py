@@ -15,7 +15,7 @@ import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import TypeVar
+from typing import Any, TypeVar
 
 # isort: off
 # pyVoIP.VoIP first: importing pyVoIP.SIP before it fails on pyVoIP's own circular import.
@@ -248,6 +248,7 @@ class Phone:
             rtpPortHigh=rtp_high,
         )
         unique_call_ids(self.phone)
+        dialog_acks(self.phone)
 
     def start(self, timeout: float = 15.0) -> Phone:
         # pyVoIP registers synchronously with blocking socket reads: bound it like every wait.
@@ -299,6 +300,23 @@ def unique_call_ids(phone: VoIPPhone) -> None:
     Retransmission with different CSeq" (pyVoIP then waits forever). A random start fixes that."""
     counter = type(phone.sip.callID)
     phone.sip.callID = counter(secrets.randbelow(2**40) + 1)
+
+
+def dialog_acks(phone: VoIPPhone) -> None:
+    """pyVoIP's ACK carries a To tag of its own making instead of the response's, so Asterisk does
+    not match the ACK of a 200 OK to the dialog: it retransmits the 200 OK and, 64*T1 (32 s) later,
+    hangs the call up ("pyVoIP ended long calls"). The ACK with the response's To tag keeps the call."""
+    generate = phone.sip.gen_ack
+
+    def gen_ack(response: Any) -> str:
+        ack: str = generate(response)
+        tag = response.headers["To"].get("tag")
+        if not tag:
+            return ack
+        to = f"To: {response.headers['To']['raw']};tag={tag}"
+        return "\r\n".join(to if line.startswith("To: ") else line for line in ack.split("\r\n"))
+
+    phone.sip.gen_ack = gen_ack
 
 
 def bounded(fn: Callable[[], T], timeout: float, what: str, *, required: bool = True) -> T:

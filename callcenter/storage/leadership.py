@@ -14,6 +14,10 @@ No consensus of our own: the database decides. Invariants:
 - For when it does not (a long pause, a partition that leaves its connection half-open), writes of
   routing state call :func:`fence` in their transaction: made under an old token they are refused
   (:class:`Deposed`), and the new owner's token increment waits for those already under way.
+- A node that stops (SIGTERM) steps down first — its routing half stopped — and only then gives up
+  the lock, after marking the term ended (``routing_owner.since`` cleared, on the lock's own
+  connection). The next owner finds the mark and starts without the grace: nothing is left to
+  wait for. A term that ended any other way (a crash, a cut connection) leaves ``since`` set.
 
 :class:`SoleOwner` is the single-node default (SQLite, or no cluster configured): the owner from
 the start, with nothing to elect.
@@ -40,6 +44,8 @@ from callcenter.storage.db_models import RoutingOwnerRow
 log = logging.getLogger(__name__)
 
 ROUTING_LOCK = 0x43430001  # "CC" 1: the advisory lock key every node of one database contends for
+
+STOPPING = "stopping"  # the reason given to on_deposed when this node stops (it still holds the lock)
 
 OnElected = Callable[[int], Awaitable[None]]
 OnDeposed = Callable[[str], Awaitable[None]]
@@ -78,7 +84,7 @@ class SoleOwner:
     async def stop(self) -> None:
         if self._token is not None:
             self._token = None
-            await self._on_deposed("stopping")
+            await self._on_deposed(STOPPING)
 
 
 class PostgresElection:
@@ -103,6 +109,8 @@ class PostgresElection:
         self.grace = 2.5 * check_every
         self._token: int | None = None
         self._task: asyncio.Task[None] | None = None
+        self._connection: AsyncConnection | None = None  # the lock's, while this node holds it
+        self._busy = asyncio.Lock()  # one query at a time on that connection (checks, release)
 
     @property
     def token(self) -> int | None:
@@ -112,11 +120,26 @@ class PostgresElection:
         self._task = asyncio.get_running_loop().create_task(self._run(), name=f"election-{self.node}")
 
     async def stop(self) -> None:
-        """Step down (the lock goes with the connection) and stop contending."""
+        """Step down, mark the term ended, then give up the lock (it goes with the connection)
+        and stop contending: routing has stopped before another node can win the lock."""
         task, self._task = self._task, None
+        token, connection = self._token, self._connection
+        await self._step_down(STOPPING)
+        if task is not None and token is not None and connection is not None:
+            try:
+                await self._query(
+                    connection,
+                    "UPDATE routing_owner SET since = NULL WHERE id = 1 AND token = :token RETURNING token",
+                    token=token,
+                )
+                log.info("election.released", extra={"node": self.node, "token": token})
+            except (SQLAlchemyError, OSError, TimeoutError) as err:  # the next owner waits the grace
+                log.warning(
+                    "election.release_unmarked", extra={"node": self.node, "detail": type(err).__name__}
+                )
         if task is not None:
             await cancel_and_wait(task)
-        await self._step_down("stopping")
+        await self._step_down(STOPPING)
 
     async def _run(self) -> None:
         # Its own engine without a pool: the lock lives and dies with this one connection.
@@ -149,23 +172,37 @@ class PostgresElection:
                 await connection.close()
 
     async def _query(self, connection: AsyncConnection, sql: str, **params: object) -> object:
-        async with asyncio.timeout(self.check_every):
+        async with self._busy, asyncio.timeout(self.check_every):
             return (await connection.execute(sa.text(sql), params)).scalar()
 
     async def _campaign(self, connection: AsyncConnection) -> str:
         lock = "SELECT pg_try_advisory_lock(:key)"
         while not await self._query(connection, lock, key=ROUTING_LOCK):  # noqa: ASYNC110 - polling
             await asyncio.sleep(self.check_every)
-        token = await self._query(
-            connection,
-            "UPDATE routing_owner SET token = token + 1, node = :node, since = now() WHERE id = 1"
-            " RETURNING token",
-            node=self.node,
+        self._connection = connection
+        try:
+            return await self._own(connection)
+        finally:
+            self._connection = None
+
+    async def _own(self, connection: AsyncConnection) -> str:
+        # The new token, and whether the last term was marked ended (``since`` NULL: a clean stop,
+        # or no term yet): then nobody can still be routing and the grace is not needed. ``last``
+        # reads the row as the statement's snapshot has it, before this update (no FOR UPDATE: that
+        # would follow the update to its new version); under the lock nobody else changes it.
+        sql = (
+            "WITH last AS (SELECT since FROM routing_owner WHERE id = 1)"
+            " UPDATE routing_owner SET token = token + 1, node = :node, since = now() WHERE id = 1"
+            " RETURNING token, (SELECT since IS NULL FROM last)"
         )
-        if not isinstance(token, int):
+        async with self._busy, asyncio.timeout(self.check_every):
+            won = (await connection.execute(sa.text(sql), {"node": self.node})).one_or_none()
+        if won is None or not isinstance(won[0], int):
             raise StorageError("routing_owner has no row: run `callcenter db upgrade`")
-        log.info("election.won", extra={"node": self.node, "token": token, "grace_s": self.grace})
-        await asyncio.sleep(self.grace)
+        token, released = won[0], bool(won[1])
+        grace = 0.0 if released else self.grace
+        log.info("election.won", extra={"node": self.node, "token": token, "grace_s": grace})
+        await asyncio.sleep(grace)
         await self._check(connection, token)
         self._token = token
         await self._on_elected(token)

@@ -121,6 +121,42 @@ async def test_a_cut_connection_deposes_the_owner_before_another_starts(url: str
         await b.election.stop()
 
 
+def grace_of_wins(caplog: pytest.LogCaptureFixture, node: str) -> list[float]:
+    return [r.grace_s for r in caplog.records if r.msg == "election.won" and r.node == node]  # type: ignore[attr-defined]
+
+
+async def test_a_clean_stop_hands_over_without_the_grace(
+    url: str, admin: AsyncEngine, caplog: pytest.LogCaptureFixture
+) -> None:
+    """A stopping owner steps down, marks its term ended, then lets the lock go: the next owner
+    starts at once. After a crash (a terminated backend) the next owner waits the grace."""
+    caplog.set_level("INFO", logger="callcenter.storage.leadership")
+    a, b = Node("a", url), Node("b", url)
+    await a.election.start()
+    await until(lambda: a.owner)
+    await b.election.start()
+    try:
+        await asyncio.sleep(2 * CHECK)
+        assert not b.owner
+        await a.election.stop()
+        stopped_at = time.monotonic()
+        assert a.terms[-1][:2] == ("deposed", "stopping")
+        await until(lambda: b.owner)
+        assert stopped_at < next(t for kind, _, t in b.terms if kind == "elected")
+        assert grace_of_wins(caplog, "b") == [0.0]
+        await a.election.start()
+        await asyncio.sleep(2 * CHECK)
+        assert not a.owner
+        async with admin.connect() as c:
+            await c.scalar(sa.text("SELECT pg_terminate_backend(:pid)"), {"pid": await owner_backend(admin)})
+        await until(lambda: a.owner)
+        assert grace_of_wins(caplog, "a") == [0.0, a.election.grace], "a crashed term must be waited out"
+        assert a.election.token == 3
+    finally:
+        await a.election.stop()
+        await b.election.stop()
+
+
 async def test_fencing_refuses_a_deposed_owners_write(url: str, admin: AsyncEngine) -> None:
     a, b = Node("a", url), Node("b", url)
     await a.election.start()
