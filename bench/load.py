@@ -278,6 +278,7 @@ class StepFigures:
     rss_end: tuple[int, int]
     leaked: int  # channels left on the server's Asterisk
     leaked_generator: int
+    stray_hung_up: int  # the generator's channels still up after 120 s, hung up there by the bench
     leftovers: list[str]  # the server's Asterisk's channels left, as `core show channels concise`
     open_records: int
     closed_records: int
@@ -396,7 +397,16 @@ async def run(rig: Rig, label: str, concurrent: int, rate: float, minutes: float
     async def quiet() -> bool:
         return await asyncio.to_thread(channel_count, rig.server_asterisk) == 0
 
-    await wait_until(quiet, 30)
+    await wait_until(quiet, 120)  # a starved generator may still be hanging up its callers
+    stray = 0
+    if await asyncio.to_thread(channel_count, rig.server_asterisk) > 0:
+        # Calls the bench gave up on that the generator's Asterisk still holds (it did not take its
+        # Hangup while starved) keep their server side up too: hang them up at the generator, the
+        # way their callers would, so that what is then left on the server's Asterisk is a leak.
+        stray = max(0, await asyncio.to_thread(channel_count, rig.generator))
+        if stray:
+            await asyncio.to_thread(rig.generator.cli, "channel request hangup all", timeout=10)
+            await wait_until(quiet, 60)
     leaked = await asyncio.to_thread(channel_count, rig.server_asterisk)
     leaked_gen = await asyncio.to_thread(channel_count, rig.generator)
     leftovers = await asyncio.to_thread(channels, rig.server_asterisk) if leaked else []
@@ -425,6 +435,7 @@ async def run(rig: Rig, label: str, concurrent: int, rate: float, minutes: float
         rss_end=(after[0].rss_kib, after[1].rss_kib),
         leaked=leaked,
         leaked_generator=leaked_gen,
+        stray_hung_up=stray,
         leftovers=leftovers,
         open_records=found.opened,
         closed_records=found.closed,
@@ -485,6 +496,11 @@ def report(f: StepFigures, idle: tuple[float, float]) -> None:
         f"  after        channels left: server's Asterisk {f.leaked}, generator {f.leaked_generator}; "
         f"records open {f.open_records}, closed {f.closed_records}, missing {f.missing_records}; "
         f"open in the database {f.open_anywhere}; answered {f.answered}, recordings stored {f.recorded}"
+        + (
+            f"; the generator's channels still up after 120 s, hung up there: {f.stray_hung_up}"
+            if f.stray_hung_up
+            else ""
+        )
     )
     print(
         f"  memory (RSS) server {f.rss_start[0] / 1024:.1f} -> {f.rss_end[0] / 1024:.1f} MiB, "
