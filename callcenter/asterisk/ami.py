@@ -15,6 +15,13 @@ process exits right after, and the server would have reconciled against a dying 
 it was up, and waited a backoff step longer for the new one. So every login asks ``CoreStatus``
 when this Asterisk started, and a login to the instance that announced its shutdown is closed and
 retried at the shortest delay (``ami.asterisk_still_stopping``).
+
+An Asterisk still starting accepts logins too, before its modules run: an action of a module not
+running yet (``PJSIPShowEndpoints`` of the reconcile) is answered "Permission denied" and Asterisk
+*closes the session* (seen here 0.5 s into a start). So a login is ready only once Asterisk says
+``FullyBooted`` (sent at login when it is, else when it gets there; the AMI user needs ``read``
+``system``, as for ``Shutdown``). Without it within BOOT_WAIT the session is used anyway, with a
+warning (``ami.not_fully_booted``).
 """
 
 from __future__ import annotations
@@ -72,6 +79,10 @@ Message = Mapping[str, Any]
 # away. Bounds the check, so that a new instance started within the same second as the old one
 # (CoreStatus has a resolution of one second) is not refused forever.
 STOPPING_FOR = 60.0
+
+
+# How long a login waits for FullyBooted (an Asterisk starting on a loaded machine takes seconds).
+BOOT_WAIT = 30.0
 
 
 class _StillStopping(Exception):
@@ -266,6 +277,13 @@ class AmiClient(Subscribers):
             log=logging.getLogger("callcenter.adapters.panoramisk"),
         )
         manager.register_event("*", self._dispatch)
+        booted: asyncio.Future[None] = loop.create_future()
+
+        def on_booted(_manager: object, _message: object) -> None:
+            if not booted.done():
+                booted.set_result(None)
+
+        manager.register_event("FullyBooted", on_booted)
         connecting = loop.create_connection(manager.config["protocol_factory"], s.host, s.ami_port)
         transport, protocol = await within(connecting, s.action_timeout)
         done: asyncio.Future[Any] = loop.create_future()
@@ -291,8 +309,30 @@ class AmiClient(Subscribers):
         instance = asterisk_instance(status)
         if still_stopping(self._stopping, instance, loop.time()):
             raise _StillStopping()
+        await self._wait_booted(booted)
         self._instance = instance
         self._ready.set()
+
+    async def _wait_booted(self, booted: asyncio.Future[None]) -> None:
+        """Until Asterisk says FullyBooted; AmiNotConnected when the session is lost meanwhile."""
+        lost: asyncio.Future[Any] = asyncio.ensure_future(self._lost.wait())
+        either: set[asyncio.Future[Any]] = {booted, lost}
+        try:
+            await asyncio.wait(either, timeout=BOOT_WAIT, return_when=asyncio.FIRST_COMPLETED)
+        finally:
+            lost.cancel()
+        if self._lost.is_set():
+            raise AmiNotConnected("AMI connection lost before Asterisk was fully booted")
+        if not booted.done():
+            s = self._settings
+            log.warning(
+                "ami.not_fully_booted",
+                extra={
+                    "host": s.host,
+                    "port": s.ami_port,
+                    "detail": f"no FullyBooted event in {BOOT_WAIT:g} s: does the AMI user read 'system'?",
+                },
+            )
 
     def _connection_lost(self, exc: object) -> None:
         self._ready.clear()
