@@ -335,12 +335,14 @@ class AmiClient(Subscribers):
             )
 
     def _connection_lost(self, exc: object) -> None:
+        was_ready = self._ready.is_set()
         self._ready.clear()
         for future in list(self._pending):
             if not future.done():
                 future.set_exception(AmiNotConnected("AMI connection lost"))
         self._lost.set()
-        self._disconnected()
+        if was_ready:  # subscribers hear of the loss of a session they were told of, only
+            self._disconnected()
 
     def _drop_connection(self) -> None:
         self._ready.clear()
