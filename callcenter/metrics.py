@@ -19,6 +19,11 @@ WAITING = Gauge("callcenter_queue_waiting", "Callers waiting, by queue", ["queue
 AGENTS = Gauge("callcenter_agents", "Agents by state", ["state"])
 ROUTING_OWNER = Gauge("callcenter_routing_owner", "1 while this node is the routing owner (docs/cluster.md)")
 AMI_CONNECTED = Gauge("callcenter_ami_connected", "1 when the AMI session is logged in")
+AMI_RECONNECT_SECONDS = Histogram(
+    "callcenter_ami_reconnect_seconds",
+    "From losing the AMI session (or starting) to the next login",
+    buckets=(0.5, 1, 2, 5, 10, 30, 60, 300),
+)
 LEFTOVER_CHANNELS = Counter(
     "callcenter_asterisk_leftovers_hung_up_total",
     "Asterisk channels no call of ours owned, left alone in a waiting context, hung up by reconcile",

@@ -8,6 +8,20 @@ could ring an agent twice) is switched off: a lost connection fails every pendin
 :class:`AmiNotConnected`, and a supervisor task reconnects with exponential backoff. After every
 (re)login the subscribers' ``on_connected`` run, so they can rebuild their view of Asterisk from
 Asterisk itself.
+
+An Asterisk that announced its shutdown (the ``Shutdown`` event) still accepts AMI logins until
+its listener closes, which under load is seconds later. A login then is not a reconnect: the
+process exits right after, and the server would have reconciled against a dying Asterisk, said
+it was up, and waited a backoff step longer for the new one. So every login asks ``CoreStatus``
+when this Asterisk started, and a login to the instance that announced its shutdown is closed and
+retried at the shortest delay (``ami.asterisk_still_stopping``).
+
+An Asterisk still starting accepts logins too, before its modules run: an action of a module not
+running yet (``PJSIPShowEndpoints`` of the reconcile) is answered "Permission denied" and Asterisk
+*closes the session* (seen here 0.5 s into a start). So a login is ready only once Asterisk says
+``FullyBooted`` (sent at login when it is, else when it gets there; the AMI user needs ``read``
+``system``, as for ``Shutdown``). Without it within BOOT_WAIT the session is used anyway, with a
+warning (``ami.not_fully_booted``).
 """
 
 from __future__ import annotations
@@ -21,6 +35,7 @@ from typing import Any
 
 from panoramisk import Manager
 
+from callcenter import metrics
 from callcenter.aio import cancel_and_wait, within
 from callcenter.asterisk import ami_events
 from callcenter.asterisk.asterisk_port import (
@@ -60,6 +75,19 @@ class _Manager(Manager):  # type: ignore[misc]
 
 Message = Mapping[str, Any]
 
+# How long after its Shutdown event an Asterisk instance (its start time) is taken to be going
+# away. Bounds the check, so that a new instance started within the same second as the old one
+# (CoreStatus has a resolution of one second) is not refused forever.
+STOPPING_FOR = 60.0
+
+
+# How long a login waits for FullyBooted (an Asterisk starting on a loaded machine takes seconds).
+BOOT_WAIT = 30.0
+
+
+class _StillStopping(Exception):
+    """The login reached the Asterisk that announced its shutdown, not a new one."""
+
 
 __all__ = ["AmiAuthError", "AmiClient", "AmiError", "AmiNotConnected", "AmiTimeout"]
 
@@ -76,6 +104,9 @@ class AmiClient(Subscribers):
         self._task: asyncio.Task[None] | None = None
         self._pending: set[asyncio.Future[Any]] = set()
         self.connects = 0  # successful logins so far (observable for tests and metrics)
+        self._instance: str | None = None  # when the Asterisk we are logged in to started
+        self._stopping: tuple[str, float] | None = None  # (instance, loop time) of a Shutdown
+        self._down_since: float | None = None  # loop time the last session was lost
 
     @property
     def connected(self) -> bool:
@@ -180,12 +211,22 @@ class AmiClient(Subscribers):
     # -- connection life -------------------------------------------------------------------------
     async def _supervise(self) -> None:
         s = self._settings
+        loop = asyncio.get_running_loop()
         delay = s.reconnect_min_delay
+        attempts = 0
+        self._down_since = loop.time()
         while True:
+            attempts += 1
             try:
                 await self._connect_once()
             except AmiAuthError as err:
                 log.error("ami.login_refused", extra={"detail": str(err), "user": s.ami_username})
+            except _StillStopping:
+                # Not a failure of the new Asterisk: it is not there yet. Keep the shortest delay.
+                log.info("ami.asterisk_still_stopping", extra={"host": s.host, "port": s.ami_port})
+                self._drop_connection()
+                await asyncio.sleep(s.reconnect_min_delay)
+                continue
             except (OSError, AmiError, TimeoutError) as err:
                 log.warning(
                     "ami.unreachable",
@@ -198,13 +239,25 @@ class AmiClient(Subscribers):
             else:
                 delay = s.reconnect_min_delay
                 self.connects += 1
-                log.info("ami.connected", extra={"host": s.host, "port": s.ami_port})
+                down = loop.time() - self._down_since if self._down_since is not None else 0.0
+                metrics.AMI_RECONNECT_SECONDS.observe(down)
+                log.info(
+                    "ami.connected",
+                    extra={
+                        "host": s.host,
+                        "port": s.ami_port,
+                        "attempts": attempts,
+                        "down_seconds": round(down, 3),
+                    },
+                )
+                attempts = 0
                 for on_connected in list(self._on_connected):
                     try:
                         await on_connected()
                     except Exception:
                         log.exception("ami.on_connected_failed")
                 await self._lost.wait()
+                self._down_since = loop.time()
                 log.warning("ami.connection_lost", extra={"host": s.host, "port": s.ami_port})
             self._drop_connection()
             # Jitter keeps many servers from reconnecting in lock-step after an Asterisk restart.
@@ -227,6 +280,13 @@ class AmiClient(Subscribers):
             log=logging.getLogger("callcenter.adapters.panoramisk"),
         )
         manager.register_event("*", self._dispatch)
+        booted: asyncio.Future[None] = loop.create_future()
+
+        def on_booted(_manager: object, _message: object) -> None:
+            if not booted.done():
+                booted.set_result(None)
+
+        manager.register_event("FullyBooted", on_booted)
         connecting = loop.create_connection(manager.config["protocol_factory"], s.host, s.ami_port)
         transport, protocol = await within(connecting, s.action_timeout)
         done: asyncio.Future[Any] = loop.create_future()
@@ -244,15 +304,48 @@ class AmiClient(Subscribers):
             raise AmiAuthError(
                 "Asterisk refused the AMI login: check asterisk.ami_username and asterisk.ami_secret"
             )
+        try:
+            core = manager.send_action({"Action": "CoreStatus"})
+            status = await within(asyncio.shield(core), s.action_timeout)
+        except TimeoutError as err:
+            raise AmiError("AMI CoreStatus got no answer") from err
+        instance = asterisk_instance(status)
+        if still_stopping(self._stopping, instance, loop.time()):
+            raise _StillStopping()
+        await self._wait_booted(booted)
+        self._instance = instance
         self._ready.set()
 
+    async def _wait_booted(self, booted: asyncio.Future[None]) -> None:
+        """Until Asterisk says FullyBooted; AmiNotConnected when the session is lost meanwhile."""
+        lost: asyncio.Future[Any] = asyncio.ensure_future(self._lost.wait())
+        either: set[asyncio.Future[Any]] = {booted, lost}
+        try:
+            await asyncio.wait(either, timeout=BOOT_WAIT, return_when=asyncio.FIRST_COMPLETED)
+        finally:
+            lost.cancel()
+        if self._lost.is_set():
+            raise AmiNotConnected("AMI connection lost before Asterisk was fully booted")
+        if not booted.done():
+            s = self._settings
+            log.warning(
+                "ami.not_fully_booted",
+                extra={
+                    "host": s.host,
+                    "port": s.ami_port,
+                    "detail": f"no FullyBooted event in {BOOT_WAIT:g} s: does the AMI user read 'system'?",
+                },
+            )
+
     def _connection_lost(self, exc: object) -> None:
+        was_ready = self._ready.is_set()
         self._ready.clear()
         for future in list(self._pending):
             if not future.done():
                 future.set_exception(AmiNotConnected("AMI connection lost"))
         self._lost.set()
-        self._disconnected()
+        if was_ready:  # subscribers hear of the loss of a session they were told of, only
+            self._disconnected()
 
     def _drop_connection(self) -> None:
         self._ready.clear()
@@ -270,6 +363,8 @@ class AmiClient(Subscribers):
             return
         if isinstance(event, ami_events.Shutdown):
             log.warning("ami.asterisk_shutdown")
+            if self._instance is not None:
+                self._stopping = (self._instance, asyncio.get_running_loop().time())
         if event is not None:
             self._deliver(event)
 
@@ -333,6 +428,24 @@ def redirect_fields(move: Move, extra: Move | None = None) -> dict[str, str | li
 def _messages(answer: object) -> Sequence[Mapping[str, object]]:
     items = answer if isinstance(answer, list) else []
     return [m for m in items if isinstance(m, Mapping)]
+
+
+def asterisk_instance(answer: object) -> str | None:
+    """``CoreStatus``' answer -> when this Asterisk process started ("date time"), which tells a
+    restarted Asterisk from the one before it; None when the answer does not say."""
+    if not isinstance(answer, Mapping):
+        return None
+    date, time = answer.get("CoreStartupDate"), answer.get("CoreStartupTime")
+    return f"{date} {time}" if date and time else None
+
+
+def still_stopping(stopping: tuple[str, float] | None, instance: str | None, now: float) -> bool:
+    """Whether a login reached the Asterisk instance that announced its shutdown (``stopping``:
+    that instance and when it did, on the same clock as ``now``), within STOPPING_FOR."""
+    if stopping is None or instance is None:
+        return False
+    gone, since = stopping
+    return instance == gone and now - since < STOPPING_FOR
 
 
 def parse_channels(answer: object) -> list[ChannelInfo]:

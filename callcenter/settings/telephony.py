@@ -53,7 +53,9 @@ class AsteriskSettings(Section):
     # AMI connection behaviour.
     action_timeout: float = Field(10.0, gt=0)
     reconnect_min_delay: float = Field(0.5, gt=0)
-    reconnect_max_delay: float = Field(30.0, gt=0)
+    # A refused connect costs Asterisk nothing: the backoff stays short, so that the server logs in
+    # within a few seconds of Asterisk coming back (the time is metric callcenter_ami_reconnect_seconds).
+    reconnect_max_delay: float = Field(5.0, gt=0)
     # Leftover channels (issue 13 #11): a channel in our waiting contexts (cc-wait, cc-hold,
     # cc-held) that no call of ours owns, or a Surrogate/... channel, in no bridge and older than
     # leftover_seconds, is hung up at every reconcile and every leftover_sweep_seconds (0: only at

@@ -327,7 +327,10 @@ def test_a_caller_queued_but_not_stored_by_the_dead_owner_is_taken_back(
         loop.run_until_complete(locker)
         b.wait_until(lambda: role(b) == "owner", 30, "the follower taking over")
         b.wait_until(lambda: events(b, "voice.waiting_caller_taken_back"), 30, "the caller taken back")
-        waiting = [i for i in calls_on(b) if i["queued_at"] and not i["outcome"]]
+        # The log line comes as b decides; /api/interactions reads what b's batched writer stored.
+        waiting = b.wait_until(
+            lambda: [i for i in calls_on(b) if i["queued_at"] and not i["outcome"]], 10, "b storing it"
+        )
         assert len(waiting) == 1 and waiting[0]["caller_channel"], waiting
         agent = agent_phone(sandbox, AGENT).start()
         serve_in_order(b, [call], waiting)

@@ -35,20 +35,28 @@ RESIL = {
         "rtp_port_end": port(28399),
         "reconnect_max_delay": 1.0,
     },
-    "agi": {"port": 24673},
-    "http": {"port": 28180},
+    "agi": {"port": port(24673)},
+    "http": {"port": port(28180)},
 }
 
 
 @pytest.fixture(scope="module")
-def resil() -> Iterator[Any]:
+def resil_instance() -> Iterator[Any]:
     from callcenter.asterisk.sandbox import AsteriskSandbox
 
     sandbox = AsteriskSandbox(settings_from(config_with(**RESIL)))
-    sandbox.down()
-    sandbox.forget_state()
     yield sandbox
     sandbox.down()
+
+
+@pytest.fixture
+def resil(resil_instance: Any) -> Any:
+    """The instance, stopped and without registrations at the start of every test: Asterisk keeps
+    contacts in astdb across its restarts, and a phone an earlier test registered (and stopped)
+    would be offered this test's callers until its registration expires."""
+    resil_instance.down()
+    resil_instance.forget_state()
+    return resil_instance
 
 
 def events(server: ServerProcess, name: str) -> list[dict[str, Any]]:
@@ -90,6 +98,7 @@ def test_asterisk_down_at_start_then_restarted_mid_call(resil: Any, server_facto
 
         # Asterisk dies with the caller on hold, and comes back.
         logins_before = len(events(server, "ami.connected"))
+        reconciles_before = len(events(server, "voice.reconciled"))
         resil.down()
         server.wait_until(lambda: events(server, "ami.connection_lost"), 15, "the lost connection")
         resil.up()
@@ -99,9 +108,12 @@ def test_asterisk_down_at_start_then_restarted_mid_call(resil: Any, server_facto
         record = ended_record(server)
         assert record["outcome"] == "lost" and record["ended_by"] == "system"
         assert server.health()["asterisk"] is True  # type: ignore[index]
-        # Asterisk keeps registrations across a restart (astdb): reconciliation found the agent's
-        # phone still registered, and the agent still paused.
-        reconciled = events(server, "voice.reconciled")[-1]
+        # Asterisk keeps registrations across a restart (astdb): the reconciliation after the new
+        # login (it runs after ami.connected is logged) found the agent's phone still registered,
+        # and the agent still paused.
+        reconciled = server.wait_until(
+            lambda: events(server, "voice.reconciled")[reconciles_before:], 15, "the reconcile"
+        )[-1]
         assert "1005" in reconciled["registered"]
         wait_agent(server, "1005", "paused")
         # And calls work again after the restart.

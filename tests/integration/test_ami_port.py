@@ -139,3 +139,30 @@ async def test_subscribers_hear_of_a_lost_connection_and_of_the_next_login(
         sandbox.up(timeout=120)
     await wait(lambda: logins == ["up", "down", "up"], 30)
     assert ami.connected and await ami.channels() == []
+
+
+async def test_a_login_while_asterisk_starts_is_ready_once_asterisk_is_fully_booted(
+    sandbox: AsteriskSandbox,
+) -> None:
+    """Asterisk takes AMI logins before its modules run, answers an action of a module not running
+    yet "Permission denied" and closes that session. A client that logged in during the start is
+    ready only after FullyBooted: the reconcile's first action (PJSIPShowEndpoints) then succeeds,
+    on the first session."""
+    fast = {"reconnect_min_delay": 0.05, "reconnect_max_delay": 0.05}
+    ami = AmiClient(sandbox.settings.asterisk.model_copy(update=fast))
+    logins: list[str] = []
+    endpoints: list[int] = []
+
+    async def connected() -> None:
+        logins.append("up")
+        endpoints.append(len(await ami.endpoints()))
+
+    ami.subscribe(lambda _event: None, on_connected=connected, on_disconnected=lambda: logins.append("down"))
+    sandbox.down()
+    await ami.start()
+    try:
+        await asyncio.to_thread(sandbox.up, 120)  # the client keeps trying meanwhile
+        await wait(lambda: bool(endpoints), 30)
+        assert logins == ["up"] and endpoints[0] >= 3, (logins, endpoints)
+    finally:
+        await ami.stop()

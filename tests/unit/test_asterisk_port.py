@@ -4,11 +4,14 @@ tests/integration/test_sandbox.py and tests/e2e/ run the same port against the r
 from __future__ import annotations
 
 from callcenter.asterisk.ami import (
+    STOPPING_FOR,
+    asterisk_instance,
     originate_fields,
     originate_result,
     parse_channels,
     parse_endpoints,
     redirect_fields,
+    still_stopping,
 )
 from callcenter.asterisk.asterisk_port import (
     Application,
@@ -117,3 +120,26 @@ def test_channel_and_endpoint_lists_are_typed_and_garbage_is_dropped() -> None:
     found = parse_endpoints(endpoints)
     assert found == [EndpointInfo("1001", frozenset({"sip:1001@127.0.0.1:5070"})), EndpointInfo("1002")]
     assert [e.registered for e in found] == [True, False]
+
+
+def test_core_status_tells_which_asterisk_process_answered() -> None:
+    answer = {
+        "Response": "Success",
+        "CoreStartupDate": "2026-12-03",
+        "CoreStartupTime": "09:04:19",
+        "CoreReloadTime": "09:04:19",
+        "CoreCurrentCalls": "0",
+    }
+    assert asterisk_instance(answer) == "2026-12-03 09:04:19"
+    assert asterisk_instance({"Response": "Success"}) is None
+    assert asterisk_instance([answer]) is None  # not a single response: unknown, never a match
+
+
+def test_a_login_to_the_asterisk_that_announced_its_shutdown_is_not_a_reconnect() -> None:
+    old, new = "2026-12-03 09:04:19", "2026-12-03 09:04:24"
+    assert still_stopping((old, 100.0), old, 103.5)
+    assert not still_stopping((old, 100.0), new, 103.5)
+    assert not still_stopping(None, old, 103.5)
+    assert not still_stopping((old, 100.0), None, 103.5)
+    # Bounded: a new Asterisk started within the same second as the old one is not refused forever.
+    assert not still_stopping((old, 100.0), old, 100.0 + STOPPING_FOR)
