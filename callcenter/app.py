@@ -48,6 +48,7 @@ from callcenter.core.omni.conversations import MessagingChannel
 from callcenter.core.qa.scoring import Alert
 from callcenter.gc_policy import GcPolicy
 from callcenter.ivr.store import FlowStore
+from callcenter.messaging.channels import webchat
 from callcenter.messaging.channels.email import SmtpInbound, SmtpSender
 from callcenter.messaging.channels.nonces import LocalNonces, RedisNonces
 from callcenter.messaging.channels.senders import TwilioSender, WeChatSender, WhatsAppSender
@@ -59,6 +60,7 @@ from callcenter.qa.scorecards import ScorecardError, load_scorecards
 from callcenter.service import CallCenter
 from callcenter.settings import ConfigError, Settings
 from callcenter.settings.queues_file import QueueWatcher, load_queues
+from callcenter.socket_forwarding import SocketForwarder
 from callcenter.storage.accounts_store import AccountStore
 from callcenter.storage.db import Database, DatabaseError
 from callcenter.storage.messaging_store import MessagingStore
@@ -72,6 +74,8 @@ from callcenter.web import (
     agents_api,
     api,
     auth,
+    chat_agent,
+    chat_customer,
     customers_api,
     domain_errors,
     http,
@@ -80,6 +84,7 @@ from callcenter.web import (
     pages,
     qa_api,
     realtime,
+    sockets,
     softphone,
     supervisor,
     users_api,
@@ -205,6 +210,7 @@ def create_app(settings: Settings) -> web.Application:
     app.cleanup_ctx.append(_accounts)
     app.cleanup_ctx.append(_qa)
     app.cleanup_ctx.append(realtime.server_context(settings.realtime, settings.security.api_tokens))
+    app.cleanup_ctx.append(_sockets)
     if settings.ivr.flows_dir is not None:
         app.cleanup_ctx.append(_flows)
     # The routing half: started when this node is (elected) the routing owner, stopped when not.
@@ -470,15 +476,54 @@ async def _chat(app: web.Application) -> AsyncIterator[None]:
                         collected[i.id] = data
     agents.restore(service.engine.interactions.values(), collected)
     customers = CustomerNamespace(settings.realtime, service, messaging, desk, names, database.add_notice)
-    rt.sio.register_namespace(agents)
-    rt.sio.register_namespace(customers)
+    relay = app[sockets.RELAY]
+    relay.attach(agents)
+    relay.attach(customers)
     service.listeners.append(agents.on_command)
     messaging.listeners.append(agents.on_received)
     app[CHAT] = (agents, customers)
     yield
+    relay.detach(customers)
+    relay.detach(agents)
     messaging.listeners.remove(agents.on_received)
     service.listeners.remove(agents.on_command)
     await agents.drain()
+
+
+async def _sockets(app: web.Application) -> AsyncIterator[None]:
+    """The namespaces every node serves (``web/sockets.py``): sockets are accepted here, their
+    events carried out by the routing owner's namespaces (in-process, or over ``cc:sockets``)."""
+    settings, rt = app[SETTINGS], app[realtime.REALTIME]
+    redis = None
+    if settings.realtime.redis_url is not None:
+        redis = Redis.from_url(settings.realtime.redis_url, socket_connect_timeout=2)
+    relay = sockets.Relay(rt.sio, None if redis is None else SocketForwarder(redis))
+    every = {
+        chat_agent.NAMESPACE: sockets.Rules(
+            chat_agent.NAMESPACE, _declared(PanelNamespace), chat_agent.admit, sockets.with_id("reply")
+        ),
+        webchat.NAMESPACE: sockets.Rules(
+            webchat.NAMESPACE,
+            _declared(CustomerNamespace),
+            prepare=sockets.with_id("message"),
+            remember=chat_customer.remember,
+        ),
+        supervisor.NAMESPACE: sockets.Rules(
+            supervisor.NAMESPACE, _declared(supervisor.SupervisorNamespace), supervisor.admit
+        ),
+    }
+    for rules in every.values():
+        rt.sio.register_namespace(sockets.Front(rules, settings.realtime, rt.tokens, relay))
+    app[sockets.RELAY] = relay
+    try:
+        yield
+    finally:
+        if redis is not None:
+            await redis.aclose()
+
+
+def _declared(namespace: type) -> dict[str, frozenset[str]]:
+    return {name: roles for name, (roles, _handler) in realtime.handlers_of(namespace).items()}
 
 
 def flow_factory(settings: Settings, store: FlowStore | None) -> Callable[[ev.CallArrived], ivr.Flow]:

@@ -187,6 +187,33 @@ class GuardedNamespace(socketio.AsyncNamespace):  # type: ignore[misc]
     async def left(self, sid: str, peer: Peer) -> None:
         return None
 
+    async def adopted(self, sid: str, principal: Principal | None, context: Mapping[str, Any]) -> None:
+        """A socket accepted by a front (``web/sockets.py``), here or on another node, is known now;
+        ``context`` is what the front kept of it (the visitor's last ``start``)."""
+        return None
+
+    async def remote(
+        self,
+        sid: str,
+        principal: Principal | None,
+        context: Mapping[str, Any],
+        name: str,
+        payload: dict[str, Any],
+    ) -> Ack:
+        """An event of a socket a front accepted (``connect``/``disconnect``: its arrival and
+        departure). The front checked who it is; the checks of :meth:`trigger_event` apply again."""
+        if name == "disconnect":
+            await self.trigger_event("disconnect", sid)
+            return {"ok": True}
+        if sid not in self.peers:
+            bucket = TokenBucket(self.settings.events_per_second, self.settings.burst)
+            self.peers[sid] = Peer(principal, bucket)
+            await self.adopted(sid, principal, context)
+        if name == "connect":
+            return {"ok": True}
+        result: Ack = await self.trigger_event(name, sid, payload)
+        return result
+
     async def trigger_event(self, name: str, *args: Any) -> Any:
         if name == "connect":
             sid, environ = args[0], args[1]

@@ -1,0 +1,207 @@
+"""``cc:sockets``: events of sockets connected to a follower, carried out by the routing owner's
+namespaces (docs/cluster.md). The sibling of ``cc:requests`` (``forwarding.py``) for Socket.IO.
+
+A follower's front (``web/sockets.py``) adds the event (namespace, socket id, principal, the front's
+context of the socket, payload) to the stream ``cc:sockets`` and waits for the acknowledgement on
+``cc:sreply:<id>``; arrivals and departures of sockets are added without waiting. The owner reads
+the stream in the consumer group ``owners``, gives each event to its back, pushes the ack, then
+acknowledges and deletes the entry. Invariants:
+
+- One socket's events are carried out in the order they were added (one lane per socket); the
+  events of different sockets run side by side, as they do for sockets on the owner itself.
+- Nothing is lost to a failover: an entry an owner read and did not finish stays pending, and the
+  next owner claims it (``XAUTOCLAIM``) before it reads new ones. An event that stores something
+  carries an id, so one carried out twice is stored and sent once. An entry whose front stopped
+  waiting (past its deadline) is dropped: the socket was told to try again.
+- The stream holds a visitor's token or a principal only until the owner takes the entry; nothing
+  of an entry is logged.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import functools
+import json
+import logging
+import time
+import uuid
+from collections.abc import Mapping
+from typing import Any
+
+from redis.asyncio import Redis
+from redis.exceptions import RedisError, ResponseError
+
+from callcenter.aio import cancel_and_wait
+from callcenter.web.realtime import Ack
+from callcenter.web.sockets import Relay, SocketEvent, principal_from_json, principal_to_json
+
+log = logging.getLogger(__name__)
+
+STREAM = "cc:sockets"
+GROUP = "owners"
+REPLY = "cc:sreply:"
+WAIT_SECONDS = 15.0  # how long a front waits for the owner (a failover takes a few seconds)
+TELL_SECONDS = 60.0  # an arrival or departure not carried out by then is dropped
+
+
+def _entry(event: SocketEvent, deadline: float, reply: str) -> dict[Any, Any]:
+    return {
+        "id": reply,
+        "ns": event.namespace,
+        "sid": event.sid,
+        "name": event.name,
+        "principal": json.dumps(principal_to_json(event.principal)),
+        "context": json.dumps(dict(event.context)),
+        "payload": json.dumps(dict(event.payload)),
+        "deadline": repr(deadline),
+    }
+
+
+def _event(f: Mapping[str, str]) -> SocketEvent:
+    context, payload = json.loads(f["context"]), json.loads(f["payload"])
+    if not isinstance(context, dict) or not isinstance(payload, dict):
+        raise ValueError("context and payload must be objects")
+    principal = principal_from_json(json.loads(f["principal"]))
+    return SocketEvent(f["ns"], f["sid"], f["name"], principal, context, payload)
+
+
+class SocketForwarder:
+    """The follower's side: an event to the owner, its ack back (None: nobody answered in time)."""
+
+    def __init__(self, redis: Redis, wait: float = WAIT_SECONDS) -> None:
+        self._redis = redis
+        self._wait = wait
+
+    async def call(self, event: SocketEvent) -> Ack | None:
+        reply = uuid.uuid4().hex
+        try:
+            await self._redis.xadd(STREAM, _entry(event, time.time() + self._wait, reply))
+            got = await self._redis.blpop([REPLY + reply], timeout=self._wait)
+        except RedisError as err:
+            log.warning("sockets.redis_failed", extra={"error": type(err).__name__})
+            return None
+        if got is None:
+            return None
+        ack = json.loads(got[1])
+        return ack if isinstance(ack, dict) else None
+
+    async def tell(self, event: SocketEvent) -> None:
+        try:
+            await self._redis.xadd(STREAM, _entry(event, time.time() + TELL_SECONDS, ""))
+        except RedisError as err:
+            log.warning("sockets.redis_failed", extra={"error": type(err).__name__})
+
+
+class SocketConsumer:
+    """The owner's side: claims what an earlier owner left, then reads new entries; one lane per
+    socket keeps each socket's events in order."""
+
+    def __init__(self, redis: Redis, node: str, relay: Relay) -> None:
+        self._redis = redis
+        self._node = node
+        self._relay = relay
+        self._task: asyncio.Task[None] | None = None
+        self._lanes: dict[str, asyncio.Task[None]] = {}
+        self._stopping = False
+
+    async def start(self) -> None:
+        try:
+            await self._redis.xgroup_create(STREAM, GROUP, id="0", mkstream=True)
+        except ResponseError as err:
+            if "BUSYGROUP" not in str(err):
+                raise
+        self._task = asyncio.get_running_loop().create_task(self._run(), name="cc-sockets")
+
+    async def stop(self) -> None:
+        # No new entry is started; those under way finish and are acknowledged (their sockets'
+        # acks are sent); entries read but not started stay pending for the next owner.
+        self._stopping = True
+        pending = {t for t in [self._task, *self._lanes.values()] if t is not None}
+        if pending:
+            await asyncio.wait(pending, timeout=WAIT_SECONDS + 2)
+        for task in [self._task, *self._lanes.values()]:
+            await cancel_and_wait(task)
+        self._task = None
+        self._lanes.clear()
+
+    async def _run(self) -> None:
+        while not self._stopping:
+            try:
+                await self._claim_left()
+                while not self._stopping:
+                    await self._read_new()
+            except RedisError as err:
+                if self._stopping:
+                    return
+                log.warning("sockets.consumer_failed", extra={"error": type(err).__name__})
+                await asyncio.sleep(1.0)
+
+    async def _read_new(self) -> None:
+        batch: Any = await self._redis.xreadgroup(GROUP, self._node, {STREAM: ">"}, count=64, block=1000)
+        for _stream, entries in batch or []:
+            for entry_id, fields in entries:
+                self._queue(entry_id, fields)
+
+    async def _claim_left(self) -> None:
+        """Entries read by an owner that died before finishing them: ours now, oldest first."""
+        start = "0-0"
+        while True:
+            reply = await self._redis.xautoclaim(STREAM, GROUP, self._node, min_idle_time=0, start_id=start)
+            start, entries = reply[0], reply[1]
+            for entry_id, fields in entries:
+                if fields:  # a deleted entry comes back empty
+                    self._queue(entry_id, fields)
+                else:
+                    await self._redis.xack(STREAM, GROUP, entry_id)
+            if start in ("0-0", b"0-0"):
+                return
+
+    def _queue(self, entry_id: Any, fields: Mapping[Any, Any]) -> None:
+        if self._stopping:
+            return  # left pending: the next owner claims it
+        f = {_text(k): _text(v) for k, v in fields.items()}
+        lane = f.get("sid", "")
+        before = self._lanes.get(lane)
+        task = asyncio.get_running_loop().create_task(self._after(before, entry_id, f))
+        self._lanes[lane] = task
+        task.add_done_callback(functools.partial(self._lane_done, lane))
+
+    def _lane_done(self, lane: str, task: asyncio.Task[None]) -> None:
+        if self._lanes.get(lane) is task:
+            del self._lanes[lane]
+        if not task.cancelled() and task.exception() is not None:
+            log.error("sockets.entry_failed", extra={"error": type(task.exception()).__name__})
+
+    async def _after(self, before: asyncio.Task[None] | None, entry_id: Any, f: Mapping[str, str]) -> None:
+        if before is not None:
+            await asyncio.wait({before})
+        if self._stopping:
+            return
+        await self._serve(entry_id, f)
+
+    async def _serve(self, entry_id: Any, f: Mapping[str, str]) -> None:
+        # Carried out, acknowledged, then answered: an owner that dies before acknowledging
+        # leaves the entry to the next one (whose ids make a second run harmless).
+        ack: Ack | None = None
+        try:
+            if float(f.get("deadline", "0")) >= time.time():
+                ack = await self._relay.local(_event(f))
+            else:
+                log.info("sockets.expired")  # nothing of the entry: it may carry a visitor token
+        except (KeyError, ValueError, TypeError) as err:
+            log.warning("sockets.bad_entry", extra={"error": type(err).__name__})
+            ack = {"error": "bad request"}
+        except Exception:
+            log.exception("sockets.event_failed")
+            ack = {"error": "internal error"}
+        await self._redis.xack(STREAM, GROUP, entry_id)
+        await self._redis.xdel(STREAM, entry_id)
+        reply = f.get("id", "")
+        if ack is not None and reply:
+            key = REPLY + reply
+            await self._redis.rpush(key, json.dumps(ack))
+            await self._redis.expire(key, 60)
+
+
+def _text(value: Any) -> str:
+    return value.decode() if isinstance(value, bytes) else str(value)
