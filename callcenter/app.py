@@ -60,7 +60,7 @@ from callcenter.qa.scorecards import ScorecardError, load_scorecards
 from callcenter.service import CallCenter
 from callcenter.settings import ConfigError, Settings
 from callcenter.settings.queues_file import QueueWatcher, load_queues
-from callcenter.socket_forwarding import SocketForwarder
+from callcenter.socket_forwarding import SocketForwarder, listen_for_owners
 from callcenter.storage.accounts_store import AccountStore
 from callcenter.storage.db import Database, DatabaseError
 from callcenter.storage.messaging_store import MessagingStore
@@ -513,11 +513,17 @@ async def _sockets(app: web.Application) -> AsyncIterator[None]:
         ),
     }
     for rules in every.values():
-        rt.sio.register_namespace(sockets.Front(rules, settings.realtime, rt.tokens, relay))
+        front = sockets.Front(rules, settings.realtime, rt.tokens, relay)
+        relay.fronts.append(front)
+        rt.sio.register_namespace(front)
     app[sockets.RELAY] = relay
+    listening = None
+    if redis is not None:
+        listening = asyncio.get_running_loop().create_task(listen_for_owners(redis, relay))
     try:
         yield
     finally:
+        await cancel_and_wait(listening)
         if redis is not None:
             await redis.aclose()
 

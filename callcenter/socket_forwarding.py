@@ -40,6 +40,7 @@ log = logging.getLogger(__name__)
 STREAM = "cc:sockets"
 GROUP = "owners"
 REPLY = "cc:sreply:"
+OWNERS = "cc:sockets:owner"  # pub/sub: a new owner reads cc:sockets (the fronts announce their sockets)
 WAIT_SECONDS = 15.0  # how long a front waits for the owner (a failover takes a few seconds)
 TELL_SECONDS = 60.0  # an arrival or departure not carried out by then is dropped
 
@@ -92,6 +93,22 @@ class SocketForwarder:
             log.warning("sockets.redis_failed", extra={"error": type(err).__name__})
 
 
+async def listen_for_owners(redis: Redis, relay: Relay) -> None:
+    """Every node, while it runs: when a node starts owning, this node's sockets are announced to
+    it (``Relay.announce``). Resubscribes after a Redis failure."""
+    while True:
+        try:
+            async with redis.pubsub() as pubsub:
+                await pubsub.subscribe(OWNERS)
+                async for message in pubsub.listen():
+                    if message.get("type") == "message":
+                        told = await relay.announce()
+                        log.info("sockets.announced", extra={"sockets": told})
+        except RedisError as err:
+            log.warning("sockets.listen_failed", extra={"error": type(err).__name__})
+            await asyncio.sleep(1.0)
+
+
 class SocketConsumer:
     """The owner's side: claims what an earlier owner left, then reads new entries; one lane per
     socket keeps each socket's events in order."""
@@ -111,6 +128,10 @@ class SocketConsumer:
             if "BUSYGROUP" not in str(err):
                 raise
         self._task = asyncio.get_running_loop().create_task(self._run(), name="cc-sockets")
+        try:
+            await self._redis.publish(OWNERS, self._node)
+        except RedisError as err:  # the sockets are adopted at their next event instead
+            log.warning("sockets.announce_failed", extra={"error": type(err).__name__})
 
     async def stop(self) -> None:
         # No new entry is started; those under way finish and are acknowledged (their sockets'

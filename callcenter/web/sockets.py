@@ -151,6 +151,17 @@ class Relay:
         self.sio = sio
         self.remote = remote
         self.backs: dict[str, GuardedNamespace] = {}
+        self.fronts: list[Front] = []
+
+    async def announce(self) -> int:
+        """A new routing owner: every socket of this node's fronts is told to it again (its back
+        adopts them now, not at their next event: a supervisor's wallboard goes on at once)."""
+        told = 0
+        for front in self.fronts:
+            for sid, socket in list(front.sockets.items()):
+                await self.tell(front._event(sid, "connect", socket))
+                told += 1
+        return told
 
     def attach(self, back: GuardedNamespace) -> None:
         """A back of the routing half: its emits and room changes go through this server."""

@@ -25,7 +25,7 @@ from typing import Any
 import pytest
 import socketio
 
-from tests.conftest import AGENT_TOKEN, ServerProcess, config_with
+from tests.conftest import ADMIN_TOKEN, AGENT_TOKEN, ServerProcess, config_with
 from tests.integration.test_api import free_port
 from tests.integration.test_db import _create_postgres_database
 from tests.redis_server import RedisServer
@@ -189,8 +189,20 @@ async def test_a_chat_between_a_customer_on_the_follower_and_an_agent_on_the_own
             ("customer", "My parcel is late"),
             ("agent", "It ships today."),
         ]
-        # The follower's own engine did not move: it has none (the API is the owner's, forwarded).
         assert role(b) == "follower"
+        # A supervisor's console on the follower: its sync is the owner's wallboard (the agent
+        # logged in from the follower is on it), and the owner's pushes reach it.
+        console = Client("/supervisor")
+        console.sio.on("wallboard", console._keeper("wallboard"), namespace="/supervisor")
+        await console.connect(b.url, auth={"token": ADMIN_TOKEN})
+        try:
+            board = await console.call("sync")
+            mine = [a for a in board["agents"] if a["id"] == AGENT]
+            assert mine and mine[0]["state"] != "logged_out", board["agents"]
+            pushed = await console.next("wallboard")
+            assert set(pushed) >= {"now", "queues", "agents"}
+        finally:
+            await console.close()
         # A socket's role is checked on its node: a customer may not act as an agent.
         assert (await visitor.call("accept", {"interaction_id": "x"}))["error"] == "unknown event 'accept'"
     finally:

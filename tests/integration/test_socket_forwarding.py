@@ -16,11 +16,20 @@ import socketio
 from redis.asyncio import Redis
 
 from callcenter.accounts.principal import Principal
+from callcenter.aio import cancel_and_wait
 from callcenter.settings import RealtimeSettings
-from callcenter.socket_forwarding import GROUP, REPLY, STREAM, SocketConsumer, SocketForwarder, _entry
+from callcenter.socket_forwarding import (
+    GROUP,
+    REPLY,
+    STREAM,
+    SocketConsumer,
+    SocketForwarder,
+    _entry,
+    listen_for_owners,
+)
 from callcenter.web.auth import PUBLIC
-from callcenter.web.realtime import Ack, GuardedNamespace, event
-from callcenter.web.sockets import Relay, SocketEvent
+from callcenter.web.realtime import Ack, GuardedNamespace, TokenBucket, event, handlers_of
+from callcenter.web.sockets import Front, Relay, Rules, SocketEvent, _Socket
 from tests.redis_server import RedisServer
 
 WAIT = 10.0
@@ -186,3 +195,36 @@ async def test_without_an_owner_the_front_is_told_to_try_again(redis: Redis) -> 
     finally:
         await consumer.stop()
     assert back.done == [("A", "2")]
+
+
+async def test_a_new_owner_is_told_of_the_sockets_already_connected(redis: Redis) -> None:
+    """A follower's sockets are announced to the node that starts owning, without an event of
+    theirs (a supervisor's console gets its wallboard at once)."""
+    settings = RealtimeSettings()
+    follower = Relay(socketio.AsyncServer(async_mode="aiohttp"), SocketForwarder(redis, wait=WAIT))
+    front = Front(Rules("/test", handlers_roles(Back)), settings, (), follower)
+    follower.fronts.append(front)
+    for sid in ("S1", "S2"):
+        front.sockets[sid] = _Socket(AGENT, TokenBucket(1.0, 1), {"start": {"visitor": sid}})
+    listening = asyncio.create_task(listen_for_owners(redis, follower))
+    back = Back()
+    consumer = SocketConsumer(redis, "owner", owner(back))
+    try:
+        await asyncio.sleep(0.5)  # subscribed (an owner elected before that finds no sockets here)
+        await consumer.start()
+        for _ in range(200):
+            if len(back.adoptions) == 2:
+                break
+            await asyncio.sleep(0.05)
+    finally:
+        await consumer.stop()
+        await cancel_and_wait(listening)
+    assert sorted((sid, p, c["start"]["visitor"]) for sid, p, c in back.adoptions) == [
+        ("S1", AGENT, "S1"),
+        ("S2", AGENT, "S2"),
+    ]
+    assert back.done == [], "an announcement is not an event"
+
+
+def handlers_roles(cls: type) -> dict[str, frozenset[str]]:
+    return {name: roles for name, (roles, _handler) in handlers_of(cls).items()}
