@@ -145,6 +145,14 @@ class TokenBucket:
         return True
 
 
+class _Unlimited(TokenBucket):
+    def __init__(self) -> None:
+        super().__init__(1.0, 1)
+
+    def take(self) -> bool:
+        return True
+
+
 @dataclass
 class Peer:
     """What a namespace knows of one of its sockets."""
@@ -206,8 +214,9 @@ class GuardedNamespace(socketio.AsyncNamespace):  # type: ignore[misc]
             await self.trigger_event("disconnect", sid)
             return {"ok": True}
         if sid not in self.peers:
-            bucket = TokenBucket(self.settings.events_per_second, self.settings.burst)
-            self.peers[sid] = Peer(principal, bucket)
+            # The front limits the socket's rate; events it let through may arrive here in a
+            # burst (those that waited in cc:sockets during a failover), and are not refused again.
+            self.peers[sid] = Peer(principal, _Unlimited())
             await self.adopted(sid, principal, context)
         if name == "connect":
             return {"ok": True}
