@@ -60,7 +60,7 @@ from callcenter.qa.scorecards import ScorecardError, load_scorecards
 from callcenter.service import CallCenter
 from callcenter.settings import ConfigError, Settings
 from callcenter.settings.queues_file import QueueWatcher, load_queues
-from callcenter.socket_forwarding import SocketForwarder, listen_for_owners
+from callcenter.socket_forwarding import SocketForwarder, listen_for_owners, redis_client
 from callcenter.storage.accounts_store import AccountStore
 from callcenter.storage.db import Database, DatabaseError
 from callcenter.storage.messaging_store import MessagingStore
@@ -494,10 +494,9 @@ async def _sockets(app: web.Application) -> AsyncIterator[None]:
     """The namespaces every node serves (``web/sockets.py``): sockets are accepted here, their
     events carried out by the routing owner's namespaces (in-process, or over ``cc:sockets``)."""
     settings, rt = app[SETTINGS], app[realtime.REALTIME]
-    redis = None
-    if settings.realtime.redis_url is not None:
-        redis = Redis.from_url(settings.realtime.redis_url, socket_connect_timeout=2)
-    relay = sockets.Relay(rt.sio, None if redis is None else SocketForwarder(redis))
+    redis = None if settings.realtime.redis_url is None else redis_client(settings.realtime.redis_url)
+    forwarder = None if redis is None else SocketForwarder(redis)
+    relay = sockets.Relay(rt.sio, forwarder)
     every = {
         chat_agent.NAMESPACE: sockets.Rules(
             chat_agent.NAMESPACE, _declared(PanelNamespace), chat_agent.admit, sockets.with_id("reply")
@@ -524,6 +523,8 @@ async def _sockets(app: web.Application) -> AsyncIterator[None]:
         yield
     finally:
         await cancel_and_wait(listening)
+        if forwarder is not None:
+            await forwarder.stop()
         if redis is not None:
             await redis.aclose()
 

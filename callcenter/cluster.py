@@ -31,7 +31,7 @@ from redis.asyncio import Redis
 from callcenter import metrics
 from callcenter.errors import StorageError
 from callcenter.forwarding import FORWARDED, Consumer, Forwarder
-from callcenter.socket_forwarding import SocketConsumer
+from callcenter.socket_forwarding import SocketConsumer, redis_client
 from callcenter.storage.db import Database, parse_url
 from callcenter.storage.leadership import Leadership, PostgresElection, SoleOwner
 from callcenter.web.sockets import RELAY
@@ -140,7 +140,7 @@ def context(contexts: Sequence[Context], database: web.AppKey[Database]) -> Cont
         settings = app[SETTINGS]
         redis = None
         if settings.realtime.redis_url is not None:
-            redis = Redis.from_url(settings.realtime.redis_url, socket_connect_timeout=2)
+            redis = redis_client(settings.realtime.redis_url)  # a burst waits for a connection
         half = RoutingHalf(app, [*contexts, _consumer(redis), _socket_consumer(redis)])
         half.database = app[database]
         half.forwarder = None if redis is None else Forwarder(redis)

@@ -3,9 +3,10 @@ namespaces (docs/cluster.md). The sibling of ``cc:requests`` (``forwarding.py``)
 
 A follower's front (``web/sockets.py``) adds the event (namespace, socket id, principal, the front's
 context of the socket, payload) to the stream ``cc:sockets`` and waits for the acknowledgement on
-``cc:sreply:<id>``; arrivals and departures of sockets are added without waiting. The owner reads
-the stream in the consumer group ``owners``, gives each event to its back, pushes the ack, then
-acknowledges and deletes the entry. Invariants:
+``cc:sreply:<process>`` (one list per process, read by one task: a thousand events in flight hold
+no more Redis connections than one); arrivals and departures of sockets are added without waiting.
+The owner reads the stream in the consumer group ``owners``, gives each event to its back,
+acknowledges and deletes the entry, then pushes the ack. Invariants:
 
 - One socket's events are carried out in the order they were added (one lane per socket); the
   events of different sockets run side by side, as they do for sockets on the owner itself.
@@ -28,7 +29,7 @@ import uuid
 from collections.abc import Mapping
 from typing import Any
 
-from redis.asyncio import Redis
+from redis.asyncio import BlockingConnectionPool, Redis
 from redis.exceptions import RedisError, ResponseError
 
 from callcenter.aio import cancel_and_wait
@@ -43,11 +44,23 @@ REPLY = "cc:sreply:"
 OWNERS = "cc:sockets:owner"  # pub/sub: a new owner reads cc:sockets (the fronts announce their sockets)
 WAIT_SECONDS = 15.0  # how long a front waits for the owner (a failover takes a few seconds)
 TELL_SECONDS = 60.0  # an arrival or departure not carried out by then is dropped
+IN_FLIGHT = 256  # sockets whose events an owner carries out at once (the rest wait in the stream)
+CONNECTIONS = 128  # Redis connections per client; more commands at once wait for one, they do not fail
 
 
-def _entry(event: SocketEvent, deadline: float, reply: str) -> dict[Any, Any]:
+def redis_client(url: str) -> Redis:
+    """A Redis client whose commands wait for a free connection when all are busy (redis-py's
+    default pool refuses at once, past 100: a burst of events would fail)."""
+    pool = BlockingConnectionPool.from_url(
+        url, max_connections=CONNECTIONS, timeout=10, socket_connect_timeout=2
+    )
+    return Redis(connection_pool=pool)
+
+
+def _entry(event: SocketEvent, deadline: float, request_id: str, reply: str) -> dict[Any, Any]:
     return {
-        "id": reply,
+        "id": request_id,
+        "reply": reply,
         "ns": event.namespace,
         "sid": event.sid,
         "name": event.name,
@@ -72,23 +85,60 @@ class SocketForwarder:
     def __init__(self, redis: Redis, wait: float = WAIT_SECONDS) -> None:
         self._redis = redis
         self._wait = wait
+        self.replies = REPLY + uuid.uuid4().hex  # this process's (a restarted one reads no stale ack)
+        self._waiting: dict[str, asyncio.Future[object]] = {}
+        self._task: asyncio.Task[None] | None = None
+        self._stopping = False
+
+    async def stop(self) -> None:
+        # redis-py may turn the cancellation of a blocking read into a RedisError: the flag ends
+        # the loop all the same.
+        self._stopping = True
+        await cancel_and_wait(self._task)
+        self._task = None
 
     async def call(self, event: SocketEvent) -> Ack | None:
-        reply = uuid.uuid4().hex
+        if self._task is None:
+            self._task = asyncio.get_running_loop().create_task(self._read(), name="cc-sockets-replies")
+        request_id = uuid.uuid4().hex
+        answer: asyncio.Future[object] = asyncio.get_running_loop().create_future()
+        self._waiting[request_id] = answer
         try:
-            await self._redis.xadd(STREAM, _entry(event, time.time() + self._wait, reply))
-            got = await self._redis.blpop([REPLY + reply], timeout=self._wait)
+            entry = _entry(event, time.time() + self._wait, request_id, self.replies)
+            await self._redis.xadd(STREAM, entry)
+            ack = await asyncio.wait_for(answer, self._wait)
         except RedisError as err:
             log.warning("sockets.redis_failed", extra={"error": type(err).__name__})
             return None
-        if got is None:
+        except TimeoutError:
             return None
-        ack = json.loads(got[1])
+        finally:
+            self._waiting.pop(request_id, None)
         return ack if isinstance(ack, dict) else None
+
+    async def _read(self) -> None:
+        while not self._stopping:
+            try:
+                got = await self._redis.blpop([self.replies], timeout=1)
+            except RedisError as err:
+                if self._stopping:
+                    return
+                log.warning("sockets.replies_failed", extra={"error": type(err).__name__})
+                await asyncio.sleep(0.5)
+                continue
+            if got is None:
+                continue
+            try:
+                reply = json.loads(got[1])
+                waiting = self._waiting.pop(str(reply["id"]), None)
+            except (ValueError, KeyError, TypeError):
+                continue
+            if waiting is not None and not waiting.done():  # else the front gave up waiting
+                waiting.set_result(reply.get("ack"))
 
     async def tell(self, event: SocketEvent) -> None:
         try:
-            await self._redis.xadd(STREAM, _entry(event, time.time() + TELL_SECONDS, ""))
+            await self._redis.xadd(STREAM, _entry(event, time.time() + TELL_SECONDS, "", ""))
         except RedisError as err:
             log.warning("sockets.redis_failed", extra={"error": type(err).__name__})
 
@@ -105,6 +155,9 @@ async def listen_for_owners(redis: Redis, relay: Relay) -> None:
                         told = await relay.announce()
                         log.info("sockets.announced", extra={"sockets": told})
         except RedisError as err:
+            task = asyncio.current_task()
+            if task is not None and task.cancelling():  # a cancelled read may surface as this
+                raise asyncio.CancelledError from err
             log.warning("sockets.listen_failed", extra={"error": type(err).__name__})
             await asyncio.sleep(1.0)
 
@@ -158,6 +211,8 @@ class SocketConsumer:
                 await asyncio.sleep(1.0)
 
     async def _read_new(self) -> None:
+        while len(self._lanes) >= IN_FLIGHT and not self._stopping:  # busy: the rest wait in the stream
+            await asyncio.wait(set(self._lanes.values()), return_when=asyncio.FIRST_COMPLETED)
         batch: Any = await self._redis.xreadgroup(GROUP, self._node, {STREAM: ">"}, count=64, block=1000)
         for _stream, entries in batch or []:
             for entry_id, fields in entries:
@@ -217,10 +272,9 @@ class SocketConsumer:
             ack = {"error": "internal error"}
         await self._redis.xack(STREAM, GROUP, entry_id)
         await self._redis.xdel(STREAM, entry_id)
-        reply = f.get("id", "")
-        if ack is not None and reply:
-            key = REPLY + reply
-            await self._redis.rpush(key, json.dumps(ack))
+        request_id, key = f.get("id", ""), f.get("reply", "")
+        if ack is not None and request_id and key.startswith(REPLY):
+            await self._redis.rpush(key, json.dumps({"id": request_id, "ack": ack}))
             await self._redis.expire(key, 60)
 
 

@@ -39,6 +39,7 @@ from callcenter.web.openapi import doc
 log = logging.getLogger(__name__)
 
 SOCKETIO_PATH = "/socket.io/"
+REDIS_CONNECTIONS = 1024  # the fan-out's pool (Redis accepts 10,000 clients by default)
 TRANSPORT_FACTOR = 4  # packets up to 4x max_message_bytes are read (and refused with an ack)
 _EVENT_ATTR = "_callcenter_event"
 
@@ -77,7 +78,12 @@ class _Server(socketio.AsyncServer):  # type: ignore[misc]  # (python-socketio i
 def build_server(settings: RealtimeSettings) -> socketio.AsyncServer:
     manager = None
     if settings.redis_url is not None:
-        manager = socketio.AsyncRedisManager(settings.redis_url, channel=settings.channel)
+        # Each emit publishes on a pooled connection; redis-py's pool refuses past its size (100 by
+        # default), and a burst of emits on a busy node lost messages ("Cannot publish to redis").
+        options = {"max_connections": REDIS_CONNECTIONS}
+        manager = socketio.AsyncRedisManager(
+            settings.redis_url, channel=settings.channel, redis_options=options
+        )
     return _Server(
         json=bounded_json,
         async_mode="aiohttp",

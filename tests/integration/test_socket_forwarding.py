@@ -96,6 +96,11 @@ def socket_event(sid: str, name: str, n: object = None, principal: Principal | N
     return SocketEvent("/test", sid, name, principal, {"start": {"visitor": "v"}}, {"n": n})
 
 
+def entry(event: SocketEvent, seconds: float, request_id: str) -> dict[Any, Any]:
+    """A front's entry, due in ``seconds``, answered on the list ``cc:sreply:test``."""
+    return _entry(event, time.time() + seconds, request_id, REPLY + "test")
+
+
 async def test_one_sockets_events_in_order_other_sockets_alongside(redis: Redis) -> None:
     back = Back()
     consumer = SocketConsumer(redis, "owner", owner(back))
@@ -117,6 +122,7 @@ async def test_one_sockets_events_in_order_other_sockets_alongside(redis: Redis)
         assert await a2 == {"ok": True, "as": "agent-1001"}
     finally:
         await consumer.stop()
+        await forwarder.stop()
     assert back.done == [("B", "1"), ("A", "1"), ("A", "2")]
     # Each socket was adopted once, from the principal and the context its front sent.
     assert sorted(sid for sid, _, _ in back.adoptions) == ["A", "B"]
@@ -127,7 +133,7 @@ async def test_one_sockets_events_in_order_other_sockets_alongside(redis: Redis)
 async def test_what_a_dead_owner_read_is_claimed_by_the_next(redis: Redis) -> None:
     await redis.xgroup_create(STREAM, GROUP, id="0", mkstream=True)
     for n in (1, 2):
-        await redis.xadd(STREAM, _entry(socket_event("A", "note", n), time.time() + 30, f"r{n}"))
+        await redis.xadd(STREAM, entry(socket_event("A", "note", n), 30, f"r{n}"))
     # Owner "a" read both, then died before carrying them out.
     read = await redis.xreadgroup(GROUP, "a", {STREAM: ">"}, count=10)
     assert len(read[0][1]) == 2
@@ -135,29 +141,31 @@ async def test_what_a_dead_owner_read_is_claimed_by_the_next(redis: Redis) -> No
     consumer = SocketConsumer(redis, "b", owner(back))
     await consumer.start()
     try:
-        first = await redis.blpop([REPLY + "r1"], timeout=WAIT)
-        second = await redis.blpop([REPLY + "r2"], timeout=WAIT)
+        first = await redis.blpop([REPLY + "test"], timeout=WAIT)
+        second = await redis.blpop([REPLY + "test"], timeout=WAIT)
     finally:
         await consumer.stop()
     assert first is not None and second is not None
-    assert json.loads(first[1])["ok"] is True
+    assert json.loads(first[1]) == {"id": "r1", "ack": {"ok": True, "as": "agent-1001"}}
+    assert json.loads(second[1])["id"] == "r2"
     assert back.done == [("A", "1"), ("A", "2")], "claimed out of order"
     assert (await redis.xpending(STREAM, GROUP))["pending"] == 0
 
 
 async def test_an_event_nobody_waits_for_any_more_is_dropped(redis: Redis) -> None:
     await redis.xgroup_create(STREAM, GROUP, id="0", mkstream=True)
-    await redis.xadd(STREAM, _entry(socket_event("A", "note", "late"), time.time() - 1, "old"))
-    await redis.xadd(STREAM, _entry(socket_event("A", "note", "in-time"), time.time() + 30, "new"))
+    await redis.xadd(STREAM, entry(socket_event("A", "note", "late"), -1, "old"))
+    await redis.xadd(STREAM, entry(socket_event("A", "note", "in-time"), 30, "new"))
     back = Back()
     consumer = SocketConsumer(redis, "b", owner(back))
     await consumer.start()
     try:
-        assert await redis.blpop([REPLY + "new"], timeout=WAIT) is not None
+        got = await redis.blpop([REPLY + "test"], timeout=WAIT)
     finally:
         await consumer.stop()
+    assert got is not None and json.loads(got[1])["id"] == "new"
     assert back.done == [("A", "in-time")]
-    assert await redis.exists(REPLY + "old") == 0
+    assert await redis.llen(REPLY + "test") == 0, "the expired entry was answered"
     assert (await redis.xpending(STREAM, GROUP))["pending"] == 0
 
 
@@ -170,30 +178,35 @@ async def test_the_back_checks_the_role_whatever_the_entry_says(redis: Redis) ->
         visitor = await forwarder.call(socket_event("C", "agents_only", principal=None))
         agent = await forwarder.call(socket_event("D", "agents_only"))
         unknown = await forwarder.call(socket_event("D", "shutdown"))
-        garbage = {"id": "bad", "ns": "/test", "sid": "E", "name": "note", "principal": "[1]"}
-        await redis.xadd(STREAM, {**garbage, "deadline": repr(time.time() + 30)})
-        bad = await redis.blpop([REPLY + "bad"], timeout=WAIT)
+        garbage = {"id": "bad", "reply": REPLY + "test", "ns": "/test", "sid": "E", "principal": "[1]"}
+        await redis.xadd(STREAM, {**garbage, "name": "note", "deadline": repr(time.time() + 30)})
+        bad = await redis.blpop([REPLY + "test"], timeout=WAIT)
     finally:
         await consumer.stop()
+        await forwarder.stop()
     assert visitor == {"error": "your role may not do this"}
     assert agent == {"ok": True}
     assert unknown == {"error": "unknown event 'shutdown'"}
-    assert bad is not None and json.loads(bad[1]) == {"error": "bad request"}
+    assert bad is not None and json.loads(bad[1]) == {"id": "bad", "ack": {"error": "bad request"}}
     assert back.done == [("D", "agents_only")]
 
 
 async def test_without_an_owner_the_front_is_told_to_try_again(redis: Redis) -> None:
-    relay = Relay(socketio.AsyncServer(async_mode="aiohttp"), SocketForwarder(redis, wait=0.5))
+    gone = SocketForwarder(redis, wait=0.5)
+    relay = Relay(socketio.AsyncServer(async_mode="aiohttp"), gone)
     ack = await relay.call(socket_event("A", "note", 1))
+    await gone.stop()
     assert "try again" in ack["error"]
     # Its entry is dropped by the next owner, not carried out late.
     back = Back()
     consumer = SocketConsumer(redis, "owner", owner(back))
     await consumer.start()
+    next_one = SocketForwarder(redis, wait=WAIT)
     try:
-        assert await SocketForwarder(redis, wait=WAIT).call(socket_event("A", "note", 2)) is not None
+        assert await next_one.call(socket_event("A", "note", 2)) is not None
     finally:
         await consumer.stop()
+        await next_one.stop()
     assert back.done == [("A", "2")]
 
 
@@ -201,7 +214,8 @@ async def test_a_new_owner_is_told_of_the_sockets_already_connected(redis: Redis
     """A follower's sockets are announced to the node that starts owning, without an event of
     theirs (a supervisor's console gets its wallboard at once)."""
     settings = RealtimeSettings()
-    follower = Relay(socketio.AsyncServer(async_mode="aiohttp"), SocketForwarder(redis, wait=WAIT))
+    forwarder = SocketForwarder(redis, wait=WAIT)
+    follower = Relay(socketio.AsyncServer(async_mode="aiohttp"), forwarder)
     front = Front(Rules("/test", handlers_roles(Back)), settings, (), follower)
     follower.fronts.append(front)
     for sid in ("S1", "S2"):
@@ -219,6 +233,7 @@ async def test_a_new_owner_is_told_of_the_sockets_already_connected(redis: Redis
     finally:
         await consumer.stop()
         await cancel_and_wait(listening)
+        await forwarder.stop()
     assert sorted((sid, p, c["start"]["visitor"]) for sid, p, c in back.adoptions) == [
         ("S1", AGENT, "S1"),
         ("S2", AGENT, "S2"),
