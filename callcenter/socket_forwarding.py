@@ -54,7 +54,7 @@ def redis_client(url: str) -> Redis:
     pool = BlockingConnectionPool.from_url(
         url, max_connections=CONNECTIONS, timeout=10, socket_connect_timeout=2
     )
-    return Redis(connection_pool=pool)
+    return Redis.from_pool(pool)  # the client owns the pool: aclose() closes its connections
 
 
 def _entry(event: SocketEvent, deadline: float, request_id: str, reply: str) -> dict[Any, Any]:
