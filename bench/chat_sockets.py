@@ -4,6 +4,7 @@ server and, in the same run, for a bare python-socketio relay on the same machin
     python bench/chat_sockets.py                                  (2,000 customers, 100 agents, 500 msg/s)
     python bench/chat_sockets.py --customers 300 --agents 20 --rate 100 --seconds 10   (a quick check)
     python bench/chat_sockets.py --stock-gc      (ours is also run with runtime.gc_freeze: false)
+    python bench/chat_sockets.py --nodes 2       (ours on PostgreSQL + Redis: one node, then two)
 
 Each server runs in its own process (its memory is read from /proc); every client runs in this one.
 The scene, for both servers:
@@ -19,6 +20,12 @@ The scene, for both servers:
    its number and the agent's socket notes when it arrives. Delivery = agent receipt - customer
    send, on this process's monotonic clock. p50/p99 are over the messages that arrived; the count
    that did not (within 10 s after the last send) is printed too.
+
+With ``--nodes 2`` (docs/cluster.md), ours runs on a PostgreSQL and a Redis of its own (tests/pg.py,
+tests/redis_server.py), first as one node, then as two (``callcenter`` processes electing a routing
+owner); the sockets alternate between the nodes, agents make themselves available from their
+panels, and the follower's events reach the owner over ``cc:sockets``. The server CPU is given per
+node: the owner still carries out every event, so that is where the bottleneck is.
 
 Ours does much more per message than the relay (authorisation, rate limit, storing the message and
 its conversation in SQLite, customer resolution), so the ratio is the cost of all that.
@@ -53,7 +60,16 @@ def agent_token(n: int) -> str:
     return f"bench-agent-token-{n:04d}-0123456789"
 
 
-def serve_ours(port: int, agents: int, workdir: Path, max_chats: int, gc_freeze: bool = True) -> None:
+def serve_ours(
+    port: int,
+    agents: int,
+    workdir: Path,
+    max_chats: int,
+    gc_freeze: bool = True,
+    db_url: str | None = None,
+    redis_url: str | None = None,
+    node: str | None = None,
+) -> None:
     from callcenter.app import create_app
     from callcenter.core import events as ev
     from callcenter.settings import load_settings
@@ -63,7 +79,7 @@ def serve_ours(port: int, agents: int, workdir: Path, max_chats: int, gc_freeze:
         environ={},
         overrides={
             "http": {"host": "127.0.0.1", "port": port},
-            "database": {"url": f"sqlite+aiosqlite:///{workdir}/bench.db"},
+            "database": {"url": db_url or f"sqlite+aiosqlite:///{workdir}/bench.db", "node": node},
             "asterisk": {"ami_port": 1, "reconnect_min_delay": 30.0, "reconnect_max_delay": 60.0},
             "agi": {"port": free_port()},
             "agents": [
@@ -76,7 +92,7 @@ def serve_ours(port: int, agents: int, workdir: Path, max_chats: int, gc_freeze:
                     for n in range(agents)
                 ]
             },
-            "realtime": {"events_per_second": 20.0, "burst": 100},
+            "realtime": {"events_per_second": 20.0, "burst": 100, "redis_url": redis_url},
             "runtime": {"gc_freeze": gc_freeze},
         },
     )
@@ -87,7 +103,8 @@ def serve_ours(port: int, agents: int, workdir: Path, max_chats: int, gc_freeze:
         for n in range(agents):
             service.handle(ev.AgentLogin(f"a{n}", service.clock()))
 
-    app.on_startup.append(wire)
+    if db_url is None:  # several nodes: the routing starts when elected; agents log in from their panels
+        app.on_startup.append(wire)
     import logging
 
     logging.basicConfig(level=logging.WARNING, format="server: %(levelname)s %(message)s", force=True)
@@ -152,7 +169,9 @@ class Result:
     rss_before: int = 0
     rss_idle: int = 0
     rss_end: int = 0  # after the timed messages: what the chats and their messages hold
-    cpu_s: float = 0.0  # the server's CPU time during the timed messages
+    cpu_s: float = 0.0  # the server's CPU time during the timed messages (every node's)
+    cpu_by_node: list[float] = field(default_factory=list)
+    span_s: float = 0.0  # first send to last arrival
     sockets: int = 0
     latencies: list[float] = field(default_factory=list)
     sent: int = 0
@@ -186,18 +205,58 @@ async def gather_batches(make: list[Any]) -> list[Any]:
     return out
 
 
-async def run(kind: str, args: argparse.Namespace) -> Result:
-    port = free_port()
+@dataclass(frozen=True)
+class Shared:
+    """PostgreSQL and Redis for ``--nodes``."""
+
+    db_url: str
+    redis_url: str
+
+
+async def is_owner(port: int) -> bool:
+    import json
+    import urllib.request
+
+    def get() -> bool:
+        try:
+            with urllib.request.urlopen(f"http://127.0.0.1:{port}/healthz", timeout=2) as resp:
+                return bool(json.loads(resp.read()).get("role") == "owner")
+        except Exception:
+            return False
+
+    return await asyncio.to_thread(get)
+
+
+async def run(kind: str, args: argparse.Namespace, shared: Shared | None = None, nodes: int = 1) -> Result:
+    ports = [free_port() for _ in range(nodes)]
     workdir = Path(tempfile.mkdtemp(prefix="bench-chat-"))
-    cmd = [sys.executable, __file__, "--serve", kind, "--port", str(port), "--agents", str(args.agents),
-           "--workdir", str(workdir), "--max-chats", str(-(-args.customers // args.agents))]  # fmt: skip
-    proc = await asyncio.create_subprocess_exec(*cmd, stdout=subprocess.DEVNULL)
+    procs = []
+    database = None
+    if shared is not None:
+        from tests.integration.test_db import _create_postgres_database
+
+        database = await _create_postgres_database(shared.db_url)
+    for k, port in enumerate(ports):
+        cmd = [sys.executable, __file__, "--serve", kind, "--port", str(port), "--agents", str(args.agents),
+               "--workdir", str(workdir), "--max-chats", str(-(-args.customers // args.agents))]  # fmt: skip
+        if shared is not None and database is not None:
+            cmd += ["--db-url", database, "--redis-url", shared.redis_url, "--node", f"node{k}"]
+        procs.append(await asyncio.create_subprocess_exec(*cmd, stdout=subprocess.DEVNULL))
+        await wait_port(port, procs[-1])
+        if shared is not None and k == 0:
+            deadline = time.monotonic() + 60
+            while not await is_owner(port):
+                if time.monotonic() > deadline:
+                    raise RuntimeError("no routing owner")
+                await asyncio.sleep(0.2)
+    proc = procs[0]
     names = {"ours": "ours", "ours-stock": "ours, stock garbage collector (runtime.gc_freeze: false)"}
     result = Result(names.get(kind, "bare python-socketio relay"))
+    if shared is not None:
+        result.name = f"ours on PostgreSQL + Redis, {nodes} node{'s' if nodes > 1 else ''}"
     clients: list[socketio.AsyncClient] = []
     try:
-        await wait_port(port, proc)
-        url = f"http://127.0.0.1:{port}"
+        urls = [f"http://127.0.0.1:{port}" for port in ports]
         await asyncio.sleep(1.0)
         result.rss_before = rss_kib(proc.pid)
         sent_at: dict[int, float] = {}
@@ -234,14 +293,22 @@ async def run(kind: str, args: argparse.Namespace) -> Result:
                 client.on("message", on_message, namespace="/agent")
                 client.on("offer", offer, namespace="/agent")
                 auth = {"token": agent_token(n)} if kind != "bare" else {"agent_id": f"a{n}"}
+                url = urls[n % len(urls)]
                 await client.connect(url, namespaces=["/agent"], auth=auth, transports=["websocket"])
+                while shared is not None:  # available from the panel, through whichever node
+                    state = {"state": "available"}
+                    ack = await client.call("set_state", state, namespace="/agent", timeout=30)
+                    if ack.get("ok"):
+                        break
+                    await asyncio.sleep(0.5)
                 return client
 
             return connect
 
-        def make_customer() -> Any:
+        def make_customer(i: int) -> Any:
             async def connect() -> socketio.AsyncClient:
                 client = socketio.AsyncClient(reconnection=False)
+                url = urls[i % len(urls)]
                 await client.connect(url, namespaces=["/customer"], transports=["websocket"])
                 return client
 
@@ -249,7 +316,7 @@ async def run(kind: str, args: argparse.Namespace) -> Result:
 
         t = time.perf_counter()
         agents = await gather_batches([make_agent(n) for n in range(args.agents)])
-        customers = await gather_batches([make_customer() for _ in range(args.customers)])
+        customers = await gather_batches([make_customer(i) for i in range(args.customers)])
         clients = agents + customers
         result.connect_s = time.perf_counter() - t
         result.sockets = len(clients)
@@ -275,7 +342,7 @@ async def run(kind: str, args: argparse.Namespace) -> Result:
 
         total = int(args.rate * args.seconds)
         interval = 1.0 / args.rate
-        cpu_at_begin = cpu_seconds(proc.pid)
+        cpu_at_begin = [cpu_seconds(p.pid) for p in procs]
         begin = time.perf_counter()
 
         async def send(seq: int, c: socketio.AsyncClient) -> None:
@@ -299,19 +366,22 @@ async def run(kind: str, args: argparse.Namespace) -> Result:
                 await asyncio.wait_for(all_arrived.wait(), 10)
             except TimeoutError:
                 pass  # counted as not arrived
+        result.span_s = time.perf_counter() - begin
         result.latencies = latencies
         result.rss_end = rss_kib(proc.pid)
-        result.cpu_s = cpu_seconds(proc.pid) - cpu_at_begin
+        result.cpu_by_node = [cpu_seconds(p.pid) - c for p, c in zip(procs, cpu_at_begin, strict=True)]
+        result.cpu_s = sum(result.cpu_by_node)
         return result
     finally:
         await asyncio.gather(*(c.disconnect() for c in clients), return_exceptions=True)
-        if proc.returncode is None:
-            proc.terminate()
-            try:
-                await asyncio.wait_for(proc.wait(), 20)
-            except TimeoutError:
-                proc.kill()
-                await proc.wait()
+        for p in reversed(procs):
+            if p.returncode is None:
+                p.terminate()
+                try:
+                    await asyncio.wait_for(p.wait(), 20)
+                except TimeoutError:
+                    p.kill()
+                    await p.wait()
         import shutil
 
         shutil.rmtree(workdir, ignore_errors=True)
@@ -347,7 +417,29 @@ def report(r: Result) -> dict[str, float]:
     print(
         f"  server CPU while sending: {r.cpu_s:.1f} s, {1000 * r.cpu_s / max(1, r.sent):.2f} ms per message"
     )
+    figures["throughput"] = len(ms) / r.span_s if r.span_s else float("nan")
+    print(f"  delivered {figures['throughput']:.0f} messages/s (first send to last arrival)")
+    if len(r.cpu_by_node) > 1:
+        each = ", ".join(f"node{k} {c:.1f} s" for k, c in enumerate(r.cpu_by_node))
+        print(f"  CPU per node (node0 is the routing owner): {each}")
     return figures
+
+
+async def main_nodes(args: argparse.Namespace) -> None:
+    from tests.pg import PostgresServer
+    from tests.redis_server import RedisServer
+
+    pg, redis = PostgresServer(), RedisServer()
+    try:
+        shared = Shared(pg.start(), redis.start())
+        one = report(await run("ours", args, shared, 1))
+        two = report(await run("ours", args, shared, args.nodes))
+        print(f"\n{args.nodes} nodes / 1 node:")
+        for key, label in (("throughput", "messages delivered per second"), ("p50", "p50 delivery")):
+            print(f"  {label}: {two[key] / one[key]:.2f}x")
+    finally:
+        redis.stop()
+        pg.stop()
 
 
 async def main_async(args: argparse.Namespace) -> None:
@@ -355,6 +447,9 @@ async def main_async(args: argparse.Namespace) -> None:
         f"{args.customers} customer sockets + {args.agents} agent sockets, {args.rate:g} messages/s for"
         f" {args.seconds:g} s (cores: {os.cpu_count()})"
     )
+    if args.nodes > 1:
+        await main_nodes(args)
+        return
     ours = report(await run("ours", args))
     stock = report(await run("ours-stock", args)) if args.stock_gc else None
     bare = report(await run("bare", args))
@@ -378,13 +473,28 @@ def main() -> None:
     parser.add_argument(
         "--stock-gc", action="store_true", help="also run ours with CPython's stock garbage collector policy"
     )
+    parser.add_argument(
+        "--nodes", type=int, default=1, help="2: ours on PostgreSQL + Redis, one node then two (no relay)"
+    )
     parser.add_argument("--max-chats", type=int, default=20, help=argparse.SUPPRESS)
+    parser.add_argument("--db-url", help=argparse.SUPPRESS)
+    parser.add_argument("--redis-url", help=argparse.SUPPRESS)
+    parser.add_argument("--node", help=argparse.SUPPRESS)
     parser.add_argument("--serve", choices=["ours", "ours-stock", "bare"], help=argparse.SUPPRESS)
     parser.add_argument("--port", type=int, help=argparse.SUPPRESS)
     parser.add_argument("--workdir", type=Path, help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.serve in ("ours", "ours-stock"):
-        serve_ours(args.port, args.agents, args.workdir, args.max_chats, gc_freeze=args.serve == "ours")
+        serve_ours(
+            args.port,
+            args.agents,
+            args.workdir,
+            args.max_chats,
+            gc_freeze=args.serve == "ours",
+            db_url=args.db_url,
+            redis_url=args.redis_url,
+            node=args.node,
+        )
     elif args.serve == "bare":
         serve_bare(args.port)
     else:

@@ -49,6 +49,7 @@ from callcenter.core.omni.conversations import MessagingChannel
 from callcenter.core.qa.scoring import Alert
 from callcenter.gc_policy import GcPolicy
 from callcenter.ivr.store import FlowStore
+from callcenter.messaging.channels import webchat
 from callcenter.messaging.channels.email import SmtpInbound, SmtpSender
 from callcenter.messaging.channels.nonces import LocalNonces, RedisNonces
 from callcenter.messaging.channels.senders import TwilioSender, WeChatSender, WhatsAppSender
@@ -62,6 +63,7 @@ from callcenter.service import CallCenter
 from callcenter.settings import AgentSettings, ConfigError, Settings
 from callcenter.settings.agents_file import Directory
 from callcenter.settings.queues_file import QueueWatcher, load_queues
+from callcenter.socket_forwarding import SocketForwarder, listen_for_owners, redis_client
 from callcenter.storage.accounts_store import AccountStore
 from callcenter.storage.db import Database, DatabaseError
 from callcenter.storage.messaging_store import MessagingStore
@@ -76,6 +78,8 @@ from callcenter.web import (
     agents_api,
     api,
     auth,
+    chat_agent,
+    chat_customer,
     customers_api,
     domain_errors,
     http,
@@ -85,6 +89,7 @@ from callcenter.web import (
     qa_api,
     realtime,
     reports_api,
+    sockets,
     softphone,
     supervisor,
     users_api,
@@ -216,6 +221,7 @@ def create_app(settings: Settings) -> web.Application:
     app.cleanup_ctx.append(_qa)
     app.cleanup_ctx.append(report_job.store_context(DATABASE))
     app.cleanup_ctx.append(realtime.server_context(settings.realtime, settings.security.api_tokens))
+    app.cleanup_ctx.append(_sockets)
     if settings.ivr.flows_dir is not None:
         app.cleanup_ctx.append(_flows)
     # The routing half: started when this node is (elected) the routing owner, stopped when not.
@@ -482,15 +488,61 @@ async def _chat(app: web.Application) -> AsyncIterator[None]:
                         collected[i.id] = data
     agents.restore(service.engine.interactions.values(), collected)
     customers = CustomerNamespace(settings.realtime, service, messaging, desk, names, database.add_notice)
-    rt.sio.register_namespace(agents)
-    rt.sio.register_namespace(customers)
+    relay = app[sockets.RELAY]
+    relay.attach(agents)
+    relay.attach(customers)
     service.listeners.append(agents.on_command)
     messaging.listeners.append(agents.on_received)
     app[CHAT] = (agents, customers)
     yield
+    relay.detach(customers)
+    relay.detach(agents)
     messaging.listeners.remove(agents.on_received)
     service.listeners.remove(agents.on_command)
     await agents.drain()
+
+
+async def _sockets(app: web.Application) -> AsyncIterator[None]:
+    """The namespaces every node serves (``web/sockets.py``): sockets are accepted here, their
+    events carried out by the routing owner's namespaces (in-process, or over ``cc:sockets``)."""
+    settings, rt = app[SETTINGS], app[realtime.REALTIME]
+    redis = None if settings.realtime.redis_url is None else redis_client(settings.realtime.redis_url)
+    forwarder = None if redis is None else SocketForwarder(redis)
+    relay = sockets.Relay(rt.sio, forwarder)
+    every = {
+        chat_agent.NAMESPACE: sockets.Rules(
+            chat_agent.NAMESPACE, _declared(PanelNamespace), chat_agent.admit, sockets.with_id("reply")
+        ),
+        webchat.NAMESPACE: sockets.Rules(
+            webchat.NAMESPACE,
+            _declared(CustomerNamespace),
+            prepare=sockets.with_id("message"),
+            remember=chat_customer.remember,
+        ),
+        supervisor.NAMESPACE: sockets.Rules(
+            supervisor.NAMESPACE, _declared(supervisor.SupervisorNamespace), supervisor.admit
+        ),
+    }
+    for rules in every.values():
+        front = sockets.Front(rules, settings.realtime, rt.tokens, relay)
+        relay.fronts.append(front)
+        rt.sio.register_namespace(front)
+    app[sockets.RELAY] = relay
+    listening = None
+    if redis is not None:
+        listening = asyncio.get_running_loop().create_task(listen_for_owners(redis, relay))
+    try:
+        yield
+    finally:
+        await cancel_and_wait(listening)
+        if forwarder is not None:
+            await forwarder.stop()
+        if redis is not None:
+            await redis.aclose()
+
+
+def _declared(namespace: type) -> dict[str, frozenset[str]]:
+    return {name: roles for name, (roles, _handler) in realtime.handlers_of(namespace).items()}
 
 
 def flow_factory(settings: Settings, store: FlowStore | None) -> Callable[[ev.CallArrived], ivr.Flow]:

@@ -31,8 +31,10 @@ from redis.asyncio import Redis
 from callcenter import metrics
 from callcenter.errors import StorageError
 from callcenter.forwarding import FORWARDED, Consumer, Forwarder
+from callcenter.socket_forwarding import SocketConsumer, redis_client
 from callcenter.storage.db import Database, parse_url
 from callcenter.storage.leadership import STOPPING, Leadership, PostgresElection, SoleOwner
+from callcenter.web.sockets import RELAY
 
 log = logging.getLogger(__name__)
 
@@ -147,8 +149,8 @@ def context(contexts: Sequence[Context], database: web.AppKey[Database]) -> Cont
         settings = app[SETTINGS]
         redis = None
         if settings.realtime.redis_url is not None:
-            redis = Redis.from_url(settings.realtime.redis_url, socket_connect_timeout=2)
-        half = RoutingHalf(app, [*contexts, _consumer(redis)])
+            redis = redis_client(settings.realtime.redis_url)  # a burst waits for a connection
+        half = RoutingHalf(app, [*contexts, _consumer(redis), _socket_consumer(redis)])
         half.database = app[database]
         half.forwarder = None if redis is None else Forwarder(redis)
         app[HALF] = half
@@ -197,6 +199,24 @@ def _consumer(redis: Redis | None) -> Context:
         http = app[SETTINGS].http
         host = "127.0.0.1" if http.host in ("0.0.0.0", "::", "") else http.host
         consumer = Consumer(redis, node_name(app), f"http://{host}:{http.port}")
+        await consumer.start()
+        try:
+            yield
+        finally:
+            await consumer.stop()
+
+    return run
+
+
+def _socket_consumer(redis: Redis | None) -> Context:
+    """``cc:sockets``: followers' socket events, carried out by this owner's namespaces."""
+
+    async def run(app: web.Application) -> AsyncIterator[None]:
+        relay = app.get(RELAY)
+        if redis is None or relay is None:
+            yield
+            return
+        consumer = SocketConsumer(redis, node_name(app), relay)
         await consumer.start()
         try:
             yield

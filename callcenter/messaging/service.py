@@ -425,11 +425,17 @@ class Messaging:
             return None
         return await self._set_status(message.id, update.status, None, update.detail)
 
-    async def reply(self, conversation_id: str, body: str) -> Message:
-        """Queue an agent's reply: stored, then sent by the outbox (DatabaseError: not accepted)."""
+    async def reply(self, conversation_id: str, body: str, *, message_id: str | None = None) -> Message:
+        """Queue an agent's reply: stored, then sent by the outbox (DatabaseError: not accepted).
+        A ``message_id`` already stored in this conversation is that reply, not a new one: the
+        same reply carried out again (after a failover) is stored and sent once."""
         if self.outbox is None:
             raise RuntimeError("the outbox is not running")
         conversation = self.conversations.conversations[conversation_id]
+        if message_id is not None and (known := self.conversations.messages.get(message_id)) is not None:
+            if known.conversation_id != conversation_id or known.direction != Direction.OUT:
+                raise ValueError("this reply id is taken")
+            return known
         channel = conversation.channel
         email_id = None
         headers: dict[str, str] = {}
@@ -464,7 +470,7 @@ class Messaging:
             if m.conversation_id == conversation_id and m.direction == Direction.IN
         ]
         message = self.conversations.reply(
-            conversation_id, body, self.clock(), message_id=self.ids(), email_id=email_id
+            conversation_id, body, self.clock(), message_id=message_id or self.ids(), email_id=email_id
         )
         await self.store.save_message(message, conversation.customer_id, new=True)
         await self._save_conversation(conversation_id)

@@ -12,10 +12,13 @@ conversations (:class:`~callcenter.web.chat_desk.Desk`); the engine decides ever
 from __future__ import annotations
 
 import asyncio
+import hashlib
 import logging
+import re
 from collections.abc import Callable, Coroutine, Mapping
 from typing import Any
 
+from socketio import AsyncNamespace
 from socketio.exceptions import ConnectionRefusedError as Refused
 
 from callcenter.accounts.principal import Principal
@@ -42,6 +45,14 @@ SUPERVISORS = "supervisors"
 TIMELINE = 20  # messages of the customer's history sent with an offer
 
 
+_CLIENT_ID = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
+
+
+def reply_id(conversation_id: str, client_id: str) -> str:
+    """The stored id of an agent's reply the panel (or the front) named ``client_id``."""
+    return "r" + hashlib.sha256(f"{conversation_id}\0{client_id}".encode()).hexdigest()[:31]
+
+
 def agent_room(agent_id: str) -> str:
     return f"agent:{agent_id}"
 
@@ -66,6 +77,30 @@ def message_view(m: Message) -> dict[str, Any]:
         "at": m.at,
         "status": m.status.value,
     }
+
+
+async def admit(
+    namespace: AsyncNamespace,
+    sid: str,
+    environ: Mapping[str, Any],
+    auth: object,
+    tokens: tuple[ApiToken, ...],
+) -> Principal:
+    """Who may open an ``/agent`` socket (on any node: ``web/sockets.py``), and its rooms."""
+    principal = await authenticate_socket(environ, auth, tokens)
+    if principal is None:
+        raise Refused("authentication required")
+    if principal.role not in ("agent", "supervisor"):
+        raise Refused("your role may not use the agent panel")
+    wanted = auth.get("agent_id") if isinstance(auth, Mapping) else None
+    if wanted is not None and wanted != principal.agent_id:
+        raise Refused("you may only connect as yourself")
+    if principal.agent_id is not None:
+        await namespace.enter_room(sid, agent_room(principal.agent_id))
+    if principal.role == "supervisor":
+        for room in supervisor_rooms(principal.lines):
+            await namespace.enter_room(sid, room)
+    return principal
 
 
 class AgentNamespace(GuardedNamespace):
@@ -99,20 +134,7 @@ class AgentNamespace(GuardedNamespace):
     # --- connection ---------------------------------------------------------------------------
 
     async def accept(self, sid: str, environ: Mapping[str, Any], auth: object) -> Principal | None:
-        principal = await authenticate_socket(environ, auth, self.tokens)
-        if principal is None:
-            raise Refused("authentication required")
-        if principal.role not in ("agent", "supervisor"):
-            raise Refused("your role may not use the agent panel")
-        wanted = auth.get("agent_id") if isinstance(auth, Mapping) else None
-        if wanted is not None and wanted != principal.agent_id:
-            raise Refused("you may only connect as yourself")
-        if principal.agent_id is not None:
-            await self.enter_room(sid, agent_room(principal.agent_id))
-        if principal.role == "supervisor":
-            for room in supervisor_rooms(principal.lines):
-                await self.enter_room(sid, room)
-        return principal
+        return await admit(self, sid, environ, auth, self.tokens)
 
     def _me(self, sid: str) -> str:
         principal = self.peers[sid].principal
@@ -261,8 +283,16 @@ class AgentNamespace(GuardedNamespace):
     async def on_reply(self, sid: str, data: dict[str, Any]) -> Ack:
         held = self._held(data, self._me(sid))
         body = text(data, "text", limit=self.settings.max_text_chars)
+        client_id = text(data, "id", limit=64, required=False)
+        if client_id and not _CLIENT_ID.match(client_id):
+            raise BadRequest("id must be letters, digits, - or _")
+        # The same id in the same conversation is one reply (a retry after a failover).
+        message_id = reply_id(held.conversation_id, client_id) if client_id else None
+        known = self.messaging.conversations.messages.get(message_id) if message_id else None
+        if known is not None and known.conversation_id != held.conversation_id:
+            raise BadRequest("this reply id is taken")
         try:
-            message = await self.messaging.reply(held.conversation_id, body)
+            message = await self.messaging.reply(held.conversation_id, body, message_id=message_id)
         except StorageError as err:
             raise BadRequest("cannot store the reply now: try again") from err
         return {"ok": True, "message": message_view(message)}

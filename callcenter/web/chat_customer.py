@@ -84,6 +84,17 @@ class CustomerNamespace(GuardedNamespace):
     async def left(self, sid: str, peer: Peer) -> None:
         self.visitors.pop(sid, None)
 
+    async def adopted(self, sid: str, principal: Principal | None, context: Mapping[str, Any]) -> None:
+        """A socket this back did not see start (it is on another node, or it started under the
+        previous owner): its visitor comes back from the last ``start`` its front remembers."""
+        start = context.get("start")
+        if isinstance(start, dict):
+            try:
+                await self.on_start(sid, {k: v for k, v in start.items() if k != "message"})
+            except BadRequest as err:  # e.g. signed identities turned off since: start again
+                log.info("webchat.not_resumed", extra={"detail": str(err)})
+
+
     def online(self) -> bool:
         """Some agent is staffed (logged in, not paused): a chat can be answered now."""
         return any(
@@ -335,3 +346,14 @@ class CustomerNamespace(GuardedNamespace):
             payload = {"conversation_id": conversation.id, "by": "customer"}
             await self.emit("ended", payload, room=agent_room(held.agent_id), namespace="/agent")
         return {"ok": True}
+
+
+def remember(name: str, payload: Mapping[str, Any], ack: Ack, context: dict[str, Any]) -> None:
+    """The front's note of the visitor (``web/sockets.py``): the form of the last ``start`` (or
+    offline form) with the visitor token the server gave, never the first message."""
+    if name in ("start", "offline"):
+        start = {k: payload[k] for k in ("name", "email", "identity") if k in payload}
+        visitor = ack.get("visitor") or payload.get("visitor")
+        if isinstance(visitor, str) and visitor:
+            start["visitor"] = visitor
+        context["start"] = start

@@ -39,6 +39,7 @@ from callcenter.web.openapi import doc
 log = logging.getLogger(__name__)
 
 SOCKETIO_PATH = "/socket.io/"
+REDIS_CONNECTIONS = 1024  # the fan-out's pool (Redis accepts 10,000 clients by default)
 TRANSPORT_FACTOR = 4  # packets up to 4x max_message_bytes are read (and refused with an ack)
 _EVENT_ATTR = "_callcenter_event"
 
@@ -77,7 +78,12 @@ class _Server(socketio.AsyncServer):  # type: ignore[misc]  # (python-socketio i
 def build_server(settings: RealtimeSettings) -> socketio.AsyncServer:
     manager = None
     if settings.redis_url is not None:
-        manager = socketio.AsyncRedisManager(settings.redis_url, channel=settings.channel)
+        # Each emit publishes on a pooled connection; redis-py's pool refuses past its size (100 by
+        # default), and a burst of emits on a busy node lost messages ("Cannot publish to redis").
+        options = {"max_connections": REDIS_CONNECTIONS}
+        manager = socketio.AsyncRedisManager(
+            settings.redis_url, channel=settings.channel, redis_options=options
+        )
     return _Server(
         json=bounded_json,
         async_mode="aiohttp",
@@ -145,6 +151,14 @@ class TokenBucket:
         return True
 
 
+class _Unlimited(TokenBucket):
+    def __init__(self) -> None:
+        super().__init__(1.0, 1)
+
+    def take(self) -> bool:
+        return True
+
+
 @dataclass
 class Peer:
     """What a namespace knows of one of its sockets."""
@@ -186,6 +200,34 @@ class GuardedNamespace(socketio.AsyncNamespace):  # type: ignore[misc]
 
     async def left(self, sid: str, peer: Peer) -> None:
         return None
+
+    async def adopted(self, sid: str, principal: Principal | None, context: Mapping[str, Any]) -> None:
+        """A socket accepted by a front (``web/sockets.py``), here or on another node, is known now;
+        ``context`` is what the front kept of it (the visitor's last ``start``)."""
+        return None
+
+    async def remote(
+        self,
+        sid: str,
+        principal: Principal | None,
+        context: Mapping[str, Any],
+        name: str,
+        payload: dict[str, Any],
+    ) -> Ack:
+        """An event of a socket a front accepted (``connect``/``disconnect``: its arrival and
+        departure). The front checked who it is; the checks of :meth:`trigger_event` apply again."""
+        if name == "disconnect":
+            await self.trigger_event("disconnect", sid)
+            return {"ok": True}
+        if sid not in self.peers:
+            # The front limits the socket's rate; events it let through may arrive here in a
+            # burst (those that waited in cc:sockets during a failover), and are not refused again.
+            self.peers[sid] = Peer(principal, _Unlimited())
+            await self.adopted(sid, principal, context)
+        if name == "connect":
+            return {"ok": True}
+        result: Ack = await self.trigger_event(name, sid, payload)
+        return result
 
     async def trigger_event(self, name: str, *args: Any) -> Any:
         if name == "connect":

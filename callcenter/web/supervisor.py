@@ -27,6 +27,7 @@ from typing import Any, Literal
 
 from aiohttp import web
 from pydantic import BaseModel, Field
+from socketio import AsyncNamespace
 from socketio.exceptions import ConnectionRefusedError as Refused
 
 from callcenter.accounts.principal import Principal
@@ -54,6 +55,7 @@ from callcenter.web.http import read_object
 from callcenter.web.openapi import doc
 from callcenter.web.pages import add_nav, render
 from callcenter.web.realtime import REALTIME, Ack, GuardedNamespace, authenticate_socket, event
+from callcenter.web.sockets import RELAY
 from callcenter.web.webhooks import MESSAGING
 
 _SCOPE = "a user limited to business lines sees and acts on only theirs"
@@ -284,6 +286,23 @@ class Wallboard:
                 log.exception("supervisor.push_failed")
 
 
+async def admit(
+    namespace: AsyncNamespace,
+    sid: str,
+    environ: Mapping[str, Any],
+    auth: object,
+    tokens: tuple[ApiToken, ...],
+) -> Principal:
+    """Who may open a ``/supervisor`` socket (on any node: ``web/sockets.py``), and its room."""
+    principal = await authenticate_socket(environ, auth, tokens)
+    if principal is None:
+        raise Refused("authentication required")
+    if principal.role not in ("supervisor", "admin"):
+        raise Refused("your role may not use the supervisor console")
+    await namespace.enter_room(sid, scope_key(principal.lines))
+    return principal
+
+
 class SupervisorNamespace(GuardedNamespace):
     """``/supervisor``: out ``wallboard`` (the view of the socket's lines) and ``alert``; in ``sync``."""
 
@@ -294,14 +313,12 @@ class SupervisorNamespace(GuardedNamespace):
         self._tasks: set[asyncio.Task[None]] = set()
 
     async def accept(self, sid: str, environ: Mapping[str, Any], auth: object) -> Principal | None:
-        principal = await authenticate_socket(environ, auth, self.tokens)
-        if principal is None:
-            raise Refused("authentication required")
-        if principal.role not in ("supervisor", "admin"):
-            raise Refused("your role may not use the supervisor console")
-        await self.enter_room(sid, scope_key(principal.lines))
+        principal = await admit(self, sid, environ, auth, self.tokens)
         self.board.mark_dirty()  # the newcomer's scope gets a wallboard with the next push
         return principal
+
+    async def adopted(self, sid: str, principal: Principal | None, context: Mapping[str, Any]) -> None:
+        self.board.mark_dirty()  # a socket of a front (any node): its scope gets the next push
 
     def scopes(self) -> dict[str, frozenset[str] | None]:
         """The distinct line sets of the connected sockets, by room."""
@@ -522,16 +539,18 @@ def context(names: Mapping[str, str]) -> Callable[[web.Application], AsyncIterat
             log.warning("supervisor.restore_failed", extra={"error": repr(err)})
         namespace = SupervisorNamespace(rt.settings, rt.tokens, board)
         board.namespace = namespace
-        rt.sio.register_namespace(namespace)
+        relay = app[RELAY]
+        relay.attach(namespace)
         service.listeners.append(board.on_command)
         app[WALLBOARD] = board
-        panel = rt.sio.namespace_handlers.get(AGENT_NAMESPACE)
+        panel = relay.backs.get(AGENT_NAMESPACE)
         if isinstance(panel, AgentNamespace):
             app[AGENT_PANEL] = panel
         await board.start()
         yield
         await board.stop()
         service.listeners.remove(board.on_command)
+        relay.detach(namespace)
         await namespace.drain()
 
     return run

@@ -564,3 +564,34 @@ async def test_decline_transfer_end_and_other_tabs(node: Node) -> None:
     assert node.agents.desk.agent_of(conversation_id) is None
     for client in (a, tab1, tab2):
         await client.close()
+
+
+async def test_a_reply_sent_again_with_its_id_is_stored_and_sent_once(node: Node) -> None:
+    """An agent's reply carried out twice (a retry after no answer, an entry of cc:sockets claimed
+    by the next owner) is one message: the second gets the first's, nothing is sent again."""
+    available(node, "1001")
+    a = await agent(node.url, AGENT_1001)
+    c = await customer(node.url)
+    started = await c.call("start", {"name": "Sam", "message": "Hi"})
+    conversation_id = started["conversation_id"]
+    offer = await a.next("offer")
+    assert (await a.call("accept", {"interaction_id": offer["interaction_id"]}))["ok"]
+    first = await a.call("reply", {"conversation_id": conversation_id, "text": "Once.", "id": "r-1"})
+    again = await a.call("reply", {"conversation_id": conversation_id, "text": "Once.", "id": "r-1"})
+    assert first["ok"] and again["ok"] and again["message"]["id"] == first["message"]["id"]
+    # Without an id the front gives each reply its own: two replies of the same text are two.
+    other = await a.call("reply", {"conversation_id": conversation_id, "text": "Once."})
+    assert other["ok"] and other["message"]["id"] != first["message"]["id"]
+    assert (await c.next("message"))["body"] == "Once."
+    assert (await c.next("message"))["body"] == "Once."
+    with pytest.raises(TimeoutError):
+        await asyncio.wait_for(c.queue("message").get(), 1.0)  # not a third
+    replies = [
+        m for m in node.messaging.conversations.messages.values()
+        if m.conversation_id == conversation_id and m.direction == Direction.OUT
+    ]  # fmt: skip
+    assert len(replies) == 2
+    bad = await a.call("reply", {"conversation_id": conversation_id, "text": "x", "id": "../etc"})
+    assert bad["error"].startswith("id must")
+    await a.close()
+    await c.close()

@@ -214,9 +214,15 @@
       e.preventDefault();
       const body = input.value.trim();
       if (!body) return;
-      const ack = await send("reply", { conversation_id: id, text: body });
+      // The same text sent again after no answer keeps its id: the server stores and sends it once.
+      const pending = current().pendingReply;
+      const replyId = pending && pending.body === body ? pending.id
+        : Math.random().toString(36).slice(2) + Date.now().toString(36);
+      current().pendingReply = { id: replyId, body: body };
+      const ack = await send("reply", { conversation_id: id, text: body, id: replyId });
       if (!ack.ok) return;
       const c = current();
+      c.pendingReply = null;
       c.messages.push(ack.message);
       // Only what was sent goes: the agent may have typed on while the reply travelled.
       if (input.value.trim() === body) input.value = "";

@@ -1,0 +1,267 @@
+"""Every node serves sockets (issue 14, docs/cluster.md): two `callcenter serve` processes on one
+PostgreSQL and one Redis, real Socket.IO clients. A socket on the follower is accepted there; its
+events are carried out by the routing owner (``cc:sockets``), whose emits reach it through Redis.
+
+- a web chat whose customer is on one node and whose agent is on the other: the offer, the accept,
+  messages and typing both ways, each message delivered once; the agent's state set on the
+  follower is the owner's;
+- kill -9 of the owner while the chat is open: a reply the agent sends while nobody owns is carried
+  out by the next owner, the customer comes back (a new socket on the survivor) to the same agent
+  and the whole conversation, and nothing is lost or doubled.
+
+No Asterisk is needed: the nodes keep trying to reach AMI.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import signal
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import pytest
+import socketio
+
+from tests.conftest import ADMIN_TOKEN, AGENT_TOKEN, ServerProcess, config_with
+from tests.integration.test_api import free_port
+from tests.integration.test_db import _create_postgres_database
+from tests.redis_server import RedisServer
+
+WAIT = 20.0  # a failover (election check 0.5 s, grace 1.25 s) plus a loaded machine
+CHECK = 0.5
+AGENT = "1001"
+
+
+@pytest.fixture(scope="module")
+def redis_url() -> Iterator[str]:
+    server = RedisServer()
+    yield server.start()
+    server.stop()
+
+
+@pytest.fixture
+def nodes(tmp_path: Path, postgres_url: str, redis_url: str) -> Iterator[dict[str, ServerProcess]]:
+    url = asyncio.run(_create_postgres_database(postgres_url))
+    made = {}
+    for name in ("a", "b"):
+        workdir = tmp_path / name
+        workdir.mkdir()
+        config = config_with(
+            asterisk={"ami_port": free_port(), "reconnect_min_delay": 5.0},
+            agi={"port": free_port()},
+            http={"port": free_port()},
+            database={"url": url, "node": name, "election_check_seconds": CHECK},
+            realtime={"redis_url": redis_url},
+            recordings={"spool_dir": str(workdir / "spool")},
+        )
+        made[name] = ServerProcess(config, workdir)
+    yield made
+    for server in made.values():
+        server.stop()
+
+
+def role(server: ServerProcess) -> str | None:
+    health = server.health()
+    return None if health is None else health.get("role")
+
+
+def start_pair(nodes: dict[str, ServerProcess]) -> tuple[ServerProcess, ServerProcess]:
+    a, b = nodes["a"], nodes["b"]
+    a.start(wait_asterisk=False)
+    a.wait_until(lambda: role(a) == "owner", 30, "the routing owner")
+    b.start(wait_asterisk=False)
+    assert role(b) == "follower"
+    return a, b
+
+
+@dataclass
+class Client:
+    namespace: str
+    sio: socketio.AsyncClient = field(default_factory=lambda: socketio.AsyncClient(reconnection=False))
+    got: dict[str, asyncio.Queue[Any]] = field(default_factory=dict)
+    seen: list[tuple[str, Any]] = field(default_factory=list)  # every event received, in order
+
+    def queue(self, name: str) -> asyncio.Queue[Any]:
+        return self.got.setdefault(name, asyncio.Queue())
+
+    async def connect(self, url: str, auth: Any = None) -> Client:
+        for name in ("message", "typing", "agent_joined", "ended", "offer", "offer_withdrawn", "state"):
+            self.sio.on(name, self._keeper(name), namespace=self.namespace)
+        await self.sio.connect(url, namespaces=[self.namespace], auth=auth, transports=["websocket"])
+        return self
+
+    def _keeper(self, name: str) -> Any:
+        async def keep(data: Any) -> None:
+            self.seen.append((name, data))
+            self.queue(name).put_nowait(data)
+
+        return keep
+
+    async def call(self, name: str, data: Any = None) -> Any:
+        return await self.sio.call(name, data or {}, namespace=self.namespace, timeout=WAIT)
+
+    async def next(self, name: str, timeout: float = WAIT) -> Any:
+        return await asyncio.wait_for(self.queue(name).get(), timeout)
+
+    async def close(self) -> None:
+        if self.sio.connected:
+            await self.sio.disconnect()
+
+
+async def customer(server: ServerProcess) -> Client:
+    return await Client("/customer").connect(server.url)
+
+
+async def agent(server: ServerProcess) -> Client:
+    return await Client("/agent").connect(server.url, auth={"token": AGENT_TOKEN})
+
+
+async def agent_available(panel: Client, owner: ServerProcess) -> None:
+    """The agent's state, set from its panel (wherever it is connected), is the owner's."""
+    ack = await panel.call("set_state", {"state": "available"})
+    assert ack.get("ok"), ack
+    status, on_owner = await asyncio.to_thread(owner.api, "GET", f"/api/agents/{AGENT}")
+    assert status == 200 and on_owner["state"] == "available", on_owner
+
+
+async def open_chat(visitor: Client, panel: Client, name: str, first: str) -> dict[str, Any]:
+    """The visitor starts a chat; the agent is offered it and accepts; the visitor is told."""
+    started = await visitor.call("start", {"name": name, "message": first})
+    assert started.get("conversation_id") and started.get("visitor"), started
+    offer = await panel.next("offer")
+    assert offer["conversation_id"] == started["conversation_id"] and offer["customer"]["name"] == name
+    assert [m["body"] for m in offer["timeline"]] == [first]
+    accepted = await panel.call("accept", {"interaction_id": offer["interaction_id"]})
+    assert accepted.get("ok"), accepted
+    assert (await visitor.next("agent_joined")) == {"name": "Agent 1001"}
+    return started
+
+
+async def exchange(visitor: Client, panel: Client, conversation_id: str, said: str, answer: str) -> None:
+    """One message each way, and typing each way."""
+    assert (await visitor.call("typing", {"typing": True}))["relayed"] is True
+    assert (await panel.next("typing")) == {"conversation_id": conversation_id, "typing": True}
+    sent = await visitor.call("message", {"text": said})
+    assert sent.get("ok") and sent.get("id"), sent
+    live = await panel.next("message")
+    assert live["body"] == said and live["from"] == "customer" and live["id"] == sent["id"]
+    assert (await panel.call("typing", {"conversation_id": conversation_id, "typing": True}))["ok"]
+    assert (await visitor.next("typing")) == {"typing": True}
+    replied = await panel.call("reply", {"conversation_id": conversation_id, "text": answer})
+    assert replied.get("ok"), replied
+    got = await visitor.next("message")
+    assert got["body"] == answer and got["from"] == "agent"
+
+
+async def settled(*clients: Client) -> None:
+    """A moment for a late duplicate to arrive, if there were one."""
+    await asyncio.sleep(1.0)
+    for c in clients:
+        bodies = [(name, d.get("body")) for name, d in c.seen if name == "message"]
+        assert len(bodies) == len(set(bodies)), f"{c.namespace} got a message twice: {bodies}"
+
+
+async def held_messages(panel: Client, conversation_id: str) -> list[tuple[str, str]]:
+    synced = await panel.call("sync")
+    held = [c for c in synced["conversations"] if c["conversation_id"] == conversation_id]
+    assert len(held) == 1, synced
+    return [(m["from"], m["body"]) for m in held[0]["messages"]]
+
+
+async def test_a_chat_between_a_customer_on_the_follower_and_an_agent_on_the_owner(
+    nodes: dict[str, ServerProcess],
+) -> None:
+    a, b = await asyncio.to_thread(start_pair, nodes)
+    panel = await agent(a)  # on the owner
+    visitor = await customer(b)  # on the follower: every event goes to the owner over cc:sockets
+    try:
+        await agent_available(panel, a)
+        assert (await visitor.call("status"))["online"] is True
+        started = await open_chat(visitor, panel, "Ann", "Hello from node b")
+        conversation_id = started["conversation_id"]
+        await exchange(visitor, panel, conversation_id, "My parcel is late", "It ships today.")
+        await settled(visitor, panel)
+        assert await held_messages(panel, conversation_id) == [
+            ("customer", "Hello from node b"),
+            ("customer", "My parcel is late"),
+            ("agent", "It ships today."),
+        ]
+        assert role(b) == "follower"
+        # A supervisor's console on the follower: its sync is the owner's wallboard (the agent
+        # logged in from the follower is on it), and the owner's pushes reach it.
+        console = Client("/supervisor")
+        console.sio.on("wallboard", console._keeper("wallboard"), namespace="/supervisor")
+        await console.connect(b.url, auth={"token": ADMIN_TOKEN})
+        try:
+            board = await console.call("sync")
+            mine = [a for a in board["agents"] if a["id"] == AGENT]
+            assert mine and mine[0]["state"] != "logged_out", board["agents"]
+            pushed = await console.next("wallboard")
+            assert set(pushed) >= {"now", "queues", "agents"}
+        finally:
+            await console.close()
+        # A socket's role is checked on its node: a customer may not act as an agent.
+        assert (await visitor.call("accept", {"interaction_id": "x"}))["error"] == "unknown event 'accept'"
+    finally:
+        await visitor.close()
+        await panel.close()
+
+
+async def test_kill_the_owner_while_a_chat_is_open(nodes: dict[str, ServerProcess]) -> None:
+    a, b = await asyncio.to_thread(start_pair, nodes)
+    panel = await agent(b)  # on the follower: it outlives the owner
+    visitor = await customer(a)  # on the owner: gone with it
+    again: Client | None = None
+    try:
+        await agent_available(panel, a)
+        started = await open_chat(visitor, panel, "Bo", "Before the failover")
+        conversation_id = started["conversation_id"]
+        await exchange(visitor, panel, conversation_id, "Are you there?", "Yes, looking now.")
+
+        assert a.proc is not None
+        a.proc.send_signal(signal.SIGKILL)
+        a.proc.wait(10)
+        a.proc = None
+        # Sent while nobody owns: it waits in cc:sockets for the next owner.
+        began = time.monotonic()
+        during = await panel.call(
+            "reply", {"conversation_id": conversation_id, "text": "Still here after the crash."}
+        )
+        assert during.get("ok"), during
+        assert role(b) == "owner", "the reply was carried out by the new owner"
+        assert time.monotonic() - began < WAIT
+
+        # The visitor's socket died with node a; the widget comes back on node b.
+        await visitor.close()
+        again = await customer(b)
+        resumed = await again.call("start", {"visitor": started["visitor"]})
+        assert resumed["conversation_id"] == conversation_id
+        assert resumed["agent"] == "Agent 1001", "the chat stays with its agent"
+        assert [(m["from"], m["body"]) for m in resumed["history"]] == [
+            ("customer", "Before the failover"),
+            ("customer", "Are you there?"),
+            ("agent", "Yes, looking now."),
+            ("agent", "Still here after the crash."),
+        ]
+        # The chat goes on, both ways, with the same agent's panel (its socket never moved).
+        await exchange(again, panel, conversation_id, "Thanks!", "You are welcome.")
+        await settled(again, panel)
+        assert await held_messages(panel, conversation_id) == [
+            ("customer", "Before the failover"),
+            ("customer", "Are you there?"),
+            ("agent", "Yes, looking now."),
+            ("agent", "Still here after the crash."),
+            ("customer", "Thanks!"),
+            ("agent", "You are welcome."),
+        ]
+        # The agent's panel saw each customer message once, across the failover.
+        from_customer = [d["body"] for name, d in panel.seen if name == "message"]
+        assert from_customer == ["Are you there?", "Thanks!"], from_customer
+    finally:
+        if again is not None:
+            await again.close()
+        await visitor.close()
+        await panel.close()
