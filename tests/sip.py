@@ -284,7 +284,9 @@ class Phone:
     def dial(self, number: str, timeout: float = 15.0) -> tuple[VoIPCall, CallAudio]:
         # pyVoIP's call() blocks on a socket read until Asterisk answers the INVITE: bound it.
         call: VoIPCall = bounded(lambda: self.phone.call(number), timeout, f"the INVITE to {number}")
-        wait_for(lambda: call.state == CallState.ANSWERED, timeout, f"answer of {number}")
+        # A short call (a feature code: answer, act, hang up) may be over before the first look.
+        answered = (CallState.ANSWERED, CallState.ENDED)
+        wait_for(lambda: call.state in answered and bool(call.RTPClients), timeout, f"answer of {number}")
         audio = self.audio_for(call)
         audio.start()
         return call, audio
@@ -317,6 +319,12 @@ def dialog_acks(phone: VoIPPhone) -> None:
         return "\r\n".join(to if line.startswith("To: ") else line for line in ack.split("\r\n"))
 
     phone.sip.gen_ack = gen_ack
+
+
+def ended_by_far_end(call: VoIPCall, timeout: float = 15.0) -> None:
+    """Wait for a call that the dialplan ends by itself (a feature code: answer, act, hang up).
+    Since the ACKs match their dialog (:func:`dialog_acks`), Asterisk's BYE comes at once."""
+    wait_for(lambda: call.state == CallState.ENDED, timeout, "the far end to hang up")
 
 
 def bounded(fn: Callable[[], T], timeout: float, what: str, *, required: bool = True) -> T:

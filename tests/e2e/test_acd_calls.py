@@ -11,6 +11,7 @@ from typing import Any
 import pytest
 
 from tests.calls import agent_phone, call_in, caller_phone, ended_record, queued_record, wait_agent
+from tests.sip import ended_by_far_end
 
 pytestmark = pytest.mark.asterisk
 
@@ -126,18 +127,18 @@ def test_agents_change_state_from_their_phone(asterisk: Any, server_factory: Any
         ):
             call, _heard = phone.dial(code)
             wait_agent(server, "1001", state)
-            call.hangup()
+            ended_by_far_end(call)
         _status, agent = server.api("GET", "/api/agents/1001")
         assert agent["registered"] is True
         # A move the state does not allow (pause while logged out) is refused and changes nothing.
         call, _heard = phone.dial("*22")
         wait_agent(server, "1001", "logged_out")
-        call.hangup()
+        ended_by_far_end(call)
         call, _heard = phone.dial("*23")
         server.wait_until(
             lambda: any(e.get("event") == "voice.feature_refused" for e in server.logs()), 15, "the refusal"
         )
-        call.hangup()
+        ended_by_far_end(call)
         assert server.api("GET", "/api/agents/1001")[1]["state"] == "logged_out"
     finally:
         phone.stop()

@@ -34,7 +34,7 @@ from tests.calls import (
     wait_agent,
 )
 from tests.e2e.test_agent_day import add_user
-from tests.sip import CallAudio, level, wait_for
+from tests.sip import CallAudio, ended_by_far_end, level, wait_for
 
 pytestmark = pytest.mark.asterisk
 
@@ -95,10 +95,10 @@ def test_an_agent_added_at_runtime_registers_and_answers_while_a_call_goes_on(
         # Feature codes find the new agent by its phone; an account links to it.
         pause, _ = added.dial("*23")
         wait_agent(server, "2001", "paused")
-        pause.hangup()
+        ended_by_far_end(pause)
         resume, _ = added.dial("*24")
         wait_agent(server, "2001", "available")
-        resume.hangup()
+        ended_by_far_end(resume)
         add_user(server, "ann", "--role", "agent", "--agent-id", "2001")
 
         call2, heard2 = call_in(caller, asterisk, "1")
