@@ -129,6 +129,8 @@ MATRIX: dict[tuple[str, str], set[str]] = {
     ("PUT", "/api/admin/queues"): {"admin"},
     ("GET", "/api/admin/agents"): {"admin"},
     ("PUT", "/api/admin/agents/1001"): {"admin"},
+    ("POST", "/api/admin/agents"): {"admin"},  # agents added and removed at runtime (test_admin_roster*)
+    ("DELETE", "/api/admin/agents/1001"): {"admin"},
     # Historical reports (test_reports_api.py).
     ("GET", "/reports"): {"supervisor", "admin"},
     ("GET", "/api/reports/queues"): {"supervisor", "admin"},

@@ -17,7 +17,7 @@ from callcenter.storage import audit_chain
 from callcenter.storage.accounts_store import AccountStore
 from callcenter.storage.db import Database, create_engine
 from callcenter.storage.db_models import AuditRow, Base
-from callcenter.storage.messaging_store import MessagingStore
+from callcenter.storage.messaging_store import CustomerChanges, MessagingStore
 from callcenter.storage.migrations import alembic_config
 from callcenter.storage.qa_store import PlaybackRecord, QaStore
 from tests.integration.test_db import _create_postgres_database
@@ -74,7 +74,7 @@ async def fill(url: str) -> None:
             entry = AuditWrite(NOW + n, "ann", "admin", "user.created", f"u{n}", detail, "127.0.0.1")
             await accounts.add_audit(entry)
         await messaging.save_customers(
-            [], [], [AuditEntry(NOW, "merged", "c1", "sam", {"into": "c2", "why": "同一人"})]
+            CustomerChanges([], [], [AuditEntry(NOW, "merged", "c1", "sam", {"into": "c2", "why": "同一人"})])
         )
         await qa.add_playback(
             PlaybackRecord(datetime.fromtimestamp(NOW, UTC), "qa1", "qa", "i-1", "mixed", "0-9/10")
