@@ -256,16 +256,10 @@ class GuardedNamespace(socketio.AsyncNamespace):  # type: ignore[misc]
         if declared is None:
             return {"error": f"unknown event {str(name)[:40]!r}"}
         roles, handler = declared
-        role = peer.principal.role if peer.principal is not None else None
-        if PUBLIC not in roles and role not in roles:
-            return {"error": "your role may not do this"}
-        if len(args) > 2:
-            return {"error": "send one payload object"}
-        payload = args[1] if len(args) == 2 else {}
-        if not isinstance(payload, dict):
-            return {"error": "the payload must be an object"}
-        if _size(payload) > self.settings.max_message_bytes:
-            return {"error": f"the payload is larger than {self.settings.max_message_bytes} bytes"}
+        try:
+            payload = screen(roles, peer.principal, args, self.settings)
+        except BadRequest as err:
+            return {"error": str(err)}
         try:
             return await handler(self, sid, payload)
         except BadRequest as err:
@@ -275,6 +269,25 @@ class GuardedNamespace(socketio.AsyncNamespace):  # type: ignore[misc]
         except Exception:
             log.exception("realtime.event_failed", extra={"namespace": self.namespace, "event": name})
             return {"error": "internal error"}
+
+
+def screen(
+    roles: frozenset[str], principal: Principal | None, args: tuple[Any, ...], settings: RealtimeSettings
+) -> dict[str, Any]:
+    """The checks a declared socket event passes, on the front (``web/sockets.py``) and on the
+    back alike: allowed to the principal's role (``roles``: the event's), one payload object
+    within the size limit. Returns the payload; raises BadRequest with the refusal."""
+    role = principal.role if principal is not None else None
+    if PUBLIC not in roles and role not in roles:
+        raise BadRequest("your role may not do this")
+    if len(args) > 2:
+        raise BadRequest("send one payload object")
+    payload = args[1] if len(args) == 2 else {}
+    if not isinstance(payload, dict):
+        raise BadRequest("the payload must be an object")
+    if _size(payload) > settings.max_message_bytes:
+        raise BadRequest(f"the payload is larger than {settings.max_message_bytes} bytes")
+    return payload
 
 
 # --- payload checks -------------------------------------------------------------------------------

@@ -33,8 +33,7 @@ from aiohttp import web
 
 from callcenter.accounts.principal import Principal
 from callcenter.settings import ApiToken, RealtimeSettings
-from callcenter.web.auth import PUBLIC
-from callcenter.web.realtime import Ack, GuardedNamespace, TokenBucket, _size
+from callcenter.web.realtime import Ack, BadRequest, GuardedNamespace, TokenBucket, screen
 
 log = logging.getLogger(__name__)
 
@@ -246,16 +245,10 @@ class Front(socketio.AsyncNamespace):  # type: ignore[misc]  # (python-socketio 
         roles = self.rules.events.get(name)
         if roles is None:
             return {"error": f"unknown event {str(name)[:40]!r}"}
-        role = socket.principal.role if socket.principal is not None else None
-        if PUBLIC not in roles and role not in roles:
-            return {"error": "your role may not do this"}
-        if len(args) > 2:
-            return {"error": "send one payload object"}
-        payload = args[1] if len(args) == 2 else {}
-        if not isinstance(payload, dict):
-            return {"error": "the payload must be an object"}
-        if _size(payload) > self.settings.max_message_bytes:
-            return {"error": f"the payload is larger than {self.settings.max_message_bytes} bytes"}
+        try:
+            payload = screen(roles, socket.principal, args, self.settings)
+        except BadRequest as err:
+            return {"error": str(err)}
         payload = self.rules.prepare(name, payload)
         try:
             ack = await self.relay.call(self._event(sid, name, socket, payload))
