@@ -125,19 +125,22 @@ def follows(server: ServerProcess, owner: str) -> None:
 
 def calls_on(server: ServerProcess) -> list[dict[str, Any]]:
     """Voice interactions, oldest arrival first."""
-    status, body = server.api("GET", "/api/interactions?limit=50")
+    status, body = server.api("GET", "/api/interactions?limit=100")
     assert status == 200, body
     return sorted((i for i in body["interactions"] if i["channel"] == "voice"), key=lambda i: i["started_at"])
 
 
 def queue_callers(caller: Phone, sandbox: Any, owner: ServerProcess, n: int) -> list[VoIPCall]:
-    """n calls, each in line (menu choice 1) before the next one dials."""
+    """n more calls, each in line (menu choice 1) before the next one dials."""
     calls = []
+    before = sum(1 for i in calls_on(owner) if i["queued_at"])
     for k in range(1, n + 1):
         call, _heard = call_in(caller, sandbox, "1")
         calls.append(call)
         owner.wait_until(
-            lambda k=k: sum(1 for i in calls_on(owner) if i["queued_at"]) == k, 20, f"caller {k} in line"
+            lambda k=k: sum(1 for i in calls_on(owner) if i["queued_at"]) == before + k,
+            20,
+            f"caller {k} in line",
         )
     return calls
 

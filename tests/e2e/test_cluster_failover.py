@@ -23,8 +23,9 @@ from pyVoIP.VoIP import VoIPCall
 from sqlalchemy.engine import URL, make_url
 from sqlalchemy.ext.asyncio import create_async_engine
 
-from tests.calls import agent_phone, call_in, caller_phone
+from tests.calls import agent_phone, caller_phone
 from tests.conftest import ServerProcess, config_with, instance, port, settings_from
+from tests.e2e.test_cluster import calls_on, events, queue_callers, role, serve_in_order
 from tests.integration.test_api import free_port
 from tests.integration.test_db import _create_postgres_database
 from tests.pg import PostgresServer
@@ -104,11 +105,6 @@ def nodes(tmp_path: Path, redis_url: str) -> Iterator[Nodes]:
     made.stop()
 
 
-def role(server: ServerProcess) -> str | None:
-    health = server.health()
-    return None if health is None else health.get("role")
-
-
 def owners(servers: list[ServerProcess]) -> list[ServerProcess]:
     return [s for s in servers if role(s) == "owner"]
 
@@ -124,28 +120,6 @@ def start_follower(server: ServerProcess) -> None:
     server.wait_until(lambda: role(server) == "follower", 30, "a follower")
 
 
-def calls_on(server: ServerProcess) -> list[dict[str, Any]]:
-    """Voice interactions, oldest arrival first."""
-    status, body = server.api("GET", "/api/interactions?limit=100")
-    assert status == 200, body
-    return sorted((i for i in body["interactions"] if i["channel"] == "voice"), key=lambda i: i["started_at"])
-
-
-def queue_callers(caller: Phone, sandbox: Any, owner: ServerProcess, n: int) -> list[VoIPCall]:
-    """n more calls, each in line (menu choice 1) before the next one dials."""
-    calls = []
-    before = sum(1 for i in calls_on(owner) if i["queued_at"])
-    for k in range(1, n + 1):
-        call, _heard = call_in(caller, sandbox, "1")
-        calls.append(call)
-        owner.wait_until(
-            lambda k=k: sum(1 for i in calls_on(owner) if i["queued_at"]) == before + k,
-            20,
-            f"caller {k} in line",
-        )
-    return calls
-
-
 def offers(servers: list[ServerProcess]) -> list[tuple[str, str]]:
     """Every offer made by any node, in time order: (interaction, agent)."""
     found = []
@@ -154,35 +128,6 @@ def offers(servers: list[ServerProcess]) -> list[tuple[str, str]]:
             if entry.get("event") == "voice.dial_agent":
                 found.append((entry["ts"], entry["interaction"], entry["agent"]))
     return [(i, a) for _ts, i, a in sorted(found)]
-
-
-def serve_in_order(owner: ServerProcess, calls: list[VoIPCall], waiting: list[dict[str, Any]]) -> None:
-    """The agent answers the callers one by one: each must be the earliest still waiting, with its
-    place kept, and the agent never holds (or is rung for) two contacts at once."""
-    for k, expected in enumerate(waiting):
-
-        def answered(expected: dict[str, Any] = expected) -> dict[str, Any] | None:
-            now = calls_on(owner)
-            mine = [i for i in now if i["outcome"] is None and AGENT in (i["offered_to"], i["agent_id"])]
-            assert len(mine) <= 1, f"agent {AGENT} offered two contacts: {mine}"
-            talking = [i for i in mine if i["answered_at"] is not None]
-            if talking:
-                assert talking[0]["id"] == expected["id"], "a caller was served out of order"
-                return talking[0]
-            return None
-
-        record = owner.wait_until(answered, 40, f"caller {k + 1} answered")
-        assert record["queued_at"] == expected["queued_at"], "the caller lost its place in line"
-        calls[k].hangup()
-        owner.wait_until(
-            lambda i=expected["id"]: any(r["id"] == i and r["outcome"] for r in calls_on(owner)),
-            20,
-            f"caller {k + 1}'s record",
-        )
-    final = {i["id"]: i for i in calls_on(owner)}
-    for expected in waiting:
-        done = final[expected["id"]]
-        assert done["outcome"] == "answered" and done["agent_id"] == AGENT, done
 
 
 # --- two sites: the primary database replaced by a promoted replica --------------------------------
@@ -279,10 +224,6 @@ def test_the_primary_database_replaced_by_a_promoted_replica(sandbox: Any, nodes
 
 
 # --- a rolling restart of every node during calls --------------------------------------------------
-
-
-def events(server: ServerProcess, name: str) -> list[dict[str, Any]]:
-    return [e for e in server.logs() if e.get("event") == name]
 
 
 def talking(server: ServerProcess) -> list[dict[str, Any]]:
