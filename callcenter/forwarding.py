@@ -19,7 +19,6 @@ pushes the answer and acknowledges the entry. Invariants:
 
 from __future__ import annotations
 
-import asyncio
 import base64
 import json
 import logging
@@ -31,14 +30,13 @@ from typing import Any
 import aiohttp
 from aiohttp import web
 from redis.asyncio import Redis
-from redis.exceptions import RedisError, ResponseError
+from redis.exceptions import RedisError
 
-from callcenter.aio import cancel_and_wait
+from callcenter.streams import StreamConsumer
 
 log = logging.getLogger(__name__)
 
 STREAM = "cc:requests"
-GROUP = "owners"
 REPLY = "cc:reply:"
 FORWARDED = "X-CC-Forwarded"
 WAIT_SECONDS = 15.0  # how long a follower waits for the owner (a failover takes a few seconds)
@@ -83,81 +81,36 @@ class Forwarder:
         )
 
 
-class Consumer:
-    """The owner's side: claims what an earlier owner left, then reads new entries, in order."""
+class Consumer(StreamConsumer):
+    """The owner's side: claims what an earlier owner left, then reads new entries, one at a time
+    in order (``streams.StreamConsumer``)."""
+
+    events = "forwarding"
 
     def __init__(self, redis: Redis, node: str, base_url: str) -> None:
-        self._redis = redis
-        self._node = node
+        super().__init__(redis, node, STREAM)
         self._base = base_url
-        self._task: asyncio.Task[None] | None = None
         self._session: aiohttp.ClientSession | None = None
-        self._stopping = False
 
     async def start(self) -> None:
-        try:
-            await self._redis.xgroup_create(STREAM, GROUP, id="0", mkstream=True)
-        except ResponseError as err:
-            if "BUSYGROUP" not in str(err):
-                raise
         self._session = aiohttp.ClientSession()
-        self._task = asyncio.get_running_loop().create_task(self._run(), name="cc-requests")
+        await self._start_reading("cc-requests")
 
     async def stop(self) -> None:
-        # redis-py may turn the cancellation of a blocking read into a RedisError: the flag ends
-        # the loop all the same (its reads block one second at most).
-        self._stopping = True
-        if self._task is not None:
-            # The request being carried out is finished and acknowledged (a read blocks one
-            # second at most); entries read but not started stay for the next owner.
-            await asyncio.wait({self._task}, timeout=WAIT_SECONDS + 2)
-        await cancel_and_wait(self._task)
-        self._task = None
+        # The request being carried out is finished and acknowledged; entries read but not
+        # started stay for the next owner.
+        await self._stop_reading(WAIT_SECONDS + 2)
         if self._session is not None:
             await self._session.close()
             self._session = None
 
-    async def _run(self) -> None:
-        while not self._stopping:
-            try:
-                await self._claim_left()
-                while not self._stopping:
-                    await self._read_new()
-            except RedisError as err:
-                if self._stopping:
-                    return
-                log.warning("forwarding.consumer_failed", extra={"error": type(err).__name__})
-                await asyncio.sleep(1.0)
+    async def _take(self, entry_id: Any, fields: dict[str, str]) -> None:
+        await self._serve(entry_id, fields)
 
-    async def _read_new(self) -> None:
-        batch: Any = await self._redis.xreadgroup(GROUP, self._node, {STREAM: ">"}, count=16, block=1000)
-        for _stream, entries in batch or []:
-            for entry_id, fields in entries:
-                if self._stopping:
-                    return
-                await self._serve(entry_id, fields)
-
-    async def _claim_left(self) -> None:
-        """Entries read by an owner that died before answering them: ours now, oldest first."""
-        start = "0-0"
-        while True:
-            reply = await self._redis.xautoclaim(STREAM, GROUP, self._node, min_idle_time=0, start_id=start)
-            start, entries = reply[0], reply[1]
-            for entry_id, fields in entries:
-                if self._stopping:
-                    return
-                if fields:  # a deleted entry comes back empty
-                    await self._serve(entry_id, fields)
-                else:
-                    await self._redis.xack(STREAM, GROUP, entry_id)
-            if start in ("0-0", b"0-0"):
-                return
-
-    async def _serve(self, entry_id: Any, fields: Mapping[Any, Any]) -> None:
+    async def _serve(self, entry_id: Any, f: Mapping[str, str]) -> None:
         # Carried out, then acknowledged, then answered: an owner that dies after carrying a
         # request out but before acknowledging it leaves it to the next one (done twice); one
         # that dies before answering leaves the asker a 503, never a request done twice.
-        f = {_text(k): _text(v) for k, v in fields.items()}
         answer: dict[str, Any] | None = None
         try:
             if float(f.get("deadline", "0")) >= time.time():
@@ -166,8 +119,7 @@ class Consumer:
                 log.info("forwarding.expired")  # nothing of the entry: its path may carry a token
         except (KeyError, ValueError) as err:
             log.warning("forwarding.bad_entry", extra={"error": type(err).__name__})
-        await self._redis.xack(STREAM, GROUP, entry_id)
-        await self._redis.xdel(STREAM, entry_id)
+        await self._done(entry_id)
         if answer is not None:
             key = REPLY + f["id"]
             await self._redis.rpush(key, json.dumps(answer))
@@ -196,7 +148,3 @@ class Consumer:
                 "headers": {"Content-Type": "application/json"},
                 "body": base64.b64encode(error).decode(),
             }
-
-
-def _text(value: Any) -> str:
-    return value.decode() if isinstance(value, bytes) else str(value)

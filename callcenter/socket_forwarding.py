@@ -30,16 +30,16 @@ from collections.abc import Mapping
 from typing import Any
 
 from redis.asyncio import BlockingConnectionPool, Redis
-from redis.exceptions import RedisError, ResponseError
+from redis.exceptions import RedisError
 
 from callcenter.aio import cancel_and_wait
+from callcenter.streams import StreamConsumer
 from callcenter.web.realtime import Ack
 from callcenter.web.sockets import Relay, SocketEvent, principal_from_json, principal_to_json
 
 log = logging.getLogger(__name__)
 
 STREAM = "cc:sockets"
-GROUP = "owners"
 REPLY = "cc:sreply:"
 OWNERS = "cc:sockets:owner"  # pub/sub: a new owner reads cc:sockets (the fronts announce their sockets)
 WAIT_SECONDS = 15.0  # how long a front waits for the owner (a failover takes a few seconds)
@@ -162,25 +162,20 @@ async def listen_for_owners(redis: Redis, relay: Relay) -> None:
             await asyncio.sleep(1.0)
 
 
-class SocketConsumer:
-    """The owner's side: claims what an earlier owner left, then reads new entries; one lane per
-    socket keeps each socket's events in order."""
+class SocketConsumer(StreamConsumer):
+    """The owner's side: claims what an earlier owner left, then reads new entries
+    (``streams.StreamConsumer``); one lane per socket keeps each socket's events in order."""
+
+    batch = 64
+    events = "sockets"
 
     def __init__(self, redis: Redis, node: str, relay: Relay) -> None:
-        self._redis = redis
-        self._node = node
+        super().__init__(redis, node, STREAM)
         self._relay = relay
-        self._task: asyncio.Task[None] | None = None
         self._lanes: dict[str, asyncio.Task[None]] = {}
-        self._stopping = False
 
     async def start(self) -> None:
-        try:
-            await self._redis.xgroup_create(STREAM, GROUP, id="0", mkstream=True)
-        except ResponseError as err:
-            if "BUSYGROUP" not in str(err):
-                raise
-        self._task = asyncio.get_running_loop().create_task(self._run(), name="cc-sockets")
+        await self._start_reading("cc-sockets")
         try:
             await self._redis.publish(OWNERS, self._node)
         except RedisError as err:  # the sockets are adopted at their next event instead
@@ -189,53 +184,17 @@ class SocketConsumer:
     async def stop(self) -> None:
         # No new entry is started; those under way finish and are acknowledged (their sockets'
         # acks are sent); entries read but not started stay pending for the next owner.
-        self._stopping = True
-        pending = {t for t in [self._task, *self._lanes.values()] if t is not None}
-        if pending:
-            await asyncio.wait(pending, timeout=WAIT_SECONDS + 2)
-        for task in [self._task, *self._lanes.values()]:
-            await cancel_and_wait(task)
-        self._task = None
+        await self._stop_reading(WAIT_SECONDS + 2, also=list(self._lanes.values()))
         self._lanes.clear()
 
-    async def _run(self) -> None:
-        while not self._stopping:
-            try:
-                await self._claim_left()
-                while not self._stopping:
-                    await self._read_new()
-            except RedisError as err:
-                if self._stopping:
-                    return
-                log.warning("sockets.consumer_failed", extra={"error": type(err).__name__})
-                await asyncio.sleep(1.0)
-
-    async def _read_new(self) -> None:
+    async def _before_read(self) -> None:
         while len(self._lanes) >= IN_FLIGHT and not self._stopping:  # busy: the rest wait in the stream
             await asyncio.wait(set(self._lanes.values()), return_when=asyncio.FIRST_COMPLETED)
-        batch: Any = await self._redis.xreadgroup(GROUP, self._node, {STREAM: ">"}, count=64, block=1000)
-        for _stream, entries in batch or []:
-            for entry_id, fields in entries:
-                self._queue(entry_id, fields)
 
-    async def _claim_left(self) -> None:
-        """Entries read by an owner that died before finishing them: ours now, oldest first."""
-        start = "0-0"
-        while True:
-            reply = await self._redis.xautoclaim(STREAM, GROUP, self._node, min_idle_time=0, start_id=start)
-            start, entries = reply[0], reply[1]
-            for entry_id, fields in entries:
-                if fields:  # a deleted entry comes back empty
-                    self._queue(entry_id, fields)
-                else:
-                    await self._redis.xack(STREAM, GROUP, entry_id)
-            if start in ("0-0", b"0-0"):
-                return
+    async def _take(self, entry_id: Any, fields: dict[str, str]) -> None:
+        self._queue(entry_id, fields)
 
-    def _queue(self, entry_id: Any, fields: Mapping[Any, Any]) -> None:
-        if self._stopping:
-            return  # left pending: the next owner claims it
-        f = {_text(k): _text(v) for k, v in fields.items()}
+    def _queue(self, entry_id: Any, f: Mapping[str, str]) -> None:
         lane = f.get("sid", "")
         before = self._lanes.get(lane)
         task = asyncio.get_running_loop().create_task(self._after(before, entry_id, f))
@@ -270,13 +229,8 @@ class SocketConsumer:
         except Exception:
             log.exception("sockets.event_failed")
             ack = {"error": "internal error"}
-        await self._redis.xack(STREAM, GROUP, entry_id)
-        await self._redis.xdel(STREAM, entry_id)
+        await self._done(entry_id)
         request_id, key = f.get("id", ""), f.get("reply", "")
         if ack is not None and request_id and key.startswith(REPLY):
             await self._redis.rpush(key, json.dumps({"id": request_id, "ack": ack}))
             await self._redis.expire(key, 60)
-
-
-def _text(value: Any) -> str:
-    return value.decode() if isinstance(value, bytes) else str(value)

@@ -7,7 +7,7 @@ from __future__ import annotations
 import base64
 import json
 import time
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator
 from typing import Any
 
 import aiohttp
@@ -15,16 +15,9 @@ import pytest
 from aiohttp import web
 from redis.asyncio import Redis
 
-from callcenter.forwarding import FORWARDED, GROUP, REPLY, STREAM, Consumer, Forwarder
+from callcenter.forwarding import FORWARDED, REPLY, STREAM, Consumer, Forwarder
+from callcenter.streams import GROUP
 from tests.integration.test_api import free_port
-from tests.redis_server import RedisServer
-
-
-@pytest.fixture(scope="module")
-def redis_url() -> Iterator[str]:
-    server = RedisServer()
-    yield server.start()
-    server.stop()
 
 
 @pytest.fixture

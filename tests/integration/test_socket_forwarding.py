@@ -8,7 +8,7 @@ from __future__ import annotations
 import asyncio
 import json
 import time
-from collections.abc import AsyncIterator, Iterator, Mapping
+from collections.abc import AsyncIterator, Mapping
 from typing import Any
 
 import pytest
@@ -19,7 +19,6 @@ from callcenter.accounts.principal import Principal
 from callcenter.aio import cancel_and_wait
 from callcenter.settings import RealtimeSettings
 from callcenter.socket_forwarding import (
-    GROUP,
     REPLY,
     STREAM,
     SocketConsumer,
@@ -27,20 +26,13 @@ from callcenter.socket_forwarding import (
     _entry,
     listen_for_owners,
 )
+from callcenter.streams import GROUP
 from callcenter.web.auth import PUBLIC
 from callcenter.web.realtime import Ack, GuardedNamespace, TokenBucket, event, handlers_of
 from callcenter.web.sockets import Front, Relay, Rules, SocketEvent, _Socket
-from tests.redis_server import RedisServer
 
 WAIT = 10.0
 AGENT = Principal("agent-1001", "agent", "1001")
-
-
-@pytest.fixture(scope="module")
-def redis_url() -> Iterator[str]:
-    server = RedisServer()
-    yield server.start()
-    server.stop()
 
 
 @pytest.fixture
