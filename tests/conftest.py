@@ -25,6 +25,7 @@ import yaml
 
 from callcenter.settings import Settings, load_settings
 from tests.pg import PostgresServer
+from tests.redis_server import RedisServer
 
 # Two test runs on one machine (e.g. two developers' worktrees) each take a slot: slot N adds
 # N * 5000 to every port and N to the sandbox instances' names ("test1", "resil1").
@@ -100,6 +101,14 @@ def postgres_url() -> Iterator[str]:
     server = PostgresServer()
     url = server.start()
     yield url
+    server.stop()
+
+
+@pytest.fixture(scope="module")
+def redis_url() -> Iterator[str]:
+    """A real Redis on loopback, one per test module (its tests share it)."""
+    server = RedisServer()
+    yield server.start()
     server.stop()
 
 

@@ -30,7 +30,6 @@ from tests.calls import agent_phone, call_in, caller_phone
 from tests.conftest import ADMIN_TOKEN, ServerProcess, config_with, instance, port, settings_from
 from tests.integration.test_api import free_port
 from tests.integration.test_db import _create_postgres_database
-from tests.redis_server import RedisServer
 from tests.sip import Phone, level, wait_for
 
 pytestmark = pytest.mark.asterisk
@@ -63,13 +62,6 @@ def sandbox() -> Iterator[Any]:
     box.up(timeout=120)
     yield box
     box.down()
-
-
-@pytest.fixture(scope="module")
-def redis_url() -> Iterator[str]:
-    server = RedisServer()
-    yield server.start()
-    server.stop()
 
 
 @pytest.fixture

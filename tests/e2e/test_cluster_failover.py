@@ -29,7 +29,6 @@ from tests.e2e.test_cluster import calls_on, events, queue_callers, role, serve_
 from tests.integration.test_api import free_port
 from tests.integration.test_db import _create_postgres_database
 from tests.pg import PostgresServer
-from tests.redis_server import RedisServer
 from tests.sip import Phone
 
 pytestmark = pytest.mark.asterisk
@@ -62,13 +61,6 @@ def sandbox() -> Iterator[Any]:
     box.up(timeout=120)
     yield box
     box.down()
-
-
-@pytest.fixture(scope="module")
-def redis_url() -> Iterator[str]:
-    server = RedisServer()
-    yield server.start()
-    server.stop()
 
 
 class Nodes:

@@ -28,18 +28,10 @@ import socketio
 from tests.conftest import ADMIN_TOKEN, AGENT_TOKEN, ServerProcess, config_with
 from tests.integration.test_api import free_port
 from tests.integration.test_db import _create_postgres_database
-from tests.redis_server import RedisServer
 
 WAIT = 20.0  # a failover (election check 0.5 s, grace 1.25 s) plus a loaded machine
 CHECK = 0.5
 AGENT = "1001"
-
-
-@pytest.fixture(scope="module")
-def redis_url() -> Iterator[str]:
-    server = RedisServer()
-    yield server.start()
-    server.stop()
 
 
 @pytest.fixture

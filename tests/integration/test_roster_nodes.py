@@ -12,25 +12,15 @@ the file, has the agent; removing it there takes it out of both the engine and t
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Iterator
 from pathlib import Path
 
-import pytest
 import yaml
 
 from tests.conftest import ServerProcess, config_with
 from tests.integration.test_api import free_port
 from tests.integration.test_db import _create_postgres_database
-from tests.redis_server import RedisServer
 
 NEW = {"id": "2001", "name": "Ann Added", "extension": "2001", "queues": ["support"]}
-
-
-@pytest.fixture
-def redis_url() -> Iterator[str]:
-    server = RedisServer()
-    yield server.start()
-    server.stop()
 
 
 def role(server: ServerProcess) -> str | None:

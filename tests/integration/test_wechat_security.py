@@ -10,7 +10,7 @@ the body, is supported: with an EncodingAESKey configured only encrypted pushes 
 from __future__ import annotations
 
 import time
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
@@ -20,7 +20,6 @@ from aiohttp import ClientSession
 from callcenter.messaging.channels import wechat
 from tests.integration.test_api import make_settings
 from tests.integration.test_realtime import Node, start_node
-from tests.redis_server import RedisServer
 
 TOKEN = "cc_wechat_token_2024"
 APP_ID = "wxAPP0123456789ab"
@@ -108,13 +107,6 @@ async def test_safe_mode_takes_encrypted_pushes_only(tmp_path: Path) -> None:
         assert stored_bodies(n) == ["encrypted hello"]
     finally:
         await n.server.close()
-
-
-@pytest.fixture
-def redis_url() -> Iterator[str]:
-    server = RedisServer()
-    yield server.start()
-    server.stop()
 
 
 async def test_two_nodes_share_the_used_queries_through_redis(tmp_path: Path, redis_url: str) -> None:
