@@ -388,7 +388,8 @@ async def _messaging(app: web.Application) -> AsyncIterator[None]:
     closes its conversation (``conversation_routing.py``).
     """
     settings, service = app[SETTINGS], app[api.SERVICE]
-    store = MessagingStore(settings.database.url, app[DATABASE].engine)
+    # Fenced like the interactions (the election set the database's fencing before electing us).
+    store = MessagingStore(settings.database.url, app[DATABASE].engine, fencing=app[DATABASE].fencing)
     await store.start()
     messaging = Messaging(store, settings.messaging, clock=time.time)
     router = ConversationRouter(service, messaging, settings)
@@ -680,9 +681,7 @@ def _from_asterisk(handler: Callable[[T], object]) -> Callable[[T], None]:
     return handle
 
 
-def _asterisk_port(
-    settings: Settings, service: CallCenter
-) -> tuple[AsteriskPort, SessionRecorder | None]:
+def _asterisk_port(settings: Settings, service: CallCenter) -> tuple[AsteriskPort, SessionRecorder | None]:
     """The AMI client (one per server with ``asterisk.servers``: farm_port.py); recorded with the
     engine's other inputs when ``asterisk.session_recordings``."""
     port: AsteriskPort = build_asterisk_port(settings.asterisk)
@@ -741,7 +740,7 @@ def _follow_roster(app: web.Application, voice: VoiceAdapter, port: AsteriskPort
     """Agents added and removed at runtime: feature codes find them in the engine, their phones'
     endpoints are written and loaded (asterisk.config_dir), a phone already up is seen."""
     settings, engine = app[SETTINGS], app[api.SERVICE].engine
-    voice.inbound.agent_of = lambda ext: (a.id if (a := engine.agent_by_extension(ext)) else None)
+    voice.inbound.agent_of = lambda ext: a.id if (a := engine.agent_by_extension(ext)) else None
     if settings.asterisk.config_dir is not None:
         app[admin_roster.ENDPOINTS] = AddedEndpoints(settings, settings.asterisk.config_dir, port)
     app[admin_roster.REGISTERED] = voice.registered

@@ -323,7 +323,7 @@ class Database(SessionStore):
                 )
         async with self._transaction(f"write {len(items)} interaction snapshot(s) and event(s)") as session:
             if self.fencing is not None:
-                await _fence(await session.connection(), self.fencing())
+                await fence_write(await session.connection(), self.fencing())
             if snapshots:
                 rows = list(snapshots.values())
                 await session.execute(_upsert(self._dialect, tuple(rows[0])), rows)
@@ -478,7 +478,9 @@ class Database(SessionStore):
         return True
 
 
-async def _fence(connection: AsyncConnection, token: int | None) -> None:
+async def fence_write(connection: AsyncConnection, token: int | None) -> None:
+    """In a transaction writing the routing owner's state: go on only if ``token`` (None: this
+    node does not own) is still the owner's, else raise ``leadership.Deposed``."""
     from callcenter.storage.leadership import Deposed, fence  # it builds on this module
 
     if token is None:

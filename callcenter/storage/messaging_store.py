@@ -8,6 +8,8 @@ SQLAlchemy or driver failure leaves as :class:`~callcenter.storage.db.DatabaseEr
 from __future__ import annotations
 
 import uuid
+from collections.abc import AsyncIterator, Callable
+from contextlib import asynccontextmanager
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from typing import Any, cast
@@ -22,7 +24,7 @@ from callcenter.core.omni.conversations import Conversation, Delivery, Direction
 from callcenter.core.omni.customers import AuditEntry, Customer, Identity, IdentityKind, MergeRecord
 from callcenter.messaging.channels.base import Reply
 from callcenter.storage import audit_chain
-from callcenter.storage.db import DatabaseError, SessionStore
+from callcenter.storage.db import DatabaseError, SessionStore, fence_write
 from callcenter.storage.db_models import (
     ConversationRow,
     CustomerAuditRow,
@@ -31,6 +33,7 @@ from callcenter.storage.db_models import (
     MessageRow,
     OutboxRow,
 )
+from callcenter.storage.leadership import Deposed
 
 _DUE_STATES = ("pending", "sending")  # sending: claimed by a node (due again once its lease lapses)
 _DELETE_BATCH = 500  # conversations per statement: well under every driver's bound-parameter limit
@@ -81,16 +84,37 @@ class MessagingStore(SessionStore):
     # interactions' writer: SQLite transactions take the write lock when they begin.
     _immediate = True
 
-    def __init__(self, url: str, engine: AsyncEngine | None = None) -> None:
+    def __init__(
+        self,
+        url: str,
+        engine: AsyncEngine | None = None,
+        fencing: Callable[[], int | None] | None = None,
+    ) -> None:
         super().__init__(url, engine)
         self._upserts: dict[tuple[str, tuple[str, ...], tuple[str, ...]], Any] = {}
+        # With an election (docs/cluster.md): the routing owner's fencing token now (None: this
+        # node is not the owner). Every write is fenced by it, as the interactions' are.
+        self._fencing = fencing
+
+    @asynccontextmanager
+    async def _write(self, action: str) -> AsyncIterator[AsyncSession]:
+        """A writing transaction. Fenced when nodes elect an owner: the messaging books are the
+        owner's, so a deposed owner's write is refused (DatabaseError, like a database that
+        failed: the message is not acknowledged and its sender retries on the new owner)."""
+        async with self._transaction(action) as session:
+            if self._fencing is not None:
+                try:
+                    await fence_write(await session.connection(), self._fencing())
+                except Deposed as err:
+                    raise DatabaseError(f"cannot {action}: {err}") from err
+            yield session
 
     # --- messages -------------------------------------------------------------------------------
     async def save_message(self, message: Message, customer_id: str, *, new: bool) -> None:
         """Insert (``new``) or update a message; a stored provider id raises DuplicateMessage."""
         values = _message_values(message, customer_id)
         try:
-            async with self._transaction("save message") as session:
+            async with self._write("save message") as session:
                 if new:
                     await session.execute(sa.insert(MessageRow).values(values))
                 else:
@@ -108,7 +132,7 @@ class MessagingStore(SessionStore):
         """A new inbound message and its conversation as it is now, in one transaction (one commit
         per message instead of two); a stored provider id raises DuplicateMessage, saving nothing."""
         try:
-            async with self._transaction("save a received message") as session:
+            async with self._write("save a received message") as session:
                 await session.execute(sa.insert(MessageRow).values(_message_values(message, customer_id)))
                 await session.merge(ConversationRow(**_conversation_values(conversation, address)))
         except DatabaseError as err:
@@ -126,7 +150,7 @@ class MessagingStore(SessionStore):
         addresses), and the customers they created or changed, all in one transaction: group
         commit under load. Any stored provider id fails the whole batch (DatabaseError caused by
         IntegrityError): save them one by one then."""
-        async with self._transaction("save received messages") as session:
+        async with self._write("save received messages") as session:
             # On the Core tables: the ORM's bulk machinery costs more than the statements.
             await session.execute(sa.insert(_MESSAGES), [_message_values(m, c) for m, c in messages])
             rows = [_conversation_values(c, a) for c, a in conversations]
@@ -182,7 +206,7 @@ class MessagingStore(SessionStore):
 
     # --- conversations ----------------------------------------------------------------------------
     async def save_conversation(self, c: Conversation, address: str) -> None:
-        async with self._transaction("save a conversation") as session:
+        async with self._write("save a conversation") as session:
             await session.merge(ConversationRow(**_conversation_values(c, address)))
 
     async def conversations(self) -> list[tuple[Conversation, str]]:
@@ -210,7 +234,7 @@ class MessagingStore(SessionStore):
         deleted = 0
         for start in range(0, len(conversation_ids), _DELETE_BATCH):
             batch = conversation_ids[start : start + _DELETE_BATCH]
-            async with self._transaction("delete expired conversations") as session:
+            async with self._write("delete expired conversations") as session:
                 of_batch = sa.select(MessageRow.id).where(MessageRow.conversation_id.in_(batch))
                 finished = OutboxRow.state.not_in(_DUE_STATES)
                 await session.execute(sa.delete(OutboxRow).where(OutboxRow.id.in_(of_batch), finished))
@@ -223,7 +247,7 @@ class MessagingStore(SessionStore):
     # --- customers --------------------------------------------------------------------------------
     async def save_customers(self, changes: CustomerChanges) -> None:
         """Upsert records and merges, append audit entries: one transaction."""
-        async with self._transaction("save customers") as session:
+        async with self._write("save customers") as session:
             await self._write_customers(session, changes)
 
     async def _write_customers(self, session: AsyncSession, changes: CustomerChanges) -> None:
@@ -267,7 +291,7 @@ class MessagingStore(SessionStore):
             last_error="",
             provider_id=None,
         )
-        async with self._transaction("queue a reply") as session:
+        async with self._write("queue a reply") as session:
             session.add(row)
 
     async def claim(self, now: float, limit: int, lease: float) -> list[OutboxItem]:
@@ -284,7 +308,7 @@ class MessagingStore(SessionStore):
             .limit(limit)
             .with_for_update(skip_locked=True)
         )
-        async with self._transaction("claim due replies") as session:
+        async with self._write("claim due replies") as session:
             rows = list(await session.scalars(query))
             items = [replace(_item(row), claim=token, reclaimed=row.state == "sending") for row in rows]
             if rows:
@@ -297,7 +321,7 @@ class MessagingStore(SessionStore):
 
     async def release(self, claim: str, now: float) -> None:
         """Give back what is left of a claim (the node is stopping): due again at once."""
-        async with self._transaction("release claimed replies") as session:
+        async with self._write("release claimed replies") as session:
             await session.execute(
                 sa.update(OutboxRow)
                 .where(OutboxRow.claim == claim, OutboxRow.state == "sending")
@@ -335,7 +359,7 @@ class MessagingStore(SessionStore):
         query = sa.update(OutboxRow).where(OutboxRow.id == message_id)
         if claim is not None:
             query = query.where(OutboxRow.claim == claim, OutboxRow.state == "sending")
-        async with self._transaction("update the outbox") as session:
+        async with self._write("update the outbox") as session:
             result = await session.execute(
                 query.values(
                     state=state,

@@ -7,15 +7,17 @@ from __future__ import annotations
 import asyncio
 import time
 from collections.abc import AsyncIterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 import pytest
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 
+from callcenter.core.omni.conversations import Conversation, MessagingChannel
 from callcenter.errors import StorageError
-from callcenter.storage.db import Database
+from callcenter.storage.db import Database, DatabaseError
 from callcenter.storage.leadership import Deposed, PostgresElection, SoleOwner, fence
+from callcenter.storage.messaging_store import MessagingStore
 from tests.integration.test_db import _create_postgres_database
 
 pytestmark = pytest.mark.postgres
@@ -176,6 +178,45 @@ async def test_fencing_refuses_a_deposed_owners_write(url: str, admin: AsyncEngi
             await fence(c, b.election.token or -1)
     finally:
         await b.election.stop()
+
+
+async def test_a_deposed_owner_cannot_write_messaging_state(url: str) -> None:
+    """Conversations, messages, customers and the outbox are the owner's books too: a deposed
+    owner's messaging store is refused (a DatabaseError: the message is not acknowledged, its
+    sender retries on the new owner), the new owner's goes through."""
+    a, b = Node("a", url), Node("b", url)
+    await a.election.start()
+    await until(lambda: a.owner)
+    old = a.election.token
+    stale = MessagingStore(url, fencing=lambda: old)
+    await stale.start()
+    conversation = Conversation("conv-1", "cust-1", MessagingChannel.SMS, 1.0, 1.0)
+    try:
+        await stale.save_conversation(conversation, "+15550100")  # while a owns: written
+        await a.election.stop()
+        await b.election.start()
+        await until(lambda: b.owner)
+        current = MessagingStore(url, fencing=lambda: b.election.token)
+        await current.start()
+        try:
+            with pytest.raises(DatabaseError, match="token"):
+                await stale.save_conversation(replace(conversation, subject="from the old term"), "+15550100")
+            follower = MessagingStore(url, fencing=lambda: None)  # a node that does not own
+            await follower.start()
+            try:
+                with pytest.raises(DatabaseError, match="not the routing owner"):
+                    await follower.save_conversation(conversation, "x")
+            finally:
+                await follower.stop()
+            await current.save_conversation(replace(conversation, subject="new term"), "+15550100")
+            stored = {c.id: c.subject for c, _ in await current.conversations()}
+            assert stored == {"conv-1": "new term"}
+        finally:
+            await current.stop()
+    finally:
+        await stale.stop()
+        await b.election.stop()
+        await a.election.stop()
 
 
 async def test_a_write_under_way_finishes_before_the_next_term(url: str, admin: AsyncEngine) -> None:
