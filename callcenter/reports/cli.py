@@ -1,8 +1,8 @@
-"""``callcenter report backfill|queues|agents`` (docs/reports.md).
+"""``callcenter report backfill|queues|agents|fcr|conversations`` (docs/reports.md).
 
 ``backfill --from --to`` recomputes the 15-minute tables of a period from the event log (a day at a
 time, with a progress bar); it may run while the server runs: a recomputed range replaces itself
-with the same rows. ``queues`` and ``agents`` print a report as a table or CSV. Exit status: 0,
+with the same rows. The others print a report as a table or CSV. Exit status: 0,
 2 for bad arguments or a database that cannot be read.
 """
 
@@ -16,9 +16,19 @@ from typing import Any
 
 from callcenter.core.reports.aggregate import QueueSettings, queue_settings
 from callcenter.core.reports.intervals import QUARTER, Granularity
+from callcenter.core.reports.resolution import DEFAULT_WINDOW_DAYS, FCR_GROUPS
 from callcenter.core.reports.rollup import GROUPS, Filters
 from callcenter.errors import StorageError
-from callcenter.reports.query import BadQuery, ReportQuery, agents_report, queues_report, to_csv, to_text
+from callcenter.reports.query import (
+    BadQuery,
+    ReportQuery,
+    agents_report,
+    conversations_report,
+    fcr_report_table,
+    queues_report,
+    to_csv,
+    to_text,
+)
 from callcenter.settings import ConfigError, Settings
 
 DAY = 86400
@@ -30,7 +40,13 @@ def add_parser(sub: Any) -> None:
     backfill = actions.add_parser("backfill", help="recompute the report tables of a period")
     backfill.add_argument("--from", dest="start", help="first day (YYYY-MM-DD; default: the log's first)")
     backfill.add_argument("--to", dest="end", help="last day, included (default: the log's last)")
-    for name, what in (("queues", "per queue"), ("agents", "per agent")):
+    reports = (
+        ("queues", "per queue"),
+        ("agents", "per agent"),
+        ("fcr", "first-contact resolution across channels"),
+        ("conversations", "of chats and messages: first response, resolution"),
+    )
+    for name, what in reports:
         shown = actions.add_parser(name, help=f"the report {what}")
         shown.add_argument("--from", dest="start", required=True, help="YYYY-MM-DD or YYYY-MM-DDTHH:MM (UTC)")
         shown.add_argument("--to", dest="end", required=True, help="a day (included) or a time (excluded)")
@@ -43,6 +59,17 @@ def add_parser(sub: Any) -> None:
         if name == "queues":
             shown.add_argument(
                 "--by", default="queue", choices=list(GROUPS), help="rows per queue, channel, line"
+            )
+        if name in ("fcr", "conversations"):
+            shown.add_argument(
+                "--by", default="queue", choices=list(FCR_GROUPS), help="rows per queue, agent, channel, line"
+            )
+        if name == "fcr":
+            shown.add_argument(
+                "--days",
+                type=int,
+                default=DEFAULT_WINDOW_DAYS,
+                help="a contact is repeated when its customer comes back within these days (1-90)",
             )
 
 
@@ -63,7 +90,12 @@ def main(args: argparse.Namespace, settings: Settings) -> int:
         if args.report_action == "backfill":
             return asyncio.run(_backfill(args, settings))
         filters = Filters(_set(args.queue), _set(args.agent), _set(args.channel), _set(args.line))
-        query = ReportQuery.parse(args.start, args.end, args.interval, filters, getattr(args, "by", "queue"))
+        groups = FCR_GROUPS if args.report_action in ("fcr", "conversations") else GROUPS
+        if args.report_action == "fcr" and not 1 <= args.days <= 90:
+            raise BadQuery("--days: must be from 1 to 90")
+        query = ReportQuery.parse(
+            args.start, args.end, args.interval, filters, getattr(args, "by", "queue"), groups
+        )
         return asyncio.run(_show(args, settings, query))
     except (BadQuery, ConfigError) as err:
         print(f"report: {err}", file=sys.stderr)
@@ -76,11 +108,16 @@ def main(args: argparse.Namespace, settings: Settings) -> int:
 async def _show(args: argparse.Namespace, settings: Settings, query: ReportQuery) -> int:
     from callcenter.storage.reports_store import ReportsStore
 
-    store = ReportsStore(settings.database.url)
+    known = _queue_settings(settings)
+    store = ReportsStore(settings.database.url, settings=lambda: known)
     await store.start()
     try:
         if args.report_action == "queues":
             columns, rows = await queues_report(store, query)
+        elif args.report_action == "fcr":
+            columns, rows = await fcr_report_table(store, query, args.days, time.time())
+        elif args.report_action == "conversations":
+            columns, rows = await conversations_report(store, query)
         else:
             columns, rows = await agents_report(store, query)
     finally:

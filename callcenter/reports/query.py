@@ -16,7 +16,9 @@ from datetime import UTC, date, datetime, timedelta
 from typing import Protocol
 
 from callcenter.core.reports.aggregate import AgentContactRow, AgentStateRow, QueueRow
+from callcenter.core.reports.conversations import Conversation, ConversationFigures, conversation_report
 from callcenter.core.reports.intervals import Granularity
+from callcenter.core.reports.resolution import Contact, FcrFigures, fcr_report, judge
 from callcenter.core.reports.rollup import (
     EVERYTHING,
     GROUPS,
@@ -38,6 +40,10 @@ class ReportRows(Protocol):
     async def queue_rows(self, start: int, end: int) -> list[QueueRow]: ...
 
     async def agent_rows(self, start: int, end: int) -> tuple[list[AgentStateRow], list[AgentContactRow]]: ...
+
+    async def contacts(self, start: int, end: int) -> list[Contact]: ...
+
+    async def conversations(self, start: int, end: int) -> list[Conversation]: ...
 
 
 class BadQuery(ValueError):
@@ -75,6 +81,7 @@ class ReportQuery:
         interval: str = "15m",
         filters: Filters = EVERYTHING,
         by: str = "queue",
+        groups: Sequence[str] = GROUPS,
     ) -> ReportQuery:
         a, b = parse_time(start, "from"), parse_time(end, "to", end=True)
         if b <= a:
@@ -86,8 +93,8 @@ class ReportQuery:
         except ValueError as err:
             choices = ", ".join(g.value for g in Granularity)
             raise BadQuery(f"interval: {interval!r} is not one of {choices}") from err
-        if by not in GROUPS:
-            raise BadQuery(f"by: {by!r} is not one of {', '.join(GROUPS)}")
+        if by not in groups:
+            raise BadQuery(f"by: {by!r} is not one of {', '.join(groups)}")
         return cls(a, b, granularity, filters, by)
 
 
@@ -185,6 +192,82 @@ async def agents_report(
 ) -> tuple[list[str], list[list[Cell]]]:
     states, contacts = await source.agent_rows(query.start, query.end)
     return agent_table(agent_report(states, contacts, query.granularity, query.filters, agent_lines))
+
+
+FCR_COLUMNS = ("handled", "resolved", "repeated", "repeated_elsewhere", "pending", "fcr")
+
+
+def fcr_table(figures: Sequence[FcrFigures], by: str = "queue") -> tuple[list[str], list[list[Cell]]]:
+    rows: list[list[Cell]] = [
+        [
+            _iso(f.start),
+            f.group,
+            f.handled,
+            f.resolved,
+            f.repeated,
+            f.repeated_elsewhere,
+            f.pending,
+            _r(f.fcr, 3),
+        ]
+        for f in figures
+    ]
+    return ["start", by, *FCR_COLUMNS], rows
+
+
+async def fcr_report_table(
+    source: ReportRows, query: ReportQuery, window_days: int, now: float
+) -> tuple[list[str], list[list[Cell]]]:
+    """First-contact resolution of the contacts begun in the query's period: a contact is repeated
+    when its customer comes back on any channel within ``window_days`` (the repeats are read up to
+    ``window_days`` past the period, or now)."""
+    window = window_days * 86400
+    everything = await source.contacts(query.start, min(query.end + window, int(now) + 1))
+    judged = [j for j in judge(everything, window, now) if query.start <= j.contact.at < query.end]
+    return fcr_table(fcr_report(judged, query.granularity, query.filters, by=query.by), query.by)
+
+
+CONVERSATION_COLUMNS = (
+    "conversations",
+    "answered",
+    "replied",
+    "average_first_response",
+    "longest_first_response",
+    "resolved",
+    "average_resolution",
+    "messages_in",
+    "messages_out",
+    "messages_per_conversation",
+)
+
+
+def conversation_table(
+    figures: Sequence[ConversationFigures], by: str = "queue"
+) -> tuple[list[str], list[list[Cell]]]:
+    rows: list[list[Cell]] = [
+        [
+            _iso(f.start),
+            f.group,
+            f.conversations,
+            f.answered,
+            f.replied,
+            _r(f.average_first_response),
+            _r(f.first_response_max) if f.replied else None,
+            f.resolved,
+            _r(f.average_resolution),
+            f.messages_in,
+            f.messages_out,
+            _r(f.messages_per_conversation),
+        ]
+        for f in figures
+    ]
+    return ["start", by, *CONVERSATION_COLUMNS], rows
+
+
+async def conversations_report(source: ReportRows, query: ReportQuery) -> tuple[list[str], list[list[Cell]]]:
+    found = await source.conversations(query.start, query.end)
+    return conversation_table(
+        conversation_report(found, query.granularity, query.filters, by=query.by), query.by
+    )
 
 
 def _cell(value: Cell) -> Cell:

@@ -29,6 +29,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from callcenter.aio import cancel_safe
 from callcenter.core import notices as nt
+from callcenter.core.business_lines import call_line
 from callcenter.core.reports.aggregate import (
     AgentContactRow,
     AgentStateRow,
@@ -38,9 +39,14 @@ from callcenter.core.reports.aggregate import (
     compute,
     leg_starts,
 )
+from callcenter.core.reports.conversations import Conversation
 from callcenter.core.reports.intervals import QUARTER, quarter
+from callcenter.core.reports.resolution import Contact
 from callcenter.storage.db import EVENTS, ConnectionStore
 from callcenter.storage.db_models import (
+    CustomerRow,
+    InteractionRow,
+    MessageRow,
     ReportAgentContactRow,
     ReportAgentStateRow,
     ReportQueueRow,
@@ -52,6 +58,9 @@ QUEUES = cast(sa.Table, ReportQueueRow.__table__)
 STATES = cast(sa.Table, ReportAgentStateRow.__table__)
 CONTACTS = cast(sa.Table, ReportAgentContactRow.__table__)
 WATERMARK = cast(sa.Table, ReportWatermarkRow.__table__)
+INTERACTIONS = cast(sa.Table, InteractionRow.__table__)
+CUSTOMERS = cast(sa.Table, CustomerRow.__table__)
+MESSAGES = cast(sa.Table, MessageRow.__table__)
 #: Event kinds that may begin a queue leg (core/reports/aggregate.py, ``_Walk``).
 LEG_KINDS = ("queued", "overflowed", "transferred", "answered", "callback_connected")
 AGENT_KIND = nt.AgentStateLogged.kind
@@ -81,6 +90,15 @@ def _dt(t: float) -> datetime:
 
 def _secs(d: datetime) -> int:
     return int(d.timestamp())  # UTCDateTime hands out aware datetimes
+
+
+def _root(customer: str, merged: Mapping[str, str]) -> str:
+    """The customer a (possibly merged) id now belongs to; a cycle stops where it closes."""
+    seen = {customer}
+    while (into := merged.get(customer)) is not None and into not in seen:
+        seen.add(into)
+        customer = into
+    return customer
 
 
 def ranges(starts: Iterable[int], longest: int = MAX_RANGE) -> list[tuple[int, int]]:
@@ -310,6 +328,109 @@ class ReportsStore(ConnectionStore):
                 )
             ]
         return out_states, out_contacts
+
+    async def contacts(self, start: int, end: int) -> list[Contact]:
+        """Every interaction of a known customer begun in ``[start, end)``, as first-contact
+        resolution sees it (``core/reports/resolution.py``): the customer after merges, handled
+        when an agent answered it, its line by the one rule of docs/security.md."""
+        i = INTERACTIONS.c
+        known = self._settings()
+        async with self._begin("read the contacts") as db:
+            merged = {
+                r[0]: r[1]
+                for r in await db.execute(
+                    sa.select(CUSTOMERS.c.id, CUSTOMERS.c.merged_into).where(
+                        CUSTOMERS.c.merged_into.is_not(None)
+                    )
+                )
+            }
+            rows = await db.execute(
+                sa.select(
+                    i.id, i.customer_id, i.started_at, i.channel, i.answered_at, i.queue, i.agent_id, i.skills
+                )
+                .where(i.customer_id.is_not(None) & (i.started_at >= _dt(start)) & (i.started_at < _dt(end)))
+                .order_by(i.started_at, i.id)
+            )
+            found = []
+            for ident, customer, started, channel, answered, queue, agent, skills in rows:
+                settings = known.get(queue or "")
+                line = call_line(queue, settings.line if settings else None, skills or ())
+                found.append(
+                    Contact(
+                        ident,
+                        _root(customer, merged),
+                        _secs(started),
+                        channel,
+                        answered is not None,
+                        queue or "",
+                        agent or "",
+                        line or "",
+                    )
+                )
+        return found
+
+    async def conversations(self, start: int, end: int) -> list[Conversation]:
+        """Every messaging interaction begun in ``[start, end)`` with its messages' figures
+        (``core/reports/conversations.py``): the first message out and the messages in and out
+        between its start and its end."""
+        i, m = INTERACTIONS.c, MESSAGES.c
+        known = self._settings()
+        async with self._begin("read the conversations") as db:
+            rows = (
+                await db.execute(
+                    sa.select(
+                        i.id,
+                        i.channel,
+                        i.started_at,
+                        i.answered_at,
+                        i.ended_at,
+                        i.conversation_id,
+                        i.queue,
+                        i.agent_id,
+                        i.skills,
+                    )
+                    .where(
+                        (i.channel != "voice")
+                        & i.conversation_id.is_not(None)
+                        & (i.started_at >= _dt(start))
+                        & (i.started_at < _dt(end))
+                    )
+                    .order_by(i.started_at, i.id)
+                )
+            ).all()
+            messages: dict[str, list[tuple[datetime, str]]] = {}
+            ids = sorted({r[5] for r in rows})
+            for n in range(0, len(ids), CHUNK):
+                found = await db.execute(
+                    sa.select(m.conversation_id, m.at, m.direction)
+                    .where(m.conversation_id.in_(ids[n : n + CHUNK]))
+                    .order_by(m.at)
+                )
+                for conversation, at, direction in found:
+                    messages.setdefault(conversation, []).append((at, direction))
+        return [self._conversation(row, messages.get(row[5], []), known) for row in rows]
+
+    @staticmethod
+    def _conversation(
+        row: Sequence[Any], messages: list[tuple[datetime, str]], known: Mapping[str, QueueSettings]
+    ) -> Conversation:
+        ident, channel, started, answered, ended, _conversation, queue, agent, skills = row
+        during = [(at, d) for at, d in messages if at >= started and (ended is None or at <= ended)]
+        first_out = next((at for at, d in during if d == "out"), None)
+        settings = known.get(queue or "")
+        return Conversation(
+            ident,
+            channel,
+            started.timestamp(),
+            answered is not None,
+            None if ended is None else ended.timestamp(),
+            None if first_out is None else first_out.timestamp(),
+            sum(d == "in" for _, d in during),
+            sum(d == "out" for _, d in during),
+            queue or "",
+            agent or "",
+            call_line(queue, settings.line if settings else None, skills or ()) or "",
+        )
 
     async def log_span(self) -> tuple[float, float] | None:
         """The times of the first and last events in the log (the backfill's default range)."""

@@ -1,4 +1,5 @@
-"""``/api/reports/queues``, ``/api/reports/agents`` and the ``/reports`` page (docs/reports.md).
+"""``/api/reports/queues``, ``/agents``, ``/fcr``, ``/conversations`` and the ``/reports`` page
+(docs/reports.md).
 
 Supervisors and admins only; a user limited to business lines gets the rows of those lines (queue
 rows by the call's line, agents by the lines of the queues they serve) and a 403 for asking for
@@ -9,19 +10,25 @@ from __future__ import annotations
 
 import functools
 import logging
+import time
+from collections.abc import Sequence
 from typing import Any, Literal
 
 from aiohttp import web
 from pydantic import BaseModel, ConfigDict, Field
 
 from callcenter.accounts.principal import Principal
-from callcenter.core.reports.rollup import Filters
+from callcenter.core.reports.conversations import CONVERSATION_GROUPS
+from callcenter.core.reports.resolution import DEFAULT_WINDOW_DAYS, FCR_GROUPS
+from callcenter.core.reports.rollup import GROUPS, Filters
 from callcenter.errors import StorageError
 from callcenter.reports.query import (
     BadQuery,
     ReportQuery,
     ReportRows,
     agents_report,
+    conversations_report,
+    fcr_report_table,
     queues_report,
     to_csv,
 )
@@ -38,7 +45,7 @@ _NAME = r"^[A-Za-z0-9_.:@+-]{1,64}(,[A-Za-z0-9_.:@+-]{1,64}){0,49}$"
 _SCOPED = "a user limited to business lines gets only the rows of those lines"
 
 
-class ReportParams(BaseModel):
+class _Period(BaseModel):
     model_config = ConfigDict(extra="forbid", populate_by_name=True)
 
     from_: str = Field(alias="from", max_length=25, description="first day (YYYY-MM-DD) or time, UTC")
@@ -48,18 +55,38 @@ class ReportParams(BaseModel):
     agent: str | None = Field(None, pattern=_NAME, description="only these agents (comma-separated)")
     channel: str | None = Field(None, pattern=_NAME, description="only these channels (comma-separated)")
     line: str | None = Field(None, pattern=_NAME, description="only these business lines (comma-separated)")
+    format: Literal["json", "csv"] = Field("json", description="json (columns, rows) or csv")
+
+
+class ReportParams(_Period):
     by: Literal["queue", "channel", "line", "all"] = Field(
         "queue", description="queue reports: a row per queue, channel, line, or all together"
     )
-    format: Literal["json", "csv"] = Field("json", description="json (columns, rows) or csv")
+
+
+class ConversationParams(_Period):
+    by: Literal["queue", "agent", "channel", "line", "all"] = Field(
+        "queue", description="a row per queue, agent, channel, line, or all together"
+    )
+
+
+class FcrParams(ConversationParams):
+    days: int = Field(
+        DEFAULT_WINDOW_DAYS,
+        ge=1,
+        le=90,
+        description="a contact is repeated when its customer comes back, on any channel, within these days",
+    )
 
 
 def _names(text: str | None) -> frozenset[str] | None:
     return None if text is None else frozenset(text.split(","))
 
 
-def _query(request: web.Request) -> ReportQuery | web.Response:
-    params = read_query(request, ReportParams)
+def _query(
+    request: web.Request, model: type[_Period] = ReportParams, groups: Sequence[str] = GROUPS
+) -> ReportQuery | web.Response:
+    params = read_query(request, model)
     principal: Principal = request[PRINCIPAL]
     lines = _names(params.line)
     if principal.lines is not None:
@@ -68,7 +95,9 @@ def _query(request: web.Request) -> ReportQuery | web.Response:
         lines = lines if lines is not None else principal.lines
     filters = Filters(_names(params.queue), _names(params.agent), _names(params.channel), lines)
     try:
-        return ReportQuery.parse(params.from_, params.to, params.interval, filters, params.by)
+        return ReportQuery.parse(
+            params.from_, params.to, params.interval, filters, getattr(params, "by", "queue"), groups
+        )
     except BadQuery as err:
         return error(400, str(err))
 
@@ -139,6 +168,39 @@ async def agents(request: web.Request) -> web.Response:
     return _answer(request, "agents", columns, rows)
 
 
+@doc(
+    "First-contact resolution across channels: handled contacts whose customer came back (on any "
+    "channel) within `days`, per queue, agent, channel or line and interval",
+    query=FcrParams,
+    errors=(400, 503),
+    who=_SCOPED,
+)
+@allow("supervisor", "admin")
+async def fcr(request: web.Request) -> web.Response:
+    query = _query(request, FcrParams, FCR_GROUPS)
+    if isinstance(query, web.Response):
+        return query
+    days = read_query(request, FcrParams).days
+    columns, rows = await fcr_report_table(request.app[REPORTS], query, days, time.time())
+    return _answer(request, "fcr", columns, rows)
+
+
+@doc(
+    "Conversation report (chat and messages): first response, resolution time, messages in and "
+    "out, per queue, agent, channel or line and interval",
+    query=ConversationParams,
+    errors=(400, 503),
+    who=_SCOPED,
+)
+@allow("supervisor", "admin")
+async def conversations(request: web.Request) -> web.Response:
+    query = _query(request, ConversationParams, CONVERSATION_GROUPS)
+    if isinstance(query, web.Response):
+        return query
+    columns, rows = await conversations_report(request.app[REPORTS], query)
+    return _answer(request, "conversations", columns, rows)
+
+
 @doc("The reports page: period, interval, filters, a chart and the table, CSV export", content="text/html")
 @allow("supervisor", "admin")
 async def page(request: web.Request) -> web.Response:
@@ -149,4 +211,6 @@ def setup_routes(app: web.Application) -> None:
     app.router.add_get("/reports", page)
     app.router.add_get("/api/reports/queues", _guarded(queues))
     app.router.add_get("/api/reports/agents", _guarded(agents))
+    app.router.add_get("/api/reports/fcr", _guarded(fcr))
+    app.router.add_get("/api/reports/conversations", _guarded(conversations))
     add_nav(app, "Reports", "/reports", "supervisor", "admin")

@@ -135,6 +135,8 @@ MATRIX: dict[tuple[str, str], set[str]] = {
     ("GET", "/reports"): {"supervisor", "admin"},
     ("GET", "/api/reports/queues"): {"supervisor", "admin"},
     ("GET", "/api/reports/agents"): {"supervisor", "admin"},
+    ("GET", "/api/reports/fcr"): {"supervisor", "admin"},
+    ("GET", "/api/reports/conversations"): {"supervisor", "admin"},
     # Provider webhooks: no API token is asked for; the provider's signature is (see WEBHOOKS).
     ("POST", "/webhooks/twilio/sms"): {PUBLIC},
     ("GET", "/webhooks/whatsapp"): {PUBLIC},

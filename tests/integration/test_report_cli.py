@@ -1,4 +1,5 @@
-"""``callcenter report backfill|queues|agents`` as a user runs it, on an SQLite event log."""
+"""``callcenter report backfill|queues|agents|fcr|conversations`` as a user runs it, on an SQLite
+event log."""
 
 from __future__ import annotations
 
@@ -8,7 +9,7 @@ import io
 from pathlib import Path
 
 from callcenter.core import notices as nt
-from callcenter.core.interaction import EndedBy, Outcome
+from callcenter.core.interaction import Channel, EndedBy, Interaction, Outcome
 from callcenter.storage.db import Database
 from tests.tools import run_callcenter as run
 
@@ -80,5 +81,58 @@ def test_bad_arguments_exit_2_with_the_reason(tmp_path: Path) -> None:
     db = f"database.url=sqlite+aiosqlite:///{tmp_path}/cc.db"
     result = run("--set", db, "report", "queues", "--from", "2026-13-01", "--to", "2026-12-01", cwd=tmp_path)
     assert result.returncode == 2 and "from:" in result.stderr and "Traceback" not in result.stderr
+    result = run(
+        "--set",
+        db,
+        "report",
+        "fcr",
+        "--from",
+        "2026-12-01",
+        "--to",
+        "2026-12-01",
+        "--days",
+        "0",
+        cwd=tmp_path,
+    )
+    assert result.returncode == 2 and "--days" in result.stderr and "Traceback" not in result.stderr
     result = run("--set", db, "report", "backfill", cwd=tmp_path)  # an empty log: nothing to do
     assert result.returncode == 0 and "empty" in result.stdout
+
+
+async def _contacts(url: str) -> None:
+    database = Database(url)
+    await database.start()
+    try:
+        for interaction in (
+            Interaction("v1", Channel.VOICE, "", DAY + 3600, queue="support", agent_id="1001",
+                        answered_at=DAY + 3610, ended_at=DAY + 3700, customer_id="cust-1"),
+            Interaction("w1", Channel.WHATSAPP, "", DAY + 7200, queue="support", agent_id="1002",
+                        answered_at=DAY + 7260, ended_at=DAY + 9000, customer_id="cust-1",
+                        conversation_id="conv-1"),
+        ):  # fmt: skip
+            await database.save_interaction(interaction)
+    finally:
+        await database.stop()
+
+
+def test_first_contact_resolution_and_conversations(tmp_path: Path) -> None:
+    url = f"sqlite+aiosqlite:///{tmp_path}/cc.db"
+    db = f"database.url={url}"
+    asyncio.run(_contacts(url))
+    period = ["--from", "2026-12-01", "--to", "2026-12-01", "--interval", "day", "--format", "csv"]
+    fcr = run("--set", db, "report", "fcr", *period, "--by", "channel", "--days", "1", cwd=tmp_path)
+    assert fcr.returncode == 0, fcr.stderr
+    rows = {r["channel"]: r for r in csv.DictReader(io.StringIO(fcr.stdout))}
+    # The call was followed by a WhatsApp conversation an hour later: repeated on another channel.
+    assert (rows["voice"]["repeated"], rows["voice"]["repeated_elsewhere"], rows["voice"]["fcr"]) == (
+        "1",
+        "1",
+        "0.0",
+    )
+    assert (rows["whatsapp"]["resolved"], rows["whatsapp"]["fcr"]) == ("1", "1.0")
+    talks = run("--set", db, "report", "conversations", *period, "--by", "agent", cwd=tmp_path)
+    assert talks.returncode == 0, talks.stderr
+    (row,) = csv.DictReader(io.StringIO(talks.stdout))
+    assert (row["agent"], row["conversations"], row["resolved"], row["average_resolution"]) == (
+        "1002", "1", "1", "1800.0"
+    )  # fmt: skip

@@ -6,16 +6,19 @@ from __future__ import annotations
 import csv
 import io
 from collections.abc import AsyncIterator
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 import pytest
+import sqlalchemy as sa
 from aiohttp.test_utils import TestClient, TestServer
 
 from callcenter.app import DATABASE, create_app
 from callcenter.core import notices as nt
-from callcenter.core.interaction import EndedBy, Outcome
+from callcenter.core.interaction import Channel, EndedBy, Interaction, Outcome
 from callcenter.reports.job import STORE
+from callcenter.storage.db_models import CustomerRow, MessageRow
 from tests.integration.test_api import TOKENS, auth, make_settings
 
 DAY = 1_796_083_200  # 2026-12-01 00:00 UTC
@@ -144,4 +147,111 @@ async def test_roles_page_and_openapi(client: TestClient[Any, Any]) -> None:
     page = await client.get("/reports", headers=auth("supervisor"))
     assert page.status == 200 and "/static/reports.js" in await page.text()
     document = await (await client.get("/api/openapi.json")).json()
-    assert {"/api/reports/queues", "/api/reports/agents", "/reports"} <= set(document["paths"])
+    assert {"/api/reports/queues", "/api/reports/agents", "/api/reports/fcr", "/reports"} <= set(
+        document["paths"]
+    )
+
+
+async def test_first_contact_resolution_across_channels(client: TestClient[Any, Any]) -> None:
+    db = client.app[DATABASE]
+
+    def contact(
+        iid: str, customer: str, at: float, channel: Channel, queue: str, agent: str | None
+    ) -> Interaction:
+        return Interaction(
+            iid,
+            channel,
+            "",
+            at,
+            queue=queue,
+            agent_id=agent,
+            answered_at=None if agent is None else at + 5,
+            ended_at=at + 60,
+            outcome=Outcome.ANSWERED if agent is not None else Outcome.ABANDONED,
+            customer_id=customer,
+        )
+
+    for i in [
+        contact("f1", "cust-a", DAY + 36000, Channel.VOICE, "billing", "1001"),  # a comes back on WhatsApp:
+        contact("f2", "cust-a", DAY + 36000 + 3600, Channel.WHATSAPP, "support", None),  # repeated elsewhere
+        contact("f3", "cust-b", DAY + 37000, Channel.WEBCHAT, "support", "1002"),  # b never comes back
+        contact("f4", "cust-c", DAY + 38000, Channel.VOICE, "billing", "1001"),  # c comes back as d,
+        contact("f5", "cust-d", DAY + 40000, Channel.SMS, "billing", "1001"),  # which was merged into c
+        contact("f6", "cust-e", DAY + 2 * 86400, Channel.VOICE, "billing", "1001"),  # after the 1-day window
+    ]:
+        await db.save_interaction(i)
+    async with db.engine.begin() as conn:
+        await conn.execute(
+            sa.insert(CustomerRow),
+            [
+                {"id": "cust-c", "record": {}, "merged_into": None},
+                {"id": "cust-d", "record": {}, "merged_into": "cust-c"},
+            ],
+        )
+    params = {"from": "2026-12-01", "to": "2026-12-01", "interval": "day", "days": "1", "by": "queue"}
+    body = await (await client.get("/api/reports/fcr", params=params, headers=auth("supervisor"))).json()
+    assert body["columns"] == [
+        "start", "queue", "handled", "resolved", "repeated", "repeated_elsewhere", "pending", "fcr"
+    ]  # fmt: skip
+    rows = {r[1]: r[2:] for r in body["rows"]}
+    # billing: f1 repeated on WhatsApp, f4 repeated by the merged customer over SMS, f5 resolved.
+    assert rows == {"billing": [3, 1, 2, 2, 0, 0.333], "support": [1, 1, 0, 0, 0, 1.0]}
+    money = {"Authorization": "Bearer money-supervisor-0123456789"}
+    scoped = await (await client.get("/api/reports/fcr", params=params, headers=money)).json()
+    assert [r[1] for r in scoped["rows"]] == ["billing"], "support has no line: not the money supervisor's"
+    by_agent = await client.get("/api/reports/fcr", params={**params, "by": "agent"}, headers=auth("admin"))
+    assert {r[1] for r in (await by_agent.json())["rows"]} == {"1001", "1002"}
+    for bad, word in (({"days": "0"}, "days"), ({"by": "nobody"}, "by")):
+        resp = await client.get("/api/reports/fcr", params={**params, **bad}, headers=auth("admin"))
+        assert resp.status == 400 and word in await resp.text()
+    assert (await client.get("/api/reports/fcr", params=params, headers=auth("agent"))).status == 403
+
+
+async def test_conversation_figures_from_the_stored_messages(client: TestClient[Any, Any]) -> None:
+    db = client.app[DATABASE]
+    start = DAY + 36000
+    chat = Interaction(
+        "cv1",
+        Channel.WEBCHAT,
+        "",
+        start,
+        queue="support",
+        agent_id="1002",
+        answered_at=start + 20,
+        ended_at=start + 600,
+        outcome=Outcome.ANSWERED,
+        customer_id="cust-x",
+        conversation_id="conv-1",
+    )
+    await db.save_interaction(chat)
+    when = [(-300, "in"), (0, "in"), (45, "out"), (50, "in"), (90, "out"), (900, "in")]  # 2 outside it
+    async with db.engine.begin() as conn:
+        await conn.execute(
+            sa.insert(MessageRow),
+            [
+                {
+                    "id": f"m{n}",
+                    "conversation_id": "conv-1",
+                    "customer_id": "cust-x",
+                    "channel": "webchat",
+                    "direction": direction,
+                    "body": "hello",
+                    "at": datetime.fromtimestamp(start + offset, UTC),
+                    "status": "delivered",
+                    "provider_id": None,
+                    "email_message_id": None,
+                    "status_detail": "",
+                }
+                for n, (offset, direction) in enumerate(when)
+            ],
+        )
+    params = {"from": "2026-12-01", "to": "2026-12-01", "interval": "day", "by": "agent"}
+    resp = await client.get("/api/reports/conversations", params=params, headers=auth("supervisor"))
+    assert resp.status == 200
+    body = await resp.json()
+    row = dict(zip(body["columns"], body["rows"][0], strict=True))
+    assert row["agent"] == "1002"
+    assert (row["conversations"], row["answered"], row["replied"], row["resolved"]) == (1, 1, 1, 1)
+    assert row["average_first_response"] == 45.0 and row["average_resolution"] == 600.0
+    assert (row["messages_in"], row["messages_out"]) == (2, 2), "messages outside the interaction are not its"
+    assert (await client.get("/api/reports/conversations", params=params, headers=auth("qa"))).status == 403

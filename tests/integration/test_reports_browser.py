@@ -1,11 +1,12 @@
 """The reports page in a real Chromium (Playwright, /usr/bin/chromium): a supervisor picks the
 period and interval, sees the chart and the table of the stored figures, switches to agents and
-exports CSV."""
+exports CSV, then reads first-contact resolution across channels and the conversations' figures."""
 
 from __future__ import annotations
 
 import asyncio
 import time
+from dataclasses import replace
 from pathlib import Path
 
 from aiohttp.test_utils import TestServer
@@ -13,7 +14,7 @@ from playwright.async_api import async_playwright, expect
 
 from callcenter.app import DATABASE, create_app
 from callcenter.core import notices as nt
-from callcenter.core.interaction import EndedBy, Outcome
+from callcenter.core.interaction import Channel, EndedBy, Interaction, Outcome
 from callcenter.reports.job import STORE
 from callcenter.web.pages import ACCOUNTS
 from tests.integration.test_login_browser import CHROMIUM_FLAGS, PASSWORD
@@ -42,6 +43,14 @@ async def test_a_supervisor_reads_the_days_report(tmp_path: Path) -> None:
                 nt.AgentStateLogged("agent:1001", at - 600, "1001", "available", ""),
             ]
         )
+        db = app[DATABASE]
+        # The caller of r1 writes in on web chat an hour later: a repeat on another channel.
+        await db.save_interaction(
+            Interaction("r1", Channel.VOICE, "2", at, queue="sales", agent_id="1001", answered_at=at + 4,
+                        ended_at=at + 64, outcome=Outcome.ANSWERED, customer_id="cust-1")
+        )  # fmt: skip
+        chat = Interaction("r3", Channel.WEBCHAT, "", min(at + 3600, now - 1), queue="sales")
+        await db.save_interaction(replace(chat, customer_id="cust-1", conversation_id="conv-r3"))
         await app[STORE].catch_up(now)
         base = str(server.make_url("")).rstrip("/")
         async with async_playwright() as pw:
@@ -73,6 +82,31 @@ async def test_a_supervisor_reads_the_days_report(tmp_path: Path) -> None:
                 download = await info.value
                 text = await asyncio.to_thread(Path(await download.path()).read_text)
                 assert text.startswith("start,agent,logged_in") and ",1001," in text
+                # First-contact resolution: the call was not the customer's last contact. Keyboard only.
+                await expect(page.locator("#days-field")).to_be_hidden()
+                await page.locator("#report").focus()
+                await page.keyboard.press("End")  # the last report: first-contact resolution
+                await expect(page.locator("#days-field")).to_be_visible()
+                await page.locator("#days").fill("1")
+                await page.locator("#days").press("Enter")
+                row = table.locator("tbody tr").first.locator("td")
+                await expect(table.locator("thead")).to_contain_text("Repeated on another channel")
+                await expect(row.nth(1)).to_have_text("sales")
+                await expect(row.nth(2)).to_have_text("1")  # handled
+                await expect(row.nth(4)).to_have_text("1")  # repeated
+                await expect(row.nth(5)).to_have_text("1")  # on another channel
+                await expect(row.nth(7)).to_have_text("0%")
+                href = await page.locator("#csv").get_attribute("href")
+                assert href is not None and "/api/reports/fcr?" in href and "days=1" in href
+                # Conversations: the chat, not answered yet.
+                await page.locator("#report").select_option("conversations")
+                await expect(page.locator("#days-field")).to_be_hidden()
+                await page.get_by_role("button", name="Show").click()
+                await expect(table.locator("thead")).to_contain_text("Avg first response (s)")
+                row = table.locator("tbody tr").first.locator("td")
+                await expect(row.nth(2)).to_have_text("1")  # conversations
+                await expect(row.nth(3)).to_have_text("0")  # answered
+                await page.screenshot(path=str(tmp_path / "reports-fcr.png"))
             finally:
                 await browser.close()
     finally:

@@ -95,7 +95,7 @@ def queue_report(
         raise ValueError(f"by: {by!r} is not one of {', '.join(GROUPS)}")
     sums: dict[tuple[int, str], QueueRow] = {}
     for row in rows:
-        if not _keep(filters, queue=row.queue, channel=row.channel, line=row.line):
+        if not keep(filters, queue=row.queue, channel=row.channel, line=row.line):
             continue
         group = "*" if by == "all" else str(getattr(row, by))
         key = (bucket(row.start, granularity), group)
@@ -105,7 +105,7 @@ def queue_report(
     return [QueueFigures(k[0], k[1], sums[k]) for k in sorted(sums)]
 
 
-def _keep(
+def keep(
     filters: Filters,
     *,
     queue: str | None = None,
@@ -113,6 +113,7 @@ def _keep(
     line: str | None = None,
     agent: str | None = None,
 ) -> bool:
+    """Whether a row with these names passes ``filters`` (a name not given is not filtered on)."""
     checks: list[tuple[frozenset[str] | None, str | None]] = [
         (filters.queues, queue),
         (filters.channels, channel),
@@ -189,7 +190,7 @@ def agent_report(
             pauses = by_pause.setdefault(key, {})
             pauses[s.reason] = pauses.get(s.reason, 0.0) + s.seconds
     for c in contacts:
-        if not visible(c.agent) or not _keep(filters, channel=c.channel):
+        if not visible(c.agent) or not keep(filters, channel=c.channel):
             continue
         key = (bucket(c.start, granularity), c.agent)
         per_channel = by_channel.setdefault(key, {})

@@ -1,6 +1,8 @@
-// The reports page: asks /api/reports/{queues|agents} for the period, draws the chart (bars: volume;
-// line: service level for queues, occupancy for agents, 0..100 %) as the supervisor console draws
-// its own, and the table beneath; the CSV link asks the same URL with format=csv.
+// The reports page: asks /api/reports/{queues|agents|conversations|fcr} for the period, draws the
+// chart (bars: volume; line: service level for queues, occupancy for agents, the share answered for
+// conversations, first-contact resolution; 0..100 %)
+// as the supervisor console draws its own, and the table beneath; the CSV link asks the same URL
+// with format=csv.
 "use strict";
 (() => {
   const { $, el } = window.cc;
@@ -15,6 +17,11 @@
     overflowed: t("Overflowed"), exited: t("Exited"), logged_in: t("Logged in (s)"), available: t("Available (s)"),
     offered_s: t("Ringing (s)"), busy: t("Busy (s)"), wrap_up: t("Wrap-up (s)"), paused: t("Paused (s)"),
     occupancy: t("Occupancy"), utilization: t("Utilization"), contacts: t("Contacts"), talk: t("Talk (s)"),
+    handled: t("Handled"), resolved: t("Resolved"), repeated: t("Repeated"),
+    repeated_elsewhere: t("Repeated on another channel"), pending: t("Pending"), fcr: t("FCR"),
+    conversations: t("Conversations"), replied: t("Replied"), average_first_response: t("Avg first response (s)"),
+    longest_first_response: t("Longest first response (s)"), average_resolution: t("Avg resolution (s)"),
+    messages_in: t("Messages in"), messages_out: t("Messages out"), messages_per_conversation: t("Messages per conversation"),
   };
   const heading = (kind, name) => {
     if (kind === "agents" && name === "offered") return headings.offered_s;
@@ -22,12 +29,14 @@
     if (name.startsWith("handled:")) return t("Handled: {channel}", { channel: name.slice(8) });
     return headings[name] || name;
   };
-  const ratios = new Set(["service_level", "abandon_rate", "occupancy", "utilization"]);
+  const ratios = new Set(["service_level", "abandon_rate", "occupancy", "utilization", "fcr"]);
   const pct = (x) => (x === null || x === undefined ? "–" : window.ccLocale.percent(x));
 
   function params() {
     const data = new FormData(form), query = new URLSearchParams();
-    for (const name of ["from", "to", "interval", "queue", "agent", "channel", "line"].concat($("#report").value === "queues" ? ["by"] : [])) {
+    const kind = $("#report").value;
+    const extra = kind === "fcr" ? ["by", "days"] : kind === "agents" ? [] : ["by"];
+    for (const name of ["from", "to", "interval", "queue", "agent", "channel", "line"].concat(extra)) {
       const value = String(data.get(name) || "").trim();
       if (value) query.set(name, value);
     }
@@ -40,7 +49,15 @@
     const by = new Map();
     for (const row of rows) {
       const p = by.get(row[0]) || { start: row[0], volume: 0, num: 0, den: 0 };
-      if (kind === "queues") {
+      if (kind === "conversations") {
+        p.volume += row[col("conversations")];
+        p.num += row[col("answered")];
+        p.den += row[col("conversations")];
+      } else if (kind === "fcr") {
+        p.volume += row[col("handled")];
+        p.num += row[col("resolved")];
+        p.den += row[col("resolved")] + row[col("repeated")];
+      } else if (kind === "queues") {
         p.volume += row[col("offered")];
         p.num += row[col("answered_in_sl")];
         p.den += row[col("answered")] + row[col("abandoned")] - row[col("short_abandoned")];
@@ -60,7 +77,9 @@
     const w = 720, h = 200, left = 40, right = 40, top = 8, bottom = 22;
     const svg = document.createElementNS(SVG, "svg");
     const peak = Math.max(1, ...pts.map((p) => p.volume));
-    const what = kind === "queues" ? t("calls offered and service level") : t("contacts handled and occupancy");
+    const what = kind === "queues" ? t("calls offered and service level")
+      : kind === "fcr" ? t("contacts handled and first-contact resolution")
+      : kind === "conversations" ? t("conversations and the share answered") : t("contacts handled and occupancy");
     svg.setAttribute("class", "chart");
     svg.setAttribute("viewBox", `0 0 ${w} ${h}`);
     svg.setAttribute("role", "img");
@@ -126,7 +145,11 @@
       $("#chart").replaceChildren(chart(kind, pts));
       $("#legend").textContent = kind === "queues"
         ? t("Bars: calls offered. Line: service level (answered within the queue's threshold / answered and abandoned after the short-abandon threshold).")
-        : t("Bars: contacts handled. Line: occupancy (ringing, talking and wrap-up / that and available time).");
+        : kind === "conversations"
+          ? t("Bars: conversations begun. Line: the share an agent answered. The table has first response and resolution times.")
+        : kind === "fcr"
+          ? t("Bars: contacts handled. Line: first-contact resolution (resolved / resolved and repeated: the customer came back on any channel within the days given; pending contacts are left out).")
+          : t("Bars: contacts handled. Line: occupancy (ringing, talking and wrap-up / that and available time).");
       table(kind, data.columns, data.rows);
       $("#status").textContent = t("{n} rows", { n: data.rows.length });
     } catch (err) {
@@ -134,9 +157,22 @@
     }
   }
 
+  // Rows per agent belong to the FCR and conversation reports, the repeat window to FCR; "by" to all
+  // but the agents' report.
+  function fields() {
+    const kind = $("#report").value;
+    const perAgent = kind === "fcr" || kind === "conversations";
+    $("#by-agent").disabled = !perAgent;
+    if (!perAgent && $("#by").value === "agent") $("#by").value = "queue";
+    $("#by").disabled = kind === "agents";
+    $("#days-field").hidden = kind !== "fcr";
+  }
+
   const today = new Date().toISOString().slice(0, 10);
   $("#from").value = today;
   $("#to").value = today;
   form.addEventListener("submit", show);
+  $("#report").addEventListener("change", fields);
+  fields();
   show();
 })();

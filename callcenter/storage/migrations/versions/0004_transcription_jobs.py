@@ -40,9 +40,7 @@ def upgrade() -> None:
         sa.Column("updated_at", sa.DateTime(timezone=True), server_default=sa.func.now(), nullable=False),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_transcription_jobs")),
     )
-    op.create_index(
-        op.f("ix_transcription_jobs_interaction_id"), "transcription_jobs", ["interaction_id"]
-    )
+    op.create_index(op.f("ix_transcription_jobs_interaction_id"), "transcription_jobs", ["interaction_id"])
     op.create_index("ix_transcription_jobs_status_id", "transcription_jobs", ["status", "id"])
 
 
