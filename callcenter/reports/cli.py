@@ -2,7 +2,8 @@
 
 ``backfill --from --to`` recomputes the 15-minute tables of a period from the event log (a day at a
 time, with a progress bar); it may run while the server runs: a recomputed range replaces itself
-with the same rows. ``queues`` and ``agents`` print a report as a table or CSV. Exit status: 0,
+with the same rows. ``queues`` and ``agents`` print a report as a table or CSV, or write it to
+``--output`` (an Excel workbook with ``--format xlsx``). Exit status: 0,
 2 for bad arguments or a database that cannot be read.
 """
 
@@ -12,13 +13,22 @@ import argparse
 import asyncio
 import sys
 import time
+from pathlib import Path
 from typing import Any
 
 from callcenter.core.reports.aggregate import QueueSettings, queue_settings
 from callcenter.core.reports.intervals import QUARTER, Granularity
 from callcenter.core.reports.rollup import GROUPS, Filters
 from callcenter.errors import StorageError
-from callcenter.reports.query import BadQuery, ReportQuery, agents_report, queues_report, to_csv, to_text
+from callcenter.reports.query import (
+    BadQuery,
+    ReportQuery,
+    agents_report,
+    queues_report,
+    to_csv,
+    to_text,
+    to_xlsx,
+)
 from callcenter.settings import ConfigError, Settings
 
 DAY = 86400
@@ -35,7 +45,8 @@ def add_parser(sub: Any) -> None:
         shown.add_argument("--from", dest="start", required=True, help="YYYY-MM-DD or YYYY-MM-DDTHH:MM (UTC)")
         shown.add_argument("--to", dest="end", required=True, help="a day (included) or a time (excluded)")
         shown.add_argument("--interval", default="15m", choices=[g.value for g in Granularity])
-        shown.add_argument("--format", default="table", choices=["table", "csv"])
+        shown.add_argument("--format", default="table", choices=["table", "csv", "xlsx"])
+        shown.add_argument("--output", help="write to this file (needed for --format xlsx)")
         shown.add_argument("--queue", action="append", help="only this queue (repeatable)")
         shown.add_argument("--agent", action="append", help="only this agent (repeatable)")
         shown.add_argument("--channel", action="append", help="only this channel (repeatable)")
@@ -64,6 +75,8 @@ def main(args: argparse.Namespace, settings: Settings) -> int:
             return asyncio.run(_backfill(args, settings))
         filters = Filters(_set(args.queue), _set(args.agent), _set(args.channel), _set(args.line))
         query = ReportQuery.parse(args.start, args.end, args.interval, filters, getattr(args, "by", "queue"))
+        if args.format == "xlsx" and not args.output:
+            raise BadQuery("--format xlsx: give --output FILE (a workbook is not text for a terminal)")
         return asyncio.run(_show(args, settings, query))
     except (BadQuery, ConfigError) as err:
         print(f"report: {err}", file=sys.stderr)
@@ -85,7 +98,15 @@ async def _show(args: argparse.Namespace, settings: Settings, query: ReportQuery
             columns, rows = await agents_report(store, query)
     finally:
         await store.stop()
-    print(to_csv(columns, rows) if args.format == "csv" else to_text(columns, rows), end="")
+    if args.format == "xlsx":
+        await asyncio.to_thread(Path(args.output).write_bytes, to_xlsx(columns, rows, args.report_action))
+        print(f"{len(rows)} row(s) written to {args.output}")
+        return 0
+    text = to_csv(columns, rows) if args.format == "csv" else to_text(columns, rows)
+    if args.output:
+        await asyncio.to_thread(Path(args.output).write_text, text, "utf-8")
+        return 0
+    print(text, end="")
     return 0
 
 
