@@ -135,6 +135,9 @@ MATRIX: dict[tuple[str, str], set[str]] = {
     ("GET", "/reports"): {"supervisor", "admin"},
     ("GET", "/api/reports/queues"): {"supervisor", "admin"},
     ("GET", "/api/reports/agents"): {"supervisor", "admin"},
+    # Planning: forecast, staffing and the simulated service level (test_planning_api.py).
+    ("GET", "/planning"): {"supervisor", "admin"},
+    ("GET", "/api/planning"): {"supervisor", "admin"},
     # Provider webhooks: no API token is asked for; the provider's signature is (see WEBHOOKS).
     ("POST", "/webhooks/twilio/sms"): {PUBLIC},
     ("GET", "/webhooks/whatsapp"): {PUBLIC},
@@ -166,6 +169,7 @@ PAGES = {
     ("GET", "/admin/agents"),
     ("GET", "/admin/ivr"),
     ("GET", "/reports"),
+    ("GET", "/planning"),
 }
 # Engine.IO answers 400 to a request that is not one of its own (no transport, no session).
 SOCKETS = {"/socket.io/"}
