@@ -86,6 +86,7 @@ from callcenter.web import (
     interactions_api,
     ivr_api,
     pages,
+    planning_api,
     qa_api,
     realtime,
     reports_api,
@@ -214,6 +215,7 @@ def create_app(settings: Settings) -> web.Application:
     supervisor.setup_routes(app)
     pages.add_nav(app, "QA review", "/qa", "qa", "supervisor", "admin")  # after each role's home
     reports_api.setup_routes(app)
+    planning_api.setup_routes(app)
     widget.setup_routes(app)
     app.cleanup_ctx.append(_database)
     app.cleanup_ctx.append(admin_roster.directory_context)

@@ -2,7 +2,8 @@
 
 ``backfill --from --to`` recomputes the 15-minute tables of a period from the event log (a day at a
 time, with a progress bar); it may run while the server runs: a recomputed range replaces itself
-with the same rows. The others print a report as a table or CSV. Exit status: 0,
+with the same rows. The others print a report as a table or CSV, or write it to
+``--output`` (an Excel workbook with ``--format xlsx``). Exit status: 0,
 2 for bad arguments or a database that cannot be read.
 """
 
@@ -12,6 +13,7 @@ import argparse
 import asyncio
 import sys
 import time
+from pathlib import Path
 from typing import Any
 
 from callcenter.core.reports.aggregate import QueueSettings, queue_settings
@@ -28,6 +30,7 @@ from callcenter.reports.query import (
     queues_report,
     to_csv,
     to_text,
+    to_xlsx,
 )
 from callcenter.settings import ConfigError, Settings
 
@@ -51,7 +54,8 @@ def add_parser(sub: Any) -> None:
         shown.add_argument("--from", dest="start", required=True, help="YYYY-MM-DD or YYYY-MM-DDTHH:MM (UTC)")
         shown.add_argument("--to", dest="end", required=True, help="a day (included) or a time (excluded)")
         shown.add_argument("--interval", default="15m", choices=[g.value for g in Granularity])
-        shown.add_argument("--format", default="table", choices=["table", "csv"])
+        shown.add_argument("--format", default="table", choices=["table", "csv", "xlsx"])
+        shown.add_argument("--output", help="write to this file (needed for --format xlsx)")
         shown.add_argument("--queue", action="append", help="only this queue (repeatable)")
         shown.add_argument("--agent", action="append", help="only this agent (repeatable)")
         shown.add_argument("--channel", action="append", help="only this channel (repeatable)")
@@ -96,6 +100,8 @@ def main(args: argparse.Namespace, settings: Settings) -> int:
         query = ReportQuery.parse(
             args.start, args.end, args.interval, filters, getattr(args, "by", "queue"), groups
         )
+        if args.format == "xlsx" and not args.output:
+            raise BadQuery("--format xlsx: give --output FILE (a workbook is not text for a terminal)")
         return asyncio.run(_show(args, settings, query))
     except (BadQuery, ConfigError) as err:
         print(f"report: {err}", file=sys.stderr)
@@ -122,7 +128,15 @@ async def _show(args: argparse.Namespace, settings: Settings, query: ReportQuery
             columns, rows = await agents_report(store, query)
     finally:
         await store.stop()
-    print(to_csv(columns, rows) if args.format == "csv" else to_text(columns, rows), end="")
+    if args.format == "xlsx":
+        await asyncio.to_thread(Path(args.output).write_bytes, to_xlsx(columns, rows, args.report_action))
+        print(f"{len(rows)} row(s) written to {args.output}")
+        return 0
+    text = to_csv(columns, rows) if args.format == "csv" else to_text(columns, rows)
+    if args.output:
+        await asyncio.to_thread(Path(args.output).write_text, text, "utf-8")
+        return 0
+    print(text, end="")
     return 0
 
 

@@ -285,6 +285,36 @@ def to_csv(columns: Sequence[str], rows: Sequence[Sequence[Cell]]) -> str:
     return out.getvalue()
 
 
+def to_xlsx(columns: Sequence[str], rows: Sequence[Sequence[Cell]], title: str = "report") -> bytes:
+    """The table as an Excel workbook (openpyxl): one sheet, the header row bold and frozen, numbers
+    as numbers; text a spreadsheet would run as a formula is kept as text, as in the CSV."""
+    from openpyxl import Workbook
+    from openpyxl.styles import Font
+
+    book = Workbook(write_only=False)
+    sheet = book.active
+    assert sheet is not None
+    sheet.title = title[:31]
+    sheet.append([str(c) for c in columns])
+    for cell in sheet[1]:
+        cell.font = Font(bold=True)
+    for row in rows:
+        sheet.append([_xlsx_cell(c) for c in row])
+    sheet.freeze_panes = "A2"
+    for n, name in enumerate(columns, start=1):
+        width = max([len(str(name)), *(len(str(r[n - 1])) for r in rows[:200] if r[n - 1] is not None)])
+        sheet.column_dimensions[sheet.cell(1, n).column_letter].width = min(40, width + 2)
+    out = io.BytesIO()
+    book.save(out)
+    return out.getvalue()
+
+
+def _xlsx_cell(value: Cell) -> Cell:
+    if isinstance(value, str) and value[:1] in ("=", "+", "-", "@"):
+        return "'" + value  # never a formula
+    return value
+
+
 def to_text(columns: Sequence[str], rows: Sequence[Sequence[Cell]]) -> str:
     """An aligned plain-text table (numbers to the right, "-" for no value)."""
     cells = [list(columns)] + [["-" if c is None else str(c) for c in row] for row in rows]

@@ -3,7 +3,7 @@
 
 Supervisors and admins only; a user limited to business lines gets the rows of those lines (queue
 rows by the call's line, agents by the lines of the queues they serve) and a 403 for asking for
-another line. JSON (columns and rows) or CSV, the same table as ``callcenter report``.
+another line. JSON (columns and rows), CSV or XLSX, the same table as ``callcenter report``.
 """
 
 from __future__ import annotations
@@ -31,6 +31,7 @@ from callcenter.reports.query import (
     fcr_report_table,
     queues_report,
     to_csv,
+    to_xlsx,
 )
 from callcenter.web.api import SERVICE, queue_line
 from callcenter.web.auth import PRINCIPAL, allow
@@ -55,7 +56,9 @@ class _Period(BaseModel):
     agent: str | None = Field(None, pattern=_NAME, description="only these agents (comma-separated)")
     channel: str | None = Field(None, pattern=_NAME, description="only these channels (comma-separated)")
     line: str | None = Field(None, pattern=_NAME, description="only these business lines (comma-separated)")
-    format: Literal["json", "csv"] = Field("json", description="json (columns, rows) or csv")
+    format: Literal["json", "csv", "xlsx"] = Field(
+        "json", description="json (columns, rows), csv, or xlsx (an Excel workbook)"
+    )
 
 
 class ReportParams(_Period):
@@ -102,7 +105,17 @@ def _query(
         return error(400, str(err))
 
 
+XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
+
+
 def _answer(request: web.Request, name: str, columns: list[str], rows: list[list[Any]]) -> web.Response:
+    if request.query.get("format") == "xlsx":
+        filename = f"{name}-{request.query.get('from', '')}-{request.query.get('to', '')}.xlsx"
+        return web.Response(
+            body=to_xlsx(columns, rows, name),
+            content_type=XLSX,
+            headers={"Content-Disposition": f'attachment; filename="{filename}"'},
+        )
     if request.query.get("format") == "csv":
         filename = f"{name}-{request.query.get('from', '')}-{request.query.get('to', '')}.csv"
         return web.Response(
@@ -201,7 +214,10 @@ async def conversations(request: web.Request) -> web.Response:
     return _answer(request, "conversations", columns, rows)
 
 
-@doc("The reports page: period, interval, filters, a chart and the table, CSV export", content="text/html")
+@doc(
+    "The reports page: period, interval, filters, a chart and the table, CSV and XLSX export",
+    content="text/html",
+)
 @allow("supervisor", "admin")
 async def page(request: web.Request) -> web.Response:
     return render(request, "reports.html")

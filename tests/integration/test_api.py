@@ -137,6 +137,9 @@ MATRIX: dict[tuple[str, str], set[str]] = {
     ("GET", "/api/reports/agents"): {"supervisor", "admin"},
     ("GET", "/api/reports/fcr"): {"supervisor", "admin"},
     ("GET", "/api/reports/conversations"): {"supervisor", "admin"},
+    # Planning: forecast, staffing and the simulated service level (test_planning_api.py).
+    ("GET", "/planning"): {"supervisor", "admin"},
+    ("GET", "/api/planning"): {"supervisor", "admin"},
     # Provider webhooks: no API token is asked for; the provider's signature is (see WEBHOOKS).
     ("POST", "/webhooks/twilio/sms"): {PUBLIC},
     ("GET", "/webhooks/whatsapp"): {PUBLIC},
@@ -168,6 +171,7 @@ PAGES = {
     ("GET", "/admin/agents"),
     ("GET", "/admin/ivr"),
     ("GET", "/reports"),
+    ("GET", "/planning"),
 }
 # Engine.IO answers 400 to a request that is not one of its own (no transport, no session).
 SOCKETS = {"/socket.io/"}

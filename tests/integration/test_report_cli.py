@@ -77,6 +77,28 @@ def test_backfill_then_reports_as_table_and_csv(tmp_path: Path) -> None:
     assert seconds == {"2026-12-01T00:00Z": 600.0, "2026-12-01T01:00Z": 3000.0}  # 00:50 to 01:50
 
 
+def test_a_report_written_as_an_excel_workbook(tmp_path: Path) -> None:
+    from openpyxl import load_workbook
+
+    url = f"sqlite+aiosqlite:///{tmp_path}/cc.db"
+    db = f"database.url={url}"
+    asyncio.run(_log(url))
+    assert run("--set", db, "report", "backfill", cwd=tmp_path).returncode == 0
+    args = ["report", "queues", "--from", "2026-12-01", "--to", "2026-12-02", "--interval", "day"]
+    refused = run("--set", db, *args, "--format", "xlsx", cwd=tmp_path)
+    assert refused.returncode == 2 and "give --output FILE" in refused.stderr
+    written = run("--set", db, *args, "--format", "xlsx", "--output", "q.xlsx", cwd=tmp_path)
+    assert written.returncode == 0 and "2 row(s) written to q.xlsx" in written.stdout, written.stderr
+    sheet = load_workbook(tmp_path / "q.xlsx").active
+    assert sheet is not None
+    rows = list(sheet.iter_rows(values_only=True))
+    assert rows[0][:4] == ("start", "queue", "offered", "answered")
+    assert [r[:4] for r in rows[1:]] == [
+        ("2026-12-01T00:00Z", "support", 1, 1),
+        ("2026-12-02T00:00Z", "support", 1, 0),
+    ]
+
+
 def test_bad_arguments_exit_2_with_the_reason(tmp_path: Path) -> None:
     db = f"database.url=sqlite+aiosqlite:///{tmp_path}/cc.db"
     result = run("--set", db, "report", "queues", "--from", "2026-13-01", "--to", "2026-12-01", cwd=tmp_path)

@@ -108,6 +108,25 @@ async def test_agent_figures_and_csv(client: TestClient[Any, Any]) -> None:
     assert by_agent["1001"]["handled:voice"] == "2" and by_agent["1002"]["handled:voice"] == "1"
 
 
+async def test_queue_figures_as_an_excel_workbook(client: TestClient[Any, Any]) -> None:
+    from openpyxl import load_workbook
+
+    params = {"from": "2026-12-01", "to": "2026-12-01", "interval": "day"}
+    table = await (await client.get("/api/reports/queues", params=params, headers=auth("admin"))).json()
+    resp = await client.get(
+        "/api/reports/queues", params={**params, "format": "xlsx"}, headers=auth("supervisor")
+    )
+    assert resp.status == 200 and resp.content_type.endswith("spreadsheetml.sheet")
+    assert 'filename="queues-2026-12-01-2026-12-01.xlsx"' in resp.headers["Content-Disposition"]
+    sheet = load_workbook(io.BytesIO(await resp.read())).active
+    assert sheet is not None and sheet.title == "queues"
+    cells = [list(r) for r in sheet.iter_rows(values_only=True)]
+    assert cells[0] == table["columns"]
+    assert cells[1:] == table["rows"]  # numbers stay numbers, empty figures empty
+    refused = await client.get("/api/reports/queues", params={**params, "format": "xlsx"}, headers=auth("qa"))
+    assert refused.status == 403
+
+
 async def test_a_supervisor_limited_to_a_line_sees_only_it(client: TestClient[Any, Any]) -> None:
     money = {"Authorization": "Bearer money-supervisor-0123456789"}
     params = {"from": "2026-12-01", "to": "2026-12-02"}

@@ -195,6 +195,10 @@ class Acd:
         seconds = position * handle / max(1, self._roster.staffed(queue))
         return float(math.ceil(seconds / 30.0) * 30)
 
+    def next_timer(self) -> float | None:
+        """When the earliest timer is due: a driver with no event before sends a ``Tick`` then."""
+        return self._timers.next_at()
+
     def queue_stats(self, name: str, now: float) -> QueueSnapshot:
         q = self.queue(name)
         waits = [(p.queued_at, self._live[p.iid].is_callback) for p in self._lines.places(name)]

@@ -35,6 +35,10 @@ class Timers:
     def push(self, when: float, kind: str, key: str) -> None:
         heapq.heappush(self._heap, (when, next(self._seq), kind, key))
 
+    def next_at(self) -> float | None:
+        """When the earliest timer is due (it may find nothing left to do); None: no timer."""
+        return self._heap[0][0] if self._heap else None
+
     def due(self, at: float) -> Iterator[tuple[float, str, str]]:
         """Pop the timers due by ``at``, in order (including those pushed while iterating)."""
         while self._heap and self._heap[0][0] <= at:

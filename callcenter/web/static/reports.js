@@ -1,8 +1,7 @@
 // The reports page: asks /api/reports/{queues|agents|conversations|fcr} for the period, draws the
 // chart (bars: volume; line: service level for queues, occupancy for agents, the share answered for
-// conversations, first-contact resolution; 0..100 %)
-// as the supervisor console draws its own, and the table beneath; the CSV link asks the same URL
-// with format=csv.
+// conversations, first-contact resolution; 0..100 %) as the supervisor console draws its own, and
+// the table beneath; the CSV and XLSX links ask the same URL with format=csv / xlsx.
 "use strict";
 (() => {
   const { $, el } = window.cc;
@@ -138,6 +137,7 @@
     const kind = $("#report").value, query = params();
     const url = `/api/reports/${kind}?${query}`;
     $("#csv").href = `${url}&format=csv`;
+    $("#xlsx").href = `${url}&format=xlsx`;
     $("#status").textContent = t("Loading…");
     try {
       const data = await window.cc.api("GET", url);
