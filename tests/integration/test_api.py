@@ -40,6 +40,10 @@ def make_settings(tmp_path: Path, **extra: Any) -> Any:
         database={"url": f"sqlite+aiosqlite:///{tmp_path}/api.db"},
         # Never the sandbox's spool: a real server of the e2e tests may be recording there.
         recordings={"directory": str(tmp_path / "recordings"), "spool_dir": str(tmp_path / "spool")},
+        tickets={
+            "workflow_file": str(Path(__file__).parents[2] / "tickets.example.yaml"),
+            **extra.pop("tickets", {}),
+        },
         security={
             "api_tokens": [
                 {
@@ -135,6 +139,15 @@ MATRIX: dict[tuple[str, str], set[str]] = {
     ("GET", "/reports"): {"supervisor", "admin"},
     ("GET", "/api/reports/queues"): {"supervisor", "admin"},
     ("GET", "/api/reports/agents"): {"supervisor", "admin"},
+    # Tickets (test_tickets_api.py); each ticket is checked again (team, line) inside.
+    ("GET", "/api/tickets/workflow"): {"agent", "supervisor", "admin"},
+    ("GET", "/api/tickets"): {"agent", "supervisor", "admin"},
+    ("POST", "/api/tickets"): {"agent", "supervisor", "admin"},
+    ("GET", "/api/tickets/T-NONE"): {"agent", "supervisor", "admin"},
+    ("POST", "/api/tickets/T-NONE/transition"): {"agent", "supervisor", "admin"},
+    ("POST", "/api/tickets/T-NONE/transfer"): {"agent", "supervisor", "admin"},
+    ("POST", "/api/tickets/T-NONE/comments"): {"agent", "supervisor", "admin"},
+    ("POST", "/api/tickets/T-NONE/priority"): {"supervisor", "admin"},
     # Provider webhooks: no API token is asked for; the provider's signature is (see WEBHOOKS).
     ("POST", "/webhooks/twilio/sms"): {PUBLIC},
     ("GET", "/webhooks/whatsapp"): {PUBLIC},
@@ -188,7 +201,8 @@ async def test_every_route_declares_roles_and_is_in_the_matrix(client: TestClien
     tested = {
         (
             m,
-            p.replace("1001/pause", "{agent_id}/{action}")
+            p.replace("tickets/T-NONE", "tickets/{ticket_id}")
+            .replace("1001/pause", "{agent_id}/{action}")
             .replace("1001", "{agent_id}")
             .replace("customers/none", "customers/{customer_id}")
             .replace("merges/none", "merges/{merge_id}")
