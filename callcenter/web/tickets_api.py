@@ -11,6 +11,7 @@ existence is not told), one one may see but not work a 403. Domain refusals are 
 
 from __future__ import annotations
 
+import dataclasses
 import functools
 import logging
 from collections.abc import Awaitable, Callable, Collection
@@ -24,6 +25,7 @@ from callcenter.core.business_lines import call_line
 from callcenter.core.omni.customers import UnknownCustomer
 from callcenter.core.qa.redaction import Redactor
 from callcenter.core.tickets import workflow as wfl
+from callcenter.core.tickets.board import boards
 from callcenter.core.tickets.model import Workflow
 from callcenter.core.tickets.ticket import Ticket
 from callcenter.errors import StorageError
@@ -347,6 +349,20 @@ async def comment(request: web.Request) -> web.Response:
     return json_response({"ticket": ticket_view(tickets, changed), "comment": comment_view(added)}, 201)
 
 
+@doc(
+    "Team boards: per team, open tickets by priority, the overdue and the about-to-breach ones",
+    errors=(503,),
+    who="a supervisor limited to business lines: those lines' tickets",
+)
+@allow("supervisor", "admin")
+async def board(request: web.Request) -> web.Response:
+    tickets = request.app[TICKETS]
+    principal: Principal = request[PRINCIPAL]
+    found = [t for t in await tickets.store.open_tickets(limit=5000) if principal.may_see(t.line)]
+    teams = boards(tickets.workflow, found, tickets.clock())
+    return json_response({"teams": [dataclasses.asdict(b) for b in teams]})
+
+
 async def tickets_of(request: web.Request, customer_ids: Collection[str]) -> list[dict[str, Any]]:
     """The customers' tickets as entries of their timeline (customers API), in the caller's lines."""
     tickets = request.app.get(TICKETS)
@@ -378,6 +394,7 @@ async def tickets_of(request: web.Request, customer_ids: Collection[str]) -> lis
 
 def setup_routes(app: web.Application) -> None:
     app.router.add_get("/api/tickets/workflow", _guarded(get_workflow))
+    app.router.add_get("/api/tickets/board", _guarded(board))
     app.router.add_get("/api/tickets", _guarded(list_tickets))
     app.router.add_post("/api/tickets", _guarded(create))
     app.router.add_get("/api/tickets/{ticket_id}", _guarded(get_ticket))

@@ -141,6 +141,7 @@ MATRIX: dict[tuple[str, str], set[str]] = {
     ("GET", "/api/reports/agents"): {"supervisor", "admin"},
     # Tickets (test_tickets_api.py); each ticket is checked again (team, line) inside.
     ("GET", "/api/tickets/workflow"): {"agent", "supervisor", "admin"},
+    ("GET", "/api/tickets/board"): {"supervisor", "admin"},
     ("GET", "/api/tickets"): {"agent", "supervisor", "admin"},
     ("POST", "/api/tickets"): {"agent", "supervisor", "admin"},
     ("GET", "/api/tickets/T-NONE"): {"agent", "supervisor", "admin"},

@@ -146,6 +146,10 @@ async def test_a_ticket_from_a_chat_across_two_teams(tmp_path: Path) -> None:
         kinds = [e["kind"] for e in late["events"]]
         assert "sla_breached" in kinds and "escalated" in kinds
         assert late["priority"] == "urgent"  # raise_priority
+        status, board = await call(node, SUP, "GET", "/api/tickets/board")
+        engineering = next(b for b in board["teams"] if b["team"] == "engineering")
+        assert engineering["open"] == 1 and engineering["overdue"] == [tid]
+        assert (await call(node, EVE, "GET", "/api/tickets/board"))[0] == 403
         assert await job.check_all(tickets) == 0  # each once
         tickets.clock = real
 

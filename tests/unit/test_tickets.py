@@ -152,3 +152,19 @@ def test_sla_clocks_pause_while_waiting_for_the_customer_and_stop_when_met() -> 
     ticket, _ = wfl.comment(ticket, later + timedelta(minutes=30), "ann", internal=False)
     met = sla.clock(WF, ticket, sla.FIRST_RESPONSE, later + timedelta(days=3))
     assert met is not None and met.met and met.elapsed_seconds == 3600 + 1800
+
+
+def test_boards_count_open_tickets_per_team_with_the_overdue_and_the_at_risk() -> None:
+    from callcenter.core.tickets.board import boards
+
+    gold = wfl.Draft("fault", "x", {"product": "router"}, tier="gold")  # engineering, high: 1 h
+    late, _ = wfl.create(WF, gold, "T-LATE", MON_10, "ann")
+    risky, _ = wfl.create(WF, gold, "T-RISK", MON_10 + timedelta(minutes=10), "ann")
+    calm = fault()  # support, normal: 4 h
+    done, _ = wfl.transition(WF, fault(), "closed", MON_10, "ann")
+    now = MON_10 + timedelta(minutes=61)
+    found = {b.team: b for b in boards(WF, [late, risky, calm, done], now)}
+    assert list(found) == ["support", "billing", "engineering", "product"]
+    assert (found["engineering"].open, found["engineering"].by_priority) == (2, {"high": 2})
+    assert found["engineering"].overdue == ["T-LATE"] and found["engineering"].at_risk == ["T-RISK"]
+    assert (found["support"].open, found["support"].overdue, found["support"].at_risk) == (1, [], [])
