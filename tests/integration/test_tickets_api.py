@@ -18,6 +18,7 @@ from callcenter.web.api import SERVICE
 from callcenter.web.tickets_api import TICKETS
 from tests.integration.test_api import make_settings
 from tests.integration.test_realtime import SITE_SECRET, Node, agent, customer, start_node
+from tests.unit.tickets_fixtures import EXAMPLE
 
 ANN = "agent-1001-token-0123456789abc"  # support
 BOB = "agent-1002-token-0123456789abc"  # support too
@@ -40,7 +41,7 @@ def settings(tmp_path: Path) -> Any:
         messaging={"web_identity_secret": SITE_SECRET},
         realtime={"events_per_second": 50.0, "burst": 50},
         acd={"decline_seconds": 0},
-        tickets={"reply_seconds": 0.1, "sla_check_seconds": 600},
+        tickets={"workflow_file": str(EXAMPLE), "reply_seconds": 0.1, "sla_check_seconds": 600},
     )
 
 
