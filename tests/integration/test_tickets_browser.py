@@ -1,16 +1,21 @@
 """Tickets on the agent panel in a real Chromium: Ann takes a chat, creates a ticket from it with
 the keyboard (the dialog built from the workflow's types), transfers it to engineering; Eve, of
-engineering, signs in and finds it in her team's tickets and moves it on. Screenshots at 1024 px."""
+engineering, signs in and finds it in her team's tickets and moves it on; a moved clock breaches
+its SLA; Eve closes it and the customer's answer reopens it. Screenshots at 1024 px."""
 
 from __future__ import annotations
 
+import asyncio
+from datetime import timedelta
 from pathlib import Path
 
 from playwright.async_api import Page, async_playwright, expect
 
 from callcenter.core import events as ev
+from callcenter.tickets import job
 from callcenter.web.api import SERVICE
 from callcenter.web.pages import ACCOUNTS
+from callcenter.web.tickets_api import TICKETS
 from tests.integration.test_login_browser import CHROMIUM_FLAGS, PASSWORD, SCREENSHOTS
 from tests.integration.test_realtime import customer, start_node
 from tests.integration.test_tickets_api import settings
@@ -94,6 +99,32 @@ async def test_create_a_ticket_from_a_chat_transfer_it_and_see_it_as_the_other_t
                 eve_detail = eve.locator("#ticket-detail")
                 await eve_detail.get_by_role("button", name="Move to open").click()
                 await expect(eve_detail).to_contain_text("status open")
+
+                # A week later (a moved clock): the SLA job breaches the first response.
+                tickets = node.app[TICKETS]
+                real = tickets.clock
+                tickets.clock = lambda: real() + timedelta(days=7)
+                assert await job.check_all(tickets) >= 1
+                await theirs.get_by_role("button").click()
+                await expect(
+                    eve_detail.locator("p.error").filter(has_text="SLA first response")
+                ).to_have_count(1)
+                tickets.clock = real
+
+                # Eve closes it; the customer answers quoting the id: it is back in Eve's list, open.
+                for step in ("resolved", "closed"):
+                    await eve_detail.get_by_role("button", name=f"Move to {step}").click()
+                    await expect(eve_detail).to_contain_text(f"status {step}")
+                await expect(theirs).to_have_count(0)
+                await visitor.call("message", {"text": f"{ticket_id} is not solved: it rebooted again"})
+                for _ in range(100):
+                    again = await tickets.store.get(ticket_id)
+                    if again is not None and again.status == "open":
+                        break
+                    await asyncio.sleep(0.05)
+                await eve.get_by_role("button", name="Refresh").click()
+                await expect(theirs).to_have_count(1)
+                await expect(theirs).to_contain_text("open")
                 assert errors == []
             finally:
                 await browser.close()
