@@ -70,6 +70,8 @@ from callcenter.storage.messaging_store import MessagingStore
 from callcenter.storage.qa_store import QaStore
 from callcenter.storage.recordings import RecordingStore
 from callcenter.storage.retention import RetentionSweeper, recording_purges
+from callcenter.tickets import job as ticket_job
+from callcenter.tickets import wiring as ticket_wiring
 from callcenter.web import (
     admin_config,
     admin_pages,
@@ -93,6 +95,7 @@ from callcenter.web import (
     sockets,
     softphone,
     supervisor,
+    tickets_api,
     users_api,
     webhooks,
     widget,
@@ -216,12 +219,14 @@ def create_app(settings: Settings) -> web.Application:
     pages.add_nav(app, "QA review", "/qa", "qa", "supervisor", "admin")  # after each role's home
     reports_api.setup_routes(app)
     planning_api.setup_routes(app)
+    tickets_api.setup_routes(app)
     widget.setup_routes(app)
     app.cleanup_ctx.append(_database)
     app.cleanup_ctx.append(admin_roster.directory_context)
     app.cleanup_ctx.append(_accounts)
     app.cleanup_ctx.append(_qa)
     app.cleanup_ctx.append(report_job.store_context(DATABASE))
+    app.cleanup_ctx.append(ticket_wiring.store_context(DATABASE))  # every node serves the tickets
     app.cleanup_ctx.append(realtime.server_context(settings.realtime, settings.security.api_tokens))
     app.cleanup_ctx.append(_sockets)
     if settings.ivr.flows_dir is not None:
@@ -230,6 +235,7 @@ def create_app(settings: Settings) -> web.Application:
     routing: list[cluster.Context] = [_service, admin_roster.agents_context, _messaging, _chat]
     routing += [supervisor.context(directory.names), _recording, _voice]
     routing.append(report_job.job_context)  # the report tables: one writer, the owner
+    routing.append(ticket_job.job_context)  # SLA checks and replies to customers: the owner
     app.cleanup_ctx.append(cluster.context(routing, DATABASE))
     app.cleanup_ctx.append(_gc_policy)  # last: it freezes what everything else has built
     return app

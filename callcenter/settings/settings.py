@@ -22,6 +22,7 @@ from callcenter.settings.telephony import (
     AsteriskSettings,
     IvrSettings,
 )
+from callcenter.settings.tickets import TicketsSettings
 
 
 def _default_agents() -> tuple[AgentSettings, ...]:
@@ -44,6 +45,7 @@ class Settings(Section):
     qa: QaSettings = QaSettings()
     realtime: RealtimeSettings = RealtimeSettings()
     runtime: RuntimeSettings = RuntimeSettings()
+    tickets: TicketsSettings = TicketsSettings()
 
     @model_validator(mode="after")
     def _unique_agents(self) -> Settings:

@@ -499,3 +499,66 @@ class ReportWatermarkRow(Base):
     id: Mapped[int] = mapped_column(primary_key=True)
     last_event_id: Mapped[int] = mapped_column(sa.BigInteger())
     until: Mapped[datetime | None]
+
+
+# --- tickets (migration 0016) ----------------------------------------------------------------
+class TicketRow(Base):
+    """One ticket: the columns the lists filter on, and the whole snapshot in ``data``
+    (storage/tickets_store.py). ``version`` grows with every change."""
+
+    __tablename__ = "tickets"
+    __table_args__ = (
+        sa.Index("ix_tickets_team_status", "team", "status"),
+        sa.Index("ix_tickets_customer_id", "customer_id"),
+        sa.Index("ix_tickets_open_updated_at", "open", "updated_at"),
+    )
+
+    id: Mapped[str] = mapped_column(sa.String(32), primary_key=True)
+    type: Mapped[str]
+    status: Mapped[str]
+    team: Mapped[str]
+    priority: Mapped[str]
+    line: Mapped[str | None]
+    customer_id: Mapped[str | None]
+    interaction_id: Mapped[str | None]
+    title: Mapped[str]
+    open: Mapped[bool]  # not in a closed status: the SLA job's rows
+    created_by: Mapped[str]
+    created_at: Mapped[datetime]
+    updated_at: Mapped[datetime]
+    version: Mapped[int]
+    data: Mapped[dict[str, Any]] = mapped_column(JSON_DOCUMENT)
+
+
+class TicketCommentRow(Base):
+    """A note (internal) or a reply to the customer; a reply waits in ``delivery`` 'pending' until
+    the routing owner hands it to the messaging outbox ('queued', with the message id)."""
+
+    __tablename__ = "ticket_comments"
+    __table_args__ = (
+        sa.Index("ix_ticket_comments_ticket_id_id", "ticket_id", "id"),
+        sa.Index("ix_ticket_comments_delivery", "delivery"),
+    )
+
+    id: Mapped[int] = mapped_column(EVENT_ID, primary_key=True, autoincrement=True)
+    ticket_id: Mapped[str] = mapped_column(sa.String(32))
+    at: Mapped[datetime]
+    by: Mapped[str]
+    internal: Mapped[bool]
+    body: Mapped[str] = mapped_column(sa.Text())
+    delivery: Mapped[str]  # none | pending | queued | no_channel
+    message_id: Mapped[str | None]
+
+
+class TicketEventRow(Base):
+    """The ticket's history as the core told it (created, status, transferred, sla_breached...)."""
+
+    __tablename__ = "ticket_events"
+    __table_args__ = (sa.Index("ix_ticket_events_ticket_id_id", "ticket_id", "id"),)
+
+    id: Mapped[int] = mapped_column(EVENT_ID, primary_key=True, autoincrement=True)
+    ticket_id: Mapped[str] = mapped_column(sa.String(32))
+    at: Mapped[datetime]
+    kind: Mapped[str]
+    by: Mapped[str]
+    data: Mapped[dict[str, Any]] = mapped_column(JSON_DOCUMENT)

@@ -424,6 +424,7 @@ async def agent_page(request: web.Request) -> web.Response:
         config=json.dumps(config),
         softphone=json.dumps(phone) if phone else "",
         connect=softphone.connect_sources(request) if phone else (),
+        tickets=settings.tickets.workflow_file is not None,  # docs/tickets.md
     )
 
 

@@ -27,6 +27,7 @@ from callcenter.web.http import error as _error
 from callcenter.web.http import json_response as _json
 from callcenter.web.http import read_json, read_object
 from callcenter.web.openapi import doc
+from callcenter.web.tickets_api import tickets_of
 from callcenter.web.webhooks import messaging_of
 
 log = logging.getLogger(__name__)
@@ -125,6 +126,7 @@ async def get_customer(request: web.Request) -> web.Response:
     timeline = [{"kind": "message", **message_view(m)} for m in messaging.conversations.timeline(members)]
     calls = await _calls_of(request, members)
     timeline += [call_view(i) for i in calls]
+    timeline += await tickets_of(request, members)
     timeline.sort(key=lambda entry: (entry["at"], str(entry["id"])))
     return _json(
         {

@@ -14,6 +14,7 @@ from aiohttp import web
 
 from callcenter.core.calls.machine import CallRefused, ControlInProgress, ControlRefused
 from callcenter.core.errors import DomainError, NotYourCall, UnknownAgent
+from callcenter.core.tickets.workflow import TicketRefused
 
 # Most specific first: the first class the error is an instance of gives the status.
 STATUS: tuple[tuple[type[DomainError], int], ...] = (
@@ -22,6 +23,7 @@ STATUS: tuple[tuple[type[DomainError], int], ...] = (
     (ControlRefused, 502),  # Asterisk could not carry it out
     (ControlInProgress, 409),
     (CallRefused, 409),  # the call's state does not allow it
+    (TicketRefused, 409),  # the ticket's state (or its team's transfer paths) does not allow it
 )
 DEFAULT_STATUS = 400
 

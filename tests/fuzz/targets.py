@@ -366,6 +366,7 @@ def _loaders() -> list[Target]:
     from callcenter.qa import loader as qa_loader
     from callcenter.qa import scorecards
     from callcenter.settings import agents_file, queues_file
+    from callcenter.tickets import workflow_file
 
     agents_example = ROOT / "tests" / "fuzz" / "agents.example.yaml"
     return [
@@ -398,6 +399,11 @@ def _loaders() -> list[Target]:
             "scorecards",
             _yaml_text(ROOT / "scorecards.example.yaml"),
             _loader(scorecards.load_scorecards, (scorecards.ScorecardError,)),
+        ),
+        Target(
+            "tickets",
+            _yaml_text(ROOT / "tickets.example.yaml"),
+            _loader(workflow_file.load_workflow, (config.ConfigError,)),
         ),
     ]
 

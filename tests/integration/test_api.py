@@ -59,7 +59,9 @@ def make_settings(tmp_path: Path, **extra: Any) -> Any:
 
 @pytest.fixture
 async def client(tmp_path: Path) -> AsyncIterator[TestClient[Any, Any]]:
-    async with TestClient(TestServer(create_app(make_settings(tmp_path)))) as c:
+    # Tickets on (tickets.example.yaml), so their routes answer for real in the role matrix.
+    tickets = {"workflow_file": str(Path(__file__).parents[2] / "tickets.example.yaml")}
+    async with TestClient(TestServer(create_app(make_settings(tmp_path, tickets=tickets)))) as c:
         yield c
 
 
@@ -140,6 +142,16 @@ MATRIX: dict[tuple[str, str], set[str]] = {
     # Planning: forecast, staffing and the simulated service level (test_planning_api.py).
     ("GET", "/planning"): {"supervisor", "admin"},
     ("GET", "/api/planning"): {"supervisor", "admin"},
+    # Tickets (test_tickets_api.py); each ticket is checked again (team, line) inside.
+    ("GET", "/api/tickets/workflow"): {"agent", "supervisor", "admin"},
+    ("GET", "/api/tickets/board"): {"supervisor", "admin"},
+    ("GET", "/api/tickets"): {"agent", "supervisor", "admin"},
+    ("POST", "/api/tickets"): {"agent", "supervisor", "admin"},
+    ("GET", "/api/tickets/T-NONE"): {"agent", "supervisor", "admin"},
+    ("POST", "/api/tickets/T-NONE/transition"): {"agent", "supervisor", "admin"},
+    ("POST", "/api/tickets/T-NONE/transfer"): {"agent", "supervisor", "admin"},
+    ("POST", "/api/tickets/T-NONE/comments"): {"agent", "supervisor", "admin"},
+    ("POST", "/api/tickets/T-NONE/priority"): {"supervisor", "admin"},
     # Provider webhooks: no API token is asked for; the provider's signature is (see WEBHOOKS).
     ("POST", "/webhooks/twilio/sms"): {PUBLIC},
     ("GET", "/webhooks/whatsapp"): {PUBLIC},
@@ -194,7 +206,8 @@ async def test_every_route_declares_roles_and_is_in_the_matrix(client: TestClien
     tested = {
         (
             m,
-            p.replace("1001/pause", "{agent_id}/{action}")
+            p.replace("tickets/T-NONE", "tickets/{ticket_id}")
+            .replace("1001/pause", "{agent_id}/{action}")
             .replace("1001", "{agent_id}")
             .replace("customers/none", "customers/{customer_id}")
             .replace("merges/none", "merges/{merge_id}")

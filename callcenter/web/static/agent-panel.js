@@ -189,6 +189,9 @@
   notifyButton.addEventListener("click", async () => { await Notification.requestPermission(); renderNotify(); });
   renderNotify();
 
+  // Tickets (tickets-panel.js): "Create ticket" from a call or chat, when that module is loaded.
+  const ticketButton = (context) => (window.ccTickets ? window.ccTickets.button(context) : null);
+
   // --- chats ------------------------------------------------------------------------------------
   function addChat(held, customer) {
     const previous = state.chats.get(held.conversation_id);
@@ -250,7 +253,8 @@
         el("button", { type: "button", class: "danger", onclick: async () => {
           const ack = await send("close", { conversation_id: id });
           if (ack.ok) { state.chats.delete(id); render(); }
-        } }, t("Close"))));
+        } }, t("Close")),
+        ticketButton({ interaction_id: chat.interaction_id, customer_id: chat.customer.id })));
     card.shown = { chat: null, count: 0 };
     updateChat(card, chat);
     return card;
@@ -292,6 +296,7 @@
         call.answered_at ? el("span", {}, " · ", el("span", { "data-since": call.answered_at, text: "" })) : ""),
       call.customer.identities.length ? el("p", { class: "muted", text: call.customer.identities.join(", ") }) : el("p", { class: "muted", text: t("Not a known customer.") }),
       Object.keys(call.ivr || {}).length ? ivr : null,
+      ticketButton({ interaction_id: call.interaction_id, customer_id: call.customer.id, ivr: call.ivr }),
       el("h4", { text: t("Earlier contacts") }),
       timeline(call.customer.timeline));
     if (!["ringing", "consult", "conference"].includes(call.phase)) {

@@ -1,0 +1,224 @@
+"""The tickets' storage (migration 0016): tickets, comments, events, and their audit rows.
+
+Invariant: a ticket's change, its events and its audit rows (the chained ``audit`` table, one row
+per event: who, when, before/after) are written in one transaction, which holds the ticket's row
+from its read (``FOR UPDATE`` on PostgreSQL, SQLite's write lock taken at BEGIN), so changes made
+on several nodes at once are applied one after the other, each to the state the other left.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import UTC, datetime
+from typing import Any, cast
+
+import sqlalchemy as sa
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from callcenter.aio import cancel_safe
+from callcenter.core.tickets.ticket import Ticket, TicketEvent
+from callcenter.storage import audit_chain
+from callcenter.storage.db import ConnectionStore
+from callcenter.storage.db_models import AuditRow, TicketCommentRow, TicketEventRow, TicketRow
+from callcenter.tickets import codec
+from callcenter.tickets.records import (
+    Actor,
+    Change,
+    Comment,
+    Delivery,
+    StoredEvent,
+    TicketFilter,
+)
+
+tickets = cast(sa.Table, TicketRow.__table__)
+comments_t = cast(sa.Table, TicketCommentRow.__table__)
+events_t = cast(sa.Table, TicketEventRow.__table__)
+
+
+def _now() -> datetime:
+    return datetime.now(UTC)
+
+
+def _columns(t: Ticket, closed: bool, at: datetime) -> dict[str, Any]:
+    return {
+        "type": t.type,
+        "status": t.status,
+        "team": t.team,
+        "priority": t.priority,
+        "line": t.line,
+        "customer_id": t.customer_id,
+        "interaction_id": t.interaction_id,
+        "title": t.title,
+        "open": not closed,
+        "updated_at": at,
+        "data": codec.ticket_json(t),
+    }
+
+
+@cancel_safe
+class TicketsStore(ConnectionStore):
+    _name = "tickets store"
+
+    def __init__(self, url: str, engine: Any = None, closed: Any = None) -> None:
+        """``closed(ticket) -> bool``: whether the ticket is in a closed status (the workflow's)."""
+        super().__init__(url, engine)
+        self._closed = closed or (lambda t: False)
+
+    async def start(self) -> None:
+        await self._open()
+
+    async def _write_events(
+        self, c: AsyncConnection, before: Ticket | None, events: Sequence[TicketEvent], actor: Actor
+    ) -> None:
+        for e in events:
+            data = codec.event_json(e)
+            await c.execute(
+                events_t.insert().values(ticket_id=e.ticket_id, at=e.at, kind=e.kind, by=e.by, data=data)
+            )
+            detail = {"kind": e.kind, **data}
+            if before is not None:
+                detail["before"] = {"status": before.status, "team": before.team, "priority": before.priority}
+            row = {
+                "at": e.at,
+                "who": actor.name if e.by != "system" else "system",
+                "role": actor.role,
+                "action": f"ticket.{e.kind}",
+                "target": e.ticket_id,
+                "detail": detail,
+                "client": actor.client,
+            }
+            await audit_chain.append(c, AuditRow, row)
+
+    async def create(self, ticket: Ticket, events: Sequence[TicketEvent], actor: Actor) -> None:
+        values = _columns(ticket, self._closed(ticket), ticket.created_at)
+        values |= {
+            "id": ticket.id,
+            "created_by": ticket.created_by,
+            "created_at": ticket.created_at,
+            "version": 1,
+        }
+        async with self._begin(f"create ticket {ticket.id}", write=True) as c:
+            await c.execute(tickets.insert().values(**values))
+            await self._write_events(c, None, events, actor)
+
+    async def _read(self, c: AsyncConnection, ticket_id: str, lock: bool = False) -> Ticket | None:
+        query = sa.select(tickets.c.data).where(tickets.c.id == ticket_id)
+        if lock:
+            query = query.with_for_update()
+        data = await c.scalar(query)
+        return None if data is None else codec.ticket_from_json(data)
+
+    async def get(self, ticket_id: str) -> Ticket | None:
+        async with self._begin(f"read ticket {ticket_id}") as c:
+            return await self._read(c, ticket_id)
+
+    async def find(self, query: TicketFilter) -> list[Ticket]:
+        q = sa.select(tickets.c.data).order_by(tickets.c.updated_at.desc(), tickets.c.id)
+        if query.teams is not None:
+            q = q.where(tickets.c.team.in_(sorted(query.teams)))
+        for column, value in (
+            (tickets.c.status, query.status),
+            (tickets.c.type, query.type),
+            (tickets.c.priority, query.priority),
+            (tickets.c.customer_id, query.customer_id),
+            (tickets.c.open, query.open),
+        ):
+            if value is not None:
+                q = q.where(column == value)
+        if query.lines is not None:
+            q = q.where(tickets.c.line.in_(sorted(query.lines)))  # no line: unscoped users' only
+        q = q.limit(query.limit).offset(query.offset)
+        async with self._begin("list tickets") as c:
+            return [codec.ticket_from_json(d) for d in await c.scalars(q)]
+
+    async def _apply(
+        self, c: AsyncConnection, ticket_id: str, change: Change, actor: Actor
+    ) -> tuple[Ticket, tuple[TicketEvent, ...]]:
+        before = await self._read(c, ticket_id, lock=True)
+        if before is None:
+            raise LookupError(ticket_id)
+        after, events = change(before)
+        if after != before:
+            values = _columns(after, self._closed(after), events[-1].at if events else _now())
+            await c.execute(
+                tickets.update()
+                .where(tickets.c.id == ticket_id)
+                .values(**values, version=tickets.c.version + 1)
+            )
+        await self._write_events(c, before, events, actor)
+        return after, events
+
+    async def change(
+        self, ticket_id: str, change: Change, actor: Actor
+    ) -> tuple[Ticket, tuple[TicketEvent, ...]]:
+        async with self._begin(f"change ticket {ticket_id}", write=True) as c:
+            return await self._apply(c, ticket_id, change, actor)
+
+    async def add_comment(
+        self, ticket_id: str, change: Change, body: str, internal: bool, actor: Actor
+    ) -> tuple[Ticket, Comment]:
+        async with self._begin(f"comment on ticket {ticket_id}", write=True) as c:
+            after, events = await self._apply(c, ticket_id, change, actor)
+            at = events[0].at if events else _now()
+            delivery: Delivery = "none" if internal else "pending"
+            values = {"ticket_id": ticket_id, "at": at, "by": actor.name, "internal": internal,
+                      "body": body, "delivery": delivery, "message_id": None}  # fmt: skip
+            result = await c.execute(comments_t.insert().values(**values))
+            key = result.inserted_primary_key
+            assert key is not None
+            return after, Comment(int(key[0]), ticket_id, at, actor.name, internal, body, delivery, None)
+
+    async def comments(self, ticket_id: str) -> list[Comment]:
+        q = sa.select(comments_t).where(comments_t.c.ticket_id == ticket_id).order_by(comments_t.c.id)
+        async with self._begin(f"read the comments of {ticket_id}") as c:
+            return [_comment(r) for r in (await c.execute(q)).mappings()]
+
+    async def events(self, ticket_id: str) -> list[StoredEvent]:
+        q = sa.select(events_t).where(events_t.c.ticket_id == ticket_id).order_by(events_t.c.id)
+        async with self._begin(f"read the events of {ticket_id}") as c:
+            return [
+                StoredEvent(r["ticket_id"], r["at"], r["kind"], r["by"], dict(r["data"]))
+                for r in (await c.execute(q)).mappings()
+            ]
+
+    async def pending_replies(self, limit: int = 50) -> list[Comment]:
+        q = (
+            sa.select(comments_t)
+            .where(comments_t.c.delivery == "pending")
+            .order_by(comments_t.c.id)
+            .limit(limit)
+        )
+        async with self._begin("read pending ticket replies") as c:
+            return [_comment(r) for r in (await c.execute(q)).mappings()]
+
+    async def set_delivery(self, comment_id: int, delivery: Delivery, message_id: str | None) -> None:
+        q = (
+            comments_t.update()
+            .where(comments_t.c.id == comment_id)
+            .values(delivery=delivery, message_id=message_id)
+        )
+        async with self._begin(f"mark ticket reply {comment_id}", write=True) as c:
+            await c.execute(q)
+
+    async def open_tickets(self, limit: int = 500) -> list[Ticket]:
+        q = (
+            sa.select(tickets.c.data)
+            .where(tickets.c.open.is_(True))
+            .order_by(tickets.c.updated_at)
+            .limit(limit)
+        )
+        async with self._begin("read open tickets") as c:
+            return [codec.ticket_from_json(d) for d in await c.scalars(q)]
+
+
+def _comment(r: Any) -> Comment:
+    return Comment(
+        int(r["id"]),
+        r["ticket_id"],
+        r["at"],
+        r["by"],
+        bool(r["internal"]),
+        r["body"],
+        r["delivery"],
+        r["message_id"],
+    )

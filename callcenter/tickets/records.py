@@ -1,0 +1,90 @@
+"""What the tickets' API and jobs read and write, as they see it: records (frozen dataclasses) and
+the port (a Protocol) the tickets store implements. The web layer depends on these, never on the
+store (tests/unit/test_architecture.py)."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any, Literal, Protocol
+
+from callcenter.core.tickets.ticket import Ticket, TicketEvent
+
+Delivery = Literal["none", "pending", "queued", "no_channel"]
+Change = Callable[[Ticket], tuple[Ticket, tuple[TicketEvent, ...]]]
+
+
+@dataclass(frozen=True, slots=True)
+class Actor:
+    """Who changes a ticket, as the audit names them."""
+
+    name: str
+    role: str | None = None
+    client: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class TicketFilter:
+    """``GET /api/tickets``: None means any; ``lines`` None: every line (an unscoped principal)."""
+
+    teams: frozenset[str] | None = None
+    status: str | None = None
+    type: str | None = None
+    priority: str | None = None
+    customer_id: str | None = None
+    open: bool | None = None
+    lines: frozenset[str] | None = None
+    limit: int = 50
+    offset: int = 0
+
+
+@dataclass(frozen=True, slots=True)
+class Comment:
+    id: int
+    ticket_id: str
+    at: datetime
+    by: str
+    internal: bool
+    body: str
+    delivery: Delivery
+    message_id: str | None
+
+
+@dataclass(frozen=True, slots=True)
+class StoredEvent:
+    ticket_id: str
+    at: datetime
+    kind: str
+    by: str
+    data: dict[str, Any]
+
+
+class TicketsPort(Protocol):
+    async def create(self, ticket: Ticket, events: Sequence[TicketEvent], actor: Actor) -> None: ...
+
+    async def get(self, ticket_id: str) -> Ticket | None: ...
+
+    async def find(self, query: TicketFilter) -> list[Ticket]: ...
+
+    async def change(
+        self, ticket_id: str, change: Change, actor: Actor
+    ) -> tuple[Ticket, tuple[TicketEvent, ...]]:
+        """Read, apply ``change`` (a core function), write with its events and audit rows, in one
+        transaction that holds the row; LookupError when there is no such ticket. A DomainError
+        from ``change`` leaves everything as it was."""
+        ...
+
+    async def add_comment(
+        self, ticket_id: str, change: Change, body: str, internal: bool, actor: Actor
+    ) -> tuple[Ticket, Comment]: ...
+
+    async def comments(self, ticket_id: str) -> list[Comment]: ...
+
+    async def events(self, ticket_id: str) -> list[StoredEvent]: ...
+
+    async def pending_replies(self, limit: int = 50) -> list[Comment]: ...
+
+    async def set_delivery(self, comment_id: int, delivery: Delivery, message_id: str | None) -> None: ...
+
+    async def open_tickets(self, limit: int = 500) -> list[Ticket]: ...

@@ -1,0 +1,49 @@
+"""The tickets in the server: the store, the workflow and its watcher on every node
+(``store_context``, each node serves the API); the owner's job is ``tickets/job.py``."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import AsyncIterator, Callable
+
+from aiohttp import web
+
+from callcenter.core.tickets.ticket import Ticket
+from callcenter.storage.db import Database
+from callcenter.storage.tickets_store import TicketsStore
+from callcenter.tickets.service import Tickets
+from callcenter.tickets.workflow_file import WorkflowWatcher, load_workflow
+from callcenter.web import api
+from callcenter.web.tickets_api import TICKETS
+
+log = logging.getLogger(__name__)
+
+
+def store_context(database: web.AppKey[Database]) -> Callable[[web.Application], AsyncIterator[None]]:
+    async def run(app: web.Application) -> AsyncIterator[None]:
+        settings = app[api.SETTINGS]
+        path = settings.tickets.workflow_file
+        if path is None:
+            yield
+            return
+        workflow = load_workflow(path)  # a broken file stops start-up: file:line: key: problem
+        holder: list[Tickets] = []
+
+        def closed(ticket: Ticket) -> bool:
+            return holder[0].closed(ticket)
+
+        store = TicketsStore(settings.database.url, app[database].engine, closed=closed)
+        await store.start()
+        tickets = Tickets(workflow, store)
+        holder.append(tickets)
+        watcher = WorkflowWatcher(path, tickets.set_workflow, settings.tickets.reload_seconds)
+        await watcher.start()
+        app[TICKETS] = tickets
+        log.info("tickets.started", extra={"workflow": str(path), "types": sorted(workflow.types)})
+        try:
+            yield
+        finally:
+            await watcher.stop()
+            await store.stop()
+
+    return run

@@ -1,0 +1,136 @@
+// Tickets on the agent panel (docs/tickets.md): "Create ticket" on a call or chat card (the hook in
+// agent-panel.js calls window.ccTickets.button), a dialog built from the workflow's ticket types,
+// and "My tickets": my teams' open tickets, each opened in place to move, transfer or comment.
+// Everything goes through /api/tickets (the server checks team and line again).
+"use strict";
+(() => {
+  const { el, api } = window.cc;
+  let workflow = null;
+  const targets = { first_response: t("first response"), resolution: t("resolution") };
+  const loadWorkflow = async () => (workflow = workflow || (await api("GET", "/api/tickets/workflow")));
+  const say = (text, bad) => {
+    const box = document.getElementById("tickets-status");
+    box.textContent = text;
+    box.className = bad ? "error" : "muted";
+  };
+
+  // --- creating -------------------------------------------------------------------------------
+  function fieldInput(f) {
+    const id = `ticket-field-${f.name}`;
+    const label = el("label", { for: id }, f.label + (f.required ? " *" : ""));
+    let input;
+    if (f.kind === "choice") {
+      input = el("select", { id, "data-ticket-field": f.name }, el("option", { value: "" }, "–"),
+        ...f.choices.map((c) => el("option", { value: c }, c)));
+    } else {
+      const type = { number: "number", date: "date" }[f.kind] || "text";
+      input = el("input", { id, type, "data-ticket-field": f.name, autocomplete: "off" });
+      if (f.min !== null) input.setAttribute("min", f.min);
+      if (f.max !== null) input.setAttribute("max", f.max);
+    }
+    if (f.required) input.setAttribute("required", "");
+    input.dataset.kind = f.kind;
+    return el("div", { class: "ticket-field" }, label, input);
+  }
+
+  async function openCreate(context, opener) {
+    await loadWorkflow();
+    const dialog = document.getElementById("ticket-dialog");
+    const form = document.getElementById("ticket-form");
+    const typeSelect = document.getElementById("ticket-type");
+    const fieldsBox = document.getElementById("ticket-fields");
+    typeSelect.replaceChildren(...Object.entries(workflow.types).map(([name, tt]) => el("option", { value: name }, tt.label || name)));
+    const showFields = () => fieldsBox.replaceChildren(...workflow.types[typeSelect.value].fields.map(fieldInput));
+    typeSelect.onchange = showFields;
+    showFields();
+    document.getElementById("ticket-title").value = "";
+    document.getElementById("ticket-error").textContent = "";
+    dialog.hidden = false;
+    typeSelect.focus();
+    const close = () => { dialog.hidden = true; form.onsubmit = null; if (opener) opener.focus(); };
+    dialog.onkeydown = (e) => { if (e.key === "Escape") close(); };
+    document.getElementById("ticket-cancel").onclick = close;
+    form.onsubmit = async (e) => {
+      e.preventDefault();
+      const fields = {};
+      for (const input of fieldsBox.querySelectorAll("[data-ticket-field]")) {
+        if (input.value === "") continue;
+        fields[input.dataset.ticketField] = input.dataset.kind === "number" ? Number(input.value) : input.value;
+      }
+      const body = { type: typeSelect.value, title: document.getElementById("ticket-title").value, fields,
+        interaction_id: context.interaction_id, customer_id: context.customer_id || null, ivr: context.ivr || {} };
+      const r = await window.cc.request("POST", "/api/tickets", body);
+      if (!r.ok) {
+        const problems = (r.data.problems || []).map((p) => `${p.field}: ${p.message}`).join("; ");
+        document.getElementById("ticket-error").textContent = problems || r.data.error || `HTTP ${r.status}`;
+        return;
+      }
+      close();
+      say(t("Ticket {id} created for team {team}", { id: r.data.id, team: r.data.team }));
+      await refresh();
+    };
+  }
+
+  // --- my tickets -----------------------------------------------------------------------------
+  function row(ticket) {
+    const open = el("button", { type: "button", class: "link", "data-ticket": ticket.id, onclick: () => show(ticket.id) }, ticket.id);
+    return el("tr", {}, el("td", {}, open), el("td", {}, ticket.title), el("td", {}, ticket.status),
+      el("td", {}, ticket.team), el("td", {}, ticket.priority));
+  }
+  async function refresh() {
+    const body = document.getElementById("tickets-rows");
+    try {
+      const data = await api("GET", "/api/tickets?open=true&mine=true&limit=50");
+      body.replaceChildren(...data.tickets.map(row));
+      document.getElementById("tickets-empty").hidden = data.tickets.length > 0;
+    } catch (err) {
+      say(err.message, true);
+    }
+  }
+
+  async function show(id) {
+    await loadWorkflow();
+    const box = document.getElementById("ticket-detail");
+    let ticket;
+    try { ticket = await api("GET", `/api/tickets/${encodeURIComponent(id)}`); } catch (err) { return say(err.message, true); }
+    const act = async (path, body) => {
+      const r = await window.cc.request("POST", `/api/tickets/${encodeURIComponent(id)}/${path}`, body);
+      if (!r.ok) return say(r.data.error || `HTTP ${r.status}`, true);
+      say(t("Ticket {id} updated", { id }));
+      await refresh();
+      await show(id);
+    };
+    const moves = ticket.may_work ? ticket.next.map((s) => el("button", { type: "button", class: "secondary", onclick: () => act("transition", { status: s }) }, t("Move to {status}", { status: s }))) : [];
+    const paths = (workflow.teams[ticket.team] || { transfers: [] }).transfers;
+    const transferTo = el("select", { id: "ticket-transfer-to", "aria-label": t("Transfer the ticket to") },
+      el("option", { value: "" }, t("Transfer to team…")), ...paths.map((team) => el("option", { value: team }, team)));
+    const note = el("textarea", { id: "ticket-comment", rows: "2", "aria-label": t("Comment") });
+    const internal = el("input", { type: "checkbox", id: "ticket-internal", checked: "" });
+    box.replaceChildren(
+      el("h3", {}, `${ticket.id}: ${ticket.title}`),
+      el("p", {}, t("{type} · status {status} · team {team} · priority {priority}", ticket)),
+      ...Object.entries(ticket.fields).map(([k, v]) => el("p", { class: "muted" }, `${k}: ${v}`)),
+      ...ticket.sla.map((c) => el("p", { class: c.late ? "error" : "muted" }, t("SLA {target}: {elapsed} of {total} min", { target: targets[c.target] || c.target, elapsed: Math.round(c.elapsed_seconds / 60), total: Math.round(c.target_seconds / 60) }))),
+      ticket.may_work ? el("div", { class: "row", role: "group", "aria-label": t("Status") }, ...moves) : el("p", { class: "muted" }, t("Another team works this ticket.")),
+      ticket.may_work ? el("div", { class: "row" }, transferTo, el("button", { type: "button", onclick: () => transferTo.value && act("transfer", { team: transferTo.value }) }, t("Transfer"))) : "",
+      ticket.may_work ? el("form", { class: "row", onsubmit: (e) => { e.preventDefault(); if (note.value.trim()) act("comments", { body: note.value, internal: internal.checked }); } },
+        note, el("label", {}, internal, " ", t("Internal note")), el("button", { type: "submit" }, t("Add comment"))) : "",
+      el("ol", { class: "log", "aria-label": t("Comments") }, ...ticket.comments.map((c) => el("li", {}, `${c.by}${c.internal ? " (" + t("note") + ")" : ""}: ${c.body}`))));
+    box.hidden = false;
+  }
+
+  window.ccTickets = {
+    // The hook for a call or chat card: a button that opens the dialog prefilled from it.
+    button(context) {
+      const b = el("button", { type: "button", class: "secondary", "data-create-ticket": context.interaction_id }, t("Create ticket"));
+      b.addEventListener("click", () => openCreate(context, b));
+      return b;
+    },
+    refresh,
+    show,
+  };
+  document.addEventListener("DOMContentLoaded", () => {
+    document.getElementById("tickets-refresh").addEventListener("click", refresh);
+    refresh();
+  });
+})();
