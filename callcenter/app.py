@@ -66,6 +66,7 @@ from callcenter.settings.queues_file import QueueWatcher, load_queues
 from callcenter.socket_forwarding import SocketForwarder, listen_for_owners, redis_client
 from callcenter.storage.accounts_store import AccountStore
 from callcenter.storage.db import Database, DatabaseError
+from callcenter.storage.kb_store import KbStore
 from callcenter.storage.messaging_store import MessagingStore
 from callcenter.storage.qa_store import QaStore
 from callcenter.storage.recordings import RecordingStore
@@ -85,6 +86,7 @@ from callcenter.web import (
     http,
     interactions_api,
     ivr_api,
+    kb_api,
     pages,
     qa_api,
     realtime,
@@ -215,10 +217,12 @@ def create_app(settings: Settings) -> web.Application:
     pages.add_nav(app, "QA review", "/qa", "qa", "supervisor", "admin")  # after each role's home
     reports_api.setup_routes(app)
     widget.setup_routes(app)
+    kb_api.setup_routes(app)
     app.cleanup_ctx.append(_database)
     app.cleanup_ctx.append(admin_roster.directory_context)
     app.cleanup_ctx.append(_accounts)
     app.cleanup_ctx.append(_qa)
+    app.cleanup_ctx.append(_kb)
     app.cleanup_ctx.append(report_job.store_context(DATABASE))
     app.cleanup_ctx.append(realtime.server_context(settings.realtime, settings.security.api_tokens))
     app.cleanup_ctx.append(_sockets)
@@ -314,6 +318,15 @@ async def _qa(app: web.Application) -> AsyncIterator[None]:
     app[QA_STORE] = app[qa_api.QA_STORE] = store
     app[RECORDING_STORE] = app[qa_api.RECORDINGS] = recordings
     app[qa_api.SCORECARDS] = cards
+    yield
+    await store.stop()
+
+
+async def _kb(app: web.Application) -> AsyncIterator[None]:
+    """The knowledge base (docs/knowledge-base.md): on every node, it is only the database."""
+    store = KbStore(app[SETTINGS].database.url, app[DATABASE].engine)
+    await store.start()
+    app[kb_api.KB] = store
     yield
     await store.stop()
 

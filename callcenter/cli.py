@@ -70,6 +70,9 @@ def _parser() -> argparse.ArgumentParser:
     from callcenter.reports import cli as report_cli
 
     report_cli.add_parser(sub)
+    from callcenter.kb import cli as kb_cli
+
+    kb_cli.add_parser(sub)
     return parser
 
 
@@ -153,6 +156,17 @@ def _serve(settings: Settings) -> int:
     return 0
 
 
+def _feature(args: argparse.Namespace, settings: Settings) -> int:
+    """``callcenter report ...`` and ``callcenter kb ...`` (their modules imported when used)."""
+    if args.command == "report":
+        from callcenter.reports import cli as report_cli
+
+        return report_cli.main(args, settings)
+    from callcenter.kb import cli as kb_cli
+
+    return kb_cli.main(args, settings)
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     try:
@@ -195,10 +209,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         from callcenter.accounts import audit_cli
 
         return audit_cli.main(args, settings)
-    if args.command == "report":
-        from callcenter.reports import cli as report_cli
-
-        return report_cli.main(args, settings)
+    if args.command in ("report", "kb"):
+        return _feature(args, settings)
     if args.command == "replay":
         from callcenter.asterisk import replay
 

@@ -135,6 +135,17 @@ MATRIX: dict[tuple[str, str], set[str]] = {
     ("GET", "/reports"): {"supervisor", "admin"},
     ("GET", "/api/reports/queues"): {"supervisor", "admin"},
     ("GET", "/api/reports/agents"): {"supervisor", "admin"},
+    # The knowledge base (test_kb_api.py): readers read, admins write.
+    ("GET", "/kb"): {"agent", "qa", "supervisor", "admin"},
+    ("GET", "/api/kb/articles"): {"agent", "qa", "supervisor", "admin"},
+    ("POST", "/api/kb/articles"): {"admin"},
+    ("GET", "/api/kb/articles/1"): {"agent", "qa", "supervisor", "admin"},
+    ("PUT", "/api/kb/articles/1"): {"admin"},
+    ("GET", "/api/kb/articles/1/versions"): {"admin"},
+    ("POST", "/api/kb/articles/1/publish"): {"admin"},
+    ("POST", "/api/kb/articles/1/archive"): {"admin"},
+    ("GET", "/api/kb/search"): {"agent", "qa", "supervisor", "admin"},
+    ("POST", "/api/kb/suggest"): {"agent", "supervisor", "admin"},
     # Provider webhooks: no API token is asked for; the provider's signature is (see WEBHOOKS).
     ("POST", "/webhooks/twilio/sms"): {PUBLIC},
     ("GET", "/webhooks/whatsapp"): {PUBLIC},
@@ -166,6 +177,7 @@ PAGES = {
     ("GET", "/admin/agents"),
     ("GET", "/admin/ivr"),
     ("GET", "/reports"),
+    ("GET", "/kb"),
 }
 # Engine.IO answers 400 to a request that is not one of its own (no transport, no session).
 SOCKETS = {"/socket.io/"}
@@ -188,7 +200,8 @@ async def test_every_route_declares_roles_and_is_in_the_matrix(client: TestClien
     tested = {
         (
             m,
-            p.replace("1001/pause", "{agent_id}/{action}")
+            p.replace("articles/1", "articles/{article_id}")
+            .replace("1001/pause", "{agent_id}/{action}")
             .replace("1001", "{agent_id}")
             .replace("customers/none", "customers/{customer_id}")
             .replace("merges/none", "merges/{merge_id}")
