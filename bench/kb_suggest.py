@@ -10,7 +10,9 @@ through the agent panel's path: ``Suggester.suggest`` (callcenter/kb/suggest.py)
 message, read as an agent, no language filter and no queue (the harder case: both languages'
 articles compete). A question counts for recall@k when its article (by key, in the question's
 language) is in the top k; MRR is the mean of 1/rank over the top 10 (0 when absent). Each
-suggestion is timed too. Figures go to docs/knowledge-base.md and docs/performance.md.
+suggestion is timed too. ``--bot``: the virtual agent's decision (core/kb/bot.py) on each question
+at a few confidence settings: contained (answered with the right article), wrong answers, handed
+over. Figures go to docs/knowledge-base.md and docs/performance.md.
 """
 
 from __future__ import annotations
@@ -24,6 +26,9 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from callcenter.core.kb.articles import Reader
+from callcenter.core.kb.bot import Confidence, Handoff, decide
+from callcenter.core.kb.ranking import chat_query
+from callcenter.kb import text
 from callcenter.kb.importer import files, parse
 from callcenter.kb.suggest import Context, Suggester
 from callcenter.storage.db import Database
@@ -97,7 +102,42 @@ async def evaluate(store: KbStore, asked: list[Question]) -> tuple[dict[str, dic
     return figures, misses
 
 
-async def run(url: str | None, show_misses: bool) -> None:
+BOT_SETTINGS = (
+    Confidence(0.0, 1.0),
+    Confidence(0.34, 1.5),
+    Confidence(0.5, 1.0),
+    Confidence(0.5, 1.5),
+    Confidence(0.5, 2.0),
+    Confidence(0.6, 1.2),
+    Confidence(0.75, 1.3),
+    Confidence(0.9, 1.5),
+)
+
+
+async def bot(store: KbStore, asked: list[Question]) -> list[tuple[Confidence, int, int, int]]:
+    """The virtual agent (core/kb/bot.py) on each question, read as a customer, at each confidence
+    setting: (setting, answered right, answered wrong, handed over)."""
+    reader = Reader.of("customer", None)
+    found = []
+    for q in asked:
+        hits = await store.search(chat_query([text.words(q.text)]), reader, limit=DEPTH)
+        found.append((q, hits))
+    out = []
+    for setting in BOT_SETTINGS:
+        right = wrong = handed = 0
+        for q, hits in found:
+            decision = decide([q.text], hits, setting)
+            if isinstance(decision, Handoff):
+                handed += 1
+            elif (decision.hit.key, decision.hit.language) == (q.key, q.language):
+                right += 1
+            else:
+                wrong += 1
+        out.append((setting, right, wrong, handed))
+    return out
+
+
+async def run(url: str | None, show_misses: bool, with_bot: bool = False) -> None:
     with tempfile.TemporaryDirectory() as tmp:
         url = url or f"sqlite+aiosqlite:///{tmp}/kb.db"
         database = Database(url)
@@ -107,6 +147,7 @@ async def run(url: str | None, show_misses: bool) -> None:
         try:
             await load(store)
             figures, misses = await evaluate(store, questions())
+            bots = await bot(store, questions()) if with_bot else []
         finally:
             await store.stop()
             await database.stop()
@@ -115,6 +156,12 @@ async def run(url: str | None, show_misses: bool) -> None:
     for name, f in sorted(figures.items(), key=lambda kv: kv[0] == "all"):
         print(f"{name:8} {f['questions']:9.0f} {f['recall@1']:9.3f} {f['recall@3']:9.3f} {f['mrr']:6.3f}")
     print(f"one suggestion: median {timing['median_ms']:.1f} ms, slowest {timing['max_ms']:.1f} ms")
+    for setting, right, wrong, handed in bots:
+        n = right + wrong + handed
+        print(
+            f"bot coverage>={setting.coverage} margin>={setting.margin}: contained {right / n:.3f}, "
+            f"wrong answers {wrong / n:.3f}, handed over {handed / n:.3f}"
+        )
     if show_misses:
         for q, rank, top in misses:
             print(f"miss ({rank}): [{q.language}] {q.text!r} -> {q.key}; top 3: {top}")
@@ -124,8 +171,9 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--url", help="a database URL (default: a new SQLite file); it must be empty")
     parser.add_argument("--misses", action="store_true", help="list the questions missed in the top 3")
+    parser.add_argument("--bot", action="store_true", help="also the virtual agent's containment")
     args = parser.parse_args()
-    asyncio.run(run(args.url, args.misses))
+    asyncio.run(run(args.url, args.misses, args.bot))
 
 
 if __name__ == "__main__":

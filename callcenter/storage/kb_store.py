@@ -25,7 +25,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from callcenter.aio import cancel_safe
 from callcenter.core.kb.articles import Article, Draft, Hit, LinkKind, Reader, Status, Version, Visibility
-from callcenter.core.kb.ranking import Candidate, Corpus, rank
+from callcenter.core.kb.ranking import Candidate, Corpus, coverage, rank
 from callcenter.kb import render, text
 from callcenter.kb.records import KbError
 from callcenter.storage.db import ConnectionStore, parse_url
@@ -267,7 +267,8 @@ class KbStore(ConnectionStore):
                 for r in rows
             ]
             ranked = rank(query, found, Corpus(int(total or 0), float(average or 0.0)), queue)[:limit]
-            return [await _hit(c, ident, score) for ident, score in ranked]
+            by_id = {f.id: f for f in found}
+            return [await _hit(c, ident, score, coverage(query, by_id[ident])) for ident, score in ranked]
 
     def _matches(self, words: list[str]) -> sa.ColumnElement[bool]:
         if self._dialect == "sqlite":
@@ -344,7 +345,7 @@ async def _article(c: AsyncConnection, article_id: int) -> Article:
     )
 
 
-async def _hit(c: AsyncConnection, article_id: int, score: float) -> Hit:
+async def _hit(c: AsyncConnection, article_id: int, score: float, covered: float) -> Hit:
     a, v = KbArticleRow, KbVersionRow
     row = (
         await c.execute(
@@ -357,7 +358,15 @@ async def _hit(c: AsyncConnection, article_id: int, score: float) -> Hit:
     body = render.to_text(row.body)
     excerpt = body[:EXCERPT] + ("…" if len(body) > EXCERPT else "")
     return Hit(
-        article_id, row.key, row.language, row.title, summary, excerpt, round(score, 4), row.business_line
+        article_id,
+        row.key,
+        row.language,
+        row.title,
+        summary,
+        excerpt,
+        round(score, 4),
+        row.business_line,
+        round(covered, 4),
     )
 
 

@@ -16,6 +16,7 @@ from callcenter.core.kb.ranking import (
     Candidate,
     Corpus,
     chat_query,
+    coverage,
     query_of,
     rank,
 )
@@ -103,3 +104,11 @@ def test_a_chat_query_weighs_newer_messages_more() -> None:
     assert query["newest"] == 1.0 and query["new"] == DECAY
     assert query["card"] == DECAY**2  # a word keeps its highest weight
     assert chat_query([]) == {}
+
+
+def test_coverage_is_the_share_of_the_query_weight_held() -> None:
+    d = doc(1, "lost card", "block it")
+    assert coverage({"lost": 1.0, "card": 1.0}, d) == 1.0
+    assert coverage({"lost": 1.0, "refund": 1.0}, d) == 0.5
+    assert coverage({"lost": 0.25, "refund": 0.75}, d) == 0.25
+    assert coverage({}, d) == 0.0

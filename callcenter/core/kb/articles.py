@@ -130,3 +130,4 @@ class Hit:
     excerpt: str
     score: float
     business_line: str | None = None
+    coverage: float = 0.0  # the share of the query's weight the article holds (core/kb/ranking.py)

@@ -92,3 +92,13 @@ def chat_query(messages: Sequence[Sequence[str]]) -> dict[str, float]:
         for word in words:
             query[word] = max(query.get(word, 0.0), weight)
     return query
+
+
+def coverage(query: Mapping[str, float], candidate: Candidate) -> float:
+    """The share of the query's weight whose words the article holds (1: every word), a score
+    that, unlike BM25's, means the same for every query: the virtual agent's confidence."""
+    total = sum(query.values())
+    if total <= 0:
+        return 0.0
+    present = set(candidate.words)
+    return sum(w for word, w in query.items() if word in present) / total
