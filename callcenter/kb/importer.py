@@ -69,6 +69,8 @@ def parse(path: Path) -> Parsed:
         mark = getattr(err, "problem_mark", None)
         line = 2 + mark.line if mark is not None else 1
         raise ImportError_(f"{path}:{line}: invalid front matter: {getattr(err, 'problem', err)}") from None
+    except (ValueError, OverflowError, RecursionError) as err:  # a 5000-digit number, a 13th month...
+        raise ImportError_(f"{path}:2: invalid front matter: {str(err)[:200]}") from None
     if not isinstance(meta, dict):
         raise ImportError_(f"{path}:2: the front matter must be a mapping of fields")
     body = "\n".join(lines[end + 1 :]).strip() + "\n"

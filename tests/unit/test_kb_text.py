@@ -3,9 +3,12 @@ rendered safely (callcenter/kb/render.py). The browser side is tests/integration
 
 from __future__ import annotations
 
+import re
 from html.parser import HTMLParser
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from callcenter.kb import render, text
 
@@ -79,3 +82,19 @@ def test_plain_text_and_first_paragraph() -> None:
     assert render.first_paragraph(body) == "We refund within 5 days & by card."
     assert render.to_text("<script>x</script>a") == "<script>x</script>a"  # shown as text, never markup
     assert render.first_paragraph("# Only a heading\n") == ""
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.text(max_size=300))
+def test_any_text_gives_words_and_safe_html(source: str) -> None:
+    for word in text.words(source):
+        assert word and re.fullmatch(r"[^\W_]+", word), word
+    seen: list[tuple[str, str]] = []
+
+    class Collect(HTMLParser):
+        def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+            seen.extend((tag, name) for name, _ in attrs)
+            seen.append((tag, ""))
+
+    Collect().feed(render.to_html(source))
+    assert all(tag != "script" and not name.startswith("on") for tag, name in seen), seen
