@@ -49,6 +49,7 @@ from callcenter.core.omni.conversations import MessagingChannel
 from callcenter.core.qa.scoring import Alert
 from callcenter.gc_policy import GcPolicy
 from callcenter.ivr.store import FlowStore
+from callcenter.kb.assistant import Assistant
 from callcenter.messaging.channels import webchat
 from callcenter.messaging.channels.email import SmtpInbound, SmtpSender
 from callcenter.messaging.channels.nonces import LocalNonces, RedisNonces
@@ -501,6 +502,8 @@ async def _chat(app: web.Application) -> AsyncIterator[None]:
                         collected[i.id] = data
     agents.restore(service.engine.interactions.values(), collected)
     customers = CustomerNamespace(settings.realtime, service, messaging, desk, names, database.add_notice)
+    if settings.messaging.webchat_assistant:
+        customers.assistant = Assistant(app[kb_api.KB])
     relay = app[sockets.RELAY]
     relay.attach(agents)
     relay.attach(customers)

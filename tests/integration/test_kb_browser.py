@@ -10,6 +10,7 @@ from pathlib import Path
 
 from playwright.async_api import async_playwright, expect
 
+from callcenter.app import CHAT
 from callcenter.core.kb.articles import Draft, Visibility
 from callcenter.web.kb_api import KB
 from callcenter.web.pages import ACCOUNTS
@@ -152,5 +153,69 @@ async def test_the_agent_inserts_a_suggested_answer(tmp_path: Path) -> None:
                 assert errors == []
             finally:
                 await browser.close()
+    finally:
+        await node.server.close()
+
+
+async def test_the_virtual_agent_answers_then_hands_over(tmp_path: Path) -> None:
+    """messaging.webchat_assistant: the visitor's question is answered from a public article in
+    the widget; "Talk to a person" starts the chat with the question, offered to the agent as any
+    chat; a question it cannot answer confidently goes to the agent at once; internal articles are
+    never the answer."""
+    chromium = require("chromium", "chromium")
+    settings = chat_settings(tmp_path)
+    messaging = settings.messaging.model_copy(update={"webchat_assistant": True})
+    node = await start_node(settings.model_copy(update={"messaging": messaging}))
+    try:
+        await node.app[ACCOUNTS].create(
+            "test", username="ana", password=PASSWORD, role="agent", agent_id="1001"
+        )
+        kb = node.app[KB]
+        for draft in ARTICLES:  # only the lost-card article is public
+            saved = await kb.save(draft, "test", NOW)
+            await kb.publish(saved.id, None, "test", NOW)
+        async with async_playwright() as pw:
+            browser = await pw.chromium.launch(executable_path=chromium, headless=True, args=CHROMIUM_FLAGS)
+            try:
+                agent = await browser.new_page(viewport={"width": 1024, "height": 900})
+                await agent.goto(node.url + "/agent")
+                await agent.get_by_label("Username").fill("ana")
+                await agent.get_by_label("Password").fill(PASSWORD)
+                await agent.get_by_role("button", name="Sign in").click()
+                await expect(agent.locator("#conn")).to_have_text("connected")
+                await agent.keyboard.press("Alt+Shift+V")
+                await expect(agent.locator("#me-state")).to_have_text("Available")
+
+                visitor = await browser.new_page(viewport={"width": 1024, "height": 800})
+                errors: list[str] = []
+                visitor.on("pageerror", lambda err: errors.append(str(err)))
+                await visitor.goto(node.url + "/chat-demo")
+                await visitor.get_by_role("button", name="Chat with us").click()
+                await visitor.locator("#cc-name").fill("Dee")
+                await visitor.locator("#cc-first").fill("Someone stole my card, how do I block it?")
+                await visitor.get_by_role("button", name="Start chat").click()
+                await expect(visitor.locator(".cc-bot")).to_contain_text(ARTICLES[0].summary)
+                await expect(visitor.get_by_role("button", name="Talk to a person")).to_be_visible()
+                await expect(agent.get_by_role("article", name="Offer: webchat from Dee")).to_have_count(0)
+                SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+                await visitor.screenshot(path=str(SCREENSHOTS / "widget-assistant-1024.png"))
+
+                await visitor.get_by_role("button", name="Talk to a person").click()
+                offer = agent.get_by_role("article", name="Offer: webchat from Dee")
+                await expect(offer).to_be_visible()
+                await expect(offer).to_contain_text("Someone stole my card, how do I block it?")
+                assert errors == []
+            finally:
+                await browser.close()
+        # Not confident (the refund article is internal: customers are never answered from it).
+        customers = node.app[CHAT][1]
+        assert await customers.on_ask("sid", {"text": "how long do refunds take"}) == {
+            "handoff": "nothing found"
+        }
+        assert await customers.on_ask("sid", {"text": "talk to a person please"}) == {
+            "handoff": "asked for a person"
+        }
+        answered = await customers.on_ask("sid", {"text": "my card was stolen"})
+        assert answered["answer"]["title"] == "Lost or stolen card"
     finally:
         await node.server.close()

@@ -23,7 +23,9 @@ def test_asking_for_a_person_always_hands_over(text: str) -> None:
     assert decision == Handoff("asked for a person", ("my card is lost", text))
 
 
-@pytest.mark.parametrize("text", ["my card is lost", "management fees", "退款多久到账"])
+@pytest.mark.parametrize(
+    "text", ["my card is lost", "management fees", "退款多久到账", "Someone stole my card", "Personal data"]
+)
 def test_other_words_are_questions(text: str) -> None:
     assert not asks_for_person(text)
 

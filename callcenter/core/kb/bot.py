@@ -23,7 +23,7 @@ from dataclasses import dataclass
 from callcenter.core.kb.articles import Hit
 
 _PERSON = re.compile(
-    r"\b(agent|human|person|someone|representative|operator|real people|speak to|talk to)\b"
+    r"\b(agent|human|person|representative|operator|real people|speak to someone|talk to someone)\b"
     r"|人工|真人|客服人员|转人工|找客服|接线员",
     re.IGNORECASE,
 )
