@@ -1,8 +1,8 @@
 """The virtual agent on web chat (docs/knowledge-base.md, "The virtual agent"): a visitor's question
 to an answer from a public article, or a handoff to a person (core/kb/bot.py decides).
 
-Stateless on purpose: the widget keeps the exchange and sends the question; any node answers (the
-knowledge base is the database), and nothing is lost when the routing owner changes. A handoff is
+Stateless on purpose: the widget keeps the exchange and sends the question; the routing owner's
+``/customer`` namespace answers it from the database, and nothing is lost when the owner changes. A handoff is
 the widget's ordinary ``start``, with the visitor's question as the first message: the same queues
 as any chat.
 """
