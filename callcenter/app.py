@@ -49,6 +49,7 @@ from callcenter.core.omni.conversations import MessagingChannel
 from callcenter.core.qa.scoring import Alert
 from callcenter.gc_policy import GcPolicy
 from callcenter.ivr.store import FlowStore
+from callcenter.kb.assistant import Assistant
 from callcenter.messaging.channels import webchat
 from callcenter.messaging.channels.email import SmtpInbound, SmtpSender
 from callcenter.messaging.channels.nonces import LocalNonces, RedisNonces
@@ -66,6 +67,7 @@ from callcenter.settings.queues_file import QueueWatcher, load_queues
 from callcenter.socket_forwarding import SocketForwarder, listen_for_owners, redis_client
 from callcenter.storage.accounts_store import AccountStore
 from callcenter.storage.db import Database, DatabaseError
+from callcenter.storage.kb_store import KbStore
 from callcenter.storage.messaging_store import MessagingStore
 from callcenter.storage.qa_store import QaStore
 from callcenter.storage.recordings import RecordingStore
@@ -87,6 +89,7 @@ from callcenter.web import (
     http,
     interactions_api,
     ivr_api,
+    kb_api,
     pages,
     planning_api,
     qa_api,
@@ -221,10 +224,12 @@ def create_app(settings: Settings) -> web.Application:
     planning_api.setup_routes(app)
     tickets_api.setup_routes(app)
     widget.setup_routes(app)
+    kb_api.setup_routes(app)
     app.cleanup_ctx.append(_database)
     app.cleanup_ctx.append(admin_roster.directory_context)
     app.cleanup_ctx.append(_accounts)
     app.cleanup_ctx.append(_qa)
+    app.cleanup_ctx.append(_kb)
     app.cleanup_ctx.append(report_job.store_context(DATABASE))
     app.cleanup_ctx.append(ticket_wiring.store_context(DATABASE))  # every node serves the tickets
     app.cleanup_ctx.append(realtime.server_context(settings.realtime, settings.security.api_tokens))
@@ -322,6 +327,15 @@ async def _qa(app: web.Application) -> AsyncIterator[None]:
     app[QA_STORE] = app[qa_api.QA_STORE] = store
     app[RECORDING_STORE] = app[qa_api.RECORDINGS] = recordings
     app[qa_api.SCORECARDS] = cards
+    yield
+    await store.stop()
+
+
+async def _kb(app: web.Application) -> AsyncIterator[None]:
+    """The knowledge base (docs/knowledge-base.md): on every node, it is only the database."""
+    store = KbStore(app[SETTINGS].database.url, app[DATABASE].engine)
+    await store.start()
+    app[kb_api.KB] = store
     yield
     await store.stop()
 
@@ -497,6 +511,8 @@ async def _chat(app: web.Application) -> AsyncIterator[None]:
                         collected[i.id] = data
     agents.restore(service.engine.interactions.values(), collected)
     customers = CustomerNamespace(settings.realtime, service, messaging, desk, names, database.add_notice)
+    if settings.messaging.webchat_assistant:
+        customers.assistant = Assistant(app[kb_api.KB])
     relay = app[sockets.RELAY]
     relay.attach(agents)
     relay.attach(customers)

@@ -73,6 +73,9 @@ def _parser() -> argparse.ArgumentParser:
     from callcenter.planning import cli as planning_cli
 
     planning_cli.add_parser(sub)
+    from callcenter.kb import cli as kb_cli
+
+    kb_cli.add_parser(sub)
     return parser
 
 
@@ -156,6 +159,21 @@ def _serve(settings: Settings) -> int:
     return 0
 
 
+def _feature(args: argparse.Namespace, settings: Settings) -> int:
+    """``callcenter report|kb|staffing|simulate|forecast ...`` (their modules imported when used)."""
+    if args.command == "report":
+        from callcenter.reports import cli as report_cli
+
+        return report_cli.main(args, settings)
+    if args.command in ("staffing", "simulate", "forecast"):
+        from callcenter.planning import cli as planning_cli
+
+        return planning_cli.main(args, settings)
+    from callcenter.kb import cli as kb_cli
+
+    return kb_cli.main(args, settings)
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     try:
@@ -198,14 +216,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         from callcenter.accounts import audit_cli
 
         return audit_cli.main(args, settings)
-    if args.command == "report":
-        from callcenter.reports import cli as report_cli
-
-        return report_cli.main(args, settings)
-    if args.command in ("staffing", "simulate", "forecast"):
-        from callcenter.planning import cli as planning_cli
-
-        return planning_cli.main(args, settings)
+    if args.command in ("report", "kb", "staffing", "simulate", "forecast"):
+        return _feature(args, settings)
     if args.command == "replay":
         from callcenter.asterisk import replay
 

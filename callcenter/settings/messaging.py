@@ -87,6 +87,9 @@ class MessagingSettings(Section):
     # Shared with the company's site: web-chat visitors present HMAC-SHA256(secret, user id).
     web_identity_secret: SecretStr | None = None
     conversation_idle_seconds: float = Field(24 * 3600, gt=0)
+    # The web-chat widget asks the knowledge base's virtual agent first (public articles; a person
+    # whenever the visitor asks or the answer is not confident: docs/knowledge-base.md).
+    webchat_assistant: bool = False
     # Routing: the queue a new conversation goes to, per channel, else ``default_queue``; the
     # priority of a VIP customer's conversations.
     default_queue: str = Field("support", min_length=1)

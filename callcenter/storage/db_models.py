@@ -323,7 +323,7 @@ class AuditRow(Base):
 # ``qa_search`` (and its shadow tables), PostgreSQL's GIN index ``ix_qa_transcripts_search`` on
 # ``to_tsvector('simple', text)``. See SEARCH_OBJECTS and callcenter/storage/qa_store.py.
 
-SEARCH_OBJECTS = ("qa_search", "ix_qa_transcripts_search")
+SEARCH_OBJECTS = ("qa_search", "ix_qa_transcripts_search", "kb_search", "ix_kb_articles_search")
 
 
 def is_search_object(name: str | None) -> bool:
@@ -562,3 +562,56 @@ class TicketEventRow(Base):
     kind: Mapped[str]
     by: Mapped[str]
     data: Mapped[dict[str, Any]] = mapped_column(JSON_DOCUMENT)
+# --- Knowledge base (migration 0017, storage/kb_store.py, docs/knowledge-base.md) ---------------
+# Its full-text search is not a model either: SQLite's FTS5 table ``kb_search``, PostgreSQL's GIN
+# index ``ix_kb_articles_search`` on ``to_tsvector('simple', search_words)`` (SEARCH_OBJECTS).
+
+
+class KbArticleRow(Base):
+    """An article in one language: its latest version number and title, the published version, and
+    that version's words as the search sees them (segmented, stemmed: callcenter/kb/text.py)."""
+
+    __tablename__ = "kb_articles"
+    __table_args__ = (sa.UniqueConstraint("key", "language"),)
+
+    id: Mapped[int] = mapped_column(EVENT_ID, primary_key=True, autoincrement=True)
+    key: Mapped[str]  # translations of one article share it
+    language: Mapped[str]
+    business_line: Mapped[str | None]  # None: every line's
+    visibility: Mapped[str]  # core/kb/articles.py: who may read it
+    status: Mapped[str] = mapped_column(index=True)  # draft, published, archived
+    version: Mapped[int]
+    published_version: Mapped[int | None]
+    title: Mapped[str] = mapped_column(sa.Text)
+    search_title: Mapped[str] = mapped_column(sa.Text)
+    search_words: Mapped[str] = mapped_column(sa.Text)
+    search_length: Mapped[int]
+    created_at: Mapped[datetime]
+    updated_at: Mapped[datetime]
+    updated_by: Mapped[str]
+
+
+class KbVersionRow(Base):
+    """Append-only: one saved version of an article (Markdown body, the short answer agents insert)."""
+
+    __tablename__ = "kb_versions"
+
+    article_id: Mapped[int] = mapped_column(EVENT_ID, primary_key=True)
+    version: Mapped[int] = mapped_column(primary_key=True)
+    title: Mapped[str] = mapped_column(sa.Text)
+    summary: Mapped[str] = mapped_column(sa.Text)
+    body: Mapped[str] = mapped_column(sa.Text)
+    author: Mapped[str]
+    note: Mapped[str] = mapped_column(sa.Text)
+    at: Mapped[datetime]
+
+
+class KbLinkRow(Base):
+    """An article linked to a queue (``kind`` queue) or a ticket type (``ticket_type``)."""
+
+    __tablename__ = "kb_links"
+    __table_args__ = (sa.Index("ix_kb_links_kind_target", "kind", "target"),)
+
+    article_id: Mapped[int] = mapped_column(EVENT_ID, primary_key=True)
+    kind: Mapped[str] = mapped_column(primary_key=True)
+    target: Mapped[str] = mapped_column(primary_key=True)

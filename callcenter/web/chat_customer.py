@@ -25,10 +25,12 @@ from typing import Any
 from callcenter.accounts.principal import Principal
 from callcenter.core import events as ev
 from callcenter.core.acd.agents import AgentState
+from callcenter.core.kb.bot import Handoff
 from callcenter.core.notices import ChatRated, Notice
 from callcenter.core.omni.conversations import Conversation, Direction, MessagingChannel
 from callcenter.core.omni.customers import Claim, Identity, IdentityKind
 from callcenter.errors import StorageError
+from callcenter.kb.assistant import Assistant
 from callcenter.messaging import identity
 from callcenter.messaging.channels.base import InboundMessage, Reply, WebhookError
 from callcenter.messaging.channels.webchat import NAMESPACE, room_of
@@ -77,6 +79,7 @@ class CustomerNamespace(GuardedNamespace):
         self.names = names
         self.record = record
         self.visitors: dict[str, Visitor] = {}
+        self.assistant: Assistant | None = None  # the virtual agent, when messaging.webchat_assistant
 
     async def accept(self, sid: str, environ: Mapping[str, Any], auth: object) -> Principal | None:
         return None  # anyone may open the widget; each event checks what it needs
@@ -93,7 +96,6 @@ class CustomerNamespace(GuardedNamespace):
                 await self.on_start(sid, {k: v for k, v in start.items() if k != "message"})
             except BadRequest as err:  # e.g. signed identities turned off since: start again
                 log.info("webchat.not_resumed", extra={"detail": str(err)})
-
 
     def online(self) -> bool:
         """Some agent is staffed (logged in, not paused): a chat can be answered now."""
@@ -137,7 +139,26 @@ class CustomerNamespace(GuardedNamespace):
 
     @event("status", PUBLIC)
     async def on_status(self, sid: str, data: dict[str, Any]) -> Ack:
-        return {"online": self.online(), "title": self.settings.widget_title}
+        status: dict[str, Any] = {"online": self.online(), "title": self.settings.widget_title}
+        if self.assistant is not None:
+            status["assistant"] = True
+        return status
+
+    @event("ask", PUBLIC)
+    async def on_ask(self, sid: str, data: dict[str, Any]) -> Ack:
+        """The virtual agent (``messaging.webchat_assistant``): an answer from a public article, or
+        ``handoff`` (the widget then starts the chat with a person as usual)."""
+        question = text(data, "text", limit=1000)
+        if self.assistant is None:
+            return {"handoff": "off"}
+        try:
+            decision = await self.assistant.ask(question)
+        except StorageError:
+            return {"handoff": "unavailable"}
+        if isinstance(decision, Handoff):
+            return {"handoff": decision.reason}
+        hit = decision.hit
+        return {"answer": {"article": hit.id, "title": hit.title, "text": hit.summary}}
 
     @event("start", PUBLIC)
     async def on_start(self, sid: str, data: dict[str, Any]) -> Ack:

@@ -363,6 +363,7 @@ class _IvrProblems(Exception):
 
 def _loaders() -> list[Target]:
     from callcenter import settings as config
+    from callcenter.kb import importer as kb_importer
     from callcenter.qa import loader as qa_loader
     from callcenter.qa import scorecards
     from callcenter.settings import agents_file, queues_file
@@ -394,6 +395,11 @@ def _loaders() -> list[Target]:
             "qa_rules",
             _yaml_text(ROOT / "qa_rules.example.yaml"),
             _loader(qa_loader.load_rules, (qa_loader.QaRulesError,)),
+        ),
+        Target(
+            "kb_article",  # callcenter kb import: front matter + Markdown
+            _yaml_text(ROOT / "bench" / "data" / "kb_eval" / "damaged-item.md"),
+            _loader(kb_importer.parse, (kb_importer.ImportError_,), "damaged-item.md"),
         ),
         Target(
             "scorecards",

@@ -152,6 +152,17 @@ MATRIX: dict[tuple[str, str], set[str]] = {
     ("POST", "/api/tickets/T-NONE/transfer"): {"agent", "supervisor", "admin"},
     ("POST", "/api/tickets/T-NONE/comments"): {"agent", "supervisor", "admin"},
     ("POST", "/api/tickets/T-NONE/priority"): {"supervisor", "admin"},
+    # The knowledge base (test_kb_api.py): readers read, admins write.
+    ("GET", "/kb"): {"agent", "qa", "supervisor", "admin"},
+    ("GET", "/api/kb/articles"): {"agent", "qa", "supervisor", "admin"},
+    ("POST", "/api/kb/articles"): {"admin"},
+    ("GET", "/api/kb/articles/1"): {"agent", "qa", "supervisor", "admin"},
+    ("PUT", "/api/kb/articles/1"): {"admin"},
+    ("GET", "/api/kb/articles/1/versions"): {"admin"},
+    ("POST", "/api/kb/articles/1/publish"): {"admin"},
+    ("POST", "/api/kb/articles/1/archive"): {"admin"},
+    ("GET", "/api/kb/search"): {"agent", "qa", "supervisor", "admin"},
+    ("POST", "/api/kb/suggest"): {"agent", "supervisor", "admin"},
     # Provider webhooks: no API token is asked for; the provider's signature is (see WEBHOOKS).
     ("POST", "/webhooks/twilio/sms"): {PUBLIC},
     ("GET", "/webhooks/whatsapp"): {PUBLIC},
@@ -184,6 +195,7 @@ PAGES = {
     ("GET", "/admin/ivr"),
     ("GET", "/reports"),
     ("GET", "/planning"),
+    ("GET", "/kb"),
 }
 # Engine.IO answers 400 to a request that is not one of its own (no transport, no session).
 SOCKETS = {"/socket.io/"}
@@ -207,6 +219,7 @@ async def test_every_route_declares_roles_and_is_in_the_matrix(client: TestClien
         (
             m,
             p.replace("tickets/T-NONE", "tickets/{ticket_id}")
+            .replace("articles/1", "articles/{article_id}")
             .replace("1001/pause", "{agent_id}/{action}")
             .replace("1001", "{agent_id}")
             .replace("customers/none", "customers/{customer_id}")

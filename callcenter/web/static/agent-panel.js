@@ -274,6 +274,7 @@
     const name = chat.customer.name || t("customer");
     card.querySelector(".typing").textContent = chat.typing ? t("{customer} is typing…", { customer: name }) : "";
     if (added > 0 && (atBottom || log.children.length === added)) log.scrollTop = log.scrollHeight;
+    if (window.ccKb) window.ccKb.chat(card, chat); // knowledge-base suggestions (kb-suggest.js)
   }
   function focusReply(conversationId) {
     const box = document.querySelector(conversationId ? `[data-reply="${CSS.escape(conversationId)}"]` : "[data-reply]");

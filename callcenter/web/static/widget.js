@@ -108,8 +108,12 @@
   var transcript = el("button", { type: "button", text: t("Email me the transcript") });
   var end = el("button", { type: "button", text: t("End chat") });
   var tools = el("div", { "class": "cc-tools" }, [transcript, end]);
+  var botName = t("Assistant");
+  var helped = el("button", { type: "button", text: t("That answers my question") });
+  var person = el("button", { type: "button", text: t("Talk to a person") });
+  var bot = el("div", { "class": "cc-tools cc-bot-choice", hidden: "" }, [helped, person]);
   var chat = el("section", { "class": "cc-chat", hidden: "", "aria-labelledby": "cc-title" },
-                [log, typing, send, tools]);
+                [log, typing, bot, send, tools]);
 
   // Rating
   var stars = el("fieldset", {}, [el("legend", { text: t("How was this chat?") })]);
@@ -206,6 +210,7 @@
       try { saved = localStorage.getItem(STORE); } catch (e) { saved = null; }
       emit("status", {}, function (ack) {
         state.online = ack.online !== false;
+        state.assistant = ack.assistant === true;
         if (saved || identity()) {
           emit("start", { visitor: saved || undefined, identity: identity() }, function (ack2) {
             if (started(ack2) && ack2.history && ack2.history.length) { show(chat); return; }
@@ -226,14 +231,35 @@
     socket.on("ended", function () { ended(); });
   }
 
-  preForm.addEventListener("submit", function (e) {
-    e.preventDefault();
-    state.email = pEmail.input.value.trim();
+  function startChat() {
+    bot.hidden = true; tools.hidden = false;
     emit("start", { name: pName.input.value, email: state.email || undefined,
                     identity: identity(), message: pMsg.input.value, visitor: undefined }, function (ack) {
       if (started(ack)) { show(chat); input.focus(); }
     });
+  }
+  // The virtual agent (status says "assistant"): the question goes to it first; a confident answer
+  // from a public article shows with "Talk to a person" beside it, anything else starts the chat.
+  preForm.addEventListener("submit", function (e) {
+    e.preventDefault();
+    state.email = pEmail.input.value.trim();
+    if (!state.assistant) { startChat(); return; }
+    emit("ask", { text: pMsg.input.value }, function (ack) {
+      if (!ack.answer) { startChat(); return; }
+      show(chat);
+      send.hidden = true; tools.hidden = true; // nothing to send or end before a person is there
+      log.textContent = "";
+      add("customer", pMsg.input.value);
+      var item = el("li", { "class": "cc-msg cc-agent cc-bot" }, [
+        el("span", { "class": "cc-who", text: t("{who}: ", { who: botName }) }),
+        el("strong", { text: ack.answer.title }), el("br", {}), el("span", { "class": "cc-body", text: ack.answer.text })]);
+      log.appendChild(item);
+      bot.hidden = false;
+      helped.focus();
+    });
   });
+  person.addEventListener("click", startChat);
+  helped.addEventListener("click", function () { bot.hidden = true; status(t("Glad we could help.")); });
   offForm.addEventListener("submit", function (e) {
     e.preventDefault();
     emit("offline", { name: oName.input.value, email: oEmail.input.value, text: oMsg.input.value,
