@@ -1,7 +1,7 @@
 """Knowledge base: articles, their versions, their links to queues and ticket types, search.
 
 Revision ID: 0017
-Revises: 0014
+Revises: 0016
 Create Date: 2026-12-03
 
 ``kb_articles``: one row per article in one language; translations share a ``key`` (unique with
