@@ -57,6 +57,7 @@ from callcenter.messaging.channels.webchat import WebchatSender
 from callcenter.messaging.outbox import Outbox, Sender
 from callcenter.messaging.routing import ConversationRouter
 from callcenter.messaging.service import Messaging
+from callcenter.outbound import server as outbound_server
 from callcenter.qa.scorecards import ScorecardError, load_scorecards
 from callcenter.reports import job as report_job
 from callcenter.service import CallCenter
@@ -85,6 +86,7 @@ from callcenter.web import (
     http,
     interactions_api,
     ivr_api,
+    outbound_api,
     pages,
     qa_api,
     realtime,
@@ -215,11 +217,13 @@ def create_app(settings: Settings) -> web.Application:
     pages.add_nav(app, "QA review", "/qa", "qa", "supervisor", "admin")  # after each role's home
     reports_api.setup_routes(app)
     widget.setup_routes(app)
+    outbound_api.setup_routes(app)
     app.cleanup_ctx.append(_database)
     app.cleanup_ctx.append(admin_roster.directory_context)
     app.cleanup_ctx.append(_accounts)
     app.cleanup_ctx.append(_qa)
     app.cleanup_ctx.append(report_job.store_context(DATABASE))
+    app.cleanup_ctx.append(outbound_server.store_context(DATABASE))  # campaigns: every node
     app.cleanup_ctx.append(realtime.server_context(settings.realtime, settings.security.api_tokens))
     app.cleanup_ctx.append(_sockets)
     if settings.ivr.flows_dir is not None:
@@ -228,6 +232,7 @@ def create_app(settings: Settings) -> web.Application:
     routing: list[cluster.Context] = [_service, admin_roster.agents_context, _messaging, _chat]
     routing += [supervisor.context(directory.names), _recording, _voice]
     routing.append(report_job.job_context)  # the report tables: one writer, the owner
+    routing.append(outbound_server.owner_context)  # the diallers and the SMS opt-out: the owner
     app.cleanup_ctx.append(cluster.context(routing, DATABASE))
     app.cleanup_ctx.append(_gc_policy)  # last: it freezes what everything else has built
     return app

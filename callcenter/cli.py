@@ -70,6 +70,9 @@ def _parser() -> argparse.ArgumentParser:
     from callcenter.reports import cli as report_cli
 
     report_cli.add_parser(sub)
+    from callcenter.outbound import cli as campaign_cli
+
+    campaign_cli.add_parser(sub)
     return parser
 
 
@@ -199,20 +202,28 @@ def main(argv: Sequence[str] | None = None) -> int:
         from callcenter.reports import cli as report_cli
 
         return report_cli.main(args, settings)
+    if args.command == "campaign":
+        from callcenter.outbound import cli as campaign_cli
+
+        return campaign_cli.main(args, settings)
     if args.command == "replay":
         from callcenter.asterisk import replay
 
         return replay.main(args, settings)
     if args.command == "config":
-        if not _queues_valid(settings):
-            return 2
-        unusable = _unusable(settings, args.config)
-        if unusable:
-            print("configuration error:\n" + "\n".join(unusable), file=sys.stderr)
-            return 2
-        print("configuration is valid")
-        return 0
+        return _config_check(settings, args.config)
     return 2
+
+
+def _config_check(settings: Settings, path: str | None) -> int:
+    if not _queues_valid(settings):
+        return 2
+    unusable = _unusable(settings, path)
+    if unusable:
+        print("configuration error:\n" + "\n".join(unusable), file=sys.stderr)
+        return 2
+    print("configuration is valid")
+    return 0
 
 
 if __name__ == "__main__":
