@@ -38,7 +38,7 @@ LEDGERS = cast(sa.Table, OutboundLedgerRow.__table__)
 DECISIONS = cast(sa.Table, OutboundDecisionRow.__table__)
 CHUNK = 1000  # rows per INSERT
 # Not a bound parameter: PostgreSQL would see the SELECT's and the GROUP BY's as two expressions.
-_ZERO = sa.literal_column("0")
+_ZERO: sa.ColumnElement[int] = sa.literal_column("0")
 
 
 def _dt(t: float) -> datetime:
@@ -314,7 +314,9 @@ class OutboundStore(ConnectionStore):
         async with self._begin("read progress") as db:
             rows = (
                 await db.execute(
-                    sa.select(RECORDS.c.done, RECORDS.c.last_outcome, RECORDS.c.attempts > _ZERO, sa.func.count())
+                    sa.select(
+                        RECORDS.c.done, RECORDS.c.last_outcome, RECORDS.c.attempts > _ZERO, sa.func.count()
+                    )
                     .where(RECORDS.c.campaign == campaign)
                     .group_by(RECORDS.c.done, RECORDS.c.last_outcome, RECORDS.c.attempts > _ZERO)
                 )
