@@ -262,3 +262,34 @@ def test_the_command_line(tmp_path: Path, capsys: pytest.CaptureFixture[str]) ->
     assert cli([*base, "campaign", "list"]) == 0
     assert "renewals" in capsys.readouterr().out
     assert cli([*base, "campaign", "pause", "nosuch"]) == 2
+
+
+async def test_an_sms_stop_puts_the_number_on_the_do_not_call_list(tmp_path: Path) -> None:
+    """A signed Twilio SMS saying "Stop" through the real webhook: stored as a message like any
+    other, and its number listed (source "sms"); a message saying more is not an opt-out."""
+    from callcenter.outbound.server import STORE
+    from tests.integration.test_messaging import messaging_settings, twilio_post
+
+    async with TestClient(
+        TestServer(create_app(messaging_settings(tmp_path, "http://127.0.0.1:9")))
+    ) as client:
+        store = client.app[STORE]
+        stop = [("MessageSid", "SM1"), ("From", "+16505551234"), ("To", "+14155550199"), ("Body", " Stop. ")]
+        chat = [
+            ("MessageSid", "SM2"),
+            ("From", "+16505559999"),
+            ("To", "+14155550199"),
+            ("Body", "stop by later?"),
+        ]
+        assert (await twilio_post(client, "/webhooks/twilio/sms", stop)).status == 200
+        assert (await twilio_post(client, "/webhooks/twilio/sms", chat)).status == 200
+        listed: set[str] = set()
+
+        async def check() -> None:
+            listed.update(await store.dnc())
+
+        async with asyncio.timeout(5):
+            while "+16505551234" not in listed:
+                await check()
+                await asyncio.sleep(0.05)
+        assert listed == {"+16505551234"}
