@@ -37,6 +37,10 @@ from callcenter.storage.outbound_store import Decision, OutboundStore, StoredRec
 
 log = logging.getLogger(__name__)
 
+DNC_MARGIN = 60.0  # seconds: do-not-call numbers are read again this far back
+FULL_DNC_EVERY = 150  # polls: the whole do-not-call list read again (5 minutes at 2 s)
+REREAD = 1000  # record ids below the last seen, read again at each poll
+
 
 class Placer(Protocol):
     """Places a decided call and reports how it ended through ``ended`` (AttemptEnded)."""
@@ -93,6 +97,7 @@ class Dialling:
         self.diallers: dict[str, dl.Dialler] = {}
         self._last_id: dict[str, int] = {}
         self._dnc_seen: float | None = None
+        self._polls = 0
         self._dnc: set[str] = set()
         self._results: list[tuple[str, dl.AttemptEnded]] = []
         self._tasks: list[asyncio.Task[None]] = []
@@ -127,7 +132,11 @@ class Dialling:
         """Follow the database: campaigns (definitions and states), new records, new numbers."""
         now = self.clock()
         since = self._dnc_seen
-        fresh = await self.store.dnc(since=None if since is None else since - 5.0)
+        # Numbers are found by the time they were added, on whichever node's clock: a margin for
+        # clocks a little apart, and the whole list now and then for clocks far apart.
+        self._polls += 1
+        whole = since is None or self._polls % FULL_DNC_EVERY == 0
+        fresh = await self.store.dnc(since=None if whole or since is None else since - DNC_MARGIN)
         self._dnc_seen = now
         added = frozenset(fresh - self._dnc)
         self._dnc |= added
@@ -160,9 +169,12 @@ class Dialling:
             if c.state == CampaignState.STOPPED and d.in_flight == 0:
                 del self.diallers[c.name]
                 continue
-            new = await self.store.records(c.name, after_id=self._last_id.get(c.name, 0))
+            # Ids at the end read again: PostgreSQL may make concurrent imports' rows visible out
+            # of id order. Those the dialler knows are left alone.
+            after = max(0, self._last_id.get(c.name, 0) - REREAD)
+            new = [r for r in await self.store.records(c.name, after_id=after) if r.id not in d.records]
             if new:
-                self._last_id[c.name] = max(r.id for r in new)
+                self._last_id[c.name] = max(self._last_id.get(c.name, 0), *(r.id for r in new))
                 d.handle(dl.RecordsLoaded(tuple(record_of(r) for r in new), now))
 
     async def pace(self) -> None:
