@@ -58,6 +58,7 @@ from callcenter.messaging.channels.webchat import WebchatSender
 from callcenter.messaging.outbox import Outbox, Sender
 from callcenter.messaging.routing import ConversationRouter
 from callcenter.messaging.service import Messaging
+from callcenter.outbound import server as outbound_server
 from callcenter.qa.scorecards import ScorecardError, load_scorecards
 from callcenter.reports import job as report_job
 from callcenter.service import CallCenter
@@ -90,6 +91,7 @@ from callcenter.web import (
     interactions_api,
     ivr_api,
     kb_api,
+    outbound_api,
     pages,
     planning_api,
     qa_api,
@@ -225,6 +227,7 @@ def create_app(settings: Settings) -> web.Application:
     tickets_api.setup_routes(app)
     widget.setup_routes(app)
     kb_api.setup_routes(app)
+    outbound_api.setup_routes(app)
     app.cleanup_ctx.append(_database)
     app.cleanup_ctx.append(admin_roster.directory_context)
     app.cleanup_ctx.append(_accounts)
@@ -232,6 +235,7 @@ def create_app(settings: Settings) -> web.Application:
     app.cleanup_ctx.append(_kb)
     app.cleanup_ctx.append(report_job.store_context(DATABASE))
     app.cleanup_ctx.append(ticket_wiring.store_context(DATABASE))  # every node serves the tickets
+    app.cleanup_ctx.append(outbound_server.store_context(DATABASE))  # campaigns: every node
     app.cleanup_ctx.append(realtime.server_context(settings.realtime, settings.security.api_tokens))
     app.cleanup_ctx.append(_sockets)
     if settings.ivr.flows_dir is not None:
@@ -241,6 +245,7 @@ def create_app(settings: Settings) -> web.Application:
     routing += [supervisor.context(directory.names), _recording, _voice]
     routing.append(report_job.job_context)  # the report tables: one writer, the owner
     routing.append(ticket_job.job_context)  # SLA checks and replies to customers: the owner
+    routing.append(outbound_server.owner_context)  # the diallers and the SMS opt-out: the owner
     app.cleanup_ctx.append(cluster.context(routing, DATABASE))
     app.cleanup_ctx.append(_gc_policy)  # last: it freezes what everything else has built
     return app

@@ -76,6 +76,9 @@ def _parser() -> argparse.ArgumentParser:
     from callcenter.kb import cli as kb_cli
 
     kb_cli.add_parser(sub)
+    from callcenter.outbound import cli as campaign_cli
+
+    campaign_cli.add_parser(sub)
     return parser
 
 
@@ -160,7 +163,7 @@ def _serve(settings: Settings) -> int:
 
 
 def _feature(args: argparse.Namespace, settings: Settings) -> int:
-    """``callcenter report|kb|staffing|simulate|forecast ...`` (their modules imported when used)."""
+    """``callcenter report|kb|staffing|simulate|forecast|campaign ...`` (their modules imported when used)."""
     if args.command == "report":
         from callcenter.reports import cli as report_cli
 
@@ -169,6 +172,10 @@ def _feature(args: argparse.Namespace, settings: Settings) -> int:
         from callcenter.planning import cli as planning_cli
 
         return planning_cli.main(args, settings)
+    if args.command == "campaign":
+        from callcenter.outbound import cli as campaign_cli
+
+        return campaign_cli.main(args, settings)
     from callcenter.kb import cli as kb_cli
 
     return kb_cli.main(args, settings)
@@ -216,7 +223,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         from callcenter.accounts import audit_cli
 
         return audit_cli.main(args, settings)
-    if args.command in ("report", "kb", "staffing", "simulate", "forecast"):
+    if args.command in ("report", "kb", "staffing", "simulate", "forecast", "campaign"):
         return _feature(args, settings)
     if args.command == "replay":
         from callcenter.asterisk import replay

@@ -6,6 +6,7 @@ from pydantic import Field, model_validator
 
 from callcenter.settings.base import Section
 from callcenter.settings.messaging import MessagingSettings
+from callcenter.settings.outbound import OutboundSettings
 from callcenter.settings.recording import QaSettings, RecordingSettings, TranscriptionSettings
 from callcenter.settings.security import SecuritySettings
 from callcenter.settings.server import (
@@ -46,6 +47,7 @@ class Settings(Section):
     realtime: RealtimeSettings = RealtimeSettings()
     runtime: RuntimeSettings = RuntimeSettings()
     tickets: TicketsSettings = TicketsSettings()
+    outbound: OutboundSettings = OutboundSettings()
 
     @model_validator(mode="after")
     def _unique_agents(self) -> Settings:

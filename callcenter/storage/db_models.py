@@ -615,3 +615,77 @@ class KbLinkRow(Base):
     article_id: Mapped[int] = mapped_column(EVENT_ID, primary_key=True)
     kind: Mapped[str] = mapped_column(primary_key=True)
     target: Mapped[str] = mapped_column(primary_key=True)
+# --- Outbound campaigns (migration 0015, storage/outbound_store.py, docs/outbound.md) -------------
+
+
+class OutboundCampaignRow(Base):
+    """A campaign's definition (JSON, as imported) and its state; ``origin``: its first start,
+    from which the abandonment windows count."""
+
+    __tablename__ = "outbound_campaigns"
+
+    name: Mapped[str] = mapped_column(primary_key=True)
+    definition: Mapped[dict[str, Any]] = mapped_column(JSON_DOCUMENT)
+    line: Mapped[str | None]
+    state: Mapped[str]
+    origin: Mapped[datetime | None]
+    updated_at: Mapped[datetime]
+
+
+class OutboundRecordRow(Base):
+    """One number of a campaign's list, with its attempts and when it is next due."""
+
+    __tablename__ = "outbound_records"
+    __table_args__ = (
+        sa.UniqueConstraint("campaign", "number"),
+        sa.Index("ix_outbound_records_campaign_done_due_at", "campaign", "done", "due_at"),
+    )
+
+    id: Mapped[int] = mapped_column(EVENT_ID, primary_key=True, autoincrement=True)
+    campaign: Mapped[str]
+    number: Mapped[str]
+    tz: Mapped[str]
+    customer_id: Mapped[str | None]
+    fields: Mapped[dict[str, Any]] = mapped_column(JSON_DOCUMENT)
+    attempts: Mapped[int]
+    due_at: Mapped[datetime]
+    done: Mapped[str | None]
+    last_outcome: Mapped[str | None]
+
+
+class OutboundDncRow(Base):
+    """A number never to be dialled: added by hand, imported, or an SMS "STOP"."""
+
+    __tablename__ = "outbound_dnc"
+
+    number: Mapped[str] = mapped_column(primary_key=True)
+    source: Mapped[str]
+    added_at: Mapped[datetime]
+    note: Mapped[str]
+
+
+class OutboundLedgerRow(Base):
+    """Calls answered by a person and abandoned, per campaign and abandonment window."""
+
+    __tablename__ = "outbound_ledgers"
+
+    campaign: Mapped[str] = mapped_column(primary_key=True)
+    period: Mapped[int] = mapped_column(primary_key=True)
+    answered: Mapped[int]
+    abandoned: Mapped[int]
+
+
+class OutboundDecisionRow(Base):
+    """Every decision of the dialler with its reason: dial, skip (dnc, outside_window...),
+    pacing, state."""
+
+    __tablename__ = "outbound_decisions"
+    __table_args__ = (sa.Index("ix_outbound_decisions_campaign_id", "campaign", "id"),)
+
+    id: Mapped[int] = mapped_column(EVENT_ID, primary_key=True, autoincrement=True)
+    campaign: Mapped[str]
+    record_id: Mapped[int | None] = mapped_column(sa.BigInteger())
+    at: Mapped[datetime]
+    kind: Mapped[str]
+    reason: Mapped[str]
+    data: Mapped[dict[str, Any]] = mapped_column(JSON_DOCUMENT)

@@ -163,6 +163,14 @@ MATRIX: dict[tuple[str, str], set[str]] = {
     ("POST", "/api/kb/articles/1/archive"): {"admin"},
     ("GET", "/api/kb/search"): {"agent", "qa", "supervisor", "admin"},
     ("POST", "/api/kb/suggest"): {"agent", "supervisor", "admin"},
+    # Outbound campaigns (test_outbound.py).
+    ("GET", "/api/campaigns"): {"supervisor", "admin"},
+    ("POST", "/api/campaigns"): {"supervisor", "admin"},
+    ("GET", "/api/campaigns/renewals"): {"supervisor", "admin"},
+    ("POST", "/api/campaigns/renewals/list"): {"supervisor", "admin"},
+    ("GET", "/api/campaigns/renewals/decisions"): {"supervisor", "admin"},
+    ("POST", "/api/campaigns/renewals/start"): {"supervisor", "admin"},
+    ("POST", "/api/dnc"): {"supervisor", "admin"},
     # Provider webhooks: no API token is asked for; the provider's signature is (see WEBHOOKS).
     ("POST", "/webhooks/twilio/sms"): {PUBLIC},
     ("GET", "/webhooks/whatsapp"): {PUBLIC},
@@ -230,7 +238,9 @@ async def test_every_route_declares_roles_and_is_in_the_matrix(client: TestClien
             .replace("flows/main", "flows/{name}")
             .replace("users/u1", "users/{user_id}")
             .replace("static/app.css", "static/{name}")
-            .replace("static/widget.css", "static/{name}"),
+            .replace("static/widget.css", "static/{name}")
+            .replace("renewals/start", "{name}/{action}")
+            .replace("campaigns/renewals", "campaigns/{name}"),
         )
         for m, p in MATRIX
     }

@@ -1,7 +1,7 @@
 """Tickets: the tickets, their comments (notes and replies to the customer) and their events.
 
 Revision ID: 0016
-Revises: 0014
+Revises: 0015
 Create Date: 2026-12-03
 
 ``tickets`` keeps the columns the lists filter on and the core's whole snapshot in ``data``;
@@ -17,7 +17,7 @@ from alembic import op
 from sqlalchemy.dialects import postgresql
 
 revision = "0016"
-down_revision = "0014"
+down_revision = "0015"
 branch_labels = None
 depends_on = None
 

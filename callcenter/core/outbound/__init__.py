@@ -1,0 +1,1 @@
+"""Outbound campaigns, the pure half: campaign settings, calling windows, pacing and the dialler."""

@@ -1,0 +1,145 @@
+"""A campaign as data: its mode, calling windows, retry rules, abandonment cap, and its states.
+
+Everything that moves a campaign between states lives in ``TRANSITIONS``; a move not in the table
+raises :class:`IllegalCampaignMove` and leaves the campaign as it was (like the agents' table in
+``core/acd/agents.py``).
+
+Compliance settings have floors, not switches: the abandonment cap is at most 3 % (the US TSR and
+Ofcom's figure) and cannot be turned off; a campaign without a calling window is refused.
+"""
+
+from __future__ import annotations
+
+import enum
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from datetime import time
+
+from callcenter.core.errors import DomainError
+
+DAY = 86400.0
+US_WINDOW = 30 * DAY  # the US TSR: "each successive 30-day period" of a campaign
+UK_WINDOW = DAY  # Ofcom: over 24 hours
+MAX_ABANDON_CAP = 0.03
+
+
+class Mode(enum.StrEnum):
+    PREVIEW = "preview"  # an agent sees the record and clicks dial
+    PROGRESSIVE = "progressive"  # one call per free agent
+    PREDICTIVE = "predictive"  # more calls than free agents, paced under the abandonment cap
+    AGENTLESS = "agentless"  # a message or a short IVR flow; no agent
+
+
+class Outcome(enum.StrEnum):
+    """How one attempt ended, as the adapter reports it."""
+
+    CONNECTED = "connected"  # a person answered and an agent took the call (or the flow ran)
+    ABANDONED = "abandoned"  # a person answered and no agent was free: the message, then hang-up
+    BUSY = "busy"
+    NO_ANSWER = "no_answer"
+    MACHINE = "machine"  # answering machine detected
+    FAILED = "failed"  # the network refused (congestion, invalid number, channel unavailable)
+    CALLBACK = "callback"  # the person asked to be called again at a time they chose
+
+
+#: Outcomes a retry rule may be written for (a connected call is done).
+RETRYABLE = (
+    Outcome.ABANDONED,
+    Outcome.BUSY,
+    Outcome.NO_ANSWER,
+    Outcome.MACHINE,
+    Outcome.FAILED,
+    Outcome.CALLBACK,
+)
+#: Outcomes that count as answered by a person (the denominator of the abandonment rate).
+LIVE = frozenset({Outcome.CONNECTED, Outcome.ABANDONED, Outcome.CALLBACK})
+
+
+@dataclass(frozen=True, slots=True)
+class RetryRule:
+    """After an attempt ends with this outcome: try again after ``delay`` seconds, as long as the
+    record has had fewer than ``max_attempts`` attempts (0: never again)."""
+
+    delay: float
+    max_attempts: int
+
+
+DEFAULT_RETRIES: Mapping[Outcome, RetryRule] = {
+    Outcome.ABANDONED: RetryRule(3600.0, 3),
+    Outcome.BUSY: RetryRule(600.0, 5),
+    Outcome.NO_ANSWER: RetryRule(3600.0, 4),
+    Outcome.MACHINE: RetryRule(4 * 3600.0, 3),
+    Outcome.FAILED: RetryRule(3600.0, 2),
+    Outcome.CALLBACK: RetryRule(0.0, 5),
+}
+
+
+@dataclass(frozen=True, slots=True)
+class CallingWindow:
+    """Hours a callee may be called, in the callee's local time: ``start`` <= time < ``end`` on
+    the ``days`` of the week (0 Monday ... 6 Sunday)."""
+
+    start: time
+    end: time
+    days: frozenset[int] = frozenset(range(7))
+
+
+@dataclass(frozen=True, slots=True)
+class Campaign:
+    name: str
+    mode: Mode
+    queue: str  # the ACD queue whose agents take the connected calls
+    windows: tuple[CallingWindow, ...]
+    retries: Mapping[Outcome, RetryRule] = field(default_factory=lambda: dict(DEFAULT_RETRIES))
+    max_attempts: int = 5  # across every outcome
+    abandon_cap: float = MAX_ABANDON_CAP
+    abandon_window: float = US_WINDOW
+    caller_id: str = ""
+    line: str | None = None  # the business line: who may see and run it
+    # Predictive: calls per expected free agent are at most this (a runaway guard), the pacing
+    # stays progressive until this many attempts give a contact rate, and the handle time assumed
+    # until calls have been handled.
+    max_ratio: float = 3.0
+    min_samples: int = 20
+    handle_seconds: float = 180.0
+    ring_seconds: float = 20.0  # how long a call rings before it counts as no answer
+    agentless_lines: int = 10  # agentless: calls at once
+    script: str = ""  # shown to the agent on the panel
+
+    def retry(self, outcome: Outcome) -> RetryRule:
+        return self.retries.get(outcome, RetryRule(0.0, 0))
+
+
+class CampaignState(enum.StrEnum):
+    DRAFT = "draft"  # defined, never started
+    RUNNING = "running"
+    PAUSED = "paused"  # no new calls; calls in flight end normally
+    STOPPED = "stopped"  # done for good; its records stay for reports
+
+
+class CampaignMove(enum.StrEnum):
+    START = "start"
+    PAUSE = "pause"
+    STOP = "stop"
+
+
+St, Mv = CampaignState, CampaignMove
+TRANSITIONS: dict[tuple[CampaignState, CampaignMove], CampaignState] = {
+    (St.DRAFT, Mv.START): St.RUNNING,
+    (St.DRAFT, Mv.STOP): St.STOPPED,
+    (St.RUNNING, Mv.PAUSE): St.PAUSED,
+    (St.RUNNING, Mv.STOP): St.STOPPED,
+    (St.PAUSED, Mv.START): St.RUNNING,
+    (St.PAUSED, Mv.STOP): St.STOPPED,
+}
+
+
+class IllegalCampaignMove(DomainError):
+    """The move is not allowed from the campaign's state (e.g. starting a stopped campaign)."""
+
+
+def move(state: CampaignState, what: CampaignMove) -> CampaignState:
+    try:
+        return TRANSITIONS[(state, what)]
+    except KeyError:
+        raise IllegalCampaignMove(f"cannot {what.value} a campaign that is {state.value}") from None

@@ -1,0 +1,180 @@
+"""Campaign definitions: YAML in, :class:`~callcenter.core.outbound.campaign.Campaign` out.
+
+Why the database and not a watched file like the queues: a campaign has a life the file cannot
+hold (started, paused, stopped; its first start fixes its abandonment windows), its lists and
+ledgers are rows beside it, and every node must see the same state at once (the command line and
+the API run on any node, the dialler on the routing owner). So definitions are *imported* from
+YAML (``callcenter campaign import``, ``POST /api/campaigns``) into the database: the whole file
+is checked first, every problem as ``file:line: key: problem``, and a file with any problem
+changes nothing, running campaigns included. The stored definition is the validated JSON, read
+back through the same model.
+
+The format (every key but ``queue`` and ``windows`` optional)::
+
+    campaigns:
+      renewals:
+        mode: predictive                 # preview | progressive | predictive | agentless
+        queue: sales                     # the ACD queue whose agents take the calls
+        line: sales                      # business line: who may see and run it
+        caller_id: "+15550100"           # a number that can be called back
+        windows:                         # in the callee's local time
+          - {days: [mon, tue, wed, thu, fri], from: "09:00", to: "21:00"}
+          - {days: [sat], from: "10:00", to: "18:00"}
+        max_attempts: 5
+        retries:                         # per outcome: wait, and the attempts it allows
+          busy: {delay: 600, max_attempts: 5}
+          no_answer: {delay: 3600, max_attempts: 4}
+        abandonment: {cap: 0.03, window: us}   # cap at most 0.03; us (30 days), uk (24 h)
+        predictive: {max_ratio: 3, min_samples: 20, handle_seconds: 180}
+        ring_seconds: 20
+        script: "Hello {name}: your contract ends on {renewal_date}."
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping
+from datetime import time
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+
+from callcenter.core.outbound import campaign as cp
+from callcenter.settings import ConfigError, parse_yaml, validation_problems
+
+NAME_PATTERN = r"^[a-z0-9][a-z0-9_-]{0,63}$"
+LINE_PATTERN = r"^[a-z0-9][a-z0-9_-]{0,31}$"
+DAYS = {"mon": 0, "tue": 1, "wed": 2, "thu": 3, "fri": 4, "sat": 5, "sun": 6}
+_HHMM = re.compile(r"^([01]\d|2[0-3]):([0-5]\d)$")
+
+
+class _Model(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+
+class _Window(_Model):
+    days: tuple[Literal["mon", "tue", "wed", "thu", "fri", "sat", "sun"], ...] = Field(min_length=1)
+    start: str = Field(alias="from")
+    end: str = Field(alias="to")
+
+    model_config = ConfigDict(frozen=True, extra="forbid", populate_by_name=True)
+
+    @field_validator("start", "end")
+    @classmethod
+    def _hhmm(cls, value: str) -> str:
+        if value != "24:00" and not _HHMM.match(value):
+            raise ValueError("a time of day as HH:MM (00:00 to 24:00)")
+        return value
+
+    @model_validator(mode="after")
+    def _order(self) -> _Window:
+        if self.start >= self.end:
+            raise ValueError("'from' must be before 'to' (a window cannot cross midnight: write two)")
+        return self
+
+
+class _Retry(_Model):
+    delay: float = Field(ge=0, le=30 * 86400)
+    max_attempts: int = Field(ge=0, le=20)
+
+
+class _Abandonment(_Model):
+    cap: float = Field(cp.MAX_ABANDON_CAP, gt=0, le=cp.MAX_ABANDON_CAP)
+    window: Literal["us", "uk"] | float | None = None
+
+
+class _Predictive(_Model):
+    max_ratio: float = Field(3.0, ge=1, le=10)
+    min_samples: int = Field(20, ge=1, le=10000)
+    handle_seconds: float = Field(180.0, gt=0, le=7200)
+
+
+class _Campaign(_Model):
+    mode: cp.Mode = cp.Mode.PROGRESSIVE
+    queue: str = Field(min_length=1, max_length=64)
+    line: str | None = Field(None, pattern=LINE_PATTERN)
+    caller_id: str = Field("", max_length=32)
+    windows: tuple[_Window, ...] = Field(min_length=1)
+    max_attempts: int = Field(5, ge=1, le=20)
+    retries: dict[Literal["abandoned", "busy", "no_answer", "machine", "failed", "callback"], _Retry] = Field(
+        default_factory=dict
+    )
+    abandonment: _Abandonment = _Abandonment()
+    predictive: _Predictive = _Predictive()
+    ring_seconds: float = Field(20.0, ge=5, le=120)
+    agentless_lines: int = Field(10, ge=1, le=500)
+    script: str = Field("", max_length=4000)
+
+    @field_validator("abandonment")
+    @classmethod
+    def _window(cls, value: _Abandonment) -> _Abandonment:
+        w = value.window
+        if isinstance(w, float) and not 3600 <= w <= 31 * 86400:
+            raise ValueError("window: us, uk, or seconds between 3600 and 31 days")
+        return value
+
+
+class _File(_Model):
+    campaigns: dict[str, _Campaign] = Field(default_factory=dict)
+
+
+def _time(text: str) -> time:
+    if text == "24:00":
+        return time(23, 59, 59, 999999)
+    hours, minutes = text.split(":")
+    return time(int(hours), int(minutes))
+
+
+def to_core(name: str, definition: Mapping[str, Any], default_window: str = "us") -> cp.Campaign:
+    """A stored (or just parsed) definition as the core's campaign."""
+    c = _Campaign.model_validate(definition)
+    window = c.abandonment.window or default_window
+    seconds = {"us": cp.US_WINDOW, "uk": cp.UK_WINDOW}.get(window) if isinstance(window, str) else window
+    assert seconds is not None
+    retries = dict(cp.DEFAULT_RETRIES)
+    retries.update({cp.Outcome(k): cp.RetryRule(v.delay, v.max_attempts) for k, v in c.retries.items()})
+    return cp.Campaign(
+        name=name,
+        mode=c.mode,
+        queue=c.queue,
+        windows=tuple(
+            cp.CallingWindow(_time(w.start), _time(w.end), frozenset(DAYS[d] for d in w.days))
+            for w in c.windows
+        ),
+        retries=retries,
+        max_attempts=c.max_attempts,
+        abandon_cap=c.abandonment.cap,
+        abandon_window=float(seconds),
+        caller_id=c.caller_id,
+        line=c.line,
+        max_ratio=c.predictive.max_ratio,
+        min_samples=c.predictive.min_samples,
+        handle_seconds=c.predictive.handle_seconds,
+        ring_seconds=c.ring_seconds,
+        agentless_lines=c.agentless_lines,
+        script=c.script,
+    )
+
+
+def parse_definitions(text: str, source: str) -> dict[str, dict[str, Any]]:
+    """The campaigns of a YAML file as validated JSON documents, by name; ConfigError with every
+    problem (``file:line: key: problem``) otherwise."""
+    data, root = parse_yaml(text, source, "the file (with a 'campaigns' key)")
+    try:
+        parsed = _File.model_validate(data)
+    except ValidationError as err:
+        raise ConfigError(validation_problems(err, root, source)) from err
+    from callcenter.settings import line_of
+
+    bad = [n for n in parsed.campaigns if not re.match(NAME_PATTERN, n)]
+    if bad:
+        raise ConfigError(
+            "\n".join(
+                f"{source}:{line_of(root, ('campaigns', n))}: campaigns.{n[:64]}: a name is lower-case "
+                "letters, digits, '-' and '_' (at most 64)"
+                for n in bad
+            )
+        )
+    return {
+        n: c.model_dump(mode="json", by_alias=True, exclude_unset=True) for n, c in parsed.campaigns.items()
+    }

@@ -1,0 +1,250 @@
+"""The dialling job: the pure diallers (one per running or paused campaign) driven on the routing
+owner, and their commands carried out.
+
+Why the owner only: the dialler's state (calls in flight, the exposure the abandonment guard
+counts) must have one writer, and the agents it paces for are the owner's engine's. Other nodes
+write campaigns, lists and the do-not-call list in the database; the job reads them every
+``outbound.poll_seconds`` (new records by id, new numbers by time, states as stored), so a
+campaign paused through any node stops placing calls within that time. A new owner rebuilds the
+diallers from the database like a restarted server.
+
+Each round's decisions are written (records' attempts first) in one transaction *before* any
+call of the round is handed to the :class:`Placer`: a crash between the two loses a call, never
+counts one twice nor dials past the attempts.
+
+Without a placer (no telephony for campaigns on this server), campaigns are followed but nothing
+is paced: no decision is recorded that no one would carry out.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Awaitable, Callable, Sequence
+from typing import Protocol
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from callcenter.aio import cancel_and_wait
+from callcenter.core.acd.agents import Agent, AgentState
+from callcenter.core.acd.engine import Acd
+from callcenter.core.outbound import dialler as dl
+from callcenter.core.outbound.campaign import CampaignState
+from callcenter.core.outbound.pacing import AgentLoad, AgentView, Ledger, period_of
+from callcenter.errors import StorageError
+from callcenter.outbound.definitions import to_core
+from callcenter.settings.outbound import OutboundSettings
+from callcenter.storage.outbound_store import Decision, OutboundStore, StoredRecord, outcome_of
+
+log = logging.getLogger(__name__)
+
+DNC_MARGIN = 60.0  # seconds: do-not-call numbers are read again this far back
+FULL_DNC_EVERY = 150  # polls: the whole do-not-call list read again (5 minutes at 2 s)
+REREAD = 1000  # record ids below the last seen, read again at each poll
+
+
+class Placer(Protocol):
+    """Places a decided call and reports how it ended through ``ended`` (AttemptEnded)."""
+
+    def place(self, decision: dl.DialDecided, ended: Callable[[dl.AttemptEnded], None]) -> None: ...
+
+
+def agent_views(engine: Acd, queue: str) -> tuple[tuple[AgentView, ...], int]:
+    """The agents of ``queue`` as the pacing sees them, and the inbound callers waiting there."""
+    views = []
+    for a in engine.agents.values():
+        if queue not in a.queues:
+            continue
+        load = _load(a)
+        if load is not None:
+            views.append(AgentView(load, a.since))
+    return tuple(views), engine.waiting_count(queue)
+
+
+def _load(a: Agent) -> AgentLoad | None:
+    if a.state == AgentState.AVAILABLE:
+        return AgentLoad.FREE if a.registered else None
+    if a.state in (AgentState.OFFERED, AgentState.BUSY):
+        return AgentLoad.BUSY
+    if a.state == AgentState.WRAP_UP:
+        return AgentLoad.WRAP_UP
+    return None  # paused, logged out: not counted on
+
+
+def record_of(r: StoredRecord) -> dl.Record:
+    try:
+        tz = ZoneInfo(r.tz)
+    except (ZoneInfoNotFoundError, ValueError):
+        tz = ZoneInfo("UTC")  # checked at import; a zone gone from tzdata since: its window in UTC
+    return dl.Record(
+        r.id, r.number, tz, r.attempts, r.due_at, r.done, outcome_of(r.last_outcome), r.customer_id, r.fields
+    )
+
+
+class Dialling:
+    def __init__(
+        self,
+        store: OutboundStore,
+        settings: OutboundSettings,
+        engine: Callable[[], Acd | None],
+        placer: Placer | None,
+        clock: Callable[[], float],
+    ) -> None:
+        self.store = store
+        self.settings = settings
+        self.engine = engine
+        self.placer = placer
+        self.clock = clock
+        self.diallers: dict[str, dl.Dialler] = {}
+        self._last_id: dict[str, int] = {}
+        self._dnc_seen: float | None = None
+        self._polls = 0
+        self._dnc: set[str] = set()
+        self._results: list[tuple[str, dl.AttemptEnded]] = []
+        self._tasks: list[asyncio.Task[None]] = []
+
+    async def start(self) -> None:
+        self._dnc = await self.store.dnc()
+        self._dnc_seen = self.clock()
+        await self.poll()
+        loop = asyncio.get_running_loop()
+        self._tasks = [loop.create_task(self._every(self.settings.poll_seconds, self.poll, "poll"))]
+        if self.placer is None:
+            log.warning("outbound.no_placer", extra={"detail": "campaigns are followed, not dialled"})
+        else:
+            self._tasks.append(loop.create_task(self._every(self.settings.pace_seconds, self.pace, "pace")))
+
+    async def stop(self) -> None:
+        for task in self._tasks:
+            await cancel_and_wait(task)
+        self._tasks = []
+
+    async def _every(self, seconds: float, work: Callable[[], Awaitable[None]], what: str) -> None:
+        while True:
+            await asyncio.sleep(seconds)
+            try:
+                await work()
+            except StorageError as err:
+                log.warning("outbound.storage", extra={"what": what, "detail": str(err)})
+            except Exception:
+                log.exception("outbound.crashed", extra={"what": what})
+
+    async def poll(self) -> None:
+        """Follow the database: campaigns (definitions and states), new records, new numbers."""
+        now = self.clock()
+        since = self._dnc_seen
+        # Numbers are found by the time they were added, on whichever node's clock: a margin for
+        # clocks a little apart, and the whole list now and then for clocks far apart.
+        self._polls += 1
+        whole = since is None or self._polls % FULL_DNC_EVERY == 0
+        fresh = await self.store.dnc(since=None if whole or since is None else since - DNC_MARGIN)
+        self._dnc_seen = now
+        added = frozenset(fresh - self._dnc)
+        self._dnc |= added
+        for d in self.diallers.values():
+            if added:
+                d.handle(dl.DncAdded(added, now))
+        for c in await self.store.campaigns():
+            try:
+                campaign = to_core(c.name, c.definition, self.settings.abandon_window)
+            except ValueError as err:  # a definition stored by an older version, say
+                log.error("outbound.bad_definition", extra={"campaign": c.name, "detail": str(err)[:300]})
+                continue
+            found = self.diallers.get(c.name)
+            if found is None:
+                if c.state not in (CampaignState.RUNNING, CampaignState.PAUSED):
+                    continue
+                records = await self.store.records(c.name)
+                origin = c.origin if c.origin is not None else now
+                ledger = await self.store.ledger(c.name, period_of(campaign, origin, now))
+                self.diallers[c.name] = dl.Dialler(
+                    campaign, c.state, origin, ledger, [record_of(r) for r in records], self._dnc
+                )
+                self._last_id[c.name] = max((r.id for r in records), default=0)
+                log.info("outbound.following", extra={"campaign": c.name, "records": len(records)})
+                continue
+            d = found
+            d.campaign, d.state = campaign, c.state
+            if c.origin is not None:
+                d.origin = c.origin
+            if c.state == CampaignState.STOPPED and d.in_flight == 0:
+                del self.diallers[c.name]
+                continue
+            # Ids at the end read again: PostgreSQL may make concurrent imports' rows visible out
+            # of id order. Those the dialler knows are left alone.
+            after = max(0, self._last_id.get(c.name, 0) - REREAD)
+            new = [r for r in await self.store.records(c.name, after_id=after) if r.id not in d.records]
+            if new:
+                self._last_id[c.name] = max(self._last_id.get(c.name, 0), *(r.id for r in new))
+                d.handle(dl.RecordsLoaded(tuple(record_of(r) for r in new), now))
+
+    async def pace(self) -> None:
+        engine = self.engine()
+        if engine is None:
+            return
+        now = self.clock()
+        results, self._results = self._results, []
+        for name, result in results:
+            d = self.diallers.get(name)
+            if d is not None:
+                await self._carry(d, d.handle(result))
+        for d in list(self.diallers.values()):
+            if d.state != CampaignState.RUNNING:
+                continue
+            agents, waiting = agent_views(engine, d.campaign.queue)
+            await self._carry(d, d.handle(dl.Paced(agents, waiting, now)))
+
+    def ended(self, campaign: str) -> Callable[[dl.AttemptEnded], None]:
+        def report(result: dl.AttemptEnded) -> None:
+            self._results.append((campaign, result))  # handled at the next pace, in order
+
+        return report
+
+    async def _carry(self, d: dl.Dialler, out: Sequence[dl.Command]) -> None:
+        if not out:
+            return
+        name = d.campaign.name
+        records: dict[int, dl.Record] = {}
+        ledgers: dict[int, Ledger] = {}
+        for c in out:
+            if isinstance(c, dl.RecordChanged):
+                records[c.record.id] = c.record
+            elif isinstance(c, dl.LedgerChanged):
+                ledgers[c.ledger.period] = c.ledger
+        decisions = [found for c in out if (found := decision_of(name, c)) is not None]
+        dials = [c for c in out if isinstance(c, dl.DialDecided)]
+        try:
+            await self.store.apply(name, records.values(), ledgers.values(), decisions)
+        except StorageError:
+            # Not stored, so not placed: the dialler is rebuilt from the database at the next poll
+            # (its calls "in flight" were never made).
+            self.diallers.pop(name, None)
+            raise
+        if self.placer is not None:
+            for dial in dials:
+                self.placer.place(dial, self.ended(name))
+
+
+def decision_of(name: str, c: dl.Command) -> Decision | None:
+    """The stored row of a decision command (None for the others)."""
+    match c:
+        case dl.DialDecided():
+            return Decision(
+                name, c.record_id, c.at, "dial", c.reason, {"attempt": c.attempt, "number": c.number}
+            )
+        case dl.DialSkipped():
+            data: dict[str, object] = {"number": c.number}
+            if c.until is not None:
+                data["until"] = c.until
+            return Decision(name, c.record_id, c.at, "skip", c.reason, data)
+        case dl.PacingDecided():
+            figures = {
+                "calls": c.calls,
+                "free": c.free,
+                "expected_free": c.expected_free,
+                "exposure_allowed": c.exposure_allowed,
+                "in_flight": c.in_flight,
+            }
+            return Decision(name, None, c.at, "pacing", c.reason, figures)
+        case dl.PreviewOffered():
+            return Decision(name, c.record_id, c.at, "preview", "preview", {"number": c.number})
+    return None  # records and ledgers are stored as such; states by whoever moved the campaign
