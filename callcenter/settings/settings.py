@@ -5,6 +5,7 @@ from __future__ import annotations
 from pydantic import Field, model_validator
 
 from callcenter.settings.base import Section
+from callcenter.settings.live import LiveSettings
 from callcenter.settings.messaging import MessagingSettings
 from callcenter.settings.recording import QaSettings, RecordingSettings, TranscriptionSettings
 from callcenter.settings.security import SecuritySettings
@@ -44,6 +45,7 @@ class Settings(Section):
     qa: QaSettings = QaSettings()
     realtime: RealtimeSettings = RealtimeSettings()
     runtime: RuntimeSettings = RuntimeSettings()
+    live: LiveSettings = LiveSettings()
 
     @model_validator(mode="after")
     def _unique_agents(self) -> Settings:
