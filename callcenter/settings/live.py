@@ -22,8 +22,9 @@ class LiveSettings(Section):
     # The address Asterisk connects to (host:port), when it is not host:port (a container, NAT).
     advertise: str | None = None
     workers: int = Field(1, ge=1, le=64)  # recognizer processes
-    # Streams one worker takes (two per call: caller and agent). Measured: bench/live_speech.py.
-    streams_per_worker: int = Field(8, ge=1, le=256)
+    # Streams one worker takes (two per call: caller and agent); it holds a recognizer (about
+    # 90 MB) per stream. Measured: bench/live_speech.py, docs/performance.md.
+    streams_per_worker: int = Field(4, ge=1, le=256)
     # Calls of one queue transcribed live at once, unless the queue says (``live:`` in the queues
     # file); 0: none.
     calls_per_queue: int = Field(10, ge=0, le=10000)

@@ -37,17 +37,20 @@ Message = tuple[Any, ...]
 
 
 class _Worker:
-    def __init__(self, index: int, context: Any, inbox_size: int, outbox: Any) -> None:
+    def __init__(self, index: int, context: Any, inbox_size: int, outbox: Any, preload: int) -> None:
         self.index = index
         self.inbox = context.Queue(maxsize=inbox_size)
         self.process = context.Process(
-            target=live_worker.serve, args=(index, self.inbox, outbox), name=f"live-{index}", daemon=True
+            target=live_worker.serve,
+            args=(index, self.inbox, outbox, preload),
+            name=f"live-{index}",
+            daemon=True,
         )
         self.streams: set[str] = set()
 
 
 class LivePool:
-    def __init__(self, workers: int = 1, streams_per_worker: int = 8) -> None:
+    def __init__(self, workers: int = 1, streams_per_worker: int = 4) -> None:
         self.workers = workers
         self.streams_per_worker = streams_per_worker
         self._context = multiprocessing.get_context("spawn")
@@ -90,7 +93,9 @@ class LivePool:
         self._reader.start()
 
     def _spawn(self, index: int) -> _Worker:
-        worker = _Worker(index, self._context, self._inbox_size, self._outbox)
+        # A decoder per stream, made before the first call (both sides of a call may speak at once).
+        preload = self.streams_per_worker
+        worker = _Worker(index, self._context, self._inbox_size, self._outbox, preload)
         worker.process.start()
         return worker
 

@@ -192,12 +192,16 @@ class LiveStream:
         self._out(("text", self.id, final, out, round(self._heard, 3)))
 
 
-def serve(index: int, inbox: Any, outbox: Any) -> None:
-    """The worker process's loop (the target of the pool's processes)."""
+def serve(index: int, inbox: Any, outbox: Any, preload: int = 1) -> None:
+    """The worker process's loop (the target of the pool's processes). ``preload``: decoders made
+    before the first call (one takes a second or two and about 90 MB: made during a call, it would
+    stall every stream of the worker that long)."""
     decoders = Decoders()
     streams: dict[str, LiveStream] = {}
     try:
-        decoders.give_back(None, decoders.borrow(None))  # load the model before the first call
+        made = [decoders.borrow(None) for _ in range(max(1, preload))]
+        for decoder in made:
+            decoders.give_back(None, decoder)
     except Exception as err:  # reported; streams then fail one by one with the same error
         outbox.put(("error", "", type(err).__name__))
     outbox.put(("ready", index))
