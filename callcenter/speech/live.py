@@ -201,7 +201,7 @@ class LiveTranscription:
         if queue is not None and queue.live is not None:
             limit = queue.live
         refused = self.slots.take(i.id, i.queue or "", limit, self._pool.capacity // 2)
-        if refused is not None:
+        if refused is not None:  # "saturated" too while the workers are still starting
             metrics.LIVE_CALLS.labels(result=refused.reason).inc()
             log.info("live.skipped", extra={"interaction": i.id, "queue": i.queue, "reason": refused.reason})
             return

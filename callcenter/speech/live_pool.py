@@ -47,6 +47,7 @@ class _Worker:
             daemon=True,
         )
         self.streams: set[str] = set()
+        self.ready = False
 
 
 class LivePool:
@@ -62,8 +63,9 @@ class LivePool:
 
     @property
     def capacity(self) -> int:
-        """Streams the pool takes at once."""
-        return self.workers * self.streams_per_worker
+        """Streams the pool takes at once now: those of the workers that are ready (a worker makes
+        its recognizers first, seconds; until then its inbox would only fill up)."""
+        return sum(self.streams_per_worker for w in self._workers if w.ready and w.process.is_alive())
 
     @property
     def open_streams(self) -> int:
@@ -73,6 +75,14 @@ class LivePool:
         """Spawn the workers; ``on_message`` is called on the running loop with each result."""
         loop = asyncio.get_running_loop()
         self._outbox = self._context.Queue()
+
+        def deliver(message: Message) -> None:
+            if message[0] == "ready":
+                for worker in self._workers:
+                    if worker.index == message[1]:
+                        worker.ready = True
+            on_message(message)
+
         self._workers = [self._spawn(n) for n in range(self.workers)]
         outbox = self._outbox
 
@@ -85,7 +95,7 @@ class LivePool:
                 if message is None:
                     return
                 try:
-                    loop.call_soon_threadsafe(on_message, message)
+                    loop.call_soon_threadsafe(deliver, message)
                 except RuntimeError:  # the loop is closed: the server is stopping
                     return
 
@@ -101,7 +111,11 @@ class LivePool:
 
     def open(self, stream_id: str, options: StreamOptions) -> bool:
         """Give the stream to the least loaded worker; False when every worker is full."""
-        free = [w for w in self._workers if len(w.streams) < self.streams_per_worker and w.process.is_alive()]
+        free = [
+            w
+            for w in self._workers
+            if w.ready and len(w.streams) < self.streams_per_worker and w.process.is_alive()
+        ]
         if not free:
             return False
         worker = min(free, key=lambda w: len(w.streams))

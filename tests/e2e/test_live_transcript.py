@@ -50,6 +50,10 @@ def test_live_text_on_the_panel_alerts_and_nothing_from_the_pause(
         transcription={"qa_rules": str(rules)},
     ).start()
     add_user(server, "ana", "--role", "agent", "--agent-id", "1001")
+    # The recognizer worker makes its decoders first; calls before that are not transcribed live.
+    server.wait_until(
+        lambda: "live.worker_ready" in server.log_path.read_text(errors="replace"), 120, "live worker"
+    )
     audio = {
         "greeting": speech("thank you for calling, this is ana, how can i help", tmp_path),
         "first": speech(FIRST, tmp_path),

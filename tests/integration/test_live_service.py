@@ -135,7 +135,10 @@ async def live() -> Any:
         ),
     )
     holder["live"] = service
+    pool = service._pool
+    assert pool.capacity == 0  # until the worker has made its recognizers: calls are skipped
     service.start()
+    await until(lambda: pool.capacity > 0, 120, "the worker ready")
     yield service, port, screens, server
     await server.stop()
     await service.stop()

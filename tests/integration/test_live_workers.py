@@ -89,6 +89,7 @@ async def test_a_spoken_card_is_masked_before_it_leaves_the_worker(pool: LivePoo
     results = Results()
     pool.start(results)
     card = pcm_of("my card number is four" + " one" * 15 + ". thank you.", tmp_path, "card")
+    await results.wait(lambda: pool.capacity > 0, 120)
     assert pool.open("card", StreamOptions())
     await feed(pool, "card", SILENCE + card + SILENCE)
     pool.close("card")
@@ -102,6 +103,7 @@ async def test_a_pause_ends_the_utterance_at_once(pool: LivePool, tmp_path: Path
     results = Results()
     pool.start(results)
     speech = pcm_of("please hold the line while i check your order", tmp_path, "hold")
+    await results.wait(lambda: pool.capacity > 0, 120)
     assert pool.open("p", StreamOptions())
     await feed(pool, "p", SILENCE + speech)  # no silence after it: the utterance is still open
     assert pool.pause("p")
@@ -115,7 +117,11 @@ async def test_a_pause_ends_the_utterance_at_once(pool: LivePool, tmp_path: Path
 
 
 async def test_streams_beyond_the_capacity_are_refused(pool: LivePool) -> None:
-    pool.start(Results())
+    results = Results()
+    pool.start(results)
+    assert pool.capacity == 0 and not pool.open("early", StreamOptions()), "a worker still loading"
+    await results.wait(lambda: any(m[0] == "ready" for m in results.messages), 120)
+    assert pool.capacity == 4
     assert all(pool.open(f"s{n}", StreamOptions()) for n in range(4))
     assert not pool.open("s4", StreamOptions())
     pool.close("s0")

@@ -131,3 +131,15 @@ def test_slots_bound_calls_per_queue_and_in_all() -> None:
     assert slots.release("a") and not slots.release("a")
     assert slots.take("c", "support", limit=2, capacity=3) is None
     assert len(slots) == 3 and "c" in slots and "a" not in slots
+
+
+def test_a_queue_says_how_many_of_its_calls_are_live() -> None:
+    import pytest
+
+    from callcenter.settings import ConfigError
+    from callcenter.settings.queues_file import parse_queues
+
+    queues = parse_queues("queues:\n  support: {live: 3}\n  sales: {}\n", "queues.yaml")
+    assert queues["support"].live == 3 and queues["sales"].live is None
+    with pytest.raises(ConfigError, match=r"queues\.yaml:2: .*live"):
+        parse_queues("queues:\n  support: {live: -1}\n", "queues.yaml")
