@@ -1,6 +1,7 @@
 """Live transcription of a real call: while the call is up, the caller's words reach the agent
-panel (Chromium), an emergency word reaches the supervisor's socket, and a stretch said during the
-PCI recording pause reaches no live text at all (nor the log).
+panel and the supervisor's console (Chromium), an emergency word reaches the supervisor's socket
+and console, and a stretch said during the PCI recording pause reaches no live text at all (nor the
+log).
 
 Real parts: the sandbox Asterisk forks the call's two directions (ChanSpy into AudioSocket) to the
 server, whose recognizer worker (pocketsphinx) hears flite speech played by pyVoIP phones over RTP.
@@ -50,6 +51,7 @@ def test_live_text_on_the_panel_alerts_and_nothing_from_the_pause(
         transcription={"qa_rules": str(rules)},
     ).start()
     add_user(server, "ana", "--role", "agent", "--agent-id", "1001")
+    add_user(server, "sue", "--role", "supervisor")
     # The recognizer worker makes its decoders first; calls before that are not transcribed live.
     server.wait_until(
         lambda: "live.worker_ready" in server.log_path.read_text(errors="replace"), 120, "live worker"
@@ -119,6 +121,12 @@ async def _call(
             await page.get_by_role("button", name="Sign in").click()
             await expect(page).to_have_url(server.url + "/agent")
             await expect(page.locator("#conn")).to_have_text("connected", timeout=WAIT)
+            console = await (await browser.new_context(viewport={"width": 1366, "height": 900})).new_page()
+            await console.goto(server.url + "/login")
+            await console.get_by_label("Username").fill("sue")
+            await console.get_by_label("Password").fill(PASSWORD)
+            await console.get_by_role("button", name="Sign in").click()
+            await expect(console).to_have_url(server.url + "/supervisor")
 
             await asyncio.to_thread(wait_agent, server, "1001", "available")
             call, heard = await asyncio.to_thread(call_in, caller, sandbox, "1")
@@ -136,6 +144,10 @@ async def _call(
             caller_lines = page.locator('#live-lines li[data-speaker="caller"]')
             await expect(caller_lines.filter(has_text=FIRST_WORDS).first).to_be_visible(timeout=WAIT)
             assert (await asyncio.to_thread(latest_interaction, server))["outcome"] is None
+            # The supervisor's console shows the call's final text too.
+            await expect(
+                console.locator('#live-lines li[data-speaker="caller"]').filter(has_text=FIRST_WORDS).first
+            ).to_be_visible(timeout=WAIT)
 
             # 2. An emergency word: the supervisor is alerted before the call ends.
             await asyncio.to_thread(say, heard, audio["alarm"])
@@ -146,6 +158,8 @@ async def _call(
                 )
                 await asyncio.sleep(0.2)
             alert = next(a for _, a in alerts if a.get("live"))
+            banner = console.locator("#alerts .banner").filter(has_text=f'Emergency word "{alert["word"]}"')
+            await expect(banner.first).to_be_visible(timeout=WAIT)
             assert alert["interaction_id"] == interaction_id and alert["word"] in ("ambulance", "lawyer")
             assert alert["agent_id"] == "1001"
             assert (await asyncio.to_thread(latest_interaction, server))["outcome"] is None
