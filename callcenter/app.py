@@ -120,6 +120,7 @@ FLOWS = ivr_api.FLOWS
 SMTP_SERVER = web.AppKey("smtp_server", SmtpInbound)
 RECORDER = web.AppKey("recorder", Recorder)
 ROUTER = web.AppKey("conversation_router", ConversationRouter)
+LIVE = web.AppKey("live", object)  # the LiveTranscription, when live.enabled (tests, the bench)
 CHAT = web.AppKey("chat", tuple)  # (AgentNamespace, CustomerNamespace): for tests and the bench
 
 
@@ -243,6 +244,8 @@ def create_app(settings: Settings) -> web.Application:
     # The routing half: started when this node is (elected) the routing owner, stopped when not.
     routing: list[cluster.Context] = [_service, admin_roster.agents_context, _messaging, _chat]
     routing += [supervisor.context(directory.names), _recording, _voice]
+    if settings.live.enabled:
+        routing.append(_live)  # after the voice adapter: it forks calls through its port
     routing.append(report_job.job_context)  # the report tables: one writer, the owner
     routing.append(ticket_job.job_context)  # SLA checks and replies to customers: the owner
     routing.append(outbound_server.owner_context)  # the diallers and the SMS opt-out: the owner
@@ -691,6 +694,55 @@ async def _recording(app: web.Application) -> AsyncIterator[None]:
         await recorder.stop()
         if transcription is not None:
             await transcription.stop()
+
+
+async def _live(app: web.Application) -> AsyncIterator[None]:
+    """Live transcription (docs/qa.md): the AudioSocket server, the recognizer workers, the
+    service's commands followed, results to the agents' and supervisors' screens."""
+    from callcenter.asterisk.audiosocket import AudioSocketServer
+    from callcenter.qa.loader import load_rules
+    from callcenter.qa.sentiment import anger_measure
+    from callcenter.speech.live import LiveTranscription
+    from callcenter.speech.live_pool import LivePool
+    from callcenter.web.live import LiveScreens
+
+    settings, service, voice = app[SETTINGS], app[api.SERVICE], app[VOICE]
+    conf = settings.live
+    rules_path = settings.transcription.qa_rules
+    rules = load_rules(rules_path) if rules_path is not None else None
+    board = app.get(supervisor.WALLBOARD)
+    panel = app.get(supervisor.AGENT_PANEL)
+    screens = LiveScreens(
+        lambda: service.engine,
+        app[api.DIRECTORY].names,
+        panel,
+        board.namespace if board is not None else None,
+    )
+    live: LiveTranscription | None = None
+    server = AudioSocketServer(conf.host, conf.port, lambda sid: live.open_stream(sid) if live else None)
+    await server.start()
+    live = LiveTranscription(
+        settings,
+        service.engine,
+        voice.port,
+        LivePool(conf.workers, conf.streams_per_worker),
+        screens,
+        agent_channel=voice.calls.agent_channel,
+        address=conf.advertise or f"{conf.host}:{server.port}",
+        rules=rules,
+        anger_of=anger_measure(settings.transcription.language),
+    )
+    live.start()
+    service.listeners.append(live.on_command)
+    app[LIVE] = live
+    log.info("live.ready", extra={"address": live.address, "workers": conf.workers})
+    try:
+        yield
+    finally:
+        service.listeners.remove(live.on_command)
+        await server.stop()
+        await live.stop()
+        await screens.drain()
 
 
 # Set while an event from Asterisk (the voice adapter) is handled: a session recording keeps the

@@ -58,6 +58,13 @@ RECORDING_PAUSES = Counter(
     "callcenter_recording_pauses_total", "Recordings paused or resumed (e.g. for card data)", ["action"]
 )
 IVR_FLOWS_INVALID = Gauge("callcenter_ivr_flows_invalid", "1 when the flow files on disk have errors")
+LIVE_CALLS = Counter(
+    "callcenter_live_calls_total",
+    "Answered calls and live transcription: transcribed live (live), or skipped (queue_limit, saturated,"
+    " off, failed) and transcribed after the call only; dropped: a stream cut because its worker fell behind",
+    ["result"],
+)
+LIVE_STREAMS = Gauge("callcenter_live_streams", "Live transcription streams open (two per call)")
 
 
 def observe_engine(engine: Acd) -> None:

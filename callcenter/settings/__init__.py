@@ -7,6 +7,7 @@ transcription, QA); ``settings`` puts them together; ``loader`` reads the file a
 """
 
 from callcenter.settings.base import ENV_PREFIX, ConfigError, Network, Section, ip_network
+from callcenter.settings.live import LiveSettings
 from callcenter.settings.loader import line_of, load_settings, parse_yaml, validation_problems
 from callcenter.settings.messaging import (
     EmailSettings,
@@ -56,6 +57,7 @@ __all__ = [
     "HttpSettings",
     "IvrSettings",
     "LanguageModel",
+    "LiveSettings",
     "LoggingSettings",
     "LoginThrottleSettings",
     "MessagingChannelName",

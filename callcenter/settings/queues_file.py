@@ -95,6 +95,7 @@ class _Queue(_Model):
     callback: _Callback = _Callback()
     record: bool = True  # record answered calls of this queue (recordings.enabled must be on too)
     line: str | None = Field(None, pattern=LINE_PATTERN)
+    live: int | None = Field(None, ge=0, le=10000)  # calls transcribed live at once; None: the default
 
     @model_validator(mode="after")
     def _coherent(self) -> _Queue:
@@ -144,6 +145,7 @@ def _to_core(name: str, q: _Queue) -> qs.Queue:
         callback=qs.CallbackPolicy(q.callback.attempts, q.callback.retry_delay, q.callback.ring_timeout),
         record=q.record,
         line=q.line,
+        live=q.live,
     )
 
 

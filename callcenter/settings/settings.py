@@ -5,6 +5,7 @@ from __future__ import annotations
 from pydantic import Field, model_validator
 
 from callcenter.settings.base import Section
+from callcenter.settings.live import LiveSettings
 from callcenter.settings.messaging import MessagingSettings
 from callcenter.settings.outbound import OutboundSettings
 from callcenter.settings.recording import QaSettings, RecordingSettings, TranscriptionSettings
@@ -48,6 +49,7 @@ class Settings(Section):
     runtime: RuntimeSettings = RuntimeSettings()
     tickets: TicketsSettings = TicketsSettings()
     outbound: OutboundSettings = OutboundSettings()
+    live: LiveSettings = LiveSettings()
 
     @model_validator(mode="after")
     def _unique_agents(self) -> Settings:

@@ -77,6 +77,8 @@ class Queue:
     record: bool = True  # answered calls are recorded (unless recordings are off altogether)
     # The business line the queue belongs to (e.g. "billing"): who may see its figures and calls.
     line: str | None = None
+    # Calls of this queue transcribed live at once (docs/qa.md); None: live.calls_per_queue.
+    live: int | None = None
 
 
 #: Who may take a caller: members of ``pool`` with at least these (skill, level) pairs.

@@ -270,6 +270,25 @@ def _number_runs(text: str, *, split_tens: bool = False) -> list[list[_NumberTok
     return runs
 
 
+def open_number_start(text: str) -> int | None:
+    """Where a number still being said at the end of ``text`` begins: the start of its last number
+    run when only joiners, fillers or "double"/"triple" follow it, or of a trailing "double"; else
+    None. Live transcription holds such words back until the number is over, so that a card number
+    heard in two utterances is redacted as one (core/qa/live.py)."""
+    runs = _number_runs(text)
+    run_end = runs[-1][-1].end if runs else -1
+    repeat: int | None = None
+    for match in reversed(list(_TOKEN.finditer(text))):
+        word = match.group().lower()
+        if match.end() <= run_end:
+            return runs[-1][0].start
+        if word in _REPEAT:
+            repeat = match.start()
+        elif word not in _JOINERS and word not in _FILLERS:
+            return repeat
+    return repeat
+
+
 def digit_view(text: str) -> tuple[str, list[int], list[int]]:
     """``text`` with spoken numbers as digits, and the digits of one number run written together
     ("four one, uh, one two" -> "4112"; "-" and "/" are kept), for identifier regexes.

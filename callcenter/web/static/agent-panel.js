@@ -46,6 +46,7 @@
   }
 
   const socket = io("/agent", { transports: ["websocket", "polling"], withCredentials: true });
+  window.ccAgentSocket = socket; // for the panel's other modules (live-transcript.js...)
   function send(name, payload) {
     return new Promise((resolve) => {
       socket.timeout(10000).emit(name, payload || {}, (err, ack) => {

@@ -266,6 +266,7 @@
   }
 
   const socket = io("/supervisor", { transports: ["websocket"] });
+  window.ccSupervisorSocket = socket; // for the console's other modules (supervisor-live.js)
   const status = $("#connection");
   socket.on("connect", () => {
     status.textContent = t("Live");
