@@ -17,6 +17,7 @@ from callcenter.settings.messaging import (
     WhatsAppSettings,
 )
 from callcenter.settings.recording import (
+    AdaptationSettings,
     LanguageModel,
     QaSettings,
     RecordingSettings,
@@ -45,6 +46,7 @@ from callcenter.settings.telephony import (
 __all__ = [
     "ENV_PREFIX",
     "AcdSettings",
+    "AdaptationSettings",
     "AgentSettings",
     "AgiSettings",
     "ApiToken",
