@@ -287,3 +287,25 @@ def test_a_pronunciation_with_phones_the_model_lacks_is_refused(tmp_path: Path, 
     bad = settings_for(tmp_path, general_dir, [script], pronunciations={"zentrobox": "Z Q1 N"})
     with pytest.raises(EngineError, match="zentrobox: unknown phones \\['Q1'\\]"):
         adaptation.ensure(bad)
+
+
+async def test_reviewed_transcripts_are_the_text_of_reviewed_calls_only(tmp_path: Path) -> None:
+    from datetime import UTC, datetime
+
+    from callcenter.core.qa.transcript import Segment, Transcript, Word
+    from callcenter.storage.qa_store import QaStore
+
+    store = QaStore(f"sqlite+aiosqlite:///{tmp_path / 'qa.db'}")
+    await store.start()
+    try:
+        now = datetime.now(UTC)
+        for call, text in (("call-1", "your router is ready"), ("call-2", "nobody looked at this")):
+            words = tuple(Word(w, i, i + 0.5, 0.9) for i, w in enumerate(text.split()))
+            transcript = Transcript("en-US", "pocketsphinx", (Segment("agent", 0, 5, words),), redacted=True)
+            await store.save_result(call, transcript, None, now)
+        assert await store.reviewed_texts(10) == []
+        await store.add_review("call-1", "qa-1", "standard", {"greeting": 1}, "", 100.0, now)
+        assert await store.reviewed_texts(10) == ["your router is ready"]
+        assert await store.reviewed_texts(0) == []
+    finally:
+        await store.stop()
