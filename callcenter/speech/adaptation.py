@@ -28,6 +28,7 @@ import os
 import re
 import shutil
 import tempfile
+import time
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -47,6 +48,7 @@ FORMAT = 1  # bumped when the builder changes what it makes from the same text
 ORDER = 3
 LM_FILE, DICT_FILE, META_FILE, TEXT_FILE = "adapted.lm.bin", "adapted.dict", "model.json", "text.txt"
 
+STALE_BUILD_SECONDS = 3600.0
 TextSource = Callable[[], Iterable[str]]  # more of the centre's text (each item: a passage)
 
 _DIGITS = "zero one two three four five six seven eight nine".split()
@@ -422,11 +424,16 @@ def build(the_recipe: Recipe, directory: Path) -> AdaptedModel:
 
 
 def prune(directory: Path, keep: Iterable[str]) -> list[str]:
-    """Delete built models other than ``keep`` (keys)."""
+    """Delete built models other than ``keep`` (keys), and half-made ones (a build killed with its
+    server leaves its hidden working directory) once an hour old: a build under way is younger."""
     wanted = set(keep)
     removed = []
+    stale = time.time() - STALE_BUILD_SECONDS
     for child in directory.iterdir() if directory.is_dir() else ():
-        if child.is_dir() and (child / META_FILE).exists() and child.name not in wanted:
+        if child.name.startswith(".") and child.is_dir() and child.stat().st_mtime < stale:
+            shutil.rmtree(child, ignore_errors=True)
+            removed.append(child.name)
+        elif child.is_dir() and (child / META_FILE).exists() and child.name not in wanted:
             shutil.rmtree(child, ignore_errors=True)
             removed.append(child.name)
     return removed

@@ -52,7 +52,7 @@ class AdaptationService:
         await cancel_and_wait(self._task)
         executor, self._executor = self._executor, None
         if executor is not None:
-            # A build under way is abandoned (its half-made directory is a hidden temporary one).
+            # A build under way is abandoned; its hidden working directory goes with a later prune.
             for process in list(getattr(executor, "_processes", {}).values()):
                 process.kill()
             await asyncio.to_thread(executor.shutdown, True, cancel_futures=True)

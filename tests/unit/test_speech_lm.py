@@ -309,3 +309,18 @@ async def test_reviewed_transcripts_are_the_text_of_reviewed_calls_only(tmp_path
         assert await store.reviewed_texts(0) == []
     finally:
         await store.stop()
+
+
+def test_prune_keeps_the_model_in_use_and_builds_under_way(tmp_path: Path) -> None:
+    import os
+    import time
+
+    for name in ("aaa", "bbb"):
+        (tmp_path / name).mkdir()
+        (tmp_path / name / adaptation.META_FILE).write_text("{}")
+    (tmp_path / ".ccc-fresh").mkdir()  # a build under way
+    (tmp_path / ".ddd-old").mkdir()  # left by a killed build
+    old = time.time() - adaptation.STALE_BUILD_SECONDS - 60
+    os.utime(tmp_path / ".ddd-old", (old, old))
+    assert sorted(adaptation.prune(tmp_path, ["bbb"])) == [".ddd-old", "aaa"]
+    assert sorted(p.name for p in tmp_path.iterdir()) == [".ccc-fresh", "bbb"]
