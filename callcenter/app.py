@@ -66,6 +66,7 @@ from callcenter.settings import AgentSettings, ConfigError, Settings
 from callcenter.settings.agents_file import Directory
 from callcenter.settings.queues_file import QueueWatcher, load_queues
 from callcenter.socket_forwarding import SocketForwarder, listen_for_owners, redis_client
+from callcenter.speech.adaptation_service import AdaptationService, AsyncTextSource
 from callcenter.storage.accounts_store import AccountStore
 from callcenter.storage.db import Database, DatabaseError
 from callcenter.storage.kb_store import KbStore
@@ -122,6 +123,10 @@ RECORDER = web.AppKey("recorder", Recorder)
 ROUTER = web.AppKey("conversation_router", ConversationRouter)
 LIVE = web.AppKey("live", object)  # the LiveTranscription, when live.enabled (tests, the bench)
 CHAT = web.AppKey("chat", tuple)  # (AgentNamespace, CustomerNamespace): for tests and the bench
+# More of the centre's text for the recognizer's domain adaptation: (name, async source) pairs a
+# component started before the recordings adds (the knowledge base's articles). See speech/adaptation.py.
+ADAPTATION_SOURCES = web.AppKey("adaptation_sources", list)
+ADAPTATION = web.AppKey("adaptation", AdaptationService)
 
 
 class _Health:
@@ -648,6 +653,7 @@ async def _recording(app: web.Application) -> AsyncIterator[None]:
     settings, service, database = app[SETTINGS], app[api.SERVICE], app[DATABASE]
     store = app[RECORDING_STORE]  # the same store QA plays recordings from
     transcription = None
+    adapting: AdaptationService | None = None
     if settings.transcription.enabled:
         from callcenter.qa.loader import load_rules
         from callcenter.speech.pool import TranscriptionPool
@@ -656,6 +662,8 @@ async def _recording(app: web.Application) -> AsyncIterator[None]:
 
         conf = settings.transcription
         rules = load_rules(conf.qa_rules) if conf.qa_rules is not None else None
+        if conf.adaptation.enabled and conf.engine == "pocketsphinx":
+            adapting = app[ADAPTATION] = _adaptation(settings, app[QA_STORE], app.get(ADAPTATION_SOURCES, []))
         transcription = TranscriptionService(
             conf,
             JobStore(settings.database.url, database.engine),
@@ -664,8 +672,11 @@ async def _recording(app: web.Application) -> AsyncIterator[None]:
             on_alert=_alert_supervisors(app),
             key=store.key,
             results=app[QA_STORE],
+            adapted=adapting.model if adapting is not None else None,
         )
         await transcription.start()
+        if adapting is not None:  # builds off the loop; until then the general model is used
+            await adapting.start()
     recorder = Recorder(
         settings,
         service.engine,
@@ -694,6 +705,26 @@ async def _recording(app: web.Application) -> AsyncIterator[None]:
         await recorder.stop()
         if transcription is not None:
             await transcription.stop()
+        if adapting is not None:
+            await adapting.stop()
+
+
+def _adaptation(
+    settings: Settings, qa_store: QaStore, extra: list[tuple[str, AsyncTextSource]]
+) -> AdaptationService:
+    """The adapted language model's keeper (docs/qa.md, "Domain adaptation"): the files named by
+    the settings, the reviewed transcripts when asked for, and ``extra`` (``ADAPTATION_SOURCES``,
+    the knowledge base's seam)."""
+    conf = settings.transcription.adaptation
+    sources = list(extra)
+    if conf.reviewed_transcripts:
+        limit = conf.reviewed_transcripts
+
+        async def reviewed() -> list[str]:
+            return await qa_store.reviewed_texts(limit)
+
+        sources.append(("reviewed transcripts", reviewed))
+    return AdaptationService(settings, sources)
 
 
 async def _live(app: web.Application) -> AsyncIterator[None]:

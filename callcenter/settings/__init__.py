@@ -18,6 +18,7 @@ from callcenter.settings.messaging import (
     WhatsAppSettings,
 )
 from callcenter.settings.recording import (
+    AdaptationSettings,
     LanguageModel,
     QaSettings,
     RecordingSettings,
@@ -46,6 +47,7 @@ from callcenter.settings.telephony import (
 __all__ = [
     "ENV_PREFIX",
     "AcdSettings",
+    "AdaptationSettings",
     "AgentSettings",
     "AgiSettings",
     "ApiToken",

@@ -49,6 +49,29 @@ class LanguageModel(Section):
     model: Path | None = None  # vosk needs one; pocketsphinx's own model is US English
 
 
+class AdaptationSettings(Section):
+    """Domain adaptation of pocketsphinx (docs/qa.md, "Domain adaptation"): a language model of the
+    centre's own text interpolated with the general one, rebuilt when that text changes."""
+
+    enabled: bool = False
+    # The centre's text's share in the interpolated model (0..1, exclusive).
+    weight: float = Field(0.5, gt=0, lt=1)
+    # Agents' scripts and other text files (UTF-8, a passage a line, # comments), besides the QA
+    # rules (transcription.qa_rules), the scorecards (qa.scorecards) and the IVR prompts (ivr.flows_dir).
+    texts: tuple[Path, ...] = ()
+    qa_rules: bool = True  # use the QA rules' phrases
+    scorecards: bool = True  # use the scorecards' titles and criteria
+    ivr_prompts: bool = True  # use the IVR flows' English prompts
+    # Use the (redacted) transcripts of calls a reviewer has scored, newest first, up to this many
+    # (0: none). They are the recognizer's own words: off by default.
+    reviewed_transcripts: int = Field(0, ge=0, le=100000)
+    # Words outside the general dictionary, with their phones (ARPAbet: "acmefibre: AE K M IY F AY B ER").
+    # Without one a word is pronounced as the known words it is made of, else left out.
+    pronunciations: Mapping[str, str] = Field(default_factory=dict)
+    directory: Path = Path("speech-models")  # built models (one directory per text version)
+    check_seconds: float = Field(30.0, gt=0, le=86400)  # how often the server looks for changed text
+
+
 class TranscriptionSettings(Section):
     """Offline transcription of recordings (``callcenter transcribe``, the transcription workers)."""
 
@@ -67,6 +90,9 @@ class TranscriptionSettings(Section):
     redact_digit_runs: int = Field(14, ge=0, le=64)
     redact_patterns: tuple[RedactPattern, ...] = ()
     qa_rules: Path | None = None  # QA rules YAML (docs/qa.md); none: transcripts are not scored
+    adaptation: AdaptationSettings = AdaptationSettings()  # pocketsphinx only
+    # pocketsphinx decoder options (name: value, e.g. {lw: 8.0, beam: 1e-60}); see docs/qa.md's figures.
+    decoder: Mapping[str, float | int | str] = Field(default_factory=dict)
 
 
 class QaSettings(Section):

@@ -31,6 +31,11 @@ def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None
     tr.add_argument("--qa", type=Path, metavar="RULES", help="QA rules YAML: score each file (json only)")
     tr.add_argument("--workers", type=int, help="worker processes (default: transcription.workers)")
     tr.add_argument("--no-progress", action="store_true", help="no progress bar on stderr")
+    tr.add_argument(
+        "--no-adaptation",
+        action="store_true",
+        help="the general language model, even with transcription.adaptation.enabled",
+    )
 
     rec = sub.add_parser("recordings", help="stored recordings")
     actions = rec.add_subparsers(dest="recordings_command", required=True)
@@ -48,10 +53,29 @@ def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None
 def main_transcribe(args: argparse.Namespace, settings: Settings, out: TextIO | None = None) -> int:
     out = out or sys.stdout
     conf = settings.transcription
+    engine = args.engine or conf.engine
+    adapted: str | None = None
+    if conf.adaptation.enabled and engine == "pocketsphinx" and not args.no_adaptation and not args.model:
+        from callcenter.speech import adaptation
+        from callcenter.speech.engine import EngineError
+
+        print(
+            "adapted language model: reading the centre's text (a first build takes a minute)",
+            file=sys.stderr,
+        )
+        try:
+            model = adaptation.ensure(settings)
+        except EngineError as err:
+            print(f"transcribe: domain adaptation: {err}", file=sys.stderr)
+            return 2
+        print(f"adapted language model: {model.directory}", file=sys.stderr)
+        adapted = str(model.directory)
     spec = speech.EngineSpec(
-        args.engine or conf.engine,
+        engine,
         str(args.model) if args.model else (str(conf.model) if conf.model else None),
         args.language or conf.language,
+        adapted,
+        speech.decoder_options(conf) if engine == "pocketsphinx" else (),
     )
     rules = _rules(args.qa)
     requests = [

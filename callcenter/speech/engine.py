@@ -36,13 +36,20 @@ class Engine(Protocol):
 ENGINES = ("pocketsphinx", "vosk")
 
 
-def create_engine(name: str, model: Path | None = None, language: str | None = None) -> Engine:
+def create_engine(
+    name: str,
+    model: Path | None = None,
+    language: str | None = None,
+    adapted: Path | None = None,
+    decoder_options: Sequence[tuple[str, str]] = (),
+) -> Engine:
     """An engine by name. ``model``: a model directory (Vosk: required; pocketsphinx: optional,
-    its bundled US English model otherwise)."""
+    its bundled US English model otherwise). ``adapted`` (an adapted model's directory) and
+    ``decoder_options`` are pocketsphinx's; Vosk ignores them."""
     if name == "pocketsphinx":
         from callcenter.speech.pocketsphinx_engine import PocketsphinxEngine
 
-        return PocketsphinxEngine(model, language or "en-US")
+        return PocketsphinxEngine(model, language or "en-US", adapted, decoder_options)
     if name == "vosk":
         from callcenter.speech.vosk_engine import VoskEngine
 

@@ -1,7 +1,10 @@
 """CMU pocketsphinx 5: the embedded default (its US English model ships inside the wheel).
 
 A model directory, when given, holds an acoustic model (a directory with ``mdef``), a language
-model (``*.lm.bin``, ``*.lm`` or ``*.arpa``) and a pronunciation dictionary (``*.dict``).
+model (``*.lm.bin``, ``*.lm`` or ``*.arpa``) and a pronunciation dictionary (``*.dict``). An adapted
+model (:mod:`callcenter.speech.adaptation`: the centre's language model and dictionary) replaces
+the language model and dictionary and keeps the acoustic model. Decoder options (``lw``, ``beam``...)
+pass through as given.
 Domain phrases are spotted with pocketsphinx's keyword search; phrases with words missing from the
 dictionary are left out (and reported by :meth:`PocketsphinxEngine.unknown_words`).
 """
@@ -30,7 +33,13 @@ class PocketsphinxEngine:
     name = "pocketsphinx"
     sample_rate = 16000
 
-    def __init__(self, model: Path | None = None, language: str = "en-US") -> None:
+    def __init__(
+        self,
+        model: Path | None = None,
+        language: str = "en-US",
+        adapted: Path | None = None,
+        decoder_options: Sequence[tuple[str, str]] = (),
+    ) -> None:
         try:
             import pocketsphinx
         except ImportError as err:
@@ -39,6 +48,16 @@ class PocketsphinxEngine:
         options: dict[str, Any] = {"samprate": self.sample_rate, "loglevel": "FATAL"}
         if model is not None:
             options.update(_model_files(model))
+        if adapted is not None:
+            from callcenter.speech.adaptation import DICT_FILE, LM_FILE
+
+            if not (adapted / LM_FILE).is_file() or not (adapted / DICT_FILE).is_file():
+                raise EngineError(f"{adapted} is not an adapted model (no {LM_FILE} and {DICT_FILE})")
+            options.update(lm=str(adapted / LM_FILE), dict=str(adapted / DICT_FILE))
+        for name, value in decoder_options:
+            options[name] = _option_value(value)
+        if "samprate" in dict(decoder_options):
+            self.sample_rate = int(float(options["samprate"]))
         try:
             self._decoder = pocketsphinx.Decoder(**options)
         except (RuntimeError, ValueError) as err:
@@ -115,6 +134,15 @@ def _model_files(model: Path) -> dict[str, str]:
             "a language model (*.lm.bin, *.lm or *.arpa) and a dictionary (*.dict)"
         )
     return {"hmm": str(hmm), "lm": str(lm), "dict": str(dictionary)}
+
+
+def _option_value(value: str) -> Any:
+    for kind in (int, float):
+        try:
+            return kind(value)
+        except ValueError:
+            pass
+    return {"yes": True, "no": False, "true": True, "false": False}.get(value.lower(), value)
 
 
 def _confidence(prob: float) -> float:

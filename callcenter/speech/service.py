@@ -59,8 +59,10 @@ class TranscriptionService:
         on_alert: AlertHandler | None = None,
         key: Keyring | None = None,
         results: ResultSink | None = None,
+        adapted: Callable[[], Path | None] | None = None,
     ) -> None:
-        """``key``: the recordings' encryption key (RecordingStore.key), to read encrypted files."""
+        """``key``: the recordings' encryption key (RecordingStore.key), to read encrypted files.
+        ``adapted``: the adapted model to use now (AdaptationService.model), asked for each job."""
         self._settings = settings
         self._store = store
         self._pool = pool
@@ -68,6 +70,7 @@ class TranscriptionService:
         self._on_alert = on_alert
         self._key = key
         self._results = results
+        self._adapted = adapted
         self._wake = asyncio.Event()
         self._tasks: list[asyncio.Task[None]] = []
 
@@ -95,9 +98,7 @@ class TranscriptionService:
         await asyncio.to_thread(self._pool.stop, kill)
         await self._store.stop()
 
-    async def submit(
-        self, interaction_id: str, files: tuple[Path, ...], language: str | None = None
-    ) -> int:
+    async def submit(self, interaction_id: str, files: tuple[Path, ...], language: str | None = None) -> int:
         """Queue a closed recording (one stereo/mono file, or caller and agent files); ``language``
         (the call's, e.g. from the IVR) picks the model (``transcription.languages``)."""
         job_id = await self._store.enqueue(interaction_id, tuple(str(f) for f in files), language)
@@ -122,7 +123,8 @@ class TranscriptionService:
 
     async def _run(self, job: Job) -> None:
         try:
-            request = request_for(self._settings, job.files, self._key, job.language)
+            adapted = self._adapted() if self._adapted is not None else None
+            request = request_for(self._settings, job.files, self._key, job.language, adapted)
             transcript = await self._pool.transcribe(request)
         except asyncio.CancelledError:
             raise

@@ -36,9 +36,17 @@ class EngineSpec:
     name: str = "pocketsphinx"
     model: str | None = None
     language: str | None = None
+    adapted: str | None = None  # an adapted model's directory (callcenter.speech.adaptation)
+    options: tuple[tuple[str, str], ...] = ()  # decoder options (transcription.decoder)
 
     def create(self) -> Engine:
-        return create_engine(self.name, Path(self.model) if self.model else None, self.language)
+        return create_engine(
+            self.name,
+            Path(self.model) if self.model else None,
+            self.language,
+            Path(self.adapted) if self.adapted else None,
+            self.options,
+        )
 
 
 @dataclass(frozen=True, slots=True)
@@ -89,11 +97,14 @@ def transcribe(request: Request, engine: Engine) -> Transcript:
 # --- in worker processes: one engine per process and spec, made on first use -----------------
 
 _engines: dict[EngineSpec, Engine] = {}
+KEPT_ENGINES = 2  # an adapted model rebuilt: the new engine is made, the oldest one let go
 
 
 def run(request: Request) -> Transcript:
     engine = _engines.get(request.engine)
     if engine is None:
+        while len(_engines) >= KEPT_ENGINES:
+            del _engines[next(iter(_engines))]
         engine = _engines[request.engine] = request.engine.create()
     return transcribe(request, engine)
 
@@ -109,12 +120,26 @@ def redactor_for(settings: TranscriptionSettings) -> Redactor:
     )
 
 
-def engine_for(settings: TranscriptionSettings, language: str | None = None) -> EngineSpec:
-    """The engine for a call in ``language`` (``transcription.languages``), else the default one."""
+def decoder_options(settings: TranscriptionSettings) -> tuple[tuple[str, str], ...]:
+    return tuple(sorted((name, str(value)) for name, value in settings.decoder.items()))
+
+
+def engine_for(
+    settings: TranscriptionSettings, language: str | None = None, adapted: Path | None = None
+) -> EngineSpec:
+    """The engine for a call in ``language`` (``transcription.languages``), else the default one,
+    which uses ``adapted`` (the current adapted model) when it is pocketsphinx."""
     chosen = settings.languages.get(language) if language else None
     if chosen is not None:
         return EngineSpec(chosen.engine, str(chosen.model) if chosen.model else None, language)
-    return EngineSpec(settings.engine, str(settings.model) if settings.model else None, settings.language)
+    pocketsphinx = settings.engine == "pocketsphinx"
+    return EngineSpec(
+        settings.engine,
+        str(settings.model) if settings.model else None,
+        settings.language,
+        str(adapted) if adapted is not None and pocketsphinx else None,
+        decoder_options(settings) if pocketsphinx else (),
+    )
 
 
 def request_for(
@@ -122,10 +147,11 @@ def request_for(
     files: tuple[str, ...],
     key: Keyring | None = None,
     language: str | None = None,
+    adapted: Path | None = None,
 ) -> Request:
     return Request(
         files=files,
-        engine=engine_for(settings, language),
+        engine=engine_for(settings, language, adapted),
         phrases=settings.phrases,
         redactor=redactor_for(settings),
         key=key,

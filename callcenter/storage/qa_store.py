@@ -147,6 +147,19 @@ class QaStore(ConnectionStore):
                         sa.insert(QaFlagRow), [{"interaction_id": interaction_id, "flag": f} for f in flags]
                     )
 
+    async def reviewed_texts(self, limit: int) -> list[str]:
+        """The (redacted) text of the newest ``limit`` calls a reviewer has scored: text of the
+        centre's own calls for the recognizer's domain adaptation (callcenter/speech/adaptation.py)."""
+        reviewed = sa.select(QaReviewRow.interaction_id).distinct().scalar_subquery()
+        async with self._begin("read reviewed transcripts") as c:
+            rows = await c.execute(
+                sa.select(QaTranscriptRow.text)
+                .where(QaTranscriptRow.interaction_id.in_(reviewed))
+                .order_by(QaTranscriptRow.call_at.desc(), QaTranscriptRow.interaction_id)
+                .limit(limit)
+            )
+            return [row.text for row in rows]
+
     async def purge(self, expiry: Callable[[str, datetime], datetime | None], now: datetime) -> list[str]:
         """Delete the transcripts (with their scores, flags and search entries) whose call is past
         ``expiry(line, call_at)``, the line being the call's business line, else its queue.
