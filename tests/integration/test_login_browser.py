@@ -55,7 +55,17 @@ async def test_sign_in_through_the_form_lands_on_the_role_page(tmp_path: Path) -
                 await expect(page).to_have_url(base + "/admin/users")
                 await expect(page.get_by_role("heading", name="Users", exact=True)).to_be_visible()
                 await expect(page.get_by_role("navigation", name="Main").get_by_role("link")).to_have_text(
-                    ["Users", "Queues", "Agents", "IVR", "Supervisor", "QA review", "Reports"]
+                    [
+                        "Users",
+                        "Queues",
+                        "Agents",
+                        "IVR",
+                        "Supervisor",
+                        "QA review",
+                        "Reports",
+                        "Planning",
+                        "Knowledge base",
+                    ]
                 )
                 await page.screenshot(path=str(SCREENSHOTS / "admin-users.png"), full_page=True)
                 cookies = {c["name"]: c for c in await page.context.cookies()}
