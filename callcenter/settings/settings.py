@@ -17,6 +17,7 @@ from callcenter.settings.server import (
     RealtimeSettings,
     RuntimeSettings,
 )
+from callcenter.settings.surveys import SurveysSettings
 from callcenter.settings.telephony import (
     AcdSettings,
     AgentSettings,
@@ -50,6 +51,7 @@ class Settings(Section):
     tickets: TicketsSettings = TicketsSettings()
     outbound: OutboundSettings = OutboundSettings()
     live: LiveSettings = LiveSettings()
+    surveys: SurveysSettings = SurveysSettings()
 
     @model_validator(mode="after")
     def _unique_agents(self) -> Settings:

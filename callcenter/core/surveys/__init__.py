@@ -1,0 +1,1 @@
+"""Post-contact surveys: definitions, answers, CSAT and NPS (pure; docs/reports.md)."""

@@ -1,0 +1,1 @@
+"""Post-contact surveys around the pure core (``core/surveys``): the file, the store's seam, asking."""
