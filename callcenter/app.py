@@ -74,6 +74,9 @@ from callcenter.storage.messaging_store import MessagingStore
 from callcenter.storage.qa_store import QaStore
 from callcenter.storage.recordings import RecordingStore
 from callcenter.storage.retention import RetentionSweeper, recording_purges
+from callcenter.storage.surveys_store import SurveyStore
+from callcenter.surveys.file import SurveysWatcher, load_surveys
+from callcenter.surveys.service import SurveyService
 from callcenter.tickets import job as ticket_job
 from callcenter.tickets import wiring as ticket_wiring
 from callcenter.web import (
@@ -121,6 +124,7 @@ FLOWS = ivr_api.FLOWS
 SMTP_SERVER = web.AppKey("smtp_server", SmtpInbound)
 RECORDER = web.AppKey("recorder", Recorder)
 ROUTER = web.AppKey("conversation_router", ConversationRouter)
+SURVEYS = web.AppKey("surveys", SurveyService)
 LIVE = web.AppKey("live", object)  # the LiveTranscription, when live.enabled (tests, the bench)
 CHAT = web.AppKey("chat", tuple)  # (AgentNamespace, CustomerNamespace): for tests and the bench
 # More of the centre's text for the recognizer's domain adaptation: (name, async source) pairs a
@@ -247,7 +251,7 @@ def create_app(settings: Settings) -> web.Application:
     if settings.ivr.flows_dir is not None:
         app.cleanup_ctx.append(_flows)
     # The routing half: started when this node is (elected) the routing owner, stopped when not.
-    routing: list[cluster.Context] = [_service, admin_roster.agents_context, _messaging, _chat]
+    routing: list[cluster.Context] = [_service, admin_roster.agents_context, _messaging, _surveys, _chat]
     routing += [supervisor.context(directory.names), _recording, _voice]
     if settings.live.enabled:
         routing.append(_live)  # after the voice adapter: it forks calls through its port
@@ -474,6 +478,39 @@ async def _messaging(app: web.Application) -> AsyncIterator[None]:
         await store.stop()
 
 
+async def _surveys(app: web.Application) -> AsyncIterator[None]:
+    """Post-contact surveys (docs/reports.md): the store, the surveys file (watched), the service
+    that asks after closed conversations and calls and takes the answers; messaging files a
+    survey's answer into the conversation it answers (hooks removed in reverse)."""
+    settings, messaging, router = app[SETTINGS], app[webhooks.MESSAGING], app[ROUTER]
+    path = settings.surveys.file
+    surveys = await asyncio.to_thread(load_surveys, path) if path is not None else None
+    store = SurveyStore(
+        settings.database.url, app[DATABASE].engine, queue_lines=lambda queue: _configured_line(app, queue)
+    )
+    await store.start()
+    service = SurveyService(store, time.time, lambda queue: _configured_line(app, queue))
+    if surveys is not None:
+        service.reload(surveys)
+    watcher = None if path is None else SurveysWatcher(path, service.reload, settings.surveys.reload_seconds)
+    try:
+        await service.start()
+        if watcher is not None:
+            await watcher.start()
+    except BaseException:
+        await store.stop()
+        raise
+    messaging.survey_replies = service
+    router.surveys = service
+    app[SURVEYS] = service
+    yield
+    router.surveys = None
+    messaging.survey_replies = None
+    if watcher is not None:
+        await watcher.stop()
+    await store.stop()
+
+
 @contextlib.asynccontextmanager
 async def _smtp(app: web.Application, messaging: Messaging) -> AsyncIterator[None]:
     """Our SMTP server for inbound e-mail, when the channel is configured."""
@@ -526,6 +563,7 @@ async def _chat(app: web.Application) -> AsyncIterator[None]:
     customers = CustomerNamespace(settings.realtime, service, messaging, desk, names, database.add_notice)
     if settings.messaging.webchat_assistant:
         customers.assistant = Assistant(app[kb_api.KB])
+    customers.surveys = app.get(SURVEYS)
     relay = app[sockets.RELAY]
     relay.attach(agents)
     relay.attach(customers)

@@ -35,6 +35,7 @@ from callcenter.messaging import identity
 from callcenter.messaging.service import Messaging
 from callcenter.service import CallCenter
 from callcenter.settings import Settings
+from callcenter.surveys.service import SurveyService
 
 log = logging.getLogger(__name__)
 
@@ -70,6 +71,8 @@ class ConversationRouter:
         self.last_agent: dict[str, str] = {}  # customer -> the agent of their latest conversation
         self.open: dict[str, str] = {}  # open conversation -> its live interaction
         self._tasks: set[asyncio.Task[None]] = set()
+        # Asks the post-conversation survey once a conversation an agent answered is closed.
+        self.surveys: SurveyService | None = None
 
     def restore(self, interactions: Iterable[Interaction]) -> None:
         """Learn last agents and open conversations from stored or live interactions (oldest first)."""
@@ -175,17 +178,25 @@ class ConversationRouter:
         if self.open.get(i.conversation_id) == i.id:
             del self.open[i.conversation_id]
         if close:
-            task = asyncio.get_running_loop().create_task(self._close(i.conversation_id))
+            task = asyncio.get_running_loop().create_task(self._close(i.conversation_id, i))
             self._tasks.add(task)
             task.add_done_callback(self._tasks.discard)
 
-    async def _close(self, conversation_id: str) -> None:
+    async def _close(self, conversation_id: str, ended: Interaction | None = None) -> None:
         try:
             await self.messaging.close(conversation_id)
         except Exception as err:
             # The book is closed already (the next message opens a new conversation); only the
             # stored flag is behind, and the next save of this conversation carries it.
             log.error("routing.close_failed", extra={"conversation": conversation_id, "error": str(err)})
+        if self.surveys is not None and ended is not None and conversation_id not in self.open:
+            try:
+                await self.surveys.ask_message(ended, self._send_survey)
+            except Exception as err:
+                log.error("routing.survey_failed", extra={"interaction": ended.id, "error": str(err)})
+
+    async def _send_survey(self, conversation_id: str, text: str) -> None:
+        await self.messaging.reply(conversation_id, text)
 
     # -- for the agent's screen ------------------------------------------------------------------
     def holder(self, interaction_id: str) -> Interaction:

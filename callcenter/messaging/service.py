@@ -21,6 +21,7 @@ import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
+from typing import Protocol
 
 from callcenter.core.omni.conversations import (
     Conversation,
@@ -60,6 +61,14 @@ OpenedCallback = Callable[[ConversationOpened, Routing], None]
 ReceivedListener = Callable[[Received, InboundMessage], None]
 
 
+class SurveyReplies(Protocol):
+    """Answers to surveys sent into closed conversations (``callcenter/surveys/service.py``)."""
+
+    def reply_conversation(self, customer_id: str, channel: str, body: str, at: float) -> str | None: ...
+
+    async def take_reply(self, customer_id: str, channel: str, body: str, at: float) -> object: ...
+
+
 @dataclass(frozen=True, slots=True)
 class _Taken:
     """Customers' changes taken for one write, and what to give back if it fails."""
@@ -88,6 +97,8 @@ class Messaging:
     addresses: dict[str, str] = field(default_factory=dict)  # conversation -> where replies go
     _at_address: dict[str, list[str]] = field(default_factory=dict)  # address -> its conversations
     listeners: list[ReceivedListener] = field(default_factory=list)
+    # A survey's answer is filed into the closed conversation it answers, and opens nothing.
+    survey_replies: SurveyReplies | None = None
     _audit_saved: int = 0
     # Customers and merges changed in the book whose save failed: written with the next save.
     _unsaved: set[str] = field(default_factory=set)
@@ -272,7 +283,11 @@ class Messaging:
         if self.conversations.by_provider_id(inbound.channel, inbound.provider_id) is not None:
             return Received(None, None)
         customer, merges, book_changed = self._sender(inbound, also)
-        received = self._file(inbound, customer.id)
+        replies = self.survey_replies
+        answers = None
+        if replies is not None:
+            answers = replies.reply_conversation(customer.id, inbound.channel.value, inbound.body, inbound.at)
+        received = self._file(inbound, customer.id, into=answers)
         assert received.message is not None
         changed = {customer.id, *(m.source.id for m in merges)}
         merged = {m.id for m in merges}
@@ -305,6 +320,11 @@ class Messaging:
             # Not written with the message (its batch was saved one by one): saved now.
             await self.save_customers(changed, merges)
         self._announce(received, inbound, customer.id)
+        if answers is not None and replies is not None:
+            try:
+                await replies.take_reply(customer.id, inbound.channel.value, inbound.body, inbound.at)
+            except Exception as err:  # the message is stored: the answer's row is what failed
+                log.error("messaging.survey_answer_failed", extra={"error": str(err)})
         return received
 
     def _sender(
@@ -326,7 +346,7 @@ class Messaging:
         merges = tuple(resolution.merged)
         return customer, merges, len(self.customers.audit) > audit_before or bool(merges)
 
-    def _file(self, inbound: InboundMessage, customer_id: str) -> Received:
+    def _file(self, inbound: InboundMessage, customer_id: str, into: str | None = None) -> Received:
         """The message in the conversation book (threaded, or opening a conversation)."""
         received = self.conversations.receive(
             Inbound(
@@ -343,6 +363,7 @@ class Messaging:
             customer_id,
             message_id=self.ids(),
             conversation_id=self.ids(),
+            into=into,
         )
         assert received.message is not None and received.conversation is not None
         self._set_address(received.conversation.id, inbound.sender.value)

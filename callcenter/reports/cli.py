@@ -1,4 +1,4 @@
-"""``callcenter report backfill|queues|agents|fcr|conversations`` (docs/reports.md).
+"""``callcenter report backfill|queues|agents|fcr|conversations|surveys`` (docs/reports.md).
 
 ``backfill --from --to`` recomputes the 15-minute tables of a period from the event log (a day at a
 time, with a progress bar); it may run while the server runs: a recomputed range replaces itself
@@ -20,6 +20,7 @@ from callcenter.core.reports.aggregate import QueueSettings, queue_settings
 from callcenter.core.reports.intervals import QUARTER, Granularity
 from callcenter.core.reports.resolution import DEFAULT_WINDOW_DAYS, FCR_GROUPS
 from callcenter.core.reports.rollup import GROUPS, Filters
+from callcenter.core.surveys.scores import SURVEY_GROUPS
 from callcenter.errors import StorageError
 from callcenter.reports.query import (
     BadQuery,
@@ -28,6 +29,7 @@ from callcenter.reports.query import (
     conversations_report,
     fcr_report_table,
     queues_report,
+    surveys_report,
     to_csv,
     to_text,
     to_xlsx,
@@ -48,6 +50,7 @@ def add_parser(sub: Any) -> None:
         ("agents", "per agent"),
         ("fcr", "first-contact resolution across channels"),
         ("conversations", "of chats and messages: first response, resolution"),
+        ("surveys", "of customer satisfaction: CSAT and NPS of post-contact surveys"),
     )
     for name, what in reports:
         shown = actions.add_parser(name, help=f"the report {what}")
@@ -67,6 +70,13 @@ def add_parser(sub: Any) -> None:
         if name in ("fcr", "conversations"):
             shown.add_argument(
                 "--by", default="queue", choices=list(FCR_GROUPS), help="rows per queue, agent, channel, line"
+            )
+        if name == "surveys":
+            shown.add_argument(
+                "--by",
+                default="queue",
+                choices=list(SURVEY_GROUPS),
+                help="rows per agent, queue, channel, line",
             )
         if name == "fcr":
             shown.add_argument(
@@ -95,6 +105,7 @@ def main(args: argparse.Namespace, settings: Settings) -> int:
             return asyncio.run(_backfill(args, settings))
         filters = Filters(_set(args.queue), _set(args.agent), _set(args.channel), _set(args.line))
         groups = FCR_GROUPS if args.report_action in ("fcr", "conversations") else GROUPS
+        groups = SURVEY_GROUPS if args.report_action == "surveys" else groups
         if args.report_action == "fcr" and not 1 <= args.days <= 90:
             raise BadQuery("--days: must be from 1 to 90")
         query = ReportQuery.parse(
@@ -124,6 +135,8 @@ async def _show(args: argparse.Namespace, settings: Settings, query: ReportQuery
             columns, rows = await fcr_report_table(store, query, args.days, time.time())
         elif args.report_action == "conversations":
             columns, rows = await conversations_report(store, query)
+        elif args.report_action == "surveys":
+            columns, rows = await surveys_report(store, query)
         else:
             columns, rows = await agents_report(store, query)
     finally:

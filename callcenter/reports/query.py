@@ -28,6 +28,8 @@ from callcenter.core.reports.rollup import (
     agent_report,
     queue_report,
 )
+from callcenter.core.surveys.model import Response
+from callcenter.core.surveys.scores import SurveyFigures, survey_report
 
 Cell = str | int | float | None
 #: The longest period one request may cover (the rows of a year of 15-minute intervals).
@@ -44,6 +46,8 @@ class ReportRows(Protocol):
     async def contacts(self, start: int, end: int) -> list[Contact]: ...
 
     async def conversations(self, start: int, end: int) -> list[Conversation]: ...
+
+    async def survey_responses(self, start: int, end: int) -> list[Response]: ...
 
 
 class BadQuery(ValueError):
@@ -268,6 +272,51 @@ async def conversations_report(source: ReportRows, query: ReportQuery) -> tuple[
     return conversation_table(
         conversation_report(found, query.granularity, query.filters, by=query.by), query.by
     )
+
+
+SURVEY_COLUMNS = (
+    "asked",
+    "answered",
+    "response_rate",
+    "csat_answers",
+    "satisfied",
+    "csat",
+    "nps_answers",
+    "promoters",
+    "passives",
+    "detractors",
+    "nps",
+    "low",
+)
+
+
+def survey_table(figures: Sequence[SurveyFigures], by: str = "queue") -> tuple[list[str], list[list[Cell]]]:
+    rows: list[list[Cell]] = [
+        [
+            _iso(f.start),
+            f.group,
+            f.asked,
+            f.answered,
+            _r(f.response_rate, 3),
+            f.csat_answers,
+            f.satisfied,
+            _r(f.csat, 3),
+            f.nps_answers,
+            f.promoters,
+            f.passives,
+            f.detractors,
+            _r(f.nps),
+            f.low,
+        ]
+        for f in figures
+    ]
+    return ["start", by, *SURVEY_COLUMNS], rows
+
+
+async def surveys_report(source: ReportRows, query: ReportQuery) -> tuple[list[str], list[list[Cell]]]:
+    """CSAT and NPS of the surveys asked in the query's period (docs/reports.md)."""
+    found = await source.survey_responses(query.start, query.end)
+    return survey_table(survey_report(found, query.granularity, query.filters, by=query.by), query.by)
 
 
 def _cell(value: Cell) -> Cell:

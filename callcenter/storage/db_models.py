@@ -562,6 +562,8 @@ class TicketEventRow(Base):
     kind: Mapped[str]
     by: Mapped[str]
     data: Mapped[dict[str, Any]] = mapped_column(JSON_DOCUMENT)
+
+
 # --- Knowledge base (migration 0017, storage/kb_store.py, docs/knowledge-base.md) ---------------
 # Its full-text search is not a model either: SQLite's FTS5 table ``kb_search``, PostgreSQL's GIN
 # index ``ix_kb_articles_search`` on ``to_tsvector('simple', search_words)`` (SEARCH_OBJECTS).
@@ -615,6 +617,8 @@ class KbLinkRow(Base):
     article_id: Mapped[int] = mapped_column(EVENT_ID, primary_key=True)
     kind: Mapped[str] = mapped_column(primary_key=True)
     target: Mapped[str] = mapped_column(primary_key=True)
+
+
 # --- Outbound campaigns (migration 0015, storage/outbound_store.py, docs/outbound.md) -------------
 
 
@@ -689,3 +693,30 @@ class OutboundDecisionRow(Base):
     kind: Mapped[str]
     reason: Mapped[str]
     data: Mapped[dict[str, Any]] = mapped_column(JSON_DOCUMENT)
+
+
+# --- post-contact surveys (migration 0018, storage/surveys_store.py, docs/reports.md) ----------
+class SurveyResponseRow(Base):
+    """One survey asked of one interaction (core/surveys/model.py ``Response``); ``score`` is null
+    until answered. A message survey keeps its conversation and when its answer stops being awaited."""
+
+    __tablename__ = "survey_responses"
+
+    id: Mapped[str] = mapped_column(primary_key=True)
+    interaction_id: Mapped[str] = mapped_column(unique=True)
+    survey: Mapped[str]
+    question: Mapped[str]
+    source: Mapped[str]
+    channel: Mapped[str]
+    agent: Mapped[str]
+    queue: Mapped[str]
+    line: Mapped[str]
+    customer: Mapped[str]
+    asked_at: Mapped[datetime] = mapped_column(index=True)
+    score: Mapped[int | None]
+    answered_at: Mapped[datetime | None]
+    comment: Mapped[str] = mapped_column(sa.Text)
+    low_score: Mapped[int]
+    low: Mapped[bool]
+    conversation_id: Mapped[str | None]
+    expires_at: Mapped[datetime | None] = mapped_column(index=True)

@@ -46,6 +46,10 @@ from callcenter.storage.db_models import (
 )
 
 EMERGENCY = "emergency"  # the flag of a call where an emergency word was said
+#: The flag of a contact whose customer answered a survey with a low score (docs/reports.md).
+SURVEY_LOW = "survey_low"
+#: Flags that come from elsewhere than the transcript's scoring: a new transcript keeps them.
+KEPT_FLAGS = (SURVEY_LOW,)
 _WORDS = re.compile(r"[^\W_]+")
 MAX_QUERY_WORDS = 16
 
@@ -129,23 +133,7 @@ class QaStore(ConnectionStore):
                     {"i": interaction_id, "t": data["text"]},
                 )
             await c.execute(sa.delete(QaResultRow).where(QaResultRow.interaction_id == interaction_id))
-            await c.execute(sa.delete(QaFlagRow).where(QaFlagRow.interaction_id == interaction_id))
-            if result is not None:
-                scored = qa_json(result)
-                await c.execute(
-                    sa.insert(QaResultRow).values(
-                        interaction_id=interaction_id,
-                        score=result.score,
-                        checks=scored["checks"],
-                        alerts=scored["alerts"],
-                        scored_at=at,
-                    )
-                )
-                flags = flags_of(result)
-                if flags:
-                    await c.execute(
-                        sa.insert(QaFlagRow), [{"interaction_id": interaction_id, "flag": f} for f in flags]
-                    )
+            await _write_result(c, interaction_id, result, at)
 
     async def reviewed_texts(self, limit: int) -> list[str]:
         """The (redacted) text of the newest ``limit`` calls a reviewer has scored: text of the
@@ -360,6 +348,71 @@ class QaStore(ConnectionStore):
                 PlaybackRecord(row.at, row.who, row.role, row.interaction_id, row.track, row.byte_range)
                 for row in await c.execute(query)
             ]
+
+
+async def _write_result(
+    c: AsyncConnection, interaction_id: str, result: QaResult | None, at: datetime
+) -> None:
+    """A transcript's automatic score and flags, replacing its earlier flags (not ``KEPT_FLAGS``)."""
+    mine = (QaFlagRow.interaction_id == interaction_id) & QaFlagRow.flag.not_in(KEPT_FLAGS)
+    await c.execute(sa.delete(QaFlagRow).where(mine))
+    if result is None:
+        return
+    scored = qa_json(result)
+    await c.execute(
+        sa.insert(QaResultRow).values(
+            interaction_id=interaction_id,
+            score=result.score,
+            checks=scored["checks"],
+            alerts=scored["alerts"],
+            scored_at=at,
+        )
+    )
+    flags = tuple(f for f in flags_of(result) if f not in KEPT_FLAGS)
+    if flags:
+        await c.execute(sa.insert(QaFlagRow), [{"interaction_id": interaction_id, "flag": f} for f in flags])
+
+
+async def raise_review(
+    c: AsyncConnection,
+    interaction_id: str,
+    flag: str,
+    at: datetime,
+    queue_lines: Callable[[str], str | None] | None,
+) -> None:
+    """Put a contact in the QA review list with ``flag``, inside the caller's transaction: the
+    flag, and when the contact has no transcript (a chat, a message conversation, a call not
+    recorded or not transcribed yet) an empty one carrying its line, agent, queue and time, so the
+    list (which lists transcripts) shows it. A transcript stored later replaces the empty one and
+    keeps the flag (``KEPT_FLAGS``). Idempotent."""
+    known = await c.execute(
+        sa.select(QaTranscriptRow.interaction_id).where(QaTranscriptRow.interaction_id == interaction_id)
+    )
+    if known.first() is None:
+        meta = await _interaction_meta(c, interaction_id, queue_lines)
+        await c.execute(
+            sa.insert(QaTranscriptRow).values(
+                interaction_id=interaction_id,
+                business_line=meta.get("business_line"),
+                agent_id=meta.get("agent_id"),
+                queue=meta.get("queue"),
+                call_at=meta.get("call_at") or at,
+                language="",
+                engine="",
+                segments=[],
+                text="",
+                duration=0.0,
+                calibration=False,
+                stored_at=at,
+            )
+        )
+    flagged = await c.execute(
+        sa.select(QaFlagRow.flag).where(
+            (QaFlagRow.interaction_id == interaction_id) & (QaFlagRow.flag == flag)
+        )
+    )
+    if flagged.first() is None:
+        await c.execute(sa.insert(QaFlagRow).values(interaction_id=interaction_id, flag=flag))
 
 
 async def _interaction_meta(

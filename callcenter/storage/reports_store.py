@@ -42,6 +42,7 @@ from callcenter.core.reports.aggregate import (
 from callcenter.core.reports.conversations import Conversation
 from callcenter.core.reports.intervals import QUARTER, quarter
 from callcenter.core.reports.resolution import Contact
+from callcenter.core.surveys.model import Response
 from callcenter.storage.db import EVENTS, ConnectionStore
 from callcenter.storage.db_models import (
     CustomerRow,
@@ -51,6 +52,7 @@ from callcenter.storage.db_models import (
     ReportAgentStateRow,
     ReportQueueRow,
     ReportWatermarkRow,
+    SurveyResponseRow,
 )
 from callcenter.storage.event_log import notice_reader
 
@@ -61,6 +63,7 @@ WATERMARK = cast(sa.Table, ReportWatermarkRow.__table__)
 INTERACTIONS = cast(sa.Table, InteractionRow.__table__)
 CUSTOMERS = cast(sa.Table, CustomerRow.__table__)
 MESSAGES = cast(sa.Table, MessageRow.__table__)
+SURVEYS = cast(sa.Table, SurveyResponseRow.__table__)
 #: Event kinds that may begin a queue leg (core/reports/aggregate.py, ``_Walk``).
 LEG_KINDS = ("queued", "overflowed", "transferred", "answered", "callback_connected")
 AGENT_KIND = nt.AgentStateLogged.kind
@@ -368,6 +371,19 @@ class ReportsStore(ConnectionStore):
                     )
                 )
         return found
+
+    async def survey_responses(self, start: int, end: int) -> list[Response]:
+        """Every survey asked in ``[start, end)``, answered or not (``core/surveys/scores.py``)."""
+        from callcenter.storage.surveys_store import response_of
+
+        s = SURVEYS.c
+        async with self._begin("read the survey responses") as db:
+            rows = await db.execute(
+                sa.select(SURVEYS)
+                .where((s.asked_at >= _dt(start)) & (s.asked_at < _dt(end)))
+                .order_by(s.asked_at, s.id)
+            )
+            return [response_of(row) for row in rows]
 
     async def conversations(self, start: int, end: int) -> list[Conversation]:
         """Every messaging interaction begun in ``[start, end)`` with its messages' figures

@@ -37,6 +37,7 @@ from callcenter.messaging.channels.webchat import NAMESPACE, room_of
 from callcenter.messaging.service import Messaging
 from callcenter.service import CallCenter
 from callcenter.settings import RealtimeSettings
+from callcenter.surveys.service import SurveyService
 from callcenter.web.auth import PUBLIC
 from callcenter.web.chat_agent import agent_room, conversation_messages
 from callcenter.web.chat_desk import Desk
@@ -80,6 +81,7 @@ class CustomerNamespace(GuardedNamespace):
         self.record = record
         self.visitors: dict[str, Visitor] = {}
         self.assistant: Assistant | None = None  # the virtual agent, when messaging.webchat_assistant
+        self.surveys: SurveyService | None = None  # a rating is also a CSAT answer (the reports)
 
     async def accept(self, sid: str, environ: Mapping[str, Any], auth: object) -> Principal | None:
         return None  # anyone may open the widget; each event checks what it needs
@@ -345,6 +347,10 @@ class CustomerNamespace(GuardedNamespace):
         try:
             rated = ChatRated(conversation.id, self.service.clock(), score, comment, conversation.customer_id)
             await self.record(rated)
+            if self.surveys is not None:
+                # The chat's interaction row first (it may have just ended): the answer names it.
+                await self.service.stored(self.service.enqueued)
+                await self.surveys.rate_chat(conversation.id, score, comment)
         except StorageError as err:
             raise BadRequest("cannot store the rating now: try again") from err
         return {"ok": True}

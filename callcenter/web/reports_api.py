@@ -1,4 +1,4 @@
-"""``/api/reports/queues``, ``/agents``, ``/fcr``, ``/conversations`` and the ``/reports`` page
+"""``/api/reports/queues``, ``/agents``, ``/fcr``, ``/conversations``, ``/surveys`` and the ``/reports`` page
 (docs/reports.md).
 
 Supervisors and admins only; a user limited to business lines gets the rows of those lines (queue
@@ -21,6 +21,7 @@ from callcenter.accounts.principal import Principal
 from callcenter.core.reports.conversations import CONVERSATION_GROUPS
 from callcenter.core.reports.resolution import DEFAULT_WINDOW_DAYS, FCR_GROUPS
 from callcenter.core.reports.rollup import GROUPS, Filters
+from callcenter.core.surveys.scores import SURVEY_GROUPS
 from callcenter.errors import StorageError
 from callcenter.reports.query import (
     BadQuery,
@@ -30,6 +31,7 @@ from callcenter.reports.query import (
     conversations_report,
     fcr_report_table,
     queues_report,
+    surveys_report,
     to_csv,
     to_xlsx,
 )
@@ -214,6 +216,28 @@ async def conversations(request: web.Request) -> web.Response:
     return _answer(request, "conversations", columns, rows)
 
 
+class SurveyParams(_Period):
+    by: Literal["agent", "queue", "channel", "line", "all"] = Field(
+        "queue", description="a row per agent, queue, channel, line, or all together"
+    )
+
+
+@doc(
+    "Customer satisfaction: post-contact surveys asked and answered, CSAT (share of 4-5) and NPS "
+    "(promoters - detractors), per agent, queue, channel or line and interval",
+    query=SurveyParams,
+    errors=(400, 503),
+    who=_SCOPED,
+)
+@allow("supervisor", "admin")
+async def surveys(request: web.Request) -> web.Response:
+    query = _query(request, SurveyParams, SURVEY_GROUPS)
+    if isinstance(query, web.Response):
+        return query
+    columns, rows = await surveys_report(request.app[REPORTS], query)
+    return _answer(request, "surveys", columns, rows)
+
+
 @doc(
     "The reports page: period, interval, filters, a chart and the table, CSV and XLSX export",
     content="text/html",
@@ -229,4 +253,5 @@ def setup_routes(app: web.Application) -> None:
     app.router.add_get("/api/reports/agents", _guarded(agents))
     app.router.add_get("/api/reports/fcr", _guarded(fcr))
     app.router.add_get("/api/reports/conversations", _guarded(conversations))
+    app.router.add_get("/api/reports/surveys", _guarded(surveys))
     add_nav(app, "Reports", "/reports", "supervisor", "admin")

@@ -138,6 +138,7 @@ MATRIX: dict[tuple[str, str], set[str]] = {
     ("GET", "/api/reports/queues"): {"supervisor", "admin"},
     ("GET", "/api/reports/agents"): {"supervisor", "admin"},
     ("GET", "/api/reports/fcr"): {"supervisor", "admin"},
+    ("GET", "/api/reports/surveys"): {"supervisor", "admin"},
     ("GET", "/api/reports/conversations"): {"supervisor", "admin"},
     # Planning: forecast, staffing and the simulated service level (test_planning_api.py).
     ("GET", "/planning"): {"supervisor", "admin"},

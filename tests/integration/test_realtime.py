@@ -19,10 +19,11 @@ import socketio
 from aiohttp import web
 from aiohttp.test_utils import TestServer
 
-from callcenter.app import CHAT, DATABASE, create_app
+from callcenter.app import CHAT, DATABASE, SURVEYS, create_app
 from callcenter.core import events as ev
 from callcenter.core.omni.conversations import Delivery, Direction, MessagingChannel
 from callcenter.core.omni.customers import Identity, IdentityKind
+from callcenter.core.surveys.model import Question, Source
 from callcenter.messaging.channels.base import Reply
 from callcenter.messaging.channels.webchat import WebchatSender
 from callcenter.messaging.identity import web_token
@@ -303,6 +304,13 @@ async def test_agent_accepts_chats_and_replies_reach_the_visitor(node: Node) -> 
     assert (await c.call("rate", {"score": 5, "comment": "quick"}))["ok"]
     events = await node.app[DATABASE].events_for(conversation_id)
     assert [(e.kind, e.data["score"]) for e in events] == [("chat.rating", 5)]
+    # The rating is also the chat's CSAT answer, tied to its interaction and agent (the reports).
+    rated = await node.app[SURVEYS].store.get(interaction_id)
+    assert rated is not None
+    assert (rated.question, rated.score, rated.source, rated.agent, rated.channel, rated.comment) == (
+        Question.CSAT, 5, Source.CHAT, "1001", "webchat", "quick"
+    )  # fmt: skip
+    assert not rated.low
     await a.close()
     await c.close()
 

@@ -158,3 +158,32 @@ def test_first_contact_resolution_and_conversations(tmp_path: Path) -> None:
     assert (row["agent"], row["conversations"], row["resolved"], row["average_resolution"]) == (
         "1002", "1", "1", "1800.0"
     )  # fmt: skip
+
+
+async def _surveys(url: str) -> None:
+    from callcenter.core.surveys.model import Question, Response, Source
+    from callcenter.storage.surveys_store import SurveyStore
+
+    store = SurveyStore(url)
+    await store.start()
+    try:
+        for n, (q, score) in enumerate([(Question.NPS, 10), (Question.NPS, 3), (Question.NPS, 8)]):
+            asked = Response(
+                f"r{n}", f"i{n}", "nps", q, Source.IVR, "voice", DAY + 3600 + n, "1001", "support"
+            )
+            await store.ask(asked, 6)
+            await store.answer(asked.answered(score, DAY + 3700, 6))
+    finally:
+        await store.stop()
+
+
+def test_survey_report(tmp_path: Path) -> None:
+    url = f"sqlite+aiosqlite:///{tmp_path}/cc.db"
+    asyncio.run(_surveys(url))
+    period = ["--from", "2026-12-01", "--to", "2026-12-01", "--interval", "day", "--format", "csv"]
+    shown = run("--set", f"database.url={url}", "report", "surveys", *period, "--by", "agent", cwd=tmp_path)
+    assert shown.returncode == 0, shown.stderr
+    (row,) = csv.DictReader(io.StringIO(shown.stdout))
+    # One promoter, one passive, one detractor: NPS 0; the detractor (3 <= 6) is a low score.
+    names = ("agent", "nps_answers", "promoters", "detractors", "nps", "low")
+    assert [row[n] for n in names] == ["1001", "3", "1", "1", "0.0", "1"]

@@ -146,13 +146,24 @@ class ConversationBook:
     _of_conversation: dict[str, dict[str, None]] = field(default_factory=dict)  # -> message ids
 
     def receive(
-        self, inbound: Inbound, customer_id: str, *, message_id: str, conversation_id: str
+        self,
+        inbound: Inbound,
+        customer_id: str,
+        *,
+        message_id: str,
+        conversation_id: str,
+        into: str | None = None,
     ) -> Received:
-        """Record an inbound message; ``message_id``/``conversation_id`` are fresh ids to use."""
+        """Record an inbound message; ``message_id``/``conversation_id`` are fresh ids to use.
+        ``into``: a conversation of this customer the message belongs to even if closed (the answer
+        to a survey sent into it): filed there, it opens nothing."""
         key = (inbound.channel, inbound.provider_id)
         if key in self._by_provider:
             return Received(None, None)
-        conversation = self._thread(inbound, customer_id)
+        target = self.conversations.get(into) if into is not None else None
+        if target is not None and target.customer_id != customer_id:
+            target = None
+        conversation = target if target is not None else self._thread(inbound, customer_id)
         opened = None
         if conversation is None:
             conversation = Conversation(

@@ -1,6 +1,6 @@
-// The reports page: asks /api/reports/{queues|agents|conversations|fcr} for the period, draws the
-// chart (bars: volume; line: service level for queues, occupancy for agents, the share answered for
-// conversations, first-contact resolution; 0..100 %) as the supervisor console draws its own, and
+// The reports page: asks /api/reports/{queues|agents|conversations|fcr|surveys} for the period, draws
+// the chart (bars: volume; line: service level for queues, occupancy for agents, the share answered
+// for conversations, first-contact resolution, CSAT for surveys; 0..100 %) as the supervisor console draws its own, and
 // the table beneath; the CSV and XLSX links ask the same URL with format=csv / xlsx.
 "use strict";
 (() => {
@@ -21,6 +21,9 @@
     conversations: t("Conversations"), replied: t("Replied"), average_first_response: t("Avg first response (s)"),
     longest_first_response: t("Longest first response (s)"), average_resolution: t("Avg resolution (s)"),
     messages_in: t("Messages in"), messages_out: t("Messages out"), messages_per_conversation: t("Messages per conversation"),
+    asked: t("Surveys asked"), response_rate: t("Response rate"), csat_answers: t("CSAT answers"),
+    satisfied: t("Satisfied (4-5)"), csat: t("CSAT"), nps_answers: t("NPS answers"), promoters: t("Promoters (9-10)"),
+    passives: t("Passives (7-8)"), detractors: t("Detractors (0-6)"), nps: t("NPS"), low: t("Low scores"),
   };
   const heading = (kind, name) => {
     if (kind === "agents" && name === "offered") return headings.offered_s;
@@ -28,7 +31,7 @@
     if (name.startsWith("handled:")) return t("Handled: {channel}", { channel: name.slice(8) });
     return headings[name] || name;
   };
-  const ratios = new Set(["service_level", "abandon_rate", "occupancy", "utilization", "fcr"]);
+  const ratios = new Set(["service_level", "abandon_rate", "occupancy", "utilization", "fcr", "response_rate", "csat"]);
   const pct = (x) => (x === null || x === undefined ? "–" : window.ccLocale.percent(x));
 
   function params() {
@@ -52,6 +55,10 @@
         p.volume += row[col("conversations")];
         p.num += row[col("answered")];
         p.den += row[col("conversations")];
+      } else if (kind === "surveys") {
+        p.volume += row[col("answered")];
+        p.num += row[col("satisfied")];
+        p.den += row[col("csat_answers")];
       } else if (kind === "fcr") {
         p.volume += row[col("handled")];
         p.num += row[col("resolved")];
@@ -78,7 +85,8 @@
     const peak = Math.max(1, ...pts.map((p) => p.volume));
     const what = kind === "queues" ? t("calls offered and service level")
       : kind === "fcr" ? t("contacts handled and first-contact resolution")
-      : kind === "conversations" ? t("conversations and the share answered") : t("contacts handled and occupancy");
+      : kind === "conversations" ? t("conversations and the share answered")
+      : kind === "surveys" ? t("surveys answered and CSAT") : t("contacts handled and occupancy");
     svg.setAttribute("class", "chart");
     svg.setAttribute("viewBox", `0 0 ${w} ${h}`);
     svg.setAttribute("role", "img");
@@ -147,6 +155,8 @@
         ? t("Bars: calls offered. Line: service level (answered within the queue's threshold / answered and abandoned after the short-abandon threshold).")
         : kind === "conversations"
           ? t("Bars: conversations begun. Line: the share an agent answered. The table has first response and resolution times.")
+        : kind === "surveys"
+          ? t("Bars: surveys answered. Line: CSAT (answers of 4 or 5 / CSAT answers). The table has NPS: promoters minus detractors, in points from -100 to 100.")
         : kind === "fcr"
           ? t("Bars: contacts handled. Line: first-contact resolution (resolved / resolved and repeated: the customer came back on any channel within the days given; pending contacts are left out).")
           : t("Bars: contacts handled. Line: occupancy (ringing, talking and wrap-up / that and available time).");
@@ -157,11 +167,11 @@
     }
   }
 
-  // Rows per agent belong to the FCR and conversation reports, the repeat window to FCR; "by" to all
+  // Rows per agent belong to the FCR, conversation and survey reports, the repeat window to FCR; "by" to all
   // but the agents' report.
   function fields() {
     const kind = $("#report").value;
-    const perAgent = kind === "fcr" || kind === "conversations";
+    const perAgent = kind === "fcr" || kind === "conversations" || kind === "surveys";
     $("#by-agent").disabled = !perAgent;
     if (!perAgent && $("#by").value === "agent") $("#by").value = "queue";
     $("#by").disabled = kind === "agents";
