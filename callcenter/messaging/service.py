@@ -288,7 +288,9 @@ class Messaging:
         if replies is not None:
             answers = replies.reply_conversation(customer.id, inbound.channel.value, inbound.body, inbound.at)
         received = self._file(inbound, customer.id, into=answers)
-        assert received.message is not None
+        assert received.message is not None and received.conversation is not None
+        if received.conversation.id != answers:
+            answers = None  # an open conversation took it: part of that one, not an answer
         changed = {customer.id, *(m.source.id for m in merges)}
         merged = {m.id for m in merges}
         if book_changed:

@@ -156,14 +156,14 @@ class ConversationBook:
     ) -> Received:
         """Record an inbound message; ``message_id``/``conversation_id`` are fresh ids to use.
         ``into``: a conversation of this customer the message belongs to even if closed (the answer
-        to a survey sent into it): filed there, it opens nothing."""
+        to a survey sent into it) when no open one takes it: filed there, it opens nothing."""
         key = (inbound.channel, inbound.provider_id)
         if key in self._by_provider:
             return Received(None, None)
-        target = self.conversations.get(into) if into is not None else None
-        if target is not None and target.customer_id != customer_id:
-            target = None
-        conversation = target if target is not None else self._thread(inbound, customer_id)
+        conversation = self._thread(inbound, customer_id)
+        if conversation is None and into is not None:
+            target = self.conversations.get(into)
+            conversation = target if target is not None and target.customer_id == customer_id else None
         opened = None
         if conversation is None:
             conversation = Conversation(
