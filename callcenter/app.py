@@ -30,7 +30,7 @@ from callcenter.accounts.audit import Audit
 from callcenter.accounts.service import Accounts
 from callcenter.aio import cancel_and_wait
 from callcenter.asterisk.added_agents import AddedEndpoints
-from callcenter.asterisk.agi import AgiServer
+from callcenter.asterisk.agi import AgiChannel, AgiServer
 from callcenter.asterisk.asterisk_port import AsteriskPort
 from callcenter.asterisk.farm_port import build_asterisk_port, farm_routes
 from callcenter.asterisk.recorder import Recorder
@@ -76,6 +76,8 @@ from callcenter.storage.recordings import RecordingStore
 from callcenter.storage.retention import RetentionSweeper, recording_purges
 from callcenter.storage.surveys_store import SurveyStore
 from callcenter.surveys.file import SurveysWatcher, load_surveys
+from callcenter.surveys.ivr import ROUTE as SURVEY_ROUTE
+from callcenter.surveys.ivr import IvrSurvey
 from callcenter.surveys.service import SurveyService
 from callcenter.tickets import job as ticket_job
 from callcenter.tickets import wiring as ticket_wiring
@@ -930,7 +932,13 @@ async def _voice(app: web.Application) -> AsyncIterator[None]:
     service.call_control = voice.calls
     app[VOICE] = voice
     _follow_roster(app, voice, port)
-    routes = recording.wrap_routes(voice.inbound.routes) if recording else voice.inbound.routes
+    survey = IvrSurvey(lambda: app.get(SURVEYS), service.interaction, settings.surveys.ivr_timeout_seconds)
+    voice.inbound.survey_wanted = survey.wanted
+    served: dict[str, Callable[[AgiChannel], Awaitable[None]]] = {
+        **voice.inbound.routes,
+        SURVEY_ROUTE: survey,
+    }
+    routes = recording.wrap_routes(served) if recording else served
     routes = farm_routes(settings.asterisk, routes)  # sessions from several servers: named apart
     agi = AgiServer(settings.agi.host, settings.agi.port, routes)
     metrics.AMI_CONNECTED.set(0)  # until this server's session logs in (not a previous one's value)

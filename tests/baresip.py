@@ -126,8 +126,11 @@ class Baresip:
                 time.sleep(0.1)
         self._sock.settimeout(None)
         threading.Thread(target=self._read, daemon=True, name=f"baresip-{self.user}").start()
-        self.wait(lambda: "OK" in self.command("reginfo").get("data", ""), deadline - time.monotonic(),
-                  "baresip's registration")
+        self.wait(
+            lambda: "OK" in self.command("reginfo").get("data", ""),
+            deadline - time.monotonic(),
+            "baresip's registration",
+        )
         return self
 
     def stop(self) -> None:
@@ -169,8 +172,11 @@ class Baresip:
         """Call ``number`` and wait until the call is established (answered)."""
         seen = self._call_from = len(self.events)
         self.command("dial", number)
-        self.wait(lambda: self.event("CALL_ESTABLISHED", since=seen) or self.event("CALL_CLOSED", since=seen),
-                  timeout, f"the call to {number}")
+        self.wait(
+            lambda: self.event("CALL_ESTABLISHED", since=seen) or self.event("CALL_CLOSED", since=seen),
+            timeout,
+            f"the call to {number}",
+        )
         closed = self.event("CALL_CLOSED", since=seen)
         if closed is not None:
             raise AssertionError(f"the call to {number} was closed: {closed.get('param')}")

@@ -94,11 +94,16 @@ class Kamailio:
             require("kamailio", "kamailio"),
             "-DD",  # foreground, no daemon
             "-E",  # log to stderr (our log file)
-            "-f", str(CONFIG),
-            "-Y", str(run_dir),
-            "-A", f"LISTEN=udp:{self.host}:{self.port}",
-            "-A", f'DISPATCHER_LIST="{self.write_list()}"',
-            "-A", "AUTO_INV_100=0",  # pyVoIP needs the 401 challenge as the first reply
+            "-f",
+            str(CONFIG),
+            "-Y",
+            str(run_dir),
+            "-A",
+            f"LISTEN=udp:{self.host}:{self.port}",
+            "-A",
+            f'DISPATCHER_LIST="{self.write_list()}"',
+            "-A",
+            "AUTO_INV_100=0",  # pyVoIP needs the 401 challenge as the first reply
             *(arg for name, value in self.defines.items() for arg in ("-A", f"{name}={value}")),
         ]
 

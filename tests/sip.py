@@ -107,7 +107,10 @@ def _without_telephone_event(gen: Callable[..., str]) -> Callable[..., str]:
     for. So the test phone says what it does: no telephone-event, and Asterisk detects its tones."""
 
     def gen_without(
-        self: SIP.SIPClient, request: object, sess_id: str, ms: dict[int, dict[int, RTP.PayloadType]],
+        self: SIP.SIPClient,
+        request: object,
+        sess_id: str,
+        ms: dict[int, dict[int, RTP.PayloadType]],
         *args: object,
     ) -> str:
         audio_only = {

@@ -123,6 +123,8 @@ class InboundCalls:
         self._in_ivr: dict[str, tuple[str, bool] | None] = {}
         self._late_identifications: set[asyncio.Task[str | None]] = set()  # over the bound, still running
         self.http: aiohttp.ClientSession | None = None  # the IVR's lookups to outside systems
+        # Whether callers get the post-call survey (CC_SURVEY on the channel: callcenter/surveys/ivr.py).
+        self.survey_wanted: Callable[[], bool] | None = None
 
     @property
     def routes(self) -> dict[str, Callable[[AgiChannel], Awaitable[None]]]:
@@ -259,6 +261,8 @@ class InboundCalls:
         try:
             flow = self._flow_factory(arrived)
             await session.set_variable("CC_INTERACTION_ID", interaction_id)
+            if self.survey_wanted is not None and self.survey_wanted():
+                await session.set_variable("CC_SURVEY", "1")
             await self._run_flow(session, interaction_id, flow)
             await self._done(session)
         except AgiHangup:

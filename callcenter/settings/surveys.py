@@ -14,6 +14,5 @@ class SurveysSettings(Section):
     # post-call or post-message surveys (the web chat's own rating is still stored).
     file: Path | None = None
     reload_seconds: float = Field(2.0, gt=0, le=3600)  # how often the file is checked for edits
-    # The IVR survey's AGI route: the caller stays on the line after the agent hangs up.
-    ivr_route: str = Field("survey", pattern=r"^[a-z][a-z0-9_-]{0,31}$")
+    # The IVR survey after a call (the caller stays on the line when the agent hangs up).
     ivr_timeout_seconds: float = Field(8.0, gt=0, le=60)  # waiting for the caller's digit

@@ -77,9 +77,7 @@ def farm(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Farm]:
 def ivr_server(farm: Farm, tmp_path: Path) -> Iterator[ServerProcess]:
     """The server on A's AMI only (one server, as before), serving FastAGI to both (the port both
     dialplans call)."""
-    config = config_with(
-        **sandbox_settings("farma", A_SIP, A_AMI, A_RTP, http={"port": port(HTTP_PORT)})
-    )
+    config = config_with(**sandbox_settings("farma", A_SIP, A_AMI, A_RTP, http={"port": port(HTTP_PORT)}))
     config["asterisk"].pop("servers")
     config["asterisk"].pop("server_name")
     config["database"] = {"url": f"sqlite+aiosqlite:///{tmp_path}/callcenter.db"}
@@ -213,14 +211,23 @@ def test_an_agent_on_one_server_answers_callers_arriving_on_either(
 
         # A is back: the server logs in to it again, and a caller landing there reaches 1001 on B.
         ami_a = f'"port": {farm.a.settings.asterisk.ami_port}'
-        logins = sum(1 for line in farm_server.log_path.read_text().splitlines()
-                     if '"ami.connected"' in line and ami_a in line)
+        logins = sum(
+            1
+            for line in farm_server.log_path.read_text().splitlines()
+            if '"ami.connected"' in line and ami_a in line
+        )
         mark = len(farm.kamailio.log())
         farm.a.up(timeout=120)
         farm.kamailio.wait_log(r"destination up: ", 15, after=mark)
         farm_server.wait_until(
-            lambda: sum(1 for line in farm_server.log_path.read_text().splitlines()
-                        if '"ami.connected"' in line and ami_a in line) > logins,
+            lambda: (
+                sum(
+                    1
+                    for line in farm_server.log_path.read_text().splitlines()
+                    if '"ami.connected"' in line and ami_a in line
+                )
+                > logins
+            ),
             20,
             "the server's AMI login to A again",
         )
@@ -273,9 +280,14 @@ def test_a_caller_waiting_on_a_killed_asterisk_is_ended_not_offered(
             box.up(timeout=120)
     s = farm.b.settings.asterisk
     agent = Phone(
-        s.sip_port, "1001", s.agent_password.get_secret_value(),
-        port(PHONE_SIP + 41), port(PHONE_RTP + 270), port(PHONE_RTP + 278),
-        answer=True, send_freq=AGENT_FREQ,
+        s.sip_port,
+        "1001",
+        s.agent_password.get_secret_value(),
+        port(PHONE_SIP + 41),
+        port(PHONE_RTP + 270),
+        port(PHONE_RTP + 278),
+        answer=True,
+        send_freq=AGENT_FREQ,
     ).start()
     caller = farm_caller(farm)
     caller.start()

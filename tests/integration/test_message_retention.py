@@ -110,7 +110,8 @@ async def test_a_conversation_whose_line_changes_follows_the_new_retention(store
 
 
 async def test_the_running_server_sweeps_messages(
-    tmp_path: Path, empty_database_url: str  # noqa: F811 - the fixture
+    tmp_path: Path,
+    empty_database_url: str,  # noqa: F811 - the fixture
 ) -> None:
     settings = settings_from(
         config_with(

@@ -151,7 +151,9 @@ async def test_out_of_range_times_are_refused_or_replaced_and_poison_nothing(nod
     await visitor.connect(node.url, namespaces=["/customer"], transports=["websocket"], wait_timeout=WAIT)
     try:
         ack = await visitor.call(
-            "start", {"name": "Bo", "email": "bo@chat.example", "message": "hi"}, namespace="/customer",
+            "start",
+            {"name": "Bo", "email": "bo@chat.example", "message": "hi"},
+            namespace="/customer",
             timeout=WAIT,
         )
         assert "error" not in ack, ack

@@ -97,5 +97,4 @@ async def test_only_the_holder_or_a_supervisor_of_the_line_replies(client: TestC
     assert await reply(client, "sup-billing", conversation) == 403
     assert await reply(client, "sup-support", conversation) == 202
     bodies = [m.body for m in messaging.conversations.messages_of(conversation) if m.body.startswith("from ")]
-    assert bodies == ["from sup-support", "from sup-all", "from admin", "from agent-1001",
-                      "from sup-support"]
+    assert bodies == ["from sup-support", "from sup-all", "from admin", "from agent-1001", "from sup-support"]

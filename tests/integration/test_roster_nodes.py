@@ -63,6 +63,7 @@ def test_an_agent_added_through_the_follower_reaches_both_nodes(
         # The follower's own accounts know the new agent id (its directory follows the file).
         account = {"username": "ann", "password": "correct horse battery", "role": "agent"}
         account["agent_id"] = "2001"
+
         def linked() -> tuple[int, object] | None:
             answer = b.api("POST", "/api/users", account)
             return None if answer[0] == 400 and "2001" in str(answer[1]) else answer

@@ -28,8 +28,12 @@ CUSTOMER, ATTACKER = "oCUSTOMER0123456789abcdefgh", "oATTACKER0123456789abcdefgh
 
 
 def settings(tmp_path: Path, *, aes: str | None = None, redis_url: str | None = None) -> Any:
-    section: dict[str, Any] = {"token": TOKEN, "app_id": APP_ID, "app_secret": "wx-secret",
-                               "base_url": "http://127.0.0.1:9"}
+    section: dict[str, Any] = {
+        "token": TOKEN,
+        "app_id": APP_ID,
+        "app_secret": "wx-secret",
+        "base_url": "http://127.0.0.1:9",
+    }
     if aes is not None:
         section["encoding_aes_key"] = aes
     return make_settings(
@@ -54,9 +58,12 @@ def signed(timestamp: int | None = None, nonce: str | None = None) -> dict[str, 
 
 
 async def post(node: Node, query: dict[str, str], body: bytes) -> tuple[int, str]:
-    async with ClientSession() as http, http.post(
-        f"{node.url}/webhooks/wechat", params=query, data=body, headers={"Content-Type": "text/xml"}
-    ) as resp:
+    async with (
+        ClientSession() as http,
+        http.post(
+            f"{node.url}/webhooks/wechat", params=query, data=body, headers={"Content-Type": "text/xml"}
+        ) as resp,
+    ):
         return resp.status, await resp.text()
 
 

@@ -39,7 +39,15 @@ def chat(
 ) -> list:
     return acd.handle(
         ev.ConversationArrived(
-            iid, channel, f"cust-{iid}", f"conv-{iid}", queue, at, priority, last_agent=last_agent, **extra  # type: ignore[arg-type]
+            iid,
+            channel,
+            f"cust-{iid}",
+            f"conv-{iid}",
+            queue,
+            at,
+            priority,
+            last_agent=last_agent,
+            **extra,  # type: ignore[arg-type]
         )
     )
 

@@ -229,8 +229,12 @@ def test_wechat_safe_mode_official_vector() -> None:
     key = wechat.aes_key(v["encoding_aes_key"])
     message = wechat.decrypt(v["encrypt"], key, v["app_id"]).decode()
     assert all(part in message for part in v["message_contains"])
-    query = {"timestamp": v["timestamp"], "nonce": v["nonce"], "encrypt_type": "aes",
-             "msg_signature": v["msg_signature"]}
+    query = {
+        "timestamp": v["timestamp"],
+        "nonce": v["nonce"],
+        "encrypt_type": "aes",
+        "msg_signature": v["msg_signature"],
+    }
     body = f"<xml><ToUserName>gh_10f6c3c3ac5a</ToUserName><Encrypt><![CDATA[{v['encrypt']}]]></Encrypt></xml>"
     opened = wechat.open_safe(query, body.encode(), v["token"], key, v["app_id"])
     parsed = wechat.parse(opened)
@@ -240,8 +244,13 @@ def test_wechat_safe_mode_official_vector() -> None:
     with pytest.raises(SignatureError):  # the body changed under the signature
         wechat.open_safe(query, body.replace("hyzA", "hyzB").encode(), v["token"], key, v["app_id"])
     with pytest.raises(SignatureError):  # a plaintext push where encrypted ones are expected
-        wechat.open_safe({k: q for k, q in query.items() if k != "encrypt_type"}, body.encode(), v["token"],
-                         key, v["app_id"])
+        wechat.open_safe(
+            {k: q for k, q in query.items() if k != "encrypt_type"},
+            body.encode(),
+            v["token"],
+            key,
+            v["app_id"],
+        )
 
 
 def test_wechat_encrypt_round_trip_and_bad_keys() -> None:

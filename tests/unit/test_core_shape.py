@@ -11,6 +11,8 @@ import callcenter.core
 CORE = Path(callcenter.core.__file__).parent
 MAX_FUNCTION = 60
 MAX_ACD = 600
+
+
 def _length(node: ast.AST) -> int:
     assert node.end_lineno is not None
     return node.end_lineno - node.lineno + 1  # type: ignore[attr-defined,no-any-return]

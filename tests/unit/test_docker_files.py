@@ -394,9 +394,17 @@ def test_cluster_compose_is_valid() -> None:
 
 
 def test_cluster_nodes_share_asterisk_and_stores_on_distinct_ports() -> None:
-    secrets = {name: "lint-secret-0123456789abcdef" for name in (
-        "AMI_SECRET", "AGENT_PASSWORD", "TRUNK_PASSWORD", "POSTGRES_PASSWORD", "REDIS_PASSWORD",
-        "ADMIN_API_TOKEN")}
+    secrets = {
+        name: "lint-secret-0123456789abcdef"
+        for name in (
+            "AMI_SECRET",
+            "AGENT_PASSWORD",
+            "TRUNK_PASSWORD",
+            "POSTGRES_PASSWORD",
+            "REDIS_PASSWORD",
+            "ADMIN_API_TOKEN",
+        )
+    }
     project = lint.load_project([lint.CLUSTER], secrets)
     _, asterisk = lint.container_settings(project, "asterisk")
     nodes = [lint.container_settings(project, name)[1] for name in lint.CLUSTER_NODES]
@@ -418,18 +426,24 @@ def _mutated_cluster(tmp_path: Path, old: str, new: str) -> Path:
     ("old", "new", "expected"),
     [
         # node2 on node1's HTTP port.
-        ('CALLCENTER_HTTP__PORT: "17081"', 'CALLCENTER_HTTP__PORT: "17080"',
-         "node2 HTTP and node1 HTTP both use port 17080"),
+        (
+            'CALLCENTER_HTTP__PORT: "17081"',
+            'CALLCENTER_HTTP__PORT: "17080"',
+            "node2 HTTP and node1 HTTP both use port 17080",
+        ),
         # The test suite's slot-0 HTTP port.
         ('CALLCENTER_HTTP__PORT: "17081"', 'CALLCENTER_HTTP__PORT: "28080"', "outside 17000-17999"),
         # Redis inside Asterisk's RTP range.
         ('REDIS_PORT: "17479"', 'REDIS_PORT: "17300"', "inside Asterisk's RTP range"),
         # The dialplan's FastAGI on a port no node listens on.
-        ("CALLCENTER_AGI__PORT: ${AGI_PORT:-17573}", "CALLCENTER_AGI__PORT: ${AGI_PORT:-17575}",
-         "FastAGI port 17575 is no node's"),
+        (
+            "CALLCENTER_AGI__PORT: ${AGI_PORT:-17573}",
+            "CALLCENTER_AGI__PORT: ${AGI_PORT:-17575}",
+            "FastAGI port 17575 is no node's",
+        ),
         # An image nobody builds.
         ("image: callcenter-redis:", "image: redis:", "image redis is not built"),
-        ("PGPORT: \"17432\"", "PGPORT: \"17433\"", "database.url does not name PostgreSQL's PGPORT"),
+        ('PGPORT: "17432"', 'PGPORT: "17433"', "database.url does not name PostgreSQL's PGPORT"),
     ],
 )
 def test_cluster_mistakes_are_found(tmp_path: Path, old: str, new: str, expected: str) -> None:

@@ -49,6 +49,7 @@ class SurveyFigures:
     answered: int
     csat_answers: int
     satisfied: int  # CSAT answers of 4 or 5
+    csat_sum: int  # the CSAT answers added up (their average)
     nps_answers: int
     promoters: int
     passives: int
@@ -62,6 +63,10 @@ class SurveyFigures:
     @property
     def csat(self) -> float | None:
         return self.satisfied / self.csat_answers if self.csat_answers else None
+
+    @property
+    def csat_average(self) -> float | None:
+        return self.csat_sum / self.csat_answers if self.csat_answers else None
 
     @property
     def nps(self) -> float | None:
@@ -80,7 +85,7 @@ def survey_report(
     """Responses rolled up per ``granularity`` interval (of ``asked_at``) and group."""
     if by not in SURVEY_GROUPS:
         raise ValueError(f"by: {by!r} is not one of {', '.join(SURVEY_GROUPS)}")
-    counts: dict[tuple[int, str], list[int]] = defaultdict(lambda: [0] * 9)
+    counts: dict[tuple[int, str], list[int]] = defaultdict(lambda: [0] * 10)
     for r in responses:
         if not keep(filters, queue=r.queue, agent=r.agent, channel=r.channel, line=r.line):
             continue
@@ -93,10 +98,11 @@ def survey_report(
         if r.question is Question.CSAT:
             row[2] += 1
             row[3] += r.score >= 4
+            row[4] += r.score
         else:
-            row[4] += 1
-            row[5] += r.score >= 9
-            row[6] += 7 <= r.score <= 8
-            row[7] += r.score <= 6
-        row[8] += r.low
+            row[5] += 1
+            row[6] += r.score >= 9
+            row[7] += 7 <= r.score <= 8
+            row[8] += r.score <= 6
+        row[9] += r.low
     return [SurveyFigures(k[0], k[1], *counts[k]) for k in sorted(counts)]

@@ -22,7 +22,7 @@
     longest_first_response: t("Longest first response (s)"), average_resolution: t("Avg resolution (s)"),
     messages_in: t("Messages in"), messages_out: t("Messages out"), messages_per_conversation: t("Messages per conversation"),
     asked: t("Surveys asked"), response_rate: t("Response rate"), csat_answers: t("CSAT answers"),
-    satisfied: t("Satisfied (4-5)"), csat: t("CSAT"), nps_answers: t("NPS answers"), promoters: t("Promoters (9-10)"),
+    satisfied: t("Satisfied (4-5)"), csat: t("CSAT"), csat_average: t("Average CSAT (1-5)"), nps_answers: t("NPS answers"), promoters: t("Promoters (9-10)"),
     passives: t("Passives (7-8)"), detractors: t("Detractors (0-6)"), nps: t("NPS"), low: t("Low scores"),
   };
   const heading = (kind, name) => {
