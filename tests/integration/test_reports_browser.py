@@ -1,6 +1,7 @@
 """The reports page in a real Chromium (Playwright, /usr/bin/chromium): a supervisor picks the
 period and interval, sees the chart and the table of the stored figures, switches to agents and
-exports CSV, then reads first-contact resolution across channels and the conversations' figures."""
+exports CSV, then reads first-contact resolution across channels, the conversations' figures and
+customer satisfaction (CSAT and NPS of the surveys)."""
 
 from __future__ import annotations
 
@@ -12,9 +13,10 @@ from pathlib import Path
 from aiohttp.test_utils import TestServer
 from playwright.async_api import async_playwright, expect
 
-from callcenter.app import DATABASE, create_app
+from callcenter.app import DATABASE, SURVEYS, create_app
 from callcenter.core import notices as nt
 from callcenter.core.interaction import Channel, EndedBy, Interaction, Outcome
+from callcenter.core.surveys.model import Question, Response, Source
 from callcenter.reports.job import STORE
 from callcenter.web.pages import ACCOUNTS
 from tests.integration.test_login_browser import CHROMIUM_FLAGS, PASSWORD
@@ -52,6 +54,14 @@ async def test_a_supervisor_reads_the_days_report(tmp_path: Path) -> None:
         chat = Interaction("r3", Channel.WEBCHAT, "", min(at + 3600, now - 1), queue="sales")
         await db.save_interaction(replace(chat, customer_id="cust-1", conversation_id="conv-r3"))
         await app[STORE].catch_up(now)
+        surveys = app[SURVEYS].store
+        for n, (question, score) in enumerate([(Question.CSAT, 5), (Question.CSAT, 2), (Question.NPS, 9)]):
+            asked = Response(
+                f"s{n}", f"r{n + 1}", "calls", question, Source.IVR, "voice", at + n, "1001", "sales"
+            )
+            low = 2 if question is Question.CSAT else 6
+            await surveys.ask(asked, low)
+            await surveys.answer(asked.answered(score, at + 100, low))
         base = str(server.make_url("")).rstrip("/")
         async with async_playwright() as pw:
             browser = await pw.chromium.launch(executable_path=chromium, headless=True, args=CHROMIUM_FLAGS)
@@ -106,7 +116,19 @@ async def test_a_supervisor_reads_the_days_report(tmp_path: Path) -> None:
                 row = table.locator("tbody tr").first.locator("td")
                 await expect(row.nth(2)).to_have_text("1")  # conversations
                 await expect(row.nth(3)).to_have_text("0")  # answered
-                await page.screenshot(path=str(tmp_path / "reports-fcr.png"))
+                # Customer satisfaction: one CSAT of two satisfied, one NPS promoter, one low score.
+                await page.locator("#report").select_option("surveys")
+                await page.locator("#by").select_option("agent")
+                await page.get_by_role("button", name="Show").click()
+                await expect(table.locator("thead")).to_contain_text("Promoters (9-10)")
+                row = table.locator("tbody tr").first.locator("td")
+                await expect(row.nth(1)).to_have_text("1001")
+                await expect(row.nth(2)).to_have_text("3")  # asked
+                await expect(row.nth(7)).to_have_text("50%")  # CSAT
+                await expect(row.nth(13)).to_have_text("100")  # NPS
+                await expect(row.nth(14)).to_have_text("1")  # low
+                await page.set_viewport_size({"width": 1024, "height": 900})
+                await page.screenshot(path=str(tmp_path / "reports-surveys.png"), full_page=True)
             finally:
                 await browser.close()
     finally:

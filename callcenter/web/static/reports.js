@@ -27,6 +27,7 @@
   };
   const heading = (kind, name) => {
     if (kind === "agents" && name === "offered") return headings.offered_s;
+    if (kind === "surveys" && name === "answered") return t("Surveys answered");
     if (name.startsWith("pause:")) return t("Paused: {reason} (s)", { reason: name.slice(6) });
     if (name.startsWith("handled:")) return t("Handled: {channel}", { channel: name.slice(8) });
     return headings[name] || name;
