@@ -75,8 +75,10 @@ class SurveyService:
         return call_line(i.queue, configured, i.skills) or ""
 
     def survey_of(self, i: Interaction) -> Survey | None:
-        """The survey this contact gets: only a contact an agent answered is surveyed."""
-        if i.agent_id is None or i.answered_at is None:
+        """The survey this contact gets: only a contact an agent answered, about its last agent (a
+        call transferred to a colleague or a queue keeps its id and is surveyed about the agent
+        who had it last); a call transferred out to a number is not ours to survey."""
+        if i.agent_id is None or i.answered_at is None or (i.transferred_to or "").startswith("number:"):
             return None
         return self.surveys.pick(i.queue, self.line_of(i) or None, i.channel.value)
 

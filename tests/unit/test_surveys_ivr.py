@@ -106,3 +106,16 @@ def test_a_hang_up_leaves_the_survey_asked_and_a_call_nobody_answered_is_not_ask
     unanswered = Interaction("i1", Channel.VOICE, "+1555", 100.0, queue="support")
     store, session = _run(Question.CSAT, [], unanswered)
     assert store.asked == [] and session.commands == []
+
+
+def test_a_call_transferred_to_a_colleague_is_surveyed_about_the_last_agent_not_one_sent_to_a_number() -> (
+    None
+):
+    import dataclasses
+
+    moved = dataclasses.replace(CALL, agent_id="1002", transferred_to="agent:1002")
+    store, _ = _run(Question.CSAT, ["5"], moved)
+    assert [(r.agent, r.score) for r in store.answered] == [("1002", 5)]
+    out = dataclasses.replace(CALL, transferred_to="number:+15550100")
+    store, session = _run(Question.CSAT, [], out)
+    assert store.asked == [] and session.commands == []
