@@ -33,6 +33,11 @@ SURROGATES_FOUND = Counter(
     "callcenter_asterisk_surrogates_found_total",
     "Surrogate/... channels Asterisk left behind a caller of ours (only a restart removes them)",
 )
+SURVEYS = Counter(
+    "callcenter_surveys_total",
+    "Post-contact surveys asked and answered (low: answered at or below the survey's low score)",
+    ["source", "event"],  # source: ivr | message | chat; event: asked | answered | low
+)
 IVR_OUTCOMES = Counter(
     "callcenter_ivr_outcomes_total",
     "How IVR sessions ended, and at which node (where callers dropped out)",

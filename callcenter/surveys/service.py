@@ -25,6 +25,7 @@ import uuid
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 
+from callcenter import metrics
 from callcenter.core.business_lines import call_line
 from callcenter.core.interaction import Interaction
 from callcenter.core.surveys.model import (
@@ -120,6 +121,7 @@ class SurveyService:
             self._asking.discard(i.id)
         if not stored:
             return False
+        metrics.SURVEYS.labels(source="message", event="asked").inc()
         waiting = Awaited(asked, i.conversation_id, expires, survey.low_score)
         self.awaited[(asked.customer, asked.channel)] = waiting
         await send(i.conversation_id, survey.text)
@@ -158,6 +160,7 @@ class SurveyService:
         answered = asked.answered(score, at, low_score, comment)
         if not await self.store.answer(answered):
             return None
+        _count_answer(answered)
         log.info(
             "surveys.answered",
             extra={"interaction": asked.interaction_id, "survey": asked.survey, "low": answered.low},
@@ -192,6 +195,8 @@ class SurveyService:
         rated = asked.answered(score, now, low, comment)
         if not await self.store.ask(rated, low):
             return None
+        metrics.SURVEYS.labels(source="chat", event="asked").inc()
+        _count_answer(rated)
         return rated
 
     # -- calls -----------------------------------------------------------------------------------
@@ -205,7 +210,14 @@ class SurveyService:
         asked = self._asked(i, survey, Source.IVR, self.clock())
         if not await self.store.ask(asked, survey.low_score):
             return None
+        metrics.SURVEYS.labels(source="ivr", event="asked").inc()
         return asked, survey
 
     async def answer_call(self, asked: Response, survey: Survey, score: int) -> Response | None:
         return await self._answer(asked, score, self.clock(), survey.low_score)
+
+
+def _count_answer(r: Response) -> None:
+    metrics.SURVEYS.labels(source=r.source.value, event="answered").inc()
+    if r.low:
+        metrics.SURVEYS.labels(source=r.source.value, event="low").inc()

@@ -82,6 +82,9 @@ async def test_sms_survey_sent_through_the_outbox_and_answered_by_webhook(
         ).json()
         assert [c["interaction_id"] for c in found["calls"]] == [iid]
 
+        metrics = await (await client.get("/metrics")).text()
+        assert 'callcenter_surveys_total{event="low",source="message"}' in metrics
+
         # Answered once: the next "5" is an ordinary message, routed as a new conversation.
         assert (await sms(client, "SM" + "3" * 32, "5")).status == 200
         assert len(messaging.opened) == 2
