@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
@@ -206,3 +208,31 @@ def test_file_errors_name_the_line(text: str, message: str) -> None:
     with pytest.raises(SurveyFileError) as caught:
         parse_surveys(text, "s.yaml")
     assert message in str(caught.value)
+
+
+def test_the_example_file_loads() -> None:
+    from callcenter.surveys.file import load_surveys
+
+    surveys = load_surveys(Path(__file__).resolve().parents[2] / "surveys.example.yaml")
+    assert surveys.pick("billing", "money", "sms").name == "money"  # type: ignore[union-attr]
+    assert surveys.pick("support", "support", "voice").prompt == "callcenter/survey-csat"  # type: ignore[union-attr]
+
+
+def test_the_watcher_applies_a_valid_edit_and_keeps_the_surveys_on_a_bad_one(
+    tmp_path: pytest.TempPathFactory,
+) -> None:
+    import os
+
+    from callcenter.surveys.file import SurveysWatcher
+
+    path = tmp_path / "surveys.yaml"
+    path.write_text(EXAMPLE)
+    applied: list[Surveys] = []
+    watcher = SurveysWatcher(path, applied.append, 1.0)
+    assert not watcher.check() and applied == []  # as loaded at start
+    path.write_text(EXAMPLE.replace("reply_minutes: 60", "reply_minutes: 30"))
+    os.utime(path, (1, 1))
+    assert watcher.check() and applied[-1].by_name["money"].reply_seconds == 1800
+    path.write_text(EXAMPLE.replace("question: nps", "question: stars"))
+    assert not watcher.check() and len(applied) == 1
+    assert watcher.last_error is not None and "surveys.money.question" in watcher.last_error
