@@ -932,7 +932,12 @@ async def _voice(app: web.Application) -> AsyncIterator[None]:
     service.call_control = voice.calls
     app[VOICE] = voice
     _follow_roster(app, voice, port)
-    survey = IvrSurvey(lambda: app.get(SURVEYS), service.interaction, settings.surveys.ivr_timeout_seconds)
+    survey = IvrSurvey(
+        lambda: app.get(SURVEYS),
+        service.interaction,
+        settings.surveys.ivr_timeout_seconds,
+        several_nodes=bool(settings.agi.nodes),
+    )
     voice.inbound.survey_wanted = survey.wanted
     served: dict[str, Callable[[AgiChannel], Awaitable[None]]] = {
         **voice.inbound.routes,

@@ -3,7 +3,8 @@
 The dialplan (``cc-wait`` in asterisk_conf/extensions.conf): when the agent hangs up, the caller
 leaves the bridge and goes on after the ``BridgeWait()`` it was taken from; if the server set
 ``CC_SURVEY`` on the channel (the inbound session does, while a survey is asked on voice), the
-dialplan runs ``AGI(agi://.../survey,<interaction>)`` before hanging up. Here: the survey this
+dialplan runs ``AGI(agi://.../survey,<interaction>)`` (``cc-survey``; with several nodes each in
+turn until one ends the session) before hanging up. Here: the survey this
 call gets (none: the session ends at once, the caller is hung up) is stored as asked, its prompt
 plays and the caller's keys (``GET DATA``: one key for CSAT, up to two for NPS, ``#`` ends) are
 the answer; a key off the scale is asked once more. A caller who hangs up leaves the survey
@@ -12,6 +13,7 @@ asked and unanswered (it counts in ``asked``).
 
 from __future__ import annotations
 
+import contextlib
 import logging
 from collections.abc import Awaitable, Callable
 
@@ -36,11 +38,16 @@ class IvrSurvey:
         surveys: Callable[[], SurveyService | None],
         interaction: Callable[[str], Awaitable[Interaction | None]],
         timeout: float,
+        *,
+        several_nodes: bool = False,
     ) -> None:
-        """``interaction``: the call as it is now (``CallCenter.interaction``: live, or just ended)."""
+        """``interaction``: the call as it is now (``CallCenter.interaction``: live, or just ended).
+        ``several_nodes`` (``agi.nodes``): every session ends by setting ``CC_IVR_DONE``, else the
+        dialplan (``cc-survey``) tries the next node, as for the inbound session."""
         self._surveys = surveys
         self._interaction = interaction
         self._timeout = timeout
+        self._several_nodes = several_nodes
 
     def wanted(self) -> bool:
         """Whether a call should be offered the survey route (a survey is asked on voice)."""
@@ -48,6 +55,14 @@ class IvrSurvey:
         return service is not None and any(s.asked_on("voice") for s in service.surveys.by_name.values())
 
     async def __call__(self, session: AgiChannel) -> None:
+        try:
+            await self._survey(session)
+        finally:
+            if self._several_nodes:
+                with contextlib.suppress(AgiError, AgiHangup):  # gone: nothing to tell
+                    await session.set_variable("CC_IVR_DONE", "1")
+
+    async def _survey(self, session: AgiChannel) -> None:
         service = self._surveys()
         interaction_id = session.headers.get("agi_arg_1", "")
         found = await self._interaction(interaction_id) if service and interaction_id else None

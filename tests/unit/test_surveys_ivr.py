@@ -36,6 +36,7 @@ class FakeStore:
 class FakeSession:
     keys: list[str | None]  # what each GET DATA returns; None: the caller hangs up
     commands: list[str] = field(default_factory=list)
+    variables: dict[str, str] = field(default_factory=dict)
 
     @property
     def headers(self) -> Mapping[str, str]:
@@ -59,11 +60,11 @@ class FakeSession:
         return AgiResult(200, "0", "")
 
     async def set_variable(self, name: str, value: str) -> None:
-        pass
+        self.variables[name] = value
 
 
 def _run(
-    question: Question, keys: list[str | None], call: Interaction = CALL
+    question: Question, keys: list[str | None], call: Interaction = CALL, *, several_nodes: bool = False
 ) -> tuple[FakeStore, FakeSession]:
     import asyncio
 
@@ -75,7 +76,7 @@ def _run(
         return call
 
     session = FakeSession(keys)
-    ivr = IvrSurvey(lambda: service, lookup, 5.0)
+    ivr = IvrSurvey(lambda: service, lookup, 5.0, several_nodes=several_nodes)
     assert ivr.wanted()
     asyncio.run(ivr(session))  # type: ignore[arg-type]
     return store, session
@@ -119,3 +120,13 @@ def test_a_call_transferred_to_a_colleague_is_surveyed_about_the_last_agent_not_
     out = dataclasses.replace(CALL, transferred_to="number:+15550100")
     store, session = _run(Question.CSAT, [], out)
     assert store.asked == [] and session.commands == []
+
+
+def test_with_several_nodes_every_session_tells_the_dialplan_it_ended_here() -> None:
+    _, session = _run(Question.CSAT, ["4"], several_nodes=True)
+    assert session.variables == {"CC_IVR_DONE": "1"}
+    unanswered = Interaction("i1", Channel.VOICE, "+1555", 100.0, queue="support")
+    _, session = _run(Question.CSAT, [], unanswered, several_nodes=True)
+    assert session.variables == {"CC_IVR_DONE": "1"}, "no survey for this call: still ended here"
+    _, session = _run(Question.CSAT, ["4"])
+    assert session.variables == {}, "one node: nothing to tell"
