@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import logging
 import time
 import uuid
@@ -42,7 +43,7 @@ from callcenter.core import notices as nt
 from callcenter.core.acd.agents import Agent
 from callcenter.core.acd.engine import Acd, AcdConfig
 from callcenter.core.calls import machine as cl
-from callcenter.core.interaction import Channel
+from callcenter.core.interaction import Channel, Interaction
 from callcenter.core.ivr import flow as ivr
 from callcenter.core.ivr.runner import FlowRunner
 from callcenter.core.omni.conversations import MessagingChannel
@@ -50,6 +51,7 @@ from callcenter.core.qa.scoring import Alert
 from callcenter.gc_policy import GcPolicy
 from callcenter.ivr.store import FlowStore
 from callcenter.kb.assistant import Assistant
+from callcenter.messaging import identity
 from callcenter.messaging.channels import webchat
 from callcenter.messaging.channels.email import SmtpInbound, SmtpSender
 from callcenter.messaging.channels.nonces import LocalNonces, RedisNonces
@@ -504,13 +506,30 @@ async def _surveys(app: web.Application) -> AsyncIterator[None]:
         raise
     messaging.survey_replies = service
     router.surveys = service
+    service.open_sms = functools.partial(_survey_sms, settings, messaging)
+    service.send = router.send_survey
+    app[api.SERVICE].listeners.append(service.on_command)
     app[SURVEYS] = service
     yield
+    app[api.SERVICE].listeners.remove(service.on_command)
+    await service.stop()
     router.surveys = None
     messaging.survey_replies = None
     if watcher is not None:
         await watcher.stop()
     await store.stop()
+
+
+async def _survey_sms(settings: Settings, messaging: Messaging, i: Interaction) -> str | None:
+    """A conversation with the caller's number for a call's survey by SMS (None: SMS is not
+    configured, or the caller's number is not one we can text)."""
+    if settings.messaging.twilio is None or i.customer_id is None:
+        return None
+    try:
+        number = identity.phone(i.caller_number, settings.messaging.phone_region)
+    except identity.InvalidIdentity:
+        return None
+    return await messaging.start_conversation(i.customer_id, MessagingChannel.SMS, number.value)
 
 
 @contextlib.asynccontextmanager
@@ -898,6 +917,21 @@ def _follow_roster(app: web.Application, voice: VoiceAdapter, port: AsteriskPort
     app[admin_roster.REGISTERED] = voice.registered
 
 
+def _agi_routes(
+    app: web.Application, voice: VoiceAdapter
+) -> dict[str, Callable[[AgiChannel], Awaitable[None]]]:
+    """The voice adapter's FastAGI routes and the post-call survey's (``surveys/ivr.py``)."""
+    settings = app[SETTINGS]
+    survey = IvrSurvey(
+        lambda: app.get(SURVEYS),
+        app[api.SERVICE].interaction,
+        settings.surveys.ivr_timeout_seconds,
+        several_nodes=bool(settings.agi.nodes),
+    )
+    voice.inbound.survey_wanted = survey.wanted
+    return {**voice.inbound.routes, SURVEY_ROUTE: survey}
+
+
 async def _voice(app: web.Application) -> AsyncIterator[None]:
     settings, service = app[SETTINGS], app[api.SERVICE]
     on_snapshot = _on_snapshot(app[api.DIRECTORY], service)
@@ -932,17 +966,7 @@ async def _voice(app: web.Application) -> AsyncIterator[None]:
     service.call_control = voice.calls
     app[VOICE] = voice
     _follow_roster(app, voice, port)
-    survey = IvrSurvey(
-        lambda: app.get(SURVEYS),
-        service.interaction,
-        settings.surveys.ivr_timeout_seconds,
-        several_nodes=bool(settings.agi.nodes),
-    )
-    voice.inbound.survey_wanted = survey.wanted
-    served: dict[str, Callable[[AgiChannel], Awaitable[None]]] = {
-        **voice.inbound.routes,
-        SURVEY_ROUTE: survey,
-    }
+    served = _agi_routes(app, voice)
     routes = recording.wrap_routes(served) if recording else served
     routes = farm_routes(settings.asterisk, routes)  # sessions from several servers: named apart
     agi = AgiServer(settings.agi.host, settings.agi.port, routes)

@@ -191,11 +191,12 @@ class ConversationRouter:
             log.error("routing.close_failed", extra={"conversation": conversation_id, "error": str(err)})
         if self.surveys is not None and ended is not None and conversation_id not in self.open:
             try:
-                await self.surveys.ask_message(ended, self._send_survey)
+                await self.surveys.ask_message(ended, self.send_survey)
             except Exception as err:
                 log.error("routing.survey_failed", extra={"interaction": ended.id, "error": str(err)})
 
-    async def _send_survey(self, conversation_id: str, text: str) -> None:
+    async def send_survey(self, conversation_id: str, text: str) -> None:
+        """A survey's question into its (closed) conversation, through the outbox."""
         await self.messaging.reply(conversation_id, text)
 
     # -- for the agent's screen ------------------------------------------------------------------

@@ -283,10 +283,7 @@ class Messaging:
         if self.conversations.by_provider_id(inbound.channel, inbound.provider_id) is not None:
             return Received(None, None)
         customer, merges, book_changed = self._sender(inbound, also)
-        replies = self.survey_replies
-        answers = None
-        if replies is not None:
-            answers = replies.reply_conversation(customer.id, inbound.channel.value, inbound.body, inbound.at)
+        answers = self._answers(customer.id, inbound)
         received = self._file(inbound, customer.id, into=answers)
         assert received.message is not None and received.conversation is not None
         if received.conversation.id != answers:
@@ -322,12 +319,26 @@ class Messaging:
             # Not written with the message (its batch was saved one by one): saved now.
             await self.save_customers(changed, merges)
         self._announce(received, inbound, customer.id)
-        if answers is not None and replies is not None:
-            try:
-                await replies.take_reply(customer.id, inbound.channel.value, inbound.body, inbound.at)
-            except Exception as err:  # the message is stored: the answer's row is what failed
-                log.error("messaging.survey_answer_failed", extra={"error": str(err)})
+        if answers is not None:
+            await self._survey_answer(customer.id, inbound)
         return received
+
+    def _answers(self, customer_id: str, inbound: InboundMessage) -> str | None:
+        """The closed conversation this message answers a survey in, if it does."""
+        if self.survey_replies is None:
+            return None
+        return self.survey_replies.reply_conversation(
+            customer_id, inbound.channel.value, inbound.body, inbound.at
+        )
+
+    async def _survey_answer(self, customer_id: str, inbound: InboundMessage) -> None:
+        """A stored message that answers a survey: its answer recorded."""
+        if self.survey_replies is None:
+            return
+        try:
+            await self.survey_replies.take_reply(customer_id, inbound.channel.value, inbound.body, inbound.at)
+        except Exception as err:  # the message is stored: the answer's row is what failed
+            log.error("messaging.survey_answer_failed", extra={"error": str(err)})
 
     def _sender(
         self, inbound: InboundMessage, also: tuple[Claim, ...]
@@ -395,6 +406,20 @@ class Messaging:
         message = received.message
         others = [m for m in self.conversations.messages_of(message.conversation_id) if m.id != message.id]
         self.conversations.forget(message.id, conversation_too=received.opened is not None and not others)
+
+    async def start_conversation(self, customer_id: str, channel: MessagingChannel, address: str) -> str:
+        """A closed conversation of ours with a customer at ``address`` (their phone number...),
+        stored, to send into with :meth:`reply` (a survey after a call). Its id."""
+        conversation = self.conversations.start(self.ids(), customer_id, channel, self.clock())
+        self._set_address(conversation.id, address)
+        try:
+            await self._save_conversation(conversation.id)
+        except BaseException:
+            self.conversations.drop(conversation.id)
+            self.addresses.pop(conversation.id, None)
+            self._at_address.get(address, []).remove(conversation.id)
+            raise
+        return conversation.id
 
     async def close(self, conversation_id: str) -> bool:
         """Close a conversation (its interaction ended); ``False`` if unknown or already closed."""

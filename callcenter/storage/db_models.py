@@ -719,4 +719,5 @@ class SurveyResponseRow(Base):
     low_score: Mapped[int]
     low: Mapped[bool]
     conversation_id: Mapped[str | None]
+    reply_channel: Mapped[str | None]
     expires_at: Mapped[datetime | None] = mapped_column(index=True)

@@ -50,6 +50,7 @@ class Awaited:
     conversation_id: str
     expires_at: float
     low_score: int
+    reply_channel: str  # the channel the answer comes on (a call's survey by SMS: sms)
 
 
 @dataclass(frozen=True, slots=True)
@@ -129,11 +130,13 @@ class SurveyStore(ConnectionStore):
         *,
         conversation_id: str | None = None,
         expires_at: float | None = None,
+        reply_channel: str | None = None,
     ) -> bool:
         """Store a survey asked (or asked and answered at once, like a chat rating, whose low
         score raises its QA review here). False: this interaction has a survey already."""
         values = self._values(response, low_score) | {
             "conversation_id": conversation_id,
+            "reply_channel": reply_channel,
             "expires_at": None if expires_at is None else _dt(expires_at),
         }
         async with self._begin(f"store the survey of {response.interaction_id!r}", write=True) as c:
@@ -183,7 +186,13 @@ class SurveyStore(ConnectionStore):
                 .order_by(s.asked_at, s.id)
             )
             return [
-                Awaited(response_of(row), row.conversation_id, row.expires_at.timestamp(), row.low_score)
+                Awaited(
+                    response_of(row),
+                    row.conversation_id,
+                    row.expires_at.timestamp(),
+                    row.low_score,
+                    row.reply_channel or row.channel,
+                )
                 for row in rows
             ]
 

@@ -15,6 +15,12 @@ Example (``surveys.example.yaml``)::
         channels: [voice, sms, whatsapp]
         text: "How likely are you to recommend us to a friend? Reply 0 to 10."
         low: 6
+      after-calls:
+        question: csat
+        queues: [sales]
+        channels: [voice]
+        call_by: sms           # a text to the caller's number instead of the IVR survey
+        text: "How did we do on the phone? Reply 1 to 5."
 """
 
 from __future__ import annotations
@@ -22,8 +28,9 @@ from __future__ import annotations
 import os
 from collections.abc import Callable, Mapping
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Literal
 
+import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from callcenter.core.surveys.model import SCALE, Question, Survey, Surveys
@@ -52,23 +59,16 @@ class _Survey(_Model):
     channels: tuple[str, ...] = ()
     low: int | None = None
     reply_minutes: int = Field(1440, ge=1, le=60 * 24 * 14)
+    call_by: Literal["ivr", "sms"] = "ivr"
 
 
 class _File(_Model):
     surveys: dict[_Name, _Survey] = Field(default_factory=dict)
 
 
-def parse_surveys(text: str, source: str = "<surveys>") -> Surveys:
-    try:
-        data, root = parse_yaml(text, source, "surveys")
-    except SurveyFileError:
-        raise
-    except ConfigError as err:
-        raise SurveyFileError(str(err)) from err
-    try:
-        model = _File.model_validate(data if data is not None else {})
-    except ValidationError as err:
-        raise SurveyFileError(validation_problems(err, root, source)) from err
+def _problems(model: _File, root: yaml.Node | None, source: str) -> list[str]:
+    """What the schema cannot say: scales, channels, one survey per queue or line, one default,
+    a prompt for the IVR survey."""
     problems: list[str] = []
 
     def problem(loc: tuple[str | int, ...], message: str) -> None:
@@ -92,13 +92,28 @@ def parse_surveys(text: str, source: str = "<surveys>") -> Surveys:
         if not s.queues and not s.lines:
             defaults.append(name)
         asks_voice = not s.channels or "voice" in s.channels
-        if asks_voice and not s.prompt:
+        if asks_voice and s.call_by == "ivr" and not s.prompt:
             problem(loc, "a survey asked on voice needs a prompt (the sound the IVR survey plays)")
     if len(defaults) > 1:
         problem(
             ("surveys", defaults[1]),
             f"only one survey may have no queues nor lines ({defaults[0]!r} has none)",
         )
+    return problems
+
+
+def parse_surveys(text: str, source: str = "<surveys>") -> Surveys:
+    try:
+        data, root = parse_yaml(text, source, "surveys")
+    except SurveyFileError:
+        raise
+    except ConfigError as err:
+        raise SurveyFileError(str(err)) from err
+    try:
+        model = _File.model_validate(data if data is not None else {})
+    except ValidationError as err:
+        raise SurveyFileError(validation_problems(err, root, source)) from err
+    problems = _problems(model, root, source)
     if problems:
         raise SurveyFileError("\n".join(problems))
     return Surveys(
@@ -114,6 +129,7 @@ def parse_surveys(text: str, source: str = "<surveys>") -> Surveys:
                 s.low,
                 s.reply_minutes * 60,
                 line_of(root, ("surveys", name)) or 0,
+                s.call_by,
             )
             for name, s in model.surveys.items()
         }

@@ -52,7 +52,8 @@ class IvrSurvey:
     def wanted(self) -> bool:
         """Whether a call should be offered the survey route (a survey is asked on voice)."""
         service = self._surveys()
-        return service is not None and any(s.asked_on("voice") for s in service.surveys.by_name.values())
+        surveys = service.surveys.by_name.values() if service is not None else ()
+        return any(s.asked_on("voice") and s.call_by == "ivr" for s in surveys)
 
     async def __call__(self, session: AgiChannel) -> None:
         try:

@@ -20,6 +20,7 @@ A low answer raises a QA review (the store writes the ``survey_low`` flag with t
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import uuid
 from collections.abc import Awaitable, Callable
@@ -27,7 +28,8 @@ from dataclasses import dataclass, field
 
 from callcenter import metrics
 from callcenter.core.business_lines import call_line
-from callcenter.core.interaction import Interaction
+from callcenter.core.commands import Command, SaveInteraction
+from callcenter.core.interaction import Channel, Interaction
 from callcenter.core.surveys.model import (
     DEFAULT_LOW,
     NO_SURVEYS,
@@ -61,15 +63,46 @@ class SurveyService:
     ids: Callable[[], str] = _new_id
     awaited: dict[tuple[str, str], Awaited] = field(default_factory=dict)  # (customer, channel)
     _asking: set[str] = field(default_factory=set)  # interactions whose survey is being stored
+    # A call's survey by SMS (``call_by: sms``): a conversation with the caller's number, if any,
+    # and sending into it (the composition root connects them to messaging).
+    open_sms: Callable[[Interaction], Awaitable[str | None]] | None = None
+    send: Callable[[str, str], Awaitable[object]] | None = None
+    _tasks: set[asyncio.Task[bool]] = field(default_factory=set)
 
     async def start(self) -> None:
         """Take over the message surveys still awaiting an answer (a new routing owner)."""
         for waiting in await self.store.awaited(self.clock()):
-            self.awaited[(waiting.response.customer, waiting.response.channel)] = waiting
+            self.awaited[(waiting.response.customer, waiting.reply_channel)] = waiting
         log.info("surveys.started", extra={"awaited": len(self.awaited)})
 
     def reload(self, surveys: Surveys) -> None:
         self.surveys = surveys
+
+    async def stop(self) -> None:
+        """Let the surveys being sent finish (short database writes and an outbox entry)."""
+        if self._tasks:
+            await asyncio.wait(set(self._tasks), timeout=5)
+        for task in set(self._tasks):
+            task.cancel()
+
+    def on_command(self, command: Command) -> None:
+        """A ``CallCenter`` listener: an ended call whose survey goes by SMS is asked it."""
+        if not isinstance(command, SaveInteraction) or self.open_sms is None or self.send is None:
+            return
+        i = command.interaction
+        if i.channel is not Channel.VOICE or i.outcome is None:
+            return
+        survey = self.survey_of(i)
+        if survey is None or survey.call_by != "sms":
+            return
+        task = asyncio.get_running_loop().create_task(self.ask_after_call(i, self.open_sms, self.send))
+        self._tasks.add(task)
+        task.add_done_callback(self._done)
+
+    def _done(self, task: asyncio.Task[bool]) -> None:
+        self._tasks.discard(task)
+        if not task.cancelled() and task.exception() is not None:
+            log.error("surveys.after_call_failed", extra={"error": str(task.exception())})
 
     def line_of(self, i: Interaction) -> str:
         configured = self.queue_line(i.queue) if i.queue else None
@@ -107,24 +140,60 @@ class SurveyService:
         survey = self.survey_of(i)
         if survey is None:
             return False
+        conversation_id = i.conversation_id
+        return await self._ask_by_message(i, survey, i.channel.value, lambda: _given(conversation_id), send)
+
+    async def ask_after_call(
+        self,
+        i: Interaction,
+        open_conversation: Callable[[Interaction], Awaitable[str | None]],
+        send: Callable[[str, str], Awaitable[object]],
+    ) -> bool:
+        """After a call whose survey is sent by SMS (``call_by: sms``): store it, open a
+        conversation with the caller's number (``open_conversation``: None when the caller has no
+        mobile number we can text, or SMS is not configured) and send the question into it."""
+        if i.channel.value != "voice" or i.outcome is None or i.customer_id is None:
+            return False
+        survey = self.survey_of(i)
+        if survey is None or survey.call_by != "sms":
+            return False
+        return await self._ask_by_message(i, survey, "sms", lambda: open_conversation(i), send)
+
+    async def _ask_by_message(
+        self,
+        i: Interaction,
+        survey: Survey,
+        reply_channel: str,
+        conversation: Callable[[], Awaitable[str | None]],
+        send: Callable[[str, str], Awaitable[object]],
+    ) -> bool:
         if i.id in self._asking:  # the ended snapshot saved twice: one survey
             return False
-        now = self.clock()
-        asked = self._asked(i, survey, Source.MESSAGE, now)
-        expires = now + survey.reply_seconds
         self._asking.add(i.id)
         try:
+            if await self.store.get(i.id) is not None:
+                return False
+            conversation_id = await conversation()
+            if conversation_id is None:
+                return False
+            now = self.clock()
+            asked = self._asked(i, survey, Source.MESSAGE, now)
+            expires = now + survey.reply_seconds
             stored = await self.store.ask(
-                asked, survey.low_score, conversation_id=i.conversation_id, expires_at=expires
+                asked,
+                survey.low_score,
+                conversation_id=conversation_id,
+                expires_at=expires,
+                reply_channel=reply_channel,
             )
         finally:
             self._asking.discard(i.id)
         if not stored:
             return False
         metrics.SURVEYS.labels(source="message", event="asked").inc()
-        waiting = Awaited(asked, i.conversation_id, expires, survey.low_score)
-        self.awaited[(asked.customer, asked.channel)] = waiting
-        await send(i.conversation_id, survey.text)
+        waiting = Awaited(asked, conversation_id, expires, survey.low_score, reply_channel)
+        self.awaited[(asked.customer, reply_channel)] = waiting
+        await send(conversation_id, survey.text)
         log.info("surveys.asked", extra={"interaction": i.id, "survey": survey.name, "source": "message"})
         return True
 
@@ -205,7 +274,7 @@ class SurveyService:
         if i.channel.value != "voice":
             return None
         survey = self.survey_of(i)
-        if survey is None:
+        if survey is None or survey.call_by != "ivr":
             return None
         asked = self._asked(i, survey, Source.IVR, self.clock())
         if not await self.store.ask(asked, survey.low_score):
@@ -221,3 +290,7 @@ def _count_answer(r: Response) -> None:
     metrics.SURVEYS.labels(source=r.source.value, event="answered").inc()
     if r.low:
         metrics.SURVEYS.labels(source=r.source.value, event="low").inc()
+
+
+async def _given(conversation_id: str) -> str | None:
+    return conversation_id

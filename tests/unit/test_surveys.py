@@ -161,6 +161,8 @@ surveys:
 
 
 def test_the_file_loads() -> None:
+    by_sms = parse_surveys("surveys:\n  a:\n    question: csat\n    text: x\n    call_by: sms\n", "s.yaml")
+    assert by_sms.by_name["a"].call_by == "sms", "a call's survey by SMS needs no prompt"
     surveys = parse_surveys(EXAMPLE, "s.yaml")
     money = surveys.by_name["money"]
     assert money.question is Question.NPS and money.low_score == 6 and money.reply_seconds == 3600
@@ -200,6 +202,10 @@ def test_the_file_loads() -> None:
         (
             "surveys:\n  a:\n    question: nps\n    txt: x\n",
             "s.yaml:4: surveys.a.txt: Extra inputs are not permitted",
+        ),
+        (
+            "surveys:\n  a:\n    question: nps\n    text: x\n    call_by: fax\n",
+            "s.yaml:5: surveys.a.call_by: Input should be 'ivr' or 'sms'",
         ),
         ("surveys: [\n", "s.yaml:2: invalid YAML"),
     ],

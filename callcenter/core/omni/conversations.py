@@ -218,6 +218,17 @@ class ConversationBook:
         self._put(replace(conversation, last_at=max(conversation.last_at, at)))
         return message
 
+    def start(
+        self, conversation_id: str, customer_id: str, channel: MessagingChannel, at: float
+    ) -> Conversation:
+        """A conversation we begin (a survey sent after a call), closed from the start: the
+        customer's messages do not thread into it unless filed there (``receive(into=...)``)."""
+        if conversation_id in self.conversations:
+            raise ConversationError(f"conversation {conversation_id!r} exists")
+        conversation = Conversation(conversation_id, customer_id, channel, at, at, closed=True)
+        self._put(conversation)
+        return conversation
+
     def close(self, conversation_id: str) -> Conversation:
         """The conversation is over (its interaction ended): the customer's next message on this
         channel opens a new one, which is routed again."""

@@ -34,7 +34,7 @@ class Source(enum.StrEnum):
     """How the answer was asked for."""
 
     IVR = "ivr"  # the caller stayed on the line after the agent hung up (DTMF)
-    MESSAGE = "message"  # a message after the conversation closed, answered by a reply
+    MESSAGE = "message"  # a message after the conversation (or the call) ended, answered by a reply
     CHAT = "chat"  # the web chat widget's rating
 
 
@@ -50,6 +50,7 @@ class Survey:
     low: int | None = None  # a score <= low raises a QA review (None: the question's default)
     reply_seconds: int = 86400  # how long a message survey's answer is awaited
     line: int = 0  # where it is defined in the file (for messages)
+    call_by: str = "ivr"  # a call's survey: "ivr" (the caller stays on the line) or "sms" (a text)
 
     @property
     def low_score(self) -> int:

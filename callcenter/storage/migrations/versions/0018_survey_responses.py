@@ -6,7 +6,8 @@ Create Date: 2026-12-04
 
 ``survey_responses``: a CSAT or NPS survey of one interaction (unique: one survey per contact),
 with what the reports group by (agent, queue, channel, business line, the unified customer), the
-score once answered, and for a survey sent as a message the conversation its answer files into
+score once answered, and for a survey sent as a message the conversation its answer files into,
+the channel the answer comes on (``reply_channel``: a call's survey by SMS comes back on ``sms``)
 and when the answer stops being awaited (``expires_at``). A low answer's QA review is a
 ``qa_flags`` row (``survey_low``), written in the same transaction.
 """
@@ -44,6 +45,7 @@ def upgrade() -> None:
         sa.Column("low_score", sa.Integer(), nullable=False),
         sa.Column("low", sa.Boolean(), nullable=False),
         sa.Column("conversation_id", sa.String(), nullable=True),
+        sa.Column("reply_channel", sa.String(), nullable=True),
         sa.Column("expires_at", _TS, nullable=True),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_survey_responses")),
         sa.UniqueConstraint("interaction_id", name=op.f("uq_survey_responses_interaction_id")),
