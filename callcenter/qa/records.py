@@ -69,6 +69,8 @@ class CallDetail:
     checks: list[dict[str, Any]]
     alerts: list[dict[str, Any]]
     reviews: tuple[Review, ...] = field(default=())
+    # The customer's survey answer, when there is one: question, score, comment, source, low.
+    survey: dict[str, Any] | None = None
 
 
 @dataclass(frozen=True, slots=True)

@@ -43,6 +43,7 @@ from callcenter.storage.db_models import (
     QaResultRow,
     QaReviewRow,
     QaTranscriptRow,
+    SurveyResponseRow,
 )
 
 EMERGENCY = "emergency"  # the flag of a call where an emergency word was said
@@ -254,6 +255,7 @@ class QaStore(ConnectionStore):
                 return None
             flags = await _flags(c, [interaction_id])
             reviews = await _reviews(c, interaction_id)
+            survey = await _survey(c, interaction_id)
         return CallDetail(
             _summary(row, row.score, flags.get(interaction_id, ()), len(reviews), ()),
             row.language,
@@ -262,6 +264,7 @@ class QaStore(ConnectionStore):
             list(row.checks or []),
             list(row.alerts or []),
             tuple(reviews),
+            survey,
         )
 
     async def line_of(self, interaction_id: str) -> tuple[bool, str | None]:
@@ -430,6 +433,27 @@ async def _interaction_meta(
         "agent_id": row.agent_id,
         "queue": row.queue,
         "call_at": row.started_at,
+    }
+
+
+async def _survey(c: AsyncConnection, interaction_id: str) -> dict[str, Any] | None:
+    """The contact's answered survey (storage/surveys_store.py), for the reviewer."""
+    s = SurveyResponseRow
+    row = (
+        await c.execute(
+            sa.select(s.question, s.score, s.comment, s.source, s.low).where(
+                (s.interaction_id == interaction_id) & s.score.is_not(None)
+            )
+        )
+    ).one_or_none()
+    if row is None:
+        return None
+    return {
+        "question": row.question,
+        "score": row.score,
+        "comment": row.comment,
+        "source": row.source,
+        "low": row.low,
     }
 
 

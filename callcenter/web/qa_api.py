@@ -178,6 +178,7 @@ def detail_view(d: CallDetail) -> dict[str, Any]:
         "alerts": d.alerts,
         "reviews": [review_view(r) for r in d.reviews],
         "audio": f"/api/recordings/{d.summary.interaction_id}/audio",
+        "survey": d.survey,
     }
 
 
@@ -244,7 +245,8 @@ async def list_calls(request: web.Request) -> web.Response:
 
 @doc(
     "One call: transcript segments (speaker, times, words), automatic score, checks with"
-    " evidence (speaker, start, end, text), flags, alerts, reviews, the audio URL",
+    " evidence (speaker, start, end, text), flags, alerts, reviews, the audio URL, the customer's"
+    " survey answer (question, score, comment, source, low) or null",
     errors=(404, 503),
     who=_SCOPED,
 )

@@ -71,6 +71,15 @@ async def test_csat_nps_per_group_scope_and_the_qa_review(client: TestClient[Any
         await client.get("/api/reports/surveys", params={**params, "by": "customer"}, headers=auth("admin"))
     ).status == 400
     assert (await client.get("/api/reports/surveys", params=params, headers=auth("agent"))).status == 403
+    # The reviewer sees the answer on the call's page.
+    detail = await (await client.get("/api/qa/calls/v2", headers=auth("qa"))).json()
+    assert detail["survey"] == {
+        "question": "csat",
+        "score": 1,
+        "comment": "slow",
+        "source": "message",
+        "low": True,
+    }
     # The low answer is on the QA list, flagged, with the call's queue and line.
     found = await (
         await client.get("/api/qa/calls", params={"flag": "survey_low"}, headers=auth("qa"))

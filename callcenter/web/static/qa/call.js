@@ -62,6 +62,13 @@
     score.className = data.score !== null && data.score < 70 ? "score low" : "score";
     const flags = document.getElementById("flags");
     flags.replaceChildren(...data.flags.map(qa.flag));
+    const survey = document.getElementById("survey");
+    survey.hidden = !data.survey;
+    if (data.survey) {
+      const s = data.survey, scale = s.question === "nps" ? 10 : 5;
+      survey.textContent = t("The customer's survey ({question}): {score} of {scale}", { question: s.question.toUpperCase(), score: s.score, scale })
+        + (s.comment ? " " + t("and wrote: “{comment}”", { comment: s.comment }) : "");
+    }
     const checks = data.checks.map((c) => {
       const li = qa.el("li", { class: c.passed ? "passed" : "failed" },
         qa.el("strong", { text: `${c.passed ? "✓" : "✗"} ${c.rule}` }), " " + t("({weight} points): {detail}", { weight: c.weight, detail: c.detail }));
