@@ -73,6 +73,9 @@ def _parser() -> argparse.ArgumentParser:
     from callcenter.planning import cli as planning_cli
 
     planning_cli.add_parser(sub)
+    from callcenter.planning import schedule_cli
+
+    schedule_cli.add_parser(sub)
     from callcenter.kb import cli as kb_cli
 
     kb_cli.add_parser(sub)
@@ -163,11 +166,15 @@ def _serve(settings: Settings) -> int:
 
 
 def _feature(args: argparse.Namespace, settings: Settings) -> int:
-    """``callcenter report|kb|staffing|simulate|forecast|campaign ...`` (their modules imported when used)."""
+    """``callcenter report|kb|staffing|simulate|forecast|schedule|campaign ...`` (imported when used)."""
     if args.command == "report":
         from callcenter.reports import cli as report_cli
 
         return report_cli.main(args, settings)
+    if args.command == "schedule":
+        from callcenter.planning import schedule_cli
+
+        return schedule_cli.main(args, settings)
     if args.command in ("staffing", "simulate", "forecast"):
         from callcenter.planning import cli as planning_cli
 
@@ -223,7 +230,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         from callcenter.accounts import audit_cli
 
         return audit_cli.main(args, settings)
-    if args.command in ("report", "kb", "staffing", "simulate", "forecast", "campaign"):
+    if args.command in ("report", "kb", "staffing", "simulate", "forecast", "schedule", "campaign"):
         return _feature(args, settings)
     if args.command == "replay":
         from callcenter.asterisk import replay

@@ -1,0 +1,142 @@
+"""``callcenter schedule`` as a user runs it (a demand file, the configured roster, a real SQLite
+database), and the schedule store on SQLite and PostgreSQL."""
+
+from __future__ import annotations
+
+import json
+import uuid
+from pathlib import Path
+
+import pytest
+from sqlalchemy.engine import make_url
+from sqlalchemy.ext.asyncio import create_async_engine
+
+from callcenter.core.reports.adherence import Shift
+from callcenter.storage.schedule_store import ScheduleStore
+from tests.integration.test_planning_cli import _files
+from tests.tools import run_callcenter as run
+
+MONDAY = 1_796_601_600  # 2026-12-07 00:00 UTC
+HOUR = 3600
+
+
+def test_schedule_a_demand_assign_it_to_the_roster_save_and_show_it(tmp_path: Path) -> None:
+    files = _files(tmp_path)  # billing 60/80 calls, support 40/40 calls, 08:00-10:00
+    made = run(
+        *files, "schedule", "--demand", "demand.yaml", "--shift-minutes", "240", "--break-minutes", "0",
+        "--assign", "--save", "--format", "json", cwd=tmp_path,
+    )  # fmt: skip
+    assert made.returncode == 0, made.stderr
+    shifts_json, coverage_json = made.stdout.strip().splitlines()
+    shifts = json.loads(shifts_json)
+    coverage = [
+        dict(zip(["start", "required", "scheduled", "difference"], r, strict=True))
+        for r in json.loads(coverage_json)["rows"]
+    ]
+    needed = [c for c in coverage if c["required"]]
+    assert [c["start"] for c in needed] == ["2026-12-07T08:00", "2026-12-07T09:00"]
+    assert all(c["scheduled"] >= c["required"] for c in coverage)
+    assert len(coverage) == 4  # a 4-hour shift covering 08:00-10:00 also works 2 hours nobody needs
+    peak = max(c["required"] for c in coverage)
+    assert len(shifts["rows"]) == peak  # 4-hour shifts with no break: the busiest hour's agents
+    # The roster serving billing or support: 1001-1010 (agents file + settings); in id order.
+    agents = [r[4] for r in shifts["rows"]]
+    assert agents == sorted(agents) and agents[0] == "1001"
+    assert "shift(s) stored for 1 day(s) from 2026-12-07" in made.stderr
+    shown = run(
+        *files,
+        "schedule",
+        "--show",
+        "--from",
+        "2026-12-07",
+        "--to",
+        "2026-12-07",
+        "--agent",
+        "1001",
+        cwd=tmp_path,
+    )
+    assert shown.returncode == 0, shown.stderr
+    assert len(shown.stdout.strip().splitlines()) == 2 and "1001" in shown.stdout.splitlines()[1]
+    again = run(
+        *files,
+        "schedule",
+        "--demand",
+        "demand.yaml",
+        "--shift-minutes",
+        "240",
+        "--break-minutes",
+        "0",
+        "--save",
+        cwd=tmp_path,
+    )
+    assert again.returncode == 0, again.stderr
+    whole = run(
+        *files,
+        "schedule",
+        "--show",
+        "--from",
+        "2026-12-07",
+        "--to",
+        "2026-12-07",
+        "--format",
+        "json",
+        cwd=tmp_path,
+    )
+    rows = json.loads(whole.stdout)["rows"]
+    assert len(rows) == peak and {r[4] for r in rows} == {None}  # replaced, not added; unassigned now
+
+
+def test_schedule_refuses_bad_input_with_the_reason(tmp_path: Path) -> None:
+    odd = run(
+        "schedule", "--required", "1,2", "--start", "2026-12-07T08:00", "--shift-minutes", "50", cwd=tmp_path
+    )
+    assert (
+        odd.returncode == 2 and "shift_minutes: 50 is not a multiple of the 60-minute interval" in odd.stderr
+    )
+    words = run("schedule", "--required", "1,two", "--start", "2026-12-07T08:00", cwd=tmp_path)
+    assert words.returncode == 2 and "--required '1,two': whole numbers of agents" in words.stderr
+    nothing = run("schedule", cwd=tmp_path)
+    assert nothing.returncode == 2 and "give --demand FILE, or --required" in nothing.stderr
+    (tmp_path / "bad.yaml").write_text("queues:\n  q:\n    calls: [1, 2]\n    aht: fast\n")
+    bad = run("schedule", "--demand", "bad.yaml", cwd=tmp_path)
+    assert bad.returncode == 2 and "bad.yaml:4: queues.q.aht" in bad.stderr, bad.stderr
+
+
+async def _new_postgres_database(url: str) -> str:
+    name = f"schedules_{uuid.uuid4().hex[:12]}"
+    engine = create_async_engine(url, isolation_level="AUTOCOMMIT")
+    try:
+        async with engine.connect() as connection:
+            await connection.exec_driver_sql(f'CREATE DATABASE "{name}"')
+    finally:
+        await engine.dispose()
+    return make_url(url).set(database=name).render_as_string(hide_password=False)
+
+
+@pytest.mark.parametrize("backend", ["sqlite", "postgresql"])
+async def test_the_store_replaces_a_period_and_reads_overlapping_shifts(
+    backend: str, request: pytest.FixtureRequest, tmp_path: Path
+) -> None:
+    if backend == "postgresql":
+        url = await _new_postgres_database(request.getfixturevalue("postgres_url"))
+    else:
+        url = f"sqlite+aiosqlite:///{tmp_path / 'cc.db'}"
+    store = ScheduleStore(url)
+    await store.start()
+    try:
+        monday = [
+            Shift(MONDAY + 8 * HOUR, MONDAY + 16 * HOUR, MONDAY + 12 * HOUR, MONDAY + 13 * HOUR, "1001"),
+            Shift(MONDAY + 20 * HOUR, MONDAY + 24 * HOUR, agent=None),
+        ]
+        tuesday = [Shift(MONDAY + 32 * HOUR, MONDAY + 40 * HOUR, agent="1002")]
+        assert await store.replace(MONDAY, MONDAY + 2 * 86400, monday + tuesday, "test") == 3
+        assert await store.shifts(MONDAY, MONDAY + 2 * 86400) == monday + tuesday
+        assert await store.shifts(MONDAY + 15 * HOUR, MONDAY + 21 * HOUR) == monday  # overlapping
+        assert await store.shifts(MONDAY, MONDAY + 2 * 86400, ["1002"]) == tuesday
+        other = [Shift(MONDAY + 9 * HOUR, MONDAY + 17 * HOUR, agent="1003")]
+        await store.replace(MONDAY, MONDAY + 86400, other, "again")
+        assert await store.shifts(MONDAY, MONDAY + 2 * 86400) == other + tuesday
+        with pytest.raises(ValueError, match="outside the period replaced"):
+            await store.replace(MONDAY, MONDAY + HOUR, other, "outside")
+    finally:
+        await store.stop()
