@@ -98,6 +98,7 @@ from callcenter.web import (
     qa_api,
     realtime,
     reports_api,
+    schedule_api,
     sockets,
     softphone,
     supervisor,
@@ -229,6 +230,7 @@ def create_app(settings: Settings) -> web.Application:
     supervisor.setup_routes(app)
     pages.add_nav(app, "QA review", "/qa", "qa", "supervisor", "admin")  # after each role's home
     reports_api.setup_routes(app)
+    schedule_api.setup_routes(app)
     planning_api.setup_routes(app)
     tickets_api.setup_routes(app)
     widget.setup_routes(app)

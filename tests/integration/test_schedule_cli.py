@@ -3,6 +3,9 @@ database), and the schedule store on SQLite and PostgreSQL."""
 
 from __future__ import annotations
 
+import asyncio
+import csv
+import io
 import json
 import uuid
 from pathlib import Path
@@ -11,7 +14,9 @@ import pytest
 from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import create_async_engine
 
+from callcenter.core import notices as nt
 from callcenter.core.reports.adherence import Shift
+from callcenter.storage.db import Database
 from callcenter.storage.schedule_store import ScheduleStore
 from tests.integration.test_planning_cli import _files
 from tests.tools import run_callcenter as run
@@ -140,3 +145,42 @@ async def test_the_store_replaces_a_period_and_reads_overlapping_shifts(
             await store.replace(MONDAY, MONDAY + HOUR, other, "outside")
     finally:
         await store.stop()
+
+
+PAST = MONDAY - 7 * 86400  # 2026-11-30: adherence judges only what has happened
+
+
+async def _states(url: str) -> None:
+    database = Database(url)
+    await database.start()
+    try:
+        await database.write_batch(
+            [
+                nt.AgentStateLogged("agent:1001", PAST + 8 * HOUR, "1001", "available", ""),
+                nt.AgentStateLogged("agent:1001", PAST + 10 * HOUR, "1001", "paused", "coffee"),
+                nt.AgentStateLogged("agent:1001", PAST + 10 * HOUR + 1800, "1001", "logged_out", ""),
+            ]
+        )
+    finally:
+        await database.stop()
+
+
+def test_report_adherence_from_the_saved_schedule(tmp_path: Path) -> None:
+    db = ["--set", f"database.url=sqlite+aiosqlite:///{tmp_path}/cc.db"]
+    asyncio.run(_states(f"sqlite+aiosqlite:///{tmp_path}/cc.db"))
+    # 1001 on 08:00-12:00 with no break: open 08:00-10:00, paused, then gone: 2 of 4 hours.
+    rules = ["--shift-minutes", "240", "--break-minutes", "0", "--agents", "1001", "--save"]
+    made = run(*db, "schedule", "--required", "1,1,1,1", "--start", "2026-11-30T08:00", *rules, cwd=tmp_path)
+    assert made.returncode == 0, made.stderr
+    backfill = run(*db, "report", "backfill", "--from", "2026-11-30", "--to", "2026-11-30", cwd=tmp_path)
+    assert backfill.returncode == 0, backfill.stderr
+    period = ["--from", "2026-11-30", "--to", "2026-11-30"]
+    shown = run(*db, "report", "adherence", *period, "--interval", "hour", "--format", "csv", cwd=tmp_path)
+    assert shown.returncode == 0, shown.stderr
+    rows = list(csv.DictReader(io.StringIO(shown.stdout)))
+    assert [(r["start"][11:16], r["in_adherence_minutes"], r["adherence"]) for r in rows] == [
+        ("08:00", "60.0", "1.0"),
+        ("09:00", "60.0", "1.0"),
+        ("10:00", "0.0", "0.0"),
+        ("11:00", "0.0", "0.0"),
+    ]
