@@ -61,6 +61,7 @@ from callcenter.messaging.service import Messaging
 from callcenter.outbound import server as outbound_server
 from callcenter.qa.scorecards import ScorecardError, load_scorecards
 from callcenter.reports import job as report_job
+from callcenter.reports import mailer as report_mailer
 from callcenter.service import CallCenter
 from callcenter.settings import AgentSettings, ConfigError, Settings
 from callcenter.settings.agents_file import Directory
@@ -111,6 +112,7 @@ from callcenter.web.agent_panel import PanelNamespace
 from callcenter.web.audit import AUDIT, refusals
 from callcenter.web.chat_customer import CustomerNamespace
 from callcenter.web.chat_desk import Desk
+from callcenter.web.reports_api import REPORTS, SCHEDULE
 from callcenter.web.sessions import LoginThrottle, RedisCounts, Sessions
 
 log = logging.getLogger(__name__)
@@ -254,6 +256,10 @@ def create_app(settings: Settings) -> web.Application:
     if settings.live.enabled:
         routing.append(_live)  # after the voice adapter: it forks calls through its port
     routing.append(report_job.job_context)  # the report tables: one writer, the owner
+    if settings.report_mail.schedules_file is not None:  # reports by e-mail: one sender, the owner
+        routing.append(
+            report_mailer.job_context(report_job.RUNS_STORE, REPORTS, SCHEDULE, settings.report_mail)
+        )
     routing.append(ticket_job.job_context)  # SLA checks and replies to customers: the owner
     routing.append(outbound_server.owner_context)  # the diallers and the SMS opt-out: the owner
     app.cleanup_ctx.append(cluster.context(routing, DATABASE))

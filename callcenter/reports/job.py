@@ -1,5 +1,5 @@
 """The reports in the server: the stores every node reads (``store_context``: the report tables and
-the schedule) and the incremental
+the schedule, the runs of the e-mailed reports) and the incremental
 job that only the routing owner runs (``job_context``, in the routing half of ``cluster.py``).
 
 Why the owner only: the job replaces whole ranges of rows; two nodes doing it at once would each
@@ -20,6 +20,7 @@ from callcenter.aio import cancel_and_wait
 from callcenter.core.reports.aggregate import QueueSettings, queue_settings
 from callcenter.errors import StorageError
 from callcenter.storage.db import Database
+from callcenter.storage.report_runs_store import ReportRunsStore
 from callcenter.storage.reports_store import ReportsStore
 from callcenter.storage.schedule_store import ScheduleStore
 from callcenter.web import api
@@ -29,6 +30,7 @@ log = logging.getLogger(__name__)
 
 STORE = web.AppKey("reports_store", ReportsStore)
 SCHEDULE_STORE = web.AppKey("schedule_store", ScheduleStore)
+RUNS_STORE = web.AppKey("report_runs_store", ReportRunsStore)
 
 
 def _queues(app: web.Application) -> Callable[[], dict[str, QueueSettings]]:
@@ -46,12 +48,16 @@ def store_context(database: web.AppKey[Database]) -> Callable[[web.Application],
         app[STORE] = store
         app[REPORTS] = store
         schedule = ScheduleStore(app[api.SETTINGS].database.url, app[database].engine)
+        runs = ReportRunsStore(app[api.SETTINGS].database.url, app[database].engine)
         try:
             await schedule.start()
+            await runs.start()
             app[SCHEDULE_STORE] = schedule
             app[SCHEDULE] = schedule
+            app[RUNS_STORE] = runs
             yield
         finally:
+            await runs.stop()
             await schedule.stop()
             await store.stop()
 

@@ -9,6 +9,7 @@ from callcenter.settings.live import LiveSettings
 from callcenter.settings.messaging import MessagingSettings
 from callcenter.settings.outbound import OutboundSettings
 from callcenter.settings.recording import QaSettings, RecordingSettings, TranscriptionSettings
+from callcenter.settings.report_mail import ReportMailSettings
 from callcenter.settings.security import SecuritySettings
 from callcenter.settings.server import (
     DatabaseSettings,
@@ -50,6 +51,7 @@ class Settings(Section):
     tickets: TicketsSettings = TicketsSettings()
     outbound: OutboundSettings = OutboundSettings()
     live: LiveSettings = LiveSettings()
+    report_mail: ReportMailSettings = ReportMailSettings()
 
     @model_validator(mode="after")
     def _unique_agents(self) -> Settings:

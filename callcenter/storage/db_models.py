@@ -721,5 +721,6 @@ class ReportRunRow(Base):
     due_at: Mapped[datetime] = mapped_column(primary_key=True)
     status: Mapped[str]
     attempts: Mapped[int]
+    claimed_at: Mapped[datetime]
     finished_at: Mapped[datetime | None]
     error: Mapped[str | None]

@@ -47,6 +47,7 @@ def upgrade() -> None:
         sa.Column("due_at", _TS, nullable=False),
         sa.Column("status", sa.String(), nullable=False),
         sa.Column("attempts", sa.Integer(), nullable=False),
+        sa.Column("claimed_at", _TS, nullable=False),
         sa.Column("finished_at", _TS, nullable=True),
         sa.Column("error", sa.String(), nullable=True),
         sa.PrimaryKeyConstraint("schedule", "due_at", name=op.f("pk_report_runs")),
