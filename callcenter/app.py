@@ -256,10 +256,7 @@ def create_app(settings: Settings) -> web.Application:
     if settings.live.enabled:
         routing.append(_live)  # after the voice adapter: it forks calls through its port
     routing.append(report_job.job_context)  # the report tables: one writer, the owner
-    if settings.report_mail.schedules_file is not None:  # reports by e-mail: one sender, the owner
-        routing.append(
-            report_mailer.job_context(report_job.RUNS_STORE, REPORTS, SCHEDULE, settings.report_mail)
-        )
+    routing += report_mailer.owner_contexts(report_job.RUNS_STORE, REPORTS, SCHEDULE, settings.report_mail)
     routing.append(ticket_job.job_context)  # SLA checks and replies to customers: the owner
     routing.append(outbound_server.owner_context)  # the diallers and the SMS opt-out: the owner
     app.cleanup_ctx.append(cluster.context(routing, DATABASE))

@@ -225,3 +225,15 @@ def job_context(
             await cancel_and_wait(task)
 
     return run
+
+
+def owner_contexts(
+    runs_key: web.AppKey[ReportRunsStore],
+    reports_key: web.AppKey[ReportRows],
+    shifts_key: web.AppKey[ShiftSource],
+    settings: ReportMailSettings,
+) -> list[Callable[[web.Application], AsyncIterator[None]]]:
+    """The routing owner's mail job, when a schedules file is configured (else nothing)."""
+    if settings.schedules_file is None:
+        return []
+    return [job_context(runs_key, reports_key, shifts_key, settings)]
