@@ -86,16 +86,24 @@ def _parser() -> argparse.ArgumentParser:
 
 
 def _queues_valid(settings: Settings) -> bool:
-    """The queue file, when one is configured, loads; else its problems are printed."""
-    if settings.acd.queues_file is None:
-        return True
-    from callcenter.settings.queues_file import load_queues
+    """The queue file and the report schedules, when configured, load; else their problems are
+    printed."""
+    if settings.acd.queues_file is not None:
+        from callcenter.settings.queues_file import load_queues
 
-    try:
-        load_queues(settings.acd.queues_file)
-    except ConfigError as err:
-        print(f"queue definitions error:\n{err}", file=sys.stderr)
-        return False
+        try:
+            load_queues(settings.acd.queues_file)
+        except ConfigError as err:
+            print(f"queue definitions error:\n{err}", file=sys.stderr)
+            return False
+    if settings.report_mail.schedules_file is not None:
+        from callcenter.reports.mail_schedule import load_schedules
+
+        try:
+            load_schedules(settings.report_mail.schedules_file)
+        except ConfigError as err:
+            print(f"report schedules error:\n{err}", file=sys.stderr)
+            return False
     return True
 
 

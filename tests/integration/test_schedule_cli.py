@@ -105,6 +105,12 @@ def test_schedule_refuses_bad_input_with_the_reason(tmp_path: Path) -> None:
     (tmp_path / "bad.yaml").write_text("queues:\n  q:\n    calls: [1, 2]\n    aht: fast\n")
     bad = run("schedule", "--demand", "bad.yaml", cwd=tmp_path)
     assert bad.returncode == 2 and "bad.yaml:4: queues.q.aht" in bad.stderr, bad.stderr
+    # A report schedules file that cannot be used stops `config check` (and `serve`) with file:line.
+    (tmp_path / "mail.yaml").write_text("schedules:\n  x:\n    report: queues\n    recipients: [nobody]\n")
+    mail = run("--set", "report_mail.schedules_file=mail.yaml", "config", "check", cwd=tmp_path)
+    assert (
+        mail.returncode == 2 and "mail.yaml:4: schedules.x.recipients.0: String should match" in mail.stderr
+    )
 
 
 async def _new_postgres_database(url: str) -> str:
