@@ -23,6 +23,7 @@ from email.utils import formatdate, make_msgid
 import aiosmtplib
 from aiohttp import web
 
+from callcenter import metrics
 from callcenter.aio import cancel_and_wait
 from callcenter.core.reports.intervals import Granularity
 from callcenter.core.reports.rollup import Filters
@@ -123,6 +124,7 @@ class Mailer:
                     await self._send(self.message(schedule, due, columns, rows, now))
                 except (StorageError, MailFailed) as err:
                     await self._runs.finish(schedule.name, due, now, str(err))
+                    metrics.REPORT_MAILS.labels(outcome="failed").inc()
                     log.warning(
                         "reports.mail_failed",
                         extra={"schedule": schedule.name, "due": due, "error": str(err)},
@@ -130,6 +132,7 @@ class Mailer:
                     done.append((schedule.name, due, str(err)))
                     continue
                 await self._runs.finish(schedule.name, due, now)
+                metrics.REPORT_MAILS.labels(outcome="sent").inc()
                 log.info(
                     "reports.mail_sent",
                     extra={

@@ -9,6 +9,7 @@ from __future__ import annotations
 import asyncio
 import csv
 import io
+import re
 import uuid
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime
@@ -33,7 +34,7 @@ from callcenter.storage.db import Database
 from callcenter.storage.report_runs_store import ReportRunsStore
 from callcenter.storage.reports_store import ReportsStore
 from callcenter.storage.schedule_store import ScheduleStore
-from tests.integration.test_api import make_settings
+from tests.integration.test_api import auth, make_settings
 from tests.integration.test_email import Relay
 
 DAY = 1_796_083_200  # 2026-12-01 00:00 UTC
@@ -211,3 +212,6 @@ async def test_the_server_mails_a_due_report_from_its_schedules_file(tmp_path: P
         )
         await asyncio.sleep(0.5)  # a few more looks: no second mail
         assert len(relay.received) == 1
+        metrics = await (await client.get("/metrics", headers=auth("admin"))).text()
+        sent = re.search(r'^callcenter_report_mails_total\{outcome="sent"\} (\S+)$', metrics, re.MULTILINE)
+        assert sent is not None and float(sent.group(1)) >= 1
