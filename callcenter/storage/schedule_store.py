@@ -42,6 +42,11 @@ class ScheduleStore(ConnectionStore):
         outside = [s for s in shifts if not start <= s.start < end]
         if outside:
             raise ValueError(f"a shift starting at {outside[0].start} is outside the period replaced")
+        # Adherence judges whole 15-minute intervals (core/reports/adherence.py).
+        for s in shifts:
+            times = (s.start, s.end, s.break_start, s.break_end)
+            if any(t is not None and t % 900 for t in times) or not s.start < s.end:
+                raise ValueError(f"a shift from {s.start} to {s.end} is not on 15-minute boundaries")
         async with self._begin("store the schedule", write=True) as db:
             await db.execute(
                 SHIFTS.delete().where((SHIFTS.c.starts_at >= _dt(start)) & (SHIFTS.c.starts_at < _dt(end)))

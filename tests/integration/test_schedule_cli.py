@@ -149,6 +149,9 @@ async def test_the_store_replaces_a_period_and_reads_overlapping_shifts(
         assert await store.shifts(MONDAY, MONDAY + 2 * 86400) == other + tuesday
         with pytest.raises(ValueError, match="outside the period replaced"):
             await store.replace(MONDAY, MONDAY + HOUR, other, "outside")
+        with pytest.raises(ValueError, match="not on 15-minute boundaries"):
+            await store.replace(MONDAY, MONDAY + 86400, [Shift(MONDAY + 60, MONDAY + HOUR)], "odd")
+        assert await store.shifts(MONDAY, MONDAY + 2 * 86400) == other + tuesday  # nothing changed
     finally:
         await store.stop()
 
