@@ -14,6 +14,7 @@ import pytest
 from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import create_async_engine
 
+from callcenter.cli import main as cli
 from callcenter.core import notices as nt
 from callcenter.core.reports.adherence import Shift
 from callcenter.storage.db import Database
@@ -25,7 +26,9 @@ MONDAY = 1_796_601_600  # 2026-12-07 00:00 UTC
 HOUR = 3600
 
 
-def test_schedule_a_demand_assign_it_to_the_roster_save_and_show_it(tmp_path: Path) -> None:
+def test_schedule_a_demand_assign_it_to_the_roster_save_and_show_it(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
     files = _files(tmp_path)  # billing 60/80 calls, support 40/40 calls, 08:00-10:00
     made = run(
         *files, "schedule", "--demand", "demand.yaml", "--shift-minutes", "240", "--break-minutes", "0",
@@ -48,69 +51,46 @@ def test_schedule_a_demand_assign_it_to_the_roster_save_and_show_it(tmp_path: Pa
     agents = [r[4] for r in shifts["rows"]]
     assert agents == sorted(agents) and agents[0] == "1001"
     assert "shift(s) stored for 1 day(s) from 2026-12-07" in made.stderr
-    shown = run(
-        *files,
-        "schedule",
-        "--show",
-        "--from",
-        "2026-12-07",
-        "--to",
-        "2026-12-07",
-        "--agent",
-        "1001",
-        cwd=tmp_path,
-    )
-    assert shown.returncode == 0, shown.stderr
-    assert len(shown.stdout.strip().splitlines()) == 2 and "1001" in shown.stdout.splitlines()[1]
-    again = run(
-        *files,
-        "schedule",
-        "--demand",
-        "demand.yaml",
-        "--shift-minutes",
-        "240",
-        "--break-minutes",
-        "0",
-        "--save",
-        cwd=tmp_path,
-    )
-    assert again.returncode == 0, again.stderr
-    whole = run(
-        *files,
-        "schedule",
-        "--show",
-        "--from",
-        "2026-12-07",
-        "--to",
-        "2026-12-07",
-        "--format",
-        "json",
-        cwd=tmp_path,
-    )
-    rows = json.loads(whole.stdout)["rows"]
+    # The rest in-process (the same entry point; a process each costs seconds of imports).
+    monkeypatch.chdir(tmp_path)
+    code, out, _ = _call(capsys, *files, "schedule", "--show", "--from", "2026-12-07", "--to", "2026-12-07",
+                         "--agent", "1001")  # fmt: skip
+    assert code == 0 and len(out.strip().splitlines()) == 2 and "1001" in out.splitlines()[1]
+    rules = ["--shift-minutes", "240", "--break-minutes", "0"]
+    assert _call(capsys, *files, "schedule", "--demand", "demand.yaml", *rules, "--save")[0] == 0
+    code, out, _ = _call(capsys, *files, "schedule", "--show", "--from", "2026-12-07", "--to", "2026-12-07",
+                         "--format", "json")  # fmt: skip
+    rows = json.loads(out)["rows"]
     assert len(rows) == peak and {r[4] for r in rows} == {None}  # replaced, not added; unassigned now
 
 
-def test_schedule_refuses_bad_input_with_the_reason(tmp_path: Path) -> None:
-    odd = run(
-        "schedule", "--required", "1,2", "--start", "2026-12-07T08:00", "--shift-minutes", "50", cwd=tmp_path
-    )
-    assert (
-        odd.returncode == 2 and "shift_minutes: 50 is not a multiple of the 60-minute interval" in odd.stderr
-    )
-    words = run("schedule", "--required", "1,two", "--start", "2026-12-07T08:00", cwd=tmp_path)
-    assert words.returncode == 2 and "--required '1,two': whole numbers of agents" in words.stderr
-    nothing = run("schedule", cwd=tmp_path)
-    assert nothing.returncode == 2 and "give --demand FILE, or --required" in nothing.stderr
+def _call(capsys: pytest.CaptureFixture[str], *argv: str) -> tuple[int, str, str]:
+    code = cli(["--set", "logging.level=WARNING", *argv])
+    said = capsys.readouterr()
+    return code, said.out, said.err
+
+
+def test_schedule_refuses_bad_input_with_the_reason(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # In-process (the command's own entry point; a process each costs seconds of imports).
+    monkeypatch.chdir(tmp_path)
     (tmp_path / "bad.yaml").write_text("queues:\n  q:\n    calls: [1, 2]\n    aht: fast\n")
-    bad = run("schedule", "--demand", "bad.yaml", cwd=tmp_path)
-    assert bad.returncode == 2 and "bad.yaml:4: queues.q.aht" in bad.stderr, bad.stderr
-    # A report schedules file that cannot be used stops `config check` (and `serve`) with file:line.
     (tmp_path / "mail.yaml").write_text("schedules:\n  x:\n    report: queues\n    recipients: [nobody]\n")
-    mail = run("--set", "report_mail.schedules_file=mail.yaml", "config", "check", cwd=tmp_path)
-    assert (
-        mail.returncode == 2 and "mail.yaml:4: schedules.x.recipients.0: String should match" in mail.stderr
-    )
+    start = ["--start", "2026-12-07T08:00"]
+    for argv, said in [
+        (["schedule", "--required", "1,2", *start, "--shift-minutes", "50"],
+         "schedule: shift_minutes: 50 is not a multiple of the 60-minute interval"),
+        (["schedule", "--required", "1,two", *start],
+         "schedule: --required '1,two': whole numbers of agents"),
+        (["schedule"], "schedule: give --demand FILE, or --required N,N,... with --start"),
+        (["schedule", "--demand", "bad.yaml"], "bad.yaml:4: queues.q.aht"),
+        # A report schedules file that cannot be used stops `config check` (and `serve`) with file:line.
+        (["--set", "report_mail.schedules_file=mail.yaml", "config", "check"],
+         "mail.yaml:4: schedules.x.recipients.0: String should match"),
+    ]:  # fmt: skip
+        assert cli(["--set", "logging.level=WARNING", *argv]) == 2, argv
+        assert said in capsys.readouterr().err, argv
 
 
 async def _new_postgres_database(url: str) -> str:
@@ -174,19 +154,24 @@ async def _states(url: str) -> None:
         await database.stop()
 
 
-def test_report_adherence_from_the_saved_schedule(tmp_path: Path) -> None:
+def test_report_adherence_from_the_saved_schedule(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.chdir(tmp_path)
     db = ["--set", f"database.url=sqlite+aiosqlite:///{tmp_path}/cc.db"]
     asyncio.run(_states(f"sqlite+aiosqlite:///{tmp_path}/cc.db"))
     # 1001 on 08:00-12:00 with no break: open 08:00-10:00, paused, then gone: 2 of 4 hours.
     rules = ["--shift-minutes", "240", "--break-minutes", "0", "--agents", "1001", "--save"]
-    made = run(*db, "schedule", "--required", "1,1,1,1", "--start", "2026-11-30T08:00", *rules, cwd=tmp_path)
-    assert made.returncode == 0, made.stderr
-    backfill = run(*db, "report", "backfill", "--from", "2026-11-30", "--to", "2026-11-30", cwd=tmp_path)
-    assert backfill.returncode == 0, backfill.stderr
+    assert (
+        _call(capsys, *db, "schedule", "--required", "1,1,1,1", "--start", "2026-11-30T08:00", *rules)[0] == 0
+    )
     period = ["--from", "2026-11-30", "--to", "2026-11-30"]
-    shown = run(*db, "report", "adherence", *period, "--interval", "hour", "--format", "csv", cwd=tmp_path)
-    assert shown.returncode == 0, shown.stderr
-    rows = list(csv.DictReader(io.StringIO(shown.stdout)))
+    assert _call(capsys, *db, "report", "backfill", *period)[0] == 0
+    code, out, err = _call(
+        capsys, *db, "report", "adherence", *period, "--interval", "hour", "--format", "csv"
+    )
+    assert code == 0, err
+    rows = list(csv.DictReader(io.StringIO(out)))
     assert [(r["start"][11:16], r["in_adherence_minutes"], r["adherence"]) for r in rows] == [
         ("08:00", "60.0", "1.0"),
         ("09:00", "60.0", "1.0"),
