@@ -67,7 +67,7 @@ class _Schedule(_Model):
     def _zone(cls, value: str) -> str:
         try:
             ZoneInfo(value)
-        except (ZoneInfoNotFoundError, ValueError) as err:
+        except (ZoneInfoNotFoundError, ValueError, OSError) as err:  # OSError: a name too long for a file
             raise ValueError(f"{value!r} is not a time zone (e.g. Europe/Paris, UTC)") from err
         return value
 

@@ -68,6 +68,8 @@ def test_a_weekly_run_reports_the_seven_days_before_it() -> None:
     [
         ("schedules:\n  x:\n    report: queues\n    timezone: Mars/Olympus\n    recipients: [a@b.c]\n",
          "mail.yaml:4: schedules.x.timezone: 'Mars/Olympus' is not a time zone (e.g. Europe/Paris, UTC)"),
+        ("schedules:\n  x:\n    report: queues\n    timezone: " + "a" * 300 + "\n    recipients: [a@b.c]\n",
+         "mail.yaml:4: schedules.x.timezone: '" + "a" * 300 + "' is not a time zone"),
         ("schedules:\n  x:\n    report: queues\n    at: '25:00'\n    recipients: [a@b.c]\n",
          "mail.yaml:4: schedules.x.at: String should match pattern"),
         ("schedules:\n  x:\n    report: queues\n    recipients: []\n",
