@@ -8,7 +8,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from callcenter.core import notices as nt
-from callcenter.core.reports.adherence import OPEN_STATES, Shift, adherence, total
+from callcenter.core.reports.adherence import OPEN_STATES, AdherenceRow, Shift, adherence
 from callcenter.core.reports.aggregate import AgentStateRow, compute
 from callcenter.core.reports.intervals import Granularity
 
@@ -36,9 +36,10 @@ def test_an_agent_open_through_the_shift_and_away_on_the_break_adheres_fully() -
     assert [(r.start, r.in_adherence_seconds, r.scheduled_seconds) for r in rows] == [
         (T0 + k * Q, 900.0, 900.0) for k in range(4)
     ]
-    whole = total(rows, "1001")
-    assert whole.adherence == 1.0 and whole.out_of_adherence_seconds == 0.0
-    assert whole.working_seconds == 3 * 900.0 and whole.open_seconds == 3 * 900.0
+    changes_rows = _rows(changes, T0, T0 + 5 * Q, until)
+    whole = adherence([shift], changes_rows, T0 - T0 % 86400, T0 - T0 % 86400 + 86400, until, Granularity.DAY)
+    assert whole == [AdherenceRow(T0 - T0 % 86400, "1001", 3600.0, 2700.0, 3600.0, 2700.0)]
+    assert whole[0].adherence == 1.0 and whole[0].out_of_adherence_seconds == 0.0
 
 
 def test_late_login_a_pause_and_working_through_the_break_are_out_of_adherence() -> None:
@@ -75,7 +76,35 @@ def test_open_shifts_other_agents_and_time_off_shift_are_not_judged() -> None:
     rows = adherence(shifts, states, T0, T0 + 4 * Q, T0 + 4 * Q)
     assert [(r.agent, r.start, r.in_adherence_seconds) for r in rows] == [("1002", T0, 0.0)]
     assert adherence(shifts, states, T0, T0 + 4 * Q, T0 + 4 * Q, agents=["1001"]) == []
-    assert total([]).adherence is None
+    assert AdherenceRow(T0, "1002", 0.0, 0.0, 0.0, 0.0).adherence is None
+
+
+def test_working_time_is_inside_the_shift_and_outside_its_break() -> None:
+    shift = Shift(T0, T0 + 4 * Q, T0 + 2 * Q, T0 + 3 * Q, "1001")
+    assert [shift.working(T0 + k * Q, T0 + (k + 1) * Q) for k in range(-1, 5)] == [
+        False,  # before the shift
+        True,
+        True,
+        False,  # the break
+        True,
+        False,  # after it
+    ]
+    assert not shift.working(T0 - 60, T0 + Q - 60)  # straddles the start
+    assert not shift.working(T0 + 3 * Q + 60, T0 + 4 * Q + 60)  # straddles the end
+    assert not shift.working(T0 + 2 * Q - 60, T0 + 2 * Q + 60)  # straddles the break's start
+    assert Shift(T0, T0 + Q, T0, None).working(T0, T0 + Q)  # half a break is none
+
+
+def test_a_shift_off_quarter_boundaries_is_judged_on_its_whole_quarters_only() -> None:
+    shift = Shift(T0 + 300, T0 + 3 * Q + 300, agent="1001")  # 08:05-08:50
+    rows = adherence([shift], [], T0, T0 + 4 * Q, T0 + 4 * Q)
+    assert [(r.start, r.scheduled_seconds) for r in rows] == [(T0 + Q, 900.0), (T0 + 2 * Q, 900.0)]
+
+
+def test_working_in_one_shift_beats_a_break_in_an_overlapping_one() -> None:
+    shifts = [Shift(T0, T0 + 2 * Q, T0, T0 + Q, "1001"), Shift(T0, T0 + 2 * Q, T0 + Q, T0 + 2 * Q, "1001")]
+    rows = adherence(shifts, [], T0, T0 + 2 * Q, T0 + 2 * Q)
+    assert [(r.start, r.working_seconds) for r in rows] == [(T0, 900.0), (T0 + Q, 900.0)]
 
 
 _STATES = ["available", "offered", "busy", "wrap_up", "paused", "logged_out"]

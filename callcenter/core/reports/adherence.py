@@ -38,20 +38,13 @@ class Shift:
     agent: str | None = None
 
     def working(self, start: int, end: int) -> bool:
-        """Whether ``[start, end)`` (not across a break's edge) is working time of this shift."""
+        """Whether ``[start, end)`` lies within the shift and outside its break (a break needs
+        both ends)."""
         if not (self.start <= start and end <= self.end):
             return False
         if self.break_start is None or self.break_end is None:
             return True
-        return not (self.break_start <= start and end <= self.break_end)
-
-    def on_break(self, start: int, end: int) -> bool:
-        return (
-            self.break_start is not None
-            and self.break_end is not None
-            and self.break_start <= start
-            and end <= self.break_end
-        )
+        return end <= self.break_start or self.break_end <= start
 
 
 @dataclass(frozen=True, slots=True)
@@ -74,20 +67,17 @@ class AdherenceRow:
         return self.in_adherence_seconds / self.scheduled_seconds if self.scheduled_seconds else None
 
 
-def _plan(shifts: Iterable[Shift], start: int, end: int) -> dict[tuple[int, str], str]:
-    """(quarter, agent) -> "working" or "break", for the quarters of ``[start, end)``."""
-    plan: dict[tuple[int, str], str] = {}
+def _plan(shifts: Iterable[Shift], start: int, end: int) -> dict[tuple[int, str], bool]:
+    """(quarter, agent) -> working (True) or on a break (False), for the quarters of ``[start,
+    end)`` wholly within an agent's shift; working in one shift beats a break in an overlapping one."""
+    plan: dict[tuple[int, str], bool] = {}
     for s in shifts:
         if s.agent is None:
             continue
-        q = max(quarter(s.start), start)
-        while q < min(s.end, end):
+        first = max(-(-s.start // QUARTER) * QUARTER, start)
+        for q in range(first, min(s.end, end) - QUARTER + 1, QUARTER):
             key = (q, s.agent)
-            if s.working(q, q + QUARTER):
-                plan[key] = "working"  # working in one shift beats a break in an overlapping one
-            elif s.on_break(q, q + QUARTER) and key not in plan:
-                plan[key] = "break"
-            q += QUARTER
+            plan[key] = plan.get(key, False) or s.working(q, q + QUARTER)
     return plan
 
 
@@ -118,22 +108,11 @@ def adherence(
         if key in plan and row.state in OPEN_STATES:
             open_seconds[key] = open_seconds.get(key, 0.0) + row.seconds
     sums: dict[tuple[int, str], list[float]] = {}
-    for (q, agent), kind in plan.items():
+    for (q, agent), working in plan.items():
         opened = min(float(QUARTER), open_seconds.get((q, agent), 0.0))
         whole = float(QUARTER)
-        add = (whole, whole, opened, opened) if kind == "working" else (whole, 0.0, whole - opened, 0.0)
+        add = (whole, whole, opened, opened) if working else (whole, 0.0, whole - opened, 0.0)
         total = sums.setdefault((bucket(q, granularity), agent), [0.0, 0.0, 0.0, 0.0])
         for n, value in enumerate(add):
             total[n] += value
     return [AdherenceRow(k[0], k[1], *v) for k, v in sorted(sums.items())]
-
-
-def total(rows: Iterable[AdherenceRow], agent: str = "") -> AdherenceRow:
-    """Rows added up into one (start 0): the whole period's figures."""
-    sums = [0.0, 0.0, 0.0, 0.0]
-    for r in rows:
-        for n, value in enumerate(
-            (r.scheduled_seconds, r.working_seconds, r.in_adherence_seconds, r.open_seconds)
-        ):
-            sums[n] += value
-    return AdherenceRow(0, agent, *sums)
