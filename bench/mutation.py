@@ -80,6 +80,7 @@ TARGETS: dict[str, Target] = {
             UNIT + "test_acd_call_controls.py",
         ),
     ),
+    "adherence": Target("callcenter/core/reports/adherence.py", (UNIT + "test_adherence.py",)),
 }
 
 

@@ -63,6 +63,7 @@ from callcenter.messaging.service import Messaging
 from callcenter.outbound import server as outbound_server
 from callcenter.qa.scorecards import ScorecardError, load_scorecards
 from callcenter.reports import job as report_job
+from callcenter.reports import mailer as report_mailer
 from callcenter.service import CallCenter
 from callcenter.settings import AgentSettings, ConfigError, Settings
 from callcenter.settings.agents_file import Directory
@@ -105,6 +106,7 @@ from callcenter.web import (
     qa_api,
     realtime,
     reports_api,
+    schedule_api,
     sockets,
     softphone,
     supervisor,
@@ -117,6 +119,7 @@ from callcenter.web.agent_panel import PanelNamespace
 from callcenter.web.audit import AUDIT, refusals
 from callcenter.web.chat_customer import CustomerNamespace
 from callcenter.web.chat_desk import Desk
+from callcenter.web.reports_api import REPORTS, SCHEDULE
 from callcenter.web.sessions import LoginThrottle, RedisCounts, Sessions
 
 log = logging.getLogger(__name__)
@@ -237,6 +240,7 @@ def create_app(settings: Settings) -> web.Application:
     supervisor.setup_routes(app)
     pages.add_nav(app, "QA review", "/qa", "qa", "supervisor", "admin")  # after each role's home
     reports_api.setup_routes(app)
+    schedule_api.setup_routes(app)
     planning_api.setup_routes(app)
     tickets_api.setup_routes(app)
     widget.setup_routes(app)
@@ -260,6 +264,7 @@ def create_app(settings: Settings) -> web.Application:
     if settings.live.enabled:
         routing.append(_live)  # after the voice adapter: it forks calls through its port
     routing.append(report_job.job_context)  # the report tables: one writer, the owner
+    routing += report_mailer.owner_contexts(report_job.RUNS_STORE, REPORTS, SCHEDULE, settings.report_mail)
     routing.append(ticket_job.job_context)  # SLA checks and replies to customers: the owner
     routing.append(outbound_server.owner_context)  # the diallers and the SMS opt-out: the owner
     app.cleanup_ctx.append(cluster.context(routing, DATABASE))

@@ -73,6 +73,9 @@ def _parser() -> argparse.ArgumentParser:
     from callcenter.planning import cli as planning_cli
 
     planning_cli.add_parser(sub)
+    from callcenter.planning import schedule_cli
+
+    schedule_cli.add_parser(sub)
     from callcenter.kb import cli as kb_cli
 
     kb_cli.add_parser(sub)
@@ -83,16 +86,24 @@ def _parser() -> argparse.ArgumentParser:
 
 
 def _queues_valid(settings: Settings) -> bool:
-    """The queue file, when one is configured, loads; else its problems are printed."""
-    if settings.acd.queues_file is None:
-        return True
-    from callcenter.settings.queues_file import load_queues
+    """The queue file and the report schedules, when configured, load; else their problems are
+    printed."""
+    if settings.acd.queues_file is not None:
+        from callcenter.settings.queues_file import load_queues
 
-    try:
-        load_queues(settings.acd.queues_file)
-    except ConfigError as err:
-        print(f"queue definitions error:\n{err}", file=sys.stderr)
-        return False
+        try:
+            load_queues(settings.acd.queues_file)
+        except ConfigError as err:
+            print(f"queue definitions error:\n{err}", file=sys.stderr)
+            return False
+    if settings.report_mail.schedules_file is not None:
+        from callcenter.reports.mail_schedule import load_schedules
+
+        try:
+            load_schedules(settings.report_mail.schedules_file)
+        except ConfigError as err:
+            print(f"report schedules error:\n{err}", file=sys.stderr)
+            return False
     return True
 
 
@@ -163,11 +174,15 @@ def _serve(settings: Settings) -> int:
 
 
 def _feature(args: argparse.Namespace, settings: Settings) -> int:
-    """``callcenter report|kb|staffing|simulate|forecast|campaign ...`` (their modules imported when used)."""
+    """``callcenter report|kb|staffing|simulate|forecast|schedule|campaign ...`` (imported when used)."""
     if args.command == "report":
         from callcenter.reports import cli as report_cli
 
         return report_cli.main(args, settings)
+    if args.command == "schedule":
+        from callcenter.planning import schedule_cli
+
+        return schedule_cli.main(args, settings)
     if args.command in ("staffing", "simulate", "forecast"):
         from callcenter.planning import cli as planning_cli
 
@@ -223,7 +238,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         from callcenter.accounts import audit_cli
 
         return audit_cli.main(args, settings)
-    if args.command in ("report", "kb", "staffing", "simulate", "forecast", "campaign"):
+    if args.command in ("report", "kb", "staffing", "simulate", "forecast", "schedule", "campaign"):
         return _feature(args, settings)
     if args.command == "replay":
         from callcenter.asterisk import replay

@@ -62,6 +62,11 @@ RETENTION_DELETED = Counter(
 RECORDING_PAUSES = Counter(
     "callcenter_recording_pauses_total", "Recordings paused or resumed (e.g. for card data)", ["action"]
 )
+REPORT_MAILS = Counter(
+    "callcenter_report_mails_total",
+    "Runs of the e-mailed reports tried by the routing owner, by outcome (sent, failed)",
+    ["outcome"],
+)
 IVR_FLOWS_INVALID = Gauge("callcenter_ivr_flows_invalid", "1 when the flow files on disk have errors")
 LIVE_CALLS = Counter(
     "callcenter_live_calls_total",

@@ -273,7 +273,7 @@ class _Reader:
         zone_name = self.string(f["timezone"])
         try:
             zone = ZoneInfo(zone_name)
-        except (ZoneInfoNotFoundError, ValueError):
+        except (ZoneInfoNotFoundError, ValueError, OSError):  # OSError: a name too long for a file
             raise self.fail(f["timezone"], f"unknown time zone {zone_name!r} (e.g. Europe/Madrid)") from None
         week: list[list[tuple[int, int]]] = [[] for _ in DAYS]
         for key_node, value_node in self.pairs(f["week"]):

@@ -1,17 +1,20 @@
 """A plan side by side, per queue and interval: the forecast (contacts, AHT, with its backtest), the
-agents Erlang needs for the target (and to schedule, with shrinkage), and the service level the
-roster of today would give, simulated through the routing engine. What the planning page shows
+agents Erlang needs for the target (and to schedule, with shrinkage), the shifts that cover those
+agents (planning/schedule.py) and the service level the roster of today would give, simulated
+through the routing engine. What the planning page shows
 (``/planning``, ``GET /api/planning``)."""
 
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from callcenter.core.acd import queues as qs
 from callcenter.core.acd.agents import Agent
 from callcenter.core.acd.engine import AcdConfig
+from callcenter.core.reports.adherence import Shift
 from callcenter.planning.forecast import Accuracy, Observed, forecast
+from callcenter.planning.schedule import ShiftRules, make_schedule
 from callcenter.planning.search import with_target
 from callcenter.planning.simulate import SimConfig, simulate
 from callcenter.planning.staffing import Load, Target, required
@@ -35,6 +38,7 @@ class PlanRow:
     simulated_offered: int
     simulated_service_level: float | None  # the roster's, through the engine (None: no callers)
     simulated_asa: float | None
+    on_shift: int = 0  # agents working (on shift, not on break) in the queue's schedule
 
 
 @dataclass(frozen=True, slots=True)
@@ -44,6 +48,7 @@ class QueuePlan:
     accuracy: Accuracy | None
     roster: int  # agents of the roster who are members of the queue
     rows: tuple[PlanRow, ...]
+    shifts: tuple[Shift, ...] = ()  # covering ``agents`` of every row
 
 
 @dataclass(frozen=True, slots=True)
@@ -65,9 +70,11 @@ def make_plan(
     patience: float | None = None,
     acd_config: AcdConfig | None = None,
     seed: int = 1,
+    rules: ShiftRules | None = None,
 ) -> Plan:
     """Forecast ``days`` from ``start``, staff every interval for ``target`` (its service level and
-    threshold also judge the simulation), and simulate the forecast with ``agents``."""
+    threshold also judge the simulation), schedule shifts for those agents per queue (``rules``;
+    None: no schedule), and simulate the forecast with ``agents``."""
     assert target.service_level is not None
     found = forecast(history, start, days, interval_seconds=interval_seconds)
     demand = found.demand(patience)
@@ -99,5 +106,11 @@ def make_plan(
                 )
             )
         members = sum(1 for a in agents if q.queue in a.queues)
-        out.append(QueuePlan(q.queue, q.method, q.accuracy, members, tuple(rows)))
+        shifts: tuple[Shift, ...] = ()
+        if rules is not None:
+            schedule = make_schedule([r.agents for r in rows], start, interval_seconds, rules)
+            offset = (start - schedule.start) // interval_seconds
+            rows = [replace(r, on_shift=schedule.coverage[offset + k]) for k, r in enumerate(rows)]
+            shifts = schedule.shifts
+        out.append(QueuePlan(q.queue, q.method, q.accuracy, members, tuple(rows), shifts))
     return Plan(start, interval_seconds, tuple(out))

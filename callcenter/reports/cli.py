@@ -1,4 +1,4 @@
-"""``callcenter report backfill|queues|agents|fcr|conversations|surveys`` (docs/reports.md).
+"""``callcenter report backfill|queues|agents|adherence|fcr|conversations|surveys`` (docs/reports.md).
 
 ``backfill --from --to`` recomputes the 15-minute tables of a period from the event log (a day at a
 time, with a progress bar); it may run while the server runs: a recomputed range replaces itself
@@ -25,6 +25,7 @@ from callcenter.errors import StorageError
 from callcenter.reports.query import (
     BadQuery,
     ReportQuery,
+    adherence_report,
     agents_report,
     conversations_report,
     fcr_report_table,
@@ -48,6 +49,7 @@ def add_parser(sub: Any) -> None:
     reports = (
         ("queues", "per queue"),
         ("agents", "per agent"),
+        ("adherence", "of the scheduled agents to their shifts"),
         ("fcr", "first-contact resolution across channels"),
         ("conversations", "of chats and messages: first response, resolution"),
         ("surveys", "of customer satisfaction: CSAT and NPS of post-contact surveys"),
@@ -137,6 +139,8 @@ async def _show(args: argparse.Namespace, settings: Settings, query: ReportQuery
             columns, rows = await conversations_report(store, query)
         elif args.report_action == "surveys":
             columns, rows = await surveys_report(store, query)
+        elif args.report_action == "adherence":
+            columns, rows = await _adherence(settings, store, query)
         else:
             columns, rows = await agents_report(store, query)
     finally:
@@ -151,6 +155,17 @@ async def _show(args: argparse.Namespace, settings: Settings, query: ReportQuery
         return 0
     print(text, end="")
     return 0
+
+
+async def _adherence(settings: Settings, store: Any, query: ReportQuery) -> tuple[list[str], list[list[Any]]]:
+    from callcenter.storage.schedule_store import ScheduleStore
+
+    schedule = ScheduleStore(settings.database.url)
+    await schedule.start()
+    try:
+        return await adherence_report(store, schedule, query, time.time())
+    finally:
+        await schedule.stop()
 
 
 async def _backfill(args: argparse.Namespace, settings: Settings) -> int:

@@ -1,4 +1,5 @@
-"""The reports in the server: the store every node reads (``store_context``) and the incremental
+"""The reports in the server: the stores every node reads (``store_context``: the report tables and
+the schedule, the runs of the e-mailed reports) and the incremental
 job that only the routing owner runs (``job_context``, in the routing half of ``cluster.py``).
 
 Why the owner only: the job replaces whole ranges of rows; two nodes doing it at once would each
@@ -19,13 +20,17 @@ from callcenter.aio import cancel_and_wait
 from callcenter.core.reports.aggregate import QueueSettings, queue_settings
 from callcenter.errors import StorageError
 from callcenter.storage.db import Database
+from callcenter.storage.report_runs_store import ReportRunsStore
 from callcenter.storage.reports_store import ReportsStore
+from callcenter.storage.schedule_store import ScheduleStore
 from callcenter.web import api
-from callcenter.web.reports_api import REPORTS
+from callcenter.web.reports_api import REPORTS, SCHEDULE
 
 log = logging.getLogger(__name__)
 
 STORE = web.AppKey("reports_store", ReportsStore)
+SCHEDULE_STORE = web.AppKey("schedule_store", ScheduleStore)
+RUNS_STORE = web.AppKey("report_runs_store", ReportRunsStore)
 
 
 def _queues(app: web.Application) -> Callable[[], dict[str, QueueSettings]]:
@@ -42,8 +47,19 @@ def store_context(database: web.AppKey[Database]) -> Callable[[web.Application],
         await store.start()
         app[STORE] = store
         app[REPORTS] = store
-        yield
-        await store.stop()
+        schedule = ScheduleStore(app[api.SETTINGS].database.url, app[database].engine)
+        runs = ReportRunsStore(app[api.SETTINGS].database.url, app[database].engine)
+        try:
+            await schedule.start()
+            await runs.start()
+            app[SCHEDULE_STORE] = schedule
+            app[SCHEDULE] = schedule
+            app[RUNS_STORE] = runs
+            yield
+        finally:
+            await runs.stop()
+            await schedule.stop()
+            await store.stop()
 
     return run
 

@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from typing import Protocol
 
+from callcenter.core.reports.adherence import AdherenceRow, Shift, adherence
 from callcenter.core.reports.aggregate import AgentContactRow, AgentStateRow, QueueRow
 from callcenter.core.reports.conversations import Conversation, ConversationFigures, conversation_report
 from callcenter.core.reports.intervals import Granularity
@@ -48,6 +49,14 @@ class ReportRows(Protocol):
     async def conversations(self, start: int, end: int) -> list[Conversation]: ...
 
     async def survey_responses(self, start: int, end: int) -> list[Response]: ...
+
+    async def complete_until(self) -> float | None: ...
+
+
+class ShiftSource(Protocol):
+    """The stored schedule (implemented by ``storage/schedule_store.py``)."""
+
+    async def shifts(self, start: int, end: int, agents: Sequence[str] | None = None) -> list[Shift]: ...
 
 
 class BadQuery(ValueError):
@@ -196,6 +205,58 @@ async def agents_report(
 ) -> tuple[list[str], list[list[Cell]]]:
     states, contacts = await source.agent_rows(query.start, query.end)
     return agent_table(agent_report(states, contacts, query.granularity, query.filters, agent_lines))
+
+
+ADHERENCE_COLUMNS = (
+    "start",
+    "agent",
+    "scheduled_minutes",
+    "working_minutes",
+    "in_adherence_minutes",
+    "out_of_adherence_minutes",
+    "adherence",
+)
+
+
+def adherence_table(figures: Sequence[AdherenceRow]) -> tuple[list[str], list[list[Cell]]]:
+    rows: list[list[Cell]] = [
+        [
+            _iso(f.start),
+            f.agent,
+            _r(f.scheduled_seconds / 60),
+            _r(f.working_seconds / 60),
+            _r(f.in_adherence_seconds / 60),
+            _r(f.out_of_adherence_seconds / 60),
+            _r(f.adherence, 3),
+        ]
+        for f in figures
+    ]
+    return list(ADHERENCE_COLUMNS), rows
+
+
+async def adherence_report(
+    source: ReportRows,
+    schedule: ShiftSource,
+    query: ReportQuery,
+    now: float,
+    agent_lines: Callable[[str], frozenset[str] | None] = lambda _: None,
+) -> tuple[list[str], list[list[Cell]]]:
+    """Each scheduled agent's adherence per interval (core/reports/adherence.py), judged up to the
+    time the report tables are complete (the job's last run; ``now`` if it never ran)."""
+    agents = query.filters.agents
+    shifts = await schedule.shifts(query.start, query.end, None if agents is None else sorted(agents))
+    states, _ = await source.agent_rows(query.start, query.end)
+    until = await source.complete_until()
+    found = adherence(
+        shifts, states, query.start, query.end, now if until is None else until, query.granularity
+    )
+    lines = query.filters.lines
+
+    def visible(agent: str) -> bool:
+        known = agent_lines(agent)
+        return lines is None or known is None or bool(known & lines)
+
+    return adherence_table([f for f in found if visible(f.agent)])
 
 
 FCR_COLUMNS = ("handled", "resolved", "repeated", "repeated_elsewhere", "pending", "fcr")

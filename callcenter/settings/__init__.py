@@ -25,6 +25,7 @@ from callcenter.settings.recording import (
     RedactPattern,
     TranscriptionSettings,
 )
+from callcenter.settings.report_mail import ReportMailSettings
 from callcenter.settings.security import ApiToken, LoginThrottleSettings, SecuritySettings, SessionSettings
 from callcenter.settings.server import (
     DatabaseSettings,
@@ -70,6 +71,7 @@ __all__ = [
     "RealtimeSettings",
     "RecordingSettings",
     "RedactPattern",
+    "ReportMailSettings",
     "RuntimeSettings",
     "Section",
     "SecuritySettings",

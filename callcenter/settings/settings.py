@@ -9,6 +9,7 @@ from callcenter.settings.live import LiveSettings
 from callcenter.settings.messaging import MessagingSettings
 from callcenter.settings.outbound import OutboundSettings
 from callcenter.settings.recording import QaSettings, RecordingSettings, TranscriptionSettings
+from callcenter.settings.report_mail import ReportMailSettings
 from callcenter.settings.security import SecuritySettings
 from callcenter.settings.server import (
     DatabaseSettings,
@@ -52,6 +53,7 @@ class Settings(Section):
     outbound: OutboundSettings = OutboundSettings()
     live: LiveSettings = LiveSettings()
     surveys: SurveysSettings = SurveysSettings()
+    report_mail: ReportMailSettings = ReportMailSettings()
 
     @model_validator(mode="after")
     def _unique_agents(self) -> Settings:

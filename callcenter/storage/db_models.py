@@ -721,3 +721,38 @@ class SurveyResponseRow(Base):
     conversation_id: Mapped[str | None]
     reply_channel: Mapped[str | None]
     expires_at: Mapped[datetime | None] = mapped_column(index=True)
+
+
+# --- schedules and e-mailed reports (migration 0020) ------------------------------------------
+class ScheduleShiftRow(Base):
+    """One shift of the schedule (planning/schedule.py): its agent (None: an open shift), its times
+    and its one break, all on 15-minute boundaries."""
+
+    __tablename__ = "schedule_shifts"
+    __table_args__ = (
+        sa.Index("ix_schedule_shifts_starts_at", "starts_at"),
+        sa.Index("ix_schedule_shifts_agent_starts_at", "agent", "starts_at"),
+    )
+
+    id: Mapped[int] = mapped_column(EVENT_ID, primary_key=True, autoincrement=True)
+    agent: Mapped[str | None]
+    starts_at: Mapped[datetime]
+    ends_at: Mapped[datetime]
+    break_starts_at: Mapped[datetime | None]
+    break_ends_at: Mapped[datetime | None]
+    label: Mapped[str]
+
+
+class ReportRunRow(Base):
+    """One run of a scheduled report: claimed (``sending``) before the e-mail goes out, ``sent`` or
+    ``failed`` after (reports/mailer.py)."""
+
+    __tablename__ = "report_runs"
+
+    schedule: Mapped[str] = mapped_column(primary_key=True)
+    due_at: Mapped[datetime] = mapped_column(primary_key=True)
+    status: Mapped[str]
+    attempts: Mapped[int]
+    claimed_at: Mapped[datetime]
+    finished_at: Mapped[datetime | None]
+    error: Mapped[str | None]

@@ -448,6 +448,12 @@ class ReportsStore(ConnectionStore):
             call_line(queue, settings.line if settings else None, skills or ()) or "",
         )
 
+    async def complete_until(self) -> float | None:
+        """The time the tables are complete up to (the incremental job's last run; None: never ran)."""
+        async with self._begin("read the report watermark") as db:
+            until = await db.scalar(sa.select(WATERMARK.c.until))
+        return None if until is None else until.timestamp()
+
     async def log_span(self) -> tuple[float, float] | None:
         """The times of the first and last events in the log (the backfill's default range)."""
         async with self._begin("read the event log's span") as db:

@@ -125,7 +125,7 @@ class _Calendar(_Model):
     def _zone(cls, value: str) -> str:
         try:
             ZoneInfo(value)
-        except (ZoneInfoNotFoundError, ValueError) as err:
+        except (ZoneInfoNotFoundError, ValueError, OSError) as err:  # OSError: a name too long for a file
             raise ValueError(f"unknown time zone {value!r}") from err
         return value
 

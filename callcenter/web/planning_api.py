@@ -20,7 +20,8 @@ from pydantic import BaseModel, ConfigDict, Field
 from callcenter.accounts.principal import Principal
 from callcenter.errors import StorageError
 from callcenter.planning.forecast import DAY, Observed
-from callcenter.planning.plan import Plan, PlanTooBig, make_plan
+from callcenter.planning.plan import Plan, PlanTooBig, QueuePlan, make_plan
+from callcenter.planning.schedule import ScheduleError, ShiftRules
 from callcenter.planning.staffing import StaffingError, Target
 from callcenter.settings import ConfigError
 from callcenter.web.api import DIRECTORY, SETTINGS
@@ -49,6 +50,8 @@ class PlanParams(BaseModel):
     patience: float | None = Field(None, gt=0, le=3600, description="callers' mean patience (Erlang A)")
     queue: str | None = Field(None, pattern=_NAME, description="only these queues (comma-separated)")
     seed: int = Field(1, ge=0, le=2**31, description="the simulation's seed")
+    shift_minutes: int = Field(480, ge=15, le=1440, description="shift length, breaks included (minutes)")
+    break_minutes: int = Field(60, ge=0, le=240, description="one break per shift (minutes; 0: none)")
 
 
 def _day(text: str) -> int:
@@ -58,6 +61,22 @@ def _day(text: str) -> int:
 
 def _share(value: float | None) -> float | None:
     return None if value is None else round(value, 4)
+
+
+def _label(t: int | None) -> str | None:
+    return None if t is None else datetime.fromtimestamp(t, UTC).strftime("%Y-%m-%dT%H:%MZ")
+
+
+def _shifts(q: QueuePlan) -> list[dict[str, Any]]:
+    """The queue's shifts, alike ones counted together."""
+    counted: dict[tuple[int, int, int | None, int | None], int] = {}
+    for s in q.shifts:
+        key = (s.start, s.end, s.break_start, s.break_end)
+        counted[key] = counted.get(key, 0) + 1
+    return [
+        {"start": _label(a), "end": _label(b), "break_start": _label(c), "break_end": _label(d), "agents": n}
+        for (a, b, c, d), n in counted.items()
+    ]
 
 
 def _body(plan: Plan) -> dict[str, Any]:
@@ -91,9 +110,11 @@ def _body(plan: Plan) -> dict[str, Any]:
                         "simulated_offered": r.simulated_offered,
                         "simulated_service_level": _share(r.simulated_service_level),
                         "simulated_asa": None if r.simulated_asa is None else round(r.simulated_asa, 1),
+                        "on_shift": r.on_shift,
                     }
                     for r in q.rows
                 ],
+                "shifts": _shifts(q),
             }
             for q in plan.queues
         ],
@@ -102,7 +123,8 @@ def _body(plan: Plan) -> dict[str, Any]:
 
 @doc(
     "A plan per queue and interval: forecast contacts and AHT (with the backtest's WAPE), agents "
-    "needed by Erlang C/A (and scheduled, with shrinkage), and the roster's simulated service level",
+    "needed by Erlang C/A (and scheduled, with shrinkage), the shifts covering them, and the "
+    "roster's simulated service level",
     query=PlanParams,
     errors=(400, 503),
     who="a user limited to business lines gets only the queues of those lines",
@@ -124,6 +146,7 @@ async def plan(request: web.Request) -> web.Response:
     wanted = None if params.queue is None else set(params.queue.split(","))
     target = Target(params.sl, params.seconds, None, params.max_occupancy, params.shrinkage)
     running = list(request.app[DIRECTORY].agents.values())
+    rules = ShiftRules(params.shift_minutes, params.break_minutes, max_search_seconds=5.0)  # checked in work
 
     def work() -> Plan:
         from callcenter.planning.roster import configured
@@ -152,11 +175,12 @@ async def plan(request: web.Request) -> web.Response:
             patience=params.patience,
             acd_config=acd_config,
             seed=params.seed,
+            rules=rules,
         )
 
     try:
         result = await asyncio.to_thread(work)
-    except (PlanTooBig, StaffingError) as err:
+    except (PlanTooBig, StaffingError, ScheduleError) as err:
         return error(400, str(err))
     except ConfigError as err:
         log.warning("planning.config_error", extra={"error": str(err)})

@@ -1,4 +1,5 @@
-"""``/api/reports/queues``, ``/agents``, ``/fcr``, ``/conversations``, ``/surveys`` and the ``/reports`` page
+"""``/api/reports/queues``, ``/agents``, ``/adherence``, ``/fcr``, ``/conversations``, ``/surveys`` and the
+``/reports`` page
 (docs/reports.md).
 
 Supervisors and admins only; a user limited to business lines gets the rows of those lines (queue
@@ -11,7 +12,7 @@ from __future__ import annotations
 import functools
 import logging
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Any, Literal
 
 from aiohttp import web
@@ -27,6 +28,8 @@ from callcenter.reports.query import (
     BadQuery,
     ReportQuery,
     ReportRows,
+    ShiftSource,
+    adherence_report,
     agents_report,
     conversations_report,
     fcr_report_table,
@@ -44,6 +47,7 @@ from callcenter.web.pages import add_nav, render
 log = logging.getLogger(__name__)
 
 REPORTS = web.AppKey("reports", ReportRows)
+SCHEDULE = web.AppKey("schedule", ShiftSource)
 _NAME = r"^[A-Za-z0-9_.:@+-]{1,64}(,[A-Za-z0-9_.:@+-]{1,64}){0,49}$"
 _SCOPED = "a user limited to business lines gets only the rows of those lines"
 
@@ -169,6 +173,11 @@ async def agents(request: web.Request) -> web.Response:
     query = _query(request)
     if isinstance(query, web.Response):
         return query
+    columns, rows = await agents_report(request.app[REPORTS], query, _agent_lines(request))
+    return _answer(request, "agents", columns, rows)
+
+
+def _agent_lines(request: web.Request) -> Callable[[str], frozenset[str] | None]:
     service = request.app.get(SERVICE)
 
     def agent_lines(agent_id: str) -> frozenset[str] | None:
@@ -179,8 +188,25 @@ async def agents(request: web.Request) -> web.Response:
             return frozenset()
         return frozenset(line for q in agent.queues if (line := queue_line(service.engine, q)) is not None)
 
-    columns, rows = await agents_report(request.app[REPORTS], query, agent_lines)
-    return _answer(request, "agents", columns, rows)
+    return agent_lines
+
+
+@doc(
+    "Schedule adherence: each scheduled agent's minutes on shift, in and out of adherence, and "
+    "adherence (logged-in, open for contacts while working, away on breaks) per interval",
+    query=ReportParams,
+    errors=(400, 503),
+    who=_SCOPED,
+)
+@allow("supervisor", "admin")
+async def adherence(request: web.Request) -> web.Response:
+    query = _query(request)
+    if isinstance(query, web.Response):
+        return query
+    columns, rows = await adherence_report(
+        request.app[REPORTS], request.app[SCHEDULE], query, time.time(), _agent_lines(request)
+    )
+    return _answer(request, "adherence", columns, rows)
 
 
 @doc(
@@ -251,6 +277,7 @@ def setup_routes(app: web.Application) -> None:
     app.router.add_get("/reports", page)
     app.router.add_get("/api/reports/queues", _guarded(queues))
     app.router.add_get("/api/reports/agents", _guarded(agents))
+    app.router.add_get("/api/reports/adherence", _guarded(adherence))
     app.router.add_get("/api/reports/fcr", _guarded(fcr))
     app.router.add_get("/api/reports/conversations", _guarded(conversations))
     app.router.add_get("/api/reports/surveys", _guarded(surveys))

@@ -366,6 +366,7 @@ def _loaders() -> list[Target]:
     from callcenter.kb import importer as kb_importer
     from callcenter.qa import loader as qa_loader
     from callcenter.qa import scorecards
+    from callcenter.reports import mail_schedule
     from callcenter.settings import agents_file, queues_file
     from callcenter.tickets import workflow_file
 
@@ -410,6 +411,11 @@ def _loaders() -> list[Target]:
             "tickets",
             _yaml_text(ROOT / "tickets.example.yaml"),
             _loader(workflow_file.load_workflow, (config.ConfigError,)),
+        ),
+        Target(
+            "report_mail",
+            _yaml_text(ROOT / "report-mail.example.yaml"),
+            _loader(mail_schedule.load_schedules, (config.ConfigError,)),
         ),
     ]
 

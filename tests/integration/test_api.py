@@ -137,6 +137,8 @@ MATRIX: dict[tuple[str, str], set[str]] = {
     ("GET", "/reports"): {"supervisor", "admin"},
     ("GET", "/api/reports/queues"): {"supervisor", "admin"},
     ("GET", "/api/reports/agents"): {"supervisor", "admin"},
+    ("GET", "/api/reports/adherence"): {"supervisor", "admin"},
+    ("GET", "/api/agent/schedule"): {"agent"},  # the agent's own shifts (test_reports_api.py)
     ("GET", "/api/reports/fcr"): {"supervisor", "admin"},
     ("GET", "/api/reports/surveys"): {"supervisor", "admin"},
     ("GET", "/api/reports/conversations"): {"supervisor", "admin"},

@@ -105,6 +105,13 @@ async def test_the_plan_of_the_next_day(client: TestClient[Any, Any]) -> None:
     # Billing's two agents are too few for its mornings; support's eight are plenty.
     busiest = max(billing["rows"], key=lambda r: r["calls"])
     assert busiest["agents"] > 2 and busiest["simulated_service_level"] < morning["simulated_service_level"]
+    # The schedule: 8-hour shifts with a 1-hour break, within the day, cover every row's agents.
+    for plan in (billing, support):
+        assert all(r["on_shift"] >= r["agents"] for r in plan["rows"])
+        assert plan["shifts"] and all(s["start"] >= "2027-01-04T00:00Z" for s in plan["shifts"])
+        for s in plan["shifts"]:
+            assert s["agents"] >= 1 and s["break_start"] is not None
+            assert s["start"] < s["break_start"] < s["break_end"] < s["end"] <= "2027-01-05T00:00Z"
 
 
 async def test_scope_and_bad_input(client: TestClient[Any, Any]) -> None:
@@ -116,6 +123,7 @@ async def test_scope_and_bad_input(client: TestClient[Any, Any]) -> None:
         ({"start": "2026-13-45"}, "start"),
         ({"start": "2027-01-04", "days": "9"}, "days"),
         ({"start": "2027-01-04", "sl": "1.5"}, "sl"),
+        ({"start": "2027-01-04", "shift_minutes": "50"}, "shift_minutes: 50 is not a multiple"),
     ]:
         resp = await client.get("/api/planning", params=params, headers=auth("admin"))
         assert resp.status == 400 and word in await resp.text(), (params, await resp.text())
@@ -158,7 +166,10 @@ async def test_a_supervisor_plans_tomorrow_in_the_browser(tmp_path: Path) -> Non
                 await expect(row.locator("td").first).to_have_text("01-04 10:00")
                 needed = int(await row.locator("td").nth(3).inner_text())
                 assert needed >= 3
-                await expect(row.locator("td").nth(7)).to_contain_text("%")
+                on_shift = int(await row.locator("td").nth(5).inner_text())
+                assert on_shift >= needed
+                await expect(row.locator("td").nth(8)).to_contain_text("%")
+                await expect(section.locator("p.shifts")).to_contain_text("(break ")
             finally:
                 await browser.close()
     finally:

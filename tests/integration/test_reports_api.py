@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import csv
 import io
+import time
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime
 from pathlib import Path
@@ -17,7 +18,8 @@ from aiohttp.test_utils import TestClient, TestServer
 from callcenter.app import DATABASE, create_app
 from callcenter.core import notices as nt
 from callcenter.core.interaction import Channel, EndedBy, Interaction, Outcome
-from callcenter.reports.job import STORE
+from callcenter.core.reports.adherence import Shift
+from callcenter.reports.job import SCHEDULE_STORE, STORE
 from callcenter.storage.db_models import CustomerRow, MessageRow
 from tests.integration.test_api import TOKENS, auth, make_settings
 
@@ -95,6 +97,61 @@ async def test_queue_figures_for_the_day(client: TestClient[Any, Any]) -> None:
         "/api/reports/queues", params={**params, "interval": "hour"}, headers=auth("admin")
     )
     assert [r[0] for r in (await hourly.json())["rows"]] == ["2026-12-01T10:00Z", "2026-12-01T10:00Z"]
+
+
+async def test_adherence_of_a_scheduled_agent(client: TestClient[Any, Any]) -> None:
+    # 1001 is available from 09:43, paused at 11:00, logged out at 11:30; scheduled 10:00-12:00
+    # with a break 11:00-11:15: in adherence 10:00-11:15 (75 min), out 11:15-12:00 (45 min).
+    shift = Shift(DAY + 36000, DAY + 43200, DAY + 39600, DAY + 40500, "1001")
+    await client.app[SCHEDULE_STORE].replace(DAY, DAY + 86400, [shift, Shift(DAY, DAY + 3600)], "test")
+    params = {"from": "2026-12-01", "to": "2026-12-01", "interval": "day"}
+    resp = await client.get("/api/reports/adherence", params=params, headers=auth("supervisor"))
+    assert resp.status == 200, await resp.text()
+    body = await resp.json()
+    assert body["columns"] == [
+        "start", "agent", "scheduled_minutes", "working_minutes", "in_adherence_minutes",
+        "out_of_adherence_minutes", "adherence",
+    ]  # fmt: skip
+    assert body["rows"] == [["2026-12-01T00:00Z", "1001", 120.0, 105.0, 75.0, 45.0, 0.625]]
+    hourly = await client.get(
+        "/api/reports/adherence",
+        params={**params, "interval": "hour", "format": "csv"},
+        headers=auth("admin"),
+    )
+    rows = list(csv.DictReader(io.StringIO(await hourly.text())))
+    assert [(r["start"], r["in_adherence_minutes"], r["adherence"]) for r in rows] == [
+        ("2026-12-01T10:00Z", "60.0", "1.0"),
+        ("2026-12-01T11:00Z", "15.0", "0.25"),
+    ]
+    other = await client.get(
+        "/api/reports/adherence", params={**params, "agent": "1002"}, headers=auth("admin")
+    )
+    assert (await other.json())["rows"] == []
+    assert (await client.get("/api/reports/adherence", params=params, headers=auth("agent"))).status == 403
+
+
+async def test_an_agent_reads_its_own_shifts_only(client: TestClient[Any, Any]) -> None:
+    today = int(time.time()) // 86400 * 86400
+    mine = Shift(
+        today + 86400 + 8 * 3600,
+        today + 86400 + 16 * 3600,
+        today + 86400 + 12 * 3600,
+        today + 86400 + 13 * 3600,
+        "1001",
+    )
+    theirs = Shift(today + 86400 + 8 * 3600, today + 86400 + 16 * 3600, agent="1002")
+    late = Shift(today + 9 * 86400, today + 9 * 86400 + 3600, agent="1001")  # past the week asked
+    await client.app[SCHEDULE_STORE].replace(today, today + 10 * 86400, [mine, theirs, late], "test")
+    resp = await client.get("/api/agent/schedule", params={"days": "7"}, headers=auth("agent"))
+    assert resp.status == 200, await resp.text()
+    body = await resp.json()
+    assert body["agent"] == "1001" and len(body["shifts"]) == 1
+    shift = body["shifts"][0]
+    assert shift["end"] > shift["break_end"] > shift["break_start"] > shift["start"]
+    assert (
+        await client.get("/api/agent/schedule", params={"days": "99"}, headers=auth("agent"))
+    ).status == 400
+    assert (await client.get("/api/agent/schedule", headers=auth("supervisor"))).status == 403
 
 
 async def test_agent_figures_and_csv(client: TestClient[Any, Any]) -> None:

@@ -1,6 +1,6 @@
 // The planning page: asks /api/planning for the period and shows, per queue, the forecast (with its
-// backtest), the agents needed by the Erlang formulas and the roster's simulated service level,
-// side by side, one table per queue.
+// backtest), the agents needed by the Erlang formulas, the shifts that cover them and the roster's
+// simulated service level, side by side, one table per queue.
 "use strict";
 (() => {
   const { $, el } = window.cc;
@@ -10,7 +10,9 @@
 
   function params() {
     const data = new FormData(form), query = new URLSearchParams();
-    for (const name of ["start", "days", "interval", "sl", "seconds", "shrinkage", "patience", "queue"]) {
+    for (const name of [
+      "start", "days", "interval", "sl", "seconds", "shrinkage", "patience", "queue", "shift_minutes", "break_minutes",
+    ]) {
       const value = String(data.get(name) || "").trim();
       if (value) query.set(name, value);
     }
@@ -25,10 +27,21 @@
     });
   }
 
+  const hhmm = (iso) => (iso ? iso.slice(11, 16) : "");
+  const day = (iso) => iso.slice(5, 16).replace("T", " ");
+
+  function shifts(q) {
+    if (!q.shifts.length) return t("No shifts: no agents needed.");
+    const parts = q.shifts.map((s) => (s.break_start
+      ? t("{n} × {from}–{to} (break {pause})", { n: s.agents, from: day(s.start), to: hhmm(s.end), pause: hhmm(s.break_start) })
+      : t("{n} × {from}–{to}", { n: s.agents, from: day(s.start), to: hhmm(s.end) })));
+    return t("Shifts: {list}", { list: parts.join("; ") });
+  }
+
   function queueTable(q) {
     const columns = [
       t("Interval"), t("Forecast contacts"), t("AHT (s)"), t("Agents needed"), t("Agents to schedule"),
-      t("Erlang service level"), t("Simulated contacts"), t("Simulated service level"), t("Simulated ASA (s)"),
+      t("On shift"), t("Erlang service level"), t("Simulated contacts"), t("Simulated service level"), t("Simulated ASA (s)"),
     ];
     const rows = q.rows.map((r) => el("tr", {},
       el("td", {}, r.start.slice(5, 16).replace("T", " ")),
@@ -36,6 +49,7 @@
       el("td", { class: "num" }, num(r.aht)),
       el("td", { class: "num" }, num(r.agents)),
       el("td", { class: "num" }, num(r.scheduled)),
+      el("td", { class: "num" }, num(r.on_shift)),
       el("td", { class: "num" }, pct(r.erlang_service_level)),
       el("td", { class: "num" }, num(r.simulated_offered)),
       el("td", { class: "num" }, pct(r.simulated_service_level)),
@@ -45,6 +59,7 @@
     return el("section", { class: "card", "aria-labelledby": id },
       el("h2", { id }, t("Queue {queue}: {n} agents on the roster", { queue: q.queue, n: q.roster })),
       el("p", { class: "muted" }, accuracy(q)),
+      el("p", { class: "shifts" }, shifts(q)),
       el("div", { class: "table-scroll" },
         el("table", { class: "plan" },
           el("thead", {}, el("tr", {}, ...columns.map((c) => el("th", { scope: "col" }, c)))),

@@ -1,6 +1,7 @@
-// The reports page: asks /api/reports/{queues|agents|conversations|fcr|surveys} for the period, draws
-// the chart (bars: volume; line: service level for queues, occupancy for agents, the share answered
-// for conversations, first-contact resolution, CSAT for surveys; 0..100 %) as the supervisor console draws its own, and
+// The reports page: asks /api/reports/{queues|agents|adherence|conversations|fcr|surveys} for the
+// period, draws the chart (bars: volume; line: service level for queues, occupancy for agents,
+// adherence to the schedule, the share answered for conversations, first-contact resolution, CSAT
+// for surveys; 0..100 %) as the supervisor console draws its own, and
 // the table beneath; the CSV and XLSX links ask the same URL with format=csv / xlsx.
 "use strict";
 (() => {
@@ -20,6 +21,9 @@
     repeated_elsewhere: t("Repeated on another channel"), pending: t("Pending"), fcr: t("FCR"),
     conversations: t("Conversations"), replied: t("Replied"), average_first_response: t("Avg first response (s)"),
     longest_first_response: t("Longest first response (s)"), average_resolution: t("Avg resolution (s)"),
+    scheduled_minutes: t("Scheduled (min)"), working_minutes: t("Working (min)"),
+    in_adherence_minutes: t("In adherence (min)"), out_of_adherence_minutes: t("Out of adherence (min)"),
+    adherence: t("Adherence"),
     messages_in: t("Messages in"), messages_out: t("Messages out"), messages_per_conversation: t("Messages per conversation"),
     asked: t("Surveys asked"), response_rate: t("Response rate"), csat_answers: t("CSAT answers"),
     satisfied: t("Satisfied (4-5)"), csat: t("CSAT"), csat_average: t("Average CSAT (1-5)"), nps_answers: t("NPS answers"), promoters: t("Promoters (9-10)"),
@@ -32,13 +36,13 @@
     if (name.startsWith("handled:")) return t("Handled: {channel}", { channel: name.slice(8) });
     return headings[name] || name;
   };
-  const ratios = new Set(["service_level", "abandon_rate", "occupancy", "utilization", "fcr", "response_rate", "csat"]);
+  const ratios = new Set(["service_level", "abandon_rate", "occupancy", "utilization", "fcr", "response_rate", "csat", "adherence"]);
   const pct = (x) => (x === null || x === undefined ? "–" : window.ccLocale.percent(x));
 
   function params() {
     const data = new FormData(form), query = new URLSearchParams();
     const kind = $("#report").value;
-    const extra = kind === "fcr" ? ["by", "days"] : kind === "agents" ? [] : ["by"];
+    const extra = kind === "fcr" ? ["by", "days"] : kind === "agents" || kind === "adherence" ? [] : ["by"];
     for (const name of ["from", "to", "interval", "queue", "agent", "channel", "line"].concat(extra)) {
       const value = String(data.get(name) || "").trim();
       if (value) query.set(name, value);
@@ -64,6 +68,10 @@
         p.volume += row[col("handled")];
         p.num += row[col("resolved")];
         p.den += row[col("resolved")] + row[col("repeated")];
+      } else if (kind === "adherence") {
+        p.volume += row[col("scheduled_minutes")];
+        p.num += row[col("in_adherence_minutes")];
+        p.den += row[col("scheduled_minutes")];
       } else if (kind === "queues") {
         p.volume += row[col("offered")];
         p.num += row[col("answered_in_sl")];
@@ -87,7 +95,8 @@
     const what = kind === "queues" ? t("calls offered and service level")
       : kind === "fcr" ? t("contacts handled and first-contact resolution")
       : kind === "conversations" ? t("conversations and the share answered")
-      : kind === "surveys" ? t("surveys answered and CSAT") : t("contacts handled and occupancy");
+      : kind === "surveys" ? t("surveys answered and CSAT")
+      : kind === "adherence" ? t("minutes scheduled and adherence") : t("contacts handled and occupancy");
     svg.setAttribute("class", "chart");
     svg.setAttribute("viewBox", `0 0 ${w} ${h}`);
     svg.setAttribute("role", "img");
@@ -127,6 +136,7 @@
 
   function table(kind, columns, rows) {
     const head = $("#table thead"), body = $("#table tbody");
+    $("#table").classList.toggle("wrap-head", kind === "adherence"); // few columns: long headings wrap
     head.replaceChildren(el("tr", {}, ...columns.map((c) => el("th", { scope: "col" }, heading(kind, c)))));
     if (!rows.length) {
       body.replaceChildren(el("tr", {}, el("td", { colspan: String(columns.length), class: "empty" }, t("No figures for this period."))));
@@ -158,6 +168,8 @@
           ? t("Bars: conversations begun. Line: the share an agent answered. The table has first response and resolution times.")
         : kind === "surveys"
           ? t("Bars: surveys answered. Line: CSAT (answers of 4 or 5 / CSAT answers). The table has NPS: promoters minus detractors, in points from -100 to 100.")
+        : kind === "adherence"
+          ? t("Bars: minutes on shift. Line: adherence (open for contacts while working, away on breaks / minutes on shift).")
         : kind === "fcr"
           ? t("Bars: contacts handled. Line: first-contact resolution (resolved / resolved and repeated: the customer came back on any channel within the days given; pending contacts are left out).")
           : t("Bars: contacts handled. Line: occupancy (ringing, talking and wrap-up / that and available time).");
@@ -175,7 +187,7 @@
     const perAgent = kind === "fcr" || kind === "conversations" || kind === "surveys";
     $("#by-agent").disabled = !perAgent;
     if (!perAgent && $("#by").value === "agent") $("#by").value = "queue";
-    $("#by").disabled = kind === "agents";
+    $("#by").disabled = kind === "agents" || kind === "adherence";
     $("#days-field").hidden = kind !== "fcr";
   }
 
