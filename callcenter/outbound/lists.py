@@ -68,7 +68,7 @@ def zone_of(number: str) -> str:
 def checked_zone(name: str) -> str:
     try:
         ZoneInfo(name)
-    except (ZoneInfoNotFoundError, ValueError) as err:
+    except (ZoneInfoNotFoundError, ValueError, OSError) as err:  # OSError: a name too long for a file
         raise ValueError(f"unknown time zone {name[:64]!r} (an IANA name, e.g. Europe/London)") from err
     return name
 

@@ -146,3 +146,11 @@ def test_an_sms_stop_is_an_opt_out() -> None:
     assert stop_word(sms("Unsubscribe"), words) == "+12125550100"
     assert stop_word(sms("please don't stop calling"), words) is None
     assert stop_word(sms("STOP", MessagingChannel.WHATSAPP), words) is None
+
+
+def test_a_time_zone_name_too_long_for_a_file_is_a_row_error() -> None:
+    # zoneinfo looks the name up as a file: a name longer than a file name can be raises OSError.
+    text = f"number,timezone\n+12125550100,America/{'x' * 300}\n+12125550101,America/New_York\n"
+    parsed = parse_list(text, "leads.csv", "US", existing=set(), lookup=lambda number, email: None)
+    assert [r.line for r in parsed.rows] == [3]
+    assert len(parsed.errors) == 1 and parsed.errors[0].startswith("leads.csv:2: unknown time zone 'America/xxx")
