@@ -153,4 +153,5 @@ def test_a_time_zone_name_too_long_for_a_file_is_a_row_error() -> None:
     text = f"number,timezone\n+12125550100,America/{'x' * 300}\n+12125550101,America/New_York\n"
     parsed = parse_list(text, "leads.csv", "US", existing=set(), lookup=lambda number, email: None)
     assert [r.line for r in parsed.rows] == [3]
-    assert len(parsed.errors) == 1 and parsed.errors[0].startswith("leads.csv:2: unknown time zone 'America/xxx")
+    assert len(parsed.errors) == 1
+    assert parsed.errors[0].startswith("leads.csv:2: unknown time zone 'America/xxx")
