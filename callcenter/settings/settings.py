@@ -25,6 +25,7 @@ from callcenter.settings.telephony import (
     IvrSettings,
 )
 from callcenter.settings.tickets import TicketsSettings
+from callcenter.settings.webhooks import WebhooksSettings
 
 
 def _default_agents() -> tuple[AgentSettings, ...]:
@@ -50,6 +51,7 @@ class Settings(Section):
     tickets: TicketsSettings = TicketsSettings()
     outbound: OutboundSettings = OutboundSettings()
     live: LiveSettings = LiveSettings()
+    webhooks: WebhooksSettings = WebhooksSettings()
 
     @model_validator(mode="after")
     def _unique_agents(self) -> Settings:

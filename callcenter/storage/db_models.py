@@ -562,6 +562,8 @@ class TicketEventRow(Base):
     kind: Mapped[str]
     by: Mapped[str]
     data: Mapped[dict[str, Any]] = mapped_column(JSON_DOCUMENT)
+
+
 # --- Knowledge base (migration 0017, storage/kb_store.py, docs/knowledge-base.md) ---------------
 # Its full-text search is not a model either: SQLite's FTS5 table ``kb_search``, PostgreSQL's GIN
 # index ``ix_kb_articles_search`` on ``to_tsvector('simple', search_words)`` (SEARCH_OBJECTS).
@@ -615,6 +617,8 @@ class KbLinkRow(Base):
     article_id: Mapped[int] = mapped_column(EVENT_ID, primary_key=True)
     kind: Mapped[str] = mapped_column(primary_key=True)
     target: Mapped[str] = mapped_column(primary_key=True)
+
+
 # --- Outbound campaigns (migration 0015, storage/outbound_store.py, docs/outbound.md) -------------
 
 
@@ -689,3 +693,55 @@ class OutboundDecisionRow(Base):
     kind: Mapped[str]
     reason: Mapped[str]
     data: Mapped[dict[str, Any]] = mapped_column(JSON_DOCUMENT)
+
+
+# --- CRM webhooks (migration 0021, storage/webhooks_store.py, docs/webhooks.md) ------------------
+
+
+class WebhookDeliveryRow(Base):
+    """One event for one subscription: the body as sent (every attempt sends the same bytes), its
+    state (pending | delivered | failed) and when it is due. ``(subscription, event_key)`` is unique:
+    an event becomes at most one delivery per subscription, whichever node or pass wrote it."""
+
+    __tablename__ = "webhook_deliveries"
+    __table_args__ = (
+        sa.UniqueConstraint("subscription", "event_key"),
+        sa.Index("ix_webhook_deliveries_state_next_at", "state", "next_at"),
+    )
+
+    id: Mapped[int] = mapped_column(EVENT_ID, primary_key=True, autoincrement=True)
+    subscription: Mapped[str]
+    event: Mapped[str]
+    event_key: Mapped[str]
+    created_at: Mapped[datetime]
+    body: Mapped[str] = mapped_column(sa.Text())
+    state: Mapped[str]
+    attempts: Mapped[int]
+    next_at: Mapped[datetime]
+    claim: Mapped[str | None]
+    last_status: Mapped[int | None]
+    last_error: Mapped[str | None]
+    finished_at: Mapped[datetime | None]
+
+
+class WebhookAttemptRow(Base):
+    """Every attempt of a delivery: when, the HTTP status or the error, how long it took."""
+
+    __tablename__ = "webhook_attempts"
+    __table_args__ = (sa.Index("ix_webhook_attempts_delivery_id_id", "delivery_id", "id"),)
+
+    id: Mapped[int] = mapped_column(EVENT_ID, primary_key=True, autoincrement=True)
+    delivery_id: Mapped[int] = mapped_column(sa.BigInteger())
+    at: Mapped[datetime]
+    status: Mapped[int | None]
+    error: Mapped[str]
+    seconds: Mapped[float]
+
+
+class WebhookCursorRow(Base):
+    """How far the routing owner has turned the event log into interaction deliveries."""
+
+    __tablename__ = "webhook_cursor"
+
+    name: Mapped[str] = mapped_column(primary_key=True)
+    last_id: Mapped[int] = mapped_column(sa.BigInteger())

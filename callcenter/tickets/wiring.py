@@ -32,7 +32,12 @@ def store_context(database: web.AppKey[Database]) -> Callable[[web.Application],
         def closed(ticket: Ticket) -> bool:
             return holder[0].closed(ticket)
 
-        store = TicketsStore(settings.database.url, app[database].engine, closed=closed)
+        store = TicketsStore(
+            settings.database.url,
+            app[database].engine,
+            closed=closed,
+            subscriptions=settings.webhooks.subscriptions,  # CRM deliveries with each change
+        )
         await store.start()
         tickets = Tickets(workflow, store)
         holder.append(tickets)

@@ -171,6 +171,10 @@ MATRIX: dict[tuple[str, str], set[str]] = {
     ("GET", "/api/campaigns/renewals/decisions"): {"supervisor", "admin"},
     ("POST", "/api/campaigns/renewals/start"): {"supervisor", "admin"},
     ("POST", "/api/dnc"): {"supervisor", "admin"},
+    # CRM webhooks (test_webhooks.py): admins only.
+    ("GET", "/api/webhooks"): {"admin"},
+    ("GET", "/api/webhooks/deliveries"): {"admin"},
+    ("POST", "/api/webhooks/deliveries/1/redeliver"): {"admin"},
     # Provider webhooks: no API token is asked for; the provider's signature is (see WEBHOOKS).
     ("POST", "/webhooks/twilio/sms"): {PUBLIC},
     ("GET", "/webhooks/whatsapp"): {PUBLIC},
@@ -228,6 +232,7 @@ async def test_every_route_declares_roles_and_is_in_the_matrix(client: TestClien
             m,
             p.replace("tickets/T-NONE", "tickets/{ticket_id}")
             .replace("articles/1", "articles/{article_id}")
+            .replace("deliveries/1/", "deliveries/{delivery_id}/")
             .replace("1001/pause", "{agent_id}/{action}")
             .replace("1001", "{agent_id}")
             .replace("customers/none", "customers/{customer_id}")

@@ -1,0 +1,47 @@
+"""The webhooks in the server: the store on every node (the API, and the tickets store writes
+deliveries with each change), the sender on the routing owner only (``owner_context``)."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import AsyncIterator, Callable
+
+from aiohttp import web
+
+from callcenter.crm.sender import Sender
+from callcenter.storage.db import Database
+from callcenter.storage.webhooks_store import WebhooksStore
+from callcenter.web import api
+from callcenter.web.crm_api import DELIVERIES, WAKE
+
+log = logging.getLogger(__name__)
+STORE = web.AppKey("webhooks_store", WebhooksStore)
+
+
+def store_context(database: web.AppKey[Database]) -> Callable[[web.Application], AsyncIterator[None]]:
+    async def run(app: web.Application) -> AsyncIterator[None]:
+        store = WebhooksStore(app[api.SETTINGS].database.url, app[database].engine)
+        await store.start()
+        app[STORE] = store
+        app[DELIVERIES] = store
+        try:
+            yield
+        finally:
+            await store.stop()
+
+    return run
+
+
+async def owner_context(app: web.Application) -> AsyncIterator[None]:
+    settings = app[api.SETTINGS].webhooks
+    if not settings.subscriptions:
+        yield
+        return
+    sender = Sender(app[STORE], settings)
+    await sender.start()
+    app[WAKE] = sender.wake
+    log.info("webhooks.started", extra={"subscriptions": [s.name for s in settings.subscriptions]})
+    try:
+        yield
+    finally:
+        await sender.stop()

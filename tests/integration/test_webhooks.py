@@ -1,0 +1,347 @@
+"""CRM webhooks against a real HTTP receiver (aiohttp on loopback) and a real SQLite and
+PostgreSQL: ticket changes become deliveries in their own transaction, signed, retried on 5xx /
+429 / refused connections, given up on 4xx, every attempt logged; a restart in the middle resumes,
+and a sender that died mid-attempt leaves its delivery to be sent again after the lease."""
+
+from __future__ import annotations
+
+import json
+import socket
+import time
+from collections.abc import AsyncIterator
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import aiohttp
+import pytest
+import sqlalchemy as sa
+from aiohttp import web
+from aiohttp.test_utils import TestServer
+
+from callcenter.core.tickets import workflow as wfl
+from callcenter.crm import signing
+from callcenter.crm.sender import Sender
+from callcenter.settings.webhooks import Subscription, WebhooksSettings
+from callcenter.storage.db import Database, create_engine
+from callcenter.storage.db_models import EventRow
+from callcenter.storage.tickets_store import TicketsStore
+from callcenter.storage.webhooks_store import WebhooksStore
+from callcenter.tickets.records import Actor
+from callcenter.tickets.service import Tickets
+from tests.integration.test_db import _create_postgres_database
+from tests.unit.tickets_fixtures import example
+
+WF = example()
+T0 = datetime(2026, 12, 7, 9, 0, tzinfo=UTC)
+ANN = Actor("ann", "agent", "127.0.0.1")
+SECRET = "crm-secret-0123456789"
+
+
+class Receiver:
+    """A CRM's endpoint: answers each path and event type from its script (then 200), checks
+    every signature against the sender's clock, and keeps what it got."""
+
+    def __init__(self, clock: list[float] | None) -> None:
+        self.clock = clock  # None: the real time
+        self.script: dict[str, list[tuple[int, dict[str, str]]]] = {}
+        self.got: list[tuple[str, dict[str, Any], bool]] = []
+
+    async def handle(self, request: web.Request) -> web.Response:
+        body = await request.read()
+        now = time.time() if self.clock is None else self.clock[0]
+        signed = signing.verify(SECRET, request.headers.get(signing.HEADER, ""), body, now=now)
+        document = json.loads(body)
+        self.got.append((request.path, document, signed))
+        script = self.script.get(f"{request.path} {document['type']}", [])
+        status, headers = script.pop(0) if script else (200, {})
+        return web.Response(status=status, headers=headers)
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+async def url(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[str]:
+    if request.param == "postgresql":
+        url = await _create_postgres_database(request.getfixturevalue("postgres_url"))
+    else:
+        url = f"sqlite+aiosqlite:///{tmp_path / 'webhooks.db'}"
+    database = Database(url)
+    await database.start()  # migrates
+    await database.stop()
+    yield url
+
+
+@pytest.fixture
+async def receiver_url() -> AsyncIterator[tuple[Receiver, str, list[float]]]:
+    clock = [T0.timestamp()]
+    receiver = Receiver(clock)
+    app = web.Application()
+    app.router.add_post("/{path:.*}", receiver.handle)
+    server = TestServer(app, host="127.0.0.1")
+    await server.start_server()
+    try:
+        yield receiver, str(server.make_url("")), clock
+    finally:
+        await server.close()
+
+
+def closed_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def settings(base: str, **subs: tuple[str, ...]) -> WebhooksSettings:
+    return WebhooksSettings(
+        subscriptions=tuple(
+            Subscription(
+                name=name,
+                url=f"{base}/{name}" if name != "down" else f"http://127.0.0.1:{closed_port()}/",
+                secret=SECRET,
+                events=events,
+            )
+            for name, events in subs.items()
+        ),
+        max_attempts=4,
+        retry_min_delay=10.0,
+        retry_max_delay=100.0,
+        timeout=5.0,
+    )
+
+
+async def test_ticket_events_are_delivered_signed_retried_and_logged_across_a_restart(
+    url: str, receiver_url: tuple[Receiver, str, list[float]]
+) -> None:
+    receiver, base, clock = receiver_url
+    config = settings(base, crm=("ticket.*",), picky=("ticket.created",), down=("ticket.created",),
+                      calls=("interaction.*",))  # fmt: skip
+    tickets_store = TicketsStore(url, closed=lambda t: t.status in WF.types[t.type].closed,
+                                 subscriptions=config.subscriptions)  # fmt: skip
+    await tickets_store.start()
+    tickets = Tickets(WF, tickets_store, clock=lambda: T0)
+    store = WebhooksStore(url)
+    await store.start()
+    try:
+        draft = wfl.Draft("fault", "Router reboots", {"product": "router", "devices": 2}, customer_id="c1")
+        created = await tickets.create(draft, ANN)
+        await tickets.transition(created.id, "open", ANN)
+        await tickets.comment(created.id, "We are on it", False, ANN)
+        with pytest.raises(wfl.TicketRefused):  # refused: no event, no delivery
+            await tickets.transition(created.id, "closed", ANN)
+        rows = await store.find(limit=100)
+        assert sorted((d.subscription, d.event) for d in rows) == [
+            ("crm", "ticket.commented"), ("crm", "ticket.created"), ("crm", "ticket.status"),
+            ("down", "ticket.created"), ("picky", "ticket.created"),
+        ]  # fmt: skip
+        # The CRM's endpoint is down for two attempts; "picky" refuses the body for good.
+        receiver.script["/crm ticket.created"] = [(503, {}), (502, {})]
+        receiver.script["/picky ticket.created"] = [(422, {})]
+        sender = Sender(store, config, clock=lambda: clock[0])
+        await sender.open()
+        try:
+            assert await sender.run_once() == 5
+        finally:
+            await sender.stop()
+        # A restart: new store, new sender; the pending deliveries are in the database.
+        await store.stop()
+        store = WebhooksStore(url)
+        await store.start()
+        sender = Sender(store, config, clock=lambda: clock[0])
+        await sender.open()
+        try:
+            assert await sender.run_once() == 0  # not due yet: 10 s after the first attempt
+            clock[0] += 10
+            assert await sender.run_once() == 2  # crm's created (502), down
+            clock[0] += 20
+            assert await sender.run_once() == 2  # crm's created (200), down
+            clock[0] += 40
+            assert await sender.run_once() == 1  # down, its last attempt
+            clock[0] += 1000
+            assert await sender.run_once() == 0
+        finally:
+            await sender.stop()
+        by = {(d.subscription, d.event): d for d in await store.find(limit=100)}
+        created_crm = by["crm", "ticket.created"]
+        assert created_crm.state == "delivered" and created_crm.attempts == 3
+        assert [a.status for a in created_crm.log] == [503, 502, 200]
+        assert [a.at - created_crm.log[0].at for a in created_crm.log] == [
+            timedelta(0), timedelta(seconds=10), timedelta(seconds=30)
+        ]  # fmt: skip
+        assert by["picky", "ticket.created"].state == "failed"
+        assert [a.status for a in by["picky", "ticket.created"].log] == [422]
+        down = by["down", "ticket.created"]
+        assert (down.state, down.attempts, down.last_status) == ("failed", 4, None)
+        assert all(a.error == "ClientConnectorError" for a in down.log)
+        assert down.last_error == "ClientConnectorError"
+        # Every request was signed right; each delivery kept its body and id across attempts.
+        assert receiver.got and all(signed for _, _, signed in receiver.got)
+        crm_bodies = [b for path, b, _ in receiver.got if path == "/crm" and b["type"] == "ticket.created"]
+        assert len(crm_bodies) == 3 and all(b == crm_bodies[0] for b in crm_bodies)
+        body = crm_bodies[0]
+        assert body["id"] == created_crm.event_id and body["created_at"] == T0.isoformat()
+        assert body["data"]["ticket"]["id"] == created.id and body["data"]["event"]["kind"] == "created"
+        comment = next(b for p, b, _ in receiver.got if b["type"] == "ticket.commented")
+        assert comment["data"]["comment"] == {"body": "We are on it", "internal": False, "by": "ann"}
+        assert comment["data"]["ticket"]["first_response_at"] == T0.isoformat()
+        # Redelivering a delivered one: a new round, the same body and id.
+        assert await store.redeliver(created_crm.id, clock[0])
+        sender = Sender(store, config, clock=lambda: clock[0])
+        await sender.open()
+        try:
+            assert await sender.run_once() == 1
+        finally:
+            await sender.stop()
+        again = await store.get(created_crm.id)
+        assert again is not None and again.state == "delivered" and again.attempts == 1
+        assert [a.status for a in again.log] == [503, 502, 200, 200]
+        assert receiver.got[-1][1] == body
+    finally:
+        await store.stop()
+        await tickets_store.stop()
+
+
+async def test_a_sender_that_died_mid_attempt_leaves_the_delivery_to_the_next_after_its_lease(
+    url: str, receiver_url: tuple[Receiver, str, list[float]]
+) -> None:
+    receiver, base, clock = receiver_url
+    config = settings(base, crm=("ticket.*",))
+    tickets_store = TicketsStore(url, subscriptions=config.subscriptions)
+    await tickets_store.start()
+    store = WebhooksStore(url)
+    await store.start()
+    try:
+        created = await Tickets(WF, tickets_store, clock=lambda: T0).create(
+            wfl.Draft("fault", "No signal", {"product": "tv"}), ANN
+        )
+        dead = await store.claim(clock[0], 10, lease=60.0)  # claimed, never finished: the node died
+        assert [d.event for d in dead] == ["ticket.created"] and not dead[0].reclaimed
+        receiver.script["/crm ticket.created"] = [(429, {"Retry-After": "30"})]
+        sender = Sender(store, config, clock=lambda: clock[0])
+        await sender.open()
+        try:
+            assert await sender.run_once() == 0  # still claimed by the dead sender
+            clock[0] += 61
+            assert await sender.run_once() == 1  # reclaimed: 429, due again in max(10, 30) s
+            clock[0] += 29
+            assert await sender.run_once() == 0
+            clock[0] += 1
+            assert await sender.run_once() == 1
+        finally:
+            await sender.stop()
+        # The dead sender's late outcome does not count: its claim is gone.
+        assert not await store.finish(dead[0], _attempt(clock[0]), _delivered())
+        (delivery,) = await store.find()
+        assert delivery.state == "delivered" and [a.status for a in delivery.log] == [429, 200]
+        assert [b["data"]["ticket"]["id"] for _, b, _ in receiver.got] == [created.id, created.id]
+    finally:
+        await store.stop()
+        await tickets_store.stop()
+
+
+def _attempt(at: float) -> Any:
+    from callcenter.crm.records import Attempt
+
+    return Attempt(datetime.fromtimestamp(at, UTC), 200, "", 0.01)
+
+
+def _delivered() -> Any:
+    from callcenter.core.webhooks.delivery import State, Verdict
+
+    return Verdict(State.DELIVERED, None, "HTTP 200")
+
+
+async def test_interaction_endings_and_wrap_ups_are_taken_from_the_event_log_once(url: str) -> None:
+    config = settings("http://127.0.0.1:9", calls=("interaction.*",), ended=("interaction.ended",))
+    store = WebhooksStore(url)
+    await store.start()
+    engine = create_engine(url)
+    events = EventRow.__table__
+
+    async def log(*rows: tuple[str, str, dict[str, Any]]) -> None:
+        async with engine.begin() as c:
+            await c.execute(sa.insert(events), [{"interaction_id": i, "at": T0, "kind": k, "data": d}
+                                                for i, k, d in rows])  # fmt: skip
+
+    try:
+        await log(("old", "ended", {"outcome": "answered", "by": "caller"}))
+        assert await store.follow_events(config.subscriptions) == 0  # the first pass starts at the end
+        await log(
+            ("i-1", "queued", {"queue": "support"}),
+            ("i-1", "ended", {"outcome": "answered", "by": "caller"}),
+            ("i-1", "wrap_up", {"agent": "1001", "disposition": "solved", "notes": "reset the router"}),
+        )
+        assert await store.follow_events(config.subscriptions) == 3
+        assert await store.follow_events(config.subscriptions) == 0
+        found = sorted((d.subscription, d.event) for d in await store.find())
+        assert found == [("calls", "interaction.ended"), ("calls", "interaction.wrapped_up"),
+                         ("ended", "interaction.ended")]  # fmt: skip
+    finally:
+        await engine.dispose()
+        await store.stop()
+
+
+async def test_the_server_sends_a_ticket_s_webhook_and_admins_read_the_log_and_redeliver(
+    tmp_path: Path,
+) -> None:
+    """The whole server (SQLite, the owner's sender in its routing half): a ticket made over HTTP
+    reaches the CRM signed; admins see the subscription without its secret, the log, and redeliver."""
+    from tests.integration.test_api import TOKENS, make_settings
+    from tests.integration.test_realtime import start_node
+    from tests.integration.test_tickets_api import until
+    from tests.unit.tickets_fixtures import EXAMPLE
+
+    receiver = Receiver(None)
+    crm = web.Application()
+    crm.router.add_post("/{path:.*}", receiver.handle)
+    server = TestServer(crm, host="127.0.0.1")
+    await server.start_server()
+    hook = {"name": "crm", "url": f"{server.make_url('/hook')}?key=do-not-show", "secret": SECRET,
+            "events": ["ticket.created"]}  # fmt: skip
+    config = make_settings(tmp_path, tickets={"workflow_file": str(EXAMPLE)},
+                           webhooks={"subscriptions": [hook], "poll_seconds": 0.05})  # fmt: skip
+    node = await start_node(config)
+    admin = {"Authorization": f"Bearer {TOKENS['admin']}"}
+    try:
+        async with aiohttp.ClientSession(node.url, headers=admin) as http:
+            body = {"type": "fault", "title": "Router reboots", "fields": {"product": "router"}}
+            async with http.post("/api/tickets", json=body) as resp:
+                assert resp.status == 201
+                ticket = await resp.json()
+            await until(lambda: _async(len(receiver.got) == 1), "the CRM got the ticket")
+            path, document, signed = receiver.got[0]
+            assert (path, document["type"], signed) == ("/hook", "ticket.created", True)
+            assert document["data"]["ticket"]["id"] == ticket["id"]
+            async with http.get("/api/webhooks") as resp:
+                text = await resp.text()
+            assert SECRET not in text and "do-not-show" not in text
+            assert json.loads(text)["subscriptions"] == [
+                {"name": "crm", "url": str(server.make_url("/hook")), "events": ["ticket.created"]}
+            ]
+
+            async def delivered() -> Any:
+                async with http.get("/api/webhooks/deliveries?state=delivered") as resp:
+                    return (await resp.json())["deliveries"]
+
+            (row,) = await until(delivered, "the delivery logged as delivered")
+            assert (row["event"], row["event_id"], row["attempts"]) == ("ticket.created", document["id"], 1)
+            assert [a["status"] for a in row["log"]] == [200]
+            async with http.get("/api/webhooks/deliveries?state=sent") as resp:
+                assert resp.status == 400
+            async with http.post("/api/webhooks/deliveries/999/redeliver") as resp:
+                assert resp.status == 404
+            async with http.post(f"/api/webhooks/deliveries/{row['id']}/redeliver") as resp:
+                assert resp.status == 202
+            await until(lambda: _async(len(receiver.got) == 2), "the redelivery")
+            assert receiver.got[1][1] == document and receiver.got[1][2]
+            async with http.get("/api/audit?action=webhooks.redeliver") as resp:
+                assert resp.status == 200
+                audit = await resp.json()
+            assert [(e["action"], e["target"], e["who"]) for e in audit["entries"]] == [
+                ("webhooks.redeliver", str(row["id"]), "admin")
+            ]
+    finally:
+        await node.server.close()
+        await server.close()
+
+
+async def _async(value: Any) -> Any:
+    return value
