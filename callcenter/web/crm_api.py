@@ -1,6 +1,7 @@
-"""CRM webhooks over HTTP (docs/webhooks.md): the subscriptions (never their secrets), the
-delivery log with every attempt, and redelivering one. Admins only; every node answers from the
-database, and a redelivery is sent by the routing owner."""
+"""CRM sync over HTTP (docs/webhooks.md): the webhook subscriptions (never their secrets), the
+delivery log with every attempt and redelivering one (admins); and the inbound update API, a CRM's
+token (role ``crm``, nothing else) updating a ticket's mapped fields, the last update winning by
+its own timestamp. Every node answers from the database; a redelivery is sent by the owner."""
 
 from __future__ import annotations
 
@@ -12,15 +13,18 @@ from typing import Any, Literal
 from urllib.parse import urlsplit
 
 from aiohttp import web
-from pydantic import BaseModel, Field
+from pydantic import AwareDatetime, BaseModel, Field
 
+from callcenter.crm import mapping
 from callcenter.crm.records import DeliveryLog, DeliveryRecord
 from callcenter.errors import StorageError
+from callcenter.tickets.records import Actor
 from callcenter.web import api
 from callcenter.web.audit import record
-from callcenter.web.auth import allow
-from callcenter.web.http import error, json_response, read_query
+from callcenter.web.auth import PRINCIPAL, allow
+from callcenter.web.http import error, json_response, read_json, read_query
 from callcenter.web.openapi import doc
+from callcenter.web.tickets_api import TICKETS
 
 log = logging.getLogger(__name__)
 DELIVERIES = web.AppKey("webhook_deliveries", DeliveryLog)
@@ -28,6 +32,15 @@ DELIVERIES = web.AppKey("webhook_deliveries", DeliveryLog)
 Wake = Callable[[], None]
 WAKE: web.AppKey[Wake] = web.AppKey("webhook_wake")
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
+
+
+class TicketUpdate(BaseModel):
+    updated_at: AwareDatetime = Field(
+        description="when the CRM made this change (its own clock): the last one wins"
+    )
+    fields: dict[str, Any] = Field(
+        min_length=1, max_length=50, description="CRM field -> value (the mapping)"
+    )
 
 
 class DeliveriesQuery(BaseModel):
@@ -136,7 +149,46 @@ async def redeliver(request: web.Request) -> web.Response:
     return json_response({"id": delivery_id, "state": "pending"}, status=202)
 
 
+@doc(
+    "A CRM updates a ticket's mapped fields; each field changes only if this update is newer than"
+    " the value in force, else it is recorded as lost (the ticket's crm_updated event, audited)",
+    body=TicketUpdate,
+    errors=(404, 503),
+    params={"ticket_id": "the ticket"},
+)
+@allow("crm")
+async def update_ticket(request: web.Request) -> web.Response:
+    tickets = request.app.get(TICKETS)
+    if tickets is None:
+        return error(503, "tickets are off: set tickets.workflow_file")
+    body = await read_json(request, TicketUpdate)
+    try:
+        changes = mapping.ticket_changes(body.fields)
+    except mapping.UnmappedFields as err:
+        return error(400, str(err), fields=err.names)
+    principal, ticket_id = request[PRINCIPAL], request.match_info["ticket_id"]
+    try:
+        found = await tickets.store.get(ticket_id)
+        if found is None or not principal.may_see(found.line):
+            return error(404, "no such ticket")
+        actor = Actor(principal.name, principal.role, request.remote)
+        ticket, event = await tickets.crm_update(ticket_id, changes, body.updated_at, actor)
+    except LookupError:
+        return error(404, "no such ticket")
+    except StorageError as err:
+        log.warning("crm.database_error", extra={"error": str(err)})
+        return error(503, "the tickets are not available")
+    if event.lost:
+        log.info("crm.update_lost", extra={"ticket": ticket_id, "fields": sorted(event.lost)})
+    return json_response({
+        "ticket": ticket.id,
+        "applied": {k: dict(v) for k, v in event.applied.items()},
+        "lost": {k: dict(v) for k, v in event.lost.items()},
+    })  # fmt: skip
+
+
 def setup_routes(app: web.Application) -> None:
+    app.router.add_patch("/api/crm/tickets/{ticket_id}", update_ticket)
     app.router.add_get("/api/webhooks", subscriptions)
     app.router.add_get("/api/webhooks/deliveries", _guarded(deliveries))
     app.router.add_post("/api/webhooks/deliveries/{delivery_id}/redeliver", _guarded(redeliver))

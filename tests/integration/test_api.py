@@ -24,6 +24,7 @@ TOKENS = {
     "supervisor": "supervisor-token-0123456789",
     "qa": "qa-token-0123456789abcdefgh",
     "agent": "agent-token-0123456789abcdef",
+    "crm": "crm-token-0123456789abcdefgh",
 }
 
 
@@ -175,6 +176,8 @@ MATRIX: dict[tuple[str, str], set[str]] = {
     ("GET", "/api/webhooks"): {"admin"},
     ("GET", "/api/webhooks/deliveries"): {"admin"},
     ("POST", "/api/webhooks/deliveries/1/redeliver"): {"admin"},
+    # The inbound update API: a CRM's token only (role crm, which may do nothing else).
+    ("PATCH", "/api/crm/tickets/T-NONE"): {"crm"},
     # Provider webhooks: no API token is asked for; the provider's signature is (see WEBHOOKS).
     ("POST", "/webhooks/twilio/sms"): {PUBLIC},
     ("GET", "/webhooks/whatsapp"): {PUBLIC},
@@ -283,7 +286,7 @@ async def walk(
             assert resp.status not in (401, 403), (method, path, who, resp.status)
 
 
-@pytest.mark.parametrize("who", [None, "agent", "supervisor", "qa", "admin", "forged"])
+@pytest.mark.parametrize("who", [None, "agent", "supervisor", "qa", "admin", "crm", "forged"])
 async def test_role_matrix(client: TestClient[Any, Any], who: str | None) -> None:
     headers = {"Authorization": "Bearer forged-token-0123456789abc"} if who == "forged" else auth(who)
     await walk(client, who, headers)

@@ -345,3 +345,70 @@ async def test_the_server_sends_a_ticket_s_webhook_and_admins_read_the_log_and_r
 
 async def _async(value: Any) -> Any:
     return value
+
+
+async def test_a_crm_updates_a_ticket_the_newest_update_wins_and_the_loser_is_recorded(
+    tmp_path: Path,
+) -> None:
+    """PATCH /api/crm/tickets/{id} with the CRM's token on a whole server: the mapping, an older
+    update losing field by field, both in the ticket's events and the chained audit; deny by
+    default."""
+    from tests.integration.test_api import TOKENS, make_settings
+    from tests.integration.test_realtime import start_node
+    from tests.unit.tickets_fixtures import EXAMPLE
+
+    config = make_settings(tmp_path, tickets={"workflow_file": str(EXAMPLE)})
+    node = await start_node(config)
+    admin = {"Authorization": f"Bearer {TOKENS['admin']}"}
+    crm_token = {"Authorization": f"Bearer {TOKENS['crm']}"}
+    try:
+        async with aiohttp.ClientSession(node.url) as http:
+            body = {"type": "fault", "title": "Router reboots", "fields": {"product": "router"}}
+            async with http.post("/api/tickets", json=body, headers=admin) as resp:
+                tid = (await resp.json())["id"]
+            path = f"/api/crm/tickets/{tid}"
+            newer = {"updated_at": "2099-01-01T10:00:00+00:00",
+                     "fields": {"subject": "Router reboots nightly", "custom.product": "tv"}}  # fmt: skip
+            older = {"updated_at": "2099-01-01T09:00:00Z",
+                     "fields": {"subject": "Router reboots sometimes", "priority": "high"}}  # fmt: skip
+            async with http.patch(path, json=newer, headers=admin) as resp:
+                assert resp.status == 403  # an admin is not the CRM
+            async with http.get(f"/api/tickets/{tid}", headers=crm_token) as resp:
+                assert resp.status == 403  # the CRM reads nothing else
+            async with http.patch(path, json=newer, headers=crm_token) as resp:
+                assert resp.status == 200
+                assert await resp.json() == {
+                    "ticket": tid, "lost": {},
+                    "applied": {"title": {"before": "Router reboots", "after": "Router reboots nightly"},
+                                "fields.product": {"before": "router", "after": "tv"}},
+                }  # fmt: skip
+            async with http.patch(path, json=older, headers=crm_token) as resp:
+                assert resp.status == 200
+                result = await resp.json()
+            assert result["applied"] == {"priority": {"before": "normal", "after": "high"}}
+            assert result["lost"] == {
+                "title": {"value": "Router reboots sometimes", "newer_at": "2099-01-01T10:00:00+00:00"}
+            }
+            for bad, status in (
+                ({"updated_at": "2099-01-01T11:00:00", "fields": {"subject": "x"}}, 400),  # no zone
+                ({"updated_at": "2099-01-01T11:00:00Z", "fields": {"owner": "x"}}, 400),  # unmapped
+                ({"updated_at": "2099-01-01T11:00:00Z", "fields": {"priority": "asap"}}, 400),
+                ({"updated_at": "2099-01-01T11:00:00Z", "fields": {}}, 400),
+            ):
+                async with http.patch(path, json=bad, headers=crm_token) as resp:
+                    assert resp.status == status, (bad, await resp.text())
+            async with http.patch("/api/crm/tickets/T-NONE", json=newer, headers=crm_token) as resp:
+                assert resp.status == 404
+            async with http.get(f"/api/tickets/{tid}", headers=admin) as resp:
+                shown = await resp.json()
+            assert (shown["title"], shown["priority"], shown["fields"]["product"]) == (
+                "Router reboots nightly", "high", "tv"
+            )  # fmt: skip
+            crm_events = [e for e in shown["events"] if e["kind"] == "crm_updated"]
+            assert [sorted(e["lost"]) for e in crm_events] == [[], ["title"]]
+            async with http.get("/api/audit?action=ticket.crm_updated", headers=admin) as resp:
+                audit = (await resp.json())["entries"]
+            assert [(e["who"], e["role"], e["target"]) for e in audit] == [("crm", "crm", tid)] * 2
+            assert sorted(sorted(e["detail"]["lost"]) for e in audit) == [[], ["title"]]
+    finally:
+        await node.server.close()

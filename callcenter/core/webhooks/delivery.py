@@ -26,6 +26,7 @@ TICKET_EVENTS = (
     "ticket.sla_warning",
     "ticket.sla_breached",
     "ticket.escalated",
+    "ticket.crm_updated",
 )
 INTERACTION_EVENTS = ("interaction.ended", "interaction.wrapped_up")
 EVENTS = TICKET_EVENTS + INTERACTION_EVENTS
