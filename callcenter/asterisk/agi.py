@@ -142,9 +142,7 @@ class AgiServer:
         return int(self._server.sockets[0].getsockname()[1])
 
     async def start(self) -> None:
-        self._server = await asyncio.start_server(
-            self._accept, self._host, self._port, limit=MAX_LINE
-        )
+        self._server = await asyncio.start_server(self._accept, self._host, self._port, limit=MAX_LINE)
         log.info("agi.listening", extra={"host": self._host, "port": self.port})
 
     async def stop(self) -> None:

@@ -195,9 +195,7 @@ class AmiClient(Subscribers):
         future: asyncio.Future[Any] = manager.send_action(dict(fields), as_list=as_list)
         self._pending.add(future)
         try:
-            result = await within(
-                asyncio.shield(future), timeout or self._settings.action_timeout
-            )
+            result = await within(asyncio.shield(future), timeout or self._settings.action_timeout)
         except TimeoutError as err:
             future.cancel()
             raise AmiTimeout(f"AMI action {name} got no answer in time") from err

@@ -133,9 +133,7 @@ async def replay_session(
     return replayed
 
 
-def _restore(
-    service: CallCenter, voice: VoiceAdapter, restored: Sequence[Interaction], at: float
-) -> None:
+def _restore(service: CallCenter, voice: VoiceAdapter, restored: Sequence[Interaction], at: float) -> None:
     """As a restarted server does: the engine takes them back, the adapter looks for their calls."""
     if restored:
         service.dispatch(service.engine.restore(restored, at))
@@ -165,9 +163,7 @@ def describe(command: Command) -> str | None:
         data = dict(row.data)
         reason = data.pop("reason", None)
         details = " ".join(f"{k}={v}" for k, v in data.items())
-        return f"{row.kind} [{row.interaction_id}] {details}".rstrip() + (
-            f" — {reason}" if reason else ""
-        )
+        return f"{row.kind} [{row.interaction_id}] {details}".rstrip() + (f" — {reason}" if reason else "")
     values = {f.name: getattr(command, f.name) for f in fields(command)} if is_dataclass(command) else {}
     reason = values.pop("reason", None)
     shown = " ".join(f"{k}={v}" for k, v in values.items() if k != "at" and not isinstance(v, dict))

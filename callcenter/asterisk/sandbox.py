@@ -199,9 +199,12 @@ class AsteriskSandbox:
                 try:
                     done = subprocess.run(
                         ["chroot", str(self.root), *cmd],
-                        stdin=subprocess.DEVNULL, stdout=out, stderr=subprocess.STDOUT,
+                        stdin=subprocess.DEVNULL,
+                        stdout=out,
+                        stderr=subprocess.STDOUT,
                         env={**_CLEAN_ENV, "DEBIAN_FRONTEND": "noninteractive"},
-                        timeout=900, check=False,
+                        timeout=900,
+                        check=False,
                     )
                 except (OSError, subprocess.TimeoutExpired) as err:
                     log.warning("%s failed: %s", " ".join(cmd), err)
@@ -221,16 +224,23 @@ class AsteriskSandbox:
             _remove_tree(tmp)
         logfile = self.root.parent / f"{self.root.name}.build.log"
         cmd = [
-            debootstrap, "--variant=minbase", "--include=" + ",".join(ROOT_PACKAGES),
-            DEBIAN_SUITE, str(tmp),
+            debootstrap,
+            "--variant=minbase",
+            "--include=" + ",".join(ROOT_PACKAGES),
+            DEBIAN_SUITE,
+            str(tmp),
         ]
         log.info("building the Asterisk root: %s (log: %s)", " ".join(cmd), logfile)
         with logfile.open("wb") as out:
             try:
                 done = subprocess.run(
-                    cmd, stdin=subprocess.DEVNULL, stdout=out, stderr=subprocess.STDOUT,
+                    cmd,
+                    stdin=subprocess.DEVNULL,
+                    stdout=out,
+                    stderr=subprocess.STDOUT,
                     env={**_CLEAN_ENV, "DEBIAN_FRONTEND": "noninteractive"},
-                    timeout=1800, check=False,
+                    timeout=1800,
+                    check=False,
                 )
             except subprocess.TimeoutExpired as err:
                 raise SandboxError(f"debootstrap did not finish in 30 min; see {logfile}") from err
@@ -278,13 +288,9 @@ class AsteriskSandbox:
             "AGI_PORT": str(s.agi.port),
             "AGI_NODES": "|".join([f"{s.agi.host}:{s.agi.port}", *s.agi.nodes]),
             "AGI_RETRY": "1" if s.agi.nodes else "0",
-            "AGENT_PASSWORD": _conf_value(
-                "asterisk.agent_password", ast.agent_password.get_secret_value()
-            ),
+            "AGENT_PASSWORD": _conf_value("asterisk.agent_password", ast.agent_password.get_secret_value()),
             "TRUNK_USERNAME": ast.trunk_username,
-            "TRUNK_PASSWORD": _conf_value(
-                "asterisk.trunk_password", ast.trunk_password.get_secret_value()
-            ),
+            "TRUNK_PASSWORD": _conf_value("asterisk.trunk_password", ast.trunk_password.get_secret_value()),
             "INBOUND_NUMBER": ast.inbound_number,
             "INSTANCE": self.instance,
             "INSTANCE_DIR": str(self.chroot_instance_dir),
@@ -346,8 +352,7 @@ class AsteriskSandbox:
                 QUEUE=queue,
                 RING_TIMEOUT=ring_timeout,
                 MEMBERS="\n".join(
-                    f"member => PJSIP/{a.extension},0,{_agent_values(a)['AGENT_NAME']}"
-                    for a in agents
+                    f"member => PJSIP/{a.extension},0,{_agent_values(a)['AGENT_NAME']}" for a in agents
                 ),
             )
             for queue, agents in members.items()
@@ -373,13 +378,11 @@ class AsteriskSandbox:
         for path in templates:
             text = _Template(self._read_template(path.name)).safe_substitute(values)
             if path.name not in _DIALPLAN_FILES:
-                code = "\n".join(re.split(r"(?<!\\);", line, maxsplit=1)[0]
-                                 for line in text.splitlines())
+                code = "\n".join(re.split(r"(?<!\\);", line, maxsplit=1)[0] for line in text.splitlines())
                 left = re.search(r"\$\{[^}]*\}", code)
                 if left:
                     raise SandboxError(
-                        f"{path}: unknown placeholder {left.group(0)} (known: "
-                        f"{', '.join(sorted(values))})"
+                        f"{path}: unknown placeholder {left.group(0)} (known: {', '.join(sorted(values))})"
                     )
             out[path.name] = text
         return out
@@ -485,8 +488,9 @@ class AsteriskSandbox:
                 elif self._wait_ready(pid, min(deadline, time.monotonic() + 10.0)):
                     return self.status()
                 else:
-                    log.warning("Asterisk instance %r (pid %d) does not answer: restarting",
-                                self.instance, pid)
+                    log.warning(
+                        "Asterisk instance %r (pid %d) does not answer: restarting", self.instance, pid
+                    )
                     self._stop(pid, graceful=False)
             self._clean_run_dir()
             self._check_ports(wait=3.0 if pid is not None else 0.0)
@@ -554,8 +558,11 @@ class AsteriskSandbox:
         try:
             done = subprocess.run(
                 self._asterisk_cmd("-rx", command),
-                stdin=subprocess.DEVNULL, capture_output=True, env=dict(_CLEAN_ENV),
-                timeout=timeout, check=False,
+                stdin=subprocess.DEVNULL,
+                capture_output=True,
+                env=dict(_CLEAN_ENV),
+                timeout=timeout,
+                check=False,
             )
         except subprocess.TimeoutExpired as err:
             raise SandboxError(f"Asterisk CLI command {command!r} timed out after {timeout:g} s") from err
@@ -590,8 +597,12 @@ class AsteriskSandbox:
             console.flush()
             proc = subprocess.Popen(
                 self._asterisk_cmd("-f", "-n"),
-                stdin=subprocess.DEVNULL, stdout=console, stderr=subprocess.STDOUT,
-                env=dict(_CLEAN_ENV), start_new_session=True, close_fds=True,
+                stdin=subprocess.DEVNULL,
+                stdout=console,
+                stderr=subprocess.STDOUT,
+                env=dict(_CLEAN_ENV),
+                start_new_session=True,
+                close_fds=True,
             )
         _children[proc.pid] = proc
         log.info("started Asterisk instance %r (pid %d)", self.instance, proc.pid)
@@ -607,8 +618,9 @@ class AsteriskSandbox:
             if remaining <= 0:
                 return False
             try:
-                if _ami_login(ast.host, ast.ami_port, ast.ami_username, secret,
-                              timeout=min(3.0, max(remaining, 0.2))):
+                if _ami_login(
+                    ast.host, ast.ami_port, ast.ami_username, secret, timeout=min(3.0, max(remaining, 0.2))
+                ):
                     return True
             except _AmiAuthError as err:
                 self._last_ami_error = str(err)
@@ -795,9 +807,7 @@ def _installed_packages(root: Path) -> set[str]:
         return set()
     installed = set()
     for stanza in text.split("\n\n"):
-        fields = dict(
-            line.split(": ", 1) for line in stanza.splitlines() if ": " in line and line[0] != " "
-        )
+        fields = dict(line.split(": ", 1) for line in stanza.splitlines() if ": " in line and line[0] != " ")
         if fields.get("Status") == "install ok installed" and "Package" in fields:
             installed.add(fields["Package"])
     return installed
@@ -1004,8 +1014,11 @@ def _find_asterisk_pids(root: Path, conf: str) -> list[int]:
         index = args.index("-C")
         if index + 1 >= len(args) or args[index + 1] != conf:
             continue
-        if any(a.startswith("-") and not a.startswith("--") and ("r" in a or "R" in a)
-               for a in args[1:] if a != "-C"):
+        if any(
+            a.startswith("-") and not a.startswith("--") and ("r" in a or "R" in a)
+            for a in args[1:]
+            if a != "-C"
+        ):
             continue  # a remote console (-r, -rx, -R)
         try:
             if os.readlink(f"/proc/{pid}/root") != root_real:
@@ -1133,16 +1146,14 @@ def main(action: str, settings: Settings) -> int:
             if sandbox.is_built():
                 print(f"Asterisk root {sandbox.root} is complete")
                 return 0
-            print(f"Building the Asterisk root {sandbox.root} (debootstrap, about a minute)...",
-                  flush=True)
+            print(f"Building the Asterisk root {sandbox.root} (debootstrap, about a minute)...", flush=True)
             started = time.monotonic()
             sandbox.build()
             print(f"Asterisk root ready in {time.monotonic() - started:.0f} s")
             return 0
         if action == "up":
             if not sandbox.is_built():
-                print(f"Building the Asterisk root {sandbox.root} first (about a minute)...",
-                      flush=True)
+                print(f"Building the Asterisk root {sandbox.root} first (about a minute)...", flush=True)
             started = time.monotonic()
             status = sandbox.up()
             print(f"Asterisk instance {name!r} is up ({time.monotonic() - started:.1f} s)")
@@ -1156,8 +1167,10 @@ def main(action: str, settings: Settings) -> int:
         if action == "status":
             status = sandbox.status()
             if not status.running:
-                print(f"Asterisk instance {name!r} is not running "
-                      f"(root {'ready' if sandbox.is_built() else 'not built'}: {sandbox.root})")
+                print(
+                    f"Asterisk instance {name!r} is not running "
+                    f"(root {'ready' if sandbox.is_built() else 'not built'}: {sandbox.root})"
+                )
                 return 3
             print(f"Asterisk instance {name!r} is running")
             _print_status(sandbox, status)
@@ -1172,10 +1185,12 @@ def main(action: str, settings: Settings) -> int:
 def _print_status(sandbox: AsteriskSandbox, status: SandboxStatus) -> None:
     ast = sandbox.settings.asterisk
     print(f"  pid       {status.pid}  {status.version or ''}".rstrip())
-    print(f"  SIP       udp {status.host}:{status.sip_port}  (agents "
-          f"{', '.join(a.extension for a in sandbox.settings.agents[:3])}"
-          f"{'...' if len(sandbox.settings.agents) > 3 else ''}; trunk {ast.trunk_username}; "
-          f"inbound number {ast.inbound_number})")
+    print(
+        f"  SIP       udp {status.host}:{status.sip_port}  (agents "
+        f"{', '.join(a.extension for a in sandbox.settings.agents[:3])}"
+        f"{'...' if len(sandbox.settings.agents) > 3 else ''}; trunk {ast.trunk_username}; "
+        f"inbound number {ast.inbound_number})"
+    )
     print(f"  AMI       tcp {status.host}:{status.ami_port}  user {ast.ami_username}")
     print(f"  RTP       udp {status.rtp_ports[0]}-{status.rtp_ports[1]}")
     print(f"  FastAGI   agi://{sandbox.settings.agi.host}:{sandbox.settings.agi.port}/inbound")

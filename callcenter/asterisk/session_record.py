@@ -67,9 +67,7 @@ class SessionRecorder:
         now = time.monotonic() - self._started
         self._write({"t": round(now, 4), "at": round(time.time(), 4), "kind": kind, **fields})
 
-    async def call(
-        self, lane: str, method: str, args: Mapping[str, object], answer: Awaitable[T]
-    ) -> T:
+    async def call(self, lane: str, method: str, args: Mapping[str, object], answer: Awaitable[T]) -> T:
         """Record one call, await its answer, record that (or its error)."""
         self._ids += 1
         number = self._ids

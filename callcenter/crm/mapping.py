@@ -14,6 +14,15 @@ TICKET_FIELDS: Mapping[str, str] = {
 TICKET_CUSTOM_PREFIX = "custom."
 
 
+# CRM field -> the customer's (core/omni/customer_crm.py).
+CUSTOMER_FIELDS: Mapping[str, str] = {
+    "full_name": "name",
+    "vip": "vip",
+    "preferred_language": "language",
+    "segment": "tier",
+}
+
+
 class UnmappedFields(ValueError):
     def __init__(self, names: list[str]) -> None:
         super().__init__(f"fields with no mapping: {', '.join(names)}")
@@ -34,3 +43,10 @@ def ticket_changes(crm_fields: Mapping[str, object]) -> dict[str, object]:
     if unknown:
         raise UnmappedFields(sorted(unknown))
     return out
+
+
+def customer_changes(crm_fields: Mapping[str, object]) -> dict[str, object]:
+    unknown = sorted(n[:64] for n in crm_fields if n not in CUSTOMER_FIELDS)
+    if unknown:
+        raise UnmappedFields(unknown)
+    return {CUSTOMER_FIELDS[n]: v for n, v in crm_fields.items()}

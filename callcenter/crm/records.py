@@ -3,6 +3,7 @@ implements. The web layer depends on these, never on the store (tests/unit/test_
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Protocol
@@ -46,3 +47,13 @@ class DeliveryLog(Protocol):
     async def get(self, delivery_id: int) -> DeliveryRecord | None: ...
 
     async def redeliver(self, delivery_id: int, now: float) -> bool: ...
+
+
+class FieldTimes(Protocol):
+    """The conflict rule's memory for customers (a ticket keeps its own)."""
+
+    async def field_times(self, entity: str, entity_id: str) -> dict[str, datetime]: ...
+
+    async def set_field_times(
+        self, entity: str, entity_id: str, fields: Sequence[str], at: datetime
+    ) -> None: ...

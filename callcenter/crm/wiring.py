@@ -3,6 +3,7 @@ deliveries with each change), the sender on the routing owner only (``owner_cont
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from collections.abc import AsyncIterator, Callable
 
@@ -12,7 +13,7 @@ from callcenter.crm.sender import Sender
 from callcenter.storage.db import Database
 from callcenter.storage.webhooks_store import WebhooksStore
 from callcenter.web import api
-from callcenter.web.crm_api import DELIVERIES, WAKE
+from callcenter.web.crm_api import CUSTOMER_LOCK, DELIVERIES, FIELD_TIMES, WAKE
 
 log = logging.getLogger(__name__)
 STORE = web.AppKey("webhooks_store", WebhooksStore)
@@ -24,6 +25,8 @@ def store_context(database: web.AppKey[Database]) -> Callable[[web.Application],
         await store.start()
         app[STORE] = store
         app[DELIVERIES] = store
+        app[FIELD_TIMES] = store
+        app[CUSTOMER_LOCK] = asyncio.Lock()
         try:
             yield
         finally:

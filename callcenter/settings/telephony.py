@@ -170,6 +170,7 @@ class AsteriskSettings(Section):
 
     def server(self, name: str) -> AsteriskServer:
         return next(s for s in self.servers if s.name == name)
+
     @property
     def http_port(self) -> int:
         """The port of Asterisk's HTTP server (the softphones' WebSocket)."""

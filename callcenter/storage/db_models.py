@@ -745,3 +745,15 @@ class WebhookCursorRow(Base):
 
     name: Mapped[str] = mapped_column(primary_key=True)
     last_id: Mapped[int] = mapped_column(sa.BigInteger())
+
+
+class CrmFieldTimeRow(Base):
+    """Per record and field, the timestamp of the CRM update in force (the conflict rule's memory
+    for customers; a ticket keeps its own in its snapshot)."""
+
+    __tablename__ = "crm_field_times"
+
+    entity: Mapped[str] = mapped_column(primary_key=True)  # customer
+    entity_id: Mapped[str] = mapped_column(primary_key=True)
+    field: Mapped[str] = mapped_column(primary_key=True)
+    at: Mapped[datetime]

@@ -33,11 +33,17 @@ from callcenter.core.webhooks.delivery import State, Verdict
 from callcenter.crm.records import Attempt, DeliveryRecord
 from callcenter.settings.webhooks import Subscription
 from callcenter.storage.db import EVENTS, INTERACTIONS, ConnectionStore
-from callcenter.storage.db_models import WebhookAttemptRow, WebhookCursorRow, WebhookDeliveryRow
+from callcenter.storage.db_models import (
+    CrmFieldTimeRow,
+    WebhookAttemptRow,
+    WebhookCursorRow,
+    WebhookDeliveryRow,
+)
 
 deliveries = cast(sa.Table, WebhookDeliveryRow.__table__)
 attempts_t = cast(sa.Table, WebhookAttemptRow.__table__)
 cursor_t = cast(sa.Table, WebhookCursorRow.__table__)
+times_t = cast(sa.Table, CrmFieldTimeRow.__table__)
 
 # Event-log kinds that become interaction webhooks (core/notices.py Ended, WrappedUp).
 LOG_KINDS = {"ended": "interaction.ended", "wrap_up": "interaction.wrapped_up"}
@@ -285,3 +291,24 @@ class WebhooksStore(ConnectionStore):
                 await enqueue(c, subscriptions, LOG_KINDS[r.kind], f"event-{r.id}", r.at, data)
             await c.execute(cursor_t.update().where(cursor_t.c.name == "events").values(last_id=rows[-1].id))
             return len(rows)
+
+    async def field_times(self, entity: str, entity_id: str) -> dict[str, datetime]:
+        """The CRM update in force per field of one record (the conflict rule's memory)."""
+        q = sa.select(times_t.c.field, times_t.c.at).where(
+            times_t.c.entity == entity, times_t.c.entity_id == entity_id
+        )
+        async with self._begin("read the CRM's field times") as c:
+            return {r.field: r.at for r in (await c.execute(q)).all()}
+
+    async def set_field_times(self, entity: str, entity_id: str, fields: Sequence[str], at: datetime) -> None:
+        if not fields:
+            return
+        rows = [{"entity": entity, "entity_id": entity_id, "field": f, "at": at} for f in fields]
+        async with self._begin("write the CRM's field times", write=True) as c:
+            dialect = postgresql if c.dialect.name == "postgresql" else sqlite
+            insert = dialect.insert(times_t).values(rows)
+            await c.execute(
+                insert.on_conflict_do_update(
+                    index_elements=["entity", "entity_id", "field"], set_={"at": insert.excluded.at}
+                )
+            )

@@ -69,7 +69,6 @@ from callcenter.web.pages import tr
 log = logging.getLogger(__name__)
 
 
-
 class Endpoints(Protocol):
     """Asterisk's endpoints of the added agents (asterisk/added_agents.py's ``AddedEndpoints``)."""
 

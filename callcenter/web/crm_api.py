@@ -5,18 +5,23 @@ its own timestamp. Every node answers from the database; a redelivery is sent by
 
 from __future__ import annotations
 
+import asyncio
 import functools
 import logging
 import time
 from collections.abc import Awaitable, Callable
+from datetime import UTC, datetime
 from typing import Any, Literal
 from urllib.parse import urlsplit
 
 from aiohttp import web
 from pydantic import AwareDatetime, BaseModel, Field
 
+from callcenter.core.omni import customer_crm
+from callcenter.core.omni.customers import UnknownCustomer
+from callcenter.core.webhooks import conflict
 from callcenter.crm import mapping
-from callcenter.crm.records import DeliveryLog, DeliveryRecord
+from callcenter.crm.records import DeliveryLog, DeliveryRecord, FieldTimes
 from callcenter.errors import StorageError
 from callcenter.tickets.records import Actor
 from callcenter.web import api
@@ -25,12 +30,16 @@ from callcenter.web.auth import PRINCIPAL, allow
 from callcenter.web.http import error, json_response, read_json, read_query
 from callcenter.web.openapi import doc
 from callcenter.web.tickets_api import TICKETS
+from callcenter.web.webhooks import MESSAGING
 
 log = logging.getLogger(__name__)
 DELIVERIES = web.AppKey("webhook_deliveries", DeliveryLog)
 # Set by the routing owner's sender: a redelivery made there is attempted at once.
 Wake = Callable[[], None]
 WAKE: web.AppKey[Wake] = web.AppKey("webhook_wake")
+FIELD_TIMES = web.AppKey("crm_field_times", FieldTimes)
+# Customer updates are applied on the routing owner one at a time: read the times, judge, change.
+CUSTOMER_LOCK = web.AppKey("crm_customer_lock", asyncio.Lock)
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 
 
@@ -41,6 +50,9 @@ class TicketUpdate(BaseModel):
     fields: dict[str, Any] = Field(
         min_length=1, max_length=50, description="CRM field -> value (the mapping)"
     )
+
+
+CustomerUpdate = TicketUpdate
 
 
 class DeliveriesQuery(BaseModel):
@@ -187,7 +199,59 @@ async def update_ticket(request: web.Request) -> web.Response:
     })  # fmt: skip
 
 
+@doc(
+    "A CRM updates a customer's mapped attributes (on the routing owner); each changes only if this"
+    " update is newer than the value in force, else it is recorded as lost (audited)",
+    body=CustomerUpdate,
+    errors=(404, 409, 503),
+    params={"customer_id": "the customer"},
+)
+@allow("crm")
+async def update_customer(request: web.Request) -> web.Response:
+    messaging = request.app[MESSAGING]  # a follower: KeyError, the request goes to the owner
+    times, lock = request.app[FIELD_TIMES], request.app[CUSTOMER_LOCK]
+    body = await read_json(request, CustomerUpdate)
+    try:
+        changes = customer_crm.check(mapping.customer_changes(body.fields))
+    except mapping.UnmappedFields as err:
+        return error(400, str(err), fields=err.names)
+    principal, customer_id = request[PRINCIPAL], request.match_info["customer_id"]
+    async with lock:
+        try:
+            customer = messaging.customers.get(customer_id)
+        except UnknownCustomer:
+            return error(404, "no such customer")
+        if not principal.may_see(customer.business_line):
+            return error(404, "no such customer")
+        if not customer.active:
+            return error(409, f"{customer.id!r} was merged into {customer.merged_into!r}")
+        try:
+            in_force = await times.field_times("customer", customer.id)
+        except StorageError:
+            return error(503, "the customers are not available")
+        created = datetime.fromtimestamp(customer.created_at, UTC)
+        won, lost = conflict.judge(in_force, created, changes, body.updated_at)
+        before = customer_crm.current(customer)
+        applied = {k: {"before": before[k], "after": v} for k, v in won.items()}
+        detail = {"source_at": body.updated_at.isoformat(), "applied": applied, "lost": lost}
+        await record(request, "customer.crm_updated", customer.id, detail)  # before: no row, no change
+        if won:
+            messaging.customers.update(
+                customer.id, time.time(), by=principal.name, **customer_crm.attributes(customer, won)
+            )
+            try:
+                await messaging.save_customers({customer.id}, ())
+                await times.set_field_times("customer", customer.id, sorted(won), body.updated_at)
+            except StorageError as err:
+                log.error("crm.customer_save_failed", extra={"detail": str(err)})
+                return error(503, "changed, but not stored yet")
+    if lost:
+        log.info("crm.update_lost", extra={"customer": customer.id, "fields": sorted(lost)})
+    return json_response({"customer": customer.id, "applied": applied, "lost": lost})
+
+
 def setup_routes(app: web.Application) -> None:
+    app.router.add_patch("/api/crm/customers/{customer_id}", update_customer)
     app.router.add_patch("/api/crm/tickets/{ticket_id}", update_ticket)
     app.router.add_get("/api/webhooks", subscriptions)
     app.router.add_get("/api/webhooks/deliveries", _guarded(deliveries))

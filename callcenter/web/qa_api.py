@@ -470,9 +470,7 @@ async def calls_page(request: web.Request) -> web.Response:
     return render(request, "qa_list.html", agent_names=_agent_names(request))
 
 
-@doc(
-    "The QA page of one call: audio, transcript, flags, review form, calibration", content="text/html"
-)
+@doc("The QA page of one call: audio, transcript, flags, review form, calibration", content="text/html")
 @allow(*ROLES)
 async def call_page(request: web.Request) -> web.Response:
     return render(request, "qa_call.html", agent_names=_agent_names(request))

@@ -182,9 +182,7 @@ async def whatsapp_verify(request: web.Request) -> web.StreamResponse:
 async def whatsapp_notify(request: web.Request) -> web.StreamResponse:
     settings = _configured(_settings(request).messaging.whatsapp, "WhatsApp")
     body = await _raw_body(request)
-    whatsapp.verify(
-        body, request.headers.get("X-Hub-Signature-256"), settings.app_secret.get_secret_value()
-    )
+    whatsapp.verify(body, request.headers.get("X-Hub-Signature-256"), settings.app_secret.get_secret_value())
     items = whatsapp.parse(body)
     await _deliver(messaging_of(request), list(items))
     return web.json_response({"ok": True})

@@ -178,6 +178,7 @@ MATRIX: dict[tuple[str, str], set[str]] = {
     ("POST", "/api/webhooks/deliveries/1/redeliver"): {"admin"},
     # The inbound update API: a CRM's token only (role crm, which may do nothing else).
     ("PATCH", "/api/crm/tickets/T-NONE"): {"crm"},
+    ("PATCH", "/api/crm/customers/none"): {"crm"},
     # Provider webhooks: no API token is asked for; the provider's signature is (see WEBHOOKS).
     ("POST", "/webhooks/twilio/sms"): {PUBLIC},
     ("GET", "/webhooks/whatsapp"): {PUBLIC},

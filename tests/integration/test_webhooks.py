@@ -412,3 +412,65 @@ async def test_a_crm_updates_a_ticket_the_newest_update_wins_and_the_loser_is_re
             assert sorted(sorted(e["detail"]["lost"]) for e in audit) == [[], ["title"]]
     finally:
         await node.server.close()
+
+
+async def test_a_crm_updates_a_customer_on_the_owner_the_newest_update_wins(tmp_path: Path) -> None:
+    """PATCH /api/crm/customers/{id}: the mapping, the tier tag the tickets' routing reads, an older
+    update losing, the audit rows; the times kept in the database across a restart of the node."""
+    from callcenter.core.omni.customers import Claim
+    from callcenter.messaging.identity import email as email_identity
+    from callcenter.web.webhooks import MESSAGING
+    from tests.integration.test_api import TOKENS, make_settings
+    from tests.integration.test_realtime import start_node
+
+    config = make_settings(tmp_path)
+    admin = {"Authorization": f"Bearer {TOKENS['admin']}"}
+    crm_token = {"Authorization": f"Bearer {TOKENS['crm']}"}
+    node = await start_node(config)
+    try:
+        messaging = node.app[MESSAGING]
+        made = messaging.customers.identify(
+            Claim(email_identity("dee@example.com"), True), time.time(), new_id="c-dee"
+        )
+        await messaging.save_customers({made.customer.id})
+        async with aiohttp.ClientSession(node.url) as http:
+            path = "/api/crm/customers/c-dee"
+            fields = {"full_name": "Dee Dee", "segment": "Gold", "preferred_language": "zh-CN"}
+            newer = {"updated_at": "2099-01-01T10:00:00Z", "fields": fields}
+            async with http.patch(path, json=newer, headers=crm_token) as resp:
+                assert resp.status == 200, await resp.text()
+                assert (await resp.json())["applied"] == {
+                    "name": {"before": "", "after": "Dee Dee"},
+                    "tier": {"before": None, "after": "gold"},
+                    "language": {"before": None, "after": "zh-CN"},
+                }
+            async with http.patch(path, json=newer, headers=admin) as resp:
+                assert resp.status == 403
+            for bad in ({"full_name": "x", "owner": "y"}, {"vip": "yes"}, {"segment": "Gold Plus"}):
+                async with http.patch(path, json={"updated_at": "2099-01-01T11:00:00Z", "fields": bad},
+                                      headers=crm_token) as resp:  # fmt: skip
+                    assert resp.status == 400, bad
+            async with http.patch("/api/crm/customers/c-nobody", json=newer, headers=crm_token) as resp:
+                assert resp.status == 404
+    finally:
+        await node.server.close()
+    node = await start_node(config)  # a restart: the times in force come from the database
+    try:
+        async with aiohttp.ClientSession(node.url) as http:
+            older = {"updated_at": "2099-01-01T09:00:00Z", "fields": {"segment": "silver", "vip": True}}
+            async with http.patch("/api/crm/customers/c-dee", json=older, headers=crm_token) as resp:
+                result = await resp.json()
+            assert result["applied"] == {"vip": {"before": False, "after": True}}
+            assert result["lost"] == {"tier": {"value": "silver", "newer_at": "2099-01-01T10:00:00+00:00"}}
+            async with http.get("/api/customers/c-dee", headers=admin) as resp:
+                shown = await resp.json()
+            assert (shown["name"], shown["vip"], shown["language"], shown["tags"]) == (
+                "Dee Dee", True, "zh-CN", ["tier:gold"]
+            )  # fmt: skip
+            async with http.get("/api/audit?action=customer.crm_updated", headers=admin) as resp:
+                audit = (await resp.json())["entries"]
+            assert [(e["who"], e["target"], sorted(e["detail"]["lost"])) for e in audit] == [
+                ("crm", "c-dee", ["tier"]), ("crm", "c-dee", [])
+            ]  # fmt: skip
+    finally:
+        await node.server.close()

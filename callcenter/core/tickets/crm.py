@@ -1,14 +1,10 @@
-"""A CRM's update of a ticket's fields, and the conflict rule: the last update wins, by the
-update's own timestamp.
+"""A CRM's update of a ticket's fields under the conflict rule of ``core/webhooks/conflict.py``
+(the last update wins by its own timestamp, per field; a tie loses; losers recorded).
 
-Each field (``title``, ``priority``, ``fields.<name>``) remembers the time of the value in force
-(``Ticket.field_times``; a field never updated counts from the ticket's creation). An update
-changes a field only when its timestamp is *later* than that time; otherwise that field's value
-*loses* and is recorded in the event (``CrmUpdated.lost``, with the newer time that beat it), never
-silently dropped. A tie loses too, so a CRM that sends the same update twice changes nothing the
-second time. Fields are judged one by one: an old update may still set a field nobody touched since.
-Our own priority changes count as updates at the time they were made (``workflow.set_priority``).
-Pure: the update's timestamp and the time now are given.
+Each field (``title``, ``priority``, ``fields.<name>``) remembers the time of the value in force in
+``Ticket.field_times`` (a field never updated counts from the ticket's creation); the losing values
+are in the event (``CrmUpdated.lost``). Our own priority changes count as updates at the time they
+were made (``workflow.set_priority``). Pure: the update's timestamp and the time now are given.
 """
 
 from __future__ import annotations
@@ -20,6 +16,7 @@ from datetime import datetime
 from callcenter.core.tickets import fields as fv
 from callcenter.core.tickets.model import Workflow
 from callcenter.core.tickets.ticket import CrmUpdated, Ticket, TicketEvent
+from callcenter.core.webhooks import conflict
 
 Result = tuple[Ticket, tuple[TicketEvent, ...]]
 MAX_TITLE = 200
@@ -57,12 +54,7 @@ def update(
     """Apply the fields whose value in force is older than ``source_at``; record the others as lost.
     The ticket's fields are validated as a whole (its type's template) after the change."""
     checked = _check(wf, ticket, changes)
-    won = {k: v for k, v in checked.items() if source_at > in_force_since(ticket, k)}
-    lost = {
-        k: {"value": v, "newer_at": in_force_since(ticket, k).isoformat()}
-        for k, v in checked.items()
-        if k not in won
-    }
+    won, lost = conflict.judge(ticket.field_times, ticket.created_at, checked, source_at)
     fields: dict[str, fv.FieldValue] = dict(ticket.fields)
     field_changes = {k[len(FIELD_PREFIX) :]: v for k, v in won.items() if k.startswith(FIELD_PREFIX)}
     tt = wf.types.get(ticket.type)

@@ -1,4 +1,5 @@
-"""CRM webhooks: deliveries, their attempts, and how far the event log has been read for them.
+"""CRM sync: webhook deliveries, their attempts, how far the event log has been read for them, and
+the times of the CRM's customer updates in force.
 
 Revision ID: 0021
 Revises: 0017
@@ -6,7 +7,8 @@ Create Date: 2026-12-04
 
 ``webhook_deliveries``: one row per event and subscription (unique), with the body as sent, its
 state and when it is due; ``webhook_attempts``: every attempt (the delivery log);
-``webhook_cursor``: the last event-log id the routing owner turned into interaction deliveries.
+``webhook_cursor``: the last event-log id the routing owner turned into interaction deliveries;
+``crm_field_times``: per customer and field, the timestamp of the CRM update in force.
 The lead rechains ``down_revision`` on merge.
 """
 
@@ -63,9 +65,18 @@ def upgrade() -> None:
         sa.Column("last_id", sa.BigInteger(), nullable=False),
         sa.PrimaryKeyConstraint("name", name=op.f("pk_webhook_cursor")),
     )
+    op.create_table(
+        "crm_field_times",
+        sa.Column("entity", sa.String(), nullable=False),
+        sa.Column("entity_id", sa.String(), nullable=False),
+        sa.Column("field", sa.String(), nullable=False),
+        sa.Column("at", _TS, nullable=False),
+        sa.PrimaryKeyConstraint("entity", "entity_id", "field", name=op.f("pk_crm_field_times")),
+    )
 
 
 def downgrade() -> None:
+    op.drop_table("crm_field_times")
     op.drop_table("webhook_cursor")
     op.drop_table("webhook_attempts")
     op.drop_table("webhook_deliveries")
