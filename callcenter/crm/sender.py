@@ -15,12 +15,16 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import json
 import logging
 import time
 from collections.abc import Callable
 from datetime import UTC, datetime
+from email.message import EmailMessage
+from email.utils import formatdate
 
 import aiohttp
+import aiosmtplib
 
 from callcenter import metrics
 from callcenter.aio import cancel_and_wait
@@ -28,8 +32,9 @@ from callcenter.core.webhooks.delivery import INTERACTION_EVENTS, Answer, Policy
 from callcenter.crm import signing
 from callcenter.crm.records import Attempt
 from callcenter.errors import StorageError
+from callcenter.settings import EmailSettings
 from callcenter.settings.webhooks import Subscription, WebhooksSettings
-from callcenter.storage.webhooks_store import Due, WebhooksStore
+from callcenter.storage.webhooks_store import MAIL_PREFIX, Due, WebhooksStore
 
 log = logging.getLogger(__name__)
 BATCH = 20
@@ -49,8 +54,10 @@ class Sender:
         store: WebhooksStore,
         settings: WebhooksSettings,
         clock: Callable[[], float] = time.time,
+        smtp: EmailSettings | None = None,
     ) -> None:
         self._store = store
+        self._smtp = smtp
         self._settings = settings
         self._clock = clock
         self._subscriptions = {s.name: s for s in settings.subscriptions}
@@ -114,7 +121,10 @@ class Sender:
     async def _attempt(self, due: Due) -> None:
         subscription = self._subscriptions.get(due.subscription)
         started, at = time.monotonic(), datetime.fromtimestamp(self._clock(), UTC)
-        if subscription is None:  # removed from the settings: its deliveries stop here
+        if due.subscription.startswith(MAIL_PREFIX):
+            answer = await self._mail(due)
+            verdict = judge(answer, due.attempts + 1, self._clock(), self._policy)
+        elif subscription is None:  # removed from the settings: its deliveries stop here
             answer = Answer(None, "subscription removed from the settings")
             verdict = judge(Answer(410, answer.error), due.attempts + 1, self._clock(), self._policy)
         else:
@@ -138,6 +148,33 @@ class Sender:
             "attempt": due.attempts + 1, "status": answer.status, "state": verdict.state.value,
             "reason": verdict.reason,
         })  # fmt: skip
+
+    async def _mail(self, due: Due) -> Answer:
+        """A team's e-mail through the messaging's SMTP relay (messaging.email)."""
+        if self._smtp is None:
+            return Answer(None, "no SMTP relay: messaging.email is not set", permanent=True)
+        s, mail = self._smtp, json.loads(due.body)
+        message = EmailMessage()
+        message["From"], message["To"], message["Subject"] = s.address, mail["to"], mail["subject"]
+        message["Date"] = formatdate(self._clock())
+        message["Message-ID"] = f"<ticket-mail-{due.id}@{s.address.rpartition('@')[2]}>"
+        message.set_content(mail["text"])
+        password = s.smtp_password.get_secret_value() if s.smtp_password else None
+        try:
+            await aiosmtplib.send(
+                message,
+                hostname=s.smtp_host,
+                port=s.smtp_port,
+                username=s.smtp_username,
+                password=password,
+                start_tls=s.smtp_starttls,
+                timeout=s.smtp_timeout,
+            )
+        except aiosmtplib.SMTPResponseException as err:
+            return Answer(None, f"SMTP {err.code}", permanent=500 <= err.code < 600)
+        except (aiosmtplib.SMTPException, OSError) as err:
+            return Answer(None, f"SMTP: {type(err).__name__}")
+        return Answer(250)
 
     async def _post(self, subscription: Subscription, due: Due) -> Answer:
         assert self._session is not None

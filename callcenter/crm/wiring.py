@@ -1,5 +1,6 @@
 """The webhooks in the server: the store on every node (the API, and the tickets store writes
-deliveries with each change), the sender on the routing owner only (``owner_context``)."""
+deliveries with each change), the sender on the routing owner only (``owner_context``), which
+also sends the teams' ticket e-mails."""
 
 from __future__ import annotations
 
@@ -36,11 +37,12 @@ def store_context(database: web.AppKey[Database]) -> Callable[[web.Application],
 
 
 async def owner_context(app: web.Application) -> AsyncIterator[None]:
-    settings = app[api.SETTINGS].webhooks
-    if not settings.subscriptions:
-        yield
+    every = app[api.SETTINGS]
+    settings = every.webhooks
+    if not settings.subscriptions and every.tickets.workflow_file is None:
+        yield  # nothing can make a delivery: no webhooks, no tickets (whose teams may get e-mails)
         return
-    sender = Sender(app[STORE], settings)
+    sender = Sender(app[STORE], settings, smtp=every.messaging.email)
     await sender.start()
     app[WAKE] = sender.wake
     log.info("webhooks.started", extra={"subscriptions": [s.name for s in settings.subscriptions]})

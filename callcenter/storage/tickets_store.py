@@ -8,7 +8,7 @@ on several nodes at once are applied one after the other, each to the state the 
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from datetime import UTC, datetime
 from typing import Any, cast
 
@@ -31,6 +31,8 @@ from callcenter.tickets.records import (
     TicketFilter,
 )
 
+# (after, event) -> (team, {"to", "subject", "text"}) when the event is mailed to a team.
+Notify = Callable[[Ticket, TicketEvent], tuple[str, Mapping[str, str]] | None]
 tickets = cast(sa.Table, TicketRow.__table__)
 comments_t = cast(sa.Table, TicketCommentRow.__table__)
 events_t = cast(sa.Table, TicketEventRow.__table__)
@@ -66,12 +68,15 @@ class TicketsStore(ConnectionStore):
         engine: Any = None,
         closed: Any = None,
         subscriptions: Sequence[Subscription] = (),
+        notify: Notify | None = None,
     ) -> None:
         """``closed(ticket) -> bool``: whether the ticket is in a closed status (the workflow's);
-        ``subscriptions``: the CRM webhooks, whose deliveries each change writes with its events."""
+        ``subscriptions``: the CRM webhooks, whose deliveries each change writes with its events;
+        ``notify``: the teams' e-mails about events, written the same way (tickets/wiring.py)."""
         super().__init__(url, engine)
         self._closed = closed or (lambda t: False)
         self._subscriptions = tuple(subscriptions)
+        self._notify = notify
 
     async def start(self) -> None:
         await self._open()
@@ -98,6 +103,14 @@ class TicketsStore(ConnectionStore):
                     hook["comment"] = dict(comment)
                 await webhooks_store.enqueue(
                     c, self._subscriptions, f"ticket.{e.kind}", f"ticket-event-{key[0]}", e.at, hook
+                )
+            mail = self._notify(after, e) if self._notify is not None else None
+            if mail is not None:  # the team's e-mail: in this transaction too
+                key = result.inserted_primary_key
+                assert key is not None
+                team, message = mail
+                await webhooks_store.enqueue_mail(
+                    c, team, f"ticket.{e.kind}", f"ticket-event-{key[0]}", e.at, message
                 )
             detail = {"kind": e.kind, **data}
             if before is not None:

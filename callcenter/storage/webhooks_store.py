@@ -91,6 +91,23 @@ async def enqueue(
     return len(rows)
 
 
+MAIL_PREFIX = "mail:"  # a team's e-mail notification: sent over SMTP by the same sender
+
+
+async def enqueue_mail(
+    c: AsyncConnection, team: str, event: str, event_key: str, at: datetime, mail: Mapping[str, str]
+) -> None:
+    """A team's e-mail about an event (``mail``: to, subject, text) as a delivery of ``mail:<team>``,
+    in the caller's transaction; the log, retries and redelivery are the webhooks'."""
+    row = {
+        "subscription": MAIL_PREFIX + team, "event": event, "event_key": event_key, "created_at": at,
+        "body": json.dumps(dict(mail), ensure_ascii=False), "state": State.PENDING.value, "attempts": 0,
+        "next_at": at, "claim": None, "last_status": None, "last_error": None, "finished_at": None,
+    }  # fmt: skip
+    dialect = postgresql if c.dialect.name == "postgresql" else sqlite
+    await c.execute(dialect.insert(deliveries).values([row]).on_conflict_do_nothing())
+
+
 @dataclass(frozen=True, slots=True)
 class Due:
     """A claimed delivery: what to send, and the claim that lets us write its outcome."""

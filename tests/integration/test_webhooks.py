@@ -474,3 +474,77 @@ async def test_a_crm_updates_a_customer_on_the_owner_the_newest_update_wins(tmp_
             ]  # fmt: skip
     finally:
         await node.server.close()
+
+
+async def test_teams_get_e_mails_of_their_tickets_events_over_real_smtp_in_their_language(
+    tmp_path: Path,
+) -> None:
+    """A team with a mailbox in the workflow file gets an e-mail for a new ticket and for one
+    transferred to it, through a real SMTP relay, in its language; a relay that says 451 is tried
+    again; a status change is not mailed; every attempt is in the delivery log."""
+    from email.message import Message
+
+    from tests.integration.test_api import TOKENS, make_settings
+    from tests.integration.test_email import Relay, email_messaging
+    from tests.integration.test_realtime import start_node
+    from tests.integration.test_tickets_api import until
+    from tests.unit.tickets_fixtures import EXAMPLE
+
+    workflow = EXAMPLE.read_text()
+    for team, extra in (("support", "email: support-team@acme.example, language: zh-CN, "),
+                        ("engineering", "email: eng@acme.example, ")):  # fmt: skip
+        assert f"  {team}: {{transfers" in workflow
+        workflow = workflow.replace(f"  {team}: {{transfers", f"  {team}: {{{extra}transfers")
+    (tmp_path / "tickets.yaml").write_text(workflow)
+    relay = Relay()
+    await relay.start()
+    config = make_settings(
+        tmp_path,
+        tickets={"workflow_file": str(tmp_path / "tickets.yaml")},
+        messaging=email_messaging(relay),
+        webhooks={"retry_min_delay": 0.05, "poll_seconds": 0.05},
+    )
+    node = await start_node(config)
+    admin = {"Authorization": f"Bearer {TOKENS['admin']}"}
+    try:
+        async with aiohttp.ClientSession(node.url, headers=admin) as http:
+            body = {"type": "fault", "title": "Router reboots", "fields": {"product": "router"}}
+            async with http.post("/api/tickets", json=body) as resp:
+                tid = (await resp.json())["id"]
+            await until(lambda: _async(len(relay.received) == 1), "the support team's e-mail")
+            mail: Message = relay.received[0]
+            assert (mail["To"], mail["From"]) == ("support-team@acme.example", "support@acme.example")
+            assert _header(mail["Subject"]) == f"[{tid}] support 的新工单\uff1aRouter reboots"
+            text = mail.get_payload(decode=True).decode().replace("\r\n", "\n")
+            assert f"工单: {tid}\n标题: Router reboots\n" in text and "请勿回复" in text
+            async with http.post(f"/api/tickets/{tid}/transition", json={"status": "open"}) as resp:
+                assert resp.status == 200
+            relay.refuse = 1
+            async with http.post(
+                f"/api/tickets/{tid}/transfer", json={"team": "engineering", "reason": "firmware"}
+            ) as resp:
+                assert resp.status == 200
+            await until(lambda: _async(len(relay.received) == 2), "the engineering team's e-mail")
+            mail = relay.received[1]
+            assert (mail["To"], mail["Subject"]) == (
+                "eng@acme.example",
+                f"[{tid}] Ticket transferred to engineering: Router reboots",
+            )
+            assert "From support: firmware" in mail.get_payload(decode=True).decode()
+            async with http.get("/api/webhooks/deliveries") as resp:
+                rows = (await resp.json())["deliveries"]
+            assert sorted((r["subscription"], r["event"], r["state"]) for r in rows) == [
+                ("mail:engineering", "ticket.transferred", "delivered"),
+                ("mail:support", "ticket.created", "delivered"),
+            ]  # the status change: not mailed
+            eng = next(r for r in rows if r["subscription"] == "mail:engineering")
+            assert [(a["status"], a["error"]) for a in eng["log"]] == [(None, "SMTP 451"), (250, "")]
+    finally:
+        await node.server.close()
+        await relay.stop()
+
+
+def _header(value: str) -> str:
+    from email.header import decode_header, make_header
+
+    return str(make_header(decode_header(value)))

@@ -6,7 +6,8 @@ Invariants: a delivery is ``pending`` (due at ``next_at``) until an attempt is a
 receiver refuses this body; sending it again cannot help), else after ``max_attempts`` attempts.
 5xx, 408, 429, a timeout and a connection error are retried, each delay doubling from
 ``min_delay`` up to ``max_delay``; a ``Retry-After`` the receiver gave (429, 503) is honoured up to
-``max_delay``. Pure: the time is given.
+``max_delay``. A team's e-mail (same table, ``mail:<team>``) has no HTTP status: an SMTP 5xx is
+``permanent`` (failed at once), anything else retried. Pure: the time is given.
 """
 
 from __future__ import annotations
@@ -52,6 +53,7 @@ class Answer:
     status: int | None
     error: str = ""
     retry_after: float | None = None
+    permanent: bool = False  # refused for good without an HTTP status (an SMTP 5xx): not retried
 
 
 @dataclass(frozen=True, slots=True)
@@ -67,6 +69,8 @@ def backoff(attempts: int, policy: Policy) -> float:
 
 
 def retryable(answer: Answer) -> bool:
+    if answer.permanent:
+        return False
     if answer.status is None:
         return True
     return answer.status >= 500 or answer.status in (408, 429)
