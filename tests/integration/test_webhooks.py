@@ -331,6 +331,9 @@ async def test_the_server_sends_a_ticket_s_webhook_and_admins_read_the_log_and_r
             async with http.post(f"/api/webhooks/deliveries/{row['id']}/redeliver") as resp:
                 assert resp.status == 202
             await until(lambda: _async(len(receiver.got) == 2), "the redelivery")
+            async with http.get("/metrics") as resp:
+                metrics = await resp.text()
+            assert 'callcenter_webhook_attempts_total{result="delivered",subscription="crm"}' in metrics
             assert receiver.got[1][1] == document and receiver.got[1][2]
             async with http.get("/api/audit?action=webhooks.redeliver") as resp:
                 assert resp.status == 200
