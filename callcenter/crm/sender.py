@@ -125,8 +125,8 @@ class Sender:
             answer = await self._mail(due)
             verdict = judge(answer, due.attempts + 1, self._clock(), self._policy)
         elif subscription is None:  # removed from the settings: its deliveries stop here
-            answer = Answer(None, "subscription removed from the settings")
-            verdict = judge(Answer(410, answer.error), due.attempts + 1, self._clock(), self._policy)
+            answer = Answer(None, "subscription removed from the settings", permanent=True)
+            verdict = judge(answer, due.attempts + 1, self._clock(), self._policy)
         else:
             if due.reclaimed:
                 log.warning(

@@ -43,16 +43,13 @@ CUSTOMER_LOCK = web.AppKey("crm_customer_lock", asyncio.Lock)
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 
 
-class TicketUpdate(BaseModel):
+class CrmUpdate(BaseModel):
     updated_at: AwareDatetime = Field(
         description="when the CRM made this change (its own clock): the last one wins"
     )
     fields: dict[str, Any] = Field(
         min_length=1, max_length=50, description="CRM field -> value (the mapping)"
     )
-
-
-CustomerUpdate = TicketUpdate
 
 
 class DeliveriesQuery(BaseModel):
@@ -164,7 +161,7 @@ async def redeliver(request: web.Request) -> web.Response:
 @doc(
     "A CRM updates a ticket's mapped fields; each field changes only if this update is newer than"
     " the value in force, else it is recorded as lost (the ticket's crm_updated event, audited)",
-    body=TicketUpdate,
+    body=CrmUpdate,
     errors=(404, 503),
     params={"ticket_id": "the ticket"},
 )
@@ -173,7 +170,7 @@ async def update_ticket(request: web.Request) -> web.Response:
     tickets = request.app.get(TICKETS)
     if tickets is None:
         return error(503, "tickets are off: set tickets.workflow_file")
-    body = await read_json(request, TicketUpdate)
+    body = await read_json(request, CrmUpdate)
     try:
         changes = mapping.ticket_changes(body.fields)
     except mapping.UnmappedFields as err:
@@ -202,7 +199,7 @@ async def update_ticket(request: web.Request) -> web.Response:
 @doc(
     "A CRM updates a customer's mapped attributes (on the routing owner); each changes only if this"
     " update is newer than the value in force, else it is recorded as lost (audited)",
-    body=CustomerUpdate,
+    body=CrmUpdate,
     errors=(404, 409, 503),
     params={"customer_id": "the customer"},
 )
@@ -210,7 +207,7 @@ async def update_ticket(request: web.Request) -> web.Response:
 async def update_customer(request: web.Request) -> web.Response:
     messaging = request.app[MESSAGING]  # a follower: KeyError, the request goes to the owner
     times, lock = request.app[FIELD_TIMES], request.app[CUSTOMER_LOCK]
-    body = await read_json(request, CustomerUpdate)
+    body = await read_json(request, CrmUpdate)
     try:
         changes = customer_crm.check(mapping.customer_changes(body.fields))
     except mapping.UnmappedFields as err:

@@ -112,3 +112,14 @@ def test_subscriptions_name_known_events_and_patterns() -> None:
 def test_a_secret_never_shows_in_the_settings_text() -> None:
     sub = Subscription(name="crm", url="https://crm.example/", secret="0123456789abcdef")
     assert "0123456789abcdef" not in repr(sub) and "0123456789abcdef" not in str(sub.model_dump())
+
+
+def test_a_permanent_refusal_without_a_status_is_not_retried() -> None:
+    """An SMTP 5xx (a team's e-mail) or a subscription removed from the settings."""
+    verdict = judge(Answer(None, "SMTP 550", permanent=True), 1, 100.0, P)
+    assert (verdict.state, verdict.next_at, verdict.reason) == (
+        State.FAILED,
+        None,
+        "SMTP 550: refused, not retried",
+    )
+    assert judge(Answer(None, "SMTP 451"), 1, 100.0, P).state is State.PENDING
