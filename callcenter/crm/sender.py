@@ -28,7 +28,7 @@ import aiosmtplib
 
 from callcenter import metrics
 from callcenter.aio import cancel_and_wait
-from callcenter.core.webhooks.delivery import INTERACTION_EVENTS, Answer, Policy, State, judge
+from callcenter.core.webhooks.delivery import INTERACTION_EVENTS, Answer, Policy, State, Verdict, judge
 from callcenter.crm import signing
 from callcenter.crm.records import Attempt
 from callcenter.errors import StorageError
@@ -37,7 +37,7 @@ from callcenter.settings.webhooks import Subscription, WebhooksSettings
 from callcenter.storage.webhooks_store import MAIL_PREFIX, Due, WebhooksStore
 
 log = logging.getLogger(__name__)
-BATCH = 20
+BATCH = 20  # deliveries claimed and attempted at once (bench/webhooks.py)
 USER_AGENT = "callcenter-webhooks/1"
 
 
@@ -55,8 +55,10 @@ class Sender:
         settings: WebhooksSettings,
         clock: Callable[[], float] = time.time,
         smtp: EmailSettings | None = None,
+        batch: int = BATCH,
     ) -> None:
         self._store = store
+        self._batch = batch
         self._smtp = smtp
         self._settings = settings
         self._clock = clock
@@ -90,7 +92,8 @@ class Sender:
     async def _run(self) -> None:
         while True:
             try:
-                await self.run_once()
+                if await self.run_once() >= self._batch:
+                    continue  # a backlog: the next batch at once
             except StorageError as err:
                 log.warning("webhooks.store_failed", extra={"detail": str(err)})
             except Exception:
@@ -107,18 +110,36 @@ class Sender:
         due = await self._store.next_due()
         if due is None or due > self._clock():
             return 0  # nothing due: no write transaction (this runs every poll)
-        claimed = await self._store.claim(self._clock(), BATCH, self.lease)
+        claimed = await self._store.claim(self._clock(), self._batch, self.lease)
         try:
-            await asyncio.gather(*(self._attempt(d) for d in claimed))
+            outcomes = await asyncio.gather(*(self._attempt(d) for d in claimed))
         except asyncio.CancelledError:
             # Stopping: what is not attempted yet is due again at once, for the next owner.
             if claimed:
                 with contextlib.suppress(StorageError):
                     await asyncio.shield(self._store.release(claimed[0].claim, self._clock()))
             raise
+        # One transaction for the batch's outcomes (a commit per delivery was the cost: bench/webhooks.py).
+        # Dying before it leaves the batch to be sent again when the lease lapses (at least once).
+        kept = await self._store.finish_many([(d, attempt, v) for d, attempt, v, _ in outcomes])
+        for (d, _, v, answer), ok in zip(outcomes, kept, strict=True):
+            self._report(d, v, answer, ok)
         return len(claimed)
 
-    async def _attempt(self, due: Due) -> None:
+    def _report(self, due: Due, verdict: Verdict, answer: Answer, ok: bool) -> None:
+        if not ok:
+            log.warning("webhooks.claim_lost", extra={"delivery": due.id, "subscription": due.subscription})
+            return
+        result = {State.DELIVERED: "delivered", State.FAILED: "failed"}.get(verdict.state, "retry")
+        metrics.WEBHOOK_ATTEMPTS.labels(due.subscription, result).inc()
+        level = logging.INFO if verdict.state is not State.FAILED else logging.WARNING
+        log.log(level, "webhooks.attempt", extra={
+            "delivery": due.id, "subscription": due.subscription, "event": due.event,
+            "attempt": due.attempts + 1, "status": answer.status, "state": verdict.state.value,
+            "reason": verdict.reason,
+        })  # fmt: skip
+
+    async def _attempt(self, due: Due) -> tuple[Due, Attempt, Verdict, Answer]:
         subscription = self._subscriptions.get(due.subscription)
         started, at = time.monotonic(), datetime.fromtimestamp(self._clock(), UTC)
         if due.subscription.startswith(MAIL_PREFIX):
@@ -135,19 +156,8 @@ class Sender:
             answer = await self._post(subscription, due)
             verdict = judge(answer, due.attempts + 1, self._clock(), self._policy)
         seconds = time.monotonic() - started
-        attempt = Attempt(at, answer.status, answer.error, round(seconds, 4))
-        if not await self._store.finish(due, attempt, verdict):
-            log.warning("webhooks.claim_lost", extra={"delivery": due.id, "subscription": due.subscription})
-            return
-        result = {State.DELIVERED: "delivered", State.FAILED: "failed"}.get(verdict.state, "retry")
-        metrics.WEBHOOK_ATTEMPTS.labels(due.subscription, result).inc()
         metrics.WEBHOOK_SECONDS.observe(seconds)
-        level = logging.INFO if verdict.state is not State.FAILED else logging.WARNING
-        log.log(level, "webhooks.attempt", extra={
-            "delivery": due.id, "subscription": due.subscription, "event": due.event,
-            "attempt": due.attempts + 1, "status": answer.status, "state": verdict.state.value,
-            "reason": verdict.reason,
-        })  # fmt: skip
+        return due, Attempt(at, answer.status, answer.error, round(seconds, 4)), verdict, answer
 
     async def _mail(self, due: Due) -> Answer:
         """A team's e-mail through the messaging's SMTP relay (messaging.email)."""

@@ -160,34 +160,43 @@ class WebhooksStore(ConnectionStore):
 
     async def finish(self, due: Due, attempt: Attempt, verdict: Verdict) -> bool:
         """Log the attempt and move the delivery to the verdict, if our claim still holds it."""
-        async with self._begin(f"record webhook attempt {due.id}", write=True) as c:
-            values: dict[str, Any] = {
-                "state": verdict.state.value,
-                "attempts": deliveries.c.attempts + 1,
-                "claim": None,
-                "last_status": attempt.status,
-                "last_error": attempt.error or None,
-            }
-            if verdict.next_at is not None:
-                values["next_at"] = _dt(verdict.next_at)
-            if verdict.state is not State.PENDING:
-                values["finished_at"] = attempt.at
-            result = await c.execute(
-                deliveries.update()
-                .where(deliveries.c.id == due.id, deliveries.c.claim == due.claim)
-                .values(**values)
+        return (await self.finish_many([(due, attempt, verdict)]))[0]
+
+    async def finish_many(self, outcomes: Sequence[tuple[Due, Attempt, Verdict]]) -> list[bool]:
+        """:meth:`finish` for a batch, in one transaction; for each, whether our claim held."""
+        if not outcomes:
+            return []
+        async with self._begin(f"record {len(outcomes)} webhook attempts", write=True) as c:
+            return [await self._finish(c, *outcome) for outcome in outcomes]
+
+    async def _finish(self, c: AsyncConnection, due: Due, attempt: Attempt, verdict: Verdict) -> bool:
+        values: dict[str, Any] = {
+            "state": verdict.state.value,
+            "attempts": deliveries.c.attempts + 1,
+            "claim": None,
+            "last_status": attempt.status,
+            "last_error": attempt.error or None,
+        }
+        if verdict.next_at is not None:
+            values["next_at"] = _dt(verdict.next_at)
+        if verdict.state is not State.PENDING:
+            values["finished_at"] = attempt.at
+        result = await c.execute(
+            deliveries.update()
+            .where(deliveries.c.id == due.id, deliveries.c.claim == due.claim)
+            .values(**values)
+        )
+        if result.rowcount != 1:
+            return False  # the claim lapsed and another sender took it: its outcome counts
+        await c.execute(
+            attempts_t.insert().values(
+                delivery_id=due.id,
+                at=attempt.at,
+                status=attempt.status,
+                error=attempt.error,
+                seconds=attempt.seconds,
             )
-            if result.rowcount != 1:
-                return False  # the claim lapsed and another sender took it: its outcome counts
-            await c.execute(
-                attempts_t.insert().values(
-                    delivery_id=due.id,
-                    at=attempt.at,
-                    status=attempt.status,
-                    error=attempt.error,
-                    seconds=attempt.seconds,
-                )
-            )
+        )
         return True
 
     async def release(self, claim: str, now: float) -> None:
