@@ -419,7 +419,8 @@ async def test_a_crm_updates_a_ticket_the_newest_update_wins_and_the_loser_is_re
 
 async def test_a_crm_updates_a_customer_on_the_owner_the_newest_update_wins(tmp_path: Path) -> None:
     """PATCH /api/crm/customers/{id}: the mapping, the tier tag the tickets' routing reads, an older
-    update losing, the audit rows; the times kept in the database across a restart of the node."""
+    update losing, the audit rows; the times kept in the database across a restart of the node; a
+    CRM update older than our own edit losing to it."""
     from callcenter.core.omni.customers import Claim
     from callcenter.messaging.identity import email as email_identity
     from callcenter.web.webhooks import MESSAGING
@@ -475,6 +476,22 @@ async def test_a_crm_updates_a_customer_on_the_owner_the_newest_update_wins(tmp_
             assert [(e["who"], e["target"], sorted(e["detail"]["lost"])) for e in audit] == [
                 ("crm", "c-dee", ["tier"]), ("crm", "c-dee", [])
             ]  # fmt: skip
+            # Our own edit counts too: a CRM update made before it (and after the customer was
+            # created) loses on the field we edited, and applies on the one we did not.
+            messaging = node.app[MESSAGING]
+            eve = Claim(email_identity("eve@example.com"), True)
+            made = messaging.customers.identify(eve, time.time() - 86400, new_id="c-eve")
+            await messaging.save_customers({made.customer.id})
+            async with http.post(
+                "/api/customers/c-eve/attributes", json={"name": "Eve (ours)"}, headers=admin
+            ) as resp:
+                assert resp.status == 200
+            hour_ago = datetime.fromtimestamp(time.time() - 3600, UTC).isoformat()
+            stale = {"updated_at": hour_ago, "fields": {"full_name": "Eve Old", "vip": True}}
+            async with http.patch("/api/crm/customers/c-eve", json=stale, headers=crm_token) as resp:
+                result = await resp.json()
+            assert result["applied"] == {"vip": {"before": False, "after": True}}
+            assert set(result["lost"]) == {"name"} and result["lost"]["name"]["newer_at"] > hour_ago
     finally:
         await node.server.close()
 
