@@ -7,8 +7,9 @@ only while the claim holds, so even two owners overlapping for a moment never bo
 A restart (or a new owner) picks up every pending delivery from the database; one whose sender
 died mid-attempt is sent again when its lease lapses (``webhooks.reclaimed``): delivery is at
 least once, and receivers drop repeats by the body's ``id``. Interaction events are taken from the
-event log here too (``WebhooksStore.follow_events``). Logs name the subscription, never its URL
-or secret.
+event log here too (``WebhooksStore.follow_events``), and the teams' ticket e-mails (deliveries of
+``mail:<team>``) go out over SMTP by the same loop. A batch is attempted at once and its outcomes
+written in one transaction. Logs name the subscription, never its URL or secret.
 """
 
 from __future__ import annotations
