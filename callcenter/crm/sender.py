@@ -40,6 +40,7 @@ from callcenter.storage.webhooks_store import MAIL_PREFIX, Due, WebhooksStore
 log = logging.getLogger(__name__)
 BATCH = 20  # deliveries claimed and attempted at once (bench/webhooks.py)
 USER_AGENT = "callcenter-webhooks/1"
+PURGE_SECONDS = 3600.0
 
 
 def _retry_after(value: str | None) -> float | None:
@@ -70,6 +71,7 @@ class Sender:
         self._task: asyncio.Task[None] | None = None
         self._wake = asyncio.Event()
         self.lease = max(60.0, 4 * settings.timeout)
+        self._next_purge = 0.0  # monotonic: the first pass purges
 
     async def open(self) -> None:
         """The HTTP client only (tests drive ``run_once`` themselves); ``start`` also runs the loop."""
@@ -103,8 +105,19 @@ class Sender:
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self._wake.wait(), self._settings.poll_seconds)
 
+    async def purge(self) -> int:
+        """Delete what finished more than ``keep_days`` ago (the owner, at most once an hour)."""
+        before = datetime.fromtimestamp(self._clock() - self._settings.keep_days * 86400, UTC)
+        deleted = await self._store.purge(before)
+        if deleted:
+            log.info("webhooks.purged", extra={"deliveries": deleted})
+        return deleted
+
     async def run_once(self) -> int:
         """Follow the event log, then attempt every due delivery; the number attempted."""
+        if time.monotonic() >= self._next_purge:
+            self._next_purge = time.monotonic() + PURGE_SECONDS
+            await self.purge()
         if self._follow:
             while await self._store.follow_events(tuple(self._subscriptions.values())) > 0:
                 pass

@@ -49,6 +49,8 @@ class WebhooksSettings(Section):
     retry_max_delay: float = Field(3600.0, gt=0, le=86400)  # ...up to this
     timeout: float = Field(10.0, gt=0, le=120)  # one attempt's whole request
     poll_seconds: float = Field(1.0, gt=0, le=600)  # the owner looks for due deliveries this often
+    # Delivered and failed deliveries (and their attempts) are deleted this long after they finished.
+    keep_days: float = Field(30.0, gt=0, le=3650)
 
     @model_validator(mode="after")
     def _unique(self) -> WebhooksSettings:

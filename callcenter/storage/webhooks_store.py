@@ -208,6 +208,17 @@ class WebhooksStore(ConnectionStore):
                 .values(claim=None, next_at=_dt(now))
             )
 
+    async def purge(self, before: datetime, limit: int = 5000) -> int:
+        """Delete deliveries that finished (delivered or failed) before ``before``, with their
+        attempts, at most ``limit`` at a time; how many. Pending ones are never deleted."""
+        finished = (deliveries.c.state != State.PENDING.value) & (deliveries.c.finished_at < before)
+        async with self._begin("purge old webhook deliveries", write=True) as c:
+            ids = list(await c.scalars(sa.select(deliveries.c.id).where(finished).limit(limit)))
+            if ids:
+                await c.execute(attempts_t.delete().where(attempts_t.c.delivery_id.in_(ids)))
+                await c.execute(deliveries.delete().where(deliveries.c.id.in_(ids)))
+        return len(ids)
+
     async def redeliver(self, delivery_id: int, now: float) -> bool:
         """Send a delivery again (delivered or failed: a new round of attempts); False: none such."""
         async with self._begin(f"redeliver webhook {delivery_id}", write=True) as c:

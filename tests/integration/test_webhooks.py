@@ -232,6 +232,23 @@ async def test_a_sender_that_died_mid_attempt_leaves_the_delivery_to_the_next_af
         (delivery,) = await store.find()
         assert delivery.state == "delivered" and [a.status for a in delivery.log] == [429, 200]
         assert [b["data"]["ticket"]["id"] for _, b, _ in receiver.got] == [created.id, created.id]
+        # Finished deliveries go after webhooks.keep_days (30), with their attempts; pending ones stay.
+        await Tickets(WF, tickets_store, clock=lambda: T0).create(
+            wfl.Draft("fault", "Still waiting", {"product": "tv"}), ANN
+        )
+        purger = Sender(store, config, clock=lambda: clock[0])
+        clock[0] += 29 * 86400
+        assert await purger.purge() == 0
+        clock[0] += 2 * 86400
+        assert await purger.purge() == 1
+        (left,) = await store.find()
+        assert (left.state, left.attempts, left.log) == ("pending", 0, ())
+        engine = create_engine(url)
+        try:
+            async with engine.connect() as c:
+                assert await c.scalar(sa.text("SELECT count(*) FROM webhook_attempts")) == 0
+        finally:
+            await engine.dispose()
     finally:
         await store.stop()
         await tickets_store.stop()
