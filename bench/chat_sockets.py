@@ -403,8 +403,10 @@ def report(r: Result) -> dict[str, float]:
         "kib": r.per_connection_kib,
     }
     print(f"\n{r.name}")
-    print(f"  sockets: {r.sockets} connected in {r.connect_s:.1f} s; chats started in {r.start_s:.1f} s"
-          f" (every start acknowledged after {r.started_s:.1f} s, then offered and accepted)")
+    print(
+        f"  sockets: {r.sockets} connected in {r.connect_s:.1f} s; chats started in {r.start_s:.1f} s"
+        f" (every start acknowledged after {r.started_s:.1f} s, then offered and accepted)"
+    )
     print(
         f"  server memory: {r.rss_before / 1024:.1f} MiB before, {r.rss_idle / 1024:.1f} MiB with the idle"
         f" sockets -> {figures['kib']:.1f} KiB per idle connection; {r.rss_end / 1024:.1f} MiB after"

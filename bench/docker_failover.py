@@ -54,8 +54,14 @@ COMPOSE_FILE = REPO / "docker" / "compose.cluster.yml"
 PROJECT = "cccluster"
 CACHE = Path("/var/cache/callcenter/docker")
 ENV_FILE = CACHE / "cluster.env"
-SECRETS = ("AMI_SECRET", "AGENT_PASSWORD", "TRUNK_PASSWORD", "POSTGRES_PASSWORD", "REDIS_PASSWORD",
-           "ADMIN_API_TOKEN")
+SECRETS = (
+    "AMI_SECRET",
+    "AGENT_PASSWORD",
+    "TRUNK_PASSWORD",
+    "POSTGRES_PASSWORD",
+    "REDIS_PASSWORD",
+    "ADMIN_API_TOKEN",
+)
 DOCKER = "/usr/bin/docker"
 # docker/compose.cluster.yml's ports.
 NODES = {"node1": 17080, "node2": 17081}
@@ -119,8 +125,7 @@ def read_env() -> dict[str, str]:
 
 
 def compose(*args: str, check: bool = True) -> subprocess.CompletedProcess[str]:
-    command = ["docker-compose", "-p", PROJECT, "-f", str(COMPOSE_FILE), "--env-file", str(ENV_FILE),
-               *args]
+    command = ["docker-compose", "-p", PROJECT, "-f", str(COMPOSE_FILE), "--env-file", str(ENV_FILE), *args]
     done = subprocess.run(command, capture_output=True, text=True, check=False)
     if check and done.returncode != 0:
         raise Failed(f"{' '.join(command[5:])} failed:\n{done.stdout[-2000:]}{done.stderr[-2000:]}")
@@ -173,7 +178,7 @@ _ROLE_METRIC = re.compile(r"^(\w*(?:owner|leader)\w*)(?:\{[^}]*\})?\s+([0-9.eE+-
 
 
 def role_of(port: int) -> str | None:
-    """"owner", "follower", or None while the node does not tell (/healthz, then /metrics)."""
+    """ "owner", "follower", or None while the node does not tell (/healthz, then /metrics)."""
     body = healthz(port) or {}
     for key in _ROLE_KEYS:
         value = body.get(key)
@@ -211,8 +216,9 @@ def choose_victim(owner: str | None) -> tuple[str, str]:
     if owner is not None:
         return owner, "the routing owner"
     victim = next(name for name in NODES if name != FASTAGI_NODE)
-    return victim, ("no node tells its role (the election is not wired in): the node the "
-                    "dialplan's FastAGI does not use")
+    return victim, (
+        "no node tells its role (the election is not wired in): the node the dialplan's FastAGI does not use"
+    )
 
 
 def wait_available(name: str, token: str, timeout: float = 20) -> None:
@@ -241,8 +247,16 @@ _phone_numbers = iter(range(100))
 
 def phone(server_port: int, user: str, password: str, *, answer: bool, freq: float) -> Phone:
     n = next(_phone_numbers)
-    return Phone(server_port, user, password, PHONE_SIP + n, PHONE_RTP + 20 * n,
-                 PHONE_RTP + 20 * n + 18, answer=answer, send_freq=freq)
+    return Phone(
+        server_port,
+        user,
+        password,
+        PHONE_SIP + n,
+        PHONE_RTP + 20 * n,
+        PHONE_RTP + 20 * n + 18,
+        answer=answer,
+        send_freq=freq,
+    )
 
 
 def real_call(label: str, port: int, token: str, agent: Phone, caller: Phone) -> dict[str, float]:
@@ -271,8 +285,10 @@ def real_call(label: str, port: int, token: str, agent: Phone, caller: Phone) ->
     caller_ratio = goertzel(at_agent, CALLER_FREQ) / max(goertzel(at_agent, AGENT_FREQ), 1e-9)
     agent_ratio = goertzel(at_caller, AGENT_FREQ) / max(goertzel(at_caller, CALLER_FREQ), 1e-9)
     if caller_ratio < 2 or agent_ratio < 2:
-        raise Failed(f"{label}: no two-way audio (caller's tone at the agent {caller_ratio:.1f}x, "
-                     f"agent's tone at the caller {agent_ratio:.1f}x)")
+        raise Failed(
+            f"{label}: no two-way audio (caller's tone at the agent {caller_ratio:.1f}x, "
+            f"agent's tone at the caller {agent_ratio:.1f}x)"
+        )
     measured["caller's tone at the agent (x)"] = caller_ratio
     measured["agent's tone at the caller (x)"] = agent_ratio
     state = agent_state(port, token)
@@ -311,8 +327,10 @@ def scenario(args: argparse.Namespace) -> dict[str, Any]:
 
     conf = args.kamailio_conf
     if conf is None and not (REPO / "asterisk_conf" / "kamailio" / "kamailio.cfg").exists():
-        raise Failed("asterisk_conf/kamailio/kamailio.cfg is not in this checkout: pass "
-                     "--kamailio-conf DIR (a directory with a kamailio.cfg)")
+        raise Failed(
+            "asterisk_conf/kamailio/kamailio.cfg is not in this checkout: pass "
+            "--kamailio-conf DIR (a directory with a kamailio.cfg)"
+        )
     env_file(conf)
     secrets_ = read_env()
     token = secrets_["ADMIN_API_TOKEN"]
@@ -366,8 +384,12 @@ def scenario(args: argparse.Namespace) -> dict[str, Any]:
         say(f"call 2, {victim} dead")
         second = real_call("call 2", NODES[survivor], token, agent, caller)
         results.update({f"call 2: {k}": v for k, v in second.items()})
-        running = subprocess.run([DOCKER, "inspect", "-f", "{{.State.Status}} restarts={{.RestartCount}}",
-                                  ident], capture_output=True, text=True, check=False).stdout.strip()
+        running = subprocess.run(
+            [DOCKER, "inspect", "-f", "{{.State.Status}} restarts={{.RestartCount}}", ident],
+            capture_output=True,
+            text=True,
+            check=False,
+        ).stdout.strip()
         results[f"{victim} after the scenario"] = running
     finally:
         caller.stop()
@@ -379,10 +401,18 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--no-build", action="store_true", help="use the images already built")
     parser.add_argument("--keep", action="store_true", help="leave the containers running")
-    parser.add_argument("--kamailio-conf", type=Path, default=None,
-                        help="directory with kamailio.cfg (default: the repository's asterisk_conf/kamailio)")
-    parser.add_argument("--start-timeout", type=float, default=180.0,
-                        help="seconds for both nodes to be healthy after compose up")
+    parser.add_argument(
+        "--kamailio-conf",
+        type=Path,
+        default=None,
+        help="directory with kamailio.cfg (default: the repository's asterisk_conf/kamailio)",
+    )
+    parser.add_argument(
+        "--start-timeout",
+        type=float,
+        default=180.0,
+        help="seconds for both nodes to be healthy after compose up",
+    )
     args = parser.parse_args(argv)
     started = Clock.now()
     code = 0

@@ -48,6 +48,7 @@ from callcenter.core.ivr import flow as ivr
 from callcenter.core.ivr.runner import FlowRunner
 from callcenter.core.omni.conversations import MessagingChannel
 from callcenter.core.qa.scoring import Alert
+from callcenter.crm import wiring as crm_wiring
 from callcenter.gc_policy import GcPolicy
 from callcenter.ivr.store import FlowStore
 from callcenter.kb.assistant import Assistant
@@ -94,6 +95,7 @@ from callcenter.web import (
     auth,
     chat_agent,
     chat_customer,
+    crm_api,
     customers_api,
     domain_errors,
     http,
@@ -246,12 +248,14 @@ def create_app(settings: Settings) -> web.Application:
     widget.setup_routes(app)
     kb_api.setup_routes(app)
     outbound_api.setup_routes(app)
+    crm_api.setup_routes(app)
     app.cleanup_ctx.append(_database)
     app.cleanup_ctx.append(admin_roster.directory_context)
     app.cleanup_ctx.append(_accounts)
     app.cleanup_ctx.append(_qa)
     app.cleanup_ctx.append(_kb)
     app.cleanup_ctx.append(report_job.store_context(DATABASE))
+    app.cleanup_ctx.append(crm_wiring.store_context(DATABASE))  # webhook deliveries: every node
     app.cleanup_ctx.append(ticket_wiring.store_context(DATABASE))  # every node serves the tickets
     app.cleanup_ctx.append(outbound_server.store_context(DATABASE))  # campaigns: every node
     app.cleanup_ctx.append(realtime.server_context(settings.realtime, settings.security.api_tokens))
@@ -267,6 +271,7 @@ def create_app(settings: Settings) -> web.Application:
     routing += report_mailer.owner_contexts(report_job.RUNS_STORE, REPORTS, SCHEDULE, settings.report_mail)
     routing.append(ticket_job.job_context)  # SLA checks and replies to customers: the owner
     routing.append(outbound_server.owner_context)  # the diallers and the SMS opt-out: the owner
+    routing.append(crm_wiring.owner_context)  # CRM webhooks: one sender, the owner
     app.cleanup_ctx.append(cluster.context(routing, DATABASE))
     app.cleanup_ctx.append(_gc_policy)  # last: it freezes what everything else has built
     return app

@@ -83,3 +83,15 @@ def observe_engine(engine: Acd) -> None:
         AGENTS.labels(state=state.value).set(n)
     for queue in engine.queue_names():
         WAITING.labels(queue=queue).set(engine.waiting_count(queue))
+
+
+WEBHOOK_ATTEMPTS = Counter(
+    "callcenter_webhook_attempts_total",
+    "CRM webhook attempts by subscription and what became of the delivery (delivered, retry, failed)",
+    ["subscription", "result"],
+)
+WEBHOOK_SECONDS = Histogram(
+    "callcenter_webhook_attempt_seconds",
+    "How long one CRM webhook attempt took (until the answer, the timeout or the error)",
+    buckets=(0.01, 0.05, 0.1, 0.5, 1, 2, 5, 10, 30),
+)

@@ -11,7 +11,8 @@ from callcenter.settings.base import Section
 
 class ApiToken(Section):
     name: str
-    role: Literal["agent", "supervisor", "qa", "admin"]
+    # "crm": a CRM's token, which may only update mapped fields (docs/webhooks.md).
+    role: Literal["agent", "supervisor", "qa", "admin", "crm"]
     token: SecretStr = Field(min_length=16)
     # For role "agent": the agent this token acts as (an agent may only change its own state).
     agent_id: str | None = None

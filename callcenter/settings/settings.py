@@ -27,6 +27,7 @@ from callcenter.settings.telephony import (
     IvrSettings,
 )
 from callcenter.settings.tickets import TicketsSettings
+from callcenter.settings.webhooks import WebhooksSettings
 
 
 def _default_agents() -> tuple[AgentSettings, ...]:
@@ -54,6 +55,7 @@ class Settings(Section):
     live: LiveSettings = LiveSettings()
     surveys: SurveysSettings = SurveysSettings()
     report_mail: ReportMailSettings = ReportMailSettings()
+    webhooks: WebhooksSettings = WebhooksSettings()
 
     @model_validator(mode="after")
     def _unique_agents(self) -> Settings:

@@ -756,3 +756,67 @@ class ReportRunRow(Base):
     claimed_at: Mapped[datetime]
     finished_at: Mapped[datetime | None]
     error: Mapped[str | None]
+
+
+# --- CRM webhooks (migration 0021, storage/webhooks_store.py, docs/webhooks.md) ------------------
+
+
+class WebhookDeliveryRow(Base):
+    """One event for one subscription: the body as sent (every attempt sends the same bytes), its
+    state (pending | delivered | failed) and when it is due. ``(subscription, event_key)`` is unique:
+    an event becomes at most one delivery per subscription, whichever node or pass wrote it."""
+
+    __tablename__ = "webhook_deliveries"
+    __table_args__ = (
+        sa.UniqueConstraint("subscription", "event_key"),
+        sa.Index("ix_webhook_deliveries_state_next_at", "state", "next_at"),
+    )
+
+    id: Mapped[int] = mapped_column(EVENT_ID, primary_key=True, autoincrement=True)
+    subscription: Mapped[str]
+    event: Mapped[str]
+    event_key: Mapped[str]
+    created_at: Mapped[datetime]
+    body: Mapped[str] = mapped_column(sa.Text())
+    state: Mapped[str]
+    attempts: Mapped[int]
+    next_at: Mapped[datetime]
+    claim: Mapped[str | None]
+    last_status: Mapped[int | None]
+    last_error: Mapped[str | None]
+    finished_at: Mapped[datetime | None]
+
+
+class WebhookAttemptRow(Base):
+    """Every attempt of a delivery: when, the HTTP status or the error, how long it took."""
+
+    __tablename__ = "webhook_attempts"
+    __table_args__ = (sa.Index("ix_webhook_attempts_delivery_id_id", "delivery_id", "id"),)
+
+    id: Mapped[int] = mapped_column(EVENT_ID, primary_key=True, autoincrement=True)
+    delivery_id: Mapped[int] = mapped_column(sa.BigInteger())
+    at: Mapped[datetime]
+    status: Mapped[int | None]
+    error: Mapped[str]
+    seconds: Mapped[float]
+
+
+class WebhookCursorRow(Base):
+    """How far the routing owner has turned the event log into interaction deliveries."""
+
+    __tablename__ = "webhook_cursor"
+
+    name: Mapped[str] = mapped_column(primary_key=True)
+    last_id: Mapped[int] = mapped_column(sa.BigInteger())
+
+
+class CrmFieldTimeRow(Base):
+    """Per record and field, the timestamp of the CRM update in force (the conflict rule's memory
+    for customers; a ticket keeps its own in its snapshot)."""
+
+    __tablename__ = "crm_field_times"
+
+    entity: Mapped[str] = mapped_column(primary_key=True)  # customer
+    entity_id: Mapped[str] = mapped_column(primary_key=True)
+    field: Mapped[str] = mapped_column(primary_key=True)
+    at: Mapped[datetime]

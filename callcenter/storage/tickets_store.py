@@ -8,7 +8,7 @@ on several nodes at once are applied one after the other, each to the state the 
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Mapping, Sequence
 from datetime import UTC, datetime
 from typing import Any, cast
 
@@ -17,7 +17,8 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from callcenter.aio import cancel_safe
 from callcenter.core.tickets.ticket import Ticket, TicketEvent
-from callcenter.storage import audit_chain
+from callcenter.settings.webhooks import Subscription
+from callcenter.storage import audit_chain, webhooks_store
 from callcenter.storage.db import ConnectionStore
 from callcenter.storage.db_models import AuditRow, TicketCommentRow, TicketEventRow, TicketRow
 from callcenter.tickets import codec
@@ -30,6 +31,8 @@ from callcenter.tickets.records import (
     TicketFilter,
 )
 
+# (after, event) -> (team, {"to", "subject", "text"}) when the event is mailed to a team.
+Notify = Callable[[Ticket, TicketEvent], tuple[str, Mapping[str, str]] | None]
 tickets = cast(sa.Table, TicketRow.__table__)
 comments_t = cast(sa.Table, TicketCommentRow.__table__)
 events_t = cast(sa.Table, TicketEventRow.__table__)
@@ -59,22 +62,56 @@ def _columns(t: Ticket, closed: bool, at: datetime) -> dict[str, Any]:
 class TicketsStore(ConnectionStore):
     _name = "tickets store"
 
-    def __init__(self, url: str, engine: Any = None, closed: Any = None) -> None:
-        """``closed(ticket) -> bool``: whether the ticket is in a closed status (the workflow's)."""
+    def __init__(
+        self,
+        url: str,
+        engine: Any = None,
+        closed: Any = None,
+        subscriptions: Sequence[Subscription] = (),
+        notify: Notify | None = None,
+    ) -> None:
+        """``closed(ticket) -> bool``: whether the ticket is in a closed status (the workflow's);
+        ``subscriptions``: the CRM webhooks, whose deliveries each change writes with its events;
+        ``notify``: the teams' e-mails about events, written the same way (tickets/wiring.py)."""
         super().__init__(url, engine)
         self._closed = closed or (lambda t: False)
+        self._subscriptions = tuple(subscriptions)
+        self._notify = notify
 
     async def start(self) -> None:
         await self._open()
 
     async def _write_events(
-        self, c: AsyncConnection, before: Ticket | None, events: Sequence[TicketEvent], actor: Actor
+        self,
+        c: AsyncConnection,
+        before: Ticket | None,
+        after: Ticket,
+        events: Sequence[TicketEvent],
+        actor: Actor,
+        comment: Mapping[str, Any] | None = None,
     ) -> None:
         for e in events:
             data = codec.event_json(e)
-            await c.execute(
+            result = await c.execute(
                 events_t.insert().values(ticket_id=e.ticket_id, at=e.at, kind=e.kind, by=e.by, data=data)
             )
+            if self._subscriptions:  # the CRM's deliveries: in this transaction, keyed by the event row
+                key = result.inserted_primary_key
+                assert key is not None
+                hook = {"ticket": codec.ticket_json(after), "event": {"kind": e.kind, **data}}
+                if comment is not None and e.kind == "commented":
+                    hook["comment"] = dict(comment)
+                await webhooks_store.enqueue(
+                    c, self._subscriptions, f"ticket.{e.kind}", f"ticket-event-{key[0]}", e.at, hook
+                )
+            mail = self._notify(after, e) if self._notify is not None else None
+            if mail is not None:  # the team's e-mail: in this transaction too
+                key = result.inserted_primary_key
+                assert key is not None
+                team, message = mail
+                await webhooks_store.enqueue_mail(
+                    c, team, f"ticket.{e.kind}", f"ticket-event-{key[0]}", e.at, message
+                )
             detail = {"kind": e.kind, **data}
             if before is not None:
                 detail["before"] = {"status": before.status, "team": before.team, "priority": before.priority}
@@ -99,7 +136,7 @@ class TicketsStore(ConnectionStore):
         }
         async with self._begin(f"create ticket {ticket.id}", write=True) as c:
             await c.execute(tickets.insert().values(**values))
-            await self._write_events(c, None, events, actor)
+            await self._write_events(c, None, ticket, events, actor)
 
     async def _read(self, c: AsyncConnection, ticket_id: str, lock: bool = False) -> Ticket | None:
         query = sa.select(tickets.c.data).where(tickets.c.id == ticket_id)
@@ -132,7 +169,12 @@ class TicketsStore(ConnectionStore):
             return [codec.ticket_from_json(d) for d in await c.scalars(q)]
 
     async def _apply(
-        self, c: AsyncConnection, ticket_id: str, change: Change, actor: Actor
+        self,
+        c: AsyncConnection,
+        ticket_id: str,
+        change: Change,
+        actor: Actor,
+        comment: Mapping[str, Any] | None = None,
     ) -> tuple[Ticket, tuple[TicketEvent, ...]]:
         before = await self._read(c, ticket_id, lock=True)
         if before is None:
@@ -145,7 +187,7 @@ class TicketsStore(ConnectionStore):
                 .where(tickets.c.id == ticket_id)
                 .values(**values, version=tickets.c.version + 1)
             )
-        await self._write_events(c, before, events, actor)
+        await self._write_events(c, before, after, events, actor, comment)
         return after, events
 
     async def change(
@@ -158,7 +200,8 @@ class TicketsStore(ConnectionStore):
         self, ticket_id: str, change: Change, body: str, internal: bool, actor: Actor
     ) -> tuple[Ticket, Comment]:
         async with self._begin(f"comment on ticket {ticket_id}", write=True) as c:
-            after, events = await self._apply(c, ticket_id, change, actor)
+            comment = {"body": body, "internal": internal, "by": actor.name}
+            after, events = await self._apply(c, ticket_id, change, actor, comment)
             at = events[0].at if events else _now()
             delivery: Delivery = "none" if internal else "pending"
             values = {"ticket_id": ticket_id, "at": at, "by": actor.name, "internal": internal,

@@ -4,6 +4,7 @@ added to :class:`~callcenter.core.tickets.ticket.Ticket` gets a default here, so
 from __future__ import annotations
 
 import dataclasses
+from collections.abc import Mapping
 from datetime import datetime
 from typing import Any
 
@@ -42,6 +43,7 @@ def ticket_json(t: Ticket) -> dict[str, Any]:
         "reopen_reason": t.reopen_reason,
         "sla_marks": sorted(t.sla_marks),
         "context": dict(t.context),
+        "field_times": {k: _time(v) for k, v in sorted(t.field_times.items())},
     }
 
 
@@ -72,6 +74,7 @@ def ticket_from_json(d: dict[str, Any]) -> Ticket:
         reopen_reason=d.get("reopen_reason", ""),
         sla_marks=frozenset(d.get("sla_marks", ())),
         context=dict(d.get("context", {})),
+        field_times={k: t for k, v in d.get("field_times", {}).items() if (t := _parse(v)) is not None},
     )
 
 
@@ -82,5 +85,7 @@ def event_json(e: TicketEvent) -> dict[str, Any]:
         if f.name in ("ticket_id", "at", "by"):
             continue
         value = getattr(e, f.name)
+        if isinstance(value, Mapping):  # CrmUpdated's applied / lost: plain JSON
+            value = {k: dict(v) if isinstance(v, Mapping) else v for k, v in value.items()}
         out[f.name] = value.isoformat() if isinstance(value, datetime) else value
     return out

@@ -8,15 +8,15 @@ replies to customers run on the routing owner only (``tickets/job.py``).
 from __future__ import annotations
 
 import secrets
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
 from callcenter.accounts.principal import Principal
-from callcenter.core.tickets import sla
+from callcenter.core.tickets import crm, sla
 from callcenter.core.tickets import workflow as wfl
 from callcenter.core.tickets.model import Workflow
-from callcenter.core.tickets.ticket import Ticket, TicketEvent
+from callcenter.core.tickets.ticket import CrmUpdated, Ticket, TicketEvent
 from callcenter.tickets.records import Actor, Change, Comment, TicketsPort
 
 _ALPHABET = "0123456789ABCDEFGHJKMNPQRSTVWXYZ"  # Crockford's base 32: no I, L, O, U
@@ -97,6 +97,18 @@ class Tickets:
             ticket_id, lambda t: wfl.set_priority(wf, t, priority, at, actor.name), actor
         )
         return ticket
+
+    async def crm_update(
+        self, ticket_id: str, changes: Mapping[str, object], source_at: datetime, actor: Actor
+    ) -> tuple[Ticket, CrmUpdated]:
+        """A CRM's update (core/tickets/crm.py: the last update wins by its own timestamp)."""
+        at, wf = self.clock(), self.workflow
+        ticket, events = await self._change(
+            ticket_id, lambda t: crm.update(wf, t, changes, source_at, at, actor.name), actor
+        )
+        event = events[0]
+        assert isinstance(event, CrmUpdated)
+        return ticket, event
 
     async def comment(
         self, ticket_id: str, body: str, internal: bool, actor: Actor

@@ -8,12 +8,12 @@ from collections.abc import AsyncIterator, Callable
 
 from aiohttp import web
 
-from callcenter.core.tickets.ticket import Ticket
+from callcenter.core.tickets.ticket import Ticket, TicketEvent
 from callcenter.storage.db import Database
 from callcenter.storage.tickets_store import TicketsStore
 from callcenter.tickets.service import Tickets
 from callcenter.tickets.workflow_file import WorkflowWatcher, load_workflow
-from callcenter.web import api
+from callcenter.web import api, ticket_mail
 from callcenter.web.tickets_api import TICKETS
 
 log = logging.getLogger(__name__)
@@ -32,7 +32,20 @@ def store_context(database: web.AppKey[Database]) -> Callable[[web.Application],
         def closed(ticket: Ticket) -> bool:
             return holder[0].closed(ticket)
 
-        store = TicketsStore(settings.database.url, app[database].engine, closed=closed)
+        def notify(ticket: Ticket, event: TicketEvent) -> tuple[str, dict[str, str]] | None:
+            team = holder[0].workflow.teams.get(ticket_mail.team_of(ticket, event) or "")
+            if team is None or team.email is None:
+                return None
+            subject, text = ticket_mail.compose(team.language, ticket, event)
+            return team.name, {"to": team.email, "subject": subject, "text": text}
+
+        store = TicketsStore(
+            settings.database.url,
+            app[database].engine,
+            closed=closed,
+            subscriptions=settings.webhooks.subscriptions,  # CRM deliveries with each change
+            notify=notify,  # and the teams' e-mails
+        )
         await store.start()
         tickets = Tickets(workflow, store)
         holder.append(tickets)

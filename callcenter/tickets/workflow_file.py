@@ -71,6 +71,9 @@ class _Team(_Model):
     line: str | None = Field(None, pattern=NAME)
     transfers: tuple[str, ...] = ()
     members: tuple[str, ...] = ()
+    # The team's mailbox for e-mail notifications (docs/tickets.md), and their language.
+    email: str | None = Field(None, pattern=r"^[^@\s<>,;]+@[^@\s<>,;]+\.[^@\s<>,;]+$", max_length=254)
+    language: Literal["en", "zh-CN"] = "en"
 
 
 class _Rule(_Model):
@@ -185,7 +188,7 @@ def _type(name: str, t: _Type) -> m.TicketType:
 def _to_core(parsed: _File, source: str) -> m.Workflow:
     types = {name: _type(name, t) for name, t in parsed.types.items()}
     teams = {
-        name: m.Team(name, frozenset(t.transfers), t.line, frozenset(t.members))
+        name: m.Team(name, frozenset(t.transfers), t.line, frozenset(t.members), t.email, t.language)
         for name, t in parsed.teams.items()
     }
     rules = tuple(

@@ -29,6 +29,8 @@ from callcenter.web.sessions import COOKIE, Sessions, same_token
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 
 ROLES = ("agent", "supervisor", "qa", "admin")
+# Roles of API tokens only (no account, no page): a CRM updating fields (docs/webhooks.md).
+TOKEN_ROLES = ("crm",)
 PUBLIC = "public"
 _ATTR = "_callcenter_roles"
 
@@ -42,7 +44,7 @@ CSRF_FIELD = "csrf_token"
 
 def allow(*roles: str) -> Callable[[Handler], Handler]:
     """Declare the roles a handler accepts (``PUBLIC`` for no authentication)."""
-    unknown = set(roles) - set(ROLES) - {PUBLIC}
+    unknown = set(roles) - set(ROLES) - set(TOKEN_ROLES) - {PUBLIC}
     if unknown or not roles:
         raise ValueError(f"bad roles {sorted(unknown) or roles}")
 

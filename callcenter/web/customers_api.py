@@ -10,12 +10,14 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable, Collection
 from dataclasses import asdict
+from datetime import UTC, datetime
 from typing import Any, Protocol, runtime_checkable
 
 from aiohttp import web
 from pydantic import BaseModel, Field
 
 from callcenter.core.interaction import Channel, Interaction
+from callcenter.core.omni import customer_crm
 from callcenter.core.omni.conversations import Message
 from callcenter.core.omni.customers import Customer, CustomerError, MergeRecord, UnknownCustomer
 from callcenter.errors import StorageError
@@ -23,6 +25,7 @@ from callcenter.messaging.service import Messaging
 from callcenter.web.api import SERVICE, queue_line
 from callcenter.web.audit import record
 from callcenter.web.auth import PRINCIPAL, allow
+from callcenter.web.crm_api import FIELD_TIMES
 from callcenter.web.http import error as _error
 from callcenter.web.http import json_response as _json
 from callcenter.web.http import read_json, read_object
@@ -231,7 +234,33 @@ async def set_attributes(request: web.Request) -> web.Response:
     except CustomerError as err:
         return _error(409, str(err))
     await _save(messaging, {customer.id})
+    await _mark_for_crm(request, customer.id, changes, current)
     return _json(customer_view(customer))
+
+
+async def _mark_for_crm(
+    request: web.Request, customer_id: str, changes: dict[str, object], before: Customer
+) -> None:
+    """Our edit counts for the CRM's conflict rule (docs/webhooks.md): an update older than it loses."""
+    fields: list[str] = [f for f in ("name", "vip", "language") if f in changes]
+    if "tags" in changes and customer_crm.current(before)["tier"] != _tier(changes["tags"]):
+        fields.append("tier")
+    times = request.app.get(FIELD_TIMES)
+    if times is None or not fields:
+        return
+    try:
+        await times.set_field_times("customer", customer_id, fields, datetime.now(UTC))
+    except StorageError as err:  # the change stands; a CRM update older than it may still win
+        log.warning("crm.field_times_failed", extra={"detail": str(err)})
+
+
+def _tier(tags: object) -> str | None:
+    found = sorted(
+        t[len(customer_crm.TIER_TAG) :]
+        for t in (tags if isinstance(tags, frozenset) else ())
+        if isinstance(t, str) and t.startswith(customer_crm.TIER_TAG)
+    )
+    return found[0] if found else None
 
 
 @doc(

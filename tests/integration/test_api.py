@@ -24,6 +24,7 @@ TOKENS = {
     "supervisor": "supervisor-token-0123456789",
     "qa": "qa-token-0123456789abcdefgh",
     "agent": "agent-token-0123456789abcdef",
+    "crm": "crm-token-0123456789abcdefgh",
 }
 
 
@@ -175,6 +176,13 @@ MATRIX: dict[tuple[str, str], set[str]] = {
     ("GET", "/api/campaigns/renewals/decisions"): {"supervisor", "admin"},
     ("POST", "/api/campaigns/renewals/start"): {"supervisor", "admin"},
     ("POST", "/api/dnc"): {"supervisor", "admin"},
+    # CRM webhooks (test_webhooks.py): admins only.
+    ("GET", "/api/webhooks"): {"admin"},
+    ("GET", "/api/webhooks/deliveries"): {"admin"},
+    ("POST", "/api/webhooks/deliveries/1/redeliver"): {"admin"},
+    # The inbound update API: a CRM's token only (role crm, which may do nothing else).
+    ("PATCH", "/api/crm/tickets/T-NONE"): {"crm"},
+    ("PATCH", "/api/crm/customers/none"): {"crm"},
     # Provider webhooks: no API token is asked for; the provider's signature is (see WEBHOOKS).
     ("POST", "/webhooks/twilio/sms"): {PUBLIC},
     ("GET", "/webhooks/whatsapp"): {PUBLIC},
@@ -233,6 +241,7 @@ async def test_every_route_declares_roles_and_is_in_the_matrix(client: TestClien
             m,
             p.replace("tickets/T-NONE", "tickets/{ticket_id}")
             .replace("articles/1", "articles/{article_id}")
+            .replace("deliveries/1/", "deliveries/{delivery_id}/")
             .replace("1001/pause", "{agent_id}/{action}")
             .replace("1001", "{agent_id}")
             .replace("customers/none", "customers/{customer_id}")
@@ -283,7 +292,7 @@ async def walk(
             assert resp.status not in (401, 403), (method, path, who, resp.status)
 
 
-@pytest.mark.parametrize("who", [None, "agent", "supervisor", "qa", "admin", "forged"])
+@pytest.mark.parametrize("who", [None, "agent", "supervisor", "qa", "admin", "crm", "forged"])
 async def test_role_matrix(client: TestClient[Any, Any], who: str | None) -> None:
     headers = {"Authorization": "Bearer forged-token-0123456789abc"} if who == "forged" else auth(who)
     await walk(client, who, headers)

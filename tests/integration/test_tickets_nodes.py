@@ -2,13 +2,19 @@
 PostgreSQL elects the routing owner, a real Redis carries the follower's requests. Both nodes serve
 the API from the database; the follower's reply to a customer is handled by the owner's job (here
 the customer has no conversation: ``no_channel``); an edit of the shared workflow file reaches both
-nodes, a broken one neither; when the owner stops, the follower takes over the job."""
+nodes, a broken one neither; when the owner stops, the follower takes over the job. The CRM
+webhooks of the changes made on either node are sent once each, by the owner of the moment."""
 
 from __future__ import annotations
 
 import asyncio
+import json
+import threading
+import time
 from collections.abc import Iterator
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -26,6 +32,36 @@ def redis_url() -> Iterator[str]:
     server.stop()
 
 
+SECRET = "crm-secret-0123456789"
+
+
+@pytest.fixture
+def receiver() -> Iterator[tuple[str, list[tuple[dict[str, Any], bool]]]]:
+    """A CRM endpoint on loopback (a thread: the nodes are processes): every body, and whether
+    its signature checked out."""
+    from callcenter.crm import signing
+
+    got: list[tuple[dict[str, Any], bool]] = []
+
+    class Handler(BaseHTTPRequestHandler):
+        def do_POST(self) -> None:
+            body = self.rfile.read(int(self.headers["Content-Length"]))
+            signed = signing.verify(SECRET, self.headers.get(signing.HEADER, ""), body, now=time.time())
+            got.append((json.loads(body), signed))
+            self.send_response(204)
+            self.end_headers()
+
+        def log_message(self, *args: Any) -> None:
+            pass
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    yield f"http://127.0.0.1:{server.server_address[1]}/hook", got
+    server.shutdown()
+    server.server_close()
+
+
 def role(server: ServerProcess) -> str | None:
     health = server.health()
     return None if health is None else health.get("role")
@@ -38,8 +74,9 @@ def delivery(node: ServerProcess, ticket_id: str, comment_id: int) -> str | None
 
 
 def test_two_nodes_serve_the_tickets_and_the_owner_runs_the_job(
-    tmp_path: Path, postgres_url: str, redis_url: str
+    tmp_path: Path, postgres_url: str, redis_url: str, receiver: tuple[str, list[tuple[dict[str, Any], bool]]]
 ) -> None:
+    hook_url, got = receiver
     url = asyncio.run(_create_postgres_database(postgres_url))
     workflow = tmp_path / "tickets.yaml"  # one file for both nodes (shared storage)
     workflow.write_text(EXAMPLE.read_text())
@@ -55,6 +92,10 @@ def test_two_nodes_serve_the_tickets_and_the_owner_runs_the_job(
             realtime={"redis_url": redis_url},
             recordings={"spool_dir": str(workdir / "spool")},
             tickets={"workflow_file": str(workflow), "reload_seconds": 0.2, "reply_seconds": 0.2},
+            webhooks={
+                "subscriptions": [{"name": "crm", "url": hook_url, "secret": SECRET}],
+                "poll_seconds": 0.2,
+            },
         )
         nodes[name] = ServerProcess(config, workdir)
     a, b = nodes["a"], nodes["b"]
@@ -103,6 +144,17 @@ def test_two_nodes_serve_the_tickets_and_the_owner_runs_the_job(
         assert status == 201
         comment = added["comment"]["id"]
         b.wait_until(lambda: delivery(b, tid, comment) == "no_channel", 20, "B's job to take the reply")
+
+        # The webhooks: made on B, A, B (A owning), then on B (B owning); each sent once, signed.
+        kinds = ["created", "status", "commented", "commented"]
+        b.wait_until(lambda: len(got) >= len(kinds), 20, "the four webhooks")
+        assert sorted(body["data"]["event"]["kind"] for body, _ in got) == sorted(kinds)
+        assert len({body["id"] for body, _ in got}) == len(kinds) and all(signed for _, signed in got)
+        status, log = b.api("GET", "/api/webhooks/deliveries")
+        assert (
+            status == 200
+            and [(d["state"], d["attempts"]) for d in log["deliveries"]] == [("delivered", 1)] * 4
+        )
     finally:
         a.stop()
         b.stop()

@@ -47,6 +47,10 @@ def broken(old: str, new: str) -> str:
          r"tickets.yaml:\d+: types.fault.fields.devices.kind: Input should be"),
         ("    reopen_to: open             #", "    reopen_to: closed           #",
          r"types.fault.reopen_to: a ticket cannot reopen to a closed status"),
+        ("  billing: {transfers", "  billing: {email: billing-at-example, transfers",
+         r"tickets.yaml:19: teams.billing.email: String should match pattern"),
+        ("  billing: {transfers", "  billing: {email: b@x.example, language: fr, transfers",
+         r"tickets.yaml:19: teams.billing.language: Input should be 'en' or 'zh-CN'"),
     ],
 )  # fmt: skip
 def test_each_problem_is_named_with_its_file_and_line(old: str, new: str, expected: str) -> None:

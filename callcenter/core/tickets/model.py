@@ -68,6 +68,8 @@ class Team:
     transfers: frozenset[str]  # the teams this one may hand a ticket to
     line: str | None = None  # the business line the team works for (None: every line)
     members: frozenset[str] = frozenset()  # user names or agent ids
+    email: str | None = None  # the team's mailbox: e-mail notifications of its tickets' events
+    language: str = "en"  # of those e-mails
 
 
 Condition = Mapping[str, frozenset[str]]  # key -> accepted values (any of)

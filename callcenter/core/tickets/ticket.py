@@ -45,6 +45,9 @@ class Ticket:
     sla_marks: frozenset[str] = frozenset()
     #: the context the ticket was created with (IVR data, the transcript or chat so far)
     context: Mapping[str, str] = field(default_factory=dict)
+    #: per field ("title", "priority", "fields.<name>"), the time of the update in force: its own
+    #: timestamp for a CRM's update, the change's time for ours (core/tickets/crm.py)
+    field_times: Mapping[str, datetime] = field(default_factory=dict)
 
 
 @dataclass(frozen=True, slots=True)
@@ -119,6 +122,17 @@ class Escalated(TicketEvent):
     after: str
 
 
+@dataclass(frozen=True, slots=True)
+class CrmUpdated(TicketEvent):
+    """A CRM's update (core/tickets/crm.py): ``source_at`` is its own timestamp; ``applied`` maps
+    each field it changed to ``{"before", "after"}``, ``lost`` each field a newer update holds to
+    ``{"value", "newer_at"}`` (the losing value, recorded, not applied)."""
+
+    source_at: datetime
+    applied: Mapping[str, Mapping[str, object]]
+    lost: Mapping[str, Mapping[str, object]]
+
+
 _KINDS: dict[type, str] = {
     TicketCreated: "created",
     StatusChanged: "status",
@@ -129,6 +143,7 @@ _KINDS: dict[type, str] = {
     SlaWarning: "sla_warning",
     SlaBreached: "sla_breached",
     Escalated: "escalated",
+    CrmUpdated: "crm_updated",
 }
 SYSTEM = "system"  # who acts for SLA escalations
 CUSTOMER = "customer"  # who acts for a customer's reply

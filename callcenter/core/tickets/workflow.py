@@ -126,7 +126,7 @@ def set_priority(wf: Workflow, ticket: Ticket, priority: str, at: datetime, by: 
         raise fv.TicketInvalid({"priority": f"unknown priority {priority!r}"})
     if priority == ticket.priority:
         return ticket, ()
-    changed = replace(ticket, priority=priority)
+    changed = replace(ticket, priority=priority, field_times={**ticket.field_times, "priority": at})
     return changed, (PriorityChanged(ticket.id, at, by, ticket.priority, priority),)
 
 

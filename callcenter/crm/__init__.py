@@ -1,0 +1,1 @@
+"""CRM sync: signed outbound webhooks with a delivery log (docs/webhooks.md)."""
