@@ -780,6 +780,7 @@ async def _live(app: web.Application) -> AsyncIterator[None]:
 # others (the panel's, the API's...) as its ``input`` records, since a replay re-creates these.
 _FROM_ASTERISK: ContextVar[bool] = ContextVar("from_asterisk", default=False)
 T = TypeVar("T")
+R = TypeVar("R")
 
 
 def _from_asterisk(handler: Callable[[T], object]) -> Callable[[T], None]:
@@ -787,6 +788,19 @@ def _from_asterisk(handler: Callable[[T], object]) -> Callable[[T], None]:
         token = _FROM_ASTERISK.set(True)
         try:
             handler(value)
+        finally:
+            _FROM_ASTERISK.reset(token)
+
+    return handle
+
+
+def _from_asterisk_returning(handler: Callable[[T], R]) -> Callable[[T], R]:
+    """Like :func:`_from_asterisk`, for an adapter that reads what the handler returned."""
+
+    def handle(value: T) -> R:
+        token = _FROM_ASTERISK.set(True)
+        try:
+            return handler(value)
         finally:
             _FROM_ASTERISK.reset(token)
 
@@ -858,6 +872,23 @@ def _follow_roster(app: web.Application, voice: VoiceAdapter, port: AsteriskPort
     app[admin_roster.REGISTERED] = voice.registered
 
 
+def _place_campaign_calls(
+    app: web.Application, voice: VoiceAdapter, service: CallCenter
+) -> Callable[[], None]:
+    """Campaigns' calls: the owner's dialling job (outbound/server.py, started after the voice
+    context) places them through the voice adapter; the engine's commands tell the placer how each
+    one went. Returns what undoes it."""
+    placer = voice.place_campaign_calls(_from_asterisk_returning(service.handle))
+    app[outbound_server.PLACER] = placer
+    service.listeners.append(placer.on_command)
+
+    def unwire() -> None:
+        app.pop(outbound_server.PLACER, None)
+        service.listeners.remove(placer.on_command)
+
+    return unwire
+
+
 async def _voice(app: web.Application) -> AsyncIterator[None]:
     settings, service = app[SETTINGS], app[api.SERVICE]
     on_snapshot = _on_snapshot(app[api.DIRECTORY], service)
@@ -892,7 +923,8 @@ async def _voice(app: web.Application) -> AsyncIterator[None]:
     service.call_control = voice.calls
     app[VOICE] = voice
     _follow_roster(app, voice, port)
-    routes = recording.wrap_routes(voice.inbound.routes) if recording else voice.inbound.routes
+    unwire_placer = _place_campaign_calls(app, voice, service)  # before the routes: it has one
+    routes = recording.wrap_routes(voice.routes) if recording else voice.routes
     routes = farm_routes(settings.asterisk, routes)  # sessions from several servers: named apart
     agi = AgiServer(settings.agi.host, settings.agi.port, routes)
     metrics.AMI_CONNECTED.set(0)  # until this server's session logs in (not a previous one's value)
@@ -907,6 +939,7 @@ async def _voice(app: web.Application) -> AsyncIterator[None]:
                 await cancel_and_wait(synced)
         finally:
             app.pop(admin_roster.ENDPOINTS, None)
+            unwire_placer()
             service.dialer = None
             service.call_control = None
             await port.stop()

@@ -50,6 +50,17 @@ class CallerHungUp:
 
 
 @dataclass(frozen=True, slots=True)
+class OutboundAbandoned:
+    """A campaign's call that a person answered found no agent free (the engine offered it to no
+    one when it entered the queue): it leaves the line as abandoned while Asterisk plays the
+    campaign's message (docs/outbound.md)."""
+
+    interaction_id: str
+    at: float
+    cause: str = "no agent free: the campaign's message was played"
+
+
+@dataclass(frozen=True, slots=True)
 class AgentRegistered:
     """The agent's phone registered (a contact appeared for its endpoint)."""
 
@@ -266,6 +277,7 @@ Event = (
     CallArrived
     | IvrFinished
     | CallerHungUp
+    | OutboundAbandoned
     | AgentRegistered
     | AgentUnregistered
     | AgentLogin

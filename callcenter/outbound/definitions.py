@@ -28,6 +28,7 @@ The format (every key but ``queue`` and ``windows`` optional)::
         predictive: {max_ratio: 3, min_samples: 20, handle_seconds: 180}
         ring_seconds: 20
         script: "Hello {name}: your contract ends on {renewal_date}."
+        message: callcenter/outbound-no-agent   # played when a person answers and no agent is free
 """
 
 from __future__ import annotations
@@ -104,6 +105,8 @@ class _Campaign(_Model):
     ring_seconds: float = Field(20.0, ge=5, le=120)
     agentless_lines: int = Field(10, ge=1, le=500)
     script: str = Field("", max_length=4000)
+    # An Asterisk sound (e.g. callcenter/outbound-no-agent, or an absolute path without extension).
+    message: str = Field(cp.DEFAULT_MESSAGE, pattern=r"^[A-Za-z0-9_./-]{1,200}$")
 
     @field_validator("abandonment")
     @classmethod
@@ -153,6 +156,7 @@ def to_core(name: str, definition: Mapping[str, Any], default_window: str = "us"
         ring_seconds=c.ring_seconds,
         agentless_lines=c.agentless_lines,
         script=c.script,
+        message=c.message,
     )
 
 

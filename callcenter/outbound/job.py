@@ -42,10 +42,14 @@ FULL_DNC_EVERY = 150  # polls: the whole do-not-call list read again (5 minutes 
 REREAD = 1000  # record ids below the last seen, read again at each poll
 
 
-class Placer(Protocol):
-    """Places a decided call and reports how it ended through ``ended`` (AttemptEnded)."""
+Result = dl.AttemptEnded | dl.CallHandled
 
-    def place(self, decision: dl.DialDecided, ended: Callable[[dl.AttemptEnded], None]) -> None: ...
+
+class Placer(Protocol):
+    """Places a decided call and reports through ``ended`` how it ended (``AttemptEnded``, once)
+    and, for a connected call, its talk and wrap-up times when it is over (``CallHandled``)."""
+
+    def place(self, decision: dl.DialDecided, ended: Callable[[Result], None]) -> None: ...
 
 
 def agent_views(engine: Acd, queue: str) -> tuple[tuple[AgentView, ...], int]:
@@ -99,7 +103,7 @@ class Dialling:
         self._dnc_seen: float | None = None
         self._polls = 0
         self._dnc: set[str] = set()
-        self._results: list[tuple[str, dl.AttemptEnded]] = []
+        self._results: list[tuple[str, Result]] = []
         self._tasks: list[asyncio.Task[None]] = []
 
     async def start(self) -> None:
@@ -193,8 +197,8 @@ class Dialling:
             agents, waiting = agent_views(engine, d.campaign.queue)
             await self._carry(d, d.handle(dl.Paced(agents, waiting, now)))
 
-    def ended(self, campaign: str) -> Callable[[dl.AttemptEnded], None]:
-        def report(result: dl.AttemptEnded) -> None:
+    def ended(self, campaign: str) -> Callable[[Result], None]:
+        def report(result: Result) -> None:
             self._results.append((campaign, result))  # handled at the next pace, in order
 
         return report

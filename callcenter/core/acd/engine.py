@@ -268,7 +268,7 @@ class Acd:
                 acd_voice.arrived(self, event, out)
             case ev.IvrFinished():
                 acd_voice.ivr_finished(self, event, out)
-            case ev.CallerHungUp():
+            case ev.CallerHungUp() | ev.OutboundAbandoned():
                 acd_voice.caller_hung_up(self, event, out)
             case ev.AgentAnswered() | ev.CallbackConnected():
                 acd_voice.agent_answered(self, event, out)

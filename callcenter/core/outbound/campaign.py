@@ -21,6 +21,7 @@ DAY = 86400.0
 US_WINDOW = 30 * DAY  # the US TSR: "each successive 30-day period" of a campaign
 UK_WINDOW = DAY  # Ofcom: over 24 hours
 MAX_ABANDON_CAP = 0.03
+DEFAULT_MESSAGE = "callcenter/outbound-no-agent"  # a prompt of asterisk_conf/prompts.yaml
 
 
 class Mode(enum.StrEnum):
@@ -105,6 +106,9 @@ class Campaign:
     ring_seconds: float = 20.0  # how long a call rings before it counts as no answer
     agentless_lines: int = 10  # agentless: calls at once
     script: str = ""  # shown to the agent on the panel
+    # Played (an Asterisk sound name) to a person who answers when no agent is free, within 2 s
+    # of the answer; the call is then hung up and counted as abandoned.
+    message: str = DEFAULT_MESSAGE
 
     def retry(self, outcome: Outcome) -> RetryRule:
         return self.retries.get(outcome, RetryRule(0.0, 0))

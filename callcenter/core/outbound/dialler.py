@@ -142,6 +142,8 @@ class DialDecided:
     queue: str
     caller_id: str
     customer_id: str | None = None
+    ring_seconds: float = 20.0  # how long it rings before it counts as no answer
+    message: str = ""  # played to a person who answers when no agent is free (a sound name)
 
 
 @dataclass(frozen=True, slots=True)
@@ -381,7 +383,19 @@ class Dialler:
         self._in_flight[r.id] = self.ledger.period
         out.append(RecordChanged(c.name, r))  # the attempt is stored before the call is placed
         out.append(
-            DialDecided(c.name, r.id, r.number, r.attempts, reason, at, c.queue, c.caller_id, r.customer_id)
+            DialDecided(
+                c.name,
+                r.id,
+                r.number,
+                r.attempts,
+                reason,
+                at,
+                c.queue,
+                c.caller_id,
+                r.customer_id,
+                c.ring_seconds,
+                c.message,
+            )
         )
 
     def _finish(self, r: Record, why: str, at: float, out: list[Command], skipped: bool = False) -> None:
