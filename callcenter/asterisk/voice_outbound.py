@@ -11,6 +11,9 @@ The path of one call:
    enters the ACD as an inbound caller does once its IVR is over (``CallArrived``, then
    ``IvrFinished`` with the campaign's queue): **the engine picks the agent**, and the dialplan
    sends the customer to ``cc-wait``, where the agent's leg bridges it.
+   With answering-machine detection on (the campaign's ``amd``), the dialplan runs ``AMD()``
+   first; a MACHINE verdict (FastAGI's first argument) is reported as ``machine``, nothing is
+   queued, and the campaign's machine message is left or not (``on_machine``).
 3. No agent free: the engine offered the call to no one in the very ``handle`` that queued it (it
    offers at once when a qualified, available, registered agent exists). Then ``OutboundAbandoned``
    takes it out of line, the dialplan plays the campaign's message (within the FastAGI round trip
@@ -143,6 +146,7 @@ class OutboundCalls:
                 "CC_CAMPAIGN_QUEUE": d.queue,
                 "CC_CUSTOMER_NUMBER": d.number,
                 "CC_OUTBOUND_MESSAGE": d.message,
+                "CC_AMD": "" if d.on_machine == "off" else "1",
             },
         )
         log.info(
@@ -224,6 +228,9 @@ class OutboundCalls:
         if p is not None:
             p.answered_at = p.answered_at if p.answered_at is not None else now
         call = p.decision if p is not None else await self._from_channel(session)
+        if call is not None and session.headers.get("agi_arg_1") == "MACHINE":
+            await self._machine(session, call, p)
+            return
         if call is None:
             log.warning("outbound.unknown_call", extra={"channel": session.channel})
             await self._done(session)
@@ -260,6 +267,21 @@ class OutboundCalls:
             if p is not None:
                 self._end_attempt(uid, Outcome.ABANDONED, "no agent free")
             self._decide(ev.OutboundAbandoned(interaction_id, self._clock()))
+        await self._done(session)
+
+    async def _machine(self, session: AgiChannel, call: dl.DialDecided, p: _Placed | None) -> None:
+        """AMD heard an answering machine: no contact, nothing queued. The campaign's machine
+        message is left (the dialplan plays CC_OUTBOUND_MESSAGE after the greeting), or not."""
+        leave = call.machine_message if call.on_machine == "message" else ""
+        with contextlib.suppress(AgiHangup, AgiError):
+            await session.set_variable("CC_OUTBOUND_MESSAGE", leave)
+        cause = session.headers.get("agi_arg_2", "")
+        log.info(
+            "outbound.machine",
+            extra={"campaign": call.campaign, "record": call.record_id, "amd": cause, "left": bool(leave)},
+        )
+        if p is not None:
+            self._end_attempt(session.uniqueid, Outcome.MACHINE, f"answering machine ({cause})")
         await self._done(session)
 
     async def _from_channel(self, session: AgiChannel) -> dl.DialDecided | None:

@@ -29,6 +29,7 @@ The format (every key but ``queue`` and ``windows`` optional)::
         ring_seconds: 20
         script: "Hello {name}: your contract ends on {renewal_date}."
         message: callcenter/outbound-no-agent   # played when a person answers and no agent is free
+        amd: {on_machine: message, message: callcenter/outbound-machine}   # retry | message | hangup
 """
 
 from __future__ import annotations
@@ -90,6 +91,17 @@ class _Predictive(_Model):
     handle_seconds: float = Field(180.0, gt=0, le=7200)
 
 
+class _Amd(_Model):
+    on_machine: Literal["retry", "message", "hangup"] = "retry"
+    message: str = Field("", pattern=r"^[A-Za-z0-9_./-]{0,200}$")
+
+    @model_validator(mode="after")
+    def _message(self) -> _Amd:
+        if self.on_machine == "message" and not self.message:
+            raise ValueError("on_machine: message needs the message to leave (a sound name)")
+        return self
+
+
 class _Campaign(_Model):
     mode: cp.Mode = cp.Mode.PROGRESSIVE
     queue: str = Field(min_length=1, max_length=64)
@@ -107,6 +119,7 @@ class _Campaign(_Model):
     script: str = Field("", max_length=4000)
     # An Asterisk sound (e.g. callcenter/outbound-no-agent, or an absolute path without extension).
     message: str = Field(cp.DEFAULT_MESSAGE, pattern=r"^[A-Za-z0-9_./-]{1,200}$")
+    amd: _Amd | None = None  # answering-machine detection; absent: off
 
     @field_validator("abandonment")
     @classmethod
@@ -136,6 +149,9 @@ def to_core(name: str, definition: Mapping[str, Any], default_window: str = "us"
     assert seconds is not None
     retries = dict(cp.DEFAULT_RETRIES)
     retries.update({cp.Outcome(k): cp.RetryRule(v.delay, v.max_attempts) for k, v in c.retries.items()})
+    on_machine = cp.OnMachine(c.amd.on_machine) if c.amd is not None else cp.OnMachine.OFF
+    if on_machine == cp.OnMachine.HANGUP:
+        retries[cp.Outcome.MACHINE] = cp.RetryRule(0.0, 0)  # never again, whatever the rules say
     return cp.Campaign(
         name=name,
         mode=c.mode,
@@ -157,6 +173,8 @@ def to_core(name: str, definition: Mapping[str, Any], default_window: str = "us"
         agentless_lines=c.agentless_lines,
         script=c.script,
         message=c.message,
+        on_machine=on_machine,
+        machine_message=c.amd.message if c.amd is not None else "",
     )
 
 

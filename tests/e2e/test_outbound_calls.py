@@ -24,6 +24,7 @@ from tests.sip import level, wait_for
 pytestmark = pytest.mark.asterisk
 
 ANSWERS, BUSY, DNC, LATE = "+12125550100", "+12125550101", "+12125550102", "+12125550103"
+MACHINE = "+12125550104"  # answers with a steady tone: a long greeting to AMD
 CAMPAIGN = """\
 campaigns:
   renewals:
@@ -34,6 +35,11 @@ campaigns:
     retries:
       busy: {delay: 1, max_attempts: 2}
     ring_seconds: 8
+  machines:
+    mode: agentless
+    queue: support
+    windows: [{days: [mon, tue, wed, thu, fri, sat, sun], from: "00:00", to: "24:00"}]
+    amd: {on_machine: message, message: callcenter/outbound-machine}
 """
 AGENTS = [{"id": "1001", "extension": "1001", "queues": ["support"]}]
 
@@ -148,8 +154,11 @@ def test_a_campaign_places_its_calls_through_asterisk(asterisk: Any, server_fact
             "POST", "/api/campaigns/renewals/list", {"csv": f"number,timezone\n{rows}\n", "source": "t.csv"}
         )
         assert status == 200 and body["added"] == 4, body
+        machines = {"csv": f"number,timezone\n{MACHINE},UTC\n", "source": "m.csv"}
+        assert server.api("POST", "/api/campaigns/machines/list", machines)[1]["added"] == 1
         assert server.api("POST", "/api/dnc", {"numbers": [DNC]})[0] == 200
         assert server.api("POST", "/api/campaigns/renewals/start")[0] == 200
+        assert server.api("POST", "/api/campaigns/machines/start")[0] == 200
 
         # The first number answers: the engine rings the agent, who takes the call.
         wait_agent(server, "1001", "busy", timeout=30)
@@ -179,13 +188,23 @@ def test_a_campaign_places_its_calls_through_asterisk(asterisk: Any, server_fact
         # once its second attempt ended, and nothing else is due for an hour.
         decisions = server.wait_until(decided, 30, "the busy number's last decision")
 
+        # The machine: AMD ran on the answered call, and the campaign's message was left for it.
+        left = re.compile(
+            r'Executing \[answered@cc-outbound:\d+\] Playback\("[^"]+", "callcenter/outbound-machine"\)'
+        )
+        wait_for(lambda: left.search(asterisk_log(asterisk, log_from)), 15, "the message left on the machine")
+
         # Asterisk's own account: its log's dials and the AMI's dial results.
         text = asterisk_log(asterisk, log_from)
         called = re.findall(r"dial\.c: Called (\+\d+)@", text)
-        assert sorted(called) == sorted([ANSWERS, BUSY, BUSY, LATE]), called  # never the DNC number
+        assert sorted(called) == sorted([ANSWERS, BUSY, BUSY, LATE, MACHINE]), called  # never the DNC number
+        # AMD ran once (on the campaign that asked for it) and heard a machine.
+        assert text.count("app_amd.c: AMD: initialSilence") == 1 and text.count("ANSWERING MACHINE") == 1
         assert ami.dial_ends(BUSY) == ["BUSY", "BUSY"] and ami.dial_ends(DNC) == []
         assert ami.dial_ends(LATE) == ["ANSWER"]
-        assert sorted(carrier.invites.values()) == sorted([ANSWERS, BUSY, BUSY, LATE]), carrier.invites
+        assert sorted(carrier.invites.values()) == sorted([ANSWERS, BUSY, BUSY, LATE, MACHINE]), (
+            carrier.invites
+        )
         # The message came within the FastAGI round trip of the answer (a figure, not asserted).
         played = message.search(text)
         assert played is not None
@@ -205,7 +224,9 @@ def test_a_campaign_places_its_calls_through_asterisk(asterisk: Any, server_fact
         assert progress["pending"] == 1  # the abandoned one: due again after its rule's delay
         # The abandon counts in the window's ledger, answered by a person both times.
         assert (progress["window"]["answered"], progress["window"]["abandoned"]) == (2, 1), progress
-        _s, calls = server.api("GET", "/api/interactions?limit=10")
+        _s, machines_now = server.api("GET", "/api/campaigns/machines")
+        assert machines_now["progress"]["outcomes"] == {"machine": 1}, machines_now["progress"]
+        _s, calls = server.api("GET", "/api/interactions?limit=10")  # a machine is no contact
         outcomes = sorted((i["caller_number"], i["outcome"], i["agent_id"]) for i in calls["interactions"])
         assert outcomes == [(ANSWERS, "answered", "1001"), (LATE, "abandoned", None)], outcomes
     finally:

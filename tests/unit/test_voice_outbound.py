@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import AsyncIterator, Sequence
+from dataclasses import replace
 from typing import Any
 
 import pytest
@@ -34,8 +35,14 @@ DECISION = dl.DialDecided(
 
 
 class Session(AgiHeaders):
-    def __init__(self, uniqueid: str, variables: dict[str, str] | None = None) -> None:
-        self.headers = {"agi_channel": "PJSIP/caller-00000001", "agi_uniqueid": uniqueid}
+    def __init__(self, uniqueid: str, variables: dict[str, str] | None = None, amd: str = "") -> None:
+        status, _, cause = amd.partition("/")
+        self.headers = {
+            "agi_channel": "PJSIP/caller-00000001",
+            "agi_uniqueid": uniqueid,
+            "agi_arg_1": status,
+            "agi_arg_2": cause,
+        }
         self.variables = variables or {}
         self.sent: list[str] = []
 
@@ -76,7 +83,7 @@ class Rig:
             self.calls.on_command(command)  # as the service's listeners are told
         return out
 
-    async def place(self, gate: asyncio.Event | None = None) -> str:
+    async def place(self, gate: asyncio.Event | None = None, decision: dl.DialDecided = DECISION) -> str:
         """Place DECISION; with ``gate``, Asterisk's answer to the Originate waits for it."""
         if gate is not None:
             original = self.port.originate
@@ -86,7 +93,7 @@ class Rig:
                 return await original(request)
 
             self.port.originate = slow  # type: ignore[method-assign]
-        self.calls.place(DECISION, self.reports.append)
+        self.calls.place(decision, self.reports.append)
         for _ in range(10):
             await asyncio.sleep(0)
         return next(iter(self.calls._placed))
@@ -115,6 +122,7 @@ async def test_an_answered_call_enters_the_queue_and_the_engine_picks_the_agent(
     assert (request.caller_id, request.ring_timeout) == ("<+12125550199>", 8.0)
     assert request.variables["CC_CAMPAIGN_QUEUE"] == "sales"
     assert request.variables["CC_OUTBOUND_MESSAGE"] == "callcenter/sorry"
+    assert request.variables["CC_AMD"] == ""  # no answering-machine detection by default
 
     dial = [c for c in rig.commands if isinstance(c, DialAgent)]
     assert [d.agent_id for d in dial] == ["1001"] and dial[0].caller_channel == "PJSIP/caller-00000001"
@@ -215,3 +223,25 @@ def test_outbound_abandoned_leaves_an_offered_call_alone() -> None:
     assert acd.interactions["c"].offered_to == "1001"
     assert acd.handle(ev.OutboundAbandoned("c", 2.5)) == []
     assert acd.handle(ev.OutboundAbandoned("nobody", 2.5)) == []
+
+
+@pytest.mark.parametrize(
+    ("on_machine", "left"), [("message", "callcenter/outbound-machine"), ("retry", ""), ("hangup", "")]
+)
+async def test_an_answering_machine_is_no_contact(rig: Rig, on_machine: str, left: str) -> None:
+    decision = replace(DECISION, on_machine=on_machine, machine_message="callcenter/outbound-machine")
+    channel = await rig.place(decision=decision)
+    assert rig.port.calls[0][1].variables["CC_AMD"] == "1"  # the dialplan runs AMD() first
+    session = Session(channel, amd="MACHINE/LONGGREETING-2000-1500")
+    await rig.calls.answered(session)
+    assert f"SET CC_OUTBOUND_MESSAGE={left}" in session.sent  # left after the greeting, or nothing
+    assert not any(s.startswith("SET CC_QUEUE") for s in session.sent)
+    assert rig.commands == [] and rig.acd.interactions == {}  # nobody was queued
+    assert [r.outcome for r in rig.reports if isinstance(r, dl.AttemptEnded)] == [Outcome.MACHINE]
+
+
+async def test_a_person_amd_is_not_sure_of_is_taken_for_a_person(rig: Rig) -> None:
+    channel = await rig.place(decision=replace(DECISION, on_machine="retry"))
+    session = Session(channel, amd="NOTSURE/TOOLONG-5000")
+    await rig.calls.answered(session)
+    assert "SET CC_QUEUE=sales" in session.sent

@@ -31,6 +31,15 @@ class Mode(enum.StrEnum):
     AGENTLESS = "agentless"  # a message or a short IVR flow; no agent
 
 
+class OnMachine(enum.StrEnum):
+    """Answering-machine detection (Asterisk's AMD) for a campaign, and what a machine gets."""
+
+    OFF = "off"  # no detection: every answer is taken for a person
+    RETRY = "retry"  # hang up at once; the ``machine`` retry rule decides the next attempt
+    MESSAGE = "message"  # leave ``machine_message`` after the greeting, hang up; the rule decides
+    HANGUP = "hangup"  # hang up, never call the number again
+
+
 class Outcome(enum.StrEnum):
     """How one attempt ended, as the adapter reports it."""
 
@@ -109,6 +118,8 @@ class Campaign:
     # Played (an Asterisk sound name) to a person who answers when no agent is free, within 2 s
     # of the answer; the call is then hung up and counted as abandoned.
     message: str = DEFAULT_MESSAGE
+    on_machine: OnMachine = OnMachine.OFF
+    machine_message: str = ""  # OnMachine.MESSAGE: what the machine records (a sound name)
 
     def retry(self, outcome: Outcome) -> RetryRule:
         return self.retries.get(outcome, RetryRule(0.0, 0))

@@ -144,6 +144,8 @@ class DialDecided:
     customer_id: str | None = None
     ring_seconds: float = 20.0  # how long it rings before it counts as no answer
     message: str = ""  # played to a person who answers when no agent is free (a sound name)
+    on_machine: str = "off"  # answering-machine detection: off, retry, message, hangup
+    machine_message: str = ""
 
 
 @dataclass(frozen=True, slots=True)
@@ -395,6 +397,8 @@ class Dialler:
                 r.customer_id,
                 c.ring_seconds,
                 c.message,
+                c.on_machine.value,
+                c.machine_message,
             )
         )
 
