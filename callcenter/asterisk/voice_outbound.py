@@ -247,7 +247,9 @@ class OutboundCalls:
         )
         with contextlib.suppress(AgiHangup, AgiError):  # gone already: its hang-up ends it
             await session.set_variable("CC_INTERACTION_ID", interaction_id)
-        data = {"campaign": call.campaign, "record": str(call.record_id)}
+        # What the agent's card shows of the call (as an IVR's collected answers): the list's
+        # columns for the record (name, contract...), the campaign and the record.
+        data = {**call.fields, "campaign": call.campaign, "record": str(call.record_id)}
         queued = ev.IvrFinished(
             interaction_id, None, call.queue, self._clock(), data=data, outcome="outbound"
         )

@@ -17,6 +17,7 @@ from callcenter.asterisk.asterisk_port import Dialplan, OriginateRequest, Origin
 from callcenter.asterisk.voice_outbound import OutboundCalls
 from callcenter.asterisk.voice_state import Tasks, VoiceState
 from callcenter.core import events as ev
+from callcenter.core import notices as nt
 from callcenter.core.acd.agents import Agent
 from callcenter.core.acd.engine import Acd, AcdConfig
 from callcenter.core.acd.queues import Queue
@@ -30,7 +31,18 @@ from tests.fake_port import FakePort
 
 NUMBER = "+12125550100"
 DECISION = dl.DialDecided(
-    "renewals", 7, NUMBER, 1, "progressive", 100.0, "sales", "+12125550199", None, 8.0, "callcenter/sorry"
+    "renewals",
+    7,
+    NUMBER,
+    1,
+    "progressive",
+    100.0,
+    "sales",
+    "+12125550199",
+    None,
+    8.0,
+    "callcenter/sorry",
+    fields={"name": "Ann", "renewal_date": "2027-01-31"},
 )
 
 
@@ -128,6 +140,9 @@ async def test_an_answered_call_enters_the_queue_and_the_engine_picks_the_agent(
     assert [d.agent_id for d in dial] == ["1001"] and dial[0].caller_channel == "PJSIP/caller-00000001"
     assert "SET CC_QUEUE=sales" in session.sent
     assert rig.reports == []  # not connected until the agent answers
+    # The agent's card shows the record (the IVR data of the event log and the panel).
+    collected = [c.data for c in rig.commands if isinstance(c, nt.IvrFinished)]
+    assert collected == [{"name": "Ann", "renewal_date": "2027-01-31", "campaign": "renewals", "record": "7"}]
 
     iid = dial[0].interaction_id
     rig.now = 104.0

@@ -146,6 +146,7 @@ class DialDecided:
     message: str = ""  # played to a person who answers when no agent is free (a sound name)
     on_machine: str = "off"  # answering-machine detection: off, retry, message, hangup
     machine_message: str = ""
+    fields: Mapping[str, str] = field(default_factory=dict)  # the list's columns, for the agent
 
 
 @dataclass(frozen=True, slots=True)
@@ -399,6 +400,7 @@ class Dialler:
                 c.message,
                 c.on_machine.value,
                 c.machine_message,
+                r.fields,
             )
         )
 
