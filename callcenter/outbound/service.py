@@ -91,8 +91,10 @@ class Campaigns:
     async def add_dnc(self, numbers: list[str], source: str, note: str = "") -> int:
         return await self.store.add_dnc(numbers, source, self.clock(), note)
 
-    async def decisions(self, name: str, after: int = 0, limit: int = 200) -> list[tuple[int, Decision]]:
-        return await self.store.decisions(name, after, limit)
+    async def decisions(
+        self, name: str, after: int = 0, limit: int = 200, *, newest: bool = False
+    ) -> list[tuple[int, Decision]]:
+        return await self.store.decisions(name, after, limit, newest=newest)
 
 
 def describe(c: StoredCampaign, p: Progress | None = None) -> dict[str, Any]:

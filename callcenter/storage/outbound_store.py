@@ -294,14 +294,16 @@ class OutboundStore(ConnectionStore):
         return Ledger(period) if row is None else Ledger(period, row.answered, row.abandoned)
 
     async def decisions(
-        self, campaign: str, after_id: int = 0, limit: int = 1000
+        self, campaign: str, after_id: int = 0, limit: int = 1000, *, newest: bool = False
     ) -> list[tuple[int, Decision]]:
+        """Oldest first after ``after_id`` (to follow them); ``newest``: the last ``limit``, newest first."""
+        order = DECISIONS.c.id.desc() if newest else DECISIONS.c.id
         async with self._begin("read decisions") as db:
             rows = (
                 await db.execute(
                     sa.select(DECISIONS)
                     .where(DECISIONS.c.campaign == campaign, DECISIONS.c.id > after_id)
-                    .order_by(DECISIONS.c.id)
+                    .order_by(order)
                     .limit(limit)
                 )
             ).all()

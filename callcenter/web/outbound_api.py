@@ -27,6 +27,7 @@ from callcenter.web.audit import record
 from callcenter.web.auth import PRINCIPAL, allow
 from callcenter.web.http import error, json_response, read_json, read_query
 from callcenter.web.openapi import doc
+from callcenter.web.pages import add_nav, render
 
 CAMPAIGNS = web.AppKey("campaigns", Campaigns)
 _NAME = re.compile(NAME_PATTERN)
@@ -50,6 +51,7 @@ class DncBody(BaseModel):
 class DecisionsQuery(BaseModel):
     after: int = Field(0, ge=0, description="decisions with a larger id")
     limit: int = Field(100, ge=1, le=1000)
+    newest: bool = Field(False, description="the last `limit` decisions, newest first")
 
 
 def _campaigns(request: web.Request) -> Campaigns:
@@ -179,7 +181,8 @@ async def import_list(request: web.Request) -> web.Response:
 
 
 @doc(
-    "The dialler's decisions for a campaign (dial, skip with its reason, pacing, state), oldest first",
+    "The dialler's decisions for a campaign (dial, skip with its reason, pacing, state), oldest first"
+    " (or the newest first)",
     query=DecisionsQuery,
     errors=(404,),
     params={"name": "the campaign"},
@@ -188,7 +191,7 @@ async def import_list(request: web.Request) -> web.Response:
 async def decisions(request: web.Request) -> web.Response:
     found = await _visible(request, request.match_info["name"])
     q = read_query(request, DecisionsQuery)
-    rows = await _campaigns(request).decisions(found.name, q.after, q.limit)
+    rows = await _campaigns(request).decisions(found.name, q.after, q.limit, newest=q.newest)
     return json_response(
         {
             "decisions": [
@@ -228,7 +231,17 @@ async def add_dnc(request: web.Request) -> web.Response:
     )
 
 
+@doc(
+    "The campaigns page: progress, start / pause / stop, lists and the dialler's decisions",
+    content="text/html",
+)
+@allow("supervisor", "admin")
+async def page(request: web.Request) -> web.Response:
+    return render(request, "campaigns.html")
+
+
 def setup_routes(app: web.Application) -> None:
+    app.router.add_get("/campaigns", page)
     app.router.add_get("/api/campaigns", list_campaigns)
     app.router.add_post("/api/campaigns", import_campaigns)
     app.router.add_get("/api/campaigns/{name}", get_campaign)
@@ -236,3 +249,4 @@ def setup_routes(app: web.Application) -> None:
     app.router.add_get("/api/campaigns/{name}/decisions", decisions)
     app.router.add_post("/api/campaigns/{name}/{action}", move_campaign)
     app.router.add_post("/api/dnc", add_dnc)
+    add_nav(app, "Campaigns", "/campaigns", "supervisor", "admin")

@@ -141,6 +141,7 @@ MATRIX: dict[tuple[str, str], set[str]] = {
     ("GET", "/api/reports/conversations"): {"supervisor", "admin"},
     # Planning: forecast, staffing and the simulated service level (test_planning_api.py).
     ("GET", "/planning"): {"supervisor", "admin"},
+    ("GET", "/campaigns"): {"supervisor", "admin"},
     ("GET", "/api/planning"): {"supervisor", "admin"},
     # Tickets (test_tickets_api.py); each ticket is checked again (team, line) inside.
     ("GET", "/api/tickets/workflow"): {"agent", "supervisor", "admin"},
@@ -204,6 +205,7 @@ PAGES = {
     ("GET", "/reports"),
     ("GET", "/planning"),
     ("GET", "/kb"),
+    ("GET", "/campaigns"),
 }
 # Engine.IO answers 400 to a request that is not one of its own (no transport, no session).
 SOCKETS = {"/socket.io/"}

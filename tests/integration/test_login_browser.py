@@ -65,6 +65,7 @@ async def test_sign_in_through_the_form_lands_on_the_role_page(tmp_path: Path) -
                         "Reports",
                         "Planning",
                         "Knowledge base",
+                        "Campaigns",
                     ]
                 )
                 await page.screenshot(path=str(SCREENSHOTS / "admin-users.png"), full_page=True)

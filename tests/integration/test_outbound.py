@@ -233,6 +233,13 @@ async def test_the_api_checks_roles_and_business_lines(tmp_path: Path) -> None:
         assert [(d["kind"], d["reason"], d["data"]["by"]) for d in log["decisions"]] == [
             ("state", "start", "sue")
         ]
+        assert (await client.post("/api/campaigns/renewals/pause", headers=_as("supervisor"))).status == 200
+        newest = await client.get(
+            "/api/campaigns/renewals/decisions?newest=true&limit=1", headers=_as("admin")
+        )
+        assert [(d["kind"], d["reason"]) for d in (await newest.json())["decisions"]] == [("state", "pause")]
+        oldest = await client.get("/api/campaigns/renewals/decisions?limit=1", headers=_as("admin"))
+        assert [(d["kind"], d["reason"]) for d in (await oldest.json())["decisions"]] == [("state", "start")]
 
         dnc = await client.post(
             "/api/dnc", headers=_as("supervisor"), json={"numbers": ["(212) 555-0199", "x"]}
