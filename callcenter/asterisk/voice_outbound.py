@@ -147,6 +147,7 @@ class OutboundCalls:
                 "CC_CUSTOMER_NUMBER": d.number,
                 "CC_OUTBOUND_MESSAGE": d.message,
                 "CC_AMD": "" if d.on_machine == "off" else "1",
+                "CC_PREVIEW_AGENT": d.agent_id or "",
             },
         )
         log.info(
@@ -248,10 +249,19 @@ class OutboundCalls:
         with contextlib.suppress(AgiHangup, AgiError):  # gone already: its hang-up ends it
             await session.set_variable("CC_INTERACTION_ID", interaction_id)
         # What the agent's card shows of the call (as an IVR's collected answers): the list's
-        # columns for the record (name, contract...), the campaign and the record.
+        # columns for the record (name, contract...), the campaign, the record and the script
+        # filled from them. A preview call is held for the agent who chose to make it.
         data = {**call.fields, "campaign": call.campaign, "record": str(call.record_id)}
+        if call.script:
+            data["script"] = call.script
         queued = ev.IvrFinished(
-            interaction_id, None, call.queue, self._clock(), data=data, outcome="outbound"
+            interaction_id,
+            None,
+            call.queue,
+            self._clock(),
+            data=data,
+            outcome="outbound",
+            agent=call.agent_id or None,
         )
         commands = self._decide(queued)
         if any(isinstance(c, DialAgent) and c.interaction_id == interaction_id for c in commands):
@@ -296,13 +306,16 @@ class OutboundCalls:
                 "CC_CAMPAIGN_QUEUE",
                 "CC_CUSTOMER_NUMBER",
                 "CC_OUTBOUND_MESSAGE",
+                "CC_PREVIEW_AGENT",
             )
         ]
-        campaign, record, queue, number, message = values
+        campaign, record, queue, number, message, agent = values
         if not queue or not record.isdigit():
             return None
         now = self._clock()
-        return dl.DialDecided(campaign, int(record), number, 0, "", now, queue, "", message=message)
+        return dl.DialDecided(
+            campaign, int(record), number, 0, "", now, queue, "", message=message, agent_id=agent or None
+        )
 
     async def _variable(self, session: AgiChannel, name: str) -> str:
         try:

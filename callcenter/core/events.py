@@ -36,6 +36,9 @@ class IvrFinished:
     language: str | None = None
     data: Mapping[str, str] = field(default_factory=dict)
     outcome: str = ""
+    # Held for this agent first (a campaign's preview call: the agent who chose to make it), as a
+    # transfer to an agent is: for ``transfer_agent_seconds``, then for the queue's agents.
+    agent: str | None = None
 
 
 @dataclass(frozen=True, slots=True)

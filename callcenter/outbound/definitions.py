@@ -28,6 +28,7 @@ The format (every key but ``queue`` and ``windows`` optional)::
         predictive: {max_ratio: 3, min_samples: 20, handle_seconds: 180}
         ring_seconds: 20
         script: "Hello {name}: your contract ends on {renewal_date}."
+        dispositions: [renewed, not interested, call back later]   # at the wrap-up of its calls
         message: callcenter/outbound-no-agent   # played when a person answers and no agent is free
         amd: {on_machine: message, message: callcenter/outbound-machine}   # retry | message | hangup
 """
@@ -37,7 +38,7 @@ from __future__ import annotations
 import re
 from collections.abc import Mapping
 from datetime import time
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
@@ -117,9 +118,18 @@ class _Campaign(_Model):
     ring_seconds: float = Field(20.0, ge=5, le=120)
     agentless_lines: int = Field(10, ge=1, le=500)
     script: str = Field("", max_length=4000)
+    # Offered at the wrap-up of the campaign's calls, stored with the attempt (none: the server's).
+    dispositions: tuple[Annotated[str, Field(min_length=1, max_length=64)], ...] = Field((), max_length=50)
     # An Asterisk sound (e.g. callcenter/outbound-no-agent, or an absolute path without extension).
     message: str = Field(cp.DEFAULT_MESSAGE, pattern=r"^[A-Za-z0-9_./-]{1,200}$")
     amd: _Amd | None = None  # answering-machine detection; absent: off
+
+    @field_validator("dispositions")
+    @classmethod
+    def _distinct(cls, value: tuple[str, ...]) -> tuple[str, ...]:
+        if len(set(value)) != len(value):
+            raise ValueError("each disposition once")
+        return value
 
     @field_validator("abandonment")
     @classmethod
@@ -172,6 +182,7 @@ def to_core(name: str, definition: Mapping[str, Any], default_window: str = "us"
         ring_seconds=c.ring_seconds,
         agentless_lines=c.agentless_lines,
         script=c.script,
+        dispositions=c.dispositions,
         message=c.message,
         on_machine=on_machine,
         machine_message=c.amd.message if c.amd is not None else "",

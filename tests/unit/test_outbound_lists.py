@@ -117,9 +117,22 @@ def test_answering_machines_per_campaign() -> None:
     assert hangup.on_machine == OnMachine.HANGUP and hangup.retry(Outcome.MACHINE).max_attempts == 0
 
 
+def test_a_campaigns_dispositions() -> None:
+    text = DEFINITIONS + "    dispositions: [renewed, not interested]\n"
+    assert to_core("renewals", parse_definitions(text, "c.yaml")["renewals"]).dispositions == (
+        "renewed",
+        "not interested",
+    )
+    assert to_core("renewals", parse_definitions(DEFINITIONS, "c.yaml")["renewals"]).dispositions == ()
+
+
 @pytest.mark.parametrize(
     ("text", "problems"),
     [
+        (
+            DEFINITIONS + "    dispositions: [renewed, renewed]\n",
+            ["c.yaml:11: campaigns.renewals.dispositions: each disposition once"],
+        ),
         (
             DEFINITIONS + "    amd: {on_machine: message}\n",
             ["c.yaml:11: campaigns.renewals.amd: on_machine: message needs the message to leave"],

@@ -43,6 +43,8 @@ DECISION = dl.DialDecided(
     8.0,
     "callcenter/sorry",
     fields={"name": "Ann", "renewal_date": "2027-01-31"},
+    script="Hello Ann, your contract ends on 2027-01-31.",
+    agent_id="1001",  # a preview call: held for the agent who chose to make it
 )
 
 
@@ -135,6 +137,7 @@ async def test_an_answered_call_enters_the_queue_and_the_engine_picks_the_agent(
     assert request.variables["CC_CAMPAIGN_QUEUE"] == "sales"
     assert request.variables["CC_OUTBOUND_MESSAGE"] == "callcenter/sorry"
     assert request.variables["CC_AMD"] == ""  # no answering-machine detection by default
+    assert request.variables["CC_PREVIEW_AGENT"] == "1001"
 
     dial = [c for c in rig.commands if isinstance(c, DialAgent)]
     assert [d.agent_id for d in dial] == ["1001"] and dial[0].caller_channel == "PJSIP/caller-00000001"
@@ -142,7 +145,16 @@ async def test_an_answered_call_enters_the_queue_and_the_engine_picks_the_agent(
     assert rig.reports == []  # not connected until the agent answers
     # The agent's card shows the record (the IVR data of the event log and the panel).
     collected = [c.data for c in rig.commands if isinstance(c, nt.IvrFinished)]
-    assert collected == [{"name": "Ann", "renewal_date": "2027-01-31", "campaign": "renewals", "record": "7"}]
+    assert collected == [
+        {
+            "name": "Ann",
+            "renewal_date": "2027-01-31",
+            "campaign": "renewals",
+            "record": "7",
+            "script": "Hello Ann, your contract ends on 2027-01-31.",
+        }
+    ]
+    assert rig.acd.interactions[dial[0].interaction_id].preferred_agent == "1001"
 
     iid = dial[0].interaction_id
     rig.now = 104.0

@@ -84,6 +84,8 @@ def ivr_finished(acd: Acd, e: ev.IvrFinished, out: list[Command]) -> None:
         skills=skill_levels(e.skills),
         language=e.language,
         callback_number=callback_number,
+        preferred_agent=e.agent,
+        preferred_until=None if e.agent is None else e.at + acd.config.transfer_agent_seconds,
     )
     acd._live[i.id] = i
     acd._counters(queue).entered += 1

@@ -11,6 +11,7 @@ Ofcom's figure) and cannot be turned off; a campaign without a calling window is
 from __future__ import annotations
 
 import enum
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import time
@@ -114,7 +115,8 @@ class Campaign:
     handle_seconds: float = 180.0
     ring_seconds: float = 20.0  # how long a call rings before it counts as no answer
     agentless_lines: int = 10  # agentless: calls at once
-    script: str = ""  # shown to the agent on the panel
+    script: str = ""  # shown to the agent on the panel, {placeholders} filled (``fill_script``)
+    dispositions: tuple[str, ...] = ()  # offered at wrap-up of its calls (empty: the server's own)
     # Played (an Asterisk sound name) to a person who answers when no agent is free, within 2 s
     # of the answer; the call is then hung up and counted as abandoned.
     message: str = DEFAULT_MESSAGE
@@ -123,6 +125,16 @@ class Campaign:
 
     def retry(self, outcome: Outcome) -> RetryRule:
         return self.retries.get(outcome, RetryRule(0.0, 0))
+
+
+_PLACEHOLDER = re.compile(r"\{([A-Za-z_][A-Za-z0-9_]*)\}")
+
+
+def fill_script(script: str, fields: Mapping[str, str]) -> str:
+    """The script with each ``{column}`` replaced by the record's value; a placeholder the record
+    has no value for stays as written (the agent sees what is missing). Plain text in, plain text
+    out: no format mini-language (no attribute or index lookups), the panel shows it as text."""
+    return _PLACEHOLDER.sub(lambda m: fields.get(m.group(1), m.group(0)), script)
 
 
 class CampaignState(enum.StrEnum):
