@@ -106,7 +106,7 @@ from callcenter.web import (
     webhooks,
     widget,
 )
-from callcenter.web.agent_panel import PanelNamespace
+from callcenter.web.agent_panel import CampaignDesk, PanelNamespace
 from callcenter.web.audit import AUDIT, refusals
 from callcenter.web.chat_customer import CustomerNamespace
 from callcenter.web.chat_desk import Desk
@@ -254,9 +254,23 @@ def create_app(settings: Settings) -> web.Application:
     routing.append(report_job.job_context)  # the report tables: one writer, the owner
     routing.append(ticket_job.job_context)  # SLA checks and replies to customers: the owner
     routing.append(outbound_server.owner_context)  # the diallers and the SMS opt-out: the owner
+    routing.append(_campaign_panel)  # preview cards, scripts, dispositions: the dialler meets the panel
     app.cleanup_ctx.append(cluster.context(routing, DATABASE))
     app.cleanup_ctx.append(_gc_policy)  # last: it freezes what everything else has built
     return app
+
+
+async def _campaign_panel(app: web.Application) -> AsyncIterator[None]:
+    """The agent panel and the owner's dialling job, both in the routing half: preview cards go to
+    the agents' panels, their "Call" / "Skip" and campaign dispositions to the job."""
+    panel: PanelNamespace = app[CHAT][0]
+    dialling = app[outbound_server.DIALLING]
+    desk: CampaignDesk = dialling  # (checked by mypy: the job is what the panel asks of it)
+    panel.campaigns = desk
+    dialling.on_preview = panel.on_preview
+    yield
+    dialling.on_preview = None
+    panel.campaigns = None
 
 
 async def _gc_policy(app: web.Application) -> AsyncIterator[None]:

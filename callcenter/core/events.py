@@ -247,6 +247,9 @@ class WrapUpDone:
     disposition: str
     notes: str
     at: float
+    # The codes this wrap-up allows when they are not the engine's: a campaign call's (its
+    # definition's dispositions). None: the engine's own list.
+    dispositions: tuple[str, ...] | None = None
 
 
 @dataclass(frozen=True, slots=True)

@@ -95,9 +95,7 @@ def best_caller(lines: Lines, roster: Roster, agent: Agent) -> Place | None:
     return best
 
 
-def choose(
-    i: Interaction, q: qs.Queue, key: Key, steps: int, roster: Roster, at: float
-) -> Choice | None:
+def choose(i: Interaction, q: qs.Queue, key: Key, steps: int, roster: Roster, at: float) -> Choice | None:
     """The agent to offer ``i`` to (``None``: nobody may take it now), with the reason in words."""
     found = roster.candidates(key)
     found = {a: t for a, t in found.items() if roster.can_take(roster.agents[a], i.channel.value)}

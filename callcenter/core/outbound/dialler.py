@@ -324,8 +324,8 @@ class Dialler:
                 self._dnc |= event.numbers
             case CampaignMoved():
                 self.state = move(self.state, event.move)
-                if self.state == CampaignState.STOPPED:
-                    self._withdraw(set(self._previews), "campaign_stopped", event.at, out)
+                if self.state != CampaignState.RUNNING:
+                    out += self.withdraw_previews(f"campaign_{self.state.value}", event.at)
                 if self.state == CampaignState.RUNNING and self.origin is None:
                     self.origin = event.at
                 out.append(CampaignChanged(self.campaign.name, self.state, event.at))
@@ -524,6 +524,12 @@ class Dialler:
         if period not in self._in_flight.values():
             self._older.pop(period, None)
         out.append(LedgerChanged(self.campaign.name, new))
+
+    def withdraw_previews(self, reason: str, at: float) -> list[Command]:
+        """Every card taken back (the campaign paused or stopped: no call may come of them)."""
+        out: list[Command] = []
+        self._withdraw(set(self._previews), reason, at, out)
+        return out
 
     def _withdraw(self, record_ids: set[int], reason: str, at: float, out: list[Command]) -> None:
         for rid in sorted(record_ids):
