@@ -288,7 +288,7 @@
     const list = el("dl", { class: "ivr", "aria-label": t("The record's details") });
     for (const [k, v] of Object.entries(fields || {})) list.append(el("dt", { text: k }), el("dd", { text: v }));
     return el("section", { class: "campaign", "aria-label": t("Campaign {campaign}", { campaign: name }) },
-      el("p", { class: "campaign-name", text: t("Campaign {campaign}'s call · record {record}", { campaign: name, record: record }) }),
+      el("p", { class: "campaign-name", text: t("Call for campaign {campaign} · record {record}", { campaign: name, record: record }) }),
       Object.keys(fields || {}).length ? list : null,
       script ? el("h4", { text: t("Script") }) : null,
       script ? el("p", { class: "script", text: script }) : null);
