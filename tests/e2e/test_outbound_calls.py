@@ -35,6 +35,7 @@ campaigns:
     retries:
       busy: {delay: 1, max_attempts: 2}
     ring_seconds: 8
+    script: "Hello {name}, about your contract."
   machines:
     mode: agentless
     queue: support
@@ -149,9 +150,11 @@ def test_a_campaign_places_its_calls_through_asterisk(asterisk: Any, server_fact
     try:
         wait_agent(server, "1001", "available")
         assert server.api("POST", "/api/campaigns", {"yaml": CAMPAIGN})[0] == 200
-        rows = "\n".join(f"{n},UTC" for n in (ANSWERS, BUSY, DNC, LATE))
+        rows = "\n".join(f"{n},UTC,<i>Ann</i>" for n in (ANSWERS, BUSY, DNC, LATE))
         status, body = server.api(
-            "POST", "/api/campaigns/renewals/list", {"csv": f"number,timezone\n{rows}\n", "source": "t.csv"}
+            "POST",
+            "/api/campaigns/renewals/list",
+            {"csv": f"number,timezone,name\n{rows}\n", "source": "t.csv"},
         )
         assert status == 200 and body["added"] == 4, body
         machines = {"csv": f"number,timezone\n{MACHINE},UTC\n", "source": "m.csv"}
@@ -229,6 +232,12 @@ def test_a_campaign_places_its_calls_through_asterisk(asterisk: Any, server_fact
         _s, calls = server.api("GET", "/api/interactions?limit=10")  # a machine is no contact
         outcomes = sorted((i["caller_number"], i["outcome"], i["agent_id"]) for i in calls["interactions"])
         assert outcomes == [(ANSWERS, "answered", "1001"), (LATE, "abandoned", None)], outcomes
+        # The agent's card had the record and the script filled from it (the call's IVR data).
+        [answered] = [i for i in calls["interactions"] if i["caller_number"] == ANSWERS]
+        _s, record = server.api("GET", f"/api/interactions/{answered['id']}")
+        [card] = [e["data"]["data"] for e in record["events"] if e["kind"] == "ivr_finished"]
+        assert card["campaign"] == "renewals" and card["name"] == "<i>Ann</i>", card
+        assert card["script"] == "Hello <i>Ann</i>, about your contract.", card
     finally:
         carrier.phone.stop()
         agent.stop()
