@@ -117,7 +117,7 @@ from callcenter.web import (
     webhooks,
     widget,
 )
-from callcenter.web.agent_panel import PanelNamespace
+from callcenter.web.agent_panel import CampaignDesk, PanelNamespace
 from callcenter.web.audit import AUDIT, refusals
 from callcenter.web.chat_customer import CustomerNamespace
 from callcenter.web.chat_desk import Desk
@@ -271,10 +271,24 @@ def create_app(settings: Settings) -> web.Application:
     routing += report_mailer.owner_contexts(report_job.RUNS_STORE, REPORTS, SCHEDULE, settings.report_mail)
     routing.append(ticket_job.job_context)  # SLA checks and replies to customers: the owner
     routing.append(outbound_server.owner_context)  # the diallers and the SMS opt-out: the owner
+    routing.append(_campaign_panel)  # preview cards, scripts, dispositions: the dialler meets the panel
     routing.append(crm_wiring.owner_context)  # CRM webhooks: one sender, the owner
     app.cleanup_ctx.append(cluster.context(routing, DATABASE))
     app.cleanup_ctx.append(_gc_policy)  # last: it freezes what everything else has built
     return app
+
+
+async def _campaign_panel(app: web.Application) -> AsyncIterator[None]:
+    """The agent panel and the owner's dialling job, both in the routing half: preview cards go to
+    the agents' panels, their "Call" / "Skip" and campaign dispositions to the job."""
+    panel: PanelNamespace = app[CHAT][0]
+    dialling = app[outbound_server.DIALLING]
+    desk: CampaignDesk = dialling  # (checked by mypy: the job is what the panel asks of it)
+    panel.campaigns = desk
+    dialling.on_preview = panel.on_preview
+    yield
+    dialling.on_preview = None
+    panel.campaigns = None
 
 
 async def _gc_policy(app: web.Application) -> AsyncIterator[None]:
@@ -849,6 +863,7 @@ async def _live(app: web.Application) -> AsyncIterator[None]:
 # others (the panel's, the API's...) as its ``input`` records, since a replay re-creates these.
 _FROM_ASTERISK: ContextVar[bool] = ContextVar("from_asterisk", default=False)
 T = TypeVar("T")
+R = TypeVar("R")
 
 
 def _from_asterisk(handler: Callable[[T], object]) -> Callable[[T], None]:
@@ -856,6 +871,19 @@ def _from_asterisk(handler: Callable[[T], object]) -> Callable[[T], None]:
         token = _FROM_ASTERISK.set(True)
         try:
             handler(value)
+        finally:
+            _FROM_ASTERISK.reset(token)
+
+    return handle
+
+
+def _from_asterisk_returning(handler: Callable[[T], R]) -> Callable[[T], R]:
+    """Like :func:`_from_asterisk`, for an adapter that reads what the handler returned."""
+
+    def handle(value: T) -> R:
+        token = _FROM_ASTERISK.set(True)
+        try:
+            return handler(value)
         finally:
             _FROM_ASTERISK.reset(token)
 
@@ -930,7 +958,8 @@ def _follow_roster(app: web.Application, voice: VoiceAdapter, port: AsteriskPort
 def _agi_routes(
     app: web.Application, voice: VoiceAdapter
 ) -> dict[str, Callable[[AgiChannel], Awaitable[None]]]:
-    """The voice adapter's FastAGI routes and the post-call survey's (``surveys/ivr.py``)."""
+    """The voice adapter's FastAGI routes (inbound calls, feature codes, campaigns' answers) and
+    the post-call survey's (``surveys/ivr.py``)."""
     settings = app[SETTINGS]
     survey = IvrSurvey(
         lambda: app.get(SURVEYS),
@@ -939,7 +968,24 @@ def _agi_routes(
         several_nodes=bool(settings.agi.nodes),
     )
     voice.inbound.survey_wanted = survey.wanted
-    return {**voice.inbound.routes, SURVEY_ROUTE: survey}
+    return {**voice.routes, SURVEY_ROUTE: survey}
+
+
+def _place_campaign_calls(
+    app: web.Application, voice: VoiceAdapter, service: CallCenter
+) -> Callable[[], None]:
+    """Campaigns' calls: the owner's dialling job (outbound/server.py, started after the voice
+    context) places them through the voice adapter; the engine's commands tell the placer how each
+    one went. Returns what undoes it."""
+    placer = voice.place_campaign_calls(_from_asterisk_returning(service.handle))
+    app[outbound_server.PLACER] = placer
+    service.listeners.append(placer.on_command)
+
+    def unwire() -> None:
+        app.pop(outbound_server.PLACER, None)
+        service.listeners.remove(placer.on_command)
+
+    return unwire
 
 
 async def _voice(app: web.Application) -> AsyncIterator[None]:
@@ -976,6 +1022,7 @@ async def _voice(app: web.Application) -> AsyncIterator[None]:
     service.call_control = voice.calls
     app[VOICE] = voice
     _follow_roster(app, voice, port)
+    unwire_placer = _place_campaign_calls(app, voice, service)  # before the routes: it has one
     served = _agi_routes(app, voice)
     routes = recording.wrap_routes(served) if recording else served
     routes = farm_routes(settings.asterisk, routes)  # sessions from several servers: named apart
@@ -992,6 +1039,7 @@ async def _voice(app: web.Application) -> AsyncIterator[None]:
                 await cancel_and_wait(synced)
         finally:
             app.pop(admin_roster.ENDPOINTS, None)
+            unwire_placer()
             service.dialer = None
             service.call_control = None
             await port.stop()

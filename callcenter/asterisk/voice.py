@@ -3,6 +3,7 @@
 It composes parts with one job each around one :class:`VoiceState` (the mapping between Asterisk's
 channels and our interactions): ``voice_inbound`` (FastAGI, the IVR flow, feature codes),
 ``voice_dialer`` (the engine's dialling commands), ``voice_events`` (AMI events to core events),
+``voice_outbound`` (campaigns' calls: placed, answered into the queue, their results),
 ``voice_reconcile`` (after every (re)connect) and ``call_control`` (the core's call commands: hold,
 transfers, consults, conferences; supervisor spy; recording pause).
 """
@@ -13,24 +14,26 @@ import asyncio
 import logging
 import time
 import uuid
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
 from typing import Any
 
 import aiohttp
 
 from callcenter import metrics
 from callcenter.asterisk import devices
+from callcenter.asterisk.agi import AgiChannel
 from callcenter.asterisk.ami_events import AmiEvent, Hangup, HangupRequest
 from callcenter.asterisk.asterisk_port import AmiError, AsteriskPort
 from callcenter.asterisk.call_control import CallControl
 from callcenter.asterisk.voice_dialer import VoiceDialer
 from callcenter.asterisk.voice_events import EventMapper
 from callcenter.asterisk.voice_inbound import OPENING_VARIABLE, InboundCalls
+from callcenter.asterisk.voice_outbound import OutboundCalls
 from callcenter.asterisk.voice_reconcile import Reconciler
 from callcenter.asterisk.voice_state import AgentLeg, AsteriskSnapshot, Tasks, VoiceState
 from callcenter.core import events as ev
 from callcenter.core.calls import machine as cl
-from callcenter.core.commands import Announce, CancelDial, DialAgent, DialCustomer, ExitQueue
+from callcenter.core.commands import Announce, CancelDial, Command, DialAgent, DialCustomer, ExitQueue
 from callcenter.core.ivr import flow as ivr
 from callcenter.settings import Settings
 
@@ -54,7 +57,7 @@ class VoiceAdapter:
         new_id: Callable[[], str] = lambda: uuid.uuid4().hex,
         opening: Callable[[], ivr.Opening] = ivr.Opening,
     ) -> None:
-        """``port`` and the FastAGI server of ``self.inbound.routes`` are started by the composition
+        """``port`` and the FastAGI server of ``self.routes`` are started by the composition
         root. ``record_base``: where Asterisk records a call (None: not recorded). ``opening``:
         what the current IVR flows start with, played by the dialplan itself (voice_inbound)."""
         self._settings = settings
@@ -86,6 +89,8 @@ class VoiceAdapter:
         self.reconciler = Reconciler(
             port, self._state, settings.asterisk.leftover_seconds, take_back=bool(settings.agi.nodes)
         )
+        self.outbound: OutboundCalls | None = None  # campaigns' calls: place_campaign_calls()
+        self._new_id = new_id
         # Hold, transfers, consults, conferences: the core's call commands, carried out.
         self.calls = CallControl(
             settings, port, self._legs, submit, clock, self._background, self._state.contacts
@@ -114,6 +119,8 @@ class VoiceAdapter:
             if isinstance(event, (HangupRequest, Hangup)) and event.uniqueid in callers:
                 self.reconciler.caller_ended(event.channel)
             events.on_event(event)
+            if self.outbound is not None:
+                self.outbound.on_event(event)
 
         port.subscribe(
             on_event,
@@ -121,6 +128,22 @@ class VoiceAdapter:
             on_disconnected=lambda: metrics.AMI_CONNECTED.set(0),
         )
         return events
+
+    def place_campaign_calls(self, decide: Callable[[ev.Event], Sequence[Command]]) -> OutboundCalls:
+        """Campaigns' calls placed here (the dialler's placer, with its FastAGI route).
+        ``decide``: the service's ``handle``, which returns the engine's commands."""
+        self.outbound = OutboundCalls(
+            self._settings, self.port, self._state, self._background, decide, self._clock, self._new_id
+        )
+        return self.outbound
+
+    @property
+    def routes(self) -> dict[str, Callable[[AgiChannel], Awaitable[None]]]:
+        """The FastAGI routes of the dialplan: inbound calls, feature codes, campaigns' answers."""
+        routes: dict[str, Callable[[AgiChannel], Awaitable[None]]] = dict(self.inbound.routes)
+        if self.outbound is not None:
+            routes.update(self.outbound.routes)
+        return routes
 
     async def start(self) -> None:
         if self._own_http:

@@ -36,6 +36,9 @@ class IvrFinished:
     language: str | None = None
     data: Mapping[str, str] = field(default_factory=dict)
     outcome: str = ""
+    # Held for this agent first (a campaign's preview call: the agent who chose to make it), as a
+    # transfer to an agent is: for ``transfer_agent_seconds``, then for the queue's agents.
+    agent: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -47,6 +50,17 @@ class CallerHungUp:
     cause: str
     at: float
     system: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class OutboundAbandoned:
+    """A campaign's call that a person answered found no agent free (the engine offered it to no
+    one when it entered the queue): it leaves the line as abandoned while Asterisk plays the
+    campaign's message (docs/outbound.md)."""
+
+    interaction_id: str
+    at: float
+    cause: str = "no agent free: the campaign's message was played"
 
 
 @dataclass(frozen=True, slots=True)
@@ -233,6 +247,9 @@ class WrapUpDone:
     disposition: str
     notes: str
     at: float
+    # The codes this wrap-up allows when they are not the engine's: a campaign call's (its
+    # definition's dispositions). None: the engine's own list.
+    dispositions: tuple[str, ...] | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -266,6 +283,7 @@ Event = (
     CallArrived
     | IvrFinished
     | CallerHungUp
+    | OutboundAbandoned
     | AgentRegistered
     | AgentUnregistered
     | AgentLogin

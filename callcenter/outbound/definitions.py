@@ -28,6 +28,9 @@ The format (every key but ``queue`` and ``windows`` optional)::
         predictive: {max_ratio: 3, min_samples: 20, handle_seconds: 180}
         ring_seconds: 20
         script: "Hello {name}: your contract ends on {renewal_date}."
+        dispositions: [renewed, not interested, call back later]   # at the wrap-up of its calls
+        message: callcenter/outbound-no-agent   # played when a person answers and no agent is free
+        amd: {on_machine: message, message: callcenter/outbound-machine}   # retry | message | hangup
 """
 
 from __future__ import annotations
@@ -35,7 +38,7 @@ from __future__ import annotations
 import re
 from collections.abc import Mapping
 from datetime import time
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
@@ -89,6 +92,17 @@ class _Predictive(_Model):
     handle_seconds: float = Field(180.0, gt=0, le=7200)
 
 
+class _Amd(_Model):
+    on_machine: Literal["retry", "message", "hangup"] = "retry"
+    message: str = Field("", pattern=r"^[A-Za-z0-9_./-]{0,200}$")
+
+    @model_validator(mode="after")
+    def _message(self) -> _Amd:
+        if self.on_machine == "message" and not self.message:
+            raise ValueError("on_machine: message needs the message to leave (a sound name)")
+        return self
+
+
 class _Campaign(_Model):
     mode: cp.Mode = cp.Mode.PROGRESSIVE
     queue: str = Field(min_length=1, max_length=64)
@@ -104,6 +118,18 @@ class _Campaign(_Model):
     ring_seconds: float = Field(20.0, ge=5, le=120)
     agentless_lines: int = Field(10, ge=1, le=500)
     script: str = Field("", max_length=4000)
+    # Offered at the wrap-up of the campaign's calls, stored with the attempt (none: the server's).
+    dispositions: tuple[Annotated[str, Field(min_length=1, max_length=64)], ...] = Field((), max_length=50)
+    # An Asterisk sound (e.g. callcenter/outbound-no-agent, or an absolute path without extension).
+    message: str = Field(cp.DEFAULT_MESSAGE, pattern=r"^[A-Za-z0-9_./-]{1,200}$")
+    amd: _Amd | None = None  # answering-machine detection; absent: off
+
+    @field_validator("dispositions")
+    @classmethod
+    def _distinct(cls, value: tuple[str, ...]) -> tuple[str, ...]:
+        if len(set(value)) != len(value):
+            raise ValueError("each disposition once")
+        return value
 
     @field_validator("abandonment")
     @classmethod
@@ -133,6 +159,9 @@ def to_core(name: str, definition: Mapping[str, Any], default_window: str = "us"
     assert seconds is not None
     retries = dict(cp.DEFAULT_RETRIES)
     retries.update({cp.Outcome(k): cp.RetryRule(v.delay, v.max_attempts) for k, v in c.retries.items()})
+    on_machine = cp.OnMachine(c.amd.on_machine) if c.amd is not None else cp.OnMachine.OFF
+    if on_machine == cp.OnMachine.HANGUP:
+        retries[cp.Outcome.MACHINE] = cp.RetryRule(0.0, 0)  # never again, whatever the rules say
     return cp.Campaign(
         name=name,
         mode=c.mode,
@@ -153,6 +182,10 @@ def to_core(name: str, definition: Mapping[str, Any], default_window: str = "us"
         ring_seconds=c.ring_seconds,
         agentless_lines=c.agentless_lines,
         script=c.script,
+        dispositions=c.dispositions,
+        message=c.message,
+        on_machine=on_machine,
+        machine_message=c.amd.message if c.amd is not None else "",
     )
 
 

@@ -42,10 +42,15 @@ FULL_DNC_EVERY = 150  # polls: the whole do-not-call list read again (5 minutes 
 REREAD = 1000  # record ids below the last seen, read again at each poll
 
 
-class Placer(Protocol):
-    """Places a decided call and reports how it ended through ``ended`` (AttemptEnded)."""
+Result = dl.AttemptEnded | dl.CallHandled
+Preview = dl.PreviewOffered | dl.PreviewWithdrawn
 
-    def place(self, decision: dl.DialDecided, ended: Callable[[dl.AttemptEnded], None]) -> None: ...
+
+class Placer(Protocol):
+    """Places a decided call and reports through ``ended`` how it ended (``AttemptEnded``, once)
+    and, for a connected call, its talk and wrap-up times when it is over (``CallHandled``)."""
+
+    def place(self, decision: dl.DialDecided, ended: Callable[[Result], None]) -> None: ...
 
 
 def agent_views(engine: Acd, queue: str) -> tuple[tuple[AgentView, ...], int]:
@@ -56,7 +61,7 @@ def agent_views(engine: Acd, queue: str) -> tuple[tuple[AgentView, ...], int]:
             continue
         load = _load(a)
         if load is not None:
-            views.append(AgentView(load, a.since))
+            views.append(AgentView(load, a.since, a.id))
     return tuple(views), engine.waiting_count(queue)
 
 
@@ -99,8 +104,10 @@ class Dialling:
         self._dnc_seen: float | None = None
         self._polls = 0
         self._dnc: set[str] = set()
-        self._results: list[tuple[str, dl.AttemptEnded]] = []
+        self._results: list[tuple[str, Result | dl.PreviewAnswered]] = []
         self._tasks: list[asyncio.Task[None]] = []
+        # The agent panel (web/agent_panel.py): preview cards shown and taken back, once stored.
+        self.on_preview: Callable[[Preview], None] | None = None
 
     async def start(self) -> None:
         self._dnc = await self.store.dnc()
@@ -164,6 +171,8 @@ class Dialling:
                 continue
             d = found
             d.campaign, d.state = campaign, c.state
+            if c.state != CampaignState.RUNNING and d.previews():
+                await self._carry(d, d.withdraw_previews(f"campaign_{c.state.value}", now))
             if c.origin is not None:
                 d.origin = c.origin
             if c.state == CampaignState.STOPPED and d.in_flight == 0:
@@ -193,8 +202,43 @@ class Dialling:
             agents, waiting = agent_views(engine, d.campaign.queue)
             await self._carry(d, d.handle(dl.Paced(agents, waiting, now)))
 
-    def ended(self, campaign: str) -> Callable[[dl.AttemptEnded], None]:
-        def report(result: dl.AttemptEnded) -> None:
+    # --- the agents' side (the panel, on this same node) ------------------------------------------
+
+    def previews_of(self, agent_id: str) -> list[dl.PreviewOffered]:
+        return [p for d in self.diallers.values() for p in d.previews() if p.agent_id == agent_id]
+
+    def answer_preview(self, agent_id: str, campaign: str, record_id: int, dial: bool) -> bool:
+        """The agent's "Call" (``dial``) or "Skip" on its own preview card, carried out at the next
+        pace; False when there is no such card for this agent (another agent's, or gone)."""
+        d = self.diallers.get(campaign)
+        if d is None or d.preview_agent(record_id) != agent_id:
+            return False
+        self._results.append((campaign, dl.PreviewAnswered(record_id, agent_id, dial, self.clock())))
+        return True
+
+    def dispositions(self, campaign: str) -> tuple[str, ...]:
+        d = self.diallers.get(campaign)
+        return () if d is None else d.campaign.dispositions
+
+    async def record_disposition(
+        self, campaign: str, record_id: int, interaction_id: str, agent_id: str, disposition: str
+    ) -> None:
+        """The agent's disposition of a campaign call, stored with the attempt (a decision row of
+        kind "disposition": the record, its attempt number, the interaction and the agent)."""
+        d = self.diallers.get(campaign)
+        record = None if d is None else d.records.get(record_id)
+        data: dict[str, object] = {"interaction": interaction_id, "agent": agent_id}
+        if record is not None:
+            data["attempt"] = record.attempts
+        row = Decision(campaign, record_id, self.clock(), "disposition", disposition, data)
+        await self.store.apply(campaign, (), (), [row])
+        log.info(
+            "outbound.disposition",
+            extra={"campaign": campaign, "record": record_id, "disposition": disposition},
+        )
+
+    def ended(self, campaign: str) -> Callable[[Result], None]:
+        def report(result: Result) -> None:
             self._results.append((campaign, result))  # handled at the next pace, in order
 
         return report
@@ -222,6 +266,10 @@ class Dialling:
         if self.placer is not None:
             for dial in dials:
                 self.placer.place(dial, self.ended(name))
+        if self.on_preview is not None:
+            for c in out:
+                if isinstance(c, dl.PreviewOffered | dl.PreviewWithdrawn):
+                    self.on_preview(c)
 
 
 def decision_of(name: str, c: dl.Command) -> Decision | None:
@@ -246,5 +294,9 @@ def decision_of(name: str, c: dl.Command) -> Decision | None:
             }
             return Decision(name, None, c.at, "pacing", c.reason, figures)
         case dl.PreviewOffered():
-            return Decision(name, c.record_id, c.at, "preview", "preview", {"number": c.number})
+            return Decision(
+                name, c.record_id, c.at, "preview", "preview", {"number": c.number, "agent": c.agent_id}
+            )
+        case dl.PreviewWithdrawn():
+            return Decision(name, c.record_id, c.at, "preview", c.reason, {"agent": c.agent_id})
     return None  # records and ledgers are stored as such; states by whoever moved the campaign

@@ -26,7 +26,8 @@ log = logging.getLogger(__name__)
 
 STORE = web.AppKey("outbound_store", OutboundStore)
 DIALLING = web.AppKey("outbound_dialling", Dialling)
-#: The placer of campaign calls, when telephony for campaigns is set up (none yet: docs/outbound.md).
+#: The placer of campaign calls: the voice adapter's (asterisk/voice_outbound.py), set by the voice
+#: context on the routing owner before this one starts; absent without Asterisk.
 PLACER: web.AppKey[Placer] = web.AppKey("outbound_placer")
 
 

@@ -117,6 +117,7 @@ def describe(c: StoredCampaign, p: Progress | None = None) -> dict[str, Any]:
             "dialled": p.dialled,
             "done": dict(p.done),
             "outcomes": dict(p.outcomes),
+            "dispositions": dict(p.dispositions),
             "window": None
             if p.ledger is None
             else {"period": p.ledger.period, "answered": p.ledger.answered, "abandoned": p.ledger.abandoned},

@@ -10,7 +10,7 @@ core's table decides), so two nodes pausing and stopping at once cannot both win
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any, cast
 
@@ -81,6 +81,7 @@ class Progress:
     done: Mapping[str, int]  # by why ("connected", "dnc", "max_attempts", ...)
     outcomes: Mapping[str, int]  # by last outcome
     ledger: Ledger | None  # the newest window's
+    dispositions: Mapping[str, int] = field(default_factory=dict)  # agents' wrap-ups of its calls
 
 
 @dataclass(frozen=True, slots=True)
@@ -88,7 +89,7 @@ class Decision:
     campaign: str
     record_id: int | None
     at: float
-    kind: str  # "dial", "skip", "pacing", "state"
+    kind: str  # "dial", "skip", "pacing", "preview", "disposition"
     reason: str
     data: Mapping[str, object]
 
@@ -331,6 +332,13 @@ class OutboundStore(ConnectionStore):
                     .limit(1)
                 )
             ).first()
+            chosen = (
+                await db.execute(
+                    sa.select(DECISIONS.c.reason, sa.func.count())
+                    .where(DECISIONS.c.campaign == campaign, DECISIONS.c.kind == "disposition")
+                    .group_by(DECISIONS.c.reason)
+                )
+            ).all()
         done: dict[str, int] = {}
         outcomes: dict[str, int] = {}
         total = pending = dialled = 0
@@ -344,7 +352,7 @@ class OutboundStore(ConnectionStore):
             if outcome is not None:
                 outcomes[outcome] = outcomes.get(outcome, 0) + count
         ledger = None if newest is None else Ledger(newest.period, newest.answered, newest.abandoned)
-        return Progress(total, pending, dialled, done, outcomes, ledger)
+        return Progress(total, pending, dialled, done, outcomes, ledger, dict(chosen))
 
     # --- do not call ---------------------------------------------------------------------------
 

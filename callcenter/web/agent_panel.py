@@ -8,9 +8,15 @@ changes nothing.
 
 Out (room ``agent:<id>``): ``me`` (state, reason, since, registration, wrap-up deadline), ``call``
 (a call ringing or in progress, with the caller's customer, cross-channel timeline and what the IVR
-collected), ``call_ended``, ``wrap_up`` (an interaction waiting for its disposition).
+collected; a campaign's call with its campaign, record and filled script), ``call_ended``,
+``wrap_up`` (an interaction waiting for its disposition: a campaign call's from the campaign),
+``preview`` / ``preview_withdrawn`` (a preview campaign's record shown to this agent, or taken back).
 In (role agent): ``panel_sync``, ``set_state``, ``call_hangup``, ``call_hold``, ``call_transfer``,
-``call_recording``, ``wrap_up``.
+``call_recording``, ``wrap_up``, ``preview_answer`` (the agent's own card only).
+
+Campaigns (docs/outbound.md): the dialling job runs on the routing owner, as this namespace's back
+does, so the composition root hands it over as :attr:`PanelNamespace.campaigns` (the
+:class:`CampaignDesk` protocol); an agent connected to a follower reaches it over ``cc:sockets``.
 
 Call controls are requests to the core (``CallCenter.request``): the core checks them and answers
 with commands that the call-control adapter carries out against Asterisk; the ack comes once Asterisk
@@ -24,7 +30,7 @@ from __future__ import annotations
 import json
 import logging
 from collections.abc import Callable, Iterable, Mapping
-from typing import Any
+from typing import Any, Protocol
 
 from aiohttp import web
 
@@ -40,6 +46,7 @@ from callcenter.core.commands import (
     SaveInteraction,
 )
 from callcenter.core.interaction import Interaction
+from callcenter.core.outbound import dialler as dl
 from callcenter.messaging import identity
 from callcenter.messaging.service import Messaging
 from callcenter.service import CallCenter
@@ -55,6 +62,21 @@ log = logging.getLogger(__name__)
 
 MAX_NOTES = 2000
 IVR_KEEP = 5000  # IVR data kept for interactions not ended yet (bounded against a flood)
+CAMPAIGN_KEYS = ("campaign", "record", "script")  # a campaign call's own IVR data (voice_outbound)
+
+
+class CampaignDesk(Protocol):
+    """What the panel asks of the dialling job (``outbound/job.py``'s ``Dialling``)."""
+
+    def previews_of(self, agent_id: str) -> list[dl.PreviewOffered]: ...
+
+    def answer_preview(self, agent_id: str, campaign: str, record_id: int, dial: bool) -> bool: ...
+
+    def dispositions(self, campaign: str) -> tuple[str, ...]: ...
+
+    async def record_disposition(
+        self, campaign: str, record_id: int, interaction_id: str, agent_id: str, disposition: str
+    ) -> None: ...
 
 
 class PanelNamespace(AgentNamespace):
@@ -77,6 +99,9 @@ class PanelNamespace(AgentNamespace):
         self.phone_region = phone_region
         self._calls: dict[str, str] = {}  # agent -> the call ringing or in progress on its phone
         self._ivr: dict[str, dict[str, str]] = {}  # interaction -> what the IVR collected
+        # interaction -> (campaign, record): a campaign's call, until its wrap-up is done
+        self._campaign_calls: dict[str, tuple[str, int]] = {}
+        self.campaigns: CampaignDesk | None = None  # set on the owner with the dialling job
 
     def restore(
         self, live: Iterable[Interaction], ivr: Mapping[str, Mapping[str, object]] | None = None
@@ -96,6 +121,23 @@ class PanelNamespace(AgentNamespace):
     def _keep_ivr(self, interaction_id: str, collected: object) -> None:
         if isinstance(collected, Mapping) and collected and len(self._ivr) < IVR_KEEP:
             self._ivr[interaction_id] = {str(k): str(v) for k, v in collected.items()}
+            campaign, record = str(collected.get("campaign", "")), str(collected.get("record", ""))
+            if campaign and record.isdigit():
+                if len(self._campaign_calls) >= IVR_KEEP:  # wrap-ups never done: the oldest go
+                    del self._campaign_calls[next(iter(self._campaign_calls))]
+                self._campaign_calls[interaction_id] = (campaign, int(record))
+
+    # --- the dialling job -> panels (preview cards) -------------------------------------------------
+
+    def on_preview(self, command: dl.PreviewOffered | dl.PreviewWithdrawn) -> None:
+        if not command.agent_id:
+            return
+        room = agent_room(command.agent_id)
+        if isinstance(command, dl.PreviewOffered):
+            self._emit("preview", preview_view(command), room)
+        else:
+            payload = {"campaign": command.campaign, "record_id": command.record_id, "reason": command.reason}
+            self._emit("preview_withdrawn", payload, room)
 
     # --- engine -> panels --------------------------------------------------------------------------
 
@@ -149,6 +191,8 @@ class PanelNamespace(AgentNamespace):
     def _saved(self, i: Interaction) -> None:
         if i.is_ended:
             self._ivr.pop(i.id, None)
+            if i.answered_at is None:
+                self._campaign_calls.pop(i.id, None)  # no wrap-up will come
             for agent_id in [a for a, held in self._calls.items() if held == i.id and a != i.agent_id]:
                 self._call_over(agent_id, i.id, "call ended")  # a consulted or conference agent
             if i.agent_id is not None:
@@ -224,6 +268,7 @@ class PanelNamespace(AgentNamespace):
             "answered_at": i.answered_at,
             "transferred_to": i.transferred_to,
             "ivr": self._ivr.get(i.id, {}),
+            "campaign": campaign_view(self._ivr.get(i.id, {})),
             "customer": self.customer_view(i),
             "recording_paused": call is not None and call.recording_paused,
             "consulting": colleague if state in (cl.CallState.CONSULTING, cl.CallState.CONSULTED) else None,
@@ -244,8 +289,16 @@ class PanelNamespace(AgentNamespace):
             "outcome": i.outcome.value if i.outcome else None,
             "transferred_to": i.transferred_to,
             "until": until,
-            "dispositions": list(self.dispositions),
+            "dispositions": list(self._dispositions_for(i.id)),
+            "campaign": self._campaign_calls[i.id][0] if i.id in self._campaign_calls else None,
         }
+
+    def _dispositions_for(self, interaction_id: str) -> tuple[str, ...]:
+        """A campaign call's dispositions are its campaign's (when it names some), else the server's."""
+        found = self._campaign_calls.get(interaction_id)
+        if found is not None and self.campaigns is not None:
+            return self.campaigns.dispositions(found[0]) or self.dispositions
+        return self.dispositions
 
     # --- panel -> engine and Asterisk -------------------------------------------------------------
 
@@ -285,6 +338,9 @@ class PanelNamespace(AgentNamespace):
             "wrap_ups": [self.wrap_up_view(agent.id, i) for i in engine.wrap_ups_of(agent.id)],
             "pause_reasons": list(self.pause_reasons),
             "dispositions": list(self.dispositions),
+            "previews": [preview_view(p) for p in self.campaigns.previews_of(agent.id)]
+            if self.campaigns is not None
+            else [],
         }
 
     @event("set_state", "agent")
@@ -391,11 +447,66 @@ class PanelNamespace(AgentNamespace):
     async def on_wrap_up(self, sid: str, data: dict[str, Any]) -> Ack:
         me = self._me(sid)
         interaction_id = text(data, "interaction_id", limit=128)
-        disposition = text(data, "disposition", limit=64, required=bool(self.dispositions))
+        allowed = self._dispositions_for(interaction_id)
+        disposition = text(data, "disposition", limit=64, required=bool(allowed))
         notes = text(data, "notes", limit=MAX_NOTES, required=False)
-        self._run(lambda now: ev.WrapUpDone(me, interaction_id, disposition, notes, now))
+        campaign_call = self._campaign_calls.get(interaction_id)
+        own: tuple[str, ...] | None = None  # the engine's list, unless a campaign names its own
+        if campaign_call is not None and self.campaigns is not None:
+            own = allowed
+            if allowed and disposition not in allowed:
+                raise BadRequest(f"disposition {disposition!r}: expected one of {', '.join(allowed)}")
+            if not any(i.id == interaction_id for i in self.service.engine.wrap_ups_of(me)):
+                raise BadRequest("no wrap-up of yours for this interaction")
+            # Stored with the attempt first: a wrap-up that fails to store is not done.
+            campaign, record_id = campaign_call
+            await self.campaigns.record_disposition(campaign, record_id, interaction_id, me, disposition)
+        self._run(lambda now: ev.WrapUpDone(me, interaction_id, disposition, notes, now, own))
+        self._campaign_calls.pop(interaction_id, None)
         agent = self.service.engine.agents[me]
         return {"ok": True, "me": self.me_view(agent)}
+
+    @event("preview_answer", "agent")
+    async def on_preview_answer(self, sid: str, data: dict[str, Any]) -> Ack:
+        """ "Call" (``dial``: the checks are made again, then the call goes out for this agent) or
+        "Skip" on a preview card. Only the card's own agent may answer it."""
+        me = self._me(sid)
+        campaign = text(data, "campaign", limit=128)
+        record_id = data.get("record_id")
+        if not isinstance(record_id, int) or isinstance(record_id, bool) or record_id < 0:
+            raise BadRequest("record_id must be a whole number")
+        dial = flag(data, "dial")
+        if self.campaigns is None or not self.campaigns.answer_preview(me, campaign, record_id, dial):
+            raise BadRequest("no such preview card of yours")
+        log.info(
+            "outbound.preview_answered",
+            extra={"agent": me, "campaign": campaign, "record": record_id, "dial": dial},
+        )
+        return {"ok": True}
+
+
+def preview_view(p: dl.PreviewOffered) -> dict[str, Any]:
+    return {
+        "campaign": p.campaign,
+        "record_id": p.record_id,
+        "number": p.number,
+        "queue": p.queue,
+        "fields": dict(p.fields),
+        "script": p.script,
+    }
+
+
+def campaign_view(ivr: Mapping[str, str]) -> dict[str, Any] | None:
+    """A campaign call's card: the campaign, the record, the filled script and the list's columns
+    (from what the placer put in the call's IVR data); None for other calls."""
+    if not ivr.get("campaign"):
+        return None
+    return {
+        "name": ivr["campaign"],
+        "record": ivr.get("record", ""),
+        "script": ivr.get("script", ""),
+        "fields": {k: v for k, v in ivr.items() if k not in CAMPAIGN_KEYS},
+    }
 
 
 # --- the page --------------------------------------------------------------------------------------

@@ -18,8 +18,11 @@ from callcenter.core.acd.agents import AgentState
 from callcenter.core.calls import machine as cl
 from callcenter.core.omni.conversations import MessagingChannel
 from callcenter.core.omni.customers import Identity, IdentityKind
+from callcenter.core.outbound.campaign import CampaignMove
 from callcenter.messaging.channels.base import InboundMessage
+from callcenter.outbound import server as outbound_server
 from callcenter.web.api import SERVICE
+from callcenter.web.outbound_api import CAMPAIGNS
 from tests.integration.test_realtime import (
     AGENT_1001,
     AGENT_1002,
@@ -368,3 +371,85 @@ async def test_a_paused_recording_is_still_paused_on_the_card_after_a_restart(tm
         await me.close()
     finally:
         await second.server.close()
+
+
+CAMPAIGN = """campaigns:
+  renewals:
+    mode: preview
+    queue: support
+    windows:
+      - {days: [mon, tue, wed, thu, fri, sat, sun], from: "00:00", to: "24:00"}
+    script: "Hello {name}, your contract {contract} ends soon."
+    dispositions: [renewed, not interested]
+"""
+
+
+async def test_a_preview_campaigns_card_script_and_dispositions(node: Node) -> None:
+    """Preview card to the free agent, "Call" only by its agent, the campaign call's card with its
+    filled script (HTML from the list stays text), the campaign's dispositions stored with the
+    attempt and counted in its progress. The job is driven by hand (no Asterisk: nothing placed)."""
+    campaigns, dialling = node.app[CAMPAIGNS], node.app[outbound_server.DIALLING]
+    assert (await campaigns.import_definitions(CAMPAIGN, "c.yaml"))[1] == []
+    added = await campaigns.import_list(
+        "renewals", "number,name,contract,timezone\n+12025550143,<b>Ann</b>,C-7,UTC\n", "l.csv"
+    )
+    assert added.added == 1
+    await campaigns.move("renewals", CampaignMove.START, "test")
+    me = await panel(node.url, AGENT_1001)
+    other = await panel(node.url, AGENT_1002)
+    for c in (me, other):
+        c.sio.on("preview", c._keeper("preview"), namespace="/agent")
+    node.app[SERVICE].dialer = None
+    handle(node, ev.AgentRegistered("1001", now(node)))
+    assert (await me.call("set_state", {"state": "available"}))["me"]["state"] == "available"
+    await dialling.poll()
+    await dialling.pace()  # the dialling job's round: no placer here, the preview is all it does
+    card = await me.next("preview")
+    assert (card["campaign"], card["number"]) == ("renewals", "+12025550143")
+    assert card["fields"] == {"name": "<b>Ann</b>", "contract": "C-7"}
+    assert card["script"] == "Hello <b>Ann</b>, your contract C-7 ends soon."
+    assert (await me.call("panel_sync", {}))["previews"] == [card]  # a reconnect shows it again
+    rid = card["record_id"]
+    forged = await other.call("preview_answer", {"campaign": "renewals", "record_id": rid, "dial": True})
+    assert forged == {"error": "no such preview card of yours"}
+    bad = await me.call("preview_answer", {"campaign": "renewals", "record_id": "1", "dial": True})
+    assert bad == {"error": "record_id must be a whole number"}
+    ok = await me.call("preview_answer", {"campaign": "renewals", "record_id": rid, "dial": True})
+    assert ok == {"ok": True}
+    await dialling.pace()
+    decisions = [d for _, d in await campaigns.decisions("renewals")]
+    dial = [d for d in decisions if d.kind == "dial"]
+    assert [(d.record_id, d.reason) for d in dial] == [(rid, "preview")]  # checked again, decided
+    assert other.queue("preview").empty()
+
+    # The call as the placer puts it in the queue, held for the agent who chose to make it.
+    data = {"name": "<b>Ann</b>", "contract": "C-7", "campaign": "renewals", "record": str(rid)}
+    data["script"] = card["script"]
+    handle(node, ev.CallArrived("ob-1", "+12025550143", "", "renewals", "PJSIP/trunk-0002", now(node)))
+    handle(
+        node, ev.IvrFinished("ob-1", None, "support", now(node), data=data, outcome="outbound", agent="1001")
+    )
+    ringing = await me.next("call")
+    assert ringing["campaign"] == {
+        "name": "renewals",
+        "record": str(rid),
+        "script": "Hello <b>Ann</b>, your contract C-7 ends soon.",
+        "fields": {"name": "<b>Ann</b>", "contract": "C-7"},
+    }
+    handle(node, ev.AgentAnswered("ob-1", "1001", now(node)))
+    handle(node, ev.CallerHungUp("ob-1", "caller hung up", now(node)))
+    wrap = await me.next("wrap_up")
+    assert (wrap["campaign"], wrap["dispositions"]) == ("renewals", ["renewed", "not interested"])
+    refused = await me.call("wrap_up", {"interaction_id": "ob-1", "disposition": "resolved"})
+    assert refused["error"].startswith("disposition 'resolved': expected one of renewed")
+    forged = await other.call("wrap_up", {"interaction_id": "ob-1", "disposition": "renewed"})
+    assert "error" in forged
+    done = await me.call("wrap_up", {"interaction_id": "ob-1", "disposition": "renewed", "notes": ""})
+    assert done["ok"]
+    progress = await campaigns.progress("renewals")
+    assert dict(progress.dispositions) == {"renewed": 1}
+    [stored] = [d for _, d in await campaigns.decisions("renewals") if d.kind == "disposition"]
+    assert (stored.record_id, stored.reason) == (rid, "renewed")
+    assert stored.data == {"interaction": "ob-1", "agent": "1001", "attempt": 1}
+    await me.close()
+    await other.close()

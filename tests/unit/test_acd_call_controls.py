@@ -330,3 +330,20 @@ def test_a_transferring_agent_wrapping_up_after_the_call_ended_keeps_the_final_r
     assert [i.id for i in after.wrap_ups_of(first)] == ["a"] == [i.id for i in after.wrap_ups_of(target)]
     (record,) = saved(after.handle(ev.WrapUpDone(first, "a", "", "passed on", 70.0)))
     assert record == final.with_(notes="passed on")
+
+
+def test_a_call_held_for_an_agent_rings_that_agent_only() -> None:
+    # A campaign's preview call: the agent who chose to make it takes it, not the longest free.
+    acd = make(transfer_agent_seconds=60.0)
+    for n, agent in enumerate(("1003", "1002", "1001")):
+        iid = f"p{n}"
+        acd.handle(ev.CallArrived(iid, "+15550100", "", "renewals", f"PJSIP/o-{iid}", 10.0))
+        out = acd.handle(ev.IvrFinished(iid, None, "support", 10.0, outcome="outbound", agent=agent))
+        assert [d.agent_id for d in out if isinstance(d, DialAgent)] == [agent]
+    # Its agent busy: nobody else is rung before the hold ends (the placer gives the message).
+    acd = make(transfer_agent_seconds=60.0)
+    talking(acd, "a")
+    busy = next(a for a in acd.agents.values() if a.state != AgentState.AVAILABLE).id
+    acd.handle(ev.CallArrived("p", "+15550100", "", "renewals", "PJSIP/o-p", 20.0))
+    out = acd.handle(ev.IvrFinished("p", None, "support", 20.0, outcome="outbound", agent=busy))
+    assert not [d for d in out if isinstance(d, DialAgent)]

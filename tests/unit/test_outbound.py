@@ -19,6 +19,7 @@ from callcenter.core.outbound.campaign import (
     Mode,
     Outcome,
     RetryRule,
+    fill_script,
     move,
 )
 from callcenter.core.outbound.pacing import AgentLoad, AgentView, Ledger, Stats
@@ -166,6 +167,53 @@ def test_preview_shows_the_record_and_dials_on_the_agents_click() -> None:
     d.handle(dl.DncAdded(frozenset({"+15550000001"}), MONDAY_NOON_NY + 5))
     out = d.handle(dl.PreviewAnswered(1, "1001", True, MONDAY_NOON_NY + 10))
     assert [s.reason for s in of(dl.DialSkipped, out)] == ["dnc"] and not of(dl.DialDecided, out)
+
+
+def agents(*ids: str, at: float = 0.0, load: AgentLoad = AgentLoad.FREE) -> tuple[AgentView, ...]:
+    return tuple(AgentView(load, at + n, agent_id) for n, agent_id in enumerate(ids))
+
+
+def test_preview_cards_go_to_free_agents_and_only_that_agent_answers() -> None:
+    c = campaign(Mode.PREVIEW, script="Hello {name}, about {contract} ({missing})")
+    ann = dl.Record(1, "+15550000001", NY, fields={"name": "Ann", "contract": "C-7"})
+    d = running(c, ann, dl.Record(2, "+15550000002", NY))
+    out = d.handle(dl.Paced(agents("1001", "1002"), 0, MONDAY_NOON_NY))
+    cards = of(dl.PreviewOffered, out)
+    assert [(p.record_id, p.agent_id) for p in cards] == [(1, "1001"), (2, "1002")]  # longest free first
+    assert cards[0].script == "Hello Ann, about C-7 ({missing})"
+    # Each agent holds one card: nothing more while both are shown.
+    assert not of(dl.PreviewOffered, d.handle(dl.Paced(agents("1001", "1002"), 0, MONDAY_NOON_NY + 1)))
+    assert d.preview_agent(1) == "1001" and len(d.previews()) == 2
+    # Another agent's answer changes nothing; the card's own agent's "Call" dials, for that agent.
+    assert d.handle(dl.PreviewAnswered(1, "1002", True, MONDAY_NOON_NY + 2)) == []
+    out = d.handle(dl.PreviewAnswered(1, "1001", True, MONDAY_NOON_NY + 3))
+    [dial] = of(dl.DialDecided, out)
+    assert (dial.record_id, dial.agent_id, dial.reason, dial.attempt) == (1, "1001", "preview", 1)
+    assert dial.script == "Hello Ann, about C-7 ({missing})"
+    # "Skip": the record passes (due again later), the agent is free for the next card.
+    out = d.handle(dl.PreviewAnswered(2, "1002", False, MONDAY_NOON_NY + 4))
+    assert [(s.record_id, s.reason) for s in of(dl.DialSkipped, out)] == [(2, "agent_passed")]
+    assert d.previews() == [] and d.in_flight == 1
+
+
+def test_a_preview_card_goes_back_when_its_agent_leaves() -> None:
+    d = running(campaign(Mode.PREVIEW), dl.Record(1, "+15550000001", NY))
+    d.handle(dl.Paced(agents("1001"), 0, MONDAY_NOON_NY))
+    out = d.handle(dl.Paced(agents("1002"), 0, MONDAY_NOON_NY + 5))  # 1001 paused: left the view
+    assert [(w.record_id, w.agent_id, w.reason) for w in of(dl.PreviewWithdrawn, out)] == [
+        (1, "1001", "agent_left")
+    ]
+    assert [(p.record_id, p.agent_id) for p in of(dl.PreviewOffered, out)] == [(1, "1002")]  # due at once
+    assert d.handle(dl.PreviewAnswered(1, "1001", True, MONDAY_NOON_NY + 6)) == []  # too late
+    out = d.handle(dl.CampaignMoved(CampaignMove.STOP, MONDAY_NOON_NY + 7))
+    assert [w.reason for w in of(dl.PreviewWithdrawn, out)] == ["campaign_stopped"]
+
+
+def test_scripts_are_filled_as_plain_text() -> None:
+    fields = {"name": "<b>Ann</b>", "n": "{name}"}
+    assert fill_script("Hi {name}! {n} {0} {name.__class__} {{x}}", fields) == (
+        "Hi <b>Ann</b>! {name} {0} {name.__class__} {{x}}"
+    )  # values are not read again; no lookups; HTML stays text (the panel sets textContent)
 
 
 def test_paused_and_stopped_campaigns_place_nothing() -> None:

@@ -9,7 +9,7 @@ import pytest
 
 from callcenter.core.omni.conversations import MessagingChannel
 from callcenter.core.omni.customers import Identity, IdentityKind
-from callcenter.core.outbound.campaign import Mode, Outcome
+from callcenter.core.outbound.campaign import Mode, OnMachine, Outcome
 from callcenter.messaging.channels.base import InboundMessage
 from callcenter.outbound.definitions import parse_definitions, to_core
 from callcenter.outbound.lists import ListError, parse_dnc, parse_list, zone_of
@@ -105,9 +105,38 @@ def test_definitions_become_the_cores_campaigns() -> None:
     assert to_core("renewals", parsed["renewals"]).windows == c.windows  # the stored JSON reads back
 
 
+def test_answering_machines_per_campaign() -> None:
+    off = to_core("renewals", parse_definitions(DEFINITIONS, "c.yaml")["renewals"])
+    assert off.on_machine == OnMachine.OFF and off.message == "callcenter/outbound-no-agent"
+    text = DEFINITIONS + "    amd: {on_machine: message, message: callcenter/outbound-machine}\n"
+    leave = to_core("renewals", parse_definitions(text, "c.yaml")["renewals"])
+    assert (leave.on_machine, leave.machine_message) == (OnMachine.MESSAGE, "callcenter/outbound-machine")
+    assert leave.retry(Outcome.MACHINE) == off.retry(Outcome.MACHINE)  # the machine rule decides
+    text = DEFINITIONS + "    amd: {on_machine: hangup}\n"
+    hangup = to_core("renewals", parse_definitions(text, "c.yaml")["renewals"])
+    assert hangup.on_machine == OnMachine.HANGUP and hangup.retry(Outcome.MACHINE).max_attempts == 0
+
+
+def test_a_campaigns_dispositions() -> None:
+    text = DEFINITIONS + "    dispositions: [renewed, not interested]\n"
+    assert to_core("renewals", parse_definitions(text, "c.yaml")["renewals"]).dispositions == (
+        "renewed",
+        "not interested",
+    )
+    assert to_core("renewals", parse_definitions(DEFINITIONS, "c.yaml")["renewals"]).dispositions == ()
+
+
 @pytest.mark.parametrize(
     ("text", "problems"),
     [
+        (
+            DEFINITIONS + "    dispositions: [renewed, renewed]\n",
+            ["c.yaml:11: campaigns.renewals.dispositions: each disposition once"],
+        ),
+        (
+            DEFINITIONS + "    amd: {on_machine: message}\n",
+            ["c.yaml:11: campaigns.renewals.amd: on_machine: message needs the message to leave"],
+        ),
         (
             DEFINITIONS.replace("cap: 0.02", "cap: 0.05"),
             ["c.yaml:10: campaigns.renewals.abandonment.cap: Input should be less than or equal to 0.03"],

@@ -268,7 +268,7 @@ class Acd:
                 acd_voice.arrived(self, event, out)
             case ev.IvrFinished():
                 acd_voice.ivr_finished(self, event, out)
-            case ev.CallerHungUp():
+            case ev.CallerHungUp() | ev.OutboundAbandoned():
                 acd_voice.caller_hung_up(self, event, out)
             case ev.AgentAnswered() | ev.CallbackConnected():
                 acd_voice.agent_answered(self, event, out)
@@ -428,8 +428,9 @@ class Acd:
         done = pending.get(e.interaction_id)
         if done is None:
             raise NotYourCall(f"agent {e.agent_id} has no wrap-up pending for {e.interaction_id}")
-        if self.config.dispositions and e.disposition not in self.config.dispositions:
-            known = ", ".join(self.config.dispositions)
+        allowed = self.config.dispositions if e.dispositions is None else e.dispositions
+        if allowed and e.disposition not in allowed:
+            known = ", ".join(allowed)
             raise InvalidRequest(f"disposition {e.disposition!r}: expected one of {known}")
         del pending[e.interaction_id]
         current = self._live.get(e.interaction_id, done)

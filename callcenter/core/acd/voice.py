@@ -84,6 +84,8 @@ def ivr_finished(acd: Acd, e: ev.IvrFinished, out: list[Command]) -> None:
         skills=skill_levels(e.skills),
         language=e.language,
         callback_number=callback_number,
+        preferred_agent=e.agent,
+        preferred_until=None if e.agent is None else e.at + acd.config.transfer_agent_seconds,
     )
     acd._live[i.id] = i
     acd._counters(queue).entered += 1
@@ -94,7 +96,10 @@ def ivr_finished(acd: Acd, e: ev.IvrFinished, out: list[Command]) -> None:
     out.append(nt.Queued(i.id, e.at, queue, e.choice, skills, language, callback_number))
 
 
-def caller_hung_up(acd: Acd, e: ev.CallerHungUp, out: list[Command]) -> None:
+def caller_hung_up(acd: Acd, e: ev.CallerHungUp | ev.OutboundAbandoned, out: list[Command]) -> None:
+    if isinstance(e, ev.OutboundAbandoned):
+        outbound_abandoned(acd, e, out)
+        return
     i = acd._live.get(e.interaction_id)
     if i is None or i.is_messaging:
         return  # (voice events never apply to a conversation, whatever id they carry)
@@ -114,6 +119,17 @@ def caller_hung_up(acd: Acd, e: ev.CallerHungUp, out: list[Command]) -> None:
         acd._end(i, Outcome.ABANDONED, EndedBy.CALLER, e.at, e.cause, out)
     else:
         acd._end(i, Outcome.IVR_HANGUP, EndedBy.CALLER, e.at, e.cause, out)
+
+
+def outbound_abandoned(acd: Acd, e: ev.OutboundAbandoned, out: list[Command]) -> None:
+    """A campaign's answered call with no agent to take it: out of line, abandoned (by the system:
+    the customer hears the campaign's message, then Asterisk hangs up)."""
+    i = acd._live.get(e.interaction_id)
+    if i is None or i.is_messaging or i.queue is None or i.answered_at is not None:
+        return
+    if i.offered_to is not None:
+        return  # an agent's phone rings for it: not abandoned
+    acd._end(i, Outcome.ABANDONED, EndedBy.SYSTEM, e.at, e.cause, out)
 
 
 def agent_answered(acd: Acd, e: ev.AgentAnswered | ev.CallbackConnected, out: list[Command]) -> None:

@@ -11,6 +11,7 @@ Ofcom's figure) and cannot be turned off; a campaign without a calling window is
 from __future__ import annotations
 
 import enum
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import time
@@ -21,6 +22,7 @@ DAY = 86400.0
 US_WINDOW = 30 * DAY  # the US TSR: "each successive 30-day period" of a campaign
 UK_WINDOW = DAY  # Ofcom: over 24 hours
 MAX_ABANDON_CAP = 0.03
+DEFAULT_MESSAGE = "callcenter/outbound-no-agent"  # a prompt of asterisk_conf/prompts.yaml
 
 
 class Mode(enum.StrEnum):
@@ -28,6 +30,15 @@ class Mode(enum.StrEnum):
     PROGRESSIVE = "progressive"  # one call per free agent
     PREDICTIVE = "predictive"  # more calls than free agents, paced under the abandonment cap
     AGENTLESS = "agentless"  # a message or a short IVR flow; no agent
+
+
+class OnMachine(enum.StrEnum):
+    """Answering-machine detection (Asterisk's AMD) for a campaign, and what a machine gets."""
+
+    OFF = "off"  # no detection: every answer is taken for a person
+    RETRY = "retry"  # hang up at once; the ``machine`` retry rule decides the next attempt
+    MESSAGE = "message"  # leave ``machine_message`` after the greeting, hang up; the rule decides
+    HANGUP = "hangup"  # hang up, never call the number again
 
 
 class Outcome(enum.StrEnum):
@@ -104,10 +115,26 @@ class Campaign:
     handle_seconds: float = 180.0
     ring_seconds: float = 20.0  # how long a call rings before it counts as no answer
     agentless_lines: int = 10  # agentless: calls at once
-    script: str = ""  # shown to the agent on the panel
+    script: str = ""  # shown to the agent on the panel, {placeholders} filled (``fill_script``)
+    dispositions: tuple[str, ...] = ()  # offered at wrap-up of its calls (empty: the server's own)
+    # Played (an Asterisk sound name) to a person who answers when no agent is free, within 2 s
+    # of the answer; the call is then hung up and counted as abandoned.
+    message: str = DEFAULT_MESSAGE
+    on_machine: OnMachine = OnMachine.OFF
+    machine_message: str = ""  # OnMachine.MESSAGE: what the machine records (a sound name)
 
     def retry(self, outcome: Outcome) -> RetryRule:
         return self.retries.get(outcome, RetryRule(0.0, 0))
+
+
+_PLACEHOLDER = re.compile(r"\{([A-Za-z_][A-Za-z0-9_]*)\}")
+
+
+def fill_script(script: str, fields: Mapping[str, str]) -> str:
+    """The script with each ``{column}`` replaced by the record's value; a placeholder the record
+    has no value for stays as written (the agent sees what is missing). Plain text in, plain text
+    out: no format mini-language (no attribute or index lookups), the panel shows it as text."""
+    return _PLACEHOLDER.sub(lambda m: fields.get(m.group(1), m.group(0)), script)
 
 
 class CampaignState(enum.StrEnum):

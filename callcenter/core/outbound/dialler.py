@@ -31,6 +31,7 @@ from callcenter.core.outbound.campaign import (
     CampaignState,
     Mode,
     Outcome,
+    fill_script,
     move,
 )
 
@@ -142,6 +143,13 @@ class DialDecided:
     queue: str
     caller_id: str
     customer_id: str | None = None
+    ring_seconds: float = 20.0  # how long it rings before it counts as no answer
+    message: str = ""  # played to a person who answers when no agent is free (a sound name)
+    on_machine: str = "off"  # answering-machine detection: off, retry, message, hangup
+    machine_message: str = ""
+    fields: Mapping[str, str] = field(default_factory=dict)  # the list's columns, for the agent
+    script: str = ""  # the campaign's script, filled from the record's fields
+    agent_id: str | None = None  # preview: the agent who chose to call it takes the call
 
 
 @dataclass(frozen=True, slots=True)
@@ -171,7 +179,8 @@ class PacingDecided:
 
 @dataclass(frozen=True, slots=True)
 class PreviewOffered:
-    """Preview mode: show the record to an agent of the queue, who dials it or passes."""
+    """Preview mode: show the record to ``agent_id`` (a free agent of the queue, the longest
+    free first), who dials it or passes."""
 
     campaign: str
     record_id: int
@@ -179,6 +188,20 @@ class PreviewOffered:
     queue: str
     at: float
     fields: Mapping[str, str] = field(default_factory=dict)
+    agent_id: str = ""
+    script: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class PreviewWithdrawn:
+    """A preview card taken back before the agent answered it: the agent left the queue's
+    agents (paused, logged out) or the campaign stopped. The record is due again at once."""
+
+    campaign: str
+    record_id: int
+    agent_id: str
+    reason: str
+    at: float
 
 
 @dataclass(frozen=True, slots=True)
@@ -205,6 +228,7 @@ Command = (
     | DialSkipped
     | PacingDecided
     | PreviewOffered
+    | PreviewWithdrawn
     | RecordChanged
     | LedgerChanged
     | CampaignChanged
@@ -239,6 +263,7 @@ class Dialler:
         self._talk = _Recent()
         self._wrap = _Recent()
         self._last_reason: str | None = None
+        self._previews: dict[int, PreviewOffered] = {}  # record id -> the card on an agent's panel
         for r in records:
             self._add(r)
 
@@ -251,6 +276,15 @@ class Dialler:
     @property
     def in_flight(self) -> int:
         return len(self._in_flight)
+
+    def previews(self) -> list[PreviewOffered]:
+        """The preview cards on agents' panels now (a reconnecting panel shows them again)."""
+        return list(self._previews.values())
+
+    def preview_agent(self, record_id: int) -> str | None:
+        """Whom the record's preview card was shown to (None: no card for it)."""
+        p = self._previews.get(record_id)
+        return None if p is None else p.agent_id
 
     def dnc(self, number: str) -> bool:
         return number in self._dnc
@@ -290,6 +324,8 @@ class Dialler:
                 self._dnc |= event.numbers
             case CampaignMoved():
                 self.state = move(self.state, event.move)
+                if self.state != CampaignState.RUNNING:
+                    out += self.withdraw_previews(f"campaign_{self.state.value}", event.at)
                 if self.state == CampaignState.RUNNING and self.origin is None:
                     self.origin = event.at
                 out.append(CampaignChanged(self.campaign.name, self.state, event.at))
@@ -316,21 +352,49 @@ class Dialler:
     def _pace(self, e: Paced, out: list[Command]) -> None:
         if self.state != CampaignState.RUNNING:
             return
+        # A card shown to an agent who left the queue's agents (paused, logged out) goes back.
+        present = {a.agent_id for a in e.agents}
+        gone = {rid for rid, p in self._previews.items() if p.agent_id and p.agent_id not in present}
+        self._withdraw(gone, "agent_left", e.at, out)
         self._roll(e.at, out)
         p = pacing.pace(
             self.campaign, e.agents, e.waiting_inbound, self.in_flight, self.stats(), self.allowed(), e.at
         )
         placed = 0
+        # Preview: each card to a free agent with no card yet, the longest free first.
+        shown = {p.agent_id for p in self._previews.values()}
+        free = sorted(
+            (
+                a
+                for a in e.agents
+                if a.load == pacing.AgentLoad.FREE and (not a.agent_id or a.agent_id not in shown)
+            ),
+            key=lambda a: a.since,
+        )
         while placed < p.calls:
+            if self.campaign.mode == Mode.PREVIEW and placed >= len(free):
+                break
             r = self._next_due(e.at, out)
             if r is None:
                 break
-            placed += 1
             if self.campaign.mode == Mode.PREVIEW:
                 self._in_flight[r.id] = self.ledger.period
                 c = self.campaign
-                out.append(PreviewOffered(c.name, r.id, r.number, c.queue, e.at, r.fields))
+                offered = PreviewOffered(
+                    c.name,
+                    r.id,
+                    r.number,
+                    c.queue,
+                    e.at,
+                    r.fields,
+                    free[placed].agent_id,
+                    fill_script(c.script, r.fields),
+                )
+                self._previews[r.id] = offered
+                out.append(offered)
+                placed += 1
             else:
+                placed += 1
                 self._dial(r, p.reason, e.at, out)
         if placed or p.reason != self._last_reason:
             self._last_reason = p.reason
@@ -374,14 +438,33 @@ class Dialler:
                 return r
         return None
 
-    def _dial(self, r: Record, reason: str, at: float, out: list[Command]) -> None:
+    def _dial(
+        self, r: Record, reason: str, at: float, out: list[Command], agent_id: str | None = None
+    ) -> None:
         c = self.campaign
         r = replace(r, attempts=r.attempts + 1)
         self._records[r.id] = r
         self._in_flight[r.id] = self.ledger.period
         out.append(RecordChanged(c.name, r))  # the attempt is stored before the call is placed
         out.append(
-            DialDecided(c.name, r.id, r.number, r.attempts, reason, at, c.queue, c.caller_id, r.customer_id)
+            DialDecided(
+                c.name,
+                r.id,
+                r.number,
+                r.attempts,
+                reason,
+                at,
+                c.queue,
+                c.caller_id,
+                r.customer_id,
+                c.ring_seconds,
+                c.message,
+                c.on_machine.value,
+                c.machine_message,
+                r.fields,
+                fill_script(c.script, r.fields),
+                agent_id,
+            )
         )
 
     def _finish(self, r: Record, why: str, at: float, out: list[Command], skipped: bool = False) -> None:
@@ -442,9 +525,31 @@ class Dialler:
             self._older.pop(period, None)
         out.append(LedgerChanged(self.campaign.name, new))
 
+    def withdraw_previews(self, reason: str, at: float) -> list[Command]:
+        """Every card taken back (the campaign paused or stopped: no call may come of them)."""
+        out: list[Command] = []
+        self._withdraw(set(self._previews), reason, at, out)
+        return out
+
+    def _withdraw(self, record_ids: set[int], reason: str, at: float, out: list[Command]) -> None:
+        for rid in sorted(record_ids):
+            p = self._previews.pop(rid)
+            self._in_flight.pop(rid, None)
+            out.append(PreviewWithdrawn(self.campaign.name, rid, p.agent_id, reason, at))
+            r = self._records.get(rid)
+            if r is not None and r.done is None:
+                r = replace(r, due_at=at)
+                self._records[rid] = r
+                heapq.heappush(self._hopper, (at, rid))
+                out.append(RecordChanged(self.campaign.name, r))
+
     def _previewed(self, e: PreviewAnswered, out: list[Command]) -> None:
         r = self._records.get(e.record_id)
-        if r is None or self._in_flight.pop(e.record_id, None) is None:
+        offered = self._previews.get(e.record_id)
+        if r is None or offered is None or (offered.agent_id and offered.agent_id != e.agent_id):
+            return  # no card for it, or another agent's card: only its agent answers it
+        del self._previews[e.record_id]
+        if self._in_flight.pop(e.record_id, None) is None:
             return
         c = self.campaign
         if e.dial and self.state == CampaignState.RUNNING:
@@ -456,7 +561,7 @@ class Dialler:
                 self._finish(r, MAX_ATTEMPTS, e.at, out, skipped=True)
                 return
             if windows.is_open(c.windows, e.at, r.tz):
-                self._dial(r, "preview", e.at, out)
+                self._dial(r, "preview", e.at, out, e.agent_id)
                 return
             reason, due = "outside_window", windows.next_opening(c.windows, e.at, r.tz)
         else:

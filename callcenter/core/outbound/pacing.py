@@ -48,6 +48,7 @@ class AgentView:
 
     load: AgentLoad
     since: float
+    agent_id: str = ""  # preview mode: whom a record is shown to
 
 
 @dataclass(frozen=True, slots=True)

@@ -11,7 +11,7 @@
 (() => {
   const config = JSON.parse(document.getElementById("panel").dataset.config);
   const $ = (id) => document.getElementById(id);
-  const state = { me: null, offers: new Map(), call: null, chats: new Map(), wrapups: new Map() };
+  const state = { me: null, offers: new Map(), previews: new Map(), call: null, chats: new Map(), wrapups: new Map() };
 
   function el(tag, attrs, ...children) {
     const node = document.createElement(tag);
@@ -282,6 +282,40 @@
     if (box) box.focus();
   }
 
+  // --- campaigns: the record, its script, preview cards ------------------------------------------
+  // Everything from a list or a definition is shown as text (textContent), never as HTML.
+  function campaignBlock(name, record, fields, script) {
+    const list = el("dl", { class: "ivr", "aria-label": t("The record's details") });
+    for (const [k, v] of Object.entries(fields || {})) list.append(el("dt", { text: k }), el("dd", { text: v }));
+    return el("section", { class: "campaign", "aria-label": t("Campaign {campaign}", { campaign: name }) },
+      el("p", { class: "campaign-name", text: t("Call for campaign {campaign} · record {record}", { campaign: name, record: record }) }),
+      Object.keys(fields || {}).length ? list : null,
+      script ? el("h4", { text: t("Script") }) : null,
+      script ? el("p", { class: "script", text: script }) : null);
+  }
+  const previewKey = (p) => `${p.campaign}:${p.record_id}`;
+  function renderPreviews() {
+    // Keyed like the offers: a card on screen stays (its buttons may have the focus).
+    const box = $("offers");
+    const shown = new Map([...box.querySelectorAll("[data-preview]")].map((c) => [c.dataset.preview, c]));
+    for (const [key, card] of shown) if (!state.previews.has(key)) card.remove();
+    for (const [key, p] of state.previews) {
+      if (shown.has(key)) continue;
+      const title = t("Preview: call {number}?", { number: p.number });
+      const card = el("article", { class: "card offer preview", "data-preview": key, "aria-label": title },
+        el("h3", { text: title }),
+        campaignBlock(p.campaign, p.record_id, p.fields, p.script),
+        el("div", { class: "row" },
+          el("button", { type: "button", "data-preview-call": key, "aria-keyshortcuts": "Alt+Shift+C", onclick: () => answerPreview(p, true) }, t("Call") + " ", shortcut("C")),
+          el("button", { type: "button", class: "secondary", "aria-keyshortcuts": "Alt+Shift+S", onclick: () => answerPreview(p, false) }, t("Skip") + " ", shortcut("S"))));
+      box.append(card);
+    }
+  }
+  async function answerPreview(p, dial) {
+    const ack = await send("preview_answer", { campaign: p.campaign, record_id: p.record_id, dial: dial });
+    if (ack.ok) { state.previews.delete(previewKey(p)); renderPreviews(); }
+  }
+
   // --- the call ---------------------------------------------------------------------------------
   function callCard(call) {
     const who = call.customer.name || call.caller_name || call.caller_number;
@@ -297,7 +331,8 @@
       el("p", {}, el("strong", { text: call.caller_number }), call.queue ? " · " + t("queue {queue}", { queue: call.queue }) : "",
         call.answered_at ? el("span", {}, " · ", el("span", { "data-since": call.answered_at, text: "" })) : ""),
       call.customer.identities.length ? el("p", { class: "muted", text: call.customer.identities.join(", ") }) : el("p", { class: "muted", text: t("Not a known customer.") }),
-      Object.keys(call.ivr || {}).length ? ivr : null,
+      call.campaign ? campaignBlock(call.campaign.name, call.campaign.record, call.campaign.fields, call.campaign.script)
+        : Object.keys(call.ivr || {}).length ? ivr : null,
       ticketButton({ interaction_id: call.interaction_id, customer_id: call.customer.id, ivr: call.ivr }),
       el("h4", { text: t("Earlier contacts") }),
       timeline(call.customer.timeline));
@@ -366,6 +401,7 @@
       if (ack.ok) { state.wrapups.delete(w.interaction_id); if (ack.me) state.me = ack.me; render(); }
     } },
       el("h3", { text: t("Wrap-up: {channel} with {who}", { channel: channel(w.channel), who: w.who }) }),
+      w.campaign ? el("p", { class: "muted", text: t("Campaign {campaign}", { campaign: w.campaign }) }) : null,
       w.until ? el("p", {}, t("Wrap-up time left:") + " ", el("span", { class: "countdown", "data-until": w.until, text: "" })) : null,
       w.transferred_to ? el("p", { class: "muted", text: t("Transferred to {target}", { target: w.transferred_to }) }) : null,
       el("label", {}, t("Disposition") + " ", select),
@@ -422,7 +458,7 @@
     for (const w of state.wrapups.values()) if (!shown.has(w.interaction_id)) box.append(wrapCard(w));
     tick();
   }
-  function render() { renderMe(); renderOffers(); renderWork(); renderWrapups(); }
+  function render() { renderMe(); renderOffers(); renderPreviews(); renderWork(); renderWrapups(); }
   function tick() {
     // since 0: no state change since the server started (not 1970): no time to show.
     if (state.me) $("me-timer").textContent = state.me.since > 0 ? clock(now() - state.me.since) : "–";
@@ -440,6 +476,7 @@
       state.me = panel.me;
       state.call = panel.call;
       state.wrapups = new Map((panel.wrap_ups || []).map((w) => [w.interaction_id, w]));
+      state.previews = new Map((panel.previews || []).map((p) => [previewKey(p), p]));
     }
     state.offers = new Map((chats.offers || []).map((o) => [o.interaction_id, withDeadline(o)]));
     const old = state.chats;
@@ -456,6 +493,8 @@
   socket.on("me", (me) => { state.me = me; renderMe(); tick(); });
   socket.on("offer", (offer) => { state.offers.set(offer.interaction_id, withDeadline(offer)); renderOffers(); });
   socket.on("offer_withdrawn", (w) => { state.offers.delete(w.interaction_id); renderOffers(); });
+  socket.on("preview", (p) => { state.previews.set(previewKey(p), p); renderPreviews(); beep(); });
+  socket.on("preview_withdrawn", (p) => { state.previews.delete(previewKey(p)); renderPreviews(); });
   socket.on("message", (m) => {
     const chat = state.chats.get(m.conversation_id);
     if (chat) { chat.messages.push(m); chat.typing = false; renderWork(); }
@@ -505,6 +544,8 @@
     KeyD: () => { const first = state.offers.values().next().value; if (first) decline(first); },
     KeyV: () => setState("available"),
     KeyP: () => setState("paused", $("pause-reason").value),
+    KeyC: () => { const first = state.previews.values().next().value; if (first) answerPreview(first, true); },
+    KeyS: () => { const first = state.previews.values().next().value; if (first) answerPreview(first, false); },
     KeyH: hangup,
     KeyO: toggleHold,
     KeyR: () => focusReply(null),

@@ -11,7 +11,9 @@
   const MODES = {
     preview: t("preview"), progressive: t("progressive"), predictive: t("predictive"), agentless: t("agentless"),
   };
-  const KINDS = { dial: t("dial"), skip: t("skip"), pacing: t("pacing"), state: t("state") };
+  const KINDS = {
+    dial: t("dial"), skip: t("skip"), pacing: t("pacing"), state: t("state"), preview: t("preview"), disposition: t("disposition"),
+  };
   const REASONS = {
     dnc: t("on the do-not-call list"),
     max_attempts: t("no attempt left"),
@@ -19,6 +21,11 @@
     no_window: t("no calling hours within a week"),
     warming_up: t("too few calls yet for predictive pacing"),
     abandon_cap: t("held back by the abandonment cap"),
+    preview: t("shown to an agent"),
+    agent_passed: t("the agent skipped it"),
+    agent_left: t("taken back: the agent left"),
+    campaign_paused: t("taken back: the campaign paused"),
+    campaign_stopped: t("taken back: the campaign stopped"),
   };
   // Which moves each state allows (core/outbound/campaign.py's TRANSITIONS).
   const MOVES = { draft: ["start", "stop"], running: ["pause", "stop"], paused: ["start", "stop"], stopped: [] };
@@ -94,6 +101,9 @@
       const text = Object.entries(counts).map(([k, n]) => `${REASONS[k] || k.replace(/_/g, " ")}: ${num(n)}`).join(" · ");
       items.push(el("dt", {}, title), el("dd", {}, text || "–"));
     }
+    // The agents' dispositions of its calls, as the campaign names them (text, never HTML).
+    const chosen = Object.entries(p.dispositions || {}).map(([k, n]) => `${k}: ${num(n)}`).join(" · ");
+    items.push(el("dt", {}, t("Dispositions")), el("dd", {}, chosen || "–"));
     $("#outcomes").replaceChildren(...items);
   }
 
