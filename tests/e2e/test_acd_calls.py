@@ -23,6 +23,7 @@ queues:
     overflow:
       - {after: 5, skills: {billing: 1}}
 """
+MAX_WAIT = 2  # seconds in line before the queue's exit (the max-wait tests)
 AGENTS = [
     {"id": "1001", "extension": "1001", "queues": ["support"], "skills": {"billing": 2}},
     {"id": "1002", "extension": "1002", "queues": ["support"], "skills": {"billing": 5}},
@@ -172,7 +173,7 @@ def test_announcements_then_an_agent_still_gets_the_caller(
 
 def test_max_wait_sends_the_caller_to_voicemail(asterisk: Any, server_factory: Any, tmp_path: Path) -> None:
     queues = tmp_path / "exit.yaml"
-    queues.write_text("queues:\n  support:\n    max_wait: 4\n    exit: {kind: voicemail}\n")
+    queues.write_text(f"queues:\n  support:\n    max_wait: {MAX_WAIT}\n    exit: {{kind: voicemail}}\n")
     mailbox = asterisk.instance_dir / "spool" / "voicemail" / "default" / "100"
     inbox = mailbox / "INBOX"
     empty_mailbox(mailbox)
@@ -181,7 +182,7 @@ def test_max_wait_sends_the_caller_to_voicemail(asterisk: Any, server_factory: A
     try:
         call, _heard = call_in(caller, asterisk, "1")
         record = ended_record(server, timeout=30)
-        assert record["outcome"] == "exited" and record["wait_seconds"] >= 4.0
+        assert record["outcome"] == "exited" and record["wait_seconds"] >= MAX_WAIT
         server.wait_until(
             lambda: [e for e in server.logs() if e.get("event") == "voice.queue_exit"], 10, "the redirect"
         )
@@ -196,7 +197,7 @@ def test_max_wait_offers_a_callback_and_keeps_the_place(
     asterisk: Any, server_factory: Any, tmp_path: Path
 ) -> None:
     queues = tmp_path / "exit.yaml"
-    queues.write_text("queues:\n  support:\n    max_wait: 4\n    exit: {kind: callback}\n")
+    queues.write_text(f"queues:\n  support:\n    max_wait: {MAX_WAIT}\n    exit: {{kind: callback}}\n")
     server = server_factory(acd={"queues_file": str(queues)}, agents=AGENTS[:1]).start()
     customer = caller_phone(asterisk, answer=True).start()
     agent = None
