@@ -4,13 +4,13 @@ requirement (not merely the longest idle), and widens the requirement when the o
 
 from __future__ import annotations
 
-import time
 from pathlib import Path
 from typing import Any
 
 import pytest
 
 from tests.calls import agent_phone, call_in, caller_phone, ended_record, queued_record, wait_agent
+from tests.e2e.test_ivr_calls import empty_mailbox, leave_message
 from tests.sip import ended_by_far_end
 
 pytestmark = pytest.mark.asterisk
@@ -23,6 +23,7 @@ queues:
     overflow:
       - {after: 5, skills: {billing: 1}}
 """
+MAX_WAIT = 2  # seconds in line before the queue's exit (the max-wait tests)
 AGENTS = [
     {"id": "1001", "extension": "1001", "queues": ["support"], "skills": {"billing": 2}},
     {"id": "1002", "extension": "1002", "queues": ["support"], "skills": {"billing": 5}},
@@ -172,20 +173,20 @@ def test_announcements_then_an_agent_still_gets_the_caller(
 
 def test_max_wait_sends_the_caller_to_voicemail(asterisk: Any, server_factory: Any, tmp_path: Path) -> None:
     queues = tmp_path / "exit.yaml"
-    queues.write_text("queues:\n  support:\n    max_wait: 4\n    exit: {kind: voicemail}\n")
-    inbox = asterisk.instance_dir / "spool" / "voicemail" / "default" / "100" / "INBOX"
-    for old in inbox.glob("msg*"):
-        old.unlink()
+    queues.write_text(f"queues:\n  support:\n    max_wait: {MAX_WAIT}\n    exit: {{kind: voicemail}}\n")
+    mailbox = asterisk.instance_dir / "spool" / "voicemail" / "default" / "100"
+    inbox = mailbox / "INBOX"
+    empty_mailbox(mailbox)
     server = server_factory(acd={"queues_file": str(queues)}, agents=AGENTS[:1]).start()
     caller = caller_phone(asterisk).start()
     try:
         call, _heard = call_in(caller, asterisk, "1")
         record = ended_record(server, timeout=30)
-        assert record["outcome"] == "exited" and record["wait_seconds"] >= 4.0
+        assert record["outcome"] == "exited" and record["wait_seconds"] >= MAX_WAIT
         server.wait_until(
             lambda: [e for e in server.logs() if e.get("event") == "voice.queue_exit"], 10, "the redirect"
         )
-        time.sleep(11)  # our prompt and the beep, then the caller's tone is the message
+        leave_message(mailbox)  # our prompt and the beep, then the caller's tone is the message
         call.hangup()
         server.wait_until(lambda: list(inbox.glob("msg*.wav")), 15, "the voicemail message")
     finally:
@@ -196,7 +197,7 @@ def test_max_wait_offers_a_callback_and_keeps_the_place(
     asterisk: Any, server_factory: Any, tmp_path: Path
 ) -> None:
     queues = tmp_path / "exit.yaml"
-    queues.write_text("queues:\n  support:\n    max_wait: 4\n    exit: {kind: callback}\n")
+    queues.write_text(f"queues:\n  support:\n    max_wait: {MAX_WAIT}\n    exit: {{kind: callback}}\n")
     server = server_factory(acd={"queues_file": str(queues)}, agents=AGENTS[:1]).start()
     customer = caller_phone(asterisk, answer=True).start()
     agent = None

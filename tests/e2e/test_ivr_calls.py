@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import json
 import threading
-import time
 import wave
 from collections.abc import Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -26,6 +25,30 @@ pytestmark = pytest.mark.asterisk
 
 FLOWS = Path(__file__).parent / "flows"
 CRM_PORT = port(28191)
+WAV_BYTES_PER_SECOND = 8000 * 2  # VoiceMail's "wav": 8 kHz, 16-bit mono, after a 44-byte header
+
+
+def recorded_seconds(mailbox: Path) -> float:
+    """How much sound VoiceMail's recording in progress holds (the mailbox's tmp/*.wav): it grows
+    only once the greeting and the beep have played."""
+    sizes = []
+    for path in (mailbox / "tmp").glob("*.wav"):
+        try:
+            sizes.append(path.stat().st_size)
+        except FileNotFoundError:  # saved to INBOX meanwhile
+            continue
+    return max((size - 44) / WAV_BYTES_PER_SECOND for size in sizes) if sizes else 0.0
+
+
+def leave_message(mailbox: Path, seconds: float = 3.0) -> None:
+    """Until the caller's tone has been recorded for ``seconds`` (more than voicemail.conf's
+    minsecs = 2, or Asterisk drops the message), instead of a fixed wait for greeting and beep."""
+    wait_for(lambda: recorded_seconds(mailbox) >= seconds, 40, f"{seconds:g} s of the message recorded")
+
+
+def empty_mailbox(mailbox: Path) -> None:
+    for old in [*mailbox.glob("INBOX/msg*"), *mailbox.glob("tmp/*")]:
+        old.unlink()
 
 
 class Crm(ThreadingHTTPServer):
@@ -138,15 +161,15 @@ def test_lookup_failure_takes_the_failure_path(
 def test_voicemail_keeps_the_callers_message(
     asterisk: Any, server_factory: Any, ivr_config: dict[str, Any]
 ) -> None:
-    inbox = asterisk.instance_dir / "spool" / "voicemail" / "default" / "100" / "INBOX"
-    for old in inbox.glob("msg*"):
-        old.unlink()
+    mailbox = asterisk.instance_dir / "spool" / "voicemail" / "default" / "100"
+    inbox = mailbox / "INBOX"
+    empty_mailbox(mailbox)
     server = server_factory(ivr={**ivr_config, "entry_flow": "e2e_after_hours"}).start(timeout=90)
     caller = caller_phone(asterisk).start()
     try:
         call, _heard = caller.dial(asterisk.settings.asterisk.inbound_number)
-        # The caller's 440 Hz tone is the "message"; give the greeting and the beep time to play.
-        time.sleep(7)
+        # The caller's 440 Hz tone is the "message", recorded after the greeting and the beep.
+        leave_message(mailbox)
         call.hangup()
         wait_for(lambda: list(inbox.glob("msg*.wav")), 15, "the voicemail message file")
         message = next(iter(inbox.glob("msg*.wav")))

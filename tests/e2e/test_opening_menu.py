@@ -61,7 +61,8 @@ def test_silence_in_the_opening_menu_then_a_key_in_the_servers_retry(
 ) -> None:
     """No key during the dialplan's menu: that was the first attempt; the server asks once more
     (not the greeting twice over) and takes the key there."""
-    server = server_factory(acd={"menu_timeout": 2.0, "menu_attempts": 2}).start()
+    # Asterisk's 0.4 s beep for the menu's prompt (heard both times), not the 4.9 s greeting.
+    server = server_factory(acd={"menu_timeout": 2.0, "menu_attempts": 2, "menu_prompt": "beep"}).start()
     agent = agent_phone(asterisk, "1001").start()
     caller = caller_phone(asterisk).start()
     try:

@@ -4,6 +4,7 @@ reach the report tables through the event log (the routing owner's job) and the 
 from __future__ import annotations
 
 import time
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -17,8 +18,13 @@ def _rows(body: dict[str, Any]) -> list[dict[str, Any]]:
     return [dict(zip(body["columns"], row, strict=True)) for row in body["rows"]]
 
 
-def test_the_days_figures_after_real_calls(asterisk: Any, server_factory: Any) -> None:
-    server = server_factory(database={"reports_update_seconds": 1}).start()
+SHORT_ABANDON = 2.0  # seconds: the queue's short-abandon threshold, shorter than the default 5
+
+
+def test_the_days_figures_after_real_calls(asterisk: Any, server_factory: Any, tmp_path: Path) -> None:
+    queues = tmp_path / "queues.yaml"
+    queues.write_text(f"queues:\n  support:\n    short_abandon_seconds: {SHORT_ABANDON}\n")
+    server = server_factory(database={"reports_update_seconds": 1}, acd={"queues_file": str(queues)}).start()
     agent = agent_phone(asterisk, "1001").start()
     try:
         wait_agent(server, "1001", "available")
@@ -40,7 +46,7 @@ def test_the_days_figures_after_real_calls(asterisk: Any, server_factory: Any) -
         try:
             call, _heard = call_in(caller, asterisk, "1")
             queued_record(server)
-            time.sleep(7.0)  # longer than the short-abandon threshold (5 s)
+            time.sleep(SHORT_ABANDON + 2.0)  # longer than the short-abandon threshold
             call.hangup()
             assert ended_record(server)["outcome"] == "abandoned"
         finally:
@@ -59,7 +65,7 @@ def test_the_days_figures_after_real_calls(asterisk: Any, server_factory: Any) -
         # SL: 2 answered in time / (2 answered + 1 abandoned after the short-abandon threshold).
         assert day["service_level"] == pytest.approx(2 / 3, abs=1e-3)
         assert day["abandon_rate"] == pytest.approx(1 / 3, abs=1e-3)
-        assert 0 < day["asa"] <= 20 and day["longest_wait"] > 5.0
+        assert 0 < day["asa"] <= 20 and day["longest_wait"] > SHORT_ABANDON
         assert day["average_talk"] >= 1.0 and day["aht"] >= day["average_talk"]
 
         def agent_row() -> dict[str, Any] | None:

@@ -14,7 +14,7 @@ from typing import Any
 import pytest
 
 from tests.calls import AGENT_FREQ, CALLER_FREQ, _ports, agent_phone, call_in, caller_phone, wait_agent
-from tests.sip import Phone, goertzel, level, wait_for
+from tests.sip import CallAudio, Phone, goertzel, level, wait_for
 
 pytestmark = pytest.mark.asterisk
 
@@ -31,6 +31,17 @@ def supervisor_phone(asterisk: Any, ext: str) -> Phone:
 
 def ratio(audio: bytes, wanted: float, other: float) -> float:
     return goertzel(audio, wanted) / max(goertzel(audio, other), 1e-9)
+
+
+def joined(heard: CallAudio, wanted: float, other: float, what: str) -> None:
+    """Until the last half second ``heard`` is ``wanted``'s tone over ``other``'s (the spy has joined),
+    instead of a fixed wait before the measured stretch."""
+
+    def now_hears() -> bool:
+        recent = heard.heard_since(time.monotonic() - 0.5)
+        return level(recent) > 3 and ratio(recent, wanted, other) > 5
+
+    wait_for(now_hears, 20, what, interval=0.1)
 
 
 def test_listen_whisper_barge(asterisk: Any, server_factory: Any) -> None:
@@ -70,7 +81,7 @@ def test_listen_whisper_barge(asterisk: Any, server_factory: Any) -> None:
         wait_for(lambda: sup.incoming and sup.audio, 20, "the supervisor's phone to ring and answer")
         listen_call = sup.incoming[-1]
         listen_audio = sup.audio_for(listen_call)
-        time.sleep(1.5)  # the spy joins
+        joined(listen_audio, CALLER_FREQ, SUP_FREQ, "the supervisor hearing the caller")  # the spy joins
         t0 = time.monotonic()
         time.sleep(2.5)
         sup_heard = listen_audio.heard_since(t0)
@@ -90,7 +101,7 @@ def test_listen_whisper_barge(asterisk: Any, server_factory: Any) -> None:
         assert status == 200, body
         wait_for(lambda: len(sup.audio) >= 2, 20, "the supervisor's phone to ring again and answer")
         whisper_call = sup.incoming[-1]
-        time.sleep(1.5)
+        joined(agent_audio, SUP_FREQ, 2500.0, "the agent hearing the whisper")
         t1 = time.monotonic()
         time.sleep(2.5)
         agent_heard = agent_audio.heard_since(t1)
@@ -111,7 +122,7 @@ def test_listen_whisper_barge(asterisk: Any, server_factory: Any) -> None:
         assert status == 200, body
         wait_for(lambda: len(sup.audio) >= 3, 20, "the supervisor's phone to ring a third time and answer")
         barge_call = sup.incoming[-1]
-        time.sleep(1.5)
+        joined(caller_audio, SUP_FREQ, 2500.0, "the caller hearing the barging supervisor")
         t2 = time.monotonic()
         time.sleep(2.5)
         caller_heard = caller_audio.heard_since(t2)

@@ -41,8 +41,14 @@ async def test_a_state_change_on_node_a_reaches_the_agent_on_node_b(tmp_path: Pa
     states: asyncio.Queue[Any] = asyncio.Queue()
     client.on("state", states.put_nowait, namespace="/agent")
     try:
-        await asyncio.to_thread(a.start, False)
-        await asyncio.to_thread(b.start, False)
+        # Two peers (no election on their own SQLite files): they start side by side, both started
+        # (or failed) before the test goes on, so that the stops below find both.
+        started = await asyncio.gather(
+            asyncio.to_thread(a.start, False), asyncio.to_thread(b.start, False), return_exceptions=True
+        )
+        for outcome in started:
+            if isinstance(outcome, BaseException):
+                raise outcome
         assert a.proc is not None and b.proc is not None and a.proc.pid != b.proc.pid
         await client.connect(
             b.url, namespaces=["/agent"], auth={"token": AGENT_TOKEN}, transports=["websocket"]
@@ -63,6 +69,5 @@ async def test_a_state_change_on_node_a_reaches_the_agent_on_node_b(tmp_path: Pa
     finally:
         if client.connected:
             await client.disconnect()
-        await asyncio.to_thread(a.stop)
-        await asyncio.to_thread(b.stop)
+        await asyncio.gather(asyncio.to_thread(a.stop), asyncio.to_thread(b.stop))
         redis.stop()
