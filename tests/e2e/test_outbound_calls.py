@@ -11,7 +11,7 @@ import asyncio
 import re
 import threading
 import time
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 
 import pytest
@@ -25,13 +25,14 @@ pytestmark = pytest.mark.asterisk
 
 ANSWERS, BUSY, DNC, LATE = "+12125550100", "+12125550101", "+12125550102", "+12125550103"
 MACHINE = "+12125550104"  # answers with a steady tone: a long greeting to AMD
+ASLEEP, ASLEEP_ZONE = "+12125550105", "Etc/GMT-12"  # its list's zone: 12 hours ahead of UTC
 CAMPAIGN = """\
 campaigns:
   renewals:
     mode: progressive
     queue: support
     caller_id: "+12125550199"
-    windows: [{days: [mon, tue, wed, thu, fri, sat, sun], from: "00:00", to: "24:00"}]
+    windows: {windows}
     retries:
       busy: {delay: 1, max_attempts: 2}
     ring_seconds: 8
@@ -43,6 +44,22 @@ campaigns:
     amd: {on_machine: message, message: callcenter/outbound-machine}
 """
 AGENTS = [{"id": "1001", "extension": "1001", "queues": ["support"]}]
+
+
+def windows_closed_for_asleep(now: datetime) -> str:
+    """Calling windows open all day but for the 7 hours around ASLEEP's local time now (UTC+12):
+    the UTC records are 12 hours from it, so open for the whole test, ASLEEP is outside."""
+    closed = {(now.hour + 12 + k) % 24 for k in range(-3, 4)}
+    hours = [h not in closed for h in range(24)] + [False]
+    spans, start = [], None
+    for h, open_ in enumerate(hours):
+        if open_ and start is None:
+            start = h
+        elif not open_ and start is not None:
+            spans.append((start, h))
+            start = None
+    days = "[mon, tue, wed, thu, fri, sat, sun]"
+    return "[" + ", ".join(f'{{days: {days}, from: "{a:02}:00", to: "{b:02}:00"}}' for a, b in spans) + "]"
 
 
 class AmiLog:
@@ -149,14 +166,16 @@ def test_a_campaign_places_its_calls_through_asterisk(asterisk: Any, server_fact
     carrier.phone.start()
     try:
         wait_agent(server, "1001", "available")
-        assert server.api("POST", "/api/campaigns", {"yaml": CAMPAIGN})[0] == 200
+        campaigns = CAMPAIGN.replace("{windows}", windows_closed_for_asleep(datetime.now(UTC)))
+        assert server.api("POST", "/api/campaigns", {"yaml": campaigns})[0] == 200
         rows = "\n".join(f"{n},UTC,<i>Ann</i>" for n in (ANSWERS, BUSY, DNC, LATE))
+        rows += f"\n{ASLEEP},{ASLEEP_ZONE},Bob"  # outside the window where the callee is
         status, body = server.api(
             "POST",
             "/api/campaigns/renewals/list",
             {"csv": f"number,timezone,name\n{rows}\n", "source": "t.csv"},
         )
-        assert status == 200 and body["added"] == 4, body
+        assert status == 200 and body["added"] == 5, body
         machines = {"csv": f"number,timezone\n{MACHINE},UTC\n", "source": "m.csv"}
         assert server.api("POST", "/api/campaigns/machines/list", machines)[1]["added"] == 1
         assert server.api("POST", "/api/dnc", {"numbers": [DNC]})[0] == 200
@@ -200,7 +219,10 @@ def test_a_campaign_places_its_calls_through_asterisk(asterisk: Any, server_fact
         # Asterisk's own account: its log's dials and the AMI's dial results.
         text = asterisk_log(asterisk, log_from)
         called = re.findall(r"dial\.c: Called (\+\d+)@", text)
-        assert sorted(called) == sorted([ANSWERS, BUSY, BUSY, LATE, MACHINE]), called  # never the DNC number
+        # Never the do-not-call number, nor the one outside its window: not in the log, no AMI event.
+        assert sorted(called) == sorted([ANSWERS, BUSY, BUSY, LATE, MACHINE]), called
+        assert DNC not in text and ASLEEP not in text
+        assert not [e for e in ami.events if ASLEEP in str(e) or DNC in str(e)]
         # AMD ran once (on the campaign that asked for it) and heard a machine.
         assert text.count("app_amd.c: AMD: initialSilence") == 1 and text.count("ANSWERING MACHINE") == 1
         assert ami.dial_ends(BUSY) == ["BUSY", "BUSY"] and ami.dial_ends(DNC) == []
@@ -220,11 +242,15 @@ def test_a_campaign_places_its_calls_through_asterisk(asterisk: Any, server_fact
         dialled = [d["data"]["number"] for d in decisions if d["kind"] == "dial"]
         assert sorted(dialled) == sorted([ANSWERS, BUSY, BUSY, LATE])
         skipped = {d["data"]["number"]: d["reason"] for d in decisions if d["kind"] == "skip"}
-        assert skipped == {DNC: "dnc", BUSY: "max_attempts"}, skipped
+        assert skipped == {DNC: "dnc", BUSY: "max_attempts", ASLEEP: "outside_window"}, skipped
+        # Decided once, stored with when its window opens (hours from now: due again then).
+        [asleep] = [d for d in decisions if d["data"].get("number") == ASLEEP]
+        assert asleep["kind"] == "skip" and asleep["data"]["until"] > time.time() + 3600, asleep
         _s, campaign = server.api("GET", "/api/campaigns/renewals")
         progress = campaign["progress"]
         assert progress["done"] == {"connected": 1, "dnc": 1, "max_attempts": 1}, progress
-        assert progress["pending"] == 1  # the abandoned one: due again after its rule's delay
+        # The abandoned one (due again after its rule's delay) and the one outside its window.
+        assert progress["pending"] == 2, progress
         # The abandon counts in the window's ledger, answered by a person both times.
         assert (progress["window"]["answered"], progress["window"]["abandoned"]) == (2, 1), progress
         _s, machines_now = server.api("GET", "/api/campaigns/machines")
