@@ -47,6 +47,7 @@ from callcenter.core.interaction import Channel, Interaction
 from callcenter.core.ivr import flow as ivr
 from callcenter.core.ivr.runner import FlowRunner
 from callcenter.core.omni.conversations import MessagingChannel
+from callcenter.core.outbound.dialler import DialDecided
 from callcenter.core.qa.scoring import Alert
 from callcenter.crm import wiring as crm_wiring
 from callcenter.gc_policy import GcPolicy
@@ -687,6 +688,23 @@ def flow_factory(settings: Settings, store: FlowStore | None) -> Callable[[ev.Ca
     return make
 
 
+def campaign_flow(store: FlowStore | None) -> Callable[[str, DialDecided], ivr.Flow | None]:
+    """An agentless campaign's flow (by name, among the flows valid when the person answers),
+    with the record's list columns as variables beside ``caller`` (the number called)."""
+
+    def make(name: str, call: DialDecided) -> ivr.Flow | None:
+        flows = store.flows if store is not None else None
+        if flows is None or name not in flows.flows:
+            return None
+        runner = FlowRunner(
+            flows, name, now=datetime.fromtimestamp(call.at, UTC), caller=call.number, dialed=call.campaign
+        )
+        runner.variables = {**call.fields, **runner.variables}
+        return runner
+
+    return make
+
+
 def flow_opening(settings: Settings, store: FlowStore | None) -> Callable[[], ivr.Opening]:
     """What calls start with under the flows valid now (the fixed menu without YAML flows)."""
     menu = ivr.MenuFlow(menu_flow_factory(settings))
@@ -978,6 +996,9 @@ def _place_campaign_calls(
     context) places them through the voice adapter; the engine's commands tell the placer how each
     one went. Returns what undoes it."""
     placer = voice.place_campaign_calls(_from_asterisk_returning(service.handle))
+    placer.flow_of = campaign_flow(app.get(FLOWS))
+    placer.sound = voice.inbound.sound
+    placer.http_lookup = voice.inbound.http_lookup
     app[outbound_server.PLACER] = placer
     service.listeners.append(placer.on_command)
 

@@ -294,7 +294,7 @@ class InboundCalls:
 
     def _asterisk_sound(self, action: ivr.Play | ivr.GetDigit | ivr.CollectDigits) -> str:
         """The sound Asterisk plays for a speaking action (as ``_run_flow`` sends it)."""
-        return action.prompt if isinstance(action, ivr.GetDigit) else self._sound(action.prompt)
+        return action.prompt if isinstance(action, ivr.GetDigit) else self.sound(action.prompt)
 
     def _early_result(self, early: _Early, action: ivr.Action) -> ivr.Result | None:
         """The result of ``action`` if the dialplan carried it out already (the opening menu);
@@ -351,7 +351,7 @@ class InboundCalls:
                     await session.command("ANSWER")
                     result = ivr.Done()
                 case ivr.Play(prompt=prompt):
-                    await session.command(f'STREAM FILE {self._sound(prompt)} ""')
+                    await session.command(f'STREAM FILE {self.sound(prompt)} ""')
                     result = ivr.Done()
                 case ivr.GetDigit(prompt=prompt, timeout=timeout):
                     answer = await session.command(
@@ -361,14 +361,14 @@ class InboundCalls:
                 case ivr.CollectDigits(prompt=prompt, max_digits=max_digits, timeout=timeout):
                     # GET DATA's timeout is per key; '#' ends the input and is not returned.
                     answer = await session.command(
-                        f"GET DATA {self._sound(prompt)} {int(timeout * 1000)} {max_digits}",
+                        f"GET DATA {self.sound(prompt)} {int(timeout * 1000)} {max_digits}",
                         timeout=timeout * (max_digits + 1) + 60,
                     )
                     if answer.result == "-1":
                         raise AgiHangup("GET DATA failed: the channel is gone")
                     result = ivr.Digits(answer.result if _DIGITS.fullmatch(answer.result) else "")
                 case ivr.HttpLookup():
-                    result = await self._http_lookup(interaction_id, action)
+                    result = await self.http_lookup(interaction_id, action)
                 case ivr.Voicemail(mailbox=mailbox, greeting=greeting):
                     # u: Asterisk's "unavailable" greeting; s: only the beep (the flow greeted).
                     option = "u" if greeting else "s"
@@ -430,7 +430,7 @@ class InboundCalls:
             )
         )
 
-    async def _http_lookup(self, interaction_id: str, lookup: ivr.HttpLookup) -> ivr.HttpResult:
+    async def http_lookup(self, interaction_id: str, lookup: ivr.HttpLookup) -> ivr.HttpResult:
         """Every failure becomes a result the flow routes on (its failure path); never an exception."""
         if self.http is None:
             return ivr.HttpResult(None, None, "the HTTP client is not running")
@@ -465,7 +465,7 @@ class InboundCalls:
         )
         return ivr.HttpResult(None, None, error)
 
-    def _sound(self, name: str) -> str:
+    def sound(self, name: str) -> str:
         """Our prompts are played by absolute path (Asterisk adds the extension); others as named."""
         ivr_settings = self._settings.ivr
         found = prompts.find(name, [ivr_settings.prompts_dir])

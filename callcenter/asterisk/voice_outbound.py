@@ -45,6 +45,8 @@ from callcenter.asterisk.voice_state import Tasks, VoiceState
 from callcenter.core import events as ev
 from callcenter.core import notices as nt
 from callcenter.core.commands import Command, DialAgent, SaveInteraction
+from callcenter.core.ivr import flow as ivr
+from callcenter.core.outbound import agentless as al
 from callcenter.core.outbound import dialler as dl
 from callcenter.core.outbound.campaign import Outcome
 from callcenter.settings import Settings
@@ -70,7 +72,7 @@ CAUSE_OUTCOMES = {
 ORIGINATE_OUTCOMES = {"5": Outcome.BUSY, "3": Outcome.NO_ANSWER, "1": Outcome.NO_ANSWER}
 HANGUP_WAIT = 2.0  # seconds the channel's Hangup may come after the OriginateResponse
 
-Report = Callable[[dl.AttemptEnded | dl.CallHandled], None]
+Report = Callable[[dl.AttemptEnded | dl.CallHandled | dl.AgentlessEnded], None]
 
 
 @dataclass(slots=True)
@@ -115,6 +117,11 @@ class OutboundCalls:
         self._new_id = new_id
         self._placed: dict[str, _Placed] = {}  # channel uniqueid -> attempt
         self._calls: dict[str, str] = {}  # interaction id -> channel uniqueid
+        # Agentless campaigns (set by the composition root): the campaign's IVR flow by name, for
+        # the call (None: no such valid flow), and the sound Asterisk plays for a flow's prompt.
+        self.flow_of: Callable[[str, dl.DialDecided], ivr.Flow | None] = lambda _name, _call: None
+        self.sound: Callable[[str], str] = lambda name: name
+        self.http_lookup: Callable[[str, ivr.HttpLookup], Awaitable[ivr.HttpResult]] | None = None
 
     @property
     def routes(self) -> dict[str, Callable[[AgiChannel], Awaitable[None]]]:
@@ -236,6 +243,9 @@ class OutboundCalls:
             log.warning("outbound.unknown_call", extra={"channel": session.channel})
             await self._done(session)
             return
+        if call.agentless:
+            await self._agentless(session, call, p)
+            return
         interaction_id = self._new_id()
         self._state.callers[uid] = interaction_id  # its hang-up is the caller's, as for inbound
         if p is not None:
@@ -295,6 +305,70 @@ class OutboundCalls:
         if p is not None:
             self._end_attempt(session.uniqueid, Outcome.MACHINE, f"answering machine ({cause})")
         await self._done(session)
+
+    async def _agentless(self, session: AgiChannel, call: dl.DialDecided, p: _Placed | None) -> None:
+        """No agent: the person runs the campaign's flow (or hears its message), the opt-out key
+        heard at every question. The attempt is connected (a person was reached); its result is
+        the flow's disposition, and an opt-out lists the number (the dialler, at the next pace)."""
+        inner = self.flow_of(call.flow, call) if call.flow else None
+        if call.flow and inner is None:
+            log.error("outbound.no_flow", extra={"campaign": call.campaign, "flow": call.flow})
+        flow = al.OptOut(inner or al.MessageFlow(call.message, call.opt_out_key), call.opt_out_key)
+        result = al.AgentlessResult("hung_up", False)
+        try:
+            action = flow.start()
+            while not isinstance(action, ivr.Finish):
+                action = flow.next(await self._carry_out(session, call, action))
+            result = al.result_of(action)
+        except AgiHangup:
+            pass  # hung up before the end: "hung_up"
+        except (AgiError, ivr.FlowError) as err:
+            result = al.AgentlessResult("error", False)
+            log.error("outbound.flow_error", extra={"campaign": call.campaign, "error": str(err)[:300]})
+        with contextlib.suppress(AgiHangup, AgiError):  # the dialplan's message is not played again
+            await session.set_variable("CC_OUTBOUND_MESSAGE", "")
+        log.info(
+            "outbound.agentless",
+            extra={
+                "campaign": call.campaign,
+                "record": call.record_id,
+                "disposition": result.disposition,
+                "opt_out": result.opt_out,
+            },
+        )
+        if p is not None:
+            self._end_attempt(session.uniqueid, Outcome.CONNECTED, f"agentless: {result.disposition}")
+            p.report(dl.AgentlessEnded(call.record_id, result.disposition, result.opt_out, self._clock()))
+        await self._done(session)
+
+    async def _carry_out(self, session: AgiChannel, call: dl.DialDecided, action: ivr.Action) -> ivr.Result:
+        """One action of an agentless call's flow on the answered channel."""
+        match action:
+            case ivr.Answer():
+                return ivr.Done()  # answered already
+            case ivr.Play(prompt=prompt):
+                await session.command(f'STREAM FILE {self.sound(prompt)} ""')
+                return ivr.Done()
+            case ivr.GetDigit(prompt=prompt, timeout=timeout):
+                answer = await session.command(
+                    f"GET DATA {self.sound(prompt)} {int(timeout * 1000)} 1", timeout=timeout + 60
+                )
+                return ivr.Digit(answer.result if answer.result.isdigit() else None)
+            case ivr.CollectDigits(prompt=prompt, max_digits=max_digits, timeout=timeout):
+                answer = await session.command(
+                    f"GET DATA {self.sound(prompt)} {int(timeout * 1000)} {max_digits}",
+                    timeout=timeout * (max_digits + 1) + 60,
+                )
+                if answer.result == "-1":
+                    raise AgiHangup("GET DATA failed: the channel is gone")
+                keys = answer.result
+                return ivr.Digits(keys if keys and all(k in "0123456789*#" for k in keys) else "")
+            case ivr.HttpLookup() if self.http_lookup is not None:
+                return await self.http_lookup(call.campaign, action)
+            case ivr.HttpLookup():
+                return ivr.HttpResult(None, None, "no HTTP client")
+            case _:  # voicemail: not on a campaign's call
+                raise ivr.FlowError(f"{type(action).__name__} is not available on a campaign's call")
 
     async def _from_channel(self, session: AgiChannel) -> dl.DialDecided | None:
         """A call placed by an earlier routing owner: what it is travels with the channel."""

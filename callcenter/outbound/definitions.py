@@ -31,6 +31,8 @@ The format (every key but ``queue`` and ``windows`` optional)::
         dispositions: [renewed, not interested, call back later]   # at the wrap-up of its calls
         message: callcenter/outbound-no-agent   # played when a person answers and no agent is free
         amd: {on_machine: message, message: callcenter/outbound-machine}   # retry | message | hangup
+        flow: reminder                   # agentless: an IVR flow of ivr_flows/ (none: the message)
+        opt_out_key: "9"                 # agentless: this key puts the number on do-not-call
 """
 
 from __future__ import annotations
@@ -123,6 +125,16 @@ class _Campaign(_Model):
     # An Asterisk sound (e.g. callcenter/outbound-no-agent, or an absolute path without extension).
     message: str = Field(cp.DEFAULT_MESSAGE, pattern=r"^[A-Za-z0-9_./-]{1,200}$")
     amd: _Amd | None = None  # answering-machine detection; absent: off
+    # Agentless: the IVR flow (ivr_flows/) the person runs instead of hearing ``message``, and the
+    # key that puts the number on the do-not-call list.
+    flow: str = Field("", pattern=r"^[A-Za-z0-9_-]{0,64}$")
+    opt_out_key: str = Field("", pattern=r"^[0-9*#]?$")
+
+    @model_validator(mode="after")
+    def _agentless(self) -> _Campaign:
+        if (self.flow or self.opt_out_key) and self.mode != cp.Mode.AGENTLESS:
+            raise ValueError("flow and opt_out_key are for agentless campaigns (mode: agentless)")
+        return self
 
     @field_validator("dispositions")
     @classmethod
@@ -186,6 +198,8 @@ def to_core(name: str, definition: Mapping[str, Any], default_window: str = "us"
         message=c.message,
         on_machine=on_machine,
         machine_message=c.amd.message if c.amd is not None else "",
+        flow=c.flow,
+        opt_out_key=c.opt_out_key,
     )
 
 

@@ -42,7 +42,7 @@ FULL_DNC_EVERY = 150  # polls: the whole do-not-call list read again (5 minutes 
 REREAD = 1000  # record ids below the last seen, read again at each poll
 
 
-Result = dl.AttemptEnded | dl.CallHandled
+Result = dl.AttemptEnded | dl.CallHandled | dl.AgentlessEnded
 Preview = dl.PreviewOffered | dl.PreviewWithdrawn
 
 
@@ -256,7 +256,12 @@ class Dialling:
                 ledgers[c.ledger.period] = c.ledger
         decisions = [found for c in out if (found := decision_of(name, c)) is not None]
         dials = [c for c in out if isinstance(c, dl.DialDecided)]
+        opted_out = [c for c in out if isinstance(c, dl.OptedOut)]
         try:
+            for o in opted_out:
+                # On the list for every campaign: the others' diallers see it at the next poll.
+                await self.store.add_dnc([o.number], "ivr", o.at, note=f"opt-out key, campaign {name}")
+                log.info("outbound.opted_out", extra={"campaign": name, "record": o.record_id})
             await self.store.apply(name, records.values(), ledgers.values(), decisions)
         except StorageError:
             # Not stored, so not placed: the dialler is rebuilt from the database at the next poll
@@ -299,4 +304,7 @@ def decision_of(name: str, c: dl.Command) -> Decision | None:
             )
         case dl.PreviewWithdrawn():
             return Decision(name, c.record_id, c.at, "preview", c.reason, {"agent": c.agent_id})
+        case dl.Disposed():
+            data = {"number": c.number, "attempt": c.attempt, "agentless": True}
+            return Decision(name, c.record_id, c.at, "disposition", c.disposition, data)
     return None  # records and ledgers are stored as such; states by whoever moved the campaign

@@ -122,6 +122,10 @@ class Campaign:
     message: str = DEFAULT_MESSAGE
     on_machine: OnMachine = OnMachine.OFF
     machine_message: str = ""  # OnMachine.MESSAGE: what the machine records (a sound name)
+    # Agentless: the IVR flow (of ivr_flows/) the person who answers runs; empty: ``message``
+    # is played. The key that puts the number on the do-not-call list (empty: none).
+    flow: str = ""
+    opt_out_key: str = ""
 
     def retry(self, outcome: Outcome) -> RetryRule:
         return self.retries.get(outcome, RetryRule(0.0, 0))

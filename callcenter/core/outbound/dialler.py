@@ -124,7 +124,27 @@ class PreviewAnswered:
     at: float
 
 
-Event = RecordsLoaded | DncAdded | CampaignMoved | Paced | AttemptEnded | CallHandled | PreviewAnswered
+@dataclass(frozen=True, slots=True)
+class AgentlessEnded:
+    """An agentless call's flow (or message) is over: its result for the attempt, and whether the
+    person asked not to be called again (``core.outbound.agentless.result_of``)."""
+
+    record_id: int
+    disposition: str
+    opt_out: bool
+    at: float
+
+
+Event = (
+    RecordsLoaded
+    | DncAdded
+    | CampaignMoved
+    | Paced
+    | AttemptEnded
+    | CallHandled
+    | PreviewAnswered
+    | AgentlessEnded
+)
 
 
 # --- commands ------------------------------------------------------------------------------------
@@ -150,6 +170,9 @@ class DialDecided:
     fields: Mapping[str, str] = field(default_factory=dict)  # the list's columns, for the agent
     script: str = ""  # the campaign's script, filled from the record's fields
     agent_id: str | None = None  # preview: the agent who chose to call it takes the call
+    agentless: bool = False  # no agent: the person who answers runs ``flow`` (or hears ``message``)
+    flow: str = ""
+    opt_out_key: str = ""
 
 
 @dataclass(frozen=True, slots=True)
@@ -205,6 +228,28 @@ class PreviewWithdrawn:
 
 
 @dataclass(frozen=True, slots=True)
+class Disposed:
+    """An agentless attempt's result, stored with it (a decision of kind "disposition")."""
+
+    campaign: str
+    record_id: int
+    number: str
+    disposition: str
+    attempt: int
+    at: float
+
+
+@dataclass(frozen=True, slots=True)
+class OptedOut:
+    """The person asked not to be called again: the number goes on the do-not-call list."""
+
+    campaign: str
+    record_id: int
+    number: str
+    at: float
+
+
+@dataclass(frozen=True, slots=True)
 class RecordChanged:
     campaign: str
     record: Record
@@ -229,6 +274,8 @@ Command = (
     | PacingDecided
     | PreviewOffered
     | PreviewWithdrawn
+    | Disposed
+    | OptedOut
     | RecordChanged
     | LedgerChanged
     | CampaignChanged
@@ -338,6 +385,8 @@ class Dialler:
                 self._wrap.append(max(0.0, event.wrap_seconds))
             case PreviewAnswered():
                 self._previewed(event, out)
+            case AgentlessEnded():
+                self._agentless(event, out)
         return out
 
     # --- the hopper ----------------------------------------------------------------------------
@@ -464,6 +513,9 @@ class Dialler:
                 r.fields,
                 fill_script(c.script, r.fields),
                 agent_id,
+                c.mode == Mode.AGENTLESS,
+                c.flow,
+                c.opt_out_key,
             )
         )
 
@@ -513,6 +565,18 @@ class Dialler:
         self._records[r.id] = r
         heapq.heappush(self._hopper, (due, r.id))
         out.append(RecordChanged(c.name, r))
+
+    def _agentless(self, e: AgentlessEnded, out: list[Command]) -> None:
+        """The result is stored with the attempt; an opt-out lists the number at once (this
+        dialler never calls it again, whatever the stored list says yet)."""
+        r = self._records.get(e.record_id)
+        if r is None:
+            return
+        c = self.campaign.name
+        out.append(Disposed(c, r.id, r.number, e.disposition, r.attempts, e.at))
+        if e.opt_out:
+            self._dnc.add(r.number)
+            out.append(OptedOut(c, r.id, r.number, e.at))
 
     def _count(self, period: int, abandoned: bool, out: list[Command]) -> None:
         old = self.ledger if period == self.ledger.period else self._older.get(period, pacing.Ledger(period))
