@@ -26,6 +26,7 @@ pytestmark = pytest.mark.asterisk
 ANSWERS, BUSY, DNC, LATE = "+12125550100", "+12125550101", "+12125550102", "+12125550103"
 MACHINE = "+12125550104"  # answers with a steady tone: a long greeting to AMD
 ASLEEP, ASLEEP_ZONE = "+12125550105", "Etc/GMT-12"  # its list's zone: 12 hours ahead of UTC
+OPTS_OUT = "+12125550106"  # an agentless campaign's person: presses 9 during the message
 CAMPAIGN = """\
 campaigns:
   renewals:
@@ -42,6 +43,11 @@ campaigns:
     queue: support
     windows: [{days: [mon, tue, wed, thu, fri, sat, sun], from: "00:00", to: "24:00"}]
     amd: {on_machine: message, message: callcenter/outbound-machine}
+  reminders:
+    mode: agentless
+    queue: support
+    windows: [{days: [mon, tue, wed, thu, fri, sat, sun], from: "00:00", to: "24:00"}]
+    opt_out_key: "9"
 """
 AGENTS = [{"id": "1001", "extension": "1001", "queues": ["support"]}]
 
@@ -178,9 +184,18 @@ def test_a_campaign_places_its_calls_through_asterisk(asterisk: Any, server_fact
         assert status == 200 and body["added"] == 5, body
         machines = {"csv": f"number,timezone\n{MACHINE},UTC\n", "source": "m.csv"}
         assert server.api("POST", "/api/campaigns/machines/list", machines)[1]["added"] == 1
+        reminders = {"csv": f"number,timezone\n{OPTS_OUT},UTC\n", "source": "r.csv"}
+        assert server.api("POST", "/api/campaigns/reminders/list", reminders)[1]["added"] == 1
         assert server.api("POST", "/api/dnc", {"numbers": [DNC]})[0] == 200
         assert server.api("POST", "/api/campaigns/renewals/start")[0] == 200
         assert server.api("POST", "/api/campaigns/machines/start")[0] == 200
+        assert server.api("POST", "/api/campaigns/reminders/start")[0] == 200
+
+        # The agentless call: the person hears the campaign's message and presses 9 during it.
+        wait_for(lambda: OPTS_OUT in carrier.calls, 30, "the reminder's answer")
+        reminded = carrier.phone.audio_for(carrier.calls[OPTS_OUT])
+        wait_for(lambda: level(reminded.heard_since(0)) > 3, 10, "the reminder's message heard")
+        carrier.phone.press(reminded, "9")
 
         # The first number answers: the engine rings the agent, who takes the call.
         wait_agent(server, "1001", "busy", timeout=30)
@@ -216,18 +231,29 @@ def test_a_campaign_places_its_calls_through_asterisk(asterisk: Any, server_fact
         )
         wait_for(lambda: left.search(asterisk_log(asterisk, log_from)), 15, "the message left on the machine")
 
+        # The opt-out: stored as the attempt's disposition, and the number is on the do-not-call list.
+        def opted_out() -> dict[str, Any] | None:
+            _s, body = server.api("GET", "/api/campaigns/reminders")
+            return body["progress"] if body["progress"]["dispositions"] else None
+
+        reminded_progress = server.wait_until(opted_out, 20, "the reminder's result")
+        assert reminded_progress["dispositions"] == {"opt_out": 1}, reminded_progress
+        assert reminded_progress["done"] == {"connected": 1}, reminded_progress
+        assert server.api("POST", "/api/dnc", {"numbers": [OPTS_OUT]})[1]["already"] == 1
+
         # Asterisk's own account: its log's dials and the AMI's dial results.
         text = asterisk_log(asterisk, log_from)
         called = re.findall(r"dial\.c: Called (\+\d+)@", text)
         # Never the do-not-call number, nor the one outside its window: not in the log, no AMI event.
-        assert sorted(called) == sorted([ANSWERS, BUSY, BUSY, LATE, MACHINE]), called
+        assert sorted(called) == sorted([ANSWERS, BUSY, BUSY, LATE, MACHINE, OPTS_OUT]), called
         assert DNC not in text and ASLEEP not in text
         assert not [e for e in ami.events if ASLEEP in str(e) or DNC in str(e)]
         # AMD ran once (on the campaign that asked for it) and heard a machine.
         assert text.count("app_amd.c: AMD: initialSilence") == 1 and text.count("ANSWERING MACHINE") == 1
         assert ami.dial_ends(BUSY) == ["BUSY", "BUSY"] and ami.dial_ends(DNC) == []
         assert ami.dial_ends(LATE) == ["ANSWER"]
-        assert sorted(carrier.invites.values()) == sorted([ANSWERS, BUSY, BUSY, LATE, MACHINE]), (
+        assert ami.dial_ends(OPTS_OUT) == ["ANSWER"]
+        assert sorted(carrier.invites.values()) == sorted([ANSWERS, BUSY, BUSY, LATE, MACHINE, OPTS_OUT]), (
             carrier.invites
         )
         # The message came within the FastAGI round trip of the answer (a figure, not asserted).
