@@ -122,6 +122,10 @@ class OutboundCalls:
         self.flow_of: Callable[[str, dl.DialDecided], ivr.Flow | None] = lambda _name, _call: None
         self.sound: Callable[[str], str] = lambda name: name
         self.http_lookup: Callable[[str, ivr.HttpLookup], Awaitable[ivr.HttpResult]] | None = None
+        # Results of calls an earlier routing owner placed (the dialling job sets it while it runs).
+        self.unclaimed: Callable[[str, dl.AgentlessEnded | dl.AttemptEnded | dl.CallHandled], None] | None = (
+            None
+        )
 
     @property
     def routes(self) -> dict[str, Callable[[AgiChannel], Awaitable[None]]]:
@@ -155,6 +159,8 @@ class OutboundCalls:
                 "CC_OUTBOUND_MESSAGE": d.message,
                 "CC_AMD": "" if d.on_machine == "off" else "1",
                 "CC_PREVIEW_AGENT": d.agent_id or "",
+                "CC_AGENTLESS": (d.flow or "-") if d.agentless else "",  # "-": the message
+                "CC_OPT_OUT_KEY": d.opt_out_key,
             },
         )
         log.info(
@@ -336,9 +342,12 @@ class OutboundCalls:
                 "opt_out": result.opt_out,
             },
         )
+        ended = dl.AgentlessEnded(call.record_id, result.disposition, result.opt_out, self._clock())
         if p is not None:
             self._end_attempt(session.uniqueid, Outcome.CONNECTED, f"agentless: {result.disposition}")
-            p.report(dl.AgentlessEnded(call.record_id, result.disposition, result.opt_out, self._clock()))
+            p.report(ended)
+        elif self.unclaimed is not None:  # placed by an earlier owner: the opt-out still counts
+            self.unclaimed(call.campaign, ended)
         await self._done(session)
 
     async def _carry_out(self, session: AgiChannel, call: dl.DialDecided, action: ivr.Action) -> ivr.Result:
@@ -381,14 +390,28 @@ class OutboundCalls:
                 "CC_CUSTOMER_NUMBER",
                 "CC_OUTBOUND_MESSAGE",
                 "CC_PREVIEW_AGENT",
+                "CC_AGENTLESS",
+                "CC_OPT_OUT_KEY",
             )
         ]
-        campaign, record, queue, number, message, agent = values
+        campaign, record, queue, number, message, agent, agentless, key = values
         if not queue or not record.isdigit():
             return None
         now = self._clock()
         return dl.DialDecided(
-            campaign, int(record), number, 0, "", now, queue, "", message=message, agent_id=agent or None
+            campaign,
+            int(record),
+            number,
+            0,
+            "",
+            now,
+            queue,
+            "",
+            message=message,
+            agent_id=agent or None,
+            agentless=bool(agentless),
+            flow="" if agentless == "-" else agentless,
+            opt_out_key=key,
         )
 
     async def _variable(self, session: AgiChannel, name: str) -> str:

@@ -21,7 +21,7 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import Awaitable, Callable, Sequence
-from typing import Protocol
+from typing import Protocol, runtime_checkable
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from callcenter.aio import cancel_and_wait
@@ -51,6 +51,14 @@ class Placer(Protocol):
     and, for a connected call, its talk and wrap-up times when it is over (``CallHandled``)."""
 
     def place(self, decision: dl.DialDecided, ended: Callable[[Result], None]) -> None: ...
+
+
+@runtime_checkable
+class TakesUnclaimed(Protocol):
+    """A placer that may see results of calls an earlier routing owner placed (an agentless call
+    answered after a failover): ``unclaimed(campaign, result)``, set by the job while it runs."""
+
+    unclaimed: Callable[[str, Result], None] | None
 
 
 def agent_views(engine: Acd, queue: str) -> tuple[tuple[AgentView, ...], int]:
@@ -110,6 +118,8 @@ class Dialling:
         self.on_preview: Callable[[Preview], None] | None = None
 
     async def start(self) -> None:
+        if isinstance(self.placer, TakesUnclaimed):
+            self.placer.unclaimed = self.unclaimed
         self._dnc = await self.store.dnc()
         self._dnc_seen = self.clock()
         await self.poll()
@@ -121,6 +131,8 @@ class Dialling:
             self._tasks.append(loop.create_task(self._every(self.settings.pace_seconds, self.pace, "pace")))
 
     async def stop(self) -> None:
+        if isinstance(self.placer, TakesUnclaimed):
+            self.placer.unclaimed = None
         for task in self._tasks:
             await cancel_and_wait(task)
         self._tasks = []
@@ -236,6 +248,11 @@ class Dialling:
             "outbound.disposition",
             extra={"campaign": campaign, "record": record_id, "disposition": disposition},
         )
+
+    def unclaimed(self, campaign: str, result: Result) -> None:
+        """A result of a call placed by an earlier owner (an agentless call's disposition and
+        opt-out): the campaign's dialler here knows the record, handled at the next pace."""
+        self._results.append((campaign, result))
 
     def ended(self, campaign: str) -> Callable[[Result], None]:
         def report(result: Result) -> None:

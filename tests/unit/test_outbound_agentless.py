@@ -146,8 +146,8 @@ def test_flow_and_opt_out_key_are_checked_in_the_definition() -> None:
 class Keys(Session):
     """A person who presses ``keys`` at the flow's questions (GET DATA)."""
 
-    def __init__(self, uniqueid: str, keys: list[str]) -> None:
-        super().__init__(uniqueid)
+    def __init__(self, uniqueid: str, keys: list[str], variables: dict[str, str] | None = None) -> None:
+        super().__init__(uniqueid, variables)
         self.keys = keys
 
     async def command(self, line: str, timeout: float | None = None) -> AgiResult:
@@ -191,5 +191,24 @@ async def test_the_campaigns_flow_runs_on_the_call(reminder: FlowRunner) -> None
         [agentless] = [r for r in rig.reports if isinstance(r, dl.AgentlessEnded)]
         assert (agentless.disposition, agentless.opt_out) == ("reschedule", False)
         assert any(s.startswith("STREAM FILE") for s in session.sent)  # the goodbye
+    finally:
+        await rig.tasks.cancel_all()
+
+
+async def test_an_agentless_call_placed_by_an_earlier_owner_still_opts_out() -> None:
+    """After a failover the new owner's FastAGI reads what the call is from the channel (as the
+    Originate set it): it runs the message, and the opt-out goes to the job (``unclaimed``)."""
+    rig = Rig()
+    try:
+        channel = await rig.place(decision=replace(DECISION, agentless=True, opt_out_key="9", agent_id=None))
+        variables = rig.port.calls[0][1].variables
+        assert (variables["CC_AGENTLESS"], variables["CC_OPT_OUT_KEY"]) == ("-", "9")
+        unclaimed: list[tuple[str, object]] = []
+        rig.calls.unclaimed = lambda campaign, result: unclaimed.append((campaign, result))
+        session = Keys("ob-earlier-owner", ["9"], {**variables, "CC_CUSTOMER_NUMBER": DECISION.number})
+        await rig.calls.answered(session)
+        assert rig.acd.interactions == {} and not any(s.startswith("SET CC_QUEUE") for s in session.sent)
+        assert unclaimed == [("renewals", dl.AgentlessEnded(7, "opt_out", True, rig.now))]
+        assert channel in rig.calls._placed  # this owner's own call is untouched
     finally:
         await rig.tasks.cancel_all()
