@@ -225,6 +225,29 @@ def create_app(settings: Settings) -> web.Application:
     app[auth.AUTH_KEY] = authenticator
     app[AUTH_CLOCK] = time.time
     app[api.HEALTH] = _Health(app)
+    _setup_routes(app, settings)
+    app.cleanup_ctx.append(_database)
+    app.cleanup_ctx.append(admin_roster.directory_context)
+    app.cleanup_ctx.append(_accounts)
+    app.cleanup_ctx.append(_qa)
+    app.cleanup_ctx.append(_kb)
+    app.cleanup_ctx.append(report_job.store_context(DATABASE))
+    app.cleanup_ctx.append(crm_wiring.store_context(DATABASE))  # webhook deliveries: every node
+    app.cleanup_ctx.append(ticket_wiring.store_context(DATABASE))  # every node serves the tickets
+    app.cleanup_ctx.append(outbound_server.store_context(DATABASE))  # campaigns: every node
+    app.cleanup_ctx.append(realtime.server_context(settings.realtime, settings.security.api_tokens))
+    app.cleanup_ctx.append(_sockets)
+    if settings.ivr.flows_dir is not None:
+        app.cleanup_ctx.append(_flows)
+    # The routing half: started when this node is (elected) the routing owner, stopped when not.
+    routing = _routing_contexts(settings, directory)
+    app.cleanup_ctx.append(cluster.context(routing, DATABASE))
+    app.cleanup_ctx.append(_gc_policy)  # last: it freezes what everything else has built
+    return app
+
+
+def _setup_routes(app: web.Application, settings: Settings) -> None:
+    """Every HTTP route and page (the order of ``add_nav`` calls is the navigation's)."""
     api.setup_routes(app, metrics_are_public=settings.security.metrics_public)
     agents_api.setup_routes(app)
     interactions_api.setup_routes(app)
@@ -250,20 +273,10 @@ def create_app(settings: Settings) -> web.Application:
     kb_api.setup_routes(app)
     outbound_api.setup_routes(app)
     crm_api.setup_routes(app)
-    app.cleanup_ctx.append(_database)
-    app.cleanup_ctx.append(admin_roster.directory_context)
-    app.cleanup_ctx.append(_accounts)
-    app.cleanup_ctx.append(_qa)
-    app.cleanup_ctx.append(_kb)
-    app.cleanup_ctx.append(report_job.store_context(DATABASE))
-    app.cleanup_ctx.append(crm_wiring.store_context(DATABASE))  # webhook deliveries: every node
-    app.cleanup_ctx.append(ticket_wiring.store_context(DATABASE))  # every node serves the tickets
-    app.cleanup_ctx.append(outbound_server.store_context(DATABASE))  # campaigns: every node
-    app.cleanup_ctx.append(realtime.server_context(settings.realtime, settings.security.api_tokens))
-    app.cleanup_ctx.append(_sockets)
-    if settings.ivr.flows_dir is not None:
-        app.cleanup_ctx.append(_flows)
-    # The routing half: started when this node is (elected) the routing owner, stopped when not.
+
+
+def _routing_contexts(settings: Settings, directory: Directory) -> list[cluster.Context]:
+    """The routing half's contexts, entered in this order on the routing owner."""
     routing: list[cluster.Context] = [_service, admin_roster.agents_context, _messaging, _surveys, _chat]
     routing += [supervisor.context(directory.names), _recording, _voice]
     if settings.live.enabled:
@@ -274,9 +287,7 @@ def create_app(settings: Settings) -> web.Application:
     routing.append(outbound_server.owner_context)  # the diallers and the SMS opt-out: the owner
     routing.append(_campaign_panel)  # preview cards, scripts, dispositions: the dialler meets the panel
     routing.append(crm_wiring.owner_context)  # CRM webhooks: one sender, the owner
-    app.cleanup_ctx.append(cluster.context(routing, DATABASE))
-    app.cleanup_ctx.append(_gc_policy)  # last: it freezes what everything else has built
-    return app
+    return routing
 
 
 async def _campaign_panel(app: web.Application) -> AsyncIterator[None]:

@@ -430,8 +430,7 @@ class Acd:
             raise NotYourCall(f"agent {e.agent_id} has no wrap-up pending for {e.interaction_id}")
         allowed = self.config.dispositions if e.dispositions is None else e.dispositions
         if allowed and e.disposition not in allowed:
-            known = ", ".join(allowed)
-            raise InvalidRequest(f"disposition {e.disposition!r}: expected one of {known}")
+            raise InvalidRequest(f"disposition {e.disposition!r}: expected one of {', '.join(allowed)}")
         del pending[e.interaction_id]
         current = self._live.get(e.interaction_id, done)
         i = current.with_(disposition=e.disposition or None, notes=e.notes)

@@ -427,24 +427,10 @@ class Dialler:
             if r is None:
                 break
             if self.campaign.mode == Mode.PREVIEW:
-                self._in_flight[r.id] = self.ledger.period
-                c = self.campaign
-                offered = PreviewOffered(
-                    c.name,
-                    r.id,
-                    r.number,
-                    c.queue,
-                    e.at,
-                    r.fields,
-                    free[placed].agent_id,
-                    fill_script(c.script, r.fields),
-                )
-                self._previews[r.id] = offered
-                out.append(offered)
-                placed += 1
+                self._offer(r, free[placed].agent_id, e.at, out)
             else:
-                placed += 1
                 self._dial(r, p.reason, e.at, out)
+            placed += 1
         if placed or p.reason != self._last_reason:
             self._last_reason = p.reason
             out.append(
@@ -459,6 +445,16 @@ class Dialler:
                     e.at,
                 )
             )
+
+    def _offer(self, r: Record, agent_id: str, at: float, out: list[Command]) -> None:
+        """Preview: the record on that agent's panel, counted in flight until answered or withdrawn."""
+        self._in_flight[r.id] = self.ledger.period
+        c = self.campaign
+        offered = PreviewOffered(
+            c.name, r.id, r.number, c.queue, at, r.fields, agent_id, fill_script(c.script, r.fields)
+        )
+        self._previews[r.id] = offered
+        out.append(offered)
 
     def _next_due(self, at: float, out: list[Command]) -> Record | None:
         """The first record due now that may be dialled; those that may not are skipped with
