@@ -44,7 +44,7 @@ ASTERISK = {
     "reconnect_max_delay": 1.0,
 }
 AGENT = "1006"
-CHECK = 0.5  # election checks: a deposed owner notices within a second, a new one starts ~1.25 s later
+CHECK = 0.5  # election checks: a deposed owner notices within a second, a new one starts ~2.25 s later
 
 
 def agi(name: str) -> dict[str, Any]:
@@ -230,7 +230,15 @@ def test_terminated_backend_stops_the_owner_before_the_other_starts(
         # A stopped routing (its AMI session, its engine) before B started routing, and stays a follower.
         stopped = events(a, "routing.stopped")
         started = events(b, "routing.starting")
-        assert stopped and started, "no routing.stopped on a, or no routing.starting on b"
+        timeline = [
+            (e["ts"], name, e["event"])
+            for name, server in (("a", a), ("b", b))
+            for e in server.logs()
+            if str(e.get("event", "")).startswith(("routing.", "election."))
+        ]
+        assert stopped and started, (
+            f"no routing.stopped on a, or no routing.starting on b: {sorted(timeline)}"
+        )
         assert stopped[0]["ts"] < started[0]["ts"], "b routed while a still did"
         assert role(a) == "follower" and "asterisk" not in (a.health() or {})
         follows(a, "b")
