@@ -22,7 +22,7 @@ from pydantic import BaseModel, Field
 from callcenter.accounts.model import MAX_PASSWORD
 from callcenter.accounts.service import Accounts
 from callcenter.settings import Settings
-from callcenter.web import i18n, widget
+from callcenter.web import assets, i18n, widget
 from callcenter.web.audit import AUDIT
 from callcenter.web.auth import AUTH_KEY, PRINCIPAL, PUBLIC, ROLES, SESSION, allow
 from callcenter.web.openapi import doc
@@ -304,10 +304,7 @@ async def static(request: web.Request) -> web.StreamResponse:
     path = STATIC_DIR / _VENDORED.get(name, name)
     if not _STATIC_NAME.match(name) or not path.is_file():
         raise web.HTTPNotFound(text="no such file")
-    response = web.FileResponse(path)
-    response.headers["Cache-Control"] = f"public, max-age={STATIC_MAX_AGE}"
-    response.headers["X-Content-Type-Options"] = "nosniff"
-    return response
+    return assets.respond(request, assets.load(path), STATIC_MAX_AGE)
 
 
 def setup_routes(app: web.Application, settings: Settings) -> None:

@@ -49,13 +49,14 @@ from callcenter.qa.records import (
     Review,
     Track,
 )
+from callcenter.web import assets
 from callcenter.web.api import DIRECTORY, SERVICE, may_see_agent
 from callcenter.web.auth import PRINCIPAL, PUBLIC, allow
 from callcenter.web.http import error as _error
 from callcenter.web.http import json_response as _json
 from callcenter.web.http import read_json, read_query
 from callcenter.web.openapi import doc
-from callcenter.web.pages import render
+from callcenter.web.pages import STATIC_MAX_AGE, render
 
 log = logging.getLogger(__name__)
 
@@ -70,12 +71,7 @@ class Scorecards(dict[str, Scorecard]):
 SCORECARDS = web.AppKey("scorecards", Scorecards)
 ROLES = ("qa", "supervisor", "admin")
 STATIC = Path(__file__).parent / "static" / "qa"
-STATIC_FILES = {
-    "qa.css": "text/css",
-    "qa.js": "text/javascript",
-    "list.js": "text/javascript",
-    "call.js": "text/javascript",
-}
+STATIC_FILES = frozenset({"qa.css", "qa.js", "list.js", "call.js"})
 MAX_PAGE = 100
 _SCOPED = "a user limited to business lines sees only theirs"
 _RANGE = re.compile(r"^bytes=(\d*)-(\d*)$")
@@ -487,10 +483,9 @@ async def call_page(request: web.Request) -> web.Response:
 async def static_file(request: web.Request) -> web.Response:
     """The pages' scripts and styles (no data in them): a fixed list of names, nothing else."""
     name = request.match_info["name"]
-    kind = STATIC_FILES.get(name)
-    if kind is None:
+    if name not in STATIC_FILES:
         return _error(404, "no such file")
-    return web.Response(text=(STATIC / name).read_text(encoding="utf-8"), content_type=kind)
+    return assets.respond(request, assets.load(STATIC / name), STATIC_MAX_AGE)
 
 
 def _guarded(handler: Any) -> Any:

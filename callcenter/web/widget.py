@@ -7,15 +7,13 @@ revalidated by ETag; the vendored Socket.IO client is versioned by its ``?v=`` q
 
 from __future__ import annotations
 
-import hashlib
 import html
 import json
-from dataclasses import dataclass
 from pathlib import Path
 
 from aiohttp import web
 
-from callcenter.web import i18n
+from callcenter.web import assets, i18n
 from callcenter.web.api import SETTINGS
 from callcenter.web.auth import PUBLIC, allow
 from callcenter.web.openapi import doc
@@ -23,22 +21,6 @@ from callcenter.web.openapi import doc
 STATIC = Path(__file__).parent / "static"
 DEFAULT_TITLE = "Chat with us"  # the settings' default (realtime.widget_title), widget.js's own
 SOCKETIO_CLIENT_VERSION = "4.8.4"
-
-_TYPES = {
-    ".js": "application/javascript",
-    ".css": "text/css",
-    ".html": "text/html",
-    ".LICENSE": "text/plain",
-}
-
-
-@dataclass(frozen=True, slots=True)
-class _File:
-    body: bytes
-    content_type: str
-    etag: str
-    max_age: int
-
 
 _CATALOGUES = b"var CATALOGUES = {};"
 
@@ -51,13 +33,6 @@ def _with_catalogues(script: bytes) -> bytes:
     return script.replace(_CATALOGUES, f"var CATALOGUES = {text};".encode())
 
 
-def _load(path: Path, max_age: int) -> _File:
-    body = path.read_bytes()
-    if path.name == "widget.js":
-        body = _with_catalogues(body)
-    return _File(body, _TYPES[path.suffix], '"' + hashlib.sha256(body).hexdigest()[:32] + '"', max_age)
-
-
 # name in the URL -> file; anything else is a 404 (no path is ever joined from the request).
 _SERVED = {
     "widget.js": ("widget.js", 300),
@@ -65,31 +40,18 @@ _SERVED = {
     "socket.io.min.js": ("vendor/socket.io.min.js", 86400),
     "socket.io-client.LICENSE": ("vendor/socket.io-client.LICENSE", 86400),
 }
-_CACHE: dict[str, _File] = {}
 
 
 def serves(name: str) -> bool:
     return name in _SERVED
 
 
-def _file(name: str) -> _File:
-    if name not in _CACHE:
-        relative, max_age = _SERVED[name]
-        _CACHE[name] = _load(STATIC / relative, max_age)
-    return _CACHE[name]
-
-
-def _respond(request: web.Request, f: _File) -> web.Response:
-    headers = {
-        "Cache-Control": f"public, max-age={f.max_age}",
-        "ETag": f.etag,
-        "X-Content-Type-Options": "nosniff",
-        # The widget is loaded by other sites' pages: let them (only GET of these files).
-        "Access-Control-Allow-Origin": "*",
-    }
-    if request.headers.get("If-None-Match") == f.etag:
-        return web.Response(status=304, headers=headers)
-    return web.Response(body=f.body, content_type=f.content_type, charset="utf-8", headers=headers)
+def _respond(request: web.Request, name: str) -> web.Response:
+    relative, max_age = _SERVED[name]
+    transform = _with_catalogues if name == "widget.js" else None
+    asset = assets.load(STATIC / relative, transform)
+    # The widget is loaded by other sites' pages: let them (only GET of these files).
+    return assets.respond(request, asset, max_age, {"Access-Control-Allow-Origin": "*"})
 
 
 @doc(
@@ -99,7 +61,7 @@ def _respond(request: web.Request, f: _File) -> web.Response:
 )
 @allow(PUBLIC)
 async def widget_js(request: web.Request) -> web.Response:
-    return _respond(request, _file("widget.js"))
+    return _respond(request, "widget.js")
 
 
 @doc("Widget files", content="text/plain", errors=(404,))
@@ -108,7 +70,7 @@ async def static_file(request: web.Request) -> web.Response:
     name = request.match_info["name"]
     if name not in _SERVED:
         raise web.HTTPNotFound(text='{"error": "no such file"}', content_type="application/json")
-    return _respond(request, _file(name))
+    return _respond(request, name)
 
 
 @doc("A demo page embedding the widget", content="text/html")

@@ -4,6 +4,7 @@ real aiohttp server and a real SQLite database. Time is a clock the test moves (
 from __future__ import annotations
 
 import asyncio
+import os
 import re
 from collections.abc import AsyncIterator
 from pathlib import Path
@@ -16,9 +17,9 @@ from yarl import URL
 
 from callcenter.app import AUTH_CLOCK, create_app
 from callcenter.core import events as ev
-from callcenter.web import api
+from callcenter.web import api, assets
 from callcenter.web.auth import AUTH_KEY
-from callcenter.web.pages import ACCOUNTS
+from callcenter.web.pages import ACCOUNTS, STATIC_DIR
 from callcenter.web.sessions import COOKIE
 from tests.integration.test_api import TOKENS, make_settings
 
@@ -253,6 +254,34 @@ async def test_static_files_have_cache_headers(client: Client) -> None:
     assert resp.status == 200 and "max-age" in resp.headers["Cache-Control"]
     assert (await client.get("/static/../auth.py")).status == 404
     assert (await client.get("/static/nothing.css")).status == 404
+
+
+async def test_static_files_come_from_memory_with_an_etag_and_a_304(client: Client) -> None:
+    first = await client.get("/static/app.css")
+    assert first.headers["Content-Type"] == "text/css; charset=utf-8"
+    assert await first.read() == (STATIC_DIR / "app.css").read_bytes()
+    again = await client.get("/static/app.css", headers={"If-None-Match": first.headers["ETag"]})
+    assert again.status == 304 and await again.read() == b""
+    script = await client.get("/static/app.js")
+    assert script.headers["Content-Type"] == "text/javascript; charset=utf-8"
+    assert script.headers["ETag"] != first.headers["ETag"]
+    qa = await client.get("/static/qa/qa.css")
+    assert (
+        qa.status == 200
+        and (await client.get("/static/qa/qa.css", headers={"If-None-Match": qa.headers["ETag"]})).status
+        == 304
+    )
+
+
+def test_an_asset_changed_on_disk_is_read_again(tmp_path: Path) -> None:
+    path = tmp_path / "page.css"
+    path.write_text("a { color: red }")
+    before = assets.load(path)
+    path.write_text("a { color: blue }")
+    os.utime(path, ns=(0, path.stat().st_mtime_ns + 1_000_000))
+    after = assets.load(path)
+    assert after.body == b"a { color: blue }" and after.etag != before.etag
+    assert assets.load(path) is after
 
 
 # --- CSRF -----------------------------------------------------------------------------------------------

@@ -41,7 +41,7 @@ async def test_files_are_served_with_types_and_caching(node: Node) -> None:
     async with aiohttp.ClientSession() as http:
         async with http.get(node.url + "/widget.js") as resp:
             assert resp.status == 200
-            assert resp.headers["Content-Type"] == "application/javascript; charset=utf-8"
+            assert resp.headers["Content-Type"] == "text/javascript; charset=utf-8"
             assert resp.headers["Cache-Control"] == "public, max-age=300"
             assert resp.headers["X-Content-Type-Options"] == "nosniff"
             etag = resp.headers["ETag"]
