@@ -30,7 +30,11 @@ import signal
 import socket
 import subprocess
 import tempfile
+import uuid
 from pathlib import Path
+
+from sqlalchemy.engine import make_url
+from sqlalchemy.ext.asyncio import create_async_engine
 
 BINDIR = Path("/usr/lib/postgresql/15/bin")
 NOT_INSTALLED = "PostgreSQL 15 is not installed: apt-get install postgresql"
@@ -253,3 +257,17 @@ def _parent(stat: Path) -> int | None:
     except OSError:
         return None
     return int(text.rsplit(")", 1)[1].split()[1])
+
+
+async def new_database(url: str, prefix: str = "test") -> str:
+    """A fresh, empty database on the server of ``url`` (a superuser's or a CREATEDB user's URL):
+    its URL. Each test gets its own, so tests never see each other's rows."""
+    name = f"{prefix}_{uuid.uuid4().hex[:12]}"
+    # CREATE DATABASE cannot run inside a transaction.
+    engine = create_async_engine(url, isolation_level="AUTOCOMMIT")
+    try:
+        async with engine.connect() as connection:
+            await connection.exec_driver_sql(f'CREATE DATABASE "{name}"')
+    finally:
+        await engine.dispose()
+    return make_url(url).set(database=name).render_as_string(hide_password=False)

@@ -29,7 +29,7 @@ from sqlalchemy.ext.asyncio import create_async_engine
 from tests.calls import agent_phone, call_in, caller_phone
 from tests.conftest import ADMIN_TOKEN, ServerProcess, config_with, instance, port, settings_from
 from tests.integration.test_api import free_port
-from tests.integration.test_db import _create_postgres_database
+from tests.pg import new_database
 from tests.sip import Phone, level, wait_for
 
 pytestmark = pytest.mark.asterisk
@@ -66,7 +66,7 @@ def sandbox() -> Iterator[Any]:
 
 @pytest.fixture
 def nodes(tmp_path: Path, postgres_url: str, redis_url: str) -> Iterator[dict[str, ServerProcess]]:
-    url = asyncio.run(_create_postgres_database(postgres_url))
+    url = asyncio.run(new_database(postgres_url))
     made = {}
     for name in AGI:
         workdir = tmp_path / name

@@ -27,8 +27,7 @@ from tests.calls import agent_phone, caller_phone
 from tests.conftest import ServerProcess, config_with, instance, port, settings_from
 from tests.e2e.test_cluster import calls_on, events, queue_callers, role, serve_in_order
 from tests.integration.test_api import free_port
-from tests.integration.test_db import _create_postgres_database
-from tests.pg import PostgresServer
+from tests.pg import PostgresServer, new_database
 from tests.sip import Phone
 
 pytestmark = pytest.mark.asterisk
@@ -168,7 +167,7 @@ def test_the_primary_database_replaced_by_a_promoted_replica(sandbox: Any, nodes
     replica = None
     caller = agent = None
     try:
-        base = asyncio.run(_create_postgres_database(primary.start()))
+        base = asyncio.run(new_database(primary.start()))
         database = make_url(base).database
         assert database is not None
         replica = primary.standby()
@@ -227,7 +226,7 @@ def test_a_rolling_restart_of_every_node_during_calls(sandbox: Any, postgres_url
     next: the caller talking keeps talking, the callers waiting reach the agent in order, every
     caller is offered once, no record is left open. The owner stops routing, marks its term ended,
     then lets the lock go: the follower takes over without waiting out a grace period."""
-    url = asyncio.run(_create_postgres_database(postgres_url))
+    url = asyncio.run(new_database(postgres_url))
     a, b = nodes.make("a", url), nodes.make("b", url)
     start_owner(a)
     start_follower(b)
@@ -288,7 +287,7 @@ def test_kill_9_of_the_owner_with_a_line_of_callers(sandbox: Any, postgres_url: 
     """Callers wait while no agent is in; the owner is killed; the follower takes over and two
     agents come in: every caller is offered once, in the order of the line, and no agent is ever
     offered a second contact while it has one."""
-    url = asyncio.run(_create_postgres_database(postgres_url))
+    url = asyncio.run(new_database(postgres_url))
     a, b = nodes.make("a", url), nodes.make("b", url)
     start_owner(a)
     start_follower(b)

@@ -27,7 +27,7 @@ import socketio
 
 from tests.conftest import ADMIN_TOKEN, AGENT_TOKEN, ServerProcess, config_with
 from tests.integration.test_api import free_port
-from tests.integration.test_db import _create_postgres_database
+from tests.pg import new_database
 
 WAIT = 20.0  # a failover (election check 0.5 s, grace 1.25 s) plus a loaded machine
 CHECK = 0.5
@@ -36,7 +36,7 @@ AGENT = "1001"
 
 @pytest.fixture
 def nodes(tmp_path: Path, postgres_url: str, redis_url: str) -> Iterator[dict[str, ServerProcess]]:
-    url = asyncio.run(_create_postgres_database(postgres_url))
+    url = asyncio.run(new_database(postgres_url))
     made = {}
     for name in ("a", "b"):
         workdir = tmp_path / name

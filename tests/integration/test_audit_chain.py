@@ -20,7 +20,7 @@ from callcenter.storage.db_models import AuditRow, Base
 from callcenter.storage.messaging_store import CustomerChanges, MessagingStore
 from callcenter.storage.migrations import alembic_config
 from callcenter.storage.qa_store import PlaybackRecord, QaStore
-from tests.integration.test_db import _create_postgres_database
+from tests.pg import new_database
 from tests.tools import run_callcenter as run_cli
 
 NOW = 1_900_000_000.0
@@ -30,7 +30,7 @@ NOW = 1_900_000_000.0
 async def url(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[str]:
     """A database of its own (the tests tamper with it), migrated."""
     if request.param == "postgresql":
-        url = await _create_postgres_database(request.getfixturevalue("postgres_url"))
+        url = await new_database(request.getfixturevalue("postgres_url"))
     else:
         url = f"sqlite+aiosqlite:///{tmp_path / 'audit.db'}"
     database = Database(url)

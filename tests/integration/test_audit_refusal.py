@@ -35,10 +35,10 @@ from callcenter.web.sessions import COOKIE
 from callcenter.web.webhooks import MESSAGING
 from tests.integration.test_api import auth, make_settings
 from tests.integration.test_audit_chain import reports
-from tests.integration.test_db import _create_postgres_database
 from tests.integration.test_ivr_api import example_flows
 from tests.integration.test_realtime import Node, start_node
 from tests.integration.test_supervisor import ADMIN, QUEUES, SUP_ALL, answered, http, supervisor_settings
+from tests.pg import new_database
 from tests.tools import run_callcenter
 
 PASSWORD = "correct horse battery"
@@ -343,7 +343,7 @@ PG_TRIGGER = (
 @pytest.fixture(params=["sqlite", "postgresql"])
 async def url(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[str]:
     if request.param == "postgresql":
-        url = await _create_postgres_database(request.getfixturevalue("postgres_url"))
+        url = await new_database(request.getfixturevalue("postgres_url"))
     else:
         url = f"sqlite+aiosqlite:///{tmp_path / 'accounts.db'}"
     database = Database(url)

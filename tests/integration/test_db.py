@@ -21,7 +21,6 @@ from alembic import command
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
 from sqlalchemy.engine import make_url
-from sqlalchemy.ext.asyncio import create_async_engine
 
 from callcenter.core import notices as nt
 from callcenter.core.calls.machine import CallHeld
@@ -30,7 +29,7 @@ from callcenter.core.interaction import Channel, EndedBy, Interaction, Outcome
 from callcenter.storage.db import Database, DatabaseError, StoredEvent, create_engine, upgrade
 from callcenter.storage.db_models import Base, InteractionRow, is_search_object
 from callcenter.storage.migrations import alembic_config, head_revision
-from tests.pg import PostgresServer, _free_port
+from tests.pg import PostgresServer, _free_port, new_database
 
 BACKENDS = ["sqlite", "postgresql"]
 
@@ -51,7 +50,7 @@ def database_url(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPa
 async def empty_database_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
     """A database without any table, for migration tests."""
     if request.param == "postgresql":
-        return await _create_postgres_database(request.getfixturevalue("postgres_url"))
+        return await new_database(request.getfixturevalue("postgres_url"))
     return f"sqlite+aiosqlite:///{tmp_path / 'empty.db'}"
 
 
@@ -63,18 +62,6 @@ async def db(database_url: str) -> AsyncIterator[Database]:
         yield database
     finally:
         await database.stop()
-
-
-async def _create_postgres_database(url: str) -> str:
-    name = f"test_{uuid.uuid4().hex[:12]}"
-    # CREATE DATABASE cannot run inside a transaction.
-    engine = create_async_engine(url, isolation_level="AUTOCOMMIT")
-    try:
-        async with engine.connect() as connection:
-            await connection.exec_driver_sql(f'CREATE DATABASE "{name}"')
-    finally:
-        await engine.dispose()
-    return make_url(url).set(database=name).render_as_string(hide_password=False)
 
 
 # --- helpers -----------------------------------------------------------------------------------

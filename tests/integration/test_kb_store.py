@@ -19,7 +19,7 @@ from callcenter.kb import text
 from callcenter.kb.records import KbError
 from callcenter.storage.db import Database
 from callcenter.storage.kb_store import KbStore
-from tests.integration.test_reports_store import _new_postgres_database
+from tests.pg import new_database
 
 T0 = datetime(2026, 12, 3, 9, 0, tzinfo=UTC)
 EVERYONE = Reader.of("admin", None)
@@ -29,7 +29,7 @@ AGENT = Reader.of("agent", None)
 @pytest.fixture(scope="module", params=["sqlite", "postgresql"])
 def kb_url(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     if request.param == "postgresql":
-        yield asyncio.run(_new_postgres_database(request.getfixturevalue("postgres_url")))
+        yield asyncio.run(new_database(request.getfixturevalue("postgres_url")))
     else:
         yield f"sqlite+aiosqlite:///{tmp_path_factory.mktemp('kb') / 'cc.db'}"
 

@@ -18,7 +18,7 @@ from callcenter.errors import StorageError
 from callcenter.storage.db import Database, DatabaseError
 from callcenter.storage.leadership import Deposed, PostgresElection, SoleOwner, fence
 from callcenter.storage.messaging_store import MessagingStore
-from tests.integration.test_db import _create_postgres_database
+from tests.pg import new_database
 
 pytestmark = pytest.mark.postgres
 CHECK = 0.2  # seconds between a node's checks; every wait below is a multiple of it
@@ -49,7 +49,7 @@ class Node:
 
 @pytest.fixture
 async def url(postgres_url: str) -> AsyncIterator[str]:
-    url = await _create_postgres_database(postgres_url)
+    url = await new_database(postgres_url)
     database = Database(url)  # the migrations make routing_owner
     await database.start()
     await database.stop()

@@ -18,7 +18,7 @@ from callcenter.messaging.service import Messaging
 from callcenter.settings import MessagingSettings
 from callcenter.storage.db import Database
 from callcenter.storage.messaging_store import CustomerChanges, MessagingStore
-from tests.integration.test_db import _create_postgres_database
+from tests.pg import new_database
 
 
 def inbound(provider_id: str, who: str) -> InboundMessage:
@@ -37,7 +37,7 @@ async def test_concurrent_messages_and_a_redelivery_in_one_batch(
     tmp_path: Path, backend: str, request: pytest.FixtureRequest
 ) -> None:
     if backend == "postgresql":
-        url = await _create_postgres_database(request.getfixturevalue("postgres_url"))
+        url = await new_database(request.getfixturevalue("postgres_url"))
     else:
         url = f"sqlite+aiosqlite:///{tmp_path}/m.db"
     database = Database(url)  # runs the migrations

@@ -6,7 +6,6 @@ roles and business lines; the command line."""
 from __future__ import annotations
 
 import asyncio
-import uuid
 from collections.abc import Callable, Iterator
 from datetime import datetime
 from pathlib import Path
@@ -15,8 +14,6 @@ from zoneinfo import ZoneInfo
 
 import pytest
 from aiohttp.test_utils import TestClient, TestServer
-from sqlalchemy.engine import make_url
-from sqlalchemy.ext.asyncio import create_async_engine
 
 from callcenter.app import create_app
 from callcenter.cli import main as cli
@@ -32,6 +29,7 @@ from callcenter.settings.outbound import OutboundSettings
 from callcenter.storage.outbound_store import OutboundStore
 from tests.conftest import config_with, settings_from
 from tests.integration.test_api import TOKENS, free_port
+from tests.pg import new_database
 
 NY = ZoneInfo("America/New_York")
 NOON = datetime(2026, 12, 7, 12, 0, tzinfo=NY).timestamp()  # a Monday, noon in New York
@@ -61,21 +59,10 @@ LIST = """number,name,plan
 """
 
 
-async def _new_postgres_database(url: str) -> str:
-    name = f"outbound_{uuid.uuid4().hex[:12]}"
-    engine = create_async_engine(url, isolation_level="AUTOCOMMIT")
-    try:
-        async with engine.connect() as connection:
-            await connection.exec_driver_sql(f'CREATE DATABASE "{name}"')
-    finally:
-        await engine.dispose()
-    return make_url(url).set(database=name).render_as_string(hide_password=False)
-
-
 @pytest.fixture(params=["sqlite", "postgresql"])
 def outbound_db(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
     if request.param == "postgresql":
-        yield asyncio.run(_new_postgres_database(request.getfixturevalue("postgres_url")))
+        yield asyncio.run(new_database(request.getfixturevalue("postgres_url"), "outbound"))
     else:
         yield f"sqlite+aiosqlite:///{tmp_path / 'cc.db'}"
 

@@ -19,7 +19,7 @@ from callcenter.messaging.outbox import Outbox
 from callcenter.settings import OutboxSettings
 from callcenter.storage.db import Database
 from callcenter.storage.messaging_store import MessagingStore
-from tests.integration.test_db import _create_postgres_database
+from tests.pg import new_database
 
 REPLIES = 60
 SMS = MessagingChannel.SMS
@@ -28,7 +28,7 @@ SMS = MessagingChannel.SMS
 @pytest.fixture(params=["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)])
 async def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[str]:
     if request.param == "postgresql":
-        url = await _create_postgres_database(request.getfixturevalue("postgres_url"))
+        url = await new_database(request.getfixturevalue("postgres_url"))
     else:
         url = f"sqlite+aiosqlite:///{tmp_path / 'outbox.db'}"
     database = Database(url)  # runs the migrations

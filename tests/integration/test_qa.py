@@ -44,7 +44,7 @@ from callcenter.storage.transcription_jobs import DONE, FAILED, JobStore
 from callcenter.web.auth import PRINCIPAL
 from tests.conftest import config_with, settings_from
 from tests.integration.test_api import TOKENS, auth, free_port
-from tests.integration.test_db import _create_postgres_database
+from tests.pg import new_database
 from tests.tools import require
 from tests.unit.speech_fixtures import say
 
@@ -60,7 +60,7 @@ DAY = datetime(2026, 11, 20, 9, 30, tzinfo=UTC).timestamp()
 @pytest.fixture(params=["sqlite", "postgresql"])
 async def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
     if request.param == "postgresql":
-        return await _create_postgres_database(request.getfixturevalue("postgres_url"))
+        return await new_database(request.getfixturevalue("postgres_url"))
     return f"sqlite+aiosqlite:///{tmp_path / 'qa.db'}"
 
 

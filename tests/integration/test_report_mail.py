@@ -10,7 +10,6 @@ import asyncio
 import csv
 import io
 import re
-import uuid
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime
 from email.header import decode_header, make_header
@@ -21,8 +20,6 @@ from typing import Any
 import openpyxl
 import pytest
 from aiohttp.test_utils import TestClient, TestServer
-from sqlalchemy.engine import make_url
-from sqlalchemy.ext.asyncio import create_async_engine
 
 from callcenter.app import DATABASE, create_app
 from callcenter.core import notices as nt
@@ -36,6 +33,7 @@ from callcenter.storage.reports_store import ReportsStore
 from callcenter.storage.schedule_store import ScheduleStore
 from tests.integration.test_api import auth, make_settings
 from tests.integration.test_email import Relay
+from tests.pg import new_database
 
 DAY = 1_796_083_200  # 2026-12-01 00:00 UTC
 SCHEDULES = """\
@@ -60,17 +58,6 @@ schedules:
 
 def ts(text: str) -> float:
     return datetime.fromisoformat(text).replace(tzinfo=UTC).timestamp()
-
-
-async def _new_postgres_database(url: str) -> str:
-    name = f"mail_{uuid.uuid4().hex[:12]}"
-    engine = create_async_engine(url, isolation_level="AUTOCOMMIT")
-    try:
-        async with engine.connect() as connection:
-            await connection.exec_driver_sql(f'CREATE DATABASE "{name}"')
-    finally:
-        await engine.dispose()
-    return make_url(url).set(database=name).render_as_string(hide_password=False)
 
 
 @pytest.fixture
@@ -118,7 +105,7 @@ async def test_each_due_run_is_mailed_once(
     backend: str, request: pytest.FixtureRequest, tmp_path: Path, relay: Relay
 ) -> None:
     if backend == "postgresql":
-        url = await _new_postgres_database(request.getfixturevalue("postgres_url"))
+        url = await new_database(request.getfixturevalue("postgres_url"), "mail")
     else:
         url = f"sqlite+aiosqlite:///{tmp_path / 'cc.db'}"
     database = Database(url)

@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import asyncio
 import itertools
-import uuid
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -14,31 +13,19 @@ import pytest
 import sqlalchemy as sa
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-from sqlalchemy.engine import make_url
-from sqlalchemy.ext.asyncio import create_async_engine
 
 from callcenter.core.reports.aggregate import IntervalRows, compute
 from callcenter.core.reports.intervals import quarter
 from callcenter.storage.db import Database
 from callcenter.storage.reports_store import ReportsStore, ranges
+from tests.pg import new_database
 from tests.report_logs import QUEUES, T0, Log, logs
-
-
-async def _new_postgres_database(url: str) -> str:
-    name = f"reports_{uuid.uuid4().hex[:12]}"
-    engine = create_async_engine(url, isolation_level="AUTOCOMMIT")
-    try:
-        async with engine.connect() as connection:
-            await connection.exec_driver_sql(f'CREATE DATABASE "{name}"')
-    finally:
-        await engine.dispose()
-    return make_url(url).set(database=name).render_as_string(hide_password=False)
 
 
 @pytest.fixture(scope="module", params=["sqlite", "postgresql"])
 def report_db(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     if request.param == "postgresql":
-        yield asyncio.run(_new_postgres_database(request.getfixturevalue("postgres_url")))
+        yield asyncio.run(new_database(request.getfixturevalue("postgres_url"), "reports"))
     else:
         yield f"sqlite+aiosqlite:///{tmp_path_factory.mktemp('reports') / 'cc.db'}"
 

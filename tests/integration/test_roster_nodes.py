@@ -18,7 +18,7 @@ import yaml
 
 from tests.conftest import ServerProcess, config_with
 from tests.integration.test_api import free_port
-from tests.integration.test_db import _create_postgres_database
+from tests.pg import new_database
 
 NEW = {"id": "2001", "name": "Ann Added", "extension": "2001", "queues": ["support"]}
 
@@ -31,7 +31,7 @@ def role(server: ServerProcess) -> str | None:
 def test_an_agent_added_through_the_follower_reaches_both_nodes(
     tmp_path: Path, postgres_url: str, redis_url: str
 ) -> None:
-    url = asyncio.run(_create_postgres_database(postgres_url))
+    url = asyncio.run(new_database(postgres_url))
     agents_file = tmp_path / "agents.yaml"  # one file for both nodes (shared storage)
     nodes = {}
     for name in ("a", "b"):

@@ -7,12 +7,9 @@ import asyncio
 import csv
 import io
 import json
-import uuid
 from pathlib import Path
 
 import pytest
-from sqlalchemy.engine import make_url
-from sqlalchemy.ext.asyncio import create_async_engine
 
 from callcenter.cli import main as cli
 from callcenter.core import notices as nt
@@ -20,6 +17,7 @@ from callcenter.core.reports.adherence import Shift
 from callcenter.storage.db import Database
 from callcenter.storage.schedule_store import ScheduleStore
 from tests.integration.test_planning_cli import _files
+from tests.pg import new_database
 from tests.tools import run_callcenter as run
 
 MONDAY = 1_796_601_600  # 2026-12-07 00:00 UTC
@@ -93,23 +91,12 @@ def test_schedule_refuses_bad_input_with_the_reason(
         assert said in capsys.readouterr().err, argv
 
 
-async def _new_postgres_database(url: str) -> str:
-    name = f"schedules_{uuid.uuid4().hex[:12]}"
-    engine = create_async_engine(url, isolation_level="AUTOCOMMIT")
-    try:
-        async with engine.connect() as connection:
-            await connection.exec_driver_sql(f'CREATE DATABASE "{name}"')
-    finally:
-        await engine.dispose()
-    return make_url(url).set(database=name).render_as_string(hide_password=False)
-
-
 @pytest.mark.parametrize("backend", ["sqlite", "postgresql"])
 async def test_the_store_replaces_a_period_and_reads_overlapping_shifts(
     backend: str, request: pytest.FixtureRequest, tmp_path: Path
 ) -> None:
     if backend == "postgresql":
-        url = await _new_postgres_database(request.getfixturevalue("postgres_url"))
+        url = await new_database(request.getfixturevalue("postgres_url"), "schedules")
     else:
         url = f"sqlite+aiosqlite:///{tmp_path / 'cc.db'}"
     store = ScheduleStore(url)

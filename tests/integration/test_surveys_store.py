@@ -14,7 +14,7 @@ from callcenter.core.surveys.model import Question, Response, Source
 from callcenter.storage.db import Database
 from callcenter.storage.qa_store import QaStore
 from callcenter.storage.surveys_store import SurveyStore
-from tests.integration.test_reports_store import _new_postgres_database
+from tests.pg import new_database
 
 T = 1_796_083_200.0  # 2026-12-01 00:00 UTC
 
@@ -22,7 +22,7 @@ T = 1_796_083_200.0  # 2026-12-01 00:00 UTC
 @pytest.fixture(scope="module", params=["sqlite", "postgresql"])
 def url(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     if request.param == "postgresql":
-        yield asyncio.run(_new_postgres_database(request.getfixturevalue("postgres_url")))
+        yield asyncio.run(new_database(request.getfixturevalue("postgres_url")))
     else:
         yield f"sqlite+aiosqlite:///{tmp_path_factory.mktemp('surveys') / 'cc.db'}"
 

@@ -20,7 +20,7 @@ import pytest
 
 from tests.conftest import ServerProcess, config_with
 from tests.integration.test_api import free_port
-from tests.integration.test_db import _create_postgres_database
+from tests.pg import new_database
 from tests.redis_server import RedisServer
 from tests.unit.tickets_fixtures import EXAMPLE
 
@@ -77,7 +77,7 @@ def test_two_nodes_serve_the_tickets_and_the_owner_runs_the_job(
     tmp_path: Path, postgres_url: str, redis_url: str, receiver: tuple[str, list[tuple[dict[str, Any], bool]]]
 ) -> None:
     hook_url, got = receiver
-    url = asyncio.run(_create_postgres_database(postgres_url))
+    url = asyncio.run(new_database(postgres_url))
     workflow = tmp_path / "tickets.yaml"  # one file for both nodes (shared storage)
     workflow.write_text(EXAMPLE.read_text())
     nodes = {}

@@ -19,7 +19,7 @@ from callcenter.storage.db_models import Base
 from callcenter.storage.tickets_store import TicketsStore
 from callcenter.tickets.records import Actor, TicketFilter
 from callcenter.tickets.service import Tickets
-from tests.integration.test_db import _create_postgres_database
+from tests.pg import new_database
 from tests.unit.tickets_fixtures import example
 
 WF = example()
@@ -30,7 +30,7 @@ ANN = Actor("ann", "agent", "127.0.0.1")
 @pytest.fixture(params=["sqlite", "postgresql"])
 async def url(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[str]:
     if request.param == "postgresql":
-        url = await _create_postgres_database(request.getfixturevalue("postgres_url"))
+        url = await new_database(request.getfixturevalue("postgres_url"))
     else:
         url = f"sqlite+aiosqlite:///{tmp_path / 'tickets.db'}"
     database = Database(url)

@@ -29,7 +29,7 @@ from callcenter.storage.tickets_store import TicketsStore
 from callcenter.storage.webhooks_store import WebhooksStore
 from callcenter.tickets.records import Actor
 from callcenter.tickets.service import Tickets
-from tests.integration.test_db import _create_postgres_database
+from tests.pg import new_database
 from tests.unit.tickets_fixtures import example
 
 WF = example()
@@ -61,7 +61,7 @@ class Receiver:
 @pytest.fixture(params=["sqlite", "postgresql"])
 async def url(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[str]:
     if request.param == "postgresql":
-        url = await _create_postgres_database(request.getfixturevalue("postgres_url"))
+        url = await new_database(request.getfixturevalue("postgres_url"))
     else:
         url = f"sqlite+aiosqlite:///{tmp_path / 'webhooks.db'}"
     database = Database(url)
