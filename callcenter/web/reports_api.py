@@ -12,7 +12,7 @@ from __future__ import annotations
 import functools
 import logging
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from typing import Any, Literal
 
 from aiohttp import web
@@ -147,36 +147,6 @@ def _guarded(handler: Any) -> Any:
     return run
 
 
-@doc(
-    "Queue report: offered, answered, service level, abandons, ASA, AHT... per queue and interval",
-    query=ReportParams,
-    errors=(400, 503),
-    who=_SCOPED,
-)
-@allow("supervisor", "admin")
-async def queues(request: web.Request) -> web.Response:
-    query = _query(request)
-    if isinstance(query, web.Response):
-        return query
-    columns, rows = await queues_report(request.app[REPORTS], query)
-    return _answer(request, "queues", columns, rows)
-
-
-@doc(
-    "Agent report: logged-in time, time per state and pause reason, occupancy, contacts per channel",
-    query=ReportParams,
-    errors=(400, 503),
-    who=_SCOPED,
-)
-@allow("supervisor", "admin")
-async def agents(request: web.Request) -> web.Response:
-    query = _query(request)
-    if isinstance(query, web.Response):
-        return query
-    columns, rows = await agents_report(request.app[REPORTS], query, _agent_lines(request))
-    return _answer(request, "agents", columns, rows)
-
-
 def _agent_lines(request: web.Request) -> Callable[[str], frozenset[str] | None]:
     service = request.app.get(SERVICE)
 
@@ -191,77 +161,105 @@ def _agent_lines(request: web.Request) -> Callable[[str], frozenset[str] | None]
     return agent_lines
 
 
-@doc(
-    "Schedule adherence: each scheduled agent's minutes on shift, in and out of adherence, and "
-    "adherence (logged-in, open for contacts while working, away on breaks) per interval",
-    query=ReportParams,
-    errors=(400, 503),
-    who=_SCOPED,
-)
-@allow("supervisor", "admin")
-async def adherence(request: web.Request) -> web.Response:
-    query = _query(request)
-    if isinstance(query, web.Response):
-        return query
-    columns, rows = await adherence_report(
-        request.app[REPORTS], request.app[SCHEDULE], query, time.time(), _agent_lines(request)
-    )
-    return _answer(request, "adherence", columns, rows)
-
-
-@doc(
-    "First-contact resolution across channels: handled contacts whose customer came back (on any "
-    "channel) within `days`, per queue, agent, channel or line and interval",
-    query=FcrParams,
-    errors=(400, 503),
-    who=_SCOPED,
-)
-@allow("supervisor", "admin")
-async def fcr(request: web.Request) -> web.Response:
-    query = _query(request, FcrParams, FCR_GROUPS)
-    if isinstance(query, web.Response):
-        return query
-    days = read_query(request, FcrParams).days
-    columns, rows = await fcr_report_table(request.app[REPORTS], query, days, time.time())
-    return _answer(request, "fcr", columns, rows)
-
-
-@doc(
-    "Conversation report (chat and messages): first response, resolution time, messages in and "
-    "out, per queue, agent, channel or line and interval",
-    query=ConversationParams,
-    errors=(400, 503),
-    who=_SCOPED,
-)
-@allow("supervisor", "admin")
-async def conversations(request: web.Request) -> web.Response:
-    query = _query(request, ConversationParams, CONVERSATION_GROUPS)
-    if isinstance(query, web.Response):
-        return query
-    columns, rows = await conversations_report(request.app[REPORTS], query)
-    return _answer(request, "conversations", columns, rows)
-
-
 class SurveyParams(_Period):
     by: Literal["agent", "queue", "channel", "line", "all"] = Field(
         "queue", description="a row per agent, queue, channel, line, or all together"
     )
 
 
-@doc(
-    "Customer satisfaction: post-contact surveys asked and answered, CSAT (share of 4-5) and NPS "
-    "(promoters - detractors), per agent, queue, channel or line and interval",
-    query=SurveyParams,
-    errors=(400, 503),
-    who=_SCOPED,
-)
-@allow("supervisor", "admin")
-async def surveys(request: web.Request) -> web.Response:
-    query = _query(request, SurveyParams, SURVEY_GROUPS)
-    if isinstance(query, web.Response):
-        return query
-    columns, rows = await surveys_report(request.app[REPORTS], query)
-    return _answer(request, "surveys", columns, rows)
+Rows = tuple[list[str], list[list[Any]]]
+
+
+def _report(
+    name: str,
+    summary: str,
+    run: Callable[[web.Request, ReportQuery], Awaitable[Rows]],
+    model: type[_Period] = ReportParams,
+    groups: Sequence[str] = GROUPS,
+) -> Any:
+    """The handler of one report: its query checked (and narrowed to the user's lines), the rows as
+    JSON, CSV or XLSX, database failures as 503."""
+
+    @doc(summary, query=model, errors=(400, 503), who=_SCOPED)
+    @allow("supervisor", "admin")
+    async def report(request: web.Request) -> web.Response:
+        query = _query(request, model, groups)
+        if isinstance(query, web.Response):
+            return query
+        columns, rows = await run(request, query)
+        return _answer(request, name, columns, rows)
+
+    return _guarded(report)
+
+
+async def _queues(request: web.Request, query: ReportQuery) -> Rows:
+    return await queues_report(request.app[REPORTS], query)
+
+
+async def _agents(request: web.Request, query: ReportQuery) -> Rows:
+    return await agents_report(request.app[REPORTS], query, _agent_lines(request))
+
+
+async def _adherence(request: web.Request, query: ReportQuery) -> Rows:
+    app = request.app
+    return await adherence_report(app[REPORTS], app[SCHEDULE], query, time.time(), _agent_lines(request))
+
+
+async def _fcr(request: web.Request, query: ReportQuery) -> Rows:
+    days = read_query(request, FcrParams).days
+    return await fcr_report_table(request.app[REPORTS], query, days, time.time())
+
+
+async def _conversations(request: web.Request, query: ReportQuery) -> Rows:
+    return await conversations_report(request.app[REPORTS], query)
+
+
+async def _surveys(request: web.Request, query: ReportQuery) -> Rows:
+    return await surveys_report(request.app[REPORTS], query)
+
+
+REPORT_ROUTES = {
+    "queues": _report(
+        "queues",
+        "Queue report: offered, answered, service level, abandons, ASA, AHT... per queue and interval",
+        _queues,
+    ),
+    "agents": _report(
+        "agents",
+        "Agent report: logged-in time, time per state and pause reason, occupancy, contacts per channel",
+        _agents,
+    ),
+    "adherence": _report(
+        "adherence",
+        "Schedule adherence: each scheduled agent's minutes on shift, in and out of adherence, and "
+        "adherence (logged-in, open for contacts while working, away on breaks) per interval",
+        _adherence,
+    ),
+    "fcr": _report(
+        "fcr",
+        "First-contact resolution across channels: handled contacts whose customer came back (on any "
+        "channel) within `days`, per queue, agent, channel or line and interval",
+        _fcr,
+        FcrParams,
+        FCR_GROUPS,
+    ),
+    "conversations": _report(
+        "conversations",
+        "Conversation report (chat and messages): first response, resolution time, messages in and "
+        "out, per queue, agent, channel or line and interval",
+        _conversations,
+        ConversationParams,
+        CONVERSATION_GROUPS,
+    ),
+    "surveys": _report(
+        "surveys",
+        "Customer satisfaction: post-contact surveys asked and answered, CSAT (share of 4-5) and NPS "
+        "(promoters - detractors), per agent, queue, channel or line and interval",
+        _surveys,
+        SurveyParams,
+        SURVEY_GROUPS,
+    ),
+}
 
 
 @doc(
@@ -275,10 +273,6 @@ async def page(request: web.Request) -> web.Response:
 
 def setup_routes(app: web.Application) -> None:
     app.router.add_get("/reports", page)
-    app.router.add_get("/api/reports/queues", _guarded(queues))
-    app.router.add_get("/api/reports/agents", _guarded(agents))
-    app.router.add_get("/api/reports/adherence", _guarded(adherence))
-    app.router.add_get("/api/reports/fcr", _guarded(fcr))
-    app.router.add_get("/api/reports/conversations", _guarded(conversations))
-    app.router.add_get("/api/reports/surveys", _guarded(surveys))
+    for name, handler in REPORT_ROUTES.items():
+        app.router.add_get(f"/api/reports/{name}", handler)
     add_nav(app, "Reports", "/reports", "supervisor", "admin")
