@@ -25,9 +25,8 @@ from email.message import EmailMessage
 from email.utils import formatdate
 
 import aiohttp
-import aiosmtplib
 
-from callcenter import metrics
+from callcenter import metrics, smtp
 from callcenter.aio import cancel_and_wait
 from callcenter.core.webhooks.delivery import INTERACTION_EVENTS, Answer, Policy, State, Verdict, judge
 from callcenter.crm import signing
@@ -183,21 +182,10 @@ class Sender:
         message["Date"] = formatdate(self._clock())
         message["Message-ID"] = f"<ticket-mail-{due.id}@{s.address.rpartition('@')[2]}>"
         message.set_content(mail["text"])
-        password = s.smtp_password.get_secret_value() if s.smtp_password else None
         try:
-            await aiosmtplib.send(
-                message,
-                hostname=s.smtp_host,
-                port=s.smtp_port,
-                username=s.smtp_username,
-                password=password,
-                start_tls=s.smtp_starttls,
-                timeout=s.smtp_timeout,
-            )
-        except aiosmtplib.SMTPResponseException as err:
-            return Answer(None, f"SMTP {err.code}", permanent=500 <= err.code < 600)
-        except (aiosmtplib.SMTPException, OSError) as err:
-            return Answer(None, f"SMTP: {type(err).__name__}")
+            await smtp.send(s, message)
+        except smtp.MailFailed as err:
+            return Answer(None, err.brief, permanent=err.permanent)
         return Answer(250)
 
     async def _post(self, subscription: Subscription, due: Due) -> Answer:

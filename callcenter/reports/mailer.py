@@ -20,10 +20,9 @@ from datetime import UTC, datetime, timedelta
 from email.message import EmailMessage
 from email.utils import formatdate, make_msgid
 
-import aiosmtplib
 from aiohttp import web
 
-from callcenter import metrics
+from callcenter import metrics, smtp
 from callcenter.aio import cancel_and_wait
 from callcenter.core.reports.intervals import Granularity
 from callcenter.core.reports.rollup import Filters
@@ -51,26 +50,9 @@ XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 Send = Callable[[EmailMessage], Awaitable[None]]
 
 
-class MailFailed(Exception):
-    """The relay did not take the e-mail (the message says why)."""
-
-
 def smtp_sender(settings: ReportMailSettings) -> Send:
     async def send(message: EmailMessage) -> None:
-        try:
-            await aiosmtplib.send(
-                message,
-                hostname=settings.smtp_host,
-                port=settings.smtp_port,
-                username=settings.smtp_username,
-                password=settings.smtp_password.get_secret_value() if settings.smtp_password else None,
-                start_tls=settings.smtp_starttls,
-                timeout=settings.smtp_timeout,
-            )
-        except aiosmtplib.SMTPResponseException as err:
-            raise MailFailed(f"SMTP {err.code}: {err.message}") from err
-        except (aiosmtplib.SMTPException, OSError) as err:
-            raise MailFailed(f"SMTP: {type(err).__name__}: {err}") from err
+        await smtp.send(settings, message)
 
     return send
 
@@ -122,7 +104,7 @@ class Mailer:
                 try:
                     columns, rows = await self._report(schedule, due, now)
                     await self._send(self.message(schedule, due, columns, rows, now))
-                except (StorageError, MailFailed) as err:
+                except (StorageError, smtp.MailFailed) as err:
                     await self._runs.finish(schedule.name, due, now, str(err))
                     metrics.REPORT_MAILS.labels(outcome="failed").inc()
                     log.warning(

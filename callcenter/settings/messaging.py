@@ -8,6 +8,7 @@ from collections.abc import Mapping
 from pydantic import Field, SecretStr, field_validator
 
 from callcenter.settings.base import RetentionDays, Section
+from callcenter.settings.smtp import SmtpRelay
 from callcenter.settings.telephony import MessagingChannelName
 
 
@@ -53,19 +54,13 @@ class WeChatSettings(Section):
         return value
 
 
-class EmailSettings(Section):
-    """Email: our SMTP server receives, a smarthost sends."""
+class EmailSettings(SmtpRelay):
+    """Email: our SMTP server receives, a smarthost sends (``SmtpRelay``'s settings)."""
 
     address: str  # our mailbox, e.g. support@example.com (From of replies)
     listen_host: str = "127.0.0.1"
     listen_port: int = Field(2525, ge=0, le=65535)  # 0: any free port (tests)
     max_message_size: int = Field(10 * 1024 * 1024, gt=0)
-    smtp_host: str = "127.0.0.1"  # outbound relay
-    smtp_port: int = Field(25, ge=1, le=65535)
-    smtp_username: str | None = None
-    smtp_password: SecretStr | None = None
-    smtp_starttls: bool = False
-    smtp_timeout: float = Field(30.0, gt=0)
 
 
 class OutboxSettings(Section):

@@ -3,20 +3,14 @@ e-mail"). The schedules themselves are in their own file (``schedules_file``), r
 
 from __future__ import annotations
 
-from pydantic import Field, SecretStr
+from pydantic import Field
 
-from callcenter.settings.base import Section
+from callcenter.settings.smtp import SmtpRelay
 
 
-class ReportMailSettings(Section):
+class ReportMailSettings(SmtpRelay):
     schedules_file: str | None = None  # None: no report is mailed
     from_address: str = "reports@localhost"
-    smtp_host: str = "127.0.0.1"
-    smtp_port: int = Field(25, ge=1, le=65535)
-    smtp_username: str | None = None
-    smtp_password: SecretStr | None = None
-    smtp_starttls: bool = False
-    smtp_timeout: float = Field(30.0, gt=0)
     check_seconds: float = Field(60.0, ge=0.05, le=3600)  # how often the routing owner looks for due runs
     max_attempts: int = Field(5, ge=1, le=100)  # a run whose mail keeps failing is given up after these
     catch_up: int = Field(7, ge=1, le=100)  # missed runs of one schedule sent after a stop, at most

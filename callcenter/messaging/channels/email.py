@@ -27,9 +27,9 @@ from email.parser import BytesParser
 from email.utils import formatdate, parsedate_to_datetime
 from typing import Any
 
-import aiosmtplib
 from aiosmtpd.smtp import SMTP, Envelope, Session
 
+from callcenter import smtp
 from callcenter.core.omni.conversations import Media, MessagingChannel
 from callcenter.messaging import identity
 from callcenter.messaging.channels.base import InboundMessage, Reply, WebhookError, sane_time
@@ -136,19 +136,9 @@ class SmtpSender:
         s = self._s
         msg = build(s, reply)
         try:
-            await aiosmtplib.send(
-                msg,
-                hostname=s.smtp_host,
-                port=s.smtp_port,
-                username=s.smtp_username,
-                password=s.smtp_password.get_secret_value() if s.smtp_password else None,
-                start_tls=s.smtp_starttls,
-                timeout=s.smtp_timeout,
-            )
-        except aiosmtplib.SMTPResponseException as err:
-            raise SendFailed(f"SMTP {err.code}: {err.message}", permanent=500 <= err.code < 600) from err
-        except (aiosmtplib.SMTPException, OSError) as err:
-            raise SendFailed(f"SMTP: {type(err).__name__}: {err}") from err
+            await smtp.send(s, msg)
+        except smtp.MailFailed as err:
+            raise SendFailed(str(err), permanent=err.permanent) from err
         ids = message_ids(reply.headers.get("Message-ID"))
         return ids[0] if ids else reply.message_id
 
