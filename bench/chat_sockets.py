@@ -233,9 +233,9 @@ async def run(kind: str, args: argparse.Namespace, shared: Shared | None = None,
     procs = []
     database = None
     if shared is not None:
-        from tests.integration.test_db import _create_postgres_database
+        from tests.pg import new_database
 
-        database = await _create_postgres_database(shared.db_url)
+        database = await new_database(shared.db_url)
     for k, port in enumerate(ports):
         cmd = [sys.executable, __file__, "--serve", kind, "--port", str(port), "--agents", str(args.agents),
                "--workdir", str(workdir), "--max-chats", str(-(-args.customers // args.agents))]  # fmt: skip

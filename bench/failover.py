@@ -45,8 +45,7 @@ from callcenter.asterisk.sandbox import AsteriskSandbox
 from tests.calls import agent_phone, call_in, caller_phone
 from tests.conftest import ServerProcess, config_with, instance, port, settings_from
 from tests.integration.test_api import free_port
-from tests.integration.test_db import _create_postgres_database
-from tests.pg import PostgresServer
+from tests.pg import PostgresServer, new_database
 from tests.redis_server import RedisServer
 
 AGI = {"a": port(24873), "b": port(24874)}
@@ -136,7 +135,7 @@ def run(kills: int, check: float, sig: int = signal.SIGKILL) -> list[float]:
     phones = []
     times: list[float] = []
     try:
-        url = asyncio.run(_create_postgres_database(pg.start()))
+        url = asyncio.run(new_database(pg.start()))
         redis_url = redis.start()
         nodes = {name: node(name, url, redis_url, root, check) for name in AGI}
         owner, follower = nodes["a"], nodes["b"]
@@ -182,7 +181,7 @@ def line(callers: int, agents: int, check: float, talk: float) -> int:
     phones: list[Any] = []
     failures = 0
     try:
-        url = asyncio.run(_create_postgres_database(pg.start()))
+        url = asyncio.run(new_database(pg.start()))
         redis_url = redis.start()
         nodes = {name: node(name, url, redis_url, root, check, ring_timeout=15) for name in AGI}
         a, b = nodes["a"], nodes["b"]
