@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import asyncio
 import signal
-import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -217,14 +216,13 @@ async def test_kill_the_owner_while_a_chat_is_open(nodes: dict[str, ServerProces
         a.proc.send_signal(signal.SIGKILL)
         a.proc.wait(10)
         a.proc = None
-        # Sent while nobody owns: it waits in cc:sockets for the next owner.
-        began = time.monotonic()
+        # Sent while nobody owns: it waits in cc:sockets for the next owner (acknowledged within
+        # WAIT, the call's timeout, or the test fails).
         during = await panel.call(
             "reply", {"conversation_id": conversation_id, "text": "Still here after the crash."}
         )
         assert during.get("ok"), during
         assert role(b) == "owner", "the reply was carried out by the new owner"
-        assert time.monotonic() - began < WAIT
 
         # The visitor's socket died with node a; the widget comes back on node b.
         await visitor.close()
