@@ -21,6 +21,12 @@ and prints the times from the kill to the first offer, to the last offer and to 
 
     .venv/bin/python bench/failover.py --callers 50 --agents 5
 
+``--chats M`` (with ``--callers``) also has M web chats open at the kill, their agents' panels on
+the follower and half of their visitors on the owner (bench/chats_at_kill.py: each chat stays with
+its agent, nothing lost, nothing seen twice):
+
+    .venv/bin/python bench/failover.py --callers 50 --agents 3 --chats 20
+
 Needs root (the sandbox); starts its own sandbox instance ("failover", ports 255xx + 100, moved by
 CC_TEST_SLOT like the tests'). Prints each round and the p50/p95/max.
 """
@@ -40,6 +46,8 @@ from pathlib import Path
 from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from chats_at_kill import ChatsAtKill
 
 from callcenter.asterisk.sandbox import AsteriskSandbox
 from tests.calls import agent_phone, call_in, caller_phone
@@ -65,7 +73,13 @@ def agi(name: str) -> dict[str, Any]:
 
 
 def node(
-    name: str, url: str, redis_url: str, root: Path, check: float, ring_timeout: int = 300
+    name: str,
+    url: str,
+    redis_url: str,
+    root: Path,
+    check: float,
+    ring_timeout: int = 300,
+    **extra: Any,
 ) -> ServerProcess:
     workdir = root / name
     workdir.mkdir()
@@ -78,6 +92,7 @@ def node(
         recordings={"spool_dir": str(workdir / "spool")},
         logging={"level": "INFO", "format": "json"},
         acd={"ring_timeout": ring_timeout},  # 300: the agent never answers, one offer rings through a round
+        **extra,
     )
     return ServerProcess(config, workdir)
 
@@ -172,8 +187,33 @@ def seconds(entry: dict[str, Any]) -> float:
     return datetime.fromisoformat(entry["ts"].replace("Z", "+00:00")).timestamp()
 
 
-def line(callers: int, agents: int, check: float, talk: float) -> int:
-    """The line scenario (``--callers``); returns the number of failed checks."""
+CHATS_PER_AGENT = 4
+
+
+def chat_people(agents: int, chats: int) -> tuple[dict[str, Any], dict[str, str]]:
+    """Settings for ``--chats``: voice agents 1001... take no chats; the next agents take chats
+    only (no phone, no call while chatting), ``CHATS_PER_AGENT`` each, with their panels' tokens."""
+    chat_agents = -(-chats // CHATS_PER_AGENT)
+    voice = [
+        {"id": str(n), "name": f"Agent {n}", "extension": str(n), "max_chats": 0}
+        for n in range(1001, 1001 + agents)
+    ]
+    on_chat = [
+        {"id": str(n), "name": f"Agent {n}", "extension": str(n), "max_chats": CHATS_PER_AGENT,
+         "auto_login": False, "call_while_chatting": False}
+        for n in range(1001 + agents, 1001 + agents + chat_agents)
+    ]  # fmt: skip
+    tokens = {a["id"]: f"bench-chat-agent-{a['id']}-token-0123456789" for a in on_chat}
+    api_tokens = [*config_with()["security"]["api_tokens"]]
+    api_tokens += [
+        {"name": f"agent-{i}", "role": "agent", "token": t, "agent_id": i} for i, t in tokens.items()
+    ]
+    return {"agents": voice + on_chat, "security": {"api_tokens": api_tokens}}, tokens
+
+
+def line(callers: int, agents: int, check: float, talk: float, chats: int = 0) -> int:
+    """The line scenario (``--callers``, with ``--chats`` open at the kill); returns the number of
+    failed checks."""
     sandbox = up_sandbox()
     pg, redis = PostgresServer(), RedisServer()
     root = Path(tempfile.mkdtemp(prefix="cc-failover-line-"))
@@ -183,12 +223,16 @@ def line(callers: int, agents: int, check: float, talk: float) -> int:
     try:
         url = asyncio.run(new_database(pg.start()))
         redis_url = redis.start()
-        nodes = {name: node(name, url, redis_url, root, check, ring_timeout=15) for name in AGI}
+        people, chat_tokens = chat_people(agents, chats) if chats else ({}, {})
+        nodes = {name: node(name, url, redis_url, root, check, ring_timeout=15, **people) for name in AGI}
         a, b = nodes["a"], nodes["b"]
         a.start(wait_asterisk=False, timeout=90)
         a.wait_until(lambda: (a.health() or {}).get("asterisk"), 90, "the first owner")
         b.start(wait_asterisk=False, timeout=90)
         b.wait_until(lambda: role(b) == "follower", 60, "the follower")
+        if chats:
+            open_chats = ChatsAtKill(a.url, b.url, chat_tokens, chats)
+            open_chats.open()
         per_phone = 8  # calls per pyVoIP phone: its RTP range (tests/calls.py) is 18 ports
         caller_phones = [caller_phone(sandbox).start() for _ in range(-(-callers // per_phone))]
         phones += caller_phones
@@ -206,6 +250,8 @@ def line(callers: int, agents: int, check: float, talk: float) -> int:
         seen = len(b.logs())
         killed_at = time.time()
         a.stop(signal.SIGKILL)
+        if chats:
+            open_chats.after_kill()
         b.wait_until(lambda: role(b) == "owner", 60, "b taking over")
         b.wait_until(lambda: (b.health() or {}).get("asterisk"), 60, "b's AMI login")
         by_id = dict(zip(line_ids, calls, strict=True))
@@ -250,6 +296,12 @@ def line(callers: int, agents: int, check: float, talk: float) -> int:
         terms = [e for e in b.logs()[seen:] if e.get("event") == "election.won"]
         print(f"terms of b after the kill: {len(terms)} (more than 1: a check too slow deposed it)")
         failures = (served != callers) + (order != line_ids) + bool(double)
+        if chats:
+            problems = open_chats.result()
+            print(f"chats open at the kill: {chats}, whole after it: {chats - len(problems)}")
+            for problem in problems:
+                print(f"FAIL: {problem}")
+            failures += len(problems)
     finally:
         for phone in phones:
             phone.stop()
@@ -295,9 +347,12 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--talk", type=float, default=1.0, help="seconds each answered call lasts (--callers)"
     )
+    parser.add_argument(
+        "--chats", type=int, default=0, help="web chats open at the kill (--callers; agents 1001+agents...)"
+    )
     args = parser.parse_args(argv)
     if args.callers:
-        return 1 if line(args.callers, args.agents, args.check, args.talk) else 0
+        return 1 if line(args.callers, args.agents, args.check, args.talk, args.chats) else 0
     sig = signal.SIGKILL if args.signal == "kill" else signal.SIGTERM
     times = sorted(run(args.kills, args.check, sig))
     if not times:
