@@ -119,6 +119,8 @@ class _Campaign(_Model):
     predictive: _Predictive = _Predictive()
     ring_seconds: float = Field(20.0, ge=5, le=120)
     agentless_lines: int = Field(10, ge=1, le=500)
+    # Preview: a card not answered within this is passed as if skipped (0: no limit).
+    preview_seconds: float = Field(120.0, ge=0, le=3600)
     script: str = Field("", max_length=4000)
     # Offered at the wrap-up of the campaign's calls, stored with the attempt (none: the server's).
     dispositions: tuple[Annotated[str, Field(min_length=1, max_length=64)], ...] = Field((), max_length=50)
@@ -193,6 +195,7 @@ def to_core(name: str, definition: Mapping[str, Any], default_window: str = "us"
         handle_seconds=c.predictive.handle_seconds,
         ring_seconds=c.ring_seconds,
         agentless_lines=c.agentless_lines,
+        preview_seconds=c.preview_seconds,
         script=c.script,
         dispositions=c.dispositions,
         message=c.message,

@@ -209,6 +209,40 @@ def test_a_preview_card_goes_back_when_its_agent_leaves() -> None:
     assert [w.reason for w in of(dl.PreviewWithdrawn, out)] == ["campaign_stopped"]
 
 
+def test_a_preview_card_goes_back_when_a_call_takes_its_agent() -> None:
+    d = running(campaign(Mode.PREVIEW), dl.Record(1, "+15550000001", NY))
+    d.handle(dl.Paced(agents("1001"), 0, MONDAY_NOON_NY))
+    # An inbound call took 1001 while the card was on screen: dialling it now would reach no agent.
+    busy = agents("1001", load=AgentLoad.BUSY) + agents("1002", at=1.0)
+    out = d.handle(dl.Paced(busy, 0, MONDAY_NOON_NY + 5))
+    assert [(w.record_id, w.agent_id, w.reason) for w in of(dl.PreviewWithdrawn, out)] == [
+        (1, "1001", "agent_busy")
+    ]
+    assert [(p.record_id, p.agent_id) for p in of(dl.PreviewOffered, out)] == [(1, "1002")]  # at once
+    assert d.handle(dl.PreviewAnswered(1, "1001", True, MONDAY_NOON_NY + 6)) == []  # its click: too late
+    # In wrap-up, the same.
+    out = d.handle(dl.Paced(agents("1002", load=AgentLoad.WRAP_UP), 0, MONDAY_NOON_NY + 7))
+    assert [w.reason for w in of(dl.PreviewWithdrawn, out)] == ["agent_busy"]
+
+
+def test_a_preview_card_left_unanswered_is_passed_after_preview_seconds() -> None:
+    c = campaign(Mode.PREVIEW, preview_seconds=60.0)
+    d = running(c, dl.Record(1, "+15550000001", NY))
+    d.handle(dl.Paced(agents("1001"), 0, MONDAY_NOON_NY))
+    assert not of(dl.PreviewWithdrawn, d.handle(dl.Paced(agents("1001"), 0, MONDAY_NOON_NY + 59)))
+    out = d.handle(dl.Paced(agents("1001"), 0, MONDAY_NOON_NY + 60))
+    assert [(w.record_id, w.reason) for w in of(dl.PreviewWithdrawn, out)] == [(1, "timed_out")]
+    # Passed as a skip: due again after the no-answer delay, not shown again at once.
+    [changed] = of(dl.RecordChanged, out)
+    assert changed.record.due_at == MONDAY_NOON_NY + 60 + c.retry(Outcome.NO_ANSWER).delay
+    assert not of(dl.PreviewOffered, out) and d.previews() == [] and d.in_flight == 0
+    # No limit: the card stays as long as its agent is free.
+    d = running(campaign(Mode.PREVIEW, preview_seconds=0.0), dl.Record(1, "+15550000001", NY))
+    d.handle(dl.Paced(agents("1001"), 0, MONDAY_NOON_NY))
+    assert not of(dl.PreviewWithdrawn, d.handle(dl.Paced(agents("1001"), 0, MONDAY_NOON_NY + 86_400)))
+    assert d.preview_agent(1) == "1001"
+
+
 def test_scripts_are_filled_as_plain_text() -> None:
     fields = {"name": "<b>Ann</b>", "n": "{name}"}
     assert fill_script("Hi {name}! {n} {0} {name.__class__} {{x}}", fields) == (

@@ -117,6 +117,8 @@ class Campaign:
     agentless_lines: int = 10  # agentless: calls at once
     script: str = ""  # shown to the agent on the panel, {placeholders} filled (``fill_script``)
     dispositions: tuple[str, ...] = ()  # offered at wrap-up of its calls (empty: the server's own)
+    # Preview: a card not answered within this many seconds is passed, as if skipped (0: no limit).
+    preview_seconds: float = 120.0
     # Played (an Asterisk sound name) to a person who answers when no agent is free, within 2 s
     # of the answer; the call is then hung up and counted as abandoned.
     message: str = DEFAULT_MESSAGE

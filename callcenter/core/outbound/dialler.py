@@ -217,8 +217,11 @@ class PreviewOffered:
 
 @dataclass(frozen=True, slots=True)
 class PreviewWithdrawn:
-    """A preview card taken back before the agent answered it: the agent left the queue's
-    agents (paused, logged out) or the campaign stopped. The record is due again at once."""
+    """A preview card taken back before the agent answered it. ``reason``: ``agent_left`` (the
+    agent left the queue's agents: paused, logged out), ``agent_busy`` (a call or its wrap-up
+    took the agent: dialling the card then would only reach the no-agent message),
+    ``campaign_paused`` / ``campaign_stopped`` — the record is due again at once, for any free
+    agent — or ``timed_out`` (on screen ``preview_seconds`` unanswered: passed, as a skip)."""
 
     campaign: str
     record_id: int
@@ -401,10 +404,7 @@ class Dialler:
     def _pace(self, e: Paced, out: list[Command]) -> None:
         if self.state != CampaignState.RUNNING:
             return
-        # A card shown to an agent who left the queue's agents (paused, logged out) goes back.
-        present = {a.agent_id for a in e.agents}
-        gone = {rid for rid, p in self._previews.items() if p.agent_id and p.agent_id not in present}
-        self._withdraw(gone, "agent_left", e.at, out)
+        self._recall_previews(e, out)
         self._roll(e.at, out)
         p = pacing.pace(
             self.campaign, e.agents, e.waiting_inbound, self.in_flight, self.stats(), self.allowed(), e.at
@@ -445,6 +445,25 @@ class Dialler:
                     e.at,
                 )
             )
+
+    def _recall_previews(self, e: Paced, out: list[Command]) -> None:
+        """Cards whose agent left the queue's agents (paused, logged out) or was taken by a call
+        go back to the hopper; cards on screen longer than ``preview_seconds`` are passed."""
+        loads = {a.agent_id: a.load for a in e.agents if a.agent_id}
+        left, busy, stale = set(), set(), set()
+        limit = self.campaign.preview_seconds
+        for rid, p in self._previews.items():
+            if not p.agent_id:
+                continue
+            if p.agent_id not in loads:
+                left.add(rid)
+            elif loads[p.agent_id] != pacing.AgentLoad.FREE:
+                busy.add(rid)
+            elif limit and e.at - p.at >= limit:
+                stale.add(rid)
+        self._withdraw(left, "agent_left", e.at, out)
+        self._withdraw(busy, "agent_busy", e.at, out)
+        self._withdraw(stale, "timed_out", e.at, out, due=e.at + self.campaign.retry(Outcome.NO_ANSWER).delay)
 
     def _offer(self, r: Record, agent_id: str, at: float, out: list[Command]) -> None:
         """Preview: the record on that agent's panel, counted in flight until answered or withdrawn."""
@@ -591,16 +610,20 @@ class Dialler:
         self._withdraw(set(self._previews), reason, at, out)
         return out
 
-    def _withdraw(self, record_ids: set[int], reason: str, at: float, out: list[Command]) -> None:
+    def _withdraw(
+        self, record_ids: set[int], reason: str, at: float, out: list[Command], due: float | None = None
+    ) -> None:
+        """The cards taken back; their records due again at ``due`` (default: at once)."""
+        due = at if due is None else due
         for rid in sorted(record_ids):
             p = self._previews.pop(rid)
             self._in_flight.pop(rid, None)
             out.append(PreviewWithdrawn(self.campaign.name, rid, p.agent_id, reason, at))
             r = self._records.get(rid)
             if r is not None and r.done is None:
-                r = replace(r, due_at=at)
+                r = replace(r, due_at=due)
                 self._records[rid] = r
-                heapq.heappush(self._hopper, (at, rid))
+                heapq.heappush(self._hopper, (due, rid))
                 out.append(RecordChanged(self.campaign.name, r))
 
     def _previewed(self, e: PreviewAnswered, out: list[Command]) -> None:

@@ -24,6 +24,8 @@
     preview: t("shown to an agent"),
     agent_passed: t("the agent skipped it"),
     agent_left: t("taken back: the agent left"),
+    agent_busy: t("taken back: a call took the agent"),
+    timed_out: t("passed: not answered in time"),
     campaign_paused: t("taken back: the campaign paused"),
     campaign_stopped: t("taken back: the campaign stopped"),
   };
