@@ -12,6 +12,7 @@ import re
 import threading
 import time
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -27,6 +28,8 @@ ANSWERS, BUSY, DNC, LATE = "+12125550100", "+12125550101", "+12125550102", "+121
 MACHINE = "+12125550104"  # answers with a steady tone: a long greeting to AMD
 ASLEEP, ASLEEP_ZONE = "+12125550105", "Etc/GMT-12"  # its list's zone: 12 hours ahead of UTC
 OPTS_OUT = "+12125550106"  # an agentless campaign's person: presses 9 during the message
+CONFIRMS = "+12125550107"  # an agentless campaign's person in the reminder flow: presses 1 at its menu
+REMINDER_FLOW = Path(__file__).parents[2] / "ivr_flows" / "reminder.yaml"
 CAMPAIGN = """\
 campaigns:
   renewals:
@@ -47,6 +50,12 @@ campaigns:
     mode: agentless
     queue: support
     windows: [{days: [mon, tue, wed, thu, fri, sat, sun], from: "00:00", to: "24:00"}]
+    opt_out_key: "9"
+  appointments:
+    mode: agentless
+    queue: support
+    windows: [{days: [mon, tue, wed, thu, fri, sat, sun], from: "00:00", to: "24:00"}]
+    flow: reminder
     opt_out_key: "9"
 """
 AGENTS = [{"id": "1001", "extension": "1001", "queues": ["support"]}]
@@ -160,12 +169,25 @@ class Carrier:
         self.phone.audio_for(call).start()
 
 
-def test_a_campaign_places_its_calls_through_asterisk(asterisk: Any, server_factory: Any) -> None:
+def test_a_campaign_places_its_calls_through_asterisk(
+    asterisk: Any, server_factory: Any, tmp_path: Path
+) -> None:
     # The sandbox's root (and its prompts) is shared by every checkout on a development machine,
     # and one whose prompts.yaml lacks the campaign's message removes it: install ours again.
     asterisk.install_prompts()
     log_from = len(asterisk.read_log())
-    server = server_factory(agents=AGENTS, outbound={"pace_seconds": 0.5, "poll_seconds": 0.5}).start()
+    flows = tmp_path / "flows"  # the shipped reminder flow, for the "appointments" campaign
+    flows.mkdir()
+    (flows / "reminder.yaml").write_text(REMINDER_FLOW.read_text())
+    inside = "/var/lib/callcenter/prompts-e2e"
+    ivr = {
+        "flows_dir": str(flows),
+        "entry_flow": "reminder",
+        "prompts_dir": str(asterisk.host_path(inside)),
+        "asterisk_prompts_dir": inside,
+    }
+    outbound = {"pace_seconds": 0.5, "poll_seconds": 0.5}
+    server = server_factory(agents=AGENTS, outbound=outbound, ivr=ivr).start()
     ami = AmiLog(asterisk.settings).start()
     agent = agent_phone(asterisk, "1001").start()
     carrier = Carrier(asterisk, lambda: server.api("POST", "/api/agents/1001/pause", {"reason": "break"}))
@@ -186,16 +208,24 @@ def test_a_campaign_places_its_calls_through_asterisk(asterisk: Any, server_fact
         assert server.api("POST", "/api/campaigns/machines/list", machines)[1]["added"] == 1
         reminders = {"csv": f"number,timezone\n{OPTS_OUT},UTC\n", "source": "r.csv"}
         assert server.api("POST", "/api/campaigns/reminders/list", reminders)[1]["added"] == 1
+        appointments = {"csv": f"number,timezone\n{CONFIRMS},UTC\n", "source": "a.csv"}
+        assert server.api("POST", "/api/campaigns/appointments/list", appointments)[1]["added"] == 1
         assert server.api("POST", "/api/dnc", {"numbers": [DNC]})[0] == 200
         assert server.api("POST", "/api/campaigns/renewals/start")[0] == 200
         assert server.api("POST", "/api/campaigns/machines/start")[0] == 200
         assert server.api("POST", "/api/campaigns/reminders/start")[0] == 200
+        assert server.api("POST", "/api/campaigns/appointments/start")[0] == 200
 
         # The agentless call: the person hears the campaign's message and presses 9 during it.
         wait_for(lambda: OPTS_OUT in carrier.calls, 30, "the reminder's answer")
         reminded = carrier.phone.audio_for(carrier.calls[OPTS_OUT])
         wait_for(lambda: level(reminded.heard_since(0)) > 3, 10, "the reminder's message heard")
         carrier.phone.press(reminded, "9")
+        # The reminder flow's call: the person hears its menu and presses 1 (confirm).
+        wait_for(lambda: CONFIRMS in carrier.calls, 30, "the appointment reminder's answer")
+        confirming = carrier.phone.audio_for(carrier.calls[CONFIRMS])
+        wait_for(lambda: level(confirming.heard_since(0)) > 3, 15, "the reminder flow's menu heard")
+        carrier.phone.press(confirming, "1")
 
         # The first number answers: the engine rings the agent, who takes the call.
         wait_agent(server, "1001", "busy", timeout=30)
@@ -241,21 +271,30 @@ def test_a_campaign_places_its_calls_through_asterisk(asterisk: Any, server_fact
         assert reminded_progress["done"] == {"connected": 1}, reminded_progress
         assert server.api("POST", "/api/dnc", {"numbers": [OPTS_OUT]})[1]["already"] == 1
 
+        # The flow's answer: its `disposition` variable, as the attempt's disposition.
+        def confirmed() -> dict[str, Any] | None:
+            _s, body = server.api("GET", "/api/campaigns/appointments")
+            return body["progress"] if body["progress"]["dispositions"] else None
+
+        appointment = server.wait_until(confirmed, 30, "the reminder flow's result")
+        assert appointment["dispositions"] == {"confirmed": 1}, appointment
+        assert server.api("POST", "/api/dnc", {"numbers": [CONFIRMS]})[1]["already"] == 0
+
         # Asterisk's own account: its log's dials and the AMI's dial results.
         text = asterisk_log(asterisk, log_from)
         called = re.findall(r"dial\.c: Called (\+\d+)@", text)
         # Never the do-not-call number, nor the one outside its window: not in the log, no AMI event.
-        assert sorted(called) == sorted([ANSWERS, BUSY, BUSY, LATE, MACHINE, OPTS_OUT]), called
+        assert sorted(called) == sorted([ANSWERS, BUSY, BUSY, LATE, MACHINE, OPTS_OUT, CONFIRMS]), called
         assert DNC not in text and ASLEEP not in text
         assert not [e for e in ami.events if ASLEEP in str(e) or DNC in str(e)]
         # AMD ran once (on the campaign that asked for it) and heard a machine.
         assert text.count("app_amd.c: AMD: initialSilence") == 1 and text.count("ANSWERING MACHINE") == 1
         assert ami.dial_ends(BUSY) == ["BUSY", "BUSY"] and ami.dial_ends(DNC) == []
         assert ami.dial_ends(LATE) == ["ANSWER"]
-        assert ami.dial_ends(OPTS_OUT) == ["ANSWER"]
-        assert sorted(carrier.invites.values()) == sorted([ANSWERS, BUSY, BUSY, LATE, MACHINE, OPTS_OUT]), (
-            carrier.invites
-        )
+        assert ami.dial_ends(OPTS_OUT) == ["ANSWER"] and ami.dial_ends(CONFIRMS) == ["ANSWER"]
+        assert sorted(carrier.invites.values()) == sorted(
+            [ANSWERS, BUSY, BUSY, LATE, MACHINE, OPTS_OUT, CONFIRMS]
+        ), carrier.invites
         # The message came within the FastAGI round trip of the answer (a figure, not asserted).
         played = message.search(text)
         assert played is not None
