@@ -79,7 +79,8 @@ def serve_ours(
         environ={},
         overrides={
             "http": {"host": "127.0.0.1", "port": port},
-            "database": {"url": db_url or f"sqlite+aiosqlite:///{workdir}/bench.db", "node": node},
+            "database": {"url": db_url or f"sqlite+aiosqlite:///{workdir}/bench.db"}
+            | ({"node": node} if node else {}),
             "asterisk": {"ami_port": 1, "reconnect_min_delay": 30.0, "reconnect_max_delay": 60.0},
             "agi": {"port": free_port()},
             "agents": [
