@@ -7,9 +7,10 @@ tests/integration/test_kb_browser.py)."""
 from __future__ import annotations
 
 import re
+from functools import lru_cache
+from typing import Any
 
 import nh3
-from markdown_it import MarkdownIt
 
 TAGS = frozenset(
     """a abbr b blockquote br code del em h1 h2 h3 h4 h5 h6 hr i img kbd li ol p pre s strong sub
@@ -17,14 +18,23 @@ TAGS = frozenset(
 )
 ATTRIBUTES = {"a": {"href", "title"}, "img": {"src", "alt", "title"}, "th": {"align"}, "td": {"align"}}
 SCHEMES = frozenset({"http", "https", "mailto"})
-_MARKDOWN = MarkdownIt("commonmark", {"html": False, "linkify": False}).enable(["table", "strikethrough"])
+
+
+@lru_cache(maxsize=1)
+def _markdown() -> Any:
+    """The parser, made on first use (markdown-it's import is a tenth of a second of every start)."""
+    from markdown_it import MarkdownIt
+
+    return MarkdownIt("commonmark", {"html": False, "linkify": False}).enable(["table", "strikethrough"])
+
+
 _BLANK = re.compile(r"\n\s*\n")
 
 
 def to_html(markdown: str) -> str:
     """The article's body as HTML safe to put in a page."""
     return nh3.clean(
-        _MARKDOWN.render(markdown),
+        _markdown().render(markdown),
         tags=set(TAGS),
         attributes={k: set(v) for k, v in ATTRIBUTES.items()},
         url_schemes=set(SCHEMES),

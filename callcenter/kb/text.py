@@ -22,7 +22,6 @@ import unicodedata
 from functools import lru_cache
 from typing import Any
 
-import rjieba
 import snowballstemmer
 
 MAX_QUERY_WORDS = 32
@@ -50,7 +49,10 @@ ZH_STOP = frozenset(
 
 @lru_cache(maxsize=1)
 def _jieba() -> Any:
-    """The segmenter (its dictionary takes a moment to load: once, on first use)."""
+    """The segmenter (its module and dictionary take a moment to load: once, on first use, not at
+    every start of the server)."""
+    import rjieba
+
     return rjieba.Jieba()
 
 
