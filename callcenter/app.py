@@ -845,7 +845,7 @@ async def _live(app: web.Application) -> AsyncIterator[None]:
     from callcenter.asterisk.audiosocket import AudioSocketServer
     from callcenter.qa.loader import load_rules
     from callcenter.qa.sentiment import anger_measure
-    from callcenter.speech.live import LiveTranscription
+    from callcenter.speech.live import LiveTranscription, live_preload
     from callcenter.speech.live_pool import LivePool
     from callcenter.web.live import LiveScreens
 
@@ -868,7 +868,7 @@ async def _live(app: web.Application) -> AsyncIterator[None]:
         settings,
         service.engine,
         voice.port,
-        LivePool(conf.workers, conf.streams_per_worker),
+        LivePool(conf.workers, conf.streams_per_worker, live_preload(settings.transcription)),
         screens,
         agent_channel=voice.calls.agent_channel,
         address=conf.advertise or f"{conf.host}:{server.port}",

@@ -31,7 +31,7 @@ import asyncio
 import logging
 import uuid
 from collections.abc import Callable, Coroutine
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 from callcenter import metrics
@@ -50,10 +50,10 @@ from callcenter.core.qa.live import (
 )
 from callcenter.core.qa.scoring import AngerMeasure, QaRules
 from callcenter.core.qa.transcript import Speaker, Word
-from callcenter.settings import Settings
+from callcenter.settings import Settings, TranscriptionSettings
 from callcenter.speech.live_pool import CHUNK_SECONDS, LivePool
 from callcenter.speech.live_worker import StreamOptions
-from callcenter.speech.transcribe import redactor_for
+from callcenter.speech.transcribe import engine_for, redactor_for
 
 log = logging.getLogger("callcenter.live")
 
@@ -92,10 +92,17 @@ class _Stream:
 class _Call:
     info: LiveCall
     qa: LiveQa | None
+    options: StreamOptions  # its streams' engine and model (by the call's language), redaction...
     gated: bool = False  # PCI: audio is dropped
     streams: dict[Speaker, _Stream] = field(default_factory=dict)
     agent_channel: str | None = None
     checklist: tuple[ChecklistItem, ...] = ()
+
+
+def live_preload(settings: TranscriptionSettings) -> StreamOptions:
+    """What the live workers load before the first call: the default engine and model (a call in
+    another language of ``transcription.languages`` loads its own on first use)."""
+    return StreamOptions(model=str(settings.model) if settings.model else None, engine=settings.engine)
 
 
 class LiveTranscription:
@@ -126,7 +133,8 @@ class LiveTranscription:
         self._anger_of = anger_of
         tr = settings.transcription
         self._options = StreamOptions(
-            model=str(tr.model) if tr.model is not None and tr.engine == "pocketsphinx" else None,
+            model=str(tr.model) if tr.model is not None else None,
+            engine=tr.engine,
             redactor=redactor_for(tr),
             resampler=settings.live.resampler,
             partial_seconds=settings.live.partial_seconds,
@@ -207,7 +215,10 @@ class LiveTranscription:
             return
         info = LiveCall(i.id, agent_id, i.queue)
         qa = LiveQa(self._rules, self._anger_of) if self._rules is not None else None
-        call = self._calls[i.id] = _Call(info, qa)
+        # The call's language picks the engine and model, as for its recording (transcription.languages).
+        spec = engine_for(self._settings.transcription, i.language)
+        options = replace(self._options, engine=spec.name, model=spec.model)
+        call = self._calls[i.id] = _Call(info, qa, options)
         control = self._engine.calls.get(i.id)  # a pause from before (a restart: RecordingFound)
         if control is not None and (control.recording_paused or control.recording_pending is not None):
             call.gated = True
@@ -245,7 +256,7 @@ class LiveTranscription:
         stream = _Stream(self, uuid.uuid4(), call, speaker)
         call.streams[speaker] = stream
         self._streams[stream.id] = stream
-        if not self._pool.open(stream.key, self._options):
+        if not self._pool.open(stream.key, call.options):
             self._cut(stream)
             metrics.LIVE_CALLS.labels(result="saturated").inc()
             log.warning("live.saturated", extra={"interaction": call.info.interaction_id, "speaker": speaker})

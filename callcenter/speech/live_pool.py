@@ -37,12 +37,20 @@ Message = tuple[Any, ...]
 
 
 class _Worker:
-    def __init__(self, index: int, context: Any, inbox_size: int, outbox: Any, preload: int) -> None:
+    def __init__(
+        self,
+        index: int,
+        context: Any,
+        inbox_size: int,
+        outbox: Any,
+        preload: int,
+        options: StreamOptions | None,
+    ) -> None:
         self.index = index
         self.inbox = context.Queue(maxsize=inbox_size)
         self.process = context.Process(
             target=live_worker.serve,
-            args=(index, self.inbox, outbox, preload),
+            args=(index, self.inbox, outbox, preload, options),
             name=f"live-{index}",
             daemon=True,
         )
@@ -51,9 +59,12 @@ class _Worker:
 
 
 class LivePool:
-    def __init__(self, workers: int = 1, streams_per_worker: int = 4) -> None:
+    def __init__(
+        self, workers: int = 1, streams_per_worker: int = 4, preload: StreamOptions | None = None
+    ) -> None:
         self.workers = workers
         self.streams_per_worker = streams_per_worker
+        self._preload = preload  # the engine and model the workers load before the first call
         self._context = multiprocessing.get_context("spawn")
         self._outbox: Any = None
         self._workers: list[_Worker] = []
@@ -105,7 +116,7 @@ class LivePool:
     def _spawn(self, index: int) -> _Worker:
         # A decoder per stream, made before the first call (both sides of a call may speak at once).
         preload = self.streams_per_worker
-        worker = _Worker(index, self._context, self._inbox_size, self._outbox, preload)
+        worker = _Worker(index, self._context, self._inbox_size, self._outbox, preload, self._preload)
         worker.process.start()
         return worker
 

@@ -22,6 +22,7 @@ words as ``(text, start, end, confidence)``, ``heard`` the stream's seconds of a
 from __future__ import annotations
 
 import dataclasses
+import json
 import logging
 import queue
 from collections.abc import Callable
@@ -49,7 +50,9 @@ Out = Callable[[tuple[Any, ...]], None]
 class StreamOptions:
     """How to recognise one stream (picklable: it crosses to the worker)."""
 
-    model: str | None = None  # a pocketsphinx model directory; None: the bundled US English model
+    model: str | None = None  # pocketsphinx: its model directory (None: the bundled US English
+    # model); vosk: the Vosk model directory (required)
+    engine: str = "pocketsphinx"  # or "vosk"
     redactor: Redactor = dataclasses.field(default_factory=Redactor)
     resampler: str = "linear"  # "linear" (what offline transcription uses) or "soxr"
     partial_seconds: float = 0.5  # a partial every so much speech; 0: none
@@ -69,22 +72,100 @@ def _decoder(model: str | None) -> Any:
     return pocketsphinx.Decoder(**options)
 
 
+class _Sphinx:
+    """One utterance at a time on a pocketsphinx decoder (heavy: kept for the next utterance)."""
+
+    def __init__(self, model: str | None) -> None:
+        self._decoder = _decoder(model)
+
+    def start(self) -> None:
+        self._decoder.start_utt()
+
+    def feed(self, pcm: bytes) -> None:
+        self._decoder.process_raw(pcm, False, False)
+
+    def partial(self) -> list[str]:
+        hyp = self._decoder.hyp()
+        return [w for w in hyp.hypstr.split() if w not in _FILLER] if hyp is not None else []
+
+    def finish(self) -> list[WordTuple]:
+        """The utterance's words, times from its start."""
+        self._decoder.end_utt()
+        return [
+            (
+                seg.word.split("(", 1)[0],
+                seg.start_frame / FRAME_RATE,
+                (seg.end_frame + 1) / FRAME_RATE,
+                min(1.0, max(0.0, float(seg.prob))),
+            )
+            for seg in self._decoder.seg() or ()
+            if seg.word not in _FILLER
+        ]
+
+
+_VOSK_MODELS: dict[str, Any] = {}  # path -> the loaded model, shared by the worker's recognizers
+
+
+class _Vosk:
+    """One utterance at a time on a Vosk recognizer (light: a new one per utterance, on the
+    worker's one copy of the model). Vosk may end a segment by itself inside our utterance: its
+    words are kept and the utterance goes on."""
+
+    def __init__(self, model: str | None) -> None:
+        import vosk
+
+        if model is None:
+            raise ValueError("live transcription with vosk needs transcription.model")
+        if model not in _VOSK_MODELS:
+            vosk.SetLogLevel(-1)
+            _VOSK_MODELS[model] = vosk.Model(model)
+        self._vosk, self._model = vosk, _VOSK_MODELS[model]
+        self._recognizer: Any = None
+        self._words: list[WordTuple] = []
+
+    def start(self) -> None:
+        self._recognizer = self._vosk.KaldiRecognizer(self._model, RATE)
+        self._recognizer.SetWords(True)
+        self._words = []
+
+    def feed(self, pcm: bytes) -> None:
+        if self._recognizer.AcceptWaveform(pcm):
+            self._take(self._recognizer.Result())
+
+    def partial(self) -> list[str]:
+        said = [w[0] for w in self._words]
+        return said + str(json.loads(self._recognizer.PartialResult()).get("partial", "")).split()
+
+    def finish(self) -> list[WordTuple]:
+        self._take(self._recognizer.FinalResult())
+        self._recognizer = None
+        return self._words
+
+    def _take(self, result: str) -> None:
+        for w in json.loads(result).get("result", ()):
+            if w.get("word") and w["word"] != "[unk]":
+                self._words.append((w["word"], float(w["start"]), float(w["end"]), float(w.get("conf", 1.0))))
+
+
+Recognizer = _Sphinx | _Vosk
+
+
 class Decoders:
-    """The worker's decoders, by model: borrowed for an utterance, given back after it."""
+    """The worker's recognizers, by engine and model: borrowed for an utterance, given back after it."""
 
     def __init__(self) -> None:
-        self._free: dict[str | None, list[Any]] = {}
+        self._free: dict[tuple[str, str | None], list[Recognizer]] = {}
         self.made = 0
 
-    def borrow(self, model: str | None) -> Any:
-        free = self._free.setdefault(model, [])
+    def borrow(self, model: str | None, engine: str = "pocketsphinx") -> Recognizer:
+        free = self._free.setdefault((engine, model), [])
         if free:
             return free.pop()
         self.made += 1
-        return _decoder(model)
+        return _Vosk(model) if engine == "vosk" else _Sphinx(model)
 
-    def give_back(self, model: str | None, decoder: Any) -> None:
-        self._free.setdefault(model, []).append(decoder)
+    def give_back(self, model: str | None, recognizer: Recognizer, engine: str = "pocketsphinx") -> None:
+        self._free.setdefault((engine, model), []).append(recognizer)
 
 
 class LiveStream:
@@ -146,43 +227,35 @@ class LiveStream:
         if speech is None:
             return
         if self._decoder is None:
-            self._decoder = self._decoders.borrow(self._options.model)
-            self._decoder.start_utt()
+            self._decoder = self._decoders.borrow(self._options.model, self._options.engine)
+            self._decoder.start()
             self._utterance_start = self._ep_offset + float(self._ep.speech_start)
             self._speech_bytes = 0
             self._next_partial = int(self._options.partial_seconds * RATE * 2)
-        self._decoder.process_raw(speech, False, False)
+        self._decoder.feed(speech)
         self._speech_bytes += len(speech)
         self._last_speech = self._heard
         if not self._ep.in_speech:
             self._end_utterance()
         elif self._next_partial and self._speech_bytes >= self._next_partial:
             self._next_partial += int(self._options.partial_seconds * RATE * 2)
-            hyp = self._decoder.hyp()
-            if hyp is not None and hyp.hypstr:
+            said = self._decoder.partial()
+            if said:
                 at = self._utterance_start
-                words = [Word(w, at, at, 0.0) for w in hyp.hypstr.split() if w not in _FILLER]
-                self._send(False, self._text.partial(words))
+                self._send(False, self._text.partial([Word(w, at, at, 0.0) for w in said]))
 
     def _end_utterance(self) -> None:
         decoder, self._decoder = self._decoder, None
         if decoder is None:
             return
         try:
-            decoder.end_utt()
             offset = self._utterance_start
             words = [
-                Word(
-                    seg.word.split("(", 1)[0],
-                    round(offset + seg.start_frame / FRAME_RATE, 3),
-                    round(offset + (seg.end_frame + 1) / FRAME_RATE, 3),
-                    round(min(1.0, max(0.0, float(seg.prob))), 4),
-                )
-                for seg in decoder.seg() or ()
-                if seg.word not in _FILLER
+                Word(text, round(offset + start, 3), round(offset + end, 3), round(confidence, 4))
+                for text, start, end, confidence in decoder.finish()
             ]
         finally:
-            self._decoders.give_back(self._options.model, decoder)
+            self._decoders.give_back(self._options.model, decoder, self._options.engine)
         self._send(True, self._text.final(words))
 
     def _send(self, final: bool, words: tuple[Word, ...]) -> None:
@@ -192,16 +265,21 @@ class LiveStream:
         self._out(("text", self.id, final, out, round(self._heard, 3)))
 
 
-def serve(index: int, inbox: Any, outbox: Any, preload: int = 1) -> None:
-    """The worker process's loop (the target of the pool's processes). ``preload``: decoders made
-    before the first call (one takes a second or two and about 90 MB: made during a call, it would
-    stall every stream of the worker that long)."""
+def serve(
+    index: int, inbox: Any, outbox: Any, preload: int = 1, options: StreamOptions | None = None
+) -> None:
+    """The worker process's loop (the target of the pool's processes). ``preload``: recognizers of
+    ``options``' engine and model made before the first call (a pocketsphinx decoder takes a second
+    or two and about 90 MB, a Vosk model longer: made during a call, it would stall every stream of
+    the worker that long). Vosk's recognizers share the worker's one copy of the model: one is
+    enough to load it."""
     decoders = Decoders()
     streams: dict[str, LiveStream] = {}
+    engine, model = (options.engine, options.model) if options is not None else ("pocketsphinx", None)
     try:
-        made = [decoders.borrow(None) for _ in range(max(1, preload))]
+        made = [decoders.borrow(model, engine) for _ in range(1 if engine == "vosk" else max(1, preload))]
         for decoder in made:
-            decoders.give_back(None, decoder)
+            decoders.give_back(model, decoder, engine)
     except Exception as err:  # reported; streams then fail one by one with the same error
         outbox.put(("error", "", type(err).__name__))
     outbox.put(("ready", index))

