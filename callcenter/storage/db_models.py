@@ -538,6 +538,7 @@ class TicketCommentRow(Base):
     __table_args__ = (
         sa.Index("ix_ticket_comments_ticket_id_id", "ticket_id", "id"),
         sa.Index("ix_ticket_comments_delivery", "delivery"),
+        sa.Index("ix_ticket_comments_message_id", "message_id"),
     )
 
     id: Mapped[int] = mapped_column(EVENT_ID, primary_key=True, autoincrement=True)
@@ -546,7 +547,7 @@ class TicketCommentRow(Base):
     by: Mapped[str]
     internal: Mapped[bool]
     body: Mapped[str] = mapped_column(sa.Text())
-    delivery: Mapped[str]  # none | pending | queued | no_channel
+    delivery: Mapped[str]  # none | pending | queued | no_channel | received (the customer's)
     message_id: Mapped[str | None]
 
 

@@ -99,7 +99,7 @@ class TicketsStore(ConnectionStore):
                 key = result.inserted_primary_key
                 assert key is not None
                 hook = {"ticket": codec.ticket_json(after), "event": {"kind": e.kind, **data}}
-                if comment is not None and e.kind == "commented":
+                if comment is not None and e.kind in ("commented", "customer_message"):
                     hook["comment"] = dict(comment)
                 await webhooks_store.enqueue(
                     c, self._subscriptions, f"ticket.{e.kind}", f"ticket-event-{key[0]}", e.at, hook
@@ -126,7 +126,13 @@ class TicketsStore(ConnectionStore):
             }
             await audit_chain.append(c, AuditRow, row)
 
-    async def create(self, ticket: Ticket, events: Sequence[TicketEvent], actor: Actor) -> None:
+    async def create(
+        self,
+        ticket: Ticket,
+        events: Sequence[TicketEvent],
+        actor: Actor,
+        received: tuple[str, str] | None = None,
+    ) -> None:
         values = _columns(ticket, self._closed(ticket), ticket.created_at)
         values |= {
             "id": ticket.id,
@@ -136,7 +142,17 @@ class TicketsStore(ConnectionStore):
         }
         async with self._begin(f"create ticket {ticket.id}", write=True) as c:
             await c.execute(tickets.insert().values(**values))
-            await self._write_events(c, None, ticket, events, actor)
+            comment = None
+            if received is not None:
+                comment = {"body": received[0], "internal": False, "by": actor.name}
+            await self._write_events(c, None, ticket, events, actor, comment)
+            if received is not None:
+                await c.execute(
+                    comments_t.insert().values(
+                        ticket_id=ticket.id, at=ticket.created_at, by=actor.name, internal=False,
+                        body=received[0], delivery="received", message_id=received[1],
+                    )
+                )  # fmt: skip
 
     async def _read(self, c: AsyncConnection, ticket_id: str, lock: bool = False) -> Ticket | None:
         query = sa.select(tickets.c.data).where(tickets.c.id == ticket_id)
@@ -197,19 +213,39 @@ class TicketsStore(ConnectionStore):
             return await self._apply(c, ticket_id, change, actor)
 
     async def add_comment(
-        self, ticket_id: str, change: Change, body: str, internal: bool, actor: Actor
+        self,
+        ticket_id: str,
+        change: Change,
+        body: str,
+        internal: bool,
+        actor: Actor,
+        received: str | None = None,
     ) -> tuple[Ticket, Comment]:
         async with self._begin(f"comment on ticket {ticket_id}", write=True) as c:
             comment = {"body": body, "internal": internal, "by": actor.name}
             after, events = await self._apply(c, ticket_id, change, actor, comment)
             at = events[0].at if events else _now()
-            delivery: Delivery = "none" if internal else "pending"
+            delivery: Delivery = "none" if internal else "pending" if received is None else "received"
             values = {"ticket_id": ticket_id, "at": at, "by": actor.name, "internal": internal,
-                      "body": body, "delivery": delivery, "message_id": None}  # fmt: skip
+                      "body": body, "delivery": delivery, "message_id": received}  # fmt: skip
             result = await c.execute(comments_t.insert().values(**values))
             key = result.inserted_primary_key
             assert key is not None
-            return after, Comment(int(key[0]), ticket_id, at, actor.name, internal, body, delivery, None)
+            comment_ = Comment(int(key[0]), ticket_id, at, actor.name, internal, body, delivery, received)
+            return after, comment_
+
+    async def ticket_of_messages(self, message_ids: Sequence[str]) -> str | None:
+        if not message_ids:
+            return None
+        q = (
+            sa.select(comments_t.c.ticket_id)
+            .where(comments_t.c.message_id.in_(list(message_ids)))
+            .order_by(comments_t.c.id.desc())
+            .limit(1)
+        )
+        async with self._begin("find the ticket of a message") as c:
+            found = await c.scalar(q)
+            return None if found is None else str(found)
 
     async def comments(self, ticket_id: str) -> list[Comment]:
         q = sa.select(comments_t).where(comments_t.c.ticket_id == ticket_id).order_by(comments_t.c.id)

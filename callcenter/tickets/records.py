@@ -11,7 +11,9 @@ from typing import Any, Literal, Protocol
 
 from callcenter.core.tickets.ticket import Ticket, TicketEvent
 
-Delivery = Literal["none", "pending", "queued", "no_channel"]
+# A customer's own message (``by`` the customer) is "received"; its ``message_id`` is the
+# messaging message it came in (so an answer threaded to it finds the ticket again).
+Delivery = Literal["none", "pending", "queued", "no_channel", "received"]
 Change = Callable[[Ticket], tuple[Ticket, tuple[TicketEvent, ...]]]
 
 
@@ -61,7 +63,16 @@ class StoredEvent:
 
 
 class TicketsPort(Protocol):
-    async def create(self, ticket: Ticket, events: Sequence[TicketEvent], actor: Actor) -> None: ...
+    async def create(
+        self,
+        ticket: Ticket,
+        events: Sequence[TicketEvent],
+        actor: Actor,
+        received: tuple[str, str] | None = None,
+    ) -> None:
+        """``received``: the customer's message that opened it, (body, messaging message id),
+        stored as its first comment in the same transaction."""
+        ...
 
     async def get(self, ticket_id: str) -> Ticket | None: ...
 
@@ -76,8 +87,21 @@ class TicketsPort(Protocol):
         ...
 
     async def add_comment(
-        self, ticket_id: str, change: Change, body: str, internal: bool, actor: Actor
-    ) -> tuple[Ticket, Comment]: ...
+        self,
+        ticket_id: str,
+        change: Change,
+        body: str,
+        internal: bool,
+        actor: Actor,
+        received: str | None = None,
+    ) -> tuple[Ticket, Comment]:
+        """``received``: the comment is the customer's message with this messaging message id."""
+        ...
+
+    async def ticket_of_messages(self, message_ids: Sequence[str]) -> str | None:
+        """The ticket a messaging message belongs to (a reply it sent, a customer's message it
+        took), the newest first; None when none does."""
+        ...
 
     async def comments(self, ticket_id: str) -> list[Comment]: ...
 

@@ -156,6 +156,10 @@ def _window(text: str) -> tuple[time, time]:
     return time(h1, m1), time(0) if h2 == 24 else time(h2, m2)
 
 
+class _Email(_Model):
+    type: str  # inbound e-mail that continues no ticket opens one of this type
+
+
 class _File(_Model):
     calendar: _Calendar = _Calendar()
     priorities: tuple[_Name, ...] = Field(min_length=1)
@@ -165,6 +169,7 @@ class _File(_Model):
     types: dict[_Name, _Type] = Field(min_length=1)
     routing: tuple[_Rule, ...] = ()
     sla: tuple[_Policy, ...] = ()
+    email: _Email | None = None
 
 
 def _type(name: str, t: _Type) -> m.TicketType:
@@ -229,6 +234,7 @@ def _to_core(parsed: _File, source: str) -> m.Workflow:
         default_team=parsed.default_team,
         default_priority=parsed.default_priority,
         source=source,
+        email_type=parsed.email.type if parsed.email is not None else None,
     )
 
 

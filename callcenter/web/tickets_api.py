@@ -24,6 +24,7 @@ from callcenter.accounts.principal import Principal
 from callcenter.core.business_lines import call_line
 from callcenter.core.omni.customers import UnknownCustomer
 from callcenter.core.qa.redaction import Redactor
+from callcenter.core.tickets import routing
 from callcenter.core.tickets import workflow as wfl
 from callcenter.core.tickets.board import boards
 from callcenter.core.tickets.model import Workflow
@@ -216,8 +217,7 @@ async def _prefill(request: web.Request, body: CreateBody) -> wfl.Draft | web.Re
         except UnknownCustomer:
             return error(404, "no such customer")
         customer_id = customer.id
-        tier = next((t[5:] for t in sorted(customer.tags) if t.startswith("tier:")), None)
-        tier = tier or ("vip" if customer.vip else None)
+        tier = routing.tier_of(customer.tags, customer.vip)
     context |= {
         "channel": found.channel.value,
         "queue": found.queue or "",

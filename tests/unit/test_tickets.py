@@ -6,11 +6,13 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
+from callcenter.core.omni.conversations import MessagingChannel
 from callcenter.core.tickets import sla
 from callcenter.core.tickets import workflow as wfl
 from callcenter.core.tickets.calendar import add_business, business_seconds, is_open
 from callcenter.core.tickets.fields import TicketInvalid
 from callcenter.core.tickets.ticket import (
+    CustomerWrote,
     Escalated,
     Reopened,
     SlaBreached,
@@ -18,6 +20,9 @@ from callcenter.core.tickets.ticket import (
     Ticket,
     TicketCreated,
 )
+from callcenter.messaging import identity
+from callcenter.messaging.channels.base import InboundMessage
+from callcenter.tickets.inbound import title_of
 from tests.unit.tickets_fixtures import example
 
 WF = example()
@@ -98,6 +103,29 @@ def test_a_closed_ticket_reopens_on_the_customers_reply_with_the_reason() -> Non
     assert back.status == "open"  # waiting for the customer, and the table allows going back
     same, nothing = wfl.customer_replied(WF, back, MON_10, "thanks")
     assert same is back and nothing == ()
+
+
+def test_the_customers_message_is_recorded_and_moves_the_ticket_like_a_reply() -> None:
+    ticket = fault()
+    kept, events = wfl.customer_wrote(WF, ticket, MON_10, "more details", "email")
+    assert kept is ticket and events == (CustomerWrote("T-1", MON_10, "customer", "email"),)
+    assert ticket.first_response_at is None  # the customer's words are no response to them
+    for status in ("open", "resolved", "closed"):
+        ticket, _ = wfl.transition(WF, ticket, status, MON_10, "ann")
+    reopened, events = wfl.customer_wrote(WF, ticket, MON_10, "not fixed", "email")
+    assert reopened.status == "open" and reopened.reopen_reason == "not fixed"
+    assert [e.kind for e in events] == ["customer_message", "reopened"]
+
+
+def test_a_new_tickets_title_from_an_e_mail() -> None:
+    def inbound(subject: str, body: str) -> InboundMessage:
+        sender = identity.email("ana@customer.example")
+        return InboundMessage(MessagingChannel.EMAIL, "p1", sender, "", body, 0.0, subject=subject)
+
+    assert title_of(inbound("RE: Fwd: re:Order 4521", "x")) == "Order 4521"
+    assert title_of(inbound("  ", "\n\n  My router\nreboots")) == "My router"
+    assert title_of(inbound("", "")) == "ana@customer.example"
+    assert len(title_of(inbound("x" * 500, ""))) == wfl.MAX_TITLE
 
 
 def test_the_first_reply_to_the_customer_is_the_first_response_not_a_note() -> None:

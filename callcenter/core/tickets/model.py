@@ -136,6 +136,9 @@ class Workflow:
     default_team: str = ""
     default_priority: str = ""
     source: str = ""  # the file it came from, for messages
+    # The type a customer's e-mail that continues no ticket opens; None: e-mail stays in chat-like
+    # conversations routed to agents (docs/tickets.md, "Tickets from e-mail").
+    email_type: str | None = None
 
     def policy(self, type_name: str, priority: str) -> SlaPolicy | None:
         """The policy of this type and priority, else the priority's type-less one."""
@@ -187,6 +190,13 @@ def check(wf: Workflow) -> list[Problem]:
         for step in pol.on_breach:
             if step.action is Escalation.REASSIGN and step.team not in wf.teams:
                 out.append(Problem(("sla", n, "on_breach"), f"unknown team {step.team!r}"))
+    if wf.email_type is not None:
+        email_type = wf.types.get(wf.email_type)
+        if email_type is None:
+            out.append(Problem(("email", "type"), f"unknown ticket type {wf.email_type!r}"))
+        elif required := [f.name for f in email_type.fields if f.required]:
+            names = ", ".join(required)
+            out.append(Problem(("email", "type"), f"an e-mail cannot fill the required field(s) {names}"))
     if not any(wf.calendar.hours.get(day) for day in range(7)):
         out.append(Problem(("calendar", "hours"), "no working hours in the week"))
     return out

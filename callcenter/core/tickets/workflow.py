@@ -18,6 +18,7 @@ from callcenter.core.tickets.model import TicketType, Workflow
 from callcenter.core.tickets.ticket import (
     CUSTOMER,
     Commented,
+    CustomerWrote,
     PriorityChanged,
     Reopened,
     StatusChange,
@@ -156,6 +157,13 @@ def customer_replied(wf: Workflow, ticket: Ticket, at: datetime, reason: str) ->
     if ticket.status in tt.paused and tt.reopen_to in tt.allowed(ticket.status):
         return transition(wf, ticket, tt.reopen_to, at, CUSTOMER)
     return ticket, ()
+
+
+def customer_wrote(wf: Workflow, ticket: Ticket, at: datetime, text: str, channel: str) -> Result:
+    """The customer's message on the ticket: recorded (``CustomerWrote``), and the ticket moves as
+    :func:`customer_replied` says (a closed one reopens with the message as the reason)."""
+    changed, events = customer_replied(wf, ticket, at, text)
+    return changed, (CustomerWrote(ticket.id, at, CUSTOMER, channel), *events)
 
 
 def is_legal_history(tt: TicketType, history: tuple[StatusChange, ...]) -> bool:
