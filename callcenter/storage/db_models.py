@@ -565,6 +565,18 @@ class TicketEventRow(Base):
     data: Mapped[dict[str, Any]] = mapped_column(JSON_DOCUMENT)
 
 
+class TicketTriggerRow(Base):
+    """An event a trigger rule considered (migration 0023): its key (``qa:<interaction>:<flag>``)
+    claimed with the ticket it opened, in the ticket's own transaction (``ticket_id`` None: no
+    rule matched it); a key is claimed once, so each event opens at most one ticket."""
+
+    __tablename__ = "ticket_triggers"
+
+    key: Mapped[str] = mapped_column(sa.String(300), primary_key=True)
+    ticket_id: Mapped[str | None] = mapped_column(sa.String(32))
+    at: Mapped[datetime]
+
+
 # --- Knowledge base (migration 0017, storage/kb_store.py, docs/knowledge-base.md) ---------------
 # Its full-text search is not a model either: SQLite's FTS5 table ``kb_search``, PostgreSQL's GIN
 # index ``ix_kb_articles_search`` on ``to_tsvector('simple', search_words)`` (SEARCH_OBJECTS).

@@ -8,23 +8,35 @@ on several nodes at once are applied one after the other, each to the state the 
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Collection, Mapping, Sequence
 from datetime import UTC, datetime
 from typing import Any, cast
 
 import sqlalchemy as sa
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from callcenter.aio import cancel_safe
 from callcenter.core.tickets.ticket import Ticket, TicketEvent
+from callcenter.core.tickets.triggers import Flagged
 from callcenter.settings.webhooks import Subscription
 from callcenter.storage import audit_chain, webhooks_store
 from callcenter.storage.db import ConnectionStore
-from callcenter.storage.db_models import AuditRow, TicketCommentRow, TicketEventRow, TicketRow
+from callcenter.storage.db_models import (
+    AuditRow,
+    InteractionRow,
+    QaFlagRow,
+    QaTranscriptRow,
+    TicketCommentRow,
+    TicketEventRow,
+    TicketRow,
+    TicketTriggerRow,
+)
 from callcenter.tickets import codec
 from callcenter.tickets.records import (
     Actor,
     Change,
+    Claimed,
     Comment,
     Delivery,
     StoredEvent,
@@ -36,6 +48,7 @@ Notify = Callable[[Ticket, TicketEvent], tuple[str, Mapping[str, str]] | None]
 tickets = cast(sa.Table, TicketRow.__table__)
 comments_t = cast(sa.Table, TicketCommentRow.__table__)
 events_t = cast(sa.Table, TicketEventRow.__table__)
+triggers_t = cast(sa.Table, TicketTriggerRow.__table__)
 
 
 def _now() -> datetime:
@@ -132,6 +145,7 @@ class TicketsStore(ConnectionStore):
         events: Sequence[TicketEvent],
         actor: Actor,
         received: tuple[str, str] | None = None,
+        claim: str | None = None,
     ) -> None:
         values = _columns(ticket, self._closed(ticket), ticket.created_at)
         values |= {
@@ -141,6 +155,8 @@ class TicketsStore(ConnectionStore):
             "version": 1,
         }
         async with self._begin(f"create ticket {ticket.id}", write=True) as c:
+            if claim is not None and not await self._claim(c, claim, ticket.id, ticket.created_at):
+                raise Claimed(claim)
             await c.execute(tickets.insert().values(**values))
             comment = None
             if received is not None:
@@ -153,6 +169,35 @@ class TicketsStore(ConnectionStore):
                         body=received[0], delivery="received", message_id=received[1],
                     )
                 )  # fmt: skip
+
+    async def _claim(self, c: AsyncConnection, key: str, ticket_id: str | None, at: datetime) -> bool:
+        """Claim an event's key in this transaction; False: claimed already. Two nodes claiming at
+        once: PostgreSQL makes the second insert wait for the first's commit, then skip it."""
+        dialect = postgresql if c.dialect.name == "postgresql" else sqlite
+        insert = dialect.insert(triggers_t).values(key=key, ticket_id=ticket_id, at=at)
+        result = await c.execute(insert.on_conflict_do_nothing(index_elements=["key"]))
+        return bool(result.rowcount == 1)
+
+    async def claim_nothing(self, key: str, at: datetime) -> bool:
+        async with self._begin(f"claim {key}", write=True) as c:
+            return await self._claim(c, key, None, at)
+
+    async def flagged(self, flags: Collection[str], since: datetime, limit: int = 100) -> list[Flagged]:
+        if not flags:
+            return []
+        f, t, i = QaFlagRow, QaTranscriptRow, InteractionRow
+        key = sa.literal("qa:") + f.interaction_id + sa.literal(":") + f.flag
+        claimed = sa.select(triggers_t.c.key).where(triggers_t.c.key == key)
+        q = (
+            sa.select(f.interaction_id, f.flag, t.business_line, t.queue, t.agent_id, i.customer_id)
+            .join(t, t.interaction_id == f.interaction_id)
+            .outerjoin(i, i.id == f.interaction_id)
+            .where(f.flag.in_(sorted(flags)), t.call_at >= since, ~sa.exists(claimed))
+            .order_by(t.call_at, f.interaction_id, f.flag)
+            .limit(limit)
+        )
+        async with self._begin("read unclaimed QA flags") as c:
+            return [Flagged(*row) for row in await c.execute(q)]
 
     async def _read(self, c: AsyncConnection, ticket_id: str, lock: bool = False) -> Ticket | None:
         query = sa.select(tickets.c.data).where(tickets.c.id == ticket_id)

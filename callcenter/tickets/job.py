@@ -6,6 +6,7 @@
 - replies to customers: a reply comment is stored 'pending' by whichever node took it; the owner
   hands it to the messaging service (the customer's conversation, then the outbox, which sends it
   and retries), with the ticket id in front of the text so it shows on every channel;
+- trigger rules (``tickets/triggers_job.py``): QA flags the file's rules open tickets on;
 - customers' messages (``tickets/inbound.py``): a message that quotes one of the customer's ticket
   ids or an e-mail that answers a ticket's message is the customer's comment on it (a closed ticket
   reopens with it as the reason); an e-mail that continues none opens a ticket when the tickets
@@ -28,6 +29,7 @@ from callcenter.service import CallCenter
 from callcenter.tickets.inbound import CustomerMessages
 from callcenter.tickets.records import Comment
 from callcenter.tickets.service import Tickets
+from callcenter.tickets.triggers_job import run_triggers
 from callcenter.web import api
 from callcenter.web.tickets_api import TICKETS
 from callcenter.web.webhooks import MESSAGING
@@ -115,7 +117,10 @@ async def job_context(app: web.Application) -> AsyncIterator[None]:
     settings = app[api.SETTINGS].tickets
     messaging = app.get(MESSAGING)
     loop = asyncio.get_running_loop()
-    tasks = [loop.create_task(_every(settings.sla_check_seconds, "sla", lambda: check_all(tickets)))]
+    tasks = [
+        loop.create_task(_every(settings.sla_check_seconds, "sla", lambda: check_all(tickets))),
+        loop.create_task(_every(settings.trigger_seconds, "triggers", lambda: run_triggers(tickets))),
+    ]
     answers = None
     if messaging is not None:
         answers = CustomerMessages(tickets, messaging)

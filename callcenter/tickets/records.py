@@ -4,17 +4,22 @@ store (tests/unit/test_architecture.py)."""
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Collection, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Literal, Protocol
 
 from callcenter.core.tickets.ticket import Ticket, TicketEvent
+from callcenter.core.tickets.triggers import Flagged
 
 # A customer's own message (``by`` the customer) is "received"; its ``message_id`` is the
 # messaging message it came in (so an answer threaded to it finds the ticket again).
 Delivery = Literal["none", "pending", "queued", "no_channel", "received"]
 Change = Callable[[Ticket], tuple[Ticket, tuple[TicketEvent, ...]]]
+
+
+class Claimed(Exception):
+    """The event's key was claimed already: its ticket exists (or no rule wanted one)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -69,9 +74,21 @@ class TicketsPort(Protocol):
         events: Sequence[TicketEvent],
         actor: Actor,
         received: tuple[str, str] | None = None,
+        claim: str | None = None,
     ) -> None:
         """``received``: the customer's message that opened it, (body, messaging message id),
-        stored as its first comment in the same transaction."""
+        stored as its first comment in the same transaction. ``claim``: the key of the event that
+        opened it (a trigger rule's), claimed in the same transaction; ``Claimed`` when it was
+        claimed already (nothing written)."""
+        ...
+
+    async def claim_nothing(self, key: str, at: datetime) -> bool:
+        """Claim an event's key with no ticket (no rule matched it); False: claimed already."""
+        ...
+
+    async def flagged(self, flags: Collection[str], since: datetime, limit: int = 100) -> list[Flagged]:
+        """QA flags among ``flags`` on contacts since ``since`` whose key no one has claimed,
+        oldest first."""
         ...
 
     async def get(self, ticket_id: str) -> Ticket | None: ...

@@ -16,7 +16,8 @@ from callcenter.accounts.principal import Principal
 from callcenter.core.tickets import crm, sla
 from callcenter.core.tickets import workflow as wfl
 from callcenter.core.tickets.model import Workflow
-from callcenter.core.tickets.ticket import CUSTOMER, CrmUpdated, CustomerWrote, Ticket, TicketEvent
+from callcenter.core.tickets.ticket import CUSTOMER, SYSTEM, CrmUpdated, CustomerWrote, Ticket, TicketEvent
+from callcenter.core.tickets.triggers import OpenTicket
 from callcenter.tickets.records import Actor, Change, Comment, TicketsPort
 
 _ALPHABET = "0123456789ABCDEFGHJKMNPQRSTVWXYZ"  # Crockford's base 32: no I, L, O, U
@@ -140,6 +141,14 @@ class Tickets:
         ticket, events = wfl.create(self.workflow, draft, self.ids(), at, CUSTOMER)
         wrote = CustomerWrote(ticket.id, at, CUSTOMER, channel)
         await self.store.create(ticket, (*events, wrote), Actor(CUSTOMER), received=(body, message_id))
+        return ticket
+
+    async def open_by_rule(self, command: OpenTicket) -> Ticket:
+        """The ticket a trigger rule opens, its event's key claimed with it (``Claimed``: it was
+        opened already, by this node or another)."""
+        at = self.clock()
+        ticket, events = wfl.create(self.workflow, command.draft, self.ids(), at, SYSTEM)
+        await self.store.create(ticket, events, Actor(SYSTEM), claim=command.key)
         return ticket
 
     def sla_due(self, ticket: Ticket) -> bool:

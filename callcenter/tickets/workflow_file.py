@@ -156,6 +156,22 @@ def _window(text: str) -> tuple[time, time]:
     return time(h1, m1), time(0) if h2 == 24 else time(h2, m2)
 
 
+class _Trigger(_Model):
+    when: dict[str, str | tuple[str, ...]]
+    type: str
+    title: str = Field(min_length=1, max_length=200)
+    team: str | None = None
+    priority: str | None = None
+
+    @field_validator("when")
+    @classmethod
+    def _keys(cls, value: dict[str, object]) -> dict[str, object]:
+        for key in value:
+            if key not in ("qa_flag", "line", "queue"):
+                raise ValueError(f"unknown condition {key!r} (qa_flag, line, queue)")
+        return value
+
+
 class _Email(_Model):
     type: str  # inbound e-mail that continues no ticket opens one of this type
 
@@ -170,6 +186,7 @@ class _File(_Model):
     routing: tuple[_Rule, ...] = ()
     sla: tuple[_Policy, ...] = ()
     email: _Email | None = None
+    triggers: tuple[_Trigger, ...] = ()
 
 
 def _type(name: str, t: _Type) -> m.TicketType:
@@ -235,6 +252,16 @@ def _to_core(parsed: _File, source: str) -> m.Workflow:
         default_priority=parsed.default_priority,
         source=source,
         email_type=parsed.email.type if parsed.email is not None else None,
+        triggers=tuple(
+            m.Trigger(
+                {k: frozenset((v,) if isinstance(v, str) else v) for k, v in t.when.items()},
+                t.type,
+                t.title,
+                t.team,
+                t.priority,
+            )
+            for t in parsed.triggers
+        ),
     )
 
 

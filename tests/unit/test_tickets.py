@@ -7,7 +7,7 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 from callcenter.core.omni.conversations import MessagingChannel
-from callcenter.core.tickets import sla
+from callcenter.core.tickets import sla, triggers
 from callcenter.core.tickets import workflow as wfl
 from callcenter.core.tickets.calendar import add_business, business_seconds, is_open
 from callcenter.core.tickets.fields import TicketInvalid
@@ -20,10 +20,12 @@ from callcenter.core.tickets.ticket import (
     Ticket,
     TicketCreated,
 )
+from callcenter.core.tickets.triggers import Flagged
 from callcenter.messaging import identity
 from callcenter.messaging.channels.base import InboundMessage
 from callcenter.tickets.inbound import title_of
-from tests.unit.tickets_fixtures import example
+from callcenter.tickets.workflow_file import parse_workflow
+from tests.unit.tickets_fixtures import EXAMPLE, example
 
 WF = example()
 # Monday 7 December 2026, 10:00 in Madrid (UTC+1)
@@ -126,6 +128,30 @@ def test_a_new_tickets_title_from_an_e_mail() -> None:
     assert title_of(inbound("  ", "\n\n  My router\nreboots")) == "My router"
     assert title_of(inbound("", "")) == "ana@customer.example"
     assert len(title_of(inbound("x" * 500, ""))) == wfl.MAX_TITLE
+
+
+def test_a_trigger_rule_opens_a_ticket_on_the_first_matching_rule_only() -> None:
+    rules = """
+triggers:
+  - {when: {qa_flag: [emergency, threat], line: insurance}, type: question, team: engineering,
+     priority: urgent, title: Emergency on a call}
+  - {when: {qa_flag: survey_low}, type: question, title: Rated low}
+  - {when: {qa_flag: survey_low}, type: question, title: never reached}
+"""
+    wf = parse_workflow(EXAMPLE.read_text() + rules, "t.yaml")
+    assert triggers.flags_watched(wf) == {"emergency", "threat", "survey_low"}
+    assert triggers.evaluate(wf, Flagged("c1", "emergency", line="support")) is None
+    assert triggers.evaluate(wf, Flagged("c1", "late", line="insurance")) is None
+    urgent = triggers.evaluate(wf, Flagged("c1", "threat", line="insurance", customer_id="k1"))
+    assert urgent is not None and urgent.key == "qa:c1:threat"
+    ticket, events = wfl.create(wf, urgent.draft, "T-9", MON_10, "system")
+    assert (ticket.team, ticket.priority, ticket.customer_id, ticket.line) == (
+        "engineering", "urgent", "k1", "insurance")  # fmt: skip
+    assert isinstance(events[0], TicketCreated) and events[0].rule == "trigger rule 1 (qa_flag threat)"
+    low = triggers.evaluate(wf, Flagged("c2", "survey_low"))
+    assert low is not None and low.draft.title == "Rated low"
+    routed, _ = wfl.create(wf, low.draft, "T-8", MON_10, "system")
+    assert (routed.team, routed.priority) == ("support", "normal")  # no override: the routing rules
 
 
 def test_the_first_reply_to_the_customer_is_the_first_response_not_a_note() -> None:

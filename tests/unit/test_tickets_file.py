@@ -59,6 +59,14 @@ def broken(old: str, new: str) -> str:
          r"tickets.yaml:70: email.type: unknown ticket type 'questions'"),
         ("# email: {type: question}", "email: {kind: question}",
          r"tickets.yaml:70: email.kind: Extra inputs are not permitted"),
+        ("# email: {type: question}", "triggers: [{when: {qa_flag: x}, type: fault, title: t}]",
+         r"tickets.yaml:70: triggers.0.type: a rule cannot fill the required field\(s\) product"),
+        ("# email: {type: question}", "triggers: [{when: {qa_flag: x}, type: question, title: t, team: ops}]",
+         r"tickets.yaml:70: triggers.0.team: unknown team 'ops'"),
+        ("# email: {type: question}", "triggers: [{when: {line: x}, type: question, title: t}]",
+         r"tickets.yaml:70: triggers.0.when: qa_flag is required"),
+        ("# email: {type: question}", "triggers: [{when: {qa_flag: x, mood: sad}, type: question, title: t}]",
+         r"tickets.yaml:70: triggers.0.when: unknown condition 'mood'"),
     ],
 )  # fmt: skip
 def test_each_problem_is_named_with_its_file_and_line(old: str, new: str, expected: str) -> None:

@@ -85,6 +85,19 @@ class RoutingRule:
     priority: str
 
 
+@dataclass(frozen=True, slots=True)
+class Trigger:
+    """A ticket opened by what happens (``core/tickets/triggers.py``): ``when`` keys ``qa_flag``
+    (required), ``line`` and ``queue``, every key matching (one of its values); the ticket's type,
+    its title, and a team and priority that, when given, replace what the routing rules say."""
+
+    when: Condition
+    type: str
+    title: str
+    team: str | None = None
+    priority: str | None = None
+
+
 class Escalation(enum.Enum):
     NOTIFY = "notify"
     REASSIGN = "reassign"
@@ -139,6 +152,7 @@ class Workflow:
     # The type a customer's e-mail that continues no ticket opens; None: e-mail stays in chat-like
     # conversations routed to agents (docs/tickets.md, "Tickets from e-mail").
     email_type: str | None = None
+    triggers: tuple[Trigger, ...] = ()
 
     def policy(self, type_name: str, priority: str) -> SlaPolicy | None:
         """The policy of this type and priority, else the priority's type-less one."""
@@ -197,8 +211,28 @@ def check(wf: Workflow) -> list[Problem]:
         elif required := [f.name for f in email_type.fields if f.required]:
             names = ", ".join(required)
             out.append(Problem(("email", "type"), f"an e-mail cannot fill the required field(s) {names}"))
+    for n, trigger in enumerate(wf.triggers):
+        out += _check_trigger(wf, n, trigger)
     if not any(wf.calendar.hours.get(day) for day in range(7)):
         out.append(Problem(("calendar", "hours"), "no working hours in the week"))
+    return out
+
+
+def _check_trigger(wf: Workflow, n: int, trigger: Trigger) -> list[Problem]:
+    out: list[Problem] = []
+    where: tuple[str | int, ...] = ("triggers", n)
+    tt = wf.types.get(trigger.type)
+    if tt is None:
+        out.append(Problem((*where, "type"), f"unknown ticket type {trigger.type!r}"))
+    elif required := [f.name for f in tt.fields if f.required]:
+        names = ", ".join(required)
+        out.append(Problem((*where, "type"), f"a rule cannot fill the required field(s) {names}"))
+    if trigger.team is not None and trigger.team not in wf.teams:
+        out.append(Problem((*where, "team"), f"unknown team {trigger.team!r}"))
+    if trigger.priority is not None and trigger.priority not in wf.priorities:
+        out.append(Problem((*where, "priority"), f"unknown priority {trigger.priority!r}"))
+    if not trigger.when.get("qa_flag"):
+        out.append(Problem((*where, "when"), "qa_flag is required (the event that opens the ticket)"))
     return out
 
 

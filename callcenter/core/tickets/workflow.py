@@ -52,6 +52,10 @@ class Draft:
     language: str | None = None
     tier: str | None = None
     context: Mapping[str, str] = field(default_factory=dict)
+    # Set by a trigger rule (core/tickets/triggers.py): they replace what the routing rules say.
+    team: str | None = None
+    priority: str | None = None
+    why: str = ""
 
 
 def ticket_type(wf: Workflow, name: str) -> TicketType:
@@ -78,6 +82,12 @@ def create(wf: Workflow, draft: Draft, ticket_id: str, at: datetime, by: str) ->
         raise fv.TicketInvalid(problems)
     known = routing.facts(tt.name, values, draft.tier, draft.language, draft.line)
     team, priority, why = routing.route(wf, known)
+    if draft.team is not None and draft.team not in wf.teams:
+        raise fv.TicketInvalid({"team": f"unknown team {draft.team!r}"})
+    if draft.priority is not None and draft.priority not in wf.priorities:
+        raise fv.TicketInvalid({"priority": f"unknown priority {draft.priority!r}"})
+    team, priority = draft.team or team, draft.priority or priority
+    why = draft.why or why
     ticket = Ticket(
         id=ticket_id,
         type=tt.name,
