@@ -37,6 +37,7 @@ from callcenter.web.api import SERVICE
 from callcenter.web.auth import PRINCIPAL, allow
 from callcenter.web.http import error, json_response, read_json, read_query
 from callcenter.web.openapi import doc
+from callcenter.web.pages import add_nav, render
 from callcenter.web.webhooks import MESSAGING
 
 log = logging.getLogger(__name__)
@@ -97,6 +98,12 @@ class ListQuery(_Body):
     mine: bool = Field(False, description="only my teams' tickets (supervisors: ignored)")
     limit: int = Field(50, ge=1, le=200)
     offset: int = Field(0, ge=0, le=100_000)
+
+
+class BoardQuery(_Body):
+    team: str | None = Field(None, pattern=_NAME, description="only this team's board")
+    type: str | None = Field(None, pattern=_NAME, description="only tickets of this type")
+    priority: str | None = Field(None, pattern=_NAME, description="only tickets of this priority")
 
 
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
@@ -350,17 +357,32 @@ async def comment(request: web.Request) -> web.Response:
 
 
 @doc(
-    "Team boards: per team, open tickets by priority, the overdue and the about-to-breach ones",
-    errors=(503,),
+    "Team boards: per team, open tickets by priority, the overdue and the about-to-breach ones (ids,"
+    " oldest first, and in `tickets` each one's title, type, priority, status and `due_at` or"
+    " `late_seconds`), optionally only one team, type or priority",
+    query=BoardQuery,
+    errors=(400, 503),
     who="a supervisor limited to business lines: those lines' tickets",
 )
 @allow("supervisor", "admin")
 async def board(request: web.Request) -> web.Response:
+    q = read_query(request, BoardQuery)
     tickets = request.app[TICKETS]
     principal: Principal = request[PRINCIPAL]
     found = [t for t in await tickets.store.open_tickets(limit=5000) if principal.may_see(t.line)]
-    teams = boards(tickets.workflow, found, tickets.clock())
-    return json_response({"teams": [dataclasses.asdict(b) for b in teams]})
+    teams = boards(
+        tickets.workflow, found, tickets.clock(),
+        teams=None if q.team is None else {q.team},
+        types=None if q.type is None else {q.type},
+        priorities=None if q.priority is None else {q.priority},
+    )  # fmt: skip
+    return json_response({"at": tickets.clock(), "teams": [dataclasses.asdict(b) for b in teams]})
+
+
+@doc("The ticket boards page: per team workload, overdue and about-to-breach lists", content="text/html")
+@allow("supervisor", "admin")
+async def board_page(request: web.Request) -> web.Response:
+    return render(request, "tickets_board.html")
 
 
 async def tickets_of(request: web.Request, customer_ids: Collection[str]) -> list[dict[str, Any]]:
@@ -395,6 +417,8 @@ async def tickets_of(request: web.Request, customer_ids: Collection[str]) -> lis
 def setup_routes(app: web.Application) -> None:
     app.router.add_get("/api/tickets/workflow", _guarded(get_workflow))
     app.router.add_get("/api/tickets/board", _guarded(board))
+    app.router.add_get("/tickets/board", board_page)
+    add_nav(app, "Ticket boards", "/tickets/board", "supervisor", "admin")
     app.router.add_get("/api/tickets", _guarded(list_tickets))
     app.router.add_post("/api/tickets", _guarded(create))
     app.router.add_get("/api/tickets/{ticket_id}", _guarded(get_ticket))

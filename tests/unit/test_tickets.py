@@ -222,3 +222,10 @@ def test_boards_count_open_tickets_per_team_with_the_overdue_and_the_at_risk() -
     assert (found["engineering"].open, found["engineering"].by_priority) == (2, {"high": 2})
     assert found["engineering"].overdue == ["T-LATE"] and found["engineering"].at_risk == ["T-RISK"]
     assert (found["support"].open, found["support"].overdue, found["support"].at_risk) == (1, [], [])
+    listed = found["engineering"].tickets
+    assert listed.keys() == {"T-LATE", "T-RISK"} and listed["T-LATE"].late_seconds == 60
+    assert listed["T-RISK"].due_at == MON_10 + timedelta(minutes=70) and found["support"].tickets == {}
+    # The page's filters: only these teams, types, priorities.
+    some = boards(WF, [late, risky, calm], now, teams={"engineering", "support"}, priorities={"normal"})
+    assert [(b.team, b.open) for b in some] == [("support", 1), ("engineering", 0)]
+    assert [b.open for b in boards(WF, [late, risky, calm], now, types={"billing"})] == [0, 0, 0, 0]
