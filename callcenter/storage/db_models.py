@@ -577,6 +577,24 @@ class TicketTriggerRow(Base):
     at: Mapped[datetime]
 
 
+class TicketNotificationRow(Base):
+    """A notification in someone's panel (migration 0023, core/tickets/alerts.py): ``recipient``
+    is a user name or an agent id, as the workflow's members are written; written in the ticket
+    change's own transaction."""
+
+    __tablename__ = "ticket_notifications"
+    __table_args__ = (sa.Index("ix_ticket_notifications_recipient_id", "recipient", "id"),)
+
+    id: Mapped[int] = mapped_column(EVENT_ID, primary_key=True, autoincrement=True)
+    recipient: Mapped[str] = mapped_column(sa.String(128))
+    kind: Mapped[str] = mapped_column(sa.String(32))
+    ticket_id: Mapped[str] = mapped_column(sa.String(32))
+    at: Mapped[datetime]
+    by: Mapped[str]
+    text: Mapped[str] = mapped_column(sa.Text())
+    read: Mapped[bool]
+
+
 # --- Knowledge base (migration 0017, storage/kb_store.py, docs/knowledge-base.md) ---------------
 # Its full-text search is not a model either: SQLite's FTS5 table ``kb_search``, PostgreSQL's GIN
 # index ``ix_kb_articles_search`` on ``to_tsvector('simple', search_words)`` (SEARCH_OBJECTS).

@@ -8,6 +8,7 @@ on several nodes at once are applied one after the other, each to the state the 
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable, Collection, Mapping, Sequence
 from datetime import UTC, datetime
 from typing import Any, cast
@@ -17,6 +18,7 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from callcenter.aio import cancel_safe
+from callcenter.core.tickets.alerts import Alert
 from callcenter.core.tickets.ticket import Ticket, TicketEvent
 from callcenter.core.tickets.triggers import Flagged
 from callcenter.settings.webhooks import Subscription
@@ -29,6 +31,7 @@ from callcenter.storage.db_models import (
     QaTranscriptRow,
     TicketCommentRow,
     TicketEventRow,
+    TicketNotificationRow,
     TicketRow,
     TicketTriggerRow,
 )
@@ -39,6 +42,7 @@ from callcenter.tickets.records import (
     Claimed,
     Comment,
     Delivery,
+    StoredAlert,
     StoredEvent,
     TicketFilter,
 )
@@ -49,6 +53,18 @@ tickets = cast(sa.Table, TicketRow.__table__)
 comments_t = cast(sa.Table, TicketCommentRow.__table__)
 events_t = cast(sa.Table, TicketEventRow.__table__)
 triggers_t = cast(sa.Table, TicketTriggerRow.__table__)
+notifications_t = cast(sa.Table, TicketNotificationRow.__table__)
+# (after, event, a note's text) -> the notifications it gives (core/tickets/alerts.py).
+Alerts = Callable[[Ticket, TicketEvent, str | None], Sequence[Alert]]
+log = logging.getLogger(__name__)
+
+
+_ALERT_FIELDS = ("id", "recipient", "kind", "ticket_id", "at", "by", "text", "read")
+
+
+def _alert_row(a: Alert) -> dict[str, Any]:
+    return {"recipient": a.recipient[:128], "kind": a.kind, "ticket_id": a.ticket_id, "at": a.at,
+            "by": a.by, "text": a.text, "read": False}  # fmt: skip
 
 
 def _now() -> datetime:
@@ -82,6 +98,7 @@ class TicketsStore(ConnectionStore):
         closed: Any = None,
         subscriptions: Sequence[Subscription] = (),
         notify: Notify | None = None,
+        alerts: Alerts | None = None,
     ) -> None:
         """``closed(ticket) -> bool``: whether the ticket is in a closed status (the workflow's);
         ``subscriptions``: the CRM webhooks, whose deliveries each change writes with its events;
@@ -90,6 +107,9 @@ class TicketsStore(ConnectionStore):
         self._closed = closed or (lambda t: False)
         self._subscriptions = tuple(subscriptions)
         self._notify = notify
+        self._alerts = alerts
+        # Told of the notifications a change wrote, once it is committed (the panel's push).
+        self.alerted: list[Callable[[Sequence[Alert]], None]] = []
 
     async def start(self) -> None:
         await self._open()
@@ -102,8 +122,16 @@ class TicketsStore(ConnectionStore):
         events: Sequence[TicketEvent],
         actor: Actor,
         comment: Mapping[str, Any] | None = None,
+        alerted: list[Alert] | None = None,
     ) -> None:
         for e in events:
+            if self._alerts is not None:  # the panel's notifications: in this transaction too
+                note = comment.get("body") if comment is not None and e.kind == "commented" else None
+                found = self._alerts(after, e, note)
+                if found:
+                    await c.execute(notifications_t.insert(), [_alert_row(a) for a in found])
+                    if alerted is not None:
+                        alerted.extend(found)
             data = codec.event_json(e)
             result = await c.execute(
                 events_t.insert().values(ticket_id=e.ticket_id, at=e.at, kind=e.kind, by=e.by, data=data)
@@ -154,6 +182,7 @@ class TicketsStore(ConnectionStore):
             "created_at": ticket.created_at,
             "version": 1,
         }
+        alerted: list[Alert] = []
         async with self._begin(f"create ticket {ticket.id}", write=True) as c:
             if claim is not None and not await self._claim(c, claim, ticket.id, ticket.created_at):
                 raise Claimed(claim)
@@ -161,7 +190,7 @@ class TicketsStore(ConnectionStore):
             comment = None
             if received is not None:
                 comment = {"body": received[0], "internal": False, "by": actor.name}
-            await self._write_events(c, None, ticket, events, actor, comment)
+            await self._write_events(c, None, ticket, events, actor, comment, alerted)
             if received is not None:
                 await c.execute(
                     comments_t.insert().values(
@@ -169,6 +198,40 @@ class TicketsStore(ConnectionStore):
                         body=received[0], delivery="received", message_id=received[1],
                     )
                 )  # fmt: skip
+        self._announce(alerted)
+
+    def _announce(self, alerted: Sequence[Alert]) -> None:
+        if not alerted:
+            return
+        for listener in self.alerted:
+            try:
+                listener(alerted)
+            except Exception:  # a listener's bug must not undo a committed change
+                log.exception("tickets.alert_listener_failed")
+
+    async def notifications(self, recipients: Collection[str], limit: int = 50) -> list[StoredAlert]:
+        q = (
+            sa.select(notifications_t)
+            .where(notifications_t.c.recipient.in_(sorted(recipients)))
+            .order_by(notifications_t.c.id.desc())
+            .limit(limit)
+        )
+        async with self._begin("read notifications") as c:
+            return [
+                StoredAlert(
+                    r["id"], r["recipient"], r["kind"], r["ticket_id"], r["at"], r["by"], r["text"], r["read"]
+                )
+                for r in (await c.execute(q)).mappings()
+            ]
+
+    async def mark_read(self, recipients: Collection[str], ids: Collection[int] | None = None) -> int:
+        q = notifications_t.update().where(
+            notifications_t.c.recipient.in_(sorted(recipients)), notifications_t.c.read.is_(False)
+        )
+        if ids is not None:
+            q = q.where(notifications_t.c.id.in_(sorted(ids)))
+        async with self._begin("mark notifications read", write=True) as c:
+            return int((await c.execute(q.values(read=True))).rowcount)
 
     async def _claim(self, c: AsyncConnection, key: str, ticket_id: str | None, at: datetime) -> bool:
         """Claim an event's key in this transaction; False: claimed already. Two nodes claiming at
@@ -236,6 +299,7 @@ class TicketsStore(ConnectionStore):
         change: Change,
         actor: Actor,
         comment: Mapping[str, Any] | None = None,
+        alerted: list[Alert] | None = None,
     ) -> tuple[Ticket, tuple[TicketEvent, ...]]:
         before = await self._read(c, ticket_id, lock=True)
         if before is None:
@@ -248,14 +312,17 @@ class TicketsStore(ConnectionStore):
                 .where(tickets.c.id == ticket_id)
                 .values(**values, version=tickets.c.version + 1)
             )
-        await self._write_events(c, before, after, events, actor, comment)
+        await self._write_events(c, before, after, events, actor, comment, alerted)
         return after, events
 
     async def change(
         self, ticket_id: str, change: Change, actor: Actor
     ) -> tuple[Ticket, tuple[TicketEvent, ...]]:
+        alerted: list[Alert] = []
         async with self._begin(f"change ticket {ticket_id}", write=True) as c:
-            return await self._apply(c, ticket_id, change, actor)
+            result = await self._apply(c, ticket_id, change, actor, alerted=alerted)
+        self._announce(alerted)
+        return result
 
     async def add_comment(
         self,
@@ -266,9 +333,10 @@ class TicketsStore(ConnectionStore):
         actor: Actor,
         received: str | None = None,
     ) -> tuple[Ticket, Comment]:
+        alerted: list[Alert] = []
         async with self._begin(f"comment on ticket {ticket_id}", write=True) as c:
             comment = {"body": body, "internal": internal, "by": actor.name}
-            after, events = await self._apply(c, ticket_id, change, actor, comment)
+            after, events = await self._apply(c, ticket_id, change, actor, comment, alerted)
             at = events[0].at if events else _now()
             delivery: Delivery = "none" if internal else "pending" if received is None else "received"
             values = {"ticket_id": ticket_id, "at": at, "by": actor.name, "internal": internal,
@@ -277,7 +345,8 @@ class TicketsStore(ConnectionStore):
             key = result.inserted_primary_key
             assert key is not None
             comment_ = Comment(int(key[0]), ticket_id, at, actor.name, internal, body, delivery, received)
-            return after, comment_
+        self._announce(alerted)
+        return after, comment_
 
     async def ticket_of_messages(self, message_ids: Sequence[str]) -> str | None:
         if not message_ids:

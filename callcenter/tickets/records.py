@@ -67,6 +67,20 @@ class StoredEvent:
     data: dict[str, Any]
 
 
+@dataclass(frozen=True, slots=True)
+class StoredAlert:
+    """A notification as stored (core/tickets/alerts.py's ``Alert`` with its id and read mark)."""
+
+    id: int
+    recipient: str
+    kind: str
+    ticket_id: str
+    at: datetime
+    by: str
+    text: str
+    read: bool
+
+
 class TicketsPort(Protocol):
     async def create(
         self,
@@ -129,3 +143,11 @@ class TicketsPort(Protocol):
     async def set_delivery(self, comment_id: int, delivery: Delivery, message_id: str | None) -> None: ...
 
     async def open_tickets(self, limit: int = 500) -> list[Ticket]: ...
+
+    async def notifications(self, recipients: Collection[str], limit: int = 50) -> list[StoredAlert]:
+        """The newest notifications of these recipients (a user's name and agent id)."""
+        ...
+
+    async def mark_read(self, recipients: Collection[str], ids: Collection[int] | None = None) -> int:
+        """Mark theirs read (``ids`` None: all); how many were unread."""
+        ...

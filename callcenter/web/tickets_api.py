@@ -106,6 +106,10 @@ class BoardQuery(_Body):
     priority: str | None = Field(None, pattern=_NAME, description="only tickets of this priority")
 
 
+class ReadBody(_Body):
+    ids: list[int] | None = Field(None, max_length=200, description="these (none given: all of mine)")
+
+
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 
 
@@ -385,6 +389,54 @@ async def board_page(request: web.Request) -> web.Response:
     return render(request, "tickets_board.html")
 
 
+def _recipients(principal: Principal) -> set[str]:
+    """The names a person's notifications are addressed to: the workflow's members are written
+    as user names or agent ids."""
+    return {principal.name} | ({principal.agent_id} if principal.agent_id else set())
+
+
+@doc(
+    "My notifications, newest first: mentions in internal notes, tickets assigned to my team, SLA"
+    " warnings and breaches (only those whose ticket I may read), and how many are unread",
+    errors=(503,),
+    who=_WHO,
+)
+@allow("agent", "supervisor", "admin")
+async def notifications(request: web.Request) -> web.Response:
+    tickets = request.app[TICKETS]
+    principal: Principal = request[PRINCIPAL]
+    out = []
+    seen: dict[str, Ticket | None] = {}
+    mine = _recipients(principal)
+    shown: set[tuple[object, ...]] = set()
+    for n in await tickets.store.notifications(mine):
+        if n.by in mine:
+            continue  # what I did myself (a team I am in, by my agent id)
+        same = (n.kind, n.ticket_id, n.at, n.by, n.text)
+        if same in shown:
+            continue  # a team listing me by name and by agent id: told once
+        shown.add(same)
+        if n.ticket_id not in seen:
+            seen[n.ticket_id] = await tickets.store.get(n.ticket_id)
+        ticket = seen[n.ticket_id]
+        if ticket is None or not tickets.may_view(principal, ticket):
+            continue
+        out.append({
+            "id": n.id, "kind": n.kind, "ticket_id": n.ticket_id, "title": ticket.title, "at": n.at,
+            "by": n.by, "text": n.text, "read": n.read,
+        })  # fmt: skip
+    return json_response({"notifications": out, "unread": sum(not n["read"] for n in out)})
+
+
+@doc("Mark my notifications read (these ids, or all)", body=ReadBody, errors=(400, 503), who=_WHO)
+@allow("agent", "supervisor", "admin")
+async def read_notifications(request: web.Request) -> web.Response:
+    body = await read_json(request, ReadBody)
+    principal: Principal = request[PRINCIPAL]
+    marked = await request.app[TICKETS].store.mark_read(_recipients(principal), body.ids)
+    return json_response({"marked": marked})
+
+
 async def tickets_of(request: web.Request, customer_ids: Collection[str]) -> list[dict[str, Any]]:
     """The customers' tickets as entries of their timeline (customers API), in the caller's lines."""
     tickets = request.app.get(TICKETS)
@@ -419,6 +471,8 @@ def setup_routes(app: web.Application) -> None:
     app.router.add_get("/api/tickets/board", _guarded(board))
     app.router.add_get("/tickets/board", board_page)
     add_nav(app, "Ticket boards", "/tickets/board", "supervisor", "admin")
+    app.router.add_get("/api/tickets/notifications", _guarded(notifications))
+    app.router.add_post("/api/tickets/notifications/read", _guarded(read_notifications))
     app.router.add_get("/api/tickets", _guarded(list_tickets))
     app.router.add_post("/api/tickets", _guarded(create))
     app.router.add_get("/api/tickets/{ticket_id}", _guarded(get_ticket))

@@ -151,6 +151,8 @@ MATRIX: dict[tuple[str, str], set[str]] = {
     ("GET", "/api/tickets/workflow"): {"agent", "supervisor", "admin"},
     ("GET", "/api/tickets/board"): {"supervisor", "admin"},
     ("GET", "/tickets/board"): {"supervisor", "admin"},
+    ("GET", "/api/tickets/notifications"): {"agent", "supervisor", "admin"},
+    ("POST", "/api/tickets/notifications/read"): {"agent", "supervisor", "admin"},
     ("GET", "/api/tickets"): {"agent", "supervisor", "admin"},
     ("POST", "/api/tickets"): {"agent", "supervisor", "admin"},
     ("GET", "/api/tickets/T-NONE"): {"agent", "supervisor", "admin"},

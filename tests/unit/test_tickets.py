@@ -229,3 +229,22 @@ def test_boards_count_open_tickets_per_team_with_the_overdue_and_the_at_risk() -
     some = boards(WF, [late, risky, calm], now, teams={"engineering", "support"}, priorities={"normal"})
     assert [(b.team, b.open) for b in some] == [("support", 1), ("engineering", 0)]
     assert [b.open for b in boards(WF, [late, risky, calm], now, types={"billing"})] == [0, 0, 0, 0]
+
+
+def test_who_is_told_of_a_tickets_events() -> None:
+    from callcenter.core.tickets import alerts
+    from callcenter.core.tickets.ticket import Commented, SlaBreached, Transferred
+
+    assert alerts.mentions("ask @eve and @1004, not bob@example.com; @eve. again") == ("eve", "1004")
+    ticket, events = wfl.create(WF, wfl.Draft("fault", "x", {"product": "router"}), "T-1", MON_10, "ann")
+    told = alerts.alerts_of(WF, ticket, events[0])
+    assert [(a.recipient, a.kind) for a in told] == [("1001", "assigned"), ("1002", "assigned")]  # not ann
+    moved = Transferred("T-1", MON_10, "ann", "support", "engineering", "firmware")
+    assert {a.recipient for a in alerts.alerts_of(WF, ticket, moved)} == {"eve", "1004"}
+    late = SlaBreached("T-1", MON_10, "system", "resolution", MON_10)
+    assert {(a.kind, a.text) for a in alerts.alerts_of(WF, ticket, late)} == {("sla_breached", "resolution")}
+    note = Commented("T-1", MON_10, "ann", True, False)
+    mentioned = alerts.alerts_of(WF, ticket, note, "@eve @ann look")
+    assert [(a.recipient, a.kind, a.text) for a in mentioned] == [("eve", "mention", "@eve @ann look")]
+    reply = Commented("T-1", MON_10, "ann", False, True)
+    assert alerts.alerts_of(WF, ticket, reply, "@eve") == ()  # a reply to the customer mentions nobody
