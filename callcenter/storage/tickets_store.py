@@ -56,6 +56,8 @@ triggers_t = cast(sa.Table, TicketTriggerRow.__table__)
 notifications_t = cast(sa.Table, TicketNotificationRow.__table__)
 # (after, event, a note's text) -> the notifications it gives (core/tickets/alerts.py).
 Alerts = Callable[[Ticket, TicketEvent, str | None], Sequence[Alert]]
+# (after, event, alert) -> {"to", "subject", "text"} when its recipient opted in to e-mail copies.
+AlertMail = Callable[[Ticket, TicketEvent, Alert], Mapping[str, str] | None]
 log = logging.getLogger(__name__)
 
 
@@ -99,6 +101,7 @@ class TicketsStore(ConnectionStore):
         subscriptions: Sequence[Subscription] = (),
         notify: Notify | None = None,
         alerts: Alerts | None = None,
+        alert_mail: AlertMail | None = None,
     ) -> None:
         """``closed(ticket) -> bool``: whether the ticket is in a closed status (the workflow's);
         ``subscriptions``: the CRM webhooks, whose deliveries each change writes with its events;
@@ -108,6 +111,7 @@ class TicketsStore(ConnectionStore):
         self._subscriptions = tuple(subscriptions)
         self._notify = notify
         self._alerts = alerts
+        self._alert_mail = alert_mail
         # Told of the notifications a change wrote, once it is committed (the panel's push).
         self.alerted: list[Callable[[Sequence[Alert]], None]] = []
 
@@ -125,17 +129,17 @@ class TicketsStore(ConnectionStore):
         alerted: list[Alert] | None = None,
     ) -> None:
         for e in events:
-            if self._alerts is not None:  # the panel's notifications: in this transaction too
-                note = comment.get("body") if comment is not None and e.kind == "commented" else None
-                found = self._alerts(after, e, note)
-                if found:
-                    await c.execute(notifications_t.insert(), [_alert_row(a) for a in found])
-                    if alerted is not None:
-                        alerted.extend(found)
             data = codec.event_json(e)
             result = await c.execute(
                 events_t.insert().values(ticket_id=e.ticket_id, at=e.at, kind=e.kind, by=e.by, data=data)
             )
+            if self._alerts is not None:  # the panel's notifications: in this transaction too
+                note = comment.get("body") if comment is not None and e.kind == "commented" else None
+                row_key = result.inserted_primary_key
+                assert row_key is not None
+                found = await self._write_alerts(c, after, e, note, int(row_key[0]))
+                if alerted is not None:
+                    alerted.extend(found)
             if self._subscriptions:  # the CRM's deliveries: in this transaction, keyed by the event row
                 key = result.inserted_primary_key
                 assert key is not None
@@ -199,6 +203,23 @@ class TicketsStore(ConnectionStore):
                     )
                 )  # fmt: skip
         self._announce(alerted)
+
+    async def _write_alerts(
+        self, c: AsyncConnection, after: Ticket, e: TicketEvent, note: str | None, event_row: int
+    ) -> Sequence[Alert]:
+        """The event's notifications, and the e-mail copies of those whose recipient opted in."""
+        assert self._alerts is not None
+        found = self._alerts(after, e, note)
+        if not found:
+            return found
+        await c.execute(notifications_t.insert(), [_alert_row(a) for a in found])
+        for a in found:
+            mail = self._alert_mail(after, e, a) if self._alert_mail is not None else None
+            if mail is not None:  # as a delivery of mail:@<recipient>, keyed by the event row
+                await webhooks_store.enqueue_mail(
+                    c, "@" + a.recipient, f"ticket.{a.kind}", f"ticket-event-{event_row}", e.at, mail
+                )
+        return found
 
     def _announce(self, alerted: Sequence[Alert]) -> None:
         if not alerted:

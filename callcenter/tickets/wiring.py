@@ -69,6 +69,13 @@ def store_context(database: web.AppKey[Database]) -> Callable[[web.Application],
             subject, text = ticket_mail.compose(team.language, ticket, event)
             return team.name, {"to": team.email, "subject": subject, "text": text}
 
+        def alert_mail(ticket: Ticket, event: TicketEvent, alert: alerts.Alert) -> dict[str, str] | None:
+            copy = holder[0].workflow.email_copies.get(alert.recipient)
+            if copy is None or alert.kind not in copy.kinds:
+                return None
+            subject, text = ticket_mail.compose_alert(copy.language, ticket, event, alert)
+            return {"to": copy.email, "subject": subject, "text": text}
+
         store = TicketsStore(
             settings.database.url,
             app[database].engine,
@@ -76,6 +83,7 @@ def store_context(database: web.AppKey[Database]) -> Callable[[web.Application],
             subscriptions=settings.webhooks.subscriptions,  # CRM deliveries with each change
             notify=notify,  # and the teams' e-mails
             alerts=lambda t, e, note: alerts.alerts_of(holder[0].workflow, t, e, note),  # the panel's
+            alert_mail=alert_mail,  # and their e-mail copies, for those who asked
         )
         pusher = Pusher(app)
         store.alerted.append(pusher.push)

@@ -172,6 +172,14 @@ class _Trigger(_Model):
         return value
 
 
+class _EmailCopy(_Model):
+    email: str = Field(pattern=r"^[^@\s<>,;]+@[^@\s<>,;]+\.[^@\s<>,;]+$", max_length=254)
+    language: Literal["en", "zh-CN"] = "en"
+    kinds: tuple[Literal["assigned", "mention", "sla_warning", "sla_breached"], ...] = (
+        "assigned", "mention", "sla_warning", "sla_breached",
+    )  # fmt: skip
+
+
 class _Email(_Model):
     type: str  # inbound e-mail that continues no ticket opens one of this type
 
@@ -187,6 +195,10 @@ class _File(_Model):
     sla: tuple[_Policy, ...] = ()
     email: _Email | None = None
     triggers: tuple[_Trigger, ...] = ()
+    # Who asked for e-mail copies of their panel notifications (a user name or an agent id).
+    email_notifications: dict[
+        Annotated[str, Field(pattern=r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$")], _EmailCopy
+    ] = Field(default_factory=dict)
 
 
 def _type(name: str, t: _Type) -> m.TicketType:
@@ -252,6 +264,10 @@ def _to_core(parsed: _File, source: str) -> m.Workflow:
         default_priority=parsed.default_priority,
         source=source,
         email_type=parsed.email.type if parsed.email is not None else None,
+        email_copies={
+            name: m.EmailCopy(c.email, c.language, frozenset(c.kinds))
+            for name, c in parsed.email_notifications.items()
+        },
         triggers=tuple(
             m.Trigger(
                 {k: frozenset((v,) if isinstance(v, str) else v) for k, v in t.when.items()},

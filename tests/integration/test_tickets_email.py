@@ -3,12 +3,13 @@ server in-process (SQLite): with ``email: {type: question}`` in the tickets file
 e-mail opens a ticket (not a chat), the agent's reply goes out with the ticket id in its subject
 and threaded, the customer's answer to it (headers only) is a comment on the same ticket, a mail
 quoting the id reopens the closed ticket with its text as the reason, and another sender's mail
-opens another ticket."""
+opens another ticket. An agent who asked for e-mail copies of their notifications gets one."""
 
 from __future__ import annotations
 
 import asyncio
 from collections.abc import AsyncIterator
+from email.header import decode_header, make_header
 from pathlib import Path
 from typing import Any
 
@@ -28,7 +29,8 @@ AGENT = {"Authorization": f"Bearer {TOKENS['agent']}"}  # agent 1001: team suppo
 @pytest.fixture
 async def client(tmp_path: Path, relay: Relay) -> AsyncIterator[TestClient[Any, Any]]:  # noqa: F811
     workflow = tmp_path / "tickets.yaml"
-    workflow.write_text(EXAMPLE.read_text() + "\nemail: {type: question}\n")
+    copies = 'email_notifications: {"1001": {email: ann@acme.example, language: zh-CN, kinds: [assigned]}}'
+    workflow.write_text(EXAMPLE.read_text() + "\nemail: {type: question}\n" + copies + "\n")
     settings = make_settings(
         tmp_path,
         messaging=email_messaging(relay),
@@ -82,10 +84,15 @@ async def test_e_mail_opens_continues_and_reopens_a_ticket(
         f"/api/tickets/{tid}/comments", json={"body": "It ships today.", "internal": False}, headers=AGENT
     )
     assert resp.status == 201, await resp.text()
+    # Agent 1001 (team support) asked for e-mail copies of "assigned": one, in Chinese.
     async with asyncio.timeout(10):
-        while not relay.received:  # noqa: ASYNC110
+        while len(relay.received) < 2:  # noqa: ASYNC110
             await asyncio.sleep(0.03)
-    [sent] = relay.received
+    [copy] = [m for m in relay.received if m["To"] == "ann@acme.example"]
+    subject = str(make_header(decode_header(copy["Subject"])))
+    assert subject == f"[{tid}] support 的新工单：Order #4521 has not arrived"  # noqa: RUF001
+    assert "坐席工作台通知的副本" in copy.get_payload(decode=True).decode()
+    [sent] = [m for m in relay.received if m["To"] != "ann@acme.example"]
     assert sent["Subject"] == f"Re: [{tid}] Order #4521 has not arrived"
     assert sent["To"] == "ana.lima@customer.example"
     assert sent["In-Reply-To"] == "<CAF1a2b3c4@mail.customer.example>"

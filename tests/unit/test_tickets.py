@@ -23,6 +23,7 @@ from callcenter.core.tickets.ticket import (
 from callcenter.core.tickets.triggers import Flagged
 from callcenter.messaging import identity
 from callcenter.messaging.channels.base import InboundMessage
+from callcenter.settings import ConfigError
 from callcenter.tickets.inbound import title_of
 from callcenter.tickets.workflow_file import parse_workflow
 from tests.unit.tickets_fixtures import EXAMPLE, example
@@ -248,3 +249,24 @@ def test_who_is_told_of_a_tickets_events() -> None:
     assert [(a.recipient, a.kind, a.text) for a in mentioned] == [("eve", "mention", "@eve @ann look")]
     reply = Commented("T-1", MON_10, "ann", False, True)
     assert alerts.alerts_of(WF, ticket, reply, "@eve") == ()  # a reply to the customer mentions nobody
+
+
+def test_an_e_mail_copy_of_a_mention_in_the_persons_language() -> None:
+    from callcenter.core.tickets import alerts
+    from callcenter.core.tickets.ticket import Commented
+    from callcenter.web.ticket_mail import compose_alert
+
+    ticket = fault()
+    note = Commented("T-1", MON_10, "ann", True, False)
+    [alert] = alerts.alerts_of(WF, ticket, note, "@eve please look at the logs")
+    subject, text = compose_alert("zh-CN", ticket, note, alert)
+    assert subject == "[T-1] ann 提到了你：Router reboots"  # noqa: RUF001
+    assert "@eve please look at the logs" in text and "电子邮件" in text
+    wf = parse_workflow(
+        EXAMPLE.read_text() + "\nemail_notifications: {eve: {email: eve@x.example, kinds: [mention]}}\n", "t"
+    )
+    assert wf.email_copies["eve"].kinds == {"mention"} and wf.email_copies["eve"].language == "en"
+    with pytest.raises(ConfigError, match=r"t:\d+: email_notifications.eve.kinds.0: Input should be"):
+        parse_workflow(
+            EXAMPLE.read_text() + "\nemail_notifications: {eve: {email: e@x.io, kinds: [x]}}\n", "t"
+        )

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import enum
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import date, time, tzinfo
 
 
@@ -98,6 +98,16 @@ class Trigger:
     priority: str | None = None
 
 
+@dataclass(frozen=True, slots=True)
+class EmailCopy:
+    """Someone (a user name or an agent id) who asked for e-mail copies of their panel
+    notifications of these kinds (core/tickets/alerts.py), in their language."""
+
+    email: str
+    language: str = "en"
+    kinds: frozenset[str] = frozenset({"assigned", "mention", "sla_warning", "sla_breached"})
+
+
 class Escalation(enum.Enum):
     NOTIFY = "notify"
     REASSIGN = "reassign"
@@ -153,6 +163,7 @@ class Workflow:
     # conversations routed to agents (docs/tickets.md, "Tickets from e-mail").
     email_type: str | None = None
     triggers: tuple[Trigger, ...] = ()
+    email_copies: Mapping[str, EmailCopy] = field(default_factory=dict)
 
     def policy(self, type_name: str, priority: str) -> SlaPolicy | None:
         """The policy of this type and priority, else the priority's type-less one."""
