@@ -59,6 +59,9 @@ _EARLY_LIMIT = 1000
 OpenedCallback = Callable[[ConversationOpened, Routing], None]
 # Told of every new inbound message once it is stored (the agent panel shows it live).
 ReceivedListener = Callable[[Received, InboundMessage], None]
+# Whether a new conversation is taken by something else than routing to agents (e-mail that opens
+# tickets: callcenter/tickets/inbound.py); then ``on_opened`` is not called for it.
+Divert = Callable[[ConversationOpened], bool]
 
 
 class SurveyReplies(Protocol):
@@ -97,6 +100,7 @@ class Messaging:
     addresses: dict[str, str] = field(default_factory=dict)  # conversation -> where replies go
     _at_address: dict[str, list[str]] = field(default_factory=dict)  # address -> its conversations
     listeners: list[ReceivedListener] = field(default_factory=list)
+    diverts: list[Divert] = field(default_factory=list)
     # A survey's answer is filed into the closed conversation it answers, and opens nothing.
     survey_replies: SurveyReplies | None = None
     _audit_saved: int = 0
@@ -384,7 +388,13 @@ class Messaging:
 
     def _announce(self, received: Received, inbound: InboundMessage, customer_id: str) -> None:
         """A stored message: a conversation it opened goes to routing; listeners are told."""
-        if received.opened is not None:
+        diverted = received.opened is not None and any(d(received.opened) for d in self.diverts)
+        if received.opened is not None and diverted:
+            log.info(
+                "messaging.conversation_diverted",
+                extra={"conversation": received.opened.conversation_id, "channel": inbound.channel.value},
+            )
+        elif received.opened is not None:
             routing = routing_of(self.customers.current(customer_id), vip_priority=self.settings.vip_priority)
             self.opened.append((received.opened, routing))
             log.info(
@@ -473,10 +483,13 @@ class Messaging:
             return None
         return await self._set_status(message.id, update.status, None, update.detail)
 
-    async def reply(self, conversation_id: str, body: str, *, message_id: str | None = None) -> Message:
+    async def reply(
+        self, conversation_id: str, body: str, *, message_id: str | None = None, tag: str = ""
+    ) -> Message:
         """Queue an agent's reply: stored, then sent by the outbox (DatabaseError: not accepted).
         A ``message_id`` already stored in this conversation is that reply, not a new one: the
-        same reply carried out again (after a failover) is stored and sent once."""
+        same reply carried out again (after a failover) is stored and sent once. ``tag`` (a
+        ticket's ``[T-...]``) goes into an e-mail's subject unless the subject has it already."""
         if self.outbox is None:
             raise RuntimeError("the outbox is not running")
         conversation = self.conversations.conversations[conversation_id]
@@ -489,29 +502,7 @@ class Messaging:
         headers: dict[str, str] = {}
         subject = ""
         if channel == MessagingChannel.EMAIL:
-            assert self.settings.email is not None
-            domain = self.settings.email.address.rpartition("@")[2]
-            email_id = f"{self.ids()}@{domain}"
-            thread = [
-                m.message_id
-                for m in self.conversations.timeline([conversation.customer_id])
-                if m.conversation_id == conversation_id and m.message_id
-            ]
-            inbound = [
-                m.message_id
-                for m in self.conversations.messages.values()
-                if m.conversation_id == conversation_id and m.direction == Direction.IN and m.message_id
-            ]
-            if inbound:
-                headers["In-Reply-To"] = f"<{inbound[-1]}>"
-            if thread:
-                headers["References"] = " ".join(f"<{t}>" for t in thread)
-            headers["Message-ID"] = f"<{email_id}>"
-            subject = (
-                conversation.subject
-                if conversation.subject.lower().startswith("re:")
-                else (f"Re: {conversation.subject}".strip())
-            )
+            email_id, headers, subject = self._email_thread(conversation, tag)
         last_in = [
             m
             for m in self.conversations.messages.values()
@@ -533,6 +524,34 @@ class Messaging:
         )
         await self.outbox.enqueue(reply)
         return message
+
+    def _email_thread(self, conversation: Conversation, tag: str) -> tuple[str, dict[str, str], str]:
+        """A reply's e-mail id of our domain, its threading headers and its subject."""
+        assert self.settings.email is not None
+        domain = self.settings.email.address.rpartition("@")[2]
+        email_id = f"{self.ids()}@{domain}"
+        thread = [
+            m.message_id
+            for m in self.conversations.timeline([conversation.customer_id])
+            if m.conversation_id == conversation.id and m.message_id
+        ]
+        inbound = [
+            m.message_id
+            for m in self.conversations.messages.values()
+            if m.conversation_id == conversation.id and m.direction == Direction.IN and m.message_id
+        ]
+        headers: dict[str, str] = {}
+        if inbound:
+            headers["In-Reply-To"] = f"<{inbound[-1]}>"
+        if thread:
+            headers["References"] = " ".join(f"<{t}>" for t in thread)
+        headers["Message-ID"] = f"<{email_id}>"
+        subject = conversation.subject
+        if subject.lower().startswith("re:"):
+            subject = subject[3:].strip()
+        if tag and tag not in subject:
+            subject = f"{tag} {subject}"
+        return email_id, headers, f"Re: {subject}".strip()
 
     async def on_outbox(
         self, message_id: str, status: Delivery, provider_id: str | None, detail: str

@@ -17,3 +17,5 @@ class TicketsSettings(Section):
     sla_check_seconds: float = Field(30.0, gt=0, le=3600)
     # The routing owner hands replies to customers to the messaging outbox this often.
     reply_seconds: float = Field(2.0, gt=0, le=600)
+    # The routing owner reads new QA flags for the file's trigger rules this often.
+    trigger_seconds: float = Field(10.0, gt=0, le=3600)

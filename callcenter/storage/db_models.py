@@ -538,6 +538,7 @@ class TicketCommentRow(Base):
     __table_args__ = (
         sa.Index("ix_ticket_comments_ticket_id_id", "ticket_id", "id"),
         sa.Index("ix_ticket_comments_delivery", "delivery"),
+        sa.Index("ix_ticket_comments_message_id", "message_id"),
     )
 
     id: Mapped[int] = mapped_column(EVENT_ID, primary_key=True, autoincrement=True)
@@ -546,7 +547,7 @@ class TicketCommentRow(Base):
     by: Mapped[str]
     internal: Mapped[bool]
     body: Mapped[str] = mapped_column(sa.Text())
-    delivery: Mapped[str]  # none | pending | queued | no_channel
+    delivery: Mapped[str]  # none | pending | queued | no_channel | received (the customer's)
     message_id: Mapped[str | None]
 
 
@@ -562,6 +563,36 @@ class TicketEventRow(Base):
     kind: Mapped[str]
     by: Mapped[str]
     data: Mapped[dict[str, Any]] = mapped_column(JSON_DOCUMENT)
+
+
+class TicketTriggerRow(Base):
+    """An event a trigger rule considered (migration 0023): its key (``qa:<interaction>:<flag>``)
+    claimed with the ticket it opened, in the ticket's own transaction (``ticket_id`` None: no
+    rule matched it); a key is claimed once, so each event opens at most one ticket."""
+
+    __tablename__ = "ticket_triggers"
+
+    key: Mapped[str] = mapped_column(sa.String(300), primary_key=True)
+    ticket_id: Mapped[str | None] = mapped_column(sa.String(32))
+    at: Mapped[datetime]
+
+
+class TicketNotificationRow(Base):
+    """A notification in someone's panel (migration 0023, core/tickets/alerts.py): ``recipient``
+    is a user name or an agent id, as the workflow's members are written; written in the ticket
+    change's own transaction."""
+
+    __tablename__ = "ticket_notifications"
+    __table_args__ = (sa.Index("ix_ticket_notifications_recipient_id", "recipient", "id"),)
+
+    id: Mapped[int] = mapped_column(EVENT_ID, primary_key=True, autoincrement=True)
+    recipient: Mapped[str] = mapped_column(sa.String(128))
+    kind: Mapped[str] = mapped_column(sa.String(32))
+    ticket_id: Mapped[str] = mapped_column(sa.String(32))
+    at: Mapped[datetime]
+    by: Mapped[str]
+    text: Mapped[str] = mapped_column(sa.Text())
+    read: Mapped[bool]
 
 
 # --- Knowledge base (migration 0017, storage/kb_store.py, docs/knowledge-base.md) ---------------

@@ -8,25 +8,41 @@ on several nodes at once are applied one after the other, each to the state the 
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping, Sequence
+import logging
+from collections.abc import Callable, Collection, Mapping, Sequence
 from datetime import UTC, datetime
 from typing import Any, cast
 
 import sqlalchemy as sa
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from callcenter.aio import cancel_safe
+from callcenter.core.tickets.alerts import Alert
 from callcenter.core.tickets.ticket import Ticket, TicketEvent
+from callcenter.core.tickets.triggers import Flagged
 from callcenter.settings.webhooks import Subscription
 from callcenter.storage import audit_chain, webhooks_store
 from callcenter.storage.db import ConnectionStore
-from callcenter.storage.db_models import AuditRow, TicketCommentRow, TicketEventRow, TicketRow
+from callcenter.storage.db_models import (
+    AuditRow,
+    InteractionRow,
+    QaFlagRow,
+    QaTranscriptRow,
+    TicketCommentRow,
+    TicketEventRow,
+    TicketNotificationRow,
+    TicketRow,
+    TicketTriggerRow,
+)
 from callcenter.tickets import codec
 from callcenter.tickets.records import (
     Actor,
     Change,
+    Claimed,
     Comment,
     Delivery,
+    StoredAlert,
     StoredEvent,
     TicketFilter,
 )
@@ -36,6 +52,21 @@ Notify = Callable[[Ticket, TicketEvent], tuple[str, Mapping[str, str]] | None]
 tickets = cast(sa.Table, TicketRow.__table__)
 comments_t = cast(sa.Table, TicketCommentRow.__table__)
 events_t = cast(sa.Table, TicketEventRow.__table__)
+triggers_t = cast(sa.Table, TicketTriggerRow.__table__)
+notifications_t = cast(sa.Table, TicketNotificationRow.__table__)
+# (after, event, a note's text) -> the notifications it gives (core/tickets/alerts.py).
+Alerts = Callable[[Ticket, TicketEvent, str | None], Sequence[Alert]]
+# (after, event, alert) -> {"to", "subject", "text"} when its recipient opted in to e-mail copies.
+AlertMail = Callable[[Ticket, TicketEvent, Alert], Mapping[str, str] | None]
+log = logging.getLogger(__name__)
+
+
+_ALERT_FIELDS = ("id", "recipient", "kind", "ticket_id", "at", "by", "text", "read")
+
+
+def _alert_row(a: Alert) -> dict[str, Any]:
+    return {"recipient": a.recipient[:128], "kind": a.kind, "ticket_id": a.ticket_id, "at": a.at,
+            "by": a.by, "text": a.text, "read": False}  # fmt: skip
 
 
 def _now() -> datetime:
@@ -69,6 +100,8 @@ class TicketsStore(ConnectionStore):
         closed: Any = None,
         subscriptions: Sequence[Subscription] = (),
         notify: Notify | None = None,
+        alerts: Alerts | None = None,
+        alert_mail: AlertMail | None = None,
     ) -> None:
         """``closed(ticket) -> bool``: whether the ticket is in a closed status (the workflow's);
         ``subscriptions``: the CRM webhooks, whose deliveries each change writes with its events;
@@ -77,6 +110,10 @@ class TicketsStore(ConnectionStore):
         self._closed = closed or (lambda t: False)
         self._subscriptions = tuple(subscriptions)
         self._notify = notify
+        self._alerts = alerts
+        self._alert_mail = alert_mail
+        # Told of the notifications a change wrote, once it is committed (the panel's push).
+        self.alerted: list[Callable[[Sequence[Alert]], None]] = []
 
     async def start(self) -> None:
         await self._open()
@@ -89,17 +126,25 @@ class TicketsStore(ConnectionStore):
         events: Sequence[TicketEvent],
         actor: Actor,
         comment: Mapping[str, Any] | None = None,
+        alerted: list[Alert] | None = None,
     ) -> None:
         for e in events:
             data = codec.event_json(e)
             result = await c.execute(
                 events_t.insert().values(ticket_id=e.ticket_id, at=e.at, kind=e.kind, by=e.by, data=data)
             )
+            if self._alerts is not None:  # the panel's notifications: in this transaction too
+                note = comment.get("body") if comment is not None and e.kind == "commented" else None
+                row_key = result.inserted_primary_key
+                assert row_key is not None
+                found = await self._write_alerts(c, after, e, note, int(row_key[0]))
+                if alerted is not None:
+                    alerted.extend(found)
             if self._subscriptions:  # the CRM's deliveries: in this transaction, keyed by the event row
                 key = result.inserted_primary_key
                 assert key is not None
                 hook = {"ticket": codec.ticket_json(after), "event": {"kind": e.kind, **data}}
-                if comment is not None and e.kind == "commented":
+                if comment is not None and e.kind in ("commented", "customer_message"):
                     hook["comment"] = dict(comment)
                 await webhooks_store.enqueue(
                     c, self._subscriptions, f"ticket.{e.kind}", f"ticket-event-{key[0]}", e.at, hook
@@ -126,7 +171,14 @@ class TicketsStore(ConnectionStore):
             }
             await audit_chain.append(c, AuditRow, row)
 
-    async def create(self, ticket: Ticket, events: Sequence[TicketEvent], actor: Actor) -> None:
+    async def create(
+        self,
+        ticket: Ticket,
+        events: Sequence[TicketEvent],
+        actor: Actor,
+        received: tuple[str, str] | None = None,
+        claim: str | None = None,
+    ) -> None:
         values = _columns(ticket, self._closed(ticket), ticket.created_at)
         values |= {
             "id": ticket.id,
@@ -134,9 +186,102 @@ class TicketsStore(ConnectionStore):
             "created_at": ticket.created_at,
             "version": 1,
         }
+        alerted: list[Alert] = []
         async with self._begin(f"create ticket {ticket.id}", write=True) as c:
+            if claim is not None and not await self._claim(c, claim, ticket.id, ticket.created_at):
+                raise Claimed(claim)
             await c.execute(tickets.insert().values(**values))
-            await self._write_events(c, None, ticket, events, actor)
+            comment = None
+            if received is not None:
+                comment = {"body": received[0], "internal": False, "by": actor.name}
+            await self._write_events(c, None, ticket, events, actor, comment, alerted)
+            if received is not None:
+                await c.execute(
+                    comments_t.insert().values(
+                        ticket_id=ticket.id, at=ticket.created_at, by=actor.name, internal=False,
+                        body=received[0], delivery="received", message_id=received[1],
+                    )
+                )  # fmt: skip
+        self._announce(alerted)
+
+    async def _write_alerts(
+        self, c: AsyncConnection, after: Ticket, e: TicketEvent, note: str | None, event_row: int
+    ) -> Sequence[Alert]:
+        """The event's notifications, and the e-mail copies of those whose recipient opted in."""
+        assert self._alerts is not None
+        found = self._alerts(after, e, note)
+        if not found:
+            return found
+        await c.execute(notifications_t.insert(), [_alert_row(a) for a in found])
+        for a in found:
+            mail = self._alert_mail(after, e, a) if self._alert_mail is not None else None
+            if mail is not None:  # as a delivery of mail:@<recipient>, keyed by the event row
+                await webhooks_store.enqueue_mail(
+                    c, "@" + a.recipient, f"ticket.{a.kind}", f"ticket-event-{event_row}", e.at, mail
+                )
+        return found
+
+    def _announce(self, alerted: Sequence[Alert]) -> None:
+        if not alerted:
+            return
+        for listener in self.alerted:
+            try:
+                listener(alerted)
+            except Exception:  # a listener's bug must not undo a committed change
+                log.exception("tickets.alert_listener_failed")
+
+    async def notifications(self, recipients: Collection[str], limit: int = 50) -> list[StoredAlert]:
+        q = (
+            sa.select(notifications_t)
+            .where(notifications_t.c.recipient.in_(sorted(recipients)))
+            .order_by(notifications_t.c.id.desc())
+            .limit(limit)
+        )
+        async with self._begin("read notifications") as c:
+            return [
+                StoredAlert(
+                    r["id"], r["recipient"], r["kind"], r["ticket_id"], r["at"], r["by"], r["text"], r["read"]
+                )
+                for r in (await c.execute(q)).mappings()
+            ]
+
+    async def mark_read(self, recipients: Collection[str], ids: Collection[int] | None = None) -> int:
+        q = notifications_t.update().where(
+            notifications_t.c.recipient.in_(sorted(recipients)), notifications_t.c.read.is_(False)
+        )
+        if ids is not None:
+            q = q.where(notifications_t.c.id.in_(sorted(ids)))
+        async with self._begin("mark notifications read", write=True) as c:
+            return int((await c.execute(q.values(read=True))).rowcount)
+
+    async def _claim(self, c: AsyncConnection, key: str, ticket_id: str | None, at: datetime) -> bool:
+        """Claim an event's key in this transaction; False: claimed already. Two nodes claiming at
+        once: PostgreSQL makes the second insert wait for the first's commit, then skip it."""
+        dialect = postgresql if c.dialect.name == "postgresql" else sqlite
+        insert = dialect.insert(triggers_t).values(key=key, ticket_id=ticket_id, at=at)
+        result = await c.execute(insert.on_conflict_do_nothing(index_elements=["key"]))
+        return bool(result.rowcount == 1)
+
+    async def claim_nothing(self, key: str, at: datetime) -> bool:
+        async with self._begin(f"claim {key}", write=True) as c:
+            return await self._claim(c, key, None, at)
+
+    async def flagged(self, flags: Collection[str], since: datetime, limit: int = 100) -> list[Flagged]:
+        if not flags:
+            return []
+        f, t, i = QaFlagRow, QaTranscriptRow, InteractionRow
+        key = sa.literal("qa:") + f.interaction_id + sa.literal(":") + f.flag
+        claimed = sa.select(triggers_t.c.key).where(triggers_t.c.key == key)
+        q = (
+            sa.select(f.interaction_id, f.flag, t.business_line, t.queue, t.agent_id, i.customer_id)
+            .join(t, t.interaction_id == f.interaction_id)
+            .outerjoin(i, i.id == f.interaction_id)
+            .where(f.flag.in_(sorted(flags)), t.call_at >= since, ~sa.exists(claimed))
+            .order_by(t.call_at, f.interaction_id, f.flag)
+            .limit(limit)
+        )
+        async with self._begin("read unclaimed QA flags") as c:
+            return [Flagged(*row) for row in await c.execute(q)]
 
     async def _read(self, c: AsyncConnection, ticket_id: str, lock: bool = False) -> Ticket | None:
         query = sa.select(tickets.c.data).where(tickets.c.id == ticket_id)
@@ -175,6 +320,7 @@ class TicketsStore(ConnectionStore):
         change: Change,
         actor: Actor,
         comment: Mapping[str, Any] | None = None,
+        alerted: list[Alert] | None = None,
     ) -> tuple[Ticket, tuple[TicketEvent, ...]]:
         before = await self._read(c, ticket_id, lock=True)
         if before is None:
@@ -187,29 +333,54 @@ class TicketsStore(ConnectionStore):
                 .where(tickets.c.id == ticket_id)
                 .values(**values, version=tickets.c.version + 1)
             )
-        await self._write_events(c, before, after, events, actor, comment)
+        await self._write_events(c, before, after, events, actor, comment, alerted)
         return after, events
 
     async def change(
         self, ticket_id: str, change: Change, actor: Actor
     ) -> tuple[Ticket, tuple[TicketEvent, ...]]:
+        alerted: list[Alert] = []
         async with self._begin(f"change ticket {ticket_id}", write=True) as c:
-            return await self._apply(c, ticket_id, change, actor)
+            result = await self._apply(c, ticket_id, change, actor, alerted=alerted)
+        self._announce(alerted)
+        return result
 
     async def add_comment(
-        self, ticket_id: str, change: Change, body: str, internal: bool, actor: Actor
+        self,
+        ticket_id: str,
+        change: Change,
+        body: str,
+        internal: bool,
+        actor: Actor,
+        received: str | None = None,
     ) -> tuple[Ticket, Comment]:
+        alerted: list[Alert] = []
         async with self._begin(f"comment on ticket {ticket_id}", write=True) as c:
             comment = {"body": body, "internal": internal, "by": actor.name}
-            after, events = await self._apply(c, ticket_id, change, actor, comment)
+            after, events = await self._apply(c, ticket_id, change, actor, comment, alerted)
             at = events[0].at if events else _now()
-            delivery: Delivery = "none" if internal else "pending"
+            delivery: Delivery = "none" if internal else "pending" if received is None else "received"
             values = {"ticket_id": ticket_id, "at": at, "by": actor.name, "internal": internal,
-                      "body": body, "delivery": delivery, "message_id": None}  # fmt: skip
+                      "body": body, "delivery": delivery, "message_id": received}  # fmt: skip
             result = await c.execute(comments_t.insert().values(**values))
             key = result.inserted_primary_key
             assert key is not None
-            return after, Comment(int(key[0]), ticket_id, at, actor.name, internal, body, delivery, None)
+            comment_ = Comment(int(key[0]), ticket_id, at, actor.name, internal, body, delivery, received)
+        self._announce(alerted)
+        return after, comment_
+
+    async def ticket_of_messages(self, message_ids: Sequence[str]) -> str | None:
+        if not message_ids:
+            return None
+        q = (
+            sa.select(comments_t.c.ticket_id)
+            .where(comments_t.c.message_id.in_(list(message_ids)))
+            .order_by(comments_t.c.id.desc())
+            .limit(1)
+        )
+        async with self._begin("find the ticket of a message") as c:
+            found = await c.scalar(q)
+            return None if found is None else str(found)
 
     async def comments(self, ticket_id: str) -> list[Comment]:
         q = sa.select(comments_t).where(comments_t.c.ticket_id == ticket_id).order_by(comments_t.c.id)

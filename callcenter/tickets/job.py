@@ -6,34 +6,35 @@
 - replies to customers: a reply comment is stored 'pending' by whichever node took it; the owner
   hands it to the messaging service (the customer's conversation, then the outbox, which sends it
   and retries), with the ticket id in front of the text so it shows on every channel;
-- customers' answers: an inbound message that quotes one of the customer's ticket ids is that
-  ticket's customer reply (a closed ticket reopens with the message as its reason).
+- trigger rules (``tickets/triggers_job.py``): QA flags the file's rules open tickets on;
+- customers' messages (``tickets/inbound.py``): a message that quotes one of the customer's ticket
+  ids or an e-mail that answers a ticket's message is the customer's comment on it (a closed ticket
+  reopens with it as the reason); an e-mail that continues none opens a ticket when the tickets
+  file says e-mail is for tickets.
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
-import re
 from collections.abc import AsyncIterator, Awaitable, Callable
 
 from aiohttp import web
 
 from callcenter.aio import cancel_and_wait
 from callcenter.core.errors import DomainError
-from callcenter.core.omni.conversations import Received
 from callcenter.errors import StorageError
-from callcenter.messaging.channels.base import InboundMessage
 from callcenter.messaging.service import Messaging
 from callcenter.service import CallCenter
+from callcenter.tickets.inbound import CustomerMessages
 from callcenter.tickets.records import Comment
 from callcenter.tickets.service import Tickets
+from callcenter.tickets.triggers_job import run_triggers
 from callcenter.web import api
 from callcenter.web.tickets_api import TICKETS
 from callcenter.web.webhooks import MESSAGING
 
 log = logging.getLogger(__name__)
-TICKET_ID = re.compile(r"\bT-[0-9A-HJKMNP-TV-Z]{8}\b")
 
 
 async def check_all(tickets: Tickets) -> int:
@@ -58,6 +59,9 @@ async def _conversation(
     ticket = await tickets.store.get(comment.ticket_id)
     if ticket is None:
         return None
+    conversation_id = ticket.context.get("conversation")  # a ticket opened by a message
+    if conversation_id in messaging.addresses:
+        return conversation_id
     if ticket.interaction_id and service is not None:
         found = await service.interaction(ticket.interaction_id)
         if found is not None and found.conversation_id in messaging.addresses:
@@ -82,7 +86,9 @@ async def deliver_replies(tickets: Tickets, messaging: Messaging, service: CallC
             continue
         body = f"[{comment.ticket_id}] {comment.body}"
         try:
-            message = await messaging.reply(conversation_id, body, message_id=f"ticket-{comment.id}")
+            message = await messaging.reply(
+                conversation_id, body, message_id=f"ticket-{comment.id}", tag=f"[{comment.ticket_id}]"
+            )
         except (DomainError, ValueError, KeyError) as err:
             log.warning("tickets.reply_refused", extra={"ticket": comment.ticket_id, "detail": str(err)})
             await tickets.store.set_delivery(comment.id, "no_channel", None)
@@ -90,34 +96,6 @@ async def deliver_replies(tickets: Tickets, messaging: Messaging, service: CallC
         await tickets.store.set_delivery(comment.id, "queued", message.id)
         sent += 1
     return sent
-
-
-class _Answers:
-    """The messaging listener: inbound messages quoting a ticket id of their customer."""
-
-    def __init__(self, tickets: Tickets, messaging: Messaging) -> None:
-        self.tickets, self.messaging = tickets, messaging
-        self.tasks: set[asyncio.Task[None]] = set()
-
-    def on_received(self, received: Received, inbound: InboundMessage) -> None:
-        if received.message is None or received.conversation is None:
-            return
-        ids = set(TICKET_ID.findall(f"{inbound.subject} {inbound.body}"))
-        for ticket_id in sorted(ids)[:5]:
-            task = asyncio.get_running_loop().create_task(
-                self._reply(ticket_id, received.conversation.customer_id, inbound.body)
-            )
-            self.tasks.add(task)
-            task.add_done_callback(self.tasks.discard)
-
-    async def _reply(self, ticket_id: str, customer_id: str, body: str) -> None:
-        try:
-            ticket = await self.tickets.store.get(ticket_id)
-            if ticket is None or ticket.customer_id not in self.messaging.customers.members(customer_id):
-                return
-            await self.tickets.customer_replied(ticket_id, body.strip()[:500])
-        except (StorageError, DomainError, LookupError) as err:
-            log.warning("tickets.customer_reply_failed", extra={"ticket": ticket_id, "detail": str(err)})
 
 
 async def _every(seconds: float, what: str, work: Callable[[], Awaitable[object]]) -> None:
@@ -139,10 +117,14 @@ async def job_context(app: web.Application) -> AsyncIterator[None]:
     settings = app[api.SETTINGS].tickets
     messaging = app.get(MESSAGING)
     loop = asyncio.get_running_loop()
-    tasks = [loop.create_task(_every(settings.sla_check_seconds, "sla", lambda: check_all(tickets)))]
+    tasks = [
+        loop.create_task(_every(settings.sla_check_seconds, "sla", lambda: check_all(tickets))),
+        loop.create_task(_every(settings.trigger_seconds, "triggers", lambda: run_triggers(tickets))),
+    ]
     answers = None
     if messaging is not None:
-        answers = _Answers(tickets, messaging)
+        answers = CustomerMessages(tickets, messaging)
+        messaging.diverts.append(answers.diverts)
         messaging.listeners.append(answers.on_received)
         deliver = lambda: deliver_replies(tickets, messaging, app.get(api.SERVICE))  # noqa: E731
         tasks.append(loop.create_task(_every(settings.reply_seconds, "replies", deliver)))
@@ -152,4 +134,5 @@ async def job_context(app: web.Application) -> AsyncIterator[None]:
         await cancel_and_wait(*tasks)
         if messaging is not None and answers is not None:
             messaging.listeners.remove(answers.on_received)
+            messaging.diverts.remove(answers.diverts)
             await cancel_and_wait(*answers.tasks)

@@ -16,7 +16,8 @@ from callcenter.accounts.principal import Principal
 from callcenter.core.tickets import crm, sla
 from callcenter.core.tickets import workflow as wfl
 from callcenter.core.tickets.model import Workflow
-from callcenter.core.tickets.ticket import CrmUpdated, Ticket, TicketEvent
+from callcenter.core.tickets.ticket import CUSTOMER, SYSTEM, CrmUpdated, CustomerWrote, Ticket, TicketEvent
+from callcenter.core.tickets.triggers import OpenTicket
 from callcenter.tickets.records import Actor, Change, Comment, TicketsPort
 
 _ALPHABET = "0123456789ABCDEFGHJKMNPQRSTVWXYZ"  # Crockford's base 32: no I, L, O, U
@@ -118,11 +119,37 @@ class Tickets:
             ticket_id, lambda t: wfl.comment(t, at, actor.name, internal=internal), body, internal, actor
         )
 
-    async def customer_replied(self, ticket_id: str, reason: str) -> tuple[Ticket, tuple[TicketEvent, ...]]:
+    async def customer_message(
+        self, ticket_id: str, body: str, message_id: str, channel: str
+    ) -> tuple[Ticket, Comment]:
+        """The customer's message (messaging's ``message_id``) as their comment on the ticket; a
+        closed ticket reopens with it as the reason (``workflow.customer_wrote``)."""
         at, wf = self.clock(), self.workflow
-        return await self._change(
-            ticket_id, lambda t: wfl.customer_replied(wf, t, at, reason), Actor("customer")
+        return await self.store.add_comment(
+            ticket_id,
+            lambda t: wfl.customer_wrote(wf, t, at, body, channel),
+            body,
+            False,
+            Actor(CUSTOMER),
+            received=message_id,
         )
+
+    async def open_from_message(self, draft: wfl.Draft, body: str, message_id: str, channel: str) -> Ticket:
+        """A ticket opened by the customer's message (an e-mail that continues none): routed like
+        any other, the message its first comment."""
+        at = self.clock()
+        ticket, events = wfl.create(self.workflow, draft, self.ids(), at, CUSTOMER)
+        wrote = CustomerWrote(ticket.id, at, CUSTOMER, channel)
+        await self.store.create(ticket, (*events, wrote), Actor(CUSTOMER), received=(body, message_id))
+        return ticket
+
+    async def open_by_rule(self, command: OpenTicket) -> Ticket:
+        """The ticket a trigger rule opens, its event's key claimed with it (``Claimed``: it was
+        opened already, by this node or another)."""
+        at = self.clock()
+        ticket, events = wfl.create(self.workflow, command.draft, self.ids(), at, SYSTEM)
+        await self.store.create(ticket, events, Actor(SYSTEM), claim=command.key)
+        return ticket
 
     def sla_due(self, ticket: Ticket) -> bool:
         """Whether a check now would give an event (read-only: the job writes only those)."""

@@ -3,20 +3,50 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Callable, Sequence
 
 from aiohttp import web
 
+from callcenter.aio import cancel_and_wait
+from callcenter.core.tickets import alerts
 from callcenter.core.tickets.ticket import Ticket, TicketEvent
 from callcenter.storage.db import Database
 from callcenter.storage.tickets_store import TicketsStore
 from callcenter.tickets.service import Tickets
 from callcenter.tickets.workflow_file import WorkflowWatcher, load_workflow
 from callcenter.web import api, ticket_mail
+from callcenter.web.chat_agent import NAMESPACE, agent_room, user_room
+from callcenter.web.realtime import REALTIME
 from callcenter.web.tickets_api import TICKETS
 
 log = logging.getLogger(__name__)
+
+
+class Pusher:
+    """Tells the agent panels of new notifications once their change is committed, on whichever
+    node made it: a Socket.IO event to the rooms of each recipient (``user:<name>``,
+    ``agent:<id>``) of ``/agent``; with ``realtime.redis_url`` the emit reaches a socket on any
+    node. The event carries no text: the panel reads its list over HTTP, where each ticket is
+    checked against the reader."""
+
+    def __init__(self, app: web.Application) -> None:
+        self.app = app
+        self.tasks: set[asyncio.Task[None]] = set()
+
+    def push(self, found: Sequence[alerts.Alert]) -> None:
+        realtime = self.app.get(REALTIME)
+        if realtime is None:
+            return
+        for a in found:
+            payload = {"kind": a.kind, "ticket_id": a.ticket_id}
+            rooms = [user_room(a.recipient), agent_room(a.recipient)]
+            task = asyncio.get_running_loop().create_task(
+                realtime.sio.emit("ticket_notification", payload, room=rooms, namespace=NAMESPACE)
+            )
+            self.tasks.add(task)
+            task.add_done_callback(self.tasks.discard)
 
 
 def store_context(database: web.AppKey[Database]) -> Callable[[web.Application], AsyncIterator[None]]:
@@ -39,13 +69,24 @@ def store_context(database: web.AppKey[Database]) -> Callable[[web.Application],
             subject, text = ticket_mail.compose(team.language, ticket, event)
             return team.name, {"to": team.email, "subject": subject, "text": text}
 
+        def alert_mail(ticket: Ticket, event: TicketEvent, alert: alerts.Alert) -> dict[str, str] | None:
+            copy = holder[0].workflow.email_copies.get(alert.recipient)
+            if copy is None or alert.kind not in copy.kinds:
+                return None
+            subject, text = ticket_mail.compose_alert(copy.language, ticket, event, alert)
+            return {"to": copy.email, "subject": subject, "text": text}
+
         store = TicketsStore(
             settings.database.url,
             app[database].engine,
             closed=closed,
             subscriptions=settings.webhooks.subscriptions,  # CRM deliveries with each change
             notify=notify,  # and the teams' e-mails
+            alerts=lambda t, e, note: alerts.alerts_of(holder[0].workflow, t, e, note),  # the panel's
+            alert_mail=alert_mail,  # and their e-mail copies, for those who asked
         )
+        pusher = Pusher(app)
+        store.alerted.append(pusher.push)
         await store.start()
         tickets = Tickets(workflow, store)
         holder.append(tickets)
@@ -57,6 +98,8 @@ def store_context(database: web.AppKey[Database]) -> Callable[[web.Application],
             yield
         finally:
             await watcher.stop()
+            store.alerted.remove(pusher.push)
+            await cancel_and_wait(*pusher.tasks)
             await store.stop()
 
     return run

@@ -156,6 +156,34 @@ def _window(text: str) -> tuple[time, time]:
     return time(h1, m1), time(0) if h2 == 24 else time(h2, m2)
 
 
+class _Trigger(_Model):
+    when: dict[str, str | tuple[str, ...]]
+    type: str
+    title: str = Field(min_length=1, max_length=200)
+    team: str | None = None
+    priority: str | None = None
+
+    @field_validator("when")
+    @classmethod
+    def _keys(cls, value: dict[str, object]) -> dict[str, object]:
+        for key in value:
+            if key not in ("qa_flag", "line", "queue"):
+                raise ValueError(f"unknown condition {key!r} (qa_flag, line, queue)")
+        return value
+
+
+class _EmailCopy(_Model):
+    email: str = Field(pattern=r"^[^@\s<>,;]+@[^@\s<>,;]+\.[^@\s<>,;]+$", max_length=254)
+    language: Literal["en", "zh-CN"] = "en"
+    kinds: tuple[Literal["assigned", "mention", "sla_warning", "sla_breached"], ...] = (
+        "assigned", "mention", "sla_warning", "sla_breached",
+    )  # fmt: skip
+
+
+class _Email(_Model):
+    type: str  # inbound e-mail that continues no ticket opens one of this type
+
+
 class _File(_Model):
     calendar: _Calendar = _Calendar()
     priorities: tuple[_Name, ...] = Field(min_length=1)
@@ -165,6 +193,12 @@ class _File(_Model):
     types: dict[_Name, _Type] = Field(min_length=1)
     routing: tuple[_Rule, ...] = ()
     sla: tuple[_Policy, ...] = ()
+    email: _Email | None = None
+    triggers: tuple[_Trigger, ...] = ()
+    # Who asked for e-mail copies of their panel notifications (a user name or an agent id).
+    email_notifications: dict[
+        Annotated[str, Field(pattern=r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$")], _EmailCopy
+    ] = Field(default_factory=dict)
 
 
 def _type(name: str, t: _Type) -> m.TicketType:
@@ -229,6 +263,21 @@ def _to_core(parsed: _File, source: str) -> m.Workflow:
         default_team=parsed.default_team,
         default_priority=parsed.default_priority,
         source=source,
+        email_type=parsed.email.type if parsed.email is not None else None,
+        email_copies={
+            name: m.EmailCopy(c.email, c.language, frozenset(c.kinds))
+            for name, c in parsed.email_notifications.items()
+        },
+        triggers=tuple(
+            m.Trigger(
+                {k: frozenset((v,) if isinstance(v, str) else v) for k, v in t.when.items()},
+                t.type,
+                t.title,
+                t.team,
+                t.priority,
+            )
+            for t in parsed.triggers
+        ),
     )
 
 

@@ -57,6 +57,10 @@ def agent_room(agent_id: str) -> str:
     return f"agent:{agent_id}"
 
 
+def user_room(name: str) -> str:
+    return f"user:{name}"
+
+
 def supervisor_rooms(lines: frozenset[str] | None) -> list[str]:
     """The rooms of a supervisor's socket: every agent's state (``SUPERVISORS``) when unscoped,
     else one room per business line it sees (docs/security.md)."""
@@ -97,6 +101,7 @@ async def admit(
         raise Refused("you may only connect as yourself")
     if principal.agent_id is not None:
         await namespace.enter_room(sid, agent_room(principal.agent_id))
+    await namespace.enter_room(sid, user_room(principal.name))  # the tickets' notifications
     if principal.role == "supervisor":
         for room in supervisor_rooms(principal.lines):
             await namespace.enter_room(sid, room)

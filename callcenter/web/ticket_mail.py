@@ -8,6 +8,7 @@ are the team's own doing, and stay on the board.
 
 from __future__ import annotations
 
+from callcenter.core.tickets.alerts import Alert
 from callcenter.core.tickets.ticket import Ticket, TicketEvent
 from callcenter.web.i18n import N_, gettext
 
@@ -35,6 +36,10 @@ WHY = {
     "escalated": N_("Target: %(target)s; action: %(action)s (%(before)s → %(after)s)."),
     "transferred": N_("From %(from_team)s: %(reason)s"),
 }
+MENTIONED = N_("%(by)s mentioned you: %(title)s")
+COPY_FOOTER = N_(
+    "You get this copy of a notification of your agent panel because you asked for them by e-mail."
+)
 FOOTER = N_("This message was sent by the contact center about a ticket of your team; do not reply to it.")
 
 
@@ -64,4 +69,15 @@ def compose(language: str, ticket: Ticket, event: TicketEvent) -> tuple[str, str
                    "due_at": due.strftime("%Y-%m-%d %H:%M") if due is not None else ""}  # fmt: skip
         body += ["", tr(WHY[event.kind], **values)]
     body += ["", "-- ", tr(FOOTER)]
+    return subject, "\n".join(body) + "\n"
+
+
+def compose_alert(language: str, ticket: Ticket, event: TicketEvent, alert: Alert) -> tuple[str, str]:
+    """(subject, text) of a person's e-mail copy of a panel notification (core/tickets/alerts.py)."""
+    if alert.kind != "mention":
+        subject, text = compose(language, ticket, event)
+        return subject, text + gettext(language, COPY_FOOTER) + "\n"
+    subject = f"[{ticket.id}] " + gettext(language, MENTIONED) % {"by": alert.by, "title": ticket.title}
+    body = [f"{gettext(language, label)}: {getattr(ticket, name)}" for label, name in LINES]
+    body += ["", alert.text, "", "-- ", gettext(language, COPY_FOOTER)]
     return subject, "\n".join(body) + "\n"

@@ -24,6 +24,7 @@ from callcenter.accounts.principal import Principal
 from callcenter.core.business_lines import call_line
 from callcenter.core.omni.customers import UnknownCustomer
 from callcenter.core.qa.redaction import Redactor
+from callcenter.core.tickets import routing
 from callcenter.core.tickets import workflow as wfl
 from callcenter.core.tickets.board import boards
 from callcenter.core.tickets.model import Workflow
@@ -36,6 +37,7 @@ from callcenter.web.api import SERVICE
 from callcenter.web.auth import PRINCIPAL, allow
 from callcenter.web.http import error, json_response, read_json, read_query
 from callcenter.web.openapi import doc
+from callcenter.web.pages import add_nav, render
 from callcenter.web.webhooks import MESSAGING
 
 log = logging.getLogger(__name__)
@@ -96,6 +98,16 @@ class ListQuery(_Body):
     mine: bool = Field(False, description="only my teams' tickets (supervisors: ignored)")
     limit: int = Field(50, ge=1, le=200)
     offset: int = Field(0, ge=0, le=100_000)
+
+
+class BoardQuery(_Body):
+    team: str | None = Field(None, pattern=_NAME, description="only this team's board")
+    type: str | None = Field(None, pattern=_NAME, description="only tickets of this type")
+    priority: str | None = Field(None, pattern=_NAME, description="only tickets of this priority")
+
+
+class ReadBody(_Body):
+    ids: list[int] | None = Field(None, max_length=200, description="these (none given: all of mine)")
 
 
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
@@ -216,8 +228,7 @@ async def _prefill(request: web.Request, body: CreateBody) -> wfl.Draft | web.Re
         except UnknownCustomer:
             return error(404, "no such customer")
         customer_id = customer.id
-        tier = next((t[5:] for t in sorted(customer.tags) if t.startswith("tier:")), None)
-        tier = tier or ("vip" if customer.vip else None)
+        tier = routing.tier_of(customer.tags, customer.vip)
     context |= {
         "channel": found.channel.value,
         "queue": found.queue or "",
@@ -350,17 +361,80 @@ async def comment(request: web.Request) -> web.Response:
 
 
 @doc(
-    "Team boards: per team, open tickets by priority, the overdue and the about-to-breach ones",
-    errors=(503,),
+    "Team boards: per team, open tickets by priority, the overdue and the about-to-breach ones (ids,"
+    " oldest first, and in `tickets` each one's title, type, priority, status and `due_at` or"
+    " `late_seconds`), optionally only one team, type or priority",
+    query=BoardQuery,
+    errors=(400, 503),
     who="a supervisor limited to business lines: those lines' tickets",
 )
 @allow("supervisor", "admin")
 async def board(request: web.Request) -> web.Response:
+    q = read_query(request, BoardQuery)
     tickets = request.app[TICKETS]
     principal: Principal = request[PRINCIPAL]
     found = [t for t in await tickets.store.open_tickets(limit=5000) if principal.may_see(t.line)]
-    teams = boards(tickets.workflow, found, tickets.clock())
-    return json_response({"teams": [dataclasses.asdict(b) for b in teams]})
+    teams = boards(
+        tickets.workflow, found, tickets.clock(),
+        teams=None if q.team is None else {q.team},
+        types=None if q.type is None else {q.type},
+        priorities=None if q.priority is None else {q.priority},
+    )  # fmt: skip
+    return json_response({"at": tickets.clock(), "teams": [dataclasses.asdict(b) for b in teams]})
+
+
+@doc("The ticket boards page: per team workload, overdue and about-to-breach lists", content="text/html")
+@allow("supervisor", "admin")
+async def board_page(request: web.Request) -> web.Response:
+    return render(request, "tickets_board.html")
+
+
+def _recipients(principal: Principal) -> set[str]:
+    """The names a person's notifications are addressed to: the workflow's members are written
+    as user names or agent ids."""
+    return {principal.name} | ({principal.agent_id} if principal.agent_id else set())
+
+
+@doc(
+    "My notifications, newest first: mentions in internal notes, tickets assigned to my team, SLA"
+    " warnings and breaches (only those whose ticket I may read), and how many are unread",
+    errors=(503,),
+    who=_WHO,
+)
+@allow("agent", "supervisor", "admin")
+async def notifications(request: web.Request) -> web.Response:
+    tickets = request.app[TICKETS]
+    principal: Principal = request[PRINCIPAL]
+    out = []
+    seen: dict[str, Ticket | None] = {}
+    mine = _recipients(principal)
+    shown: set[tuple[object, ...]] = set()
+    for n in await tickets.store.notifications(mine):
+        if n.by in mine:
+            continue  # what I did myself (a team I am in, by my agent id)
+        same = (n.kind, n.ticket_id, n.at, n.by, n.text)
+        if same in shown:
+            continue  # a team listing me by name and by agent id: told once
+        shown.add(same)
+        if n.ticket_id not in seen:
+            seen[n.ticket_id] = await tickets.store.get(n.ticket_id)
+        ticket = seen[n.ticket_id]
+        if ticket is None or not tickets.may_view(principal, ticket):
+            continue
+        out.append({
+            "id": n.id, "kind": n.kind, "ticket_id": n.ticket_id, "title": ticket.title, "at": n.at,
+            "by": n.by, "text": n.text, "read": n.read,
+        })  # fmt: skip
+    return json_response({"notifications": out, "unread": sum(not n["read"] for n in out)})
+
+
+@doc("Mark my notifications read (these ids, or all)", body=ReadBody, errors=(400, 503), who=_WHO)
+@allow("agent", "supervisor", "admin")
+async def read_notifications(request: web.Request) -> web.Response:
+    body = await read_json(request, ReadBody)
+    principal: Principal = request[PRINCIPAL]
+    marked = await request.app[TICKETS].store.mark_read(_recipients(principal), body.ids)
+    return json_response({"marked": marked})
 
 
 async def tickets_of(request: web.Request, customer_ids: Collection[str]) -> list[dict[str, Any]]:
@@ -395,6 +469,10 @@ async def tickets_of(request: web.Request, customer_ids: Collection[str]) -> lis
 def setup_routes(app: web.Application) -> None:
     app.router.add_get("/api/tickets/workflow", _guarded(get_workflow))
     app.router.add_get("/api/tickets/board", _guarded(board))
+    app.router.add_get("/tickets/board", board_page)
+    add_nav(app, "Ticket boards", "/tickets/board", "supervisor", "admin")
+    app.router.add_get("/api/tickets/notifications", _guarded(notifications))
+    app.router.add_post("/api/tickets/notifications/read", _guarded(read_notifications))
     app.router.add_get("/api/tickets", _guarded(list_tickets))
     app.router.add_post("/api/tickets", _guarded(create))
     app.router.add_get("/api/tickets/{ticket_id}", _guarded(get_ticket))

@@ -150,6 +150,9 @@ MATRIX: dict[tuple[str, str], set[str]] = {
     # Tickets (test_tickets_api.py); each ticket is checked again (team, line) inside.
     ("GET", "/api/tickets/workflow"): {"agent", "supervisor", "admin"},
     ("GET", "/api/tickets/board"): {"supervisor", "admin"},
+    ("GET", "/tickets/board"): {"supervisor", "admin"},
+    ("GET", "/api/tickets/notifications"): {"agent", "supervisor", "admin"},
+    ("POST", "/api/tickets/notifications/read"): {"agent", "supervisor", "admin"},
     ("GET", "/api/tickets"): {"agent", "supervisor", "admin"},
     ("POST", "/api/tickets"): {"agent", "supervisor", "admin"},
     ("GET", "/api/tickets/T-NONE"): {"agent", "supervisor", "admin"},
@@ -217,6 +220,7 @@ PAGES = {
     ("GET", "/planning"),
     ("GET", "/kb"),
     ("GET", "/campaigns"),
+    ("GET", "/tickets/board"),
 }
 # Engine.IO answers 400 to a request that is not one of its own (no transport, no session).
 SOCKETS = {"/socket.io/"}

@@ -107,7 +107,8 @@ class Client:
         return self.got.setdefault(name, asyncio.Queue())
 
     async def connect(self, url: str, auth: Any = None) -> Client:
-        for name in ("message", "typing", "agent_joined", "ended", "offer", "offer_withdrawn", "state"):
+        names = ("message", "typing", "agent_joined", "ended", "offer", "offer_withdrawn", "state")
+        for name in (*names, "ticket_notification"):
             self.sio.on(name, self._keeper(name), namespace=self.namespace)
         await self.sio.connect(
             url, namespaces=[self.namespace], auth=auth, transports=["websocket"], wait_timeout=WAIT

@@ -99,6 +99,13 @@ async def test_a_ticket_from_a_chat_across_two_teams(tmp_path: Path) -> None:
         assert "My router reboots" in ticket["context"]["chat"]
         assert "4111 1111 1111 1111" not in ticket["context"]["chat"]  # card numbers never copied
         customer_id = ticket["customer_id"]
+        # Notifications: the team is told of the new ticket (not Ann, who made it).
+        _, bobs = await call(node, BOB, "GET", "/api/tickets/notifications")
+        assert [(n["kind"], n["ticket_id"]) for n in bobs["notifications"]] == [("assigned", tid)]
+        assert (
+            bobs["unread"] == 1
+            and (await call(node, ANN, "GET", "/api/tickets/notifications"))[1]["notifications"] == []
+        )
 
         status, refused = await call(
             node, ANN, "POST", f"/api/tickets/{tid}/transition", {"status": "resolved"}
@@ -114,8 +121,16 @@ async def test_a_ticket_from_a_chat_across_two_teams(tmp_path: Path) -> None:
         got = await visitor.next("message")
         assert got["body"] == f"[{tid}] We are on it"
         await call(
-            node, ANN, "POST", f"/api/tickets/{tid}/comments", {"body": "logs attached", "internal": True}
+            node,
+            ANN,
+            "POST",
+            f"/api/tickets/{tid}/comments",
+            {"body": "logs attached @bob", "internal": True},
         )
+        _, bobs = await call(node, BOB, "GET", "/api/tickets/notifications")
+        assert bobs["notifications"][0]["kind"] == "mention" and bobs["notifications"][0]["by"] == "ann"
+        assert bobs["notifications"][0]["text"] == "logs attached @bob" and bobs["unread"] == 2
+        assert (await call(node, BOB, "POST", "/api/tickets/notifications/read", {}))[1] == {"marked": 2}
 
         # Transfers: the allowed paths only; then the other team works it, Ann only reads it.
         assert (await call(node, ANN, "POST", f"/api/tickets/{tid}/transfer", {"team": "product"}))[0] == 409
@@ -133,6 +148,16 @@ async def test_a_ticket_from_a_chat_across_two_teams(tmp_path: Path) -> None:
         assert [t["id"] for t in listed["tickets"]] == [tid]
         status, eves = await call(node, EVE, "GET", f"/api/tickets/{tid}")
         assert eves["may_work"] and eves["next"] == ["resolved", "waiting_customer"]
+        # Eve's team was told of the transfer; Eve mentions Ann, whose panel is pushed the news.
+        _, notes = await call(node, EVE, "GET", "/api/tickets/notifications")
+        assert [n["kind"] for n in notes["notifications"]] == ["assigned"]
+        note = {"body": "@ann which firmware?", "internal": True}
+        assert (await call(node, EVE, "POST", f"/api/tickets/{tid}/comments", note))[0] == 201
+        pushed = [await ann_socket.next("ticket_notification") for _ in range(2)]
+        assert pushed == [{"kind": "assigned", "ticket_id": tid}, {"kind": "mention", "ticket_id": tid}]
+        _, anns = await call(node, ANN, "GET", "/api/tickets/notifications")
+        assert [(n["kind"], n["by"]) for n in anns["notifications"]] == [("mention", "eve")]
+        assert (await call(node, BOB, "GET", "/api/tickets/notifications"))[1]["notifications"] == []
         assert [c["internal"] for c in eves["comments"]] == [False, True]
         assert (await call(node, QA, "GET", f"/api/tickets/{tid}"))[0] == 403
         assert (await call(node, EVE, "POST", f"/api/tickets/{tid}/priority", {"priority": "high"}))[0] == 403
@@ -152,6 +177,8 @@ async def test_a_ticket_from_a_chat_across_two_teams(tmp_path: Path) -> None:
         assert engineering["open"] == 1 and engineering["overdue"] == [tid]
         assert (await call(node, EVE, "GET", "/api/tickets/board"))[0] == 403
         assert await job.check_all(tickets) == 0  # each once
+        _, notes = await call(node, EVE, "GET", "/api/tickets/notifications")
+        assert "sla_breached" in [n["kind"] for n in notes["notifications"]]
         tickets.clock = real
 
         # Eve closes it; the customer answers quoting the ticket id: it reopens with the reason.

@@ -99,6 +99,21 @@ async def test_create_a_ticket_from_a_chat_transfer_it_and_see_it_as_the_other_t
                 eve_detail = eve.locator("#ticket-detail")
                 await eve_detail.get_by_role("button", name="Move to open").click()
                 await expect(eve_detail).to_contain_text("status open")
+                # Notifications: Eve's team was told of the transfer; Eve's note mentions Ann, whose
+                # panel is pushed the news over its socket.
+                await expect(eve.locator("#notes-list")).to_contain_text(
+                    f"New for your team: {ticket_id} (Router reboots every hour)"
+                )
+                await eve_detail.get_by_role("textbox", name="Comment").fill("@ann which firmware is it?")
+                await eve_detail.get_by_role("button", name="Add comment").click()
+                mention = f"eve mentioned you on {ticket_id} (Router reboots every hour): @ann which firmware"
+                await expect(page.locator("#notes-list")).to_contain_text(mention)
+                await expect(page.locator("#notes-unread")).to_have_text("1 unread")
+                await page.screenshot(
+                    path=str(SCREENSHOTS / "tickets-notifications-1024-en.png"), full_page=True
+                )
+                await page.get_by_role("button", name="Mark all read").click()
+                await expect(page.locator("#notes-unread")).to_be_hidden()
 
                 # A week later (a moved clock): the SLA job breaches the first response.
                 tickets = node.app[TICKETS]

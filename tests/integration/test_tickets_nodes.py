@@ -1,6 +1,7 @@
 """Tickets on a cluster of two server processes (docs/tickets.md, "Several nodes"): a real
 PostgreSQL elects the routing owner, a real Redis carries the follower's requests. Both nodes serve
-the API from the database; the follower's reply to a customer is handled by the owner's job (here
+the API from the database; a mention made on one node reaches the panel socket on the other
+(Redis); the follower's reply to a customer is handled by the owner's job (here
 the customer has no conversation: ``no_channel``); an edit of the shared workflow file reaches both
 nodes, a broken one neither; when the owner stops, the follower takes over the job. The CRM
 webhooks of the changes made on either node are sent once each, by the owner of the moment."""
@@ -16,10 +17,12 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
+import aiohttp
 import pytest
 
-from tests.conftest import ServerProcess, config_with
+from tests.conftest import ADMIN_TOKEN, AGENT_TOKEN, ServerProcess, config_with
 from tests.integration.test_api import free_port
+from tests.integration.test_realtime import agent
 from tests.pg import new_database
 from tests.redis_server import RedisServer
 from tests.unit.tickets_fixtures import EXAMPLE
@@ -71,6 +74,18 @@ def delivery(node: ServerProcess, ticket_id: str, comment_id: int) -> str | None
     status, ticket = node.api("GET", f"/api/tickets/{ticket_id}")
     assert status == 200, ticket
     return next(c["delivery"] for c in ticket["comments"] if c["id"] == comment_id)
+
+
+async def mention_pushed_across(a: ServerProcess, b: ServerProcess, ticket_id: str) -> None:
+    socket = await agent(a.url, AGENT_TOKEN)
+    try:
+        note = {"body": "@1001 can you check the invoice?", "internal": True}
+        async with aiohttp.ClientSession(headers={"Authorization": f"Bearer {ADMIN_TOKEN}"}) as http:
+            async with http.post(f"{b.url}/api/tickets/{ticket_id}/comments", json=note) as resp:
+                assert resp.status == 201, await resp.text()
+        assert await socket.next("ticket_notification") == {"kind": "mention", "ticket_id": ticket_id}
+    finally:
+        await socket.close()
 
 
 def test_two_nodes_serve_the_tickets_and_the_owner_runs_the_job(
@@ -138,6 +153,9 @@ def test_two_nodes_serve_the_tickets_and_the_owner_runs_the_job(
             )
             assert node.api("GET", "/api/tickets/workflow")[1]["types"]["billing"]["label"] == "Invoices"
 
+        # A note on B mentioning agent 1001, whose panel's socket is on A: pushed through Redis.
+        asyncio.run(mention_pushed_across(a, b, tid))
+
         a.stop()  # B is elected and runs the job from now on
         b.wait_until(lambda: role(b) == "owner", 30, "B routing")
         status, added = b.api("POST", f"/api/tickets/{tid}/comments", {"body": "Done", "internal": False})
@@ -145,15 +163,15 @@ def test_two_nodes_serve_the_tickets_and_the_owner_runs_the_job(
         comment = added["comment"]["id"]
         b.wait_until(lambda: delivery(b, tid, comment) == "no_channel", 20, "B's job to take the reply")
 
-        # The webhooks: made on B, A, B (A owning), then on B (B owning); each sent once, signed.
-        kinds = ["created", "status", "commented", "commented"]
-        b.wait_until(lambda: len(got) >= len(kinds), 20, "the four webhooks")
+        # The webhooks: made on B, A, B, B (A owning), then on B (B owning); each sent once, signed.
+        kinds = ["created", "status", "commented", "commented", "commented"]
+        b.wait_until(lambda: len(got) >= len(kinds), 20, "the five webhooks")
         assert sorted(body["data"]["event"]["kind"] for body, _ in got) == sorted(kinds)
         assert len({body["id"] for body, _ in got}) == len(kinds) and all(signed for _, signed in got)
         status, log = b.api("GET", "/api/webhooks/deliveries")
         assert (
             status == 200
-            and [(d["state"], d["attempts"]) for d in log["deliveries"]] == [("delivered", 1)] * 4
+            and [(d["state"], d["attempts"]) for d in log["deliveries"]] == [("delivered", 1)] * 5
         )
     finally:
         a.stop()

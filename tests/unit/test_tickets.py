@@ -6,11 +6,13 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from callcenter.core.tickets import sla
+from callcenter.core.omni.conversations import MessagingChannel
+from callcenter.core.tickets import sla, triggers
 from callcenter.core.tickets import workflow as wfl
 from callcenter.core.tickets.calendar import add_business, business_seconds, is_open
 from callcenter.core.tickets.fields import TicketInvalid
 from callcenter.core.tickets.ticket import (
+    CustomerWrote,
     Escalated,
     Reopened,
     SlaBreached,
@@ -18,7 +20,13 @@ from callcenter.core.tickets.ticket import (
     Ticket,
     TicketCreated,
 )
-from tests.unit.tickets_fixtures import example
+from callcenter.core.tickets.triggers import Flagged
+from callcenter.messaging import identity
+from callcenter.messaging.channels.base import InboundMessage
+from callcenter.settings import ConfigError
+from callcenter.tickets.inbound import title_of
+from callcenter.tickets.workflow_file import parse_workflow
+from tests.unit.tickets_fixtures import EXAMPLE, example
 
 WF = example()
 # Monday 7 December 2026, 10:00 in Madrid (UTC+1)
@@ -100,6 +108,53 @@ def test_a_closed_ticket_reopens_on_the_customers_reply_with_the_reason() -> Non
     assert same is back and nothing == ()
 
 
+def test_the_customers_message_is_recorded_and_moves_the_ticket_like_a_reply() -> None:
+    ticket = fault()
+    kept, events = wfl.customer_wrote(WF, ticket, MON_10, "more details", "email")
+    assert kept is ticket and events == (CustomerWrote("T-1", MON_10, "customer", "email"),)
+    assert ticket.first_response_at is None  # the customer's words are no response to them
+    for status in ("open", "resolved", "closed"):
+        ticket, _ = wfl.transition(WF, ticket, status, MON_10, "ann")
+    reopened, events = wfl.customer_wrote(WF, ticket, MON_10, "not fixed", "email")
+    assert reopened.status == "open" and reopened.reopen_reason == "not fixed"
+    assert [e.kind for e in events] == ["customer_message", "reopened"]
+
+
+def test_a_new_tickets_title_from_an_e_mail() -> None:
+    def inbound(subject: str, body: str) -> InboundMessage:
+        sender = identity.email("ana@customer.example")
+        return InboundMessage(MessagingChannel.EMAIL, "p1", sender, "", body, 0.0, subject=subject)
+
+    assert title_of(inbound("RE: Fwd: re:Order 4521", "x")) == "Order 4521"
+    assert title_of(inbound("  ", "\n\n  My router\nreboots")) == "My router"
+    assert title_of(inbound("", "")) == "ana@customer.example"
+    assert len(title_of(inbound("x" * 500, ""))) == wfl.MAX_TITLE
+
+
+def test_a_trigger_rule_opens_a_ticket_on_the_first_matching_rule_only() -> None:
+    rules = """
+triggers:
+  - {when: {qa_flag: [emergency, threat], line: insurance}, type: question, team: engineering,
+     priority: urgent, title: Emergency on a call}
+  - {when: {qa_flag: survey_low}, type: question, title: Rated low}
+  - {when: {qa_flag: survey_low}, type: question, title: never reached}
+"""
+    wf = parse_workflow(EXAMPLE.read_text() + rules, "t.yaml")
+    assert triggers.flags_watched(wf) == {"emergency", "threat", "survey_low"}
+    assert triggers.evaluate(wf, Flagged("c1", "emergency", line="support")) is None
+    assert triggers.evaluate(wf, Flagged("c1", "late", line="insurance")) is None
+    urgent = triggers.evaluate(wf, Flagged("c1", "threat", line="insurance", customer_id="k1"))
+    assert urgent is not None and urgent.key == "qa:c1:threat"
+    ticket, events = wfl.create(wf, urgent.draft, "T-9", MON_10, "system")
+    assert (ticket.team, ticket.priority, ticket.customer_id, ticket.line) == (
+        "engineering", "urgent", "k1", "insurance")  # fmt: skip
+    assert isinstance(events[0], TicketCreated) and events[0].rule == "trigger rule 1 (qa_flag threat)"
+    low = triggers.evaluate(wf, Flagged("c2", "survey_low"))
+    assert low is not None and low.draft.title == "Rated low"
+    routed, _ = wfl.create(wf, low.draft, "T-8", MON_10, "system")
+    assert (routed.team, routed.priority) == ("support", "normal")  # no override: the routing rules
+
+
 def test_the_first_reply_to_the_customer_is_the_first_response_not_a_note() -> None:
     ticket = fault()
     noted, _ = wfl.comment(ticket, MON_10 + timedelta(minutes=1), "ann", internal=True)
@@ -168,3 +223,50 @@ def test_boards_count_open_tickets_per_team_with_the_overdue_and_the_at_risk() -
     assert (found["engineering"].open, found["engineering"].by_priority) == (2, {"high": 2})
     assert found["engineering"].overdue == ["T-LATE"] and found["engineering"].at_risk == ["T-RISK"]
     assert (found["support"].open, found["support"].overdue, found["support"].at_risk) == (1, [], [])
+    listed = found["engineering"].tickets
+    assert listed.keys() == {"T-LATE", "T-RISK"} and listed["T-LATE"].late_seconds == 60
+    assert listed["T-RISK"].due_at == MON_10 + timedelta(minutes=70) and found["support"].tickets == {}
+    # The page's filters: only these teams, types, priorities.
+    some = boards(WF, [late, risky, calm], now, teams={"engineering", "support"}, priorities={"normal"})
+    assert [(b.team, b.open) for b in some] == [("support", 1), ("engineering", 0)]
+    assert [b.open for b in boards(WF, [late, risky, calm], now, types={"billing"})] == [0, 0, 0, 0]
+
+
+def test_who_is_told_of_a_tickets_events() -> None:
+    from callcenter.core.tickets import alerts
+    from callcenter.core.tickets.ticket import Commented, SlaBreached, Transferred
+
+    assert alerts.mentions("ask @eve and @1004, not bob@example.com; @eve. again") == ("eve", "1004")
+    ticket, events = wfl.create(WF, wfl.Draft("fault", "x", {"product": "router"}), "T-1", MON_10, "ann")
+    told = alerts.alerts_of(WF, ticket, events[0])
+    assert [(a.recipient, a.kind) for a in told] == [("1001", "assigned"), ("1002", "assigned")]  # not ann
+    moved = Transferred("T-1", MON_10, "ann", "support", "engineering", "firmware")
+    assert {a.recipient for a in alerts.alerts_of(WF, ticket, moved)} == {"eve", "1004"}
+    late = SlaBreached("T-1", MON_10, "system", "resolution", MON_10)
+    assert {(a.kind, a.text) for a in alerts.alerts_of(WF, ticket, late)} == {("sla_breached", "resolution")}
+    note = Commented("T-1", MON_10, "ann", True, False)
+    mentioned = alerts.alerts_of(WF, ticket, note, "@eve @ann look")
+    assert [(a.recipient, a.kind, a.text) for a in mentioned] == [("eve", "mention", "@eve @ann look")]
+    reply = Commented("T-1", MON_10, "ann", False, True)
+    assert alerts.alerts_of(WF, ticket, reply, "@eve") == ()  # a reply to the customer mentions nobody
+
+
+def test_an_e_mail_copy_of_a_mention_in_the_persons_language() -> None:
+    from callcenter.core.tickets import alerts
+    from callcenter.core.tickets.ticket import Commented
+    from callcenter.web.ticket_mail import compose_alert
+
+    ticket = fault()
+    note = Commented("T-1", MON_10, "ann", True, False)
+    [alert] = alerts.alerts_of(WF, ticket, note, "@eve please look at the logs")
+    subject, text = compose_alert("zh-CN", ticket, note, alert)
+    assert subject == "[T-1] ann 提到了你：Router reboots"  # noqa: RUF001
+    assert "@eve please look at the logs" in text and "电子邮件" in text
+    wf = parse_workflow(
+        EXAMPLE.read_text() + "\nemail_notifications: {eve: {email: eve@x.example, kinds: [mention]}}\n", "t"
+    )
+    assert wf.email_copies["eve"].kinds == {"mention"} and wf.email_copies["eve"].language == "en"
+    with pytest.raises(ConfigError, match=r"t:\d+: email_notifications.eve.kinds.0: Input should be"):
+        parse_workflow(
+            EXAMPLE.read_text() + "\nemail_notifications: {eve: {email: e@x.io, kinds: [x]}}\n", "t"
+        )

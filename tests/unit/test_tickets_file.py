@@ -20,6 +20,8 @@ def test_the_example_file_loads() -> None:
     assert wf.types["fault"].allowed("open") == frozenset({"waiting_customer", "resolved"})
     assert wf.types["fault"].resolved == frozenset({"resolved", "closed"})
     assert wf.teams["support"].members == frozenset({"ann", "1001", "1002"})
+    assert wf.email_type is None  # e-mail stays in chats unless the file says otherwise
+    assert parse_workflow(broken("# email:", "email:"), "t.yaml").email_type == "question"
 
 
 def broken(old: str, new: str) -> str:
@@ -51,6 +53,20 @@ def broken(old: str, new: str) -> str:
          r"tickets.yaml:19: teams.billing.email: String should match pattern"),
         ("  billing: {transfers", "  billing: {email: b@x.example, language: fr, transfers",
          r"tickets.yaml:19: teams.billing.language: Input should be 'en' or 'zh-CN'"),
+        ("# email: {type: question}", "email: {type: fault}",
+         r"tickets.yaml:70: email.type: an e-mail cannot fill the required field\(s\) product"),
+        ("# email: {type: question}", "email: {type: questions}",
+         r"tickets.yaml:70: email.type: unknown ticket type 'questions'"),
+        ("# email: {type: question}", "email: {kind: question}",
+         r"tickets.yaml:70: email.kind: Extra inputs are not permitted"),
+        ("# email: {type: question}", "triggers: [{when: {qa_flag: x}, type: fault, title: t}]",
+         r"tickets.yaml:70: triggers.0.type: a rule cannot fill the required field\(s\) product"),
+        ("# email: {type: question}", "triggers: [{when: {qa_flag: x}, type: question, title: t, team: ops}]",
+         r"tickets.yaml:70: triggers.0.team: unknown team 'ops'"),
+        ("# email: {type: question}", "triggers: [{when: {line: x}, type: question, title: t}]",
+         r"tickets.yaml:70: triggers.0.when: qa_flag is required"),
+        ("# email: {type: question}", "triggers: [{when: {qa_flag: x, mood: sad}, type: question, title: t}]",
+         r"tickets.yaml:70: triggers.0.when: unknown condition 'mood'"),
     ],
 )  # fmt: skip
 def test_each_problem_is_named_with_its_file_and_line(old: str, new: str, expected: str) -> None:

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import enum
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import date, time, tzinfo
 
 
@@ -85,6 +85,29 @@ class RoutingRule:
     priority: str
 
 
+@dataclass(frozen=True, slots=True)
+class Trigger:
+    """A ticket opened by what happens (``core/tickets/triggers.py``): ``when`` keys ``qa_flag``
+    (required), ``line`` and ``queue``, every key matching (one of its values); the ticket's type,
+    its title, and a team and priority that, when given, replace what the routing rules say."""
+
+    when: Condition
+    type: str
+    title: str
+    team: str | None = None
+    priority: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class EmailCopy:
+    """Someone (a user name or an agent id) who asked for e-mail copies of their panel
+    notifications of these kinds (core/tickets/alerts.py), in their language."""
+
+    email: str
+    language: str = "en"
+    kinds: frozenset[str] = frozenset({"assigned", "mention", "sla_warning", "sla_breached"})
+
+
 class Escalation(enum.Enum):
     NOTIFY = "notify"
     REASSIGN = "reassign"
@@ -136,6 +159,11 @@ class Workflow:
     default_team: str = ""
     default_priority: str = ""
     source: str = ""  # the file it came from, for messages
+    # The type a customer's e-mail that continues no ticket opens; None: e-mail stays in chat-like
+    # conversations routed to agents (docs/tickets.md, "Tickets from e-mail").
+    email_type: str | None = None
+    triggers: tuple[Trigger, ...] = ()
+    email_copies: Mapping[str, EmailCopy] = field(default_factory=dict)
 
     def policy(self, type_name: str, priority: str) -> SlaPolicy | None:
         """The policy of this type and priority, else the priority's type-less one."""
@@ -187,8 +215,35 @@ def check(wf: Workflow) -> list[Problem]:
         for step in pol.on_breach:
             if step.action is Escalation.REASSIGN and step.team not in wf.teams:
                 out.append(Problem(("sla", n, "on_breach"), f"unknown team {step.team!r}"))
+    if wf.email_type is not None:
+        email_type = wf.types.get(wf.email_type)
+        if email_type is None:
+            out.append(Problem(("email", "type"), f"unknown ticket type {wf.email_type!r}"))
+        elif required := [f.name for f in email_type.fields if f.required]:
+            names = ", ".join(required)
+            out.append(Problem(("email", "type"), f"an e-mail cannot fill the required field(s) {names}"))
+    for n, trigger in enumerate(wf.triggers):
+        out += _check_trigger(wf, n, trigger)
     if not any(wf.calendar.hours.get(day) for day in range(7)):
         out.append(Problem(("calendar", "hours"), "no working hours in the week"))
+    return out
+
+
+def _check_trigger(wf: Workflow, n: int, trigger: Trigger) -> list[Problem]:
+    out: list[Problem] = []
+    where: tuple[str | int, ...] = ("triggers", n)
+    tt = wf.types.get(trigger.type)
+    if tt is None:
+        out.append(Problem((*where, "type"), f"unknown ticket type {trigger.type!r}"))
+    elif required := [f.name for f in tt.fields if f.required]:
+        names = ", ".join(required)
+        out.append(Problem((*where, "type"), f"a rule cannot fill the required field(s) {names}"))
+    if trigger.team is not None and trigger.team not in wf.teams:
+        out.append(Problem((*where, "team"), f"unknown team {trigger.team!r}"))
+    if trigger.priority is not None and trigger.priority not in wf.priorities:
+        out.append(Problem((*where, "priority"), f"unknown priority {trigger.priority!r}"))
+    if not trigger.when.get("qa_flag"):
+        out.append(Problem((*where, "when"), "qa_flag is required (the event that opens the ticket)"))
     return out
 
 

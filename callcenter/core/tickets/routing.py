@@ -3,10 +3,16 @@ and business line. The first rule whose every condition matches wins; none: the 
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 
 from callcenter.core.tickets.fields import FieldValue
 from callcenter.core.tickets.model import RoutingRule, Workflow
+
+
+def tier_of(tags: Iterable[str], vip: bool) -> str | None:
+    """The customer's tier for routing: its ``tier:<x>`` tag, else ``vip`` for a VIP."""
+    tier = next((t[5:] for t in sorted(tags) if t.startswith("tier:")), None)
+    return tier or ("vip" if vip else None)
 
 
 def facts(

@@ -102,6 +102,14 @@ class Commented(TicketEvent):
 
 
 @dataclass(frozen=True, slots=True)
+class CustomerWrote(TicketEvent):
+    """The customer's own message on the ticket (an e-mail answering it, a message quoting its id,
+    the e-mail that opened it), stored as a comment ``by`` the customer."""
+
+    channel: str
+
+
+@dataclass(frozen=True, slots=True)
 class SlaWarning(TicketEvent):
     target: str  # "first_response" | "resolution"
     due_at: datetime
@@ -140,6 +148,7 @@ _KINDS: dict[type, str] = {
     Transferred: "transferred",
     PriorityChanged: "priority",
     Commented: "commented",
+    CustomerWrote: "customer_message",
     SlaWarning: "sla_warning",
     SlaBreached: "sla_breached",
     Escalated: "escalated",

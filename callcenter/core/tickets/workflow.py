@@ -18,6 +18,7 @@ from callcenter.core.tickets.model import TicketType, Workflow
 from callcenter.core.tickets.ticket import (
     CUSTOMER,
     Commented,
+    CustomerWrote,
     PriorityChanged,
     Reopened,
     StatusChange,
@@ -51,6 +52,10 @@ class Draft:
     language: str | None = None
     tier: str | None = None
     context: Mapping[str, str] = field(default_factory=dict)
+    # Set by a trigger rule (core/tickets/triggers.py): they replace what the routing rules say.
+    team: str | None = None
+    priority: str | None = None
+    why: str = ""
 
 
 def ticket_type(wf: Workflow, name: str) -> TicketType:
@@ -77,6 +82,12 @@ def create(wf: Workflow, draft: Draft, ticket_id: str, at: datetime, by: str) ->
         raise fv.TicketInvalid(problems)
     known = routing.facts(tt.name, values, draft.tier, draft.language, draft.line)
     team, priority, why = routing.route(wf, known)
+    if draft.team is not None and draft.team not in wf.teams:
+        raise fv.TicketInvalid({"team": f"unknown team {draft.team!r}"})
+    if draft.priority is not None and draft.priority not in wf.priorities:
+        raise fv.TicketInvalid({"priority": f"unknown priority {draft.priority!r}"})
+    team, priority = draft.team or team, draft.priority or priority
+    why = draft.why or why
     ticket = Ticket(
         id=ticket_id,
         type=tt.name,
@@ -156,6 +167,13 @@ def customer_replied(wf: Workflow, ticket: Ticket, at: datetime, reason: str) ->
     if ticket.status in tt.paused and tt.reopen_to in tt.allowed(ticket.status):
         return transition(wf, ticket, tt.reopen_to, at, CUSTOMER)
     return ticket, ()
+
+
+def customer_wrote(wf: Workflow, ticket: Ticket, at: datetime, text: str, channel: str) -> Result:
+    """The customer's message on the ticket: recorded (``CustomerWrote``), and the ticket moves as
+    :func:`customer_replied` says (a closed one reopens with the message as the reason)."""
+    changed, events = customer_replied(wf, ticket, at, text)
+    return changed, (CustomerWrote(ticket.id, at, CUSTOMER, channel), *events)
 
 
 def is_legal_history(tt: TicketType, history: tuple[StatusChange, ...]) -> bool:

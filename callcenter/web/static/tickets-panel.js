@@ -119,6 +119,34 @@
     box.hidden = false;
   }
 
+  // --- notifications (mentions, tickets for my team, SLA warnings and breaches) --------------------
+  function noteText(n) {
+    const values = { id: n.ticket_id, title: n.title, by: n.by, target: targets[n.text] || n.text };
+    if (n.kind === "mention") return t("{by} mentioned you on {id} ({title}): {text}", { ...values, text: n.text });
+    if (n.kind === "assigned") return t("New for your team: {id} ({title})", values);
+    if (n.kind === "sla_warning") return t("SLA {target} about to be missed: {id} ({title})", values);
+    if (n.kind === "sla_breached") return t("SLA {target} missed: {id} ({title})", values);
+    return `${n.kind}: ${n.ticket_id}`;
+  }
+  async function loadNotes() {
+    try {
+      const data = await api("GET", "/api/tickets/notifications");
+      document.getElementById("notes-list").replaceChildren(...data.notifications.map((n) => el("li", { class: n.read ? "read" : "unread" },
+        el("button", { type: "button", class: "link", "data-note": String(n.id), onclick: () => show(n.ticket_id) }, noteText(n)),
+        " ", el("small", {}, window.ccLocale.date(n.at)))));
+      document.getElementById("notes-empty").hidden = data.notifications.length > 0;
+      const badge = document.getElementById("notes-unread");
+      badge.textContent = t("{n} unread", { n: data.unread });
+      badge.hidden = data.unread === 0;
+    } catch (err) {
+      say(err.message, true);
+    }
+  }
+  async function readAll() {
+    try { await api("POST", "/api/tickets/notifications/read", {}); } catch (err) { return say(err.message, true); }
+    await loadNotes();
+  }
+
   window.ccTickets = {
     // The hook for a call or chat card: a button that opens the dialog prefilled from it.
     button(context) {
@@ -128,9 +156,18 @@
     },
     refresh,
     show,
+    loadNotes,
   };
   document.addEventListener("DOMContentLoaded", () => {
     document.getElementById("tickets-refresh").addEventListener("click", refresh);
+    document.getElementById("notes-read").addEventListener("click", readAll);
     refresh();
+    loadNotes();
+    // Pushed over the panel's socket (any node's change: docs/tickets.md); the list is read again.
+    const socket = window.ccAgentSocket;
+    if (socket) {
+      socket.on("ticket_notification", () => { loadNotes(); refresh(); });
+      socket.on("connect", loadNotes);
+    }
   });
 })();
