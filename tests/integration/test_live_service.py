@@ -227,3 +227,58 @@ async def test_a_refused_fork_gives_the_call_up(live: Any) -> None:
     await asyncio.sleep(0.2)
     assert 1 <= len([c for c in port.calls if c[0] == "originate"]) <= 2
     assert service._pool.open_streams == 0
+
+
+class RecordingPool:
+    """A fake of our own LivePool: room for every stream, the options of each recorded."""
+
+    capacity = 8
+
+    def __init__(self) -> None:
+        self.opened: dict[str, Any] = {}
+
+    def open(self, stream_id: str, options: Any) -> bool:
+        self.opened[stream_id] = options
+        return True
+
+    def close(self, stream_id: str) -> None:
+        self.opened.pop(stream_id, None)
+
+    def start(self, on_message: Any) -> None:
+        pass
+
+    async def stop(self) -> None:
+        pass
+
+
+async def test_a_calls_language_picks_its_live_engine_and_model(tmp_path: Path) -> None:
+    korean = tmp_path / "ko-model"
+    settings = load_settings(
+        environ={},
+        overrides={
+            "live": {"enabled": True},
+            "transcription": {"languages": {"ko": {"engine": "vosk", "model": str(korean)}}},
+        },
+    )
+    engine = Acd(AcdConfig(), [], {"support": Queue("support")})
+    pool = RecordingPool()
+    service = LiveTranscription(
+        settings,
+        engine,
+        FakePort(),
+        pool,  # type: ignore[arg-type]
+        Screens(),
+        agent_channel=lambda iid, agent: f"PJSIP/{agent}-{iid}",
+        address="127.0.0.1:1",
+    )
+    in_korean = answered("ko1")
+    service.on_command(SaveInteraction(in_korean.interaction.with_(language="ko")))
+    service.on_command(answered("en1"))
+    await until(lambda: len(pool.opened) == 4, 10, "both calls' two streams opened")
+
+    def options_of(iid: str) -> set[tuple[str, str | None]]:
+        keys = {stream.key for stream in service._calls[iid].streams.values()}
+        return {(o.engine, o.model) for key, o in pool.opened.items() if key in keys}
+
+    assert options_of("ko1") == {("vosk", str(korean))}, pool.opened
+    assert options_of("en1") == {("pocketsphinx", None)}, pool.opened
