@@ -190,6 +190,16 @@ class TicketsStore(ConnectionStore):
         await self._write_events(c, before, after, events, actor, comment)
         return after, events
 
+    async def apply_in(
+        self, c: AsyncConnection, ticket_id: str, change: Change, actor: Actor
+    ) -> tuple[Ticket, tuple[TicketEvent, ...]]:
+        """``change`` inside another store's transaction (an approval, an attachment's row)."""
+        return await self._apply(c, ticket_id, change, actor)
+
+    async def read_in(self, c: AsyncConnection, ticket_id: str) -> Ticket | None:
+        """The ticket, its row held until ``c`` ends (another store's transaction)."""
+        return await self._read(c, ticket_id, lock=True)
+
     async def change(
         self, ticket_id: str, change: Change, actor: Actor
     ) -> tuple[Ticket, tuple[TicketEvent, ...]]:

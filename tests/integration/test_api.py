@@ -156,7 +156,17 @@ MATRIX: dict[tuple[str, str], set[str]] = {
     ("POST", "/api/tickets/T-NONE/transition"): {"agent", "supervisor", "admin"},
     ("POST", "/api/tickets/T-NONE/transfer"): {"agent", "supervisor", "admin"},
     ("POST", "/api/tickets/T-NONE/comments"): {"agent", "supervisor", "admin"},
-    ("POST", "/api/tickets/T-NONE/priority"): {"supervisor", "admin"},
+    ("POST", "/api/tickets/T-NONE/priority"): {"agent", "supervisor", "admin"},  # an agent's: a request
+    ("DELETE", "/api/tickets/T-NONE"): {"agent", "supervisor", "admin"},  # an agent's: a request
+    ("POST", "/api/tickets/T-NONE/attachments"): {"agent", "supervisor", "admin"},
+    ("GET", "/api/tickets/T-NONE/attachments/A-NONE"): {"agent", "supervisor", "admin"},
+    # Temporary access and approvals (test_ticket_access.py).
+    ("POST", "/api/ticket-grants"): {"supervisor", "admin"},
+    ("GET", "/api/ticket-grants"): {"agent", "supervisor", "admin"},
+    ("DELETE", "/api/ticket-grants/1"): {"supervisor", "admin"},
+    ("GET", "/api/ticket-approvals"): {"supervisor", "admin"},
+    ("POST", "/api/ticket-approvals/1/approve"): {"supervisor", "admin"},
+    ("POST", "/api/ticket-approvals/1/refuse"): {"supervisor", "admin"},
     # The knowledge base (test_kb_api.py): readers read, admins write.
     ("GET", "/kb"): {"agent", "qa", "supervisor", "admin"},
     ("GET", "/api/kb/articles"): {"agent", "qa", "supervisor", "admin"},
@@ -240,6 +250,9 @@ async def test_every_route_declares_roles_and_is_in_the_matrix(client: TestClien
         (
             m,
             p.replace("tickets/T-NONE", "tickets/{ticket_id}")
+            .replace("attachments/A-NONE", "attachments/{attachment_id}")
+            .replace("grants/1", "grants/{grant_id}")
+            .replace("approvals/1/", "approvals/{approval_id}/")
             .replace("articles/1", "articles/{article_id}")
             .replace("deliveries/1/", "deliveries/{delivery_id}/")
             .replace("1001/pause", "{agent_id}/{action}")
