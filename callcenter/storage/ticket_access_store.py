@@ -23,7 +23,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 from callcenter.aio import cancel_safe
 from callcenter.core.tickets.access import Approval, Grant, State
 from callcenter.core.tickets.ticket import Ticket
-from callcenter.storage import audit_chain
+from callcenter.storage import audit_chain, webhooks_store
 from callcenter.storage.db import ConnectionStore
 from callcenter.storage.db_models import (
     AuditRow,
@@ -255,6 +255,9 @@ class TicketAccessStore(ConnectionStore):
         detail = {"before": codec.ticket_json(before), "after": None, "approval": approval_id,
                   "attachments": list(files)}  # fmt: skip
         await _audit(c, now, actor, "ticket.deleted", ticket_id, detail)
+        hook = {"ticket": codec.ticket_json(before), "event": {"kind": "deleted", "approval": approval_id}}
+        key = f"ticket-deleted-{ticket_id}"
+        await webhooks_store.enqueue(c, self._tickets.subscriptions, "ticket.deleted", key, now, hook)
         for table in (comments_t, events_t, attachments_t):
             await c.execute(table.delete().where(table.c.ticket_id == ticket_id))
         await c.execute(tickets.delete().where(tickets.c.id == ticket_id))

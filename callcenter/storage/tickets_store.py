@@ -81,6 +81,10 @@ class TicketsStore(ConnectionStore):
     async def start(self) -> None:
         await self._open()
 
+    @property
+    def subscriptions(self) -> tuple[Subscription, ...]:
+        return self._subscriptions
+
     async def _write_events(
         self,
         c: AsyncConnection,

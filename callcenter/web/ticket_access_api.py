@@ -27,6 +27,7 @@ from callcenter.tickets.access_records import NewGrant
 from callcenter.web.auth import PRINCIPAL, allow
 from callcenter.web.http import error, json_response, read_json, read_query
 from callcenter.web.openapi import doc
+from callcenter.web.pages import add_nav, render
 from callcenter.web.tickets_api import (
     _ID,
     _NAME,
@@ -372,7 +373,15 @@ async def download(request: web.Request) -> web.StreamResponse:
     )
 
 
+@doc("The ticket access page: requests to approve, temporary access given and in force", content="text/html")
+@allow("supervisor", "admin")
+async def page(request: web.Request) -> web.Response:
+    return render(request, "tickets_access.html")
+
+
 def setup_routes(app: web.Application) -> None:
+    app.router.add_get("/tickets/access", page)
+    add_nav(app, "Ticket access", "/tickets/access", "supervisor", "admin")
     app.router.add_post("/api/ticket-grants", _guarded(add_grant))
     app.router.add_get("/api/ticket-grants", _guarded(list_grants))
     app.router.add_delete("/api/ticket-grants/{grant_id}", _guarded(revoke_grant))

@@ -167,6 +167,7 @@ MATRIX: dict[tuple[str, str], set[str]] = {
     ("GET", "/api/ticket-approvals"): {"supervisor", "admin"},
     ("POST", "/api/ticket-approvals/1/approve"): {"supervisor", "admin"},
     ("POST", "/api/ticket-approvals/1/refuse"): {"supervisor", "admin"},
+    ("GET", "/tickets/access"): {"supervisor", "admin"},
     # The knowledge base (test_kb_api.py): readers read, admins write.
     ("GET", "/kb"): {"agent", "qa", "supervisor", "admin"},
     ("GET", "/api/kb/articles"): {"agent", "qa", "supervisor", "admin"},
@@ -190,6 +191,7 @@ MATRIX: dict[tuple[str, str], set[str]] = {
     ("GET", "/api/webhooks"): {"admin"},
     ("GET", "/api/webhooks/deliveries"): {"admin"},
     ("POST", "/api/webhooks/deliveries/1/redeliver"): {"admin"},
+    ("GET", "/admin/webhooks"): {"admin"},  # the delivery log page (test_webhooks_page_browser.py)
     # The inbound update API: a CRM's token only (role crm, which may do nothing else).
     ("PATCH", "/api/crm/tickets/T-NONE"): {"crm"},
     ("PATCH", "/api/crm/customers/none"): {"crm"},
@@ -227,6 +229,8 @@ PAGES = {
     ("GET", "/planning"),
     ("GET", "/kb"),
     ("GET", "/campaigns"),
+    ("GET", "/admin/webhooks"),
+    ("GET", "/tickets/access"),
 }
 # Engine.IO answers 400 to a request that is not one of its own (no transport, no session).
 SOCKETS = {"/socket.io/"}
