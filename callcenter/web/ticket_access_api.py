@@ -14,6 +14,7 @@ from __future__ import annotations
 import functools
 import logging
 from typing import Any, Literal
+from urllib.parse import quote
 
 from aiohttp import web
 from pydantic import BaseModel, ConfigDict, Field
@@ -25,7 +26,7 @@ from callcenter.errors import RecordingError, StorageError
 from callcenter.tickets.access import TicketAccess, UploadRefused
 from callcenter.tickets.access_records import NewGrant
 from callcenter.web.auth import PRINCIPAL, allow
-from callcenter.web.http import error, json_response, read_json, read_query
+from callcenter.web.http import error, json_response, read_json, read_query, streams_body
 from callcenter.web.openapi import doc
 from callcenter.web.pages import add_nav, render
 from callcenter.web.tickets_api import (
@@ -311,6 +312,7 @@ refuse = _decision("refused", "Refuse a request: nothing is done (audited)")
     who="those who may work the ticket",
 )
 @allow("agent", "supervisor", "admin")
+@streams_body
 async def upload(request: web.Request) -> web.Response:
     q = read_query(request, UploadQuery)
     found = await _visible(request)
@@ -360,12 +362,13 @@ async def download(request: web.Request) -> web.StreamResponse:
     except RecordingError as err:
         log.error("tickets.attachment_read_failed", extra={"attachment": attachment.id, "error": str(err)})
         return error(503, "the attachment cannot be read")
-    ascii_name = attachment.name.encode("ascii", "replace").decode().replace('"', "_")
+    ascii_name = attachment.name.encode("ascii", "replace").decode().replace('"', "_").replace("\\", "_")
+    disposition = f"attachment; filename=\"{ascii_name}\"; filename*=UTF-8''{quote(attachment.name)}"
     return web.Response(
         body=data,
         headers={
             "Content-Type": attachment.content_type,
-            "Content-Disposition": f'attachment; filename="{ascii_name}"',
+            "Content-Disposition": disposition,
             "X-Content-Type-Options": "nosniff",
             "Content-Security-Policy": "default-src 'none'; sandbox",
             "Cache-Control": "no-store",

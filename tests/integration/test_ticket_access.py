@@ -181,8 +181,10 @@ async def test_attachments_are_judged_by_their_bytes_and_come_back_intact(
     assert added["ticket"]["fields"]["screenshot"] == aid
     stored = tmp_path / "recordings" / "attachments" / f"{aid}.bin"
     assert stored.read_bytes() == PNG  # no key configured: stored as is, named by its id only
-    status, got = await call(client, ANN, "GET", f"{up}/{aid}")
-    assert status == 200 and got == PNG
+    resp = await client.get(f"{up}/{aid}", headers={"Authorization": f"Bearer {ANN}"})
+    assert resp.status == 200 and await resp.read() == PNG
+    assert resp.headers["Content-Type"] == "image/png" and resp.headers["X-Content-Type-Options"] == "nosniff"
+    assert resp.headers["Content-Disposition"].startswith('attachment; filename="shot.png"')
     status, listed = await call(client, ANN, "GET", f"/api/tickets/{tid}")
     assert [a["id"] for a in listed["attachments"]] == [aid]
     assert (await call(client, PAT, "GET", f"{up}/{aid}"))[0] == 404  # not his team's
