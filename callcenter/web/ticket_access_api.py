@@ -19,16 +19,18 @@ from urllib.parse import quote
 from aiohttp import web
 from pydantic import BaseModel, ConfigDict, Field
 
+from callcenter.accounts.model import UnknownUser
 from callcenter.core.tickets.access import LEVELS, Approval, Grant, Level, duration, needs_approval
 from callcenter.core.tickets.access import check_target as check_grant
 from callcenter.core.tickets.ticket import Ticket
 from callcenter.errors import RecordingError, StorageError
 from callcenter.tickets.access import TicketAccess, UploadRefused
 from callcenter.tickets.access_records import NewGrant
+from callcenter.web.api import SETTINGS
 from callcenter.web.auth import PRINCIPAL, allow
 from callcenter.web.http import error, json_response, read_json, read_query, streams_body
 from callcenter.web.openapi import doc
-from callcenter.web.pages import add_nav, render
+from callcenter.web.pages import ACCOUNTS, add_nav, render
 from callcenter.web.tickets_api import (
     _ID,
     _NAME,
@@ -120,6 +122,20 @@ def approval_view(a: Approval) -> dict[str, Any]:
 
 
 # -- temporary access ------------------------------------------------------------------------
+async def _known_user(request: web.Request, name: str) -> bool:
+    """An account (enabled) or an API token of that name: a grant to nobody is a typing error."""
+    if any(t.name == name for t in request.app[SETTINGS].security.api_tokens):
+        return True
+    accounts = request.app.get(ACCOUNTS)
+    if accounts is None:
+        return False
+    try:
+        user = await accounts.store.by_username(name)
+    except UnknownUser:
+        return False
+    return not user.disabled
+
+
 @doc(
     "Grant a user temporary access to one ticket or one team's tickets (view or work), audited",
     body=GrantBody,
@@ -144,6 +160,8 @@ async def add_grant(request: web.Request) -> web.Response:
         line = wf.teams[body.team or ""].line
         if not principal.may_see(line):
             return error(404, f"no such team {body.team!r}")
+    if not await _known_user(request, body.user):
+        return error(400, f"user: no account or API token named {body.user!r}")
     grant = NewGrant(body.user, body.ticket_id, body.team, body.level, line, seconds)
     stored = await access.store.add_grant(grant, _actor(request))
     log.info("tickets.access_granted", extra={"grant": stored.id, "user": stored.user, "by": principal.name})

@@ -91,6 +91,9 @@ async def test_temporary_access_lets_one_user_in_until_revoked_or_expired(
         client, SUP, "POST", "/api/ticket-grants", {"user": "pat", "team": "nope", "minutes": 5}
     )
     assert status == 400 and "unknown team" in bad["error"]
+    body_nobody = {"user": "nobody", "ticket_id": tid, "minutes": 5}
+    status, bad = await call(client, SUP, "POST", "/api/ticket-grants", body_nobody)
+    assert status == 400 and "no account or API token named 'nobody'" in bad["error"]
 
     # Work on the whole team: the list shows support's tickets too, and comments are allowed.
     status, team = await call(
