@@ -19,6 +19,7 @@ from urllib.parse import quote
 from aiohttp import web
 from pydantic import BaseModel, ConfigDict, Field
 
+from callcenter import metrics
 from callcenter.accounts.model import UnknownUser
 from callcenter.core.tickets.access import LEVELS, Approval, Grant, Level, duration, needs_approval
 from callcenter.core.tickets.access import check_target as check_grant
@@ -218,6 +219,7 @@ async def _request(
 ) -> web.Response:
     pending = await access.store.request(access.approval(ticket, action, params, reason), _actor(request))
     log.info("tickets.approval_requested", extra={"approval": pending.id, "action": action})
+    metrics.TICKET_APPROVALS.labels(action=action, step="requested").inc()
     return json_response({"approval": approval_view(pending)}, 202)
 
 
@@ -303,6 +305,7 @@ def _decision(state: Literal["approved", "refused"], summary: str) -> Handler:
             return error(404, "no such request")
         decided, ticket = await access.decide(approval, state, _actor(request), body.note)
         log.info("tickets.approval_decided", extra={"approval": decided.id, "state": state})
+        metrics.TICKET_APPROVALS.labels(action=decided.action, step=state).inc()
         tickets = request.app[TICKETS]
         out: dict[str, Any] = {"approval": approval_view(decided)}
         if ticket is not None and decided.action != "delete":
@@ -339,22 +342,28 @@ async def upload(request: web.Request) -> web.Response:
     tickets, ticket = found
     access = request.app[TICKET_ACCESS]
     limit = access.max_bytes
+    too_large = f"the file is larger than {limit} bytes"
     if request.content_length is not None and request.content_length > limit:
-        return error(413, f"the file is larger than {limit} bytes")
+        metrics.TICKET_UPLOADS.labels(result="too_large").inc()
+        return error(413, too_large)
     data = bytearray()
     async for chunk in request.content.iter_chunked(65536):
         data += chunk
         if len(data) > limit:
-            return error(413, f"the file is larger than {limit} bytes")
+            metrics.TICKET_UPLOADS.labels(result="too_large").inc()
+            return error(413, too_large)
     if not data:
         return error(400, "the file is empty")
     try:
         changed, added = await access.upload(ticket, q.name, bytes(data), q.field, _actor(request))
     except UploadRefused as err:
+        metrics.TICKET_UPLOADS.labels(result="too_large" if err.status == 413 else "refused_kind").inc()
         return error(err.status, str(err))
     except RecordingError as err:
         log.error("tickets.attachment_store_failed", extra={"error": str(err)})
         return error(503, "the attachment could not be stored")
+    metrics.TICKET_UPLOADS.labels(result="stored").inc()
+    log.info("tickets.attached", extra={"ticket": ticket.id, "attachment": added.id, "bytes": added.size})
     return json_response({"ticket": ticket_view(tickets, changed), "attachment": attachment_view(added)}, 201)
 
 

@@ -13,6 +13,7 @@ from typing import Any
 import pytest
 from aiohttp.test_utils import TestClient, TestServer
 
+from callcenter import metrics
 from callcenter.app import create_app
 from callcenter.tickets.access_records import NewGrant
 from callcenter.tickets.records import Actor
@@ -127,6 +128,8 @@ async def test_temporary_access_lets_one_user_in_until_revoked_or_expired(
 
 async def test_high_risk_actions_wait_for_a_supervisor_and_run_once(client: TestClient[Any, Any]) -> None:
     tid = await new_ticket(client)
+    approved = metrics.TICKET_APPROVALS.labels(action="priority", step="approved")
+    approved_before = approved._value.get()
     status, asked = await call(
         client, ANN, "POST", f"/api/tickets/{tid}/priority", {"priority": "urgent", "reason": "CEO"}
     )
@@ -147,6 +150,7 @@ async def test_high_risk_actions_wait_for_a_supervisor_and_run_once(client: Test
     assert ticket["priority"] == "urgent"
     assert [e["kind"] for e in ticket["events"]].count("priority") == 1
     assert (await call(client, SUP, "POST", f"/api/ticket-approvals/{aid}/refuse", {}))[0] == 409
+    assert approved._value.get() == approved_before + 1  # callcenter_ticket_approvals_total
 
     # An agent's deletion: refused by a supervisor, nothing gone; asked again and approved: gone.
     status, asked = await call(client, ANN, "DELETE", f"/api/tickets/{tid}?reason=duplicate")

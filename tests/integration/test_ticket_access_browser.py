@@ -1,8 +1,9 @@
 """The ticket access controls and the webhook delivery log in a real Chromium, keyboard first:
 Ann, an agent, attaches a screenshot to a ticket's field on the panel and asks for a higher
-priority; Sam, a supervisor, approves it on /tickets/access and gives Eve temporary access, then
-ends it; Root, an admin, finds the failed delivery of that ticket on /admin/webhooks and sends it
-again. Each page checked at 1024 px in English and in Chinese; screenshots in docs/screenshots."""
+priority; Sam, a supervisor, approves it on /tickets/access, gives Eve temporary access (she reads
+the ticket on her panel, in Chinese) and ends another grant; Root, an admin, finds the failed
+delivery of that ticket on /admin/webhooks and sends it again. Each page checked at 1024 px in
+English and in Chinese; screenshots in docs/screenshots."""
 
 from __future__ import annotations
 
@@ -57,6 +58,7 @@ async def test_attach_ask_approve_grant_and_redeliver(tmp_path: Path) -> None:
     try:
         accounts = node.app[ACCOUNTS]
         await accounts.create("test", username="ann", password=PASSWORD, role="agent", agent_id="1001")
+        await accounts.create("test", username="eve", password=PASSWORD, role="agent", agent_id="1004")
         await accounts.create("test", username="sam", password=PASSWORD, role="supervisor")
         await accounts.create("test", username="root", password=PASSWORD, role="admin")
         draft = wfl.Draft("fault", "Router reboots", {"product": "router"})
@@ -111,6 +113,17 @@ async def test_attach_ask_approve_grant_and_redeliver(tmp_path: Path) -> None:
                         await sam.locator("#grant-minutes").press("Enter")
                         await expect(sam.locator("#grants tbody tr")).to_have_count(1)
                         await fits(sam, "tickets-access-1024-zh-CN.png")
+                # Eve (engineering) reads the ticket given to her, in Chinese, on her panel.
+                eve = await page_in(browser, "zh-CN", node.url, "eve")
+                eve.on("pageerror", lambda err: errors.append(str(err)))
+                await eve.goto(node.url + "/agent")
+                shared = eve.locator("#tickets-shared")
+                await expect(shared).to_contain_text("与您共享")
+                await shared.get_by_role("button").press("Enter")
+                detail = eve.locator("#ticket-detail")
+                await expect(detail.get_by_role("link", name="shot.png")).to_be_visible()
+                await expect(detail.get_by_role("button", name="附加")).to_have_count(0)  # view only
+                await fits(eve, "tickets-attachments-1024-zh-CN.png")
                 assert (await node.app[TICKETS].store.get(ticket.id)).priority == "urgent"  # type: ignore[union-attr]
 
                 # The owner's sender makes each delivery's single attempt (nothing listens): all failed.

@@ -83,9 +83,20 @@
       const data = await api("GET", "/api/tickets?open=true&mine=true&limit=50");
       body.replaceChildren(...data.tickets.map(row));
       document.getElementById("tickets-empty").hidden = data.tickets.length > 0;
+      await shared(new Set(data.tickets.map((x) => x.id)));
     } catch (err) {
       say(err.message, true);
     }
+  }
+
+  // Single tickets a supervisor gave me for a while (a team-wide grant's are in the list above).
+  async function shared(listed) {
+    const box = document.getElementById("tickets-shared");
+    const grants = (await api("GET", "/api/ticket-grants")).grants.filter((g) => g.ticket_id && !listed.has(g.ticket_id));
+    box.replaceChildren(...(grants.length ? [el("span", { class: "muted" }, t("Shared with you:"))] : []),
+      ...grants.map((g) => el("button", { type: "button", class: "link", "data-ticket": g.ticket_id, onclick: () => show(g.ticket_id) },
+        t("{id} ({access}, until {end})", { id: g.ticket_id, access: g.level === "work" ? t("work") : t("view"), end: window.ccLocale.date(g.expires_at) }))));
+    box.hidden = grants.length === 0;
   }
 
   async function show(id) {
