@@ -411,7 +411,8 @@ async def page(request: web.Request) -> web.Response:
 
 def setup_routes(app: web.Application) -> None:
     app.router.add_get("/tickets/access", page)
-    add_nav(app, "Ticket access", "/tickets/access", "supervisor", "admin")
+    if app[SETTINGS].tickets.workflow_file is not None:  # tickets on
+        add_nav(app, "Ticket access", "/tickets/access", "supervisor", "admin")
     app.router.add_post("/api/ticket-grants", _guarded(add_grant))
     app.router.add_get("/api/ticket-grants", _guarded(list_grants))
     app.router.add_delete("/api/ticket-grants/{grant_id}", _guarded(revoke_grant))
