@@ -258,6 +258,11 @@ class TicketAccessStore(ConnectionStore):
         hook = {"ticket": codec.ticket_json(before), "event": {"kind": "deleted", "approval": approval_id}}
         key = f"ticket-deleted-{ticket_id}"
         await webhooks_store.enqueue(c, self._tickets.subscriptions, "ticket.deleted", key, now, hook)
+        await c.execute(  # what was still asked of it cannot be done any more
+            approvals_t.update()
+            .where(approvals_t.c.ticket_id == ticket_id, approvals_t.c.state == "pending")
+            .values(state="refused", decided_by=actor.name, decided_at=now, note="the ticket was deleted")
+        )
         for table in (comments_t, events_t, attachments_t):
             await c.execute(table.delete().where(table.c.ticket_id == ticket_id))
         await c.execute(tickets.delete().where(tickets.c.id == ticket_id))

@@ -171,10 +171,15 @@ async def test_high_risk_actions_wait_for_a_supervisor_and_run_once(client: Test
         assert action in actions
     assert actions[-1] == "ticket.deleted" and actions.count("ticket.priority") == 1
 
-    # A supervisor's own deletion needs nobody.
+    # A supervisor's own deletion needs nobody; what was still asked of the ticket is refused.
     other = await new_ticket(client)
+    status, asked = await call(client, ANN, "POST", f"/api/tickets/{other}/priority", {"priority": "low"})
+    assert status == 202
     assert (await call(client, SUP, "DELETE", f"/api/tickets/{other}"))[0] == 200
     assert (await call(client, SUP, "GET", f"/api/tickets/{other}"))[0] == 404
+    status, refused = await call(client, SUP, "GET", "/api/ticket-approvals?state=refused")
+    gone = next(a for a in refused["approvals"] if a["id"] == asked["approval"]["id"])
+    assert gone["note"] == "the ticket was deleted"
 
 
 async def test_attachments_are_judged_by_their_bytes_and_come_back_intact(
