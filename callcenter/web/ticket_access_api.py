@@ -385,7 +385,7 @@ async def download(request: web.Request) -> web.StreamResponse:
     if attachment is None or attachment.ticket_id != ticket.id:
         return error(404, "no such attachment")
     try:
-        data = access.read(attachment)
+        data = await access.read(attachment)
     except RecordingError as err:
         log.error("tickets.attachment_read_failed", extra={"attachment": attachment.id, "error": str(err)})
         return error(503, "the attachment cannot be read")

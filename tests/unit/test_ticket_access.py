@@ -96,6 +96,8 @@ def test_an_upload_to_an_attachment_field_sets_it_and_only_such_a_field() -> Non
         ("serial 42, 路由器\r\n".encode(), "text"),
         (b"<html><script>alert(1)</script>", None),
         (b"  <svg onload=alert(1)>", None),
+        ("\ufeff<html>".encode(), None),
+        (b"ok\x1b[31m", None),
         (b"MZ\x90\0\x03\0", None),
         (b"\x7fELF\x02\x01", None),
         (b"\xff\xfe\0\0bad", None),

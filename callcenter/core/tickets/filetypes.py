@@ -4,6 +4,7 @@ here (HTML, SVG, scripts, executables), whatever its name."""
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 
 
@@ -27,11 +28,13 @@ KINDS: dict[str, FileKind] = {
         FileKind("text", "text/plain; charset=utf-8", (".txt", ".log", ".csv")),
     )
 }
-_CONTROL = set(range(0, 32)) - {9, 10, 13}
+_CONTROL = re.compile(rb"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
 
 
-def sniff(head: bytes) -> FileKind | None:
-    """The kind of a file from its first bytes (the whole file for text), None: not one we take."""
+def sniff(data: bytes) -> FileKind | None:
+    """The kind of a file: a signature at its head, else text if the whole of it is; None: not a
+    kind we take."""
+    head = data[:16]
     if head.startswith(b"%PDF-"):
         return KINDS["pdf"]
     if head.startswith(b"\x89PNG\r\n\x1a\n"):
@@ -46,17 +49,18 @@ def sniff(head: bytes) -> FileKind | None:
         return KINDS["wav"]
     if head.startswith(b"PK\x03\x04"):
         return KINDS["zip"]
-    return KINDS["text"] if _is_text(head) else None
+    return KINDS["text"] if _is_text(data) else None
 
 
 def _is_text(data: bytes) -> bool:
+    """UTF-8 without control characters (but tab and line ends), not starting with markup."""
+    if _CONTROL.search(data):
+        return False
     try:
         text = data.decode("utf-8")
     except UnicodeDecodeError:
         return False
-    if text.lstrip()[:1] == "<":  # markup a browser might render
-        return False
-    return not any(ord(ch) in _CONTROL for ch in text)
+    return text.lstrip("\ufeff \t\r\n")[:1] != "<"  # markup a browser might render
 
 
 def extension(name: str) -> str:
