@@ -113,6 +113,7 @@ from callcenter.web import (
     sockets,
     softphone,
     supervisor,
+    ticket_access_api,
     tickets_api,
     users_api,
     webhooks,
@@ -269,6 +270,7 @@ def _setup_routes(app: web.Application, settings: Settings) -> None:
     schedule_api.setup_routes(app)
     planning_api.setup_routes(app)
     tickets_api.setup_routes(app)
+    ticket_access_api.setup_routes(app)
     widget.setup_routes(app)
     kb_api.setup_routes(app)
     outbound_api.setup_routes(app)

@@ -34,6 +34,7 @@ from callcenter.forwarding import FORWARDED, Consumer, Forwarder
 from callcenter.socket_forwarding import SocketConsumer, redis_client
 from callcenter.storage.db import Database, parse_url
 from callcenter.storage.leadership import STOPPING, Leadership, PostgresElection, SoleOwner
+from callcenter.web.http import streams_its_body
 from callcenter.web.sockets import RELAY
 
 log = logging.getLogger(__name__)
@@ -237,6 +238,7 @@ async def follower_refusal(request: web.Request, handler: Handler) -> web.Stream
         and half.forwarder is not None
         and FORWARDED not in request.headers
         and not request.path.startswith("/socket.io")
+        and not streams_its_body(request.match_info.handler)  # an upload: served here, never forwarded
     )
     body = await request.read() if forward else b""  # kept: the handler reads the same bytes
     try:

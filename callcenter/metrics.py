@@ -95,3 +95,13 @@ WEBHOOK_SECONDS = Histogram(
     "How long one CRM webhook attempt took (until the answer, the timeout or the error)",
     buckets=(0.01, 0.05, 0.1, 0.5, 1, 2, 5, 10, 30),
 )
+TICKET_APPROVALS = Counter(
+    "callcenter_ticket_approvals_total",
+    "High-risk ticket actions by action (delete, priority) and step (requested, approved, refused)",
+    ["action", "step"],
+)
+TICKET_UPLOADS = Counter(
+    "callcenter_ticket_uploads_total",
+    "Uploads to tickets by result (stored, too_large, refused_kind)",
+    ["result"],
+)

@@ -851,3 +851,66 @@ class CrmFieldTimeRow(Base):
     entity_id: Mapped[str] = mapped_column(primary_key=True)
     field: Mapped[str] = mapped_column(primary_key=True)
     at: Mapped[datetime]
+
+
+# --- tickets: temporary access, approvals, attachments (migration 0024) ----------------------
+class TicketGrantRow(Base):
+    """A supervisor's grant of one ticket (``ticket_id``) or one team's tickets (``team``) to a
+    user, to ``view`` or ``work``, until ``expires_at`` (the database's clock decides) or revoked."""
+
+    __tablename__ = "ticket_grants"
+    __table_args__ = (sa.Index("ix_ticket_grants_user_expires_at", "user", "expires_at"),)
+
+    id: Mapped[int] = mapped_column(EVENT_ID, primary_key=True, autoincrement=True)
+    user: Mapped[str]
+    ticket_id: Mapped[str | None] = mapped_column(sa.String(32))
+    team: Mapped[str | None]
+    level: Mapped[str]  # view | work
+    line: Mapped[str | None]  # the ticket's or team's business line, for scoped supervisors
+    granted_by: Mapped[str]
+    granted_at: Mapped[datetime]
+    expires_at: Mapped[datetime]
+    revoked_by: Mapped[str | None]
+    revoked_at: Mapped[datetime | None]
+
+
+class TicketApprovalRow(Base):
+    """A high-risk action waiting for a supervisor (``state`` pending), then approved (carried out
+    in the approval's transaction) or refused."""
+
+    __tablename__ = "ticket_approvals"
+    __table_args__ = (sa.Index("ix_ticket_approvals_state_id", "state", "id"),)
+
+    id: Mapped[int] = mapped_column(EVENT_ID, primary_key=True, autoincrement=True)
+    ticket_id: Mapped[str] = mapped_column(sa.String(32))
+    action: Mapped[str]  # delete | priority
+    params: Mapped[dict[str, Any]] = mapped_column(JSON_DOCUMENT)
+    line: Mapped[str | None]
+    team: Mapped[str]
+    title: Mapped[str]
+    reason: Mapped[str]
+    requested_by: Mapped[str]
+    requested_at: Mapped[datetime]
+    state: Mapped[str]  # pending | approved | refused
+    decided_by: Mapped[str | None]
+    decided_at: Mapped[datetime | None]
+    note: Mapped[str]
+
+
+class TicketAttachmentRow(Base):
+    """A file uploaded to a ticket (to one of its attachment fields when ``field`` is set); the
+    bytes are in the attachments directory (storage/attachments.py), checked by ``sha256``."""
+
+    __tablename__ = "ticket_attachments"
+    __table_args__ = (sa.Index("ix_ticket_attachments_ticket_id", "ticket_id"),)
+
+    id: Mapped[str] = mapped_column(sa.String(32), primary_key=True)
+    ticket_id: Mapped[str] = mapped_column(sa.String(32))
+    field: Mapped[str | None]
+    name: Mapped[str]
+    content_type: Mapped[str]
+    size: Mapped[int] = mapped_column(sa.BigInteger())
+    sha256: Mapped[str] = mapped_column(sa.String(64))
+    encrypted: Mapped[bool]
+    uploaded_by: Mapped[str]
+    uploaded_at: Mapped[datetime]

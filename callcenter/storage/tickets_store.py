@@ -118,6 +118,10 @@ class TicketsStore(ConnectionStore):
     async def start(self) -> None:
         await self._open()
 
+    @property
+    def subscriptions(self) -> tuple[Subscription, ...]:
+        return self._subscriptions
+
     async def _write_events(
         self,
         c: AsyncConnection,
@@ -335,6 +339,16 @@ class TicketsStore(ConnectionStore):
             )
         await self._write_events(c, before, after, events, actor, comment, alerted)
         return after, events
+
+    async def apply_in(
+        self, c: AsyncConnection, ticket_id: str, change: Change, actor: Actor
+    ) -> tuple[Ticket, tuple[TicketEvent, ...]]:
+        """``change`` inside another store's transaction (an approval, an attachment's row)."""
+        return await self._apply(c, ticket_id, change, actor)
+
+    async def read_in(self, c: AsyncConnection, ticket_id: str) -> Ticket | None:
+        """The ticket, its row held until ``c`` ends (another store's transaction)."""
+        return await self._read(c, ticket_id, lock=True)
 
     async def change(
         self, ticket_id: str, change: Change, actor: Actor

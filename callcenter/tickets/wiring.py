@@ -12,14 +12,18 @@ from aiohttp import web
 from callcenter.aio import cancel_and_wait
 from callcenter.core.tickets import alerts
 from callcenter.core.tickets.ticket import Ticket, TicketEvent
+from callcenter.storage.attachments import AttachmentFiles
 from callcenter.storage.db import Database
+from callcenter.storage.recordings import keyring_of
+from callcenter.storage.ticket_access_store import TicketAccessStore
 from callcenter.storage.tickets_store import TicketsStore
+from callcenter.tickets.access import TicketAccess
 from callcenter.tickets.service import Tickets
 from callcenter.tickets.workflow_file import WorkflowWatcher, load_workflow
 from callcenter.web import api, ticket_mail
 from callcenter.web.chat_agent import NAMESPACE, agent_room, user_room
 from callcenter.web.realtime import REALTIME
-from callcenter.web.tickets_api import TICKETS
+from callcenter.web.tickets_api import TICKET_ACCESS, TICKETS
 
 log = logging.getLogger(__name__)
 
@@ -92,11 +96,22 @@ def store_context(database: web.AppKey[Database]) -> Callable[[web.Application],
         holder.append(tickets)
         watcher = WorkflowWatcher(path, tickets.set_workflow, settings.tickets.reload_seconds)
         await watcher.start()
+        access_store = TicketAccessStore(settings.database.url, app[database].engine, store)
+        await access_store.start()
+        files = AttachmentFiles(
+            settings.tickets.attachments_dir or settings.recordings.directory / "attachments",
+            keyring_of(settings.recordings),
+        )
+        app[TICKET_ACCESS] = TicketAccess(
+            tickets, access_store, files, settings.tickets.attachment_max_bytes,
+            frozenset(settings.tickets.attachment_types),
+        )  # fmt: skip
         app[TICKETS] = tickets
         log.info("tickets.started", extra={"workflow": str(path), "types": sorted(workflow.types)})
         try:
             yield
         finally:
+            await access_store.stop()
             await watcher.stop()
             store.alerted.remove(pusher.push)
             await cancel_and_wait(*pusher.tasks)

@@ -29,6 +29,7 @@ from callcenter.web.audit import record
 from callcenter.web.auth import PRINCIPAL, allow
 from callcenter.web.http import error, json_response, read_json, read_query
 from callcenter.web.openapi import doc
+from callcenter.web.pages import add_nav, render
 from callcenter.web.tickets_api import TICKETS
 from callcenter.web.webhooks import MESSAGING
 
@@ -247,7 +248,15 @@ async def update_customer(request: web.Request) -> web.Response:
     return json_response({"customer": customer.id, "applied": applied, "lost": lost})
 
 
+@doc("The delivery log page: deliveries with their attempts, filters, redelivery", content="text/html")
+@allow("admin")
+async def deliveries_page(request: web.Request) -> web.Response:
+    return render(request, "admin_webhooks.html")
+
+
 def setup_routes(app: web.Application) -> None:
+    app.router.add_get("/admin/webhooks", deliveries_page)
+    add_nav(app, "Webhooks", "/admin/webhooks", "admin")
     app.router.add_patch("/api/crm/customers/{customer_id}", update_customer)
     app.router.add_patch("/api/crm/tickets/{ticket_id}", update_ticket)
     app.router.add_get("/api/webhooks", subscriptions)

@@ -8,6 +8,7 @@ A malformed body is a 400 with what was wrong; a body that fails its pydantic mo
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from typing import Any, TypeVar
 
 from aiohttp import web
@@ -81,3 +82,19 @@ def read_query(request: web.Request, model: type[M]) -> M:
         return model.model_validate(dict(request.query))
     except ValidationError as err:
         raise validation_error(err, "query") from None
+
+
+_STREAMS_BODY = "_callcenter_streams_body"
+H = TypeVar("H", bound=Callable[..., Any])
+
+
+def streams_body(handler: H) -> H:
+    """Mark a handler that reads its own (large) body as a stream: the follower middleware
+    (cluster.py) must not read it first, bounded by ``MAX_BODY``, in case it has to be forwarded.
+    Such a handler never needs the routing owner."""
+    setattr(handler, _STREAMS_BODY, True)
+    return handler
+
+
+def streams_its_body(handler: object) -> bool:
+    return bool(getattr(handler, _STREAMS_BODY, False))

@@ -150,6 +150,11 @@ def operation(
     if d.body is not None:
         op["requestBody"] = {"required": d.body_required, "content": {d.body_type: {"schema": refs[d.body]}}}
         errors.add(400)
+    elif d.body_type == "application/octet-stream":  # a file's bytes as they are (an upload)
+        op["requestBody"] = {
+            "required": d.body_required,
+            "content": {d.body_type: {"schema": {"type": "string", "format": "binary"}}},
+        }
     responses = {str(d.ok): _response(d.ok, _STATUS_TEXT.get(d.ok, "OK"), d.content)}
     for code in sorted(errors):
         responses[str(code)] = _response(code, _STATUS_TEXT.get(code, "error"), None)

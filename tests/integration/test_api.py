@@ -159,7 +159,18 @@ MATRIX: dict[tuple[str, str], set[str]] = {
     ("POST", "/api/tickets/T-NONE/transition"): {"agent", "supervisor", "admin"},
     ("POST", "/api/tickets/T-NONE/transfer"): {"agent", "supervisor", "admin"},
     ("POST", "/api/tickets/T-NONE/comments"): {"agent", "supervisor", "admin"},
-    ("POST", "/api/tickets/T-NONE/priority"): {"supervisor", "admin"},
+    ("POST", "/api/tickets/T-NONE/priority"): {"agent", "supervisor", "admin"},  # an agent's: a request
+    ("DELETE", "/api/tickets/T-NONE"): {"agent", "supervisor", "admin"},  # an agent's: a request
+    ("POST", "/api/tickets/T-NONE/attachments"): {"agent", "supervisor", "admin"},
+    ("GET", "/api/tickets/T-NONE/attachments/A-NONE"): {"agent", "supervisor", "admin"},
+    # Temporary access and approvals (test_ticket_access.py).
+    ("POST", "/api/ticket-grants"): {"supervisor", "admin"},
+    ("GET", "/api/ticket-grants"): {"agent", "supervisor", "admin"},
+    ("DELETE", "/api/ticket-grants/1"): {"supervisor", "admin"},
+    ("GET", "/api/ticket-approvals"): {"supervisor", "admin"},
+    ("POST", "/api/ticket-approvals/1/approve"): {"supervisor", "admin"},
+    ("POST", "/api/ticket-approvals/1/refuse"): {"supervisor", "admin"},
+    ("GET", "/tickets/access"): {"supervisor", "admin"},
     # The knowledge base (test_kb_api.py): readers read, admins write.
     ("GET", "/kb"): {"agent", "qa", "supervisor", "admin"},
     ("GET", "/api/kb/articles"): {"agent", "qa", "supervisor", "admin"},
@@ -183,6 +194,7 @@ MATRIX: dict[tuple[str, str], set[str]] = {
     ("GET", "/api/webhooks"): {"admin"},
     ("GET", "/api/webhooks/deliveries"): {"admin"},
     ("POST", "/api/webhooks/deliveries/1/redeliver"): {"admin"},
+    ("GET", "/admin/webhooks"): {"admin"},  # the delivery log page (test_webhooks_page_browser.py)
     # The inbound update API: a CRM's token only (role crm, which may do nothing else).
     ("PATCH", "/api/crm/tickets/T-NONE"): {"crm"},
     ("PATCH", "/api/crm/customers/none"): {"crm"},
@@ -221,6 +233,8 @@ PAGES = {
     ("GET", "/kb"),
     ("GET", "/campaigns"),
     ("GET", "/tickets/board"),
+    ("GET", "/admin/webhooks"),
+    ("GET", "/tickets/access"),
 }
 # Engine.IO answers 400 to a request that is not one of its own (no transport, no session).
 SOCKETS = {"/socket.io/"}
@@ -244,6 +258,9 @@ async def test_every_route_declares_roles_and_is_in_the_matrix(client: TestClien
         (
             m,
             p.replace("tickets/T-NONE", "tickets/{ticket_id}")
+            .replace("attachments/A-NONE", "attachments/{attachment_id}")
+            .replace("grants/1", "grants/{grant_id}")
+            .replace("approvals/1/", "approvals/{approval_id}/")
             .replace("articles/1", "articles/{article_id}")
             .replace("deliveries/1/", "deliveries/{delivery_id}/")
             .replace("1001/pause", "{agent_id}/{action}")

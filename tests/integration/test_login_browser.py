@@ -66,6 +66,7 @@ async def test_sign_in_through_the_form_lands_on_the_role_page(tmp_path: Path) -
                         "Planning",
                         "Knowledge base",
                         "Campaigns",
+                        "Webhooks",
                     ]
                 )
                 await page.screenshot(path=str(SCREENSHOTS / "admin-users.png"), full_page=True)

@@ -12,6 +12,8 @@ import asyncio
 import json
 import threading
 import time
+import urllib.error
+import urllib.request
 from collections.abc import Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
@@ -65,6 +67,25 @@ def receiver() -> Iterator[tuple[str, list[tuple[dict[str, Any], bool]]]]:
     server.server_close()
 
 
+def upload(node: ServerProcess, path: str, data: bytes) -> tuple[int, Any]:
+    request = urllib.request.Request(node.url + path, data=data, method="POST")
+    request.add_header("Authorization", f"Bearer {ADMIN_TOKEN}")
+    request.add_header("Content-Type", "application/octet-stream")
+    try:
+        with urllib.request.urlopen(request, timeout=10) as resp:
+            return resp.status, json.loads(resp.read())
+    except urllib.error.HTTPError as err:
+        return err.code, json.loads(err.read())
+
+
+def fetch(node: ServerProcess, path: str) -> bytes:
+    request = urllib.request.Request(node.url + path)
+    request.add_header("Authorization", f"Bearer {ADMIN_TOKEN}")
+    with urllib.request.urlopen(request, timeout=10) as resp:
+        data: bytes = resp.read()
+        return data
+
+
 def role(server: ServerProcess) -> str | None:
     health = server.health()
     return None if health is None else health.get("role")
@@ -106,7 +127,12 @@ def test_two_nodes_serve_the_tickets_and_the_owner_runs_the_job(
             database={"url": url, "node": name, "election_check_seconds": 0.5},
             realtime={"redis_url": redis_url},
             recordings={"spool_dir": str(workdir / "spool")},
-            tickets={"workflow_file": str(workflow), "reload_seconds": 0.2, "reply_seconds": 0.2},
+            tickets={
+                "workflow_file": str(workflow),
+                "reload_seconds": 0.2,
+                "reply_seconds": 0.2,
+                "attachments_dir": str(tmp_path / "attachments"),  # shared storage
+            },
             webhooks={
                 "subscriptions": [{"name": "crm", "url": hook_url, "secret": SECRET}],
                 "poll_seconds": 0.2,
@@ -127,6 +153,12 @@ def test_two_nodes_serve_the_tickets_and_the_owner_runs_the_job(
         )
         assert status == 201, ticket
         tid = ticket["id"]
+        # An attachment larger than a JSON body may be, uploaded to the follower (which must stream
+        # it, not read it first for a forwarding), read back from the owner (shared storage).
+        png = b"\x89PNG\r\n\x1a\n" + bytes(range(256)) * 160
+        status, up = upload(b, f"/api/tickets/{tid}/attachments?name=scan.png", png)
+        assert status == 201, up
+        assert fetch(a, f"/api/tickets/{tid}/attachments/{up['attachment']['id']}") == png
         assert a.api("POST", f"/api/tickets/{tid}/transition", {"status": "waiting_customer"})[0] == 200
         assert b.api("GET", f"/api/tickets/{tid}")[1]["status"] == "waiting_customer"
         status, added = b.api("POST", f"/api/tickets/{tid}/comments", {"body": "Refunded", "internal": False})
@@ -163,9 +195,9 @@ def test_two_nodes_serve_the_tickets_and_the_owner_runs_the_job(
         comment = added["comment"]["id"]
         b.wait_until(lambda: delivery(b, tid, comment) == "no_channel", 20, "B's job to take the reply")
 
-        # The webhooks: made on B, A, B, B (A owning), then on B (B owning); each sent once, signed.
-        kinds = ["created", "status", "commented", "commented", "commented"]
-        b.wait_until(lambda: len(got) >= len(kinds), 20, "the five webhooks")
+        # The webhooks: made on B, B, A, B, B (A owning), then on B (B owning); each sent once, signed.
+        kinds = ["created", "attached", "status", "commented", "commented", "commented"]
+        b.wait_until(lambda: len(got) >= len(kinds), 20, "the six webhooks")
         assert sorted(body["data"]["event"]["kind"] for body, _ in got) == sorted(kinds)
         assert len({body["id"] for body, _ in got}) == len(kinds) and all(signed for _, signed in got)
         status, log = b.api("GET", "/api/webhooks/deliveries")

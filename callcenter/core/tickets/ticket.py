@@ -141,7 +141,17 @@ class CrmUpdated(TicketEvent):
     lost: Mapping[str, Mapping[str, object]]
 
 
+@dataclass(frozen=True, slots=True)
+class Attached(TicketEvent):
+    """A file was uploaded to the ticket (to one of its type's attachment fields when ``field``)."""
+
+    attachment_id: str
+    name: str
+    field: str | None
+
+
 _KINDS: dict[type, str] = {
+    Attached: "attached",
     TicketCreated: "created",
     StatusChanged: "status",
     Reopened: "reopened",

@@ -28,6 +28,8 @@ TICKET_EVENTS = (
     "ticket.sla_breached",
     "ticket.escalated",
     "ticket.crm_updated",
+    "ticket.attached",
+    "ticket.deleted",  # not an event of the ticket (it is gone): written with its deletion
 )
 INTERACTION_EVENTS = ("interaction.ended", "interaction.wrapped_up")
 EVENTS = TICKET_EVENTS + INTERACTION_EVENTS

@@ -83,9 +83,20 @@
       const data = await api("GET", "/api/tickets?open=true&mine=true&limit=50");
       body.replaceChildren(...data.tickets.map(row));
       document.getElementById("tickets-empty").hidden = data.tickets.length > 0;
+      await shared(new Set(data.tickets.map((x) => x.id)));
     } catch (err) {
       say(err.message, true);
     }
+  }
+
+  // Single tickets a supervisor gave me for a while (a team-wide grant's are in the list above).
+  async function shared(listed) {
+    const box = document.getElementById("tickets-shared");
+    const grants = (await api("GET", "/api/ticket-grants")).grants.filter((g) => g.ticket_id && !listed.has(g.ticket_id));
+    box.replaceChildren(...(grants.length ? [el("span", { class: "muted" }, t("Shared with you:"))] : []),
+      ...grants.map((g) => el("button", { type: "button", class: "link", "data-ticket": g.ticket_id, onclick: () => show(g.ticket_id) },
+        t("{id} ({access}, until {end})", { id: g.ticket_id, access: g.level === "work" ? t("work") : t("view"), end: window.ccLocale.date(g.expires_at) }))));
+    box.hidden = grants.length === 0;
   }
 
   async function show(id) {
@@ -115,7 +126,9 @@
       ticket.may_work ? el("div", { class: "row" }, transferTo, el("button", { type: "button", onclick: () => transferTo.value && act("transfer", { team: transferTo.value }) }, t("Transfer"))) : "",
       ticket.may_work ? el("form", { class: "row", onsubmit: (e) => { e.preventDefault(); if (note.value.trim()) act("comments", { body: note.value, internal: internal.checked }); } },
         note, el("label", {}, internal, " ", t("Internal note")), el("button", { type: "submit" }, t("Add comment"))) : "",
-      el("ol", { class: "log", "aria-label": t("Comments") }, ...ticket.comments.map((c) => el("li", {}, `${c.by}${c.internal ? " (" + t("note") + ")" : ""}: ${c.body}`))));
+      el("ol", { class: "log", "aria-label": t("Comments") }, ...ticket.comments.map((c) => el("li", {}, `${c.by}${c.internal ? " (" + t("note") + ")" : ""}: ${c.body}`))),
+      attachments(ticket, id),
+      ticket.may_work ? requests(ticket, id) : "");
     box.hidden = false;
   }
 
@@ -145,6 +158,54 @@
   async function readAll() {
     try { await api("POST", "/api/tickets/notifications/read", {}); } catch (err) { return say(err.message, true); }
     await loadNotes();
+  }
+
+  // --- attachments: listed with a download link; uploaded as the file's bytes ---------------------
+  function attachments(ticket, id) {
+    const list = el("ul", { class: "attachments", "aria-label": t("Attachments") }, ...ticket.attachments.map((a) =>
+      el("li", {}, el("a", { href: a.url, download: a.name }, a.name), " ",
+        el("span", { class: "muted" }, t("{size} KB, by {by}", { size: window.ccLocale.number(Math.ceil(a.size / 1024)), by: a.uploaded_by })))));
+    if (!ticket.may_work) return el("div", {}, el("h4", {}, t("Attachments")), list);
+    const file = el("input", { type: "file", id: "ticket-file", "aria-label": t("File to attach") });
+    const fields = ((workflow.types[ticket.type] || { fields: [] }).fields).filter((f) => f.kind === "attachment");
+    const into = el("select", { id: "ticket-file-field", "aria-label": t("Attach to field") },
+      el("option", { value: "" }, t("No field")), ...fields.map((f) => el("option", { value: f.name }, f.label || f.name)));
+    const upload = async (e) => {
+      e.preventDefault();
+      const chosen = file.files[0];
+      if (!chosen) return;
+      const q = new URLSearchParams({ name: chosen.name });
+      if (into.value) q.set("field", into.value);
+      const resp = await fetch(`/api/tickets/${encodeURIComponent(id)}/attachments?${q}`, {
+        method: "POST", credentials: "same-origin", body: chosen,
+        headers: { "X-CSRF-Token": window.cc.csrfToken(), "Content-Type": "application/octet-stream" },
+      });
+      const data = await resp.json().catch(() => ({}));
+      if (!resp.ok) return say(t("Not attached: {error}", { error: data.error || resp.status }), true);
+      say(t("{name} attached to {id}", { name: chosen.name, id }));
+      await show(id);
+    };
+    return el("div", {}, el("h4", {}, t("Attachments")), list,
+      el("form", { class: "row", onsubmit: upload }, file, into, el("button", { type: "submit" }, t("Attach"))));
+  }
+
+  // --- high-risk actions: an agent's are requests a supervisor approves ----------------------------
+  function requests(ticket, id) {
+    const priority = el("select", { id: "ticket-priority", "aria-label": t("New priority") },
+      ...workflow.priorities.map((p) => el("option", { value: p, ...(p === ticket.priority ? { selected: "" } : {}) }, p)));
+    const reason = el("input", { type: "text", id: "ticket-request-reason", maxlength: "500", "aria-label": t("Reason for the request"), placeholder: t("Reason for the request") });
+    const ask = async (method, path, body, what) => {
+      const r = await window.cc.request(method, path, body);
+      if (!r.ok) return say(r.data.error || `HTTP ${r.status}`, true);
+      say(r.status === 202 ? t("{what}: waiting for a supervisor's approval", { what }) : t("Ticket {id} updated", { id }));
+      await refresh();
+      if (r.status !== 200 || method !== "DELETE") await show(id);
+    };
+    const base = `/api/tickets/${encodeURIComponent(id)}`;
+    return el("form", { class: "row", onsubmit: (e) => e.preventDefault() }, priority,
+      el("button", { type: "button", class: "secondary", onclick: () => ask("POST", `${base}/priority`, { priority: priority.value, reason: reason.value }, t("Priority change")) }, t("Change priority")),
+      reason,
+      el("button", { type: "button", class: "secondary", onclick: () => window.confirm(t("Ask to delete ticket {id}?", { id })) && ask("DELETE", `${base}?reason=${encodeURIComponent(reason.value)}`, undefined, t("Deletion")) }, t("Ask to delete")));
   }
 
   window.ccTickets = {

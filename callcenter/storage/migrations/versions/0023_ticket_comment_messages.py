@@ -10,8 +10,7 @@ now, of the customer's own message a ticket took (delivery 'received'); an e-mai
 them (In-Reply-To, References) is looked up by it. ``ticket_triggers``: an event's key (a QA flag
 on a contact) claimed with the ticket a rule opened for it, in that ticket's transaction.
 ``ticket_notifications``: the agent panel's notifications (mentions, tickets assigned to a team,
-SLA warnings and breaches), written with the ticket's change. The lead
-rechains ``down_revision`` on merge.
+SLA warnings and breaches), written with the ticket's change.
 """
 
 from __future__ import annotations
