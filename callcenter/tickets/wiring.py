@@ -53,6 +53,41 @@ class Pusher:
             task.add_done_callback(self.tasks.discard)
 
 
+def _tickets_store(
+    app: web.Application, database: web.AppKey[Database], holder: list[Tickets]
+) -> TicketsStore:
+    """The store, with what each ticket change writes beside it: CRM deliveries, the teams'
+    e-mails, the panel's notifications and their e-mail copies (``holder``: the service, once made)."""
+    settings = app[api.SETTINGS]
+
+    def closed(ticket: Ticket) -> bool:
+        return holder[0].closed(ticket)
+
+    def notify(ticket: Ticket, event: TicketEvent) -> tuple[str, dict[str, str]] | None:
+        team = holder[0].workflow.teams.get(ticket_mail.team_of(ticket, event) or "")
+        if team is None or team.email is None:
+            return None
+        subject, text = ticket_mail.compose(team.language, ticket, event)
+        return team.name, {"to": team.email, "subject": subject, "text": text}
+
+    def alert_mail(ticket: Ticket, event: TicketEvent, alert: alerts.Alert) -> dict[str, str] | None:
+        copy = holder[0].workflow.email_copies.get(alert.recipient)
+        if copy is None or alert.kind not in copy.kinds:
+            return None
+        subject, text = ticket_mail.compose_alert(copy.language, ticket, event, alert)
+        return {"to": copy.email, "subject": subject, "text": text}
+
+    return TicketsStore(
+        settings.database.url,
+        app[database].engine,
+        closed=closed,
+        subscriptions=settings.webhooks.subscriptions,  # CRM deliveries with each change
+        notify=notify,  # and the teams' e-mails
+        alerts=lambda t, e, note: alerts.alerts_of(holder[0].workflow, t, e, note),  # the panel's
+        alert_mail=alert_mail,  # and their e-mail copies, for those who asked
+    )
+
+
 def store_context(database: web.AppKey[Database]) -> Callable[[web.Application], AsyncIterator[None]]:
     async def run(app: web.Application) -> AsyncIterator[None]:
         settings = app[api.SETTINGS]
@@ -62,33 +97,7 @@ def store_context(database: web.AppKey[Database]) -> Callable[[web.Application],
             return
         workflow = load_workflow(path)  # a broken file stops start-up: file:line: key: problem
         holder: list[Tickets] = []
-
-        def closed(ticket: Ticket) -> bool:
-            return holder[0].closed(ticket)
-
-        def notify(ticket: Ticket, event: TicketEvent) -> tuple[str, dict[str, str]] | None:
-            team = holder[0].workflow.teams.get(ticket_mail.team_of(ticket, event) or "")
-            if team is None or team.email is None:
-                return None
-            subject, text = ticket_mail.compose(team.language, ticket, event)
-            return team.name, {"to": team.email, "subject": subject, "text": text}
-
-        def alert_mail(ticket: Ticket, event: TicketEvent, alert: alerts.Alert) -> dict[str, str] | None:
-            copy = holder[0].workflow.email_copies.get(alert.recipient)
-            if copy is None or alert.kind not in copy.kinds:
-                return None
-            subject, text = ticket_mail.compose_alert(copy.language, ticket, event, alert)
-            return {"to": copy.email, "subject": subject, "text": text}
-
-        store = TicketsStore(
-            settings.database.url,
-            app[database].engine,
-            closed=closed,
-            subscriptions=settings.webhooks.subscriptions,  # CRM deliveries with each change
-            notify=notify,  # and the teams' e-mails
-            alerts=lambda t, e, note: alerts.alerts_of(holder[0].workflow, t, e, note),  # the panel's
-            alert_mail=alert_mail,  # and their e-mail copies, for those who asked
-        )
+        store = _tickets_store(app, database, holder)
         pusher = Pusher(app)
         store.alerted.append(pusher.push)
         await store.start()
