@@ -64,6 +64,7 @@ async def test_sign_in_through_the_form_lands_on_the_role_page(tmp_path: Path) -
                         "QA review",
                         "Reports",
                         "Planning",
+                        "Ticket boards",
                         "Knowledge base",
                         "Campaigns",
                         "Webhooks",
