@@ -85,7 +85,7 @@ def test_flow_tests_pass_and_a_failing_case_fails_the_run(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     code, out = run(capsys, "test", str(FLOWS))
-    assert code == 0 and out.splitlines()[-1].endswith("0 failed (3 test file(s))")
+    assert code == 0 and out.splitlines()[-1].endswith("0 failed (4 test file(s))")
 
     flows = tmp_path / "flows"
     shutil.copytree(FLOWS, flows)
