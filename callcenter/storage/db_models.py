@@ -820,3 +820,18 @@ class CrmFieldTimeRow(Base):
     entity_id: Mapped[str] = mapped_column(primary_key=True)
     field: Mapped[str] = mapped_column(primary_key=True)
     at: Mapped[datetime]
+
+
+class BotSessionRow(Base):
+    """A conversation's virtual-agent flow (docs/knowledge-base.md): the chat runner's state as
+    JSON, written after every turn by the routing owner (fenced), read back by the next one."""
+
+    __tablename__ = "bot_sessions"
+
+    conversation_id: Mapped[str] = mapped_column(primary_key=True)
+    flow: Mapped[str]
+    state: Mapped[str] = mapped_column(sa.Text())
+    done: Mapped[bool] = mapped_column(index=True)
+    outcome: Mapped[str]  # "" while it runs; queue, agent, ticket, hangup, error
+    started_at: Mapped[datetime]
+    updated_at: Mapped[datetime]

@@ -197,7 +197,12 @@ class AgentNamespace(GuardedNamespace):
             "timeout": offer.timeout,
             "attempt": offer.attempt,
             "timeline": [message_view(m) for m in timeline],
+            "collected": self.collected(offer.interaction_id),
         }
+
+    def collected(self, interaction_id: str) -> dict[str, str]:
+        """What the virtual agent's flow collected before the handoff (the agent panel keeps it)."""
+        return {}
 
     def _emit(
         self, name: str, payload: Mapping[str, Any], room: str | list[str], namespace: str = NAMESPACE
@@ -256,6 +261,7 @@ class AgentNamespace(GuardedNamespace):
             "channel": a.channel,
             "customer_id": a.customer_id,
             "messages": [message_view(m) for m in messages],
+            "collected": self.collected(a.interaction_id),
         }
 
     @event("accept", "agent", "supervisor")

@@ -1,0 +1,146 @@
+"""The virtual agent's chat flow over SMS, end to end in-process: signed Twilio webhooks in, the bot's
+messages out through the outbox to the local fake provider; the flow's state survives a restart
+of the server (read back from the database), the handoff reaches the agent with what was
+collected, and "人工" hands over at any point."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+from urllib.parse import parse_qsl
+
+from aiohttp.test_utils import TestClient, TestServer
+
+from callcenter.app import BOTS, CHAT, create_app
+from callcenter.core.omni.conversations import Delivery, Direction, Message
+from callcenter.messaging.service import Messaging
+from tests.integration.test_api import auth
+from tests.integration.test_conversation_routing import CUSTOMER, Seen, parts, providers, settings
+from tests.integration.test_messaging import TWILIO_SID, FakeProviders, eventually, twilio_post
+
+__all__ = ["providers"]
+
+FLOW = """\
+flow: bot
+channels: [chat]
+start: topic
+agent: person
+nodes:
+  topic:
+    type: menu
+    prompt: "Hi! Is it about 1 billing or 2 something else?"
+    choices: {"1": order, "2": person}
+    words: {"1": [billing, invoice]}
+    no_input: person
+  order:
+    type: collect
+    prompt: "Your order number (6 digits)?"
+    variable: order
+    min_digits: 6
+    max_digits: 6
+    no_input: person
+    next: billing
+  billing: {type: queue, queue: support, prompt: "Thank you, a person will take over."}
+  person: {type: queue, queue: support, prompt: "Connecting you to a person."}
+"""
+
+
+def _settings(tmp_path: Path, base_url: str) -> Any:
+    flows = tmp_path / "flows"
+    flows.mkdir(exist_ok=True)
+    (flows / "bot.yaml").write_text(FLOW)
+    base = settings(tmp_path, base_url)
+    return base.model_copy(
+        update={
+            "messaging": base.messaging.model_copy(update={"bot_flows": {"support": "bot"}}),
+            "ivr": base.ivr.model_copy(
+                update={
+                    "flows_dir": flows,
+                    "entry_flow": "bot",
+                    "check_audio": False,
+                    "render_prompts": False,
+                }
+            ),
+        }
+    )
+
+
+def _sms(client: TestClient[Any, Any], sid: str, body: str, sender: str = CUSTOMER) -> Any:
+    params = [
+        ("MessageSid", sid),
+        ("AccountSid", TWILIO_SID),
+        ("From", sender),
+        ("To", "+14155550199"),
+        ("Body", body),
+        ("NumMedia", "0"),
+    ]
+    return twilio_post(client, "/webhooks/twilio/sms", params)
+
+
+def _outbound(messaging: Messaging) -> list[Message]:
+    return [m for m in messaging.conversations.messages.values() if m.direction == Direction.OUT]
+
+
+def _texts(fake: FakeProviders, to: str) -> list[str]:
+    forms = [dict(parse_qsl(body.decode())) for *_, body in fake.sends()]
+    return [f["Body"] for f in forms if f.get("To") == to]
+
+
+async def test_an_sms_flow_survives_a_restart_and_hands_over_with_what_it_collected(
+    tmp_path: Path, providers: tuple[FakeProviders, str]
+) -> None:
+    fake, base_url = providers
+    config = _settings(tmp_path, base_url)
+    async with TestClient(TestServer(create_app(config))) as client:
+        service, messaging, _ = parts(client)
+        seen = Seen(service)
+        assert (await client.post("/api/agents/1001/login", headers=auth("agent"))).status == 200
+        assert (await _sms(client, "SM" + "1" * 32, "hello")).status == 200
+        await eventually(lambda: len(_texts(fake, CUSTOMER)) == 1)
+        assert _texts(fake, CUSTOMER) == ["Hi! Is it about 1 billing or 2 something else?"]
+        assert (await _sms(client, "SM" + "2" * 32, "my invoice is wrong")).status == 200
+        await eventually(lambda: len(_texts(fake, CUSTOMER)) == 2)
+        assert _texts(fake, CUSTOMER)[1] == "Your order number (6 digits)?"
+        assert seen.offers() == []  # the bot holds the conversation: nothing queued yet
+        await client.app[BOTS].drain()
+        # Its replies' outcomes stored (else the next run's outbox would send them again).
+        await eventually(lambda: all(m.status != Delivery.QUEUED for m in _outbound(messaging)))
+
+    # A restart (or a new routing owner): the flow goes on where it was.
+    async with TestClient(TestServer(create_app(config))) as client:
+        service, messaging, _ = parts(client)
+        seen = Seen(service)
+        bots = client.app[BOTS]
+        [(conversation, session)] = bots.sessions.items()
+        assert session.state.node == "order"
+        assert (await client.post("/api/agents/1001/login", headers=auth("agent"))).status == 200
+        assert (await _sms(client, "SM" + "3" * 32, "123 456")).status == 200
+        await eventually(lambda: len(seen.offers()) == 1)
+        [offer] = seen.offers()
+        assert (offer.conversation_id, offer.agent_id) == (conversation, "1001")
+        agents, _ = client.app[CHAT]
+        collected = agents.offer_view(offer)["collected"]
+        assert (collected["order"], collected["bot_outcome"], collected["caller"]) == (
+            "123456",
+            "queue",
+            CUSTOMER,
+        )
+        await eventually(lambda: len(_texts(fake, CUSTOMER)) == 3)
+        assert _texts(fake, CUSTOMER)[2] == "Thank you, a person will take over."
+        assert bots.sessions == {}
+
+        # Another customer asks for a person in the middle of the flow.
+        other = "+14155550122"
+        assert (await _sms(client, "SM" + "4" * 32, "hi", sender=other)).status == 200
+        await eventually(lambda: len(_texts(fake, other)) == 1)
+        assert (await _sms(client, "SM" + "5" * 32, "转人工", sender=other)).status == 200
+        await eventually(lambda: len(seen.offers()) == 2)
+        handed = agents.offer_view(seen.offers()[1])["collected"]
+        assert handed["handoff_reason"] == "asked for a person"
+        await eventually(lambda: len(_texts(fake, other)) == 2)
+        assert _texts(fake, other)[1] == "Connecting you to a person."
+
+        metrics = await (await client.get("/metrics")).text()
+        assert 'callcenter_bot_outcomes_total{flow="bot",outcome="queue"}' in metrics
+        assert await messaging.store.bot_sessions() == []
+        assert await messaging.store.bot_outcomes() == {"queue": 2}
