@@ -35,7 +35,7 @@ from callcenter.core.ivr import chat
 from callcenter.core.ivr import flow as ivr
 from callcenter.core.ivr import model as m
 from callcenter.core.kb.bot import Answer
-from callcenter.core.omni.conversations import ConversationOpened, Received
+from callcenter.core.omni.conversations import ConversationOpened, MessagingChannel, Received
 from callcenter.core.omni.customers import Routing, routing_of
 from callcenter.messaging.channels.base import InboundMessage
 from callcenter.messaging.routing import ConversationRouter
@@ -171,11 +171,13 @@ class BotFlows:
                 await self._hand_over(session, ivr.Finish(None, None, outcome="error"))
                 return
             conversation = session.opened.conversation_id
-            variables = {
-                "caller": self.messaging.addresses.get(conversation, ""),
-                "channel": session.opened.channel.value,
-                "customer": session.opened.customer_id,
-            }
+            channel = session.opened.channel
+            # The address replies go to: a phone number, a wa_id, an e-mail (a web visitor's is a
+            # token, of no use to a person)
+            address = (
+                self.messaging.addresses.get(conversation, "") if channel != MessagingChannel.WEBCHAT else ""
+            )
+            variables = {"caller": address, "channel": channel.value, "customer": session.opened.customer_id}
             first = [m.body for m in self.messaging.conversations.messages_of(conversation)]
             if first:
                 variables["first_message"] = variables["message"] = first[0]
@@ -220,8 +222,15 @@ class BotFlows:
             return await self.http(session.opened.conversation_id, request)
         if self.ask is None:
             return chat.KbResult(reason="the knowledge base is not running")
+        flows = self.flows()
+        flow = flows.flows.get(session.flow) if flows is not None else None
+        # The articles of the conversation's language when it is known (the customer's, or chosen
+        # in the flow); else every language's, as the widget's assistant searches.
+        known = session.routing.language is not None or (
+            flow is not None and request.language != flow.language
+        )
         try:
-            decision = await self.ask(request.question, request.language)
+            decision = await self.ask(request.question, request.language if known else None)
         except Exception as err:  # the database away: a person answers instead
             log.error(
                 "bot.kb_failed", extra={"conversation": session.opened.conversation_id, "error": str(err)}
