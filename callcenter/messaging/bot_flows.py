@@ -205,7 +205,7 @@ class BotFlows:
             for step in turn.steps:
                 log.info("bot.step", extra={"conversation": conversation, "step": str(step)})
             for text in turn.replies:
-                await self.messaging.reply(conversation, text)
+                await self.messaging.reply(conversation, text, author="bot")
             if turn.finish is not None:
                 await self._finish(session, turn)
                 return

@@ -473,8 +473,11 @@ class Messaging:
             return None
         return await self._set_status(message.id, update.status, None, update.detail)
 
-    async def reply(self, conversation_id: str, body: str, *, message_id: str | None = None) -> Message:
-        """Queue an agent's reply: stored, then sent by the outbox (DatabaseError: not accepted).
+    async def reply(
+        self, conversation_id: str, body: str, *, message_id: str | None = None, author: str = ""
+    ) -> Message:
+        """Queue an agent's reply (``author`` "bot": the virtual agent's): stored, then sent by the
+        outbox (DatabaseError: not accepted).
         A ``message_id`` already stored in this conversation is that reply, not a new one: the
         same reply carried out again (after a failover) is stored and sent once."""
         if self.outbox is None:
@@ -485,40 +488,21 @@ class Messaging:
                 raise ValueError("this reply id is taken")
             return known
         channel = conversation.channel
-        email_id = None
-        headers: dict[str, str] = {}
-        subject = ""
-        if channel == MessagingChannel.EMAIL:
-            assert self.settings.email is not None
-            domain = self.settings.email.address.rpartition("@")[2]
-            email_id = f"{self.ids()}@{domain}"
-            thread = [
-                m.message_id
-                for m in self.conversations.timeline([conversation.customer_id])
-                if m.conversation_id == conversation_id and m.message_id
-            ]
-            inbound = [
-                m.message_id
-                for m in self.conversations.messages.values()
-                if m.conversation_id == conversation_id and m.direction == Direction.IN and m.message_id
-            ]
-            if inbound:
-                headers["In-Reply-To"] = f"<{inbound[-1]}>"
-            if thread:
-                headers["References"] = " ".join(f"<{t}>" for t in thread)
-            headers["Message-ID"] = f"<{email_id}>"
-            subject = (
-                conversation.subject
-                if conversation.subject.lower().startswith("re:")
-                else (f"Re: {conversation.subject}".strip())
-            )
+        email_id, headers, subject = (
+            self._email_thread(conversation) if channel == MessagingChannel.EMAIL else (None, {}, "")
+        )
         last_in = [
             m
             for m in self.conversations.messages.values()
             if m.conversation_id == conversation_id and m.direction == Direction.IN
         ]
         message = self.conversations.reply(
-            conversation_id, body, self.clock(), message_id=message_id or self.ids(), email_id=email_id
+            conversation_id,
+            body,
+            self.clock(),
+            message_id=message_id or self.ids(),
+            email_id=email_id,
+            author=author,
         )
         await self.store.save_message(message, conversation.customer_id, new=True)
         await self._save_conversation(conversation_id)
@@ -530,9 +514,39 @@ class Messaging:
             reply_to=last_in[-1].provider_id if last_in and channel == MessagingChannel.WHATSAPP else None,
             subject=subject,
             headers=headers,
+            author=author,
         )
         await self.outbox.enqueue(reply)
         return message
+
+    def _email_thread(self, conversation: Conversation) -> tuple[str, dict[str, str], str]:
+        """An e-mail reply's own Message-ID, its threading headers and its subject."""
+        conversation_id = conversation.id
+        assert self.settings.email is not None
+        domain = self.settings.email.address.rpartition("@")[2]
+        email_id = f"{self.ids()}@{domain}"
+        headers: dict[str, str] = {}
+        thread = [
+            m.message_id
+            for m in self.conversations.timeline([conversation.customer_id])
+            if m.conversation_id == conversation_id and m.message_id
+        ]
+        inbound = [
+            m.message_id
+            for m in self.conversations.messages.values()
+            if m.conversation_id == conversation_id and m.direction == Direction.IN and m.message_id
+        ]
+        if inbound:
+            headers["In-Reply-To"] = f"<{inbound[-1]}>"
+        if thread:
+            headers["References"] = " ".join(f"<{t}>" for t in thread)
+        headers["Message-ID"] = f"<{email_id}>"
+        subject = (
+            conversation.subject
+            if conversation.subject.lower().startswith("re:")
+            else (f"Re: {conversation.subject}".strip())
+        )
+        return email_id, headers, subject
 
     async def on_outbox(
         self, message_id: str, status: Delivery, provider_id: str | None, detail: str

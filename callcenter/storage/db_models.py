@@ -167,6 +167,7 @@ class MessageRow(Base):
     provider_id: Mapped[str | None]
     email_message_id: Mapped[str | None] = mapped_column(index=True)
     status_detail: Mapped[str]
+    author: Mapped[str | None]  # "bot": the virtual agent's (migration 0025); else an agent's
 
 
 class OutboxRow(Base):

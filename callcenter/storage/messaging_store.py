@@ -199,6 +199,7 @@ class MessagingStore(SessionStore):
                         (),
                         row.email_message_id,
                         row.status_detail,
+                        row.author or "",
                     ),
                     row.customer_id,
                 )
@@ -426,6 +427,7 @@ def _message_values(message: Message, customer_id: str) -> dict[str, object]:
         "provider_id": message.provider_id,
         "email_message_id": message.message_id,
         "status_detail": message.status_detail,
+        "author": message.author or None,
     }
 
 

@@ -67,12 +67,19 @@ def conversation_messages(messaging: Messaging, conversation_id: str) -> list[Me
     return messaging.conversations.messages_of(conversation_id)
 
 
+def sender(m: Message) -> str:
+    """Who wrote a message, as the pages show it: customer, agent or bot (the virtual agent)."""
+    if m.direction == Direction.IN:
+        return "customer"
+    return "bot" if m.author == "bot" else "agent"
+
+
 def message_view(m: Message) -> dict[str, Any]:
     return {
         "id": m.id,
         "conversation_id": m.conversation_id,
         "channel": m.channel.value,
-        "from": "customer" if m.direction == Direction.IN else "agent",
+        "from": sender(m),
         "body": m.body,
         "at": m.at,
         "status": m.status.value,

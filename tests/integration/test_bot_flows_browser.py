@@ -72,11 +72,13 @@ async def test_a_web_chat_visitor_talks_to_the_flow_and_the_agent_sees_what_it_c
                 await visitor.locator("#cc-input").fill("123-456")
                 await visitor.locator("#cc-input").press("Enter")
                 await expect(log).to_contain_text("Thank you, a person will take over.")
+                await expect(log.locator("li.cc-bot").first).to_contain_text("Assistant")
+                SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+                await visitor.screenshot(path=str(SCREENSHOTS / "bot-widget-1024-en.png"))
 
                 collected = offer.get_by_label("What the virtual agent collected")
                 await expect(collected).to_contain_text("123456")
                 await expect(collected).to_contain_text("bot_outcome")
-                SCREENSHOTS.mkdir(parents=True, exist_ok=True)
                 await agent.screenshot(path=str(SCREENSHOTS / "bot-handoff-1024-en.png"), full_page=True)
                 assert await agent.evaluate("() => document.documentElement.scrollWidth") <= 1024
 

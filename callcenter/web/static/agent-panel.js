@@ -127,7 +127,7 @@
   }
   function message(m) {
     const when = window.ccLocale.time(m.at);
-    const from = { customer: t("customer"), agent: t("agent") }[m.from] || m.from;
+    const from = { customer: t("customer"), agent: t("agent"), bot: t("virtual agent") }[m.from] || m.from;
     return el("li", { class: m.from }, el("small", { text: `${from} · ${channel(m.channel)} · ${when}` }), el("div", { text: m.body }));
   }
   async function accept(offer) {

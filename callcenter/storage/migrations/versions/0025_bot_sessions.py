@@ -6,6 +6,7 @@ Create Date: 2026-12-04
 
 ``bot_sessions``: the chat runner's state (JSON) after each turn, whether the flow is over and how
 it ended; the routing owner reads the unfinished ones back at start (a restart, a new owner).
+``messages.author``: "bot" on the virtual agent's messages (null: an agent's, as before).
 """
 
 from __future__ import annotations
@@ -34,8 +35,12 @@ def upgrade() -> None:
         sa.PrimaryKeyConstraint("conversation_id", name=op.f("pk_bot_sessions")),
     )
     op.create_index("ix_bot_sessions_done", "bot_sessions", ["done"])
+    with op.batch_alter_table("messages") as batch:
+        batch.add_column(sa.Column("author", sa.String(), nullable=True))
 
 
 def downgrade() -> None:
+    with op.batch_alter_table("messages") as batch:
+        batch.drop_column("author")
     op.drop_index("ix_bot_sessions_done", table_name="bot_sessions")
     op.drop_table("bot_sessions")
