@@ -544,6 +544,7 @@ def _bot_flows(
         draft = Draft(
             wanted.ticket_type,
             wanted.title[:200],
+            fields={k: v for k, v in wanted.fields.items() if v != ""},
             customer_id=opened.customer_id,
             line=line,
             language=language,

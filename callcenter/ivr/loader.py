@@ -464,9 +464,12 @@ class _Reader:
         return m.KbNode(name, pos, question, self.target(f["answered"]), self.target(f["unanswered"]))
 
     def _node_ticket(self, name: str, pos: m.Pos, node: yaml.Node) -> m.Node:
-        f = self._fields(node, "ticket", {"ticket_type", "title", "prompt"}, {"ticket_type", "title"})
+        f = self._fields(
+            node, "ticket", {"ticket_type", "title", "fields", "prompt"}, {"ticket_type", "title"}
+        )
+        fields = {self.name(k): self.string(v) for k, v in self.pairs(f["fields"])} if "fields" in f else {}
         return m.TicketNode(
-            name, pos, self.string(f["ticket_type"]), self.string(f["title"]), self.optional_prompt(f)
+            name, pos, self.string(f["ticket_type"]), self.string(f["title"]), self.optional_prompt(f), fields
         )
 
     # -- pieces ------------------------------------------------------------------------------------

@@ -5,6 +5,7 @@ collected, and "人工" hands over at any point."""
 
 from __future__ import annotations
 
+import time
 from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qsl
@@ -13,7 +14,9 @@ from aiohttp.test_utils import TestClient, TestServer
 
 from callcenter.app import BOTS, CHAT, create_app
 from callcenter.core.omni.conversations import Delivery, Direction, Message
+from callcenter.messaging import identity
 from callcenter.messaging.service import Messaging
+from callcenter.web.tickets_api import TICKETS
 from tests.integration.test_api import auth
 from tests.integration.test_conversation_routing import CUSTOMER, Seen, parts, providers, settings
 from tests.integration.test_messaging import TWILIO_SID, FakeProviders, eventually, twilio_post
@@ -144,3 +147,64 @@ async def test_an_sms_flow_survives_a_restart_and_hands_over_with_what_it_collec
         assert 'callcenter_bot_outcomes_total{flow="bot",outcome="queue"}' in metrics
         assert await messaging.store.bot_sessions() == []
         assert await messaging.store.bot_outcomes() == {"queue": 2}
+
+
+GOLD = """\
+flow: gold
+channels: [chat]
+start: invoice
+nodes:
+  invoice:
+    type: collect
+    input: text
+    prompt: "Which invoice is it about?"
+    variable: invoice
+    pattern: "INV-[0-9]+"
+    no_input: person
+    next: ticket
+  ticket:
+    type: ticket
+    ticket_type: billing
+    title: "Invoice {invoice} questioned by SMS"
+    fields: {invoice: "{invoice}"}
+    prompt: "Thank you: our billing team will answer you here."
+  person: {type: queue, queue: support}
+"""
+
+
+async def test_a_business_lines_flow_opens_a_ticket_with_what_it_collected(
+    tmp_path: Path, providers: tuple[FakeProviders, str]
+) -> None:
+    fake, base_url = providers
+    base = _settings(tmp_path, base_url)
+    (tmp_path / "flows" / "gold.yaml").write_text(GOLD)
+    example = Path(__file__).parents[2] / "tickets.example.yaml"
+    config = base.model_copy(
+        update={
+            "messaging": base.messaging.model_copy(
+                update={"bot_flows": {"line:gold": "gold", "support": "bot"}}
+            ),
+            "tickets": base.tickets.model_copy(update={"workflow_file": example}),
+        }
+    )
+    async with TestClient(TestServer(create_app(config))) as client:
+        service, messaging, _ = parts(client)
+        seen = Seen(service)
+        customer = await messaging.identify(identity.phone(CUSTOMER), time.time())
+        messaging.customers.update(customer, time.time(), by="test", business_line="gold")
+        await messaging.save_customers({customer})
+        assert (await _sms(client, "SM" + "1" * 32, "hello")).status == 200
+        await eventually(lambda: len(_texts(fake, CUSTOMER)) == 1)
+        assert _texts(fake, CUSTOMER) == ["Which invoice is it about?"]  # the line's flow
+        assert (await _sms(client, "SM" + "2" * 32, "INV-2041")).status == 200
+        await eventually(lambda: len(_texts(fake, CUSTOMER)) == 2)
+        assert _texts(fake, CUSTOMER)[1] == "Thank you: our billing team will answer you here."
+        await client.app[BOTS].drain()
+        [ticket] = await client.app[TICKETS].store.open_tickets()
+        assert (ticket.type, ticket.title, ticket.customer_id, ticket.line) == (
+            "billing", "Invoice INV-2041 questioned by SMS", customer, "gold"
+        )  # fmt: skip
+        assert ticket.fields["invoice"] == "INV-2041" and ticket.created_by == "virtual-agent"
+        [conversation] = messaging.conversations.conversations.values()
+        assert conversation.closed and seen.offers() == []  # contained: no person needed
+        assert await messaging.store.bot_outcomes() == {"ticket": 1}

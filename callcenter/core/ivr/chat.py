@@ -58,7 +58,8 @@ class KbResult:
 class OpenTicket:
     ticket_type: str
     title: str
-    data: Mapping[str, str] = field(default_factory=dict)
+    data: Mapping[str, str] = field(default_factory=dict)  # everything the flow collected
+    fields: Mapping[str, str] = field(default_factory=dict)  # the ticket type's fields, filled
 
 
 Request = ivr.HttpLookup | KbQuery
@@ -289,10 +290,12 @@ class _Run:
                 self.step(f"queue {queue}")
                 self.say(prompt)
                 return ivr.Finish(self.choice, queue, priority, skills, self.language, self.data(), "queue")
-            case m.TicketNode(ticket_type=ticket_type, title=title, prompt=prompt):
+            case m.TicketNode(ticket_type=ticket_type, title=title, prompt=prompt, fields=fields):
                 self.step(f"ticket {ticket_type}")
                 self.say(prompt)
-                self.ticket = OpenTicket(ticket_type, m.render(title, self.values()), self.data())
+                values = self.values()
+                filled = {name: m.render(template, values) for name, template in fields.items()}
+                self.ticket = OpenTicket(ticket_type, m.render(title, values), self.data(), filled)
                 return self.final("ticket")
             case m.HangupNode(prompt=prompt):
                 self.step("end")

@@ -297,6 +297,7 @@ class TicketNode(Node):
     ticket_type: str
     title: str  # template
     prompt: Prompt | None = None
+    fields: Mapping[str, str] = field(default_factory=dict)  # the ticket's field -> template
 
     def prompts(self) -> tuple[Prompt, ...]:
         return _prompts(self.prompt)
