@@ -6,19 +6,31 @@ collected, and "人工" hands over at any point."""
 from __future__ import annotations
 
 import time
+from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qsl
 
+import pytest
 from aiohttp.test_utils import TestClient, TestServer
 
 from callcenter.app import BOTS, CHAT, create_app
-from callcenter.core.omni.conversations import Delivery, Direction, Message
+from callcenter.core.omni.conversations import (
+    Conversation,
+    ConversationBook,
+    Delivery,
+    Direction,
+    Message,
+    MessagingChannel,
+)
 from callcenter.messaging import identity
 from callcenter.messaging.service import Messaging
+from callcenter.storage.db import Database
+from callcenter.storage.messaging_store import MessagingStore
 from callcenter.web.tickets_api import TICKETS
 from tests.integration.test_api import auth
 from tests.integration.test_conversation_routing import CUSTOMER, Seen, parts, providers, settings
+from tests.integration.test_db import empty_database_url  # noqa: F401 - a fixture (SQLite, PostgreSQL)
 from tests.integration.test_messaging import TWILIO_SID, FakeProviders, eventually, twilio_post
 
 __all__ = ["providers"]
@@ -208,3 +220,41 @@ async def test_a_business_lines_flow_opens_a_ticket_with_what_it_collected(
         [conversation] = messaging.conversations.conversations.values()
         assert conversation.closed and seen.offers() == []  # contained: no person needed
         assert await messaging.store.bot_outcomes() == {"ticket": 1}
+
+
+@pytest.fixture
+async def store(empty_database_url: str) -> AsyncIterator[MessagingStore]:  # noqa: F811 - the fixture
+    database = Database(empty_database_url)  # runs the migrations
+    await database.start()
+    store = MessagingStore(empty_database_url)
+    await store.start()
+    try:
+        yield store
+    finally:
+        await store.stop()
+        await database.stop()
+
+
+async def test_bot_sessions_and_the_bots_messages_are_stored(store: MessagingStore) -> None:
+    """On SQLite and PostgreSQL: a session written after each turn (the same row), the unfinished
+    ones read back oldest first, the endings counted; a message keeps its author."""
+    now = float(int(time.time()))  # whole seconds: both databases keep them exactly
+    await store.save_bot_session("c1", "bot", '{"node": "a"}', "", now - 10, now - 10)
+    await store.save_bot_session("c2", "bot", '{"node": "x"}', "", now - 20, now - 20)
+    await store.save_bot_session("c1", "bot", '{"node": "b"}', "", now - 10, now)
+    assert await store.bot_sessions() == [
+        ("c2", "bot", '{"node": "x"}', now - 20),
+        ("c1", "bot", '{"node": "b"}', now - 10),
+    ]
+    await store.save_bot_session("c2", "bot", '{"node": "y"}', "ticket", now - 20, now)
+    assert [c for c, *_ in await store.bot_sessions()] == ["c1"]
+    assert await store.bot_outcomes() == {"ticket": 1}
+
+    conversation = Conversation("c1", "cust", MessagingChannel.SMS, now, now)
+    book = ConversationBook()
+    book.restore([conversation], [])
+    said = book.reply("c1", "Hi, I am the assistant.", now, message_id="m1", author="bot")
+    await store.save_conversation(conversation, "+14155550111")
+    await store.save_message(said, "cust", new=True)
+    [(back, customer)] = await store.messages()
+    assert (back.author, back.body, customer) == ("bot", "Hi, I am the assistant.", "cust")
