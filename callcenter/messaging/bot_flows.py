@@ -204,8 +204,8 @@ class BotFlows:
             session.state = turn.state
             for step in turn.steps:
                 log.info("bot.step", extra={"conversation": conversation, "step": str(step)})
-            for text in turn.replies:
-                await self.messaging.reply(conversation, text, author="bot")
+            if turn.ticket is None:  # a ticket's turn speaks once the ticket is open (_finish)
+                await self._say(conversation, turn.replies)
             if turn.finish is not None:
                 await self._finish(session, turn)
                 return
@@ -214,6 +214,10 @@ class BotFlows:
                 return
             result = await self._outside(session, turn.request)
             turn = chat.resume(flows, turn.state, result, now=self._now())
+
+    async def _say(self, conversation: str, replies: tuple[str, ...]) -> None:
+        for text in replies:
+            await self.messaging.reply(conversation, text, author="bot")
 
     async def _outside(self, session: _Session, request: chat.Request) -> ivr.HttpResult | chat.KbResult:
         if isinstance(request, ivr.HttpLookup):
@@ -255,7 +259,12 @@ class BotFlows:
                 await self._hand_over(session, replace(finish, data=data, outcome="error"))
                 return
             log.info("bot.ticket_opened", extra={"conversation": conversation, "ticket": ticket_id})
+            await self._say(conversation, turn.replies)
             await self._close(session, outcome)
+        elif turn.ticket is not None:  # no tickets here: a person takes it
+            await self._hand_over(
+                session, replace(finish, data={**finish.data, "ticket_error": "tickets are off"})
+            )
         elif outcome == "hangup":
             await self._close(session, outcome)
         else:

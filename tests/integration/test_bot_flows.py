@@ -258,3 +258,32 @@ async def test_bot_sessions_and_the_bots_messages_are_stored(store: MessagingSto
     await store.save_message(said, "cust", new=True)
     [(back, customer)] = await store.messages()
     assert (back.author, back.body, customer) == ("bot", "Hi, I am the assistant.", "cust")
+
+
+async def test_a_ticket_that_cannot_be_opened_goes_to_a_person_with_why(
+    tmp_path: Path, providers: tuple[FakeProviders, str]
+) -> None:
+    """Tickets are off on this server: the flow's ticket ending hands the conversation over, with
+    what was collected and why, instead of losing it; the customer is not told of a ticket."""
+    fake, base_url = providers
+    base = _settings(tmp_path, base_url)
+    (tmp_path / "flows" / "gold.yaml").write_text(GOLD)
+    config = base.model_copy(
+        update={"messaging": base.messaging.model_copy(update={"bot_flows": {"support": "gold"}})}
+    )
+    async with TestClient(TestServer(create_app(config))) as client:
+        service, messaging, _ = parts(client)
+        seen = Seen(service)
+        assert (await client.post("/api/agents/1001/login", headers=auth("agent"))).status == 200
+        assert (await _sms(client, "SM" + "1" * 32, "hello")).status == 200
+        await eventually(lambda: len(_texts(fake, CUSTOMER)) == 1)
+        assert (await _sms(client, "SM" + "2" * 32, "INV-7")).status == 200
+        await eventually(lambda: len(seen.offers()) == 1)
+        agents, _ = client.app[CHAT]
+        collected = agents.offer_view(seen.offers()[0])["collected"]
+        assert collected["invoice"] == "INV-7" and collected["bot_outcome"] == "error"
+        assert "tickets are not configured" in collected["ticket_error"]
+        said = [m.body for m in _outbound(messaging)]
+        assert said == ["Which invoice is it about?"]  # not a word of a ticket
+        await client.app[BOTS].drain()
+        assert await messaging.store.bot_outcomes() == {"error": 1}
