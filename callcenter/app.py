@@ -514,12 +514,12 @@ async def _messaging(app: web.Application) -> AsyncIterator[None]:
             await sweeper.start()
             yield
     finally:
+        await bots.detach()  # first: its turns use the HTTP session and write replies
         await sweeper.stop()
         await outbox.stop()
         await session.close()
         if redis is not None:
             await redis.aclose()
-        await bots.detach()
         service.listeners.remove(router.on_command)
         await router.stop()
         await store.stop()

@@ -80,6 +80,7 @@ class BotFlows:
         self.choices = dict(messaging.settings.bot_flows)
         self.sessions: dict[str, _Session] = {}
         self._tasks: set[asyncio.Task[None]] = set()
+        self._outside_calls: set[asyncio.Task[Any]] = set()  # turns waiting for a lookup or the kb
 
     # -- which flow -------------------------------------------------------------------------------
     def flow_for(self, opened: ConversationOpened) -> str | None:
@@ -151,10 +152,12 @@ class BotFlows:
         self.messaging.listeners.append(self.on_received)
 
     async def detach(self) -> None:
-        """Undo :meth:`attach`, then let turns under way finish (bounded); a turn not finished is
-        stored as it was before it."""
+        """Undo :meth:`attach`; cancel the turns waiting for a lookup or the knowledge base (stored
+        as waiting: the next run takes their failure path), let the others finish (bounded)."""
         self.messaging.on_opened = None
         self.messaging.listeners.remove(self.on_received)
+        for task in self._outside_calls:
+            task.cancel()
         if self._tasks:
             _, pending = await asyncio.wait(set(self._tasks), timeout=5)
             for task in pending:
@@ -212,7 +215,13 @@ class BotFlows:
             await self._save(session, "")
             if turn.request is None:
                 return
-            result = await self._outside(session, turn.request)
+            task = asyncio.current_task()
+            assert task is not None
+            self._outside_calls.add(task)
+            try:
+                result = await self._outside(session, turn.request)
+            finally:
+                self._outside_calls.discard(task)
             turn = chat.resume(flows, turn.state, result, now=self._now())
 
     async def _say(self, conversation: str, replies: tuple[str, ...]) -> None:

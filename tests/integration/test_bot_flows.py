@@ -5,6 +5,7 @@ collected, and "人工" hands over at any point."""
 
 from __future__ import annotations
 
+import asyncio
 import time
 from collections.abc import AsyncIterator
 from pathlib import Path
@@ -12,6 +13,7 @@ from typing import Any
 from urllib.parse import parse_qsl
 
 import pytest
+from aiohttp import web
 from aiohttp.test_utils import TestClient, TestServer
 
 from callcenter.app import BOTS, CHAT, create_app
@@ -287,3 +289,61 @@ async def test_a_ticket_that_cannot_be_opened_goes_to_a_person_with_why(
         assert said == ["Which invoice is it about?"]  # not a word of a ticket
         await client.app[BOTS].drain()
         assert await messaging.store.bot_outcomes() == {"error": 1}
+
+
+LOOKUP = """\
+flow: lookup
+channels: [chat]
+start: crm
+nodes:
+  crm:
+    type: http
+    url: "{crm}/customers?phone={caller}"
+    timeout: 30
+    result: {tier: tier}
+    next: found
+    failure: not_found
+  found: {type: queue, queue: support, prompt: "Found you."}
+  not_found: {type: queue, queue: support, prompt: "A person will help you."}
+"""
+
+
+async def test_a_lookup_cut_off_by_a_restart_takes_the_flows_failure_path(
+    tmp_path: Path, providers: tuple[FakeProviders, str]
+) -> None:
+    """The server stops while the flow waits for a CRM that does not answer: the next run does not
+    ask again (the request may have had effects) but takes the failure path, and hands over."""
+    _, base_url = providers
+    crm = web.Application()
+    asked = asyncio.Event()
+
+    async def never(request: web.Request) -> web.Response:
+        asked.set()
+        await asyncio.sleep(3600)
+        raise AssertionError("unreachable")
+
+    crm.router.add_get("/customers", never)
+    crm_server = TestServer(crm, host="127.0.0.1", port=0)
+    await crm_server.start_server()
+    base = _settings(tmp_path, base_url)
+    (tmp_path / "flows" / "lookup.yaml").write_text(
+        LOOKUP.replace("{crm}", str(crm_server.make_url("")).rstrip("/"))
+    )
+    config = base.model_copy(
+        update={"messaging": base.messaging.model_copy(update={"bot_flows": {"support": "lookup"}})}
+    )
+    try:
+        async with TestClient(TestServer(create_app(config))) as client:
+            assert (await _sms(client, "SM" + "1" * 32, "hello")).status == 200
+            await asyncio.wait_for(asked.wait(), 10)
+        async with TestClient(TestServer(create_app(config))) as client:
+            service, messaging, _ = parts(client)
+            seen = Seen(service)
+            assert (await client.post("/api/agents/1001/login", headers=auth("agent"))).status == 200
+            await eventually(lambda: len(seen.offers()) == 1)
+            agents, _ = client.app[CHAT]
+            collected = agents.offer_view(seen.offers()[0])["collected"]
+            assert collected["http_error"] == "interrupted"
+            assert [m.body for m in _outbound(messaging)] == ["A person will help you."]
+    finally:
+        await crm_server.close()
