@@ -126,23 +126,7 @@ def _simulate(args: argparse.Namespace, settings: Settings, namer: loader.SoundN
         print(f"error: {err}", file=out)
         return 2
     if args.chat:
-        kb = [KbMock(*spec.split("=", 1)) for spec in args.kb if "=" in spec]
-        chat_sim = simulate_chat(
-            flows,
-            name,
-            now=now,
-            caller=args.caller,
-            inputs=args.input,
-            http=mocks,
-            kb=kb,
-            language=args.language,
-        )
-        for line in chat_sim.lines:
-            print(line, file=out)
-        print(f"outcome: {chat_sim.outcome}", file=out)
-        for key, value in chat_sim.variables.items():
-            print(f"data: {key}={value}", file=out)
-        return 0
+        return _simulate_chat(args, flows, name, now, mocks, out)
     sim = simulate(
         flows, name, now=now, caller=args.caller, dialed=args.dialed, inputs=args.input, http=mocks
     )
@@ -162,6 +146,21 @@ def _simulate(args: argparse.Namespace, settings: Settings, namer: loader.SoundN
             print(f"data: {key}={value}", file=out)
     if sim.unused_inputs:
         print(f"unused inputs: {sim.unused_inputs}", file=out)
+    return 0
+
+
+def _simulate_chat(
+    args: argparse.Namespace, flows: m.FlowSet, name: str, now: datetime, mocks: list[HttpMock], out: TextIO
+) -> int:
+    kb = [KbMock(*spec.split("=", 1)) for spec in args.kb if "=" in spec]
+    sim = simulate_chat(
+        flows, name, now=now, caller=args.caller, inputs=args.input, http=mocks, kb=kb, language=args.language
+    )
+    for line in sim.lines:
+        print(line, file=out)
+    print(f"outcome: {sim.outcome}", file=out)
+    for key, value in sim.variables.items():
+        print(f"data: {key}={value}", file=out)
     return 0
 
 
