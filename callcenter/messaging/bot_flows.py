@@ -205,8 +205,10 @@ class BotFlows:
         conversation = session.opened.conversation_id
         while True:
             session.state = turn.state
-            for step in turn.steps:
-                log.info("bot.step", extra={"conversation": conversation, "step": str(step)})
+            for step in turn.steps:  # where it went; not what the customer wrote (it may be personal)
+                log.info(
+                    "bot.step", extra={"conversation": conversation, "flow": step.flow, "node": step.node}
+                )
             if turn.ticket is None:  # a ticket's turn speaks once the ticket is open (_finish)
                 await self._say(conversation, turn.replies)
             if turn.finish is not None:
@@ -324,36 +326,37 @@ class BotFlows:
     async def restore(self) -> None:
         """Pick up the flows still running: each conversation where its flow stopped. A flow
         whose conversation was routed meanwhile (the owner stopped between routing and marking
-        it done) or closed is marked done; one that waited for a lookup takes its failure path."""
+        it done) or closed is marked done; one that waited for a lookup takes its failure path;
+        one whose state cannot be read goes to a person (the conversation is never left alone)."""
         for conversation_id, flow, raw, started_at in await self.messaging.store.bot_sessions():
             conversation = self.messaging.conversations.conversations.get(conversation_id)
-            try:
-                state = chat.ChatState.from_json(json.loads(raw))
-            except ValueError as err:
-                log.error("bot.bad_state", extra={"conversation": conversation_id, "error": str(err)})
-                state = None
-            opened = (
-                None
-                if conversation is None
-                else ConversationOpened(
-                    conversation.id, conversation.customer_id, conversation.channel, started_at
+            if conversation is None:  # deleted meanwhile (retention): nothing left to run
+                await self.messaging.store.save_bot_session(
+                    conversation_id, flow, raw, "gone", started_at, self.clock()
                 )
-            )
-            if opened is None or state is None:
                 continue
-            assert conversation is not None
+            opened = ConversationOpened(
+                conversation.id, conversation.customer_id, conversation.channel, started_at
+            )
             try:
                 customer = self.messaging.customers.current(conversation.customer_id)
                 routing = routing_of(customer, vip_priority=self.messaging.settings.vip_priority)
             except Exception:  # merged away or unknown: route on what the flow says
                 routing = Routing(0, (), None)
-            session = _Session(opened, routing, flow, state, started_at)
+            try:
+                state = chat.ChatState.from_json(json.loads(raw))
+            except ValueError as err:
+                log.error("bot.bad_state", extra={"conversation": conversation_id, "error": str(err)})
+                state = None
+            session = _Session(opened, routing, flow, state or chat.ChatState(flow, "", ""), started_at)
             if conversation.closed or conversation_id in self.router.open:
                 await self._save(session, "queue" if not conversation.closed else "closed")
-                continue
-            self.sessions[conversation_id] = session
-            if state.waiting in (chat.HTTP, chat.KB):
-                self._spawn(self._interrupted(session))
+            elif state is None:
+                await self._hand_over(session, ivr.Finish(None, None, outcome="error"))
+            else:
+                self.sessions[conversation_id] = session
+                if state.waiting in (chat.HTTP, chat.KB):
+                    self._spawn(self._interrupted(session))
         if self.sessions:
             log.info("bot.restored", extra={"sessions": len(self.sessions)})
 
