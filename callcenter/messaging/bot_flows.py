@@ -121,7 +121,7 @@ class BotFlows:
         state = chat.ChatState(name, "", routing.language or "")  # replaced by the first turn
         session = _Session(opened, routing, name, state, self.clock())
         self.sessions[opened.conversation_id] = session
-        self._spawn(self._begin(session))
+        self._spawn(self._guarded(session, self._begin(session)))
 
     def on_received(self, received: Received, inbound: InboundMessage) -> None:
         """A ``Messaging`` listener: a customer's further message in a conversation a flow holds."""
@@ -130,7 +130,7 @@ class BotFlows:
             return
         session = self.sessions.get(message.conversation_id)
         if session is not None:
-            self._spawn(self._message(session, message.body))
+            self._spawn(self._guarded(session, self._message(session, message.body)))
 
     def _spawn(self, work: Coroutine[Any, Any, None]) -> None:
         task = asyncio.get_running_loop().create_task(work)
@@ -141,6 +141,23 @@ class BotFlows:
         self._tasks.discard(task)
         if not task.cancelled() and task.exception() is not None:
             log.error("bot.turn_failed", extra={"error": repr(task.exception())})
+
+    async def _guarded(self, session: _Session, turn: Coroutine[Any, Any, None]) -> None:
+        """A turn that fails (a flow reloaded away under it, a bug, the database) hands the
+        conversation to a person rather than leaving it with nobody."""
+        try:
+            await turn
+        except Exception as err:
+            conversation = session.opened.conversation_id
+            log.error("bot.turn_failed", extra={"conversation": conversation, "error": repr(err)})
+            if self.sessions.get(conversation) is session:
+                data = {**session.state.variables, "bot_error": repr(err)[:200]}
+                await self._hand_over(
+                    session,
+                    ivr.Finish(
+                        None, None, language=session.state.language or None, data=data, outcome="error"
+                    ),
+                )
 
     async def drain(self) -> None:
         while self._tasks:
@@ -356,7 +373,7 @@ class BotFlows:
             else:
                 self.sessions[conversation_id] = session
                 if state.waiting in (chat.HTTP, chat.KB):
-                    self._spawn(self._interrupted(session))
+                    self._spawn(self._guarded(session, self._interrupted(session)))
         if self.sessions:
             log.info("bot.restored", extra={"sessions": len(self.sessions)})
 
