@@ -1,6 +1,7 @@
 """The virtual agent's flow in a real Chromium: a visitor of the web-chat widget is asked by the
 bot's flow, answers the menu by words and gives an order number; the agent's panel offers the chat
-with what the bot collected beside it (screenshots at 1024 px in English and Chinese)."""
+with what the bot collected beside it, and keeps it on the chat once accepted (screenshots at 1024
+px in English and Chinese)."""
 
 from __future__ import annotations
 
@@ -87,6 +88,10 @@ async def test_a_web_chat_visitor_talks_to_the_flow_and_the_agent_sees_what_it_c
                 await expect(agent.get_by_label("虚拟助手收集的信息")).to_contain_text("123456")
                 await agent.screenshot(path=str(SCREENSHOTS / "bot-handoff-1024-zh-CN.png"), full_page=True)
                 assert await agent.evaluate("() => document.documentElement.scrollWidth") <= 1024
+                await agent.keyboard.press("Alt+Shift+A")  # accepted: the chat keeps it beside the messages
+                chat = agent.locator("article.chat")
+                await expect(chat.get_by_label("虚拟助手收集的信息")).to_contain_text("123456")
+                await expect(chat.locator("li.bot").first).to_contain_text("虚拟助手")
                 assert errors == []
             finally:
                 await browser.close()
