@@ -43,17 +43,21 @@ from callcenter.core import notices as nt
 from callcenter.core.acd.agents import Agent
 from callcenter.core.acd.engine import Acd, AcdConfig
 from callcenter.core.calls import machine as cl
-from callcenter.core.interaction import Channel, Interaction
+from callcenter.core.interaction import Interaction
+from callcenter.core.ivr import chat
 from callcenter.core.ivr import flow as ivr
 from callcenter.core.ivr.runner import FlowRunner
-from callcenter.core.omni.conversations import MessagingChannel
+from callcenter.core.omni.conversations import ConversationOpened, MessagingChannel
 from callcenter.core.outbound.dialler import DialDecided
 from callcenter.core.qa.scoring import Alert
+from callcenter.core.tickets.workflow import Draft
 from callcenter.crm import wiring as crm_wiring
 from callcenter.gc_policy import GcPolicy
+from callcenter.ivr import http as ivr_http
 from callcenter.ivr.store import FlowStore
 from callcenter.kb.assistant import Assistant
 from callcenter.messaging import identity
+from callcenter.messaging.bot_flows import BotFlows
 from callcenter.messaging.channels import webchat
 from callcenter.messaging.channels.email import SmtpInbound, SmtpSender
 from callcenter.messaging.channels.nonces import LocalNonces, RedisNonces
@@ -86,6 +90,7 @@ from callcenter.surveys.ivr import IvrSurvey
 from callcenter.surveys.service import SurveyService
 from callcenter.tickets import job as ticket_job
 from callcenter.tickets import wiring as ticket_wiring
+from callcenter.tickets.records import Actor as TicketActor
 from callcenter.web import (
     admin_config,
     admin_pages,
@@ -125,6 +130,7 @@ from callcenter.web.chat_customer import CustomerNamespace
 from callcenter.web.chat_desk import Desk
 from callcenter.web.reports_api import REPORTS, SCHEDULE
 from callcenter.web.sessions import LoginThrottle, RedisCounts, Sessions
+from callcenter.web.tickets_api import TICKETS
 
 log = logging.getLogger(__name__)
 
@@ -135,6 +141,7 @@ FLOWS = ivr_api.FLOWS
 SMTP_SERVER = web.AppKey("smtp_server", SmtpInbound)
 RECORDER = web.AppKey("recorder", Recorder)
 ROUTER = web.AppKey("conversation_router", ConversationRouter)
+BOTS = web.AppKey("bot_flows", BotFlows)
 SURVEYS = web.AppKey("surveys", SurveyService)
 LIVE = web.AppKey("live", object)  # the LiveTranscription, when live.enabled (tests, the bench)
 CHAT = web.AppKey("chat", tuple)  # (AgentNamespace, CustomerNamespace): for tests and the bench
@@ -462,29 +469,29 @@ def build_senders(
 
 async def _messaging(app: web.Application) -> AsyncIterator[None]:
     """Messages and replies: store -> messaging service (books restored from the store) ->
-    routing of conversations into the ACD -> HTTP session -> outbox -> SMTP server (stopped in
-    reverse).
-
-    New conversations become ``ConversationArrived`` in the call center, and an ended interaction
-    closes its conversation (``conversation_routing.py``).
-    """
+    routing of conversations into the ACD (after the virtual agent's flow, when ``bot_flows`` names
+    one; restored) -> HTTP session -> outbox -> SMTP server (stopped in reverse)."""
     settings, service = app[SETTINGS], app[api.SERVICE]
     # Fenced like the interactions (the election set the database's fencing before electing us).
     store = MessagingStore(settings.database.url, app[DATABASE].engine, fencing=app[DATABASE].fencing)
     await store.start()
     messaging = Messaging(store, settings.messaging, clock=time.time)
     router = ConversationRouter(service, messaging, settings)
+    session = aiohttp.ClientSession()
+    bots = _bot_flows(app, messaging, router, session)
     try:
         await messaging.restore()
         router.last_agent.update(await app[DATABASE].last_agents())
+        router.restore(service.engine.interactions.values())
+        await bots.restore()
     except BaseException:
+        await session.close()
         await store.stop()
         raise
-    router.restore(service.engine.interactions.values())
-    messaging.on_opened = router.on_opened
+    bots.attach()  # new conversations and their messages go through the bot's flows
     service.listeners.append(router.on_command)
     app[ROUTER] = router
-    session = aiohttp.ClientSession()
+    app[BOTS] = bots
     outbox = Outbox(
         store,
         build_senders(settings, session, time.time, _webchat_sender(app)),
@@ -509,15 +516,57 @@ async def _messaging(app: web.Application) -> AsyncIterator[None]:
             await sweeper.start()
             yield
     finally:
+        await bots.detach()  # first: its turns use the HTTP session and write replies
         await sweeper.stop()
         await outbox.stop()
         await session.close()
         if redis is not None:
             await redis.aclose()
-        messaging.on_opened = None
         service.listeners.remove(router.on_command)
         await router.stop()
         await store.stop()
+
+
+def _bot_flows(
+    app: web.Application, messaging: Messaging, router: ConversationRouter, http: aiohttp.ClientSession
+) -> BotFlows:
+    """The virtual agent's chat flows (``messaging.bot_flows``; the flows of ``ivr.flows_dir``),
+    answering from the knowledge base and opening tickets when a flow says so."""
+    flow_store = app.get(FLOWS)
+    assistant = Assistant(app[kb_api.KB]) if kb_api.KB in app else None
+    tickets = app.get(TICKETS)
+
+    async def open_ticket(wanted: chat.OpenTicket, opened: ConversationOpened, language: str | None) -> str:
+        if tickets is None:
+            raise RuntimeError("tickets are not configured (tickets.workflow_file)")
+        try:
+            line = messaging.customers.current(opened.customer_id).business_line
+        except Exception:
+            line = None
+        draft = Draft(
+            wanted.ticket_type,
+            wanted.title[:200],
+            fields={k: v for k, v in wanted.fields.items() if v != ""},
+            customer_id=opened.customer_id,
+            line=line,
+            language=language,
+            context={k: v for k, v in wanted.data.items() if k not in ("message", "customer")},
+        )
+        ticket = await tickets.create(draft, TicketActor("virtual-agent", role="bot"))
+        return ticket.id
+
+    async def lookup(conversation: str, request: ivr.HttpLookup) -> ivr.HttpResult:
+        return await ivr_http.http_lookup(http, conversation, request, area="bot")
+
+    return BotFlows(
+        messaging,
+        router,
+        lambda: flow_store.flows if flow_store is not None else None,
+        time.time,
+        ask=assistant.ask if assistant is not None else None,
+        http=lookup,
+        open_ticket=open_ticket,
+    )
 
 
 async def _surveys(app: web.Application) -> AsyncIterator[None]:
@@ -610,14 +659,14 @@ async def _chat(app: web.Application) -> AsyncIterator[None]:
         dispositions=tuple(settings.acd.dispositions),
         phone_region=settings.messaging.phone_region,
     )
-    # Chats and calls agents held before a restart, and what the IVR collected from those calls.
+    # Chats and calls agents held before a restart, and what the IVR or the virtual agent's flow
+    # collected from them.
     collected: dict[str, Mapping[str, object]] = {}
     for i in list(service.engine.interactions.values()):
-        if i.channel is Channel.VOICE:
-            for event in await database.events_for(i.id):
-                match event.notice:
-                    case nt.IvrFinished(data=data):
-                        collected[i.id] = data
+        for event in await database.events_for(i.id):
+            match event.notice:
+                case nt.IvrFinished(data=data):
+                    collected[i.id] = data
     agents.restore(service.engine.interactions.values(), collected)
     customers = CustomerNamespace(settings.realtime, service, messaging, desk, names, database.add_notice)
     if settings.messaging.webchat_assistant:

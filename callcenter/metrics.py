@@ -43,6 +43,11 @@ IVR_OUTCOMES = Counter(
     "How IVR sessions ended, and at which node (where callers dropped out)",
     ["flow", "node", "outcome"],
 )
+BOT_OUTCOMES = Counter(
+    "callcenter_bot_outcomes_total",
+    "How the virtual agent's chat flows ended (hangup and ticket: contained; queue, agent, error: a person)",
+    ["flow", "outcome"],
+)
 RECORDINGS = Counter(
     "callcenter_recordings_total",
     "Call recordings taken into the store after the call (stored), not found (missing) or failed;"

@@ -18,7 +18,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import json
 import logging
 import re
 import uuid
@@ -34,12 +33,12 @@ from callcenter.asterisk.voice_state import VoiceState
 from callcenter.core import events as ev
 from callcenter.core.ivr import flow as ivr
 from callcenter.core.ivr.runner import FlowRunner
+from callcenter.ivr import http as ivr_http
 from callcenter.ivr import prompts
 from callcenter.settings import Settings
 
 log = logging.getLogger("callcenter.asterisk.voice")
 
-MAX_LOOKUP_BYTES = 256 * 1024
 IDENTIFY_SECONDS = 1.0
 _DIGITS = re.compile(r"[0-9*#]*")
 _SOUND = re.compile(r"[A-Za-z0-9_./-]+")  # what the dialplan's Read() and the AGI arguments carry
@@ -432,38 +431,7 @@ class InboundCalls:
 
     async def http_lookup(self, interaction_id: str, lookup: ivr.HttpLookup) -> ivr.HttpResult:
         """Every failure becomes a result the flow routes on (its failure path); never an exception."""
-        if self.http is None:
-            return ivr.HttpResult(None, None, "the HTTP client is not running")
-        try:
-            async with self.http.request(
-                lookup.method,
-                lookup.url,
-                headers=dict(lookup.headers),
-                json=dict(lookup.body) if lookup.body is not None else None,
-                timeout=aiohttp.ClientTimeout(total=lookup.timeout),
-                allow_redirects=False,
-            ) as response:
-                raw = await response.content.read(MAX_LOOKUP_BYTES + 1)
-                if len(raw) > MAX_LOOKUP_BYTES:
-                    return ivr.HttpResult(None, None, "answer too large")
-                status = response.status
-        except TimeoutError:
-            error = "timeout"
-        except (aiohttp.ClientError, ValueError) as err:
-            error = f"{type(err).__name__}: {err}"[:200]
-        else:
-            try:
-                body = json.loads(raw) if raw.strip() else None
-            except (ValueError, UnicodeDecodeError):
-                if 200 <= status < 300:
-                    return ivr.HttpResult(None, None, "the answer is not JSON")
-                body = None
-            return ivr.HttpResult(status, body)
-        log.warning(
-            "voice.ivr_lookup_failed",
-            extra={"interaction": interaction_id, "url": lookup.url, "error": error},
-        )
-        return ivr.HttpResult(None, None, error)
+        return await ivr_http.http_lookup(self.http, interaction_id, lookup)
 
     def sound(self, name: str) -> str:
         """Our prompts are played by absolute path (Asterisk adds the extension); others as named."""

@@ -12,7 +12,7 @@ from typing import TextIO
 
 from callcenter.core.ivr import model as m
 from callcenter.ivr import flowtest, loader, prompts
-from callcenter.ivr.simulate import HttpMock, simulate
+from callcenter.ivr.simulate import HttpMock, KbMock, simulate, simulate_chat
 from callcenter.settings import Settings
 
 
@@ -31,7 +31,21 @@ def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None
     sim.add_argument("flow", help="a flow name, or a flow file (its directory is loaded)")
     sim.add_argument("--caller", default="", help="the caller's number")
     sim.add_argument("--dialed", default="", help="the number the caller dialled")
-    sim.add_argument("--input", action="append", default=[], help="keys for the next question (repeatable)")
+    sim.add_argument(
+        "--input",
+        action="append",
+        default=[],
+        help="keys for the next question; with --chat, the customer's next message (repeatable)",
+    )
+    sim.add_argument("--chat", action="store_true", help="run it as on web chat or messaging")
+    sim.add_argument("--language", help="with --chat: the conversation's language")
+    sim.add_argument(
+        "--kb",
+        action="append",
+        default=[],
+        metavar="WORDS=ANSWER",
+        help="with --chat: a question holding WORDS gets ANSWER from the knowledge base",
+    )
     sim.add_argument("--now", help="the time, ISO 8601 with offset (default: now)")
     sim.add_argument(
         "--http",
@@ -106,9 +120,13 @@ def _simulate(args: argparse.Namespace, settings: Settings, namer: loader.SoundN
         if now.tzinfo is None:
             raise ValueError("--now needs a UTC offset, e.g. 2026-01-05T09:30:00+01:00")
         mocks = [_http_mock(spec) for spec in args.http]
+        if args.chat and "chat" not in flows.flows[name].channels:
+            raise ValueError(f"flow {name!r} does not run on chat")
     except ValueError as err:
         print(f"error: {err}", file=out)
         return 2
+    if args.chat:
+        return _simulate_chat(args, flows, name, now, mocks, out)
     sim = simulate(
         flows, name, now=now, caller=args.caller, dialed=args.dialed, inputs=args.input, http=mocks
     )
@@ -128,6 +146,21 @@ def _simulate(args: argparse.Namespace, settings: Settings, namer: loader.SoundN
             print(f"data: {key}={value}", file=out)
     if sim.unused_inputs:
         print(f"unused inputs: {sim.unused_inputs}", file=out)
+    return 0
+
+
+def _simulate_chat(
+    args: argparse.Namespace, flows: m.FlowSet, name: str, now: datetime, mocks: list[HttpMock], out: TextIO
+) -> int:
+    kb = [KbMock(*spec.split("=", 1)) for spec in args.kb if "=" in spec]
+    sim = simulate_chat(
+        flows, name, now=now, caller=args.caller, inputs=args.input, http=mocks, kb=kb, language=args.language
+    )
+    for line in sim.lines:
+        print(line, file=out)
+    print(f"outcome: {sim.outcome}", file=out)
+    for key, value in sim.variables.items():
+        print(f"data: {key}={value}", file=out)
     return 0
 
 

@@ -17,11 +17,33 @@ import yaml
 
 from callcenter.core.ivr import model as m
 from callcenter.ivr import loader
-from callcenter.ivr.simulate import HttpMock, Simulation, simulate
+from callcenter.ivr.simulate import ChatSimulation, HttpMock, KbMock, Simulation, simulate, simulate_chat
 
 DEFAULT_NOW = "2026-01-05T12:00:00+00:00"  # a Monday, noon UTC
-_CASE_KEYS = {"name", "flow", "caller", "dialed", "now", "inputs", "http", "expect"}
-_EXPECT_KEYS = {"outcome", "queue", "skills", "priority", "language", "variables", "path"}
+_CASE_KEYS = {
+    "name",
+    "flow",
+    "channel",
+    "caller",
+    "dialed",
+    "now",
+    "language",
+    "inputs",
+    "http",
+    "kb",
+    "expect",
+}
+_EXPECT_KEYS = {
+    "outcome",
+    "queue",
+    "skills",
+    "priority",
+    "language",
+    "variables",
+    "path",
+    "replies",
+    "ticket",
+}
 
 
 @dataclass(slots=True)
@@ -29,7 +51,7 @@ class CaseResult:
     file: str
     name: str
     failures: list[str] = field(default_factory=list)
-    simulation: Simulation | None = None
+    simulation: Simulation | ChatSimulation | None = None
 
     @property
     def passed(self) -> bool:
@@ -86,8 +108,28 @@ def run_case(flows: m.FlowSet, file: str, default_flow: str, index: int, case: A
         if now.tzinfo is None:
             raise ValueError("it needs a UTC offset, e.g. 2026-01-05T09:30:00+01:00")
         mocks = [_mock(h) for h in case.get("http", [])]
+        kb = [_kb(k) for k in case.get("kb", [])]
+        channel = str(case.get("channel", "voice"))
+        if channel not in m.CHANNELS:
+            raise ValueError(f"channel is voice or chat, not {channel!r}")
+        if channel not in flows.flows[flow].channels:
+            raise ValueError(f"flow {flow!r} does not run on {channel}")
     except (ValueError, TypeError, KeyError) as err:
         result.failures.append(f"bad test case: {err}")
+        return result
+    if channel == "chat":
+        chat_sim = simulate_chat(
+            flows,
+            flow,
+            now=now,
+            caller=str(case.get("caller", "")),
+            inputs=[str(i) for i in case.get("inputs", [])],
+            http=mocks,
+            kb=kb,
+            language=str(case["language"]) if "language" in case else None,
+        )
+        result.simulation = chat_sim
+        result.failures += _compare(chat_sim, expect)
         return result
     sim = simulate(
         flows,
@@ -115,7 +157,14 @@ def _mock(raw: Any) -> HttpMock:
     )
 
 
-def _compare(sim: Simulation, expect: Mapping[str, Any]) -> list[str]:
+def _kb(raw: Any) -> KbMock:
+    if not isinstance(raw, Mapping) or "question" not in raw or "answer" not in raw:
+        raise ValueError("each kb mock needs a 'question' (words the question holds) and an 'answer'")
+    article = raw.get("article")
+    return KbMock(str(raw["question"]), str(raw["answer"]), None if article is None else int(article))
+
+
+def _compare(sim: Simulation | ChatSimulation, expect: Mapping[str, Any]) -> list[str]:
     failures = []
     finish = sim.finish
 
@@ -132,9 +181,18 @@ def _compare(sim: Simulation, expect: Mapping[str, Any]) -> list[str]:
     if "priority" in expect:
         check("priority", finish.priority if finish else None, expect["priority"])
     if "language" in expect:
-        check("language", sim.runner.language, expect["language"])
+        check("language", sim.language, expect["language"])
     for name, value in dict(expect.get("variables", {})).items():
-        check(f"variable {name}", sim.runner.variables.get(name, ""), str(value))
+        check(f"variable {name}", sim.variables.get(name, ""), str(value))
+    if "replies" in expect or "ticket" in expect:
+        if not isinstance(sim, ChatSimulation):
+            failures.append("'replies' and 'ticket' are expected of chat cases (channel: chat)")
+            return failures
+        for text in [str(r) for r in expect.get("replies", [])]:  # each said, in any reply
+            if not any(text in reply for reply in sim.replies):
+                failures.append(f"replies: expected one containing {text!r}, got {sim.replies}")
+        if "ticket" in expect:
+            check("ticket", sim.ticket.ticket_type if sim.ticket else None, expect["ticket"])
     if "path" in expect:
         wanted = [str(n) for n in expect["path"]]
         visited = iter(sim.path)

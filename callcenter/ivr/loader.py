@@ -27,7 +27,7 @@ SoundNamer = Callable[[str, str], str]
 DAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
 NODE_TYPES = (
     "play", "menu", "language", "collect", "hours", "set", "branch", "http", "goto",
-    "queue", "voicemail", "callback", "hangup",
+    "queue", "voicemail", "callback", "hangup", "kb", "ticket",
 )  # fmt: skip
 OPS = ("equals", "not_equals", "in", "matches", "starts_with", "exists")
 _NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_-]*$")
@@ -128,7 +128,9 @@ class _Reader:
 
     def _flow(self, root: yaml.Node, default_name: str) -> m.FlowDef:
         fields = self.mapping(
-            root, "a flow", {"flow", "start", "language", "languages", "nodes", "description"}
+            root,
+            "a flow",
+            {"flow", "start", "language", "languages", "channels", "agent", "nodes", "description"},
         )
         self.flow = self.name(fields["flow"]) if "flow" in fields else default_name
         self.language = self.string(fields["language"]) if "language" in fields else "en"
@@ -142,6 +144,16 @@ class _Reader:
         if "start" not in fields:
             raise self.fail(root, "a flow needs 'start': the node the call begins at")
         start = self.target(fields["start"])
+        channels: tuple[str, ...] = ("voice",)
+        if "channels" in fields:
+            channels = tuple(self.string(n) for n in self.sequence(fields["channels"]))
+            for bad in sorted(set(channels) - set(m.CHANNELS)):
+                self.fail(fields["channels"], f"unknown channel {bad!r} (voice, chat)")
+            if not channels:
+                self.fail(fields["channels"], "a flow needs at least one channel (voice, chat)")
+        agent = self.target(fields["agent"]) if "agent" in fields else None
+        if agent is not None and "chat" not in channels:
+            self.fail(fields["agent"], "'agent' is for chat flows (channels: [chat])")
         nodes: dict[str, m.Node] = {}
         node_map = fields["nodes"]
         if not isinstance(node_map, yaml.MappingNode):
@@ -160,7 +172,7 @@ class _Reader:
             except _Invalid:
                 node = m.UnparsedNode(name, self.pos(key_node))
             nodes[name] = node if len(self.problems) == before else m.UnparsedNode(name, node.pos)
-        return m.FlowDef(self.flow, self.pos(root), start, nodes, self.language, languages)
+        return m.FlowDef(self.flow, self.pos(root), start, nodes, self.language, languages, channels, agent)
 
     # -- nodes -------------------------------------------------------------------------------------
     def _node(self, name: str, key: yaml.Node, node: yaml.Node) -> m.Node:
@@ -216,9 +228,14 @@ class _Reader:
         return out
 
     def _node_menu(self, name: str, pos: m.Pos, node: yaml.Node) -> m.Node:
-        f = self._fields(node, "menu", {"prompt", "choices", *self._RETRY}, {"prompt", "choices"})
+        f = self._fields(node, "menu", {"prompt", "choices", "words", *self._RETRY}, {"prompt", "choices"})
         choices = {key: self.target(value) for key, value in self._keys(f["choices"])}
-        return m.MenuNode(name, pos, self.prompt(f["prompt"]), choices, self._retry(f, node))
+        words: dict[str, tuple[str, ...]] = {}
+        for key, value in self._keys(f["words"]) if "words" in f else []:
+            if key not in choices:
+                self.fail(value, f"words for {key!r}, which is not one of the choices")
+            words[key] = tuple(self.string(n) for n in self.sequence(value))
+        return m.MenuNode(name, pos, self.prompt(f["prompt"]), choices, self._retry(f, node), words)
 
     def _node_language(self, name: str, pos: m.Pos, node: yaml.Node) -> m.Node:
         f = self._fields(
@@ -240,12 +257,35 @@ class _Reader:
         f = self._fields(
             node,
             "collect",
-            {"prompt", "variable", "max_digits", "min_digits", "pattern", "terminator", "next", *self._RETRY},
-            {"prompt", "variable", "max_digits", "next"},
+            {
+                "prompt",
+                "variable",
+                "input",
+                "max_digits",
+                "min_digits",
+                "max_length",
+                "pattern",
+                "terminator",
+                "next",
+                *self._RETRY,
+            },
+            {"prompt", "variable", "next"},
         )
+        text = False
+        if "input" in f:
+            kind = self.string(f["input"])
+            if kind not in ("digits", "text"):
+                self.fail(f["input"], f"input is 'digits' (keys, the default) or 'text' (chat), not {kind!r}")
+            text = kind == "text"
+        if text and ("max_digits" in f or "min_digits" in f):
+            self.fail(f.get("max_digits") or f["min_digits"], "a text collect takes max_length, not digits")
+        if not text and "max_length" in f:
+            self.fail(f["max_length"], "max_length is for a text collect (input: text)")
+        if not text and "max_digits" not in f:
+            raise self.fail(node, "collect node needs 'max_digits' (or input: text on chat)")
         if "terminator" in f and self.string(f["terminator"]) != "#":
             self.fail(f["terminator"], "only '#' can end the input (Asterisk's GET DATA terminator)")
-        max_digits = int(self.number(f["max_digits"], 1, 64, whole=True))
+        max_digits = int(self.number(f["max_digits"], 1, 64, whole=True)) if "max_digits" in f else 64
         min_digits = int(self.number(f["min_digits"], 1, 64, whole=True)) if "min_digits" in f else 1
         if min_digits > max_digits:
             self.fail(f["min_digits"], "min_digits is greater than max_digits")
@@ -261,6 +301,8 @@ class _Reader:
             self.pos(pattern_node) if pattern_node is not None else pos,
             self._retry(f, node),
             self.target(f["next"]),
+            text,
+            int(self.number(f["max_length"], 1, 2000, whole=True)) if "max_length" in f else 200,
         )
 
     def _node_hours(self, name: str, pos: m.Pos, node: yaml.Node) -> m.Node:
@@ -402,17 +444,33 @@ class _Reader:
         return m.QueueNode(name, pos, self.string(f["queue"]), skills, priority, self.optional_prompt(f))
 
     def _node_voicemail(self, name: str, pos: m.Pos, node: yaml.Node) -> m.Node:
-        f = self._fields(node, "voicemail", {"mailbox", "prompt"}, {"mailbox"})
-        return m.VoicemailNode(name, pos, self.string(f["mailbox"]), self.optional_prompt(f))
+        f = self._fields(node, "voicemail", {"mailbox", "prompt", "chat"}, {"mailbox"})
+        chat = self.target(f["chat"]) if "chat" in f else None
+        return m.VoicemailNode(name, pos, self.string(f["mailbox"]), self.optional_prompt(f), chat)
 
     def _node_callback(self, name: str, pos: m.Pos, node: yaml.Node) -> m.Node:
-        f = self._fields(node, "callback", {"queue", "number", "prompt"}, {"queue"})
+        f = self._fields(node, "callback", {"queue", "number", "prompt", "chat"}, {"queue"})
         number = self.string(f["number"]) if "number" in f else "{caller}"
-        return m.CallbackNode(name, pos, self.string(f["queue"]), number, self.optional_prompt(f))
+        chat = self.target(f["chat"]) if "chat" in f else None
+        return m.CallbackNode(name, pos, self.string(f["queue"]), number, self.optional_prompt(f), chat)
 
     def _node_hangup(self, name: str, pos: m.Pos, node: yaml.Node) -> m.Node:
         f = self._fields(node, "hangup", {"prompt"}, set())
         return m.HangupNode(name, pos, self.optional_prompt(f))
+
+    def _node_kb(self, name: str, pos: m.Pos, node: yaml.Node) -> m.Node:
+        f = self._fields(node, "kb", {"question", "answered", "unanswered"}, {"answered", "unanswered"})
+        question = self.string(f["question"]) if "question" in f else "{message}"
+        return m.KbNode(name, pos, question, self.target(f["answered"]), self.target(f["unanswered"]))
+
+    def _node_ticket(self, name: str, pos: m.Pos, node: yaml.Node) -> m.Node:
+        f = self._fields(
+            node, "ticket", {"ticket_type", "title", "fields", "prompt"}, {"ticket_type", "title"}
+        )
+        fields = {self.name(k): self.string(v) for k, v in self.pairs(f["fields"])} if "fields" in f else {}
+        return m.TicketNode(
+            name, pos, self.string(f["ticket_type"]), self.string(f["title"]), self.optional_prompt(f), fields
+        )
 
     # -- pieces ------------------------------------------------------------------------------------
     def optional_prompt(self, f: Mapping[str, yaml.Node]) -> m.Prompt | None:

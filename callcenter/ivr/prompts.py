@@ -43,8 +43,11 @@ def sound_name(text: str, language: str, voice: str) -> str:
 
 
 def variants(flows: m.FlowSet) -> Iterator[tuple[m.Node, m.Prompt, str | None, m.PromptVariant]]:
-    """Every prompt variant of every node: (node, prompt, language or None for "any", variant)."""
+    """Every prompt variant of every node of a voice flow: (node, prompt, language or None for
+    "any", variant)."""
     for flow in flows.flows.values():
+        if "voice" not in flow.channels:
+            continue  # chat flows send the text
         for node in flow.nodes.values():
             for prompt in node.prompts():
                 for language, variant in prompt.variants.items():

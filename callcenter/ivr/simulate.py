@@ -2,7 +2,8 @@
 
 Each key-press input is consumed by the next question the flow asks (menu, language choice, digit
 collection): ``"1"``, ``"4729#"``; ``""`` is silence (the question times out); ``"hangup"`` is the
-caller hanging up there. When the inputs run out the caller stays silent.
+caller hanging up there. When the inputs run out the caller stays silent. On chat
+(:func:`simulate_chat`) each input is the customer's next message.
 """
 
 from __future__ import annotations
@@ -11,9 +12,10 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 
+from callcenter.core.ivr import chat
 from callcenter.core.ivr import flow as ivr
 from callcenter.core.ivr import model as m
-from callcenter.core.ivr.runner import FlowRunner
+from callcenter.core.ivr.runner import FlowRunner, Step
 
 MAX_ACTIONS = 500
 HANGUP = "hangup"
@@ -46,6 +48,14 @@ class Simulation:
         if self.dropped_at is not None:
             return "caller_hangup"
         return self.finish.outcome if self.finish else "unfinished"
+
+    @property
+    def language(self) -> str:
+        return self.runner.language
+
+    @property
+    def variables(self) -> dict[str, str]:
+        return self.runner.variables
 
     @property
     def path(self) -> list[str]:
@@ -116,3 +126,111 @@ def simulate(
     note_steps()
     sim.unused_inputs = pending
     return sim
+
+
+@dataclass(frozen=True, slots=True)
+class KbMock:
+    """The knowledge base's answer to a question that contains ``question`` (case ignored)."""
+
+    question: str
+    answer: str
+    article: int | None = None
+
+
+@dataclass(slots=True)
+class ChatSimulation:
+    """A chat flow run on scripted messages: what the bot sent, the steps, the end."""
+
+    state: chat.ChatState | None = None
+    lines: list[str] = field(default_factory=list)
+    steps: list[Step] = field(default_factory=list)
+    replies: list[str] = field(default_factory=list)
+    finish: ivr.Finish | None = None
+    ticket: chat.OpenTicket | None = None
+    unused_inputs: list[str] = field(default_factory=list)
+
+    @property
+    def outcome(self) -> str:
+        return self.finish.outcome if self.finish else "unfinished"
+
+    @property
+    def language(self) -> str:
+        return self.state.language if self.state else ""
+
+    @property
+    def variables(self) -> dict[str, str]:
+        return dict(self.state.variables) if self.state else {}
+
+    @property
+    def path(self) -> list[str]:
+        out: list[str] = []
+        for step in self.steps:
+            if not out or out[-1] != step.node:
+                out.append(step.node)
+        return out
+
+
+def simulate_chat(
+    flows: m.FlowSet,
+    entry: str,
+    *,
+    now: datetime,
+    caller: str = "",
+    inputs: Sequence[str] = (),
+    http: Sequence[HttpMock] = (),
+    kb: Sequence[KbMock] = (),
+    language: str | None = None,
+) -> ChatSimulation:
+    """Each input is the customer's next message; when they run out the customer stays silent."""
+    sim = ChatSimulation()
+    pending = list(inputs)
+
+    def take(turn: chat.Turn) -> None:
+        sim.state = turn.state
+        for step in turn.steps:
+            sim.lines.append(f"  [{step}]")
+        sim.steps += turn.steps
+        for reply in turn.replies:
+            sim.lines.append(f"bot: {reply}")
+        sim.replies += turn.replies
+        if turn.ticket is not None:
+            sim.ticket = turn.ticket
+            sim.lines.append(f"ticket {turn.ticket.ticket_type}: {turn.ticket.title}")
+        if turn.finish is not None:
+            sim.finish = turn.finish
+            where = f" to queue {turn.finish.queue}" if turn.finish.queue else ""
+            sim.lines.append(f"finish: {turn.finish.outcome}{where}")
+
+    variables = {"caller": caller, "channel": "chat"}
+    turn = chat.begin(flows, entry, now=now, variables=variables, language=language)
+    take(turn)
+    for _ in range(MAX_ACTIONS):
+        if turn.finish is not None:
+            break
+        if turn.request is not None:
+            turn = chat.resume(flows, turn.state, _outside(turn.request, http, kb, sim.lines), now=now)
+        elif pending:
+            said = pending.pop(0)
+            sim.lines.append(f"customer: {said}")
+            turn = chat.message(flows, turn.state, said, now=now)
+        else:
+            break
+        take(turn)
+    sim.unused_inputs = pending
+    return sim
+
+
+def _outside(
+    request: chat.Request, http: Sequence[HttpMock], kb: Sequence[KbMock], lines: list[str]
+) -> ivr.HttpResult | chat.KbResult:
+    """The mocked answer to a chat flow's lookup or knowledge-base question."""
+    if isinstance(request, ivr.HttpLookup):
+        mock = next((h for h in http if h.url == request.url and h.method.upper() == request.method), None)
+        answer = mock.answer() if mock else ivr.HttpResult(None, None, "no mock for this request")
+        shown = f"status {answer.status}" if answer.status is not None else answer.error
+        lines.append(f"http {request.method} {request.url} -> {shown}")
+        return answer
+    asked = request.question.casefold()
+    found = next((k for k in kb if k.question.casefold() in asked), None)
+    lines.append(f"knowledge base {request.question!r} -> {'answer' if found else 'no answer'}")
+    return chat.KbResult(found.answer, found.article) if found else chat.KbResult(reason="nothing found")

@@ -21,7 +21,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import uuid
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import replace
 
 from callcenter.aio import cancel_and_wait
@@ -106,11 +106,19 @@ class ConversationRouter:
             )
         return skills, language
 
-    def on_opened(self, opened: ConversationOpened, routing: Routing) -> None:
+    def queue_of(self, opened: ConversationOpened) -> str:
+        """The conversation's own queue, else its channel's, else ``messaging.default_queue``."""
+        channel = opened.channel.value
+        return opened.queue or self._settings.queues.get(channel) or self._settings.default_queue  # type: ignore[call-overload]
+
+    def on_opened(
+        self, opened: ConversationOpened, routing: Routing, data: Mapping[str, str] | None = None
+    ) -> None:
+        """``data``: what the virtual agent's flow collected, shown to the agent with the offer."""
         if opened.conversation_id in self.open:
             return
         channel = opened.channel.value
-        queue = opened.queue or self._settings.queues.get(channel) or self._settings.default_queue  # type: ignore[call-overload]
+        queue = self.queue_of(opened)
         skills, language = self._needs(routing, opened.conversation_id)
         interaction_id = self.ids()
         self.open[opened.conversation_id] = interaction_id
@@ -126,6 +134,7 @@ class ConversationRouter:
                 skills=skills,
                 language=language,
                 last_agent=self.last_agent.get(opened.customer_id),
+                data=dict(data or {}),
             )
         )
 

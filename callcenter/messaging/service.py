@@ -484,9 +484,16 @@ class Messaging:
         return await self._set_status(message.id, update.status, None, update.detail)
 
     async def reply(
-        self, conversation_id: str, body: str, *, message_id: str | None = None, tag: str = ""
+        self,
+        conversation_id: str,
+        body: str,
+        *,
+        message_id: str | None = None,
+        tag: str = "",
+        author: str = "",
     ) -> Message:
-        """Queue an agent's reply: stored, then sent by the outbox (DatabaseError: not accepted).
+        """Queue an agent's reply (``author`` "bot": the virtual agent's): stored, then sent by the
+        outbox (DatabaseError: not accepted).
         A ``message_id`` already stored in this conversation is that reply, not a new one: the
         same reply carried out again (after a failover) is stored and sent once. ``tag`` (a
         ticket's ``[T-...]``) goes into an e-mail's subject unless the subject has it already."""
@@ -509,7 +516,12 @@ class Messaging:
             if m.conversation_id == conversation_id and m.direction == Direction.IN
         ]
         message = self.conversations.reply(
-            conversation_id, body, self.clock(), message_id=message_id or self.ids(), email_id=email_id
+            conversation_id,
+            body,
+            self.clock(),
+            message_id=message_id or self.ids(),
+            email_id=email_id,
+            author=author,
         )
         await self.store.save_message(message, conversation.customer_id, new=True)
         await self._save_conversation(conversation_id)
@@ -521,6 +533,7 @@ class Messaging:
             reply_to=last_in[-1].provider_id if last_in and channel == MessagingChannel.WHATSAPP else None,
             subject=subject,
             headers=headers,
+            author=author,
         )
         await self.outbox.enqueue(reply)
         return message

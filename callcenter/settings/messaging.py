@@ -85,6 +85,10 @@ class MessagingSettings(Section):
     # The web-chat widget asks the knowledge base's virtual agent first (public articles; a person
     # whenever the visitor asks or the answer is not confident: docs/knowledge-base.md).
     webchat_assistant: bool = False
+    # The virtual agent's dialogue flows (docs/knowledge-base.md): a new conversation runs the chat
+    # flow (of ivr.flows_dir) named for its customer's business line ("line:<name>"), else for its
+    # queue ("<queue>"), else for its channel ("channel:<name>") before it is queued.
+    bot_flows: Mapping[str, str] = Field(default_factory=dict)
     # Routing: the queue a new conversation goes to, per channel, else ``default_queue``; the
     # priority of a VIP customer's conversations.
     default_queue: str = Field("support", min_length=1)
@@ -100,6 +104,16 @@ class MessagingSettings(Section):
     whatsapp: WhatsAppSettings | None = None
     wechat: WeChatSettings | None = None
     email: EmailSettings | None = None
+
+    @field_validator("bot_flows")
+    @classmethod
+    def _bot_flows(cls, value: Mapping[str, str]) -> Mapping[str, str]:
+        for key, flow in value.items():
+            if not re.fullmatch(r"(line:|channel:)?[A-Za-z0-9_.:-]+", key):
+                raise ValueError(f"{key!r} is not a queue, line:<business line> or channel:<channel>")
+            if not re.fullmatch(r"[A-Za-z_][A-Za-z0-9_-]*", flow):
+                raise ValueError(f"{flow!r} is not a flow name")
+        return value
 
     @field_validator("public_url")
     @classmethod

@@ -167,6 +167,7 @@ class MessageRow(Base):
     provider_id: Mapped[str | None]
     email_message_id: Mapped[str | None] = mapped_column(index=True)
     status_detail: Mapped[str]
+    author: Mapped[str | None]  # "bot": the virtual agent's (migration 0025); else an agent's
 
 
 class OutboxRow(Base):
@@ -914,3 +915,18 @@ class TicketAttachmentRow(Base):
     encrypted: Mapped[bool]
     uploaded_by: Mapped[str]
     uploaded_at: Mapped[datetime]
+
+
+class BotSessionRow(Base):
+    """A conversation's virtual-agent flow (docs/knowledge-base.md): the chat runner's state as
+    JSON, written after every turn by the routing owner (fenced), read back by the next one."""
+
+    __tablename__ = "bot_sessions"
+
+    conversation_id: Mapped[str] = mapped_column(primary_key=True)
+    flow: Mapped[str]
+    state: Mapped[str] = mapped_column(sa.Text())
+    done: Mapped[bool] = mapped_column(index=True)
+    outcome: Mapped[str]  # "" while it runs; queue, agent, ticket, hangup, error
+    started_at: Mapped[datetime]
+    updated_at: Mapped[datetime]

@@ -26,6 +26,7 @@ from callcenter.messaging.channels.base import Reply
 from callcenter.storage import audit_chain
 from callcenter.storage.db import DatabaseError, SessionStore, fence_write
 from callcenter.storage.db_models import (
+    BotSessionRow,
     ConversationRow,
     CustomerAuditRow,
     CustomerMergeRow,
@@ -198,6 +199,7 @@ class MessagingStore(SessionStore):
                         (),
                         row.email_message_id,
                         row.status_detail,
+                        row.author or "",
                     ),
                     row.customer_id,
                 )
@@ -208,6 +210,44 @@ class MessagingStore(SessionStore):
     async def save_conversation(self, c: Conversation, address: str) -> None:
         async with self._write("save a conversation") as session:
             await session.merge(ConversationRow(**_conversation_values(c, address)))
+
+    # --- the virtual agent's flows ----------------------------------------------------------------
+    async def save_bot_session(
+        self, conversation_id: str, flow: str, state: str, outcome: str, started_at: float, at: float
+    ) -> None:
+        """The chat runner's state after a turn (``outcome`` set: the flow is over). Fenced."""
+        async with self._write("save a bot session") as session:
+            await session.merge(
+                BotSessionRow(
+                    conversation_id=conversation_id,
+                    flow=flow,
+                    state=state,
+                    done=bool(outcome),
+                    outcome=outcome,
+                    started_at=_dt(started_at),
+                    updated_at=_dt(at),
+                )
+            )
+
+    async def bot_sessions(self) -> list[tuple[str, str, str, float]]:
+        """The flows still running: (conversation, flow, state JSON, started at), oldest first."""
+        async with self._transaction("read bot sessions") as session:
+            rows = await session.execute(
+                sa.select(BotSessionRow)
+                .where(BotSessionRow.done.is_(False))
+                .order_by(BotSessionRow.started_at)
+            )
+            return [(r.conversation_id, r.flow, r.state, r.started_at.timestamp()) for r in rows.scalars()]
+
+    async def bot_outcomes(self) -> dict[str, int]:
+        """How the finished flows ended, counted (containment in production)."""
+        async with self._transaction("count bot outcomes") as session:
+            rows = await session.execute(
+                sa.select(BotSessionRow.outcome, sa.func.count())
+                .where(BotSessionRow.done.is_(True))
+                .group_by(BotSessionRow.outcome)
+            )
+            return {str(outcome): int(n) for outcome, n in rows.all()}
 
     async def conversations(self) -> list[tuple[Conversation, str]]:
         async with self._transaction("read conversations") as session:
@@ -387,6 +427,7 @@ def _message_values(message: Message, customer_id: str) -> dict[str, object]:
         "provider_id": message.provider_id,
         "email_message_id": message.message_id,
         "status_detail": message.status_detail,
+        "author": message.author or None,
     }
 
 

@@ -118,6 +118,9 @@ class PanelNamespace(AgentNamespace):
         for interaction_id, collected in (ivr or {}).items():
             self._keep_ivr(interaction_id, collected)
 
+    def collected(self, interaction_id: str) -> dict[str, str]:
+        return dict(self._ivr.get(interaction_id, {}))
+
     def _keep_ivr(self, interaction_id: str, collected: object) -> None:
         if isinstance(collected, Mapping) and collected and len(self._ivr) < IVR_KEEP:
             self._ivr[interaction_id] = {str(k): str(v) for k, v in collected.items()}

@@ -71,12 +71,19 @@ def conversation_messages(messaging: Messaging, conversation_id: str) -> list[Me
     return messaging.conversations.messages_of(conversation_id)
 
 
+def sender(m: Message) -> str:
+    """Who wrote a message, as the pages show it: customer, agent or bot (the virtual agent)."""
+    if m.direction == Direction.IN:
+        return "customer"
+    return "bot" if m.author == "bot" else "agent"
+
+
 def message_view(m: Message) -> dict[str, Any]:
     return {
         "id": m.id,
         "conversation_id": m.conversation_id,
         "channel": m.channel.value,
-        "from": "customer" if m.direction == Direction.IN else "agent",
+        "from": sender(m),
         "body": m.body,
         "at": m.at,
         "status": m.status.value,
@@ -202,7 +209,12 @@ class AgentNamespace(GuardedNamespace):
             "timeout": offer.timeout,
             "attempt": offer.attempt,
             "timeline": [message_view(m) for m in timeline],
+            "collected": self.collected(offer.interaction_id),
         }
+
+    def collected(self, interaction_id: str) -> dict[str, str]:
+        """What the virtual agent's flow collected before the handoff (the agent panel keeps it)."""
+        return {}
 
     def _emit(
         self, name: str, payload: Mapping[str, Any], room: str | list[str], namespace: str = NAMESPACE
@@ -261,6 +273,7 @@ class AgentNamespace(GuardedNamespace):
             "channel": a.channel,
             "customer_id": a.customer_id,
             "messages": [message_view(m) for m in messages],
+            "collected": self.collected(a.interaction_id),
         }
 
     @event("accept", "agent", "supervisor")

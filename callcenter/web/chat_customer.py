@@ -27,7 +27,7 @@ from callcenter.core import events as ev
 from callcenter.core.acd.agents import AgentState
 from callcenter.core.kb.bot import Handoff
 from callcenter.core.notices import ChatRated, Notice
-from callcenter.core.omni.conversations import Conversation, Direction, MessagingChannel
+from callcenter.core.omni.conversations import Conversation, MessagingChannel
 from callcenter.core.omni.customers import Claim, Identity, IdentityKind
 from callcenter.errors import StorageError
 from callcenter.kb.assistant import Assistant
@@ -39,7 +39,7 @@ from callcenter.service import CallCenter
 from callcenter.settings import RealtimeSettings
 from callcenter.surveys.service import SurveyService
 from callcenter.web.auth import PUBLIC
-from callcenter.web.chat_agent import agent_room, conversation_messages
+from callcenter.web.chat_agent import agent_room, conversation_messages, sender
 from callcenter.web.chat_desk import Desk
 from callcenter.web.realtime import Ack, BadRequest, GuardedNamespace, Peer, event, flag, secret_id, text
 
@@ -130,7 +130,7 @@ class CustomerNamespace(GuardedNamespace):
         return [
             {
                 "id": m.id,
-                "from": "customer" if m.direction == Direction.IN else "agent",
+                "from": sender(m),
                 "body": m.body,
                 "at": m.at,
             }

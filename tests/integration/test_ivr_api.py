@@ -39,7 +39,8 @@ async def client(tmp_path: Path) -> AsyncIterator[TestClient[Any, Any]]:
 async def test_list_and_read_with_graph(client: TestClient[Any, Any]) -> None:
     listing = await (await client.get("/api/ivr/flows", headers=auth("supervisor"))).json()
     names = {f["name"]: f for f in listing["flows"]}
-    assert set(names) == {"main", "billing", "after_hours", "reminder"} and listing["entry"] == "main"
+    assert set(names) == {"main", "billing", "after_hours", "reminder", "chat_support"}
+    assert listing["entry"] == "main"
     assert all(f["running"] and f["tests"] for f in names.values()) and listing["problems"] == []
     flow = await (await client.get("/api/ivr/flows/billing", headers=auth("admin"))).json()
     assert flow["yaml"].startswith("# Billing") and flow["running"]

@@ -201,10 +201,9 @@ def test_two_nodes_serve_the_tickets_and_the_owner_runs_the_job(
         assert sorted(body["data"]["event"]["kind"] for body, _ in got) == sorted(kinds)
         assert len({body["id"] for body, _ in got}) == len(kinds) and all(signed for _, signed in got)
         status, log = b.api("GET", "/api/webhooks/deliveries")
-        assert (
-            status == 200
-            and [(d["state"], d["attempts"]) for d in log["deliveries"]] == [("delivered", 1)] * len(kinds)
-        )
+        assert status == 200 and [(d["state"], d["attempts"]) for d in log["deliveries"]] == [
+            ("delivered", 1)
+        ] * len(kinds)
     finally:
         a.stop()
         b.stop()

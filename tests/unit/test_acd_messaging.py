@@ -106,6 +106,21 @@ def test_a_chat_goes_straight_to_its_queue_and_is_offered_without_a_phone() -> N
     assert acd.queue_stats("support", 64.0).answered == 1
 
 
+def test_what_the_virtual_agent_collected_is_noted_before_the_offer() -> None:
+    """The panel keeps a conversation's data from the notice (as the IVR's for calls): it must come
+    before the offer that shows it; a conversation without data has none."""
+    acd = Acd(AcdConfig(), [agent("a1")])
+    login(acd, "a1")
+    out = chat(acd, "c1", 1.0, data={"order": "123456", "bot_outcome": "queue"})
+    kinds = [type(c).__name__ for c in out if isinstance(c, (nt.IvrFinished, OfferConversation))]
+    assert kinds == ["IvrFinished", "OfferConversation"]
+    (noted,) = [c for c in out if isinstance(c, nt.IvrFinished)]
+    assert (noted.interaction_id, noted.outcome, dict(noted.data)) == (
+        "c1", "bot", {"order": "123456", "bot_outcome": "queue"}
+    )  # fmt: skip
+    assert not [c for c in chat(acd, "c2", 2.0) if isinstance(c, nt.IvrFinished)]
+
+
 def test_an_agent_holds_up_to_max_chats_and_gets_the_next_when_one_ends() -> None:
     acd = Acd(AcdConfig(), [agent("a1", max_chats=2)])
     login(acd, "a1")

@@ -85,7 +85,7 @@ def test_flow_tests_pass_and_a_failing_case_fails_the_run(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     code, out = run(capsys, "test", str(FLOWS))
-    assert code == 0 and out.splitlines()[-1].endswith("0 failed (4 test file(s))")
+    assert code == 0 and out.splitlines()[-1].endswith("0 failed (5 test file(s))")
 
     flows = tmp_path / "flows"
     shutil.copytree(FLOWS, flows)
@@ -109,3 +109,14 @@ def test_validate_render_makes_the_audio_check_pass(
     assert "text-to-speech for 'Goodbye' not rendered" in capsys.readouterr().out
     assert cli.main([*argv, "--render", str(flow)]) == 0
     assert list((tmp_path / "p" / "cc-tts").glob("en-*.wav"))
+
+
+def test_simulate_a_chat_flow_on_messages(capsys: pytest.CaptureFixture[str]) -> None:
+    flow = str(FLOWS / "chat_support.yaml")
+    code, out = run(
+        capsys, "simulate", flow, "--chat", "--input", "2", "--input", "refund?", "--kb", "refund=In 5 days."
+    )
+    assert code == 0
+    assert "bot: In 5 days." in out.splitlines() and "data: question=refund?" in out
+    code, out = run(capsys, "simulate", str(FLOWS / "main.yaml"), "--chat")
+    assert (code, out.strip()) == (2, "error: flow 'main' does not run on chat")

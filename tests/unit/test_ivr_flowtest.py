@@ -36,4 +36,4 @@ def test_broken_cases_fail_with_a_reason(tmp_path: Path, text: str, failure: str
 
 def test_tests_beside_a_flow_file_are_found() -> None:
     assert flowtest.find_test_files([FLOWS / "billing.yaml"]) == [FLOWS / "billing.test.yaml"]
-    assert len(flowtest.find_test_files([FLOWS])) == 4
+    assert len(flowtest.find_test_files([FLOWS])) == 5

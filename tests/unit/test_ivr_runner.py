@@ -10,7 +10,7 @@ import pytest
 
 from callcenter.core.ivr import flow as ivr
 from callcenter.core.ivr import model as m
-from callcenter.core.ivr.runner import FlowRunner, _lookup
+from callcenter.core.ivr.runner import FlowRunner, lookup
 from callcenter.ivr import loader, simulate
 
 MONDAY_NOON = datetime(2026, 11, 23, 12, 0, tzinfo=UTC)
@@ -529,14 +529,14 @@ def test_hours_steps_and_goto_steps() -> None:
 
 def test_lookup_paths() -> None:
     body = {"a": {"b": [10, {"c": None}, True], "d": 1.5}, "e": "x"}
-    assert _lookup(body, "a.b.0") == "10"
-    assert _lookup(body, "a.b.2") == "true"
-    assert _lookup(body, "a.d") == "1.5"
-    assert _lookup(body, "e") == "x"
-    assert _lookup({"f": False}, "f") == "false"
+    assert lookup(body, "a.b.0") == "10"
+    assert lookup(body, "a.b.2") == "true"
+    assert lookup(body, "a.d") == "1.5"
+    assert lookup(body, "e") == "x"
+    assert lookup({"f": False}, "f") == "false"
     for missing in ("a.b.3", "a.b.x", "a.b.1.c", "a.b", "a", "z", "e.f", "a.b.-1"):
-        assert _lookup(body, missing) is None, missing
-    assert _lookup([5, 6], "1") == "6"
+        assert lookup(body, missing) is None, missing
+    assert lookup([5, 6], "1") == "6"
 
 
 def test_error_messages_and_a_second_wrong_result() -> None:

@@ -40,7 +40,7 @@ def test_unknown_node_type(tmp_path: Path) -> None:
         """,
     ) == [
         "a.yaml:3:13: unknown node type 'dance' (one of play, menu, language, collect, hours, set, "
-        "branch, http, goto, queue, voicemail, callback, hangup)"
+        "branch, http, goto, queue, voicemail, callback, hangup, kb, ticket)"
     ]
 
 
@@ -196,8 +196,8 @@ def test_structural_mistakes_are_all_reported(tmp_path: Path) -> None:
         """,
     )
     assert found == [
-        "a.yaml:2:1: unknown key 'colour' in a flow (allowed: description, flow, language, languages, "
-        "nodes, start)",
+        "a.yaml:2:1: unknown key 'colour' in a flow (allowed: agent, channels, description, flow, "
+        "language, languages, nodes, start)",
         "a.yaml:6:15: unknown time zone 'Mars/Olympus' (e.g. Europe/Madrid)",
         "a.yaml:10:66: 'ten' is not a whole number",
         "a.yaml:11:19: only '#' can end the input (Asterisk's GET DATA terminator)",

@@ -72,6 +72,8 @@ def arrived(acd: Acd, e: ev.ConversationArrived, out: list[Command]) -> None:
         i.id, e.at, e.queue, channel.value, e.customer_id, e.conversation_id, skills, language, preferred
     )
     out.append(queued)
+    if e.data:  # what the virtual agent's flow collected: the agent's panel shows it, as the IVR's
+        out.append(nt.IvrFinished(i.id, e.at, "bot", dict(e.data)))
 
 
 def accepted(acd: Acd, e: ev.OfferAccepted, out: list[Command]) -> None:

@@ -3,7 +3,10 @@
 Checks (each reported at the line and column it was written at): a target that names no node or
 flow, a node that cannot be reached from its flow's start, a loop without exit (nodes from which no
 queue, voicemail, callback or hang-up can be reached), a regular expression that does not compile,
-a prompt missing for one of the flow's languages, a language choice the flow does not declare.
+a prompt missing for one of the flow's languages, a language choice the flow does not declare, and
+a node or prompt its channels cannot carry (a voicemail on chat without ``chat:``, a recorded sound
+with no text on chat, a knowledge-base answer or a ticket on voice, a goto into a flow of other
+channels).
 Problems come back sorted by position; an empty list means the flow set may be loaded.
 """
 
@@ -22,6 +25,7 @@ def validate(flows: m.FlowSet) -> list[m.Problem]:
     for flow in flows.flows.values():
         problems += _targets(flows, flow)
         problems += _content(flow)
+        problems += _channels(flows, flow)
     if not problems:  # the graph checks need every target to resolve
         problems += _reachability(flows)
         problems += _loops(flows)
@@ -40,6 +44,8 @@ def resolve(flows: m.FlowSet, flow: m.FlowDef, target: m.Target) -> Key | None:
 
 def _all_targets(flow: m.FlowDef) -> Iterator[tuple[m.Node | None, m.Target]]:
     yield None, flow.start
+    if flow.agent is not None:
+        yield None, flow.agent
     for node in flow.nodes.values():
         for target in node.targets():
             yield node, target
@@ -99,6 +105,61 @@ def _content(flow: m.FlowDef) -> list[m.Problem]:
     return problems
 
 
+def _channels(flows: m.FlowSet, flow: m.FlowDef) -> list[m.Problem]:
+    problems = []
+    voice, chat = "voice" in flow.channels, "chat" in flow.channels
+    for node in flow.nodes.values():
+        kind = type(node).__name__.removesuffix("Node").lower()
+        if chat and isinstance(node, m.VOICE_ONLY) and node.chat is None:
+            problems.append(
+                m.Problem(
+                    node.pos,
+                    f"{kind} node {node.name!r} is voice only: give 'chat:' (where a chat goes "
+                    "instead) or take chat out of the flow's channels",
+                )
+            )
+        if voice and isinstance(node, m.CHAT_ONLY):
+            problems.append(
+                m.Problem(
+                    node.pos, f"{kind} node {node.name!r} is chat only: the flow's channels include voice"
+                )
+            )
+        if voice and isinstance(node, m.CollectNode) and node.text:
+            problems.append(
+                m.Problem(node.pos, f"collect node {node.name!r} takes text, which only chat has")
+            )
+        if chat:
+            for prompt in node.prompts():
+                for language in flow.languages:
+                    variant = prompt.for_language(language)
+                    if variant is not None and not variant.text:
+                        problems.append(
+                            m.Problem(
+                                prompt.pos,
+                                f"a recorded sound has no text to send on chat ({language!r}, node "
+                                f"{node.name!r}): use say",
+                            )
+                        )
+        other = flows.flows.get(node.target.flow or "") if isinstance(node, m.GotoNode) else None
+        if isinstance(node, m.GotoNode) and other is not None:
+            lacking = sorted(set(flow.channels) - set(other.channels))
+            if lacking:
+                problems.append(
+                    m.Problem(
+                        node.target.pos,
+                        f"goto flow {other.name!r}, which does not run on {', '.join(lacking)} "
+                        f"(its channels: {', '.join(other.channels)})",
+                    )
+                )
+    if flow.agent is not None:
+        target = flow.nodes.get(flow.agent.node) if flow.agent.flow is None else None
+        if target is not None and not isinstance(target, (m.QueueNode, m.PlayNode, m.SetNode)):
+            problems.append(
+                m.Problem(flow.agent.pos, "'agent' must lead to a queue (a queue, play or set node)")
+            )
+    return problems
+
+
 def _regex(pattern: str, pos: m.Pos) -> list[m.Problem]:
     try:
         re.compile(pattern)
@@ -133,8 +194,10 @@ def _reachability(flows: m.FlowSet) -> list[m.Problem]:
     for flow in flows.flows.values():
         if any(isinstance(n, m.UnparsedNode) for n in flow.nodes.values()):
             continue  # its links are unknown: every "unreachable" would be a guess
-        start = resolve(flows, flow, flow.start)
-        seen = _reachable(edges, start) if start else set()
+        seen: set[Key] = set()
+        for begin in (flow.start, flow.agent):
+            start = resolve(flows, flow, begin) if begin is not None else None
+            seen |= _reachable(edges, start) if start else set()
         for node in flow.nodes.values():
             if (flow.name, node.name) not in seen:
                 problems.append(

@@ -142,6 +142,8 @@ class MenuNode(_Asks, Node):
     prompt: Prompt
     choices: Mapping[str, Target]  # one key -> target
     retry: Retry
+    # On chat a choice is also taken by words: key -> words (any language) that pick it.
+    words: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
 
     def targets(self) -> tuple[Target, ...]:
         return (*self.choices.values(), *_retry_targets(self.retry))
@@ -170,6 +172,8 @@ class CollectNode(_Asks, Node):
     pattern_pos: Pos
     retry: Retry
     next: Target
+    text: bool = False  # chat only: free text (``pattern``, at most ``max_length`` characters)
+    max_length: int = 200
 
     def targets(self) -> tuple[Target, ...]:
         return (self.next, *_retry_targets(self.retry))
@@ -243,6 +247,10 @@ class QueueNode(Node):
 class VoicemailNode(Node):
     mailbox: str
     prompt: Prompt | None = None
+    chat: Target | None = None  # where a chat goes instead (voicemail is voice only)
+
+    def targets(self) -> tuple[Target, ...]:
+        return (self.chat,) if self.chat is not None else ()
 
     def prompts(self) -> tuple[Prompt, ...]:
         return _prompts(self.prompt)
@@ -253,6 +261,10 @@ class CallbackNode(Node):
     queue: str
     number: str = "{caller}"  # template
     prompt: Prompt | None = None
+    chat: Target | None = None  # where a chat goes instead (a callback is voice only)
+
+    def targets(self) -> tuple[Target, ...]:
+        return (self.chat,) if self.chat is not None else ()
 
     def prompts(self) -> tuple[Prompt, ...]:
         return _prompts(self.prompt)
@@ -267,12 +279,40 @@ class HangupNode(Node):
 
 
 @dataclass(frozen=True, slots=True)
+class KbNode(Node):
+    """Chat only: answer ``question`` (a template) from the knowledge base's public articles."""
+
+    question: str
+    answered: Target  # the answer was sent
+    unanswered: Target  # not confident, nothing found
+
+    def targets(self) -> tuple[Target, ...]:
+        return (self.answered, self.unanswered)
+
+
+@dataclass(frozen=True, slots=True)
+class TicketNode(Node):
+    """Chat only: an ending that opens a ticket of ``ticket_type`` with what the flow collected."""
+
+    ticket_type: str
+    title: str  # template
+    prompt: Prompt | None = None
+    fields: Mapping[str, str] = field(default_factory=dict)  # the ticket's field -> template
+
+    def prompts(self) -> tuple[Prompt, ...]:
+        return _prompts(self.prompt)
+
+
+@dataclass(frozen=True, slots=True)
 class UnparsedNode(Node):
     """Stands for a node whose definition had errors (already reported), so that references to it
     do not add "missing target" noise. A flow set holding one is never run."""
 
 
-TERMINALS = (QueueNode, VoicemailNode, CallbackNode, HangupNode, UnparsedNode)
+TERMINALS = (QueueNode, VoicemailNode, CallbackNode, HangupNode, TicketNode, UnparsedNode)
+VOICE_ONLY = (VoicemailNode, CallbackNode)  # on chat they need ``chat:``, where to go instead
+CHAT_ONLY = (KbNode, TicketNode)
+CHANNELS = ("voice", "chat")
 
 
 @dataclass(frozen=True, slots=True)
@@ -283,6 +323,8 @@ class FlowDef:
     nodes: Mapping[str, Node]
     language: str = "en"  # the default language
     languages: tuple[str, ...] = ("en",)  # every prompt must exist in each
+    channels: tuple[str, ...] = ("voice",)  # voice (calls), chat (web chat and messaging)
+    agent: Target | None = None  # chat: where "agent" / "人工" goes (default: the conversation's queue)
 
 
 @dataclass(frozen=True, slots=True)

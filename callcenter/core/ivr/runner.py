@@ -259,7 +259,7 @@ class FlowRunner:
             self._step(f"lookup failed: {why} -> {node.failure.node}")
             return self._goto(node.failure)
         for variable, path in node.result.items():
-            found = _lookup(result.body, path)
+            found = lookup(result.body, path)
             if found is not None:
                 self._set(variable, found)
         self._step("lookup ok: " + ", ".join(f"{v}={self.variables.get(v, '')}" for v in node.result))
@@ -302,31 +302,40 @@ class FlowRunner:
         return {k: v for k, v in self.variables.items() if v != "" or k == "caller"}
 
     def _holds(self, cond: m.Condition) -> bool:
-        value = self._vars().get(cond.var)
-        match cond.op:
-            case "exists":
-                return (value not in (None, "")) == cond.value
-            case "equals":
-                return value == cond.value
-            case "not_equals":
-                return value != cond.value
-            case "in":
-                return value in cond.value if isinstance(cond.value, tuple) else False
-            case "starts_with":
-                return isinstance(cond.value, str) and (value or "").startswith(cond.value)
-            case "matches":
-                return isinstance(cond.value, str) and re.fullmatch(cond.value, value or "") is not None
-        return False
+        return holds(cond, self._vars())
 
     def _open(self, node: m.HoursNode) -> bool:
-        local = self._now.astimezone(node.zone)
-        if local.date() in node.holidays:
-            return False
-        minute = local.hour * 60 + local.minute
-        return any(start <= minute < end for start, end in node.week[local.weekday()])
+        return is_open(node, self._now)
 
 
-def _lookup(body: object, path: str) -> str | None:
+def holds(cond: m.Condition, values: Mapping[str, str]) -> bool:
+    """Whether a branch's condition holds for these variables (voice and chat)."""
+    value = values.get(cond.var)
+    match cond.op:
+        case "exists":
+            return (value not in (None, "")) == cond.value
+        case "equals":
+            return value == cond.value
+        case "not_equals":
+            return value != cond.value
+        case "in":
+            return value in cond.value if isinstance(cond.value, tuple) else False
+        case "starts_with":
+            return isinstance(cond.value, str) and (value or "").startswith(cond.value)
+        case "matches":
+            return isinstance(cond.value, str) and re.fullmatch(cond.value, value or "") is not None
+    return False
+
+
+def is_open(node: m.HoursNode, now: datetime) -> bool:
+    local = now.astimezone(node.zone)
+    if local.date() in node.holidays:
+        return False
+    minute = local.hour * 60 + local.minute
+    return any(start <= minute < end for start, end in node.week[local.weekday()])
+
+
+def lookup(body: object, path: str) -> str | None:
     """``customer.vip`` in ``{"customer": {"vip": true}}`` -> "true"; lists by index."""
     node = body
     for part in path.split("."):

@@ -1,6 +1,7 @@
 """The virtual agent's decision (pure): answer a customer from the knowledge base, or hand over to a
-person. Not wired into web chat yet (docs/knowledge-base.md, "The virtual agent"); measured on the
-evaluation set by ``bench/kb_suggest.py --bot``.
+person: the web-chat widget's one-shot assistant (``callcenter/kb/assistant.py``) and the ``kb``
+step of the chat flows (``callcenter/messaging/bot_flows.py``); measured on the evaluation set by
+``bench/kb_suggest.py --bot`` and ``bench/bot_flows.py`` (docs/knowledge-base.md).
 
 Invariants:
 

@@ -93,6 +93,7 @@ class Message:
     media: tuple[Media, ...] = ()
     message_id: str | None = None  # email Message-ID
     status_detail: str = ""
+    author: str = ""  # outbound: "" an agent (or the system), "bot" the virtual agent
 
 
 @dataclass(frozen=True, slots=True)
@@ -197,6 +198,7 @@ class ConversationBook:
         message_id: str,
         email_id: str | None = None,
         media: tuple[Media, ...] = (),
+        author: str = "",
     ) -> Message:
         """A queued outbound message (the outbox sends it and reports its status)."""
         conversation = self.conversations.get(conversation_id)
@@ -213,6 +215,7 @@ class ConversationBook:
             None,
             media,
             email_id,
+            author=author,
         )
         self._add(message)
         self._put(replace(conversation, last_at=max(conversation.last_at, at)))

@@ -90,6 +90,7 @@ class Reply:
     reply_to: str | None = None  # provider id of the message answered (WhatsApp context)
     subject: str = ""
     headers: Mapping[str, str] = field(default_factory=dict)  # email threading headers
+    author: str = ""  # "bot": the virtual agent's (web chat shows it as the assistant's)
 
     def to_json(self) -> dict[str, object]:
         return {
@@ -100,6 +101,7 @@ class Reply:
             "reply_to": self.reply_to,
             "subject": self.subject,
             "headers": dict(self.headers),
+            "author": self.author,
         }
 
     @classmethod
@@ -115,4 +117,5 @@ class Reply:
             reply_to=None if reply_to is None else str(reply_to),
             subject=str(data.get("subject", "")),
             headers={str(k): str(v) for k, v in headers.items()},
+            author=str(data.get("author", "")),
         )

@@ -27,7 +27,11 @@ class WebchatSender:
         self._sio = sio  # socketio.AsyncServer (untyped library)
 
     async def send(self, reply: Reply) -> str:
-        payload = {"id": reply.message_id, "body": reply.body, "from": "agent"}
+        payload = {
+            "id": reply.message_id,
+            "body": reply.body,
+            "from": "bot" if reply.author == "bot" else "agent",
+        }
         try:
             await self._sio.emit("message", payload, room=room_of(reply.to), namespace=NAMESPACE)
         except (OSError, RedisError) as err:  # Redis away (several nodes): retried

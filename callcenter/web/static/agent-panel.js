@@ -100,6 +100,7 @@
       const from = t("{channel} from {customer}", { channel: channel(offer.channel), customer: name });
       const card = el("article", { class: "card offer", "data-offer": offer.interaction_id, "aria-label": t("Offer: {what}", { what: from }) },
         el("h3", { text: from }),
+        collectedList(offer.collected),
         el("p", {}, t("Answer within") + " ", el("span", { class: "countdown", "data-until": offer.until, text: "" })),
         timeline(offer.timeline),
         el("div", { class: "row" },
@@ -110,6 +111,14 @@
     alertOffers();
     tick();
   }
+  function collectedList(collected) {
+    // What the virtual agent's flow collected before it handed the conversation over.
+    const entries = Object.entries(collected || {});
+    if (!entries.length) return null;
+    const list = el("dl", { class: "ivr", "aria-label": t("What the virtual agent collected") });
+    for (const [k, v] of entries) list.append(el("dt", { text: k }), el("dd", { text: v }));
+    return el("div", {}, el("h4", { text: t("What the virtual agent collected") }), list);
+  }
   function timeline(messages) {
     const list = el("ol", { class: "log", "aria-label": t("Earlier messages") });
     for (const m of messages || []) list.append(message(m));
@@ -118,7 +127,7 @@
   }
   function message(m) {
     const when = window.ccLocale.time(m.at);
-    const from = { customer: t("customer"), agent: t("agent") }[m.from] || m.from;
+    const from = { customer: t("customer"), agent: t("agent"), bot: t("virtual agent") }[m.from] || m.from;
     return el("li", { class: m.from }, el("small", { text: `${from} · ${channel(m.channel)} · ${when}` }), el("div", { text: m.body }));
   }
   async function accept(offer) {
@@ -200,6 +209,7 @@
       interaction_id: held.interaction_id, conversation_id: held.conversation_id, channel: held.channel,
       customer: customer || (previous && previous.customer) || { id: held.customer_id, name: "" },
       messages: held.messages || [], typing: false, draft: previous ? previous.draft : "",
+      collected: held.collected || (previous && previous.collected) || {},
     });
   }
   function chatCard(chat) {
@@ -240,6 +250,7 @@
     const log = el("ol", { class: "log", "aria-label": t("Conversation with {customer}", { customer: name }), "aria-live": "polite" });
     const card = el("article", { class: "card chat", "data-conversation": id, "aria-label": t("Chat with {customer}", { customer: name }) },
       el("h3", { text: t("{channel}: {customer}", { channel: channel(chat.channel), customer: name }) }),
+      collectedList(chat.collected),
       log,
       el("div", { class: "typing", "aria-live": "polite", text: "" }),
       form,
@@ -255,7 +266,7 @@
           const ack = await send("close", { conversation_id: id });
           if (ack.ok) { state.chats.delete(id); render(); }
         } }, t("Close")),
-        ticketButton({ interaction_id: chat.interaction_id, customer_id: chat.customer.id })));
+        ticketButton({ interaction_id: chat.interaction_id, customer_id: chat.customer.id, ivr: chat.collected })));
     card.shown = { chat: null, count: 0 };
     updateChat(card, chat);
     return card;

@@ -166,8 +166,8 @@
   }
   function add(from, body, id) {
     if (id && log.querySelector('[data-id="' + id + '"]')) { return; }
-    var who = from === "customer" ? t("You") : (state.agent || t("Agent"));
-    var item = el("li", { "class": "cc-msg cc-" + from }, [
+    var who = from === "customer" ? t("You") : from === "bot" ? t("Assistant") : (state.agent || t("Agent"));
+    var item = el("li", { "class": from === "bot" ? "cc-msg cc-agent cc-bot" : "cc-msg cc-" + from }, [
       el("span", { "class": "cc-who", text: t("{who}: ", { who: who }) }), el("span", { "class": "cc-body", text: body })]);
     if (id) { item.setAttribute("data-id", id); }
     log.appendChild(item);
