@@ -5,6 +5,10 @@ matches gets a 304. A file changed on disk (a development edit, an upgrade in pl
 its modification time is part of the cache key. No file stays open between requests, so a browser
 that aborts a request while navigating away leaves nothing behind (aiohttp's FileResponse opens the
 file in a thread and loses it when the request is cancelled during that open).
+
+Pages name their assets with ``static(name)`` (``/static/app.js?v=<version>``, the version from the
+content): such a URL is cached a year (``immutable``), and a new version of the file is a new URL,
+so a page served after an upgrade never runs yesterday's script.
 """
 
 from __future__ import annotations
@@ -28,13 +32,20 @@ class Asset:
     etag: str
 
 
-_CACHE: dict[Path, tuple[int, Asset]] = {}
+_CACHE: dict[tuple[Path, object], tuple[int, Asset]] = {}  # by file and transform
+IMMUTABLE = 365 * 86400  # a versioned URL's lifetime in browsers' caches
+
+
+def version(asset: Asset) -> str:
+    """The short content version that goes in the asset's URL (``?v=``)."""
+    return asset.etag.strip('"')[:12]
 
 
 def load(path: Path, transform: Callable[[bytes], bytes] | None = None) -> Asset:
     """The file's bytes (through ``transform``, if given), read again only when it changed."""
     changed = path.stat().st_mtime_ns
-    cached = _CACHE.get(path)
+    key = (path, transform)
+    cached = _CACHE.get(key)
     if cached is not None and cached[0] == changed:
         return cached[1]
     body = path.read_bytes()
@@ -42,16 +53,19 @@ def load(path: Path, transform: Callable[[bytes], bytes] | None = None) -> Asset
         body = transform(body)
     kind = _TYPES.get(path.suffix) or mimetypes.guess_type(path.name)[0] or "application/octet-stream"
     asset = Asset(body, kind, '"' + hashlib.sha256(body).hexdigest()[:32] + '"')
-    _CACHE[path] = (changed, asset)
+    _CACHE[key] = (changed, asset)
     return asset
 
 
 def respond(
     request: web.Request, asset: Asset, max_age: int, headers: Mapping[str, str] | None = None
 ) -> web.Response:
-    """The asset, or 304 when the browser already has this version."""
+    """The asset, or 304 when the browser already has this version. Asked for by its versioned URL
+    (``?v=`` this content's version), it is cached for good."""
+    versioned = request.query.get("v") == version(asset)
+    cache = f"public, max-age={IMMUTABLE}, immutable" if versioned else f"public, max-age={max_age}"
     sent = {
-        "Cache-Control": f"public, max-age={max_age}",
+        "Cache-Control": cache,
         "ETag": asset.etag,
         "X-Content-Type-Options": "nosniff",
         **(headers or {}),

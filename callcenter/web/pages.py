@@ -60,8 +60,21 @@ def templates() -> jinja2.Environment:
     )
     # {% trans %} blocks' whitespace is normalised: the message ids stay one line however wrapped.
     env.policies["ext.i18n.trimmed"] = True
+    env.globals["static"] = static_url
     i18n.install(env)
     return env
+
+
+def static_url(name: str) -> str:
+    """A page's asset by its versioned URL (``{{ static("app.js") }}``): cached for good, and a new
+    URL when the file changes (web/assets.py)."""
+    if widget.serves(name):
+        path = widget.path_of(name)
+    elif name.startswith("qa/"):
+        path = STATIC_DIR / "qa" / name.removeprefix("qa/")
+    else:
+        path = STATIC_DIR / _VENDORED.get(name, name)
+    return f"/static/{name}?v={assets.version(assets.load(path))}"
 
 
 def language(request: web.Request) -> str:

@@ -46,6 +46,11 @@ def serves(name: str) -> bool:
     return name in _SERVED
 
 
+def path_of(name: str) -> Path:
+    """The file behind one of the widget's names (``serves(name)``)."""
+    return STATIC / _SERVED[name][0]
+
+
 def _respond(request: web.Request, name: str) -> web.Response:
     relative, max_age = _SERVED[name]
     transform = _with_catalogues if name == "widget.js" else None

@@ -265,6 +265,13 @@ async def test_static_files_come_from_memory_with_an_etag_and_a_304(client: Clie
     script = await client.get("/static/app.js")
     assert script.headers["Content-Type"] == "text/javascript; charset=utf-8"
     assert script.headers["ETag"] != first.headers["ETag"]
+    # A page names its assets by versioned URLs, cached for good; a new version is a new URL.
+    page = await (await client.get("/login")).text()
+    [url] = re.findall(r'href="(/static/app\.css\?v=[0-9a-f]{12})"', page)
+    versioned = await client.get(url)
+    assert versioned.headers["Cache-Control"] == "public, max-age=31536000, immutable"
+    stale = await client.get("/static/app.css?v=000000000000")
+    assert stale.status == 200 and "immutable" not in stale.headers["Cache-Control"]
     qa = await client.get("/static/qa/qa.css")
     assert (
         qa.status == 200
