@@ -150,6 +150,23 @@ async def test_the_agent_inserts_a_suggested_answer(tmp_path: Path) -> None:
                 await expect(reply).to_be_focused()
                 await agent.keyboard.press("Enter")
                 await expect(visitor.locator(".cc-log")).to_contain_text(answer)
+
+                # Agent assist on a call: the panel hands kb-suggest.js the call card (with what the
+                # IVR collected) and each final sentence of the caller from the live transcript; the
+                # suggestions are shown for the agent to say, with nothing to insert into.
+                await agent.evaluate(
+                    """() => {
+                      const card = document.createElement("article");
+                      card.dataset.call = "call-1";
+                      document.getElementById("work").prepend(card);
+                      const call = { interaction_id: "call-1", ivr: { menu: "cards", account: "123" } };
+                      window.ccKb.call(card, call);
+                      window.ccKb.heard("call-1", "somebody stole my card yesterday");
+                    }"""
+                )
+                on_call = agent.locator('[data-call="call-1"] aside.kb-suggestions')
+                await expect(on_call.locator("li").first).to_contain_text("Lost or stolen card")
+                await expect(on_call.get_by_role("button")).to_have_count(0)
                 assert errors == []
             finally:
                 await browser.close()

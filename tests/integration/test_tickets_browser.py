@@ -6,14 +6,16 @@ its SLA; Eve closes it and the customer's answer reopens it. Screenshots at 1024
 from __future__ import annotations
 
 import asyncio
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 from playwright.async_api import Page, async_playwright, expect
 
 from callcenter.core import events as ev
+from callcenter.core.kb.articles import Draft
 from callcenter.tickets import job
 from callcenter.web.api import SERVICE
+from callcenter.web.kb_api import KB
 from callcenter.web.pages import ACCOUNTS
 from callcenter.web.tickets_api import TICKETS
 from tests.integration.test_login_browser import CHROMIUM_FLAGS, PASSWORD, SCREENSHOTS
@@ -43,6 +45,17 @@ async def test_create_a_ticket_from_a_chat_transfer_it_and_see_it_as_the_other_t
         await node.app[ACCOUNTS].create(
             "test", username="eve", password=PASSWORD, role="agent", agent_id="1004"
         )
+        kb = node.app[KB]  # an article for the ticket's problem: suggested beside its comment box
+        router = Draft(
+            "router-reboots",
+            "en",
+            "Router reboots by itself",
+            "Update the router's firmware: Settings, System, Update.",
+            summary="A router that reboots every hour needs the latest firmware: Settings, System, Update.",
+        )
+        now = datetime.now(UTC)
+        article = await kb.save(router, "test", now)
+        await kb.publish(article.id, None, "test", now)
         async with async_playwright() as pw:
             browser = await pw.chromium.launch(executable_path=chromium, headless=True, args=CHROMIUM_FLAGS)
             try:
@@ -99,6 +112,15 @@ async def test_create_a_ticket_from_a_chat_transfer_it_and_see_it_as_the_other_t
                 eve_detail = eve.locator("#ticket-detail")
                 await eve_detail.get_by_role("button", name="Move to open").click()
                 await expect(eve_detail).to_contain_text("status open")
+                # The knowledge base's suggestion for the ticket, from its title: "Insert" fills the comment.
+                suggested = eve_detail.locator("aside.kb-suggestions li").first
+                await expect(suggested).to_contain_text("Router reboots by itself")
+                insert = "Insert the answer of Router reboots by itself"
+                await expect(suggested.get_by_role("button", name=insert)).to_be_visible()
+                await eve_detail.get_by_role("textbox", name="Comment").focus()
+                await eve.keyboard.press("Alt+Shift+1")  # by keyboard, from the comment box
+                await expect(eve_detail.get_by_role("textbox", name="Comment")).to_have_value(router.summary)
+                await eve.screenshot(path=str(SCREENSHOTS / "tickets-suggestions-1024-en.png"))
                 # Notifications: Eve's team was told of the transfer; Eve's note mentions Ann, whose
                 # panel is pushed the news over its socket.
                 await expect(eve.locator("#notes-list")).to_contain_text(

@@ -449,6 +449,7 @@
     if (!state.call) { if (old) old.remove(); return; }
     const card = callCard(state.call);
     card.dataset.signature = signature;
+    if (window.ccKb) window.ccKb.call(card, state.call); // knowledge-base suggestions (kb-suggest.js)
     if (!old) { work.prepend(card); return; }
     // The same fields on the new card get what the agent had chosen or typed, and the focus.
     const focused = old.contains(document.activeElement) ? document.activeElement.dataset.field : null;

@@ -36,6 +36,7 @@
     partials.delete(m.speaker);
     renderPartial();
     if (!m.text) return;
+    if (window.ccKb && m.speaker === "caller") window.ccKb.heard(m.interaction_id, m.text); // agent assist
     const line = document.createElement("li");
     line.dataset.speaker = m.speaker;
     const name = document.createElement("span");

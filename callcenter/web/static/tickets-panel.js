@@ -130,6 +130,7 @@
       attachments(ticket, id),
       ticket.may_work ? requests(ticket, id) : "");
     box.hidden = false;
+    if (window.ccKb && ticket.may_work) window.ccKb.ticket(box, ticket); // articles for its answer (kb-suggest.js)
   }
 
   // --- notifications (mentions, tickets for my team, SLA warnings and breaches) --------------------
