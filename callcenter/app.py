@@ -95,6 +95,7 @@ from callcenter.web import (
     admin_config,
     admin_pages,
     admin_roster,
+    admin_tickets,
     agent_panel,
     agents_api,
     api,
@@ -266,6 +267,7 @@ def _setup_routes(app: web.Application, settings: Settings) -> None:
     admin_pages.setup_routes(app)
     admin_config.setup_routes(app)
     admin_roster.setup_routes(app)
+    admin_tickets.setup_routes(app)
     users_api.setup_routes(app)
     qa_api.setup_routes(app)
     agent_panel.setup_routes(app)

@@ -21,6 +21,7 @@ from callcenter.tickets.access import TicketAccess
 from callcenter.tickets.service import Tickets
 from callcenter.tickets.workflow_file import WorkflowWatcher, load_workflow
 from callcenter.web import api, ticket_mail
+from callcenter.web.admin_tickets import WORKFLOW_WATCHER
 from callcenter.web.chat_agent import NAMESPACE, agent_room, user_room
 from callcenter.web.realtime import REALTIME
 from callcenter.web.tickets_api import TICKET_ACCESS, TICKETS
@@ -105,6 +106,7 @@ def store_context(database: web.AppKey[Database]) -> Callable[[web.Application],
         holder.append(tickets)
         watcher = WorkflowWatcher(path, tickets.set_workflow, settings.tickets.reload_seconds)
         await watcher.start()
+        app[WORKFLOW_WATCHER] = watcher  # /admin/tickets shows its last refusal
         access_store = TicketAccessStore(settings.database.url, app[database].engine, store)
         await access_store.start()
         files = AttachmentFiles(

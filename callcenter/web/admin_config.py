@@ -44,15 +44,16 @@ PROFILES = web.AppKey("agent_profiles", dict[str, Entry])  # what the agents fil
 REAPPLY: web.AppKey[Callable[[Mapping[str, Entry]], None]] = web.AppKey("agents_reapply")
 
 
-def _json(data: Any, status: int = 200) -> web.Response:
+def json_answer(data: Any, status: int = 200) -> web.Response:
     return web.json_response(data, status=status)
 
 
-def _error(
+def error_answer(
     status: int, message: str, problems: list[str] | None = None, fields: Mapping[str, str] | None = None
 ) -> web.Response:
     """``fields``: a problem per form field, in words (the page shows each next to its field)."""
-    return _json({"error": message, "problems": problems or [message], "fields": dict(fields or {})}, status)
+    body = {"error": message, "problems": problems or [message], "fields": dict(fields or {})}
+    return json_answer(body, status)
 
 
 CHANNELS: tuple[str, ...] = get_args(MessagingChannelName)
@@ -119,14 +120,14 @@ async def queues_page(request: web.Request) -> web.Response:
 async def get_queues(request: web.Request) -> web.Response:
     path = request.app[SETTINGS].acd.queues_file
     if path is None:
-        return _error(409, "acd.queues_file is not set: queues are not editable here")
+        return error_answer(409, "acd.queues_file is not set: queues are not editable here")
     try:
         text = await asyncio.to_thread(path.read_text, encoding="utf-8")
     except OSError as err:
-        return _error(500, f"{path}: cannot read: {err.strerror}")
+        return error_answer(500, f"{path}: cannot read: {err.strerror}")
     watcher = request.app.get(QUEUE_WATCHER)
     engine = request.app[SERVICE].engine
-    return _json(
+    return json_answer(
         {
             "path": str(path),
             "yaml": text,
@@ -147,16 +148,16 @@ async def get_queues(request: web.Request) -> web.Response:
 async def put_queues(request: web.Request) -> web.Response:
     path = request.app[SETTINGS].acd.queues_file
     if path is None:
-        return _error(409, "acd.queues_file is not set: queues are not editable here")
+        return error_answer(409, "acd.queues_file is not set: queues are not editable here")
     text = (await read_object(request, MAX_YAML_BYTES)).get("yaml")
     if not isinstance(text, str):
-        return _error(400, 'body must be {"yaml": "..."}')
+        return error_answer(400, 'body must be {"yaml": "..."}')
     if len(text.encode()) > MAX_YAML_BYTES:
-        return _error(413, f"the file may not be larger than {MAX_YAML_BYTES} bytes")
+        return error_answer(413, f"the file may not be larger than {MAX_YAML_BYTES} bytes")
     try:
         queues = parse_queues(text, str(path))
     except ConfigError as err:
-        return _error(422, "The queues were not saved.", str(err).splitlines())
+        return error_answer(422, "The queues were not saved.", str(err).splitlines())
     # Audited before the file is written: no row, no edit (AuditUnavailable: 503).
     await record(request, "queues.edited", str(path.name), {"queues": sorted(queues)})
     await asyncio.to_thread(write_atomically, path, text)
@@ -164,7 +165,7 @@ async def put_queues(request: web.Request) -> web.Response:
     watcher = request.app.get(QUEUE_WATCHER)
     if watcher is None or not watcher.check():  # the watcher reads back what was just written
         service.reload_queues(queues)
-    return _json({"saved": True, "running": sorted(service.engine.queues)})
+    return json_answer({"saved": True, "running": sorted(service.engine.queues)})
 
 
 # --- agents -----------------------------------------------------------------------------------------
@@ -225,7 +226,7 @@ async def get_agents(request: web.Request) -> web.Response:
         for step in q.overflow:
             skills |= set(step.skills or {})
     languages = {lang for a in engine.agents.values() for lang in a.languages}
-    return _json(
+    return json_answer(
         {
             "path": str(settings.acd.agents_file) if settings.acd.agents_file else None,
             "editable": settings.acd.agents_file is not None,
@@ -251,21 +252,21 @@ async def put_agent(request: web.Request) -> web.Response:
     settings = request.app[SETTINGS]
     path = settings.acd.agents_file
     if path is None:
-        return _error(409, "acd.agents_file is not set: agents are edited in the settings file")
+        return error_answer(409, "acd.agents_file is not set: agents are edited in the settings file")
     agent_id = request.match_info["agent_id"]
     engine = request.app[SERVICE].engine
     if agent_id not in request.app[DIRECTORY].agents:
-        return _error(404, "no such agent")
+        return error_answer(404, "no such agent")
     body = await read_object(request, MAX_YAML_BYTES)
     try:
         profile = Profile.model_validate(body)
     except ValidationError as err:
         problems, fields = profile_problems(err, lambda message: tr(request, message))
-        return _error(422, "The agent was not saved.", problems, fields)
+        return error_answer(422, "The agent was not saved.", problems, fields)
     unknown = [q for q in profile.queues if q not in engine.queues]
     if engine.queues and unknown:
         problems = [f"queues: no queue named {q!r}" for q in unknown]
-        return _error(422, "The agent was not saved.", problems, {"queues": "; ".join(problems)})
+        return error_answer(422, "The agent was not saved.", problems, {"queues": "; ".join(problems)})
     old = request.app[PROFILES].get(agent_id)
     identity = {"name": old.name, "extension": old.extension} if old is not None else {}
     entries = {**request.app[PROFILES], agent_id: Entry(**identity, **profile.model_dump())}
@@ -274,13 +275,13 @@ async def put_agent(request: web.Request) -> web.Response:
     try:  # the same loader as a reload: what is written is what will be read back
         parse_agents(text, str(path), known)
     except ConfigError as err:
-        return _error(422, "The agent was not saved.", str(err).splitlines())
+        return error_answer(422, "The agent was not saved.", str(err).splitlines())
     await record(request, "agent.profile_edited", agent_id, profile.model_dump(mode="json"))  # first
     await asyncio.to_thread(write_atomically, path, text)
     watcher = request.app.get(AGENTS_WATCHER)
     if watcher is None or not watcher.check():
         request.app[REAPPLY](entries)
-    return _json({"saved": True, "agent_id": agent_id})
+    return json_answer({"saved": True, "agent_id": agent_id})
 
 
 # --- IVR --------------------------------------------------------------------------------------------

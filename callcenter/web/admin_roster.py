@@ -54,8 +54,8 @@ from callcenter.web.admin_config import (
     MAX_YAML_BYTES,
     PROFILES,
     REAPPLY,
-    _error,
     apply_profiles,
+    error_answer,
     profile_problems,
 )
 from callcenter.web.api import DIRECTORY, SERVICE, SETTINGS
@@ -327,7 +327,7 @@ async def post_agent(request: web.Request) -> web.Response:
     settings = request.app[SETTINGS]
     path = settings.acd.agents_file
     if path is None:
-        return _error(409, "acd.agents_file is not set: agents are added in the settings file")
+        return error_answer(409, "acd.agents_file is not set: agents are added in the settings file")
     engine = request.app[SERVICE].engine  # on a follower: KeyError, forwarded to the owner
     body = await read_object(request, MAX_YAML_BYTES)
     not_saved = tr(request, NOT_SAVED)
@@ -337,19 +337,19 @@ async def post_agent(request: web.Request) -> web.Response:
         problems, fields = profile_problems(err, lambda message: tr(request, message))
         for field in set(fields) & set(FIELD_WORDS):
             fields[field] = tr(request, FIELD_WORDS[field])
-        return _error(422, not_saved, problems, fields)
+        return error_answer(422, not_saved, problems, fields)
     current: dict[str, Entry] = request.app[PROFILES]
     entries = dict(current)
     fields = _taken(request, engine, new, entries)
     if fields:
-        return _error(422, not_saved, [f"{k}: {v}" for k, v in fields.items()], fields)
+        return error_answer(422, not_saved, [f"{k}: {v}" for k, v in fields.items()], fields)
     identity = {"id", "name", "extension"}
     entry = Entry(name=new.name, extension=new.extension, **new.model_dump(exclude=identity))
     entries[new.id] = entry
     try:  # the same loader as a reload: what is written is what will be read back
         parse_agents(dump_agents(entries), str(path), known(settings))
     except ConfigError as err:
-        return _error(422, not_saved, str(err).splitlines())
+        return error_answer(422, not_saved, str(err).splitlines())
     await record(request, "agent.added", new.id, new.model_dump(mode="json"))  # first
     asterisk = await _applied(request, entries)
     return web.json_response({"saved": True, "agent_id": new.id, "asterisk": asterisk}, status=201)
@@ -366,16 +366,16 @@ async def delete_agent(request: web.Request) -> web.Response:
     settings = request.app[SETTINGS]
     path = settings.acd.agents_file
     if path is None:
-        return _error(409, "acd.agents_file is not set: agents are removed in the settings file")
+        return error_answer(409, "acd.agents_file is not set: agents are removed in the settings file")
     engine = request.app[SERVICE].engine
     agent_id = request.match_info["agent_id"]
     if agent_id not in request.app[DIRECTORY].agents:
-        return _error(404, "no such agent")
+        return error_answer(404, "no such agent")
     if agent_id in engine.agents:
         try:
             engine.check_removable(agent_id)
         except AgentInUse:
-            return _error(409, tr(request, IN_USE) % {"agent": agent_id})
+            return error_answer(409, tr(request, IN_USE) % {"agent": agent_id})
     current: dict[str, Entry] = request.app[PROFILES]
     entries = dict(current)
     if agent_id in known(settings):

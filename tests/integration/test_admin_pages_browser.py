@@ -21,6 +21,7 @@ from tests.integration.test_login_browser import CHROMIUM_FLAGS, PASSWORD, SCREE
 from tests.integration.test_supervisor import supervisor_settings
 from tests.integration.test_supervisor_browser import EXAMPLES, keyboard_sign_in
 from tests.tools import require
+from tests.unit.tickets_fixtures import EXAMPLE as TICKETS_EXAMPLE
 
 AGENTS = 200
 QUEUES = """\
@@ -56,7 +57,14 @@ def floor(tmp_path: Path) -> object:
     }
     settings = supervisor_settings(tmp_path, queues_yaml=QUEUES, agents=agents, ivr=ivr)
     agents_file = tmp_path / "agents.yaml"
-    return settings.model_copy(update={"acd": settings.acd.model_copy(update={"agents_file": agents_file})})
+    tickets_file = tmp_path / "tickets.yaml"  # the tickets file's editor
+    tickets_file.write_text(TICKETS_EXAMPLE.read_text())
+    return settings.model_copy(
+        update={
+            "acd": settings.acd.model_copy(update={"agents_file": agents_file}),
+            "tickets": settings.tickets.model_copy(update={"workflow_file": tickets_file}),
+        }
+    )
 
 
 async def press(page: Page, key: str, times: int = 1) -> None:
@@ -199,6 +207,29 @@ async def test_admin_pages_with_200_agents_by_keyboard(tmp_path: Path) -> None:
                 await expect(editor).to_be_focused()
                 caret = await editor.evaluate("t => t.value.slice(0, t.selectionStart).split('\\n').length")
                 assert caret == 4
+
+                # The tickets file: a transfer to a team that does not exist is refused on its line;
+                # put right, it is saved and the new team runs.
+                await page.goto(base + "/admin/tickets")
+                editor = page.get_by_role("textbox", name="YAML", exact=True)
+                await expect(editor).not_to_have_value("")
+                await expect(page.locator("#tickets-running")).to_contain_text("product")
+                text = await editor.input_value()
+                await editor.fill(
+                    text.replace("transfers: [engineering, support], members: [pat]", "transfers: [legal]")
+                )
+                await page.get_by_role("button", name="Save").click()
+                await expect(page.locator(".editor .gutter span.bad")).to_have_text("21")
+                await expect(page.locator("#tickets-status")).to_contain_text("legal")
+                await editor.fill(
+                    text.replace(
+                        "default_team: support", "  legal: {transfers: [support]}\ndefault_team: support"
+                    )
+                )
+                await page.get_by_role("button", name="Save").click()
+                await expect(page.locator("#tickets-status")).to_contain_text("Saved and applied.")
+                await expect(page.locator("#tickets-running")).to_contain_text("legal")
+                await page.screenshot(path=str(SCREENSHOTS / "admin-tickets-1024-en.png"), full_page=True)
 
                 # The IVR flow drawn: a box per node, labelled exits, the start outlined.
                 await page.goto(base + "/admin/ivr")

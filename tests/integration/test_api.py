@@ -130,6 +130,9 @@ MATRIX: dict[tuple[str, str], set[str]] = {
     ("GET", "/admin/ivr"): {"admin"},
     ("GET", "/api/admin/queues"): {"admin"},
     ("PUT", "/api/admin/queues"): {"admin"},
+    ("GET", "/admin/tickets"): {"admin"},  # the tickets file (test_tickets_api.py)
+    ("GET", "/api/admin/tickets"): {"admin"},
+    ("PUT", "/api/admin/tickets"): {"admin"},
     ("GET", "/api/admin/agents"): {"admin"},
     ("PUT", "/api/admin/agents/1001"): {"admin"},
     ("POST", "/api/admin/agents"): {"admin"},  # agents added and removed at runtime (test_admin_roster*)
@@ -235,6 +238,7 @@ PAGES = {
     ("GET", "/tickets/board"),
     ("GET", "/admin/webhooks"),
     ("GET", "/tickets/access"),
+    ("GET", "/admin/tickets"),
 }
 # Engine.IO answers 400 to a request that is not one of its own (no transport, no session).
 SOCKETS = {"/socket.io/"}

@@ -60,6 +60,7 @@ async def test_sign_in_through_the_form_lands_on_the_role_page(tmp_path: Path) -
                         "Queues",
                         "Agents",
                         "IVR",
+                        "Ticket workflow",
                         "Supervisor",
                         "QA review",
                         "Reports",

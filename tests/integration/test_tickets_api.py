@@ -25,12 +25,14 @@ BOB = "agent-1002-token-0123456789abc"  # support too
 EVE = "agent-1004-token-0123456789abc"  # engineering
 SUP = "supervisor-token-0123456789ab"
 QA = "qa-token-0123456789abcdefghij"
+ROOT = "admin-token-0123456789abcdefgh"
 TOKENS = [
     {"name": "ann", "role": "agent", "token": ANN, "agent_id": "1001"},
     {"name": "bob", "role": "agent", "token": BOB, "agent_id": "1002"},
     {"name": "eve", "role": "agent", "token": EVE, "agent_id": "1004"},
     {"name": "sup", "role": "supervisor", "token": SUP},
     {"name": "qa", "role": "qa", "token": QA},
+    {"name": "root", "role": "admin", "token": ROOT},
 ]
 
 
@@ -204,4 +206,42 @@ async def test_a_ticket_from_a_chat_across_two_teams(tmp_path: Path) -> None:
         for socket in (visitor, ann_socket):
             if socket is not None:
                 await socket.close()
+        await node.server.close()
+
+
+async def test_an_admin_edits_the_tickets_file_and_a_broken_edit_changes_nothing(tmp_path: Path) -> None:
+    workflow = tmp_path / "tickets.yaml"
+    workflow.write_text(EXAMPLE.read_text())
+    node = await start_node(
+        make_settings(
+            tmp_path,
+            security={"api_tokens": TOKENS},
+            tickets={"workflow_file": str(workflow), "reload_seconds": 3600},
+        )
+    )
+    try:
+        status, got = await call(node, ROOT, "GET", "/api/admin/tickets")
+        assert status == 200 and got["yaml"] == EXAMPLE.read_text() and "product" in got["teams"]
+        assert (await call(node, SUP, "GET", "/api/admin/tickets"))[0] == 403
+        # A team whose transfer names a team that does not exist: refused with its line, nothing written.
+        broken = got["yaml"].replace(
+            "  product: {transfers: [engineering, support], members: [pat]}",
+            "  product: {transfers: [engineering, nowhere], members: [pat]}",
+        )
+        assert broken != got["yaml"]
+        status, refused = await call(node, ROOT, "PUT", "/api/admin/tickets", {"yaml": broken})
+        assert status == 422, refused
+        assert any(p.startswith(f"{workflow}:21:") and "nowhere" in p for p in refused["problems"]), refused
+        assert workflow.read_text() == EXAMPLE.read_text()
+        # A new team: saved, running at once on this node, and audited.
+        added = got["yaml"].replace(
+            "  product: {transfers: [engineering, support], members: [pat]}",
+            "  product: {transfers: [engineering, support], members: [pat]}\n  legal: {transfers: [support]}",
+        )
+        status, saved = await call(node, ROOT, "PUT", "/api/admin/tickets", {"yaml": added})
+        assert status == 200 and "legal" in saved["teams"], saved
+        assert workflow.read_text() == added and "legal" in node.app[TICKETS].workflow.teams
+        status, audit = await call(node, ROOT, "GET", "/api/audit?limit=5")
+        assert status == 200 and any(e["action"] == "tickets.edited" for e in audit["entries"]), audit
+    finally:
         await node.server.close()

@@ -84,6 +84,28 @@
     await load();
   }
 
+  // --- the tickets file -------------------------------------------------------------------------------
+  async function ticketsPage() {
+    const box = $("#tickets-status"), text = $("#tickets-yaml");
+    const editor = lineNumbers(text);
+    const running = (d) => t("Types: {types} · teams: {teams}", { types: d.types.join(", ") || t("none"), teams: d.teams.join(", ") || t("none") });
+    const load = async () => {
+      const r = await call("GET", "/api/admin/tickets");
+      if (!r.ok) { status(box, false, r.data.error || `HTTP ${r.status}`); return; }
+      text.value = r.data.yaml;
+      editor.mark([]);
+      $("#tickets-running").textContent = running(r.data);
+      if (r.data.last_error) showProblems(box, editor, false, t("The file on disk has a problem; the running workflow is the last valid one."), r.data.last_error.split("\n"));
+    };
+    $("#tickets-form").addEventListener("submit", async (e) => {
+      e.preventDefault();
+      const r = await call("PUT", "/api/admin/tickets", { yaml: text.value });
+      if (r.ok) { await load(); status(box, true, t("Saved and applied.") + " " + running(r.data)); }
+      else showProblems(box, editor, false, r.data.error || `HTTP ${r.status}`, r.data.problems || []);
+    });
+    await load();
+  }
+
   // --- agents: a searchable table and one edit form, its choices picked from lists -------------------
   const pairs = (obj) => Object.entries(obj).map(([k, v]) => `${k} ${v}`).join(", ");
   const list = (s) => s.split(",").map((x) => x.trim()).filter(Boolean);
@@ -335,6 +357,7 @@
 
   if ($("#user-search")) usersPage();
   if ($("#queues-form")) queuesPage();
+  if ($("#tickets-form")) ticketsPage();
   if ($("#agents-table")) agentsPage();
   if ($("#flow-yaml")) ivrPage();
 })();
