@@ -285,15 +285,19 @@ class PanelNamespace(AgentNamespace):
         until = None
         if agent is not None and agent.state == AgentState.WRAP_UP and not i.is_messaging:
             until = agent.wrap_up_until
+        customer = self.customer_view(i)
         return {
             "interaction_id": i.id,
             "channel": i.channel.value,
-            "who": self.customer_view(i)["name"] or i.caller_name or i.caller_number or (i.customer_id or ""),
+            "who": customer["name"] or i.caller_name or i.caller_number or (i.customer_id or ""),
             "outcome": i.outcome.value if i.outcome else None,
             "transferred_to": i.transferred_to,
             "until": until,
             "dispositions": list(self._dispositions_for(i.id)),
             "campaign": self._campaign_calls[i.id][0] if i.id in self._campaign_calls else None,
+            # For "Create ticket" at the wrap-up (tickets-panel.js), prefilled as from the call or chat.
+            "customer_id": customer["id"],
+            "ivr": self._ivr.get(i.id, {}),
         }
 
     def _dispositions_for(self, interaction_id: str) -> tuple[str, ...]:

@@ -162,6 +162,15 @@ async def test_create_a_ticket_from_a_chat_transfer_it_and_see_it_as_the_other_t
                 await eve.get_by_role("button", name="Refresh").click()
                 await expect(theirs).to_have_count(1)
                 await expect(theirs).to_contain_text("open")
+
+                # Ann closes the chat: its wrap-up offers "Create ticket" too, prefilled from the chat.
+                await chat.get_by_role("button", name="Close").click()
+                wrap = page.locator("form[data-wrapup]")
+                await expect(wrap).to_have_count(1)
+                await wrap.get_by_role("button", name="Create ticket").click()
+                await expect(page.get_by_role("dialog", name="Create ticket")).to_be_visible()
+                await page.keyboard.press("Escape")
+                await expect(page.get_by_role("dialog", name="Create ticket")).to_be_hidden()
                 assert errors == []
             finally:
                 await browser.close()

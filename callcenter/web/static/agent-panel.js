@@ -417,7 +417,8 @@
       w.transferred_to ? el("p", { class: "muted", text: t("Transferred to {target}", { target: w.transferred_to }) }) : null,
       el("label", {}, t("Disposition") + " ", select),
       el("label", { class: "stack" }, t("Notes"), notes),
-      el("div", { class: "row" }, el("button", { type: "submit", text: t("Done") })));
+      el("div", { class: "row" }, el("button", { type: "submit", text: t("Done") }),
+        ticketButton({ interaction_id: w.interaction_id, customer_id: w.customer_id, ivr: w.ivr })));
   }
 
   // --- rendering and timers ---------------------------------------------------------------------
