@@ -202,9 +202,10 @@ class BotFlows:
             if first:
                 variables["first_message"] = variables["message"] = first[0]
             log.info("bot.started", extra={"conversation": conversation, "flow": session.flow})
-            turn = chat.begin(
-                flows, session.flow, now=self._now(), variables=variables, language=session.routing.language
-            )
+            language = session.routing.language
+            if language is None and first and session.flow in flows.flows:  # a new customer: a guess
+                language = chat.language_of(first[0], flows.flows[session.flow].languages)
+            turn = chat.begin(flows, session.flow, now=self._now(), variables=variables, language=language)
             await self._play(session, flows, turn)
 
     async def _message(self, session: _Session, text: str) -> None:

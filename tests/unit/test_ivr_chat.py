@@ -228,3 +228,9 @@ def test_stored_state_resumes_the_same_and_a_person_is_always_reachable(
         handed = _run(flows, [*said[:at], person], stored=True)[-1]
         assert handed.finish is not None and handed.finish.queue == "support"
         assert handed.state.variables.get("handoff_reason") == "asked for a person"
+
+
+def test_a_new_customers_language_is_guessed_from_the_first_message() -> None:
+    assert chat.language_of("我的包裹还没到", ("en", "zh-CN")) == "zh-CN"
+    assert chat.language_of("my parcel is late", ("en", "zh-CN")) is None  # the flow's own
+    assert chat.language_of("包裹 late", ("en", "es")) is None  # no Chinese in the flow: its own

@@ -24,7 +24,7 @@ Invariants:
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
@@ -119,6 +119,18 @@ class Turn:
     finish: ivr.Finish | None = None
     ticket: OpenTicket | None = None
     steps: tuple[Step, ...] = ()
+
+
+_HAN = re.compile(r"[\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff]")
+
+
+def language_of(text: str, languages: Sequence[str]) -> str | None:
+    """The flow's language a customer with none known most likely writes in: a Chinese one of the
+    flow's when the message has Han characters, else None (the flow's own). Only a guess for the
+    first turn; a flow may still ask (a menu) and its choice wins."""
+    if _HAN.search(text):
+        return next((lang for lang in languages if lang.lower().startswith("zh")), None)
+    return None
 
 
 def begin(
