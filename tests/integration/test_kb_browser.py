@@ -7,6 +7,7 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 from playwright.async_api import async_playwright, expect
 
@@ -96,6 +97,77 @@ async def test_a_hostile_article_is_shown_harmless(tmp_path: Path) -> None:
                 await browser.close()
     finally:
         await node.server.close()
+
+
+async def test_an_admin_writes_a_draft_then_publishes_it(tmp_path: Path) -> None:
+    chromium = require("chromium", "chromium")
+    node = await start_node(chat_settings(tmp_path))
+    try:
+        await node.app[ACCOUNTS].create("test", username="root", password=PASSWORD, role="admin")
+        await node.app[ACCOUNTS].create(
+            "test", username="ana", password=PASSWORD, role="agent", agent_id="1001"
+        )
+        async with async_playwright() as pw:
+            browser = await pw.chromium.launch(executable_path=chromium, headless=True, args=CHROMIUM_FLAGS)
+            try:
+                page = await browser.new_page(viewport={"width": 1024, "height": 900})
+                errors: list[str] = []
+                page.on("pageerror", lambda err: errors.append(str(err)))
+                await page.goto(node.url + "/login?next=/kb")
+                await page.get_by_label("Username").fill("root")
+                await page.get_by_label("Password").fill(PASSWORD)
+                await page.get_by_role("button", name="Sign in").click()
+                await page.get_by_role("button", name="New article").click()
+                editor = page.locator("#kb-editor")
+                await expect(editor.get_by_label("Key")).to_be_focused()
+                await page.keyboard.type("returns")
+                await editor.get_by_label("Title").fill("Returns")
+                await editor.get_by_label("Text (Markdown)").fill("Send it back within **30 days**.")
+                await editor.get_by_role("button", name="Save draft").click()
+                await expect(page.locator("#kb-article-title")).to_have_text("Returns")
+                await expect(page.locator("#kb-list li").filter(has_text="Returns")).to_contain_text("draft")
+                assert await listed_to_an_agent(browser, node) == []  # an agent does not see a draft
+
+                # A new version, published: the title changed, the Markdown rendered.
+                await page.get_by_role("button", name="Edit", exact=True).click()
+                await expect(editor.get_by_label("Key")).to_have_js_property("readOnly", True)
+                await editor.get_by_label("Title").fill("Returns and refunds")
+                await editor.get_by_label("What changed").fill("a clearer title")
+                await editor.get_by_role("button", name="Save and publish").click()
+                await expect(page.locator("#kb-article-title")).to_have_text("Returns and refunds")
+                await expect(page.locator("#kb-article-body strong")).to_have_text("30 days")
+                await expect(page.locator("#kb-list li").filter(has_text="Returns")).not_to_contain_text(
+                    "draft"
+                )
+                assert await listed_to_an_agent(browser, node) == ["Returns and refunds"]
+                # A key already taken is refused with the server's reason.
+                await page.get_by_role("button", name="New article").click()
+                await page.keyboard.type("returns")
+                await editor.get_by_label("Title").fill("Returns again")
+                await editor.get_by_role("button", name="Save draft").click()
+                await expect(page.locator("#kb-form-error")).to_contain_text("PUT a new version")
+                await page.screenshot(path=str(SCREENSHOTS / "kb-editor-1024-en.png"), full_page=True)
+                assert errors == []
+            finally:
+                await browser.close()
+    finally:
+        await node.server.close()
+
+
+async def listed_to_an_agent(browser: Any, node: Any) -> list[str]:
+    """The article titles an agent's session lists (signed in through the form, in a context of its own)."""
+    context = await browser.new_context()
+    try:
+        page = await context.new_page()
+        await page.goto(node.url + "/login")
+        await page.get_by_label("Username").fill("ana")
+        await page.get_by_label("Password").fill(PASSWORD)
+        await page.get_by_role("button", name="Sign in").click()
+        await expect(page.get_by_role("button", name="Sign out")).to_be_visible()
+        data = await page.evaluate("() => fetch('/api/kb/articles').then((r) => r.json())")
+        return [a["title"] for a in data["articles"]]
+    finally:
+        await context.close()
 
 
 async def test_the_agent_inserts_a_suggested_answer(tmp_path: Path) -> None:
