@@ -44,6 +44,25 @@ class Campaigns:
         parsed = definitions.parse_definitions(text, source)
         for name, d in parsed.items():
             definitions.to_core(name, d, self.settings.abandon_window)  # the core's checks too
+        stored = await self.store.campaigns()
+        for name, d in parsed.items():
+            other = next(
+                (
+                    c.name
+                    for c in stored
+                    if d.get("callbacks")
+                    and c.name not in parsed
+                    and c.definition.get("callbacks")
+                    and c.state != CampaignState.STOPPED
+                    and c.definition.get("queue") == d.get("queue")
+                ),
+                None,
+            )
+            if other is not None:
+                raise ConfigError(
+                    f"{source}: campaigns.{name}.callbacks: queue {d.get('queue')!r} already has a "
+                    f"callbacks campaign ({other}): stop it first"
+                )
         new = await self.store.save_definitions(
             [(n, d, d.get("line")) for n, d in parsed.items()], self.clock()
         )
