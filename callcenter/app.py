@@ -94,6 +94,7 @@ from callcenter.web import (
     agents_api,
     api,
     auth,
+    callbacks_api,
     chat_agent,
     chat_customer,
     crm_api,
@@ -272,6 +273,7 @@ def _setup_routes(app: web.Application, settings: Settings) -> None:
     widget.setup_routes(app)
     kb_api.setup_routes(app)
     outbound_api.setup_routes(app)
+    callbacks_api.setup_routes(app)
     crm_api.setup_routes(app)
 
 

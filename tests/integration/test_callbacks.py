@@ -8,19 +8,22 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Iterator
-from datetime import datetime
+from datetime import datetime, timedelta
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
 import pytest
+from aiohttp.test_utils import TestClient, TestServer
 
+from callcenter.app import create_app
+from callcenter.cli import main as cli
 from callcenter.core.outbound.campaign import CampaignMove
 from callcenter.outbound.callbacks import CallbackRefused, Callbacks, InvalidCallback, Refusal
 from callcenter.outbound.job import Dialling
 from callcenter.outbound.service import Campaigns, ConfigError
 from callcenter.settings.outbound import OutboundSettings
 from callcenter.storage.outbound_store import OutboundStore
-from tests.integration.test_outbound import Placed, _engine, _new_postgres_database
+from tests.integration.test_outbound import Placed, _as, _engine, _new_postgres_database, _settings
 
 NY = ZoneInfo("America/New_York")
 NOW = datetime(2026, 12, 7, 8, 0, tzinfo=NY).timestamp()  # a Monday, 8 am in New York
@@ -142,3 +145,92 @@ async def test_callbacks_filed_refused_moved_cancelled_and_dialled_on_time(outbo
         assert ("dial", "progressive") in kinds
     finally:
         await store.stop()
+
+
+API_CAMPAIGNS = """campaigns:
+  sales-callbacks:
+    mode: preview
+    queue: sales
+    line: sales
+    callbacks: true
+    windows:
+      - {days: [mon, tue, wed, thu, fri, sat, sun], from: "00:00", to: "24:00"}
+  support-callbacks:
+    queue: support
+    line: retention
+    callbacks: true
+    windows:
+      - {days: [sun], from: "03:00", to: "03:30"}
+"""
+
+
+async def test_the_api_files_lists_and_cancels_within_business_lines(tmp_path: Path) -> None:
+    async with TestClient(TestServer(create_app(_settings(tmp_path)))) as client:
+        ok = await client.post("/api/campaigns", headers=_as("admin"), json={"yaml": API_CAMPAIGNS})
+        assert ok.status == 200
+        soon = (datetime.now(NY) + timedelta(hours=2)).replace(tzinfo=None, second=0, microsecond=0)
+        body = {"queue": "sales", "number": "(212) 555-0101", "at": soon.isoformat(), "note": "invoice"}
+        filed = await client.post("/api/callbacks", headers=_as("agent"), json=body)
+        assert filed.status == 201, await filed.text()
+        shown = await filed.json()
+        assert (shown["number"], shown["timezone"], shown["how"]) == (
+            "+12125550101",
+            "America/New_York",
+            "scheduled",
+        )
+        assert shown["local"].startswith(soon.isoformat(timespec="minutes"))
+
+        # Outside the calling hours: 422, the reason, and the next opening in the customer's time.
+        wednesday = soon + timedelta(days=(2 - soon.weekday()) % 7 or 7)
+        outside = {
+            "queue": "support",
+            "number": "+1 212 555 0102",
+            "at": wednesday.replace(hour=12).isoformat(),
+        }
+        refused = await client.post("/api/callbacks", headers=_as("admin"), json=outside)
+        answer = await refused.json()
+        assert refused.status == 422 and answer["reason"] == "outside_window"
+        opening = datetime.fromisoformat(answer["next_opening"])
+        assert (opening.weekday(), opening.hour, opening.minute) == (6, 3, 0)
+        assert "the next opening is" in answer["error"]
+        bad = await client.post("/api/callbacks", headers=_as("admin"), json={**body, "number": "nope"})
+        assert bad.status == 400 and (await bad.json())["reason"] == "invalid"
+        # Another business line's queue is not there for this supervisor.
+        other = await client.post(
+            "/api/callbacks", headers=_as("supervisor"), json={**outside, "at": soon.isoformat()}
+        )
+        assert other.status == 400
+
+        listed = await (await client.get("/api/callbacks", headers=_as("supervisor"))).json()
+        assert [(c["number"], c["source"], c["note"]) for c in listed["callbacks"]] == [
+            ("+12125550101", "agent", "invoice")
+        ]
+        assert (await client.get("/api/callbacks", headers=_as("agent"))).status == 403
+        cid = listed["callbacks"][0]["id"]
+        assert (await client.post(f"/api/callbacks/{cid}/cancel", headers=_as("agent"))).status == 403
+        assert (await client.post(f"/api/callbacks/{cid}/cancel", headers=_as("supervisor"))).status == 200
+        assert (await client.post(f"/api/callbacks/{cid}/cancel", headers=_as("supervisor"))).status == 404
+        assert (await (await client.get("/api/callbacks", headers=_as("admin"))).json())["callbacks"] == []
+
+
+def test_the_command_line(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    url = f"sqlite+aiosqlite:///{tmp_path / 'cli.db'}"
+    base = ["--set", f"database.url={url}"]
+    (tmp_path / "c.yaml").write_text(API_CAMPAIGNS)
+    assert cli([*base, "campaign", "import", str(tmp_path / "c.yaml")]) == 0
+    capsys.readouterr()
+    soon = (datetime.now(NY) + timedelta(hours=3)).replace(tzinfo=None).isoformat(timespec="minutes")
+    assert cli([*base, "callback", "add", "sales", "+12125550101", soon, "--note", "renewal"]) == 0
+    out = capsys.readouterr().out
+    assert out.startswith("callback 1 scheduled: +12125550101 at " + soon)
+    assert cli([*base, "callback", "add", "sales", "+12125550101", "2020-01-01T10:00"]) == 1
+    assert "is in the past" in capsys.readouterr().err
+    assert cli([*base, "callback", "list"]) == 0
+    listed = capsys.readouterr().out
+    assert "+12125550101" in listed and "renewal" in listed and "pending" in listed
+    assert cli([*base, "callback", "cancel", "1"]) == 0
+    assert cli([*base, "callback", "cancel", "1"]) == 1
+    assert cli([*base, "callback", "list"]) == 0
+    assert capsys.readouterr().out.count("+12125550101") == 0
+    assert cli([*base, "callback", "list", "--all"]) == 0
+    assert "cancelled" in capsys.readouterr().out
