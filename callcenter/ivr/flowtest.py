@@ -20,7 +20,7 @@ from callcenter.ivr import loader
 from callcenter.ivr.simulate import HttpMock, Simulation, simulate
 
 DEFAULT_NOW = "2026-01-05T12:00:00+00:00"  # a Monday, noon UTC
-_CASE_KEYS = {"name", "flow", "caller", "dialed", "now", "inputs", "http", "expect"}
+_CASE_KEYS = {"name", "flow", "caller", "dialed", "now", "inputs", "http", "callback_refused", "expect"}
 _EXPECT_KEYS = {"outcome", "queue", "skills", "priority", "language", "variables", "path"}
 
 
@@ -97,6 +97,7 @@ def run_case(flows: m.FlowSet, file: str, default_flow: str, index: int, case: A
         dialed=str(case.get("dialed", "")),
         inputs=[str(i) for i in case.get("inputs", [])],
         http=mocks,
+        callback_refused=str(case.get("callback_refused", "")),
     )
     result.simulation = sim
     result.failures += _compare(sim, expect)

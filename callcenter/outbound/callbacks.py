@@ -169,6 +169,31 @@ class Callbacks:
         )
         return filed
 
+    async def file_picked(
+        self,
+        *,
+        queue: str,
+        number: str,
+        minutes: int | None,
+        day: int,
+        at: str,
+        source: str,
+        by: str,
+        fallback_zone: str = "",
+    ) -> Filed:
+        """A time picked from a menu (the IVR's ``schedule_callback``): in the caller's zone, the
+        number's, else ``fallback_zone`` (a number that spans several zones)."""
+        e = self.read_number(number)
+        try:
+            name = self.zone(e, None)
+        except InvalidCallback:
+            if not fallback_zone:
+                raise
+            name = self.zone(e, fallback_zone)
+        zone = ZoneInfo(name)
+        when = core.picked(self.clock(), zone, minutes=minutes, day=day, at=at)
+        return await self.file(queue=queue, number=e, when=when, tz=name, source=source, by=by)
+
     async def list(
         self, *, pending_only: bool = True, customers: Sequence[str] = (), lines: Callable[[str | None], bool]
     ) -> list[StoredRecord]:

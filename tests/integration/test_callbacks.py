@@ -15,8 +15,9 @@ from zoneinfo import ZoneInfo
 import pytest
 from aiohttp.test_utils import TestClient, TestServer
 
-from callcenter.app import create_app
+from callcenter.app import create_app, ivr_callbacks
 from callcenter.cli import main as cli
+from callcenter.core.ivr import flow as ivr
 from callcenter.core.outbound.campaign import CampaignMove
 from callcenter.outbound.callbacks import CallbackRefused, Callbacks, InvalidCallback, Refusal
 from callcenter.outbound.job import Dialling
@@ -211,6 +212,25 @@ async def test_the_api_files_lists_and_cancels_within_business_lines(tmp_path: P
         assert (await client.post(f"/api/callbacks/{cid}/cancel", headers=_as("supervisor"))).status == 200
         assert (await client.post(f"/api/callbacks/{cid}/cancel", headers=_as("supervisor"))).status == 404
         assert (await (await client.get("/api/callbacks", headers=_as("admin"))).json())["callbacks"] == []
+
+        # The IVR's schedule_callback step, as the voice adapter carries it out on this server.
+        schedule = ivr_callbacks(client.app)
+        filed_ivr = await schedule(ivr.ScheduleCallback("sales", "+12125550103", minutes=30))
+        assert filed_ivr.filed and filed_ivr.local.endswith("-05:00"), filed_ivr
+        await client.post("/api/dnc", headers=_as("admin"), json={"numbers": ["+12125550104"]})
+        refused_ivr = await schedule(ivr.ScheduleCallback("sales", "+12125550104", day=1, at="10:00"))
+        assert refused_ivr == ivr.CallbackResult(False, error="the number is on the do-not-call list")
+        madrid = await schedule(ivr.ScheduleCallback("sales", "+34600111222", minutes=30))
+        assert not madrid.filed and "several time zones" in madrid.error
+        madrid = await schedule(
+            ivr.ScheduleCallback("sales", "+34600111222", minutes=30, timezone="Europe/Madrid")
+        )
+        assert madrid.filed and madrid.local.endswith("+01:00"), madrid
+        listed = await (await client.get("/api/callbacks", headers=_as("admin"))).json()
+        assert [(c["number"], c["source"]) for c in listed["callbacks"]] == [
+            ("+12125550103", "ivr"),
+            ("+34600111222", "ivr"),
+        ]
 
 
 def test_the_command_line(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import enum
 from collections.abc import Sequence
-from datetime import datetime, tzinfo
+from datetime import datetime, time, timedelta, tzinfo
 
 from callcenter.core.errors import DomainError
 from callcenter.core.outbound import windows
@@ -73,3 +73,13 @@ def check(
         f"{local(at, tz)} is outside the calling hours; the next opening is {local(opening, tz)}",
         opening,
     )
+
+
+def picked(now: float, tz: tzinfo, *, minutes: int | None = None, day: int = 0, at: str = "") -> datetime:
+    """The time a caller picked from a menu ("in an hour", "tomorrow at 09:00"), in their zone:
+    ``minutes`` from now, else ``day`` days after their today at ``at`` (HH:MM)."""
+    if minutes is not None:
+        return datetime.fromtimestamp(now + 60.0 * minutes, tz)
+    hours, mins = (int(x) for x in at.split(":"))
+    date = datetime.fromtimestamp(now, tz).date() + timedelta(days=day)
+    return datetime.combine(date, time(hours, mins), tzinfo=tz)
