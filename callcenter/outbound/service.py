@@ -9,7 +9,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from callcenter.core.outbound.campaign import CampaignMove, CampaignState
+from callcenter.core.outbound.campaign import MAX_ABANDON_CAP, CampaignMove, CampaignState
 from callcenter.outbound import definitions, lists
 from callcenter.settings import ConfigError
 from callcenter.settings.outbound import OutboundSettings
@@ -75,7 +75,7 @@ class Campaigns:
         return await self.store.campaign(name)
 
     async def progress(self, name: str) -> Progress:
-        return await self.store.progress(name)
+        return await self.store.progress(name, self.clock())
 
     async def move(self, name: str, what: CampaignMove, by: str) -> CampaignState:
         return await self.store.move(name, what, self.clock(), by)
@@ -127,6 +127,7 @@ def describe(c: StoredCampaign, p: Progress | None = None) -> dict[str, Any]:
         "line": c.line,
         "origin": c.origin,
         "definition": dict(d),
+        "callbacks": bool(d.get("callbacks")),
     }
     if p is not None:
         rate = None if p.ledger is None else p.ledger.rate
@@ -141,5 +142,8 @@ def describe(c: StoredCampaign, p: Progress | None = None) -> dict[str, Any]:
             if p.ledger is None
             else {"period": p.ledger.period, "answered": p.ledger.answered, "abandoned": p.ledger.abandoned},
             "abandon_rate": rate,
+            "abandon_cap": d.get("abandonment", {}).get("cap", MAX_ABANDON_CAP),
+            "connected": p.done.get("connected", 0),
+            "due": p.due,
         }
     return out

@@ -84,6 +84,7 @@ class Progress:
     outcomes: Mapping[str, int]  # by last outcome
     ledger: Ledger | None  # the newest window's
     dispositions: Mapping[str, int] = field(default_factory=dict)  # agents' wrap-ups of its calls
+    due: int = 0  # pending records due by ``now`` (a callbacks campaign: callbacks due)
 
 
 @dataclass(frozen=True, slots=True)
@@ -311,8 +312,19 @@ class OutboundStore(ConnectionStore):
             for r in rows
         ]
 
-    async def progress(self, campaign: str) -> Progress:
+    async def progress(self, campaign: str, now: float | None = None) -> Progress:
         async with self._begin("read progress") as db:
+            due = 0
+            if now is not None:
+                due = (
+                    await db.execute(
+                        sa.select(sa.func.count()).where(
+                            RECORDS.c.campaign == campaign,
+                            RECORDS.c.done.is_(None),
+                            RECORDS.c.due_at <= _dt(now),
+                        )
+                    )
+                ).scalar_one()
             rows = (
                 await db.execute(
                     sa.select(
@@ -350,7 +362,7 @@ class OutboundStore(ConnectionStore):
             if outcome is not None:
                 outcomes[outcome] = outcomes.get(outcome, 0) + count
         ledger = None if newest is None else Ledger(newest.period, newest.answered, newest.abandoned)
-        return Progress(total, pending, dialled, done, outcomes, ledger, dict(chosen))
+        return Progress(total, pending, dialled, done, outcomes, ledger, dict(chosen), due)
 
     # --- scheduled callbacks (docs/outbound.md, "Scheduled callbacks") -------------------------
 

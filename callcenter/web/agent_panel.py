@@ -291,6 +291,9 @@ class PanelNamespace(AgentNamespace):
             "until": until,
             "dispositions": list(self._dispositions_for(i.id)),
             "campaign": self._campaign_calls[i.id][0] if i.id in self._campaign_calls else None,
+            # For "Schedule a callback" (callbacks-panel.js): the number and queue to call back on.
+            "number": i.caller_number or "",
+            "queue": i.queue or "",
         }
 
     def _dispositions_for(self, interaction_id: str) -> tuple[str, ...]:
