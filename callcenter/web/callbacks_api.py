@@ -10,6 +10,7 @@ routing owner's customer book: on a follower the request is forwarded to the own
 
 from __future__ import annotations
 
+from collections.abc import Collection
 from datetime import datetime
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -19,6 +20,7 @@ from pydantic import BaseModel, Field
 
 from callcenter.core.omni.customers import Identity, IdentityKind
 from callcenter.core.outbound.callbacks import local
+from callcenter.errors import StorageError
 from callcenter.outbound.callbacks import CallbackRefused, Callbacks, Filed, InvalidCallback, view
 from callcenter.web import webhooks
 from callcenter.web.audit import record
@@ -137,6 +139,21 @@ async def cancel_callback(request: web.Request) -> web.Response:
     if cancelled is None:
         return error(404, "no such pending callback")
     return json_response({"id": record_id, "cancelled": True})
+
+
+async def callbacks_of(request: web.Request, customer_ids: Collection[str]) -> list[dict[str, Any]]:
+    """The customers' scheduled callbacks (pending and done) as entries of their timeline
+    (customers API), of the callbacks campaigns in the caller's lines; at: when it is due."""
+    service = request.app.get(CALLBACKS)
+    if service is None or not customer_ids:
+        return []
+    try:
+        found = await service.list(
+            pending_only=False, customers=sorted(customer_ids)[:50], lines=request[PRINCIPAL].may_see
+        )
+    except StorageError:
+        return []  # the timeline still shows the rest
+    return [{"kind": "callback", **view(r), "at": r.due_at} for r in found]
 
 
 def setup_routes(app: web.Application) -> None:

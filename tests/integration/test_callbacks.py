@@ -7,6 +7,7 @@ once cancelled on any node."""
 from __future__ import annotations
 
 import asyncio
+import time
 from collections.abc import Iterator
 from datetime import datetime, timedelta
 from pathlib import Path
@@ -18,12 +19,14 @@ from aiohttp.test_utils import TestClient, TestServer
 from callcenter.app import create_app, ivr_callbacks
 from callcenter.cli import main as cli
 from callcenter.core.ivr import flow as ivr
+from callcenter.core.omni.customers import Claim, Identity, IdentityKind
 from callcenter.core.outbound.campaign import CampaignMove
 from callcenter.outbound.callbacks import CallbackRefused, Callbacks, InvalidCallback, Refusal
 from callcenter.outbound.job import Dialling
 from callcenter.outbound.service import Campaigns, ConfigError
 from callcenter.settings.outbound import OutboundSettings
 from callcenter.storage.outbound_store import OutboundStore
+from callcenter.web import webhooks
 from tests.integration.test_outbound import Placed, _as, _engine, _new_postgres_database, _settings
 
 NY = ZoneInfo("America/New_York")
@@ -226,6 +229,20 @@ async def test_the_api_files_lists_and_cancels_within_business_lines(tmp_path: P
             ivr.ScheduleCallback("sales", "+34600111222", minutes=30, timezone="Europe/Madrid")
         )
         assert madrid.filed and madrid.local.endswith("+01:00"), madrid
+        # Linked to the unified customer whose phone it is, and on that customer's timeline.
+        book = client.app[webhooks.MESSAGING].customers
+        known = Claim(Identity(IdentityKind.PHONE, "+12125550105"), strong=True)
+        book.identify(known, time.time(), new_id="cust-1")
+        linked = await client.post(
+            "/api/callbacks", headers=_as("agent"), json={**body, "number": "+1 212 555 0105"}
+        )
+        assert linked.status == 201
+        customer = await (await client.get("/api/customers/cust-1", headers=_as("admin"))).json()
+        entries = [e for e in customer["timeline"] if e["kind"] == "callback"]
+        assert [(e["number"], e["customer"], e["source"], e["at"]) for e in entries] == [
+            ("+12125550105", "cust-1", "agent", (await linked.json())["due_at"])
+        ]
+        await client.post(f"/api/callbacks/{entries[0]['id']}/cancel", headers=_as("admin"))
         listed = await (await client.get("/api/callbacks", headers=_as("admin"))).json()
         assert [(c["number"], c["source"]) for c in listed["callbacks"]] == [
             ("+12125550103", "ivr"),
