@@ -625,6 +625,7 @@ async def _chat(app: web.Application) -> AsyncIterator[None]:
     if settings.messaging.webchat_assistant:
         customers.assistant = Assistant(app[kb_api.KB])
     customers.surveys = app.get(SURVEYS)
+    customers.callbacks = lambda: app.get(callbacks_api.CALLBACKS)
     relay = app[sockets.RELAY]
     relay.attach(agents)
     relay.attach(customers)

@@ -27,6 +27,7 @@ from callcenter.outbound.service import Campaigns, ConfigError
 from callcenter.settings.outbound import OutboundSettings
 from callcenter.storage.outbound_store import OutboundStore
 from callcenter.web import webhooks
+from callcenter.web.callbacks_api import CALLBACKS
 from tests.integration.test_outbound import Placed, _as, _engine, _new_postgres_database, _settings
 
 NY = ZoneInfo("America/New_York")
@@ -271,3 +272,58 @@ def test_the_command_line(tmp_path: Path, capsys: pytest.CaptureFixture[str]) ->
     assert capsys.readouterr().out.count("+12125550101") == 0
     assert cli([*base, "callback", "list", "--all"]) == 0
     assert "cancelled" in capsys.readouterr().out
+
+
+def campaign_with_gap(gap: int) -> str:
+    """Callable every day but in the hour ``gap`` (New York time), far from now: a time there is
+    refused, the next opening is ``gap + 1``:00."""
+    spans = [(0, gap), (gap + 1, 24)]
+    windows = "\n".join(
+        f'      - {{days: [mon, tue, wed, thu, fri, sat, sun], from: "{a:02d}:00", to: "{b:02d}:00"}}'
+        for a, b in spans
+        if a < b
+    )
+    head = "campaigns:\n  sales-callbacks:\n    mode: progressive\n    queue: sales\n    callbacks: true\n"
+    return f"{head}    windows:\n{windows}\n"
+
+
+async def test_the_widget_files_a_callback_checked_on_the_server(tmp_path: Path) -> None:
+    from callcenter.web.outbound_api import CAMPAIGNS as CAMPAIGNS_KEY
+    from tests.integration.test_realtime import chat_settings, customer, start_node
+
+    node = await start_node(chat_settings(tmp_path, widget_callback_queue="sales"))
+    try:
+        now = datetime.now(NY)
+        gap = (now.hour + 12) % 24
+        await node.app[CAMPAIGNS_KEY].import_definitions(campaign_with_gap(gap), "c.yaml")
+        visitor = await customer(node.url)
+        try:
+            assert (await visitor.call("status", {}))["callback"] is True
+            day = (now + timedelta(days=1)).date().isoformat()
+            bad = await visitor.call(
+                "callback", {"number": "2125550101", "date": "tomorrow", "time": "10:00"}
+            )
+            assert bad == {"error": "date is YYYY-MM-DD and time HH:MM"}
+            outside = {"number": "2125550101", "date": day, "time": f"{gap:02d}:30"}
+            refused = await visitor.call("callback", outside)
+            assert refused["reason"] == "outside_window", refused
+            assert refused["next_local"][11:16] == f"{(gap + 1) % 24:02d}:00"
+            wrong = await visitor.call("callback", {**outside, "number": "12"})
+            assert wrong["reason"] == "invalid"
+            ok = {"number": "(212) 555-0101", "date": day, "time": f"{(gap + 1) % 24:02d}:15"}
+            if gap == 23:
+                ok["date"] = (now + timedelta(days=2)).date().isoformat()
+            for n in range(3):
+                filed = await visitor.call("callback", {**ok, "number": f"(212) 555-010{n + 1}"})
+                assert filed["ok"] is True and filed["number"] == f"+1212555010{n + 1}", filed
+            assert (await visitor.call("callback", {**ok, "number": "2125550109"}))["reason"] == "limit"
+        finally:
+            await visitor.close()
+        stored = await node.app[CALLBACKS].store.callbacks(["sales-callbacks"])
+        assert [(r.number, r.fields["source"]) for r in stored] == [
+            ("+12125550101", "widget"),
+            ("+12125550102", "widget"),
+            ("+12125550103", "widget"),
+        ]
+    finally:
+        await node.server.close()

@@ -17,6 +17,7 @@ from callcenter.app import create_app
 from callcenter.web.callbacks_api import CALLBACKS
 from callcenter.web.outbound_api import CAMPAIGNS
 from callcenter.web.pages import ACCOUNTS
+from tests.integration.test_callbacks import campaign_with_gap
 from tests.integration.test_campaign_panel_browser import fits
 from tests.integration.test_campaign_panel_browser import sign_in as agent_sign_in
 from tests.integration.test_login_browser import CHROMIUM_FLAGS, PASSWORD, SCREENSHOTS
@@ -28,22 +29,12 @@ VIEWPORT = {"width": 1024, "height": 768}
 NY = ZoneInfo("America/New_York")
 
 
-def _campaign(gap: int) -> str:
-    """Callable every day but in the hour ``gap`` (New York time), far from now: a time there is
-    refused, the next opening is ``gap + 1``:00."""
-    spans = [(0, gap), (gap + 1, 24)]
-    windows = "\n".join(
-        f'      - {{days: [mon, tue, wed, thu, fri, sat, sun], from: "{a:02d}:00", to: "{b:02d}:00"}}'
-        for a, b in spans
-        if a < b
-    )
-    head = "campaigns:\n  sales-callbacks:\n    mode: progressive\n    queue: sales\n    callbacks: true\n"
-    return f"{head}    windows:\n{windows}\n"
-
-
 async def test_an_agent_schedules_a_callback_and_the_supervisor_sees_it(tmp_path: Path) -> None:
     chromium = require("chromium", "chromium")
-    server = TestServer(create_app(supervisor_settings(tmp_path)), host="127.0.0.1")
+    settings = supervisor_settings(tmp_path)
+    realtime = settings.realtime.model_copy(update={"widget_callback_queue": "sales"})
+    settings = settings.model_copy(update={"realtime": realtime})
+    server = TestServer(create_app(settings), host="127.0.0.1")
     await server.start_server()
     try:
         accounts = server.app[ACCOUNTS]
@@ -55,7 +46,7 @@ async def test_an_agent_schedules_a_callback_and_the_supervisor_sees_it(tmp_path
         await accounts.create("test", username="wang", password=PASSWORD, role="supervisor", language="zh-CN")
         now = datetime.now(NY)
         gap = (now.hour + 12) % 24
-        await server.app[CAMPAIGNS].import_definitions(_campaign(gap), "c.yaml")
+        await server.app[CAMPAIGNS].import_definitions(campaign_with_gap(gap), "c.yaml")
         day = (now + timedelta(days=1)).date()
         base = str(server.make_url("")).rstrip("/")
         async with async_playwright() as pw:
@@ -125,6 +116,32 @@ async def test_an_agent_schedules_a_callback_and_the_supervisor_sees_it(tmp_path
                 await fits(wang)
                 await wang.locator("#campaigns-title").scroll_into_view_if_needed()
                 await wang.screenshot(path=str(SCREENSHOTS / "supervisor-campaigns-1024-zh-CN.png"))
+
+                # The web widget: a visitor with no agent online asks to be called back.
+                site = await browser.new_page(viewport=VIEWPORT)
+                site.on("pageerror", lambda err: errors.append(str(err)))
+                await site.goto(base + "/chat-demo?language=en")
+                await site.get_by_role("button", name="Chat with us").click()
+                await site.get_by_role("button", name="Rather be called back?").click()
+                ask = site.get_by_role("form", name="Ask to be called back")
+                await expect(ask.get_by_label("Your phone number")).to_be_focused()
+                await site.keyboard.type("+1 212 555 0103")
+                await ask.get_by_label("Day").fill(day.isoformat())
+                await ask.get_by_label("Time").fill(f"{gap:02d}:30")
+                await ask.get_by_role("button", name="Call me back").click()
+                said = site.locator(".cc-status")
+                await expect(said).to_contain_text(f"The next possible time is {opening}")
+                await site.screenshot(path=str(SCREENSHOTS / "widget-callback-1024-en.png"))
+                await ask.get_by_role("button", name="Call me back").click()  # the form took it
+                await expect(said).to_have_text(f"Thank you: we will call +12125550103 on {opening}.")
+                zh_site = await browser.new_page(viewport=VIEWPORT)
+                await zh_site.goto(base + "/chat-demo?language=zh-CN")
+                await zh_site.locator(".cc-launch").click()
+                await zh_site.get_by_role("button", name="希望我们给您回电").click()
+                await expect(zh_site.get_by_role("form", name="预约回电")).to_be_visible()
+                await zh_site.screenshot(path=str(SCREENSHOTS / "widget-callback-1024-zh-CN.png"))
+                stored = await server.app[CALLBACKS].store.callbacks(["sales-callbacks"])
+                assert ("+12125550103", "widget") in [(r.number, r.fields["source"]) for r in stored]
                 assert errors == []
             finally:
                 await browser.close()
