@@ -7,15 +7,22 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from pathlib import Path
 from textwrap import dedent
+from typing import Any
 from zoneinfo import ZoneInfo
 
+import aiohttp
 import pytest
 
+from callcenter.asterisk.voice import VoiceAdapter
+from callcenter.core import events as ev
 from callcenter.core.ivr import flow as ivr
 from callcenter.core.ivr.runner import FlowRunner
 from callcenter.core.outbound.callbacks import picked
 from callcenter.ivr import loader
-from tests.unit.test_ivr_validate import problems
+from callcenter.settings import Settings
+from tests.fake_port import FakePort
+from tests.unit.test_ivr_validate import FLOWS, problems
+from tests.unit.test_ivr_voice import FakeSession
 
 FLOW = """
 start: when
@@ -148,3 +155,51 @@ def test_the_time_picked_is_the_callers_local_time() -> None:
     assert picked(now, ny, day=1, at="09:00") == datetime(2026, 3, 8, 9, 0, tzinfo=ny)
     assert picked(now, ny, day=1, at="09:00").utcoffset().total_seconds() == -4 * 3600  # type: ignore[union-attr]
     assert picked(now, ny, minutes=90).timestamp() == now + 5400
+
+
+async def _through_the_voice_adapter(
+    tmp_path: Path, file: Any
+) -> tuple[list[ivr.ScheduleCallback], list[Any]]:
+    """The shipped after_hours flow over a fake FastAGI session: 2 (called back), 2 (tomorrow
+    afternoon); ``file`` stands for the callbacks service (None: not running)."""
+    flows, found = loader.load([FLOWS])
+    assert found == []
+    settings = Settings.model_validate({"ivr": {"prompts_dir": str(tmp_path)}})
+    events: list[Any] = []
+    asked: list[ivr.ScheduleCallback] = []
+
+    def factory(arrived: ev.CallArrived) -> ivr.Flow:
+        return FlowRunner(
+            flows, "after_hours", now=datetime(2026, 11, 23, 20, tzinfo=UTC), caller=arrived.caller_number
+        )
+
+    async with aiohttp.ClientSession() as http:
+        voice = VoiceAdapter(
+            settings, events.append, lambda _: None, factory, port=FakePort(), clock=lambda: 100.0, http=http
+        )
+        if file is not None:
+
+            async def schedule(step: ivr.ScheduleCallback) -> ivr.CallbackResult:
+                asked.append(step)
+                return await file(step)
+
+            voice.inbound.schedule_callback = schedule
+        await voice.inbound.inbound(FakeSession(["2", "2"]))
+    return asked, events
+
+
+async def test_the_voice_adapter_files_the_callers_pick(tmp_path: Path) -> None:
+    async def filed(step: ivr.ScheduleCallback) -> ivr.CallbackResult:
+        return ivr.CallbackResult(True, local="2026-11-24T15:00+01:00")
+
+    asked, events = await _through_the_voice_adapter(tmp_path, filed)
+    assert asked == [ivr.ScheduleCallback("support", "+34600111222", None, 1, "15:00", "Europe/Madrid")]
+    (finished,) = [e for e in events if isinstance(e, ev.IvrFinished)]
+    assert finished.outcome == "hangup" and finished.data["callback_at"] == "2026-11-24T15:00+01:00"
+
+
+async def test_without_the_callbacks_service_the_flow_takes_its_refused_path(tmp_path: Path) -> None:
+    asked, events = await _through_the_voice_adapter(tmp_path, None)
+    assert asked == []
+    (finished,) = [e for e in events if isinstance(e, ev.IvrFinished)]
+    assert finished.outcome == "callback" and finished.data["callback_error"] == "no callbacks service"
