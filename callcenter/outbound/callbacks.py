@@ -14,7 +14,7 @@ campaign gets the new time (one callback per number and campaign).
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from zoneinfo import ZoneInfo
@@ -23,6 +23,7 @@ from callcenter.core.outbound import callbacks as core
 from callcenter.core.outbound.callbacks import CallbackRefused, Refusal
 from callcenter.core.outbound.campaign import Campaign, CampaignState
 from callcenter.messaging.identity import InvalidIdentity, e164
+from callcenter.metrics import CALLBACKS
 from callcenter.outbound.definitions import to_core
 from callcenter.outbound.lists import checked_zone, zone_of
 from callcenter.settings.outbound import OutboundSettings
@@ -126,7 +127,6 @@ class Callbacks:
         note: str = "",
         customer_id: str | None = None,
         lookup: Callable[[str], str | None] | None = None,
-        extra: Mapping[str, str] | None = None,
     ) -> Filed:
         """File a callback; :class:`CallbackRefused` (with the next opening when the time is
         outside the calling hours) or :class:`InvalidCallback`, and nothing stored, otherwise.
@@ -138,18 +138,11 @@ class Callbacks:
         info = ZoneInfo(zone)
         at = (when if when.tzinfo is not None else when.replace(tzinfo=info)).timestamp()
         now = self.clock()
-        core.check(
-            campaign.windows,
-            at,
-            now,
-            info,
-            on_dnc=await self.store.on_dnc(e),
-            max_ahead=self.settings.callback_max_days * 86400.0,
-        )
+        await self._check(campaign, stored.name, e, at, now, info, source)
         due = max(at, now)
         if customer_id is None and lookup is not None:
             customer_id = lookup(e)
-        fields = {"source": source, "queue": queue, "requested_by": by[:64], **(extra or {})}
+        fields = {"source": source, "queue": queue, "requested_by": by[:64]}
         if note.strip():
             fields["note"] = note.strip()[:MAX_NOTE]
         record_id, how = await self.store.file_callback(
@@ -163,11 +156,31 @@ class Callbacks:
             {"number": e, "due_at": due, "local": core.local(due, info), "source": source, "by": by[:64]},
         )
         filed = Filed(record_id, stored.name, queue, e, zone, due, how)
+        CALLBACKS.labels(source, how).inc()
         log.info(
             "callbacks.filed",
             extra={"campaign": stored.name, "record": record_id, "how": how, "source": source, "due_at": due},
         )
         return filed
+
+    async def _check(
+        self, campaign: Campaign, name: str, number: str, at: float, now: float, info: ZoneInfo, source: str
+    ) -> None:
+        try:
+            core.check(
+                campaign.windows,
+                at,
+                now,
+                info,
+                on_dnc=await self.store.on_dnc(number),
+                max_ahead=self.settings.callback_max_days * 86400.0,
+            )
+        except CallbackRefused as err:
+            CALLBACKS.labels(source, err.reason.value).inc()
+            log.info(
+                "callbacks.refused", extra={"campaign": name, "reason": err.reason.value, "source": source}
+            )
+            raise
 
     async def file_picked(
         self,

@@ -15,6 +15,7 @@ from zoneinfo import ZoneInfo
 
 import pytest
 from aiohttp.test_utils import TestClient, TestServer
+from prometheus_client import REGISTRY
 
 from callcenter.app import create_app, ivr_callbacks
 from callcenter.cli import main as cli
@@ -68,12 +69,19 @@ async def test_callbacks_filed_refused_moved_cancelled_and_dialled_on_time(outbo
             await campaigns.import_definitions(CAMPAIGNS.replace("sales-callbacks", "other"), "d.yaml")
         service = Callbacks(store, settings, lambda: now[0])
         await campaigns.add_dnc(["+12125550199"], "internal")
+        dnc = (
+            REGISTRY.get_sample_value("callcenter_callbacks_total", {"source": "api", "result": "dnc"}) or 0.0
+        )
 
         # Refusals: nothing stored, the reason said, the next opening in the customer's time.
         ten = datetime(2026, 12, 7, 10, 0)  # no zone: the customer's local time
         with pytest.raises(CallbackRefused) as refused:
             await service.file(queue="sales", number="+1 212 555 0199", when=ten, source="api", by="t")
         assert refused.value.reason == Refusal.DNC
+        assert (
+            REGISTRY.get_sample_value("callcenter_callbacks_total", {"source": "api", "result": "dnc"})
+            == dnc + 1
+        )
         with pytest.raises(CallbackRefused) as refused:
             await service.file(
                 queue="sales", number="2125550101", when=datetime(2026, 12, 5, 10, 0), source="api", by="t"
