@@ -1047,6 +1047,7 @@ def _place_campaign_calls(
     placer.flow_of = campaign_flow(app.get(FLOWS))
     placer.sound = voice.inbound.sound
     placer.http_lookup = voice.inbound.http_lookup
+    placer.schedule_callback = ivr_callbacks(app)
     app[outbound_server.PLACER] = placer
     service.listeners.append(placer.on_command)
 
