@@ -56,6 +56,8 @@ async def test_an_agent_schedules_a_callback_and_the_supervisor_sees_it(tmp_path
                 errors: list[str] = []
                 page.on("pageerror", lambda err: errors.append(str(err)))
                 await agent_sign_in(page, base, "ana")
+                # Only queues with a callbacks campaign are offered (billing has none).
+                await expect(page.locator("#callback-queue option")).to_have_count(1)
                 await page.keyboard.press("Alt+Shift+K")  # the form, the number focused
                 await expect(page.locator("#callback-number")).to_be_focused()
                 await page.keyboard.type("(212) 555-0101")

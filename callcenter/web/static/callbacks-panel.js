@@ -10,7 +10,10 @@
   const $ = (id) => document.getElementById(id);
   const result = $("callback-result");
   const queue = $("callback-queue");
-  queue.append(...(config.queues || []).map((q) => Object.assign(document.createElement("option"), { value: q, textContent: q })));
+  // Only queues with a callbacks campaign; none: nothing to file with, the form stays hidden.
+  if (!(config.callback_queues || []).length) return;
+  form.closest("section").hidden = false;
+  queue.append(...(config.callback_queues || []).map((q) => Object.assign(document.createElement("option"), { value: q, textContent: q })));
 
   function say(text, kind) {
     result.textContent = text;
