@@ -52,6 +52,7 @@ from callcenter.core.outbound.dialler import DialDecided
 from callcenter.core.qa.scoring import Alert
 from callcenter.core.tickets.workflow import Draft
 from callcenter.crm import wiring as crm_wiring
+from callcenter.errors import StorageError
 from callcenter.gc_policy import GcPolicy
 from callcenter.ivr import http as ivr_http
 from callcenter.ivr.store import FlowStore
@@ -67,6 +68,7 @@ from callcenter.messaging.outbox import Outbox, Sender
 from callcenter.messaging.routing import ConversationRouter
 from callcenter.messaging.service import Messaging
 from callcenter.outbound import server as outbound_server
+from callcenter.outbound.callbacks import CallbackRefused, InvalidCallback
 from callcenter.qa.scorecards import ScorecardError, load_scorecards
 from callcenter.reports import job as report_job
 from callcenter.reports import mailer as report_mailer
@@ -100,6 +102,7 @@ from callcenter.web import (
     agents_api,
     api,
     auth,
+    callbacks_api,
     chat_agent,
     chat_customer,
     crm_api,
@@ -283,6 +286,7 @@ def _setup_routes(app: web.Application, settings: Settings) -> None:
     widget.setup_routes(app)
     kb_api.setup_routes(app)
     outbound_api.setup_routes(app)
+    callbacks_api.setup_routes(app)
     crm_api.setup_routes(app)
 
 
@@ -674,6 +678,7 @@ async def _chat(app: web.Application) -> AsyncIterator[None]:
     if settings.messaging.webchat_assistant:
         customers.assistant = Assistant(app[kb_api.KB])
     customers.surveys = app.get(SURVEYS)
+    customers.callbacks = lambda: app.get(callbacks_api.CALLBACKS)
     relay = app[sockets.RELAY]
     relay.attach(agents)
     relay.attach(customers)
@@ -1050,7 +1055,39 @@ def _agi_routes(
         several_nodes=bool(settings.agi.nodes),
     )
     voice.inbound.survey_wanted = survey.wanted
+    voice.inbound.schedule_callback = ivr_callbacks(app)
     return {**voice.routes, SURVEY_ROUTE: survey}
+
+
+def ivr_callbacks(
+    app: web.Application,
+) -> Callable[[ivr.ScheduleCallback], Awaitable[ivr.CallbackResult]]:
+    """The IVR's ``schedule_callback`` step, carried out by the callbacks service (any failure is
+    the flow's refused path, with why)."""
+
+    async def schedule(step: ivr.ScheduleCallback) -> ivr.CallbackResult:
+        service = app.get(callbacks_api.CALLBACKS)
+        if service is None:
+            return ivr.CallbackResult(False, error="no callbacks service")
+        try:
+            filed = await service.file_picked(
+                queue=step.queue,
+                number=step.number,
+                minutes=step.minutes,
+                day=step.day,
+                at=step.at,
+                source="ivr",
+                by="ivr",
+                fallback_zone=step.timezone,
+            )
+        except (CallbackRefused, InvalidCallback) as err:
+            return ivr.CallbackResult(False, error=str(err)[:200])
+        except StorageError as err:
+            log.warning("callbacks.ivr_failed", extra={"detail": str(err)[:200]})
+            return ivr.CallbackResult(False, error="the callback could not be stored")
+        return ivr.CallbackResult(True, local=filed.local)
+
+    return schedule
 
 
 def _place_campaign_calls(
@@ -1063,6 +1100,7 @@ def _place_campaign_calls(
     placer.flow_of = campaign_flow(app.get(FLOWS))
     placer.sound = voice.inbound.sound
     placer.http_lookup = voice.inbound.http_lookup
+    placer.schedule_callback = ivr_callbacks(app)
     app[outbound_server.PLACER] = placer
     service.listeners.append(placer.on_command)
 

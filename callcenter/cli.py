@@ -82,6 +82,9 @@ def _parser() -> argparse.ArgumentParser:
     from callcenter.outbound import cli as campaign_cli
 
     campaign_cli.add_parser(sub)
+    from callcenter.outbound import callback_cli
+
+    callback_cli.add_parser(sub)
     return parser
 
 
@@ -173,8 +176,12 @@ def _serve(settings: Settings) -> int:
     return 0
 
 
+FEATURES = ("report", "kb", "staffing", "simulate", "forecast", "schedule", "campaign", "callback")
+
+
 def _feature(args: argparse.Namespace, settings: Settings) -> int:
-    """``callcenter report|kb|staffing|simulate|forecast|schedule|campaign ...`` (imported when used)."""
+    """``callcenter report|kb|staffing|simulate|forecast|schedule|campaign|callback ...`` (imported
+    when used)."""
     if args.command == "report":
         from callcenter.reports import cli as report_cli
 
@@ -191,6 +198,10 @@ def _feature(args: argparse.Namespace, settings: Settings) -> int:
         from callcenter.outbound import cli as campaign_cli
 
         return campaign_cli.main(args, settings)
+    if args.command == "callback":
+        from callcenter.outbound import callback_cli
+
+        return callback_cli.main(args, settings)
     from callcenter.kb import cli as kb_cli
 
     return kb_cli.main(args, settings)
@@ -238,7 +249,16 @@ def main(argv: Sequence[str] | None = None) -> int:
         from callcenter.accounts import audit_cli
 
         return audit_cli.main(args, settings)
-    if args.command in ("report", "kb", "staffing", "simulate", "forecast", "schedule", "campaign"):
+    if args.command in (
+        "report",
+        "kb",
+        "staffing",
+        "simulate",
+        "forecast",
+        "schedule",
+        "campaign",
+        "callback",
+    ):
         return _feature(args, settings)
     if args.command == "replay":
         from callcenter.asterisk import replay

@@ -38,6 +38,11 @@ SURVEYS = Counter(
     "Post-contact surveys asked and answered (low: answered at or below the survey's low score)",
     ["source", "event"],  # source: ivr | message | chat; event: asked | answered | low
 )
+CALLBACKS = Counter(
+    "callcenter_callbacks_total",
+    "Callbacks at a time the customer picks: filed (scheduled or moved) or refused, and why",
+    ["source", "result"],  # source: agent | widget | ivr | api | cli; result: scheduled | moved | <refusal>
+)
 IVR_OUTCOMES = Counter(
     "callcenter_ivr_outcomes_total",
     "How IVR sessions ended, and at which node (where callers dropped out)",

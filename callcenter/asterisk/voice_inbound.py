@@ -124,6 +124,9 @@ class InboundCalls:
         self.http: aiohttp.ClientSession | None = None  # the IVR's lookups to outside systems
         # Whether callers get the post-call survey (CC_SURVEY on the channel: callcenter/surveys/ivr.py).
         self.survey_wanted: Callable[[], bool] | None = None
+        # The IVR's schedule_callback step: the callbacks service (outbound/callbacks.py), set by
+        # the composition root; None: every such step is refused ("no callbacks service").
+        self.schedule_callback: Callable[[ivr.ScheduleCallback], Awaitable[ivr.CallbackResult]] | None = None
 
     @property
     def routes(self) -> dict[str, Callable[[AgiChannel], Awaitable[None]]]:
@@ -368,6 +371,11 @@ class InboundCalls:
                     result = ivr.Digits(answer.result if _DIGITS.fullmatch(answer.result) else "")
                 case ivr.HttpLookup():
                     result = await self.http_lookup(interaction_id, action)
+                case ivr.ScheduleCallback():
+                    if self.schedule_callback is None:
+                        result = ivr.CallbackResult(False, error="no callbacks service")
+                    else:
+                        result = await self.schedule_callback(action)
                 case ivr.Voicemail(mailbox=mailbox, greeting=greeting):
                     # u: Asterisk's "unavailable" greeting; s: only the beep (the flow greeted).
                     option = "u" if greeting else "s"

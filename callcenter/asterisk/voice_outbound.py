@@ -122,6 +122,8 @@ class OutboundCalls:
         self.flow_of: Callable[[str, dl.DialDecided], ivr.Flow | None] = lambda _name, _call: None
         self.sound: Callable[[str], str] = lambda name: name
         self.http_lookup: Callable[[str, ivr.HttpLookup], Awaitable[ivr.HttpResult]] | None = None
+        # An agentless flow's schedule_callback step ("2 to reschedule"): the callbacks service.
+        self.schedule_callback: Callable[[ivr.ScheduleCallback], Awaitable[ivr.CallbackResult]] | None = None
         # Results of calls an earlier routing owner placed (the dialling job sets it while it runs).
         self.unclaimed: Callable[[str, dl.AgentlessEnded | dl.AttemptEnded | dl.CallHandled], None] | None = (
             None
@@ -376,6 +378,10 @@ class OutboundCalls:
                 return await self.http_lookup(call.campaign, action)
             case ivr.HttpLookup():
                 return ivr.HttpResult(None, None, "no HTTP client")
+            case ivr.ScheduleCallback() if self.schedule_callback is not None:
+                return await self.schedule_callback(action)
+            case ivr.ScheduleCallback():
+                return ivr.CallbackResult(False, error="no callbacks service")
             case _:  # voicemail: not on a campaign's call
                 raise ivr.FlowError(f"{type(action).__name__} is not available on a campaign's call")
 

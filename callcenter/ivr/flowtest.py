@@ -31,6 +31,7 @@ _CASE_KEYS = {
     "inputs",
     "http",
     "kb",
+    "callback_refused",
     "expect",
 }
 _EXPECT_KEYS = {
@@ -139,6 +140,7 @@ def run_case(flows: m.FlowSet, file: str, default_flow: str, index: int, case: A
         dialed=str(case.get("dialed", "")),
         inputs=[str(i) for i in case.get("inputs", [])],
         http=mocks,
+        callback_refused=str(case.get("callback_refused", "")),
     )
     result.simulation = sim
     result.failures += _compare(sim, expect)

@@ -27,10 +27,11 @@ SoundNamer = Callable[[str, str], str]
 DAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
 NODE_TYPES = (
     "play", "menu", "language", "collect", "hours", "set", "branch", "http", "goto",
-    "queue", "voicemail", "callback", "hangup", "kb", "ticket",
+    "queue", "voicemail", "callback", "hangup", "schedule_callback", "kb", "ticket",
 )  # fmt: skip
 OPS = ("equals", "not_equals", "in", "matches", "starts_with", "exists")
 _NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_-]*$")
+_HHMM = re.compile(r"^([01]\d|2[0-3]):[0-5]\d$")
 _KEY = re.compile(r"^[0-9*#]$")
 _TIME = re.compile(r"^([01]\d|2[0-3]):([0-5]\d)$")
 
@@ -453,6 +454,61 @@ class _Reader:
         number = self.string(f["number"]) if "number" in f else "{caller}"
         chat = self.target(f["chat"]) if "chat" in f else None
         return m.CallbackNode(name, pos, self.string(f["queue"]), number, self.optional_prompt(f), chat)
+
+    def _node_schedule_callback(self, name: str, pos: m.Pos, node: yaml.Node) -> m.Node:
+        f = self._fields(
+            node,
+            "schedule_callback",
+            {"prompt", "queue", "number", "choices", "next", "refused", "timezone", *self._RETRY},
+            {"prompt", "queue", "choices", "next", "refused"},
+        )
+        choices = {key: self._callback_time(value) for key, value in self._keys(f["choices"])}
+        number = self.string(f["number"]) if "number" in f else "{caller}"
+        return m.ScheduleCallbackNode(
+            name,
+            pos,
+            self.prompt(f["prompt"]),
+            self.string(f["queue"]),
+            number,
+            choices,
+            self._retry(f, node),
+            self.target(f["next"]),
+            self.target(f["refused"]),
+            self._zone_name(f["timezone"]) if "timezone" in f else "",
+        )
+
+    def _zone_name(self, node: yaml.Node) -> str:
+        name = self.string(node)
+        try:
+            ZoneInfo(name)
+        except (ZoneInfoNotFoundError, ValueError, OSError):
+            self.fail(node, f"unknown time zone {name[:64]!r} (an IANA name, e.g. Europe/Madrid)")
+        return name
+
+    def _callback_time(self, node: yaml.Node) -> m.CallbackTime:
+        """``{in: minutes}`` or ``{day: today | tomorrow | 0-30, at: "HH:MM"}``."""
+        f = self.mapping(
+            node, 'a callback time ({in: minutes} or {day: tomorrow, at: "09:00"})', {"in", "day", "at"}
+        )
+        if "in" in f:
+            if set(f) != {"in"}:
+                raise self.fail(node, "a callback time is either {in: minutes} or {day: ..., at: HH:MM}")
+            return m.CallbackTime(minutes=int(self.number(f["in"], 1, 43200, whole=True)))
+        if "at" not in f:
+            raise self.fail(node, "a callback time needs 'in' (minutes) or 'at' (HH:MM, the caller's time)")
+        at = self.string(f["at"])
+        if not _HHMM.match(at):
+            self.fail(f["at"], f"'at' is a time of day as HH:MM (got {at!r})")
+        day = 0
+        if "day" in f:
+            word = self.string(f["day"])
+            if word in ("today", "tomorrow"):
+                day = 0 if word == "today" else 1
+            elif word.isdigit() and int(word) <= 30:
+                day = int(word)
+            else:
+                self.fail(f["day"], f"'day' is today, tomorrow or a number of days (0-30), got {word!r}")
+        return m.CallbackTime(day=day, at=at)
 
     def _node_hangup(self, name: str, pos: m.Pos, node: yaml.Node) -> m.Node:
         f = self._fields(node, "hangup", {"prompt"}, set())

@@ -10,12 +10,17 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import UTC, datetime, tzinfo
+from zoneinfo import ZoneInfo
+
+import phonenumbers
 
 from callcenter.core.ivr import chat
 from callcenter.core.ivr import flow as ivr
 from callcenter.core.ivr import model as m
 from callcenter.core.ivr.runner import FlowRunner, Step
+from callcenter.core.outbound import callbacks
+from callcenter.outbound.lists import zone_of
 
 MAX_ACTIONS = 500
 HANGUP = "hangup"
@@ -76,6 +81,7 @@ def simulate(
     dialed: str = "",
     inputs: Sequence[str] = (),
     http: Sequence[HttpMock] = (),
+    callback_refused: str = "",  # the callbacks service's refusal of schedule_callback ("": filed)
 ) -> Simulation:
     runner = FlowRunner(flows, entry, now=now, caller=caller, dialed=dialed)
     sim = Simulation(runner)
@@ -109,11 +115,10 @@ def simulate(
                     break
                 sim.lines.append(f"  caller presses {pressed!r}" if pressed else "  (no input: timeout)")
                 result = ivr.Digits(pressed)
-            case ivr.HttpLookup(method=method, url=url):
-                mock = next((h for h in http if h.url == url and h.method.upper() == method), None)
-                result = mock.answer() if mock else ivr.HttpResult(None, None, "no mock for this request")
-                shown = f"status {result.status}" if result.status is not None else result.error
-                sim.lines.append(f"http {method} {url} -> {shown}")
+            case ivr.HttpLookup():
+                result = _http(action, http, sim)
+            case ivr.ScheduleCallback():
+                result = _callback(action, now, callback_refused, sim)
             case ivr.Voicemail(mailbox=mailbox):
                 sim.lines.append(f"voicemail {mailbox}")
                 result = ivr.Done()
@@ -234,3 +239,28 @@ def _outside(
     found = next((k for k in kb if k.question.casefold() in asked), None)
     lines.append(f"knowledge base {request.question!r} -> {'answer' if found else 'no answer'}")
     return chat.KbResult(found.answer, found.article) if found else chat.KbResult(reason="nothing found")
+
+
+def _http(action: ivr.HttpLookup, http: Sequence[HttpMock], sim: Simulation) -> ivr.HttpResult:
+    result = _outside(action, http, (), sim.lines)
+    assert isinstance(result, ivr.HttpResult)
+    return result
+
+
+def _callback(step: ivr.ScheduleCallback, now: datetime, refused: str, sim: Simulation) -> ivr.CallbackResult:
+    result = _filed(step, now, refused)
+    shown = f"filed for {result.local}" if result.filed else f"refused: {result.error}"
+    sim.lines.append(f"callback {step.number} via {step.queue} -> {shown}")
+    return result
+
+
+def _filed(step: ivr.ScheduleCallback, now: datetime, refused: str) -> ivr.CallbackResult:
+    if refused:
+        return ivr.CallbackResult(False, error=refused)
+    zone: tzinfo = ZoneInfo(step.timezone) if step.timezone else (now.tzinfo or UTC)
+    try:
+        zone = ZoneInfo(zone_of(step.number))
+    except (ValueError, phonenumbers.NumberParseException):
+        pass  # not one zone for the number: the step's zone, else the simulation's
+    when = callbacks.picked(now.timestamp(), zone, minutes=step.minutes, day=step.day, at=step.at)
+    return ivr.CallbackResult(True, local=callbacks.local(when.timestamp(), zone))

@@ -33,6 +33,7 @@ The format (every key but ``queue`` and ``windows`` optional)::
         amd: {on_machine: message, message: callcenter/outbound-machine}   # retry | message | hangup
         flow: reminder                   # agentless: an IVR flow of ivr_flows/ (none: the message)
         opt_out_key: "9"                 # agentless: this key puts the number on do-not-call
+        callbacks: true                  # the queue's callbacks campaign (preview or progressive)
 """
 
 from __future__ import annotations
@@ -131,11 +132,15 @@ class _Campaign(_Model):
     # key that puts the number on the do-not-call list.
     flow: str = Field("", pattern=r"^[A-Za-z0-9_-]{0,64}$")
     opt_out_key: str = Field("", pattern=r"^[0-9*#]?$")
+    # The queue's callbacks campaign: callbacks at a time the customer picks become its records.
+    callbacks: bool = False
 
     @model_validator(mode="after")
     def _agentless(self) -> _Campaign:
         if (self.flow or self.opt_out_key) and self.mode != cp.Mode.AGENTLESS:
             raise ValueError("flow and opt_out_key are for agentless campaigns (mode: agentless)")
+        if self.callbacks and self.mode not in (cp.Mode.PREVIEW, cp.Mode.PROGRESSIVE):
+            raise ValueError("a callbacks campaign is preview or progressive (an agent takes each call)")
         return self
 
     @field_validator("dispositions")
@@ -203,6 +208,7 @@ def to_core(name: str, definition: Mapping[str, Any], default_window: str = "us"
         machine_message=c.amd.message if c.amd is not None else "",
         flow=c.flow,
         opt_out_key=c.opt_out_key,
+        callbacks=c.callbacks,
     )
 
 
@@ -225,6 +231,18 @@ def parse_definitions(text: str, source: str) -> dict[str, dict[str, Any]]:
                 for n in bad
             )
         )
+    by_queue: dict[str, str] = {}
+    twice = []
+    for n, c in parsed.campaigns.items():
+        if c.callbacks:
+            if c.queue in by_queue:
+                twice.append(
+                    f"{source}:{line_of(root, ('campaigns', n, 'callbacks'))}: campaigns.{n}.callbacks: "
+                    f"queue {c.queue!r} already has a callbacks campaign ({by_queue[c.queue]})"
+                )
+            by_queue.setdefault(c.queue, n)
+    if twice:
+        raise ConfigError("\n".join(twice))
     return {
         n: c.model_dump(mode="json", by_alias=True, exclude_unset=True) for n, c in parsed.campaigns.items()
     }

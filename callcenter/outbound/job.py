@@ -89,7 +89,16 @@ def record_of(r: StoredRecord) -> dl.Record:
     except (ZoneInfoNotFoundError, ValueError):
         tz = ZoneInfo("UTC")  # checked at import; a zone gone from tzdata since: its window in UTC
     return dl.Record(
-        r.id, r.number, tz, r.attempts, r.due_at, r.done, outcome_of(r.last_outcome), r.customer_id, r.fields
+        r.id,
+        r.number,
+        tz,
+        r.attempts,
+        r.due_at,
+        r.done,
+        outcome_of(r.last_outcome),
+        r.customer_id,
+        r.fields,
+        r.revision,
     )
 
 
@@ -190,13 +199,32 @@ class Dialling:
             if c.state == CampaignState.STOPPED and d.in_flight == 0:
                 del self.diallers[c.name]
                 continue
-            # Ids at the end read again: PostgreSQL may make concurrent imports' rows visible out
-            # of id order. Those the dialler knows are left alone.
-            after = max(0, self._last_id.get(c.name, 0) - REREAD)
-            new = [r for r in await self.store.records(c.name, after_id=after) if r.id not in d.records]
-            if new:
-                self._last_id[c.name] = max(self._last_id.get(c.name, 0), *(r.id for r in new))
-                d.handle(dl.RecordsLoaded(tuple(record_of(r) for r in new), now))
+            await self._follow_records(d, since, now)
+
+    async def _follow_records(self, d: dl.Dialler, since: float | None, now: float) -> None:
+        """New records by id, and records changed elsewhere (a callback moved, cancelled)."""
+        name = d.campaign.name
+        # Ids at the end read again: PostgreSQL may make concurrent imports' rows visible out
+        # of id order. Those the dialler knows are left alone.
+        after = max(0, self._last_id.get(name, 0) - REREAD)
+        new = [r for r in await self.store.records(name, after_id=after) if r.id not in d.records]
+        # Records changed elsewhere (a callback moved or cancelled), by the time they changed
+        # on whichever node's clock (the same margin as the do-not-call list): the dialler
+        # takes those of a revision newer than its own.
+        changed = await self.store.changed_records(name, (since if since is not None else now) - DNC_MARGIN)
+        seen = {r.id for r in new}
+        new += [
+            r
+            for r in changed
+            if r.id not in seen
+            and (
+                r.revision > known.revision if (known := d.records.get(r.id)) is not None else r.done is None
+            )
+        ]
+        if new:
+            self._last_id[name] = max(self._last_id.get(name, 0), *(r.id for r in new))
+            log.info("outbound.records", extra={"campaign": name, "records": len(new)})
+            d.handle(dl.RecordsLoaded(tuple(record_of(r) for r in new), now))
 
     async def pace(self) -> None:
         engine = self.engine()

@@ -15,11 +15,13 @@ from callcenter.core.acd.engine import Acd
 from callcenter.core.omni.conversations import MessagingChannel
 from callcenter.core.omni.customers import IdentityKind
 from callcenter.messaging.channels.base import InboundMessage
+from callcenter.outbound.callbacks import Callbacks
 from callcenter.outbound.job import Dialling, Placer
 from callcenter.outbound.service import Campaigns
 from callcenter.storage.db import Database
 from callcenter.storage.outbound_store import OutboundStore
 from callcenter.web import api, webhooks
+from callcenter.web.callbacks_api import CALLBACKS
 from callcenter.web.outbound_api import CAMPAIGNS
 
 log = logging.getLogger(__name__)
@@ -38,6 +40,7 @@ def store_context(database: web.AppKey[Database]) -> Callable[[web.Application],
         await store.start()
         app[STORE] = store
         app[CAMPAIGNS] = Campaigns(store, settings.outbound, time.time)
+        app[CALLBACKS] = Callbacks(store, settings.outbound, time.time)
         yield
         await store.stop()
 

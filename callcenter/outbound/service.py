@@ -9,7 +9,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from callcenter.core.outbound.campaign import CampaignMove, CampaignState
+from callcenter.core.outbound.campaign import MAX_ABANDON_CAP, CampaignMove, CampaignState
 from callcenter.outbound import definitions, lists
 from callcenter.settings import ConfigError
 from callcenter.settings.outbound import OutboundSettings
@@ -44,6 +44,25 @@ class Campaigns:
         parsed = definitions.parse_definitions(text, source)
         for name, d in parsed.items():
             definitions.to_core(name, d, self.settings.abandon_window)  # the core's checks too
+        stored = await self.store.campaigns()
+        for name, d in parsed.items():
+            other = next(
+                (
+                    c.name
+                    for c in stored
+                    if d.get("callbacks")
+                    and c.name not in parsed
+                    and c.definition.get("callbacks")
+                    and c.state != CampaignState.STOPPED
+                    and c.definition.get("queue") == d.get("queue")
+                ),
+                None,
+            )
+            if other is not None:
+                raise ConfigError(
+                    f"{source}: campaigns.{name}.callbacks: queue {d.get('queue')!r} already has a "
+                    f"callbacks campaign ({other}): stop it first"
+                )
         new = await self.store.save_definitions(
             [(n, d, d.get("line")) for n, d in parsed.items()], self.clock()
         )
@@ -56,7 +75,7 @@ class Campaigns:
         return await self.store.campaign(name)
 
     async def progress(self, name: str) -> Progress:
-        return await self.store.progress(name)
+        return await self.store.progress(name, self.clock())
 
     async def move(self, name: str, what: CampaignMove, by: str) -> CampaignState:
         return await self.store.move(name, what, self.clock(), by)
@@ -108,6 +127,7 @@ def describe(c: StoredCampaign, p: Progress | None = None) -> dict[str, Any]:
         "line": c.line,
         "origin": c.origin,
         "definition": dict(d),
+        "callbacks": bool(d.get("callbacks")),
     }
     if p is not None:
         rate = None if p.ledger is None else p.ledger.rate
@@ -122,5 +142,8 @@ def describe(c: StoredCampaign, p: Progress | None = None) -> dict[str, Any]:
             if p.ledger is None
             else {"period": p.ledger.period, "answered": p.ledger.answered, "abandoned": p.ledger.abandoned},
             "abandon_rate": rate,
+            "abandon_cap": d.get("abandonment", {}).get("cap", MAX_ABANDON_CAP),
+            "connected": p.done.get("connected", 0),
+            "due": p.due,
         }
     return out

@@ -25,3 +25,5 @@ class OutboundSettings(Section):
     answer_grace: float = Field(30.0, gt=0, le=300)
     # SMS bodies that put the sender's number on the do-not-call list (case-insensitive, trimmed).
     stop_words: tuple[str, ...] = ("STOP", "STOPALL", "UNSUBSCRIBE", "CANCEL", "END", "QUIT")
+    # A callback at a time the customer picks may be at most this far ahead (docs/outbound.md).
+    callback_max_days: float = Field(30.0, gt=0, le=365)

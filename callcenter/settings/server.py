@@ -48,6 +48,9 @@ class RealtimeSettings(Section):
     burst: int = Field(20, ge=1, le=10_000)  # ...and in a burst
     # The widget's look (the embedding tag's data-* attributes override the title).
     widget_title: str = "Chat with us"
+    # "Call me back" in the widget: callbacks go to this queue's callbacks campaign (docs/outbound.md,
+    # "Scheduled callbacks"); empty: the widget does not offer it.
+    widget_callback_queue: str = Field("", max_length=64)
 
     @field_validator("redis_url", mode="before")
     @classmethod

@@ -675,6 +675,7 @@ class OutboundRecordRow(Base):
     __table_args__ = (
         sa.UniqueConstraint("campaign", "number"),
         sa.Index("ix_outbound_records_campaign_done_due_at", "campaign", "done", "due_at"),
+        sa.Index("ix_outbound_records_campaign_changed_at", "campaign", "changed_at"),
     )
 
     id: Mapped[int] = mapped_column(EVENT_ID, primary_key=True, autoincrement=True)
@@ -687,6 +688,9 @@ class OutboundRecordRow(Base):
     due_at: Mapped[datetime]
     done: Mapped[str | None]
     last_outcome: Mapped[str | None]
+    # Migration 0022: changes made outside the dialler (a callback moved, cancelled).
+    revision: Mapped[int] = mapped_column(server_default="0", default=0)
+    changed_at: Mapped[datetime | None]
 
 
 class OutboundDncRow(Base):

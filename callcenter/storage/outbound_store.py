@@ -71,6 +71,8 @@ class StoredRecord:
     last_outcome: str | None
     customer_id: str | None
     fields: Mapping[str, str]
+    revision: int = 0
+    campaign: str = ""
 
 
 @dataclass(frozen=True, slots=True)
@@ -82,6 +84,7 @@ class Progress:
     outcomes: Mapping[str, int]  # by last outcome
     ledger: Ledger | None  # the newest window's
     dispositions: Mapping[str, int] = field(default_factory=dict)  # agents' wrap-ups of its calls
+    due: int = 0  # pending records due by ``now`` (a callbacks campaign: callbacks due)
 
 
 @dataclass(frozen=True, slots=True)
@@ -220,20 +223,14 @@ class OutboundStore(ConnectionStore):
             query = query.where(RECORDS.c.done.is_(None))
         async with self._begin("read a list") as db:
             rows = (await db.execute(query.order_by(RECORDS.c.id))).all()
-        return [
-            StoredRecord(
-                r.id,
-                r.number,
-                r.tz,
-                r.attempts,
-                r.due_at.timestamp(),
-                r.done,
-                r.last_outcome,
-                r.customer_id,
-                dict(r.fields),
-            )
-            for r in rows
-        ]
+        return [_stored(r) for r in rows]
+
+    async def changed_records(self, campaign: str, since: float) -> list[StoredRecord]:
+        """Records changed outside the dialler (a callback moved or cancelled) at or after ``since``."""
+        query = sa.select(RECORDS).where(RECORDS.c.campaign == campaign, RECORDS.c.changed_at >= _dt(since))
+        async with self._begin("read a list") as db:
+            rows = (await db.execute(query.order_by(RECORDS.c.id))).all()
+        return [_stored(r) for r in rows]
 
     async def apply(
         self,
@@ -246,9 +243,11 @@ class OutboundStore(ConnectionStore):
         time, done), ledgers, decisions. Written before any call of the round is placed."""
         async with self._begin("save the dialler's decisions", write=True) as db:
             for r in records:
+                # Only over the revision the dialler knows: a callback moved or cancelled meanwhile
+                # is not undone (the dialler reads the new revision at its next poll).
                 await db.execute(
                     RECORDS.update()
-                    .where(RECORDS.c.id == r.id)
+                    .where(RECORDS.c.id == r.id, RECORDS.c.revision == r.revision)
                     .values(
                         attempts=r.attempts,
                         due_at=_dt(r.due_at),
@@ -313,8 +312,19 @@ class OutboundStore(ConnectionStore):
             for r in rows
         ]
 
-    async def progress(self, campaign: str) -> Progress:
+    async def progress(self, campaign: str, now: float | None = None) -> Progress:
         async with self._begin("read progress") as db:
+            due = 0
+            if now is not None:
+                due = (
+                    await db.execute(
+                        sa.select(sa.func.count()).where(
+                            RECORDS.c.campaign == campaign,
+                            RECORDS.c.done.is_(None),
+                            RECORDS.c.due_at <= _dt(now),
+                        )
+                    )
+                ).scalar_one()
             rows = (
                 await db.execute(
                     sa.select(
@@ -352,7 +362,127 @@ class OutboundStore(ConnectionStore):
             if outcome is not None:
                 outcomes[outcome] = outcomes.get(outcome, 0) + count
         ledger = None if newest is None else Ledger(newest.period, newest.answered, newest.abandoned)
-        return Progress(total, pending, dialled, done, outcomes, ledger, dict(chosen))
+        return Progress(total, pending, dialled, done, outcomes, ledger, dict(chosen), due)
+
+    # --- scheduled callbacks (docs/outbound.md, "Scheduled callbacks") -------------------------
+
+    async def file_callback(
+        self,
+        campaign: str,
+        number: str,
+        tz: str,
+        due_at: float,
+        customer_id: str | None,
+        fields: Mapping[str, str],
+        at: float,
+        decision: Mapping[str, object],
+    ) -> tuple[int, str]:
+        """A callback as the campaign's record of ``number``, due at ``due_at``, with its decision
+        row, in one transaction: a new record, or the number's record filed again ("moved": a
+        pending one gets the new time, a finished one is opened again with no attempts). Returns
+        the record's id and "scheduled" or "moved"."""
+        async with self._begin("file a callback", write=True) as db:
+            await self._known(db, campaign)
+            row = (
+                await db.execute(
+                    sa.select(RECORDS.c.id, RECORDS.c.revision).where(
+                        RECORDS.c.campaign == campaign, RECORDS.c.number == number
+                    )
+                )
+            ).first()
+            values = {
+                "tz": tz,
+                "customer_id": customer_id,
+                "fields": dict(fields),
+                "attempts": 0,
+                "due_at": _dt(due_at),
+                "done": None,
+                "last_outcome": None,
+                "changed_at": _dt(at),
+            }
+            if row is None:
+                how = "scheduled"
+                inserted = await db.execute(
+                    RECORDS.insert()
+                    .values(campaign=campaign, number=number, revision=0, **values)
+                    .returning(RECORDS.c.id)
+                )
+                record_id = int(inserted.scalar_one())
+            else:
+                how, record_id = "moved", int(row.id)
+                await db.execute(
+                    RECORDS.update().where(RECORDS.c.id == row.id).values(revision=row.revision + 1, **values)
+                )
+            await db.execute(
+                DECISIONS.insert().values(
+                    campaign=campaign,
+                    record_id=record_id,
+                    at=_dt(at),
+                    kind="callback",
+                    reason=how,
+                    data=dict(decision),
+                )
+            )
+        return record_id, how
+
+    async def _known(self, db: Any, campaign: str) -> None:
+        found = await db.execute(sa.select(CAMPAIGNS.c.name).where(CAMPAIGNS.c.name == campaign))
+        if found.first() is None:
+            raise UnknownCampaign(campaign)
+
+    async def cancel_callback(self, record_id: int, at: float, by: str) -> StoredRecord | None:
+        """A pending callback cancelled (done "cancelled", a new revision for the owner's dialler);
+        None when there is no such pending record."""
+        async with self._begin("cancel a callback", write=True) as db:
+            row = (
+                await db.execute(
+                    sa.select(RECORDS).where(RECORDS.c.id == record_id, RECORDS.c.done.is_(None))
+                )
+            ).first()
+            if row is None:
+                return None
+            await db.execute(
+                RECORDS.update()
+                .where(RECORDS.c.id == record_id)
+                .values(done="cancelled", revision=row.revision + 1, changed_at=_dt(at))
+            )
+            await db.execute(
+                DECISIONS.insert().values(
+                    campaign=row.campaign,
+                    record_id=record_id,
+                    at=_dt(at),
+                    kind="callback",
+                    reason="cancelled",
+                    data={"number": row.number, "by": by},
+                )
+            )
+        return _stored(row)
+
+    async def callbacks(
+        self,
+        campaigns: Sequence[str],
+        *,
+        pending_only: bool = True,
+        customers: Sequence[str] = (),
+        limit: int = 500,
+    ) -> list[StoredRecord]:
+        """Records of these (callbacks) campaigns, the soonest due first; of these customers only,
+        when given."""
+        if not campaigns:
+            return []
+        query = sa.select(RECORDS).where(RECORDS.c.campaign.in_(list(campaigns)))
+        if pending_only:
+            query = query.where(RECORDS.c.done.is_(None))
+        if customers:
+            query = query.where(RECORDS.c.customer_id.in_(list(customers)))
+        async with self._begin("read callbacks") as db:
+            rows = (await db.execute(query.order_by(RECORDS.c.due_at, RECORDS.c.id).limit(limit))).all()
+        return [_stored(r) for r in rows]
+
+    async def record(self, record_id: int) -> StoredRecord | None:
+        async with self._begin("read a record") as db:
+            row = (await db.execute(sa.select(RECORDS).where(RECORDS.c.id == record_id))).first()
+        return None if row is None else _stored(row)
 
     # --- do not call ---------------------------------------------------------------------------
 
@@ -384,6 +514,22 @@ class OutboundStore(ConnectionStore):
             return (
                 await db.execute(sa.select(DNC.c.number).where(DNC.c.number == number))
             ).first() is not None
+
+
+def _stored(r: Any) -> StoredRecord:
+    return StoredRecord(
+        r.id,
+        r.number,
+        r.tz,
+        r.attempts,
+        r.due_at.timestamp(),
+        r.done,
+        r.last_outcome,
+        r.customer_id,
+        dict(r.fields),
+        r.revision,
+        r.campaign,
+    )
 
 
 def outcome_of(value: str | None) -> Outcome | None:

@@ -47,12 +47,14 @@ from callcenter.core.commands import (
 )
 from callcenter.core.interaction import Interaction
 from callcenter.core.outbound import dialler as dl
+from callcenter.core.outbound.campaign import CampaignState
+from callcenter.errors import StorageError
 from callcenter.messaging import identity
 from callcenter.messaging.service import Messaging
 from callcenter.service import CallCenter
 from callcenter.settings import ApiToken, RealtimeSettings
-from callcenter.web import api, pages, softphone
-from callcenter.web.auth import allow
+from callcenter.web import api, callbacks_api, pages, softphone
+from callcenter.web.auth import PRINCIPAL, allow
 from callcenter.web.chat_agent import TIMELINE, AgentNamespace, agent_room, message_view
 from callcenter.web.chat_desk import Desk
 from callcenter.web.openapi import doc
@@ -298,6 +300,9 @@ class PanelNamespace(AgentNamespace):
             # For "Create ticket" at the wrap-up (tickets-panel.js), prefilled as from the call or chat.
             "customer_id": customer["id"],
             "ivr": self._ivr.get(i.id, {}),
+            # For "Schedule a callback" (callbacks-panel.js): the number and queue to call back on.
+            "number": i.caller_number or "",
+            "queue": i.queue or "",
         }
 
     def _dispositions_for(self, interaction_id: str) -> tuple[str, ...]:
@@ -519,6 +524,22 @@ def campaign_view(ivr: Mapping[str, str]) -> dict[str, Any] | None:
 # --- the page --------------------------------------------------------------------------------------
 
 
+async def _callback_queues(request: web.Request) -> list[str]:
+    """Queues with a callbacks campaign the agent may file with ("Schedule a callback"; none: the
+    form is hidden)."""
+    service = request.app.get(callbacks_api.CALLBACKS)
+    if service is None:
+        return []
+    try:
+        found = await service.campaigns()
+    except StorageError:
+        return []
+    principal = request[PRINCIPAL]
+    return sorted(
+        {c.queue for s, c in found if s.state != CampaignState.STOPPED and principal.may_see(s.line)}
+    )
+
+
 @doc(
     "The agent panel: state, offers, the call with its screen-pop, chats, wrap-up (live over the"
     " /agent Socket.IO namespace, docs/agent-panel.md)",
@@ -534,6 +555,7 @@ async def agent_page(request: web.Request) -> web.Response:
         "agents": [{"id": a, "name": n} for a, n in request.app[api.DIRECTORY].names.items()],
         "queues": request.app[api.SERVICE].engine.queue_names(),
         "offer_timeout": settings.acd.offer_timeout,
+        "callback_queues": await _callback_queues(request),
     }
     phone = softphone.page_config(request)
     return pages.render(

@@ -35,9 +35,11 @@ from callcenter.messaging import identity
 from callcenter.messaging.channels.base import InboundMessage, Reply, WebhookError
 from callcenter.messaging.channels.webchat import NAMESPACE, room_of
 from callcenter.messaging.service import Messaging
+from callcenter.outbound.callbacks import Callbacks
 from callcenter.service import CallCenter
 from callcenter.settings import RealtimeSettings
 from callcenter.surveys.service import SurveyService
+from callcenter.web import widget_callbacks
 from callcenter.web.auth import PUBLIC
 from callcenter.web.chat_agent import agent_room, conversation_messages, sender
 from callcenter.web.chat_desk import Desk
@@ -82,12 +84,16 @@ class CustomerNamespace(GuardedNamespace):
         self.visitors: dict[str, Visitor] = {}
         self.assistant: Assistant | None = None  # the virtual agent, when messaging.webchat_assistant
         self.surveys: SurveyService | None = None  # a rating is also a CSAT answer (the reports)
+        # "Call me back" (web/widget_callbacks.py): the callbacks service, when it runs here.
+        self.callbacks: Callable[[], Callbacks | None] = lambda: None
+        self._callbacks_filed: dict[str, int] = {}
 
     async def accept(self, sid: str, environ: Mapping[str, Any], auth: object) -> Principal | None:
         return None  # anyone may open the widget; each event checks what it needs
 
     async def left(self, sid: str, peer: Peer) -> None:
         self.visitors.pop(sid, None)
+        self._callbacks_filed.pop(sid, None)
 
     async def adopted(self, sid: str, principal: Principal | None, context: Mapping[str, Any]) -> None:
         """A socket this back did not see start (it is on another node, or it started under the
@@ -142,6 +148,8 @@ class CustomerNamespace(GuardedNamespace):
     @event("status", PUBLIC)
     async def on_status(self, sid: str, data: dict[str, Any]) -> Ack:
         status: dict[str, Any] = {"online": self.online(), "title": self.settings.widget_title}
+        if self.settings.widget_callback_queue and self.callbacks() is not None:
+            status["callback"] = True
         if self.assistant is not None:
             status["assistant"] = True
         return status
@@ -292,6 +300,22 @@ class CustomerNamespace(GuardedNamespace):
         visitor = self._visitor(sid)
         ack = await self._receive(visitor, body, None, OFFLINE_SUBJECT)
         return {**ack, "visitor": started["visitor"]}
+
+    @event("callback", PUBLIC)
+    async def on_callback(self, sid: str, data: dict[str, Any]) -> Ack:
+        """ "Call me back": ``{number, date, time}`` in the visitor's own time (widget_callbacks.py)."""
+        if self._callbacks_filed.get(sid, 0) >= widget_callbacks.PER_SOCKET:
+            return {"error": "too many callbacks from this page", "reason": "limit"}
+        book = self.messaging.customers
+        ack = await widget_callbacks.file(
+            self.callbacks(),
+            self.settings.widget_callback_queue,
+            data,
+            lambda who: None if (found := book.owner(who)) is None else found.id,
+        )
+        if ack.get("ok"):
+            self._callbacks_filed[sid] = self._callbacks_filed.get(sid, 0) + 1
+        return ack
 
     @event("transcript", PUBLIC)
     async def on_transcript(self, sid: str, data: dict[str, Any]) -> Ack:

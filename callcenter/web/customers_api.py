@@ -25,6 +25,7 @@ from callcenter.messaging.service import Messaging
 from callcenter.web.api import SERVICE, queue_line
 from callcenter.web.audit import record
 from callcenter.web.auth import PRINCIPAL, allow
+from callcenter.web.callbacks_api import callbacks_of
 from callcenter.web.crm_api import FIELD_TIMES
 from callcenter.web.http import error as _error
 from callcenter.web.http import json_response as _json
@@ -130,6 +131,7 @@ async def get_customer(request: web.Request) -> web.Response:
     calls = await _calls_of(request, members)
     timeline += [call_view(i) for i in calls]
     timeline += await tickets_of(request, members)
+    timeline += await callbacks_of(request, members)
     timeline.sort(key=lambda entry: (entry["at"], str(entry["id"])))
     return _json(
         {

@@ -193,6 +193,10 @@ MATRIX: dict[tuple[str, str], set[str]] = {
     ("GET", "/api/campaigns/renewals/decisions"): {"supervisor", "admin"},
     ("POST", "/api/campaigns/renewals/start"): {"supervisor", "admin"},
     ("POST", "/api/dnc"): {"supervisor", "admin"},
+    # Scheduled callbacks (test_callbacks.py): agents file them, supervisors list and cancel.
+    ("POST", "/api/callbacks"): {"agent", "supervisor", "admin"},
+    ("GET", "/api/callbacks"): {"supervisor", "admin"},
+    ("POST", "/api/callbacks/1/cancel"): {"supervisor", "admin"},
     # CRM webhooks (test_webhooks.py): admins only.
     ("GET", "/api/webhooks"): {"admin"},
     ("GET", "/api/webhooks/deliveries"): {"admin"},
@@ -267,6 +271,7 @@ async def test_every_route_declares_roles_and_is_in_the_matrix(client: TestClien
             .replace("approvals/1/", "approvals/{approval_id}/")
             .replace("articles/1", "articles/{article_id}")
             .replace("deliveries/1/", "deliveries/{delivery_id}/")
+            .replace("callbacks/1/", "callbacks/{callback_id}/")
             .replace("1001/pause", "{agent_id}/{action}")
             .replace("1001", "{agent_id}")
             .replace("customers/none", "customers/{customer_id}")

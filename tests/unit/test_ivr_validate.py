@@ -40,7 +40,7 @@ def test_unknown_node_type(tmp_path: Path) -> None:
         """,
     ) == [
         "a.yaml:3:13: unknown node type 'dance' (one of play, menu, language, collect, hours, set, "
-        "branch, http, goto, queue, voicemail, callback, hangup, kb, ticket)"
+        "branch, http, goto, queue, voicemail, callback, hangup, schedule_callback, kb, ticket)"
     ]
 
 

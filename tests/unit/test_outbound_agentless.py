@@ -13,6 +13,7 @@ import pytest
 
 from callcenter.asterisk.agi import AgiResult
 from callcenter.core.ivr import flow as ivr
+from callcenter.core.ivr import model as m
 from callcenter.core.ivr.runner import FlowRunner
 from callcenter.core.outbound import agentless as al
 from callcenter.core.outbound import dialler as dl
@@ -210,5 +211,55 @@ async def test_an_agentless_call_placed_by_an_earlier_owner_still_opts_out() -> 
         assert rig.acd.interactions == {} and not any(s.startswith("SET CC_QUEUE") for s in session.sent)
         assert unclaimed == [("renewals", dl.AgentlessEnded(7, "opt_out", True, rig.now))]
         assert channel in rig.calls._placed  # this owner's own call is untouched
+    finally:
+        await rig.tasks.cancel_all()
+
+
+async def test_a_reminders_reschedule_key_files_a_callback() -> None:
+    """An agentless flow's schedule_callback step ("2: call me tomorrow at 10") reaches the
+    callbacks service from the campaign's call, and the flow goes on to its next node."""
+    flow = REMINDER.replace(
+        """  reschedule:
+    type: set
+    variables: {disposition: reschedule}
+    next: bye""",
+        """  reschedule:
+    type: schedule_callback
+    queue: support
+    prompt: {say: {en: "For tomorrow at ten, press 1."}}
+    choices: {"1": {day: tomorrow, at: "10:00"}}
+    attempts: 1
+    no_input: bye
+    next: rescheduled
+    refused: bye
+  rescheduled:
+    type: set
+    variables: {disposition: rescheduled}
+    next: bye""",
+    )
+    flows, problems = loader.parse_text(flow, "reminder.yaml")
+    assert flows is not None and problems == []
+    runner = FlowRunner(
+        m.FlowSet({"reminder": flows}),
+        "reminder",
+        now=datetime(2026, 12, 7, 12, tzinfo=UTC),
+        caller="+12125550100",
+    )
+    asked: list[ivr.ScheduleCallback] = []
+
+    async def schedule(step: ivr.ScheduleCallback) -> ivr.CallbackResult:
+        asked.append(step)
+        return ivr.CallbackResult(True, local="2026-12-08T10:00-05:00")
+
+    rig = Rig()
+    try:
+        rig.calls.flow_of = lambda name, call: runner if name == "reminder" else None
+        rig.calls.schedule_callback = schedule
+        decision = replace(DECISION, agentless=True, flow="reminder", agent_id=None)
+        session = Keys(await rig.place(decision=decision), ["2", "1"])
+        await rig.calls.answered(session)
+        assert asked == [ivr.ScheduleCallback("support", "+12125550100", None, 1, "10:00")]
+        [agentless] = [r for r in rig.reports if isinstance(r, dl.AgentlessEnded)]
+        assert agentless.disposition == "rescheduled"
     finally:
         await rig.tasks.cancel_all()

@@ -56,6 +56,29 @@ class HttpLookup:
 
 
 @dataclass(frozen=True, slots=True)
+class ScheduleCallback:
+    """File a callback for ``number`` with ``queue``'s callbacks campaign at the time the caller
+    picked: ``minutes`` from now, or ``day`` days after today at ``at`` (HH:MM), the caller's local
+    time. The answer comes back as :class:`CallbackResult`."""
+
+    queue: str
+    number: str
+    minutes: int | None = None
+    day: int = 0
+    at: str = ""
+    timezone: str = ""  # the zone when the number's own is not one zone (empty: refused then)
+
+
+@dataclass(frozen=True, slots=True)
+class CallbackResult:
+    """Filed (``local``: the time in the caller's zone) or refused (``error``: why)."""
+
+    filed: bool
+    local: str = ""
+    error: str = ""
+
+
+@dataclass(frozen=True, slots=True)
 class Voicemail:
     """Let the caller leave a message in ``mailbox`` (``box@context``)."""
 
@@ -81,7 +104,7 @@ class Finish:
     outcome: str = ""
 
 
-Action = Answer | Play | GetDigit | CollectDigits | HttpLookup | Voicemail | Finish
+Action = Answer | Play | GetDigit | CollectDigits | HttpLookup | ScheduleCallback | Voicemail | Finish
 
 # -- results (adapter -> flow) ---------------------------------------------------------------------
 
@@ -110,7 +133,7 @@ class HttpResult:
     error: str = ""
 
 
-Result = Done | Digit | Digits | HttpResult
+Result = Done | Digit | Digits | HttpResult | CallbackResult
 
 
 @dataclass(frozen=True, slots=True)

@@ -180,6 +180,35 @@ class CollectNode(_Asks, Node):
 
 
 @dataclass(frozen=True, slots=True)
+class CallbackTime:
+    """A time a caller may pick for a callback: ``minutes`` from now, or ``day`` days after today
+    at ``at`` (HH:MM) in the caller's local time (the adapter knows the caller's zone)."""
+
+    minutes: int | None = None
+    day: int = 0
+    at: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class ScheduleCallbackNode(_Asks, Node):
+    """The caller picks a time by key press; the callback is filed for ``number`` with the
+    queue's callbacks campaign, then ``next`` (or ``refused``: do-not-call, outside the calling
+    hours... with ``callback_error`` set)."""
+
+    prompt: Prompt
+    queue: str
+    number: str  # template
+    choices: Mapping[str, CallbackTime]
+    retry: Retry
+    next: Target
+    refused: Target
+    timezone: str = ""  # the caller's zone when the number spans several (IANA; empty: refused)
+
+    def targets(self) -> tuple[Target, ...]:
+        return (self.next, self.refused, *_retry_targets(self.retry))
+
+
+@dataclass(frozen=True, slots=True)
 class HoursNode(Node):
     zone: tzinfo
     week: tuple[tuple[tuple[int, int], ...], ...]  # Monday..Sunday: (start, end) minutes of the day

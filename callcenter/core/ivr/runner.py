@@ -23,6 +23,7 @@ from callcenter.core.ivr import model as m
 MAX_PASS_THROUGH = 100  # instant nodes in a row before we call it a loop
 
 Continuation = Callable[[ivr.Result], ivr.Action]
+Asking = m.MenuNode | m.LanguageNode | m.CollectNode | m.ScheduleCallbackNode
 
 
 @dataclass(frozen=True, slots=True)
@@ -157,7 +158,7 @@ class FlowRunner:
             case m.PlayNode(prompt=prompt, next=following):
                 self._step("play")
                 return self._play(prompt, lambda _: self._goto(following))
-            case m.MenuNode() | m.LanguageNode() | m.CollectNode():
+            case m.MenuNode() | m.LanguageNode() | m.CollectNode() | m.ScheduleCallbackNode():
                 return self._ask(node, 1)
             case m.HttpNode():
                 return self._http(node)
@@ -188,17 +189,15 @@ class FlowRunner:
         return self._finish("error", f"cannot run node type {type(node).__name__}")
 
     # -- input nodes -------------------------------------------------------------------------------
-    def _ask(self, node: m.MenuNode | m.LanguageNode | m.CollectNode, attempt: int) -> ivr.Action:
+    def _ask(self, node: Asking, attempt: int) -> ivr.Action:
         return self._emit(self._question(node), lambda result: self._answered(node, attempt, result))
 
-    def _question(self, node: m.MenuNode | m.LanguageNode | m.CollectNode) -> ivr.CollectDigits:
+    def _question(self, node: Asking) -> ivr.CollectDigits:
         variant = self._variant(node.prompt)
         max_digits = node.max_digits if isinstance(node, m.CollectNode) else 1
         return ivr.CollectDigits(variant.sound, max_digits, node.retry.timeout, variant.text)
 
-    def _answered(
-        self, node: m.MenuNode | m.LanguageNode | m.CollectNode, attempt: int, result: ivr.Result
-    ) -> ivr.Action:
+    def _answered(self, node: Asking, attempt: int, result: ivr.Result) -> ivr.Action:
         if isinstance(result, ivr.Digit):
             result = ivr.Digits(result.digit or "")
         if not isinstance(result, ivr.Digits):
@@ -208,6 +207,8 @@ class FlowRunner:
         if not digits:
             self._step(f"no input (attempt {attempt} of {retry.attempts})")
             failed, prompt = retry.no_input, retry.no_input_prompt
+        elif isinstance(node, m.ScheduleCallbackNode) and digits in node.choices:
+            return self._schedule(node, digits)
         else:
             following = self._accept(node, digits)
             if following is not None:
@@ -222,7 +223,7 @@ class FlowRunner:
             return self._ask(node, attempt + 1)
         return self._play(prompt, lambda _: self._ask(node, attempt + 1))
 
-    def _accept(self, node: m.MenuNode | m.LanguageNode | m.CollectNode, digits: str) -> m.Target | None:
+    def _accept(self, node: Asking, digits: str) -> m.Target | None:
         match node:
             case m.MenuNode(choices=choices) if digits in choices:
                 self._choice = digits
@@ -239,6 +240,25 @@ class FlowRunner:
                     self._step(f"collected {variable}={digits}")
                     return following
         return None
+
+    # -- a callback at the time the caller picks ----------------------------------------------------
+    def _schedule(self, node: m.ScheduleCallbackNode, digits: str) -> ivr.Action:
+        when = node.choices[digits]
+        number = m.render(node.number, self._vars())
+        self._step(f"pressed {digits}: callback for {number} via {node.queue}")
+        action = ivr.ScheduleCallback(node.queue, number, when.minutes, when.day, when.at, node.timezone)
+        return self._emit(action, lambda result: self._scheduled(node, result))
+
+    def _scheduled(self, node: m.ScheduleCallbackNode, result: ivr.Result) -> ivr.Action:
+        if not isinstance(result, ivr.CallbackResult):
+            raise ivr.FlowError(f"expected a callback result, got {result!r}")
+        if not result.filed:
+            self._set("callback_error", result.error)
+            self._step(f"callback refused: {result.error} -> {node.refused.node}")
+            return self._goto(node.refused)
+        self._set("callback_at", result.local)
+        self._step(f"callback filed for {result.local}")
+        return self._goto(node.next)
 
     # -- HTTP --------------------------------------------------------------------------------------
     def _http(self, node: m.HttpNode) -> ivr.Action:

@@ -128,6 +128,9 @@ class Campaign:
     # is played. The key that puts the number on the do-not-call list (empty: none).
     flow: str = ""
     opt_out_key: str = ""
+    # The queue's callbacks campaign: callbacks at a time the customer picks are its records
+    # (core/outbound/callbacks.py); preview or progressive.
+    callbacks: bool = False
 
     def retry(self, outcome: Outcome) -> RetryRule:
         return self.retries.get(outcome, RetryRule(0.0, 0))

@@ -12,7 +12,10 @@ decision. Invariants (property-tested with a simulated clock, tests/unit/test_ou
   rule of its last outcome allows;
 - the abandonment rate of every window stays under the cap (see ``pacing.py``);
 - every decision is a command with its reason: ``DialDecided`` or ``DialSkipped`` per record,
-  ``PacingDecided`` when the pacing places calls or changes its reason.
+  ``PacingDecided`` when the pacing places calls or changes its reason;
+- a record is never dialled before its ``due_at`` (a scheduled callback's chosen time), and a
+  record changed elsewhere (a callback moved or cancelled: a higher ``revision``) replaces the
+  dialler's copy, but only once its call in flight, if any, is over.
 """
 
 from __future__ import annotations
@@ -58,6 +61,8 @@ class Record:
     last_outcome: Outcome | None = None
     customer_id: str | None = None
     fields: Mapping[str, str] = field(default_factory=dict)
+    # Bumped by whoever changes the record outside the dialler (a callback moved or cancelled).
+    revision: int = 0
 
 
 # --- events --------------------------------------------------------------------------------------
@@ -314,6 +319,7 @@ class Dialler:
         self._wrap = _Recent()
         self._last_reason: str | None = None
         self._previews: dict[int, PreviewOffered] = {}  # record id -> the card on an agent's panel
+        self._later: dict[int, Record] = {}  # newer revisions of records in flight, for their end
         for r in records:
             self._add(r)
 
@@ -396,7 +402,14 @@ class Dialler:
 
     def _add(self, r: Record) -> None:
         if r.id in self._records and r.id in self._in_flight:
-            return  # a reload while the record is being called: the call's result decides
+            # A reload while the record is being called: the call's result decides, then a
+            # record changed elsewhere meanwhile (a callback moved, cancelled) takes over.
+            if r.revision > self._records[r.id].revision:
+                self._later[r.id] = r
+            return
+        known = self._records.get(r.id)
+        if known is not None and r.revision < known.revision:
+            return  # an older copy read again: the newer one stays
         self._records[r.id] = r
         if r.done is None:
             heapq.heappush(self._hopper, (r.due_at, r.id))
@@ -552,6 +565,10 @@ class Dialler:
             out.append(LedgerChanged(self.campaign.name, self.ledger))
 
     def _ended(self, e: AttemptEnded, out: list[Command]) -> None:
+        self._result(e, out)
+        self._settle(e.record_id, out)
+
+    def _result(self, e: AttemptEnded, out: list[Command]) -> None:
         r = self._records.get(e.record_id)
         period = self._in_flight.get(e.record_id)
         if r is None or period is None:
@@ -580,6 +597,13 @@ class Dialler:
         self._records[r.id] = r
         heapq.heappush(self._hopper, (due, r.id))
         out.append(RecordChanged(c.name, r))
+
+    def _settle(self, record_id: int, out: list[Command]) -> None:
+        """A call is over: a newer revision that came while it was in flight replaces the record."""
+        later = self._later.pop(record_id, None)
+        if later is not None and record_id not in self._in_flight:
+            self._add(later)
+            out.append(RecordChanged(self.campaign.name, later))
 
     def _agentless(self, e: AgentlessEnded, out: list[Command]) -> None:
         """The result is stored with the attempt; an opt-out lists the number at once (this
@@ -625,8 +649,13 @@ class Dialler:
                 self._records[rid] = r
                 heapq.heappush(self._hopper, (due, rid))
                 out.append(RecordChanged(self.campaign.name, r))
+            self._settle(rid, out)
 
     def _previewed(self, e: PreviewAnswered, out: list[Command]) -> None:
+        self._answered(e, out)
+        self._settle(e.record_id, out)
+
+    def _answered(self, e: PreviewAnswered, out: list[Command]) -> None:
         r = self._records.get(e.record_id)
         offered = self._previews.get(e.record_id)
         if r is None or offered is None or (offered.agent_id and offered.agent_id != e.agent_id):

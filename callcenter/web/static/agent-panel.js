@@ -47,6 +47,12 @@
 
   const socket = io("/agent", { transports: ["websocket", "polling"], withCredentials: true });
   window.ccAgentSocket = socket; // for the panel's other modules (live-transcript.js...)
+  // The contact to call back (callbacks-panel.js): the call on my phone, else the newest wrap-up.
+  window.ccAgentContact = () => {
+    if (state.call) return { number: state.call.caller_number || "", queue: state.call.queue || "" };
+    const last = [...state.wrapups.values()].pop();
+    return last ? { number: last.number || "", queue: last.queue || "" } : null;
+  };
   function send(name, payload) {
     return new Promise((resolve) => {
       socket.timeout(10000).emit(name, payload || {}, (err, ack) => {
@@ -563,6 +569,7 @@
     KeyO: toggleHold,
     KeyR: () => focusReply(null),
     KeyW: () => { const f = document.querySelector("[data-wrapup] select"); if (f) f.focus(); },
+    KeyK: () => { if (window.ccCallbackForm) window.ccCallbackForm.fill(); },
     Slash: () => (help.hidden ? openHelp() : closeHelp()),
   };
   document.addEventListener("keydown", (e) => {

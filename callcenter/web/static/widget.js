@@ -98,6 +98,16 @@
                     oName.wrap, oEmail.wrap, oMsg.wrap,
                     el("button", { type: "submit", text: t("Send message") })]);
 
+  // "Call me back" (status says "callback"): a number, a day and a time, in the visitor's own time.
+  var cNumber = field("cc-cb-number", t("Your phone number"), "tel", true);
+  var cDate = field("cc-cb-date", t("Day"), "date", true);
+  var cTime = field("cc-cb-time", t("Time"), "time", true);
+  var callForm = el("form", { "class": "cc-form", "aria-label": t("Ask to be called back"), hidden: "" },
+                    [el("p", { text: t("Pick when we should call you, in your own time.") }),
+                     cNumber.wrap, cDate.wrap, cTime.wrap,
+                     el("button", { type: "submit", text: t("Call me back") })]);
+  var callMe = el("button", { type: "button", "class": "cc-link", hidden: "", text: t("Rather be called back?") });
+
   // Conversation
   var log = el("ol", { "class": "cc-log", role: "log", "aria-live": "polite", "aria-label": t("Messages") });
   var typing = el("p", { "class": "cc-typing", "aria-live": "polite" });
@@ -129,7 +139,7 @@
 
   var panel = el("div", { id: "cc-panel", "class": "cc-panel", role: "dialog",
                           "aria-labelledby": "cc-title", hidden: "" },
-                 [el("header", {}, [heading, close]), statusLine, preForm, offForm, chat, rateForm]);
+                 [el("header", {}, [heading, close]), statusLine, preForm, offForm, callForm, callMe, chat, rateForm]);
   var root = el("div", { "class": "cc-widget" + (data.position === "left" ? " cc-left" : ""), lang: language },
                 [panel, button]);
   // The site's look from the script tag: only values CSS accepts for that property are applied.
@@ -144,7 +154,8 @@
   function show(which) {
     panel.classList.remove("cc-over");
     send.hidden = false; end.hidden = false;
-    [preForm, offForm, chat, rateForm].forEach(function (n) { n.hidden = n !== which; });
+    [preForm, offForm, callForm, chat, rateForm].forEach(function (n) { n.hidden = n !== which; });
+    callMe.hidden = !state.callback || (which !== preForm && which !== offForm);
     // Keyboard and screen-reader users land on the first field of what is now shown.
     var first = which.querySelector("input, textarea");
     if (first && !panel.hidden) { first.focus(); }
@@ -211,6 +222,7 @@
       emit("status", {}, function (ack) {
         state.online = ack.online !== false;
         state.assistant = ack.assistant === true;
+        state.callback = ack.callback === true;
         if (saved || identity()) {
           emit("start", { visitor: saved || undefined, identity: identity() }, function (ack2) {
             if (started(ack2) && ack2.history && ack2.history.length) { show(chat); return; }
@@ -268,6 +280,42 @@
         if (ack.visitor) { try { localStorage.setItem(STORE, ack.visitor); } catch (x) { /* ignore */ } }
         offForm.hidden = true;
         status(t("Thank you: we will get back to you."));
+      }
+    });
+  });
+  callMe.addEventListener("click", function () {
+    if (data.phone && !cNumber.input.value) { cNumber.input.value = data.phone; }
+    status("");
+    show(callForm);
+  });
+  // The server's reasons, in the visitor's language; times are the visitor's own (their zone).
+  function refused(ack) {
+    var shown = function (local) { return local.slice(0, 16).replace("T", " "); };
+    switch (ack.reason) {
+      case "dnc": return t("We cannot call this number: it asked not to be called.");
+      case "past": return t("That time has passed: pick a later one.");
+      case "too_far": return t("That is too far ahead: pick a sooner time.");
+      case "outside_window": return ack.next_local
+        ? t("We do not call at that time. The next possible time is {when}.", { when: shown(ack.next_local) })
+        : t("We do not call at that time.");
+      case "invalid": return t("Check the phone number.");
+      default: return t("The callback could not be booked: try again later.");
+    }
+  }
+  callForm.addEventListener("submit", function (e) {
+    e.preventDefault();
+    state.socket.timeout(10000).emit("callback", { number: cNumber.input.value, date: cDate.input.value,
+                                                   time: cTime.input.value }, function (err, ack) {
+      if (err || !ack) { status(t("No answer from the server: try again.")); return; }
+      if (ack.ok) {
+        callForm.hidden = true; callMe.hidden = true;
+        status(t("Thank you: we will call {number} on {when}.", { number: ack.number, when: ack.local.slice(0, 16).replace("T", " ") }));
+        return;
+      }
+      status(refused(ack));
+      if (ack.next_local) {
+        cDate.input.value = ack.next_local.slice(0, 10);
+        cTime.input.value = ack.next_local.slice(11, 16);
       }
     });
   });

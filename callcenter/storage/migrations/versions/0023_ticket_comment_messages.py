@@ -2,7 +2,7 @@
 id; the events trigger rules considered, each claimed once.
 
 Revision ID: 0023
-Revises: 0021
+Revises: 0022
 Create Date: 2026-12-04
 
 ``ticket_comments.message_id`` holds the messaging message of a reply sent to the customer and,
@@ -19,7 +19,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision = "0023"
-down_revision = "0021"
+down_revision = "0022"
 branch_labels = None
 depends_on = None
 
