@@ -29,7 +29,8 @@ from callcenter.settings.outbound import OutboundSettings
 from callcenter.storage.outbound_store import OutboundStore
 from callcenter.web import webhooks
 from callcenter.web.callbacks_api import CALLBACKS
-from tests.integration.test_outbound import Placed, _as, _engine, _new_postgres_database, _settings
+from tests.integration.test_outbound import Placed, _as, _engine, _settings
+from tests.pg import new_database
 
 NY = ZoneInfo("America/New_York")
 NOW = datetime(2026, 12, 7, 8, 0, tzinfo=NY).timestamp()  # a Monday, 8 am in New York
@@ -48,7 +49,7 @@ CAMPAIGNS = """campaigns:
 @pytest.fixture(params=["sqlite", "postgresql"])
 def outbound_db(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
     if request.param == "postgresql":
-        yield asyncio.run(_new_postgres_database(request.getfixturevalue("postgres_url")))
+        yield asyncio.run(new_database(request.getfixturevalue("postgres_url"), "callbacks"))
     else:
         yield f"sqlite+aiosqlite:///{tmp_path / 'cc.db'}"
 

@@ -226,7 +226,8 @@ class PreviewWithdrawn:
     agent left the queue's agents: paused, logged out), ``agent_busy`` (a call or its wrap-up
     took the agent: dialling the card then would only reach the no-agent message),
     ``campaign_paused`` / ``campaign_stopped`` — the record is due again at once, for any free
-    agent — or ``timed_out`` (on screen ``preview_seconds`` unanswered: passed, as a skip)."""
+    agent —, ``record_changed`` (a newer revision came: a callback moved or cancelled, which then
+    applies), or ``timed_out`` (on screen ``preview_seconds`` unanswered: passed, as a skip)."""
 
     campaign: str
     record_id: int
@@ -463,6 +464,8 @@ class Dialler:
         """Cards whose agent left the queue's agents (paused, logged out) or was taken by a call
         go back to the hopper; cards on screen longer than ``preview_seconds`` are passed."""
         loads = {a.agent_id: a.load for a in e.agents if a.agent_id}
+        # A card whose record changed meanwhile (a callback moved or cancelled) goes at once.
+        self._withdraw({rid for rid in self._previews if rid in self._later}, "record_changed", e.at, out)
         left, busy, stale = set(), set(), set()
         limit = self.campaign.preview_seconds
         for rid, p in self._previews.items():
@@ -652,6 +655,12 @@ class Dialler:
             self._settle(rid, out)
 
     def _previewed(self, e: PreviewAnswered, out: list[Command]) -> None:
+        offered = self._previews.get(e.record_id)
+        if e.record_id in self._later and offered is not None and offered.agent_id in ("", e.agent_id):
+            # The record changed while its card was on screen: the agent's answer is to a copy
+            # that no longer holds (a moved or cancelled callback); the card goes back instead.
+            self._withdraw({e.record_id}, "record_changed", e.at, out)
+            return
         self._answered(e, out)
         self._settle(e.record_id, out)
 

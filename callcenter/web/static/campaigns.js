@@ -26,6 +26,7 @@
     agent_left: t("taken back: the agent left"),
     agent_busy: t("taken back: a call took the agent"),
     timed_out: t("passed: not answered in time"),
+    record_changed: t("taken back: the callback was moved or cancelled"),
     campaign_paused: t("taken back: the campaign paused"),
     campaign_stopped: t("taken back: the campaign stopped"),
   };
