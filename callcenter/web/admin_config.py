@@ -16,6 +16,7 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import Callable, Iterable, Mapping
+from pathlib import Path
 from typing import Any, get_args
 
 from aiohttp import web
@@ -103,6 +104,24 @@ class QueuesText(BaseModel):
     yaml: str = Field(description="the whole queues file")
 
 
+async def file_text(path: Path) -> str | web.Response:
+    """An edited file as it is on disk (a 500 naming the file when it cannot be read)."""
+    try:
+        return await asyncio.to_thread(path.read_text, encoding="utf-8")
+    except OSError as err:
+        return error_answer(500, f"{path}: cannot read: {err.strerror}")
+
+
+async def edited_text(request: web.Request) -> str | web.Response:
+    """The ``{"yaml": "..."}`` of an edit (400 for another shape, 413 past ``MAX_YAML_BYTES``)."""
+    text = (await read_object(request, MAX_YAML_BYTES)).get("yaml")
+    if not isinstance(text, str):
+        return error_answer(400, 'body must be {"yaml": "..."}')
+    if len(text.encode()) > MAX_YAML_BYTES:
+        return error_answer(413, f"the file may not be larger than {MAX_YAML_BYTES} bytes")
+    return text
+
+
 # --- queues -----------------------------------------------------------------------------------------
 
 
@@ -121,10 +140,9 @@ async def get_queues(request: web.Request) -> web.Response:
     path = request.app[SETTINGS].acd.queues_file
     if path is None:
         return error_answer(409, "acd.queues_file is not set: queues are not editable here")
-    try:
-        text = await asyncio.to_thread(path.read_text, encoding="utf-8")
-    except OSError as err:
-        return error_answer(500, f"{path}: cannot read: {err.strerror}")
+    text = await file_text(path)
+    if isinstance(text, web.Response):
+        return text
     watcher = request.app.get(QUEUE_WATCHER)
     engine = request.app[SERVICE].engine
     return json_answer(
@@ -149,11 +167,9 @@ async def put_queues(request: web.Request) -> web.Response:
     path = request.app[SETTINGS].acd.queues_file
     if path is None:
         return error_answer(409, "acd.queues_file is not set: queues are not editable here")
-    text = (await read_object(request, MAX_YAML_BYTES)).get("yaml")
-    if not isinstance(text, str):
-        return error_answer(400, 'body must be {"yaml": "..."}')
-    if len(text.encode()) > MAX_YAML_BYTES:
-        return error_answer(413, f"the file may not be larger than {MAX_YAML_BYTES} bytes")
+    text = await edited_text(request)
+    if isinstance(text, web.Response):
+        return text
     try:
         queues = parse_queues(text, str(path))
     except ConfigError as err:

@@ -20,11 +20,10 @@ from pydantic import BaseModel, Field
 from callcenter.files import write_atomically
 from callcenter.settings import ConfigError
 from callcenter.tickets.workflow_file import parse_workflow
-from callcenter.web.admin_config import MAX_YAML_BYTES, error_answer, json_answer
+from callcenter.web.admin_config import edited_text, error_answer, file_text, json_answer
 from callcenter.web.api import SETTINGS
 from callcenter.web.audit import record
 from callcenter.web.auth import allow
-from callcenter.web.http import read_object
 from callcenter.web.openapi import doc
 from callcenter.web.pages import add_nav, render
 from callcenter.web.tickets_api import TICKETS
@@ -65,10 +64,9 @@ async def get_file(request: web.Request) -> web.Response:
     path = request.app[SETTINGS].tickets.workflow_file
     if path is None:
         return error_answer(409, NOT_SET)
-    try:
-        text = await asyncio.to_thread(path.read_text, encoding="utf-8")
-    except OSError as err:
-        return error_answer(500, f"{path}: cannot read: {err.strerror}")
+    text = await file_text(path)
+    if isinstance(text, web.Response):
+        return text
     watcher = request.app.get(WORKFLOW_WATCHER)
     last_error = watcher.last_error if watcher is not None else None
     return json_answer({"path": str(path), "yaml": text, **_running(request), "last_error": last_error})
@@ -85,11 +83,9 @@ async def put_file(request: web.Request) -> web.Response:
     path = request.app[SETTINGS].tickets.workflow_file
     if path is None:
         return error_answer(409, NOT_SET)
-    text = (await read_object(request, MAX_YAML_BYTES)).get("yaml")
-    if not isinstance(text, str):
-        return error_answer(400, 'body must be {"yaml": "..."}')
-    if len(text.encode()) > MAX_YAML_BYTES:
-        return error_answer(413, f"the file may not be larger than {MAX_YAML_BYTES} bytes")
+    text = await edited_text(request)
+    if isinstance(text, web.Response):
+        return text
     try:
         workflow = parse_workflow(text, str(path))
     except ConfigError as err:
