@@ -24,7 +24,7 @@ from callcenter.accounts.model import UnknownUser
 from callcenter.core.tickets.access import LEVELS, Approval, Grant, Level, duration, needs_approval
 from callcenter.core.tickets.access import check_target as check_grant
 from callcenter.core.tickets.ticket import Ticket
-from callcenter.errors import RecordingError, StorageError
+from callcenter.errors import RecordingError
 from callcenter.tickets.access import TicketAccess, UploadRefused
 from callcenter.tickets.access_records import NewGrant
 from callcenter.web.api import SETTINGS
@@ -41,6 +41,7 @@ from callcenter.web.tickets_api import (
     _actor,
     _visible,
     attachment_view,
+    guarded,
     ticket_view,
 )
 
@@ -90,19 +91,16 @@ class UploadQuery(_Body):
 
 
 def _guarded(handler: Handler) -> Handler:
+    """The tickets' guard (off, database down: 503), and a ticket not found: 404."""
+
     @functools.wraps(handler)
     async def run(request: web.Request) -> web.StreamResponse:
-        if request.app.get(TICKET_ACCESS) is None:
-            return error(503, "tickets are off: set tickets.workflow_file")
         try:
             return await handler(request)
-        except StorageError as err:
-            log.warning("tickets.database_error", extra={"error": str(err)})
-            return error(503, "the tickets are not available")
         except LookupError:
             return error(404, "no such ticket")
 
-    return run
+    return guarded(run, TICKET_ACCESS)
 
 
 def grant_view(g: Grant) -> dict[str, Any]:

@@ -116,12 +116,13 @@ class ReadBody(_Body):
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 
 
-def _guarded(handler: Handler) -> Handler:
-    """Tickets off: 503; the database down: 503 (``wraps`` keeps roles and documentation)."""
+def guarded(handler: Handler, needs: web.AppKey[Any] = TICKETS) -> Handler:
+    """Tickets off (``needs`` not set on the app): 503; the database down: 503 (``wraps`` keeps
+    roles and documentation)."""
 
     @functools.wraps(handler)
     async def run(request: web.Request) -> web.StreamResponse:
-        if request.app.get(TICKETS) is None:
+        if request.app.get(needs) is None:
             return error(503, "tickets are off: set tickets.workflow_file")
         try:
             return await handler(request)
@@ -491,15 +492,15 @@ async def tickets_of(request: web.Request, customer_ids: Collection[str]) -> lis
 
 
 def setup_routes(app: web.Application) -> None:
-    app.router.add_get("/api/tickets/workflow", _guarded(get_workflow))
-    app.router.add_get("/api/tickets/board", _guarded(board))
+    app.router.add_get("/api/tickets/workflow", guarded(get_workflow))
+    app.router.add_get("/api/tickets/board", guarded(board))
     app.router.add_get("/tickets/board", board_page)
     add_nav(app, "Ticket boards", "/tickets/board", "supervisor", "admin")
-    app.router.add_get("/api/tickets/notifications", _guarded(notifications))
-    app.router.add_post("/api/tickets/notifications/read", _guarded(read_notifications))
-    app.router.add_get("/api/tickets", _guarded(list_tickets))
-    app.router.add_post("/api/tickets", _guarded(create))
-    app.router.add_get("/api/tickets/{ticket_id}", _guarded(get_ticket))
-    app.router.add_post("/api/tickets/{ticket_id}/transition", _guarded(transition))
-    app.router.add_post("/api/tickets/{ticket_id}/transfer", _guarded(transfer))
-    app.router.add_post("/api/tickets/{ticket_id}/comments", _guarded(comment))
+    app.router.add_get("/api/tickets/notifications", guarded(notifications))
+    app.router.add_post("/api/tickets/notifications/read", guarded(read_notifications))
+    app.router.add_get("/api/tickets", guarded(list_tickets))
+    app.router.add_post("/api/tickets", guarded(create))
+    app.router.add_get("/api/tickets/{ticket_id}", guarded(get_ticket))
+    app.router.add_post("/api/tickets/{ticket_id}/transition", guarded(transition))
+    app.router.add_post("/api/tickets/{ticket_id}/transfer", guarded(transfer))
+    app.router.add_post("/api/tickets/{ticket_id}/comments", guarded(comment))
