@@ -21,6 +21,7 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import replace
 from typing import Protocol, runtime_checkable
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
@@ -234,8 +235,13 @@ class Dialling:
         results, self._results = self._results, []
         for name, result in results:
             d = self.diallers.get(name)
-            if d is not None:
-                await self._carry(d, d.handle(result))
+            if d is None:
+                continue
+            if isinstance(result, dl.PreviewAnswered) and result.dial:
+                agent = engine.agents.get(result.agent_id)
+                free = agent is not None and _load(agent) == AgentLoad.FREE
+                result = replace(result, agent_free=free)
+            await self._carry(d, d.handle(result))
         for d in list(self.diallers.values()):
             if d.state != CampaignState.RUNNING:
                 continue

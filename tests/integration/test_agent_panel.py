@@ -384,6 +384,36 @@ CAMPAIGN = """campaigns:
 """
 
 
+async def test_a_call_clicked_as_an_inbound_call_rings_for_the_agent_is_not_placed(node: Node) -> None:
+    """The "Call" is carried out at the dialling job's next round; an inbound call offered to the
+    agent in between wins: no campaign call for an agent who cannot take it, the card goes back."""
+    campaigns, dialling = node.app[CAMPAIGNS], node.app[outbound_server.DIALLING]
+    assert (await campaigns.import_definitions(CAMPAIGN, "c.yaml"))[1] == []
+    await campaigns.import_list(
+        "renewals", "number,name,contract,timezone\n+12025550143,Ann,C-7,UTC\n", "l.csv"
+    )
+    await campaigns.move("renewals", CampaignMove.START, "test")
+    me = await panel(node.url, AGENT_1001)
+    me.sio.on("preview", me._keeper("preview"), namespace="/agent")
+    me.sio.on("preview_withdrawn", me._keeper("preview_withdrawn"), namespace="/agent")
+    node.app[SERVICE].dialer = None
+    handle(node, ev.AgentRegistered("1001", now(node)))
+    assert (await me.call("set_state", {"state": "available"}))["me"]["state"] == "available"
+    await dialling.poll()
+    await dialling.pace()
+    rid = (await me.next("preview"))["record_id"]
+    ok = await me.call("preview_answer", {"campaign": "renewals", "record_id": rid, "dial": True})
+    assert ok == {"ok": True}
+    handle(node, ev.CallArrived("in-1", "+12025550100", "", "support", "PJSIP/trunk-0003", now(node)))
+    handle(node, ev.IvrFinished("in-1", None, "support", now(node)))
+    assert (await me.next("call"))["interaction_id"] == "in-1"  # ringing for 1001
+    await dialling.pace()
+    assert [d.kind for _, d in await campaigns.decisions("renewals")].count("dial") == 0
+    withdrawn = await me.next("preview_withdrawn")
+    assert (withdrawn["record_id"], withdrawn["reason"]) == (rid, "agent_busy")
+    await me.close()
+
+
 async def test_a_preview_campaigns_card_script_and_dispositions(node: Node) -> None:
     """Preview card to the free agent, "Call" only by its agent, the campaign call's card with its
     filled script (HTML from the list stays text), the campaign's dispositions stored with the

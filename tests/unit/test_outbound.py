@@ -225,6 +225,25 @@ def test_a_preview_card_goes_back_when_a_call_takes_its_agent() -> None:
     assert [w.reason for w in of(dl.PreviewWithdrawn, out)] == ["agent_busy"]
 
 
+def test_a_call_clicked_as_an_inbound_call_takes_the_agent_is_not_placed() -> None:
+    d = running(campaign(Mode.PREVIEW), dl.Record(1, "+15550000001", NY))
+    d.handle(dl.Paced(agents("1001"), 0, MONDAY_NOON_NY))
+    # "Call" clicked while the agent was free; by the time it is carried out an inbound call rings
+    # for them: no call is placed for an agent who could not take it, the card goes back.
+    out = d.handle(dl.PreviewAnswered(1, "1001", True, MONDAY_NOON_NY + 2, agent_free=False))
+    assert not of(dl.DialDecided, out)
+    assert [(w.record_id, w.agent_id, w.reason) for w in of(dl.PreviewWithdrawn, out)] == [
+        (1, "1001", "agent_busy")
+    ]
+    assert d.previews() == [] and d.in_flight == 0
+    [changed] = of(dl.RecordChanged, out)
+    assert changed.record.due_at == MONDAY_NOON_NY + 2 and changed.record.attempts == 0  # due again at once
+    # A "Skip" needs no free agent.
+    d.handle(dl.Paced(agents("1002"), 0, MONDAY_NOON_NY + 3))
+    out = d.handle(dl.PreviewAnswered(1, "1002", False, MONDAY_NOON_NY + 4, agent_free=False))
+    assert [s.reason for s in of(dl.DialSkipped, out)] == ["agent_passed"]
+
+
 def test_a_preview_card_left_unanswered_is_passed_after_preview_seconds() -> None:
     c = campaign(Mode.PREVIEW, preview_seconds=60.0)
     d = running(c, dl.Record(1, "+15550000001", NY))

@@ -121,12 +121,15 @@ class CallHandled:
 
 @dataclass(frozen=True, slots=True)
 class PreviewAnswered:
-    """The agent shown a preview card dialled it (``dial``) or passed."""
+    """The agent shown a preview card dialled it (``dial``) or passed. ``agent_free``: whether the
+    agent is still free when the answer is carried out (an inbound call may have reached it since
+    the click): a call for an agent taken by another is not placed, the card goes back."""
 
     record_id: int
     agent_id: str
     dial: bool
     at: float
+    agent_free: bool = True
 
 
 @dataclass(frozen=True, slots=True)
@@ -660,6 +663,10 @@ class Dialler:
             # The record changed while its card was on screen: the agent's answer is to a copy
             # that no longer holds (a moved or cancelled callback); the card goes back instead.
             self._withdraw({e.record_id}, "record_changed", e.at, out)
+            return
+        if e.dial and not e.agent_free and offered is not None and offered.agent_id in ("", e.agent_id):
+            # Taken by an inbound call between the click and now: no call it could not take.
+            self._withdraw({e.record_id}, "agent_busy", e.at, out)
             return
         self._answered(e, out)
         self._settle(e.record_id, out)
