@@ -9,8 +9,6 @@ from __future__ import annotations
 
 from email.message import EmailMessage
 
-import aiosmtplib
-
 from callcenter.settings.smtp import SmtpRelay
 
 
@@ -30,6 +28,8 @@ class MailFailed(Exception):
 
 async def send(relay: SmtpRelay, message: EmailMessage) -> None:
     """``message`` handed to the relay, or ``MailFailed`` (the password never in the reason)."""
+    import aiosmtplib  # imported on first use: its import makes a TLS context (a tenth of a second)
+
     try:
         await aiosmtplib.send(
             message,

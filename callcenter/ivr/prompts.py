@@ -21,10 +21,7 @@ import wave
 from collections.abc import Iterable, Iterator
 from pathlib import Path
 
-import numpy
-
 from callcenter.core.ivr import model as m
-from callcenter.speech.audio import AudioError, Track, read_wav, resample_hq
 
 log = logging.getLogger(__name__)
 
@@ -175,6 +172,10 @@ def convert(source: Path, target: Path) -> None:
 
 def resample(source: Path, target: Path) -> None:
     """In-process conversion without sox: mix to mono, then libsoxr's band-limited resampler."""
+    import numpy  # imported here: only a prompt without sox needs it (start-up stays light)
+
+    from callcenter.speech.audio import AudioError, Track, read_wav, resample_hq
+
     try:
         tracks = read_wav(source)
     except AudioError as err:
