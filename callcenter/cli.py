@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import gc
 import logging
+import os
 import sys
 from collections.abc import Sequence
-from typing import Any
+from typing import Any, NoReturn
 
 from callcenter import __version__, logs
 from callcenter.settings import ConfigError, Settings, load_settings
@@ -156,9 +158,16 @@ def _unusable(settings: Settings, path: str | None) -> list[str]:
 
 
 def _serve(settings: Settings) -> int:
-    from aiohttp import web
+    # The collector is off while the server's modules load: they make about 200,000 objects that
+    # live as long as the process, so the collections their allocations trigger free nothing and
+    # cost about a seventh of the start-up's CPU (the server freezes them once started: gc_policy).
+    gc.disable()
+    try:
+        from aiohttp import web
 
-    from callcenter.app import create_app
+        from callcenter.app import create_app
+    finally:
+        gc.enable()
 
     if not _queues_valid(settings):  # a clear message, not a traceback from start-up
         return 2
@@ -174,6 +183,17 @@ def _serve(settings: Settings) -> int:
         access_log=None,
     )
     return 0
+
+
+def _exit_now(code: int) -> NoReturn:
+    """The end of a server that stopped cleanly (every context it started has been left, so its
+    database connections, worker processes and threads are closed): the logs flushed, then out,
+    without the interpreter's teardown — full collections over every object the server held,
+    about 0.6 s of CPU at each stop or restart, that free nothing the system would not."""
+    logging.shutdown()
+    sys.stdout.flush()
+    sys.stderr.flush()
+    os._exit(code)
 
 
 FEATURES = ("report", "kb", "staffing", "simulate", "forecast", "schedule", "campaign", "callback")
@@ -216,7 +236,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 2
     logs.configure(settings.logging.level, settings.logging.format)
     if args.command == "serve":
-        return _serve(settings)
+        _exit_now(_serve(settings))
     if args.command == "asterisk":
         from callcenter.asterisk import sandbox
 
