@@ -10,8 +10,9 @@ with what the flow collected in ``data``) and maybe a ticket to open.
 
 Invariants:
 
-- Asking for a person ("agent", "人工"... :func:`callcenter.core.kb.bot.asks_for_person`) wins in
-  every message the flow reads, before the flow sees it: it goes to the flow's ``agent`` target, or
+- Asking for a person ("agent please", "转人工"...: a request, not any message with the word;
+  :func:`callcenter.core.kb.person.asks_for_person`) wins in every message the flow reads, the
+  conversation's first message included, before the flow sees it: it goes to the flow's ``agent`` target, or
   finishes with outcome ``agent`` and no queue (the conversation's own queue).
 - A menu is answered by its key or by words (the choice's ``words``, the target node's name); a
   message matching two choices is not a choice. A ``collect`` takes digits (spaces and dashes
@@ -32,7 +33,7 @@ from typing import Any
 from callcenter.core.ivr import flow as ivr
 from callcenter.core.ivr import model as m
 from callcenter.core.ivr.runner import MAX_PASS_THROUGH, Step, holds, is_open, lookup
-from callcenter.core.kb.bot import asks_for_person
+from callcenter.core.kb.person import asks_for_person
 
 TEXT, HTTP, KB, DONE = "text", "http", "kb", "done"  # what a state waits for
 
@@ -150,6 +151,8 @@ def begin(
     chosen = language if language in flow.languages else flow.language
     state = ChatState(entry, flow.start.node, chosen or flow.language, dict(variables))
     run = _Run(flows, state, now)
+    if asks_for_person(variables.get("first_message", "")):  # "agent please" as the first words
+        return run.turn(run.person(flow))
     return run.turn(run.goto(flow.start))
 
 
@@ -160,12 +163,7 @@ def message(flows: m.FlowSet, state: ChatState, text: str, *, now: datetime) -> 
     if state.waiting == DONE:
         return run.turn(None)
     if asks_for_person(text):
-        run.step("asked for a person")
-        run.variables["handoff_reason"] = "asked for a person"
-        flow = flows.flows.get(state.flow)
-        if flow is not None and flow.agent is not None:
-            return run.turn(run.goto(flow.agent))
-        return run.turn(run.final("agent"))
+        return run.turn(run.person(flows.flows.get(state.flow)))
     if state.waiting != TEXT:  # a lookup is under way: the message is kept in ``message`` only
         run.step("message while waiting for " + state.waiting)
         return run.turn(None)
@@ -418,6 +416,14 @@ class _Run:
 
     def final(self, outcome: str) -> ivr.Finish:
         return ivr.Finish(self.choice, None, language=self.language, data=self.data(), outcome=outcome)
+
+    def person(self, flow: m.FlowDef | None) -> ivr.Finish | None:
+        """The customer asked for a person: the flow's ``agent`` target, else the conversation's queue."""
+        self.step("asked for a person")
+        self.variables["handoff_reason"] = "asked for a person"
+        if flow is not None and flow.agent is not None:
+            return self.goto(flow.agent)
+        return self.final("agent")
 
     def fail(self, why: str) -> ivr.Finish:
         self.set("ivr_error", why)
