@@ -16,10 +16,10 @@ lookups and knowledge-base answers carried out here — until the flow ends:
 - ``abandoned``: the customer stopped answering (the flow's ``idle``: one nudge, then the end); the
   conversation is closed, or routed to the idle's queue when the flow names one.
 
-An ``agents`` node asks whether a person could take the conversation at all (an agent logged in to
-the queue with the skills and taking chats: ``core/acd/roster.staffed`` over the engine's agents),
-so a flow can take an offline form (collect how to answer, open a ticket) instead of queueing into
-nothing.
+An ``agents`` node asks whether a person could take the conversation soon (an agent logged in, not
+paused, to the queue with the skills and taking chats: ``core/acd/roster.staffed`` over the engine's
+agents), so a flow can take an offline form (collect how to answer, open a ticket) instead of
+queueing into nothing.
 
 The idle timers are ``loop.call_at`` handles armed from the stored state (``asked_at``, ``nudged``
 in ``bot_sessions``) after each turn, and again by :meth:`BotFlows.restore` on a restarted or new

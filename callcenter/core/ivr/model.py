@@ -334,8 +334,8 @@ class TicketNode(Node):
 
 @dataclass(frozen=True, slots=True)
 class AgentsNode(Node):
-    """Chat only: whether a person could take the conversation now — an agent logged in (available,
-    busy or paused) who is a member of ``queue``, has ``skills`` and takes chats — to ``available``,
+    """Chat only: whether a person could take the conversation now — an agent logged in (available
+    or busy, not paused) who is a member of ``queue``, has ``skills`` and takes chats — to ``available``,
     else to ``unavailable`` (the offline form: collect a way to answer later, open a ticket)."""
 
     queue: str
