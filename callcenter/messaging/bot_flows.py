@@ -442,6 +442,8 @@ class BotFlows:
                 if state.waiting in (chat.HTTP, chat.KB, chat.AGENTS):
                     self._spawn(self._guarded(session, self._interrupted(session)))
                 else:
+                    if state.waiting == chat.TEXT and state.asked_at is None:  # stored before idle
+                        session.state = replace(state, asked_at=self.clock())  # existed: from now
                     flows = self.flows()
                     if flows is not None:
                         self._arm(session, flows)
@@ -456,10 +458,11 @@ class BotFlows:
                 return
             result: chat.Result
             if session.state.waiting == chat.AGENTS:  # a question without effects: asked again
-                request = session.state
-                node = flows.flows[request.flow].nodes.get(request.node)
+                state = session.state
+                flow = flows.flows.get(state.flow)
+                node = flow.nodes.get(state.node) if flow is not None else None
                 if not isinstance(node, m.AgentsNode):
-                    raise ivr.FlowError(f"node {request.node!r} is not an agents node")
+                    raise ivr.FlowError(f"node {state.node!r} is not an agents node")
                 result = await self._outside(session, chat.AgentsQuery(node.queue, node.skills))
             elif session.state.waiting == chat.HTTP:
                 result = ivr.HttpResult(None, None, "interrupted")

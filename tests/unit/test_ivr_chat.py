@@ -240,3 +240,15 @@ def test_a_new_customers_language_is_guessed_from_the_first_message() -> None:
     assert chat.language_of("我的包裹还没到", ("en", "zh-CN")) == "zh-CN"
     assert chat.language_of("my parcel is late", ("en", "zh-CN")) is None  # the flow's own
     assert chat.language_of("包裹 late", ("en", "es")) is None  # no Chinese in the flow: its own
+
+
+def test_a_first_message_that_asks_for_a_person_hands_over_and_one_that_mentions_an_agent_does_not(
+    flows: m.FlowSet,
+) -> None:
+    asked = chat.begin(flows, "chat_support", now=NOW, variables={"first_message": "转人工"})
+    assert asked.request == chat.AgentsQuery("support")  # the flow's agent: is anyone there?
+    assert asked.state.variables["handoff_reason"] == "asked for a person"
+    mentioned = chat.begin(
+        flows, "chat_support", now=NOW, variables={"first_message": "my agent number is wrong"}
+    )
+    assert mentioned.request is None and mentioned.state.node == "topic"
