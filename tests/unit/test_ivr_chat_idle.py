@@ -129,9 +129,7 @@ def test_no_agent_takes_the_offline_form_and_an_agent_the_queue(tmp_path: Path) 
 
 
 def test_staffed_means_logged_in_to_the_queue_with_the_skills_and_taking_chats() -> None:
-    base = Agent(
-        "1001", "1001", frozenset({"support"}), AgentState.BUSY, skills={"billing": 2}, max_chats=2
-    )
+    base = Agent("1001", "1001", frozenset({"support"}), AgentState.BUSY, skills={"billing": 2}, max_chats=2)
     assert staffed([base], "support", ("billing",))
     assert staffed([base], "support", ("billing:2",))
     assert not staffed([base], "support", ("billing:3",))
