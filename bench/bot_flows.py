@@ -17,16 +17,26 @@ wrong article; handed over: the flow queued the customer. ``follow-up``: the cus
 right, asks a second question (another topic, same language) in the same exchange; contained when
 both were answered right. The first line is what it compares against, in the same run: the
 widget's one-shot assistant (one question, no flow), as ``bench/kb_suggest.py --bot`` measures it.
+
+``an agent mentioned``: the same questions, each first message opened by a sentence that mentions
+an agent without asking for one ("The agent I spoke to last week said to ask here."; 上次的客服人员
+说可以在这里问。), measured twice in the run: with the rule before issue 18 (any message holding
+"agent", "人工"... hands over: ``WORD_RULE`` below) and with the hand-over intent
+(``core/kb/person.py``). ``asks for a person``: the customer's first message is a request for a
+person (a few phrasings per language): handed over is right there.
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
+import re
 import sys
 import tempfile
 import time
 from collections import Counter
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -37,7 +47,9 @@ from bench.kb_suggest import Question, load, questions
 from callcenter.core.ivr import chat
 from callcenter.core.ivr import model as m
 from callcenter.core.kb.bot import Answer
+from callcenter.core.kb.person import asks_for_person
 from callcenter.ivr import loader
+from callcenter.kb import assistant as assistant_module
 from callcenter.kb.assistant import Assistant
 from callcenter.storage.db import Database
 from callcenter.storage.kb_store import KbStore
@@ -47,6 +59,31 @@ NOW = datetime(2026, 12, 7, 10, tzinfo=UTC)
 YES = {"en": "That answers my question", "zh-CN": "是的"}
 NO = {"en": "no", "zh-CN": "不是"}
 MAX_TURNS = 20
+MENTION = {
+    "en": "The agent I spoke to last week said to ask here. ",
+    "zh-CN": "上次的客服人员说可以在这里问。",
+}
+PERSON = {
+    "en": ["agent please", "Can I talk to a person?", "I want to speak to a human", "real person"],
+    "zh-CN": ["转人工", "我要找人工客服", "人工", "有真人吗"],
+}
+# The rule before issue 18: any message holding one of these words asked for a person.
+WORD_RULE = re.compile(
+    r"\b(agent|human|person|representative|operator|real people|speak to someone|talk to someone)\b"
+    r"|人工|真人|客服人员|转人工|找客服|接线员",
+    re.IGNORECASE,
+)
+
+
+@contextlib.contextmanager
+def person_rule(rule: Callable[[str], bool]) -> Iterator[None]:
+    """Run the flow and the assistant with another hand-over rule (the comparison row)."""
+    saved = chat.asks_for_person, assistant_module.asks_for_person
+    chat.asks_for_person = assistant_module.asks_for_person = rule  # type: ignore[assignment]
+    try:
+        yield
+    finally:
+        chat.asks_for_person, assistant_module.asks_for_person = saved  # type: ignore[assignment]
 
 
 @dataclass(slots=True)
@@ -89,10 +126,13 @@ class Customer:
         return same[(same.index(self.question) + self.tries) % len(same)].text
 
 
-async def exchange(flows: m.FlowSet, assistant: Assistant, customer: Customer) -> Exchange:
+async def exchange(
+    flows: m.FlowSet, assistant: Assistant, customer: Customer, first_text: str | None = None
+) -> Exchange:
     first = customer.question
     out = Exchange()
-    variables = {"first_message": first.text, "message": first.text, "channel": "webchat"}
+    said_first = first.text if first_text is None else first_text
+    variables = {"first_message": said_first, "message": said_first, "channel": "webchat"}
     turn = chat.begin(flows, "answer", now=NOW, variables=variables, language=first.language)
     shown: tuple[str, str] | None = None
     for _ in range(MAX_TURNS):
@@ -174,6 +214,21 @@ async def run(url: str | None, verbose: bool) -> None:
                 same = paraphrases[(q.language, q.key)]
                 second = paraphrases[(q.language, other_topic)][same.index(q)]
                 follow.append(await exchange(flows, assistant, Customer([q, second], paraphrases)))
+            mentioned = {}
+            for name, rule in (("word rule", lambda t: WORD_RULE.search(t) is not None), ("intent", None)):
+                with person_rule(rule) if rule is not None else contextlib.nullcontext():
+                    mentioned[name] = [
+                        await exchange(
+                            flows, assistant, Customer([q], paraphrases), MENTION[q.language] + q.text
+                        )
+                        for q in asked
+                    ]
+            asking = [
+                await exchange(flows, assistant, Customer([q], paraphrases), text)
+                for q in asked
+                if q.key == topics[0]
+                for text in PERSON[q.language]
+            ]
             seconds = time.perf_counter() - started
         finally:
             await store.stop()
@@ -191,7 +246,17 @@ async def run(url: str | None, verbose: bool) -> None:
     for language in ("en", "zh-CN"):
         mine = [e for e, q in zip(single, asked, strict=True) if q.language == language]
         print(_summary(f"flow: one question, {language}", mine))
-    print(f"{3 * n} exchanges in {seconds:.1f} s")
+    for name, done in mentioned.items():
+        print(_summary(f"agent mentioned, {name}", done))
+    print(_summary("asks for a person", asking))
+    for name, rule in (("word rule", lambda t: WORD_RULE.search(t) is not None), ("intent", asks_for_person)):
+        taken = sum(rule(MENTION[q.language] + q.text) for q in asked)
+        heard = sum(rule(t) for texts in PERSON.values() for t in texts)
+        print(
+            f"{name:10}: first messages that mention an agent taken as a request {taken}/{n},"
+            f" requests heard {heard}/{sum(map(len, PERSON.values()))}"
+        )
+    print(f"{5 * n + len(asking)} exchanges in {seconds:.1f} s")
     if verbose:
         for q, e in zip(asked, single, strict=True):
             if e.outcome != "hangup" or e.wrong:

@@ -102,6 +102,7 @@ from callcenter.web import (
     agents_api,
     api,
     auth,
+    bot_texts,
     callbacks_api,
     chat_agent,
     chat_customer,
@@ -572,6 +573,7 @@ def _bot_flows(
         ask=assistant.ask if assistant is not None else None,
         http=lookup,
         open_ticket=open_ticket,
+        nudge=bot_texts.nudge,
     )
 
 

@@ -50,7 +50,8 @@ IVR_OUTCOMES = Counter(
 )
 BOT_OUTCOMES = Counter(
     "callcenter_bot_outcomes_total",
-    "How the virtual agent's chat flows ended (hangup and ticket: contained; queue, agent, error: a person)",
+    "How the virtual agent's chat flows ended (hangup and ticket: contained; queue, agent, error: a person;"
+    " abandoned: the customer stopped answering)",
     ["flow", "outcome"],
 )
 RECORDINGS = Counter(

@@ -46,6 +46,11 @@ def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None
         metavar="WORDS=ANSWER",
         help="with --chat: a question holding WORDS gets ANSWER from the knowledge base",
     )
+    sim.add_argument(
+        "--no-agents",
+        action="store_true",
+        help="with --chat: an agents node finds nobody logged in (the offline form)",
+    )
     sim.add_argument("--now", help="the time, ISO 8601 with offset (default: now)")
     sim.add_argument(
         "--http",
@@ -154,7 +159,15 @@ def _simulate_chat(
 ) -> int:
     kb = [KbMock(*spec.split("=", 1)) for spec in args.kb if "=" in spec]
     sim = simulate_chat(
-        flows, name, now=now, caller=args.caller, inputs=args.input, http=mocks, kb=kb, language=args.language
+        flows,
+        name,
+        now=now,
+        caller=args.caller,
+        inputs=args.input,
+        http=mocks,
+        kb=kb,
+        language=args.language,
+        agents_available=not args.no_agents,
     )
     for line in sim.lines:
         print(line, file=out)

@@ -31,6 +31,7 @@ _CASE_KEYS = {
     "inputs",
     "http",
     "kb",
+    "agents_available",
     "callback_refused",
     "expect",
 }
@@ -128,6 +129,7 @@ def run_case(flows: m.FlowSet, file: str, default_flow: str, index: int, case: A
             http=mocks,
             kb=kb,
             language=str(case["language"]) if "language" in case else None,
+            agents_available=bool(case.get("agents_available", True)),
         )
         result.simulation = chat_sim
         result.failures += _compare(chat_sim, expect)

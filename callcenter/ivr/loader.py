@@ -27,7 +27,7 @@ SoundNamer = Callable[[str, str], str]
 DAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
 NODE_TYPES = (
     "play", "menu", "language", "collect", "hours", "set", "branch", "http", "goto",
-    "queue", "voicemail", "callback", "hangup", "schedule_callback", "kb", "ticket",
+    "queue", "voicemail", "callback", "hangup", "schedule_callback", "kb", "ticket", "agents",
 )  # fmt: skip
 OPS = ("equals", "not_equals", "in", "matches", "starts_with", "exists")
 _NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_-]*$")
@@ -131,7 +131,7 @@ class _Reader:
         fields = self.mapping(
             root,
             "a flow",
-            {"flow", "start", "language", "languages", "channels", "agent", "nodes", "description"},
+            {"flow", "start", "language", "languages", "channels", "agent", "idle", "nodes", "description"},
         )
         self.flow = self.name(fields["flow"]) if "flow" in fields else default_name
         self.language = self.string(fields["language"]) if "language" in fields else "en"
@@ -155,6 +155,14 @@ class _Reader:
         agent = self.target(fields["agent"]) if "agent" in fields else None
         if agent is not None and "chat" not in channels:
             self.fail(fields["agent"], "'agent' is for chat flows (channels: [chat])")
+        idle = None
+        if "idle" in fields:
+            try:
+                idle = self._idle(fields["idle"])
+            except _Invalid:
+                pass  # reported; the nodes are still read for their own mistakes
+        if idle is not None and "chat" not in channels:
+            self.fail(fields["idle"], "'idle' is for chat flows (channels: [chat])")
         nodes: dict[str, m.Node] = {}
         node_map = fields["nodes"]
         if not isinstance(node_map, yaml.MappingNode):
@@ -173,7 +181,19 @@ class _Reader:
             except _Invalid:
                 node = m.UnparsedNode(name, self.pos(key_node))
             nodes[name] = node if len(self.problems) == before else m.UnparsedNode(name, node.pos)
-        return m.FlowDef(self.flow, self.pos(root), start, nodes, self.language, languages, channels, agent)
+        return m.FlowDef(
+            self.flow, self.pos(root), start, nodes, self.language, languages, channels, agent, idle
+        )
+
+    def _idle(self, node: yaml.Node) -> m.Idle:
+        f = self.mapping(node, "'idle'", {"after", "then", "prompt", "queue"})
+        if "after" not in f:
+            raise self.fail(node, "'idle' needs 'after': seconds without an answer before the nudge")
+        after = self.number(f["after"], 1, 7 * 86400)
+        then = self.number(f["then"], 1, 7 * 86400) if "then" in f else after
+        prompt = self.prompt(f["prompt"]) if "prompt" in f else None
+        queue = self.string(f["queue"]) if "queue" in f else None
+        return m.Idle(after, then, self.pos(node), prompt, queue)
 
     # -- nodes -------------------------------------------------------------------------------------
     def _node(self, name: str, key: yaml.Node, node: yaml.Node) -> m.Node:
@@ -529,6 +549,23 @@ class _Reader:
         )
 
     # -- pieces ------------------------------------------------------------------------------------
+    def _node_agents(self, name: str, pos: m.Pos, node: yaml.Node) -> m.Node:
+        f = self._fields(
+            node,
+            "agents",
+            {"queue", "skills", "available", "unavailable"},
+            {"queue", "available", "unavailable"},
+        )
+        skills = tuple(self.string(n) for n in self.sequence(f["skills"])) if "skills" in f else ()
+        return m.AgentsNode(
+            name,
+            pos,
+            self.string(f["queue"]),
+            skills,
+            self.target(f["available"]),
+            self.target(f["unavailable"]),
+        )
+
     def optional_prompt(self, f: Mapping[str, yaml.Node]) -> m.Prompt | None:
         return self.prompt(f["prompt"]) if "prompt" in f else None
 

@@ -185,6 +185,7 @@ def simulate_chat(
     http: Sequence[HttpMock] = (),
     kb: Sequence[KbMock] = (),
     language: str | None = None,
+    agents_available: bool = True,
 ) -> ChatSimulation:
     """Each input is the customer's next message; when they run out the customer stays silent."""
     sim = ChatSimulation()
@@ -213,7 +214,12 @@ def simulate_chat(
         if turn.finish is not None:
             break
         if turn.request is not None:
-            turn = chat.resume(flows, turn.state, _outside(turn.request, http, kb, sim.lines), now=now)
+            if isinstance(turn.request, chat.AgentsQuery):
+                sim.lines.append(f"agents on {turn.request.queue}: {'yes' if agents_available else 'none'}")
+                answer: chat.Result = chat.AgentsResult(agents_available)
+            else:
+                answer = _outside(turn.request, http, kb, sim.lines)
+            turn = chat.resume(flows, turn.state, answer, now=now)
         elif pending:
             said = pending.pop(0)
             sim.lines.append(f"customer: {said}")
@@ -226,7 +232,7 @@ def simulate_chat(
 
 
 def _outside(
-    request: chat.Request, http: Sequence[HttpMock], kb: Sequence[KbMock], lines: list[str]
+    request: ivr.HttpLookup | chat.KbQuery, http: Sequence[HttpMock], kb: Sequence[KbMock], lines: list[str]
 ) -> ivr.HttpResult | chat.KbResult:
     """The mocked answer to a chat flow's lookup or knowledge-base question."""
     if isinstance(request, ivr.HttpLookup):

@@ -12,7 +12,19 @@ lookups and knowledge-base answers carried out here — until the flow ends:
   interaction's data (the agent's panel shows it beside the conversation);
 - ``ticket``: a ticket of the flow's type is opened with what was collected, and the conversation
   closed (a ticket that cannot be opened hands over to a person instead: nothing is lost);
-- ``hangup``: the customer was helped; the conversation is closed (contained).
+- ``hangup``: the customer was helped; the conversation is closed (contained);
+- ``abandoned``: the customer stopped answering (the flow's ``idle``: one nudge, then the end); the
+  conversation is closed, or routed to the idle's queue when the flow names one.
+
+An ``agents`` node asks whether a person could take the conversation soon (an agent logged in, not
+paused, to the queue with the skills and taking chats: ``core/acd/roster.staffed`` over the engine's
+agents), so a flow can take an offline form (collect how to answer, open a ticket) instead of
+queueing into nothing.
+
+The idle timers are ``loop.call_at`` handles armed from the stored state (``asked_at``, ``nudged``
+in ``bot_sessions``) after each turn, and again by :meth:`BotFlows.restore` on a restarted or new
+routing owner, so a quiet customer's nudge and end come however often the owner changed; a timer
+that fires early or after the customer answered does nothing (the pure :func:`chat.idle` decides).
 
 Several nodes: this runs on the routing owner only (inside the messaging context), and the runner's
 state is stored after every turn (``bot_sessions``, fenced like the messaging books), so a restart
@@ -31,6 +43,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from callcenter import metrics
+from callcenter.core.acd.roster import staffed
 from callcenter.core.ivr import chat
 from callcenter.core.ivr import flow as ivr
 from callcenter.core.ivr import model as m
@@ -46,6 +59,7 @@ log = logging.getLogger(__name__)
 HttpLookup = Callable[[str, ivr.HttpLookup], Awaitable[ivr.HttpResult]]
 KbAsk = Callable[[str, str | None], Awaitable[Any]]  # Assistant.ask: Answer | Handoff
 TicketOpener = Callable[[chat.OpenTicket, ConversationOpened, str | None], Awaitable[str]]
+Nudge = Callable[[str], str]  # the conversation's language -> "Are you still there?" in it
 
 
 @dataclass(slots=True)
@@ -69,6 +83,7 @@ class BotFlows:
         ask: KbAsk | None = None,
         http: HttpLookup | None = None,
         open_ticket: TicketOpener | None = None,
+        nudge: Nudge = lambda language: "Are you still there?",
     ) -> None:
         self.messaging = messaging
         self.router = router
@@ -77,6 +92,8 @@ class BotFlows:
         self.ask = ask
         self.http = http
         self.open_ticket = open_ticket
+        self.nudge = nudge
+        self._idle_timers: dict[str, asyncio.TimerHandle] = {}
         self.choices = dict(messaging.settings.bot_flows)
         self.sessions: dict[str, _Session] = {}
         self._tasks: set[asyncio.Task[None]] = set()
@@ -173,6 +190,9 @@ class BotFlows:
         as waiting: the next run takes their failure path), let the others finish (bounded)."""
         self.messaging.on_opened = None
         self.messaging.listeners.remove(self.on_received)
+        for handle in self._idle_timers.values():
+            handle.cancel()
+        self._idle_timers.clear()
         for task in self._outside_calls:
             task.cancel()
         if self._tasks:
@@ -229,10 +249,13 @@ class BotFlows:
                 )
             if turn.ticket is None:  # a ticket's turn speaks once the ticket is open (_finish)
                 await self._say(conversation, turn.replies)
+            if turn.nudge:
+                await self._say(conversation, (self.nudge(turn.state.language),))
             if turn.finish is not None:
                 await self._finish(session, turn)
                 return
             await self._save(session, "")
+            self._arm(session, flows)
             if turn.request is None:
                 return
             task = asyncio.current_task()
@@ -248,7 +271,11 @@ class BotFlows:
         for text in replies:
             await self.messaging.reply(conversation, text, author="bot")
 
-    async def _outside(self, session: _Session, request: chat.Request) -> ivr.HttpResult | chat.KbResult:
+    async def _outside(self, session: _Session, request: chat.Request) -> chat.Result:
+        if isinstance(request, chat.AgentsQuery):
+            engine = self.router.service.engine
+            channel = session.opened.channel.value
+            return chat.AgentsResult(staffed(engine.agents.values(), request.queue, request.skills, channel))
         if isinstance(request, ivr.HttpLookup):
             if self.http is None:
                 return ivr.HttpResult(None, None, "the HTTP client is not running")
@@ -294,7 +321,7 @@ class BotFlows:
             await self._hand_over(
                 session, replace(finish, data={**finish.data, "ticket_error": "tickets are off"})
             )
-        elif outcome == "hangup":
+        elif outcome == "hangup" or (outcome == chat.ABANDONED and finish.queue is None):
             await self._close(session, outcome)
         else:
             await self._hand_over(session, finish)
@@ -323,6 +350,9 @@ class BotFlows:
         await self.messaging.close(session.opened.conversation_id)
 
     async def _end(self, session: _Session, outcome: str) -> None:
+        timer = self._idle_timers.pop(session.opened.conversation_id, None)
+        if timer is not None:
+            timer.cancel()
         metrics.BOT_OUTCOMES.labels(session.flow, outcome).inc()
         log.info(
             "bot.finished",
@@ -339,6 +369,42 @@ class BotFlows:
             session.started_at,
             self.clock(),
         )
+
+    # -- a customer who stops answering --------------------------------------------------------------
+    def _arm(self, session: _Session, flows: m.FlowSet) -> None:
+        """(Re)start the conversation's idle timer from its state's stored times."""
+        conversation = session.opened.conversation_id
+        old = self._idle_timers.pop(conversation, None)
+        if old is not None:
+            old.cancel()
+        due = chat.idle_due(flows, session.state)
+        if due is None:
+            return
+        loop = asyncio.get_running_loop()
+        delay = max(0.0, due.timestamp() - self.clock())
+        self._idle_timers[conversation] = loop.call_at(loop.time() + delay, self._idle_fired, session)
+
+    def _idle_fired(self, session: _Session) -> None:
+        conversation = session.opened.conversation_id
+        if self._idle_timers.get(conversation) is not None:
+            del self._idle_timers[conversation]
+        if self.sessions.get(conversation) is session:
+            self._spawn(self._guarded(session, self._idle(session)))
+
+    async def _idle(self, session: _Session) -> None:
+        async with session.lock:
+            if self.sessions.get(session.opened.conversation_id) is not session:
+                return  # ended while the timer waited for the lock
+            flows = self.flows()
+            if flows is None:
+                await self._hand_over(session, ivr.Finish(None, None, outcome="error"))
+                return
+            turn = chat.idle(flows, session.state, now=self._now())
+            if turn.state == session.state and not turn.replies and turn.finish is None:
+                self._arm(session, flows)  # early (a clock step) or answered meanwhile
+                return
+            log.info("bot.idle", extra={"conversation": session.opened.conversation_id, "flow": session.flow})
+            await self._play(session, flows, turn)
 
     # -- a restart, a new routing owner -----------------------------------------------------------
     async def restore(self) -> None:
@@ -373,8 +439,14 @@ class BotFlows:
                 await self._hand_over(session, ivr.Finish(None, None, outcome="error"))
             else:
                 self.sessions[conversation_id] = session
-                if state.waiting in (chat.HTTP, chat.KB):
+                if state.waiting in (chat.HTTP, chat.KB, chat.AGENTS):
                     self._spawn(self._guarded(session, self._interrupted(session)))
+                else:
+                    if state.waiting == chat.TEXT and state.asked_at is None:  # stored before idle
+                        session.state = replace(state, asked_at=self.clock())  # existed: from now
+                    flows = self.flows()
+                    if flows is not None:
+                        self._arm(session, flows)
         if self.sessions:
             log.info("bot.restored", extra={"sessions": len(self.sessions)})
 
@@ -384,9 +456,16 @@ class BotFlows:
             if flows is None:
                 await self._hand_over(session, ivr.Finish(None, None, outcome="error"))
                 return
-            result: ivr.HttpResult | chat.KbResult = (
-                ivr.HttpResult(None, None, "interrupted")
-                if session.state.waiting == chat.HTTP
-                else chat.KbResult(reason="interrupted")
-            )
+            result: chat.Result
+            if session.state.waiting == chat.AGENTS:  # a question without effects: asked again
+                state = session.state
+                flow = flows.flows.get(state.flow)
+                node = flow.nodes.get(state.node) if flow is not None else None
+                if not isinstance(node, m.AgentsNode):
+                    raise ivr.FlowError(f"node {state.node!r} is not an agents node")
+                result = await self._outside(session, chat.AgentsQuery(node.queue, node.skills))
+            elif session.state.waiting == chat.HTTP:
+                result = ivr.HttpResult(None, None, "interrupted")
+            else:
+                result = chat.KbResult(reason="interrupted")
             await self._play(session, flows, chat.resume(flows, session.state, result, now=self._now()))

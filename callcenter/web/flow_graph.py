@@ -66,6 +66,8 @@ def _labelled(node: m.Node) -> list[tuple[str, m.Target]]:
             return [("next", nxt), ("failure", failure)]
         case m.GotoNode(target=target):
             return [("goto", target)]
+        case m.AgentsNode(available=available, unavailable=unavailable):
+            return [("available", available), ("unavailable", unavailable)]
         case _:
             return [("next" if len(node.targets()) == 1 else "", t) for t in node.targets()]
 

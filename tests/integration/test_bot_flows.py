@@ -348,3 +348,57 @@ async def test_a_lookup_cut_off_by_a_restart_takes_the_flows_failure_path(
             assert [m.body for m in _outbound(messaging)] == ["A person will help you."]
     finally:
         await crm_server.close()
+
+
+QUIET = """\
+flow: quiet
+channels: [chat]
+start: check
+idle: {after: 3, then: 3}
+nodes:
+  check: {type: agents, queue: support, available: person, unavailable: contact}
+  contact:
+    type: collect
+    input: text
+    prompt: "Nobody can answer now. Your e-mail, and we write back?"
+    variable: email
+    no_input: person
+    next: person
+  person: {type: queue, queue: support, prompt: "Connecting you to a person."}
+"""
+
+
+async def test_a_quiet_customer_is_nudged_then_abandoned_across_a_restart(
+    tmp_path: Path, providers: tuple[FakeProviders, str]
+) -> None:
+    """Nobody logged in: the ``agents`` node takes the offline form; the customer says nothing: one
+    nudge, then the flow ends ``abandoned`` and the conversation is closed — the timer re-armed by
+    the restarted server from the stored times (no sleeping: the test waits for what happens)."""
+    fake, base_url = providers
+    base = _settings(tmp_path, base_url)
+    (tmp_path / "flows" / "quiet.yaml").write_text(QUIET)
+    config = base.model_copy(
+        update={"messaging": base.messaging.model_copy(update={"bot_flows": {"support": "quiet"}})}
+    )
+    async with TestClient(TestServer(create_app(config))) as client:
+        assert (await _sms(client, "SM" + "6" * 32, "hello")).status == 200
+        await eventually(lambda: len(_texts(fake, CUSTOMER)) == 1)
+        assert _texts(fake, CUSTOMER) == ["Nobody can answer now. Your e-mail, and we write back?"]
+        await client.app[BOTS].drain()
+        _, messaging, _ = parts(client)
+        await eventually(lambda: all(m.status != Delivery.QUEUED for m in _outbound(messaging)))
+
+    async with TestClient(TestServer(create_app(config))) as client:
+        service, messaging, _ = parts(client)
+        seen = Seen(service)
+        bots = client.app[BOTS]
+        [(conversation, session)] = bots.sessions.items()  # restored, its timer armed again
+        assert session.state.node == "contact" and session.state.asked_at is not None
+        await eventually(lambda: "Are you still there?" in _texts(fake, CUSTOMER), timeout=30)
+        await eventually(lambda: messaging.conversations.conversations[conversation].closed, timeout=30)
+        await bots.drain()
+        assert bots.sessions == {} and seen.offers() == []
+        assert _texts(fake, CUSTOMER).count("Are you still there?") == 1
+        assert await messaging.store.bot_outcomes() == {"abandoned": 1}
+        metrics = await (await client.get("/metrics")).text()
+        assert 'callcenter_bot_outcomes_total{flow="quiet",outcome="abandoned"}' in metrics

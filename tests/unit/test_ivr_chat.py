@@ -121,6 +121,8 @@ def test_the_whole_exchange_carries_what_was_collected_to_the_queue(flows: m.Flo
     assert turn.state.waiting == chat.TEXT and turn.finish is None
     turn = chat.message(flows, turn.state, "1", now=NOW)
     turn = chat.message(flows, turn.state, "12-34-56", now=NOW)
+    assert turn.request == chat.AgentsQuery("billing") and turn.finish is None  # anyone in billing?
+    turn = chat.resume(flows, turn.state, chat.AgentsResult(True), now=NOW)
     assert turn.finish is not None
     assert (turn.finish.queue, turn.finish.outcome) == ("billing", "queue")
     assert turn.finish.data["order"] == "123456" and turn.finish.data["caller"] == "+34600111222"
@@ -199,9 +201,13 @@ def _run(flows: m.FlowSet, said: list[str], *, stored: bool) -> list[chat.Turn]:
             chat.ChatState.from_json(json.loads(json.dumps(last.state.to_json()))) if stored else last.state
         )
         turn = chat.message(flows, state, text, now=NOW)
-        if turn.request is not None:  # the knowledge base knows refunds only
-            known = isinstance(turn.request, chat.KbQuery) and "refund" in turn.request.question
-            result = chat.KbResult("Within 5 days.", 7) if known else chat.KbResult(reason="nothing found")
+        while turn.request is not None:  # the knowledge base knows refunds only; agents are in
+            result: chat.Result = chat.AgentsResult(True)
+            if isinstance(turn.request, chat.KbQuery):
+                known = "refund" in turn.request.question
+                result = (
+                    chat.KbResult("Within 5 days.", 7) if known else chat.KbResult(reason="nothing found")
+                )
             turns.append(turn)
             turn = chat.resume(flows, turn.state, result, now=NOW)
         turns.append(turn)
@@ -221,7 +227,7 @@ def test_stored_state_resumes_the_same_and_a_person_is_always_reachable(
         (t.replies, t.finish, t.ticket, t.state) for t in stored
     ]
     for turn in plain:
-        assert turn.state.waiting in (chat.TEXT, chat.KB, chat.DONE)
+        assert turn.state.waiting in (chat.TEXT, chat.KB, chat.AGENTS, chat.DONE)
         assert (turn.finish is None) == (turn.state.waiting != chat.DONE)
     last = plain[-1]
     if last.finish is None:  # no prefix finished either: a person asked for at any point takes over
@@ -234,3 +240,15 @@ def test_a_new_customers_language_is_guessed_from_the_first_message() -> None:
     assert chat.language_of("我的包裹还没到", ("en", "zh-CN")) == "zh-CN"
     assert chat.language_of("my parcel is late", ("en", "zh-CN")) is None  # the flow's own
     assert chat.language_of("包裹 late", ("en", "es")) is None  # no Chinese in the flow: its own
+
+
+def test_a_first_message_that_asks_for_a_person_hands_over_and_one_that_mentions_an_agent_does_not(
+    flows: m.FlowSet,
+) -> None:
+    asked = chat.begin(flows, "chat_support", now=NOW, variables={"first_message": "转人工"})
+    assert asked.request == chat.AgentsQuery("support")  # the flow's agent: is anyone there?
+    assert asked.state.variables["handoff_reason"] == "asked for a person"
+    mentioned = chat.begin(
+        flows, "chat_support", now=NOW, variables={"first_message": "my agent number is wrong"}
+    )
+    assert mentioned.request is None and mentioned.state.node == "topic"

@@ -40,7 +40,7 @@ def test_unknown_node_type(tmp_path: Path) -> None:
         """,
     ) == [
         "a.yaml:3:13: unknown node type 'dance' (one of play, menu, language, collect, hours, set, "
-        "branch, http, goto, queue, voicemail, callback, hangup, schedule_callback, kb, ticket)"
+        "branch, http, goto, queue, voicemail, callback, hangup, schedule_callback, kb, ticket, agents)"
     ]
 
 
@@ -196,7 +196,7 @@ def test_structural_mistakes_are_all_reported(tmp_path: Path) -> None:
         """,
     )
     assert found == [
-        "a.yaml:2:1: unknown key 'colour' in a flow (allowed: agent, channels, description, flow, "
+        "a.yaml:2:1: unknown key 'colour' in a flow (allowed: agent, channels, description, flow, idle, "
         "language, languages, nodes, start)",
         "a.yaml:6:15: unknown time zone 'Mars/Olympus' (e.g. Europe/Madrid)",
         "a.yaml:10:66: 'ten' is not a whole number",

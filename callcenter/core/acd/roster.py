@@ -187,3 +187,23 @@ class Roster:
         for agent_id in self.members.get(queue, ()):
             states[self.agents[agent_id].state.value] += 1
         return states
+
+
+def staffed(
+    agents: Iterable[Agent], queue: str, skills: Iterable[str] = (), channel: str = "webchat"
+) -> bool:
+    """Whether someone could take an interaction of ``channel`` in ``queue`` soon: an agent logged in
+    and not paused (available or busy: a wait, not a dead end — the web-chat widget's "online" rule,
+    for one queue) who is a member of the queue, takes that channel and has ``skills`` ("name" or
+    "name:level"). The virtual agent's offline form asks this."""
+    needs = []
+    for skill in skills:
+        name, _, level = skill.partition(":")
+        needs.append((name, int(level) if level.isdigit() else 1))
+    return any(
+        agent.state not in (AgentState.LOGGED_OUT, AgentState.PAUSED)
+        and queue in agent.queues
+        and (agent.chat_limit(channel) > 0 if channel != VOICE else agent.capacity.get(VOICE, 0) > 0)
+        and all(agent.level(name) >= level for name, level in needs)
+        for agent in agents
+    )

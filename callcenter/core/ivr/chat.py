@@ -10,8 +10,9 @@ with what the flow collected in ``data``) and maybe a ticket to open.
 
 Invariants:
 
-- Asking for a person ("agent", "人工"... :func:`callcenter.core.kb.bot.asks_for_person`) wins in
-  every message the flow reads, before the flow sees it: it goes to the flow's ``agent`` target, or
+- Asking for a person ("agent please", "转人工"...: a request, not any message with the word;
+  :func:`callcenter.core.kb.person.asks_for_person`) wins in every message the flow reads, the
+  conversation's first message included, before the flow sees it: it goes to the flow's ``agent`` target, or
   finishes with outcome ``agent`` and no queue (the conversation's own queue).
 - A menu is answered by its key or by words (the choice's ``words``, the target node's name); a
   message matching two choices is not a choice. A ``collect`` takes digits (spaces and dashes
@@ -25,16 +26,17 @@ from __future__ import annotations
 
 import re
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
-from datetime import datetime
+from dataclasses import dataclass, field, replace
+from datetime import UTC, datetime
 from typing import Any
 
 from callcenter.core.ivr import flow as ivr
 from callcenter.core.ivr import model as m
 from callcenter.core.ivr.runner import MAX_PASS_THROUGH, Step, holds, is_open, lookup
-from callcenter.core.kb.bot import asks_for_person
+from callcenter.core.kb.person import asks_for_person
 
-TEXT, HTTP, KB, DONE = "text", "http", "kb", "done"  # what a state waits for
+TEXT, HTTP, KB, AGENTS, DONE = "text", "http", "kb", "agents", "done"  # what a state waits for
+ABANDONED = "abandoned"  # the outcome of a flow whose customer stopped answering
 
 
 @dataclass(frozen=True, slots=True)
@@ -62,7 +64,22 @@ class OpenTicket:
     fields: Mapping[str, str] = field(default_factory=dict)  # the ticket type's fields, filled
 
 
-Request = ivr.HttpLookup | KbQuery
+@dataclass(frozen=True, slots=True)
+class AgentsQuery:
+    """Could a person take the conversation now: an agent logged in to ``queue`` with ``skills``?
+    Comes back as :class:`AgentsResult`."""
+
+    queue: str
+    skills: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class AgentsResult:
+    available: bool
+
+
+Request = ivr.HttpLookup | KbQuery | AgentsQuery
+Result = ivr.HttpResult | KbResult | AgentsResult
 
 
 @dataclass(frozen=True, slots=True)
@@ -74,6 +91,8 @@ class ChatState:
     attempt: int = 1
     choice: str | None = None
     waiting: str = TEXT
+    asked_at: float | None = None  # when the flow last waited for the customer (epoch seconds)
+    nudged: bool = False  # the idle nudge was sent since
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -84,6 +103,8 @@ class ChatState:
             "attempt": self.attempt,
             "choice": self.choice,
             "waiting": self.waiting,
+            "asked_at": self.asked_at,
+            "nudged": self.nudged,
         }
 
     @classmethod
@@ -103,10 +124,12 @@ class ChatState:
                 int(raw["attempt"]),
                 None if raw["choice"] is None else str(raw["choice"]),
                 str(raw["waiting"]),
+                None if raw.get("asked_at") is None else float(raw["asked_at"]),
+                bool(raw.get("nudged", False)),
             )
         except (KeyError, TypeError) as err:
             raise ValueError(f"not a chat flow state: {err}") from err
-        if state.waiting not in (TEXT, HTTP, KB, DONE):
+        if state.waiting not in (TEXT, HTTP, KB, AGENTS, DONE):
             raise ValueError(f"not a chat flow state: waiting {state.waiting!r}")
         return state
 
@@ -119,6 +142,7 @@ class Turn:
     finish: ivr.Finish | None = None
     ticket: OpenTicket | None = None
     steps: tuple[Step, ...] = ()
+    nudge: bool = False  # send the built-in "Are you still there?" (the flow's idle gives no prompt)
 
 
 _HAN = re.compile(r"[\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff]")
@@ -150,6 +174,8 @@ def begin(
     chosen = language if language in flow.languages else flow.language
     state = ChatState(entry, flow.start.node, chosen or flow.language, dict(variables))
     run = _Run(flows, state, now)
+    if asks_for_person(variables.get("first_message", "")):  # "agent please" as the first words
+        return run.turn(run.person(flow))
     return run.turn(run.goto(flow.start))
 
 
@@ -160,12 +186,7 @@ def message(flows: m.FlowSet, state: ChatState, text: str, *, now: datetime) -> 
     if state.waiting == DONE:
         return run.turn(None)
     if asks_for_person(text):
-        run.step("asked for a person")
-        run.variables["handoff_reason"] = "asked for a person"
-        flow = flows.flows.get(state.flow)
-        if flow is not None and flow.agent is not None:
-            return run.turn(run.goto(flow.agent))
-        return run.turn(run.final("agent"))
+        return run.turn(run.person(flows.flows.get(state.flow)))
     if state.waiting != TEXT:  # a lookup is under way: the message is kept in ``message`` only
         run.step("message while waiting for " + state.waiting)
         return run.turn(None)
@@ -175,7 +196,7 @@ def message(flows: m.FlowSet, state: ChatState, text: str, *, now: datetime) -> 
     return run.turn(run.answered(node, text))
 
 
-def resume(flows: m.FlowSet, state: ChatState, result: ivr.HttpResult | KbResult, *, now: datetime) -> Turn:
+def resume(flows: m.FlowSet, state: ChatState, result: Result, *, now: datetime) -> Turn:
     """The adapter's answer to the turn's request."""
     run = _Run(flows, state, now)
     node = run.node()
@@ -184,7 +205,49 @@ def resume(flows: m.FlowSet, state: ChatState, result: ivr.HttpResult | KbResult
             return run.turn(run.http_answered(node, result))
         case m.KbNode(), KbResult() if state.waiting == KB:
             return run.turn(run.kb_answered(node, result))
+        case m.AgentsNode(), AgentsResult() if state.waiting == AGENTS:
+            run.request = None
+            target = node.available if result.available else node.unavailable
+            run.step(f"{'agents' if result.available else 'no agent'} on {node.queue} -> {target.node}")
+            return run.turn(run.goto(target))
     raise ivr.FlowError(f"{type(result).__name__} does not answer {state.waiting!r} at {state.node!r}")
+
+
+def idle_due(flows: m.FlowSet, state: ChatState) -> datetime | None:
+    """When the customer's silence next needs something (the nudge, then the end); None: never
+    (the flow has no ``idle``, or does not wait for the customer)."""
+    flow = flows.flows.get(state.flow)
+    if flow is None or flow.idle is None or state.waiting != TEXT or state.asked_at is None:
+        return None
+    wait = flow.idle.after + (flow.idle.then if state.nudged else 0.0)
+    return datetime.fromtimestamp(state.asked_at + wait, UTC)
+
+
+def idle(flows: m.FlowSet, state: ChatState, *, now: datetime) -> Turn:
+    """The idle timer fired (the adapter's clock said :func:`idle_due` came). Early, or when the
+    customer answered meanwhile, nothing happens; else the first time a nudge, the second the flow
+    ends with outcome ``abandoned`` (to ``idle.queue`` when it names one, else no queue: closed)."""
+    due = idle_due(flows, state)
+    if due is None or now < due:
+        return Turn(state)
+    flow = flows.flows[state.flow]
+    settings = flow.idle
+    assert settings is not None
+    run = _Run(flows, state, now)
+    if not state.nudged:
+        run.step("no answer: are you still there?")
+        run.say(settings.prompt)
+        turn = run.turn(None)
+        return replace(turn, state=replace(state, nudged=True), nudge=settings.prompt is None)
+    run.step("no answer: abandoned" + (f" -> queue {settings.queue}" if settings.queue else ""))
+    run.variables["handoff_reason"] = "no answer"
+    if settings.queue:
+        run.waiting = DONE
+        data = run.data()
+        return run.turn(
+            ivr.Finish(run.choice, settings.queue, language=run.language, data=data, outcome=ABANDONED)
+        )
+    return run.turn(run.final(ABANDONED))
 
 
 class _Run:
@@ -200,6 +263,8 @@ class _Run:
         self.attempt = state.attempt
         self.choice = state.choice
         self.waiting = state.waiting
+        self.asked_at = state.asked_at
+        self.nudged = state.nudged
         self.replies: list[str] = []
         self.steps: list[Step] = []
         self.request: Request | None = None
@@ -208,6 +273,8 @@ class _Run:
     def turn(self, finish: ivr.Finish | None) -> Turn:
         if finish is not None:
             self.waiting = DONE
+        if self.waiting == TEXT:  # waits for the customer from now: the idle clock starts again
+            self.asked_at, self.nudged = self.now.timestamp(), False
         state = ChatState(
             self.flow_name,
             self.node_name,
@@ -216,6 +283,8 @@ class _Run:
             self.attempt,
             self.choice,
             self.waiting,
+            self.asked_at,
+            self.nudged,
         )
         return Turn(state, tuple(self.replies), self.request, finish, self.ticket, tuple(self.steps))
 
@@ -291,6 +360,11 @@ class _Run:
                 self.step(f"{node.method} {url}")
                 self.request = ivr.HttpLookup(node.method, url, node.timeout, headers, body)
                 self.waiting = HTTP
+                return None
+            case m.AgentsNode(queue=queue, skills=skills):
+                self.step(f"agents on {queue}?")
+                self.request = AgentsQuery(queue, skills)
+                self.waiting = AGENTS
                 return None
             case m.KbNode(question=question):
                 asked = m.render(question, self.values())
@@ -418,6 +492,14 @@ class _Run:
 
     def final(self, outcome: str) -> ivr.Finish:
         return ivr.Finish(self.choice, None, language=self.language, data=self.data(), outcome=outcome)
+
+    def person(self, flow: m.FlowDef | None) -> ivr.Finish | None:
+        """The customer asked for a person: the flow's ``agent`` target, else the conversation's queue."""
+        self.step("asked for a person")
+        self.variables["handoff_reason"] = "asked for a person"
+        if flow is not None and flow.agent is not None:
+            return self.goto(flow.agent)
+        return self.final("agent")
 
     def fail(self, why: str) -> ivr.Finish:
         self.set("ivr_error", why)

@@ -102,6 +102,15 @@ def _content(flow: m.FlowDef) -> list[m.Problem]:
                             f"which is not in the flow's languages {list(flow.languages)}",
                         )
                     )
+    idle = flow.idle.prompt if flow.idle is not None else None
+    for language in flow.languages if idle is not None else ():
+        variant = idle.for_language(language) if idle is not None else None
+        if variant is None or not variant.text:
+            problems.append(
+                m.Problem(
+                    idle.pos if idle else flow.pos, f"idle prompt text missing for language {language!r}"
+                )
+            )
     return problems
 
 
@@ -153,9 +162,9 @@ def _channels(flows: m.FlowSet, flow: m.FlowDef) -> list[m.Problem]:
                 )
     if flow.agent is not None:
         target = flow.nodes.get(flow.agent.node) if flow.agent.flow is None else None
-        if target is not None and not isinstance(target, (m.QueueNode, m.PlayNode, m.SetNode)):
+        if target is not None and not isinstance(target, (m.QueueNode, m.PlayNode, m.SetNode, m.AgentsNode)):
             problems.append(
-                m.Problem(flow.agent.pos, "'agent' must lead to a queue (a queue, play or set node)")
+                m.Problem(flow.agent.pos, "'agent' must lead to a queue (a queue, play, set or agents node)")
             )
     return problems
 

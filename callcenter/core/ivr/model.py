@@ -333,6 +333,35 @@ class TicketNode(Node):
 
 
 @dataclass(frozen=True, slots=True)
+class AgentsNode(Node):
+    """Chat only: whether a person could take the conversation now — an agent logged in (available
+    or busy, not paused) who is a member of ``queue``, has ``skills`` and takes chats — to ``available``,
+    else to ``unavailable`` (the offline form: collect a way to answer later, open a ticket)."""
+
+    queue: str
+    skills: tuple[str, ...]
+    available: Target
+    unavailable: Target
+
+    def targets(self) -> tuple[Target, ...]:
+        return (self.available, self.unavailable)
+
+
+@dataclass(frozen=True, slots=True)
+class Idle:
+    """Chat: a customer who stops answering. ``after`` seconds without an answer to a question: one
+    nudge (``prompt``, else the built-in "Are you still there?" in the customer's language); ``then``
+    seconds more: the flow ends with outcome ``abandoned`` — the conversation closed, or handed to
+    ``queue`` when one is given."""
+
+    after: float
+    then: float
+    pos: Pos
+    prompt: Prompt | None = None
+    queue: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
 class UnparsedNode(Node):
     """Stands for a node whose definition had errors (already reported), so that references to it
     do not add "missing target" noise. A flow set holding one is never run."""
@@ -340,7 +369,7 @@ class UnparsedNode(Node):
 
 TERMINALS = (QueueNode, VoicemailNode, CallbackNode, HangupNode, TicketNode, UnparsedNode)
 VOICE_ONLY = (VoicemailNode, CallbackNode)  # on chat they need ``chat:``, where to go instead
-CHAT_ONLY = (KbNode, TicketNode)
+CHAT_ONLY = (KbNode, TicketNode, AgentsNode)
 CHANNELS = ("voice", "chat")
 
 
@@ -354,6 +383,7 @@ class FlowDef:
     languages: tuple[str, ...] = ("en",)  # every prompt must exist in each
     channels: tuple[str, ...] = ("voice",)  # voice (calls), chat (web chat and messaging)
     agent: Target | None = None  # chat: where "agent" / "人工" goes (default: the conversation's queue)
+    idle: Idle | None = None  # chat: a customer who stops answering (None: the flow waits for ever)
 
 
 @dataclass(frozen=True, slots=True)

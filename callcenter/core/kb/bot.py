@@ -5,8 +5,9 @@ step of the chat flows (``callcenter/messaging/bot_flows.py``); measured on the 
 
 Invariants:
 
-- Asking for a person always wins: :func:`asks_for_person` is checked before any answer, in English
-  and Chinese, and a handoff carries what the bot collected (the customer's messages, the articles it
+- Asking for a person always wins: :func:`asks_for_person` (a request for a person, not any message
+  with the word: ``core/kb/person.py``) is checked before any answer, in English and Chinese, and a
+  handoff carries what the bot collected (the customer's messages, the articles it
   offered), so the agent starts where the bot stopped.
 - The bot answers only when it is confident: the best article holds at least ``coverage`` of the
   question's words (by weight) and scores at least ``margin`` times the next one; else it hands
@@ -17,17 +18,13 @@ Invariants:
 
 from __future__ import annotations
 
-import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 
 from callcenter.core.kb.articles import Hit
+from callcenter.core.kb.person import asks_for_person
 
-_PERSON = re.compile(
-    r"\b(agent|human|person|representative|operator|real people|speak to someone|talk to someone)\b"
-    r"|人工|真人|客服人员|转人工|找客服|接线员",
-    re.IGNORECASE,
-)
+__all__ = ["Answer", "Confidence", "Handoff", "asks_for_person", "decide"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -48,10 +45,6 @@ class Handoff:
     reason: str  # "asked for a person", "not confident", "nothing found"
     messages: tuple[str, ...]  # what the customer wrote, oldest first
     offered: tuple[int, ...] = ()  # articles the bot had answered with
-
-
-def asks_for_person(text: str) -> bool:
-    return _PERSON.search(text) is not None
 
 
 def decide(
