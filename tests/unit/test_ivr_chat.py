@@ -252,3 +252,18 @@ def test_a_first_message_that_asks_for_a_person_hands_over_and_one_that_mentions
         flows, "chat_support", now=NOW, variables={"first_message": "my agent number is wrong"}
     )
     assert mentioned.request is None and mentioned.state.node == "topic"
+
+
+def test_the_shipped_flows_open_tickets_the_example_workflow_has(flows: m.FlowSet) -> None:
+    """ivr_flows/ and tickets.example.yaml are used together: every ticket a flow opens is of a type
+    the example workflow defines, with nothing it requires left out."""
+    from tests.unit.tickets_fixtures import example
+
+    workflow = example()
+    opened = [n for f in flows.flows.values() for n in f.nodes.values() if isinstance(n, m.TicketNode)]
+    assert opened
+    for node in opened:
+        assert node.ticket_type in workflow.types, node.ticket_type
+        required = {f.name for f in workflow.types[node.ticket_type].fields if f.required}
+        assert required <= set(node.fields), (node.ticket_type, required)
+
