@@ -681,6 +681,9 @@ async def _chat(app: web.Application) -> AsyncIterator[None]:
         customers.assistant = Assistant(app[kb_api.KB])
     customers.surveys = app.get(SURVEYS)
     customers.callbacks = lambda: app.get(callbacks_api.CALLBACKS)
+    bots = app.get(BOTS)
+    if bots is not None:
+        customers.bot_answers = lambda: bots.answers(MessagingChannel.WEBCHAT)
     relay = app[sockets.RELAY]
     relay.attach(agents)
     relay.attach(customers)

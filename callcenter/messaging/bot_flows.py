@@ -100,6 +100,19 @@ class BotFlows:
         self._outside_calls: set[asyncio.Task[Any]] = set()  # turns waiting for a lookup or the kb
 
     # -- which flow -------------------------------------------------------------------------------
+    def answers(self, channel: MessagingChannel) -> bool:
+        """Whether a valid chat flow takes every new conversation of ``channel`` (its channel's
+        entry, or the channel's queue's): the widget is then open with no agent online, and the
+        flow's ``agents`` node decides what a customer nobody can take gets (its offline form)."""
+        if not self.choices:
+            return False
+        name = self.choices.get(f"channel:{channel.value}") or self.choices.get(
+            self.router.channel_queue(channel)
+        )
+        flows = self.flows() if name is not None else None
+        flow = flows.flows.get(name) if flows is not None and name is not None else None
+        return flow is not None and "chat" in flow.channels
+
     def flow_for(self, opened: ConversationOpened) -> str | None:
         """The chat flow this conversation runs, if any: by business line, queue, then channel."""
         if not self.choices:

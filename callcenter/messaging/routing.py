@@ -29,7 +29,7 @@ from callcenter.core import events as ev
 from callcenter.core.acd.queues import LANGUAGE_PREFIX
 from callcenter.core.commands import Command, SaveInteraction
 from callcenter.core.interaction import Interaction
-from callcenter.core.omni.conversations import ConversationOpened, Message
+from callcenter.core.omni.conversations import ConversationOpened, Message, MessagingChannel
 from callcenter.core.omni.customers import Routing, routing_of
 from callcenter.messaging import identity
 from callcenter.messaging.service import Messaging
@@ -108,8 +108,12 @@ class ConversationRouter:
 
     def queue_of(self, opened: ConversationOpened) -> str:
         """The conversation's own queue, else its channel's, else ``messaging.default_queue``."""
-        channel = opened.channel.value
-        return opened.queue or self._settings.queues.get(channel) or self._settings.default_queue  # type: ignore[call-overload]
+        return opened.queue or self.channel_queue(opened.channel)
+
+    def channel_queue(self, channel: MessagingChannel) -> str:
+        """The queue of the channel's conversations that name none (``messaging.queues``, else
+        ``messaging.default_queue``)."""
+        return self._settings.queues.get(channel.value) or self._settings.default_queue
 
     def on_opened(
         self, opened: ConversationOpened, routing: Routing, data: Mapping[str, str] | None = None

@@ -86,6 +86,8 @@ class CustomerNamespace(GuardedNamespace):
         self.surveys: SurveyService | None = None  # a rating is also a CSAT answer (the reports)
         # "Call me back" (web/widget_callbacks.py): the callbacks service, when it runs here.
         self.callbacks: Callable[[], Callbacks | None] = lambda: None
+        # Whether a dialogue flow takes web chats (messaging/bot_flows.py), when flows run here.
+        self.bot_answers: Callable[[], bool] | None = None
         self._callbacks_filed: dict[str, int] = {}
 
     async def accept(self, sid: str, environ: Mapping[str, Any], auth: object) -> Principal | None:
@@ -106,7 +108,10 @@ class CustomerNamespace(GuardedNamespace):
                 log.info("webchat.not_resumed", extra={"detail": str(err)})
 
     def online(self) -> bool:
-        """Some agent is staffed (logged in, not paused): a chat can be answered now."""
+        """A chat can be answered now: some agent is staffed (logged in, not paused), or a dialogue
+        flow takes web chats (``bot_answers``: it has its own offline form)."""
+        if self.bot_answers is not None and self.bot_answers():
+            return True
         return any(
             a.state not in (AgentState.LOGGED_OUT, AgentState.PAUSED)
             for a in self.service.engine.agents.values()

@@ -12,8 +12,41 @@ from playwright.async_api import async_playwright, expect
 from callcenter.web.pages import ACCOUNTS
 from tests.integration.test_bot_flows import FLOW
 from tests.integration.test_login_browser import CHROMIUM_FLAGS, PASSWORD, SCREENSHOTS
-from tests.integration.test_realtime import chat_settings, start_node
+from tests.integration.test_realtime import chat_settings, customer, start_node
 from tests.tools import require
+
+
+async def test_with_a_flow_on_web_chat_the_widget_is_open_with_no_agent_online(tmp_path: Path) -> None:
+    """The flow answers (its ``agents`` node has the offline form): the widget does not show its
+    own offline form just because no agent is logged in; a flow named but not loaded does not count."""
+    flows = tmp_path / "flows"
+    flows.mkdir()
+    (flows / "bot.yaml").write_text(FLOW)
+    base = chat_settings(tmp_path)
+    ivr = base.ivr.model_copy(
+        update={"flows_dir": flows, "entry_flow": "bot", "check_audio": False, "render_prompts": False}
+    )
+    for choices, online in (({"channel:webchat": "bot"}, True), ({"support": "bot"}, True), ({}, False)):
+        messaging = base.messaging.model_copy(update={"bot_flows": choices})
+        node = await start_node(base.model_copy(update={"messaging": messaging, "ivr": ivr}))
+        try:
+            visitor = await customer(node.url)
+            assert (await visitor.call("status"))["online"] is online, choices
+            if online:  # and the flow does answer
+                started = await visitor.call("start", {"name": "Dee", "message": "hello"})
+                assert started["online"] is True and started["conversation_id"]
+            await visitor.close()
+        finally:
+            await node.server.close()
+    (flows / "bot.yaml").write_text("flow: bot\nchannels: [chat]\nstart: nowhere\nnodes: {}\n")  # invalid
+    messaging = base.messaging.model_copy(update={"bot_flows": {"channel:webchat": "bot"}})
+    node = await start_node(base.model_copy(update={"messaging": messaging, "ivr": ivr}))
+    try:
+        visitor = await customer(node.url)
+        assert (await visitor.call("status"))["online"] is False
+        await visitor.close()
+    finally:
+        await node.server.close()
 
 
 async def test_a_web_chat_visitor_talks_to_the_flow_and_the_agent_sees_what_it_collected(
