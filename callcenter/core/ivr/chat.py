@@ -174,9 +174,18 @@ def begin(
     chosen = language if language in flow.languages else flow.language
     state = ChatState(entry, flow.start.node, chosen or flow.language, dict(variables))
     run = _Run(flows, state, now)
-    if asks_for_person(variables.get("first_message", "")):  # "agent please" as the first words
+    first = variables.get("first_message", "").strip()
+    if asks_for_person(first):  # "agent please" as the first words
         return run.turn(run.person(flow))
-    return run.turn(run.goto(flow.start))
+    finish = run.goto(flow.start)
+    node = run.node()
+    if finish is None and run.waiting == TEXT and isinstance(node, m.MenuNode) and menu_choice(node, first):
+        # The first words already answer the first menu ("I want to make a complaint"): the menu
+        # is not put to the customer, its choice is taken (the greetings before it stay).
+        del run.replies[run.asked_from :]
+        run.step("the first message answers the menu")
+        finish = run.answered(node, first)
+    return run.turn(finish)
 
 
 def message(flows: m.FlowSet, state: ChatState, text: str, *, now: datetime) -> Turn:
@@ -266,6 +275,7 @@ class _Run:
         self.asked_at = state.asked_at
         self.nudged = state.nudged
         self.replies: list[str] = []
+        self.asked_from = 0
         self.steps: list[Step] = []
         self.request: Request | None = None
         self.ticket: OpenTicket | None = None
@@ -393,6 +403,7 @@ class _Run:
     def ask(self, node: m.MenuNode | m.LanguageNode | m.CollectNode, attempt: int) -> ivr.Finish | None:
         self.attempt = attempt
         self.waiting = TEXT
+        self.asked_from = len(self.replies)  # where the question's own words start
         self.say(node.prompt)
         return None  # the customer's next message answers
 
