@@ -9,6 +9,7 @@ import logging
 import os
 import sys
 from collections.abc import Sequence
+from pathlib import Path
 from typing import Any, NoReturn
 
 from callcenter import __version__, logs
@@ -54,9 +55,9 @@ def _parser() -> argparse.ArgumentParser:
     from callcenter.ivr import commands as ivr_commands
 
     ivr_commands.add_parser(sub)
-    from callcenter.speech import commands as speech_commands
+    from callcenter.speech import arguments as speech_arguments
 
-    speech_commands.add_parser(sub)
+    speech_arguments.add_parser(sub)
     from callcenter.accounts import cli as users_cli
 
     users_cli.add_parser(sub)
@@ -66,9 +67,8 @@ def _parser() -> argparse.ArgumentParser:
     from callcenter.accounts import audit_cli
 
     audit_cli.add_parser(sub)
-    from callcenter.asterisk import replay
-
-    replay.add_parser(sub)
+    replay = sub.add_parser("replay", help="re-run a recorded Asterisk session through the engine")
+    replay.add_argument("file", type=Path, help="a session recording (asterisk.session_recordings)")
     from callcenter.reports import cli as report_cli
 
     report_cli.add_parser(sub)

@@ -170,11 +170,6 @@ def describe(command: Command) -> str | None:
     return f"{name} {shown}" + (f" — {reason}" if reason else "")
 
 
-def add_parser(sub: Any) -> None:
-    parser = sub.add_parser("replay", help="re-run a recorded Asterisk session through the engine")
-    parser.add_argument("file", type=Path, help="a session recording (asterisk.session_recordings)")
-
-
 def main(args: argparse.Namespace, settings: Settings) -> int:
     # The decisions are the output; the adapters' own log lines (info) would only repeat them.
     logging.getLogger("callcenter").setLevel(max(logging.WARNING, logging.getLogger().level))

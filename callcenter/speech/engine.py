@@ -11,10 +11,12 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Protocol
+from typing import TYPE_CHECKING, Protocol
 
 from callcenter.core.qa.transcript import Word
-from callcenter.speech.audio import Track
+
+if TYPE_CHECKING:  # the command line's parser reads ENGINES without loading the audio code
+    from callcenter.speech.audio import Track
 
 
 class EngineError(Exception):
