@@ -8,7 +8,9 @@ the day's intervals, 0 during its break), converts the answer, and hands shifts 
 
 Invariants:
 
-- A shift lies within one UTC day (pyworkforce's model has no shift across midnight); its start,
+- A shift lies within one *scheduling day*: the 24 hours from ``day_start_minutes`` (UTC; 0 is
+  midnight), as pyworkforce's model has no shift across its day's end. A centre open at night
+  starts its day at its quietest hour (06:00, say), so a 22:00-06:00 shift is one shift. Its start,
   end and break are on interval boundaries, so each 15-minute quarter of a shift is wholly
   working, wholly break, or wholly off (what adherence relies on: ``core/reports/adherence.py``).
 - Coverage is counted from the returned shifts, never taken from the solver's word: ``coverage[k]``
@@ -42,10 +44,12 @@ class ShiftRules:
     break_margin_minutes: int = 120
     start_step_minutes: int = 0  # 0: a shift may start on every interval
     max_search_seconds: float = 10.0
+    day_start_minutes: int = 0  # when the scheduling day starts (UTC minutes past midnight)
 
     def check(self, interval_seconds: int) -> None:
         step = interval_seconds // 60
-        for name in ("shift_minutes", "break_minutes", "break_margin_minutes", "start_step_minutes"):
+        names = ("shift_minutes", "break_minutes", "break_margin_minutes", "start_step_minutes")
+        for name in (*names, "day_start_minutes"):
             value = getattr(self, name)
             if value < 0 or value % step or value % 15:
                 raise ScheduleError(f"{name}: {value} is not a multiple of the {step}-minute interval")
@@ -58,11 +62,15 @@ class ShiftRules:
             )
         if not self.max_search_seconds > 0:
             raise ScheduleError("max_search_seconds: above 0")
+        if not 0 <= self.day_start_minutes < DAY // 60:
+            raise ScheduleError(
+                f"day_start_minutes: {self.day_start_minutes}: from 0 to 1439 (a time of day)"
+            )
 
 
 @dataclass(frozen=True, slots=True)
 class Schedule:
-    start: int  # epoch seconds of the first interval (a UTC midnight)
+    start: int  # epoch seconds of the first interval (the start of the first scheduling day)
     interval_seconds: int
     required: tuple[int, ...]  # agents required per interval, over every day
     coverage: tuple[int, ...]  # agents on shift and not on break, per interval
@@ -116,15 +124,18 @@ def patterns(rules: ShiftRules, interval_seconds: int) -> list[_Pattern]:
     return found
 
 
-def day_matrix(required: Sequence[int], start: int, interval_seconds: int) -> tuple[int, list[list[int]]]:
-    """``required`` (from ``start``) laid on whole UTC days: the first midnight and a row per day
-    (intervals outside the given ones require nobody)."""
+def day_matrix(
+    required: Sequence[int], start: int, interval_seconds: int, day_start: int = 0
+) -> tuple[int, list[list[int]]]:
+    """``required`` (from ``start``) laid on whole scheduling days, each beginning ``day_start``
+    seconds after a UTC midnight: the first day's beginning and a row per day (intervals outside
+    the given ones require nobody)."""
     if interval_seconds not in (900, 1800, 3600):
         raise ScheduleError(f"interval: {interval_seconds} s; 15, 30 or 60 minutes")
     if start % interval_seconds:
         raise ScheduleError("start: not on an interval boundary")
     periods = DAY // interval_seconds
-    first = start - start % DAY
+    first = start - (start - day_start) % DAY
     offset = (start - first) // interval_seconds
     days = max(1, math.ceil((offset + len(required)) / periods))
     matrix = [[0] * periods for _ in range(days)]
@@ -173,17 +184,17 @@ def make_schedule(
     """The fewest shifts (per ``rules``) such that every interval has its ``required`` agents working.
 
     ``required[k]`` is for the interval starting at ``start + k * interval_seconds``; the schedule
-    covers the whole UTC days these fall in.
+    covers the whole scheduling days these fall in (``rules.day_start_minutes``).
     """
-    first, matrix = day_matrix(required, start, interval_seconds)
     found = patterns(rules, interval_seconds)
+    first, matrix = day_matrix(required, start, interval_seconds, rules.day_start_minutes * 60)
     if not found:
         raise ScheduleError("no shift fits in a day with these rules")
     by_name = {p.name: p for p in found}
     shifts: list[Shift] = []
     status = "OPTIMAL"
-    # Each day is one model: the days do not interact (no shift crosses midnight), and small models
-    # solve faster than one large one.
+    # Each day is one model: the days do not interact (no shift crosses the day's end), and small
+    # models solve faster than one large one.
     for d, day in enumerate(matrix):
         if not any(day):
             continue
@@ -192,11 +203,11 @@ def make_schedule(
             raise ScheduleError(f"the solver found no schedule for day {d + 1}: {solved}")
         if solved == "FEASIBLE":
             status = "FEASIBLE"
-        midnight = first + d * DAY
+        begins = first + d * DAY
         for name, count in counts.items():
             p = by_name[name]
-            at = midnight + p.start * interval_seconds
-            b = None if p.break_at is None else midnight + p.break_at * interval_seconds
+            at = begins + p.start * interval_seconds
+            b = None if p.break_at is None else begins + p.break_at * interval_seconds
             b_end = None if b is None else b + p.break_length * interval_seconds
             shifts.extend(Shift(at, at + p.length * interval_seconds, b, b_end) for _ in range(count))
     shifts.sort(key=lambda s: (s.start, s.break_start or 0, s.end))
@@ -218,9 +229,10 @@ def coverage(shifts: Sequence[Shift], start: int, interval_seconds: int, interva
     return tuple(counts)
 
 
-def assign(shifts: Sequence[Shift], agents: Sequence[str]) -> tuple[Shift, ...]:
+def assign(shifts: Sequence[Shift], agents: Sequence[str], day_start: int = 0) -> tuple[Shift, ...]:
     """Shifts handed to agents, by one rule: agents in id order, taken round-robin from where the
-    previous day stopped, each day's shifts in start order, at most one shift per agent a day.
+    previous day stopped, each day's shifts in start order, at most one shift per agent a day (the
+    scheduling day: from ``day_start`` seconds past a UTC midnight).
     A day with more shifts than agents leaves the rest open (``agent`` None). So days off rotate
     through the roster; there is no rest rule between a late shift and the next day's early one."""
     order = sorted(set(agents))
@@ -228,7 +240,7 @@ def assign(shifts: Sequence[Shift], agents: Sequence[str]) -> tuple[Shift, ...]:
     cursor = 0
     days: dict[int, list[Shift]] = {}
     for s in sorted(shifts, key=lambda s: (s.start, s.break_start or 0, s.end)):
-        days.setdefault(s.start // DAY, []).append(s)
+        days.setdefault((s.start - day_start) // DAY, []).append(s)
     for day in sorted(days):
         todo = days[day]
         given = min(len(todo), len(order))

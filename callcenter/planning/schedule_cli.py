@@ -35,6 +35,17 @@ class Usage(ValueError):
     """A command-line value that cannot be used; the message says which and why."""
 
 
+def _time_of_day(value: str) -> int:
+    """``HH:MM`` as minutes past midnight."""
+    try:
+        hours, minutes = (int(part) for part in value.split(":"))
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{value!r}: a time of day, HH:MM") from None
+    if not (0 <= hours < 24 and 0 <= minutes < 60):
+        raise argparse.ArgumentTypeError(f"{value!r}: a time of day, HH:MM")
+    return hours * 60 + minutes
+
+
 def add_parser(sub: Any) -> None:
     from callcenter.planning.cli import _share, _targets
 
@@ -54,6 +65,13 @@ def add_parser(sub: Any) -> None:
         "--start-step", type=int, default=0, help="minutes between possible starts (0: any interval)"
     )
     p.add_argument("--max-search", type=float, default=10.0, help="seconds the solver may search per day")
+    p.add_argument(
+        "--day-starts",
+        type=_time_of_day,
+        default=0,
+        help="HH:MM (UTC) the scheduling day starts: no shift crosses it (00:00; a centre open at night: "
+        "its quietest hour, e.g. 06:00, for 22:00-06:00 shifts)",
+    )
     p.add_argument("--assign", action="store_true", help="hand the shifts to the roster's agents")
     p.add_argument("--agents", help="--assign: these agents (comma-separated) instead of the roster")
     p.add_argument("--save", action="store_true", help="store the shifts (replacing those of the days)")
@@ -135,12 +153,17 @@ def _required(args: argparse.Namespace) -> tuple[list[int], int, int, list[str]]
 def _make(args: argparse.Namespace, settings: Settings) -> int:
     per, start, interval, queues = _required(args)
     rules = ShiftRules(
-        args.shift_minutes, args.break_minutes, args.break_margin, args.start_step, args.max_search
+        args.shift_minutes,
+        args.break_minutes,
+        args.break_margin,
+        args.start_step,
+        args.max_search,
+        args.day_starts,
     )
     schedule = make_schedule(per, start, interval, rules)
     shifts = schedule.shifts
     if args.assign or args.agents:
-        shifts = assign(shifts, _agents(args, settings, queues))
+        shifts = assign(shifts, _agents(args, settings, queues), args.day_starts * 60)
     if args.save:
         saved = asyncio.run(_save(settings, schedule, shifts))
         print(f"schedule: {saved} shift(s) stored for {_days(schedule)}", file=sys.stderr)

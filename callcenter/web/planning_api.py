@@ -52,6 +52,12 @@ class PlanParams(BaseModel):
     seed: int = Field(1, ge=0, le=2**31, description="the simulation's seed")
     shift_minutes: int = Field(480, ge=15, le=1440, description="shift length, breaks included (minutes)")
     break_minutes: int = Field(60, ge=0, le=240, description="one break per shift (minutes; 0: none)")
+    day_starts: int = Field(
+        0,
+        ge=0,
+        lt=1440,
+        description="minutes past midnight (UTC) the scheduling day starts (no shift crosses it)",
+    )
 
 
 def _day(text: str) -> int:
@@ -146,7 +152,12 @@ async def plan(request: web.Request) -> web.Response:
     wanted = None if params.queue is None else set(params.queue.split(","))
     target = Target(params.sl, params.seconds, None, params.max_occupancy, params.shrinkage)
     running = list(request.app[DIRECTORY].agents.values())
-    rules = ShiftRules(params.shift_minutes, params.break_minutes, max_search_seconds=5.0)  # checked in work
+    rules = ShiftRules(  # checked in work
+        params.shift_minutes,
+        params.break_minutes,
+        max_search_seconds=5.0,
+        day_start_minutes=params.day_starts,
+    )
 
     def work() -> Plan:
         from callcenter.planning.roster import configured

@@ -51,6 +51,28 @@ def test_breaks_cost_shifts_and_are_placed_inside_the_margins() -> None:
         assert s.break_start - s.start >= 2 * HOUR and s.end - s.break_end >= 2 * HOUR
 
 
+def test_a_night_shift_crosses_midnight_when_the_scheduling_day_starts_in_the_morning() -> None:
+    # Two agents from 22:00 to 06:00 (Monday night): with days from midnight every shift must end
+    # at midnight or start there, so the night takes four shifts (two of 2 hours' work); with days
+    # from 06:00 it is two shifts of 22:00-06:00.
+    required = [0] * 22 + [2] * 8 + [0] * 18
+    at_midnight = make_schedule(required, MONDAY, HOUR, ShiftRules(480, 0, 0))
+    assert len(at_midnight.shifts) == 4 and at_midnight.shortfall == 0
+    morning = ShiftRules(480, 0, 0, day_start_minutes=360)
+    got = make_schedule(required, MONDAY, HOUR, morning)
+    assert [(s.start, s.end) for s in got.shifts] == [(MONDAY + 22 * HOUR, MONDAY + 30 * HOUR)] * 2
+    assert got.start == MONDAY + 6 * HOUR - DAY  # the scheduling day Sunday 06:00 - Monday 06:00 ...
+    offset = (MONDAY - got.start) // HOUR
+    assert got.coverage[offset : offset + len(required)] == tuple(required)  # ... and the next one
+    # Both night shifts are one day's: two agents take them, one each.
+    given = assign(got.shifts, ["1001", "1002"], morning.day_start_minutes * 60)
+    assert sorted(s.agent or "" for s in given) == ["1001", "1002"]
+    with pytest.raises(ScheduleError, match="day_start_minutes: 1440"):
+        ShiftRules(day_start_minutes=1440).check(HOUR)
+    with pytest.raises(ScheduleError, match="day_start_minutes: 390 is not a multiple"):
+        ShiftRules(day_start_minutes=390).check(HOUR)
+
+
 def test_a_requirement_starting_mid_day_is_laid_on_its_day() -> None:
     first, matrix = day_matrix([1, 2, 3], MONDAY + 10 * HOUR, HOUR)
     assert first == MONDAY and len(matrix) == 1
