@@ -16,6 +16,8 @@
       const value = String(data.get(name) || "").trim();
       if (value) query.set(name, value);
     }
+    const starts = /^(\d{2}):(\d{2})$/.exec(String(data.get("day_starts") || ""));
+    if (starts) query.set("day_starts", String(Number(starts[1]) * 60 + Number(starts[2])));
     return query;
   }
 
