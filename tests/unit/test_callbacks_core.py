@@ -40,7 +40,7 @@ race = st.one_of(st.just(False), st.tuples(st.just(True), st.one_of(st.none(), s
         st.tuples(st.integers(0, 30), st.sampled_from(ZONES)), min_size=1, max_size=6
     ),  # hours after START, zone
     mode=st.sampled_from([Mode.PROGRESSIVE, Mode.PREVIEW]),
-    steps=st.lists(st.tuples(step, race), max_size=60),
+    steps=st.lists(st.tuples(step, race), min_size=10, max_size=60),
 )
 def test_never_dialled_before_the_chosen_time_nor_once_cancelled(
     chosen: list[tuple[int, str]], mode: Mode, steps: list[tuple]
