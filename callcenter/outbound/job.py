@@ -313,7 +313,9 @@ class Dialling:
                 # On the list for every campaign: the others' diallers see it at the next poll.
                 await self.store.add_dnc([o.number], "ivr", o.at, note=f"opt-out key, campaign {name}")
                 log.info("outbound.opted_out", extra={"campaign": name, "record": o.record_id})
-            await self.store.apply(name, records.values(), ledgers.values(), decisions)
+            changed = await self.store.apply(
+                name, records.values(), ledgers.values(), decisions, {c.record_id for c in dials}
+            )
         except StorageError:
             # Not stored, so not placed: the dialler is rebuilt from the database at the next poll
             # (its calls "in flight" were never made).
@@ -321,11 +323,29 @@ class Dialling:
             raise
         if self.placer is not None:
             for dial in dials:
-                self.placer.place(dial, self.ended(name))
+                if dial.record_id not in changed:
+                    self.placer.place(dial, self.ended(name))
         if self.on_preview is not None:
             for c in out:
                 if isinstance(c, dl.PreviewOffered | dl.PreviewWithdrawn):
                     self.on_preview(c)
+        if changed:
+            await self._called_off(d, changed)
+
+    async def _called_off(self, d: dl.Dialler, changed: dict[int, StoredRecord | None]) -> None:
+        """The last look found these records changed since the round decided to call them (a
+        callback moved or cancelled within a poll of the dial): not placed; the dialler learns
+        why, and the stored row takes over."""
+        now = self.clock()
+        out: list[dl.Command] = []
+        for record_id, row in sorted(changed.items()):
+            log.info(
+                "outbound.changed_before_dial",
+                extra={"campaign": d.campaign.name, "record": record_id, "gone": row is None},
+            )
+            current = None if row is None else record_of(row)
+            out += d.handle(dl.ChangedBeforeDial(record_id, current, now))
+        await self._carry(d, out)  # the decision rows (no dial among them)
 
 
 def decision_of(name: str, c: dl.Command) -> Decision | None:

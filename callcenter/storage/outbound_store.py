@@ -9,7 +9,7 @@ core's table decides), so two nodes pausing and stopping at once cannot both win
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any, cast
@@ -238,23 +238,18 @@ class OutboundStore(ConnectionStore):
         records: Iterable[Record],
         ledgers: Iterable[Ledger],
         decisions: Sequence[Decision],
-    ) -> None:
+        dialled: Collection[int] = (),
+    ) -> dict[int, StoredRecord | None]:
         """What one round of the dialler changed, in one transaction: records (attempts, due
-        time, done), ledgers, decisions. Written before any call of the round is placed."""
+        time, done), ledgers, decisions. Written before any call of the round is placed.
+
+        ``dialled``: the records the round decided to call. Their attempt is the last look: it
+        is stored only over the row the dialler decided on (its revision, not finished); a row
+        changed since (a callback moved or cancelled on any node, finished elsewhere) keeps what
+        it holds and is returned as it is now (None: no such row), so that call is not placed.
+        No read more per call: the guarded update's row count says it."""
         async with self._begin("save the dialler's decisions", write=True) as db:
-            for r in records:
-                # Only over the revision the dialler knows: a callback moved or cancelled meanwhile
-                # is not undone (the dialler reads the new revision at its next poll).
-                await db.execute(
-                    RECORDS.update()
-                    .where(RECORDS.c.id == r.id, RECORDS.c.revision == r.revision)
-                    .values(
-                        attempts=r.attempts,
-                        due_at=_dt(r.due_at),
-                        done=r.done,
-                        last_outcome=None if r.last_outcome is None else r.last_outcome.value,
-                    )
-                )
+            changed = await self._store_records(db, records, dialled)
             for ledger in ledgers:
                 statement = self._insert(LEDGERS).values(
                     campaign=campaign,
@@ -283,6 +278,33 @@ class OutboundStore(ConnectionStore):
                         for d in decisions
                     ],
                 )
+        return changed
+
+    async def _store_records(
+        self, db: Any, records: Iterable[Record], dialled: Collection[int]
+    ) -> dict[int, StoredRecord | None]:
+        """The records' rows, each only over the revision the dialler knows (a callback moved or
+        cancelled meanwhile is not undone: the dialler reads the new revision at its next poll);
+        a dialled one also only while not finished. The dialled ones not stored, as they are."""
+        changed: dict[int, StoredRecord | None] = {}
+        for r in records:
+            where = [RECORDS.c.id == r.id, RECORDS.c.revision == r.revision]
+            if r.id in dialled:
+                where.append(RECORDS.c.done.is_(None))
+            result = await db.execute(
+                RECORDS.update()
+                .where(*where)
+                .values(
+                    attempts=r.attempts,
+                    due_at=_dt(r.due_at),
+                    done=r.done,
+                    last_outcome=None if r.last_outcome is None else r.last_outcome.value,
+                )
+            )
+            if r.id in dialled and result.rowcount == 0:
+                row = (await db.execute(sa.select(RECORDS).where(RECORDS.c.id == r.id))).first()
+                changed[r.id] = None if row is None else _stored(row)
+        return changed
 
     async def ledger(self, campaign: str, period: int) -> Ledger:
         async with self._begin("read a ledger") as db:

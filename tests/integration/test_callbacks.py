@@ -9,6 +9,7 @@ from __future__ import annotations
 import asyncio
 import time
 from collections.abc import Iterator
+from dataclasses import replace
 from datetime import datetime, timedelta
 from pathlib import Path
 from zoneinfo import ZoneInfo
@@ -23,7 +24,7 @@ from callcenter.core.ivr import flow as ivr
 from callcenter.core.omni.customers import Claim, Identity, IdentityKind
 from callcenter.core.outbound.campaign import CampaignMove
 from callcenter.outbound.callbacks import CallbackRefused, Callbacks, InvalidCallback, Refusal
-from callcenter.outbound.job import Dialling
+from callcenter.outbound.job import Dialling, record_of
 from callcenter.outbound.service import Campaigns, ConfigError
 from callcenter.settings.outbound import OutboundSettings
 from callcenter.storage.outbound_store import OutboundStore
@@ -157,6 +158,67 @@ async def test_callbacks_filed_refused_moved_cancelled_and_dialled_on_time(outbo
         assert kinds.count(("callback", "scheduled")) == 2
         assert ("callback", "moved") in kinds and ("callback", "cancelled") in kinds
         assert ("dial", "progressive") in kinds
+    finally:
+        await store.stop()
+
+
+async def test_a_cancel_or_move_within_a_poll_of_the_dial_places_no_call(outbound_db: str) -> None:
+    """The last look: the owner's dialler still has the callbacks as they were at its last poll
+    when it decides to call them; one cancelled and one moved since (on any node) are found
+    changed as the attempt is stored, and neither is dialled. The moved one is called at its new
+    time, as a first attempt."""
+    now = [NOW]
+    store = OutboundStore(outbound_db)
+    await store.start()
+    try:
+        settings = OutboundSettings()
+        campaigns = Campaigns(store, settings, lambda: now[0])
+        await campaigns.import_definitions(CAMPAIGNS, "c.yaml")
+        service = Callbacks(store, settings, lambda: now[0])
+        ten = datetime(2026, 12, 7, 10, 0)
+        cancel = await service.file(queue="sales", number="2125550101", when=ten, source="api", by="t")
+        move = await service.file(queue="sales", number="2125550102", when=ten, source="api", by="t")
+        await campaigns.move("sales-callbacks", CampaignMove.START, "t")
+        placed = Placed()
+        acd = _engine(2, NOW - 60)
+        job = Dialling(store, settings, lambda: acd, placed, lambda: now[0])
+        await job.poll()  # the owner knows both, due at 10:00
+
+        now[0] = datetime(2026, 12, 7, 10, 0, tzinfo=NY).timestamp()
+        assert await service.cancel(cancel.record_id, "sue", _yes) is not None
+        noon = datetime(2026, 12, 7, 12, 0)
+        assert (
+            await service.file(queue="sales", number="2125550102", when=noon, source="api", by="t")
+        ).how == "moved"
+        await job.pace()  # no poll since: the dialler decides on its old copies
+        assert placed.calls == []
+        d = job.diallers["sales-callbacks"]
+        assert d.in_flight == 0
+        rows = {r.id: r for r in await store.callbacks(["sales-callbacks"], pending_only=False)}
+        assert (rows[cancel.record_id].done, rows[cancel.record_id].attempts) == ("cancelled", 0)
+        assert (rows[move.record_id].done, rows[move.record_id].attempts) == (None, 0)
+        assert rows[move.record_id].due_at == datetime(2026, 12, 7, 12, 0, tzinfo=NY).timestamp()
+        decided = [(x.record_id, x.kind, x.reason) for _, x in await campaigns.decisions("sales-callbacks")]
+        for rid in (cancel.record_id, move.record_id):
+            assert (rid, "skip", "changed_before_dial") in decided
+            assert decided.index((rid, "skip", "changed_before_dial")) > decided.index(
+                (rid, "dial", "progressive")
+            )
+
+        now[0] += 1
+        await job.pace()
+        assert placed.calls == []  # the stored rows took over: cancelled, and due at noon
+        now[0] = datetime(2026, 12, 7, 12, 0, tzinfo=NY).timestamp()
+        await job.pace()
+        assert [(x.number, x.attempt) for x, _ in placed.calls] == [("+12125550102", 1)]
+        assert d.in_flight == 1
+        assert (await store.record(move.record_id)).attempts == 1  # type: ignore[union-attr]
+        # Finished elsewhere at the revision the dialler knows (an earlier owner's last write): the
+        # attempt is not stored over it either, and the row comes back as it is.
+        done = rows[cancel.record_id]
+        stale = replace(record_of(done), attempts=1, done=None)
+        found = await store.apply("sales-callbacks", [stale], [], [], {done.id})
+        assert found == {done.id: done} and await store.record(done.id) == done
     finally:
         await store.stop()
 

@@ -29,6 +29,9 @@ step = st.one_of(
     st.tuples(st.just("move"), st.integers(0, 5), st.integers(-2, 72)),
     st.tuples(st.just("cancel"), st.integers(0, 5)),
 )
+# With a step, maybe a move (hours from now) or a cancel (None) that lands within a poll of the
+# step's first dial: the last look finds the record changed, and the call is not placed.
+race = st.one_of(st.just(False), st.tuples(st.just(True), st.one_of(st.none(), st.integers(-2, 72))))
 
 
 @settings(max_examples=300, deadline=None)
@@ -37,11 +40,13 @@ step = st.one_of(
         st.tuples(st.integers(0, 30), st.sampled_from(ZONES)), min_size=1, max_size=6
     ),  # hours after START, zone
     mode=st.sampled_from([Mode.PROGRESSIVE, Mode.PREVIEW]),
-    steps=st.lists(step, max_size=60),
+    steps=st.lists(st.tuples(step, race), min_size=10, max_size=60),
 )
 def test_never_dialled_before_the_chosen_time_nor_once_cancelled(
     chosen: list[tuple[int, str]], mode: Mode, steps: list[tuple]
 ) -> None:
+    """Also: a call the last look calls off is not counted (attempts as stored, out of flight),
+    and the record as stored then takes over."""
     c = Campaign("cb", mode, "q", WEEKDAYS, callbacks=True)
     records = {
         i: dl.Record(i, f"+1555000{i:04d}", ZoneInfo(z), due_at=START + 3600.0 * h)
@@ -57,7 +62,7 @@ def test_never_dialled_before_the_chosen_time_nor_once_cancelled(
     revision = dict.fromkeys(records, 0)
     in_flight: set[int] = set()
     cards: dict[int, str] = {}
-    for s in steps:
+    for s, raced in steps:
         out: list[dl.Command] = []
         if s[0] == "tick":
             at += s[1]
@@ -101,6 +106,26 @@ def test_never_dialled_before_the_chosen_time_nor_once_cancelled(
                 assert command.record_id not in in_flight
             if isinstance(command, dl.DialDecided):
                 in_flight.add(command.record_id)
+        dials = [c for c in out if isinstance(c, dl.DialDecided)]
+        if raced and dials:
+            # Moved or cancelled on another node after the decision, before the dial: the stored
+            # row kept its attempts (the attempt's write was refused) and has a newer revision.
+            rid, hours = dials[0].record_id, raced[1]
+            revision[rid] += 1
+            base = replace(d.records[rid], attempts=d.records[rid].attempts - 1, revision=revision[rid])
+            if hours is None:
+                stored = replace(base, done="cancelled")
+            else:
+                stored = replace(base, due_at=at + 3600.0 * hours, done=None, attempts=0)
+            waiting.pop(rid, None)
+            asked[rid] = (stored.due_at, stored.done is not None)
+            flying = d.in_flight
+            off = d.handle(dl.ChangedBeforeDial(rid, stored, at))
+            assert [(type(c), getattr(c, "reason", None)) for c in off] == [
+                (dl.DialSkipped, "changed_before_dial")
+            ]
+            in_flight.discard(rid)
+            assert d.in_flight == flying - 1 and d.records[rid] == stored
 
 
 def test_a_move_while_the_call_is_in_flight_applies_after_it() -> None:
@@ -120,6 +145,69 @@ def test_a_move_while_the_call_is_in_flight_applies_after_it() -> None:
     d.handle(dl.RecordsLoaded((r,), START + 40))
     out = d.handle(dl.Paced((AgentView(AgentLoad.FREE, START + 3600),), 0, START + 3600))
     assert not [x for x in out if isinstance(x, dl.DialDecided)]
+
+
+ALL_DAY = (CallingWindow(time(0), time(23, 59)),)
+
+
+def _dialled(mode: Mode = Mode.PROGRESSIVE, records: int = 1) -> tuple[dl.Dialler, list[dl.Command]]:
+    """A callbacks campaign with ``records`` records due now, one free agent, the first decided."""
+    c = Campaign("cb", mode, "q", ALL_DAY, callbacks=True)
+    rs = [dl.Record(i, f"+1555000{i:04d}", ZoneInfo("UTC"), due_at=START) for i in range(1, records + 1)]
+    d = dl.Dialler(c, records=rs)
+    d.handle(dl.CampaignMoved(CampaignMove.START, START))
+    out = d.handle(dl.Paced((AgentView(AgentLoad.FREE, START, "a1"),), 0, START))
+    if mode == Mode.PREVIEW:
+        out = d.handle(dl.PreviewAnswered(1, "a1", True, START + 5))
+    assert [(x.record_id, x.attempt) for x in out if isinstance(x, dl.DialDecided)] == [(1, 1)]
+    return d, out
+
+
+@pytest.mark.parametrize("mode", [Mode.PROGRESSIVE, Mode.PREVIEW])
+def test_a_cancel_found_at_the_last_look_calls_nothing_and_counts_nothing(mode: Mode) -> None:
+    d, _ = _dialled(mode)
+    stored = dl.Record(1, "+15550000001", ZoneInfo("UTC"), due_at=START, done="cancelled", revision=1)
+    out = d.handle(dl.ChangedBeforeDial(1, stored, START + 6))
+    assert out == [dl.DialSkipped("cb", 1, "+15550000001", "changed_before_dial", START + 6)]
+    assert d.in_flight == 0 and d.records[1] == stored and d.records[1].attempts == 0
+    assert d.stats().attempts == 0 and d.ledger.answered == 0  # no attempt, no answer counted
+    # Never called again, nor shown.
+    later = d.handle(dl.Paced((AgentView(AgentLoad.FREE, START, "a1"),), 0, START + 3600))
+    assert not [x for x in later if isinstance(x, dl.DialDecided | dl.PreviewOffered)]
+    # A second report of the same call changes nothing.
+    assert d.handle(dl.ChangedBeforeDial(1, stored, START + 7)) == []
+
+
+def test_a_move_found_at_the_last_look_is_called_at_the_new_time_as_a_first_attempt() -> None:
+    d, _ = _dialled(records=2)
+    moved = dl.Record(1, "+15550000001", ZoneInfo("UTC"), due_at=START + 7200, revision=1)
+    d.handle(dl.ChangedBeforeDial(1, moved, START + 1))
+    # Out of flight at once: the one free agent gets the other record, not the moved one.
+    out = d.handle(dl.Paced((AgentView(AgentLoad.FREE, START, "a1"),), 0, START + 2))
+    assert [x.record_id for x in out if isinstance(x, dl.DialDecided)] == [2]
+    d.handle(dl.AttemptEnded(2, Outcome.CONNECTED, START + 60))
+    out = d.handle(dl.Paced((AgentView(AgentLoad.FREE, START, "a1"),), 0, START + 7199))
+    assert not [x for x in out if isinstance(x, dl.DialDecided)]
+    out = d.handle(dl.Paced((AgentView(AgentLoad.FREE, START, "a1"),), 0, START + 7200))
+    assert [(x.record_id, x.attempt) for x in out if isinstance(x, dl.DialDecided)] == [(1, 1)]
+
+
+def test_the_last_look_takes_the_newest_of_the_row_and_what_a_poll_read_meanwhile() -> None:
+    d, _ = _dialled()
+    r = d.records[1]
+    polled = replace(r, attempts=0, due_at=START + 600, revision=2)
+    d.handle(dl.RecordsLoaded((polled,), START + 1))  # in flight: kept for the call's end
+    older = replace(r, attempts=0, due_at=START + 300, revision=1)
+    d.handle(dl.ChangedBeforeDial(1, older, START + 2))
+    assert d.records[1] == polled
+    # Done elsewhere, the same revision: taken as stored; a row gone: the record is forgotten.
+    d2, _ = _dialled()
+    done = replace(d2.records[1], attempts=0, done="connected")
+    d2.handle(dl.ChangedBeforeDial(1, done, START + 2))
+    assert d2.records[1] == done and d2.in_flight == 0
+    d3, _ = _dialled()
+    d3.handle(dl.ChangedBeforeDial(1, None, START + 2))
+    assert 1 not in d3.records and d3.in_flight == 0
 
 
 NY = ZoneInfo("America/New_York")

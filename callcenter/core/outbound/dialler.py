@@ -15,7 +15,10 @@ decision. Invariants (property-tested with a simulated clock, tests/unit/test_ou
   ``PacingDecided`` when the pacing places calls or changes its reason;
 - a record is never dialled before its ``due_at`` (a scheduled callback's chosen time), and a
   record changed elsewhere (a callback moved or cancelled: a higher ``revision``) replaces the
-  dialler's copy, but only once its call in flight, if any, is over.
+  dialler's copy, but only once its call in flight, if any, is over;
+- the last look: a record found changed between the decision and the dial (``ChangedBeforeDial``,
+  the job's finding when it stores the attempt) is not called; the attempt does not count, the
+  call leaves the flight uncounted, and the record as stored takes over.
 """
 
 from __future__ import annotations
@@ -45,6 +48,7 @@ CONNECTED = "connected"
 DNC = "dnc"
 MAX_ATTEMPTS = "max_attempts"
 NO_WINDOW = "no_window"
+CHANGED_BEFORE_DIAL = "changed_before_dial"
 
 
 @dataclass(frozen=True, slots=True)
@@ -143,6 +147,17 @@ class AgentlessEnded:
     at: float
 
 
+@dataclass(frozen=True, slots=True)
+class ChangedBeforeDial:
+    """The last look before a call: the record's stored row changed after the dialler decided to
+    call it (a callback moved or cancelled, a newer ``revision``; or finished elsewhere), so the
+    call was not placed. ``current``: the row as stored now (None: no longer there)."""
+
+    record_id: int
+    current: Record | None
+    at: float
+
+
 Event = (
     RecordsLoaded
     | DncAdded
@@ -152,6 +167,7 @@ Event = (
     | CallHandled
     | PreviewAnswered
     | AgentlessEnded
+    | ChangedBeforeDial
 )
 
 
@@ -186,7 +202,8 @@ class DialDecided:
 @dataclass(frozen=True, slots=True)
 class DialSkipped:
     """A record that came up and was not dialled, and why: "dnc", "outside_window" (``until`` the
-    window opens), "max_attempts", "no_window" (no window opens within a week), "agent_passed"."""
+    window opens), "max_attempts", "no_window" (no window opens within a week), "agent_passed",
+    "changed_before_dial" (decided, then found changed at the last look: not called)."""
 
     campaign: str
     record_id: int
@@ -400,6 +417,8 @@ class Dialler:
                 self._previewed(event, out)
             case AgentlessEnded():
                 self._agentless(event, out)
+            case ChangedBeforeDial():
+                self._called_off(event, out)
         return out
 
     # --- the hopper ----------------------------------------------------------------------------
@@ -610,6 +629,27 @@ class Dialler:
         if later is not None and record_id not in self._in_flight:
             self._add(later)
             out.append(RecordChanged(self.campaign.name, later))
+
+    def _called_off(self, e: ChangedBeforeDial, out: list[Command]) -> None:
+        """The decided call was not placed: no attempt, no answer to count, nothing in flight; the
+        newest copy (the stored row, or one a poll read meanwhile) replaces the dialler's."""
+        r = self._records.get(e.record_id)
+        period = self._in_flight.pop(e.record_id, None)
+        if r is None or period is None:
+            return  # not a call of ours in flight: nothing to call off
+        if period != self.ledger.period and period not in self._in_flight.values():
+            self._older.pop(period, None)  # that window's last call: its budget binds no more
+        out.append(DialSkipped(self.campaign.name, r.id, r.number, CHANGED_BEFORE_DIAL, e.at))
+        newest = e.current
+        later = self._later.pop(e.record_id, None)
+        if later is not None and (newest is None or later.revision > newest.revision):
+            newest = later
+        if newest is None:
+            del self._records[e.record_id]  # gone from the table: nothing left to call
+            return
+        self._records[e.record_id] = newest
+        if newest.done is None:
+            heapq.heappush(self._hopper, (newest.due_at, newest.id))
 
     def _agentless(self, e: AgentlessEnded, out: list[Command]) -> None:
         """The result is stored with the attempt; an opt-out lists the number at once (this

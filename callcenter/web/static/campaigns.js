@@ -27,6 +27,7 @@
     agent_busy: t("taken back: a call took the agent"),
     timed_out: t("passed: not answered in time"),
     record_changed: t("taken back: the callback was moved or cancelled"),
+    changed_before_dial: t("not dialled: changed just before the call (a callback moved or cancelled)"),
     campaign_paused: t("taken back: the campaign paused"),
     campaign_stopped: t("taken back: the campaign stopped"),
   };
