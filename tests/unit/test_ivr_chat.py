@@ -273,8 +273,8 @@ def test_first_words_that_answer_the_first_menu_are_taken_as_its_answer(flows: m
         flows, "chat_support", now=NOW, variables={"first_message": "我要投诉"}, language="zh-CN"
     )
     assert turn.replies == (
-        "您好，我是 Acme 的虚拟助手。您随时可以要求转人工。",
-        "非常抱歉。请描述发生了什么，我们会为您创建工单。",
+        "您好，我是 Acme 的虚拟助手。您随时可以要求转人工。",  # noqa: RUF001
+        "非常抱歉。请描述发生了什么，我们会为您创建工单。",  # noqa: RUF001
     )  # the greeting, then the complaint's question: the menu is not put to the customer
     assert (turn.state.node, turn.state.choice, turn.state.waiting) == ("complaint", "3", chat.TEXT)
     # Words that answer no choice, or two: the menu is asked as usual.
