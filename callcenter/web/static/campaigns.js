@@ -15,6 +15,12 @@
     dial: t("dial"), skip: t("skip"), pacing: t("pacing"), state: t("state"), preview: t("preview"), disposition: t("disposition"),
   };
   const REASONS = {
+    progressive: t("progressive: one call per free agent"),
+    predictive: t("predictive: calls for the agents expected free"),
+    no_agent: t("no agent free"),
+    agentless: t("agentless: no agent needed"),
+    opt_out: t("opted out"),
+    message_played: t("message played"),
     dnc: t("on the do-not-call list"),
     max_attempts: t("no attempt left"),
     outside_window: t("outside the callee's calling hours"),
