@@ -330,13 +330,23 @@ class Dialling:
                 if isinstance(c, dl.PreviewOffered | dl.PreviewWithdrawn):
                     self.on_preview(c)
         if changed:
-            await self._called_off(d, changed)
+            await self._called_off(d, changed, {c.record_id: c.agent_id for c in dials if c.agent_id})
 
-    async def _called_off(self, d: dl.Dialler, changed: dict[int, StoredRecord | None]) -> None:
+    async def _called_off(
+        self, d: dl.Dialler, changed: dict[int, StoredRecord | None], agents: dict[int, str]
+    ) -> None:
         """The last look found these records changed since the round decided to call them (a
         callback moved or cancelled within a poll of the dial): not placed; the dialler learns
-        why, and the stored row takes over."""
+        why, and the stored row takes over. An agent who clicked "Call" on such a card is told
+        (the card's withdrawal, on the panel only: the decision row is the skip)."""
         now = self.clock()
+        if self.on_preview is not None:
+            for record_id in sorted(changed.keys() & agents.keys()):
+                self.on_preview(
+                    dl.PreviewWithdrawn(
+                        d.campaign.name, record_id, agents[record_id], dl.CHANGED_BEFORE_DIAL, now
+                    )
+                )
         out: list[dl.Command] = []
         for record_id, row in sorted(changed.items()):
             log.info(

@@ -162,6 +162,42 @@ async def test_callbacks_filed_refused_moved_cancelled_and_dialled_on_time(outbo
         await store.stop()
 
 
+async def test_a_preview_call_clicked_as_its_callback_is_cancelled_is_not_placed_and_the_agent_is_told(
+    outbound_db: str,
+) -> None:
+    now = [datetime(2026, 12, 7, 10, 0, tzinfo=NY).timestamp()]
+    store = OutboundStore(outbound_db)
+    await store.start()
+    try:
+        settings = OutboundSettings()
+        campaigns = Campaigns(store, settings, lambda: now[0])
+        await campaigns.import_definitions(CAMPAIGNS.replace("mode: progressive", "mode: preview"), "c.yaml")
+        service = Callbacks(store, settings, lambda: now[0])
+        due = await service.file(
+            queue="sales", number="2125550101", when=datetime(2026, 12, 7, 10, 0), source="api", by="t"
+        )
+        await campaigns.move("sales-callbacks", CampaignMove.START, "t")
+        placed, shown = Placed(), []
+        job = Dialling(store, settings, lambda: _engine(1, now[0] - 60), placed, lambda: now[0])
+        job.on_preview = shown.append
+        await job.poll()
+        await job.pace()
+        assert [(c.record_id, c.agent_id) for c in shown] == [(due.record_id, "1001")]  # the card
+        assert job.answer_preview("1001", "sales-callbacks", due.record_id, True)  # "Call" clicked ...
+        assert await service.cancel(due.record_id, "sue", _yes) is not None  # ... as it is cancelled
+        now[0] += 1
+        await job.pace()  # no poll in between: the dialler decides on its old copy
+        assert placed.calls == []
+        told = shown[-1]
+        assert (told.record_id, told.agent_id, getattr(told, "reason", None)) == (
+            due.record_id,
+            "1001",
+            "changed_before_dial",
+        )
+    finally:
+        await store.stop()
+
+
 async def test_a_cancel_or_move_within_a_poll_of_the_dial_places_no_call(outbound_db: str) -> None:
     """The last look: the owner's dialler still has the callbacks as they were at its last poll
     when it decides to call them; one cancelled and one moved since (on any node) are found

@@ -513,7 +513,19 @@
   socket.on("offer", (offer) => { state.offers.set(offer.interaction_id, withDeadline(offer)); renderOffers(); });
   socket.on("offer_withdrawn", (w) => { state.offers.delete(w.interaction_id); renderOffers(); });
   socket.on("preview", (p) => { state.previews.set(previewKey(p), p); renderPreviews(); beep(); });
-  socket.on("preview_withdrawn", (p) => { state.previews.delete(previewKey(p)); renderPreviews(); });
+  // Why a card left (a call taking the agent explains itself).
+  const WITHDRAWN = {
+    changed_before_dial: t("The call was not placed: the callback was moved or cancelled just before it."),
+    record_changed: t("A preview card was taken back: the callback was moved or cancelled."),
+    timed_out: t("A preview card was passed: it was not answered in time."),
+    campaign_paused: t("A preview card was taken back: the campaign was paused."),
+    campaign_stopped: t("A preview card was taken back: the campaign was stopped."),
+  };
+  socket.on("preview_withdrawn", (p) => {
+    state.previews.delete(previewKey(p));
+    renderPreviews();
+    if (WITHDRAWN[p.reason]) showError(WITHDRAWN[p.reason]);
+  });
   socket.on("message", (m) => {
     const chat = state.chats.get(m.conversation_id);
     if (chat) { chat.messages.push(m); chat.typing = false; renderWork(); }
