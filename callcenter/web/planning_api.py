@@ -60,6 +60,10 @@ class PlanParams(BaseModel):
     )
 
 
+def _rules(p: PlanParams) -> ShiftRules:
+    return ShiftRules(p.shift_minutes, p.break_minutes, max_search_seconds=5.0, day_start_minutes=p.day_starts)
+
+
 def _day(text: str) -> int:
     day = date.fromisoformat(text)
     return int(datetime(day.year, day.month, day.day, tzinfo=UTC).timestamp())
@@ -152,12 +156,7 @@ async def plan(request: web.Request) -> web.Response:
     wanted = None if params.queue is None else set(params.queue.split(","))
     target = Target(params.sl, params.seconds, None, params.max_occupancy, params.shrinkage)
     running = list(request.app[DIRECTORY].agents.values())
-    rules = ShiftRules(  # checked in work
-        params.shift_minutes,
-        params.break_minutes,
-        max_search_seconds=5.0,
-        day_start_minutes=params.day_starts,
-    )
+    rules = _rules(params)  # checked in work
 
     def work() -> Plan:
         from callcenter.planning.roster import configured
