@@ -61,7 +61,7 @@ class PlanParams(BaseModel):
 
 
 def _rules(p: PlanParams) -> ShiftRules:
-    return ShiftRules(p.shift_minutes, p.break_minutes, max_search_seconds=5.0, day_start_minutes=p.day_starts)
+    return ShiftRules(p.shift_minutes, p.break_minutes, max_search_seconds=5, day_start_minutes=p.day_starts)
 
 
 def _day(text: str) -> int:
