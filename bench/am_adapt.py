@@ -19,7 +19,8 @@ lossy, which is why the MAP model's weights are written back the same way (``mk_
 writes OUT/mllr_matrix (a means transform for the bundled model: pocketsphinx's ``-mllr``),
 OUT/map/ (a whole acoustic model, MAP over the MLLR-transformed means: pocketsphinx's ``-hmm``) and
 OUT/work/ (features, counts, logs). Needs the Debian packages sphinxtrain, sphinxbase-utils and
-pocketsphinx (for pocketsphinx_mdef_convert); bench/am_adapt.sh installs them.
+pocketsphinx (for pocketsphinx_mdef_convert), which only this bench uses (scripts/setup.sh does
+not install them; the script says what to install when one is missing).
 """
 
 from __future__ import annotations
@@ -55,6 +56,15 @@ def bundled_model() -> Path:
     import pocketsphinx
 
     return Path(pocketsphinx.get_model_path()) / "en-us"
+
+
+NEEDED = {"bw": "sphinxtrain", "sphinx_fe": "sphinxbase-utils", "pocketsphinx_mdef_convert": "pocketsphinx"}
+
+
+def check_tools() -> None:
+    missing = {p for name, p in NEEDED.items() if not (TOOLS / name).exists() and not shutil.which(name)}
+    if missing:
+        raise SystemExit(f"missing tools: apt-get install -y {' '.join(sorted(missing))}")
 
 
 def tool(name: str, *args: str, log: Path) -> None:
@@ -279,6 +289,7 @@ def main() -> None:
     parser.add_argument("--audio", type=Path, help="directory of the adaptation audio (kept, reused)")
     args = parser.parse_args()
     assert SPLITS == ("dev", "test")
+    check_tools()
     base = bundled_model()
     args.out.mkdir(parents=True, exist_ok=True)
     log = args.out / "adapt.log"
