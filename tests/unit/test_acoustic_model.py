@@ -66,3 +66,29 @@ def _phone(tmp_path: Path):  # type: ignore[no-untyped-def]
     if not path.exists():
         say("please check my account balance", path)
     return resample(read_wav(path)[0], 16000)
+
+
+def test_the_bundled_sendump_expands_to_mixture_weights_bw_can_read(tmp_path: Path) -> None:
+    """bench/am_adapt.py's conversion: the bundled model has quantised weights only; bw needs a
+    Sphinx-III mixture_weights file (senones x streams x densities, each row a distribution)."""
+    import struct
+    import sys
+
+    import numpy as np
+
+    sys.path.insert(0, str(Path(__file__).parents[2] / "bench"))
+    from am_adapt import sendump_to_mixw
+
+    target = tmp_path / "mixture_weights"
+    assert sendump_to_mixw(BUNDLED / "sendump", target) == (5126, 3, 128)
+    data = target.read_bytes()
+    start = data.index(b"endhdr\n") + len(b"endhdr\n")
+    assert data.startswith(b"s3\nversion 1.0\n") and start % 4 == 0
+    assert struct.unpack_from("<iIIII", data, start) == (0x11223344, 5126, 3, 128, 5126 * 3 * 128)
+    weights = np.frombuffer(data, "<f4", offset=start + 20).reshape(5126, 3, 128)
+    assert np.allclose(weights.sum(axis=2), 1.0, atol=1e-4)
+    # Quantised back as mk_s2sendump does (-log base 1.0001, >> 10), the bytes come back within one step.
+    back = np.rint(-np.log(weights.astype(np.float64)) / np.log(1.0001) / 1024).clip(0, 255)
+    raw = BUNDLED.joinpath("sendump").read_bytes()
+    original = np.frombuffer(raw, np.uint8, 3 * 128 * 5126, len(raw) - 3 * 128 * 5126)
+    assert np.abs(back.transpose(1, 2, 0).ravel() - original).max() <= 1
