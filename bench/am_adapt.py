@@ -14,7 +14,7 @@ which ``bw`` needs: they are expanded back (p = 1.0001 ** -(byte << shift)); the
 lossy, which is why the MAP model's weights are written back the same way (``mk_s2sendump``).
 
     .venv/bin/python bench/am_adapt.py OUT [--voices kal,kal16,awb,rms,slt] [--stretch 1.0]
-                                           [--digits 60] [--jobs 2] [--audio DIR]
+                                           [--digits 60] [--jobs 2] [--audio DIR] [--tau 1000]
 
 writes OUT/mllr_matrix (a means transform for the bundled model: pocketsphinx's ``-mllr``),
 OUT/map/ (a whole acoustic model, MAP over the MLLR-transformed means: pocketsphinx's ``-hmm``) and
@@ -190,7 +190,7 @@ def adapt(
     audio: Path,
     base: Path,
     log: Path,
-    jobs: int,
+    tau: float | None = None,
 ) -> None:
     hmm = base / "en-us"
     work = out / "work"
@@ -259,6 +259,7 @@ def adapt(
         "-mapmeanfn", str(model / "means"), "-mapvarfn", str(model / "variances"),
         "-mapmixwfn", str(work / "map_mixture_weights"),
         "-maptmatfn", str(model / "transition_matrices"),
+        *(("-bayesmean", "no", "-fixedtau", "yes", "-tau", str(tau)) if tau is not None else ()),
         log=log,
     )  # fmt: skip
     tool(
@@ -285,7 +286,10 @@ def main() -> None:
     parser.add_argument("--voices", default=",".join(VOICES))
     parser.add_argument("--stretch", default="1.0")
     parser.add_argument("--digits", type=int, default=60, help="random digit-string sentences")
-    parser.add_argument("--jobs", type=int, default=2)
+    parser.add_argument("--jobs", type=int, default=2, help="flite and sox runs at once")
+    parser.add_argument(
+        "--tau", type=float, help="MAP with this fixed prior weight (default: map_adapt's Bayesian means)"
+    )
     parser.add_argument("--audio", type=Path, help="directory of the adaptation audio (kept, reused)")
     args = parser.parse_args()
     assert SPLITS == ("dev", "test")
@@ -302,7 +306,7 @@ def main() -> None:
     utterances = make_speech(texts, voices, stretches, audio, args.jobs)
     seconds = sum(read_wav(audio / f"{name}.wav")[0].seconds for name, _ in utterances)
     print(f"    {len(utterances)} utterances, {seconds:.0f} s of speech")
-    adapt(args.out, utterances, audio, base, log, args.jobs)
+    adapt(args.out, utterances, audio, base, log, args.tau)
     step(f"done: {args.out / 'mllr_matrix'} and {args.out / 'map'}")
 
 
