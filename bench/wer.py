@@ -10,7 +10,10 @@ resampling to 16 kHz, redaction) once per run and scored with jiwer against its 
 - ``adapted``: the language model adapted to the example centre's text (qa_rules.example.yaml,
   scorecards.example.yaml, ivr_flows/, agent_scripts.example.txt; never the evaluation sentences:
   the bench stops if one is in it, and prints how many of the references' 4-grams the text holds);
-- ``soxr``: the general model after libsoxr's band-limited resampler instead of the interpolation.
+- ``soxr``: the general model after libsoxr's band-limited resampler instead of the interpolation;
+- ``am:PATH``: the general language model with an adapted acoustic model (bench/am_adapt.py):
+  PATH is a whole model directory (with ``mdef``: pocketsphinx's ``-hmm``) or an MLLR means
+  transform for the bundled model (a file: ``-mllr``).
 
 A run may carry pocketsphinx decoder options: ``adapted:lw=10:beam=1e-60``. Every run prints WER by
 voice, by speaking rate and overall, and its real-time factor (decoding CPU seconds per second of
@@ -86,8 +89,18 @@ def run_one(job: tuple[str, Path, str | None, tuple[tuple[str, str], ...]]) -> t
 
 def parse_run(name: str) -> tuple[str, tuple[tuple[str, str], ...]]:
     kind, *pairs = name.split(":")
-    if kind not in ("general", "adapted", "soxr"):
-        raise SystemExit(f"unknown run {name!r}: general, adapted or soxr, optionally :option=value...")
+    if kind not in ("general", "adapted", "soxr", "am"):
+        raise SystemExit(
+            f"unknown run {name!r}: general, adapted, soxr or am:PATH, optionally :option=value..."
+        )
+    if kind == "am":
+        if not pairs or "=" in pairs[0]:
+            raise SystemExit(f"run {name!r}: am:PATH names an acoustic model directory or MLLR file")
+        path = Path(pairs.pop(0)).resolve()
+        if not (path / "mdef").is_file() and not path.is_file():
+            raise SystemExit(f"run {name!r}: {path} is neither a model directory (mdef) nor a file")
+        pairs.insert(0, f"{'hmm' if path.is_dir() else 'mllr'}={path}")
+        kind = "general"
     options = tuple(tuple(pair.split("=", 1)) for pair in pairs)
     if any(len(o) != 2 for o in options):
         raise SystemExit(f"run {name!r}: options are written option=value")
@@ -136,7 +149,7 @@ def score(
 
 def table(title: str, rows: Iterable[str], columns: dict[str, dict[str, float]]) -> None:
     names = list(columns)
-    print(f"\n{title:<14}" + "".join(f"{n:>24}" for n in names))
+    print(f"\n{title:<14}" + "".join(f"{n[-23:]:>24}" for n in names))  # am:PATH: the path's end
     for row in rows:
         print(f"{row:<14}" + "".join(f"{100 * columns[n][row]:>23.1f}%" for n in names))
 
@@ -155,7 +168,9 @@ def main() -> None:
     parser.add_argument(
         "--weight", type=float, default=0.5, help="the centre text's share in the adapted model"
     )
-    parser.add_argument("--runs", default="general,adapted", help="general, adapted, soxr[:option=value...]")
+    parser.add_argument(
+        "--runs", default="general,adapted", help="general, adapted, soxr, am:PATH [:option=value...]"
+    )
     parser.add_argument("--show", action="store_true", help="print every hypothesis beside its reference")
     args = parser.parse_args()
     voices = tuple(args.voices.split(","))

@@ -72,6 +72,9 @@ class AdaptationSettings(Section):
     check_seconds: float = Field(30.0, gt=0, le=86400)  # how often the server looks for changed text
 
 
+ACOUSTIC_MODEL_FILES = ("mdef", "means", "variances", "transition_matrices")
+
+
 class TranscriptionSettings(Section):
     """Offline transcription of recordings (``callcenter transcribe``, the transcription workers)."""
 
@@ -93,6 +96,30 @@ class TranscriptionSettings(Section):
     adaptation: AdaptationSettings = AdaptationSettings()  # pocketsphinx only
     # pocketsphinx decoder options (name: value, e.g. {lw: 8.0, beam: 1e-60}); see docs/qa.md's figures.
     decoder: Mapping[str, float | int | str] = Field(default_factory=dict)
+    # pocketsphinx: an acoustic model adapted to the phone channel (bench/am_adapt.py, docs/qa.md):
+    # a model directory (mdef, means, variances, transition_matrices, sendump) used instead of the
+    # bundled one, or an MLLR transform file (mllr_matrix) applied to it. Offline and live.
+    acoustic_model: Path | None = None
+
+    @field_validator("acoustic_model")
+    @classmethod
+    def _acoustic_model(cls, value: Path | None) -> Path | None:
+        if value is None or value.is_file():
+            return value
+        if not value.is_dir():
+            raise ValueError(f"{value}: no such directory or MLLR file")
+        missing = [n for n in ACOUSTIC_MODEL_FILES if not (value / n).is_file()]
+        if not (value / "sendump").is_file() and not (value / "mixture_weights").is_file():
+            missing.append("sendump (or mixture_weights)")
+        if missing:
+            raise ValueError(f"{value} is not an acoustic model directory: no {', '.join(missing)}")
+        return value
+
+    @model_validator(mode="after")
+    def _one_acoustic_model(self) -> TranscriptionSettings:
+        if self.acoustic_model is not None and ({"hmm", "mllr"} & set(self.decoder)):
+            raise ValueError("acoustic_model: decoder.hmm or decoder.mllr names one too; keep one")
+        return self
 
 
 class QaSettings(Section):

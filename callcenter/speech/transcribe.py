@@ -121,7 +121,13 @@ def redactor_for(settings: TranscriptionSettings) -> Redactor:
 
 
 def decoder_options(settings: TranscriptionSettings) -> tuple[tuple[str, str], ...]:
-    return tuple(sorted((name, str(value)) for name, value in settings.decoder.items()))
+    """pocketsphinx's options: ``transcription.decoder``, and the adapted acoustic model
+    (``transcription.acoustic_model``: a directory is ``-hmm``, a file an ``-mllr`` transform)."""
+    options = {name: str(value) for name, value in settings.decoder.items()}
+    acoustic = settings.acoustic_model
+    if acoustic is not None:
+        options["hmm" if acoustic.is_dir() else "mllr"] = str(acoustic.resolve())
+    return tuple(sorted(options.items()))
 
 
 def engine_for(
