@@ -98,22 +98,25 @@ class MessagingStore(SessionStore):
         self._fencing = fencing
         # SQLite: received messages and their conversations written in one trip to the driver's
         # thread (``sqlite_write``), built at start.
-        self._received: tuple[sqlite_write.Prepared, sqlite_write.Prepared] | None = None
+        self._received: tuple[sqlite_write.Lane, sqlite_write.Prepared, sqlite_write.Prepared] | None = None
 
     async def start(self) -> None:
         await super().start()
         engine = self._engine
         if engine is not None and engine.dialect.name == "sqlite" and self._fencing is None:
             messages, conversations = tuple(_MESSAGES.c.keys()), tuple(_CONVERSATIONS.c.keys())
+            insert = sqlite_write.prepare(sa.insert(_MESSAGES), engine, messages)
+            upsert = self._upsert_statement(_CONVERSATIONS, conversations, ())
             self._received = (
-                sqlite_write.prepare(sa.insert(_MESSAGES), engine, messages),
-                sqlite_write.prepare(
-                    self._upsert_statement(_CONVERSATIONS, conversations, ()), engine, conversations
-                ),
+                sqlite_write.Lane(engine),
+                insert,
+                sqlite_write.prepare(upsert, engine, conversations),
             )
 
     async def stop(self) -> None:
-        self._received = None
+        received, self._received = self._received, None
+        if received is not None:
+            await received[0].close()
         await super().stop()
 
     @asynccontextmanager
@@ -170,14 +173,12 @@ class MessagingStore(SessionStore):
         addresses), and the customers they created or changed, all in one transaction: group
         commit under load. Any stored provider id fails the whole batch (DatabaseError caused by
         IntegrityError): save them one by one then."""
-        engine = self._engine
-        if self._received is not None and engine is not None and customers is None:
+        if self._received is not None and customers is None:
             # The steady state of a chat (no customer changed): one trip to SQLite's thread.
-            insert, upsert = self._received
+            lane, insert, upsert = self._received
             message_rows = [_message_values(m, c) for m, c in messages]
             conversation_rows = [_conversation_values(c, a) for c, a in conversations]
-            steps = ((insert, message_rows), (upsert, conversation_rows))
-            await sqlite_write.write(engine, "save received messages", steps)
+            await lane.write("save received messages", ((insert, message_rows), (upsert, conversation_rows)))
             return
         async with self._write("save received messages") as session:
             # On the Core tables: the ORM's bulk machinery costs more than the statements.

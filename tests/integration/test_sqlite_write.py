@@ -1,5 +1,6 @@
 """Received messages written in one trip to SQLite's thread (``storage/sqlite_write.py``): the rows
-are the ones the ORM path writes, and a batch with a stored provider id rolls back whole."""
+are the ones the ORM path writes, a batch with a stored provider id rolls back whole, and the lane
+takes a new connection when its own is gone."""
 
 from __future__ import annotations
 
@@ -65,6 +66,14 @@ async def test_one_trip_writes_what_the_orm_writes_and_rolls_back_whole(tmp_path
         assert len(await fast.messages()) == 4
         async with fast_db.engine.connect() as connection:  # nothing left open on the pool
             assert (await connection.scalar(sa.text("SELECT count(*) FROM messages"))) == 4
+
+        # The lane's connection is closed under it: that write fails, the next takes a new one.
+        assert fast._received is not None
+        await fast._received[0]._driver.close()
+        with pytest.raises(DatabaseError):
+            await fast.save_received_batch([(message(5, "c1", "p5"), "k1")], [(open_one, "visitor:a")])
+        await fast.save_received_batch([(message(5, "c1", "p5"), "k1")], [(open_one, "visitor:a")])
+        assert [m.id for m, _ in await fast.messages()] == ["m1", "m2", "m3", "m4", "m5"]
     finally:
         for store in (fast, orm):
             await store.stop()
