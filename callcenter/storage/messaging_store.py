@@ -66,7 +66,6 @@ _CUSTOMERS = cast(sa.Table, CustomerRow.__table__)
 _MERGES = cast(sa.Table, CustomerMergeRow.__table__)
 
 
-@cancel_safe
 @dataclass(frozen=True, slots=True)
 class CustomerChanges:
     """Customers as they are now, merges, and audit entries not written yet."""
@@ -79,6 +78,7 @@ class CustomerChanges:
         return bool(self.customers or self.merges or self.audit)
 
 
+@cancel_safe
 class MessagingStore(SessionStore):
     _name = "messaging store"
     # Immediate: concurrent deliveries (web chat, webhooks) each read then write, beside the
