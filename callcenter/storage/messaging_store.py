@@ -23,7 +23,7 @@ from callcenter.aio import cancel_safe
 from callcenter.core.omni.conversations import Conversation, Delivery, Direction, Message, MessagingChannel
 from callcenter.core.omni.customers import AuditEntry, Customer, Identity, IdentityKind, MergeRecord
 from callcenter.messaging.channels.base import Reply
-from callcenter.storage import audit_chain
+from callcenter.storage import audit_chain, sqlite_write
 from callcenter.storage.db import DatabaseError, SessionStore, fence_write
 from callcenter.storage.db_models import (
     BotSessionRow,
@@ -66,7 +66,6 @@ _CUSTOMERS = cast(sa.Table, CustomerRow.__table__)
 _MERGES = cast(sa.Table, CustomerMergeRow.__table__)
 
 
-@cancel_safe
 @dataclass(frozen=True, slots=True)
 class CustomerChanges:
     """Customers as they are now, merges, and audit entries not written yet."""
@@ -79,6 +78,7 @@ class CustomerChanges:
         return bool(self.customers or self.merges or self.audit)
 
 
+@cancel_safe
 class MessagingStore(SessionStore):
     _name = "messaging store"
     # Immediate: concurrent deliveries (web chat, webhooks) each read then write, beside the
@@ -96,6 +96,28 @@ class MessagingStore(SessionStore):
         # With an election (docs/cluster.md): the routing owner's fencing token now (None: this
         # node is not the owner). Every write is fenced by it, as the interactions' are.
         self._fencing = fencing
+        # SQLite: received messages and their conversations written in one trip to the driver's
+        # thread (``sqlite_write``), built at start.
+        self._received: tuple[sqlite_write.Lane, sqlite_write.Prepared, sqlite_write.Prepared] | None = None
+
+    async def start(self) -> None:
+        await super().start()
+        engine = self._engine
+        if engine is not None and engine.dialect.name == "sqlite" and self._fencing is None:
+            messages, conversations = tuple(_MESSAGES.c.keys()), tuple(_CONVERSATIONS.c.keys())
+            insert = sqlite_write.prepare(sa.insert(_MESSAGES), engine, messages)
+            upsert = self._upsert_statement(_CONVERSATIONS, conversations, ())
+            self._received = (
+                sqlite_write.Lane(engine),
+                insert,
+                sqlite_write.prepare(upsert, engine, conversations),
+            )
+
+    async def stop(self) -> None:
+        received, self._received = self._received, None
+        if received is not None:
+            await received[0].close()
+        await super().stop()
 
     @asynccontextmanager
     async def _write(self, action: str) -> AsyncIterator[AsyncSession]:
@@ -151,6 +173,13 @@ class MessagingStore(SessionStore):
         addresses), and the customers they created or changed, all in one transaction: group
         commit under load. Any stored provider id fails the whole batch (DatabaseError caused by
         IntegrityError): save them one by one then."""
+        if self._received is not None and customers is None:
+            # The steady state of a chat (no customer changed): one trip to SQLite's thread.
+            lane, insert, upsert = self._received
+            message_rows = [_message_values(m, c) for m, c in messages]
+            conversation_rows = [_conversation_values(c, a) for c, a in conversations]
+            await lane.write("save received messages", ((insert, message_rows), (upsert, conversation_rows)))
+            return
         async with self._write("save received messages") as session:
             # On the Core tables: the ORM's bulk machinery costs more than the statements.
             await session.execute(sa.insert(_MESSAGES), [_message_values(m, c) for m, c in messages])

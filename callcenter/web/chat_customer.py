@@ -249,9 +249,10 @@ class CustomerNamespace(GuardedNamespace):
         if client_id and not _CLIENT_ID.match(client_id):
             raise BadRequest("id must be letters, digits, - or _")
         ack = await self._receive(visitor, body, client_id or None, "")
-        if ack.get("id"):
+        room = room_of(visitor.address)
+        if ack.get("id") and self.reaches_others(room, sid):  # the visitor's other tabs
             echo = {"id": ack["id"], "from": "customer", "body": body}
-            await self.emit("message", echo, room=room_of(visitor.address), skip_sid=sid)
+            await self.emit("message", echo, room=room, skip_sid=sid)
         return ack
 
     async def _receive(self, visitor: Visitor, body: str, client_id: str | None, subject: str) -> Ack:

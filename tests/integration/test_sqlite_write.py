@@ -1,0 +1,81 @@
+"""Received messages written in one trip to SQLite's thread (``storage/sqlite_write.py``): the rows
+are the ones the ORM path writes, a batch with a stored provider id rolls back whole, and the lane
+takes a new connection when its own is gone."""
+
+from __future__ import annotations
+
+import sqlite3
+import time
+from pathlib import Path
+
+import pytest
+import sqlalchemy as sa
+
+from callcenter.core.omni.conversations import Conversation, Delivery, Direction, Message, MessagingChannel
+from callcenter.storage.db import Database, DatabaseError
+from callcenter.storage.messaging_store import MessagingStore
+
+T0 = time.time()
+
+
+def message(n: int, conversation: str, provider_id: str) -> Message:
+    at = T0 + n
+    return Message(f"m{n}", conversation, MessagingChannel.WEBCHAT, Direction.IN, f"body {n}", at,
+                   Delivery.RECEIVED, provider_id)  # fmt: skip
+
+
+async def rows(database: Database, table: str) -> list[tuple[object, ...]]:
+    async with database.engine.connect() as connection:
+        result = await connection.exec_driver_sql(f"SELECT * FROM {table} ORDER BY id")
+        return [tuple(r) for r in result]
+
+
+async def test_one_trip_writes_what_the_orm_writes_and_rolls_back_whole(tmp_path: Path) -> None:
+    fast_url, orm_url = f"sqlite+aiosqlite:///{tmp_path}/fast.db", f"sqlite+aiosqlite:///{tmp_path}/orm.db"
+    fast_db, orm_db = Database(fast_url), Database(orm_url)
+    await fast_db.start()
+    await orm_db.start()
+    fast, orm = MessagingStore(fast_url, fast_db.engine), MessagingStore(orm_url, orm_db.engine)
+    await fast.start()
+    await orm.start()
+    orm._received = None  # the SQLAlchemy session path, as on PostgreSQL
+    try:
+        assert fast._received is not None
+        now = T0
+        open_one = Conversation("c1", "k1", MessagingChannel.WEBCHAT, now, now + 1, "subject", False)
+        closed = Conversation("c2", "k2", MessagingChannel.WEBCHAT, now, now + 2, "", True)
+        batch = [(message(1, "c1", "p1"), "k1"), (message(2, "c2", "p2"), "k2")]
+        for store in (fast, orm):
+            await store.save_received_batch(batch, [(open_one, "visitor:a"), (closed, "visitor:b")])
+            # The conversation again (an upsert): its new state replaces the stored one.
+            later = Conversation("c1", "k1", MessagingChannel.WEBCHAT, now, now + 3, "subject", True)
+            await store.save_received_batch([(message(3, "c1", "p3"), "k1")], [(later, "visitor:a")])
+        for table in ("messages", "conversations"):
+            assert await rows(fast_db, table) == await rows(orm_db, table)
+        assert [m.id for m, _ in await fast.messages()] == ["m1", "m2", "m3"]
+        assert [(c.id, c.closed) for c, _ in await fast.conversations()] == [("c1", True), ("c2", True)]
+
+        # p2 is stored: the whole batch fails, m4 is not kept, and the connections still work.
+        again = [(message(4, "c1", "p4"), "k1"), (message(5, "c2", "p2"), "k2")]
+        with pytest.raises(DatabaseError) as failed:
+            await fast.save_received_batch(again, [(open_one, "visitor:a")])
+        assert isinstance(failed.value.__cause__, sqlite3.IntegrityError)
+        assert "p2" not in str(failed.value)  # the constraint is named, not the values
+        assert [m.id for m, _ in await fast.messages()] == ["m1", "m2", "m3"]
+        await fast.save_received_batch([(message(4, "c1", "p4"), "k1")], [(open_one, "visitor:a")])
+        assert len(await fast.messages()) == 4
+        async with fast_db.engine.connect() as connection:  # nothing left open on the pool
+            assert (await connection.scalar(sa.text("SELECT count(*) FROM messages"))) == 4
+
+        # The lane's connection is closed under it: that write fails, the next takes a new one.
+        assert fast._received is not None
+        await fast._received[0]._driver.close()
+        with pytest.raises(DatabaseError):
+            await fast.save_received_batch([(message(5, "c1", "p5"), "k1")], [(open_one, "visitor:a")])
+        await fast.save_received_batch([(message(5, "c1", "p5"), "k1")], [(open_one, "visitor:a")])
+        assert [m.id for m, _ in await fast.messages()] == ["m1", "m2", "m3", "m4", "m5"]
+    finally:
+        for store in (fast, orm):
+            await store.stop()
+        await fast_db.stop()
+        await orm_db.stop()
