@@ -568,8 +568,14 @@ async def test_teams_get_e_mails_of_their_tickets_events_over_real_smtp_in_their
                 f"[{tid}] Ticket transferred to engineering: Router reboots",
             )
             assert "From support: firmware" in mail.get_payload(decode=True).decode()
-            async with http.get("/api/webhooks/deliveries") as resp:
-                rows = (await resp.json())["deliveries"]
+
+            async def settled() -> list[dict[str, Any]] | None:
+                # The relay has the e-mail before the delivery's outcome is stored: wait for it.
+                async with http.get("/api/webhooks/deliveries") as resp:
+                    found: list[dict[str, Any]] = (await resp.json())["deliveries"]
+                return found if all(r["state"] != "pending" for r in found) else None
+
+            rows = await until(settled, "the deliveries' outcomes stored")
             assert sorted((r["subscription"], r["event"], r["state"]) for r in rows) == [
                 ("mail:engineering", "ticket.transferred", "delivered"),
                 ("mail:support", "ticket.created", "delivered"),
