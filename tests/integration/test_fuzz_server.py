@@ -25,6 +25,8 @@ from hypothesis import strategies as st
 
 from callcenter.asterisk.agi import AgiServer, AgiSession
 from callcenter.messaging.channels import twilio, whatsapp
+from callcenter.web.api import SETTINGS
+from callcenter.web.realtime import TRANSPORT_FACTOR
 from callcenter.web.webhooks import MESSAGING
 from tests.channel_data import http
 from tests.fuzz import targets as fz
@@ -174,7 +176,13 @@ async def test_fuzzed_widget_events_get_typed_answers(tmp_path: Path) -> None:
                 max_size=5,
             ),
         )
+        # A packet over the transport's limit is not read and its socket is dropped (test_realtime's
+        # test of it): such draws (20 leaves of up to 18 KB once escaped) are left out here, where
+        # every event must be answered.
+        readable = TRANSPORT_FACTOR * node.app[SETTINGS].realtime.max_message_bytes - 1024
         for name, payload in draw_many(st.tuples(events, payloads), 120):
+            if len(json.dumps([name, payload])) > readable:
+                continue
             answer = await sio.call(name, payload, namespace="/customer", timeout=10)
             assert answer is None or isinstance(answer, dict), (name, answer)
             if isinstance(answer, dict) and "error" in answer:

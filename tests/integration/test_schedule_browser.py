@@ -50,9 +50,12 @@ async def test_adherence_report_and_the_agents_own_schedule_in_english_and_chine
         )
         now = time.time()
         day = int(now // 86400) * 86400
-        # Two ended hours of today (or of the day's first minutes' yesterday): 1001 scheduled for
-        # both, available for the first, logged out for the second: 50 % adherence.
-        end = max(day, int(now // QUARTER) * QUARTER - QUARTER)
+        # Two ended hours of one day (today's, or yesterday's last two in the day's first two
+        # hours: the report by day must find both on its first row): 1001 scheduled for both,
+        # available for the first, logged out for the second: 50 % adherence.
+        end = int(now // QUARTER) * QUARTER - QUARTER
+        if end - 2 * 3600 < day:
+            end = day
         start = end - 2 * 3600
         await app[DATABASE].write_batch(
             [
