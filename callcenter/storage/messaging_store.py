@@ -173,18 +173,17 @@ class MessagingStore(SessionStore):
         addresses), and the customers they created or changed, all in one transaction: group
         commit under load. Any stored provider id fails the whole batch (DatabaseError caused by
         IntegrityError): save them one by one then."""
+        message_rows = [_message_values(m, c) for m, c in messages]
+        conversation_rows = [_conversation_values(c, a) for c, a in conversations]
         if self._received is not None and customers is None:
             # The steady state of a chat (no customer changed): one trip to SQLite's thread.
             lane, insert, upsert = self._received
-            message_rows = [_message_values(m, c) for m, c in messages]
-            conversation_rows = [_conversation_values(c, a) for c, a in conversations]
             await lane.write("save received messages", ((insert, message_rows), (upsert, conversation_rows)))
             return
         async with self._write("save received messages") as session:
             # On the Core tables: the ORM's bulk machinery costs more than the statements.
-            await session.execute(sa.insert(_MESSAGES), [_message_values(m, c) for m, c in messages])
-            rows = [_conversation_values(c, a) for c, a in conversations]
-            await self._upsert(session, _CONVERSATIONS, rows)
+            await session.execute(sa.insert(_MESSAGES), message_rows)
+            await self._upsert(session, _CONVERSATIONS, conversation_rows)
             if customers is not None:
                 await self._write_customers(session, customers)
 
