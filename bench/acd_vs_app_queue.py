@@ -198,9 +198,7 @@ def main() -> int:
     parser.add_argument("--calls", type=int, default=20)
     args = parser.parse_args()
     sandbox = AsteriskSandbox(settings_from(config_with(**BENCH)))
-    sandbox.down()
-    sandbox.forget_state()
-    sandbox.up()
+    sandbox.fresh()
     try:
         with tempfile.TemporaryDirectory(prefix="cc-bench-") as tmp:
             ours = phase(sandbox, Path(tmp), ours=True, calls=args.calls)

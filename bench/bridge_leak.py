@@ -238,9 +238,7 @@ async def main(argv: list[str] | None = None) -> int:
     SETTLE, TALK = args.settle, args.talk
 
     sandbox = AsteriskSandbox(settings())
-    sandbox.down()
-    sandbox.forget_state()
-    sandbox.up(timeout=120)
+    sandbox.fresh(timeout=120)
     ami = AmiClient(sandbox.settings.asterisk)
     ami.subscribe(_on_event)
     await ami.start()

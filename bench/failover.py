@@ -136,9 +136,7 @@ def one_kill(owner: ServerProcess, follower: ServerProcess, sig: int = signal.SI
 
 def up_sandbox() -> AsteriskSandbox:
     sandbox = AsteriskSandbox(settings_from(config_with(asterisk=ASTERISK, agi=agi("a"))))
-    sandbox.down()
-    sandbox.forget_state()
-    sandbox.up(timeout=120)
+    sandbox.fresh(timeout=120)
     return sandbox
 
 

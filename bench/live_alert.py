@@ -217,9 +217,7 @@ def main() -> int:
     parser.add_argument("--calls", type=int, default=5)
     args = parser.parse_args()
     sandbox = AsteriskSandbox(settings_from(config_with(**BENCH)))
-    sandbox.down()
-    sandbox.forget_state()
-    sandbox.up()
+    sandbox.fresh()
     try:
         with tempfile.TemporaryDirectory(prefix="cc-bench-alert-") as tmp:
             return asyncio.run(run(sandbox, Path(tmp), args.calls))

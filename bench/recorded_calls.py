@@ -179,9 +179,7 @@ def main() -> int:
     parser.add_argument("--calls", type=int, default=8)
     args = parser.parse_args()
     sandbox = AsteriskSandbox(settings_from(config_with(**BENCH)))
-    sandbox.down()
-    sandbox.forget_state()
-    sandbox.up()
+    sandbox.fresh()
     try:
         with tempfile.TemporaryDirectory(prefix="cc-bench-rec-") as tmp:
             workdir = Path(tmp)

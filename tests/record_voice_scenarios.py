@@ -231,9 +231,7 @@ def sandbox_up() -> Iterator[Any]:
     from callcenter.asterisk.sandbox import AsteriskSandbox
 
     sandbox = AsteriskSandbox(settings_from(config_with()))
-    sandbox.down()
-    sandbox.forget_state()
-    sandbox.up(timeout=120)
+    sandbox.fresh(timeout=120)
     try:
         yield sandbox
     finally:
@@ -245,9 +243,7 @@ def no_registered_phones(sandbox: Any) -> None:
     tests/e2e/conftest.py): restart the instance from a clean astdb."""
     found = re.search(r"Objects found: (\d+)", sandbox.cli("pjsip show contacts"))
     if found and int(found.group(1)):
-        sandbox.down()
-        sandbox.forget_state()
-        sandbox.up(timeout=120)
+        sandbox.fresh(timeout=120)
 
 
 def record(name: str, sandbox: Any) -> list[Path]:

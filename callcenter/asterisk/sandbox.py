@@ -518,6 +518,13 @@ class AsteriskSandbox:
                 self._stop(pid, timeout=timeout)
             self._clean_run_dir()
 
+    def fresh(self, timeout: float = 60.0) -> SandboxStatus:
+        """Up from a clean start: stopped if running, its astdb forgotten (no registration left
+        from an earlier run), started again."""
+        self.down()
+        self.forget_state()
+        return self.up(timeout=timeout)
+
     def forget_state(self) -> None:
         """Delete the instance's astdb (registrations, device states). Only while it is down.
 
