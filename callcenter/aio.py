@@ -6,6 +6,7 @@ import asyncio
 import contextlib
 import functools
 import inspect
+import logging
 from collections.abc import Awaitable, Callable, Coroutine
 from typing import Any, ParamSpec, TypeVar
 
@@ -77,3 +78,45 @@ def _finishing(method: Callable[P, Coroutine[Any, Any, T]]) -> Callable[P, Corou
         return await finish_before_cancel(method(*args, **kwargs))
 
     return wrapper
+
+
+class Background:
+    """Tasks that nobody awaits where they start (an emit from a synchronous listener, a bot's
+    turn, a conversation's close): each is kept until it ends (the loop holds tasks only weakly),
+    a failure is logged as ``failed`` with its error instead of "never retrieved", and the owner's
+    stop waits for them (:meth:`drain`, or :meth:`settle` with a bound)."""
+
+    def __init__(self, logger: logging.Logger, failed: str) -> None:
+        self._log = logger
+        self._failed = failed
+        self._tasks: set[asyncio.Task[Any]] = set()
+
+    def __len__(self) -> int:
+        return len(self._tasks)
+
+    def spawn(self, work: Coroutine[Any, Any, Any]) -> asyncio.Task[Any]:
+        task = asyncio.get_running_loop().create_task(work)
+        self._tasks.add(task)
+        task.add_done_callback(self._done)
+        return task
+
+    def _done(self, task: asyncio.Task[Any]) -> None:
+        self._tasks.discard(task)
+        if not task.cancelled() and task.exception() is not None:
+            self._log.error(self._failed, extra={"error": repr(task.exception())})
+
+    async def drain(self) -> None:
+        """Until every task has ended, those spawned meanwhile too."""
+        while self._tasks:
+            await asyncio.gather(*list(self._tasks), return_exceptions=True)
+
+    async def settle(self, seconds: float) -> None:
+        """Let the tasks end within ``seconds``; then cancel the others and wait for them."""
+        if not self._tasks:
+            return
+        _, pending = await asyncio.wait(set(self._tasks), timeout=seconds)
+        await cancel_and_wait(*pending)
+
+    async def cancel(self) -> None:
+        """Cancel every task and wait until each has ended."""
+        await cancel_and_wait(*self._tasks)

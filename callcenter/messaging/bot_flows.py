@@ -43,6 +43,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from callcenter import metrics
+from callcenter.aio import Background
 from callcenter.core.acd.roster import staffed
 from callcenter.core.ivr import chat
 from callcenter.core.ivr import flow as ivr
@@ -96,7 +97,7 @@ class BotFlows:
         self._idle_timers: dict[str, asyncio.TimerHandle] = {}
         self.choices = dict(messaging.settings.bot_flows)
         self.sessions: dict[str, _Session] = {}
-        self._tasks: set[asyncio.Task[None]] = set()
+        self._tasks = Background(log, "bot.turn_failed")
         self._outside_calls: set[asyncio.Task[Any]] = set()  # turns waiting for a lookup or the kb
 
     # -- which flow -------------------------------------------------------------------------------
@@ -163,14 +164,7 @@ class BotFlows:
             self._spawn(self._guarded(session, self._message(session, message.body)))
 
     def _spawn(self, work: Coroutine[Any, Any, None]) -> None:
-        task = asyncio.get_running_loop().create_task(work)
-        self._tasks.add(task)
-        task.add_done_callback(self._done)
-
-    def _done(self, task: asyncio.Task[None]) -> None:
-        self._tasks.discard(task)
-        if not task.cancelled() and task.exception() is not None:
-            log.error("bot.turn_failed", extra={"error": repr(task.exception())})
+        self._tasks.spawn(work)
 
     async def _guarded(self, session: _Session, turn: Coroutine[Any, Any, None]) -> None:
         """A turn that fails (a flow reloaded away under it, a bug, the database) hands the
@@ -190,8 +184,7 @@ class BotFlows:
                 )
 
     async def drain(self) -> None:
-        while self._tasks:
-            await asyncio.gather(*list(self._tasks), return_exceptions=True)
+        await self._tasks.drain()
 
     def attach(self) -> None:
         """New conversations come here first (``Messaging.on_opened``), and further messages."""
@@ -208,10 +201,7 @@ class BotFlows:
         self._idle_timers.clear()
         for task in self._outside_calls:
             task.cancel()
-        if self._tasks:
-            _, pending = await asyncio.wait(set(self._tasks), timeout=5)
-            for task in pending:
-                task.cancel()
+        await self._tasks.settle(5)
 
     # -- turns ------------------------------------------------------------------------------------
     def _now(self) -> datetime:

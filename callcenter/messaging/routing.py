@@ -18,13 +18,12 @@ task that writes to the database).
 
 from __future__ import annotations
 
-import asyncio
 import logging
 import uuid
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import replace
 
-from callcenter.aio import cancel_and_wait
+from callcenter.aio import Background
 from callcenter.core import events as ev
 from callcenter.core.acd.queues import LANGUAGE_PREFIX
 from callcenter.core.commands import Command, SaveInteraction
@@ -70,7 +69,7 @@ class ConversationRouter:
         self._languages = {lang for a in settings.agents for lang in a.languages}
         self.last_agent: dict[str, str] = {}  # customer -> the agent of their latest conversation
         self.open: dict[str, str] = {}  # open conversation -> its live interaction
-        self._tasks: set[asyncio.Task[None]] = set()
+        self._tasks = Background(log, "routing.close_failed")
         # Asks the post-conversation survey once a conversation an agent answered is closed.
         self.surveys: SurveyService | None = None
 
@@ -81,10 +80,7 @@ class ConversationRouter:
 
     async def stop(self) -> None:
         """Let pending conversation closes finish (they are short database writes)."""
-        if self._tasks:
-            _, pending = await asyncio.wait(set(self._tasks), timeout=5)
-            for task in pending:
-                await cancel_and_wait(task)
+        await self._tasks.settle(5)
 
     # -- messaging -> ACD ------------------------------------------------------------------------
     def _needs(self, routing: Routing, what: str) -> tuple[tuple[str, ...], str | None]:
@@ -191,9 +187,7 @@ class ConversationRouter:
         if self.open.get(i.conversation_id) == i.id:
             del self.open[i.conversation_id]
         if close:
-            task = asyncio.get_running_loop().create_task(self._close(i.conversation_id, i))
-            self._tasks.add(task)
-            task.add_done_callback(self._tasks.discard)
+            self._tasks.spawn(self._close(i.conversation_id, i))
 
     async def _close(self, conversation_id: str, ended: Interaction | None = None) -> None:
         try:

@@ -35,6 +35,7 @@ from dataclasses import dataclass, field, replace
 from typing import Any
 
 from callcenter import metrics
+from callcenter.aio import Background, cancel_and_wait
 from callcenter.asterisk.asterisk_port import AmiError, Application, AsteriskPort, OriginateRequest
 from callcenter.core.acd.engine import Acd
 from callcenter.core.calls import machine as cl
@@ -144,7 +145,7 @@ class LiveTranscription:
         self._calls: dict[str, _Call] = {}
         self._streams: dict[uuid.UUID, _Stream] = {}  # expected or connected
         self._by_key: dict[str, _Stream] = {}  # in a worker: results may come after the call
-        self._tasks: set[asyncio.Task[None]] = set()
+        self._tasks = Background(log, "live.fork_failed")
         self._watchdog: asyncio.Task[None] | None = None
         self.on_final: list[FinalListener] = []  # e.g. agent assist (the final text, redacted)
 
@@ -154,10 +155,8 @@ class LiveTranscription:
         self._watchdog = asyncio.get_running_loop().create_task(self._watch_workers())
 
     async def stop(self) -> None:
-        tasks = [t for t in (self._watchdog, *self._tasks) if t is not None]
-        for task in tasks:
-            task.cancel()
-        await asyncio.gather(*tasks, return_exceptions=True)
+        await cancel_and_wait(self._watchdog)
+        await self._tasks.cancel()
         for call in list(self._calls.values()):
             self._end(call.info.interaction_id, "stopped")
         await asyncio.to_thread(self._pool.stop)
@@ -172,9 +171,7 @@ class LiveTranscription:
                     metrics.LIVE_CALLS.labels(result="dropped").inc()
 
     def _spawn(self, work: Coroutine[Any, Any, None]) -> None:
-        task = asyncio.get_running_loop().create_task(work)
-        self._tasks.add(task)
-        task.add_done_callback(self._tasks.discard)
+        self._tasks.spawn(work)
 
     # -- the service's commands ----------------------------------------------------------------
     def on_command(self, command: Command) -> None:

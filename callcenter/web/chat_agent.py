@@ -11,7 +11,6 @@ conversations (:class:`~callcenter.web.chat_desk.Desk`); the engine decides ever
 
 from __future__ import annotations
 
-import asyncio
 import hashlib
 import logging
 import re
@@ -22,6 +21,7 @@ from socketio import AsyncNamespace
 from socketio.exceptions import ConnectionRefusedError as Refused
 
 from callcenter.accounts.principal import Principal
+from callcenter.aio import Background
 from callcenter.core import events as ev
 from callcenter.core.acd.agents import IllegalTransition
 from callcenter.core.commands import AgentStateChanged, Command, OfferConversation, WithdrawOffer
@@ -131,7 +131,7 @@ class AgentNamespace(GuardedNamespace):
         self.messaging = messaging
         self.desk = desk
         self.names = names
-        self._tasks: set[asyncio.Task[None]] = set()
+        self._tasks = Background(log, "realtime.emit_failed")
 
     async def trigger_event(self, name: str, *args: Any) -> Any:
         """An agent's action is acknowledged once what it recorded (the interaction's snapshot,
@@ -222,18 +222,10 @@ class AgentNamespace(GuardedNamespace):
         self._spawn(self.emit(name, dict(payload), room=room, namespace=namespace))
 
     def _spawn(self, work: Coroutine[Any, Any, None]) -> None:
-        task = asyncio.get_running_loop().create_task(work)
-        self._tasks.add(task)
-        task.add_done_callback(self._done)
-
-    def _done(self, task: asyncio.Task[None]) -> None:
-        self._tasks.discard(task)
-        if not task.cancelled() and task.exception() is not None:
-            log.error("realtime.emit_failed", extra={"error": repr(task.exception())})
+        self._tasks.spawn(work)
 
     async def drain(self) -> None:
-        while self._tasks:
-            await asyncio.gather(*list(self._tasks), return_exceptions=True)
+        await self._tasks.drain()
 
     def _to_customer(self, conversation_id: str, name: str, payload: Mapping[str, Any]) -> None:
         conversation = self.messaging.conversations.conversations.get(conversation_id)

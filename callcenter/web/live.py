@@ -15,11 +15,11 @@ Everything shown is already redacted in the recognizer's worker.
 
 from __future__ import annotations
 
-import asyncio
 import logging
 from collections.abc import Callable, Coroutine, Mapping
 from typing import Any
 
+from callcenter.aio import Background
 from callcenter.core.acd.engine import Acd
 from callcenter.core.business_lines import call_line
 from callcenter.core.qa.live import ChecklistItem, LiveAlert, LiveCall, LiveText
@@ -56,7 +56,7 @@ class LiveScreens:
         self._names = names
         self._agents = agents
         self._supervisors = supervisors
-        self._tasks: set[asyncio.Task[None]] = set()
+        self._tasks = Background(log, "live.emit_failed")
 
     def _line(self, call: LiveCall) -> str | None:
         engine = self._engine()
@@ -114,15 +114,7 @@ class LiveScreens:
         ]
 
     def _emit(self, work: Coroutine[Any, Any, None]) -> None:
-        task = asyncio.get_running_loop().create_task(work)
-        self._tasks.add(task)
-        task.add_done_callback(self._done)
-
-    def _done(self, task: asyncio.Task[None]) -> None:
-        self._tasks.discard(task)
-        if not task.cancelled() and task.exception() is not None:
-            log.error("live.emit_failed", extra={"error": repr(task.exception())})
+        self._tasks.spawn(work)
 
     async def drain(self) -> None:
-        while self._tasks:
-            await asyncio.gather(*list(self._tasks), return_exceptions=True)
+        await self._tasks.drain()

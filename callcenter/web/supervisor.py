@@ -31,7 +31,7 @@ from socketio import AsyncNamespace
 from socketio.exceptions import ConnectionRefusedError as Refused
 
 from callcenter.accounts.principal import Principal
-from callcenter.aio import cancel_and_wait
+from callcenter.aio import Background, cancel_and_wait
 from callcenter.core import events as ev
 from callcenter.core.acd.agents import IllegalTransition
 from callcenter.core.acd.engine import Acd
@@ -310,7 +310,7 @@ class SupervisorNamespace(GuardedNamespace):
         super().__init__(NAMESPACE, settings)
         self.tokens = tokens
         self.board = board
-        self._tasks: set[asyncio.Task[None]] = set()
+        self._tasks = Background(log, "supervisor.alert_failed")
 
     async def accept(self, sid: str, environ: Mapping[str, Any], auth: object) -> Principal | None:
         principal = await admit(self, sid, environ, auth, self.tokens)
@@ -331,9 +331,7 @@ class SupervisorNamespace(GuardedNamespace):
     def send_alert(self, payload: Mapping[str, Any], line: str | None) -> None:
         for key, lines in self.scopes().items():
             if lines is None or (line is not None and line in lines):
-                task = asyncio.get_running_loop().create_task(self.emit("alert", dict(payload), room=key))
-                self._tasks.add(task)
-                task.add_done_callback(self._tasks.discard)
+                self._tasks.spawn(self.emit("alert", dict(payload), room=key))
 
     @event("sync", "supervisor", "admin")
     async def on_sync(self, sid: str, data: dict[str, Any]) -> Ack:
@@ -343,8 +341,7 @@ class SupervisorNamespace(GuardedNamespace):
         return self.board.view(principal, self.board.service.clock())
 
     async def drain(self) -> None:
-        while self._tasks:
-            await asyncio.gather(*list(self._tasks), return_exceptions=True)
+        await self._tasks.drain()
 
 
 # --- HTTP: page, wallboard, actions -----------------------------------------------------------------

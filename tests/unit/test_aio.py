@@ -4,10 +4,11 @@ from __future__ import annotations
 
 import asyncio
 import inspect
+import logging
 
 import pytest
 
-from callcenter.aio import cancel_safe, finish_before_cancel, within
+from callcenter.aio import Background, cancel_safe, finish_before_cancel, within
 
 
 async def test_a_cancelled_caller_waits_for_its_unit_to_end_then_is_cancelled() -> None:
@@ -128,3 +129,46 @@ def test_the_database_stores_are_cancel_safe() -> None:
         unwrapped = [name for name in methods if inspect.iscoroutinefunction(getattr(store, name))
                      and not hasattr(getattr(store, name), "__wrapped__")]  # fmt: skip
         assert methods and not unwrapped, (store.__name__, unwrapped)
+
+
+async def test_background_tasks_are_kept_logged_when_they_fail_and_waited_for(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    tasks = Background(logging.getLogger("test.background"), "test.work_failed")
+    done: list[str] = []
+
+    async def fails() -> None:
+        raise RuntimeError("boom")
+
+    async def later() -> None:
+        await asyncio.sleep(0.01)
+        done.append("later")
+
+    async def spawns() -> None:
+        await asyncio.sleep(0)
+        tasks.spawn(later())  # started while drain() waits: waited for too
+
+    with caplog.at_level(logging.ERROR, logger="test.background"):
+        tasks.spawn(fails())
+        tasks.spawn(spawns())
+        assert len(tasks) == 2
+        await tasks.drain()
+    assert done == ["later"] and len(tasks) == 0
+    failures = [r for r in caplog.records if r.getMessage() == "test.work_failed"]
+    assert len(failures) == 1 and "boom" in failures[0].__dict__["error"]
+
+
+async def test_settle_lets_quick_tasks_end_and_cancels_the_rest() -> None:
+    tasks = Background(logging.getLogger("test.background"), "test.work_failed")
+    quick_done = asyncio.Event()
+
+    async def quick() -> None:
+        quick_done.set()
+
+    async def stuck() -> None:
+        await asyncio.Event().wait()
+
+    q, s = tasks.spawn(quick()), tasks.spawn(stuck())
+    await tasks.settle(0.05)
+    assert quick_done.is_set() and q.done() and not q.cancelled()
+    assert s.cancelled() and len(tasks) == 0
