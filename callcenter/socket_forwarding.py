@@ -229,8 +229,6 @@ class SocketConsumer(StreamConsumer):
         except Exception:
             log.exception("sockets.event_failed")
             ack = {"error": "internal error"}
-        await self._done(entry_id)
         request_id, key = f.get("id", ""), f.get("reply", "")
-        if ack is not None and request_id and key.startswith(REPLY):
-            await self._redis.rpush(key, json.dumps({"id": request_id, "ack": ack}))
-            await self._redis.expire(key, 60)
+        answered = ack is not None and request_id and key.startswith(REPLY)
+        await self._done(entry_id, (key, json.dumps({"id": request_id, "ack": ack})) if answered else None)

@@ -23,6 +23,7 @@ from callcenter.aio import cancel_and_wait
 log = logging.getLogger(__name__)
 
 GROUP = "owners"
+REPLY_TTL_SECONDS = 60  # a reply list nobody reads (its asker died) is gone after this
 
 
 def text(value: Any) -> str:
@@ -111,6 +112,13 @@ class StreamConsumer:
     async def _take(self, entry_id: Any, fields: dict[str, str]) -> None:
         raise NotImplementedError
 
-    async def _done(self, entry_id: Any) -> None:
-        await self._redis.xack(self._stream, GROUP, entry_id)
-        await self._redis.xdel(self._stream, entry_id)
+    async def _done(self, entry_id: Any, reply: tuple[str, str] | None = None) -> None:
+        """Acknowledge and delete the entry, then push ``reply`` (list key, value; the list
+        expires after a minute without replies), in one round trip: Redis runs them in order."""
+        async with self._redis.pipeline(transaction=False) as pipe:
+            pipe.xack(self._stream, GROUP, entry_id)
+            pipe.xdel(self._stream, entry_id)
+            if reply is not None:
+                pipe.rpush(reply[0], reply[1])
+                pipe.expire(reply[0], REPLY_TTL_SECONDS)
+            await pipe.execute()
