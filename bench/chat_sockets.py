@@ -5,6 +5,7 @@ server and, in the same run, for a bare python-socketio relay on the same machin
     python bench/chat_sockets.py --customers 300 --agents 20 --rate 100 --seconds 10   (a quick check)
     python bench/chat_sockets.py --stock-gc      (ours is also run with runtime.gc_freeze: false)
     python bench/chat_sockets.py --nodes 2       (ours on PostgreSQL + Redis: one node, then two)
+    python bench/chat_sockets.py --unstored      (also ours with the message write left out: its cost)
 
 Each server runs in its own process (its memory is read from /proc); every client runs in this one.
 The scene, for both servers:
@@ -69,6 +70,8 @@ def serve_ours(
     db_url: str | None = None,
     redis_url: str | None = None,
     node: str | None = None,
+    unstored: bool = False,
+    group_commit_ms: float | None = None,
 ) -> None:
     from callcenter.app import create_app
     from callcenter.core import events as ev
@@ -95,8 +98,16 @@ def serve_ours(
             },
             "realtime": {"events_per_second": 20.0, "burst": 100, "redis_url": redis_url},
             "runtime": {"gc_freeze": gc_freeze},
-        },
+        }
+        | ({"messaging": {"group_commit_ms": group_commit_ms}} if group_commit_ms is not None else {}),
     )
+    if unstored:  # a measurement of what the write costs, never a way to run: nothing is kept
+        from callcenter.storage.messaging_store import MessagingStore
+
+        async def nothing(*args: object, **kwargs: object) -> None:
+            return None
+
+        MessagingStore.save_received_batch = nothing  # type: ignore[method-assign]
     app = create_app(settings)
 
     async def wire(app: web.Application) -> None:
@@ -240,6 +251,8 @@ async def run(kind: str, args: argparse.Namespace, shared: Shared | None = None,
     for k, port in enumerate(ports):
         cmd = [sys.executable, __file__, "--serve", kind, "--port", str(port), "--agents", str(args.agents),
                "--workdir", str(workdir), "--max-chats", str(-(-args.customers // args.agents))]  # fmt: skip
+        if args.group_commit_ms is not None:
+            cmd += ["--group-commit-ms", str(args.group_commit_ms)]
         if shared is not None and database is not None:
             cmd += ["--db-url", database, "--redis-url", shared.redis_url, "--node", f"node{k}"]
         procs.append(await asyncio.create_subprocess_exec(*cmd, stdout=subprocess.DEVNULL))
@@ -251,7 +264,11 @@ async def run(kind: str, args: argparse.Namespace, shared: Shared | None = None,
                     raise RuntimeError("no routing owner")
                 await asyncio.sleep(0.2)
     proc = procs[0]
-    names = {"ours": "ours", "ours-stock": "ours, stock garbage collector (runtime.gc_freeze: false)"}
+    names = {
+        "ours": "ours",
+        "ours-stock": "ours, stock garbage collector (runtime.gc_freeze: false)",
+        "ours-unstored": "ours without the write of received messages (their cost, by difference)",
+    }
     result = Result(names.get(kind, "bare python-socketio relay"))
     if shared is not None:
         result.name = f"ours on PostgreSQL + Redis, {nodes} node{'s' if nodes > 1 else ''}"
@@ -402,6 +419,7 @@ def report(r: Result) -> dict[str, float]:
         "p99": pct(ms, 0.99),
         "mean": statistics.fmean(ms) if ms else float("nan"),
         "kib": r.per_connection_kib,
+        "cpu": 1000 * r.cpu_s / max(1, r.sent),
     }
     print(f"\n{r.name}")
     print(
@@ -455,10 +473,18 @@ async def main_async(args: argparse.Namespace) -> None:
         return
     ours = report(await run("ours", args))
     stock = report(await run("ours-stock", args)) if args.stock_gc else None
+    unstored = report(await run("ours-unstored", args)) if args.unstored else None
     bare = report(await run("bare", args))
     print("\nours / bare relay:")
-    for key, label in (("p50", "p50 delivery"), ("p99", "p99 delivery"), ("kib", "memory per connection")):
+    rows = (("cpu", "server CPU per message"), ("p50", "p50 delivery"), ("p99", "p99 delivery"))
+    for key, label in (*rows, ("kib", "memory per connection")):
         print(f"  {label}: {ours[key] / bare[key]:.2f}x")
+    if unstored is not None:
+        print("\nours without the write / bare relay:")
+        for key, label in rows:
+            print(f"  {label}: {unstored[key] / bare[key]:.2f}x")
+        cost = ours["cpu"] - unstored["cpu"]
+        print(f"  the write of a received message: {cost:.2f} ms of CPU (by difference)")
     if stock is not None:
         print("\nours / ours with the stock garbage collector:")
         for key, label in (("p50", "p50 delivery"), ("p99", "p99 delivery")):
@@ -483,20 +509,34 @@ def main() -> None:
     parser.add_argument("--db-url", help=argparse.SUPPRESS)
     parser.add_argument("--redis-url", help=argparse.SUPPRESS)
     parser.add_argument("--node", help=argparse.SUPPRESS)
-    parser.add_argument("--serve", choices=["ours", "ours-stock", "bare"], help=argparse.SUPPRESS)
+    parser.add_argument(
+        "--unstored",
+        action="store_true",
+        help="also run ours with the write of received messages left out (what it costs, by difference)",
+    )
+    parser.add_argument(
+        "--group-commit-ms",
+        type=float,
+        help="ours with this messaging.group_commit_ms (default: the setting's)",
+    )
+    parser.add_argument(
+        "--serve", choices=["ours", "ours-stock", "ours-unstored", "bare"], help=argparse.SUPPRESS
+    )
     parser.add_argument("--port", type=int, help=argparse.SUPPRESS)
     parser.add_argument("--workdir", type=Path, help=argparse.SUPPRESS)
     args = parser.parse_args()
-    if args.serve in ("ours", "ours-stock"):
+    if args.serve in ("ours", "ours-stock", "ours-unstored"):
         serve_ours(
             args.port,
             args.agents,
             args.workdir,
             args.max_chats,
-            gc_freeze=args.serve == "ours",
+            gc_freeze=args.serve != "ours-stock",
             db_url=args.db_url,
             redis_url=args.redis_url,
             node=args.node,
+            unstored=args.serve == "ours-unstored",
+            group_commit_ms=args.group_commit_ms,
         )
     elif args.serve == "bare":
         serve_bare(args.port)

@@ -82,6 +82,10 @@ class MessagingSettings(Section):
     # Shared with the company's site: web-chat visitors present HMAC-SHA256(secret, user id).
     web_identity_secret: SecretStr | None = None
     conversation_idle_seconds: float = Field(24 * 3600, gt=0)
+    # Group commit (docs/performance.md): while messages keep coming, the first of a write waits
+    # this long for company, so that several share one commit (one fsync) instead of one each;
+    # a message after a quiet spell is written at once. 0: never wait.
+    group_commit_ms: float = Field(5.0, ge=0, le=100)
     # The web-chat widget asks the knowledge base's virtual agent first (public articles; a person
     # whenever the visitor asks or the answer is not confident: docs/knowledge-base.md).
     webchat_assistant: bool = False

@@ -11,10 +11,10 @@ from pathlib import Path
 import pytest
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from callcenter.core.omni.conversations import MessagingChannel
+from callcenter.core.omni.conversations import Conversation, Message, MessagingChannel
 from callcenter.core.omni.customers import Identity, IdentityKind
 from callcenter.messaging.channels.base import InboundMessage
-from callcenter.messaging.service import Messaging
+from callcenter.messaging.service import Messaging, company_wait
 from callcenter.settings import MessagingSettings
 from callcenter.storage.db import Database
 from callcenter.storage.messaging_store import CustomerChanges, MessagingStore
@@ -117,3 +117,53 @@ async def test_new_customers_saved_together_and_a_failed_save_retried(tmp_path: 
     finally:
         await store.stop()
         await database.stop()
+
+
+class BatchSizes(MessagingStore):
+    """The real store, noting how many messages each of its batch writes carried."""
+
+    def __init__(self, url: str) -> None:
+        super().__init__(url)
+        self.batches: list[int] = []
+
+    async def save_received_batch(
+        self,
+        messages: list[tuple[Message, str]],
+        conversations: list[tuple[Conversation, str]],
+        customers: CustomerChanges | None = None,
+    ) -> None:
+        self.batches.append(len(messages))
+        await super().save_received_batch(messages, conversations, customers)
+
+
+async def test_while_messages_keep_coming_the_first_of_a_write_waits_for_company(tmp_path: Path) -> None:
+    """``group_commit_ms``: a message after a quiet spell is written at once, alone; one that
+    follows closely waits, and the message arriving meanwhile shares its commit."""
+    url = f"sqlite+aiosqlite:///{tmp_path}/m.db"
+    database = Database(url)
+    await database.start()
+    store = BatchSizes(url)
+    await store.start()
+    try:
+        messaging = Messaging(store, MessagingSettings(group_commit_ms=100), clock=time.time)
+        alone = await messaging.receive(inbound("a", "v1"))
+        assert alone.message is not None and store.batches == [1]
+        waiting = asyncio.ensure_future(messaging.receive(inbound("b", "v2")))  # right after: waits
+        for _ in range(5):
+            await asyncio.sleep(0)
+        assert not waiting.done() and store.batches == [1]
+        joined = await asyncio.gather(waiting, messaging.receive(inbound("c", "v3")))
+        assert all(r.message is not None for r in joined)
+        assert store.batches == [1, 2]
+        assert sorted(m.body for m, _ in await store.messages()) == ["a", "b", "c"]
+    finally:
+        await store.stop()
+        await database.stop()
+
+
+def test_company_is_waited_for_only_while_messages_keep_coming() -> None:
+    assert company_wait(float("inf"), 0.005) == 0.0  # the first message of a run
+    assert company_wait(0.2, 0.005) == 0.0  # after a quiet spell
+    assert company_wait(0.011, 0.005) == 0.0  # 90 a second: little company within a window
+    assert company_wait(0.004, 0.005) == 0.005  # 200 messages a second
+    assert company_wait(0.0, 0.0) == 0.0  # turned off
