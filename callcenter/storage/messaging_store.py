@@ -35,6 +35,7 @@ from callcenter.storage.db_models import (
     OutboxRow,
 )
 from callcenter.storage.leadership import Deposed
+from callcenter.storage.pg_write import PgLane
 
 _DUE_STATES = ("pending", "sending")  # sending: claimed by a node (due again once its lease lapses)
 _DELETE_BATCH = 500  # conversations per statement: well under every driver's bound-parameter limit
@@ -61,6 +62,7 @@ def _dt(t: float) -> datetime:
 
 
 _MESSAGES = cast(sa.Table, MessageRow.__table__)
+_Lane = sqlite_write.Lane | PgLane
 _CONVERSATIONS = cast(sa.Table, ConversationRow.__table__)
 _CUSTOMERS = cast(sa.Table, CustomerRow.__table__)
 _MERGES = cast(sa.Table, CustomerMergeRow.__table__)
@@ -96,22 +98,24 @@ class MessagingStore(SessionStore):
         # With an election (docs/cluster.md): the routing owner's fencing token now (None: this
         # node is not the owner). Every write is fenced by it, as the interactions' are.
         self._fencing = fencing
-        # SQLite: received messages and their conversations written in one trip to the driver's
-        # thread (``sqlite_write``), built at start.
-        self._received: tuple[sqlite_write.Lane, sqlite_write.Prepared, sqlite_write.Prepared] | None = None
+        # Received messages and their conversations written on a lane, built at start: on SQLite in
+        # one trip to the driver's thread (``sqlite_write``), on PostgreSQL through asyncpg's own
+        # transaction (``pg_write``, fenced).
+        self._received: tuple[_Lane, sqlite_write.Prepared, sqlite_write.Prepared] | None = None
 
     async def start(self) -> None:
         await super().start()
         engine = self._engine
+        lane: _Lane | None = None
         if engine is not None and engine.dialect.name == "sqlite" and self._fencing is None:
+            lane = sqlite_write.Lane(engine)
+        elif engine is not None and (engine.dialect.name, engine.dialect.driver) == ("postgresql", "asyncpg"):
+            lane = PgLane(engine, self._fencing)
+        if engine is not None and lane is not None:
             messages, conversations = tuple(_MESSAGES.c.keys()), tuple(_CONVERSATIONS.c.keys())
             insert = sqlite_write.prepare(sa.insert(_MESSAGES), engine, messages)
             upsert = self._upsert_statement(_CONVERSATIONS, conversations, ())
-            self._received = (
-                sqlite_write.Lane(engine),
-                insert,
-                sqlite_write.prepare(upsert, engine, conversations),
-            )
+            self._received = (lane, insert, sqlite_write.prepare(upsert, engine, conversations))
 
     async def stop(self) -> None:
         received, self._received = self._received, None
@@ -176,7 +180,7 @@ class MessagingStore(SessionStore):
         message_rows = [_message_values(m, c) for m, c in messages]
         conversation_rows = [_conversation_values(c, a) for c, a in conversations]
         if self._received is not None and customers is None:
-            # The steady state of a chat (no customer changed): one trip to SQLite's thread.
+            # The steady state of a chat (no customer changed): on the lane.
             lane, insert, upsert = self._received
             await lane.write("save received messages", ((insert, message_rows), (upsert, conversation_rows)))
             return

@@ -50,10 +50,11 @@ class Prepared:
 
 
 def prepare(statement: sa.ClauseElement, engine: AsyncEngine, columns: Sequence[str]) -> Prepared:
-    """Compile an INSERT (or upsert) of ``columns`` once, for ``engine``'s SQLite dialect."""
+    """Compile an INSERT (or upsert) of ``columns`` once, for ``engine``'s dialect: SQLite's
+    (``?`` parameters) or PostgreSQL's on asyncpg (``$1``: ``storage/pg_write.py``)."""
     dialect = engine.dialect
-    if dialect.name != "sqlite" or dialect.paramstyle != "qmark":
-        raise ValueError(f"prepared writes are for SQLite, not {dialect.name}")
+    if (dialect.name, dialect.paramstyle) not in (("sqlite", "qmark"), ("postgresql", "numeric_dollar")):
+        raise ValueError(f"prepared writes are for SQLite or PostgreSQL on asyncpg, not {dialect.name}")
     compiled = cast(SQLCompiler, statement.compile(dialect=dialect, column_keys=list(columns)))
     keys = tuple(compiled.positiontup or ())
     if set(keys) != set(columns):

@@ -13,7 +13,7 @@ import pytest
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 
-from callcenter.core.omni.conversations import Conversation, MessagingChannel
+from callcenter.core.omni.conversations import Conversation, Delivery, Direction, Message, MessagingChannel
 from callcenter.errors import StorageError
 from callcenter.storage.db import Database, DatabaseError
 from callcenter.storage.leadership import Deposed, PostgresElection, SoleOwner, fence
@@ -201,6 +201,12 @@ async def test_a_deposed_owner_cannot_write_messaging_state(url: str) -> None:
         try:
             with pytest.raises(DatabaseError, match="token"):
                 await stale.save_conversation(replace(conversation, subject="from the old term"), "+15550100")
+            # A received message goes by the PostgreSQL lane (``pg_write``), fenced the same way.
+            message = Message(
+                "m-1", "conv-1", MessagingChannel.SMS, Direction.IN, "hi", 2.0, Delivery.RECEIVED, "p-1"
+            )
+            with pytest.raises(DatabaseError, match="token"):
+                await stale.save_received_batch([(message, "cust-1")], [(conversation, "+15550100")])
             follower = MessagingStore(url, fencing=lambda: None)  # a node that does not own
             await follower.start()
             try:
@@ -211,6 +217,13 @@ async def test_a_deposed_owner_cannot_write_messaging_state(url: str) -> None:
             await current.save_conversation(replace(conversation, subject="new term"), "+15550100")
             stored = {c.id: c.subject for c, _ in await current.conversations()}
             assert stored == {"conv-1": "new term"}
+            assert await current.messages() == []  # the old term's message was not written
+            await current.save_received_batch(
+                [(message, "cust-1")], [(replace(conversation, last_at=2.0), "+15550100")]
+            )
+            assert [(m.id, c) for m, c in await current.messages()] == [("m-1", "cust-1")]
+            with pytest.raises(DatabaseError, match="UniqueViolation"):  # delivered again: refused
+                await current.save_received_batch([(replace(message, id="m-2"), "cust-1")], [])
         finally:
             await current.stop()
     finally:

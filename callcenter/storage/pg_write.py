@@ -1,0 +1,116 @@
+"""A hot write on PostgreSQL in asyncpg's own terms.
+
+Through SQLAlchemy's session a transaction of a received web-chat message and its conversation
+cost about 2.1 ms of the routing owner's CPU (the session, the greenlet that adapts asyncpg to
+SQLAlchemy's calls, the result machinery per statement); the same statements through asyncpg's own
+transaction and ``executemany`` (its prepared statements cached by the connection) cost about
+1.0 ms, the fence included (measured 2026-12-05 with 600 one-message transactions, docs/performance.md).
+
+:class:`PgLane` is :class:`~callcenter.storage.sqlite_write.Lane`'s counterpart: one connection of
+the engine's pool kept by one writer, each transaction whole: the fence first (the routing
+owner's row read ``FOR SHARE`` and compared with this node's token, as
+``leadership.fence`` does), then each statement for its rows, committed, or rolled back on any
+failure. The statements are compiled once by SQLAlchemy (``sqlite_write.prepare``: the dialect's
+SQL with its casts, and its bind processors), so the rows are those the session path writes.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Callable, Mapping, Sequence
+from typing import Any
+
+import asyncpg
+import sqlalchemy as sa
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
+
+from callcenter.storage.db import DatabaseError
+from callcenter.storage.db_models import RoutingOwnerRow
+from callcenter.storage.leadership import Deposed
+from callcenter.storage.sqlite_write import Prepared
+
+# Anything else: the connection is given up, the next transaction takes another.
+_BROKEN = (asyncpg.PostgresError, asyncpg.InterfaceError, OSError, ValueError, sa.exc.SQLAlchemyError)
+
+
+class PgLane:
+    """Transactions given at once run one after the other on the lane's connection, each whole.
+    ``fencing``: this node's token now (None: it does not own), when nodes elect an owner; every
+    transaction is fenced by it then."""
+
+    def __init__(self, engine: AsyncEngine, fencing: Callable[[], int | None] | None) -> None:
+        if (engine.dialect.name, engine.dialect.driver) != ("postgresql", "asyncpg"):
+            raise ValueError(f"a PostgreSQL lane is for asyncpg, not {engine.dialect.name}")
+        self._engine = engine
+        self._fencing = fencing
+        self._fence = str(
+            sa.select(RoutingOwnerRow.token)
+            .where(RoutingOwnerRow.id == 1)
+            .with_for_update(read=True)
+            .compile(dialect=engine.dialect, compile_kwargs={"literal_binds": True})
+        )
+        self._connection: AsyncConnection | None = None
+        self._driver: asyncpg.Connection | None = None
+        self._turn = asyncio.Lock()  # asyncpg runs one operation at a time per connection
+
+    async def close(self) -> None:
+        async with self._turn:
+            connection, self._connection, self._driver = self._connection, None, None
+            if connection is not None:
+                await connection.close()
+
+    async def _open(self) -> asyncpg.Connection:
+        if self._driver is None:
+            connection = await self._engine.connect()
+            try:
+                driver = (await connection.get_raw_connection()).driver_connection
+                if driver is None:
+                    raise ValueError("Connection closed")
+            except BaseException:
+                await connection.close()
+                raise
+            self._connection, self._driver = connection, driver
+        return self._driver
+
+    async def _drop(self) -> None:
+        """After a failure that was not the statements' (the connection, the server): the next
+        transaction takes a new connection from the pool (e.g. to a promoted replica)."""
+        connection, self._connection, self._driver = self._connection, None, None
+        if connection is not None:
+            try:
+                await connection.invalidate()
+                await connection.close()
+            except Exception:  # already broken: nothing more to release
+                pass
+
+    async def write(self, action: str, steps: Sequence[tuple[Prepared, Sequence[Mapping[str, Any]]]]) -> None:
+        """One transaction: fenced, then each prepared statement for its rows, in order; all or
+        nothing. DatabaseError when refused or rolled back (``action`` in its message; a
+        deposed owner's says "token", as the session path's)."""
+        work = [(p.sql, [p.parameters(row) for row in rows]) for p, rows in steps if rows]
+        if not work:
+            return
+        async with self._turn:
+            try:
+                driver = await self._open()
+                async with driver.transaction():
+                    await self._check_fence(driver)
+                    for sql, rows in work:
+                        await driver.executemany(sql, rows)
+            except Deposed as err:
+                raise DatabaseError(f"cannot {action}: {err}") from err
+            except asyncpg.IntegrityConstraintViolationError as err:  # e.g. a stored provider id
+                raise DatabaseError(f"cannot {action}: {type(err).__name__}: {err.constraint_name}") from err
+            except _BROKEN as err:
+                await self._drop()
+                raise DatabaseError(f"cannot {action}: {type(err).__name__}") from err
+
+    async def _check_fence(self, driver: asyncpg.Connection) -> None:
+        if self._fencing is None:
+            return
+        token = self._fencing()
+        if token is None:
+            raise Deposed("a routing write while this node is not the routing owner")
+        current = await driver.fetchval(self._fence)
+        if current != token:
+            raise Deposed(f"routing write under token {token}, the owner's is {current}")
