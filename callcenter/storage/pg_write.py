@@ -22,18 +22,18 @@ from typing import Any
 
 import asyncpg
 import sqlalchemy as sa
-from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
+from sqlalchemy.ext.asyncio import AsyncEngine
 
 from callcenter.storage.db import DatabaseError
 from callcenter.storage.db_models import RoutingOwnerRow
 from callcenter.storage.leadership import Deposed
-from callcenter.storage.sqlite_write import Prepared
+from callcenter.storage.sqlite_write import KeptConnection, Prepared
 
 # Anything else: the connection is given up, the next transaction takes another.
 _BROKEN = (asyncpg.PostgresError, asyncpg.InterfaceError, OSError, ValueError, sa.exc.SQLAlchemyError)
 
 
-class PgLane:
+class PgLane(KeptConnection):
     """Transactions given at once run one after the other on the lane's connection, each whole.
     ``fencing``: this node's token now (None: it does not own), when nodes elect an owner; every
     transaction is fenced by it then."""
@@ -41,7 +41,7 @@ class PgLane:
     def __init__(self, engine: AsyncEngine, fencing: Callable[[], int | None] | None) -> None:
         if (engine.dialect.name, engine.dialect.driver) != ("postgresql", "asyncpg"):
             raise ValueError(f"a PostgreSQL lane is for asyncpg, not {engine.dialect.name}")
-        self._engine = engine
+        super().__init__(engine)
         self._fencing = fencing
         self._fence = str(
             sa.select(RoutingOwnerRow.token)
@@ -49,39 +49,11 @@ class PgLane:
             .with_for_update(read=True)
             .compile(dialect=engine.dialect, compile_kwargs={"literal_binds": True})
         )
-        self._connection: AsyncConnection | None = None
-        self._driver: asyncpg.Connection | None = None
         self._turn = asyncio.Lock()  # asyncpg runs one operation at a time per connection
 
     async def close(self) -> None:
         async with self._turn:
-            connection, self._connection, self._driver = self._connection, None, None
-            if connection is not None:
-                await connection.close()
-
-    async def _open(self) -> asyncpg.Connection:
-        if self._driver is None:
-            connection = await self._engine.connect()
-            try:
-                driver = (await connection.get_raw_connection()).driver_connection
-                if driver is None:
-                    raise ValueError("Connection closed")
-            except BaseException:
-                await connection.close()
-                raise
-            self._connection, self._driver = connection, driver
-        return self._driver
-
-    async def _drop(self) -> None:
-        """After a failure that was not the statements' (the connection, the server): the next
-        transaction takes a new connection from the pool (e.g. to a promoted replica)."""
-        connection, self._connection, self._driver = self._connection, None, None
-        if connection is not None:
-            try:
-                await connection.invalidate()
-                await connection.close()
-            except Exception:  # already broken: nothing more to release
-                pass
+            await super().close()
 
     async def write(self, action: str, steps: Sequence[tuple[Prepared, Sequence[Mapping[str, Any]]]]) -> None:
         """One transaction: fenced, then each prepared statement for its rows, in order; all or

@@ -64,19 +64,17 @@ def prepare(statement: sa.ClauseElement, engine: AsyncEngine, columns: Sequence[
     return Prepared(compiled.string, keys, processors)
 
 
-class Lane:
+class KeptConnection:
     """One connection of the engine's pool, kept by one writer for its hot transactions: no
-    checkout, no reset on return (a rollback, one more trip) and none of SQLAlchemy's connection
-    work per transaction. Outside a transaction it holds no lock and no read snapshot (the
-    connection is in autocommit mode between them). Transactions given at once queue on the
-    connection's thread, each whole."""
+    checkout, no reset on return and none of SQLAlchemy's connection work per transaction; the
+    driver's own connection (``_driver``) is what the writer uses. After a failure that was not
+    the statements' (the connection, I/O) it is given up (:meth:`_drop`), and the next
+    transaction takes another from the pool."""
 
     def __init__(self, engine: AsyncEngine) -> None:
-        if engine.dialect.name != "sqlite":
-            raise ValueError(f"a lane is for SQLite, not {engine.dialect.name}")
         self._engine = engine
         self._connection: AsyncConnection | None = None
-        self._driver: Any = None  # its aiosqlite.Connection
+        self._driver: Any = None  # the driver's connection (aiosqlite's, asyncpg's)
         self._opening = asyncio.Lock()
 
     async def close(self) -> None:
@@ -99,8 +97,6 @@ class Lane:
             return self._driver
 
     async def _drop(self) -> None:
-        """After a failure that was not the statements' (the connection closed, I/O): the next
-        transaction takes a new connection."""
         connection, self._connection, self._driver = self._connection, None, None
         if connection is not None:
             try:
@@ -108,6 +104,17 @@ class Lane:
                 await connection.close()
             except Exception:  # already broken: nothing more to release
                 pass
+
+
+class Lane(KeptConnection):
+    """SQLite's: outside a transaction it holds no lock and no read snapshot (the connection is
+    in autocommit mode between them). Transactions given at once queue on the connection's
+    thread, each whole."""
+
+    def __init__(self, engine: AsyncEngine) -> None:
+        if engine.dialect.name != "sqlite":
+            raise ValueError(f"a lane is for SQLite, not {engine.dialect.name}")
+        super().__init__(engine)
 
     async def write(self, action: str, steps: Sequence[tuple[Prepared, Sequence[Mapping[str, Any]]]]) -> None:
         """One transaction: each prepared statement run for its rows, in order; all or nothing.
