@@ -1,10 +1,10 @@
 """A hot write on PostgreSQL in asyncpg's own terms.
 
 Through SQLAlchemy's session a transaction of a received web-chat message and its conversation
-cost about 2.1 ms of the routing owner's CPU (the session, the greenlet that adapts asyncpg to
+cost about 1.9 ms of the routing owner's CPU (the session, the greenlet that adapts asyncpg to
 SQLAlchemy's calls, the result machinery per statement); the same statements through asyncpg's own
 transaction and ``executemany`` (its prepared statements cached by the connection) cost about
-1.0 ms, the fence included (measured 2026-12-05 with 600 one-message transactions, docs/performance.md).
+0.54 ms, both fenced (``bench/pg_write.py``, docs/performance.md).
 
 :class:`PgLane` is :class:`~callcenter.storage.sqlite_write.Lane`'s counterpart: one connection of
 the engine's pool kept by one writer, each transaction whole: the fence first (the routing
