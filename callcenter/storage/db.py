@@ -481,11 +481,9 @@ class Database(SessionStore):
 async def fence_write(connection: AsyncConnection, token: int | None) -> None:
     """In a transaction writing the routing owner's state: go on only if ``token`` (None: this
     node does not own) is still the owner's, else raise ``leadership.Deposed``."""
-    from callcenter.storage.leadership import Deposed, fence  # it builds on this module
+    from callcenter.storage.leadership import fence, held  # it builds on this module
 
-    if token is None:
-        raise Deposed("a routing write while this node is not the routing owner")
-    await fence(connection, token)
+    await fence(connection, held(token))
 
 
 # Alembic keeps the running migration's context in module globals, so two upgrades in one process

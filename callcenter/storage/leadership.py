@@ -230,12 +230,25 @@ class PostgresElection:
         await self._on_deposed(reason)
 
 
-async def fence(connection: AsyncConnection, token: int) -> None:
-    """In a transaction writing routing state: go on only if ``token`` is still the owner's.
-    PostgreSQL: the row is read FOR SHARE, so a new owner's increment waits for this transaction
-    (its writes land in the old term, never after the new owner has started); SQLite has one node."""
-    current = await connection.scalar(
-        sa.select(RoutingOwnerRow.token).where(RoutingOwnerRow.id == 1).with_for_update(read=True)
-    )
+# The owner's token as a fenced transaction reads it. PostgreSQL: FOR SHARE, so a new owner's
+# increment waits for that transaction (its writes land in the old term, never after the new owner
+# has started); SQLite has one node.
+OWNER_TOKEN = sa.select(RoutingOwnerRow.token).where(RoutingOwnerRow.id == 1).with_for_update(read=True)
+
+
+def held(token: int | None) -> int:
+    """The token a routing write goes under; Deposed when this node does not own."""
+    if token is None:
+        raise Deposed("a routing write while this node is not the routing owner")
+    return token
+
+
+def check_token(token: int, current: object) -> None:
+    """Deposed unless ``current`` (:data:`OWNER_TOKEN`, read in the writing transaction) is ``token``."""
     if current != token:
         raise Deposed(f"routing write under token {token}, the owner's is {current}")
+
+
+async def fence(connection: AsyncConnection, token: int) -> None:
+    """In a transaction writing routing state: go on only if ``token`` is still the owner's."""
+    check_token(token, await connection.scalar(OWNER_TOKEN))

@@ -62,10 +62,10 @@ def _dt(t: float) -> datetime:
 
 
 _MESSAGES = cast(sa.Table, MessageRow.__table__)
-_Lane = sqlite_write.Lane | PgLane
 _CONVERSATIONS = cast(sa.Table, ConversationRow.__table__)
 _CUSTOMERS = cast(sa.Table, CustomerRow.__table__)
 _MERGES = cast(sa.Table, CustomerMergeRow.__table__)
+_Lane = sqlite_write.Lane | PgLane  # where received messages are written (start)
 
 
 @dataclass(frozen=True, slots=True)

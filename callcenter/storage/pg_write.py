@@ -8,10 +8,11 @@ transaction and ``executemany`` (its prepared statements cached by the connectio
 
 :class:`PgLane` is :class:`~callcenter.storage.sqlite_write.Lane`'s counterpart: one connection of
 the engine's pool kept by one writer, each transaction whole: the fence first (the routing
-owner's row read ``FOR SHARE`` and compared with this node's token, as
-``leadership.fence`` does), then each statement for its rows, committed, or rolled back on any
-failure. The statements are compiled once by SQLAlchemy (``sqlite_write.prepare``: the dialect's
-SQL with its casts, and its bind processors), so the rows are those the session path writes.
+owner's row read ``FOR SHARE`` and compared with this node's token, by ``leadership``'s
+``OWNER_TOKEN`` and ``check_token`` as ``leadership.fence`` does), then each statement for its
+rows, committed, or rolled back on any failure. The statements are compiled once by SQLAlchemy
+(``sqlite_write.prepare``: the dialect's SQL with its casts, and its bind processors), so the rows
+are those the session path writes.
 """
 
 from __future__ import annotations
@@ -25,8 +26,7 @@ import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from callcenter.storage.db import DatabaseError
-from callcenter.storage.db_models import RoutingOwnerRow
-from callcenter.storage.leadership import Deposed
+from callcenter.storage.leadership import OWNER_TOKEN, Deposed, check_token, held
 from callcenter.storage.sqlite_write import KeptConnection, Prepared
 
 # Anything else: the connection is given up, the next transaction takes another.
@@ -43,12 +43,7 @@ class PgLane(KeptConnection):
             raise ValueError(f"a PostgreSQL lane is for asyncpg, not {engine.dialect.name}")
         super().__init__(engine)
         self._fencing = fencing
-        self._fence = str(
-            sa.select(RoutingOwnerRow.token)
-            .where(RoutingOwnerRow.id == 1)
-            .with_for_update(read=True)
-            .compile(dialect=engine.dialect, compile_kwargs={"literal_binds": True})
-        )
+        self._fence = str(OWNER_TOKEN.compile(dialect=engine.dialect, compile_kwargs={"literal_binds": True}))
         self._turn = asyncio.Lock()  # asyncpg runs one operation at a time per connection
 
     async def close(self) -> None:
@@ -80,9 +75,5 @@ class PgLane(KeptConnection):
     async def _check_fence(self, driver: asyncpg.Connection) -> None:
         if self._fencing is None:
             return
-        token = self._fencing()
-        if token is None:
-            raise Deposed("a routing write while this node is not the routing owner")
-        current = await driver.fetchval(self._fence)
-        if current != token:
-            raise Deposed(f"routing write under token {token}, the owner's is {current}")
+        token = held(self._fencing())
+        check_token(token, await driver.fetchval(self._fence))
