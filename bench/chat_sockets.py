@@ -26,7 +26,11 @@ With ``--nodes 2`` (docs/cluster.md), ours runs on a PostgreSQL and a Redis of i
 tests/redis_server.py), first as one node, then as two (``callcenter`` processes electing a routing
 owner); the sockets alternate between the nodes, agents make themselves available from their
 panels, and the follower's events reach the owner over ``cc:sockets``. The server CPU is given per
-node: the owner still carries out every event, so that is where the bottleneck is.
+node: the owner still carries out every event, so that is where the bottleneck is. At a rate no node
+saturates, both runs deliver the offered rate; what the nodes could carry is the *capacity*, the
+messages per CPU-second of the busiest node (a core each), and two nodes' capacity over one node's
+is the throughput ratio (on this 2-core machine the load generator shares the cores, so the
+delivered rate itself cannot show it).
 
 Ours does much more per message than the relay (authorisation, rate limit, storing the message and
 its conversation in SQLite, customer resolution), so the ratio is the cost of all that.
@@ -239,6 +243,30 @@ async def is_owner(port: int) -> bool:
     return await asyncio.to_thread(get)
 
 
+async def profile(
+    args: argparse.Namespace, kind: str, nodes: int, procs: list[asyncio.subprocess.Process]
+) -> list[asyncio.subprocess.Process]:
+    """``--profile DIR``: py-spy samples every server process during the timed messages, the
+    thread holding the GIL only (where Python spends CPU; a wait for I/O is left out), into a
+    file of folded stacks per process, one line per stack and its count: flamegraph.pl's input)."""
+    if args.profile is None:
+        return []
+    args.profile.mkdir(parents=True, exist_ok=True)
+    spy = str(Path(sys.executable).with_name("py-spy"))
+    spies = []
+    for k, p in enumerate(procs):
+        output = args.profile / f"{kind}-{nodes}n-node{k}.txt"
+        options = ["--duration", str(int(args.seconds)), "--nonblocking", "--gil", "--rate", "400"]
+        spies.append(
+            await asyncio.create_subprocess_exec(
+                *(spy, "record", "--pid", str(p.pid), *options, "--format", "raw", "--output", str(output)),
+                stdout=subprocess.DEVNULL,
+                stderr=subprocess.DEVNULL,
+            )
+        )
+    return spies
+
+
 async def run(kind: str, args: argparse.Namespace, shared: Shared | None = None, nodes: int = 1) -> Result:
     ports = [free_port() for _ in range(nodes)]
     workdir = Path(tempfile.mkdtemp(prefix="bench-chat-"))
@@ -361,6 +389,7 @@ async def run(kind: str, args: argparse.Namespace, shared: Shared | None = None,
         total = int(args.rate * args.seconds)
         interval = 1.0 / args.rate
         cpu_at_begin = [cpu_seconds(p.pid) for p in procs]
+        spies = await profile(args, kind, nodes, procs)
         begin = time.perf_counter()
 
         async def send(seq: int, c: socketio.AsyncClient) -> None:
@@ -389,6 +418,8 @@ async def run(kind: str, args: argparse.Namespace, shared: Shared | None = None,
         result.rss_end = rss_kib(proc.pid)
         result.cpu_by_node = [cpu_seconds(p.pid) - c for p, c in zip(procs, cpu_at_begin, strict=True)]
         result.cpu_s = sum(result.cpu_by_node)
+        for spy in spies:
+            await spy.wait()
         return result
     finally:
         await asyncio.gather(*(c.disconnect() for c in clients), return_exceptions=True)
@@ -443,6 +474,9 @@ def report(r: Result) -> dict[str, float]:
     if len(r.cpu_by_node) > 1:
         each = ", ".join(f"node{k} {c:.1f} s" for k, c in enumerate(r.cpu_by_node))
         print(f"  CPU per node (node0 is the routing owner): {each}")
+    # What the nodes could carry with a core each: the busiest node saturates first.
+    figures["capacity"] = len(ms) / max(r.cpu_by_node or [r.cpu_s]) if r.cpu_s else float("nan")
+    print(f"  capacity: {figures['capacity']:.0f} messages per CPU-second of the busiest node")
     return figures
 
 
@@ -456,7 +490,12 @@ async def main_nodes(args: argparse.Namespace) -> None:
         one = report(await run("ours", args, shared, 1))
         two = report(await run("ours", args, shared, args.nodes))
         print(f"\n{args.nodes} nodes / 1 node:")
-        for key, label in (("throughput", "messages delivered per second"), ("p50", "p50 delivery")):
+        labels = (
+            ("throughput", "messages delivered per second (the offered rate, unless a node saturated)"),
+            ("capacity", "capacity, by the busiest node's CPU per message (the issue's throughput aim)"),
+            ("p50", "p50 delivery"),
+        )
+        for key, label in labels:
             print(f"  {label}: {two[key] / one[key]:.2f}x")
     finally:
         redis.stop()
@@ -504,6 +543,11 @@ def main() -> None:
     )
     parser.add_argument(
         "--nodes", type=int, default=1, help="2: ours on PostgreSQL + Redis, one node then two (no relay)"
+    )
+    parser.add_argument(
+        "--profile",
+        type=Path,
+        help="sample every server process with py-spy while the messages are sent, into this directory",
     )
     parser.add_argument("--max-chats", type=int, default=20, help=argparse.SUPPRESS)
     parser.add_argument("--db-url", help=argparse.SUPPRESS)
