@@ -82,6 +82,9 @@ class CustomerNamespace(GuardedNamespace):
         self.names = names
         self.record = record
         self.visitors: dict[str, Visitor] = {}
+        # A visitor's sockets that started, by its address, on every node: the back carries out
+        # every socket's events (docs/cluster.md), so it knows whether a visitor has another tab.
+        self.tabs: dict[str, set[str]] = {}
         self.assistant: Assistant | None = None  # the virtual agent, when messaging.webchat_assistant
         self.surveys: SurveyService | None = None  # a rating is also a CSAT answer (the reports)
         # "Call me back" (web/widget_callbacks.py): the callbacks service, when it runs here.
@@ -94,8 +97,17 @@ class CustomerNamespace(GuardedNamespace):
         return None  # anyone may open the widget; each event checks what it needs
 
     async def left(self, sid: str, peer: Peer) -> None:
-        self.visitors.pop(sid, None)
+        visitor = self.visitors.pop(sid, None)
+        if visitor is not None:
+            self._untab(visitor.address, sid)
         self._callbacks_filed.pop(sid, None)
+
+    def _untab(self, address: str, sid: str) -> None:
+        tabs = self.tabs.get(address)
+        if tabs is not None:
+            tabs.discard(sid)
+            if not tabs:
+                del self.tabs[address]
 
     async def adopted(self, sid: str, principal: Principal | None, context: Mapping[str, Any]) -> None:
         """A socket this back did not see start (it is on another node, or it started under the
@@ -204,7 +216,9 @@ class CustomerNamespace(GuardedNamespace):
         old = self.visitors.get(sid)
         if old is not None and old.address != visitor.address:
             await self.leave_room(sid, room_of(old.address))
+            self._untab(old.address, sid)
         self.visitors[sid] = visitor
+        self.tabs.setdefault(visitor.address, set()).add(sid)
         await self.enter_room(sid, room_of(visitor.address))
         first = text(data, "message", limit=self.settings.max_text_chars, required=False)
         if first:
@@ -249,10 +263,11 @@ class CustomerNamespace(GuardedNamespace):
         if client_id and not _CLIENT_ID.match(client_id):
             raise BadRequest("id must be letters, digits, - or _")
         ack = await self._receive(visitor, body, client_id or None, "")
-        room = room_of(visitor.address)
-        if ack.get("id") and self.reaches_others(room, sid):  # the visitor's other tabs
+        # The visitor's other tabs show it too; most visitors have one, and with several nodes an
+        # emit is published to every node whether or not anyone is in the room: not built then.
+        if ack.get("id") and len(self.tabs.get(visitor.address, ())) > 1:
             echo = {"id": ack["id"], "from": "customer", "body": body}
-            await self.emit("message", echo, room=room, skip_sid=sid)
+            await self.emit("message", echo, room=room_of(visitor.address), skip_sid=sid)
         return ack
 
     async def _receive(self, visitor: Visitor, body: str, client_id: str | None, subject: str) -> Ack:

@@ -26,7 +26,6 @@ from typing import Any, TypeVar
 
 import socketio
 from aiohttp import web
-from socketio.async_pubsub_manager import AsyncPubSubManager
 
 from callcenter import bounded_json
 from callcenter.accounts.principal import Principal
@@ -194,16 +193,6 @@ class GuardedNamespace(socketio.AsyncNamespace):  # type: ignore[misc]
 
     def declared(self) -> dict[str, frozenset[str]]:
         return {name: roles for name, (roles, _) in self._events.items()}
-
-    def reaches_others(self, room: str, sid: str) -> bool:
-        """Whether an emit to ``room`` that skips ``sid`` has anyone to reach. Asked before an
-        emit most often addressed to nobody (a visitor's echo to its other tabs: usually one
-        tab), so its packet is not built for nothing. With a Redis manager the sockets of other
-        nodes are not known here: always."""
-        manager = self.server.manager
-        if isinstance(manager, AsyncPubSubManager):
-            return True
-        return any(other != sid for other, _ in manager.get_participants(self.namespace, room))
 
     async def accept(self, sid: str, environ: Mapping[str, Any], auth: object) -> Principal | None:
         """The socket's principal (None: anonymous); raise ConnectionRefusedError to refuse it."""

@@ -5,6 +5,8 @@ events are carried out by the routing owner (``cc:sockets``), whose emits reach 
 - a web chat whose customer is on one node and whose agent is on the other: the offer, the accept,
   messages and typing both ways, each message delivered once; the agent's state set on the
   follower is the owner's;
+- a visitor's own message reaches its other tab on the other node, and is not published to the
+  nodes at all while the visitor has one tab;
 - kill -9 of the owner while the chat is open: a reply the agent sends while nobody owns is carried
   out by the next owner, the customer comes back (a new socket on the survivor) to the same agent
   and the whole conversation, and nothing is lost or doubled.
@@ -15,14 +17,17 @@ No Asterisk is needed: the nodes keep trying to reach AMI.
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import json
 import signal
-from collections.abc import Iterator
+from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import pytest
 import socketio
+from redis.asyncio import Redis
 
 from tests.conftest import ADMIN_TOKEN, AGENT_TOKEN, ServerProcess, config_with
 from tests.integration.test_api import free_port
@@ -155,6 +160,43 @@ async def settled(*clients: Client) -> None:
         assert len(bodies) == len(set(bodies)), f"{c.namespace} got a message twice: {bodies}"
 
 
+@contextlib.asynccontextmanager
+async def published(redis_url: str) -> AsyncIterator[list[dict[str, Any]]]:
+    """The Socket.IO emits published to every node (python-socketio's Redis channel) meanwhile."""
+    seen: list[dict[str, Any]] = []
+    redis = Redis.from_url(redis_url)
+    pubsub = redis.pubsub()
+    await pubsub.subscribe("callcenter-socketio")
+
+    async def keep() -> None:
+        async for item in pubsub.listen():
+            if item["type"] == "message":
+                seen.append(json.loads(item["data"]))
+
+    keeper = asyncio.create_task(keep())
+    try:
+        yield seen
+        await asyncio.sleep(0.5)  # what was published last has arrived
+    finally:
+        keeper.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await keeper
+        await pubsub.aclose()
+        await redis.aclose()
+
+
+def echoes(seen: list[dict[str, Any]]) -> list[str]:
+    """The bodies of a visitor's own messages emitted to its tabs."""
+    bodies = []
+    for m in seen:
+        if (m.get("namespace"), m.get("event")) != ("/customer", "message"):
+            continue
+        data = m["data"][0] if isinstance(m["data"], list) else m["data"]  # the emit's arguments
+        if data.get("from") == "customer":
+            bodies.append(data["body"])
+    return bodies
+
+
 async def held_messages(panel: Client, conversation_id: str) -> list[tuple[str, str]]:
     synced = await panel.call("sync")
     held = [c for c in synced["conversations"] if c["conversation_id"] == conversation_id]
@@ -163,23 +205,44 @@ async def held_messages(panel: Client, conversation_id: str) -> list[tuple[str, 
 
 
 async def test_a_chat_between_a_customer_on_the_follower_and_an_agent_on_the_owner(
-    nodes: dict[str, ServerProcess],
+    nodes: dict[str, ServerProcess], redis_url: str
 ) -> None:
     a, b = await asyncio.to_thread(start_pair, nodes)
     panel = await agent(a)  # on the owner
     visitor = await customer(b)  # on the follower: every event goes to the owner over cc:sockets
+    tab: Client | None = None
     try:
         await agent_available(panel, a)
         assert (await visitor.call("status"))["online"] is True
         started = await open_chat(visitor, panel, "Ann", "Hello from node b")
         conversation_id = started["conversation_id"]
-        await exchange(visitor, panel, conversation_id, "My parcel is late", "It ships today.")
+        async with published(redis_url) as seen:
+            await exchange(visitor, panel, conversation_id, "My parcel is late", "It ships today.")
+        assert echoes(seen) == [], "one tab: the visitor's own message is not sent to the nodes"
+        assert any(m.get("event") == "message" and m.get("namespace") == "/agent" for m in seen)
         await settled(visitor, panel)
         assert await held_messages(panel, conversation_id) == [
             ("customer", "Hello from node b"),
             ("customer", "My parcel is late"),
             ("agent", "It ships today."),
         ]
+        # A second tab of the same visitor, on the other node, shows what the first one sends.
+        tab = await customer(a)
+        assert (await tab.call("start", {"visitor": started["visitor"]}))[
+            "conversation_id"
+        ] == conversation_id
+        async with published(redis_url) as seen:
+            sent = await visitor.call("message", {"text": "Sent from the first tab"})
+            echo = await tab.next("message")
+        assert echo == {"id": sent["id"], "from": "customer", "body": "Sent from the first tab"}
+        assert echoes(seen) == ["Sent from the first tab"]
+        assert (await panel.next("message"))["body"] == "Sent from the first tab"
+        await tab.close()
+        await asyncio.sleep(0.5)  # the tab's departure reaches the owner's back (told, not awaited)
+        async with published(redis_url) as seen:
+            assert (await visitor.call("message", {"text": "One tab again"}))["ok"]
+            assert (await panel.next("message"))["body"] == "One tab again"
+        assert echoes(seen) == []
         assert role(b) == "follower"
         # A supervisor's console on the follower: its sync is the owner's wallboard (the agent
         # logged in from the follower is on it), and the owner's pushes reach it.
@@ -197,6 +260,8 @@ async def test_a_chat_between_a_customer_on_the_follower_and_an_agent_on_the_own
         # A socket's role is checked on its node: a customer may not act as an agent.
         assert (await visitor.call("accept", {"interaction_id": "x"}))["error"] == "unknown event 'accept'"
     finally:
+        if tab is not None:
+            await tab.close()
         await visitor.close()
         await panel.close()
 
