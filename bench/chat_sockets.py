@@ -187,6 +187,7 @@ class Result:
     rss_end: int = 0  # after the timed messages: what the chats and their messages hold
     cpu_s: float = 0.0  # the server's CPU time during the timed messages (every node's)
     cpu_by_node: list[float] = field(default_factory=list)
+    redis_calls: dict[str, int] = field(default_factory=dict)  # Redis commands while sending
     span_s: float = 0.0  # first send to last arrival
     sockets: int = 0
     latencies: list[float] = field(default_factory=list)
@@ -227,6 +228,20 @@ class Shared:
 
     db_url: str
     redis_url: str
+
+
+async def redis_calls(shared: Shared | None) -> dict[str, int]:
+    """Redis commands served so far, by command (``INFO commandstats``), with ``--nodes``."""
+    if shared is None:
+        return {}
+    from redis.asyncio import Redis
+
+    client = Redis.from_url(shared.redis_url)
+    try:
+        stats = await client.info("commandstats")
+    finally:
+        await client.aclose()
+    return {name.removeprefix("cmdstat_"): int(v["calls"]) for name, v in stats.items()}
 
 
 async def is_owner(port: int) -> bool:
@@ -389,6 +404,7 @@ async def run(kind: str, args: argparse.Namespace, shared: Shared | None = None,
         total = int(args.rate * args.seconds)
         interval = 1.0 / args.rate
         cpu_at_begin = [cpu_seconds(p.pid) for p in procs]
+        redis_at_begin = await redis_calls(shared)
         spies = await profile(args, kind, nodes, procs)
         begin = time.perf_counter()
 
@@ -417,6 +433,8 @@ async def run(kind: str, args: argparse.Namespace, shared: Shared | None = None,
         result.latencies = latencies
         result.rss_end = rss_kib(proc.pid)
         result.cpu_by_node = [cpu_seconds(p.pid) - c for p, c in zip(procs, cpu_at_begin, strict=True)]
+        redis_at_end = await redis_calls(shared)
+        result.redis_calls = {k: n - redis_at_begin.get(k, 0) for k, n in redis_at_end.items()}
         result.cpu_s = sum(result.cpu_by_node)
         for spy in spies:
             await spy.wait()
@@ -474,6 +492,10 @@ def report(r: Result) -> dict[str, float]:
     if len(r.cpu_by_node) > 1:
         each = ", ".join(f"node{k} {c:.1f} s" for k, c in enumerate(r.cpu_by_node))
         print(f"  CPU per node (node0 is the routing owner): {each}")
+    if r.redis_calls:
+        top = sorted(((n, k) for k, n in r.redis_calls.items() if n), reverse=True)[:6]
+        each = ", ".join(f"{k} {n / max(1, r.sent):.2f}" for n, k in top)
+        print(f"  Redis commands per message: {sum(r.redis_calls.values()) / max(1, r.sent):.2f} ({each})")
     # What the nodes could carry with a core each: the busiest node saturates first.
     figures["capacity"] = len(ms) / max(r.cpu_by_node or [r.cpu_s]) if r.cpu_s else float("nan")
     print(f"  capacity: {figures['capacity']:.0f} messages per CPU-second of the busiest node")
