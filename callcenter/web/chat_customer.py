@@ -83,7 +83,8 @@ class CustomerNamespace(GuardedNamespace):
         self.record = record
         self.visitors: dict[str, Visitor] = {}
         # A visitor's sockets that started, by its address, on every node: the back carries out
-        # every socket's events (docs/cluster.md), so it knows whether a visitor has another tab.
+        # every socket's events (docs/cluster.md), so it knows whether a visitor has another tab
+        # (a new owner, once the nodes have announced their sockets to it: Relay.announce).
         self.tabs: dict[str, set[str]] = {}
         self.assistant: Assistant | None = None  # the virtual agent, when messaging.webchat_assistant
         self.surveys: SurveyService | None = None  # a rating is also a CSAT answer (the reports)
