@@ -19,6 +19,7 @@ The connection is one of the shared engine's pool, with its settings (WAL, busy 
 from __future__ import annotations
 
 import asyncio
+import re
 import sqlite3
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
@@ -31,6 +32,7 @@ from sqlalchemy.sql.compiler import SQLCompiler
 from callcenter.storage.db import DatabaseError, _reason
 
 _Processor = Callable[[Any], Any] | None
+_VALUES = re.compile(r"((?:\$\d+::[A-Z][A-Z ]*, )*\$\d+::[A-Z][A-Z ]*)\)")
 
 
 @dataclass(frozen=True, slots=True)
@@ -41,6 +43,11 @@ class Prepared:
     sql: str
     keys: tuple[str, ...]
     processors: tuple[_Processor, ...]
+    # PostgreSQL's: the statement around its VALUES (``INSERT INTO t (a, b)`` and what follows,
+    # e.g. ON CONFLICT), and each parameter's type: rows as arrays (``storage/pg_write.py``).
+    head: str = ""
+    tail: str = ""
+    types: tuple[str, ...] = ()
 
     def parameters(self, row: Mapping[str, Any]) -> tuple[Any, ...]:
         return tuple(
@@ -61,7 +68,17 @@ def prepare(statement: sa.ClauseElement, engine: AsyncEngine, columns: Sequence[
         raise ValueError(f"the statement binds {keys}, not {tuple(columns)}")
     # dialect_impl: what SQLAlchemy itself runs (e.g. SQLite's text form of a datetime).
     processors = tuple(compiled.binds[key].type.dialect_impl(dialect).bind_processor(dialect) for key in keys)
-    return Prepared(compiled.string, keys, processors)
+    if dialect.name != "postgresql":
+        return Prepared(compiled.string, keys, processors)
+    # The casts the dialect gave each parameter (e.g. ``$6::VARCHAR``, a TEXT column's included).
+    head, _, rest = compiled.string.partition(" VALUES (")
+    values = _VALUES.match(rest)
+    casts = [] if values is None else values.group(1).split(", ")
+    if [c.partition("::")[0] for c in casts] != [f"${n}" for n in range(1, len(keys) + 1)]:
+        raise ValueError(f"not an INSERT of one row of cast values: {compiled.string}")
+    assert values is not None
+    types = tuple(c.partition("::")[2] for c in casts)
+    return Prepared(compiled.string, keys, processors, head, rest[values.end() :], types)
 
 
 class KeptConnection:

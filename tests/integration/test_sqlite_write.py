@@ -79,3 +79,47 @@ async def test_one_trip_writes_what_the_orm_writes_and_rolls_back_whole(tmp_path
             await store.stop()
         await fast_db.stop()
         await orm_db.stop()
+
+
+@pytest.mark.postgres
+async def test_the_postgresql_lane_writes_what_the_session_writes_in_one_statement(postgres_url: str) -> None:
+    """``storage/pg_write.py``: a batch is one statement (arrays per column, ``unnest``, the
+    conversations' upsert): the rows are the session path's, every kind of value included (None,
+    quotes, text beyond ASCII, times, booleans), and a stored provider id fails the whole batch."""
+    from tests.pg import new_database
+
+    fast_url, orm_url = await new_database(postgres_url), await new_database(postgres_url)
+    fast_db, orm_db = Database(fast_url), Database(orm_url)
+    await fast_db.start()
+    await orm_db.start()
+    fast, orm = MessagingStore(fast_url, fast_db.engine), MessagingStore(orm_url, orm_db.engine)
+    await fast.start()
+    await orm.start()
+    orm._received = None  # the SQLAlchemy session path
+    try:
+        assert fast._received is not None
+        now = T0
+        open_one = Conversation("c1", "k1", MessagingChannel.WEBCHAT, now, now + 1, "l'objet «été»", False)
+        closed = Conversation("c2", "k2", MessagingChannel.EMAIL, now, now + 2, "", True)
+        odd = Message("m2", "c2", MessagingChannel.EMAIL, Direction.IN, 'quote " and \\ and 你好', now + 2,
+                      Delivery.RECEIVED, "p2", message_id="<x@y>", author="bot")  # fmt: skip
+        batch = [(message(1, "c1", "p1"), "k1"), (odd, "k2")]
+        for store in (fast, orm):
+            await store.save_received_batch(batch, [(open_one, "visitor:a"), (closed, "a@example.com")])
+            later = Conversation("c1", "k1", MessagingChannel.WEBCHAT, now, now + 3, "subject", True)
+            await store.save_received_batch([(message(3, "c1", "p3"), "k1")], [(later, "visitor:a")])
+        for table in ("messages", "conversations"):
+            assert await rows(fast_db, table) == await rows(orm_db, table)
+        stored = {c.id: (c.closed, c.subject) for c, _ in await fast.conversations()}
+        assert stored == {"c1": (True, "subject"), "c2": (True, "")}
+        again = [(message(4, "c1", "p4"), "k1"), (message(5, "c1", "p1"), "k1")]  # p1: stored
+        with pytest.raises(DatabaseError, match="UniqueViolation"):
+            await fast.save_received_batch(again, [(open_one, "visitor:a")])
+        assert [m.id for m, _ in await fast.messages()] == ["m1", "m2", "m3"]  # m4 went with it
+        stored = {c.id: (c.closed, c.subject) for c, _ in await fast.conversations()}
+        assert stored["c1"] == (True, "subject")  # nor its upsert of c1 (open, the old subject)
+    finally:
+        for store in (fast, orm):
+            await store.stop()
+        await fast_db.stop()
+        await orm_db.stop()
