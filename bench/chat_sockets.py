@@ -5,6 +5,7 @@ server and, in the same run, for a bare python-socketio relay on the same machin
     python bench/chat_sockets.py --customers 300 --agents 20 --rate 100 --seconds 10   (a quick check)
     python bench/chat_sockets.py --stock-gc      (ours is also run with runtime.gc_freeze: false)
     python bench/chat_sockets.py --nodes 2       (ours on PostgreSQL + Redis: one node, then two)
+    python bench/chat_sockets.py --nodes 2 --rounds 3   (... three times over, the median ratio)
     python bench/chat_sockets.py --unstored      (also ours with the message write left out: its cost)
 
 Each server runs in its own process (its memory is read from /proc); every client runs in this one.
@@ -30,7 +31,8 @@ node: the owner still carries out every event, so that is where the bottleneck i
 saturates, both runs deliver the offered rate; what the nodes could carry is the *capacity*, the
 messages per CPU-second of the busiest node (a core each), and two nodes' capacity over one node's
 is the throughput ratio (on this 2-core machine the load generator shares the cores, so the
-delivered rate itself cannot show it).
+delivered rate itself cannot show it). ``--rounds N`` runs one node then two N times and prints
+the median of the ratios: the machine's speed drifts between runs by more than a change's effect.
 
 Ours does much more per message than the relay (authorisation, rate limit, storing the message and
 its conversation in SQLite, customer resolution), so the ratio is the cost of all that.
@@ -509,16 +511,24 @@ async def main_nodes(args: argparse.Namespace) -> None:
     pg, redis = PostgresServer(), RedisServer()
     try:
         shared = Shared(pg.start(), redis.start())
-        one = report(await run("ours", args, shared, 1))
-        two = report(await run("ours", args, shared, args.nodes))
-        print(f"\n{args.nodes} nodes / 1 node:")
+        ratios: dict[str, list[float]] = {}
+        for n in range(args.rounds):
+            if args.rounds > 1:
+                print(f"\n--- round {n + 1} of {args.rounds}")
+            one = report(await run("ours", args, shared, 1))
+            two = report(await run("ours", args, shared, args.nodes))
+            for key, value in two.items():
+                ratios.setdefault(key, []).append(value / one[key])
+        rounds = f", median of {args.rounds} rounds" if args.rounds > 1 else ""
+        print(f"\n{args.nodes} nodes / 1 node{rounds}:")
         labels = (
             ("throughput", "messages delivered per second (the offered rate, unless a node saturated)"),
             ("capacity", "capacity, by the busiest node's CPU per message (the issue's throughput aim)"),
             ("p50", "p50 delivery"),
         )
         for key, label in labels:
-            print(f"  {label}: {two[key] / one[key]:.2f}x")
+            each = " (" + ", ".join(f"{r:.2f}" for r in ratios[key]) + ")" if args.rounds > 1 else ""
+            print(f"  {label}: {statistics.median(ratios[key]):.2f}x{each}")
     finally:
         redis.stop()
         pg.stop()
@@ -565,6 +575,13 @@ def main() -> None:
     )
     parser.add_argument(
         "--nodes", type=int, default=1, help="2: ours on PostgreSQL + Redis, one node then two (no relay)"
+    )
+    parser.add_argument(
+        "--rounds",
+        type=int,
+        default=1,
+        help="with --nodes: one node then two, this many times (the machine's drift between runs "
+        "moves a single ratio; the median is printed)",
     )
     parser.add_argument(
         "--profile",
