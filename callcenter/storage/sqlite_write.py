@@ -74,9 +74,8 @@ def prepare(statement: sa.ClauseElement, engine: AsyncEngine, columns: Sequence[
     head, _, rest = compiled.string.partition(" VALUES (")
     values = _VALUES.match(rest)
     casts = [] if values is None else values.group(1).split(", ")
-    if [c.partition("::")[0] for c in casts] != [f"${n}" for n in range(1, len(keys) + 1)]:
+    if values is None or [c.partition("::")[0] for c in casts] != [f"${n}" for n in range(1, len(keys) + 1)]:
         raise ValueError(f"not an INSERT of one row of cast values: {compiled.string}")
-    assert values is not None
     types = tuple(c.partition("::")[2] for c in casts)
     return Prepared(compiled.string, keys, processors, head, rest[values.end() :], types)
 
