@@ -1,7 +1,7 @@
 """The write of a received message and its conversation on PostgreSQL, as the routing owner makes it:
-the messaging store's lane (``storage/pg_write.py``: asyncpg's own transaction on a kept connection)
-against SQLAlchemy's session (the path before it, still taken by batches that change customers),
-both fenced by the owner's token, in the same run.
+the messaging store's lane (``storage/pg_write.py``: one statement through asyncpg on a kept
+connection, the rows as arrays) against SQLAlchemy's session (the path before it, still taken by
+batches that change customers), both fenced by the owner's token, in the same run.
 
     python bench/pg_write.py                 (600 one-message writes each, one every 3 ms)
     python bench/pg_write.py --writes 2000 --pace-ms 1
