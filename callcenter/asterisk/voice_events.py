@@ -95,6 +95,8 @@ class EventMapper:
         before = devices.is_registered(self._state.contacts, extension)
         contacts = self._state.contacts.setdefault(aor, set())
         (contacts.add if registered else contacts.discard)(uri)
+        self._state.contact_changes += 1
+        self._state.contact_changed[aor] = self._state.contact_changes
         if devices.is_registered(self._state.contacts, extension) != before:
             cls = ev.AgentRegistered if not before else ev.AgentUnregistered
             self._submit(cls(extension, self._clock()))

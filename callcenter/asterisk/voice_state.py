@@ -49,6 +49,10 @@ class VoiceState:
     callers: dict[str, str] = field(default_factory=dict)  # caller uniqueid -> interaction id
     legs: dict[str, AgentLeg] = field(default_factory=dict)  # agent leg uniqueid -> leg
     contacts: dict[str, set[str]] = field(default_factory=dict)  # AOR -> its registered contact URIs
+    # Contact changes seen as events, counted; AOR -> the count at its last one. A reconcile
+    # keeps an AOR whose change came after it asked for the endpoints (the newer word).
+    contact_changes: int = 0
+    contact_changed: dict[str, int] = field(default_factory=dict)
 
     def callers_of(self, interaction_id: str) -> list[str]:
         return [uid for uid, iid in self.callers.items() if iid == interaction_id]
