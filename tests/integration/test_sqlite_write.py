@@ -4,8 +4,10 @@ takes a new connection when its own is gone."""
 
 from __future__ import annotations
 
+import contextlib
 import sqlite3
 import time
+from collections.abc import AsyncIterator
 from pathlib import Path
 
 import pytest
@@ -30,17 +32,32 @@ async def rows(database: Database, table: str) -> list[tuple[object, ...]]:
         return [tuple(r) for r in result]
 
 
-async def test_one_trip_writes_what_the_orm_writes_and_rolls_back_whole(tmp_path: Path) -> None:
-    fast_url, orm_url = f"sqlite+aiosqlite:///{tmp_path}/fast.db", f"sqlite+aiosqlite:///{tmp_path}/orm.db"
+@contextlib.asynccontextmanager
+async def pair(
+    fast_url: str, orm_url: str
+) -> AsyncIterator[tuple[Database, MessagingStore, Database, MessagingStore]]:
+    """Two stores on two databases: the first writes received messages on its lane, the second
+    through SQLAlchemy's session (the path batches that change customers take)."""
     fast_db, orm_db = Database(fast_url), Database(orm_url)
     await fast_db.start()
     await orm_db.start()
     fast, orm = MessagingStore(fast_url, fast_db.engine), MessagingStore(orm_url, orm_db.engine)
     await fast.start()
     await orm.start()
-    orm._received = None  # the SQLAlchemy session path, as on PostgreSQL
+    orm._received = None  # the SQLAlchemy session path
     try:
         assert fast._received is not None
+        yield fast_db, fast, orm_db, orm
+    finally:
+        for store in (fast, orm):
+            await store.stop()
+        await fast_db.stop()
+        await orm_db.stop()
+
+
+async def test_one_trip_writes_what_the_orm_writes_and_rolls_back_whole(tmp_path: Path) -> None:
+    fast_url, orm_url = f"sqlite+aiosqlite:///{tmp_path}/fast.db", f"sqlite+aiosqlite:///{tmp_path}/orm.db"
+    async with pair(fast_url, orm_url) as (fast_db, fast, orm_db, orm):
         now = T0
         open_one = Conversation("c1", "k1", MessagingChannel.WEBCHAT, now, now + 1, "subject", False)
         closed = Conversation("c2", "k2", MessagingChannel.WEBCHAT, now, now + 2, "", True)
@@ -74,11 +91,6 @@ async def test_one_trip_writes_what_the_orm_writes_and_rolls_back_whole(tmp_path
             await fast.save_received_batch([(message(5, "c1", "p5"), "k1")], [(open_one, "visitor:a")])
         await fast.save_received_batch([(message(5, "c1", "p5"), "k1")], [(open_one, "visitor:a")])
         assert [m.id for m, _ in await fast.messages()] == ["m1", "m2", "m3", "m4", "m5"]
-    finally:
-        for store in (fast, orm):
-            await store.stop()
-        await fast_db.stop()
-        await orm_db.stop()
 
 
 @pytest.mark.postgres
@@ -89,15 +101,7 @@ async def test_the_postgresql_lane_writes_what_the_session_writes_in_one_stateme
     from tests.pg import new_database
 
     fast_url, orm_url = await new_database(postgres_url), await new_database(postgres_url)
-    fast_db, orm_db = Database(fast_url), Database(orm_url)
-    await fast_db.start()
-    await orm_db.start()
-    fast, orm = MessagingStore(fast_url, fast_db.engine), MessagingStore(orm_url, orm_db.engine)
-    await fast.start()
-    await orm.start()
-    orm._received = None  # the SQLAlchemy session path
-    try:
-        assert fast._received is not None
+    async with pair(fast_url, orm_url) as (fast_db, fast, orm_db, orm):
         now = T0
         open_one = Conversation("c1", "k1", MessagingChannel.WEBCHAT, now, now + 1, "l'objet «été»", False)
         closed = Conversation("c2", "k2", MessagingChannel.EMAIL, now, now + 2, "", True)
@@ -118,8 +122,3 @@ async def test_the_postgresql_lane_writes_what_the_session_writes_in_one_stateme
         assert [m.id for m, _ in await fast.messages()] == ["m1", "m2", "m3"]  # m4 went with it
         stored = {c.id: (c.closed, c.subject) for c, _ in await fast.conversations()}
         assert stored["c1"] == (True, "subject")  # nor its upsert of c1 (open, the old subject)
-    finally:
-        for store in (fast, orm):
-            await store.stop()
-        await fast_db.stop()
-        await orm_db.stop()
