@@ -117,8 +117,12 @@ async def _state_up(ami: AmiClient, channel: str, seconds: float = 5.0) -> None:
     raise RuntimeError(f"{channel} never answered")
 
 
-async def one_round(ami: AmiClient, n: int, bridge: str, wait: str = "dialplan") -> str:
-    """One call through answer, hold and resume; returns the caller's channel name.
+async def one_round(
+    ami: AmiClient, n: int, bridge: str, wait: str = "dialplan", named: list[str] | None = None
+) -> str:
+    """One call through answer, hold and resume; returns the caller's channel name, also appended
+    to ``named`` as soon as it is known (a round that fails later under load may still have left a
+    Surrogate: whoever sweeps for them must know that caller too).
 
     ``wait="dialplan"``: the caller waits in ``cc-wait`` as shipped (a holding bridge);
     ``wait="yank"``: it waits in ``MusicOnHold()`` run directly, as ``cc-wait`` did before issue 13
@@ -142,6 +146,8 @@ async def one_round(ami: AmiClient, n: int, bridge: str, wait: str = "dialplan")
         }
     )
     caller = await _name(ami, caller_id)
+    if named is not None:
+        named.append(caller)
     # Each wait in a holding bridge (BridgeWait: cc-wait as shipped, cc-hold) is a BridgeEnter of
     # the caller's own: count them, so that the round goes on only once the caller is where a real
     # call would be (a person takes seconds to answer or to press resume).

@@ -8,6 +8,7 @@ RTP 27000-27999. A missing component fails the test that needs it; nothing is sk
 from __future__ import annotations
 
 import json
+import logging
 import os
 import signal
 import subprocess
@@ -38,6 +39,36 @@ def port(base: int) -> int:
 
 def instance(name: str) -> str:
     return f"{name}{SLOT}" if SLOT else name
+
+
+# The loggers callcenter.logs.configure() sets a level on.
+_CONFIGURED_LOGGERS = (
+    "callcenter.adapters.panoramisk",
+    "panoramisk",
+    "aiohttp.access",
+    "aiosqlite",
+    "mail.log",
+)
+
+
+@pytest.fixture(autouse=True)
+def _root_logging() -> Iterator[None]:
+    """A test that runs the command line in-process (cli.main) configures logging to the
+    sys.stderr pytest captured for that test, closed once it ends: later tests' log lines would
+    meet a closed file ("--- Logging error ---"). Each test gets back the logging it started with."""
+    root = logging.getLogger()
+    handlers, level = list(root.handlers), root.level
+    levels = {name: logging.getLogger(name).level for name in _CONFIGURED_LOGGERS}
+    yield
+    for handler in list(root.handlers):
+        if handler not in handlers:
+            root.removeHandler(handler)
+    for handler in handlers:
+        if handler not in root.handlers:
+            root.addHandler(handler)
+    root.setLevel(level)
+    for name, was in levels.items():
+        logging.getLogger(name).setLevel(was)
 
 
 ADMIN_TOKEN = "test-admin-token-0123456789abcdef"

@@ -2,27 +2,12 @@ from __future__ import annotations
 
 import json
 import logging
-from collections.abc import Iterator
 from pathlib import Path
 
 import aiosqlite
 import pytest
 
 from callcenter.logs import JsonFormatter, configure
-
-
-@pytest.fixture
-def root_logging() -> Iterator[None]:
-    root = logging.getLogger()
-    handlers, level = list(root.handlers), root.level
-    yield
-    for handler in list(root.handlers):
-        root.removeHandler(handler)
-    for handler in handlers:
-        root.addHandler(handler)
-    root.setLevel(level)
-    logging.getLogger("aiosqlite").setLevel(logging.NOTSET)
-    logging.getLogger("mail.log").setLevel(logging.NOTSET)
 
 
 def test_json_lines_mask_secrets() -> None:
@@ -44,7 +29,7 @@ def test_json_lines_mask_secrets() -> None:
 
 
 async def test_a_server_at_debug_level_does_not_log_what_it_stores(
-    root_logging: None, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     """aiosqlite logs each statement with its parameters at debug level; aiosmtpd each SMTP
     command line at info level."""
