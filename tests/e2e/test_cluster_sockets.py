@@ -12,7 +12,8 @@ events are carried out by the routing owner (``cc:sockets``), whose emits reach 
   after the agent closes the chat the next message goes the owner's way and opens a new one;
 - kill -9 of the owner while the chat is open: a reply the agent sends while nobody owns is carried
   out by the next owner, the customer comes back (a new socket on the survivor) to the same agent
-  and the whole conversation, and nothing is lost or doubled.
+  and the whole conversation, and nothing is lost or doubled; a visitor on the survivor writes
+  meanwhile, and the agent sees it once, in the conversation after the failover too.
 
 No Asterisk is needed: the nodes keep trying to reach AMI.
 """
@@ -275,17 +276,24 @@ async def test_kill_the_owner_while_a_chat_is_open(nodes: dict[str, ServerProces
     a, b = await asyncio.to_thread(start_pair, nodes)
     panel = await agent(b)  # on the follower: it outlives the owner
     visitor = await customer(a)  # on the owner: gone with it
+    stays = await customer(b)  # on the follower: its chat goes on through the failover
     again: Client | None = None
     try:
         await agent_available(panel, a)
         started = await open_chat(visitor, panel, "Bo", "Before the failover")
         conversation_id = started["conversation_id"]
         await exchange(visitor, panel, conversation_id, "Are you there?", "Yes, looking now.")
+        staying = (await open_chat(stays, panel, "Di", "From node b"))["conversation_id"]
 
         assert a.proc is not None
         a.proc.send_signal(signal.SIGKILL)
         a.proc.wait(10)
         a.proc = None
+        # A visitor on the survivor writes while nobody owns (its node stores and shows it while
+        # it does not own yet; the new owner's way once it does): the agent sees it once.
+        gap = await stays.call("message", {"text": "Written during the failover"})
+        assert gap.get("ok") and gap["conversation_id"] == staying, gap
+        assert (await panel.next("message"))["body"] == "Written during the failover"
         # Sent while nobody owns: it waits in cc:sockets for the next owner (acknowledged within
         # WAIT, the call's timeout, or the test fails).
         during = await panel.call(
@@ -317,12 +325,17 @@ async def test_kill_the_owner_while_a_chat_is_open(nodes: dict[str, ServerProces
             ("customer", "Thanks!"),
             ("agent", "You are welcome."),
         ]
+        assert await held_messages(panel, staying) == [
+            ("customer", "From node b"),
+            ("customer", "Written during the failover"),
+        ]
         # The agent's panel saw each customer message once, across the failover.
         from_customer = [d["body"] for name, d in panel.seen if name == "message"]
-        assert from_customer == ["Are you there?", "Thanks!"], from_customer
+        assert from_customer == ["Are you there?", "Written during the failover", "Thanks!"], from_customer
     finally:
         if again is not None:
             await again.close()
+        await stays.close()
         await visitor.close()
         await panel.close()
 
