@@ -455,3 +455,5 @@ def remember(name: str, payload: Mapping[str, Any], ack: Ack, context: dict[str,
     visitor_of = ack.get("_visitor")
     if isinstance(visitor_of, dict):
         context["visitor"] = visitor_of
+    if name in ("start", "offline", "end"):
+        context.pop("held", None)  # the chat the visitor's node knew may be another's now

@@ -37,7 +37,7 @@ from callcenter.messaging.service import check_storable
 from callcenter.web.chat_agent import NAMESPACE as AGENTS
 from callcenter.web.chat_agent import agent_room, message_view
 from callcenter.web.chat_desk import Desk
-from callcenter.web.realtime import Ack, BadRequest, text
+from callcenter.web.realtime import Ack, BadRequest, flag, text
 
 log = logging.getLogger(__name__)
 
@@ -109,7 +109,12 @@ Tell = Callable[[Mapping[str, str]], Awaitable[None]]
 class VisitorMessages:
     """The shortcut of a front of ``/customer`` on a node that does not own the routing: a
     visitor's ``message`` in a chat an agent holds is stored, shown and acknowledged here. None:
-    not taken (no held chat, no database now): the front sends it to the owner."""
+    not taken (no held chat, no database now): the front sends it to the owner.
+
+    The chat a message went to (conversation, agent) is kept in the socket's context (``held``)
+    until a message finds it no longer held; the visitor's ``typing`` goes to that agent from
+    here (a chat moved meanwhile: the former agent's panel ignores it, and the new agent sees the
+    visitor type once a message has gone to them)."""
 
     def __init__(
         self,
@@ -130,8 +135,10 @@ class VisitorMessages:
         self.ids = ids
 
     async def __call__(
-        self, sid: str, name: str, payload: Mapping[str, Any], context: Mapping[str, Any]
+        self, sid: str, name: str, payload: Mapping[str, Any], context: dict[str, Any]
     ) -> Ack | None:
+        if name == "typing":
+            return await self._typing(payload, context)
         inbound = self._inbound(name, payload, context)
         if inbound is None:
             return None
@@ -145,7 +152,9 @@ class VisitorMessages:
             return None
         if held is None:
             metrics.WEBCHAT_HELD.labels("not_held").inc()
+            context.pop("held", None)
             return None
+        context["held"] = {"conversation": held.conversation_id, "agent": held.agent_id}
         if not held.stored:
             metrics.WEBCHAT_HELD.labels("duplicate").inc()
             return {"ok": True, "duplicate": True}
@@ -165,6 +174,15 @@ class VisitorMessages:
         await self.tell(told_entry(sid, message, held, inbound.sender))
         await self.emit("message", message_view(message), agent_room(held.agent_id), AGENTS)
         return {"ok": True, "id": message_id, "conversation_id": held.conversation_id}
+
+    async def _typing(self, payload: Mapping[str, Any], context: Mapping[str, Any]) -> Ack | None:
+        held = context.get("held")
+        if not isinstance(held, Mapping):
+            return None  # the owner's: it knows whether an agent holds the chat
+        typing = flag(payload, "typing")
+        shown = {"conversation_id": str(held["conversation"]), "typing": typing}
+        await self.emit("typing", shown, agent_room(str(held["agent"])), AGENTS)
+        return {"ok": True, "relayed": True}
 
     def _inbound(
         self, name: str, payload: Mapping[str, Any], context: Mapping[str, Any]

@@ -79,7 +79,8 @@ class Rules:
     remember: Callable[[str, Mapping[str, Any], Ack, dict[str, Any]], None] = _nothing
     # On a node that does not own the routing: an event this node may carry out itself (sid, name,
     # payload, context -> the ack; None: the owner's, as any other). web/chat_holds.py.
-    shortcut: Callable[[str, str, Mapping[str, Any], Mapping[str, Any]], Awaitable[Ack | None]] | None = None
+    # The context is the socket's own (the shortcut may note what it learnt in it).
+    shortcut: Callable[[str, str, Mapping[str, Any], dict[str, Any]], Awaitable[Ack | None]] | None = None
 
 
 def with_id(*events: str) -> Callable[[str, dict[str, Any]], dict[str, Any]]:

@@ -384,6 +384,9 @@ async def test_the_visitors_node_stores_the_messages_of_a_chat_an_agent_holds(
             "ok": True,
             "duplicate": True,
         }
+        # Typing goes from node b to the agent of the chat its last message went to.
+        assert await visitor.call("typing", {"typing": True}) == {"ok": True, "relayed": True}
+        assert (await panel.next("typing")) == {"conversation_id": conversation_id, "typing": True}
         await reaches(b, STORED, "stored", before["stored"] + 1)
         await reaches(b, STORED, "duplicate", before["duplicate"] + 1)
         await reaches(a, TOLD, "filed", filed + 1)
