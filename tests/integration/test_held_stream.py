@@ -102,7 +102,7 @@ async def test_a_followers_front_takes_its_shortcut_or_the_owners_way(redis: Red
     taken: list[str] = []
 
     async def shortcut(
-        sid: str, name: str, payload: Mapping[str, Any], context: Mapping[str, Any]
+        sid: str, name: str, payload: Mapping[str, Any], context: dict[str, Any]
     ) -> Ack | None:
         if payload.get("n") == "bad":
             raise BadRequest("text is required")
