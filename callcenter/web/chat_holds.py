@@ -55,6 +55,7 @@ class Holds:
 
     def __init__(self, desk: Desk, store: HoldsStore) -> None:
         self.desk = desk
+        self.desk.tracking = True
         self.store = store
         self._lock = asyncio.Lock()  # one write at a time, each of the desk as it is then
         self._whole = True  # the whole desk is to be written (a new owner's), rows of others gone

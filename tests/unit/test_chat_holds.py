@@ -41,13 +41,21 @@ async def test_the_whole_desk_first_then_what_changed_web_chats_only() -> None:
     desk.assign(offer(2, "1002", "sms"))
     holds = Holds(desk, store)
     await holds.write()
-    assert store.writes == [({"c1": "1001"}, {"c2"}, True)]
+    assert store.writes == [({"c1": "1001"}, set(), True)]  # c2 is no web chat
     await holds.write()
     assert len(store.writes) == 1  # nothing changed since
     desk.release("c1")
     desk.assign(offer(3, "1001"))
     await holds.write()
     assert store.writes[-1] == ({"c3": "1001"}, {"c1"}, False)
+
+
+def test_a_desk_without_holds_remembers_no_changes() -> None:
+    """One node: nobody writes holds, and the desk does not collect what changed."""
+    desk = Desk()
+    desk.assign(offer(1, "1001"))
+    desk.release("c1")
+    assert desk.changed == set()
 
 
 async def test_a_failed_write_is_retried_with_the_next() -> None:
