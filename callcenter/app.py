@@ -54,6 +54,8 @@ from callcenter.core.tickets.workflow import Draft
 from callcenter.crm import wiring as crm_wiring
 from callcenter.errors import StorageError
 from callcenter.gc_policy import GcPolicy
+from callcenter.held_chats import HeldConsumer
+from callcenter.held_chats import tell as tell_held
 from callcenter.ivr import http as ivr_http
 from callcenter.ivr.store import FlowStore
 from callcenter.kb.assistant import Assistant
@@ -80,6 +82,7 @@ from callcenter.socket_forwarding import SocketForwarder, listen_for_owners, red
 from callcenter.speech.adaptation_service import AdaptationService, AsyncTextSource
 from callcenter.storage.accounts_store import AccountStore
 from callcenter.storage.db import Database, DatabaseError
+from callcenter.storage.held_chats import HeldChats
 from callcenter.storage.kb_store import KbStore
 from callcenter.storage.messaging_store import MessagingStore
 from callcenter.storage.qa_store import QaStore
@@ -133,6 +136,7 @@ from callcenter.web.agent_panel import CampaignDesk, PanelNamespace
 from callcenter.web.audit import AUDIT, refusals
 from callcenter.web.chat_customer import CustomerNamespace
 from callcenter.web.chat_desk import Desk
+from callcenter.web.chat_holds import Holds, VisitorMessages
 from callcenter.web.reports_api import REPORTS, SCHEDULE
 from callcenter.web.sessions import LoginThrottle, RedisCounts, Sessions
 from callcenter.web.tickets_api import TICKETS
@@ -294,6 +298,7 @@ def _setup_routes(app: web.Application, settings: Settings) -> None:
 def _routing_contexts(settings: Settings, directory: Directory) -> list[cluster.Context]:
     """The routing half's contexts, entered in this order on the routing owner."""
     routing: list[cluster.Context] = [_service, admin_roster.agents_context, _messaging, _surveys, _chat]
+    routing.append(_held_chats)
     routing += [supervisor.context(directory.names), _recording, _voice]
     if settings.live.enabled:
         routing.append(_live)  # after the voice adapter: it forks calls through its port
@@ -698,6 +703,60 @@ async def _chat(app: web.Application) -> AsyncIterator[None]:
     await agents.drain()
 
 
+def _several_nodes(app: web.Application) -> bool:
+    """Nodes elect a routing owner on PostgreSQL (asyncpg) and share a Redis: the visitors' nodes
+    store messages of the web chats agents hold (web/chat_holds.py)."""
+    settings, engine = app[SETTINGS], app[DATABASE].engine
+    return (
+        cluster.elects(settings.database.url, settings.database.election)
+        and settings.realtime.redis_url is not None
+        and (engine.dialect.name, engine.dialect.driver) == ("postgresql", "asyncpg")
+    )
+
+
+async def _held_chats(app: web.Application) -> AsyncIterator[None]:
+    """The owner's side of the web chats agents hold, with several nodes: the desk written to
+    ``chat_holds`` (all of it first: a new owner's desk), and what the visitors' nodes stored
+    (``cc:held``) taken into the books."""
+    if not _several_nodes(app):
+        yield
+        return
+    agents, customers = app[CHAT]
+    holds = Holds(agents.desk, app[webhooks.MESSAGING].store)
+    await holds.write()
+    agents.write_holds = customers.write_holds = holds.write
+    redis = redis_client(app[SETTINGS].realtime.redis_url or "")
+    consumer = HeldConsumer(redis, cluster.node_name(app), customers.told)
+    try:
+        await consumer.start()
+        yield
+    finally:
+        await consumer.stop()
+        agents.write_holds = customers.write_holds = None
+        await redis.aclose()
+
+
+def _visitor_messages(app: web.Application, held: HeldChats, redis: Redis) -> VisitorMessages:
+    """A visitor's message in a chat an agent holds: stored and shown by this node while it does
+    not own the routing (web/chat_holds.py)."""
+    settings, sio = app[SETTINGS], app[realtime.REALTIME].sio
+
+    async def emit(name: str, payload: Mapping[str, object], room: str, namespace: str) -> None:
+        await sio.emit(name, dict(payload), room=room, namespace=namespace)
+
+    async def tell(entry: Mapping[str, str]) -> None:
+        await tell_held(redis, entry)
+
+    return VisitorMessages(
+        held,
+        emit,
+        tell,
+        settings.realtime.max_text_chars,
+        settings.messaging.conversation_idle_seconds,
+        time.time,
+    )
+
+
 async def _sockets(app: web.Application) -> AsyncIterator[None]:
     """The namespaces every node serves (``web/sockets.py``): sockets are accepted here, their
     events carried out by the routing owner's namespaces (in-process, or over ``cc:sockets``)."""
@@ -705,6 +764,8 @@ async def _sockets(app: web.Application) -> AsyncIterator[None]:
     redis = None if settings.realtime.redis_url is None else redis_client(settings.realtime.redis_url)
     forwarder = None if redis is None else SocketForwarder(redis)
     relay = sockets.Relay(rt.sio, forwarder)
+    held = None if redis is None or not _several_nodes(app) else HeldChats(app[DATABASE].engine)
+    shortcut = None if held is None or redis is None else _visitor_messages(app, held, redis)
     every = {
         chat_agent.NAMESPACE: sockets.Rules(
             chat_agent.NAMESPACE, _declared(PanelNamespace), chat_agent.admit, sockets.with_id("reply")
@@ -714,6 +775,7 @@ async def _sockets(app: web.Application) -> AsyncIterator[None]:
             _declared(CustomerNamespace),
             prepare=sockets.with_id("message"),
             remember=chat_customer.remember,
+            shortcut=shortcut,
         ),
         supervisor.NAMESPACE: sockets.Rules(
             supervisor.NAMESPACE, _declared(supervisor.SupervisorNamespace), supervisor.admit
@@ -733,6 +795,8 @@ async def _sockets(app: web.Application) -> AsyncIterator[None]:
         await cancel_and_wait(listening)
         if forwarder is not None:
             await forwarder.stop()
+        if held is not None:
+            await held.close()
         if redis is not None:
             await redis.aclose()
 

@@ -33,6 +33,18 @@ SURROGATES_FOUND = Counter(
     "callcenter_asterisk_surrogates_found_total",
     "Surrogate/... channels Asterisk left behind a caller of ours (only a restart removes them)",
 )
+WEBCHAT_HELD = Counter(
+    "callcenter_webchat_held_messages_total",
+    "Visitors' messages a node that does not own the routing tried to store in a chat an agent holds"
+    " (docs/cluster.md): stored, duplicate (a resend), not_held (sent to the owner instead)",
+    ["result"],
+)
+WEBCHAT_TOLD = Counter(
+    "callcenter_webchat_held_told_total",
+    "What the routing owner did with the messages other nodes stored in held chats: filed, known"
+    " (a second notice, or read back at a takeover), unknown (no such conversation in its books)",
+    ["result"],
+)
 SURVEYS = Counter(
     "callcenter_surveys_total",
     "Post-contact surveys asked and answered (low: answered at or below the survey's low score)",

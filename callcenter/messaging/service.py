@@ -24,9 +24,11 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Protocol
 
+from callcenter import metrics
 from callcenter.core.omni.conversations import (
     Conversation,
     ConversationBook,
+    ConversationError,
     ConversationOpened,
     Delivery,
     Direction,
@@ -345,6 +347,26 @@ class Messaging:
         self._announce(received, inbound, customer.id)
         if answers is not None:
             await self._survey_answer(customer.id, inbound)
+        return received
+
+    def took(self, message: Message, customer_id: str, sender: Identity, shown_to: str) -> Received | None:
+        """A visitor's message another node stored in a web chat an agent holds (docs/cluster.md):
+        filed in the books and given to the listeners as if received here (it opens nothing; the
+        agent ``shown_to`` has seen it). None: known already, or no such conversation here."""
+        try:
+            received = self.conversations.took(message, shown_to)
+        except ConversationError:
+            metrics.WEBCHAT_TOLD.labels("unknown").inc()
+            return None
+        if received.message is None:
+            metrics.WEBCHAT_TOLD.labels("known").inc()
+            return None
+        metrics.WEBCHAT_TOLD.labels("filed").inc()
+        self._set_address(message.conversation_id, sender.value)
+        inbound = InboundMessage(
+            message.channel, message.provider_id or message.id, sender, "webchat", message.body, message.at
+        )
+        self._announce(received, inbound, customer_id)
         return received
 
     def _answers(self, customer_id: str, inbound: InboundMessage) -> str | None:

@@ -238,7 +238,8 @@ class ConversationRow(Base):
     last_at: Mapped[datetime]
     subject: Mapped[str]
     closed: Mapped[bool]
-    address: Mapped[str]  # where replies go: the phone, wa_id, openid or email address
+    # Where replies go: the phone, wa_id, openid or email address (indexed: migration 0026).
+    address: Mapped[str] = mapped_column(index=True)
 
 
 class TranscriptionJobRow(Base):
@@ -934,3 +935,13 @@ class BotSessionRow(Base):
     outcome: Mapped[str]  # "" while it runs; queue, agent, ticket, hangup, error
     started_at: Mapped[datetime]
     updated_at: Mapped[datetime]
+
+
+class ChatHoldRow(Base):
+    """A web chat an agent holds (migration 0026, docs/cluster.md): written by the routing owner
+    (fenced) as its desk changes; the visitor's node stores a message itself while it is there."""
+
+    __tablename__ = "chat_holds"
+
+    conversation_id: Mapped[str] = mapped_column(primary_key=True)
+    agent_id: Mapped[str]

@@ -8,7 +8,7 @@ SQLAlchemy or driver failure leaves as :class:`~callcenter.storage.db.DatabaseEr
 from __future__ import annotations
 
 import uuid
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Callable, Collection, Mapping
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime
@@ -27,6 +27,7 @@ from callcenter.storage import audit_chain, sqlite_write
 from callcenter.storage.db import DatabaseError, SessionStore, fence_write
 from callcenter.storage.db_models import (
     BotSessionRow,
+    ChatHoldRow,
     ConversationRow,
     CustomerAuditRow,
     CustomerMergeRow,
@@ -65,6 +66,7 @@ _MESSAGES = cast(sa.Table, MessageRow.__table__)
 _CONVERSATIONS = cast(sa.Table, ConversationRow.__table__)
 _CUSTOMERS = cast(sa.Table, CustomerRow.__table__)
 _MERGES = cast(sa.Table, CustomerMergeRow.__table__)
+_HOLDS = cast(sa.Table, ChatHoldRow.__table__)
 _Lane = sqlite_write.Lane | PgLane  # where received messages are written (start)
 
 
@@ -135,6 +137,25 @@ class MessagingStore(SessionStore):
                 except Deposed as err:
                     raise DatabaseError(f"cannot {action}: {err}") from err
             yield session
+
+    # --- web chats agents hold (docs/cluster.md) ----------------------------------------------
+    async def save_holds(
+        self, held: Mapping[str, str], released: Collection[str], *, every: bool = False
+    ) -> None:
+        """The web chats agents hold now (conversation -> agent) and those they no longer hold, in
+        one fenced transaction; ``every``: ``held`` is the whole desk (a new owner's), any other
+        row goes."""
+        rows = [{"conversation_id": c, "agent_id": a} for c, a in held.items()]
+        gone = sorted({*released, *held})
+        async with self._write("save chat holds") as session:
+            if every:
+                await session.execute(sa.delete(_HOLDS))
+            else:
+                for start in range(0, len(gone), _DELETE_BATCH):
+                    batch = gone[start : start + _DELETE_BATCH]
+                    await session.execute(sa.delete(_HOLDS).where(_HOLDS.c.conversation_id.in_(batch)))
+            if rows:
+                await session.execute(sa.insert(_HOLDS), rows)
 
     # --- messages -------------------------------------------------------------------------------
     async def save_message(self, message: Message, customer_id: str, *, new: bool) -> None:

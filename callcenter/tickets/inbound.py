@@ -63,6 +63,9 @@ class CustomerMessages:
     def on_received(self, received: Received, inbound: InboundMessage) -> None:
         if received.message is None or received.conversation is None:
             return
+        quotes = TICKET_ID.search(inbound.body) or TICKET_ID.search(inbound.subject)
+        if inbound.channel is not MessagingChannel.EMAIL and not quotes:
+            return  # no ticket quoted, and only e-mail answers or opens tickets: no task to run
         task = asyncio.get_running_loop().create_task(self._take(received, inbound))
         self.tasks.add(task)
         task.add_done_callback(self.tasks.discard)

@@ -14,7 +14,7 @@ from __future__ import annotations
 import hashlib
 import logging
 import re
-from collections.abc import Callable, Coroutine, Mapping
+from collections.abc import Awaitable, Callable, Coroutine, Mapping
 from typing import Any
 
 from socketio import AsyncNamespace
@@ -132,13 +132,18 @@ class AgentNamespace(GuardedNamespace):
         self.desk = desk
         self.names = names
         self._tasks = Background(log, "realtime.emit_failed")
+        # With several nodes: the desk's web chats written for the visitors' nodes (chat_holds.py).
+        self.write_holds: Callable[[], Awaitable[None]] | None = None
 
     async def trigger_event(self, name: str, *args: Any) -> Any:
         """An agent's action is acknowledged once what it recorded (the interaction's snapshot,
         its events: a hold, a recording pause, a wrap-up) is committed, so an acknowledged action
-        is never lost to a crash right after it (waiting at most ``STORED_WAIT``)."""
+        is never lost to a crash right after it (waiting at most ``STORED_WAIT``); a chat it took,
+        closed or moved is written for the visitors' nodes first, too."""
         before = self.service.enqueued
         result = await super().trigger_event(name, *args)
+        if self.write_holds is not None and self.desk.changed:
+            await self.write_holds()
         if self.service.enqueued > before:
             await self.service.stored(self.service.enqueued)
         return result
@@ -189,7 +194,7 @@ class AgentNamespace(GuardedNamespace):
         if received.message is None:
             return
         held = self.desk.agent_of(received.message.conversation_id)
-        if held is not None:
+        if held is not None and held.agent_id != received.shown_to:
             self._emit("message", message_view(received.message), agent_room(held.agent_id))
 
     def offer_view(self, offer: OfferConversation) -> dict[str, Any]:

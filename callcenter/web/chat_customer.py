@@ -43,6 +43,7 @@ from callcenter.web import widget_callbacks
 from callcenter.web.auth import PUBLIC
 from callcenter.web.chat_agent import agent_room, conversation_messages, sender
 from callcenter.web.chat_desk import Desk
+from callcenter.web.chat_holds import told_message
 from callcenter.web.realtime import Ack, BadRequest, GuardedNamespace, Peer, event, flag, secret_id, text
 
 log = logging.getLogger(__name__)
@@ -93,6 +94,8 @@ class CustomerNamespace(GuardedNamespace):
         # Whether a dialogue flow takes web chats (messaging/bot_flows.py), when flows run here.
         self.bot_answers: Callable[[], bool] | None = None
         self._callbacks_filed: dict[str, int] = {}
+        # With several nodes: the desk's web chats written for the visitors' nodes (chat_holds.py).
+        self.write_holds: Callable[[], Awaitable[None]] | None = None
 
     async def accept(self, sid: str, environ: Mapping[str, Any], auth: object) -> Principal | None:
         return None  # anyone may open the widget; each event checks what it needs
@@ -232,6 +235,9 @@ class CustomerNamespace(GuardedNamespace):
             "history": self.history(conversation),
             "agent": self.names.get(held.agent_id, held.agent_id) if held is not None else None,
             "online": self.online(),
+            # For the socket's front only (web/sockets.py keeps it, the browser never sees it):
+            # whose chat a message the visitor's node stores goes to (chat_holds.py).
+            "_visitor": {"kind": sender.kind.value, "address": sender.value},
         }
 
     def _signed(self, signed: object) -> tuple[Identity, Identity | None]:
@@ -321,7 +327,7 @@ class CustomerNamespace(GuardedNamespace):
         started = await self.on_start(sid, form)
         visitor = self._visitor(sid)
         ack = await self._receive(visitor, body, None, OFFLINE_SUBJECT)
-        return {**ack, "visitor": started["visitor"]}
+        return {**ack, "visitor": started["visitor"], "_visitor": started["_visitor"]}
 
     @event("callback", PUBLIC)
     async def on_callback(self, sid: str, data: dict[str, Any]) -> Ack:
@@ -401,6 +407,19 @@ class CustomerNamespace(GuardedNamespace):
             raise BadRequest("cannot store the rating now: try again") from err
         return {"ok": True}
 
+    async def told(self, entry: Mapping[str, str]) -> None:
+        """What a visitor's node stored in a chat an agent holds (``cc:held``, chat_holds.py):
+        into the books; to the agent holding the chat now if it moved since (the visitor's node
+        showed it to the one it read); to the visitor's other tabs. A bad entry raises
+        KeyError or ValueError."""
+        message, customer_id, sender, shown_to, sid = told_message(entry)
+        received = self.messaging.took(message, customer_id, sender, shown_to)
+        if received is None or received.message is None:
+            return
+        if self.tabs.get(sender.value, set()) - {sid}:
+            echo = {"id": message.id, "from": "customer", "body": message.body}
+            await self.emit("message", echo, room=room_of(sender.value), skip_sid=sid)
+
     def _last(self, address: str) -> Conversation | None:
         return max(self.messaging.conversations_at(address), key=lambda c: c.last_at, default=None)
 
@@ -410,6 +429,8 @@ class CustomerNamespace(GuardedNamespace):
         visitor = self._visitor(sid)
         conversation = self.current(visitor.address)
         held = self.desk.release(conversation.id) if conversation is not None else None
+        if held is not None and self.write_holds is not None:  # nothing more stored for the agent
+            await self.write_holds()
         if conversation is not None and held is not None:
             try:
                 now = self.service.clock()
@@ -430,3 +451,9 @@ def remember(name: str, payload: Mapping[str, Any], ack: Ack, context: dict[str,
         if isinstance(visitor, str) and visitor:
             start["visitor"] = visitor
         context["start"] = start
+    # Whose chat a message stored by the visitor's node goes to (chat_holds.VisitorMessages).
+    visitor_of = ack.get("_visitor")
+    if isinstance(visitor_of, dict):
+        context["visitor"] = visitor_of
+    if name in ("start", "offline", "end"):
+        context.pop("held", None)  # the chat the visitor's node knew may be another's now

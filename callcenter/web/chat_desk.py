@@ -36,6 +36,10 @@ class Assignment:
 class Desk:
     offers: dict[str, OfferConversation] = field(default_factory=dict)  # by interaction
     assigned: dict[str, Assignment] = field(default_factory=dict)  # by conversation
+    # Conversations assigned or released since the holds were last written (web/chat_holds.py),
+    # while ``tracking`` (several nodes; with one nobody reads them, and the set would only grow).
+    changed: set[str] = field(default_factory=set)
+    tracking: bool = False
 
     def restore(self, live: Iterable[Interaction]) -> None:
         """After a restart: the conversations the engine says agents hold (accepted before the
@@ -46,6 +50,7 @@ class Desk:
                 self.assigned[i.conversation_id] = Assignment(
                     i.id, i.conversation_id, i.agent_id, i.customer_id or "", i.channel.value
                 )
+                self._note(i.conversation_id)
 
     def offered(self, offer: OfferConversation) -> None:
         self.offers[offer.interaction_id] = offer
@@ -68,6 +73,7 @@ class Desk:
             offer.interaction_id, offer.conversation_id, offer.agent_id, offer.customer_id, offer.channel
         )
         self.assigned[offer.conversation_id] = assignment
+        self._note(offer.conversation_id)
         return assignment
 
     def assignment_for(self, conversation_id: str, agent_id: str) -> Assignment:
@@ -80,7 +86,12 @@ class Desk:
         return self.assigned.get(conversation_id)
 
     def release(self, conversation_id: str) -> Assignment | None:
+        self._note(conversation_id)
         return self.assigned.pop(conversation_id, None)
+
+    def _note(self, conversation_id: str) -> None:
+        if self.tracking:
+            self.changed.add(conversation_id)
 
     def of_agent(self, agent_id: str) -> tuple[list[OfferConversation], list[Assignment]]:
         return (

@@ -77,6 +77,10 @@ class Rules:
     prepare: Callable[[str, dict[str, Any]], dict[str, Any]] = _as_is
     # After the back's ack: what the back needs to rebuild this socket's state (``context``).
     remember: Callable[[str, Mapping[str, Any], Ack, dict[str, Any]], None] = _nothing
+    # On a node that does not own the routing: an event this node may carry out itself (sid, name,
+    # payload, context -> the ack; None: the owner's, as any other). web/chat_holds.py.
+    # The context is the socket's own (the shortcut may note what it learnt in it).
+    shortcut: Callable[[str, str, Mapping[str, Any], dict[str, Any]], Awaitable[Ack | None]] | None = None
 
 
 def with_id(*events: str) -> Callable[[str, dict[str, Any]], dict[str, Any]]:
@@ -250,11 +254,27 @@ class Front(socketio.AsyncNamespace):  # type: ignore[misc]  # (python-socketio 
         except BadRequest as err:
             return {"error": str(err)}
         payload = self.rules.prepare(name, payload)
-        try:
-            ack = await self.relay.call(self._event(sid, name, socket, payload))
-        except Exception:
-            log.exception("sockets.relay_failed", extra={"namespace": self.namespace, "event": name})
-            return {"error": "internal error"}
-        if isinstance(ack, dict) and "error" not in ack:
-            self.rules.remember(name, payload, ack, socket.context)
+        ack: Ack | None = None
+        if (
+            self.rules.shortcut is not None
+            and self.relay.remote is not None
+            and self.namespace not in self.relay.backs
+        ):
+            try:
+                ack = await self.rules.shortcut(sid, name, payload, socket.context)
+            except BadRequest as err:
+                return {"error": str(err)}
+            except Exception:  # the owner's way then
+                log.exception("sockets.shortcut_failed", extra={"namespace": self.namespace, "event": name})
+        if ack is None:
+            try:
+                ack = await self.relay.call(self._event(sid, name, socket, payload))
+            except Exception:
+                log.exception("sockets.relay_failed", extra={"namespace": self.namespace, "event": name})
+                return {"error": "internal error"}
+        if isinstance(ack, dict):
+            if "error" not in ack:
+                self.rules.remember(name, payload, ack, socket.context)
+            if any(key.startswith("_") for key in ack):  # the front's, never the browser's
+                return {key: value for key, value in ack.items() if not key.startswith("_")}
         return ack

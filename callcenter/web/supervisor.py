@@ -463,6 +463,8 @@ async def reassign(request: web.Request) -> web.Response:
     panel = request.app.get(AGENT_PANEL)
     if panel is not None:  # off the former agent's panel (its desk no longer lets it reply)
         panel.desk.release(live.conversation_id)
+        if panel.write_holds is not None:  # the visitor's node stores no more for the former agent
+            await panel.write_holds()
         taken = {"interaction_id": live.id, "conversation_id": live.conversation_id, "by": principal.name}
         await panel.emit("reassigned", taken, room=agent_room(held_by))
     return web.json_response({"ok": True, "interaction_id": live.id})

@@ -7,9 +7,13 @@ events are carried out by the routing owner (``cc:sockets``), whose emits reach 
   follower is the owner's;
 - a visitor's own message reaches its other tab on the other node, and is not published to the
   nodes at all while the visitor has one tab;
+- once the agent holds the chat, the visitor's node stores and shows the visitor's messages itself
+  (docs/cluster.md, "Web chats an agent holds"): the owner files them, a resend is stored once, and
+  after the agent closes the chat the next message goes the owner's way and opens a new one;
 - kill -9 of the owner while the chat is open: a reply the agent sends while nobody owns is carried
   out by the next owner, the customer comes back (a new socket on the survivor) to the same agent
-  and the whole conversation, and nothing is lost or doubled.
+  and the whole conversation, and nothing is lost or doubled; a visitor on the survivor writes
+  meanwhile, and the agent sees it once, in the conversation after the failover too.
 
 No Asterisk is needed: the nodes keep trying to reach AMI.
 """
@@ -19,7 +23,9 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
+import re
 import signal
+import time
 from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -136,8 +142,16 @@ async def open_chat(visitor: Client, panel: Client, name: str, first: str) -> di
     return started
 
 
-async def exchange(visitor: Client, panel: Client, conversation_id: str, said: str, answer: str) -> None:
-    """One message each way, and typing each way."""
+async def exchange(
+    visitor: Client,
+    panel: Client,
+    conversation_id: str,
+    said: str,
+    answer: str,
+    shown: frozenset[str] = frozenset(),
+) -> None:
+    """One message each way, and typing each way. ``shown``: ids of messages the visitor has (its
+    history): one of them arriving live too is skipped, as the widget shows a message once by id."""
     assert (await visitor.call("typing", {"typing": True}))["relayed"] is True
     assert (await panel.next("typing")) == {"conversation_id": conversation_id, "typing": True}
     sent = await visitor.call("message", {"text": said})
@@ -149,6 +163,8 @@ async def exchange(visitor: Client, panel: Client, conversation_id: str, said: s
     replied = await panel.call("reply", {"conversation_id": conversation_id, "text": answer})
     assert replied.get("ok"), replied
     got = await visitor.next("message")
+    while got.get("id") in shown:
+        got = await visitor.next("message")
     assert got["body"] == answer and got["from"] == "agent"
 
 
@@ -270,17 +286,24 @@ async def test_kill_the_owner_while_a_chat_is_open(nodes: dict[str, ServerProces
     a, b = await asyncio.to_thread(start_pair, nodes)
     panel = await agent(b)  # on the follower: it outlives the owner
     visitor = await customer(a)  # on the owner: gone with it
+    stays = await customer(b)  # on the follower: its chat goes on through the failover
     again: Client | None = None
     try:
         await agent_available(panel, a)
         started = await open_chat(visitor, panel, "Bo", "Before the failover")
         conversation_id = started["conversation_id"]
         await exchange(visitor, panel, conversation_id, "Are you there?", "Yes, looking now.")
+        staying = (await open_chat(stays, panel, "Di", "From node b"))["conversation_id"]
 
         assert a.proc is not None
         a.proc.send_signal(signal.SIGKILL)
         a.proc.wait(10)
         a.proc = None
+        # A visitor on the survivor writes while nobody owns (its node stores and shows it while
+        # it does not own yet; the new owner's way once it does): the agent sees it once.
+        gap = await stays.call("message", {"text": "Written during the failover"})
+        assert gap.get("ok") and gap["conversation_id"] == staying, gap
+        assert (await panel.next("message"))["body"] == "Written during the failover"
         # Sent while nobody owns: it waits in cc:sockets for the next owner (acknowledged within
         # WAIT, the call's timeout, or the test fails).
         during = await panel.call(
@@ -301,8 +324,11 @@ async def test_kill_the_owner_while_a_chat_is_open(nodes: dict[str, ServerProces
             ("agent", "Yes, looking now."),
             ("agent", "Still here after the crash."),
         ]
-        # The chat goes on, both ways, with the same agent's panel (its socket never moved).
-        await exchange(again, panel, conversation_id, "Thanks!", "You are welcome.")
+        # The chat goes on, both ways, with the same agent's panel (its socket never moved). The
+        # reply sent while nobody owned may reach the visitor live too, if the new owner's outbox
+        # sends it after the visitor came back (the widget shows it once: the same id).
+        shown = frozenset(m["id"] for m in resumed["history"])
+        await exchange(again, panel, conversation_id, "Thanks!", "You are welcome.", shown)
         await settled(again, panel)
         assert await held_messages(panel, conversation_id) == [
             ("customer", "Before the failover"),
@@ -312,11 +338,96 @@ async def test_kill_the_owner_while_a_chat_is_open(nodes: dict[str, ServerProces
             ("customer", "Thanks!"),
             ("agent", "You are welcome."),
         ]
+        assert await held_messages(panel, staying) == [
+            ("customer", "From node b"),
+            ("customer", "Written during the failover"),
+        ]
         # The agent's panel saw each customer message once, across the failover.
         from_customer = [d["body"] for name, d in panel.seen if name == "message"]
-        assert from_customer == ["Are you there?", "Thanks!"], from_customer
+        assert from_customer == ["Are you there?", "Written during the failover", "Thanks!"], from_customer
     finally:
         if again is not None:
             await again.close()
+        await stays.close()
+        await visitor.close()
+        await panel.close()
+
+
+STORED = "callcenter_webchat_held_messages_total"
+TOLD = "callcenter_webchat_held_told_total"
+
+
+def counted(server: ServerProcess, name: str, result: str) -> float:
+    status, text = server.api("GET", "/metrics")
+    assert status == 200, text
+    found = re.search(rf'^{name}\{{result="{result}"\}} ([0-9.e+]+)$', text, re.MULTILINE)
+    return float(found.group(1)) if found else 0.0
+
+
+async def reaches(server: ServerProcess, name: str, result: str, value: float) -> None:
+    deadline = time.monotonic() + WAIT
+    while (now := await asyncio.to_thread(counted, server, name, result)) < value:
+        assert time.monotonic() < deadline, f"{name}{{{result}}} stayed at {now}, not {value}"
+        await asyncio.sleep(0.2)
+    assert now == value, f"{name}{{{result}}} went past {value}: {now}"
+
+
+async def test_the_visitors_node_stores_the_messages_of_a_chat_an_agent_holds(
+    nodes: dict[str, ServerProcess],
+) -> None:
+    a, b = await asyncio.to_thread(start_pair, nodes)
+    panel = await agent(a)  # on the owner
+    visitor = await customer(b)  # on the follower
+    try:
+        await agent_available(panel, a)
+        before = {
+            k: await asyncio.to_thread(counted, b, STORED, k) for k in ("stored", "duplicate", "not_held")
+        }
+        filed = await asyncio.to_thread(counted, a, TOLD, "filed")
+        started = await open_chat(visitor, panel, "Cy", "First, through the owner")
+        conversation_id = started["conversation_id"]
+
+        # Held by the agent: node b stores, shows and acknowledges it; the owner files it.
+        sent = await visitor.call("message", {"text": "Stored by node b", "id": "cy-1"})
+        assert sent.get("ok") and sent["conversation_id"] == conversation_id, sent
+        live = await panel.next("message")
+        assert (live["id"], live["body"], live["from"]) == (sent["id"], "Stored by node b", "customer")
+        # The widget's resend after a reconnect (the same id) is stored once.
+        assert await visitor.call("message", {"text": "Stored by node b", "id": "cy-1"}) == {
+            "ok": True,
+            "duplicate": True,
+        }
+        # Typing goes from node b to the agent of the chat its last message went to.
+        assert await visitor.call("typing", {"typing": True}) == {"ok": True, "relayed": True}
+        assert (await panel.next("typing")) == {"conversation_id": conversation_id, "typing": True}
+        await reaches(b, STORED, "stored", before["stored"] + 1)
+        await reaches(b, STORED, "duplicate", before["duplicate"] + 1)
+        await reaches(a, TOLD, "filed", filed + 1)
+        assert await held_messages(panel, conversation_id) == [
+            ("customer", "First, through the owner"),
+            ("customer", "Stored by node b"),
+        ]
+        replied = await panel.call("reply", {"conversation_id": conversation_id, "text": "Noted."})
+        assert replied.get("ok"), replied
+        assert (await visitor.next("message"))["body"] == "Noted."
+        resumed = await visitor.call("start", {"visitor": started["visitor"]})
+        assert [(m["from"], m["body"]) for m in resumed["history"]] == [
+            ("customer", "First, through the owner"),
+            ("customer", "Stored by node b"),
+            ("agent", "Noted."),
+        ]
+
+        # Closed by the agent: node b stores nothing more in it; the owner opens a new chat.
+        assert (await panel.call("close", {"conversation_id": conversation_id})).get("ok")
+        assert (await visitor.next("ended")) == {"by": "agent"}
+        after = await visitor.call("message", {"text": "One more question"})
+        assert after.get("ok") and after["conversation_id"] != conversation_id, after
+        await reaches(b, STORED, "not_held", before["not_held"] + 1)
+        offer = await panel.next("offer")
+        assert offer["conversation_id"] == after["conversation_id"]
+        await settled(visitor, panel)
+        assert [d["body"] for name, d in panel.seen if name == "message"] == ["Stored by node b"]
+        assert await asyncio.to_thread(counted, b, STORED, "stored") == before["stored"] + 1
+    finally:
         await visitor.close()
         await panel.close()

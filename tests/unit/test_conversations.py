@@ -2,15 +2,18 @@
 
 from __future__ import annotations
 
+import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from callcenter.core.omni.conversations import (
     Conversation,
     ConversationBook,
+    ConversationError,
     Delivery,
     Direction,
     Inbound,
+    Message,
     MessagingChannel,
 )
 
@@ -37,6 +40,23 @@ def test_redelivery_is_a_duplicate_and_changes_nothing() -> None:
     book.receive(sms("SM1", 0), "c1", message_id="m1", conversation_id="v1")
     again = book.receive(sms("SM1", 5, "other"), "c1", message_id="m2", conversation_id="v2")
     assert again.duplicate and set(book.messages) == {"m1"} and set(book.conversations) == {"v1"}
+
+
+def test_a_message_another_node_stored_is_filed_once_in_its_conversation() -> None:
+    """``took``: a visitor's message the visitor's node stored in a held chat (docs/cluster.md)."""
+    book = ConversationBook(idle_seconds=100)
+    book.receive(sms("SM1", 0), "c1", message_id="m1", conversation_id="v1")
+    stored = Message("m2", "v1", SMS, Direction.IN, "later", 40, Delivery.RECEIVED, "SM2")
+    took = book.took(stored, shown_to="1001")
+    assert took.message == stored and took.opened is None and took.shown_to == "1001"
+    assert took.conversation is not None and took.conversation.last_at == 40
+    assert [m.id for m in book.messages_of("v1")] == ["m1", "m2"]
+    assert book.took(stored).duplicate  # a second notice of it
+    assert book.took(Message("m3", "v1", SMS, Direction.IN, "x", 41, Delivery.RECEIVED, "SM2")).duplicate
+    # Filed by its provider id too: the owner's own path takes a resend for a duplicate.
+    assert book.receive(sms("SM2", 45), "c1", message_id="m4", conversation_id="v4").duplicate
+    with pytest.raises(ConversationError):
+        book.took(Message("m5", "gone", SMS, Direction.IN, "x", 42, Delivery.RECEIVED, "SM5"))
 
 
 def test_email_threads_by_in_reply_to_then_references() -> None:

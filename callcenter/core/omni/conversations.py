@@ -124,6 +124,8 @@ class Received:
     message: Message | None  # None: a duplicate
     conversation: Conversation | None
     opened: ConversationOpened | None = None
+    # The agent the visitor's node showed it to already (``ConversationBook.took``).
+    shown_to: str | None = None
 
     @property
     def duplicate(self) -> bool:
@@ -188,6 +190,22 @@ class ConversationBook:
         )
         self._add(message)
         return Received(message, conversation, opened)
+
+    def took(self, message: Message, shown_to: str | None = None) -> Received:
+        """An inbound message another node stored in an open conversation of this book (a web
+        chat an agent holds, docs/cluster.md); a duplicate (the same id or provider id) changes
+        nothing. ConversationError: no such conversation."""
+        if message.id in self.messages or (
+            message.provider_id and (message.channel, message.provider_id) in self._by_provider
+        ):
+            return Received(None, None)
+        conversation = self.conversations.get(message.conversation_id)
+        if conversation is None:
+            raise ConversationError(f"no conversation {message.conversation_id!r}")
+        conversation = replace(conversation, last_at=max(conversation.last_at, message.at))
+        self._put(conversation)
+        self._add(message)
+        return Received(message, conversation, shown_to=shown_to)
 
     def reply(
         self,

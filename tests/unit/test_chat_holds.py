@@ -1,0 +1,138 @@
+"""Web chats agents hold (``web/chat_holds.py``, docs/cluster.md), with fakes of its small ports:
+the owner's writer of holds (the whole desk first, then what changed, web chats only; a failed
+write retried with the next) and the visitor's node's shortcut (the owner's checks, stored, told
+and shown; typing relayed to the agent of the last message; the owner's way when not held)."""
+
+from __future__ import annotations
+
+from collections.abc import Collection, Mapping
+from dataclasses import dataclass
+from typing import Any
+
+import pytest
+
+from callcenter.core.commands import OfferConversation
+from callcenter.errors import StorageError
+from callcenter.web.chat_desk import Desk
+from callcenter.web.chat_holds import HeldChat, Holds, VisitorMessages
+from callcenter.web.realtime import BadRequest
+
+
+class Store:
+    def __init__(self) -> None:
+        self.writes: list[tuple[dict[str, str], set[str], bool]] = []
+        self.fail = False
+
+    async def save_holds(
+        self, held: Mapping[str, str], released: Collection[str], *, every: bool = False
+    ) -> None:
+        if self.fail:
+            raise StorageError("database down")
+        self.writes.append((dict(held), set(released), every))
+
+
+def offer(n: int, agent: str, channel: str = "webchat") -> OfferConversation:
+    return OfferConversation(f"i{n}", agent, channel, f"c{n}", f"k{n}", 30.0, 1)
+
+
+async def test_the_whole_desk_first_then_what_changed_web_chats_only() -> None:
+    desk, store = Desk(), Store()
+    desk.assign(offer(1, "1001"))
+    desk.assign(offer(2, "1002", "sms"))
+    holds = Holds(desk, store)
+    await holds.write()
+    assert store.writes == [({"c1": "1001"}, set(), True)]  # c2 is no web chat
+    await holds.write()
+    assert len(store.writes) == 1  # nothing changed since
+    desk.release("c1")
+    desk.assign(offer(3, "1001"))
+    await holds.write()
+    assert store.writes[-1] == ({"c3": "1001"}, {"c1"}, False)
+
+
+def test_a_desk_without_holds_remembers_no_changes() -> None:
+    """One node: nobody writes holds, and the desk does not collect what changed."""
+    desk = Desk()
+    desk.assign(offer(1, "1001"))
+    desk.release("c1")
+    assert desk.changed == set()
+
+
+async def test_a_failed_write_is_retried_with_the_next() -> None:
+    desk, store = Desk(), Store()
+    holds = Holds(desk, store)
+    await holds.write()
+    desk.assign(offer(1, "1001"))
+    store.fail = True
+    await holds.write()  # logged, not raised: the agent's accept stands
+    assert desk.changed == {"c1"}
+    store.fail = False
+    desk.assign(offer(2, "1002"))
+    await holds.write()
+    assert store.writes[-1] == ({"c1": "1001", "c2": "1002"}, set(), False)
+
+
+class Held:
+    def __init__(self, agent: str | None, stored: bool = True) -> None:
+        self.agent, self.stored_ = agent, stored
+        self.inserted: list[tuple[str, str, str]] = []
+
+    async def insert(
+        self, message_id: str, address: str, body: str, at: float, provider_id: str, idle_seconds: float
+    ) -> HeldChat | None:
+        self.inserted.append((address, body, provider_id))
+        if self.agent is None:
+            return None
+        return Chat("c1", "k1", self.agent, self.stored_)
+
+
+@dataclass(frozen=True)
+class Chat:
+    conversation_id: str
+    customer_id: str
+    agent_id: str
+    stored: bool
+
+
+async def test_the_visitors_node_stores_shows_and_tells_then_relays_typing() -> None:
+    store = Held("1001")
+    emitted: list[tuple[str, Mapping[str, Any], str, str]] = []
+    told: list[Mapping[str, str]] = []
+
+    async def emit(name: str, payload: Mapping[str, Any], room: str, namespace: str) -> None:
+        emitted.append((name, dict(payload), room, namespace))
+
+    async def tell(entry: Mapping[str, str]) -> None:
+        told.append(entry)
+
+    messages = VisitorMessages(store, emit, tell, 100, 3600.0, lambda: 1000.0, lambda: "m1")
+    context: dict[str, Any] = {}
+    assert await messages("S", "message", {"text": "hi", "id": "x1"}, context) is None  # not started
+    assert await messages("S", "typing", {"typing": True}, context) is None  # the owner's
+    context["visitor"] = {"kind": "visitor", "address": "a1"}
+    with pytest.raises(BadRequest):
+        await messages("S", "message", {"text": " ", "id": "x1"}, context)
+    with pytest.raises(BadRequest):
+        await messages("S", "message", {"text": "a\x00b", "id": "x1"}, context)
+    assert store.inserted == []
+    ack = await messages("S", "message", {"text": " hi ", "id": "x1"}, context)
+    assert ack == {"ok": True, "id": "m1", "conversation_id": "c1"}
+    assert store.inserted == [("a1", "hi", "a1:x1")]
+    assert [(e["message"], e["agent"], e["body"], e["sid"]) for e in told] == [("m1", "1001", "hi", "S")]
+    assert [(n, p["body"], room, ns) for n, p, room, ns in emitted] == [
+        ("message", "hi", "agent:1001", "/agent")
+    ]
+    assert await messages("S", "typing", {"typing": True}, context) == {"ok": True, "relayed": True}
+    assert emitted[-1] == ("typing", {"conversation_id": "c1", "typing": True}, "agent:1001", "/agent")
+    # A resend: acknowledged as one, nothing told or shown again.
+    store.stored_ = False
+    assert await messages("S", "message", {"text": "hi", "id": "x1"}, context) == {
+        "ok": True,
+        "duplicate": True,
+    }
+    assert len(told) == 1 and len(emitted) == 2
+    # The chat is no longer held: the owner's way, for messages and typing.
+    store.agent = None
+    assert await messages("S", "message", {"text": "again", "id": "x2"}, context) is None
+    assert "held" not in context
+    assert await messages("S", "typing", {"typing": False}, context) is None
