@@ -6,6 +6,7 @@ server and, in the same run, for a bare python-socketio relay on the same machin
     python bench/chat_sockets.py --stock-gc      (ours is also run with runtime.gc_freeze: false)
     python bench/chat_sockets.py --nodes 2       (ours on PostgreSQL + Redis: one node, then two)
     python bench/chat_sockets.py --nodes 2 --rounds 3   (... three times over, the median ratio)
+    python bench/chat_sockets.py --nodes 2 --visitors-on last   (every visitor on the follower)
     python bench/chat_sockets.py --unstored      (also ours with the message write left out: its cost)
 
 Each server runs in its own process (its memory is read from /proc); every client runs in this one.
@@ -26,8 +27,9 @@ The scene, for both servers:
 With ``--nodes 2`` (docs/cluster.md), ours runs on a PostgreSQL and a Redis of its own (tests/pg.py,
 tests/redis_server.py), first as one node, then as two (``callcenter`` processes electing a routing
 owner); the sockets alternate between the nodes, agents make themselves available from their
-panels, and the follower's events reach the owner over ``cc:sockets``. The server CPU is given per
-node: the owner still carries out every event, so that is where the bottleneck is. At a rate no node
+panels, and the follower's events reach the owner over ``cc:sockets``, but for a visitor's messages
+in a chat an agent holds, which the follower stores and shows itself and the owner files in its
+books (docs/cluster.md, "Web chats an agent holds"). The server CPU is given per node. At a rate no node
 saturates, both runs deliver the offered rate; what the nodes could carry is the *capacity*, the
 messages per CPU-second of the busiest node (a core each), and two nodes' capacity over one node's
 is the throughput ratio (on this 2-core machine the load generator shares the cores, so the
@@ -371,7 +373,7 @@ async def run(kind: str, args: argparse.Namespace, shared: Shared | None = None,
         def make_customer(i: int) -> Any:
             async def connect() -> socketio.AsyncClient:
                 client = socketio.AsyncClient(reconnection=False)
-                url = urls[i % len(urls)]
+                url = urls[-1] if args.visitors_on == "last" else urls[i % len(urls)]
                 await client.connect(url, namespaces=["/customer"], transports=["websocket"])
                 return client
 
@@ -592,6 +594,13 @@ def main() -> None:
     parser.add_argument("--db-url", help=argparse.SUPPRESS)
     parser.add_argument("--redis-url", help=argparse.SUPPRESS)
     parser.add_argument("--node", help=argparse.SUPPRESS)
+    parser.add_argument(
+        "--visitors-on",
+        choices=("every", "last"),
+        default="every",
+        help="with --nodes: customer sockets alternate between the nodes (every), or all on the last"
+        " node, a follower (last: the owner's cost of what the visitors' node stores, alone)",
+    )
     parser.add_argument(
         "--unstored",
         action="store_true",

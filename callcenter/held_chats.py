@@ -71,9 +71,7 @@ class HeldConsumer(StreamConsumer):
         await self._done(entry_id)
 
     async def _read_new(self) -> None:
-        batch: Any = await self._redis.xreadgroup(
-            GROUP, self._node, {self._stream: ">"}, count=self.batch, block=1000
-        )
+        batch: Any = await self._read()
         done = []
         for _stream, entries in batch or []:
             for entry_id, fields in entries:
@@ -85,4 +83,8 @@ class HeldConsumer(StreamConsumer):
                 pipe.xdel(self._stream, *done)
                 await pipe.execute()
             if len(done) < self.batch and not self._stopping:
-                await asyncio.sleep(self.linger)
+                self._idle = True  # as in a read: a stop need not wait for it
+                try:
+                    await asyncio.sleep(self.linger)
+                finally:
+                    self._idle = False

@@ -43,6 +43,7 @@ class StreamConsumer:
         self._stream = stream
         self._task: asyncio.Task[None] | None = None
         self._stopping = False
+        self._idle = False  # the reading task waits for entries (nothing of an entry under way)
 
     async def _start_reading(self, name: str) -> None:
         try:
@@ -58,6 +59,10 @@ class StreamConsumer:
         next owner. redis-py may turn the cancellation of a blocking read into a RedisError: the
         flag ends the loop all the same (reads block one second at most)."""
         self._stopping = True
+        if self._task is not None and self._idle:
+            # Blocked in a read (up to a second): nothing to finish, and a deposed owner's stop
+            # must fit in the next owner's grace (storage/leadership.py).
+            await cancel_and_wait(self._task)
         tasks = [t for t in [self._task, *(also or [])] if t is not None]
         if tasks:
             await asyncio.wait(set(tasks), timeout=wait)
@@ -81,10 +86,18 @@ class StreamConsumer:
     async def _before_read(self) -> None:
         """Called before each read: a subclass may wait here while it is busy."""
 
+    async def _read(self) -> Any:
+        """New entries (waiting a second at most); while it waits, a stop does not wait for it."""
+        self._idle = True
+        try:
+            return await self._redis.xreadgroup(
+                GROUP, self._node, {self._stream: ">"}, count=self.batch, block=1000
+            )
+        finally:
+            self._idle = False
+
     async def _read_new(self) -> None:
-        batch: Any = await self._redis.xreadgroup(
-            GROUP, self._node, {self._stream: ">"}, count=self.batch, block=1000
-        )
+        batch: Any = await self._read()
         for _stream, entries in batch or []:
             for entry_id, fields in entries:
                 if self._stopping:

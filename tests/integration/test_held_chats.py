@@ -71,8 +71,9 @@ async def test_stored_while_held_once_per_provider_id_as_the_owner_writes_it(sto
         "c1", "k1", "1001", False
     )
     stored = [m for m, _ in await store.messages()]
-    expected = Message("m2", "c1", MessagingChannel.WEBCHAT, Direction.IN, "Still there?", at,
-                       Delivery.RECEIVED, f"{ADDRESS}:p2")  # fmt: skip
+    # (The database keeps microseconds: the time read back is the nearest float to them.)
+    expected = Message("m2", "c1", MessagingChannel.WEBCHAT, Direction.IN, "Still there?",
+                       pytest.approx(at, abs=1e-6), Delivery.RECEIVED, f"{ADDRESS}:p2")  # fmt: skip
     assert [m.id for m in stored] == ["c1-m1", "m2"] and stored[1] == expected
     conversations = {c.id: c for c, _ in await store.conversations()}
     assert conversations["c1"].last_at == pytest.approx(at)  # moved forward with the message
