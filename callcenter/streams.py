@@ -6,7 +6,9 @@ owner first claims (``XAUTOCLAIM``) every entry an earlier owner read and did no
 first, then reads new ones. A subclass says what taking an entry means (``_take``); once an entry
 is carried out, ``_done`` acknowledges and deletes it, so the stream keeps nothing (credentials,
 visitor tokens) longer than needed. A Redis failure is logged by name and the loop starts again
-from the claim a second later; nothing of an entry is ever logged.
+from the claim a second later; nothing of an entry is ever logged. A stop waits for what is under
+way, not for a read that is only waiting for entries: a deposed owner must stop within the next
+owner's grace (``storage/leadership.py``).
 """
 
 from __future__ import annotations
