@@ -53,6 +53,15 @@ def reply_id(conversation_id: str, client_id: str) -> str:
     return "r" + hashlib.sha256(f"{conversation_id}\0{client_id}".encode()).hexdigest()[:31]
 
 
+def client_id(data: Mapping[str, Any], *, required: bool = False) -> str:
+    """The id a panel, the widget or a front gave an event that stores something ("" when none
+    and not ``required``): a retry with the same id is stored once."""
+    value = text(data, "id", limit=64, required=required)
+    if value and not _CLIENT_ID.match(value):
+        raise BadRequest("id must be letters, digits, - or _")
+    return value
+
+
 def agent_room(agent_id: str) -> str:
     return f"agent:{agent_id}"
 
@@ -298,11 +307,9 @@ class AgentNamespace(GuardedNamespace):
     async def on_reply(self, sid: str, data: dict[str, Any]) -> Ack:
         held = self._held(data, self._me(sid))
         body = text(data, "text", limit=self.settings.max_text_chars)
-        client_id = text(data, "id", limit=64, required=False)
-        if client_id and not _CLIENT_ID.match(client_id):
-            raise BadRequest("id must be letters, digits, - or _")
+        given = client_id(data)
         # The same id in the same conversation is one reply (a retry after a failover).
-        message_id = reply_id(held.conversation_id, client_id) if client_id else None
+        message_id = reply_id(held.conversation_id, given) if given else None
         known = self.messaging.conversations.messages.get(message_id) if message_id else None
         if known is not None and known.conversation_id != held.conversation_id:
             raise BadRequest("this reply id is taken")

@@ -41,7 +41,7 @@ from callcenter.settings import RealtimeSettings
 from callcenter.surveys.service import SurveyService
 from callcenter.web import widget_callbacks
 from callcenter.web.auth import PUBLIC
-from callcenter.web.chat_agent import agent_room, conversation_messages, sender
+from callcenter.web.chat_agent import agent_room, client_id, conversation_messages, sender
 from callcenter.web.chat_desk import Desk
 from callcenter.web.chat_holds import told_message
 from callcenter.web.realtime import Ack, BadRequest, GuardedNamespace, Peer, event, flag, secret_id, text
@@ -50,7 +50,6 @@ log = logging.getLogger(__name__)
 
 OFFLINE_SUBJECT = "Offline message: callback requested"
 _TOKEN = re.compile(r"^[A-Za-z0-9_-]{32,64}$")
-_CLIENT_ID = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
 
 # The event log of the database.
 RecordNotice = Callable[[Notice], Awaitable[None]]
@@ -266,10 +265,7 @@ class CustomerNamespace(GuardedNamespace):
         harmless: the same id is stored once."""
         visitor = self._visitor(sid)
         body = text(data, "text", limit=self.settings.max_text_chars)
-        client_id = text(data, "id", limit=64, required=False)
-        if client_id and not _CLIENT_ID.match(client_id):
-            raise BadRequest("id must be letters, digits, - or _")
-        ack = await self._receive(visitor, body, client_id or None, "")
+        ack = await self._receive(visitor, body, client_id(data) or None, "")
         # The visitor's other tabs show it too; most visitors have one, and with several nodes an
         # emit is published to every node whether or not anyone is in the room: not built then.
         if ack.get("id") and len(self.tabs.get(visitor.address, ())) > 1:

@@ -23,7 +23,6 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import re
 import uuid
 from collections.abc import Awaitable, Callable, Collection, Mapping
 from typing import Any, Protocol
@@ -35,13 +34,11 @@ from callcenter.errors import StorageError
 from callcenter.messaging.channels.base import InboundMessage, WebhookError
 from callcenter.messaging.service import check_storable
 from callcenter.web.chat_agent import NAMESPACE as AGENTS
-from callcenter.web.chat_agent import agent_room, message_view
+from callcenter.web.chat_agent import agent_room, client_id, message_view
 from callcenter.web.chat_desk import Desk
 from callcenter.web.realtime import Ack, BadRequest, flag, text
 
 log = logging.getLogger(__name__)
-
-_CLIENT_ID = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
 
 
 class HoldsStore(Protocol):
@@ -199,11 +196,9 @@ class VisitorMessages:
         if kind not in IdentityKind._value2member_map_:
             return None
         body = text(payload, "text", limit=self.max_text_chars)
-        client_id = text(payload, "id", limit=64)  # the front gives one when the widget did not
-        if not _CLIENT_ID.match(client_id):
-            raise BadRequest("id must be letters, digits, - or _")
+        given = client_id(payload, required=True)  # the front gives one when the widget did not
         sender = Identity(IdentityKind(kind), address)
-        provider_id = f"{address}:{client_id}"
+        provider_id = f"{address}:{given}"
         inbound = InboundMessage(MessagingChannel.WEBCHAT, provider_id, sender, "webchat", body, self.clock())
         try:
             check_storable(inbound)
