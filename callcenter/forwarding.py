@@ -119,7 +119,7 @@ class Consumer(StreamConsumer):
                 log.info("forwarding.expired")  # nothing of the entry: its path may carry a token
         except (KeyError, ValueError) as err:
             log.warning("forwarding.bad_entry", extra={"error": type(err).__name__})
-        await self._done(entry_id, None if answer is None else (REPLY + f["id"], json.dumps(answer)))
+        await self._done(entry_id, reply=None if answer is None else (REPLY + f["id"], json.dumps(answer)))
 
     async def _replay(self, f: Mapping[str, str]) -> dict[str, Any]:
         assert self._session is not None

@@ -19,7 +19,7 @@ from typing import Any
 from redis.asyncio import Redis
 from redis.exceptions import RedisError
 
-from callcenter.streams import GROUP, StreamConsumer, text
+from callcenter.streams import StreamConsumer, decoded
 
 log = logging.getLogger(__name__)
 
@@ -75,13 +75,10 @@ class HeldConsumer(StreamConsumer):
         done = []
         for _stream, entries in batch or []:
             for entry_id, fields in entries:
-                await self._carry({text(k): text(v) for k, v in fields.items()})
+                await self._carry(decoded(fields))
                 done.append(entry_id)
         if done:
-            async with self._redis.pipeline(transaction=False) as pipe:
-                pipe.xack(self._stream, GROUP, *done)
-                pipe.xdel(self._stream, *done)
-                await pipe.execute()
+            await self._done(*done)
             if len(done) < self.batch and not self._stopping:
                 self._idle = True  # as in a read: a stop need not wait for it
                 try:

@@ -231,4 +231,5 @@ class SocketConsumer(StreamConsumer):
             ack = {"error": "internal error"}
         request_id, key = f.get("id", ""), f.get("reply", "")
         answered = ack is not None and request_id and key.startswith(REPLY)
-        await self._done(entry_id, (key, json.dumps({"id": request_id, "ack": ack})) if answered else None)
+        reply = (key, json.dumps({"id": request_id, "ack": ack})) if answered else None
+        await self._done(entry_id, reply=reply)

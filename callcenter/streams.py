@@ -33,6 +33,11 @@ def text(value: Any) -> str:
     return value.decode() if isinstance(value, bytes) else str(value)
 
 
+def decoded(fields: Any) -> dict[str, str]:
+    """An entry's fields as text."""
+    return {text(k): text(v) for k, v in fields.items()}
+
+
 class StreamConsumer:
     """Claims what an earlier owner left, then reads new entries of ``stream``, until stopped."""
 
@@ -104,7 +109,7 @@ class StreamConsumer:
             for entry_id, fields in entries:
                 if self._stopping:
                     return  # left pending: the next owner claims it
-                await self._take(entry_id, {text(k): text(v) for k, v in fields.items()})
+                await self._take(entry_id, decoded(fields))
 
     async def _claim_left(self) -> None:
         """Entries read by an owner that died before finishing them: ours now, oldest first."""
@@ -118,7 +123,7 @@ class StreamConsumer:
                 if self._stopping:
                     return
                 if fields:
-                    await self._take(entry_id, {text(k): text(v) for k, v in fields.items()})
+                    await self._take(entry_id, decoded(fields))
                 else:  # a deleted entry comes back empty
                     await self._redis.xack(self._stream, GROUP, entry_id)
             if start in ("0-0", b"0-0"):
@@ -127,12 +132,12 @@ class StreamConsumer:
     async def _take(self, entry_id: Any, fields: dict[str, str]) -> None:
         raise NotImplementedError
 
-    async def _done(self, entry_id: Any, reply: tuple[str, str] | None = None) -> None:
-        """Acknowledge and delete the entry, then push ``reply`` (list key, value; the list
+    async def _done(self, *entry_ids: Any, reply: tuple[str, str] | None = None) -> None:
+        """Acknowledge and delete the entries, then push ``reply`` (list key, value; the list
         expires after a minute without replies), in one round trip: Redis runs them in order."""
         async with self._redis.pipeline(transaction=False) as pipe:
-            pipe.xack(self._stream, GROUP, entry_id)
-            pipe.xdel(self._stream, entry_id)
+            pipe.xack(self._stream, GROUP, *entry_ids)
+            pipe.xdel(self._stream, *entry_ids)
             if reply is not None:
                 pipe.rpush(reply[0], reply[1])
                 pipe.expire(reply[0], REPLY_TTL_SECONDS)
