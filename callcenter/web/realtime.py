@@ -75,15 +75,48 @@ class _Server(socketio.AsyncServer):  # type: ignore[misc]  # (python-socketio i
             await self.eio.disconnect(eio_sid)
 
 
+class _Fanout:
+    """The JSON of the nodes' Redis channel (python-socketio's manager calls ``dumps`` to publish
+    and ``loads`` on what it hears). Every node hears every node's messages, its own included,
+    which python-socketio decodes only to drop them: a node's own messages start with its host
+    id, so :class:`_NodeRedisManager` drops them undecoded. The channel carries only what our
+    nodes published on our Redis, so it is parsed with the standard library's ``json``, not
+    :mod:`bounded_json`'s walk of every value (that is for what arrives from outside)."""
+
+    def __init__(self, host_id: str) -> None:
+        self.own = ('{"host_id": ' + json.dumps(host_id)).encode()
+
+    @staticmethod
+    def dumps(data: dict[str, Any], **options: Any) -> str:
+        if data.get("method") == "callback":  # its host_id is the node it is for, not the sender
+            return json.dumps(data, **options)
+        return json.dumps({"host_id": data.get("host_id"), **data}, **options)
+
+    loads = staticmethod(json.loads)
+
+
+class _NodeRedisManager(socketio.AsyncRedisManager):  # type: ignore[misc]  # (untyped library)
+    """python-socketio's Redis manager without decoding a node's own messages (:class:`_Fanout`).
+    What it publishes stays what older nodes read (host_id first is still the same JSON object)."""
+
+    def set_server(self, server: socketio.AsyncServer) -> None:
+        super().set_server(server)
+        self.json = _Fanout(self.host_id)
+
+    async def _listen(self) -> AsyncIterator[bytes]:
+        own = self.json.own
+        async for message in super()._listen():
+            if not (isinstance(message, bytes) and message.startswith(own)):
+                yield message
+
+
 def build_server(settings: RealtimeSettings) -> socketio.AsyncServer:
     manager = None
     if settings.redis_url is not None:
         # Each emit publishes on a pooled connection; redis-py's pool refuses past its size (100 by
         # default), and a burst of emits on a busy node lost messages ("Cannot publish to redis").
         options = {"max_connections": REDIS_CONNECTIONS}
-        manager = socketio.AsyncRedisManager(
-            settings.redis_url, channel=settings.channel, redis_options=options
-        )
+        manager = _NodeRedisManager(settings.redis_url, channel=settings.channel, redis_options=options)
     return _Server(
         json=bounded_json,
         async_mode="aiohttp",

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import hashlib
+import json
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -19,6 +20,7 @@ import socketio
 from aiohttp import web
 from aiohttp.test_utils import TestServer
 
+from callcenter.aio import cancel_and_wait
 from callcenter.app import CHAT, DATABASE, SURVEYS, create_app
 from callcenter.core import events as ev
 from callcenter.core.omni.conversations import Delivery, Direction, MessagingChannel
@@ -28,9 +30,10 @@ from callcenter.messaging.channels.base import Reply
 from callcenter.messaging.channels.webchat import WebchatSender
 from callcenter.messaging.identity import web_token
 from callcenter.messaging.service import Messaging
+from callcenter.settings import RealtimeSettings
 from callcenter.web.api import SERVICE
 from callcenter.web.chat_agent import AgentNamespace
-from callcenter.web.realtime import REALTIME
+from callcenter.web.realtime import REALTIME, _stop_redis, build_server
 from callcenter.web.webhooks import MESSAGING
 from tests.integration.test_api import make_settings
 from tests.integration.test_email import Relay, email_messaging
@@ -453,6 +456,49 @@ async def test_an_emit_on_one_node_reaches_a_socket_on_another(tmp_path: Path) -
     finally:
         await a.server.close()
         await b.server.close()
+        redis.stop()
+
+
+async def test_a_node_drops_its_own_fanout_undecoded_and_hears_the_others() -> None:
+    # Every node hears every node's messages on the Redis channel, its own too: those are dropped
+    # before any decoding; the other nodes' messages, and a callback meant for this node, pass.
+    redis = RedisServer()
+    url = redis.start()
+    a, b = build_server(RealtimeSettings(redis_url=url)), build_server(RealtimeSettings(redis_url=url))
+    mine, theirs = a.manager, b.manager
+    emit = {"method": "emit", "event": "message", "data": [{"body": "hi"}], "namespace": "/agent"}
+    callback = {"method": "callback", "host_id": mine.host_id, "sid": "s1", "namespace": "/", "id": 1}
+    heard: list[dict[str, Any]] = []
+
+    async def listen() -> None:
+        async for raw in mine._listen():
+            heard.append(json.loads(raw))
+
+    listening = asyncio.create_task(listen())
+    try:
+        for _ in range(100):  # (python-socketio's listener makes its own client: let it first)
+            if getattr(mine, "pubsub", None) is not None and mine.pubsub.subscribed:
+                break
+            await asyncio.sleep(0.01)
+        for _ in range(50):  # until A hears; its own message is always published first
+            await mine._publish(emit | {"host_id": mine.host_id})
+            await theirs._publish(emit | {"host_id": theirs.host_id})
+            await asyncio.sleep(0.05)
+            if heard:
+                break
+        await theirs._publish(callback | {"args": []})
+        for _ in range(50):
+            if len(heard) >= 2 and heard[-1]["method"] == "callback":
+                break
+            await asyncio.sleep(0.05)
+        assert heard and all(m["host_id"] == theirs.host_id for m in heard[:-1])
+        assert heard[-1] == callback | {"args": []}  # for A, from B: it passes
+        # What is published is the same JSON object older nodes read, the sender's id first.
+        assert json.loads(mine.json.dumps(emit | {"host_id": "x"})) == emit | {"host_id": "x"}
+    finally:
+        await cancel_and_wait(listening)
+        for manager in (mine, theirs):
+            await _stop_redis(manager)
         redis.stop()
 
 
