@@ -7,6 +7,7 @@ server and, in the same run, for a bare python-socketio relay on the same machin
     python bench/chat_sockets.py --nodes 2       (ours on PostgreSQL + Redis: one node, then two)
     python bench/chat_sockets.py --nodes 2 --rounds 3   (... three times over, the median ratio)
     python bench/chat_sockets.py --nodes 2 --visitors-on last   (every visitor on the follower)
+    python bench/chat_sockets.py --nodes 2 --scaled   (two nodes carry twice what one node carries)
     python bench/chat_sockets.py --unstored      (also ours with the message write left out: its cost)
 
 Each server runs in its own process (its memory is read from /proc); every client runs in this one.
@@ -33,8 +34,12 @@ books (docs/cluster.md, "Web chats an agent holds"). The server CPU is given per
 saturates, both runs deliver the offered rate; what the nodes could carry is the *capacity*, the
 messages per CPU-second of the busiest node (a core each), and two nodes' capacity over one node's
 is the throughput ratio (on this 2-core machine the load generator shares the cores, so the
-delivered rate itself cannot show it). ``--rounds N`` runs one node then two N times and prints
-the median of the ratios: the machine's speed drifts between runs by more than a change's effect.
+delivered rate itself cannot show it). A node's CPU per message falls as its rate rises (more
+messages per commit, per read, per wake-up), and at the same total rate each of two nodes sees half
+of it: ``--scaled`` gives the two nodes twice the visitors, agents and rate, so each node carries
+what the one node carried, the nearest this machine comes to comparing them at saturation, where
+throughput is decided. ``--rounds N`` runs one node then two N times and prints the median of the
+ratios: the machine's speed drifts between runs by more than a change's effect.
 
 Ours does much more per message than the relay (authorisation, rate limit, storing the message and
 its conversation in SQLite, customer resolution), so the ratio is the cost of all that.
@@ -506,6 +511,16 @@ def report(r: Result) -> dict[str, float]:
     return figures
 
 
+def scaled(args: argparse.Namespace) -> argparse.Namespace:
+    """``--scaled``: the nodes together get ``--nodes`` times the one node's visitors, agents and
+    rate, so each node carries what the one node carried."""
+    more = argparse.Namespace(**vars(args))
+    more.customers, more.agents, more.rate = (
+        args.nodes * x for x in (args.customers, args.agents, args.rate)
+    )
+    return more
+
+
 async def main_nodes(args: argparse.Namespace) -> None:
     from tests.pg import PostgresServer
     from tests.redis_server import RedisServer
@@ -518,11 +533,12 @@ async def main_nodes(args: argparse.Namespace) -> None:
             if args.rounds > 1:
                 print(f"\n--- round {n + 1} of {args.rounds}")
             one = report(await run("ours", args, shared, 1))
-            two = report(await run("ours", args, shared, args.nodes))
+            two = report(await run("ours", args if not args.scaled else scaled(args), shared, args.nodes))
             for key, value in two.items():
                 ratios.setdefault(key, []).append(value / one[key])
         rounds = f", median of {args.rounds} rounds" if args.rounds > 1 else ""
-        print(f"\n{args.nodes} nodes / 1 node{rounds}:")
+        load = f", carrying {args.nodes} times the load" if args.scaled else ""
+        print(f"\n{args.nodes} nodes{load} / 1 node{rounds}:")
         labels = (
             ("throughput", "messages delivered per second (the offered rate, unless a node saturated)"),
             ("capacity", "capacity, by the busiest node's CPU per message (the issue's throughput aim)"),
@@ -600,6 +616,12 @@ def main() -> None:
         default="every",
         help="with --nodes: customer sockets alternate between the nodes (every), or all on the last"
         " node, a follower (last: the owner's cost of what the visitors' node stores, alone)",
+    )
+    parser.add_argument(
+        "--scaled",
+        action="store_true",
+        help="with --nodes: the nodes get N times the visitors, agents and rate, each node what the"
+        " one node got (at the same total rate each node of two sees half the rate, and batches less)",
     )
     parser.add_argument(
         "--unstored",
