@@ -136,7 +136,7 @@ from callcenter.web.agent_panel import CampaignDesk, PanelNamespace
 from callcenter.web.audit import AUDIT, refusals
 from callcenter.web.chat_customer import CustomerNamespace
 from callcenter.web.chat_desk import Desk
-from callcenter.web.chat_holds import Holds, VisitorMessages
+from callcenter.web.chat_holds import HeldSweep, Holds, VisitorMessages
 from callcenter.web.reports_api import REPORTS, SCHEDULE
 from callcenter.web.sessions import LoginThrottle, RedisCounts, Sessions
 from callcenter.web.tickets_api import TICKETS
@@ -717,7 +717,7 @@ def _several_nodes(app: web.Application) -> bool:
 async def _held_chats(app: web.Application) -> AsyncIterator[None]:
     """The owner's side of the web chats agents hold, with several nodes: the desk written to
     ``chat_holds`` (all of it first: a new owner's desk), and what the visitors' nodes stored
-    (``cc:held``) taken into the books."""
+    (``cc:held``) taken into the books, with a sweep of the database for what they did not tell."""
     if not _several_nodes(app):
         yield
         return
@@ -727,10 +727,15 @@ async def _held_chats(app: web.Application) -> AsyncIterator[None]:
     agents.write_holds = customers.write_holds = holds.write
     redis = redis_client(app[SETTINGS].realtime.redis_url or "")
     consumer = HeldConsumer(redis, cluster.node_name(app), customers.told)
+    store = app[webhooks.MESSAGING].store
+    sweep = HeldSweep(store.held_messages, customers.messaging.knows, customers.swept, time.time)
+    sweeping = None
     try:
         await consumer.start()
+        sweeping = asyncio.get_running_loop().create_task(sweep.run())
         yield
     finally:
+        await cancel_and_wait(sweeping)
         await consumer.stop()
         agents.write_holds = customers.write_holds = None
         await redis.aclose()

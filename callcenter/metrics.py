@@ -45,6 +45,11 @@ WEBCHAT_TOLD = Counter(
     " (a second notice, or read back at a takeover), unknown (no such conversation in its books)",
     ["result"],
 )
+WEBCHAT_SWEPT = Counter(
+    "callcenter_webchat_held_swept_total",
+    "Visitors' messages in held chats the routing owner found stored and never told (a node that"
+    " died between its commit and its cc:held entry), filed by its read-back",
+)
 SURVEYS = Counter(
     "callcenter_surveys_total",
     "Post-contact surveys asked and answered (low: answered at or below the survey's low score)",

@@ -349,6 +349,10 @@ class Messaging:
             await self._survey_answer(customer.id, inbound)
         return received
 
+    def knows(self, message_id: str) -> bool:
+        """Whether this message is in the books."""
+        return message_id in self.conversations.messages
+
     def took(self, message: Message, customer_id: str, sender: Identity, shown_to: str) -> Received | None:
         """A visitor's message another node stored in a web chat an agent holds (docs/cluster.md):
         filed in the books and given to the listeners as if received here (it opens nothing; the

@@ -62,6 +62,23 @@ def _dt(t: float) -> datetime:
     return datetime.fromtimestamp(t, UTC)
 
 
+def _message(row: MessageRow) -> Message:
+    return Message(
+        row.id,
+        row.conversation_id,
+        MessagingChannel(row.channel),
+        Direction(row.direction),
+        row.body,
+        row.at.timestamp(),
+        Delivery(row.status),
+        row.provider_id,
+        (),
+        row.email_message_id,
+        row.status_detail,
+        row.author or "",
+    )
+
+
 _MESSAGES = cast(sa.Table, MessageRow.__table__)
 _CONVERSATIONS = cast(sa.Table, ConversationRow.__table__)
 _CUSTOMERS = cast(sa.Table, CustomerRow.__table__)
@@ -234,30 +251,31 @@ class MessagingStore(SessionStore):
             )
         return statement
 
+    async def held_messages(self, since: float, until: float) -> list[tuple[Message, str, str]]:
+        """Visitors' messages stored at ``since`` <= at < ``until`` in the open web chats agents
+        hold now, oldest first, each with its customer and the chat's address (the routing owner's
+        read-back of what a visitor's node stored, docs/cluster.md)."""
+        query = (
+            sa.select(MessageRow, ConversationRow.address)
+            .join(ChatHoldRow, ChatHoldRow.conversation_id == MessageRow.conversation_id)
+            .join(ConversationRow, ConversationRow.id == MessageRow.conversation_id)
+            .where(
+                MessageRow.direction == Direction.IN.value,
+                MessageRow.at >= _dt(since),
+                MessageRow.at < _dt(until),
+                ConversationRow.closed.is_(False),
+            )
+            .order_by(MessageRow.at, MessageRow.id)
+        )
+        async with self._transaction("read held chats' messages") as session:
+            rows = (await session.execute(query)).all()
+        return [(_message(row), row.customer_id, address) for row, address in rows]
+
     async def messages(self) -> list[tuple[Message, str]]:
         """Every stored message with its customer id, oldest first (for restoring the books)."""
         query = sa.select(MessageRow).order_by(MessageRow.at, MessageRow.id)
         async with self._transaction("read messages") as session:
-            return [
-                (
-                    Message(
-                        row.id,
-                        row.conversation_id,
-                        MessagingChannel(row.channel),
-                        Direction(row.direction),
-                        row.body,
-                        row.at.timestamp(),
-                        Delivery(row.status),
-                        row.provider_id,
-                        (),
-                        row.email_message_id,
-                        row.status_detail,
-                        row.author or "",
-                    ),
-                    row.customer_id,
-                )
-                for row in await session.scalars(query)
-            ]
+            return [(_message(row), row.customer_id) for row in await session.scalars(query)]
 
     # --- conversations ----------------------------------------------------------------------------
     async def save_conversation(self, c: Conversation, address: str) -> None:

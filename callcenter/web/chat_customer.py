@@ -27,7 +27,7 @@ from callcenter.core import events as ev
 from callcenter.core.acd.agents import AgentState
 from callcenter.core.kb.bot import Handoff
 from callcenter.core.notices import ChatRated, Notice
-from callcenter.core.omni.conversations import Conversation, MessagingChannel
+from callcenter.core.omni.conversations import Conversation, Message, MessagingChannel
 from callcenter.core.omni.customers import Claim, Identity, IdentityKind
 from callcenter.errors import StorageError
 from callcenter.kb.assistant import Assistant
@@ -408,7 +408,21 @@ class CustomerNamespace(GuardedNamespace):
         into the books; to the agent holding the chat now if it moved since (the visitor's node
         showed it to the one it read); to the visitor's other tabs. A bad entry raises
         KeyError or ValueError."""
-        message, customer_id, sender, shown_to, sid = told_message(entry)
+        await self._took(*told_message(entry))
+
+    async def swept(self, message: Message, customer_id: str, address: str) -> None:
+        """A message a visitor's node stored in a held chat and never told (it died between its
+        commit and its ``cc:held`` entry: nobody saw it), found by the owner's read-back
+        (``chat_holds.HeldSweep``): filed as if told, shown to the agent holding the chat and to
+        the visitor's tabs (the one that sent it had no answer)."""
+        sender = Identity(IdentityKind.WEB, address)
+        if self.messaging.customers.owner(sender) is None:  # not a signed-in user's: a visitor's
+            sender = Identity(IdentityKind.VISITOR, address)
+        await self._took(message, customer_id, sender, "", "")
+
+    async def _took(
+        self, message: Message, customer_id: str, sender: Identity, shown_to: str, sid: str
+    ) -> None:
         received = self.messaging.took(message, customer_id, sender, shown_to)
         if received is None or received.message is None:
             return

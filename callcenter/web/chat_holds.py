@@ -17,6 +17,8 @@ it in its books without storing or sending anything.
   (``held_chats.py``) into :meth:`CustomerNamespace.told
   <callcenter.web.chat_customer.CustomerNamespace.told>`: deduplicated by provider id, shown to the
   agent who holds the chat now when it is not the one who saw it.
+- :class:`HeldSweep` (the owner): what a visitor's node stored and never told (it died between
+  its commit and its entry) is read back from the database and filed within seconds.
 """
 
 from __future__ import annotations
@@ -237,3 +239,50 @@ def told_message(f: Mapping[str, str]) -> tuple[Message, str, Identity, str, str
         f["provider"],
     )
     return message, f["customer"], Identity(IdentityKind(f["kind"]), f["address"]), f["agent"], f["sid"]
+
+
+# (since, until) -> the messages stored in held chats then: (message, customer id, address).
+SweepRead = Callable[[float, float], Awaitable[list[tuple[Message, str, str]]]]
+# A message to file as told: (message, customer id, address).
+SweepFile = Callable[[Message, str, str], Awaitable[None]]
+
+
+class HeldSweep:
+    """The owner's read-back of the held chats' messages. A visitor's node that dies between its
+    commit and its ``cc:held`` entry leaves a message stored that nobody saw and the owner's books
+    lack; each sweep reads the messages stored between ``every + 2 * grace`` and ``grace`` seconds
+    ago (the windows overlap: a late sweep misses nothing; ``grace`` leaves the stream its time)
+    and files those the books lack, shown to their agent."""
+
+    every = 10.0
+    grace = 5.0
+
+    def __init__(
+        self, read: SweepRead, knows: Callable[[str], bool], file: SweepFile, clock: Callable[[], float]
+    ) -> None:
+        self.read = read
+        self.knows = knows
+        self.file = file
+        self.clock = clock
+
+    async def once(self) -> int:
+        """One sweep; the number of messages filed. StorageError: not read."""
+        now = self.clock()
+        stored = await self.read(now - self.every - 2 * self.grace, now - self.grace)
+        missed = [(m, c, a) for m, c, a in stored if not self.knows(m.id)]
+        for message, customer_id, address in missed:
+            await self.file(message, customer_id, address)
+        if missed:
+            metrics.WEBCHAT_SWEPT.inc(len(missed))
+            log.warning("webchat.held_swept", extra={"messages": len(missed)})
+        return len(missed)
+
+    async def run(self) -> None:
+        while True:
+            await asyncio.sleep(self.every)
+            try:
+                await self.once()
+            except StorageError as err:
+                log.warning("webchat.held_sweep_failed", extra={"detail": str(err)})
+            except Exception:  # the next sweep still runs
+                log.exception("webchat.held_sweep_failed")

@@ -17,6 +17,7 @@ from callcenter.core.omni.conversations import Conversation, Delivery, Direction
 from callcenter.storage.db import Database
 from callcenter.storage.held_chats import Held, HeldChats
 from callcenter.storage.messaging_store import MessagingStore
+from callcenter.web.chat_holds import HeldSweep
 from tests.pg import new_database
 
 T0 = time.time() - 60
@@ -117,3 +118,35 @@ async def test_an_owners_release_under_way_is_waited_for(stores: Stores) -> None
         await owner.commit()
     assert await asyncio.wait_for(inserting, 10) is None
     assert [m.id for m, _ in await store.messages()] == ["c1-m1"]
+
+
+async def test_the_owners_sweep_files_what_was_stored_and_never_told(stores: Stores) -> None:
+    """A visitor's node stored a message and died before its ``cc:held`` entry: the owner's next
+    sweep reads it back (held chats only, open, within the window) and files it once."""
+    _database, store, held = stores
+    now = time.time()
+    await chat(store, "c1", last_at=now - 60)
+    await store.save_holds({"c1": "1001"}, ())
+    await held.insert("told", ADDRESS, "told", now - 12, f"{ADDRESS}:p1", IDLE)  # its entry arrived
+    await held.insert("lost", ADDRESS, "never told", now - 11, f"{ADDRESS}:p2", IDLE)
+    await held.insert("recent", ADDRESS, "just now", now - 1, f"{ADDRESS}:p3", IDLE)  # the stream's
+    # A chat no agent holds, with a message of the same moments: the owner stored it itself.
+    c2 = Conversation("c2", "k2", MessagingChannel.WEBCHAT, now - 20, now - 10, "", False)
+    own = Message("own", "c2", MessagingChannel.WEBCHAT, Direction.IN, "x", now - 10, Delivery.RECEIVED, "p9")
+    await store.save_received_batch([(own, "k2")], [(c2, "other-visitor")])
+    window = await store.held_messages(now - 30, now - 5)
+    expected = [("told", "c1", "k1", ADDRESS), ("lost", "c1", "k1", ADDRESS)]
+    assert [(m.id, m.conversation_id, c, a) for m, c, a in window] == expected
+    assert window[1][0].body == "never told" and window[1][0].at == pytest.approx(now - 11, abs=1e-6)
+    books = {"c1-m1", "told"}
+    filed: list[str] = []
+
+    async def file(message: Message, customer_id: str, address: str) -> None:
+        filed.append(message.id)
+        books.add(message.id)
+
+    sweep = HeldSweep(store.held_messages, books.__contains__, file, lambda: now)
+    assert await sweep.once() == 1 and filed == ["lost"]
+    assert await sweep.once() == 0 and filed == ["lost"]  # the next sweep: known now
+    await store.save_holds({}, ["c1"])  # released: nothing of it is read back any more
+    assert await store.held_messages(now - 30, now) == []

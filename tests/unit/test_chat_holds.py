@@ -5,16 +5,19 @@ and shown; typing relayed to the agent of the last message; the owner's way when
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Collection, Mapping
 from dataclasses import dataclass
 from typing import Any
 
 import pytest
 
+from callcenter.aio import cancel_and_wait
 from callcenter.core.commands import OfferConversation
+from callcenter.core.omni.conversations import Delivery, Direction, Message, MessagingChannel
 from callcenter.errors import StorageError
 from callcenter.web.chat_desk import Desk
-from callcenter.web.chat_holds import HeldChat, Holds, VisitorMessages
+from callcenter.web.chat_holds import HeldChat, HeldSweep, Holds, VisitorMessages
 from callcenter.web.realtime import BadRequest
 
 
@@ -136,3 +139,38 @@ async def test_the_visitors_node_stores_shows_and_tells_then_relays_typing() -> 
     assert await messages("S", "message", {"text": "again", "id": "x2"}, context) is None
     assert "held" not in context
     assert await messages("S", "typing", {"typing": False}, context) is None
+
+
+def message(message_id: str, at: float) -> Message:
+    return Message(message_id, "c1", MessagingChannel.WEBCHAT, Direction.IN, "x", at, Delivery.RECEIVED)
+
+
+async def test_the_sweep_files_what_the_books_lack_and_outlives_a_failed_read() -> None:
+    now = 1_000_000.0
+    windows: list[tuple[float, float]] = []
+    filed: list[str] = []
+    reads = iter([StorageError("database down"), ["m1", "m2"], ["m2", "m3"]])
+    third = asyncio.Event()
+
+    async def read(since: float, until: float) -> list[tuple[Message, str, str]]:
+        windows.append((since, until))
+        got = next(reads)
+        if isinstance(got, Exception):
+            raise got
+        return [(message(m, now - 10), "k1", "v") for m in got]
+
+    async def file(message: Message, customer_id: str, address: str) -> None:
+        filed.append(message.id)
+        if len(filed) == 3:
+            third.set()
+
+    sweep = HeldSweep(read, {"m1"}.__contains__, file, lambda: now)
+    sweep.every = 0.01
+    running = asyncio.create_task(sweep.run())
+    try:
+        await asyncio.wait_for(third.wait(), 10)  # the third read's filing
+    finally:
+        await cancel_and_wait(running)
+    assert filed == ["m2", "m2", "m3"]  # m2 again: this fake's books never learn it
+    # Each window: from every + 2 x grace ago to grace ago (they overlap: nothing falls between).
+    assert set(windows) == {(now - 0.01 - 2 * HeldSweep.grace, now - HeldSweep.grace)}
