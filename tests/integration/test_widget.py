@@ -5,12 +5,13 @@ python-socketio agent on the other side."""
 from __future__ import annotations
 
 import asyncio
+import re
 from collections.abc import AsyncIterator
 from pathlib import Path
 
 import aiohttp
 import pytest
-from playwright.async_api import Browser, async_playwright, expect
+from playwright.async_api import Browser, WebSocketRoute, async_playwright, expect
 
 from callcenter.app import DATABASE
 from callcenter.core import events as ev
@@ -209,4 +210,68 @@ async def test_a_site_restyles_the_widget(node: Node, browser: Browser) -> None:
     header = page.get_by_role("dialog").locator("header")
     assert await header.evaluate("h => getComputedStyle(h).backgroundColor") == "rgb(138, 21, 56)"
     await page.screenshot(path=str(SCREENSHOTS / "widget-restyled-1024-en.png"))
+    await page.close()
+
+
+async def test_a_message_sent_again_after_no_answer_is_stored_once(node: Node, browser: Browser) -> None:
+    """The server stored the visitor's message, but its answer was lost on the way (dropped here):
+    after the widget's 10 s without an answer the visitor sends it again, with the same id, and it
+    is stored and shown once."""
+    service = node.app[SERVICE]
+    service.handle(ev.AgentLogin("1001", service.clock()))
+    a = await agent(node.url, AGENT_1001)
+    page = await browser.new_page(viewport={"width": 1024, "height": 768})
+    await page.clock.install()  # the widget's timeout is run forward below, not waited for
+    lost: list[str] = []  # the ack id of the first "message" event, whose answer is dropped
+
+    def through(page_side: WebSocketRoute) -> None:
+        server = page_side.connect_to_server()
+
+        def from_page(frame: str | bytes) -> None:
+            sent = re.match(r'42/customer,(\d+)\["message"', frame) if isinstance(frame, str) else None
+            if sent and not lost:
+                lost.append(sent.group(1))
+            server.send(frame)
+
+        def from_server(frame: str | bytes) -> None:
+            answer = re.match(r"43/customer,(\d+)", frame) if isinstance(frame, str) else None
+            if answer and lost and answer.group(1) == lost[0]:
+                lost.append("dropped")
+                return
+            page_side.send(frame)
+
+        page_side.on_message(from_page)
+        server.on_message(from_server)
+
+    await page.route_web_socket(re.compile(r".*/socket\.io/.*"), through)
+    await page.goto(node.url + "/chat-demo")
+    await page.get_by_role("button", name="Chat with us").click()
+    pre_chat = page.get_by_role("form", name="Start a chat")
+    await pre_chat.get_by_label("Your name").fill("Ida Retry")
+    await pre_chat.get_by_label("How can we help?").fill("Hello")
+    await page.get_by_role("button", name="Start chat").click()
+    log = page.get_by_role("log", name="Messages")
+    await expect(log).to_contain_text("Hello", timeout=WAIT * 1000)
+    composer = page.get_by_role("form", name="Send a message").get_by_label("Your message")
+    await composer.fill("Did you get this?")
+    await composer.press("Enter")
+
+    def stored() -> list[str]:
+        return [m.id for m in node.messaging.conversations.messages.values() if m.body == "Did you get this?"]
+
+    for _ in range(100):
+        if stored() and "dropped" in lost:
+            break
+        await asyncio.sleep(0.05)
+    assert len(stored()) == 1 and "dropped" in lost
+    await page.clock.fast_forward(11_000)
+    await expect(page.get_by_role("status")).to_contain_text("No answer from the server", timeout=WAIT * 1000)
+    await expect(log).not_to_contain_text("Did you get this?")
+    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+    await page.screenshot(path=str(SCREENSHOTS / "widget-no-answer-1024-en.png"))
+    await composer.press("Enter")  # the text is still there: sent again
+    await expect(composer).to_have_value("", timeout=WAIT * 1000)
+    await expect(log.get_by_text("Did you get this?")).to_have_count(1)
+    assert len(stored()) == 1
+    await a.close()
     await page.close()

@@ -44,7 +44,7 @@
     });
   }
   var state = { socket: null, started: false, online: true, agent: null, typingTimer: null,
-                sentTyping: false, email: "" };
+                sentTyping: false, email: "", unanswered: {} };
 
   function el(tag, attrs, children) {
     var node = document.createElement(tag);
@@ -323,9 +323,14 @@
     e.preventDefault();
     var text = input.value.trim();
     if (!text) { return; }
-    var id = newId();
+    // Sent again after no answer, a text keeps its id: the server stores it once if the first got there.
+    var id = state.unanswered[text] || newId();
+    state.unanswered[text] = id;
     emit("message", { text: text, id: id }, function (ack) {
-      if (ack.ok) { add("customer", text, ack.id); input.value = ""; status(""); }
+      if (ack.ok) {
+        delete state.unanswered[text];
+        add("customer", text, ack.id); input.value = ""; status("");
+      }
     });
     stopTyping();
   });
