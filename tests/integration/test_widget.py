@@ -11,7 +11,7 @@ from pathlib import Path
 
 import aiohttp
 import pytest
-from playwright.async_api import Browser, WebSocketRoute, async_playwright, expect
+from playwright.async_api import Browser, Locator, Page, WebSocketRoute, async_playwright, expect
 
 from callcenter.app import DATABASE
 from callcenter.core import events as ev
@@ -85,19 +85,25 @@ async def browser() -> AsyncIterator[Browser]:
         await b.close()
 
 
+async def start_chat(page: Page, url: str, name: str, first: str) -> Locator:
+    """The demo page's widget opened and a chat started through its pre-chat form; its log."""
+    await page.goto(url + "/chat-demo")
+    await page.get_by_role("button", name="Chat with us").click()
+    pre_chat = page.get_by_role("form", name="Start a chat")
+    await pre_chat.get_by_label("Your name").fill(name)
+    await pre_chat.get_by_label("How can we help?").fill(first)
+    await page.get_by_role("button", name="Start chat").click()
+    log = page.get_by_role("log", name="Messages")
+    await expect(log).to_contain_text(first, timeout=WAIT * 1000)
+    return log
+
+
 async def test_widget_chat_with_an_agent_in_chromium(node: Node, browser: Browser) -> None:
     service = node.app[SERVICE]
     service.handle(ev.AgentLogin("1001", service.clock()))
     a = await agent(node.url, AGENT_1001)
     page = await browser.new_page(viewport={"width": 1280, "height": 800})
-    await page.goto(node.url + "/chat-demo")
-    await page.get_by_role("button", name="Chat with us").click()
-    pre_chat = page.get_by_role("form", name="Start a chat")
-    await pre_chat.get_by_label("Your name").fill("Fay Widget")
-    await pre_chat.get_by_label("How can we help?").fill("Hello from the browser")
-    await page.get_by_role("button", name="Start chat").click()
-    log = page.get_by_role("log", name="Messages")
-    await expect(log).to_contain_text("Hello from the browser", timeout=WAIT * 1000)
+    log = await start_chat(page, node.url, "Fay Widget", "Hello from the browser")
 
     # The message is stored as a web-chat message of a customer named in the pre-chat form.
     (conversation_id,) = [
@@ -244,14 +250,7 @@ async def test_a_message_sent_again_after_no_answer_is_stored_once(node: Node, b
         server.on_message(from_server)
 
     await page.route_web_socket(re.compile(r".*/socket\.io/.*"), through)
-    await page.goto(node.url + "/chat-demo")
-    await page.get_by_role("button", name="Chat with us").click()
-    pre_chat = page.get_by_role("form", name="Start a chat")
-    await pre_chat.get_by_label("Your name").fill("Ida Retry")
-    await pre_chat.get_by_label("How can we help?").fill("Hello")
-    await page.get_by_role("button", name="Start chat").click()
-    log = page.get_by_role("log", name="Messages")
-    await expect(log).to_contain_text("Hello", timeout=WAIT * 1000)
+    log = await start_chat(page, node.url, "Ida Retry", "Hello")
     composer = page.get_by_role("form", name="Send a message").get_by_label("Your message")
     await composer.fill("Did you get this?")
     await composer.press("Enter")
