@@ -9,11 +9,13 @@ Audio in pyVoIP is 8 kHz, 8-bit unsigned linear, 160 bytes per 20 ms frame; sile
 
 from __future__ import annotations
 
+import contextlib
 import math
 import secrets
+import socket
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
@@ -44,6 +46,24 @@ def _start_once(start: Callable[[RTP.RTPClient], None]) -> Callable[[RTP.RTPClie
 
 
 RTP.RTPClient.start = _start_once(RTP.RTPClient.start)  # type: ignore[method-assign]
+
+
+@contextlib.contextmanager
+def _unblocked_under_lock(lock: threading.Lock, sock: socket.socket) -> Iterator[None]:
+    """pyVoIP's receiving thread makes the SIP socket non-blocking while it holds ``recvLock``,
+    and blocking again only after releasing it: an INVITE sent in between (``SIP.invite`` reads
+    its answer under the same lock) read the still non-blocking socket and failed at once with
+    ``BlockingIOError`` (seen in a whole suite: "the INVITE to *24 failed"). Blocking again before
+    the lock is released."""
+    with lock:
+        sock.setblocking(False)
+        try:
+            yield
+        finally:
+            sock.setblocking(True)
+
+
+SIP.acquired_lock_and_unblocked_socket = _unblocked_under_lock  # type: ignore[attr-defined]
 
 
 class ReceiveBuffer:
