@@ -274,3 +274,51 @@ async def test_a_message_sent_again_after_no_answer_is_stored_once(node: Node, b
     assert len(stored()) == 1
     await a.close()
     await page.close()
+
+
+async def test_typing_before_the_server_answers_keeps_its_place(node: Node, browser: Browser) -> None:
+    """The pre-chat form shows at once and again when the server answers; a visitor already typing
+    in it keeps typing where they are (the answer used to move the focus to the name field)."""
+    service = node.app[SERVICE]
+    service.handle(ev.AgentLogin("1001", service.clock()))
+    page = await browser.new_page(viewport={"width": 1024, "height": 768})
+    held: list[str | bytes] = []
+    sides: list[WebSocketRoute] = []
+    answered = asyncio.Event()
+
+    def through(page_side: WebSocketRoute) -> None:
+        server = page_side.connect_to_server()
+        sides.append(page_side)
+
+        def from_server(frame: str | bytes) -> None:
+            if not answered.is_set() and len(sides) == 1 and not released:
+                held.append(frame)  # the server's answers wait while the visitor types
+                return
+            if isinstance(frame, str) and frame.startswith("43/customer,"):
+                answered.set()
+            page_side.send(frame)
+
+        page_side.on_message(server.send)
+        server.on_message(from_server)
+
+    released = False
+    await page.route_web_socket(re.compile(r".*/socket\.io/.*"), through)
+    await page.goto(node.url + "/chat-demo")
+    await page.get_by_role("button", name="Chat with us").click()
+    pre_chat = page.get_by_role("form", name="Start a chat")
+    helped = pre_chat.get_by_label("How can we help?")
+    await helped.click()
+    await helped.press_sequentially("My order")
+    for _ in range(100):  # the socket's opening is held back
+        if held:
+            break
+        await asyncio.sleep(0.05)
+    released = True
+    for frame in held:
+        sides[0].send(frame)
+    await asyncio.wait_for(answered.wait(), WAIT)  # the status answer reached the page
+    await page.keyboard.type(" never came", delay=30)
+    await expect(helped).to_have_value("My order never came")
+    await expect(helped).to_be_focused()
+    await expect(pre_chat.get_by_label("Your name")).to_have_value("")
+    await page.close()

@@ -44,7 +44,7 @@
     });
   }
   var state = { socket: null, started: false, online: true, agent: null, typingTimer: null,
-                sentTyping: false, email: "", unanswered: {} };
+                sentTyping: false, email: "", unanswered: Object.create(null) };
 
   function el(tag, attrs, children) {
     var node = document.createElement(tag);
@@ -156,9 +156,10 @@
     send.hidden = false; end.hidden = false;
     [preForm, offForm, callForm, chat, rateForm].forEach(function (n) { n.hidden = n !== which; });
     callMe.hidden = !state.callback || (which !== preForm && which !== offForm);
-    // Keyboard and screen-reader users land on the first field of what is now shown.
+    // Keyboard and screen-reader users land on the first field of what is now shown, unless they
+    // are typing in it already (the form shows before the server's answer, which shows it again).
     var first = which.querySelector("input, textarea");
-    if (first && !panel.hidden) { first.focus(); }
+    if (first && !panel.hidden && !which.contains(document.activeElement)) { first.focus(); }
   }
   // The end keeps the conversation on screen (read only, with the transcript button) and puts the
   // rating form under it; rated, the form goes and the conversation stays.
