@@ -112,7 +112,8 @@ class Messaging:
     outbox: Outbox | None = None
     opened: list[tuple[ConversationOpened, Routing]] = field(default_factory=list)
     addresses: dict[str, str] = field(default_factory=dict)  # conversation -> where replies go
-    _at_address: dict[str, list[str]] = field(default_factory=dict)  # address -> its conversations
+    # address -> its conversations (a dict as an ordered set: a message asks whether one is there)
+    _at_address: dict[str, dict[str, None]] = field(default_factory=dict)
     listeners: list[ReceivedListener] = field(default_factory=list)
     diverts: list[Divert] = field(default_factory=list)
     # A survey's answer is filed into the closed conversation it answers, and opens nothing.
@@ -153,7 +154,7 @@ class Messaging:
     def _set_address(self, conversation_id: str, address: str) -> None:
         if conversation_id not in self.addresses:
             self.addresses[conversation_id] = address
-            self._at_address.setdefault(address, []).append(conversation_id)
+            self._at_address.setdefault(address, {})[conversation_id] = None
 
     async def save_customers(self, ids: set[str], merges: tuple[MergeRecord, ...] = ()) -> None:
         """Persist these customers as they are *now*, the merges and the new audit entries.
@@ -427,6 +428,7 @@ class Messaging:
             message_id=self.ids(),
             conversation_id=self.ids(),
             into=into,
+            at_address=self._at_address.get(inbound.sender.value, ()),
         )
         assert received.message is not None and received.conversation is not None
         self._set_address(received.conversation.id, inbound.sender.value)
@@ -473,7 +475,7 @@ class Messaging:
         except BaseException:
             self.conversations.drop(conversation.id)
             self.addresses.pop(conversation.id, None)
-            self._at_address.get(address, []).remove(conversation.id)
+            self._at_address.get(address, {}).pop(conversation.id, None)
             raise
         return conversation.id
 
@@ -510,9 +512,7 @@ class Messaging:
             for conversation_id in ids:
                 self.conversations.drop(conversation_id)
                 address = self.addresses.pop(conversation_id, None)
-                at = self._at_address.get(address or "", [])
-                if conversation_id in at:
-                    at.remove(conversation_id)
+                self._at_address.get(address or "", {}).pop(conversation_id, None)
         log.info("messaging.purged", extra={"conversations": len(ids), "messages": deleted})
         return deleted
 

@@ -457,6 +457,36 @@ async def test_customer_api_merge_unmerge_attributes_and_reply(
     ).status == 400
 
 
+async def test_a_merged_customer_texting_from_each_number_stays_in_each_conversation(
+    client: TestClient[Any, Any], providers: tuple[FakeProviders, str]
+) -> None:
+    """Two numbers, a conversation open with each, then the customers merged: each number's next
+    text goes to the conversation with that number (whose replies go there), not to the merged
+    customer's latest; the web chats of one visitor's two browsers are filed the same way, as the
+    visitor's node files them on a follower (docs/cluster.md)."""
+    sup = auth("supervisor")
+
+    def text(sid: str, number: str) -> list[tuple[str, str]]:
+        return [("MessageSid", sid), ("From", number), ("To", "+14155550199"), ("Body", sid)]
+
+    await twilio_post(client, "/webhooks/twilio/sms", text("SM1", "+16505551234"))
+    await twilio_post(client, "/webhooks/twilio/sms", text("SM2", "+16505559876"))
+    messaging = service(client)
+    (first, _), (second, _) = messaging.opened
+    resp = await client.post(
+        f"/api/customers/{second.customer_id}/merge",
+        headers=sup,
+        json={"into": first.customer_id, "reason": "one person, two phones"},
+    )
+    assert resp.status == 200
+    await twilio_post(client, "/webhooks/twilio/sms", text("SM3", "+16505551234"))
+    await twilio_post(client, "/webhooks/twilio/sms", text("SM4", "+16505559876"))
+    book = messaging.conversations
+    assert [m.body for m in book.messages_of(first.conversation_id)] == ["SM1", "SM3"]
+    assert [m.body for m in book.messages_of(second.conversation_id)] == ["SM2", "SM4"]
+    assert len(messaging.opened) == 2  # nothing new opened, nothing routed twice
+
+
 async def test_customers_conversations_and_merges_survive_a_restart(
     tmp_path: Path, providers: tuple[FakeProviders, str]
 ) -> None:

@@ -35,6 +35,25 @@ def test_first_message_opens_a_conversation_and_next_continues_it() -> None:
     assert late.opened is not None and late.opened.conversation_id == "v3"
 
 
+def test_a_message_goes_to_the_conversation_open_at_its_senders_address_first() -> None:
+    """Two customers, a conversation open at each one's address, then merged (c2 into c1): a
+    message of c1's from c2's address goes to the conversation at that address, not to c1's
+    latest; with nothing open there, to c1's latest."""
+    book = ConversationBook(idle_seconds=100)
+    book.receive(sms("SM1", 0), "c2", message_id="m1", conversation_id="v2")  # at address B
+    book.receive(sms("SM2", 5), "c1", message_id="m2", conversation_id="v1")  # at address A, latest
+    at_b = book.receive(sms("SM3", 20), "c1", message_id="m3", conversation_id="x", at_address=["old", "v2"])
+    assert at_b.conversation is not None and at_b.conversation.id == "v2" and at_b.opened is None
+    assert [m.id for m in book.messages_of("v2")] == ["m1", "m3"]
+    at_a = book.receive(sms("SM4", 21), "c1", message_id="m4", conversation_id="y", at_address=["v1"])
+    assert at_a.conversation is not None and at_a.conversation.id == "v1"
+    book.close("v2")
+    closed = book.receive(sms("SM5", 22), "c1", message_id="m5", conversation_id="z", at_address=["v2"])
+    assert closed.conversation is not None and closed.conversation.id == "v1"
+    idle = book.receive(sms("SM6", 200), "c2", message_id="m6", conversation_id="w", at_address=["v1"])
+    assert idle.opened is not None  # v1 went idle: not taken for the sender's
+
+
 def test_redelivery_is_a_duplicate_and_changes_nothing() -> None:
     book = ConversationBook()
     book.receive(sms("SM1", 0), "c1", message_id="m1", conversation_id="v1")

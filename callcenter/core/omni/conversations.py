@@ -17,7 +17,7 @@ A new conversation is the moment routing must hear of: ``receive`` returns a
 from __future__ import annotations
 
 import enum
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Collection, Iterable, Mapping
 from dataclasses import dataclass, field, replace
 
 from callcenter.core.errors import DomainError
@@ -156,14 +156,19 @@ class ConversationBook:
         message_id: str,
         conversation_id: str,
         into: str | None = None,
+        at_address: Collection[str] = (),
     ) -> Received:
         """Record an inbound message; ``message_id``/``conversation_id`` are fresh ids to use.
         ``into``: a conversation of this customer the message belongs to even if closed (the answer
-        to a survey sent into it) when no open one takes it: filed there, it opens nothing."""
+        to a survey sent into it) when no open one takes it: filed there, it opens nothing.
+        ``at_address``: the conversations whose replies go to the sender's address; an open one
+        takes the message before the customer's others, even if filed under a customer merged into
+        this one since (two browsers or phones, a chat open at each, keep their own conversations,
+        as a visitor's node files them: docs/cluster.md)."""
         key = (inbound.channel, inbound.provider_id)
         if key in self._by_provider:
             return Received(None, None)
-        conversation = self._thread(inbound, customer_id)
+        conversation = self._thread(inbound, customer_id, at_address)
         if conversation is None and into is not None:
             target = self.conversations.get(into)
             conversation = target if target is not None and target.customer_id == customer_id else None
@@ -345,17 +350,23 @@ class ConversationBook:
             key=lambda m: (m.at, m.id),
         )
 
-    def _thread(self, inbound: Inbound, customer_id: str) -> Conversation | None:
+    def _thread(self, inbound: Inbound, customer_id: str, at_address: Collection[str]) -> Conversation | None:
         if inbound.channel == MessagingChannel.EMAIL:
             for parent in (inbound.in_reply_to, *reversed(inbound.references)):
                 if parent and parent in self._by_email_id:
                     return self.conversations[self._by_email_id[parent]]
             return None
-        candidates = [
-            c
-            for c in map(self.conversations.__getitem__, self._of_customer.get(customer_id, ()))
-            if c.channel == inbound.channel and not c.closed and inbound.at - c.last_at <= self.idle_seconds
-        ]
+
+        def going(c: Conversation) -> bool:
+            idle = inbound.at - c.last_at > self.idle_seconds
+            return c.channel == inbound.channel and not c.closed and not idle
+
+        # The sender's own first, whichever customer it was filed under (one merged since).
+        own = [c for i in at_address if (c := self.conversations.get(i)) is not None and going(c)]
+        if own:
+            return max(own, key=lambda c: c.last_at)
+        customers = map(self.conversations.__getitem__, self._of_customer.get(customer_id, ()))
+        candidates = [c for c in customers if going(c)]
         return max(candidates, key=lambda c: c.last_at, default=None)
 
     def _put(self, conversation: Conversation) -> None:
