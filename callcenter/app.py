@@ -17,7 +17,7 @@ import functools
 import logging
 import time
 import uuid
-from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Mapping
+from collections.abc import AsyncIterator, Awaitable, Callable, Collection, Iterable, Mapping
 from contextvars import ContextVar
 from datetime import UTC, datetime
 from typing import TypeVar
@@ -54,7 +54,7 @@ from callcenter.core.tickets.workflow import Draft
 from callcenter.crm import wiring as crm_wiring
 from callcenter.errors import StorageError
 from callcenter.gc_policy import GcPolicy
-from callcenter.held_chats import HeldConsumer
+from callcenter.held_chats import HeldConsumer, listen_for_moves, publish_moves
 from callcenter.held_chats import tell as tell_held
 from callcenter.ivr import http as ivr_http
 from callcenter.ivr.store import FlowStore
@@ -722,10 +722,14 @@ async def _held_chats(app: web.Application) -> AsyncIterator[None]:
         yield
         return
     agents, customers = app[CHAT]
-    holds = Holds(agents.desk, app[webhooks.MESSAGING].store)
+    redis = redis_client(app[SETTINGS].realtime.redis_url or "")
+
+    async def moved(held: Mapping[str, str], released: Collection[str], every: bool) -> None:
+        await publish_moves(redis, held, released, every)
+
+    holds = Holds(agents.desk, app[webhooks.MESSAGING].store, moved)
     await holds.write()
     agents.write_holds = customers.write_holds = holds.write
-    redis = redis_client(app[SETTINGS].realtime.redis_url or "")
     consumer = HeldConsumer(redis, cluster.node_name(app), customers.told)
     store = app[webhooks.MESSAGING].store
     sweep = HeldSweep(store.held_messages, customers.messaging.knows, customers.swept, time.time)
@@ -791,12 +795,15 @@ async def _sockets(app: web.Application) -> AsyncIterator[None]:
         relay.fronts.append(front)
         rt.sio.register_namespace(front)
     app[sockets.RELAY] = relay
-    listening = None
+    listening = moves = None
     if redis is not None:
         listening = asyncio.get_running_loop().create_task(listen_for_owners(redis, relay))
+    if redis is not None and shortcut is not None:
+        moves = asyncio.get_running_loop().create_task(listen_for_moves(redis, shortcut))
     try:
         yield
     finally:
+        await cancel_and_wait(moves)
         await cancel_and_wait(listening)
         if forwarder is not None:
             await forwarder.stop()

@@ -7,14 +7,18 @@ and did not finish is claimed by the next one), files each entry in its books, a
 and deletes a whole read in one round trip. An entry carried out twice (a new owner that read the
 message back from the database, then claims its entry) is filed once: the books know its id.
 Nothing of an entry (a visitor's text) is logged.
+
+``cc:held:moves`` (pub/sub): the owner's writes of holds, for every node's visitors' typing
+(:func:`publish_moves`, :func:`listen_for_moves`; ``VisitorMessages.moved``).
 """
 
 from __future__ import annotations
 
 import asyncio
+import json
 import logging
-from collections.abc import Awaitable, Callable, Mapping
-from typing import Any
+from collections.abc import Awaitable, Callable, Collection, Mapping
+from typing import Any, Protocol
 
 from redis.asyncio import Redis
 from redis.exceptions import RedisError
@@ -24,6 +28,7 @@ from callcenter.streams import StreamConsumer, decoded
 log = logging.getLogger(__name__)
 
 STREAM = "cc:held"
+MOVES = "cc:held:moves"
 
 
 async def tell(redis: Redis, entry: Mapping[str, str]) -> None:
@@ -34,6 +39,58 @@ async def tell(redis: Redis, entry: Mapping[str, str]) -> None:
         await redis.xadd(STREAM, fields)
     except RedisError as err:
         log.warning("held.redis_failed", extra={"error": type(err).__name__})
+
+
+async def publish_moves(
+    redis: Redis, held: Mapping[str, str], released: Collection[str], every: bool
+) -> None:
+    """The owner's write of holds, to every node (ids only). A Redis failure is logged: a node's
+    visitors' typing may reach a former agent, whose panel ignores it, until their next message."""
+    try:
+        moves = {"held": dict(held), "released": list(released), "every": every}
+        await redis.publish(MOVES, json.dumps(moves))
+    except RedisError as err:
+        log.warning("held.moves_not_published", extra={"error": type(err).__name__})
+
+
+class MovesListener(Protocol):
+    def moved(self, held: Mapping[str, str], released: Collection[str], every: bool) -> None: ...
+    def forget_holders(self) -> None: ...
+
+
+def _moves(data: object) -> tuple[dict[str, str], list[str], bool]:
+    """ValueError: not a message of ours."""
+    message = json.loads(data if isinstance(data, (str, bytes)) else "")
+    held, released, every = message.get("held"), message.get("released"), message.get("every")
+    if not isinstance(held, dict) or not isinstance(released, list) or not isinstance(every, bool):
+        raise ValueError("not a move of holds")
+    if not all(isinstance(v, str) for v in (*held, *held.values(), *released)):
+        raise ValueError("not a move of holds")
+    return held, released, every
+
+
+async def listen_for_moves(redis: Redis, listener: MovesListener) -> None:
+    """Every node, while it runs: the owner's writes of holds, to ``listener``. What was
+    published while this node was not subscribed is lost: its holders are forgotten at each
+    (re)subscription."""
+    while True:
+        try:
+            async with redis.pubsub() as pubsub:
+                await pubsub.subscribe(MOVES)
+                listener.forget_holders()
+                async for message in pubsub.listen():
+                    if message.get("type") != "message":
+                        continue
+                    try:
+                        listener.moved(*_moves(message.get("data")))
+                    except (ValueError, AttributeError):
+                        log.warning("held.bad_moves")
+        except RedisError as err:
+            task = asyncio.current_task()
+            if task is not None and task.cancelling():  # a cancelled read may surface as this
+                raise asyncio.CancelledError from err
+            log.warning("held.listen_failed", extra={"error": type(err).__name__})
+            await asyncio.sleep(1.0)
 
 
 class HeldConsumer(StreamConsumer):

@@ -49,13 +49,20 @@ class HoldsStore(Protocol):
     ) -> None: ...
 
 
-class Holds:
-    """The owner's writer of the desk's web chats (``Desk.changed``) to ``chat_holds``."""
+# What a write of holds changed, for the visitors' nodes: (held: conversation -> agent, released,
+# every: the whole desk, anything else unheld).
+Moved = Callable[[Mapping[str, str], Collection[str], bool], Awaitable[None]]
 
-    def __init__(self, desk: Desk, store: HoldsStore) -> None:
+
+class Holds:
+    """The owner's writer of the desk's web chats (``Desk.changed``) to ``chat_holds``; once
+    written, ``moved`` tells the visitors' nodes (their visitors' typing follows a transfer)."""
+
+    def __init__(self, desk: Desk, store: HoldsStore, moved: Moved | None = None) -> None:
         self.desk = desk
         self.desk.tracking = True
         self.store = store
+        self.moved = moved
         self._lock = asyncio.Lock()  # one write at a time, each of the desk as it is then
         self._whole = True  # the whole desk is to be written (a new owner's), rows of others gone
 
@@ -74,13 +81,16 @@ class Holds:
             }
             if not every and not changed:
                 return
+            released = changed - held.keys()
             try:
-                await self.store.save_holds(held, changed - held.keys(), every=every)
+                await self.store.save_holds(held, released, every=every)
             except StorageError as err:
                 self.desk.changed |= changed
                 log.warning("webchat.holds_not_saved", extra={"detail": str(err)})
-            else:
-                self._whole = False
+                return
+            self._whole = False
+            if self.moved is not None:
+                await self.moved(held, released, every)
 
 
 class HeldChat(Protocol):
@@ -111,10 +121,11 @@ class VisitorMessages:
     visitor's ``message`` in a chat an agent holds is stored, shown and acknowledged here. None:
     not taken (no held chat, no database now): the front sends it to the owner.
 
-    The chat a message went to (conversation, agent) is kept in the socket's context (``held``)
-    until a message finds it no longer held; the visitor's ``typing`` goes to that agent from
-    here (a chat moved meanwhile: the former agent's panel ignores it, and the new agent sees the
-    visitor type once a message has gone to them)."""
+    The chat a message went to is kept in the socket's context (``held``) until a message finds
+    it no longer held, and its agent in ``holders``, which the owner's writes of holds keep
+    current (:meth:`moved`): the visitor's ``typing`` goes from here to the agent who holds the
+    chat now, a transfer's new agent included; a chat released since (closed, or moved while
+    this node was not listening) sends it the owner's way."""
 
     def __init__(
         self,
@@ -133,6 +144,24 @@ class VisitorMessages:
         self.idle_seconds = idle_seconds
         self.clock = clock
         self.ids = ids
+        # conversation -> its agent, for the chats this node's visitors wrote in.
+        self.holders: dict[str, str] = {}
+
+    def moved(self, held: Mapping[str, str], released: Collection[str], every: bool) -> None:
+        """The owner wrote these holds (``every``: its whole desk; a chat not in it is not held)."""
+        for conversation in released:
+            self.holders.pop(conversation, None)
+        if every:
+            for conversation in [c for c in self.holders if c not in held]:
+                del self.holders[conversation]
+        for conversation, agent in held.items():
+            if conversation in self.holders:
+                self.holders[conversation] = agent
+
+    def forget_holders(self) -> None:
+        """Moves may have been missed (Redis failed): typing goes the owner's way until the
+        visitor's next message here."""
+        self.holders.clear()
 
     async def __call__(
         self, sid: str, name: str, payload: Mapping[str, Any], context: dict[str, Any]
@@ -154,7 +183,8 @@ class VisitorMessages:
             metrics.WEBCHAT_HELD.labels("not_held").inc()
             context.pop("held", None)
             return None
-        context["held"] = {"conversation": held.conversation_id, "agent": held.agent_id}
+        context["held"] = held.conversation_id
+        self.holders[held.conversation_id] = held.agent_id
         if not held.stored:
             metrics.WEBCHAT_HELD.labels("duplicate").inc()
             return {"ok": True, "duplicate": True}
@@ -175,13 +205,15 @@ class VisitorMessages:
         await self.emit("message", message_view(message), agent_room(held.agent_id), AGENTS)
         return {"ok": True, "id": message_id, "conversation_id": held.conversation_id}
 
-    async def _typing(self, payload: Mapping[str, Any], context: Mapping[str, Any]) -> Ack | None:
-        held = context.get("held")
-        if not isinstance(held, Mapping):
+    async def _typing(self, payload: Mapping[str, Any], context: dict[str, Any]) -> Ack | None:
+        conversation = context.get("held")
+        agent = self.holders.get(conversation) if isinstance(conversation, str) else None
+        if agent is None:
+            context.pop("held", None)
             return None  # the owner's: it knows whether an agent holds the chat
         typing = flag(payload, "typing")
-        shown = {"conversation_id": str(held["conversation"]), "typing": typing}
-        await self.emit("typing", shown, agent_room(str(held["agent"])), AGENTS)
+        shown = {"conversation_id": conversation, "typing": typing}
+        await self.emit("typing", shown, agent_room(agent), AGENTS)
         return {"ok": True, "relayed": True}
 
     def _inbound(

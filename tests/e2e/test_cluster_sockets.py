@@ -10,6 +10,8 @@ events are carried out by the routing owner (``cc:sockets``), whose emits reach 
 - once the agent holds the chat, the visitor's node stores and shows the visitor's messages itself
   (docs/cluster.md, "Web chats an agent holds"): the owner files them, a resend is stored once, and
   after the agent closes the chat the next message goes the owner's way and opens a new one;
+- the visitor's typing, sent from the visitor's node, follows a transfer to the new agent before
+  any message does, and stops at a close;
 - kill -9 of the owner while the chat is open: a reply the agent sends while nobody owns is carried
   out by the next owner, the customer comes back (a new socket on the survivor) to the same agent
   and the whole conversation, and nothing is lost or doubled; a visitor on the survivor writes
@@ -42,6 +44,7 @@ from tests.pg import new_database
 WAIT = 20.0  # a failover (election check 0.5 s, grace 1.25 s) plus a loaded machine
 CHECK = 0.5
 AGENT = "1001"
+SECOND_TOKEN = "test-agent-1002-token-0123456789"  # agent 1002, a transfer's
 
 
 @pytest.fixture
@@ -58,6 +61,9 @@ def nodes(tmp_path: Path, postgres_url: str, redis_url: str) -> Iterator[dict[st
             database={"url": url, "node": name, "election_check_seconds": CHECK},
             realtime={"redis_url": redis_url},
             recordings={"spool_dir": str(workdir / "spool")},
+        )
+        config["security"]["api_tokens"].append(
+            {"name": "agent-1002", "role": "agent", "token": SECOND_TOKEN, "agent_id": "1002"}
         )
         made[name] = ServerProcess(config, workdir)
     yield made
@@ -117,15 +123,15 @@ async def customer(server: ServerProcess) -> Client:
     return await Client("/customer").connect(server.url)
 
 
-async def agent(server: ServerProcess) -> Client:
-    return await Client("/agent").connect(server.url, auth={"token": AGENT_TOKEN})
+async def agent(server: ServerProcess, token: str = AGENT_TOKEN) -> Client:
+    return await Client("/agent").connect(server.url, auth={"token": token})
 
 
-async def agent_available(panel: Client, owner: ServerProcess) -> None:
+async def agent_available(panel: Client, owner: ServerProcess, agent_id: str = AGENT) -> None:
     """The agent's state, set from its panel (wherever it is connected), is the owner's."""
     ack = await panel.call("set_state", {"state": "available"})
     assert ack.get("ok"), ack
-    status, on_owner = await asyncio.to_thread(owner.api, "GET", f"/api/agents/{AGENT}")
+    status, on_owner = await asyncio.to_thread(owner.api, "GET", f"/api/agents/{agent_id}")
     assert status == 200 and on_owner["state"] == "available", on_owner
 
 
@@ -431,3 +437,52 @@ async def test_the_visitors_node_stores_the_messages_of_a_chat_an_agent_holds(
     finally:
         await visitor.close()
         await panel.close()
+
+
+async def test_the_visitors_typing_follows_a_transfer_and_stops_at_a_close(
+    nodes: dict[str, ServerProcess],
+) -> None:
+    """The visitor's node relays its visitor's typing to the agent holding the chat; the owner's
+    writes of holds reach that node (``cc:held:moves``), so after a transfer the new agent sees the
+    visitor type before the visitor's next message, the former agent no longer does, and after a
+    close nobody does."""
+    a, b = await asyncio.to_thread(start_pair, nodes)
+    first, second = await agent(a), await agent(b, SECOND_TOKEN)
+    visitor = await customer(b)  # on the follower
+    try:
+        await agent_available(first, a)
+        started = await open_chat(visitor, first, "Di", "Who can help me?")
+        conversation_id = started["conversation_id"]
+        sent = await visitor.call("message", {"text": "Stored by node b", "id": "di-1"})
+        assert sent.get("ok"), sent
+        assert (await first.next("message"))["id"] == sent["id"]
+        assert await visitor.call("typing", {"typing": True}) == {"ok": True, "relayed": True}
+        assert (await first.next("typing")) == {"conversation_id": conversation_id, "typing": True}
+
+        await agent_available(second, a, "1002")
+        moved = await first.call("transfer", {"conversation_id": conversation_id, "to_agent": "1002"})
+        assert moved.get("ok"), moved
+        offer = await second.next("offer")
+        assert offer["conversation_id"] == conversation_id
+        assert (await second.call("accept", {"interaction_id": offer["interaction_id"]})).get("ok")
+        seen_by_first = len([n for n, _ in first.seen if n == "typing"])
+        # The visitor types (no message yet): the new agent sees it, whichever node relays it.
+        deadline = time.monotonic() + WAIT
+        while second.queue("typing").empty():
+            assert time.monotonic() < deadline, "the new agent never saw the visitor type"
+            await visitor.call("typing", {"typing": True})
+            await asyncio.sleep(0.2)
+        assert (await second.next("typing")) == {"conversation_id": conversation_id, "typing": True}
+        assert len([n for n, _ in first.seen if n == "typing"]) == seen_by_first
+
+        assert (await second.call("close", {"conversation_id": conversation_id})).get("ok")
+        assert (await visitor.next("ended")) == {"by": "agent"}
+        deadline = time.monotonic() + WAIT
+        while (ack := await visitor.call("typing", {"typing": False})) != {"ok": True, "relayed": False}:
+            assert ack == {"ok": True, "relayed": True}, ack
+            assert time.monotonic() < deadline, "the visitor's typing still went to the agent after the close"
+            await asyncio.sleep(0.2)
+    finally:
+        await visitor.close()
+        await second.close()
+        await first.close()

@@ -127,6 +127,12 @@ async def test_the_visitors_node_stores_shows_and_tells_then_relays_typing() -> 
     ]
     assert await messages("S", "typing", {"typing": True}, context) == {"ok": True, "relayed": True}
     assert emitted[-1] == ("typing", {"conversation_id": "c1", "typing": True}, "agent:1001", "/agent")
+    # The owner transferred the chat: the visitor's typing follows it before any message does.
+    messages.moved({"c1": "1002", "c9": "1003"}, [], False)
+    assert messages.holders == {"c1": "1002"}  # only the chats this node's visitors wrote in
+    assert await messages("S", "typing", {"typing": False}, context) == {"ok": True, "relayed": True}
+    assert emitted[-1] == ("typing", {"conversation_id": "c1", "typing": False}, "agent:1002", "/agent")
+    emitted.pop()
     # A resend: acknowledged as one, nothing told or shown again.
     store.stored_ = False
     assert await messages("S", "message", {"text": "hi", "id": "x1"}, context) == {
@@ -139,6 +145,53 @@ async def test_the_visitors_node_stores_shows_and_tells_then_relays_typing() -> 
     assert await messages("S", "message", {"text": "again", "id": "x2"}, context) is None
     assert "held" not in context
     assert await messages("S", "typing", {"typing": False}, context) is None
+
+
+async def test_typing_goes_the_owners_way_once_the_chat_is_released_or_the_moves_were_missed() -> None:
+    emitted: list[str] = []
+
+    async def emit(name: str, payload: Mapping[str, Any], room: str, namespace: str) -> None:
+        emitted.append(room)
+
+    async def tell(entry: Mapping[str, str]) -> None:
+        pass
+
+    messages = VisitorMessages(Held("1001"), emit, tell, 100, 3600.0, lambda: 1000.0, lambda: "m1")
+    context: dict[str, Any] = {"visitor": {"kind": "visitor", "address": "a1"}}
+
+    async def typing() -> object:
+        return await messages("S", "typing", {"typing": True}, context)
+
+    await messages("S", "message", {"text": "hi", "id": "x1"}, context)
+    messages.moved({}, ["c1"], False)  # closed by the agent
+    assert await typing() is None and "held" not in context
+    await messages("S", "message", {"text": "hi", "id": "x2"}, context)
+    messages.moved({"c7": "1001"}, [], True)  # a new owner's whole desk: c1 is not in it
+    assert await typing() is None
+    await messages("S", "message", {"text": "hi", "id": "x3"}, context)
+    messages.forget_holders()  # resubscribed after a Redis failure: moves may have been missed
+    assert await typing() is None
+    assert emitted == ["agent:1001"] * 3  # the three messages, no typing
+
+
+async def test_the_visitors_nodes_hear_of_a_write_of_holds_only_once_it_is_stored() -> None:
+    desk, store = Desk(), Store()
+    heard: list[tuple[dict[str, str], set[str], bool]] = []
+
+    async def moved(held: Mapping[str, str], released: Collection[str], every: bool) -> None:
+        heard.append((dict(held), set(released), every))
+
+    holds = Holds(desk, store, moved)
+    desk.assign(offer(1, "1001"))
+    await holds.write()
+    desk.release("c1")
+    desk.assign(offer(2, "1002"))
+    store.fail = True
+    await holds.write()
+    assert heard == [({"c1": "1001"}, set(), True)]
+    store.fail = False
+    await holds.write()
+    assert heard[-1] == ({"c2": "1002"}, {"c1"}, False)
 
 
 def message(message_id: str, at: float) -> Message:
