@@ -12,6 +12,9 @@ events are carried out by the routing owner (``cc:sockets``), whose emits reach 
   after the agent closes the chat the next message goes the owner's way and opens a new one;
 - the visitor's typing, sent from the visitor's node, follows a transfer to the new agent before
   any message does, and stops at a close;
+- a message a visitor's node stored in a held chat and died before telling (stored here by the
+  test with that node's own statement) is swept up by the owner within seconds: shown to the agent
+  and to the visitor's tab, filed once;
 - kill -9 of the owner while the chat is open: a reply the agent sends while nobody owns is carried
   out by the next owner, the customer comes back (a new socket on the survivor) to the same agent
   and the whole conversation, and nothing is lost or doubled; a visitor on the survivor writes
@@ -35,8 +38,11 @@ from typing import Any
 
 import pytest
 import socketio
+import sqlalchemy as sa
 from redis.asyncio import Redis
+from sqlalchemy.ext.asyncio import create_async_engine
 
+from callcenter.storage.held_chats import HeldChats
 from tests.conftest import ADMIN_TOKEN, AGENT_TOKEN, ServerProcess, config_with
 from tests.integration.test_api import free_port
 from tests.pg import new_database
@@ -486,3 +492,58 @@ async def test_the_visitors_typing_follows_a_transfer_and_stops_at_a_close(
         await visitor.close()
         await second.close()
         await first.close()
+
+
+SWEPT = "callcenter_webchat_held_swept_total"
+
+
+def swept(server: ServerProcess) -> float:
+    status, text = server.api("GET", "/metrics")
+    assert status == 200, text
+    found = re.search(rf"^{SWEPT} ([0-9.e+]+)$", text, re.MULTILINE)
+    return float(found.group(1)) if found else 0.0
+
+
+async def test_the_owner_sweeps_up_a_message_a_node_stored_and_never_told(
+    nodes: dict[str, ServerProcess],
+) -> None:
+    """A visitor's node that dies between its commit and its ``cc:held`` entry leaves a message
+    stored that nobody saw. The test stores one as that node would (``HeldChats.insert``, the
+    same statement) and tells nobody: the owner's sweep (every 10 s, the messages stored 5 to 25 s
+    before) files it, shows it to the agent and echoes it to the visitor's tab, once."""
+    a, _ = await asyncio.to_thread(start_pair, nodes)
+    panel, visitor = await agent(a), await customer(a)
+    engine = create_async_engine(a.config["database"]["url"])
+    held = HeldChats(engine)
+    try:
+        await agent_available(panel, a)
+        started = await open_chat(visitor, panel, "Ed", "Is anyone there?")
+        conversation_id = started["conversation_id"]
+        async with engine.connect() as connection:
+            address = (
+                await connection.execute(
+                    sa.text("SELECT address FROM conversations WHERE id = :id"), {"id": conversation_id}
+                )
+            ).scalar_one()
+        before = await asyncio.to_thread(swept, a)
+        stored = await held.insert(
+            "untold-1", address, "Stored, then the node died", time.time(), f"{address}:ed-1", 3600.0
+        )
+        assert stored is not None and stored.stored and stored.conversation_id == conversation_id
+        live = await panel.next("message", timeout=45)  # the sweep's period and grace, and a busy machine
+        assert (live["id"], live["from"]) == ("untold-1", "customer")
+        assert live["body"] == "Stored, then the node died"
+        echo = await visitor.next("message", timeout=5)
+        assert (echo["id"], echo["body"]) == ("untold-1", "Stored, then the node died")
+        assert await held_messages(panel, conversation_id) == [
+            ("customer", "Is anyone there?"),
+            ("customer", "Stored, then the node died"),
+        ]
+        await asyncio.sleep(12)  # the next sweep reads the same window again: filed once
+        assert await asyncio.to_thread(swept, a) == before + 1
+        assert [d["id"] for name, d in panel.seen if name == "message"] == ["untold-1"]
+    finally:
+        await held.close()
+        await engine.dispose()
+        await visitor.close()
+        await panel.close()
