@@ -29,6 +29,7 @@ log = logging.getLogger(__name__)
 
 STREAM = "cc:held"
 MOVES = "cc:held:moves"
+PUBLISH_SECONDS = 2.0
 
 
 async def tell(redis: Redis, entry: Mapping[str, str]) -> None:
@@ -44,12 +45,14 @@ async def tell(redis: Redis, entry: Mapping[str, str]) -> None:
 async def publish_moves(
     redis: Redis, held: Mapping[str, str], released: Collection[str], every: bool
 ) -> None:
-    """The owner's write of holds, to every node (ids only). A Redis failure is logged: a node's
-    visitors' typing may reach a former agent, whose panel ignores it, until their next message."""
+    """The owner's write of holds, to every node (ids only), awaited at most ``PUBLISH_SECONDS``
+    (the agent's accept or close waits for it). A Redis failure is logged: a node's visitors'
+    typing may reach a former agent, whose panel ignores it, until their next message."""
     try:
         moves = {"held": dict(held), "released": list(released), "every": every}
-        await redis.publish(MOVES, json.dumps(moves))
-    except RedisError as err:
+        async with asyncio.timeout(PUBLISH_SECONDS):
+            await redis.publish(MOVES, json.dumps(moves))
+    except (RedisError, TimeoutError) as err:
         log.warning("held.moves_not_published", extra={"error": type(err).__name__})
 
 
