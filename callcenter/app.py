@@ -26,7 +26,7 @@ import aiohttp
 from aiohttp import web
 from redis.asyncio import Redis
 
-from callcenter import cluster, metrics
+from callcenter import cluster, cluster_nodes, metrics
 from callcenter.accounts.audit import Audit
 from callcenter.accounts.service import Accounts
 from callcenter.aio import cancel_and_wait
@@ -109,6 +109,7 @@ from callcenter.web import (
     callbacks_api,
     chat_agent,
     chat_customer,
+    cluster_page,
     crm_api,
     customers_api,
     domain_errors,
@@ -254,6 +255,7 @@ def create_app(settings: Settings) -> web.Application:
     app.cleanup_ctx.append(outbound_server.store_context(DATABASE))  # campaigns: every node
     app.cleanup_ctx.append(realtime.server_context(settings.realtime, settings.security.api_tokens))
     app.cleanup_ctx.append(_sockets)
+    app.cleanup_ctx.append(_nodes)
     if settings.ivr.flows_dir is not None:
         app.cleanup_ctx.append(_flows)
     # The routing half: started when this node is (elected) the routing owner, stopped when not.
@@ -293,6 +295,7 @@ def _setup_routes(app: web.Application, settings: Settings) -> None:
     outbound_api.setup_routes(app)
     callbacks_api.setup_routes(app)
     crm_api.setup_routes(app)
+    cluster_page.setup_routes(app)
 
 
 def _routing_contexts(settings: Settings, directory: Directory) -> list[cluster.Context]:
@@ -809,6 +812,37 @@ async def _sockets(app: web.Application) -> AsyncIterator[None]:
             await forwarder.stop()
         if held is not None:
             await held.close()
+        if redis is not None:
+            await redis.aclose()
+
+
+async def _nodes(app: web.Application) -> AsyncIterator[None]:
+    """Every node: its beacon in ``cc:nodes`` (with Redis), and the admins' view of the nodes
+    (``cluster_nodes.py``, ``/admin/cluster``)."""
+    settings, sio = app[SETTINGS], app[realtime.REALTIME].sio
+    node, health, database = cluster.node_name(app), app[api.HEALTH], app[DATABASE]
+
+    def sockets() -> dict[str, int]:
+        rooms = sio.manager.rooms
+        spaces = (chat_agent.NAMESPACE, webchat.NAMESPACE, supervisor.NAMESPACE)
+        return {ns.strip("/"): len(rooms.get(ns, {}).get(None, {})) for ns in spaces}
+
+    async def term() -> tuple[str, int, float | None]:
+        if cluster.elects(settings.database.url, settings.database.election):
+            return await database.routing_term()
+        return node, 0, this.started_at  # alone: this node routes, unfenced
+
+    redis = None if settings.realtime.redis_url is None else redis_client(settings.realtime.redis_url)
+    this = cluster_nodes.ThisNode(node, health.role, sockets)
+    beacon = None if redis is None else cluster_nodes.NodeBeacon(redis, this)
+    app[cluster_page.CLUSTER] = cluster_nodes.ClusterReport(this.now, term, redis)
+    if beacon is not None:
+        await beacon.start()
+    try:
+        yield
+    finally:
+        if beacon is not None:
+            await beacon.stop()
         if redis is not None:
             await redis.aclose()
 

@@ -466,6 +466,15 @@ class Database(SessionStore):
             node = await session.scalar(sa.select(RoutingOwnerRow.node).where(RoutingOwnerRow.id == 1))
             return str(node or "")
 
+    async def routing_term(self) -> tuple[str, int, float | None]:
+        """The last winner of the routing election, its fencing token and when its term began
+        (None: it ended it, stopping cleanly, and nobody has won since); ("", 0, None) before any."""
+        async with self._transaction("read the routing owner") as session:
+            row = await session.get(RoutingOwnerRow, 1)
+            if row is None:
+                return "", 0, None
+            return row.node, row.token, None if row.since is None else row.since.timestamp()
+
     async def ping(self) -> bool:
         """Whether the database answers a trivial query, within PING_TIMEOUT (for /healthz)."""
         if self._engine is None:

@@ -547,3 +547,34 @@ async def test_the_owner_sweeps_up_a_message_a_node_stored_and_never_told(
         await engine.dispose()
         await visitor.close()
         await panel.close()
+
+
+async def test_the_admins_see_both_nodes_from_either_and_a_node_that_stops(
+    nodes: dict[str, ServerProcess],
+) -> None:
+    """``/api/cluster`` (the page ``/admin/cluster``) on the follower shows both nodes, the owner
+    as the database names it; a node that stops says so before it goes."""
+    a, b = await asyncio.to_thread(start_pair, nodes)
+    visitor = await customer(b)
+    try:
+        expected = {"a": ("owner", "running", True), "b": ("follower", "running", False)}
+        deadline = time.monotonic() + WAIT
+        while True:  # a node's beacon tells its part within a second of a change
+            status, report = await asyncio.to_thread(b.api, "GET", "/api/cluster")
+            assert status == 200, report
+            parts = {n["node"]: (n["role"], n["state"], n["owner_in_database"]) for n in report["nodes"]}
+            if parts == expected or time.monotonic() > deadline:
+                break
+            await asyncio.sleep(0.5)
+        assert parts == expected
+        assert report["this_node"] == "b" and report["owner"] == "a" and report["problems"] == []
+        here = next(n for n in report["nodes"] if n["node"] == "b")
+        assert here["sockets"]["customer"] == 1  # the visitor, on node b
+        assert {s["name"] for s in report["streams"]} == {"cc:sockets", "cc:held", "cc:requests"}
+        await visitor.close()
+        await asyncio.to_thread(b.stop)
+        status, report = await asyncio.to_thread(a.api, "GET", "/api/cluster")
+        assert status == 200 and report["this_node"] == "a", report
+        assert {n["node"]: n["state"] for n in report["nodes"]} == {"a": "running", "b": "stopped"}
+    finally:
+        await visitor.close()

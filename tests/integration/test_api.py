@@ -202,6 +202,9 @@ MATRIX: dict[tuple[str, str], set[str]] = {
     ("GET", "/api/webhooks/deliveries"): {"admin"},
     ("POST", "/api/webhooks/deliveries/1/redeliver"): {"admin"},
     ("GET", "/admin/webhooks"): {"admin"},  # the delivery log page (test_webhooks_page_browser.py)
+    # The nodes of the cluster (test_cluster_nodes.py): admins only.
+    ("GET", "/api/cluster"): {"admin"},
+    ("GET", "/admin/cluster"): {"admin"},
     # The inbound update API: a CRM's token only (role crm, which may do nothing else).
     ("PATCH", "/api/crm/tickets/T-NONE"): {"crm"},
     ("PATCH", "/api/crm/customers/none"): {"crm"},
@@ -243,6 +246,7 @@ PAGES = {
     ("GET", "/admin/webhooks"),
     ("GET", "/tickets/access"),
     ("GET", "/admin/tickets"),
+    ("GET", "/admin/cluster"),
 }
 # Engine.IO answers 400 to a request that is not one of its own (no transport, no session).
 SOCKETS = {"/socket.io/"}
