@@ -1,9 +1,9 @@
 """docker/: the compose files, Dockerfiles and the Asterisk config renderer, checked without Docker.
 
-CI has no Docker engine, so the images are never built here. docker/lint.py checks the files
-statically (settings keys, ports, COPY sources, ignore files); these tests run it, prove that it
-catches the mistakes it is meant to catch, and run the Asterisk image's renderer
-(docker/asterisk/render_config.py) the way the image's entrypoint and build do.
+docker/lint.py checks the files statically (settings keys, ports, COPY sources, ignore files);
+these tests run it, prove that it catches the mistakes it is meant to catch, and run the Asterisk
+image's renderer (docker/asterisk/render_config.py) the way the image's entrypoint and build do.
+tests/e2e/test_docker_deployment.py builds the images and runs the cluster project for real.
 """
 
 from __future__ import annotations
