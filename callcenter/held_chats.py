@@ -23,7 +23,7 @@ from typing import Any, Protocol
 from redis.asyncio import Redis
 from redis.exceptions import RedisError
 
-from callcenter.streams import StreamConsumer, decoded
+from callcenter.streams import StreamConsumer, decoded, listen
 
 log = logging.getLogger(__name__)
 
@@ -76,24 +76,14 @@ async def listen_for_moves(redis: Redis, listener: MovesListener) -> None:
     """Every node, while it runs: the owner's writes of holds, to ``listener``. What was
     published while this node was not subscribed is lost: its holders are forgotten at each
     (re)subscription."""
-    while True:
+
+    async def heard(data: Any) -> None:
         try:
-            async with redis.pubsub() as pubsub:
-                await pubsub.subscribe(MOVES)
-                listener.forget_holders()
-                async for message in pubsub.listen():
-                    if message.get("type") != "message":
-                        continue
-                    try:
-                        listener.moved(*_moves(message.get("data")))
-                    except (ValueError, AttributeError):
-                        log.warning("held.bad_moves")
-        except RedisError as err:
-            task = asyncio.current_task()
-            if task is not None and task.cancelling():  # a cancelled read may surface as this
-                raise asyncio.CancelledError from err
-            log.warning("held.listen_failed", extra={"error": type(err).__name__})
-            await asyncio.sleep(1.0)
+            listener.moved(*_moves(data))
+        except (ValueError, AttributeError):
+            log.warning("held.bad_moves")
+
+    await listen(redis, MOVES, heard, "held", subscribed=listener.forget_holders)
 
 
 class HeldConsumer(StreamConsumer):

@@ -33,7 +33,7 @@ from redis.asyncio import BlockingConnectionPool, Redis
 from redis.exceptions import RedisError
 
 from callcenter.aio import cancel_and_wait
-from callcenter.streams import StreamConsumer
+from callcenter.streams import StreamConsumer, listen
 from callcenter.web.realtime import Ack
 from callcenter.web.sockets import Relay, SocketEvent, principal_from_json, principal_to_json
 
@@ -146,20 +146,12 @@ class SocketForwarder:
 async def listen_for_owners(redis: Redis, relay: Relay) -> None:
     """Every node, while it runs: when a node starts owning, this node's sockets are announced to
     it (``Relay.announce``). Resubscribes after a Redis failure."""
-    while True:
-        try:
-            async with redis.pubsub() as pubsub:
-                await pubsub.subscribe(OWNERS)
-                async for message in pubsub.listen():
-                    if message.get("type") == "message":
-                        told = await relay.announce()
-                        log.info("sockets.announced", extra={"sockets": told})
-        except RedisError as err:
-            task = asyncio.current_task()
-            if task is not None and task.cancelling():  # a cancelled read may surface as this
-                raise asyncio.CancelledError from err
-            log.warning("sockets.listen_failed", extra={"error": type(err).__name__})
-            await asyncio.sleep(1.0)
+
+    async def heard(_node: Any) -> None:
+        told = await relay.announce()
+        log.info("sockets.announced", extra={"sockets": told})
+
+    await listen(redis, OWNERS, heard, "sockets")
 
 
 class SocketConsumer(StreamConsumer):

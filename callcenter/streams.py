@@ -9,12 +9,16 @@ visitor tokens) longer than needed. A Redis failure is logged by name and the lo
 from the claim a second later; nothing of an entry is ever logged. A stop waits for what is under
 way, not for a read that is only waiting for entries: a deposed owner must stop within the next
 owner's grace (``storage/leadership.py``).
+
+:func:`listen` is the other side of the nodes' Redis: a pub/sub channel every node follows while it
+runs (``cc:sockets:owner``, ``cc:held:moves``), subscribed again after a failure.
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 from redis.asyncio import Redis
@@ -36,6 +40,33 @@ def text(value: Any) -> str:
 def decoded(fields: Any) -> dict[str, str]:
     """An entry's fields as text."""
     return {text(k): text(v) for k, v in fields.items()}
+
+
+async def listen(
+    redis: Redis,
+    channel: str,
+    heard: Callable[[Any], Awaitable[None]],
+    events: str,
+    subscribed: Callable[[], None] | None = None,
+) -> None:
+    """Every node, while it runs: each message published on ``channel`` (its data) to ``heard``;
+    ``subscribed`` after each (re)subscription (what was published meanwhile is lost). A Redis
+    failure is logged (``<events>.listen_failed``) and the subscription made again a second later."""
+    while True:
+        try:
+            async with redis.pubsub() as pubsub:
+                await pubsub.subscribe(channel)
+                if subscribed is not None:
+                    subscribed()
+                async for message in pubsub.listen():
+                    if message.get("type") == "message":
+                        await heard(message.get("data"))
+        except RedisError as err:
+            task = asyncio.current_task()
+            if task is not None and task.cancelling():  # a cancelled read may surface as this
+                raise asyncio.CancelledError from err
+            log.warning(f"{events}.listen_failed", extra={"error": type(err).__name__})
+            await asyncio.sleep(1.0)
 
 
 class StreamConsumer:
