@@ -69,6 +69,7 @@ async def test_sign_in_through_the_form_lands_on_the_role_page(tmp_path: Path) -
                         "Knowledge base",
                         "Campaigns",
                         "Webhooks",
+                        "Nodes",
                     ]
                 )
                 await page.screenshot(path=str(SCREENSHOTS / "admin-users.png"), full_page=True)

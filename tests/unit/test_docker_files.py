@@ -3,7 +3,8 @@
 docker/lint.py checks the files statically (settings keys, ports, COPY sources, ignore files);
 these tests run it, prove that it catches the mistakes it is meant to catch, and run the Asterisk
 image's renderer (docker/asterisk/render_config.py) the way the image's entrypoint and build do.
-tests/e2e/test_docker_deployment.py builds the images and runs the cluster project for real.
+scripts/docker_check.sh builds the images and runs the cluster project for real (a long scenario,
+not part of the suite).
 """
 
 from __future__ import annotations
