@@ -27,6 +27,7 @@ from redis.asyncio import Redis
 from redis.exceptions import RedisError, ResponseError
 
 from callcenter import __version__
+from callcenter.aio import cancel_and_wait
 from callcenter.errors import StorageError
 from callcenter.streams import GROUP
 
@@ -109,6 +110,9 @@ class ThisNode:
         self._clock = clock
         self.started_at = clock()
 
+    def role(self) -> str:
+        return self._role()
+
     def now(self, state: str = "running") -> Beacon:
         return Beacon(
             self.node,
@@ -146,18 +150,16 @@ class NodeBeacon:
 
     async def stop(self) -> None:
         task, self._task = self._task, None
-        if task is not None:
-            task.cancel()
-            await asyncio.gather(task, return_exceptions=True)
+        await cancel_and_wait(task)
         await self.write("stopped")
 
     async def _run(self) -> None:
         """Every ``BEACON_SECONDS``, and within a second of this node's part changing (won or
         lost the election)."""
-        role, written = self._this.now().role, time.monotonic()
+        role, written = self._this.role(), time.monotonic()
         while True:
             await asyncio.sleep(1.0)
-            now = self._this.now().role
+            now = self._this.role()
             if now != role or time.monotonic() - written >= BEACON_SECONDS:
                 await self.write()
                 role, written = now, time.monotonic()

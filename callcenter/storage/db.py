@@ -462,9 +462,8 @@ class Database(SessionStore):
 
     async def routing_owner(self) -> str:
         """The name of the node that won the routing election last ("" before any)."""
-        async with self._transaction("read the routing owner") as session:
-            node = await session.scalar(sa.select(RoutingOwnerRow.node).where(RoutingOwnerRow.id == 1))
-            return str(node or "")
+        node, _token, _since = await self.routing_term()
+        return node
 
     async def routing_term(self) -> tuple[str, int, float | None]:
         """The last winner of the routing election, its fencing token and when its term began
